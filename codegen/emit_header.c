@@ -1,0 +1,235 @@
+/* protoc-gen-cplugin — the generated header. */
+#include "emit_header.h"
+
+#include <stdbool.h>
+
+#include "comment.h"
+#include "emit.h"
+
+/* The naming scheme, repeated in every header so that a reader of generated
+ * code finds it without looking for the generator's documentation. */
+static const char cg_naming_intro[] =
+    "Every name here is \"cp_\" + P + \"__\" + a fixed word. P is protoc-c's "
+    "lower-case name of the service: package and service name, CamelCase "
+    "turned into lower_snake, joined by \"__\" (kv.v1.KVService -> "
+    "kv__v1__kvservice). <m> is protoc-c's lower_snake name of a method "
+    "(GetPluginInfo -> get_plugin_info).";
+
+static const char *const cg_naming_table[] = {
+    "  cp_P__service      service descriptor (cp_service_desc)",
+    "  cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)",
+    "  cp_P__handlers     typed handler table",
+    "  cp_P__register     registers the non-NULL handlers on a cp_server",
+    "  cp_P__<m>__method  method descriptor (cp_method_desc)",
+    "  cp_P__<m>__call    client stub of a unary method",
+    "  cp_P__<m>__start   client stub that starts a server-streaming method",
+    "  cp_P__<m>__next    reads the next message of such a stream",
+};
+
+static const char cg_naming_outro[] =
+    "protoc-c's own identifiers never start with \"cp_\" (protoc-gen-cplugin "
+    "rejects packages for which they would), so the two sets cannot collide.";
+
+static void cg_emit_file_comment(const cg_file *file, cg_sbuf *out) {
+  cg_comment comment;
+  cg_comment_init(&comment);
+  cg_banner(&comment, file);
+  cg_comment_add_break(&comment);
+  cg_comment_add_wrapped(&comment, cg_naming_intro, CG_COMMENT_WIDTH(""));
+  size_t rows = sizeof(cg_naming_table) / sizeof(cg_naming_table[0]);
+  for (size_t i = 0; i < rows; i++) {
+    cg_comment_add_line(&comment, cg_naming_table[i]);
+  }
+  cg_comment_add_wrapped(&comment, cg_naming_outro, CG_COMMENT_WIDTH(""));
+  cg_comment_emit(&comment, out, "");
+  cg_comment_free(&comment);
+}
+
+static void cg_emit_descriptors(const cg_file *file, const cg_service *service,
+                                cg_sbuf *out) {
+  if (service->method_count > 0) {
+    cg_sbuf_printf(out, "/* Method descriptors of %s. */\n",
+                   service->full_name);
+    for (size_t i = 0; i < service->method_count; i++) {
+      cg_sbuf_printf(out, "extern const cp_method_desc %s__method;\n",
+                     service->methods[i].ident);
+    }
+    cg_sbuf_putc(out, '\n');
+  }
+  cg_sbuf_printf(out,
+                 "/* Service descriptor: path \"%s\", %zu method%s. */\n"
+                 "extern const cp_service_desc %s__service;\n",
+                 service->path, service->method_count,
+                 service->method_count == 1 ? "" : "s", service->ident);
+  cg_sbuf_printf(out,
+                 "\n/* Plugin descriptor: name \"%s\", version \"%s\". */\n"
+                 "extern const cp_plugin_desc %s__plugin;\n",
+                 service->plugin_name, file->version, service->ident);
+}
+
+/* True when some method of `service` has the given streaming kind. */
+static bool cg_has_kind(const cg_service *service, bool server_streaming) {
+  for (size_t i = 0; i < service->method_count; i++) {
+    if (service->methods[i].server_streaming == server_streaming) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The contract of the handlers, for the kinds of methods the service has. */
+static const char *cg_handlers_contract(const cg_service *service,
+                                        cg_arena *arena) {
+  if (service->method_count == 0) {
+    return cg_arena_printf(arena,
+                           "%s has no methods; its handler table and "
+                           "%s__register exist so that every service has the "
+                           "same API.",
+                           service->full_name, service->ident);
+  }
+  const char *unary =
+      cg_has_kind(service, false)
+          ? " A unary handler fills `resp`, an initialised message owned by "
+            "the runtime (allocate its strings and sub-messages with "
+            "cp_call_alloc)."
+          : "";
+  const char *streaming =
+      cg_has_kind(service, true)
+          ? " A streaming handler sends with cp_stream_send and may return "
+            "CP_STATUS_KEEP_OPEN to end the stream later with "
+            "cp_stream_finish."
+          : "";
+  return cg_arena_printf(
+      arena,
+      "Handlers of %s. They run on server threads, get the `user` given to "
+      "%s__register and return the call's status code.%s%s A NULL handler is "
+      "not registered: its method answers UNIMPLEMENTED.",
+      service->full_name, service->ident, unary, streaming);
+}
+
+static void cg_emit_handler_field(const cg_method *method, cg_arena *arena,
+                                  cg_sbuf *out) {
+  cg_emit_doc(out, "  ", method->comment, NULL, 0);
+  cg_signature sig;
+  sig.head = cg_arena_printf(arena, "cp_status_code (*on_%s)", method->lower);
+  cg_handler_params(method, arena, &sig);
+  cg_emit_signature(out, "  ", &sig, ";");
+}
+
+static void cg_emit_handlers(const cg_service *service, cg_arena *arena,
+                             cg_sbuf *out) {
+  const char *contract = cg_handlers_contract(service, arena);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", service->comment, &contract, 1);
+  cg_sbuf_printf(out, "typedef struct %s__handlers {\n", service->ident);
+  for (size_t i = 0; i < service->method_count; i++) {
+    cg_emit_handler_field(&service->methods[i], arena, out);
+  }
+  if (service->method_count == 0) {
+    /* C does not allow an empty struct. */
+    cg_sbuf_puts(out, "  /* The service has no methods. */\n  int unused;\n");
+  }
+  cg_sbuf_printf(out, "} %s__handlers;\n", service->ident);
+}
+
+static void cg_emit_register(const cg_service *service, cg_arena *arena,
+                             cg_sbuf *out) {
+  const char *contract =
+      "Registers each non-NULL handler of `handlers` on `server` (before "
+      "cp_server_start); `user` is passed to the handlers. Returns 0, "
+      "CP_EINVAL when `server` or `handlers` is NULL, or the first error of "
+      "cp_server_add_method (methods registered before it stay registered).";
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", NULL, &contract, 1);
+  cg_signature sig;
+  cg_register_signature(service, arena, &sig);
+  cg_emit_signature(out, "", &sig, ";");
+}
+
+static void cg_emit_unary_stub(const cg_method *method, cg_arena *arena,
+                               cg_sbuf *out) {
+  const char *contract = cg_arena_printf(
+      arena,
+      "Calls %s. Returns as cp_client_unary: 0 with *resp set (free it with "
+      "protobuf_c_message_free_unpacked((ProtobufCMessage *)*resp, NULL)), or "
+      "a negative code with *resp NULL; `status` holds the outcome.",
+      method->path);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", method->comment, &contract, 1);
+  cg_signature sig;
+  cg_call_signature(method, arena, &sig);
+  cg_emit_signature(out, "", &sig, ";");
+}
+
+static void cg_emit_stream_stubs(const cg_method *method, cg_arena *arena,
+                                 cg_sbuf *out) {
+  const char *start = cg_arena_printf(
+      arena,
+      "Starts %s as cp_client_stream_start does: returns 0 and *out (destroy "
+      "it with cp_client_stream_destroy), or a negative code with `status` "
+      "filled.",
+      method->path);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", method->comment, &start, 1);
+  cg_signature sig;
+  cg_start_signature(method, arena, &sig);
+  cg_emit_signature(out, "", &sig, ";");
+  const char *next = cg_arena_printf(
+      arena,
+      "Reads the next message of a stream started with %s__start, as "
+      "cp_client_stream_next does: 1 with *msg set (free it with "
+      "protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), 0 "
+      "at the end, or a negative code; CP_EINVAL for a message of another "
+      "type (a stream of another method).",
+      method->ident);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", NULL, &next, 1);
+  cg_next_signature(method, arena, &sig);
+  cg_emit_signature(out, "", &sig, ";");
+}
+
+static void cg_emit_service(const cg_file *file, const cg_service *service,
+                            cg_arena *arena, cg_sbuf *out) {
+  cg_sbuf_putc(out, '\n');
+  cg_emit_rule(out, service->full_name);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_descriptors(file, service, out);
+  cg_emit_handlers(service, arena, out);
+  cg_emit_register(service, arena, out);
+  for (size_t i = 0; i < service->method_count; i++) {
+    const cg_method *method = &service->methods[i];
+    if (method->server_streaming) {
+      cg_emit_stream_stubs(method, arena, out);
+    } else {
+      cg_emit_unary_stub(method, arena, out);
+    }
+  }
+}
+
+void cg_emit_header(const cg_file *file, cg_arena *arena, cg_sbuf *out) {
+  cg_emit_file_comment(file, out);
+  cg_sbuf_printf(out,
+                 "#ifndef %s\n"
+                 "#define %s\n"
+                 "\n"
+                 "#include <cplugin/server.h>\n"
+                 "#include <cplugin/client.h>\n"
+                 "\n"
+                 "#include \"%s.pb-c.h\"\n"
+                 "\n"
+                 "#ifdef __cplusplus\n"
+                 "extern \"C\" {\n"
+                 "#endif\n",
+                 file->guard, file->guard, file->stem);
+  for (size_t i = 0; i < file->service_count; i++) {
+    cg_emit_service(file, &file->services[i], arena, out);
+  }
+  cg_sbuf_printf(out,
+                 "\n"
+                 "#ifdef __cplusplus\n"
+                 "}\n"
+                 "#endif\n"
+                 "\n"
+                 "#endif /* %s */\n",
+                 file->guard);
+}

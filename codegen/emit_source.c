@@ -1,0 +1,299 @@
+/* protoc-gen-cplugin — the generated source.
+ *
+ * Only the register function and the client stubs have external linkage
+ * (their prototypes are in the header); the invokers are static, so the
+ * output compiles cleanly with -Wmissing-prototypes.
+ */
+#include "emit_source.h"
+
+#include <string.h>
+
+#include "comment.h"
+#include "emit.h"
+
+static void cg_emit_file_comment(const cg_file *file, cg_sbuf *out) {
+  cg_comment comment;
+  cg_comment_init(&comment);
+  cg_banner(&comment, file);
+  cg_comment_emit(&comment, out, "");
+  cg_comment_free(&comment);
+}
+
+/* typedefs naming the exact type of each handler member. */
+static void cg_emit_handler_types(const cg_service *service, cg_arena *arena,
+                                  cg_sbuf *out) {
+  if (service->method_count == 0) {
+    return;
+  }
+  const char *why = cg_arena_printf(
+      arena,
+      "The exact types of the members of %s__handlers. Handlers are stored "
+      "type-erased (cp_handler_fn); the invokers convert them back to these "
+      "types, and %s__register assigns each member to one of them, so the "
+      "compiler checks that the two agree.",
+      service->ident, service->ident);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", NULL, &why, 1);
+  for (size_t i = 0; i < service->method_count; i++) {
+    const cg_method *method = &service->methods[i];
+    cg_signature sig;
+    sig.head = cg_arena_printf(arena, "typedef cp_status_code (*%s__fn)",
+                               method->ident);
+    cg_handler_params(method, arena, &sig);
+    cg_emit_signature(out, "", &sig, ";");
+  }
+}
+
+static void cg_emit_invoker(const cg_method *method, cg_arena *arena,
+                            cg_sbuf *out) {
+  cg_signature sig;
+  sig.head =
+      cg_arena_printf(arena, "static cp_status_code %s__invoke", method->ident);
+  sig.params[0] = "cp_handler_fn handler";
+  sig.params[1] = "cp_call *call";
+  sig.params[2] = "const ProtobufCMessage *req";
+  sig.params[3] =
+      method->server_streaming ? "cp_stream *stream" : "ProtobufCMessage *resp";
+  sig.params[4] = "void *user";
+  sig.count = 5;
+  cg_sbuf_putc(out, '\n');
+  cg_emit_signature(out, "", &sig, " {");
+  size_t width =
+      2 * strlen(method->ident) + strlen("  __fn fn = (__fn)handler;");
+  const char *wrap = width > CG_LINE_WIDTH ? "\n     " : "";
+  cg_sbuf_printf(out, "  %s__fn fn =%s (%s__fn)handler;\n", method->ident, wrap,
+                 method->ident);
+  cg_signature call;
+  call.head = "return fn";
+  call.params[0] = "call";
+  call.params[1] =
+      cg_arena_printf(arena, "(const %s *)req", method->request.c_name);
+  call.params[2] =
+      method->server_streaming
+          ? "stream"
+          : cg_arena_printf(arena, "(%s *)resp", method->response.c_name);
+  call.params[3] = "user";
+  call.count = 4;
+  cg_emit_signature(out, "  ", &call, ";");
+  cg_sbuf_puts(out, "}\n");
+}
+
+static void cg_emit_method_desc(const cg_method *method, cg_sbuf *out) {
+  bool streaming = method->server_streaming;
+  cg_sbuf_printf(out,
+                 "\nconst cp_method_desc %s__method = {\n"
+                 "    .path = \"%s\",\n"
+                 "    .name = \"%s\",\n"
+                 "    .kind = %s,\n"
+                 "    .request_type = &%s,\n"
+                 "    .response_type = &%s,\n",
+                 method->ident, method->path, method->name,
+                 streaming ? "CP_METHOD_SERVER_STREAMING" : "CP_METHOD_UNARY",
+                 method->request.descriptor, method->response.descriptor);
+  if (streaming) {
+    cg_sbuf_printf(out,
+                   "    .unary_invoke = NULL,\n"
+                   "    .stream_invoke = %s__invoke,\n",
+                   method->ident);
+  } else {
+    cg_sbuf_printf(out,
+                   "    .unary_invoke = %s__invoke,\n"
+                   "    .stream_invoke = NULL,\n",
+                   method->ident);
+  }
+  cg_sbuf_puts(out, "};\n");
+}
+
+static void cg_emit_service_desc(const cg_service *service, cg_sbuf *out) {
+  if (service->method_count > 0) {
+    cg_sbuf_printf(out,
+                   "\nstatic const cp_method_desc *const %s__methods[] = {\n",
+                   service->ident);
+    for (size_t i = 0; i < service->method_count; i++) {
+      cg_sbuf_printf(out, "    &%s__method,\n", service->methods[i].ident);
+    }
+    cg_sbuf_puts(out, "};\n");
+  }
+  cg_sbuf_printf(out,
+                 "\nconst cp_service_desc %s__service = {\n"
+                 "    .full_name = \"%s\",\n"
+                 "    .path = \"%s\",\n"
+                 "    .method_count = %zu,\n",
+                 service->ident, service->full_name, service->path,
+                 service->method_count);
+  if (service->method_count > 0) {
+    cg_sbuf_printf(out, "    .methods = %s__methods,\n", service->ident);
+  } else {
+    cg_sbuf_puts(out, "    .methods = NULL,\n");
+  }
+  cg_sbuf_puts(out, "};\n");
+}
+
+static void cg_emit_plugin_desc(const cg_file *file, const cg_service *service,
+                                cg_sbuf *out) {
+  cg_sbuf_printf(out,
+                 "\nconst cp_plugin_desc %s__plugin = {\n"
+                 "    .name = \"%s\",\n"
+                 "    .version = \"%s\",\n"
+                 "    .service_path = \"%s\",\n"
+                 "    .service = &%s__service,\n"
+                 "};\n",
+                 service->ident, service->plugin_name, file->version,
+                 service->path, service->ident);
+}
+
+/* One handler registration inside the register function. */
+static void cg_emit_register_one(const cg_method *method, cg_arena *arena,
+                                 cg_sbuf *out) {
+  cg_sbuf_printf(out,
+                 "  %s__fn on_%s = handlers->on_%s;\n"
+                 "  if (err == 0 && on_%s != NULL) {\n",
+                 method->ident, method->lower, method->lower, method->lower);
+  cg_signature call;
+  call.head = "err = cp_server_add_method";
+  call.params[0] = "server";
+  call.params[1] = cg_arena_printf(arena, "&%s__method", method->ident);
+  call.params[2] =
+      cg_arena_printf(arena, "(cp_handler_fn)on_%s", method->lower);
+  call.params[3] = "user";
+  call.count = 4;
+  cg_emit_signature(out, "    ", &call, ";");
+  cg_sbuf_puts(out, "  }\n");
+}
+
+static void cg_emit_register(const cg_service *service, cg_arena *arena,
+                             cg_sbuf *out) {
+  cg_signature sig;
+  cg_register_signature(service, arena, &sig);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_signature(out, "", &sig, " {");
+  cg_sbuf_puts(out,
+               "  if (server == NULL || handlers == NULL) {\n"
+               "    return CP_EINVAL;\n"
+               "  }\n");
+  if (service->method_count == 0) {
+    cg_sbuf_puts(out, "  (void)user;\n  return 0;\n}\n");
+    return;
+  }
+  cg_sbuf_puts(out, "  int err = 0;\n");
+  for (size_t i = 0; i < service->method_count; i++) {
+    cg_emit_register_one(&service->methods[i], arena, out);
+  }
+  cg_sbuf_puts(out, "  return err;\n}\n");
+}
+
+static void cg_emit_unary_stub(const cg_method *method, cg_arena *arena,
+                               cg_sbuf *out) {
+  cg_signature sig;
+  cg_call_signature(method, arena, &sig);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_signature(out, "", &sig, " {");
+  /* Converting `resp` to ProtobufCMessage ** would access the typed
+   * pointer through another type; a local pointer assigned afterwards does
+   * not. */
+  cg_sbuf_puts(out, "  ProtobufCMessage *msg = NULL;\n");
+  cg_signature call;
+  call.head = "int rc = cp_client_unary";
+  call.params[0] = "client";
+  call.params[1] = cg_arena_printf(arena, "&%s__method", method->ident);
+  call.params[2] = "(const ProtobufCMessage *)req";
+  call.params[3] = "resp == NULL ? NULL : &msg";
+  call.params[4] = "opts";
+  call.params[5] = "status";
+  call.count = 6;
+  cg_emit_signature(out, "  ", &call, ";");
+  cg_sbuf_printf(out,
+                 "  if (resp != NULL) {\n"
+                 "    *resp = (%s *)msg;\n"
+                 "  }\n"
+                 "  return rc;\n"
+                 "}\n",
+                 method->response.c_name);
+}
+
+static void cg_emit_start_stub(const cg_method *method, cg_arena *arena,
+                               cg_sbuf *out) {
+  cg_signature sig;
+  cg_start_signature(method, arena, &sig);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_signature(out, "", &sig, " {");
+  cg_signature call;
+  call.head = "return cp_client_stream_start";
+  call.params[0] = "client";
+  call.params[1] = cg_arena_printf(arena, "&%s__method", method->ident);
+  call.params[2] = "(const ProtobufCMessage *)req";
+  call.params[3] = "opts";
+  call.params[4] = "out";
+  call.params[5] = "status";
+  call.count = 6;
+  cg_emit_signature(out, "  ", &call, ";");
+  cg_sbuf_puts(out, "}\n");
+}
+
+static void cg_emit_next_stub(const cg_method *method, cg_arena *arena,
+                              cg_sbuf *out) {
+  cg_signature sig;
+  cg_next_signature(method, arena, &sig);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_signature(out, "", &sig, " {");
+  cg_sbuf_printf(
+      out,
+      "  ProtobufCMessage *raw = NULL;\n"
+      "  int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, "
+      "status);\n"
+      "  if (rc == 1 && raw != NULL &&\n"
+      "      raw->descriptor != &%s) {\n"
+      "    /* The stream belongs to another method: never hand out a "
+      "mistyped\n"
+      "     * message. */\n"
+      "    protobuf_c_message_free_unpacked(raw, NULL);\n"
+      "    raw = NULL;\n"
+      "    rc = CP_EINVAL;\n"
+      "  }\n"
+      "  if (msg != NULL) {\n"
+      "    *msg = (%s *)raw;\n"
+      "  }\n"
+      "  return rc;\n"
+      "}\n",
+      method->response.descriptor, method->response.c_name);
+}
+
+static void cg_emit_service(const cg_file *file, const cg_service *service,
+                            cg_arena *arena, cg_sbuf *out) {
+  cg_sbuf_putc(out, '\n');
+  cg_emit_rule(out, service->full_name);
+  cg_emit_handler_types(service, arena, out);
+  for (size_t i = 0; i < service->method_count; i++) {
+    cg_emit_invoker(&service->methods[i], arena, out);
+  }
+  for (size_t i = 0; i < service->method_count; i++) {
+    cg_emit_method_desc(&service->methods[i], out);
+  }
+  cg_emit_service_desc(service, out);
+  cg_emit_plugin_desc(file, service, out);
+  cg_emit_register(service, arena, out);
+  for (size_t i = 0; i < service->method_count; i++) {
+    const cg_method *method = &service->methods[i];
+    if (method->server_streaming) {
+      cg_emit_start_stub(method, arena, out);
+      cg_emit_next_stub(method, arena, out);
+    } else {
+      cg_emit_unary_stub(method, arena, out);
+    }
+  }
+}
+
+void cg_emit_source(const cg_file *file, cg_arena *arena, cg_sbuf *out) {
+  cg_emit_file_comment(file, out);
+  cg_sbuf_printf(out,
+                 "\n"
+                 "#include \"%s.cplugin.h\"\n"
+                 "\n"
+                 "#include <stddef.h>\n"
+                 "\n"
+                 "#include <cplugin/errors.h>\n",
+                 file->stem);
+  for (size_t i = 0; i < file->service_count; i++) {
+    cg_emit_service(file, &file->services[i], arena, out);
+  }
+}

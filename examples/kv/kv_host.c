@@ -1,0 +1,177 @@
+/* kv-host: drives a running kv-plugin through the generated client stubs:
+ * put, get, watch a prefix, delete, and show an error status.
+ *
+ *   kv-host --target ADDRESS [--timeout-ms MS]
+ *
+ * Exits 0 when every step behaved as expected, 1 otherwise. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cplugin/cplugin.h"
+#include "kv/v1/kv.cplugin.h"
+
+static cp_call_options call_opts;
+
+static bool put(cp_client *c, const char *key, const char *value) {
+  Kv__V1__PutRequest req = KV__V1__PUT_REQUEST__INIT;
+  req.key = (char *)key;
+  req.value.data = (uint8_t *)value;
+  req.value.len = strlen(value);
+  Kv__V1__PutResponse *resp = NULL;
+  cp_status st;
+  int rc = cp_kv__v1__kvservice__put__call(c, &req, &resp, &call_opts, &st);
+  printf("host: Put(%s = %s) -> %s\n", key, value,
+         cp_status_code_name(st.code));
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+  return rc == 0;
+}
+
+static bool get(cp_client *c, const char *key, bool want_found) {
+  Kv__V1__GetRequest req = KV__V1__GET_REQUEST__INIT;
+  req.key = (char *)key;
+  Kv__V1__GetResponse *resp = NULL;
+  cp_status st;
+  int rc = cp_kv__v1__kvservice__get__call(c, &req, &resp, &call_opts, &st);
+  if (rc != 0) {
+    printf("host: Get(%s) -> %s: %s\n", key, cp_status_code_name(st.code),
+           st.message);
+    return false;
+  }
+  if (resp->found) {
+    printf("host: Get(%s) -> found \"%.*s\"\n", key, (int)resp->value.len,
+           (const char *)resp->value.data);
+  } else {
+    printf("host: Get(%s) -> not found\n", key);
+  }
+  bool ok = resp->found == want_found;
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+  return ok;
+}
+
+static bool del(cp_client *c, const char *key) {
+  Kv__V1__DeleteRequest req = KV__V1__DELETE_REQUEST__INIT;
+  req.key = (char *)key;
+  Kv__V1__DeleteResponse *resp = NULL;
+  cp_status st;
+  int rc = cp_kv__v1__kvservice__delete__call(c, &req, &resp, &call_opts, &st);
+  if (rc != 0) {
+    printf("host: Delete(%s) -> %s\n", key, cp_status_code_name(st.code));
+    return false;
+  }
+  printf("host: Delete(%s) -> found=%s\n", key, resp->found ? "true" : "false");
+  bool ok = resp->found;
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+  return ok;
+}
+
+static const char *event_name(Kv__V1__EventType t) {
+  switch (t) {
+    case KV__V1__EVENT_TYPE__EVENT_TYPE_PUT:
+      return "PUT";
+    case KV__V1__EVENT_TYPE__EVENT_TYPE_DELETE:
+      return "DELETE";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
+/* Reads one watch event and checks its type and key. */
+static bool expect_event(cp_client_stream *w, Kv__V1__EventType type,
+                         const char *key) {
+  Kv__V1__WatchEvent *ev = NULL;
+  cp_status st;
+  int rc = cp_kv__v1__kvservice__watch__next(w, &ev, &st);
+  if (rc != 1) {
+    printf("host: watch ended early: %s %s\n", cp_status_code_name(st.code),
+           st.message);
+    return false;
+  }
+  printf("host: watch event %s %s\n", event_name(ev->type), ev->key);
+  bool ok = ev->type == type && strcmp(ev->key, key) == 0;
+  protobuf_c_message_free_unpacked(&ev->base, NULL);
+  return ok;
+}
+
+static bool run_watch(cp_client *c) {
+  Kv__V1__WatchRequest req = KV__V1__WATCH_REQUEST__INIT;
+  req.prefix = "user/";
+  cp_client_stream *w = NULL;
+  cp_status st;
+  cp_call_options watch_opts;
+  cp_call_options_init(&watch_opts);
+  if (cp_kv__v1__kvservice__watch__start(c, &req, &watch_opts, &w, &st) != 0) {
+    printf("host: Watch(user/) -> %s\n", cp_status_code_name(st.code));
+    return false;
+  }
+  printf("host: Watch(user/) started\n");
+  bool ok = expect_event(w, KV__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED,
+                         "_watch_started");
+  ok = ok && put(c, "user/alice", "admin");
+  ok = ok && put(c, "config/theme", "dark"); /* outside the prefix */
+  ok = ok && del(c, "user/alice");
+  ok = ok && expect_event(w, KV__V1__EVENT_TYPE__EVENT_TYPE_PUT, "user/alice");
+  ok = ok &&
+       expect_event(w, KV__V1__EVENT_TYPE__EVENT_TYPE_DELETE, "user/alice");
+  cp_client_stream_cancel(w);
+  ProtobufCMessage *extra = NULL;
+  int rc = cp_client_stream_next(w, &extra, &st);
+  printf("host: Watch cancelled -> %s\n", cp_status_code_name(st.code));
+  ok = ok && rc == CP_ERPC && st.code == CP_STATUS_CANCELLED;
+  cp_client_stream_destroy(w);
+  return ok;
+}
+
+static bool show_error(cp_client *c) {
+  Kv__V1__GetRequest req = KV__V1__GET_REQUEST__INIT;
+  req.key = "";
+  Kv__V1__GetResponse *resp = NULL;
+  cp_status st;
+  int rc = cp_kv__v1__kvservice__get__call(c, &req, &resp, &call_opts, &st);
+  printf("host: Get(\"\") -> %s: %s\n", cp_status_code_name(st.code),
+         st.message);
+  return rc == CP_ERPC && st.code == CP_STATUS_INVALID_ARGUMENT;
+}
+
+int main(int argc, char **argv) {
+  const char *target = NULL;
+  long timeout_ms = 5000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--target") == 0) {
+      target = argv[i + 1];
+    } else if (strcmp(argv[i], "--timeout-ms") == 0) {
+      char *end = NULL;
+      errno = 0;
+      timeout_ms = strtol(argv[i + 1], &end, 10);
+      if (errno != 0 || *end != '\0' || timeout_ms <= 0) {
+        target = NULL;
+        break;
+      }
+    } else {
+      target = NULL;
+      break;
+    }
+  }
+  if (target == NULL || argc % 2 == 0) {
+    fprintf(stderr, "usage: kv-host --target ADDRESS [--timeout-ms MS]\n");
+    return 2;
+  }
+  cp_call_options_init(&call_opts);
+  call_opts.timeout_ms = timeout_ms;
+
+  cp_client *c = NULL;
+  int rc = cp_client_create(&c, target, NULL);
+  if (rc != 0) {
+    fprintf(stderr, "kv-host: cannot create client for %s: %s\n", target,
+            cp_strerror(rc));
+    return 1;
+  }
+  printf("host: connected to %s\n", target);
+  bool ok = put(c, "greeting", "hello") && get(c, "greeting", true) &&
+            run_watch(c) && get(c, "user/alice", false) && show_error(c);
+  cp_client_destroy(c);
+  printf("host: %s\n", ok ? "all steps behaved as expected" : "FAILED");
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,132 @@
+/* cplugin — the gRPC client: a channel to one target, unary and
+ * server-streaming calls, client interceptors.
+ *
+ * Thread safety: a cp_client is safe to share: any number of threads may issue
+ * calls on it at once over its one channel. A cp_client_stream is used by one
+ * thread, except cp_client_stream_cancel which any thread may call.
+ */
+#ifndef CPLUGIN_CLIENT_H
+#define CPLUGIN_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "cplugin/service.h"
+#include "cplugin/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cp_client cp_client;
+typedef struct cp_client_stream cp_client_stream;
+
+typedef struct cp_client_options {
+  /* Largest response message in bytes (default 4 MiB). */
+  size_t max_message_bytes;
+  /* Timeout used when a call sets none; 0 = no deadline (default 0). */
+  int64_t default_timeout_ms;
+} cp_client_options;
+
+void cp_client_options_init(cp_client_options *opts);
+
+/* One metadata entry: lower-case key, NUL-terminated value. */
+typedef struct cp_metadata {
+  const char *key;
+  const char *value;
+} cp_metadata;
+
+/* Per-call options. Everything is copied for the call's duration. */
+typedef struct cp_call_options {
+  /* Relative deadline; 0 = the client's default. */
+  int64_t timeout_ms;
+  const cp_metadata *metadata;
+  size_t metadata_count;
+} cp_call_options;
+
+void cp_call_options_init(cp_call_options *opts);
+
+/* Creates a client for `target` ("127.0.0.1:port", "localhost:port",
+ * "unix:/path"). The connection is made lazily on the first call. `opts` may
+ * be NULL. Returns 0 and sets *out, or CP_EINVAL / CP_ENOMEM. */
+int cp_client_create(cp_client **out, const char *target,
+                     const cp_client_options *opts);
+
+/* Closes the client: later calls fail with CP_ECLOSED and open streams are
+ * cancelled. Idempotent. Safe from any thread. */
+void cp_client_close(cp_client *client);
+
+/* Closes and frees the client; no call may be running on it. NULL allowed. */
+void cp_client_destroy(cp_client *client);
+
+/* Unary call. On return `status` (never NULL) holds the outcome. Returns 0
+ * when the call succeeded and *resp holds the response (free it with
+ * protobuf_c_message_free_unpacked(*resp, NULL)); CP_ERPC when the call ended
+ * with a non-OK status (*resp NULL); CP_EINVAL for bad arguments; CP_ECLOSED
+ * after cp_client_close. `opts` may be NULL. */
+int cp_client_unary(cp_client *client, const cp_method_desc *method,
+                    const ProtobufCMessage *req, ProtobufCMessage **resp,
+                    const cp_call_options *opts, cp_status *status);
+
+/* Starts a server-streaming call. Returns 0 and *out (destroy with
+ * cp_client_stream_destroy), or a negative code with `status` filled. */
+int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
+                           const ProtobufCMessage *req,
+                           const cp_call_options *opts, cp_client_stream **out,
+                           cp_status *status);
+
+/* Waits for the next message. Returns 1 with *msg set (free with
+ * protobuf_c_message_free_unpacked), 0 when the stream ended (status holds the
+ * final status, OK for a clean end), or CP_ERPC when it ended with an error
+ * status. After the end, further calls return the same result. */
+int cp_client_stream_next(cp_client_stream *stream, ProtobufCMessage **msg,
+                          cp_status *status);
+
+/* Cancels the stream; a blocked cp_client_stream_next returns with
+ * CANCELLED. Any thread. */
+void cp_client_stream_cancel(cp_client_stream *stream);
+
+/* Cancels if still open and frees the stream. NULL allowed. */
+void cp_client_stream_destroy(cp_client_stream *stream);
+
+/* --- client interceptors ----------------------------------------------------
+ * An interceptor wraps each invocation (unary call or stream start). It may add
+ * metadata, then call cp_invocation_proceed to run the rest of the chain and
+ * the transport — once (observe), several times (retry) or not at all
+ * (short-circuit: set the status with cp_invocation_fail). It returns what the
+ * last proceed returned, or the code it chose.
+ */
+typedef struct cp_invocation cp_invocation;
+
+typedef int (*cp_client_interceptor_fn)(cp_invocation *inv, void *user);
+
+/* Adds an interceptor; the first added runs outermost. Must be called before
+ * the first call. Returns 0, CP_ENOMEM or CP_ESTATE. */
+int cp_client_add_interceptor(cp_client *client, cp_client_interceptor_fn fn,
+                              void *user);
+
+const cp_method_desc *cp_invocation_method(const cp_invocation *inv);
+
+/* Adds (copies) one metadata entry for this invocation. */
+int cp_invocation_add_metadata(cp_invocation *inv, const char *key,
+                               const char *value);
+
+/* Runs the rest of the chain. Returns as cp_client_unary; the status is
+ * readable with cp_invocation_status. A repeated proceed discards the previous
+ * attempt's response. */
+int cp_invocation_proceed(cp_invocation *inv);
+
+/* The status of the latest attempt. */
+const cp_status *cp_invocation_status(const cp_invocation *inv);
+
+/* Ends the invocation without (further) transport attempts. Returns CP_ERPC. */
+int cp_invocation_fail(cp_invocation *inv, cp_status_code code,
+                       const char *message);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_CLIENT_H */

@@ -1,0 +1,13 @@
+/* cplugin — the whole public API. */
+#ifndef CPLUGIN_CPLUGIN_H
+#define CPLUGIN_CPLUGIN_H
+
+#include "cplugin/call.h"
+#include "cplugin/client.h"
+#include "cplugin/errors.h"
+#include "cplugin/server.h"
+#include "cplugin/service.h"
+#include "cplugin/status.h"
+#include "cplugin/version.h"
+
+#endif /* CPLUGIN_CPLUGIN_H */

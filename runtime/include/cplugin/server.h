@@ -1,0 +1,153 @@
+/* cplugin — the gRPC server: listeners, handlers, interceptors, streams.
+ *
+ * Lifecycle: cp_server_create → cp_server_listen (one or more) →
+ * register methods and interceptors → cp_server_start → ... →
+ * cp_server_shutdown → cp_server_destroy.
+ *
+ * Thread model: the server runs `threads` completion-queue threads. Handlers
+ * and interceptors run on them and must not block for long; a handler that
+ * waits for something keeps its stream open (CP_STATUS_KEEP_OPEN) and finishes
+ * it later from any thread.
+ *
+ * Thread safety: configuration functions (listen, add_*) must be called before
+ * cp_server_start from one thread. cp_server_shutdown and the cp_stream
+ * functions are safe from any thread.
+ */
+#ifndef CPLUGIN_SERVER_H
+#define CPLUGIN_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "cplugin/call.h"
+#include "cplugin/service.h"
+#include "cplugin/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cp_server cp_server;
+
+typedef struct cp_server_options {
+  /* Completion-queue threads; 0 = number of online CPUs. */
+  unsigned threads;
+  /* Largest request and response message in bytes (default 4 MiB). Larger
+   * requests fail with RESOURCE_EXHAUSTED. */
+  size_t max_message_bytes;
+  /* Per server stream: how many messages (default 256) and bytes (default
+   * 8 MiB) may wait for a slow reader before cp_stream_send returns
+   * CP_EAGAIN. */
+  size_t stream_queue_messages;
+  size_t stream_queue_bytes;
+} cp_server_options;
+
+/* Fills `opts` with the defaults. */
+void cp_server_options_init(cp_server_options *opts);
+
+/* Creates a server. `opts` may be NULL for the defaults; it is copied.
+ * Returns 0 and sets *out, or CP_EINVAL / CP_ENOMEM. Destroy with
+ * cp_server_destroy. */
+int cp_server_create(cp_server **out, const cp_server_options *opts);
+
+/* Adds a plaintext listener. `address` is "host:port" (port 0 picks a free
+ * port), "unix:/path" or "unix-abstract:name". On success *bound_port (if not
+ * NULL) receives the TCP port (0 for Unix sockets). Returns 0, CP_EINVAL,
+ * CP_ESTATE after start, or CP_EBIND when the address cannot be bound. */
+int cp_server_listen(cp_server *server, const char *address, int *bound_port);
+
+/* Registers `handler` for `method` (the handler's real type must match the
+ * method descriptor's invoker; generated *__register functions do this).
+ * Returns 0, CP_EINVAL, CP_EEXIST for a path registered twice, or CP_ESTATE
+ * after start. */
+int cp_server_add_method(cp_server *server, const cp_method_desc *method,
+                         cp_handler_fn handler, void *user);
+
+/* A server interceptor runs before the handler, in the order added. It sees
+ * the method, metadata, peer and deadline and may record an identity. Return
+ * CP_STATUS_OK to continue; any other code rejects the call with that code
+ * (set a message with cp_call_error) and the handler never runs. Interceptors
+ * also run for unknown methods (cp_call_method is then NULL) before the
+ * UNIMPLEMENTED answer. */
+typedef cp_status_code (*cp_server_interceptor_fn)(cp_call *call, void *user);
+
+int cp_server_add_interceptor(cp_server *server, cp_server_interceptor_fn fn,
+                              void *user);
+
+/* A post-call hook runs once per call after its final status is known, with
+ * the status code and the duration from arrival to completion. */
+typedef void (*cp_server_post_hook_fn)(const cp_call *call,
+                                       cp_status_code code,
+                                       int64_t duration_ns, void *user);
+
+int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
+                            void *user);
+
+/* Starts serving. Returns 0, CP_ESTATE if already started or no listener was
+ * added, or CP_EBIND. */
+int cp_server_start(cp_server *server);
+
+/* Stops accepting calls, lets in-flight calls finish for up to `grace_ms`
+ * milliseconds, then cancels the rest (open streams see their done callback)
+ * and waits for the threads to finish. Idempotent; safe from any thread
+ * except a server thread. Returns 0 or CP_ESTATE if never started. */
+int cp_server_shutdown(cp_server *server, int64_t grace_ms);
+
+/* Blocks until the server has shut down (another thread called
+ * cp_server_shutdown). Returns 0, or CP_ESTATE if never started. */
+int cp_server_wait(cp_server *server);
+
+/* Shuts down (grace 0) if still running and frees the server. NULL is
+ * allowed. Open streams must have been finished by their owners. */
+void cp_server_destroy(cp_server *server);
+
+/* --- server streams ---------------------------------------------------------
+ * A server-streaming handler receives a cp_stream. It may send messages and
+ * return a final status, or return CP_STATUS_KEEP_OPEN and keep the stream:
+ * it then owns one reference, may send from any thread, and must call
+ * cp_stream_finish exactly once (also after the stream was cancelled), which
+ * releases the reference.
+ */
+
+/* Queues `msg` (serialised immediately, so the caller keeps its memory).
+ * Returns 0; CP_EAGAIN when the queue for this stream is full (the slow-reader
+ * policy: nothing is dropped silently, the caller decides to retry later, to
+ * coalesce or to finish the stream); CP_ECLOSED when the stream was finished
+ * or cancelled; CP_ETOOBIG for a message over the size limit; CP_EINVAL for a
+ * message of the wrong type. Never blocks. */
+int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg);
+
+/* Ends the stream after the queued messages with `code` and a printf-style
+ * message (fmt may be NULL), and releases the owner's reference: `stream`
+ * must not be used afterwards. Safe after cancellation (then nothing is sent).
+ * Not to be called by a handler that returns a code other than
+ * CP_STATUS_KEEP_OPEN. */
+void cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
+                      ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Called once when the stream ends for any reason other than the owner's
+ * cp_stream_finish: client cancellation, deadline, shutdown or a failed
+ * write. It runs on a server thread; it must not call cp_stream_finish itself
+ * if that could block, but may (finish never blocks). Set it before returning
+ * CP_STATUS_KEEP_OPEN. */
+typedef void (*cp_stream_done_fn)(cp_stream *stream, void *user);
+void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn, void *user);
+
+/* True once the stream can no longer deliver messages. Any thread. */
+bool cp_stream_is_closed(const cp_stream *stream);
+
+/* The call the stream belongs to: valid until cp_stream_finish. Only the
+ * read-only accessors of call.h may be used on it from other threads. */
+cp_call *cp_stream_call(cp_stream *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_SERVER_H */

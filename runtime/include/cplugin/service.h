@@ -1,0 +1,78 @@
+/* cplugin — method, service and plugin descriptors.
+ *
+ * protoc-gen-cplugin emits these as constant data next to protoc-c's message
+ * descriptors; the runtime reads them to register handlers and issue calls.
+ * They are immutable and safe to share between threads.
+ */
+#ifndef CPLUGIN_SERVICE_H
+#define CPLUGIN_SERVICE_H
+
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "cplugin/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cp_call cp_call;
+typedef struct cp_stream cp_stream;
+
+typedef enum cp_method_kind {
+  CP_METHOD_UNARY = 0,
+  CP_METHOD_SERVER_STREAMING = 1
+} cp_method_kind;
+
+/* A handler of any signature, stored type-erased. It is converted back to its
+ * real type by the invoker of the method descriptor that it was registered
+ * with (converting between function pointer types and back is defined C). */
+typedef void (*cp_handler_fn)(void);
+
+/* Calls a typed unary handler: `resp` is an initialised response message whose
+ * storage the runtime owns. */
+typedef cp_status_code (*cp_unary_invoker)(cp_handler_fn handler, cp_call *call,
+                                           const ProtobufCMessage *req,
+                                           ProtobufCMessage *resp, void *user);
+
+/* Calls a typed server-streaming handler. */
+typedef cp_status_code (*cp_stream_invoker)(cp_handler_fn handler,
+                                            cp_call *call,
+                                            const ProtobufCMessage *req,
+                                            cp_stream *stream, void *user);
+
+typedef struct cp_method_desc {
+  const char *path;    /* "/pkg.Service/Method" */
+  const char *name;    /* "Method" */
+  cp_method_kind kind;
+  const ProtobufCMessageDescriptor *request_type;
+  const ProtobufCMessageDescriptor *response_type;
+  cp_unary_invoker unary_invoke;   /* set for CP_METHOD_UNARY */
+  cp_stream_invoker stream_invoke; /* set for CP_METHOD_SERVER_STREAMING */
+} cp_method_desc;
+
+typedef struct cp_service_desc {
+  const char *full_name; /* "pkg.Service" */
+  const char *path;      /* "/pkg.Service/" */
+  size_t method_count;
+  const cp_method_desc *const *methods;
+} cp_service_desc;
+
+/* What a plugin offers, as announced in the handshake. */
+typedef struct cp_plugin_desc {
+  const char *name;         /* "kv" for kv.v1.KVService */
+  const char *version;      /* "1.0.0" unless the generator was told otherwise */
+  const char *service_path; /* "/kv.v1.KVService/" */
+  const cp_service_desc *service;
+} cp_plugin_desc;
+
+/* Returns the method of `service` whose path is `path`, or NULL. */
+const cp_method_desc *cp_service_find_method(const cp_service_desc *service,
+                                             const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_SERVICE_H */

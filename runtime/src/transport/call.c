@@ -1,0 +1,279 @@
+/* cp_call: the server side of one call — accessors, per-call memory, the
+ * authentication context, interceptors and post-call hooks. */
+#include <grpc/grpc.h>
+#include <grpc/support/alloc.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "cplugin/errors.h"
+#include "transport/server_internal.h"
+
+cp_call *cp_call_new(cp_server *server, cp_server_cq *cq,
+                     cp_registered_method *rm) {
+  cp_call *call = calloc(1, sizeof *call);
+  if (call == NULL) {
+    return NULL;
+  }
+  call->server = server;
+  call->cq = cq;
+  call->rm = rm;
+  grpc_metadata_array_init(&call->md);
+  grpc_call_details_init(&call->details);
+  atomic_init(&call->cancelled, false);
+  cp_arena_init(&call->arena);
+  cp_status_clear(&call->status);
+  return call;
+}
+
+void cp_call_free(cp_call *call) {
+  if (call == NULL) {
+    return;
+  }
+  if (call->payload != NULL) {
+    grpc_byte_buffer_destroy(call->payload);
+  }
+  grpc_metadata_array_destroy(&call->md);
+  grpc_call_details_destroy(&call->details);
+  if (call->gcall != NULL) {
+    grpc_call_unref(call->gcall);
+  }
+  cp_arena_release(&call->arena);
+  free(call);
+}
+
+static int64_t deadline_to_monotonic_ns(gpr_timespec deadline) {
+  if (deadline.tv_sec == INT64_MAX) {
+    return CP_DEADLINE_NONE;
+  }
+  /* gRPC's clocks do not share CLOCK_MONOTONIC's epoch: convert through the
+   * time remaining. */
+  gpr_timespec now = gpr_now(deadline.clock_type);
+  gpr_timespec left = gpr_time_sub(deadline, now);
+  int64_t left_ns = left.tv_sec * 1000000000 + left.tv_nsec;
+  return cp_clock_monotonic_ns() + left_ns;
+}
+
+int cp_call_prepare(cp_call *call) {
+  call->start_ns = cp_clock_monotonic_ns();
+  if (call->rm != NULL) {
+    call->path = call->rm->desc->path;
+    call->deadline_ns = deadline_to_monotonic_ns(call->grpc_deadline);
+  } else {
+    call->path = cp_arena_strndup(
+        &call->arena, (const char *)GRPC_SLICE_START_PTR(call->details.method),
+        GRPC_SLICE_LENGTH(call->details.method));
+    call->deadline_ns = deadline_to_monotonic_ns(call->details.deadline);
+  }
+  char *peer = grpc_call_get_peer(call->gcall);
+  if (peer != NULL) {
+    call->peer = cp_arena_strndup(&call->arena, peer, strlen(peer));
+    gpr_free(peer);
+  }
+  if (call->path == NULL) {
+    return CP_ENOMEM;
+  }
+  if (call->peer == NULL) {
+    call->peer = "";
+  }
+  return 0;
+}
+
+cp_status_code cp_call_run_interceptors(cp_call *call) {
+  const cp_server *s = call->server;
+  for (size_t i = 0; i < s->interceptor_count; i++) {
+    cp_status_code code = s->interceptors[i].fn(call, s->interceptors[i].user);
+    if (code != CP_STATUS_OK) {
+      if (code < CP_STATUS_OK || code >= CP_STATUS_CODE_COUNT) {
+        /* An interceptor returned something that is not a status. */
+        return cp_call_error(call, CP_STATUS_INTERNAL,
+                             "interceptor returned an invalid status");
+      }
+      call->status.code = code;
+      return code;
+    }
+  }
+  return CP_STATUS_OK;
+}
+
+cp_status_code cp_call_final_code(const cp_call *call, cp_status_code sent,
+                                  bool batch_ok) {
+  if (batch_ok && !call->close_cancelled) {
+    return sent;
+  }
+  if (call->deadline_ns != CP_DEADLINE_NONE &&
+      cp_clock_monotonic_ns() >= call->deadline_ns) {
+    return CP_STATUS_DEADLINE_EXCEEDED;
+  }
+  return CP_STATUS_CANCELLED;
+}
+
+void cp_call_run_post_hooks(cp_call *call, cp_status_code code) {
+  const cp_server *s = call->server;
+  if (s->post_hook_count == 0) {
+    return;
+  }
+  int64_t duration = cp_clock_monotonic_ns() - call->start_ns;
+  for (size_t i = 0; i < s->post_hook_count; i++) {
+    s->post_hooks[i].fn(call, code, duration, s->post_hooks[i].user);
+  }
+}
+
+/* --- public accessors ------------------------------------------------------ */
+
+const cp_method_desc *cp_call_method(const cp_call *call) {
+  return call->rm != NULL ? call->rm->desc : NULL;
+}
+
+const char *cp_call_path(const cp_call *call) { return call->path; }
+
+const char *cp_call_peer(const cp_call *call) { return call->peer; }
+
+int64_t cp_call_deadline_ns(const cp_call *call) { return call->deadline_ns; }
+
+bool cp_call_is_cancelled(const cp_call *call) {
+  if (atomic_load_explicit(&call->cancelled, memory_order_acquire)) {
+    return true;
+  }
+  return call->deadline_ns != CP_DEADLINE_NONE &&
+         cp_clock_monotonic_ns() >= call->deadline_ns;
+}
+
+static bool slice_equals(grpc_slice s, const char *str, size_t len) {
+  return GRPC_SLICE_LENGTH(s) == len &&
+         memcmp(GRPC_SLICE_START_PTR(s), str, len) == 0;
+}
+
+bool cp_call_metadata(const cp_call *call, const char *key, cp_str *value) {
+  size_t key_len = strlen(key);
+  for (size_t i = 0; i < call->md.count; i++) {
+    const grpc_metadata *m = &call->md.metadata[i];
+    if (slice_equals(m->key, key, key_len)) {
+      value->ptr = (const char *)GRPC_SLICE_START_PTR(m->value);
+      value->len = GRPC_SLICE_LENGTH(m->value);
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t cp_call_metadata_count(const cp_call *call) { return call->md.count; }
+
+void cp_call_metadata_at(const cp_call *call, size_t index, cp_str *key,
+                         cp_str *value) {
+  const grpc_metadata *m = &call->md.metadata[index];
+  key->ptr = (const char *)GRPC_SLICE_START_PTR(m->key);
+  key->len = GRPC_SLICE_LENGTH(m->key);
+  value->ptr = (const char *)GRPC_SLICE_START_PTR(m->value);
+  value->len = GRPC_SLICE_LENGTH(m->value);
+}
+
+void *cp_call_alloc(cp_call *call, size_t size) {
+  return cp_arena_alloc(&call->arena, size);
+}
+
+char *cp_call_strdup(cp_call *call, const char *s) {
+  return s == NULL ? NULL : cp_arena_strndup(&call->arena, s, strlen(s));
+}
+
+cp_status_code cp_call_error(cp_call *call, cp_status_code code,
+                             const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cp_status_vset(&call->status, code, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+static bool valid_metadata_key(const char *key) {
+  if (key[0] == '\0') {
+    return false;
+  }
+  for (const char *p = key; *p != '\0'; p++) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int cp_call_add_trailer(cp_call *call, const char *key, const char *value) {
+  if (call == NULL || key == NULL || value == NULL ||
+      !valid_metadata_key(key) || strncmp(key, "grpc-", 5) == 0) {
+    return CP_EINVAL;
+  }
+  if (call->trailer_count == call->trailer_cap) {
+    size_t cap = call->trailer_cap == 0 ? 4 : call->trailer_cap * 2;
+    grpc_metadata *t = cp_arena_alloc(&call->arena, cap * sizeof *t);
+    if (t == NULL) {
+      return CP_ENOMEM;
+    }
+    if (call->trailer_count > 0) {
+      memcpy(t, call->trailers, call->trailer_count * sizeof *t);
+    }
+    call->trailers = t;
+    call->trailer_cap = cap;
+  }
+  char *k = cp_call_strdup(call, key);
+  char *v = cp_call_strdup(call, value);
+  if (k == NULL || v == NULL) {
+    return CP_ENOMEM;
+  }
+  grpc_metadata *m = &call->trailers[call->trailer_count++];
+  m->key = grpc_slice_from_static_string(k);
+  m->value = grpc_slice_from_static_string(v);
+  return 0;
+}
+
+int cp_call_set_identity(cp_call *call, const char *provider,
+                         const char *identity) {
+  if (call == NULL || identity == NULL) {
+    return CP_EINVAL;
+  }
+  const char *id = cp_call_strdup(call, identity);
+  const char *prov = cp_call_strdup(call, provider != NULL ? provider : "");
+  if (id == NULL || prov == NULL) {
+    return CP_ENOMEM;
+  }
+  call->identity = id;
+  call->identity_provider = prov;
+  return 0;
+}
+
+const char *cp_call_identity(const cp_call *call, const char **provider) {
+  if (provider != NULL) {
+    *provider = call->identity_provider;
+  }
+  return call->identity;
+}
+
+int cp_call_add_claim(cp_call *call, const char *key, const char *value) {
+  if (call == NULL || key == NULL || value == NULL) {
+    return CP_EINVAL;
+  }
+  if (call->claim_count == CP_CALL_MAX_CLAIMS) {
+    return CP_EAGAIN;
+  }
+  const char *k = cp_call_strdup(call, key);
+  const char *v = cp_call_strdup(call, value);
+  if (k == NULL || v == NULL) {
+    return CP_ENOMEM;
+  }
+  call->claim_keys[call->claim_count] = k;
+  call->claim_values[call->claim_count] = v;
+  call->claim_count++;
+  return 0;
+}
+
+const char *cp_call_claim(const cp_call *call, const char *key) {
+  for (size_t i = 0; i < call->claim_count; i++) {
+    if (strcmp(call->claim_keys[i], key) == 0) {
+      return call->claim_values[i];
+    }
+  }
+  return NULL;
+}

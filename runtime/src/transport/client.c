@@ -1,0 +1,348 @@
+/* cp_client: one channel, unary calls and the client interceptor chain. */
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "cplugin/errors.h"
+#include "transport/client_internal.h"
+#include "transport/client_stream_internal.h"
+
+enum { DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 };
+
+void cp_client_options_init(cp_client_options *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES;
+  opts->default_timeout_ms = 0;
+}
+
+void cp_call_options_init(cp_call_options *opts) {
+  memset(opts, 0, sizeof *opts);
+}
+
+int cp_client_create(cp_client **out, const char *target,
+                     const cp_client_options *opts) {
+  if (out == NULL) {
+    return CP_EINVAL;
+  }
+  *out = NULL;
+  if (target == NULL || target[0] == '\0') {
+    return CP_EINVAL;
+  }
+  cp_client_options o;
+  if (opts != NULL) {
+    o = *opts;
+  } else {
+    cp_client_options_init(&o);
+  }
+  if (o.max_message_bytes == 0 || o.max_message_bytes > INT32_MAX ||
+      o.default_timeout_ms < 0) {
+    return CP_EINVAL;
+  }
+  cp_client *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    return CP_ENOMEM;
+  }
+  c->opts = o;
+  grpc_init();
+  grpc_arg args[2];
+  args[0].type = GRPC_ARG_INTEGER;
+  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+  args[0].value.integer = (int)o.max_message_bytes;
+  args[1].type = GRPC_ARG_INTEGER;
+  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+  args[1].value.integer = (int)o.max_message_bytes;
+  grpc_channel_args chargs = {2, args};
+  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+  c->channel = grpc_channel_create(target, creds, &chargs);
+  grpc_channel_credentials_release(creds);
+  if (c->channel == NULL) {
+    free(c);
+    grpc_shutdown();
+    return CP_EINVAL;
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  atomic_init(&c->closed, false);
+  atomic_init(&c->used, false);
+  *out = c;
+  return 0;
+}
+
+void cp_client_close(cp_client *client) {
+  if (client == NULL) {
+    return;
+  }
+  atomic_store(&client->closed, true);
+  pthread_mutex_lock(&client->mu);
+  for (cp_client_stream *s = client->streams; s != NULL;
+       s = cp_client_stream_next_open(s)) {
+    cp_client_stream_cancel(s);
+  }
+  pthread_mutex_unlock(&client->mu);
+}
+
+void cp_client_destroy(cp_client *client) {
+  if (client == NULL) {
+    return;
+  }
+  cp_client_close(client);
+  grpc_channel_destroy(client->channel);
+  free(client->interceptors);
+  pthread_mutex_destroy(&client->mu);
+  free(client);
+  grpc_shutdown();
+}
+
+int cp_client_add_interceptor(cp_client *client, cp_client_interceptor_fn fn,
+                              void *user) {
+  if (client == NULL || fn == NULL) {
+    return CP_EINVAL;
+  }
+  if (atomic_load(&client->used)) {
+    return CP_ESTATE;
+  }
+  size_t n = client->interceptor_count;
+  cp_client_interceptor_entry *p =
+      realloc(client->interceptors, (n + 1) * sizeof *p);
+  if (p == NULL) {
+    return CP_ENOMEM;
+  }
+  p[n].fn = fn;
+  p[n].user = user;
+  client->interceptors = p;
+  client->interceptor_count = n + 1;
+  return 0;
+}
+
+gpr_timespec cp_grpc_deadline(int64_t deadline_ns) {
+  if (deadline_ns == INT64_MAX) {
+    return gpr_inf_future(GPR_CLOCK_REALTIME);
+  }
+  int64_t left_ns = deadline_ns - cp_clock_monotonic_ns();
+  if (left_ns < 0) {
+    left_ns = 0;
+  }
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_nanos(left_ns, GPR_TIMESPAN));
+}
+
+void cp_status_from_grpc(cp_status *st, grpc_status_code code,
+                         grpc_slice details) {
+  size_t len = GRPC_SLICE_LENGTH(details);
+  if (len >= sizeof st->message) {
+    len = sizeof st->message - 1;
+  }
+  memcpy(st->message, GRPC_SLICE_START_PTR(details), len);
+  st->message[len] = '\0';
+  st->code = ((int)code >= 0 && (int)code < CP_STATUS_CODE_COUNT)
+                 ? (cp_status_code)code
+                 : CP_STATUS_UNKNOWN;
+}
+
+/* --- invocations and the interceptor chain --------------------------------- */
+
+static bool valid_key(const char *key) {
+  if (key == NULL || key[0] == '\0') {
+    return false;
+  }
+  for (const char *p = key; *p != '\0'; p++) {
+    char ch = *p;
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+          ch == '_' || ch == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int cp_invocation_add_metadata(cp_invocation *inv, const char *key,
+                               const char *value) {
+  if (inv == NULL || !valid_key(key) || value == NULL) {
+    return CP_EINVAL;
+  }
+  if (inv->metadata_count == inv->metadata_cap) {
+    size_t cap = inv->metadata_cap == 0 ? 8 : inv->metadata_cap * 2;
+    grpc_metadata *md = cp_arena_alloc(&inv->arena, cap * sizeof *md);
+    if (md == NULL) {
+      return CP_ENOMEM;
+    }
+    if (inv->metadata_count > 0) {
+      memcpy(md, inv->metadata, inv->metadata_count * sizeof *md);
+    }
+    inv->metadata = md;
+    inv->metadata_cap = cap;
+  }
+  char *k = cp_arena_strndup(&inv->arena, key, strlen(key));
+  char *v = cp_arena_strndup(&inv->arena, value, strlen(value));
+  if (k == NULL || v == NULL) {
+    return CP_ENOMEM;
+  }
+  grpc_metadata *m = &inv->metadata[inv->metadata_count++];
+  memset(m, 0, sizeof *m);
+  m->key = grpc_slice_from_static_string(k);
+  m->value = grpc_slice_from_static_string(v);
+  return 0;
+}
+
+const cp_method_desc *cp_invocation_method(const cp_invocation *inv) {
+  return inv->method;
+}
+
+const cp_status *cp_invocation_status(const cp_invocation *inv) {
+  return &inv->status;
+}
+
+int cp_invocation_fail(cp_invocation *inv, cp_status_code code,
+                       const char *message) {
+  cp_status_set(&inv->status, code, "%s", message != NULL ? message : "");
+  return code == CP_STATUS_OK ? 0 : CP_ERPC;
+}
+
+static void discard_attempt(cp_invocation *inv) {
+  if (inv->response != NULL) {
+    protobuf_c_message_free_unpacked(inv->response, NULL);
+    inv->response = NULL;
+  }
+  if (inv->stream != NULL) {
+    cp_client_stream_destroy(inv->stream);
+    inv->stream = NULL;
+  }
+}
+
+int cp_invocation_proceed(cp_invocation *inv) {
+  cp_client *c = inv->client;
+  size_t i = inv->depth;
+  if (i < c->interceptor_count) {
+    inv->depth = i + 1;
+    int rc = c->interceptors[i].fn(inv, c->interceptors[i].user);
+    inv->depth = i;
+    return rc;
+  }
+  discard_attempt(inv);
+  if (atomic_load(&c->closed)) {
+    cp_status_set(&inv->status, CP_STATUS_CANCELLED, "client is closed");
+    return CP_ECLOSED;
+  }
+  if (inv->method->kind == CP_METHOD_UNARY) {
+    return cp_transport_unary(inv);
+  }
+  return cp_transport_stream_start(inv);
+}
+
+static int invocation_init(cp_invocation *inv, cp_client *client,
+                           const cp_method_desc *method,
+                           const ProtobufCMessage *req,
+                           const cp_call_options *opts) {
+  memset(inv, 0, sizeof *inv);
+  cp_arena_init(&inv->arena);
+  inv->client = client;
+  inv->method = method;
+  inv->request = req;
+  int64_t timeout_ms = client->opts.default_timeout_ms;
+  if (opts != NULL && opts->timeout_ms > 0) {
+    timeout_ms = opts->timeout_ms;
+  }
+  inv->deadline_ns = cp_deadline_after_ms(cp_clock_monotonic_ns(), timeout_ms);
+  cp_status_clear(&inv->status);
+  if (opts != NULL) {
+    for (size_t i = 0; i < opts->metadata_count; i++) {
+      int rc = cp_invocation_add_metadata(inv, opts->metadata[i].key,
+                                          opts->metadata[i].value);
+      if (rc != 0) {
+        return rc;
+      }
+    }
+  }
+  return 0;
+}
+
+static int check_call_args(cp_client *client, const cp_method_desc *method,
+                           const ProtobufCMessage *req, cp_method_kind kind,
+                           const cp_call_options *opts, cp_status *status) {
+  if (status == NULL) {
+    return CP_EINVAL;
+  }
+  cp_status_clear(status);
+  if (client == NULL || method == NULL || req == NULL ||
+      method->kind != kind || req->descriptor != method->request_type ||
+      (opts != NULL && (opts->timeout_ms < 0 ||
+                        (opts->metadata_count > 0 && opts->metadata == NULL)))) {
+    cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "invalid call arguments");
+    return CP_EINVAL;
+  }
+  if (atomic_load(&client->closed)) {
+    cp_status_set(status, CP_STATUS_CANCELLED, "client is closed");
+    return CP_ECLOSED;
+  }
+  atomic_store(&client->used, true);
+  return 0;
+}
+
+int cp_client_unary(cp_client *client, const cp_method_desc *method,
+                    const ProtobufCMessage *req, ProtobufCMessage **resp,
+                    const cp_call_options *opts, cp_status *status) {
+  if (resp == NULL) {
+    return CP_EINVAL;
+  }
+  *resp = NULL;
+  int rc = check_call_args(client, method, req, CP_METHOD_UNARY, opts, status);
+  if (rc != 0) {
+    return rc;
+  }
+  cp_invocation inv;
+  rc = invocation_init(&inv, client, method, req, opts);
+  if (rc == 0) {
+    rc = cp_invocation_proceed(&inv);
+  } else {
+    cp_status_set(&inv.status, CP_STATUS_INVALID_ARGUMENT,
+                  "invalid call metadata");
+  }
+  *status = inv.status;
+  if (rc == 0 && inv.response != NULL && status->code == CP_STATUS_OK) {
+    *resp = inv.response;
+    inv.response = NULL;
+  } else if (rc == 0) {
+    /* An interceptor reported success without a response. */
+    cp_status_set(status, CP_STATUS_INTERNAL, "no response");
+    rc = CP_ERPC;
+  }
+  discard_attempt(&inv);
+  cp_arena_release(&inv.arena);
+  return rc;
+}
+
+int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
+                           const ProtobufCMessage *req,
+                           const cp_call_options *opts, cp_client_stream **out,
+                           cp_status *status) {
+  if (out == NULL) {
+    return CP_EINVAL;
+  }
+  *out = NULL;
+  int rc = check_call_args(client, method, req, CP_METHOD_SERVER_STREAMING,
+                           opts, status);
+  if (rc != 0) {
+    return rc;
+  }
+  cp_invocation inv;
+  rc = invocation_init(&inv, client, method, req, opts);
+  if (rc == 0) {
+    rc = cp_invocation_proceed(&inv);
+  } else {
+    cp_status_set(&inv.status, CP_STATUS_INVALID_ARGUMENT,
+                  "invalid call metadata");
+  }
+  *status = inv.status;
+  if (rc == 0 && inv.stream != NULL) {
+    *out = inv.stream;
+    inv.stream = NULL;
+  } else if (rc == 0) {
+    cp_status_set(status, CP_STATUS_INTERNAL, "no stream");
+    rc = CP_ERPC;
+  }
+  discard_attempt(&inv);
+  cp_arena_release(&inv.arena);
+  return rc;
+}

@@ -1,0 +1,458 @@
+/* cp_server: listeners, method registration, completion-queue threads and
+ * graceful shutdown on the gRPC C core. */
+#include <errno.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cplugin/errors.h"
+#include "transport/server_internal.h"
+
+enum {
+  DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024,
+  DEFAULT_STREAM_QUEUE_MESSAGES = 256,
+  DEFAULT_STREAM_QUEUE_BYTES = 8 * 1024 * 1024,
+  /* Calls requested ahead per method and queue, so a burst finds a slot. */
+  REQUESTS_PER_METHOD = 2,
+  MAX_THREADS = 256
+};
+
+void cp_server_options_init(cp_server_options *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->threads = 0;
+  opts->max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES;
+  opts->stream_queue_messages = DEFAULT_STREAM_QUEUE_MESSAGES;
+  opts->stream_queue_bytes = DEFAULT_STREAM_QUEUE_BYTES;
+}
+
+static unsigned default_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+static int validate_options(const cp_server_options *o) {
+  if (o->threads > MAX_THREADS) {
+    return CP_EINVAL;
+  }
+  if (o->max_message_bytes == 0 || o->max_message_bytes > INT32_MAX) {
+    return CP_EINVAL;
+  }
+  if (o->stream_queue_messages == 0 || o->stream_queue_bytes == 0) {
+    return CP_EINVAL;
+  }
+  return 0;
+}
+
+int cp_server_create(cp_server **out, const cp_server_options *opts) {
+  if (out == NULL) {
+    return CP_EINVAL;
+  }
+  *out = NULL;
+  cp_server_options o;
+  if (opts != NULL) {
+    o = *opts;
+  } else {
+    cp_server_options_init(&o);
+  }
+  int rc = validate_options(&o);
+  if (rc != 0) {
+    return rc;
+  }
+  if (o.threads == 0) {
+    o.threads = default_threads();
+  }
+  cp_server *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    return CP_ENOMEM;
+  }
+  s->opts = o;
+  grpc_init();
+  grpc_arg args[2];
+  args[0].type = GRPC_ARG_INTEGER;
+  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+  args[0].value.integer = (int)o.max_message_bytes;
+  args[1].type = GRPC_ARG_INTEGER;
+  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+  args[1].value.integer = (int)o.max_message_bytes;
+  grpc_channel_args chargs = {2, args};
+  s->grpc = grpc_server_create(&chargs, NULL);
+  if (s->grpc == NULL) {
+    free(s);
+    grpc_shutdown();
+    return CP_ENOMEM;
+  }
+  pthread_mutex_init(&s->mu, NULL);
+  /* Timed waits use CLOCK_MONOTONIC deadlines (see deadline_after). */
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->cv, &attr);
+  pthread_condattr_destroy(&attr);
+  s->state = CP_SERVER_CREATED;
+  *out = s;
+  return 0;
+}
+
+int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
+  if (server == NULL || address == NULL || address[0] == '\0') {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED) {
+    return CP_ESTATE;
+  }
+  bool is_unix = strncmp(address, "unix:", 5) == 0 ||
+                 strncmp(address, "unix-abstract:", 14) == 0;
+  grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+  int port = grpc_server_add_http2_port(server->grpc, address, creds);
+  grpc_server_credentials_release(creds);
+  if (port <= 0) {
+    return CP_EBIND;
+  }
+  server->listener_count++;
+  if (bound_port != NULL) {
+    *bound_port = is_unix ? 0 : port;
+  }
+  return 0;
+}
+
+static int grow(void **items, size_t *cap, size_t count, size_t item_size) {
+  if (count < *cap) {
+    return 0;
+  }
+  size_t new_cap = *cap == 0 ? 8 : *cap * 2;
+  void *p = realloc(*items, new_cap * item_size);
+  if (p == NULL) {
+    return CP_ENOMEM;
+  }
+  *items = p;
+  *cap = new_cap;
+  return 0;
+}
+
+static bool method_desc_valid(const cp_method_desc *m) {
+  if (m == NULL || m->path == NULL || m->path[0] != '/' ||
+      m->request_type == NULL || m->response_type == NULL) {
+    return false;
+  }
+  if (m->kind == CP_METHOD_UNARY) {
+    return m->unary_invoke != NULL;
+  }
+  if (m->kind == CP_METHOD_SERVER_STREAMING) {
+    return m->stream_invoke != NULL;
+  }
+  return false;
+}
+
+int cp_server_add_method(cp_server *server, const cp_method_desc *method,
+                         cp_handler_fn handler, void *user) {
+  if (server == NULL || handler == NULL || !method_desc_valid(method)) {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED) {
+    return CP_ESTATE;
+  }
+  for (size_t i = 0; i < server->method_count; i++) {
+    if (strcmp(server->methods[i].desc->path, method->path) == 0) {
+      return CP_EEXIST;
+    }
+  }
+  if (grow((void **)&server->methods, &server->method_cap, server->method_count,
+           sizeof *server->methods) != 0) {
+    return CP_ENOMEM;
+  }
+  cp_registered_method *rm = &server->methods[server->method_count];
+  rm->desc = method;
+  rm->handler = handler;
+  rm->user = user;
+  rm->grpc_handle = NULL;
+  server->method_count++;
+  return 0;
+}
+
+int cp_server_add_interceptor(cp_server *server, cp_server_interceptor_fn fn,
+                              void *user) {
+  if (server == NULL || fn == NULL) {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED) {
+    return CP_ESTATE;
+  }
+  size_t n = server->interceptor_count;
+  cp_interceptor_entry *p =
+      realloc(server->interceptors, (n + 1) * sizeof *server->interceptors);
+  if (p == NULL) {
+    return CP_ENOMEM;
+  }
+  p[n].fn = fn;
+  p[n].user = user;
+  server->interceptors = p;
+  server->interceptor_count = n + 1;
+  return 0;
+}
+
+int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
+                            void *user) {
+  if (server == NULL || fn == NULL) {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED) {
+    return CP_ESTATE;
+  }
+  size_t n = server->post_hook_count;
+  cp_post_hook_entry *p =
+      realloc(server->post_hooks, (n + 1) * sizeof *server->post_hooks);
+  if (p == NULL) {
+    return CP_ENOMEM;
+  }
+  p[n].fn = fn;
+  p[n].user = user;
+  server->post_hooks = p;
+  server->post_hook_count = n + 1;
+  return 0;
+}
+
+/* --- requesting calls ------------------------------------------------------ */
+
+static void on_call_arrived(cp_tag *tag, bool ok);
+
+void cp_server_request_next(cp_server_cq *cq, cp_registered_method *rm) {
+  cp_call *call = cp_call_new(cq->server, cq, rm);
+  if (call == NULL) {
+    /* Out of memory: this slot is lost; the other slots keep serving. */
+    return;
+  }
+  call->tag.on_done = on_call_arrived;
+  grpc_call_error err;
+  if (rm != NULL) {
+    err = grpc_server_request_registered_call(
+        cq->server->grpc, rm->grpc_handle, &call->gcall, &call->grpc_deadline,
+        &call->md, &call->payload, cq->cq, cq->cq, &call->tag);
+  } else {
+    err = grpc_server_request_call(cq->server->grpc, &call->gcall,
+                                   &call->details, &call->md, cq->cq, cq->cq,
+                                   &call->tag);
+  }
+  if (err != GRPC_CALL_OK) {
+    cp_call_free(call);
+  }
+}
+
+static void on_call_arrived(cp_tag *tag, bool ok) {
+  cp_call *call = (cp_call *)tag;
+  if (!ok) {
+    /* The server is shutting down: the request was never filled. */
+    cp_call_free(call);
+    return;
+  }
+  /* Keep a request outstanding for the next call before serving this one. */
+  cp_server_request_next(call->cq, call->rm);
+  if (cp_call_prepare(call) != 0) {
+    cp_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
+    return;
+  }
+  if (call->rm == NULL) {
+    cp_serve_unknown(call);
+  } else if (call->rm->desc->kind == CP_METHOD_UNARY) {
+    cp_serve_unary(call);
+  } else {
+    cp_serve_stream(call);
+  }
+}
+
+static void on_shutdown_done(cp_tag *tag, bool ok) {
+  (void)ok;
+  cp_server *s = (cp_server *)((char *)tag - offsetof(cp_server, shutdown_tag));
+  pthread_mutex_lock(&s->mu);
+  s->grpc_shutdown_done = true;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void *cq_thread_main(void *arg) {
+  cp_server_cq *cq = arg;
+  for (;;) {
+    grpc_event ev = grpc_completion_queue_next(
+        cq->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+      break;
+    }
+    if (ev.type == GRPC_OP_COMPLETE) {
+      cp_tag *tag = ev.tag;
+      tag->on_done(tag, ev.success != 0);
+    }
+  }
+  return NULL;
+}
+
+static void stop_cq_threads(cp_server *s) {
+  for (size_t i = 0; i < s->cq_count; i++) {
+    grpc_completion_queue_shutdown(s->cqs[i].cq);
+  }
+  for (size_t i = 0; i < s->cq_count; i++) {
+    if (s->cqs[i].thread_started) {
+      pthread_join(s->cqs[i].thread, NULL);
+    }
+    grpc_completion_queue_destroy(s->cqs[i].cq);
+  }
+  free(s->cqs);
+  s->cqs = NULL;
+  s->cq_count = 0;
+}
+
+int cp_server_start(cp_server *server) {
+  if (server == NULL) {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED || server->listener_count == 0) {
+    return CP_ESTATE;
+  }
+  for (size_t i = 0; i < server->method_count; i++) {
+    cp_registered_method *rm = &server->methods[i];
+    rm->grpc_handle = grpc_server_register_method(
+        server->grpc, rm->desc->path, NULL,
+        GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    if (rm->grpc_handle == NULL) {
+      return CP_EEXIST;
+    }
+  }
+  size_t n = server->opts.threads;
+  server->cqs = calloc(n, sizeof *server->cqs);
+  if (server->cqs == NULL) {
+    return CP_ENOMEM;
+  }
+  server->cq_count = n;
+  for (size_t i = 0; i < n; i++) {
+    server->cqs[i].server = server;
+    server->cqs[i].cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(server->grpc, server->cqs[i].cq,
+                                          NULL);
+  }
+  grpc_server_start(server->grpc);
+  server->shutdown_tag.on_done = on_shutdown_done;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t m = 0; m < server->method_count; m++) {
+      for (int r = 0; r < REQUESTS_PER_METHOD; r++) {
+        cp_server_request_next(&server->cqs[i], &server->methods[m]);
+      }
+    }
+    cp_server_request_next(&server->cqs[i], NULL);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (pthread_create(&server->cqs[i].thread, NULL, cq_thread_main,
+                       &server->cqs[i]) != 0) {
+      break;
+    }
+    server->cqs[i].thread_started = true;
+  }
+  pthread_mutex_lock(&server->mu);
+  server->state = CP_SERVER_RUNNING;
+  pthread_mutex_unlock(&server->mu);
+  return 0;
+}
+
+static void deadline_after(struct timespec *ts, int64_t ms) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  ts->tv_sec += ms / 1000;
+  ts->tv_nsec += (ms % 1000) * 1000000;
+  if (ts->tv_nsec >= 1000000000) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000;
+  }
+}
+
+/* Waits for the gRPC shutdown tag, cancelling every call once the grace
+ * period has passed. Called with s->mu held. */
+static void wait_grpc_shutdown(cp_server *s, int64_t grace_ms) {
+  if (grace_ms > 0) {
+    struct timespec until;
+    deadline_after(&until, grace_ms);
+    while (!s->grpc_shutdown_done) {
+      int rc = pthread_cond_timedwait(&s->cv, &s->mu, &until);
+      if (rc == ETIMEDOUT) {
+        break;
+      }
+    }
+  }
+  if (!s->grpc_shutdown_done) {
+    pthread_mutex_unlock(&s->mu);
+    grpc_server_cancel_all_calls(s->grpc);
+    pthread_mutex_lock(&s->mu);
+  }
+  while (!s->grpc_shutdown_done) {
+    pthread_cond_wait(&s->cv, &s->mu);
+  }
+}
+
+int cp_server_shutdown(cp_server *server, int64_t grace_ms) {
+  if (server == NULL) {
+    return CP_EINVAL;
+  }
+  pthread_mutex_lock(&server->mu);
+  if (server->state == CP_SERVER_CREATED) {
+    pthread_mutex_unlock(&server->mu);
+    return CP_ESTATE;
+  }
+  if (server->state != CP_SERVER_RUNNING) {
+    /* Another thread is stopping it: wait for that to finish. */
+    while (server->state != CP_SERVER_STOPPED) {
+      pthread_cond_wait(&server->cv, &server->mu);
+    }
+    pthread_mutex_unlock(&server->mu);
+    return 0;
+  }
+  server->state = CP_SERVER_STOPPING;
+  grpc_server_shutdown_and_notify(server->grpc, server->cqs[0].cq,
+                                  &server->shutdown_tag);
+  wait_grpc_shutdown(server, grace_ms);
+  pthread_mutex_unlock(&server->mu);
+
+  grpc_server_destroy(server->grpc);
+  server->grpc = NULL;
+  stop_cq_threads(server);
+
+  pthread_mutex_lock(&server->mu);
+  server->state = CP_SERVER_STOPPED;
+  pthread_cond_broadcast(&server->cv);
+  pthread_mutex_unlock(&server->mu);
+  return 0;
+}
+
+int cp_server_wait(cp_server *server) {
+  if (server == NULL) {
+    return CP_EINVAL;
+  }
+  pthread_mutex_lock(&server->mu);
+  if (server->state == CP_SERVER_CREATED) {
+    pthread_mutex_unlock(&server->mu);
+    return CP_ESTATE;
+  }
+  while (server->state != CP_SERVER_STOPPED) {
+    pthread_cond_wait(&server->cv, &server->mu);
+  }
+  pthread_mutex_unlock(&server->mu);
+  return 0;
+}
+
+void cp_server_destroy(cp_server *server) {
+  if (server == NULL) {
+    return;
+  }
+  if (server->state == CP_SERVER_RUNNING ||
+      server->state == CP_SERVER_STOPPING) {
+    cp_server_shutdown(server, 0);
+  }
+  if (server->grpc != NULL) {
+    /* Never started: nothing is in flight. */
+    grpc_server_destroy(server->grpc);
+  }
+  free(server->methods);
+  free(server->interceptors);
+  free(server->post_hooks);
+  pthread_mutex_destroy(&server->mu);
+  pthread_cond_destroy(&server->cv);
+  free(server);
+  grpc_shutdown();
+}

@@ -1,0 +1,134 @@
+/* Server internals shared by the transport files (internal). */
+#ifndef CPLUGIN_TRANSPORT_SERVER_INTERNAL_H
+#define CPLUGIN_TRANSPORT_SERVER_INTERNAL_H
+
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "cplugin/server.h"
+#include "transport/tag.h"
+
+typedef struct cp_server_cq cp_server_cq;
+typedef struct cp_registered_method cp_registered_method;
+
+struct cp_registered_method {
+  const cp_method_desc *desc;
+  cp_handler_fn handler;
+  void *user;
+  void *grpc_handle; /* from grpc_server_register_method */
+};
+
+struct cp_server_cq {
+  cp_server *server;
+  grpc_completion_queue *cq;
+  pthread_t thread;
+  bool thread_started;
+};
+
+typedef struct cp_interceptor_entry {
+  cp_server_interceptor_fn fn;
+  void *user;
+} cp_interceptor_entry;
+
+typedef struct cp_post_hook_entry {
+  cp_server_post_hook_fn fn;
+  void *user;
+} cp_post_hook_entry;
+
+enum cp_server_state {
+  CP_SERVER_CREATED,
+  CP_SERVER_RUNNING,
+  CP_SERVER_STOPPING,
+  CP_SERVER_STOPPED
+};
+
+struct cp_server {
+  cp_server_options opts;
+  grpc_server *grpc;
+  size_t listener_count;
+
+  cp_registered_method *methods;
+  size_t method_count;
+  size_t method_cap;
+
+  cp_interceptor_entry *interceptors;
+  size_t interceptor_count;
+  cp_post_hook_entry *post_hooks;
+  size_t post_hook_count;
+
+  cp_server_cq *cqs;
+  size_t cq_count;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  enum cp_server_state state;
+  bool grpc_shutdown_done; /* the shutdown tag fired */
+  cp_tag shutdown_tag;
+};
+
+/* A received call. Requested calls are allocated before they arrive so that
+ * gRPC can fill them in. */
+struct cp_call {
+  cp_tag tag; /* request completion, then the reply batch */
+  cp_server *server;
+  cp_server_cq *cq;
+  cp_registered_method *rm; /* NULL for an unregistered method */
+  grpc_call *gcall;
+  gpr_timespec grpc_deadline;
+  grpc_metadata_array md;
+  grpc_byte_buffer *payload;
+  grpc_call_details details; /* unregistered methods only */
+
+  const char *path;
+  const char *peer;
+  int64_t deadline_ns;
+  int64_t start_ns;
+  atomic_bool cancelled;
+  int close_cancelled; /* filled by RECV_CLOSE_ON_SERVER */
+
+  cp_status status;
+  grpc_metadata *trailers;
+  size_t trailer_count;
+  size_t trailer_cap;
+
+  const char *identity;
+  const char *identity_provider;
+  const char *claim_keys[CP_CALL_MAX_CLAIMS];
+  const char *claim_values[CP_CALL_MAX_CLAIMS];
+  size_t claim_count;
+
+  cp_stream *stream; /* server-streaming calls */
+  cp_arena arena;
+};
+
+/* call.c */
+cp_call *cp_call_new(cp_server *server, cp_server_cq *cq,
+                     cp_registered_method *rm);
+void cp_call_free(cp_call *call);
+/* Fills path, peer, deadline and start time once the call has arrived. */
+int cp_call_prepare(cp_call *call);
+/* Runs the interceptor chain; returns OK or the rejecting code. */
+cp_status_code cp_call_run_interceptors(cp_call *call);
+void cp_call_run_post_hooks(cp_call *call, cp_status_code code);
+/* The code to report for a call whose final batch completed. */
+cp_status_code cp_call_final_code(const cp_call *call, cp_status_code sent,
+                                  bool batch_ok);
+
+/* unary.c: serves an arrived call of a unary method, or answers an unknown
+ * method. Takes ownership of `call`. */
+void cp_serve_unary(cp_call *call);
+void cp_serve_unknown(cp_call *call);
+/* Sends `code` without a message body and frees the call when done. */
+void cp_call_reply_status(cp_call *call, cp_status_code code);
+
+/* stream.c: serves an arrived call of a server-streaming method. */
+void cp_serve_stream(cp_call *call);
+
+/* server.c */
+void cp_server_request_next(cp_server_cq *cq, cp_registered_method *rm);
+
+#endif /* CPLUGIN_TRANSPORT_SERVER_INTERNAL_H */

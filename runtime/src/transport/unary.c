@@ -1,0 +1,96 @@
+/* Serving unary calls and answering unknown methods. */
+#include <grpc/grpc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cplugin/errors.h"
+#include "transport/codec.h"
+#include "transport/server_internal.h"
+#include "transport/server_reply.h"
+
+static void *arena_pb_alloc(void *data, size_t size) {
+  return cp_arena_alloc(data, size);
+}
+
+static void arena_pb_free(void *data, void *ptr) {
+  /* Per-call memory is released all at once with the call. */
+  (void)data;
+  (void)ptr;
+}
+
+cp_status_code cp_call_decode_request(cp_call *call,
+                                      ProtobufCMessage **request) {
+  const cp_method_desc *m = call->rm->desc;
+  if (call->payload == NULL) {
+    return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
+                         "missing request message");
+  }
+  ProtobufCAllocator allocator = {arena_pb_alloc, arena_pb_free, &call->arena};
+  if (cp_codec_decode(call->payload, m->request_type, &allocator, request) !=
+      0) {
+    return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
+                         "request does not decode as %s",
+                         m->request_type->name);
+  }
+  return CP_STATUS_OK;
+}
+
+static bool is_wire_code(cp_status_code code) {
+  return code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT;
+}
+
+static cp_status_code run_handler(cp_call *call, grpc_byte_buffer **out) {
+  ProtobufCMessage *req = NULL;
+  cp_status_code code = cp_call_decode_request(call, &req);
+  if (code != CP_STATUS_OK) {
+    return code;
+  }
+  const cp_method_desc *m = call->rm->desc;
+  ProtobufCMessage *resp = cp_call_alloc(call, m->response_type->sizeof_message);
+  if (resp == NULL) {
+    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  m->response_type->message_init(resp);
+  code = m->unary_invoke(call->rm->handler, call, req, resp, call->rm->user);
+  if (!is_wire_code(code)) {
+    return cp_call_error(call, CP_STATUS_INTERNAL,
+                         "handler returned an invalid status");
+  }
+  if (code != CP_STATUS_OK) {
+    call->status.code = code;
+    return code;
+  }
+  int rc = cp_codec_encode(resp, call->server->opts.max_message_bytes, out);
+  if (rc == CP_ETOOBIG) {
+    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
+                         "response larger than the %zu-byte limit",
+                         call->server->opts.max_message_bytes);
+  }
+  if (rc != 0) {
+    return cp_call_error(call, CP_STATUS_INTERNAL, "cannot encode response");
+  }
+  return CP_STATUS_OK;
+}
+
+void cp_serve_unary(cp_call *call) {
+  cp_status_code code = cp_call_run_interceptors(call);
+  grpc_byte_buffer *resp = NULL;
+  if (code == CP_STATUS_OK) {
+    code = run_handler(call, &resp);
+  }
+  cp_call_send_final(call, code, resp);
+}
+
+void cp_serve_unknown(cp_call *call) {
+  cp_status_code code = cp_call_run_interceptors(call);
+  if (code == CP_STATUS_OK) {
+    code = cp_call_error(call, CP_STATUS_UNIMPLEMENTED, "unknown method %s",
+                         call->path);
+  }
+  cp_call_send_final(call, code, NULL);
+}
+
+void cp_call_reply_status(cp_call *call, cp_status_code code) {
+  call->status.code = code;
+  cp_call_send_final(call, code, NULL);
+}

@@ -1,0 +1,253 @@
+/* Behaviour of the generated code, linked against a fake runtime.
+ *
+ * The fake defines only the four runtime functions that generated code calls,
+ * so the test checks what protoc-gen-cplugin writes (registration, the typed
+ * invokers, the client stubs) without a server or a network: a handler
+ * registered through *__register is called back through the method
+ * descriptor's invoker with the right types, and the client stubs hand the
+ * typed messages through. Uses tests/codegen/protos/multi/v1/multi.proto.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cplugin/errors.h>
+
+#include "multi/v1/multi.cplugin.h"
+
+/* --- the fake runtime ----------------------------------------------------- */
+
+struct cp_server {
+  const cp_method_desc *methods[8];
+  cp_handler_fn handlers[8];
+  void *users[8];
+  int count;
+  int fail_at; /* registration index that fails with CP_EEXIST, or -1 */
+};
+
+struct cp_client {
+  const cp_method_desc *last_method;
+  const ProtobufCMessage *last_request;
+  const ProtobufCMessageDescriptor *next_type; /* what stream_next returns */
+};
+
+struct cp_client_stream {
+  struct cp_client *client;
+};
+
+struct cp_call {
+  int unused;
+};
+
+struct cp_stream {
+  int unused;
+};
+
+int cp_server_add_method(cp_server *server, const cp_method_desc *method,
+                         cp_handler_fn handler, void *user) {
+  if (server->count == server->fail_at) {
+    return CP_EEXIST;
+  }
+  server->methods[server->count] = method;
+  server->handlers[server->count] = handler;
+  server->users[server->count] = user;
+  server->count++;
+  return 0;
+}
+
+/* An empty message of type `type`, allocated as the real runtime would. */
+static ProtobufCMessage *new_message(const ProtobufCMessageDescriptor *type) {
+  static const uint8_t empty[1] = {0};
+  return protobuf_c_message_unpack(type, NULL, 0, empty);
+}
+
+int cp_client_unary(cp_client *client, const cp_method_desc *method,
+                    const ProtobufCMessage *req, ProtobufCMessage **resp,
+                    const cp_call_options *opts, cp_status *status) {
+  (void)opts;
+  client->last_method = method;
+  client->last_request = req;
+  if (resp == NULL) {
+    return CP_EINVAL;
+  }
+  *resp = new_message(method->response_type);
+  status->code = CP_STATUS_OK;
+  return 0;
+}
+
+int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
+                           const ProtobufCMessage *req,
+                           const cp_call_options *opts, cp_client_stream **out,
+                           cp_status *status) {
+  (void)opts;
+  (void)status;
+  static struct cp_client_stream stream;
+  client->last_method = method;
+  client->last_request = req;
+  stream.client = client;
+  *out = &stream;
+  return 0;
+}
+
+int cp_client_stream_next(cp_client_stream *stream, ProtobufCMessage **msg,
+                          cp_status *status) {
+  (void)status;
+  *msg = new_message(stream->client->next_type);
+  return 1;
+}
+
+/* --- the test ------------------------------------------------------------- */
+
+static int failures;
+
+#define EXPECT(cond)                                                      \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
+      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                         \
+    }                                                                     \
+  } while (0)
+
+static const Multi__V1__LogRequest *seen_log_request;
+static void *seen_user;
+
+static cp_status_code on_log(cp_call *call, const Multi__V1__LogRequest *req,
+                             Multi__V1__LogResponse *resp, void *user) {
+  (void)call;
+  (void)resp;
+  seen_log_request = req;
+  seen_user = user;
+  return CP_STATUS_NOT_FOUND;
+}
+
+static cp_stream *seen_stream;
+
+static cp_status_code on_watch(cp_call *call,
+                               const Multi__V1__Probe__Request *req,
+                               cp_stream *stream, void *user) {
+  (void)call;
+  (void)req;
+  (void)user;
+  seen_stream = stream;
+  return CP_STATUS_KEEP_OPEN;
+}
+
+static void test_descriptors(void) {
+  const cp_service_desc *svc = &cp_multi__v1__health_service__service;
+  EXPECT(strcmp(svc->full_name, "multi.v1.HealthService") == 0);
+  EXPECT(strcmp(svc->path, "/multi.v1.HealthService/") == 0);
+  EXPECT(svc->method_count == 2);
+  EXPECT(svc->methods[1] == &cp_multi__v1__health_service__watch__method);
+  const cp_method_desc *watch = &cp_multi__v1__health_service__watch__method;
+  EXPECT(strcmp(watch->path, "/multi.v1.HealthService/Watch") == 0);
+  EXPECT(watch->kind == CP_METHOD_SERVER_STREAMING);
+  EXPECT(watch->unary_invoke == NULL && watch->stream_invoke != NULL);
+  EXPECT(watch->request_type == &multi__v1__probe__request__descriptor);
+  EXPECT(strcmp(cp_multi__v1__health_service__plugin.name, "health") == 0);
+  EXPECT(strcmp(cp_multi__v1__logger__plugin.name, "logger") == 0);
+  EXPECT(strcmp(cp_multi__v1__logger__plugin.service_path,
+                "/multi.v1.Logger/") == 0);
+  EXPECT(cp_multi__v1__logger__plugin.service ==
+         &cp_multi__v1__logger__service);
+}
+
+static void test_register_and_invoke(void) {
+  cp_server server = {.fail_at = -1};
+  int user = 7;
+  cp_multi__v1__logger__handlers logger = {.on_log = on_log};
+  EXPECT(cp_multi__v1__logger__register(&server, &logger, &user) == 0);
+  EXPECT(server.count == 1);
+  EXPECT(server.methods[0] == &cp_multi__v1__logger__log__method);
+  EXPECT(server.users[0] == &user);
+
+  Multi__V1__LogRequest req = MULTI__V1__LOG_REQUEST__INIT;
+  Multi__V1__LogResponse resp = MULTI__V1__LOG_RESPONSE__INIT;
+  cp_call call = {0};
+  cp_status_code code = server.methods[0]->unary_invoke(
+      server.handlers[0], &call, &req.base, &resp.base, server.users[0]);
+  EXPECT(code == CP_STATUS_NOT_FOUND);
+  EXPECT(seen_log_request == &req);
+  EXPECT(seen_user == &user);
+
+  /* Only the non-NULL handler of HealthService is registered. */
+  cp_multi__v1__health_service__handlers health = {.on_watch = on_watch};
+  EXPECT(cp_multi__v1__health_service__register(&server, &health, NULL) == 0);
+  EXPECT(server.count == 2);
+  EXPECT(server.methods[1] == &cp_multi__v1__health_service__watch__method);
+  cp_stream stream = {0};
+  Multi__V1__Probe__Request probe = MULTI__V1__PROBE__REQUEST__INIT;
+  code = server.methods[1]->stream_invoke(server.handlers[1], &call,
+                                          &probe.base, &stream, NULL);
+  EXPECT(code == CP_STATUS_KEEP_OPEN);
+  EXPECT(seen_stream == &stream);
+}
+
+static cp_status_code on_any(cp_call *call, const Multi__V1__LogRequest *req,
+                             Multi__V1__LogResponse *resp, void *user) {
+  (void)call;
+  (void)req;
+  (void)resp;
+  (void)user;
+  return CP_STATUS_OK;
+}
+
+static void test_register_errors(void) {
+  cp_server server = {.fail_at = 1};
+  cp_multi__v1__service_registry__handlers handlers = {.on_register_service =
+                                                           on_any};
+  EXPECT(cp_multi__v1__service_registry__register(NULL, &handlers, NULL) ==
+         CP_EINVAL);
+  EXPECT(cp_multi__v1__service_registry__register(&server, NULL, NULL) ==
+         CP_EINVAL);
+  cp_multi__v1__logger__handlers logger = {.on_log = on_any};
+  EXPECT(cp_multi__v1__logger__register(&server, &logger, NULL) == 0);
+  /* The second registration fails: its error is returned. */
+  EXPECT(cp_multi__v1__logger__register(&server, &logger, NULL) == CP_EEXIST);
+}
+
+static void test_client_stubs(void) {
+  cp_client client = {0};
+  cp_status status;
+  Multi__V1__LogRequest req = MULTI__V1__LOG_REQUEST__INIT;
+  Multi__V1__LogResponse *resp = NULL;
+  EXPECT(cp_multi__v1__logger__log__call(&client, &req, &resp, NULL, &status) ==
+         0);
+  EXPECT(client.last_method == &cp_multi__v1__logger__log__method);
+  EXPECT(client.last_request == &req.base);
+  EXPECT(resp != NULL &&
+         resp->base.descriptor == &multi__v1__log_response__descriptor);
+  protobuf_c_message_free_unpacked((ProtobufCMessage *)resp, NULL);
+  EXPECT(cp_multi__v1__logger__log__call(&client, &req, NULL, NULL, &status) ==
+         CP_EINVAL);
+
+  Shared__V1__Query query = SHARED__V1__QUERY__INIT;
+  cp_client_stream *stream = NULL;
+  EXPECT(cp_multi__v1__service_registry__watch_service__start(
+             &client, &query, NULL, &stream, &status) == 0);
+  EXPECT(client.last_method ==
+         &cp_multi__v1__service_registry__watch_service__method);
+  Shared__V1__Result *result = NULL;
+  client.next_type = &shared__v1__result__descriptor;
+  EXPECT(cp_multi__v1__service_registry__watch_service__next(stream, &result,
+                                                             &status) == 1);
+  EXPECT(result != NULL);
+  protobuf_c_message_free_unpacked((ProtobufCMessage *)result, NULL);
+  /* A message of another type is never handed out. */
+  client.next_type = &multi__v1__log_request__descriptor;
+  EXPECT(cp_multi__v1__service_registry__watch_service__next(
+             stream, &result, &status) == CP_EINVAL);
+  EXPECT(result == NULL);
+}
+
+int main(void) {
+  test_descriptors();
+  test_register_and_invoke();
+  test_register_errors();
+  test_client_stubs();
+  if (failures > 0) {
+    fprintf(stderr, "stub_test: %d failures\n", failures);
+    return 1;
+  }
+  puts("stub_test: ok");
+  return 0;
+}

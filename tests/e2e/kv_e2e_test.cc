@@ -1,0 +1,235 @@
+// End to end: the kv-plugin example runs as a real process and is called over
+// TCP (127.0.0.1, port 0) and a Unix socket.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include "cplugin/cplugin.h"
+#include "kv_driver.h"
+#include "process.h"
+}
+
+#ifndef KV_PLUGIN_PATH
+#define KV_PLUGIN_PATH "examples/kv/kv-plugin"
+#endif
+
+namespace {
+
+enum { kPut = 1, kDelete = 2 };
+
+class KvProcessTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    plugin_path_ = test_program_path("CPLUGIN_KV_PLUGIN", KV_PLUGIN_PATH);
+    std::string listen = "127.0.0.1:0";
+    if (GetParam()) {
+      socket_path_ = "/tmp/cplugin-kv-e2e-" + std::to_string(getpid()) + "-" +
+                     std::to_string(counter_++);
+      listen = "unix:" + socket_path_;
+    }
+    Spawn(listen);
+  }
+
+  void Spawn(const std::string &listen) {
+    std::vector<std::string> args = {plugin_path_, "--listen", listen,
+                                     "--grace-ms", "300"};
+    std::vector<char *> argv;
+    for (auto &a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    ASSERT_EQ(0, test_process_start(&proc_, argv.data(), 10000))
+        << "cannot start " << plugin_path_;
+    ASSERT_EQ(0, cp_client_create(&client_, proc_.address, nullptr));
+  }
+
+  void TearDown() override {
+    cp_client_destroy(client_);
+    if (proc_.pid > 0) {
+      int status = test_process_stop(&proc_, SIGTERM, 10000);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "plugin exit status " << status;
+    }
+    if (!socket_path_.empty()) {
+      unlink(socket_path_.c_str());
+    }
+  }
+
+  std::string plugin_path_;
+  std::string socket_path_;
+  test_process proc_{};
+  cp_client *client_ = nullptr;
+  static int counter_;
+};
+
+int KvProcessTest::counter_ = 0;
+
+TEST_P(KvProcessTest, PutGetDelete) {
+  cp_status st;
+  ASSERT_EQ(0, kvd_put(client_, "a", "1", 1, 5000, &st)) << st.message;
+  char buf[16];
+  size_t len = 0;
+  bool found = false;
+  ASSERT_EQ(0, kvd_get(client_, "a", buf, sizeof buf, &len, &found, 5000, &st));
+  EXPECT_TRUE(found);
+  EXPECT_EQ("1", std::string(buf, len));
+  ASSERT_EQ(0, kvd_delete(client_, "a", &found, 5000, &st));
+  EXPECT_TRUE(found);
+  ASSERT_EQ(0, kvd_delete(client_, "a", &found, 5000, &st));
+  EXPECT_FALSE(found);
+  ASSERT_EQ(0, kvd_get(client_, "a", buf, sizeof buf, &len, &found, 5000, &st));
+  EXPECT_FALSE(found);
+}
+
+TEST_P(KvProcessTest, EmptyKeyIsInvalidArgument) {
+  cp_status st;
+  EXPECT_EQ(CP_ERPC, kvd_put(client_, "", "v", 1, 5000, &st));
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+  bool found = false;
+  EXPECT_EQ(CP_ERPC, kvd_delete(client_, "", &found, 5000, &st));
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+}
+
+TEST_P(KvProcessTest, UnknownMethodIsUnimplemented) {
+  cp_status st;
+  EXPECT_EQ(CP_ERPC, kvd_call_unknown(client_, &st));
+  EXPECT_EQ(CP_STATUS_UNIMPLEMENTED, st.code);
+}
+
+TEST_P(KvProcessTest, UndecodableBytesAreInvalidArgument) {
+  cp_status st;
+  EXPECT_EQ(CP_ERPC, kvd_get_undecodable(client_, &st));
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+  EXPECT_NE(nullptr, strstr(st.message, "does not decode")) << st.message;
+}
+
+TEST_P(KvProcessTest, OversizedMessageIsResourceExhausted) {
+  cp_client *big_client = nullptr;
+  cp_client_options o;
+  cp_client_options_init(&o);
+  o.max_message_bytes = 16 * 1024 * 1024;
+  ASSERT_EQ(0, cp_client_create(&big_client, proc_.address, &o));
+  std::string big(5 * 1024 * 1024, 'v');
+  cp_status st;
+  EXPECT_EQ(CP_ERPC,
+            kvd_put(big_client, "big", big.data(), big.size(), 10000, &st));
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code);
+  cp_client_destroy(big_client);
+  // The plugin is still serving.
+  EXPECT_EQ(0, kvd_put(client_, "small", "s", 1, 5000, &st));
+}
+
+TEST_P(KvProcessTest, WatchSeesPutsAndDeletesUnderItsPrefix) {
+  cp_client_stream *w = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, kvd_watch_start(client_, "user/", 0, &w, &st)) << st.message;
+  int type = -1;
+  char key[64];
+  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  EXPECT_EQ(0, type);
+  EXPECT_STREQ("_watch_started", key);
+  ASSERT_EQ(0, kvd_put(client_, "user/a", "1", 1, 5000, &st));
+  ASSERT_EQ(0, kvd_put(client_, "other/b", "2", 1, 5000, &st));
+  bool found = false;
+  ASSERT_EQ(0, kvd_delete(client_, "user/a", &found, 5000, &st));
+  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  EXPECT_EQ(kPut, type);
+  EXPECT_STREQ("user/a", key);
+  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  EXPECT_EQ(kDelete, type);
+  EXPECT_STREQ("user/a", key);
+  cp_client_stream_destroy(w);
+}
+
+TEST_P(KvProcessTest, WatchDeadlineIsDeadlineExceeded) {
+  cp_client_stream *w = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, kvd_watch_start(client_, "", 200, &w, &st));
+  int type = -1;
+  char key[64];
+  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  EXPECT_EQ(CP_ERPC, kvd_watch_next(w, &type, key, sizeof key, &st));
+  EXPECT_EQ(CP_STATUS_DEADLINE_EXCEEDED, st.code);
+  cp_client_stream_destroy(w);
+}
+
+TEST_P(KvProcessTest, ClientCancelsAWatchAndThePluginCarriesOn) {
+  for (int round = 0; round < 20; round++) {
+    cp_client_stream *w = nullptr;
+    cp_status st;
+    ASSERT_EQ(0, kvd_watch_start(client_, "", 0, &w, &st));
+    int type = -1;
+    char key[64];
+    ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+    cp_client_stream_cancel(w);
+    EXPECT_EQ(CP_ERPC, kvd_watch_next(w, &type, key, sizeof key, &st));
+    EXPECT_EQ(CP_STATUS_CANCELLED, st.code);
+    cp_client_stream_destroy(w);
+  }
+  cp_status st;
+  EXPECT_EQ(0, kvd_put(client_, "still", "here", 4, 5000, &st));
+}
+
+TEST_P(KvProcessTest, ShutdownDuringAWatchEndsItAndThePluginExits) {
+  cp_client_stream *w = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, kvd_watch_start(client_, "", 0, &w, &st));
+  int type = -1;
+  char key[64];
+  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  auto start = std::chrono::steady_clock::now();
+  int status = test_process_stop(&proc_, SIGTERM, 10000);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_EQ(CP_ERPC, kvd_watch_next(w, &type, key, sizeof key, &st));
+  EXPECT_NE(CP_STATUS_OK, st.code);
+  cp_client_stream_destroy(w);
+}
+
+TEST_P(KvProcessTest, ThousandConcurrentCallsFromEightThreads) {
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 125; i++) {
+        std::string key = "k" + std::to_string(t) + "-" + std::to_string(i);
+        std::string value = "v" + std::to_string(t * 1000 + i);
+        cp_status st;
+        if (kvd_put(client_, key.c_str(), value.data(), value.size(), 10000,
+                    &st) != 0) {
+          failures++;
+          continue;
+        }
+        char buf[32];
+        size_t len = 0;
+        bool found = false;
+        if (kvd_get(client_, key.c_str(), buf, sizeof buf, &len, &found, 10000,
+                    &st) != 0 ||
+            !found || std::string(buf, len) != value) {
+          failures++;
+        }
+      }
+    });
+  }
+  for (auto &th : threads) {
+    th.join();
+  }
+  EXPECT_EQ(0, failures.load());
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, KvProcessTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool> &info) {
+                           return info.param ? "UnixSocket" : "Tcp";
+                         });
+
+}  // namespace

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the cplugin build in BUILD_DIR into a temporary prefix, then builds
+# and runs a small program against the installed files twice: with CMake
+# (find_package + cplugin_proto_library) and with pkg-config + protoc.
+#   run_install_test.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1
+build=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+cmake --install "$build" --prefix "$prefix" >/dev/null
+
+for f in include/cplugin/cplugin.h include/cplugin/server.h bin/protoc-gen-cplugin \
+         lib/cmake/cplugin/cpluginConfig.cmake; do
+  [[ -e "$prefix/$f" ]] || { echo "not installed: $f" >&2; exit 1; }
+done
+pc=$(find "$prefix" -name cplugin.pc | head -n1)
+[[ -n "$pc" ]] || { echo "cplugin.pc not installed" >&2; exit 1; }
+
+echo "--- CMake consumer"
+cmake -S "$src/tests/install" -B "$work/cmake-build" \
+  -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/cmake-build" >/dev/null
+"$work/cmake-build/hello"
+
+echo "--- pkg-config consumer"
+gen=$work/pc-gen
+mkdir -p "$gen"
+protoc -I"$src/tests/install/proto" --c_out="$gen" \
+  --plugin=protoc-gen-cplugin="$prefix/bin/protoc-gen-cplugin" \
+  --cplugin_out="$gen" hello/v1/hello.proto
+export PKG_CONFIG_PATH=$(dirname "$pc")
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -I"$gen" -o "$work/hello-pc" \
+  "$src/tests/install/hello_main.c" "$gen/hello/v1/hello.pb-c.c" \
+  "$gen/hello/v1/hello.cplugin.c" \
+  $(pkg-config --cflags --libs cplugin) $(pkg-config --libs grpc gpr)
+"$work/hello-pc"
+echo "install test: ok"

@@ -1,0 +1,102 @@
+/* Child processes for end-to-end tests. */
+#define _GNU_SOURCE
+#include "process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int test_process_start(test_process *p, char *const argv[], int timeout_ms) {
+  memset(p, 0, sizeof *p);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  p->pid = pid;
+  p->stdout_fd = fds[0];
+  char line[512];
+  size_t used = 0;
+  long long until = now_ms() + timeout_ms;
+  while (used < sizeof line - 1) {
+    int left = (int)(until - now_ms());
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    if (left <= 0 || poll(&pfd, 1, left) <= 0) {
+      break;
+    }
+    ssize_t n = read(fds[0], line + used, 1);
+    if (n <= 0) {
+      break;
+    }
+    if (line[used] == '\n') {
+      line[used] = '\0';
+      if (strncmp(line, "LISTENING ", 10) == 0) {
+        snprintf(p->address, sizeof p->address, "%s", line + 10);
+        return 0;
+      }
+      used = 0;
+      continue;
+    }
+    used++;
+  }
+  test_process_stop(p, SIGKILL, 5000);
+  return -1;
+}
+
+int test_process_stop(test_process *p, int sig, int timeout_ms) {
+  if (p->pid <= 0) {
+    return -1;
+  }
+  kill(p->pid, sig);
+  long long until = now_ms() + timeout_ms;
+  int status = 0;
+  int result = -1;
+  for (;;) {
+    pid_t r = waitpid(p->pid, &status, WNOHANG);
+    if (r == p->pid) {
+      result = status;
+      break;
+    }
+    if (now_ms() >= until) {
+      kill(p->pid, SIGKILL);
+      waitpid(p->pid, &status, 0);
+      break;
+    }
+    usleep(10000);
+  }
+  p->pid = 0;
+  if (p->stdout_fd > 0) {
+    close(p->stdout_fd);
+    p->stdout_fd = 0;
+  }
+  return result;
+}
+
+const char *test_program_path(const char *env, const char *fallback) {
+  const char *v = getenv(env);
+  return v != NULL && v[0] != '\0' ? v : fallback;
+}

@@ -1,0 +1,34 @@
+/* Spawning plugin processes in end-to-end tests (C, callable from C++). */
+#ifndef CPLUGIN_TESTS_PROCESS_H
+#define CPLUGIN_TESTS_PROCESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct test_process {
+  pid_t pid;
+  int stdout_fd;
+  char address[512]; /* from the "LISTENING <address>" line */
+} test_process;
+
+/* Starts argv[0] with argv (NULL-terminated) and waits up to timeout_ms for
+ * its "LISTENING <address>" line. Returns 0, or -1 (the child is killed). */
+int test_process_start(test_process *p, char *const argv[], int timeout_ms);
+
+/* Sends `sig` and waits up to timeout_ms for the exit. Returns the exit
+ * status (as waitpid reports it), or -1 on timeout (then SIGKILL). */
+int test_process_stop(test_process *p, int sig, int timeout_ms);
+
+/* The path of a program given by environment variable `env` (Bazel sets it),
+ * else `fallback` (CMake compiles it in). */
+const char *test_program_path(const char *env, const char *fallback);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_TESTS_PROCESS_H */

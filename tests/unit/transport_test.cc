@@ -1,0 +1,690 @@
+// The transport in one process: an EchoService server on 127.0.0.1:0 and a
+// client, covering interceptors, post-call hooks, client interceptors,
+// deadlines, cancellation, message limits, stream queues and shutdown.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include "cplugin/cplugin.h"
+#include "cplugintest/v1/echo.cplugin.h"
+#include "echo_service.h"
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct EchoResult {
+  int rc = 0;
+  cp_status status{};
+  std::string text, identity, peer, metadata_value;
+  bool has_deadline = false;
+  int64_t deadline_left_ms = 0;
+  size_t payload_len = 0;
+};
+
+class TransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override { stats_ = echo_stats_create(); }
+
+  int Stat(echo_stat which) { return echo_stats_get(stats_, which); }
+
+  void TearDown() override {
+    cp_client_destroy(client_);
+    if (server_ != nullptr) {
+      cp_server_shutdown(server_, 1000);
+      cp_server_destroy(server_);
+    }
+    echo_stats_destroy(stats_);
+  }
+
+  // Creates the server; call Start() after adding interceptors.
+  void Create(const cp_server_options *opts = nullptr) {
+    ASSERT_EQ(0, cp_server_create(&server_, opts));
+    ASSERT_EQ(0, echo_service_register(server_, stats_));
+    ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port_));
+    ASSERT_GT(port_, 0);
+  }
+
+  void Start(const cp_client_options *copts = nullptr) {
+    ASSERT_EQ(0, cp_server_start(server_));
+    std::string target = "127.0.0.1:" + std::to_string(port_);
+    ASSERT_EQ(0, cp_client_create(&client_, target.c_str(), copts));
+  }
+
+  EchoResult Echo(const Cplugintest__V1__EchoRequest &req,
+                  const cp_call_options *opts = nullptr,
+                  cp_client *client = nullptr) {
+    EchoResult r;
+    Cplugintest__V1__EchoResponse *resp = nullptr;
+    r.rc = cp_cplugintest__v1__echo_service__echo__call(
+        client != nullptr ? client : client_, &req, &resp, opts, &r.status);
+    if (resp != nullptr) {
+      r.text = resp->text;
+      r.identity = resp->identity;
+      r.peer = resp->peer;
+      r.metadata_value = resp->metadata_value;
+      r.has_deadline = resp->has_deadline;
+      r.deadline_left_ms = resp->deadline_left_ms;
+      r.payload_len = resp->payload.len;
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return r;
+  }
+
+  EchoResult Echo(const char *text) {
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.text = const_cast<char *>(text);
+    return Echo(req);
+  }
+
+  echo_stats *stats_ = nullptr;
+  cp_server *server_ = nullptr;
+  cp_client *client_ = nullptr;
+  int port_ = 0;
+};
+
+TEST_F(TransportTest, UnaryRoundTrip) {
+  Create();
+  Start();
+  EchoResult r = Echo("hello");
+  ASSERT_EQ(0, r.rc) << r.status.message;
+  EXPECT_EQ(CP_STATUS_OK, r.status.code);
+  EXPECT_EQ("hello", r.text);
+  EXPECT_EQ("", r.identity);
+  EXPECT_EQ(0u, r.peer.find("ipv4:127.0.0.1:")) << r.peer;
+  EXPECT_FALSE(r.has_deadline);
+  EXPECT_EQ(1, Stat(ECHO_CALLS));
+}
+
+TEST_F(TransportTest, HandlerStatusAndMessageReachTheClient) {
+  Create();
+  Start();
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("boom");
+  req.fail_code = CP_STATUS_FAILED_PRECONDITION;
+  EchoResult r = Echo(req);
+  EXPECT_EQ(CP_ERPC, r.rc);
+  EXPECT_EQ(CP_STATUS_FAILED_PRECONDITION, r.status.code);
+  EXPECT_STREQ("failed as asked: boom", r.status.message);
+}
+
+TEST_F(TransportTest, UnknownStatusFromHandlerBecomesInternal) {
+  Create();
+  Start();
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.fail_code = 99;
+  EchoResult r = Echo(req);
+  EXPECT_EQ(CP_STATUS_INTERNAL, r.status.code);
+}
+
+TEST_F(TransportTest, DeadlineIsVisibleToTheHandlerAndEnforced) {
+  Create();
+  Start();
+  cp_call_options opts;
+  cp_call_options_init(&opts);
+  opts.timeout_ms = 5000;
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  EchoResult r = Echo(req, &opts);
+  ASSERT_EQ(0, r.rc);
+  EXPECT_TRUE(r.has_deadline);
+  EXPECT_GT(r.deadline_left_ms, 3000);
+  // gRPC rounds the timeout it sends up to its unit, so allow a little over.
+  EXPECT_LE(r.deadline_left_ms, 5100);
+
+  opts.timeout_ms = 100;
+  req.delay_ms = 600;
+  r = Echo(req, &opts);
+  EXPECT_EQ(CP_ERPC, r.rc);
+  EXPECT_EQ(CP_STATUS_DEADLINE_EXCEEDED, r.status.code);
+}
+
+TEST_F(TransportTest, ClientMetadataReachesTheHandler) {
+  Create();
+  Start();
+  cp_metadata md[] = {{"x-test-key", "value-1"}};
+  cp_call_options opts;
+  cp_call_options_init(&opts);
+  opts.metadata = md;
+  opts.metadata_count = 1;
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.metadata_key = const_cast<char *>("x-test-key");
+  EchoResult r = Echo(req, &opts);
+  ASSERT_EQ(0, r.rc);
+  EXPECT_EQ("value-1", r.metadata_value);
+}
+
+struct InterceptorState {
+  std::atomic<int> calls{0};
+  std::atomic<int> post_calls{0};
+  std::atomic<int> last_post_code{-1};
+  std::atomic<int64_t> last_duration_ns{-1};
+  std::string seen_path;
+  std::string seen_peer;
+};
+
+cp_status_code RequireAllowHeader(cp_call *call, void *user) {
+  auto *st = static_cast<InterceptorState *>(user);
+  st->calls++;
+  st->seen_path = cp_call_path(call);
+  st->seen_peer = cp_call_peer(call);
+  cp_str v;
+  if (!cp_call_metadata(call, "x-allow", &v) ||
+      std::string(v.ptr, v.len) != "yes") {
+    return cp_call_error(call, CP_STATUS_PERMISSION_DENIED, "not allowed");
+  }
+  cp_call_set_identity(call, "test", "caller-7");
+  return CP_STATUS_OK;
+}
+
+void RecordPost(const cp_call *call, cp_status_code code, int64_t duration_ns,
+                void *user) {
+  auto *st = static_cast<InterceptorState *>(user);
+  st->last_post_code = code;
+  st->last_duration_ns = duration_ns;
+  st->post_calls++;
+}
+
+TEST_F(TransportTest, InterceptorRejectsUnaryAndStreamingBeforeTheHandler) {
+  InterceptorState st;
+  Create();
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, RequireAllowHeader, &st));
+  ASSERT_EQ(0, cp_server_add_post_hook(server_, RecordPost, &st));
+  Start();
+
+  EchoResult r = Echo("no header");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, r.status.code);
+  EXPECT_STREQ("not allowed", r.status.message);
+  EXPECT_EQ(0, Stat(ECHO_CALLS));
+  EXPECT_EQ("/cplugintest.v1.EchoService/Echo", st.seen_path);
+
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 3;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  int rc = cp_cplugintest__v1__echo_service__count__start(client_, &creq,
+                                                          nullptr, &s, &status);
+  ASSERT_EQ(0, rc) << status.message;
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  rc = cp_cplugintest__v1__echo_service__count__next(s, &msg, &status);
+  EXPECT_EQ(CP_ERPC, rc);
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, status.code);
+  cp_client_stream_destroy(s);
+  EXPECT_EQ(0, Stat(COUNT_CALLS));
+
+  // With the header, the identity recorded by the interceptor reaches the
+  // handler.
+  cp_metadata md[] = {{"x-allow", "yes"}};
+  cp_call_options opts;
+  cp_call_options_init(&opts);
+  opts.metadata = md;
+  opts.metadata_count = 1;
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("ok");
+  r = Echo(req, &opts);
+  ASSERT_EQ(0, r.rc) << r.status.message;
+  EXPECT_EQ("caller-7", r.identity);
+  EXPECT_EQ(1, Stat(ECHO_CALLS));
+
+  // Post hooks ran for all three calls, the last one OK.
+  for (int i = 0; i < 100 && st.post_calls.load() < 3; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(3, st.post_calls.load());
+  EXPECT_EQ(CP_STATUS_OK, st.last_post_code.load());
+  EXPECT_GT(st.last_duration_ns.load(), 0);
+}
+
+TEST_F(TransportTest, UnknownMethodIsUnimplementedAfterInterceptors) {
+  InterceptorState st;
+  Create();
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, RequireAllowHeader, &st));
+  Start();
+  cp_method_desc unknown = cp_cplugintest__v1__echo_service__echo__method;
+  unknown.path = "/cplugintest.v1.EchoService/Missing";
+  cp_metadata md[] = {{"x-allow", "yes"}};
+  cp_call_options opts;
+  cp_call_options_init(&opts);
+  opts.metadata = md;
+  opts.metadata_count = 1;
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  ProtobufCMessage *resp = nullptr;
+  cp_status status;
+  EXPECT_EQ(CP_ERPC,
+            cp_client_unary(client_, &unknown, &req.base, &resp, &opts, &status));
+  EXPECT_EQ(CP_STATUS_UNIMPLEMENTED, status.code);
+  EXPECT_EQ("/cplugintest.v1.EchoService/Missing", st.seen_path);
+  // Without the header the interceptor answers first.
+  EXPECT_EQ(CP_ERPC, cp_client_unary(client_, &unknown, &req.base, &resp,
+                                     nullptr, &status));
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, status.code);
+}
+
+TEST_F(TransportTest, OversizedRequestIsRejectedByTheServer) {
+  cp_server_options sopts;
+  cp_server_options_init(&sopts);
+  sopts.max_message_bytes = 64 * 1024;
+  Create(&sopts);
+  cp_client_options copts;
+  cp_client_options_init(&copts);
+  copts.max_message_bytes = 1024 * 1024;
+  Start(&copts);
+  std::string big(100 * 1024, 'b');
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.payload.data = reinterpret_cast<uint8_t *>(big.data());
+  req.payload.len = big.size();
+  EchoResult r = Echo(req);
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, r.status.code);
+  EXPECT_EQ(0, Stat(ECHO_CALLS));
+  // The server keeps serving.
+  EXPECT_EQ(0, Echo("after").rc);
+}
+
+TEST_F(TransportTest, OversizedResponseIsAnError) {
+  cp_server_options sopts;
+  cp_server_options_init(&sopts);
+  sopts.max_message_bytes = 64 * 1024;
+  Create(&sopts);
+  Start();
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.response_bytes = 128 * 1024;
+  EchoResult r = Echo(req);
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, r.status.code);
+}
+
+TEST_F(TransportTest, ClientRefusesToSendOverItsOwnLimit) {
+  Create();
+  cp_client_options copts;
+  cp_client_options_init(&copts);
+  copts.max_message_bytes = 1024;
+  Start(&copts);
+  std::string big(4096, 'b');
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.payload.data = reinterpret_cast<uint8_t *>(big.data());
+  req.payload.len = big.size();
+  EchoResult r = Echo(req);
+  EXPECT_EQ(CP_ETOOBIG, r.rc);
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, r.status.code);
+}
+
+// --- client interceptors ----------------------------------------------------
+
+struct ClientState {
+  int attempts = 0;
+  int retries_allowed = 0;
+};
+
+int AddHeader(cp_invocation *inv, void *user) {
+  cp_invocation_add_metadata(inv, "x-allow", "yes");
+  return cp_invocation_proceed(inv);
+}
+
+int RetryUnavailable(cp_invocation *inv, void *user) {
+  auto *st = static_cast<ClientState *>(user);
+  int rc = 0;
+  for (int i = 0; i <= st->retries_allowed; i++) {
+    st->attempts++;
+    rc = cp_invocation_proceed(inv);
+    if (cp_invocation_status(inv)->code != CP_STATUS_UNAVAILABLE) {
+      break;
+    }
+  }
+  return rc;
+}
+
+int ShortCircuit(cp_invocation *inv, void *user) {
+  auto *st = static_cast<ClientState *>(user);
+  st->attempts++;
+  return cp_invocation_fail(inv, CP_STATUS_UNAVAILABLE, "circuit open");
+}
+
+TEST_F(TransportTest, ClientInterceptorAddsMetadataForUnaryAndStreams) {
+  InterceptorState st;
+  Create();
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, RequireAllowHeader, &st));
+  Start();
+  ASSERT_EQ(0, cp_client_add_interceptor(client_, AddHeader, nullptr));
+  EchoResult r = Echo("with header");
+  ASSERT_EQ(0, r.rc) << r.status.message;
+  EXPECT_EQ("caller-7", r.identity);
+
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 2;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                   client_, &creq, nullptr, &s, &status));
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+    EXPECT_EQ(i, msg->index);
+    protobuf_c_message_free_unpacked(&msg->base, nullptr);
+  }
+  EXPECT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  EXPECT_EQ(CP_STATUS_OK, status.code);
+  cp_client_stream_destroy(s);
+  // Adding interceptors after the first call is refused.
+  EXPECT_EQ(CP_ESTATE, cp_client_add_interceptor(client_, AddHeader, nullptr));
+}
+
+TEST_F(TransportTest, ClientInterceptorRetriesTheWholeCall) {
+  Create();
+  Start();
+  // The server fails every attempt with UNAVAILABLE: the interceptor makes
+  // one call plus two retries, each reaching the handler.
+  ClientState cs;
+  cs.retries_allowed = 2;
+  ASSERT_EQ(0, cp_client_add_interceptor(client_, RetryUnavailable, &cs));
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.fail_code = CP_STATUS_UNAVAILABLE;
+  EchoResult r = Echo(req);
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, r.status.code);
+  EXPECT_EQ(3, cs.attempts);
+  EXPECT_EQ(3, Stat(ECHO_CALLS));
+  req.fail_code = 0;
+  r = Echo(req);
+  EXPECT_EQ(0, r.rc);
+  EXPECT_EQ(4, cs.attempts);
+}
+
+TEST_F(TransportTest, ClientInterceptorShortCircuits) {
+  Create();
+  Start();
+  ClientState cs;
+  ASSERT_EQ(0, cp_client_add_interceptor(client_, ShortCircuit, &cs));
+  EchoResult r = Echo("never sent");
+  EXPECT_EQ(CP_ERPC, r.rc);
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, r.status.code);
+  EXPECT_STREQ("circuit open", r.status.message);
+  EXPECT_EQ(0, Stat(ECHO_CALLS));
+}
+
+// --- streams -----------------------------------------------------------------
+
+TEST_F(TransportTest, StreamDeliversEveryMessageInOrder) {
+  Create();
+  Start();
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 200;
+  creq.payload_bytes = 100;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                   client_, &creq, nullptr, &s, &status));
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  int n = 0;
+  int rc;
+  while ((rc = cp_cplugintest__v1__echo_service__count__next(s, &msg,
+                                                             &status)) == 1) {
+    EXPECT_EQ(n, msg->index);
+    EXPECT_EQ(100u, msg->payload.len);
+    protobuf_c_message_free_unpacked(&msg->base, nullptr);
+    n++;
+  }
+  EXPECT_EQ(0, rc);
+  EXPECT_EQ(CP_STATUS_OK, status.code);
+  EXPECT_EQ(200, n);
+  // After the end, next keeps reporting the end.
+  EXPECT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  cp_client_stream_destroy(s);
+}
+
+TEST_F(TransportTest, SlowReaderFillsTheBoundedQueueAndNothingIsLost) {
+  cp_server_options sopts;
+  cp_server_options_init(&sopts);
+  sopts.stream_queue_messages = 4;
+  Create(&sopts);
+  Start();
+  // 100 messages of 64 KiB exceed HTTP/2 flow control while the client is
+  // not reading, so the queue fills and sends report CP_EAGAIN.
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 100;
+  creq.payload_bytes = 64 * 1024;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                   client_, &creq, nullptr, &s, &status));
+  for (int i = 0; i < 200 && Stat(COUNT_CALLS) == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  int n = 0;
+  while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &status) == 1) {
+    protobuf_c_message_free_unpacked(&msg->base, nullptr);
+    n++;
+  }
+  EXPECT_EQ(CP_STATUS_OK, status.code);
+  EXPECT_GT(Stat(SEND_EAGAIN), 0);
+  // Every message that was accepted arrived; the rest were refused, not lost.
+  EXPECT_EQ(Stat(MESSAGES_QUEUED), n);
+  EXPECT_EQ(100, Stat(MESSAGES_QUEUED) + Stat(SEND_EAGAIN));
+  cp_client_stream_destroy(s);
+}
+
+TEST_F(TransportTest, ClientCancellationReachesTheStreamOwner) {
+  Create();
+  Start();
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 1;
+  creq.keep_open = true;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                   client_, &creq, nullptr, &s, &status));
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  protobuf_c_message_free_unpacked(&msg->base, nullptr);
+
+  std::thread canceller([s] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cp_client_stream_cancel(s);
+  });
+  // Blocks until the cancel from the other thread.
+  EXPECT_EQ(CP_ERPC,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  EXPECT_EQ(CP_STATUS_CANCELLED, status.code);
+  canceller.join();
+  cp_client_stream_destroy(s);
+  for (int i = 0; i < 300 && Stat(STREAMS_DONE) == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(1, Stat(STREAMS_DONE));
+}
+
+TEST_F(TransportTest, StreamDeadlineEndsAnOpenStream) {
+  Create();
+  Start();
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 0;
+  creq.keep_open = true;
+  cp_call_options opts;
+  cp_call_options_init(&opts);
+  opts.timeout_ms = 150;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                   client_, &creq, &opts, &s, &status));
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  EXPECT_EQ(CP_ERPC,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  EXPECT_EQ(CP_STATUS_DEADLINE_EXCEEDED, status.code);
+  cp_client_stream_destroy(s);
+  for (int i = 0; i < 300 && Stat(STREAMS_DONE) == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(1, Stat(STREAMS_DONE));
+}
+
+TEST_F(TransportTest, ShutdownEndsOpenStreamsAfterTheGracePeriod) {
+  Create();
+  Start();
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 1;
+  creq.keep_open = true;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                   client_, &creq, nullptr, &s, &status));
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  protobuf_c_message_free_unpacked(&msg->base, nullptr);
+
+  auto start = Clock::now();
+  ASSERT_EQ(0, cp_server_shutdown(server_, 200));
+  auto took = Clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(150));
+  EXPECT_EQ(1, Stat(STREAMS_DONE));
+  EXPECT_EQ(CP_ERPC,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  EXPECT_NE(CP_STATUS_OK, status.code);
+  cp_client_stream_destroy(s);
+  // Shutdown is idempotent.
+  EXPECT_EQ(0, cp_server_shutdown(server_, 0));
+}
+
+TEST_F(TransportTest, GracefulShutdownLetsInFlightUnaryCallsFinish) {
+  Create();
+  Start();
+  EchoResult slow;
+  std::thread caller([&] {
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.text = const_cast<char *>("slow");
+    req.delay_ms = 300;
+    slow = Echo(req);
+  });
+  for (int i = 0; i < 300 && Stat(ECHO_CALLS) == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(0, cp_server_shutdown(server_, 5000));
+  caller.join();
+  EXPECT_EQ(0, slow.rc) << cp_status_code_name(slow.status.code) << " "
+                        << slow.status.message;
+  EXPECT_EQ("slow", slow.text);
+  // New calls fail once the server is gone.
+  EchoResult after = Echo("after");
+  EXPECT_EQ(CP_ERPC, after.rc);
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, after.status.code);
+}
+
+TEST_F(TransportTest, ManyThreadsShareOneClient) {
+  cp_server_options sopts;
+  cp_server_options_init(&sopts);
+  sopts.threads = 2;
+  Create(&sopts);
+  Start();
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; i++) {
+        std::string text = "t" + std::to_string(t) + "-" + std::to_string(i);
+        EchoResult r = Echo(text.c_str());
+        if (r.rc != 0 || r.text != text) {
+          failures++;
+        }
+      }
+    });
+  }
+  for (auto &th : threads) {
+    th.join();
+  }
+  EXPECT_EQ(0, failures.load());
+  EXPECT_EQ(400, Stat(ECHO_CALLS));
+}
+
+// --- bad arguments and states --------------------------------------------------
+
+TEST(TransportApi, BadArgumentsAreRejected) {
+  cp_server *s = nullptr;
+  EXPECT_EQ(CP_EINVAL, cp_server_create(nullptr, nullptr));
+  cp_server_options o;
+  cp_server_options_init(&o);
+  o.max_message_bytes = 0;
+  EXPECT_EQ(CP_EINVAL, cp_server_create(&s, &o));
+  cp_server_options_init(&o);
+  o.threads = 100000;
+  EXPECT_EQ(CP_EINVAL, cp_server_create(&s, &o));
+  ASSERT_EQ(0, cp_server_create(&s, nullptr));
+  EXPECT_EQ(CP_ESTATE, cp_server_start(s));  // no listener
+  EXPECT_EQ(CP_EINVAL, cp_server_listen(s, "", nullptr));
+  EXPECT_EQ(CP_EBIND, cp_server_listen(s, "256.1.1.1:0", nullptr));
+  EXPECT_EQ(CP_EINVAL, cp_server_add_method(s, nullptr, nullptr, nullptr));
+  cp_method_desc bad = cp_cplugintest__v1__echo_service__echo__method;
+  bad.unary_invoke = nullptr;
+  EXPECT_EQ(CP_EINVAL, cp_server_add_method(s, &bad, (cp_handler_fn)abort,
+                                            nullptr));
+  echo_stats *stats = echo_stats_create();
+  ASSERT_EQ(0, echo_service_register(s, stats));
+  EXPECT_EQ(CP_EEXIST, echo_service_register(s, stats));
+  EXPECT_EQ(CP_ESTATE, cp_server_shutdown(s, 0));
+  EXPECT_EQ(CP_ESTATE, cp_server_wait(s));
+  cp_server_destroy(s);
+  cp_server_destroy(nullptr);
+  echo_stats_destroy(stats);
+
+  cp_client *c = nullptr;
+  EXPECT_EQ(CP_EINVAL, cp_client_create(&c, "", nullptr));
+  EXPECT_EQ(CP_EINVAL, cp_client_create(&c, nullptr, nullptr));
+  ASSERT_EQ(0, cp_client_create(&c, "127.0.0.1:1", nullptr));
+  cp_status st;
+  Cplugintest__V1__CountRequest wrong = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  ProtobufCMessage *resp = nullptr;
+  EXPECT_EQ(CP_EINVAL,
+            cp_client_unary(c, &cp_cplugintest__v1__echo_service__echo__method,
+                            &wrong.base, &resp, nullptr, &st));
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  cp_call_options opts;
+  cp_call_options_init(&opts);
+  opts.timeout_ms = 2000;
+  // Nothing listens on port 1.
+  EXPECT_EQ(CP_ERPC,
+            cp_client_unary(c, &cp_cplugintest__v1__echo_service__echo__method,
+                            &req.base, &resp, &opts, &st));
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code);
+  cp_client_close(c);
+  cp_client_close(c);  // idempotent
+  EXPECT_EQ(CP_ECLOSED,
+            cp_client_unary(c, &cp_cplugintest__v1__echo_service__echo__method,
+                            &req.base, &resp, &opts, &st));
+  cp_client_destroy(c);
+  cp_client_destroy(nullptr);
+}
+
+TEST(TransportApi, UnixSocketListener) {
+  std::string path = "/tmp/cplugin-transport-" + std::to_string(getpid());
+  std::string addr = "unix:" + path;
+  cp_server *s = nullptr;
+  ASSERT_EQ(0, cp_server_create(&s, nullptr));
+  echo_stats *stats = echo_stats_create();
+  ASSERT_EQ(0, echo_service_register(s, stats));
+  int port = -1;
+  ASSERT_EQ(0, cp_server_listen(s, addr.c_str(), &port));
+  EXPECT_EQ(0, port);
+  ASSERT_EQ(0, cp_server_start(s));
+  EXPECT_EQ(CP_ESTATE, cp_server_start(s));
+  cp_client *c = nullptr;
+  ASSERT_EQ(0, cp_client_create(&c, addr.c_str(), nullptr));
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("over unix");
+  Cplugintest__V1__EchoResponse *resp = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__echo__call(c, &req, &resp,
+                                                            nullptr, &st));
+  EXPECT_STREQ("over unix", resp->text);
+  protobuf_c_message_free_unpacked(&resp->base, nullptr);
+  cp_client_destroy(c);
+  cp_server_shutdown(s, 100);
+  cp_server_destroy(s);
+  echo_stats_destroy(stats);
+  unlink(path.c_str());
+}
+
+}  // namespace

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package cplugin needs to build, test and benchmark.
+# Idempotent: when everything is already installed it only runs dpkg-query (well under a second).
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config cmake git ca-certificates
+  libgrpc-dev protobuf-compiler-grpc libgrpc++-dev
+  libprotobuf-c-dev protobuf-c-compiler
+  protobuf-compiler libprotobuf-dev libprotoc-dev
+  libgtest-dev googletest libbenchmark-dev
+  bazel-bootstrap bazel-rules-java
+  libssl-dev
+  clang libclang-rt-14-dev clang-tidy clang-format cppcheck
+  valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=sudo
+else
+  sudo=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

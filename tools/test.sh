@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, then runs the static checks,
+# Bazel (build + test, then again under ASan+UBSan), the Bazel consumer
+# example, and CMake + ctest last (its summary line closes the output).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "install dependencies"
+bash tools/install-deps.sh
+
+step "static checks"
+bash tools/check_grpc_includes.sh
+python3 tools/check_source_lists.py "$root"
+
+step "bazel build + test"
+bazel build //...
+bazel test //...
+
+step "bazel test under ASan+UBSan"
+bazel test --config=asan //...
+
+step "bazel consumer workspace (examples/bazel-consumer)"
+bash examples/bazel-consumer/run.sh
+
+step "cmake build + ctest"
+build=${CPLUGIN_BUILD_DIR:-$root/build/test}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)"
+cd "$build"
+ctest --output-on-failure -j2
