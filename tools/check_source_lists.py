@@ -764,7 +764,7 @@ class CMakeProject:
 
     def run_command(self, name, args, line, body, scope, path):
         if name == "if":
-            self.run_if(body, scope, path)
+            self.run_if(args, body, scope, path)
             return
         if name == "foreach":
             self.run_foreach(args, body, scope, path)
@@ -849,10 +849,44 @@ class CMakeProject:
         elif name in self.functions:
             self.call_function(name, vals, scope)
 
-    def run_if(self, body, scope, path):
-        # Every branch is taken: a source listed in any branch is listed.
-        branch = [c for c in body if c[0] not in ("elseif", "else")]
-        self.run_block(branch, scope, path)
+    def eval_condition(self, args, scope):
+        """True/False for `[NOT] <a> STREQUAL <b>` (the standalone-project idiom
+        `CMAKE_SOURCE_DIR STREQUAL CMAKE_CURRENT_SOURCE_DIR`); None (unknown)
+        for anything else, e.g. options: then the branch is taken."""
+        tokens = []
+        for text, kind in args:
+            val = self.expand(text, scope).replace("\x00", ";") if kind != "b" else text
+            if kind == "u" and val in scope.vars:
+                val = scope.vars[val]
+            tokens.append((val, kind == "u" and text in ("NOT", "STREQUAL")))
+        negate = False
+        if tokens and tokens[0] == ("NOT", True):
+            negate = True
+            tokens = tokens[1:]
+        if len(tokens) == 3 and tokens[1] == ("STREQUAL", True):
+            result = tokens[0][0] == tokens[2][0]
+            return not result if negate else result
+        return None
+
+    def run_if(self, args, body, scope, path):
+        # Branches whose condition cannot be decided are all taken (a source
+        # listed in any of them counts as listed); a decided condition picks
+        # its branch as CMake would.
+        branches = [(args, [])]
+        for cmd in body:
+            if cmd[0] == "elseif":
+                branches.append((cmd[1], []))
+            elif cmd[0] == "else":
+                branches.append((None, []))
+            else:
+                branches[-1][1].append(cmd)
+        for cond, cmds in branches:
+            value = True if cond is None else self.eval_condition(cond, scope)
+            if value is False:
+                continue
+            self.run_block(cmds, scope, path)
+            if value is True:
+                break
 
     def run_foreach(self, args, body, scope, path):
         vals = self.eval_args(args, scope)

@@ -14,7 +14,9 @@ bash tools/install-deps.sh
 
 step "static checks"
 bash tools/check_grpc_includes.sh
+bash tools/check_format.sh
 python3 tools/check_source_lists.py "$root"
+bash tools/lint.sh "$root/build/lint"
 
 step "bazel build + test"
 bazel build //...

@@ -45,8 +45,8 @@ static int check_hello(cp_client *client, const char *name,
   cp_call_options_init(&opts);
   opts.timeout_ms = 5000;
   cp_status st;
-  int rc = cp_greeter__v1__greeter__hello__call(client, &req, &resp, &opts,
-                                                &st);
+  int rc =
+      cp_greeter__v1__greeter__hello__call(client, &req, &resp, &opts, &st);
   int bad = 0;
   if (st.code != want_code) {
     fprintf(stderr, "greeter: Hello(\"%s\") -> %s (%s), want %s\n", name,
@@ -123,7 +123,7 @@ int main(void) {
     fprintf(stderr, "greeter: FAILED\n");
     return 1;
   }
-  printf("greeter: OK (plugin %s %s, served and called on %s)\n",
-         plugin->name, plugin->version, target);
+  printf("greeter: OK (plugin %s %s, served and called on %s)\n", plugin->name,
+         plugin->version, target);
   return 0;
 }

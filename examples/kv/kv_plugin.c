@@ -22,8 +22,9 @@ typedef struct plugin_args {
 } plugin_args;
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: kv-plugin [--listen ADDRESS] [--threads N] [--grace-ms MS]\n");
+  fprintf(
+      out,
+      "usage: kv-plugin [--listen ADDRESS] [--threads N] [--grace-ms MS]\n");
 }
 
 static int parse_long(const char *s, long min, long max, long *out) {

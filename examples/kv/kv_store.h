@@ -13,9 +13,9 @@
 typedef struct kv_store kv_store;
 
 typedef struct kv_store_limits {
-  size_t max_keys;       /* Put of a new key beyond this: RESOURCE_EXHAUSTED */
-  size_t max_key_bytes;  /* longer keys: INVALID_ARGUMENT */
-  size_t max_watchers;   /* Watch beyond this: RESOURCE_EXHAUSTED */
+  size_t max_keys;      /* Put of a new key beyond this: RESOURCE_EXHAUSTED */
+  size_t max_key_bytes; /* longer keys: INVALID_ARGUMENT */
+  size_t max_watchers;  /* Watch beyond this: RESOURCE_EXHAUSTED */
 } kv_store_limits;
 
 /* Defaults: 100 000 keys, 4 096-byte keys, 1 024 watchers. */

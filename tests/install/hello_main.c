@@ -7,7 +7,8 @@
 
 #include "hello/v1/hello.cplugin.h"
 
-static cp_status_code on_hello(cp_call *call, const Hello__V1__HelloRequest *req,
+static cp_status_code on_hello(cp_call *call,
+                               const Hello__V1__HelloRequest *req,
                                Hello__V1__HelloResponse *resp, void *user) {
   (void)user;
   size_t n = strlen(req->name) + sizeof "hello, ";
@@ -40,8 +41,8 @@ int main(void) {
   req.name = "installed cplugin";
   Hello__V1__HelloResponse *resp = NULL;
   cp_status st;
-  int rc = cp_hello__v1__hello_service__hello__call(client, &req, &resp, NULL,
-                                                    &st);
+  int rc =
+      cp_hello__v1__hello_service__hello__call(client, &req, &resp, NULL, &st);
   int ok = rc == 0 && strcmp(resp->greeting, "hello, installed cplugin") == 0;
   if (rc == 0) {
     printf("%s (cplugin %s)\n", resp->greeting, cp_version());

@@ -23,7 +23,9 @@ echo_stats *echo_stats_create(void) {
   return stats;
 }
 
-void echo_stats_destroy(echo_stats *stats) { free(stats); }
+void echo_stats_destroy(echo_stats *stats) {
+  free(stats);
+}
 
 int echo_stats_get(echo_stats *stats, echo_stat which) {
   return atomic_load(&stats->counters[which]);
@@ -47,8 +49,7 @@ static int64_t now_ns(void) {
 
 static cp_status_code on_echo(cp_call *call,
                               const Cplugintest__V1__EchoRequest *req,
-                              Cplugintest__V1__EchoResponse *resp,
-                              void *user) {
+                              Cplugintest__V1__EchoResponse *resp, void *user) {
   echo_stats *stats = user;
   bump(stats, ECHO_CALLS);
   if (req->delay_ms > 0) {

@@ -29,8 +29,8 @@ int kvd_put(cp_client *c, const char *key, const void *value, size_t len,
   return rc;
 }
 
-int kvd_get(cp_client *c, const char *key, char *value, size_t cap,
-            size_t *len, bool *found, int64_t timeout_ms, cp_status *st) {
+int kvd_get(cp_client *c, const char *key, char *value, size_t cap, size_t *len,
+            bool *found, int64_t timeout_ms, cp_status *st) {
   Kv__V1__GetRequest req = KV__V1__GET_REQUEST__INIT;
   req.key = (char *)key;
   Kv__V1__GetResponse *resp = NULL;
@@ -128,4 +128,6 @@ void *kvd_store_register(cp_server *server) {
   return store;
 }
 
-void kvd_store_destroy(void *store) { kv_store_destroy(store); }
+void kvd_store_destroy(void *store) {
+  kv_store_destroy(store);
+}

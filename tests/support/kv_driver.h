@@ -19,8 +19,8 @@ int kvd_put(cp_client *c, const char *key, const void *value, size_t len,
             int64_t timeout_ms, cp_status *st);
 
 /* Copies the value (truncated to cap) and its full length. */
-int kvd_get(cp_client *c, const char *key, char *value, size_t cap,
-            size_t *len, bool *found, int64_t timeout_ms, cp_status *st);
+int kvd_get(cp_client *c, const char *key, char *value, size_t cap, size_t *len,
+            bool *found, int64_t timeout_ms, cp_status *st);
 
 int kvd_delete(cp_client *c, const char *key, bool *found, int64_t timeout_ms,
                cp_status *st);

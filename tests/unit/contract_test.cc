@@ -121,17 +121,17 @@ void CheckField(const ProtobufCMessageDescriptor *d, const Field &f) {
       break;
     case ENUM_:
       ASSERT_EQ(PROTOBUF_C_TYPE_ENUM, fd->type) << f.name;
-      EXPECT_STREQ(f.type_name,
-                   static_cast<const ProtobufCEnumDescriptor *>(fd->descriptor)
-                       ->name);
+      EXPECT_STREQ(
+          f.type_name,
+          static_cast<const ProtobufCEnumDescriptor *>(fd->descriptor)->name);
       break;
     case MSG_:
     case RMSG:
       ASSERT_EQ(PROTOBUF_C_TYPE_MESSAGE, fd->type) << f.name;
       EXPECT_EQ(f.kind == RMSG, repeated) << f.name;
-      EXPECT_STREQ(
-          f.type_name,
-          static_cast<const ProtobufCMessageDescriptor *>(fd->descriptor)->name);
+      EXPECT_STREQ(f.type_name, static_cast<const ProtobufCMessageDescriptor *>(
+                                    fd->descriptor)
+                                    ->name);
       break;
     case MAP: {
       // map<string,string> is a repeated entry message with key=1, value=2.
@@ -337,7 +337,8 @@ std::vector<Message> Messages() {
        {{"service", 1, STR, nullptr}}},
       {&grpc__health__v1__health_check_response__descriptor,
        "grpc.health.v1.HealthCheckResponse",
-       {{"status", 1, ENUM_, "grpc.health.v1.HealthCheckResponse.ServingStatus"}}},
+       {{"status", 1, ENUM_,
+         "grpc.health.v1.HealthCheckResponse.ServingStatus"}}},
   };
 }
 
@@ -479,15 +480,14 @@ TEST(Contract, EveryMethodPathAndKind) {
                {{"/capability.logger.v1.Logger/Log", false,
                  "capability.logger.v1.LogRequest",
                  "capability.logger.v1.LogResponse"}});
-  CheckService(cp_kv__v1__kvservice__service, "kv.v1.KVService",
-               {{"/kv.v1.KVService/Get", false, "kv.v1.GetRequest",
-                 "kv.v1.GetResponse"},
-                {"/kv.v1.KVService/Put", false, "kv.v1.PutRequest",
-                 "kv.v1.PutResponse"},
-                {"/kv.v1.KVService/Delete", false, "kv.v1.DeleteRequest",
-                 "kv.v1.DeleteResponse"},
-                {"/kv.v1.KVService/Watch", true, "kv.v1.WatchRequest",
-                 "kv.v1.WatchEvent"}});
+  CheckService(
+      cp_kv__v1__kvservice__service, "kv.v1.KVService",
+      {{"/kv.v1.KVService/Get", false, "kv.v1.GetRequest", "kv.v1.GetResponse"},
+       {"/kv.v1.KVService/Put", false, "kv.v1.PutRequest", "kv.v1.PutResponse"},
+       {"/kv.v1.KVService/Delete", false, "kv.v1.DeleteRequest",
+        "kv.v1.DeleteResponse"},
+       {"/kv.v1.KVService/Watch", true, "kv.v1.WatchRequest",
+        "kv.v1.WatchEvent"}});
   CheckService(cp_grpc__health__v1__health__service, "grpc.health.v1.Health",
                {{"/grpc.health.v1.Health/Check", false,
                  "grpc.health.v1.HealthCheckRequest",

@@ -10,13 +10,23 @@ extern "C" {
 }
 
 TEST(Status, EveryCodeHasItsCanonicalName) {
-  const char *expected[CP_STATUS_CODE_COUNT] = {
-      "OK",          "CANCELLED",          "UNKNOWN",
-      "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION", "ABORTED",      "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",
-      "DATA_LOSS",   "UNAUTHENTICATED"};
+  const char *expected[CP_STATUS_CODE_COUNT] = {"OK",
+                                                "CANCELLED",
+                                                "UNKNOWN",
+                                                "INVALID_ARGUMENT",
+                                                "DEADLINE_EXCEEDED",
+                                                "NOT_FOUND",
+                                                "ALREADY_EXISTS",
+                                                "PERMISSION_DENIED",
+                                                "RESOURCE_EXHAUSTED",
+                                                "FAILED_PRECONDITION",
+                                                "ABORTED",
+                                                "OUT_OF_RANGE",
+                                                "UNIMPLEMENTED",
+                                                "INTERNAL",
+                                                "UNAVAILABLE",
+                                                "DATA_LOSS",
+                                                "UNAUTHENTICATED"};
   for (int i = 0; i < CP_STATUS_CODE_COUNT; i++) {
     EXPECT_STREQ(expected[i], cp_status_code_name((cp_status_code)i)) << i;
   }
@@ -49,9 +59,9 @@ TEST(Status, LongMessagesAreTruncatedNotOverflowed) {
 TEST(Errors, EveryCodeHasANameAndMessage) {
   EXPECT_STREQ("success", cp_strerror(0));
   EXPECT_STREQ("CP_OK", cp_err_name(0));
-#define CHECK_CODE(name, value, msg)                         \
-  EXPECT_STREQ(msg, cp_strerror(value));                     \
-  EXPECT_STREQ("CP_" #name, cp_err_name(value));             \
+#define CHECK_CODE(name, value, msg)             \
+  EXPECT_STREQ(msg, cp_strerror(value));         \
+  EXPECT_STREQ("CP_" #name, cp_err_name(value)); \
   EXPECT_LT(value, 0);
   CP_ERRNO_MAP(CHECK_CODE)
 #undef CHECK_CODE

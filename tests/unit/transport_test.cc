@@ -256,8 +256,8 @@ TEST_F(TransportTest, UnknownMethodIsUnimplementedAfterInterceptors) {
   Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
   ProtobufCMessage *resp = nullptr;
   cp_status status;
-  EXPECT_EQ(CP_ERPC,
-            cp_client_unary(client_, &unknown, &req.base, &resp, &opts, &status));
+  EXPECT_EQ(CP_ERPC, cp_client_unary(client_, &unknown, &req.base, &resp, &opts,
+                                     &status));
   EXPECT_EQ(CP_STATUS_UNIMPLEMENTED, status.code);
   EXPECT_EQ("/cplugintest.v1.EchoService/Missing", st.seen_path);
   // Without the header the interceptor answers first.
@@ -362,7 +362,8 @@ TEST_F(TransportTest, ClientInterceptorAddsMetadataForUnaryAndStreams) {
                    client_, &creq, nullptr, &s, &status));
   Cplugintest__V1__CountResponse *msg = nullptr;
   for (int i = 0; i < 2; i++) {
-    ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+    ASSERT_EQ(1,
+              cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
     EXPECT_EQ(i, msg->index);
     protobuf_c_message_free_unpacked(&msg->base, nullptr);
   }
@@ -599,7 +600,8 @@ TEST_F(TransportTest, ManyThreadsShareOneClient) {
   EXPECT_EQ(400, Stat(ECHO_CALLS));
 }
 
-// --- bad arguments and states --------------------------------------------------
+// --- bad arguments and states
+// --------------------------------------------------
 
 TEST(TransportApi, BadArgumentsAreRejected) {
   cp_server *s = nullptr;
@@ -618,8 +620,8 @@ TEST(TransportApi, BadArgumentsAreRejected) {
   EXPECT_EQ(CP_EINVAL, cp_server_add_method(s, nullptr, nullptr, nullptr));
   cp_method_desc bad = cp_cplugintest__v1__echo_service__echo__method;
   bad.unary_invoke = nullptr;
-  EXPECT_EQ(CP_EINVAL, cp_server_add_method(s, &bad, (cp_handler_fn)abort,
-                                            nullptr));
+  EXPECT_EQ(CP_EINVAL,
+            cp_server_add_method(s, &bad, (cp_handler_fn)abort, nullptr));
   echo_stats *stats = echo_stats_create();
   ASSERT_EQ(0, echo_service_register(s, stats));
   EXPECT_EQ(CP_EEXIST, echo_service_register(s, stats));

@@ -13,20 +13,20 @@ extern "C" {
 #endif
 
 /* X(name, value, message): the one table that defines every code. */
-#define CP_ERRNO_MAP(X)                                                        \
-  X(EINVAL, -1, "invalid argument")                                            \
-  X(ENOMEM, -2, "out of memory")                                               \
-  X(ESTATE, -3, "operation not allowed in the current state")                 \
-  X(ECLOSED, -4, "object is closed")                                           \
-  X(EAGAIN, -5, "resource temporarily full, try again")                        \
-  X(ETIMEDOUT, -6, "timed out")                                                \
-  X(EBIND, -7, "cannot listen on the address")                                 \
-  X(ERPC, -8, "the call ended with a non-OK status")                           \
-  X(EDECODE, -9, "message does not decode")                                    \
-  X(EEXIST, -10, "already exists")                                             \
-  X(ENOTFOUND, -11, "not found")                                               \
-  X(ETOOBIG, -12, "message too large")                                         \
-  X(ESYS, -13, "system call failed")                                           \
+#define CP_ERRNO_MAP(X)                                       \
+  X(EINVAL, -1, "invalid argument")                           \
+  X(ENOMEM, -2, "out of memory")                              \
+  X(ESTATE, -3, "operation not allowed in the current state") \
+  X(ECLOSED, -4, "object is closed")                          \
+  X(EAGAIN, -5, "resource temporarily full, try again")       \
+  X(ETIMEDOUT, -6, "timed out")                               \
+  X(EBIND, -7, "cannot listen on the address")                \
+  X(ERPC, -8, "the call ended with a non-OK status")          \
+  X(EDECODE, -9, "message does not decode")                   \
+  X(EEXIST, -10, "already exists")                            \
+  X(ENOTFOUND, -11, "not found")                              \
+  X(ETOOBIG, -12, "message too large")                        \
+  X(ESYS, -13, "system call failed")                          \
   X(ECANCELLED, -14, "cancelled")
 
 enum cp_errno {

@@ -78,8 +78,7 @@ int cp_server_add_interceptor(cp_server *server, cp_server_interceptor_fn fn,
 
 /* A post-call hook runs once per call after its final status is known, with
  * the status code and the duration from arrival to completion. */
-typedef void (*cp_server_post_hook_fn)(const cp_call *call,
-                                       cp_status_code code,
+typedef void (*cp_server_post_hook_fn)(const cp_call *call, cp_status_code code,
                                        int64_t duration_ns, void *user);
 
 int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,

@@ -43,8 +43,8 @@ typedef cp_status_code (*cp_stream_invoker)(cp_handler_fn handler,
                                             cp_stream *stream, void *user);
 
 typedef struct cp_method_desc {
-  const char *path;    /* "/pkg.Service/Method" */
-  const char *name;    /* "Method" */
+  const char *path; /* "/pkg.Service/Method" */
+  const char *name; /* "Method" */
   cp_method_kind kind;
   const ProtobufCMessageDescriptor *request_type;
   const ProtobufCMessageDescriptor *response_type;
@@ -61,8 +61,8 @@ typedef struct cp_service_desc {
 
 /* What a plugin offers, as announced in the handshake. */
 typedef struct cp_plugin_desc {
-  const char *name;         /* "kv" for kv.v1.KVService */
-  const char *version;      /* "1.0.0" unless the generator was told otherwise */
+  const char *name;    /* "kv" for kv.v1.KVService */
+  const char *version; /* "1.0.0" unless the generator was told otherwise */
   const char *service_path; /* "/kv.v1.KVService/" */
   const cp_service_desc *service;
 } cp_plugin_desc;

@@ -1,4 +1,6 @@
 /* The version of the linked library. */
 #include "cplugin/version.h"
 
-const char *cp_version(void) { return CP_VERSION_STRING; }
+const char *cp_version(void) {
+  return CP_VERSION_STRING;
+}

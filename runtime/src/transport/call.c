@@ -120,17 +120,24 @@ void cp_call_run_post_hooks(cp_call *call, cp_status_code code) {
   }
 }
 
-/* --- public accessors ------------------------------------------------------ */
+/* --- public accessors ------------------------------------------------------
+ */
 
 const cp_method_desc *cp_call_method(const cp_call *call) {
   return call->rm != NULL ? call->rm->desc : NULL;
 }
 
-const char *cp_call_path(const cp_call *call) { return call->path; }
+const char *cp_call_path(const cp_call *call) {
+  return call->path;
+}
 
-const char *cp_call_peer(const cp_call *call) { return call->peer; }
+const char *cp_call_peer(const cp_call *call) {
+  return call->peer;
+}
 
-int64_t cp_call_deadline_ns(const cp_call *call) { return call->deadline_ns; }
+int64_t cp_call_deadline_ns(const cp_call *call) {
+  return call->deadline_ns;
+}
 
 bool cp_call_is_cancelled(const cp_call *call) {
   if (atomic_load_explicit(&call->cancelled, memory_order_acquire)) {
@@ -158,7 +165,9 @@ bool cp_call_metadata(const cp_call *call, const char *key, cp_str *value) {
   return false;
 }
 
-size_t cp_call_metadata_count(const cp_call *call) { return call->md.count; }
+size_t cp_call_metadata_count(const cp_call *call) {
+  return call->md.count;
+}
 
 void cp_call_metadata_at(const cp_call *call, size_t index, cp_str *key,
                          cp_str *value) {

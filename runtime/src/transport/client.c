@@ -141,7 +141,8 @@ void cp_status_from_grpc(cp_status *st, grpc_status_code code,
                  : CP_STATUS_UNKNOWN;
 }
 
-/* --- invocations and the interceptor chain --------------------------------- */
+/* --- invocations and the interceptor chain ---------------------------------
+ */
 
 static bool valid_key(const char *key) {
   if (key == NULL || key[0] == '\0') {
@@ -265,10 +266,10 @@ static int check_call_args(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   cp_status_clear(status);
-  if (client == NULL || method == NULL || req == NULL ||
-      method->kind != kind || req->descriptor != method->request_type ||
-      (opts != NULL && (opts->timeout_ms < 0 ||
-                        (opts->metadata_count > 0 && opts->metadata == NULL)))) {
+  if (client == NULL || method == NULL || req == NULL || method->kind != kind ||
+      req->descriptor != method->request_type ||
+      (opts != NULL && (opts->timeout_ms < 0 || (opts->metadata_count > 0 &&
+                                                 opts->metadata == NULL)))) {
     cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "invalid call arguments");
     return CP_EINVAL;
   }

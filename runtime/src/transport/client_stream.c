@@ -92,10 +92,10 @@ int cp_transport_stream_start(cp_invocation *inv) {
   grpc_byte_buffer *req_bb = NULL;
   int rc = cp_codec_encode(inv->request, c->opts.max_message_bytes, &req_bb);
   if (rc != 0) {
-    cp_status_set(&inv->status,
-                  rc == CP_ETOOBIG ? CP_STATUS_RESOURCE_EXHAUSTED
-                                   : CP_STATUS_INTERNAL,
-                  "cannot encode request: %s", cp_strerror(rc));
+    cp_status_set(
+        &inv->status,
+        rc == CP_ETOOBIG ? CP_STATUS_RESOURCE_EXHAUSTED : CP_STATUS_INTERNAL,
+        "cannot encode request: %s", cp_strerror(rc));
     return rc;
   }
   cp_client_stream *s = calloc(1, sizeof *s);
@@ -123,16 +123,16 @@ int cp_transport_stream_start(cp_invocation *inv) {
   ops[1].op = GRPC_OP_SEND_MESSAGE;
   ops[1].data.send_message.send_message = req_bb;
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  grpc_call_error e1 = grpc_call_start_batch(s->gcall, ops, 3, &s->start_tag,
-                                             NULL);
+  grpc_call_error e1 =
+      grpc_call_start_batch(s->gcall, ops, 3, &s->start_tag, NULL);
   grpc_op st;
   memset(&st, 0, sizeof st);
   st.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
   st.data.recv_status_on_client.status = &s->code;
   st.data.recv_status_on_client.status_details = &s->details;
   st.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-  grpc_call_error e2 = grpc_call_start_batch(s->gcall, &st, 1, &s->status_tag,
-                                             NULL);
+  grpc_call_error e2 =
+      grpc_call_start_batch(s->gcall, &st, 1, &s->status_tag, NULL);
   if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
     /* Neither batch can be pending in a usable way: cancel and drain. */
     grpc_call_cancel(s->gcall, NULL);

@@ -11,18 +11,17 @@ int cp_transport_unary(cp_invocation *inv) {
   grpc_byte_buffer *req_bb = NULL;
   int rc = cp_codec_encode(inv->request, c->opts.max_message_bytes, &req_bb);
   if (rc != 0) {
-    cp_status_set(&inv->status,
-                  rc == CP_ETOOBIG ? CP_STATUS_RESOURCE_EXHAUSTED
-                                   : CP_STATUS_INTERNAL,
-                  "cannot encode request: %s", cp_strerror(rc));
+    cp_status_set(
+        &inv->status,
+        rc == CP_ETOOBIG ? CP_STATUS_RESOURCE_EXHAUSTED : CP_STATUS_INTERNAL,
+        "cannot encode request: %s", cp_strerror(rc));
     return rc;
   }
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice path = grpc_slice_from_static_string(inv->method->path);
-  grpc_call *call =
-      grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                               path, NULL, cp_grpc_deadline(inv->deadline_ns),
-                               NULL);
+  grpc_call *call = grpc_channel_create_call(
+      c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path, NULL,
+      cp_grpc_deadline(inv->deadline_ns), NULL);
   grpc_metadata_array initial_md;
   grpc_metadata_array trailing_md;
   grpc_metadata_array_init(&initial_md);
@@ -61,9 +60,8 @@ int cp_transport_unary(cp_invocation *inv) {
     rc = CP_ERPC;
   }
   if (rc == 0) {
-    if (resp_bb == NULL ||
-        cp_codec_decode(resp_bb, inv->method->response_type, NULL,
-                        &inv->response) != 0) {
+    if (resp_bb == NULL || cp_codec_decode(resp_bb, inv->method->response_type,
+                                           NULL, &inv->response) != 0) {
       cp_status_set(&inv->status, CP_STATUS_INTERNAL,
                     "response does not decode as %s",
                     inv->method->response_type->name);

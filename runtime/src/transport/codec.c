@@ -23,7 +23,8 @@ int cp_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
   return *out == NULL ? CP_ENOMEM : 0;
 }
 
-int cp_codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+int cp_codec_decode(grpc_byte_buffer *bb,
+                    const ProtobufCMessageDescriptor *desc,
                     ProtobufCAllocator *allocator, ProtobufCMessage **out) {
   grpc_byte_buffer_reader reader;
   if (!grpc_byte_buffer_reader_init(&reader, bb)) {

@@ -13,7 +13,8 @@ int cp_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
 
 /* Decodes `bb` as `desc`. Allocations come from `allocator` (NULL = malloc).
  * Returns 0 and *out, or CP_EDECODE for bytes that are not a valid message. */
-int cp_codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+int cp_codec_decode(grpc_byte_buffer *bb,
+                    const ProtobufCMessageDescriptor *desc,
                     ProtobufCAllocator *allocator, ProtobufCMessage **out);
 
 #endif /* CPLUGIN_TRANSPORT_CODEC_H */

@@ -214,7 +214,8 @@ int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
   return 0;
 }
 
-/* --- requesting calls ------------------------------------------------------ */
+/* --- requesting calls ------------------------------------------------------
+ */
 
 static void on_call_arrived(cp_tag *tag, bool ok);
 
@@ -231,9 +232,9 @@ void cp_server_request_next(cp_server_cq *cq, cp_registered_method *rm) {
         cq->server->grpc, rm->grpc_handle, &call->gcall, &call->grpc_deadline,
         &call->md, &call->payload, cq->cq, cq->cq, &call->tag);
   } else {
-    err = grpc_server_request_call(cq->server->grpc, &call->gcall,
-                                   &call->details, &call->md, cq->cq, cq->cq,
-                                   &call->tag);
+    err =
+        grpc_server_request_call(cq->server->grpc, &call->gcall, &call->details,
+                                 &call->md, cq->cq, cq->cq, &call->tag);
   }
   if (err != GRPC_CALL_OK) {
     cp_call_free(call);

@@ -67,8 +67,8 @@ void cp_call_send_final(cp_call *call, cp_status_code code,
   ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   ops[n].data.recv_close_on_server.cancelled = &call->close_cancelled;
   n++;
-  grpc_call_error err = grpc_call_start_batch(call->gcall, ops, n, &ctx->tag,
-                                              NULL);
+  grpc_call_error err =
+      grpc_call_start_batch(call->gcall, ops, n, &ctx->tag, NULL);
   if (err != GRPC_CALL_OK) {
     on_reply_done(&ctx->tag, false);
   }

@@ -57,7 +57,7 @@ struct cp_stream {
 };
 
 #define STREAM_OF(tagp, field) \
-  ((cp_stream *)((char *)(tagp) - offsetof(cp_stream, field)))
+  ((cp_stream *)((char *)(tagp)-offsetof(cp_stream, field)))
 
 static void free_queue(out_msg *m) {
   while (m != NULL) {
@@ -77,10 +77,14 @@ static void stream_free(cp_stream *s) {
   cp_call_free(call);
 }
 
-/* Drops one reference; called without the lock. */
-static void stream_unref(cp_stream *s) {
+/* Drops `n` references; called without the lock. */
+static void stream_unref(cp_stream *s, int n) {
+  if (n == 0) {
+    return;
+  }
   pthread_mutex_lock(&s->mu);
-  int left = --s->refs;
+  s->refs -= n;
+  int left = s->refs;
   pthread_mutex_unlock(&s->mu);
   if (left == 0) {
     stream_free(s);
@@ -100,16 +104,17 @@ static bool grpc_side_over(cp_stream *s) {
   return true;
 }
 
+/* Runs the post-call hooks and lets go of the gRPC call. The caller drops
+ * gRPC's reference afterwards. */
 static void release_grpc(cp_stream *s) {
   cp_call *call = s->call;
-  cp_status_code code = s->closed && !s->status_started
-                            ? cp_call_final_code(call, CP_STATUS_CANCELLED,
-                                                 false)
-                            : cp_call_final_code(call, s->final_code, true);
+  cp_status_code code =
+      s->closed && !s->status_started
+          ? cp_call_final_code(call, CP_STATUS_CANCELLED, false)
+          : cp_call_final_code(call, s->final_code, true);
   cp_call_run_post_hooks(call, code);
   grpc_call_unref(call->gcall);
   call->gcall = NULL;
-  stream_unref(s);
 }
 
 /* With the lock held: starts the next write or the final status. */
@@ -174,7 +179,6 @@ static bool take_done_notification(cp_stream *s) {
 
 static void notify_done(cp_stream *s) {
   s->done_fn(s, s->done_user);
-  stream_unref(s);
 }
 
 /* Common tail of every completion: notifications and releases. */
@@ -195,6 +199,8 @@ static void after_event_locked_then_unlock(cp_stream *s) {
   if (release) {
     release_grpc(s);
   }
+  /* The callback's reference and gRPC's, dropped together last. */
+  stream_unref(s, (notify ? 1 : 0) + (release ? 1 : 0));
 }
 
 static void on_send_done(cp_tag *tag, bool ok) {
@@ -394,6 +400,7 @@ void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn, void *user) {
   if (notify) {
     /* It died before the owner asked: tell the owner now. */
     notify_done(stream);
+    stream_unref(stream, 1);
   }
 }
 
@@ -405,4 +412,6 @@ bool cp_stream_is_closed(const cp_stream *stream) {
   return closed;
 }
 
-cp_call *cp_stream_call(cp_stream *stream) { return stream->call; }
+cp_call *cp_stream_call(cp_stream *stream) {
+  return stream->call;
+}

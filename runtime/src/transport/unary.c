@@ -46,7 +46,8 @@ static cp_status_code run_handler(cp_call *call, grpc_byte_buffer **out) {
     return code;
   }
   const cp_method_desc *m = call->rm->desc;
-  ProtobufCMessage *resp = cp_call_alloc(call, m->response_type->sizeof_message);
+  ProtobufCMessage *resp =
+      cp_call_alloc(call, m->response_type->sizeof_message);
   if (resp == NULL) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
