@@ -643,6 +643,15 @@ TEST(TransportApi, BadArgumentsAreRejected) {
                             &wrong.base, &resp, nullptr, &st));
   EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
   Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  EXPECT_EQ(CP_EINVAL,
+            cp_client_unary(c, &cp_cplugintest__v1__echo_service__echo__method,
+                            &req.base, nullptr, nullptr, &st));
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  EXPECT_EQ(CP_EINVAL, cp_client_stream_start(
+                           c, &cp_cplugintest__v1__echo_service__count__method,
+                           &creq.base, nullptr, nullptr, &st));
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
   cp_call_options opts;
   cp_call_options_init(&opts);
   opts.timeout_ms = 2000;

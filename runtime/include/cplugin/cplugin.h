@@ -4,10 +4,13 @@
 
 #include "cplugin/call.h"
 #include "cplugin/client.h"
+#include "cplugin/clock.h"
 #include "cplugin/errors.h"
+#include "cplugin/log.h"
 #include "cplugin/server.h"
 #include "cplugin/service.h"
 #include "cplugin/status.h"
+#include "cplugin/tls.h"
 #include "cplugin/version.h"
 
 #endif /* CPLUGIN_CPLUGIN_H */

@@ -1,6 +1,8 @@
 /* Monotonic time in integer nanoseconds. */
 #include "core/clock.h"
 
+#include "cplugin/clock.h"
+
 #include <time.h>
 
 int64_t cp_clock_monotonic_ns(void) {
@@ -17,4 +19,39 @@ int64_t cp_deadline_after_ms(int64_t now_ns, int64_t ms) {
     return INT64_MAX;
   }
   return now_ns + ms * 1000000;
+}
+
+static int64_t system_now(void *ctx) {
+  (void)ctx;
+  return cp_clock_monotonic_ns();
+}
+
+static const cp_clock system_clock = {system_now, NULL};
+
+const cp_clock *cp_clock_system(void) { return &system_clock; }
+
+int64_t cp_clock_now_ns(const cp_clock *clock) {
+  if (clock == NULL) {
+    return cp_clock_monotonic_ns();
+  }
+  return clock->now_ns(clock->ctx);
+}
+
+static int64_t manual_now(void *ctx) {
+  cp_manual_clock *mc = ctx;
+  return __atomic_load_n(&mc->now, __ATOMIC_ACQUIRE);
+}
+
+void cp_manual_clock_init(cp_manual_clock *mc, int64_t start_ns) {
+  mc->clock.now_ns = manual_now;
+  mc->clock.ctx = mc;
+  __atomic_store_n(&mc->now, start_ns, __ATOMIC_RELEASE);
+}
+
+void cp_manual_clock_advance(cp_manual_clock *mc, int64_t delta_ns) {
+  __atomic_fetch_add(&mc->now, delta_ns, __ATOMIC_ACQ_REL);
+}
+
+void cp_manual_clock_set(cp_manual_clock *mc, int64_t now_ns) {
+  __atomic_store_n(&mc->now, now_ns, __ATOMIC_RELEASE);
 }

@@ -285,6 +285,9 @@ int cp_client_unary(cp_client *client, const cp_method_desc *method,
                     const ProtobufCMessage *req, ProtobufCMessage **resp,
                     const cp_call_options *opts, cp_status *status) {
   if (resp == NULL) {
+    if (status != NULL) {
+      cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "resp is NULL");
+    }
     return CP_EINVAL;
   }
   *resp = NULL;
@@ -319,6 +322,9 @@ int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
                            const cp_call_options *opts, cp_client_stream **out,
                            cp_status *status) {
   if (out == NULL) {
+    if (status != NULL) {
+      cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "out is NULL");
+    }
     return CP_EINVAL;
   }
   *out = NULL;

@@ -1,0 +1,46 @@
+/* cplugin — an injectable clock.
+ *
+ * Everything that expires or refills (tokens, rate-limit buckets, grants)
+ * reads time through a cp_clock, so tests can move time by hand instead of
+ * sleeping. Times are integer nanoseconds on a monotonic scale.
+ *
+ * Thread safety: now_ns may be called from many threads at once; a clock
+ * used by a running object must stay valid and callable until that object is
+ * destroyed.
+ */
+#ifndef CPLUGIN_CLOCK_H
+#define CPLUGIN_CLOCK_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cp_clock {
+  int64_t (*now_ns)(void *ctx);
+  void *ctx;
+} cp_clock;
+
+/* The process's CLOCK_MONOTONIC clock (the default everywhere). */
+const cp_clock *cp_clock_system(void);
+
+/* Reads `clock`, or the system clock when `clock` is NULL. */
+int64_t cp_clock_now_ns(const cp_clock *clock);
+
+/* A manual clock for tests: starts at `start_ns` and moves only when told.
+ * Reads and advances are atomic. */
+typedef struct cp_manual_clock {
+  cp_clock clock;  /* pass &mc.clock where a cp_clock is expected */
+  int64_t now;     /* accessed atomically */
+} cp_manual_clock;
+
+void cp_manual_clock_init(cp_manual_clock *mc, int64_t start_ns);
+void cp_manual_clock_advance(cp_manual_clock *mc, int64_t delta_ns);
+void cp_manual_clock_set(cp_manual_clock *mc, int64_t now_ns);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_CLOCK_H */
