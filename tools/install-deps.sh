@@ -10,7 +10,7 @@ packages=(
   protobuf-compiler libprotobuf-dev libprotoc-dev
   libgtest-dev googletest libbenchmark-dev
   bazel-bootstrap bazel-rules-java
-  libssl-dev
+  libssl-dev openssl android-libboringssl-dev
   clang libclang-rt-14-dev clang-tidy clang-format cppcheck
   valgrind
 )

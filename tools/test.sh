@@ -30,7 +30,8 @@ bash examples/bazel-consumer/run.sh
 
 step "cmake build + ctest"
 build=${CPLUGIN_BUILD_DIR:-$root/build/test}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCPLUGIN_CRYPTO_BORINGSSL=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
 ctest --output-on-failure -j2

@@ -35,6 +35,6 @@ export PKG_CONFIG_PATH=$(dirname "$pc")
 cc -std=c11 -Wall -Wextra -Werror -I"$gen" -o "$work/hello-pc" \
   "$src/tests/install/hello_main.c" "$gen/hello/v1/hello.pb-c.c" \
   "$gen/hello/v1/hello.cplugin.c" \
-  $(pkg-config --cflags --libs cplugin) $(pkg-config --libs grpc gpr)
+  $(pkg-config --cflags --static --libs cplugin)
 "$work/hello-pc"
 echo "install test: ok"

@@ -92,6 +92,21 @@ int cp_call_set_identity(cp_call *call, const char *provider,
  * authenticated; *provider (if not NULL) receives the mechanism. */
 const char *cp_call_identity(const cp_call *call, const char **provider);
 
+/* The verified certificate of the peer (mutual TLS). Strings live in
+ * per-call memory. */
+#define CP_PEER_CERT_MAX_SANS 16
+typedef struct cp_peer_cert {
+  const char *common_name;                 /* NULL when the subject has none */
+  const char *sans[CP_PEER_CERT_MAX_SANS]; /* subject alternative names */
+  size_t san_count;
+} cp_peer_cert;
+
+/* Fills `out` from the TLS handshake and returns true when the peer presented
+ * a client certificate that the server verified against its client CA;
+ * returns false on plaintext listeners, without a certificate, or when out of
+ * memory. Never invents an identity. */
+bool cp_call_peer_cert(cp_call *call, cp_peer_cert *out);
+
 /* Attaches one claim (key/value, copied) to the authentication context;
  * cp_call_claim finds it. At most CP_CALL_MAX_CLAIMS claims. */
 #define CP_CALL_MAX_CLAIMS 8

@@ -15,6 +15,7 @@
 
 #include "cplugin/service.h"
 #include "cplugin/status.h"
+#include "cplugin/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +29,9 @@ typedef struct cp_client_options {
   size_t max_message_bytes;
   /* Timeout used when a call sets none; 0 = no deadline (default 0). */
   int64_t default_timeout_ms;
+  /* TLS or mutual TLS; NULL = plaintext (default). Copied (and PEM files
+   * read) by cp_client_create. */
+  const cp_tls_client_options *tls;
 } cp_client_options;
 
 void cp_client_options_init(cp_client_options *opts);
@@ -50,7 +54,9 @@ void cp_call_options_init(cp_call_options *opts);
 
 /* Creates a client for `target` ("127.0.0.1:port", "localhost:port",
  * "unix:/path"). The connection is made lazily on the first call. `opts` may
- * be NULL. Returns 0 and sets *out, or CP_EINVAL / CP_ENOMEM. */
+ * be NULL. A plaintext client for a target that is not a loopback address or
+ * a Unix socket logs a one-time warning (see CP_TLS_WARNING_ENV). Returns 0
+ * and sets *out, CP_EINVAL (also for unreadable TLS files) or CP_ENOMEM. */
 int cp_client_create(cp_client **out, const char *target,
                      const cp_client_options *opts);
 

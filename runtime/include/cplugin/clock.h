@@ -31,8 +31,8 @@ int64_t cp_clock_now_ns(const cp_clock *clock);
 /* A manual clock for tests: starts at `start_ns` and moves only when told.
  * Reads and advances are atomic. */
 typedef struct cp_manual_clock {
-  cp_clock clock;  /* pass &mc.clock where a cp_clock is expected */
-  int64_t now;     /* accessed atomically */
+  cp_clock clock; /* pass &mc.clock where a cp_clock is expected */
+  int64_t now;    /* accessed atomically */
 } cp_manual_clock;
 
 void cp_manual_clock_init(cp_manual_clock *mc, int64_t start_ns);

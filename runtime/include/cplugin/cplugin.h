@@ -2,15 +2,19 @@
 #ifndef CPLUGIN_CPLUGIN_H
 #define CPLUGIN_CPLUGIN_H
 
+#include "cplugin/auth.h"
 #include "cplugin/call.h"
 #include "cplugin/client.h"
 #include "cplugin/clock.h"
 #include "cplugin/errors.h"
+#include "cplugin/handshake.h"
 #include "cplugin/log.h"
+#include "cplugin/plugin_client.h"
 #include "cplugin/server.h"
 #include "cplugin/service.h"
 #include "cplugin/status.h"
 #include "cplugin/tls.h"
+#include "cplugin/tokens.h"
 #include "cplugin/version.h"
 
 #endif /* CPLUGIN_CPLUGIN_H */

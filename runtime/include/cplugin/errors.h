@@ -27,7 +27,9 @@ extern "C" {
   X(ENOTFOUND, -11, "not found")                              \
   X(ETOOBIG, -12, "message too large")                        \
   X(ESYS, -13, "system call failed")                          \
-  X(ECANCELLED, -14, "cancelled")
+  X(ECANCELLED, -14, "cancelled")                             \
+  X(ELIMIT, -15, "a configured limit was reached")            \
+  X(EDENIED, -16, "not allowed")
 
 enum cp_errno {
 #define CP_ERRNO_ENUM_(name, value, msg) CP_##name = (value),

@@ -48,8 +48,8 @@ void cp_log_set_sink(cp_log_sink_fn fn, void *user);
 void cp_log_configure_from_env(void);
 
 /* Logs `message` with key/value string pairs, terminated by NULL:
- *   cp_log(CP_LOG_INFO, "plugin started", "plugin", "kv", "port", "5000", NULL);
- * Lines longer than 4 KiB are truncated. */
+ *   cp_log(CP_LOG_INFO, "plugin started", "plugin", "kv", "port", "5000",
+ * NULL); Lines longer than 4 KiB are truncated. */
 void cp_log(cp_log_level level, const char *message, ...);
 
 /* True when a record at `level` would be written (to skip building fields). */

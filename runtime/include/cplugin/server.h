@@ -24,6 +24,7 @@
 #include "cplugin/call.h"
 #include "cplugin/service.h"
 #include "cplugin/status.h"
+#include "cplugin/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +58,13 @@ int cp_server_create(cp_server **out, const cp_server_options *opts);
  * NULL) receives the TCP port (0 for Unix sockets). Returns 0, CP_EINVAL,
  * CP_ESTATE after start, or CP_EBIND when the address cannot be bound. */
 int cp_server_listen(cp_server *server, const char *address, int *bound_port);
+
+/* As cp_server_listen, with TLS (or mutual TLS when
+ * tls->require_client_cert). PEM files are read now. Returns 0, CP_EINVAL
+ * for missing or unreadable certificates/keys, CP_ESTATE after start, or
+ * CP_EBIND. */
+int cp_server_listen_tls(cp_server *server, const char *address,
+                         const cp_tls_server_options *tls, int *bound_port);
 
 /* Registers `handler` for `method` (the handler's real type must match the
  * method descriptor's invoker; generated *__register functions do this).

@@ -28,7 +28,9 @@ static int64_t system_now(void *ctx) {
 
 static const cp_clock system_clock = {system_now, NULL};
 
-const cp_clock *cp_clock_system(void) { return &system_clock; }
+const cp_clock *cp_clock_system(void) {
+  return &system_clock;
+}
 
 int64_t cp_clock_now_ns(const cp_clock *clock) {
   if (clock == NULL) {

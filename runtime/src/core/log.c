@@ -90,7 +90,9 @@ static void put_bytes(line_buf *b, const char *s, size_t n) {
   b->len += n;
 }
 
-static void put_str(line_buf *b, const char *s) { put_bytes(b, s, strlen(s)); }
+static void put_str(line_buf *b, const char *s) {
+  put_bytes(b, s, strlen(s));
+}
 
 /* JSON string body: escapes quotes, backslashes and control bytes; reads at
  * most `max_in` bytes of `s`. */
@@ -144,8 +146,8 @@ static void put_timestamp(line_buf *b) {
   gmtime_r(&ts.tv_sec, &tm);
   char out[80];
   snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-           tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, ts.tv_nsec / 1000);
   put_str(b, out);
 }
 

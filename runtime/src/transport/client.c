@@ -9,6 +9,8 @@
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
 #include "transport/client_stream_internal.h"
+#include "transport/plaintext_warning.h"
+#include "transport/tls_internal.h"
 
 enum { DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 };
 
@@ -46,8 +48,9 @@ int cp_client_create(cp_client **out, const char *target,
     return CP_ENOMEM;
   }
   c->opts = o;
+  c->opts.tls = NULL; /* the caller's struct is not kept */
   grpc_init();
-  grpc_arg args[2];
+  grpc_arg args[3];
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[0].value.integer = (int)o.max_message_bytes;
@@ -55,13 +58,34 @@ int cp_client_create(cp_client **out, const char *target,
   args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
   args[1].value.integer = (int)o.max_message_bytes;
   grpc_channel_args chargs = {2, args};
-  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-  c->channel = grpc_channel_create(target, creds, &chargs);
-  grpc_channel_credentials_release(creds);
-  if (c->channel == NULL) {
+  grpc_channel_credentials *creds = NULL;
+  int rc = 0;
+  if (o.tls != NULL) {
+    rc = cp_tls_channel_credentials(o.tls, &creds);
+    if (rc == 0 && o.tls->server_name != NULL) {
+      /* gRPC copies channel args, so the caller's string may go away. */
+      args[2].type = GRPC_ARG_STRING;
+      args[2].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+      args[2].value.string = (char *)o.tls->server_name;
+      chargs.num_args = 3;
+    }
+  } else {
+    creds = grpc_insecure_credentials_create();
+  }
+  if (rc == 0) {
+    c->channel = grpc_channel_create(target, creds, &chargs);
+    grpc_channel_credentials_release(creds);
+    if (c->channel == NULL) {
+      rc = CP_EINVAL;
+    }
+  }
+  if (rc != 0) {
     free(c);
     grpc_shutdown();
-    return CP_EINVAL;
+    return rc;
+  }
+  if (o.tls == NULL) {
+    cp_plaintext_warn(CP_PLAINTEXT_CLIENT, target);
   }
   pthread_mutex_init(&c->mu, NULL);
   atomic_init(&c->closed, false);

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "cplugin/errors.h"
+#include "transport/plaintext_warning.h"
 #include "transport/server_internal.h"
+#include "transport/tls_internal.h"
 
 enum {
   DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024,
@@ -96,16 +98,11 @@ int cp_server_create(cp_server **out, const cp_server_options *opts) {
   return 0;
 }
 
-int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
-  if (server == NULL || address == NULL || address[0] == '\0') {
-    return CP_EINVAL;
-  }
-  if (server->state != CP_SERVER_CREATED) {
-    return CP_ESTATE;
-  }
+/* Adds a listener with `creds` (released here in every case). */
+static int add_listener(cp_server *server, const char *address,
+                        grpc_server_credentials *creds, int *bound_port) {
   bool is_unix = strncmp(address, "unix:", 5) == 0 ||
                  strncmp(address, "unix-abstract:", 14) == 0;
-  grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
   int port = grpc_server_add_http2_port(server->grpc, address, creds);
   grpc_server_credentials_release(creds);
   if (port <= 0) {
@@ -116,6 +113,37 @@ int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
     *bound_port = is_unix ? 0 : port;
   }
   return 0;
+}
+
+int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
+  if (server == NULL || address == NULL || address[0] == '\0') {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED) {
+    return CP_ESTATE;
+  }
+  int rc = add_listener(server, address,
+                        grpc_insecure_server_credentials_create(), bound_port);
+  if (rc == 0) {
+    cp_plaintext_warn(CP_PLAINTEXT_SERVER, address);
+  }
+  return rc;
+}
+
+int cp_server_listen_tls(cp_server *server, const char *address,
+                         const cp_tls_server_options *tls, int *bound_port) {
+  if (server == NULL || address == NULL || address[0] == '\0' || tls == NULL) {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED) {
+    return CP_ESTATE;
+  }
+  grpc_server_credentials *creds = NULL;
+  int rc = cp_tls_server_credentials(tls, &creds);
+  if (rc != 0) {
+    return rc;
+  }
+  return add_listener(server, address, creds, bound_port);
 }
 
 static int grow(void **items, size_t *cap, size_t count, size_t item_size) {

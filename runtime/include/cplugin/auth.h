@@ -1,0 +1,105 @@
+/* cplugin — server-side authentication: a server interceptor that tries
+ * providers in order and records who the caller is.
+ *
+ * Providers:
+ *   - runtime tokens: `authorization: Bearer <token>` with
+ *     `x-plugin-runtime-id`, checked against a cp_token_store (identity = the
+ *     runtime ID, provider "runtime-token");
+ *   - API keys: `x-api-key`, compared in constant time with each configured
+ *     key (identity = the name given with the key, provider "api-key");
+ *   - mutual TLS: the verified client certificate's common name, or its first
+ *     SAN when it has no CN (provider "mtls", claims "cn" and "san");
+ *   - your own validator callback.
+ * The first provider that authenticates wins; the call's identity is then
+ * readable by later interceptors (the rate limiter keys on it) and by the
+ * handler (cp_call_identity). A provider that finds no credentials of its
+ * kind passes to the next; one that finds invalid credentials ends the
+ * search. Failures are UNAUTHENTICATED: "authentication required" when no
+ * provider found credentials, "authentication failed" otherwise — the same
+ * message whether a runtime ID is unknown, the token wrong, expired or
+ * revoked. Interceptors run before the handler, so it runs at most once.
+ *
+ * Policy: each method is open or requires authentication; the default is
+ * "required". cp_auth_open_host_methods opens what a host serves to callers
+ * that have no identity yet: Handshake and both health services.
+ *
+ * Thread safety: configure before cp_auth_install and before the server
+ * starts; afterwards the interceptor runs on any number of server threads.
+ */
+#ifndef CPLUGIN_AUTH_H
+#define CPLUGIN_AUTH_H
+
+#include "cplugin/call.h"
+#include "cplugin/server.h"
+#include "cplugin/tokens.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cp_auth cp_auth;
+
+/* Outcome of one provider. */
+typedef enum cp_auth_result {
+  CP_AUTH_OK = 0,     /* authenticated: the provider set the identity */
+  CP_AUTH_ABSENT = 1, /* no credentials of this kind: try the next */
+  CP_AUTH_DENIED = 2  /* credentials present but not valid: stop */
+} cp_auth_result;
+
+/* A custom provider: inspect the call (metadata, peer certificate) and, on
+ * success, call cp_call_set_identity before returning CP_AUTH_OK. */
+typedef cp_auth_result (*cp_auth_validator_fn)(cp_call *call, void *user);
+
+typedef enum cp_auth_rule {
+  CP_AUTH_REQUIRED = 0,
+  CP_AUTH_OPEN = 1
+} cp_auth_rule;
+
+int cp_auth_create(cp_auth **out);
+void cp_auth_destroy(cp_auth *auth);
+
+/* Runtime-token provider. `store` is not owned and must outlive the auth. */
+int cp_auth_add_runtime_tokens(cp_auth *auth, cp_token_store *store);
+
+/* Adds one API key (copied) that authenticates as `identity`. Keys must be
+ * 16..256 bytes. Returns 0, CP_EINVAL or CP_ENOMEM. */
+int cp_auth_add_api_key(cp_auth *auth, const char *key, const char *identity);
+
+/* Mutual-TLS provider (listen with cp_server_listen_tls and
+ * require_client_cert). */
+int cp_auth_add_mtls(cp_auth *auth);
+
+/* Custom provider; `name` is informational (logs). */
+int cp_auth_add_validator(cp_auth *auth, const char *name,
+                          cp_auth_validator_fn fn, void *user);
+
+/* Sets the rule for an exact method path ("/pkg.Svc/Method") or for every
+ * method of a service ("/pkg.Svc/"). Exact paths win over service prefixes,
+ * which win over the default. Returns 0, CP_EINVAL or CP_ENOMEM. */
+int cp_auth_set_rule(cp_auth *auth, const char *path, cp_auth_rule rule);
+
+/* The rule for methods without one (initially CP_AUTH_REQUIRED). */
+void cp_auth_set_default(cp_auth *auth, cp_auth_rule rule);
+
+/* Opens Handshake, connectplugin.health.v1.HealthService and
+ * grpc.health.v1.Health. */
+int cp_auth_open_host_methods(cp_auth *auth);
+
+/* Adds the interceptor to `server` (before cp_server_start). The auth must
+ * outlive the server. */
+int cp_auth_install(cp_auth *auth, cp_server *server);
+
+/* The interceptor itself, for servers that order interceptors by hand:
+ * cp_server_add_interceptor(server, cp_auth_intercept, auth). */
+cp_status_code cp_auth_intercept(cp_call *call, void *auth);
+
+/* Metadata keys (gRPC metadata is lower-case). */
+#define CP_MD_AUTHORIZATION "authorization"
+#define CP_MD_RUNTIME_ID "x-plugin-runtime-id"
+#define CP_MD_API_KEY "x-api-key"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_AUTH_H */

@@ -1,0 +1,121 @@
+/* cplugin — the runtime identity token store.
+ *
+ * The host issues each plugin that names itself in the handshake a runtime ID
+ * ("<self_id lower-cased>-<16 hex>") and a runtime token (32 random bytes,
+ * base64url with padding, 44 characters). Every later call carries both; the
+ * store validates them.
+ *
+ * Validation takes no lock and allocates nothing: the table is split into
+ * shards, each guarded by a sequence counter that writers bump, and readers
+ * retry when a write overlapped their read. Concurrent validations therefore
+ * never wait for each other, and only contend with writes to the same shard.
+ * The token comparison is constant-time.
+ *
+ * Limits: at most `max_tokens` live tokens (issue fails with CP_ELIMIT, which
+ * the handshake maps to RESOURCE_EXHAUSTED); expired tokens are removed by the
+ * background sweep and, lazily, by a validation that finds one.
+ *
+ * Thread safety: every function may be called from any thread, except
+ * cp_token_store_destroy (no other call may be running).
+ */
+#ifndef CPLUGIN_TOKENS_H
+#define CPLUGIN_TOKENS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cplugin/clock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Length of a runtime token (without the NUL). */
+#define CP_TOKEN_LEN 44
+/* Longest self_id accepted, and the longest runtime ID that results. */
+#define CP_SELF_ID_MAX 128
+#define CP_RUNTIME_ID_MAX (CP_SELF_ID_MAX + 17)
+
+typedef struct cp_token_store cp_token_store;
+
+typedef struct cp_token_store_options {
+  int64_t ttl_ms;             /* token lifetime (default 24 h) */
+  size_t max_tokens;          /* live tokens (default 100 000) */
+  int64_t refresh_overlap_ms; /* old token stays valid after refresh (60 s) */
+  /* Background sweep period (default 60 000 ms); 0 = no sweep thread (call
+   * cp_token_store_sweep yourself). */
+  int64_t sweep_interval_ms;
+  const cp_clock *clock; /* NULL = the system clock */
+} cp_token_store_options;
+
+void cp_token_store_options_init(cp_token_store_options *opts);
+
+/* Creates a store. `opts` may be NULL; it is copied. Returns 0, CP_EINVAL or
+ * CP_ENOMEM. Destroy with cp_token_store_destroy. */
+int cp_token_store_create(cp_token_store **out,
+                          const cp_token_store_options *opts);
+
+/* Stops the sweep thread and frees everything. NULL allowed. */
+void cp_token_store_destroy(cp_token_store *store);
+
+/* Checks a self_id against upstream's rules: 1..128 bytes, first a letter,
+ * then letters, digits, '_', '.', '-'. */
+bool cp_self_id_valid(const char *self_id);
+
+/* Issues a new identity for `self_id`: writes the runtime ID (NUL-terminated,
+ * at most CP_RUNTIME_ID_MAX chars) and the token (CP_TOKEN_LEN chars + NUL).
+ * A fresh random suffix is drawn until it is unused, so an existing identity
+ * is never overwritten. Returns 0; CP_EINVAL for an invalid self_id or small
+ * buffers; CP_ELIMIT when max_tokens are live; CP_ESYS when the operating
+ * system's random source fails. */
+int cp_token_store_issue(cp_token_store *store, const char *self_id,
+                         char *runtime_id, size_t runtime_id_cap,
+                         char token[CP_TOKEN_LEN + 1]);
+
+/* True when `token` is the current token of `runtime_id` (or its previous one
+ * within the refresh overlap) and has not expired. Neither string needs a
+ * terminating NUL. Takes no lock, allocates nothing, compares the token in
+ * constant time, and fails the same way for unknown, wrong, expired and
+ * revoked credentials. */
+bool cp_token_store_validate(cp_token_store *store, const char *runtime_id,
+                             size_t runtime_id_len, const char *token,
+                             size_t token_len);
+
+/* Revokes an identity: its tokens stop validating at once and listeners are
+ * told (CP_TOKEN_REVOKED). Returns 0 or CP_ENOTFOUND. */
+int cp_token_store_revoke(cp_token_store *store, const char *runtime_id);
+
+/* Issues a new token for `runtime_id` with a fresh lifetime; the previous
+ * token keeps validating for refresh_overlap_ms (never past its own expiry).
+ * Returns 0, CP_ENOTFOUND, or CP_ESYS. */
+int cp_token_store_refresh(cp_token_store *store, const char *runtime_id,
+                           char token[CP_TOKEN_LEN + 1]);
+
+/* Removes every expired identity now (listeners are told, CP_TOKEN_EXPIRED);
+ * returns how many. The sweep thread calls this periodically. */
+size_t cp_token_store_sweep(cp_token_store *store);
+
+/* Live identities (expired ones count until removed). */
+size_t cp_token_store_count(const cp_token_store *store);
+
+typedef enum cp_token_event {
+  CP_TOKEN_REVOKED = 1,
+  CP_TOKEN_EXPIRED = 2
+} cp_token_event;
+
+/* Called after an identity was revoked or removed as expired, on the thread
+ * that did it (the caller of revoke, the sweep thread, or a validating server
+ * thread), without store locks held; it may call back into the store. */
+typedef void (*cp_token_listener_fn)(const char *runtime_id,
+                                     cp_token_event event, void *user);
+
+/* Adds a listener (at most 16). Returns 0, CP_EINVAL or CP_ELIMIT. */
+int cp_token_store_subscribe(cp_token_store *store, cp_token_listener_fn fn,
+                             void *user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_TOKENS_H */

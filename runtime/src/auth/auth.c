@@ -1,0 +1,317 @@
+/* Server authentication: providers tried in order, per-method rules. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cplugin/auth.h"
+#include "cplugin/errors.h"
+#include "crypto/crypto.h"
+
+enum {
+  MAX_PROVIDERS = 16,
+  API_KEY_MIN = 16,
+  API_KEY_MAX = 256,
+  BEARER_PREFIX_LEN = 7 /* "Bearer " */
+};
+
+typedef struct api_key {
+  char key[API_KEY_MAX]; /* zero-padded, compared whole */
+  size_t len;
+  char *identity;
+} api_key;
+
+typedef struct provider {
+  cp_auth_validator_fn fn;
+  void *user;
+  char *name;
+} provider;
+
+typedef struct rule {
+  char *path;
+  size_t len;
+  bool prefix; /* "/pkg.Svc/" */
+  cp_auth_rule rule;
+} rule;
+
+struct cp_auth {
+  provider providers[MAX_PROVIDERS];
+  size_t provider_count;
+  cp_token_store *tokens;
+  api_key *keys;
+  size_t key_count;
+  rule *rules;
+  size_t rule_count;
+  cp_auth_rule default_rule;
+};
+
+int cp_auth_create(cp_auth **out) {
+  if (out == NULL) {
+    return CP_EINVAL;
+  }
+  *out = calloc(1, sizeof **out);
+  return *out == NULL ? CP_ENOMEM : 0;
+}
+
+void cp_auth_destroy(cp_auth *auth) {
+  if (auth == NULL) {
+    return;
+  }
+  for (size_t i = 0; i < auth->provider_count; i++) {
+    free(auth->providers[i].name);
+  }
+  for (size_t i = 0; i < auth->key_count; i++) {
+    /* Keys are secrets: do not leave them in freed memory. */
+    memset(auth->keys[i].key, 0, sizeof auth->keys[i].key);
+    free(auth->keys[i].identity);
+  }
+  free(auth->keys);
+  for (size_t i = 0; i < auth->rule_count; i++) {
+    free(auth->rules[i].path);
+  }
+  free(auth->rules);
+  free(auth);
+}
+
+int cp_auth_add_validator(cp_auth *auth, const char *name,
+                          cp_auth_validator_fn fn, void *user) {
+  if (auth == NULL || fn == NULL) {
+    return CP_EINVAL;
+  }
+  if (auth->provider_count == MAX_PROVIDERS) {
+    return CP_ELIMIT;
+  }
+  char *copy = strdup(name != NULL ? name : "custom");
+  if (copy == NULL) {
+    return CP_ENOMEM;
+  }
+  provider *p = &auth->providers[auth->provider_count++];
+  p->fn = fn;
+  p->user = user;
+  p->name = copy;
+  return 0;
+}
+
+/* Copies a metadata value into a NUL-terminated buffer; false if too long. */
+static bool copy_str(cp_str v, char *out, size_t cap) {
+  if (v.len >= cap) {
+    return false;
+  }
+  memcpy(out, v.ptr, v.len);
+  out[v.len] = '\0';
+  return true;
+}
+
+static cp_auth_result runtime_token_provider(cp_call *call, void *user) {
+  cp_token_store *store = user;
+  cp_str authz;
+  cp_str id;
+  bool has_authz = cp_call_metadata(call, CP_MD_AUTHORIZATION, &authz);
+  bool has_id = cp_call_metadata(call, CP_MD_RUNTIME_ID, &id);
+  if (!has_id) {
+    /* An authorization header alone may belong to another provider. */
+    return CP_AUTH_ABSENT;
+  }
+  if (!has_authz || authz.len <= BEARER_PREFIX_LEN ||
+      strncasecmp(authz.ptr, "Bearer ", BEARER_PREFIX_LEN) != 0) {
+    return CP_AUTH_DENIED;
+  }
+  char runtime_id[CP_RUNTIME_ID_MAX + 1];
+  if (!copy_str(id, runtime_id, sizeof runtime_id)) {
+    return CP_AUTH_DENIED;
+  }
+  if (!cp_token_store_validate(store, id.ptr, id.len,
+                               authz.ptr + BEARER_PREFIX_LEN,
+                               authz.len - BEARER_PREFIX_LEN)) {
+    return CP_AUTH_DENIED;
+  }
+  return cp_call_set_identity(call, "runtime-token", runtime_id) == 0
+             ? CP_AUTH_OK
+             : CP_AUTH_DENIED;
+}
+
+int cp_auth_add_runtime_tokens(cp_auth *auth, cp_token_store *store) {
+  if (auth == NULL || store == NULL) {
+    return CP_EINVAL;
+  }
+  return cp_auth_add_validator(auth, "runtime-token", runtime_token_provider,
+                               store);
+}
+
+static cp_auth_result api_key_provider(cp_call *call, void *user) {
+  cp_auth *auth = user;
+  cp_str presented;
+  if (!cp_call_metadata(call, CP_MD_API_KEY, &presented)) {
+    return CP_AUTH_ABSENT;
+  }
+  char padded[API_KEY_MAX] = {0};
+  if (presented.len == 0 || presented.len > API_KEY_MAX) {
+    return CP_AUTH_DENIED;
+  }
+  memcpy(padded, presented.ptr, presented.len);
+  /* Every key is compared whole, so the time says nothing about which key
+   * (if any) matched or where a wrong key differs. */
+  const api_key *match = NULL;
+  for (size_t i = 0; i < auth->key_count; i++) {
+    bool same = cp_ct_equal(padded, auth->keys[i].key, API_KEY_MAX);
+    if (same & (presented.len == auth->keys[i].len)) {
+      match = &auth->keys[i];
+    }
+  }
+  memset(padded, 0, sizeof padded);
+  if (match == NULL) {
+    return CP_AUTH_DENIED;
+  }
+  return cp_call_set_identity(call, "api-key", match->identity) == 0
+             ? CP_AUTH_OK
+             : CP_AUTH_DENIED;
+}
+
+int cp_auth_add_api_key(cp_auth *auth, const char *key, const char *identity) {
+  if (auth == NULL || key == NULL || identity == NULL || identity[0] == '\0') {
+    return CP_EINVAL;
+  }
+  size_t len = strlen(key);
+  if (len < API_KEY_MIN || len > API_KEY_MAX) {
+    return CP_EINVAL;
+  }
+  api_key *keys = realloc(auth->keys, (auth->key_count + 1) * sizeof *keys);
+  if (keys == NULL) {
+    return CP_ENOMEM;
+  }
+  auth->keys = keys;
+  api_key *k = &keys[auth->key_count];
+  memset(k, 0, sizeof *k);
+  memcpy(k->key, key, len);
+  k->len = len;
+  k->identity = strdup(identity);
+  if (k->identity == NULL) {
+    return CP_ENOMEM;
+  }
+  /* The provider is added with the first key; later keys join its list. */
+  if (auth->key_count++ == 0) {
+    return cp_auth_add_validator(auth, "api-key", api_key_provider, auth);
+  }
+  return 0;
+}
+
+static cp_auth_result mtls_provider(cp_call *call, void *user) {
+  (void)user;
+  cp_peer_cert cert;
+  if (!cp_call_peer_cert(call, &cert)) {
+    return CP_AUTH_ABSENT;
+  }
+  const char *identity = cert.common_name;
+  if ((identity == NULL || identity[0] == '\0') && cert.san_count > 0) {
+    identity = cert.sans[0];
+  }
+  if (identity == NULL || identity[0] == '\0') {
+    return CP_AUTH_DENIED; /* a certificate that names nobody */
+  }
+  if (cp_call_set_identity(call, "mtls", identity) != 0) {
+    return CP_AUTH_DENIED;
+  }
+  if (cert.common_name != NULL) {
+    cp_call_add_claim(call, "cn", cert.common_name);
+  }
+  if (cert.san_count > 0) {
+    cp_call_add_claim(call, "san", cert.sans[0]);
+  }
+  return CP_AUTH_OK;
+}
+
+int cp_auth_add_mtls(cp_auth *auth) {
+  return cp_auth_add_validator(auth, "mtls", mtls_provider, NULL);
+}
+
+int cp_auth_set_rule(cp_auth *auth, const char *path, cp_auth_rule r) {
+  if (auth == NULL || path == NULL || path[0] != '/' ||
+      (r != CP_AUTH_REQUIRED && r != CP_AUTH_OPEN)) {
+    return CP_EINVAL;
+  }
+  size_t len = strlen(path);
+  for (size_t i = 0; i < auth->rule_count; i++) {
+    if (strcmp(auth->rules[i].path, path) == 0) {
+      auth->rules[i].rule = r;
+      return 0;
+    }
+  }
+  rule *rules = realloc(auth->rules, (auth->rule_count + 1) * sizeof *rules);
+  if (rules == NULL) {
+    return CP_ENOMEM;
+  }
+  auth->rules = rules;
+  char *copy = strdup(path);
+  if (copy == NULL) {
+    return CP_ENOMEM;
+  }
+  rules[auth->rule_count].path = copy;
+  rules[auth->rule_count].len = len;
+  rules[auth->rule_count].prefix = path[len - 1] == '/';
+  rules[auth->rule_count].rule = r;
+  auth->rule_count++;
+  return 0;
+}
+
+void cp_auth_set_default(cp_auth *auth, cp_auth_rule r) {
+  if (auth != NULL && (r == CP_AUTH_REQUIRED || r == CP_AUTH_OPEN)) {
+    auth->default_rule = r;
+  }
+}
+
+int cp_auth_open_host_methods(cp_auth *auth) {
+  static const char *const open_paths[] = {
+      "/connectplugin.v1.HandshakeService/Handshake",
+      "/connectplugin.health.v1.HealthService/",
+      "/grpc.health.v1.Health/",
+  };
+  for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++) {
+    int rc = cp_auth_set_rule(auth, open_paths[i], CP_AUTH_OPEN);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static cp_auth_rule rule_for(const cp_auth *auth, const char *path) {
+  cp_auth_rule by_prefix = auth->default_rule;
+  size_t best = 0;
+  for (size_t i = 0; i < auth->rule_count; i++) {
+    const rule *r = &auth->rules[i];
+    if (!r->prefix) {
+      if (strcmp(r->path, path) == 0) {
+        return r->rule;
+      }
+    } else if (r->len > best && strncmp(r->path, path, r->len) == 0) {
+      by_prefix = r->rule;
+      best = r->len;
+    }
+  }
+  return by_prefix;
+}
+
+cp_status_code cp_auth_intercept(cp_call *call, void *user) {
+  const cp_auth *auth = user;
+  if (rule_for(auth, cp_call_path(call)) == CP_AUTH_OPEN) {
+    return CP_STATUS_OK;
+  }
+  bool denied = false;
+  for (size_t i = 0; i < auth->provider_count; i++) {
+    const provider *p = &auth->providers[i];
+    cp_auth_result r = p->fn(call, p->user);
+    if (r == CP_AUTH_OK) {
+      return CP_STATUS_OK;
+    }
+    denied |= r == CP_AUTH_DENIED;
+  }
+  return cp_call_error(call, CP_STATUS_UNAUTHENTICATED, "%s",
+                       denied ? "authentication failed"
+                              : "authentication required");
+}
+
+int cp_auth_install(cp_auth *auth, cp_server *server) {
+  if (auth == NULL || server == NULL) {
+    return CP_EINVAL;
+  }
+  return cp_server_add_interceptor(server, cp_auth_intercept, auth);
+}

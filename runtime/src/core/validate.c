@@ -1,0 +1,87 @@
+/* Input validation rules shared by the services. */
+#include "core/validate.h"
+
+#include <string.h>
+
+static bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool cp_identifier_chars_valid(const char *s, size_t len) {
+  if (len == 0 || !is_alpha(s[0])) {
+    return false;
+  }
+  for (size_t i = 1; i < len; i++) {
+    char c = s[i];
+    if (!is_alpha(c) && !is_digit(c) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+const char *cp_check_length(const char *s, size_t max) {
+  if (s != NULL && strnlen(s, max + 1) > max) {
+    return "too long";
+  }
+  return NULL;
+}
+
+const char *cp_check_metadata_entry(const char *key, const char *value) {
+  size_t klen = key != NULL ? strnlen(key, CP_METADATA_MAX_KEY + 1) : 0;
+  if (klen == 0) {
+    return "key cannot be empty";
+  }
+  if (klen > CP_METADATA_MAX_KEY) {
+    return "key too long";
+  }
+  if (!cp_identifier_chars_valid(key, klen)) {
+    return "key contains invalid characters";
+  }
+  if (value != NULL && strnlen(value, CP_METADATA_MAX_VALUE + 1) >
+                           CP_METADATA_MAX_VALUE) {
+    return "value too long";
+  }
+  return NULL;
+}
+
+/* One or more digits (upstream's pattern allows leading zeros). */
+static const char *skip_number(const char *p) {
+  if (!is_digit(*p)) {
+    return NULL;
+  }
+  while (is_digit(*p)) {
+    p++;
+  }
+  return p;
+}
+
+const char *cp_check_version(const char *version) {
+  if (version == NULL || version[0] == '\0') {
+    return "cannot be empty";
+  }
+  if (strnlen(version, CP_VERSION_MAX + 1) > CP_VERSION_MAX) {
+    return "too long";
+  }
+  const char *p = version;
+  for (int part = 0; part < 3; part++) {
+    p = skip_number(p);
+    if (p == NULL || (part < 2 && *p++ != '.')) {
+      return "must be semantic version (e.g., 1.0.0, 2.1.3-beta)";
+    }
+  }
+  if (*p == '\0') {
+    return NULL;
+  }
+  if (*p++ != '-' || *p == '\0') {
+    return "must be semantic version (e.g., 1.0.0, 2.1.3-beta)";
+  }
+  for (; *p != '\0'; p++) {
+    if (!is_alpha(*p) && !is_digit(*p) && *p != '.' && *p != '-') {
+      return "must be semantic version (e.g., 1.0.0, 2.1.3-beta)";
+    }
+  }
+  return NULL;
+}

@@ -1,0 +1,33 @@
+/* Input validation rules shared by the services (internal), matching
+ * connect-plugin-go's validation.go limits and patterns. Each check returns
+ * NULL when the input is valid, or a static reason ("too long", ...) that the
+ * caller puts after the field name in an INVALID_ARGUMENT message. */
+#ifndef CPLUGIN_CORE_VALIDATE_H
+#define CPLUGIN_CORE_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum {
+  CP_METADATA_MAX_ENTRIES = 100,
+  CP_METADATA_MAX_KEY = 256,
+  CP_METADATA_MAX_VALUE = 4096,
+  CP_SERVICE_TYPE_MAX = 128,
+  CP_VERSION_MAX = 64,
+  CP_ENDPOINT_PATH_MAX = 256
+};
+
+/* ^[a-zA-Z][a-zA-Z0-9_.\-]*$ */
+bool cp_identifier_chars_valid(const char *s, size_t len);
+
+/* One metadata entry: non-empty key of at most 256 bytes matching the
+ * identifier pattern; value of at most 4096 bytes. */
+const char *cp_check_metadata_entry(const char *key, const char *value);
+
+/* Semantic version "MAJOR.MINOR.PATCH[-PRERELEASE]", at most 64 bytes. */
+const char *cp_check_version(const char *version);
+
+/* A bounded string: NULL reason when strlen(s) <= max. */
+const char *cp_check_length(const char *s, size_t max);
+
+#endif /* CPLUGIN_CORE_VALIDATE_H */

@@ -1,0 +1,242 @@
+/* CSPRNG, constant-time comparison, base64url and hex (see crypto.h).
+ *
+ * Only RAND_bytes is used from libcrypto, through the signature OpenSSL 3
+ * (int length) and BoringSSL (size_t length) both accept. The encoders and
+ * decoders map characters with arithmetic instead of lookup tables: a table
+ * indexed by secret bytes leaks them through the cache, and tokens are
+ * secrets. */
+#include "crypto/crypto.h"
+
+#include <openssl/rand.h>
+
+#include "cplugin/errors.h"
+
+/* RAND_bytes takes an int length in OpenSSL: fill large buffers in pieces. */
+enum { RAND_CHUNK_BYTES = 1 << 20 };
+
+int cp_random_bytes(void *buf, size_t n) {
+  if (n == 0) {
+    return 0;
+  }
+  if (buf == NULL) {
+    return CP_EINVAL;
+  }
+  unsigned char *p = buf;
+  size_t left = n;
+  while (left > 0) {
+    size_t chunk = left < RAND_CHUNK_BYTES ? left : RAND_CHUNK_BYTES;
+    if (RAND_bytes(p, (int)chunk) != 1) {
+      cp_secure_zero(buf, n);
+      return CP_ESYS;
+    }
+    p += chunk;
+    left -= chunk;
+  }
+  return 0;
+}
+
+bool cp_ct_equal(const void *a, const void *b, size_t n) {
+  if (n == 0) {
+    return true;
+  }
+  if (a == NULL || b == NULL) {
+    return false;
+  }
+  const unsigned char *pa = a;
+  const unsigned char *pb = b;
+  /* volatile: every iteration must store, so the compiler can neither stop
+   * at the first difference nor vectorise into an early-exit compare. */
+  volatile unsigned char acc = 0;
+  for (size_t i = 0; i < n; i++) {
+    acc |= (unsigned char)(pa[i] ^ pb[i]);
+  }
+  /* 1 when acc == 0 (acc - 1 wraps to all ones), without a branch. */
+  return ((((unsigned)acc) - 1U) >> 8U) & 1U;
+}
+
+void cp_secure_zero(void *p, size_t n) {
+  volatile unsigned char *q = p;
+  for (size_t i = 0; i < n; i++) {
+    q[i] = 0;
+  }
+}
+
+/* --- base64url ------------------------------------------------------------
+ * Range tests are branch-free: (lo - 1 - c) & (c - (hi + 1)) is negative
+ * exactly when lo <= c <= hi, and >> 8 turns that into an all-ones mask
+ * (c is a byte, so the subtractions stay far from overflow). */
+
+/* 0..63 to its base64url character. */
+static char b64url_char(unsigned v) {
+  int x = (int)v;
+  int diff = 'A';
+  diff += ((25 - x) >> 8) & 6;   /* 26..: 'a' - 26 */
+  diff -= ((51 - x) >> 8) & 75;  /* 52..: '0' - 52 */
+  diff -= ((61 - x) >> 8) & 13;  /* 62:   '-' - 62 */
+  diff += ((62 - x) >> 8) & 49;  /* 63:   '_' - 63 */
+  return (char)(x + diff);
+}
+
+/* A base64url character to 0..63, or -1 for any other byte. */
+static int b64url_value(unsigned char c) {
+  int ch = c;
+  int v = -1;
+  v += (((('A' - 1) - ch) & (ch - ('Z' + 1))) >> 8) & (ch - 'A' + 1);
+  v += (((('a' - 1) - ch) & (ch - ('z' + 1))) >> 8) & (ch - 'a' + 27);
+  v += (((('0' - 1) - ch) & (ch - ('9' + 1))) >> 8) & (ch - '0' + 53);
+  v += ((('-' - 1 - ch) & (ch - ('-' + 1))) >> 8) & 63;
+  v += ((('_' - 1 - ch) & (ch - ('_' + 1))) >> 8) & 64;
+  return v;
+}
+
+size_t cp_base64url_encode(const uint8_t *in, size_t n, char *out,
+                           size_t out_cap) {
+  if (out == NULL || out_cap == 0) {
+    return 0;
+  }
+  out[0] = '\0';
+  /* Larger n would overflow the length computation. */
+  if ((in == NULL && n > 0) || n > (SIZE_MAX / 4 - 1) * 3) {
+    return 0;
+  }
+  size_t need = CP_BASE64URL_ENCODED_LEN(n);
+  if (out_cap < need + 1) {
+    return 0;
+  }
+  size_t o = 0;
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t w = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8) |
+                 (uint32_t)in[i + 2];
+    out[o++] = b64url_char((w >> 18) & 63);
+    out[o++] = b64url_char((w >> 12) & 63);
+    out[o++] = b64url_char((w >> 6) & 63);
+    out[o++] = b64url_char(w & 63);
+  }
+  size_t rest = n - i;
+  if (rest > 0) {
+    uint32_t w = (uint32_t)in[i] << 16;
+    if (rest == 2) {
+      w |= (uint32_t)in[i + 1] << 8;
+    }
+    out[o++] = b64url_char((w >> 18) & 63);
+    out[o++] = b64url_char((w >> 12) & 63);
+    out[o++] = rest == 2 ? b64url_char((w >> 6) & 63) : '=';
+    out[o++] = '=';
+  }
+  out[o] = '\0';
+  return o;
+}
+
+int cp_base64url_decode(const char *in, size_t len, uint8_t *out,
+                        size_t out_cap, size_t *out_len) {
+  if (out_len == NULL) {
+    return CP_EINVAL;
+  }
+  *out_len = 0;
+  if ((in == NULL && len > 0) || len % 4 != 0) {
+    return CP_EINVAL;
+  }
+  if (len == 0) {
+    return 0;
+  }
+  size_t pad = 0;
+  if (in[len - 1] == '=') {
+    pad = in[len - 2] == '=' ? 2 : 1;
+  }
+  size_t need = len / 4 * 3 - pad;
+  if (out == NULL) {
+    return CP_EINVAL;
+  }
+  if (out_cap < need) {
+    return CP_ETOOBIG;
+  }
+  int bad = 0; /* becomes negative once any character is invalid */
+  uint32_t last = 0;
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 4) {
+    size_t chars = i + 4 == len ? 4 - pad : 4;
+    uint32_t w = 0;
+    for (size_t j = 0; j < 4; j++) {
+      int v = j < chars ? b64url_value((unsigned char)in[i + j]) : 0;
+      bad |= v;
+      w = (w << 6) | (uint32_t)(v & 63);
+    }
+    /* 4 characters make 3 bytes; each '=' drops one. */
+    size_t bytes = 3 - (4 - chars);
+    out[o++] = (uint8_t)(w >> 16);
+    if (bytes > 1) {
+      out[o++] = (uint8_t)(w >> 8);
+    }
+    if (bytes > 2) {
+      out[o++] = (uint8_t)w;
+    }
+    last = w;
+  }
+  /* The bits under the padding must be zero: "QR==" and "QQ==" would
+   * otherwise both decode to "A". */
+  uint32_t unused = pad == 0 ? 0 : (last & ((1U << (8 * pad)) - 1U));
+  if (bad < 0 || unused != 0) {
+    cp_secure_zero(out, need);
+    return CP_EINVAL;
+  }
+  *out_len = need;
+  return 0;
+}
+
+/* --- hex ------------------------------------------------------------------
+ */
+
+void cp_hex_encode(const uint8_t *in, size_t n, char *out) {
+  for (size_t i = 0; i < n; i++) {
+    for (int half = 0; half < 2; half++) {
+      int d = half == 0 ? in[i] >> 4 : in[i] & 15;
+      /* '0' + d, plus the gap to 'a' when d > 9 (branch-free). */
+      out[2 * i + (size_t)half] = (char)('0' + d + (((9 - d) >> 8) & 39));
+    }
+  }
+  out[2 * n] = '\0';
+}
+
+int cp_hex_decode_u64(const char *hex16, uint64_t *out) {
+  if (hex16 == NULL || out == NULL) {
+    return CP_EINVAL;
+  }
+  uint64_t v = 0;
+  for (size_t i = 0; i < 16; i++) {
+    char c = hex16[i];
+    uint64_t d;
+    if (c >= '0' && c <= '9') {
+      d = (uint64_t)(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      d = (uint64_t)(c - 'a' + 10);
+    } else {
+      return CP_EINVAL;
+    }
+    v = (v << 4) | d;
+  }
+  *out = v;
+  return 0;
+}
+
+/* --- tokens ---------------------------------------------------------------
+ */
+
+int cp_random_token(char out[CP_RANDOM_TOKEN_CHARS + 1]) {
+  uint8_t raw[CP_RANDOM_TOKEN_BYTES];
+  out[0] = '\0';
+  if (cp_random_bytes(raw, sizeof raw) != 0) {
+    return CP_ESYS;
+  }
+  cp_base64url_encode(raw, sizeof raw, out, CP_RANDOM_TOKEN_CHARS + 1);
+  cp_secure_zero(raw, sizeof raw);
+  return 0;
+}
+
+const char *cp_crypto_library(void) {
+#if defined(OPENSSL_IS_BORINGSSL)
+  return "BoringSSL";
+#else
+  return "OpenSSL";
+#endif
+}

@@ -1,0 +1,494 @@
+/* The runtime identity token store: issue, validate, revoke, refresh, sweep,
+ * and listeners for revocation and expiry. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/siphash.h"
+#include "crypto/crypto.h"
+#include "cplugin/errors.h"
+#include "cplugin/tokens.h"
+#include "tokens/token_table.h"
+
+enum {
+  SHARD_COUNT = 64, /* must match SHARD_BITS in token_table.c */
+  MAX_LISTENERS = 16,
+  SUFFIX_HEX = 16,
+  ISSUE_ATTEMPTS = 8
+};
+
+typedef struct listener {
+  cp_token_listener_fn fn;
+  void *user;
+} listener;
+
+struct cp_token_store {
+  cp_token_store_options opts;
+  int64_t ttl_ns;
+  int64_t overlap_ns;
+  cp_siphash_key id_key;
+  atomic_size_t live;
+  cp_token_shard shards[SHARD_COUNT];
+
+  pthread_mutex_t listeners_mu;
+  listener listeners[MAX_LISTENERS];
+  size_t listener_count;
+
+  pthread_t sweeper;
+  bool sweeper_running;
+  pthread_mutex_t sweep_mu;
+  pthread_cond_t sweep_cv;
+  bool stopping;
+};
+
+void cp_token_store_options_init(cp_token_store_options *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->ttl_ms = 24LL * 60 * 60 * 1000;
+  opts->max_tokens = 100000;
+  opts->refresh_overlap_ms = 60 * 1000;
+  opts->sweep_interval_ms = 60 * 1000;
+  opts->clock = NULL;
+}
+
+bool cp_self_id_valid(const char *self_id) {
+  if (self_id == NULL) {
+    return false;
+  }
+  size_t n = strnlen(self_id, CP_SELF_ID_MAX + 1);
+  if (n == 0 || n > CP_SELF_ID_MAX) {
+    return false;
+  }
+  char c = self_id[0];
+  if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+    return false;
+  }
+  for (size_t i = 1; i < n; i++) {
+    c = self_id[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static int64_t now_ns(const cp_token_store *s) {
+  return cp_clock_now_ns(s->opts.clock);
+}
+
+static int64_t add_sat(int64_t a, int64_t b) {
+  return (b > 0 && a > INT64_MAX - b) ? INT64_MAX : a + b;
+}
+
+static cp_token_shard *shard_of(cp_token_store *s, uint64_t key) {
+  return &s->shards[key & (SHARD_COUNT - 1)];
+}
+
+/* Splits "<prefix>-<16 hex>" and returns the suffix as the table key. */
+static bool parse_key(const char *id, size_t len, uint64_t *key) {
+  if (len < SUFFIX_HEX + 2 || len > CP_RUNTIME_ID_MAX ||
+      id[len - SUFFIX_HEX - 1] != '-') {
+    return false;
+  }
+  return cp_hex_decode_u64(id + len - SUFFIX_HEX, key) == 0 && *key != 0;
+}
+
+static void *sweeper_main(void *arg);
+
+int cp_token_store_create(cp_token_store **out,
+                          const cp_token_store_options *opts) {
+  if (out == NULL) {
+    return CP_EINVAL;
+  }
+  *out = NULL;
+  cp_token_store_options o;
+  if (opts != NULL) {
+    o = *opts;
+  } else {
+    cp_token_store_options_init(&o);
+  }
+  if (o.ttl_ms <= 0 || o.max_tokens == 0 || o.refresh_overlap_ms < 0 ||
+      o.sweep_interval_ms < 0 || o.ttl_ms > INT64_MAX / 1000000 ||
+      o.refresh_overlap_ms > INT64_MAX / 1000000) {
+    return CP_EINVAL;
+  }
+  cp_token_store *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    return CP_ENOMEM;
+  }
+  s->opts = o;
+  s->ttl_ns = o.ttl_ms * 1000000;
+  s->overlap_ns = o.refresh_overlap_ms * 1000000;
+  if (cp_random_bytes(&s->id_key, sizeof s->id_key) != 0) {
+    free(s);
+    return CP_ESYS;
+  }
+  atomic_init(&s->live, 0);
+  size_t ready = 0;
+  for (; ready < SHARD_COUNT; ready++) {
+    if (token_shard_init(&s->shards[ready]) != 0) {
+      break;
+    }
+  }
+  if (ready < SHARD_COUNT) {
+    while (ready > 0) {
+      token_shard_destroy(&s->shards[--ready]);
+    }
+    free(s);
+    return CP_ENOMEM;
+  }
+  pthread_mutex_init(&s->listeners_mu, NULL);
+  pthread_mutex_init(&s->sweep_mu, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->sweep_cv, &attr);
+  pthread_condattr_destroy(&attr);
+  if (o.sweep_interval_ms > 0) {
+    s->sweeper_running =
+        pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0;
+  }
+  *out = s;
+  return 0;
+}
+
+void cp_token_store_destroy(cp_token_store *s) {
+  if (s == NULL) {
+    return;
+  }
+  if (s->sweeper_running) {
+    pthread_mutex_lock(&s->sweep_mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->sweep_cv);
+    pthread_mutex_unlock(&s->sweep_mu);
+    pthread_join(s->sweeper, NULL);
+  }
+  for (size_t i = 0; i < SHARD_COUNT; i++) {
+    token_shard_destroy(&s->shards[i]);
+  }
+  pthread_mutex_destroy(&s->listeners_mu);
+  pthread_mutex_destroy(&s->sweep_mu);
+  pthread_cond_destroy(&s->sweep_cv);
+  free(s);
+}
+
+int cp_token_store_subscribe(cp_token_store *s, cp_token_listener_fn fn,
+                             void *user) {
+  if (s == NULL || fn == NULL) {
+    return CP_EINVAL;
+  }
+  pthread_mutex_lock(&s->listeners_mu);
+  int rc = CP_ELIMIT;
+  if (s->listener_count < MAX_LISTENERS) {
+    s->listeners[s->listener_count].fn = fn;
+    s->listeners[s->listener_count].user = user;
+    s->listener_count++;
+    rc = 0;
+  }
+  pthread_mutex_unlock(&s->listeners_mu);
+  return rc;
+}
+
+static void notify(cp_token_store *s, const char *id, cp_token_event ev) {
+  listener copy[MAX_LISTENERS];
+  pthread_mutex_lock(&s->listeners_mu);
+  size_t n = s->listener_count;
+  memcpy(copy, s->listeners, n * sizeof copy[0]);
+  pthread_mutex_unlock(&s->listeners_mu);
+  for (size_t i = 0; i < n; i++) {
+    copy[i].fn(id, ev, copy[i].user);
+  }
+}
+
+/* Lower-cases self_id into `out` and appends "-<16 hex of key>". */
+static void format_runtime_id(const char *self_id, uint64_t key, char *out) {
+  size_t n = strlen(self_id);
+  for (size_t i = 0; i < n; i++) {
+    char c = self_id[i];
+    out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+  }
+  snprintf(out + n, SUFFIX_HEX + 2, "-%016" PRIx64, key);
+}
+
+static bool reserve_slot(cp_token_store *s) {
+  size_t live = atomic_fetch_add(&s->live, 1);
+  if (live < s->opts.max_tokens) {
+    return true;
+  }
+  atomic_fetch_sub(&s->live, 1);
+  return false;
+}
+
+int cp_token_store_issue(cp_token_store *s, const char *self_id,
+                         char *runtime_id, size_t runtime_id_cap,
+                         char token[CP_TOKEN_LEN + 1]) {
+  if (s == NULL || !cp_self_id_valid(self_id) || runtime_id == NULL ||
+      token == NULL || runtime_id_cap < strlen(self_id) + SUFFIX_HEX + 2) {
+    return CP_EINVAL;
+  }
+  if (!reserve_slot(s)) {
+    /* Expired identities may still hold places: free them and retry once. */
+    cp_token_store_sweep(s);
+    if (!reserve_slot(s)) {
+      return CP_ELIMIT;
+    }
+  }
+  cp_token_slot slot;
+  memset(&slot, 0, sizeof slot);
+  if (cp_random_bytes(slot.token, sizeof slot.token) != 0) {
+    atomic_fetch_sub(&s->live, 1);
+    return CP_ESYS;
+  }
+  int rc = CP_ESYS;
+  for (int attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
+    uint64_t key = 0;
+    if (cp_random_bytes(&key, sizeof key) != 0) {
+      break;
+    }
+    if (key == 0) {
+      continue;
+    }
+    char id[CP_RUNTIME_ID_MAX + 1];
+    format_runtime_id(self_id, key, id);
+    cp_token_shard *sh = shard_of(s, key);
+    pthread_mutex_lock(&sh->mu);
+    if (token_shard_find(sh, key) >= 0) {
+      /* Collision with a live identity: never overwrite it, draw again. */
+      pthread_mutex_unlock(&sh->mu);
+      continue;
+    }
+    slot.key = key;
+    slot.id_hash = cp_siphash(&s->id_key, id, strlen(id));
+    slot.expires_ns = add_sat(now_ns(s), s->ttl_ns);
+    slot.prev_expires_ns = INT64_MIN;
+    slot.runtime_id = strdup(id);
+    rc = slot.runtime_id == NULL ? CP_ENOMEM : token_shard_insert(sh, &slot);
+    pthread_mutex_unlock(&sh->mu);
+    if (rc == 0) {
+      snprintf(runtime_id, runtime_id_cap, "%s", id);
+      cp_base64url_encode((const uint8_t *)slot.token, sizeof slot.token, token,
+                          CP_TOKEN_LEN + 1);
+    } else {
+      free(slot.runtime_id);
+    }
+    break;
+  }
+  if (rc != 0) {
+    atomic_fetch_sub(&s->live, 1);
+  }
+  /* The token's bytes never outlive this call outside the table. */
+  memset(slot.token, 0, sizeof slot.token);
+  return rc;
+}
+
+/* Removes an expired identity found by a validation, if its shard is free
+ * right now; otherwise the sweep gets it. */
+static void remove_if_expired(cp_token_store *s, uint64_t key, int64_t now) {
+  cp_token_shard *sh = shard_of(s, key);
+  if (pthread_mutex_trylock(&sh->mu) != 0) {
+    return;
+  }
+  char *id = NULL;
+  long i = token_shard_find(sh, key);
+  if (i >= 0) {
+    const cp_token_slot *slot = token_shard_slot(sh, i);
+    if (slot->expires_ns <= now && slot->prev_expires_ns <= now) {
+      id = token_shard_remove(sh, i);
+    }
+  }
+  pthread_mutex_unlock(&sh->mu);
+  if (id != NULL) {
+    atomic_fetch_sub(&s->live, 1);
+    notify(s, id, CP_TOKEN_EXPIRED);
+    free(id);
+  }
+}
+
+bool cp_token_store_validate(cp_token_store *s, const char *runtime_id,
+                             size_t runtime_id_len, const char *token,
+                             size_t token_len) {
+  if (s == NULL || runtime_id == NULL || token == NULL ||
+      token_len != CP_TOKEN_LEN) {
+    return false;
+  }
+  uint64_t presented[CP_TOKEN_WORDS];
+  size_t decoded = 0;
+  if (cp_base64url_decode(token, token_len, (uint8_t *)presented,
+                          sizeof presented, &decoded) != 0 ||
+      decoded != sizeof presented) {
+    return false;
+  }
+  uint64_t key = 0;
+  if (!parse_key(runtime_id, runtime_id_len, &key)) {
+    return false;
+  }
+  cp_token_view v;
+  bool found = token_shard_read(shard_of(s, key), key, &v);
+  if (!found) {
+    /* Compare anyway, so that an unknown ID costs what a known one does. */
+    memset(&v, 0, sizeof v);
+    v.expires_ns = INT64_MIN;
+    v.prev_expires_ns = INT64_MIN;
+  }
+  int64_t now = now_ns(s);
+  bool id_ok = found && v.id_hash == cp_siphash(&s->id_key, runtime_id,
+                                                runtime_id_len);
+  bool cur_ok = cp_ct_equal(presented, v.token, sizeof presented);
+  bool prev_ok = cp_ct_equal(presented, v.prev_token, sizeof presented);
+  bool cur_live = now < v.expires_ns;
+  bool prev_live = now < v.prev_expires_ns;
+  if (found && !cur_live && !prev_live) {
+    remove_if_expired(s, key, now);
+  }
+  return id_ok && ((cur_ok && cur_live) || (prev_ok && prev_live));
+}
+
+/* Finds the identity named exactly `runtime_id`; returns its shard (locked)
+ * and index, or NULL. */
+static cp_token_shard *lock_identity(cp_token_store *s, const char *runtime_id,
+                                     long *index) {
+  uint64_t key = 0;
+  if (runtime_id == NULL || !parse_key(runtime_id, strlen(runtime_id), &key)) {
+    return NULL;
+  }
+  cp_token_shard *sh = shard_of(s, key);
+  pthread_mutex_lock(&sh->mu);
+  long i = token_shard_find(sh, key);
+  if (i < 0 || strcmp(token_shard_slot(sh, i)->runtime_id, runtime_id) != 0) {
+    pthread_mutex_unlock(&sh->mu);
+    return NULL;
+  }
+  *index = i;
+  return sh;
+}
+
+int cp_token_store_revoke(cp_token_store *s, const char *runtime_id) {
+  if (s == NULL) {
+    return CP_EINVAL;
+  }
+  long i = -1;
+  cp_token_shard *sh = lock_identity(s, runtime_id, &i);
+  if (sh == NULL) {
+    return CP_ENOTFOUND;
+  }
+  char *id = token_shard_remove(sh, i);
+  pthread_mutex_unlock(&sh->mu);
+  atomic_fetch_sub(&s->live, 1);
+  notify(s, id, CP_TOKEN_REVOKED);
+  free(id);
+  return 0;
+}
+
+int cp_token_store_refresh(cp_token_store *s, const char *runtime_id,
+                           char token[CP_TOKEN_LEN + 1]) {
+  if (s == NULL || token == NULL) {
+    return CP_EINVAL;
+  }
+  uint64_t fresh[CP_TOKEN_WORDS];
+  if (cp_random_bytes(fresh, sizeof fresh) != 0) {
+    return CP_ESYS;
+  }
+  long i = -1;
+  cp_token_shard *sh = lock_identity(s, runtime_id, &i);
+  if (sh == NULL) {
+    return CP_ENOTFOUND;
+  }
+  int64_t now = now_ns(s);
+  const cp_token_slot *slot = token_shard_slot(sh, i);
+  int64_t prev_until = add_sat(now, s->overlap_ns);
+  if (prev_until > slot->expires_ns) {
+    prev_until = slot->expires_ns; /* never beyond the old token's own life */
+  }
+  token_shard_rotate(sh, i, fresh, add_sat(now, s->ttl_ns), prev_until);
+  pthread_mutex_unlock(&sh->mu);
+  cp_base64url_encode((const uint8_t *)fresh, sizeof fresh, token,
+                      CP_TOKEN_LEN + 1);
+  memset(fresh, 0, sizeof fresh);
+  return 0;
+}
+
+/* Removes the expired identities of one shard into `ids` (at most `cap`);
+ * returns how many, and whether more remain. */
+static size_t sweep_shard(cp_token_shard *sh, int64_t now, char **ids,
+                          size_t cap, bool *more) {
+  size_t n = 0;
+  *more = false;
+  pthread_mutex_lock(&sh->mu);
+  size_t size = sh->table->mask + 1;
+  for (size_t i = 0; i < size;) {
+    const cp_token_slot *slot = token_shard_slot(sh, (long)i);
+    bool expired = slot->key != 0 && slot->expires_ns <= now &&
+                   slot->prev_expires_ns <= now;
+    if (!expired) {
+      i++;
+      continue;
+    }
+    if (n == cap) {
+      *more = true;
+      break;
+    }
+    /* Removal may shift a later entry into slot i: look at i again. */
+    ids[n++] = token_shard_remove(sh, (long)i);
+  }
+  pthread_mutex_unlock(&sh->mu);
+  return n;
+}
+
+size_t cp_token_store_sweep(cp_token_store *s) {
+  if (s == NULL) {
+    return 0;
+  }
+  enum { BATCH = 64 };
+  char *ids[BATCH];
+  size_t total = 0;
+  int64_t now = now_ns(s);
+  for (size_t k = 0; k < SHARD_COUNT; k++) {
+    bool more = true;
+    while (more) {
+      size_t n = sweep_shard(&s->shards[k], now, ids, BATCH, &more);
+      atomic_fetch_sub(&s->live, n);
+      for (size_t i = 0; i < n; i++) {
+        notify(s, ids[i], CP_TOKEN_EXPIRED);
+        free(ids[i]);
+      }
+      total += n;
+    }
+  }
+  return total;
+}
+
+size_t cp_token_store_count(const cp_token_store *s) {
+  return s == NULL ? 0 : atomic_load(&((cp_token_store *)s)->live);
+}
+
+static void *sweeper_main(void *arg) {
+  cp_token_store *s = arg;
+  pthread_mutex_lock(&s->sweep_mu);
+  while (!s->stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    int64_t ms = s->opts.sweep_interval_ms;
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    while (!s->stopping &&
+           pthread_cond_timedwait(&s->sweep_cv, &s->sweep_mu, &until) == 0) {
+    }
+    if (s->stopping) {
+      break;
+    }
+    pthread_mutex_unlock(&s->sweep_mu);
+    cp_token_store_sweep(s);
+    pthread_mutex_lock(&s->sweep_mu);
+  }
+  pthread_mutex_unlock(&s->sweep_mu);
+  return NULL;
+}

@@ -1,0 +1,343 @@
+// The runtime identity token store: formats, validation, expiry (with an
+// injected clock), sweep, cap, revoke, refresh, listeners, and concurrent
+// validation while writers change the table.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include "core/siphash.h"
+#include "cplugin/errors.h"
+#include "cplugin/tokens.h"
+}
+
+namespace {
+
+constexpr int64_t kSecond = 1000000000LL;
+
+struct Event {
+  std::string id;
+  cp_token_event kind;
+};
+
+void Record(const char *runtime_id, cp_token_event ev, void *user) {
+  static_cast<std::vector<Event> *>(user)->push_back({runtime_id, ev});
+}
+
+class TokenStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cp_manual_clock_init(&clock_, 1000 * kSecond);
+    cp_token_store_options_init(&opts_);
+    opts_.clock = &clock_.clock;
+    opts_.sweep_interval_ms = 0;  // the tests sweep by hand
+  }
+  void TearDown() override { cp_token_store_destroy(store_); }
+
+  void Create() {
+    ASSERT_EQ(0, cp_token_store_create(&store_, &opts_));
+    ASSERT_EQ(0, cp_token_store_subscribe(store_, Record, &events_));
+  }
+
+  struct Identity {
+    std::string id, token;
+  };
+
+  Identity Issue(const char *self_id = "KV-Plugin") {
+    char id[CP_RUNTIME_ID_MAX + 1];
+    char token[CP_TOKEN_LEN + 1];
+    EXPECT_EQ(0, cp_token_store_issue(store_, self_id, id, sizeof id, token));
+    return {id, token};
+  }
+
+  bool Valid(const Identity &i) {
+    return Valid(i.id, i.token);
+  }
+  bool Valid(const std::string &id, const std::string &token) {
+    return cp_token_store_validate(store_, id.data(), id.size(), token.data(),
+                                   token.size());
+  }
+
+  cp_manual_clock clock_;
+  cp_token_store_options opts_;
+  cp_token_store *store_ = nullptr;
+  std::vector<Event> events_;
+};
+
+TEST_F(TokenStoreTest, IssuedIdentityHasTheDocumentedFormats) {
+  Create();
+  Identity a = Issue("KV-Plugin");
+  // Runtime ID: lower-cased self_id, '-', 16 lower-case hex digits.
+  ASSERT_EQ(std::string("kv-plugin-").size() + 16, a.id.size());
+  EXPECT_EQ(0u, a.id.find("kv-plugin-"));
+  for (char c : a.id.substr(10)) {
+    EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << a.id;
+  }
+  // Token: 44 chars of the URL-safe base64 alphabet, one '=' of padding.
+  ASSERT_EQ(44u, a.token.size());
+  EXPECT_EQ('=', a.token[43]);
+  for (size_t i = 0; i < 43; i++) {
+    char c = a.token[i];
+    EXPECT_TRUE(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')
+        << a.token;
+  }
+  EXPECT_TRUE(Valid(a));
+  EXPECT_EQ(1u, cp_token_store_count(store_));
+}
+
+TEST_F(TokenStoreTest, EveryIssueIsDistinct) {
+  Create();
+  std::set<std::string> ids, tokens;
+  for (int i = 0; i < 2000; i++) {
+    Identity x = Issue("same");
+    ids.insert(x.id);
+    tokens.insert(x.token);
+  }
+  EXPECT_EQ(2000u, ids.size());
+  EXPECT_EQ(2000u, tokens.size());
+  EXPECT_EQ(2000u, cp_token_store_count(store_));
+}
+
+TEST_F(TokenStoreTest, WrongUnknownAndMalformedCredentialsFail) {
+  Create();
+  Identity a = Issue();
+  Identity b = Issue();
+  EXPECT_FALSE(Valid(a.id, b.token));  // another identity's token
+  std::string flipped = a.token;
+  flipped[0] = flipped[0] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(Valid(a.id, flipped));  // first byte differs
+  flipped = a.token;
+  flipped[41] = flipped[41] == 'A' ? 'Q' : 'A';
+  EXPECT_FALSE(Valid(a.id, flipped));  // last bytes differ
+  EXPECT_FALSE(Valid("kv-plugin-0123456789abcdef", a.token));  // unknown id
+  // Same suffix, different name: the whole ID must match.
+  std::string renamed = "other" + a.id.substr(a.id.find('-', 3));
+  EXPECT_FALSE(Valid(renamed, a.token));
+  EXPECT_FALSE(Valid(a.id, a.token.substr(0, 43)));  // short
+  EXPECT_FALSE(Valid(a.id, a.token + "="));          // long
+  EXPECT_FALSE(Valid(a.id, std::string(44, '!')));   // not base64url
+  EXPECT_FALSE(Valid("", a.token));
+  EXPECT_FALSE(Valid("nosuffix", a.token));
+  EXPECT_FALSE(Valid("x-0000000000000000", a.token));  // zero key
+  EXPECT_FALSE(Valid("x-0123456789ABCDEF", a.token));  // upper-case hex
+  EXPECT_FALSE(cp_token_store_validate(store_, nullptr, 0, "t", 1));
+  EXPECT_TRUE(Valid(a));
+}
+
+TEST_F(TokenStoreTest, InvalidSelfIdsAreRejected) {
+  Create();
+  char id[CP_RUNTIME_ID_MAX + 1];
+  char token[CP_TOKEN_LEN + 1];
+  const char *bad[] = {"", "9lives", "-x", "has space", "semi;colon",
+                       "slash/x", "ünïcode"};
+  for (const char *b : bad) {
+    EXPECT_EQ(CP_EINVAL, cp_token_store_issue(store_, b, id, sizeof id, token))
+        << b;
+  }
+  std::string longest(CP_SELF_ID_MAX, 'a');
+  EXPECT_EQ(0, cp_token_store_issue(store_, longest.c_str(), id, sizeof id,
+                                    token));
+  std::string too_long(CP_SELF_ID_MAX + 1, 'a');
+  EXPECT_EQ(CP_EINVAL, cp_token_store_issue(store_, too_long.c_str(), id,
+                                            sizeof id, token));
+  EXPECT_EQ(CP_EINVAL, cp_token_store_issue(store_, "ok", id, 5, token));
+  EXPECT_TRUE(cp_self_id_valid("a.b_c-D9"));
+}
+
+TEST_F(TokenStoreTest, TokensExpireAfterTheTtl) {
+  opts_.ttl_ms = 60 * 1000;
+  Create();
+  Identity a = Issue();
+  cp_manual_clock_advance(&clock_, 59 * kSecond);
+  EXPECT_TRUE(Valid(a));
+  cp_manual_clock_advance(&clock_, 1 * kSecond);
+  EXPECT_FALSE(Valid(a));
+  // The failed validation removed it lazily and told the listeners.
+  EXPECT_EQ(0u, cp_token_store_count(store_));
+  ASSERT_EQ(1u, events_.size());
+  EXPECT_EQ(a.id, events_[0].id);
+  EXPECT_EQ(CP_TOKEN_EXPIRED, events_[0].kind);
+}
+
+TEST_F(TokenStoreTest, SweepRemovesOnlyExpiredIdentities) {
+  opts_.ttl_ms = 10 * 1000;
+  Create();
+  std::vector<Identity> old_ones;
+  for (int i = 0; i < 300; i++) {
+    old_ones.push_back(Issue("old"));
+  }
+  cp_manual_clock_advance(&clock_, 5 * kSecond);
+  std::vector<Identity> young;
+  for (int i = 0; i < 200; i++) {
+    young.push_back(Issue("young"));
+  }
+  cp_manual_clock_advance(&clock_, 5 * kSecond);
+  EXPECT_EQ(300u, cp_token_store_sweep(store_));
+  EXPECT_EQ(200u, cp_token_store_count(store_));
+  EXPECT_EQ(300u, events_.size());
+  for (const Identity &y : young) {
+    EXPECT_TRUE(Valid(y));
+  }
+  for (const Identity &o : old_ones) {
+    EXPECT_FALSE(Valid(o));
+  }
+  EXPECT_EQ(0u, cp_token_store_sweep(store_));
+}
+
+TEST_F(TokenStoreTest, BackgroundSweepRuns) {
+  opts_.ttl_ms = 1000;
+  opts_.sweep_interval_ms = 20;
+  Create();
+  Issue();
+  cp_manual_clock_advance(&clock_, 2 * kSecond);
+  for (int i = 0; i < 500 && cp_token_store_count(store_) != 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(0u, cp_token_store_count(store_));
+}
+
+TEST_F(TokenStoreTest, CapOnLiveTokens) {
+  opts_.max_tokens = 50;
+  opts_.ttl_ms = 1000;
+  Create();
+  for (int i = 0; i < 50; i++) {
+    Issue();
+  }
+  char id[CP_RUNTIME_ID_MAX + 1];
+  char token[CP_TOKEN_LEN + 1];
+  EXPECT_EQ(CP_ELIMIT, cp_token_store_issue(store_, "x", id, sizeof id, token));
+  EXPECT_EQ(50u, cp_token_store_count(store_));
+  // Once the old ones expire, issuing sweeps them and succeeds.
+  cp_manual_clock_advance(&clock_, 2 * kSecond);
+  EXPECT_EQ(0, cp_token_store_issue(store_, "x", id, sizeof id, token));
+  EXPECT_EQ(1u, cp_token_store_count(store_));
+}
+
+TEST_F(TokenStoreTest, RevokeStopsValidationAndNotifies) {
+  Create();
+  Identity a = Issue();
+  Identity b = Issue();
+  EXPECT_EQ(0, cp_token_store_revoke(store_, a.id.c_str()));
+  EXPECT_FALSE(Valid(a));
+  EXPECT_TRUE(Valid(b));
+  EXPECT_EQ(CP_ENOTFOUND, cp_token_store_revoke(store_, a.id.c_str()));
+  EXPECT_EQ(CP_ENOTFOUND, cp_token_store_revoke(store_, "nope"));
+  ASSERT_EQ(1u, events_.size());
+  EXPECT_EQ(a.id, events_[0].id);
+  EXPECT_EQ(CP_TOKEN_REVOKED, events_[0].kind);
+  EXPECT_EQ(1u, cp_token_store_count(store_));
+}
+
+TEST_F(TokenStoreTest, RefreshKeepsTheOldTokenForTheOverlap) {
+  opts_.ttl_ms = 3600 * 1000;
+  opts_.refresh_overlap_ms = 30 * 1000;
+  Create();
+  Identity a = Issue();
+  char fresh[CP_TOKEN_LEN + 1];
+  ASSERT_EQ(0, cp_token_store_refresh(store_, a.id.c_str(), fresh));
+  EXPECT_NE(a.token, std::string(fresh));
+  EXPECT_TRUE(Valid(a.id, fresh));
+  EXPECT_TRUE(Valid(a));  // old token, inside the overlap
+  cp_manual_clock_advance(&clock_, 31 * kSecond);
+  EXPECT_FALSE(Valid(a));
+  EXPECT_TRUE(Valid(a.id, fresh));
+  // The new token lives a full TTL from the refresh.
+  cp_manual_clock_advance(&clock_, 3500 * kSecond);
+  EXPECT_TRUE(Valid(a.id, fresh));
+  EXPECT_EQ(CP_ENOTFOUND, cp_token_store_refresh(store_, "x-00000000000000aa",
+                                                 fresh));
+}
+
+TEST_F(TokenStoreTest, OverlapNeverOutlivesTheOldToken) {
+  opts_.ttl_ms = 10 * 1000;
+  opts_.refresh_overlap_ms = 60 * 1000;
+  Create();
+  Identity a = Issue();
+  cp_manual_clock_advance(&clock_, 9 * kSecond);
+  char fresh[CP_TOKEN_LEN + 1];
+  ASSERT_EQ(0, cp_token_store_refresh(store_, a.id.c_str(), fresh));
+  cp_manual_clock_advance(&clock_, 2 * kSecond);
+  EXPECT_FALSE(Valid(a));  // the old token's own expiry came first
+  EXPECT_TRUE(Valid(a.id, fresh));
+}
+
+TEST_F(TokenStoreTest, BadOptionsAreRejected) {
+  cp_token_store *s = nullptr;
+  cp_token_store_options o;
+  cp_token_store_options_init(&o);
+  o.ttl_ms = 0;
+  EXPECT_EQ(CP_EINVAL, cp_token_store_create(&s, &o));
+  cp_token_store_options_init(&o);
+  o.max_tokens = 0;
+  EXPECT_EQ(CP_EINVAL, cp_token_store_create(&s, &o));
+  cp_token_store_options_init(&o);
+  o.sweep_interval_ms = -1;
+  EXPECT_EQ(CP_EINVAL, cp_token_store_create(&s, &o));
+  EXPECT_EQ(CP_EINVAL, cp_token_store_create(nullptr, nullptr));
+  cp_token_store_destroy(nullptr);
+}
+
+// Readers validate continuously while writers issue, revoke and grow the
+// tables: a valid identity must never fail, a revoked one never pass.
+TEST_F(TokenStoreTest, ConcurrentValidationDuringWrites) {
+  Create();
+  std::vector<Identity> stable;
+  for (int i = 0; i < 64; i++) {
+    stable.push_back(Issue("stable"));
+  }
+  Identity revoked = Issue("gone");
+  ASSERT_EQ(0, cp_token_store_revoke(store_, revoked.id.c_str()));
+  std::atomic<bool> stop{false};
+  std::atomic<long> wrong{0};
+  std::atomic<long> checks{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; t++) {
+    readers.emplace_back([&, t] {
+      size_t i = static_cast<size_t>(t);
+      while (!stop.load()) {
+        if (!Valid(stable[i % stable.size()])) {
+          wrong++;
+        }
+        if (Valid(revoked)) {
+          wrong++;
+        }
+        checks++;
+        i++;
+      }
+    });
+  }
+  for (int round = 0; round < 20; round++) {
+    std::vector<Identity> churn;
+    for (int i = 0; i < 200; i++) {
+      churn.push_back(Issue("churn"));
+    }
+    for (const Identity &c : churn) {
+      cp_token_store_revoke(store_, c.id.c_str());
+    }
+  }
+  stop = true;
+  for (auto &r : readers) {
+    r.join();
+  }
+  EXPECT_EQ(0, wrong.load());
+  EXPECT_GT(checks.load(), 0);
+}
+
+TEST(SipHash, ReferenceVectors) {
+  // Key 00..0f; messages 00..(n-1): the reference implementation's outputs.
+  cp_siphash_key key = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+  unsigned char msg[16];
+  for (int i = 0; i < 16; i++) {
+    msg[i] = static_cast<unsigned char>(i);
+  }
+  EXPECT_EQ(0x726fdb47dd0e0e31ULL, cp_siphash(&key, msg, 0));
+  EXPECT_EQ(0x74f839c593dc67fdULL, cp_siphash(&key, msg, 1));
+  EXPECT_EQ(0xa129ca6149be45e5ULL, cp_siphash(&key, msg, 15));
+}
+
+}  // namespace
