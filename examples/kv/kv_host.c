@@ -1,5 +1,6 @@
-/* kv-host: drives a running kv-plugin through the generated client stubs:
- * put, get, watch a prefix, delete, and show an error status.
+/* kv-host: connects to a running kv-plugin with the plugin client (handshake,
+ * then dispense "kv") and drives it through the generated client stubs: put,
+ * get, watch a prefix, delete, and show an error status.
  *
  *   kv-host --target ADDRESS [--timeout-ms MS]
  *
@@ -161,17 +162,40 @@ int main(int argc, char **argv) {
   cp_call_options_init(&call_opts);
   call_opts.timeout_ms = timeout_ms;
 
-  cp_client *c = NULL;
-  int rc = cp_client_create(&c, target, NULL);
+  cp_plugin_client_options popts;
+  cp_plugin_client_options_init(&popts);
+  popts.endpoint = target;
+  const char *wanted[] = {"kv"};
+  popts.requested_plugins = wanted;
+  popts.requested_plugin_count = 1;
+  cp_plugin_client *pc = NULL;
+  int rc = cp_plugin_client_create(&pc, &popts);
   if (rc != 0) {
     fprintf(stderr, "kv-host: cannot create client for %s: %s\n", target,
             cp_strerror(rc));
     return 1;
   }
-  printf("host: connected to %s\n", target);
+  cp_status st;
+  rc = cp_plugin_client_connect(pc, &st);
+  if (rc != 0) {
+    fprintf(stderr, "kv-host: handshake with %s failed: %s: %s\n", target,
+            cp_status_code_name(st.code), st.message);
+    cp_plugin_client_destroy(pc);
+    return 1;
+  }
+  cp_client *c = NULL;
+  rc = cp_plugin_client_dispense(pc, &cp_kv__v1__kvservice__plugin, &c);
+  if (rc != 0) {
+    fprintf(stderr, "kv-host: cannot dispense kv: %s\n", cp_strerror(rc));
+    cp_plugin_client_destroy(pc);
+    return 1;
+  }
+  printf("host: handshake with %s ok: plugin kv %s (app protocol %d)\n", target,
+         cp_plugin_client_plugin_version(pc, "kv"),
+         (int)cp_plugin_client_app_version(pc));
   bool ok = put(c, "greeting", "hello") && get(c, "greeting", true) &&
             run_watch(c) && get(c, "user/alice", false) && show_error(c);
-  cp_client_destroy(c);
+  cp_plugin_client_destroy(pc);
   printf("host: %s\n", ok ? "all steps behaved as expected" : "FAILED");
   return ok ? 0 : 1;
 }

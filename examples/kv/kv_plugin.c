@@ -88,7 +88,21 @@ int main(int argc, char **argv) {
   int rc = store == NULL ? CP_ENOMEM : cp_server_create(&server, &opts);
   cp_kv__v1__kvservice__handlers handlers;
   kv_store_handlers(&handlers);
+  /* The plugin answers the handshake itself and announces "kv". */
+  cp_plugin_info kv_info;
+  cp_plugin_info_from_desc(&kv_info, &cp_kv__v1__kvservice__plugin);
+  cp_handshake_options hs_opts;
+  cp_handshake_options_init(&hs_opts);
+  hs_opts.plugins = &kv_info;
+  hs_opts.plugin_count = 1;
+  cp_handshake_service *handshake = NULL;
   int port = 0;
+  if (rc == 0) {
+    rc = cp_handshake_service_create(&handshake, &hs_opts);
+  }
+  if (rc == 0) {
+    rc = cp_handshake_service_register(handshake, server);
+  }
   if (rc == 0) {
     rc = cp_kv__v1__kvservice__register(server, &handlers, store);
   }
@@ -102,6 +116,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "kv-plugin: cannot serve on %s: %s\n", args.listen,
             cp_strerror(rc));
     cp_server_destroy(server);
+    cp_handshake_service_destroy(handshake);
     kv_store_destroy(store);
     return 1;
   }
@@ -121,6 +136,7 @@ int main(int argc, char **argv) {
           sig == SIGINT ? "SIGINT" : "SIGTERM", args.grace_ms);
   cp_server_shutdown(server, args.grace_ms);
   cp_server_destroy(server);
+  cp_handshake_service_destroy(handshake);
   kv_store_destroy(store);
   return 0;
 }

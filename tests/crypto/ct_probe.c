@@ -34,8 +34,9 @@ __attribute__((noinline)) bool early_exit_equal(const void *a, const void *b,
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: ct_probe [--early-exit] POSITION|equal "
-                  "[ITERATIONS]\n");
+  fprintf(stderr,
+          "usage: ct_probe [--early-exit] POSITION|equal "
+          "[ITERATIONS]\n");
   return 2;
 }
 

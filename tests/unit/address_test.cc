@@ -10,18 +10,28 @@ namespace {
 
 TEST(AddressTest, LoopbackAndUnixSocketsAreLocal) {
   const char *local[] = {
-      "127.0.0.1:80",       "127.5.6.7:1",
-      "127.255.255.254:9",  "127.0.0.1",
-      "localhost:1",        "LOCALHOST:1",
-      "localhost",          "[::1]:5",
-      "[::1]",              "::1",
+      "127.0.0.1:80",
+      "127.5.6.7:1",
+      "127.255.255.254:9",
+      "127.0.0.1",
+      "localhost:1",
+      "LOCALHOST:1",
+      "localhost",
+      "[::1]:5",
+      "[::1]",
+      "::1",
       "[::ffff:127.0.0.1]:7",
-      "unix:/tmp/x",        "unix:///tmp/x",
-      "unix:relative.sock", "unix-abstract:x",
-      "dns:///localhost:5", "dns:localhost:5",
+      "unix:/tmp/x",
+      "unix:///tmp/x",
+      "unix:relative.sock",
+      "unix-abstract:x",
+      "dns:///localhost:5",
+      "dns:localhost:5",
       "dns://8.8.8.8/localhost:5",
-      "dns:///127.0.0.1:5", "dns:///[::1]:5",
-      "ipv4:127.0.0.1:5",   "ipv4:127.0.0.1:5,127.0.0.2:6",
+      "dns:///127.0.0.1:5",
+      "dns:///[::1]:5",
+      "ipv4:127.0.0.1:5",
+      "ipv4:127.0.0.1:5,127.0.0.2:6",
       "ipv6:[::1]:5",
   };
   for (const char *a : local) {
@@ -46,8 +56,8 @@ TEST(AddressTest, EverythingElseIsRemote) {
       "[::2]:5",
       "[fe80::1]:5",
       "[::ffff:10.0.0.1]:7",
-      "[::1:5",        // unterminated bracket
-      "[::1]x",        // junk after the bracket
+      "[::1:5",  // unterminated bracket
+      "[::1]x",  // junk after the bracket
       "dns:///example.com:443",
       "dns://127.0.0.1/example.com:443",  // a local DNS server, remote name
       "dns://127.0.0.1",                  // no name at all

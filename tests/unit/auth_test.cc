@@ -175,8 +175,9 @@ TEST_F(AuthTest, MissingWrongAndRevokedCredentialsAreUnauthenticated) {
   cp_metadata bad_token[] = {{"x-plugin-runtime-id", id.c_str()},
                              {"authorization", wrong.c_str()}};
   cp_status a = Echo(raw_, bad_token, 2);
-  cp_metadata unknown_id[] = {{"x-plugin-runtime-id", "plugin-a-0123456789abcdef"},
-                              {"authorization", bearer.c_str()}};
+  cp_metadata unknown_id[] = {
+      {"x-plugin-runtime-id", "plugin-a-0123456789abcdef"},
+      {"authorization", bearer.c_str()}};
   cp_status b = Echo(raw_, unknown_id, 2);
   EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, a.code);
   EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, b.code);
@@ -202,8 +203,9 @@ TEST_F(AuthTest, AnotherPluginsTokenCannotBeBorrowed) {
   cp_plugin_client *b = Connect("plugin-b");
   std::string bearer_b =
       std::string("Bearer ") + cp_plugin_client_runtime_token(b);
-  cp_metadata spoof[] = {{"x-plugin-runtime-id", cp_plugin_client_runtime_id(a)},
-                         {"authorization", bearer_b.c_str()}};
+  cp_metadata spoof[] = {
+      {"x-plugin-runtime-id", cp_plugin_client_runtime_id(a)},
+      {"authorization", bearer_b.c_str()}};
   EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Echo(raw_, spoof, 2).code);
 }
 
@@ -308,7 +310,8 @@ TEST_F(AuthTest, ServicePrefixRuleAndOpenDefault) {
   EXPECT_EQ(CP_STATUS_OK, Count(raw_, nullptr, 0).code);
 }
 
-// --- plugin client ------------------------------------------------------------
+// --- plugin client
+// ------------------------------------------------------------
 
 TEST_F(AuthTest, PluginClientReportsAMissingPluginByName) {
   Start();
@@ -368,9 +371,9 @@ TEST_F(AuthTest, PluginClientCloseIsIdempotentAndFinal) {
   cp_plugin_client_close(pc);
   EXPECT_EQ(CP_STATUS_CANCELLED, Echo(c, nullptr, 0).code);
   cp_client *again = nullptr;
-  EXPECT_EQ(CP_ECLOSED, cp_plugin_client_dispense(
-                            pc, &cp_cplugintest__v1__echo_service__plugin,
-                            &again));
+  EXPECT_EQ(CP_ECLOSED,
+            cp_plugin_client_dispense(
+                pc, &cp_cplugintest__v1__echo_service__plugin, &again));
   EXPECT_EQ(CP_ECLOSED, cp_plugin_client_connect(pc, &st));
   // A plugin the server never announced cannot be dispensed.
   cp_plugin_desc other = cp_cplugintest__v1__echo_service__plugin;

@@ -22,9 +22,8 @@ namespace {
 
 std::string Encode(const std::string &raw) {
   std::vector<char> out(CP_BASE64URL_ENCODED_LEN(raw.size()) + 1);
-  size_t n =
-      cp_base64url_encode(reinterpret_cast<const uint8_t *>(raw.data()),
-                          raw.size(), out.data(), out.size());
+  size_t n = cp_base64url_encode(reinterpret_cast<const uint8_t *>(raw.data()),
+                                 raw.size(), out.data(), out.size());
   EXPECT_EQ(CP_BASE64URL_ENCODED_LEN(raw.size()), n);
   EXPECT_EQ(n, std::strlen(out.data()));
   return std::string(out.data(), n);
@@ -34,8 +33,8 @@ std::string Encode(const std::string &raw) {
 int Decode(const std::string &text, std::string *raw) {
   std::vector<uint8_t> out(text.size() + 1);
   size_t len = 99;
-  int rc = cp_base64url_decode(text.data(), text.size(), out.data(),
-                               out.size(), &len);
+  int rc = cp_base64url_decode(text.data(), text.size(), out.data(), out.size(),
+                               &len);
   if (rc != 0) {
     EXPECT_EQ(0u, len);
   }
@@ -73,9 +72,12 @@ TEST(CryptoTest, Rfc4648Vectors) {
   EXPECT_EQ("Zm9vYmE=", Encode("fooba"));
   EXPECT_EQ("Zm9vYmFy", Encode("foobar"));
   std::string raw;
-  const char *pairs[][2] = {{"", ""},         {"Zg==", "f"},
-                            {"Zm8=", "fo"},   {"Zm9v", "foo"},
-                            {"Zm9vYg==", "foob"}, {"Zm9vYmE=", "fooba"},
+  const char *pairs[][2] = {{"", ""},
+                            {"Zg==", "f"},
+                            {"Zm8=", "fo"},
+                            {"Zm9v", "foo"},
+                            {"Zm9vYg==", "foob"},
+                            {"Zm9vYmE=", "fooba"},
                             {"Zm9vYmFy", "foobar"}};
   for (const auto &p : pairs) {
     ASSERT_EQ(0, Decode(p[0], &raw)) << p[0];
@@ -98,9 +100,8 @@ TEST(CryptoTest, UsesTheUrlAlphabet) {
     raw.push_back(static_cast<char>(w >> 8));
     raw.push_back(static_cast<char>(w));
   }
-  EXPECT_EQ(
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-      Encode(raw));
+  EXPECT_EQ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+            Encode(raw));
 }
 
 TEST(CryptoTest, RoundTripsEveryLengthUpTo64) {
@@ -161,8 +162,8 @@ TEST(CryptoTest, DecodeIsStrict) {
 TEST(CryptoTest, DecodeChecksArgumentsAndCapacity) {
   uint8_t out[8];
   size_t len = 5;
-  EXPECT_EQ(CP_EINVAL, cp_base64url_decode("Zg==", 4, out, sizeof out,
-                                           nullptr));
+  EXPECT_EQ(CP_EINVAL,
+            cp_base64url_decode("Zg==", 4, out, sizeof out, nullptr));
   EXPECT_EQ(CP_EINVAL, cp_base64url_decode(nullptr, 4, out, sizeof out, &len));
   EXPECT_EQ(0u, len);
   EXPECT_EQ(CP_EINVAL, cp_base64url_decode("Zg==", 4, nullptr, 0, &len));
@@ -193,9 +194,10 @@ TEST(CryptoTest, HexDecodeU64) {
   ASSERT_EQ(0, cp_hex_decode_u64("0000000000000000", &v));
   EXPECT_EQ(0u, v);
   const char *bad[] = {"",
-                       "0123456789abcde",    // 15
-                       "0123456789ABCDEF",   // upper case
-                       "0123456789abcdeg", " 123456789abcdef",
+                       "0123456789abcde",   // 15
+                       "0123456789ABCDEF",  // upper case
+                       "0123456789abcdeg",
+                       " 123456789abcdef",
                        "0x23456789abcdef"};
   for (const char *text : bad) {
     v = 42;

@@ -100,9 +100,8 @@ TEST_F(HandshakeTest, WrongCookieIsInvalidArgument) {
   auto r = Request();
   r.magic_cookie_value = const_cast<char *>("d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4f");
   EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, Call(r));
-  EXPECT_STREQ(
-      "invalid magic cookie - this may not be a connect-plugin server",
-      status_.message);
+  EXPECT_STREQ("invalid magic cookie - this may not be a connect-plugin server",
+               status_.message);
   r = Request();
   r.magic_cookie_key = const_cast<char *>("CONNECT_PLUGIX");
   EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, Call(r));
@@ -225,7 +224,7 @@ TEST_F(HandshakeTest, RequestedPluginsAreDescribed) {
   cp_plugin_info plugins[2];
   plugins[0] = {"kv", "1.0.0", "/kv.v1.KVService/", nullptr, 0, nullptr, 0};
   plugins[1] = {"logger", "2.1.0", "/capability.logger.v1.Logger/",
-                provides,  1,       requires_,
+                provides, 1,       requires_,
                 1};
   opts_.plugins = plugins;
   opts_.plugin_count = 2;
@@ -245,12 +244,13 @@ TEST_F(HandshakeTest, RequestedPluginsAreDescribed) {
   ASSERT_EQ(2u, resp_->n_plugins);  // unknown names are skipped
   EXPECT_STREQ("logger", resp_->plugins[0]->name);
   EXPECT_STREQ("2.1.0", resp_->plugins[0]->version);
-  EXPECT_STREQ("/capability.logger.v1.Logger/", resp_->plugins[0]->service_path);
+  EXPECT_STREQ("/capability.logger.v1.Logger/",
+               resp_->plugins[0]->service_path);
   ASSERT_EQ(1u, resp_->plugins[0]->n_provides);
   EXPECT_STREQ("logger", resp_->plugins[0]->provides[0]->type);
   ASSERT_EQ(1u, resp_->plugins[0]->n_requires);
-  EXPECT_STREQ("storage", resp_->plugins[0]->requires[0]->type);
-  EXPECT_TRUE(resp_->plugins[0]->requires[0]->required_for_startup);
+  EXPECT_STREQ("storage", resp_->plugins[0]->requires[0] -> type);
+  EXPECT_TRUE(resp_->plugins[0]->requires[0] -> required_for_startup);
   EXPECT_STREQ("kv", resp_->plugins[1]->name);
   ASSERT_EQ(2u, resp_->n_server_metadata);
   EXPECT_STREQ("9.9.9", resp_->server_metadata[0]->value);  // user's wins

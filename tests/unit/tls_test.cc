@@ -35,8 +35,8 @@ class CertDir {
   // worked and log() what openssl said.
   CertDir() {
     const char *tmp = std::getenv("TEST_TMPDIR");
-    std::string templ = std::string(tmp != nullptr ? tmp : "/tmp") +
-                        "/cplugin-tls-XXXXXX";
+    std::string templ =
+        std::string(tmp != nullptr ? tmp : "/tmp") + "/cplugin-tls-XXXXXX";
     std::vector<char> buf(templ.begin(), templ.end());
     buf.push_back('\0');
     if (mkdtemp(buf.data()) == nullptr) {
@@ -76,8 +76,8 @@ class CertDir {
 
  private:
   bool Openssl(const std::string &args) {
-    std::string cmd = "cd '" + dir_ + "' && openssl " + args +
-                      " >>openssl.log 2>&1";
+    std::string cmd =
+        "cd '" + dir_ + "' && openssl " + args + " >>openssl.log 2>&1";
     return std::system(cmd.c_str()) == 0;
   }
 
@@ -87,14 +87,14 @@ class CertDir {
 
   bool MakeCa(const std::string &name) {
     return Openssl(std::string("req -x509 ") + kNewKey + " -keyout " + name +
-                   ".key -out " + name + ".pem -days 2 -subj /CN=cplugin-test-" +
-                   name);
+                   ".key -out " + name +
+                   ".pem -days 2 -subj /CN=cplugin-test-" + name);
   }
 
   bool MakeLeaf(const std::string &name, const std::string &cn,
                 const std::string &ca, const std::string &extensions) {
-    std::ofstream(Path(name + ".ext"))
-        << "basicConstraints=CA:FALSE\n" << extensions;
+    std::ofstream(Path(name + ".ext")) << "basicConstraints=CA:FALSE\n"
+                                       << extensions;
     static int serial = 1;
     return Openssl(std::string("req -new ") + kNewKey + " -keyout " + name +
                    ".key -out " + name + ".csr -subj /CN=" + cn) &&
@@ -244,8 +244,7 @@ class TlsTest : public ::testing::Test {
                                          const std::string &cert = "") {
     cp_tls_client_options o;
     cp_tls_client_options_init(&o);
-    client_paths_.assign(
-        {P(ca + ".pem"), P(cert + ".pem"), P(cert + ".key")});
+    client_paths_.assign({P(ca + ".pem"), P(cert + ".pem"), P(cert + ".key")});
     o.root_ca.path = client_paths_[0].c_str();
     if (!cert.empty()) {
       o.cert_chain.path = client_paths_[1].c_str();
@@ -290,7 +289,7 @@ class TlsTest : public ::testing::Test {
     req.text = const_cast<char *>(text);
     Cplugintest__V1__EchoResponse *resp = nullptr;
     r.rc = cp_cplugintest__v1__echo_service__echo__call(client_, &req, &resp,
-                                                         nullptr, &r.status);
+                                                        nullptr, &r.status);
     if (resp != nullptr) {
       r.text = resp->text;
       protobuf_c_message_free_unpacked(&resp->base, nullptr);
@@ -317,7 +316,8 @@ CertDir *TlsTest::certs_ = nullptr;
 std::vector<std::string> TlsTest::paths_;
 std::vector<std::string> TlsTest::client_paths_;
 
-// --- TLS -----------------------------------------------------------------------
+// --- TLS
+// -----------------------------------------------------------------------
 
 TEST_F(TlsTest, RoundTripWithPemFiles) {
   cp_tls_server_options s = ServerTls(false);
@@ -456,8 +456,8 @@ TEST_F(TlsTest, BadServerOptionsAreInvalid) {
   cp_tls_server_options o;
   int port = -1;
 
-  EXPECT_EQ(CP_EINVAL, cp_server_listen_tls(server_, "127.0.0.1:0", nullptr,
-                                            &port));
+  EXPECT_EQ(CP_EINVAL,
+            cp_server_listen_tls(server_, "127.0.0.1:0", nullptr, &port));
   cp_tls_server_options_init(&o);  // nothing given
   EXPECT_EQ(CP_EINVAL, cp_server_listen_tls(server_, "127.0.0.1:0", &o, &port));
   o.cert_chain.path = cert.c_str();  // key missing

@@ -55,9 +55,7 @@ class TokenStoreTest : public ::testing::Test {
     return {id, token};
   }
 
-  bool Valid(const Identity &i) {
-    return Valid(i.id, i.token);
-  }
+  bool Valid(const Identity &i) { return Valid(i.id, i.token); }
   bool Valid(const std::string &id, const std::string &token) {
     return cp_token_store_validate(store_, id.data(), id.size(), token.data(),
                                    token.size());
@@ -133,15 +131,15 @@ TEST_F(TokenStoreTest, InvalidSelfIdsAreRejected) {
   Create();
   char id[CP_RUNTIME_ID_MAX + 1];
   char token[CP_TOKEN_LEN + 1];
-  const char *bad[] = {"", "9lives", "-x", "has space", "semi;colon",
-                       "slash/x", "ünïcode"};
+  const char *bad[] = {"",           "9lives",  "-x",     "has space",
+                       "semi;colon", "slash/x", "ünïcode"};
   for (const char *b : bad) {
     EXPECT_EQ(CP_EINVAL, cp_token_store_issue(store_, b, id, sizeof id, token))
         << b;
   }
   std::string longest(CP_SELF_ID_MAX, 'a');
-  EXPECT_EQ(0, cp_token_store_issue(store_, longest.c_str(), id, sizeof id,
-                                    token));
+  EXPECT_EQ(
+      0, cp_token_store_issue(store_, longest.c_str(), id, sizeof id, token));
   std::string too_long(CP_SELF_ID_MAX + 1, 'a');
   EXPECT_EQ(CP_EINVAL, cp_token_store_issue(store_, too_long.c_str(), id,
                                             sizeof id, token));
@@ -249,8 +247,8 @@ TEST_F(TokenStoreTest, RefreshKeepsTheOldTokenForTheOverlap) {
   // The new token lives a full TTL from the refresh.
   cp_manual_clock_advance(&clock_, 3500 * kSecond);
   EXPECT_TRUE(Valid(a.id, fresh));
-  EXPECT_EQ(CP_ENOTFOUND, cp_token_store_refresh(store_, "x-00000000000000aa",
-                                                 fresh));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_token_store_refresh(store_, "x-00000000000000aa", fresh));
 }
 
 TEST_F(TokenStoreTest, OverlapNeverOutlivesTheOldToken) {

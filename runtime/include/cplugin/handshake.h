@@ -115,8 +115,7 @@ int cp_handshake_service_create(cp_handshake_service **out,
 
 /* Registers Handshake on `server` (before cp_server_start). The service must
  * outlive the server. */
-int cp_handshake_service_register(cp_handshake_service *svc,
-                                  cp_server *server);
+int cp_handshake_service_register(cp_handshake_service *svc, cp_server *server);
 
 /* Counts of handshakes by outcome since creation (for metrics). */
 typedef struct cp_handshake_stats {

@@ -304,9 +304,9 @@ cp_status_code cp_auth_intercept(cp_call *call, void *user) {
     }
     denied |= r == CP_AUTH_DENIED;
   }
-  return cp_call_error(call, CP_STATUS_UNAUTHENTICATED, "%s",
-                       denied ? "authentication failed"
-                              : "authentication required");
+  return cp_call_error(
+      call, CP_STATUS_UNAUTHENTICATED, "%s",
+      denied ? "authentication failed" : "authentication required");
 }
 
 int cp_auth_install(cp_auth *auth, cp_server *server) {

@@ -2,7 +2,9 @@
  * description: 2 compression rounds per 8-byte word, 4 finalisation rounds. */
 #include "core/siphash.h"
 
-static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+static uint64_t rotl(uint64_t x, int b) {
+  return (x << b) | (x >> (64 - b));
+}
 
 typedef struct sip_state {
   uint64_t v0, v1, v2, v3;

@@ -7,7 +7,9 @@ static bool is_alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 bool cp_identifier_chars_valid(const char *s, size_t len) {
   if (len == 0 || !is_alpha(s[0])) {
@@ -40,8 +42,8 @@ const char *cp_check_metadata_entry(const char *key, const char *value) {
   if (!cp_identifier_chars_valid(key, klen)) {
     return "key contains invalid characters";
   }
-  if (value != NULL && strnlen(value, CP_METADATA_MAX_VALUE + 1) >
-                           CP_METADATA_MAX_VALUE) {
+  if (value != NULL &&
+      strnlen(value, CP_METADATA_MAX_VALUE + 1) > CP_METADATA_MAX_VALUE) {
     return "value too long";
   }
   return NULL;

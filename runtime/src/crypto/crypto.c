@@ -70,10 +70,10 @@ void cp_secure_zero(void *p, size_t n) {
 static char b64url_char(unsigned v) {
   int x = (int)v;
   int diff = 'A';
-  diff += ((25 - x) >> 8) & 6;   /* 26..: 'a' - 26 */
-  diff -= ((51 - x) >> 8) & 75;  /* 52..: '0' - 52 */
-  diff -= ((61 - x) >> 8) & 13;  /* 62:   '-' - 62 */
-  diff += ((62 - x) >> 8) & 49;  /* 63:   '_' - 63 */
+  diff += ((25 - x) >> 8) & 6;  /* 26..: 'a' - 26 */
+  diff -= ((51 - x) >> 8) & 75; /* 52..: '0' - 52 */
+  diff -= ((61 - x) >> 8) & 13; /* 62:   '-' - 62 */
+  diff += ((62 - x) >> 8) & 49; /* 63:   '_' - 63 */
   return (char)(x + diff);
 }
 

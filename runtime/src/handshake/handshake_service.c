@@ -41,7 +41,8 @@ void cp_handshake_options_init(cp_handshake_options *opts) {
   memset(opts, 0, sizeof *opts);
 }
 
-void cp_plugin_info_from_desc(cp_plugin_info *info, const cp_plugin_desc *desc) {
+void cp_plugin_info_from_desc(cp_plugin_info *info,
+                              const cp_plugin_desc *desc) {
   memset(info, 0, sizeof *info);
   info->name = desc->name;
   info->version = desc->version;
@@ -122,8 +123,8 @@ metadata_entry(cp_handshake_service *svc, const char *key, const char *value) {
  * key replaces the default. */
 static int build_metadata(cp_handshake_service *svc,
                           const cp_handshake_options *o) {
-  svc->metadata = alloc_array(svc, o->server_metadata_count + 1,
-                              sizeof *svc->metadata);
+  svc->metadata =
+      alloc_array(svc, o->server_metadata_count + 1, sizeof *svc->metadata);
   if (svc->metadata == NULL) {
     return CP_ENOMEM;
   }
@@ -172,7 +173,8 @@ static int build_capabilities(cp_handshake_service *svc,
   return 0;
 }
 
-static int set_cookie(cp_handshake_service *svc, const cp_handshake_options *o) {
+static int set_cookie(cp_handshake_service *svc,
+                      const cp_handshake_options *o) {
   const char *key = o->magic_cookie_key;
   const char *value = o->magic_cookie_value;
   if (key == NULL || key[0] == '\0') {
@@ -293,8 +295,8 @@ static bool cookie_equal(const char *presented, const char *expected,
 }
 
 /* Bounds on everything the request carries; names the field. */
-static cp_status_code check_bounds(cp_call *call,
-                                   const Connectplugin__V1__HandshakeRequest *r) {
+static cp_status_code check_bounds(
+    cp_call *call, const Connectplugin__V1__HandshakeRequest *r) {
   if (cp_check_length(r->magic_cookie_key, CP_HANDSHAKE_MAX_COOKIE_BYTES - 1) ||
       cp_check_length(r->magic_cookie_value,
                       CP_HANDSHAKE_MAX_COOKIE_BYTES - 1)) {
@@ -312,8 +314,8 @@ static cp_status_code check_bounds(cp_call *call,
     if (cp_check_length(r->requested_plugins[i],
                         CP_HANDSHAKE_MAX_PLUGIN_NAME_BYTES) != NULL) {
       return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
-                           "requested_plugins[%zu]: too long (max %d bytes)",
-                           i, CP_HANDSHAKE_MAX_PLUGIN_NAME_BYTES);
+                           "requested_plugins[%zu]: too long (max %d bytes)", i,
+                           CP_HANDSHAKE_MAX_PLUGIN_NAME_BYTES);
     }
   }
   if (r->n_client_metadata > CP_HANDSHAKE_MAX_METADATA_ENTRIES) {
@@ -339,9 +341,9 @@ static cp_status_code check_bounds(cp_call *call,
   return CP_STATUS_OK;
 }
 
-static cp_status_code check_versions(cp_handshake_service *svc, cp_call *call,
-                                     const Connectplugin__V1__HandshakeRequest *r,
-                                     int32_t *chosen) {
+static cp_status_code check_versions(
+    cp_handshake_service *svc, cp_call *call,
+    const Connectplugin__V1__HandshakeRequest *r, int32_t *chosen) {
   if (r->core_protocol_version != CP_CORE_PROTOCOL_VERSION) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                          "unsupported core protocol version: %d (server "
@@ -361,9 +363,9 @@ static cp_status_code check_versions(cp_handshake_service *svc, cp_call *call,
                        svc->version_list);
 }
 
-static cp_status_code issue_identity(cp_handshake_service *svc, cp_call *call,
-                                     const char *self_id,
-                                     Connectplugin__V1__HandshakeResponse *resp) {
+static cp_status_code issue_identity(
+    cp_handshake_service *svc, cp_call *call, const char *self_id,
+    Connectplugin__V1__HandshakeResponse *resp) {
   if (!cp_self_id_valid(self_id)) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                          "invalid self_id: must be 1-%d characters: a letter, "
@@ -432,8 +434,8 @@ static cp_status_code handshake(cp_handshake_service *svc, cp_call *call,
   if (code != CP_STATUS_OK) {
     return code;
   }
-  bool key_ok = cookie_equal(req->magic_cookie_key, svc->cookie_key,
-                             svc->cookie_key_len);
+  bool key_ok =
+      cookie_equal(req->magic_cookie_key, svc->cookie_key, svc->cookie_key_len);
   bool value_ok = cookie_equal(req->magic_cookie_value, svc->cookie_value,
                                svc->cookie_value_len);
   if (!(key_ok & value_ok)) {

@@ -153,9 +153,10 @@ static int accept_response(cp_plugin_client *pc,
                   (int)r->app_protocol_version, (int)pc->app_version);
     return CP_ERPC;
   }
-  pc->plugins = r->n_plugins == 0
-                    ? NULL
-                    : cp_arena_alloc(&pc->mem, r->n_plugins * sizeof(announced));
+  pc->plugins =
+      r->n_plugins == 0
+          ? NULL
+          : cp_arena_alloc(&pc->mem, r->n_plugins * sizeof(announced));
   if (r->n_plugins > 0 && pc->plugins == NULL) {
     cp_status_set(st, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return CP_ENOMEM;

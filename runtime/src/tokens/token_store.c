@@ -336,8 +336,8 @@ bool cp_token_store_validate(cp_token_store *s, const char *runtime_id,
     v.prev_expires_ns = INT64_MIN;
   }
   int64_t now = now_ns(s);
-  bool id_ok = found && v.id_hash == cp_siphash(&s->id_key, runtime_id,
-                                                runtime_id_len);
+  bool id_ok =
+      found && v.id_hash == cp_siphash(&s->id_key, runtime_id, runtime_id_len);
   bool cur_ok = cp_ct_equal(presented, v.token, sizeof presented);
   bool prev_ok = cp_ct_equal(presented, v.prev_token, sizeof presented);
   bool cur_live = now < v.expires_ns;

@@ -37,8 +37,8 @@ static const char *copy_value(cp_call *call, const grpc_auth_property *p) {
 
 static bool fill(cp_call *call, const grpc_auth_context *ctx,
                  cp_peer_cert *out) {
-  grpc_auth_property_iterator it =
-      grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_CN_PROPERTY_NAME);
+  grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(
+      ctx, GRPC_X509_CN_PROPERTY_NAME);
   const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
   if (p != NULL) {
     out->common_name = copy_value(call, p);

@@ -14,9 +14,8 @@ static atomic_bool warned[CP_PLAINTEXT_ROLE_COUNT];
 
 bool cp_plaintext_warning_silenced(void) {
   const char *v = getenv(CP_TLS_WARNING_ENV);
-  return v != NULL &&
-         (strcasecmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
-          strcasecmp(v, "yes") == 0);
+  return v != NULL && (strcasecmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
+                       strcasecmp(v, "yes") == 0);
 }
 
 void cp_plaintext_warn(cp_plaintext_role role, const char *address) {

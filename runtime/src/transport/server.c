@@ -465,6 +465,29 @@ int cp_server_wait(cp_server *server) {
   return 0;
 }
 
+/* gRPC aborts when a server with listeners is destroyed without a shutdown
+ * (listen, then destroy without start), so shut it down first on a private
+ * queue. */
+static void destroy_unstarted(cp_server *s) {
+  if (s->listener_count > 0) {
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_shutdown_and_notify(s->grpc, cq, &s->shutdown_tag);
+    grpc_event ev;
+    do {
+      ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                      NULL);
+    } while (ev.type != GRPC_OP_COMPLETE);
+    grpc_completion_queue_shutdown(cq);
+    while (
+        grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+            .type != GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
+  }
+  grpc_server_destroy(s->grpc);
+  s->grpc = NULL;
+}
+
 void cp_server_destroy(cp_server *server) {
   if (server == NULL) {
     return;
@@ -475,7 +498,7 @@ void cp_server_destroy(cp_server *server) {
   }
   if (server->grpc != NULL) {
     /* Never started: nothing is in flight. */
-    grpc_server_destroy(server->grpc);
+    destroy_unstarted(server);
   }
   free(server->methods);
   free(server->interceptors);

@@ -186,8 +186,8 @@ int cp_tls_server_credentials(const cp_tls_server_options *tls,
 int cp_tls_channel_credentials(const cp_tls_client_options *tls,
                                grpc_channel_credentials **out) {
   *out = NULL;
-  if (tls == NULL || pem_given(&tls->cert_chain) !=
-                         pem_given(&tls->private_key) ||
+  if (tls == NULL ||
+      pem_given(&tls->cert_chain) != pem_given(&tls->private_key) ||
       (tls->server_name != NULL && tls->server_name[0] == '\0')) {
     return CP_EINVAL;
   }
