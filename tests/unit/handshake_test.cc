@@ -210,6 +210,25 @@ TEST_F(HandshakeTest, TokenCapIsResourceExhausted) {
   EXPECT_EQ(1u, stats.rejected);
 }
 
+int FailingRandom(void *, size_t, void *) {
+  return -1;
+}
+
+TEST_F(HandshakeTest, RandomSourceFailureIsInternal) {
+  cp_token_store_destroy(tokens_);
+  cp_token_store_options to;
+  cp_token_store_options_init(&to);
+  to.sweep_interval_ms = 0;
+  to.random = FailingRandom;
+  ASSERT_EQ(0, cp_token_store_create(&tokens_, &to));
+  opts_.tokens = tokens_;
+  Start();
+  auto r = Request();
+  r.self_id = const_cast<char *>("p");
+  EXPECT_EQ(CP_STATUS_INTERNAL, Call(r));
+  EXPECT_STREQ("failed to generate runtime identity", status_.message);
+}
+
 TEST_F(HandshakeTest, NoTokenStoreMeansNoIdentities) {
   opts_.tokens = nullptr;
   Start();

@@ -264,6 +264,56 @@ TEST_F(TokenStoreTest, OverlapNeverOutlivesTheOldToken) {
   EXPECT_TRUE(Valid(a.id, fresh));
 }
 
+// A random source that repeats the same suffix for the first draws.
+struct ScriptedRandom {
+  int calls = 0;
+  bool fail = false;
+};
+
+int Scripted(void *buf, size_t n, void *ctx) {
+  auto *r = static_cast<ScriptedRandom *>(ctx);
+  r->calls++;
+  if (r->fail) {
+    return -1;
+  }
+  // Token bytes vary; every 8-byte suffix draw is 0x42.. for the first four
+  // calls, so the second issue collides with the first.
+  unsigned char *p = static_cast<unsigned char *>(buf);
+  for (size_t i = 0; i < n; i++) {
+    p[i] = static_cast<unsigned char>(r->calls * 31 + i);
+  }
+  if (r->calls <= 4) {
+    memset(p + n - 8, 0x42, 8);
+  }
+  return 0;
+}
+
+TEST_F(TokenStoreTest, SuffixCollisionDrawsAgainAndNeverOverwrites) {
+  ScriptedRandom rnd;
+  opts_.random = Scripted;
+  opts_.random_ctx = &rnd;
+  Create();
+  Identity a = Issue("p");
+  EXPECT_EQ("p-4242424242424242", a.id);
+  Identity b = Issue("p");  // draws 4242.. twice more, then a fresh suffix
+  EXPECT_NE(a.id, b.id);
+  EXPECT_TRUE(Valid(a));
+  EXPECT_TRUE(Valid(b));
+  EXPECT_EQ(2u, cp_token_store_count(store_));
+}
+
+TEST_F(TokenStoreTest, FailingRandomSourceIsReported) {
+  ScriptedRandom rnd;
+  rnd.fail = true;
+  opts_.random = Scripted;
+  opts_.random_ctx = &rnd;
+  Create();
+  char id[CP_RUNTIME_ID_MAX + 1];
+  char token[CP_TOKEN_LEN + 1];
+  EXPECT_EQ(CP_ESYS, cp_token_store_issue(store_, "p", id, sizeof id, token));
+  EXPECT_EQ(0u, cp_token_store_count(store_));
+}
+
 TEST_F(TokenStoreTest, BadOptionsAreRejected) {
   cp_token_store *s = nullptr;
   cp_token_store_options o;

@@ -46,7 +46,14 @@ typedef struct cp_token_store_options {
   /* Background sweep period (default 60 000 ms); 0 = no sweep thread (call
    * cp_token_store_sweep yourself). */
   int64_t sweep_interval_ms;
-  const cp_clock *clock; /* NULL = the system clock */
+  /* NULL = CLOCK_MONOTONIC_COARSE (expiry is exact to a few milliseconds,
+   * and the validation path avoids the cost of the precise clock). */
+  const cp_clock *clock;
+  /* Source of the random bytes for tokens and suffixes: NULL = the operating
+   * system's CSPRNG (through OpenSSL's RAND_bytes). Tests set it to force
+   * suffix collisions or a failing random source. Returns 0 on success. */
+  int (*random)(void *buf, size_t n, void *ctx);
+  void *random_ctx;
 } cp_token_store_options;
 
 void cp_token_store_options_init(cp_token_store_options *opts);

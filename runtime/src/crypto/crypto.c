@@ -8,6 +8,8 @@
 #include "crypto/crypto.h"
 
 #include <openssl/rand.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "cplugin/errors.h"
 
@@ -35,6 +37,18 @@ int cp_random_bytes(void *buf, size_t n) {
   return 0;
 }
 
+/* Hides a value from the optimiser, so that it cannot reason about the
+ * accumulated difference and exit early. */
+static uint64_t value_barrier(uint64_t v) {
+#if defined(__GNUC__) || defined(__clang__)
+  __asm__("" : "+r"(v));
+  return v;
+#else
+  volatile uint64_t w = v;
+  return w;
+#endif
+}
+
 bool cp_ct_equal(const void *a, const void *b, size_t n) {
   if (n == 0) {
     return true;
@@ -44,14 +58,24 @@ bool cp_ct_equal(const void *a, const void *b, size_t n) {
   }
   const unsigned char *pa = a;
   const unsigned char *pb = b;
-  /* volatile: every iteration must store, so the compiler can neither stop
-   * at the first difference nor vectorise into an early-exit compare. */
-  volatile unsigned char acc = 0;
-  for (size_t i = 0; i < n; i++) {
-    acc |= (unsigned char)(pa[i] ^ pb[i]);
+  /* Eight bytes at a time, OR-ing every difference: the loop runs the same
+   * instructions whatever the data, and nothing branches on it. */
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t wa;
+    uint64_t wb;
+    memcpy(&wa, pa + i, 8);
+    memcpy(&wb, pb + i, 8);
+    acc = value_barrier(acc | (wa ^ wb));
   }
-  /* 1 when acc == 0 (acc - 1 wraps to all ones), without a branch. */
-  return ((((unsigned)acc) - 1U) >> 8U) & 1U;
+  for (; i < n; i++) {
+    acc = value_barrier(acc | (uint64_t)(pa[i] ^ pb[i]));
+  }
+  /* Fold to one bit without a branch: 1 when acc == 0. */
+  acc |= acc >> 32;
+  acc &= 0xffffffffU;
+  return (bool)(((acc - 1U) >> 63) & 1U);
 }
 
 void cp_secure_zero(void *p, size_t n) {
@@ -121,7 +145,11 @@ size_t cp_base64url_encode(const uint8_t *in, size_t n, char *out,
     }
     out[o++] = b64url_char((w >> 18) & 63);
     out[o++] = b64url_char((w >> 12) & 63);
-    out[o++] = rest == 2 ? b64url_char((w >> 6) & 63) : '=';
+    if (rest == 2) {
+      out[o++] = b64url_char((w >> 6) & 63);
+    } else {
+      out[o++] = '=';
+    }
     out[o++] = '=';
   }
   out[o] = '\0';
@@ -209,7 +237,7 @@ int cp_hex_decode_u64(const char *hex16, uint64_t *out) {
     if (c >= '0' && c <= '9') {
       d = (uint64_t)(c - '0');
     } else if (c >= 'a' && c <= 'f') {
-      d = (uint64_t)(c - 'a' + 10);
+      d = (uint64_t)(c - 'a') + 10U;
     } else {
       return CP_EINVAL;
     }

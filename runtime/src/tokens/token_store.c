@@ -12,6 +12,7 @@
 #include "crypto/crypto.h"
 #include "cplugin/errors.h"
 #include "cplugin/tokens.h"
+#include "tokens/token_codec.h"
 #include "tokens/token_table.h"
 
 enum {
@@ -77,12 +78,31 @@ bool cp_self_id_valid(const char *self_id) {
   return true;
 }
 
+/* Expiry needs no more than millisecond precision: the coarse monotonic
+ * clock (same epoch as CLOCK_MONOTONIC, a few ms behind at most) costs a
+ * fraction of the precise one on the validation path. */
+static int64_t coarse_now(void *ctx) {
+  (void)ctx;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const cp_clock coarse_clock = {coarse_now, NULL};
+
 static int64_t now_ns(const cp_token_store *s) {
-  return cp_clock_now_ns(s->opts.clock);
+  return s->opts.clock->now_ns(s->opts.clock->ctx);
 }
 
 static int64_t add_sat(int64_t a, int64_t b) {
   return (b > 0 && a > INT64_MAX - b) ? INT64_MAX : a + b;
+}
+
+static int random_bytes(const cp_token_store *s, void *buf, size_t n) {
+  if (s->opts.random != NULL) {
+    return s->opts.random(buf, n, s->opts.random_ctx);
+  }
+  return cp_random_bytes(buf, n);
 }
 
 static cp_token_shard *shard_of(cp_token_store *s, uint64_t key) {
@@ -95,7 +115,15 @@ static bool parse_key(const char *id, size_t len, uint64_t *key) {
       id[len - SUFFIX_HEX - 1] != '-') {
     return false;
   }
-  return cp_hex_decode_u64(id + len - SUFFIX_HEX, key) == 0 && *key != 0;
+  return token_decode_hex16(id + len - SUFFIX_HEX, key) && *key != 0;
+}
+
+/* Binds the name part of a runtime ID to its entry: the suffix is matched
+ * exactly, the prefix through a keyed hash (only the prefix: it is short,
+ * which keeps the validation path cheap). */
+static uint64_t prefix_hash(const cp_token_store *s, const char *id,
+                            size_t len) {
+  return cp_siphash13(&s->id_key, id, len - SUFFIX_HEX - 1);
 }
 
 static void *sweeper_main(void *arg);
@@ -116,6 +144,9 @@ int cp_token_store_create(cp_token_store **out,
       o.sweep_interval_ms < 0 || o.ttl_ms > INT64_MAX / 1000000 ||
       o.refresh_overlap_ms > INT64_MAX / 1000000) {
     return CP_EINVAL;
+  }
+  if (o.clock == NULL) {
+    o.clock = &coarse_clock;
   }
   cp_token_store *s = calloc(1, sizeof *s);
   if (s == NULL) {
@@ -240,14 +271,21 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
   }
   cp_token_slot slot;
   memset(&slot, 0, sizeof slot);
-  if (cp_random_bytes(slot.token, sizeof slot.token) != 0) {
+  /* One read of the random source for the token and the first suffix: on
+   * OpenSSL 3 each call has a fixed cost worth saving. */
+  struct {
+    uint64_t token[CP_TOKEN_WORDS];
+    uint64_t key;
+  } fresh;
+  if (random_bytes(s, &fresh, sizeof fresh) != 0) {
     atomic_fetch_sub(&s->live, 1);
     return CP_ESYS;
   }
+  memcpy(slot.token, fresh.token, sizeof slot.token);
   int rc = CP_ESYS;
   for (int attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
-    uint64_t key = 0;
-    if (cp_random_bytes(&key, sizeof key) != 0) {
+    uint64_t key = fresh.key;
+    if (attempt > 0 && random_bytes(s, &key, sizeof key) != 0) {
       break;
     }
     if (key == 0) {
@@ -263,7 +301,7 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
       continue;
     }
     slot.key = key;
-    slot.id_hash = cp_siphash(&s->id_key, id, strlen(id));
+    slot.id_hash = prefix_hash(s, id, strlen(id));
     slot.expires_ns = add_sat(now_ns(s), s->ttl_ns);
     slot.prev_expires_ns = INT64_MIN;
     slot.runtime_id = strdup(id);
@@ -282,7 +320,8 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
     atomic_fetch_sub(&s->live, 1);
   }
   /* The token's bytes never outlive this call outside the table. */
-  memset(slot.token, 0, sizeof slot.token);
+  cp_secure_zero(slot.token, sizeof slot.token);
+  cp_secure_zero(&fresh, sizeof fresh);
   return rc;
 }
 
@@ -317,10 +356,7 @@ bool cp_token_store_validate(cp_token_store *s, const char *runtime_id,
     return false;
   }
   uint64_t presented[CP_TOKEN_WORDS];
-  size_t decoded = 0;
-  if (cp_base64url_decode(token, token_len, (uint8_t *)presented,
-                          sizeof presented, &decoded) != 0 ||
-      decoded != sizeof presented) {
+  if (!token_decode44(token, presented)) {
     return false;
   }
   uint64_t key = 0;
@@ -336,8 +372,7 @@ bool cp_token_store_validate(cp_token_store *s, const char *runtime_id,
     v.prev_expires_ns = INT64_MIN;
   }
   int64_t now = now_ns(s);
-  bool id_ok =
-      found && v.id_hash == cp_siphash(&s->id_key, runtime_id, runtime_id_len);
+  bool id_ok = found && v.id_hash == prefix_hash(s, runtime_id, runtime_id_len);
   bool cur_ok = cp_ct_equal(presented, v.token, sizeof presented);
   bool prev_ok = cp_ct_equal(presented, v.prev_token, sizeof presented);
   bool cur_live = now < v.expires_ns;
@@ -390,7 +425,7 @@ int cp_token_store_refresh(cp_token_store *s, const char *runtime_id,
     return CP_EINVAL;
   }
   uint64_t fresh[CP_TOKEN_WORDS];
-  if (cp_random_bytes(fresh, sizeof fresh) != 0) {
+  if (random_bytes(s, fresh, sizeof fresh) != 0) {
     return CP_ESYS;
   }
   long i = -1;

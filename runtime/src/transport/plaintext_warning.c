@@ -28,11 +28,11 @@ void cp_plaintext_warn(cp_plaintext_role role, const char *address) {
   }
   if (role == CP_PLAINTEXT_CLIENT) {
     cp_log(CP_LOG_WARN, "plaintext gRPC to a non-loopback address; use TLS",
-           "target", address, NULL);
+           "target", address, (const char *)NULL);
   } else {
     cp_log(CP_LOG_WARN,
            "plaintext gRPC listener on a non-loopback address; use TLS",
-           "address", address, NULL);
+           "address", address, (const char *)NULL);
   }
 }
 

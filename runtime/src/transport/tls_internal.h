@@ -9,7 +9,7 @@
 /* Largest PEM file or text accepted (a chain of a few certificates is a few
  * KiB); a bound so that a wrong path (a log, /dev/zero) cannot make us
  * allocate without limit. */
-#define CP_TLS_PEM_MAX_BYTES (1024 * 1024)
+#define CP_TLS_PEM_MAX_BYTES ((size_t)1 << 20) /* 1 MiB */
 
 /* Builds server credentials from `tls`, reading PEM files now. A client CA
  * is required when tls->require_client_cert (then clients must present a
