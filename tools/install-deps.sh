@@ -13,6 +13,7 @@ packages=(
   libssl-dev openssl android-libboringssl-dev
   clang libclang-rt-14-dev clang-tidy clang-format cppcheck
   valgrind
+  libmicrohttpd-dev prometheus curl
   python3 python3-grpcio python3-protobuf
 )
 

@@ -58,8 +58,6 @@ kv_store *kv_store_create(const kv_store_limits *limits) {
   if (s == NULL) {
     return NULL;
   }
-  /* An array of chain heads: the element is a pointer on purpose. */
-  // NOLINTNEXTLINE(bugprone-sizeof-expression)
   s->buckets = calloc(INITIAL_BUCKETS, sizeof(kv_entry *));
   if (s->buckets == NULL) {
     free(s);
@@ -130,7 +128,6 @@ static void maybe_grow(kv_store *s) {
     return;
   }
   size_t n = s->bucket_count * 2;
-  // NOLINTNEXTLINE(bugprone-sizeof-expression): chain heads are pointers.
   kv_entry **b = calloc(n, sizeof(kv_entry *));
   if (b == NULL) {
     return; /* keep the longer chains; lookups stay correct */

@@ -72,8 +72,8 @@ void BM_ValidateToken(benchmark::State &state) {
   int64_t ok = 0;
   for (auto _ : state) {
     const Credential &c = creds[i % n];
-    ok += cp_token_store_validate(f.store, c.id, c.id_len, c.token,
-                                  CP_TOKEN_LEN);
+    ok +=
+        cp_token_store_validate(f.store, c.id, c.id_len, c.token, CP_TOKEN_LEN);
     i++;
   }
   benchmark::DoNotOptimize(ok);
@@ -108,8 +108,8 @@ void BM_GenerateToken(benchmark::State &state) {
   char token[CP_TOKEN_LEN + 1];
   int failures = 0;
   for (auto _ : state) {
-    failures += cp_token_store_issue(store, "bench-plugin", id, sizeof id,
-                                     token) != 0;
+    failures +=
+        cp_token_store_issue(store, "bench-plugin", id, sizeof id, token) != 0;
   }
   if (failures != 0) {
     state.SkipWithError("issue failed");

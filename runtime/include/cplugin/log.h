@@ -47,9 +47,13 @@ void cp_log_set_sink(cp_log_sink_fn fn, void *user);
  * CPLUGIN_LOG_FORMAT (text|json) from the environment, if set. */
 void cp_log_configure_from_env(void);
 
-/* Logs `message` with key/value string pairs, terminated by NULL:
- *   cp_log(CP_LOG_INFO, "plugin started", "plugin", "kv", "port", "5000",
- * NULL); Lines longer than 4 KiB are truncated. */
+/* Ends the key/value list of cp_log. A typed null pointer: a bare NULL may
+ * be an int in a variadic call. */
+#define CP_LOG_END ((const char *)0)
+
+/* Logs `message` with key/value string pairs, terminated by CP_LOG_END:
+ *   cp_log(CP_LOG_INFO, "plugin started", "plugin", "kv", CP_LOG_END);
+ * Lines longer than 4 KiB are truncated. */
 void cp_log(cp_log_level level, const char *message, ...);
 
 /* True when a record at `level` would be written (to skip building fields). */

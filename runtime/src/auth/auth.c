@@ -5,6 +5,7 @@
 
 #include "cplugin/auth.h"
 #include "cplugin/errors.h"
+#include "cplugin/log.h"
 #include "crypto/crypto.h"
 
 enum {
@@ -304,9 +305,12 @@ cp_status_code cp_auth_intercept(cp_call *call, void *user) {
     }
     denied |= r == CP_AUTH_DENIED;
   }
-  return cp_call_error(
-      call, CP_STATUS_UNAUTHENTICATED, "%s",
-      denied ? "authentication failed" : "authentication required");
+  const char *why =
+      denied ? "authentication failed" : "authentication required";
+  /* Identifiers only: the method and the peer, never a credential. */
+  cp_log(CP_LOG_DEBUG, why, "method", cp_call_path(call), "peer",
+         cp_call_peer(call), CP_LOG_END);
+  return cp_call_error(call, CP_STATUS_UNAUTHENTICATED, "%s", why);
 }
 
 int cp_auth_install(cp_auth *auth, cp_server *server) {

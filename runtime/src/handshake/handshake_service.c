@@ -9,6 +9,7 @@
 #include "core/validate.h"
 #include "cplugin/errors.h"
 #include "cplugin/handshake.h"
+#include "cplugin/log.h"
 #include "crypto/crypto.h"
 #include "plugin/v1/handshake.cplugin.h"
 
@@ -467,12 +468,31 @@ static cp_status_code handshake(cp_handshake_service *svc, cp_call *call,
   return CP_STATUS_OK;
 }
 
+/* One line per handshake: who asked (the peer address and the self_id it
+ * claimed) and what it got. Never the token. */
+static void log_outcome(cp_call *call,
+                        const Connectplugin__V1__HandshakeRequest *req,
+                        const Connectplugin__V1__HandshakeResponse *resp,
+                        cp_status_code code) {
+  if (code == CP_STATUS_OK) {
+    if (cp_log_enabled(CP_LOG_INFO)) {
+      cp_log(CP_LOG_INFO, "handshake accepted", "peer", cp_call_peer(call),
+             "self_id", req->self_id, "runtime_id", resp->runtime_id,
+             CP_LOG_END);
+    }
+    return;
+  }
+  cp_log(CP_LOG_WARN, "handshake rejected", "peer", cp_call_peer(call), "code",
+         cp_status_code_name(code), CP_LOG_END);
+}
+
 static cp_status_code on_handshake(
     cp_call *call, const Connectplugin__V1__HandshakeRequest *req,
     Connectplugin__V1__HandshakeResponse *resp, void *user) {
   cp_handshake_service *svc = user;
   cp_status_code code = handshake(svc, call, req, resp);
   atomic_fetch_add(code == CP_STATUS_OK ? &svc->ok : &svc->rejected, 1);
+  log_outcome(call, req, resp, code);
   return code;
 }
 

@@ -8,6 +8,7 @@
 #include "cplugin/auth.h"
 #include "cplugin/errors.h"
 #include "cplugin/handshake.h"
+#include "cplugin/log.h"
 #include "cplugin/plugin_client.h"
 #include "plugin/v1/handshake.cplugin.h"
 
@@ -241,6 +242,9 @@ int cp_plugin_client_connect(cp_plugin_client *pc, cp_status *status) {
   protobuf_c_message_free_unpacked(&resp->base, NULL);
   if (rc == 0) {
     pc->connected = true;
+    cp_log(CP_LOG_DEBUG, "plugin client connected", "endpoint", pc->endpoint,
+           "runtime_id", pc->runtime_id != NULL ? pc->runtime_id : "",
+           CP_LOG_END);
   }
   return rc;
 }

@@ -33,25 +33,27 @@ struct cp_token_store {
   int64_t overlap_ns;
   cp_siphash_key id_key;
   atomic_size_t live;
-  cp_token_shard shards[SHARD_COUNT];
 
   pthread_mutex_t listeners_mu;
   listener listeners[MAX_LISTENERS];
   size_t listener_count;
 
   pthread_t sweeper;
-  bool sweeper_running;
   pthread_mutex_t sweep_mu;
   pthread_cond_t sweep_cv;
+  bool sweeper_running;
   bool stopping;
+
+  /* Last: each shard is cache-line aligned. */
+  cp_token_shard shards[SHARD_COUNT];
 };
 
 void cp_token_store_options_init(cp_token_store_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->ttl_ms = 24LL * 60 * 60 * 1000;
   opts->max_tokens = 100000;
-  opts->refresh_overlap_ms = 60 * 1000;
-  opts->sweep_interval_ms = 60 * 1000;
+  opts->refresh_overlap_ms = 60000;
+  opts->sweep_interval_ms = 60000;
   opts->clock = NULL;
 }
 
@@ -241,7 +243,10 @@ static void format_runtime_id(const char *self_id, uint64_t key, char *out) {
   size_t n = strlen(self_id);
   for (size_t i = 0; i < n; i++) {
     char c = self_id[i];
-    out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    if (c >= 'A' && c <= 'Z') {
+      c = (char)(c + ('a' - 'A'));
+    }
+    out[i] = c;
   }
   snprintf(out + n, SUFFIX_HEX + 2, "-%016" PRIx64, key);
 }

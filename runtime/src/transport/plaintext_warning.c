@@ -28,11 +28,11 @@ void cp_plaintext_warn(cp_plaintext_role role, const char *address) {
   }
   if (role == CP_PLAINTEXT_CLIENT) {
     cp_log(CP_LOG_WARN, "plaintext gRPC to a non-loopback address; use TLS",
-           "target", address, (const char *)NULL);
+           "target", address, CP_LOG_END);
   } else {
     cp_log(CP_LOG_WARN,
            "plaintext gRPC listener on a non-loopback address; use TLS",
-           "address", address, (const char *)NULL);
+           "address", address, CP_LOG_END);
   }
 }
 

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cplugin/errors.h"
+#include "cplugin/log.h"
 #include "transport/plaintext_warning.h"
 #include "transport/server_internal.h"
 #include "transport/tls_internal.h"
@@ -379,6 +381,14 @@ int cp_server_start(cp_server *server) {
   pthread_mutex_lock(&server->mu);
   server->state = CP_SERVER_RUNNING;
   pthread_mutex_unlock(&server->mu);
+  if (cp_log_enabled(CP_LOG_DEBUG)) {
+    char threads[24];
+    char methods[24];
+    snprintf(threads, sizeof threads, "%zu", n);
+    snprintf(methods, sizeof methods, "%zu", server->method_count);
+    cp_log(CP_LOG_DEBUG, "server started", "threads", threads, "methods",
+           methods, CP_LOG_END);
+  }
   return 0;
 }
 
