@@ -32,22 +32,27 @@ void Capture(const char *line, size_t len, void *user) {
 bool IsFlatJsonObject(const std::string &s) {
   size_t i = 0;
   auto str = [&]() {
-    if (i >= s.size() || s[i] != '"') return false;
+    if (i >= s.size() || s[i] != '"')
+      return false;
     for (i++; i < s.size(); i++) {
       unsigned char c = static_cast<unsigned char>(s[i]);
       if (c == '"') {
         i++;
         return true;
       }
-      if (c < 0x20) return false;
+      if (c < 0x20)
+        return false;
       if (c == '\\') {
         i++;
-        if (i >= s.size()) return false;
+        if (i >= s.size())
+          return false;
         char e = s[i];
         if (e == 'u') {
-          if (i + 4 >= s.size()) return false;
+          if (i + 4 >= s.size())
+            return false;
           for (int k = 1; k <= 4; k++) {
-            if (!isxdigit(static_cast<unsigned char>(s[i + k]))) return false;
+            if (!isxdigit(static_cast<unsigned char>(s[i + k])))
+              return false;
           }
           i += 4;
         } else if (std::string("\"\\/bfnrt").find(e) == std::string::npos) {
@@ -57,12 +62,17 @@ bool IsFlatJsonObject(const std::string &s) {
     }
     return false;
   };
-  if (s.empty() || s[i++] != '{') return false;
+  if (s.empty() || s[i++] != '{')
+    return false;
   for (bool first = true;; first = false) {
-    if (i < s.size() && s[i] == '}' && first) return ++i == s.size();
-    if (!str() || i >= s.size() || s[i++] != ':' || !str()) return false;
-    if (i < s.size() && s[i] == '}') return ++i == s.size();
-    if (i >= s.size() || s[i++] != ',') return false;
+    if (i < s.size() && s[i] == '}' && first)
+      return ++i == s.size();
+    if (!str() || i >= s.size() || s[i++] != ':' || !str())
+      return false;
+    if (i < s.size() && s[i] == '}')
+      return ++i == s.size();
+    if (i >= s.size() || s[i++] != ',')
+      return false;
   }
 }
 
@@ -92,8 +102,9 @@ TEST_F(LogTest, JsonRecordsCarryGoPluginKeys) {
   ASSERT_EQ(1u, lines.size());
   const std::string &l = lines[0];
   EXPECT_TRUE(IsFlatJsonObject(l)) << l;
-  EXPECT_EQ(0u, l.find("{\"@level\":\"warn\",\"@message\":\"disk \\\"almost\\\" "
-                       "full\",\"@timestamp\":\""))
+  EXPECT_EQ(0u,
+            l.find("{\"@level\":\"warn\",\"@message\":\"disk \\\"almost\\\" "
+                   "full\",\"@timestamp\":\""))
       << l;
   EXPECT_NE(std::string::npos, l.find("\"path\":\"/var/x\\ty\"")) << l;
   EXPECT_NE(std::string::npos, l.find("\"pct\":\"97\"}")) << l;

@@ -197,6 +197,7 @@ struct EchoResult {
   int rc = 0;
   cp_status status{};
   std::string text;
+  std::string identity;
 };
 
 class TlsTest : public ::testing::Test {
@@ -254,9 +255,13 @@ class TlsTest : public ::testing::Test {
   }
 
   // Starts the echo server with `tls` (nullptr: plaintext) and the
-  // interceptor that records cp_call_peer_cert.
-  void StartServer(const cp_tls_server_options *tls) {
+  // interceptor that records cp_call_peer_cert; `auth`, when given, is
+  // installed first.
+  void StartServer(const cp_tls_server_options *tls, cp_auth *auth = nullptr) {
     ASSERT_EQ(0, cp_server_create(&server_, nullptr));
+    if (auth != nullptr) {
+      ASSERT_EQ(0, cp_auth_install(auth, server_));
+    }
     ASSERT_EQ(0, echo_service_register(server_, stats_));
     ASSERT_EQ(0, cp_server_add_interceptor(server_, RecordPeer, &record_));
     if (tls != nullptr) {
@@ -292,6 +297,7 @@ class TlsTest : public ::testing::Test {
                                                         nullptr, &r.status);
     if (resp != nullptr) {
       r.text = resp->text;
+      r.identity = resp->identity;
       protobuf_c_message_free_unpacked(&resp->base, nullptr);
     }
     return r;
@@ -442,6 +448,44 @@ TEST_F(TlsTest, PlaintextCallHasNoPeerCertificate) {
   EXPECT_FALSE(record_.has_cert);
   EXPECT_EQ("", record_.common_name);
   EXPECT_TRUE(record_.sans.empty());
+}
+
+// --- the mTLS authentication provider ----------------------------------------
+
+// The server asks for (but does not require) client certificates, so that
+// authentication, not the TLS handshake, answers a client without one.
+TEST_F(TlsTest, MtlsAuthIdentityComesFromTheVerifiedCertificate) {
+  cp_auth *auth = nullptr;
+  ASSERT_EQ(0, cp_auth_create(&auth));
+  ASSERT_EQ(0, cp_auth_add_mtls(auth));
+  cp_tls_server_options s = ServerTls(true);
+  s.require_client_cert = false;
+  s.request_client_cert = true;
+  StartServer(&s, auth);
+
+  cp_tls_client_options good = ClientTls("ca1", "plugin-a");
+  ASSERT_EQ(0, Connect(&good, Target()));
+  EchoResult r = Echo("mtls auth");
+  ASSERT_EQ(0, r.rc) << r.status.message;
+  EXPECT_EQ("plugin-a", r.identity);
+
+  cp_tls_client_options none = ClientTls("ca1");
+  ASSERT_EQ(0, Connect(&none, Target()));
+  r = Echo();
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, r.status.code) << r.status.message;
+  EXPECT_STREQ("authentication required", r.status.message);
+
+  cp_tls_client_options other_ca = ClientTls("ca1", "plugin-b");
+  ASSERT_EQ(0, Connect(&other_ca, Target()));
+  r = Echo();
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, r.status.code) << r.status.message;
+
+  cp_client_destroy(client_);
+  client_ = nullptr;
+  cp_server_shutdown(server_, 1000);
+  cp_server_destroy(server_);
+  server_ = nullptr;
+  cp_auth_destroy(auth);
 }
 
 // --- bad options -----------------------------------------------------------

@@ -26,9 +26,15 @@ typedef struct cp_tls_server_options {
   cp_tls_pem cert_chain;  /* required */
   cp_tls_pem private_key; /* required */
   /* Roots that client certificates must chain to. Required when
-   * require_client_cert is set (mutual TLS). */
+   * require_client_cert or request_client_cert is set (mutual TLS). */
   cp_tls_pem client_ca;
+  /* Refuse the TLS handshake of a client without a valid certificate. */
   bool require_client_cert;
+  /* Ask for a client certificate and verify it when presented, but let
+   * clients without one connect: authentication then decides (the mTLS
+   * provider of cplugin/auth.h answers UNAUTHENTICATED). A certificate that
+   * does not verify still fails the handshake. */
+  bool request_client_cert;
 } cp_tls_server_options;
 
 void cp_tls_server_options_init(cp_tls_server_options *opts);

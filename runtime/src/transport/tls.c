@@ -164,14 +164,18 @@ int cp_tls_server_credentials(const cp_tls_server_options *tls,
     rc = load_pem(&tls->private_key, PEM_KEY, true, &key);
   }
   if (rc == 0) {
-    rc = load_pem(&tls->client_ca, PEM_CERT, tls->require_client_cert, &ca);
+    rc = load_pem(&tls->client_ca, PEM_CERT,
+                  tls->require_client_cert || tls->request_client_cert, &ca);
   }
   if (rc == 0) {
     grpc_ssl_pem_key_cert_pair pair = {key, cert};
     grpc_ssl_client_certificate_request_type request =
-        tls->require_client_cert
-            ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+        GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+    if (tls->require_client_cert) {
+      request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    } else if (tls->request_client_cert) {
+      request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
     *out = grpc_ssl_server_credentials_create_ex(ca, &pair, 1, request, NULL);
     if (*out == NULL) {
       rc = CP_ENOMEM;
