@@ -52,6 +52,7 @@ struct cp_metric_family {
   size_t cells_per_series;
   size_t lanes;
   size_t line_cells;
+  unsigned stripes;
   _Atomic uint64_t *chunk; /* the chunk being filled */
   size_t chunk_used;       /* lanes used in it */
   void **chunks;           /* every chunk, for destroy */
@@ -84,7 +85,13 @@ static inline cp_series *cp_series_of(const void *handle) {
 cp_series *cp_family_series(cp_metric_family *family, const char *const *values,
                             cp_metric_read_fn read, void *user, int *err);
 
-/* Frees a family's series, chunks and index. series_table.c. */
+/* Allocates the series array and index of a described family, and its
+ * overflow series when it has labels. Called with the registry lock held.
+ * Returns 0 or CP_ENOMEM. series_table.c. */
+int cp_family_init_storage(cp_metric_family *family, unsigned stripes);
+
+/* Frees a family's series, chunks and index (also after a partial
+ * cp_family_init_storage). series_table.c. */
 void cp_family_free_series(cp_metric_family *family);
 
 /* Sum of cell `j` over every stripe of `s`. update.c. */
