@@ -7,6 +7,7 @@ no downloads) and writes a BUILD file with one `cc_library` per library:
     @system//:gpr          pkg-config gpr
     @system//:protobuf_c   pkg-config libprotobuf-c
     @system//:openssl      pkg-config openssl (libssl + libcrypto)
+    @system//:microhttpd   pkg-config libmicrohttpd (fallback: -lmicrohttpd)
     @system//:gtest        pkg-config gtest       (fallback: -lgtest -lpthread)
     @system//:gtest_main   pkg-config gtest_main  (fallback: -lgtest_main -lgtest -lpthread)
     @system//:gmock        pkg-config gmock       (fallback: -lgmock -lgtest -lpthread)
@@ -34,6 +35,7 @@ _LIBS = [
     ("gpr", "gpr", True, [], []),
     ("protobuf_c", "libprotobuf-c", True, [], []),
     ("openssl", "openssl", False, ["-lssl", "-lcrypto"], []),
+    ("microhttpd", "libmicrohttpd", False, ["-lmicrohttpd"], []),
     ("gtest", "gtest", False, ["-lgtest", "-lpthread"], []),
     ("gtest_main", "gtest_main", False, ["-lgtest_main", "-lgtest", "-lpthread"], []),
     ("gmock", "gmock", False, ["-lgmock", "-lgtest", "-lpthread"], []),

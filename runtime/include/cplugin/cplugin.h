@@ -9,6 +9,7 @@
 #include "cplugin/errors.h"
 #include "cplugin/handshake.h"
 #include "cplugin/log.h"
+#include "cplugin/metrics.h"
 #include "cplugin/plugin_client.h"
 #include "cplugin/server.h"
 #include "cplugin/service.h"

@@ -67,8 +67,8 @@ typedef enum cp_metric_type {
 
 /* How values are written. */
 typedef enum cp_metric_unit {
-  CP_METRIC_UNIT_NONE = 0,          /* integers as they are */
-  CP_METRIC_UNIT_NS_AS_SECONDS = 1  /* nanoseconds in, seconds out */
+  CP_METRIC_UNIT_NONE = 0,         /* integers as they are */
+  CP_METRIC_UNIT_NS_AS_SECONDS = 1 /* nanoseconds in, seconds out */
 } cp_metric_unit;
 
 /* A value read at scrape time (gauge or counter backed by a callback). */
@@ -82,8 +82,7 @@ typedef struct cp_counter cp_counter;
 typedef struct cp_gauge cp_gauge;
 typedef struct cp_histogram cp_histogram;
 
-/* --- registry -------------------------------------------------------------
- */
+/* --- registry ------------------------------------------------------------- */
 
 typedef struct cp_metric_registry_options {
   /* Owned stripes per counter/histogram series: threads holding slots below
@@ -104,8 +103,7 @@ int cp_metric_registry_create(cp_metric_registry **out,
  * NULL allowed. No other call on the registry may be running. */
 void cp_metric_registry_destroy(cp_metric_registry *registry);
 
-/* --- families -------------------------------------------------------------
- */
+/* --- families ------------------------------------------------------------- */
 
 typedef struct cp_metric_opts {
   /* Metric name, [a-zA-Z_:][a-zA-Z0-9_:]*. Copied. */
@@ -143,8 +141,7 @@ int cp_metric_family_create(cp_metric_registry *registry, cp_metric_type type,
  * when the family is full or a value is invalid. Returns NULL only when
  * `family` is NULL or of another type, or when memory runs out; every update
  * function accepts NULL and then does nothing. */
-cp_counter *cp_counter_get(cp_metric_family *family,
-                           const char *const *values);
+cp_counter *cp_counter_get(cp_metric_family *family, const char *const *values);
 cp_gauge *cp_gauge_get(cp_metric_family *family, const char *const *values);
 cp_histogram *cp_histogram_get(cp_metric_family *family,
                                const char *const *values);
@@ -174,29 +171,27 @@ void cp_gauge_add(cp_gauge *gauge, int64_t delta);
 
 void cp_histogram_observe(cp_histogram *histogram, int64_t value);
 
-/* --- reads (for tests and for hosts that report elsewhere) ---------------
- */
+/* --- reads (for tests and for hosts that report elsewhere) ---------------- */
 
 /* Current value (sum over stripes; callback series are evaluated). */
 uint64_t cp_counter_value(const cp_counter *counter);
 int64_t cp_gauge_value(const cp_gauge *gauge);
 
 typedef struct cp_histogram_snapshot {
-  size_t bucket_count;                          /* upper bounds */
-  int64_t bounds[CP_METRIC_MAX_BUCKETS];        /* as registered */
-  uint64_t buckets[CP_METRIC_MAX_BUCKETS + 1];  /* per bucket, not
-                                                   cumulative; the last one
-                                                   is (bounds[n-1], +Inf) */
-  uint64_t count;                               /* sum of buckets[] */
-  uint64_t sum;                                 /* sum of observed values */
+  size_t bucket_count;                         /* upper bounds */
+  int64_t bounds[CP_METRIC_MAX_BUCKETS];       /* as registered */
+  uint64_t buckets[CP_METRIC_MAX_BUCKETS + 1]; /* per bucket, not
+                                                  cumulative; the last one
+                                                  is (bounds[n-1], +Inf) */
+  uint64_t count;                              /* sum of buckets[] */
+  uint64_t sum;                                /* sum of observed values */
 } cp_histogram_snapshot;
 
 /* Fills `out` (zeroed for a NULL histogram). */
 void cp_histogram_read(const cp_histogram *histogram,
                        cp_histogram_snapshot *out);
 
-/* --- exposition -----------------------------------------------------------
- */
+/* --- exposition ----------------------------------------------------------- */
 
 /* The content type of cp_metric_registry_render's output. */
 #define CP_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

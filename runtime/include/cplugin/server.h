@@ -92,6 +92,16 @@ typedef void (*cp_server_post_hook_fn)(const cp_call *call, cp_status_code code,
 int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
                             void *user);
 
+/* --- fallback and forwarding ------------------------------------------------
+ * The fallback handles calls to methods that have no registered handler,
+ * after the interceptors ran. It answers with a status, or forwards the call
+ * with cp_call_forward and returns CP_STATUS_KEEP_OPEN. Without a fallback
+ * such calls get UNIMPLEMENTED. Set before cp_server_start. */
+typedef cp_status_code (*cp_server_fallback_fn)(cp_call *call, void *user);
+
+int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
+                           void *user);
+
 /* Starts serving. Returns 0, CP_ESTATE if already started or no listener was
  * added, or CP_EBIND. */
 int cp_server_start(cp_server *server);

@@ -212,8 +212,7 @@ int cp_base64url_decode(const char *in, size_t len, uint8_t *out,
   return 0;
 }
 
-/* --- hex ------------------------------------------------------------------
- */
+/* --- hex ------------------------------------------------------------------ */
 
 void cp_hex_encode(const uint8_t *in, size_t n, char *out) {
   for (size_t i = 0; i < n; i++) {
@@ -247,8 +246,7 @@ int cp_hex_decode_u64(const char *hex16, uint64_t *out) {
   return 0;
 }
 
-/* --- tokens ---------------------------------------------------------------
- */
+/* --- tokens --------------------------------------------------------------- */
 
 int cp_random_token(char out[CP_RANDOM_TOKEN_CHARS + 1]) {
   uint8_t raw[CP_RANDOM_TOKEN_BYTES];

@@ -26,7 +26,7 @@ typedef struct cp_series {
   unsigned stripes;
   const int64_t *bounds; /* histograms: the family's bounds */
   size_t bound_count;
-  _Atomic int64_t gauge; /* gauges */
+  _Atomic int64_t gauge;  /* gauges */
   cp_metric_read_fn read; /* callback series, else NULL */
   void *user;
   bool overflow;

@@ -170,7 +170,7 @@ static int build_family(cp_metric_registry *r, cp_metric_type type,
   f->type = type;
   f->unit = o->unit;
   f->label_count = o->label_count;
-  f->max_series = o->label_count == 0 ? 1
+  f->max_series = o->label_count == 0  ? 1
                   : o->max_series == 0 ? CP_METRIC_DEFAULT_MAX_SERIES
                                        : o->max_series;
   f->bound_count = o->bucket_count;

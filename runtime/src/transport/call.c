@@ -120,8 +120,7 @@ void cp_call_run_post_hooks(cp_call *call, cp_status_code code) {
   }
 }
 
-/* --- public accessors ------------------------------------------------------
- */
+/* --- public accessors ----------------------------------------------------- */
 
 const cp_method_desc *cp_call_method(const cp_call *call) {
   return call->rm != NULL ? call->rm->desc : NULL;

@@ -165,8 +165,7 @@ void cp_status_from_grpc(cp_status *st, grpc_status_code code,
                  : CP_STATUS_UNKNOWN;
 }
 
-/* --- invocations and the interceptor chain ---------------------------------
- */
+/* --- invocations and the interceptor chain -------------------------------- */
 
 static bool valid_key(const char *key) {
   if (key == NULL || key[0] == '\0') {

@@ -244,8 +244,20 @@ int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
   return 0;
 }
 
-/* --- requesting calls ------------------------------------------------------
- */
+int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
+                           void *user) {
+  if (server == NULL || fn == NULL) {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED) {
+    return CP_ESTATE;
+  }
+  server->fallback = fn;
+  server->fallback_user = user;
+  return 0;
+}
+
+/* --- requesting calls -------------------------------------------------- */
 
 static void on_call_arrived(cp_tag *tag, bool ok);
 

@@ -63,6 +63,9 @@ struct cp_server {
   cp_server_cq *cqs;
   size_t cq_count;
 
+  cp_server_fallback_fn fallback;
+  void *fallback_user;
+
   pthread_mutex_t mu;
   pthread_cond_t cv;
   enum cp_server_state state;
@@ -101,7 +104,9 @@ struct cp_call {
   const char *claim_values[CP_CALL_MAX_CLAIMS];
   size_t claim_count;
 
-  cp_stream *stream; /* server-streaming calls */
+  cp_stream *stream;          /* server-streaming calls */
+  struct cp_forward *forward; /* calls forwarded by a fallback */
+  bool in_fallback;           /* cp_call_forward is allowed */
   cp_arena arena;
 };
 
@@ -124,6 +129,10 @@ void cp_serve_unary(cp_call *call);
 void cp_serve_unknown(cp_call *call);
 /* Sends `code` without a message body and frees the call when done. */
 void cp_call_reply_status(cp_call *call, cp_status_code code);
+
+/* forward.c: starts relaying a call that a fallback forwarded (the call is
+ * then owned by the forward and freed when it completes). */
+void cp_forward_start(cp_call *call);
 
 /* stream.c: serves an arrived call of a server-streaming method. */
 void cp_serve_stream(cp_call *call);

@@ -84,7 +84,20 @@ void cp_serve_unary(cp_call *call) {
 
 void cp_serve_unknown(cp_call *call) {
   cp_status_code code = cp_call_run_interceptors(call);
-  if (code == CP_STATUS_OK) {
+  const cp_server *s = call->server;
+  if (code == CP_STATUS_OK && s->fallback != NULL) {
+    call->in_fallback = true;
+    code = s->fallback(call, s->fallback_user);
+    call->in_fallback = false;
+    if (code == CP_STATUS_KEEP_OPEN && call->forward != NULL) {
+      cp_forward_start(call);
+      return;
+    }
+    if (code == CP_STATUS_KEEP_OPEN || !is_wire_code(code)) {
+      code = cp_call_error(call, CP_STATUS_INTERNAL,
+                           "fallback returned an invalid status");
+    }
+  } else if (code == CP_STATUS_OK) {
     code = cp_call_error(call, CP_STATUS_UNIMPLEMENTED, "unknown method %s",
                          call->path);
   }

@@ -1,0 +1,31 @@
+/* The cp_metrics object, shared by the standard-metrics sources
+ * (internal). */
+#ifndef CPLUGIN_METRICS_STANDARD_INTERNAL_H
+#define CPLUGIN_METRICS_STANDARD_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cplugin/metrics.h"
+#include "metrics/method_labels.h"
+
+struct cp_metrics {
+  cp_metric_registry *registry;
+  cp_metric_family *requests;
+  cp_metric_family *duration;
+  cp_metric_family *token_duration;
+  cp_metric_family *denials;
+  cp_metric_family *buckets_active;
+  cp_metric_family *tokens_active;
+  cp_metric_family *handshakes;
+  cp_metric_family *rss;
+  cp_metric_family *threads;
+  cp_histogram *token_histogram;
+  cp_method_labels methods;
+  bool methods_ready;
+  uint32_t token_mask; /* sample when (tick & mask) == 0 */
+  atomic_bool ready;
+};
+
+#endif /* CPLUGIN_METRICS_STANDARD_INTERNAL_H */
