@@ -81,8 +81,10 @@ class ForwardTest : public ::testing::Test {
     cp_status st;
     cp_cplugintest__v1__echo_service__echo__call(client_, &req, &resp, &o, &st);
     if (resp != nullptr) {
-      if (text != nullptr) *text = resp->text;
-      if (md_value != nullptr) *md_value = resp->metadata_value;
+      if (text != nullptr)
+        *text = resp->text;
+      if (md_value != nullptr)
+        *md_value = resp->metadata_value;
       protobuf_c_message_free_unpacked(&resp->base, nullptr);
     }
     return st;
@@ -94,8 +96,8 @@ class ForwardTest : public ::testing::Test {
     req.keep_open = keep_open;
     cp_client_stream *s = nullptr;
     cp_status st;
-    EXPECT_EQ(0, cp_cplugintest__v1__echo_service__count__start(c, &req, nullptr,
-                                                                &s, &st));
+    EXPECT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                     c, &req, nullptr, &s, &st));
     return s;
   }
 
@@ -188,7 +190,8 @@ TEST_F(ForwardTest, CancellationPropagatesToTheTarget) {
   ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
   cp_client_stream_cancel(s);
-  EXPECT_EQ(CP_ERPC, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
+  EXPECT_EQ(CP_ERPC,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   EXPECT_EQ(CP_STATUS_CANCELLED, st.code);
   cp_client_stream_destroy(s);
   WaitFor(STREAMS_DONE, 1);
@@ -204,7 +207,8 @@ TEST_F(ForwardTest, TargetDyingMidStreamIsUnavailable) {
   cp_server_shutdown(backend_, 0);
   cp_server_destroy(backend_);
   backend_ = nullptr;
-  EXPECT_EQ(CP_ERPC, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
+  EXPECT_EQ(CP_ERPC,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code) << st.message;
   cp_client_stream_destroy(s);
   // A call to the dead target is UNAVAILABLE too.
@@ -258,9 +262,8 @@ TEST(ForwardApi, FallbackAnswersAndMisuseIsRejected) {
   Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
   Cplugintest__V1__EchoResponse *resp = nullptr;
   cp_status st;
-  EXPECT_EQ(CP_ERPC, cp_cplugintest__v1__echo_service__echo__call(c, &req,
-                                                                  &resp, nullptr,
-                                                                  &st));
+  EXPECT_EQ(CP_ERPC, cp_cplugintest__v1__echo_service__echo__call(
+                         c, &req, &resp, nullptr, &st));
   EXPECT_EQ(CP_STATUS_NOT_FOUND, st.code);
   EXPECT_STREQ("no route for /cplugintest.v1.EchoService/Echo", st.message);
   EXPECT_EQ(CP_EINVAL, cp_call_forward(nullptr, c, "/x", nullptr, 0));

@@ -60,10 +60,9 @@ static void write_histogram(cp_textbuf *b, const cp_metric_family *f,
     if (i < f->bound_count) {
       char le[CP_METRIC_VALUE_CHARS];
       int64_t bound = f->bounds[i];
-      cp_metric_format(le, bound < 0,
-                       bound < 0 ? (uint64_t)0 - (uint64_t)bound
-                                 : (uint64_t)bound,
-                       f->unit);
+      cp_metric_format(
+          le, bound < 0,
+          bound < 0 ? (uint64_t)0 - (uint64_t)bound : (uint64_t)bound, f->unit);
       write_sample_start(b, f, s, "_bucket", le);
     } else {
       write_sample_start(b, f, s, "_bucket", "+Inf");
@@ -96,8 +95,9 @@ static void write_series(cp_textbuf *b, const cp_metric_family *f,
 
 static void write_family(cp_textbuf *b, const cp_metric_family *f) {
   size_t n = atomic_load_explicit(&f->series_count, memory_order_acquire);
-  bool overflow = f->overflow != NULL &&
-                  atomic_load_explicit(&f->overflow->used, memory_order_relaxed);
+  bool overflow =
+      f->overflow != NULL &&
+      atomic_load_explicit(&f->overflow->used, memory_order_relaxed);
   if (n == 0 && !overflow) {
     return;
   }
@@ -132,8 +132,8 @@ int cp_metric_registry_render(cp_metric_registry *registry, char **text,
   cp_textbuf b;
   cp_textbuf_init(&b);
   cp_textbuf_put(&b, "", 0); /* an empty registry still yields "" */
-  for (cp_metric_family *f = atomic_load_explicit(&registry->first,
-                                                  memory_order_acquire);
+  for (cp_metric_family *f =
+           atomic_load_explicit(&registry->first, memory_order_acquire);
        f != NULL; f = atomic_load_explicit(&f->next, memory_order_acquire)) {
     write_family(&b, f);
   }
@@ -148,4 +148,6 @@ int cp_metric_registry_render(cp_metric_registry *registry, char **text,
   return 0;
 }
 
-void cp_metric_text_free(char *text) { free(text); }
+void cp_metric_text_free(char *text) {
+  free(text);
+}

@@ -27,8 +27,8 @@ struct cp_metrics_http {
 static int headers_seen;
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
-                            const char *type, char *body, size_t len,
-                            enum MHD_ResponseMemoryMode mode) {
+                               const char *type, char *body, size_t len,
+                               enum MHD_ResponseMemoryMode mode) {
   struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
   if (r == NULL) {
     if (mode == MHD_RESPMEM_MUST_FREE) {
@@ -53,11 +53,11 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
   return ok;
 }
 
-static enum MHD_Result send_static(struct MHD_Connection *conn,
-                                   unsigned status, const char *text) {
+static enum MHD_Result send_static(struct MHD_Connection *conn, unsigned status,
+                                   const char *text) {
   /* PERSISTENT: MHD neither copies nor frees the string literal. */
   return respond(conn, status, TEXT_TYPE, (char *)(uintptr_t)text, strlen(text),
-              MHD_RESPMEM_PERSISTENT);
+                 MHD_RESPMEM_PERSISTENT);
 }
 
 static enum MHD_Result send_metrics(struct MHD_Connection *conn,
@@ -69,7 +69,7 @@ static enum MHD_Result send_metrics(struct MHD_Connection *conn,
                        "cannot render metrics\n");
   }
   return respond(conn, MHD_HTTP_OK, CP_METRICS_CONTENT_TYPE, text, len,
-              MHD_RESPMEM_MUST_FREE);
+                 MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -101,8 +101,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (strcmp(url, "/readyz") == 0) {
     return cp_metrics_is_ready(http->metrics)
                ? send_static(conn, MHD_HTTP_OK, "ready\n")
-               : send_static(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                             "not ready\n");
+               : send_static(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
   }
   return send_static(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }

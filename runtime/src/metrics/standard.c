@@ -17,16 +17,16 @@ enum { DEFAULT_MAX_METHODS = 128, MAX_METHODS_LIMIT = 1024 };
 /* Loopback gRPC calls take ~100 µs; the alerting guide cares about tens of
  * milliseconds and up. */
 static const int64_t REQUEST_BUCKETS_NS[] = {
-    100 * US, 250 * US, 500 * US, 1 * MS,   2500 * US, 5 * MS,
-    10 * MS,  25 * MS,  50 * MS,  100 * MS, 250 * MS,  500 * MS,
-    1 * S,    2500 * MS, 5 * S,   10 * S};
+    100 * US, 250 * US,  500 * US, 1 * MS,   2500 * US, 5 * MS,
+    10 * MS,  25 * MS,   50 * MS,  100 * MS, 250 * MS,  500 * MS,
+    1 * S,    2500 * MS, 5 * S,    10 * S};
 
 /* Validation takes tens to hundreds of nanoseconds; the alert fires at a
  * p99 above 5 ms, so the buckets reach past it. */
 static const int64_t TOKEN_BUCKETS_NS[] = {
-    100,      250,      500,      1 * US,  2500,   5 * US,
-    10 * US,  25 * US,  50 * US,  100 * US, 250 * US, 500 * US,
-    1 * MS,   2500 * US, 5 * MS,  10 * MS, 25 * MS};
+    100,     250,       500,     1 * US,   2500,     5 * US,
+    10 * US, 25 * US,   50 * US, 100 * US, 250 * US, 500 * US,
+    1 * MS,  2500 * US, 5 * MS,  10 * MS,  25 * MS};
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -78,8 +78,8 @@ static int create_families(cp_metrics *m, size_t max_methods) {
        "RPC duration from arrival to completion, by method.", METHOD, 1,
        methods, REQUEST_BUCKETS_NS, COUNT_OF(REQUEST_BUCKETS_NS)},
       {CP_METRIC_HISTOGRAM, "cplugin_token_validation_duration_seconds",
-       "Runtime token validation time (sampled, see docs/metrics.md).", NULL,
-       0, 0, TOKEN_BUCKETS_NS, COUNT_OF(TOKEN_BUCKETS_NS)},
+       "Runtime token validation time (sampled, see docs/metrics.md).", NULL, 0,
+       0, TOKEN_BUCKETS_NS, COUNT_OF(TOKEN_BUCKETS_NS)},
       {CP_METRIC_COUNTER, "cplugin_rate_limit_denials_total",
        "Calls rejected by the rate limiter, by method.", METHOD, 1, methods,
        NULL, 0},
@@ -96,9 +96,9 @@ static int create_families(cp_metrics *m, size_t max_methods) {
        0, NULL, 0},
   };
   cp_metric_family **outs[] = {
-      &m->requests,       &m->duration,      &m->token_duration,
-      &m->denials,        &m->buckets_active, &m->tokens_active,
-      &m->handshakes,     &m->rss,           &m->threads,
+      &m->requests,       &m->duration,      &m->token_duration, &m->denials,
+      &m->buckets_active, &m->tokens_active, &m->handshakes,     &m->rss,
+      &m->threads,
   };
   _Static_assert(COUNT_OF(specs) == COUNT_OF(outs), "one output per spec");
   int rc = 0;
@@ -150,9 +150,8 @@ int cp_metrics_create(cp_metrics **out, const cp_metrics_options *opts) {
     return CP_ENOMEM;
   }
   atomic_init(&m->ready, false);
-  m->token_mask = round_pow2(o.token_sample_every == 0 ? 1
-                                                       : o.token_sample_every) -
-                  1;
+  m->token_mask =
+      round_pow2(o.token_sample_every == 0 ? 1 : o.token_sample_every) - 1;
   cp_metric_registry_options ro;
   cp_metric_registry_options_init(&ro);
   ro.stripes = o.stripes;

@@ -9,7 +9,9 @@ enum { INITIAL_CAP = 4096 };
 
 static const uint64_t NS_PER_S = 1000000000u;
 
-void cp_textbuf_init(cp_textbuf *b) { memset(b, 0, sizeof *b); }
+void cp_textbuf_init(cp_textbuf *b) {
+  memset(b, 0, sizeof *b);
+}
 
 void cp_textbuf_free(cp_textbuf *b) {
   free(b->data);
@@ -137,4 +139,6 @@ void cp_textbuf_label_value(cp_textbuf *b, const char *s) {
   escaped(b, s, true);
 }
 
-void cp_textbuf_help(cp_textbuf *b, const char *s) { escaped(b, s, false); }
+void cp_textbuf_help(cp_textbuf *b, const char *s) {
+  escaped(b, s, false);
+}

@@ -13,9 +13,8 @@ static inline void cell_add(const cp_series *s, unsigned slot, size_t j,
                             uint64_t n) {
   if (slot < s->stripes) {
     _Atomic uint64_t *c = &s->cells[(size_t)slot * s->stride + j];
-    atomic_store_explicit(
-        c, atomic_load_explicit(c, memory_order_relaxed) + n,
-        memory_order_relaxed);
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
   } else {
     atomic_fetch_add_explicit(&s->cells[(size_t)s->stripes * s->stride + j], n,
                               memory_order_relaxed);

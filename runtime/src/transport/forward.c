@@ -53,7 +53,7 @@ typedef struct cp_forward {
 } cp_forward;
 
 #define FORWARD_OF(tagp, field) \
-  ((cp_forward *)((char *)(tagp) - offsetof(cp_forward, field)))
+  ((cp_forward *)((char *)(tagp)-offsetof(cp_forward, field)))
 
 int cp_call_forward(cp_call *call, cp_client *target, const char *path,
                     const cp_metadata *metadata, size_t metadata_count) {
@@ -68,8 +68,8 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
     return CP_ECLOSED;
   }
   cp_forward *f = cp_call_alloc(call, sizeof *f);
-  grpc_metadata *md =
-      metadata_count == 0 ? NULL
+  grpc_metadata *md = metadata_count == 0
+                          ? NULL
                           : cp_call_alloc(call, metadata_count * sizeof *md);
   char *path_copy = cp_call_strdup(call, path);
   if (f == NULL || path_copy == NULL || (metadata_count > 0 && md == NULL)) {
@@ -101,8 +101,8 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
 
 static void forward_done(cp_forward *f) {
   cp_call *call = f->call;
-  cp_call_run_post_hooks(call,
-                         cp_call_final_code(call, f->final_code, !f->caller_gone));
+  cp_call_run_post_hooks(
+      call, cp_call_final_code(call, f->final_code, !f->caller_gone));
   if (f->out != NULL) {
     grpc_call_unref(f->out);
   }
@@ -139,10 +139,10 @@ static bool start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
  * vanished (its call was cancelled without the caller asking) is
  * UNAVAILABLE. */
 static cp_status_code map_target_code(const cp_forward *f) {
-  cp_status_code code = (int)f->out_code >= 0 &&
-                                (int)f->out_code < CP_STATUS_CODE_COUNT
-                            ? (cp_status_code)f->out_code
-                            : CP_STATUS_UNKNOWN;
+  cp_status_code code =
+      (int)f->out_code >= 0 && (int)f->out_code < CP_STATUS_CODE_COUNT
+          ? (cp_status_code)f->out_code
+          : CP_STATUS_UNKNOWN;
   if (code == CP_STATUS_CANCELLED && !f->caller_gone) {
     return CP_STATUS_UNAVAILABLE;
   }

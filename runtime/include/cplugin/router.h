@@ -1,0 +1,96 @@
+/* cplugin — the host's router: plugin-to-plugin calls go through the host.
+ *
+ * A plugin calls a service another plugin provides on its own channel to the
+ * host; the host authenticates the caller (the auth interceptor runs first),
+ * resolves the provider, refuses an unhealthy one, and forwards the call as
+ * raw bytes (cp_call_forward) to the provider's endpoint. The caller's
+ * runtime ID travels to the provider in `x-plugin-caller-id`; the caller's
+ * token never does. Deadlines and cancellation propagate both ways; a failed
+ * or vanished provider is UNAVAILABLE.
+ *
+ * Naming the target — either form works:
+ *   1. path prefix, as connect-plugin-go's endpoint_url:
+ *        :path = "/services/<type>/<provider_id>/<package.Service>/<Method>"
+ *      (endpoint_url from DiscoverService + the method's own path);
+ *   2. metadata, with the method's own path (what generated stubs send):
+ *        :path = "/<package.Service>/<Method>",
+ *        x-cplugin-service-type: <type>
+ *        x-cplugin-provider-id: <provider_id>   (optional: omitted = the
+ *                                                host's selection strategy)
+ * The provider receives the method's own path in both cases.
+ *
+ * Thread safety: configure before cp_router_install; afterwards it serves
+ * any number of calls from the server's threads.
+ */
+#ifndef CPLUGIN_ROUTER_H
+#define CPLUGIN_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cplugin/client.h"
+#include "cplugin/server.h"
+#include "cplugin/tls.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CP_MD_CALLER_ID "x-plugin-caller-id"
+#define CP_MD_ROUTE_SERVICE_TYPE "x-cplugin-service-type"
+#define CP_MD_ROUTE_PROVIDER_ID "x-cplugin-provider-id"
+#define CP_ROUTE_PREFIX "/services/"
+
+/* Where a provider serves, as the resolver reports it. */
+typedef struct cp_route_target {
+  char provider_id[160];
+  /* "host:port", "unix:/path", or a URL "http://host:port" / "https://..."
+   * (https uses the router's TLS options). */
+  char address[300];
+  bool healthy;
+} cp_route_target;
+
+/* Finds the provider of `service_type`: a given provider_id, or the host's
+ * choice when provider_id is NULL. Returns 0, CP_ENOTFOUND. Called on server
+ * threads: must not block. */
+typedef int (*cp_router_resolve_fn)(const char *service_type,
+                                    const char *provider_id,
+                                    cp_route_target *out, void *user);
+
+typedef struct cp_router_options {
+  cp_router_resolve_fn resolve; /* required */
+  void *resolve_user;
+  /* Distinct provider addresses kept connected (default 256). */
+  size_t max_targets;
+  /* TLS for https:// provider addresses; NULL = refuse them. The struct is
+   * copied, but the paths or PEM strings it points to must stay valid while
+   * the router lives (they are read when a provider is first called). */
+  const cp_tls_client_options *tls;
+  size_t max_message_bytes; /* default 4 MiB */
+} cp_router_options;
+
+void cp_router_options_init(cp_router_options *opts);
+
+typedef struct cp_router cp_router;
+
+int cp_router_create(cp_router **out, const cp_router_options *opts);
+
+/* Makes the router the server's fallback (before cp_server_start). The
+ * router must outlive the server. */
+int cp_router_install(cp_router *router, cp_server *server);
+
+/* Counts since creation: forwarded calls and refusals. */
+typedef struct cp_router_stats {
+  unsigned long long forwarded;
+  unsigned long long not_found;
+  unsigned long long unavailable;
+} cp_router_stats;
+void cp_router_stats_get(const cp_router *router, cp_router_stats *stats);
+
+void cp_router_destroy(cp_router *router);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_ROUTER_H */

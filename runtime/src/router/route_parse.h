@@ -1,0 +1,33 @@
+/* Parsing the target of a routed call (internal, pure). */
+#ifndef CPLUGIN_ROUTER_ROUTE_PARSE_H
+#define CPLUGIN_ROUTER_ROUTE_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum { CP_ROUTE_FIELD_MAX = 160, CP_ROUTE_PATH_MAX = 512 };
+
+typedef struct cp_route {
+  char service_type[CP_ROUTE_FIELD_MAX];
+  char provider_id[CP_ROUTE_FIELD_MAX]; /* "" = host's choice */
+  char method_path[CP_ROUTE_PATH_MAX];  /* "/pkg.Service/Method" */
+} cp_route;
+
+/* "/services/<type>/<provider>/<pkg.Service>/<Method>" → route. False when
+ * the path does not have that shape or a part is empty, too long or holds
+ * characters outside [A-Za-z0-9_.-]. */
+bool cp_route_from_path(const char *path, cp_route *out);
+
+/* The metadata form: `path` is the method's own path; `type` and `provider`
+ * (may be NULL) come from the routing metadata (not NUL-terminated). */
+bool cp_route_from_metadata(const char *path, const char *type,
+                            size_t type_len, const char *provider,
+                            size_t provider_len, cp_route *out);
+
+/* Strips "http://" or "grpc://" (plaintext) or "https://" (sets *tls) from a
+ * provider address and any trailing '/'; writes "host:port" or "unix:...".
+ * False for other schemes or an address that does not fit. */
+bool cp_route_target_address(const char *address, char *out, size_t cap,
+                             bool *tls);
+
+#endif /* CPLUGIN_ROUTER_ROUTE_PARSE_H */

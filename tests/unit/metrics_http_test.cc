@@ -1,0 +1,193 @@
+// The metrics HTTP listener through real sockets: /metrics, /healthz,
+// /readyz (flipping to 503), 404, 405, malformed requests, and start-up
+// errors. The client is a plain socket so the test needs no HTTP library.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+extern "C" {
+#include "cplugin/errors.h"
+#include "cplugin/metrics.h"
+}
+
+namespace {
+
+struct Reply {
+  int status = 0;
+  std::string headers;  // lower-cased
+  std::string body;
+  std::string raw;
+};
+
+// Sends `request` bytes to 127.0.0.1:port and reads until the server closes.
+Reply Exchange(int port, const std::string &request) {
+  Reply r;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_GE(fd, 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+    ADD_FAILURE() << "connect: " << strerror(errno);
+    close(fd);
+    return r;
+  }
+  size_t off = 0;
+  while (off < request.size()) {
+    ssize_t n = send(fd, request.data() + off, request.size() - off,
+                     MSG_NOSIGNAL);
+    if (n <= 0) {
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+    r.raw.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  size_t end = r.raw.find("\r\n\r\n");
+  if (r.raw.compare(0, 9, "HTTP/1.1 ") == 0 && end != std::string::npos) {
+    r.status = std::stoi(r.raw.substr(9, 3));
+    r.headers = r.raw.substr(0, end);
+    for (char &c : r.headers) {
+      c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    }
+    r.body = r.raw.substr(end + 4);
+  }
+  return r;
+}
+
+Reply Get(int port, const std::string &path,
+          const std::string &method = "GET") {
+  return Exchange(port, method + " " + path +
+                            " HTTP/1.1\r\nHost: localhost\r\nConnection: "
+                            "close\r\n\r\n");
+}
+
+class MetricsHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(0, cp_metrics_create(&m_, nullptr));
+    ASSERT_EQ(0, cp_metrics_http_start(&http_, m_, "127.0.0.1", 0, &port_));
+    ASSERT_GT(port_, 0);
+  }
+  void TearDown() override {
+    cp_metrics_http_stop(http_);
+    cp_metrics_destroy(m_);
+  }
+
+  cp_metrics *m_ = nullptr;
+  cp_metrics_http *http_ = nullptr;
+  int port_ = 0;
+};
+
+TEST_F(MetricsHttpTest, ServesMetrics) {
+  cp_metrics_record_call(m_, nullptr, CP_STATUS_OK, 2000000);
+  Reply r = Get(port_, "/metrics");
+  ASSERT_EQ(200, r.status) << r.raw;
+  EXPECT_NE(std::string::npos,
+            r.headers.find("content-type: text/plain; version=0.0.4; "
+                           "charset=utf-8"))
+      << r.headers;
+  EXPECT_NE(std::string::npos,
+            r.body.find("cplugin_requests_total{method=\"other\",code=\"OK\"} "
+                        "1\n"))
+      << r.body;
+  EXPECT_NE(std::string::npos, r.body.find("\nprocess_threads "));
+  // The query string is not part of the path.
+  EXPECT_EQ(200, Get(port_, "/metrics?x=1").status);
+}
+
+TEST_F(MetricsHttpTest, HealthAndReadiness) {
+  Reply h = Get(port_, "/healthz");
+  EXPECT_EQ(200, h.status);
+  EXPECT_EQ("ok\n", h.body);
+  Reply r = Get(port_, "/readyz");
+  EXPECT_EQ(503, r.status);
+  EXPECT_EQ("not ready\n", r.body);
+  cp_metrics_set_ready(m_, true);
+  r = Get(port_, "/readyz");
+  EXPECT_EQ(200, r.status);
+  EXPECT_EQ("ready\n", r.body);
+  cp_metrics_set_ready(m_, false);  // shutdown began
+  EXPECT_EQ(503, Get(port_, "/readyz").status);
+  EXPECT_EQ(200, Get(port_, "/healthz").status);
+}
+
+TEST_F(MetricsHttpTest, NotFoundAndMethodNotAllowed) {
+  EXPECT_EQ(404, Get(port_, "/").status);
+  EXPECT_EQ(404, Get(port_, "/metrics/").status);
+  EXPECT_EQ(404, Get(port_, "/../etc/passwd").status);
+  Reply r = Get(port_, "/metrics", "POST");
+  EXPECT_EQ(405, r.status);
+  EXPECT_NE(std::string::npos, r.headers.find("allow: get, head"));
+  EXPECT_EQ(405, Get(port_, "/healthz", "DELETE").status);
+  EXPECT_EQ(405, Get(port_, "/readyz", "PUT").status);
+  Reply post = Exchange(port_,
+                        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                        "5\r\nConnection: close\r\n\r\nhello");
+  EXPECT_EQ(405, post.status);
+  Reply head = Get(port_, "/healthz", "HEAD");
+  EXPECT_EQ(200, head.status);
+  EXPECT_EQ("", head.body);
+}
+
+TEST_F(MetricsHttpTest, BadRequestsNeverCrash) {
+  EXPECT_EQ(400, Exchange(port_, "garbage\r\n\r\n").status);
+  Exchange(port_, std::string("\0\0\0\r\n\r\n", 7));
+  Exchange(port_, "GET /metrics HTTP/1.1\r\n");  // then close mid-request
+  Exchange(port_, std::string(64 * 1024, 'A'));
+  // Headers past the per-connection memory limit are refused, not stored.
+  Reply big = Exchange(port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                  std::string(32 * 1024, 'b') + "\r\n\r\n");
+  EXPECT_GE(big.status, 400) << big.raw.substr(0, 200);
+  // A GET with a body is answered and the body ignored.
+  Reply body = Exchange(port_,
+                        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                        "3\r\nConnection: close\r\n\r\nabc");
+  EXPECT_EQ(200, body.status);
+  EXPECT_EQ(200, Get(port_, "/healthz").status);  // still serving
+}
+
+TEST(MetricsHttpStart, RejectsBadArgumentsAndBusyPorts) {
+  cp_metrics *m = nullptr;
+  ASSERT_EQ(0, cp_metrics_create(&m, nullptr));
+  cp_metrics_http *h = nullptr;
+  int port = 0;
+  EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, m, "localhost", 0, &port));
+  EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, m, "127.0.0.1", -1, &port));
+  EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, m, "127.0.0.1", 70000, &port));
+  EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, m, nullptr, 0, &port));
+  EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, nullptr, "127.0.0.1", 0,
+                                             &port));
+  EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(nullptr, m, "127.0.0.1", 0,
+                                             &port));
+  ASSERT_EQ(0, cp_metrics_http_start(&h, m, "127.0.0.1", 0, &port));
+  cp_metrics_http *second = nullptr;
+  EXPECT_EQ(CP_EBIND, cp_metrics_http_start(&second, m, "127.0.0.1", port,
+                                            nullptr));
+  EXPECT_EQ(nullptr, second);
+  cp_metrics_http_stop(h);
+  cp_metrics_http_stop(nullptr);
+  // IPv6 loopback, when the host has it.
+  int port6 = 0;
+  if (cp_metrics_http_start(&h, m, "::1", 0, &port6) == 0) {
+    EXPECT_GT(port6, 0);
+    cp_metrics_http_stop(h);
+  }
+  cp_metrics_destroy(m);
+}
+
+}  // namespace
