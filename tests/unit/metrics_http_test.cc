@@ -44,8 +44,8 @@ Reply Exchange(int port, const std::string &request) {
   }
   size_t off = 0;
   while (off < request.size()) {
-    ssize_t n = send(fd, request.data() + off, request.size() - off,
-                     MSG_NOSIGNAL);
+    ssize_t n =
+        send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
     if (n <= 0) {
       break;
     }
@@ -170,14 +170,14 @@ TEST(MetricsHttpStart, RejectsBadArgumentsAndBusyPorts) {
   EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, m, "127.0.0.1", -1, &port));
   EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, m, "127.0.0.1", 70000, &port));
   EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, m, nullptr, 0, &port));
-  EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(&h, nullptr, "127.0.0.1", 0,
-                                             &port));
-  EXPECT_EQ(CP_EINVAL, cp_metrics_http_start(nullptr, m, "127.0.0.1", 0,
-                                             &port));
+  EXPECT_EQ(CP_EINVAL,
+            cp_metrics_http_start(&h, nullptr, "127.0.0.1", 0, &port));
+  EXPECT_EQ(CP_EINVAL,
+            cp_metrics_http_start(nullptr, m, "127.0.0.1", 0, &port));
   ASSERT_EQ(0, cp_metrics_http_start(&h, m, "127.0.0.1", 0, &port));
   cp_metrics_http *second = nullptr;
-  EXPECT_EQ(CP_EBIND, cp_metrics_http_start(&second, m, "127.0.0.1", port,
-                                            nullptr));
+  EXPECT_EQ(CP_EBIND,
+            cp_metrics_http_start(&second, m, "127.0.0.1", port, nullptr));
   EXPECT_EQ(nullptr, second);
   cp_metrics_http_stop(h);
   cp_metrics_http_stop(nullptr);

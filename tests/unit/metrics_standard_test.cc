@@ -149,8 +149,9 @@ TEST_F(MetricsStandardTest, PostHookCountsRealCalls) {
   EXPECT_EQ(5, Sample(text, std::string("cplugin_request_duration_seconds_count"
                                         "{method=\"") +
                                 kEcho + "\"}"));
-  EXPECT_EQ(2, Sample(text, "cplugin_request_duration_seconds_count"
-                            "{method=\"other\"}"));
+  EXPECT_EQ(2, Sample(text,
+                      "cplugin_request_duration_seconds_count"
+                      "{method=\"other\"}"));
   EXPECT_EQ(5, Sample(text, std::string("cplugin_request_duration_seconds_"
                                         "bucket{method=\"") +
                                 kEcho + "\",le=\"+Inf\"}"));
@@ -201,11 +202,14 @@ TEST_F(MetricsStandardTest, RateLimitDenialsByMethod) {
   EXPECT_EQ(2, Sample(text, std::string("cplugin_rate_limit_denials_total"
                                         "{method=\"") +
                                 kEcho + "\"}"));
-  EXPECT_EQ(1, Sample(text, "cplugin_rate_limit_denials_total"
-                            "{method=\"other\"}"));
+  EXPECT_EQ(1, Sample(text,
+                      "cplugin_rate_limit_denials_total"
+                      "{method=\"other\"}"));
 }
 
-int64_t Buckets(void *user) { return *static_cast<int64_t *>(user); }
+int64_t Buckets(void *user) {
+  return *static_cast<int64_t *>(user);
+}
 
 TEST_F(MetricsStandardTest, AttachedGauges) {
   std::string before = Render(m_);
@@ -271,8 +275,8 @@ TEST_F(MetricsStandardTest, TokenValidationIsSampledPerThread) {
                                             CP_TOKEN_LEN));
     }
     EXPECT_FALSE(cp_metrics_validate_token(m_, store, id, strlen(id), "x", 1));
-    EXPECT_TRUE(cp_metrics_validate_token(nullptr, store, id, strlen(id),
-                                          token, CP_TOKEN_LEN));
+    EXPECT_TRUE(cp_metrics_validate_token(nullptr, store, id, strlen(id), token,
+                                          CP_TOKEN_LEN));
   });
   worker.join();
   std::string text = Render(m_);
@@ -282,9 +286,11 @@ TEST_F(MetricsStandardTest, TokenValidationIsSampledPerThread) {
   cp_metrics_observe_token_validation(m_, 7000000);  // 7 ms
   cp_metrics_observe_token_validation(nullptr, 1);
   text = Render(m_);
-  EXPECT_EQ(27, Sample(text, "cplugin_token_validation_duration_seconds_count"));
-  EXPECT_EQ(26, Sample(text, "cplugin_token_validation_duration_seconds_bucket"
-                             "{le=\"0.005\"}"));
+  EXPECT_EQ(27,
+            Sample(text, "cplugin_token_validation_duration_seconds_count"));
+  EXPECT_EQ(26, Sample(text,
+                       "cplugin_token_validation_duration_seconds_bucket"
+                       "{le=\"0.005\"}"));
   EXPECT_EQ(0, cp_metrics_token_validation_begin(nullptr));
   cp_metrics_token_validation_end(nullptr, 5);
   cp_metrics_token_validation_end(m_, 0);  // not sampled: nothing

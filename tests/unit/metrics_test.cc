@@ -38,7 +38,9 @@ std::string Format(bool negative, uint64_t magnitude, cp_metric_unit unit) {
 
 class MetricsTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(0, cp_metric_registry_create(&r_, nullptr)); }
+  void SetUp() override {
+    ASSERT_EQ(0, cp_metric_registry_create(&r_, nullptr));
+  }
   void TearDown() override { cp_metric_registry_destroy(r_); }
 
   cp_metric_family *Family(cp_metric_type type, const char *name,
@@ -104,8 +106,7 @@ TEST_F(MetricsTest, GaugeSetsAndAdds) {
 }
 
 TEST_F(MetricsTest, HistogramBucketsCountAndSum) {
-  cp_metric_family *f =
-      Family(CP_METRIC_HISTOGRAM, "h", {}, 0, {10, 20, 30});
+  cp_metric_family *f = Family(CP_METRIC_HISTOGRAM, "h", {}, 0, {10, 20, 30});
   cp_histogram *h = cp_histogram_get(f, nullptr);
   for (int64_t v : {0, 10, 11, 20, 30, 31, -5, 1000}) {
     cp_histogram_observe(h, v);
@@ -213,7 +214,8 @@ TEST_F(MetricsTest, RejectsBadFamilies) {
   EXPECT_EQ(CP_EINVAL, Create(CP_METRIC_COUNTER, "x", {"9"}));
   EXPECT_EQ(CP_EINVAL, Create(CP_METRIC_COUNTER, "x", {"a:b"}));
   EXPECT_EQ(CP_EINVAL, Create(CP_METRIC_COUNTER, "x", {"a", "a"}));
-  EXPECT_EQ(CP_EINVAL, Create(CP_METRIC_COUNTER, "x", {"a", "b", "c", "d", "e"}));
+  EXPECT_EQ(CP_EINVAL,
+            Create(CP_METRIC_COUNTER, "x", {"a", "b", "c", "d", "e"}));
   EXPECT_EQ(CP_EINVAL, Create(CP_METRIC_HISTOGRAM, "x", {"le"}, {1}));
   EXPECT_EQ(CP_EINVAL, Create(CP_METRIC_HISTOGRAM, "x", {}, {}));
   EXPECT_EQ(CP_EINVAL, Create(CP_METRIC_HISTOGRAM, "x", {}, {2, 2}));
@@ -279,7 +281,9 @@ TEST_F(MetricsTest, WrongTypesAndNullHandlesAreHarmless) {
   EXPECT_EQ(CP_EINVAL, cp_metric_registry_create(&r, &ro));
 }
 
-int64_t ReadUser(void *user) { return *static_cast<int64_t *>(user); }
+int64_t ReadUser(void *user) {
+  return *static_cast<int64_t *>(user);
+}
 
 TEST_F(MetricsTest, CallbackSeries) {
   cp_metric_family *g = Family(CP_METRIC_GAUGE, "queue_depth", {"q"}, 2);
@@ -321,16 +325,14 @@ TEST_F(MetricsTest, CallbackSeries) {
 }
 
 TEST_F(MetricsTest, ExpositionExactText) {
-  cp_metric_family *req = Family(CP_METRIC_COUNTER, "app_requests_total",
-                                 {"method", "code"}, 0, {}, CP_METRIC_UNIT_NONE,
-                                 "Requests by method and code.");
-  cp_metric_family *temp =
-      Family(CP_METRIC_GAUGE, "app_temperature", {}, 0, {}, CP_METRIC_UNIT_NONE,
-             "Temperature.");
-  cp_metric_family *lat = Family(
-      CP_METRIC_HISTOGRAM, "app_latency_seconds", {"method"}, 0,
-      {1000000, 2500000, 1000000000}, CP_METRIC_UNIT_NS_AS_SECONDS,
-      "Latency.");
+  cp_metric_family *req =
+      Family(CP_METRIC_COUNTER, "app_requests_total", {"method", "code"}, 0, {},
+             CP_METRIC_UNIT_NONE, "Requests by method and code.");
+  cp_metric_family *temp = Family(CP_METRIC_GAUGE, "app_temperature", {}, 0, {},
+                                  CP_METRIC_UNIT_NONE, "Temperature.");
+  cp_metric_family *lat = Family(CP_METRIC_HISTOGRAM, "app_latency_seconds",
+                                 {"method"}, 0, {1000000, 2500000, 1000000000},
+                                 CP_METRIC_UNIT_NS_AS_SECONDS, "Latency.");
   Family(CP_METRIC_COUNTER, "app_unused_total");  // no series: not written
 
   const char *get_ok[] = {"/a.B/Get", "OK"};
@@ -387,7 +389,9 @@ TEST_F(MetricsTest, EscapesLabelValuesAndHelp) {
       Render(r_));
 }
 
-TEST_F(MetricsTest, EmptyRegistryRendersNothing) { EXPECT_EQ("", Render(r_)); }
+TEST_F(MetricsTest, EmptyRegistryRendersNothing) {
+  EXPECT_EQ("", Render(r_));
+}
 
 TEST(MetricsFormat, IntegersAndSeconds) {
   EXPECT_EQ("0", Format(false, 0, CP_METRIC_UNIT_NONE));
@@ -471,9 +475,13 @@ void ConcurrentSum(unsigned stripes, int threads) {
   cp_metric_registry_destroy(r);
 }
 
-TEST(MetricsConcurrency, OwnedStripesSumExactly) { ConcurrentSum(64, 8); }
+TEST(MetricsConcurrency, OwnedStripesSumExactly) {
+  ConcurrentSum(64, 8);
+}
 
-TEST(MetricsConcurrency, SharedStripeSumsExactly) { ConcurrentSum(1, 8); }
+TEST(MetricsConcurrency, SharedStripeSumsExactly) {
+  ConcurrentSum(1, 8);
+}
 
 TEST(MetricsConcurrency, SlotsReturnWhenThreadsExit) {
   unsigned before = cp_metric_slots_in_use();
@@ -481,7 +489,8 @@ TEST(MetricsConcurrency, SlotsReturnWhenThreadsExit) {
        round++) {
     std::vector<std::thread> pool;
     for (int t = 0; t < 8; t++) {
-      pool.emplace_back([] { EXPECT_LT(cp_metric_slot(), CP_METRIC_MAX_SLOTS); });
+      pool.emplace_back(
+          [] { EXPECT_LT(cp_metric_slot(), CP_METRIC_MAX_SLOTS); });
     }
     for (std::thread &t : pool) {
       t.join();

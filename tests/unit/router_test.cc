@@ -20,8 +20,8 @@ constexpr const char *kKey = "router-test-api-key-0123";
 struct Directory {
   std::mutex mu;
   std::map<std::string, cp_route_target> providers;  // by provider id
-  std::map<std::string, std::string> default_of;       // type -> provider id
-  std::map<std::string, std::string> type_of;          // provider id -> type
+  std::map<std::string, std::string> default_of;     // type -> provider id
+  std::map<std::string, std::string> type_of;        // provider id -> type
 };
 
 int Resolve(const char *type, const char *provider_id, cp_route_target *out,
@@ -126,7 +126,8 @@ class RouterTest : public ::testing::Test {
     cp_client_unary(client_, &m, &req.base, &resp, &o, &st);
     if (resp != nullptr) {
       auto *r = reinterpret_cast<Cplugintest__V1__EchoResponse *>(resp);
-      if (value != nullptr) *value = r->metadata_value;
+      if (value != nullptr)
+        *value = r->metadata_value;
       protobuf_c_message_free_unpacked(resp, nullptr);
     }
     return st;
@@ -211,17 +212,24 @@ TEST_F(RouterTest, VanishedProviderIsUnavailable) {
 
 TEST(RouteParse, Paths) {
   cp_route r;
-  ASSERT_TRUE(cp_route_from_path("/services/logger/logger-a-x7k2/"
-                                 "capability.logger.v1.Logger/Log",
-                                 &r));
+  ASSERT_TRUE(
+      cp_route_from_path("/services/logger/logger-a-x7k2/"
+                         "capability.logger.v1.Logger/Log",
+                         &r));
   EXPECT_STREQ("logger", r.service_type);
   EXPECT_STREQ("logger-a-x7k2", r.provider_id);
   EXPECT_STREQ("/capability.logger.v1.Logger/Log", r.method_path);
-  const char *bad[] = {"/services/", "/services/logger", "/services/logger/",
-                       "/services/logger/id", "/services/logger/id/",
-                       "/services/logger/id/Svc", "/services/logger/id/Svc/",
-                       "/services//id/Svc/M", "/services/l/id/Svc/M/extra",
-                       "/services/l/i d/Svc/M", "/other/l/id/Svc/M"};
+  const char *bad[] = {"/services/",
+                       "/services/logger",
+                       "/services/logger/",
+                       "/services/logger/id",
+                       "/services/logger/id/",
+                       "/services/logger/id/Svc",
+                       "/services/logger/id/Svc/",
+                       "/services//id/Svc/M",
+                       "/services/l/id/Svc/M/extra",
+                       "/services/l/i d/Svc/M",
+                       "/other/l/id/Svc/M"};
   for (const char *b : bad) {
     EXPECT_FALSE(cp_route_from_path(b, &r)) << b;
   }
@@ -234,8 +242,8 @@ TEST(RouteParse, Paths) {
 TEST(RouteParse, Addresses) {
   char out[64];
   bool tls = true;
-  ASSERT_TRUE(cp_route_target_address("http://127.0.0.1:80/", out, sizeof out,
-                                      &tls));
+  ASSERT_TRUE(
+      cp_route_target_address("http://127.0.0.1:80/", out, sizeof out, &tls));
   EXPECT_STREQ("127.0.0.1:80", out);
   EXPECT_FALSE(tls);
   ASSERT_TRUE(cp_route_target_address("https://h:443", out, sizeof out, &tls));

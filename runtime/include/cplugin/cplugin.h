@@ -11,6 +11,7 @@
 #include "cplugin/log.h"
 #include "cplugin/metrics.h"
 #include "cplugin/plugin_client.h"
+#include "cplugin/plugin_runtime.h"
 #include "cplugin/router.h"
 #include "cplugin/server.h"
 #include "cplugin/service.h"

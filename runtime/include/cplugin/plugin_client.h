@@ -94,6 +94,11 @@ const char *cp_plugin_client_plugin_version(const cp_plugin_client *pc,
 int cp_plugin_client_dispense(cp_plugin_client *pc,
                               const cp_plugin_desc *plugin, cp_client **out);
 
+/* The authenticated channel itself (every call carries the runtime identity
+ * once connected): for host APIs such as the registry and lifecycle. Owned by
+ * `pc`; valid until cp_plugin_client_destroy. */
+cp_client *cp_plugin_client_channel(cp_plugin_client *pc);
+
 /* Closes the connection: calls in progress are cancelled, later calls and
  * dispenses fail with CP_ECLOSED. Idempotent. */
 void cp_plugin_client_close(cp_plugin_client *pc);

@@ -87,3 +87,36 @@ const char *cp_check_version(const char *version) {
   }
   return NULL;
 }
+
+const char *cp_check_service_type(const char *type) {
+  size_t len = type != NULL ? strnlen(type, CP_SERVICE_TYPE_MAX + 1) : 0;
+  if (len == 0) {
+    return "cannot be empty";
+  }
+  if (len > CP_SERVICE_TYPE_MAX) {
+    return "too long";
+  }
+  if (!cp_identifier_chars_valid(type, len)) {
+    return "contains invalid characters";
+  }
+  /* The pattern already excludes the slashes; ".." passes it. Checked
+   * separately, as upstream does, so the reason names the attack. */
+  if (strstr(type, "..") != NULL || strchr(type, '/') != NULL ||
+      strchr(type, '\\') != NULL) {
+    return "contains path traversal characters";
+  }
+  return NULL;
+}
+
+const char *cp_check_endpoint_path(const char *path) {
+  if (path == NULL || path[0] == '\0') {
+    return "cannot be empty";
+  }
+  if (path[0] != '/') {
+    return "must start with /";
+  }
+  if (strnlen(path, CP_ENDPOINT_PATH_MAX + 1) > CP_ENDPOINT_PATH_MAX) {
+    return "too long";
+  }
+  return NULL;
+}

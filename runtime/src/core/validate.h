@@ -30,4 +30,11 @@ const char *cp_check_version(const char *version);
 /* A bounded string: NULL reason when strlen(s) <= max. */
 const char *cp_check_length(const char *s, size_t max);
 
+/* A service type: 1..128 bytes matching the identifier pattern, and no path
+ * traversal ("..", "/", "\\"). */
+const char *cp_check_service_type(const char *type);
+
+/* An endpoint path: non-empty, starting with "/", at most 256 bytes. */
+const char *cp_check_endpoint_path(const char *path);
+
 #endif /* CPLUGIN_CORE_VALIDATE_H */

@@ -301,6 +301,10 @@ int cp_plugin_client_dispense(cp_plugin_client *pc,
   return 0;
 }
 
+cp_client *cp_plugin_client_channel(cp_plugin_client *pc) {
+  return pc != NULL ? pc->client : NULL;
+}
+
 void cp_plugin_client_close(cp_plugin_client *pc) {
   if (pc == NULL) {
     return;

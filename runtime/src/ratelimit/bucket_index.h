@@ -2,10 +2,10 @@
  * from key hash to bucket id, read without locks under a sequence counter
  * (the scheme of tokens/token_table.h).
  *
- * An entry is one word: the high 32 bits of the key hash (a filter, so a
- * probe rarely touches a bucket that is not the one sought) and the bucket id
- * plus one (0 = empty). The key hash picks the shard with its low bits and
- * the home slot with the next ones.
+ * An entry is one word: a 32-bit tag taken from the key hash (its low bits
+ * are the home slot, the rest filter probes, so a probe rarely touches a
+ * bucket that is not the one sought) and the bucket id plus one (0 =
+ * empty). The key hash's lowest RL_SHARD_BITS bits pick the shard.
  *
  * Readers: bucket_index_lookup retries when a writer overlapped its probe.
  * Writers hold `mu`. Tables replaced by growth are kept until the shard is

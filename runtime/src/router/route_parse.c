@@ -49,8 +49,8 @@ bool cp_route_from_path(const char *path, cp_route *out) {
   }
   const char *type = path + sizeof prefix - 1;
   const char *slash = strchr(type, '/');
-  if (slash == NULL || !copy_id(type, (size_t)(slash - type),
-                                out->service_type)) {
+  if (slash == NULL ||
+      !copy_id(type, (size_t)(slash - type), out->service_type)) {
     return false;
   }
   const char *provider = slash + 1;
@@ -67,10 +67,11 @@ bool cp_route_from_path(const char *path, cp_route *out) {
   return true;
 }
 
-bool cp_route_from_metadata(const char *path, const char *type,
-                            size_t type_len, const char *provider,
-                            size_t provider_len, cp_route *out) {
-  if (path == NULL || type == NULL || !copy_id(type, type_len, out->service_type)) {
+bool cp_route_from_metadata(const char *path, const char *type, size_t type_len,
+                            const char *provider, size_t provider_len,
+                            cp_route *out) {
+  if (path == NULL || type == NULL ||
+      !copy_id(type, type_len, out->service_type)) {
     return false;
   }
   out->provider_id[0] = '\0';

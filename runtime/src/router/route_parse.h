@@ -20,9 +20,9 @@ bool cp_route_from_path(const char *path, cp_route *out);
 
 /* The metadata form: `path` is the method's own path; `type` and `provider`
  * (may be NULL) come from the routing metadata (not NUL-terminated). */
-bool cp_route_from_metadata(const char *path, const char *type,
-                            size_t type_len, const char *provider,
-                            size_t provider_len, cp_route *out);
+bool cp_route_from_metadata(const char *path, const char *type, size_t type_len,
+                            const char *provider, size_t provider_len,
+                            cp_route *out);
 
 /* Strips "http://" or "grpc://" (plaintext) or "https://" (sets *tls) from a
  * provider address and any trailing '/'; writes "host:port" or "unix:...".

@@ -136,8 +136,8 @@ static int route_of(cp_call *call, cp_route *route) {
              : CP_EINVAL;
 }
 
-static cp_status_code unavailable(cp_router *r, cp_call *call,
-                                  const char *what, const char *id) {
+static cp_status_code unavailable(cp_router *r, cp_call *call, const char *what,
+                                  const char *id) {
   atomic_fetch_add(&r->unavailable, 1);
   return cp_call_error(call, CP_STATUS_UNAVAILABLE, "provider %s %s", id, what);
 }
@@ -174,8 +174,7 @@ static cp_status_code route_call(cp_call *call, void *user) {
   }
   char address[ADDRESS_MAX];
   bool tls = false;
-  if (!cp_route_target_address(target.address, address, sizeof address,
-                               &tls)) {
+  if (!cp_route_target_address(target.address, address, sizeof address, &tls)) {
     return unavailable(r, call, "has no usable address", target.provider_id);
   }
   cp_client *client = client_for(r, address, tls);

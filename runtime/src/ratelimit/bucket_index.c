@@ -1,0 +1,221 @@
+/* Rate-limiter index shards: lock-free reads under a sequence counter,
+ * backward-shift deletion (no tombstones), growth by doubling at 7/8 full.
+ * Entries are one word, eight to a cache line, so even long probe runs stay
+ * cheap and the fuller table keeps the index small.
+ *
+ * An entry's high half is its tag: bits 6..37 of the key hash (bits 0..5
+ * pick the shard). The home slot is the tag's low bits, so growth and
+ * deletion never need the bucket; the tag's remaining bits filter probes. */
+#include "ratelimit/bucket_index.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cplugin/errors.h"
+
+enum { INITIAL_SLOTS = 16 };
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define TAG_MASK 0xffffffff00000000ULL
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static rl_index_table *table_new(size_t slots) {
+  rl_index_table *t = calloc(1, sizeof *t + slots * sizeof(uint64_t));
+  if (t != NULL) {
+    t->mask = slots - 1;
+  }
+  return t;
+}
+
+static size_t table_bytes(const rl_index_table *t) {
+  return sizeof *t + (t->mask + 1) * sizeof(uint64_t);
+}
+
+static uint64_t tag_of(uint64_t key) {
+  return (key >> RL_SHARD_BITS) << 32;
+}
+
+static size_t home_of(uint64_t entry, size_t mask) {
+  return (size_t)(entry >> 32) & mask;
+}
+
+static uint64_t entry_of(uint64_t key, uint32_t id) {
+  return tag_of(key) | ((uint64_t)id + 1);
+}
+
+static uint32_t id_of(uint64_t entry) {
+  return (uint32_t)(entry & ~TAG_MASK) - 1;
+}
+
+int bucket_index_init(rl_shard *sh) {
+  memset(sh, 0, sizeof *sh);
+  sh->table = table_new(INITIAL_SLOTS);
+  if (sh->table == NULL) {
+    return CP_ENOMEM;
+  }
+  pthread_mutex_init(&sh->mu, NULL);
+  return 0;
+}
+
+void bucket_index_destroy(rl_shard *sh) {
+  free(sh->table);
+  rl_index_table *r = sh->retired;
+  while (r != NULL) {
+    rl_index_table *next = r->retired_next;
+    free(r);
+    r = next;
+  }
+  pthread_mutex_destroy(&sh->mu);
+}
+
+static void write_begin(rl_shard *sh) {
+  uint32_t s = LOAD(&sh->seq);
+  STORE(&sh->seq, s + 1);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void write_end(rl_shard *sh) {
+  uint32_t s = LOAD(&sh->seq);
+  __atomic_store_n(&sh->seq, s + 1, __ATOMIC_RELEASE);
+}
+
+/* One probe of table `t`; the caller validates it (readers: against the
+ * sequence counter; writers: they hold the mutex). */
+static uint32_t probe(const rl_index_table *t, uint64_t key,
+                      const rl_bucket *buckets) {
+  size_t mask = t->mask;
+  uint64_t tag = tag_of(key);
+  size_t i = home_of(tag, mask);
+  for (size_t n = 0; n <= mask; n++) {
+    uint64_t e = LOAD(&t->entries[i]);
+    if (e == 0) {
+      return RL_NO_BUCKET;
+    }
+    if ((e & TAG_MASK) == tag) {
+      uint32_t id = id_of(e);
+      if (LOAD(&buckets[id].key) == key) {
+        return id;
+      }
+    }
+    i = (i + 1) & mask;
+  }
+  return RL_NO_BUCKET;
+}
+
+uint32_t bucket_index_lookup(rl_shard *sh, uint64_t key,
+                             const rl_bucket *buckets) {
+  for (;;) {
+    uint32_t s1 = __atomic_load_n(&sh->seq, __ATOMIC_ACQUIRE);
+    if (s1 & 1U) {
+      cpu_relax(); /* a writer is inside; its section is short */
+      continue;
+    }
+    const rl_index_table *t = __atomic_load_n(&sh->table, __ATOMIC_ACQUIRE);
+    uint32_t id = probe(t, key, buckets);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (LOAD(&sh->seq) == s1) {
+      return id;
+    }
+  }
+}
+
+uint32_t bucket_index_find(const rl_shard *sh, uint64_t key,
+                           const rl_bucket *buckets) {
+  return probe(sh->table, key, buckets);
+}
+
+static void place(rl_index_table *t, uint64_t entry) {
+  size_t i = home_of(entry, t->mask);
+  while (t->entries[i] != 0) {
+    i = (i + 1) & t->mask;
+  }
+  STORE(&t->entries[i], entry);
+}
+
+static int maybe_grow(rl_shard *sh) {
+  rl_index_table *old = sh->table;
+  size_t size = old->mask + 1;
+  if ((sh->count + 1) * 8 <= size * 7) {
+    return 0;
+  }
+  rl_index_table *t = table_new(size * 2);
+  if (t == NULL) {
+    return CP_ENOMEM;
+  }
+  for (size_t i = 0; i < size; i++) {
+    if (old->entries[i] != 0) {
+      place(t, old->entries[i]);
+    }
+  }
+  write_begin(sh);
+  __atomic_store_n(&sh->table, t, __ATOMIC_RELEASE);
+  write_end(sh);
+  old->retired_next = sh->retired;
+  sh->retired = old;
+  sh->retired_bytes += table_bytes(old);
+  return 0;
+}
+
+int bucket_index_insert(rl_shard *sh, uint64_t key, uint32_t id) {
+  int rc = maybe_grow(sh);
+  if (rc != 0) {
+    return rc;
+  }
+  write_begin(sh);
+  place(sh->table, entry_of(key, id));
+  write_end(sh);
+  sh->count++;
+  return 0;
+}
+
+size_t bucket_index_slots(const rl_shard *sh) {
+  return sh->table->mask + 1;
+}
+
+uint32_t bucket_index_id_at(const rl_shard *sh, size_t slot) {
+  uint64_t e = sh->table->entries[slot];
+  return e == 0 ? RL_NO_BUCKET : id_of(e);
+}
+
+/* True when the entry at `j` (home `home`) may move back into the hole at
+ * `hole`: its home is not cyclically inside (hole, j]. */
+static bool may_fill(size_t hole, size_t j, size_t home) {
+  if (hole <= j) {
+    return home <= hole || home > j;
+  }
+  return home <= hole && home > j;
+}
+
+void bucket_index_remove_at(rl_shard *sh, size_t slot) {
+  rl_index_table *t = sh->table;
+  size_t hole = slot;
+  write_begin(sh);
+  size_t j = hole;
+  for (;;) {
+    j = (j + 1) & t->mask;
+    uint64_t e = t->entries[j];
+    if (e == 0) {
+      break;
+    }
+    if (may_fill(hole, j, home_of(e, t->mask))) {
+      STORE(&t->entries[hole], e);
+      hole = j;
+    }
+  }
+  STORE(&t->entries[hole], 0);
+  write_end(sh);
+  sh->count--;
+}
+
+size_t bucket_index_bytes(const rl_shard *sh) {
+  return table_bytes(sh->table) + sh->retired_bytes;
+}
