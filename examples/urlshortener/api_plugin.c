@@ -37,8 +37,7 @@ static cp_call_options forward_deadline(cp_call *call) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t left_ms =
-        (deadline - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec)) /
-        1000000;
+        (deadline - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec)) / 1000000;
     o.timeout_ms = left_ms > 0 ? left_ms : 1;
   }
   return o;
@@ -111,9 +110,9 @@ static cp_status_code on_resolve(cp_call *call,
   }
   resp->url = cp_call_strdup(call, gresp->url);
   protobuf_c_message_free_unpacked(&gresp->base, NULL);
-  return resp->url != NULL ? CP_STATUS_OK
-                           : cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
-                                           "no memory");
+  return resp->url != NULL
+             ? CP_STATUS_OK
+             : cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "no memory");
 }
 
 static int register_handlers(cp_server *server, void *user) {
@@ -131,10 +130,9 @@ static void on_started(cp_plugin_runtime *rt, void *user) {
 
 int main(void) {
   static api a;
-  static const cp_service_decl provides[] = {
-      {"api", "1.0.0", "/api.v1.API/"}};
+  static const cp_service_decl provides[] = {{"api", "1.0.0", "/api.v1.API/"}};
   static const cp_service_dep requires[] = {{"storage", "1.0.0", true, true}};
-  plugin_spec spec = {"api",    register_handlers, provides, 1,
-                      requires, 1,                 on_started, &a};
+  plugin_spec spec = {"api", register_handlers, provides, 1, requires,
+                      1,     on_started,        &a};
   return plugin_main(&spec);
 }

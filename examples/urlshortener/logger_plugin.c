@@ -32,8 +32,8 @@ static cp_status_code on_log(cp_call *call,
   }
   /* One write per record: concurrent calls never interleave lines. */
   char line[2048];
-  int n = snprintf(line, sizeof line, "logger: [%s] %s", req->level,
-                   req->message);
+  int n =
+      snprintf(line, sizeof line, "logger: [%s] %s", req->level, req->message);
   for (size_t i = 0; i < req->n_fields && n > 0 && (size_t)n < sizeof line;
        i++) {
     n += snprintf(line + n, sizeof line - (size_t)n, " %s=%s",
@@ -54,7 +54,7 @@ static int register_handlers(cp_server *server, void *user) {
 int main(void) {
   static const cp_service_decl provides[] = {
       {"logger", "1.0.0", "/capability.logger.v1.Logger/"}};
-  plugin_spec spec = {"logger", register_handlers, provides, 1, NULL, 0,
-                      NULL, NULL};
+  plugin_spec spec = {"logger", register_handlers, provides, 1, NULL, 0, NULL,
+                      NULL};
   return plugin_main(&spec);
 }

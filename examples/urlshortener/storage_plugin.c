@@ -110,8 +110,7 @@ static cp_status_code on_get(cp_call *call, const Storage__V1__GetRequest *req,
     resp->found = resp->url != NULL;
   }
   pthread_mutex_unlock(&s->mu);
-  log_via_host(s, resp->found ? "looked up" : "looked up (missing)",
-               req->code);
+  log_via_host(s, resp->found ? "looked up" : "looked up (missing)", req->code);
   return CP_STATUS_OK;
 }
 
@@ -138,8 +137,8 @@ int main(void) {
   static const cp_service_decl provides[] = {
       {"storage", "1.0.0", "/storage.v1.Storage/"}};
   static const cp_service_dep requires[] = {{"logger", "1.0.0", true, true}};
-  plugin_spec spec = {"storage",  register_handlers, provides, 1,
-                      requires,   1,                 on_started, &s};
+  plugin_spec spec = {"storage", register_handlers, provides, 1, requires,
+                      1,         on_started,        &s};
   int rc = plugin_main(&spec);
   for (size_t i = 0; i < s.count; i++) {
     free(s.entries[i].url);

@@ -61,6 +61,17 @@ void cp_auth_destroy(cp_auth *auth);
 /* Runtime-token provider. `store` is not owned and must outlive the auth. */
 int cp_auth_add_runtime_tokens(cp_auth *auth, cp_token_store *store);
 
+/* How the runtime-token provider checks a token: by default
+ * cp_token_store_validate; a host replaces it to time validations for
+ * metrics (cp_metrics_validate_token). Same arguments and result as
+ * cp_token_store_validate, plus `user`. Set before the server starts. */
+typedef bool (*cp_auth_token_check_fn)(void *user, cp_token_store *store,
+                                       const char *runtime_id,
+                                       size_t runtime_id_len, const char *token,
+                                       size_t token_len);
+int cp_auth_set_token_check(cp_auth *auth, cp_auth_token_check_fn fn,
+                            void *user);
+
 /* Adds one API key (copied) that authenticates as `identity`. Keys must be
  * 16..256 bytes. Returns 0, CP_EINVAL or CP_ENOMEM. */
 int cp_auth_add_api_key(cp_auth *auth, const char *key, const char *identity);

@@ -3,7 +3,8 @@
  * own services on its own endpoint, registers them with `base_url` metadata,
  * reports its health, and watches the services it depends on.
  *
- *   cp_service_decl provides[] = {{"storage", "1.0.0", "/storage.v1.Storage/"}};
+ *   cp_service_decl provides[] = {
+ *       {"storage", "1.0.0", "/storage.v1.Storage/"}};
  *   cp_service_dep requires[] = {{"logger", "1.0.0", true, true}};
  *   cp_plugin_runtime_options o;
  *   cp_plugin_runtime_options_init(&o);

@@ -43,6 +43,8 @@ struct cp_auth {
   rule *rules;
   size_t rule_count;
   cp_auth_rule default_rule;
+  cp_auth_token_check_fn token_check;
+  void *token_check_user;
 };
 
 int cp_auth_create(cp_auth **out) {
@@ -102,8 +104,28 @@ static bool copy_str(cp_str v, char *out, size_t cap) {
   return true;
 }
 
+int cp_auth_set_token_check(cp_auth *auth, cp_auth_token_check_fn fn,
+                            void *user) {
+  if (auth == NULL || fn == NULL) {
+    return CP_EINVAL;
+  }
+  auth->token_check = fn;
+  auth->token_check_user = user;
+  return 0;
+}
+
+static bool check_token(const cp_auth *auth, const cp_str *id,
+                        const char *token, size_t token_len) {
+  if (auth->token_check != NULL) {
+    return auth->token_check(auth->token_check_user, auth->tokens, id->ptr,
+                             id->len, token, token_len);
+  }
+  return cp_token_store_validate(auth->tokens, id->ptr, id->len, token,
+                                 token_len);
+}
+
 static cp_auth_result runtime_token_provider(cp_call *call, void *user) {
-  cp_token_store *store = user;
+  const cp_auth *auth = user;
   cp_str authz;
   cp_str id;
   bool has_authz = cp_call_metadata(call, CP_MD_AUTHORIZATION, &authz);
@@ -120,9 +142,8 @@ static cp_auth_result runtime_token_provider(cp_call *call, void *user) {
   if (!copy_str(id, runtime_id, sizeof runtime_id)) {
     return CP_AUTH_DENIED;
   }
-  if (!cp_token_store_validate(store, id.ptr, id.len,
-                               authz.ptr + BEARER_PREFIX_LEN,
-                               authz.len - BEARER_PREFIX_LEN)) {
+  if (!check_token(auth, &id, authz.ptr + BEARER_PREFIX_LEN,
+                   authz.len - BEARER_PREFIX_LEN)) {
     return CP_AUTH_DENIED;
   }
   return cp_call_set_identity(call, "runtime-token", runtime_id) == 0
@@ -134,8 +155,12 @@ int cp_auth_add_runtime_tokens(cp_auth *auth, cp_token_store *store) {
   if (auth == NULL || store == NULL) {
     return CP_EINVAL;
   }
+  if (auth->tokens != NULL) {
+    return CP_EEXIST;
+  }
+  auth->tokens = store;
   return cp_auth_add_validator(auth, "runtime-token", runtime_token_provider,
-                               store);
+                               auth);
 }
 
 static cp_auth_result api_key_provider(cp_call *call, void *user) {
