@@ -43,7 +43,7 @@ extern "C" {
 
 /* Where a provider serves, as the resolver reports it. */
 typedef struct cp_route_target {
-  char provider_id[160];
+  char provider_id[264];
   /* "host:port", "unix:/path", or a URL "http://host:port" / "https://..."
    * (https uses the router's TLS options). */
   char address[300];

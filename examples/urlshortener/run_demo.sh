@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The URL-shortener demo, end to end, each part its own process:
+#   urlshortener-host  <- logger-plugin, storage-plugin, api-plugin (HOST_URL)
+#   url-client -> api-plugin -(host router)-> storage-plugin -(router)-> logger
+# Shortens a URL, resolves it, prints the route every call took (from the
+# host's log), and stops everything; nothing is left running, also on Ctrl-C.
+#   run_demo.sh BIN_DIR      (BIN_DIR holds the five programs)
+set -euo pipefail
+bin=${1:?usage: run_demo.sh BIN_DIR}
+work=$(mktemp -d)
+pids=()
+
+cleanup() {
+  # Plugins first (they unregister from the host), then the host.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
+
+# Starts a program in the background and waits for its LISTENING line.
+start() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  for _ in $(seq 1 200); do
+    if grep -q '^LISTENING ' "$work/$name.out" 2>/dev/null; then
+      sed -n 's/^LISTENING //p' "$work/$name.out"
+      return 0
+    fi
+    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+      break
+    fi
+    sleep 0.05
+  done
+  echo "demo: $name did not start:" >&2
+  cat "$work/$name.err" >&2
+  return 1
+}
+
+host=$(start host "$bin/urlshortener-host")
+echo "demo: host serves on $host (metrics on port $(sed -n 's/^METRICS //p' "$work/host.out"))"
+export HOST_URL=$host
+logger=$(start logger "$bin/logger-plugin")
+echo "demo: logger plugin serves on $logger"
+storage=$(start storage "$bin/storage-plugin")
+echo "demo: storage plugin serves on $storage"
+api=$(start api "$bin/api-plugin")
+echo "demo: api plugin serves on $api"
+
+url="https://example.com/cplugin/$(date +%s)"
+code=$("$bin/url-client" --api "$api" shorten "$url")
+echo "demo: shorten $url -> $code"
+resolved=$("$bin/url-client" --api "$api" resolve "$code")
+echo "demo: resolve $code -> $resolved"
+if [[ "$resolved" != "$url" ]]; then
+  echo "demo: FAILED: resolved URL differs" >&2
+  exit 1
+fi
+if "$bin/url-client" --api "$api" resolve nosuchcode 2>"$work/missing.err"; then
+  echo "demo: FAILED: unknown code resolved" >&2
+  exit 1
+fi
+echo "demo: resolve nosuchcode -> $(cat "$work/missing.err")"
+
+echo "demo: routes taken through the host:"
+grep 'ROUTER routed call' "$work/host.err" | sed 's/^.*ROUTER routed call: /  /'
+echo "demo: logger plugin received:"
+sed 's/^/  /' "$work/logger.out" | grep 'logger:' || true
+routes=$(grep -c 'ROUTER routed call' "$work/host.err" || true)
+if ! grep -q 'ROUTER routed call.*service=storage' "$work/host.err" ||
+   ! grep -q 'ROUTER routed call.*service=logger' "$work/host.err"; then
+  echo "demo: FAILED: expected api->storage and storage->logger routes" >&2
+  exit 1
+fi
+echo "demo: ok ($routes routed calls); stopping"

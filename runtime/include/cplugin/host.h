@@ -1,0 +1,99 @@
+/* cplugin — a host assembled from the services, with the defaults a host
+ * needs: runtime identities (token store + handshake), authentication
+ * (Handshake and health open, everything else requires a runtime token),
+ * per-method rate limits, the service registry and lifecycle, health (both
+ * health services), the router for plugin-to-plugin calls, and metrics with
+ * /metrics, /healthz and /readyz.
+ *
+ * Each piece stays usable on its own (a cp_host only wires them together in
+ * the right order: auth, then rate limiting; metrics as a post-call hook;
+ * the router as the fallback). Reach a piece with the accessors to configure
+ * it further before cp_host_start.
+ *
+ *   cp_host_options o;
+ *   cp_host_options_init(&o);
+ *   o.listen = "127.0.0.1:8080";
+ *   cp_host *h;
+ *   cp_host_create(&h, &o);
+ *   int port;
+ *   cp_host_start(h, &port);
+ *   ...
+ *   cp_host_shutdown(h, 5000);
+ *   cp_host_destroy(h);
+ *
+ * Thread safety: create, configure, start, shut down and destroy from one
+ * thread; the server runs on its own threads meanwhile.
+ */
+#ifndef CPLUGIN_HOST_H
+#define CPLUGIN_HOST_H
+
+#include <stdbool.h>
+
+#include "cplugin/auth.h"
+#include "cplugin/handshake.h"
+#include "cplugin/health.h"
+#include "cplugin/metrics.h"
+#include "cplugin/ratelimit_policy.h"
+#include "cplugin/registry.h"
+#include "cplugin/router.h"
+#include "cplugin/server.h"
+#include "cplugin/tls.h"
+#include "cplugin/tokens.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cp_host_options {
+  const char *listen;                /* default "127.0.0.1:0" */
+  const cp_tls_server_options *tls;  /* NULL = plaintext */
+  cp_server_options server;
+  cp_token_store_options tokens;
+  cp_registry_options registry;      /* its `tokens` is set by the host */
+  cp_rate_policy_options rate;       /* host defaults on */
+  bool rate_limits;                  /* default true */
+  /* Handshake: cookie, accepted app versions, server metadata. Its plugin
+   * and capability lists may be filled too; `tokens` is set by the host. */
+  cp_handshake_options handshake;
+  /* Metrics over HTTP (/metrics, /healthz, /readyz): address to bind, NULL
+   * = no listener (default "127.0.0.1"), port 0 = any free port. */
+  const char *metrics_address;
+  int metrics_port;
+} cp_host_options;
+
+void cp_host_options_init(cp_host_options *opts);
+
+typedef struct cp_host cp_host;
+
+/* Creates every piece and wires them to one server (not yet listening).
+ * Returns 0, CP_EINVAL, CP_ENOMEM, CP_EBIND (address) or an error of a
+ * piece. */
+int cp_host_create(cp_host **out, const cp_host_options *opts);
+
+/* Starts serving; *port (if not NULL) receives the bound port and
+ * *metrics_port the HTTP listener's. Marks the host ready. */
+int cp_host_start(cp_host *host, int *port, int *metrics_port);
+
+/* Marks the host not ready (/readyz 503, health NOT_SERVING), then stops the
+ * server with the grace period (cp_server_shutdown). Idempotent. */
+int cp_host_shutdown(cp_host *host, int64_t grace_ms);
+
+/* Shuts down if needed and frees every piece. NULL allowed. */
+void cp_host_destroy(cp_host *host);
+
+/* The pieces, for further configuration (before start) or inspection. They
+ * belong to the host. */
+cp_server *cp_host_server(cp_host *host);
+cp_token_store *cp_host_tokens(cp_host *host);
+cp_auth *cp_host_auth(cp_host *host);
+cp_rate_policy *cp_host_rate_policy(cp_host *host); /* NULL when off */
+cp_registry *cp_host_registry(cp_host *host);
+cp_health *cp_host_health(cp_host *host);
+cp_metrics *cp_host_metrics(cp_host *host);
+cp_router *cp_host_router(cp_host *host);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_HOST_H */

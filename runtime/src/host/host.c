@@ -1,0 +1,269 @@
+/* A host assembled from the services. The order of the wiring matters:
+ * authentication runs before rate limiting (limits key on the identity), and
+ * the router is the fallback for methods the host does not serve itself. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cplugin/errors.h"
+#include "cplugin/host.h"
+#include "cplugin/lifecycle.h"
+#include "cplugin/log.h"
+
+struct cp_host {
+  cp_server *server;
+  cp_token_store *tokens;
+  cp_handshake_service *handshake;
+  cp_auth *auth;
+  cp_rate_policy *rate;
+  cp_registry *registry;
+  cp_health *health;
+  cp_metrics *metrics;
+  cp_metrics_http *http;
+  cp_router *router;
+  char *listen;
+  const cp_tls_server_options *tls;
+  const char *metrics_address;
+  int metrics_port;
+  bool started;
+  bool stopped;
+};
+
+void cp_host_options_init(cp_host_options *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->listen = "127.0.0.1:0";
+  cp_server_options_init(&opts->server);
+  cp_token_store_options_init(&opts->tokens);
+  cp_registry_options_init(&opts->registry);
+  cp_rate_policy_options_init(&opts->rate);
+  opts->rate_limits = true;
+  cp_handshake_options_init(&opts->handshake);
+  opts->metrics_address = "127.0.0.1";
+}
+
+/* Runtime-token checks, timed (sampled) for the metrics. */
+static bool timed_token_check(void *user, cp_token_store *store,
+                              const char *id, size_t id_len, const char *token,
+                              size_t token_len) {
+  return cp_metrics_validate_token(user, store, id, id_len, token, token_len);
+}
+
+static void count_denial(const cp_call *call, cp_rate_result result,
+                         void *user) {
+  (void)result;
+  cp_metrics_count_rate_limit_denial(user, cp_call_method(call));
+}
+
+static int64_t live_buckets(void *user) {
+  return (int64_t)cp_rate_limiter_count(cp_rate_policy_limiter(user));
+}
+
+static int resolve_provider(const char *service_type, const char *provider_id,
+                            cp_route_target *out, void *user) {
+  cp_registry_endpoint ep;
+  int rc = cp_registry_resolve(user, service_type, provider_id, &ep);
+  if (rc == CP_EDENIED) {
+    /* Known but unhealthy: the router answers UNAVAILABLE. */
+    memset(out, 0, sizeof *out);
+    snprintf(out->provider_id, sizeof out->provider_id, "%s",
+             provider_id != NULL ? provider_id : service_type);
+    out->healthy = false;
+    return 0;
+  }
+  if (rc != 0 || !ep.has_base_url ||
+      strlen(ep.provider_id) >= sizeof out->provider_id ||
+      strlen(ep.base_url) >= sizeof out->address) {
+    /* An address that does not fit is never truncated into another one. */
+    return CP_ENOTFOUND;
+  }
+  snprintf(out->provider_id, sizeof out->provider_id, "%s", ep.provider_id);
+  snprintf(out->address, sizeof out->address, "%s", ep.base_url);
+  out->healthy = true;
+  return 0;
+}
+
+static int create_pieces(cp_host *h, const cp_host_options *o) {
+  int rc = cp_server_create(&h->server, &o->server);
+  if (rc == 0) {
+    rc = cp_token_store_create(&h->tokens, &o->tokens);
+  }
+  if (rc == 0) {
+    rc = cp_metrics_create(&h->metrics, NULL);
+  }
+  if (rc == 0) {
+    cp_handshake_options hs = o->handshake;
+    hs.tokens = h->tokens;
+    rc = cp_handshake_service_create(&h->handshake, &hs);
+  }
+  if (rc == 0) {
+    cp_registry_options ro = o->registry;
+    ro.tokens = h->tokens;
+    rc = cp_registry_create(&h->registry, &ro);
+  }
+  if (rc == 0) {
+    rc = cp_health_create(&h->health, NULL);
+  }
+  if (rc == 0) {
+    rc = cp_auth_create(&h->auth);
+  }
+  if (rc == 0 && o->rate_limits) {
+    cp_rate_policy_options ro = o->rate;
+    ro.on_deny = count_denial;
+    ro.on_deny_user = h->metrics;
+    rc = cp_rate_policy_create(&h->rate, &ro);
+  }
+  if (rc == 0) {
+    cp_router_options ro;
+    cp_router_options_init(&ro);
+    ro.resolve = resolve_provider;
+    ro.resolve_user = h->registry;
+    rc = cp_router_create(&h->router, &ro);
+  }
+  return rc;
+}
+
+static int wire(cp_host *h) {
+  int rc = cp_auth_add_runtime_tokens(h->auth, h->tokens);
+  if (rc == 0) {
+    rc = cp_auth_set_token_check(h->auth, timed_token_check, h->metrics);
+  }
+  if (rc == 0) {
+    rc = cp_auth_open_host_methods(h->auth);
+  }
+  /* Interceptors run in the order added: who the caller is, then limits. */
+  if (rc == 0) {
+    rc = cp_auth_install(h->auth, h->server);
+  }
+  if (rc == 0 && h->rate != NULL) {
+    rc = cp_rate_policy_install(h->rate, h->server);
+  }
+  if (rc == 0 && h->rate != NULL) {
+    rc = cp_metrics_attach_rate_limit_buckets(h->metrics, live_buckets,
+                                              h->rate);
+  }
+  if (rc == 0) {
+    rc = cp_metrics_attach_server(h->metrics, h->server);
+  }
+  if (rc == 0) {
+    rc = cp_metrics_attach_token_store(h->metrics, h->tokens);
+  }
+  if (rc == 0) {
+    rc = cp_metrics_attach_handshake(h->metrics, h->handshake);
+  }
+  if (rc == 0) {
+    rc = cp_handshake_service_register(h->handshake, h->server);
+  }
+  if (rc == 0) {
+    rc = cp_registry_register(h->registry, h->server);
+  }
+  if (rc == 0) {
+    rc = cp_lifecycle_register(h->registry, h->server);
+  }
+  if (rc == 0) {
+    rc = cp_health_register(h->health, h->server);
+  }
+  if (rc == 0) {
+    rc = cp_router_install(h->router, h->server);
+  }
+  return rc;
+}
+
+int cp_host_create(cp_host **out, const cp_host_options *opts) {
+  if (out == NULL || opts == NULL || opts->listen == NULL) {
+    return CP_EINVAL;
+  }
+  *out = NULL;
+  cp_host *h = calloc(1, sizeof *h);
+  if (h == NULL) {
+    return CP_ENOMEM;
+  }
+  h->listen = strdup(opts->listen);
+  h->tls = opts->tls;
+  h->metrics_address = opts->metrics_address;
+  h->metrics_port = opts->metrics_port;
+  int rc = h->listen == NULL ? CP_ENOMEM : create_pieces(h, opts);
+  if (rc == 0) {
+    rc = wire(h);
+  }
+  if (rc != 0) {
+    cp_host_destroy(h);
+    return rc;
+  }
+  *out = h;
+  return 0;
+}
+
+int cp_host_start(cp_host *h, int *port, int *metrics_port) {
+  if (h == NULL) {
+    return CP_EINVAL;
+  }
+  if (h->started) {
+    return CP_ESTATE;
+  }
+  int bound = 0;
+  int rc = h->tls != NULL
+               ? cp_server_listen_tls(h->server, h->listen, h->tls, &bound)
+               : cp_server_listen(h->server, h->listen, &bound);
+  if (rc == 0) {
+    rc = cp_server_start(h->server);
+  }
+  int http_port = 0;
+  if (rc == 0 && h->metrics_address != NULL) {
+    rc = cp_metrics_http_start(&h->http, h->metrics, h->metrics_address,
+                               h->metrics_port, &http_port);
+  }
+  if (rc != 0) {
+    return rc;
+  }
+  h->started = true;
+  cp_metrics_set_ready(h->metrics, true);
+  if (port != NULL) {
+    *port = bound;
+  }
+  if (metrics_port != NULL) {
+    *metrics_port = http_port;
+  }
+  cp_log(CP_LOG_INFO, "host started", "listen", h->listen, CP_LOG_END);
+  return 0;
+}
+
+int cp_host_shutdown(cp_host *h, int64_t grace_ms) {
+  if (h == NULL) {
+    return CP_EINVAL;
+  }
+  if (!h->started || h->stopped) {
+    return 0;
+  }
+  h->stopped = true;
+  cp_metrics_set_ready(h->metrics, false);
+  cp_health_shutdown(h->health);
+  return cp_server_shutdown(h->server, grace_ms);
+}
+
+void cp_host_destroy(cp_host *h) {
+  if (h == NULL) {
+    return;
+  }
+  cp_host_shutdown(h, 0);
+  cp_server_destroy(h->server); /* first: nothing may call into the rest */
+  cp_metrics_http_stop(h->http);
+  cp_router_destroy(h->router);
+  cp_rate_policy_destroy(h->rate);
+  cp_auth_destroy(h->auth);
+  cp_health_destroy(h->health);
+  cp_registry_destroy(h->registry);
+  cp_handshake_service_destroy(h->handshake);
+  cp_token_store_destroy(h->tokens);
+  cp_metrics_destroy(h->metrics);
+  free(h->listen);
+  free(h);
+}
+
+cp_server *cp_host_server(cp_host *h) { return h->server; }
+cp_token_store *cp_host_tokens(cp_host *h) { return h->tokens; }
+cp_auth *cp_host_auth(cp_host *h) { return h->auth; }
+cp_rate_policy *cp_host_rate_policy(cp_host *h) { return h->rate; }
+cp_registry *cp_host_registry(cp_host *h) { return h->registry; }
+cp_health *cp_host_health(cp_host *h) { return h->health; }
+cp_metrics *cp_host_metrics(cp_host *h) { return h->metrics; }
+cp_router *cp_host_router(cp_host *h) { return h->router; }
