@@ -26,7 +26,8 @@ trap 'exit 130' INT TERM
 
 export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
 
-# Starts a program in the background and waits for its LISTENING line.
+# Starts a program in the background and waits for its LISTENING line;
+# sets $address. (Not run in a subshell: the pid must reach `pids`.)
 start() {
   local name=$1
   shift
@@ -34,7 +35,7 @@ start() {
   pids+=($!)
   for _ in $(seq 1 200); do
     if grep -q '^LISTENING ' "$work/$name.out" 2>/dev/null; then
-      sed -n 's/^LISTENING //p' "$work/$name.out"
+      address=$(sed -n 's/^LISTENING //p' "$work/$name.out")
       return 0
     fi
     if ! kill -0 "${pids[-1]}" 2>/dev/null; then
@@ -47,14 +48,18 @@ start() {
   return 1
 }
 
-host=$(start host "$bin/urlshortener-host")
+start host "$bin/urlshortener-host"
+host=$address
 echo "demo: host serves on $host (metrics on port $(sed -n 's/^METRICS //p' "$work/host.out"))"
 export HOST_URL=$host
-logger=$(start logger "$bin/logger-plugin")
+start logger "$bin/logger-plugin"
+logger=$address
 echo "demo: logger plugin serves on $logger"
-storage=$(start storage "$bin/storage-plugin")
+start storage "$bin/storage-plugin"
+storage=$address
 echo "demo: storage plugin serves on $storage"
-api=$(start api "$bin/api-plugin")
+start api "$bin/api-plugin"
+api=$address
 echo "demo: api plugin serves on $api"
 
 url="https://example.com/cplugin/$(date +%s)"
@@ -83,3 +88,5 @@ if ! grep -q 'ROUTER routed call.*service=storage' "$work/host.err" ||
   exit 1
 fi
 echo "demo: ok ($routes routed calls); stopping"
+cleanup
+echo "demo: every process stopped"
