@@ -45,8 +45,7 @@ int main(int argc, char **argv) {
   }
   const char *colon = strrchr(listen, ':');
   printf("LISTENING %.*s:%d\nMETRICS %d\n",
-         colon != NULL ? (int)(colon - listen) : 0, listen, port,
-         metrics_port);
+         colon != NULL ? (int)(colon - listen) : 0, listen, port, metrics_port);
   fflush(stdout);
   int sig = 0;
   sigwait(&stop, &sig);

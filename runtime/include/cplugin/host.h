@@ -45,13 +45,13 @@ extern "C" {
 #endif
 
 typedef struct cp_host_options {
-  const char *listen;                /* default "127.0.0.1:0" */
-  const cp_tls_server_options *tls;  /* NULL = plaintext */
+  const char *listen;               /* default "127.0.0.1:0" */
+  const cp_tls_server_options *tls; /* NULL = plaintext */
   cp_server_options server;
   cp_token_store_options tokens;
-  cp_registry_options registry;      /* its `tokens` is set by the host */
-  cp_rate_policy_options rate;       /* host defaults on */
-  bool rate_limits;                  /* default true */
+  cp_registry_options registry; /* its `tokens` is set by the host */
+  cp_rate_policy_options rate;  /* host defaults on */
+  bool rate_limits;             /* default true */
   /* Handshake: cookie, accepted app versions, server metadata. Its plugin
    * and capability lists may be filled too; `tokens` is set by the host. */
   cp_handshake_options handshake;

@@ -42,8 +42,8 @@ void cp_host_options_init(cp_host_options *opts) {
 }
 
 /* Runtime-token checks, timed (sampled) for the metrics. */
-static bool timed_token_check(void *user, cp_token_store *store,
-                              const char *id, size_t id_len, const char *token,
+static bool timed_token_check(void *user, cp_token_store *store, const char *id,
+                              size_t id_len, const char *token,
                               size_t token_len) {
   return cp_metrics_validate_token(user, store, id, id_len, token, token_len);
 }
@@ -138,8 +138,8 @@ static int wire(cp_host *h) {
     rc = cp_rate_policy_install(h->rate, h->server);
   }
   if (rc == 0 && h->rate != NULL) {
-    rc = cp_metrics_attach_rate_limit_buckets(h->metrics, live_buckets,
-                                              h->rate);
+    rc =
+        cp_metrics_attach_rate_limit_buckets(h->metrics, live_buckets, h->rate);
   }
   if (rc == 0) {
     rc = cp_metrics_attach_server(h->metrics, h->server);
@@ -259,11 +259,27 @@ void cp_host_destroy(cp_host *h) {
   free(h);
 }
 
-cp_server *cp_host_server(cp_host *h) { return h->server; }
-cp_token_store *cp_host_tokens(cp_host *h) { return h->tokens; }
-cp_auth *cp_host_auth(cp_host *h) { return h->auth; }
-cp_rate_policy *cp_host_rate_policy(cp_host *h) { return h->rate; }
-cp_registry *cp_host_registry(cp_host *h) { return h->registry; }
-cp_health *cp_host_health(cp_host *h) { return h->health; }
-cp_metrics *cp_host_metrics(cp_host *h) { return h->metrics; }
-cp_router *cp_host_router(cp_host *h) { return h->router; }
+cp_server *cp_host_server(cp_host *h) {
+  return h->server;
+}
+cp_token_store *cp_host_tokens(cp_host *h) {
+  return h->tokens;
+}
+cp_auth *cp_host_auth(cp_host *h) {
+  return h->auth;
+}
+cp_rate_policy *cp_host_rate_policy(cp_host *h) {
+  return h->rate;
+}
+cp_registry *cp_host_registry(cp_host *h) {
+  return h->registry;
+}
+cp_health *cp_host_health(cp_host *h) {
+  return h->health;
+}
+cp_metrics *cp_host_metrics(cp_host *h) {
+  return h->metrics;
+}
+cp_router *cp_host_router(cp_host *h) {
+  return h->router;
+}

@@ -1,0 +1,246 @@
+// A whole host (cp_host) with self-registering plugins (cp_plugin_runtime) in
+// one process: registration with base_url, discovery, health reporting,
+// dependency watching, routed calls, revocation, metrics over HTTP.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+extern "C" {
+#include "cplugin/cplugin.h"
+#include "cplugintest/v1/echo.cplugin.h"
+#include "echo_service.h"
+#include "plugin/v1/registry.cplugin.h"
+}
+
+namespace {
+
+// GET http://127.0.0.1:port/path; returns the whole response.
+std::string HttpGet(int port, const char *path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string req = std::string("GET ") + path +
+                    " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (write(fd, req.data(), req.size()) < 0) {
+    close(fd);
+    return "";
+  }
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+// A plugin that serves EchoService on its own server and joins the host.
+struct EchoPlugin {
+  echo_stats *stats = nullptr;
+  cp_server *server = nullptr;
+  cp_plugin_runtime *rt = nullptr;
+
+  int Start(const std::string &host, const char *self_id,
+            const cp_service_dep *deps, size_t dep_count,
+            cp_dependency_fn on_dep = nullptr, void *user = nullptr,
+            const char *type = "echo") {
+    stats = echo_stats_create();
+    int port = 0;
+    if (cp_server_create(&server, nullptr) != 0 ||
+        echo_service_register(server, stats) != 0 ||
+        cp_server_listen(server, "127.0.0.1:0", &port) != 0 ||
+        cp_server_start(server) != 0) {
+      return -1;
+    }
+    std::string base = "http://127.0.0.1:" + std::to_string(port);
+    const cp_service_decl provides[] = {
+        {type, "1.2.0", "/cplugintest.v1.EchoService/"}};
+    cp_plugin_runtime_options o;
+    cp_plugin_runtime_options_init(&o);
+    o.host_url = host.c_str();
+    o.self_id = self_id;
+    o.base_url = base.c_str();
+    o.provides = provides;
+    o.provides_count = 1;
+    o.requires = deps;
+    o.requires_count = dep_count;
+    o.on_dependency = on_dep;
+    o.user = user;
+    cp_status st;
+    return cp_plugin_runtime_start(&rt, &o, &st);
+  }
+
+  void Stop() {
+    cp_plugin_runtime_stop(rt);
+    rt = nullptr;
+    if (server != nullptr) {
+      cp_server_shutdown(server, 500);
+      cp_server_destroy(server);
+      server = nullptr;
+    }
+    echo_stats_destroy(stats);
+    stats = nullptr;
+  }
+};
+
+class HostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cp_host_options o;
+    cp_host_options_init(&o);
+    o.tokens.sweep_interval_ms = 0;
+    ASSERT_EQ(0, cp_host_create(&host_, &o));
+    int port = 0;
+    ASSERT_EQ(0, cp_host_start(host_, &port, &metrics_port_));
+    target_ = "127.0.0.1:" + std::to_string(port);
+  }
+  void TearDown() override {
+    a_.Stop();
+    b_.Stop();
+    cp_host_destroy(host_);
+  }
+
+  cp_status Discover(cp_plugin_runtime *rt, const char *type,
+                     std::string *provider) {
+    Connectplugin__V1__DiscoverServiceRequest req =
+        CONNECTPLUGIN__V1__DISCOVER_SERVICE_REQUEST__INIT;
+    req.service_type = const_cast<char *>(type);
+    Connectplugin__V1__DiscoverServiceResponse *resp = nullptr;
+    cp_status st;
+    cp_connectplugin__v1__service_registry__discover_service__call(
+        cp_plugin_runtime_host(rt), &req, &resp, nullptr, &st);
+    if (resp != nullptr) {
+      *provider = resp->endpoint->provider_id;
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return st;
+  }
+
+  cp_host *host_ = nullptr;
+  int metrics_port_ = 0;
+  std::string target_;
+  EchoPlugin a_, b_;
+};
+
+struct DepEvents {
+  std::atomic<int> available{0};
+  std::atomic<int> unavailable{0};
+};
+
+void OnDep(const char *type, bool available, const char *provider,
+           void *user) {
+  auto *e = static_cast<DepEvents *>(user);
+  (available ? e->available : e->unavailable)++;
+}
+
+TEST_F(HostTest, SelfRegisteringPluginsDiscoverAndRouteThroughTheHost) {
+  ASSERT_EQ(0, a_.Start(target_, "echo-a", nullptr, 0));
+  std::string provider;
+  cp_status st = Discover(a_.rt, "echo", &provider);
+  ASSERT_EQ(CP_STATUS_OK, st.code) << st.message;
+  EXPECT_EQ(cp_plugin_runtime_id(a_.rt), provider);
+
+  // A second plugin that depends on "echo" sees it available and calls it
+  // through the host's router.
+  DepEvents events;
+  static const cp_service_dep deps[] = {{"echo", "1.0.0", true, true}};
+  ASSERT_EQ(0, b_.Start(target_, "caller-b", deps, 1, OnDep, &events,
+                        "other"));
+  for (int i = 0; i < 200 && events.available.load() == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(cp_plugin_runtime_dependency_available(b_.rt, "echo"));
+  cp_client *echo = nullptr;
+  ASSERT_EQ(0, cp_plugin_runtime_route(b_.rt, "echo", &echo));
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("via host");
+  req.metadata_key = const_cast<char *>("x-plugin-caller-id");
+  Cplugintest__V1__EchoResponse *resp = nullptr;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp,
+                                                            nullptr, &st))
+      << st.message;
+  EXPECT_STREQ("via host", resp->text);
+  EXPECT_STREQ(cp_plugin_runtime_id(b_.rt), resp->metadata_value);
+  protobuf_c_message_free_unpacked(&resp->base, nullptr);
+  EXPECT_EQ(1, echo_stats_get(a_.stats, ECHO_CALLS));
+
+  // Revoking the provider's identity removes its registration: discovery
+  // fails and the watcher is told.
+  ASSERT_EQ(0, cp_token_store_revoke(cp_host_tokens(host_),
+                                     cp_plugin_runtime_id(a_.rt)));
+  for (int i = 0; i < 200 && events.unavailable.load() == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(events.unavailable.load(), 1);
+  EXPECT_FALSE(cp_plugin_runtime_dependency_available(b_.rt, "echo"));
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, Discover(b_.rt, "echo", &provider).code);
+  EXPECT_NE(0, cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp,
+                                                            nullptr, &st));
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, st.code);
+}
+
+TEST_F(HostTest, MetricsHealthAndReadiness) {
+  ASSERT_EQ(0, a_.Start(target_, "echo-a", nullptr, 0));
+  std::string provider;
+  ASSERT_EQ(CP_STATUS_OK, Discover(a_.rt, "echo", &provider).code);
+  std::string metrics = HttpGet(metrics_port_, "/metrics");
+  EXPECT_NE(std::string::npos, metrics.find("200 OK")) << metrics;
+  EXPECT_NE(std::string::npos,
+            metrics.find("cplugin_handshakes_total{result=\"ok\"} 1"))
+      << metrics;
+  EXPECT_NE(std::string::npos, metrics.find("cplugin_tokens_active 1"));
+  EXPECT_NE(std::string::npos,
+            metrics.find("cplugin_requests_total{method=\"/connectplugin.v1."
+                         "ServiceRegistry/DiscoverService\",code=\"OK\"} 1"))
+      << metrics;
+  EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/healthz").find("200"));
+  EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/readyz").find("200"));
+  a_.Stop();
+  ASSERT_EQ(0, cp_host_shutdown(host_, 500));
+  EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/readyz").find("503"));
+  EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/healthz").find("200"));
+}
+
+TEST_F(HostTest, RegisterServiceBurstIsCutAfterFive) {
+  ASSERT_EQ(0, a_.Start(target_, "echo-a", nullptr, 0));  // uses one token
+  cp_client *host = cp_plugin_runtime_host(a_.rt);
+  int ok = 0;
+  int limited = 0;
+  for (int i = 0; i < 10; i++) {
+    std::string path = "/cplugintest.v1.EchoService" + std::to_string(i) + "/";
+    Connectplugin__V1__RegisterServiceRequest req =
+        CONNECTPLUGIN__V1__REGISTER_SERVICE_REQUEST__INIT;
+    req.service_type = const_cast<char *>("echo");
+    req.version = const_cast<char *>("1.0.0");
+    req.endpoint_path = const_cast<char *>(path.c_str());
+    Connectplugin__V1__RegisterServiceResponse *resp = nullptr;
+    cp_status st;
+    if (cp_connectplugin__v1__service_registry__register_service__call(
+            host, &req, &resp, nullptr, &st) == 0) {
+      ok++;
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    } else if (st.code == CP_STATUS_RESOURCE_EXHAUSTED) {
+      EXPECT_STREQ("rate limit exceeded", st.message);
+      limited++;
+    }
+  }
+  // The plugin's own start registered once: 4 more fit in the burst of 5.
+  EXPECT_EQ(4, ok);
+  EXPECT_EQ(6, limited);
+}
+
+}  // namespace
