@@ -6,20 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/seqlock.h"
 #include "cplugin/errors.h"
 
 enum { INITIAL_SLOTS = 16, SHARD_BITS = 6 };
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 static cp_token_table *table_new(size_t slots) {
   cp_token_table *t = calloc(1, sizeof *t + slots * sizeof(cp_token_slot));
@@ -61,17 +54,6 @@ void token_shard_destroy(cp_token_shard *sh) {
   pthread_mutex_destroy(&sh->mu);
 }
 
-static void write_begin(cp_token_shard *sh) {
-  uint32_t s = LOAD(&sh->seq);
-  STORE(&sh->seq, s + 1);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-}
-
-static void write_end(cp_token_shard *sh) {
-  uint32_t s = LOAD(&sh->seq);
-  __atomic_store_n(&sh->seq, s + 1, __ATOMIC_RELEASE);
-}
-
 static void copy_view(const cp_token_slot *s, cp_token_view *v) {
   v->id_hash = LOAD(&s->id_hash);
   for (int w = 0; w < CP_TOKEN_WORDS; w++) {
@@ -103,15 +85,10 @@ static bool read_once(const cp_token_table *t, uint64_t key,
 
 bool token_shard_read(cp_token_shard *sh, uint64_t key, cp_token_view *view) {
   for (;;) {
-    uint32_t s1 = __atomic_load_n(&sh->seq, __ATOMIC_ACQUIRE);
-    if (s1 & 1U) {
-      cpu_relax(); /* a writer is inside; its section is short */
-      continue;
-    }
+    uint32_t snapshot = cp_seq_read_begin(&sh->seq);
     const cp_token_table *t = __atomic_load_n(&sh->table, __ATOMIC_ACQUIRE);
     bool found = read_once(t, key, view);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (LOAD(&sh->seq) == s1) {
+    if (!cp_seq_read_retry(&sh->seq, snapshot)) {
       return found;
     }
   }
@@ -172,9 +149,9 @@ static int maybe_grow(cp_token_shard *sh) {
       place(t, &old->slots[i]);
     }
   }
-  write_begin(sh);
+  cp_seq_write_begin(&sh->seq);
   __atomic_store_n(&sh->table, t, __ATOMIC_RELEASE);
-  write_end(sh);
+  cp_seq_write_end(&sh->seq);
   old->retired_next = sh->retired;
   sh->retired = old;
   return 0;
@@ -185,9 +162,9 @@ int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot) {
   if (rc != 0) {
     return rc;
   }
-  write_begin(sh);
+  cp_seq_write_begin(&sh->seq);
   place(sh->table, slot);
-  write_end(sh);
+  cp_seq_write_end(&sh->seq);
   sh->count++;
   return 0;
 }
@@ -205,7 +182,7 @@ char *token_shard_remove(cp_token_shard *sh, long index) {
   cp_token_table *t = sh->table;
   size_t hole = (size_t)index;
   char *id = t->slots[hole].runtime_id;
-  write_begin(sh);
+  cp_seq_write_begin(&sh->seq);
   size_t j = hole;
   for (;;) {
     j = (j + 1) & t->mask;
@@ -220,7 +197,7 @@ char *token_shard_remove(cp_token_shard *sh, long index) {
   }
   static const cp_token_slot empty;
   store_slot(&t->slots[hole], &empty);
-  write_end(sh);
+  cp_seq_write_end(&sh->seq);
   sh->count--;
   return id;
 }
@@ -229,12 +206,12 @@ void token_shard_rotate(cp_token_shard *sh, long index,
                         const uint64_t token[CP_TOKEN_WORDS],
                         int64_t expires_ns, int64_t prev_expires_ns) {
   cp_token_slot *s = &sh->table->slots[index];
-  write_begin(sh);
+  cp_seq_write_begin(&sh->seq);
   for (int w = 0; w < CP_TOKEN_WORDS; w++) {
     STORE(&s->prev_token[w], s->token[w]);
     STORE(&s->token[w], token[w]);
   }
   STORE(&s->prev_expires_ns, prev_expires_ns);
   STORE(&s->expires_ns, expires_ns);
-  write_end(sh);
+  cp_seq_write_end(&sh->seq);
 }

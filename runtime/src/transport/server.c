@@ -202,55 +202,50 @@ int cp_server_add_method(cp_server *server, const cp_method_desc *method,
   return 0;
 }
 
-int cp_server_add_interceptor(cp_server *server, cp_server_interceptor_fn fn,
-                              void *user) {
-  if (server == NULL || fn == NULL) {
+/* Configuration is allowed only before start. */
+static int check_configurable(const cp_server *server, bool arg_ok) {
+  if (server == NULL || !arg_ok) {
     return CP_EINVAL;
   }
-  if (server->state != CP_SERVER_CREATED) {
-    return CP_ESTATE;
+  return server->state == CP_SERVER_CREATED ? 0 : CP_ESTATE;
+}
+
+int cp_server_add_interceptor(cp_server *server, cp_server_interceptor_fn fn,
+                              void *user) {
+  int rc = check_configurable(server, fn != NULL);
+  if (rc == 0) {
+    rc = grow((void **)&server->interceptors, &server->interceptor_cap,
+              server->interceptor_count, sizeof *server->interceptors);
   }
-  size_t n = server->interceptor_count;
-  cp_interceptor_entry *p =
-      realloc(server->interceptors, (n + 1) * sizeof *server->interceptors);
-  if (p == NULL) {
-    return CP_ENOMEM;
+  if (rc == 0) {
+    cp_interceptor_entry *e =
+        &server->interceptors[server->interceptor_count++];
+    e->fn = fn;
+    e->user = user;
   }
-  p[n].fn = fn;
-  p[n].user = user;
-  server->interceptors = p;
-  server->interceptor_count = n + 1;
-  return 0;
+  return rc;
 }
 
 int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
                             void *user) {
-  if (server == NULL || fn == NULL) {
-    return CP_EINVAL;
+  int rc = check_configurable(server, fn != NULL);
+  if (rc == 0) {
+    rc = grow((void **)&server->post_hooks, &server->post_hook_cap,
+              server->post_hook_count, sizeof *server->post_hooks);
   }
-  if (server->state != CP_SERVER_CREATED) {
-    return CP_ESTATE;
+  if (rc == 0) {
+    cp_post_hook_entry *e = &server->post_hooks[server->post_hook_count++];
+    e->fn = fn;
+    e->user = user;
   }
-  size_t n = server->post_hook_count;
-  cp_post_hook_entry *p =
-      realloc(server->post_hooks, (n + 1) * sizeof *server->post_hooks);
-  if (p == NULL) {
-    return CP_ENOMEM;
-  }
-  p[n].fn = fn;
-  p[n].user = user;
-  server->post_hooks = p;
-  server->post_hook_count = n + 1;
-  return 0;
+  return rc;
 }
 
 int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
                            void *user) {
-  if (server == NULL || fn == NULL) {
-    return CP_EINVAL;
-  }
-  if (server->state != CP_SERVER_CREATED) {
-    return CP_ESTATE;
+  int rc = check_configurable(server, fn != NULL);
+  if (rc != 0) {
+    return rc;
   }
   server->fallback = fn;
   server->fallback_user = user;

@@ -57,8 +57,10 @@ struct cp_server {
 
   cp_interceptor_entry *interceptors;
   size_t interceptor_count;
+  size_t interceptor_cap;
   cp_post_hook_entry *post_hooks;
   size_t post_hook_count;
+  size_t post_hook_cap;
 
   cp_server_cq *cqs;
   size_t cq_count;
