@@ -2,6 +2,7 @@
 // tokens at 1, 2, 4 and 8 threads, and token generation. Run with
 // tools/bench.sh; figures go to docs/performance.md.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <cstring>
 #include <string>
@@ -119,6 +120,33 @@ void BM_GenerateToken(benchmark::State &state) {
 }
 
 BENCHMARK(BM_GenerateToken)->ThreadRange(1, 8)->UseRealTime();
+
+// Heap bytes per live identity (table slots, retired tables, the ID string),
+// measured with mallinfo2 around issuing `live` identities.
+void BM_TokenMemory(benchmark::State &state) {
+  size_t live = static_cast<size_t>(state.range(0));
+  double per_token = 0;
+  for (auto _ : state) {
+    size_t before = mallinfo2().uordblks;
+    cp_token_store_options o;
+    cp_token_store_options_init(&o);
+    o.max_tokens = live;
+    o.sweep_interval_ms = 0;
+    cp_token_store *store = nullptr;
+    cp_token_store_create(&store, &o);
+    char id[CP_RUNTIME_ID_MAX + 1];
+    char token[CP_TOKEN_LEN + 1];
+    for (size_t i = 0; i < live; i++) {
+      cp_token_store_issue(store, "bench-plugin", id, sizeof id, token);
+    }
+    size_t after = mallinfo2().uordblks;
+    per_token = static_cast<double>(after - before) / static_cast<double>(live);
+    cp_token_store_destroy(store);
+  }
+  state.counters["bytes_per_token"] = per_token;
+}
+
+BENCHMARK(BM_TokenMemory)->Arg(1000)->Arg(10000)->Arg(100000)->Iterations(1);
 
 }  // namespace
 
