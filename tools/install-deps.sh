@@ -13,7 +13,9 @@ packages=(
   libssl-dev openssl android-libboringssl-dev
   clang libclang-rt-14-dev clang-tidy clang-format cppcheck
   valgrind
-  libmicrohttpd-dev prometheus curl
+  # libunistring-dev: `pkg-config --static cplugin` reaches libmicrohttpd's
+  # gnutls, whose private libraries include -lunistring.
+  libmicrohttpd-dev libunistring-dev prometheus curl
   python3 python3-grpcio python3-protobuf
 )
 

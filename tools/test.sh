@@ -16,6 +16,7 @@ step "static checks"
 bash tools/check_grpc_includes.sh
 bash tools/check_format.sh
 python3 tools/check_source_lists.py "$root"
+promtool check rules docs/alerts.yml
 bash tools/lint.sh "$root/build/lint"
 
 step "bazel build + test"

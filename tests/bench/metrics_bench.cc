@@ -33,11 +33,10 @@ Fixture Make(unsigned stripes) {
   o.name = "bench_total";
   cp_metric_family *cf = nullptr;
   cp_metric_family_create(f.registry, CP_METRIC_COUNTER, &o, &cf);
-  static const int64_t kBounds[] = {100000,    250000,    500000,   1000000,
-                                    2500000,   5000000,   10000000, 25000000,
-                                    50000000,  100000000, 250000000, 500000000,
-                                    1000000000, 2500000000, 5000000000,
-                                    10000000000};
+  static const int64_t kBounds[] = {
+      100000,     250000,     500000,     1000000,    2500000,   5000000,
+      10000000,   25000000,   50000000,   100000000,  250000000, 500000000,
+      1000000000, 2500000000, 5000000000, 10000000000};
   o.name = "bench_seconds";
   o.buckets = kBounds;
   o.bucket_count = sizeof kBounds / sizeof kBounds[0];

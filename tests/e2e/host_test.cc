@@ -141,8 +141,7 @@ struct DepEvents {
   std::atomic<int> unavailable{0};
 };
 
-void OnDep(const char *type, bool available, const char *provider,
-           void *user) {
+void OnDep(const char *type, bool available, const char *provider, void *user) {
   auto *e = static_cast<DepEvents *>(user);
   (available ? e->available : e->unavailable)++;
 }
@@ -158,8 +157,7 @@ TEST_F(HostTest, SelfRegisteringPluginsDiscoverAndRouteThroughTheHost) {
   // through the host's router.
   DepEvents events;
   static const cp_service_dep deps[] = {{"echo", "1.0.0", true, true}};
-  ASSERT_EQ(0, b_.Start(target_, "caller-b", deps, 1, OnDep, &events,
-                        "other"));
+  ASSERT_EQ(0, b_.Start(target_, "caller-b", deps, 1, OnDep, &events, "other"));
   for (int i = 0; i < 200 && events.available.load() == 0; i++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

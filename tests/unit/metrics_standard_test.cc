@@ -14,6 +14,7 @@ extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
+#include "plugin/v1/handshake.cplugin.h"
 }
 
 namespace {
@@ -227,8 +228,10 @@ TEST_F(MetricsStandardTest, AttachedGauges) {
   for (int i = 0; i < 3; i++) {
     ASSERT_EQ(0, cp_token_store_issue(store, "plug", id, sizeof id, token));
   }
+  cp_handshake_options ho;
+  cp_handshake_options_init(&ho);
   cp_handshake_service *hs = nullptr;
-  ASSERT_EQ(0, cp_handshake_service_create(&hs, nullptr));
+  ASSERT_EQ(0, cp_handshake_service_create(&hs, &ho));
   int64_t buckets = 17;
 
   EXPECT_EQ(0, cp_metrics_attach_token_store(m_, store));
@@ -244,6 +247,39 @@ TEST_F(MetricsStandardTest, AttachedGauges) {
   EXPECT_EQ(3, Sample(text, "cplugin_tokens_active"));
   EXPECT_EQ(0, Sample(text, "cplugin_handshakes_total{result=\"ok\"}"));
   EXPECT_EQ(0, Sample(text, "cplugin_handshakes_total{result=\"rejected\"}"));
+
+  // Real handshakes: two accepted, one with a wrong cookie.
+  cp_server *server = nullptr;
+  int port = 0;
+  ASSERT_EQ(0, cp_server_create(&server, nullptr));
+  ASSERT_EQ(0, cp_handshake_service_register(hs, server));
+  ASSERT_EQ(0, cp_server_listen(server, "127.0.0.1:0", &port));
+  ASSERT_EQ(0, cp_server_start(server));
+  cp_client *client = nullptr;
+  std::string target = "127.0.0.1:" + std::to_string(port);
+  ASSERT_EQ(0, cp_client_create(&client, target.c_str(), nullptr));
+  for (const char *cookie :
+       {CP_MAGIC_COOKIE_VALUE, "wrong", CP_MAGIC_COOKIE_VALUE}) {
+    Connectplugin__V1__HandshakeRequest r =
+        CONNECTPLUGIN__V1__HANDSHAKE_REQUEST__INIT;
+    r.core_protocol_version = 1;
+    r.app_protocol_version = 1;
+    r.magic_cookie_key = const_cast<char *>(CP_MAGIC_COOKIE_KEY);
+    r.magic_cookie_value = const_cast<char *>(cookie);
+    Connectplugin__V1__HandshakeResponse *resp = nullptr;
+    cp_status st{};
+    cp_connectplugin__v1__handshake_service__handshake__call(client, &r, &resp,
+                                                             nullptr, &st);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+  }
+  cp_client_destroy(client);
+  cp_server_shutdown(server, 1000);
+  cp_server_destroy(server);
+  text = Render(m_);
+  EXPECT_EQ(2, Sample(text, "cplugin_handshakes_total{result=\"ok\"}"));
+  EXPECT_EQ(1, Sample(text, "cplugin_handshakes_total{result=\"rejected\"}"));
   EXPECT_EQ(17, Sample(text, "cplugin_rate_limit_buckets_active"));
   ASSERT_EQ(0, cp_token_store_revoke(store, id));
   buckets = 4;

@@ -12,7 +12,7 @@
 extern "C" {
 #include "cplugin/errors.h"
 #include "cplugin/metrics.h"
-#include "metrics/metrics_internal.h"
+#include "metrics/buckets.h"
 #include "metrics/names.h"
 #include "metrics/slots.h"
 #include "metrics/textbuf.h"
@@ -490,7 +490,7 @@ TEST(MetricsConcurrency, SlotsReturnWhenThreadsExit) {
     std::vector<std::thread> pool;
     for (int t = 0; t < 8; t++) {
       pool.emplace_back(
-          [] { EXPECT_LT(cp_metric_slot(), CP_METRIC_MAX_SLOTS); });
+          [] { EXPECT_LT(cp_metric_slot_acquire(), CP_METRIC_MAX_SLOTS); });
     }
     for (std::thread &t : pool) {
       t.join();

@@ -13,7 +13,8 @@
  * Hot path. Updating a series (cp_counter_add, cp_histogram_observe,
  * cp_gauge_set) takes no lock and never allocates. Counter and histogram
  * cells are striped: each updating thread owns a stripe (a cache line per
- * thread) and writes it without a locked instruction; threads beyond the
+ * thread, claimed on its first update and returned when it exits) and
+ * writes it without a locked instruction; threads beyond the
  * registry's stripe count share one extra stripe updated with atomic
  * read-modify-write. A scrape sums the stripes, so counts are exact; a
  * histogram's _sum may lag its _count by the observations in flight.
@@ -326,7 +327,7 @@ int cp_metrics_render(cp_metrics *metrics, char **text, size_t *len);
  * GET /healthz  200 "ok" while the process runs
  * GET /readyz   200 "ready" or 503 "not ready" (cp_metrics_set_ready)
  * other paths 404; methods other than GET and HEAD 405 (with Allow).
- * One internal thread (epoll) serves every connection; at most 32
+ * One internal thread (poll) serves every connection; at most 32
  * connections, each closed after 10 s idle, request headers within 16 KiB.
  */
 

@@ -6,7 +6,8 @@
  * one token. rate 0 makes `burst` a one-time budget; burst 0 denies every
  * check. When a key is checked with a different limit than before, the new
  * limit applies from that check on: the tokens the key has used are carried
- * over (at most the new burst) and refill continues at the new rate.
+ * over and refill continues at the new rate (a key that has used more than
+ * the new burst waits until refill brings it under).
  *
  * Arithmetic is integer nanoseconds (GCRA, the "virtual scheduling" form of a
  * token bucket): a token is worth ceil(1e9 / rate) ns, rounded up so that the
@@ -36,8 +37,9 @@
  * index under sequence counters (readers never wait for each other); the
  * decision is one compare-and-swap on the bucket's 64-bit state, so checks on
  * one key from many threads are exact (never more admitted than the bucket
- * allows) and checks on different keys share no lock and no atomic word. The
- * first check of a key inserts its bucket under a per-shard mutex.
+ * allows) and checks on different keys share no lock and no atomic word (two
+ * 32-byte buckets may share a cache line). The first check of a key inserts
+ * its bucket under a per-shard mutex.
  *
  * Thread safety: every function may be called from any thread, except
  * cp_rate_limiter_destroy (no other call on the limiter may be running).
@@ -76,7 +78,8 @@ typedef enum cp_rate_result {
   CP_RATE_EINVAL = CP_EINVAL, /* bad arguments: treat as a denial */
   CP_RATE_ALLOW = 0,          /* admitted; one token taken */
   CP_RATE_DENY = 1,           /* the key's bucket is empty */
-  CP_RATE_DENY_FULL = 2       /* a new key, and max_buckets keys are tracked */
+  CP_RATE_DENY_FULL = 2       /* a new key, and max_buckets keys are tracked
+                                 (or no memory to grow the index) */
 } cp_rate_result;
 
 typedef struct cp_rate_limiter cp_rate_limiter;

@@ -1,6 +1,7 @@
 /* Input validation rules shared by the services. */
 #include "core/validate.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool is_alpha(char c) {
@@ -117,6 +118,37 @@ const char *cp_check_endpoint_path(const char *path) {
   }
   if (strnlen(path, CP_ENDPOINT_PATH_MAX + 1) > CP_ENDPOINT_PATH_MAX) {
     return "too long";
+  }
+  return NULL;
+}
+
+const char *cp_check_health_report(int state, const char *reason,
+                                   const char *const *deps, size_t n, char *buf,
+                                   size_t cap) {
+  if (state < 1 || state > 3) {
+    snprintf(buf, cap, "state: must be HEALTHY, DEGRADED or UNHEALTHY");
+    return buf;
+  }
+  if (reason != NULL && strnlen(reason, CP_HEALTH_REPORT_REASON_MAX + 1) >
+                            CP_HEALTH_REPORT_REASON_MAX) {
+    snprintf(buf, cap, "reason: too long (max %d bytes)",
+             CP_HEALTH_REPORT_REASON_MAX);
+    return buf;
+  }
+  if (n > CP_HEALTH_REPORT_MAX_DEPS || (n > 0 && deps == NULL)) {
+    snprintf(buf, cap,
+             "unavailable_dependencies: too many entries: %zu (max: %d)", n,
+             CP_HEALTH_REPORT_MAX_DEPS);
+    return buf;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (deps[i] == NULL || strnlen(deps[i], CP_HEALTH_REPORT_DEP_MAX + 1) >
+                               CP_HEALTH_REPORT_DEP_MAX) {
+      snprintf(buf, cap,
+               "unavailable_dependencies[%zu]: too long (max %d bytes)", i,
+               CP_HEALTH_REPORT_DEP_MAX);
+      return buf;
+    }
   }
   return NULL;
 }

@@ -37,4 +37,17 @@ const char *cp_check_service_type(const char *type);
 /* An endpoint path: non-empty, starting with "/", at most 256 bytes. */
 const char *cp_check_endpoint_path(const char *path);
 
+/* A health report (ReportHealth, GetHealth): state HEALTHY (1), DEGRADED
+ * (2) or UNHEALTHY (3); reason at most 1024 bytes; at most 64 dependencies
+ * of at most 128 bytes. Returns NULL or a message naming the field, written
+ * to buf. */
+enum {
+  CP_HEALTH_REPORT_REASON_MAX = 1024,
+  CP_HEALTH_REPORT_MAX_DEPS = 64,
+  CP_HEALTH_REPORT_DEP_MAX = 128
+};
+const char *cp_check_health_report(int state, const char *reason,
+                                   const char *const *deps, size_t n, char *buf,
+                                   size_t cap);
+
 #endif /* CPLUGIN_CORE_VALIDATE_H */

@@ -56,7 +56,7 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
 static enum MHD_Result send_static(struct MHD_Connection *conn, unsigned status,
                                    const char *text) {
   /* PERSISTENT: MHD neither copies nor frees the string literal. */
-  return respond(conn, status, TEXT_TYPE, (char *)(uintptr_t)text, strlen(text),
+  return respond(conn, status, TEXT_TYPE, (char *)text, strlen(text),
                  MHD_RESPMEM_PERSISTENT);
 }
 
@@ -143,7 +143,11 @@ int cp_metrics_http_start(cp_metrics_http **out, cp_metrics *metrics,
     return CP_ENOMEM;
   }
   http->metrics = metrics;
-  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | (ipv6 ? MHD_USE_IPv6 : 0);
+  /* poll, not epoll: with MHD 0.9.75's epoll mode a client that closes
+   * half-way through its headers keeps its slot until the idle timeout, so
+   * a few abandoned requests would lock everyone out for 10 s. poll has no
+   * FD_SETSIZE limit either (select would fail in a host with many fds). */
+  unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | (ipv6 ? MHD_USE_IPv6 : 0);
   http->daemon = MHD_start_daemon(
       flags, (uint16_t)port, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
       (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,

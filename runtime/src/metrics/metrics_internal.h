@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cplugin/metrics.h"
+#include "metrics/buckets.h"
 
 /* uint64 cells per cache line: a stripe row starts on its own line. */
 #define CP_METRIC_LINE_CELLS 8u
@@ -75,7 +76,7 @@ struct cp_metric_registry {
 };
 
 static inline cp_series *cp_series_of(const void *handle) {
-  return (cp_series *)(uintptr_t)handle;
+  return (cp_series *)handle; /* handles are series */
 }
 
 /* Finds or creates the series for `values` (registry lock taken only to
@@ -96,9 +97,5 @@ void cp_family_free_series(cp_metric_family *family);
 
 /* Sum of cell `j` over every stripe of `s`. update.c. */
 uint64_t cp_series_cell_sum(const cp_series *s, size_t j);
-
-/* The index of the first bound >= value, or bound_count. update.c. */
-size_t cp_histogram_bucket(const int64_t *bounds, size_t bound_count,
-                           int64_t value);
 
 #endif /* CPLUGIN_METRICS_INTERNAL_H */

@@ -155,8 +155,8 @@ int cp_family_init_storage(cp_metric_family *f, unsigned stripes) {
     return CP_ENOMEM;
   }
   if (f->label_count > 0) {
-    const char *values[CP_METRIC_MAX_LABELS];
-    size_t lens[CP_METRIC_MAX_LABELS];
+    const char *values[CP_METRIC_MAX_LABELS] = {NULL};
+    size_t lens[CP_METRIC_MAX_LABELS] = {0};
     for (size_t i = 0; i < f->label_count; i++) {
       values[i] = CP_METRIC_OVERFLOW_VALUE;
       lens[i] = strlen(CP_METRIC_OVERFLOW_VALUE);
@@ -225,7 +225,7 @@ static cp_series *insert(cp_metric_family *f, const char *const *values,
 
 cp_series *cp_family_series(cp_metric_family *f, const char *const *values,
                             cp_metric_read_fn read, void *user, int *err) {
-  size_t lens[CP_METRIC_MAX_LABELS];
+  size_t lens[CP_METRIC_MAX_LABELS] = {0};
   if (!values_valid(f, values, lens)) {
     *err = CP_EINVAL;
     return read != NULL ? NULL : use_overflow(f);

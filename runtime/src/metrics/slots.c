@@ -16,10 +16,13 @@ static _Atomic uint64_t slot_bits[WORDS];
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t slot_key;
 static bool key_ok;
+/* The key's value for slot k is &slot_marks[k]: a non-NULL pointer (so the
+ * destructor runs) that encodes k without an integer-to-pointer cast. */
+static char slot_marks[CP_METRIC_MAX_SLOTS];
 
-/* Runs at thread exit with the slot number + 1 as the key's value. */
+/* Runs at thread exit with &slot_marks[slot] as the key's value. */
 static void release_slot(void *value) {
-  unsigned slot = (unsigned)(uintptr_t)value - 1u;
+  unsigned slot = (unsigned)((char *)value - slot_marks);
   /* Any update made later in this thread's exit (another destructor) must
    * not write to a stripe that a new thread may now own. */
   cp_metric_tls_slot = CP_METRIC_SHARED_SLOT;
@@ -62,9 +65,9 @@ unsigned cp_metric_slot_acquire(void) {
   pthread_once(&key_once, make_key);
   unsigned slot = key_ok ? claim_slot() : CP_METRIC_SHARED_SLOT;
   if (slot != CP_METRIC_SHARED_SLOT &&
-      pthread_setspecific(slot_key, (void *)(uintptr_t)(slot + 1u)) != 0) {
+      pthread_setspecific(slot_key, &slot_marks[slot]) != 0) {
     /* Without the destructor the slot would leak at thread exit. */
-    release_slot((void *)(uintptr_t)(slot + 1u));
+    release_slot(&slot_marks[slot]);
     slot = CP_METRIC_SHARED_SLOT;
   }
   cp_metric_tls_slot =

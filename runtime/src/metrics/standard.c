@@ -24,9 +24,9 @@ static const int64_t REQUEST_BUCKETS_NS[] = {
 /* Validation takes tens to hundreds of nanoseconds; the alert fires at a
  * p99 above 5 ms, so the buckets reach past it. */
 static const int64_t TOKEN_BUCKETS_NS[] = {
-    100,     250,       500,     1 * US,   2500,     5 * US,
-    10 * US, 25 * US,   50 * US, 100 * US, 250 * US, 500 * US,
-    1 * MS,  2500 * US, 5 * MS,  10 * MS,  25 * MS};
+    25,     50,        100,     250,     500,      1 * US,   2500,
+    5 * US, 10 * US,   25 * US, 50 * US, 100 * US, 250 * US, 500 * US,
+    1 * MS, 2500 * US, 5 * MS,  10 * MS, 25 * MS};
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -276,7 +276,7 @@ int cp_metrics_attach_handshake(cp_metrics *metrics,
   }
   /* The callbacks only read the service; the cast drops const for the
    * generic user pointer. */
-  void *user = (void *)(uintptr_t)service;
+  void *user = (void *)service;
   const char *ok[1] = {"ok"};
   const char *rejected[1] = {"rejected"};
   int rc = cp_metric_family_add_func(metrics->handshakes, ok,

@@ -28,4 +28,14 @@ struct cp_metrics {
   atomic_bool ready;
 };
 
+/* Validations seen by this thread, for sampling (token_timing.c).
+ * initial-exec: one %fs-relative access, no __tls_get_addr call. It is a
+ * global symbol on purpose: for a *static* initial-exec thread-local in a
+ * shared object, gold (Bazel's default linker) emits its TPOFF64 relocation
+ * with the symbol's offset dropped, so the variable aliased another module
+ * variable at offset 0. References through a global symbol are resolved
+ * correctly. */
+extern _Thread_local uint32_t cp_metric_token_tick
+    __attribute__((tls_model("initial-exec")));
+
 #endif /* CPLUGIN_METRICS_STANDARD_INTERNAL_H */

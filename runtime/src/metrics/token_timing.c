@@ -7,11 +7,11 @@
 #include "core/clock.h"
 #include "metrics/standard_internal.h"
 
-static _Thread_local uint32_t token_tick
-    __attribute__((tls_model("initial-exec")));
+_Thread_local uint32_t cp_metric_token_tick
+    __attribute__((tls_model("initial-exec"))) = 0;
 
 int64_t cp_metrics_token_validation_begin(cp_metrics *metrics) {
-  if (metrics == NULL || (token_tick++ & metrics->token_mask) != 0) {
+  if (metrics == NULL || (cp_metric_token_tick++ & metrics->token_mask) != 0) {
     return 0;
   }
   int64_t now = cp_clock_monotonic_ns();

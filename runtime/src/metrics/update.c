@@ -6,18 +6,24 @@
 #include "metrics/metrics_internal.h"
 #include "metrics/slots.h"
 
-/* Adds `n` to cell `j` of the calling thread's stripe. A thread owns its
- * stripe, so a relaxed load and store suffice (no locked instruction); the
- * atomics only make the scraper's concurrent reads well-defined. */
-static inline void cell_add(const cp_series *s, unsigned slot, size_t j,
-                            uint64_t n) {
-  if (slot < s->stripes) {
-    _Atomic uint64_t *c = &s->cells[(size_t)slot * s->stride + j];
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+/* The calling thread's stripe row of `s`; *owned tells whether the thread
+ * is its only writer (otherwise it is the shared row). */
+static inline _Atomic uint64_t *my_row(const cp_series *s, bool *owned) {
+  unsigned slot = cp_metric_slot();
+  *owned = slot < s->stripes;
+  return s->cells + (size_t)(*owned ? slot : s->stripes) * s->stride;
+}
+
+/* Adds `n` to a cell of a row. In an owned row a relaxed load and store
+ * suffice (no locked instruction): the atomics only make the scraper's
+ * concurrent reads well-defined. */
+static inline void cell_add(_Atomic uint64_t *cell, bool owned, uint64_t n) {
+  if (owned) {
+    atomic_store_explicit(cell,
+                          atomic_load_explicit(cell, memory_order_relaxed) + n,
                           memory_order_relaxed);
   } else {
-    atomic_fetch_add_explicit(&s->cells[(size_t)s->stripes * s->stride + j], n,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(cell, n, memory_order_relaxed);
   }
 }
 
@@ -26,24 +32,33 @@ void cp_counter_add(cp_counter *counter, uint64_t n) {
   if (s == NULL || s->cells == NULL) {
     return;
   }
-  cell_add(s, cp_metric_slot(), 0, n);
+  bool owned;
+  _Atomic uint64_t *row = my_row(s, &owned);
+  cell_add(row, owned, n);
+}
+
+/* Lower bound (the first bound >= value: Prometheus buckets are "le"),
+ * written so that the compiler uses conditional moves: durations land in
+ * unpredictable buckets, and a mispredicted branch per halving would cost
+ * more than the whole update. */
+static inline size_t bucket_of(const int64_t *bounds, size_t bound_count,
+                               int64_t value) {
+  if (bound_count == 0) {
+    return 0;
+  }
+  const int64_t *base = bounds;
+  size_t n = bound_count;
+  while (n > 1) {
+    size_t half = n / 2;
+    base = base[half] < value ? base + half : base;
+    n -= half;
+  }
+  return (size_t)(base - bounds) + (*base < value);
 }
 
 size_t cp_histogram_bucket(const int64_t *bounds, size_t bound_count,
                            int64_t value) {
-  /* Lower bound: the first bound >= value (Prometheus buckets are "le"). */
-  size_t lo = 0;
-  size_t n = bound_count;
-  while (n > 0) {
-    size_t half = n / 2;
-    if (bounds[lo + half] < value) {
-      lo += half + 1;
-      n -= half + 1;
-    } else {
-      n = half;
-    }
-  }
-  return lo;
+  return bucket_of(bounds, bound_count, value);
 }
 
 void cp_histogram_observe(cp_histogram *histogram, int64_t value) {
@@ -54,10 +69,14 @@ void cp_histogram_observe(cp_histogram *histogram, int64_t value) {
   if (value < 0) {
     value = 0;
   }
-  size_t b = cp_histogram_bucket(s->bounds, s->bound_count, value);
-  unsigned slot = cp_metric_slot();
-  cell_add(s, slot, b, 1);
-  cell_add(s, slot, s->bound_count + 1, (uint64_t)value);
+  /* Everything read from the series before the first store: the compiler
+   * cannot tell that the cells do not alias it. */
+  size_t bound_count = s->bound_count;
+  size_t b = bucket_of(s->bounds, bound_count, value);
+  bool owned;
+  _Atomic uint64_t *row = my_row(s, &owned);
+  cell_add(&row[b], owned, 1);
+  cell_add(&row[bound_count + 1], owned, (uint64_t)value);
 }
 
 static bool is_plain_gauge(const cp_series *s) {

@@ -97,8 +97,7 @@ static void report_health_locked(cp_plugin_runtime *rt) {
                      : CONNECTPLUGIN__V1__HEALTH_STATE__HEALTH_STATE_DEGRADED;
   char reason[256] = "";
   if (n > 0) {
-    snprintf(reason, sizeof reason, "%s dependency not available",
-             missing[0]);
+    snprintf(reason, sizeof reason, "%s dependency not available", missing[0]);
   }
   req.reason = reason;
   req.unavailable_dependencies = missing;
@@ -129,16 +128,18 @@ static void *watch_main(void *arg) {
       break; /* cancelled by stop, or the host went away */
     }
     bool available =
-        ev->state != CONNECTPLUGIN__V1__SERVICE_STATE__SERVICE_STATE_UNAVAILABLE &&
-        ev->state != CONNECTPLUGIN__V1__SERVICE_STATE__SERVICE_STATE_UNSPECIFIED;
+        ev->state !=
+            CONNECTPLUGIN__V1__SERVICE_STATE__SERVICE_STATE_UNAVAILABLE &&
+        ev->state !=
+            CONNECTPLUGIN__V1__SERVICE_STATE__SERVICE_STATE_UNSPECIFIED;
     char provider[160] = "";
     if (ev->endpoint != NULL) {
       snprintf(provider, sizeof provider, "%s", ev->endpoint->provider_id);
     }
     protobuf_c_message_free_unpacked(&ev->base, NULL);
     pthread_mutex_lock(&rt->mu);
-    bool changed = available != d->available ||
-                   strcmp(provider, d->provider_id) != 0;
+    bool changed =
+        available != d->available || strcmp(provider, d->provider_id) != 0;
     d->available = available;
     snprintf(d->provider_id, sizeof d->provider_id, "%s", provider);
     if (changed && !rt->stopping) {

@@ -54,7 +54,10 @@ bool rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
 
 int64_t rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
                    int64_t now) {
-  /* Tokens used under `from`: `whole` plus rem / t_from of one. */
+  /* Tokens used under `from`: `whole` plus rem / t_from of one. They are
+   * carried over even beyond the new burst (the key then waits for refill
+   * to bring it back under), so switching limits back and forth never
+   * hands out tokens. */
   uint64_t whole = 0;
   uint64_t rem = 0;
   uint64_t t_from = 1;
@@ -66,21 +69,16 @@ int64_t rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
   } else if (v > 0) {
     whole = (uint64_t)v;
   }
-  if (whole >= to.burst) {
-    whole = to.burst;
-    rem = 0;
+  if (whole > UINT32_MAX) {
+    whole = UINT32_MAX; /* more than any burst: empty either way */
   }
   if (to.rate_per_sec == 0) {
-    uint64_t used = whole + (rem > 0 ? 1 : 0);
-    return (int64_t)(used > to.burst ? to.burst : used);
+    return (int64_t)(whole + (rem > 0 ? 1 : 0));
   }
   uint64_t t_to = (uint64_t)rl_interval_ns(to.rate_per_sec);
-  /* whole <= 2^32 and t_to <= 1e9, rem < t_from <= 1e9: no overflow. */
+  /* whole < 2^32, t_to <= 1e9 and rem < t_from <= 1e9: no overflow. A
+   * fraction of a token rounds up, against the caller. */
   uint64_t ahead = whole * t_to + (rem * t_to + t_from - 1) / t_from;
-  uint64_t window = (uint64_t)to.burst * t_to;
-  if (ahead > window) {
-    ahead = window;
-  }
   return add_sat(now, (int64_t)ahead);
 }
 

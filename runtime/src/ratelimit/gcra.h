@@ -36,7 +36,8 @@ bool rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
 
 /* Re-expresses state `v`, kept under `from`, under `to` at `now`: the tokens
  * used are carried over (a fraction of a token rounds against the caller),
- * capped at to.burst. */
+ * also when they exceed to.burst: the key then waits until refill brings it
+ * under the new burst, and a rate-0 key stays empty. */
 int64_t rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
                    int64_t now);
 

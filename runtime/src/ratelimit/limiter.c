@@ -9,6 +9,7 @@
 #include "cplugin/errors.h"
 #include "cplugin/ratelimit.h"
 #include "ratelimit/gcra.h"
+#include "ratelimit/key_hash.h"
 #include "ratelimit/limiter_internal.h"
 
 _Static_assert(sizeof(rl_bucket) == CP_RATE_BUCKET_BYTES,
@@ -25,8 +26,8 @@ _Static_assert(sizeof(rl_bucket) == CP_RATE_BUCKET_BYTES,
 void cp_rate_limiter_options_init(cp_rate_limiter_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->max_buckets = 100000;
-  opts->idle_evict_ms = 5 * 60 * 1000;
-  opts->sweep_interval_ms = 60 * 1000;
+  opts->idle_evict_ms = INT64_C(5) * 60 * 1000;
+  opts->sweep_interval_ms = INT64_C(60) * 1000;
   opts->clock = NULL;
 }
 
@@ -181,11 +182,12 @@ void rl_release_buckets(cp_rate_limiter *l, const uint32_t *ids, size_t n) {
   __atomic_fetch_sub(&l->live, n, __ATOMIC_RELAXED);
 }
 
-/* --- the check path -------------------------------------------------------- */
+/* --- the check path --------------------------------------------------------
+ */
 
 static uint64_t key_hash(const cp_rate_limiter *l, const char *key,
                          size_t len) {
-  uint64_t h = cp_siphash13(&l->hash_key, key, len);
+  uint64_t h = rl_key_hash(&l->hash_key, key, len);
   return h != 0 ? h : 1; /* 0 marks a bucket that never had a key */
 }
 
@@ -242,20 +244,19 @@ static int insert(cp_rate_limiter *l, rl_shard *sh, uint64_t key,
 /* The key is now checked under a different limit: re-expresses the state
  * while holding the bucket (state LOCKED), so no check decides on a state
  * and a limit that do not belong together. Other checks of this key spin
- * for these few instructions; other keys are not involved. Returns whether
- * this thread did it (otherwise the caller reloads and looks again). */
-static bool relimit(rl_bucket *b, uint64_t key, int64_t raw,
+ * for these few instructions; other keys are not involved. When another
+ * thread changed the state first, the caller reloads and looks again. */
+static void relimit(rl_bucket *b, uint64_t key, int64_t raw,
                     cp_rate_limit limit, int64_t now) {
   if (!__atomic_compare_exchange_n(&b->state, &raw,
                                    rl_seal(RL_STATE_LOCKED, key), false,
                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-    return false;
+    return;
   }
   cp_rate_limit had = rl_limit_unpack(LOAD(&b->limit));
   int64_t v = rl_rescale(had, limit, rl_seal(raw, key), now);
   STORE(&b->limit, rl_limit_pack(limit));
   __atomic_store_n(&b->state, rl_seal(v, key), __ATOMIC_RELEASE);
-  return true;
 }
 
 /* One check on bucket `b`, found for `key`. Returns a cp_rate_result, or
@@ -291,9 +292,8 @@ static int take(cp_rate_limiter *l, rl_bucket *b, uint64_t key,
       }
       return CP_RATE_DENY;
     }
-    if (__atomic_compare_exchange_n(&b->state, &raw, rl_seal(next, key),
-                                    false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_RELAXED)) {
+    if (__atomic_compare_exchange_n(&b->state, &raw, rl_seal(next, key), false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
       *retry = 0;
       return CP_RATE_ALLOW;
     }
@@ -317,9 +317,8 @@ cp_rate_result cp_rate_limiter_check(cp_rate_limiter *l, const char *key,
   rl_shard *sh = &l->shards[h & (RL_SHARDS - 1)];
   for (;;) {
     uint32_t id = bucket_index_lookup(sh, h, l->buckets);
-    int r = id == RL_NO_BUCKET
-                ? insert(l, sh, h, limit, now, retry)
-                : take(l, &l->buckets[id], h, limit, now, retry);
+    int r = id == RL_NO_BUCKET ? insert(l, sh, h, limit, now, retry)
+                               : take(l, &l->buckets[id], h, limit, now, retry);
     if (r != RL_AGAIN) {
       return (cp_rate_result)r;
     }
@@ -334,8 +333,7 @@ cp_rate_result cp_rate_limiter_check(cp_rate_limiter *l, const char *key,
   }
 }
 
-void cp_rate_limiter_stats_get(cp_rate_limiter *l,
-                               cp_rate_limiter_stats *out) {
+void cp_rate_limiter_stats_get(cp_rate_limiter *l, cp_rate_limiter_stats *out) {
   if (out == NULL) {
     return;
   }

@@ -21,21 +21,22 @@ struct cp_rate_limiter {
   cp_siphash_key hash_key;
   rl_bucket *buckets; /* max_buckets, address space reserved at create */
 
-  /* Written on insertion and eviction only, away from the line above. */
-  __attribute__((aligned(64))) size_t live; /* atomic */
-  uint64_t full_denials;                    /* atomic */
-  pthread_mutex_t alloc_mu;                 /* guards the three below */
-  uint32_t never_used;                      /* buckets [never_used, max) */
-  uint32_t *free_ids;                       /* evicted buckets to recycle */
-  size_t free_count;
-  size_t free_high; /* most entries free_ids ever held (memory figure) */
+  rl_shard shards[RL_SHARDS]; /* cache-line aligned, one mutex each */
 
-  rl_shard shards[RL_SHARDS];
+  /* Written on insertion and eviction only: placed after the shards, so
+   * the fields every check reads never share a cache line with them. */
+  size_t live;              /* atomic */
+  uint64_t full_denials;    /* atomic */
+  pthread_mutex_t alloc_mu; /* guards the four below */
+  uint32_t *free_ids;       /* evicted buckets to recycle */
+  size_t free_count;
+  size_t free_high;    /* most entries free_ids ever held (memory figure) */
+  uint32_t never_used; /* buckets [never_used, max) were never handed out */
 
   pthread_t sweeper;
-  bool sweeper_running;
   pthread_mutex_t sweep_mu;
   pthread_cond_t sweep_cv;
+  bool sweeper_running;
   bool stopping;
 };
 

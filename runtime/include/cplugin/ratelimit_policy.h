@@ -1,0 +1,186 @@
+/* cplugin — per-method rate limits on a server: an interceptor that checks
+ * each call against a cp_rate_limiter.
+ *
+ * Whose budget: the caller's authenticated identity (cp_call_identity, set
+ * by the auth interceptor) together with its provider, so "alice" by API key
+ * and "alice" by certificate are different callers. A call without an
+ * identity (Handshake, health) is limited per peer IP address, without the
+ * port; IPv6 addresses by their /64 prefix by default (one host usually owns
+ * a whole /64), Unix-socket peers per socket. Request metadata never picks a
+ * budget: a spoofed x-plugin-runtime-id header neither borrows nor drains
+ * another caller's bucket.
+ *
+ * Which budget: every method with its own rule has its own bucket per
+ * caller; a rule for a service prefix ("/pkg.Svc/") gives all of that
+ * service's methods without an exact rule one shared bucket; every other
+ * method shares the default rule's bucket. Exact paths win over prefixes,
+ * which win over the default.
+ *
+ * Rejection: RESOURCE_EXHAUSTED, message "rate limit exceeded", and the
+ * trailer `retry-after-ms` with the wait until the next token in
+ * milliseconds (rounded up, at least 1). When the limiter tracks
+ * max_buckets callers and this one is new, the same answer carries the
+ * limiter's idle-eviction period. A limit that will never admit again
+ * (burst 0, or rate 0 without a sweeper) sends no retry-after-ms.
+ *
+ * Order: install the policy AFTER the auth interceptor (cp_auth_install
+ * first); interceptors run in the order added, and the policy needs the
+ * identity auth records. Calls auth rejects never reach the policy.
+ *
+ * Thread safety: every function may be called from any thread at any time,
+ * also while the server runs: a changed rule applies to the next call, and
+ * a changed limit to the next check of each bucket. The interceptor takes
+ * no lock. cp_rate_policy_destroy excepted: call it after the server that
+ * uses the policy was destroyed.
+ */
+#ifndef CPLUGIN_RATELIMIT_POLICY_H
+#define CPLUGIN_RATELIMIT_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cplugin/call.h"
+#include "cplugin/ratelimit.h"
+#include "cplugin/server.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Rules per policy (exact paths and service prefixes together). */
+#define CP_RATE_POLICY_MAX_RULES 256
+
+/* The trailer of a rejected call. */
+#define CP_MD_RETRY_AFTER_MS "retry-after-ms"
+
+/* The host defaults (cp_rate_policy_host_defaults). */
+#define CP_RATE_HANDSHAKE_PATH "/connectplugin.v1.HandshakeService/Handshake"
+#define CP_RATE_REGISTER_PATH \
+  "/connectplugin.v1.ServiceRegistry/RegisterService"
+#define CP_RATE_UNREGISTER_PATH \
+  "/connectplugin.v1.ServiceRegistry/UnregisterService"
+#define CP_RATE_DISCOVER_PATH \
+  "/connectplugin.v1.ServiceRegistry/DiscoverService"
+#define CP_RATE_WATCH_PATH "/connectplugin.v1.ServiceRegistry/WatchService"
+#define CP_RATE_CAPABILITY_PATH \
+  "/connectplugin.v1.CapabilityBroker/RequestCapability"
+
+typedef struct cp_rate_policy cp_rate_policy;
+
+/* Called for each rejected call on the server thread that rejected it, with
+ * the call (read-only accessors of call.h: cp_call_method, cp_call_path,
+ * ...) and CP_RATE_DENY or CP_RATE_DENY_FULL; for the metrics module:
+ *   cp_metrics_count_rate_limit_denial(m, cp_call_method(call));
+ * It must return quickly and must not change the policy's configuration. */
+typedef void (*cp_rate_deny_fn)(const cp_call *call, cp_rate_result result,
+                                void *user);
+
+typedef struct cp_rate_policy_options {
+  /* The policy's own limiter (cp_rate_limiter_options_init defaults). */
+  cp_rate_limiter_options limiter;
+  /* Start with the host defaults (default true); false starts with no rules
+   * and no default limit, i.e. nothing limited. */
+  bool host_defaults;
+  /* Bits of an IPv6 peer address that pick its bucket (default 64, at most
+   * 128). IPv4 addresses are always used whole. */
+  unsigned ipv6_prefix_bits;
+  cp_rate_deny_fn on_deny; /* may be NULL */
+  void *on_deny_user;
+} cp_rate_policy_options;
+
+void cp_rate_policy_options_init(cp_rate_policy_options *opts);
+
+/* Creates a policy and its limiter. `opts` may be NULL for the defaults; it
+ * is copied. Returns 0 and sets *out, CP_EINVAL, CP_ENOMEM or CP_ESYS (see
+ * cp_rate_limiter_create). Destroy with cp_rate_policy_destroy. */
+int cp_rate_policy_create(cp_rate_policy **out,
+                          const cp_rate_policy_options *opts);
+
+/* Frees the policy and its limiter. NULL allowed. The server it was
+ * installed on must have been destroyed. */
+void cp_rate_policy_destroy(cp_rate_policy *policy);
+
+/* Replaces every rule with exactly the host table (per caller):
+ *   Handshake                           10/s, burst 20 (per peer IP)
+ *   RegisterService, UnregisterService   1/s, burst 5 (each its own)
+ *   DiscoverService                    100/s, burst 200
+ *   WatchService                         1/s, burst 3
+ *   RequestCapability                   10/s, burst 20
+ *   any other method (default)        1000/s, burst 2000 (shared)
+ * and enables the policy. Returns 0. */
+int cp_rate_policy_host_defaults(cp_rate_policy *policy);
+
+/* Sets (adds or replaces) the limit for an exact method path
+ * ("/pkg.Svc/Method") or a service prefix ("/pkg.Svc/"). Returns 0;
+ * CP_EINVAL for a path that does not start with '/' or is longer than 512
+ * bytes; CP_ELIMIT beyond CP_RATE_POLICY_MAX_RULES paths; CP_ENOMEM. */
+int cp_rate_policy_set(cp_rate_policy *policy, const char *path,
+                       cp_rate_limit limit);
+
+/* Exempts a path: its calls are never limited (a rule, so it also shadows
+ * a prefix rule or the default). Returns as cp_rate_policy_set. */
+int cp_rate_policy_exempt(cp_rate_policy *policy, const char *path);
+
+/* Removes the rule for `path`: the prefix rule or the default applies
+ * again. Returns 0 or CP_ENOTFOUND. */
+int cp_rate_policy_clear(cp_rate_policy *policy, const char *path);
+
+/* The limit of methods without a rule of their own. */
+void cp_rate_policy_set_default(cp_rate_policy *policy, cp_rate_limit limit);
+
+/* Methods without a rule of their own are not limited. */
+void cp_rate_policy_exempt_default(cp_rate_policy *policy);
+
+/* Turns the whole policy off (every call passes) or on again; rules and
+ * buckets are kept. */
+void cp_rate_policy_set_enabled(cp_rate_policy *policy, bool enabled);
+
+/* The limit a call to `path` gets now: returns 1 and sets *limit when it is
+ * limited, 0 when it is not (exempt, no rule and no default, or the policy
+ * is off), CP_EINVAL for NULL arguments. Takes no lock. */
+int cp_rate_policy_lookup(const cp_rate_policy *policy, const char *path,
+                          cp_rate_limit *limit);
+
+/* Adds the interceptor to `server`, after cp_auth_install. Returns 0,
+ * CP_EINVAL, CP_ENOMEM, or CP_ESTATE once the server started. */
+int cp_rate_policy_install(cp_rate_policy *policy, cp_server *server);
+
+/* The interceptor itself, for servers that order interceptors by hand:
+ * cp_server_add_interceptor(server, cp_rate_policy_intercept, policy). */
+cp_status_code cp_rate_policy_intercept(cp_call *call, void *policy);
+
+/* The policy's limiter (owned by the policy), for cp_rate_limiter_count
+ * and cp_rate_limiter_stats_get. */
+cp_rate_limiter *cp_rate_policy_limiter(cp_rate_policy *policy);
+
+/* Calls rejected under the rule for `path` (exact text of the rule), or
+ * under the default when `path` is NULL. 0 when there is no such rule. */
+uint64_t cp_rate_policy_denials(const cp_rate_policy *policy, const char *path);
+
+/* Calls fn(rule_path, denials, user) for every rule that has rejected a
+ * call, then for the default ("*") if it has, for a
+ * cplugin_rate_limit_denials_total{method} counter. Per rule rather than per
+ * method: unknown methods fall under the default, so the label set stays
+ * bounded by the configuration. `rule_path` is valid during the call. */
+void cp_rate_policy_foreach_denials(const cp_rate_policy *policy,
+                                    void (*fn)(const char *rule_path,
+                                               uint64_t denials, void *user),
+                                    void *user);
+
+/* Writes the address part of a gRPC peer string into `out` (NUL-terminated)
+ * and returns its length: "ipv4:10.0.0.7:5000" gives "10.0.0.7";
+ * "ipv6:[2001:db8::1]:5000" (also percent-encoded, "%5B...%5D") gives
+ * "2001:db8::1" in canonical form, with the zone dropped and only the first
+ * `ipv6_prefix_bits` (0..128) kept; an IPv4-mapped IPv6 address gives the
+ * IPv4 address; "unix:/path" and "unix-abstract:name" are returned whole.
+ * Returns CP_EINVAL for NULL arguments, a bad prefix length, anything else
+ * (including no port), or when `out` is too small. Pure: no allocation. */
+int cp_rate_peer_address(const char *peer, unsigned ipv6_prefix_bits, char *out,
+                         size_t out_cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_RATELIMIT_POLICY_H */

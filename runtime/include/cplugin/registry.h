@@ -1,0 +1,280 @@
+/* cplugin — the service registry (connectplugin.v1.ServiceRegistry):
+ * plugins publish the services they serve, find providers of the services
+ * they need and watch them; the host resolves providers for its router.
+ *
+ * Identity. Every RPC must be authenticated by the auth interceptor installed
+ * before it (cp_auth with runtime tokens). The registry takes the caller
+ * only from cp_call_identity: identities from the "runtime-token" provider
+ * (or the providers listed in the options) are runtimes; an identity from
+ * the host provider (default "host", e.g. set by a custom validator for the
+ * operator's tooling) is the host. The x-plugin-runtime-id header is never
+ * read. A call without such an identity is UNAUTHENTICATED.
+ *
+ * RegisterService. Validated as upstream (INVALID_ARGUMENT naming the
+ * field): service_type 1..128 identifier characters ([A-Za-z][A-Za-z0-9_.-]*)
+ * without "..", "/" or "\"; version a semantic version ("1.2.3",
+ * "1.0.0-rc.1", at most 64 bytes); endpoint_path non-empty, starting with
+ * "/", at most 256 bytes; metadata at most 100 entries, keys 1..256
+ * identifier characters, values at most 4096 bytes; metadata "weight", when
+ * present, a positive integer up to CP_REGISTRY_MAX_WEIGHT. Then:
+ *   - authorization: a runtime may register the types of its allow-list
+ *     entry (cp_registry_allow, keyed by its runtime ID or by its self_id),
+ *     else PERMISSION_DENIED "plugin <id> not authorized to register service
+ *     type <type>". Without an entry, the DEVELOPMENT DEFAULT allows every
+ *     valid type; set require_allow_list for production, which denies
+ *     runtimes without an entry;
+ *   - the same (runtime, type, endpoint_path) again returns the existing
+ *     registration ID and changes nothing (idempotent; to change the version
+ *     or metadata, unregister first);
+ *   - caps: registrations per runtime (64), bytes per runtime (1 MiB) and
+ *     in total (65 536) → RESOURCE_EXHAUSTED;
+ *   - the ID is "reg-" + 16 hex digits from the CSPRNG.
+ * UnregisterService. Unknown ID → NOT_FOUND "registration not found: <id>".
+ * Only the owning runtime or the host may remove a registration: another
+ * runtime gets PERMISSION_DENIED, whose message names neither the owner nor
+ * the type (IDs are 64 random bits, so a non-owner can only know one it was
+ * shown).
+ * DiscoverService. Providers of the type whose version is at least
+ * min_version (SemVer 2.0 precedence, "" = any) and whose runtime is not
+ * UNHEALTHY (DEGRADED and never-reported are routed, as upstream's
+ * ShouldRouteTraffic), picked by the type's strategy. NOT_FOUND messages as
+ * upstream: no providers for service "<t>" / no compatible providers for
+ * service "<t>" (min version: <v>) / no available providers for service
+ * "<t>" (all unhealthy). single_provider = exactly one registration of the
+ * type (health and version ignored, as upstream). endpoint_url =
+ * "/services/<type>/<provider runtime ID>".
+ * WatchService. An initial event, then an event whenever the answer for the
+ * type changes: a registration or unregistration, a health report, a
+ * runtime's removal, revocation or expiry. UNAVAILABLE (no endpoint) when no
+ * provider is routable; otherwise the FIRST routable provider in
+ * registration order (deterministic, whatever the type's strategy), DEGRADED
+ * when that runtime reported DEGRADED, else AVAILABLE. Unchanged answers are
+ * not repeated. Each watcher holds one pending event: when its stream is full
+ * (a slow reader) newer events replace the pending one and it is sent once
+ * the stream drains (retried every watch_retry_interval_ms), so a slow
+ * watcher skips intermediate states but always ends with the latest.
+ * Watchers per runtime (16) and in total (4096) are capped →
+ * RESOURCE_EXHAUSTED. A revoked or expired runtime's own watch streams end
+ * with UNAUTHENTICATED; a removed runtime's with UNAVAILABLE.
+ *
+ * Tokens. When options.tokens is set, a revoked or expired runtime's
+ * registrations and health are removed (its watchers' streams end) and
+ * watchers of the affected types are told; a call that raced with the
+ * revocation is undone.
+ *
+ * Thread safety: every function may be called from any thread once the
+ * registry is created, except cp_registry_destroy and the registration on a
+ * server (before cp_server_start). Lookups (cp_registry_resolve, Discover)
+ * take a per-thread read lock shard, so readers never wait for each other;
+ * writes (register, unregister, health, removal) take every shard.
+ */
+#ifndef CPLUGIN_REGISTRY_H
+#define CPLUGIN_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cplugin/client.h"
+#include "cplugin/server.h"
+#include "cplugin/tokens.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Lengths (bytes, without the NUL). */
+#define CP_REGISTRY_ID_LEN 20          /* "reg-" + 16 hex digits */
+#define CP_REGISTRY_OWNER_MAX 256      /* a runtime ID or host identity */
+#define CP_REGISTRY_TYPE_MAX 128       /* service type */
+#define CP_REGISTRY_VERSION_MAX 64     /* version */
+#define CP_REGISTRY_PATH_MAX 256       /* endpoint path */
+#define CP_REGISTRY_VALUE_MAX 4096     /* metadata value (base_url) */
+#define CP_REGISTRY_MAX_WEIGHT 1000000 /* metadata "weight" */
+
+/* Health report limits (INVALID_ARGUMENT beyond them). */
+#define CP_HEALTH_REASON_MAX 1024
+#define CP_HEALTH_MAX_DEPENDENCIES 64
+#define CP_HEALTH_DEPENDENCY_MAX 128
+
+typedef struct cp_registry cp_registry;
+
+/* How DiscoverService and cp_registry_resolve pick among the routable
+ * providers of a type (values as upstream's SelectionStrategy). */
+typedef enum cp_select_strategy {
+  CP_SELECT_FIRST = 0,       /* the first in registration order (default) */
+  CP_SELECT_ROUND_ROBIN = 1, /* each in turn */
+  CP_SELECT_RANDOM = 2,      /* uniformly at random */
+  CP_SELECT_WEIGHTED = 3     /* at random, in proportion to "weight" */
+} cp_select_strategy;
+
+/* A runtime's self-reported health (values as the wire's HealthState). */
+typedef enum cp_plugin_health {
+  CP_PLUGIN_HEALTH_UNKNOWN = 0, /* never reported: routed */
+  CP_PLUGIN_HEALTH_HEALTHY = 1,
+  CP_PLUGIN_HEALTH_DEGRADED = 2, /* routed */
+  CP_PLUGIN_HEALTH_UNHEALTHY = 3 /* not routed, not discovered */
+} cp_plugin_health;
+
+typedef struct cp_registry_options {
+  /* Revocation and expiry of these tokens remove the runtime's state (see
+   * above). Not owned; it must outlive the registry. NULL = the host removes
+   * runtimes itself with cp_registry_remove_runtime. */
+  cp_token_store *tokens;
+  /* false (the development default): a runtime without an allow-list entry
+   * may register any valid type. true: it may register none. */
+  bool require_allow_list;
+  size_t max_registrations_per_runtime; /* default 64 */
+  size_t max_bytes_per_runtime;         /* stored bytes, default 1 MiB */
+  size_t max_registrations;             /* in total, default 65 536 */
+  size_t max_watchers_per_runtime;      /* default 16 */
+  size_t max_watchers;                  /* in total, default 4096 */
+  /* How often an event held back by a full watch stream is tried again
+   * (default 50 ms). */
+  int64_t watch_retry_interval_ms;
+  /* Identity providers whose identities are runtimes; none = just
+   * "runtime-token". Copied. */
+  const char *const *runtime_providers;
+  size_t runtime_provider_count;
+  /* The identity provider that marks the host itself (default "host"; ""
+   * = none). Copied. */
+  const char *host_provider;
+  /* Random selection: `random` returns uniformly distributed 64-bit values
+   * (called from any thread); NULL = a built-in generator seeded with
+   * `random_seed`, or from the CSPRNG when that is 0. Tests set a seed. */
+  uint64_t (*random)(void *ctx);
+  void *random_ctx;
+  uint64_t random_seed;
+} cp_registry_options;
+
+/* Fills `opts` with the defaults. */
+void cp_registry_options_init(cp_registry_options *opts);
+
+/* Creates a registry. `opts` may be NULL; it is copied. With opts->tokens,
+ * subscribes to it (a token store takes at most 16 subscribers; a destroyed
+ * registry's subscription stays inert). Returns 0, CP_EINVAL, CP_ENOMEM,
+ * CP_ELIMIT (no subscriber slot left) or CP_ESYS (random source). Destroy
+ * with cp_registry_destroy. */
+int cp_registry_create(cp_registry **out, const cp_registry_options *opts);
+
+/* Ends every open watch stream (UNAVAILABLE) and frees everything. Call
+ * after the servers it is registered on have shut down. NULL allowed. */
+void cp_registry_destroy(cp_registry *reg);
+
+/* Registers ServiceRegistry's four methods on `server` (before
+ * cp_server_start). The registry must outlive the server. Returns as
+ * cp_server_add_method. */
+int cp_registry_register(cp_registry *reg, cp_server *server);
+
+/* Sets the allow-list entry for `key`: a runtime ID, or a self_id, which
+ * covers every runtime issued for it (runtime IDs are "<self_id lower-cased>
+ * -<16 hex>"; a runtime ID entry wins over its self_id's). `types` (copied)
+ * are exact service types, or "*" for any; n == 0 allows none. Replaces an
+ * earlier entry for the key; already registered services stay. Returns 0,
+ * CP_EINVAL (a key or type that is not valid) or CP_ENOMEM. */
+int cp_registry_allow(cp_registry *reg, const char *key,
+                      const char *const *types, size_t n);
+
+/* Sets the strategy for `service_type` (kept even while it has no
+ * providers). Returns 0 or CP_EINVAL. */
+int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
+                             cp_select_strategy strategy);
+
+/* A registration made by the host on a runtime's behalf (in-process
+ * plugins, tests). Strings are copied. */
+typedef struct cp_registry_service {
+  const char *type;
+  const char *version;
+  const char *endpoint_path;
+  const cp_metadata *metadata;
+  size_t metadata_count;
+} cp_registry_service;
+
+/* Registers `svc` owned by `owner` (a runtime ID): the RPC's validation,
+ * idempotency and caps apply, the allow-list does not (the host is
+ * trusted). Writes the registration ID (CP_REGISTRY_ID_LEN chars + NUL) to
+ * id_out if not NULL. Returns 0, CP_EINVAL (invalid field), CP_ELIMIT (a
+ * cap), CP_ENOMEM or CP_ESYS (random source). */
+int cp_registry_register_as_host(cp_registry *reg, const char *owner,
+                                 const cp_registry_service *svc,
+                                 char id_out[CP_REGISTRY_ID_LEN + 1]);
+
+/* Removes a registration whoever owns it. Returns 0 or CP_ENOTFOUND. */
+int cp_registry_unregister_as_host(cp_registry *reg,
+                                   const char *registration_id);
+
+/* Removes everything of a runtime (a plugin the host stopped): its
+ * registrations and health; its watch streams end with UNAVAILABLE;
+ * watchers of its types are told. Returns 0 or CP_ENOTFOUND. */
+int cp_registry_remove_runtime(cp_registry *reg, const char *runtime_id);
+
+/* Records a runtime's health, as PluginLifecycle.ReportHealth does:
+ * `state` HEALTHY, DEGRADED or UNHEALTHY; reason (NULL = "") at most
+ * CP_HEALTH_REASON_MAX bytes; at most CP_HEALTH_MAX_DEPENDENCIES
+ * dependencies of at most CP_HEALTH_DEPENDENCY_MAX bytes. Strings are
+ * copied. Watchers of the runtime's types are told when their answer
+ * changes. Returns 0, CP_EINVAL or CP_ENOMEM. */
+int cp_registry_report_health(cp_registry *reg, const char *runtime_id,
+                              cp_plugin_health state, const char *reason,
+                              const char *const *dependencies,
+                              size_t dependency_count);
+
+/* A copy of a runtime's last health report (~9 KiB: keep it off small
+ * stacks). */
+typedef struct cp_plugin_health_report {
+  cp_plugin_health state;
+  char reason[CP_HEALTH_REASON_MAX + 1];
+  size_t dependency_count;
+  char dependencies[CP_HEALTH_MAX_DEPENDENCIES][CP_HEALTH_DEPENDENCY_MAX + 1];
+} cp_plugin_health_report;
+
+/* Copies the last report of `runtime_id` into *out. Returns 0, or
+ * CP_ENOTFOUND when it never reported (or was removed). */
+int cp_registry_get_health(cp_registry *reg, const char *runtime_id,
+                           cp_plugin_health_report *out);
+
+/* Where to send a call for a service: filled by cp_registry_resolve in
+ * memory the caller owns (~4.7 KiB). */
+typedef struct cp_registry_endpoint {
+  char provider_id[CP_REGISTRY_OWNER_MAX + 1]; /* the provider's runtime ID */
+  char registration_id[CP_REGISTRY_ID_LEN + 1];
+  char version[CP_REGISTRY_VERSION_MAX + 1];
+  char endpoint_path[CP_REGISTRY_PATH_MAX + 1];
+  /* A copy of metadata "base_url" (where the provider serves), "" when the
+   * registration has none. */
+  char base_url[CP_REGISTRY_VALUE_MAX + 1];
+  bool has_base_url;
+  cp_plugin_health health; /* HEALTHY, DEGRADED or UNKNOWN */
+} cp_registry_endpoint;
+
+/* The in-process lookup for the router. provider_id NULL: a provider of
+ * `service_type` chosen by the type's strategy among the routable ones
+ * (advancing round-robin); otherwise that runtime's first registration of
+ * the type. Returns 0 with *out filled; CP_ENOTFOUND when the type has no
+ * such provider; CP_EDENIED when the provider (or every provider) is
+ * UNHEALTHY; CP_EINVAL for NULL arguments. Takes a read lock shard, never
+ * allocates. */
+int cp_registry_resolve(cp_registry *reg, const char *service_type,
+                        const char *provider_id, cp_registry_endpoint *out);
+
+typedef struct cp_registry_stats {
+  size_t registrations;
+  size_t runtimes; /* with registrations, health or watchers */
+  size_t service_types;
+  size_t watchers;
+  uint64_t watch_events_sent;
+  /* Events replaced by a newer one before a slow watcher received them. */
+  uint64_t watch_events_coalesced;
+  /* Sends refused because a watch stream was full (retried later). */
+  uint64_t watch_stalls;
+} cp_registry_stats;
+
+/* Fills *out with a snapshot (counts under the read lock; the watch
+ * counters are totals since creation). */
+void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_REGISTRY_H */

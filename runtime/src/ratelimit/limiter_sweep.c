@@ -1,0 +1,126 @@
+/* Eviction of idle buckets, and the sweeper thread that runs it. */
+#include <stdbool.h>
+#include <time.h>
+
+#include "cplugin/errors.h"
+#include "ratelimit/gcra.h"
+#include "ratelimit/limiter_internal.h"
+
+enum { BATCH = 64 };
+
+/* Evicts the bucket in `slot` if it is idle: its state becomes EVICTED
+ * (a check racing with us wins the compare-and-swap and keeps it). */
+static bool evict_if_idle(cp_rate_limiter *l, rl_bucket *b, int64_t now) {
+  uint64_t key = __atomic_load_n(&b->key, __ATOMIC_RELAXED);
+  int64_t raw = __atomic_load_n(&b->state, __ATOMIC_ACQUIRE);
+  int64_t v = rl_seal(raw, key);
+  if (v == RL_STATE_LOCKED || v == RL_STATE_EVICTED) {
+    return false;
+  }
+  cp_rate_limit limit =
+      rl_limit_unpack(__atomic_load_n(&b->limit, __ATOMIC_RELAXED));
+  int64_t last = __atomic_load_n(&b->last_ns, __ATOMIC_RELAXED);
+  if (!rl_idle(limit, v, last, now, l->idle_ns)) {
+    return false;
+  }
+  return __atomic_compare_exchange_n(&b->state, &raw,
+                                     rl_seal(RL_STATE_EVICTED, key), false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* Evicts up to BATCH idle buckets of one shard into `ids`; returns how many
+ * and whether the shard may hold more. */
+static size_t sweep_shard(cp_rate_limiter *l, rl_shard *sh, int64_t now,
+                          uint32_t *ids, bool *more) {
+  size_t n = 0;
+  *more = false;
+  pthread_mutex_lock(&sh->mu);
+  size_t slots = bucket_index_slots(sh);
+  for (size_t i = 0; i < slots;) {
+    uint32_t id = bucket_index_id_at(sh, i);
+    if (id == RL_NO_BUCKET || !evict_if_idle(l, &l->buckets[id], now)) {
+      i++;
+      continue;
+    }
+    /* Removal may shift a later entry into slot i: look at it again. */
+    bucket_index_remove_at(sh, i);
+    ids[n++] = id;
+    if (n == BATCH) {
+      *more = true;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&sh->mu);
+  return n;
+}
+
+size_t cp_rate_limiter_sweep(cp_rate_limiter *l) {
+  if (l == NULL) {
+    return 0;
+  }
+  uint32_t ids[BATCH];
+  size_t total = 0;
+  int64_t now = l->clock->now_ns(l->clock->ctx);
+  for (size_t k = 0; k < RL_SHARDS; k++) {
+    bool more = true;
+    while (more) {
+      size_t n = sweep_shard(l, &l->shards[k], now, ids, &more);
+      rl_release_buckets(l, ids, n);
+      total += n;
+    }
+  }
+  return total;
+}
+
+static void deadline_after_ms(struct timespec *ts, int64_t ms) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  ts->tv_sec += (time_t)(ms / 1000);
+  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000L;
+  }
+}
+
+static void *sweeper_main(void *arg) {
+  cp_rate_limiter *l = arg;
+  pthread_mutex_lock(&l->sweep_mu);
+  while (!l->stopping) {
+    struct timespec until;
+    deadline_after_ms(&until, l->opts.sweep_interval_ms);
+    while (!l->stopping &&
+           pthread_cond_timedwait(&l->sweep_cv, &l->sweep_mu, &until) == 0) {
+    }
+    if (l->stopping) {
+      break;
+    }
+    pthread_mutex_unlock(&l->sweep_mu);
+    cp_rate_limiter_sweep(l);
+    pthread_mutex_lock(&l->sweep_mu);
+  }
+  pthread_mutex_unlock(&l->sweep_mu);
+  return NULL;
+}
+
+int rl_sweeper_start(cp_rate_limiter *l) {
+  if (l->opts.sweep_interval_ms <= 0) {
+    return 0;
+  }
+  if (pthread_create(&l->sweeper, NULL, sweeper_main, l) != 0) {
+    return CP_ESYS;
+  }
+  l->sweeper_running = true;
+  return 0;
+}
+
+void rl_sweeper_stop(cp_rate_limiter *l) {
+  if (!l->sweeper_running) {
+    return;
+  }
+  pthread_mutex_lock(&l->sweep_mu);
+  l->stopping = true;
+  pthread_cond_signal(&l->sweep_cv);
+  pthread_mutex_unlock(&l->sweep_mu);
+  pthread_join(l->sweeper, NULL);
+  l->sweeper_running = false;
+}

@@ -1,0 +1,394 @@
+/* Registrations: their IDs, and the writes that add and remove them and
+ * whole runtimes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/validate.h"
+#include "cplugin/errors.h"
+#include "crypto/crypto.h"
+#include "registry/registry_internal.h"
+
+/* Registration IDs are CSPRNG output: their low bits index buckets as
+ * well as any hash would. */
+static uint64_t id_hash(uint64_t id) {
+  return id;
+}
+
+/* Room for one more provider in every per-type array, so that rebuilding
+ * the routable list never allocates. */
+static bool type_reserve(svc_type *t) {
+  if (t->count < t->cap) {
+    return true;
+  }
+  size_t cap = t->cap == 0 ? 4 : t->cap * 2;
+  reg_entry **p = realloc(t->providers, cap * sizeof *p);
+  if (p == NULL) {
+    return false;
+  }
+  t->providers = p;
+  reg_entry **r = realloc(t->routable, cap * sizeof *r);
+  if (r == NULL) {
+    return false;
+  }
+  t->routable = r;
+  uint64_t *w = realloc(t->cum_weight, cap * sizeof *w);
+  if (w == NULL) {
+    return false;
+  }
+  t->cum_weight = w;
+  t->cap = cap;
+  return true;
+}
+
+/* --- registration IDs ---------------------------------------------------- */
+
+bool reg_parse_id(const char *text, uint64_t *id) {
+  if (text == NULL || strncmp(text, "reg-", 4) != 0 ||
+      strnlen(text + 4, 17) != 16) {
+    return false;
+  }
+  return cp_hex_decode_u64(text + 4, id) == 0;
+}
+
+/* By hand: resolve formats an ID per call, and snprintf costs more than
+ * the rest of the lookup. */
+void reg_format_id(uint64_t id, char out[CP_REGISTRY_ID_LEN + 1]) {
+  static const char digits[] = "0123456789abcdef";
+  static const char prefix[] = "reg-";
+  for (int i = 0; i < 4; i++) {
+    out[i] = prefix[i];
+  }
+  for (int i = 0; i < 16; i++) {
+    out[4 + i] = digits[(id >> (60 - 4 * i)) & 0xf];
+  }
+  out[CP_REGISTRY_ID_LEN] = '\0';
+}
+
+reg_entry *reg_find_id(const cp_registry *reg, uint64_t id) {
+  for (cp_hnode *n = cp_htab_chain(&reg->regs, id_hash(id)); n != NULL;
+       n = n->next) {
+    reg_entry *e = CP_HNODE_ITEM(n, reg_entry, node);
+    if (e->id == id) {
+      return e;
+    }
+  }
+  return NULL;
+}
+
+/* --- adding -------------------------------------------------------------- */
+
+/* The entry's allocation size: what reg_entry_build lays out. */
+static size_t entry_size(const cp_registry_service *svc, const bool *keep) {
+  size_t size = sizeof(reg_entry) + strlen(svc->version) + 1 +
+                strlen(svc->endpoint_path) + 1;
+  for (size_t i = 0; i < svc->metadata_count; i++) {
+    if (keep[i]) {
+      size += sizeof(reg_meta) + strlen(svc->metadata[i].key) + 1 +
+              strlen(svc->metadata[i].value) + 1;
+    }
+  }
+  return size;
+}
+
+size_t reg_entry_bytes(const reg_entry *e) {
+  size_t size =
+      sizeof(reg_entry) + strlen(e->version) + 1 + strlen(e->path) + 1;
+  for (uint32_t i = 0; i < e->meta_count; i++) {
+    size += sizeof(reg_meta) + strlen(e->meta[i].key) + 1 +
+            strlen(e->meta[i].value) + 1;
+  }
+  return size;
+}
+
+static char *put(char **cursor, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *out = *cursor;
+  memcpy(out, s, n);
+  *cursor += n;
+  return out;
+}
+
+/* One allocation: the entry, its metadata array, then the strings. A map
+ * key sent twice keeps its last value, as protobuf maps do. */
+static reg_entry *entry_build(const cp_registry_service *svc, uint32_t weight,
+                              size_t *bytes) {
+  bool keep[CP_METADATA_MAX_ENTRIES];
+  size_t kept = 0;
+  for (size_t i = 0; i < svc->metadata_count; i++) {
+    keep[i] = true;
+    for (size_t j = i + 1; j < svc->metadata_count && keep[i]; j++) {
+      keep[i] = strcmp(svc->metadata[i].key, svc->metadata[j].key) != 0;
+    }
+    kept += keep[i];
+  }
+  *bytes = entry_size(svc, keep);
+  reg_entry *e = malloc(*bytes);
+  if (e == NULL) {
+    return NULL;
+  }
+  memset(e, 0, sizeof *e);
+  e->meta = (reg_meta *)(void *)(e + 1);
+  char *cursor = (char *)(e->meta + kept);
+  e->version = put(&cursor, svc->version);
+  e->path = put(&cursor, svc->endpoint_path);
+  for (size_t i = 0; i < svc->metadata_count; i++) {
+    if (keep[i]) {
+      reg_meta *m = &e->meta[e->meta_count++];
+      m->key = put(&cursor, svc->metadata[i].key);
+      m->value = put(&cursor, svc->metadata[i].value);
+      if (strcmp(m->key, "base_url") == 0) {
+        e->base_url = m->value;
+      }
+    }
+  }
+  e->weight = weight;
+  return e;
+}
+
+/* The runtime's registration of `t` at `path`, if any. */
+static reg_entry *find_same(const rt_entry *rt, const svc_type *t,
+                            const char *path) {
+  for (reg_entry *e = rt->regs; e != NULL; e = e->owner_next) {
+    if (e->type == t && strcmp(e->path, path) == 0) {
+      return e;
+    }
+  }
+  return NULL;
+}
+
+/* With the write lock held: a cap the new entry would exceed, or NULL. */
+static const char *over_cap(const cp_registry *reg, const rt_entry *rt,
+                            size_t bytes, char *why, size_t cap) {
+  if (reg->reg_count >= reg->max_regs) {
+    snprintf(why, cap, "registry holds the maximum of %zu registrations",
+             reg->max_regs);
+    return why;
+  }
+  if (rt != NULL && rt->reg_count >= reg->max_regs_per_runtime) {
+    snprintf(why, cap, "too many registrations for this runtime (max %zu)",
+             reg->max_regs_per_runtime);
+    return why;
+  }
+  size_t used = rt != NULL ? rt->reg_bytes : 0;
+  if (used + bytes > reg->max_bytes_per_runtime) {
+    snprintf(why, cap,
+             "registrations of this runtime exceed %zu bytes of metadata",
+             reg->max_bytes_per_runtime);
+    return why;
+  }
+  return NULL;
+}
+
+/* With the write lock held: a fresh ID no registration uses. */
+static int draw_id(const cp_registry *reg, uint64_t *id) {
+  do {
+    if (cp_random_bytes(id, sizeof *id) != 0) {
+      return CP_ESYS;
+    }
+  } while (reg_find_id(reg, *id) != NULL);
+  return 0;
+}
+
+static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
+                       rt_entry *rt, size_t bytes) {
+  e->type = t;
+  e->owner = rt;
+  e->node.hash = id_hash(e->id);
+  cp_htab_insert(&reg->regs, &e->node);
+  /* Kept in registration order: resolve by runtime takes the first. */
+  reg_entry **tail = &rt->regs;
+  while (*tail != NULL) {
+    tail = &(*tail)->owner_next;
+  }
+  *tail = e;
+  rt->reg_count++;
+  rt->reg_bytes += bytes;
+  t->providers[t->count++] = e;
+  reg->reg_count++;
+  sel_append(t, e);
+  reg_mark_dirty(reg, t, false);
+}
+
+/* With the write lock held: finds or creates the entry's type and owner,
+ * applies idempotency and caps, links. */
+static reg_add_result add_locked(cp_registry *reg, const char *owner,
+                                 const cp_registry_service *svc, reg_entry *e,
+                                 size_t bytes, uint64_t *id_out, char *why,
+                                 size_t why_cap) {
+  svc_type *t = reg_find_type(reg, svc->type);
+  rt_entry *rt = reg_find_runtime(reg, owner);
+  reg_entry *same = rt != NULL && t != NULL ? find_same(rt, t, e->path) : NULL;
+  if (same != NULL) {
+    *id_out = same->id;
+    return REG_EXISTS;
+  }
+  if (over_cap(reg, rt, bytes, why, why_cap) != NULL) {
+    return REG_LIMIT;
+  }
+  if (draw_id(reg, &e->id) != 0) {
+    return REG_RANDOM_FAILED;
+  }
+  t = reg_get_type(reg, svc->type);
+  rt = t != NULL ? reg_get_runtime(reg, owner) : NULL;
+  if (t == NULL || rt == NULL || !type_reserve(t)) {
+    if (t != NULL) {
+      reg_mark_dirty(reg, t, false); /* freed by the commit if empty */
+    }
+    if (rt != NULL) {
+      reg_runtime_maybe_free(reg, rt);
+    }
+    return REG_NOMEM;
+  }
+  link_entry(reg, e, t, rt, bytes);
+  *id_out = e->id;
+  return REG_ADDED;
+}
+
+reg_add_result reg_add(cp_registry *reg, const char *owner,
+                       const cp_registry_service *svc, bool check_allow,
+                       uint64_t *id_out, char *why, size_t why_cap) {
+  uint32_t weight = 1;
+  if (reg_validate(svc, &weight, why, why_cap) != NULL) {
+    return REG_INVALID;
+  }
+  if (owner == NULL || owner[0] == '\0' ||
+      strnlen(owner, CP_REGISTRY_OWNER_MAX + 1) > CP_REGISTRY_OWNER_MAX) {
+    snprintf(why, why_cap, "owner: must be 1-%d bytes", CP_REGISTRY_OWNER_MAX);
+    return REG_INVALID;
+  }
+  size_t bytes = 0;
+  reg_entry *e = entry_build(svc, weight, &bytes);
+  if (e == NULL) {
+    return REG_NOMEM;
+  }
+  cp_rwshard_wrlock(&reg->lock);
+  reg_add_result res = REG_DENIED;
+  if (!check_allow || reg_allowed(reg, owner, svc->type)) {
+    res = add_locked(reg, owner, svc, e, bytes, id_out, why, why_cap);
+  }
+  reg_commit_unlock(reg);
+  if (res != REG_ADDED) {
+    free(e);
+  }
+  return res;
+}
+
+int cp_registry_register_as_host(cp_registry *reg, const char *owner,
+                                 const cp_registry_service *svc,
+                                 char id_out[CP_REGISTRY_ID_LEN + 1]) {
+  if (reg == NULL || svc == NULL) {
+    return CP_EINVAL;
+  }
+  char why[160];
+  uint64_t id = 0;
+  switch (reg_add(reg, owner, svc, false, &id, why, sizeof why)) {
+    case REG_ADDED:
+    case REG_EXISTS:
+      if (id_out != NULL) {
+        reg_format_id(id, id_out);
+      }
+      return 0;
+    case REG_INVALID:
+      return CP_EINVAL;
+    case REG_LIMIT:
+      return CP_ELIMIT;
+    case REG_RANDOM_FAILED:
+      return CP_ESYS;
+    case REG_DENIED:
+      return CP_EDENIED;
+    case REG_NOMEM:
+    default:
+      return CP_ENOMEM;
+  }
+}
+
+/* --- removing ------------------------------------------------------------ */
+
+/* With the write lock held: unlinks `e` from every table; the commit frees
+ * it once the routable lists no longer point at it. */
+static void unlink_entry(cp_registry *reg, reg_entry *e) {
+  cp_htab_remove(&reg->regs, &e->node);
+  rt_entry *rt = e->owner;
+  for (reg_entry **link = &rt->regs; *link != NULL;
+       link = &(*link)->owner_next) {
+    if (*link == e) {
+      *link = e->owner_next;
+      break;
+    }
+  }
+  rt->reg_count--;
+  rt->reg_bytes -= reg_entry_bytes(e);
+  svc_type *t = e->type;
+  for (size_t i = 0; i < t->count; i++) {
+    if (t->providers[i] == e) {
+      memmove(&t->providers[i], &t->providers[i + 1],
+              (t->count - i - 1) * sizeof t->providers[0]);
+      t->count--;
+      break;
+    }
+  }
+  reg->reg_count--;
+  reg_mark_dirty(reg, t, true);
+  e->owner_next = reg->trash;
+  reg->trash = e;
+}
+
+reg_remove_result reg_remove(cp_registry *reg, uint64_t id, const char *owner) {
+  cp_rwshard_wrlock(&reg->lock);
+  reg_remove_result res = REG_NOT_FOUND;
+  reg_entry *e = reg_find_id(reg, id);
+  if (e != NULL && owner != NULL && strcmp(e->owner->id, owner) != 0) {
+    res = REG_NOT_OWNER;
+  } else if (e != NULL) {
+    rt_entry *rt = e->owner;
+    unlink_entry(reg, e);
+    reg_runtime_maybe_free(reg, rt);
+    res = REG_REMOVED;
+  }
+  reg_commit_unlock(reg);
+  return res;
+}
+
+int cp_registry_unregister_as_host(cp_registry *reg,
+                                   const char *registration_id) {
+  uint64_t id = 0;
+  if (reg == NULL || !reg_parse_id(registration_id, &id)) {
+    return reg == NULL ? CP_EINVAL : CP_ENOTFOUND;
+  }
+  return reg_remove(reg, id, NULL) == REG_REMOVED ? 0 : CP_ENOTFOUND;
+}
+
+void reg_drop_runtime_locked(cp_registry *reg, rt_entry *rt,
+                             cp_status_code code, const char *message) {
+  while (rt->regs != NULL) {
+    unlink_entry(reg, rt->regs);
+  }
+  while (rt->watchers != NULL) {
+    watch_unlink(reg, rt->watchers, code, message);
+  }
+  if (rt->has_health) {
+    reg_runtime_clear_health(rt);
+    /* Its providers are gone already; nothing else to refresh. */
+  }
+  reg_runtime_maybe_free(reg, rt);
+}
+
+int reg_drop_runtime(cp_registry *reg, const char *runtime_id,
+                     cp_status_code code, const char *message) {
+  cp_rwshard_wrlock(&reg->lock);
+  rt_entry *rt = reg_find_runtime(reg, runtime_id);
+  if (rt != NULL) {
+    reg_drop_runtime_locked(reg, rt, code, message);
+  }
+  reg_commit_unlock(reg);
+  return rt != NULL ? 0 : CP_ENOTFOUND;
+}
+
+int cp_registry_remove_runtime(cp_registry *reg, const char *runtime_id) {
+  if (reg == NULL || runtime_id == NULL) {
+    return CP_EINVAL;
+  }
+  return reg_drop_runtime(reg, runtime_id, CP_STATUS_UNAVAILABLE,
+                          "runtime removed from the service registry");
+}

@@ -1,0 +1,305 @@
+/* The registry's data model, shared by its files (internal).
+ *
+ *   registry.c         create/destroy, options, statistics, the commit
+ *   store.c            the tables of types and runtimes
+ *   registrations.c    registration IDs; adding and removing registrations
+ *                      and runtimes
+ *   rules.c, allow.c   validation; allow-lists
+ *   health_store.c     health reports per runtime
+ *   selection.c        routable lists, strategies, resolve and discover
+ *   endpoint.c         ServiceEndpoint messages from a registration
+ *   watch.c            watchers and their events
+ *   tokens.c           revocation and expiry from the token store
+ *   identity.c         the caller, from the call's auth context
+ *   registry_service.c, lifecycle_service.c   the RPC glue
+ *   htab.c, rwshard.c, semver.c                building blocks
+ *
+ * Locking: reg->lock (a read-mostly lock) guards every table and entry
+ * below. Readers (resolve, discover) take a shard; every mutation takes the
+ * write side, marks the service types it changed, and ends with
+ * reg_commit_unlock(), which refreshes their routable lists, offers watch
+ * events, unlocks, then sends (outside the lock) and frees what was
+ * removed. Nothing calls into a stream with reg->lock held. */
+#ifndef CPLUGIN_REGISTRY_REGISTRY_INTERNAL_H
+#define CPLUGIN_REGISTRY_REGISTRY_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/siphash.h"
+#include "cplugin/registry.h"
+#include "plugin/v1/registry.pb-c.h"
+#include "push/push.h"
+#include "registry/htab.h"
+#include "registry/rwshard.h"
+
+typedef struct reg_entry reg_entry;
+typedef struct svc_type svc_type;
+typedef struct rt_entry rt_entry;
+typedef struct reg_watcher reg_watcher;
+typedef struct allow_entry allow_entry;
+
+typedef struct reg_meta {
+  const char *key;
+  const char *value;
+} reg_meta;
+
+/* One registration; one allocation holding the entry, its metadata array
+ * and every string (measured by the registry benchmark). */
+struct reg_entry {
+  cp_hnode node; /* reg->regs, hash = reg_id_hash(id) */
+  reg_entry *owner_next;
+  svc_type *type;
+  rt_entry *owner;
+  uint64_t id;
+  const char *version;
+  const char *path;
+  const char *base_url; /* metadata "base_url", or NULL */
+  reg_meta *meta;
+  uint32_t meta_count;
+  uint32_t weight;
+};
+
+/* A service type: its providers and watchers. Freed when it has neither and
+ * no strategy was set for it. */
+struct svc_type {
+  cp_hnode node;         /* reg->types */
+  reg_entry **providers; /* registration order */
+  size_t count;
+  size_t cap;
+  /* The routable providers (runtime not UNHEALTHY) in registration order,
+   * and cumulative weights for weighted selection. */
+  reg_entry **routable;
+  uint64_t *cum_weight;
+  size_t routable_count;
+  size_t routable_cap;
+  atomic_uint_fast64_t rr; /* round-robin position */
+  cp_select_strategy strategy;
+  bool pinned; /* a strategy was set */
+  reg_watcher *watchers;
+  size_t watcher_count;
+  /* The last answer watchers were given. */
+  bool announced;
+  int last_state;
+  uint64_t last_reg_id;
+  /* Write bookkeeping (reg->lock write side). */
+  bool dirty;
+  bool needs_rebuild;
+  svc_type *dirty_next;
+  size_t name_len;
+  char name[];
+};
+
+/* A caller identity that owns registrations, health or watchers. */
+struct rt_entry {
+  cp_hnode node; /* reg->runtimes */
+  reg_entry *regs;
+  size_t reg_count;
+  size_t reg_bytes;
+  reg_watcher *watchers; /* via owner_next */
+  size_t watcher_count;
+  bool has_health;
+  cp_plugin_health health;
+  char *reason;
+  char **deps;
+  size_t dep_count;
+  size_t id_len;
+  char id[];
+};
+
+struct reg_watcher {
+  cp_hnode node; /* reg->streams, hash = pointer of the stream */
+  reg_watcher *type_prev;
+  reg_watcher *type_next;
+  reg_watcher *owner_next;
+  svc_type *type;
+  rt_entry *owner;
+  cp_push *push;
+  /* Reused after unlinking, to hand the watcher to reg_commit_unlock. */
+  reg_watcher *gone_next;
+  cp_status_code end_code;
+  const char *end_message;
+};
+
+struct allow_entry {
+  cp_hnode node; /* reg->allows */
+  bool any;
+  size_t count;
+  char **types;
+  char key[];
+};
+
+struct cp_registry {
+  cp_rwshard lock; /* first: cache-line aligned */
+  cp_siphash_key hash_key;
+  cp_htab types;
+  cp_htab runtimes;
+  cp_htab regs;
+  cp_htab streams;
+  cp_htab allows;
+  size_t reg_count;
+  size_t watcher_count;
+
+  /* Options (strings copied). */
+  cp_token_store *tokens;
+  bool require_allow_list;
+  size_t max_regs_per_runtime;
+  size_t max_bytes_per_runtime;
+  size_t max_regs;
+  size_t max_watchers_per_runtime;
+  size_t max_watchers;
+  char **runtime_providers;
+  size_t runtime_provider_count;
+  char *host_provider;
+  uint64_t (*random)(void *ctx);
+  void *random_ctx;
+  atomic_uint_fast64_t rng_state;
+
+  cp_push_hub *hub;
+
+  /* The current write: changed types, removed entries (freed once no
+   * routable list points at them) and unlinked watchers. */
+  svc_type *dirty;
+  reg_entry *trash;
+  reg_watcher *gone;
+
+  /* Token listener registration (tokens.c). */
+  cp_registry *live_next;
+  uint64_t live_id;
+};
+
+/* --- store.c, registrations.c --------------------------------------------- */
+
+uint64_t reg_hash_name(const cp_registry *reg, const char *s, size_t len);
+svc_type *reg_find_type(const cp_registry *reg, const char *name);
+/* Finds or creates (write lock). NULL when out of memory. */
+svc_type *reg_get_type(cp_registry *reg, const char *name);
+/* Frees `t` when nothing refers to it (write lock, not during a commit's
+ * dirty walk). */
+void reg_type_maybe_free(cp_registry *reg, svc_type *t);
+rt_entry *reg_find_runtime(const cp_registry *reg, const char *id);
+rt_entry *reg_get_runtime(cp_registry *reg, const char *id);
+void reg_runtime_clear_health(rt_entry *rt);
+/* Frees `rt` when it has no registrations, watchers or health. */
+void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt);
+/* True for UNHEALTHY runtimes, which are not routed. */
+bool reg_runtime_blocked(const rt_entry *rt);
+reg_entry *reg_find_id(const cp_registry *reg, uint64_t id);
+/* Parses "reg-" + 16 lower-case hex digits. */
+bool reg_parse_id(const char *text, uint64_t *id);
+void reg_format_id(uint64_t id, char out[CP_REGISTRY_ID_LEN + 1]);
+/* Bytes the entry's allocation takes (counted against the runtime). */
+size_t reg_entry_bytes(const reg_entry *e);
+
+typedef enum reg_add_result {
+  REG_ADDED = 0,
+  REG_EXISTS = 1,  /* idempotent repeat: *id_out is the existing ID */
+  REG_INVALID = 2, /* `why` names the field */
+  REG_DENIED = 3,  /* not in the runtime's allow-list */
+  REG_LIMIT = 4,   /* `why` names the cap */
+  REG_NOMEM = 5,
+  REG_RANDOM_FAILED = 6 /* the CSPRNG failed */
+} reg_add_result;
+
+/* Validates, then adds (or finds the same) registration owned by `owner`;
+ * `check_allow` applies the allow-list. Takes the write lock itself. */
+reg_add_result reg_add(cp_registry *reg, const char *owner,
+                       const cp_registry_service *svc, bool check_allow,
+                       uint64_t *id_out, char *why, size_t why_cap);
+
+typedef enum reg_remove_result {
+  REG_REMOVED = 0,
+  REG_NOT_FOUND = 1,
+  REG_NOT_OWNER = 2
+} reg_remove_result;
+
+/* owner NULL = the host (any registration). */
+reg_remove_result reg_remove(cp_registry *reg, uint64_t id, const char *owner);
+
+/* With the write lock held: removes the runtime's registrations, health
+ * and watchers (ended with code and message) and frees it. */
+void reg_drop_runtime_locked(cp_registry *reg, rt_entry *rt,
+                             cp_status_code code, const char *message);
+/* The same as a whole write. Returns 0 or CP_ENOTFOUND. */
+int reg_drop_runtime(cp_registry *reg, const char *runtime_id,
+                     cp_status_code code, const char *message);
+
+/* Marks `t` changed in the current write (`rebuild`: its routable list). */
+void reg_mark_dirty(cp_registry *reg, svc_type *t, bool rebuild);
+/* Ends a write: see the file comment. */
+void reg_commit_unlock(cp_registry *reg);
+
+/* --- rules.c, allow.c, health_store.c ------------------------------------ */
+
+/* NULL, or a message naming the field written to buf. Sets *weight. */
+const char *reg_validate(const cp_registry_service *svc, uint32_t *weight,
+                         char *buf, size_t cap);
+bool reg_allowed(const cp_registry *reg, const char *owner, const char *type);
+void reg_allow_free(allow_entry *a);
+const char *reg_check_health(cp_plugin_health state, const char *reason,
+                             const char *const *deps, size_t n, char *buf,
+                             size_t cap);
+/* Stores a validated report. Returns 0 or CP_ENOMEM. */
+int reg_set_health(cp_registry *reg, const char *runtime_id,
+                   cp_plugin_health state, const char *reason,
+                   const char *const *deps, size_t n);
+
+/* --- selection.c, endpoint.c ---------------------------------------------- */
+
+/* Appends a just-registered provider to the routable list if its runtime is
+ * routable; rebuild recomputes the list. Neither allocates: the arrays grow
+ * with the provider list. */
+void sel_append(svc_type *t, reg_entry *e);
+void sel_rebuild(svc_type *t);
+/* DiscoverService's answer (takes the read lock). */
+cp_status_code sel_discover(cp_registry *reg, cp_call *call,
+                            const char *service_type, const char *min_version,
+                            Connectplugin__V1__DiscoverServiceResponse *resp);
+/* A ServiceEndpoint for `e` in one block of ep_bytes(e) bytes (16-byte
+ * aligned). */
+size_t ep_bytes(const reg_entry *e);
+Connectplugin__V1__ServiceEndpoint *ep_build(void *mem, const reg_entry *e);
+
+/* --- watch.c ------------------------------------------------------------- */
+
+/* Offers the type's current answer to its watchers if it changed. */
+void watch_announce(cp_registry *reg, svc_type *t);
+/* Unlinks a watcher (write lock); the commit ends it. */
+void watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
+                  const char *message);
+/* Ends unlinked watchers (no lock held). */
+void watch_end(reg_watcher *list);
+/* The stream's done callback (user = the registry). */
+void watch_stream_done(cp_stream *stream, void *user);
+/* WatchService after the request checks: KEEP_OPEN or an error. */
+cp_status_code watch_start(cp_registry *reg, cp_call *call,
+                           const char *service_type, const char *owner,
+                           cp_stream *stream);
+
+/* --- tokens.c, identity.c ------------------------------------------------ */
+
+int reg_tokens_attach(cp_registry *reg);
+void reg_tokens_detach(cp_registry *reg);
+/* True when the call's runtime token still validates. */
+bool reg_token_still_valid(cp_registry *reg, cp_call *call);
+
+typedef enum reg_caller_kind {
+  REG_CALLER_NONE = 0,
+  REG_CALLER_RUNTIME = 1,
+  REG_CALLER_HOST = 2
+} reg_caller_kind;
+
+typedef struct reg_caller {
+  reg_caller_kind kind;
+  const char *id; /* owned by the call */
+  bool token;     /* authenticated by a runtime token */
+} reg_caller;
+
+/* The caller from the call's auth context, or UNAUTHENTICATED. */
+cp_status_code reg_identify(cp_registry *reg, cp_call *call, reg_caller *out);
+/* After a write for a token-authenticated caller: false (and the runtime's
+ * state removed) when the token was revoked meanwhile. */
+bool reg_recheck(cp_registry *reg, cp_call *call, const reg_caller *caller);
+
+#endif /* CPLUGIN_REGISTRY_REGISTRY_INTERNAL_H */

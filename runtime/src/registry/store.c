@@ -1,0 +1,138 @@
+/* The registry's tables of service types and runtimes: lookups, creation
+ * and release. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/validate.h"
+#include "cplugin/errors.h"
+#include "registry/registry_internal.h"
+
+uint64_t reg_hash_name(const cp_registry *reg, const char *s, size_t len) {
+  return cp_siphash13(&reg->hash_key, s, len);
+}
+
+/* --- service types ------------------------------------------------------- */
+
+svc_type *reg_find_type(const cp_registry *reg, const char *name) {
+  size_t len = strnlen(name, CP_REGISTRY_TYPE_MAX + 1);
+  if (len > CP_REGISTRY_TYPE_MAX) {
+    return NULL;
+  }
+  uint64_t h = reg_hash_name(reg, name, len);
+  for (cp_hnode *n = cp_htab_chain(&reg->types, h); n != NULL; n = n->next) {
+    svc_type *t = CP_HNODE_ITEM(n, svc_type, node);
+    if (n->hash == h && t->name_len == len && memcmp(t->name, name, len) == 0) {
+      return t;
+    }
+  }
+  return NULL;
+}
+
+svc_type *reg_get_type(cp_registry *reg, const char *name) {
+  svc_type *t = reg_find_type(reg, name);
+  if (t != NULL) {
+    return t;
+  }
+  size_t len = strlen(name);
+  t = calloc(1, sizeof *t + len + 1);
+  if (t == NULL) {
+    return NULL;
+  }
+  memcpy(t->name, name, len + 1);
+  t->name_len = len;
+  t->strategy = CP_SELECT_FIRST;
+  atomic_init(&t->rr, 0);
+  t->node.hash = reg_hash_name(reg, name, len);
+  cp_htab_insert(&reg->types, &t->node);
+  return t;
+}
+
+void reg_type_maybe_free(cp_registry *reg, svc_type *t) {
+  if (t->count > 0 || t->watchers != NULL || t->pinned || t->dirty) {
+    return;
+  }
+  cp_htab_remove(&reg->types, &t->node);
+  free(t->providers);
+  free(t->routable);
+  free(t->cum_weight);
+  free(t);
+}
+
+int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
+                             cp_select_strategy strategy) {
+  if (reg == NULL || cp_check_service_type(service_type) != NULL ||
+      strategy < CP_SELECT_FIRST || strategy > CP_SELECT_WEIGHTED) {
+    return CP_EINVAL;
+  }
+  cp_rwshard_wrlock(&reg->lock);
+  svc_type *t = reg_get_type(reg, service_type);
+  int rc = t == NULL ? CP_ENOMEM : 0;
+  if (t != NULL) {
+    t->strategy = strategy;
+    t->pinned = true;
+  }
+  cp_rwshard_wrunlock(&reg->lock);
+  return rc;
+}
+
+/* --- runtimes ------------------------------------------------------------ */
+
+rt_entry *reg_find_runtime(const cp_registry *reg, const char *id) {
+  size_t len = strnlen(id, CP_REGISTRY_OWNER_MAX + 1);
+  if (len > CP_REGISTRY_OWNER_MAX) {
+    return NULL;
+  }
+  uint64_t h = reg_hash_name(reg, id, len);
+  for (cp_hnode *n = cp_htab_chain(&reg->runtimes, h); n != NULL; n = n->next) {
+    rt_entry *rt = CP_HNODE_ITEM(n, rt_entry, node);
+    if (n->hash == h && rt->id_len == len && memcmp(rt->id, id, len) == 0) {
+      return rt;
+    }
+  }
+  return NULL;
+}
+
+rt_entry *reg_get_runtime(cp_registry *reg, const char *id) {
+  rt_entry *rt = reg_find_runtime(reg, id);
+  if (rt != NULL) {
+    return rt;
+  }
+  size_t len = strnlen(id, CP_REGISTRY_OWNER_MAX + 1);
+  if (len > CP_REGISTRY_OWNER_MAX) {
+    return NULL;
+  }
+  rt = calloc(1, sizeof *rt + len + 1);
+  if (rt == NULL) {
+    return NULL;
+  }
+  memcpy(rt->id, id, len);
+  rt->id_len = len;
+  rt->node.hash = reg_hash_name(reg, id, len);
+  cp_htab_insert(&reg->runtimes, &rt->node);
+  return rt;
+}
+
+void reg_runtime_clear_health(rt_entry *rt) {
+  for (size_t i = 0; i < rt->dep_count; i++) {
+    free(rt->deps[i]);
+  }
+  free(rt->deps);
+  free(rt->reason);
+  rt->deps = NULL;
+  rt->dep_count = 0;
+  rt->reason = NULL;
+  rt->has_health = false;
+  rt->health = CP_PLUGIN_HEALTH_UNKNOWN;
+}
+
+void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt) {
+  if (rt->regs != NULL || rt->watchers != NULL || rt->has_health) {
+    return;
+  }
+  cp_htab_remove(&reg->runtimes, &rt->node);
+  free(rt);
+}
+
+bool reg_runtime_blocked(const rt_entry *rt) {
+  return rt->health == CP_PLUGIN_HEALTH_UNHEALTHY;
+}

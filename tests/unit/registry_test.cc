@@ -1,0 +1,769 @@
+// ServiceRegistry and PluginLifecycle.ReportHealth over RPC on a host-like
+// server (token store + auth interceptor + registry): every status code,
+// identity, ownership, allow-lists, caps, discovery, watch sequences,
+// coalescing under a slow watcher and removal on revocation.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+extern "C" {
+#include "cplugin/cplugin.h"
+#include "plugin/v1/lifecycle.cplugin.h"
+#include "plugin/v1/registry.cplugin.h"
+}
+
+namespace {
+
+constexpr const char *kApiKey = "0123456789abcdef-api-key";
+constexpr const char *kHostSecret = "host-secret-for-tests";
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+// A caller: the metadata its calls carry.
+struct Who {
+  std::string id;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// What a watch event said, or how the stream ended.
+struct Event {
+  int rc = 0;  // 1 = an event; 0 or negative = the stream ended
+  int state = 0;
+  std::string type;
+  std::string provider;
+  std::string url;
+  cp_status status{};
+};
+
+// Authenticates calls that carry the test's host secret as the host.
+cp_auth_result HostValidator(cp_call *call, void *user) {
+  (void)user;
+  cp_str v;
+  if (!cp_call_metadata(call, "x-test-host", &v)) {
+    return CP_AUTH_ABSENT;
+  }
+  if (v.len != strlen(kHostSecret) || memcmp(v.ptr, kHostSecret, v.len) != 0) {
+    return CP_AUTH_DENIED;
+  }
+  return cp_call_set_identity(call, "host", "operator") == 0 ? CP_AUTH_OK
+                                                             : CP_AUTH_DENIED;
+}
+
+constexpr int kAvailable =
+    CONNECTPLUGIN__V1__SERVICE_STATE__SERVICE_STATE_AVAILABLE;
+constexpr int kUnavailable =
+    CONNECTPLUGIN__V1__SERVICE_STATE__SERVICE_STATE_UNAVAILABLE;
+constexpr int kDegraded =
+    CONNECTPLUGIN__V1__SERVICE_STATE__SERVICE_STATE_DEGRADED;
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cp_token_store_options to;
+    cp_token_store_options_init(&to);
+    to.sweep_interval_ms = 0;
+    ASSERT_EQ(0, cp_token_store_create(&tokens_, &to));
+    cp_registry_options_init(&ropts_);
+    ropts_.tokens = tokens_;
+    cp_server_options_init(&sopts_);
+    sopts_.threads = 4;
+  }
+
+  void TearDown() override {
+    for (cp_client_stream *s : streams_) {
+      cp_client_stream_destroy(s);
+    }
+    cp_client_destroy(client_);
+    if (server_ != nullptr) {
+      cp_server_shutdown(server_, 1000);
+      cp_server_destroy(server_);
+    }
+    cp_registry_destroy(reg_);
+    cp_auth_destroy(auth_);
+    cp_token_store_destroy(tokens_);
+  }
+
+  void Start() {
+    ASSERT_EQ(0, cp_registry_create(&reg_, &ropts_));
+    ASSERT_EQ(0, cp_auth_create(&auth_));
+    ASSERT_EQ(0, cp_auth_add_runtime_tokens(auth_, tokens_));
+    ASSERT_EQ(0, cp_auth_add_validator(auth_, "host", HostValidator, nullptr));
+    ASSERT_EQ(0, cp_auth_add_api_key(auth_, kApiKey, "tool"));
+    ASSERT_EQ(0, cp_server_create(&server_, &sopts_));
+    ASSERT_EQ(0, cp_auth_install(auth_, server_));
+    ASSERT_EQ(0, cp_registry_register(reg_, server_));
+    ASSERT_EQ(0, cp_lifecycle_register(reg_, server_));
+    int port = 0;
+    ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port));
+    ASSERT_EQ(0, cp_server_start(server_));
+    std::string target = "127.0.0.1:" + std::to_string(port);
+    ASSERT_EQ(0, cp_client_create(&client_, target.c_str(), nullptr));
+  }
+
+  Who Runtime(const char *self_id) {
+    char id[CP_RUNTIME_ID_MAX + 1];
+    char token[CP_TOKEN_LEN + 1];
+    EXPECT_EQ(0, cp_token_store_issue(tokens_, self_id, id, sizeof id, token));
+    return Who{id,
+               {{"x-plugin-runtime-id", id},
+                {"authorization", std::string("Bearer ") + token}}};
+  }
+  static Who Host() { return Who{"operator", {{"x-test-host", kHostSecret}}}; }
+  static Who Tool() { return Who{"tool", {{"x-api-key", kApiKey}}}; }
+  static Who Anonymous() { return Who{}; }
+
+  // Call options pointing at `md`, which must outlive the call.
+  static cp_call_options Opts(const Who &who, std::vector<cp_metadata> *md,
+                              int64_t timeout_ms = 10000) {
+    md->clear();
+    for (auto &h : who.headers) {
+      md->push_back({h.first.c_str(), h.second.c_str()});
+    }
+    cp_call_options o;
+    cp_call_options_init(&o);
+    o.metadata = md->data();
+    o.metadata_count = md->size();
+    o.timeout_ms = timeout_ms;
+    return o;
+  }
+
+  cp_status Register(const Who &who, const std::string &type,
+                     const std::string &version = "1.0.0",
+                     const std::string &path = "/svc.v1.Svc/",
+                     const Pairs &meta = {}, std::string *id = nullptr) {
+    std::vector<Connectplugin__V1__RegisterServiceRequest__MetadataEntry> e(
+        meta.size());
+    std::vector<Connectplugin__V1__RegisterServiceRequest__MetadataEntry *> p;
+    for (size_t i = 0; i < meta.size(); i++) {
+      connectplugin__v1__register_service_request__metadata_entry__init(&e[i]);
+      e[i].key = const_cast<char *>(meta[i].first.c_str());
+      e[i].value = const_cast<char *>(meta[i].second.c_str());
+      p.push_back(&e[i]);
+    }
+    Connectplugin__V1__RegisterServiceRequest req =
+        CONNECTPLUGIN__V1__REGISTER_SERVICE_REQUEST__INIT;
+    req.service_type = const_cast<char *>(type.c_str());
+    req.version = const_cast<char *>(version.c_str());
+    req.endpoint_path = const_cast<char *>(path.c_str());
+    req.n_metadata = p.size();
+    req.metadata = p.data();
+    std::vector<cp_metadata> md;
+    cp_call_options o = Opts(who, &md);
+    Connectplugin__V1__RegisterServiceResponse *resp = nullptr;
+    cp_status st;
+    cp_connectplugin__v1__service_registry__register_service__call(
+        client_, &req, &resp, &o, &st);
+    if (resp != nullptr) {
+      if (id != nullptr) {
+        *id = resp->registration_id;
+      }
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return st;
+  }
+
+  cp_status Unregister(const Who &who, const std::string &id) {
+    Connectplugin__V1__UnregisterServiceRequest req =
+        CONNECTPLUGIN__V1__UNREGISTER_SERVICE_REQUEST__INIT;
+    req.registration_id = const_cast<char *>(id.c_str());
+    std::vector<cp_metadata> md;
+    cp_call_options o = Opts(who, &md);
+    Connectplugin__V1__UnregisterServiceResponse *resp = nullptr;
+    cp_status st;
+    cp_connectplugin__v1__service_registry__unregister_service__call(
+        client_, &req, &resp, &o, &st);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return st;
+  }
+
+  // Discovers; on success *provider and *url describe the endpoint.
+  cp_status Discover(const Who &who, const std::string &type,
+                     const std::string &min = "",
+                     std::string *provider = nullptr,
+                     std::string *url = nullptr, bool *single = nullptr,
+                     std::string *version = nullptr) {
+    Connectplugin__V1__DiscoverServiceRequest req =
+        CONNECTPLUGIN__V1__DISCOVER_SERVICE_REQUEST__INIT;
+    req.service_type = const_cast<char *>(type.c_str());
+    req.min_version = const_cast<char *>(min.c_str());
+    std::vector<cp_metadata> md;
+    cp_call_options o = Opts(who, &md);
+    Connectplugin__V1__DiscoverServiceResponse *resp = nullptr;
+    cp_status st;
+    cp_connectplugin__v1__service_registry__discover_service__call(
+        client_, &req, &resp, &o, &st);
+    if (resp != nullptr) {
+      if (resp->endpoint != nullptr) {
+        if (provider != nullptr)
+          *provider = resp->endpoint->provider_id;
+        if (url != nullptr)
+          *url = resp->endpoint->endpoint_url;
+        if (version != nullptr)
+          *version = resp->endpoint->version;
+      }
+      if (single != nullptr)
+        *single = resp->single_provider;
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return st;
+  }
+
+  cp_status Report(const Who &who, int state, const std::string &reason = "",
+                   const std::vector<std::string> &deps = {}) {
+    std::vector<char *> d;
+    for (auto &s : deps) {
+      d.push_back(const_cast<char *>(s.c_str()));
+    }
+    Connectplugin__V1__ReportHealthRequest req =
+        CONNECTPLUGIN__V1__REPORT_HEALTH_REQUEST__INIT;
+    req.state = static_cast<Connectplugin__V1__HealthState>(state);
+    req.reason = const_cast<char *>(reason.c_str());
+    req.n_unavailable_dependencies = d.size();
+    req.unavailable_dependencies = d.data();
+    std::vector<cp_metadata> md;
+    cp_call_options o = Opts(who, &md);
+    Connectplugin__V1__ReportHealthResponse *resp = nullptr;
+    cp_status st;
+    cp_connectplugin__v1__plugin_lifecycle__report_health__call(client_, &req,
+                                                                &resp, &o, &st);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return st;
+  }
+
+  cp_client_stream *Watch(const Who &who, const std::string &type,
+                          int64_t timeout_ms = 30000) {
+    Connectplugin__V1__WatchServiceRequest req =
+        CONNECTPLUGIN__V1__WATCH_SERVICE_REQUEST__INIT;
+    req.service_type = const_cast<char *>(type.c_str());
+    std::vector<cp_metadata> md;
+    cp_call_options o = Opts(who, &md, timeout_ms);
+    cp_client_stream *s = nullptr;
+    cp_status st;
+    EXPECT_EQ(0, cp_connectplugin__v1__service_registry__watch_service__start(
+                     client_, &req, &o, &s, &st))
+        << st.message;
+    streams_.push_back(s);
+    return s;
+  }
+
+  static Event Next(cp_client_stream *s) {
+    Event ev;
+    Connectplugin__V1__WatchServiceEvent *msg = nullptr;
+    ev.rc = cp_connectplugin__v1__service_registry__watch_service__next(
+        s, &msg, &ev.status);
+    if (ev.rc == 1) {
+      ev.state = msg->state;
+      ev.type = msg->service_type;
+      if (msg->endpoint != nullptr) {
+        ev.provider = msg->endpoint->provider_id;
+        ev.url = msg->endpoint->endpoint_url;
+      }
+      protobuf_c_message_free_unpacked(&msg->base, nullptr);
+    }
+    return ev;
+  }
+
+  int HostAdd(const std::string &owner, const std::string &type,
+              const std::vector<cp_metadata> &md = {}) {
+    cp_registry_service svc = {type.c_str(), "1.0.0", "/svc.v1.Svc/", md.data(),
+                               md.size()};
+    return cp_registry_register_as_host(reg_, owner.c_str(), &svc, nullptr);
+  }
+
+  cp_registry_stats Stats() {
+    cp_registry_stats st;
+    cp_registry_get_stats(reg_, &st);
+    return st;
+  }
+
+  cp_token_store *tokens_ = nullptr;
+  cp_registry_options ropts_;
+  cp_server_options sopts_;
+  cp_registry *reg_ = nullptr;
+  cp_auth *auth_ = nullptr;
+  cp_server *server_ = nullptr;
+  cp_client *client_ = nullptr;
+  std::vector<cp_client_stream *> streams_;
+};
+
+TEST_F(RegistryTest, EveryCallNeedsARuntimeIdentity) {
+  Start();
+  Who a = Runtime("plugin-a");
+  std::string id;
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "logger", "1.0.0", "/l/", {}, &id).code);
+
+  for (const Who &who : {Anonymous(), Tool()}) {
+    cp_status st = Register(who, "logger");
+    EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, st.code) << st.message;
+    EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Unregister(who, id).code);
+    EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Discover(who, "logger").code);
+    EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Report(who, 1).code);
+    Event ev = Next(Watch(who, "logger"));
+    EXPECT_NE(1, ev.rc);
+    EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, ev.status.code);
+  }
+  // An API key authenticates, but is not a runtime.
+  EXPECT_STREQ("runtime identity required", Register(Tool(), "logger").message);
+  // The runtime-ID header alone proves nothing.
+  Who spoof{"x", {{"x-plugin-runtime-id", a.id}}};
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Unregister(spoof, id).code);
+  EXPECT_EQ(CP_STATUS_OK, Unregister(a, id).code);
+}
+
+TEST_F(RegistryTest, RegisterValidationNamesTheField) {
+  Start();
+  Who a = Runtime("plugin-a");
+  struct Case {
+    std::string type, version, path;
+    Pairs meta;
+    const char *message;
+  } cases[] = {
+      {"", "1.0.0", "/p/", {}, "service_type: cannot be empty"},
+      {"../etc",
+       "1.0.0",
+       "/p/",
+       {},
+       "service_type: contains invalid characters"},
+      {"a..b",
+       "1.0.0",
+       "/p/",
+       {},
+       "service_type: contains path traversal characters"},
+      {std::string(129, 't'), "1.0.0", "/p/", {}, "service_type: too long"},
+      {"t", "", "/p/", {}, "version: cannot be empty"},
+      {"t",
+       "v1.0.0",
+       "/p/",
+       {},
+       "version: must be semantic version (e.g., 1.0.0, 2.1.3-beta)"},
+      {"t",
+       "1.0.0-a..b",
+       "/p/",
+       {},
+       "version: must be semantic version (e.g., 1.0.0, 2.1.3-beta)"},
+      {"t", "1.0.0", "", {}, "endpoint_path: cannot be empty"},
+      {"t", "1.0.0", "p/", {}, "endpoint_path: must start with /"},
+      {"t",
+       "1.0.0",
+       "/" + std::string(256, 'p'),
+       {},
+       "endpoint_path: too long"},
+      {"t", "1.0.0", "/p/", {{"", "v"}}, "metadata: key cannot be empty"},
+      {"t",
+       "1.0.0",
+       "/p/",
+       {{"key@x", "v"}},
+       "metadata: key contains invalid characters"},
+      {"t",
+       "1.0.0",
+       "/p/",
+       {{"k", std::string(4097, 'v')}},
+       "metadata: value too long"},
+      {"t",
+       "1.0.0",
+       "/p/",
+       {{"weight", "0"}},
+       "metadata: weight must be a positive integer (max 1000000)"},
+  };
+  for (const Case &c : cases) {
+    cp_status st = Register(a, c.type, c.version, c.path, c.meta);
+    EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code) << c.message;
+    EXPECT_STREQ(c.message, st.message);
+  }
+  Pairs many;
+  for (int i = 0; i < 101; i++) {
+    many.push_back({"k" + std::to_string(i), "v"});
+  }
+  cp_status st = Register(a, "t", "1.0.0", "/p/", many);
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+  EXPECT_STREQ("metadata: too many metadata entries: 101 (max: 100)",
+               st.message);
+  EXPECT_EQ(0u, Stats().registrations);
+}
+
+TEST_F(RegistryTest, RegisterAndDiscoverAsUpstream) {
+  Start();
+  Who a = Runtime("logger-a");
+  Who c = Runtime("cache");
+  std::string id1, id2;
+  ASSERT_EQ(CP_STATUS_OK,
+            Register(a, "logger", "1.0.0", "/logger.v1.Logger/",
+                     {{"base_url", "http://127.0.0.1:5001"}}, &id1)
+                .code);
+  EXPECT_EQ(20u, id1.size());
+  // Idempotent: same runtime, type and path.
+  ASSERT_EQ(
+      CP_STATUS_OK,
+      Register(a, "logger", "1.0.0", "/logger.v1.Logger/", {}, &id2).code);
+  EXPECT_EQ(id1, id2);
+
+  std::string provider, url, version;
+  bool single = false;
+  ASSERT_EQ(CP_STATUS_OK,
+            Discover(c, "logger", "", &provider, &url, &single, &version).code);
+  EXPECT_EQ(a.id, provider);
+  EXPECT_EQ("/services/logger/" + a.id, url);
+  EXPECT_EQ("1.0.0", version);
+  EXPECT_TRUE(single);
+
+  Who b = Runtime("logger-b");
+  ASSERT_EQ(CP_STATUS_OK, Register(b, "logger", "2.0.0").code);
+  ASSERT_EQ(CP_STATUS_OK,
+            Discover(c, "logger", "", &provider, &url, &single).code);
+  EXPECT_FALSE(single);
+  EXPECT_EQ(a.id, provider);  // strategy "first"
+  ASSERT_EQ(CP_STATUS_OK,
+            Discover(c, "logger", "2.0.0", &provider, &url, &single).code);
+  EXPECT_EQ(b.id, provider);
+}
+
+TEST_F(RegistryTest, DiscoverNotFoundMessagesAndSemverFiltering) {
+  Start();
+  Who a = Runtime("a");
+  Who b = Runtime("b");
+  cp_status st = Discover(a, "logger");
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, st.code);
+  EXPECT_STREQ("no providers for service \"logger\"", st.message);
+
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "logger", "9.0.0").code);
+  ASSERT_EQ(CP_STATUS_OK, Register(b, "logger", "10.0.0").code);
+  std::string provider, version;
+  ASSERT_EQ(CP_STATUS_OK, Discover(a, "logger", "9.5.0", &provider, nullptr,
+                                   nullptr, &version)
+                              .code);
+  EXPECT_EQ("10.0.0", version);  // not "9.0.0" >= "9.5.0" as strings
+  ASSERT_EQ(CP_STATUS_OK, Discover(a, "logger", "10.0.0-rc.1", &provider,
+                                   nullptr, nullptr, &version)
+                              .code);
+  EXPECT_EQ("10.0.0", version);
+  st = Discover(a, "logger", "10.0.1");
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, st.code);
+  EXPECT_STREQ(
+      "no compatible providers for service \"logger\" (min version: 10.0.1)",
+      st.message);
+
+  ASSERT_EQ(CP_STATUS_OK, Report(b, CP_PLUGIN_HEALTH_UNHEALTHY, "down").code);
+  st = Discover(a, "logger", "10.0.0");
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, st.code);
+  EXPECT_STREQ("no available providers for service \"logger\" (all unhealthy)",
+               st.message);
+  ASSERT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_UNHEALTHY, "down").code);
+  st = Discover(a, "logger");
+  EXPECT_STREQ("no available providers for service \"logger\" (all unhealthy)",
+               st.message);
+
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, Discover(a, "logger", "1.0").code);
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, Discover(a, "../x").code);
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, Discover(a, "").code);
+}
+
+TEST_F(RegistryTest, ReportHealthFeedsDiscovery) {
+  Start();
+  Who a = Runtime("a");
+  Who b = Runtime("b");
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "logger").code);
+  ASSERT_EQ(CP_STATUS_OK, Register(b, "logger").code);
+  std::string provider;
+  ASSERT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_DEGRADED, "slow").code);
+  ASSERT_EQ(CP_STATUS_OK, Discover(b, "logger", "", &provider).code);
+  EXPECT_EQ(a.id, provider);  // DEGRADED still routes
+  ASSERT_EQ(CP_STATUS_OK,
+            Report(a, CP_PLUGIN_HEALTH_UNHEALTHY, "db down", {"db"}).code);
+  ASSERT_EQ(CP_STATUS_OK, Discover(b, "logger", "", &provider).code);
+  EXPECT_EQ(b.id, provider);
+  auto rep = std::make_unique<cp_plugin_health_report>();
+  ASSERT_EQ(0, cp_registry_get_health(reg_, a.id.c_str(), rep.get()));
+  EXPECT_EQ(CP_PLUGIN_HEALTH_UNHEALTHY, rep->state);
+  EXPECT_STREQ("db down", rep->reason);
+  ASSERT_EQ(1u, rep->dependency_count);
+  EXPECT_STREQ("db", rep->dependencies[0]);
+  ASSERT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_HEALTHY).code);
+  ASSERT_EQ(CP_STATUS_OK, Discover(b, "logger", "", &provider).code);
+  EXPECT_EQ(a.id, provider);
+
+  for (int bad : {0, 4, 99}) {
+    cp_status st = Report(a, bad);
+    EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+    EXPECT_STREQ("state: must be HEALTHY, DEGRADED or UNHEALTHY", st.message);
+  }
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT,
+            Report(a, 1, std::string(1025, 'r')).code);
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT,
+            Report(a, 1, "", std::vector<std::string>(65, "d")).code);
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT,
+            Report(a, 1, "", {std::string(129, 'd')}).code);
+  EXPECT_EQ(CP_STATUS_OK,
+            Report(a, 1, "", std::vector<std::string>(64, "d")).code);
+}
+
+TEST_F(RegistryTest, AllowListsDefaultAndRequired) {
+  Start();
+  Who logger = Runtime("Logger");  // runtime ID "logger-<hex>"
+  Who other = Runtime("other");
+  // Development default: no entry, any valid type.
+  EXPECT_EQ(CP_STATUS_OK, Register(other, "anything").code);
+
+  const char *logger_types[] = {"logger"};
+  ASSERT_EQ(0, cp_registry_allow(reg_, "Logger", logger_types, 1));
+  EXPECT_EQ(CP_STATUS_OK, Register(logger, "logger").code);
+  cp_status st = Register(logger, "cache");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
+  EXPECT_EQ("plugin " + logger.id +
+                " not authorized to register service "
+                "type cache",
+            std::string(st.message));
+
+  // A runtime ID entry wins over its self_id's.
+  const char *cache_types[] = {"cache"};
+  ASSERT_EQ(0, cp_registry_allow(reg_, logger.id.c_str(), cache_types, 1));
+  EXPECT_EQ(CP_STATUS_OK, Register(logger, "cache").code);
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED,
+            Register(logger, "logger", "1.0.0", "/other/").code);
+  // An empty entry allows nothing; "*" allows everything.
+  ASSERT_EQ(0, cp_registry_allow(reg_, "other", nullptr, 0));
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, Register(other, "x").code);
+  const char *any[] = {"*"};
+  ASSERT_EQ(0, cp_registry_allow(reg_, "other", any, 1));
+  EXPECT_EQ(CP_STATUS_OK, Register(other, "x").code);
+  // The host is trusted: no allow-list.
+  EXPECT_EQ(CP_STATUS_OK, Register(Host(), "host-service").code);
+
+  const char *bad_types[] = {"../x"};
+  EXPECT_EQ(CP_EINVAL, cp_registry_allow(reg_, "other", bad_types, 1));
+  EXPECT_EQ(CP_EINVAL, cp_registry_allow(reg_, "bad key", any, 1));
+}
+
+TEST_F(RegistryTest, RequireAllowListDeniesRuntimesWithoutAnEntry) {
+  ropts_.require_allow_list = true;
+  Start();
+  Who a = Runtime("a");
+  cp_status st = Register(a, "logger");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
+  const char *types[] = {"logger"};
+  ASSERT_EQ(0, cp_registry_allow(reg_, "a", types, 1));
+  EXPECT_EQ(CP_STATUS_OK, Register(a, "logger").code);
+}
+
+TEST_F(RegistryTest, OnlyTheOwnerOrTheHostUnregisters) {
+  Start();
+  Who a = Runtime("a");
+  Who b = Runtime("b");
+  std::string id;
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "logger", "1.0.0", "/p/", {}, &id).code);
+  cp_status st = Unregister(b, id);
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
+  EXPECT_EQ(std::string::npos, std::string(st.message).find(a.id));
+  EXPECT_EQ(std::string::npos, std::string(st.message).find("logger"));
+  EXPECT_EQ(CP_STATUS_OK, Unregister(a, id).code);
+  st = Unregister(a, id);
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, st.code);
+  EXPECT_EQ("registration not found: " + id, std::string(st.message));
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, Unregister(a, "reg-nothex").code);
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, Unregister(a, "").code);
+  EXPECT_EQ(CP_STATUS_NOT_FOUND,
+            Unregister(a, "reg-0123456789ABCDEF").code);  // upper case
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "logger", "1.0.0", "/p/", {}, &id).code);
+  EXPECT_EQ(CP_STATUS_OK, Unregister(Host(), id).code);
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "logger", "1.0.0", "/p/", {}, &id).code);
+  EXPECT_EQ(0, cp_registry_unregister_as_host(reg_, id.c_str()));
+}
+
+TEST_F(RegistryTest, CapsAreResourceExhausted) {
+  ropts_.max_registrations_per_runtime = 2;
+  ropts_.max_watchers_per_runtime = 2;
+  ropts_.max_watchers = 3;
+  Start();
+  Who a = Runtime("a");
+  Who b = Runtime("b");
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "t1").code);
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "t2").code);
+  cp_status st = Register(a, "t3");
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code);
+  EXPECT_STREQ("too many registrations for this runtime (max 2)", st.message);
+  EXPECT_EQ(CP_STATUS_OK, Register(b, "t3").code);
+
+  cp_client_stream *w1 = Watch(a, "t1");
+  cp_client_stream *w2 = Watch(a, "t2");
+  EXPECT_EQ(1, Next(w1).rc);
+  EXPECT_EQ(1, Next(w2).rc);
+  Event third = Next(Watch(a, "t3"));
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, third.status.code);
+  EXPECT_STREQ("too many watchers for this runtime", third.status.message);
+  cp_client_stream *w3 = Watch(b, "t1");
+  EXPECT_EQ(1, Next(w3).rc);
+  Event fourth = Next(Watch(b, "t2"));
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, fourth.status.code);
+  EXPECT_STREQ("too many watchers", fourth.status.message);
+
+  // A cancelled watch gives its slot back.
+  cp_client_stream_cancel(w1);
+  for (int i = 0; i < 500 && Stats().watchers != 2; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(2u, Stats().watchers);
+  cp_client_stream *w4 = Watch(a, "t3");
+  EXPECT_EQ(1, Next(w4).rc);
+}
+
+TEST_F(RegistryTest, WatchFollowsRegistrationsAndHealth) {
+  Start();
+  Who watcher = Runtime("watcher");
+  Who a = Runtime("a");
+  Who b = Runtime("b");
+  cp_client_stream *s = Watch(watcher, "logger");
+  Event ev = Next(s);
+  ASSERT_EQ(1, ev.rc);
+  EXPECT_EQ("logger", ev.type);
+  EXPECT_EQ(kUnavailable, ev.state);
+  EXPECT_EQ("", ev.provider);
+
+  std::string id_a, id_b;
+  ASSERT_EQ(CP_STATUS_OK,
+            Register(a, "logger", "1.0.0", "/p/", {}, &id_a).code);
+  ev = Next(s);
+  EXPECT_EQ(kAvailable, ev.state);
+  EXPECT_EQ(a.id, ev.provider);
+  EXPECT_EQ("/services/logger/" + a.id, ev.url);
+
+  // B does not change the answer (the first routable provider): no event.
+  ASSERT_EQ(CP_STATUS_OK,
+            Register(b, "logger", "1.0.0", "/p/", {}, &id_b).code);
+  ASSERT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_DEGRADED).code);
+  ev = Next(s);
+  EXPECT_EQ(kDegraded, ev.state);
+  EXPECT_EQ(a.id, ev.provider);
+
+  ASSERT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_UNHEALTHY).code);
+  ev = Next(s);
+  EXPECT_EQ(kAvailable, ev.state);
+  EXPECT_EQ(b.id, ev.provider);
+
+  ASSERT_EQ(CP_STATUS_OK, Unregister(b, id_b).code);
+  ev = Next(s);
+  EXPECT_EQ(kUnavailable, ev.state);
+
+  ASSERT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_HEALTHY).code);
+  ev = Next(s);
+  EXPECT_EQ(kAvailable, ev.state);
+  EXPECT_EQ(a.id, ev.provider);
+
+  ASSERT_EQ(0, cp_registry_remove_runtime(reg_, a.id.c_str()));
+  ev = Next(s);
+  EXPECT_EQ(kUnavailable, ev.state);
+
+  // A second watcher starts with the current answer.
+  ASSERT_EQ(0, HostAdd("in-process", "logger"));
+  ev = Next(s);
+  EXPECT_EQ(kAvailable, ev.state);
+  EXPECT_EQ("in-process", ev.provider);
+  cp_client_stream *s2 = Watch(b, "logger");
+  ev = Next(s2);
+  EXPECT_EQ(kAvailable, ev.state);
+  EXPECT_EQ("in-process", ev.provider);
+}
+
+TEST_F(RegistryTest, SlowWatcherCoalescesAndEndsWithTheLatestState) {
+  sopts_.stream_queue_messages = 2;
+  Start();
+  Who watcher = Runtime("watcher");
+  cp_client_stream *s = Watch(watcher, "bulk");
+  ASSERT_EQ(1, Next(s).rc);  // initial UNAVAILABLE
+
+  // Large events fill the HTTP/2 windows and the stream queue quickly while
+  // the client does not read.
+  std::string blob(4000, 'x');
+  std::vector<std::string> keys;
+  std::vector<cp_metadata> md;
+  for (int i = 0; i < 8; i++) {
+    keys.push_back("k" + std::to_string(i));
+  }
+  for (auto &k : keys) {
+    md.push_back({k.c_str(), blob.c_str()});
+  }
+  ASSERT_EQ(0, HostAdd("provider-a", "bulk", md));
+  // Until events were both coalesced and refused by the full stream (a send
+  // in progress also coalesces, so one counter alone is not enough).
+  int changes = 1;
+  for (; changes < 20000 &&
+         (Stats().watch_events_coalesced < 50 || Stats().watch_stalls == 0);
+       changes++) {
+    cp_plugin_health h =
+        changes % 2 != 0 ? CP_PLUGIN_HEALTH_DEGRADED : CP_PLUGIN_HEALTH_HEALTHY;
+    ASSERT_EQ(0,
+              cp_registry_report_health(reg_, "provider-a", h, "", nullptr, 0));
+  }
+  cp_registry_stats st = Stats();
+  EXPECT_GE(st.watch_events_coalesced, 50u);
+  EXPECT_GT(st.watch_stalls, 0u);
+  // The final state: provider-a unhealthy, provider-final available.
+  ASSERT_EQ(0, HostAdd("provider-final", "bulk"));
+  ASSERT_EQ(
+      0, cp_registry_report_health(reg_, "provider-a",
+                                   CP_PLUGIN_HEALTH_UNHEALTHY, "", nullptr, 0));
+  changes += 2;
+
+  int received = 0;
+  Event ev;
+  do {
+    ev = Next(s);
+    ASSERT_EQ(1, ev.rc) << ev.status.message;
+    received++;
+  } while (!(ev.state == kAvailable && ev.provider == "provider-final"));
+  EXPECT_LT(received, changes);  // intermediate states were skipped
+  // Nothing stale follows: the next event is the next change.
+  ASSERT_EQ(
+      0, cp_registry_report_health(reg_, "provider-final",
+                                   CP_PLUGIN_HEALTH_DEGRADED, "", nullptr, 0));
+  ev = Next(s);
+  EXPECT_EQ(kDegraded, ev.state);
+  EXPECT_EQ("provider-final", ev.provider);
+}
+
+TEST_F(RegistryTest, RevocationRemovesTheRuntimeAndTellsWatchers) {
+  Start();
+  Who a = Runtime("a");
+  Who b = Runtime("b");
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "logger").code);
+  ASSERT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_HEALTHY).code);
+  cp_client_stream *own = Watch(a, "cache");
+  ASSERT_EQ(1, Next(own).rc);
+  cp_client_stream *s = Watch(b, "logger");
+  Event ev = Next(s);
+  ASSERT_EQ(kAvailable, ev.state);
+
+  ASSERT_EQ(0, cp_token_store_revoke(tokens_, a.id.c_str()));
+  ev = Next(s);
+  EXPECT_EQ(kUnavailable, ev.state);
+  ev = Next(own);
+  EXPECT_NE(1, ev.rc);
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, ev.status.code);
+  EXPECT_STREQ("runtime identity revoked", ev.status.message);
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, Discover(b, "logger").code);
+  auto rep = std::make_unique<cp_plugin_health_report>();
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_registry_get_health(reg_, a.id.c_str(), rep.get()));
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Register(a, "logger").code);
+}
+
+TEST_F(RegistryTest, DestroyEndsOpenWatches) {
+  Start();
+  Who a = Runtime("a");
+  cp_client_stream *s = Watch(a, "logger");
+  ASSERT_EQ(1, Next(s).rc);
+  cp_server_shutdown(server_, 0);
+  Event ev = Next(s);
+  EXPECT_NE(1, ev.rc);
+  EXPECT_EQ(0u, Stats().watchers);
+}
+
+}  // namespace
