@@ -207,6 +207,13 @@ TEST_F(HostTest, MetricsHealthAndReadiness) {
       << metrics;
   EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/healthz").find("200"));
   EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/readyz").find("200"));
+  // /readyz follows the overall health status.
+  ASSERT_EQ(0, cp_health_set(cp_host_health(host_), "",
+                             CP_SERVING_STATUS_NOT_SERVING));
+  EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/readyz").find("503"));
+  ASSERT_EQ(
+      0, cp_health_set(cp_host_health(host_), "", CP_SERVING_STATUS_SERVING));
+  EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/readyz").find("200"));
   a_.Stop();
   ASSERT_EQ(0, cp_host_shutdown(host_, 500));
   EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/readyz").find("503"));

@@ -180,6 +180,12 @@ TEST_F(RouterTest, RefusalsHaveClearCodes) {
   cp_status st = CallRaw({{"x-cplugin-service-type", "echo"}}, nullptr,
                          "x-plugin-caller-id", nullptr);
   EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, st.code);
+  // A wrong credential: refused before any routing.
+  st = CallRaw({{"x-cplugin-service-type", "echo"},
+                {"x-api-key", "router-test-api-key-WRONG"}},
+               nullptr, "x-plugin-caller-id", nullptr);
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, st.code);
+  EXPECT_STREQ("authentication failed", st.message);
   // Unknown provider and unknown type.
   st = Call({{"x-cplugin-service-type", "echo"},
              {"x-cplugin-provider-id", "nobody-0000000000000009"}},

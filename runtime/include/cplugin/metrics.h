@@ -319,6 +319,12 @@ bool cp_metrics_validate_token(cp_metrics *metrics, cp_token_store *store,
 void cp_metrics_set_ready(cp_metrics *metrics, bool ready);
 bool cp_metrics_is_ready(const cp_metrics *metrics);
 
+/* Makes readiness also depend on `check(user)` (e.g. cp_health_serving, so
+ * that /readyz follows the overall health status). Set before the HTTP
+ * listener starts; `check` runs on its thread and must be thread-safe. */
+void cp_metrics_set_ready_check(cp_metrics *metrics, bool (*check)(void *user),
+                                void *user);
+
 /* cp_metric_registry_render of the standard registry. */
 int cp_metrics_render(cp_metrics *metrics, char **text, size_t *len);
 

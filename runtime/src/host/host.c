@@ -58,6 +58,10 @@ static int64_t live_buckets(void *user) {
   return (int64_t)cp_rate_limiter_count(cp_rate_policy_limiter(user));
 }
 
+static bool health_serving(void *user) {
+  return cp_health_serving(user);
+}
+
 static int resolve_provider(const char *service_type, const char *provider_id,
                             cp_route_target *out, void *user) {
   cp_registry_endpoint ep;
@@ -144,6 +148,8 @@ static int wire(cp_host *h) {
   if (rc == 0) {
     rc = cp_metrics_attach_server(h->metrics, h->server);
   }
+  /* /readyz follows the overall health status as well as start/shutdown. */
+  cp_metrics_set_ready_check(h->metrics, health_serving, h->health);
   if (rc == 0) {
     rc = cp_metrics_attach_token_store(h->metrics, h->tokens);
   }

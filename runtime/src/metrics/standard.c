@@ -305,8 +305,20 @@ void cp_metrics_set_ready(cp_metrics *metrics, bool ready) {
   }
 }
 
+void cp_metrics_set_ready_check(cp_metrics *metrics, bool (*check)(void *user),
+                                void *user) {
+  if (metrics != NULL) {
+    metrics->ready_check = check;
+    metrics->ready_user = user;
+  }
+}
+
 bool cp_metrics_is_ready(const cp_metrics *metrics) {
-  return metrics != NULL && atomic_load(&metrics->ready);
+  if (metrics == NULL || !atomic_load(&metrics->ready)) {
+    return false;
+  }
+  return metrics->ready_check == NULL ||
+         metrics->ready_check(metrics->ready_user);
 }
 
 int cp_metrics_render(cp_metrics *metrics, char **text, size_t *len) {

@@ -26,6 +26,9 @@ struct cp_metrics {
   bool methods_ready;
   uint32_t token_mask; /* sample when (tick & mask) == 0 */
   atomic_bool ready;
+  /* Set before the listener starts; read by its thread. */
+  bool (*ready_check)(void *user);
+  void *ready_user;
 };
 
 /* Validations seen by this thread, for sampling (token_timing.c).
