@@ -608,6 +608,28 @@ TEST_F(RatePolicyTest, HostDefaultsAreExactlyTheTable) {
   cp_rate_policy_destroy(bare);
 }
 
+cp_auth_result LongIdentity(cp_call *call, void *user) {
+  cp_str v;
+  if (!cp_call_metadata(call, "x-long", &v)) {
+    return CP_AUTH_ABSENT;
+  }
+  std::string id(600, 'x');
+  cp_call_set_identity(call, "long", id.c_str());
+  return CP_AUTH_OK;
+}
+
+// A key can hold at most CP_RATE_KEY_MAX bytes; an identity too long for it
+// is refused, never let through unlimited (or merged by truncation).
+TEST_F(RatePolicyTest, OversizedIdentityIsRefusedNotUnlimited) {
+  ASSERT_EQ(0, cp_auth_add_validator(auth_, "long", LongIdentity, nullptr));
+  Start();
+  cp_metadata md[] = {{"x-long", "1"}};
+  cp_status st = Echo(raw_, md, 1);
+  EXPECT_EQ(CP_STATUS_INTERNAL, st.code);
+  EXPECT_STREQ("caller identity too long for rate limiting", st.message);
+  EXPECT_EQ(0, echo_stats_get(stats_, ECHO_CALLS));
+}
+
 TEST(RatePolicy, BadArguments) {
   cp_rate_policy *p = nullptr;
   EXPECT_EQ(CP_EINVAL, cp_rate_policy_create(nullptr, nullptr));
