@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/seqlock.h"
 #include "cplugin/errors.h"
 
 enum { INITIAL_SLOTS = 16 };
@@ -19,14 +20,6 @@ enum { INITIAL_SLOTS = 16 };
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define TAG_MASK 0xffffffff00000000ULL
-
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 static rl_index_table *table_new(size_t slots) {
   rl_index_table *t = calloc(1, sizeof *t + slots * sizeof(uint64_t));
@@ -77,17 +70,6 @@ void bucket_index_destroy(rl_shard *sh) {
   pthread_mutex_destroy(&sh->mu);
 }
 
-static void write_begin(rl_shard *sh) {
-  uint32_t s = LOAD(&sh->seq);
-  STORE(&sh->seq, s + 1);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-}
-
-static void write_end(rl_shard *sh) {
-  uint32_t s = LOAD(&sh->seq);
-  __atomic_store_n(&sh->seq, s + 1, __ATOMIC_RELEASE);
-}
-
 /* One probe of table `t`; the caller validates it (readers: against the
  * sequence counter; writers: they hold the mutex). */
 static uint32_t probe(const rl_index_table *t, uint64_t key,
@@ -114,15 +96,10 @@ static uint32_t probe(const rl_index_table *t, uint64_t key,
 uint32_t bucket_index_lookup(rl_shard *sh, uint64_t key,
                              const rl_bucket *buckets) {
   for (;;) {
-    uint32_t s1 = __atomic_load_n(&sh->seq, __ATOMIC_ACQUIRE);
-    if (s1 & 1U) {
-      cpu_relax(); /* a writer is inside; its section is short */
-      continue;
-    }
+    uint32_t snapshot = cp_seq_read_begin(&sh->seq);
     const rl_index_table *t = __atomic_load_n(&sh->table, __ATOMIC_ACQUIRE);
     uint32_t id = probe(t, key, buckets);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (LOAD(&sh->seq) == s1) {
+    if (!cp_seq_read_retry(&sh->seq, snapshot)) {
       return id;
     }
   }
@@ -156,9 +133,9 @@ static int maybe_grow(rl_shard *sh) {
       place(t, old->entries[i]);
     }
   }
-  write_begin(sh);
+  cp_seq_write_begin(&sh->seq);
   __atomic_store_n(&sh->table, t, __ATOMIC_RELEASE);
-  write_end(sh);
+  cp_seq_write_end(&sh->seq);
   old->retired_next = sh->retired;
   sh->retired = old;
   sh->retired_bytes += table_bytes(old);
@@ -170,9 +147,9 @@ int bucket_index_insert(rl_shard *sh, uint64_t key, uint32_t id) {
   if (rc != 0) {
     return rc;
   }
-  write_begin(sh);
+  cp_seq_write_begin(&sh->seq);
   place(sh->table, entry_of(key, id));
-  write_end(sh);
+  cp_seq_write_end(&sh->seq);
   sh->count++;
   return 0;
 }
@@ -198,7 +175,7 @@ static bool may_fill(size_t hole, size_t j, size_t home) {
 void bucket_index_remove_at(rl_shard *sh, size_t slot) {
   rl_index_table *t = sh->table;
   size_t hole = slot;
-  write_begin(sh);
+  cp_seq_write_begin(&sh->seq);
   size_t j = hole;
   for (;;) {
     j = (j + 1) & t->mask;
@@ -212,7 +189,7 @@ void bucket_index_remove_at(rl_shard *sh, size_t slot) {
     }
   }
   STORE(&t->entries[hole], 0);
-  write_end(sh);
+  cp_seq_write_end(&sh->seq);
   sh->count--;
 }
 
