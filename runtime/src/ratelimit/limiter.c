@@ -6,10 +6,10 @@
 #include <time.h>
 
 #include "crypto/crypto.h"
+#include "core/siphash.h"
 #include "cplugin/errors.h"
 #include "cplugin/ratelimit.h"
 #include "ratelimit/gcra.h"
-#include "ratelimit/key_hash.h"
 #include "ratelimit/limiter_internal.h"
 
 _Static_assert(sizeof(rl_bucket) == CP_RATE_BUCKET_BYTES,
@@ -187,7 +187,7 @@ void rl_release_buckets(cp_rate_limiter *l, const uint32_t *ids, size_t n) {
 
 static uint64_t key_hash(const cp_rate_limiter *l, const char *key,
                          size_t len) {
-  uint64_t h = rl_key_hash(&l->hash_key, key, len);
+  uint64_t h = cp_siphash13(&l->hash_key, key, len);
   return h != 0 ? h : 1; /* 0 marks a bucket that never had a key */
 }
 
