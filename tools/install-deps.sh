@@ -13,6 +13,8 @@ packages=(
   libssl-dev openssl android-libboringssl-dev
   clang libclang-rt-14-dev clang-tidy clang-format cppcheck
   valgrind
+  # h2load, the load generator of tools/compare.sh.
+  nghttp2-client
   # libunistring-dev: `pkg-config --static cplugin` reaches libmicrohttpd's
   # gnutls, whose private libraries include -lunistring.
   libmicrohttpd-dev libunistring-dev prometheus curl
