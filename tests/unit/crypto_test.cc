@@ -6,6 +6,8 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -271,6 +273,49 @@ TEST(CryptoTest, RandomBytesDifferAcrossCalls) {
   }
   // About 1/256 of the bytes are zero; far more means a part was not filled.
   EXPECT_LT(zeros, big.size() / 128);
+}
+
+// Requests small enough for the pool and at its edges: every draw is fresh.
+TEST(CryptoTest, PooledDrawsNeverRepeat) {
+  std::set<std::string> seen;
+  for (size_t n : {1u, 7u, 40u, 255u, 256u, 257u, 4096u}) {
+    for (int i = 0; i < 300; i++) {
+      std::vector<uint8_t> buf(n);
+      ASSERT_EQ(0, cp_random_bytes(buf.data(), n));
+      if (n >= 7) {  // shorter draws may repeat by chance
+        std::string s(buf.begin(), buf.end());
+        EXPECT_TRUE(seen.insert(s).second) << n;
+      }
+    }
+  }
+}
+
+// A forked child must not hand out the bytes its parent will: the pool is
+// emptied in the child.
+TEST(CryptoTest, ForkedChildDrawsDifferentBytes) {
+  uint8_t warm[8];
+  ASSERT_EQ(0, cp_random_bytes(warm, sizeof warm));  // the pool is now full
+  int fds[2];
+  ASSERT_EQ(0, pipe(fds));
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    uint8_t mine[32];
+    int rc = cp_random_bytes(mine, sizeof mine);
+    ssize_t w = write(fds[1], mine, sizeof mine);
+    _exit(rc == 0 && w == (ssize_t)sizeof mine ? 0 : 1);
+  }
+  close(fds[1]);
+  uint8_t parent[32];
+  ASSERT_EQ(0, cp_random_bytes(parent, sizeof parent));
+  uint8_t child[32];
+  ssize_t got = read(fds[0], child, sizeof child);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(pid, waitpid(pid, &status, 0));
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ((ssize_t)sizeof child, got);
+  EXPECT_NE(0, std::memcmp(parent, child, sizeof parent));
 }
 
 TEST(CryptoTest, TokenFormat) {

@@ -26,9 +26,11 @@ extern "C" {
 #define CP_RANDOM_TOKEN_BYTES 32
 #define CP_RANDOM_TOKEN_CHARS CP_BASE64URL_ENCODED_LEN(CP_RANDOM_TOKEN_BYTES)
 
-/* Fills buf[0..n) from the library's CSPRNG. Returns 0, CP_EINVAL when buf
- * is NULL and n > 0, or CP_ESYS when the generator fails (buf is then
- * zeroed, never left half random). */
+/* Fills buf[0..n) from the library's CSPRNG. Requests of up to 256 bytes
+ * are served from a 4 KiB pool filled by one generator call (each byte is
+ * served once, wiped on the way out, and the pool is emptied in a forked
+ * child). Returns 0, CP_EINVAL when buf is NULL and n > 0, or CP_ESYS when
+ * the generator fails (buf is then zeroed, never left half random). */
 int cp_random_bytes(void *buf, size_t n);
 
 /* True when a[0..n) equals b[0..n). Runs in time that depends only on n:
