@@ -13,6 +13,9 @@ no downloads) and writes a BUILD file with one `cc_library` per library:
     @system//:gmock        pkg-config gmock       (fallback: -lgmock -lgtest -lpthread)
     @system//:benchmark    pkg-config benchmark   (fallback: -lbenchmark -lpthread)
     @system//:benchmark_main  -lbenchmark_main + :benchmark (Debian ships no .pc)
+    @system//:protobuf     pkg-config protobuf    (fallback: -lprotobuf)
+    @system//:grpcpp       pkg-config grpc++ + :protobuf (fallback: -lgrpc++ -lgrpc -lgpr);
+                           gRPC C++, for tools/compare's reference server only
 
 `-D` flags become `defines`, `-l`/`-L`/`-Wl` flags become `linkopts`.
 Include directories other than /usr/include (none on Debian 12 for these
@@ -41,6 +44,8 @@ _LIBS = [
     ("gmock", "gmock", False, ["-lgmock", "-lgtest", "-lpthread"], []),
     ("benchmark", "benchmark", False, ["-lbenchmark", "-lpthread"], []),
     ("benchmark_main", None, False, ["-lbenchmark_main"], [":benchmark"]),
+    ("protobuf", "protobuf", False, ["-lprotobuf"], []),
+    ("grpcpp", "grpc++", False, ["-lgrpc++", "-lgrpc", "-lgpr"], [":protobuf"]),
 ]
 
 _DEFAULT_INCLUDE_DIRS = ["/usr/include", "/usr/local/include"]
