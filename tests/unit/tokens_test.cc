@@ -2,6 +2,7 @@
 // injected clock), sweep, cap, revoke, refresh, listeners, and concurrent
 // validation while writers change the table.
 #include <gtest/gtest.h>
+#include <sys/random.h>
 
 #include <atomic>
 #include <cstring>
@@ -326,6 +327,9 @@ TEST_F(TokenStoreTest, BadOptionsAreRejected) {
   cp_token_store_options_init(&o);
   o.sweep_interval_ms = -1;
   EXPECT_EQ(CP_EINVAL, cp_token_store_create(&s, &o));
+  cp_token_store_options_init(&o);
+  o.max_tokens = CP_TOKEN_STORE_MAX_TOKENS + 1;
+  EXPECT_EQ(CP_EINVAL, cp_token_store_create(&s, &o));
   EXPECT_EQ(CP_EINVAL, cp_token_store_create(nullptr, nullptr));
   cp_token_store_destroy(nullptr);
 }
@@ -359,9 +363,11 @@ TEST_F(TokenStoreTest, ConcurrentValidationDuringWrites) {
       }
     });
   }
-  for (int round = 0; round < 20; round++) {
+  // 3000 identities per round make every shard's table grow (rehash in
+  // place) several times while the readers run.
+  for (int round = 0; round < 4; round++) {
     std::vector<Identity> churn;
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 3000; i++) {
       churn.push_back(Issue("churn"));
     }
     for (const Identity &c : churn) {
@@ -374,6 +380,111 @@ TEST_F(TokenStoreTest, ConcurrentValidationDuringWrites) {
   }
   EXPECT_EQ(0, wrong.load());
   EXPECT_GT(checks.load(), 0);
+}
+
+// Growth, removal with backward shifts, and re-insertion over many entries.
+TEST_F(TokenStoreTest, ManyIdentitiesThroughGrowthAndRemoval) {
+  Create();
+  std::vector<Identity> all;
+  for (int i = 0; i < 20000; i++) {
+    all.push_back(Issue("many"));
+  }
+  EXPECT_EQ(20000u, cp_token_store_count(store_));
+  for (size_t i = 0; i < all.size(); i += 2) {
+    ASSERT_EQ(0, cp_token_store_revoke(store_, all[i].id.c_str()));
+  }
+  for (size_t i = 0; i < all.size(); i++) {
+    ASSERT_EQ(i % 2 == 1, Valid(all[i])) << i;
+  }
+  for (int i = 0; i < 10000; i++) {
+    all.push_back(Issue("again"));
+  }
+  for (size_t i = 20000; i < all.size(); i++) {
+    ASSERT_TRUE(Valid(all[i])) << i;
+  }
+  EXPECT_EQ(20000u, cp_token_store_count(store_));
+}
+
+// Only the exact runtime ID names an identity: same suffix, other name.
+TEST_F(TokenStoreTest, RevokeAndRefreshNeedTheExactName) {
+  Create();
+  Identity a = Issue("alpha");
+  std::string suffix = a.id.substr(a.id.size() - 17);
+  char fresh[CP_TOKEN_LEN + 1];
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_token_store_revoke(store_, ("alph" + suffix).c_str()));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_token_store_revoke(store_, ("alphaa" + suffix).c_str()));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_token_store_refresh(store_, ("beta" + suffix).c_str(), fresh));
+  EXPECT_TRUE(Valid(a));
+  EXPECT_FALSE(Valid("beta" + suffix, a.token));
+  EXPECT_EQ(0, cp_token_store_revoke(store_, a.id.c_str()));
+}
+
+// The previous-token record of a removed identity is reused by the next
+// refresh, and carries nothing over.
+TEST_F(TokenStoreTest, PreviousTokenRecordsAreReusedCleanly) {
+  Create();
+  Identity a = Issue("a");
+  char a_new[CP_TOKEN_LEN + 1];
+  ASSERT_EQ(0, cp_token_store_refresh(store_, a.id.c_str(), a_new));
+  ASSERT_EQ(0, cp_token_store_revoke(store_, a.id.c_str()));
+  EXPECT_FALSE(Valid(a));
+  EXPECT_FALSE(Valid(a.id, a_new));
+  std::vector<Identity> others;
+  for (int i = 0; i < 200; i++) {
+    Identity b = Issue("b");
+    char b_new[CP_TOKEN_LEN + 1];
+    ASSERT_EQ(0, cp_token_store_refresh(store_, b.id.c_str(), b_new));
+    EXPECT_TRUE(Valid(b));  // in the overlap
+    EXPECT_TRUE(Valid(b.id, b_new));
+    EXPECT_FALSE(Valid(b.id, a.token));
+    EXPECT_FALSE(Valid(b.id, a_new));
+    // A second refresh drops the first token and keeps the second.
+    char b_third[CP_TOKEN_LEN + 1];
+    ASSERT_EQ(0, cp_token_store_refresh(store_, b.id.c_str(), b_third));
+    EXPECT_FALSE(Valid(b));
+    EXPECT_TRUE(Valid(b.id, b_new));
+    EXPECT_TRUE(Valid(b.id, b_third));
+  }
+}
+
+// A random source whose first draw of each issue puts the suffix in shard 0
+// (low six bits zero); redraws are left random.
+int ShardZeroFirst(void *buf, size_t n, void *ctx) {
+  (void)ctx;
+  if (getrandom(buf, n, 0) != static_cast<ssize_t>(n)) {
+    return -1;
+  }
+  if (n > 8) {  // token + first suffix
+    unsigned char *p = static_cast<unsigned char *>(buf);
+    p[n - 8] &= 0xC0;  // little-endian: the suffix's low byte
+  }
+  return 0;
+}
+
+// When one shard holds its most entries, issuing draws a key that lands in
+// another shard instead of failing.
+TEST_F(TokenStoreTest, FullShardDrawsAnotherKey) {
+  opts_.max_tokens = 6400;  // per shard: 100 + 8 * 10 + 32 = 212
+  opts_.random = ShardZeroFirst;
+  Create();
+  std::vector<Identity> in_zero;
+  std::vector<Identity> moved;
+  for (int i = 0; i < 400; i++) {
+    Identity id = Issue("full");
+    uint64_t key = std::stoull(id.id.substr(id.id.size() - 16), nullptr, 16);
+    ((key & 63) == 0 ? in_zero : moved).push_back(id);
+  }
+  EXPECT_EQ(212u, in_zero.size());
+  EXPECT_EQ(188u, moved.size());
+  for (const Identity &id : in_zero) {
+    ASSERT_TRUE(Valid(id));
+  }
+  for (const Identity &id : moved) {
+    ASSERT_TRUE(Valid(id));
+  }
 }
 
 TEST(SipHash, ReferenceVectors) {

@@ -11,6 +11,11 @@
  * never wait for each other, and only contend with writes to the same shard.
  * The token comparison is constant-time.
  *
+ * A valid check reads one 64-byte slot. The tables grow in place inside
+ * address space reserved for `max_tokens` at creation (about 120 bytes per
+ * token, untouched until used), so memory follows the live count and no old
+ * table is kept for late readers.
+ *
  * Limits: at most `max_tokens` live tokens (issue fails with CP_ELIMIT, which
  * the handshake maps to RESOURCE_EXHAUSTED); expired tokens are removed by the
  * background sweep and, lazily, by a validation that finds one.
@@ -36,12 +41,15 @@ extern "C" {
 /* Longest self_id accepted, and the longest runtime ID that results. */
 #define CP_SELF_ID_MAX 128
 #define CP_RUNTIME_ID_MAX (CP_SELF_ID_MAX + 17)
+/* Largest max_tokens a store accepts. */
+#define CP_TOKEN_STORE_MAX_TOKENS (1u << 24)
 
 typedef struct cp_token_store cp_token_store;
 
 typedef struct cp_token_store_options {
-  int64_t ttl_ms;             /* token lifetime (default 24 h) */
-  size_t max_tokens;          /* live tokens (default 100 000) */
+  int64_t ttl_ms; /* token lifetime (default 24 h) */
+  /* Live tokens (default 100 000; 1 .. CP_TOKEN_STORE_MAX_TOKENS). */
+  size_t max_tokens;
   int64_t refresh_overlap_ms; /* old token stays valid after refresh (60 s) */
   /* Background sweep period (default 60 000 ms); 0 = no sweep thread (call
    * cp_token_store_sweep yourself). */

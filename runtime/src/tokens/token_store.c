@@ -130,6 +130,20 @@ static uint64_t prefix_hash(const cp_token_store *s, const char *id,
 
 static void *sweeper_main(void *arg);
 
+/* Entries one shard must be able to hold: random keys spread max_tokens
+ * binomially over the shards, so the mean plus eight standard deviations
+ * (and a floor for small stores) is practically never reached; if it is,
+ * issuing draws another key, which lands in another shard. */
+static size_t shard_entries(size_t max_tokens) {
+  size_t mean = (max_tokens + SHARD_COUNT - 1) / SHARD_COUNT;
+  size_t root = 1;
+  while (root * root < mean) {
+    root++;
+  }
+  size_t entries = mean + 8 * root + 32;
+  return entries < max_tokens ? entries : max_tokens;
+}
+
 int cp_token_store_create(cp_token_store **out,
                           const cp_token_store_options *opts) {
   if (out == NULL) {
@@ -142,7 +156,8 @@ int cp_token_store_create(cp_token_store **out,
   } else {
     cp_token_store_options_init(&o);
   }
-  if (o.ttl_ms <= 0 || o.max_tokens == 0 || o.refresh_overlap_ms < 0 ||
+  if (o.ttl_ms <= 0 || o.max_tokens == 0 ||
+      o.max_tokens > CP_TOKEN_STORE_MAX_TOKENS || o.refresh_overlap_ms < 0 ||
       o.sweep_interval_ms < 0 || o.ttl_ms > INT64_MAX / 1000000 ||
       o.refresh_overlap_ms > INT64_MAX / 1000000) {
     return CP_EINVAL;
@@ -162,9 +177,10 @@ int cp_token_store_create(cp_token_store **out,
     return CP_ESYS;
   }
   atomic_init(&s->live, 0);
+  size_t per_shard = shard_entries(o.max_tokens);
   size_t ready = 0;
   for (; ready < SHARD_COUNT; ready++) {
-    if (token_shard_init(&s->shards[ready]) != 0) {
+    if (token_shard_init(&s->shards[ready], per_shard) != 0) {
       break;
     }
   }
@@ -238,17 +254,19 @@ static void notify(cp_token_store *s, const char *id, cp_token_event ev) {
   }
 }
 
-/* Lower-cases self_id into `out` and appends "-<16 hex of key>". */
-static void format_runtime_id(const char *self_id, uint64_t key, char *out) {
-  size_t n = strlen(self_id);
-  for (size_t i = 0; i < n; i++) {
+/* The name part of a runtime ID: self_id lower-cased, copied with its NUL. */
+static void lower_copy(const char *self_id, char *out) {
+  size_t i = 0;
+  for (; self_id[i] != '\0'; i++) {
     char c = self_id[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = (char)(c + ('a' - 'A'));
-    }
-    out[i] = c;
+    out[i] = (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
   }
-  snprintf(out + n, SUFFIX_HEX + 2, "-%016" PRIx64, key);
+  out[i] = '\0';
+}
+
+/* "<name>-<16 hex of key>": a runtime ID from what the table keeps. */
+static void format_runtime_id(const char *name, uint64_t key, char *out) {
+  snprintf(out, CP_RUNTIME_ID_MAX + 1, "%s-%016" PRIx64, name, key);
 }
 
 static bool reserve_slot(cp_token_store *s) {
@@ -276,8 +294,7 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
   }
   cp_token_slot slot;
   memset(&slot, 0, sizeof slot);
-  /* One read of the random source for the token and the first suffix: on
-   * OpenSSL 3 each call has a fixed cost worth saving. */
+  /* One read of the random source for the token and the first suffix. */
   struct {
     uint64_t token[CP_TOKEN_WORDS];
     uint64_t key;
@@ -287,17 +304,20 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
     return CP_ESYS;
   }
   memcpy(slot.token, fresh.token, sizeof slot.token);
+  char name[CP_SELF_ID_MAX + 1];
+  lower_copy(self_id, name);
   int rc = CP_ESYS;
   for (int attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
     uint64_t key = fresh.key;
     if (attempt > 0 && random_bytes(s, &key, sizeof key) != 0) {
+      rc = CP_ESYS;
       break;
     }
     if (key == 0) {
       continue;
     }
     char id[CP_RUNTIME_ID_MAX + 1];
-    format_runtime_id(self_id, key, id);
+    format_runtime_id(name, key, id);
     cp_token_shard *sh = shard_of(s, key);
     pthread_mutex_lock(&sh->mu);
     if (token_shard_find(sh, key) >= 0) {
@@ -308,18 +328,20 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
     slot.key = key;
     slot.id_hash = prefix_hash(s, id, strlen(id));
     slot.expires_ns = add_sat(now_ns(s), s->ttl_ns);
-    slot.prev_expires_ns = INT64_MIN;
-    slot.runtime_id = strdup(id);
-    rc = slot.runtime_id == NULL ? CP_ENOMEM : token_shard_insert(sh, &slot);
+    char *kept = strdup(name);
+    rc = kept == NULL ? CP_ENOMEM : token_shard_insert(sh, &slot, kept);
     pthread_mutex_unlock(&sh->mu);
     if (rc == 0) {
       snprintf(runtime_id, runtime_id_cap, "%s", id);
       cp_base64url_encode((const uint8_t *)slot.token, sizeof slot.token, token,
                           CP_TOKEN_LEN + 1);
-    } else {
-      free(slot.runtime_id);
+      break;
     }
-    break;
+    free(kept);
+    if (rc != CP_ELIMIT) {
+      break;
+    }
+    /* This shard is full (practically never): another key, another shard. */
   }
   if (rc != 0) {
     atomic_fetch_sub(&s->live, 1);
@@ -330,6 +352,15 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
   return rc;
 }
 
+/* Tells the listeners that the identity `name`/`key` is gone; frees name. */
+static void notify_removed(cp_token_store *s, char *name, uint64_t key,
+                           cp_token_event ev) {
+  char id[CP_RUNTIME_ID_MAX + 1];
+  format_runtime_id(name, key, id);
+  free(name);
+  notify(s, id, ev);
+}
+
 /* Removes an expired identity found by a validation, if its shard is free
  * right now; otherwise the sweep gets it. */
 static void remove_if_expired(cp_token_store *s, uint64_t key, int64_t now) {
@@ -337,19 +368,15 @@ static void remove_if_expired(cp_token_store *s, uint64_t key, int64_t now) {
   if (pthread_mutex_trylock(&sh->mu) != 0) {
     return;
   }
-  char *id = NULL;
+  char *name = NULL;
   long i = token_shard_find(sh, key);
-  if (i >= 0) {
-    const cp_token_slot *slot = token_shard_slot(sh, i);
-    if (slot->expires_ns <= now && slot->prev_expires_ns <= now) {
-      id = token_shard_remove(sh, i);
-    }
+  if (i >= 0 && token_shard_valid_until(sh, i) <= now) {
+    name = token_shard_remove(sh, i);
   }
   pthread_mutex_unlock(&sh->mu);
-  if (id != NULL) {
+  if (name != NULL) {
     atomic_fetch_sub(&s->live, 1);
-    notify(s, id, CP_TOKEN_EXPIRED);
-    free(id);
+    notify_removed(s, name, key, CP_TOKEN_EXPIRED);
   }
 }
 
@@ -399,7 +426,9 @@ static cp_token_shard *lock_identity(cp_token_store *s, const char *runtime_id,
   cp_token_shard *sh = shard_of(s, key);
   pthread_mutex_lock(&sh->mu);
   long i = token_shard_find(sh, key);
-  if (i < 0 || strcmp(token_shard_slot(sh, i)->runtime_id, runtime_id) != 0) {
+  size_t name_len = strlen(runtime_id) - SUFFIX_HEX - 1;
+  if (i < 0 || strncmp(token_shard_name(sh, i), runtime_id, name_len) != 0 ||
+      token_shard_name(sh, i)[name_len] != '\0') {
     pthread_mutex_unlock(&sh->mu);
     return NULL;
   }
@@ -416,11 +445,11 @@ int cp_token_store_revoke(cp_token_store *s, const char *runtime_id) {
   if (sh == NULL) {
     return CP_ENOTFOUND;
   }
-  char *id = token_shard_remove(sh, i);
+  uint64_t key = token_shard_slot(sh, i)->key;
+  char *name = token_shard_remove(sh, i);
   pthread_mutex_unlock(&sh->mu);
   atomic_fetch_sub(&s->live, 1);
-  notify(s, id, CP_TOKEN_REVOKED);
-  free(id);
+  notify_removed(s, name, key, CP_TOKEN_REVOKED);
   return 0;
 }
 
@@ -452,19 +481,21 @@ int cp_token_store_refresh(cp_token_store *s, const char *runtime_id,
   return 0;
 }
 
-/* Removes the expired identities of one shard into `ids` (at most `cap`);
+typedef struct removed {
+  char *name;
+  uint64_t key;
+} removed;
+
+/* Removes the expired identities of one shard into `out` (at most `cap`);
  * returns how many, and whether more remain. */
-static size_t sweep_shard(cp_token_shard *sh, int64_t now, char **ids,
+static size_t sweep_shard(cp_token_shard *sh, int64_t now, removed *out,
                           size_t cap, bool *more) {
   size_t n = 0;
   *more = false;
   pthread_mutex_lock(&sh->mu);
-  size_t size = sh->table->mask + 1;
-  for (size_t i = 0; i < size;) {
+  for (size_t i = 0; i < sh->size;) {
     const cp_token_slot *slot = token_shard_slot(sh, (long)i);
-    bool expired = slot->key != 0 && slot->expires_ns <= now &&
-                   slot->prev_expires_ns <= now;
-    if (!expired) {
+    if (slot->key == 0 || token_shard_valid_until(sh, (long)i) > now) {
       i++;
       continue;
     }
@@ -473,7 +504,9 @@ static size_t sweep_shard(cp_token_shard *sh, int64_t now, char **ids,
       break;
     }
     /* Removal may shift a later entry into slot i: look at i again. */
-    ids[n++] = token_shard_remove(sh, (long)i);
+    out[n].key = slot->key;
+    out[n].name = token_shard_remove(sh, (long)i);
+    n++;
   }
   pthread_mutex_unlock(&sh->mu);
   return n;
@@ -484,17 +517,16 @@ size_t cp_token_store_sweep(cp_token_store *s) {
     return 0;
   }
   enum { BATCH = 64 };
-  char *ids[BATCH];
+  removed batch[BATCH];
   size_t total = 0;
   int64_t now = now_ns(s);
   for (size_t k = 0; k < SHARD_COUNT; k++) {
     bool more = true;
     while (more) {
-      size_t n = sweep_shard(&s->shards[k], now, ids, BATCH, &more);
+      size_t n = sweep_shard(&s->shards[k], now, batch, BATCH, &more);
       atomic_fetch_sub(&s->live, n);
       for (size_t i = 0; i < n; i++) {
-        notify(s, ids[i], CP_TOKEN_EXPIRED);
-        free(ids[i]);
+        notify_removed(s, batch[i].name, batch[i].key, CP_TOKEN_EXPIRED);
       }
       total += n;
     }

@@ -1,36 +1,64 @@
-/* Token store shards: lock-free reads under a sequence counter, backward-shift
- * deletion (no tombstones, so the table never needs rebuilding), growth by
- * doubling. */
+/* Token store shards: lock-free reads under a sequence counter, linear
+ * probing with backward-shift deletion (no tombstones), in-place growth by
+ * half inside reserved address space. */
 #include "tokens/token_table.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/seqlock.h"
+#include "crypto/crypto.h"
 #include "cplugin/errors.h"
 
-enum { INITIAL_SLOTS = 16, SHARD_BITS = 6 };
+enum { INITIAL_SLOTS = 16 };
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
-static cp_token_table *table_new(size_t slots) {
-  cp_token_table *t = calloc(1, sizeof *t + slots * sizeof(cp_token_slot));
-  if (t != NULL) {
-    t->mask = slots - 1;
-  }
-  return t;
+_Static_assert(sizeof(cp_token_slot) == 64, "a slot is one cache line");
+
+/* Home slot of a key: the high 32 bits (random; the low bits picked the
+ * shard) scaled to the table size, which need not be a power of two. */
+static size_t home_of(uint64_t key, size_t size) {
+  return (size_t)(((key >> 32) * (uint64_t)size) >> 32);
 }
 
-/* The low bits of the key pick the shard; the next ones the slot. */
-static size_t home_of(uint64_t key, size_t mask) {
-  return (size_t)(key >> SHARD_BITS) & mask;
+static size_t next_of(size_t i, size_t size) {
+  return i + 1 == size ? 0 : i + 1;
 }
 
-int token_shard_init(cp_token_shard *sh) {
+static size_t page_round(size_t n) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  return (n + page - 1) / page * page;
+}
+
+int token_shard_init(cp_token_shard *sh, size_t max_entries) {
   memset(sh, 0, sizeof *sh);
-  sh->table = table_new(INITIAL_SLOTS);
-  if (sh->table == NULL) {
+  sh->max_entries = max_entries;
+  sh->capacity = max_entries + max_entries / 3 + 1; /* load <= 3/4 at max */
+  if (sh->capacity < INITIAL_SLOTS) {
+    sh->capacity = INITIAL_SLOTS;
+  }
+  size_t slot_bytes = page_round(sh->capacity * sizeof(cp_token_slot));
+  size_t prev_bytes = page_round(max_entries * sizeof(cp_token_prev));
+  sh->reserved_bytes = slot_bytes + prev_bytes;
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_NORESERVE
+  flags |= MAP_NORESERVE; /* address space only; pages come on first touch */
+#endif
+  void *region =
+      mmap(NULL, sh->reserved_bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (region == MAP_FAILED) {
+    return CP_ENOMEM;
+  }
+  sh->slots = region;
+  sh->prevs = (cp_token_prev *)((char *)region + slot_bytes);
+  sh->size = INITIAL_SLOTS;
+  sh->names = calloc(INITIAL_SLOTS, sizeof *sh->names);
+  if (sh->names == NULL) {
+    munmap(region, sh->reserved_bytes);
     return CP_ENOMEM;
   }
   pthread_mutex_init(&sh->mu, NULL);
@@ -38,47 +66,54 @@ int token_shard_init(cp_token_shard *sh) {
 }
 
 void token_shard_destroy(cp_token_shard *sh) {
-  cp_token_table *t = sh->table;
-  if (t != NULL) {
-    for (size_t i = 0; i <= t->mask; i++) {
-      free(t->slots[i].runtime_id);
+  if (sh->names != NULL) {
+    for (size_t i = 0; i < sh->size; i++) {
+      free(sh->names[i]);
     }
-    free(t);
+    free(sh->names);
   }
-  cp_token_table *r = sh->retired;
-  while (r != NULL) {
-    cp_token_table *next = r->retired_next;
-    free(r);
-    r = next;
+  /* The previous tokens and live tokens must not outlive the store in
+   * memory that the allocator could hand out again: unmapping returns the
+   * pages to the kernel, which zeroes them before any reuse. */
+  if (sh->slots != NULL) {
+    munmap(sh->slots, sh->reserved_bytes);
   }
   pthread_mutex_destroy(&sh->mu);
 }
 
-static void copy_view(const cp_token_slot *s, cp_token_view *v) {
-  v->id_hash = LOAD(&s->id_hash);
-  for (int w = 0; w < CP_TOKEN_WORDS; w++) {
-    v->token[w] = LOAD(&s->token[w]);
-    v->prev_token[w] = LOAD(&s->prev_token[w]);
-  }
-  v->expires_ns = LOAD(&s->expires_ns);
-  v->prev_expires_ns = LOAD(&s->prev_expires_ns);
-}
-
 /* One attempt; the caller validates it against the sequence counter. */
-static bool read_once(const cp_token_table *t, uint64_t key,
-                      cp_token_view *view) {
-  size_t mask = t->mask;
-  size_t i = home_of(key, mask);
-  for (size_t probes = 0; probes <= mask; probes++) {
-    uint64_t k = LOAD(&t->slots[i].key);
+static bool read_once(const cp_token_shard *sh, uint64_t key,
+                      cp_token_view *v) {
+  size_t size = __atomic_load_n(&sh->size, __ATOMIC_RELAXED);
+  const cp_token_slot *slots = sh->slots;
+  size_t i = home_of(key, size);
+  for (size_t probes = 0; probes < size; probes++) {
+    const cp_token_slot *s = &slots[i];
+    uint64_t k = LOAD(&s->key);
     if (k == 0) {
       return false;
     }
     if (k == key) {
-      copy_view(&t->slots[i], view);
+      v->id_hash = LOAD(&s->id_hash);
+      for (int w = 0; w < CP_TOKEN_WORDS; w++) {
+        v->token[w] = LOAD(&s->token[w]);
+      }
+      v->expires_ns = LOAD(&s->expires_ns);
+      uint64_t prev = LOAD(&s->prev);
+      /* A stale or torn index is still bounded: it is retried anyway. */
+      if (prev != 0 && prev <= sh->max_entries) {
+        const cp_token_prev *r = &sh->prevs[prev - 1];
+        for (int w = 0; w < CP_TOKEN_WORDS; w++) {
+          v->prev_token[w] = LOAD(&r->token[w]);
+        }
+        v->prev_expires_ns = LOAD(&r->expires_ns);
+      } else {
+        memset(v->prev_token, 0, sizeof v->prev_token);
+        v->prev_expires_ns = INT64_MIN;
+      }
       return true;
     }
-    i = (i + 1) & mask;
+    i = next_of(i, size);
   }
   return false;
 }
@@ -86,8 +121,7 @@ static bool read_once(const cp_token_table *t, uint64_t key,
 bool token_shard_read(cp_token_shard *sh, uint64_t key, cp_token_view *view) {
   for (;;) {
     uint32_t snapshot = cp_seq_read_begin(&sh->seq);
-    const cp_token_table *t = __atomic_load_n(&sh->table, __ATOMIC_ACQUIRE);
-    bool found = read_once(t, key, view);
+    bool found = read_once(sh, key, view);
     if (!cp_seq_read_retry(&sh->seq, snapshot)) {
       return found;
     }
@@ -95,22 +129,35 @@ bool token_shard_read(cp_token_shard *sh, uint64_t key, cp_token_view *view) {
 }
 
 long token_shard_find(const cp_token_shard *sh, uint64_t key) {
-  const cp_token_table *t = sh->table;
-  size_t i = home_of(key, t->mask);
-  for (size_t probes = 0; probes <= t->mask; probes++) {
-    if (t->slots[i].key == 0) {
+  size_t i = home_of(key, sh->size);
+  for (size_t probes = 0; probes < sh->size; probes++) {
+    uint64_t k = sh->slots[i].key;
+    if (k == 0) {
       return -1;
     }
-    if (t->slots[i].key == key) {
+    if (k == key) {
       return (long)i;
     }
-    i = (i + 1) & t->mask;
+    i = next_of(i, sh->size);
   }
   return -1;
 }
 
 const cp_token_slot *token_shard_slot(const cp_token_shard *sh, long index) {
-  return &sh->table->slots[index];
+  return &sh->slots[index];
+}
+
+const char *token_shard_name(const cp_token_shard *sh, long index) {
+  return sh->names[index];
+}
+
+int64_t token_shard_valid_until(const cp_token_shard *sh, long index) {
+  const cp_token_slot *s = &sh->slots[index];
+  int64_t until = s->expires_ns;
+  if (s->prev != 0 && sh->prevs[s->prev - 1].expires_ns > until) {
+    until = sh->prevs[s->prev - 1].expires_ns;
+  }
+  return until;
 }
 
 static void store_slot(cp_token_slot *dst, const cp_token_slot *src) {
@@ -118,52 +165,88 @@ static void store_slot(cp_token_slot *dst, const cp_token_slot *src) {
   STORE(&dst->id_hash, src->id_hash);
   for (int w = 0; w < CP_TOKEN_WORDS; w++) {
     STORE(&dst->token[w], src->token[w]);
-    STORE(&dst->prev_token[w], src->prev_token[w]);
   }
   STORE(&dst->expires_ns, src->expires_ns);
-  STORE(&dst->prev_expires_ns, src->prev_expires_ns);
-  dst->runtime_id = src->runtime_id;
+  STORE(&dst->prev, src->prev);
 }
 
-static void place(cp_token_table *t, const cp_token_slot *slot) {
-  size_t i = home_of(slot->key, t->mask);
-  while (t->slots[i].key != 0) {
-    i = (i + 1) & t->mask;
+static void clear_slot(cp_token_slot *s) {
+  static const cp_token_slot empty;
+  store_slot(s, &empty);
+}
+
+/* Places an entry in the first free slot from its home (inside a write
+ * section). */
+static void place(cp_token_shard *sh, char **names, const cp_token_slot *slot,
+                  char *name) {
+  size_t i = home_of(slot->key, sh->size);
+  while (sh->slots[i].key != 0) {
+    i = next_of(i, sh->size);
   }
-  store_slot(&t->slots[i], slot);
+  store_slot(&sh->slots[i], slot);
+  names[i] = name;
 }
 
-/* Doubles the table when it would pass 3/4 full. */
+/* Grows the table by half when the next entry would pass 3/4 load: the
+ * entries are copied aside, the slots in use are cleared and everything is
+ * placed again, all inside one write section (readers wait it out). The
+ * slots past the old size have never been touched, so they are zero. */
 static int maybe_grow(cp_token_shard *sh) {
-  cp_token_table *old = sh->table;
-  size_t size = old->mask + 1;
-  if ((sh->count + 1) * 4 <= size * 3) {
+  size_t size = sh->size;
+  if ((sh->count + 1) * 4 <= size * 3 || size == sh->capacity) {
     return 0;
   }
-  cp_token_table *t = table_new(size * 2);
-  if (t == NULL) {
+  size_t grown = size + size / 2;
+  if (grown > sh->capacity) {
+    grown = sh->capacity;
+  }
+  cp_token_slot *moving = malloc(sh->count * sizeof *moving);
+  char **moving_names = malloc(sh->count * sizeof *moving_names);
+  char **names = calloc(grown, sizeof *names);
+  if (moving == NULL || moving_names == NULL || names == NULL) {
+    free(moving);
+    free(moving_names);
+    free(names);
     return CP_ENOMEM;
   }
+  size_t n = 0;
   for (size_t i = 0; i < size; i++) {
-    if (old->slots[i].key != 0) {
-      place(t, &old->slots[i]);
+    if (sh->slots[i].key != 0) {
+      moving[n] = sh->slots[i];
+      moving_names[n] = sh->names[i];
+      n++;
     }
   }
   cp_seq_write_begin(&sh->seq);
-  __atomic_store_n(&sh->table, t, __ATOMIC_RELEASE);
+  for (size_t i = 0; i < size; i++) {
+    clear_slot(&sh->slots[i]);
+  }
+  __atomic_store_n(&sh->size, grown, __ATOMIC_RELAXED);
+  for (size_t i = 0; i < n; i++) {
+    place(sh, names, &moving[i], moving_names[i]);
+  }
   cp_seq_write_end(&sh->seq);
-  old->retired_next = sh->retired;
-  sh->retired = old;
+  free(sh->names);
+  sh->names = names;
+  cp_secure_zero(moving, n * sizeof *moving); /* copies of live tokens */
+  free(moving);
+  free(moving_names);
   return 0;
 }
 
-int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot) {
+int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
+                       char *name) {
+  if (sh->count >= sh->max_entries) {
+    return CP_ELIMIT;
+  }
   int rc = maybe_grow(sh);
   if (rc != 0) {
     return rc;
   }
+  cp_token_slot fresh = *slot;
+  fresh.prev = 0;
   cp_seq_write_begin(&sh->seq);
-  place(sh->table, slot);
+  place(sh, sh->names, &fresh, name);
   cp_seq_write_end(&sh->seq);
   sh->count++;
   return 0;
@@ -178,40 +261,72 @@ static bool may_fill(size_t hole, size_t j, size_t home) {
   return home <= hole && home > j;
 }
 
+/* Wipes a previous-token record and puts it on the free list (inside a
+ * write section). */
+static void release_prev(cp_token_shard *sh, uint64_t prev) {
+  cp_token_prev *r = &sh->prevs[prev - 1];
+  for (int w = 0; w < CP_TOKEN_WORDS; w++) {
+    STORE(&r->token[w], 0);
+  }
+  STORE(&r->expires_ns, INT64_MIN);
+  r->next_free = sh->prev_free;
+  sh->prev_free = prev;
+}
+
 char *token_shard_remove(cp_token_shard *sh, long index) {
-  cp_token_table *t = sh->table;
   size_t hole = (size_t)index;
-  char *id = t->slots[hole].runtime_id;
+  char *name = sh->names[hole];
   cp_seq_write_begin(&sh->seq);
+  if (sh->slots[hole].prev != 0) {
+    release_prev(sh, sh->slots[hole].prev);
+  }
   size_t j = hole;
   for (;;) {
-    j = (j + 1) & t->mask;
-    uint64_t k = t->slots[j].key;
+    j = next_of(j, sh->size);
+    uint64_t k = sh->slots[j].key;
     if (k == 0) {
       break;
     }
-    if (may_fill(hole, j, home_of(k, t->mask))) {
-      store_slot(&t->slots[hole], &t->slots[j]);
+    if (may_fill(hole, j, home_of(k, sh->size))) {
+      store_slot(&sh->slots[hole], &sh->slots[j]);
+      sh->names[hole] = sh->names[j];
       hole = j;
     }
   }
-  static const cp_token_slot empty;
-  store_slot(&t->slots[hole], &empty);
+  clear_slot(&sh->slots[hole]);
+  sh->names[hole] = NULL;
   cp_seq_write_end(&sh->seq);
   sh->count--;
-  return id;
+  return name;
+}
+
+/* A record for the entry's previous token: its own, or a free one (there is
+ * always one: at most one per entry, and max_entries records). */
+static uint64_t prev_record_of(cp_token_shard *sh, const cp_token_slot *s) {
+  if (s->prev != 0) {
+    return s->prev;
+  }
+  if (sh->prev_free != 0) {
+    uint64_t prev = sh->prev_free;
+    sh->prev_free = sh->prevs[prev - 1].next_free;
+    return prev;
+  }
+  return ++sh->prevs_used;
 }
 
 void token_shard_rotate(cp_token_shard *sh, long index,
                         const uint64_t token[CP_TOKEN_WORDS],
                         int64_t expires_ns, int64_t prev_expires_ns) {
-  cp_token_slot *s = &sh->table->slots[index];
+  cp_token_slot *s = &sh->slots[index];
+  uint64_t prev = prev_record_of(sh, s);
+  cp_token_prev *r = &sh->prevs[prev - 1];
   cp_seq_write_begin(&sh->seq);
   for (int w = 0; w < CP_TOKEN_WORDS; w++) {
-    STORE(&s->prev_token[w], s->token[w]);
+    STORE(&r->token[w], s->token[w]);
     STORE(&s->token[w], token[w]);
   }
-  STORE(&s->prev_expires_ns, prev_expires_ns);
+  STORE(&r->expires_ns, prev_expires_ns);
+  STORE(&s->prev, prev);
   STORE(&s->expires_ns, expires_ns);
   cp_seq_write_end(&sh->seq);
 }

@@ -1,14 +1,22 @@
 /* One shard of the token store (internal): an open-addressing table read
  * without locks under a sequence counter.
  *
+ * Layout: a validation touches one 64-byte slot (key, name hash, token,
+ * expiry, and the index of a previous-token record), so a valid check costs
+ * one cache line. The previous token of a refreshed identity lives in a
+ * separate record, read only while its overlap window is open. Names are
+ * kept in a writers-only array beside the slots.
+ *
+ * Memory that readers may touch never moves and is never freed while the
+ * store lives: the slots and the records sit in regions reserved at creation
+ * for the shard's most entries (address space only: pages are touched as the
+ * table grows into them). Growth rehashes in place, inside one write section,
+ * so there are no retired tables to keep.
+ *
  * Readers: token_shard_read copies a slot between two reads of `seq` and
  * retries when they differ or are odd. Slot words are read and written with
  * relaxed atomics, so a torn read is detected, never undefined.
- * Writers: hold `mu`, make `seq` odd, change slots, make it even again.
- * Tables replaced by growth are kept until the store is destroyed, so a
- * reader that still holds the old pointer reads valid (if stale) memory and
- * then retries. Growth doubles, so the kept tables cost at most as much as the
- * live one. */
+ * Writers: hold `mu`, make `seq` odd, change slots, make it even again. */
 #ifndef CPLUGIN_TOKENS_TOKEN_TABLE_H
 #define CPLUGIN_TOKENS_TOKEN_TABLE_H
 
@@ -19,40 +27,49 @@
 
 enum { CP_TOKEN_WORDS = 4 }; /* 32-byte token as 64-bit words */
 
+/* The hot part of an identity: exactly one cache line. */
 typedef struct cp_token_slot {
   uint64_t key; /* the runtime ID's random suffix; 0 = empty */
   uint64_t id_hash;
   uint64_t token[CP_TOKEN_WORDS];
   int64_t expires_ns;
-  uint64_t prev_token[CP_TOKEN_WORDS];
-  int64_t prev_expires_ns; /* INT64_MIN: no previous token */
-  char *runtime_id;        /* touched by writers only */
-} cp_token_slot;
+  uint64_t prev; /* 0 = never refreshed; else 1 + index of its record */
+} __attribute__((aligned(64))) cp_token_slot;
 
-typedef struct cp_token_table {
-  struct cp_token_table *retired_next;
-  size_t mask;
-  cp_token_slot slots[];
-} cp_token_table;
+/* The token a refresh replaced, valid until expires_ns. */
+typedef struct cp_token_prev {
+  uint64_t token[CP_TOKEN_WORDS];
+  int64_t expires_ns;
+  uint64_t next_free; /* writers: free-list link, 1 + index; 0 = end */
+} cp_token_prev;
 
 typedef struct cp_token_shard {
   uint32_t seq;
-  cp_token_table *table;
+  size_t size;           /* slots in use (readers load it atomically) */
+  cp_token_slot *slots;  /* reserved for `capacity` slots */
+  cp_token_prev *prevs;  /* reserved for `max_entries` records */
+  size_t capacity;       /* most slots: max_entries at load 3/4 */
+  size_t max_entries;    /* inserts beyond fail with CP_ELIMIT */
+  size_t count;          /* entries */
+  size_t prevs_used;     /* records ever handed out (high-water mark) */
+  uint64_t prev_free;    /* free records, 1 + index; 0 = none */
+  char **names;          /* writers only: slot i's name, `size` entries */
+  size_t reserved_bytes; /* of both regions, for munmap */
   pthread_mutex_t mu;
-  size_t count;
-  cp_token_table *retired;
 } __attribute__((aligned(64))) cp_token_shard;
 
-/* What a reader copies out of a slot. */
+/* What a reader copies out of a slot (and its record). */
 typedef struct cp_token_view {
   uint64_t id_hash;
   uint64_t token[CP_TOKEN_WORDS];
   int64_t expires_ns;
   uint64_t prev_token[CP_TOKEN_WORDS];
-  int64_t prev_expires_ns;
+  int64_t prev_expires_ns; /* INT64_MIN: no previous token */
 } cp_token_view;
 
-int token_shard_init(cp_token_shard *sh);
+/* Prepares a shard for up to `max_entries` entries. Returns 0 or
+ * CP_ENOMEM. */
+int token_shard_init(cp_token_shard *sh, size_t max_entries);
 void token_shard_destroy(cp_token_shard *sh);
 
 /* Lock-free lookup: true and *view filled when `key` is present. */
@@ -60,23 +77,28 @@ bool token_shard_read(cp_token_shard *sh, uint64_t key, cp_token_view *view);
 
 /* The following require sh->mu. */
 
-/* Index of `key` in the current table, or -1. */
+/* Index of `key` in the table, or -1. */
 long token_shard_find(const cp_token_shard *sh, uint64_t key);
 
-/* Inserts a new slot (key must be absent); takes ownership of runtime_id.
- * Returns 0 or CP_ENOMEM. */
-int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot);
+/* Inserts a new entry (key must be absent; slot->prev is ignored) and takes
+ * ownership of `name`. Returns 0, CP_ELIMIT when the shard holds max_entries,
+ * or CP_ENOMEM (the name is then still the caller's). */
+int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
+                       char *name);
 
-/* Removes the slot at `index`; returns its runtime_id (caller frees). */
+/* Removes the entry at `index`; returns its name (the caller frees it). */
 char *token_shard_remove(cp_token_shard *sh, long index);
 
-/* Replaces the token of the slot at `index`, keeping the old one as previous
- * until prev_expires_ns. */
+/* Replaces the token of the entry at `index`, keeping the old one as the
+ * previous token until prev_expires_ns. */
 void token_shard_rotate(cp_token_shard *sh, long index,
                         const uint64_t token[CP_TOKEN_WORDS],
                         int64_t expires_ns, int64_t prev_expires_ns);
 
-/* Reads the slot at `index` (writers: no retry needed). */
+/* The entry at `index` (writers: no retry needed). */
 const cp_token_slot *token_shard_slot(const cp_token_shard *sh, long index);
+const char *token_shard_name(const cp_token_shard *sh, long index);
+/* Until when the entry at `index` stays valid with either token. */
+int64_t token_shard_valid_until(const cp_token_shard *sh, long index);
 
 #endif /* CPLUGIN_TOKENS_TOKEN_TABLE_H */
