@@ -1,5 +1,5 @@
-/* cplugin — the gRPC client: a channel to one target, unary and
- * server-streaming calls, client interceptors.
+/* cplugin — the gRPC client: a channel to one target, unary calls (blocking
+ * or asynchronous), server-streaming calls, client interceptors.
  *
  * Thread safety: a cp_client is safe to share: any number of threads may issue
  * calls on it at once over its one channel. A cp_client_stream is used by one
@@ -8,6 +8,7 @@
 #ifndef CPLUGIN_CLIENT_H
 #define CPLUGIN_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,11 @@ typedef struct cp_client_options {
   /* TLS or mutual TLS; NULL = plaintext (default). Copied (and PEM files
    * read) by cp_client_create. */
   const cp_tls_client_options *tls;
+  /* true: this client's channel opens a connection of its own, never shared
+   * with other clients of the same target. By default (false) gRPC lets
+   * channels with identical settings share one connection; a load generator
+   * that simulates many peers wants one connection each. */
+  bool dedicated_connection;
 } cp_client_options;
 
 void cp_client_options_init(cp_client_options *opts);
@@ -60,11 +66,18 @@ void cp_call_options_init(cp_call_options *opts);
 int cp_client_create(cp_client **out, const char *target,
                      const cp_client_options *opts);
 
-/* Closes the client: later calls fail with CP_ECLOSED and open streams are
- * cancelled. Idempotent. Safe from any thread. */
+/* Closes the client: later calls fail with CP_ECLOSED, open streams are
+ * cancelled, and asynchronous calls in flight are cancelled (each one's
+ * callback still runs, once, with CANCELLED "client is closed"). Idempotent.
+ * Safe from any thread, also from an asynchronous call's callback. Does not
+ * wait for those callbacks. */
 void cp_client_close(cp_client *client);
 
-/* Closes and frees the client; no call may be running on it. NULL allowed. */
+/* Closes and frees the client: waits until the callback of every
+ * asynchronous call started on it has returned, then joins the client's
+ * completion thread. No blocking call or cp_client_unary_async may be running
+ * on the client from another thread, and it must not be called from one of
+ * the client's own callbacks (it would wait for itself). NULL allowed. */
 void cp_client_destroy(cp_client *client);
 
 /* Unary call. On return `status` (never NULL) holds the outcome. Returns 0
@@ -75,6 +88,51 @@ void cp_client_destroy(cp_client *client);
 int cp_client_unary(cp_client *client, const cp_method_desc *method,
                     const ProtobufCMessage *req, ProtobufCMessage **resp,
                     const cp_call_options *opts, cp_status *status);
+
+/* --- asynchronous unary calls ----------------------------------------------
+ * cp_client_unary_async starts a unary call and returns without waiting for
+ * it. The outcome is delivered to a callback on the client's completion
+ * thread: one thread per client, started by the first asynchronous call and
+ * joined by cp_client_destroy. Callbacks of one client therefore never run
+ * concurrently with each other; callbacks of different clients may.
+ *
+ * Exactly once: when cp_client_unary_async returns 0, `done` runs exactly
+ * once — after the response and status arrived, the deadline passed, the
+ * server failed, or cp_client_close cancelled the call — and never inside
+ * cp_client_unary_async itself. When it returns an error, `done` never runs.
+ *
+ * Interceptors: the interceptor API is synchronous (cp_invocation_proceed
+ * returns the outcome), so it cannot wrap a call whose outcome comes later.
+ * Rather than skip them silently (a client whose interceptor adds a token
+ * would send calls without it), cp_client_unary_async on a client that has
+ * interceptors fails with CP_ESTATE. Pass per-call metadata in `opts`
+ * instead.
+ */
+
+/* The outcome of an asynchronous unary call. `status` is valid during the
+ * callback only. On OK, `resp` is the decoded response and belongs to the
+ * callback (free it with protobuf_c_message_free_unpacked(resp, NULL));
+ * otherwise it is NULL. A response that does not decode as the method's
+ * response type is INTERNAL "response does not decode as <type>", as in
+ * cp_client_unary. The callback runs on the client's completion thread and
+ * must not block: every other completion of the client waits for it. It may
+ * start more asynchronous calls (on this client or others) and may call
+ * cp_client_close, but not cp_client_destroy on its own client. */
+typedef void (*cp_unary_done_fn)(const cp_status *status,
+                                 ProtobufCMessage *resp, void *user);
+
+/* Starts a unary call. `req` is serialised and `opts` (metadata, timeout)
+ * copied before it returns, so the caller may free both at once; `user` is
+ * passed to `done` untouched. Returns 0 (done will run exactly once);
+ * CP_EINVAL for bad arguments (including a NULL `done`); CP_ETOOBIG when the
+ * request exceeds max_message_bytes; CP_ECLOSED after cp_client_close;
+ * CP_ESTATE when the client has interceptors; CP_ENOMEM; CP_ESYS when the
+ * completion thread cannot be started. Thread safety: any thread, any number
+ * at once, including the client's own callbacks. */
+int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
+                          const ProtobufCMessage *req,
+                          const cp_call_options *opts, cp_unary_done_fn done,
+                          void *user);
 
 /* Starts a server-streaming call. Returns 0 and *out (destroy with
  * cp_client_stream_destroy), or a negative code with `status` filled. */

@@ -59,6 +59,15 @@ typedef struct cp_host_options {
    * = no listener (default "127.0.0.1"), port 0 = any free port. */
   const char *metrics_address;
   int metrics_port;
+  /* The per-call chain: the auth interceptor, the rate-limit interceptor and
+   * the metrics post-call hook (default true). FOR MEASURING THE CHAIN'S
+   * COST ONLY: false leaves all three off the server, so nothing is
+   * authenticated (no runtime token is needed for any method, and methods
+   * that need the caller's identity, such as the registry's, refuse every
+   * call), nothing is rate limited and no call is counted in the metrics.
+   * cp_host_create logs a warning when it is false. The services, the
+   * handshake, the router and the HTTP listener stay as they are. */
+  bool call_chain;
 } cp_host_options;
 
 void cp_host_options_init(cp_host_options *opts);

@@ -25,6 +25,7 @@ struct cp_host {
   const cp_tls_server_options *tls;
   const char *metrics_address;
   int metrics_port;
+  bool call_chain;
   bool started;
   bool stopped;
 };
@@ -39,6 +40,7 @@ void cp_host_options_init(cp_host_options *opts) {
   opts->rate_limits = true;
   cp_handshake_options_init(&opts->handshake);
   opts->metrics_address = "127.0.0.1";
+  opts->call_chain = true;
 }
 
 /* Runtime-token checks, timed (sampled) for the metrics. */
@@ -134,18 +136,20 @@ static int wire(cp_host *h) {
   if (rc == 0) {
     rc = cp_auth_open_host_methods(h->auth);
   }
-  /* Interceptors run in the order added: who the caller is, then limits. */
-  if (rc == 0) {
+  /* Interceptors run in the order added: who the caller is, then limits.
+   * Without the call chain (measurements only) the pieces exist, so the
+   * accessors keep working, but none of them sees a call. */
+  if (rc == 0 && h->call_chain) {
     rc = cp_auth_install(h->auth, h->server);
   }
-  if (rc == 0 && h->rate != NULL) {
+  if (rc == 0 && h->rate != NULL && h->call_chain) {
     rc = cp_rate_policy_install(h->rate, h->server);
   }
   if (rc == 0 && h->rate != NULL) {
     rc =
         cp_metrics_attach_rate_limit_buckets(h->metrics, live_buckets, h->rate);
   }
-  if (rc == 0) {
+  if (rc == 0 && h->call_chain) {
     rc = cp_metrics_attach_server(h->metrics, h->server);
   }
   /* /readyz follows the overall health status as well as start/shutdown. */
@@ -187,6 +191,13 @@ int cp_host_create(cp_host **out, const cp_host_options *opts) {
   h->tls = opts->tls;
   h->metrics_address = opts->metrics_address;
   h->metrics_port = opts->metrics_port;
+  h->call_chain = opts->call_chain;
+  if (!h->call_chain) {
+    cp_log(CP_LOG_WARN,
+           "host call chain is OFF: no authentication, rate limiting or call "
+           "metrics (for measuring the chain's cost only)",
+           CP_LOG_END);
+  }
   int rc = h->listen == NULL ? CP_ENOMEM : create_pieces(h, opts);
   if (rc == 0) {
     rc = wire(h);

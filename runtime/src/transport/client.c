@@ -50,7 +50,7 @@ int cp_client_create(cp_client **out, const char *target,
   c->opts = o;
   c->opts.tls = NULL; /* the caller's struct is not kept */
   grpc_init();
-  grpc_arg args[3];
+  grpc_arg args[4];
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[0].value.integer = (int)o.max_message_bytes;
@@ -58,16 +58,24 @@ int cp_client_create(cp_client **out, const char *target,
   args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
   args[1].value.integer = (int)o.max_message_bytes;
   grpc_channel_args chargs = {2, args};
+  if (o.dedicated_connection) {
+    /* A subchannel pool of this channel's own: gRPC's global pool would hand
+     * it the connection of any channel with the same target and settings. */
+    args[chargs.num_args].type = GRPC_ARG_INTEGER;
+    args[chargs.num_args].key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
+    args[chargs.num_args].value.integer = 1;
+    chargs.num_args++;
+  }
   grpc_channel_credentials *creds = NULL;
   int rc = 0;
   if (o.tls != NULL) {
     rc = cp_tls_channel_credentials(o.tls, &creds);
     if (rc == 0 && o.tls->server_name != NULL) {
       /* gRPC copies channel args, so the caller's string may go away. */
-      args[2].type = GRPC_ARG_STRING;
-      args[2].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
-      args[2].value.string = (char *)o.tls->server_name;
-      chargs.num_args = 3;
+      args[chargs.num_args].type = GRPC_ARG_STRING;
+      args[chargs.num_args].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+      args[chargs.num_args].value.string = (char *)o.tls->server_name;
+      chargs.num_args++;
     }
   } else {
     creds = grpc_insecure_credentials_create();
@@ -98,12 +106,15 @@ void cp_client_close(cp_client *client) {
   if (client == NULL) {
     return;
   }
-  atomic_store(&client->closed, true);
+  /* `closed` is set under mu: an asynchronous call checks it under mu before
+   * starting its batch, so none can start after this section. */
   pthread_mutex_lock(&client->mu);
+  atomic_store(&client->closed, true);
   for (cp_client_stream *s = client->streams; s != NULL;
        s = cp_client_stream_next_open(s)) {
     cp_client_stream_cancel(s);
   }
+  cp_client_async_cancel_all(client);
   pthread_mutex_unlock(&client->mu);
 }
 
@@ -112,6 +123,7 @@ void cp_client_destroy(cp_client *client) {
     return;
   }
   cp_client_close(client);
+  cp_client_async_stop(client);
   grpc_channel_destroy(client->channel);
   free(client->interceptors);
   pthread_mutex_destroy(&client->mu);
@@ -255,10 +267,10 @@ int cp_invocation_proceed(cp_invocation *inv) {
   return cp_transport_stream_start(inv);
 }
 
-static int invocation_init(cp_invocation *inv, cp_client *client,
-                           const cp_method_desc *method,
-                           const ProtobufCMessage *req,
-                           const cp_call_options *opts) {
+int cp_invocation_init(cp_invocation *inv, cp_client *client,
+                       const cp_method_desc *method,
+                       const ProtobufCMessage *req,
+                       const cp_call_options *opts) {
   memset(inv, 0, sizeof *inv);
   cp_arena_init(&inv->arena);
   inv->client = client;
@@ -282,9 +294,9 @@ static int invocation_init(cp_invocation *inv, cp_client *client,
   return 0;
 }
 
-static int check_call_args(cp_client *client, const cp_method_desc *method,
-                           const ProtobufCMessage *req, cp_method_kind kind,
-                           const cp_call_options *opts, cp_status *status) {
+int cp_client_check_call_args(cp_client *client, const cp_method_desc *method,
+                              const ProtobufCMessage *req, cp_method_kind kind,
+                              const cp_call_options *opts, cp_status *status) {
   if (status == NULL) {
     return CP_EINVAL;
   }
@@ -314,12 +326,13 @@ int cp_client_unary(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   *resp = NULL;
-  int rc = check_call_args(client, method, req, CP_METHOD_UNARY, opts, status);
+  int rc = cp_client_check_call_args(client, method, req, CP_METHOD_UNARY, opts,
+                                     status);
   if (rc != 0) {
     return rc;
   }
   cp_invocation inv;
-  rc = invocation_init(&inv, client, method, req, opts);
+  rc = cp_invocation_init(&inv, client, method, req, opts);
   if (rc == 0) {
     rc = cp_invocation_proceed(&inv);
   } else {
@@ -351,13 +364,13 @@ int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   *out = NULL;
-  int rc = check_call_args(client, method, req, CP_METHOD_SERVER_STREAMING,
-                           opts, status);
+  int rc = cp_client_check_call_args(client, method, req,
+                                     CP_METHOD_SERVER_STREAMING, opts, status);
   if (rc != 0) {
     return rc;
   }
   cp_invocation inv;
-  rc = invocation_init(&inv, client, method, req, opts);
+  rc = cp_invocation_init(&inv, client, method, req, opts);
   if (rc == 0) {
     rc = cp_invocation_proceed(&inv);
   } else {
