@@ -125,6 +125,29 @@ TEST_F(TokenStoreTest, WrongUnknownAndMalformedCredentialsFail) {
   EXPECT_FALSE(Valid("x-0000000000000000", a.token));  // zero key
   EXPECT_FALSE(Valid("x-0123456789ABCDEF", a.token));  // upper-case hex
   EXPECT_FALSE(cp_token_store_validate(store_, nullptr, 0, "t", 1));
+  // Standard base64 characters, padding inside, or a missing final '=' at
+  // any position fail.
+  for (size_t i = 0; i < 44; i++) {
+    for (char bad : {'+', '/', '=', '.', '\0'}) {
+      if (i == 43 && bad == '=') {
+        continue;
+      }
+      std::string t = a.token;
+      t[i] = bad;
+      EXPECT_FALSE(Valid(a.id, t)) << i << " " << bad;
+    }
+  }
+  // Non-canonical: the last character differs only in the two bits under
+  // the padding, which a lax decoder would ignore.
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t v = std::string(kAlphabet).find(a.token[42]);
+  ASSERT_EQ(0u, v % 4);
+  for (size_t low = 1; low < 4; low++) {
+    std::string t = a.token;
+    t[42] = kAlphabet[v + low];
+    EXPECT_FALSE(Valid(a.id, t)) << t;
+  }
   EXPECT_TRUE(Valid(a));
 }
 
