@@ -2,17 +2,22 @@
 // all threads updating the same series: a striped counter increment, a
 // histogram observation, the same on the shared (atomic) stripe, a single
 // atomic counter for comparison, the post-hook's record_call, and the cost
-// of sampled token timing. Run with tools/bench.sh.
+// of sampled token timing. Real time (items/s is the aggregate over the
+// threads), as every timed benchmark in tests/bench. Run with tools/bench.sh.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <cstdint>
+
+#include "bench_util.h"
 
 extern "C" {
 #include "cplugin/metrics.h"
 }
 
 namespace {
+
+using cplugin_bench::OneToEightThreads;
 
 struct Fixture {
   cp_metric_registry *registry = nullptr;
@@ -72,7 +77,7 @@ void BM_CounterInc(benchmark::State &state) {
   }
   CheckCount(state, f);
 }
-BENCHMARK(BM_CounterInc)->Threads(1)->Threads(2)->Threads(4)->Threads(8);
+BENCHMARK(BM_CounterInc)->Apply(OneToEightThreads);
 
 void BM_CounterIncSharedStripe(benchmark::State &state) {
   Fixture &f = Shared();
@@ -81,11 +86,7 @@ void BM_CounterIncSharedStripe(benchmark::State &state) {
   }
   CheckCount(state, f);
 }
-BENCHMARK(BM_CounterIncSharedStripe)
-    ->Threads(1)
-    ->Threads(2)
-    ->Threads(4)
-    ->Threads(8);
+BENCHMARK(BM_CounterIncSharedStripe)->Apply(OneToEightThreads);
 
 // What an unsharded counter costs: one atomic cell for every thread.
 std::atomic<uint64_t> g_single{0};
@@ -96,11 +97,7 @@ void BM_SingleAtomicCounter(benchmark::State &state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_SingleAtomicCounter)
-    ->Threads(1)
-    ->Threads(2)
-    ->Threads(4)
-    ->Threads(8);
+BENCHMARK(BM_SingleAtomicCounter)->Apply(OneToEightThreads);
 
 void BM_HistogramObserve(benchmark::State &state) {
   Fixture &f = Striped();
@@ -112,7 +109,7 @@ void BM_HistogramObserve(benchmark::State &state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_HistogramObserve)->Threads(1)->Threads(2)->Threads(4)->Threads(8);
+BENCHMARK(BM_HistogramObserve)->Apply(OneToEightThreads);
 
 void BM_HistogramObserveSharedStripe(benchmark::State &state) {
   Fixture &f = Shared();
@@ -123,11 +120,7 @@ void BM_HistogramObserveSharedStripe(benchmark::State &state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_HistogramObserveSharedStripe)
-    ->Threads(1)
-    ->Threads(2)
-    ->Threads(4)
-    ->Threads(8);
+BENCHMARK(BM_HistogramObserveSharedStripe)->Apply(OneToEightThreads);
 
 cp_metrics *Standard() {
   static cp_metrics *m = [] {
@@ -152,7 +145,7 @@ void BM_RecordCall(benchmark::State &state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_RecordCall)->Threads(1)->Threads(2)->Threads(4)->Threads(8);
+BENCHMARK(BM_RecordCall)->Apply(OneToEightThreads);
 
 // begin/end around nothing: the overhead sampling adds to each validation
 // (one in 64 reads the clock twice and observes).
@@ -165,7 +158,7 @@ void BM_TokenTimingOverhead(benchmark::State &state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_TokenTimingOverhead)->Threads(1)->Threads(8);
+BENCHMARK(BM_TokenTimingOverhead)->Apply(OneToEightThreads);
 
 }  // namespace
 

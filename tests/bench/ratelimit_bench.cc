@@ -1,17 +1,24 @@
-// Rate limiter benchmarks (Google Benchmark): checks on one key (every
-// thread on the same bucket) and on 10 000 keys (threads spread over them),
-// at 1, 2, 4 and 8 threads, with the default clock
-// (CLOCK_MONOTONIC_COARSE). Keys are either short ("test-key", as upstream's
-// benchmark) or shaped like the rate policy's keys (tag, group, provider,
-// runtime ID: 44 bytes). Counters: bucket_bytes (state per key) and
-// bytes_per_key (state, index and fixed overhead over the live keys). Run with
-// tools/bench.sh; figures go to docs/performance.md.
+// Rate limiter benchmarks (Google Benchmark), the guide's BenchmarkRateLimiter:
+//   BM_RateLimiter_Allow/<key>         every thread checks the same key:
+//                                      test_key ("test-key", as upstream's
+//                                      benchmark) or policy_key (46 bytes,
+//                                      the rate policy's shape, bench_util.h)
+//   BM_RateLimiter_MultipleKeys/<keys> 1 000, 10 000 or 100 000 keys, each
+//                                      thread walking its own stride of
+//                                      them: short_keys ("key-<n>") or
+//                                      policy_keys
+// at 1, 2, 4 and 8 threads (real time; items/s is the aggregate), with the
+// default clock (CLOCK_MONOTONIC_COARSE). Memory per bucket is measured in
+// memory_bench.cc. Run with tools/bench.sh.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "bench_util.h"
 
 extern "C" {
 #include "cplugin/ratelimit.h"
@@ -19,47 +26,60 @@ extern "C" {
 
 namespace {
 
+using cplugin_bench::kSizes;
+using cplugin_bench::OneToEightThreads;
+
 // Generous enough that checks are admitted: the benchmark measures the
 // admitting path (lookup, arithmetic, compare-and-swap).
 constexpr cp_rate_limit kLimit = {UINT32_MAX, UINT32_MAX};
 constexpr int kShort = 0;
 constexpr int kPolicyShaped = 1;
 
-std::string MakeKey(int shape, int i) {
-  if (shape == kShort) {
-    return i == 0 ? std::string("test-key") : "key-" + std::to_string(i);
-  }
-  char id[32];
-  snprintf(id, sizeof id, "plugin-%d-%016x", i % 97, i * 2654435761u);
-  return std::string("i\x02\x00runtime-token", 16) + '\0' + id;
-}
-
 // Keys packed in fixed-size records, so that the benchmark's own memory
 // traffic stays small next to the limiter's.
 struct Key {
-  char bytes[52];
+  char bytes[cplugin_bench::kPolicyKeyMax];
   uint32_t len;
 };
+
+Key MakeKey(int shape, uint64_t i) {
+  Key key{};
+  if (shape == kShort) {
+    std::string s =
+        i == 0 ? std::string("test-key") : "key-" + std::to_string(i);
+    memcpy(key.bytes, s.data(), s.size());
+    key.len = static_cast<uint32_t>(s.size());
+    return key;
+  }
+  char id[64];
+  size_t id_len = cplugin_bench::MakeRuntimeId(i, id);
+  key.len =
+      static_cast<uint32_t>(cplugin_bench::PolicyKey(id, id_len, key.bytes));
+  return key;
+}
 
 struct Fixture {
   cp_rate_limiter *limiter = nullptr;
   std::vector<Key> keys;
 };
 
-// One limiter per (key count, shape), built once and shared by the threads.
-Fixture &LimiterWith(int keys, int shape) {
-  static Fixture fixtures[2][2];
-  Fixture &f = fixtures[keys == 1 ? 0 : 1][shape];
+// One limiter per (key count, shape), built by Setup (before the threads
+// start) and kept for the process's lifetime.
+Fixture &LimiterWith(int64_t keys, int shape) {
+  static Fixture fixtures[4][2];
+  int slot = keys == 1 ? 0 : keys == 1000 ? 1 : keys == 10000 ? 2 : 3;
+  Fixture &f = fixtures[slot][shape];
   if (f.limiter == nullptr) {
     cp_rate_limiter_options o;
     cp_rate_limiter_options_init(&o);
     o.sweep_interval_ms = 0;
-    cp_rate_limiter_create(&f.limiter, &o);
-    for (int i = 0; i < keys; i++) {
-      std::string k = MakeKey(shape, i);
-      Key key{};
-      key.len = static_cast<uint32_t>(k.size());
-      memcpy(key.bytes, k.data(), k.size());
+    o.max_buckets = static_cast<size_t>(keys) + 16;
+    if (cp_rate_limiter_create(&f.limiter, &o) != 0) {
+      fprintf(stderr, "cp_rate_limiter_create failed\n");
+      abort();
+    }
+    for (int64_t i = 0; i < keys; i++) {
+      Key key = MakeKey(shape, static_cast<uint64_t>(i));
       f.keys.push_back(key);
       cp_rate_limiter_check(f.limiter, key.bytes, key.len, kLimit, nullptr);
     }
@@ -67,42 +87,45 @@ Fixture &LimiterWith(int keys, int shape) {
   return f;
 }
 
-void Report(benchmark::State &state, cp_rate_limiter *limiter, int64_t ok) {
+void Report(benchmark::State &state, int64_t ok) {
   if (ok != static_cast<int64_t>(state.iterations())) {
     state.SkipWithError("a check was not admitted");
   }
   state.SetItemsProcessed(state.iterations());
-  cp_rate_limiter_stats st;
-  cp_rate_limiter_stats_get(limiter, &st);
-  state.counters["bucket_bytes"] = benchmark::Counter(
-      static_cast<double>(st.bucket_bytes), benchmark::Counter::kAvgThreads);
-  if (st.buckets > 1) {
-    state.counters["bytes_per_key"] = benchmark::Counter(
-        static_cast<double>(st.memory_bytes) / static_cast<double>(st.buckets),
-        benchmark::Counter::kAvgThreads);
-  }
 }
 
-void BM_RateLimiter_Allow(benchmark::State &state) {
-  Fixture &f = LimiterWith(1, static_cast<int>(state.range(0)));
+// The key shape is the captured argument; Setup cannot see it, so each
+// shape has its own Setup.
+template <int Shape>
+void SetupAllow(const benchmark::State &) {
+  LimiterWith(1, Shape);
+}
+
+void BM_RateLimiter_Allow(benchmark::State &state, int shape) {
+  Fixture &f = LimiterWith(1, shape);
   const Key key = f.keys[0];
   int64_t ok = 0;
   for (auto _ : state) {
     ok += cp_rate_limiter_check(f.limiter, key.bytes, key.len, kLimit,
                                 nullptr) == CP_RATE_ALLOW;
   }
-  Report(state, f.limiter, ok);
+  Report(state, ok);
 }
 
-BENCHMARK(BM_RateLimiter_Allow)
-    ->ArgName("policy_key")
-    ->Arg(kShort)
-    ->Arg(kPolicyShaped)
-    ->ThreadRange(1, 8)
-    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_RateLimiter_Allow, test_key, kShort)
+    ->Setup(SetupAllow<kShort>)
+    ->Apply(OneToEightThreads);
+BENCHMARK_CAPTURE(BM_RateLimiter_Allow, policy_key, kPolicyShaped)
+    ->Setup(SetupAllow<kPolicyShaped>)
+    ->Apply(OneToEightThreads);
 
-void BM_RateLimiter_MultipleKeys(benchmark::State &state) {
-  Fixture &f = LimiterWith(10000, static_cast<int>(state.range(0)));
+template <int Shape>
+void SetupMultipleKeys(const benchmark::State &state) {
+  LimiterWith(state.range(0), Shape);
+}
+
+void BM_RateLimiter_MultipleKeys(benchmark::State &state, int shape) {
+  Fixture &f = LimiterWith(state.range(0), shape);
   // Each thread walks its own stride of the keys.
   size_t i = static_cast<size_t>(state.thread_index()) * 7919;
   size_t n = f.keys.size();
@@ -113,15 +136,19 @@ void BM_RateLimiter_MultipleKeys(benchmark::State &state) {
                                 nullptr) == CP_RATE_ALLOW;
     i++;
   }
-  Report(state, f.limiter, ok);
+  Report(state, ok);
 }
 
-BENCHMARK(BM_RateLimiter_MultipleKeys)
-    ->ArgName("policy_key")
-    ->Arg(kShort)
-    ->Arg(kPolicyShaped)
-    ->ThreadRange(1, 8)
-    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_RateLimiter_MultipleKeys, short_keys, kShort)
+    ->ArgName("keys")
+    ->ArgsProduct({kSizes})
+    ->Setup(SetupMultipleKeys<kShort>)
+    ->Apply(OneToEightThreads);
+BENCHMARK_CAPTURE(BM_RateLimiter_MultipleKeys, policy_keys, kPolicyShaped)
+    ->ArgName("keys")
+    ->ArgsProduct({kSizes})
+    ->Setup(SetupMultipleKeys<kPolicyShaped>)
+    ->Apply(OneToEightThreads);
 
 }  // namespace
 

@@ -1,14 +1,23 @@
 // Registry benchmarks (Google Benchmark): the in-process lookup the router
-// uses (cp_registry_resolve) with 1k and 10k providers of one type under
-// each strategy, by provider ID, and across many types; and the memory one
-// registration costs (counters, measured with mallinfo2). Run with
-// tools/bench.sh; figures go to docs/registry.md.
+// uses (cp_registry_resolve), at 1, 2, 4 and 8 threads (real time; items/s
+// is the aggregate):
+//   BM_Resolve/<strategy>   1 000 / 10 000 / 100 000 providers of one type,
+//                           picked by the type's strategy (first,
+//                           round_robin, random, weighted)
+//   BM_ResolveByProvider    the same registries, a given provider's
+//                           registration (each thread walks its own stride)
+//   BM_ResolveAcrossTypes   10 000 providers spread over 1 000 types
+// Memory per registration is measured in memory_bench.cc. Run with
+// tools/bench.sh; figures go to docs/registry.md and docs/performance.md.
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "bench_util.h"
 
 extern "C" {
 #include "cplugin/registry.h"
@@ -16,64 +25,97 @@ extern "C" {
 
 namespace {
 
-cp_registry_service Logger(const cp_metadata *md, size_t n) {
-  return cp_registry_service{"logger", "1.0.0", "/logger.v1.Logger/", md, n};
-}
+using cplugin_bench::kSizes;
+using cplugin_bench::OneToEightThreads;
 
 // A registry holding `providers` registrations of "logger" (one runtime
-// each, with a base_url), built once per size and shared by the threads.
+// each, with a base_url), built by Setup (before the threads start) and kept
+// for the process's lifetime.
 struct Fixture {
   cp_registry *reg = nullptr;
   std::vector<std::string> ids;
 };
 
-Fixture &WithProviders(size_t providers) {
-  static Fixture fixtures[2];
-  Fixture &f = fixtures[providers == 1000 ? 0 : 1];
-  if (f.reg == nullptr) {
-    cp_registry_options o;
-    cp_registry_options_init(&o);
-    o.max_registrations = providers;
-    o.random_seed = 1;
-    cp_registry_create(&f.reg, &o);
-    cp_metadata md[] = {{"base_url", "http://10.1.2.3:50051"}};
-    cp_registry_service svc = Logger(md, 1);
-    for (size_t i = 0; i < providers; i++) {
-      f.ids.push_back("logger-" + std::to_string(1000000 + i) + "-0123456789");
-      cp_registry_register_as_host(f.reg, f.ids.back().c_str(), &svc, nullptr);
+Fixture &WithProviders(int64_t providers) {
+  static Fixture fixtures[3];
+  Fixture &f = fixtures[providers == 1000 ? 0 : providers == 10000 ? 1 : 2];
+  if (f.reg != nullptr) {
+    return f;
+  }
+  cp_registry_options o;
+  cp_registry_options_init(&o);
+  o.max_registrations = static_cast<size_t>(providers);
+  o.random_seed = 1;
+  if (cp_registry_create(&f.reg, &o) != 0) {
+    fprintf(stderr, "cp_registry_create failed\n");
+    abort();
+  }
+  cp_metadata md[] = {{"base_url", "http://10.1.2.3:50051"}};
+  cp_registry_service svc = {"logger", "1.0.0", "/logger.v1.Logger/", md, 1};
+  for (int64_t i = 0; i < providers; i++) {
+    char id[64];
+    cplugin_bench::MakeRuntimeId(static_cast<uint64_t>(i), id);
+    f.ids.emplace_back(id);
+    if (cp_registry_register_as_host(f.reg, id, &svc, nullptr) != 0) {
+      fprintf(stderr, "cp_registry_register_as_host failed\n");
+      abort();
     }
   }
   return f;
 }
 
-void BM_Resolve(benchmark::State &state) {
-  Fixture &f = WithProviders(static_cast<size_t>(state.range(0)));
-  auto strategy = static_cast<cp_select_strategy>(state.range(1));
-  if (state.thread_index() == 0) {
-    cp_registry_set_strategy(f.reg, "logger", strategy);
-  }
-  auto ep = std::make_unique<cp_registry_endpoint>();
-  int64_t failures = 0;
-  for (auto _ : state) {
-    failures += cp_registry_resolve(f.reg, "logger", nullptr, ep.get()) != 0;
-    benchmark::DoNotOptimize(ep->provider_id[0]);
-  }
+void Check(benchmark::State &state, int64_t failures) {
   if (failures != 0) {
     state.SkipWithError("resolve failed");
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-BENCHMARK(BM_Resolve)
-    ->ArgNames({"providers", "strategy"})
-    ->ArgsProduct({{1000, 10000},
-                   {CP_SELECT_FIRST, CP_SELECT_ROUND_ROBIN, CP_SELECT_RANDOM,
-                    CP_SELECT_WEIGHTED}})
-    ->ThreadRange(1, 2)
-    ->UseRealTime();
+// The strategy is the captured argument; Setup cannot see it, so each
+// strategy has its own Setup.
+template <cp_select_strategy S>
+void SetupStrategy(const benchmark::State &state) {
+  cp_registry_set_strategy(WithProviders(state.range(0)).reg, "logger", S);
+}
+
+void BM_Resolve(benchmark::State &state, cp_select_strategy) {
+  Fixture &f = WithProviders(state.range(0));
+  auto ep = std::make_unique<cp_registry_endpoint>();
+  int64_t failures = 0;
+  for (auto _ : state) {
+    failures += cp_registry_resolve(f.reg, "logger", nullptr, ep.get()) != 0;
+    benchmark::DoNotOptimize(ep->provider_id[0]);
+  }
+  Check(state, failures);
+}
+
+BENCHMARK_CAPTURE(BM_Resolve, first, CP_SELECT_FIRST)
+    ->ArgName("providers")
+    ->ArgsProduct({kSizes})
+    ->Setup(SetupStrategy<CP_SELECT_FIRST>)
+    ->Apply(OneToEightThreads);
+BENCHMARK_CAPTURE(BM_Resolve, round_robin, CP_SELECT_ROUND_ROBIN)
+    ->ArgName("providers")
+    ->ArgsProduct({kSizes})
+    ->Setup(SetupStrategy<CP_SELECT_ROUND_ROBIN>)
+    ->Apply(OneToEightThreads);
+BENCHMARK_CAPTURE(BM_Resolve, random, CP_SELECT_RANDOM)
+    ->ArgName("providers")
+    ->ArgsProduct({kSizes})
+    ->Setup(SetupStrategy<CP_SELECT_RANDOM>)
+    ->Apply(OneToEightThreads);
+BENCHMARK_CAPTURE(BM_Resolve, weighted, CP_SELECT_WEIGHTED)
+    ->ArgName("providers")
+    ->ArgsProduct({kSizes})
+    ->Setup(SetupStrategy<CP_SELECT_WEIGHTED>)
+    ->Apply(OneToEightThreads);
+
+void SetupProviders(const benchmark::State &state) {
+  WithProviders(state.range(0));
+}
 
 void BM_ResolveByProvider(benchmark::State &state) {
-  Fixture &f = WithProviders(static_cast<size_t>(state.range(0)));
+  Fixture &f = WithProviders(state.range(0));
   auto ep = std::make_unique<cp_registry_endpoint>();
   size_t i = static_cast<size_t>(state.thread_index()) * 7919;
   size_t n = f.ids.size();
@@ -83,112 +125,66 @@ void BM_ResolveByProvider(benchmark::State &state) {
                                     ep.get()) != 0;
     i++;
   }
-  if (failures != 0) {
-    state.SkipWithError("resolve failed");
-  }
-  state.SetItemsProcessed(state.iterations());
+  Check(state, failures);
 }
 
 BENCHMARK(BM_ResolveByProvider)
     ->ArgName("providers")
-    ->Arg(1000)
-    ->Arg(10000)
-    ->ThreadRange(1, 2)
-    ->UseRealTime();
+    ->ArgsProduct({kSizes})
+    ->Setup(SetupProviders)
+    ->Apply(OneToEightThreads);
 
 // 10k providers spread over 1000 types: lookups hit many cache lines.
-void BM_ResolveAcrossTypes(benchmark::State &state) {
-  static cp_registry *reg = nullptr;
-  static std::vector<std::string> types;
-  if (reg == nullptr) {
-    cp_registry_options o;
-    cp_registry_options_init(&o);
-    cp_registry_create(&reg, &o);
-    cp_metadata md[] = {{"base_url", "http://10.1.2.3:50051"}};
-    for (int t = 0; t < 1000; t++) {
-      types.push_back("service-" + std::to_string(t));
-    }
-    for (int p = 0; p < 10000; p++) {
-      std::string owner = "plugin-" + std::to_string(p);
-      cp_registry_service svc = {types[static_cast<size_t>(p % 1000)].c_str(),
-                                 "1.0.0", "/svc.v1.Svc/", md, 1};
-      cp_registry_register_as_host(reg, owner.c_str(), &svc, nullptr);
-    }
+struct TypesFixture {
+  cp_registry *reg = nullptr;
+  std::vector<std::string> types;
+};
+
+TypesFixture &AcrossTypes() {
+  static TypesFixture f;
+  if (f.reg != nullptr) {
+    return f;
   }
+  cp_registry_options o;
+  cp_registry_options_init(&o);
+  if (cp_registry_create(&f.reg, &o) != 0) {
+    fprintf(stderr, "cp_registry_create failed\n");
+    abort();
+  }
+  cp_metadata md[] = {{"base_url", "http://10.1.2.3:50051"}};
+  for (int t = 0; t < 1000; t++) {
+    f.types.push_back("service-" + std::to_string(t));
+  }
+  for (int p = 0; p < 10000; p++) {
+    char owner[64];
+    cplugin_bench::MakeRuntimeId(static_cast<uint64_t>(p), owner);
+    cp_registry_service svc = {f.types[static_cast<size_t>(p % 1000)].c_str(),
+                               "1.0.0", "/svc.v1.Svc/", md, 1};
+    cp_registry_register_as_host(f.reg, owner, &svc, nullptr);
+  }
+  return f;
+}
+
+void SetupAcrossTypes(const benchmark::State &) {
+  AcrossTypes();
+}
+
+void BM_ResolveAcrossTypes(benchmark::State &state) {
+  TypesFixture &f = AcrossTypes();
   auto ep = std::make_unique<cp_registry_endpoint>();
   size_t i = static_cast<size_t>(state.thread_index()) * 7919;
   int64_t failures = 0;
   for (auto _ : state) {
-    failures += cp_registry_resolve(reg, types[i % types.size()].c_str(),
+    failures += cp_registry_resolve(f.reg, f.types[i % f.types.size()].c_str(),
                                     nullptr, ep.get()) != 0;
     i += 13;
   }
-  if (failures != 0) {
-    state.SkipWithError("resolve failed");
-  }
-  state.SetItemsProcessed(state.iterations());
+  Check(state, failures);
 }
 
-BENCHMARK(BM_ResolveAcrossTypes)->ThreadRange(1, 2)->UseRealTime();
-
-size_t HeapInUse() {
-  return mallinfo2().uordblks;
-}
-
-// Heap bytes per registration, malloc's headers and the tables' share
-// included: `runtimes` runtimes register `per_runtime` services each (a
-// base_url, a typical version and path). bytes_per_registration is the
-// marginal cost of a registration by a runtime already known;
-// bytes_per_runtime what a runtime with one registration costs.
-void BM_RegistrationMemory(benchmark::State &state) {
-  const size_t runtimes = 1000;
-  const size_t per_runtime = 10;
-  double per_reg = 0;
-  double per_runtime_one = 0;
-  for (auto _ : state) {
-    cp_registry_options o;
-    cp_registry_options_init(&o);
-    cp_registry *reg = nullptr;
-    cp_registry_create(&reg, &o);
-    std::vector<std::string> owners;
-    std::vector<std::string> types;
-    for (size_t r = 0; r < runtimes; r++) {
-      owners.push_back("plugin-" + std::to_string(r) + "-0123456789abcdef");
-    }
-    for (size_t t = 0; t < per_runtime; t++) {
-      types.push_back("service-" + std::to_string(t));
-    }
-    cp_metadata md[] = {{"base_url", "http://10.1.2.3:50051"}};
-    size_t before = HeapInUse();
-    for (size_t r = 0; r < runtimes; r++) {
-      cp_registry_service svc = {types[0].c_str(), "1.0.0", "/svc.v1.Service/",
-                                 md, 1};
-      cp_registry_register_as_host(reg, owners[r].c_str(), &svc, nullptr);
-    }
-    size_t first = HeapInUse();
-    for (size_t t = 1; t < per_runtime; t++) {
-      for (size_t r = 0; r < runtimes; r++) {
-        cp_registry_service svc = {types[t].c_str(), "1.0.0",
-                                   "/svc.v1.Service/", md, 1};
-        cp_registry_register_as_host(reg, owners[r].c_str(), &svc, nullptr);
-      }
-    }
-    size_t after = HeapInUse();
-    per_runtime_one = static_cast<double>(first - before) / runtimes;
-    per_reg = static_cast<double>(after - first) /
-              static_cast<double>(runtimes * (per_runtime - 1));
-    cp_registry_stats st;
-    cp_registry_get_stats(reg, &st);
-    if (st.registrations != runtimes * per_runtime) {
-      state.SkipWithError("registrations failed");
-    }
-    cp_registry_destroy(reg);
-  }
-  state.counters["bytes_per_registration"] = per_reg;
-  state.counters["bytes_per_runtime"] = per_runtime_one;
-}
-
-BENCHMARK(BM_RegistrationMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ResolveAcrossTypes)
+    ->Setup(SetupAcrossTypes)
+    ->Apply(OneToEightThreads);
 
 }  // namespace
 

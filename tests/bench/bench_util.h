@@ -1,0 +1,54 @@
+// Helpers shared by the benchmarks in tests/bench: runtime IDs and rate
+// limiter keys shaped like the real ones, the thread counts every timed
+// benchmark runs at, and the sizes of the scalability runs.
+#ifndef CPLUGIN_TESTS_BENCH_BENCH_UTIL_H
+#define CPLUGIN_TESTS_BENCH_BENCH_UTIL_H
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+
+namespace cplugin_bench {
+
+// The thread counts of the guide's `-cpu=1,2,4,8`, measured in real time
+// (wall clock): a run's items/s is the aggregate over its threads.
+inline void OneToEightThreads(benchmark::internal::Benchmark *b) {
+  b->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+}
+
+// Live tokens, buckets, registrations or plugins of the scalability runs.
+constexpr std::initializer_list<int64_t> kSizes = {1000, 10000, 100000};
+
+// A runtime ID of the token store's shape ("<self_id>-<16 hex>"), distinct
+// for every i. Returns its length.
+inline size_t MakeRuntimeId(uint64_t i, char (&out)[64]) {
+  // An odd multiplier is a bijection on 64 bits: no two i share an ID.
+  uint64_t suffix = (i + 1) * 0x9e3779b97f4a7c15ull;
+  int n = snprintf(out, sizeof out, "bench-plugin-%016llx",
+                   static_cast<unsigned long long>(suffix));
+  return static_cast<size_t>(n);
+}
+
+// The key the rate policy (runtime/src/ratelimit/policy.c) gives a call by
+// an authenticated runtime: a tag byte 'i', the rule group (2 bytes), the
+// identity provider "runtime-token", a NUL and the runtime ID; 46 bytes for
+// a MakeRuntimeId ID (29 bytes). Returns its length.
+constexpr size_t kPolicyKeyMax = 128;
+inline size_t PolicyKey(const char *runtime_id, size_t id_len,
+                        char (&out)[kPolicyKeyMax]) {
+  static const char kHead[] = "i\x02\x00runtime-token";  // + its NUL
+  size_t head = sizeof kHead;
+  if (id_len > kPolicyKeyMax - head) {
+    id_len = kPolicyKeyMax - head;
+  }
+  memcpy(out, kHead, head);
+  memcpy(out + head, runtime_id, id_len);
+  return head + id_len;
+}
+
+}  // namespace cplugin_bench
+
+#endif  // CPLUGIN_TESTS_BENCH_BENCH_UTIL_H
