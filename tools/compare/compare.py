@@ -47,6 +47,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import struct
@@ -113,9 +114,9 @@ def loadavg():
 def command_output(argv):
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-        return (out.stdout or out.stderr).strip()
     except (OSError, subprocess.SubprocessError):
         return "?"
+    return out.stdout.strip() if out.returncode == 0 else "?"
 
 
 def machine_facts():
@@ -153,6 +154,15 @@ def cpu_seconds(pid):
 # servers
 
 
+def redact_argv(argv):
+    """argv for a log line: the value of --token is not written anywhere."""
+    out = list(argv)
+    for i in range(1, len(out)):
+        if out[i - 1] == "--token":
+            out[i] = "<not logged>"
+    return out
+
+
 class Server:
     """A server process that prints LISTENING <port> and, when stopped with
     SIGTERM, SERVED ok=<n>."""
@@ -163,7 +173,7 @@ class Server:
         self.lines = []
         self.cond = threading.Condition()
         self.log_file = open(log_path, "ab")
-        self.log_file.write(("\n$ %s\n" % " ".join(argv)).encode())
+        self.log_file.write(("\n$ %s\n" % " ".join(redact_argv(argv))).encode())
         self.log_file.flush()
         try:
             self.proc = subprocess.Popen(
@@ -243,7 +253,8 @@ def handshake(cpluginctl, port, log_path):
     argv = [cpluginctl, "handshake", "--target", "127.0.0.1:%d" % port, "--id", "compare"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     with open(log_path, "a", encoding="utf-8") as f:
-        f.write("\n$ %s\n%s%s" % (" ".join(argv), out.stderr, out.stdout))
+        shown = re.sub(r"^RUNTIME_TOKEN=.*$", "RUNTIME_TOKEN=<not logged>", out.stdout, flags=re.M)
+        f.write("\n$ %s\n%s%s" % (" ".join(argv), out.stderr, shown))
     ident = re.search(r"^RUNTIME_ID=(\S+)$", out.stdout, re.M)
     token = re.search(r"^RUNTIME_TOKEN=(\S+)$", out.stdout, re.M)
     if out.returncode != 0 or not ident or not token:
@@ -546,6 +557,9 @@ def main(argv=None):
         if not os.access(path, os.X_OK):
             print("compare: %s is not an executable" % path, file=sys.stderr)
             return 2
+    if shutil.which("h2load") is None:
+        print("compare: h2load not found (Debian package nghttp2-client; tools/install-deps.sh)", file=sys.stderr)
+        return 2
 
     out_dir = os.path.abspath(args.out)
     log_dir = os.path.join(out_dir, "logs")
