@@ -1,0 +1,230 @@
+/* `cpluginctl load`: set up the preset, start the host (and provider) unless
+ * --target names one, run, stop what was started, report. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "children.h"
+#include "cli.h"
+#include "commands.h"
+#include "cplugin/cplugin.h"
+#include "loadgen.h"
+#include "presets.h"
+#include "report.h"
+#include "signals.h"
+
+enum {
+  CHILD_START_TIMEOUT_MS = 30000, /* generous: sanitizer builds start slowly */
+  CHILD_STOP_TIMEOUT_MS = 15000
+};
+
+typedef struct started {
+  ctl_child host;
+  ctl_child provider;
+  char target[64];
+  char provider_addr[64];
+  char host_command[512];
+  char provider_command[512];
+  int metrics_port;
+} started;
+
+/* "cpluginctl serve --listen ..." for the report. */
+static void join_args(char *out, size_t cap, char *const argv[]) {
+  size_t len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; argv[i] != NULL && len < cap; i++) {
+    int w = snprintf(out + len, cap - len, "%s%s", i > 0 ? " " : "", argv[i]);
+    len += w > 0 ? (size_t)w : 0;
+  }
+}
+
+static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
+  char rate[16];
+  char burst[16];
+  char threads[16];
+  snprintf(rate, sizeof rate, "%u", s->limit_rate);
+  snprintf(burst, sizeof burst, "%u", s->limit_burst);
+  snprintf(threads, sizeof threads, "%u", a->serve_threads);
+  char *argv[20];
+  size_t n = 0;
+  argv[n++] = "cpluginctl";
+  argv[n++] = "serve";
+  argv[n++] = "--listen";
+  argv[n++] = "127.0.0.1:0";
+  argv[n++] = "--chain";
+  argv[n++] = a->chain ? "on" : "off";
+  if (s->limit_rate > 0) {
+    argv[n++] = "--rate";
+    argv[n++] = rate;
+    argv[n++] = "--burst";
+    argv[n++] = burst;
+  }
+  if (a->serve_threads > 0) {
+    argv[n++] = "--threads";
+    argv[n++] = threads;
+  }
+  argv[n++] = "--metrics-port";
+  argv[n++] = "0";
+  if (s->needs_provider) {
+    argv[n++] = "--provider-type";
+    argv[n++] = CTL_ROUTED_TYPE;
+  }
+  argv[n] = NULL;
+  join_args(st->host_command, sizeof st->host_command, argv);
+  char port[32];
+  char metrics[32];
+  if (ctl_child_start(&st->host, "serve", argv) != 0 ||
+      ctl_child_expect(&st->host, "LISTENING ", port, sizeof port,
+                       CHILD_START_TIMEOUT_MS) != 0 ||
+      ctl_child_expect(&st->host, "METRICS ", metrics, sizeof metrics,
+                       CHILD_START_TIMEOUT_MS) != 0) {
+    return -1;
+  }
+  snprintf(st->target, sizeof st->target, "127.0.0.1:%s", port);
+  st->metrics_port = (int)strtol(metrics, NULL, 10);
+  return 0;
+}
+
+static int start_provider(started *st) {
+  char *argv[] = {"cpluginctl", "provider",      "--host", st->target,
+                  "--type",     CTL_ROUTED_TYPE, NULL};
+  join_args(st->provider_command, sizeof st->provider_command, argv);
+  char port[32];
+  char ignored[8];
+  if (ctl_child_start(&st->provider, "provider", argv) != 0 ||
+      ctl_child_expect(&st->provider, "LISTENING ", port, sizeof port,
+                       CHILD_START_TIMEOUT_MS) != 0 ||
+      ctl_child_expect(&st->provider, "REGISTERED", ignored, sizeof ignored,
+                       CHILD_START_TIMEOUT_MS) != 0) {
+    return -1;
+  }
+  snprintf(st->provider_addr, sizeof st->provider_addr, "127.0.0.1:%s", port);
+  return 0;
+}
+
+/* The provider first: it unregisters from the host while the host runs.
+ * Returns -1 when a child did not exit cleanly (status 0): its figures, and
+ * so the run's, are then suspect. */
+static int stop_children(started *st, ctl_report *rep) {
+  bool has = false;
+  uint64_t served = 0;
+  int rc = 0;
+  bool was_running = st->provider.pid > 0;
+  if (ctl_child_stop(&st->provider, CHILD_STOP_TIMEOUT_MS, &has, &served) !=
+          0 &&
+      was_running) {
+    fprintf(stderr, "cpluginctl load: the provider did not exit cleanly\n");
+    rc = -1;
+  }
+  rep->has_provider_served = has;
+  rep->provider_served = served;
+  was_running = st->host.pid > 0;
+  if (ctl_child_stop(&st->host, CHILD_STOP_TIMEOUT_MS, &has, &served) != 0 &&
+      was_running) {
+    fprintf(stderr, "cpluginctl load: the host did not exit cleanly\n");
+    rc = -1;
+  }
+  rep->has_host_served = has;
+  rep->host_served = served;
+  return rc;
+}
+
+static int write_json(const char *path, const ctl_report *rep) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    perror(path);
+    return -1;
+  }
+  int rc = ctl_report_json(f, rep);
+  if (fclose(f) != 0) {
+    rc = -1;
+  }
+  if (rc != 0) {
+    fprintf(stderr, "cpluginctl load: cannot write %s\n", path);
+  }
+  return rc;
+}
+
+static int exit_status(const ctl_result *r, const ctl_check *checks, size_t n) {
+  if (r->interrupted) {
+    return CTL_EXIT_INTERRUPTED;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (checks[i].behaviour && !checks[i].pass) {
+      return CTL_EXIT_CHECK;
+    }
+  }
+  return CTL_EXIT_OK;
+}
+
+int ctl_cmd_load(int argc, char **argv) {
+  ctl_load_args a;
+  char err[512];
+  int p = ctl_parse_load(argc, argv, &a, err, sizeof err);
+  if (p != CTL_PARSE_OK) {
+    return ctl_usage_exit("load", p, err);
+  }
+  cp_log_set_level(CP_LOG_WARN);
+  cp_log_configure_from_env();
+  ctl_setup s;
+  ctl_preset_setup(&a, &s);
+  started st;
+  memset(&st, 0, sizeof st);
+  ctl_report rep;
+  memset(&rep, 0, sizeof rep);
+  rep.metrics_port = -1;
+
+  /* Children first: fork() before any gRPC thread exists. */
+  if (a.target == NULL) {
+    int rc = start_host(&a, &s, &st);
+    if (rc == 0 && s.needs_provider) {
+      rc = start_provider(&st);
+    }
+    if (rc != 0) {
+      fprintf(stderr, "cpluginctl load: cannot start the %s\n",
+              st.provider.pid != 0 ? "provider" : "host");
+      (void)stop_children(&st, &rep);
+      return CTL_EXIT_FAILED;
+    }
+    s.plan.host_target = st.target;
+    s.plan.provider_target = s.needs_provider ? st.provider_addr : NULL;
+    rep.host_command = st.host_command;
+    rep.provider_command = s.needs_provider ? st.provider_command : NULL;
+    rep.metrics_port = st.metrics_port;
+  } else {
+    s.plan.host_target = a.target;
+    s.plan.provider_target = a.provider;
+    /* Not our host: its limits are unknown. */
+    s.limit_rate = 0;
+    s.limit_burst = 0;
+  }
+  rep.setup = &s;
+  rep.target = s.plan.host_target;
+  rep.provider = s.plan.provider_target;
+  fprintf(stderr, "cpluginctl load: %s: %u plugin(s) handshaking with %s\n",
+          ctl_preset_name(s.preset), s.plan.plugins, s.plan.host_target);
+
+  ctl_result res;
+  int rc = ctl_run(&s.plan, &res, err, sizeof err);
+  bool children_ok = stop_children(&st, &rep) == 0;
+  if (rc != 0) {
+    fprintf(stderr, "cpluginctl load: %s\n", err);
+    ctl_result_free(&res);
+    return ctl_stop_latched() ? CTL_EXIT_INTERRUPTED : CTL_EXIT_FAILED;
+  }
+  ctl_check checks[CTL_MAX_CHECKS];
+  size_t n = ctl_preset_checks(&s, &res, checks, CTL_MAX_CHECKS);
+  rep.result = &res;
+  rep.checks = checks;
+  rep.check_count = n;
+  ctl_report_text(stdout, &rep);
+  int status = exit_status(&res, checks, n);
+  if (!children_ok && status == CTL_EXIT_OK) {
+    status = CTL_EXIT_FAILED;
+  }
+  if (a.json_path != NULL && write_json(a.json_path, &rep) != 0) {
+    status = CTL_EXIT_FAILED;
+  }
+  ctl_result_free(&res);
+  return status;
+}

@@ -1,0 +1,56 @@
+/* cpluginctl: the load tool. Dispatches to a subcommand after blocking
+ * SIGINT and SIGTERM in every thread (threads created later inherit the
+ * mask), so that a stop request is taken with sigwait at one well-defined
+ * point instead of interrupting gRPC's threads. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+int ctl_usage_exit(const char *subcommand, int parse_result, const char *err) {
+  if (parse_result == CTL_PARSE_HELP) {
+    fputs(ctl_usage(subcommand), stdout);
+    return CTL_EXIT_OK;
+  }
+  fprintf(stderr, "cpluginctl %s: %s\n%s", subcommand != NULL ? subcommand : "",
+          err, ctl_usage(subcommand));
+  return CTL_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  /* Lines must reach a reading parent (LISTENING, ...) as they are printed. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
+
+  if (argc < 2) {
+    fputs(ctl_usage(NULL), stderr);
+    return CTL_EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+      strcmp(cmd, "help") == 0) {
+    fputs(ctl_usage(NULL), stdout);
+    return CTL_EXIT_OK;
+  }
+  if (strcmp(cmd, "serve") == 0) {
+    return ctl_cmd_serve(argc - 1, argv + 1);
+  }
+  if (strcmp(cmd, "handshake") == 0) {
+    return ctl_cmd_handshake(argc - 1, argv + 1);
+  }
+  if (strcmp(cmd, "provider") == 0) {
+    return ctl_cmd_provider(argc - 1, argv + 1);
+  }
+  if (strcmp(cmd, "load") == 0) {
+    return ctl_cmd_load(argc - 1, argv + 1);
+  }
+  fprintf(stderr, "cpluginctl: unknown command \"%s\"\n%s", cmd,
+          ctl_usage(NULL));
+  return CTL_EXIT_USAGE;
+}

@@ -1,0 +1,344 @@
+/* The presets: plans, the started host's limits, and the checks. */
+#include "presets.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cplugin/status.h"
+
+/* --- plans --------------------------------------------------------------- */
+
+static void base_plan(const ctl_load_args *a, ctl_plan *p) {
+  memset(p, 0, sizeof *p);
+  p->kinds[0] = CTL_CALL_HOST;
+  p->kind_names[0] = "host";
+  p->kind_count = 1;
+  p->max_requests = a->max_requests;
+  p->max_inflight = a->max_inflight;
+  p->payload_bytes = a->payload_bytes;
+  p->timeout_ms = a->timeout_ms;
+  p->id_prefix = "load";
+}
+
+static void custom(const ctl_load_args *a, ctl_setup *s) {
+  ctl_plan *p = &s->plan;
+  p->plugins = a->has_plugins ? a->plugins : 1;
+  double duration = a->has_duration ? a->duration_s : 10;
+  if (a->has_rate) {
+    p->mode = CTL_MODE_OPEN;
+    p->segments[0] = (ctl_segment){"open", a->rate, a->rate, duration};
+    p->segment_count = 1;
+    snprintf(s->description, sizeof s->description,
+             "%u plugin(s), %g req/s in total, open loop, %g s", p->plugins,
+             a->rate, duration);
+  } else if (a->has_concurrency) {
+    p->mode = CTL_MODE_CLOSED;
+    p->concurrency = a->concurrency;
+    p->duration_s = duration;
+    p->segments[0].name = "closed";
+    snprintf(s->description, sizeof s->description,
+             "%u plugin(s), %u calls in flight, closed loop, %g s", p->plugins,
+             a->concurrency, duration);
+  } else {
+    p->mode = CTL_MODE_VOLLEY;
+    p->volley = a->requests;
+    p->segments[0].name = "volley";
+    snprintf(s->description, sizeof s->description,
+             "%u plugin(s), one volley of %u calls sent at once", p->plugins,
+             a->requests);
+  }
+}
+
+static void steady(const ctl_load_args *a, ctl_setup *s) {
+  ctl_plan *p = &s->plan;
+  p->plugins = a->has_plugins ? a->plugins : 100;
+  double rate = a->has_rate ? a->rate : 1000;
+  double duration = a->has_duration ? a->duration_s : 60;
+  p->mode = CTL_MODE_OPEN;
+  p->segments[0] = (ctl_segment){"steady", rate, rate, duration};
+  p->segment_count = 1;
+  snprintf(s->description, sizeof s->description,
+           "%u plugins x %g req/s = %g req/s, open loop, %g s", p->plugins,
+           rate / p->plugins, rate, duration);
+}
+
+static void burst(const ctl_load_args *a, ctl_setup *s) {
+  ctl_plan *p = &s->plan;
+  p->plugins = a->has_plugins ? a->plugins : 100;
+  double peak = a->has_rate ? a->rate : 5000;
+  double start = peak / 50;
+  double duration = a->has_duration ? a->duration_s : 70;
+  double ramp = duration / 7;
+  p->mode = CTL_MODE_OPEN;
+  p->segments[0] = (ctl_segment){"ramp", start, peak, ramp};
+  p->segments[1] = (ctl_segment){"hold", peak, peak, duration - ramp};
+  p->segment_count = 2;
+  /* Each identity may send 40% of its share of the peak: every plugin
+   * crosses its limit during the ramp and stays over it in the hold. */
+  double limit = floor(0.4 * peak / p->plugins);
+  s->limit_rate = limit < 1 ? 1 : (uint32_t)limit;
+  s->limit_burst = s->limit_rate;
+  snprintf(s->description, sizeof s->description,
+           "%u plugins, ramp %g -> %g req/s over %g s, hold %g req/s for "
+           "%g s, open loop",
+           p->plugins, start, peak, ramp, peak, duration - ramp);
+}
+
+static void ratelimit(const ctl_load_args *a, ctl_setup *s) {
+  ctl_plan *p = &s->plan;
+  p->plugins = a->has_plugins ? a->plugins : 1;
+  p->mode = CTL_MODE_VOLLEY;
+  p->volley = a->has_requests ? a->requests : 1000;
+  p->segments[0].name = "volley";
+  s->limit_rate = 100;
+  s->limit_burst = 100;
+  snprintf(s->description, sizeof s->description,
+           "%u identit%s, %u calls sent at once", p->plugins,
+           p->plugins == 1 ? "y" : "ies", p->volley);
+}
+
+static void routed(const ctl_load_args *a, ctl_setup *s) {
+  ctl_plan *p = &s->plan;
+  p->plugins = a->has_plugins ? a->plugins : 100;
+  double rate = a->has_rate ? a->rate : 1000;
+  double duration = a->has_duration ? a->duration_s : 60;
+  p->mode = CTL_MODE_OPEN;
+  /* Both kinds at `rate`: the slots alternate between them. */
+  p->segments[0] = (ctl_segment){"routed", 2 * rate, 2 * rate, duration};
+  p->segment_count = 1;
+  p->kinds[0] = CTL_CALL_ROUTED;
+  p->kind_names[0] = "routed";
+  p->kinds[1] = CTL_CALL_PROVIDER;
+  p->kind_names[1] = "direct";
+  p->kind_count = 2;
+  p->service_type = CTL_ROUTED_TYPE;
+  s->needs_provider = true;
+  snprintf(s->description, sizeof s->description,
+           "%u plugins, %g req/s routed through the host + %g req/s "
+           "straight to the provider, open loop, %g s",
+           p->plugins, rate, rate, duration);
+}
+
+void ctl_preset_setup(const ctl_load_args *a, ctl_setup *s) {
+  memset(s, 0, sizeof *s);
+  s->preset = a->preset;
+  base_plan(a, &s->plan);
+  switch (a->preset) {
+    case CTL_PRESET_STEADY:
+      steady(a, s);
+      break;
+    case CTL_PRESET_BURST:
+      burst(a, s);
+      break;
+    case CTL_PRESET_RATELIMIT:
+      ratelimit(a, s);
+      break;
+    case CTL_PRESET_ROUTED:
+      routed(a, s);
+      break;
+    case CTL_PRESET_NONE:
+    default:
+      custom(a, s);
+      break;
+  }
+}
+
+/* --- checks ------------------------------------------------------------- */
+
+static double ms(int64_t ns) {
+  return (double)ns / 1e6;
+}
+
+/* "UNAVAILABLE 3, DEADLINE_EXCEEDED 1" for the codes not in `allowed`. */
+static uint64_t others(const ctl_phase *ph, const cp_status_code *allowed,
+                       size_t n_allowed, char *out, size_t cap) {
+  uint64_t total = 0;
+  size_t len = 0;
+  out[0] = '\0';
+  for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
+    bool ok = false;
+    for (size_t i = 0; i < n_allowed; i++) {
+      ok = ok || (int)allowed[i] == c;
+    }
+    if (ok || ph->status[c] == 0) {
+      continue;
+    }
+    total += ph->status[c];
+    if (len < cap) {
+      int w = snprintf(out + len, cap - len, "%s%s %llu", len > 0 ? ", " : "",
+                       cp_status_code_name((cp_status_code)c),
+                       (unsigned long long)ph->status[c]);
+      len += w > 0 ? (size_t)w : 0;
+    }
+  }
+  if (total == 0) {
+    snprintf(out, cap, "none");
+  }
+  return total;
+}
+
+static ctl_check *add(ctl_check *out, size_t cap, size_t *n) {
+  if (*n >= cap) {
+    return NULL;
+  }
+  ctl_check *c = &out[(*n)++];
+  memset(c, 0, sizeof *c);
+  return c;
+}
+
+static void all_ok(const ctl_phase *ph, const char *what, ctl_check *c) {
+  static const cp_status_code ok[] = {CP_STATUS_OK};
+  char rest[120];
+  uint64_t bad = others(ph, ok, 1, rest, sizeof rest);
+  snprintf(c->what, sizeof c->what, "%s", what);
+  snprintf(c->expected, sizeof c->expected, "every call OK");
+  snprintf(c->measured, sizeof c->measured, "OK %llu of %llu; other: %s",
+           (unsigned long long)ph->status[CP_STATUS_OK],
+           (unsigned long long)ph->completed, rest);
+  c->behaviour = true;
+  c->pass = ph->completed > 0 && bad == 0;
+}
+
+static void guide_p99(const ctl_phase *ph, const char *what, ctl_check *c) {
+  int64_t p99 = ctl_hist_quantile(ph->ok, 0.99);
+  snprintf(c->what, sizeof c->what, "%s", what);
+  snprintf(c->expected, sizeof c->expected,
+           "guide expects p99 < 10 ms (alert if p99 > 50 ms)");
+  snprintf(c->measured, sizeof c->measured, "p99 %.3f ms (OK calls)", ms(p99));
+  c->pass = ctl_hist_count(ph->ok) > 0 && p99 < INT64_C(10000000);
+}
+
+static void only_ok_or_limited(const ctl_phase *ph, ctl_check *c) {
+  static const cp_status_code allowed[] = {CP_STATUS_OK,
+                                           CP_STATUS_RESOURCE_EXHAUSTED};
+  char rest[120];
+  uint64_t bad = others(ph, allowed, 2, rest, sizeof rest);
+  snprintf(c->what, sizeof c->what, "statuses");
+  snprintf(c->expected, sizeof c->expected,
+           "no errors besides rate limits: only OK and RESOURCE_EXHAUSTED");
+  snprintf(c->measured, sizeof c->measured, "other statuses: %s", rest);
+  c->behaviour = true;
+  c->pass = bad == 0;
+}
+
+static size_t burst_checks(const ctl_result *r, ctl_check *out, size_t cap) {
+  size_t n = 0;
+  const ctl_phase *t = &r->total;
+  ctl_check *c = add(out, cap, &n);
+  if (c != NULL) {
+    only_ok_or_limited(t, c);
+  }
+  if ((c = add(out, cap, &n)) != NULL) {
+    snprintf(c->what, sizeof c->what, "rate limiting");
+    snprintf(c->expected, sizeof c->expected,
+             "some RESOURCE_EXHAUSTED (over-limit plugins are limited) and "
+             "some OK (the others are admitted)");
+    snprintf(c->measured, sizeof c->measured,
+             "RESOURCE_EXHAUSTED %llu, OK %llu",
+             (unsigned long long)t->status[CP_STATUS_RESOURCE_EXHAUSTED],
+             (unsigned long long)t->status[CP_STATUS_OK]);
+    c->behaviour = true;
+    c->pass = t->status[CP_STATUS_RESOURCE_EXHAUSTED] > 0 &&
+              t->status[CP_STATUS_OK] > 0;
+  }
+  if (r->phase_count >= 2 && (c = add(out, cap, &n)) != NULL) {
+    int64_t ramp = ctl_hist_quantile(r->phases[0].ok, 0.99);
+    int64_t hold = ctl_hist_quantile(r->phases[1].ok, 0.99);
+    snprintf(c->what, sizeof c->what, "admitted p99");
+    snprintf(c->expected, sizeof c->expected,
+             "guide expects p99 latency stable (here: hold p99 within 2x "
+             "of ramp p99)");
+    snprintf(c->measured, sizeof c->measured,
+             "ramp p99 %.3f ms, hold p99 %.3f ms (OK calls)", ms(ramp),
+             ms(hold));
+    c->pass = ramp > 0 && hold > 0 && hold <= 2 * ramp;
+  }
+  return n;
+}
+
+static size_t ratelimit_checks(const ctl_setup *s, const ctl_result *r,
+                               ctl_check *out, size_t cap) {
+  size_t n = 0;
+  const ctl_phase *t = &r->total;
+  ctl_check *c = add(out, cap, &n);
+  if (c != NULL) {
+    only_ok_or_limited(t, c);
+  }
+  uint64_t limited = t->status[CP_STATUS_RESOURCE_EXHAUSTED];
+  uint64_t ok = t->status[CP_STATUS_OK];
+  if ((c = add(out, cap, &n)) != NULL) {
+    snprintf(c->what, sizeof c->what, "burst spent");
+    snprintf(c->expected, sizeof c->expected,
+             "most calls RESOURCE_EXHAUSTED once the burst is exhausted");
+    snprintf(c->measured, sizeof c->measured,
+             "RESOURCE_EXHAUSTED %llu, OK %llu of %llu",
+             (unsigned long long)limited, (unsigned long long)ok,
+             (unsigned long long)t->completed);
+    c->behaviour = true;
+    c->pass = limited > ok;
+  }
+  if (s->limit_burst > 0 && (c = add(out, cap, &n)) != NULL) {
+    snprintf(c->what, sizeof c->what, "admitted");
+    snprintf(c->expected, sizeof c->expected,
+             "about the burst (%u) plus the refill at %u/s during the volley",
+             s->limit_burst, s->limit_rate);
+    snprintf(c->measured, sizeof c->measured, "OK %llu in a %.3f s volley",
+             (unsigned long long)ok, r->wall_s);
+    double most = s->limit_burst + s->limit_rate * r->wall_s + 1;
+    c->pass = ok >= 1 && (double)ok <= most;
+  }
+  return n;
+}
+
+static size_t routed_checks(const ctl_result *r, ctl_check *out, size_t cap) {
+  size_t n = 0;
+  ctl_check *c;
+  for (size_t i = 0; i < r->phase_count && i < 2; i++) {
+    if ((c = add(out, cap, &n)) != NULL) {
+      all_ok(&r->phases[i], r->phases[i].name, c);
+    }
+  }
+  if ((c = add(out, cap, &n)) != NULL) {
+    guide_p99(&r->phases[0], "routed p99", c);
+  }
+  if (r->phase_count >= 2 && (c = add(out, cap, &n)) != NULL) {
+    const ctl_phase *rt = &r->phases[0];
+    const ctl_phase *d = &r->phases[1];
+    snprintf(c->what, sizeof c->what, "routing cost");
+    snprintf(c->expected, sizeof c->expected,
+             "routed minus direct (the host's hop: auth, limit, resolve, "
+             "forward)");
+    snprintf(
+        c->measured, sizeof c->measured, "p50 %+.3f ms, p99 %+.3f ms",
+        ms(ctl_hist_quantile(rt->ok, 0.5) - ctl_hist_quantile(d->ok, 0.5)),
+        ms(ctl_hist_quantile(rt->ok, 0.99) - ctl_hist_quantile(d->ok, 0.99)));
+    c->pass = true;
+  }
+  return n;
+}
+
+size_t ctl_preset_checks(const ctl_setup *s, const ctl_result *r,
+                         ctl_check *out, size_t cap) {
+  size_t n = 0;
+  ctl_check *c;
+  switch (s->preset) {
+    case CTL_PRESET_STEADY:
+      if ((c = add(out, cap, &n)) != NULL) {
+        all_ok(&r->total, "statuses", c);
+      }
+      if ((c = add(out, cap, &n)) != NULL) {
+        guide_p99(&r->total, "latency", c);
+      }
+      return n;
+    case CTL_PRESET_BURST:
+      return burst_checks(r, out, cap);
+    case CTL_PRESET_RATELIMIT:
+      return ratelimit_checks(s, r, out, cap);
+    case CTL_PRESET_ROUTED:
+      return routed_checks(r, out, cap);
+    case CTL_PRESET_NONE:
+    default:
+      return 0;
+  }
+}

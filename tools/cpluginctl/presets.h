@@ -1,0 +1,64 @@
+/* cpluginctl — what each `load` preset runs, how the host it starts is
+ * configured, and what the performance guide expects of the result.
+ *
+ *   steady     100 plugins x 10 req/s = 1000 req/s, 60 s, open loop.
+ *   burst      100 plugins, ramp 100 -> 5000 req/s over 1/7 of the run, then
+ *              hold 5000 req/s (70 s: 10 + 60); the started host limits each
+ *              identity to 40% of its peak share, so every plugin goes over
+ *              its limit during the run.
+ *   ratelimit  one identity sends 1000 calls at once against a limit of
+ *              100/s with a burst of 100.
+ *   routed     steady through the host's router to a `cpluginctl provider`
+ *              (x-cplugin-service-type), and the same rate straight to the
+ *              provider, from the same plugins, interleaved.
+ * --rate, --plugins, --duration and --requests override the numbers (for
+ * burst, --rate is the peak). Without a preset, the run is custom: one of
+ * --rate, --concurrency or --requests, 1 plugin, 10 s.
+ *
+ * Thread safety: pure functions.
+ */
+#ifndef CPLUGINCTL_PRESETS_H
+#define CPLUGINCTL_PRESETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "loadgen.h"
+
+/* The service type providers register LoadService under (routed). */
+#define CTL_ROUTED_TYPE "load"
+
+typedef struct ctl_setup {
+  ctl_preset preset;
+  ctl_plan plan; /* targets are filled in by the caller */
+  char description[200];
+  /* The host `load` starts without --target: the Echo limit per identity
+   * (0 = serve's default, effectively unlimited). */
+  uint32_t limit_rate;
+  uint32_t limit_burst;
+  bool needs_provider; /* routed: also start `cpluginctl provider` */
+} ctl_setup;
+
+/* Fills `out` from the parsed arguments (already validated by cli.c). */
+void ctl_preset_setup(const ctl_load_args *args, ctl_setup *out);
+
+typedef struct ctl_check {
+  char what[64];
+  char expected[160];
+  char measured[200];
+  /* true: a behaviour the run must show (a failure makes the exit status
+   * 3); false: a latency figure set next to the guide's, for information
+   * (it depends on the machine). */
+  bool behaviour;
+  bool pass;
+} ctl_check;
+
+#define CTL_MAX_CHECKS 8
+
+/* The preset's checks of `r`; returns how many were written to `out`. */
+size_t ctl_preset_checks(const ctl_setup *setup, const ctl_result *r,
+                         ctl_check *out, size_t cap);
+
+#endif /* CPLUGINCTL_PRESETS_H */

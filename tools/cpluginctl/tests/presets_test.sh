@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A short run of every `cpluginctl load` preset, each starting its own host
+# (and provider), checking behaviour only — the statuses and the report's
+# fields — never timing:
+#   steady     every call OK; the host's SERVED count equals the client's OK
+#   burst      only OK and RESOURCE_EXHAUSTED, at least one of each
+#   ratelimit  more RESOURCE_EXHAUSTED than OK, nothing else
+#   routed     every routed and every direct call OK; the provider's SERVED
+#              count equals them
+# Usage: presets_test.sh path/to/cpluginctl
+set -uo pipefail
+ctl=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+py=/usr/bin/python3
+failures=0
+
+run() {
+  local name=$1
+  shift
+  echo "--- $name: cpluginctl load $*"
+  # A tag in the environment, inherited by the started host and provider,
+  # finds any of them still running afterwards.
+  local tag="cpluginctl-presets-$$-$name"
+  CPLUGINCTL_TEST_TAG=$tag "$ctl" load "$@" --json "$work/$name.json" \
+    >"$work/$name.out" 2>&1
+  local rc=$?
+  cat "$work/$name.out"
+  if [[ $rc -ne 0 ]]; then
+    echo "FAIL: $name exited $rc" >&2
+    failures=$((failures + 1))
+    return 1
+  fi
+  # No child may be left behind.
+  if grep -lasF "CPLUGINCTL_TEST_TAG=$tag" /proc/[0-9]*/environ >/dev/null; then
+    echo "FAIL: $name left a serve/provider process running" >&2
+    failures=$((failures + 1))
+  fi
+  "$py" - "$name" "$work/$name.json" <<'PY' || failures=$((failures + 1))
+import json, sys
+name, path = sys.argv[1], sys.argv[2]
+r = json.load(open(path))
+problems = []
+def need(cond, what):
+    if not cond:
+        problems.append(what)
+for ph in r["phases"] + [r["total"]]:
+    for key in ("name", "scheduled", "sent", "achieved_rate", "dropped_inflight",
+                "send_errors", "completed", "statuses", "latency_ms"):
+        need(key in ph, "%s: phase %s has no %s" % (name, ph.get("name"), key))
+    for which in ("ok", "all"):
+        for q in ("count", "p50", "p95", "p99", "p999", "max", "mean"):
+            need(q in ph["latency_ms"][which], "%s: no latency %s.%s" % (name, which, q))
+    need(ph["sent"] + ph["dropped_inflight"] + ph["send_errors"] == ph["scheduled"],
+         "%s: %s: sent + dropped + errors != scheduled" % (name, ph["name"]))
+    need(ph["completed"] == ph["sent"], "%s: %s: completed %d != sent %d"
+         % (name, ph["name"], ph["completed"], ph["sent"]))
+    need(sum(ph["statuses"].values()) == ph["completed"],
+         "%s: %s: statuses do not add up" % (name, ph["name"]))
+total = r["total"]["statuses"]
+ok = total.get("OK", 0)
+limited = total.get("RESOURCE_EXHAUSTED", 0)
+other = {k: v for k, v in total.items() if k not in ("OK", "RESOURCE_EXHAUSTED")}
+need(r["checks"], "%s: no checks reported" % name)
+need(all(c["pass"] for c in r["checks"] if c["kind"] == "behaviour"),
+     "%s: a behaviour check failed" % name)
+if name == "steady":
+    need(ok > 0 and limited == 0 and not other, "steady: not all OK: %s" % total)
+    need(r["served"]["host_ok"] == ok, "steady: host SERVED %s != client OK %d"
+         % (r["served"]["host_ok"], ok))
+elif name == "burst":
+    need([p["name"] for p in r["phases"]] == ["ramp", "hold"], "burst: phases")
+    need(ok > 0 and limited > 0 and not other, "burst: statuses %s" % total)
+elif name == "ratelimit":
+    need(limited > ok > 0 and not other, "ratelimit: statuses %s" % total)
+elif name == "routed":
+    need([p["name"] for p in r["phases"]] == ["routed", "direct"], "routed: phases")
+    for p in r["phases"]:
+        s = p["statuses"]
+        need(p["completed"] > 0 and s.get("OK", 0) == p["completed"],
+             "routed: %s not all OK: %s" % (p["name"], s))
+    need(r["served"]["provider_ok"] == ok, "routed: provider SERVED %s != OK %d"
+         % (r["served"]["provider_ok"], ok))
+    need(r["served"]["host_ok"] == 0, "routed: the host answered Echo itself")
+for p in problems:
+    print("FAIL:", p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+}
+
+run steady --preset steady --plugins 20 --duration 2
+run burst --preset burst --plugins 20 --rate 1000 --duration 3
+run ratelimit --preset ratelimit
+run routed --preset routed --plugins 10 --rate 100 --duration 2
+
+if [[ $failures -gt 0 ]]; then
+  echo "$failures preset check(s) failed" >&2
+  exit 1
+fi
+echo "cpluginctl presets: all checks passed"
