@@ -39,7 +39,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 invocation="tools/compare.sh${*:+ $*}"
 
-rounds=() duration=() quick=() build= out= cpluginctl= ref_server=
+rounds=() duration=() quick=()
+build='' out='' cpluginctl='' ref_server=''
 while (($#)); do
   case "$1" in
     --rounds) rounds=(--rounds "$2"); shift 2 ;;
