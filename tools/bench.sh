@@ -17,12 +17,15 @@
 #   --out DIR     where the results go (default build/bench/results).
 #
 # Without --quick: three repetitions, medians reported. Output:
-#   <out>/<name>.json   Google Benchmark's JSON, one file per binary
-#   <out>/table.md      the machine, the load average before and after, then
-#                       the tables (bench_table.py): time per operation and
-#                       M ops/s per benchmark and thread count (1/2/4/8),
-#                       memory per token/bucket/registration/plugin, and the
-#                       scalability table (1 000 / 10 000 / 100 000)
+#   <out>/<name>.json   Google Benchmark's JSON, one file per binary, every
+#                       entry stamped with its run (date, load average, the
+#                       cplugin commit)
+#   <out>/table.md      the machine and the last invocation, then the tables
+#                       (bench_table.py): time per operation and M ops/s per
+#                       benchmark and thread count (1/2/4/8), memory per
+#                       token/bucket/registration/plugin, the scalability
+#                       table (1 000 / 10 000 / 100 000), and the runs each
+#                       figure comes from
 # ctest's bench_smoke runs `tools/bench.sh --quick --bin-dir ...`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +72,12 @@ for src in tests/bench/*_bench.cc; do
   benches+=("$(basename "$src" .cc)")
 done
 
+# What the binaries measure (the tree they are built from), for provenance.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n "$(git status --porcelain -- runtime 2>/dev/null)" ]]; then
+  commit="$commit+runtime changes"
+fi
+
 if [[ -z "$bin_dir" ]]; then
   bash tools/install-deps.sh
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -97,6 +106,7 @@ for b in "${benches[@]}"; do
   echo "=== $b"
   "$bin" --benchmark_filter="$filter" "${run_flags[@]}" \
     --benchmark_out="$out/$b.new.json" --benchmark_out_format=json
+  python3 tools/bench_table.py --stamp "$out/$b.new.json" "$commit"
   if [[ -f "$out/$b.json" && "$filter" != . ]]; then
     python3 tools/bench_table.py --merge "$out/$b.json" "$out/$b.new.json" \
       >"$out/$b.merged.json"
@@ -113,10 +123,6 @@ if [[ ${#ran[@]} == 0 ]]; then
   exit 1
 fi
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n "$(git status --porcelain -- runtime 2>/dev/null)" ]]; then
-  commit="$commit (runtime/ with uncommitted changes)"
-fi
 {
   echo "# Benchmarks"
   echo
@@ -126,9 +132,10 @@ fi
   fi
   echo "- $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "- $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)," \
-    "kernel $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "- cplugin $commit; binaries run: ${ran[*]} (filter '$filter')"
-  echo "- load average (1, 5, 15 min) before: $load_before; after: $load_after"
+    "kernel $(uname -r)"
+  echo "- last invocation $(date -u '+%Y-%m-%d %H:%M UTC'): cplugin $commit," \
+    "binaries ${ran[*]}, filter '$filter'; load average (1, 5, 15 min)" \
+    "before $load_before, after $load_after"
   echo
   python3 tools/bench_table.py "$out"/*_bench.json
 } >"$out/table.md"

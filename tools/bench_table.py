@@ -6,6 +6,9 @@ Usage:
     bench_table.py --merge OLD NEW       print OLD with NEW's runs replacing
                                          the runs of the same name (a FILTER
                                          rerun of tools/bench.sh)
+    bench_table.py --stamp FILE TEXT     mark a fresh output: TEXT (the
+                                         cplugin commit) and the run's date
+                                         on every entry, for provenance
     bench_table.py --self-test [DIR]     check the tables of the fixtures in
                                          DIR (default tests/tools/bench_table)
                                          against DIR/expected.md, and --merge
@@ -22,7 +25,9 @@ Tables (python3 standard library only):
    same for heap_bytes_per_* (malloc's count, see memory_bench.cc).
 3. Scalability at each size: token validation, a rate check, a registry
    resolve (one thread) and the memory counters, from the rows named in
-   SCALABILITY.
+   SCALABILITY_TIME and SCALABILITY_MEMORY.
+4. Runs: per binary, the runs whose results are shown (date, load average
+   at the start, the cplugin commit) and how many benchmarks each measured.
 
 Each figure is the median of the repetitions: Google Benchmark's "median"
 aggregate when there is one, otherwise the median of the iteration entries
@@ -62,13 +67,17 @@ SCALABILITY_MEMORY = [
     ("B/plugin", "bytes_per_plugin"),
 ]
 
+# The field bench.sh adds to every entry: the date of the run that
+# measured it.
+RUN_TAG = "cplugin_run"
+
 # Fields of a benchmark entry that are not user counters.
 NOT_COUNTERS = {
     "name", "family_index", "per_family_instance_index", "run_name",
     "run_type", "repetitions", "repetition_index", "threads",
     "aggregate_name", "aggregate_unit", "iterations", "real_time",
     "cpu_time", "time_unit", "items_per_second", "bytes_per_second",
-    "error_occurred", "error_message", "label",
+    "error_occurred", "error_message", "label", RUN_TAG,
 }
 
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -173,7 +182,45 @@ def load_results(path):
     groups = {}
     for e in data.get("benchmarks", []):
         groups.setdefault(e["run_name"], []).append(e)
-    return data.get("context", {}), [summarise(es) for es in groups.values()]
+    return runs_of(data), [summarise(es) for es in groups.values()]
+
+
+def run_list(context):
+    """The runs a file's context lists (one for a file bench.sh never
+    stamped: its own context)."""
+    if context.get("cplugin_runs"):
+        return list(context["cplugin_runs"])
+    run = {"date": context.get("date", "?")}
+    if "load_avg" in context:
+        run["load_avg"] = context["load_avg"]
+    return [run]
+
+
+def runs_of(data):
+    """[(run, number of benchmarks it measured)] for the runs whose results
+    are still in the file, oldest first."""
+    runs = run_list(data.get("context", {}))
+    latest = runs[-1]["date"]
+    names = {}
+    for e in data.get("benchmarks", []):
+        names.setdefault(e.get(RUN_TAG, latest), set()).add(e["run_name"])
+    return [(r, len(names[r["date"]])) for r in runs if r["date"] in names]
+
+
+def stamp(data, text):
+    """Marks a fresh Google Benchmark output: which cplugin it measured
+    (context.cplugin), the run's date on every entry, and the run listed
+    in context.cplugin_runs, so that merged files keep each figure's
+    provenance."""
+    context = data.setdefault("context", {})
+    date = context.get("date", "?")
+    context["cplugin"] = text
+    for e in data.get("benchmarks", []):
+        e[RUN_TAG] = date
+    context["cplugin_runs"] = [{"date": date,
+                                "load_avg": context.get("load_avg", []),
+                                "cplugin": text}]
+    return data
 
 
 def time_tables(files, out):
@@ -292,18 +339,45 @@ def tables(paths):
                  "Memory as malloc counts it (heap_bytes_per_*: mallinfo2,"
                  " for comparison)", out)
     scalability_table(files, values, out)
-    return "\n".join(out)
+    runs_table(files, out)
+    return "\n".join(out).rstrip("\n")
+
+
+def runs_table(files, out):
+    out.append("## Runs")
+    out.append("")
+    out.append("Where each figure comes from (a FILTER rerun replaces only the"
+               " benchmarks it ran). Load averages are read at the start of"
+               " each binary and include the benchmarks' own threads.")
+    out.append("")
+    out.append("| binary | run (UTC) | load average (1, 5, 15 min) | cplugin"
+               " | benchmarks |")
+    out.append("|---|---|---|---|---|")
+    for path, runs, _ in files:
+        name = os.path.basename(path)
+        if name.endswith(".json"):
+            name = name[:-5]
+        for run, count in runs:
+            load = " ".join("%.2f" % x for x in run.get("load_avg") or [])
+            out.append("| %s | %s | %s | %s | %d |" % (
+                name, run["date"].replace("T", " ")[:19], load,
+                run.get("cplugin", ""), count))
+    out.append("")
 
 
 def merge(old, new):
     """OLD's entries, with every run name NEW has replaced by NEW's entries
-    (in OLD's place; runs new to OLD at the end). NEW's context is kept and
-    the contexts of both are listed under context.cplugin_runs."""
+    (in OLD's place; runs new to OLD at the end). NEW's context is kept;
+    context.cplugin_runs lists the runs that still have entries."""
+    old_date = run_list(old.get("context", {}))[-1]["date"]
+    new_date = run_list(new.get("context", {}))[-1]["date"]
     new_runs = {}
     for e in new.get("benchmarks", []):
+        e.setdefault(RUN_TAG, new_date)
         new_runs.setdefault(e["run_name"], []).append(e)
     merged, placed = [], set()
     for e in old.get("benchmarks", []):
+        e.setdefault(RUN_TAG, old_date)
         name = e["run_name"]
         if name in new_runs:
             if name not in placed:
@@ -314,15 +388,15 @@ def merge(old, new):
     for name, entries in new_runs.items():
         if name not in placed:
             merged.extend(entries)
-
-    def runs(ctx):
-        if "cplugin_runs" in ctx:
-            return list(ctx["cplugin_runs"])
-        return [{k: ctx[k] for k in ("date", "load_avg") if k in ctx}]
-
+    kept = {e[RUN_TAG] for e in merged}
     context = dict(new.get("context", {}))
-    context["cplugin_runs"] = runs(old.get("context", {})) + runs(
-        new.get("context", {}))
+    runs, seen = [], set()
+    for r in run_list(old.get("context", {})) + run_list(
+            new.get("context", {})):
+        if r["date"] in kept and r["date"] not in seen:
+            runs.append(r)
+            seen.add(r["date"])
+    context["cplugin_runs"] = runs
     return {"context": context, "benchmarks": merged}
 
 
@@ -343,19 +417,30 @@ def self_test(fixtures):
     def entry(run, t):
         return {"run_name": run, "name": run, "real_time": t}
 
-    old = {"context": {"date": "d1", "load_avg": [1, 2, 3]},
-           "benchmarks": [entry("A", 1), entry("B", 2), entry("B", 3),
-                          entry("C", 4)]}
-    new = {"context": {"date": "d2", "load_avg": [0, 0, 0]},
-           "benchmarks": [entry("B", 20), entry("D", 40)]}
-    m = merge(old, new)
-    order = [(e["run_name"], e["real_time"]) for e in m["benchmarks"]]
+    def output(date, *entries):
+        return {"context": {"date": date, "load_avg": [1, 2, 3]},
+                "benchmarks": list(entries)}
+
     problems = []
-    if order != [("A", 1), ("B", 20), ("C", 4), ("D", 40)]:
-        problems.append("entries %r" % order)
-    if m["context"].get("date") != "d2" or [
+    old = output("d1", entry("A", 1), entry("B", 2), entry("B", 3),
+                 entry("C", 4))
+    new = stamp(output("d2", entry("B", 20), entry("D", 40)), "abc123")
+    if [e.get(RUN_TAG) for e in new["benchmarks"]] != ["d2", "d2"] or \
+            new["context"]["cplugin_runs"][0]["cplugin"] != "abc123":
+        problems.append("stamp %r" % new)
+    m = merge(old, new)
+    got = [(e["run_name"], e["real_time"], e[RUN_TAG]) for e in m["benchmarks"]]
+    if got != [("A", 1, "d1"), ("B", 20, "d2"), ("C", 4, "d1"),
+               ("D", 40, "d2")]:
+        problems.append("entries %r" % got)
+    if m["context"]["date"] != "d2" or [
             r["date"] for r in m["context"]["cplugin_runs"]] != ["d1", "d2"]:
         problems.append("context %r" % m["context"])
+    # A rerun of everything d1 measured leaves d1 out of the runs.
+    m = merge(m, stamp(output("d3", entry("A", 10), entry("C", 30)), "x"))
+    counts = [(r["date"], n) for r, n in runs_of(m)]
+    if counts != [("d2", 2), ("d3", 2)]:
+        problems.append("runs after a second merge %r" % counts)
     if problems:
         failed += 1
         print("self-test: FAIL merge: " + "; ".join(problems))
@@ -371,6 +456,16 @@ def main(argv):
         fixtures = argv[1] if len(argv) > 1 else os.path.join(
             os.path.dirname(here), "tests", "tools", "bench_table")
         return self_test(fixtures)
+    if argv and argv[0] == "--stamp":
+        if len(argv) != 3:
+            print(__doc__, file=sys.stderr)
+            return 2
+        with open(argv[1], encoding="utf-8") as f:
+            data = json.load(f)
+        with open(argv[1], "w", encoding="utf-8") as f:
+            json.dump(stamp(data, argv[2]), f, indent=2)
+            f.write("\n")
+        return 0
     if argv and argv[0] == "--merge":
         if len(argv) != 3:
             print(__doc__, file=sys.stderr)
