@@ -457,6 +457,44 @@ TEST_F(RegistryStoreTest, RevokedAndExpiredTokensRemoveTheRuntime) {
   cp_token_store_destroy(tokens);
 }
 
+// A revocation removes all of a runtime's registrations in one commit; the
+// others keep their registration order (first and round-robin follow it).
+TEST_F(RegistryStoreTest, RemovalsInOneCommitKeepTheOrder) {
+  cp_token_store_options to;
+  cp_token_store_options_init(&to);
+  to.sweep_interval_ms = 0;
+  cp_token_store *tokens = nullptr;
+  ASSERT_EQ(0, cp_token_store_create(&tokens, &to));
+  opts_.tokens = tokens;
+  Create();
+  char a[CP_RUNTIME_ID_MAX + 1];
+  char tok[CP_TOKEN_LEN + 1];
+  ASSERT_EQ(0, cp_token_store_issue(tokens, "alpha", a, sizeof a, tok));
+  Svc second;
+  second.path = "/logger.v2.Logger/";
+  ASSERT_EQ(0, Add(a, Svc()));
+  ASSERT_EQ(0, Add("p0", Svc()));
+  ASSERT_EQ(0, Add(a, second));
+  ASSERT_EQ(0, Add("p1", Svc()));
+  ASSERT_EQ(0, Add("p2", Svc()));
+  EXPECT_EQ(a, Resolve("logger"));
+  ASSERT_EQ(0, cp_token_store_revoke(tokens, a));
+  EXPECT_EQ("p0", Resolve("logger"));
+  ASSERT_EQ(0, cp_registry_set_strategy(reg_, "logger", CP_SELECT_ROUND_ROBIN));
+  std::vector<std::string> seen;
+  for (int i = 0; i < 6; i++) {
+    seen.push_back(Resolve("logger"));
+  }
+  EXPECT_EQ((std::vector<std::string>{"p0", "p1", "p2", "p0", "p1", "p2"}),
+            seen);
+  cp_registry_stats st;
+  cp_registry_get_stats(reg_, &st);
+  EXPECT_EQ(3u, st.registrations);
+  cp_registry_destroy(reg_);
+  reg_ = nullptr;
+  cp_token_store_destroy(tokens);
+}
+
 TEST_F(RegistryStoreTest, ManyProvidersStayConsistent) {
   Create();
   ASSERT_EQ(0, cp_registry_set_strategy(reg_, "logger", CP_SELECT_ROUND_ROBIN));

@@ -18,59 +18,59 @@ const char *reg_check_health(cp_plugin_health state, const char *reason,
   return cp_check_health_report((int)state, reason, deps, n, buf, cap);
 }
 
-/* The strings of a report, copied before the lock is taken. */
-typedef struct health_copy {
-  char *reason;
-  char **deps;
-  size_t dep_count;
-} health_copy;
-
-static void copy_free(health_copy *c) {
-  for (size_t i = 0; i < c->dep_count; i++) {
-    free(c->deps[i]);
+void reg_health_detail_free(reg_health_detail *d) {
+  if (d == NULL) {
+    return;
   }
-  free(c->deps);
-  free(c->reason);
+  for (size_t i = 0; i < d->dep_count; i++) {
+    free(d->deps[i]);
+  }
+  free(d->deps);
+  free(d->reason);
+  free(d);
 }
 
-static bool copy_report(const char *reason, const char *const *deps, size_t n,
-                        health_copy *c) {
-  memset(c, 0, sizeof *c);
-  c->reason = strdup(reason != NULL ? reason : "");
-  c->deps = n > 0 ? calloc(n, sizeof *c->deps) : NULL;
-  if (c->reason == NULL || (n > 0 && c->deps == NULL)) {
-    copy_free(c);
-    return false;
+/* The strings of a report, copied before the lock is taken; NULL when out of
+ * memory. */
+static reg_health_detail *copy_report(const char *reason,
+                                      const char *const *deps, size_t n) {
+  reg_health_detail *d = calloc(1, sizeof *d);
+  if (d == NULL) {
+    return NULL;
   }
-  for (; c->dep_count < n; c->dep_count++) {
-    c->deps[c->dep_count] = strdup(deps[c->dep_count]);
-    if (c->deps[c->dep_count] == NULL) {
-      copy_free(c);
-      return false;
+  d->reason = strdup(reason != NULL ? reason : "");
+  d->deps = n > 0 ? calloc(n, sizeof *d->deps) : NULL;
+  if (d->reason == NULL || (n > 0 && d->deps == NULL)) {
+    reg_health_detail_free(d);
+    return NULL;
+  }
+  for (; d->dep_count < n; d->dep_count++) {
+    d->deps[d->dep_count] = strdup(deps[d->dep_count]);
+    if (d->deps[d->dep_count] == NULL) {
+      reg_health_detail_free(d);
+      return NULL;
     }
   }
-  return true;
+  return d;
 }
 
 int reg_set_health(cp_registry *reg, const char *runtime_id,
                    cp_plugin_health state, const char *reason,
                    const char *const *deps, size_t n) {
-  health_copy c;
-  if (!copy_report(reason, deps, n, &c)) {
+  reg_health_detail *d = copy_report(reason, deps, n);
+  if (d == NULL) {
     return CP_ENOMEM;
   }
   cp_rwshard_wrlock(&reg->lock);
   rt_entry *rt = reg_get_runtime(reg, runtime_id);
   if (rt == NULL) {
     reg_commit_unlock(reg);
-    copy_free(&c);
+    reg_health_detail_free(d);
     return CP_ENOMEM;
   }
   bool was_blocked = reg_runtime_blocked(rt);
-  health_copy old = {rt->reason, rt->deps, rt->dep_count};
-  rt->reason = c.reason;
-  rt->deps = c.deps;
-  rt->dep_count = c.dep_count;
+  reg_health_detail *old = rt->detail;
+  rt->detail = d;
   rt->health = state;
   rt->has_health = true;
   bool rebuild = was_blocked != reg_runtime_blocked(rt);
@@ -78,7 +78,7 @@ int reg_set_health(cp_registry *reg, const char *runtime_id,
     reg_mark_dirty(reg, e->type, rebuild);
   }
   reg_commit_unlock(reg);
-  copy_free(&old);
+  reg_health_detail_free(old);
   return 0;
 }
 
@@ -108,10 +108,11 @@ int cp_registry_get_health(cp_registry *reg, const char *runtime_id,
   if (rc == 0) {
     out->state = rt->health;
     /* Lengths were bounded when the report was stored. */
-    memcpy(out->reason, rt->reason, strlen(rt->reason) + 1);
-    out->dependency_count = rt->dep_count;
-    for (size_t i = 0; i < rt->dep_count; i++) {
-      memcpy(out->dependencies[i], rt->deps[i], strlen(rt->deps[i]) + 1);
+    const reg_health_detail *d = rt->detail;
+    memcpy(out->reason, d->reason, strlen(d->reason) + 1);
+    out->dependency_count = d->dep_count;
+    for (size_t i = 0; i < d->dep_count; i++) {
+      memcpy(out->dependencies[i], d->deps[i], strlen(d->deps[i]) + 1);
     }
   }
   cp_rwshard_rdunlock(&reg->lock, shard);

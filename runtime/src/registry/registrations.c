@@ -319,15 +319,11 @@ static void unlink_entry(cp_registry *reg, reg_entry *e) {
   }
   rt->reg_count--;
   rt->reg_bytes -= reg_entry_bytes(e);
+  /* The provider list is compacted once per commit (sel_rebuild), not per
+   * removal: dropping many providers of one type stays linear. */
   svc_type *t = e->type;
-  for (size_t i = 0; i < t->count; i++) {
-    if (t->providers[i] == e) {
-      memmove(&t->providers[i], &t->providers[i + 1],
-              (t->count - i - 1) * sizeof t->providers[0]);
-      t->count--;
-      break;
-    }
-  }
+  e->owner = NULL;
+  t->unlinked++;
   reg->reg_count--;
   reg_mark_dirty(reg, t, true);
   e->owner_next = reg->trash;

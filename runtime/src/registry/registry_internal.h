@@ -51,7 +51,7 @@ struct reg_entry {
   cp_hnode node; /* reg->regs, hash = reg_id_hash(id) */
   reg_entry *owner_next;
   svc_type *type;
-  rt_entry *owner;
+  rt_entry *owner; /* NULL once unlinked, until the commit frees it */
   uint64_t id;
   const char *version;
   const char *path;
@@ -67,6 +67,10 @@ struct svc_type {
   cp_hnode node;         /* reg->types */
   reg_entry **providers; /* registration order */
   size_t count;
+  /* Providers unlinked (owner NULL) since the last commit: still in
+   * `providers` until sel_rebuild compacts it, inside the same write-locked
+   * section, so readers never see them. */
+  size_t unlinked;
   size_t cap;
   /* The routable providers (runtime not UNHEALTHY) in registration order,
    * and cumulative weights for weighted selection. */
@@ -91,7 +95,16 @@ struct svc_type {
   char name[];
 };
 
-/* A caller identity that owns registrations, health or watchers. */
+/* The strings of a runtime's latest health report (one allocation of the
+ * struct per report, kept apart: most runtimes never send a reason). */
+typedef struct reg_health_detail {
+  char *reason;
+  char **deps;
+  size_t dep_count;
+} reg_health_detail;
+
+/* A caller identity that owns registrations, health or watchers. There is
+ * one per plugin, so the small fields are packed before the ID. */
 struct rt_entry {
   cp_hnode node; /* reg->runtimes */
   reg_entry *regs;
@@ -99,12 +112,10 @@ struct rt_entry {
   size_t reg_bytes;
   reg_watcher *watchers; /* via owner_next */
   size_t watcher_count;
-  bool has_health;
+  reg_health_detail *detail; /* NULL until a report */
   cp_plugin_health health;
-  char *reason;
-  char **deps;
-  size_t dep_count;
-  size_t id_len;
+  uint16_t id_len; /* <= CP_REGISTRY_OWNER_MAX */
+  bool has_health;
   char id[];
 };
 
@@ -181,6 +192,9 @@ void reg_type_maybe_free(cp_registry *reg, svc_type *t);
 rt_entry *reg_find_runtime(const cp_registry *reg, const char *id);
 rt_entry *reg_get_runtime(cp_registry *reg, const char *id);
 void reg_runtime_clear_health(rt_entry *rt);
+
+/* Frees a health report's strings (NULL allowed). */
+void reg_health_detail_free(reg_health_detail *d);
 /* Frees `rt` when it has no registrations, watchers or health. */
 void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt);
 /* True for UNHEALTHY runtimes, which are not routed. */

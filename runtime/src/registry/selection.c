@@ -18,7 +18,23 @@ void sel_append(svc_type *t, reg_entry *e) {
   t->routable_count = n + 1;
 }
 
+/* Drops the providers unlink_entry marked (owner NULL), keeping the
+ * registration order of the others. */
+static void compact_providers(svc_type *t) {
+  size_t kept = 0;
+  for (size_t i = 0; i < t->count; i++) {
+    if (t->providers[i]->owner != NULL) {
+      t->providers[kept++] = t->providers[i];
+    }
+  }
+  t->count = kept;
+  t->unlinked = 0;
+}
+
 void sel_rebuild(svc_type *t) {
+  if (t->unlinked > 0) {
+    compact_providers(t);
+  }
   size_t n = 0;
   uint64_t total = 0;
   for (size_t i = 0; i < t->count; i++) {

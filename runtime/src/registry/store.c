@@ -1,5 +1,6 @@
 /* The registry's tables of service types and runtimes: lookups, creation
  * and release. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,26 +102,20 @@ rt_entry *reg_get_runtime(cp_registry *reg, const char *id) {
   if (len > CP_REGISTRY_OWNER_MAX) {
     return NULL;
   }
-  rt = calloc(1, sizeof *rt + len + 1);
+  rt = calloc(1, offsetof(rt_entry, id) + len + 1);
   if (rt == NULL) {
     return NULL;
   }
   memcpy(rt->id, id, len);
-  rt->id_len = len;
+  rt->id_len = (uint16_t)len;
   rt->node.hash = reg_hash_name(reg, id, len);
   cp_htab_insert(&reg->runtimes, &rt->node);
   return rt;
 }
 
 void reg_runtime_clear_health(rt_entry *rt) {
-  for (size_t i = 0; i < rt->dep_count; i++) {
-    free(rt->deps[i]);
-  }
-  free(rt->deps);
-  free(rt->reason);
-  rt->deps = NULL;
-  rt->dep_count = 0;
-  rt->reason = NULL;
+  reg_health_detail_free(rt->detail);
+  rt->detail = NULL;
   rt->has_health = false;
   rt->health = CP_PLUGIN_HEALTH_UNKNOWN;
 }
