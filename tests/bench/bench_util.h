@@ -6,10 +6,13 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <random>
+#include <vector>
 
 namespace cplugin_bench {
 
@@ -21,6 +24,46 @@ inline void OneToEightThreads(benchmark::internal::Benchmark *b) {
 
 // Live tokens, buckets, registrations or plugins of the scalability runs.
 constexpr std::initializer_list<int64_t> kSizes = {1000, 10000, 100000};
+
+// A thread's own share of n items, [n*t/T, n*(t+1)/T) for thread t of T,
+// walked round and round. Threads never touch the same item (two threads
+// walking one array at an offset drift into lockstep and then measure their
+// own cache-line ping-pong), and the measured loop divides nothing.
+class Slice {
+ public:
+  Slice(const benchmark::State &state, size_t n) {
+    size_t t = static_cast<size_t>(state.thread_index());
+    size_t threads = static_cast<size_t>(state.threads());
+    begin_ = n * t / threads;
+    end_ = n * (t + 1) / threads;
+    if (end_ == begin_) {
+      end_ = begin_ + 1 <= n ? begin_ + 1 : n;
+      begin_ = end_ - 1;
+    }
+    at_ = begin_;
+  }
+  size_t Next() {
+    size_t i = at_;
+    if (++at_ == end_) {
+      at_ = begin_;
+    }
+    return i;
+  }
+
+ private:
+  size_t begin_;
+  size_t end_;
+  size_t at_;
+};
+
+// Puts a fixture's items in a fixed pseudo-random order, so that walking
+// them visits the structure under test in no particular order (not, say,
+// bucket after bucket in the order they were allocated).
+template <typename T>
+void Shuffle(std::vector<T> *items) {
+  std::mt19937_64 rng(20261126);
+  std::shuffle(items->begin(), items->end(), rng);
+}
 
 // A runtime ID of the token store's shape ("<self_id>-<16 hex>"), distinct
 // for every i. Returns its length.

@@ -3,10 +3,15 @@
 //                                      test_key ("test-key", as upstream's
 //                                      benchmark) or policy_key (46 bytes,
 //                                      the rate policy's shape, bench_util.h)
-//   BM_RateLimiter_MultipleKeys/<keys> 1 000, 10 000 or 100 000 keys, each
-//                                      thread walking its own stride of
-//                                      them: short_keys ("key-<n>") or
-//                                      policy_keys
+//   BM_RateLimiter_MultipleKeys/<keys> 1 000, 10 000 or 100 000 keys in a
+//                                      fixed random order, each thread
+//                                      checking its own share of them:
+//                                      short_keys ("key-<n>") or
+//                                      policy_keys; policy_keys_bucket_order:
+//                                      the policy keys in the order their
+//                                      buckets were created, each thread's
+//                                      share consecutive buckets (no cache
+//                                      line written by two threads)
 // at 1, 2, 4 and 8 threads (real time; items/s is the aggregate), with the
 // default clock (CLOCK_MONOTONIC_COARSE). Memory per bucket is measured in
 // memory_bench.cc. Run with tools/bench.sh.
@@ -58,9 +63,12 @@ Key MakeKey(int shape, uint64_t i) {
   return key;
 }
 
+// The keys in the order their buckets were created (neighbouring keys have
+// neighbouring buckets, two to a cache line) and in a fixed random order.
 struct Fixture {
   cp_rate_limiter *limiter = nullptr;
   std::vector<Key> keys;
+  std::vector<Key> shuffled;
 };
 
 // One limiter per (key count, shape), built by Setup (before the threads
@@ -83,6 +91,8 @@ Fixture &LimiterWith(int64_t keys, int shape) {
       f.keys.push_back(key);
       cp_rate_limiter_check(f.limiter, key.bytes, key.len, kLimit, nullptr);
     }
+    f.shuffled = f.keys;
+    cplugin_bench::Shuffle(&f.shuffled);
   }
   return f;
 }
@@ -124,27 +134,37 @@ void SetupMultipleKeys(const benchmark::State &state) {
   LimiterWith(state.range(0), Shape);
 }
 
-void BM_RateLimiter_MultipleKeys(benchmark::State &state, int shape) {
+void BM_RateLimiter_MultipleKeys(benchmark::State &state, int shape,
+                                 bool in_bucket_order) {
   Fixture &f = LimiterWith(state.range(0), shape);
-  // Each thread walks its own stride of the keys.
-  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
-  size_t n = f.keys.size();
+  const std::vector<Key> &keys = in_bucket_order ? f.keys : f.shuffled;
+  // Each thread checks its own share of the keys.
+  cplugin_bench::Slice slice(state, keys.size());
   int64_t ok = 0;
   for (auto _ : state) {
-    const Key &key = f.keys[i % n];
+    const Key &key = keys[slice.Next()];
     ok += cp_rate_limiter_check(f.limiter, key.bytes, key.len, kLimit,
                                 nullptr) == CP_RATE_ALLOW;
-    i++;
   }
   Report(state, ok);
 }
 
-BENCHMARK_CAPTURE(BM_RateLimiter_MultipleKeys, short_keys, kShort)
+BENCHMARK_CAPTURE(BM_RateLimiter_MultipleKeys, short_keys, kShort, false)
     ->ArgName("keys")
     ->ArgsProduct({kSizes})
     ->Setup(SetupMultipleKeys<kShort>)
     ->Apply(OneToEightThreads);
-BENCHMARK_CAPTURE(BM_RateLimiter_MultipleKeys, policy_keys, kPolicyShaped)
+BENCHMARK_CAPTURE(BM_RateLimiter_MultipleKeys, policy_keys, kPolicyShaped,
+                  false)
+    ->ArgName("keys")
+    ->ArgsProduct({kSizes})
+    ->Setup(SetupMultipleKeys<kPolicyShaped>)
+    ->Apply(OneToEightThreads);
+// The same keys, each thread's share a run of consecutive buckets: no two
+// threads write one cache line, the difference to policy_keys is what
+// neighbouring buckets on different threads cost.
+BENCHMARK_CAPTURE(BM_RateLimiter_MultipleKeys, policy_keys_bucket_order,
+                  kPolicyShaped, true)
     ->ArgName("keys")
     ->ArgsProduct({kSizes})
     ->Setup(SetupMultipleKeys<kPolicyShaped>)

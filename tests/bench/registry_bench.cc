@@ -5,7 +5,8 @@
 //                           picked by the type's strategy (first,
 //                           round_robin, random, weighted)
 //   BM_ResolveByProvider    the same registries, a given provider's
-//                           registration (each thread walks its own stride)
+//                           registration (providers in a fixed random
+//                           order, each thread asking for its own share)
 //   BM_ResolveAcrossTypes   10 000 providers spread over 1 000 types
 // Memory per registration is measured in memory_bench.cc. Run with
 // tools/bench.sh; figures go to docs/registry.md and docs/performance.md.
@@ -61,6 +62,7 @@ Fixture &WithProviders(int64_t providers) {
       abort();
     }
   }
+  cplugin_bench::Shuffle(&f.ids);
   return f;
 }
 
@@ -117,13 +119,11 @@ void SetupProviders(const benchmark::State &state) {
 void BM_ResolveByProvider(benchmark::State &state) {
   Fixture &f = WithProviders(state.range(0));
   auto ep = std::make_unique<cp_registry_endpoint>();
-  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
-  size_t n = f.ids.size();
+  cplugin_bench::Slice slice(state, f.ids.size());
   int64_t failures = 0;
   for (auto _ : state) {
-    failures += cp_registry_resolve(f.reg, "logger", f.ids[i % n].c_str(),
-                                    ep.get()) != 0;
-    i++;
+    failures += cp_registry_resolve(f.reg, "logger",
+                                    f.ids[slice.Next()].c_str(), ep.get()) != 0;
   }
   Check(state, failures);
 }
@@ -134,7 +134,8 @@ BENCHMARK(BM_ResolveByProvider)
     ->Setup(SetupProviders)
     ->Apply(OneToEightThreads);
 
-// 10k providers spread over 1000 types: lookups hit many cache lines.
+// 10k providers spread over 1000 types (in a fixed random order, each
+// thread asking for its own share): lookups hit many cache lines.
 struct TypesFixture {
   cp_registry *reg = nullptr;
   std::vector<std::string> types;
@@ -162,6 +163,7 @@ TypesFixture &AcrossTypes() {
                                "1.0.0", "/svc.v1.Svc/", md, 1};
     cp_registry_register_as_host(f.reg, owner, &svc, nullptr);
   }
+  cplugin_bench::Shuffle(&f.types);
   return f;
 }
 
@@ -172,12 +174,11 @@ void SetupAcrossTypes(const benchmark::State &) {
 void BM_ResolveAcrossTypes(benchmark::State &state) {
   TypesFixture &f = AcrossTypes();
   auto ep = std::make_unique<cp_registry_endpoint>();
-  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
+  cplugin_bench::Slice slice(state, f.types.size());
   int64_t failures = 0;
   for (auto _ : state) {
-    failures += cp_registry_resolve(f.reg, f.types[i % f.types.size()].c_str(),
+    failures += cp_registry_resolve(f.reg, f.types[slice.Next()].c_str(),
                                     nullptr, ep.get()) != 0;
-    i += 13;
   }
   Check(state, failures);
 }

@@ -1,8 +1,9 @@
 // Token store benchmarks (Google Benchmark), the guide's BenchmarkValidateToken
 // and token generation:
 //   BM_ValidateToken                 a valid token, 1 000 / 10 000 / 100 000
-//                                    live identities, each thread walking
-//                                    its own stride of them
+//                                    live identities in a fixed random
+//                                    order, each thread presenting its own
+//                                    share of them
 //   BM_ValidateToken_WrongTokenEarly a wrong token, first byte differing
 //   BM_ValidateToken_WrongTokenLate  a wrong token, byte 41 differing
 //   BM_ValidateToken_UnknownID       a runtime ID the store never issued
@@ -85,6 +86,9 @@ Fixture &StoreWith(int64_t live) {
       f.creds[which].push_back(v);
     }
   }
+  for (std::vector<Credential> &creds : f.creds) {
+    cplugin_bench::Shuffle(&creds);  // the same order for every case
+  }
   return f;
 }
 
@@ -95,15 +99,13 @@ void SetupStore(const benchmark::State &state) {
 void Validate(benchmark::State &state, Case which) {
   Fixture &f = StoreWith(state.range(0));
   const std::vector<Credential> &creds = f.creds[which];
-  // Each thread walks its own stride of identities.
-  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
-  size_t n = creds.size();
+  // Each thread presents its own share of the identities.
+  cplugin_bench::Slice slice(state, creds.size());
   int64_t ok = 0;
   for (auto _ : state) {
-    const Credential &c = creds[i % n];
+    const Credential &c = creds[slice.Next()];
     ok +=
         cp_token_store_validate(f.store, c.id, c.id_len, c.token, CP_TOKEN_LEN);
-    i++;
   }
   benchmark::DoNotOptimize(ok);
   if ((which == kValid) != (ok == static_cast<int64_t>(state.iterations()))) {
