@@ -17,10 +17,13 @@
  * group decodes with four loads and three ORs. */
 #define INVALID 0x80000000u
 #define AT(c, shift) (B64(c) < 0 ? INVALID : (uint32_t)B64(c) << (shift))
+/* M is a macro name, which cannot be parenthesised. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define R4(M, i) M(i), M(i + 1), M(i + 2), M(i + 3)
 #define R16(M, i) R4(M, i), R4(M, i + 4), R4(M, i + 8), R4(M, i + 12)
 #define R64(M, i) R16(M, i), R16(M, i + 16), R16(M, i + 32), R16(M, i + 48)
 #define R256(M) R64(M, 0), R64(M, 64), R64(M, 128), R64(M, 192)
+/* NOLINTEND(bugprone-macro-parentheses) */
 #define AT18(c) AT(c, 18)
 #define AT12(c) AT(c, 12)
 #define AT6(c) AT(c, 6)

@@ -258,8 +258,8 @@ static void notify(cp_token_store *s, const char *id, cp_token_event ev) {
 static void lower_copy(const char *self_id, char *out) {
   size_t i = 0;
   for (; self_id[i] != '\0'; i++) {
-    char c = self_id[i];
-    out[i] = (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+    unsigned char c = (unsigned char)self_id[i];
+    out[i] = (char)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
   }
   out[i] = '\0';
 }
