@@ -46,6 +46,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -148,6 +149,23 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / ticks
     except (OSError, IndexError, ValueError):
         return None
+
+
+def machine_busy_seconds():
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything
+    but idle and iowait)."""
+    try:
+        with open("/proc/stat", encoding="utf-8") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+        return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def children_cpu_seconds():
+    """CPU seconds of this process's waited-for children (h2load runs)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 # ---------------------------------------------------------------------------
@@ -372,9 +390,16 @@ def measure(kind, conc, args, body_path, log_dir):
             n = max(10 * per, (n // per) * per)
         if n:
             cpu0 = cpu_seconds(server.proc.pid)
+            busy0, kids0, t0 = machine_busy_seconds(), children_cpu_seconds(), time.monotonic()
             meas, meas_text = h2load(server.port, ident, token, body_path, n, clients, streams)
+            busy1, kids1, t1 = machine_busy_seconds(), children_cpu_seconds(), time.monotonic()
             cpu1 = cpu_seconds(server.proc.pid)
             rec["measured"] = meas
+            if None not in (cpu0, cpu1, busy0, busy1) and t1 > t0:
+                # CPU the machine spent on anything but this server and this
+                # h2load, in cores: how quiet the machine was meanwhile.
+                other = (busy1 - busy0) - (cpu1 - cpu0) - (kids1 - kids0)
+                rec["other_cpu_cores"] = max(0.0, other) / (t1 - t0)
             if "problem" in meas:
                 problems.append(meas["problem"])
                 with open(os.path.join(log_dir, "h2load-failed.log"), "a", encoding="utf-8") as f:
@@ -488,14 +513,21 @@ def write_report(out_dir, meta, controls, records):
             md.append("| %s | %s | %s | %s |" % (
                 name, k, "—" if lat is None else "%.0f" % lat, "—" if cpu is None else "%.1f" % cpu))
     md.append("")
+    md.append("Server CPU per call: the server process's user + system time during the measured "
+              "run divided by its calls. h2load shares the machine's cores with the server, so "
+              "a server that needs less CPU per call also leaves h2load more of it.\n")
 
     md.append("## Rounds (req/s)\n")
-    md.append("| round | concurrency | full | off | ref |")
-    md.append("|---:|---|---:|---:|---:|")
+    md.append("Other CPU: cores busy with anything but the measured server and h2load during the "
+              "run (most, over the three servers), from /proc/stat.\n")
+    md.append("| round | concurrency | full | off | ref | full/off | full/ref | other CPU (cores) |")
+    md.append("|---:|---|---:|---:|---:|---:|---:|---:|")
     rounds = sorted({r["round"] for r in records})
     for rnd in rounds:
         for name, _, _ in CONCURRENCIES:
             cells = []
+            rates = {}
+            others = []
             for k in SERVERS:
                 rec = next((r for r in records if r["round"] == rnd and r["concurrency"] == name
                             and r["server"] == k), None)
@@ -504,7 +536,13 @@ def write_report(out_dir, meta, controls, records):
                 elif not rec["ok"]:
                     cells.append("FAILED")
                 else:
-                    cells.append(fmt_rate(rec["measured"]["req_per_s"]))
+                    rates[k] = rec["measured"]["req_per_s"]
+                    cells.append(fmt_rate(rates[k]))
+                if rec is not None and rec.get("other_cpu_cores") is not None:
+                    others.append(rec["other_cpu_cores"])
+            cells.append(fmt_ratio(rates.get("full"), rates.get("off")))
+            cells.append(fmt_ratio(rates.get("full"), rates.get("ref")))
+            cells.append("%.2f" % max(others) if others else "—")
             md.append("| %d | %s | %s |" % (rnd, name, " | ".join(cells)))
     failed = [r for r in records if not r["ok"]] + [c for c in controls if not c["ok"]]
     if failed:
@@ -525,13 +563,15 @@ def write_report(out_dir, meta, controls, records):
     with open(os.path.join(out_dir, "compare.csv"), "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["round", "concurrency", "server", "ok", "calls", "req_per_s", "latency_mean_us",
-                    "server_cpu_us_per_call", "served_ok", "h2load_succeeded"])
+                    "server_cpu_us_per_call", "other_cpu_cores", "served_ok", "h2load_succeeded"])
         for r in records:
             meas = r.get("measured", {})
             cpu = r.get("server_cpu_us_per_call")
+            other = r.get("other_cpu_cores")
             w.writerow([r["round"], r["concurrency"], r["server"], int(r["ok"]), meas.get("n", ""),
                         meas.get("req_per_s", ""), meas.get("latency_mean_us", ""),
-                        "" if cpu is None else "%.2f" % cpu, r.get("served_ok", ""), r.get("h2load_succeeded", "")])
+                        "" if cpu is None else "%.2f" % cpu, "" if other is None else "%.2f" % other,
+                        r.get("served_ok", ""), r.get("h2load_succeeded", "")])
     return text
 
 
