@@ -26,29 +26,13 @@ struct cp_async_call {
   cp_async_call *next;
   cp_invocation inv; /* method, metadata (in its arena), deadline */
   grpc_call *gcall;
-  grpc_byte_buffer *request;
-  grpc_byte_buffer *response;
-  grpc_metadata_array initial_md;
-  grpc_metadata_array trailing_md;
-  grpc_status_code code;
-  grpc_slice details;
+  cp_unary_batch batch;
   cp_unary_done_fn done;
   void *user;
 };
 
 static void *async_thread_main(void *arg) {
-  grpc_completion_queue *cq = arg;
-  for (;;) {
-    grpc_event ev = grpc_completion_queue_next(
-        cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type == GRPC_QUEUE_SHUTDOWN) {
-      break;
-    }
-    if (ev.type == GRPC_OP_COMPLETE) {
-      cp_tag *tag = ev.tag;
-      tag->on_done(tag, ev.success != 0);
-    }
-  }
+  cp_tag_run_queue(arg);
   return NULL;
 }
 
@@ -97,15 +81,7 @@ static void free_call(cp_async_call *a) {
   if (a->gcall != NULL) {
     grpc_call_unref(a->gcall);
   }
-  if (a->request != NULL) {
-    grpc_byte_buffer_destroy(a->request);
-  }
-  if (a->response != NULL) {
-    grpc_byte_buffer_destroy(a->response);
-  }
-  grpc_metadata_array_destroy(&a->initial_md);
-  grpc_metadata_array_destroy(&a->trailing_md);
-  grpc_slice_unref(a->details);
+  cp_unary_batch_release(&a->batch);
   cp_arena_release(&a->inv.arena);
   free(a);
 }
@@ -120,23 +96,9 @@ static void on_complete(cp_tag *tag, bool ok) {
 
   cp_status status;
   ProtobufCMessage *resp = NULL;
-  if (!ok) {
-    /* A unary batch that includes RECV_STATUS always succeeds; keep the
-     * contract even if gRPC ever says otherwise. */
-    cp_status_set(&status, CP_STATUS_INTERNAL, "call batch failed");
-  } else {
-    cp_status_from_grpc(&status, a->code, a->details);
-  }
+  cp_unary_batch_outcome(&a->batch, a->inv.method, ok, &status, &resp);
   if (status.code == CP_STATUS_CANCELLED && atomic_load(&c->closed)) {
     cp_status_set(&status, CP_STATUS_CANCELLED, "client is closed");
-  }
-  if (status.code == CP_STATUS_OK &&
-      (a->response == NULL ||
-       cp_codec_decode(a->response, a->inv.method->response_type, NULL,
-                       &resp) != 0)) {
-    resp = NULL;
-    cp_status_set(&status, CP_STATUS_INTERNAL, "response does not decode as %s",
-                  a->inv.method->response_type->name);
   }
   cp_unary_done_fn done = a->done;
   void *user = a->user;
@@ -154,10 +116,7 @@ static cp_async_call *new_call(cp_client *c, cp_unary_done_fn done,
   a->client = c;
   a->done = done;
   a->user = user;
-  a->details = grpc_empty_slice();
-  a->code = GRPC_STATUS_UNKNOWN;
-  grpc_metadata_array_init(&a->initial_md);
-  grpc_metadata_array_init(&a->trailing_md);
+  cp_unary_batch_init(&a->batch);
   return a;
 }
 
@@ -170,23 +129,8 @@ static int start_batch(cp_client *c, cp_async_call *a) {
   if (a->gcall == NULL) {
     return CP_ENOMEM;
   }
-  grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = a->inv.metadata_count;
-  ops[0].data.send_initial_metadata.metadata = a->inv.metadata;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = a->request;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &a->initial_md;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &a->response;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.status = &a->code;
-  ops[5].data.recv_status_on_client.status_details = &a->details;
-  ops[5].data.recv_status_on_client.trailing_metadata = &a->trailing_md;
-  if (grpc_call_start_batch(a->gcall, ops, 6, &a->tag, NULL) != GRPC_CALL_OK) {
+  if (cp_unary_batch_start(&a->batch, a->gcall, &a->inv, &a->tag) !=
+      GRPC_CALL_OK) {
     return CP_ESYS;
   }
   return 0;
@@ -214,7 +158,8 @@ int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
   }
   rc = cp_invocation_init(&a->inv, client, method, req, opts);
   if (rc == 0) {
-    rc = cp_codec_encode(req, client->opts.max_message_bytes, &a->request);
+    rc =
+        cp_codec_encode(req, client->opts.max_message_bytes, &a->batch.request);
   }
   if (rc != 0) {
     free_call(a);

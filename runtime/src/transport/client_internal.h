@@ -79,6 +79,36 @@ void cp_client_async_cancel_all(cp_client *client);
  * delivers every pending completion. After cp_client_close. */
 void cp_client_async_stop(cp_client *client);
 
+/* One unary call's single batch: the request sent and what gRPC fills in as
+ * the call ends. The blocking path keeps it on its stack, the asynchronous
+ * one inside its call. */
+typedef struct cp_unary_batch {
+  grpc_byte_buffer *request; /* set by the caller (cp_codec_encode) */
+  grpc_byte_buffer *response;
+  grpc_metadata_array initial_md;
+  grpc_metadata_array trailing_md;
+  grpc_status_code code;
+  grpc_slice details;
+} cp_unary_batch;
+
+void cp_unary_batch_init(cp_unary_batch *b);
+
+/* Starts the batch (send metadata, message and close; receive metadata,
+ * message and status) on `call`, completing with `tag`. */
+grpc_call_error cp_unary_batch_start(cp_unary_batch *b, grpc_call *call,
+                                     const cp_invocation *inv, void *tag);
+
+/* The outcome of a completed batch: *st from the received status (INTERNAL
+ * when the batch failed), and on OK the response decoded as the method's
+ * type into *resp (INTERNAL when it does not decode; *resp stays NULL).
+ * Returns 0 when OK, else CP_ERPC. */
+int cp_unary_batch_outcome(const cp_unary_batch *b,
+                           const cp_method_desc *method, bool ok, cp_status *st,
+                           ProtobufCMessage **resp);
+
+/* Frees what the batch holds. */
+void cp_unary_batch_release(cp_unary_batch *b);
+
 /* Runs one transport attempt for `inv` (unary or stream start). */
 int cp_transport_unary(cp_invocation *inv);
 int cp_transport_stream_start(cp_invocation *inv);

@@ -1,4 +1,6 @@
-/* One unary attempt on the channel: a single batch on a private queue. */
+/* Unary calls on the channel: the one batch a unary call is (shared by the
+ * blocking and the asynchronous path), and the blocking attempt, which runs
+ * it on a private queue. */
 #include <grpc/grpc.h>
 #include <string.h>
 
@@ -6,15 +8,82 @@
 #include "transport/client_internal.h"
 #include "transport/codec.h"
 
+void cp_unary_batch_init(cp_unary_batch *b) {
+  memset(b, 0, sizeof *b);
+  grpc_metadata_array_init(&b->initial_md);
+  grpc_metadata_array_init(&b->trailing_md);
+  b->code = GRPC_STATUS_UNKNOWN;
+  b->details = grpc_empty_slice();
+}
+
+grpc_call_error cp_unary_batch_start(cp_unary_batch *b, grpc_call *call,
+                                     const cp_invocation *inv, void *tag) {
+  grpc_op ops[6];
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[0].data.send_initial_metadata.count = inv->metadata_count;
+  ops[0].data.send_initial_metadata.metadata = inv->metadata;
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = b->request;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[3].data.recv_initial_metadata.recv_initial_metadata = &b->initial_md;
+  ops[4].op = GRPC_OP_RECV_MESSAGE;
+  ops[4].data.recv_message.recv_message = &b->response;
+  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[5].data.recv_status_on_client.status = &b->code;
+  ops[5].data.recv_status_on_client.status_details = &b->details;
+  ops[5].data.recv_status_on_client.trailing_metadata = &b->trailing_md;
+  return grpc_call_start_batch(call, ops, 6, tag, NULL);
+}
+
+int cp_unary_batch_outcome(const cp_unary_batch *b,
+                           const cp_method_desc *method, bool ok, cp_status *st,
+                           ProtobufCMessage **resp) {
+  *resp = NULL;
+  if (!ok) {
+    /* A unary batch that includes RECV_STATUS always succeeds; keep the
+     * contract even if gRPC ever says otherwise. */
+    cp_status_set(st, CP_STATUS_INTERNAL, "call batch failed");
+    return CP_ERPC;
+  }
+  cp_status_from_grpc(st, b->code, b->details);
+  if (st->code != CP_STATUS_OK) {
+    return CP_ERPC;
+  }
+  if (b->response == NULL ||
+      cp_codec_decode(b->response, method->response_type, NULL, resp) != 0) {
+    *resp = NULL;
+    cp_status_set(st, CP_STATUS_INTERNAL, "response does not decode as %s",
+                  method->response_type->name);
+    return CP_ERPC;
+  }
+  return 0;
+}
+
+void cp_unary_batch_release(cp_unary_batch *b) {
+  if (b->request != NULL) {
+    grpc_byte_buffer_destroy(b->request);
+  }
+  if (b->response != NULL) {
+    grpc_byte_buffer_destroy(b->response);
+  }
+  grpc_metadata_array_destroy(&b->initial_md);
+  grpc_metadata_array_destroy(&b->trailing_md);
+  grpc_slice_unref(b->details);
+}
+
 int cp_transport_unary(cp_invocation *inv) {
   cp_client *c = inv->client;
-  grpc_byte_buffer *req_bb = NULL;
-  int rc = cp_codec_encode(inv->request, c->opts.max_message_bytes, &req_bb);
+  cp_unary_batch b;
+  cp_unary_batch_init(&b);
+  int rc = cp_codec_encode(inv->request, c->opts.max_message_bytes, &b.request);
   if (rc != 0) {
     cp_status_set(
         &inv->status,
         rc == CP_ETOOBIG ? CP_STATUS_RESOURCE_EXHAUSTED : CP_STATUS_INTERNAL,
         "cannot encode request: %s", cp_strerror(rc));
+    cp_unary_batch_release(&b);
     return rc;
   }
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -22,59 +91,19 @@ int cp_transport_unary(cp_invocation *inv) {
   grpc_call *call = grpc_channel_create_call(
       c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path, NULL,
       cp_grpc_deadline(inv->deadline_ns), NULL);
-  grpc_metadata_array initial_md;
-  grpc_metadata_array trailing_md;
-  grpc_metadata_array_init(&initial_md);
-  grpc_metadata_array_init(&trailing_md);
-  grpc_byte_buffer *resp_bb = NULL;
-  grpc_status_code code = GRPC_STATUS_UNKNOWN;
-  grpc_slice details = grpc_empty_slice();
-
-  grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = inv->metadata_count;
-  ops[0].data.send_initial_metadata.metadata = inv->metadata;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = req_bb;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &resp_bb;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.status = &code;
-  ops[5].data.recv_status_on_client.status_details = &details;
-  ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
-
   int tag_storage;
-  grpc_call_error err = grpc_call_start_batch(call, ops, 6, &tag_storage, NULL);
+  grpc_call_error err = cp_unary_batch_start(&b, call, inv, &tag_storage);
   if (err == GRPC_CALL_OK) {
-    grpc_completion_queue_pluck(cq, &tag_storage,
-                                gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    cp_status_from_grpc(&inv->status, code, details);
-    rc = inv->status.code == CP_STATUS_OK ? 0 : CP_ERPC;
+    grpc_event ev = grpc_completion_queue_pluck(
+        cq, &tag_storage, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    rc = cp_unary_batch_outcome(&b, inv->method, ev.success != 0, &inv->status,
+                                &inv->response);
   } else {
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call (%d)",
                   (int)err);
     rc = CP_ERPC;
   }
-  if (rc == 0) {
-    if (resp_bb == NULL || cp_codec_decode(resp_bb, inv->method->response_type,
-                                           NULL, &inv->response) != 0) {
-      cp_status_set(&inv->status, CP_STATUS_INTERNAL,
-                    "response does not decode as %s",
-                    inv->method->response_type->name);
-      rc = CP_ERPC;
-    }
-  }
-  if (resp_bb != NULL) {
-    grpc_byte_buffer_destroy(resp_bb);
-  }
-  grpc_byte_buffer_destroy(req_bb);
-  grpc_slice_unref(details);
-  grpc_metadata_array_destroy(&initial_md);
-  grpc_metadata_array_destroy(&trailing_md);
+  cp_unary_batch_release(&b);
   grpc_call_unref(call);
   grpc_completion_queue_shutdown(cq);
   grpc_completion_queue_destroy(cq);

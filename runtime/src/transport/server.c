@@ -311,17 +311,7 @@ static void on_shutdown_done(cp_tag *tag, bool ok) {
 
 static void *cq_thread_main(void *arg) {
   cp_server_cq *cq = arg;
-  for (;;) {
-    grpc_event ev = grpc_completion_queue_next(
-        cq->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type == GRPC_QUEUE_SHUTDOWN) {
-      break;
-    }
-    if (ev.type == GRPC_OP_COMPLETE) {
-      cp_tag *tag = ev.tag;
-      tag->on_done(tag, ev.success != 0);
-    }
-  }
+  cp_tag_run_queue(cq->cq);
   return NULL;
 }
 
