@@ -36,8 +36,6 @@ int ctl_cmd_handshake(int argc, char **argv) {
   if (p != CTL_PARSE_OK) {
     return ctl_usage_exit("handshake", p, err);
   }
-  cp_log_set_level(CP_LOG_WARN);
-  cp_log_configure_from_env();
   cp_plugin_client_options o;
   cp_plugin_client_options_init(&o);
   o.endpoint = a.target;

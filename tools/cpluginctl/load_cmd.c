@@ -164,8 +164,6 @@ int ctl_cmd_load(int argc, char **argv) {
   if (p != CTL_PARSE_OK) {
     return ctl_usage_exit("load", p, err);
   }
-  cp_log_set_level(CP_LOG_WARN);
-  cp_log_configure_from_env();
   ctl_setup s;
   ctl_preset_setup(&a, &s);
   started st;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cplugin/log.h"
 #include "commands.h"
 
 int ctl_usage_exit(const char *subcommand, int parse_result, const char *err) {
@@ -27,6 +28,10 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   /* Lines must reach a reading parent (LISTENING, ...) as they are printed. */
   setvbuf(stdout, NULL, _IOLBF, 0);
+  /* Logs go to stderr, warnings and up unless CPLUGIN_LOG_LEVEL says
+   * otherwise: at info the router logs every routed call. */
+  cp_log_set_level(CP_LOG_WARN);
+  cp_log_configure_from_env();
 
   if (argc < 2) {
     fputs(ctl_usage(NULL), stderr);

@@ -61,8 +61,6 @@ int ctl_cmd_provider(int argc, char **argv) {
   if (p != CTL_PARSE_OK) {
     return ctl_usage_exit("provider", p, err);
   }
-  cp_log_set_level(CP_LOG_WARN);
-  cp_log_configure_from_env();
 
   ctl_echo_counter *counter = ctl_echo_counter_create();
   cp_server *server = NULL;

@@ -58,9 +58,6 @@ int ctl_cmd_serve(int argc, char **argv) {
   if (p != CTL_PARSE_OK) {
     return ctl_usage_exit("serve", p, err);
   }
-  /* Quiet by default: the router logs every routed call at info. */
-  cp_log_set_level(CP_LOG_WARN);
-  cp_log_configure_from_env();
 
   ctl_echo_counter *counter = ctl_echo_counter_create();
   cp_host *host = NULL;
