@@ -1,6 +1,7 @@
 /* Child processes for end-to-end tests. */
 #define _GNU_SOURCE
 #include "process.h"
+#include "wait.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,26 +68,28 @@ int test_process_start(test_process *p, char *const argv[], int timeout_ms) {
   return -1;
 }
 
+struct exit_wait {
+  pid_t pid;
+  int status;
+};
+
+static int child_exited(void *arg) {
+  struct exit_wait *w = arg;
+  return waitpid(w->pid, &w->status, WNOHANG) == w->pid;
+}
+
 int test_process_stop(test_process *p, int sig, int timeout_ms) {
   if (p->pid <= 0) {
     return -1;
   }
   kill(p->pid, sig);
-  long long until = now_ms() + timeout_ms;
-  int status = 0;
+  struct exit_wait w = {p->pid, 0};
   int result = -1;
-  for (;;) {
-    pid_t r = waitpid(p->pid, &status, WNOHANG);
-    if (r == p->pid) {
-      result = status;
-      break;
-    }
-    if (now_ms() >= until) {
-      kill(p->pid, SIGKILL);
-      waitpid(p->pid, &status, 0);
-      break;
-    }
-    usleep(10000);
+  if (test_wait_until(child_exited, &w, timeout_ms)) {
+    result = w.status;
+  } else {
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &w.status, 0);
   }
   p->pid = 0;
   if (p->stdout_fd > 0) {
