@@ -23,6 +23,9 @@ step "bazel build + test"
 bazel build //...
 bazel test //...
 
+step "flake check: the end-to-end and concurrency suites 3 times under load"
+bash tools/flake.sh -n 3 --no-valgrind
+
 step "bazel test under ASan+UBSan"
 bazel test --config=asan //...
 
