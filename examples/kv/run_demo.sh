@@ -15,15 +15,25 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# The shared wait helper (wait_for): from the runfiles under `bazel test`
+# (where this script runs as a symlink named after the test), else next to
+# this script in the source tree.
+if [[ -n ${TEST_SRCDIR:-} ]]; then
+  source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/support/wait.sh"
+else
+  source "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/wait.sh"
+fi
+
 export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
 "$bin/kv-plugin" --listen 127.0.0.1:0 >"$out" &
 plugin_pid=$!
-address=
-for _ in $(seq 1 100); do
-  address=$(sed -n 's/^LISTENING //p' "$out")
-  [[ -n "$address" ]] && break
-  sleep 0.05
-done
+# Until the plugin prints LISTENING (or exits).
+listening_or_gone() {
+  grep -q '^LISTENING ' "$out" || ! kill -0 "$plugin_pid" 2>/dev/null
+}
+wait_seen() { echo "kv-plugin stdout:"; cat "$out"; }
+wait_for "kv-plugin to print LISTENING" 0 listening_or_gone || true
+address=$(sed -n 's/^LISTENING //p' "$out")
 if [[ -z "$address" ]]; then
   echo "demo: kv-plugin did not start" >&2
   exit 1

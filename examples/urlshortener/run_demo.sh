@@ -24,7 +24,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The shared wait helper (wait_for): from the runfiles under `bazel test`
+# (where this script runs as a symlink named after the test), else next to
+# this script in the source tree.
+if [[ -n ${TEST_SRCDIR:-} ]]; then
+  source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/support/wait.sh"
+else
+  source "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/wait.sh"
+fi
+
 export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
+
+# listening_or_gone NAME PID: NAME printed LISTENING, or PID exited.
+listening_or_gone() {
+  grep -q '^LISTENING ' "$work/$1.out" 2>/dev/null || ! kill -0 "$2" 2>/dev/null
+}
 
 # Starts a program in the background and waits for its LISTENING line;
 # sets $address. (Not run in a subshell: the pid must reach `pids`.)
@@ -33,16 +47,13 @@ start() {
   shift
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
-  for _ in $(seq 1 200); do
-    if grep -q '^LISTENING ' "$work/$name.out" 2>/dev/null; then
-      address=$(sed -n 's/^LISTENING //p' "$work/$name.out")
-      return 0
-    fi
-    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
-      break
-    fi
-    sleep 0.05
-  done
+  wait_seen() { cat "$work/$name.out"; }
+  wait_for "$name to print LISTENING" 0 listening_or_gone "$name" "${pids[-1]}" ||
+    true
+  address=$(sed -n 's/^LISTENING //p' "$work/$name.out")
+  if [[ -n "$address" ]]; then
+    return 0
+  fi
   echo "demo: $name did not start:" >&2
   cat "$work/$name.err" >&2
   return 1
@@ -77,16 +88,23 @@ if "$bin/url-client" --api "$api" resolve nosuchcode 2>"$work/missing.err"; then
 fi
 echo "demo: resolve nosuchcode -> $(cat "$work/missing.err")"
 
+# The host logs a routed call just after it starts forwarding it, so a line
+# can trail the reply the client already has: wait for the three
+# api->storage routes (one per url-client call) and the storage->logger
+# route of each.
+routes_to() { grep -c "ROUTER routed call.*service=$1" "$work/host.err" || true; }
+routes_logged() { (($(routes_to storage) >= 3 && $(routes_to logger) >= 3)); }
+wait_seen() { grep 'ROUTER routed call' "$work/host.err" || echo "(no routed call logged)"; }
+if ! wait_for "the host to log the api->storage and storage->logger routes" 0 \
+  routes_logged; then
+  echo "demo: FAILED: expected api->storage and storage->logger routes" >&2
+  exit 1
+fi
 echo "demo: routes taken through the host:"
 grep 'ROUTER routed call' "$work/host.err" | sed 's/^.*ROUTER routed call: /  /'
 echo "demo: logger plugin received:"
 sed 's/^/  /' "$work/logger.out" | grep 'logger:' || true
 routes=$(grep -c 'ROUTER routed call' "$work/host.err" || true)
-if ! grep -q 'ROUTER routed call.*service=storage' "$work/host.err" ||
-   ! grep -q 'ROUTER routed call.*service=logger' "$work/host.err"; then
-  echo "demo: FAILED: expected api->storage and storage->logger routes" >&2
-  exit 1
-fi
 echo "demo: ok ($routes routed calls); stopping"
 cleanup
 echo "demo: every process stopped"

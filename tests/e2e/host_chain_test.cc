@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "wait.h"
+
 extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
@@ -107,7 +109,26 @@ TEST_F(HostChainTest, ChainOnAuthenticatesLimitsAndCounts) {
   EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, Echo(client).code);
   EXPECT_EQ(2, echo_stats_get(stats_, ECHO_CALLS));
 
-  std::string metrics = Metrics();
+  // The metrics post-call hook runs after the reply reached the client:
+  // wait until every call is counted, with its code.
+  const std::string requests =
+      std::string("cplugin_requests_total{method=\"") + kEchoPath + "\",code=";
+  const std::string counted[] = {requests + "\"OK\"} 2\n",
+                                 requests + "\"UNAUTHENTICATED\"} 1\n",
+                                 requests + "\"RESOURCE_EXHAUSTED\"} 1\n"};
+  std::string metrics;
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the metrics hook to count the four Echo calls",
+      [&] {
+        metrics = Metrics();
+        for (const std::string &line : counted) {
+          if (metrics.find(line) == std::string::npos) {
+            return false;
+          }
+        }
+        return true;
+      },
+      [&] { return metrics; }));
   EXPECT_NE(std::string::npos, metrics.find(kEchoPath)) << metrics;
 }
 
@@ -131,7 +152,8 @@ TEST_F(HostChainTest, ChainOffSkipsAuthLimitsAndCallMetrics) {
   EXPECT_EQ(0u, cp_rate_limiter_count(
                     cp_rate_policy_limiter(cp_host_rate_policy(host_))));
 
-  // No post-call hook: no call appears in the request counter.
+  // No post-call hook: no call appears in the request counter. (Nothing to
+  // wait for: without the chain no hook is attached at all.)
   std::string metrics = Metrics();
   EXPECT_EQ(std::string::npos, metrics.find(kEchoPath)) << metrics;
 }

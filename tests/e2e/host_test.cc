@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <string>
-#include <thread>
+
+#include "wait.h"
 
 extern "C" {
 #include "cplugin/cplugin.h"
@@ -97,12 +97,22 @@ struct EchoPlugin {
   }
 };
 
+// Dependency events, counted on the runtime's watch thread.
+struct DepEvents {
+  std::atomic<int> available{0};
+  std::atomic<int> unavailable{0};
+};
+
 class HostTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cp_host_options o;
     cp_host_options_init(&o);
     o.tokens.sweep_interval_ms = 0;
+    // Rate limits refill with time (RegisterService: 1/s): on a slow machine
+    // a refill between calls would change how many pass. Time stands still.
+    cp_manual_clock_init(&rate_clock_, 1000000000);
+    o.rate.limiter.clock = &rate_clock_.clock;
     ASSERT_EQ(0, cp_host_create(&host_, &o));
     int port = 0;
     ASSERT_EQ(0, cp_host_start(host_, &port, &metrics_port_));
@@ -130,20 +140,26 @@ class HostTest : public ::testing::Test {
     return st;
   }
 
+  cp_manual_clock rate_clock_;
   cp_host *host_ = nullptr;
   int metrics_port_ = 0;
   std::string target_;
+  // Outlives the test body: b_'s watch thread may call back until TearDown.
+  DepEvents events_;
   EchoPlugin a_, b_;
-};
-
-struct DepEvents {
-  std::atomic<int> available{0};
-  std::atomic<int> unavailable{0};
 };
 
 void OnDep(const char *type, bool available, const char *provider, void *user) {
   auto *e = static_cast<DepEvents *>(user);
   (available ? e->available : e->unavailable)++;
+}
+
+std::string DepSeen(const DepEvents &e, cp_plugin_runtime *rt) {
+  return "available events " + std::to_string(e.available.load()) +
+         ", unavailable events " + std::to_string(e.unavailable.load()) +
+         ", dependency_available " +
+         (cp_plugin_runtime_dependency_available(rt, "echo") ? "true"
+                                                             : "false");
 }
 
 TEST_F(HostTest, SelfRegisteringPluginsDiscoverAndRouteThroughTheHost) {
@@ -155,12 +171,14 @@ TEST_F(HostTest, SelfRegisteringPluginsDiscoverAndRouteThroughTheHost) {
 
   // A second plugin that depends on "echo" sees it available and calls it
   // through the host's router.
-  DepEvents events;
+  DepEvents &events = events_;
   static const cp_service_dep deps[] = {{"echo", "1.0.0", true, true}};
   ASSERT_EQ(0, b_.Start(target_, "caller-b", deps, 1, OnDep, &events, "other"));
-  for (int i = 0; i < 200 && events.available.load() == 0; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // The watch event arrives on the runtime's watch thread.
+  ASSERT_TRUE(cp_test::WaitFor(
+      "caller-b told that echo is available",
+      [&] { return events.available.load() > 0; },
+      [&] { return DepSeen(events, b_.rt); }));
   EXPECT_TRUE(cp_plugin_runtime_dependency_available(b_.rt, "echo"));
   cp_client *echo = nullptr;
   ASSERT_EQ(0, cp_plugin_runtime_route(b_.rt, "echo", &echo));
@@ -180,9 +198,10 @@ TEST_F(HostTest, SelfRegisteringPluginsDiscoverAndRouteThroughTheHost) {
   // fails and the watcher is told.
   ASSERT_EQ(0, cp_token_store_revoke(cp_host_tokens(host_),
                                      cp_plugin_runtime_id(a_.rt)));
-  for (int i = 0; i < 200 && events.unavailable.load() == 0; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(cp_test::WaitFor(
+      "caller-b told that echo is unavailable",
+      [&] { return events.unavailable.load() > 0; },
+      [&] { return DepSeen(events, b_.rt); }));
   EXPECT_GE(events.unavailable.load(), 1);
   EXPECT_FALSE(cp_plugin_runtime_dependency_available(b_.rt, "echo"));
   EXPECT_EQ(CP_STATUS_NOT_FOUND, Discover(b_.rt, "echo", &provider).code);
@@ -195,15 +214,24 @@ TEST_F(HostTest, MetricsHealthAndReadiness) {
   ASSERT_EQ(0, a_.Start(target_, "echo-a", nullptr, 0));
   std::string provider;
   ASSERT_EQ(CP_STATUS_OK, Discover(a_.rt, "echo", &provider).code);
-  std::string metrics = HttpGet(metrics_port_, "/metrics");
+  // The request counter is the post-call hook's, which runs after the reply
+  // reached the client: scrape until the call is in it.
+  const std::string discovered =
+      "cplugin_requests_total{method=\"/connectplugin.v1.ServiceRegistry/"
+      "DiscoverService\",code=\"OK\"} 1\n";
+  std::string metrics;
+  ASSERT_TRUE(cp_test::WaitFor(
+      "/metrics to count the DiscoverService call",
+      [&] {
+        metrics = HttpGet(metrics_port_, "/metrics");
+        return metrics.find(discovered) != std::string::npos;
+      },
+      [&] { return metrics; }));
   EXPECT_NE(std::string::npos, metrics.find("200 OK")) << metrics;
   EXPECT_NE(std::string::npos,
-            metrics.find("cplugin_handshakes_total{result=\"ok\"} 1"))
+            metrics.find("cplugin_handshakes_total{result=\"ok\"} 1\n"))
       << metrics;
-  EXPECT_NE(std::string::npos, metrics.find("cplugin_tokens_active 1"));
-  EXPECT_NE(std::string::npos,
-            metrics.find("cplugin_requests_total{method=\"/connectplugin.v1."
-                         "ServiceRegistry/DiscoverService\",code=\"OK\"} 1"))
+  EXPECT_NE(std::string::npos, metrics.find("cplugin_tokens_active 1\n"))
       << metrics;
   EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/healthz").find("200"));
   EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/readyz").find("200"));

@@ -17,6 +17,7 @@ extern "C" {
 #include "kv_driver.h"
 #include "process.h"
 }
+#include "wait.h"
 
 #ifndef KV_PLUGIN_PATH
 #define KV_PLUGIN_PATH "examples/kv/kv-plugin"
@@ -47,7 +48,7 @@ class KvProcessTest : public ::testing::TestWithParam<bool> {
       argv.push_back(a.data());
     }
     argv.push_back(nullptr);
-    ASSERT_EQ(0, test_process_start(&proc_, argv.data(), 10000))
+    ASSERT_EQ(0, test_process_start(&proc_, argv.data(), test_wait_ms()))
         << "cannot start " << plugin_path_;
     ASSERT_EQ(0, cp_client_create(&client_, proc_.address, nullptr));
   }
@@ -55,7 +56,7 @@ class KvProcessTest : public ::testing::TestWithParam<bool> {
   void TearDown() override {
     cp_client_destroy(client_);
     if (proc_.pid > 0) {
-      int status = test_process_stop(&proc_, SIGTERM, 10000);
+      int status = test_process_stop(&proc_, SIGTERM, test_wait_ms());
       EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
           << "plugin exit status " << status;
     }
@@ -187,7 +188,7 @@ TEST_P(KvProcessTest, ShutdownDuringAWatchEndsItAndThePluginExits) {
   char key[64];
   ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
   auto start = std::chrono::steady_clock::now();
-  int status = test_process_stop(&proc_, SIGTERM, 10000);
+  int status = test_process_stop(&proc_, SIGTERM, test_wait_ms());
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_LT(took, std::chrono::seconds(5));

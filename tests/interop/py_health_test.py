@@ -16,6 +16,8 @@ import threading
 
 import grpc
 
+from waiting import LineReader, WaitTimeout, next_item, wait_exit
+
 
 def generate(proto_root, out):
     """Returns the generated health_pb2 module. Loaded from its file: the
@@ -33,7 +35,12 @@ class Host:
     def __init__(self, binary):
         self.proc = subprocess.Popen([binary], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().strip()
+        self.out = LineReader(self.proc.stdout, "health-host")
+        try:
+            line = self.out.next_line("LISTENING")
+        except WaitTimeout:
+            self.proc.kill()
+            raise
         if not line.startswith("LISTENING "):
             self.proc.kill()
             raise SystemExit("host did not start: %r" % line)
@@ -42,13 +49,13 @@ class Host:
     def command(self, text):
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
-        answer = self.proc.stdout.readline().strip()
+        answer = self.out.next_line("the answer to %r" % text)
         if answer != "OK":
             raise SystemExit("host answered %r to %r" % (answer, text))
 
     def close(self):
         self.proc.stdin.close()
-        return self.proc.wait(timeout=20)
+        return wait_exit(self.proc, "health-host (end of input)")
 
 
 def main():
@@ -95,8 +102,14 @@ def main():
 
             threading.Thread(target=reader, daemon=True).start()
 
+            seen = []
+
+            # The host has answered OK, but the update travels on the
+            # stream: wait for it.
             def expect(want):
-                got = events.get(timeout=10)
+                got = next_item(events, "Watch(kv) to send %s" % want,
+                                lambda: "updates so far %r" % seen)
+                seen.append(got)
                 print("Watch(kv): %s" % got)
                 if got != want:
                     failures.append("watch: got %s, want %s" % (got, want))
@@ -120,8 +133,14 @@ def main():
                 failures.append("overall after shutdown %r" % reply.status)
             stream.cancel()
             channel.close()
+        except WaitTimeout as e:
+            failures.append(str(e))
         finally:
-            code = host.close()
+            try:
+                code = host.close()
+            except WaitTimeout as e:
+                failures.append(str(e))
+                code = 0
         if code != 0:
             failures.append("host exited with %d" % code)
     if failures:

@@ -13,6 +13,8 @@ import tempfile
 
 import grpc
 
+from waiting import LineReader, WaitTimeout, wait_exit
+
 
 def generate(proto_root, test_proto_root, out):
     subprocess.run(
@@ -25,7 +27,11 @@ def generate(proto_root, test_proto_root, out):
 
 def start_host(binary):
     proc = subprocess.Popen([binary], stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline().strip()
+    try:
+        line = LineReader(proc.stdout, "interop-host").next_line("LISTENING")
+    except WaitTimeout:
+        proc.kill()
+        raise
     if not line.startswith("LISTENING "):
         proc.kill()
         raise SystemExit("host did not start: %r" % line)
@@ -93,7 +99,10 @@ def main():
             channel.close()
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
+            try:
+                wait_exit(proc, "interop-host (SIGTERM)")
+            except WaitTimeout as e:
+                failures.append(str(e))
         if proc.returncode != 0:
             failures.append("host exited with %d" % proc.returncode)
     if failures:

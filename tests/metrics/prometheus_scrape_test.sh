@@ -14,7 +14,16 @@ host_bin=$1
 rules=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 prometheus=${PROMETHEUS:-prometheus}
 python=/usr/bin/python3
-deadline=$((SECONDS + 60))
+# The shared wait helper (wait_for): from the runfiles under `bazel test`
+# (where this script runs as a symlink named after the test), else next to
+# this script in the source tree.
+if [[ -n ${TEST_SRCDIR:-} ]]; then
+  source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/support/wait.sh"
+else
+  source "$(dirname "${BASH_SOURCE[0]}")/../support/wait.sh"
+fi
+# Reads from the host are bounded by the same default deadline.
+read_secs=$(((${CPLUGIN_TEST_WAIT_MS:-30000} + 999) / 1000))
 
 tmp=$(mktemp -d)
 prom_pid=
@@ -53,10 +62,13 @@ host_pid=$HOST_PID
 host_out=${HOST[0]}
 host_in=${HOST[1]}
 
+last_line="(nothing yet)"
 read_line() { # read_line VAR: next host line, bounded by the deadline
-  local left=$((deadline - SECONDS))
-  ((left > 0)) || fail "timed out waiting for the host"
-  IFS= read -r -t "$left" "$1" <&"$host_out" || fail "the host stopped talking"
+  local got
+  IFS= read -r -t "$read_secs" got <&"$host_out" ||
+    fail "no line from the host within $read_secs s (exited, or silent); last line: $last_line"
+  last_line=$got
+  printf -v "$1" '%s' "$got"
 }
 
 read_line line
@@ -86,6 +98,12 @@ scrape_configs:
       - targets: ['$target']
 EOF
 
+# Ready, or exited (lost the port race).
+prom_ready_or_gone() {
+  ! kill -0 "$prom_pid" 2>/dev/null ||
+    curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1
+}
+wait_seen() { tail -n 20 "$tmp/prometheus.log"; }
 for attempt in 1 2 3; do
   prom_port=$(free_port)
   "$prometheus" --config.file="$tmp/prometheus.yml" \
@@ -94,10 +112,8 @@ for attempt in 1 2 3; do
     --log.level=warn >"$tmp/prometheus.log" 2>&1 &
   prom_pid=$!
   api=http://127.0.0.1:$prom_port/api/v1
-  while ((SECONDS < deadline)) && kill -0 "$prom_pid" 2>/dev/null; do
-    curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break
-    sleep 0.2
-  done
+  wait_for "prometheus on port $prom_port to be ready" 0 prom_ready_or_gone ||
+    fail "prometheus did not get ready"
   kill -0 "$prom_pid" 2>/dev/null && break
   wait "$prom_pid" || true # lost the port race: try another
   prom_pid=
@@ -119,19 +135,22 @@ print(d["resultType"], len(vals), first)
 '
 }
 
-# wait_for EXPR VALUE: until the query's first value equals VALUE.
-wait_for() {
-  local got
-  while ((SECONDS < deadline)); do
-    got=$(query "$1")
-    [[ "$got" == "vector 1 $2" ]] && return 0
-    sleep 0.3
-  done
-  fail "$1: got '$got', want '$2'"
+# query_is EXPR VALUE: the query's first value equals VALUE (the last answer
+# is kept in $got for wait_seen).
+got=
+query_is() {
+  got=$(query "$1" 2>&1) || return 1
+  [[ "$got" == "vector 1 $2" ]]
+}
+# wait_query EXPR VALUE: until Prometheus has scraped and answers VALUE.
+wait_query() {
+  want_expr=$1 want_value=$2
+  wait_seen() { echo "$want_expr: got '$got', want 'vector 1 $want_value'"; }
+  wait_for "$1 = $2" 0 query_is "$1" "$2" || fail "$1: got '$got', want '$2'"
 }
 
 # (a) the target is up: a scrape succeeded.
-wait_for 'up{job="cplugin"}' 1
+wait_query 'up{job="cplugin"}' 1
 echo "ok: up{job=\"cplugin\"} = 1"
 
 # Two batches of calls, each seen by Prometheus before the next, so rate()
@@ -149,12 +168,12 @@ for batch in 1 2; do
       *) fail "unexpected host line: $line" ;;
     esac
   done
-  wait_for 'sum(cplugin_requests_total)' "${expect[sum(cplugin_requests_total)]}"
+  wait_query 'sum(cplugin_requests_total)' "${expect[sum(cplugin_requests_total)]}"
 done
 
 # (b) every scraped count equals what the host did.
 for sel in "${!expect[@]}"; do
-  wait_for "$sel" "${expect[$sel]}"
+  wait_query "$sel" "${expect[$sel]}"
   echo "ok: $sel = ${expect[$sel]}"
 done
 
@@ -193,16 +212,17 @@ print("ok: /api/v1/rules lists", ", ".join(sorted(want)))
 '
 
 # The denial rate (20 %) is over the threshold: that alert must go pending.
-while ((SECONDS < deadline)); do
+state=
+denial_alert_active() {
   state=$(curl -fsS "$api/alerts" | "$python" -c '
 import json, sys
 alerts = json.load(sys.stdin)["data"]["alerts"]
 print(" ".join(a["labels"]["alertname"] + "=" + a["state"] for a in alerts))
-')
-  [[ "$state" == *HighRateLimitDenialRate=* ]] && break
-  sleep 0.3
-done
-[[ "$state" == *HighRateLimitDenialRate=* ]] ||
+') || return 1
+  [[ "$state" == *HighRateLimitDenialRate=* ]]
+}
+wait_seen() { echo "alerts: '$state'"; }
+wait_for "the HighRateLimitDenialRate alert" 0 denial_alert_active ||
   fail "HighRateLimitDenialRate not active: '$state'"
 echo "ok: alerts: $state"
 

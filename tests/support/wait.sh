@@ -8,19 +8,26 @@
 # waited for, and the output of the `wait_seen` function when one is defined,
 # to stderr and returns 1.
 
+_wait_now_ms() {
+  local ns
+  ns=$(date +%s%N)
+  echo $((ns / 1000000))
+}
+
 wait_for() {
   local what=$1 secs=$2
   shift 2
+  local budget_ms=$((secs * 1000))
   if [[ $secs == 0 ]]; then
-    secs=$(((${CPLUGIN_TEST_WAIT_MS:-30000} + 999) / 1000))
+    budget_ms=${CPLUGIN_TEST_WAIT_MS:-30000}
   fi
-  local until=$((SECONDS + secs)) nap=0.01
+  local until=$(($(_wait_now_ms) + budget_ms)) nap=0.01
   while true; do
     if "$@" >/dev/null 2>&1; then
       return 0
     fi
-    if ((SECONDS >= until)); then
-      echo "timed out after ${secs} s waiting for ${what}" >&2
+    if (($(_wait_now_ms) >= until)); then
+      echo "timed out after ${budget_ms} ms waiting for ${what}" >&2
       if declare -F wait_seen >/dev/null; then
         echo "last seen:" >&2
         wait_seen >&2 || true

@@ -8,10 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,12 +18,9 @@ extern "C" {
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
 }
+#include "wait.h"
 
 namespace {
-
-// Long enough never to fire on a healthy run; it only turns a hang into a
-// failure.
-constexpr auto kHangGuard = std::chrono::seconds(120);
 
 // What one call's callback saw. `calls` counts callbacks for this call, so a
 // second delivery shows up as 2.
@@ -39,27 +33,21 @@ struct Outcome {
   bool had_response = false;
 };
 
-// Counts callbacks across all calls and lets the test wait for them.
+// Counts callbacks across all calls and lets the test wait for them (with
+// the shared deadline; a timeout shows how many came). A callback calls Done
+// last, so what it recorded is visible once its count is.
 class Waiter {
  public:
-  void Done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    done_++;
-    cv_.notify_all();
+  void Done() { done_.fetch_add(1); }
+  ::testing::AssertionResult WaitFor(int n) {
+    return cp_test::WaitFor(
+        std::to_string(n) + " callback(s)", [&] { return done_.load() >= n; },
+        [&] { return std::to_string(done_.load()) + " callback(s)"; });
   }
-  bool WaitFor(int n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, kHangGuard, [&] { return done_ >= n; });
-  }
-  int Count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return done_;
-  }
+  int Count() { return done_.load(); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int done_ = 0;
+  std::atomic<int> done_{0};
 };
 
 struct Slot {
@@ -335,11 +323,10 @@ TEST_F(ClientAsyncTest, CloseCancelsCallsTheServerIsHolding) {
   Waiter waiter;
   slots[0] = {&outcomes[0], &waiter};
   ASSERT_EQ(0, Start(client_, &slots[0], "held", 2000));
-  auto give_up = std::chrono::steady_clock::now() + kHangGuard;
-  while (echo_stats_get(stats_, ECHO_CALLS) < kCalls &&
-         std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the held call to reach its handler",
+      [&] { return echo_stats_get(stats_, ECHO_CALLS) >= kCalls; },
+      [&] { return std::to_string(echo_stats_get(stats_, ECHO_CALLS)); }));
   ASSERT_EQ(kCalls, echo_stats_get(stats_, ECHO_CALLS));
   cp_client_close(client_);
   ASSERT_TRUE(waiter.WaitFor(kCalls));

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 extern "C" {
@@ -13,6 +12,7 @@ extern "C" {
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
 }
+#include "wait.h"
 
 namespace {
 
@@ -101,10 +101,13 @@ class ForwardTest : public ::testing::Test {
     return s;
   }
 
-  void WaitFor(echo_stat which, int want) {
-    for (int i = 0; i < 500 && echo_stats_get(stats_, which) < want; i++) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+  // Waits until the target's counter `which` is at least `want`: the
+  // target learns of a cancelled stream after the caller saw its end.
+  ::testing::AssertionResult StatReaches(echo_stat which, int want,
+                                         const std::string &what) {
+    return cp_test::WaitFor(
+        what, [&] { return echo_stats_get(stats_, which) >= want; },
+        [&] { return std::to_string(echo_stats_get(stats_, which)); });
   }
 
   echo_stats *stats_ = nullptr;
@@ -194,7 +197,8 @@ TEST_F(ForwardTest, CancellationPropagatesToTheTarget) {
             cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   EXPECT_EQ(CP_STATUS_CANCELLED, st.code);
   cp_client_stream_destroy(s);
-  WaitFor(STREAMS_DONE, 1);
+  ASSERT_TRUE(StatReaches(STREAMS_DONE, 1,
+                          "the target's done callback for the stream"));
   EXPECT_EQ(1, echo_stats_get(stats_, STREAMS_DONE));
 }
 
@@ -238,7 +242,8 @@ TEST_F(ForwardTest, ThousandConcurrentForwardsOnTwoThreads) {
   for (cp_client_stream *s : streams) {
     cp_client_stream_destroy(s);
   }
-  WaitFor(STREAMS_DONE, kStreams);
+  ASSERT_TRUE(StatReaches(STREAMS_DONE, kStreams,
+                          "the target's done callbacks for every stream"));
   EXPECT_EQ(kStreams, echo_stats_get(stats_, STREAMS_DONE));
 }
 

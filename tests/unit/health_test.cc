@@ -2,10 +2,10 @@
 // over one cp_health (Check, Watch, dedupe, latest-wins, shutdown, caps).
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "wait.h"
 
 extern "C" {
 #include "cplugin/cplugin.h"
@@ -250,17 +250,20 @@ TEST_F(HealthTest, LimitsAndBadInput) {
   EXPECT_EQ(-1, Next(false, Watch(false, "a"), &st));
   EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code);
   EXPECT_STREQ("too many health watchers", st.message);
-  // A watcher that leaves frees its slot.
+  // A watcher that leaves frees its slot, once the server has seen its
+  // stream end (on its own thread): until then a new watch is refused.
   cp_client_stream_cancel(w1);
-  bool ok = false;
-  for (int i = 0; i < 200 && !ok; i++) {
-    cp_client_stream *again = Watch(true, "a");
-    ok = Next(true, again, &st) == kNotServing;
-    if (!ok) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  EXPECT_TRUE(ok);
+  int got = 0;
+  EXPECT_TRUE(cp_test::WaitFor(
+      "a new watch to take the cancelled watcher's slot",
+      [&] {
+        got = Next(true, Watch(true, "a"), &st);
+        return got == kNotServing;
+      },
+      [&] {
+        return "first message " + std::to_string(got) + ", status " +
+               cp_status_code_name(st.code) + ": " + st.message;
+      }));
   EXPECT_EQ(-1, Next(true, Watch(true, long_name.c_str()), &st));
   EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
   int status = 0;

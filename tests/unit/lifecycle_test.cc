@@ -4,9 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
 #include <string>
 #include <thread>
+
+#include "wait.h"
 
 extern "C" {
 #include "cplugin/cplugin.h"
@@ -104,11 +105,24 @@ class PluginControlTest : public ::testing::Test {
     return st;
   }
 
-  void WaitForEchoCalls(int n) {
-    for (int i = 0; i < 1000 && echo_stats_get(stats_, ECHO_CALLS) < n; i++) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ASSERT_GE(echo_stats_get(stats_, ECHO_CALLS), n);
+  // The handler runs on a server thread for a call another thread made.
+  ::testing::AssertionResult EchoCallsReach(int n) {
+    return cp_test::WaitFor(
+        "the server to run " + std::to_string(n) + " Echo call(s)",
+        [&] { return echo_stats_get(stats_, ECHO_CALLS) >= n; },
+        [&] { return std::to_string(echo_stats_get(stats_, ECHO_CALLS)); });
+  }
+
+  // The shutdown runs on the control's own thread: server, callback, done.
+  ::testing::AssertionResult ShutdownDone() {
+    return cp_test::WaitFor(
+        "the plugin's shutdown to finish",
+        [&] { return cp_plugin_control_wait_for(ctl_, 0) == 0; },
+        [&] {
+          return std::string("shutdown requested ") +
+                 (cp_plugin_control_shutdown_requested(ctl_) ? "yes" : "no") +
+                 ", on_shutdown calls " + std::to_string(seen_.calls.load());
+        });
   }
 
   echo_stats *stats_ = nullptr;
@@ -175,15 +189,17 @@ TEST_F(PluginControlTest, ShutdownLetsCallsInFlightFinishAndRefusesNewOnes) {
   ASSERT_EQ(0, cp_client_create(&other, target_.c_str(), nullptr));
   cp_status in_flight;
   std::thread t([&] { in_flight = Echo(800, other); });
-  WaitForEchoCalls(1);
+  EXPECT_TRUE(EchoCallsReach(1));
   bool ack = false;
   cp_status st = Shutdown(10, "host is stopping", &ack);
   EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
   EXPECT_TRUE(ack);
   EXPECT_TRUE(cp_plugin_control_shutdown_requested(ctl_));
-  ASSERT_EQ(0, cp_plugin_control_wait_for(ctl_, 20000));
+  // Joined before any ASSERT can leave the test.
+  ::testing::AssertionResult done = ShutdownDone();
   t.join();
   cp_client_destroy(other);
+  ASSERT_TRUE(done);
   EXPECT_EQ(CP_STATUS_OK, in_flight.code) << in_flight.message;
   EXPECT_NE(CP_STATUS_OK, Echo(0).code);  // the server no longer accepts
   EXPECT_EQ(1, seen_.calls.load());
@@ -215,7 +231,7 @@ TEST_F(PluginControlTest, GraceIsCappedAndCallsBeyondItAreCancelled) {
   ASSERT_EQ(CP_STATUS_OK, Shutdown(3600, "now", &ack).code);
   EXPECT_TRUE(ack);
   // An hour of grace would keep the stream open; the 100 ms cap ends it.
-  ASSERT_EQ(0, cp_plugin_control_wait_for(ctl_, 20000));
+  ASSERT_TRUE(ShutdownDone());
   EXPECT_EQ(100, seen_.grace_ms);
   int rc = cp_cplugintest__v1__echo_service__count__next(s, &msg, &st);
   EXPECT_NE(1, rc);
@@ -229,13 +245,14 @@ TEST_F(PluginControlTest, ZeroGraceStillAcknowledges) {
   cp_status st = Shutdown(0, "", &ack);
   EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
   EXPECT_TRUE(ack);
-  ASSERT_EQ(0, cp_plugin_control_wait_for(ctl_, 20000));
+  ASSERT_TRUE(ShutdownDone());
 }
 
 TEST_F(PluginControlTest, LocalShutdownWithoutTheRpc) {
   Start();
   EXPECT_EQ(CP_STATUS_OK, Echo(0).code);
   ASSERT_EQ(0, cp_plugin_control_shutdown(ctl_, 1000, "SIGTERM"));
+  ASSERT_TRUE(ShutdownDone());
   ASSERT_EQ(0, cp_plugin_control_wait(ctl_));
   EXPECT_EQ("SIGTERM", seen_.reason);
   EXPECT_NE(CP_STATUS_OK, Echo(0).code);

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <string>
 
+#include "wait.h"
+
 extern "C" {
 #include "cplugin/errors.h"
 #include "cplugin/metrics.h"
@@ -31,7 +33,10 @@ Reply Exchange(int port, const std::string &request) {
   Reply r;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   EXPECT_GE(fd, 0);
-  timeval tv{10, 0};
+  // The listener answers on its own thread: read with the tests' shared
+  // deadline rather than a fixed one.
+  int wait_ms = test_wait_ms();
+  timeval tv{wait_ms / 1000, (wait_ms % 1000) * 1000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   sockaddr_in a{};
   a.sin_family = AF_INET;

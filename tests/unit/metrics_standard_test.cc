@@ -4,11 +4,14 @@
 // process gauges.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include "wait.h"
 
 extern "C" {
 #include "cplugin/cplugin.h"
@@ -50,16 +53,32 @@ std::string Requests(const char *method, const char *code) {
 }
 
 // Post hooks run after the status is sent: the client may see the answer a
-// moment before the hook counted it.
-bool WaitFor(cp_metrics *m, const std::string &series, double want) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < until) {
-    if (Sample(Render(m), series) == want) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
+// moment before the hook counted it, and one hook bumps the request counter
+// before it observes the duration. Waits until every series has its value in
+// one rendering, which *text then holds.
+::testing::AssertionResult WaitForSamples(
+    cp_metrics *m, const std::vector<std::pair<std::string, double>> &want,
+    std::string *text) {
+  return cp_test::WaitFor(
+      "the post hooks to count every call",
+      [&] {
+        *text = Render(m);
+        for (const auto &w : want) {
+          if (Sample(*text, w.first) != w.second) {
+            return false;
+          }
+        }
+        return true;
+      },
+      [&] {
+        std::string seen;
+        for (const auto &w : want) {
+          seen += "\n  " + w.first + " = " +
+                  std::to_string(Sample(*text, w.first)) + " (want " +
+                  std::to_string(w.second) + ")";
+        }
+        return seen + "\nin:\n" + *text;
+      });
 }
 
 class MetricsStandardTest : public ::testing::Test {
@@ -140,26 +159,35 @@ TEST_F(MetricsStandardTest, PostHookCountsRealCalls) {
   cp_client_stream_destroy(stream);
   ASSERT_EQ(3, got);
 
-  ASSERT_TRUE(WaitFor(m_, Requests(kCount, "OK"), 1));
-  ASSERT_TRUE(WaitFor(m_, Requests("other", "UNIMPLEMENTED"), 2));
-  ASSERT_TRUE(WaitFor(m_, Requests(kEcho, "OK"), 3));
-  ASSERT_TRUE(WaitFor(m_, Requests(kEcho, "NOT_FOUND"), 2));
-  std::string text = Render(m_);
+  const std::string durations =
+      "cplugin_request_duration_seconds_count{method=\"";
+  const std::string echo_sum =
+      std::string("cplugin_request_duration_seconds_sum{method=\"") + kEcho +
+      "\"}";
+  std::string text;
+  ASSERT_TRUE(WaitForSamples(
+      m_,
+      {{Requests(kCount, "OK"), 1},
+       {Requests("other", "UNIMPLEMENTED"), 2},
+       {Requests(kEcho, "OK"), 3},
+       {Requests(kEcho, "NOT_FOUND"), 2},
+       {durations + kEcho + "\"}", 5},
+       {durations + "other\"}", 2},
+       {std::string("cplugin_request_duration_seconds_bucket{method=\"") +
+            kEcho + "\",le=\"+Inf\"}",
+        5}},
+      &text));
   EXPECT_EQ(std::string::npos, text.find("Missing")) << text;
   EXPECT_EQ(std::string::npos, text.find("evil")) << text;
-  EXPECT_EQ(5, Sample(text, std::string("cplugin_request_duration_seconds_count"
-                                        "{method=\"") +
-                                kEcho + "\"}"));
-  EXPECT_EQ(2, Sample(text,
-                      "cplugin_request_duration_seconds_count"
-                      "{method=\"other\"}"));
-  EXPECT_EQ(5, Sample(text, std::string("cplugin_request_duration_seconds_"
-                                        "bucket{method=\"") +
-                                kEcho + "\",le=\"+Inf\"}"));
-  EXPECT_GT(Sample(text, std::string("cplugin_request_duration_seconds_sum"
-                                     "{method=\"") +
-                             kEcho + "\"}"),
-            0);
+  // The sum is added after the bucket: wait for it too.
+  EXPECT_TRUE(cp_test::WaitFor(
+      "a positive duration sum for Echo",
+      [&] {
+        text = Render(m_);
+        return Sample(text, echo_sum) > 0;
+      },
+      [&] { return text; }));
+  EXPECT_GT(Sample(text, echo_sum), 0);
 }
 
 TEST_F(MetricsStandardTest, MethodsPastTheLimitCountAsOther) {
@@ -319,14 +347,22 @@ TEST_F(MetricsStandardTest, TokenValidationIsSampledPerThread) {
   // A fresh thread samples validations 0, 4, ..., 100: 26 of 101.
   EXPECT_EQ(26, Sample(text, "cplugin_token_validation_duration_seconds_count"))
       << text;
+  // How long the real validations took depends on the machine's load, so
+  // the buckets are compared before and after a known observation.
+  const char le5ms[] =
+      "cplugin_token_validation_duration_seconds_bucket{le=\"0.005\"}";
+  const char le10ms[] =
+      "cplugin_token_validation_duration_seconds_bucket{le=\"0.01\"}";
+  double below5 = Sample(text, le5ms);
+  double below10 = Sample(text, le10ms);
+  EXPECT_GE(below5, 0) << text;
   cp_metrics_observe_token_validation(m_, 7000000);  // 7 ms
   cp_metrics_observe_token_validation(nullptr, 1);
   text = Render(m_);
   EXPECT_EQ(27,
             Sample(text, "cplugin_token_validation_duration_seconds_count"));
-  EXPECT_EQ(26, Sample(text,
-                       "cplugin_token_validation_duration_seconds_bucket"
-                       "{le=\"0.005\"}"));
+  EXPECT_EQ(below5, Sample(text, le5ms)) << text;
+  EXPECT_EQ(below10 + 1, Sample(text, le10ms)) << text;
   EXPECT_EQ(0, cp_metrics_token_validation_begin(nullptr));
   cp_metrics_token_validation_end(nullptr, 5);
   cp_metrics_token_validation_end(m_, 0);  // not sampled: nothing

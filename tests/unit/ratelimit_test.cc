@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@ extern "C" {
 #include "cplugin/ratelimit_policy.h"
 #include "core/siphash.h"
 }
+#include "wait.h"
 
 namespace {
 
@@ -401,34 +403,69 @@ TEST_F(RateLimiterTest, EvictionRecyclesBucketsThroughManyGenerations) {
   }
 }
 
-size_t ThreadCount() {
-  size_t n = 0;
+// The IDs of this process's threads (/proc/self/task).
+std::set<std::string> Threads() {
+  std::set<std::string> ids;
   DIR *d = opendir("/proc/self/task");
   if (d == nullptr) {
-    return 0;
+    return ids;
   }
-  while (readdir(d) != nullptr) {
-    n++;
+  while (dirent *e = readdir(d)) {
+    if (e->d_name[0] != '.') {
+      ids.insert(e->d_name);
+    }
   }
   closedir(d);
-  return n;
+  return ids;
+}
+
+// The threads in `now` that were not in `before`.
+std::set<std::string> Added(const std::set<std::string> &before,
+                            const std::set<std::string> &now) {
+  std::set<std::string> added;
+  for (const std::string &id : now) {
+    if (before.count(id) == 0) {
+      added.insert(id);
+    }
+  }
+  return added;
+}
+
+std::string Describe(const std::set<std::string> &ids) {
+  std::string out = std::to_string(ids.size()) + " thread(s):";
+  for (const std::string &id : ids) {
+    out += " " + id;
+  }
+  return out;
+}
+
+// A joined thread can still be listed in /proc/self/task for a moment (the
+// kernel wakes pthread_join before it unlists the thread), so a thread's
+// end is waited for.
+::testing::AssertionResult NoThreadsBeyond(const std::set<std::string> &before,
+                                           const std::string &what) {
+  return cp_test::WaitFor(
+      what, [&] { return Added(before, Threads()).empty(); },
+      [&] { return "still running: " + Describe(Added(before, Threads())); });
 }
 
 TEST_F(RateLimiterTest, SweeperThreadEvictsAndStopsOnDestroy) {
-  size_t before = ThreadCount();
+  std::set<std::string> before = Threads();
   Create(100, /*idle_ms=*/0, /*sweep_ms=*/5);
-  EXPECT_EQ(before + 1, ThreadCount());
+  // The sweeper is listed once pthread_create returned.
+  EXPECT_EQ(1u, Added(before, Threads()).size()) << Describe(Threads());
   EXPECT_EQ(CP_RATE_ALLOW, Check("k", Limit(1000, 1)));
   Advance(1 * kSec);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (cp_rate_limiter_count(limiter_) != 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the sweeper thread to evict the idle bucket",
+      [&] { return cp_rate_limiter_count(limiter_) == 0; },
+      [&] {
+        return std::to_string(cp_rate_limiter_count(limiter_)) + " bucket(s)";
+      }));
   EXPECT_EQ(0u, cp_rate_limiter_count(limiter_));
   cp_rate_limiter_destroy(limiter_);
   limiter_ = nullptr;
-  EXPECT_EQ(before, ThreadCount());
+  EXPECT_TRUE(NoThreadsBeyond(before, "the sweeper thread to end"));
 
   // Destroy does not wait for a long sweep period to pass.
   Create(100, 0, /*sweep_ms=*/3600 * 1000);
@@ -436,7 +473,7 @@ TEST_F(RateLimiterTest, SweeperThreadEvictsAndStopsOnDestroy) {
   cp_rate_limiter_destroy(limiter_);
   limiter_ = nullptr;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  EXPECT_EQ(before, ThreadCount());
+  EXPECT_TRUE(NoThreadsBeyond(before, "the second sweeper thread to end"));
 }
 
 // --- threads
@@ -575,10 +612,14 @@ TEST_F(RateLimiterTest, SweepsRacingChecksKeepBusyKeysExact) {
       evicted += cp_rate_limiter_sweep(limiter_);
     }
   });
+  // The workers keep checking the hot keys until the churn and the sweeps
+  // have happened under them: the sweeper is a thread of its own, so how far
+  // it got is waited for, not assumed.
+  std::atomic<bool> enough{false};
   std::vector<std::thread> workers;
   for (int t = 0; t < 4; t++) {
     workers.emplace_back([&] {
-      for (int round = 0; round < 3000 || cold.load() < 50000; round++) {
+      for (int round = 0; round < 3000 || !enough.load(); round++) {
         for (int k = 0; k < kHot; k++) {
           admitted[k] +=
               Check("hot-" + std::to_string(k), Limit(1, 500)) == CP_RATE_ALLOW;
@@ -586,6 +627,15 @@ TEST_F(RateLimiterTest, SweepsRacingChecksKeepBusyKeysExact) {
       }
     });
   }
+  EXPECT_TRUE(cp_test::WaitFor(
+      "50 000 cold keys and more than 1000 evictions while the hot keys are "
+      "checked",
+      [&] { return cold.load() >= 50000 && evicted.load() > 1000; },
+      [&] {
+        return std::to_string(cold.load()) + " cold keys, " +
+               std::to_string(evicted.load()) + " evicted";
+      }));
+  enough = true;
   for (auto &th : workers) {
     th.join();
   }

@@ -4,13 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "wait.h"
 
 extern "C" {
 #include "cplugin/cplugin.h"
@@ -547,38 +548,58 @@ TEST_F(RegistryStoreTest, ResolveWhileWriting) {
       cp_registry_resolve(reg_, "logger", "p3", ep.get());
     }
   };
-  std::thread r1(reader);
-  std::thread r2(reader);
-  // At least 200 rounds, and on until the readers have run (a scheduler
-  // such as valgrind's may keep them waiting).
-  for (int round = 0; round < 20000 && (round < 200 || answers.load() < 100);
-       round++) {
-    if (round >= 200) {
-      // Valgrind runs one thread at a time and may switch only while this
-      // writer holds the lock; a pause outside it lets the readers in.
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+  // One round of writes; on failure, what failed.
+  int round = 0;
+  std::string failed;
+  auto write_round = [&] {
     std::vector<std::string> ids;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 8 && failed.empty(); i++) {
       Svc s;
       s.md = {{"weight", std::to_string(i + 1)}};
       std::string id;
-      ASSERT_EQ(0, Add("p" + std::to_string(i), s, &id));
+      if (Add("p" + std::to_string(i), s, &id) != 0) {
+        failed = "add p" + std::to_string(i);
+      }
       ids.push_back(id);
     }
-    ASSERT_EQ(
-        0, cp_registry_report_health(reg_, "p3",
-                                     round % 2 != 0 ? CP_PLUGIN_HEALTH_UNHEALTHY
-                                                    : CP_PLUGIN_HEALTH_HEALTHY,
-                                     "", nullptr, 0));
-    for (const std::string &id : ids) {
-      ASSERT_EQ(0, cp_registry_unregister_as_host(reg_, id.c_str()));
+    if (failed.empty() &&
+        cp_registry_report_health(reg_, "p3",
+                                  round % 2 != 0 ? CP_PLUGIN_HEALTH_UNHEALTHY
+                                                 : CP_PLUGIN_HEALTH_HEALTHY,
+                                  "", nullptr, 0) != 0) {
+      failed = "report health";
     }
-    ASSERT_EQ(0, cp_registry_remove_runtime(reg_, "p3"));
+    for (size_t i = 0; i < ids.size() && failed.empty(); i++) {
+      if (cp_registry_unregister_as_host(reg_, ids[i].c_str()) != 0) {
+        failed = "unregister " + ids[i];
+      }
+    }
+    if (failed.empty() && cp_registry_remove_runtime(reg_, "p3") != 0) {
+      failed = "remove p3";
+    }
+    round++;
+    return failed.empty();
+  };
+  std::thread r1(reader);
+  std::thread r2(reader);
+  // At least 200 rounds, then on until the readers have answered 100 times:
+  // a scheduler such as valgrind's, which runs one thread at a time, may keep
+  // them waiting. Between the later rounds the wait's naps, outside the
+  // registry's lock, let them in.
+  while (round < 200 && write_round()) {
   }
+  ::testing::AssertionResult answered = cp_test::WaitFor(
+      "the readers to answer 100 times while the writer runs",
+      [&] { return answers.load() >= 100 || !write_round(); },
+      [&] {
+        return std::to_string(answers.load()) + " answers after " +
+               std::to_string(round) + " rounds";
+      });
   stop = true;
   r1.join();
   r2.join();
+  EXPECT_EQ("", failed) << "in round " << round;
+  EXPECT_TRUE(answered);
   EXPECT_GE(answers.load(), 100);
 }
 

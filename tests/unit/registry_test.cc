@@ -4,13 +4,13 @@
 // coalescing under a slow watcher and removal on revocation.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
+
+#include "wait.h"
 
 extern "C" {
 #include "cplugin/cplugin.h"
@@ -605,11 +605,13 @@ TEST_F(RegistryTest, CapsAreResourceExhausted) {
   EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, fourth.status.code);
   EXPECT_STREQ("too many watchers", fourth.status.message);
 
-  // A cancelled watch gives its slot back.
+  // A cancelled watch gives its slot back, once the server has seen the
+  // stream end (on its own thread).
   cp_client_stream_cancel(w1);
-  for (int i = 0; i < 500 && Stats().watchers != 2; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the cancelled watch to leave the registry",
+      [&] { return Stats().watchers == 2; },
+      [&] { return "watchers " + std::to_string(Stats().watchers); }));
   EXPECT_EQ(2u, Stats().watchers);
   cp_client_stream *w4 = Watch(a, "t3");
   EXPECT_EQ(1, Next(w4).rc);
@@ -691,17 +693,31 @@ TEST_F(RegistryTest, SlowWatcherCoalescesAndEndsWithTheLatestState) {
     md.push_back({k.c_str(), blob.c_str()});
   }
   ASSERT_EQ(0, HostAdd("provider-a", "bulk", md));
-  // Until events were both coalesced and refused by the full stream (a send
-  // in progress also coalesces, so one counter alone is not enough).
+  // Change the state until events were both coalesced and refused by the
+  // full stream (a send in progress also coalesces, so one counter alone is
+  // not enough). The sends run on server threads: how many changes that
+  // takes depends on the machine, so the bound is a deadline, not a count.
   int changes = 1;
-  for (; changes < 20000 &&
-         (Stats().watch_events_coalesced < 50 || Stats().watch_stalls == 0);
-       changes++) {
-    cp_plugin_health h =
-        changes % 2 != 0 ? CP_PLUGIN_HEALTH_DEGRADED : CP_PLUGIN_HEALTH_HEALTHY;
-    ASSERT_EQ(0,
-              cp_registry_report_health(reg_, "provider-a", h, "", nullptr, 0));
-  }
+  int rc = 0;
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the watch stream to stall and coalesce events",
+      [&] {
+        for (int i = 0; i < 100 && rc == 0; i++, changes++) {
+          cp_plugin_health h = changes % 2 != 0 ? CP_PLUGIN_HEALTH_DEGRADED
+                                                : CP_PLUGIN_HEALTH_HEALTHY;
+          rc = cp_registry_report_health(reg_, "provider-a", h, "", nullptr, 0);
+        }
+        cp_registry_stats now = Stats();
+        return rc != 0 ||
+               (now.watch_events_coalesced >= 50 && now.watch_stalls > 0);
+      },
+      [&] {
+        cp_registry_stats now = Stats();
+        return std::to_string(changes) + " changes, " +
+               std::to_string(now.watch_events_coalesced) + " coalesced, " +
+               std::to_string(now.watch_stalls) + " stalls";
+      }));
+  ASSERT_EQ(0, rc);
   cp_registry_stats st = Stats();
   EXPECT_GE(st.watch_events_coalesced, 50u);
   EXPECT_GT(st.watch_stalls, 0u);

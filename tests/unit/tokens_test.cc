@@ -16,6 +16,7 @@ extern "C" {
 #include "cplugin/errors.h"
 #include "cplugin/tokens.h"
 }
+#include "wait.h"
 
 namespace {
 
@@ -217,9 +218,10 @@ TEST_F(TokenStoreTest, BackgroundSweepRuns) {
   Create();
   Issue();
   cp_manual_clock_advance(&clock_, 2 * kSecond);
-  for (int i = 0; i < 500 && cp_token_store_count(store_) != 0; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the sweeper thread to remove the expired identity",
+      [&] { return cp_token_store_count(store_) == 0; },
+      [&] { return std::to_string(cp_token_store_count(store_)) + " live"; }));
   EXPECT_EQ(0u, cp_token_store_count(store_));
 }
 
@@ -370,10 +372,12 @@ TEST_F(TokenStoreTest, ConcurrentValidationDuringWrites) {
   std::atomic<bool> stop{false};
   std::atomic<long> wrong{0};
   std::atomic<long> checks{0};
+  std::atomic<int> running{0};  // readers past their first check
   std::vector<std::thread> readers;
   for (int t = 0; t < 3; t++) {
     readers.emplace_back([&, t] {
       size_t i = static_cast<size_t>(t);
+      bool counted = false;
       while (!stop.load()) {
         if (!Valid(stable[i % stable.size()])) {
           wrong++;
@@ -383,9 +387,18 @@ TEST_F(TokenStoreTest, ConcurrentValidationDuringWrites) {
         }
         checks++;
         i++;
+        if (!counted) {
+          counted = true;
+          running++;
+        }
       }
     });
   }
+  // The writers start once every reader is checking: otherwise, on a busy
+  // machine, the writes could all be over before a reader ran at all.
+  EXPECT_TRUE(cp_test::WaitFor(
+      "all three readers to be checking", [&] { return running.load() == 3; },
+      [&] { return std::to_string(running.load()) + " running"; }));
   // 3000 identities per round make every shard's table grow (rehash in
   // place) several times while the readers run.
   for (int round = 0; round < 4; round++) {

@@ -3,9 +3,11 @@
 // deadlines, cancellation, message limits, stream queues and shutdown.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +17,7 @@ extern "C" {
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
 }
+#include "wait.h"
 
 namespace {
 
@@ -34,6 +37,15 @@ class TransportTest : public ::testing::Test {
   void SetUp() override { stats_ = echo_stats_create(); }
 
   int Stat(echo_stat which) { return echo_stats_get(stats_, which); }
+
+  // Waits until the handlers' counter `which` is at least `want`, for what
+  // the server does after the client saw the reply or the end of a stream.
+  ::testing::AssertionResult StatReaches(echo_stat which, int want,
+                                         const std::string &what) {
+    return cp_test::WaitFor(
+        what, [&] { return Stat(which) >= want; },
+        [&] { return std::to_string(Stat(which)); });
+  }
 
   void TearDown() override {
     cp_client_destroy(client_);
@@ -160,14 +172,34 @@ TEST_F(TransportTest, ClientMetadataReachesTheHandler) {
   EXPECT_EQ("value-1", r.metadata_value);
 }
 
+// What one post hook saw.
+struct PostRecord {
+  std::string identity;  // set by RequireAllowHeader on allowed calls only
+  int code;
+  int64_t duration_ns;
+};
+
 struct InterceptorState {
   std::atomic<int> calls{0};
-  std::atomic<int> post_calls{0};
-  std::atomic<int> last_post_code{-1};
-  std::atomic<int64_t> last_duration_ns{-1};
   std::string seen_path;
   std::string seen_peer;
+  std::mutex mu;
+  std::vector<PostRecord> posts;  // under mu
+
+  std::vector<PostRecord> Posts() {
+    std::lock_guard<std::mutex> lock(mu);
+    return posts;
+  }
 };
+
+std::string Describe(const std::vector<PostRecord> &posts) {
+  std::string out = std::to_string(posts.size()) + " post hook(s):";
+  for (const PostRecord &p : posts) {
+    out += " {identity=\"" + p.identity + "\" code=" + std::to_string(p.code) +
+           " duration_ns=" + std::to_string(p.duration_ns) + "}";
+  }
+  return out;
+}
 
 cp_status_code RequireAllowHeader(cp_call *call, void *user) {
   auto *st = static_cast<InterceptorState *>(user);
@@ -186,9 +218,9 @@ cp_status_code RequireAllowHeader(cp_call *call, void *user) {
 void RecordPost(const cp_call *call, cp_status_code code, int64_t duration_ns,
                 void *user) {
   auto *st = static_cast<InterceptorState *>(user);
-  st->last_post_code = code;
-  st->last_duration_ns = duration_ns;
-  st->post_calls++;
+  const char *identity = cp_call_identity(call, nullptr);
+  std::lock_guard<std::mutex> lock(st->mu);
+  st->posts.push_back({identity != nullptr ? identity : "", code, duration_ns});
 }
 
 TEST_F(TransportTest, InterceptorRejectsUnaryAndStreamingBeforeTheHandler) {
@@ -232,13 +264,22 @@ TEST_F(TransportTest, InterceptorRejectsUnaryAndStreamingBeforeTheHandler) {
   EXPECT_EQ("caller-7", r.identity);
   EXPECT_EQ(1, Stat(ECHO_CALLS));
 
-  // Post hooks ran for all three calls, the last one OK.
-  for (int i = 0; i < 100 && st.post_calls.load() < 3; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(3, st.post_calls.load());
-  EXPECT_EQ(CP_STATUS_OK, st.last_post_code.load());
-  EXPECT_GT(st.last_duration_ns.load(), 0);
+  // Post hooks ran for all three calls, the last one OK. They run after the
+  // status was sent, on the server's queue threads, so they are waited for;
+  // and hooks of different calls may run in any order, so the last call's
+  // record is the one with the identity only the allowed call had.
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the post hooks of all three calls",
+      [&] { return st.Posts().size() >= 3; },
+      [&] { return Describe(st.Posts()); }));
+  std::vector<PostRecord> posts = st.Posts();
+  EXPECT_EQ(3u, posts.size()) << Describe(posts);
+  auto last = std::find_if(posts.begin(), posts.end(), [](const PostRecord &p) {
+    return p.identity == "caller-7";
+  });
+  ASSERT_NE(posts.end(), last) << Describe(posts);
+  EXPECT_EQ(CP_STATUS_OK, last->code);
+  EXPECT_GT(last->duration_ns, 0);
 }
 
 TEST_F(TransportTest, UnknownMethodIsUnimplementedAfterInterceptors) {
@@ -451,10 +492,15 @@ TEST_F(TransportTest, SlowReaderFillsTheBoundedQueueAndNothingIsLost) {
   cp_status status;
   ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
                    client_, &creq, nullptr, &s, &status));
-  for (int i = 0; i < 200 && Stat(COUNT_CALLS) == 0; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Read only once the handler has tried all 100 sends (each one counted as
+  // queued or refused), so the queue filled while nobody read.
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the handler to try all 100 sends",
+      [&] { return Stat(MESSAGES_QUEUED) + Stat(SEND_EAGAIN) >= 100; },
+      [&] {
+        return "queued " + std::to_string(Stat(MESSAGES_QUEUED)) +
+               ", refused " + std::to_string(Stat(SEND_EAGAIN));
+      }));
   Cplugintest__V1__CountResponse *msg = nullptr;
   int n = 0;
   while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &status) == 1) {
@@ -483,19 +529,25 @@ TEST_F(TransportTest, ClientCancellationReachesTheStreamOwner) {
   ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
 
-  std::thread canceller([s] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The other thread cancels once this one is about to block in next. The
+  // cancel usually lands while next waits; landing just before it ends the
+  // call the same way, so the outcome does not depend on the timing.
+  std::atomic<bool> reading{false};
+  std::thread canceller([&] {
+    EXPECT_TRUE(cp_test::WaitFor("the reader to reach next",
+                                 [&] { return reading.load(); }));
     cp_client_stream_cancel(s);
   });
+  reading = true;
   // Blocks until the cancel from the other thread.
   EXPECT_EQ(CP_ERPC,
             cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
   EXPECT_EQ(CP_STATUS_CANCELLED, status.code);
   canceller.join();
   cp_client_stream_destroy(s);
-  for (int i = 0; i < 300 && Stat(STREAMS_DONE) == 0; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // The server learns of the cancel on its own: its done callback runs
+  // after the client saw the end.
+  EXPECT_TRUE(StatReaches(STREAMS_DONE, 1, "the stream's done callback"));
   EXPECT_EQ(1, Stat(STREAMS_DONE));
 }
 
@@ -517,9 +569,8 @@ TEST_F(TransportTest, StreamDeadlineEndsAnOpenStream) {
             cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
   EXPECT_EQ(CP_STATUS_DEADLINE_EXCEEDED, status.code);
   cp_client_stream_destroy(s);
-  for (int i = 0; i < 300 && Stat(STREAMS_DONE) == 0; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // The server's deadline fires on its own, after or before the client's.
+  EXPECT_TRUE(StatReaches(STREAMS_DONE, 1, "the stream's done callback"));
   EXPECT_EQ(1, Stat(STREAMS_DONE));
 }
 
@@ -560,10 +611,10 @@ TEST_F(TransportTest, GracefulShutdownLetsInFlightUnaryCallsFinish) {
     req.delay_ms = 300;
     slow = Echo(req);
   });
-  for (int i = 0; i < 300 && Stat(ECHO_CALLS) == 0; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_EQ(0, cp_server_shutdown(server_, 5000));
+  // Shut down only once the slow call is in its handler. (EXPECT, not
+  // ASSERT, until the caller thread is joined.)
+  EXPECT_TRUE(StatReaches(ECHO_CALLS, 1, "the slow call to reach its handler"));
+  EXPECT_EQ(0, cp_server_shutdown(server_, 5000));
   caller.join();
   EXPECT_EQ(0, slow.rc) << cp_status_code_name(slow.status.code) << " "
                         << slow.status.message;

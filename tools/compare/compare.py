@@ -238,7 +238,10 @@ class Server:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.kill()
-                    raise SetupError("%s printed no %s within %.0f s" % (self.argv[0], what, timeout))
+                    raise SetupError(
+                        "%s printed no %s within %.0f s; it printed %r; see %s"
+                        % (self.argv[0], what, timeout, self.lines[-5:], self.log_file.name)
+                    )
                 self.cond.wait(left)
 
     def stop(self):
@@ -250,7 +253,12 @@ class Server:
         except subprocess.TimeoutExpired:
             self.kill()
             return None, None
-        self.reader.join(timeout=5)
+        # The exit is seen before the reader has read the last lines
+        # (SERVED ok=<n>): wait for the end of the output too.
+        self.reader.join(timeout=STOP_TIMEOUT)
+        if self.reader.is_alive():
+            log("%s exited but its output did not end within %.0f s; lines so far: %r"
+                % (self.argv[0], STOP_TIMEOUT, self.lines[-5:]))
         self.log_file.close()
         served = None
         for line in self.lines:

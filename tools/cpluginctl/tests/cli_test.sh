@@ -9,6 +9,14 @@
 # Usage: cli_test.sh path/to/cpluginctl
 set -uo pipefail
 ctl=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+# The shared wait helper (wait_for): from the runfiles under `bazel test`
+# (where this script runs as a symlink named after the test), else next to
+# this script in the source tree.
+if [[ -n ${TEST_SRCDIR:-} ]]; then
+  source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/support/wait.sh"
+else
+  source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/support/wait.sh"
+fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -60,13 +68,18 @@ start_serve() {
   "$ctl" serve --listen 127.0.0.1:0 "$@" >"$out" 2>>"$work/serve.err" &
   serve_pid=$!
   pids+=("$serve_pid")
-  port=
-  for _ in $(seq 1 600); do
-    port=$(sed -n 's/^LISTENING \([0-9][0-9]*\)$/\1/p' "$out")
-    [[ -n "$port" ]] && break
-    sleep 0.05
-  done
-  [[ -n "$port" ]] || { fail "serve printed no LISTENING line"; return 1; }
+  wait_seen() { serve_seen; }
+  wait_for "serve's LISTENING line" 0 grep -Eq '^LISTENING [0-9]+$' "$out" ||
+    { fail "serve printed no LISTENING line"; return 1; }
+  port=$(sed -n 's/^LISTENING \([0-9][0-9]*\)$/\1/p' "$out")
+}
+# What serve has printed (for a timed-out wait).
+serve_seen() {
+  echo "serve stdout:"
+  cat "$out"
+  echo "serve stderr (tail):"
+  tail -n 20 "$work/serve.err"
+  kill -0 "$serve_pid" 2>/dev/null || echo "(serve has exited)"
 }
 # Stops serve; sets served (the n of SERVED ok=<n>).
 stop_serve() {
@@ -77,7 +90,9 @@ stop_serve() {
 }
 
 start_serve --metrics-port 0 || exit 1
-sleep 0.2
+# LISTENING and METRICS are two writes (stdout is line-buffered).
+has_two_lines() { [[ $(wc -l <"$out") -ge 2 ]]; }
+wait_for "serve's second line" 0 has_two_lines
 metrics_line=$(sed -n 2p "$out")
 [[ "$metrics_line" =~ ^METRICS\ [0-9]+$ ]] ||
   fail "second line \"$metrics_line\" is not METRICS <port>"
@@ -124,21 +139,67 @@ grep -q "handshake with 127.0.0.1:$dead_port" "$work/err" ||
 # --- no orphans: SIGINT stops the run and the children; SIGKILL of load
 # takes the children down too (PR_SET_PDEATHSIG) -------------------------
 tagged() { grep -lasF "CPLUGINCTL_TEST_TAG=$1" /proc/[0-9]*/environ; }
-# Waits (bounded) until the run has started its children.
+# Pids and command lines of the processes carrying the tag.
+show_tagged() {
+  local f
+  for f in $(tagged "$1"); do
+    f=${f%/environ}
+    echo "  pid ${f#/proc/}: $(tr '\0' ' ' <"$f/cmdline" 2>/dev/null)"
+  done
+}
+# Waits until the run has started its children (it prints "handshaking"
+# once the host, and the provider, are up).
 wait_started() {
-  for _ in $(seq 1 600); do
-    grep -q "handshaking" "$work/$1.err" 2>/dev/null && return 0
-    sleep 0.05
+  seen_err=$work/$1.err
+  wait_seen() { echo "load stderr:"; cat "$seen_err"; }
+  wait_for "load ($1) to start its children" 0 grep -q "handshaking" "$work/$1.err"
+}
+# Waits until no process carries the tag.
+wait_gone() {
+  seen_tag=$1
+  wait_seen() { echo "still running:"; show_tagged "$seen_tag"; }
+  wait_for "every process tagged $1 to exit" 0 not_tagged "$1"
+}
+not_tagged() { ! tagged "$1" >/dev/null; }
+# True when a process other than load (pid $2) carries the tag $1.
+has_children() {
+  local found
+  found=$(tagged "$1")
+  [[ -n $(grep -v "^/proc/$2/environ$" <<<"$found") ]]
+}
+
+# TCP ports a process listens on (from /proc: no ss or netstat needed).
+listen_ports() {
+  local inodes _ local_addr state inode
+  inodes=" $(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null |
+    sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ') "
+  cat "/proc/$1/net/tcp" "/proc/$1/net/tcp6" 2>/dev/null |
+    while read -r _ local_addr _ state _ _ _ _ _ inode _; do
+      [[ $state == 0A && $inodes == *" $inode "* ]] &&
+        echo $((16#${local_addr##*:}))
+    done
+}
+# The metrics page of the host (serve) that the run tagged $1 started.
+host_metrics() {
+  local f pid port
+  for f in $(tagged "$1"); do
+    pid=${f#/proc/}
+    pid=${pid%/environ}
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^cpluginctl serve ' ||
+      continue
+    for port in $(listen_ports "$pid"); do
+      curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" 2>/dev/null &&
+        return 0
+    done
   done
   return 1
 }
-# Waits (bounded) until no process carries the tag.
-wait_gone() {
-  for _ in $(seq 1 400); do
-    tagged "$1" >/dev/null || return 0
-    sleep 0.05
-  done
-  return 1
+# True once the host has answered routed Echo calls (counted under the
+# method "other"): the run is past the handshakes, in its load phase.
+routed_calls_answered() {
+  local page
+  page=$(host_metrics "$1") &&
+    grep -Eq '^cplugin_requests_total\{method="other",code="OK"\} [1-9]' <<<"$page"
 }
 
 CPLUGINCTL_TEST_TAG=sigint-$$ "$ctl" load --preset routed --plugins 2 \
@@ -146,7 +207,17 @@ CPLUGINCTL_TEST_TAG=sigint-$$ "$ctl" load --preset routed --plugins 2 \
 load_pid=$!
 pids+=("$load_pid")
 wait_started sigint || fail "the interrupted run never started"
-sleep 0.5
+has_children "sigint-$$" "$load_pid" || fail "the interrupted run has no children"
+# SIGINT during the handshakes ends the run without a report: interrupt it
+# once calls flow.
+wait_seen() {
+  echo "host metrics:"
+  host_metrics "sigint-$$" | grep '^cplugin_requests_total' || echo "  (none)"
+  echo "processes:"
+  show_tagged "sigint-$$"
+}
+wait_for "routed calls answered by the run's host" 0 \
+  routed_calls_answered "sigint-$$" || fail "the interrupted run sent no calls"
 kill -INT "$load_pid"
 wait "$load_pid"
 rc=$?
@@ -159,6 +230,7 @@ CPLUGINCTL_TEST_TAG=sigkill-$$ "$ctl" load --preset routed --plugins 2 \
 load_pid=$!
 pids+=("$load_pid")
 wait_started sigkill || fail "the killed run never started"
+has_children "sigkill-$$" "$load_pid" || fail "the killed run has no children"
 kill -KILL "$load_pid"
 wait "$load_pid" 2>/dev/null
 wait_gone "sigkill-$$" || fail "children left running after SIGKILL of load"

@@ -31,9 +31,15 @@ run() {
     failures=$((failures + 1))
     return 1
   fi
-  # No child may be left behind.
-  if grep -lasF "CPLUGINCTL_TEST_TAG=$tag" /proc/[0-9]*/environ >/dev/null; then
-    echo "FAIL: $name left a serve/provider process running" >&2
+  # No child may be left behind. Checked at once, not waited for: load
+  # reaps (waitpid) the host and the provider before it exits.
+  local left f
+  left=$(grep -lasF "CPLUGINCTL_TEST_TAG=$tag" /proc/[0-9]*/environ)
+  if [[ -n $left ]]; then
+    echo "FAIL: $name left a serve/provider process running:" >&2
+    for f in $left; do
+      echo "  pid $(basename "$(dirname "$f")"): $(tr '\0' ' ' <"${f%/environ}/cmdline" 2>/dev/null)" >&2
+    done
     failures=$((failures + 1))
   fi
   "$py" - "$name" "$work/$name.json" <<'PY' || failures=$((failures + 1))
