@@ -50,8 +50,8 @@ inline ::testing::AssertionResult WaitFor(
     return (*static_cast<const std::function<bool()> *>(arg))() ? 1 : 0;
   };
   int budget = timeout_ms < 0 ? test_wait_ms() : timeout_ms;
-  if (test_wait_until(trampoline,
-                      const_cast<std::function<bool()> *>(&cond), budget)) {
+  if (test_wait_until(trampoline, const_cast<std::function<bool()> *>(&cond),
+                      budget)) {
     return ::testing::AssertionSuccess();
   }
   ::testing::AssertionResult failure = ::testing::AssertionFailure();
