@@ -2,9 +2,11 @@
 // through the host, by path prefix or routing metadata.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 extern "C" {
 #include "cplugin/cplugin.h"
@@ -12,6 +14,7 @@ extern "C" {
 #include "echo_service.h"
 #include "router/route_parse.h"
 }
+#include "wait.h"
 
 namespace {
 
@@ -60,6 +63,9 @@ class RouterTest : public ::testing::Test {
     cp_router_options_init(&ro);
     ro.resolve = Resolve;
     ro.resolve_user = &dir_;
+    if (max_targets_ > 0) {
+      ro.max_targets = max_targets_;
+    }
     ASSERT_EQ(0, cp_router_create(&router_, &ro));
     cp_server_options so;
     cp_server_options_init(&so);
@@ -88,14 +94,17 @@ class RouterTest : public ::testing::Test {
   }
 
   void AddProvider(const std::string &type, const std::string &id,
-                   const std::string &address, bool healthy) {
+                   const std::string &address, bool healthy,
+                   const char *endpoint_path = "/cplugintest.v1.EchoService/") {
     cp_route_target t{};
     snprintf(t.provider_id, sizeof t.provider_id, "%s", id.c_str());
     snprintf(t.address, sizeof t.address, "%s", address.c_str());
+    snprintf(t.endpoint_path, sizeof t.endpoint_path, "%s", endpoint_path);
     t.healthy = healthy;
     std::lock_guard<std::mutex> lock(dir_.mu);
     dir_.providers[id] = t;
     dir_.type_of[id] = type;
+    dir_.default_of.emplace(type, id);  // the first provider of a type
   }
 
   // Echo through the host; `path` overrides the method path (path form).
@@ -133,6 +142,7 @@ class RouterTest : public ::testing::Test {
     return st;
   }
 
+  size_t max_targets_ = 0;  // 0 = the router's default
   echo_stats *stats_ = nullptr;
   cp_server *provider_ = nullptr;
   int provider_port_ = 0;
@@ -214,6 +224,168 @@ TEST_F(RouterTest, VanishedProviderIsUnavailable) {
   provider_ = nullptr;
   cp_status st = Call({{"x-cplugin-service-type", "echo"}}, nullptr);
   EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code) << st.message;
+}
+
+TEST_F(RouterTest, FrameworkServicesAreNeverForwarded) {
+  // A provider that registered "/" would otherwise receive them; here the
+  // provider is this test's echo server, which would answer UNIMPLEMENTED.
+  AddProvider("echo", "echo-all-0000000000000003",
+              "127.0.0.1:" + std::to_string(provider_port_), true, "/");
+  const char *reserved[] = {
+      "/services/echo/echo-all-0000000000000003/"
+      "connectplugin.v1.PluginControl/Shutdown",
+      "/services/echo/echo-all-0000000000000003/"
+      "connectplugin.v1.PluginIdentity/SetRuntimeIdentity",
+      "/services/echo/echo-all-0000000000000003/grpc.health.v1.Health/Check"};
+  for (const char *path : reserved) {
+    cp_status st = Call({}, nullptr, "x-plugin-caller-id", path);
+    EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code) << path;
+    EXPECT_NE(nullptr, strstr(st.message, "not routable")) << st.message;
+  }
+  // The metadata form too.
+  cp_status st = Call({{"x-cplugin-service-type", "echo"},
+                       {"x-cplugin-provider-id", "echo-all-0000000000000003"}},
+                      nullptr, "x-plugin-caller-id",
+                      "/connectplugin.v1.PluginControl/Shutdown");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
+  cp_router_stats rs;
+  cp_router_stats_get(router_, &rs);
+  EXPECT_EQ(4u, rs.denied);
+  EXPECT_EQ(0u, rs.forwarded);
+  // The same provider's own service is forwarded.
+  st = Call({{"x-cplugin-service-type", "echo"},
+             {"x-cplugin-provider-id", "echo-all-0000000000000003"}},
+            nullptr);
+  EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+}
+
+TEST_F(RouterTest, OnlyMethodsUnderTheRegisteredEndpointPath) {
+  AddProvider("kv", "kv-b-0000000000000004",
+              "127.0.0.1:" + std::to_string(provider_port_), true,
+              "/cplugintest.v1.KvService/");
+  AddProvider("one", "one-c-0000000000000005",
+              "127.0.0.1:" + std::to_string(provider_port_), true,
+              "/cplugintest.v1.EchoService/Echo");
+  // kv registered another service's path: Echo is not its to serve.
+  cp_status st = Call({{"x-cplugin-service-type", "kv"}}, nullptr);
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
+  EXPECT_NE(nullptr, strstr(st.message, "outside the endpoint path"))
+      << st.message;
+  // A full method path covers that method alone.
+  EXPECT_EQ(CP_STATUS_OK,
+            Call({{"x-cplugin-service-type", "one"}}, nullptr).code);
+  st = Call({{"x-cplugin-service-type", "one"}}, nullptr, "x-plugin-caller-id",
+            "/cplugintest.v1.EchoService/Count");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
+  // A provider that registered no path is never forwarded to.
+  AddProvider("bare", "bare-d-0000000000000006",
+              "127.0.0.1:" + std::to_string(provider_port_), true, "");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED,
+            Call({{"x-cplugin-service-type", "bare"}}, nullptr).code);
+  EXPECT_EQ(1, echo_stats_get(stats_, ECHO_CALLS));
+}
+
+// Routers with a small table of provider addresses.
+class RouterTest4 : public RouterTest {
+ protected:
+  void SetUp() override {
+    max_targets_ = 4;
+    RouterTest::SetUp();
+  }
+};
+
+class RouterTest1 : public RouterTest {
+ protected:
+  void SetUp() override {
+    max_targets_ = 1;
+    RouterTest::SetUp();
+  }
+};
+
+// Providers on ever-new addresses (as plugins restarting on ephemeral ports)
+// evict the least recently used connection, so a new provider is always
+// reachable.
+TEST_F(RouterTest4, TargetsNeverRunOut) {
+  // 12 providers on closed ports, each called once (UNAVAILABLE).
+  for (int i = 0; i < 12; i++) {
+    std::string id = "gone-" + std::to_string(i) + "-00000000000000";
+    AddProvider("gone" + std::to_string(i), id,
+                "127.0.0.1:" + std::to_string(1 + i), true);
+    cp_status st =
+        Call({{"x-cplugin-service-type", ("gone" + std::to_string(i)).c_str()}},
+             nullptr);
+    EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code) << st.message;
+  }
+  cp_router_stats rs;
+  cp_router_stats_get(router_, &rs);
+  EXPECT_EQ(4u, rs.targets);
+  EXPECT_EQ(8u, rs.targets_evicted);
+  // The live provider is reachable after all of them.
+  EXPECT_EQ(CP_STATUS_OK,
+            Call({{"x-cplugin-service-type", "echo"}}, nullptr).code);
+  // Forgetting an address closes its connection; the next call reconnects.
+  EXPECT_EQ(
+      0, cp_router_forget(
+             router_,
+             ("http://127.0.0.1:" + std::to_string(provider_port_)).c_str()));
+  EXPECT_EQ(CP_ENOTFOUND, cp_router_forget(router_, "127.0.0.1:1"));
+  cp_router_stats_get(router_, &rs);
+  EXPECT_EQ(3u, rs.targets);
+  EXPECT_EQ(CP_STATUS_OK,
+            Call({{"x-cplugin-service-type", "echo"}}, nullptr).code);
+}
+
+// A call in flight when its connection is evicted finishes normally: the
+// forward holds its own reference to the channel.
+TEST_F(RouterTest1, EvictionDoesNotBreakACallInFlight) {
+  cp_status slow{};
+  std::thread caller([&] {
+    cp_method_desc m = cp_cplugintest__v1__echo_service__echo__method;
+    cp_call_options o;
+    cp_call_options_init(&o);
+    o.timeout_ms = 30000;
+    cp_metadata md[] = {{"x-api-key", kKey},
+                        {"x-cplugin-service-type", "echo"}};
+    o.metadata = md;
+    o.metadata_count = 2;
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.text = const_cast<char *>("slow");
+    req.delay_ms = 300;
+    ProtobufCMessage *resp = nullptr;
+    cp_client_unary(client_, &m, &req.base, &resp, &o, &slow);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(resp, nullptr);
+    }
+  });
+  // Once the provider is handling it, another address takes the only slot.
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the provider to receive the slow call",
+      [&] { return echo_stats_get(stats_, ECHO_CALLS) == 1; },
+      [&] { return std::to_string(echo_stats_get(stats_, ECHO_CALLS)); }));
+  AddProvider("gone", "gone-x-00000000000000", "127.0.0.1:1", true);
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE,
+            Call({{"x-cplugin-service-type", "gone"}}, nullptr).code);
+  cp_router_stats rs;
+  cp_router_stats_get(router_, &rs);
+  EXPECT_EQ(1u, rs.targets_evicted);
+  caller.join();
+  EXPECT_EQ(CP_STATUS_OK, slow.code) << slow.message;
+}
+
+TEST(RouteParse, EndpointPathCoverage) {
+  EXPECT_TRUE(cp_route_path_under("/a.B/C", "/"));
+  EXPECT_TRUE(cp_route_path_under("/a.B/C", "/a.B/"));
+  EXPECT_TRUE(cp_route_path_under("/a.B/C", "/a.B"));
+  EXPECT_TRUE(cp_route_path_under("/a.B/C", "/a.B/C"));
+  EXPECT_FALSE(cp_route_path_under("/a.BX/C", "/a.B"));
+  EXPECT_FALSE(cp_route_path_under("/a.B/CD", "/a.B/C"));
+  EXPECT_FALSE(cp_route_path_under("/a.B/C", ""));
+  EXPECT_FALSE(cp_route_path_under("/a.B/C", nullptr));
+  EXPECT_FALSE(cp_route_path_under("/a.B/C", "/x.Y/"));
+  EXPECT_TRUE(cp_route_reserved("/connectplugin.v1.PluginControl/Shutdown"));
+  EXPECT_TRUE(cp_route_reserved("/grpc.health.v1.Health/Watch"));
+  EXPECT_FALSE(cp_route_reserved("/connectpluginx.v1.A/B"));
+  EXPECT_FALSE(cp_route_reserved("/cplugintest.v1.EchoService/Echo"));
 }
 
 TEST(RouteParse, Paths) {

@@ -116,6 +116,25 @@ typedef enum cp_plugin_health {
   CP_PLUGIN_HEALTH_UNHEALTHY = 3 /* not routed, not discovered */
 } cp_plugin_health;
 
+/* What a plugin may register as metadata "base_url", the address the router
+ * forwards its calls to (flags for cp_registry_options.base_url_allow). The
+ * host's own registrations (cp_registry_register_as_host) are not checked.
+ * Accepted forms: "host:port", "[v6]:port", "http://", "https://" or
+ * "grpc://" + host:port, optional trailing '/'. */
+enum {
+  /* 127.0.0.0/8, ::1 (also IPv4-mapped) or "localhost". */
+  CP_BASE_URL_LOOPBACK = 1u << 0,
+  /* The IP address the registering connection comes from (an IP literal). */
+  CP_BASE_URL_PEER = 1u << 1,
+  /* Any host:port, host names included: for hosts that route across
+   * machines and trust their plugins' addresses. */
+  CP_BASE_URL_ANY_HOST = 1u << 2,
+  /* "unix:/path" and "unix-abstract:name". */
+  CP_BASE_URL_UNIX = 1u << 3,
+  /* gRPC resolver targets ("dns:", "ipv4:a:1,b:2" lists, ...). */
+  CP_BASE_URL_GRPC_TARGET = 1u << 4
+};
+
 typedef struct cp_registry_options {
   /* Revocation and expiry of these tokens remove the runtime's state (see
    * above). Not owned; it must outlive the registry. NULL = the host removes
@@ -145,6 +164,16 @@ typedef struct cp_registry_options {
   uint64_t (*random)(void *ctx);
   void *random_ctx;
   uint64_t random_seed;
+  /* CP_BASE_URL_* flags (default LOOPBACK | PEER; 0 refuses every
+   * base_url). A malformed base_url is INVALID_ARGUMENT, one outside the
+   * policy PERMISSION_DENIED. */
+  unsigned base_url_allow;
+  /* Called for each removed registration that had a base_url (unregistered,
+   * or its runtime removed), after the change is visible, outside the
+   * registry's lock, on the thread that removed it; must not call back into
+   * the registry. A host closes the router's connection there. */
+  void (*on_removed)(const char *base_url, void *user);
+  void *on_removed_user;
 } cp_registry_options;
 
 /* Fills `opts` with the defaults. */

@@ -8,6 +8,11 @@
  * token never does. Deadlines and cancellation propagate both ways; a failed
  * or vanished provider is UNAVAILABLE.
  *
+ * What is forwarded: only methods under the endpoint path the provider
+ * registered, and never the framework's own services (packages
+ * "connectplugin." and "grpc.": plugin control, identity, registry, health),
+ * which are PERMISSION_DENIED.
+ *
  * Naming the target — either form works:
  *   1. path prefix, as connect-plugin-go's endpoint_url:
  *        :path = "/services/<type>/<provider_id>/<package.Service>/<Method>"
@@ -47,6 +52,10 @@ typedef struct cp_route_target {
   /* "host:port", "unix:/path", or a URL "http://host:port" / "https://..."
    * (https uses the router's TLS options). */
   char address[300];
+  /* The endpoint path the provider registered: only methods under it are
+   * forwarded ("/pkg.Service/" covers that service's methods, "/" every
+   * method). Empty = nothing is forwarded (PERMISSION_DENIED). */
+  char endpoint_path[264];
   bool healthy;
 } cp_route_target;
 
@@ -60,7 +69,9 @@ typedef int (*cp_router_resolve_fn)(const char *service_type,
 typedef struct cp_router_options {
   cp_router_resolve_fn resolve; /* required */
   void *resolve_user;
-  /* Distinct provider addresses kept connected (default 256). */
+  /* Distinct provider addresses kept connected (default 256). When a new
+   * address needs a slot in a full table, the least recently used
+   * connection is closed (calls already forwarded on it finish). */
   size_t max_targets;
   /* TLS for https:// provider addresses; NULL = refuse them. The struct is
    * copied, but the paths or PEM strings it points to must stay valid while
@@ -84,8 +95,20 @@ typedef struct cp_router_stats {
   unsigned long long forwarded;
   unsigned long long not_found;
   unsigned long long unavailable;
+  /* Refused with PERMISSION_DENIED: a reserved service or a method outside
+   * the provider's endpoint path. */
+  unsigned long long denied;
+  size_t targets;                     /* connections held now */
+  unsigned long long targets_evicted; /* closed to make room */
 } cp_router_stats;
 void cp_router_stats_get(const cp_router *router, cp_router_stats *stats);
+
+/* Closes the router's connection to `address` (any form the resolver
+ * reports: "host:port", "http://...", "https://..."), e.g. when its last
+ * provider unregistered; calls already forwarded on it finish, and the next
+ * call to that address connects anew. Returns 0, CP_ENOTFOUND (no such
+ * connection) or CP_EINVAL. Thread-safe. */
+int cp_router_forget(cp_router *router, const char *address);
 
 void cp_router_destroy(cp_router *router);
 

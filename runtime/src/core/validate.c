@@ -43,11 +43,24 @@ const char *cp_check_metadata_entry(const char *key, const char *value) {
   if (!cp_identifier_chars_valid(key, klen)) {
     return "key contains invalid characters";
   }
-  if (value != NULL &&
-      strnlen(value, CP_METADATA_MAX_VALUE + 1) > CP_METADATA_MAX_VALUE) {
+  size_t vlen = value != NULL ? strnlen(value, CP_METADATA_MAX_VALUE + 1) : 0;
+  if (vlen > CP_METADATA_MAX_VALUE) {
     return "value too long";
   }
+  if (!cp_utf8_valid(value, vlen)) {
+    return "value is not valid UTF-8";
+  }
   return NULL;
+}
+
+bool cp_path_reserved(const char *path) {
+  static const char *const reserved[] = {"/connectplugin.", "/grpc."};
+  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+    if (strncmp(path, reserved[i], strlen(reserved[i])) == 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /* One or more digits (upstream's pattern allows leading zeros). */
@@ -116,8 +129,15 @@ const char *cp_check_endpoint_path(const char *path) {
   if (path[0] != '/') {
     return "must start with /";
   }
-  if (strnlen(path, CP_ENDPOINT_PATH_MAX + 1) > CP_ENDPOINT_PATH_MAX) {
+  size_t len = strnlen(path, CP_ENDPOINT_PATH_MAX + 1);
+  if (len > CP_ENDPOINT_PATH_MAX) {
     return "too long";
+  }
+  if (!cp_utf8_valid(path, len)) {
+    return "is not valid UTF-8";
+  }
+  if (cp_path_reserved(path)) {
+    return "names a service the framework reserves (connectplugin.*, grpc.*)";
   }
   return NULL;
 }
@@ -135,6 +155,10 @@ const char *cp_check_health_report(int state, const char *reason,
              CP_HEALTH_REPORT_REASON_MAX);
     return buf;
   }
+  if (reason != NULL && !cp_utf8_valid(reason, strlen(reason))) {
+    snprintf(buf, cap, "reason: not valid UTF-8");
+    return buf;
+  }
   if (n > CP_HEALTH_REPORT_MAX_DEPS || (n > 0 && deps == NULL)) {
     snprintf(buf, cap,
              "unavailable_dependencies: too many entries: %zu (max: %d)", n,
@@ -147,6 +171,10 @@ const char *cp_check_health_report(int state, const char *reason,
       snprintf(buf, cap,
                "unavailable_dependencies[%zu]: too long (max %d bytes)", i,
                CP_HEALTH_REPORT_DEP_MAX);
+      return buf;
+    }
+    if (!cp_utf8_valid(deps[i], strlen(deps[i]))) {
+      snprintf(buf, cap, "unavailable_dependencies[%zu]: not valid UTF-8", i);
       return buf;
     }
   }

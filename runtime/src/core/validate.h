@@ -17,11 +17,21 @@ enum {
   CP_ENDPOINT_PATH_MAX = 256
 };
 
+/* Well-formed UTF-8 (no overlong forms, surrogates or values past
+ * U+10FFFF): proto3 string fields must be. */
+bool cp_utf8_valid(const char *s, size_t len);
+
+/* True for a method path "/pkg.Service/Method" (or an endpoint path) in the
+ * packages the framework reserves for itself, "connectplugin." and "grpc."
+ * (the host's services, plugin control and identity, health, reflection):
+ * never routed to a plugin, never registered as a plugin's endpoint. */
+bool cp_path_reserved(const char *path);
+
 /* ^[a-zA-Z][a-zA-Z0-9_.\-]*$ */
 bool cp_identifier_chars_valid(const char *s, size_t len);
 
 /* One metadata entry: non-empty key of at most 256 bytes matching the
- * identifier pattern; value of at most 4096 bytes. */
+ * identifier pattern; value of at most 4096 bytes of valid UTF-8. */
 const char *cp_check_metadata_entry(const char *key, const char *value);
 
 /* Semantic version "MAJOR.MINOR.PATCH[-PRERELEASE]", at most 64 bytes. */
@@ -34,12 +44,13 @@ const char *cp_check_length(const char *s, size_t max);
  * traversal ("..", "/", "\\"). */
 const char *cp_check_service_type(const char *type);
 
-/* An endpoint path: non-empty, starting with "/", at most 256 bytes. */
+/* An endpoint path: non-empty, starting with "/", at most 256 bytes, valid
+ * UTF-8, not under a reserved package (cp_path_reserved). */
 const char *cp_check_endpoint_path(const char *path);
 
 /* A health report (ReportHealth, GetHealth): state HEALTHY (1), DEGRADED
  * (2) or UNHEALTHY (3); reason at most 1024 bytes; at most 64 dependencies
- * of at most 128 bytes. Returns NULL or a message naming the field, written
+ * of at most 128 bytes; every string valid UTF-8. Returns NULL or a message naming the field, written
  * to buf. */
 enum {
   CP_HEALTH_REPORT_REASON_MAX = 1024,

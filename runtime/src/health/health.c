@@ -56,6 +56,7 @@ void cp_health_destroy(cp_health *h) {
   if (h == NULL) {
     return;
   }
+  cp_push_hub_stop(h->hub); /* no retry may reach the watchers ended here */
   health_end_watchers(h);
   cp_push_hub_destroy(h->hub);
   for (size_t i = 0; i < h->count; i++) {

@@ -84,8 +84,19 @@ static int resolve_provider(const char *service_type, const char *provider_id,
   }
   snprintf(out->provider_id, sizeof out->provider_id, "%s", ep.provider_id);
   snprintf(out->address, sizeof out->address, "%s", ep.base_url);
+  snprintf(out->endpoint_path, sizeof out->endpoint_path, "%s",
+           ep.endpoint_path);
   out->healthy = true;
   return 0;
+}
+
+/* A provider address nobody registers any more: its router connection is
+ * closed (another registration on the same address reconnects on use). */
+static void forget_target(const char *base_url, void *user) {
+  cp_host *h = user;
+  if (h->router != NULL) {
+    (void)cp_router_forget(h->router, base_url);
+  }
 }
 
 static int create_pieces(cp_host *h, const cp_host_options *o) {
@@ -104,6 +115,8 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
   if (rc == 0) {
     cp_registry_options ro = o->registry;
     ro.tokens = h->tokens;
+    ro.on_removed = forget_target;
+    ro.on_removed_user = h;
     rc = cp_registry_create(&h->registry, &ro);
   }
   if (rc == 0) {
@@ -265,6 +278,7 @@ void cp_host_destroy(cp_host *h) {
   cp_server_destroy(h->server); /* first: nothing may call into the rest */
   cp_metrics_http_stop(h->http);
   cp_router_destroy(h->router);
+  h->router = NULL; /* the registry's removal hook checks it */
   cp_rate_policy_destroy(h->rate);
   cp_auth_destroy(h->auth);
   cp_health_destroy(h->health);

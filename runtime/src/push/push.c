@@ -179,7 +179,7 @@ static void *retry_main(void *arg) {
   return NULL;
 }
 
-void cp_push_hub_destroy(cp_push_hub *hub) {
+void cp_push_hub_stop(cp_push_hub *hub) {
   if (hub == NULL) {
     return;
   }
@@ -187,10 +187,18 @@ void cp_push_hub_destroy(cp_push_hub *hub) {
   hub->stop = true;
   pthread_cond_broadcast(&hub->cv);
   bool join = hub->thread_started;
+  hub->thread_started = false;
   pthread_mutex_unlock(&hub->mu);
   if (join) {
     pthread_join(hub->thread, NULL);
   }
+}
+
+void cp_push_hub_destroy(cp_push_hub *hub) {
+  if (hub == NULL) {
+    return;
+  }
+  cp_push_hub_stop(hub);
   for (;;) {
     pthread_mutex_lock(&hub->mu);
     cp_push *p = list_pop(&hub->ready);

@@ -74,6 +74,11 @@ typedef struct cp_push_stats {
 /* Returns 0, CP_EINVAL or CP_ENOMEM. */
 int cp_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms);
 
+/* Stops the retry thread (joined; no retry runs after it returns, and none
+ * starts again); flushes from the caller still work. Idempotent. Owners call
+ * it before tearing down what their closed_fn touches. */
+void cp_push_hub_stop(cp_push_hub *hub);
+
 /* Stops the retry thread and drops the hub's references. Every push must
  * have been closed by its owner. NULL allowed. */
 void cp_push_hub_destroy(cp_push_hub *hub);

@@ -16,6 +16,7 @@ void cp_registry_options_init(cp_registry_options *opts) {
   opts->max_watchers = 4096;
   opts->watch_retry_interval_ms = 50;
   opts->host_provider = "host";
+  opts->base_url_allow = CP_BASE_URL_LOOPBACK | CP_BASE_URL_PEER;
 }
 
 static int copy_options(cp_registry *reg, const cp_registry_options *o) {
@@ -34,6 +35,9 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   reg->max_watchers = o->max_watchers;
   reg->random = o->random;
   reg->random_ctx = o->random_ctx;
+  reg->base_url_allow = o->base_url_allow;
+  reg->on_removed = o->on_removed;
+  reg->on_removed_user = o->on_removed_user;
   static const char *const default_provider = "runtime-token";
   const char *const *providers = o->runtime_providers;
   size_t n = o->runtime_provider_count;
@@ -181,6 +185,9 @@ void cp_registry_destroy(cp_registry *reg) {
     reg_tokens_detach(reg);
   }
   if (reg->hub != NULL) {
+    /* First: a retry in flight would end watchers, which reaches into the
+     * tables that free_contents is about to free. */
+    cp_push_hub_stop(reg->hub);
     free_contents(reg);
     cp_push_hub_destroy(reg->hub);
   } else {
@@ -232,6 +239,9 @@ void reg_commit_unlock(cp_registry *reg) {
   cp_rwshard_wrunlock(&reg->lock);
   while (trash != NULL) {
     reg_entry *next = trash->owner_next;
+    if (reg->on_removed != NULL && trash->base_url != NULL) {
+      reg->on_removed(trash->base_url, reg->on_removed_user);
+    }
     free(trash);
     trash = next;
   }

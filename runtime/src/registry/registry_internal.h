@@ -31,6 +31,7 @@
 #include "cplugin/registry.h"
 #include "plugin/v1/registry.pb-c.h"
 #include "push/push.h"
+#include "registry/base_url.h"
 #include "registry/htab.h"
 #include "registry/rwshard.h"
 
@@ -166,6 +167,9 @@ struct cp_registry {
   uint64_t (*random)(void *ctx);
   void *random_ctx;
   atomic_uint_fast64_t rng_state;
+  unsigned base_url_allow;
+  void (*on_removed)(const char *base_url, void *user);
+  void *on_removed_user;
 
   cp_push_hub *hub;
 

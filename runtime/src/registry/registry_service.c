@@ -28,13 +28,25 @@ static cp_status_code on_register(
                          req->n_metadata, CP_METADATA_MAX_ENTRIES);
   }
   cp_metadata md[CP_METADATA_MAX_ENTRIES];
+  char why[160];
   for (size_t i = 0; i < req->n_metadata; i++) {
     md[i].key = req->metadata[i]->key;
     md[i].value = req->metadata[i]->value;
+    if (md[i].key != NULL && md[i].value != NULL &&
+        strcmp(md[i].key, "base_url") == 0) {
+      reg_base_url_verdict v =
+          reg_check_base_url(reg->base_url_allow, md[i].value,
+                             cp_call_peer(call), why, sizeof why);
+      if (v != REG_URL_OK) {
+        return cp_call_error(call,
+                             v == REG_URL_INVALID ? CP_STATUS_INVALID_ARGUMENT
+                                                  : CP_STATUS_PERMISSION_DENIED,
+                             "%s", why);
+      }
+    }
   }
   cp_registry_service svc = {req->service_type, req->version,
                              req->endpoint_path, md, req->n_metadata};
-  char why[160];
   uint64_t id = 0;
   reg_add_result res =
       reg_add(reg, caller.id, &svc, caller.kind == REG_CALLER_RUNTIME, &id, why,
@@ -103,9 +115,8 @@ static cp_status_code on_unregister(
       }
       return CP_STATUS_OK;
     case REG_NOT_OWNER:
-      return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
-                           "registration %.*s is not owned by the caller",
-                           ECHO_MAX, req->registration_id);
+      /* Answered as an unknown ID: a caller learns nothing about other
+       * plugins' registrations by guessing IDs. */
     case REG_NOT_FOUND:
     default:
       return cp_call_error(call, CP_STATUS_NOT_FOUND,

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/validate.h"
+
 static bool id_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
@@ -118,4 +120,20 @@ bool cp_route_target_address(const char *address, char *out, size_t cap,
   memcpy(out, rest, len);
   out[len] = '\0';
   return true;
+}
+
+bool cp_route_reserved(const char *method_path) {
+  return cp_path_reserved(method_path);
+}
+
+bool cp_route_path_under(const char *method_path, const char *endpoint_path) {
+  if (endpoint_path == NULL || endpoint_path[0] != '/') {
+    return false;
+  }
+  size_t n = strlen(endpoint_path);
+  if (strncmp(method_path, endpoint_path, n) != 0) {
+    return false;
+  }
+  return endpoint_path[n - 1] == '/' || method_path[n] == '\0' ||
+         method_path[n] == '/';
 }

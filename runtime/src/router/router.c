@@ -1,5 +1,4 @@
 /* The host's router: resolve the provider, then forward the call. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,25 +8,20 @@
 #include "cplugin/log.h"
 #include "cplugin/router.h"
 #include "router/route_parse.h"
+#include "router/targets.h"
+#include "transport/client_ref.h"
 
-enum { DEFAULT_MAX_TARGETS = 256, ADDRESS_MAX = 300 };
-
-typedef struct target_conn {
-  char address[ADDRESS_MAX];
-  bool tls;
-  cp_client *client;
-} target_conn;
+enum { DEFAULT_MAX_TARGETS = 256 };
 
 struct cp_router {
   cp_router_options opts;
   cp_tls_client_options tls; /* copy; valid when has_tls */
   bool has_tls;
-  pthread_mutex_t mu;
-  target_conn *targets;
-  size_t target_count;
+  target_table targets;
   atomic_ullong forwarded;
   atomic_ullong not_found;
   atomic_ullong unavailable;
+  atomic_ullong denied;
 };
 
 void cp_router_options_init(cp_router_options *opts) {
@@ -54,15 +48,16 @@ int cp_router_create(cp_router **out, const cp_router_options *opts) {
     r->tls = *opts->tls;
     r->has_tls = true;
   }
-  r->targets = calloc(r->opts.max_targets, sizeof *r->targets);
-  if (r->targets == NULL) {
+  if (target_table_init(&r->targets, r->opts.max_targets,
+                        r->has_tls ? &r->tls : NULL,
+                        r->opts.max_message_bytes) != 0) {
     free(r);
     return CP_ENOMEM;
   }
-  pthread_mutex_init(&r->mu, NULL);
   atomic_init(&r->forwarded, 0);
   atomic_init(&r->not_found, 0);
   atomic_init(&r->unavailable, 0);
+  atomic_init(&r->denied, 0);
   *out = r;
   return 0;
 }
@@ -71,11 +66,7 @@ void cp_router_destroy(cp_router *r) {
   if (r == NULL) {
     return;
   }
-  for (size_t i = 0; i < r->target_count; i++) {
-    cp_client_destroy(r->targets[i].client);
-  }
-  free(r->targets);
-  pthread_mutex_destroy(&r->mu);
+  target_table_destroy(&r->targets);
   free(r);
 }
 
@@ -84,38 +75,22 @@ void cp_router_stats_get(const cp_router *r, cp_router_stats *stats) {
   stats->forwarded = atomic_load(&m->forwarded);
   stats->not_found = atomic_load(&m->not_found);
   stats->unavailable = atomic_load(&m->unavailable);
+  stats->denied = atomic_load(&m->denied);
+  uint64_t evicted = 0;
+  target_table_counts(&m->targets, &stats->targets, &evicted);
+  stats->targets_evicted = evicted;
 }
 
-/* The connected client for `address`, created on first use (no I/O: gRPC
- * connects lazily). NULL when the table is full or TLS is not configured. */
-static cp_client *client_for(cp_router *r, const char *address, bool tls) {
-  cp_client *found = NULL;
-  pthread_mutex_lock(&r->mu);
-  for (size_t i = 0; i < r->target_count; i++) {
-    if (r->targets[i].tls == tls &&
-        strcmp(r->targets[i].address, address) == 0) {
-      found = r->targets[i].client;
-      break;
-    }
+int cp_router_forget(cp_router *r, const char *address) {
+  if (r == NULL || address == NULL) {
+    return CP_EINVAL;
   }
-  if (found == NULL && r->target_count < r->opts.max_targets &&
-      (!tls || r->has_tls)) {
-    cp_client_options o;
-    cp_client_options_init(&o);
-    if (r->opts.max_message_bytes > 0) {
-      o.max_message_bytes = r->opts.max_message_bytes;
-    }
-    o.tls = tls ? &r->tls : NULL;
-    target_conn *t = &r->targets[r->target_count];
-    if (cp_client_create(&t->client, address, &o) == 0) {
-      snprintf(t->address, sizeof t->address, "%s", address);
-      t->tls = tls;
-      r->target_count++;
-      found = t->client;
-    }
+  char normal[TARGET_ADDRESS_MAX];
+  bool tls = false;
+  if (!cp_route_target_address(address, normal, sizeof normal, &tls)) {
+    return CP_ENOTFOUND;
   }
-  pthread_mutex_unlock(&r->mu);
-  return found;
+  return target_table_forget(&r->targets, normal) > 0 ? 0 : CP_ENOTFOUND;
 }
 
 /* The route of a call, from its path or its routing metadata. */
@@ -159,6 +134,13 @@ static cp_status_code route_call(cp_call *call, void *user) {
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "authentication required");
   }
+  if (cp_route_reserved(route.method_path)) {
+    atomic_fetch_add(&r->denied, 1);
+    return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
+                         "%s is not routable: the host's and plugins' own "
+                         "control services are never forwarded",
+                         route.method_path);
+  }
   cp_route_target target;
   memset(&target, 0, sizeof target);
   rc = r->opts.resolve(route.service_type,
@@ -172,23 +154,32 @@ static cp_status_code route_call(cp_call *call, void *user) {
   if (!target.healthy) {
     return unavailable(r, call, "is unhealthy", target.provider_id);
   }
-  char address[ADDRESS_MAX];
+  if (!cp_route_path_under(route.method_path, target.endpoint_path)) {
+    atomic_fetch_add(&r->denied, 1);
+    return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
+                         "%s is outside the endpoint path provider %s "
+                         "registered for service \"%s\"",
+                         route.method_path, target.provider_id,
+                         route.service_type);
+  }
+  char address[TARGET_ADDRESS_MAX];
   bool tls = false;
   if (!cp_route_target_address(target.address, address, sizeof address, &tls)) {
     return unavailable(r, call, "has no usable address", target.provider_id);
   }
-  cp_client *client = client_for(r, address, tls);
+  cp_client *client = target_table_acquire(&r->targets, address, tls);
   if (client == NULL) {
     return unavailable(r, call, "cannot be reached", target.provider_id);
   }
   cp_metadata md[] = {{CP_MD_CALLER_ID, caller}};
   rc = cp_call_forward(call, client, route.method_path, md, 1);
+  cp_client_release(client); /* the forward holds its own reference */
   if (rc != 0) {
     return unavailable(r, call, "cannot be called", target.provider_id);
   }
   atomic_fetch_add(&r->forwarded, 1);
-  if (cp_log_enabled(CP_LOG_INFO)) {
-    cp_log(CP_LOG_INFO, "ROUTER routed call", "caller", caller, "service",
+  if (cp_log_enabled(CP_LOG_DEBUG)) {
+    cp_log(CP_LOG_DEBUG, "ROUTER routed call", "caller", caller, "service",
            route.service_type, "provider", target.provider_id, "method",
            route.method_path, CP_LOG_END);
   }

@@ -209,9 +209,18 @@ static bool valid_metadata_key(const char *key) {
   return true;
 }
 
-int cp_call_add_trailer(cp_call *call, const char *key, const char *value) {
-  if (call == NULL || key == NULL || value == NULL ||
-      !valid_metadata_key(key) || strncmp(key, "grpc-", 5) == 0) {
+int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
+                              const void *value, size_t value_len) {
+  enum { KEY_MAX = 127 };
+  char k[KEY_MAX + 1];
+  if (call == NULL || key == NULL || (value == NULL && value_len > 0) ||
+      key_len == 0 || key_len > KEY_MAX) {
+    return CP_EINVAL;
+  }
+  memcpy(k, key, key_len);
+  k[key_len] = '\0';
+  if (memchr(key, '\0', key_len) != NULL || !valid_metadata_key(k) ||
+      strncmp(k, "grpc-", 5) == 0) {
     return CP_EINVAL;
   }
   if (call->trailer_count == call->trailer_cap) {
@@ -226,15 +235,26 @@ int cp_call_add_trailer(cp_call *call, const char *key, const char *value) {
     call->trailers = t;
     call->trailer_cap = cap;
   }
-  char *k = cp_call_strdup(call, key);
-  char *v = cp_call_strdup(call, value);
-  if (k == NULL || v == NULL) {
+  char *kc = cp_call_strdup(call, k);
+  char *vc = cp_call_alloc(call, value_len + 1);
+  if (kc == NULL || vc == NULL) {
     return CP_ENOMEM;
   }
+  if (value_len > 0) {
+    memcpy(vc, value, value_len);
+  }
   grpc_metadata *m = &call->trailers[call->trailer_count++];
-  m->key = grpc_slice_from_static_string(k);
-  m->value = grpc_slice_from_static_string(v);
+  m->key = grpc_slice_from_static_string(kc);
+  m->value = grpc_slice_from_static_buffer(vc, value_len);
   return 0;
+}
+
+int cp_call_add_trailer(cp_call *call, const char *key, const char *value) {
+  if (key == NULL || value == NULL) {
+    return CP_EINVAL;
+  }
+  return cp_call_add_trailer_bytes(call, key, strlen(key), value,
+                                   strlen(value));
 }
 
 int cp_call_set_identity(cp_call *call, const char *provider,

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
+#include "transport/client_ref.h"
 #include "transport/client_stream_internal.h"
 #include "transport/plaintext_warning.h"
 #include "transport/tls_internal.h"
@@ -98,6 +99,7 @@ int cp_client_create(cp_client **out, const char *target,
   pthread_mutex_init(&c->mu, NULL);
   atomic_init(&c->closed, false);
   atomic_init(&c->used, false);
+  atomic_init(&c->refs, 1);
   *out = c;
   return 0;
 }
@@ -118,17 +120,29 @@ void cp_client_close(cp_client *client) {
   pthread_mutex_unlock(&client->mu);
 }
 
-void cp_client_destroy(cp_client *client) {
-  if (client == NULL) {
+void cp_client_retain(cp_client *client) {
+  atomic_fetch_add_explicit(&client->refs, 1, memory_order_relaxed);
+}
+
+void cp_client_release(cp_client *client) {
+  if (client == NULL ||
+      atomic_fetch_sub_explicit(&client->refs, 1, memory_order_acq_rel) != 1) {
     return;
   }
-  cp_client_close(client);
   cp_client_async_stop(client);
   grpc_channel_destroy(client->channel);
   free(client->interceptors);
   pthread_mutex_destroy(&client->mu);
   free(client);
   grpc_shutdown();
+}
+
+void cp_client_destroy(cp_client *client) {
+  if (client == NULL) {
+    return;
+  }
+  cp_client_close(client);
+  cp_client_release(client);
 }
 
 int cp_client_add_interceptor(cp_client *client, cp_client_interceptor_fn fn,

@@ -23,7 +23,10 @@ struct cp_client {
   cp_client_interceptor_entry *interceptors;
   size_t interceptor_count;
   atomic_bool closed;
-  atomic_bool used; /* a call was made: the chain is frozen */
+  atomic_bool used;
+  /* cp_client_destroy drops the owner's reference; forwards in flight hold
+   * their own (client_ref.h), so the channel outlives them. */
+  atomic_int refs; /* a call was made: the chain is frozen */
   pthread_mutex_t mu;
   cp_client_stream *streams; /* open streams, cancelled on close */
   /* Asynchronous unary calls (client_async.c). The queue and its thread are

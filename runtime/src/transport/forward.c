@@ -17,6 +17,7 @@
 
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
+#include "transport/client_ref.h"
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
 
@@ -87,6 +88,9 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
     md[i].key = grpc_slice_from_static_string(k);
     md[i].value = grpc_slice_from_static_string(v);
   }
+  /* The target may be released by its owner (the router evicting it) while
+   * this forward still waits for the request. */
+  cp_client_retain(target);
   f->call = call;
   f->target = target;
   f->path = path_copy;
@@ -99,8 +103,14 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
   return 0;
 }
 
+void cp_forward_discard(cp_call *call) {
+  cp_client_release(call->forward->target);
+  call->forward = NULL;
+}
+
 static void forward_done(cp_forward *f) {
   cp_call *call = f->call;
+  cp_client_release(f->target);
   cp_call_run_post_hooks(
       call, cp_call_final_code(call, f->final_code, !f->caller_gone));
   if (f->out != NULL) {
@@ -149,23 +159,16 @@ static cp_status_code map_target_code(const cp_forward *f) {
   return code;
 }
 
+/* The target's trailers, bytes as they came (binary values included);
+ * reserved grpc-* keys are the transport's and are not copied. */
 static void copy_trailers(cp_forward *f) {
   cp_call *call = f->call;
   for (size_t i = 0; i < f->out_trailing.count; i++) {
     const grpc_metadata *m = &f->out_trailing.metadata[i];
-    size_t klen = GRPC_SLICE_LENGTH(m->key);
-    size_t vlen = GRPC_SLICE_LENGTH(m->value);
-    char key[128];
-    char value[1024];
-    if (klen >= sizeof key || vlen >= sizeof value) {
-      continue; /* oversized trailers are not relayed */
-    }
-    memcpy(key, GRPC_SLICE_START_PTR(m->key), klen);
-    key[klen] = '\0';
-    memcpy(value, GRPC_SLICE_START_PTR(m->value), vlen);
-    value[vlen] = '\0';
-    /* cp_call_add_trailer refuses reserved (grpc-*) and binary keys. */
-    (void)cp_call_add_trailer(call, key, value);
+    (void)cp_call_add_trailer_bytes(
+        call, (const char *)GRPC_SLICE_START_PTR(m->key),
+        GRPC_SLICE_LENGTH(m->key), GRPC_SLICE_START_PTR(m->value),
+        GRPC_SLICE_LENGTH(m->value));
   }
 }
 

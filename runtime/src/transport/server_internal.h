@@ -136,6 +136,15 @@ void cp_call_reply_status(cp_call *call, cp_status_code code);
  * then owned by the forward and freed when it completes). */
 void cp_forward_start(cp_call *call);
 
+/* forward.c: drops a forward that the fallback set up but did not keep (it
+ * returned another status): releases the target client. */
+void cp_forward_discard(cp_call *call);
+
+/* call.c: adds a trailer from raw bytes (binary "-bin" values may hold any
+ * byte, NUL included). Same key rules as cp_call_add_trailer. */
+int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
+                              const void *value, size_t value_len);
+
 /* stream.c: serves an arrived call of a server-streaming method. */
 void cp_serve_stream(cp_call *call);
 

@@ -93,6 +93,9 @@ void cp_serve_unknown(cp_call *call) {
       cp_forward_start(call);
       return;
     }
+    if (call->forward != NULL) {
+      cp_forward_discard(call);
+    }
     if (code == CP_STATUS_KEEP_OPEN || !is_wire_code(code)) {
       code = cp_call_error(call, CP_STATUS_INTERNAL,
                            "fallback returned an invalid status");

@@ -1,0 +1,61 @@
+/* The router's connections to provider addresses (internal).
+ *
+ * A bounded table of clients, one per (address, TLS) pair, reused by every
+ * call to that address. When the table is full the least recently used
+ * entry is evicted; a client is shared by reference (transport/client_ref.h),
+ * so calls already forwarded through an evicted or forgotten entry finish on
+ * their channel and the table never refuses a new address. */
+#ifndef CPLUGIN_ROUTER_TARGETS_H
+#define CPLUGIN_ROUTER_TARGETS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cplugin/client.h"
+#include "cplugin/tls.h"
+
+enum { TARGET_ADDRESS_MAX = 300 };
+
+typedef struct target_conn {
+  char address[TARGET_ADDRESS_MAX];
+  bool tls;
+  uint64_t last_used; /* table tick of the last acquire */
+  cp_client *client;
+} target_conn;
+
+typedef struct target_table {
+  pthread_mutex_t mu;
+  target_conn *slots;
+  size_t count;
+  size_t cap;
+  uint64_t tick;
+  uint64_t evicted;
+  const cp_tls_client_options *tls; /* NULL = refuse TLS addresses */
+  size_t max_message_bytes;         /* 0 = the client default */
+} target_table;
+
+/* Prepares an empty table of `cap` (> 0) entries. Returns 0 or CP_ENOMEM. */
+int target_table_init(target_table *t, size_t cap,
+                      const cp_tls_client_options *tls,
+                      size_t max_message_bytes);
+
+/* Releases every client (forwards in flight keep theirs). */
+void target_table_destroy(target_table *t);
+
+/* A client for `address`, retained for the caller (release it with
+ * cp_client_release once the call is forwarded). Creates it on first use,
+ * evicting the least recently used entry when the table is full. NULL when
+ * `tls` is asked for without TLS options or the client cannot be made.
+ * Thread-safe. */
+cp_client *target_table_acquire(target_table *t, const char *address, bool tls);
+
+/* Drops the entry of `address` (plain and TLS). Returns how many entries were
+ * dropped. Thread-safe. */
+size_t target_table_forget(target_table *t, const char *address);
+
+/* Entries in use and evictions since creation. Thread-safe. */
+void target_table_counts(target_table *t, size_t *count, uint64_t *evicted);
+
+#endif /* CPLUGIN_ROUTER_TARGETS_H */
