@@ -59,7 +59,8 @@ start() {
   return 1
 }
 
-start host "$bin/urlshortener-host"
+# Debug level: the host logs each routed call, which the demo shows.
+start host env CPLUGIN_LOG_LEVEL=debug "$bin/urlshortener-host"
 host=$address
 echo "demo: host serves on $host (metrics on port $(sed -n 's/^METRICS //p' "$work/host.out"))"
 export HOST_URL=$host
