@@ -327,6 +327,44 @@ TEST_F(TransportTest, OversizedRequestIsRejectedByTheServer) {
   EXPECT_EQ(0, Echo("after").rc);
 }
 
+TEST_F(TransportTest, PerMethodRequestCapIsCheckedBeforeTheHandler) {
+  Create();
+  EXPECT_EQ(CP_ENOTFOUND, cp_server_limit_requests(server_, "/nope.v1.X/", 10));
+  EXPECT_EQ(CP_EINVAL, cp_server_limit_requests(server_, "no-slash", 10));
+  EXPECT_EQ(CP_EINVAL, cp_server_limit_requests(
+                           server_, "/cplugintest.v1.EchoService/", 0));
+  ASSERT_EQ(0, cp_server_limit_requests(
+                   server_, "/cplugintest.v1.EchoService/Echo", 1024));
+  Start();
+  std::string big(2048, 'b');
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.payload.data = reinterpret_cast<uint8_t *>(big.data());
+  req.payload.len = big.size();
+  EchoResult r = Echo(req);
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, r.status.code);
+  EXPECT_NE(nullptr, strstr(r.status.message,
+                            "over the 1024-byte limit of "
+                            "/cplugintest.v1.EchoService/"
+                            "Echo"))
+      << r.status.message;
+  EXPECT_EQ(0, Stat(ECHO_CALLS));
+  req.payload.len = 900;  // under the cap with the other fields
+  EXPECT_EQ(0, Echo(req).rc);
+  // Another method of the same service keeps the server's limit.
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 1;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                   client_, &creq, nullptr, &s, &status));
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  EXPECT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  protobuf_c_message_free_unpacked(&msg->base, nullptr);
+  cp_client_stream_destroy(s);
+  EXPECT_EQ(CP_ESTATE, cp_server_limit_requests(
+                           server_, "/cplugintest.v1.EchoService/", 10));
+}
+
 TEST_F(TransportTest, OversizedResponseIsAnError) {
   cp_server_options sopts;
   cp_server_options_init(&sopts);

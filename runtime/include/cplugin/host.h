@@ -55,6 +55,13 @@ typedef struct cp_host_options {
   /* Handshake: cookie, accepted app versions, server metadata. Its plugin
    * and capability lists may be filled too; `tokens` is set by the host. */
   cp_handshake_options handshake;
+  /* Request size caps of the host's own services (checked before decoding,
+   * RESOURCE_EXHAUSTED above): RegisterService (default 512 KiB: 100
+   * metadata values of up to 4 KiB) and every other connectplugin.* and
+   * grpc.health.* method (default 64 KiB). Routed calls keep
+   * server.max_message_bytes. */
+  size_t max_register_request_bytes;
+  size_t max_host_request_bytes;
   /* Metrics over HTTP (/metrics, /healthz, /readyz): address to bind, NULL
    * = no listener (default "127.0.0.1"), port 0 = any free port. */
   const char *metrics_address;

@@ -69,9 +69,24 @@ int cp_server_listen_tls(cp_server *server, const char *address,
 /* Registers `handler` for `method` (the handler's real type must match the
  * method descriptor's invoker; generated *__register functions do this).
  * Returns 0, CP_EINVAL, CP_EEXIST for a path registered twice, or CP_ESTATE
- * after start. */
+ * after start.
+ *
+ * The request a handler receives, and every string and array in it, is
+ * valid until the handler returns (also when a streaming handler returns
+ * CP_STATUS_KEEP_OPEN): copy what you keep. A request larger than the
+ * method's cap (below), or one whose decoding would allocate more than 16x
+ * its wire size plus 64 KiB, is answered RESOURCE_EXHAUSTED before the
+ * handler runs; one that does not decode, INVALID_ARGUMENT. */
 int cp_server_add_method(cp_server *server, const cp_method_desc *method,
                          cp_handler_fn handler, void *user);
+
+/* Caps the request size of the methods registered so far whose path starts
+ * with `path_prefix` ("/pkg.Service/" for a service, a full path for one
+ * method) at `max_bytes` (at most max_message_bytes). The length is checked
+ * before anything is decoded. Returns 0, CP_ENOTFOUND when no method
+ * matched, CP_EINVAL, or CP_ESTATE after start. */
+int cp_server_limit_requests(cp_server *server, const char *path_prefix,
+                             size_t max_bytes);
 
 /* A server interceptor runs before the handler, in the order added. It sees
  * the method, metadata, peer and deadline and may record an identity. Return

@@ -26,6 +26,8 @@ struct cp_host {
   const char *metrics_address;
   int metrics_port;
   bool call_chain;
+  size_t max_host_request;
+  size_t max_register_request;
   bool started;
   bool stopped;
 };
@@ -41,6 +43,8 @@ void cp_host_options_init(cp_host_options *opts) {
   cp_handshake_options_init(&opts->handshake);
   opts->metrics_address = "127.0.0.1";
   opts->call_chain = true;
+  opts->max_register_request_bytes = 512 * 1024;
+  opts->max_host_request_bytes = 64 * 1024;
 }
 
 /* Runtime-token checks, timed (sampled) for the metrics. */
@@ -188,11 +192,23 @@ static int wire(cp_host *h) {
   if (rc == 0) {
     rc = cp_router_install(h->router, h->server);
   }
+  /* The host's services take small requests: a peer cannot make it buffer
+   * and decode megabytes for a health check. The more specific cap last. */
+  static const char *const own[] = {"/connectplugin.", "/grpc.health."};
+  for (size_t i = 0; rc == 0 && i < sizeof own / sizeof own[0]; i++) {
+    rc = cp_server_limit_requests(h->server, own[i], h->max_host_request);
+  }
+  if (rc == 0) {
+    rc = cp_server_limit_requests(h->server, CP_RATE_REGISTER_PATH,
+                                  h->max_register_request);
+  }
   return rc;
 }
 
 int cp_host_create(cp_host **out, const cp_host_options *opts) {
-  if (out == NULL || opts == NULL || opts->listen == NULL) {
+  if (out == NULL || opts == NULL || opts->listen == NULL ||
+      opts->max_host_request_bytes == 0 ||
+      opts->max_register_request_bytes == 0) {
     return CP_EINVAL;
   }
   *out = NULL;
@@ -205,6 +221,8 @@ int cp_host_create(cp_host **out, const cp_host_options *opts) {
   h->metrics_address = opts->metrics_address;
   h->metrics_port = opts->metrics_port;
   h->call_chain = opts->call_chain;
+  h->max_host_request = opts->max_host_request_bytes;
+  h->max_register_request = opts->max_register_request_bytes;
   if (!h->call_chain) {
     cp_log(CP_LOG_WARN,
            "host call chain is OFF: no authentication, rate limiting or call "

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "cplugin/errors.h"
 #include "transport/server_internal.h"
+#include "transport/server_reply.h"
 
 cp_call *cp_call_new(cp_server *server, cp_server_cq *cq,
                      cp_registered_method *rm) {
@@ -34,6 +35,7 @@ void cp_call_free(cp_call *call) {
   if (call->payload != NULL) {
     grpc_byte_buffer_destroy(call->payload);
   }
+  cp_call_release_request(call);
   grpc_metadata_array_destroy(&call->md);
   grpc_call_details_destroy(&call->details);
   if (call->gcall != NULL) {

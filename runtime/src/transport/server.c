@@ -198,8 +198,32 @@ int cp_server_add_method(cp_server *server, const cp_method_desc *method,
   rm->handler = handler;
   rm->user = user;
   rm->grpc_handle = NULL;
+  rm->max_request_bytes = server->opts.max_message_bytes;
   server->method_count++;
   return 0;
+}
+
+int cp_server_limit_requests(cp_server *server, const char *path_prefix,
+                             size_t max_bytes) {
+  if (server == NULL || path_prefix == NULL || path_prefix[0] != '/' ||
+      max_bytes == 0) {
+    return CP_EINVAL;
+  }
+  if (server->state != CP_SERVER_CREATED) {
+    return CP_ESTATE;
+  }
+  size_t n = strlen(path_prefix);
+  size_t matched = 0;
+  for (size_t i = 0; i < server->method_count; i++) {
+    cp_registered_method *rm = &server->methods[i];
+    if (strncmp(rm->desc->path, path_prefix, n) == 0) {
+      rm->max_request_bytes = max_bytes < server->opts.max_message_bytes
+                                  ? max_bytes
+                                  : server->opts.max_message_bytes;
+      matched++;
+    }
+  }
+  return matched > 0 ? 0 : CP_ENOTFOUND;
 }
 
 /* Configuration is allowed only before start. */

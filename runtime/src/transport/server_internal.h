@@ -19,8 +19,17 @@ struct cp_registered_method {
   const cp_method_desc *desc;
   cp_handler_fn handler;
   void *user;
-  void *grpc_handle; /* from grpc_server_register_method */
+  void *grpc_handle;        /* from grpc_server_register_method */
+  size_t max_request_bytes; /* cp_server_limit_requests, else the server's */
 };
+
+/* What a request's decode may allocate (request_decode.c). */
+typedef struct cp_decode_budget {
+  ProtobufCAllocator allocator;
+  size_t live;
+  size_t limit;
+  bool exceeded;
+} cp_decode_budget;
 
 struct cp_server_cq {
   cp_server *server;
@@ -106,6 +115,8 @@ struct cp_call {
   const char *claim_values[CP_CALL_MAX_CLAIMS];
   size_t claim_count;
 
+  ProtobufCMessage *request; /* decoded; freed when the handler returns */
+  cp_decode_budget decode;
   cp_stream *stream;          /* server-streaming calls */
   struct cp_forward *forward; /* calls forwarded by a fallback */
   bool in_fallback;           /* cp_call_forward is allowed */

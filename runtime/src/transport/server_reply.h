@@ -12,10 +12,14 @@
 void cp_call_send_final(cp_call *call, cp_status_code code,
                         grpc_byte_buffer *resp);
 
-/* Decodes the request payload with per-call memory; on failure sets the call's
- * status and returns INVALID_ARGUMENT. */
+/* Decodes the request payload (request_decode.c): RESOURCE_EXHAUSTED over
+ * the method's size cap or decode budget, INVALID_ARGUMENT when it does not
+ * decode (the call's status is set). Frees the wire bytes either way. */
 cp_status_code cp_call_decode_request(cp_call *call,
                                       ProtobufCMessage **request);
+
+/* Frees the decoded request (after the handler returned). Idempotent. */
+void cp_call_release_request(cp_call *call);
 
 /* Fills a SEND_STATUS_FROM_SERVER op from the call's status and trailers. */
 void cp_call_fill_status_op(cp_call *call, grpc_op *op, grpc_slice *details);

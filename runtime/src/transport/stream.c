@@ -305,6 +305,9 @@ void cp_serve_stream(cp_call *call) {
 
   const cp_method_desc *m = call->rm->desc;
   code = m->stream_invoke(call->rm->handler, call, req, s, call->rm->user);
+  /* Handlers copy what they keep (cplugin/server.h): an open stream holds
+   * no request memory. */
+  cp_call_release_request(call);
   if (code == CP_STATUS_KEEP_OPEN) {
     return;
   }

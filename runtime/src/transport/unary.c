@@ -8,33 +8,6 @@
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
 
-static void *arena_pb_alloc(void *data, size_t size) {
-  return cp_arena_alloc(data, size);
-}
-
-static void arena_pb_free(void *data, void *ptr) {
-  /* Per-call memory is released all at once with the call. */
-  (void)data;
-  (void)ptr;
-}
-
-cp_status_code cp_call_decode_request(cp_call *call,
-                                      ProtobufCMessage **request) {
-  const cp_method_desc *m = call->rm->desc;
-  if (call->payload == NULL) {
-    return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
-                         "missing request message");
-  }
-  ProtobufCAllocator allocator = {arena_pb_alloc, arena_pb_free, &call->arena};
-  if (cp_codec_decode(call->payload, m->request_type, &allocator, request) !=
-      0) {
-    return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
-                         "request does not decode as %s",
-                         m->request_type->name);
-  }
-  return CP_STATUS_OK;
-}
-
 static bool is_wire_code(cp_status_code code) {
   return code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT;
 }
@@ -79,6 +52,8 @@ void cp_serve_unary(cp_call *call) {
   if (code == CP_STATUS_OK) {
     code = run_handler(call, &resp);
   }
+  /* The response is encoded: nothing refers to the request any more. */
+  cp_call_release_request(call);
   cp_call_send_final(call, code, resp);
 }
 
