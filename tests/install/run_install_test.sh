@@ -31,10 +31,16 @@ protoc -I"$src/tests/install/proto" --c_out="$gen" \
   --plugin=protoc-gen-cplugin="$prefix/bin/protoc-gen-cplugin" \
   --cplugin_out="$gen" hello/v1/hello.proto
 export PKG_CONFIG_PATH=$(dirname "$pc")
-# shellcheck disable=SC2046
+# Exactly the pkg-config command the README gives.
+pc_cmd=$(grep -o 'pkg-config --cflags --libs cplugin' "$src/README.md" | head -n1)
+if [[ -z "$pc_cmd" ]]; then
+  echo "install test: the README no longer gives the pkg-config command" >&2
+  exit 1
+fi
+# shellcheck disable=SC2046,SC2086
 cc -std=c11 -Wall -Wextra -Werror -I"$gen" -o "$work/hello-pc" \
   "$src/tests/install/hello_main.c" "$gen/hello/v1/hello.pb-c.c" \
   "$gen/hello/v1/hello.cplugin.c" \
-  $(pkg-config --cflags --static --libs cplugin)
+  $($pc_cmd)
 "$work/hello-pc"
 echo "install test: ok"
