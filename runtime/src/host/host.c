@@ -80,16 +80,20 @@ static int resolve_provider(const char *service_type, const char *provider_id,
     out->healthy = false;
     return 0;
   }
-  if (rc != 0 || !ep.has_base_url ||
-      strlen(ep.provider_id) >= sizeof out->provider_id ||
-      strlen(ep.base_url) >= sizeof out->address) {
+  if (rc != 0 || !ep.has_base_url) {
+    return CP_ENOTFOUND;
+  }
+  size_t id_len = strlen(ep.provider_id);
+  size_t url_len = strlen(ep.base_url);
+  size_t path_len = strlen(ep.endpoint_path);
+  if (id_len >= sizeof out->provider_id || url_len >= sizeof out->address ||
+      path_len >= sizeof out->endpoint_path) {
     /* An address that does not fit is never truncated into another one. */
     return CP_ENOTFOUND;
   }
-  snprintf(out->provider_id, sizeof out->provider_id, "%s", ep.provider_id);
-  snprintf(out->address, sizeof out->address, "%s", ep.base_url);
-  snprintf(out->endpoint_path, sizeof out->endpoint_path, "%s",
-           ep.endpoint_path);
+  memcpy(out->provider_id, ep.provider_id, id_len + 1);
+  memcpy(out->address, ep.base_url, url_len + 1);
+  memcpy(out->endpoint_path, ep.endpoint_path, path_len + 1);
   out->healthy = true;
   return 0;
 }
