@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "wait.h"
 
@@ -194,6 +195,66 @@ TEST_F(MetricsHttpTest, BadRequestsNeverCrash) {
   Abandon(port_, std::string("\0\0\0\r\n\r\n", 7));
   EXPECT_EQ(200, Get(port_, "/healthz").status);  // still serving
   EXPECT_EQ(200, Get(port_, "/metrics").status);
+}
+
+// Opens a connection from `source` (a loopback address) and sends a request
+// that never ends; returns the descriptor.
+int SlowClient(int port, const char *source) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&from), sizeof from) ||
+      connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+    ADD_FAILURE() << "slow client: " << strerror(errno);
+    if (fd >= 0) {
+      close(fd);
+    }
+    return -1;
+  }
+  const char partial[] = "GET /metrics HTTP/1.1\r\nHost:";
+  send(fd, partial, sizeof partial - 1, MSG_NOSIGNAL);
+  return fd;
+}
+
+// True once the server closed `fd` (a read returns end of stream).
+bool ClosedByServer(int fd) {
+  char c;
+  ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+TEST_F(MetricsHttpTest, SlowClientsOfOneAddressCannotBlockOthers) {
+  // As many stalled connections as the listener has slots, all from one
+  // address: only 4 are kept, the rest are closed at once.
+  std::vector<int> fds;
+  for (int i = 0; i < 32; i++) {
+    int fd = SlowClient(port_, "127.0.0.2");
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  auto closed = [&] {
+    int n = 0;
+    for (int fd : fds) {
+      n += ClosedByServer(fd) ? 1 : 0;
+    }
+    return n;
+  };
+  int seen = 0;
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the listener to close the connections over the per-address cap",
+      [&] { return (seen = closed()) >= 28; },
+      [&] { return std::to_string(seen) + " closed"; }));
+  // Another address is still served while they hang.
+  EXPECT_EQ(200, Get(port_, "/healthz").status);
+  EXPECT_EQ(200, Get(port_, "/metrics").status);
+  for (int fd : fds) {
+    close(fd);
+  }
 }
 
 TEST_F(MetricsHttpTest, BindsOnlyTheGivenAddress) {

@@ -334,7 +334,7 @@ int cp_metrics_render(cp_metrics *metrics, char **text, size_t *len);
  * GET /readyz   200 "ready" or 503 "not ready" (cp_metrics_set_ready)
  * other paths 404; methods other than GET and HEAD 405 (with Allow).
  * One internal thread (poll) serves every connection; at most 32
- * connections, each closed after 10 s idle, request headers within 16 KiB.
+ * connections (4 per client address), each closed after 10 s idle, request headers within 16 KiB.
  */
 
 typedef struct cp_metrics_http cp_metrics_http;

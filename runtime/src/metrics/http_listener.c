@@ -12,6 +12,9 @@
 
 enum {
   MAX_CONNECTIONS = 32,
+  /* Slow or idle connections from one address cannot take every slot and
+   * keep a prober (or Prometheus) from /healthz and /metrics. */
+  PER_ADDRESS_CONNECTIONS = 4,
   IDLE_TIMEOUT_S = 10,
   CONNECTION_MEMORY = 16 * 1024 /* request line + headers */
 };
@@ -151,7 +154,8 @@ int cp_metrics_http_start(cp_metrics_http **out, cp_metrics *metrics,
   http->daemon = MHD_start_daemon(
       flags, (uint16_t)port, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
       (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned int)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned int)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned int)PER_ADDRESS_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned int)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
   if (http->daemon == NULL) {
