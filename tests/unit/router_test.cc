@@ -66,6 +66,11 @@ class RouterTest : public ::testing::Test {
     if (max_targets_ > 0) {
       ro.max_targets = max_targets_;
     }
+    if (max_inflight_per_caller_ > 0) {
+      ro.max_inflight_per_caller = max_inflight_per_caller_;
+    }
+    ro.default_deadline_ms = 20000;
+    ro.max_deadline_ms = 60000;
     ASSERT_EQ(0, cp_router_create(&router_, &ro));
     cp_server_options so;
     cp_server_options_init(&so);
@@ -142,7 +147,8 @@ class RouterTest : public ::testing::Test {
     return st;
   }
 
-  size_t max_targets_ = 0;  // 0 = the router's default
+  size_t max_targets_ = 0;              // 0 = the router's default
+  size_t max_inflight_per_caller_ = 0;  // 0 = the router's default
   echo_stats *stats_ = nullptr;
   cp_server *provider_ = nullptr;
   int provider_port_ = 0;
@@ -370,6 +376,119 @@ TEST_F(RouterTest1, EvictionDoesNotBreakACallInFlight) {
   EXPECT_EQ(1u, rs.targets_evicted);
   caller.join();
   EXPECT_EQ(CP_STATUS_OK, slow.code) << slow.message;
+}
+
+// What the provider's handler sees of the deadline of a routed call.
+struct SeenDeadline {
+  bool has = false;
+  int64_t left_ms = 0;
+};
+
+TEST_F(RouterTest, ForwardedDeadlinesAreBounded) {
+  auto routed_echo = [&](int64_t timeout_ms) {
+    cp_method_desc m = cp_cplugintest__v1__echo_service__echo__method;
+    cp_call_options o;
+    cp_call_options_init(&o);
+    o.timeout_ms = timeout_ms;
+    cp_metadata md[] = {{"x-api-key", kKey},
+                        {"x-cplugin-service-type", "echo"}};
+    o.metadata = md;
+    o.metadata_count = 2;
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    ProtobufCMessage *resp = nullptr;
+    cp_status st;
+    SeenDeadline seen;
+    cp_client_unary(client_, &m, &req.base, &resp, &o, &st);
+    EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+    if (resp != nullptr) {
+      auto *r = reinterpret_cast<Cplugintest__V1__EchoResponse *>(resp);
+      seen.has = r->has_deadline;
+      seen.left_ms = r->deadline_left_ms;
+      protobuf_c_message_free_unpacked(resp, nullptr);
+    }
+    return seen;
+  };
+  // gRPC sends a deadline as a timeout with a few significant digits,
+  // rounded up: a provider may see up to ~0.1% (and a clock tick) more.
+  constexpr int64_t kSlackMs = 1000;
+  // No deadline from the caller: the router's default (20 s here).
+  SeenDeadline none = routed_echo(0);
+  EXPECT_TRUE(none.has);
+  EXPECT_LE(none.left_ms, 20000 + kSlackMs);
+  EXPECT_GT(none.left_ms, 10000);
+  // A caller's hour is cut to the router's maximum (60 s here).
+  SeenDeadline hour = routed_echo(3600 * 1000);
+  EXPECT_TRUE(hour.has);
+  EXPECT_LE(hour.left_ms, 60000 + kSlackMs);
+  EXPECT_GT(hour.left_ms, 50000);
+  // A shorter deadline of the caller's own is kept.
+  SeenDeadline short_one = routed_echo(15000);
+  EXPECT_LE(short_one.left_ms, 15000 + kSlackMs);
+  EXPECT_GT(short_one.left_ms, 5000);
+}
+
+class RouterTestOnePerCaller : public RouterTest {
+ protected:
+  void SetUp() override {
+    max_inflight_per_caller_ = 1;
+    RouterTest::SetUp();
+  }
+};
+
+TEST_F(RouterTestOnePerCaller, RoutedCallsInFlightAreCappedPerCaller) {
+  cp_status slow{};
+  std::thread caller([&] {
+    cp_method_desc m = cp_cplugintest__v1__echo_service__echo__method;
+    cp_call_options o;
+    cp_call_options_init(&o);
+    o.timeout_ms = 30000;
+    cp_metadata md[] = {{"x-api-key", kKey},
+                        {"x-cplugin-service-type", "echo"}};
+    o.metadata = md;
+    o.metadata_count = 2;
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.delay_ms = 500;
+    ProtobufCMessage *resp = nullptr;
+    cp_client_unary(client_, &m, &req.base, &resp, &o, &slow);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(resp, nullptr);
+    }
+  });
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the provider to hold the first call",
+      [&] { return echo_stats_get(stats_, ECHO_CALLS) == 1; },
+      [&] { return std::to_string(echo_stats_get(stats_, ECHO_CALLS)); }));
+  cp_status st = Call({{"x-cplugin-service-type", "echo"}}, nullptr);
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code);
+  EXPECT_STREQ("too many routed calls in flight for this caller", st.message);
+  caller.join();
+  EXPECT_EQ(CP_STATUS_OK, slow.code) << slow.message;
+  // The slot comes back when the forward ends (after the reply was sent).
+  cp_router_stats rs;
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the finished forward to give its slot back",
+      [&] {
+        cp_router_stats_get(router_, &rs);
+        return rs.inflight == 0;
+      },
+      [&] { return std::to_string(rs.inflight) + " in flight"; }));
+  EXPECT_EQ(1u, rs.exhausted);
+  EXPECT_EQ(CP_STATUS_OK,
+            Call({{"x-cplugin-service-type", "echo"}}, nullptr).code);
+}
+
+TEST(RouterOptions, BadLimitsAreRefused) {
+  cp_router_options ro;
+  cp_router_options_init(&ro);
+  ro.resolve = Resolve;
+  cp_router *r = nullptr;
+  ro.max_deadline_ms = ro.default_deadline_ms - 1;
+  EXPECT_EQ(CP_EINVAL, cp_router_create(&r, &ro));
+  cp_router_options_init(&ro);
+  ro.resolve = Resolve;
+  ro.max_inflight_per_caller = 0;
+  EXPECT_EQ(CP_EINVAL, cp_router_create(&r, &ro));
+  EXPECT_EQ(nullptr, r);
 }
 
 TEST(RouteParse, EndpointPathCoverage) {

@@ -189,20 +189,21 @@ const cp_status *cp_invocation_status(const cp_invocation *inv);
 int cp_invocation_fail(cp_invocation *inv, cp_status_code code,
                        const char *message);
 
-/* --- forwarding
- * --------------------------------------------------------------- Forwards the
- * current call of a server fallback (cplugin/server.h) to `path` on `target`:
- * its request message travels as raw bytes, never decoded, and every response
- * message and the final status come back the same way. Only `metadata` (copied)
- * is sent to the target — the caller's own metadata, credentials included, is
- * never passed on. The caller's deadline and cancellation propagate to the
- * target call, and a target that fails or disappears ends the call with
+/* --- forwarding ------------------------------------------------------------
+ * Forwards the current call of a server fallback (cplugin/server.h) to `path`
+ * on `target`: its request message travels as raw bytes, never decoded, and
+ * every response message and the final status (with its trailers, binary
+ * ones included) come back the same way. Only `metadata` (copied) is sent to
+ * the target — the caller's own metadata, credentials included, is never
+ * passed on. The caller's deadline and cancellation propagate to the target
+ * call, and a target that fails or disappears ends the call with
  * UNAVAILABLE. Nothing blocks: the work is driven by the server's completion
  * queues.
  *
  * Returns 0 (the fallback then returns CP_STATUS_KEEP_OPEN), CP_EINVAL,
  * CP_ESTATE (not called from a fallback, or called twice) or CP_ECLOSED
- * (target closed). `target` must outlive the forwarded call. */
+ * (target closed). The forward holds its own reference to `target`, so the
+ * client may be destroyed while forwarded calls are still in flight. */
 int cp_call_forward(cp_call *call, cp_client *target, const char *path,
                     const cp_metadata *metadata, size_t metadata_count);
 

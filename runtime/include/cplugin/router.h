@@ -32,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cplugin/client.h"
 #include "cplugin/server.h"
@@ -78,6 +79,15 @@ typedef struct cp_router_options {
    * the router lives (they are read when a provider is first called). */
   const cp_tls_client_options *tls;
   size_t max_message_bytes; /* default 4 MiB */
+  /* Deadline of a forwarded call when the caller set none (default 30 s),
+   * and the longest one forwarded whatever the caller asked (default 5 min):
+   * a routed call never waits on a provider forever. */
+  int64_t default_deadline_ms;
+  int64_t max_deadline_ms;
+  /* Routed calls in flight at once, in total (default 10 000) and per
+   * caller identity (default 256); over either, RESOURCE_EXHAUSTED. */
+  size_t max_inflight;
+  size_t max_inflight_per_caller;
 } cp_router_options;
 
 void cp_router_options_init(cp_router_options *opts);
@@ -98,6 +108,9 @@ typedef struct cp_router_stats {
   /* Refused with PERMISSION_DENIED: a reserved service or a method outside
    * the provider's endpoint path. */
   unsigned long long denied;
+  /* Refused with RESOURCE_EXHAUSTED: too many routed calls in flight. */
+  unsigned long long exhausted;
+  size_t inflight;                    /* routed calls in flight now */
   size_t targets;                     /* connections held now */
   unsigned long long targets_evicted; /* closed to make room */
 } cp_router_stats;

@@ -8,17 +8,28 @@
 #include "cplugin/log.h"
 #include "cplugin/router.h"
 #include "router/route_parse.h"
+#include "core/clock.h"
+#include "router/inflight.h"
 #include "router/targets.h"
 #include "transport/client_ref.h"
+#include "transport/forward_ctl.h"
 
-enum { DEFAULT_MAX_TARGETS = 256 };
+enum {
+  DEFAULT_MAX_TARGETS = 256,
+  DEFAULT_DEADLINE_MS = 30 * 1000,
+  DEFAULT_MAX_DEADLINE_MS = 5 * 60 * 1000,
+  DEFAULT_MAX_INFLIGHT = 10000,
+  DEFAULT_MAX_INFLIGHT_PER_CALLER = 256
+};
 
 struct cp_router {
   cp_router_options opts;
   cp_tls_client_options tls; /* copy; valid when has_tls */
   bool has_tls;
   target_table targets;
+  inflight_table inflight;
   atomic_ullong forwarded;
+  atomic_ullong exhausted;
   atomic_ullong not_found;
   atomic_ullong unavailable;
   atomic_ullong denied;
@@ -27,10 +38,17 @@ struct cp_router {
 void cp_router_options_init(cp_router_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->max_targets = DEFAULT_MAX_TARGETS;
+  opts->default_deadline_ms = DEFAULT_DEADLINE_MS;
+  opts->max_deadline_ms = DEFAULT_MAX_DEADLINE_MS;
+  opts->max_inflight = DEFAULT_MAX_INFLIGHT;
+  opts->max_inflight_per_caller = DEFAULT_MAX_INFLIGHT_PER_CALLER;
 }
 
 int cp_router_create(cp_router **out, const cp_router_options *opts) {
-  if (out == NULL || opts == NULL || opts->resolve == NULL) {
+  if (out == NULL || opts == NULL || opts->resolve == NULL ||
+      opts->default_deadline_ms <= 0 ||
+      opts->max_deadline_ms < opts->default_deadline_ms ||
+      opts->max_inflight == 0 || opts->max_inflight_per_caller == 0) {
     return CP_EINVAL;
   }
   *out = NULL;
@@ -54,7 +72,14 @@ int cp_router_create(cp_router **out, const cp_router_options *opts) {
     free(r);
     return CP_ENOMEM;
   }
+  if (inflight_init(&r->inflight, r->opts.max_inflight,
+                    r->opts.max_inflight_per_caller) != 0) {
+    target_table_destroy(&r->targets);
+    free(r);
+    return CP_ENOMEM;
+  }
   atomic_init(&r->forwarded, 0);
+  atomic_init(&r->exhausted, 0);
   atomic_init(&r->not_found, 0);
   atomic_init(&r->unavailable, 0);
   atomic_init(&r->denied, 0);
@@ -67,6 +92,7 @@ void cp_router_destroy(cp_router *r) {
     return;
   }
   target_table_destroy(&r->targets);
+  inflight_destroy(&r->inflight);
   free(r);
 }
 
@@ -76,6 +102,8 @@ void cp_router_stats_get(const cp_router *r, cp_router_stats *stats) {
   stats->not_found = atomic_load(&m->not_found);
   stats->unavailable = atomic_load(&m->unavailable);
   stats->denied = atomic_load(&m->denied);
+  stats->exhausted = atomic_load(&m->exhausted);
+  stats->inflight = inflight_total(&m->inflight);
   uint64_t evicted = 0;
   target_table_counts(&m->targets, &stats->targets, &evicted);
   stats->targets_evicted = evicted;
@@ -115,6 +143,29 @@ static cp_status_code unavailable(cp_router *r, cp_call *call, const char *what,
                                   const char *id) {
   atomic_fetch_add(&r->unavailable, 1);
   return cp_call_error(call, CP_STATUS_UNAVAILABLE, "provider %s %s", id, what);
+}
+
+/* A forwarded call's slot in the in-flight table, given back at its end. */
+typedef struct inflight_ticket {
+  cp_router *router;
+  inflight_caller *slot;
+} inflight_ticket;
+
+static void forward_ended(void *user) {
+  inflight_ticket *t = user;
+  inflight_release(&t->router->inflight, t->slot);
+}
+
+/* The target call's deadline: the caller's, but never past max_deadline_ms
+ * from now; default_deadline_ms when the caller set none. */
+static int64_t forward_deadline(const cp_router *r, const cp_call *call) {
+  int64_t now = cp_clock_monotonic_ns();
+  int64_t caller = cp_call_deadline_ns(call);
+  int64_t cap = cp_deadline_after_ms(now, r->opts.max_deadline_ms);
+  if (caller == CP_DEADLINE_NONE) {
+    return cp_deadline_after_ms(now, r->opts.default_deadline_ms);
+  }
+  return caller < cap ? caller : cap;
 }
 
 static cp_status_code route_call(cp_call *call, void *user) {
@@ -167,16 +218,35 @@ static cp_status_code route_call(cp_call *call, void *user) {
   if (!cp_route_target_address(target.address, address, sizeof address, &tls)) {
     return unavailable(r, call, "has no usable address", target.provider_id);
   }
+  inflight_ticket *ticket = cp_call_alloc(call, sizeof *ticket);
+  if (ticket == NULL) {
+    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  ticket->router = r;
+  inflight_verdict v = inflight_acquire(&r->inflight, caller, &ticket->slot);
+  if (v != INFLIGHT_OK) {
+    atomic_fetch_add(&r->exhausted, 1);
+    return cp_call_error(
+        call, CP_STATUS_RESOURCE_EXHAUSTED, "%s",
+        v == INFLIGHT_CALLER_FULL  ? "too many routed calls in flight for "
+                                     "this caller"
+        : v == INFLIGHT_TOTAL_FULL ? "too many routed calls in flight"
+                                   : "out of memory");
+  }
   cp_client *client = target_table_acquire(&r->targets, address, tls);
   if (client == NULL) {
+    inflight_release(&r->inflight, ticket->slot);
     return unavailable(r, call, "cannot be reached", target.provider_id);
   }
   cp_metadata md[] = {{CP_MD_CALLER_ID, caller}};
   rc = cp_call_forward(call, client, route.method_path, md, 1);
   cp_client_release(client); /* the forward holds its own reference */
   if (rc != 0) {
+    inflight_release(&r->inflight, ticket->slot);
     return unavailable(r, call, "cannot be called", target.provider_id);
   }
+  cp_call_forward_set_deadline(call, forward_deadline(r, call));
+  cp_call_forward_on_done(call, forward_ended, ticket);
   atomic_fetch_add(&r->forwarded, 1);
   if (cp_log_enabled(CP_LOG_DEBUG)) {
     cp_log(CP_LOG_DEBUG, "ROUTER routed call", "caller", caller, "service",

@@ -18,6 +18,7 @@
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
 #include "transport/client_ref.h"
+#include "transport/forward_ctl.h"
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
 
@@ -29,6 +30,9 @@ typedef struct cp_forward {
   size_t metadata_count;
 
   grpc_call *out;
+  int64_t deadline_ns; /* CP_DEADLINE_NONE: the caller's */
+  void (*done)(void *user);
+  void *done_user;
   int pending; /* operations in flight, on either call */
   grpc_byte_buffer *request;
   grpc_byte_buffer *response;
@@ -93,6 +97,7 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
   cp_client_retain(target);
   f->call = call;
   f->target = target;
+  f->deadline_ns = CP_DEADLINE_NONE;
   f->path = path_copy;
   f->metadata = md;
   f->metadata_count = metadata_count;
@@ -103,14 +108,31 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
   return 0;
 }
 
+void cp_call_forward_set_deadline(cp_call *call, int64_t deadline_ns) {
+  call->forward->deadline_ns = deadline_ns;
+}
+
+void cp_call_forward_on_done(cp_call *call, void (*done)(void *user),
+                             void *user) {
+  call->forward->done = done;
+  call->forward->done_user = user;
+}
+
 void cp_forward_discard(cp_call *call) {
-  cp_client_release(call->forward->target);
+  cp_forward *f = call->forward;
+  if (f->done != NULL) {
+    f->done(f->done_user);
+  }
+  cp_client_release(f->target);
   call->forward = NULL;
 }
 
 static void forward_done(cp_forward *f) {
   cp_call *call = f->call;
   cp_client_release(f->target);
+  if (f->done != NULL) {
+    f->done(f->done_user);
+  }
   cp_call_run_post_hooks(
       call, cp_call_final_code(call, f->final_code, !f->caller_gone));
   if (f->out != NULL) {
@@ -291,7 +313,9 @@ static void open_target_call(cp_forward *f) {
   f->out = grpc_channel_create_call(
       f->target->channel, call->gcall, GRPC_PROPAGATE_DEFAULTS, call->cq->cq,
       grpc_slice_from_static_string(f->path), NULL,
-      gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+      f->deadline_ns == CP_DEADLINE_NONE ? gpr_inf_future(GPR_CLOCK_REALTIME)
+                                         : cp_grpc_deadline(f->deadline_ns),
+      NULL);
   if (f->out == NULL) {
     cp_status_set(&call->status, CP_STATUS_UNAVAILABLE,
                   "cannot open a call to the target");

@@ -1,0 +1,110 @@
+/* Counting routed calls in flight per caller: a chained hash table of the
+ * callers that have calls in flight now (an entry lives while its count is
+ * above zero), under one mutex taken twice per routed call. */
+#include "router/inflight.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cplugin/errors.h"
+
+struct inflight_caller {
+  inflight_caller *next;
+  size_t hash;
+  size_t count;
+  char id[];
+};
+
+enum { BUCKETS = 1024 };
+
+static size_t hash_of(const char *s) {
+  size_t h = 1469598103934665603ull; /* FNV-1a: keys are authenticated IDs */
+  for (; *s != '\0'; s++) {
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  }
+  return h;
+}
+
+int inflight_init(inflight_table *t, size_t max_total, size_t max_per_caller) {
+  memset(t, 0, sizeof *t);
+  t->buckets = calloc(BUCKETS, sizeof *t->buckets);
+  if (t->buckets == NULL) {
+    return CP_ENOMEM;
+  }
+  t->bucket_count = BUCKETS;
+  t->max_total = max_total;
+  t->max_per_caller = max_per_caller;
+  pthread_mutex_init(&t->mu, NULL);
+  return 0;
+}
+
+void inflight_destroy(inflight_table *t) {
+  for (size_t i = 0; i < t->bucket_count; i++) {
+    inflight_caller *c = t->buckets[i];
+    while (c != NULL) {
+      inflight_caller *next = c->next;
+      free(c);
+      c = next;
+    }
+  }
+  free(t->buckets);
+  pthread_mutex_destroy(&t->mu);
+  memset(t, 0, sizeof *t);
+}
+
+inflight_verdict inflight_acquire(inflight_table *t, const char *caller,
+                                  inflight_caller **slot) {
+  size_t h = hash_of(caller);
+  inflight_caller **head = &t->buckets[h & (t->bucket_count - 1)];
+  inflight_verdict v = INFLIGHT_OK;
+  pthread_mutex_lock(&t->mu);
+  inflight_caller *c = *head;
+  while (c != NULL && (c->hash != h || strcmp(c->id, caller) != 0)) {
+    c = c->next;
+  }
+  if (t->total >= t->max_total) {
+    v = INFLIGHT_TOTAL_FULL;
+  } else if (c != NULL && c->count >= t->max_per_caller) {
+    v = INFLIGHT_CALLER_FULL;
+  } else if (c == NULL) {
+    size_t len = strlen(caller);
+    c = malloc(sizeof *c + len + 1);
+    if (c == NULL) {
+      v = INFLIGHT_NOMEM;
+    } else {
+      c->hash = h;
+      c->count = 0;
+      memcpy(c->id, caller, len + 1);
+      c->next = *head;
+      *head = c;
+    }
+  }
+  if (v == INFLIGHT_OK) {
+    c->count++;
+    t->total++;
+    *slot = c;
+  }
+  pthread_mutex_unlock(&t->mu);
+  return v;
+}
+
+void inflight_release(inflight_table *t, inflight_caller *slot) {
+  pthread_mutex_lock(&t->mu);
+  t->total--;
+  if (--slot->count == 0) {
+    inflight_caller **p = &t->buckets[slot->hash & (t->bucket_count - 1)];
+    while (*p != slot) {
+      p = &(*p)->next;
+    }
+    *p = slot->next;
+    free(slot);
+  }
+  pthread_mutex_unlock(&t->mu);
+}
+
+size_t inflight_total(inflight_table *t) {
+  pthread_mutex_lock(&t->mu);
+  size_t n = t->total;
+  pthread_mutex_unlock(&t->mu);
+  return n;
+}

@@ -1,0 +1,44 @@
+/* Routed calls in flight, in total and per caller (internal). A call takes
+ * a slot before it is forwarded and gives it back when the forward ends, so
+ * one caller cannot hold all of the host's forwarding capacity. */
+#ifndef CPLUGIN_ROUTER_INFLIGHT_H
+#define CPLUGIN_ROUTER_INFLIGHT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct inflight_caller inflight_caller;
+
+typedef struct inflight_table {
+  pthread_mutex_t mu;
+  inflight_caller **buckets;
+  size_t bucket_count; /* a power of two */
+  size_t total;
+  size_t max_total;
+  size_t max_per_caller;
+} inflight_table;
+
+typedef enum inflight_verdict {
+  INFLIGHT_OK,
+  INFLIGHT_TOTAL_FULL,
+  INFLIGHT_CALLER_FULL,
+  INFLIGHT_NOMEM
+} inflight_verdict;
+
+/* Returns 0 or CP_ENOMEM. Both caps are > 0. */
+int inflight_init(inflight_table *t, size_t max_total, size_t max_per_caller);
+void inflight_destroy(inflight_table *t);
+
+/* Takes a slot for `caller`; on INFLIGHT_OK *slot is what inflight_release
+ * needs. Thread-safe. */
+inflight_verdict inflight_acquire(inflight_table *t, const char *caller,
+                                  inflight_caller **slot);
+
+/* Gives the slot back. Thread-safe. */
+void inflight_release(inflight_table *t, inflight_caller *slot);
+
+/* Calls in flight now. Thread-safe. */
+size_t inflight_total(inflight_table *t);
+
+#endif /* CPLUGIN_ROUTER_INFLIGHT_H */
