@@ -43,8 +43,8 @@ void cp_host_options_init(cp_host_options *opts) {
   cp_handshake_options_init(&opts->handshake);
   opts->metrics_address = "127.0.0.1";
   opts->call_chain = true;
-  opts->max_register_request_bytes = 512 * 1024;
-  opts->max_host_request_bytes = 64 * 1024;
+  opts->max_register_request_bytes = (size_t)512 * 1024;
+  opts->max_host_request_bytes = (size_t)64 * 1024;
 }
 
 /* Runtime-token checks, timed (sampled) for the metrics. */

@@ -155,6 +155,7 @@ struct cp_registry {
 
   /* Options (strings copied). */
   cp_token_store *tokens;
+  unsigned base_url_allow;
   bool require_allow_list;
   size_t max_regs_per_runtime;
   size_t max_bytes_per_runtime;
@@ -167,7 +168,6 @@ struct cp_registry {
   uint64_t (*random)(void *ctx);
   void *random_ctx;
   atomic_uint_fast64_t rng_state;
-  unsigned base_url_allow;
   void (*on_removed)(const char *base_url, void *user);
   void *on_removed_user;
 
