@@ -13,7 +13,7 @@ import tempfile
 
 import grpc
 
-from waiting import LineReader, WaitTimeout, wait_exit
+from hostproc import expect_code, start_host, stop_host
 
 
 def generate(proto_root, test_proto_root, out):
@@ -25,19 +25,6 @@ def generate(proto_root, test_proto_root, out):
     sys.path.insert(0, out)
 
 
-def start_host(binary):
-    proc = subprocess.Popen([binary], stdout=subprocess.PIPE, text=True)
-    try:
-        line = LineReader(proc.stdout, "interop-host").next_line("LISTENING")
-    except WaitTimeout:
-        proc.kill()
-        raise
-    if not line.startswith("LISTENING "):
-        proc.kill()
-        raise SystemExit("host did not start: %r" % line)
-    return proc, line.split(" ", 1)[1]
-
-
 def main():
     binary, proto_root, test_proto_root = sys.argv[1:4]
     with tempfile.TemporaryDirectory() as out:
@@ -45,7 +32,7 @@ def main():
         from plugin.v1 import handshake_pb2
         from cplugintest.v1 import echo_pb2
 
-        proc, address = start_host(binary)
+        proc, address = start_host(binary, "interop-host")
         failures = []
         try:
             channel = grpc.insecure_channel(address)
@@ -98,28 +85,12 @@ def main():
                                      timeout=10))
             channel.close()
         finally:
-            proc.terminate()
-            try:
-                wait_exit(proc, "interop-host (SIGTERM)")
-            except WaitTimeout as e:
-                failures.append(str(e))
-        if proc.returncode != 0:
-            failures.append("host exited with %d" % proc.returncode)
+            stop_host(proc, "interop-host", failures)
     if failures:
         print("FAILED: " + "; ".join(failures))
         return 1
     print("python interop: ok")
     return 0
-
-
-def expect_code(failures, what, code, call):
-    try:
-        call()
-        failures.append("%s: call succeeded" % what)
-    except grpc.RpcError as e:
-        print("%s: %s (%s)" % (what, e.code().name, e.details()))
-        if e.code() != code:
-            failures.append("%s: got %s, want %s" % (what, e.code(), code))
 
 
 if __name__ == "__main__":

@@ -14,11 +14,12 @@
 
 usage: py_limits_test.py HOST_BINARY
 """
-import subprocess
 import sys
 import threading
 
 import grpc
+
+from hostproc import start_host, stop_host
 
 WATCHERS = 6
 ATTACK_BYTES = 3984588  # the reported request size
@@ -42,13 +43,7 @@ def rss_mib(pid):
 def main():
     binary = sys.argv[1]
     failures = []
-    proc = subprocess.Popen([binary], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline().strip()
-    if not line.startswith("LISTENING "):
-        proc.kill()
-        raise SystemExit("host did not start: %r" % line)
-    address = line.split(" ", 1)[1]
+    proc, address = start_host(binary, "urlshortener-host")
     try:
         channel = grpc.insecure_channel(address)
         check = channel.unary_unary("/grpc.health.v1.Health/Check")
@@ -105,10 +100,7 @@ def main():
             failures.append("host not serving after the test")
         channel.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    if proc.returncode != 0:
-        failures.append("host exited with %d" % proc.returncode)
+        stop_host(proc, "urlshortener-host", failures)
     if failures:
         print("FAILED: " + "; ".join(failures))
         return 1

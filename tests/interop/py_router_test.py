@@ -13,7 +13,6 @@
 
 usage: py_router_test.py HOST_BINARY PROTO_ROOT
 """
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import time
 from concurrent import futures
 
 import grpc
+
+from hostproc import expect_code, start_host, stop_host
 
 PROVIDERS = 260
 PER_IDENTITY = 5  # the host's RegisterService burst per identity
@@ -35,16 +36,6 @@ def generate(proto_root, out):
          "plugin/v1/handshake.proto", "plugin/v1/registry.proto"],
         check=True)
     sys.path.insert(0, out)
-
-
-def start_host(binary):
-    proc = subprocess.Popen([binary], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline().strip()
-    if not line.startswith("LISTENING "):
-        proc.kill()
-        raise SystemExit("host did not start: %r" % line)
-    return proc, line.split(" ", 1)[1]
 
 
 def patiently(call):
@@ -145,17 +136,6 @@ def echo_provider():
     return server, port, seen
 
 
-def expect_code(failures, what, code, call):
-    try:
-        call()
-        failures.append("%s: call succeeded" % what)
-    except grpc.RpcError as e:
-        print("%s: %s (%s)" % (what, e.code().name, e.details()))
-        if e.code() != code:
-            failures.append("%s: got %s, want %s" % (what, e.code().name,
-                                                     code.name))
-
-
 def churn(host, failures):
     """PROVIDERS registrations on distinct dead addresses, each routed to
     once and unregistered."""
@@ -189,7 +169,7 @@ def main():
         generate(proto_root, out)
         from plugin.v1 import handshake_pb2, registry_pb2
 
-        proc, address = start_host(binary)
+        proc, address = start_host(binary, "urlshortener-host")
         server, port, seen = echo_provider()
         try:
             host = Host(address, handshake_pb2, registry_pb2)
@@ -249,10 +229,7 @@ def main():
             host.channel.close()
         finally:
             server.stop(0)
-            proc.terminate()
-            proc.wait(timeout=30)
-        if proc.returncode != 0:
-            failures.append("host exited with %d" % proc.returncode)
+            stop_host(proc, "urlshortener-host", failures)
     if failures:
         print("FAILED: " + "; ".join(failures))
         return 1

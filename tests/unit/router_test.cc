@@ -149,6 +149,30 @@ class RouterTest : public ::testing::Test {
 
   size_t max_targets_ = 0;              // 0 = the router's default
   size_t max_inflight_per_caller_ = 0;  // 0 = the router's default
+  // A routed Echo (default provider of "echo") that the provider's handler
+  // holds for `delay_ms`, on its own thread; its status is in *out once the
+  // thread is joined.
+  std::thread SlowRoutedEcho(int delay_ms, cp_status *out) {
+    return std::thread([this, delay_ms, out] {
+      cp_method_desc m = cp_cplugintest__v1__echo_service__echo__method;
+      cp_call_options o;
+      cp_call_options_init(&o);
+      o.timeout_ms = 30000;
+      cp_metadata md[] = {{"x-api-key", kKey},
+                          {"x-cplugin-service-type", "echo"}};
+      o.metadata = md;
+      o.metadata_count = 2;
+      Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+      req.text = const_cast<char *>("slow");
+      req.delay_ms = delay_ms;
+      ProtobufCMessage *resp = nullptr;
+      cp_client_unary(client_, &m, &req.base, &resp, &o, out);
+      if (resp != nullptr) {
+        protobuf_c_message_free_unpacked(resp, nullptr);
+      }
+    });
+  }
+
   echo_stats *stats_ = nullptr;
   cp_server *provider_ = nullptr;
   int provider_port_ = 0;
@@ -345,24 +369,7 @@ TEST_F(RouterTest4, TargetsNeverRunOut) {
 // forward holds its own reference to the channel.
 TEST_F(RouterTest1, EvictionDoesNotBreakACallInFlight) {
   cp_status slow{};
-  std::thread caller([&] {
-    cp_method_desc m = cp_cplugintest__v1__echo_service__echo__method;
-    cp_call_options o;
-    cp_call_options_init(&o);
-    o.timeout_ms = 30000;
-    cp_metadata md[] = {{"x-api-key", kKey},
-                        {"x-cplugin-service-type", "echo"}};
-    o.metadata = md;
-    o.metadata_count = 2;
-    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
-    req.text = const_cast<char *>("slow");
-    req.delay_ms = 300;
-    ProtobufCMessage *resp = nullptr;
-    cp_client_unary(client_, &m, &req.base, &resp, &o, &slow);
-    if (resp != nullptr) {
-      protobuf_c_message_free_unpacked(resp, nullptr);
-    }
-  });
+  std::thread caller = SlowRoutedEcho(300, &slow);
   // Once the provider is handling it, another address takes the only slot.
   ASSERT_TRUE(cp_test::WaitFor(
       "the provider to receive the slow call",
@@ -437,23 +444,7 @@ class RouterTestOnePerCaller : public RouterTest {
 
 TEST_F(RouterTestOnePerCaller, RoutedCallsInFlightAreCappedPerCaller) {
   cp_status slow{};
-  std::thread caller([&] {
-    cp_method_desc m = cp_cplugintest__v1__echo_service__echo__method;
-    cp_call_options o;
-    cp_call_options_init(&o);
-    o.timeout_ms = 30000;
-    cp_metadata md[] = {{"x-api-key", kKey},
-                        {"x-cplugin-service-type", "echo"}};
-    o.metadata = md;
-    o.metadata_count = 2;
-    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
-    req.delay_ms = 500;
-    ProtobufCMessage *resp = nullptr;
-    cp_client_unary(client_, &m, &req.base, &resp, &o, &slow);
-    if (resp != nullptr) {
-      protobuf_c_message_free_unpacked(resp, nullptr);
-    }
-  });
+  std::thread caller = SlowRoutedEcho(500, &slow);
   ASSERT_TRUE(cp_test::WaitFor(
       "the provider to hold the first call",
       [&] { return echo_stats_get(stats_, ECHO_CALLS) == 1; },

@@ -1,0 +1,48 @@
+"""A host program under test, driven from Python grpcio: start it, read its
+address, check status codes, stop it. Shared by the interop tests."""
+import subprocess
+
+import grpc
+
+from waiting import LineReader, WaitTimeout, wait_exit
+
+
+def start_host(binary, name):
+    """Starts `binary` and waits (with the shared deadline) for its
+    "LISTENING <address>" line; returns (process, address)."""
+    proc = subprocess.Popen([binary], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = LineReader(proc.stdout, name).next_line("LISTENING")
+    except WaitTimeout:
+        proc.kill()
+        raise
+    if not line.startswith("LISTENING "):
+        proc.kill()
+        raise SystemExit("%s did not start: %r" % (name, line))
+    return proc, line.split(" ", 1)[1]
+
+
+def stop_host(proc, name, failures):
+    """SIGTERM, then the exit within the deadline; a timeout or an exit
+    status other than 0 is added to `failures`."""
+    proc.terminate()
+    try:
+        wait_exit(proc, "%s (SIGTERM)" % name)
+    except WaitTimeout as e:
+        failures.append(str(e))
+        return
+    if proc.returncode != 0:
+        failures.append("%s exited with %d" % (name, proc.returncode))
+
+
+def expect_code(failures, what, code, call):
+    """Runs call(), which must fail with `code`; prints what it got."""
+    try:
+        call()
+        failures.append("%s: call succeeded" % what)
+    except grpc.RpcError as e:
+        print("%s: %s (%s)" % (what, e.code().name, e.details()))
+        if e.code() != code:
+            failures.append("%s: got %s, want %s" % (what, e.code().name,
+                                                     code.name))
