@@ -365,6 +365,120 @@ TEST_F(TransportTest, PerMethodRequestCapIsCheckedBeforeTheHandler) {
                            server_, "/cplugintest.v1.EchoService/", 10));
 }
 
+TEST_F(TransportTest, StreamsPerConnectionAreCapped) {
+  cp_server_options sopts;
+  cp_server_options_init(&sopts);
+  sopts.max_concurrent_streams = 2;
+  Create(&sopts);
+  Start();
+  auto open_stream = [&](int64_t timeout_ms, cp_client_stream **s,
+                         cp_status *status) {
+    Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+    creq.count = 0;
+    creq.keep_open = true;
+    cp_call_options o;
+    cp_call_options_init(&o);
+    o.timeout_ms = timeout_ms;
+    return cp_cplugintest__v1__echo_service__count__start(client_, &creq, &o, s,
+                                                          status);
+  };
+  cp_client_stream *a = nullptr;
+  cp_client_stream *b = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, open_stream(60000, &a, &status));
+  ASSERT_EQ(0, open_stream(60000, &b, &status));
+  ASSERT_TRUE(cp_test::WaitFor(
+      "both streams to reach the handler",
+      [&] { return Stat(COUNT_CALLS) == 2; },
+      [&] { return std::to_string(Stat(COUNT_CALLS)); }));
+  // The third waits for a free stream on this connection until its deadline.
+  cp_client_stream *c = nullptr;
+  EXPECT_EQ(CP_ERPC, open_stream(1000, &c, &status));
+  EXPECT_EQ(CP_STATUS_DEADLINE_EXCEEDED, status.code);
+  EXPECT_EQ(2, Stat(COUNT_CALLS));
+  // Another connection is not affected.
+  cp_client *other = nullptr;
+  std::string target = "127.0.0.1:" + std::to_string(port_);
+  cp_client_options copts;
+  cp_client_options_init(&copts);
+  copts.dedicated_connection = true;
+  ASSERT_EQ(0, cp_client_create(&other, target.c_str(), &copts));
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("other");
+  EXPECT_EQ(0, Echo(req, nullptr, other).rc);
+  cp_client_destroy(other);
+  for (cp_client_stream *s : {a, b}) {
+    cp_client_stream_cancel(s);
+    cp_client_stream_destroy(s);
+  }
+  cp_client_stream_destroy(c);  // NULL after the failed start
+}
+
+TEST_F(TransportTest, OversizedRequestMetadataFailsTheCall) {
+  cp_server_options sopts;
+  cp_server_options_init(&sopts);
+  sopts.max_metadata_bytes = 4096;
+  Create(&sopts);
+  Start();
+  std::string big(6000, 'm');
+  cp_metadata md[] = {{"x-big", big.c_str()}};
+  cp_call_options opts;
+  cp_call_options_init(&opts);
+  opts.metadata = md;
+  opts.metadata_count = 1;
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("big headers");
+  EchoResult r = Echo(req, &opts);
+  EXPECT_EQ(CP_ERPC, r.rc);
+  EXPECT_NE(CP_STATUS_OK, r.status.code);
+  EXPECT_EQ(0, Stat(ECHO_CALLS));
+  EXPECT_EQ(0, Echo("small").rc);
+}
+
+// The default (16 KiB) admits a header block gRPC's own default (8 KiB)
+// would refuse.
+TEST_F(TransportTest, DefaultMetadataCapAdmitsTenKiB) {
+  Create();
+  Start();
+  std::string big(10 * 1024, 'm');
+  cp_metadata md[] = {{"x-big", big.c_str()}};
+  cp_call_options opts;
+  cp_call_options_init(&opts);
+  opts.metadata = md;
+  opts.metadata_count = 1;
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("ten KiB of headers");
+  EchoResult r = Echo(req, &opts);
+  EXPECT_EQ(0, r.rc) << r.status.message;
+}
+
+TEST(ServerOptions, ConnectionLimitsAreValidated) {
+  cp_server *s = nullptr;
+  cp_server_options o;
+  auto refused = [&](void (*set)(cp_server_options *)) {
+    cp_server_options_init(&o);
+    set(&o);
+    return cp_server_create(&s, &o) == CP_EINVAL;
+  };
+  EXPECT_TRUE(
+      refused([](cp_server_options *p) { p->max_concurrent_streams = 0; }));
+  EXPECT_TRUE(refused([](cp_server_options *p) { p->max_metadata_bytes = 0; }));
+  EXPECT_TRUE(
+      refused([](cp_server_options *p) { p->min_ping_interval_ms = 0; }));
+  EXPECT_TRUE(refused([](cp_server_options *p) { p->max_ping_strikes = 0; }));
+  EXPECT_TRUE(
+      refused([](cp_server_options *p) { p->max_connection_idle_ms = -1; }));
+  EXPECT_TRUE(
+      refused([](cp_server_options *p) { p->max_connection_age_ms = -5; }));
+  EXPECT_EQ(nullptr, s);
+  cp_server_options_init(&o);
+  o.max_connection_idle_ms = 0;  // off
+  o.max_connection_age_ms = 60000;
+  o.max_connection_age_grace_ms = 1000;
+  ASSERT_EQ(0, cp_server_create(&s, &o));
+  cp_server_destroy(s);
+}
+
 TEST_F(TransportTest, OversizedResponseIsAnError) {
   cp_server_options sopts;
   cp_server_options_init(&sopts);

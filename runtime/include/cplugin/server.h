@@ -43,6 +43,30 @@ typedef struct cp_server_options {
    * CP_EAGAIN. */
   size_t stream_queue_messages;
   size_t stream_queue_bytes;
+
+  /* HTTP/2 and connection limits, per client connection (what one peer can
+   * make the server hold or do). 0 is not allowed where a default is given
+   * unless it says "0 = off". */
+  /* Calls open at once on one connection (default 1000); a client queues
+   * the calls past it until one ends. */
+  unsigned max_concurrent_streams;
+  /* Request metadata (headers) of one call, in bytes (default 16 KiB);
+   * larger header blocks fail the call. */
+  size_t max_metadata_bytes;
+  /* Keepalive policy: a peer that pings more often than every
+   * min_ping_interval_ms without data (default 5 min, gRPC's) gets a strike;
+   * after max_ping_strikes (default 2) the connection is closed (GOAWAY
+   * "too_many_pings"). */
+  int64_t min_ping_interval_ms;
+  unsigned max_ping_strikes;
+  /* A connection with no call open for this long is closed (default
+   * 30 min; 0 = off). Clients reconnect when they next call. */
+  int64_t max_connection_idle_ms;
+  /* Connections older than this are asked to go away (GOAWAY; default 0 =
+   * off); calls still open get max_connection_age_grace_ms to finish
+   * (default 0 = as long as they need). */
+  int64_t max_connection_age_ms;
+  int64_t max_connection_age_grace_ms;
 } cp_server_options;
 
 /* Fills `opts` with the defaults. */

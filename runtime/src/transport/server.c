@@ -21,8 +21,14 @@ enum {
   DEFAULT_STREAM_QUEUE_BYTES = 8 * 1024 * 1024,
   /* Calls requested ahead per method and queue, so a burst finds a slot. */
   REQUESTS_PER_METHOD = 2,
-  MAX_THREADS = 256
+  MAX_THREADS = 256,
+  DEFAULT_MAX_CONCURRENT_STREAMS = 1000,
+  DEFAULT_MAX_METADATA_BYTES = 16 * 1024,
+  DEFAULT_MAX_PING_STRIKES = 2
 };
+
+#define DEFAULT_MIN_PING_INTERVAL_MS (5LL * 60 * 1000)
+#define DEFAULT_MAX_CONNECTION_IDLE_MS (30LL * 60 * 1000)
 
 void cp_server_options_init(cp_server_options *opts) {
   memset(opts, 0, sizeof *opts);
@@ -30,6 +36,11 @@ void cp_server_options_init(cp_server_options *opts) {
   opts->max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES;
   opts->stream_queue_messages = DEFAULT_STREAM_QUEUE_MESSAGES;
   opts->stream_queue_bytes = DEFAULT_STREAM_QUEUE_BYTES;
+  opts->max_concurrent_streams = DEFAULT_MAX_CONCURRENT_STREAMS;
+  opts->max_metadata_bytes = DEFAULT_MAX_METADATA_BYTES;
+  opts->min_ping_interval_ms = DEFAULT_MIN_PING_INTERVAL_MS;
+  opts->max_ping_strikes = DEFAULT_MAX_PING_STRIKES;
+  opts->max_connection_idle_ms = DEFAULT_MAX_CONNECTION_IDLE_MS;
 }
 
 static unsigned default_threads(void) {
@@ -47,7 +58,54 @@ static int validate_options(const cp_server_options *o) {
   if (o->stream_queue_messages == 0 || o->stream_queue_bytes == 0) {
     return CP_EINVAL;
   }
+  if (o->max_concurrent_streams == 0 || o->max_concurrent_streams > INT32_MAX ||
+      o->max_metadata_bytes == 0 || o->max_metadata_bytes > INT32_MAX ||
+      o->min_ping_interval_ms <= 0 || o->min_ping_interval_ms > INT32_MAX ||
+      o->max_ping_strikes == 0 || o->max_ping_strikes > INT32_MAX ||
+      o->max_connection_idle_ms < 0 || o->max_connection_idle_ms > INT32_MAX ||
+      o->max_connection_age_ms < 0 || o->max_connection_age_ms > INT32_MAX ||
+      o->max_connection_age_grace_ms < 0 ||
+      o->max_connection_age_grace_ms > INT32_MAX) {
+    return CP_EINVAL;
+  }
   return 0;
+}
+
+static void int_arg(grpc_arg *a, const char *key, int64_t value) {
+  a->type = GRPC_ARG_INTEGER;
+  a->key = (char *)key;
+  a->value.integer = (int)value;
+}
+
+/* The server's channel arguments from its options; returns how many. gRPC
+ * copies them. */
+static size_t server_args(const cp_server_options *o, grpc_arg *args) {
+  size_t n = 0;
+  int_arg(&args[n++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+          (int64_t)o->max_message_bytes);
+  int_arg(&args[n++], GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+          (int64_t)o->max_message_bytes);
+  int_arg(&args[n++], GRPC_ARG_MAX_CONCURRENT_STREAMS,
+          (int64_t)o->max_concurrent_streams);
+  int_arg(&args[n++], GRPC_ARG_MAX_METADATA_SIZE,
+          (int64_t)o->max_metadata_bytes);
+  int_arg(&args[n++], GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+          o->min_ping_interval_ms);
+  int_arg(&args[n++], GRPC_ARG_HTTP2_MAX_PING_STRIKES,
+          (int64_t)o->max_ping_strikes);
+  if (o->max_connection_idle_ms > 0) {
+    int_arg(&args[n++], GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+            o->max_connection_idle_ms);
+  }
+  if (o->max_connection_age_ms > 0) {
+    int_arg(&args[n++], GRPC_ARG_MAX_CONNECTION_AGE_MS,
+            o->max_connection_age_ms);
+    if (o->max_connection_age_grace_ms > 0) {
+      int_arg(&args[n++], GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+              o->max_connection_age_grace_ms);
+    }
+  }
+  return n;
 }
 
 int cp_server_create(cp_server **out, const cp_server_options *opts) {
@@ -74,14 +132,8 @@ int cp_server_create(cp_server **out, const cp_server_options *opts) {
   }
   s->opts = o;
   grpc_init();
-  grpc_arg args[2];
-  args[0].type = GRPC_ARG_INTEGER;
-  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-  args[0].value.integer = (int)o.max_message_bytes;
-  args[1].type = GRPC_ARG_INTEGER;
-  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-  args[1].value.integer = (int)o.max_message_bytes;
-  grpc_channel_args chargs = {2, args};
+  grpc_arg args[10];
+  grpc_channel_args chargs = {server_args(&o, args), args};
   s->grpc = grpc_server_create(&chargs, NULL);
   if (s->grpc == NULL) {
     free(s);
