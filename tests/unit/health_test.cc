@@ -31,6 +31,17 @@ class HealthTest : public ::testing::Test {
     cp_health_destroy(h_);
   }
 
+  // Calls carrying x-test-identity are that identity (as if authenticated);
+  // the others are anonymous.
+  static cp_status_code TestIdentity(cp_call *call, void *) {
+    cp_str id;
+    if (cp_call_metadata(call, "x-test-identity", &id)) {
+      std::string copy(id.ptr, id.len);
+      cp_call_set_identity(call, "test", copy.c_str());
+    }
+    return CP_STATUS_OK;
+  }
+
   void Start(size_t queue = 0) {
     ASSERT_EQ(0, cp_health_create(&h_, &opts_));
     cp_server_options so;
@@ -39,6 +50,7 @@ class HealthTest : public ::testing::Test {
       so.stream_queue_messages = queue;
     }
     ASSERT_EQ(0, cp_server_create(&server_, &so));
+    ASSERT_EQ(0, cp_server_add_interceptor(server_, TestIdentity, nullptr));
     ASSERT_EQ(0, cp_health_register(h_, server_));
     int port = 0;
     ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port));
@@ -77,10 +89,16 @@ class HealthTest : public ::testing::Test {
     return st;
   }
 
-  cp_client_stream *Watch(bool grpc, const char *service) {
+  cp_client_stream *Watch(bool grpc, const char *service,
+                          const char *identity = nullptr) {
     cp_call_options o;
     cp_call_options_init(&o);
     o.timeout_ms = 30000;
+    cp_metadata md[] = {{"x-test-identity", identity}};
+    if (identity != nullptr) {
+      o.metadata = md;
+      o.metadata_count = 1;
+    }
     cp_client_stream *s = nullptr;
     cp_status st;
     if (grpc) {
@@ -225,6 +243,24 @@ TEST_F(HealthTest, SlowWatcherGetsTheLatestStatus) {
   EXPECT_EQ(CP_STATUS_NOT_FOUND, Check(false, "flappy", &status).code);
   EXPECT_EQ(CP_ENOTFOUND, cp_health_remove(h_, "flappy"));
   EXPECT_EQ(CP_EINVAL, cp_health_remove(h_, ""));
+}
+
+TEST_F(HealthTest, AnonymousWatchersArePerAddress) {
+  opts_.max_watchers = 10;
+  opts_.max_anonymous_watchers_per_address = 2;
+  Start();
+  EXPECT_EQ(kServing, Next(true, Watch(true, "")));
+  EXPECT_EQ(kServing, Next(false, Watch(false, "")));
+  // A third from the same address without an identity is refused...
+  cp_status st;
+  EXPECT_EQ(-1, Next(true, Watch(true, ""), &st));
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code);
+  EXPECT_STREQ("too many anonymous health watchers from this address",
+               st.message);
+  // ...while callers with an identity only meet the global cap.
+  for (int i = 0; i < 3; i++) {
+    EXPECT_EQ(kServing, Next(true, Watch(true, "", "plugin-a")));
+  }
 }
 
 TEST_F(HealthTest, LimitsAndBadInput) {

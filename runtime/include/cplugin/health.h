@@ -53,6 +53,10 @@ typedef struct cp_health cp_health;
 typedef struct cp_health_options {
   size_t max_services; /* names with a status, default 256 */
   size_t max_watchers; /* open Watch streams, default 128 */
+  /* Open Watch streams of callers without an identity, per client address
+   * (an IPv6 /64 counts as one address), default 8: one anonymous peer
+   * cannot take every watcher slot. */
+  size_t max_anonymous_watchers_per_address;
   /* Retry period for a watcher whose stream is full (default 50 ms). */
   int64_t watch_retry_interval_ms;
 } cp_health_options;

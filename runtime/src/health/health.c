@@ -9,6 +9,7 @@ void cp_health_options_init(cp_health_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->max_services = 256;
   opts->max_watchers = 128;
+  opts->max_anonymous_watchers_per_address = 8;
   opts->watch_retry_interval_ms = 50;
 }
 
@@ -19,6 +20,7 @@ int cp_health_create(cp_health **out, const cp_health_options *opts) {
     opts = &defaults;
   }
   if (out == NULL || opts->max_services == 0 || opts->max_watchers == 0 ||
+      opts->max_anonymous_watchers_per_address == 0 ||
       opts->watch_retry_interval_ms <= 0) {
     return CP_EINVAL;
   }
@@ -29,6 +31,7 @@ int cp_health_create(cp_health **out, const cp_health_options *opts) {
   }
   h->max_services = opts->max_services;
   h->max_watchers = opts->max_watchers;
+  h->max_anonymous_per_address = opts->max_anonymous_watchers_per_address;
   h->services = calloc(opts->max_services, sizeof *h->services);
   int rc = h->services == NULL
                ? CP_ENOMEM

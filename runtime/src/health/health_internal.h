@@ -31,6 +31,7 @@ typedef struct health_watcher {
   cp_push *push;
   health_proto proto;
   char *name;
+  char *anonymous_from; /* the caller's address when it had no identity */
 } health_watcher;
 
 struct cp_health {
@@ -41,6 +42,7 @@ struct cp_health {
   health_watcher *watchers;
   size_t watcher_count;
   size_t max_watchers;
+  size_t max_anonymous_per_address;
   bool shut_down;
   atomic_bool serving;
   cp_push_hub *hub;

@@ -1,10 +1,12 @@
 /* Check and Watch of connectplugin.health.v1.HealthService and of the
  * standard grpc.health.v1.Health, over one cp_health. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cplugin/errors.h"
 #include "grpc/health/v1/health.cplugin.h"
+#include "cplugin/ratelimit_policy.h"
 #include "health/health_internal.h"
 #include "plugin/v1/health.cplugin.h"
 
@@ -76,7 +78,32 @@ static void watcher_end(health_watcher *w, cp_status_code code,
   cp_push_close(w->push, code, message);
   cp_push_unref(w->push);
   free(w->name);
+  free(w->anonymous_from);
   free(w);
+}
+
+/* The address an anonymous caller is counted under (NULL for a caller with
+ * an identity, or out of memory: then it is not counted, only capped by the
+ * global limit). */
+static char *anonymous_address(const cp_call *call) {
+  if (cp_call_identity(call, NULL) != NULL) {
+    return NULL;
+  }
+  char address[128];
+  if (cp_rate_peer_address(cp_call_peer(call), 64, address, sizeof address) <
+      0) {
+    snprintf(address, sizeof address, "%s", "?");
+  }
+  return strdup(address);
+}
+
+/* With h->mu held: watchers open from `address`. */
+static size_t watchers_from(const cp_health *h, const char *address) {
+  size_t n = 0;
+  for (const health_watcher *w = h->watchers; w != NULL; w = w->next) {
+    n += w->anonymous_from != NULL && strcmp(w->anonymous_from, address) == 0;
+  }
+  return n;
 }
 
 void health_end_watchers(cp_health *h) {
@@ -150,12 +177,16 @@ static cp_status_code watch(cp_health *h, cp_call *call, const char *name,
   }
   w->name = copy;
   w->proto = proto;
+  w->anonymous_from = anonymous_address(call);
   /* Set before the watcher is visible: see registry/watch.c. */
   cp_stream_on_done(stream, on_stream_done, h);
   pthread_mutex_lock(&h->mu);
   bool full = h->watcher_count >= h->max_watchers;
+  bool address_full =
+      !full && w->anonymous_from != NULL &&
+      watchers_from(h, w->anonymous_from) >= h->max_anonymous_per_address;
   cp_shared_msg *first = NULL;
-  if (!full) {
+  if (!full && !address_full) {
     health_service *s = health_find(h, name);
     first = make_msg(proto,
                      s != NULL ? s->status : CP_SERVING_STATUS_SERVICE_UNKNOWN);
@@ -172,9 +203,13 @@ static cp_status_code watch(cp_health *h, cp_call *call, const char *name,
   cp_shared_msg_unref(first);
   if (w->push == NULL) {
     free(w->name);
+    free(w->anonymous_from);
     free(w);
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "%s",
-                         full ? "too many health watchers" : "out of memory");
+                         full           ? "too many health watchers"
+                         : address_full ? "too many anonymous health "
+                                          "watchers from this address"
+                                        : "out of memory");
   }
   cp_push_hub_flush(h->hub);
   return CP_STATUS_KEEP_OPEN;
