@@ -714,6 +714,34 @@ TEST_F(RegistryTest, OnlyTheOwnerOrTheHostUnregisters) {
   EXPECT_EQ(0, cp_registry_unregister_as_host(reg_, id.c_str()));
 }
 
+// Many runtimes, each within its own byte cap, cannot together grow the
+// registry past its total. A registration with a 1000-byte value costs a
+// little over 1000 bytes: two fit in 2500, a third does not.
+TEST_F(RegistryTest, TotalBytesAreCapped) {
+  ropts_.max_bytes = 2500;
+  Start();
+  std::string value(1000, 'v');
+  std::string first;
+  for (int i = 0; i < 2; i++) {
+    Who w = Runtime(("r" + std::to_string(i)).c_str());
+    ASSERT_EQ(CP_STATUS_OK, Register(w, "t", "1.0.0", "/svc.v1.Svc/",
+                                     {{"k", value}}, i == 0 ? &first : nullptr)
+                                .code);
+  }
+  cp_registry_stats stats;
+  cp_registry_get_stats(reg_, &stats);
+  EXPECT_GT(stats.bytes, 2000u);
+  EXPECT_LE(stats.bytes, 2500u);
+  Who third = Runtime("r2");
+  cp_status st = Register(third, "t", "1.0.0", "/svc.v1.Svc/", {{"k", value}});
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code);
+  EXPECT_STREQ("registry holds the maximum of 2500 bytes", st.message);
+  // Room comes back with an unregistration.
+  ASSERT_EQ(CP_STATUS_OK, Unregister(Host(), first).code);
+  EXPECT_EQ(CP_STATUS_OK,
+            Register(third, "t", "1.0.0", "/svc.v1.Svc/", {{"k", value}}).code);
+}
+
 TEST_F(RegistryTest, CapsAreResourceExhausted) {
   ropts_.max_registrations_per_runtime = 2;
   ropts_.max_watchers_per_runtime = 2;

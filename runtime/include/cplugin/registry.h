@@ -146,8 +146,11 @@ typedef struct cp_registry_options {
   size_t max_registrations_per_runtime; /* default 64 */
   size_t max_bytes_per_runtime;         /* stored bytes, default 1 MiB */
   size_t max_registrations;             /* in total, default 65 536 */
-  size_t max_watchers_per_runtime;      /* default 16 */
-  size_t max_watchers;                  /* in total, default 4096 */
+  /* Stored registration bytes in total (default 64 MiB): with many
+   * runtimes, the per-runtime byte cap alone would not bound the whole. */
+  size_t max_bytes;
+  size_t max_watchers_per_runtime; /* default 16 */
+  size_t max_watchers;             /* in total, default 4096 */
   /* How often an event held back by a full watch stream is tried again
    * (default 50 ms). */
   int64_t watch_retry_interval_ms;
@@ -288,6 +291,7 @@ int cp_registry_resolve(cp_registry *reg, const char *service_type,
 
 typedef struct cp_registry_stats {
   size_t registrations;
+  size_t bytes;    /* stored registration bytes, as the caps count them */
   size_t runtimes; /* with registrations, health or watchers */
   size_t service_types;
   size_t watchers;

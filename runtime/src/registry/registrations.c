@@ -170,6 +170,11 @@ static const char *over_cap(const cp_registry *reg, const rt_entry *rt,
              reg->max_regs_per_runtime);
     return why;
   }
+  if (reg->reg_bytes + bytes > reg->max_bytes) {
+    snprintf(why, cap, "registry holds the maximum of %zu bytes",
+             reg->max_bytes);
+    return why;
+  }
   size_t used = rt != NULL ? rt->reg_bytes : 0;
   if (used + bytes > reg->max_bytes_per_runtime) {
     snprintf(why, cap,
@@ -204,6 +209,7 @@ static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
   *tail = e;
   rt->reg_count++;
   rt->reg_bytes += bytes;
+  reg->reg_bytes += bytes;
   t->providers[t->count++] = e;
   reg->reg_count++;
   sel_append(t, e);
@@ -319,6 +325,7 @@ static void unlink_entry(cp_registry *reg, reg_entry *e) {
   }
   rt->reg_count--;
   rt->reg_bytes -= reg_entry_bytes(e);
+  reg->reg_bytes -= reg_entry_bytes(e);
   /* The provider list is compacted once per commit (sel_rebuild), not per
    * removal: dropping many providers of one type stays linear. */
   svc_type *t = e->type;

@@ -12,6 +12,7 @@ void cp_registry_options_init(cp_registry_options *opts) {
   opts->max_registrations_per_runtime = 64;
   opts->max_bytes_per_runtime = (size_t)1 << 20;
   opts->max_registrations = 65536;
+  opts->max_bytes = (size_t)64 << 20;
   opts->max_watchers_per_runtime = 16;
   opts->max_watchers = 4096;
   opts->watch_retry_interval_ms = 50;
@@ -21,8 +22,9 @@ void cp_registry_options_init(cp_registry_options *opts) {
 
 static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   if (o->max_registrations_per_runtime == 0 || o->max_registrations == 0 ||
-      o->max_bytes_per_runtime == 0 || o->max_watchers_per_runtime == 0 ||
-      o->max_watchers == 0 || o->watch_retry_interval_ms <= 0 ||
+      o->max_bytes_per_runtime == 0 || o->max_bytes == 0 ||
+      o->max_watchers_per_runtime == 0 || o->max_watchers == 0 ||
+      o->watch_retry_interval_ms <= 0 ||
       (o->runtime_provider_count > 0 && o->runtime_providers == NULL)) {
     return CP_EINVAL;
   }
@@ -30,6 +32,7 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   reg->require_allow_list = o->require_allow_list;
   reg->max_regs_per_runtime = o->max_registrations_per_runtime;
   reg->max_bytes_per_runtime = o->max_bytes_per_runtime;
+  reg->max_bytes = o->max_bytes;
   reg->max_regs = o->max_registrations;
   reg->max_watchers_per_runtime = o->max_watchers_per_runtime;
   reg->max_watchers = o->max_watchers;
@@ -253,6 +256,7 @@ void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out) {
   memset(out, 0, sizeof *out);
   size_t shard = cp_rwshard_rdlock(&reg->lock);
   out->registrations = reg->reg_count;
+  out->bytes = reg->reg_bytes;
   out->runtimes = reg->runtimes.count;
   out->service_types = reg->types.count;
   out->watchers = reg->watcher_count;

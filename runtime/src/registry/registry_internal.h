@@ -151,6 +151,7 @@ struct cp_registry {
   cp_htab streams;
   cp_htab allows;
   size_t reg_count;
+  size_t reg_bytes; /* stored, as counted against the caps */
   size_t watcher_count;
 
   /* Options (strings copied). */
@@ -159,6 +160,7 @@ struct cp_registry {
   bool require_allow_list;
   size_t max_regs_per_runtime;
   size_t max_bytes_per_runtime;
+  size_t max_bytes;
   size_t max_regs;
   size_t max_watchers_per_runtime;
   size_t max_watchers;
