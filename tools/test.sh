@@ -29,6 +29,9 @@ bash tools/flake.sh -n 3 --no-valgrind
 step "bazel test under ASan+UBSan"
 bazel test --config=asan //...
 
+step "fuzz targets, briefly (tools/fuzz.sh: libFuzzer, ASan+UBSan)"
+bash tools/fuzz.sh --runs 20000
+
 step "bazel consumer workspace (examples/bazel-consumer)"
 bash examples/bazel-consumer/run.sh
 

@@ -7,45 +7,11 @@
  * RESOURCE_EXHAUSTED. The decoded request lives until the handler returns
  * (cp_call_release_request): handlers copy what they keep. */
 #include <grpc/byte_buffer.h>
-#include <stdalign.h>
-#include <stddef.h>
-#include <stdlib.h>
+#include <grpc/byte_buffer_reader.h>
 
-#include "transport/codec.h"
+#include "cplugin/errors.h"
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
-
-/* Live decode bytes allowed per wire byte, plus a floor for tiny messages
- * (a few dozen small fields can legitimately take ~20x their wire size). */
-enum { DECODE_BYTES_PER_WIRE_BYTE = 16, DECODE_FLOOR_BYTES = 64 * 1024 };
-
-/* Each allocation carries its size in front, aligned for any type. */
-#define HEADER_BYTES (sizeof(max_align_t))
-
-static void *budget_alloc(void *data, size_t size) {
-  cp_decode_budget *b = data;
-  if (size > b->limit - b->live || HEADER_BYTES > b->limit - b->live - size) {
-    b->exceeded = true;
-    return NULL;
-  }
-  unsigned char *p = malloc(HEADER_BYTES + size);
-  if (p == NULL) {
-    return NULL;
-  }
-  *(size_t *)(void *)p = size;
-  b->live += HEADER_BYTES + size;
-  return p + HEADER_BYTES;
-}
-
-static void budget_free(void *data, void *ptr) {
-  cp_decode_budget *b = data;
-  if (ptr == NULL) {
-    return;
-  }
-  unsigned char *p = (unsigned char *)ptr - HEADER_BYTES;
-  b->live -= HEADER_BYTES + *(size_t *)(void *)p;
-  free(p);
-}
 
 cp_status_code cp_call_decode_request(cp_call *call,
                                       ProtobufCMessage **request) {
@@ -64,17 +30,18 @@ cp_status_code cp_call_decode_request(cp_call *call,
                          "%s",
                          wire, rm->max_request_bytes, m->path);
   }
+  *request = NULL;
   cp_decode_budget *b = &call->decode;
-  b->live = 0;
-  b->exceeded = false;
-  b->limit = wire > (SIZE_MAX - DECODE_FLOOR_BYTES) / DECODE_BYTES_PER_WIRE_BYTE
-                 ? SIZE_MAX
-                 : wire * DECODE_BYTES_PER_WIRE_BYTE + DECODE_FLOOR_BYTES;
-  b->allocator.alloc = budget_alloc;
-  b->allocator.free = budget_free;
-  b->allocator.allocator_data = b;
-  int rc =
-      cp_codec_decode(call->payload, m->request_type, &b->allocator, request);
+  grpc_byte_buffer_reader reader;
+  int rc = CP_EDECODE;
+  if (grpc_byte_buffer_reader_init(&reader, call->payload)) {
+    grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    *request = cp_decode_bounded(m->request_type, GRPC_SLICE_START_PTR(all),
+                                 GRPC_SLICE_LENGTH(all), b);
+    grpc_slice_unref(all);
+    rc = *request != NULL ? 0 : CP_EDECODE;
+  }
   grpc_byte_buffer_destroy(call->payload);
   call->payload = NULL;
   if (rc != 0) {

@@ -10,6 +10,7 @@
 
 #include "core/arena.h"
 #include "cplugin/server.h"
+#include "transport/decode_budget.h"
 #include "transport/tag.h"
 
 typedef struct cp_server_cq cp_server_cq;
@@ -22,14 +23,6 @@ struct cp_registered_method {
   void *grpc_handle;        /* from grpc_server_register_method */
   size_t max_request_bytes; /* cp_server_limit_requests, else the server's */
 };
-
-/* What a request's decode may allocate (request_decode.c). */
-typedef struct cp_decode_budget {
-  ProtobufCAllocator allocator;
-  size_t live;
-  size_t limit;
-  bool exceeded;
-} cp_decode_budget;
 
 struct cp_server_cq {
   cp_server *server;

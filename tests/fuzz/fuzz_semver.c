@@ -1,0 +1,26 @@
+/* Versions from registrations and discovery requests. */
+#include "fuzz_input.h"
+#include "registry/semver.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char *a = NULL;
+  char *b = NULL;
+  fuzz_split(data, size, &a, &b);
+  if (a == NULL || b == NULL) {
+    abort();
+  }
+  if (cp_semver_valid(a) && cp_semver_valid(b)) {
+    int ab = cp_semver_compare(a, b);
+    int ba = cp_semver_compare(b, a);
+    /* Antisymmetric, and equal to itself. */
+    if ((ab > 0) != (ba < 0) || (ab == 0) != (ba == 0) ||
+        cp_semver_compare(a, a) != 0) {
+      abort();
+    }
+  }
+  free(a);
+  free(b);
+  return 0;
+}
