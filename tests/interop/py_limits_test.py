@@ -10,12 +10,16 @@
 2. A request under the size cap whose decoding would allocate more than its
    budget (16x the wire size + 64 KiB) is RESOURCE_EXHAUSTED too; a small
    one of the same shape is served.
-3. Everyone else is served as before.
+3. A peer minting identities from one address stops at the per-address
+   cap of live identities (256), with RESOURCE_EXHAUSTED naming it, while
+   waiting out the handshake rate limit as a client should.
+4. Everyone else is served as before.
 
 usage: py_limits_test.py HOST_BINARY
 """
 import sys
 import threading
+import time
 
 import grpc
 
@@ -25,6 +29,41 @@ WATCHERS = 6
 ATTACK_BYTES = 3984588  # the reported request size
 RSS_GROWTH_LIMIT_MIB = 64
 SERVING = b"\x08\x01"  # HealthCheckResponse{status: SERVING}
+IDENTITIES_PER_ADDRESS = 256  # the host's default
+
+
+def handshake_request(self_id):
+    """HandshakeRequest{core 1, app 1, cookie, self_id}, encoded by hand."""
+    def text(field, value):
+        data = value.encode()
+        return bytes([(field << 3) | 2, len(data)]) + data
+    return (b"\x08\x01\x10\x01" + text(3, "CONNECT_PLUGIN") +
+            text(4, "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e") + text(10, self_id))
+
+
+def mint_until_refused(channel, failures):
+    """Handshakes with self_id until the host refuses for a reason other
+    than its rate limit; returns how many identities were issued."""
+    handshake = channel.unary_unary(
+        "/connectplugin.v1.HandshakeService/Handshake")
+    issued = 0
+    while issued <= IDENTITIES_PER_ADDRESS:
+        try:
+            handshake(handshake_request("minter"), timeout=30)
+            issued += 1
+        except grpc.RpcError as e:
+            after = dict(e.trailing_metadata() or ()).get("retry-after-ms")
+            if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and after:
+                time.sleep(min(int(after), 2000) / 1000.0)
+                continue
+            print("identities: %d issued, then %s (%s)" %
+                  (issued, e.code().name, e.details()))
+            if (e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or
+                    "from this address" not in (e.details() or "")):
+                failures.append("minting: %s %s" % (e.code(), e.details()))
+            return issued
+    failures.append("minted %d identities from one address" % issued)
+    return issued
 
 
 def unknown_fields(n):
@@ -95,7 +134,12 @@ def main():
         if check(unknown_fields(1000), timeout=30) != SERVING:
             failures.append("a small request with unknown fields was refused")
 
-        # 3. Service as before.
+        # 3. Identities per address.
+        issued = mint_until_refused(channel, failures)
+        if issued != IDENTITIES_PER_ADDRESS:
+            failures.append("%d identities before the cap" % issued)
+
+        # 4. Service as before.
         if check(b"", timeout=30) != SERVING:
             failures.append("host not serving after the test")
         channel.close()

@@ -1,6 +1,7 @@
 // The handshake service on a real server: every error path with its status
 // code, identity issuance, plugin descriptions, metadata, limits.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -208,6 +209,64 @@ TEST_F(HandshakeTest, TokenCapIsResourceExhausted) {
   cp_handshake_service_stats(svc_, &stats);
   EXPECT_EQ(3u, stats.ok);
   EXPECT_EQ(1u, stats.rejected);
+}
+
+// One address may hold max_identities_per_address live identities; a
+// revoked one gives its place back, and another address (here a Unix socket
+// client, which the cap keys as "unix:...") is not affected.
+TEST_F(HandshakeTest, LiveIdentitiesAreCappedPerAddress) {
+  cp_token_store_destroy(tokens_);
+  cp_token_store_options to;
+  cp_token_store_options_init(&to);
+  to.sweep_interval_ms = 0;
+  ASSERT_EQ(0, cp_token_store_create(&tokens_, &to));
+  opts_.tokens = tokens_;
+  opts_.max_identities_per_address = 3;
+  ASSERT_EQ(0, cp_handshake_service_create(&svc_, &opts_));
+  ASSERT_EQ(0, cp_server_create(&server_, nullptr));
+  ASSERT_EQ(0, cp_handshake_service_register(svc_, server_));
+  int port = 0;
+  ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port));
+  char sock[] = "/tmp/cplugin-hs-XXXXXX";
+  ASSERT_NE(nullptr, mkdtemp(sock));
+  std::string unix_path = std::string(sock) + "/s";
+  std::string unix_target = "unix:" + unix_path;
+  ASSERT_EQ(0, cp_server_listen(server_, unix_target.c_str(), nullptr));
+  ASSERT_EQ(0, cp_server_start(server_));
+  std::string target = "127.0.0.1:" + std::to_string(port);
+  ASSERT_EQ(0, cp_client_create(&client_, target.c_str(), nullptr));
+
+  auto r = Request();
+  r.self_id = const_cast<char *>("p");
+  std::string first;
+  for (int i = 0; i < 3; i++) {
+    ASSERT_EQ(CP_STATUS_OK, Call(r)) << status_.message;
+    if (i == 0) {
+      first = resp_->runtime_id;
+    }
+  }
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, Call(r));
+  EXPECT_STREQ("too many live runtime identities from this address",
+               status_.message);
+  // Another address still gets identities.
+  cp_client *other = nullptr;
+  ASSERT_EQ(0, cp_client_create(&other, unix_target.c_str(), nullptr));
+  Connectplugin__V1__HandshakeResponse *resp = nullptr;
+  cp_status st;
+  cp_connectplugin__v1__handshake_service__handshake__call(other, &r, &resp,
+                                                           nullptr, &st);
+  EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+  if (resp != nullptr) {
+    protobuf_c_message_free_unpacked(&resp->base, nullptr);
+  }
+  cp_client_destroy(other);
+  // A revoked identity gives its place back.
+  ASSERT_EQ(0, cp_token_store_revoke(tokens_, first.c_str()));
+  EXPECT_EQ(CP_STATUS_OK, Call(r)) << status_.message;
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, Call(r));
+  FreeResponse();
+  unlink(unix_path.c_str());
+  rmdir(sock);
 }
 
 int FailingRandom(void *, size_t, void *) {

@@ -212,6 +212,29 @@ TEST_F(TokenStoreTest, SweepRemovesOnlyExpiredIdentities) {
   EXPECT_EQ(0u, cp_token_store_sweep(store_));
 }
 
+void CountEvents(const char *, cp_token_event, void *user) {
+  ++*static_cast<int *>(user);
+}
+
+TEST_F(TokenStoreTest, UnsubscribedListenersAreNotCalled) {
+  Create();
+  int a = 0;
+  int b = 0;
+  ASSERT_EQ(0, cp_token_store_subscribe(store_, CountEvents, &a));
+  ASSERT_EQ(0, cp_token_store_subscribe(store_, CountEvents, &b));
+  Identity first = Issue();
+  ASSERT_EQ(0, cp_token_store_revoke(store_, first.id.c_str()));
+  EXPECT_EQ(1, a);
+  EXPECT_EQ(1, b);
+  EXPECT_EQ(0, cp_token_store_unsubscribe(store_, CountEvents, &a));
+  EXPECT_EQ(CP_ENOTFOUND, cp_token_store_unsubscribe(store_, CountEvents, &a));
+  EXPECT_EQ(CP_EINVAL, cp_token_store_unsubscribe(store_, nullptr, &a));
+  Identity second = Issue();
+  ASSERT_EQ(0, cp_token_store_revoke(store_, second.id.c_str()));
+  EXPECT_EQ(1, a);
+  EXPECT_EQ(2, b);
+}
+
 TEST_F(TokenStoreTest, BackgroundSweepRuns) {
   opts_.ttl_ms = 1000;
   opts_.sweep_interval_ms = 20;

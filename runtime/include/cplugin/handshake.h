@@ -94,6 +94,12 @@ typedef struct cp_handshake_options {
   /* Issues identities to callers that send self_id; NULL = this server does
    * not issue identities. Not owned. */
   cp_token_store *tokens;
+  /* Live identities issued to one client address (an IPv6 /64 counts as
+   * one), default 256; 0 = no per-address cap. Over it: RESOURCE_EXHAUSTED
+   * "too many live runtime identities from this address"; a revoked or
+   * expired identity gives its place back. Uses one of the token store's
+   * listener places. */
+  size_t max_identities_per_address;
   const cp_plugin_info *plugins;
   size_t plugin_count;
   /* Merged over {"server_version": CP_SERVER_VERSION}. */

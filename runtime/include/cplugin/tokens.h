@@ -129,6 +129,13 @@ typedef void (*cp_token_listener_fn)(const char *runtime_id,
 int cp_token_store_subscribe(cp_token_store *store, cp_token_listener_fn fn,
                              void *user);
 
+/* Removes the listener added with the same fn and user, and waits until no
+ * notification is still calling it: once it returns, `user` may be freed.
+ * Not to be called from a listener (it would wait for itself). Returns 0,
+ * CP_ENOTFOUND or CP_EINVAL. */
+int cp_token_store_unsubscribe(cp_token_store *store, cp_token_listener_fn fn,
+                               void *user);
+
 #ifdef __cplusplus
 }
 #endif

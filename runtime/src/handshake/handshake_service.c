@@ -8,6 +8,8 @@
 #include "core/arena.h"
 #include "core/validate.h"
 #include "cplugin/errors.h"
+#include "cplugin/ratelimit_policy.h"
+#include "handshake/identity_quota.h"
 #include "cplugin/handshake.h"
 #include "cplugin/log.h"
 #include "crypto/crypto.h"
@@ -25,6 +27,7 @@ struct cp_handshake_service {
   size_t app_version_count;
   char version_list[VERSION_LIST_MAX]; /* "1,2" for error messages */
   cp_token_store *tokens;
+  id_quota *quota; /* NULL: no per-address cap */
 
   /* Prebuilt, immutable response parts shared by every call. */
   Connectplugin__V1__PluginInfo **plugins;
@@ -40,6 +43,7 @@ struct cp_handshake_service {
 
 void cp_handshake_options_init(cp_handshake_options *opts) {
   memset(opts, 0, sizeof *opts);
+  opts->max_identities_per_address = 256;
 }
 
 void cp_plugin_info_from_desc(cp_plugin_info *info,
@@ -256,6 +260,10 @@ int cp_handshake_service_create(cp_handshake_service **out,
   if (rc == 0) {
     rc = build_capabilities(svc, opts);
   }
+  if (rc == 0 && opts->tokens != NULL && opts->max_identities_per_address > 0) {
+    rc = id_quota_create(&svc->quota, opts->tokens,
+                         opts->max_identities_per_address);
+  }
   if (rc != 0) {
     cp_handshake_service_destroy(svc);
     return rc;
@@ -270,6 +278,7 @@ void cp_handshake_service_destroy(cp_handshake_service *svc) {
   if (svc == NULL) {
     return;
   }
+  id_quota_destroy(svc->quota);
   cp_arena_release(&svc->mem);
   free(svc);
 }
@@ -382,8 +391,27 @@ static cp_status_code issue_identity(
   if (id == NULL || token == NULL) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
+  char address[128] = "";
+  if (svc->quota != NULL) {
+    if (cp_rate_peer_address(cp_call_peer(call), 64, address, sizeof address) <
+        0) {
+      snprintf(address, sizeof address, "%s", "?");
+    }
+    if (!id_quota_reserve(svc->quota, address)) {
+      return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
+                           "too many live runtime identities from this "
+                           "address");
+    }
+  }
   int rc = cp_token_store_issue(svc->tokens, self_id, id, CP_RUNTIME_ID_MAX + 1,
                                 token);
+  if (svc->quota != NULL) {
+    if (rc == 0) {
+      id_quota_bind(svc->quota, address, id, token);
+    } else {
+      id_quota_cancel(svc->quota, address);
+    }
+  }
   switch (rc) {
     case 0:
       resp->runtime_id = id;

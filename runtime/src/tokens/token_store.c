@@ -35,8 +35,10 @@ struct cp_token_store {
   atomic_size_t live;
 
   pthread_mutex_t listeners_mu;
+  pthread_cond_t listeners_idle; /* notifying dropped to 0 */
   listener listeners[MAX_LISTENERS];
   size_t listener_count;
+  size_t notifying; /* notify() calls running their copies */
 
   pthread_t sweeper;
   pthread_mutex_t sweep_mu;
@@ -192,6 +194,7 @@ int cp_token_store_create(cp_token_store **out,
     return CP_ENOMEM;
   }
   pthread_mutex_init(&s->listeners_mu, NULL);
+  pthread_cond_init(&s->listeners_idle, NULL);
   pthread_mutex_init(&s->sweep_mu, NULL);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
@@ -221,6 +224,7 @@ void cp_token_store_destroy(cp_token_store *s) {
     token_shard_destroy(&s->shards[i]);
   }
   pthread_mutex_destroy(&s->listeners_mu);
+  pthread_cond_destroy(&s->listeners_idle);
   pthread_mutex_destroy(&s->sweep_mu);
   pthread_cond_destroy(&s->sweep_cv);
   free(s);
@@ -243,15 +247,46 @@ int cp_token_store_subscribe(cp_token_store *s, cp_token_listener_fn fn,
   return rc;
 }
 
+int cp_token_store_unsubscribe(cp_token_store *s, cp_token_listener_fn fn,
+                               void *user) {
+  if (s == NULL || fn == NULL) {
+    return CP_EINVAL;
+  }
+  pthread_mutex_lock(&s->listeners_mu);
+  int rc = CP_ENOTFOUND;
+  for (size_t i = 0; i < s->listener_count; i++) {
+    if (s->listeners[i].fn == fn && s->listeners[i].user == user) {
+      memmove(&s->listeners[i], &s->listeners[i + 1],
+              (s->listener_count - i - 1) * sizeof s->listeners[0]);
+      s->listener_count--;
+      rc = 0;
+      break;
+    }
+  }
+  /* A notification that copied the list before the removal may still be
+   * calling the listener: wait for it, so `user` may go away on return. */
+  while (rc == 0 && s->notifying > 0) {
+    pthread_cond_wait(&s->listeners_idle, &s->listeners_mu);
+  }
+  pthread_mutex_unlock(&s->listeners_mu);
+  return rc;
+}
+
 static void notify(cp_token_store *s, const char *id, cp_token_event ev) {
   listener copy[MAX_LISTENERS];
   pthread_mutex_lock(&s->listeners_mu);
   size_t n = s->listener_count;
   memcpy(copy, s->listeners, n * sizeof copy[0]);
+  s->notifying++;
   pthread_mutex_unlock(&s->listeners_mu);
   for (size_t i = 0; i < n; i++) {
     copy[i].fn(id, ev, copy[i].user);
   }
+  pthread_mutex_lock(&s->listeners_mu);
+  if (--s->notifying == 0) {
+    pthread_cond_broadcast(&s->listeners_idle);
+  }
+  pthread_mutex_unlock(&s->listeners_mu);
 }
 
 /* The name part of a runtime ID: self_id lower-cased, copied with its NUL. */
