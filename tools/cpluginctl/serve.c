@@ -41,6 +41,9 @@ static int create_host(const ctl_serve_args *a, ctl_echo_counter *counter,
   o.server.threads = a->threads;
   o.metrics_address = a->metrics_port < 0 ? NULL : "127.0.0.1";
   o.metrics_port = a->metrics_port < 0 ? 0 : a->metrics_port;
+  /* Every simulated plugin (and provider) is an identity from the one
+   * loopback address: room for the largest run (the host default is 256). */
+  o.handshake.max_identities_per_address = CTL_MAX_PLUGINS + 64;
   int rc = cp_host_create(out, &o);
   if (rc == 0 && a->provider_type == NULL) {
     rc = ctl_echo_register(cp_host_server(*out), counter);
