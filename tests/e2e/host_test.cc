@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include "wait.h"
 
@@ -208,6 +209,47 @@ TEST_F(HostTest, SelfRegisteringPluginsDiscoverAndRouteThroughTheHost) {
   EXPECT_NE(0, cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp,
                                                             nullptr, &st));
   EXPECT_EQ(CP_STATUS_NOT_FOUND, st.code);
+}
+
+// A caller whose identity is revoked loses its routed calls in flight at
+// once; they do not run on with authority it no longer has.
+TEST_F(HostTest, RevokingTheCallerEndsItsRoutedCalls) {
+  ASSERT_EQ(0, a_.Start(target_, "echo-a", nullptr, 0));
+  ASSERT_EQ(
+      0, b_.Start(target_, "caller-b", nullptr, 0, nullptr, nullptr, "other"));
+  cp_client *echo = nullptr;
+  ASSERT_EQ(0, cp_plugin_runtime_route(b_.rt, "echo", &echo));
+  cp_status slow{};
+  std::thread caller([&] {
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.text = const_cast<char *>("held");
+    req.delay_ms = 3000;
+    cp_call_options o;
+    cp_call_options_init(&o);
+    o.timeout_ms = 60000;
+    Cplugintest__V1__EchoResponse *resp = nullptr;
+    cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp, &o, &slow);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+  });
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the provider to hold the routed call",
+      [&] { return echo_stats_get(a_.stats, ECHO_CALLS) == 1; },
+      [&] { return std::to_string(echo_stats_get(a_.stats, ECHO_CALLS)); }));
+  ASSERT_EQ(0, cp_token_store_revoke(cp_host_tokens(host_),
+                                     cp_plugin_runtime_id(b_.rt)));
+  caller.join();
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, slow.code) << slow.message;
+  EXPECT_STREQ("caller identity revoked or expired", slow.message);
+  cp_router_stats rs;
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the ended call's slot to come back",
+      [&] {
+        cp_router_stats_get(cp_host_router(host_), &rs);
+        return rs.inflight == 0;
+      },
+      [&] { return std::to_string(rs.inflight) + " in flight"; }));
 }
 
 TEST_F(HostTest, MetricsHealthAndReadiness) {

@@ -468,6 +468,29 @@ TEST_F(RouterTestOnePerCaller, RoutedCallsInFlightAreCappedPerCaller) {
             Call({{"x-cplugin-service-type", "echo"}}, nullptr).code);
 }
 
+TEST_F(RouterTest, CancellingACallerEndsItsRoutedCalls) {
+  cp_status slow{};
+  std::thread caller = SlowRoutedEcho(3000, &slow);
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the provider to hold the routed call",
+      [&] { return echo_stats_get(stats_, ECHO_CALLS) == 1; },
+      [&] { return std::to_string(echo_stats_get(stats_, ECHO_CALLS)); }));
+  EXPECT_EQ(0u, cp_router_cancel_caller(router_, "somebody-else"));
+  EXPECT_EQ(1u, cp_router_cancel_caller(router_, "caller-plugin"));
+  caller.join();
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, slow.code) << slow.message;
+  EXPECT_STREQ("caller identity revoked or expired", slow.message);
+  cp_router_stats rs;
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the ended call's slot to come back",
+      [&] {
+        cp_router_stats_get(router_, &rs);
+        return rs.inflight == 0;
+      },
+      [&] { return std::to_string(rs.inflight) + " in flight"; }));
+  EXPECT_EQ(0u, cp_router_cancel_caller(router_, "caller-plugin"));
+}
+
 TEST(RouterOptions, BadLimitsAreRefused) {
   cp_router_options ro;
   cp_router_options_init(&ro);

@@ -116,6 +116,13 @@ typedef struct cp_router_stats {
 } cp_router_stats;
 void cp_router_stats_get(const cp_router *router, cp_router_stats *stats);
 
+/* Ends every routed call of `caller` (an identity as the auth interceptor
+ * recorded it) that is in flight now: the caller gets UNAUTHENTICATED
+ * "caller identity revoked or expired" and the provider's call is
+ * cancelled. A host calls it when a runtime identity is revoked or expires.
+ * Returns how many calls were ended. Thread-safe. */
+size_t cp_router_cancel_caller(cp_router *router, const char *caller);
+
 /* Closes the router's connection to `address` (any form the resolver
  * reports: "host:port", "http://...", "https://..."), e.g. when its last
  * provider unregistered; calls already forwarded on it finish, and the next

@@ -26,6 +26,7 @@ struct cp_host {
   const char *metrics_address;
   int metrics_port;
   bool call_chain;
+  bool watching_tokens; /* end_routed_calls is subscribed */
   size_t max_host_request;
   size_t max_register_request;
   bool started;
@@ -107,6 +108,15 @@ static void forget_target(const char *base_url, void *user) {
   }
 }
 
+/* A revoked or expired identity's routed calls end at once, instead of
+ * running on with the authority the caller no longer has. */
+static void end_routed_calls(const char *runtime_id, cp_token_event event,
+                             void *user) {
+  (void)event;
+  cp_host *h = user;
+  (void)cp_router_cancel_caller(h->router, runtime_id);
+}
+
 static int create_pieces(cp_host *h, const cp_host_options *o) {
   int rc = cp_server_create(&h->server, &o->server);
   if (rc == 0) {
@@ -145,6 +155,10 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
     ro.resolve = resolve_provider;
     ro.resolve_user = h->registry;
     rc = cp_router_create(&h->router, &ro);
+  }
+  if (rc == 0) {
+    rc = cp_token_store_subscribe(h->tokens, end_routed_calls, h);
+    h->watching_tokens = rc == 0;
   }
   return rc;
 }
@@ -299,6 +313,9 @@ void cp_host_destroy(cp_host *h) {
   cp_host_shutdown(h, 0);
   cp_server_destroy(h->server); /* first: nothing may call into the rest */
   cp_metrics_http_stop(h->http);
+  if (h->watching_tokens) {
+    (void)cp_token_store_unsubscribe(h->tokens, end_routed_calls, h);
+  }
   cp_router_destroy(h->router);
   h->router = NULL; /* the registry's removal hook checks it */
   cp_rate_policy_destroy(h->rate);

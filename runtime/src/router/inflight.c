@@ -10,6 +10,7 @@
 
 struct inflight_caller {
   inflight_caller *next;
+  inflight_ticket *tickets; /* the calls in flight */
   size_t hash;
   size_t count;
   char id[];
@@ -52,16 +53,23 @@ void inflight_destroy(inflight_table *t) {
   memset(t, 0, sizeof *t);
 }
 
+/* With t->mu held: the entry of `caller`, or NULL. */
+static inflight_caller *find_caller(inflight_table *t, const char *caller,
+                                    size_t h) {
+  inflight_caller *c = t->buckets[h & (t->bucket_count - 1)];
+  while (c != NULL && (c->hash != h || strcmp(c->id, caller) != 0)) {
+    c = c->next;
+  }
+  return c;
+}
+
 inflight_verdict inflight_acquire(inflight_table *t, const char *caller,
-                                  inflight_caller **slot) {
+                                  inflight_ticket *ticket) {
   size_t h = hash_of(caller);
   inflight_caller **head = &t->buckets[h & (t->bucket_count - 1)];
   inflight_verdict v = INFLIGHT_OK;
   pthread_mutex_lock(&t->mu);
-  inflight_caller *c = *head;
-  while (c != NULL && (c->hash != h || strcmp(c->id, caller) != 0)) {
-    c = c->next;
-  }
+  inflight_caller *c = find_caller(t, caller, h);
   if (t->total >= t->max_total) {
     v = INFLIGHT_TOTAL_FULL;
   } else if (c != NULL && c->count >= t->max_per_caller) {
@@ -74,6 +82,7 @@ inflight_verdict inflight_acquire(inflight_table *t, const char *caller,
     } else {
       c->hash = h;
       c->count = 0;
+      c->tickets = NULL;
       memcpy(c->id, caller, len + 1);
       c->next = *head;
       *head = c;
@@ -82,14 +91,29 @@ inflight_verdict inflight_acquire(inflight_table *t, const char *caller,
   if (v == INFLIGHT_OK) {
     c->count++;
     t->total++;
-    *slot = c;
+    ticket->caller = c;
+    ticket->prev = NULL;
+    ticket->next = c->tickets;
+    if (c->tickets != NULL) {
+      c->tickets->prev = ticket;
+    }
+    c->tickets = ticket;
   }
   pthread_mutex_unlock(&t->mu);
   return v;
 }
 
-void inflight_release(inflight_table *t, inflight_caller *slot) {
+void inflight_release(inflight_table *t, inflight_ticket *ticket) {
+  inflight_caller *slot = ticket->caller;
   pthread_mutex_lock(&t->mu);
+  if (ticket->prev != NULL) {
+    ticket->prev->next = ticket->next;
+  } else {
+    slot->tickets = ticket->next;
+  }
+  if (ticket->next != NULL) {
+    ticket->next->prev = ticket->prev;
+  }
   t->total--;
   if (--slot->count == 0) {
     inflight_caller **p = &t->buckets[slot->hash & (t->bucket_count - 1)];
@@ -100,6 +124,20 @@ void inflight_release(inflight_table *t, inflight_caller *slot) {
     free(slot);
   }
   pthread_mutex_unlock(&t->mu);
+}
+
+size_t inflight_cancel_caller(inflight_table *t, const char *caller,
+                              void (*cancel)(void *call)) {
+  size_t n = 0;
+  pthread_mutex_lock(&t->mu);
+  inflight_caller *c = find_caller(t, caller, hash_of(caller));
+  for (inflight_ticket *k = c != NULL ? c->tickets : NULL; k != NULL;
+       k = k->next) {
+    cancel(k->call);
+    n++;
+  }
+  pthread_mutex_unlock(&t->mu);
+  return n;
 }
 
 size_t inflight_total(inflight_table *t) {

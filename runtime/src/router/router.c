@@ -145,15 +145,28 @@ static cp_status_code unavailable(cp_router *r, cp_call *call, const char *what,
   return cp_call_error(call, CP_STATUS_UNAVAILABLE, "provider %s %s", id, what);
 }
 
-/* A forwarded call's slot in the in-flight table, given back at its end. */
-typedef struct inflight_ticket {
+/* A forwarded call's place in the in-flight table, given back at its end
+ * (lives in the call's memory). */
+typedef struct routed_call {
+  inflight_ticket ticket;
   cp_router *router;
-  inflight_caller *slot;
-} inflight_ticket;
+} routed_call;
 
 static void forward_ended(void *user) {
-  inflight_ticket *t = user;
-  inflight_release(&t->router->inflight, t->slot);
+  routed_call *rc = user;
+  inflight_release(&rc->router->inflight, &rc->ticket);
+}
+
+static void cancel_routed(void *call) {
+  cp_call_forward_cancel(call, CP_STATUS_UNAUTHENTICATED,
+                         "caller identity revoked or expired");
+}
+
+size_t cp_router_cancel_caller(cp_router *r, const char *caller) {
+  if (r == NULL || caller == NULL) {
+    return 0;
+  }
+  return inflight_cancel_caller(&r->inflight, caller, cancel_routed);
 }
 
 /* The target call's deadline: the caller's, but never past max_deadline_ms
@@ -218,12 +231,13 @@ static cp_status_code route_call(cp_call *call, void *user) {
   if (!cp_route_target_address(target.address, address, sizeof address, &tls)) {
     return unavailable(r, call, "has no usable address", target.provider_id);
   }
-  inflight_ticket *ticket = cp_call_alloc(call, sizeof *ticket);
-  if (ticket == NULL) {
+  routed_call *routed = cp_call_alloc(call, sizeof *routed);
+  if (routed == NULL) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
-  ticket->router = r;
-  inflight_verdict v = inflight_acquire(&r->inflight, caller, &ticket->slot);
+  routed->router = r;
+  routed->ticket.call = call;
+  inflight_verdict v = inflight_acquire(&r->inflight, caller, &routed->ticket);
   if (v != INFLIGHT_OK) {
     atomic_fetch_add(&r->exhausted, 1);
     return cp_call_error(
@@ -235,18 +249,18 @@ static cp_status_code route_call(cp_call *call, void *user) {
   }
   cp_client *client = target_table_acquire(&r->targets, address, tls);
   if (client == NULL) {
-    inflight_release(&r->inflight, ticket->slot);
+    inflight_release(&r->inflight, &routed->ticket);
     return unavailable(r, call, "cannot be reached", target.provider_id);
   }
   cp_metadata md[] = {{CP_MD_CALLER_ID, caller}};
   rc = cp_call_forward(call, client, route.method_path, md, 1);
   cp_client_release(client); /* the forward holds its own reference */
   if (rc != 0) {
-    inflight_release(&r->inflight, ticket->slot);
+    inflight_release(&r->inflight, &routed->ticket);
     return unavailable(r, call, "cannot be called", target.provider_id);
   }
   cp_call_forward_set_deadline(call, forward_deadline(r, call));
-  cp_call_forward_on_done(call, forward_ended, ticket);
+  cp_call_forward_on_done(call, forward_ended, routed);
   atomic_fetch_add(&r->forwarded, 1);
   if (cp_log_enabled(CP_LOG_DEBUG)) {
     cp_log(CP_LOG_DEBUG, "ROUTER routed call", "caller", caller, "service",

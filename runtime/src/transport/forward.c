@@ -118,6 +118,14 @@ void cp_call_forward_on_done(cp_call *call, void (*done)(void *user),
   call->forward->done_user = user;
 }
 
+void cp_call_forward_cancel(cp_call *call, cp_status_code code,
+                            const char *message) {
+  /* Thread-safe in gRPC; the close batch then sees the call cancelled and
+   * cancels the target call too. */
+  grpc_call_cancel_with_status(call->gcall, (grpc_status_code)code, message,
+                               NULL);
+}
+
 void cp_forward_discard(cp_call *call) {
   cp_forward *f = call->forward;
   if (f->done != NULL) {
