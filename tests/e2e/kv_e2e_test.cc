@@ -114,19 +114,36 @@ TEST_P(KvProcessTest, UndecodableBytesAreInvalidArgument) {
 }
 
 TEST_P(KvProcessTest, OversizedMessageIsResourceExhausted) {
+  // The oversized call gets a connection of its own: how gRPC ends it may
+  // cost that connection, and the check below is about the plugin, not it.
   cp_client *big_client = nullptr;
   cp_client_options o;
   cp_client_options_init(&o);
   o.max_message_bytes = 16 * 1024 * 1024;
+  o.dedicated_connection = true;
   ASSERT_EQ(0, cp_client_create(&big_client, proc_.address, &o));
   std::string big(5 * 1024 * 1024, 'v');
   cp_status st;
   EXPECT_EQ(CP_ERPC,
             kvd_put(big_client, "big", big.data(), big.size(), 10000, &st));
-  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code);
+  // RESOURCE_EXHAUSTED from the size check; when the client is still
+  // sending the rest of the message as the refusal arrives, gRPC may instead
+  // close that connection under it (UNAVAILABLE). Seen about once in 40 runs
+  // over a Unix socket on a loaded machine. Either way nothing is stored.
+  EXPECT_TRUE(st.code == CP_STATUS_RESOURCE_EXHAUSTED ||
+              st.code == CP_STATUS_UNAVAILABLE)
+      << cp_status_code_name(st.code) << " " << st.message;
   cp_client_destroy(big_client);
-  // The plugin is still serving.
-  EXPECT_EQ(0, kvd_put(client_, "small", "s", 1, 5000, &st));
+  // The plugin is still serving, and did not store the value.
+  char value[8];
+  size_t len = 0;
+  bool found = true;
+  EXPECT_EQ(
+      0, kvd_get(client_, "big", value, sizeof value, &len, &found, 5000, &st))
+      << cp_status_code_name(st.code) << " " << st.message;
+  EXPECT_FALSE(found);
+  EXPECT_EQ(0, kvd_put(client_, "small", "s", 1, 5000, &st))
+      << cp_status_code_name(st.code) << " " << st.message;
 }
 
 TEST_P(KvProcessTest, WatchSeesPutsAndDeletesUnderItsPrefix) {
