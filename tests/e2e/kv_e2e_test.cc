@@ -33,8 +33,9 @@ class KvProcessTest : public ::testing::TestWithParam<bool> {
     plugin_path_ = test_program_path("CPLUGIN_KV_PLUGIN", KV_PLUGIN_PATH);
     std::string listen = "127.0.0.1:0";
     if (GetParam()) {
-      socket_path_ = "/tmp/cplugin-kv-e2e-" + std::to_string(getpid()) + "-" +
-                     std::to_string(counter_++);
+      char path[128];
+      ASSERT_EQ(0, test_socket_path("kv.sock", path, sizeof path));
+      socket_path_ = path;
       listen = "unix:" + socket_path_;
     }
     Spawn(listen);
@@ -61,7 +62,7 @@ class KvProcessTest : public ::testing::TestWithParam<bool> {
           << "plugin exit status " << status;
     }
     if (!socket_path_.empty()) {
-      unlink(socket_path_.c_str());
+      test_socket_path_remove(socket_path_.c_str());
     }
   }
 
@@ -69,10 +70,7 @@ class KvProcessTest : public ::testing::TestWithParam<bool> {
   std::string socket_path_;
   test_process proc_{};
   cp_client *client_ = nullptr;
-  static int counter_;
 };
-
-int KvProcessTest::counter_ = 0;
 
 TEST_P(KvProcessTest, PutGetDelete) {
   cp_status st;

@@ -103,3 +103,27 @@ const char *test_program_path(const char *env, const char *fallback) {
   const char *v = getenv(env);
   return v != NULL && v[0] != '\0' ? v : fallback;
 }
+
+int test_socket_path(const char *name, char *out, size_t cap) {
+  char dir[] = "/tmp/cplugin-test-XXXXXX";
+  if (mkdtemp(dir) == NULL) {
+    return -1;
+  }
+  int n = snprintf(out, cap, "%s/%s", dir, name);
+  if (n < 0 || (size_t)n >= cap || n > 107) {
+    rmdir(dir);
+    return -1;
+  }
+  return 0;
+}
+
+void test_socket_path_remove(const char *path) {
+  unlink(path);
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash != NULL) {
+    *slash = '\0';
+    rmdir(dir);
+  }
+}

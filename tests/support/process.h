@@ -23,6 +23,16 @@ int test_process_start(test_process *p, char *const argv[], int timeout_ms);
  * status (as waitpid reports it), or -1 on timeout (then SIGKILL). */
 int test_process_stop(test_process *p, int sig, int timeout_ms);
 
+/* A Unix socket path no other process uses: `name` inside a new private
+ * directory under /tmp (mkdtemp). A PID does not make it unique: Bazel runs
+ * tests in PID namespaces, where parallel runs share both /tmp and small
+ * PIDs. Writes the path to `out` (at most 107 bytes, the socket limit) and
+ * returns 0, or -1. Remove it with test_socket_path_remove. */
+int test_socket_path(const char *name, char *out, size_t cap);
+
+/* Unlinks the socket and removes its directory. */
+void test_socket_path_remove(const char *path);
+
 /* The path of a program given by environment variable `env` (Bazel sets it),
  * else `fallback` (CMake compiles it in). */
 const char *test_program_path(const char *env, const char *fallback);

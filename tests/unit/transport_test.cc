@@ -16,6 +16,7 @@ extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
+#include "process.h"
 }
 #include "wait.h"
 
@@ -885,7 +886,9 @@ TEST(TransportApi, BadArgumentsAreRejected) {
 }
 
 TEST(TransportApi, UnixSocketListener) {
-  std::string path = "/tmp/cplugin-transport-" + std::to_string(getpid());
+  char unique[128];
+  ASSERT_EQ(0, test_socket_path("transport.sock", unique, sizeof unique));
+  std::string path = unique;
   std::string addr = "unix:" + path;
   cp_server *s = nullptr;
   ASSERT_EQ(0, cp_server_create(&s, nullptr));
@@ -910,7 +913,7 @@ TEST(TransportApi, UnixSocketListener) {
   cp_server_shutdown(s, 100);
   cp_server_destroy(s);
   echo_stats_destroy(stats);
-  unlink(path.c_str());
+  test_socket_path_remove(path.c_str());
 }
 
 }  // namespace
