@@ -13,6 +13,7 @@
 
 usage: py_router_test.py HOST_BINARY PROTO_ROOT
 """
+import socket
 import subprocess
 import sys
 import tempfile
@@ -140,15 +141,20 @@ def churn(host, failures):
     """PROVIDERS registrations on distinct dead addresses, each routed to
     once and unregistered."""
     caller = host.identity("churn-caller")
-    # Ports of a range nothing here listens on: each call fails fast.
-    base_port = 40000
+    # Dead addresses that stay dead: ports bound here but never listened on
+    # refuse connections, and no other process (a parallel test's server)
+    # can take them while the sockets are held.
+    held = []
     n = 0
     while n < PROVIDERS:
         who = host.identity("churn-%d" % n)
         for _ in range(min(PER_IDENTITY, PROVIDERS - n)):
+            dead = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            dead.bind(("127.0.0.1", 0))
+            held.append(dead)
             service_type = "churn%d" % n
             reg_id = host.register(who, service_type, "/churn.v1.Svc/",
-                                   "127.0.0.1:%d" % (base_port + n))
+                                   "127.0.0.1:%d" % dead.getsockname()[1])
             try:
                 host.call(caller, "/churn.v1.Svc/Get", service_type,
                           timeout=10)
@@ -159,6 +165,8 @@ def churn(host, failures):
                                     (n, e.code().name, e.details()))
             host.unregister(who, reg_id)
             n += 1
+    for dead in held:
+        dead.close()
     print("churn: %d providers registered, routed to and unregistered" % n)
 
 
