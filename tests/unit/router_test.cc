@@ -12,6 +12,7 @@ extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
+#include "core/validate.h"
 #include "router/route_parse.h"
 }
 #include "wait.h"
@@ -515,10 +516,10 @@ TEST(RouteParse, EndpointPathCoverage) {
   EXPECT_FALSE(cp_route_path_under("/a.B/C", ""));
   EXPECT_FALSE(cp_route_path_under("/a.B/C", nullptr));
   EXPECT_FALSE(cp_route_path_under("/a.B/C", "/x.Y/"));
-  EXPECT_TRUE(cp_route_reserved("/connectplugin.v1.PluginControl/Shutdown"));
-  EXPECT_TRUE(cp_route_reserved("/grpc.health.v1.Health/Watch"));
-  EXPECT_FALSE(cp_route_reserved("/connectpluginx.v1.A/B"));
-  EXPECT_FALSE(cp_route_reserved("/cplugintest.v1.EchoService/Echo"));
+  EXPECT_TRUE(cp_path_reserved("/connectplugin.v1.PluginControl/Shutdown"));
+  EXPECT_TRUE(cp_path_reserved("/grpc.health.v1.Health/Watch"));
+  EXPECT_FALSE(cp_path_reserved("/connectpluginx.v1.A/B"));
+  EXPECT_FALSE(cp_path_reserved("/cplugintest.v1.EchoService/Echo"));
 }
 
 TEST(RouteParse, Paths) {

@@ -8,12 +8,12 @@
 #include "core/arena.h"
 #include "core/validate.h"
 #include "cplugin/errors.h"
-#include "cplugin/ratelimit_policy.h"
 #include "handshake/identity_quota.h"
 #include "cplugin/handshake.h"
 #include "cplugin/log.h"
 #include "crypto/crypto.h"
 #include "plugin/v1/handshake.cplugin.h"
+#include "ratelimit/peer_key.h"
 
 enum { MAX_APP_VERSIONS = 16, VERSION_LIST_MAX = 128 };
 
@@ -391,12 +391,9 @@ static cp_status_code issue_identity(
   if (id == NULL || token == NULL) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
-  char address[128] = "";
+  char address[CP_PEER_KEY_MAX] = "";
   if (svc->quota != NULL) {
-    if (cp_rate_peer_address(cp_call_peer(call), 64, address, sizeof address) <
-        0) {
-      snprintf(address, sizeof address, "%s", "?");
-    }
+    cp_peer_key(cp_call_peer(call), address);
     if (!id_quota_reserve(svc->quota, address)) {
       return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
                            "too many live runtime identities from this "

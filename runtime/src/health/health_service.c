@@ -1,14 +1,13 @@
 /* Check and Watch of connectplugin.health.v1.HealthService and of the
  * standard grpc.health.v1.Health, over one cp_health. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cplugin/errors.h"
 #include "grpc/health/v1/health.cplugin.h"
-#include "cplugin/ratelimit_policy.h"
 #include "health/health_internal.h"
 #include "plugin/v1/health.cplugin.h"
+#include "ratelimit/peer_key.h"
 
 /* Both protocols number their statuses alike, so one value serves both. */
 _Static_assert(
@@ -89,11 +88,8 @@ static char *anonymous_address(const cp_call *call) {
   if (cp_call_identity(call, NULL) != NULL) {
     return NULL;
   }
-  char address[128];
-  if (cp_rate_peer_address(cp_call_peer(call), 64, address, sizeof address) <
-      0) {
-    snprintf(address, sizeof address, "%s", "?");
-  }
+  char address[CP_PEER_KEY_MAX];
+  cp_peer_key(cp_call_peer(call), address);
   return strdup(address);
 }
 

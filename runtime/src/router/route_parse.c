@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/validate.h"
-
 static bool id_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
@@ -120,10 +118,6 @@ bool cp_route_target_address(const char *address, char *out, size_t cap,
   memcpy(out, rest, len);
   out[len] = '\0';
   return true;
-}
-
-bool cp_route_reserved(const char *method_path) {
-  return cp_path_reserved(method_path);
 }
 
 bool cp_route_path_under(const char *method_path, const char *endpoint_path) {

@@ -30,10 +30,6 @@ bool cp_route_from_metadata(const char *path, const char *type, size_t type_len,
 bool cp_route_target_address(const char *address, char *out, size_t cap,
                              bool *tls);
 
-/* True when `method_path` is one of the framework's own services
- * (cp_path_reserved): such calls are never forwarded. */
-bool cp_route_reserved(const char *method_path);
-
 /* True when `method_path` lies under the provider's registered
  * `endpoint_path`: "/" covers every method; "/pkg.Svc/" (or "/pkg.Svc")
  * covers "/pkg.Svc/<Method>"; a full method path covers itself. Empty or

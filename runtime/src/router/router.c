@@ -9,6 +9,7 @@
 #include "cplugin/router.h"
 #include "router/route_parse.h"
 #include "core/clock.h"
+#include "core/validate.h"
 #include "router/inflight.h"
 #include "router/targets.h"
 #include "transport/client_ref.h"
@@ -198,7 +199,7 @@ static cp_status_code route_call(cp_call *call, void *user) {
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "authentication required");
   }
-  if (cp_route_reserved(route.method_path)) {
+  if (cp_path_reserved(route.method_path)) {
     atomic_fetch_add(&r->denied, 1);
     return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
                          "%s is not routable: the host's and plugins' own "

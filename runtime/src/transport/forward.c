@@ -321,8 +321,7 @@ static void open_target_call(cp_forward *f) {
   f->out = grpc_channel_create_call(
       f->target->channel, call->gcall, GRPC_PROPAGATE_DEFAULTS, call->cq->cq,
       grpc_slice_from_static_string(f->path), NULL,
-      f->deadline_ns == CP_DEADLINE_NONE ? gpr_inf_future(GPR_CLOCK_REALTIME)
-                                         : cp_grpc_deadline(f->deadline_ns),
+      cp_grpc_deadline(f->deadline_ns), /* infinite for CP_DEADLINE_NONE */
       NULL);
   if (f->out == NULL) {
     cp_status_set(&call->status, CP_STATUS_UNAVAILABLE,
