@@ -9,13 +9,26 @@
 #include <string.h>
 
 /* A malloc'ed copy of data[0..size) with a NUL after it (embedded NULs stay:
- * the parser sees the prefix before the first one, as a C caller would). */
+ * the parser sees the prefix before the first one, as a C caller would).
+ * Aborts when out of memory, so targets need not check. */
 static inline char *fuzz_string(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1);
-  if (s != NULL) {
-    memcpy(s, data, size);
-    s[size] = '\0';
+  if (s == NULL) {
+    abort();
   }
+  memcpy(s, data, size);
+  s[size] = '\0';
+  return s;
+}
+
+/* A malloc'ed copy of exactly `len` bytes, without a terminator, so ASan
+ * sees any read past them. Aborts when out of memory. */
+static inline char *fuzz_exact(const char *src, size_t len) {
+  char *s = malloc(len > 0 ? len : 1);
+  if (s == NULL) {
+    abort();
+  }
+  memcpy(s, src, len);
   return s;
 }
 

@@ -71,6 +71,18 @@ class TransportTest : public ::testing::Test {
     ASSERT_EQ(0, cp_client_create(&client_, target.c_str(), copts));
   }
 
+  // A second client with a TCP connection of its own to the server (gRPC
+  // would otherwise share client_'s). Destroy it with cp_client_destroy.
+  cp_client *DedicatedClient() {
+    std::string target = "127.0.0.1:" + std::to_string(port_);
+    cp_client_options copts;
+    cp_client_options_init(&copts);
+    copts.dedicated_connection = true;
+    cp_client *c = nullptr;
+    EXPECT_EQ(0, cp_client_create(&c, target.c_str(), &copts));
+    return c;
+  }
+
   EchoResult Echo(const Cplugintest__V1__EchoRequest &req,
                   const cp_call_options *opts = nullptr,
                   cp_client *client = nullptr) {
@@ -398,12 +410,8 @@ TEST_F(TransportTest, StreamsPerConnectionAreCapped) {
   EXPECT_EQ(CP_STATUS_DEADLINE_EXCEEDED, status.code);
   EXPECT_EQ(2, Stat(COUNT_CALLS));
   // Another connection is not affected.
-  cp_client *other = nullptr;
-  std::string target = "127.0.0.1:" + std::to_string(port_);
-  cp_client_options copts;
-  cp_client_options_init(&copts);
-  copts.dedicated_connection = true;
-  ASSERT_EQ(0, cp_client_create(&other, target.c_str(), &copts));
+  cp_client *other = DedicatedClient();
+  ASSERT_NE(nullptr, other);
   Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
   req.text = const_cast<char *>("other");
   EXPECT_EQ(0, Echo(req, nullptr, other).rc);
@@ -436,12 +444,8 @@ TEST_F(TransportTest, OversizedRequestMetadataFailsTheCall) {
   // The server keeps serving; the refused header block may have cost that
   // client its connection (gRPC closes it on a header block over the limit),
   // so ask on a connection of its own.
-  cp_client *fresh = nullptr;
-  std::string target = "127.0.0.1:" + std::to_string(port_);
-  cp_client_options copts;
-  cp_client_options_init(&copts);
-  copts.dedicated_connection = true;
-  ASSERT_EQ(0, cp_client_create(&fresh, target.c_str(), &copts));
+  cp_client *fresh = DedicatedClient();
+  ASSERT_NE(nullptr, fresh);
   req.text = const_cast<char *>("small");
   EchoResult small = Echo(req, nullptr, fresh);
   EXPECT_EQ(0, small.rc) << small.status.message;
