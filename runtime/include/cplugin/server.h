@@ -67,6 +67,13 @@ typedef struct cp_server_options {
    * (default 0 = as long as they need). */
   int64_t max_connection_age_ms;
   int64_t max_connection_age_grace_ms;
+  /* Request bytes one call may have buffered before the server reads its
+   * request: the HTTP/2 stream window it advertises (default 0 = gRPC's
+   * adaptive window, which grows with the measured bandwidth-delay product
+   * to megabytes on loopback). Set it, with cp_server_limit_anonymous_reads,
+   * to bound what calls waiting to be read can make the server hold; at
+   * least 1024. Reads in progress open the window as they need. */
+  size_t stream_window_bytes;
 } cp_server_options;
 
 /* Fills `opts` with the defaults. */
@@ -112,8 +119,42 @@ int cp_server_add_method(cp_server *server, const cp_method_desc *method,
 int cp_server_limit_requests(cp_server *server, const char *path_prefix,
                              size_t max_bytes);
 
+/* --- reading anonymous requests ----------------------------------------------
+ * gRPC receives a request message whole before the server can check its
+ * size, so reading a 4 MiB request costs 4 MiB even when the method's cap is
+ * 64 KiB. A server can bound that for calls nobody vouched for: the request
+ * of a call that the interceptors admitted without recording an identity
+ * (cp_call_set_identity) is read only while one of `total` read slots, and
+ * one of `per_peer` slots of its peer key, is free. Waiting calls hold no
+ * more than the stream window (stream_window_bytes) each and are read in
+ * arrival order. While calls wait, a read that has held its slot for
+ * `stall_ms` is cancelled with RESOURCE_EXHAUSTED, so a peer that trickles
+ * its request cannot keep others waiting. Calls with an identity are read
+ * at once. Off unless set. */
+enum { CP_SERVER_PEER_KEY_MAX = 128 };
+
+/* Writes the key under which `peer` (cp_call_peer) is counted, NUL-ended,
+ * into `out`. Called on completion-queue threads; must not block. */
+typedef void (*cp_server_peer_key_fn)(const char *peer,
+                                      char out[CP_SERVER_PEER_KEY_MAX],
+                                      void *user);
+
+typedef struct cp_anonymous_read_limits {
+  size_t total;    /* read slots for anonymous calls (≥ 1) */
+  size_t per_peer; /* of which one peer key may hold (1 ≤ per_peer ≤ total) */
+  int64_t stall_ms;               /* > 0 */
+  cp_server_peer_key_fn peer_key; /* NULL: the peer without its port */
+  void *peer_key_user;
+} cp_anonymous_read_limits;
+
+/* Sets the limits (copied). Returns 0, CP_EINVAL, or CP_ESTATE after
+ * start. */
+int cp_server_limit_anonymous_reads(cp_server *server,
+                                    const cp_anonymous_read_limits *limits);
+
 /* A server interceptor runs before the handler, in the order added. It sees
- * the method, metadata, peer and deadline and may record an identity. Return
+ * the method, metadata, peer and deadline and may record an identity; the
+ * request message is not read yet (see above). Return
  * CP_STATUS_OK to continue; any other code rejects the call with that code
  * (set a message with cp_call_error) and the handler never runs. Interceptors
  * also run for unknown methods (cp_call_method is then NULL) before the

@@ -9,6 +9,7 @@
 #include "cplugin/host.h"
 #include "cplugin/lifecycle.h"
 #include "cplugin/log.h"
+#include "ratelimit/peer_key.h"
 
 struct cp_host {
   cp_server *server;
@@ -46,6 +47,18 @@ void cp_host_options_init(cp_host_options *opts) {
   opts->call_chain = true;
   opts->max_register_request_bytes = (size_t)512 * 1024;
   opts->max_host_request_bytes = (size_t)64 * 1024;
+  opts->server.stream_window_bytes = (size_t)16 * 1024;
+  opts->anonymous_reads.total = 4;
+  opts->anonymous_reads.per_peer = 1;
+  opts->anonymous_reads.stall_ms = 5000;
+}
+
+static void peer_address_key(const char *peer, char out[CP_SERVER_PEER_KEY_MAX],
+                             void *user) {
+  (void)user;
+  char key[CP_PEER_KEY_MAX];
+  cp_peer_key(peer, key);
+  snprintf(out, CP_SERVER_PEER_KEY_MAX, "%s", key);
 }
 
 /* Runtime-token checks, timed (sampled) for the metrics. */
@@ -119,6 +132,13 @@ static void end_routed_calls(const char *runtime_id, cp_token_event event,
 
 static int create_pieces(cp_host *h, const cp_host_options *o) {
   int rc = cp_server_create(&h->server, &o->server);
+  if (rc == 0 && o->anonymous_reads.total > 0) {
+    cp_anonymous_read_limits limits = o->anonymous_reads;
+    if (limits.peer_key == NULL) {
+      limits.peer_key = peer_address_key;
+    }
+    rc = cp_server_limit_anonymous_reads(h->server, &limits);
+  }
   if (rc == 0) {
     rc = cp_token_store_create(&h->tokens, &o->tokens);
   }

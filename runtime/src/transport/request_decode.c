@@ -8,10 +8,30 @@
  * (cp_call_release_request): handlers copy what they keep. */
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cplugin/errors.h"
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
+
+/* gRPC receives a request whole, in 8-64 KiB slices from whichever
+ * thread's malloc arena read the socket, and glibc keeps freed pages of
+ * such arenas resident. A peer sending oversized requests one after
+ * another would leave the host megabytes larger for each thread that read
+ * one, so after discarding a large refused request the pages go back to the
+ * system. Refused requests are rare in normal operation and the read gate
+ * serialises anonymous ones. */
+static void give_back_large(size_t wire) {
+#ifdef __GLIBC__
+  if (wire >= (size_t)1024 * 1024) {
+    malloc_trim(0);
+  }
+#else
+  (void)wire;
+#endif
+}
 
 cp_status_code cp_call_decode_request(cp_call *call,
                                       ProtobufCMessage **request) {
@@ -25,6 +45,7 @@ cp_status_code cp_call_decode_request(cp_call *call,
   if (wire > rm->max_request_bytes) {
     grpc_byte_buffer_destroy(call->payload);
     call->payload = NULL;
+    give_back_large(wire);
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
                          "request of %zu bytes is over the %zu-byte limit of "
                          "%s",

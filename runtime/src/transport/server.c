@@ -12,6 +12,8 @@
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "transport/plaintext_warning.h"
+#include "transport/read_gate.h"
+#include "transport/server_reply.h"
 #include "transport/server_internal.h"
 #include "transport/tls_internal.h"
 
@@ -65,7 +67,9 @@ static int validate_options(const cp_server_options *o) {
       o->max_connection_idle_ms < 0 || o->max_connection_idle_ms > INT32_MAX ||
       o->max_connection_age_ms < 0 || o->max_connection_age_ms > INT32_MAX ||
       o->max_connection_age_grace_ms < 0 ||
-      o->max_connection_age_grace_ms > INT32_MAX) {
+      o->max_connection_age_grace_ms > INT32_MAX ||
+      (o->stream_window_bytes != 0 &&
+       (o->stream_window_bytes < 1024 || o->stream_window_bytes > INT32_MAX))) {
     return CP_EINVAL;
   }
   return 0;
@@ -96,6 +100,12 @@ static size_t server_args(const cp_server_options *o, grpc_arg *args) {
   if (o->max_connection_idle_ms > 0) {
     int_arg(&args[n++], GRPC_ARG_MAX_CONNECTION_IDLE_MS,
             o->max_connection_idle_ms);
+  }
+  if (o->stream_window_bytes > 0) {
+    /* A fixed window: the adaptive one (BDP probing) would grow it again. */
+    int_arg(&args[n++], GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    int_arg(&args[n++], GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+            (int64_t)o->stream_window_bytes);
   }
   if (o->max_connection_age_ms > 0) {
     int_arg(&args[n++], GRPC_ARG_MAX_CONNECTION_AGE_MS,
@@ -132,7 +142,7 @@ int cp_server_create(cp_server **out, const cp_server_options *opts) {
   }
   s->opts = o;
   grpc_init();
-  grpc_arg args[10];
+  grpc_arg args[12];
   grpc_channel_args chargs = {server_args(&o, args), args};
   s->grpc = grpc_server_create(&chargs, NULL);
   if (s->grpc == NULL) {
@@ -286,6 +296,18 @@ static int check_configurable(const cp_server *server, bool arg_ok) {
   return server->state == CP_SERVER_CREATED ? 0 : CP_ESTATE;
 }
 
+int cp_server_limit_anonymous_reads(cp_server *server,
+                                    const cp_anonymous_read_limits *limits) {
+  bool ok = limits != NULL && limits->total > 0 && limits->per_peer > 0 &&
+            limits->per_peer <= limits->total && limits->total <= 4096 &&
+            limits->stall_ms > 0 && limits->stall_ms <= INT32_MAX;
+  int rc = check_configurable(server, ok);
+  if (rc == 0) {
+    server->anonymous_reads = *limits;
+  }
+  return rc;
+}
+
 int cp_server_add_interceptor(cp_server *server, cp_server_interceptor_fn fn,
                               void *user) {
   int rc = check_configurable(server, fn != NULL);
@@ -343,7 +365,7 @@ void cp_server_request_next(cp_server_cq *cq, cp_registered_method *rm) {
   if (rm != NULL) {
     err = grpc_server_request_registered_call(
         cq->server->grpc, rm->grpc_handle, &call->gcall, &call->grpc_deadline,
-        &call->md, &call->payload, cq->cq, cq->cq, &call->tag);
+        &call->md, NULL, cq->cq, cq->cq, &call->tag);
   } else {
     err =
         grpc_server_request_call(cq->server->grpc, &call->gcall, &call->details,
@@ -369,11 +391,15 @@ static void on_call_arrived(cp_tag *tag, bool ok) {
   }
   if (call->rm == NULL) {
     cp_serve_unknown(call);
-  } else if (call->rm->desc->kind == CP_METHOD_UNARY) {
-    cp_serve_unary(call);
-  } else {
-    cp_serve_stream(call);
+    return;
   }
+  /* Decide from the headers before reading the request. */
+  cp_status_code code = cp_call_run_interceptors(call);
+  if (code != CP_STATUS_OK) {
+    cp_call_send_final(call, code, NULL);
+    return;
+  }
+  cp_call_read_request(call);
 }
 
 static void on_shutdown_done(cp_tag *tag, bool ok) {
@@ -416,10 +442,16 @@ int cp_server_start(cp_server *server) {
   for (size_t i = 0; i < server->method_count; i++) {
     cp_registered_method *rm = &server->methods[i];
     rm->grpc_handle = grpc_server_register_method(
-        server->grpc, rm->desc->path, NULL,
-        GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+        server->grpc, rm->desc->path, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     if (rm->grpc_handle == NULL) {
       return CP_EEXIST;
+    }
+  }
+  if (server->anonymous_reads.total > 0 && server->read_gate == NULL) {
+    server->read_gate =
+        cp_read_gate_new(&server->anonymous_reads, &cp_call_read_gate_ops);
+    if (server->read_gate == NULL) {
+      return CP_ENOMEM;
     }
   }
   size_t n = server->opts.threads;
@@ -518,6 +550,13 @@ int cp_server_shutdown(cp_server *server, int64_t grace_ms) {
   server->state = CP_SERVER_STOPPING;
   grpc_server_shutdown_and_notify(server->grpc, server->cqs[0].cq,
                                   &server->shutdown_tag);
+  if (server->read_gate != NULL) {
+    /* A call waiting to be read holds gRPC's shutdown back: read them all
+     * now (cancel_all_calls ends those that do not finish in the grace). */
+    pthread_mutex_unlock(&server->mu);
+    cp_read_gate_open(server->read_gate);
+    pthread_mutex_lock(&server->mu);
+  }
   wait_grpc_shutdown(server, grace_ms);
   pthread_mutex_unlock(&server->mu);
 
@@ -583,6 +622,7 @@ void cp_server_destroy(cp_server *server) {
     /* Never started: nothing is in flight. */
     destroy_unstarted(server);
   }
+  cp_read_gate_free(server->read_gate);
   free(server->methods);
   free(server->interceptors);
   free(server->post_hooks);

@@ -11,6 +11,7 @@
 #include "core/arena.h"
 #include "cplugin/server.h"
 #include "transport/decode_budget.h"
+#include "transport/read_gate.h"
 #include "transport/tag.h"
 
 typedef struct cp_server_cq cp_server_cq;
@@ -70,6 +71,9 @@ struct cp_server {
   cp_server_fallback_fn fallback;
   void *fallback_user;
 
+  cp_anonymous_read_limits anonymous_reads; /* total 0: not limited */
+  struct cp_read_gate *read_gate;           /* from start, if limited */
+
   pthread_mutex_t mu;
   pthread_cond_t cv;
   enum cp_server_state state;
@@ -113,6 +117,7 @@ struct cp_call {
   cp_stream *stream;          /* server-streaming calls */
   struct cp_forward *forward; /* calls forwarded by a fallback */
   bool in_fallback;           /* cp_call_forward is allowed */
+  cp_read_gate_entry gate;    /* anonymous calls: in the read gate */
   cp_arena arena;
 };
 
@@ -129,8 +134,15 @@ void cp_call_run_post_hooks(cp_call *call, cp_status_code code);
 cp_status_code cp_call_final_code(const cp_call *call, cp_status_code sent,
                                   bool batch_ok);
 
-/* unary.c: serves an arrived call of a unary method, or answers an unknown
- * method. Takes ownership of `call`. */
+/* request_read.c: reads the request of a call whose interceptors passed,
+ * through the read gate when the call is anonymous, then serves it
+ * (cp_serve_unary or cp_serve_stream). Takes ownership of `call`. */
+void cp_call_read_request(cp_call *call);
+/* The read gate's operations on calls. */
+extern const cp_read_gate_ops cp_call_read_gate_ops;
+
+/* unary.c: serves a call of a unary method whose request was read, or
+ * answers an unknown method. Takes ownership of `call`. */
 void cp_serve_unary(cp_call *call);
 void cp_serve_unknown(cp_call *call);
 /* Sends `code` without a message body and frees the call when done. */
@@ -149,7 +161,8 @@ void cp_forward_discard(cp_call *call);
 int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
                               const void *value, size_t value_len);
 
-/* stream.c: serves an arrived call of a server-streaming method. */
+/* stream.c: serves a call of a server-streaming method whose request was
+ * read. */
 void cp_serve_stream(cp_call *call);
 
 /* server.c */

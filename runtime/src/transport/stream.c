@@ -282,11 +282,8 @@ static void finish_locked(cp_stream *s, cp_status_code code) {
 }
 
 void cp_serve_stream(cp_call *call) {
-  cp_status_code code = cp_call_run_interceptors(call);
   ProtobufCMessage *req = NULL;
-  if (code == CP_STATUS_OK) {
-    code = cp_call_decode_request(call, &req);
-  }
+  cp_status_code code = cp_call_decode_request(call, &req);
   if (code != CP_STATUS_OK) {
     cp_call_send_final(call, code, NULL);
     return;

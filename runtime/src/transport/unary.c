@@ -47,11 +47,8 @@ static cp_status_code run_handler(cp_call *call, grpc_byte_buffer **out) {
 }
 
 void cp_serve_unary(cp_call *call) {
-  cp_status_code code = cp_call_run_interceptors(call);
   grpc_byte_buffer *resp = NULL;
-  if (code == CP_STATUS_OK) {
-    code = run_handler(call, &resp);
-  }
+  cp_status_code code = run_handler(call, &resp);
   /* The response is encoded: nothing refers to the request any more. */
   cp_call_release_request(call);
   cp_call_send_final(call, code, resp);
