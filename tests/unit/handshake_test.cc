@@ -213,7 +213,7 @@ TEST_F(HandshakeTest, TokenCapIsResourceExhausted) {
 
 // One address may hold max_identities_per_address live identities; a
 // revoked one gives its place back, and another address (here a Unix socket
-// client, which the cap keys as "unix:...") is not affected.
+// client, which the cap keys by its user, "uid:0") is not affected.
 TEST_F(HandshakeTest, LiveIdentitiesAreCappedPerAddress) {
   cp_token_store_destroy(tokens_);
   cp_token_store_options to;

@@ -39,8 +39,11 @@ const cp_method_desc *cp_call_method(const cp_call *call);
 /* The ":path" of the call, for example "/kv.v1.KVService/Get". */
 const char *cp_call_path(const cp_call *call);
 
-/* The peer's address as gRPC reports it ("ipv4:127.0.0.1:53412",
- * "unix:/tmp/s"); unauthenticated, for logs and per-address limits. */
+/* The peer's address as gRPC reports it ("ipv4:127.0.0.1:53412"; "fd:12"
+ * for a caller of a plaintext Unix-socket listener, whose connection
+ * cplugin accepted and handed to gRPC; "unix:" on a TLS one); for
+ * logs and per-address limits, which key Unix-socket callers by their
+ * user (docs/security.md). */
 const char *cp_call_peer(const cp_call *call);
 
 /* Absolute deadline on CLOCK_MONOTONIC in nanoseconds, or CP_DEADLINE_NONE. */

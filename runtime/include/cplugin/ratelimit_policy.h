@@ -6,9 +6,9 @@
  * and "alice" by certificate are different callers. A call without an
  * identity (Handshake, health) is limited per peer IP address, without the
  * port; IPv6 addresses by their /64 prefix by default (one host usually owns
- * a whole /64), Unix-socket peers per socket. Request metadata never picks a
- * budget: a spoofed x-plugin-runtime-id header neither borrows nor drains
- * another caller's bucket.
+ * a whole /64), Unix-socket peers per user (docs/security.md). Request
+ * metadata never picks a budget: a spoofed x-plugin-runtime-id header
+ * neither borrows nor drains another caller's bucket.
  *
  * Which budget: every method with its own rule has its own bucket per
  * caller; a rule for a service prefix ("/pkg.Svc/") gives all of that

@@ -87,7 +87,11 @@ int cp_server_create(cp_server **out, const cp_server_options *opts);
 /* Adds a plaintext listener. `address` is "host:port" (port 0 picks a free
  * port), "unix:/path" or "unix-abstract:name". On success *bound_port (if not
  * NULL) receives the TCP port (0 for Unix sockets). Returns 0, CP_EINVAL,
- * CP_ESTATE after start, or CP_EBIND when the address cannot be bound. */
+ * CP_ESTATE after start, or CP_EBIND when the address cannot be bound.
+ * Unix sockets are accepted on a thread of the server's own (from
+ * cp_server_start until shutdown), so that callers can be told apart by
+ * user (SO_PEERCRED); the socket file is replaced if stale and removed at
+ * shutdown, as gRPC does. */
 int cp_server_listen(cp_server *server, const char *address, int *bound_port);
 
 /* As cp_server_listen, with TLS (or mutual TLS when

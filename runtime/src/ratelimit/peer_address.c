@@ -7,13 +7,11 @@
 #include <arpa/inet.h>
 #include <limits.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cplugin/errors.h"
 #include "cplugin/ratelimit_policy.h"
-#include "ratelimit/peer_key.h"
 
 enum { IPV6_BYTES = 16, ZONE_MAX = 64 };
 
@@ -153,11 +151,4 @@ int cp_rate_peer_address(const char *peer, unsigned ipv6_prefix_bits, char *out,
     return finish(peer, out, out_cap);
   }
   return CP_EINVAL;
-}
-
-void cp_peer_key(const char *peer, char out[CP_PEER_KEY_MAX]) {
-  if (peer == NULL ||
-      cp_rate_peer_address(peer, 64, out, CP_PEER_KEY_MAX) < 0) {
-    snprintf(out, CP_PEER_KEY_MAX, "%s", "?");
-  }
 }

@@ -6,6 +6,7 @@
 
 #include "cplugin/errors.h"
 #include "cplugin/ratelimit_policy.h"
+#include "ratelimit/peer_key.h"
 #include "ratelimit/policy_rules.h"
 
 struct cp_rate_policy {
@@ -18,8 +19,9 @@ struct cp_rate_policy {
 };
 
 /* Bucket keys: a tag byte, the rule's group (2 bytes), then either the
- * provider, a NUL and the identity, or the peer address. The NUL cannot
- * occur in either string, so no two callers share a key. */
+ * provider, a NUL and the identity, or the peer's key (its address, or
+ * "uid:N" on a Unix socket). The NUL cannot occur in either string, so no
+ * two callers share a key. */
 enum { KEY_HEAD = 3, KEY_BY_IDENTITY = 'i', KEY_BY_PEER = 'p' };
 
 #define NS_PER_MS 1000000LL
@@ -205,8 +207,7 @@ static bool call_key(const cp_rate_policy *p, cp_call *call, uint16_t group,
   key[0] = KEY_BY_PEER;
   char addr[CP_RATE_KEY_MAX - KEY_HEAD];
   const char *peer = cp_call_peer(call);
-  int n = cp_rate_peer_address(peer != NULL ? peer : "", p->ipv6_prefix_bits,
-                               addr, sizeof addr);
+  int n = cp_peer_key_bits(peer, p->ipv6_prefix_bits, addr, sizeof addr);
   if (n < 0) {
     /* Unrecognised peers share one bucket per rule: limited, not exempt. */
     return append(key, len, "?", 1);

@@ -16,6 +16,7 @@
 #include "transport/server_reply.h"
 #include "transport/server_internal.h"
 #include "transport/tls_internal.h"
+#include "transport/unix_listener.h"
 
 enum {
   DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024,
@@ -186,8 +187,20 @@ int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
   if (server->state != CP_SERVER_CREATED) {
     return CP_ESTATE;
   }
-  int rc = add_listener(server, address,
-                        grpc_insecure_server_credentials_create(), bound_port);
+  int rc;
+  if (cp_unix_listener_handles(address)) {
+    /* Accepted by cplugin so that callers are told apart by user. */
+    rc = cp_unix_listener_open(address, server->grpc, &server->unix_listeners);
+    if (rc == 0) {
+      server->listener_count++;
+      if (bound_port != NULL) {
+        *bound_port = 0;
+      }
+    }
+  } else {
+    rc = add_listener(server, address,
+                      grpc_insecure_server_credentials_create(), bound_port);
+  }
   if (rc == 0) {
     cp_plaintext_warn(CP_PLAINTEXT_SERVER, address);
   }
@@ -476,6 +489,7 @@ int cp_server_start(cp_server *server) {
     }
     cp_server_request_next(&server->cqs[i], NULL);
   }
+  cp_unix_listeners_start(server->unix_listeners);
   for (size_t i = 0; i < n; i++) {
     if (pthread_create(&server->cqs[i].thread, NULL, cq_thread_main,
                        &server->cqs[i]) != 0) {
@@ -548,6 +562,8 @@ int cp_server_shutdown(cp_server *server, int64_t grace_ms) {
     return 0;
   }
   server->state = CP_SERVER_STOPPING;
+  /* No connection may reach gRPC once its shutdown has begun. */
+  cp_unix_listeners_close(&server->unix_listeners);
   grpc_server_shutdown_and_notify(server->grpc, server->cqs[0].cq,
                                   &server->shutdown_tag);
   if (server->read_gate != NULL) {
@@ -618,6 +634,7 @@ void cp_server_destroy(cp_server *server) {
       server->state == CP_SERVER_STOPPING) {
     cp_server_shutdown(server, 0);
   }
+  cp_unix_listeners_close(&server->unix_listeners);
   if (server->grpc != NULL) {
     /* Never started: nothing is in flight. */
     destroy_unstarted(server);

@@ -52,7 +52,8 @@ enum cp_server_state {
 struct cp_server {
   cp_server_options opts;
   grpc_server *grpc;
-  size_t listener_count;
+  size_t listener_count;                   /* gRPC's and unix_listeners */
+  struct cp_unix_listener *unix_listeners; /* plaintext Unix sockets */
 
   cp_registered_method *methods;
   size_t method_count;
