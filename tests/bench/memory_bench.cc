@@ -2,7 +2,11 @@
 // and 100 000 items, each measured once (Iterations(1): they measure state,
 // not time) on a fresh structure, fixed overhead included:
 //   BM_TokenMemory         bytes_per_token: a cp_token_store that issued N
-//                          identities
+//                          identities (one plugin name, as N instances of
+//                          one plugin)
+//   BM_TokenMemoryDistinctNames  the same with a name of its own for each
+//                          identity ("plugin-<i>"): the store keeps one copy
+//                          per distinct name, so this is its worst case
 //   BM_BucketMemory        bytes_per_bucket: a cp_rate_limiter tracking N
 //                          keys of the rate policy's shape (bench_util.h)
 //   BM_RegistrationMemory  bytes_per_registration: a cp_registry with N
@@ -385,6 +389,37 @@ void BM_PluginMemory(benchmark::State &state) {
 
 BENCHMARK(BM_PluginMemory)
     ->ArgName("plugins")
+    ->ArgsProduct({kSizes})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+// Last, so that the benchmarks above run in the state they always ran in
+// (malloc adjusts its mmap threshold to the blocks freed before).
+void BM_TokenMemoryDistinctNames(benchmark::State &state) {
+  size_t n = static_cast<size_t>(state.range(0));
+  if (!Prepare(state)) {
+    return;
+  }
+  for (auto _ : state) {
+    Usage before = Now();
+    cp_token_store *store = NewStore(n);
+    char id[CP_RUNTIME_ID_MAX + 1];
+    char token[CP_TOKEN_LEN + 1];
+    for (size_t i = 0; i < n; i++) {
+      char name[32];
+      snprintf(name, sizeof name, "plugin-%zu", i);
+      cp_token_store_issue(store, name, id, sizeof id, token);
+    }
+    Report(state, "token", before, Now(), n);
+    if (cp_token_store_count(store) != n) {
+      state.SkipWithError("issue failed");
+    }
+    cp_token_store_destroy(store);
+  }
+}
+
+BENCHMARK(BM_TokenMemoryDistinctNames)
+    ->ArgName("live")
     ->ArgsProduct({kSizes})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);

@@ -1,12 +1,17 @@
-// Internal core helpers: per-call arena, monotonic clock, service lookup.
+// Internal core helpers: per-call arena, monotonic clock, service lookup,
+// interned strings.
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <vector>
 
 extern "C" {
 #include "core/arena.h"
 #include "core/clock.h"
+#include "core/intern.h"
+#include "cplugin/errors.h"
 #include "cplugin/service.h"
 }
 
@@ -63,4 +68,112 @@ TEST(Service, FindMethodByPath) {
   EXPECT_EQ(nullptr, cp_service_find_method(&svc, "/p.S/Nope"));
   EXPECT_EQ(nullptr, cp_service_find_method(nullptr, "/p.S/Get"));
   EXPECT_EQ(nullptr, cp_service_find_method(&svc, nullptr));
+}
+
+namespace {
+
+class InternTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cp_siphash_key key = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+    cp_intern_init(&t_, &key);
+  }
+  void TearDown() override { cp_intern_release(&t_); }
+
+  uint32_t Add(const std::string &s) {
+    uint32_t id = 0;
+    EXPECT_EQ(0, cp_intern_add(&t_, s.data(), s.size(), &id));
+    return id;
+  }
+  std::string Str(uint32_t id) {
+    return std::string(cp_intern_str(&t_, id), cp_intern_len(&t_, id));
+  }
+
+  cp_intern t_;
+};
+
+}  // namespace
+
+TEST_F(InternTest, EqualStringsShareOneCopyUntilTheLastPut) {
+  EXPECT_EQ(0u, cp_intern_count(&t_));
+  uint32_t a = Add("kv-plugin");
+  uint32_t b = Add(std::string("kv-plugin-x", 9));  // not NUL-terminated
+  EXPECT_NE(0u, a);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(1u, cp_intern_count(&t_));
+  EXPECT_STREQ("kv-plugin", cp_intern_str(&t_, a));
+  cp_intern_put(&t_, a);
+  EXPECT_EQ(1u, cp_intern_count(&t_));
+  EXPECT_STREQ("kv-plugin", cp_intern_str(&t_, a));
+  cp_intern_put(&t_, b);
+  EXPECT_EQ(0u, cp_intern_count(&t_));
+}
+
+TEST_F(InternTest, LengthsTellApartPrefixesEmptyAndEmbeddedNul) {
+  uint32_t empty = Add("");
+  uint32_t a = Add("a");
+  uint32_t ab = Add("ab");
+  uint32_t nul = Add(std::string("a\0b", 3));
+  EXPECT_EQ(4u, cp_intern_count(&t_));
+  EXPECT_NE(empty, a);
+  EXPECT_NE(a, ab);
+  EXPECT_NE(a, nul);
+  EXPECT_EQ("", Str(empty));
+  EXPECT_STREQ("", cp_intern_str(&t_, empty));
+  EXPECT_EQ(std::string("a\0b", 3), Str(nul));
+  EXPECT_EQ(3u, cp_intern_len(&t_, nul));
+  EXPECT_EQ(empty, Add(""));
+  EXPECT_EQ(nul, Add(std::string("a\0b", 3)));
+}
+
+TEST_F(InternTest, FreedIdsAreReusedForOtherStrings) {
+  uint32_t a = Add("alpha");
+  uint32_t b = Add("beta");
+  cp_intern_put(&t_, a);
+  uint32_t c = Add("gamma");
+  EXPECT_EQ(a, c);  // the freed entry, not a new one
+  EXPECT_EQ("gamma", Str(c));
+  EXPECT_EQ("beta", Str(b));
+  EXPECT_NE(a, Add("alpha"));  // a new entry now: a's id is gamma's
+}
+
+// Many strings through several rehashes, removed in an interleaved order:
+// every remaining string is still found under its id, and equal adds find
+// it again instead of copying.
+TEST_F(InternTest, ManyStringsThroughGrowthAndRemoval) {
+  const int n = 10000;
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < n; i++) {
+    ids.push_back(Add("name-" + std::to_string(i)));
+  }
+  EXPECT_EQ(static_cast<size_t>(n), cp_intern_count(&t_));
+  for (int i = 0; i < n; i += 3) {
+    cp_intern_put(&t_, ids[static_cast<size_t>(i)]);
+  }
+  for (int i = 0; i < n; i++) {
+    if (i % 3 == 0) {
+      continue;
+    }
+    uint32_t id = ids[static_cast<size_t>(i)];
+    ASSERT_EQ("name-" + std::to_string(i), Str(id)) << i;
+    ASSERT_EQ(id, Add("name-" + std::to_string(i))) << i;
+    cp_intern_put(&t_, id);
+  }
+  EXPECT_EQ(static_cast<size_t>(n - (n + 2) / 3), cp_intern_count(&t_));
+}
+
+TEST_F(InternTest, ReleaseFreesStringsStillReferenced) {
+  Add("left");
+  Add("left");
+  Add("over");
+  cp_intern_release(&t_);  // leaks would show under valgrind and ASan
+  EXPECT_EQ(0u, cp_intern_count(&t_));
+  EXPECT_EQ("again", Str(Add("again")));  // usable after release
+}
+
+TEST_F(InternTest, OverlongStringsAreRejected) {
+  uint32_t id = 0;
+  // The length is checked before the bytes are read.
+  EXPECT_EQ(CP_EINVAL, cp_intern_add(&t_, "x", size_t{UINT32_MAX}, &id));
+  EXPECT_EQ(0u, cp_intern_count(&t_));
 }

@@ -397,6 +397,50 @@ TEST_F(RegistryStoreTest, WeightedIsProportional) {
   EXPECT_NEAR(3.0 / 7.0, n["p2"] / static_cast<double>(draws), 0.01);
 }
 
+// Cumulative weights are kept only while a type is weighted: switching to
+// weighted after providers registered computes them, switching away drops
+// them, and providers added while weighted (past the arrays' first
+// capacity) are weighed too.
+TEST_F(RegistryStoreTest, WeightedAfterTheFactAndBack) {
+  opts_.random_seed = 11;
+  Create();
+  Svc light;
+  light.md = {{"weight", "1"}};
+  Svc heavy;
+  heavy.md = {{"weight", "1000000"}};
+  ASSERT_EQ(0, Add("p0", light));
+  ASSERT_EQ(0, Add("p1", heavy));
+  auto draws_of = [&](const std::string &who) {
+    int n = 0;
+    for (int i = 0; i < 1000; i++) {
+      n += Resolve("logger") == who;
+    }
+    return n;
+  };
+  EXPECT_EQ(1000, draws_of("p0"));  // "first"
+  ASSERT_EQ(0, cp_registry_set_strategy(reg_, "logger", CP_SELECT_WEIGHTED));
+  EXPECT_GE(draws_of("p1"), 995);
+  ASSERT_EQ(0, cp_registry_set_strategy(reg_, "logger", CP_SELECT_ROUND_ROBIN));
+  EXPECT_EQ(500, draws_of("p1"));
+  ASSERT_EQ(0, cp_registry_set_strategy(reg_, "logger", CP_SELECT_WEIGHTED));
+  for (int i = 2; i < 9; i++) {
+    ASSERT_EQ(0, Add("p" + std::to_string(i), light));
+  }
+  ASSERT_EQ(0, Add("p9", heavy));
+  int heavy_draws = 0;
+  for (int i = 0; i < 1000; i++) {
+    std::string who = Resolve("logger");
+    heavy_draws += who == "p1" || who == "p9";
+  }
+  EXPECT_GE(heavy_draws, 995);
+  // A type that has no providers yet may be made weighted too.
+  ASSERT_EQ(0, cp_registry_set_strategy(reg_, "empty", CP_SELECT_WEIGHTED));
+  Svc e;
+  e.type = "empty";
+  ASSERT_EQ(0, Add("q0", e));
+  EXPECT_EQ("q0", Resolve("empty"));
+}
+
 TEST_F(RegistryStoreTest, ResolveByProviderTakesItsFirstRegistrationOfTheType) {
   Create();
   Svc a;

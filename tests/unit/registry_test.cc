@@ -191,7 +191,7 @@ class RegistryTest : public ::testing::Test {
                      const std::string &min = "",
                      std::string *provider = nullptr,
                      std::string *url = nullptr, bool *single = nullptr,
-                     std::string *version = nullptr) {
+                     std::string *version = nullptr, Pairs *meta = nullptr) {
     Connectplugin__V1__DiscoverServiceRequest req =
         CONNECTPLUGIN__V1__DISCOVER_SERVICE_REQUEST__INIT;
     req.service_type = const_cast<char *>(type.c_str());
@@ -210,6 +210,13 @@ class RegistryTest : public ::testing::Test {
           *url = resp->endpoint->endpoint_url;
         if (version != nullptr)
           *version = resp->endpoint->version;
+        if (meta != nullptr) {
+          meta->clear();
+          for (size_t i = 0; i < resp->endpoint->n_metadata; i++) {
+            meta->emplace_back(resp->endpoint->metadata[i]->key,
+                               resp->endpoint->metadata[i]->value);
+          }
+        }
       }
       if (single != nullptr)
         *single = resp->single_provider;
@@ -427,6 +434,62 @@ TEST_F(RegistryTest, RegisterAndDiscoverAsUpstream) {
   ASSERT_EQ(CP_STATUS_OK,
             Discover(c, "logger", "2.0.0", &provider, &url, &single).code);
   EXPECT_EQ(b.id, provider);
+}
+
+// A registration stores "base_url" once, apart from the other metadata:
+// Discover still returns every entry in order (a key sent twice keeps its
+// last value and place), wherever base_url was, and resolve its value.
+TEST_F(RegistryTest, MetadataRoundTripsInOrderWhereverBaseUrlIs) {
+  Start();
+  Who c = Runtime("consumer");
+  const std::string url1 = "http://127.0.0.1:5001";
+  const std::string url4 = "http://127.0.0.1:5004";
+  const std::vector<std::pair<Pairs, Pairs>> cases = {
+      {{{"zone", "a"}, {"base_url", url1}, {"zone", "b"}, {"empty", ""}},
+       {{"base_url", url1}, {"zone", "b"}, {"empty", ""}}},
+      {{{"base_url", url1}}, {{"base_url", url1}}},
+      {{{"a", "1"}, {"b", "2"}, {"base_url", url1}},
+       {{"a", "1"}, {"b", "2"}, {"base_url", url1}}},
+      {{{"base_url", url1}, {"x", url1}, {"base_url", url4}},
+       {{"x", url1}, {"base_url", url4}}},
+      {{{"k", "v"}}, {{"k", "v"}}},
+      {{}, {}},
+  };
+  for (size_t i = 0; i < cases.size(); i++) {
+    std::string type = "t" + std::to_string(i);
+    Who w = Runtime(("p" + std::to_string(i)).c_str());
+    ASSERT_EQ(CP_STATUS_OK,
+              Register(w, type, "1.2.3", "/svc.v1.Svc/", cases[i].first).code)
+        << i;
+    Pairs got;
+    std::string version;
+    ASSERT_EQ(
+        CP_STATUS_OK,
+        Discover(c, type, "", nullptr, nullptr, nullptr, &version, &got).code)
+        << i;
+    EXPECT_EQ(cases[i].second, got) << i;
+    EXPECT_EQ("1.2.3", version) << i;
+    auto ep = std::make_unique<cp_registry_endpoint>();
+    ASSERT_EQ(0, cp_registry_resolve(reg_, type.c_str(), nullptr, ep.get()));
+    std::string want_url;
+    for (const auto &kv : cases[i].second) {
+      if (kv.first == "base_url") {
+        want_url = kv.second;
+      }
+    }
+    EXPECT_EQ(!want_url.empty(), ep->has_base_url) << i;
+    EXPECT_EQ(want_url, ep->base_url) << i;
+    EXPECT_STREQ("/svc.v1.Svc/", ep->endpoint_path);
+  }
+  // One string for two keys (the host API takes pointers): each keeps it.
+  const char *shared = "http://127.0.0.1:5009";
+  ASSERT_EQ(0, HostAdd("host-owner", "shared",
+                       {{"mirror", shared}, {"base_url", shared}}));
+  Pairs got;
+  ASSERT_EQ(
+      CP_STATUS_OK,
+      Discover(c, "shared", "", nullptr, nullptr, nullptr, nullptr, &got).code);
+  EXPECT_EQ((Pairs{{"mirror", shared}, {"base_url", shared}}), got);
 }
 
 TEST_F(RegistryTest, DiscoverNotFoundMessagesAndSemverFiltering) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <set>
@@ -462,6 +463,52 @@ TEST_F(TokenStoreTest, ManyIdentitiesThroughGrowthAndRemoval) {
     ASSERT_TRUE(Valid(all[i])) << i;
   }
   EXPECT_EQ(20000u, cp_token_store_count(store_));
+}
+
+// Identities share their interned name: events and lookups still see each
+// identity's own runtime ID while others of the same name come and go, and
+// a name whose last identity left can be issued again.
+TEST_F(TokenStoreTest, IdentitiesOfOneNameShareItSafely) {
+  Create();
+  std::vector<Identity> kv;
+  for (int i = 0; i < 300; i++) {
+    kv.push_back(Issue(i % 2 == 0 ? "KV-Plugin" : "kv-plugin"));
+  }
+  Identity other = Issue("other");
+  for (size_t i = 0; i < kv.size(); i++) {
+    ASSERT_EQ(0u, kv[i].id.rfind("kv-plugin-", 0)) << kv[i].id;
+    if (i % 3 == 0) {
+      ASSERT_EQ(0, cp_token_store_revoke(store_, kv[i].id.c_str()));
+      ASSERT_EQ(kv[i].id, events_.back().id);
+    }
+  }
+  for (size_t i = 0; i < kv.size(); i++) {
+    ASSERT_EQ(i % 3 != 0, Valid(kv[i])) << i;
+  }
+  for (size_t i = 0; i < kv.size(); i++) {
+    if (i % 3 != 0) {
+      ASSERT_EQ(0, cp_token_store_revoke(store_, kv[i].id.c_str()));
+      ASSERT_EQ(kv[i].id, events_.back().id);
+    }
+  }
+  EXPECT_TRUE(Valid(other));
+  EXPECT_EQ(1u, cp_token_store_count(store_));
+  Identity again = Issue("kv-plugin");
+  EXPECT_TRUE(Valid(again));
+  EXPECT_EQ(0u, again.id.rfind("kv-plugin-", 0));
+  cp_manual_clock_advance(&clock_, opts_.ttl_ms * 1000000 + 1);
+  EXPECT_EQ(2u, cp_token_store_sweep(store_));
+  EXPECT_EQ(0u, cp_token_store_count(store_));
+  std::vector<std::string> expired;
+  for (const Event &e : events_) {
+    if (e.kind == CP_TOKEN_EXPIRED) {
+      expired.push_back(e.id);
+    }
+  }
+  std::sort(expired.begin(), expired.end());
+  std::vector<std::string> want = {again.id, other.id};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(want, expired);
 }
 
 // Only the exact runtime ID names an identity: same suffix, other name.

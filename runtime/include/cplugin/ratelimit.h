@@ -145,8 +145,8 @@ typedef struct cp_rate_limiter_stats {
   size_t buckets;        /* live buckets */
   size_t max_buckets;    /* the configured cap */
   size_t bucket_bytes;   /* state per bucket (CP_RATE_BUCKET_BYTES) */
-  size_t memory_bytes;   /* bucket slots in use or recycled, index tables
-                            (live and retired by growth), free list */
+  size_t memory_bytes;   /* bucket slots in use or recycled, index
+                            tables, free list */
   uint64_t full_denials; /* checks answered CP_RATE_DENY_FULL */
 } cp_rate_limiter_stats;
 

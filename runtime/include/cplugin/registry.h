@@ -143,6 +143,7 @@ typedef struct cp_registry_options {
   /* false (the development default): a runtime without an allow-list entry
    * may register any valid type. true: it may register none. */
   bool require_allow_list;
+  /* The three per-runtime caps act as at most UINT32_MAX. */
   size_t max_registrations_per_runtime; /* default 64 */
   size_t max_bytes_per_runtime;         /* stored bytes, default 1 MiB */
   size_t max_registrations;             /* in total, default 65 536 */

@@ -1,5 +1,6 @@
 /* Rate-limiter index shards: lock-free reads under a sequence counter,
- * backward-shift deletion (no tombstones), growth by doubling at 7/8 full.
+ * backward-shift deletion (no tombstones), growth by doubling at 7/8 full
+ * (into a new small table, then in place in the reserved region).
  * Entries are one word, eight to a cache line, so even long probe runs stay
  * cheap and the fuller table keeps the index small.
  *
@@ -11,6 +12,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/seqlock.h"
 #include "cplugin/errors.h"
@@ -20,6 +23,11 @@ enum { INITIAL_SLOTS = 16 };
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define TAG_MASK 0xffffffff00000000ULL
+
+static size_t page_round(size_t n) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  return (n + page - 1) / page * page;
+}
 
 static rl_index_table *table_new(size_t slots) {
   rl_index_table *t = calloc(1, sizeof *t + slots * sizeof(uint64_t));
@@ -49,10 +57,39 @@ static uint32_t id_of(uint64_t entry) {
   return (uint32_t)(entry & ~TAG_MASK) - 1;
 }
 
-int bucket_index_init(rl_shard *sh) {
+size_t bucket_index_shard_entries(size_t max_buckets) {
+  size_t mean = (max_buckets + RL_SHARDS - 1) / RL_SHARDS;
+  size_t root = 1;
+  while (root * root < mean) {
+    root++;
+  }
+  size_t entries = mean + 8 * root + 32;
+  return entries < max_buckets ? entries : max_buckets;
+}
+
+int bucket_index_init(rl_shard *sh, size_t max_entries) {
   memset(sh, 0, sizeof *sh);
+  /* The region's slots: a power of two that holds max_entries under 7/8. */
+  size_t slots = RL_REGION_SLOTS;
+  while (slots / 8 * 7 <= max_entries) {
+    slots *= 2;
+  }
+  sh->max_slots = slots;
+  sh->reserved_bytes =
+      page_round(sizeof(rl_index_table) + slots * sizeof(uint64_t));
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_NORESERVE
+  flags |= MAP_NORESERVE; /* address space only; pages come on first touch */
+#endif
+  void *region =
+      mmap(NULL, sh->reserved_bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (region == MAP_FAILED) {
+    return CP_ENOMEM;
+  }
+  sh->region = region;
   sh->table = table_new(INITIAL_SLOTS);
   if (sh->table == NULL) {
+    munmap(region, sh->reserved_bytes);
     return CP_ENOMEM;
   }
   pthread_mutex_init(&sh->mu, NULL);
@@ -60,21 +97,26 @@ int bucket_index_init(rl_shard *sh) {
 }
 
 void bucket_index_destroy(rl_shard *sh) {
-  free(sh->table);
+  if (sh->table != sh->region) {
+    free(sh->table);
+  }
   rl_index_table *r = sh->retired;
   while (r != NULL) {
     rl_index_table *next = r->retired_next;
     free(r);
     r = next;
   }
+  munmap(sh->region, sh->reserved_bytes);
   pthread_mutex_destroy(&sh->mu);
 }
 
 /* One probe of table `t`; the caller validates it (readers: against the
- * sequence counter; writers: they hold the mutex). */
+ * sequence counter; writers: they hold the mutex). The mask is read once:
+ * a small table's never changes, and the region's never passes its
+ * reserved end, so a stale one still reads mapped memory. */
 static uint32_t probe(const rl_index_table *t, uint64_t key,
                       const rl_bucket *buckets) {
-  size_t mask = t->mask;
+  size_t mask = LOAD(&t->mask);
   uint64_t tag = tag_of(key);
   size_t i = home_of(tag, mask);
   for (size_t n = 0; n <= mask; n++) {
@@ -118,16 +160,59 @@ static void place(rl_index_table *t, uint64_t entry) {
   STORE(&t->entries[i], entry);
 }
 
+/* Doubles the region's table in place: the entries are copied aside, the
+ * slots in use are cleared and everything is placed again, all inside one
+ * write section (readers wait it out). The slots past the old size have
+ * never been touched, so they are zero. */
+static int grow_in_place(rl_shard *sh, size_t grown) {
+  rl_index_table *t = sh->region;
+  size_t size = t->mask + 1;
+  uint64_t *moving = malloc(sh->count * sizeof *moving);
+  if (moving == NULL) {
+    return CP_ENOMEM;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < size; i++) {
+    if (t->entries[i] != 0) {
+      moving[n++] = t->entries[i];
+    }
+  }
+  cp_seq_write_begin(&sh->seq);
+  for (size_t i = 0; i < size; i++) {
+    STORE(&t->entries[i], 0);
+  }
+  STORE(&t->mask, grown - 1);
+  for (size_t i = 0; i < n; i++) {
+    place(t, moving[i]);
+  }
+  cp_seq_write_end(&sh->seq);
+  free(moving);
+  return 0;
+}
+
+/* Doubles the table when the next entry would pass 7/8 load. Returns 0 or
+ * CP_ENOMEM (out of memory, or the shard holds its most entries). */
 static int maybe_grow(rl_shard *sh) {
   rl_index_table *old = sh->table;
   size_t size = old->mask + 1;
   if ((sh->count + 1) * 8 <= size * 7) {
     return 0;
   }
-  rl_index_table *t = table_new(size * 2);
-  if (t == NULL) {
+  size_t grown = size * 2;
+  if (grown > sh->max_slots) { /* small tables never get here */
     return CP_ENOMEM;
   }
+  if (old == sh->region) {
+    return grow_in_place(sh, grown);
+  }
+  rl_index_table *t = sh->region; /* untouched until now: all zero */
+  if (grown < RL_REGION_SLOTS) {
+    t = table_new(grown);
+    if (t == NULL) {
+      return CP_ENOMEM;
+    }
+  }
+  t->mask = grown - 1;
   for (size_t i = 0; i < size; i++) {
     if (old->entries[i] != 0) {
       place(t, old->entries[i]);

@@ -114,8 +114,10 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
     free_limiter(l, 0);
     return CP_ESYS;
   }
+  size_t per_shard = bucket_index_shard_entries(o.max_buckets);
   size_t ready = 0;
-  while (ready < RL_SHARDS && bucket_index_init(&l->shards[ready]) == 0) {
+  while (ready < RL_SHARDS &&
+         bucket_index_init(&l->shards[ready], per_shard) == 0) {
     ready++;
   }
   if (ready < RL_SHARDS) {

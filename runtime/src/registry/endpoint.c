@@ -16,10 +16,13 @@ size_t ep_bytes(const reg_entry *e) {
   const svc_type *t = e->type;
   size_t size = sizeof(Endpoint);
   size += e->meta_count * (sizeof(MetaEntry *) + sizeof(MetaEntry));
-  size += rt->id_len + 1 + strlen(e->version) + 1;
+  size += rt->id_len + 1 + strlen(reg_entry_version(e)) + 1;
   size += sizeof SERVICES_PREFIX - 1 + t->name_len + 1 + rt->id_len + 1;
+  const char *at = reg_meta_begin(e);
   for (uint32_t i = 0; i < e->meta_count; i++) {
-    size += strlen(e->meta[i].key) + 1 + strlen(e->meta[i].value) + 1;
+    reg_meta m;
+    at = reg_meta_next(e, at, i, &m);
+    size += strlen(m.key) + 1 + strlen(m.value) + 1;
   }
   return size;
 }
@@ -41,7 +44,8 @@ Connectplugin__V1__ServiceEndpoint *ep_build(void *mem, const reg_entry *e) {
   MetaEntry *entries = (MetaEntry *)(void *)(ptrs + e->meta_count);
   char *cursor = (char *)(entries + e->meta_count);
   ep->provider_id = put(&cursor, rt->id, rt->id_len);
-  ep->version = put(&cursor, e->version, strlen(e->version));
+  const char *version = reg_entry_version(e);
+  ep->version = put(&cursor, version, strlen(version));
   /* "/services/<type>/<runtime ID>", as upstream. */
   ep->endpoint_url = cursor;
   memcpy(cursor, SERVICES_PREFIX, sizeof SERVICES_PREFIX - 1);
@@ -52,11 +56,14 @@ Connectplugin__V1__ServiceEndpoint *ep_build(void *mem, const reg_entry *e) {
   put(&cursor, rt->id, rt->id_len);
   ep->n_metadata = e->meta_count;
   ep->metadata = e->meta_count > 0 ? ptrs : NULL;
+  const char *at = reg_meta_begin(e);
   for (uint32_t i = 0; i < e->meta_count; i++) {
+    reg_meta kv;
+    at = reg_meta_next(e, at, i, &kv);
     MetaEntry *m = &entries[i];
     connectplugin__v1__service_endpoint__metadata_entry__init(m);
-    m->key = put(&cursor, e->meta[i].key, strlen(e->meta[i].key));
-    m->value = put(&cursor, e->meta[i].value, strlen(e->meta[i].value));
+    m->key = put(&cursor, kv.key, strlen(kv.key));
+    m->value = put(&cursor, kv.value, strlen(kv.value));
     ptrs[i] = m;
   }
   return ep;

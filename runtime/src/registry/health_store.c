@@ -71,7 +71,7 @@ int reg_set_health(cp_registry *reg, const char *runtime_id,
   bool was_blocked = reg_runtime_blocked(rt);
   reg_health_detail *old = rt->detail;
   rt->detail = d;
-  rt->health = state;
+  rt->health = (uint8_t)state;
   rt->has_health = true;
   bool rebuild = was_blocked != reg_runtime_blocked(rt);
   for (reg_entry *e = rt->regs; e != NULL; e = e->owner_next) {
@@ -106,7 +106,7 @@ int cp_registry_get_health(cp_registry *reg, const char *runtime_id,
   rt_entry *rt = reg_find_runtime(reg, runtime_id);
   int rc = rt != NULL && rt->has_health ? 0 : CP_ENOTFOUND;
   if (rc == 0) {
-    out->state = rt->health;
+    out->state = (cp_plugin_health)rt->health;
     /* Lengths were bounded when the report was stored. */
     const reg_health_detail *d = rt->detail;
     memcpy(out->reason, d->reason, strlen(d->reason) + 1);

@@ -45,7 +45,9 @@ static void grow(cp_htab *t) {
 }
 
 void cp_htab_insert(cp_htab *t, cp_hnode *node) {
-  if (t->count > t->mask) {
+  /* Up to two items per bucket: a bucket costs as much as an item's link,
+   * and chains of one or two nodes still take a cache miss or two. */
+  if (t->count > 2 * t->mask + 1) {
     grow(t);
   }
   cp_hnode **head = &t->buckets[node->hash & t->mask];

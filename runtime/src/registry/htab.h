@@ -2,7 +2,7 @@
  * found by a 64-bit hash the caller computes (a keyed SipHash for names that
  * peers choose), so lookups never allocate and items are never copied.
  *
- * The table doubles when it holds more items than buckets; when that
+ * The table doubles when it holds more than two items per bucket; when that
  * allocation fails it keeps its buckets (chains get longer, lookups stay
  * correct). Not thread-safe: the owner's lock guards it. */
 #ifndef CPLUGIN_REGISTRY_HTAB_H

@@ -16,7 +16,8 @@ static uint64_t id_hash(uint64_t id) {
 }
 
 /* Room for one more provider in every per-type array, so that rebuilding
- * the routable list never allocates. */
+ * the routable list never allocates (cumulative weights: only kept for
+ * weighted selection). */
 static bool type_reserve(svc_type *t) {
   if (t->count < t->cap) {
     return true;
@@ -32,11 +33,13 @@ static bool type_reserve(svc_type *t) {
     return false;
   }
   t->routable = r;
-  uint64_t *w = realloc(t->cum_weight, cap * sizeof *w);
-  if (w == NULL) {
-    return false;
+  if (t->strategy == CP_SELECT_WEIGHTED) {
+    uint64_t *w = realloc(t->cum_weight, cap * sizeof *w);
+    if (w == NULL) {
+      return false;
+    }
+    t->cum_weight = w;
   }
-  t->cum_weight = w;
   t->cap = cap;
   return true;
 }
@@ -68,9 +71,8 @@ void reg_format_id(uint64_t id, char out[CP_REGISTRY_ID_LEN + 1]) {
 reg_entry *reg_find_id(const cp_registry *reg, uint64_t id) {
   for (cp_hnode *n = cp_htab_chain(&reg->regs, id_hash(id)); n != NULL;
        n = n->next) {
-    reg_entry *e = CP_HNODE_ITEM(n, reg_entry, node);
-    if (e->id == id) {
-      return e;
+    if (n->hash == id) {
+      return CP_HNODE_ITEM(n, reg_entry, node);
     }
   }
   return NULL;
@@ -78,68 +80,94 @@ reg_entry *reg_find_id(const cp_registry *reg, uint64_t id) {
 
 /* --- adding -------------------------------------------------------------- */
 
-/* The entry's allocation size: what reg_entry_build lays out. */
-static size_t entry_size(const cp_registry_service *svc, const bool *keep) {
-  size_t size = sizeof(reg_entry) + strlen(svc->version) + 1 +
-                strlen(svc->endpoint_path) + 1;
-  for (size_t i = 0; i < svc->metadata_count; i++) {
-    if (keep[i]) {
-      size += sizeof(reg_meta) + strlen(svc->metadata[i].key) + 1 +
-              strlen(svc->metadata[i].value) + 1;
-    }
+static const char base_url_key[] = "base_url";
+
+/* Offsets into reg_entry.data must fit its small fields. */
+_Static_assert(CP_VERSION_MAX + 1 <= UINT8_MAX, "path offset");
+_Static_assert(CP_VERSION_MAX + CP_ENDPOINT_PATH_MAX + 2 <= UINT16_MAX,
+               "base_url offset");
+_Static_assert(CP_METADATA_MAX_ENTRIES <= UINT8_MAX, "metadata count");
+_Static_assert(CP_REGISTRY_MAX_WEIGHT < (1 << 24), "weight");
+
+const char *reg_meta_begin(const reg_entry *e) {
+  const char *at = reg_entry_path(e);
+  at += strlen(at) + 1;
+  if (e->base_url != 0) {
+    at += strlen(at) + 1;
   }
-  return size;
+  return at;
+}
+
+const char *reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
+                          reg_meta *m) {
+  if (e->base_url != 0 && i == e->base_url_at) {
+    m->key = base_url_key;
+    m->value = reg_entry_base_url(e);
+    return at;
+  }
+  m->key = at;
+  at += strlen(at) + 1;
+  m->value = at;
+  return at + strlen(at) + 1;
 }
 
 size_t reg_entry_bytes(const reg_entry *e) {
-  size_t size =
-      sizeof(reg_entry) + strlen(e->version) + 1 + strlen(e->path) + 1;
+  const char *at = reg_meta_begin(e);
+  reg_meta m;
   for (uint32_t i = 0; i < e->meta_count; i++) {
-    size += sizeof(reg_meta) + strlen(e->meta[i].key) + 1 +
-            strlen(e->meta[i].value) + 1;
+    at = reg_meta_next(e, at, i, &m);
   }
-  return size;
+  return sizeof(reg_entry) + (size_t)(at - e->data);
 }
 
-static char *put(char **cursor, const char *s) {
+static char *put(char *cursor, const char *s) {
   size_t n = strlen(s) + 1;
-  char *out = *cursor;
-  memcpy(out, s, n);
-  *cursor += n;
-  return out;
+  memcpy(cursor, s, n);
+  return cursor + n;
 }
 
-/* One allocation: the entry, its metadata array, then the strings. A map
- * key sent twice keeps its last value, as protobuf maps do. */
+/* One allocation laid out as reg_entry describes. A map key sent twice
+ * keeps its last value, as protobuf maps do. */
 static reg_entry *entry_build(const cp_registry_service *svc, uint32_t weight,
                               size_t *bytes) {
   bool keep[CP_METADATA_MAX_ENTRIES];
-  size_t kept = 0;
+  size_t base_at = SIZE_MAX; /* the kept "base_url" entry, if any */
+  size_t size = sizeof(reg_entry) + strlen(svc->version) + 1 +
+                strlen(svc->endpoint_path) + 1;
   for (size_t i = 0; i < svc->metadata_count; i++) {
+    const cp_metadata *m = &svc->metadata[i];
     keep[i] = true;
     for (size_t j = i + 1; j < svc->metadata_count && keep[i]; j++) {
-      keep[i] = strcmp(svc->metadata[i].key, svc->metadata[j].key) != 0;
+      keep[i] = strcmp(m->key, svc->metadata[j].key) != 0;
     }
-    kept += keep[i];
+    if (keep[i]) {
+      size += strlen(m->key) + 1 + strlen(m->value) + 1;
+      if (strcmp(m->key, base_url_key) == 0) {
+        base_at = i;
+        size -= sizeof base_url_key; /* the key is implied */
+      }
+    }
   }
-  *bytes = entry_size(svc, keep);
-  reg_entry *e = malloc(*bytes);
+  *bytes = size;
+  reg_entry *e = malloc(size);
   if (e == NULL) {
     return NULL;
   }
   memset(e, 0, sizeof *e);
-  e->meta = (reg_meta *)(void *)(e + 1);
-  char *cursor = (char *)(e->meta + kept);
-  e->version = put(&cursor, svc->version);
-  e->path = put(&cursor, svc->endpoint_path);
+  char *cursor = put(e->data, svc->version);
+  e->path = (uint8_t)(cursor - e->data);
+  cursor = put(cursor, svc->endpoint_path);
+  if (base_at != SIZE_MAX) {
+    e->base_url = (uint16_t)(cursor - e->data);
+    cursor = put(cursor, svc->metadata[base_at].value);
+  }
   for (size_t i = 0; i < svc->metadata_count; i++) {
-    if (keep[i]) {
-      reg_meta *m = &e->meta[e->meta_count++];
-      m->key = put(&cursor, svc->metadata[i].key);
-      m->value = put(&cursor, svc->metadata[i].value);
-      if (strcmp(m->key, "base_url") == 0) {
-        e->base_url = m->value;
-      }
+    if (i == base_at) {
+      e->base_url_at = e->meta_count++;
+    } else if (keep[i]) {
+      cursor = put(cursor, svc->metadata[i].key);
+      cursor = put(cursor, svc->metadata[i].value);
+      e->meta_count++;
     }
   }
   e->weight = weight;
@@ -150,7 +178,7 @@ static reg_entry *entry_build(const cp_registry_service *svc, uint32_t weight,
 static reg_entry *find_same(const rt_entry *rt, const svc_type *t,
                             const char *path) {
   for (reg_entry *e = rt->regs; e != NULL; e = e->owner_next) {
-    if (e->type == t && strcmp(e->path, path) == 0) {
+    if (e->type == t && strcmp(reg_entry_path(e), path) == 0) {
       return e;
     }
   }
@@ -199,7 +227,6 @@ static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
                        rt_entry *rt, size_t bytes) {
   e->type = t;
   e->owner = rt;
-  e->node.hash = id_hash(e->id);
   cp_htab_insert(&reg->regs, &e->node);
   /* Kept in registration order: resolve by runtime takes the first. */
   reg_entry **tail = &rt->regs;
@@ -208,7 +235,7 @@ static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
   }
   *tail = e;
   rt->reg_count++;
-  rt->reg_bytes += bytes;
+  rt->reg_bytes += (uint32_t)bytes; /* over_cap: within a 32-bit cap */
   reg->reg_bytes += bytes;
   t->providers[t->count++] = e;
   reg->reg_count++;
@@ -224,15 +251,16 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
                                  size_t why_cap) {
   svc_type *t = reg_find_type(reg, svc->type);
   rt_entry *rt = reg_find_runtime(reg, owner);
-  reg_entry *same = rt != NULL && t != NULL ? find_same(rt, t, e->path) : NULL;
+  reg_entry *same =
+      rt != NULL && t != NULL ? find_same(rt, t, reg_entry_path(e)) : NULL;
   if (same != NULL) {
-    *id_out = same->id;
+    *id_out = reg_entry_id(same);
     return REG_EXISTS;
   }
   if (over_cap(reg, rt, bytes, why, why_cap) != NULL) {
     return REG_LIMIT;
   }
-  if (draw_id(reg, &e->id) != 0) {
+  if (draw_id(reg, &e->node.hash) != 0) {
     return REG_RANDOM_FAILED;
   }
   t = reg_get_type(reg, svc->type);
@@ -247,7 +275,7 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
     return REG_NOMEM;
   }
   link_entry(reg, e, t, rt, bytes);
-  *id_out = e->id;
+  *id_out = reg_entry_id(e);
   return REG_ADDED;
 }
 
@@ -324,8 +352,9 @@ static void unlink_entry(cp_registry *reg, reg_entry *e) {
     }
   }
   rt->reg_count--;
-  rt->reg_bytes -= reg_entry_bytes(e);
-  reg->reg_bytes -= reg_entry_bytes(e);
+  size_t bytes = reg_entry_bytes(e);
+  rt->reg_bytes -= (uint32_t)bytes;
+  reg->reg_bytes -= bytes;
   /* The provider list is compacted once per commit (sel_rebuild), not per
    * removal: dropping many providers of one type stays linear. */
   svc_type *t = e->type;

@@ -20,6 +20,10 @@ void cp_registry_options_init(cp_registry_options *opts) {
   opts->base_url_allow = CP_BASE_URL_LOOPBACK | CP_BASE_URL_PEER;
 }
 
+static size_t at_most_u32(size_t v) {
+  return v < UINT32_MAX ? v : UINT32_MAX;
+}
+
 static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   if (o->max_registrations_per_runtime == 0 || o->max_registrations == 0 ||
       o->max_bytes_per_runtime == 0 || o->max_bytes == 0 ||
@@ -30,11 +34,13 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   }
   reg->tokens = o->tokens;
   reg->require_allow_list = o->require_allow_list;
-  reg->max_regs_per_runtime = o->max_registrations_per_runtime;
-  reg->max_bytes_per_runtime = o->max_bytes_per_runtime;
+  /* A runtime's counts are 32-bit (rt_entry): larger per-runtime caps
+   * could never be reached in memory anyway. */
+  reg->max_regs_per_runtime = at_most_u32(o->max_registrations_per_runtime);
+  reg->max_bytes_per_runtime = at_most_u32(o->max_bytes_per_runtime);
   reg->max_bytes = o->max_bytes;
   reg->max_regs = o->max_registrations;
-  reg->max_watchers_per_runtime = o->max_watchers_per_runtime;
+  reg->max_watchers_per_runtime = at_most_u32(o->max_watchers_per_runtime);
   reg->max_watchers = o->max_watchers;
   reg->random = o->random;
   reg->random_ctx = o->random_ctx;
@@ -242,8 +248,8 @@ void reg_commit_unlock(cp_registry *reg) {
   cp_rwshard_wrunlock(&reg->lock);
   while (trash != NULL) {
     reg_entry *next = trash->owner_next;
-    if (reg->on_removed != NULL && trash->base_url != NULL) {
-      reg->on_removed(trash->base_url, reg->on_removed_user);
+    if (reg->on_removed != NULL && reg_entry_base_url(trash) != NULL) {
+      reg->on_removed(reg_entry_base_url(trash), reg->on_removed_user);
     }
     free(trash);
     trash = next;

@@ -46,21 +46,49 @@ typedef struct reg_meta {
   const char *value;
 } reg_meta;
 
-/* One registration; one allocation holding the entry, its metadata array
- * and every string (measured by the registry benchmark). */
+/* One registration: one allocation of the header and its strings, laid out
+ * in `data` and named by small offsets (pointers would cost more than the
+ * strings of a typical registration):
+ *   version NUL, path NUL, [base_url value NUL], then each other metadata
+ *   entry as key NUL value NUL, in order. The "base_url" entry is not
+ *   repeated there: base_url_at says where it goes among them.
+ * The registration ID is node.hash: IDs are random, so each is its own
+ * hash (measured by the memory benchmark). */
 struct reg_entry {
-  cp_hnode node; /* reg->regs, hash = reg_id_hash(id) */
+  cp_hnode node; /* reg->regs, hash = the registration ID */
   reg_entry *owner_next;
   svc_type *type;
-  rt_entry *owner; /* NULL once unlinked, until the commit frees it */
-  uint64_t id;
-  const char *version;
-  const char *path;
-  const char *base_url; /* metadata "base_url", or NULL */
-  reg_meta *meta;
-  uint32_t meta_count;
-  uint32_t weight;
+  rt_entry *owner;          /* NULL once unlinked, until the commit frees it */
+  uint32_t weight : 24;     /* <= CP_REGISTRY_MAX_WEIGHT */
+  uint32_t base_url_at : 8; /* index of "base_url" among the metadata */
+  uint16_t base_url;        /* offset of its value, 0 = none */
+  uint8_t path;             /* offset of the path (the version is at 0) */
+  uint8_t meta_count;
+  char data[];
 };
+
+static inline uint64_t reg_entry_id(const reg_entry *e) {
+  return e->node.hash;
+}
+
+static inline const char *reg_entry_version(const reg_entry *e) {
+  return e->data;
+}
+
+static inline const char *reg_entry_path(const reg_entry *e) {
+  return e->data + e->path;
+}
+
+/* The metadata "base_url" value, or NULL. */
+static inline const char *reg_entry_base_url(const reg_entry *e) {
+  return e->base_url != 0 ? e->data + e->base_url : NULL;
+}
+
+/* The metadata in order: `at` starts as reg_meta_begin(e); the call for
+ * entry i (0 .. meta_count - 1) fills *m and returns the next `at`. */
+const char *reg_meta_begin(const reg_entry *e);
+const char *reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
+                          reg_meta *m);
 
 /* A service type: its providers and watchers. Freed when it has neither and
  * no strategy was set for it. */
@@ -74,7 +102,8 @@ struct svc_type {
   size_t unlinked;
   size_t cap;
   /* The routable providers (runtime not UNHEALTHY) in registration order,
-   * and cumulative weights for weighted selection. */
+   * and their cumulative weights: kept (non-NULL, `cap` long) only while
+   * the strategy is weighted, the only reader. */
   reg_entry **routable;
   uint64_t *cum_weight;
   size_t routable_count;
@@ -105,17 +134,18 @@ typedef struct reg_health_detail {
 } reg_health_detail;
 
 /* A caller identity that owns registrations, health or watchers. There is
- * one per plugin, so the small fields are packed before the ID. */
+ * one per plugin, so the small fields are packed before the ID (the counts
+ * fit 32 bits: copy_options caps the per-runtime limits there). */
 struct rt_entry {
   cp_hnode node; /* reg->runtimes */
   reg_entry *regs;
-  size_t reg_count;
-  size_t reg_bytes;
-  reg_watcher *watchers; /* via owner_next */
-  size_t watcher_count;
+  reg_watcher *watchers;     /* via owner_next */
   reg_health_detail *detail; /* NULL until a report */
-  cp_plugin_health health;
+  uint32_t reg_count;
+  uint32_t reg_bytes;
+  uint32_t watcher_count;
   uint16_t id_len; /* <= CP_REGISTRY_OWNER_MAX */
+  uint8_t health;  /* a cp_plugin_health */
   bool has_health;
   char id[];
 };

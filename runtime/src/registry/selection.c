@@ -14,7 +14,9 @@ void sel_append(svc_type *t, reg_entry *e) {
   /* type_reserve keeps the routable arrays as large as the provider list. */
   size_t n = t->routable_count;
   t->routable[n] = e;
-  t->cum_weight[n] = (n > 0 ? t->cum_weight[n - 1] : 0) + e->weight;
+  if (t->cum_weight != NULL) {
+    t->cum_weight[n] = (n > 0 ? t->cum_weight[n - 1] : 0) + e->weight;
+  }
   t->routable_count = n + 1;
 }
 
@@ -42,7 +44,9 @@ void sel_rebuild(svc_type *t) {
     if (!reg_runtime_blocked(e->owner)) {
       total += e->weight;
       t->routable[n] = e;
-      t->cum_weight[n] = total;
+      if (t->cum_weight != NULL) {
+        t->cum_weight[n] = total;
+      }
       n++;
     }
   }
@@ -110,13 +114,16 @@ static void copy_bounded(char *dst, size_t cap, const char *src) {
 static void fill(cp_registry_endpoint *out, const reg_entry *e) {
   const rt_entry *rt = e->owner;
   memcpy(out->provider_id, rt->id, rt->id_len + 1);
-  reg_format_id(e->id, out->registration_id);
-  copy_bounded(out->version, sizeof out->version, e->version);
-  copy_bounded(out->endpoint_path, sizeof out->endpoint_path, e->path);
-  out->has_base_url = e->base_url != NULL;
+  reg_format_id(reg_entry_id(e), out->registration_id);
+  copy_bounded(out->version, sizeof out->version, reg_entry_version(e));
+  copy_bounded(out->endpoint_path, sizeof out->endpoint_path,
+               reg_entry_path(e));
+  const char *base_url = reg_entry_base_url(e);
+  out->has_base_url = base_url != NULL;
   copy_bounded(out->base_url, sizeof out->base_url,
-               e->base_url != NULL ? e->base_url : "");
-  out->health = rt->has_health ? rt->health : CP_PLUGIN_HEALTH_UNKNOWN;
+               base_url != NULL ? base_url : "");
+  out->health =
+      rt->has_health ? (cp_plugin_health)rt->health : CP_PLUGIN_HEALTH_UNKNOWN;
 }
 
 /* A runtime's first registration of `t`. */
@@ -177,7 +184,7 @@ static size_t filter_versions(cp_call *call, const svc_type *t,
   uint64_t total = 0;
   for (size_t i = 0; i < t->count; i++) {
     reg_entry *e = t->providers[i];
-    if (cp_semver_compare(e->version, min_version) < 0) {
+    if (cp_semver_compare(reg_entry_version(e), min_version) < 0) {
       continue;
     }
     (*compatible)++;

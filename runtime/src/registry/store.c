@@ -68,9 +68,23 @@ int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
   cp_rwshard_wrlock(&reg->lock);
   svc_type *t = reg_get_type(reg, service_type);
   int rc = t == NULL ? CP_ENOMEM : 0;
-  if (t != NULL) {
+  if (t != NULL && strategy == CP_SELECT_WEIGHTED && t->cum_weight == NULL &&
+      t->cap > 0) {
+    /* Only weighted selection reads cumulative weights: other types do not
+     * keep them. */
+    t->cum_weight = malloc(t->cap * sizeof *t->cum_weight);
+    rc = t->cum_weight == NULL ? CP_ENOMEM : 0;
+  }
+  if (rc == 0) {
+    if (strategy != CP_SELECT_WEIGHTED) {
+      free(t->cum_weight);
+      t->cum_weight = NULL;
+    }
     t->strategy = strategy;
     t->pinned = true;
+    sel_rebuild(t); /* the weights, when they are now kept */
+  } else if (t != NULL) {
+    reg_type_maybe_free(reg, t); /* if this call created it */
   }
   cp_rwshard_wrunlock(&reg->lock);
   return rc;
@@ -117,7 +131,7 @@ void reg_runtime_clear_health(rt_entry *rt) {
   reg_health_detail_free(rt->detail);
   rt->detail = NULL;
   rt->has_health = false;
-  rt->health = CP_PLUGIN_HEALTH_UNKNOWN;
+  rt->health = (uint8_t)CP_PLUGIN_HEALTH_UNKNOWN;
 }
 
 void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt) {

@@ -31,7 +31,7 @@ static int current(const svc_type *t, reg_entry **e) {
 
 /* Equal for equal answers, never 0 (registration IDs are random). */
 static uint64_t answer_key(int state, const reg_entry *e) {
-  return e != NULL ? e->id * 4 + (uint64_t)state : (uint64_t)state;
+  return e != NULL ? reg_entry_id(e) * 4 + (uint64_t)state : (uint64_t)state;
 }
 
 /* One block: the shared header, the event, its endpoint, the type name. */
@@ -58,7 +58,7 @@ static cp_shared_msg *build_event(const svc_type *t, int state,
 void watch_announce(cp_registry *reg, svc_type *t) {
   reg_entry *e = NULL;
   int state = current(t, &e);
-  uint64_t id = e != NULL ? e->id : 0;
+  uint64_t id = e != NULL ? reg_entry_id(e) : 0;
   if (t->announced && t->last_state == state && t->last_reg_id == id) {
     return;
   }

@@ -22,6 +22,10 @@ enum {
   ISSUE_ATTEMPTS = 8
 };
 
+/* Previous-token records are named by 32-bit indices. */
+_Static_assert(CP_TOKEN_STORE_MAX_TOKENS < UINT32_MAX,
+               "a shard's entries fit 32-bit indices");
+
 typedef struct listener {
   cp_token_listener_fn fn;
   void *user;
@@ -182,7 +186,7 @@ int cp_token_store_create(cp_token_store **out,
   size_t per_shard = shard_entries(o.max_tokens);
   size_t ready = 0;
   for (; ready < SHARD_COUNT; ready++) {
-    if (token_shard_init(&s->shards[ready], per_shard) != 0) {
+    if (token_shard_init(&s->shards[ready], per_shard, &s->id_key) != 0) {
       break;
     }
   }
@@ -363,8 +367,7 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
     slot.key = key;
     slot.id_hash = prefix_hash(s, id, strlen(id));
     slot.expires_ns = add_sat(now_ns(s), s->ttl_ns);
-    char *kept = strdup(name);
-    rc = kept == NULL ? CP_ENOMEM : token_shard_insert(sh, &slot, kept);
+    rc = token_shard_insert(sh, &slot, name, strlen(name));
     pthread_mutex_unlock(&sh->mu);
     if (rc == 0) {
       snprintf(runtime_id, runtime_id_cap, "%s", id);
@@ -372,7 +375,6 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
                           CP_TOKEN_LEN + 1);
       break;
     }
-    free(kept);
     if (rc != CP_ELIMIT) {
       break;
     }
@@ -387,12 +389,11 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
   return rc;
 }
 
-/* Tells the listeners that the identity `name`/`key` is gone; frees name. */
-static void notify_removed(cp_token_store *s, char *name, uint64_t key,
+/* Tells the listeners that the identity `name`/`key` is gone. */
+static void notify_removed(cp_token_store *s, const char *name, uint64_t key,
                            cp_token_event ev) {
   char id[CP_RUNTIME_ID_MAX + 1];
   format_runtime_id(name, key, id);
-  free(name);
   notify(s, id, ev);
 }
 
@@ -403,13 +404,15 @@ static void remove_if_expired(cp_token_store *s, uint64_t key, int64_t now) {
   if (pthread_mutex_trylock(&sh->mu) != 0) {
     return;
   }
-  char *name = NULL;
+  char name[CP_SELF_ID_MAX + 1];
+  bool removed = false;
   long i = token_shard_find(sh, key);
   if (i >= 0 && token_shard_valid_until(sh, i) <= now) {
-    name = token_shard_remove(sh, i);
+    token_shard_remove(sh, i, name, sizeof name);
+    removed = true;
   }
   pthread_mutex_unlock(&sh->mu);
-  if (name != NULL) {
+  if (removed) {
     atomic_fetch_sub(&s->live, 1);
     notify_removed(s, name, key, CP_TOKEN_EXPIRED);
   }
@@ -481,7 +484,8 @@ int cp_token_store_revoke(cp_token_store *s, const char *runtime_id) {
     return CP_ENOTFOUND;
   }
   uint64_t key = token_shard_slot(sh, i)->key;
-  char *name = token_shard_remove(sh, i);
+  char name[CP_SELF_ID_MAX + 1];
+  token_shard_remove(sh, i, name, sizeof name);
   pthread_mutex_unlock(&sh->mu);
   atomic_fetch_sub(&s->live, 1);
   notify_removed(s, name, key, CP_TOKEN_REVOKED);
@@ -517,8 +521,8 @@ int cp_token_store_refresh(cp_token_store *s, const char *runtime_id,
 }
 
 typedef struct removed {
-  char *name;
   uint64_t key;
+  char name[CP_SELF_ID_MAX + 1];
 } removed;
 
 /* Removes the expired identities of one shard into `out` (at most `cap`);
@@ -540,7 +544,7 @@ static size_t sweep_shard(cp_token_shard *sh, int64_t now, removed *out,
     }
     /* Removal may shift a later entry into slot i: look at i again. */
     out[n].key = slot->key;
-    out[n].name = token_shard_remove(sh, (long)i);
+    token_shard_remove(sh, (long)i, out[n].name, sizeof out[n].name);
     n++;
   }
   pthread_mutex_unlock(&sh->mu);
@@ -551,7 +555,7 @@ size_t cp_token_store_sweep(cp_token_store *s) {
   if (s == NULL) {
     return 0;
   }
-  enum { BATCH = 64 };
+  enum { BATCH = 32 }; /* names copied out: about 4 KiB of stack */
   removed batch[BATCH];
   size_t total = 0;
   int64_t now = now_ns(s);

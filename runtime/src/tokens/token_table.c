@@ -34,10 +34,16 @@ static size_t page_round(size_t n) {
   return (n + page - 1) / page * page;
 }
 
-int token_shard_init(cp_token_shard *sh, size_t max_entries) {
+int token_shard_init(cp_token_shard *sh, size_t max_entries,
+                     const cp_siphash_key *key) {
   memset(sh, 0, sizeof *sh);
   sh->max_entries = max_entries;
-  sh->capacity = max_entries + max_entries / 3 + 1; /* load <= 3/4 at max */
+  /* max_entries is the shard's far tail (token_store.c: eight standard
+   * deviations over its mean share), which the table may reach at load
+   * 7/8; a shard of a full store holds about its mean, at load ~0.7, where
+   * sizing for 3/4 at the tail left it at ~0.6 (memory per token 64 / load
+   * bytes). */
+  sh->capacity = max_entries + max_entries / 7 + 1;
   if (sh->capacity < INITIAL_SLOTS) {
     sh->capacity = INITIAL_SLOTS;
   }
@@ -56,22 +62,13 @@ int token_shard_init(cp_token_shard *sh, size_t max_entries) {
   sh->slots = region;
   sh->prevs = (cp_token_prev *)((char *)region + slot_bytes);
   sh->size = INITIAL_SLOTS;
-  sh->names = calloc(INITIAL_SLOTS, sizeof *sh->names);
-  if (sh->names == NULL) {
-    munmap(region, sh->reserved_bytes);
-    return CP_ENOMEM;
-  }
+  cp_intern_init(&sh->names, key);
   pthread_mutex_init(&sh->mu, NULL);
   return 0;
 }
 
 void token_shard_destroy(cp_token_shard *sh) {
-  if (sh->names != NULL) {
-    for (size_t i = 0; i < sh->size; i++) {
-      free(sh->names[i]);
-    }
-    free(sh->names);
-  }
+  cp_intern_release(&sh->names);
   /* The previous tokens and live tokens must not outlive the store in
    * memory that the allocator could hand out again: unmapping returns the
    * pages to the kernel, which zeroes them before any reuse. */
@@ -99,7 +96,7 @@ static bool read_once(const cp_token_shard *sh, uint64_t key,
         v->token[w] = LOAD(&s->token[w]);
       }
       v->expires_ns = LOAD(&s->expires_ns);
-      uint64_t prev = LOAD(&s->prev);
+      uint32_t prev = LOAD(&s->prev);
       /* A stale or torn index is still bounded: it is retried anyway. */
       if (prev != 0 && prev <= sh->max_entries) {
         const cp_token_prev *r = &sh->prevs[prev - 1];
@@ -148,7 +145,7 @@ const cp_token_slot *token_shard_slot(const cp_token_shard *sh, long index) {
 }
 
 const char *token_shard_name(const cp_token_shard *sh, long index) {
-  return sh->names[index];
+  return cp_intern_str(&sh->names, sh->slots[index].name);
 }
 
 int64_t token_shard_valid_until(const cp_token_shard *sh, long index) {
@@ -168,6 +165,7 @@ static void store_slot(cp_token_slot *dst, const cp_token_slot *src) {
   }
   STORE(&dst->expires_ns, src->expires_ns);
   STORE(&dst->prev, src->prev);
+  dst->name = src->name;
 }
 
 static void clear_slot(cp_token_slot *s) {
@@ -177,14 +175,12 @@ static void clear_slot(cp_token_slot *s) {
 
 /* Places an entry in the first free slot from its home (inside a write
  * section). */
-static void place(cp_token_shard *sh, char **names, const cp_token_slot *slot,
-                  char *name) {
+static void place(cp_token_shard *sh, const cp_token_slot *slot) {
   size_t i = home_of(slot->key, sh->size);
   while (sh->slots[i].key != 0) {
     i = next_of(i, sh->size);
   }
   store_slot(&sh->slots[i], slot);
-  names[i] = name;
 }
 
 /* Grows the table by half when the next entry would pass 3/4 load: the
@@ -201,20 +197,13 @@ static int maybe_grow(cp_token_shard *sh) {
     grown = sh->capacity;
   }
   cp_token_slot *moving = malloc(sh->count * sizeof *moving);
-  char **moving_names = malloc(sh->count * sizeof *moving_names);
-  char **names = calloc(grown, sizeof *names);
-  if (moving == NULL || moving_names == NULL || names == NULL) {
-    free(moving);
-    free(moving_names);
-    free(names);
+  if (moving == NULL) {
     return CP_ENOMEM;
   }
   size_t n = 0;
   for (size_t i = 0; i < size; i++) {
     if (sh->slots[i].key != 0) {
-      moving[n] = sh->slots[i];
-      moving_names[n] = sh->names[i];
-      n++;
+      moving[n++] = sh->slots[i];
     }
   }
   cp_seq_write_begin(&sh->seq);
@@ -223,19 +212,16 @@ static int maybe_grow(cp_token_shard *sh) {
   }
   __atomic_store_n(&sh->size, grown, __ATOMIC_RELAXED);
   for (size_t i = 0; i < n; i++) {
-    place(sh, names, &moving[i], moving_names[i]);
+    place(sh, &moving[i]);
   }
   cp_seq_write_end(&sh->seq);
-  free(sh->names);
-  sh->names = names;
   cp_secure_zero(moving, n * sizeof *moving); /* copies of live tokens */
   free(moving);
-  free(moving_names);
   return 0;
 }
 
 int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
-                       char *name) {
+                       const char *name, size_t len) {
   if (sh->count >= sh->max_entries) {
     return CP_ELIMIT;
   }
@@ -245,8 +231,12 @@ int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
   }
   cp_token_slot fresh = *slot;
   fresh.prev = 0;
+  rc = cp_intern_add(&sh->names, name, len, &fresh.name);
+  if (rc != 0) {
+    return rc == CP_ELIMIT ? CP_ENOMEM : rc; /* never: at most one per entry */
+  }
   cp_seq_write_begin(&sh->seq);
-  place(sh, sh->names, &fresh, name);
+  place(sh, &fresh);
   cp_seq_write_end(&sh->seq);
   sh->count++;
   return 0;
@@ -263,7 +253,7 @@ static bool may_fill(size_t hole, size_t j, size_t home) {
 
 /* Wipes a previous-token record and puts it on the free list (inside a
  * write section). */
-static void release_prev(cp_token_shard *sh, uint64_t prev) {
+static void release_prev(cp_token_shard *sh, uint32_t prev) {
   cp_token_prev *r = &sh->prevs[prev - 1];
   for (int w = 0; w < CP_TOKEN_WORDS; w++) {
     STORE(&r->token[w], 0);
@@ -273,9 +263,17 @@ static void release_prev(cp_token_shard *sh, uint64_t prev) {
   sh->prev_free = prev;
 }
 
-char *token_shard_remove(cp_token_shard *sh, long index) {
+void token_shard_remove(cp_token_shard *sh, long index, char *name,
+                        size_t cap) {
   size_t hole = (size_t)index;
-  char *name = sh->names[hole];
+  uint32_t name_id = sh->slots[hole].name;
+  size_t len = cp_intern_len(&sh->names, name_id);
+  if (len >= cap) {
+    len = cap - 1; /* never: the store's buffers hold any name it issued */
+  }
+  memcpy(name, cp_intern_str(&sh->names, name_id), len);
+  name[len] = '\0';
+  cp_intern_put(&sh->names, name_id);
   cp_seq_write_begin(&sh->seq);
   if (sh->slots[hole].prev != 0) {
     release_prev(sh, sh->slots[hole].prev);
@@ -289,25 +287,22 @@ char *token_shard_remove(cp_token_shard *sh, long index) {
     }
     if (may_fill(hole, j, home_of(k, sh->size))) {
       store_slot(&sh->slots[hole], &sh->slots[j]);
-      sh->names[hole] = sh->names[j];
       hole = j;
     }
   }
   clear_slot(&sh->slots[hole]);
-  sh->names[hole] = NULL;
   cp_seq_write_end(&sh->seq);
   sh->count--;
-  return name;
 }
 
 /* A record for the entry's previous token: its own, or a free one (there is
  * always one: at most one per entry, and max_entries records). */
-static uint64_t prev_record_of(cp_token_shard *sh, const cp_token_slot *s) {
+static uint32_t prev_record_of(cp_token_shard *sh, const cp_token_slot *s) {
   if (s->prev != 0) {
     return s->prev;
   }
   if (sh->prev_free != 0) {
-    uint64_t prev = sh->prev_free;
+    uint32_t prev = sh->prev_free;
     sh->prev_free = sh->prevs[prev - 1].next_free;
     return prev;
   }
@@ -318,7 +313,7 @@ void token_shard_rotate(cp_token_shard *sh, long index,
                         const uint64_t token[CP_TOKEN_WORDS],
                         int64_t expires_ns, int64_t prev_expires_ns) {
   cp_token_slot *s = &sh->slots[index];
-  uint64_t prev = prev_record_of(sh, s);
+  uint32_t prev = prev_record_of(sh, s);
   cp_token_prev *r = &sh->prevs[prev - 1];
   cp_seq_write_begin(&sh->seq);
   for (int w = 0; w < CP_TOKEN_WORDS; w++) {

@@ -4,8 +4,10 @@
  * Layout: a validation touches one 64-byte slot (key, name hash, token,
  * expiry, and the index of a previous-token record), so a valid check costs
  * one cache line. The previous token of a refreshed identity lives in a
- * separate record, read only while its overlap window is open. Names are
- * kept in a writers-only array beside the slots.
+ * separate record, read only while its overlap window is open. The name
+ * part of the runtime ID is interned per shard (core/intern.h): a slot
+ * names it by a 32-bit id in the room the previous-token index left, and
+ * the identities of one plugin name share one copy.
  *
  * Memory that readers may touch never moves and is never freed while the
  * store lives: the slots and the records sit in regions reserved at creation
@@ -25,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/intern.h"
+
 enum { CP_TOKEN_WORDS = 4 }; /* 32-byte token as 64-bit words */
 
 /* The hot part of an identity: exactly one cache line. */
@@ -33,14 +37,16 @@ typedef struct cp_token_slot {
   uint64_t id_hash;
   uint64_t token[CP_TOKEN_WORDS];
   int64_t expires_ns;
-  uint64_t prev; /* 0 = never refreshed; else 1 + index of its record */
+  uint32_t prev; /* 0 = never refreshed; else 1 + index of its record */
+  uint32_t name; /* writers only: the name's id in the shard's `names` */
 } __attribute__((aligned(64))) cp_token_slot;
 
 /* The token a refresh replaced, valid until expires_ns. */
 typedef struct cp_token_prev {
   uint64_t token[CP_TOKEN_WORDS];
   int64_t expires_ns;
-  uint64_t next_free; /* writers: free-list link, 1 + index; 0 = end */
+  uint32_t next_free; /* writers: free-list link, 1 + index; 0 = end */
+  uint32_t pad_;
 } cp_token_prev;
 
 typedef struct cp_token_shard {
@@ -48,13 +54,13 @@ typedef struct cp_token_shard {
   size_t size;           /* slots in use (readers load it atomically) */
   cp_token_slot *slots;  /* reserved for `capacity` slots */
   cp_token_prev *prevs;  /* reserved for `max_entries` records */
-  size_t capacity;       /* most slots: max_entries at load 3/4 */
+  size_t capacity;       /* most slots: max_entries at load 7/8 */
   size_t max_entries;    /* inserts beyond fail with CP_ELIMIT */
   size_t count;          /* entries */
-  size_t prevs_used;     /* records ever handed out (high-water mark) */
-  uint64_t prev_free;    /* free records, 1 + index; 0 = none */
-  char **names;          /* writers only: slot i's name, `size` entries */
   size_t reserved_bytes; /* of both regions, for munmap */
+  uint32_t prevs_used;   /* records ever handed out (high-water mark) */
+  uint32_t prev_free;    /* free records, 1 + index; 0 = none */
+  cp_intern names;       /* writers only: the entries' names */
   pthread_mutex_t mu;
 } __attribute__((aligned(64))) cp_token_shard;
 
@@ -67,9 +73,11 @@ typedef struct cp_token_view {
   int64_t prev_expires_ns; /* INT64_MIN: no previous token */
 } cp_token_view;
 
-/* Prepares a shard for up to `max_entries` entries. Returns 0 or
+/* Prepares a shard for up to `max_entries` entries (at most UINT32_MAX;
+ * the store's cap is far below), names hashed with `key`. Returns 0 or
  * CP_ENOMEM. */
-int token_shard_init(cp_token_shard *sh, size_t max_entries);
+int token_shard_init(cp_token_shard *sh, size_t max_entries,
+                     const cp_siphash_key *key);
 void token_shard_destroy(cp_token_shard *sh);
 
 /* Lock-free lookup: true and *view filled when `key` is present. */
@@ -80,14 +88,15 @@ bool token_shard_read(cp_token_shard *sh, uint64_t key, cp_token_view *view);
 /* Index of `key` in the table, or -1. */
 long token_shard_find(const cp_token_shard *sh, uint64_t key);
 
-/* Inserts a new entry (key must be absent; slot->prev is ignored) and takes
- * ownership of `name`. Returns 0, CP_ELIMIT when the shard holds max_entries,
- * or CP_ENOMEM (the name is then still the caller's). */
+/* Inserts a new entry named name[0..len) (key must be absent; slot->prev
+ * and slot->name are ignored). Returns 0, CP_ELIMIT when the shard holds
+ * max_entries, or CP_ENOMEM. */
 int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
-                       char *name);
+                       const char *name, size_t len);
 
-/* Removes the entry at `index`; returns its name (the caller frees it). */
-char *token_shard_remove(cp_token_shard *sh, long index);
+/* Removes the entry at `index`, copying its name (NUL-terminated) to `name`,
+ * which has room for the longest name the store issues. */
+void token_shard_remove(cp_token_shard *sh, long index, char *name, size_t cap);
 
 /* Replaces the token of the entry at `index`, keeping the old one as the
  * previous token until prev_expires_ns. */
