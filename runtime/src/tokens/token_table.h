@@ -4,8 +4,9 @@
  * Layout: a validation touches one 64-byte slot (key, name hash, token,
  * expiry, and the index of a previous-token record), so a valid check costs
  * one cache line. The previous token of a refreshed identity lives in a
- * separate record, read only while its overlap window is open. Names are
- * kept in a writers-only array beside the slots.
+ * separate record, read only while its overlap window is open. Names (each
+ * followed, after its NUL, by the identity's principal) are kept in a
+ * writers-only array beside the slots.
  *
  * Memory that readers may touch never moves and is never freed while the
  * store lives: the slots and the records sit in regions reserved at creation
