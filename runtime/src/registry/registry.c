@@ -30,6 +30,7 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   }
   reg->tokens = o->tokens;
   reg->require_allow_list = o->require_allow_list;
+  reg->allow_self_id_keys = o->allow_self_id_keys;
   reg->max_regs_per_runtime = o->max_registrations_per_runtime;
   reg->max_bytes_per_runtime = o->max_bytes_per_runtime;
   reg->max_bytes = o->max_bytes;
