@@ -219,6 +219,61 @@ TEST_F(AuthTest, HandshakeAndHealthStayOpen) {
   EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Echo(Dispense(pc), nullptr, 0).code);
 }
 
+// OPTIONAL: valid credentials set the identity, wrong ones fail the call,
+// none let it through without an identity. Handshake has this rule among
+// the host methods, so an API key presented there is seen.
+TEST_F(AuthTest, OptionalRuleAuthenticatesWhenCredentialsArePresent) {
+  ASSERT_EQ(0, cp_auth_add_runtime_tokens(auth_, tokens_));
+  ASSERT_EQ(0, cp_auth_add_api_key(auth_, kApiKey, "ci-robot"));
+  ASSERT_EQ(0, cp_auth_set_rule(auth_, "/cplugintest.v1.EchoService/",
+                                CP_AUTH_OPTIONAL));
+  Start();
+  std::string identity = "unset";
+  EXPECT_EQ(CP_STATUS_OK, Echo(raw_, nullptr, 0, &identity).code);
+  EXPECT_EQ("", identity);
+  cp_metadata good[] = {{"x-api-key", kApiKey}};
+  EXPECT_EQ(CP_STATUS_OK, Echo(raw_, good, 1, &identity).code);
+  EXPECT_EQ("ci-robot", identity);
+  cp_metadata bad[] = {{"x-api-key", "0123456789abcdef-api-kez"}};
+  cp_status st = Echo(raw_, bad, 1);
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, st.code);
+  EXPECT_STREQ("authentication failed", st.message);
+
+  // The handshake: a wrong key fails it, a good one passes.
+  cp_plugin_client_options o;
+  cp_plugin_client_options_init(&o);
+  o.endpoint = target_.c_str();
+  o.self_id = "robot";
+  const char *want[] = {"echo"};
+  o.requested_plugins = want;
+  o.requested_plugin_count = 1;
+  o.api_key = "0123456789abcdef-api-kez";
+  cp_plugin_client *pc = nullptr;
+  ASSERT_EQ(0, cp_plugin_client_create(&pc, &o));
+  clients_.push_back(pc);
+  EXPECT_EQ(CP_ERPC, cp_plugin_client_connect(pc, &st));
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, st.code);
+  o.api_key = kApiKey;
+  ASSERT_EQ(0, cp_plugin_client_create(&pc, &o));
+  clients_.push_back(pc);
+  ASSERT_EQ(0, cp_plugin_client_connect(pc, &st)) << st.message;
+  char principal[CP_PRINCIPAL_MAX + 1];
+  ASSERT_EQ(0, cp_token_store_principal(
+                   tokens_, cp_plugin_client_runtime_id(pc), principal));
+  EXPECT_STREQ("api-key:ci-robot", principal);
+  // Later calls carry the runtime token, not the key.
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("hi");
+  req.metadata_key = const_cast<char *>("x-api-key");
+  Cplugintest__V1__EchoResponse *resp = nullptr;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__echo__call(
+                   Dispense(pc), &req, &resp, nullptr, &st))
+      << st.message;
+  EXPECT_STREQ(cp_plugin_client_runtime_id(pc), resp->identity);
+  EXPECT_STREQ("", resp->metadata_value);
+  protobuf_c_message_free_unpacked(&resp->base, nullptr);
+}
+
 TEST_F(AuthTest, ApiKeys) {
   ASSERT_EQ(0, cp_auth_add_api_key(auth_, kApiKey, "ci-robot"));
   ASSERT_EQ(0, cp_auth_add_api_key(auth_, "another-key-0123456789", "ops"));

@@ -116,6 +116,16 @@ class RegistryTest : public ::testing::Test {
                {{"x-plugin-runtime-id", id},
                 {"authorization", std::string("Bearer ") + token}}};
   }
+  // A runtime whose handshake was authenticated as `principal`.
+  Who RuntimeAs(const char *self_id, const char *principal) {
+    char id[CP_RUNTIME_ID_MAX + 1];
+    char token[CP_TOKEN_LEN + 1];
+    EXPECT_EQ(0, cp_token_store_issue_for(tokens_, self_id, principal, id,
+                                          sizeof id, token));
+    return Who{id,
+               {{"x-plugin-runtime-id", id},
+                {"authorization", std::string("Bearer ") + token}}};
+  }
   static Who Host() { return Who{"operator", {{"x-test-host", kHostSecret}}}; }
   static Who Tool() { return Who{"tool", {{"x-api-key", kApiKey}}}; }
   static Who Anonymous() { return Who{}; }
@@ -573,13 +583,13 @@ TEST_F(RegistryTest, ReportHealthFeedsDiscovery) {
 
 TEST_F(RegistryTest, AllowListsDefaultAndRequired) {
   Start();
-  Who logger = Runtime("Logger");  // runtime ID "logger-<hex>"
-  Who other = Runtime("other");
+  Who logger = RuntimeAs("Logger", "api-key:logger");  // "logger-<hex>"
+  Who other = RuntimeAs("other", "mtls:other.example");
   // Development default: no entry, any valid type.
   EXPECT_EQ(CP_STATUS_OK, Register(other, "anything").code);
 
   const char *logger_types[] = {"logger"};
-  ASSERT_EQ(0, cp_registry_allow(reg_, "Logger", logger_types, 1));
+  ASSERT_EQ(0, cp_registry_allow(reg_, "api-key:logger", logger_types, 1));
   EXPECT_EQ(CP_STATUS_OK, Register(logger, "logger").code);
   cp_status st = Register(logger, "cache");
   EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
@@ -587,25 +597,63 @@ TEST_F(RegistryTest, AllowListsDefaultAndRequired) {
                 " not authorized to register service "
                 "type cache",
             std::string(st.message));
+  // Principals compare exactly: another provider or case is another one.
+  ASSERT_EQ(0, cp_registry_allow(reg_, "API-KEY:logger", nullptr, 0));
+  ASSERT_EQ(0, cp_registry_allow(reg_, "mtls:logger", nullptr, 0));
+  EXPECT_EQ(CP_STATUS_OK, Register(logger, "logger", "1.0.0", "/p2/").code);
 
-  // A runtime ID entry wins over its self_id's.
+  // A runtime ID entry wins over its principal's.
   const char *cache_types[] = {"cache"};
   ASSERT_EQ(0, cp_registry_allow(reg_, logger.id.c_str(), cache_types, 1));
   EXPECT_EQ(CP_STATUS_OK, Register(logger, "cache").code);
   EXPECT_EQ(CP_STATUS_PERMISSION_DENIED,
             Register(logger, "logger", "1.0.0", "/other/").code);
   // An empty entry allows nothing; "*" allows everything.
-  ASSERT_EQ(0, cp_registry_allow(reg_, "other", nullptr, 0));
+  ASSERT_EQ(0, cp_registry_allow(reg_, "mtls:other.example", nullptr, 0));
   EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, Register(other, "x").code);
   const char *any[] = {"*"};
-  ASSERT_EQ(0, cp_registry_allow(reg_, "other", any, 1));
+  ASSERT_EQ(0, cp_registry_allow(reg_, "mtls:other.example", any, 1));
   EXPECT_EQ(CP_STATUS_OK, Register(other, "x").code);
   // The host is trusted: no allow-list.
   EXPECT_EQ(CP_STATUS_OK, Register(Host(), "host-service").code);
 
   const char *bad_types[] = {"../x"};
-  EXPECT_EQ(CP_EINVAL, cp_registry_allow(reg_, "other", bad_types, 1));
+  EXPECT_EQ(CP_EINVAL,
+            cp_registry_allow(reg_, "mtls:other.example", bad_types, 1));
   EXPECT_EQ(CP_EINVAL, cp_registry_allow(reg_, "bad key", any, 1));
+  // A bare self_id is not a key any more, and self_id keys need the opt-in.
+  EXPECT_EQ(CP_EINVAL, cp_registry_allow(reg_, "other", any, 1));
+  EXPECT_EQ(CP_EDENIED, cp_registry_allow(reg_, "self_id:other", any, 1));
+}
+
+// A runtime that claims another's self_id gets nothing of the other's
+// entry: the entry is keyed by the other's principal, not by the claim.
+TEST_F(RegistryTest, AClaimedSelfIdIsNotTheOthersPrincipal) {
+  ropts_.require_allow_list = true;
+  Start();
+  const char *logger_types[] = {"logger"};
+  ASSERT_EQ(0, cp_registry_allow(reg_, "api-key:logger", logger_types, 1));
+  Who impostor = Runtime("logger");
+  Who impostor_with_other_key = RuntimeAs("logger", "api-key:cache");
+  Who logger = RuntimeAs("logger", "api-key:logger");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, Register(impostor, "logger").code);
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED,
+            Register(impostor_with_other_key, "logger").code);
+  EXPECT_EQ(CP_STATUS_OK, Register(logger, "logger").code);
+}
+
+// Identities from a non-token runtime provider (say, a custom validator that
+// authenticates each call) are their own principal.
+TEST_F(RegistryTest, NonTokenRuntimeProvidersAreTheirOwnPrincipal) {
+  const char *providers[] = {"runtime-token", "api-key"};
+  ropts_.runtime_providers = providers;
+  ropts_.runtime_provider_count = 2;
+  ropts_.require_allow_list = true;
+  Start();
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, Register(Tool(), "tooling").code);
+  const char *types[] = {"tooling"};
+  ASSERT_EQ(0, cp_registry_allow(reg_, "api-key:tool", types, 1));
+  EXPECT_EQ(CP_STATUS_OK, Register(Tool(), "tooling").code);
 }
 
 // The default base_url policy: loopback, or the registering peer's own
@@ -744,11 +792,24 @@ TEST(Utf8, WellFormedOnly) {
 TEST_F(RegistryTest, RequireAllowListDeniesRuntimesWithoutAnEntry) {
   ropts_.require_allow_list = true;
   Start();
-  Who a = Runtime("a");
+  Who a = Runtime("a");  // an anonymous handshake
   cp_status st = Register(a, "logger");
   EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
+  EXPECT_EQ("plugin " + a.id +
+                " not authorized to register service type logger: its "
+                "handshake was not authenticated (no API key or client "
+                "certificate) and this registry requires an allow-list entry",
+            std::string(st.message));
+  Who b = RuntimeAs("b", "api-key:b");
+  st = Register(b, "logger");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
+  EXPECT_EQ("plugin " + b.id +
+                " not authorized to register service type logger: no "
+                "allow-list entry for api-key:b",
+            std::string(st.message));
+  // The operator may still name one runtime it knows by its ID.
   const char *types[] = {"logger"};
-  ASSERT_EQ(0, cp_registry_allow(reg_, "a", types, 1));
+  ASSERT_EQ(0, cp_registry_allow(reg_, a.id.c_str(), types, 1));
   EXPECT_EQ(CP_STATUS_OK, Register(a, "logger").code);
 }
 

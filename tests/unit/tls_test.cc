@@ -22,6 +22,7 @@ extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
+#include "plugin/v1/registry.cplugin.h"
 #include "transport/plaintext_warning.h"
 }
 
@@ -486,6 +487,77 @@ TEST_F(TlsTest, MtlsAuthIdentityComesFromTheVerifiedCertificate) {
   cp_server_destroy(server_);
   server_ = nullptr;
   cp_auth_destroy(auth);
+}
+
+// A host whose allow-list names a client certificate: the handshake made
+// with plugin-a's certificate records "mtls:plugin-a" with the identity it
+// issues, and only that identity may register plugin-a's types, whatever
+// self_id another client claims.
+TEST_F(TlsTest, MtlsHandshakePrincipalKeysTheAllowList) {
+  cp_tls_server_options s = ServerTls(true);
+  s.require_client_cert = false;
+  s.request_client_cert = true;
+  cp_host_options ho;
+  cp_host_options_init(&ho);
+  ho.tls = &s;
+  ho.metrics_address = nullptr;
+  ho.rate_limits = false;
+  ho.tokens.sweep_interval_ms = 0;
+  ho.registry.require_allow_list = true;
+  cp_host *host = nullptr;
+  ASSERT_EQ(0, cp_host_create(&host, &ho));
+  ASSERT_EQ(0, cp_auth_add_mtls(cp_host_auth(host)));
+  const char *types[] = {"storage"};
+  ASSERT_EQ(
+      0, cp_registry_allow(cp_host_registry(host), "mtls:plugin-a", types, 1));
+  ASSERT_EQ(0, cp_host_start(host, &port_, nullptr));
+
+  auto register_as = [&](const cp_tls_client_options &tls, cp_status *st,
+                         std::string *principal) {
+    cp_plugin_client_options o;
+    cp_plugin_client_options_init(&o);
+    std::string target = Target();
+    o.endpoint = target.c_str();
+    o.self_id = "plugin-a";
+    o.tls = &tls;
+    cp_plugin_client *pc = nullptr;
+    EXPECT_EQ(0, cp_plugin_client_create(&pc, &o));
+    if (cp_plugin_client_connect(pc, st) != 0) {
+      cp_plugin_client_destroy(pc);
+      return;
+    }
+    char out[CP_PRINCIPAL_MAX + 1] = "";
+    EXPECT_EQ(0,
+              cp_token_store_principal(cp_host_tokens(host),
+                                       cp_plugin_client_runtime_id(pc), out));
+    *principal = out;
+    Connectplugin__V1__RegisterServiceRequest req =
+        CONNECTPLUGIN__V1__REGISTER_SERVICE_REQUEST__INIT;
+    req.service_type = const_cast<char *>("storage");
+    req.version = const_cast<char *>("1.0.0");
+    req.endpoint_path = const_cast<char *>("/storage.v1.Storage/");
+    Connectplugin__V1__RegisterServiceResponse *resp = nullptr;
+    cp_connectplugin__v1__service_registry__register_service__call(
+        cp_plugin_client_channel(pc), &req, &resp, nullptr, st);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    cp_plugin_client_destroy(pc);
+  };
+
+  cp_status st;
+  std::string principal;
+  register_as(ClientTls("ca1", "plugin-a"), &st, &principal);
+  EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+  EXPECT_EQ("mtls:plugin-a", principal);
+
+  // Same self_id, no certificate: an anonymous identity, refused.
+  principal = "unset";
+  register_as(ClientTls("ca1"), &st, &principal);
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code) << st.message;
+  EXPECT_EQ("", principal);
+
+  cp_host_destroy(host);
 }
 
 // --- bad options -----------------------------------------------------------

@@ -511,6 +511,46 @@ TEST_F(TokenStoreTest, IdentitiesOfOneNameShareItSafely) {
   EXPECT_EQ(want, expired);
 }
 
+// The principal a handshake authenticated stays with its identity, through
+// table growth and refresh, and goes with it.
+TEST_F(TokenStoreTest, PrincipalsStayWithTheirIdentity) {
+  Create();
+  char id[CP_RUNTIME_ID_MAX + 1];
+  char token[CP_TOKEN_LEN + 1];
+  ASSERT_EQ(0, cp_token_store_issue_for(store_, "KV", "api-key:kv", id,
+                                        sizeof id, token));
+  Identity keyed{id, token};
+  Identity anonymous = Issue("kv");
+  std::vector<Identity> more;
+  for (int i = 0; i < 2000; i++) {  // grows every shard at least once
+    more.push_back(Issue("filler"));
+  }
+  char fresh[CP_TOKEN_LEN + 1];
+  ASSERT_EQ(0, cp_token_store_refresh(store_, keyed.id.c_str(), fresh));
+  char out[CP_PRINCIPAL_MAX + 1];
+  ASSERT_EQ(0, cp_token_store_principal(store_, keyed.id.c_str(), out));
+  EXPECT_STREQ("api-key:kv", out);
+  ASSERT_EQ(0, cp_token_store_principal(store_, anonymous.id.c_str(), out));
+  EXPECT_STREQ("", out);
+  // The name part must match exactly, as for revoke.
+  std::string suffix = keyed.id.substr(keyed.id.size() - 17);
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_token_store_principal(store_, ("kx" + suffix).c_str(), out));
+  ASSERT_EQ(0, cp_token_store_revoke(store_, keyed.id.c_str()));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_token_store_principal(store_, keyed.id.c_str(), out));
+  EXPECT_EQ(CP_EINVAL, cp_token_store_principal(store_, nullptr, out));
+
+  std::string longest(CP_PRINCIPAL_MAX, 'p');
+  EXPECT_EQ(0, cp_token_store_issue_for(store_, "kv", longest.c_str(), id,
+                                        sizeof id, token));
+  ASSERT_EQ(0, cp_token_store_principal(store_, id, out));
+  EXPECT_EQ(longest, out);
+  EXPECT_EQ(CP_EINVAL,
+            cp_token_store_issue_for(store_, "kv", (longest + "p").c_str(), id,
+                                     sizeof id, token));
+}
+
 // Only the exact runtime ID names an identity: same suffix, other name.
 TEST_F(TokenStoreTest, RevokeAndRefreshNeedTheExactName) {
   Create();

@@ -19,9 +19,12 @@
  * message whether a runtime ID is unknown, the token wrong, expired or
  * revoked. Interceptors run before the handler, so it runs at most once.
  *
- * Policy: each method is open or requires authentication; the default is
- * "required". cp_auth_open_host_methods opens what a host serves to callers
- * that have no identity yet: Handshake and both health services.
+ * Policy: each method is open, optional or requires authentication; the
+ * default is "required". cp_auth_open_host_methods opens what a host serves
+ * to callers that have no identity yet: both health services open, and
+ * Handshake optional, so that a plugin may present an API key or a client
+ * certificate there and its runtime identity carries that principal (see
+ * cp_call_principal and docs/registry.md, "Authorization").
  *
  * Thread safety: configure before cp_auth_install and before the server
  * starts; afterwards the interceptor runs on any number of server threads.
@@ -52,7 +55,11 @@ typedef cp_auth_result (*cp_auth_validator_fn)(cp_call *call, void *user);
 
 typedef enum cp_auth_rule {
   CP_AUTH_REQUIRED = 0,
-  CP_AUTH_OPEN = 1
+  CP_AUTH_OPEN = 1, /* providers do not run: the call has no identity */
+  /* Providers run: valid credentials set the identity, invalid ones are
+   * UNAUTHENTICATED "authentication failed", none let the call through
+   * without an identity. */
+  CP_AUTH_OPTIONAL = 2
 } cp_auth_rule;
 
 int cp_auth_create(cp_auth **out);
@@ -92,8 +99,8 @@ int cp_auth_set_rule(cp_auth *auth, const char *path, cp_auth_rule rule);
 /* The rule for methods without one (initially CP_AUTH_REQUIRED). */
 void cp_auth_set_default(cp_auth *auth, cp_auth_rule rule);
 
-/* Opens Handshake, connectplugin.health.v1.HealthService and
- * grpc.health.v1.Health. */
+/* Handshake optional; connectplugin.health.v1.HealthService and
+ * grpc.health.v1.Health open. */
 int cp_auth_open_host_methods(cp_auth *auth);
 
 /* Adds the interceptor to `server` (before cp_server_start). The auth must
@@ -103,6 +110,16 @@ int cp_auth_install(cp_auth *auth, cp_server *server);
 /* The interceptor itself, for servers that order interceptors by hand:
  * cp_server_add_interceptor(server, cp_auth_intercept, auth). */
 cp_status_code cp_auth_intercept(cp_call *call, void *auth);
+
+/* The principal the call was authenticated as, for authorization that
+ * must not rest on a caller's claim: "<provider>:<identity>" (e.g.
+ * "api-key:kv-plugin", "mtls:kv.plugins.example", "<validator
+ * name>:<identity>"), written to `out` (NUL-terminated). A runtime token is
+ * not a principal: it stands for an identity whose principal the token
+ * store keeps (cp_token_store_principal). Returns 0; CP_ENOTFOUND when the
+ * call has no identity or a "runtime-token" one; CP_ETOOBIG when the result
+ * would be longer than CP_PRINCIPAL_MAX bytes; CP_EINVAL. */
+int cp_call_principal(const cp_call *call, char out[CP_PRINCIPAL_MAX + 1]);
 
 /* Metadata keys (gRPC metadata is lower-case). */
 #define CP_MD_AUTHORIZATION "authorization"

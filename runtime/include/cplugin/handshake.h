@@ -5,11 +5,21 @@
  * issues a runtime identity when the caller names itself (self_id), and
  * describes the plugins and capabilities the server offers.
  *
+ * Principal. The self_id is a claim. What the handshake call was
+ * authenticated as (cp_call_principal: an API key's name, a client
+ * certificate's subject; the auth interceptor must run its providers on
+ * Handshake, i.e. the CP_AUTH_OPTIONAL rule of cp_auth_open_host_methods)
+ * is recorded with the identity it issues (cp_token_store_issue_for); the
+ * registry's allow-lists key on it. Without credentials the identity is
+ * anonymous, unless require_principal.
+ *
  * Status codes: cookie mismatch, core version != 1, invalid self_id and any
  * field over its limit → INVALID_ARGUMENT (naming the field); app version not
  * accepted → FAILED_PRECONDITION with both versions; self_id without a token
- * store → FAILED_PRECONDITION; live-token cap reached → RESOURCE_EXHAUSTED;
- * random source failure → INTERNAL.
+ * store → FAILED_PRECONDITION; self_id without a principal under
+ * require_principal → UNAUTHENTICATED; a principal longer than
+ * CP_PRINCIPAL_MAX → FAILED_PRECONDITION; live-token cap reached →
+ * RESOURCE_EXHAUSTED; random source failure → INTERNAL.
  *
  * Thread safety: a service may serve calls on any number of server threads;
  * create, register and destroy it from one thread.
@@ -100,6 +110,13 @@ typedef struct cp_handshake_options {
    * expired identity gives its place back. Uses one of the token store's
    * listener places. */
   size_t max_identities_per_address;
+  /* false (default): an identity is issued to any handshake that names
+   * itself, authenticated or not (anonymous identities may discover, watch
+   * and call, and register what the registry's policy lets anonymous
+   * runtimes register). true: only to an authenticated handshake (API key,
+   * client certificate, a custom validator; not a runtime token);
+   * otherwise UNAUTHENTICATED. A handshake without self_id is unaffected. */
+  bool require_principal;
   const cp_plugin_info *plugins;
   size_t plugin_count;
   /* Merged over {"server_version": CP_SERVER_VERSION}. */

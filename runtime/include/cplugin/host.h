@@ -1,6 +1,10 @@
 /* cplugin — a host assembled from the services, with the defaults a host
  * needs: runtime identities (token store + handshake), authentication
- * (Handshake and health open, everything else requires a runtime token),
+ * (health open; Handshake optional: an API key or client certificate
+ * presented there is recorded as the identity's principal, which the
+ * registry's allow-lists key on; add keys with cp_auth_add_api_key on
+ * cp_host_auth, or cp_auth_add_mtls; everything else requires a runtime
+ * token),
  * per-method rate limits, the service registry and lifecycle, health (both
  * health services), the router for plugin-to-plugin calls, and metrics with
  * /metrics, /healthz and /readyz.

@@ -55,8 +55,14 @@ typedef struct cp_plugin_client_options {
   const char *const *requested_plugins;
   size_t requested_plugin_count;
   const cp_tls_client_options *tls; /* NULL = plaintext */
-  int64_t handshake_timeout_ms;     /* default 10 000 */
-  size_t max_message_bytes;         /* default 4 MiB */
+  /* Sent as x-api-key on the handshake call only (later calls carry the
+   * runtime token): the identity the host issues then carries the key's
+   * principal, which its allow-lists key on. NULL = none. A secret: copied,
+   * never logged. A client certificate (tls) is the other way to
+   * authenticate the handshake. */
+  const char *api_key;
+  int64_t handshake_timeout_ms; /* default 10 000 */
+  size_t max_message_bytes;     /* default 4 MiB */
 } cp_plugin_client_options;
 
 void cp_plugin_client_options_init(cp_plugin_client_options *opts);

@@ -66,6 +66,10 @@ typedef struct cp_plugin_runtime_options {
   const char *magic_cookie_value;
   int32_t app_version;
   const cp_tls_client_options *tls;
+  /* Sent as x-api-key on the handshake only, so that the runtime identity
+   * carries the key's principal (the host's allow-lists key on it); NULL =
+   * none. A secret: never logged. */
+  const char *api_key;
   /* Told when a watched dependency becomes available or unavailable; runs on
    * the runtime's watch thread. */
   cp_dependency_fn on_dependency;

@@ -18,11 +18,16 @@
  * identifier characters, values at most 4096 bytes; metadata "weight", when
  * present, a positive integer up to CP_REGISTRY_MAX_WEIGHT. Then:
  *   - authorization: a runtime may register the types of its allow-list
- *     entry (cp_registry_allow, keyed by its runtime ID or by its self_id),
- *     else PERMISSION_DENIED "plugin <id> not authorized to register service
- *     type <type>". Without an entry, the DEVELOPMENT DEFAULT allows every
- *     valid type; set require_allow_list for production, which denies
- *     runtimes without an entry;
+ *     entry (cp_registry_allow), found by what was authenticated: its
+ *     runtime ID, else the principal its handshake presented (an API key's
+ *     name, a client certificate's subject), else — only when the operator
+ *     opted in with allow_self_id_keys — the self_id it claimed. Otherwise
+ *     PERMISSION_DENIED "plugin <id> not authorized to register service type
+ *     <type>" (plus ": <reason>" when it has no entry). Without an entry,
+ *     the DEVELOPMENT DEFAULT allows every valid type; set
+ *     require_allow_list for production, which denies runtimes without an
+ *     entry, so an anonymous handshake's runtime registers nothing unless
+ *     the operator named its runtime ID;
  *   - the same (runtime, type, endpoint_path) again returns the existing
  *     registration ID and changes nothing (idempotent; to change the version
  *     or metadata, unregister first);
@@ -144,6 +149,11 @@ typedef struct cp_registry_options {
    * may register any valid type. true: it may register none. */
   bool require_allow_list;
   /* The three per-runtime caps act as at most UINT32_MAX. */
+  /* Accept "self_id:<self_id>" allow-list keys (default false). A self_id is
+   * the plugin's own claim, not authentication: any runtime that names
+   * itself so gets the entry. For development, or behind a handshake that
+   * only trusted plugins can reach. */
+  bool allow_self_id_keys;
   size_t max_registrations_per_runtime; /* default 64 */
   size_t max_bytes_per_runtime;         /* stored bytes, default 1 MiB */
   size_t max_registrations;             /* in total, default 65 536 */
@@ -199,12 +209,21 @@ void cp_registry_destroy(cp_registry *reg);
  * cp_server_add_method. */
 int cp_registry_register(cp_registry *reg, cp_server *server);
 
-/* Sets the allow-list entry for `key`: a runtime ID, or a self_id, which
- * covers every runtime issued for it (runtime IDs are "<self_id lower-cased>
- * -<16 hex>"; a runtime ID entry wins over its self_id's). `types` (copied)
+/* Sets the allow-list entry for `key`, one of:
+ *   - a principal, "<provider>:<identity>" as cp_call_principal writes it:
+ *     "api-key:<name given to cp_auth_add_api_key>", "mtls:<certificate CN,
+ *     or first SAN>", "<validator name>:<identity>". Covers every runtime
+ *     whose handshake authenticated so (and runtimes that a non-token
+ *     runtime provider authenticates so). Compared exactly;
+ *   - a runtime ID ("<self_id lower-cased>-<16 hex>"): that one runtime;
+ *   - "self_id:<self_id>": every runtime that CLAIMS that self_id; only with
+ *     options.allow_self_id_keys (else CP_EDENIED).
+ * Lookup order: runtime ID, then principal, then self_id. `types` (copied)
  * are exact service types, or "*" for any; n == 0 allows none. Replaces an
  * earlier entry for the key; already registered services stay. Returns 0,
- * CP_EINVAL (a key or type that is not valid) or CP_ENOMEM. */
+ * CP_EINVAL (a key or type that is not valid: a bare name that is not a
+ * runtime ID, a "runtime-token:" principal, control characters, over
+ * CP_PRINCIPAL_MAX bytes), CP_EDENIED or CP_ENOMEM. */
 int cp_registry_allow(cp_registry *reg, const char *key,
                       const char *const *types, size_t n);
 

@@ -41,6 +41,8 @@ extern "C" {
 /* Longest self_id accepted, and the longest runtime ID that results. */
 #define CP_SELF_ID_MAX 128
 #define CP_RUNTIME_ID_MAX (CP_SELF_ID_MAX + 17)
+/* Longest principal kept with an identity (see cp_token_store_issue_for). */
+#define CP_PRINCIPAL_MAX 256
 /* Largest max_tokens a store accepts. */
 #define CP_TOKEN_STORE_MAX_TOKENS (1u << 24)
 
@@ -87,6 +89,24 @@ bool cp_self_id_valid(const char *self_id);
 int cp_token_store_issue(cp_token_store *store, const char *self_id,
                          char *runtime_id, size_t runtime_id_cap,
                          char token[CP_TOKEN_LEN + 1]);
+
+/* cp_token_store_issue, and records with the identity the principal its
+ * handshake was authenticated as (cp_call_principal: "api-key:<name>",
+ * "mtls:<subject>"), for authorization by the operator's allow-lists. NULL
+ * or "" = an anonymous handshake. At most CP_PRINCIPAL_MAX bytes, copied;
+ * kept until the identity is revoked or expires. Returns as
+ * cp_token_store_issue (CP_EINVAL for a principal that is too long). */
+int cp_token_store_issue_for(cp_token_store *store, const char *self_id,
+                             const char *principal, char *runtime_id,
+                             size_t runtime_id_cap,
+                             char token[CP_TOKEN_LEN + 1]);
+
+/* Copies the principal recorded for the live identity `runtime_id` into
+ * `out` ("" when its handshake was anonymous). Takes the identity's shard
+ * lock (not the lock-free path: for authorization decisions, not per call).
+ * Returns 0, CP_ENOTFOUND (no such live identity) or CP_EINVAL. */
+int cp_token_store_principal(cp_token_store *store, const char *runtime_id,
+                             char out[CP_PRINCIPAL_MAX + 1]);
 
 /* True when `token` is the current token of `runtime_id` (or its previous one
  * within the refresh overlap) and has not expired. Neither string needs a

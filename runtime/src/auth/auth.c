@@ -249,9 +249,12 @@ int cp_auth_add_mtls(cp_auth *auth) {
   return cp_auth_add_validator(auth, "mtls", mtls_provider, NULL);
 }
 
+static bool rule_valid(cp_auth_rule r) {
+  return r == CP_AUTH_REQUIRED || r == CP_AUTH_OPEN || r == CP_AUTH_OPTIONAL;
+}
+
 int cp_auth_set_rule(cp_auth *auth, const char *path, cp_auth_rule r) {
-  if (auth == NULL || path == NULL || path[0] != '/' ||
-      (r != CP_AUTH_REQUIRED && r != CP_AUTH_OPEN)) {
+  if (auth == NULL || path == NULL || path[0] != '/' || !rule_valid(r)) {
     return CP_EINVAL;
   }
   size_t len = strlen(path);
@@ -279,19 +282,24 @@ int cp_auth_set_rule(cp_auth *auth, const char *path, cp_auth_rule r) {
 }
 
 void cp_auth_set_default(cp_auth *auth, cp_auth_rule r) {
-  if (auth != NULL && (r == CP_AUTH_REQUIRED || r == CP_AUTH_OPEN)) {
+  if (auth != NULL && rule_valid(r)) {
     auth->default_rule = r;
   }
 }
 
 int cp_auth_open_host_methods(cp_auth *auth) {
-  static const char *const open_paths[] = {
-      "/connectplugin.v1.HandshakeService/Handshake",
-      "/connectplugin.health.v1.HealthService/",
-      "/grpc.health.v1.Health/",
+  /* Handshake is optional, not open: an API key or client certificate
+   * presented there becomes the principal of the identity it issues. */
+  static const struct {
+    const char *path;
+    cp_auth_rule rule;
+  } host_rules[] = {
+      {"/connectplugin.v1.HandshakeService/Handshake", CP_AUTH_OPTIONAL},
+      {"/connectplugin.health.v1.HealthService/", CP_AUTH_OPEN},
+      {"/grpc.health.v1.Health/", CP_AUTH_OPEN},
   };
-  for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++) {
-    int rc = cp_auth_set_rule(auth, open_paths[i], CP_AUTH_OPEN);
+  for (size_t i = 0; i < sizeof host_rules / sizeof host_rules[0]; i++) {
+    int rc = cp_auth_set_rule(auth, host_rules[i].path, host_rules[i].rule);
     if (rc != 0) {
       return rc;
     }
@@ -318,7 +326,8 @@ static cp_auth_rule rule_for(const cp_auth *auth, const char *path) {
 
 cp_status_code cp_auth_intercept(cp_call *call, void *user) {
   const cp_auth *auth = user;
-  if (rule_for(auth, cp_call_path(call)) == CP_AUTH_OPEN) {
+  cp_auth_rule rule = rule_for(auth, cp_call_path(call));
+  if (rule == CP_AUTH_OPEN) {
     return CP_STATUS_OK;
   }
   bool denied = false;
@@ -329,6 +338,9 @@ cp_status_code cp_auth_intercept(cp_call *call, void *user) {
       return CP_STATUS_OK;
     }
     denied |= r == CP_AUTH_DENIED;
+  }
+  if (rule == CP_AUTH_OPTIONAL && !denied) {
+    return CP_STATUS_OK; /* no credentials: anonymous */
   }
   const char *why =
       denied ? "authentication failed" : "authentication required";

@@ -7,6 +7,7 @@
 
 #include "core/arena.h"
 #include "core/validate.h"
+#include "cplugin/auth.h"
 #include "cplugin/errors.h"
 #include "handshake/identity_quota.h"
 #include "cplugin/handshake.h"
@@ -28,6 +29,7 @@ struct cp_handshake_service {
   char version_list[VERSION_LIST_MAX]; /* "1,2" for error messages */
   cp_token_store *tokens;
   id_quota *quota; /* NULL: no per-address cap */
+  bool require_principal;
 
   /* Prebuilt, immutable response parts shared by every call. */
   Connectplugin__V1__PluginInfo **plugins;
@@ -242,6 +244,7 @@ int cp_handshake_service_create(cp_handshake_service **out,
   }
   cp_arena_init(&svc->mem);
   svc->tokens = opts->tokens;
+  svc->require_principal = opts->require_principal;
   int rc = set_cookie(svc, opts);
   if (rc == 0) {
     rc = set_versions(svc, opts);
@@ -373,6 +376,28 @@ static cp_status_code check_versions(
                        svc->version_list);
 }
 
+/* What authenticated this handshake (the auth interceptor ran its providers
+ * under the OPTIONAL rule): the principal the identity will carry, "" when
+ * anonymous. */
+static cp_status_code handshake_principal(cp_handshake_service *svc,
+                                          cp_call *call,
+                                          char out[CP_PRINCIPAL_MAX + 1]) {
+  int rc = cp_call_principal(call, out);
+  if (rc == CP_ETOOBIG) {
+    return cp_call_error(call, CP_STATUS_FAILED_PRECONDITION,
+                         "authenticated identity too long to record "
+                         "(max %d bytes with its provider)",
+                         CP_PRINCIPAL_MAX);
+  }
+  if (rc != 0 && svc->require_principal) {
+    return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
+                         "runtime identities are issued only to "
+                         "authenticated handshakes: present an API key "
+                         "(x-api-key) or a client certificate");
+  }
+  return CP_STATUS_OK;
+}
+
 static cp_status_code issue_identity(
     cp_handshake_service *svc, cp_call *call, const char *self_id,
     Connectplugin__V1__HandshakeResponse *resp) {
@@ -385,6 +410,11 @@ static cp_status_code issue_identity(
   if (svc->tokens == NULL) {
     return cp_call_error(call, CP_STATUS_FAILED_PRECONDITION,
                          "this server does not issue runtime identities");
+  }
+  char principal[CP_PRINCIPAL_MAX + 1];
+  cp_status_code code = handshake_principal(svc, call, principal);
+  if (code != CP_STATUS_OK) {
+    return code;
   }
   char *id = cp_call_alloc(call, CP_RUNTIME_ID_MAX + 1);
   char *token = cp_call_alloc(call, CP_TOKEN_LEN + 1);
@@ -400,8 +430,8 @@ static cp_status_code issue_identity(
                            "address");
     }
   }
-  int rc = cp_token_store_issue(svc->tokens, self_id, id, CP_RUNTIME_ID_MAX + 1,
-                                token);
+  int rc = cp_token_store_issue_for(svc->tokens, self_id, principal, id,
+                                    CP_RUNTIME_ID_MAX + 1, token);
   if (svc->quota != NULL) {
     if (rc == 0) {
       id_quota_bind(svc->quota, address, id, token);
@@ -493,17 +523,19 @@ static cp_status_code handshake(cp_handshake_service *svc, cp_call *call,
   return CP_STATUS_OK;
 }
 
-/* One line per handshake: who asked (the peer address and the self_id it
- * claimed) and what it got. Never the token. */
+/* One line per handshake: who asked (the peer address, the self_id it
+ * claimed and the principal it proved) and what it got. Never the token. */
 static void log_outcome(cp_call *call,
                         const Connectplugin__V1__HandshakeRequest *req,
                         const Connectplugin__V1__HandshakeResponse *resp,
                         cp_status_code code) {
   if (code == CP_STATUS_OK) {
     if (cp_log_enabled(CP_LOG_INFO)) {
+      char principal[CP_PRINCIPAL_MAX + 1];
+      (void)cp_call_principal(call, principal);
       cp_log(CP_LOG_INFO, "handshake accepted", "peer", cp_call_peer(call),
-             "self_id", req->self_id, "runtime_id", resp->runtime_id,
-             CP_LOG_END);
+             "self_id", req->self_id, "principal", principal, "runtime_id",
+             resp->runtime_id, CP_LOG_END);
     }
     return;
   }

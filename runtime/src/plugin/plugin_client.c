@@ -28,6 +28,7 @@ struct cp_plugin_client {
   int32_t app_version;
   const char *self_id;
   const char *self_version;
+  const char *api_key; /* handshake only */
   const char **requested;
   size_t requested_count;
   int64_t handshake_timeout_ms;
@@ -79,6 +80,7 @@ static int copy_options(cp_plugin_client *pc,
   pc->cookie_value = dup(pc, o->magic_cookie_value);
   pc->self_id = dup(pc, o->self_id);
   pc->self_version = dup(pc, o->self_version);
+  pc->api_key = dup(pc, o->api_key);
   pc->app_version = o->app_version == 0 ? 1 : o->app_version;
   pc->handshake_timeout_ms = o->handshake_timeout_ms > 0
                                  ? o->handshake_timeout_ms
@@ -232,6 +234,11 @@ int cp_plugin_client_connect(cp_plugin_client *pc, cp_status *status) {
   cp_call_options opts;
   cp_call_options_init(&opts);
   opts.timeout_ms = pc->handshake_timeout_ms;
+  cp_metadata key = {CP_MD_API_KEY, pc->api_key};
+  if (pc->api_key != NULL) {
+    opts.metadata = &key;
+    opts.metadata_count = 1;
+  }
   Connectplugin__V1__HandshakeResponse *resp = NULL;
   int rc = cp_connectplugin__v1__handshake_service__handshake__call(
       pc->client, &req, &resp, &opts, status);
@@ -321,6 +328,9 @@ void cp_plugin_client_destroy(cp_plugin_client *pc) {
   if (pc->runtime_token != NULL) {
     /* Arena memory is freed below; wipe the secret first. */
     memset((char *)pc->runtime_token, 0, CP_TOKEN_LEN);
+  }
+  if (pc->api_key != NULL) {
+    memset((char *)pc->api_key, 0, strlen(pc->api_key));
   }
   memset(pc->bearer, 0, sizeof pc->bearer);
   cp_arena_release(&pc->mem);

@@ -259,6 +259,7 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
   po.magic_cookie_value = opts->magic_cookie_value;
   po.app_version = opts->app_version;
   po.tls = opts->tls;
+  po.api_key = opts->api_key;
   int rc = cp_plugin_client_create(&rt->pc, &po);
   if (rc == 0) {
     rc = cp_plugin_client_connect(rt->pc, status);

@@ -1,12 +1,18 @@
-/* Allow-lists: which service types a runtime may register, set by the host
- * per runtime ID or per self_id. */
+/* Allow-lists: which service types a runtime may register. Entries are keyed
+ * by what was authenticated (the principal of the runtime's handshake, or
+ * the runtime ID its token proves), or, when the operator opted in, by the
+ * self_id the runtime claimed. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/validate.h"
 #include "cplugin/errors.h"
 #include "registry/registry_internal.h"
+
+#define SELF_ID_PREFIX "self_id:"
+#define SELF_ID_PREFIX_LEN (sizeof SELF_ID_PREFIX - 1)
 
 void reg_allow_free(allow_entry *a) {
   for (size_t i = 0; i < a->count; i++) {
@@ -16,12 +22,9 @@ void reg_allow_free(allow_entry *a) {
   free(a);
 }
 
-/* Keys are compared lower-cased: runtime IDs carry the self_id lower-cased. */
-static size_t lower_copy(const char *s, char out[CP_REGISTRY_OWNER_MAX + 1]) {
-  size_t n = strnlen(s, CP_REGISTRY_OWNER_MAX + 1);
-  if (n > CP_REGISTRY_OWNER_MAX) {
-    return 0;
-  }
+/* Runtime IDs and self_ids compare lower-cased (a runtime ID carries its
+ * self_id lower-cased); principals compare exactly. */
+static size_t lower_copy(const char *s, size_t n, char *out) {
   for (size_t i = 0; i < n; i++) {
     out[i] = (char)tolower((unsigned char)s[i]);
   }
@@ -29,12 +32,12 @@ static size_t lower_copy(const char *s, char out[CP_REGISTRY_OWNER_MAX + 1]) {
   return n;
 }
 
-static allow_entry *find_allow(const cp_registry *reg, const char *key,
-                               size_t len) {
+static allow_entry *find_allow(const cp_registry *reg, allow_kind kind,
+                               const char *key, size_t len) {
   uint64_t h = reg_hash_name(reg, key, len);
   for (cp_hnode *n = cp_htab_chain(&reg->allows, h); n != NULL; n = n->next) {
     allow_entry *a = CP_HNODE_ITEM(n, allow_entry, node);
-    if (n->hash == h && strlen(a->key) == len &&
+    if (n->hash == h && a->kind == kind && strlen(a->key) == len &&
         memcmp(a->key, key, len) == 0) {
       return a;
     }
@@ -55,16 +58,109 @@ static size_t self_id_len(const char *id, size_t len) {
   return len - 17;
 }
 
-bool reg_allowed(const cp_registry *reg, const char *owner, const char *type) {
-  char key[CP_REGISTRY_OWNER_MAX + 1];
-  size_t len = lower_copy(owner, key);
-  allow_entry *a = len > 0 ? find_allow(reg, key, len) : NULL;
-  if (a == NULL && len > 0) {
-    size_t self = self_id_len(key, len);
-    a = self > 0 ? find_allow(reg, key, self) : NULL;
+static bool self_id_part_valid(const char *s, size_t n) {
+  char copy[CP_SELF_ID_MAX + 1];
+  if (n == 0 || n > CP_SELF_ID_MAX) {
+    return false;
   }
+  memcpy(copy, s, n);
+  copy[n] = '\0';
+  return cp_self_id_valid(copy);
+}
+
+/* "<provider>:<identity>" as cp_call_principal writes it: both parts
+ * non-empty, no control characters. */
+static bool principal_valid(const char *s, size_t n) {
+  const char *colon = memchr(s, ':', n);
+  if (colon == NULL || colon == s || colon == s + n - 1) {
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) {
+      return false;
+    }
+  }
+  /* A runtime token is never a principal: such an entry would match
+   * nothing, so refuse it rather than let it look like a grant. */
+  return strncmp(s, "runtime-token:", 14) != 0;
+}
+
+/* Classifies and normalises an allow-list key into `out`. Returns the kind,
+ * or -1 (CP_EINVAL) / -2 (a self_id key without the opt-in). */
+static int parse_key(const cp_registry *reg, const char *key, char *out,
+                     size_t *len) {
+  size_t n = strnlen(key, CP_PRINCIPAL_MAX + 1);
+  if (n == 0 || n > CP_PRINCIPAL_MAX) {
+    return -1;
+  }
+  if (strncmp(key, SELF_ID_PREFIX, SELF_ID_PREFIX_LEN) == 0) {
+    const char *self = key + SELF_ID_PREFIX_LEN;
+    size_t self_n = n - SELF_ID_PREFIX_LEN;
+    if (!self_id_part_valid(self, self_n)) {
+      return -1;
+    }
+    if (!reg->allow_self_id_keys) {
+      return -2;
+    }
+    *len = lower_copy(self, self_n, out);
+    return ALLOW_SELF_ID;
+  }
+  if (memchr(key, ':', n) != NULL) {
+    if (!principal_valid(key, n)) {
+      return -1;
+    }
+    memcpy(out, key, n + 1);
+    *len = n;
+    return ALLOW_PRINCIPAL;
+  }
+  lower_copy(key, n, out);
+  size_t self_n = self_id_len(out, n);
+  if (self_n == 0 || !self_id_part_valid(out, self_n)) {
+    return -1; /* a bare name is neither a runtime ID nor a principal */
+  }
+  *len = n;
+  return ALLOW_RUNTIME;
+}
+
+/* The entry that decides for `owner`: its runtime ID's, else its
+ * principal's, else (opt-in) its self_id's. */
+static const allow_entry *entry_for(const cp_registry *reg, const char *owner,
+                                    const char *principal) {
+  char key[CP_REGISTRY_OWNER_MAX + 1];
+  size_t len = strnlen(owner, CP_REGISTRY_OWNER_MAX + 1);
+  if (len == 0 || len > CP_REGISTRY_OWNER_MAX) {
+    return NULL;
+  }
+  lower_copy(owner, len, key);
+  const allow_entry *a = find_allow(reg, ALLOW_RUNTIME, key, len);
+  if (a == NULL && principal != NULL && principal[0] != '\0') {
+    a = find_allow(reg, ALLOW_PRINCIPAL, principal, strlen(principal));
+  }
+  if (a == NULL && reg->allow_self_id_keys) {
+    size_t self = self_id_len(key, len);
+    a = self > 0 ? find_allow(reg, ALLOW_SELF_ID, key, self) : NULL;
+  }
+  return a;
+}
+
+bool reg_allowed(const cp_registry *reg, const char *owner,
+                 const char *principal, const char *type, char *why,
+                 size_t why_cap) {
+  why[0] = '\0';
+  const allow_entry *a = entry_for(reg, owner, principal);
   if (a == NULL) {
-    return !reg->require_allow_list;
+    if (!reg->require_allow_list) {
+      return true; /* the development default */
+    }
+    if (principal == NULL || principal[0] == '\0') {
+      snprintf(why, why_cap,
+               ": its handshake was not authenticated (no API key or client "
+               "certificate) and this registry requires an allow-list entry");
+    } else {
+      snprintf(why, why_cap, ": no allow-list entry for %s", principal);
+    }
+    return false;
   }
   if (a->any) {
     return true;
@@ -77,12 +173,13 @@ bool reg_allowed(const cp_registry *reg, const char *owner, const char *type) {
   return false;
 }
 
-static allow_entry *allow_new(const char *key, size_t len,
+static allow_entry *allow_new(allow_kind kind, const char *key, size_t len,
                               const char *const *types, size_t n) {
   allow_entry *a = calloc(1, sizeof *a + len + 1);
   if (a == NULL) {
     return NULL;
   }
+  a->kind = kind;
   memcpy(a->key, key, len + 1);
   a->types = n > 0 ? calloc(n, sizeof *a->types) : NULL;
   if (n > 0 && a->types == NULL) {
@@ -106,11 +203,14 @@ static allow_entry *allow_new(const char *key, size_t len,
 
 int cp_registry_allow(cp_registry *reg, const char *key,
                       const char *const *types, size_t n) {
-  char lower[CP_REGISTRY_OWNER_MAX + 1];
-  size_t len = reg != NULL && key != NULL ? lower_copy(key, lower) : 0;
-  if (len == 0 || !cp_identifier_chars_valid(lower, len) ||
-      (n > 0 && types == NULL)) {
+  if (reg == NULL || key == NULL || (n > 0 && types == NULL)) {
     return CP_EINVAL;
+  }
+  char norm[CP_PRINCIPAL_MAX + 1];
+  size_t len = 0;
+  int kind = parse_key(reg, key, norm, &len);
+  if (kind < 0) {
+    return kind == -2 ? CP_EDENIED : CP_EINVAL;
   }
   for (size_t i = 0; i < n; i++) {
     if (types[i] == NULL ||
@@ -118,13 +218,13 @@ int cp_registry_allow(cp_registry *reg, const char *key,
       return CP_EINVAL;
     }
   }
-  allow_entry *a = allow_new(lower, len, types, n);
+  allow_entry *a = allow_new((allow_kind)kind, norm, len, types, n);
   if (a == NULL) {
     return CP_ENOMEM;
   }
-  a->node.hash = reg_hash_name(reg, lower, len);
+  a->node.hash = reg_hash_name(reg, norm, len);
   cp_rwshard_wrlock(&reg->lock);
-  allow_entry *old = find_allow(reg, lower, len);
+  allow_entry *old = find_allow(reg, (allow_kind)kind, norm, len);
   if (old != NULL) {
     cp_htab_remove(&reg->allows, &old->node);
   }

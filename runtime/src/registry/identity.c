@@ -2,6 +2,7 @@
  * interceptor recorded, never a header. */
 #include <string.h>
 
+#include "cplugin/auth.h"
 #include "registry/registry_internal.h"
 
 cp_status_code reg_identify(cp_registry *reg, cp_call *call, reg_caller *out) {
@@ -40,4 +41,23 @@ bool reg_recheck(cp_registry *reg, cp_call *call, const reg_caller *caller) {
   reg_drop_runtime(reg, caller->id, CP_STATUS_UNAUTHENTICATED,
                    "runtime identity revoked");
   return false;
+}
+
+void reg_principal(cp_registry *reg, cp_call *call, const reg_caller *caller,
+                   char out[CP_PRINCIPAL_MAX + 1]) {
+  out[0] = '\0';
+  if (caller->kind != REG_CALLER_RUNTIME) {
+    return;
+  }
+  if (caller->token) {
+    /* Anonymous as well when the registry cannot see the token store. */
+    if (reg->tokens == NULL ||
+        cp_token_store_principal(reg->tokens, caller->id, out) != 0) {
+      out[0] = '\0';
+    }
+    return;
+  }
+  if (cp_call_principal(call, out) != 0) {
+    out[0] = '\0';
+  }
 }

@@ -280,8 +280,9 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
 }
 
 reg_add_result reg_add(cp_registry *reg, const char *owner,
-                       const cp_registry_service *svc, bool check_allow,
-                       uint64_t *id_out, char *why, size_t why_cap) {
+                       const char *principal, const cp_registry_service *svc,
+                       bool check_allow, uint64_t *id_out, char *why,
+                       size_t why_cap) {
   uint32_t weight = 1;
   if (reg_validate(svc, &weight, why, why_cap) != NULL) {
     return REG_INVALID;
@@ -298,7 +299,8 @@ reg_add_result reg_add(cp_registry *reg, const char *owner,
   }
   cp_rwshard_wrlock(&reg->lock);
   reg_add_result res = REG_DENIED;
-  if (!check_allow || reg_allowed(reg, owner, svc->type)) {
+  if (!check_allow ||
+      reg_allowed(reg, owner, principal, svc->type, why, why_cap)) {
     res = add_locked(reg, owner, svc, e, bytes, id_out, why, why_cap);
   }
   reg_commit_unlock(reg);
@@ -316,7 +318,7 @@ int cp_registry_register_as_host(cp_registry *reg, const char *owner,
   }
   char why[160];
   uint64_t id = 0;
-  switch (reg_add(reg, owner, svc, false, &id, why, sizeof why)) {
+  switch (reg_add(reg, owner, NULL, svc, false, &id, why, sizeof why)) {
     case REG_ADDED:
     case REG_EXISTS:
       if (id_out != NULL) {

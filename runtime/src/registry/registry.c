@@ -34,6 +34,7 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   }
   reg->tokens = o->tokens;
   reg->require_allow_list = o->require_allow_list;
+  reg->allow_self_id_keys = o->allow_self_id_keys;
   /* A runtime's counts are 32-bit (rt_entry): larger per-runtime caps
    * could never be reached in memory anyway. */
   reg->max_regs_per_runtime = at_most_u32(o->max_registrations_per_runtime);

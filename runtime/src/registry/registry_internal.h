@@ -164,8 +164,16 @@ struct reg_watcher {
   const char *end_message;
 };
 
+/* What an allow-list key names (cp_registry_allow). */
+typedef enum allow_kind {
+  ALLOW_RUNTIME = 0,   /* a runtime ID, lower-cased */
+  ALLOW_PRINCIPAL = 1, /* "<provider>:<identity>", exact */
+  ALLOW_SELF_ID = 2    /* a claimed self_id, lower-cased (opt-in) */
+} allow_kind;
+
 struct allow_entry {
-  cp_hnode node; /* reg->allows */
+  cp_hnode node; /* reg->allows, hash of the key (kinds share the table) */
+  allow_kind kind;
   bool any;
   size_t count;
   char **types;
@@ -188,6 +196,7 @@ struct cp_registry {
   cp_token_store *tokens;
   unsigned base_url_allow;
   bool require_allow_list;
+  bool allow_self_id_keys;
   size_t max_regs_per_runtime;
   size_t max_bytes_per_runtime;
   size_t max_bytes;
@@ -253,10 +262,13 @@ typedef enum reg_add_result {
 } reg_add_result;
 
 /* Validates, then adds (or finds the same) registration owned by `owner`;
- * `check_allow` applies the allow-list. Takes the write lock itself. */
+ * `check_allow` applies the allow-list, with `principal` (NULL or "" =
+ * anonymous) the owner's authenticated principal. On REG_DENIED `why` holds
+ * "" or ": <reason>". Takes the write lock itself. */
 reg_add_result reg_add(cp_registry *reg, const char *owner,
-                       const cp_registry_service *svc, bool check_allow,
-                       uint64_t *id_out, char *why, size_t why_cap);
+                       const char *principal, const cp_registry_service *svc,
+                       bool check_allow, uint64_t *id_out, char *why,
+                       size_t why_cap);
 
 typedef enum reg_remove_result {
   REG_REMOVED = 0,
@@ -285,7 +297,12 @@ void reg_commit_unlock(cp_registry *reg);
 /* NULL, or a message naming the field written to buf. Sets *weight. */
 const char *reg_validate(const cp_registry_service *svc, uint32_t *weight,
                          char *buf, size_t cap);
-bool reg_allowed(const cp_registry *reg, const char *owner, const char *type);
+/* Whether `owner` (authenticated as `principal`, NULL or "" = anonymous)
+ * may register `type`. When not, `why` receives "" (its entry does not list
+ * the type) or ": <reason>" (no entry under require_allow_list). */
+bool reg_allowed(const cp_registry *reg, const char *owner,
+                 const char *principal, const char *type, char *why,
+                 size_t why_cap);
 void reg_allow_free(allow_entry *a);
 const char *reg_check_health(cp_plugin_health state, const char *reason,
                              const char *const *deps, size_t n, char *buf,
@@ -348,6 +365,11 @@ typedef struct reg_caller {
 
 /* The caller from the call's auth context, or UNAUTHENTICATED. */
 cp_status_code reg_identify(cp_registry *reg, cp_call *call, reg_caller *out);
+/* The principal a runtime caller was authenticated as: for a runtime token,
+ * the one its handshake recorded in the token store; for another runtime
+ * provider, the call's own ("<provider>:<identity>"). "" when anonymous. */
+void reg_principal(cp_registry *reg, cp_call *call, const reg_caller *caller,
+                   char out[CP_PRINCIPAL_MAX + 1]);
 /* After a write for a token-authenticated caller: false (and the runtime's
  * state removed) when the token was revoked meanwhile. */
 bool reg_recheck(cp_registry *reg, cp_call *call, const reg_caller *caller);

@@ -28,7 +28,7 @@ static cp_status_code on_register(
                          req->n_metadata, CP_METADATA_MAX_ENTRIES);
   }
   cp_metadata md[CP_METADATA_MAX_ENTRIES];
-  char why[160];
+  char why[CP_PRINCIPAL_MAX + 160];
   for (size_t i = 0; i < req->n_metadata; i++) {
     md[i].key = req->metadata[i]->key;
     md[i].value = req->metadata[i]->value;
@@ -48,9 +48,11 @@ static cp_status_code on_register(
   cp_registry_service svc = {req->service_type, req->version,
                              req->endpoint_path, md, req->n_metadata};
   uint64_t id = 0;
+  char principal[CP_PRINCIPAL_MAX + 1];
+  reg_principal(reg, call, &caller, principal);
   reg_add_result res =
-      reg_add(reg, caller.id, &svc, caller.kind == REG_CALLER_RUNTIME, &id, why,
-              sizeof why);
+      reg_add(reg, caller.id, principal, &svc,
+              caller.kind == REG_CALLER_RUNTIME, &id, why, sizeof why);
   switch (res) {
     case REG_ADDED:
     case REG_EXISTS:
@@ -59,11 +61,12 @@ static cp_status_code on_register(
       return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT, "%s", why);
     case REG_DENIED:
       cp_log(CP_LOG_WARN, "registration denied", "runtime_id", caller.id,
-             "service_type", req->service_type, CP_LOG_END);
+             "principal", principal, "service_type", req->service_type,
+             CP_LOG_END);
       return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
                            "plugin %s not authorized to register service "
-                           "type %s",
-                           caller.id, req->service_type);
+                           "type %s%s",
+                           caller.id, req->service_type, why);
     case REG_LIMIT:
       return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "%s", why);
     case REG_RANDOM_FAILED:

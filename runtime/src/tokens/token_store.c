@@ -317,11 +317,42 @@ static bool reserve_slot(cp_token_store *s) {
   return false;
 }
 
+/* What a shard interns per identity: the name (lower-cased self_id) and,
+ * after its NUL, the principal ("" when anonymous), so identities of one
+ * name and principal share a copy. Every reader of the name stops at the
+ * first NUL. The caller frees the result (the shard keeps its own copy). */
+static char *make_name(const char *name, const char *principal) {
+  size_t n = strlen(name);
+  size_t p = strlen(principal);
+  char *kept = malloc(n + p + 2);
+  if (kept != NULL) {
+    memcpy(kept, name, n + 1);
+    memcpy(kept + n + 1, principal, p + 1);
+  }
+  return kept;
+}
+
+static const char *name_principal(const char *kept) {
+  return kept + strlen(kept) + 1;
+}
+
 int cp_token_store_issue(cp_token_store *s, const char *self_id,
                          char *runtime_id, size_t runtime_id_cap,
                          char token[CP_TOKEN_LEN + 1]) {
+  return cp_token_store_issue_for(s, self_id, NULL, runtime_id, runtime_id_cap,
+                                  token);
+}
+
+int cp_token_store_issue_for(cp_token_store *s, const char *self_id,
+                             const char *principal, char *runtime_id,
+                             size_t runtime_id_cap,
+                             char token[CP_TOKEN_LEN + 1]) {
+  if (principal == NULL) {
+    principal = "";
+  }
   if (s == NULL || !cp_self_id_valid(self_id) || runtime_id == NULL ||
-      token == NULL || runtime_id_cap < strlen(self_id) + SUFFIX_HEX + 2) {
+      token == NULL || runtime_id_cap < strlen(self_id) + SUFFIX_HEX + 2 ||
+      strnlen(principal, CP_PRINCIPAL_MAX + 1) > CP_PRINCIPAL_MAX) {
     return CP_EINVAL;
   }
   if (!reserve_slot(s)) {
@@ -367,7 +398,12 @@ int cp_token_store_issue(cp_token_store *s, const char *self_id,
     slot.key = key;
     slot.id_hash = prefix_hash(s, id, strlen(id));
     slot.expires_ns = add_sat(now_ns(s), s->ttl_ns);
-    rc = token_shard_insert(sh, &slot, name, strlen(name));
+    char *kept = make_name(name, principal);
+    rc = kept == NULL
+             ? CP_ENOMEM
+             : token_shard_insert(sh, &slot, kept,
+                                  strlen(name) + 1 + strlen(principal));
+    free(kept);
     pthread_mutex_unlock(&sh->mu);
     if (rc == 0) {
       snprintf(runtime_id, runtime_id_cap, "%s", id);
@@ -489,6 +525,22 @@ int cp_token_store_revoke(cp_token_store *s, const char *runtime_id) {
   pthread_mutex_unlock(&sh->mu);
   atomic_fetch_sub(&s->live, 1);
   notify_removed(s, name, key, CP_TOKEN_REVOKED);
+  return 0;
+}
+
+int cp_token_store_principal(cp_token_store *s, const char *runtime_id,
+                             char out[CP_PRINCIPAL_MAX + 1]) {
+  if (s == NULL || runtime_id == NULL || out == NULL) {
+    return CP_EINVAL;
+  }
+  long i = -1;
+  cp_token_shard *sh = lock_identity(s, runtime_id, &i);
+  if (sh == NULL) {
+    return CP_ENOTFOUND;
+  }
+  snprintf(out, CP_PRINCIPAL_MAX + 1, "%s",
+           name_principal(token_shard_name(sh, i)));
+  pthread_mutex_unlock(&sh->mu);
   return 0;
 }
 

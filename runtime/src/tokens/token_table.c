@@ -267,7 +267,8 @@ void token_shard_remove(cp_token_shard *sh, long index, char *name,
                         size_t cap) {
   size_t hole = (size_t)index;
   uint32_t name_id = sh->slots[hole].name;
-  size_t len = cp_intern_len(&sh->names, name_id);
+  /* The name only: the principal follows its NUL (token_table.h). */
+  size_t len = strlen(cp_intern_str(&sh->names, name_id));
   if (len >= cap) {
     len = cap - 1; /* never: the store's buffers hold any name it issued */
   }

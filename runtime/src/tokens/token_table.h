@@ -5,9 +5,10 @@
  * expiry, and the index of a previous-token record), so a valid check costs
  * one cache line. The previous token of a refreshed identity lives in a
  * separate record, read only while its overlap window is open. The name
- * part of the runtime ID is interned per shard (core/intern.h): a slot
- * names it by a 32-bit id in the room the previous-token index left, and
- * the identities of one plugin name share one copy.
+ * part of the runtime ID is interned per shard (core/intern.h), followed
+ * after its NUL by the identity's principal ("" when anonymous): a slot
+ * names the pair by a 32-bit id in the room the previous-token index left,
+ * and the identities of one plugin name and principal share one copy.
  *
  * Memory that readers may touch never moves and is never freed while the
  * store lives: the slots and the records sit in regions reserved at creation
