@@ -237,6 +237,29 @@ TEST_F(AllowListTest, AnonymousHandshakeRegistersNothingWhenListsAreRequired) {
   EXPECT_STREQ("", out);
 }
 
+// A plugin whose identity expired or was revoked may handshake again with
+// its stale runtime token still attached: it gets a fresh anonymous
+// identity, not UNAUTHENTICATED (a runtime token grants nothing here).
+TEST_F(AllowListTest, AStaleRuntimeTokenOnHandshakeCountsAsNone) {
+  Start();
+  cp_plugin_client *old = MustConnect("logger", nullptr);
+  ASSERT_NE(nullptr, old);
+  std::string id = cp_plugin_client_runtime_id(old);
+  std::string bearer =
+      std::string("Bearer ") + cp_plugin_client_runtime_token(old);
+  ASSERT_EQ(0, cp_token_store_revoke(cp_host_tokens(host_), id.c_str()));
+  cp_metadata md[] = {{CP_MD_RUNTIME_ID, id.c_str()},
+                      {CP_MD_AUTHORIZATION, bearer.c_str()}};
+  std::string fresh;
+  cp_status st = RawHandshake("logger", md, 2, &fresh);
+  ASSERT_EQ(CP_STATUS_OK, st.code) << st.message;
+  EXPECT_NE(id, fresh);
+  char out[CP_PRINCIPAL_MAX + 1];
+  ASSERT_EQ(
+      0, cp_token_store_principal(cp_host_tokens(host_), fresh.c_str(), out));
+  EXPECT_STREQ("", out);
+}
+
 TEST_F(AllowListTest, WrongApiKeyFailsTheHandshake) {
   Start();
   cp_status st;

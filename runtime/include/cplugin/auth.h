@@ -58,7 +58,8 @@ typedef enum cp_auth_rule {
   CP_AUTH_OPEN = 1, /* providers do not run: the call has no identity */
   /* Providers run: valid credentials set the identity, invalid ones are
    * UNAUTHENTICATED "authentication failed", none let the call through
-   * without an identity. */
+   * without an identity. A runtime token that does not validate counts as
+   * none (a plugin handshaking again after its identity expired). */
   CP_AUTH_OPTIONAL = 2
 } cp_auth_rule;
 

@@ -326,8 +326,8 @@ static cp_auth_rule rule_for(const cp_auth *auth, const char *path) {
 
 cp_status_code cp_auth_intercept(cp_call *call, void *user) {
   const cp_auth *auth = user;
-  cp_auth_rule rule = rule_for(auth, cp_call_path(call));
-  if (rule == CP_AUTH_OPEN) {
+  cp_auth_rule kind = rule_for(auth, cp_call_path(call));
+  if (kind == CP_AUTH_OPEN) {
     return CP_STATUS_OK;
   }
   bool denied = false;
@@ -337,9 +337,14 @@ cp_status_code cp_auth_intercept(cp_call *call, void *user) {
     if (r == CP_AUTH_OK) {
       return CP_STATUS_OK;
     }
-    denied |= r == CP_AUTH_DENIED;
+    /* Where credentials are optional, a runtime token that no longer
+     * validates (a plugin handshaking again after its identity expired or
+     * the host restarted) counts as none: a runtime identity is never a
+     * principal, so nothing is granted on it either way. */
+    denied |= r == CP_AUTH_DENIED &&
+              !(kind == CP_AUTH_OPTIONAL && p->fn == runtime_token_provider);
   }
-  if (rule == CP_AUTH_OPTIONAL && !denied) {
+  if (kind == CP_AUTH_OPTIONAL && !denied) {
     return CP_STATUS_OK; /* no credentials: anonymous */
   }
   const char *why =
