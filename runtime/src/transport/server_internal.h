@@ -145,6 +145,9 @@ extern const cp_read_gate_ops cp_call_read_gate_ops;
 /* unary.c: serves a call of a unary method whose request was read, or
  * answers an unknown method. Takes ownership of `call`. */
 void cp_serve_unary(cp_call *call);
+/* Decodes the request, runs the handler and encodes its response into
+ * *out; returns the call's code (its status is set). */
+cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out);
 void cp_serve_unknown(cp_call *call);
 /* Sends `code` without a message body and frees the call when done. */
 void cp_call_reply_status(cp_call *call, cp_status_code code);

@@ -12,7 +12,7 @@ static bool is_wire_code(cp_status_code code) {
   return code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT;
 }
 
-static cp_status_code run_handler(cp_call *call, grpc_byte_buffer **out) {
+cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
   ProtobufCMessage *req = NULL;
   cp_status_code code = cp_call_decode_request(call, &req);
   if (code != CP_STATUS_OK) {
@@ -48,7 +48,7 @@ static cp_status_code run_handler(cp_call *call, grpc_byte_buffer **out) {
 
 void cp_serve_unary(cp_call *call) {
   grpc_byte_buffer *resp = NULL;
-  cp_status_code code = run_handler(call, &resp);
+  cp_status_code code = cp_call_run_unary(call, &resp);
   /* The response is encoded: nothing refers to the request any more. */
   cp_call_release_request(call);
   cp_call_send_final(call, code, resp);
