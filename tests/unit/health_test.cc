@@ -11,6 +11,7 @@ extern "C" {
 #include "cplugin/cplugin.h"
 #include "grpc/health/v1/health.cplugin.h"
 #include "plugin/v1/health.cplugin.h"
+#include "transport/encoded.h"
 }
 
 namespace {
@@ -250,6 +251,23 @@ TEST_F(HealthTest, SlowWatcherGetsTheLatestStatus) {
   EXPECT_EQ(CP_STATUS_NOT_FOUND, Check(false, "flappy", &status).code);
   EXPECT_EQ(CP_ENOTFOUND, cp_health_remove(h_, "flappy"));
   EXPECT_EQ(CP_EINVAL, cp_health_remove(h_, ""));
+}
+
+TEST_F(HealthTest, WatchersOfOneServiceShareOneEncodedStatus) {
+  Start();
+  std::vector<cp_client_stream *> watchers;
+  for (int i = 0; i < 12; i++) {
+    watchers.push_back(Watch(true, "shared", "plugin-a"));
+  }
+  for (cp_client_stream *s : watchers) {
+    ASSERT_EQ(kUnknown, Next(true, s));
+  }
+  uint64_t encodes = cp_encode_count();
+  ASSERT_EQ(0, cp_health_set(h_, "shared", CP_SERVING_STATUS_SERVING));
+  for (cp_client_stream *s : watchers) {
+    EXPECT_EQ(kServing, Next(true, s));
+  }
+  EXPECT_EQ(1u, cp_encode_count() - encodes);
 }
 
 TEST_F(HealthTest, AnonymousWatchersArePerAddress) {

@@ -18,6 +18,7 @@ extern "C" {
 #include "core/validate.h"
 #include "plugin/v1/registry.cplugin.h"
 #include "registry/base_url.h"
+#include "transport/encoded.h"
 }
 
 namespace {
@@ -1025,6 +1026,106 @@ TEST_F(RegistryTest, SlowWatcherCoalescesAndEndsWithTheLatestState) {
   } while (!(ev.state == kAvailable && ev.provider == "provider-final"));
   EXPECT_LT(received, changes);  // intermediate states were skipped
   // Nothing stale follows: the next event is the next change.
+  ASSERT_EQ(
+      0, cp_registry_report_health(reg_, "provider-final",
+                                   CP_PLUGIN_HEALTH_DEGRADED, "", nullptr, 0));
+  ev = Next(s);
+  EXPECT_EQ(kDegraded, ev.state);
+  EXPECT_EQ("provider-final", ev.provider);
+}
+
+TEST_F(RegistryTest, ManyWatchersShareOneEncodedEvent) {
+  Start();
+  // 16 watchers per runtime: 3 runtimes of 16.
+  std::vector<cp_client_stream *> watchers;
+  for (int r = 0; r < 3; r++) {
+    Who who = Runtime(("watcher-" + std::to_string(r)).c_str());
+    for (int i = 0; i < 16; i++) {
+      watchers.push_back(Watch(who, "shared-event"));
+    }
+  }
+  for (auto *s : watchers) {
+    Event ev = Next(s);
+    ASSERT_EQ(1, ev.rc) << ev.status.message;
+    EXPECT_EQ(kUnavailable, ev.state);
+  }
+  cp_registry_stats before = Stats();
+  uint64_t encodes = cp_encode_count();
+  ASSERT_EQ(0, HostAdd("provider", "shared-event"));
+  Event first = Next(watchers[0]);
+  ASSERT_EQ(1, first.rc);
+  EXPECT_EQ(kAvailable, first.state);
+  EXPECT_EQ("provider", first.provider);
+  for (size_t i = 1; i < watchers.size(); i++) {
+    Event ev = Next(watchers[i]);
+    ASSERT_EQ(1, ev.rc) << ev.status.message;
+    EXPECT_EQ(first.state, ev.state);
+    EXPECT_EQ(first.type, ev.type);
+    EXPECT_EQ(first.provider, ev.provider);
+    EXPECT_EQ(first.url, ev.url);
+  }
+  cp_registry_stats after = Stats();
+  // One change, 48 watchers: one encoding, 48 sends.
+  EXPECT_EQ(1u, cp_encode_count() - encodes);
+  EXPECT_EQ(1u, after.watch_events_encoded - before.watch_events_encoded);
+  EXPECT_EQ(watchers.size(),
+            after.watch_events_sent - before.watch_events_sent);
+}
+
+TEST_F(RegistryTest, AWatcherThatReadsNothingHoldsAtMostTwoEvents) {
+  // The stream's queue limits would allow megabytes; a watch ignores them.
+  Start();
+  Who watcher = Runtime("watcher");
+  cp_client_stream *s = Watch(watcher, "big");
+  ASSERT_EQ(1, Next(s).rc);  // initial UNAVAILABLE
+
+  // Events of about 64 KiB: a few fill the HTTP/2 windows.
+  std::string blob(4000, 'x');
+  std::vector<std::string> keys;
+  std::vector<cp_metadata> md;
+  for (int i = 0; i < 16; i++) {
+    keys.push_back("k" + std::to_string(i));
+  }
+  for (auto &k : keys) {
+    md.push_back({k.c_str(), blob.c_str()});
+  }
+  ASSERT_EQ(0, HostAdd("provider-a", "big", md));
+  const uint64_t event_max = 16 * (blob.size() + 16) + 1024;
+  int changes = 0;
+  int rc = 0;
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the watch stream to stall",
+      [&] {
+        for (int i = 0; i < 50 && rc == 0; i++, changes++) {
+          cp_plugin_health h = changes % 2 == 0 ? CP_PLUGIN_HEALTH_DEGRADED
+                                                : CP_PLUGIN_HEALTH_HEALTHY;
+          rc = cp_registry_report_health(reg_, "provider-a", h, "", nullptr, 0);
+        }
+        return rc != 0 || (changes >= 500 && Stats().watch_stalls > 0);
+      },
+      [&] { return std::to_string(changes) + " changes"; }));
+  ASSERT_EQ(0, rc);
+  cp_registry_stats st = Stats();
+  EXPECT_GE(st.watch_max_held_bytes, 16 * blob.size());
+  EXPECT_LE(st.watch_max_held_bytes, 2 * event_max);
+  EXPECT_GT(st.watch_events_coalesced, 0u);
+
+  // Reading resumes: the stream ends with the latest state, and holding two
+  // events did not cost order.
+  ASSERT_EQ(0, HostAdd("provider-final", "big"));
+  ASSERT_EQ(
+      0, cp_registry_report_health(reg_, "provider-a",
+                                   CP_PLUGIN_HEALTH_UNHEALTHY, "", nullptr, 0));
+  Event ev;
+  do {
+    ev = Next(s);
+    ASSERT_EQ(1, ev.rc) << ev.status.message;
+    if (ev.provider != "provider-final") {
+      EXPECT_EQ("provider-a", ev.provider);
+    }
+  } while (ev.provider != "provider-final");
+  EXPECT_EQ(kAvailable, ev.state);
+  EXPECT_LE(Stats().watch_max_held_bytes, 2 * event_max);
   ASSERT_EQ(
       0, cp_registry_report_health(reg_, "provider-final",
                                    CP_PLUGIN_HEALTH_DEGRADED, "", nullptr, 0));

@@ -14,8 +14,9 @@
  * service: <name>". Watch: the current status (SERVICE_UNKNOWN for a
  * service not set yet), then each change; an unchanged status is not
  * repeated, and a slow reader receives the latest status rather than every
- * intermediate one (one pending message per watcher, retried when its
- * stream drains). cp_health_shutdown sets every service NOT_SERVING, tells
+ * intermediate one (a watcher holds at most two messages, the one being
+ * written and one pending, retried when the write is over; each message is
+ * encoded once for all watchers). cp_health_shutdown sets every service NOT_SERVING, tells
  * the watchers, and ignores later cp_health_set calls.
  *
  * Both services are unauthenticated by design (cp_auth_open_host_methods
@@ -57,7 +58,8 @@ typedef struct cp_health_options {
    * (an IPv6 /64 counts as one address), default 8: one anonymous peer
    * cannot take every watcher slot. */
   size_t max_anonymous_watchers_per_address;
-  /* Retry period for a watcher whose stream is full (default 50 ms). */
+  /* Retry period for a watcher whose stream is still writing (default
+   * 50 ms). */
   int64_t watch_retry_interval_ms;
 } cp_health_options;
 

@@ -54,10 +54,12 @@
  * provider is routable; otherwise the FIRST routable provider in
  * registration order (deterministic, whatever the type's strategy), DEGRADED
  * when that runtime reported DEGRADED, else AVAILABLE. Unchanged answers are
- * not repeated. Each watcher holds one pending event: when its stream is full
- * (a slow reader) newer events replace the pending one and it is sent once
- * the stream drains (retried every watch_retry_interval_ms), so a slow
- * watcher skips intermediate states but always ends with the latest.
+ * not repeated. Each event is encoded once and its bytes shared by every
+ * watcher. A watcher holds at most two events: the one its stream is
+ * writing and one pending; newer events replace the pending one, sent once
+ * the write is over (on the next change, or retried every
+ * watch_retry_interval_ms), so a slow watcher skips intermediate states but
+ * always ends with the latest.
  * Watchers per runtime (16) and in total (4096) are capped →
  * RESOURCE_EXHAUSTED. A revoked or expired runtime's own watch streams end
  * with UNAUTHENTICATED; a removed runtime's with UNAVAILABLE.
@@ -162,8 +164,8 @@ typedef struct cp_registry_options {
   size_t max_bytes;
   size_t max_watchers_per_runtime; /* default 16 */
   size_t max_watchers;             /* in total, default 4096 */
-  /* How often an event held back by a full watch stream is tried again
-   * (default 50 ms). */
+  /* How often an event held back while its watch stream is still writing
+   * the previous one is tried again (default 50 ms). */
   int64_t watch_retry_interval_ms;
   /* Identity providers whose identities are runtimes; none = just
    * "runtime-token". Copied. */
@@ -318,8 +320,14 @@ typedef struct cp_registry_stats {
   uint64_t watch_events_sent;
   /* Events replaced by a newer one before a slow watcher received them. */
   uint64_t watch_events_coalesced;
-  /* Sends refused because a watch stream was full (retried later). */
+  /* Sends deferred because a watch stream was still writing the previous
+   * event (retried later). */
   uint64_t watch_stalls;
+  /* Events encoded: once each, however many watchers receive it. */
+  uint64_t watch_events_encoded;
+  /* The most event bytes one watcher held at once: its pending event plus
+   * the one its stream is writing, never more than two events. */
+  uint64_t watch_max_held_bytes;
 } cp_registry_stats;
 
 /* Fills *out with a snapshot (counts under the read lock; the watch

@@ -50,7 +50,10 @@ static cp_shared_msg *make_msg(health_proto proto, cp_serving_status status) {
     base = &m->u.grpc.base;
   }
   /* Equal statuses are not sent twice in a row. */
-  cp_shared_msg_init(&m->shared, base, (uint64_t)status + 1);
+  if (cp_shared_msg_init(&m->shared, base, (uint64_t)status + 1) != 0) {
+    free(m);
+    return NULL;
+  }
   return &m->shared;
 }
 

@@ -51,17 +51,22 @@ struct cp_push_hub {
   int64_t retry_ms;
 
   atomic_uint_fast64_t offered;
+  atomic_uint_fast64_t encoded;
   atomic_uint_fast64_t coalesced;
   atomic_uint_fast64_t sent;
   atomic_uint_fast64_t stalls;
+  atomic_uint_fast64_t max_held_bytes;
 };
 
-void cp_shared_msg_init(cp_shared_msg *m, const ProtobufCMessage *msg,
-                        uint64_t key) {
+int cp_shared_msg_init(cp_shared_msg *m, const ProtobufCMessage *msg,
+                       uint64_t key) {
   atomic_init(&m->refs, 1);
   m->key = key;
   m->msg = msg;
   m->free_fn = NULL;
+  m->enc = NULL;
+  atomic_init(&m->counted, false);
+  return cp_encoded_new(msg, &m->enc);
 }
 
 void cp_shared_msg_ref(cp_shared_msg *m) {
@@ -73,6 +78,7 @@ void cp_shared_msg_unref(cp_shared_msg *m) {
       atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) {
     return;
   }
+  cp_encoded_unref(m->enc);
   if (m->free_fn != NULL) {
     m->free_fn(m);
   } else {
@@ -134,9 +140,11 @@ int cp_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
   pthread_condattr_destroy(&attr);
   hub->retry_ms = retry_interval_ms;
   atomic_init(&hub->offered, 0);
+  atomic_init(&hub->encoded, 0);
   atomic_init(&hub->coalesced, 0);
   atomic_init(&hub->sent, 0);
   atomic_init(&hub->stalls, 0);
+  atomic_init(&hub->max_held_bytes, 0);
   *out = hub;
   return 0;
 }
@@ -221,9 +229,26 @@ void cp_push_hub_destroy(cp_push_hub *hub) {
 
 void cp_push_hub_stats(cp_push_hub *hub, cp_push_stats *out) {
   out->offered = atomic_load(&hub->offered);
+  out->encoded = atomic_load(&hub->encoded);
   out->coalesced = atomic_load(&hub->coalesced);
   out->sent = atomic_load(&hub->sent);
   out->stalls = atomic_load(&hub->stalls);
+  out->max_held_bytes = atomic_load(&hub->max_held_bytes);
+}
+
+/* Records what `p` holds now (pending + in its stream) as a high-water mark;
+ * called without p->mu (the stream's lock is taken). */
+static void note_held(cp_push *p) {
+  pthread_mutex_lock(&p->mu);
+  uint64_t held = p->pending != NULL ? cp_encoded_size(p->pending->enc) : 0;
+  pthread_mutex_unlock(&p->mu);
+  held += cp_stream_held_bytes(p->stream);
+  uint64_t max =
+      atomic_load_explicit(&p->hub->max_held_bytes, memory_order_relaxed);
+  while (held > max && !atomic_compare_exchange_weak_explicit(
+                           &p->hub->max_held_bytes, &max, held,
+                           memory_order_relaxed, memory_order_relaxed)) {
+  }
 }
 
 /* Parks a push whose stream queue is full until the retry thread (or the
@@ -292,6 +317,9 @@ cp_stream *cp_push_stream(const cp_push *p) {
 void cp_push_offer(cp_push *p, cp_shared_msg *m) {
   cp_push_hub *hub = p->hub;
   atomic_fetch_add_explicit(&hub->offered, 1, memory_order_relaxed);
+  if (!atomic_exchange_explicit(&m->counted, true, memory_order_relaxed)) {
+    atomic_fetch_add_explicit(&hub->encoded, 1, memory_order_relaxed);
+  }
   pthread_mutex_lock(&p->mu);
   if (p->closed) {
     pthread_mutex_unlock(&p->mu);
@@ -305,6 +333,7 @@ void cp_push_offer(cp_push *p, cp_shared_msg *m) {
     atomic_fetch_add_explicit(&hub->coalesced, 1, memory_order_relaxed);
     cp_shared_msg_unref(old);
   }
+  note_held(p);
   pthread_mutex_lock(&hub->mu);
   if (p->queue == Q_STALLED) {
     /* A change is a reason to try a stalled stream again at once. */
@@ -368,7 +397,10 @@ static void try_send(cp_push *p) {
       continue;
     }
     pthread_mutex_unlock(&p->mu);
-    int rc = cp_stream_send(p->stream, m->msg);
+    int rc = cp_stream_send_encoded(p->stream, m->enc);
+    if (rc == 0) {
+      note_held(p);
+    }
     pthread_mutex_lock(&p->mu);
     if (rc == 0) {
       p->last_key = m->key;

@@ -7,12 +7,19 @@
  * reader costs one slot, never an unbounded queue, and never silently misses
  * the final state.
  *
- * Sending. cp_push_hub_flush() sends pending messages with cp_stream_send,
- * which never blocks. When the stream's own queue is full (CP_EAGAIN) the
- * message stays pending and the push is parked on the hub's stalled list; a
- * retry thread, started on the first stall, offers the parked pushes to
- * flush again every `retry_interval_ms` until their streams drain. Nothing
- * runs periodically while no stream is stalled.
+ * Memory. A message is encoded once, when its cp_shared_msg is made, and
+ * every push sends those same bytes (cp_stream_send_encoded: no copy per
+ * stream). A stream takes a message only when it holds none, so a push
+ * holds at most two messages: the one its stream is writing and the latest
+ * pending one. The stream's own queue limits (stream_queue_messages/_bytes)
+ * never come into play for pushes.
+ *
+ * Sending. cp_push_hub_flush() sends pending messages, never blocking. When
+ * the stream still holds a message (CP_EAGAIN) the new one stays pending and
+ * the push is parked on the hub's stalled list; the next offer retries it at
+ * once, and a retry thread, started on the first stall, offers the parked
+ * pushes to flush again every `retry_interval_ms` until their streams drain.
+ * Nothing runs periodically while no stream is stalled.
  *
  * Ordering. At most one thread sends on a push at a time (a `sending` flag),
  * so messages reach the stream in offer order; a message whose dedupe key
@@ -25,8 +32,8 @@
  * failing, the owner's `closed_fn` runs once (outside every lock) so that it
  * can unlink its watcher.
  *
- * Locks. The hub's mutex and each push's mutex are leaves: cp_push_offer and
- * cp_push_close may be called with the owner's locks held. cp_push_hub_flush
+ * Locks. The hub's mutex, each push's mutex and the stream's are leaves:
+ * cp_push_offer and cp_push_close may be called with the owner's locks held. cp_push_hub_flush
  * and cp_push_unref must be called without owner locks (they call into the
  * stream and the owner's closed_fn).
  */
@@ -40,6 +47,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "cplugin/server.h"
+#include "transport/encoded.h"
 
 /* An immutable message shared by the pushes it was offered to. */
 typedef struct cp_shared_msg cp_shared_msg;
@@ -48,13 +56,17 @@ struct cp_shared_msg {
   /* Messages with the same non-zero key carry the same state. */
   uint64_t key;
   const ProtobufCMessage *msg;
+  cp_encoded *enc;     /* msg's bytes, sent to every push */
+  atomic_bool counted; /* first offer seen (cp_push_stats.encoded) */
   /* Frees the message; NULL = free(m) (message in the same block). */
   void (*free_fn)(cp_shared_msg *m);
 };
 
-/* Sets one reference. */
-void cp_shared_msg_init(cp_shared_msg *m, const ProtobufCMessage *msg,
-                        uint64_t key);
+/* Sets one reference and encodes `msg` (which the caller may free once the
+ * last reference is gone). Returns 0, or CP_ENOMEM/CP_EINVAL with nothing
+ * to undo but the caller's block. */
+int cp_shared_msg_init(cp_shared_msg *m, const ProtobufCMessage *msg,
+                       uint64_t key);
 void cp_shared_msg_ref(cp_shared_msg *m);
 void cp_shared_msg_unref(cp_shared_msg *m);
 
@@ -66,9 +78,13 @@ typedef void (*cp_push_closed_fn)(cp_push *push, cp_stream *stream, void *user);
 
 typedef struct cp_push_stats {
   uint64_t offered;   /* messages offered */
+  uint64_t encoded;   /* distinct messages offered, each encoded once */
   uint64_t coalesced; /* pending messages replaced before being sent */
   uint64_t sent;      /* messages the streams accepted */
   uint64_t stalls;    /* sends refused with CP_EAGAIN */
+  /* The most event bytes one push held at once (pending + in its stream),
+   * as seen after each offer and send: at most two messages. */
+  uint64_t max_held_bytes;
 } cp_push_stats;
 
 /* Returns 0, CP_EINVAL or CP_ENOMEM. */

@@ -273,4 +273,6 @@ void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out) {
   out->watch_events_sent = ps.sent;
   out->watch_events_coalesced = ps.coalesced;
   out->watch_stalls = ps.stalls;
+  out->watch_events_encoded = ps.encoded;
+  out->watch_max_held_bytes = ps.max_held_bytes;
 }

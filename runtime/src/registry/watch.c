@@ -51,7 +51,10 @@ static cp_shared_msg *build_event(const svc_type *t, int state,
   if (e != NULL) {
     m->ev.endpoint = ep_build((char *)m + head, e);
   }
-  cp_shared_msg_init(&m->shared, &m->ev.base, answer_key(state, e));
+  if (cp_shared_msg_init(&m->shared, &m->ev.base, answer_key(state, e)) != 0) {
+    free(m);
+    return NULL;
+  }
   return &m->shared;
 }
 

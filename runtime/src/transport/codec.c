@@ -5,6 +5,7 @@
 #include <grpc/slice.h>
 
 #include "cplugin/errors.h"
+#include "transport/encoded.h"
 
 int cp_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
                     grpc_byte_buffer **out) {
@@ -12,6 +13,7 @@ int cp_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
   if (size > max_bytes) {
     return CP_ETOOBIG;
   }
+  cp_encode_count_one();
   grpc_slice slice = grpc_slice_malloc(size);
   size_t written = protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
   if (written != size) {

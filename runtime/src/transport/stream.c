@@ -13,6 +13,7 @@
 
 #include "cplugin/errors.h"
 #include "transport/codec.h"
+#include "transport/encoded.h"
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
 
@@ -318,6 +319,37 @@ void cp_serve_stream(cp_call *call) {
   after_event_locked_then_unlock(s);
 }
 
+/* Queues `om` unless the stream is over or its queue is full (or, with
+ * `only_if_idle`, holds any message); frees `om` when refused. */
+static int enqueue(cp_stream *stream, out_msg *om, bool only_if_idle) {
+  int rc = 0;
+  pthread_mutex_lock(&stream->mu);
+  if (stream->closed || stream->finishing) {
+    rc = CP_ECLOSED;
+  } else if (only_if_idle
+                 ? stream->head != NULL || stream->in_flight != NULL
+                 : stream->queued_messages >= stream->max_messages ||
+                       stream->queued_bytes + om->bytes > stream->max_bytes) {
+    rc = CP_EAGAIN;
+  }
+  if (rc != 0) {
+    pthread_mutex_unlock(&stream->mu);
+    free_queue(om);
+    return rc;
+  }
+  if (stream->tail != NULL) {
+    stream->tail->next = om;
+  } else {
+    stream->head = om;
+  }
+  stream->tail = om;
+  stream->queued_messages++;
+  stream->queued_bytes += om->bytes;
+  pump_locked(stream);
+  after_event_locked_then_unlock(stream);
+  return 0;
+}
+
 int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg) {
   if (stream == NULL || msg == NULL) {
     return CP_EINVAL;
@@ -337,31 +369,54 @@ int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg) {
   }
   om->bytes = grpc_byte_buffer_length(om->bb);
   om->next = NULL;
+  return enqueue(stream, om, false);
+}
 
-  pthread_mutex_lock(&stream->mu);
-  if (stream->closed || stream->finishing) {
-    rc = CP_ECLOSED;
-  } else if (stream->queued_messages >= stream->max_messages ||
-             stream->queued_bytes + om->bytes > stream->max_bytes) {
-    rc = CP_EAGAIN;
+/* gRPC drops the slice's last reference when the write no longer needs it. */
+static void encoded_slice_done(void *user) {
+  cp_encoded_unref(user);
+}
+
+int cp_stream_send_encoded(cp_stream *stream, cp_encoded *e) {
+  if (stream == NULL || e == NULL) {
+    return CP_EINVAL;
   }
-  if (rc != 0) {
-    pthread_mutex_unlock(&stream->mu);
-    grpc_byte_buffer_destroy(om->bb);
-    free(om);
-    return rc;
+  if (cp_encoded_type(e) != stream->call->rm->desc->response_type) {
+    return CP_EINVAL;
   }
-  if (stream->tail != NULL) {
-    stream->tail->next = om;
+  size_t size = cp_encoded_size(e);
+  if (size > stream->max_message_bytes) {
+    return CP_ETOOBIG;
+  }
+  out_msg *om = malloc(sizeof *om);
+  if (om == NULL) {
+    return CP_ENOMEM;
+  }
+  grpc_slice slice;
+  if (size == 0) {
+    slice = grpc_empty_slice();
   } else {
-    stream->head = om;
+    cp_encoded_ref(e);
+    slice = grpc_slice_new_with_user_data((void *)cp_encoded_data(e), size,
+                                          encoded_slice_done, e);
   }
-  stream->tail = om;
-  stream->queued_messages++;
-  stream->queued_bytes += om->bytes;
-  pump_locked(stream);
-  after_event_locked_then_unlock(stream);
-  return 0;
+  om->bb = grpc_raw_byte_buffer_create(&slice, 1);
+  grpc_slice_unref(slice);
+  if (om->bb == NULL) {
+    free(om);
+    return CP_ENOMEM;
+  }
+  om->bytes = size;
+  om->next = NULL;
+  return enqueue(stream, om, true);
+}
+
+size_t cp_stream_held_bytes(cp_stream *stream) {
+  pthread_mutex_lock(&stream->mu);
+  size_t n = stream->queued_bytes +
+             (stream->in_flight != NULL ? stream->in_flight->bytes : 0);
+  pthread_mutex_unlock(&stream->mu);
+  return n;
 }
 
 void cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
