@@ -19,7 +19,12 @@ extern "C" {
 #include "plugin/v1/registry.cplugin.h"
 #include "registry/base_url.h"
 #include "transport/encoded.h"
+
+// registry_lock.c
+void registry_test_wrlock(cp_registry *reg);
+void registry_test_wrunlock(cp_registry *reg);
 }
+#include "push/push_testing.h"
 
 namespace {
 
@@ -1169,6 +1174,87 @@ TEST_F(RegistryTest, DestroyEndsOpenWatches) {
   Event ev = Next(s);
   EXPECT_NE(1, ev.rc);
   EXPECT_EQ(0u, Stats().watchers);
+}
+
+// Destroying the registry stops the watch retry thread before freeing the
+// tables: a retry that found a stream closed tells the registry (closed_fn),
+// which looks the watcher up in those tables. The retry thread here finds
+// the closed stream first (the registry's lock keeps the stream's own done
+// callback waiting) and is held until destroy stops it; with the tables
+// freed first, that lookup reads freed memory (a crash, or ASan's report).
+TEST_F(RegistryTest, DestroyStopsTheRetryThreadBeforeFreeingTables) {
+  ropts_.watch_retry_interval_ms = 1;
+  sopts_.stream_queue_messages = 2;
+  Start();
+  Who watcher = Runtime("watcher");
+  cp_client_stream *s = Watch(watcher, "bulk");
+  ASSERT_EQ(1, Next(s).rc);  // initial UNAVAILABLE
+
+  // Large events fill the windows and the stream queue: the client reads
+  // nothing more, so the watcher's push stays parked for the retry thread.
+  std::string blob(4000, 'x');
+  std::vector<std::string> keys;
+  std::vector<cp_metadata> md;
+  for (int i = 0; i < 8; i++) {
+    keys.push_back("k" + std::to_string(i));
+  }
+  for (auto &k : keys) {
+    md.push_back({k.c_str(), blob.c_str()});
+  }
+  ASSERT_EQ(0, HostAdd("provider-a", "bulk", md));
+  // Changes until several batches of them, polled apart, sent nothing: the
+  // client's window is full, so what is pending now stays parked.
+  int changes = 0;
+  int quiet = 0;
+  uint64_t sent = Stats().watch_events_sent;
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the watch stream to stall for good",
+      [&] {
+        for (int i = 0; i < 20; i++, changes++) {
+          cp_plugin_health h = changes % 2 != 0 ? CP_PLUGIN_HEALTH_DEGRADED
+                                                : CP_PLUGIN_HEALTH_HEALTHY;
+          EXPECT_EQ(0, cp_registry_report_health(reg_, "provider-a", h, "",
+                                                 nullptr, 0));
+        }
+        cp_registry_stats now = Stats();
+        quiet = now.watch_events_sent == sent ? quiet + 1 : 0;
+        sent = now.watch_events_sent;
+        return quiet >= 5 && now.watch_stalls > 0;
+      },
+      [&] {
+        return std::to_string(changes) + " changes, " + std::to_string(sent) +
+               " sent";
+      }));
+  // A state unlike any sent (those were healthy or degraded), so that it is
+  // not dropped as unchanged. Then no more changes: only the retry thread
+  // sends now, refused each time.
+  ASSERT_EQ(
+      0, cp_registry_report_health(reg_, "provider-a",
+                                   CP_PLUGIN_HEALTH_UNHEALTHY, "", nullptr, 0));
+  uint64_t stalls = Stats().watch_stalls;
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the retry thread to retry the parked push",
+      [&] { return Stats().watch_stalls >= stalls + 3; },
+      [&] { return std::to_string(Stats().watch_stalls); }));
+
+  unsigned holds = cp_push_testing_retry_holds();
+  cp_push_testing_hold_retry_closed(true);
+  registry_test_wrlock(reg_);
+  cp_client_stream_cancel(s);
+  bool held = cp_test::WaitFor(
+      "the retry thread to find the stream closed",
+      [&] { return cp_push_testing_retry_holds() > holds; },
+      [&] { return std::to_string(cp_push_testing_retry_holds()); });
+  registry_test_wrunlock(reg_);
+  cp_push_testing_hold_retry_closed(false);
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the stream's done callback to unlink the watcher",
+      [&] { return Stats().watchers == 0; },
+      [&] { return std::to_string(Stats().watchers); }));
+  // The retry thread still has to tell the registry: destroy stops it first.
+  cp_registry_destroy(reg_);
+  reg_ = nullptr;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
+#include "push/push_testing.h"
 
 enum queue_state { Q_NONE = 0, Q_READY = 1, Q_STALLED = 2 };
 
@@ -149,10 +150,36 @@ int cp_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
   return 0;
 }
 
+/* cp_push_testing_hold_retry_closed. */
+static atomic_bool testing_hold;
+static atomic_uint testing_holds;
+static _Thread_local bool on_retry_thread;
+
+void cp_push_testing_hold_retry_closed(bool on) {
+  atomic_store(&testing_hold, on);
+}
+
+unsigned cp_push_testing_retry_holds(void) {
+  return atomic_load(&testing_holds);
+}
+
+static void testing_hold_until_stop(cp_push_hub *hub) {
+  if (!on_retry_thread || !atomic_load(&testing_hold)) {
+    return;
+  }
+  pthread_mutex_lock(&hub->mu);
+  atomic_fetch_add(&testing_holds, 1);
+  while (!hub->stop) {
+    pthread_cond_wait(&hub->cv, &hub->mu);
+  }
+  pthread_mutex_unlock(&hub->mu);
+}
+
 /* Moves every stalled push to the ready list, every retry interval, while
  * there are stalled pushes; sleeps on the condition variable otherwise. */
 static void *retry_main(void *arg) {
   cp_push_hub *hub = arg;
+  on_retry_thread = true;
   pthread_mutex_lock(&hub->mu);
   while (!hub->stop) {
     if (hub->stalled.head == NULL) {
@@ -433,6 +460,7 @@ static void try_send(cp_push *p) {
     park(p);
   }
   if (notify && p->closed_fn != NULL) {
+    testing_hold_until_stop(hub);
     p->closed_fn(p, p->stream, p->user);
   }
 }

@@ -10,10 +10,28 @@
 #include "cplugin/errors.h"
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
+#include "transport/server_testing.h"
+
+/* cp_server_testing_fail_call_allocs: allocations left to fail. */
+static atomic_int fail_allocs;
+
+void cp_server_testing_fail_call_allocs(int n) {
+  atomic_store(&fail_allocs, n > 0 ? n : 0);
+}
+
+static bool fail_this_alloc(void) {
+  int n = atomic_load_explicit(&fail_allocs, memory_order_relaxed);
+  while (n > 0) {
+    if (atomic_compare_exchange_weak(&fail_allocs, &n, n - 1)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 cp_call *cp_call_new(cp_server *server, cp_server_cq *cq,
                      cp_registered_method *rm) {
-  cp_call *call = calloc(1, sizeof *call);
+  cp_call *call = fail_this_alloc() ? NULL : calloc(1, sizeof *call);
   if (call == NULL) {
     return NULL;
   }

@@ -13,7 +13,6 @@
 #include "cplugin/log.h"
 #include "transport/plaintext_warning.h"
 #include "transport/read_gate.h"
-#include "transport/server_reply.h"
 #include "transport/server_internal.h"
 #include "transport/tls_internal.h"
 #include "transport/unix_listener.h"
@@ -363,58 +362,6 @@ int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
   return 0;
 }
 
-/* --- requesting calls -------------------------------------------------- */
-
-static void on_call_arrived(cp_tag *tag, bool ok);
-
-void cp_server_request_next(cp_server_cq *cq, cp_registered_method *rm) {
-  cp_call *call = cp_call_new(cq->server, cq, rm);
-  if (call == NULL) {
-    /* Out of memory: this slot is lost; the other slots keep serving. */
-    return;
-  }
-  call->tag.on_done = on_call_arrived;
-  grpc_call_error err;
-  if (rm != NULL) {
-    err = grpc_server_request_registered_call(
-        cq->server->grpc, rm->grpc_handle, &call->gcall, &call->grpc_deadline,
-        &call->md, NULL, cq->cq, cq->cq, &call->tag);
-  } else {
-    err =
-        grpc_server_request_call(cq->server->grpc, &call->gcall, &call->details,
-                                 &call->md, cq->cq, cq->cq, &call->tag);
-  }
-  if (err != GRPC_CALL_OK) {
-    cp_call_free(call);
-  }
-}
-
-static void on_call_arrived(cp_tag *tag, bool ok) {
-  cp_call *call = (cp_call *)tag;
-  if (!ok) {
-    /* The server is shutting down: the request was never filled. */
-    cp_call_free(call);
-    return;
-  }
-  /* Keep a request outstanding for the next call before serving this one. */
-  cp_server_request_next(call->cq, call->rm);
-  if (cp_call_prepare(call) != 0) {
-    cp_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
-    return;
-  }
-  if (call->rm == NULL) {
-    cp_serve_unknown(call);
-    return;
-  }
-  /* Decide from the headers before reading the request. */
-  cp_status_code code = cp_call_run_interceptors(call);
-  if (code != CP_STATUS_OK) {
-    cp_call_send_final(call, code, NULL);
-    return;
-  }
-  cp_call_read_request(call);
-}
-
 static void on_shutdown_done(cp_tag *tag, bool ok) {
   (void)ok;
   cp_server *s = (cp_server *)((char *)tag - offsetof(cp_server, shutdown_tag));
@@ -424,9 +371,13 @@ static void on_shutdown_done(cp_tag *tag, bool ok) {
   pthread_mutex_unlock(&s->mu);
 }
 
+static void refill_after_event(void *arg) {
+  cp_server_refill(arg);
+}
+
 static void *cq_thread_main(void *arg) {
   cp_server_cq *cq = arg;
-  cp_tag_run_queue(cq->cq);
+  cp_tag_run_queue_then(cq->cq, refill_after_event, cq);
   return NULL;
 }
 
@@ -439,10 +390,26 @@ static void stop_cq_threads(cp_server *s) {
       pthread_join(s->cqs[i].thread, NULL);
     }
     grpc_completion_queue_destroy(s->cqs[i].cq);
+    free(s->cqs[i].lost);
   }
   free(s->cqs);
   s->cqs = NULL;
   s->cq_count = 0;
+}
+
+/* One lost-slot count per method and queue, plus one per queue for the
+ * unregistered-method slot (see cp_server_refill). */
+static int alloc_lost_counts(cp_server_cq *cqs, size_t n, size_t methods) {
+  for (size_t i = 0; i < n; i++) {
+    cqs[i].lost = calloc(methods + 1, sizeof *cqs[i].lost);
+    if (cqs[i].lost == NULL) {
+      for (size_t j = 0; j < i; j++) {
+        free(cqs[j].lost);
+      }
+      return CP_ENOMEM;
+    }
+  }
+  return 0;
 }
 
 int cp_server_start(cp_server *server) {
@@ -472,6 +439,11 @@ int cp_server_start(cp_server *server) {
   if (server->cqs == NULL) {
     return CP_ENOMEM;
   }
+  if (alloc_lost_counts(server->cqs, n, server->method_count) != 0) {
+    free(server->cqs);
+    server->cqs = NULL;
+    return CP_ENOMEM;
+  }
   server->cq_count = n;
   for (size_t i = 0; i < n; i++) {
     server->cqs[i].server = server;
@@ -481,6 +453,7 @@ int cp_server_start(cp_server *server) {
   }
   grpc_server_start(server->grpc);
   server->shutdown_tag.on_done = on_shutdown_done;
+  atomic_store(&server->accepting, true);
   for (size_t i = 0; i < n; i++) {
     for (size_t m = 0; m < server->method_count; m++) {
       for (int r = 0; r < REQUESTS_PER_METHOD; r++) {
@@ -562,6 +535,7 @@ int cp_server_shutdown(cp_server *server, int64_t grace_ms) {
     return 0;
   }
   server->state = CP_SERVER_STOPPING;
+  atomic_store(&server->accepting, false);
   /* No connection may reach gRPC once its shutdown has begun. */
   cp_unix_listeners_close(&server->unix_listeners);
   grpc_server_shutdown_and_notify(server->grpc, server->cqs[0].cq,

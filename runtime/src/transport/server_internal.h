@@ -30,6 +30,10 @@ struct cp_server_cq {
   grpc_completion_queue *cq;
   pthread_t thread;
   bool thread_started;
+  /* Request slots lost per method ([method_count]: unregistered), requested
+   * again after the queue's next event (server_requests.c). */
+  atomic_uint *lost;
+  atomic_uint lost_total;
 };
 
 typedef struct cp_interceptor_entry {
@@ -79,6 +83,8 @@ struct cp_server {
   pthread_cond_t cv;
   enum cp_server_state state;
   bool grpc_shutdown_done; /* the shutdown tag fired */
+  atomic_bool accepting;   /* from start until shutdown: slots are refilled */
+  atomic_bool lost_slot_warned;
   cp_tag shutdown_tag;
 };
 
@@ -169,7 +175,11 @@ int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
  * read. */
 void cp_serve_stream(cp_call *call);
 
-/* server.c */
+/* server_requests.c: requests the next call of `rm` (NULL: unregistered
+ * methods) on `cq`; a slot that cannot be requested is counted as lost. */
 void cp_server_request_next(cp_server_cq *cq, cp_registered_method *rm);
+/* Requests again the slots lost on `cq`; run by the queue's thread after
+ * each event. */
+void cp_server_refill(cp_server_cq *cq);
 
 #endif /* CPLUGIN_TRANSPORT_SERVER_INTERNAL_H */

@@ -12,8 +12,10 @@ struct cp_tag {
 };
 
 /* A queue thread's whole life: dequeues from `cq` and runs each tag's
- * callback until the queue has shut down and drained. */
-static inline void cp_tag_run_queue(grpc_completion_queue *cq) {
+ * callback, then `after(arg)` if given, until the queue has shut down and
+ * drained. */
+static inline void cp_tag_run_queue_then(grpc_completion_queue *cq,
+                                         void (*after)(void *arg), void *arg) {
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
         cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -23,8 +25,15 @@ static inline void cp_tag_run_queue(grpc_completion_queue *cq) {
     if (ev.type == GRPC_OP_COMPLETE) {
       cp_tag *tag = ev.tag;
       tag->on_done(tag, ev.success != 0);
+      if (after != NULL) {
+        after(arg);
+      }
     }
   }
+}
+
+static inline void cp_tag_run_queue(grpc_completion_queue *cq) {
+  cp_tag_run_queue_then(cq, NULL, NULL);
 }
 
 #endif /* CPLUGIN_TRANSPORT_TAG_H */

@@ -1,0 +1,26 @@
+/* Test hooks of the server (internal; for tests only, never called by the
+ * runtime). Free of gRPC headers so that tests may include it. */
+#ifndef CPLUGIN_TRANSPORT_SERVER_TESTING_H
+#define CPLUGIN_TRANSPORT_SERVER_TESTING_H
+
+#include <stddef.h>
+
+#include "cplugin/server.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Makes the next `n` allocations of a server call fail as if out of memory
+ * (0 ends it). Process-wide. */
+void cp_server_testing_fail_call_allocs(int n);
+
+/* Request slots currently lost on `server` (all queues and methods), waiting
+ * to be requested again. */
+size_t cp_server_testing_lost_slots(cp_server *server);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_TRANSPORT_SERVER_TESTING_H */
