@@ -1054,7 +1054,13 @@ TEST_F(RegistryTest, ManyWatchersShareOneEncodedEvent) {
     ASSERT_EQ(1, ev.rc) << ev.status.message;
     EXPECT_EQ(kUnavailable, ev.state);
   }
-  cp_registry_stats before = Stats();
+  // Sends are counted after gRPC took them, which may be after the client
+  // read them: let the initial events' counts land first.
+  cp_registry_stats before;
+  ASSERT_TRUE(cp_test::WaitFor("the initial sends counted", [&] {
+    before = Stats();
+    return before.watch_events_sent >= watchers.size();
+  }));
   uint64_t encodes = cp_encode_count();
   ASSERT_EQ(0, HostAdd("provider", "shared-event"));
   Event first = Next(watchers[0]);
@@ -1069,8 +1075,19 @@ TEST_F(RegistryTest, ManyWatchersShareOneEncodedEvent) {
     EXPECT_EQ(first.provider, ev.provider);
     EXPECT_EQ(first.url, ev.url);
   }
-  cp_registry_stats after = Stats();
   // One change, 48 watchers: one encoding, 48 sends.
+  cp_registry_stats after;
+  EXPECT_TRUE(cp_test::WaitFor(
+      "48 sends counted",
+      [&] {
+        after = Stats();
+        return after.watch_events_sent - before.watch_events_sent >=
+               watchers.size();
+      },
+      [&] {
+        return std::to_string(after.watch_events_sent -
+                              before.watch_events_sent);
+      }));
   EXPECT_EQ(1u, cp_encode_count() - encodes);
   EXPECT_EQ(1u, after.watch_events_encoded - before.watch_events_encoded);
   EXPECT_EQ(watchers.size(),
