@@ -1269,7 +1269,10 @@ TEST_F(RegistryTest, DestroyStopsTheRetryThreadBeforeFreeingTables) {
       "the stream's done callback to unlink the watcher",
       [&] { return Stats().watchers == 0; },
       [&] { return std::to_string(Stats().watchers); }));
-  // The retry thread still has to tell the registry: destroy stops it first.
+  // The stream's own done callback may still be finishing its commit: the
+  // server stops first (its queue threads drain), as a host's does. The
+  // retry thread still has to tell the registry: destroy stops it first.
+  ASSERT_EQ(0, cp_server_shutdown(server_, 0));
   cp_registry_destroy(reg_);
   reg_ = nullptr;
 }
