@@ -12,9 +12,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "core/reserve.h"
 #include "core/seqlock.h"
 #include "cplugin/errors.h"
 
@@ -23,11 +22,6 @@ enum { INITIAL_SLOTS = 16 };
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define TAG_MASK 0xffffffff00000000ULL
-
-static size_t page_round(size_t n) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  return (n + page - 1) / page * page;
-}
 
 static rl_index_table *table_new(size_t slots) {
   rl_index_table *t = calloc(1, sizeof *t + slots * sizeof(uint64_t));
@@ -76,20 +70,15 @@ int bucket_index_init(rl_shard *sh, size_t max_entries) {
   }
   sh->max_slots = slots;
   sh->reserved_bytes =
-      page_round(sizeof(rl_index_table) + slots * sizeof(uint64_t));
-  int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-#ifdef MAP_NORESERVE
-  flags |= MAP_NORESERVE; /* address space only; pages come on first touch */
-#endif
-  void *region =
-      mmap(NULL, sh->reserved_bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
-  if (region == MAP_FAILED) {
+      cp_page_round(sizeof(rl_index_table) + slots * sizeof(uint64_t));
+  void *region = cp_reserve(sh->reserved_bytes);
+  if (region == NULL) {
     return CP_ENOMEM;
   }
   sh->region = region;
   sh->table = table_new(INITIAL_SLOTS);
   if (sh->table == NULL) {
-    munmap(region, sh->reserved_bytes);
+    cp_reserve_release(region, sh->reserved_bytes);
     return CP_ENOMEM;
   }
   pthread_mutex_init(&sh->mu, NULL);
@@ -106,7 +95,7 @@ void bucket_index_destroy(rl_shard *sh) {
     free(r);
     r = next;
   }
-  munmap(sh->region, sh->reserved_bytes);
+  cp_reserve_release(sh->region, sh->reserved_bytes);
   pthread_mutex_destroy(&sh->mu);
 }
 

@@ -5,9 +5,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "core/reserve.h"
 #include "core/seqlock.h"
 #include "crypto/crypto.h"
 #include "cplugin/errors.h"
@@ -29,11 +28,6 @@ static size_t next_of(size_t i, size_t size) {
   return i + 1 == size ? 0 : i + 1;
 }
 
-static size_t page_round(size_t n) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  return (n + page - 1) / page * page;
-}
-
 int token_shard_init(cp_token_shard *sh, size_t max_entries,
                      const cp_siphash_key *key) {
   memset(sh, 0, sizeof *sh);
@@ -47,16 +41,11 @@ int token_shard_init(cp_token_shard *sh, size_t max_entries,
   if (sh->capacity < INITIAL_SLOTS) {
     sh->capacity = INITIAL_SLOTS;
   }
-  size_t slot_bytes = page_round(sh->capacity * sizeof(cp_token_slot));
-  size_t prev_bytes = page_round(max_entries * sizeof(cp_token_prev));
+  size_t slot_bytes = cp_page_round(sh->capacity * sizeof(cp_token_slot));
+  size_t prev_bytes = cp_page_round(max_entries * sizeof(cp_token_prev));
   sh->reserved_bytes = slot_bytes + prev_bytes;
-  int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-#ifdef MAP_NORESERVE
-  flags |= MAP_NORESERVE; /* address space only; pages come on first touch */
-#endif
-  void *region =
-      mmap(NULL, sh->reserved_bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
-  if (region == MAP_FAILED) {
+  void *region = cp_reserve(sh->reserved_bytes);
+  if (region == NULL) {
     return CP_ENOMEM;
   }
   sh->slots = region;
@@ -73,7 +62,7 @@ void token_shard_destroy(cp_token_shard *sh) {
    * memory that the allocator could hand out again: unmapping returns the
    * pages to the kernel, which zeroes them before any reuse. */
   if (sh->slots != NULL) {
-    munmap(sh->slots, sh->reserved_bytes);
+    cp_reserve_release(sh->slots, sh->reserved_bytes);
   }
   pthread_mutex_destroy(&sh->mu);
 }
