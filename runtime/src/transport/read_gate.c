@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/siphash.h"
+#include "crypto/crypto.h"
 
 typedef struct read_holder {
   cp_read_gate_entry *entry;
@@ -21,8 +23,9 @@ typedef struct read_holder {
 struct cp_read_gate {
   cp_anonymous_read_limits limits;
   cp_read_gate_ops ops;
+  cp_siphash_key hash_key;
   pthread_mutex_t mu;
-  pthread_cond_t cv; /* wakes the reaper */
+  pthread_cond_t cv; /* wakes the reaper; CLOCK_MONOTONIC */
   read_holder *holders;
   size_t holder_count;
   cp_read_gate_entry *wait_head;
@@ -48,8 +51,9 @@ static void default_key(const char *peer, char out[CP_SERVER_PEER_KEY_MAX]) {
   out[n] = '\0';
 }
 
-/* Peers are compared by a 64-bit hash of their key (FNV-1a): two peers
- * whose keys collide would only share their slots. */
+/* Peers are compared by a keyed 64-bit hash of their key: a peer cannot
+ * choose an address whose key collides with another's to share its
+ * slots. */
 static uint64_t key_of(const cp_read_gate *g, const char *peer) {
   char key[CP_SERVER_PEER_KEY_MAX];
   key[0] = '\0';
@@ -59,11 +63,7 @@ static uint64_t key_of(const cp_read_gate *g, const char *peer) {
   } else {
     default_key(peer != NULL ? peer : "", key);
   }
-  uint64_t h = 14695981039346656037ULL;
-  for (const char *p = key; *p != '\0'; p++) {
-    h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-  }
-  return h;
+  return cp_siphash13(&g->hash_key, key, strlen(key));
 }
 
 static size_t holders_of(const cp_read_gate *g, uint64_t key) {
@@ -193,16 +193,6 @@ void cp_read_gate_open(cp_read_gate *g) {
   start_all(g, ready);
 }
 
-static struct timespec realtime_at(int64_t monotonic_ns) {
-  int64_t left = monotonic_ns - cp_clock_monotonic_ns();
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t ns = (int64_t)ts.tv_nsec + (left > 0 ? left : 0);
-  ts.tv_sec += (time_t)(ns / 1000000000);
-  ts.tv_nsec = (long)(ns % 1000000000);
-  return ts;
-}
-
 /* While calls wait, cancels the oldest read once it has held its slot for
  * stall_ms. The cancelled read completes on its queue thread and leaves. */
 static void *reaper_main(void *arg) {
@@ -228,7 +218,8 @@ static void *reaper_main(void *arg) {
       g->ops.cancel(oldest->entry);
       continue;
     }
-    struct timespec until = realtime_at(due);
+    struct timespec until = {(time_t)(due / 1000000000),
+                             (long)(due % 1000000000)};
     pthread_cond_timedwait(&g->cv, &g->mu, &until);
   }
   pthread_mutex_unlock(&g->mu);
@@ -242,14 +233,21 @@ cp_read_gate *cp_read_gate_new(const cp_anonymous_read_limits *limits,
     return NULL;
   }
   g->holders = calloc(limits->total, sizeof *g->holders);
-  if (g->holders == NULL) {
+  if (g->holders == NULL ||
+      cp_random_bytes(&g->hash_key, sizeof g->hash_key) != 0) {
+    free(g->holders);
     free(g);
     return NULL;
   }
   g->limits = *limits;
   g->ops = *ops;
   pthread_mutex_init(&g->mu, NULL);
-  pthread_cond_init(&g->cv, NULL);
+  /* Deadlines are cp_clock_monotonic_ns values, used as they are. */
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&g->cv, &attr);
+  pthread_condattr_destroy(&attr);
   if (pthread_create(&g->reaper, NULL, reaper_main, g) != 0) {
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);

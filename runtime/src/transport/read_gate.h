@@ -38,8 +38,8 @@ typedef struct cp_read_gate_ops {
   void (*cancel)(cp_read_gate_entry *entry);
 } cp_read_gate_ops;
 
-/* `limits` and `ops` are copied. Returns NULL when out of memory or the
- * reaper thread cannot start. */
+/* `limits` and `ops` are copied. Returns NULL when out of memory, without
+ * random bytes for its hash key, or when the reaper thread cannot start. */
 cp_read_gate *cp_read_gate_new(const cp_anonymous_read_limits *limits,
                                const cp_read_gate_ops *ops);
 
