@@ -9,7 +9,7 @@
 
 extern "C" {
 #include "cplugin/cplugin.h"
-#include "plugin/v1/handshake.cplugin.h"
+#include "handshake_call.h"
 #include "plugin/v1/registry.cplugin.h"
 }
 
@@ -98,25 +98,9 @@ class AllowListTest : public ::testing::Test {
   // A raw Handshake with self_id and the given request metadata.
   cp_status RawHandshake(const char *self_id, const cp_metadata *md, size_t n,
                          std::string *runtime_id) {
-    Connectplugin__V1__HandshakeRequest req =
-        CONNECTPLUGIN__V1__HANDSHAKE_REQUEST__INIT;
-    req.core_protocol_version = CP_CORE_PROTOCOL_VERSION;
-    req.app_protocol_version = 1;
-    req.magic_cookie_key = const_cast<char *>(CP_MAGIC_COOKIE_KEY);
-    req.magic_cookie_value = const_cast<char *>(CP_MAGIC_COOKIE_VALUE);
-    req.self_id = const_cast<char *>(self_id);
-    cp_call_options o;
-    cp_call_options_init(&o);
-    o.metadata = md;
-    o.metadata_count = n;
-    Connectplugin__V1__HandshakeResponse *resp = nullptr;
-    cp_status st;
-    cp_connectplugin__v1__handshake_service__handshake__call(raw_, &req, &resp,
-                                                             &o, &st);
-    if (resp != nullptr) {
-      *runtime_id = resp->runtime_id;
-      protobuf_c_message_free_unpacked(&resp->base, nullptr);
-    }
+    char id[CP_RUNTIME_ID_MAX + 1] = "";
+    cp_status st = test_handshake(raw_, self_id, md, n, id, sizeof id);
+    *runtime_id = id;
     return st;
   }
 

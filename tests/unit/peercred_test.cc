@@ -16,7 +16,7 @@ extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
-#include "plugin/v1/handshake.cplugin.h"
+#include "handshake_call.h"
 #include "process.h"
 #include "ratelimit/peer_key.h"
 #include "transport/peer_cred.h"
@@ -183,24 +183,10 @@ class UnixPeers : public ::testing::Test {
   }
 
   cp_status_code Handshake(cp_client *c) {
-    Connectplugin__V1__HandshakeRequest r =
-        CONNECTPLUGIN__V1__HANDSHAKE_REQUEST__INIT;
-    r.core_protocol_version = 1;
-    r.app_protocol_version = 1;
-    r.magic_cookie_key = const_cast<char *>(CP_MAGIC_COOKIE_KEY);
-    r.magic_cookie_value = const_cast<char *>(CP_MAGIC_COOKIE_VALUE);
-    r.self_id = const_cast<char *>("p");
-    Connectplugin__V1__HandshakeResponse *resp = nullptr;
-    cp_status st;
     if (c == nullptr) {
       return CP_STATUS_UNKNOWN;
     }
-    cp_connectplugin__v1__handshake_service__handshake__call(c, &r, &resp,
-                                                             nullptr, &st);
-    if (resp != nullptr) {
-      protobuf_c_message_free_unpacked(&resp->base, nullptr);
-    }
-    return st.code;
+    return test_handshake(c, "p", nullptr, 0, nullptr, 0).code;
   }
 
   char path_[108] = "";
