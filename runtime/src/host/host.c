@@ -53,12 +53,13 @@ void cp_host_options_init(cp_host_options *opts) {
   opts->anonymous_reads.stall_ms = 5000;
 }
 
+_Static_assert((int)CP_PEER_KEY_MAX == (int)CP_SERVER_PEER_KEY_MAX,
+               "the read gate's peer keys are cp_peer_key's");
+
 static void peer_address_key(const char *peer, char out[CP_SERVER_PEER_KEY_MAX],
                              void *user) {
   (void)user;
-  char key[CP_PEER_KEY_MAX];
-  cp_peer_key(peer, key);
-  snprintf(out, CP_SERVER_PEER_KEY_MAX, "%s", key);
+  cp_peer_key(peer, out);
 }
 
 /* Runtime-token checks, timed (sampled) for the metrics. */
