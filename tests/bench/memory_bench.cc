@@ -263,7 +263,9 @@ bool Prepare(benchmark::State &state) {
   return ready == 1;
 }
 
-void BM_TokenMemory(benchmark::State &state) {
+// Issues n tokens, all under one plugin name or each under its own, and
+// reports what they hold.
+void TokenMemory(benchmark::State &state, bool distinct_names) {
   size_t n = static_cast<size_t>(state.range(0));
   if (!Prepare(state)) {
     return;
@@ -274,7 +276,11 @@ void BM_TokenMemory(benchmark::State &state) {
     char id[CP_RUNTIME_ID_MAX + 1];
     char token[CP_TOKEN_LEN + 1];
     for (size_t i = 0; i < n; i++) {
-      cp_token_store_issue(store, "bench-plugin", id, sizeof id, token);
+      char name[32] = "bench-plugin";
+      if (distinct_names) {
+        snprintf(name, sizeof name, "plugin-%zu", i);
+      }
+      cp_token_store_issue(store, name, id, sizeof id, token);
     }
     Report(state, "token", before, Now(), n);
     if (cp_token_store_count(store) != n) {
@@ -282,6 +288,10 @@ void BM_TokenMemory(benchmark::State &state) {
     }
     cp_token_store_destroy(store);
   }
+}
+
+void BM_TokenMemory(benchmark::State &state) {
+  TokenMemory(state, false);
 }
 
 BENCHMARK(BM_TokenMemory)
@@ -396,26 +406,7 @@ BENCHMARK(BM_PluginMemory)
 // Last, so that the benchmarks above run in the state they always ran in
 // (malloc adjusts its mmap threshold to the blocks freed before).
 void BM_TokenMemoryDistinctNames(benchmark::State &state) {
-  size_t n = static_cast<size_t>(state.range(0));
-  if (!Prepare(state)) {
-    return;
-  }
-  for (auto _ : state) {
-    Usage before = Now();
-    cp_token_store *store = NewStore(n);
-    char id[CP_RUNTIME_ID_MAX + 1];
-    char token[CP_TOKEN_LEN + 1];
-    for (size_t i = 0; i < n; i++) {
-      char name[32];
-      snprintf(name, sizeof name, "plugin-%zu", i);
-      cp_token_store_issue(store, name, id, sizeof id, token);
-    }
-    Report(state, "token", before, Now(), n);
-    if (cp_token_store_count(store) != n) {
-      state.SkipWithError("issue failed");
-    }
-    cp_token_store_destroy(store);
-  }
+  TokenMemory(state, true);
 }
 
 BENCHMARK(BM_TokenMemoryDistinctNames)
