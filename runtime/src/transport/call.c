@@ -54,6 +54,12 @@ void cp_call_free(cp_call *call) {
     grpc_byte_buffer_destroy(call->payload);
   }
   cp_call_release_request(call);
+  if (call->detached) {
+    for (size_t i = 0; i < call->md.count; i++) {
+      grpc_slice_unref(call->md.metadata[i].key);
+      grpc_slice_unref(call->md.metadata[i].value);
+    }
+  }
   grpc_metadata_array_destroy(&call->md);
   grpc_call_details_destroy(&call->details);
   if (call->gcall != NULL) {

@@ -1,10 +1,11 @@
 /* Calls that no socket carried (internal, for fuzzing): runs a registered
- * unary method the way the server would — interceptors on the metadata,
- * the bounded decode of the request bytes, the handler, the encoding of
- * its response — without gRPC's network side. */
+ * unary or server-streaming method the way the server would — interceptors
+ * on the metadata, the bounded decode of the request bytes, the handler,
+ * the encoding of its responses — without gRPC's network side. */
 #ifndef CPLUGIN_TRANSPORT_DETACHED_CALL_H
 #define CPLUGIN_TRANSPORT_DETACHED_CALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,30 @@ cp_status_code cp_server_invoke_detached(cp_server *server, const char *path,
                                          const cp_metadata *md, size_t md_count,
                                          const uint8_t *request, size_t len,
                                          size_t *response_bytes);
+
+/* A detached server stream, seen from its client. Its writes complete at
+ * once (counted, then dropped); the handler may keep it open and write
+ * from other threads, as it would on a socket. */
+typedef struct cp_detached_stream cp_detached_stream;
+
+/* Opens the server-streaming method `path` as cp_server_invoke_detached
+ * calls a unary one. Returns the refusing code with *out NULL
+ * (UNIMPLEMENTED for a path that is not a registered streaming method), or
+ * sets *out and returns CP_STATUS_KEEP_OPEN when the handler kept the
+ * stream open, else the status it ended with. The caller closes *out. */
+cp_status_code cp_server_open_detached_stream(
+    cp_server *server, const char *path, const char *peer,
+    const cp_metadata *md, size_t md_count, const uint8_t *request, size_t len,
+    cp_detached_stream **out);
+
+/* Messages the stream wrote so far; *ended whether it sent its final
+ * status, *code which. Any thread. */
+size_t cp_detached_stream_written(cp_detached_stream *stream, bool *ended,
+                                  cp_status_code *code);
+
+/* The client goes away: a stream still open is cancelled (its handler's
+ * done callback runs, on this thread). Frees the handle. NULL allowed. */
+void cp_detached_stream_close(cp_detached_stream *stream);
 
 #ifdef __cplusplus
 }

@@ -125,6 +125,7 @@ struct cp_call {
   struct cp_forward *forward; /* calls forwarded by a fallback */
   bool in_fallback;           /* cp_call_forward is allowed */
   cp_read_gate_entry gate;    /* anonymous calls: in the read gate */
+  bool detached; /* no socket (detached_call.c): owns its metadata slices */
   cp_arena arena;
 };
 
@@ -174,6 +175,19 @@ int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
 /* stream.c: serves a call of a server-streaming method whose request was
  * read. */
 void cp_serve_stream(cp_call *call);
+
+/* stream.c: serves a detached call (call->detached, request in payload) of
+ * a server-streaming method. Writes complete at once: they are counted and
+ * dropped. The caller holds a third reference, the client's, until
+ * cp_stream_detached_close. Returns the stream, or NULL with *code set when
+ * the request was refused (the caller then still owns and frees `call`). */
+cp_stream *cp_serve_stream_detached(cp_call *call, cp_status_code *code);
+/* Messages written so far; whether the final status was sent, and which. */
+size_t cp_stream_detached_written(cp_stream *stream, bool *ended,
+                                  cp_status_code *code);
+/* The client goes away: cancels the stream if it is still open and drops
+ * the client's reference. */
+void cp_stream_detached_close(cp_stream *stream);
 
 /* server_requests.c: requests the next call of `rm` (NULL: unregistered
  * methods) on `cq`; a slot that cannot be requested is counted as lost. */

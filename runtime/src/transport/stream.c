@@ -43,6 +43,8 @@ struct cp_stream {
   bool finishing; /* the owner called cp_stream_finish */
   bool closed;    /* no more messages can be delivered */
   bool grpc_released;
+  bool detached;  /* no gRPC call: writes complete at once */
+  size_t written; /* detached: messages written */
   int pending_ops;
   cp_status_code final_code;
 
@@ -114,13 +116,40 @@ static void release_grpc(cp_stream *s) {
           ? cp_call_final_code(call, CP_STATUS_CANCELLED, false)
           : cp_call_final_code(call, s->final_code, true);
   cp_call_run_post_hooks(call, code);
-  grpc_call_unref(call->gcall);
-  call->gcall = NULL;
+  if (call->gcall != NULL) {
+    grpc_call_unref(call->gcall);
+    call->gcall = NULL;
+  }
+}
+
+/* With the lock held, for a detached stream: every queued write completes
+ * at once, then the status once the owner finished. Sending the status ends
+ * the call as RECV_CLOSE_ON_SERVER would. */
+static void pump_detached_locked(cp_stream *s) {
+  s->initial_md_sent = true;
+  while (s->head != NULL) {
+    out_msg *m = s->head;
+    s->head = m->next;
+    m->next = NULL;
+    s->queued_messages--;
+    s->queued_bytes -= m->bytes;
+    s->written++;
+    free_queue(m);
+  }
+  s->tail = NULL;
+  if (s->finishing && !s->status_started) {
+    s->status_started = true;
+    s->recv_close_done = true;
+  }
 }
 
 /* With the lock held: starts the next write or the final status. */
 static void pump_locked(cp_stream *s) {
   if (s->closed || s->send_in_flight || s->status_started) {
+    return;
+  }
+  if (s->detached) {
+    pump_detached_locked(s);
     return;
   }
   grpc_op ops[3];
@@ -282,6 +311,30 @@ static void finish_locked(cp_stream *s, cp_status_code code) {
   pump_locked(s);
 }
 
+/* Runs the handler on a stream set up for `call`; unless it keeps the
+ * stream open, sends its status and drops the owner's reference. */
+static cp_status_code run_handler(cp_stream *s, ProtobufCMessage *req) {
+  cp_call *call = s->call;
+  const cp_method_desc *m = call->rm->desc;
+  cp_status_code code =
+      m->stream_invoke(call->rm->handler, call, req, s, call->rm->user);
+  /* Handlers copy what they keep (cplugin/server.h): an open stream holds
+   * no request memory. */
+  cp_call_release_request(call);
+  if (code == CP_STATUS_KEEP_OPEN) {
+    return code;
+  }
+  if (code < CP_STATUS_OK || code >= CP_STATUS_CODE_COUNT) {
+    code = cp_call_error(call, CP_STATUS_INTERNAL,
+                         "handler returned an invalid status");
+  }
+  pthread_mutex_lock(&s->mu);
+  finish_locked(s, code);
+  s->refs--; /* the owner's reference; gRPC's keeps the stream alive */
+  after_event_locked_then_unlock(s);
+  return code;
+}
+
 void cp_serve_stream(cp_call *call) {
   ProtobufCMessage *req = NULL;
   cp_status_code code = cp_call_decode_request(call, &req);
@@ -300,23 +353,46 @@ void cp_serve_stream(cp_call *call) {
     s->closed = true;
   }
   pthread_mutex_unlock(&s->mu);
+  run_handler(s, req);
+}
 
-  const cp_method_desc *m = call->rm->desc;
-  code = m->stream_invoke(call->rm->handler, call, req, s, call->rm->user);
-  /* Handlers copy what they keep (cplugin/server.h): an open stream holds
-   * no request memory. */
-  cp_call_release_request(call);
-  if (code == CP_STATUS_KEEP_OPEN) {
-    return;
+cp_stream *cp_serve_stream_detached(cp_call *call, cp_status_code *code) {
+  ProtobufCMessage *req = NULL;
+  *code = cp_call_decode_request(call, &req);
+  if (*code != CP_STATUS_OK) {
+    return NULL;
   }
-  if (code < CP_STATUS_OK || code >= CP_STATUS_CODE_COUNT) {
-    code = cp_call_error(call, CP_STATUS_INTERNAL,
-                         "handler returned an invalid status");
+  cp_stream *s = stream_new(call);
+  if (s == NULL) {
+    cp_call_release_request(call);
+    *code = CP_STATUS_RESOURCE_EXHAUSTED;
+    return NULL;
   }
-  pthread_mutex_lock(&s->mu);
-  finish_locked(s, code);
-  s->refs--; /* the owner's reference; gRPC's keeps the stream alive */
-  after_event_locked_then_unlock(s);
+  s->detached = true;
+  s->refs++; /* the client's */
+  *code = run_handler(s, req);
+  return s;
+}
+
+size_t cp_stream_detached_written(cp_stream *stream, bool *ended,
+                                  cp_status_code *code) {
+  pthread_mutex_lock(&stream->mu);
+  size_t n = stream->written;
+  *ended = stream->status_started;
+  *code = stream->final_code;
+  pthread_mutex_unlock(&stream->mu);
+  return n;
+}
+
+void cp_stream_detached_close(cp_stream *stream) {
+  pthread_mutex_lock(&stream->mu);
+  if (!stream->recv_close_done) {
+    stream->recv_close_done = true;
+    stream->closed = true;
+    atomic_store_explicit(&stream->call->cancelled, true, memory_order_release);
+  }
+  after_event_locked_then_unlock(stream);
+  stream_unref(stream, 1);
 }
 
 /* Queues `om` unless the stream is over or its queue is full (or, with
