@@ -227,6 +227,33 @@ TEST_F(RecoveryTest, PluginsRejoinAHostThatRestarted) {
   EXPECT_STREQ(cp_plugin_runtime_id(a_.rt), ep.provider_id);
 }
 
+// A revoked identity (its registrations dropped with it) is noticed by the
+// heartbeat: the plugin cannot renew it, so it handshakes for a new one and
+// registers again; the routed client reaches it under the new ID.
+TEST_F(RecoveryTest, ARevokedIdentityIsReplaced) {
+  StartHost();
+  StartPlugins();
+  std::string old_a = cp_plugin_runtime_id(a_.rt);
+  ASSERT_EQ(0, cp_token_store_revoke(cp_host_tokens(host_), old_a.c_str()));
+  ASSERT_TRUE(cp_test::WaitFor(
+      "echo-a to lose and regain the host",
+      [&] { return a_.events.Count(CP_HOST_LINK_RESTORED) == 1; },
+      [&] { return a_.events.Seen(); }));
+  EXPECT_EQ("LOST RESTORED ", a_.events.Seen());
+  std::string new_a = cp_plugin_runtime_id(a_.rt);
+  EXPECT_NE(old_a, new_a);
+  ASSERT_TRUE(cp_test::WaitFor("caller-b to see echo again", [&] {
+    return cp_plugin_runtime_dependency_available(b_.rt, "echo");
+  }));
+  cp_status st = Echo(echo_, "after revocation");
+  EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+  cp_registry_endpoint ep;
+  ASSERT_EQ(0,
+            cp_registry_resolve(cp_host_registry(host_), "echo", nullptr, &ep));
+  EXPECT_EQ(new_a, ep.provider_id);
+  EXPECT_EQ(0, b_.events.Count(CP_HOST_LINK_LOST));
+}
+
 // (b) Tokens that live 600 ms, routed calls in a loop over several
 // lifetimes: every call passes, the runtime IDs never change, and the
 // plugins never lose the host.

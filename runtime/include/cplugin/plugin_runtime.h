@@ -112,7 +112,9 @@ typedef struct cp_plugin_runtime_options {
    * none. A secret: never logged. */
   const char *api_key;
   /* Told when a watched dependency becomes available or unavailable; runs on
-   * the runtime's watch thread. */
+   * the runtime's watch thread, or its supervising thread when the host is
+   * lost (every dependency then counts as unavailable until its watch is
+   * re-opened). */
   cp_dependency_fn on_dependency;
   /* Told LOST, RESTORED and RENEWED (see Recovery and Renewal); runs on the
    * supervising thread. */

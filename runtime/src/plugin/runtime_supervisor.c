@@ -314,10 +314,29 @@ typedef struct supervision {
   int64_t next_beat_ns;
 } supervision;
 
+/* Without the host no dependency is reachable: each counts as unavailable
+ * until its re-opened watch tells otherwise. */
+static void forget_dependencies(cp_plugin_runtime *rt) {
+  bool was[RT_MAX_REQUIRES];
+  pthread_mutex_lock(&rt->mu);
+  for (size_t i = 0; i < rt->dep_count; i++) {
+    was[i] = rt->deps[i].available;
+    rt->deps[i].available = false;
+    rt->deps[i].provider_id[0] = '\0';
+  }
+  pthread_mutex_unlock(&rt->mu);
+  for (size_t i = 0; i < rt->dep_count; i++) {
+    if (was[i] && rt->opts.on_dependency != NULL) {
+      rt->opts.on_dependency(rt->deps[i].type, false, "", rt->opts.user);
+    }
+  }
+}
+
 static void lose(cp_plugin_runtime *rt, supervision *s, const char *why) {
   if (!set_lost(rt, true)) {
     cp_log(CP_LOG_WARN, "host link lost", "reason", why, CP_LOG_END);
     tell(rt, CP_HOST_LINK_LOST);
+    forget_dependencies(rt);
   }
   s->lost = true;
   s->attempt = 0;
