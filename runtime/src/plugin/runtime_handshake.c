@@ -101,6 +101,7 @@ int rt_handshake(cp_plugin_runtime *rt, const char *renew_id, rt_identity *out,
     co.metadata_count = 1;
   }
   Connectplugin__V1__HandshakeResponse *resp = NULL;
+  out->sent_ns = rt_now_ns();
   int rc = cp_connectplugin__v1__handshake_service__handshake__call(
       rt->ctl, &req, &resp, &co, st);
   if (rc != 0) {

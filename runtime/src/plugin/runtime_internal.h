@@ -100,7 +100,8 @@ bool rt_current_id(cp_plugin_runtime *rt, char out[CP_RUNTIME_ID_MAX + 1]);
 typedef struct rt_identity {
   char id[CP_RUNTIME_ID_MAX + 1];
   char token[CP_TOKEN_LEN + 1];
-  int64_t ttl_ms; /* 0 = not stated */
+  int64_t ttl_ms;  /* 0 = not stated */
+  int64_t sent_ns; /* when the request left: the token is no older */
 } rt_identity;
 
 /* A plain handshake (renew_id NULL; the call must carry no identity) or a

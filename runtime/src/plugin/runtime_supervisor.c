@@ -211,17 +211,15 @@ static int register_services(cp_plugin_runtime *rt, cp_status *st) {
   return 0;
 }
 
-/* Renewal at half the stated lifetime: the other half is the margin for a
- * slow or retried renewal. */
-static void schedule_renewal(cp_plugin_runtime *rt, int64_t now) {
-  rt->renew_at_ns = rt->ttl_ms > 0 ? now + rt->ttl_ms * 1000000 / 2 : 0;
-}
-
+/* Renewal at half the stated lifetime, counted from when the handshake was
+ * sent (the token cannot be older): the other half is the margin for a slow
+ * or retried renewal. */
 static int adopt(cp_plugin_runtime *rt, rt_identity *ident) {
   int rc = rt_set_creds(rt, ident->id, ident->token);
   memset(ident->token, 0, sizeof ident->token);
   rt->ttl_ms = ident->ttl_ms;
-  schedule_renewal(rt, rt_now_ns());
+  rt->renew_at_ns =
+      rt->ttl_ms > 0 ? ident->sent_ns + rt->ttl_ms * 1000000 / 2 : 0;
   return rc;
 }
 
