@@ -324,6 +324,31 @@ TEST_F(RecoveryTest, StopDuringBackoffReturnsPromptly) {
   EXPECT_EQ("LOST ", a_.events.Seen());
 }
 
+// Recovery settings out of range are refused before anything starts.
+TEST(RecoveryOptions, BadIntervalsAreInvalid) {
+  struct Case {
+    int64_t heartbeat, initial, max;
+  } cases[] = {{-1, 100, 5000},
+               {2000, 0, 5000},
+               {2000, 100, 50},
+               {2000, 100, 25LL * 60 * 60 * 1000},
+               {25LL * 60 * 60 * 1000, 100, 5000}};
+  for (const Case &c : cases) {
+    cp_plugin_runtime_options o;
+    cp_plugin_runtime_options_init(&o);
+    o.host_url = "127.0.0.1:1";
+    o.self_id = "p";
+    o.heartbeat_interval_ms = c.heartbeat;
+    o.backoff_initial_ms = c.initial;
+    o.backoff_max_ms = c.max;
+    cp_plugin_runtime *rt = nullptr;
+    cp_status st;
+    EXPECT_EQ(CP_EINVAL, cp_plugin_runtime_start(&rt, &o, &st));
+    EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+    EXPECT_EQ(nullptr, rt);
+  }
+}
+
 // --- the renewal handshake, raw --------------------------------------------
 
 struct Answer {

@@ -137,7 +137,8 @@ typedef struct cp_plugin_runtime cp_plugin_runtime;
  * watching the dependencies, reports health and starts the supervising
  * thread. Options are copied (tls is read whenever a client to the host is
  * created: keep it until stop). Returns 0; CP_EINVAL for bad options (no
- * host URL, no self_id, negative intervals); CP_ERPC with `status` filled
+ * host URL, no self_id, an interval outside 0..1 day, backoff_initial_ms
+ * not in 1..backoff_max_ms); CP_ERPC with `status` filled
  * when the host refused a step (the runtime is then torn down: recovery
  * only starts once the runtime has joined). */
 int cp_plugin_runtime_start(cp_plugin_runtime **out,

@@ -25,6 +25,10 @@ enum {
   HOST_RECONNECT_BACKOFF_MS = 2000
 };
 
+/* Longest heartbeat or backoff accepted: a day (keeps ns arithmetic far
+ * from overflow). */
+#define MAX_INTERVAL_MS (24LL * 60 * 60 * 1000)
+
 void cp_plugin_runtime_options_init(cp_plugin_runtime_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->heartbeat_interval_ms = DEFAULT_HEARTBEAT_MS;
@@ -156,7 +160,9 @@ static int check_options(const cp_plugin_runtime_options *o,
       o->requires_count > RT_MAX_REQUIRES ||
       (o->provides_count > 0 && (o->provides == NULL || o->base_url == NULL)) ||
       (o->requires_count > 0 && o->requires == NULL) ||
-      o->heartbeat_interval_ms < 0 || o->backoff_initial_ms <= 0 ||
+      o->heartbeat_interval_ms < 0 ||
+      o->heartbeat_interval_ms > MAX_INTERVAL_MS ||
+      o->backoff_initial_ms <= 0 || o->backoff_max_ms > MAX_INTERVAL_MS ||
       o->backoff_max_ms < o->backoff_initial_ms) {
     return CP_EINVAL;
   }
@@ -259,7 +265,8 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
   if (check_options(opts, &host_url) != 0) {
     cp_status_set(status, CP_STATUS_INVALID_ARGUMENT,
                   "host URL, self_id and (with provides) base_url required; "
-                  "intervals must not be negative");
+                  "intervals must be 0..1 day, backoff_initial_ms > 0 and "
+                  "<= backoff_max_ms");
     return CP_EINVAL;
   }
   cp_plugin_runtime *rt = runtime_new();

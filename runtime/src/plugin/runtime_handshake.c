@@ -10,6 +10,10 @@
 #include "plugin/runtime_internal.h"
 #include "plugin/v1/handshake.cplugin.h"
 
+/* Longest lifetime believed (a year): the host's string never makes the
+ * renewal arithmetic overflow. */
+#define MAX_TTL_MS (366LL * 24 * 60 * 60 * 1000)
+
 /* The token lifetime the host stated, or 0. */
 static int64_t stated_ttl_ms(const Connectplugin__V1__HandshakeResponse *r) {
   for (size_t i = 0; i < r->n_server_metadata; i++) {
@@ -19,7 +23,10 @@ static int64_t stated_ttl_ms(const Connectplugin__V1__HandshakeResponse *r) {
         strcmp(key, CP_HANDSHAKE_TOKEN_TTL_KEY) == 0) {
       char *end = NULL;
       long long ms = strtoll(value, &end, 10);
-      return end != value && *end == '\0' && ms > 0 ? (int64_t)ms : 0;
+      if (end == value || *end != '\0' || ms <= 0) {
+        return 0;
+      }
+      return ms > MAX_TTL_MS ? MAX_TTL_MS : (int64_t)ms;
     }
   }
   return 0;
