@@ -315,15 +315,16 @@ typedef struct supervision {
 /* Without the host no dependency is reachable: each counts as unavailable
  * until its re-opened watch tells otherwise. */
 static void forget_dependencies(cp_plugin_runtime *rt) {
-  bool was[RT_MAX_REQUIRES];
+  bool was[RT_MAX_REQUIRES] = {false};
+  size_t n = rt->dep_count; /* fixed at start */
   pthread_mutex_lock(&rt->mu);
-  for (size_t i = 0; i < rt->dep_count; i++) {
+  for (size_t i = 0; i < n; i++) {
     was[i] = rt->deps[i].available;
     rt->deps[i].available = false;
     rt->deps[i].provider_id[0] = '\0';
   }
   pthread_mutex_unlock(&rt->mu);
-  for (size_t i = 0; i < rt->dep_count; i++) {
+  for (size_t i = 0; i < n; i++) {
     if (was[i] && rt->opts.on_dependency != NULL) {
       rt->opts.on_dependency(rt->deps[i].type, false, "", rt->opts.user);
     }
