@@ -1,24 +1,53 @@
 /* urlshortener-host: a cplugin host (handshake, auth, rate limits, registry,
  * lifecycle, health, router, metrics) for the URL-shortener demo.
  *
- *   urlshortener-host [--listen ADDRESS]
+ *   urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS]
+ *
+ * --token-ttl-ms sets the lifetime of the runtime tokens it issues (default
+ * 24 h); plugins renew theirs at half of it, so a short one shows renewal
+ * under load.
  *
  * Prints "LISTENING <address>" and "METRICS <port>" on stdout once serving,
  * logs to stderr (CPLUGIN_LOG_FORMAT=json for JSON lines), and stops
  * cleanly on SIGINT or SIGTERM. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cplugin/cplugin.h"
 
+static bool parse_ms(const char *s, int64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v <= 0 ||
+      v > INT64_MAX / 1000000) {
+    return false;
+  }
+  *out = (int64_t)v;
+  return true;
+}
+
 int main(int argc, char **argv) {
   const char *listen = "127.0.0.1:0";
-  if (argc == 3 && strcmp(argv[1], "--listen") == 0) {
-    listen = argv[2];
-  } else if (argc != 1) {
-    fprintf(stderr, "usage: urlshortener-host [--listen ADDRESS]\n");
+  int64_t token_ttl_ms = 0;
+  bool ok = argc % 2 == 1;
+  for (int i = 1; ok && i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--listen") == 0) {
+      listen = argv[i + 1];
+    } else if (strcmp(argv[i], "--token-ttl-ms") == 0) {
+      ok = parse_ms(argv[i + 1], &token_ttl_ms);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    fprintf(
+        stderr,
+        "usage: urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS]\n");
     return 2;
   }
   sigset_t stop;
@@ -31,6 +60,13 @@ int main(int argc, char **argv) {
   cp_host_options o;
   cp_host_options_init(&o);
   o.listen = listen;
+  if (token_ttl_ms > 0) {
+    o.tokens.ttl_ms = token_ttl_ms;
+    /* Expired identities are dropped within a lifetime, not a minute. */
+    if (o.tokens.sweep_interval_ms > token_ttl_ms) {
+      o.tokens.sweep_interval_ms = token_ttl_ms;
+    }
+  }
   cp_host *host = NULL;
   int port = 0;
   int metrics_port = 0;

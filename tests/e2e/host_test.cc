@@ -81,6 +81,9 @@ struct EchoPlugin {
     o.requires_count = dep_count;
     o.on_dependency = on_dep;
     o.user = user;
+    // These tests revoke identities and look at what follows: no heartbeat,
+    // so the runtime does not rejoin meanwhile (recovery_test.cc tests it).
+    o.heartbeat_interval_ms = 0;
     cp_status st;
     return cp_plugin_runtime_start(&rt, &o, &st);
   }

@@ -38,6 +38,11 @@ typedef struct cp_client_options {
    * channels with identical settings share one connection; a load generator
    * that simulates many peers wants one connection each. */
   bool dedicated_connection;
+  /* Longest wait between attempts to reconnect after the connection was
+   * lost (gRPC's backoff grows from 1 s); 0 = gRPC's default (120 s). A
+   * client of a host that may restart keeps it short, so calls work again
+   * soon after the host is back (cp_plugin_runtime uses 2 s). */
+  int64_t max_reconnect_backoff_ms;
 } cp_client_options;
 
 void cp_client_options_init(cp_client_options *opts);

@@ -21,6 +21,24 @@
  * CP_PRINCIPAL_MAX → FAILED_PRECONDITION; live-token cap reached →
  * RESOURCE_EXHAUSTED; random source failure → INTERNAL.
  *
+ * Renewal (no gap when a token expires). A handshake whose client_metadata
+ * holds CP_HANDSHAKE_RENEW_KEY = <runtime ID>, and whose call carries that
+ * identity's valid token (`x-plugin-runtime-id` + `authorization: Bearer`),
+ * gets a fresh token for the SAME runtime ID (cp_token_store_refresh): the
+ * identity's registrations, health and principal stay, and the previous
+ * token keeps validating for the store's refresh_overlap_ms (never past its
+ * own expiry), so calls already sent with it still pass. The self_id must
+ * name the same identity (its ID's name part), else INVALID_ARGUMENT. A
+ * renewal whose credentials do not prove that identity (unknown, wrong,
+ * expired or revoked token, or another identity's token) is UNAUTHENTICATED
+ * "runtime identity renewal refused" and issues nothing: the plugin then
+ * handshakes plainly for a new identity. A plain handshake (no renewal key)
+ * behaves as before, whatever credentials it carries.
+ *
+ * Every response that issues or renews an identity carries the token's
+ * lifetime in server_metadata[CP_HANDSHAKE_TOKEN_TTL_KEY] (decimal
+ * milliseconds), so the plugin knows when to renew.
+ *
  * Thread safety: a service may serve calls on any number of server threads;
  * create, register and destroy it from one thread.
  */
@@ -45,6 +63,11 @@ extern "C" {
 #define CP_MAGIC_COOKIE_VALUE "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e"
 #define CP_CORE_PROTOCOL_VERSION 1
 #define CP_SERVER_VERSION "0.1.0"
+
+/* Renewal request key (client_metadata; value: the runtime ID to renew) and
+ * token lifetime response key (server_metadata; decimal ms). */
+#define CP_HANDSHAKE_RENEW_KEY "renew_runtime_id"
+#define CP_HANDSHAKE_TOKEN_TTL_KEY "runtime_token_ttl_ms"
 
 /* Request limits (INVALID_ARGUMENT beyond them). */
 #define CP_HANDSHAKE_MAX_COOKIE_BYTES 256

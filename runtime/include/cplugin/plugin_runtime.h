@@ -21,11 +21,42 @@
  *   cp_plugin_runtime_stop(rt);
  *
  * Health: HEALTHY while every dependency marked required_for_startup has an
- * available provider, DEGRADED (naming the missing ones) otherwise; reported
- * at start and whenever a watched dependency changes.
+ * available provider and the host accepts the plugin, DEGRADED (naming the
+ * missing ones, or "host unreachable") otherwise; reported at start,
+ * whenever a watched dependency changes, and every heartbeat_interval_ms
+ * (the heartbeat: it also tells the runtime whether the host still accepts
+ * its identity). cp_plugin_runtime_health reads it.
+ *
+ * Recovery. A supervising thread keeps the plugin joined to the host. It
+ * takes the identity for lost when a heartbeat fails with UNAUTHENTICATED,
+ * UNAVAILABLE or DEADLINE_EXCEEDED, or a watch stream ends; other host calls
+ * and routed calls that fail with UNAUTHENTICATED make it check at once.
+ * Then it says so (on_host_state LOST; health DEGRADED), and tries, first
+ * at once, then backing off from backoff_initial_ms doubling to
+ * backoff_max_ms with jitter (x[0.5, 1)): renew the identity (below) or,
+ * when the host no longer knows it (restarted, expired, revoked), handshake
+ * for a new one; register every provided service again (registration is
+ * idempotent), re-open the watches, report health; then RESTORED. Routed
+ * clients and the host client are never recreated: each call reads the
+ * current identity, so they work again as soon as the runtime is back.
+ * Their connections to the host retry at least every 2 s.
+ *
+ * Renewal. The host tells the token's lifetime with the handshake
+ * (server_metadata runtime_token_ttl_ms). At half of it the runtime renews:
+ * a Handshake carrying the current identity (x-plugin-runtime-id and
+ * authorization) and client_metadata renew_runtime_id = <runtime ID> gets a
+ * fresh token for the SAME runtime ID, so registrations and routing go on
+ * untouched, and the previous token stays valid for the host's overlap
+ * window (calls in flight pass). Then on_host_state RENEWED. A renewal that
+ * fails transiently is retried with the backoff; one the host refuses
+ * (UNAUTHENTICATED) is a lost identity (above). A host that states no
+ * lifetime gets no renewals (recovery still heals an expiry). See
+ * docs/wire-notes.md.
  *
  * Thread safety: start and stop from one thread; the accessors and routed
- * clients may be used from any thread while the runtime runs.
+ * clients may be used from any thread while the runtime runs. Callbacks run
+ * on the runtime's threads, without its locks held; they must not call
+ * cp_plugin_runtime_stop.
  */
 #ifndef CPLUGIN_PLUGIN_RUNTIME_H
 #define CPLUGIN_PLUGIN_RUNTIME_H
@@ -36,6 +67,7 @@
 
 #include "cplugin/client.h"
 #include "cplugin/handshake.h"
+#include "cplugin/registry.h"
 #include "cplugin/status.h"
 #include "cplugin/tls.h"
 
@@ -48,6 +80,15 @@ extern "C" {
 
 typedef void (*cp_dependency_fn)(const char *service_type, bool available,
                                  const char *provider_id, void *user);
+
+/* What happened to the plugin's standing with the host. */
+typedef enum cp_host_link_state {
+  CP_HOST_LINK_LOST = 1,     /* the host no longer accepts the identity */
+  CP_HOST_LINK_RESTORED = 2, /* joined again: registered, watching */
+  CP_HOST_LINK_RENEWED = 3   /* fresh token, same runtime ID */
+} cp_host_link_state;
+
+typedef void (*cp_host_state_fn)(cp_host_link_state state, void *user);
 
 typedef struct cp_plugin_runtime_options {
   /* The host: "host:port", "unix:/path" or "http://host:port"; NULL = the
@@ -71,9 +112,21 @@ typedef struct cp_plugin_runtime_options {
    * none. A secret: never logged. */
   const char *api_key;
   /* Told when a watched dependency becomes available or unavailable; runs on
-   * the runtime's watch thread. */
+   * the runtime's watch thread, or its supervising thread when the host is
+   * lost (every dependency then counts as unavailable until its watch is
+   * re-opened). */
   cp_dependency_fn on_dependency;
-  void *user;
+  /* Told LOST, RESTORED and RENEWED (see Recovery and Renewal); runs on the
+   * supervising thread. */
+  cp_host_state_fn on_host_state;
+  void *user; /* for both callbacks */
+  /* ReportHealth period, the liveness check of the link (default 2000 ms);
+   * 0 = none (a lost identity is then noticed by watches and calls only). */
+  int64_t heartbeat_interval_ms;
+  /* Recovery backoff: first retry after about backoff_initial_ms (default
+   * 100), doubling up to backoff_max_ms (default 5000). */
+  int64_t backoff_initial_ms;
+  int64_t backoff_max_ms;
 } cp_plugin_runtime_options;
 
 void cp_plugin_runtime_options_init(cp_plugin_runtime_options *opts);
@@ -81,17 +134,27 @@ void cp_plugin_runtime_options_init(cp_plugin_runtime_options *opts);
 typedef struct cp_plugin_runtime cp_plugin_runtime;
 
 /* Handshakes (with self_id), registers every provided service, starts
- * watching the dependencies and reports health. Returns 0; CP_EINVAL for bad
- * options (no host URL, no self_id); CP_ERPC with `status` filled when the
- * host refused a step (the runtime is then torn down). */
+ * watching the dependencies, reports health and starts the supervising
+ * thread. Options are copied (tls is read whenever a client to the host is
+ * created: keep it until stop). Returns 0; CP_EINVAL for bad options (no
+ * host URL, no self_id, an interval outside 0..1 day, backoff_initial_ms
+ * not in 1..backoff_max_ms); CP_ERPC with `status` filled
+ * when the host refused a step (the runtime is then torn down: recovery
+ * only starts once the runtime has joined). */
 int cp_plugin_runtime_start(cp_plugin_runtime **out,
                             const cp_plugin_runtime_options *opts,
                             cp_status *status);
 
-/* The runtime ID the host issued. */
+/* The runtime ID the host issued last. A renewal keeps it; a recovery that
+ * needed a new identity changes it. The string stays valid until stop. */
 const char *cp_plugin_runtime_id(const cp_plugin_runtime *rt);
 
-/* The authenticated channel to the host (registry, lifecycle, discovery). */
+/* The plugin's own health: DEGRADED while the host is lost or a required
+ * dependency has no provider, HEALTHY otherwise. */
+cp_plugin_health cp_plugin_runtime_health(cp_plugin_runtime *rt);
+
+/* The authenticated channel to the host (registry, lifecycle, discovery);
+ * its calls carry the current identity. */
 cp_client *cp_plugin_runtime_host(cp_plugin_runtime *rt);
 
 /* A client whose calls the host routes to a provider of `service_type` (the
@@ -105,7 +168,9 @@ int cp_plugin_runtime_route(cp_plugin_runtime *rt, const char *service_type,
 bool cp_plugin_runtime_dependency_available(cp_plugin_runtime *rt,
                                             const char *service_type);
 
-/* Unregisters the services, stops watching, closes. NULL allowed. */
+/* Stops the supervising thread (at once in a backoff or a wait; a host call
+ * in flight ends within its 10 s timeout), unregisters the services (unless
+ * the host is lost), stops watching, closes. NULL allowed. */
 void cp_plugin_runtime_stop(cp_plugin_runtime *rt);
 
 #ifdef __cplusplus

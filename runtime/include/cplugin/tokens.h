@@ -127,6 +127,10 @@ int cp_token_store_revoke(cp_token_store *store, const char *runtime_id);
 int cp_token_store_refresh(cp_token_store *store, const char *runtime_id,
                            char token[CP_TOKEN_LEN + 1]);
 
+/* The lifetime of a freshly issued or refreshed token (options.ttl_ms), so
+ * a handshake can tell the plugin when to renew. */
+int64_t cp_token_store_ttl_ms(const cp_token_store *store);
+
 /* Removes every expired identity now (listeners are told, CP_TOKEN_EXPIRED);
  * returns how many. The sweep thread calls this periodically. */
 size_t cp_token_store_sweep(cp_token_store *store);

@@ -10,6 +10,7 @@
 #include "cplugin/auth.h"
 #include "cplugin/errors.h"
 #include "handshake/identity_quota.h"
+#include "handshake/renewal.h"
 #include "cplugin/handshake.h"
 #include "cplugin/log.h"
 #include "crypto/crypto.h"
@@ -504,11 +505,14 @@ static cp_status_code handshake(cp_handshake_service *svc, cp_call *call,
   if (code != CP_STATUS_OK) {
     return code;
   }
-  if (req->self_id != NULL && req->self_id[0] != '\0') {
+  const char *renew = hs_renewal_target(req);
+  if (renew != NULL) {
+    code = hs_renew_identity(svc->tokens, call, req->self_id, renew, resp);
+  } else if (req->self_id != NULL && req->self_id[0] != '\0') {
     code = issue_identity(svc, call, req->self_id, resp);
-    if (code != CP_STATUS_OK) {
-      return code;
-    }
+  }
+  if (code != CP_STATUS_OK) {
+    return code;
   }
   code = add_plugins(svc, call, req, resp);
   if (code != CP_STATUS_OK) {
@@ -516,8 +520,11 @@ static cp_status_code handshake(cp_handshake_service *svc, cp_call *call,
   }
   resp->core_protocol_version = CP_CORE_PROTOCOL_VERSION;
   resp->app_protocol_version = chosen;
-  resp->server_metadata = svc->metadata;
-  resp->n_server_metadata = svc->metadata_count;
+  code = hs_set_metadata(svc->tokens, call, svc->metadata, svc->metadata_count,
+                         resp);
+  if (code != CP_STATUS_OK) {
+    return code;
+  }
   resp->host_capabilities = svc->capabilities;
   resp->n_host_capabilities = svc->capability_count;
   return CP_STATUS_OK;

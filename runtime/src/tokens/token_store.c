@@ -625,6 +625,10 @@ size_t cp_token_store_sweep(cp_token_store *s) {
   return total;
 }
 
+int64_t cp_token_store_ttl_ms(const cp_token_store *s) {
+  return s == NULL ? 0 : s->opts.ttl_ms;
+}
+
 size_t cp_token_store_count(const cp_token_store *s) {
   return s == NULL ? 0 : atomic_load(&((cp_token_store *)s)->live);
 }

@@ -41,7 +41,8 @@ int cp_client_create(cp_client **out, const char *target,
     cp_client_options_init(&o);
   }
   if (o.max_message_bytes == 0 || o.max_message_bytes > INT32_MAX ||
-      o.default_timeout_ms < 0) {
+      o.default_timeout_ms < 0 || o.max_reconnect_backoff_ms < 0 ||
+      o.max_reconnect_backoff_ms > INT32_MAX) {
     return CP_EINVAL;
   }
   cp_client *c = calloc(1, sizeof *c);
@@ -51,7 +52,7 @@ int cp_client_create(cp_client **out, const char *target,
   c->opts = o;
   c->opts.tls = NULL; /* the caller's struct is not kept */
   grpc_init();
-  grpc_arg args[4];
+  grpc_arg args[5];
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[0].value.integer = (int)o.max_message_bytes;
@@ -65,6 +66,12 @@ int cp_client_create(cp_client **out, const char *target,
     args[chargs.num_args].type = GRPC_ARG_INTEGER;
     args[chargs.num_args].key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
     args[chargs.num_args].value.integer = 1;
+    chargs.num_args++;
+  }
+  if (o.max_reconnect_backoff_ms > 0) {
+    args[chargs.num_args].type = GRPC_ARG_INTEGER;
+    args[chargs.num_args].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
+    args[chargs.num_args].value.integer = (int)o.max_reconnect_backoff_ms;
     chargs.num_args++;
   }
   grpc_channel_credentials *creds = NULL;

@@ -1,0 +1,126 @@
+/* The self-registering plugin runtime's state, shared by its parts
+ * (internal): the public API and routed clients (plugin_runtime.c), the
+ * handshake (runtime_handshake.c) and the supervising thread that joins,
+ * renews and recovers (runtime_supervisor.c).
+ *
+ * Locks, never nested except rt->mu before cred_mu and sup_mu:
+ *   mu      dependency states, routes, `lost`, the arena; held during the
+ *           health report so reports go out in order;
+ *   cred_mu the current credentials (read by every call's interceptor);
+ *   sup_mu  the supervisor's wake-up flags (with sup_cv). */
+#ifndef CPLUGIN_PLUGIN_RUNTIME_INTERNAL_H
+#define CPLUGIN_PLUGIN_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "cplugin/plugin_runtime.h"
+#include "cplugin/tokens.h"
+
+enum {
+  RT_MAX_PROVIDES = 32,
+  RT_MAX_REQUIRES = 32,
+  RT_MAX_ROUTES = 32,
+  RT_CALL_TIMEOUT_MS = 10000,
+  RT_REGISTRATION_ID_MAX = 64,
+  RT_PROVIDER_ID_MAX = 160,
+  RT_BEARER_MAX = 8 + CP_TOKEN_LEN + 1 /* "Bearer <token>" */
+};
+
+typedef struct rt_dependency {
+  cp_plugin_runtime *rt;
+  const char *type;
+  bool required;
+  bool available; /* rt->mu */
+  char provider_id[RT_PROVIDER_ID_MAX];
+  cp_client_stream *watch;
+  pthread_t thread;
+  bool thread_started;
+  /* Set before the runtime cancels the stream itself: the end of the
+   * stream is then no sign of a lost host. */
+  atomic_bool closing;
+} rt_dependency;
+
+typedef struct rt_route {
+  cp_plugin_runtime *rt;
+  const char *type;
+  cp_client *client;
+} rt_route;
+
+struct cp_plugin_runtime {
+  cp_arena mem; /* copied options, interned runtime IDs; rt->mu */
+  cp_plugin_runtime_options opts; /* deep copy */
+  const char *host;
+  /* The supervisor's (and start's) channel: handshakes, registrations,
+   * watches, health. Closed by stop to cut its calls short. */
+  cp_client *ctl;
+  cp_client *app; /* cp_plugin_runtime_host: the application's */
+
+  pthread_mutex_t cred_mu;
+  bool has_creds;
+  char id[CP_RUNTIME_ID_MAX + 1];
+  char bearer[RT_BEARER_MAX];
+  _Atomic(const char *) public_id; /* interned copy of id, until stop */
+  int64_t ttl_ms;                  /* 0 = the host stated none */
+
+  /* Owned by the thread that joins (start, then the supervisor). */
+  char registrations[RT_MAX_PROVIDES][RT_REGISTRATION_ID_MAX];
+  size_t registration_count;
+  rt_dependency deps[RT_MAX_REQUIRES];
+  size_t dep_count;
+  int64_t renew_at_ns; /* 0 = no renewal scheduled */
+
+  pthread_mutex_t mu;
+  rt_route routes[RT_MAX_ROUTES];
+  size_t route_count;
+  bool lost;
+
+  pthread_mutex_t sup_mu;
+  pthread_cond_t sup_cv; /* CLOCK_MONOTONIC */
+  bool stopping;
+  bool suspect;     /* a call saw UNAUTHENTICATED: check now */
+  bool watch_ended; /* a watch stream ended on its own */
+  pthread_t sup;
+  bool sup_started;
+  uint64_t jitter_state;
+};
+
+/* --- credentials (plugin_runtime.c) --- */
+/* Installs id/token as the current identity (interning a new ID). */
+int rt_set_creds(cp_plugin_runtime *rt, const char *id, const char *token);
+/* Forgets the identity: calls carry none until the next rt_set_creds. */
+void rt_clear_creds(cp_plugin_runtime *rt);
+/* Copies the current runtime ID; false when there is none. */
+bool rt_current_id(cp_plugin_runtime *rt, char out[CP_RUNTIME_ID_MAX + 1]);
+
+/* --- handshake (runtime_handshake.c) --- */
+typedef struct rt_identity {
+  char id[CP_RUNTIME_ID_MAX + 1];
+  char token[CP_TOKEN_LEN + 1];
+  int64_t ttl_ms;  /* 0 = not stated */
+  int64_t sent_ns; /* when the request left: the token is no older */
+} rt_identity;
+
+/* A plain handshake (renew_id NULL; the call must carry no identity) or a
+ * renewal of `renew_id` (the call carries the current identity). Checks the
+ * answer; 0 or CP_ERPC / CP_ENOMEM with `st` filled. */
+int rt_handshake(cp_plugin_runtime *rt, const char *renew_id, rt_identity *out,
+                 cp_status *st);
+
+/* --- joining and supervision (runtime_supervisor.c) --- */
+/* Joins the host: renews the identity if there is one, else handshakes for
+ * a new one; registers, (re)opens the watches, reports health. */
+int rt_join(cp_plugin_runtime *rt, cp_status *st);
+/* Reports health (rt->mu held); returns the call's status code. */
+cp_status_code rt_report_health_locked(cp_plugin_runtime *rt);
+int rt_supervisor_start(cp_plugin_runtime *rt);
+/* Stops the supervisor and every watch (their streams cancelled). */
+void rt_supervisor_stop(cp_plugin_runtime *rt);
+/* A call saw a status that may mean the host no longer accepts us. */
+void rt_note_status(cp_plugin_runtime *rt, cp_status_code code, bool host_call);
+int64_t rt_now_ns(void);
+
+#endif /* CPLUGIN_PLUGIN_RUNTIME_INTERNAL_H */
