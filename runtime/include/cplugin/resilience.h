@@ -188,7 +188,9 @@ typedef struct cp_breaker_options {
    * cplugin_circuit_breaker_transitions_total{breaker,to} and
    * cplugin_circuit_breaker_rejections_total (see cp_breaker_metrics). */
   struct cp_breaker_metrics *metrics;
-  const char *name; /* copied; default "default" */
+  /* Copied; default "default". Give each breaker of a registry its own
+   * name: breakers with one name share (and overwrite) one series. */
+  const char *name;
 } cp_breaker_options;
 
 void cp_breaker_options_init(cp_breaker_options *opts);
