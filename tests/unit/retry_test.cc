@@ -157,6 +157,14 @@ TEST(RetryPolicy, InvalidOptionsAreRefused) {
     x.routes = &route;
     x.route_count = 1;
   }));
+  std::vector<cp_retry_route> many(CP_RETRY_MAX_ROUTES + 1, route);
+  for (auto &r2 : many) {
+    r2.prefix = "/a/";
+  }
+  EXPECT_TRUE(bad([&](cp_retry_options &x) {
+    x.routes = many.data();
+    x.route_count = many.size();
+  }));
   EXPECT_EQ(CP_EINVAL, cp_retry_create(nullptr, nullptr));
   ASSERT_EQ(0, cp_retry_create(&r, nullptr));
   cp_retry_destroy(r);

@@ -86,6 +86,9 @@ typedef struct cp_retry_policy {
 /* Fills `policy` with the defaults above. */
 void cp_retry_policy_init(cp_retry_policy *policy);
 
+/* Routes per cp_retry (each call scans them). */
+#define CP_RETRY_MAX_ROUTES 256
+
 /* A policy for the methods whose path starts with `prefix`: a full path
  * "/pkg.Service/Method" or a service "/pkg.Service/". The longest matching
  * prefix wins. */

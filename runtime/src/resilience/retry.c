@@ -79,6 +79,31 @@ static void free_routes(route *routes, size_t n) {
   free(routes);
 }
 
+/* Copies the routes and their prefixes (*out stays NULL for none). */
+static int copy_routes(const cp_retry_route *src, size_t n, route **out) {
+  *out = NULL;
+  if (n == 0) {
+    return 0;
+  }
+  route *routes = calloc(n, sizeof *routes);
+  if (routes == NULL) {
+    return CP_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strlen(src[i].prefix);
+    routes[i].prefix = malloc(len + 1);
+    if (routes[i].prefix == NULL) {
+      free_routes(routes, i);
+      return CP_ENOMEM;
+    }
+    memcpy(routes[i].prefix, src[i].prefix, len + 1);
+    routes[i].len = len;
+    routes[i].policy = src[i].policy;
+  }
+  *out = routes;
+  return 0;
+}
+
 int cp_retry_create(cp_retry **out, const cp_retry_options *opts) {
   if (out == NULL) {
     return CP_EINVAL;
@@ -91,6 +116,7 @@ int cp_retry_create(cp_retry **out, const cp_retry_options *opts) {
     cp_retry_options_init(&o);
   }
   if (!cp_retry_policy_valid(&o.policy) ||
+      o.route_count > CP_RETRY_MAX_ROUTES ||
       (o.route_count > 0 && o.routes == NULL)) {
     return CP_EINVAL;
   }
@@ -101,24 +127,15 @@ int cp_retry_create(cp_retry **out, const cp_retry_options *opts) {
       return CP_EINVAL;
     }
   }
-  cp_retry *r = calloc(1, sizeof *r);
-  route *routes =
-      o.route_count > 0 ? calloc(o.route_count, sizeof *routes) : NULL;
-  if (r == NULL || (o.route_count > 0 && routes == NULL)) {
-    free(r);
-    free(routes);
-    return CP_ENOMEM;
+  route *routes = NULL;
+  int rc = copy_routes(o.routes, o.route_count, &routes);
+  if (rc != 0) {
+    return rc;
   }
-  for (size_t i = 0; i < o.route_count; i++) {
-    routes[i].len = strlen(o.routes[i].prefix);
-    routes[i].prefix = malloc(routes[i].len + 1);
-    if (routes[i].prefix == NULL) {
-      free_routes(routes, i);
-      free(r);
-      return CP_ENOMEM;
-    }
-    memcpy(routes[i].prefix, o.routes[i].prefix, routes[i].len + 1);
-    routes[i].policy = o.routes[i].policy;
+  cp_retry *r = calloc(1, sizeof *r);
+  if (r == NULL) {
+    free_routes(routes, o.route_count);
+    return CP_ENOMEM;
   }
   r->policy = o.policy;
   r->routes = routes;
