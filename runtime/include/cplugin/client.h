@@ -194,6 +194,28 @@ const cp_status *cp_invocation_status(const cp_invocation *inv);
 int cp_invocation_fail(cp_invocation *inv, cp_status_code code,
                        const char *message);
 
+/* The invocation's deadline on the cp_clock_system() scale (nanoseconds), or
+ * INT64_MAX when the call has none. Every attempt shares it. */
+int64_t cp_invocation_deadline_ns(const cp_invocation *inv);
+
+/* The value of the text trailing metadata entry `key` (lower case) that came
+ * with the latest attempt's status, e.g. the rate limiter's
+ * "retry-after-ms"; NULL when there is none (or it was binary). Valid until
+ * the next proceed or the end of the invocation. */
+const char *cp_invocation_trailer(const cp_invocation *inv, const char *key);
+
+/* Stream starts only, after a proceed that returned 0. A started stream has
+ * only sent its request: a server that refuses it (rate limit, a handler
+ * that fails at once) says so with the stream's first receive. This waits
+ * until the stream delivers its first message, which is kept for the first
+ * cp_client_stream_next, or ends, bounded by the call's deadline;
+ * cp_client_close ends the wait too. Returns 0 when a message is waiting or
+ * the stream ended with OK; CP_ERPC when it ended with an error before any
+ * message: the status and trailers are that end's, and the stream is
+ * discarded, so the interceptor may proceed again (nothing was delivered).
+ * CP_EINVAL when there is no started stream. */
+int cp_invocation_await_first_message(cp_invocation *inv);
+
 /* --- forwarding ------------------------------------------------------------
  * Forwards the current call of a server fallback (cplugin/server.h) to `path`
  * on `target`: its request message travels as raw bytes, never decoded, and

@@ -18,6 +18,7 @@
 #include "cplugin/ratelimit.h"
 #include "cplugin/ratelimit_policy.h"
 #include "cplugin/registry.h"
+#include "cplugin/resilience.h"
 #include "cplugin/router.h"
 #include "cplugin/server.h"
 #include "cplugin/service.h"

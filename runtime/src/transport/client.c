@@ -257,7 +257,73 @@ int cp_invocation_fail(cp_invocation *inv, cp_status_code code,
   return code == CP_STATUS_OK ? 0 : CP_ERPC;
 }
 
+int64_t cp_invocation_deadline_ns(const cp_invocation *inv) {
+  return inv->deadline_ns;
+}
+
+void cp_invocation_keep_trailers(cp_invocation *inv,
+                                 const grpc_metadata_array *md) {
+  inv->trailers = NULL;
+  inv->trailer_count = 0;
+  if (md->count == 0) {
+    return;
+  }
+  cp_metadata *out = cp_arena_alloc(&inv->arena, md->count * sizeof *out);
+  if (out == NULL) {
+    return;
+  }
+  inv->trailers = out;
+  for (size_t i = 0; i < md->count; i++) {
+    const grpc_slice *k = &md->metadata[i].key;
+    const grpc_slice *v = &md->metadata[i].value;
+    size_t klen = GRPC_SLICE_LENGTH(*k);
+    if (klen > 4 &&
+        memcmp(GRPC_SLICE_START_PTR(*k) + klen - 4, "-bin", 4) == 0) {
+      continue;
+    }
+    char *key = cp_arena_strndup(&inv->arena,
+                                 (const char *)GRPC_SLICE_START_PTR(*k), klen);
+    char *value =
+        cp_arena_strndup(&inv->arena, (const char *)GRPC_SLICE_START_PTR(*v),
+                         GRPC_SLICE_LENGTH(*v));
+    if (key == NULL || value == NULL) {
+      return;
+    }
+    out[inv->trailer_count].key = key;
+    out[inv->trailer_count].value = value;
+    inv->trailer_count++;
+  }
+}
+
+const char *cp_invocation_trailer(const cp_invocation *inv, const char *key) {
+  if (inv == NULL || key == NULL) {
+    return NULL;
+  }
+  for (size_t i = 0; i < inv->trailer_count; i++) {
+    if (strcmp(inv->trailers[i].key, key) == 0) {
+      return inv->trailers[i].value;
+    }
+  }
+  return NULL;
+}
+
+int cp_invocation_await_first_message(cp_invocation *inv) {
+  if (inv == NULL || inv->stream == NULL) {
+    return CP_EINVAL;
+  }
+  int rc = cp_client_stream_await_first(inv->stream, &inv->status);
+  if (rc == CP_ERPC) {
+    /* Refused before any data: the caller may proceed again. */
+    cp_invocation_keep_trailers(inv, cp_client_stream_trailers(inv->stream));
+    cp_client_stream_destroy(inv->stream);
+    inv->stream = NULL;
+  }
+  return rc;
+}
+
 static void discard_attempt(cp_invocation *inv) {
+  inv->trailers = NULL;
+  inv->trailer_count = 0;
   if (inv->response != NULL) {
     protobuf_c_message_free_unpacked(inv->response, NULL);
     inv->response = NULL;

@@ -52,7 +52,10 @@ struct cp_invocation {
   size_t metadata_cap;
 
   cp_status status;
-  /* Results of the latest attempt. */
+  /* Results of the latest attempt. Trailers live in the arena (one copy per
+   * attempt; attempts are few) and are forgotten by the next proceed. */
+  cp_metadata *trailers;
+  size_t trailer_count;
   ProtobufCMessage *response;
   cp_client_stream *stream;
   cp_arena arena;
@@ -115,6 +118,18 @@ void cp_unary_batch_release(cp_unary_batch *b);
 /* Runs one transport attempt for `inv` (unary or stream start). */
 int cp_transport_unary(cp_invocation *inv);
 int cp_transport_stream_start(cp_invocation *inv);
+
+/* Copies the text entries of `md` (the latest attempt's trailing metadata)
+ * into the invocation, for cp_invocation_trailer. Binary ("-bin") entries
+ * are skipped. Out of memory keeps what fitted. */
+void cp_invocation_keep_trailers(cp_invocation *inv,
+                                 const grpc_metadata_array *md);
+
+/* The stream's trailing metadata (after it ended) and the wait for its first
+ * message (client_stream.c). */
+const grpc_metadata_array *cp_client_stream_trailers(
+    const cp_client_stream *stream);
+int cp_client_stream_await_first(cp_client_stream *stream, cp_status *status);
 
 /* Converts a CLOCK_MONOTONIC deadline to gRPC's deadline type. */
 gpr_timespec cp_grpc_deadline(int64_t deadline_ns);

@@ -21,6 +21,9 @@ struct cp_client_stream {
   grpc_status_code code;
   grpc_slice details;
   bool initial_md_requested;
+  /* The first message, received early by cp_client_stream_await_first and
+   * handed out by the first cp_client_stream_next. */
+  ProtobufCMessage *first;
   bool ended;
   int end_rc;
   cp_status final;
@@ -76,6 +79,9 @@ static int finish_with_status(cp_client_stream *s) {
 }
 
 static void stream_free(cp_client_stream *s) {
+  if (s->first != NULL) {
+    protobuf_c_message_free_unpacked(s->first, NULL);
+  }
   grpc_metadata_array_destroy(&s->initial_md);
   grpc_metadata_array_destroy(&s->trailing_md);
   grpc_slice_unref(s->details);
@@ -154,6 +160,7 @@ int cp_transport_stream_start(cp_invocation *inv) {
     /* The request could not be sent: the status says why. */
     rc = finish_with_status(s);
     inv->status = s->final;
+    cp_invocation_keep_trailers(inv, &s->trailing_md);
     stream_free(s);
     return rc == 0 ? CP_ERPC : rc;
   }
@@ -162,16 +169,9 @@ int cp_transport_stream_start(cp_invocation *inv) {
   return 0;
 }
 
-int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
-                          cp_status *status) {
-  if (s == NULL || msg == NULL || status == NULL) {
-    return CP_EINVAL;
-  }
-  *msg = NULL;
-  if (s->ended) {
-    *status = s->final;
-    return s->end_rc;
-  }
+/* Receives one message: 1 with *msg, or the end (0 or CP_ERPC, with the final
+ * status in s->final). */
+static int receive(cp_client_stream *s, ProtobufCMessage **msg) {
   grpc_op ops[2];
   size_t n = 0;
   memset(ops, 0, sizeof ops);
@@ -190,13 +190,12 @@ int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
     pluck(s, &s->recv_tag);
   }
   if (bb == NULL) {
-    int rc = finish_with_status(s);
-    *status = s->final;
-    return rc;
+    return finish_with_status(s);
   }
   int rc = cp_codec_decode(bb, s->method->response_type, NULL, msg);
   grpc_byte_buffer_destroy(bb);
   if (rc != 0) {
+    *msg = NULL;
     grpc_call_cancel_with_status(s->gcall, GRPC_STATUS_INTERNAL,
                                  "response does not decode", NULL);
     finish_with_status(s);
@@ -204,11 +203,57 @@ int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
                   "response does not decode as %s",
                   s->method->response_type->name);
     s->end_rc = CP_ERPC;
-    *status = s->final;
     return CP_ERPC;
   }
-  cp_status_clear(status);
   return 1;
+}
+
+int cp_client_stream_await_first(cp_client_stream *s, cp_status *status) {
+  if (s->first != NULL) {
+    cp_status_clear(status);
+    return 0;
+  }
+  if (s->ended) {
+    *status = s->final;
+    return s->end_rc;
+  }
+  int rc = receive(s, &s->first);
+  if (rc == 1) {
+    cp_status_clear(status);
+    return 0;
+  }
+  *status = s->final;
+  return rc;
+}
+
+const grpc_metadata_array *cp_client_stream_trailers(
+    const cp_client_stream *stream) {
+  return &stream->trailing_md;
+}
+
+int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
+                          cp_status *status) {
+  if (s == NULL || msg == NULL || status == NULL) {
+    return CP_EINVAL;
+  }
+  *msg = NULL;
+  if (s->first != NULL) {
+    *msg = s->first;
+    s->first = NULL;
+    cp_status_clear(status);
+    return 1;
+  }
+  if (s->ended) {
+    *status = s->final;
+    return s->end_rc;
+  }
+  int rc = receive(s, msg);
+  if (rc == 1) {
+    cp_status_clear(status);
+  } else {
+    *status = s->final;
+  }
+  return rc;
 }
 
 void cp_client_stream_cancel(cp_client_stream *stream) {

@@ -98,6 +98,7 @@ int cp_transport_unary(cp_invocation *inv) {
         cq, &tag_storage, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     rc = cp_unary_batch_outcome(&b, inv->method, ev.success != 0, &inv->status,
                                 &inv->response);
+    cp_invocation_keep_trailers(inv, &b.trailing_md);
   } else {
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call (%d)",
                   (int)err);
