@@ -62,6 +62,7 @@ bazel_targets=(
   //tests:metrics_http_test //tests:python_interop_test
   //tests:python_health_test //tests:python_router_test
   //tests:python_limits_test //tests:prometheus_scrape_test
+  //tests:python_resilience_test
   //examples/urlshortener:urlshortener_demo //examples/kv:kv_demo
   //tools/cpluginctl:cli_sh //tools/cpluginctl:presets_sh
 )
