@@ -103,6 +103,8 @@ static int check_one(cp_registry *reg, rt_entry *rt, int64_t now,
                      probe_list *probes) {
   if (rt->gone) {
     if (now - rt->gone_at_ns >= reg->grace_ns) {
+      cp_log(CP_LOG_INFO, "gone provider removed", "runtime_id", rt->id,
+             CP_LOG_END);
       reg_drop_runtime_locked(reg, rt, CP_STATUS_UNAVAILABLE,
                               "runtime is gone");
       return 0;
