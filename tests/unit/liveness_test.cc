@@ -543,22 +543,20 @@ TEST_F(LivenessTest, TakeoverIsPerTypeAndNeedsTheSamePrincipal) {
   EXPECT_EQ(2u, Stats().takeovers_total);
 }
 
-TEST_F(LivenessTest, HostRegistrationsTakeOverByOwnerName) {
+// The host registers for runtimes it manages (and removes them itself):
+// its registrations neither take over nor are taken over.
+TEST_F(LivenessTest, HostRegistrationsNeverTakeOver) {
   Start(false);
   cp_registry_service svc = {"storage", "1.0.0", "/svc.v1.Svc/", nullptr, 0};
   ASSERT_EQ(0, cp_registry_register_as_host(reg_, "storage-00000000000000aa",
                                             &svc, nullptr));
-  // Not runtime IDs: no takeover.
-  ASSERT_EQ(0, cp_registry_register_as_host(reg_, "storage", &svc, nullptr));
-  ASSERT_EQ(0,
-            cp_registry_register_as_host(reg_, "storage-XYZ", &svc, nullptr));
   ASSERT_EQ(0, cp_registry_register_as_host(reg_, "storage-00000000000000bb",
                                             &svc, nullptr));
-  cp_registry_endpoint ep;
-  EXPECT_EQ(CP_ENOTFOUND, cp_registry_resolve(reg_, "storage",
-                                              "storage-00000000000000aa", &ep));
+  Who plugin = Runtime("storage");
+  ASSERT_EQ(CP_STATUS_OK, Register(plugin, "storage"));
+  EXPECT_EQ("storage-00000000000000aa", Resolve("storage"));
   EXPECT_EQ(3u, Stats().registrations);
-  EXPECT_EQ(1u, Stats().takeovers_total);
+  EXPECT_EQ(0u, Stats().takeovers_total);
 }
 
 }  // namespace

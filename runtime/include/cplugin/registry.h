@@ -41,7 +41,7 @@
  * shown).
  * DiscoverService. Providers of the type whose version is at least
  * min_version (SemVer 2.0 precedence, "" = any) and whose runtime is not
- * UNHEALTHY (DEGRADED and never-reported are routed, as upstream's
+ * UNHEALTHY (nor GONE, see Liveness) (DEGRADED and never-reported are routed, as upstream's
  * ShouldRouteTraffic), picked by the type's strategy. NOT_FOUND messages as
  * upstream: no providers for service "<t>" / no compatible providers for
  * service "<t>" (min version: <v>) / no available providers for service
@@ -50,7 +50,8 @@
  * "/services/<type>/<provider runtime ID>".
  * WatchService. An initial event, then an event whenever the answer for the
  * type changes: a registration or unregistration, a health report, a
- * runtime's removal, revocation or expiry. UNAVAILABLE (no endpoint) when no
+ * runtime's removal, revocation or expiry, a runtime found GONE or back, a
+ * takeover. UNAVAILABLE (no endpoint) when no
  * provider is routable; otherwise the FIRST routable provider in
  * registration order (deterministic, whatever the type's strategy), DEGRADED
  * when that runtime reported DEGRADED, else AVAILABLE. Unchanged answers are
@@ -75,12 +76,13 @@
  * routing, discovery and watch answers (watchers see UNAVAILABLE or the
  * next provider); it is removed gone_grace_ms later unless it proves alive
  * first.
- * Takeover. A runtime registering a type takes over the registrations of
- * that type held by runtimes with the same self_id (runtime IDs
- * "<self_id>-<16 hex>") and the same principal (any, when the host
- * registers): they are removed at once, whatever the strategy, so a
- * restarted plugin replaces its dead predecessor. Replicas of one service
- * need distinct self_ids.
+ * Takeover. A runtime registering a type (RegisterService) takes over the
+ * registrations of that type that runtimes with the same self_id (runtime
+ * IDs "<self_id>-<16 hex>") and the same principal made over RPC: they are
+ * removed at once, whatever the strategy, so a restarted plugin replaces
+ * its dead predecessor. Replicas of one service need distinct self_ids.
+ * Registrations the host makes (cp_registry_register_as_host) neither take
+ * over nor are taken over.
  *
  * Tokens. When options.tokens is set, a revoked or expired runtime's
  * registrations and health are removed (its watchers' streams end) and

@@ -30,7 +30,7 @@ static void mark_types(cp_registry *reg, rt_entry *rt) {
 
 void reg_runtime_touch(cp_registry *reg, rt_entry *rt) {
   int64_t now = reg_now(reg);
-  if (now > rt->last_seen_ns) {
+  if (rt->gone || now > rt->last_seen_ns) {
     rt->last_seen_ns = now;
   }
   if (rt->gone) {
@@ -44,7 +44,7 @@ void reg_runtime_touch(cp_registry *reg, rt_entry *rt) {
 static void declare_gone(cp_registry *reg, rt_entry *rt, int64_t now,
                          const char *why) {
   rt->gone = true;
-  rt->gone_at_ns = now;
+  rt->last_seen_ns = now; /* from now on: gone since */
   reg->gone_count++;
   reg->gone_total++;
   mark_types(reg, rt);
@@ -102,7 +102,7 @@ static bool lapsed(const cp_registry *reg, const rt_entry *rt, int64_t now) {
 static int check_one(cp_registry *reg, rt_entry *rt, int64_t now,
                      probe_list *probes) {
   if (rt->gone) {
-    if (now - rt->gone_at_ns >= reg->grace_ns) {
+    if (now - rt->last_seen_ns >= reg->grace_ns) {
       cp_log(CP_LOG_INFO, "gone provider removed", "runtime_id", rt->id,
              CP_LOG_END);
       reg_drop_runtime_locked(reg, rt, CP_STATUS_UNAVAILABLE,
@@ -164,11 +164,10 @@ static void apply(cp_registry *reg, int64_t now, const probe_list *probes) {
     }
     switch (probes->results[i]) {
       case CP_PROBE_ALIVE:
-        if (now > rt->last_seen_ns) {
-          rt->last_seen_ns = now;
-        }
         if (rt->gone) {
           reg_runtime_touch(reg, rt);
+        } else if (now > rt->last_seen_ns) {
+          rt->last_seen_ns = now;
         }
         break;
       case CP_PROBE_DEAD:

@@ -243,10 +243,11 @@ static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
   reg_mark_dirty(reg, t, false);
 }
 
-/* Who is registering: the principal's keyed hash, or trusted (the host). */
+/* Who is registering: a runtime over RPC (with its principal's keyed hash)
+ * or the host. */
 typedef struct add_caller {
   uint64_t principal_hash;
-  bool trusted;
+  bool runtime;
 } add_caller;
 
 /* With the write lock held: finds or creates the entry's type and owner,
@@ -283,13 +284,15 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
     }
     return REG_NOMEM;
   }
-  if (!who->trusted) {
+  if (who->runtime) {
     rt->principal_hash = who->principal_hash;
     rt->principal_set = true;
   }
   reg_runtime_touch(reg, rt);
   link_entry(reg, e, t, rt, bytes);
-  reg_take_over(reg, t, rt, who->trusted);
+  if (who->runtime) {
+    reg_take_over(reg, t, rt);
+  }
   *id_out = reg_entry_id(e);
   return REG_ADDED;
 }
@@ -314,7 +317,7 @@ reg_add_result reg_add(cp_registry *reg, const char *owner,
   }
   /* The allow-list check marks runtime callers; the host is trusted. */
   const char *p = principal != NULL ? principal : "";
-  add_caller who = {reg_hash_name(reg, p, strlen(p)), !check_allow};
+  add_caller who = {reg_hash_name(reg, p, strlen(p)), check_allow};
   cp_rwshard_wrlock(&reg->lock);
   reg_add_result res = REG_DENIED;
   if (!check_allow ||

@@ -144,10 +144,11 @@ struct rt_entry {
   reg_watcher *watchers;     /* via owner_next */
   reg_health_detail *detail; /* NULL until a report */
   /* Liveness: the last proof of life (creation, a registration, a health
-   * report, an answered probe), and when it was declared GONE. */
+   * report, an answered probe); while GONE, when it was declared gone. */
   int64_t last_seen_ns;
-  int64_t gone_at_ns;
-  /* Keyed hash of the principal it registered as (takeover.c). */
+  /* Keyed hash of the principal it registered as over RPC (takeover.c).
+   * With these 16 bytes a runtime with a 29-byte ID still fits a 112-byte
+   * malloc chunk (docs/performance.md). */
   uint64_t principal_hash;
   uint32_t reg_count;
   uint32_t reg_bytes;
@@ -342,11 +343,10 @@ int64_t reg_now(const cp_registry *reg);
 /* With the write lock held: `rt` proved alive now; a GONE runtime comes
  * back (its types are rebuilt). */
 void reg_runtime_touch(cp_registry *reg, rt_entry *rt);
-/* With the write lock held, after `rt` registered a provider of `t`: the
- * other runtimes with its self_id lose their registrations of `t` (and are
- * dropped if nothing else remains). `trusted`: the host registered, so the
- * principal is not compared. */
-void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt, bool trusted);
+/* With the write lock held, after `rt` registered a provider of `t` over
+ * RPC: the other runtimes with its self_id and principal lose their
+ * registrations of `t` (and are dropped if nothing else remains). */
+void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt);
 
 /* --- selection.c, endpoint.c ---------------------------------------------- */
 

@@ -92,6 +92,10 @@ int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
 
 /* --- runtimes ------------------------------------------------------------ */
 
+/* docs/performance.md: a runtime with a 29-byte ID ("bench-plugin-<16 hex>")
+ * and its NUL fits a 112-byte malloc chunk (8 bytes of it malloc's). */
+_Static_assert(offsetof(rt_entry, id) + 30 + 8 <= 112, "runtime record size");
+
 rt_entry *reg_find_runtime(const cp_registry *reg, const char *id) {
   size_t len = strnlen(id, CP_REGISTRY_OWNER_MAX + 1);
   if (len > CP_REGISTRY_OWNER_MAX) {

@@ -7,8 +7,9 @@
  *
  * A self_id is a claim, so the predecessor must also share the successor's
  * principal (both anonymous counts as the same): a plugin that
- * authenticated differently cannot push another one out. The host's own
- * registrations are trusted. */
+ * authenticated differently cannot push another one out. Only registrations
+ * plugins make themselves (over RPC) take over or are taken over: the host
+ * registers for runtimes it manages, and removes them itself. */
 #include <string.h>
 
 #include "cplugin/log.h"
@@ -32,18 +33,14 @@ static size_t self_id_len(const rt_entry *rt) {
   return n - SUFFIX;
 }
 
-static bool same_plugin(const rt_entry *a, const rt_entry *b, size_t name_len,
-                        bool trusted) {
-  if (a == b || self_id_len(b) != name_len ||
-      memcmp(a->id, b->id, name_len) != 0) {
-    return false;
-  }
-  return trusted || (a->principal_set && b->principal_set &&
-                     a->principal_hash == b->principal_hash);
+static bool same_plugin(const rt_entry *a, const rt_entry *b, size_t name_len) {
+  return a != b && b->principal_set && self_id_len(b) == name_len &&
+         memcmp(a->id, b->id, name_len) == 0 &&
+         a->principal_hash == b->principal_hash;
 }
 
-void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt, bool trusted) {
-  size_t name_len = self_id_len(rt);
+void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt) {
+  size_t name_len = rt->principal_set ? self_id_len(rt) : 0;
   if (name_len == 0) {
     return;
   }
@@ -52,7 +49,7 @@ void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt, bool trusted) {
   for (size_t i = 0; i < t->count; i++) {
     reg_entry *e = t->providers[i];
     rt_entry *old = e->owner;
-    if (old == NULL || !same_plugin(rt, old, name_len, trusted)) {
+    if (old == NULL || !same_plugin(rt, old, name_len)) {
       continue;
     }
     cp_log(CP_LOG_INFO, "provider taken over by its restarted successor",
