@@ -69,6 +69,7 @@ typedef struct probe_list {
   char **urls;
   cp_probe_result *results;
   size_t count;
+  size_t cap;
 } probe_list;
 
 static void probe_list_free(probe_list *p) {
@@ -82,6 +83,9 @@ static void probe_list_free(probe_list *p) {
 }
 
 static int probe_list_add(probe_list *p, const rt_entry *rt, const char *url) {
+  if (p->count >= p->cap) {
+    return CP_ENOMEM; /* the arrays could not be allocated */
+  }
   p->ids[p->count] = strdup(rt->id);
   p->urls[p->count] = strdup(url);
   if (p->ids[p->count] == NULL || p->urls[p->count] == NULL) {
@@ -136,6 +140,8 @@ static int sweep(cp_registry *reg, int64_t now, probe_list *probes) {
     if (probes->ids == NULL || probes->urls == NULL ||
         probes->results == NULL) {
       rc = CP_ENOMEM;
+    } else {
+      probes->cap = n;
     }
   }
   for (size_t b = 0; rc == 0 && b <= reg->runtimes.mask; b++) {
