@@ -53,9 +53,18 @@ typedef struct cp_host_options {
   const cp_tls_server_options *tls; /* NULL = plaintext */
   cp_server_options server;
   cp_token_store_options tokens;
-  cp_registry_options registry; /* its `tokens` is set by the host */
-  cp_rate_policy_options rate;  /* host defaults on */
-  bool rate_limits;             /* default true */
+  /* Its `tokens` is set by the host. Provider liveness: the host runs
+   * cp_registry_check_liveness every registry.lease_interval_ms (default
+   * 2000; 0 = off) on a thread of its own, from cp_host_start to
+   * cp_host_shutdown; lease_misses, gone_grace_ms and clock apply as
+   * documented in cplugin/registry.h. */
+  cp_registry_options registry;
+  /* Probe silent providers with grpc.health.v1 Check on their plaintext
+   * base_url (default true; a registry.probe set by the caller wins).
+   * false: only providers that reported health and stopped lapse. */
+  bool liveness_probe;
+  cp_rate_policy_options rate; /* host defaults on */
+  bool rate_limits;            /* default true */
   /* Handshake: cookie, accepted app versions, server metadata. Its plugin
    * and capability lists may be filled too; `tokens` is set by the host. */
   cp_handshake_options handshake;

@@ -41,7 +41,7 @@
  * shown).
  * DiscoverService. Providers of the type whose version is at least
  * min_version (SemVer 2.0 precedence, "" = any) and whose runtime is not
- * UNHEALTHY (DEGRADED and never-reported are routed, as upstream's
+ * UNHEALTHY (nor GONE, see Liveness) (DEGRADED and never-reported are routed, as upstream's
  * ShouldRouteTraffic), picked by the type's strategy. NOT_FOUND messages as
  * upstream: no providers for service "<t>" / no compatible providers for
  * service "<t>" (min version: <v>) / no available providers for service
@@ -50,7 +50,8 @@
  * "/services/<type>/<provider runtime ID>".
  * WatchService. An initial event, then an event whenever the answer for the
  * type changes: a registration or unregistration, a health report, a
- * runtime's removal, revocation or expiry. UNAVAILABLE (no endpoint) when no
+ * runtime's removal, revocation or expiry, a runtime found GONE or back, a
+ * takeover. UNAVAILABLE (no endpoint) when no
  * provider is routable; otherwise the FIRST routable provider in
  * registration order (deterministic, whatever the type's strategy), DEGRADED
  * when that runtime reported DEGRADED, else AVAILABLE. Unchanged answers are
@@ -63,6 +64,25 @@
  * Watchers per runtime (16) and in total (4096) are capped →
  * RESOURCE_EXHAUSTED. A revoked or expired runtime's own watch streams end
  * with UNAUTHENTICATED; a removed runtime's with UNAVAILABLE.
+ *
+ * Liveness (docs/registry.md "Liveness"). A runtime with registrations
+ * proves it is alive by registering, by reporting its health, or by
+ * answering a probe of its base_url; cp_registry_check_liveness (the host
+ * calls it every lease_interval_ms) probes runtimes silent for one interval
+ * and declares GONE a runtime nothing proved alive for lease_misses
+ * intervals: a probe failed, or, for a runtime that cannot be probed, it
+ * had reported health before and stopped. A runtime that never reported and
+ * cannot be probed is never declared gone. A GONE runtime is at once out of
+ * routing, discovery and watch answers (watchers see UNAVAILABLE or the
+ * next provider); it is removed gone_grace_ms later unless it proves alive
+ * first.
+ * Takeover. A runtime registering a type (RegisterService) takes over the
+ * registrations of that type that runtimes with the same self_id (runtime
+ * IDs "<self_id>-<16 hex>") and the same principal made over RPC: they are
+ * removed at once, whatever the strategy, so a restarted plugin replaces
+ * its dead predecessor. Replicas of one service need distinct self_ids.
+ * Registrations the host makes (cp_registry_register_as_host) neither take
+ * over nor are taken over.
  *
  * Tokens. When options.tokens is set, a revoked or expired runtime's
  * registrations and health are removed (its watchers' streams end) and
@@ -83,6 +103,7 @@
 #include <stdint.h>
 
 #include "cplugin/client.h"
+#include "cplugin/clock.h"
 #include "cplugin/server.h"
 #include "cplugin/tokens.h"
 
@@ -142,6 +163,21 @@ enum {
   CP_BASE_URL_GRPC_TARGET = 1u << 4
 };
 
+/* The answer of a liveness probe. */
+typedef enum cp_probe_result {
+  CP_PROBE_ALIVE = 0,  /* the provider's server answered */
+  CP_PROBE_DEAD = 1,   /* unreachable or no answer in time */
+  CP_PROBE_UNKNOWN = 2 /* not probed (e.g. a scheme the prober lacks) */
+} cp_probe_result;
+
+/* Probes `n` provider addresses (metadata "base_url" values) and writes one
+ * result each; returns when every result is known, within about
+ * `timeout_ms`. Called by cp_registry_check_liveness without the registry's
+ * lock, from the thread that calls it. */
+typedef void (*cp_registry_probe_fn)(const char *const *base_urls, size_t n,
+                                     cp_probe_result *results,
+                                     int64_t timeout_ms, void *user);
+
 typedef struct cp_registry_options {
   /* Revocation and expiry of these tokens remove the runtime's state (see
    * above). Not owned; it must outlive the registry. NULL = the host removes
@@ -190,6 +226,23 @@ typedef struct cp_registry_options {
    * the registry. A host closes the router's connection there. */
   void (*on_removed)(const char *base_url, void *user);
   void *on_removed_user;
+  /* Liveness (see above). lease_interval_ms (default 2000; 0 = never
+   * declare a runtime gone): how long a runtime may stay silent before it
+   * is probed, and the probe's timeout. lease_misses (default 3, at least
+   * 1): silent intervals without proof of life before GONE. gone_grace_ms
+   * (default 30000, >= 0): how long a GONE runtime stays (unrouted) before
+   * it is removed. At most a day per interval, 1000 misses and 30 days of
+   * grace (CP_EINVAL beyond). */
+  int64_t lease_interval_ms;
+  uint32_t lease_misses;
+  int64_t gone_grace_ms;
+  /* NULL = no probes: only runtimes that reported health can lapse. The
+   * host sets a grpc.health.v1 prober. */
+  cp_registry_probe_fn probe;
+  void *probe_user;
+  /* Time for leases and grace (NULL = the system clock). Not owned; it must
+   * outlive the registry. */
+  const cp_clock *clock;
 } cp_registry_options;
 
 /* Fills `opts` with the defaults. */
@@ -328,7 +381,22 @@ typedef struct cp_registry_stats {
   /* The most event bytes one watcher held at once: its pending event plus
    * the one its stream is writing, never more than two events. */
   uint64_t watch_max_held_bytes;
+  /* Runtimes currently GONE (unrouted, awaiting removal), and totals since
+   * creation of runtimes declared gone and of registrations taken over by
+   * a successor with the same self_id. */
+  size_t runtimes_gone;
+  uint64_t liveness_gone_total;
+  uint64_t takeovers_total;
 } cp_registry_stats;
+
+/* One liveness pass (see "Liveness" above): removes GONE runtimes whose
+ * grace ended, probes runtimes silent for a lease interval (through
+ * options.probe, without the lock), and declares GONE those nothing proved
+ * alive for lease_misses intervals. Watchers of affected types are told.
+ * The host calls it every lease_interval_ms; tests call it after moving
+ * their clock. Not concurrently with itself. Returns 0, CP_EINVAL or
+ * CP_ENOMEM (nothing probed this pass). */
+int cp_registry_check_liveness(cp_registry *reg);
 
 /* Fills *out with a snapshot (counts under the read lock; the watch
  * counters are totals since creation). */

@@ -9,6 +9,7 @@
 #include "cplugin/host.h"
 #include "cplugin/lifecycle.h"
 #include "cplugin/log.h"
+#include "host/host_liveness.h"
 #include "ratelimit/peer_key.h"
 
 struct cp_host {
@@ -22,6 +23,8 @@ struct cp_host {
   cp_metrics *metrics;
   cp_metrics_http *http;
   cp_router *router;
+  host_liveness_loop *liveness;
+  int64_t liveness_interval_ms; /* 0 = no liveness thread */
   char *listen;
   const cp_tls_server_options *tls;
   const char *metrics_address;
@@ -45,6 +48,7 @@ void cp_host_options_init(cp_host_options *opts) {
   cp_handshake_options_init(&opts->handshake);
   opts->metrics_address = "127.0.0.1";
   opts->call_chain = true;
+  opts->liveness_probe = true;
   opts->max_register_request_bytes = (size_t)512 * 1024;
   opts->max_host_request_bytes = (size_t)64 * 1024;
   opts->server.stream_window_bytes = (size_t)16 * 1024;
@@ -156,6 +160,10 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
     ro.tokens = h->tokens;
     ro.on_removed = forget_target;
     ro.on_removed_user = h;
+    if (o->liveness_probe && ro.probe == NULL) {
+      ro.probe = host_probe_health;
+      ro.probe_user = NULL;
+    }
     rc = cp_registry_create(&h->registry, &ro);
   }
   if (rc == 0) {
@@ -260,6 +268,7 @@ int cp_host_create(cp_host **out, const cp_host_options *opts) {
   h->metrics_address = opts->metrics_address;
   h->metrics_port = opts->metrics_port;
   h->call_chain = opts->call_chain;
+  h->liveness_interval_ms = opts->registry.lease_interval_ms;
   h->max_host_request = opts->max_host_request_bytes;
   h->max_register_request = opts->max_register_request_bytes;
   if (!h->call_chain) {
@@ -299,6 +308,10 @@ int cp_host_start(cp_host *h, int *port, int *metrics_port) {
     rc = cp_metrics_http_start(&h->http, h->metrics, h->metrics_address,
                                h->metrics_port, &http_port);
   }
+  if (rc == 0 && h->liveness_interval_ms > 0) {
+    rc =
+        host_liveness_start(&h->liveness, h->registry, h->liveness_interval_ms);
+  }
   if (rc != 0) {
     return rc;
   }
@@ -322,6 +335,8 @@ int cp_host_shutdown(cp_host *h, int64_t grace_ms) {
     return 0;
   }
   h->stopped = true;
+  host_liveness_stop(h->liveness);
+  h->liveness = NULL;
   cp_metrics_set_ready(h->metrics, false);
   cp_health_shutdown(h->health);
   return cp_server_shutdown(h->server, grace_ms);

@@ -68,6 +68,7 @@ int reg_set_health(cp_registry *reg, const char *runtime_id,
     reg_health_detail_free(d);
     return CP_ENOMEM;
   }
+  reg_runtime_touch(reg, rt); /* the report renews the lease */
   bool was_blocked = reg_runtime_blocked(rt);
   reg_health_detail *old = rt->detail;
   rt->detail = d;

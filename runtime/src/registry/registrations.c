@@ -243,9 +243,18 @@ static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
   reg_mark_dirty(reg, t, false);
 }
 
+/* Who is registering: a runtime over RPC (with its principal's keyed hash)
+ * or the host. */
+typedef struct add_caller {
+  uint64_t principal_hash;
+  bool runtime;
+} add_caller;
+
 /* With the write lock held: finds or creates the entry's type and owner,
- * applies idempotency and caps, links. */
+ * applies idempotency and caps, links, and lets the owner take over from
+ * a predecessor with its self_id. */
 static reg_add_result add_locked(cp_registry *reg, const char *owner,
+                                 const add_caller *who,
                                  const cp_registry_service *svc, reg_entry *e,
                                  size_t bytes, uint64_t *id_out, char *why,
                                  size_t why_cap) {
@@ -254,6 +263,7 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
   reg_entry *same =
       rt != NULL && t != NULL ? find_same(rt, t, reg_entry_path(e)) : NULL;
   if (same != NULL) {
+    reg_runtime_touch(reg, rt); /* a repeat proves life as well */
     *id_out = reg_entry_id(same);
     return REG_EXISTS;
   }
@@ -274,7 +284,15 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
     }
     return REG_NOMEM;
   }
+  if (who->runtime) {
+    rt->principal_hash = who->principal_hash;
+    rt->principal_set = true;
+  }
+  reg_runtime_touch(reg, rt);
   link_entry(reg, e, t, rt, bytes);
+  if (who->runtime) {
+    reg_take_over(reg, t, rt);
+  }
   *id_out = reg_entry_id(e);
   return REG_ADDED;
 }
@@ -297,11 +315,14 @@ reg_add_result reg_add(cp_registry *reg, const char *owner,
   if (e == NULL) {
     return REG_NOMEM;
   }
+  /* The allow-list check marks runtime callers; the host is trusted. */
+  const char *p = principal != NULL ? principal : "";
+  add_caller who = {reg_hash_name(reg, p, strlen(p)), check_allow};
   cp_rwshard_wrlock(&reg->lock);
   reg_add_result res = REG_DENIED;
   if (!check_allow ||
       reg_allowed(reg, owner, principal, svc->type, why, why_cap)) {
-    res = add_locked(reg, owner, svc, e, bytes, id_out, why, why_cap);
+    res = add_locked(reg, owner, &who, svc, e, bytes, id_out, why, why_cap);
   }
   reg_commit_unlock(reg);
   if (res != REG_ADDED) {
@@ -343,7 +364,7 @@ int cp_registry_register_as_host(cp_registry *reg, const char *owner,
 
 /* With the write lock held: unlinks `e` from every table; the commit frees
  * it once the routable lists no longer point at it. */
-static void unlink_entry(cp_registry *reg, reg_entry *e) {
+void reg_unlink_entry(cp_registry *reg, reg_entry *e) {
   cp_htab_remove(&reg->regs, &e->node);
   rt_entry *rt = e->owner;
   for (reg_entry **link = &rt->regs; *link != NULL;
@@ -376,7 +397,7 @@ reg_remove_result reg_remove(cp_registry *reg, uint64_t id, const char *owner) {
     res = REG_NOT_OWNER;
   } else if (e != NULL) {
     rt_entry *rt = e->owner;
-    unlink_entry(reg, e);
+    reg_unlink_entry(reg, e);
     reg_runtime_maybe_free(reg, rt);
     res = REG_REMOVED;
   }
@@ -396,7 +417,7 @@ int cp_registry_unregister_as_host(cp_registry *reg,
 void reg_drop_runtime_locked(cp_registry *reg, rt_entry *rt,
                              cp_status_code code, const char *message) {
   while (rt->regs != NULL) {
-    unlink_entry(reg, rt->regs);
+    reg_unlink_entry(reg, rt->regs);
   }
   while (rt->watchers != NULL) {
     watch_unlink(reg, rt->watchers, code, message);

@@ -18,7 +18,16 @@ void cp_registry_options_init(cp_registry_options *opts) {
   opts->watch_retry_interval_ms = 50;
   opts->host_provider = "host";
   opts->base_url_allow = CP_BASE_URL_LOOPBACK | CP_BASE_URL_PEER;
+  opts->lease_interval_ms = 2000;
+  opts->lease_misses = 3;
+  opts->gone_grace_ms = 30000;
 }
+
+/* Bounds that keep lease and grace arithmetic in nanoseconds far from
+ * overflow: a day per interval, 1000 intervals, 30 days of grace. */
+#define LEASE_INTERVAL_MAX_MS ((int64_t)86400000)
+#define LEASE_MISSES_MAX 1000u
+#define GONE_GRACE_MAX_MS ((int64_t)30 * 86400000)
 
 static size_t at_most_u32(size_t v) {
   return v < UINT32_MAX ? v : UINT32_MAX;
@@ -28,7 +37,10 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   if (o->max_registrations_per_runtime == 0 || o->max_registrations == 0 ||
       o->max_bytes_per_runtime == 0 || o->max_bytes == 0 ||
       o->max_watchers_per_runtime == 0 || o->max_watchers == 0 ||
-      o->watch_retry_interval_ms <= 0 ||
+      o->watch_retry_interval_ms <= 0 || o->lease_interval_ms < 0 ||
+      o->lease_interval_ms > LEASE_INTERVAL_MAX_MS || o->lease_misses == 0 ||
+      o->lease_misses > LEASE_MISSES_MAX || o->gone_grace_ms < 0 ||
+      o->gone_grace_ms > GONE_GRACE_MAX_MS ||
       (o->runtime_provider_count > 0 && o->runtime_providers == NULL)) {
     return CP_EINVAL;
   }
@@ -48,6 +60,12 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   reg->base_url_allow = o->base_url_allow;
   reg->on_removed = o->on_removed;
   reg->on_removed_user = o->on_removed_user;
+  reg->clock = o->clock;
+  reg->lease_ns = o->lease_interval_ms * 1000000;
+  reg->lease_misses = o->lease_misses;
+  reg->grace_ns = o->gone_grace_ms * 1000000;
+  reg->probe = o->probe;
+  reg->probe_user = o->probe_user;
   static const char *const default_provider = "runtime-token";
   const char *const *providers = o->runtime_providers;
   size_t n = o->runtime_provider_count;
@@ -267,6 +285,9 @@ void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out) {
   out->runtimes = reg->runtimes.count;
   out->service_types = reg->types.count;
   out->watchers = reg->watcher_count;
+  out->runtimes_gone = reg->gone_count;
+  out->liveness_gone_total = reg->gone_total;
+  out->takeovers_total = reg->takeover_total;
   cp_rwshard_rdunlock(&reg->lock, shard);
   cp_push_stats ps;
   cp_push_hub_stats(reg->hub, &ps);

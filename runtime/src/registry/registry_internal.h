@@ -6,6 +6,8 @@
  *                      and runtimes
  *   rules.c, allow.c   validation; allow-lists
  *   health_store.c     health reports per runtime
+ *   liveness.c         leases, probes, GONE runtimes and their removal
+ *   takeover.c         a restarted plugin replacing its predecessor
  *   selection.c        routable lists, strategies, resolve and discover
  *   endpoint.c         ServiceEndpoint messages from a registration
  *   watch.c            watchers and their events
@@ -141,12 +143,21 @@ struct rt_entry {
   reg_entry *regs;
   reg_watcher *watchers;     /* via owner_next */
   reg_health_detail *detail; /* NULL until a report */
+  /* Liveness: the last proof of life (creation, a registration, a health
+   * report, an answered probe); while GONE, when it was declared gone. */
+  int64_t last_seen_ns;
+  /* Keyed hash of the principal it registered as over RPC (takeover.c).
+   * With these 16 bytes a runtime with a 29-byte ID still fits a 112-byte
+   * malloc chunk (docs/performance.md). */
+  uint64_t principal_hash;
   uint32_t reg_count;
   uint32_t reg_bytes;
   uint32_t watcher_count;
   uint16_t id_len; /* <= CP_REGISTRY_OWNER_MAX */
   uint8_t health;  /* a cp_plugin_health */
   bool has_health;
+  bool gone;          /* not routed; removed after the grace period */
+  bool principal_set; /* principal_hash is known (registered over RPC) */
   char id[];
 };
 
@@ -211,6 +222,16 @@ struct cp_registry {
   atomic_uint_fast64_t rng_state;
   void (*on_removed)(const char *base_url, void *user);
   void *on_removed_user;
+  /* Liveness (liveness.c); lease_ns 0 = off. */
+  const cp_clock *clock;
+  int64_t lease_ns;
+  int64_t grace_ns;
+  uint32_t lease_misses;
+  cp_registry_probe_fn probe;
+  void *probe_user;
+  size_t gone_count;
+  uint64_t gone_total;
+  uint64_t takeover_total;
 
   cp_push_hub *hub;
 
@@ -242,7 +263,7 @@ void reg_runtime_clear_health(rt_entry *rt);
 void reg_health_detail_free(reg_health_detail *d);
 /* Frees `rt` when it has no registrations, watchers or health. */
 void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt);
-/* True for UNHEALTHY runtimes, which are not routed. */
+/* True for UNHEALTHY and GONE runtimes, which are not routed. */
 bool reg_runtime_blocked(const rt_entry *rt);
 reg_entry *reg_find_id(const cp_registry *reg, uint64_t id);
 /* Parses "reg-" + 16 lower-case hex digits. */
@@ -275,6 +296,10 @@ typedef enum reg_remove_result {
   REG_NOT_FOUND = 1,
   REG_NOT_OWNER = 2
 } reg_remove_result;
+
+/* With the write lock held: unlinks `e` from every table; the commit frees
+ * it once the routable lists no longer point at it. */
+void reg_unlink_entry(cp_registry *reg, reg_entry *e);
 
 /* owner NULL = the host (any registration). */
 reg_remove_result reg_remove(cp_registry *reg, uint64_t id, const char *owner);
@@ -311,6 +336,17 @@ const char *reg_check_health(cp_plugin_health state, const char *reason,
 int reg_set_health(cp_registry *reg, const char *runtime_id,
                    cp_plugin_health state, const char *reason,
                    const char *const *deps, size_t n);
+
+/* --- liveness.c, takeover.c --------------------------------------------- */
+
+int64_t reg_now(const cp_registry *reg);
+/* With the write lock held: `rt` proved alive now; a GONE runtime comes
+ * back (its types are rebuilt). */
+void reg_runtime_touch(cp_registry *reg, rt_entry *rt);
+/* With the write lock held, after `rt` registered a provider of `t` over
+ * RPC: the other runtimes with its self_id and principal lose their
+ * registrations of `t` (and are dropped if nothing else remains). */
+void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt);
 
 /* --- selection.c, endpoint.c ---------------------------------------------- */
 

@@ -92,6 +92,10 @@ int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
 
 /* --- runtimes ------------------------------------------------------------ */
 
+/* docs/performance.md: a runtime with a 29-byte ID ("bench-plugin-<16 hex>")
+ * and its NUL fits a 112-byte malloc chunk (8 bytes of it malloc's). */
+_Static_assert(offsetof(rt_entry, id) + 30 + 8 <= 112, "runtime record size");
+
 rt_entry *reg_find_runtime(const cp_registry *reg, const char *id) {
   size_t len = strnlen(id, CP_REGISTRY_OWNER_MAX + 1);
   if (len > CP_REGISTRY_OWNER_MAX) {
@@ -122,6 +126,7 @@ rt_entry *reg_get_runtime(cp_registry *reg, const char *id) {
   }
   memcpy(rt->id, id, len);
   rt->id_len = (uint16_t)len;
+  rt->last_seen_ns = reg_now(reg);
   rt->node.hash = reg_hash_name(reg, id, len);
   cp_htab_insert(&reg->runtimes, &rt->node);
   return rt;
@@ -138,10 +143,13 @@ void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt) {
   if (rt->regs != NULL || rt->watchers != NULL || rt->has_health) {
     return;
   }
+  if (rt->gone) {
+    reg->gone_count--;
+  }
   cp_htab_remove(&reg->runtimes, &rt->node);
   free(rt);
 }
 
 bool reg_runtime_blocked(const rt_entry *rt) {
-  return rt->health == CP_PLUGIN_HEALTH_UNHEALTHY;
+  return rt->health == CP_PLUGIN_HEALTH_UNHEALTHY || rt->gone;
 }

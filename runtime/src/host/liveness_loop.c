@@ -1,0 +1,88 @@
+/* The host's liveness thread: one registry liveness pass per lease
+ * interval, until the host shuts down. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cplugin/errors.h"
+#include "cplugin/log.h"
+#include "host/host_liveness.h"
+
+struct host_liveness_loop {
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+  pthread_t thread;
+  cp_registry *reg;
+  int64_t interval_ms;
+  bool stop;
+};
+
+static struct timespec deadline_after(int64_t ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t ns = (int64_t)ts.tv_nsec + (ms % 1000) * 1000000;
+  ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  return ts;
+}
+
+static void *run(void *arg) {
+  host_liveness_loop *l = arg;
+  pthread_mutex_lock(&l->mu);
+  while (!l->stop) {
+    struct timespec until = deadline_after(l->interval_ms);
+    while (!l->stop &&
+           pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT) {
+    }
+    if (l->stop) {
+      break;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (cp_registry_check_liveness(l->reg) != 0) {
+      cp_log(CP_LOG_WARN, "liveness pass incomplete: out of memory",
+             CP_LOG_END);
+    }
+    pthread_mutex_lock(&l->mu);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
+}
+
+int host_liveness_start(host_liveness_loop **out, cp_registry *reg,
+                        int64_t interval_ms) {
+  host_liveness_loop *l = calloc(1, sizeof *l);
+  if (l == NULL) {
+    return CP_ENOMEM;
+  }
+  l->reg = reg;
+  l->interval_ms = interval_ms;
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->cv, &attr);
+  pthread_condattr_destroy(&attr);
+  if (pthread_create(&l->thread, NULL, run, l) != 0) {
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    return CP_ESYS;
+  }
+  *out = l;
+  return 0;
+}
+
+void host_liveness_stop(host_liveness_loop *l) {
+  if (l == NULL) {
+    return;
+  }
+  pthread_mutex_lock(&l->mu);
+  l->stop = true;
+  pthread_cond_signal(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+  pthread_join(l->thread, NULL);
+  pthread_cond_destroy(&l->cv);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}

@@ -1,0 +1,216 @@
+// Provider liveness with a real host and self-registering plugins in one
+// process: a provider whose server stops is probed, unrouted, its watchers
+// told, then removed; a provider that stays up (and never reports again) is
+// kept; a restarted provider with the same self_id takes over at once.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+
+#include "wait.h"
+
+extern "C" {
+#include "cplugin/cplugin.h"
+#include "cplugintest/v1/echo.cplugin.h"
+#include "echo_service.h"
+}
+
+namespace {
+
+// A plugin serving EchoService on its own server, joined to the host. Its
+// server can stop on its own, as when the process dies.
+struct Provider {
+  echo_stats *stats = nullptr;
+  cp_server *server = nullptr;
+  cp_plugin_runtime *rt = nullptr;
+
+  int Start(const std::string &host, const char *self_id, const char *type,
+            const cp_service_dep *deps = nullptr, size_t dep_count = 0,
+            cp_dependency_fn on_dep = nullptr, void *user = nullptr) {
+    stats = echo_stats_create();
+    int port = 0;
+    if (cp_server_create(&server, nullptr) != 0 ||
+        echo_service_register(server, stats) != 0 ||
+        cp_server_listen(server, "127.0.0.1:0", &port) != 0 ||
+        cp_server_start(server) != 0) {
+      return -1;
+    }
+    std::string base = "http://127.0.0.1:" + std::to_string(port);
+    const cp_service_decl provides[] = {
+        {type, "1.0.0", "/cplugintest.v1.EchoService/"}};
+    cp_plugin_runtime_options o;
+    cp_plugin_runtime_options_init(&o);
+    o.host_url = host.c_str();
+    o.self_id = self_id;
+    o.base_url = base.c_str();
+    o.provides = provides;
+    o.provides_count = 1;
+    o.requires = deps;
+    o.requires_count = dep_count;
+    o.on_dependency = on_dep;
+    o.user = user;
+    cp_status st;
+    return cp_plugin_runtime_start(&rt, &o, &st);
+  }
+
+  void StopServer() {
+    if (server != nullptr) {
+      cp_server_shutdown(server, 0);
+      cp_server_destroy(server);
+      server = nullptr;
+    }
+  }
+
+  void Stop() {
+    cp_plugin_runtime_stop(rt);
+    rt = nullptr;
+    StopServer();
+    echo_stats_destroy(stats);
+    stats = nullptr;
+  }
+};
+
+struct DepEvents {
+  std::atomic<int> available{0};
+  std::atomic<int> unavailable{0};
+};
+
+void OnDep(const char *type, bool available, const char *provider, void *user) {
+  (void)type;
+  (void)provider;
+  auto *e = static_cast<DepEvents *>(user);
+  (available ? e->available : e->unavailable)++;
+}
+
+class LivenessE2eTest : public ::testing::Test {
+ protected:
+  void StartHost(int64_t lease_ms) {
+    cp_host_options o;
+    cp_host_options_init(&o);
+    o.tokens.sweep_interval_ms = 0;
+    o.metrics_address = nullptr;
+    // Rate limits refill with time; standing still keeps them out of the
+    // way (a handful of registrations stays within the burst).
+    cp_manual_clock_init(&rate_clock_, 1000000000);
+    o.rate.limiter.clock = &rate_clock_.clock;
+    o.registry.lease_interval_ms = lease_ms;
+    o.registry.lease_misses = 3;
+    o.registry.gone_grace_ms = 500;
+    ASSERT_EQ(0, cp_host_create(&host_, &o));
+    int port = 0;
+    ASSERT_EQ(0, cp_host_start(host_, &port, nullptr));
+    target_ = "127.0.0.1:" + std::to_string(port);
+  }
+
+  void TearDown() override {
+    consumer_.Stop();
+    steady_.Stop();
+    old_.Stop();
+    successor_.Stop();
+    cp_host_destroy(host_);
+  }
+
+  cp_registry_stats Stats() {
+    cp_registry_stats st;
+    cp_registry_get_stats(cp_host_registry(host_), &st);
+    return st;
+  }
+
+  bool Routed(const char *type, const char *provider) {
+    cp_registry_endpoint ep;
+    return cp_registry_resolve(cp_host_registry(host_), type, provider, &ep) ==
+           0;
+  }
+
+  // An Echo through the host's router from the consumer.
+  cp_status_code Call(cp_client *echo) {
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.text = const_cast<char *>("ping");
+    Cplugintest__V1__EchoResponse *resp = nullptr;
+    cp_call_options o;
+    cp_call_options_init(&o);
+    o.timeout_ms = 10000;
+    cp_status st;
+    cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp, &o, &st);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return st.code;
+  }
+
+  std::string Seen() {
+    cp_registry_stats st = Stats();
+    return "registrations " + std::to_string(st.registrations) + ", gone " +
+           std::to_string(st.runtimes_gone) + ", available events " +
+           std::to_string(events_.available.load()) + ", unavailable events " +
+           std::to_string(events_.unavailable.load());
+  }
+
+  cp_manual_clock rate_clock_;
+  cp_host *host_ = nullptr;
+  std::string target_;
+  DepEvents events_;
+  Provider consumer_, steady_, old_, successor_;
+};
+
+TEST_F(LivenessE2eTest, AStoppedProviderIsUnroutedThenRemovedAndReplaced) {
+  StartHost(100);
+  ASSERT_EQ(0, old_.Start(target_, "storage", "echo"));
+  ASSERT_EQ(0, steady_.Start(target_, "steady", "steady"));
+  static const cp_service_dep deps[] = {{"echo", "1.0.0", false, true}};
+  ASSERT_EQ(0, consumer_.Start(target_, "consumer", "other", deps, 1, OnDep,
+                               &events_));
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the consumer told that echo is available",
+      [&] { return events_.available.load() > 0; }, [&] { return Seen(); }));
+  cp_client *echo = nullptr;
+  ASSERT_EQ(0, cp_plugin_runtime_route(consumer_.rt, "echo", &echo));
+  ASSERT_EQ(CP_STATUS_OK, Call(echo));
+
+  // The provider's server dies; its runtime object (and token) stay, as
+  // when a process hangs or its listener is gone.
+  old_.StopServer();
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the consumer told that echo is unavailable",
+      [&] { return events_.unavailable.load() > 0; }, [&] { return Seen(); }));
+  EXPECT_FALSE(Routed("echo", nullptr));
+  EXPECT_NE(CP_STATUS_OK, Call(echo));
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the gone provider removed after the grace",
+      [&] { return Stats().registrations == 2 && Stats().runtimes_gone == 0; },
+      [&] { return Seen(); }));
+  // The provider that stayed up (and never reported again) answers its
+  // probes and is kept.
+  EXPECT_TRUE(Routed("steady", cp_plugin_runtime_id(steady_.rt)));
+
+  // A restarted provider serves again.
+  int before = events_.available.load();
+  ASSERT_EQ(0, successor_.Start(target_, "storage", "echo"));
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the consumer told that echo is back",
+      [&] { return events_.available.load() > before; },
+      [&] { return Seen(); }));
+  EXPECT_EQ(CP_STATUS_OK, Call(echo));
+  EXPECT_EQ(1, echo_stats_get(successor_.stats, ECHO_CALLS));
+}
+
+// Without liveness at all, a restarted provider with the same self_id still
+// replaces its predecessor the moment it registers.
+TEST_F(LivenessE2eTest, ARestartedProviderTakesOverAtOnce) {
+  StartHost(0);
+  ASSERT_EQ(0, old_.Start(target_, "storage", "echo"));
+  ASSERT_EQ(0, consumer_.Start(target_, "consumer", "other"));
+  cp_client *echo = nullptr;
+  ASSERT_EQ(0, cp_plugin_runtime_route(consumer_.rt, "echo", &echo));
+  ASSERT_EQ(CP_STATUS_OK, Call(echo));
+  old_.StopServer();
+  ASSERT_EQ(0, successor_.Start(target_, "storage", "echo"));
+  EXPECT_FALSE(Routed("echo", cp_plugin_runtime_id(old_.rt)));
+  for (int i = 0; i < 5; i++) {
+    EXPECT_EQ(CP_STATUS_OK, Call(echo));
+  }
+  EXPECT_EQ(5, echo_stats_get(successor_.stats, ECHO_CALLS));
+  EXPECT_EQ(1u, Stats().takeovers_total);
+}
+
+}  // namespace
