@@ -7,6 +7,7 @@
 #include <atomic>
 #include <string>
 
+#include "echo_plugin.h"
 #include "wait.h"
 
 extern "C" {
@@ -18,55 +19,17 @@ extern "C" {
 namespace {
 
 // A plugin serving EchoService on its own server, joined to the host. Its
-// server can stop on its own, as when the process dies.
-struct Provider {
-  echo_stats *stats = nullptr;
-  cp_server *server = nullptr;
-  cp_plugin_runtime *rt = nullptr;
-
+// server can stop on its own (StopServer), as when the process dies.
+struct Provider : cp_test::EchoPlugin {
   int Start(const std::string &host, const char *self_id, const char *type,
             const cp_service_dep *deps = nullptr, size_t dep_count = 0,
             cp_dependency_fn on_dep = nullptr, void *user = nullptr) {
-    stats = echo_stats_create();
-    int port = 0;
-    if (cp_server_create(&server, nullptr) != 0 ||
-        echo_service_register(server, stats) != 0 ||
-        cp_server_listen(server, "127.0.0.1:0", &port) != 0 ||
-        cp_server_start(server) != 0) {
-      return -1;
-    }
-    std::string base = "http://127.0.0.1:" + std::to_string(port);
-    const cp_service_decl provides[] = {
-        {type, "1.0.0", "/cplugintest.v1.EchoService/"}};
-    cp_plugin_runtime_options o;
-    cp_plugin_runtime_options_init(&o);
-    o.host_url = host.c_str();
-    o.self_id = self_id;
-    o.base_url = base.c_str();
-    o.provides = provides;
-    o.provides_count = 1;
-    o.requires = deps;
-    o.requires_count = dep_count;
-    o.on_dependency = on_dep;
-    o.user = user;
-    cp_status st;
-    return cp_plugin_runtime_start(&rt, &o, &st);
-  }
-
-  void StopServer() {
-    if (server != nullptr) {
-      cp_server_shutdown(server, 0);
-      cp_server_destroy(server);
-      server = nullptr;
-    }
-  }
-
-  void Stop() {
-    cp_plugin_runtime_stop(rt);
-    rt = nullptr;
-    StopServer();
-    echo_stats_destroy(stats);
-    stats = nullptr;
+    return cp_test::EchoPlugin::Start(host, self_id, type, "1.0.0", deps,
+                                      dep_count,
+                                      [&](cp_plugin_runtime_options &o) {
+                                        o.on_dependency = on_dep;
+                                        o.user = user;
+                                      });
   }
 };
 
@@ -169,7 +132,7 @@ TEST_F(LivenessE2eTest, AStoppedProviderIsUnroutedThenRemovedAndReplaced) {
 
   // The provider's server dies; its runtime object (and token) stay, as
   // when a process hangs or its listener is gone.
-  old_.StopServer();
+  old_.StopServer(0);
   ASSERT_TRUE(cp_test::WaitFor(
       "the consumer told that echo is unavailable",
       [&] { return events_.unavailable.load() > 0; }, [&] { return Seen(); }));
@@ -203,7 +166,7 @@ TEST_F(LivenessE2eTest, ARestartedProviderTakesOverAtOnce) {
   cp_client *echo = nullptr;
   ASSERT_EQ(0, cp_plugin_runtime_route(consumer_.rt, "echo", &echo));
   ASSERT_EQ(CP_STATUS_OK, Call(echo));
-  old_.StopServer();
+  old_.StopServer(0);
   ASSERT_EQ(0, successor_.Start(target_, "storage", "echo"));
   EXPECT_FALSE(Routed("echo", cp_plugin_runtime_id(old_.rt)));
   for (int i = 0; i < 5; i++) {

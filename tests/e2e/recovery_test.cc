@@ -15,6 +15,7 @@
 extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
+#include "echo_plugin.h"
 #include "echo_service.h"
 #include "plugin/v1/handshake.cplugin.h"
 }
@@ -52,55 +53,23 @@ void OnHostState(cp_host_link_state state, void *user) {
   e->seen.push_back(state);
 }
 
-// A plugin serving EchoService on its own server, joined to the host.
-struct EchoPlugin {
-  echo_stats *stats = nullptr;
-  cp_server *server = nullptr;
-  cp_plugin_runtime *rt = nullptr;
+// A plugin serving EchoService on its own server, joined to the host, with
+// a fast heartbeat and its link events recorded.
+struct EchoPlugin : cp_test::EchoPlugin {
   LinkEvents events;
 
   int Start(const std::string &host, const char *self_id, const char *type,
             const cp_service_dep *deps, size_t dep_count,
             int64_t backoff_ms = 100) {
-    stats = echo_stats_create();
-    int port = 0;
-    if (cp_server_create(&server, nullptr) != 0 ||
-        echo_service_register(server, stats) != 0 ||
-        cp_server_listen(server, "127.0.0.1:0", &port) != 0 ||
-        cp_server_start(server) != 0) {
-      return -1;
-    }
-    std::string base = "127.0.0.1:" + std::to_string(port);
-    const cp_service_decl provides[] = {
-        {type, "1.0.0", "/cplugintest.v1.EchoService/"}};
-    cp_plugin_runtime_options o;
-    cp_plugin_runtime_options_init(&o);
-    o.host_url = host.c_str();
-    o.self_id = self_id;
-    o.base_url = base.c_str();
-    o.provides = provides;
-    o.provides_count = 1;
-    o.requires = deps;
-    o.requires_count = dep_count;
-    o.on_host_state = OnHostState;
-    o.user = &events;
-    o.heartbeat_interval_ms = 200;
-    o.backoff_initial_ms = backoff_ms;
-    o.backoff_max_ms = backoff_ms < 5000 ? 5000 : backoff_ms;
-    cp_status st;
-    return cp_plugin_runtime_start(&rt, &o, &st);
-  }
-
-  void Stop() {
-    cp_plugin_runtime_stop(rt);
-    rt = nullptr;
-    if (server != nullptr) {
-      cp_server_shutdown(server, 500);
-      cp_server_destroy(server);
-      server = nullptr;
-    }
-    echo_stats_destroy(stats);
-    stats = nullptr;
+    return cp_test::EchoPlugin::Start(
+        host, self_id, type, "1.0.0", deps, dep_count,
+        [&](cp_plugin_runtime_options &o) {
+          o.on_host_state = OnHostState;
+          o.user = &events;
+          o.heartbeat_interval_ms = 200;
+          o.backoff_initial_ms = backoff_ms;
+          o.backoff_max_ms = backoff_ms < 5000 ? 5000 : backoff_ms;
+        });
   }
 };
 

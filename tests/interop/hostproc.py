@@ -1,10 +1,21 @@
 """A host program under test, driven from Python grpcio: start it, read its
 address, check status codes, stop it. Shared by the interop tests."""
 import subprocess
+import sys
 
 import grpc
 
 from waiting import LineReader, WaitTimeout, wait_exit
+
+
+def generate_host_protos(proto_root, out):
+    """Generates the handshake and registry messages into `out` and makes
+    them importable (from plugin.v1 import handshake_pb2, registry_pb2)."""
+    subprocess.run(
+        ["protoc", "-I" + proto_root, "--python_out=" + out,
+         "plugin/v1/handshake.proto", "plugin/v1/registry.proto"],
+        check=True)
+    sys.path.insert(0, out)
 
 
 def start_host(binary, name):

@@ -14,7 +14,6 @@ host's default liveness settings) and Python grpcio plugins and watchers.
 usage: py_liveness_test.py HOST_BINARY PROTO_ROOT
 """
 import queue
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,17 +21,9 @@ from concurrent import futures
 
 import grpc
 
-from hostproc import start_host, stop_host
+from hostproc import generate_host_protos, start_host, stop_host
 from waiting import WaitTimeout, next_item
 from py_router_test import Host, patiently
-
-
-def generate(proto_root, out):
-    subprocess.run(
-        ["protoc", "-I" + proto_root, "--python_out=" + out,
-         "plugin/v1/handshake.proto", "plugin/v1/registry.proto"],
-        check=True)
-    sys.path.insert(0, out)
 
 
 class Provider:
@@ -112,7 +103,7 @@ def main():
     binary, proto_root = sys.argv[1:3]
     failures = []
     with tempfile.TemporaryDirectory() as out:
-        generate(proto_root, out)
+        generate_host_protos(proto_root, out)
         from plugin.v1 import handshake_pb2, registry_pb2
 
         proc, address = start_host(binary, "urlshortener-host")

@@ -27,19 +27,12 @@ import time
 
 import grpc
 
+from hostproc import generate_host_protos
 from waiting import LineReader, WaitTimeout, default_timeout, next_item
 
 COOKIE = ("CONNECT_PLUGIN", "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e")
 SHORTEN = "/api.v1.API/Shorten"
 RESOLVE = "/api.v1.API/Resolve"
-
-
-def generate(proto_root, out):
-    subprocess.run(
-        ["protoc", "-I" + proto_root, "--python_out=" + out,
-         "plugin/v1/handshake.proto", "plugin/v1/registry.proto"],
-        check=True)
-    sys.path.insert(0, out)
 
 
 def string_field(value):
@@ -325,7 +318,7 @@ def main():
     bins = dict(zip(("host", "logger", "storage", "api"), sys.argv[1:5]))
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
-        generate(sys.argv[5], tmp)
+        generate_host_protos(sys.argv[5], tmp)
         from plugin.v1 import handshake_pb2, registry_pb2
         pb = (handshake_pb2, registry_pb2)
 

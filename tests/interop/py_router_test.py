@@ -14,7 +14,6 @@
 usage: py_router_test.py HOST_BINARY PROTO_ROOT
 """
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,20 +22,12 @@ from concurrent import futures
 
 import grpc
 
-from hostproc import expect_code, start_host, stop_host
+from hostproc import expect_code, generate_host_protos, start_host, stop_host
 
 PROVIDERS = 260
 PER_IDENTITY = 5  # the host's RegisterService burst per identity
 COOKIE = ("CONNECT_PLUGIN", "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e")
 BLOB = b"\x00bin\x00ary\x00"
-
-
-def generate(proto_root, out):
-    subprocess.run(
-        ["protoc", "-I" + proto_root, "--python_out=" + out,
-         "plugin/v1/handshake.proto", "plugin/v1/registry.proto"],
-        check=True)
-    sys.path.insert(0, out)
 
 
 def patiently(call):
@@ -174,7 +165,7 @@ def main():
     binary, proto_root = sys.argv[1:3]
     failures = []
     with tempfile.TemporaryDirectory() as out:
-        generate(proto_root, out)
+        generate_host_protos(proto_root, out)
         from plugin.v1 import handshake_pb2, registry_pb2
 
         proc, address = start_host(binary, "urlshortener-host")
