@@ -53,12 +53,42 @@ typedef struct cp_metadata {
   const char *value;
 } cp_metadata;
 
-/* Per-call options. Everything is copied for the call's duration. */
+/* The trailing metadata a call ended with, e.g. "retry-after-ms" beside
+ * RESOURCE_EXHAUSTED from a cplugin server's rate limiter. The caller
+ * creates, owns and may reuse one, and passes it in cp_call_options; the
+ * call replaces its contents when it ends (with an interceptor that retries,
+ * the last attempt's). Read it only once the call ended: after a blocking
+ * call returned, in or after an asynchronous call's callback, after
+ * cp_client_stream_next returned 0 or CP_ERPC. Not thread-safe. */
+typedef struct cp_trailers cp_trailers;
+
+/* Returns 0 with an empty *out, CP_EINVAL or CP_ENOMEM. */
+int cp_trailers_create(cp_trailers **out);
+/* NULL allowed. */
+void cp_trailers_destroy(cp_trailers *t);
+size_t cp_trailers_count(const cp_trailers *t);
+/* Entry i (< count), in arrival order: its key (lower case) and value, with
+ * the value's length. Binary ("-bin") values may hold any byte, NUL
+ * included; every value is also NUL-terminated. Pointers stay valid until
+ * the next call that fills `t`, or its destruction. Returns 0 or
+ * CP_EINVAL. */
+int cp_trailers_at(const cp_trailers *t, size_t i, const char **key,
+                   const char **value, size_t *len);
+/* The value of the first entry named `key`, and its length (len may be
+ * NULL); NULL when there is none. */
+const char *cp_trailers_get(const cp_trailers *t, const char *key, size_t *len);
+
+/* Per-call options. Everything but `trailers` is copied for the call's
+ * duration. */
 typedef struct cp_call_options {
   /* Relative deadline; 0 = the client's default. */
   int64_t timeout_ms;
   const cp_metadata *metadata;
   size_t metadata_count;
+  /* Filled with the call's trailing metadata when it ends (emptied when it
+   * starts); NULL = not wanted. Must stay alive until the call ended (a
+   * stream: until it returned its end or was destroyed). */
+  cp_trailers *trailers;
 } cp_call_options;
 
 void cp_call_options_init(cp_call_options *opts);

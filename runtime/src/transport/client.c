@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
+#include "transport/trailers_internal.h"
 #include "transport/client_ref.h"
 #include "transport/client_stream_internal.h"
 #include "transport/plaintext_warning.h"
@@ -369,6 +370,10 @@ int cp_invocation_init(cp_invocation *inv, cp_client *client,
   }
   inv->deadline_ns = cp_deadline_after_ms(cp_clock_monotonic_ns(), timeout_ms);
   cp_status_clear(&inv->status);
+  if (opts != NULL && opts->trailers != NULL) {
+    inv->out_trailers = opts->trailers;
+    cp_trailers_clear(inv->out_trailers);
+  }
   if (opts != NULL) {
     for (size_t i = 0; i < opts->metadata_count; i++) {
       int rc = cp_invocation_add_metadata(inv, opts->metadata[i].key,

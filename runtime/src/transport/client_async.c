@@ -16,6 +16,7 @@
 
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
+#include "transport/trailers_internal.h"
 #include "transport/codec.h"
 #include "transport/tag.h"
 
@@ -97,6 +98,9 @@ static void on_complete(cp_tag *tag, bool ok) {
   cp_status status;
   ProtobufCMessage *resp = NULL;
   cp_unary_batch_outcome(&a->batch, a->inv.method, ok, &status, &resp);
+  if (a->inv.out_trailers != NULL) {
+    cp_trailers_fill(a->inv.out_trailers, &a->batch.trailing_md);
+  }
   if (status.code == CP_STATUS_CANCELLED && atomic_load(&c->closed)) {
     cp_status_set(&status, CP_STATUS_CANCELLED, "client is closed");
   }

@@ -56,6 +56,7 @@ struct cp_invocation {
    * attempt; attempts are few) and are forgotten by the next proceed. */
   cp_metadata *trailers;
   size_t trailer_count;
+  cp_trailers *out_trailers; /* the caller's (cp_call_options.trailers) */
   ProtobufCMessage *response;
   cp_client_stream *stream;
   cp_arena arena;

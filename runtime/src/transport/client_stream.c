@@ -8,6 +8,7 @@
 #include "transport/client_internal.h"
 #include "transport/client_stream_internal.h"
 #include "transport/codec.h"
+#include "transport/trailers_internal.h"
 
 struct cp_client_stream {
   cp_client *client;
@@ -24,6 +25,7 @@ struct cp_client_stream {
   /* The first message, received early by cp_client_stream_await_first and
    * handed out by the first cp_client_stream_next. */
   ProtobufCMessage *first;
+  cp_trailers *out_trailers; /* the caller's, filled at the end */
   bool ended;
   int end_rc;
   cp_status final;
@@ -73,6 +75,9 @@ static void pluck(cp_client_stream *s, void *tag) {
 static int finish_with_status(cp_client_stream *s) {
   pluck(s, &s->status_tag);
   cp_status_from_grpc(&s->final, s->code, s->details);
+  if (s->out_trailers != NULL) {
+    cp_trailers_fill(s->out_trailers, &s->trailing_md);
+  }
   s->ended = true;
   s->end_rc = s->final.code == CP_STATUS_OK ? 0 : CP_ERPC;
   return s->end_rc;
@@ -112,6 +117,7 @@ int cp_transport_stream_start(cp_invocation *inv) {
   }
   s->client = c;
   s->method = inv->method;
+  s->out_trailers = inv->out_trailers;
   s->details = grpc_empty_slice();
   grpc_metadata_array_init(&s->initial_md);
   grpc_metadata_array_init(&s->trailing_md);

@@ -6,6 +6,7 @@
 
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
+#include "transport/trailers_internal.h"
 #include "transport/codec.h"
 
 void cp_unary_batch_init(cp_unary_batch *b) {
@@ -99,6 +100,9 @@ int cp_transport_unary(cp_invocation *inv) {
     rc = cp_unary_batch_outcome(&b, inv->method, ev.success != 0, &inv->status,
                                 &inv->response);
     cp_invocation_keep_trailers(inv, &b.trailing_md);
+    if (inv->out_trailers != NULL) {
+      cp_trailers_fill(inv->out_trailers, &b.trailing_md);
+    }
   } else {
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call (%d)",
                   (int)err);
