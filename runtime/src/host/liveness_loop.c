@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "host/host_liveness.h"
@@ -18,20 +19,11 @@ struct host_liveness_loop {
   bool stop;
 };
 
-static struct timespec deadline_after(int64_t ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  int64_t ns = (int64_t)ts.tv_nsec + (ms % 1000) * 1000000;
-  ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-  ts.tv_nsec = (long)(ns % 1000000000);
-  return ts;
-}
-
 static void *run(void *arg) {
   host_liveness_loop *l = arg;
   pthread_mutex_lock(&l->mu);
   while (!l->stop) {
-    struct timespec until = deadline_after(l->interval_ms);
+    struct timespec until = cp_monotonic_after_ms(l->interval_ms);
     while (!l->stop &&
            pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT) {
     }
@@ -57,12 +49,8 @@ int host_liveness_start(host_liveness_loop **out, cp_registry *reg,
   }
   l->reg = reg;
   l->interval_ms = interval_ms;
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_mutex_init(&l->mu, NULL);
-  pthread_cond_init(&l->cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cp_cond_init_monotonic(&l->cv);
   if (pthread_create(&l->thread, NULL, run, l) != 0) {
     pthread_cond_destroy(&l->cv);
     pthread_mutex_destroy(&l->mu);

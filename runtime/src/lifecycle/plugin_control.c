@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/monotonic_cond.h"
 #include "core/validate.h"
 #include "cplugin/errors.h"
 #include "cplugin/lifecycle.h"
@@ -80,11 +81,7 @@ int cp_plugin_control_create(cp_plugin_control **out,
     return CP_ENOMEM;
   }
   pthread_mutex_init(&ctl->mu, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&ctl->cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cp_cond_init_monotonic(&ctl->cv);
   *out = ctl;
   return 0;
 }
@@ -170,9 +167,7 @@ static cp_status_code on_get_health(
  * its grace period, then the plugin's callback and waiters. */
 static void *shutdown_main(void *arg) {
   cp_plugin_control *ctl = arg;
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += ACK_WAIT_MS / 1000;
+  struct timespec until = cp_monotonic_after_ms(ACK_WAIT_MS);
   pthread_mutex_lock(&ctl->mu);
   int rc = 0;
   while (!ctl->acked && rc != ETIMEDOUT) {
@@ -329,14 +324,7 @@ int cp_plugin_control_wait_for(cp_plugin_control *ctl, int64_t timeout_ms) {
   if (ctl == NULL || timeout_ms < 0) {
     return CP_EINVAL;
   }
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (timeout_ms % 1000) * 1000000;
-  if (until.tv_nsec >= 1000000000) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000;
-  }
+  struct timespec until = cp_monotonic_after_ms(timeout_ms);
   pthread_mutex_lock(&ctl->mu);
   int rc = 0;
   while (!ctl->done && rc != ETIMEDOUT) {

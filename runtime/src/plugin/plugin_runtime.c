@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
+#include "core/monotonic_cond.h"
 #include "core/arena.h"
 #include "cplugin/auth.h"
 #include "cplugin/errors.h"
@@ -242,14 +244,11 @@ static cp_plugin_runtime *runtime_new(void) {
   pthread_mutex_init(&rt->mu, NULL);
   pthread_mutex_init(&rt->cred_mu, NULL);
   pthread_mutex_init(&rt->sup_mu, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&rt->sup_cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cp_cond_init_monotonic(&rt->sup_cv);
   atomic_init(&rt->public_id, NULL);
   /* Jitter only spreads retries of many plugins apart: no secret. */
-  rt->jitter_state = (uint64_t)rt_now_ns() ^ (uint64_t)(uintptr_t)rt;
+  rt->jitter_state =
+      (uint64_t)cp_clock_monotonic_ns() ^ (uint64_t)(uintptr_t)rt;
   return rt;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "cplugin/auth.h"
 #include "cplugin/errors.h"
 #include "cplugin/handshake.h"
@@ -108,7 +109,7 @@ int rt_handshake(cp_plugin_runtime *rt, const char *renew_id, rt_identity *out,
     co.metadata_count = 1;
   }
   Connectplugin__V1__HandshakeResponse *resp = NULL;
-  out->sent_ns = rt_now_ns();
+  out->sent_ns = cp_clock_monotonic_ns();
   int rc = cp_connectplugin__v1__handshake_service__handshake__call(
       rt->ctl, &req, &resp, &co, st);
   if (rc != 0) {

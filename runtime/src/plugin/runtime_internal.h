@@ -121,6 +121,5 @@ int rt_supervisor_start(cp_plugin_runtime *rt);
 void rt_supervisor_stop(cp_plugin_runtime *rt);
 /* A call saw a status that may mean the host no longer accepts us. */
 void rt_note_status(cp_plugin_runtime *rt, cp_status_code code, bool host_call);
-int64_t rt_now_ns(void);
 
 #endif /* CPLUGIN_PLUGIN_RUNTIME_INTERNAL_H */

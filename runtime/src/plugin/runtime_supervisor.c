@@ -1,22 +1,17 @@
 /* Joining the host and staying joined: register, watch, report health, and
  * the supervising thread that renews the identity before it expires and
  * recovers it when the host no longer accepts it. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
+#include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "plugin/runtime_internal.h"
 #include "plugin/v1/lifecycle.cplugin.h"
 #include "plugin/v1/registry.cplugin.h"
-
-int64_t rt_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static cp_call_options timeout_opts(void) {
   cp_call_options o;
@@ -339,13 +334,13 @@ static void lose(cp_plugin_runtime *rt, supervision *s, const char *why) {
   }
   s->lost = true;
   s->attempt = 0;
-  s->next_try_ns = rt_now_ns(); /* the first try at once */
+  s->next_try_ns = cp_clock_monotonic_ns(); /* the first try at once */
 }
 
 static void recover(cp_plugin_runtime *rt, supervision *s) {
   cp_status st;
   int rc = rt_join(rt, &st);
-  int64_t now = rt_now_ns();
+  int64_t now = cp_clock_monotonic_ns();
   if (rc != 0) {
     if (!is_stopping(rt)) {
       cp_log(CP_LOG_DEBUG, "rejoining the host failed", "code",
@@ -382,14 +377,15 @@ static void renew(cp_plugin_runtime *rt, supervision *s) {
     return;
   }
   /* Transient: try again soon; the token still has half its life. */
-  rt->renew_at_ns = rt_now_ns() + backoff_ns(rt, s->attempt++);
+  rt->renew_at_ns = cp_clock_monotonic_ns() + backoff_ns(rt, s->attempt++);
 }
 
 static void beat(cp_plugin_runtime *rt, supervision *s) {
   pthread_mutex_lock(&rt->mu);
   cp_status_code code = rt_report_health_locked(rt);
   pthread_mutex_unlock(&rt->mu);
-  s->next_beat_ns = rt_now_ns() + rt->opts.heartbeat_interval_ms * 1000000;
+  s->next_beat_ns =
+      cp_clock_monotonic_ns() + rt->opts.heartbeat_interval_ms * 1000000;
   if (lost_code(code) && !is_stopping(rt)) {
     lose(rt, s, cp_status_code_name(code));
   }
@@ -402,9 +398,7 @@ static void wait_until(cp_plugin_runtime *rt, int64_t deadline_ns) {
     pthread_cond_wait(&rt->sup_cv, &rt->sup_mu);
     return;
   }
-  struct timespec ts;
-  ts.tv_sec = (time_t)(deadline_ns / 1000000000);
-  ts.tv_nsec = (long)(deadline_ns % 1000000000);
+  struct timespec ts = cp_monotonic_timespec(deadline_ns);
   (void)pthread_cond_timedwait(&rt->sup_cv, &rt->sup_mu, &ts);
 }
 
@@ -417,7 +411,7 @@ typedef enum action { NONE, LOSE, RECOVER, BEAT, RENEW } action;
 /* With sup_mu held: what is due now, or (NONE) until when to sleep. */
 static action next_action(cp_plugin_runtime *rt, const supervision *s,
                           int64_t *wake) {
-  int64_t now = rt_now_ns();
+  int64_t now = cp_clock_monotonic_ns();
   *wake = INT64_MAX;
   if (s->lost) {
     if (now >= s->next_try_ns) {
@@ -448,7 +442,8 @@ static action next_action(cp_plugin_runtime *rt, const supervision *s,
 static void *supervise(void *arg) {
   cp_plugin_runtime *rt = arg;
   supervision s = {0};
-  s.next_beat_ns = rt_now_ns() + rt->opts.heartbeat_interval_ms * 1000000;
+  s.next_beat_ns =
+      cp_clock_monotonic_ns() + rt->opts.heartbeat_interval_ms * 1000000;
   pthread_mutex_lock(&rt->sup_mu);
   while (!rt->stopping) {
     int64_t wake = 0;

@@ -1,6 +1,7 @@
 /* Latest-wins delivery of state to server streams: pending slot per stream,
  * a hub that queues pushes for flushing, and a retry thread for streams
  * whose queue is full. */
+#include "core/monotonic_cond.h"
 #include "push/push.h"
 
 #include <errno.h>
@@ -134,11 +135,7 @@ int cp_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
     return CP_ENOMEM;
   }
   pthread_mutex_init(&hub->mu, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&hub->cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cp_cond_init_monotonic(&hub->cv);
   hub->retry_ms = retry_interval_ms;
   atomic_init(&hub->offered, 0);
   atomic_init(&hub->encoded, 0);
@@ -186,14 +183,7 @@ static void *retry_main(void *arg) {
       pthread_cond_wait(&hub->cv, &hub->mu);
       continue;
     }
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += hub->retry_ms / 1000;
-    until.tv_nsec += (hub->retry_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = cp_monotonic_after_ms(hub->retry_ms);
     int rc = 0;
     while (!hub->stop && rc != ETIMEDOUT) {
       rc = pthread_cond_timedwait(&hub->cv, &hub->mu, &until);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/monotonic_cond.h"
 #include "crypto/crypto.h"
 #include "core/siphash.h"
 #include "cplugin/errors.h"
@@ -97,11 +98,7 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
   }
   pthread_mutex_init(&l->alloc_mu, NULL);
   pthread_mutex_init(&l->sweep_mu, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&l->sweep_cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cp_cond_init_monotonic(&l->sweep_cv);
   /* Large calloc'd blocks are fresh mappings: untouched pages cost no
    * memory, and buckets are handed out from the front. */
   l->buckets = calloc(o.max_buckets, sizeof(rl_bucket));

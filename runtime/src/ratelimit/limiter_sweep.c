@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "ratelimit/gcra.h"
 #include "ratelimit/limiter_internal.h"
@@ -72,22 +73,11 @@ size_t cp_rate_limiter_sweep(cp_rate_limiter *l) {
   return total;
 }
 
-static void deadline_after_ms(struct timespec *ts, int64_t ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_sec += (time_t)(ms / 1000);
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
 static void *sweeper_main(void *arg) {
   cp_rate_limiter *l = arg;
   pthread_mutex_lock(&l->sweep_mu);
   while (!l->stopping) {
-    struct timespec until;
-    deadline_after_ms(&until, l->opts.sweep_interval_ms);
+    struct timespec until = cp_monotonic_after_ms(l->opts.sweep_interval_ms);
     while (!l->stopping &&
            pthread_cond_timedwait(&l->sweep_cv, &l->sweep_mu, &until) == 0) {
     }

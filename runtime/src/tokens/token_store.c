@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/monotonic_cond.h"
 #include "core/siphash.h"
 #include "crypto/crypto.h"
 #include "cplugin/errors.h"
@@ -200,11 +201,7 @@ int cp_token_store_create(cp_token_store **out,
   pthread_mutex_init(&s->listeners_mu, NULL);
   pthread_cond_init(&s->listeners_idle, NULL);
   pthread_mutex_init(&s->sweep_mu, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->sweep_cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cp_cond_init_monotonic(&s->sweep_cv);
   if (o.sweep_interval_ms > 0) {
     s->sweeper_running =
         pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0;
@@ -637,15 +634,7 @@ static void *sweeper_main(void *arg) {
   cp_token_store *s = arg;
   pthread_mutex_lock(&s->sweep_mu);
   while (!s->stopping) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    int64_t ms = s->opts.sweep_interval_ms;
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = cp_monotonic_after_ms(s->opts.sweep_interval_ms);
     while (!s->stopping &&
            pthread_cond_timedwait(&s->sweep_cv, &s->sweep_mu, &until) == 0) {
     }

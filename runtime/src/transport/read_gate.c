@@ -1,6 +1,7 @@
 /* The anonymous read gate. Slots are few (a handful), so holders live in a
  * small array scanned linearly; waiting calls form a FIFO list threaded
  * through the calls themselves, so queueing allocates nothing. */
+#include "core/monotonic_cond.h"
 #include "transport/read_gate.h"
 
 #include <pthread.h>
@@ -218,8 +219,7 @@ static void *reaper_main(void *arg) {
       g->ops.cancel(oldest->entry);
       continue;
     }
-    struct timespec until = {(time_t)(due / 1000000000),
-                             (long)(due % 1000000000)};
+    struct timespec until = cp_monotonic_timespec(due);
     pthread_cond_timedwait(&g->cv, &g->mu, &until);
   }
   pthread_mutex_unlock(&g->mu);
@@ -243,11 +243,7 @@ cp_read_gate *cp_read_gate_new(const cp_anonymous_read_limits *limits,
   g->ops = *ops;
   pthread_mutex_init(&g->mu, NULL);
   /* Deadlines are cp_clock_monotonic_ns values, used as they are. */
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&g->cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cp_cond_init_monotonic(&g->cv);
   if (pthread_create(&g->reaper, NULL, reaper_main, g) != 0) {
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);

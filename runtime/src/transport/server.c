@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "transport/plaintext_warning.h"
@@ -151,12 +152,7 @@ int cp_server_create(cp_server **out, const cp_server_options *opts) {
     return CP_ENOMEM;
   }
   pthread_mutex_init(&s->mu, NULL);
-  /* Timed waits use CLOCK_MONOTONIC deadlines (see deadline_after). */
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cp_cond_init_monotonic(&s->cv);
   s->state = CP_SERVER_CREATED;
   *out = s;
   return 0;
@@ -484,22 +480,11 @@ int cp_server_start(cp_server *server) {
   return 0;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (ms % 1000) * 1000000;
-  if (ts->tv_nsec >= 1000000000) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000;
-  }
-}
-
 /* Waits for the gRPC shutdown tag, cancelling every call once the grace
  * period has passed. Called with s->mu held. */
 static void wait_grpc_shutdown(cp_server *s, int64_t grace_ms) {
   if (grace_ms > 0) {
-    struct timespec until;
-    deadline_after(&until, grace_ms);
+    struct timespec until = cp_monotonic_after_ms(grace_ms);
     while (!s->grpc_shutdown_done) {
       int rc = pthread_cond_timedwait(&s->cv, &s->mu, &until);
       if (rc == ETIMEDOUT) {
