@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "core/server_answered.h"
 #include "cplugin/client.h"
 #include "grpc/health/v1/health.cplugin.h"
 #include "host/host_liveness.h"
@@ -26,17 +27,12 @@ typedef struct probe_slot {
 } probe_slot;
 
 static cp_probe_result classify(cp_status_code code) {
-  switch (code) {
-    case CP_STATUS_UNAVAILABLE:
-    case CP_STATUS_DEADLINE_EXCEEDED:
-      return CP_PROBE_DEAD;
-    case CP_STATUS_CANCELLED:
-      return CP_PROBE_UNKNOWN;
-    default:
-      /* OK, or any answer the server itself gave (UNIMPLEMENTED when it
-       * does not serve health, NOT_FOUND, ...): it is up. */
-      return CP_PROBE_ALIVE;
+  if (cp_status_server_silent(code)) {
+    return CP_PROBE_DEAD;
   }
+  /* OK, or any answer the server itself gave (UNIMPLEMENTED when it does
+   * not serve health, NOT_FOUND, ...): it is up. */
+  return cp_status_server_answered(code) ? CP_PROBE_ALIVE : CP_PROBE_UNKNOWN;
 }
 
 static void on_checked(const cp_status *status, ProtobufCMessage *resp,

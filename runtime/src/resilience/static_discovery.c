@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/server_answered.h"
 #include "cplugin/errors.h"
 #include "cplugin/resilience.h"
 #include "grpc/health/v1/health.cplugin.h"
@@ -120,9 +121,7 @@ static bool answered(int rc, const cp_status *st,
     return resp->status !=
            GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
   }
-  return rc == CP_ERPC && st->code != CP_STATUS_UNAVAILABLE &&
-         st->code != CP_STATUS_DEADLINE_EXCEEDED &&
-         st->code != CP_STATUS_CANCELLED;
+  return rc == CP_ERPC && cp_status_server_answered(st->code);
 }
 
 int cp_static_discovery_connect(cp_static_discovery *d,
