@@ -305,6 +305,21 @@ class RegistryTest : public ::testing::Test {
     return cp_registry_register_as_host(reg_, owner.c_str(), &svc, nullptr);
   }
 
+  // A host registration whose events are large (8 metadata entries of
+  // 4000 bytes): a few of them fill a stream's HTTP/2 window and queue.
+  int HostAddBulk(const std::string &owner, const std::string &type) {
+    std::string blob(4000, 'x');
+    std::vector<std::string> keys;
+    std::vector<cp_metadata> md;
+    for (int i = 0; i < 8; i++) {
+      keys.push_back("k" + std::to_string(i));
+    }
+    for (auto &k : keys) {
+      md.push_back({k.c_str(), blob.c_str()});
+    }
+    return HostAdd(owner, type, md);
+  }
+
   cp_registry_stats Stats() {
     cp_registry_stats st;
     cp_registry_get_stats(reg_, &st);
@@ -977,16 +992,7 @@ TEST_F(RegistryTest, SlowWatcherCoalescesAndEndsWithTheLatestState) {
 
   // Large events fill the HTTP/2 windows and the stream queue quickly while
   // the client does not read.
-  std::string blob(4000, 'x');
-  std::vector<std::string> keys;
-  std::vector<cp_metadata> md;
-  for (int i = 0; i < 8; i++) {
-    keys.push_back("k" + std::to_string(i));
-  }
-  for (auto &k : keys) {
-    md.push_back({k.c_str(), blob.c_str()});
-  }
-  ASSERT_EQ(0, HostAdd("provider-a", "bulk", md));
+  ASSERT_EQ(0, HostAddBulk("provider-a", "bulk"));
   // Change the state until events were both coalesced and refused by the
   // full stream (a send in progress also coalesces, so one counter alone is
   // not enough). The sends run on server threads: how many changes that
@@ -1209,16 +1215,7 @@ TEST_F(RegistryTest, DestroyStopsTheRetryThreadBeforeFreeingTables) {
 
   // Large events fill the windows and the stream queue: the client reads
   // nothing more, so the watcher's push stays parked for the retry thread.
-  std::string blob(4000, 'x');
-  std::vector<std::string> keys;
-  std::vector<cp_metadata> md;
-  for (int i = 0; i < 8; i++) {
-    keys.push_back("k" + std::to_string(i));
-  }
-  for (auto &k : keys) {
-    md.push_back({k.c_str(), blob.c_str()});
-  }
-  ASSERT_EQ(0, HostAdd("provider-a", "bulk", md));
+  ASSERT_EQ(0, HostAddBulk("provider-a", "bulk"));
   // Changes until several batches of them, polled apart, sent nothing: the
   // client's window is full, so what is pending now stays parked.
   int changes = 0;
