@@ -129,6 +129,15 @@ void cg_register_signature(const cg_service *service, cg_arena *arena,
   sig->count = 3;
 }
 
+void cg_reply_signature(const cg_method *method, cg_arena *arena,
+                        cg_signature *sig) {
+  sig->head = cg_arena_printf(arena, "int %s__reply", method->ident);
+  sig->params[0] = "cp_unary_reply *reply";
+  sig->params[1] =
+      cg_arena_printf(arena, "const %s *resp", method->response.c_name);
+  sig->count = 2;
+}
+
 void cg_call_signature(const cg_method *method, cg_arena *arena,
                        cg_signature *sig) {
   sig->head = cg_arena_printf(arena, "int %s__call", method->ident);

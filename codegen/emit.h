@@ -58,6 +58,11 @@ void cg_handler_params(const cg_method *method, cg_arena *arena,
 /* The prototypes of the generated functions. */
 void cg_register_signature(const cg_service *service, cg_arena *arena,
                            cg_signature *sig);
+/* int <m>__reply(cp_unary_reply *reply, const Resp *resp): the typed
+ * answer of a deferred unary call. */
+void cg_reply_signature(const cg_method *method, cg_arena *arena,
+                        cg_signature *sig);
+
 void cg_call_signature(const cg_method *method, cg_arena *arena,
                        cg_signature *sig);
 void cg_start_signature(const cg_method *method, cg_arena *arena,

@@ -21,6 +21,7 @@ static const char *const cg_naming_table[] = {
     "  cp_P__handlers     typed handler table",
     "  cp_P__register     registers the non-NULL handlers on a cp_server",
     "  cp_P__<m>__method  method descriptor (cp_method_desc)",
+    "  cp_P__<m>__reply   answers a deferred call of a unary method (typed)",
     "  cp_P__<m>__call    client stub of a unary method",
     "  cp_P__<m>__start   client stub that starts a server-streaming method",
     "  cp_P__<m>__next    reads the next message of such a stream",
@@ -91,12 +92,13 @@ static const char *cg_handlers_contract(const cg_service *service,
       cg_has_kind(service, false)
           ? " A unary handler fills `resp`, an initialised message owned by "
             "the runtime (allocate its strings and sub-messages with "
-            "cp_call_alloc)."
+            "cp_call_alloc), or defers with cp_call_defer and answers later "
+            "with the method's __reply."
           : "";
   const char *streaming =
       cg_has_kind(service, true)
-          ? " A streaming handler sends with cp_stream_send and may return "
-            "CP_STATUS_KEEP_OPEN to end the stream later with "
+          ? " A streaming handler sends with cp_stream_send and may keep "
+            "the stream with cp_stream_keep to end it later with "
             "cp_stream_finish."
           : "";
   return cg_arena_printf(
@@ -161,6 +163,20 @@ static void cg_emit_unary_stub(const cg_method *method, cg_arena *arena,
   cg_emit_signature(out, "", &sig, ";");
 }
 
+static void cg_emit_reply(const cg_method *method, cg_arena *arena,
+                          cg_sbuf *out) {
+  const char *contract = cg_arena_printf(
+      arena,
+      "Answers a deferred call of %s (cp_call_defer) with `resp`, as "
+      "cp_unary_reply_send does: serialised now, the reply released.",
+      method->path);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", NULL, &contract, 1);
+  cg_signature sig;
+  cg_reply_signature(method, arena, &sig);
+  cg_emit_signature(out, "", &sig, ";");
+}
+
 static void cg_emit_stream_stubs(const cg_method *method, cg_arena *arena,
                                  cg_sbuf *out) {
   const char *start = cg_arena_printf(
@@ -196,6 +212,11 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
   cg_emit_descriptors(file, service, out);
   cg_emit_handlers(service, arena, out);
   cg_emit_register(service, arena, out);
+  for (size_t i = 0; i < service->method_count; i++) {
+    if (!service->methods[i].server_streaming) {
+      cg_emit_reply(&service->methods[i], arena, out);
+    }
+  }
   for (size_t i = 0; i < service->method_count; i++) {
     const cg_method *method = &service->methods[i];
     if (method->server_streaming) {

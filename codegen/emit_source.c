@@ -211,6 +211,18 @@ static void cg_emit_unary_stub(const cg_method *method, cg_arena *arena,
                  method->response.c_name);
 }
 
+static void cg_emit_reply(const cg_method *method, cg_arena *arena,
+                          cg_sbuf *out) {
+  cg_signature sig;
+  cg_reply_signature(method, arena, &sig);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_signature(out, "", &sig, " {");
+  cg_sbuf_puts(out,
+               "  return cp_unary_reply_send(reply, (const ProtobufCMessage "
+               "*)resp);\n"
+               "}\n");
+}
+
 static void cg_emit_start_stub(const cg_method *method, cg_arena *arena,
                                cg_sbuf *out) {
   cg_signature sig;
@@ -272,6 +284,11 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
   cg_emit_service_desc(service, out);
   cg_emit_plugin_desc(file, service, out);
   cg_emit_register(service, arena, out);
+  for (size_t i = 0; i < service->method_count; i++) {
+    if (!service->methods[i].server_streaming) {
+      cg_emit_reply(&service->methods[i], arena, out);
+    }
+  }
   for (size_t i = 0; i < service->method_count; i++) {
     const cg_method *method = &service->methods[i];
     if (method->server_streaming) {

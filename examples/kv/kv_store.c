@@ -378,11 +378,14 @@ static cp_status_code on_watch(cp_call *call, const Kv__V1__WatchRequest *req,
     return cp_call_error(call, CP_STATUS_UNAVAILABLE, "cannot start watch: %s",
                          cp_strerror(rc));
   }
+  /* Kept before it is visible: changes on other threads send to it and
+   * the done callback finishes it. */
+  cp_stream_keep(stream);
   w->next = s->watchers;
   s->watchers = w;
   s->watcher_count++;
   pthread_mutex_unlock(&s->mu);
-  return CP_STATUS_KEEP_OPEN;
+  return CP_STATUS_OK; /* kept: ended by on_watch_done */
 }
 
 void kv_store_handlers(cp_kv__v1__kvservice__handlers *handlers) {

@@ -1,6 +1,6 @@
 /* Behaviour of the generated code, linked against a fake runtime.
  *
- * The fake defines only the four runtime functions that generated code calls,
+ * The fake defines only the five runtime functions that generated code calls,
  * so the test checks what protoc-gen-cplugin writes (registration, the typed
  * invokers, the client stubs) without a server or a network: a handler
  * registered through *__register is called back through the method
@@ -52,6 +52,15 @@ int cp_server_add_method(cp_server *server, const cp_method_desc *method,
   server->handlers[server->count] = handler;
   server->users[server->count] = user;
   server->count++;
+  return 0;
+}
+
+struct cp_unary_reply {
+  const ProtobufCMessage *sent;
+};
+
+int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp) {
+  reply->sent = resp;
   return 0;
 }
 
@@ -129,7 +138,7 @@ static cp_status_code on_watch(cp_call *call,
   (void)req;
   (void)user;
   seen_stream = stream;
-  return CP_STATUS_KEEP_OPEN;
+  return CP_STATUS_ABORTED;
 }
 
 static void test_descriptors(void) {
@@ -178,8 +187,16 @@ static void test_register_and_invoke(void) {
   Multi__V1__Probe__Request probe = MULTI__V1__PROBE__REQUEST__INIT;
   code = server.methods[1]->stream_invoke(server.handlers[1], &call,
                                           &probe.base, &stream, NULL);
-  EXPECT(code == CP_STATUS_KEEP_OPEN);
+  EXPECT(code == CP_STATUS_ABORTED);
   EXPECT(seen_stream == &stream);
+}
+
+static void test_typed_reply(void) {
+  /* The typed answer passes the very message on, as its base. */
+  Multi__V1__LogResponse resp = MULTI__V1__LOG_RESPONSE__INIT;
+  cp_unary_reply reply = {0};
+  EXPECT(cp_multi__v1__logger__log__reply(&reply, &resp) == 0);
+  EXPECT(reply.sent == &resp.base);
 }
 
 static cp_status_code on_any(cp_call *call, const Multi__V1__LogRequest *req,
@@ -242,6 +259,7 @@ static void test_client_stubs(void) {
 int main(void) {
   test_descriptors();
   test_register_and_invoke();
+  test_typed_reply();
   test_register_errors();
   test_client_stubs();
   if (failures > 0) {

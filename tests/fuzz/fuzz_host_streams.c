@@ -80,22 +80,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       cp_status_code code = cp_server_open_detached_stream(
           cp_host_server(host), stream_paths[pick % COUNT(stream_paths)],
           "ipv4:127.0.0.1:40000", md, md_count, body, len, &s);
-      if (!wire_status(code) && code != CP_STATUS_KEEP_OPEN) {
+      if (!wire_status(code)) {
         abort();
       }
       if (s == NULL) {
-        if (code == CP_STATUS_OK || code == CP_STATUS_KEEP_OPEN) {
+        if (code == CP_STATUS_OK) {
           abort(); /* only a refusal hands out no stream */
         }
         continue;
       }
-      if (code != CP_STATUS_KEEP_OPEN) {
-        bool ended = false;
-        cp_status_code sent = CP_STATUS_OK;
-        cp_detached_stream_written(s, &ended, &sent);
-        if (!ended || sent != code) {
-          abort(); /* a handler's status is the stream's final status */
-        }
+      bool ended = false;
+      cp_status_code sent = CP_STATUS_OK;
+      cp_detached_stream_written(s, &ended, &sent);
+      if ((code != CP_STATUS_OK && !ended) || (ended && sent != code)) {
+        abort(); /* a handler's status is the stream's final status */
       }
       open[open_count++] = s;
     } else if (op % 4 == 3) {

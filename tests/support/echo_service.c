@@ -126,8 +126,8 @@ static cp_status_code on_count(cp_call *call,
     }
   }
   if (req->keep_open) {
+    cp_stream_keep(stream);
     cp_stream_on_done(stream, on_count_done, stats);
-    return CP_STATUS_KEEP_OPEN;
   }
   return CP_STATUS_OK;
 }

@@ -31,7 +31,7 @@ cp_status_code ForwardAll(cp_call *call, void *user) {
                          cp_strerror(rc));
   }
   st->forwarded++;
-  return CP_STATUS_KEEP_OPEN;
+  return CP_STATUS_OK;  // not used: the forward answers
 }
 
 class ForwardTest : public ::testing::Test {

@@ -210,7 +210,7 @@ TEST_F(MetricsStandardTest, MethodsPastTheLimitCountAsOther) {
   }
   cp_metrics_record_call(m_, nullptr, CP_STATUS_OK, 1000);
   cp_metrics_record_call(m_, &d[0], static_cast<cp_status_code>(99), 1);
-  cp_metrics_record_call(m_, &d[0], CP_STATUS_KEEP_OPEN, 1);
+  cp_metrics_record_call(m_, &d[0], static_cast<cp_status_code>(-1), 1);
   std::string text = Render(m_);
   EXPECT_EQ(3, Sample(text, Requests("/p.S/M0", "OK")));
   EXPECT_EQ(3, Sample(text, Requests("/p.S/M1", "OK")));

@@ -32,7 +32,7 @@ TEST(Status, EveryCodeHasItsCanonicalName) {
   }
   EXPECT_EQ(16, CP_STATUS_UNAUTHENTICATED);
   EXPECT_STREQ("UNKNOWN_CODE", cp_status_code_name((cp_status_code)17));
-  EXPECT_STREQ("UNKNOWN_CODE", cp_status_code_name(CP_STATUS_KEEP_OPEN));
+  EXPECT_STREQ("UNKNOWN_CODE", cp_status_code_name((cp_status_code)-1));
 }
 
 TEST(Status, SetFormatsAndReturnsTheCode) {

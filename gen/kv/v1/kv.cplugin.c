@@ -149,6 +149,21 @@ int cp_kv__v1__kvservice__register(
   return err;
 }
 
+int cp_kv__v1__kvservice__get__reply(cp_unary_reply *reply,
+                                     const Kv__V1__GetResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_kv__v1__kvservice__put__reply(cp_unary_reply *reply,
+                                     const Kv__V1__PutResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_kv__v1__kvservice__delete__reply(cp_unary_reply *reply,
+                                        const Kv__V1__DeleteResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_kv__v1__kvservice__get__call(cp_client *client,
                                     const Kv__V1__GetRequest *req,
                                     Kv__V1__GetResponse **resp,

@@ -11,6 +11,7 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
+ *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
@@ -47,10 +48,11 @@ extern const cp_plugin_desc cp_kv__v1__kvservice__plugin;
  * Handlers of kv.v1.KVService. They run on server threads, get the `user`
  * given to cp_kv__v1__kvservice__register and return the call's status code.
  * A unary handler fills `resp`, an initialised message owned by the runtime
- * (allocate its strings and sub-messages with cp_call_alloc). A streaming
- * handler sends with cp_stream_send and may return CP_STATUS_KEEP_OPEN to
- * end the stream later with cp_stream_finish. A NULL handler is not
- * registered: its method answers UNIMPLEMENTED. */
+ * (allocate its strings and sub-messages with cp_call_alloc), or defers with
+ * cp_call_defer and answers later with the method's __reply. A streaming
+ * handler sends with cp_stream_send and may keep the stream with
+ * cp_stream_keep to end it later with cp_stream_finish. A NULL handler is
+ * not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_kv__v1__kvservice__handlers {
   /* Get returns the value stored under a key. */
   cp_status_code (*on_get)(cp_call *call, const Kv__V1__GetRequest *req,
@@ -73,6 +75,21 @@ typedef struct cp_kv__v1__kvservice__handlers {
 int cp_kv__v1__kvservice__register(
     cp_server *server, const cp_kv__v1__kvservice__handlers *handlers,
     void *user);
+
+/* Answers a deferred call of /kv.v1.KVService/Get (cp_call_defer) with
+ * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
+int cp_kv__v1__kvservice__get__reply(cp_unary_reply *reply,
+                                     const Kv__V1__GetResponse *resp);
+
+/* Answers a deferred call of /kv.v1.KVService/Put (cp_call_defer) with
+ * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
+int cp_kv__v1__kvservice__put__reply(cp_unary_reply *reply,
+                                     const Kv__V1__PutResponse *resp);
+
+/* Answers a deferred call of /kv.v1.KVService/Delete (cp_call_defer) with
+ * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
+int cp_kv__v1__kvservice__delete__reply(cp_unary_reply *reply,
+                                        const Kv__V1__DeleteResponse *resp);
 
 /* Get returns the value stored under a key.
  *

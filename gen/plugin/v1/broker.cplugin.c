@@ -73,6 +73,12 @@ int cp_connectplugin__v1__capability_broker__register(
   return err;
 }
 
+int cp_connectplugin__v1__capability_broker__request_capability__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__V1__RequestCapabilityResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_connectplugin__v1__capability_broker__request_capability__call(
     cp_client *client, const Connectplugin__V1__RequestCapabilityRequest *req,
     Connectplugin__V1__RequestCapabilityResponse **resp,

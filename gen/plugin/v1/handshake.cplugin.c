@@ -72,6 +72,11 @@ int cp_connectplugin__v1__handshake_service__register(
   return err;
 }
 
+int cp_connectplugin__v1__handshake_service__handshake__reply(
+    cp_unary_reply *reply, const Connectplugin__V1__HandshakeResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_connectplugin__v1__handshake_service__handshake__call(
     cp_client *client, const Connectplugin__V1__HandshakeRequest *req,
     Connectplugin__V1__HandshakeResponse **resp, const cp_call_options *opts,

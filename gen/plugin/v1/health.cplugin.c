@@ -102,6 +102,12 @@ int cp_connectplugin__health__v1__health_service__register(
   return err;
 }
 
+int cp_connectplugin__health__v1__health_service__check__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__Health__V1__HealthCheckResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_connectplugin__health__v1__health_service__check__call(
     cp_client *client, const Connectplugin__Health__V1__HealthCheckRequest *req,
     Connectplugin__Health__V1__HealthCheckResponse **resp,

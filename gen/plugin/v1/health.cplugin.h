@@ -11,6 +11,7 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
+ *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
@@ -47,8 +48,9 @@ extern const cp_plugin_desc cp_connectplugin__health__v1__health_service__plugin
  * cp_connectplugin__health__v1__health_service__register and return the
  * call's status code. A unary handler fills `resp`, an initialised message
  * owned by the runtime (allocate its strings and sub-messages with
- * cp_call_alloc). A streaming handler sends with cp_stream_send and may
- * return CP_STATUS_KEEP_OPEN to end the stream later with cp_stream_finish.
+ * cp_call_alloc), or defers with cp_call_defer and answers later with the
+ * method's __reply. A streaming handler sends with cp_stream_send and may
+ * keep the stream with cp_stream_keep to end it later with cp_stream_finish.
  * A NULL handler is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_connectplugin__health__v1__health_service__handlers {
   /* Check returns the current status. */
@@ -69,6 +71,13 @@ int cp_connectplugin__health__v1__health_service__register(
     cp_server *server,
     const cp_connectplugin__health__v1__health_service__handlers *handlers,
     void *user);
+
+/* Answers a deferred call of /connectplugin.health.v1.HealthService/Check
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_connectplugin__health__v1__health_service__check__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__Health__V1__HealthCheckResponse *resp);
 
 /* Check returns the current status.
  *

@@ -72,6 +72,12 @@ int cp_connectplugin__v1__plugin_lifecycle__register(
   return err;
 }
 
+int cp_connectplugin__v1__plugin_lifecycle__report_health__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__V1__ReportHealthResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_connectplugin__v1__plugin_lifecycle__report_health__call(
     cp_client *client, const Connectplugin__V1__ReportHealthRequest *req,
     Connectplugin__V1__ReportHealthResponse **resp, const cp_call_options *opts,
@@ -178,6 +184,16 @@ int cp_connectplugin__v1__plugin_control__register(
         (cp_handler_fn)on_shutdown, user);
   }
   return err;
+}
+
+int cp_connectplugin__v1__plugin_control__get_health__reply(
+    cp_unary_reply *reply, const Connectplugin__V1__GetHealthResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_connectplugin__v1__plugin_control__shutdown__reply(
+    cp_unary_reply *reply, const Connectplugin__V1__ShutdownResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
 }
 
 int cp_connectplugin__v1__plugin_control__get_health__call(

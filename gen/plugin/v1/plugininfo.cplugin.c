@@ -102,6 +102,18 @@ int cp_connectplugin__v1__plugin_identity__register(
   return err;
 }
 
+int cp_connectplugin__v1__plugin_identity__get_plugin_info__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__V1__GetPluginInfoResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_connectplugin__v1__plugin_identity__set_runtime_identity__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__V1__SetRuntimeIdentityResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_connectplugin__v1__plugin_identity__get_plugin_info__call(
     cp_client *client, const Connectplugin__V1__GetPluginInfoRequest *req,
     Connectplugin__V1__GetPluginInfoResponse **resp,

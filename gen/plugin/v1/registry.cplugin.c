@@ -162,6 +162,24 @@ int cp_connectplugin__v1__service_registry__register(
   return err;
 }
 
+int cp_connectplugin__v1__service_registry__register_service__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__V1__RegisterServiceResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_connectplugin__v1__service_registry__unregister_service__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__V1__UnregisterServiceResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_connectplugin__v1__service_registry__discover_service__reply(
+    cp_unary_reply *reply,
+    const Connectplugin__V1__DiscoverServiceResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_connectplugin__v1__service_registry__register_service__call(
     cp_client *client, const Connectplugin__V1__RegisterServiceRequest *req,
     Connectplugin__V1__RegisterServiceResponse **resp,

@@ -257,7 +257,7 @@ int cp_invocation_await_first_message(cp_invocation *inv);
  * UNAVAILABLE. Nothing blocks: the work is driven by the server's completion
  * queues.
  *
- * Returns 0 (the fallback then returns CP_STATUS_KEEP_OPEN), CP_EINVAL,
+ * Returns 0 (the call now belongs to the forward), CP_EINVAL,
  * CP_ESTATE (not called from a fallback, or called twice) or CP_ECLOSED
  * (target closed). The forward holds its own reference to `target`, so the
  * client may be destroyed while forwarded calls are still in flight. */

@@ -5,9 +5,10 @@
  * cp_server_shutdown → cp_server_destroy.
  *
  * Thread model: the server runs `threads` completion-queue threads. Handlers
- * and interceptors run on them and must not block for long; a handler that
- * waits for something keeps its stream open (CP_STATUS_KEEP_OPEN) and finishes
- * it later from any thread.
+ * and interceptors run on them and must not block for long. A handler that
+ * waits for something keeps its call and answers later, from any thread: a
+ * unary handler with cp_call_defer, a streaming handler with
+ * cp_stream_keep (docs/handlers.md says which style to pick when).
  *
  * Thread safety: configuration functions (listen, add_*) must be called before
  * cp_server_start from one thread. cp_server_shutdown and the cp_stream
@@ -107,8 +108,8 @@ int cp_server_listen_tls(cp_server *server, const char *address,
  * after start.
  *
  * The request a handler receives, and every string and array in it, is
- * valid until the handler returns (also when a streaming handler returns
- * CP_STATUS_KEEP_OPEN): copy what you keep. A request larger than the
+ * valid until the handler returns (also when it kept its call with
+ * cp_call_defer or cp_stream_keep): copy what you keep. A request larger than the
  * method's cap (below), or one whose decoding would allocate more than 16x
  * its wire size plus 64 KiB, is answered RESOURCE_EXHAUSTED before the
  * handler runs; one that does not decode, INVALID_ARGUMENT. */
@@ -179,8 +180,9 @@ int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
 /* --- fallback and forwarding ------------------------------------------------
  * The fallback handles calls to methods that have no registered handler,
  * after the interceptors ran. It answers with a status, or forwards the call
- * with cp_call_forward and returns CP_STATUS_KEEP_OPEN. Without a fallback
- * such calls get UNIMPLEMENTED. Set before cp_server_start. */
+ * with cp_call_forward (the call then belongs to the forward and the value
+ * the fallback returns is not used). Without a fallback such calls get
+ * UNIMPLEMENTED. Set before cp_server_start. */
 typedef cp_status_code (*cp_server_fallback_fn)(cp_call *call, void *user);
 
 int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
@@ -204,13 +206,83 @@ int cp_server_wait(cp_server *server);
  * allowed. Open streams must have been finished by their owners. */
 void cp_server_destroy(cp_server *server);
 
+/* --- deferred unary replies ------------------------------------------------
+ * A unary handler answers by filling its `resp` and returning a status. One
+ * that must wait (for an asynchronous client call, a timer, another thread's
+ * work) defers instead: it takes the call's reply with cp_call_defer and
+ * returns; the holder answers later, from any thread, with exactly one of
+ * cp_unary_reply_send (generated code: cp_P__<m>__reply, typed) or
+ * cp_unary_reply_fail. Only the holder of a cp_unary_reply can answer, so a
+ * handler that returned a status has nothing left to finish the call with.
+ *
+ * While deferred, the call and its per-call memory (cp_call_alloc, the
+ * handler's `resp`) stay valid; the request does not (copy what you keep).
+ * Cancellation by the client, the deadline and a forced server shutdown
+ * are seen by the holder: cp_unary_reply_is_cancelled turns true and the
+ * cancel callback runs; the holder must still answer (nothing is sent then)
+ * to release the reply.
+ */
+typedef struct cp_unary_reply cp_unary_reply;
+
+/* Takes the reply of the unary call whose handler is running on this
+ * thread. Afterwards the value the handler returns is not used. Returns the
+ * reply, or NULL when `call` is not a unary call inside its handler, was
+ * already deferred, is a detached (fuzzing) call, or memory ran out; the
+ * handler then answers by returning a status as usual. */
+cp_unary_reply *cp_call_defer(cp_call *call);
+
+/* Answers OK with `resp` (serialised now; the caller keeps its memory) and
+ * releases the reply: `reply` must not be used afterwards. Returns 0;
+ * CP_ECLOSED when the call was cancelled or ended (nothing is sent);
+ * CP_EINVAL for a message that is not the method's response type (the call
+ * is answered INTERNAL); CP_ETOOBIG for one over the size limit (answered
+ * RESOURCE_EXHAUSTED); CP_ESTATE when the reply was already answered and is
+ * still held by the runtime (a second answer is otherwise a use after
+ * free, as a second free() is). Never blocks. Any thread. */
+int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp);
+
+/* Answers with `code` and a printf-style message (fmt may be NULL) and
+ * releases the reply. CP_STATUS_OK, which needs a response message, and
+ * codes outside 0..16 are answered INTERNAL. Returns 0, CP_ECLOSED (the call
+ * had ended) or CP_ESTATE, as cp_unary_reply_send. */
+int cp_unary_reply_fail(cp_unary_reply *reply, cp_status_code code,
+                        const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Called once, on a server thread, when the call ends before the holder
+ * answered: client cancellation, deadline, forced shutdown. It may answer
+ * (nothing is sent, the reply is released) or leave that to the holder.
+ * Set it from the handler, after cp_call_defer; when the call already
+ * ended, it runs at once on this thread. */
+typedef void (*cp_unary_cancel_fn)(cp_unary_reply *reply, void *user);
+void cp_unary_reply_on_cancel(cp_unary_reply *reply, cp_unary_cancel_fn fn,
+                              void *user);
+
+/* True once the call was cancelled, its deadline passed or the server began a
+ * forced shutdown. Any thread. */
+bool cp_unary_reply_is_cancelled(const cp_unary_reply *reply);
+
+/* The deferred call: for metadata, cp_call_alloc, cp_call_add_trailer
+ * (before answering). Valid until the reply is answered; used by one thread
+ * at a time. */
+cp_call *cp_unary_reply_call(cp_unary_reply *reply);
+
 /* --- server streams ---------------------------------------------------------
  * A server-streaming handler receives a cp_stream. It may send messages and
- * return a final status, or return CP_STATUS_KEEP_OPEN and keep the stream:
- * it then owns one reference, may send from any thread, and must call
- * cp_stream_finish exactly once (also after the stream was cancelled), which
- * releases the reference.
+ * return a final status, or keep the stream with cp_stream_keep: the holder
+ * may then send from any thread and must end the stream with
+ * cp_stream_finish exactly once (also after it was cancelled), and the value
+ * the handler returns is not used. A handler that did not keep its stream
+ * must not use it after returning.
  */
+
+/* Keeps the stream of the handler running on this thread open after the
+ * handler returns. Call it before handing the stream to another thread.
+ * Returns 0, or CP_ESTATE when the handler already returned or kept it. */
+int cp_stream_keep(cp_stream *stream);
 
 /* Queues `msg` (serialised immediately, so the caller keeps its memory).
  * Returns 0; CP_EAGAIN when the queue for this stream is full (the slow-reader
@@ -221,12 +293,15 @@ void cp_server_destroy(cp_server *server);
 int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg);
 
 /* Ends the stream after the queued messages with `code` and a printf-style
- * message (fmt may be NULL), and releases the owner's reference: `stream`
- * must not be used afterwards. Safe after cancellation (then nothing is sent).
- * Not to be called by a handler that returns a code other than
- * CP_STATUS_KEEP_OPEN. */
-void cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
-                      ...)
+ * message (fmt may be NULL). From the holder of a kept stream it releases
+ * the stream: `stream` must not be used afterwards. A handler may also end
+ * its stream this way before returning (its return value is then not
+ * used). Safe after cancellation (then nothing is sent). Returns 0, or
+ * CP_ESTATE when the stream was already finished and is still held by the
+ * runtime (finishing twice is otherwise a use after free, as a second
+ * free() is). */
+int cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
+                     ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -234,9 +309,8 @@ void cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
 
 /* Called once when the stream ends for any reason other than the owner's
  * cp_stream_finish: client cancellation, deadline, shutdown or a failed
- * write. It runs on a server thread; it must not call cp_stream_finish itself
- * if that could block, but may (finish never blocks). Set it before returning
- * CP_STATUS_KEEP_OPEN. */
+ * write. It runs on a server thread and may call cp_stream_finish (which
+ * never blocks). Set it before handing the stream to another thread. */
 typedef void (*cp_stream_done_fn)(cp_stream *stream, void *user);
 void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn, void *user);
 

@@ -14,9 +14,6 @@ extern "C" {
 
 /* gRPC status codes (Connect uses the same numbers). */
 typedef enum cp_status_code {
-  /* Returned by a server-streaming handler that keeps its stream open and
-   * will end it later with cp_stream_finish(). Never sent on the wire. */
-  CP_STATUS_KEEP_OPEN = -1,
   CP_STATUS_OK = 0,
   CP_STATUS_CANCELLED = 1,
   CP_STATUS_UNKNOWN = 2,

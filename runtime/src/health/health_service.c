@@ -211,7 +211,7 @@ static cp_status_code watch(cp_health *h, cp_call *call, const char *name,
                                         : "out of memory");
   }
   cp_push_hub_flush(h->hub);
-  return CP_STATUS_KEEP_OPEN;
+  return CP_STATUS_OK; /* the push keeps the stream */
 }
 
 /* --- connectplugin.health.v1.HealthService ------------------------------- */

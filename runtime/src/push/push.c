@@ -298,6 +298,11 @@ cp_push *cp_push_create(cp_push_hub *hub, cp_stream *stream,
   if (p == NULL) {
     return NULL;
   }
+  /* The push holds the stream from now on (its handler returns). */
+  if (cp_stream_keep(stream) != 0) {
+    free(p);
+    return NULL;
+  }
   p->hub = hub;
   p->stream = stream;
   p->closed_fn = closed_fn;

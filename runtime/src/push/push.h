@@ -104,8 +104,9 @@ void cp_push_hub_flush(cp_push_hub *hub);
 
 void cp_push_hub_stats(cp_push_hub *hub, cp_push_stats *out);
 
-/* Wraps `stream` (whose ownership passes to the push) with one reference.
- * Returns NULL when out of memory (the stream is then still the caller's). */
+/* Wraps `stream`, which the push keeps (cp_stream_keep; so only from the
+ * stream's handler), with one reference. Returns NULL when out of memory or
+ * the stream cannot be kept (the stream is then still the handler's). */
 cp_push *cp_push_create(cp_push_hub *hub, cp_stream *stream,
                         cp_push_closed_fn closed_fn, void *user);
 

@@ -375,7 +375,8 @@ void watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
 void watch_end(reg_watcher *list);
 /* The stream's done callback (user = the registry). */
 void watch_stream_done(cp_stream *stream, void *user);
-/* WatchService after the request checks: KEEP_OPEN or an error. */
+/* WatchService after the request checks: OK with the stream kept (by its
+ * push), or an error. */
 cp_status_code watch_start(cp_registry *reg, cp_call *call,
                            const char *service_type, const char *owner,
                            cp_stream *stream);

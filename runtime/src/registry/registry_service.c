@@ -173,7 +173,7 @@ static cp_status_code on_watch(
     return code;
   }
   code = watch_start(reg, call, req->service_type, caller.id, stream);
-  if (code == CP_STATUS_KEEP_OPEN) {
+  if (code == CP_STATUS_OK) {
     /* A watch that raced with a revocation is ended by the removal. */
     reg_recheck(reg, call, &caller);
   }

@@ -228,7 +228,7 @@ cp_status_code watch_start(cp_registry *reg, cp_call *call,
       watch_unlink(reg, w, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     }
     reg_commit_unlock(reg);
-    return CP_STATUS_KEEP_OPEN;
+    return CP_STATUS_OK; /* the push keeps the stream */
   }
   if (t != NULL) {
     reg_mark_dirty(reg, t, false); /* freed by the commit if unused */

@@ -268,7 +268,7 @@ static cp_status_code route_call(cp_call *call, void *user) {
            route.service_type, "provider", target.provider_id, "method",
            route.method_path, CP_LOG_END);
   }
-  return CP_STATUS_KEEP_OPEN;
+  return CP_STATUS_OK; /* forwarded: the forward answers */
 }
 
 int cp_router_install(cp_router *router, cp_server *server) {

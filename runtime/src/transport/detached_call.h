@@ -35,8 +35,9 @@ typedef struct cp_detached_stream cp_detached_stream;
 /* Opens the server-streaming method `path` as cp_server_invoke_detached
  * calls a unary one. Returns the refusing code with *out NULL
  * (UNIMPLEMENTED for a path that is not a registered streaming method), or
- * sets *out and returns CP_STATUS_KEEP_OPEN when the handler kept the
- * stream open, else the status it ended with. The caller closes *out. */
+ * sets *out and returns the status the handler ended the stream with, or
+ * CP_STATUS_OK when it kept the stream open. The caller closes *out.
+ * Detached unary calls cannot be deferred (cp_call_defer returns NULL). */
 cp_status_code cp_server_open_detached_stream(
     cp_server *server, const char *path, const char *peer,
     const cp_metadata *md, size_t md_count, const uint8_t *request, size_t len,

@@ -126,15 +126,6 @@ void cp_call_forward_cancel(cp_call *call, cp_status_code code,
                                NULL);
 }
 
-void cp_forward_discard(cp_call *call) {
-  cp_forward *f = call->forward;
-  if (f->done != NULL) {
-    f->done(f->done_user);
-  }
-  cp_client_release(f->target);
-  call->forward = NULL;
-}
-
 static void forward_done(cp_forward *f) {
   cp_call *call = f->call;
   cp_client_release(f->target);

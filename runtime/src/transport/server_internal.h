@@ -121,7 +121,8 @@ struct cp_call {
 
   ProtobufCMessage *request; /* decoded; freed when the handler returns */
   cp_decode_budget decode;
-  cp_stream *stream;          /* server-streaming calls */
+  cp_stream *stream;          /* server-streaming and deferred calls */
+  bool in_handler;            /* a unary handler runs: it may defer */
   struct cp_forward *forward; /* calls forwarded by a fallback */
   bool in_fallback;           /* cp_call_forward is allowed */
   cp_read_gate_entry gate;    /* anonymous calls: in the read gate */
@@ -153,7 +154,9 @@ extern const cp_read_gate_ops cp_call_read_gate_ops;
  * answers an unknown method. Takes ownership of `call`. */
 void cp_serve_unary(cp_call *call);
 /* Decodes the request, runs the handler and encodes its response into
- * *out; returns the call's code (its status is set). */
+ * *out; returns the call's code (its status is set). When the handler
+ * deferred (call->stream set), returns OK with *out NULL: the reply's
+ * holder answers. */
 cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out);
 void cp_serve_unknown(cp_call *call);
 /* Sends `code` without a message body and frees the call when done. */
@@ -163,10 +166,6 @@ void cp_call_reply_status(cp_call *call, cp_status_code code);
  * then owned by the forward and freed when it completes). */
 void cp_forward_start(cp_call *call);
 
-/* forward.c: drops a forward that the fallback set up but did not keep (it
- * returned another status): releases the target client. */
-void cp_forward_discard(cp_call *call);
-
 /* call.c: adds a trailer from raw bytes (binary "-bin" values may hold any
  * byte, NUL included). Same key rules as cp_call_add_trailer. */
 int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
@@ -175,6 +174,10 @@ int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
 /* stream.c: serves a call of a server-streaming method whose request was
  * read. */
 void cp_serve_stream(cp_call *call);
+
+/* stream.c: the handler of a deferred unary call returned; drops its
+ * reference to the reply (call->stream), which may free the call. */
+void cp_stream_deferred_handler_returned(cp_stream *stream);
 
 /* stream.c: serves a detached call (call->detached, request in payload) of
  * a server-streaming method. Writes complete at once: they are counted and

@@ -2,9 +2,13 @@
  * the final status after the queue drains, and cancellation from the client,
  * the deadline or shutdown.
  *
- * References: the owner (the handler until cp_stream_finish) holds one and
- * gRPC holds one until the call is over (every operation completed and the
- * status sent or the call cancelled). Whoever drops the last frees. */
+ * A deferred unary reply (cp_call_defer) is such a stream that carries one
+ * message.
+ *
+ * References: the running handler holds one until it returns, the holder
+ * of a kept stream or deferred reply one until it finishes, and gRPC one
+ * until the call is over (every operation completed and the status sent or
+ * the call cancelled). Whoever drops the last frees. */
 #include <grpc/grpc.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,8 +44,12 @@ struct cp_stream {
   bool send_in_flight;
   bool status_started;
   bool recv_close_done;
-  bool finishing; /* the owner called cp_stream_finish */
-  bool closed;    /* no more messages can be delivered */
+  bool finishing;  /* the final status is decided */
+  bool in_handler; /* the handler is running */
+  bool kept;       /* cp_stream_keep / cp_call_defer: a holder has a ref */
+  bool owner_done; /* the handler or holder answered: no second answer */
+  bool unary;      /* a deferred unary reply */
+  bool closed;     /* no more messages can be delivered */
   bool grpc_released;
   bool detached;  /* no gRPC call: writes complete at once */
   size_t written; /* detached: messages written */
@@ -49,6 +57,7 @@ struct cp_stream {
   cp_status_code final_code;
 
   cp_stream_done_fn done_fn;
+  cp_unary_cancel_fn cancel_fn; /* deferred replies, instead of done_fn */
   void *done_user;
   bool done_notified;
 
@@ -61,6 +70,16 @@ struct cp_stream {
 
 #define STREAM_OF(tagp, field) \
   ((cp_stream *)((char *)(tagp)-offsetof(cp_stream, field)))
+
+/* A deferred unary reply is its stream under another, never dereferenced,
+ * type: the API then only lets a holder of a reply answer it. */
+static cp_unary_reply *reply_of(cp_stream *s) {
+  return (cp_unary_reply *)(void *)s;
+}
+
+static cp_stream *stream_of_reply(const cp_unary_reply *r) {
+  return (cp_stream *)(void *)r;
+}
 
 static void free_queue(out_msg *m) {
   while (m != NULL) {
@@ -199,7 +218,8 @@ static void pump_locked(cp_stream *s) {
 
 /* With the lock held: whether the owner must be told the stream died. */
 static bool take_done_notification(cp_stream *s) {
-  if (!s->closed || s->finishing || s->done_notified || s->done_fn == NULL) {
+  if (!s->closed || s->finishing || s->done_notified ||
+      (s->done_fn == NULL && s->cancel_fn == NULL)) {
     return false;
   }
   s->done_notified = true;
@@ -208,11 +228,16 @@ static bool take_done_notification(cp_stream *s) {
 }
 
 static void notify_done(cp_stream *s) {
-  s->done_fn(s, s->done_user);
+  if (s->cancel_fn != NULL) {
+    s->cancel_fn(reply_of(s), s->done_user);
+  } else {
+    s->done_fn(s, s->done_user);
+  }
 }
 
-/* Common tail of every completion: notifications and releases. */
-static void after_event_locked_then_unlock(cp_stream *s) {
+/* Common tail of every completion and answer: notifications, releases, and
+ * `drop` more references of the caller's. */
+static void after_event_locked_then_unlock(cp_stream *s, int drop) {
   if (s->closed) {
     free_queue(s->head);
     s->head = NULL;
@@ -229,8 +254,9 @@ static void after_event_locked_then_unlock(cp_stream *s) {
   if (release) {
     release_grpc(s);
   }
-  /* The callback's reference and gRPC's, dropped together last. */
-  stream_unref(s, (notify ? 1 : 0) + (release ? 1 : 0));
+  /* The callback's reference, gRPC's and the caller's, dropped together
+   * last. */
+  stream_unref(s, (notify ? 1 : 0) + (release ? 1 : 0) + drop);
 }
 
 static void on_send_done(cp_tag *tag, bool ok) {
@@ -244,7 +270,7 @@ static void on_send_done(cp_tag *tag, bool ok) {
     s->closed = true;
   }
   pump_locked(s);
-  after_event_locked_then_unlock(s);
+  after_event_locked_then_unlock(s, 0);
 }
 
 static void on_status_done(cp_tag *tag, bool ok) {
@@ -254,7 +280,7 @@ static void on_status_done(cp_tag *tag, bool ok) {
   if (!ok) {
     s->closed = true;
   }
-  after_event_locked_then_unlock(s);
+  after_event_locked_then_unlock(s, 0);
 }
 
 static void on_close_done(cp_tag *tag, bool ok) {
@@ -266,7 +292,7 @@ static void on_close_done(cp_tag *tag, bool ok) {
     s->closed = true;
     atomic_store_explicit(&s->call->cancelled, true, memory_order_release);
   }
-  after_event_locked_then_unlock(s);
+  after_event_locked_then_unlock(s, 0);
 }
 
 static cp_stream *stream_new(cp_call *call) {
@@ -276,7 +302,7 @@ static cp_stream *stream_new(cp_call *call) {
   }
   pthread_mutex_init(&s->mu, NULL);
   s->call = call;
-  s->refs = 2; /* owner + gRPC */
+  s->refs = 2; /* the running handler + gRPC */
   s->max_messages = call->server->opts.stream_queue_messages;
   s->max_bytes = call->server->opts.stream_queue_bytes;
   s->max_message_bytes = call->server->opts.max_message_bytes;
@@ -311,28 +337,43 @@ static void finish_locked(cp_stream *s, cp_status_code code) {
   pump_locked(s);
 }
 
-/* Runs the handler on a stream set up for `call`; unless it keeps the
- * stream open, sends its status and drops the owner's reference. */
+static bool is_wire_code(cp_status_code code) {
+  return code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT;
+}
+
+/* The handler returned: unless it kept the stream or ended it itself, its
+ * `code` ends the stream. Drops the handler's reference. Returns the code
+ * the stream ended with, or OK when it stays open. */
+static cp_status_code handler_returned(cp_stream *s, cp_status_code code) {
+  pthread_mutex_lock(&s->mu);
+  s->in_handler = false;
+  if (!s->kept && !s->owner_done) {
+    if (!is_wire_code(code)) {
+      code = cp_call_error(s->call, CP_STATUS_INTERNAL,
+                           "handler returned an invalid status");
+    }
+    finish_locked(s, code);
+    s->owner_done = true;
+  }
+  cp_status_code ended = s->kept ? CP_STATUS_OK : s->final_code;
+  after_event_locked_then_unlock(s, 1);
+  return ended;
+}
+
+/* Runs the handler on a stream set up for `call`. Returns the code the
+ * stream ended with, or OK when it stays open. */
 static cp_status_code run_handler(cp_stream *s, ProtobufCMessage *req) {
   cp_call *call = s->call;
   const cp_method_desc *m = call->rm->desc;
+  pthread_mutex_lock(&s->mu);
+  s->in_handler = true;
+  pthread_mutex_unlock(&s->mu);
   cp_status_code code =
       m->stream_invoke(call->rm->handler, call, req, s, call->rm->user);
   /* Handlers copy what they keep (cplugin/server.h): an open stream holds
-   * no request memory. */
+   * no request memory. The handler's reference keeps `call` valid. */
   cp_call_release_request(call);
-  if (code == CP_STATUS_KEEP_OPEN) {
-    return code;
-  }
-  if (code < CP_STATUS_OK || code >= CP_STATUS_CODE_COUNT) {
-    code = cp_call_error(call, CP_STATUS_INTERNAL,
-                         "handler returned an invalid status");
-  }
-  pthread_mutex_lock(&s->mu);
-  finish_locked(s, code);
-  s->refs--; /* the owner's reference; gRPC's keeps the stream alive */
-  after_event_locked_then_unlock(s);
-  return code;
+  return handler_returned(s, code);
 }
 
 void cp_serve_stream(cp_call *call) {
@@ -391,7 +432,7 @@ void cp_stream_detached_close(cp_stream *stream) {
     stream->closed = true;
     atomic_store_explicit(&stream->call->cancelled, true, memory_order_release);
   }
-  after_event_locked_then_unlock(stream);
+  after_event_locked_then_unlock(stream, 0);
   stream_unref(stream, 1);
 }
 
@@ -422,7 +463,7 @@ static int enqueue(cp_stream *stream, out_msg *om, bool only_if_idle) {
   stream->queued_messages++;
   stream->queued_bytes += om->bytes;
   pump_locked(stream);
-  after_event_locked_then_unlock(stream);
+  after_event_locked_then_unlock(stream, 0);
   return 0;
 }
 
@@ -495,31 +536,184 @@ size_t cp_stream_held_bytes(cp_stream *stream) {
   return n;
 }
 
-void cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
-                      ...) {
-  if (stream == NULL) {
-    return;
-  }
-  if (code < CP_STATUS_OK || code >= CP_STATUS_CODE_COUNT) {
+/* The handler's or holder's one answer: queues `om` (may be NULL) and ends
+ * the stream with `code` and the message from `fmt`/`ap` (ap NULL: keep the
+ * call's message). Drops the holder's reference. Returns 0, CP_ECLOSED when
+ * the stream had ended (nothing is sent) or CP_ESTATE for a second answer. */
+static int answer(cp_stream *s, out_msg *om, cp_status_code code,
+                  const char *fmt, va_list *ap) {
+  if (!is_wire_code(code)) {
     code = CP_STATUS_INTERNAL;
   }
-  pthread_mutex_lock(&stream->mu);
-  if (!stream->closed && !stream->finishing) {
-    va_list ap;
-    va_start(ap, fmt);
-    cp_status_vset(&stream->call->status, code, fmt, ap);
-    va_end(ap);
-    finish_locked(stream, code);
+  pthread_mutex_lock(&s->mu);
+  if (s->owner_done || (!s->kept && !s->in_handler)) {
+    pthread_mutex_unlock(&s->mu);
+    free_queue(om);
+    return CP_ESTATE;
   }
-  stream->finishing = true;
-  stream->refs--;
-  bool last = stream->refs == 0;
-  if (last) {
-    pthread_mutex_unlock(&stream->mu);
-    stream_free(stream);
+  int rc = 0;
+  if (s->closed || s->finishing) {
+    rc = CP_ECLOSED;
+    free_queue(om);
+  } else {
+    if (om != NULL) {
+      if (s->tail != NULL) {
+        s->tail->next = om;
+      } else {
+        s->head = om;
+      }
+      s->tail = om;
+      s->queued_messages++;
+      s->queued_bytes += om->bytes;
+    }
+    if (ap != NULL) {
+      cp_status_vset(&s->call->status, code, fmt, *ap);
+    }
+    finish_locked(s, code);
+  }
+  s->finishing = true;
+  s->owner_done = true;
+  after_event_locked_then_unlock(s, s->kept ? 1 : 0);
+  return rc;
+}
+
+int cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
+                     ...) {
+  if (stream == NULL) {
+    return CP_EINVAL;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = answer(stream, NULL, code, fmt, &ap);
+  va_end(ap);
+  return rc == CP_ECLOSED ? 0 : rc;
+}
+
+int cp_stream_keep(cp_stream *stream) {
+  if (stream == NULL) {
+    return CP_EINVAL;
+  }
+  int rc = 0;
+  pthread_mutex_lock(&stream->mu);
+  if (!stream->in_handler || stream->kept || stream->owner_done) {
+    rc = CP_ESTATE;
+  } else {
+    stream->kept = true;
+    stream->refs++; /* the holder's */
+  }
+  pthread_mutex_unlock(&stream->mu);
+  return rc;
+}
+
+/* --- deferred unary replies --------------------------------------------- */
+
+cp_unary_reply *cp_call_defer(cp_call *call) {
+  if (call == NULL || call->rm == NULL ||
+      call->rm->desc->kind != CP_METHOD_UNARY || !call->in_handler ||
+      call->stream != NULL || call->detached) {
+    return NULL;
+  }
+  cp_stream *s = stream_new(call);
+  if (s == NULL) {
+    return NULL;
+  }
+  pthread_mutex_lock(&s->mu);
+  s->unary = true;
+  s->in_handler = true;
+  s->kept = true;
+  s->refs++; /* the holder's */
+  if (!start_recv_close(s)) {
+    s->recv_close_done = true;
+    s->closed = true;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return reply_of(s);
+}
+
+void cp_stream_deferred_handler_returned(cp_stream *stream) {
+  pthread_mutex_lock(&stream->mu);
+  stream->in_handler = false;
+  after_event_locked_then_unlock(stream, 1);
+}
+
+static int fail_reply(cp_stream *s, cp_status_code code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = answer(s, NULL, code, fmt, &ap);
+  va_end(ap);
+  return rc;
+}
+
+int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp) {
+  if (reply == NULL) {
+    return CP_EINVAL;
+  }
+  cp_stream *s = stream_of_reply(reply);
+  if (resp == NULL || resp->descriptor != s->call->rm->desc->response_type) {
+    int rc = fail_reply(s, CP_STATUS_INTERNAL,
+                        "handler answered with a message of the wrong type");
+    return rc == 0 ? CP_EINVAL : rc;
+  }
+  out_msg *om = malloc(sizeof *om);
+  if (om == NULL) {
+    int rc = fail_reply(s, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return rc == 0 ? CP_ENOMEM : rc;
+  }
+  int rc = cp_codec_encode(resp, s->max_message_bytes, &om->bb);
+  if (rc != 0) {
+    free(om);
+    int frc = rc == CP_ETOOBIG
+                  ? fail_reply(s, CP_STATUS_RESOURCE_EXHAUSTED,
+                               "response larger than the %zu-byte limit",
+                               s->max_message_bytes)
+                  : fail_reply(s, CP_STATUS_INTERNAL, "cannot encode response");
+    return frc == 0 ? rc : frc;
+  }
+  om->bytes = grpc_byte_buffer_length(om->bb);
+  om->next = NULL;
+  return answer(s, om, CP_STATUS_OK, NULL, NULL);
+}
+
+int cp_unary_reply_fail(cp_unary_reply *reply, cp_status_code code,
+                        const char *fmt, ...) {
+  if (reply == NULL) {
+    return CP_EINVAL;
+  }
+  cp_stream *s = stream_of_reply(reply);
+  if (code == CP_STATUS_OK) {
+    return fail_reply(s, CP_STATUS_INTERNAL,
+                      "handler answered OK without a response");
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = answer(s, NULL, code, fmt, &ap);
+  va_end(ap);
+  return rc;
+}
+
+void cp_unary_reply_on_cancel(cp_unary_reply *reply, cp_unary_cancel_fn fn,
+                              void *user) {
+  if (reply == NULL) {
     return;
   }
-  after_event_locked_then_unlock(stream);
+  cp_stream *s = stream_of_reply(reply);
+  pthread_mutex_lock(&s->mu);
+  s->cancel_fn = fn;
+  s->done_user = user;
+  bool notify = take_done_notification(s);
+  pthread_mutex_unlock(&s->mu);
+  if (notify) {
+    notify_done(s);
+    stream_unref(s, 1);
+  }
+}
+
+bool cp_unary_reply_is_cancelled(const cp_unary_reply *reply) {
+  return reply != NULL && cp_call_is_cancelled(stream_of_reply(reply)->call);
+}
+
+cp_call *cp_unary_reply_call(cp_unary_reply *reply) {
+  return reply != NULL ? stream_of_reply(reply)->call : NULL;
 }
 
 void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn, void *user) {

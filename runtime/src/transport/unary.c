@@ -25,7 +25,12 @@ cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
   m->response_type->message_init(resp);
+  call->in_handler = true;
   code = m->unary_invoke(call->rm->handler, call, req, resp, call->rm->user);
+  call->in_handler = false;
+  if (call->stream != NULL) {
+    return CP_STATUS_OK; /* deferred: the value returned is not used */
+  }
   if (!is_wire_code(code)) {
     return cp_call_error(call, CP_STATUS_INTERNAL,
                          "handler returned an invalid status");
@@ -49,8 +54,13 @@ cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
 void cp_serve_unary(cp_call *call) {
   grpc_byte_buffer *resp = NULL;
   cp_status_code code = cp_call_run_unary(call, &resp);
-  /* The response is encoded: nothing refers to the request any more. */
+  /* The response is encoded, or the handler deferred and copied what it
+   * keeps: nothing refers to the request any more. */
   cp_call_release_request(call);
+  if (call->stream != NULL) {
+    cp_stream_deferred_handler_returned(call->stream);
+    return;
+  }
   cp_call_send_final(call, code, resp);
 }
 
@@ -61,14 +71,11 @@ void cp_serve_unknown(cp_call *call) {
     call->in_fallback = true;
     code = s->fallback(call, s->fallback_user);
     call->in_fallback = false;
-    if (code == CP_STATUS_KEEP_OPEN && call->forward != NULL) {
-      cp_forward_start(call);
+    if (call->forward != NULL) {
+      cp_forward_start(call); /* forwarded: the value returned is not used */
       return;
     }
-    if (call->forward != NULL) {
-      cp_forward_discard(call);
-    }
-    if (code == CP_STATUS_KEEP_OPEN || !is_wire_code(code)) {
+    if (!is_wire_code(code)) {
       code = cp_call_error(call, CP_STATUS_INTERNAL,
                            "fallback returned an invalid status");
     }

@@ -67,6 +67,10 @@ int cp_echo__register(cp_server *server, const cp_echo__handlers *handlers,
   return err;
 }
 
+int cp_echo__echo__reply(cp_unary_reply *reply, const Ping *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_echo__echo__call(cp_client *client, const Ping *req, Ping **resp,
                         const cp_call_options *opts, cp_status *status) {
   ProtobufCMessage *msg = NULL;

@@ -11,6 +11,7 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
+ *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
@@ -42,7 +43,8 @@ extern const cp_plugin_desc cp_echo__plugin;
 /* Handlers of Echo. They run on server threads, get the `user` given to
  * cp_echo__register and return the call's status code. A unary handler fills
  * `resp`, an initialised message owned by the runtime (allocate its strings
- * and sub-messages with cp_call_alloc). A NULL handler is not registered:
+ * and sub-messages with cp_call_alloc), or defers with cp_call_defer and
+ * answers later with the method's __reply. A NULL handler is not registered:
  * its method answers UNIMPLEMENTED. */
 typedef struct cp_echo__handlers {
   /* Echo has the name of its service. */
@@ -56,6 +58,10 @@ typedef struct cp_echo__handlers {
  * cp_server_add_method (methods registered before it stay registered). */
 int cp_echo__register(cp_server *server, const cp_echo__handlers *handlers,
                       void *user);
+
+/* Answers a deferred call of /Echo/Echo (cp_call_defer) with `resp`, as
+ * cp_unary_reply_send does: serialised now, the reply released. */
+int cp_echo__echo__reply(cp_unary_reply *reply, const Ping *resp);
 
 /* Echo has the name of its service.
  *

@@ -71,6 +71,11 @@ int cp_capability__logger__v1__logger__register(
   return err;
 }
 
+int cp_capability__logger__v1__logger__log__reply(
+    cp_unary_reply *reply, const Capability__Logger__V1__LogResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_capability__logger__v1__logger__log__call(
     cp_client *client, const Capability__Logger__V1__LogRequest *req,
     Capability__Logger__V1__LogResponse **resp, const cp_call_options *opts,

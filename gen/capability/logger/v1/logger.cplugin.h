@@ -11,6 +11,7 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
+ *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
@@ -45,7 +46,8 @@ extern const cp_plugin_desc cp_capability__logger__v1__logger__plugin;
  * the `user` given to cp_capability__logger__v1__logger__register and return
  * the call's status code. A unary handler fills `resp`, an initialised
  * message owned by the runtime (allocate its strings and sub-messages with
- * cp_call_alloc). A NULL handler is not registered: its method answers
+ * cp_call_alloc), or defers with cp_call_defer and answers later with the
+ * method's __reply. A NULL handler is not registered: its method answers
  * UNIMPLEMENTED. */
 typedef struct cp_capability__logger__v1__logger__handlers {
   /* Log writes one log record. */
@@ -62,6 +64,12 @@ typedef struct cp_capability__logger__v1__logger__handlers {
 int cp_capability__logger__v1__logger__register(
     cp_server *server,
     const cp_capability__logger__v1__logger__handlers *handlers, void *user);
+
+/* Answers a deferred call of /capability.logger.v1.Logger/Log
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_capability__logger__v1__logger__log__reply(
+    cp_unary_reply *reply, const Capability__Logger__V1__LogResponse *resp);
 
 /* Log writes one log record.
  *

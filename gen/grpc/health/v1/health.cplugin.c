@@ -99,6 +99,11 @@ int cp_grpc__health__v1__health__register(
   return err;
 }
 
+int cp_grpc__health__v1__health__check__reply(
+    cp_unary_reply *reply, const Grpc__Health__V1__HealthCheckResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_grpc__health__v1__health__check__call(
     cp_client *client, const Grpc__Health__V1__HealthCheckRequest *req,
     Grpc__Health__V1__HealthCheckResponse **resp, const cp_call_options *opts,

@@ -71,6 +71,11 @@ int cp_consumer__v1__consumer_service__register(
   return err;
 }
 
+int cp_consumer__v1__consumer_service__use__reply(
+    cp_unary_reply *reply, const Shared__V1__Result__Item *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_consumer__v1__consumer_service__use__call(
     cp_client *client, const Alt__V1__Msg *req, Shared__V1__Result__Item **resp,
     const cp_call_options *opts, cp_status *status) {

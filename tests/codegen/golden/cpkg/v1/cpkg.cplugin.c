@@ -68,6 +68,11 @@ int cp_alt__v1__renamed__register(cp_server *server,
   return err;
 }
 
+int cp_alt__v1__renamed__ping__reply(cp_unary_reply *reply,
+                                     const Alt__V1__Msg *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_alt__v1__renamed__ping__call(cp_client *client, const Alt__V1__Msg *req,
                                     Alt__V1__Msg **resp,
                                     const cp_call_options *opts,

@@ -11,6 +11,7 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
+ *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
@@ -42,7 +43,8 @@ extern const cp_plugin_desc cp_alt__v1__renamed__plugin;
 /* Handlers of cpkg.v1.Renamed. They run on server threads, get the `user`
  * given to cp_alt__v1__renamed__register and return the call's status code.
  * A unary handler fills `resp`, an initialised message owned by the runtime
- * (allocate its strings and sub-messages with cp_call_alloc). A NULL handler
+ * (allocate its strings and sub-messages with cp_call_alloc), or defers with
+ * cp_call_defer and answers later with the method's __reply. A NULL handler
  * is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_alt__v1__renamed__handlers {
   cp_status_code (*on_ping)(cp_call *call, const Alt__V1__Msg *req,
@@ -56,6 +58,11 @@ typedef struct cp_alt__v1__renamed__handlers {
 int cp_alt__v1__renamed__register(cp_server *server,
                                   const cp_alt__v1__renamed__handlers *handlers,
                                   void *user);
+
+/* Answers a deferred call of /cpkg.v1.Renamed/Ping (cp_call_defer) with
+ * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
+int cp_alt__v1__renamed__ping__reply(cp_unary_reply *reply,
+                                     const Alt__V1__Msg *resp);
 
 /* Calls /cpkg.v1.Renamed/Ping. Returns as cp_client_unary: 0 with *resp set
  * (free it with protobuf_c_message_free_unpacked((ProtobufCMessage *)*resp,

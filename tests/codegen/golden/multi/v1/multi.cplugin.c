@@ -68,6 +68,11 @@ int cp_multi__v1__logger__register(
   return err;
 }
 
+int cp_multi__v1__logger__log__reply(cp_unary_reply *reply,
+                                     const Multi__V1__LogResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_multi__v1__logger__log__call(cp_client *client,
                                     const Multi__V1__LogRequest *req,
                                     Multi__V1__LogResponse **resp,
@@ -172,6 +177,11 @@ int cp_multi__v1__health_service__register(
                                (cp_handler_fn)on_watch, user);
   }
   return err;
+}
+
+int cp_multi__v1__health_service__check__reply(
+    cp_unary_reply *reply, const Multi__V1__Probe__Response *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
 }
 
 int cp_multi__v1__health_service__check__call(
@@ -334,6 +344,16 @@ int cp_multi__v1__service_registry__register(
         (cp_handler_fn)on_watch_service, user);
   }
   return err;
+}
+
+int cp_multi__v1__service_registry__register_service__reply(
+    cp_unary_reply *reply, const Multi__V1__LogResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_multi__v1__service_registry__get_plugin_info__reply(
+    cp_unary_reply *reply, const Shared__V1__Result__Item *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
 }
 
 int cp_multi__v1__service_registry__register_service__call(

@@ -11,6 +11,7 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
+ *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
@@ -44,7 +45,8 @@ extern const cp_plugin_desc cp_multi__v1__logger__plugin;
  * Handlers of multi.v1.Logger. They run on server threads, get the `user`
  * given to cp_multi__v1__logger__register and return the call's status code.
  * A unary handler fills `resp`, an initialised message owned by the runtime
- * (allocate its strings and sub-messages with cp_call_alloc). A NULL handler
+ * (allocate its strings and sub-messages with cp_call_alloc), or defers with
+ * cp_call_defer and answers later with the method's __reply. A NULL handler
  * is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_multi__v1__logger__handlers {
   /* Log writes one record. A comment that tries to close itself * / and to
@@ -61,6 +63,11 @@ typedef struct cp_multi__v1__logger__handlers {
 int cp_multi__v1__logger__register(
     cp_server *server, const cp_multi__v1__logger__handlers *handlers,
     void *user);
+
+/* Answers a deferred call of /multi.v1.Logger/Log (cp_call_defer) with
+ * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
+int cp_multi__v1__logger__log__reply(cp_unary_reply *reply,
+                                     const Multi__V1__LogResponse *resp);
 
 /* Log writes one record. A comment that tries to close itself * / and to
  * open another / * one, with a trigraph ?? / and a line that starts with "/":
@@ -95,8 +102,9 @@ extern const cp_plugin_desc cp_multi__v1__health_service__plugin;
  * `user` given to cp_multi__v1__health_service__register and return the
  * call's status code. A unary handler fills `resp`, an initialised message
  * owned by the runtime (allocate its strings and sub-messages with
- * cp_call_alloc). A streaming handler sends with cp_stream_send and may
- * return CP_STATUS_KEEP_OPEN to end the stream later with cp_stream_finish.
+ * cp_call_alloc), or defers with cp_call_defer and answers later with the
+ * method's __reply. A streaming handler sends with cp_stream_send and may
+ * keep the stream with cp_stream_keep to end it later with cp_stream_finish.
  * A NULL handler is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_multi__v1__health_service__handlers {
   /* Check returns Probe.Response. */
@@ -116,6 +124,12 @@ typedef struct cp_multi__v1__health_service__handlers {
 int cp_multi__v1__health_service__register(
     cp_server *server, const cp_multi__v1__health_service__handlers *handlers,
     void *user);
+
+/* Answers a deferred call of /multi.v1.HealthService/Check (cp_call_defer)
+ * with `resp`, as cp_unary_reply_send does: serialised now, the reply
+ * released. */
+int cp_multi__v1__health_service__check__reply(
+    cp_unary_reply *reply, const Multi__V1__Probe__Response *resp);
 
 /* Check returns Probe.Response.
  *
@@ -166,8 +180,9 @@ extern const cp_plugin_desc cp_multi__v1__service_registry__plugin;
  * `user` given to cp_multi__v1__service_registry__register and return the
  * call's status code. A unary handler fills `resp`, an initialised message
  * owned by the runtime (allocate its strings and sub-messages with
- * cp_call_alloc). A streaming handler sends with cp_stream_send and may
- * return CP_STATUS_KEEP_OPEN to end the stream later with cp_stream_finish.
+ * cp_call_alloc), or defers with cp_call_defer and answers later with the
+ * method's __reply. A streaming handler sends with cp_stream_send and may
+ * keep the stream with cp_stream_keep to end it later with cp_stream_finish.
  * A NULL handler is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_multi__v1__service_registry__handlers {
   cp_status_code (*on_register_service)(cp_call *call,
@@ -191,6 +206,18 @@ typedef struct cp_multi__v1__service_registry__handlers {
 int cp_multi__v1__service_registry__register(
     cp_server *server, const cp_multi__v1__service_registry__handlers *handlers,
     void *user);
+
+/* Answers a deferred call of /multi.v1.ServiceRegistry/RegisterService
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_multi__v1__service_registry__register_service__reply(
+    cp_unary_reply *reply, const Multi__V1__LogResponse *resp);
+
+/* Answers a deferred call of /multi.v1.ServiceRegistry/GetPluginInfo
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_multi__v1__service_registry__get_plugin_info__reply(
+    cp_unary_reply *reply, const Shared__V1__Result__Item *resp);
 
 /* Calls /multi.v1.ServiceRegistry/RegisterService. Returns as
  * cp_client_unary: 0 with *resp set (free it with

@@ -130,6 +130,16 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__register(
   return err;
 }
 
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__reply(
+    cp_unary_reply *reply, const MyPkg__Sub2Pkg__V1__MReq__InX *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__reply(
+    cp_unary_reply *reply, const MyPkg__Sub2Pkg__V1__MReq *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
 int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__call(
     cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
     MyPkg__Sub2Pkg__V1__MReq__InX **resp, const cp_call_options *opts,
@@ -273,6 +283,11 @@ int cp_my_pkg__sub2_pkg__v1__service__register(
         (cp_handler_fn)on_service, user);
   }
   return err;
+}
+
+int cp_my_pkg__sub2_pkg__v1__service__service__reply(
+    cp_unary_reply *reply, const MyPkg__Sub2Pkg__V1__MReq *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
 }
 
 int cp_my_pkg__sub2_pkg__v1__service__service__call(

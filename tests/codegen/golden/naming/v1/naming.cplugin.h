@@ -11,6 +11,7 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
+ *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
@@ -45,8 +46,9 @@ extern const cp_plugin_desc cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__plugin;
  * get the `user` given to cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__register
  * and return the call's status code. A unary handler fills `resp`, an
  * initialised message owned by the runtime (allocate its strings and
- * sub-messages with cp_call_alloc). A streaming handler sends with
- * cp_stream_send and may return CP_STATUS_KEEP_OPEN to end the stream later
+ * sub-messages with cp_call_alloc), or defers with cp_call_defer and answers
+ * later with the method's __reply. A streaming handler sends with
+ * cp_stream_send and may keep the stream with cp_stream_keep to end it later
  * with cp_stream_finish. A NULL handler is not registered: its method
  * answers UNIMPLEMENTED. */
 typedef struct cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers {
@@ -71,6 +73,18 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__register(
     cp_server *server,
     const cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers *handlers,
     void *user);
+
+/* Answers a deferred call of /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/Get_Foo
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__reply(
+    cp_unary_reply *reply, const MyPkg__Sub2Pkg__V1__MReq__InX *resp);
+
+/* Answers a deferred call of /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/getURLFor2X
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__reply(
+    cp_unary_reply *reply, const MyPkg__Sub2Pkg__V1__MReq *resp);
 
 /* Calls /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/Get_Foo. Returns as
  * cp_client_unary: 0 with *resp set (free it with
@@ -150,7 +164,8 @@ extern const cp_plugin_desc cp_my_pkg__sub2_pkg__v1__service__plugin;
  * `user` given to cp_my_pkg__sub2_pkg__v1__service__register and return the
  * call's status code. A unary handler fills `resp`, an initialised message
  * owned by the runtime (allocate its strings and sub-messages with
- * cp_call_alloc). A NULL handler is not registered: its method answers
+ * cp_call_alloc), or defers with cp_call_defer and answers later with the
+ * method's __reply. A NULL handler is not registered: its method answers
  * UNIMPLEMENTED. */
 typedef struct cp_my_pkg__sub2_pkg__v1__service__handlers {
   cp_status_code (*on_service)(cp_call *call,
@@ -165,6 +180,12 @@ typedef struct cp_my_pkg__sub2_pkg__v1__service__handlers {
 int cp_my_pkg__sub2_pkg__v1__service__register(
     cp_server *server,
     const cp_my_pkg__sub2_pkg__v1__service__handlers *handlers, void *user);
+
+/* Answers a deferred call of /My_pkg.Sub2Pkg.v1.Service/Service
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_my_pkg__sub2_pkg__v1__service__service__reply(
+    cp_unary_reply *reply, const MyPkg__Sub2Pkg__V1__MReq *resp);
 
 /* Calls /My_pkg.Sub2Pkg.v1.Service/Service. Returns as cp_client_unary: 0
  * with *resp set (free it with
