@@ -130,6 +130,9 @@ struct cp_call {
   cp_arena arena;
 };
 
+/* stream.c: true for a status code that can go on the wire (0..16). */
+bool cp_status_is_wire(cp_status_code code);
+
 /* call.c */
 cp_call *cp_call_new(cp_server *server, cp_server_cq *cq,
                      cp_registered_method *rm);

@@ -2,7 +2,7 @@
  * the final status after the queue drains, and cancellation from the client,
  * the deadline or shutdown.
  *
- * A deferred unary reply (cp_call_defer) is such a stream that carries one
+ * A deferred unary reply (unary_reply.c) is such a stream that carries one
  * message.
  *
  * References: the running handler holds one until it returns, the holder
@@ -18,70 +18,10 @@
 #include "cplugin/errors.h"
 #include "transport/codec.h"
 #include "transport/encoded.h"
-#include "transport/server_internal.h"
 #include "transport/server_reply.h"
+#include "transport/stream_internal.h"
 
-typedef struct out_msg {
-  struct out_msg *next;
-  grpc_byte_buffer *bb;
-  size_t bytes;
-} out_msg;
-
-struct cp_stream {
-  cp_call *call;
-  pthread_mutex_t mu;
-  int refs;
-
-  out_msg *head;
-  out_msg *tail;
-  size_t queued_messages;
-  size_t queued_bytes;
-  size_t max_messages;
-  size_t max_bytes;
-  size_t max_message_bytes;
-
-  bool initial_md_sent;
-  bool send_in_flight;
-  bool status_started;
-  bool recv_close_done;
-  bool finishing;  /* the final status is decided */
-  bool in_handler; /* the handler is running */
-  bool kept;       /* cp_stream_keep / cp_call_defer: a holder has a ref */
-  bool owner_done; /* the handler or holder answered: no second answer */
-  bool unary;      /* a deferred unary reply */
-  bool closed;     /* no more messages can be delivered */
-  bool grpc_released;
-  bool detached;  /* no gRPC call: writes complete at once */
-  size_t written; /* detached: messages written */
-  int pending_ops;
-  cp_status_code final_code;
-
-  cp_stream_done_fn done_fn;
-  cp_unary_cancel_fn cancel_fn; /* deferred replies, instead of done_fn */
-  void *done_user;
-  bool done_notified;
-
-  out_msg *in_flight;
-  grpc_slice status_details;
-  cp_tag send_tag;
-  cp_tag status_tag;
-  cp_tag close_tag;
-};
-
-#define STREAM_OF(tagp, field) \
-  ((cp_stream *)((char *)(tagp)-offsetof(cp_stream, field)))
-
-/* A deferred unary reply is its stream under another, never dereferenced,
- * type: the API then only lets a holder of a reply answer it. */
-static cp_unary_reply *reply_of(cp_stream *s) {
-  return (cp_unary_reply *)(void *)s;
-}
-
-static cp_stream *stream_of_reply(const cp_unary_reply *r) {
-  return (cp_stream *)(void *)r;
-}
-
-static void free_queue(out_msg *m) {
+void cp_stream_free_queue(out_msg *m) {
   while (m != NULL) {
     out_msg *next = m->next;
     grpc_byte_buffer_destroy(m->bb);
@@ -91,8 +31,8 @@ static void free_queue(out_msg *m) {
 }
 
 static void stream_free(cp_stream *s) {
-  free_queue(s->head);
-  free_queue(s->in_flight);
+  cp_stream_free_queue(s->head);
+  cp_stream_free_queue(s->in_flight);
   pthread_mutex_destroy(&s->mu);
   cp_call *call = s->call;
   free(s);
@@ -100,7 +40,7 @@ static void stream_free(cp_stream *s) {
 }
 
 /* Drops `n` references; called without the lock. */
-static void stream_unref(cp_stream *s, int n) {
+void cp_stream_unref(cp_stream *s, int n) {
   if (n == 0) {
     return;
   }
@@ -153,7 +93,7 @@ static void pump_detached_locked(cp_stream *s) {
     s->queued_messages--;
     s->queued_bytes -= m->bytes;
     s->written++;
-    free_queue(m);
+    cp_stream_free_queue(m);
   }
   s->tail = NULL;
   if (s->finishing && !s->status_started) {
@@ -217,7 +157,7 @@ static void pump_locked(cp_stream *s) {
 }
 
 /* With the lock held: whether the owner must be told the stream died. */
-static bool take_done_notification(cp_stream *s) {
+bool cp_stream_take_done_notification(cp_stream *s) {
   if (!s->closed || s->finishing || s->done_notified ||
       (s->done_fn == NULL && s->cancel_fn == NULL)) {
     return false;
@@ -227,9 +167,9 @@ static bool take_done_notification(cp_stream *s) {
   return true;
 }
 
-static void notify_done(cp_stream *s) {
+void cp_stream_notify_done(cp_stream *s) {
   if (s->cancel_fn != NULL) {
-    s->cancel_fn(reply_of(s), s->done_user);
+    s->cancel_fn(cp_stream_as_reply(s), s->done_user);
   } else {
     s->done_fn(s, s->done_user);
   }
@@ -237,26 +177,26 @@ static void notify_done(cp_stream *s) {
 
 /* Common tail of every completion and answer: notifications, releases, and
  * `drop` more references of the caller's. */
-static void after_event_locked_then_unlock(cp_stream *s, int drop) {
+void cp_stream_after_event_locked_then_unlock(cp_stream *s, int drop) {
   if (s->closed) {
-    free_queue(s->head);
+    cp_stream_free_queue(s->head);
     s->head = NULL;
     s->tail = NULL;
     s->queued_messages = 0;
     s->queued_bytes = 0;
   }
-  bool notify = take_done_notification(s);
+  bool notify = cp_stream_take_done_notification(s);
   bool release = grpc_side_over(s);
   pthread_mutex_unlock(&s->mu);
   if (notify) {
-    notify_done(s);
+    cp_stream_notify_done(s);
   }
   if (release) {
     release_grpc(s);
   }
   /* The callback's reference, gRPC's and the caller's, dropped together
    * last. */
-  stream_unref(s, (notify ? 1 : 0) + (release ? 1 : 0) + drop);
+  cp_stream_unref(s, (notify ? 1 : 0) + (release ? 1 : 0) + drop);
 }
 
 static void on_send_done(cp_tag *tag, bool ok) {
@@ -264,13 +204,13 @@ static void on_send_done(cp_tag *tag, bool ok) {
   pthread_mutex_lock(&s->mu);
   s->pending_ops--;
   s->send_in_flight = false;
-  free_queue(s->in_flight);
+  cp_stream_free_queue(s->in_flight);
   s->in_flight = NULL;
   if (!ok) {
     s->closed = true;
   }
   pump_locked(s);
-  after_event_locked_then_unlock(s, 0);
+  cp_stream_after_event_locked_then_unlock(s, 0);
 }
 
 static void on_status_done(cp_tag *tag, bool ok) {
@@ -280,7 +220,7 @@ static void on_status_done(cp_tag *tag, bool ok) {
   if (!ok) {
     s->closed = true;
   }
-  after_event_locked_then_unlock(s, 0);
+  cp_stream_after_event_locked_then_unlock(s, 0);
 }
 
 static void on_close_done(cp_tag *tag, bool ok) {
@@ -292,10 +232,10 @@ static void on_close_done(cp_tag *tag, bool ok) {
     s->closed = true;
     atomic_store_explicit(&s->call->cancelled, true, memory_order_release);
   }
-  after_event_locked_then_unlock(s, 0);
+  cp_stream_after_event_locked_then_unlock(s, 0);
 }
 
-static cp_stream *stream_new(cp_call *call) {
+cp_stream *cp_stream_new(cp_call *call) {
   cp_stream *s = calloc(1, sizeof *s);
   if (s == NULL) {
     return NULL;
@@ -316,7 +256,7 @@ static cp_stream *stream_new(cp_call *call) {
 
 /* Starts RECV_CLOSE_ON_SERVER, which completes when the client cancels, the
  * deadline passes, the server cancels, or after the status was sent. */
-static bool start_recv_close(cp_stream *s) {
+bool cp_stream_start_recv_close(cp_stream *s) {
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -330,14 +270,14 @@ static bool start_recv_close(cp_stream *s) {
   return true;
 }
 
-static void finish_locked(cp_stream *s, cp_status_code code) {
+void cp_stream_finish_locked(cp_stream *s, cp_status_code code) {
   s->finishing = true;
   s->final_code = code;
   s->call->status.code = code;
   pump_locked(s);
 }
 
-static bool is_wire_code(cp_status_code code) {
+bool cp_status_is_wire(cp_status_code code) {
   return code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT;
 }
 
@@ -348,15 +288,15 @@ static cp_status_code handler_returned(cp_stream *s, cp_status_code code) {
   pthread_mutex_lock(&s->mu);
   s->in_handler = false;
   if (!s->kept && !s->owner_done) {
-    if (!is_wire_code(code)) {
+    if (!cp_status_is_wire(code)) {
       code = cp_call_error(s->call, CP_STATUS_INTERNAL,
                            "handler returned an invalid status");
     }
-    finish_locked(s, code);
+    cp_stream_finish_locked(s, code);
     s->owner_done = true;
   }
   cp_status_code ended = s->kept ? CP_STATUS_OK : s->final_code;
-  after_event_locked_then_unlock(s, 1);
+  cp_stream_after_event_locked_then_unlock(s, 1);
   return ended;
 }
 
@@ -383,13 +323,13 @@ void cp_serve_stream(cp_call *call) {
     cp_call_send_final(call, code, NULL);
     return;
   }
-  cp_stream *s = stream_new(call);
+  cp_stream *s = cp_stream_new(call);
   if (s == NULL) {
     cp_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
     return;
   }
   pthread_mutex_lock(&s->mu);
-  if (!start_recv_close(s)) {
+  if (!cp_stream_start_recv_close(s)) {
     s->recv_close_done = true;
     s->closed = true;
   }
@@ -403,7 +343,7 @@ cp_stream *cp_serve_stream_detached(cp_call *call, cp_status_code *code) {
   if (*code != CP_STATUS_OK) {
     return NULL;
   }
-  cp_stream *s = stream_new(call);
+  cp_stream *s = cp_stream_new(call);
   if (s == NULL) {
     cp_call_release_request(call);
     *code = CP_STATUS_RESOURCE_EXHAUSTED;
@@ -432,8 +372,8 @@ void cp_stream_detached_close(cp_stream *stream) {
     stream->closed = true;
     atomic_store_explicit(&stream->call->cancelled, true, memory_order_release);
   }
-  after_event_locked_then_unlock(stream, 0);
-  stream_unref(stream, 1);
+  cp_stream_after_event_locked_then_unlock(stream, 0);
+  cp_stream_unref(stream, 1);
 }
 
 /* Queues `om` unless the stream is over or its queue is full (or, with
@@ -451,7 +391,7 @@ static int enqueue(cp_stream *stream, out_msg *om, bool only_if_idle) {
   }
   if (rc != 0) {
     pthread_mutex_unlock(&stream->mu);
-    free_queue(om);
+    cp_stream_free_queue(om);
     return rc;
   }
   if (stream->tail != NULL) {
@@ -463,7 +403,7 @@ static int enqueue(cp_stream *stream, out_msg *om, bool only_if_idle) {
   stream->queued_messages++;
   stream->queued_bytes += om->bytes;
   pump_locked(stream);
-  after_event_locked_then_unlock(stream, 0);
+  cp_stream_after_event_locked_then_unlock(stream, 0);
   return 0;
 }
 
@@ -540,21 +480,21 @@ size_t cp_stream_held_bytes(cp_stream *stream) {
  * the stream with `code` and the message from `fmt`/`ap` (ap NULL: keep the
  * call's message). Drops the holder's reference. Returns 0, CP_ECLOSED when
  * the stream had ended (nothing is sent) or CP_ESTATE for a second answer. */
-static int answer(cp_stream *s, out_msg *om, cp_status_code code,
-                  const char *fmt, va_list *ap) {
-  if (!is_wire_code(code)) {
+int cp_stream_answer(cp_stream *s, out_msg *om, cp_status_code code,
+                     const char *fmt, va_list *ap) {
+  if (!cp_status_is_wire(code)) {
     code = CP_STATUS_INTERNAL;
   }
   pthread_mutex_lock(&s->mu);
   if (s->owner_done || (!s->kept && !s->in_handler)) {
     pthread_mutex_unlock(&s->mu);
-    free_queue(om);
+    cp_stream_free_queue(om);
     return CP_ESTATE;
   }
   int rc = 0;
   if (s->closed || s->finishing) {
     rc = CP_ECLOSED;
-    free_queue(om);
+    cp_stream_free_queue(om);
   } else {
     if (om != NULL) {
       if (s->tail != NULL) {
@@ -569,11 +509,11 @@ static int answer(cp_stream *s, out_msg *om, cp_status_code code,
     if (ap != NULL) {
       cp_status_vset(&s->call->status, code, fmt, *ap);
     }
-    finish_locked(s, code);
+    cp_stream_finish_locked(s, code);
   }
   s->finishing = true;
   s->owner_done = true;
-  after_event_locked_then_unlock(s, s->kept ? 1 : 0);
+  cp_stream_after_event_locked_then_unlock(s, s->kept ? 1 : 0);
   return rc;
 }
 
@@ -584,7 +524,7 @@ int cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
   }
   va_list ap;
   va_start(ap, fmt);
-  int rc = answer(stream, NULL, code, fmt, &ap);
+  int rc = cp_stream_answer(stream, NULL, code, fmt, &ap);
   va_end(ap);
   return rc == CP_ECLOSED ? 0 : rc;
 }
@@ -605,127 +545,16 @@ int cp_stream_keep(cp_stream *stream) {
   return rc;
 }
 
-/* --- deferred unary replies --------------------------------------------- */
-
-cp_unary_reply *cp_call_defer(cp_call *call) {
-  if (call == NULL || call->rm == NULL ||
-      call->rm->desc->kind != CP_METHOD_UNARY || !call->in_handler ||
-      call->stream != NULL || call->detached) {
-    return NULL;
-  }
-  cp_stream *s = stream_new(call);
-  if (s == NULL) {
-    return NULL;
-  }
-  pthread_mutex_lock(&s->mu);
-  s->unary = true;
-  s->in_handler = true;
-  s->kept = true;
-  s->refs++; /* the holder's */
-  if (!start_recv_close(s)) {
-    s->recv_close_done = true;
-    s->closed = true;
-  }
-  pthread_mutex_unlock(&s->mu);
-  return reply_of(s);
-}
-
-void cp_stream_deferred_handler_returned(cp_stream *stream) {
-  pthread_mutex_lock(&stream->mu);
-  stream->in_handler = false;
-  after_event_locked_then_unlock(stream, 1);
-}
-
-static int fail_reply(cp_stream *s, cp_status_code code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int rc = answer(s, NULL, code, fmt, &ap);
-  va_end(ap);
-  return rc;
-}
-
-int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp) {
-  if (reply == NULL) {
-    return CP_EINVAL;
-  }
-  cp_stream *s = stream_of_reply(reply);
-  if (resp == NULL || resp->descriptor != s->call->rm->desc->response_type) {
-    int rc = fail_reply(s, CP_STATUS_INTERNAL,
-                        "handler answered with a message of the wrong type");
-    return rc == 0 ? CP_EINVAL : rc;
-  }
-  out_msg *om = malloc(sizeof *om);
-  if (om == NULL) {
-    int rc = fail_reply(s, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    return rc == 0 ? CP_ENOMEM : rc;
-  }
-  int rc = cp_codec_encode(resp, s->max_message_bytes, &om->bb);
-  if (rc != 0) {
-    free(om);
-    int frc = rc == CP_ETOOBIG
-                  ? fail_reply(s, CP_STATUS_RESOURCE_EXHAUSTED,
-                               "response larger than the %zu-byte limit",
-                               s->max_message_bytes)
-                  : fail_reply(s, CP_STATUS_INTERNAL, "cannot encode response");
-    return frc == 0 ? rc : frc;
-  }
-  om->bytes = grpc_byte_buffer_length(om->bb);
-  om->next = NULL;
-  return answer(s, om, CP_STATUS_OK, NULL, NULL);
-}
-
-int cp_unary_reply_fail(cp_unary_reply *reply, cp_status_code code,
-                        const char *fmt, ...) {
-  if (reply == NULL) {
-    return CP_EINVAL;
-  }
-  cp_stream *s = stream_of_reply(reply);
-  if (code == CP_STATUS_OK) {
-    return fail_reply(s, CP_STATUS_INTERNAL,
-                      "handler answered OK without a response");
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  int rc = answer(s, NULL, code, fmt, &ap);
-  va_end(ap);
-  return rc;
-}
-
-void cp_unary_reply_on_cancel(cp_unary_reply *reply, cp_unary_cancel_fn fn,
-                              void *user) {
-  if (reply == NULL) {
-    return;
-  }
-  cp_stream *s = stream_of_reply(reply);
-  pthread_mutex_lock(&s->mu);
-  s->cancel_fn = fn;
-  s->done_user = user;
-  bool notify = take_done_notification(s);
-  pthread_mutex_unlock(&s->mu);
-  if (notify) {
-    notify_done(s);
-    stream_unref(s, 1);
-  }
-}
-
-bool cp_unary_reply_is_cancelled(const cp_unary_reply *reply) {
-  return reply != NULL && cp_call_is_cancelled(stream_of_reply(reply)->call);
-}
-
-cp_call *cp_unary_reply_call(cp_unary_reply *reply) {
-  return reply != NULL ? stream_of_reply(reply)->call : NULL;
-}
-
 void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn, void *user) {
   pthread_mutex_lock(&stream->mu);
   stream->done_fn = fn;
   stream->done_user = user;
-  bool notify = take_done_notification(stream);
+  bool notify = cp_stream_take_done_notification(stream);
   pthread_mutex_unlock(&stream->mu);
   if (notify) {
     /* It died before the owner asked: tell the owner now. */
-    notify_done(stream);
-    stream_unref(stream, 1);
+    cp_stream_notify_done(stream);
+    cp_stream_unref(stream, 1);
   }
 }
 

@@ -8,10 +8,6 @@
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
 
-static bool is_wire_code(cp_status_code code) {
-  return code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT;
-}
-
 cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
   ProtobufCMessage *req = NULL;
   cp_status_code code = cp_call_decode_request(call, &req);
@@ -31,7 +27,7 @@ cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
   if (call->stream != NULL) {
     return CP_STATUS_OK; /* deferred: the value returned is not used */
   }
-  if (!is_wire_code(code)) {
+  if (!cp_status_is_wire(code)) {
     return cp_call_error(call, CP_STATUS_INTERNAL,
                          "handler returned an invalid status");
   }
@@ -75,7 +71,7 @@ void cp_serve_unknown(cp_call *call) {
       cp_forward_start(call); /* forwarded: the value returned is not used */
       return;
     }
-    if (!is_wire_code(code)) {
+    if (!cp_status_is_wire(code)) {
       code = cp_call_error(call, CP_STATUS_INTERNAL,
                            "fallback returned an invalid status");
     }
