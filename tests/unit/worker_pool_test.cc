@@ -107,6 +107,10 @@ struct Handlers {
   bool open = false;
   bool until_cancelled = false;
   bool block_count = false;
+  // Count waits until its stream is closed: the close arrives through a
+  // completion-queue thread.
+  bool count_until_closed = false;
+  int saw_closed = 0;
   int entered = 0;
   int running = 0;
   int max_running = 0;
@@ -150,6 +154,16 @@ cp_status_code OnCount(cp_call *call, const Cplugintest__V1__CountRequest *req,
   auto *h = static_cast<Handlers *>(user);
   if (h->block_count) {
     Block(h, call);
+  }
+  if (h->count_until_closed) {
+    std::unique_lock<std::mutex> lock(h->mu);
+    h->entered++;
+    // Polls: the stream has no wake-up of its own for a waiting handler.
+    while (!cp_stream_is_closed(stream)) {
+      h->cv.wait_for(lock, std::chrono::milliseconds(5));
+    }
+    h->saw_closed++;
+    return CP_STATUS_CANCELLED;
   }
   for (int32_t i = 0; i < req->count; i++) {
     Cplugintest__V1__CountResponse msg = CPLUGINTEST__V1__COUNT_RESPONSE__INIT;
@@ -485,6 +499,27 @@ TEST_F(BlockingServerTest, ForcedShutdownCancelsRunningAndDropsQueued) {
     EXPECT_EQ(CP_ERPC, c->rc);
     EXPECT_NE(CP_STATUS_OK, c->status.code);
   }
+}
+
+// Shutdown waits for pool handlers while the completion-queue threads still
+// run: this handler returns only once a completion-queue thread delivered
+// its stream's cancellation.
+TEST_F(BlockingServerTest, ShutdownWaitsForAHandlerThatNeedsTheQueueThreads) {
+  Create(1);
+  RunBlocking(kCount, 1, 1);
+  h_.count_until_closed = true;
+  Start();
+  auto got = std::make_shared<int>(-2);
+  calls_.emplace_back([this, got] { *got = CountStream(1); });
+  ASSERT_TRUE(EnteredReaches(1));
+  ASSERT_EQ(0, cp_server_shutdown(server_, 0));
+  {
+    std::lock_guard<std::mutex> lock(h_.mu);
+    EXPECT_EQ(1, h_.saw_closed);
+    EXPECT_EQ(1u, h_.post_codes.size());
+  }
+  JoinCalls();
+  EXPECT_EQ(-1, *got);
 }
 
 TEST_F(BlockingServerTest, GracefulShutdownLetsQueuedCallsRun) {

@@ -330,7 +330,13 @@ static cp_status_code run_handler(cp_stream *s, ProtobufCMessage *req) {
   }
   pthread_mutex_lock(&s->mu);
   finish_locked(s, code);
-  s->refs--; /* the owner's reference; gRPC's keeps the stream alive */
+  s->refs--; /* the owner's reference */
+  if (s->refs == 0) {
+    /* gRPC let go already: the call was cancelled while the handler ran. */
+    pthread_mutex_unlock(&s->mu);
+    stream_free(s);
+    return code;
+  }
   after_event_locked_then_unlock(s);
   return code;
 }
