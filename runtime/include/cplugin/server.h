@@ -140,8 +140,10 @@ int cp_server_limit_requests(cp_server *server, const char *path_prefix,
  * - A call whose deadline passes while it waits is answered
  *   DEADLINE_EXCEEDED without its handler. A handler that outlives its
  *   deadline may still reply: the client already got DEADLINE_EXCEEDED from
- *   gRPC and the late reply is dropped. Client cancellation of a waiting
- *   call is seen when its handler runs (cp_call_is_cancelled), not before.
+ *   gRPC and the late reply is dropped. A waiting call whose client
+ *   cancelled still runs: as on completion-queue threads, a unary handler's
+ *   cp_call_is_cancelled reports the deadline and forced shutdown, and a
+ *   stream's also the client's cancellation.
  * - cp_server_shutdown: during the grace period the pools keep running the
  *   calls already received (gRPC accepts no new ones). When the grace period
  *   ends, calls still waiting are answered UNAVAILABLE without their handler
