@@ -8,7 +8,11 @@
  * and interceptors run on them and must not block for long. A handler that
  * waits for something keeps its call and answers later, from any thread: a
  * unary handler with cp_call_defer, a streaming handler with
- * cp_stream_keep (docs/handlers.md says which style to pick when).
+ * cp_stream_keep. Handlers that must block (a database call, a file read, a
+ * blocking client call such as cp_client_unary) are marked with
+ * cp_server_run_blocking: they then run on a worker pool of their own and
+ * never on a completion-queue thread (interceptors still do).
+ * docs/handlers.md says which style to pick when.
  *
  * Thread safety: configuration functions (listen, add_*) must be called before
  * cp_server_start from one thread. cp_server_shutdown and the cp_stream
@@ -124,6 +128,63 @@ int cp_server_add_method(cp_server *server, const cp_method_desc *method,
 int cp_server_limit_requests(cp_server *server, const char *path_prefix,
                              size_t max_bytes);
 
+/* --- worker pools for blocking handlers ------------------------------------
+ * A method marked with cp_server_run_blocking has its handler run on a pool
+ * of worker threads. Its interceptors run on a completion-queue thread as
+ * usual; once its request was read, the call waits in the pool's queue and a
+ * pool thread decodes the request, runs the handler and sends the reply
+ * (unary), or runs the handler on a stream (server-streaming; the stream
+ * works as for any handler, cp_stream_keep included).
+ *
+ * - A call that finds the pool full (`threads` handlers running and
+ *   `queue_length` calls waiting) is answered RESOURCE_EXHAUSTED ("worker
+ *   pool queue full") at once; its handler never runs.
+ * - A call whose deadline passes while it waits is answered
+ *   DEADLINE_EXCEEDED without its handler. A handler that outlives its
+ *   deadline may still reply: the client already got DEADLINE_EXCEEDED from
+ *   gRPC and the late reply is dropped. A waiting call whose client
+ *   cancelled still runs: as on completion-queue threads, a unary handler's
+ *   cp_call_is_cancelled reports the deadline and forced shutdown, and a
+ *   stream's also the client's cancellation.
+ * - cp_server_shutdown: during the grace period the pools keep running the
+ *   calls already received (gRPC accepts no new ones). When the grace period
+ *   ends, calls still waiting are answered UNAVAILABLE without their handler
+ *   (they never ran, so a client may retry them elsewhere), running handlers
+ *   see cp_call_is_cancelled() become true, and shutdown waits for them to
+ *   return, then joins the pool threads, all before it returns. The
+ *   completion-queue threads stop only after that, so a pool handler may
+ *   still complete work that needs them (its reply, a client call).
+ *   A handler that never returns holds cp_server_shutdown forever.
+ * - Pool threads are server threads: a handler must not call
+ *   cp_server_shutdown, cp_server_wait or cp_server_destroy.
+ */
+typedef struct cp_worker_pool_options {
+  /* Handlers running at once: 1..1024 (default 8). */
+  unsigned threads;
+  /* Calls waiting for a thread: 0..1048576 (default 64; 0 = a call is
+   * refused unless a thread is free). Each waiting call holds its request
+   * bytes (up to the method's request cap). */
+  size_t queue_length;
+} cp_worker_pool_options;
+
+/* Fills `opts` with the defaults (8 threads, 64 queued). */
+void cp_worker_pool_options_init(cp_worker_pool_options *opts);
+
+/* Runs the handlers of the methods registered so far whose path starts with
+ * `path_prefix` ("/pkg.Service/" for a service, a full path for one method)
+ * on one new worker pool with `opts` (copied; NULL for the defaults). Each
+ * call makes one pool, shared by the methods it matched; a method matched by
+ * a later call moves to that call's pool. Its threads start with
+ * cp_server_start and are joined by cp_server_shutdown. Generated code
+ * registers a whole service with cp_P__register: mark it afterwards with its
+ * "/pkg.Service/" prefix, or single methods with their full paths.
+ * Returns 0, CP_ENOTFOUND when no method matched, CP_EINVAL (NULL server or
+ * prefix, prefix not starting with '/', options out of range), CP_ENOMEM,
+ * or CP_ESTATE after start. Same thread rules as the other configuration
+ * functions. */
+int cp_server_run_blocking(cp_server *server, const char *path_prefix,
+                           const cp_worker_pool_options *opts);
+
 /* --- reading anonymous requests ----------------------------------------------
  * gRPC receives a request message whole before the server can check its
  * size, so reading a 4 MiB request costs 4 MiB even when the method's cap is
@@ -193,9 +254,12 @@ int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
 int cp_server_start(cp_server *server);
 
 /* Stops accepting calls, lets in-flight calls finish for up to `grace_ms`
- * milliseconds, then cancels the rest (open streams see their done callback)
- * and waits for the threads to finish. Idempotent; safe from any thread
- * except a server thread. Returns 0 or CP_ESTATE if never started. */
+ * milliseconds, then cancels the rest (open streams see their done callback,
+ * cp_call_is_cancelled becomes true, calls waiting for a worker pool are
+ * answered UNAVAILABLE) and waits for the handlers on worker pools and for
+ * the threads to finish. Idempotent; safe from any thread except a server
+ * thread (completion-queue or worker pool). Returns 0 or CP_ESTATE if never
+ * started. */
 int cp_server_shutdown(cp_server *server, int64_t grace_ms);
 
 /* Blocks until the server has shut down (another thread called

@@ -165,7 +165,8 @@ int64_t cp_call_deadline_ns(const cp_call *call) {
 }
 
 bool cp_call_is_cancelled(const cp_call *call) {
-  if (atomic_load_explicit(&call->cancelled, memory_order_acquire)) {
+  if (atomic_load_explicit(&call->cancelled, memory_order_acquire) ||
+      atomic_load_explicit(&call->server->cancelling, memory_order_acquire)) {
     return true;
   }
   return call->deadline_ns != CP_DEADLINE_NONE &&

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "transport/blocking_dispatch.h"
 #include "transport/read_gate.h"
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
@@ -24,6 +25,8 @@ static void on_request_read(cp_tag *tag, bool ok) {
   if (!ok) {
     /* The call is gone (cancelled, deadline, connection lost). */
     cp_call_reply_status(call, CP_STATUS_CANCELLED);
+  } else if (call->rm->pool != NULL) {
+    cp_serve_blocking(call); /* the handler may block: not on this thread */
   } else if (call->rm->desc->kind == CP_METHOD_UNARY) {
     cp_serve_unary(call);
   } else {

@@ -12,6 +12,7 @@
 #include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
+#include "transport/blocking_dispatch.h"
 #include "transport/plaintext_warning.h"
 #include "transport/read_gate.h"
 #include "transport/server_internal.h"
@@ -269,6 +270,7 @@ int cp_server_add_method(cp_server *server, const cp_method_desc *method,
   rm->user = user;
   rm->grpc_handle = NULL;
   rm->max_request_bytes = server->opts.max_message_bytes;
+  rm->pool = NULL;
   server->method_count++;
   return 0;
 }
@@ -440,6 +442,14 @@ int cp_server_start(cp_server *server) {
     server->cqs = NULL;
     return CP_ENOMEM;
   }
+  if (cp_blocking_pools_start(server) != 0) {
+    for (size_t i = 0; i < n; i++) {
+      free(server->cqs[i].lost);
+    }
+    free(server->cqs);
+    server->cqs = NULL;
+    return CP_ENOMEM;
+  }
   server->cq_count = n;
   for (size_t i = 0; i < n; i++) {
     server->cqs[i].server = server;
@@ -494,6 +504,10 @@ static void wait_grpc_shutdown(cp_server *s, int64_t grace_ms) {
   }
   if (!s->grpc_shutdown_done) {
     pthread_mutex_unlock(&s->mu);
+    /* Handlers still running see their calls cancelled; calls still
+     * waiting for a pool thread are answered without their handler. */
+    atomic_store(&s->cancelling, true);
+    cp_blocking_pools_close(s);
     grpc_server_cancel_all_calls(s->grpc);
     pthread_mutex_lock(&s->mu);
   }
@@ -534,6 +548,10 @@ int cp_server_shutdown(cp_server *server, int64_t grace_ms) {
   }
   wait_grpc_shutdown(server, grace_ms);
   pthread_mutex_unlock(&server->mu);
+
+  /* While the completion-queue threads still run, so that a handler's last
+   * batches (its reply, a client call it makes) can complete. */
+  cp_blocking_pools_stop(server);
 
   grpc_server_destroy(server->grpc);
   server->grpc = NULL;
@@ -599,6 +617,7 @@ void cp_server_destroy(cp_server *server) {
     destroy_unstarted(server);
   }
   cp_read_gate_free(server->read_gate);
+  cp_blocking_pools_free(server);
   free(server->methods);
   free(server->interceptors);
   free(server->post_hooks);

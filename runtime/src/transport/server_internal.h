@@ -23,6 +23,7 @@ struct cp_registered_method {
   void *user;
   void *grpc_handle;        /* from grpc_server_register_method */
   size_t max_request_bytes; /* cp_server_limit_requests, else the server's */
+  struct cp_blocking_pool *pool; /* cp_server_run_blocking, else NULL */
 };
 
 struct cp_server_cq {
@@ -85,6 +86,9 @@ struct cp_server {
   bool grpc_shutdown_done; /* the shutdown tag fired */
   atomic_bool accepting;   /* from start until shutdown: slots are refilled */
   atomic_bool lost_slot_warned;
+  /* Forced shutdown began: every call reads as cancelled. */
+  atomic_bool cancelling;
+  struct cp_blocking_pool *pools; /* cp_server_run_blocking calls */
   cp_tag shutdown_tag;
 };
 

@@ -3,6 +3,7 @@
 #ifndef CPLUGIN_TRANSPORT_SERVER_TESTING_H
 #define CPLUGIN_TRANSPORT_SERVER_TESTING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cplugin/server.h"
@@ -18,6 +19,11 @@ void cp_server_testing_fail_call_allocs(int n);
 /* Request slots currently lost on `server` (all queues and methods), waiting
  * to be requested again. */
 size_t cp_server_testing_lost_slots(cp_server *server);
+
+/* What the worker pool of the method at `path` holds: handlers running and
+ * calls queued. False when the method runs on no started pool. */
+bool cp_server_testing_pool_counts(cp_server *server, const char *path,
+                                   size_t *running, size_t *queued);
 
 #ifdef __cplusplus
 }
