@@ -190,6 +190,39 @@ void cp_client_stream_cancel(cp_client_stream *stream);
 /* Cancels if still open and frees the stream. NULL allowed. */
 void cp_client_stream_destroy(cp_client_stream *stream);
 
+/* --- client-streaming and bidirectional calls ------------------------------
+ * cp_client_stream_open starts a call of a client-streaming or bidirectional
+ * method without a request; the caller sends messages with
+ * cp_client_stream_send, says it is done with cp_client_stream_close_send
+ * and reads the responses with cp_client_stream_next (a client-streaming
+ * method answers with one message, then its status). The stream is used by
+ * one thread at a time (cp_client_stream_cancel: any thread), except that
+ * sending and reading may happen on two threads at once (a duplex
+ * protocol). */
+
+/* Starts the call. Returns 0 and *out (destroy with
+ * cp_client_stream_destroy); CP_EINVAL (also for a unary or
+ * server-streaming method); CP_ECLOSED after cp_client_close; or another
+ * negative code with `status` filled. */
+int cp_client_stream_open(cp_client *client, const cp_method_desc *method,
+                          const cp_call_options *opts, cp_client_stream **out,
+                          cp_status *status);
+
+/* Sends `msg` (the method's request type; serialised before it returns, so
+ * the caller keeps its memory). Blocks while HTTP/2 flow control holds the
+ * previous message back, so a slow server slows its sender; bounded by the
+ * call's deadline and cp_client_stream_cancel. Returns 0; CP_ECLOSED when
+ * the call already ended (cp_client_stream_next tells how); CP_ESTATE after
+ * cp_client_stream_close_send; CP_ETOOBIG over max_message_bytes; CP_EINVAL
+ * for a message of the wrong type or a stream of another kind. */
+int cp_client_stream_send(cp_client_stream *stream,
+                          const ProtobufCMessage *msg);
+
+/* Half-closes: the server learns that no more messages come. Returns 0,
+ * CP_ESTATE when already half-closed, CP_ECLOSED when the call ended, or
+ * CP_EINVAL for a stream of another kind. */
+int cp_client_stream_close_send(cp_client_stream *stream);
+
 /* --- client interceptors ----------------------------------------------------
  * An interceptor wraps each invocation (unary call or stream start). It may add
  * metadata, then call cp_invocation_proceed to run the rest of the chain and

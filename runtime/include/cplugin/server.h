@@ -381,6 +381,45 @@ void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn, void *user);
 /* True once the stream can no longer deliver messages. Any thread. */
 bool cp_stream_is_closed(const cp_stream *stream);
 
+/* --- client-streaming and bidirectional handlers ---------------------------
+ * Their handler gets a cp_stream and no request: it keeps the stream
+ * (cp_stream_keep) and reads the client's messages with cp_stream_read
+ * (generated code: cp_P__<m>__read, typed). The callback runs once per
+ * message, in order, on a server thread, never twice at once for one
+ * stream; the next message is read only after it returned, so a slow
+ * reader slows the client through HTTP/2 flow control and nothing queues
+ * without bound. After the client's last message (it half-closed) it runs
+ * once more with `msg` NULL. The message is valid during the callback only.
+ * A message over the method's request cap, or one that does not decode,
+ * cancels the call (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) and the stream's
+ * done callback runs, as for any other end not caused by the holder.
+ *
+ * A client-streaming handler answers once: cp_stream_reply (typed:
+ * cp_P__<m>__reply) or cp_stream_finish with an error. A bidirectional one
+ * writes with cp_stream_send (typed: cp_P__<m>__write) while it reads, and
+ * ends with cp_stream_finish. Either may answer before the client's last
+ * message; the call then ends and later messages are not delivered. */
+typedef void (*cp_stream_message_fn)(cp_stream *stream,
+                                      const ProtobufCMessage *msg, void *user);
+
+/* Starts delivering the client's messages to `fn`. Call it once, from the
+ * handler or the holder. Returns 0; CP_EINVAL for a NULL argument or a
+ * stream of a unary or server-streaming method; CP_ESTATE when reading
+ * already started. */
+int cp_stream_read(cp_stream *stream, cp_stream_message_fn fn, void *user);
+
+/* As cp_stream_read with a callback of the method's own type (generated
+ * code), called through `method`'s message_invoke; CP_EINVAL unless the
+ * stream belongs to `method`. */
+int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
+                         cp_handler_fn fn, void *user);
+
+/* Answers a client-streaming call with `resp` and OK, and releases the
+ * stream as cp_stream_finish does. Returns as cp_unary_reply_send: 0,
+ * CP_ECLOSED, CP_EINVAL (wrong type: answered INTERNAL), CP_ETOOBIG
+ * (answered RESOURCE_EXHAUSTED) or CP_ESTATE. */
+int cp_stream_reply(cp_stream *stream, const ProtobufCMessage *resp);
+
 /* The call the stream belongs to: valid until cp_stream_finish. Only the
  * read-only accessors of call.h may be used on it from other threads. */
 cp_call *cp_stream_call(cp_stream *stream);

@@ -22,7 +22,9 @@ typedef struct cp_stream cp_stream;
 
 typedef enum cp_method_kind {
   CP_METHOD_UNARY = 0,
-  CP_METHOD_SERVER_STREAMING = 1
+  CP_METHOD_SERVER_STREAMING = 1,
+  CP_METHOD_CLIENT_STREAMING = 2,
+  CP_METHOD_BIDI_STREAMING = 3
 } cp_method_kind;
 
 /* A handler of any signature, stored type-erased. It is converted back to its
@@ -42,6 +44,18 @@ typedef cp_status_code (*cp_stream_invoker)(cp_handler_fn handler,
                                             const ProtobufCMessage *req,
                                             cp_stream *stream, void *user);
 
+/* Calls a typed client-streaming or bidirectional handler: there is no
+ * request message at the start; the handler reads the client's messages
+ * with cp_stream_read. */
+typedef cp_status_code (*cp_duplex_invoker)(cp_handler_fn handler,
+                                            cp_call *call, cp_stream *stream,
+                                            void *user);
+
+/* Calls a typed per-message callback of cp_stream_read_typed with one
+ * request message, or NULL after the client's last one. */
+typedef void (*cp_message_invoker)(cp_handler_fn fn, cp_stream *stream,
+                                   const ProtobufCMessage *msg, void *user);
+
 typedef struct cp_method_desc {
   const char *path; /* "/pkg.Service/Method" */
   const char *name; /* "Method" */
@@ -50,6 +64,9 @@ typedef struct cp_method_desc {
   const ProtobufCMessageDescriptor *response_type;
   cp_unary_invoker unary_invoke;   /* set for CP_METHOD_UNARY */
   cp_stream_invoker stream_invoke; /* set for CP_METHOD_SERVER_STREAMING */
+  /* Both set for CP_METHOD_CLIENT_STREAMING and CP_METHOD_BIDI_STREAMING. */
+  cp_duplex_invoker duplex_invoke;
+  cp_message_invoker message_invoke;
 } cp_method_desc;
 
 typedef struct cp_service_desc {
