@@ -335,6 +335,47 @@ TEST_F(AsyncInterceptorTest, DestroyDuringBackoffDeliversEveryCallback) {
   }
 }
 
+// The typed stub of protoc-gen-cplugin: the callback gets the response as
+// its own type, lent for the duration of the callback (the runtime frees it
+// afterwards, which valgrind checks).
+struct TypedOutcome {
+  std::atomic<int> calls{0};
+  cp_status status{};
+  std::string text;
+};
+
+void OnTypedEcho(const cp_status *status,
+                 const Cplugintest__V1__EchoResponse *resp, void *user) {
+  auto *o = static_cast<TypedOutcome *>(user);
+  o->status = *status;
+  if (resp != nullptr) {
+    o->text = resp->text;
+  }
+  o->calls.fetch_add(1);
+}
+
+TEST_F(AsyncInterceptorTest, TypedStubThroughRetry) {
+  Connect(flaky_target_);
+  AttachRetry();
+  flaky_service_fail_next(flaky_, 1, CP_STATUS_UNAVAILABLE, -1);
+  TypedOutcome out;
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("typed");
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__echo__call_async(
+                   client_, &req, nullptr, OnTypedEcho, &out));
+  ASSERT_TRUE(cp_test::WaitFor("the typed callback",
+                               [&] { return out.calls.load() >= 1; }));
+  EXPECT_EQ(CP_STATUS_OK, out.status.code) << out.status.message;
+  EXPECT_EQ("typed", out.text);
+  EXPECT_EQ(2, flaky_service_calls(flaky_));
+  EXPECT_EQ(CP_EINVAL, cp_cplugintest__v1__echo_service__echo__call_async(
+                           client_, &req, nullptr, nullptr, &out));
+  cp_client_close(client_);
+  EXPECT_EQ(CP_ECLOSED, cp_cplugintest__v1__echo_service__echo__call_async(
+                            client_, &req, nullptr, OnTypedEcho, &out));
+  EXPECT_EQ(1, out.calls.load());
+}
+
 // An interceptor that decides on another thread, after its entry returned
 // (as one fetching a token would).
 struct Deferred {

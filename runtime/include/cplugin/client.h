@@ -185,6 +185,22 @@ int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
                           const cp_call_options *opts, cp_unary_done_fn done,
                           void *user);
 
+/* For generated typed stubs (cp_P__<m>__call_async): an asynchronous
+ * unary call whose callback is a typed function pointer stored as `done`
+ * (any function pointer type converts to and from cp_generic_fn) and called
+ * through the stub's `invoke`, which converts it back. The response is lent
+ * to the callback: the runtime frees it when `invoke` returned. Returns as
+ * cp_client_unary_async (CP_EINVAL also for a NULL invoke or done). */
+typedef void (*cp_generic_fn)(void);
+typedef void (*cp_unary_invoke_fn)(cp_generic_fn done, const cp_status *status,
+                                   const ProtobufCMessage *resp, void *user);
+
+int cp_client_unary_async_typed(cp_client *client, const cp_method_desc *method,
+                                const ProtobufCMessage *req,
+                                const cp_call_options *opts,
+                                cp_unary_invoke_fn invoke, cp_generic_fn done,
+                                void *user);
+
 /* Starts a server-streaming call. Returns 0 and *out (destroy with
  * cp_client_stream_destroy), or a negative code with `status` filled. */
 int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
