@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 extern "C" {
 #include "cplugin/cplugin.h"
@@ -285,6 +286,47 @@ TEST_F(AsyncInterceptorTest, BreakerCountsACallOnceAfterItsRetries) {
   EXPECT_EQ(CP_STATUS_OK, ok.status.code) << ok.status.message;
   cp_breaker_get_stats(breaker_, &stats);
   EXPECT_EQ(0, stats.consecutive_failures);
+}
+
+TEST_F(AsyncInterceptorTest, ManyConcurrentCallsThroughBreakerAndRetry) {
+  Connect(flaky_target_);
+  breaker_opts_.failure_threshold = 1000;
+  AttachBreaker();
+  AttachRetry();
+  flaky_service_fail_next(flaky_, 60, CP_STATUS_UNAVAILABLE, -1);
+  constexpr int kThreads = 2;
+  constexpr int kPerThread = 150;
+  std::vector<Outcome> outs(kThreads * kPerThread);
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; i++) {
+        if (StartEcho(client_, &outs[t * kPerThread + i], "many") != 0) {
+          refused.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto &th : threads) {
+    th.join();
+  }
+  ASSERT_EQ(0, refused.load());
+  for (auto &o : outs) {
+    ASSERT_TRUE(o.Wait());
+  }
+  int ok = 0;
+  for (auto &o : outs) {
+    EXPECT_EQ(1, o.calls.load());
+    EXPECT_TRUE(o.status.code == CP_STATUS_OK ||
+                o.status.code == CP_STATUS_UNAVAILABLE)
+        << o.status.message;
+    ok += o.status.code == CP_STATUS_OK ? 1 : 0;
+  }
+  // The server ran each call's one successful attempt and the 60 failed
+  // ones; a call that failed used up its three attempts.
+  EXPECT_EQ(ok + 60, flaky_service_calls(flaky_));
+  EXPECT_LE(3 * (static_cast<int>(outs.size()) - ok), 60);
 }
 
 // Close while a retry waits for a backoff of an hour: the wait ends at once
