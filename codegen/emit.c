@@ -170,3 +170,26 @@ void cg_next_signature(const cg_method *method, cg_arena *arena,
   sig->params[2] = "cp_status *status";
   sig->count = 3;
 }
+
+void cg_call_async_signature(const cg_method *method, cg_arena *arena,
+                             cg_signature *sig) {
+  sig->head = cg_arena_printf(arena, "int %s__call_async", method->ident);
+  sig->params[0] = "cp_client *client";
+  sig->params[1] =
+      cg_arena_printf(arena, "const %s *req", method->request.c_name);
+  sig->params[2] = "const cp_call_options *opts";
+  sig->params[3] = cg_arena_printf(arena, "%s__done_fn done", method->ident);
+  sig->params[4] = "void *user";
+  sig->count = 5;
+}
+
+void cg_done_fn_signature(const cg_method *method, cg_arena *arena,
+                          cg_signature *sig) {
+  sig->head =
+      cg_arena_printf(arena, "typedef void (*%s__done_fn)", method->ident);
+  sig->params[0] = "const cp_status *status";
+  sig->params[1] =
+      cg_arena_printf(arena, "const %s *resp", method->response.c_name);
+  sig->params[2] = "void *user";
+  sig->count = 3;
+}

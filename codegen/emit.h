@@ -70,4 +70,11 @@ void cg_start_signature(const cg_method *method, cg_arena *arena,
 void cg_next_signature(const cg_method *method, cg_arena *arena,
                        cg_signature *sig);
 
+/* The asynchronous unary stub and its typed callback (a typedef named
+ * <ident>__done_fn). */
+void cg_call_async_signature(const cg_method *method, cg_arena *arena,
+                             cg_signature *sig);
+void cg_done_fn_signature(const cg_method *method, cg_arena *arena,
+                          cg_signature *sig);
+
 #endif /* CPLUGIN_CODEGEN_EMIT_H */

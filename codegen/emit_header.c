@@ -23,6 +23,8 @@ static const char *const cg_naming_table[] = {
     "  cp_P__<m>__method  method descriptor (cp_method_desc)",
     "  cp_P__<m>__reply   answers a deferred call of a unary method (typed)",
     "  cp_P__<m>__call    client stub of a unary method",
+    "  cp_P__<m>__call_async  the same without waiting: the outcome goes to",
+    "                         a typed callback, a cp_P__<m>__done_fn",
     "  cp_P__<m>__start   client stub that starts a server-streaming method",
     "  cp_P__<m>__next    reads the next message of such a stream",
 };
@@ -177,6 +179,35 @@ static void cg_emit_reply(const cg_method *method, cg_arena *arena,
   cg_emit_signature(out, "", &sig, ";");
 }
 
+/* The asynchronous stub of a unary method and its typed callback. */
+static void cg_emit_unary_async_stub(const cg_method *method, cg_arena *arena,
+                                     cg_sbuf *out) {
+  const char *done = cg_arena_printf(
+      arena,
+      "The outcome of %s__call_async. `status` is valid during the call "
+      "only. On OK `resp` is the response, lent to the callback: the runtime "
+      "frees it when the callback returns (copy what you keep); otherwise it "
+      "is NULL. Runs on the client's callback thread (see "
+      "cp_client_unary_async) and must not block.",
+      method->ident);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", NULL, &done, 1);
+  cg_signature sig;
+  cg_done_fn_signature(method, arena, &sig);
+  cg_emit_signature(out, "", &sig, ";");
+  const char *call = cg_arena_printf(
+      arena,
+      "Starts %s without waiting, as cp_client_unary_async does, through the "
+      "client's interceptors: `req` and `opts` are copied before it returns. "
+      "Returns 0, and `done` then runs exactly once, later; or a negative "
+      "code (CP_EINVAL also for a NULL `done`), and it never runs.",
+      method->path);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_doc(out, "", NULL, &call, 1);
+  cg_call_async_signature(method, arena, &sig);
+  cg_emit_signature(out, "", &sig, ";");
+}
+
 static void cg_emit_stream_stubs(const cg_method *method, cg_arena *arena,
                                  cg_sbuf *out) {
   const char *start = cg_arena_printf(
@@ -223,6 +254,7 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
       cg_emit_stream_stubs(method, arena, out);
     } else {
       cg_emit_unary_stub(method, arena, out);
+      cg_emit_unary_async_stub(method, arena, out);
     }
   }
 }

@@ -223,6 +223,47 @@ static void cg_emit_reply(const cg_method *method, cg_arena *arena,
                "}\n");
 }
 
+/* The asynchronous stub: the typed callback travels type-erased with an
+ * invoker that converts it back (as handlers do), so the runtime lends the
+ * response and frees it, and the stub allocates nothing. */
+static void cg_emit_unary_async_stub(const cg_method *method, cg_arena *arena,
+                                     cg_sbuf *out) {
+  cg_signature inv;
+  inv.head =
+      cg_arena_printf(arena, "static void %s__invoke_done", method->ident);
+  inv.params[0] = "cp_generic_fn done";
+  inv.params[1] = "const cp_status *status";
+  inv.params[2] = "const ProtobufCMessage *resp";
+  inv.params[3] = "void *user";
+  inv.count = 4;
+  cg_sbuf_putc(out, '\n');
+  cg_emit_signature(out, "", &inv, " {");
+  cg_signature call;
+  call.head = cg_arena_printf(arena, "((%s__done_fn)done)", method->ident);
+  call.params[0] = "status";
+  call.params[1] =
+      cg_arena_printf(arena, "(const %s *)resp", method->response.c_name);
+  call.params[2] = "user";
+  call.count = 3;
+  cg_emit_signature(out, "  ", &call, ";");
+  cg_sbuf_puts(out, "}\n");
+  cg_signature sig;
+  cg_call_async_signature(method, arena, &sig);
+  cg_sbuf_putc(out, '\n');
+  cg_emit_signature(out, "", &sig, " {");
+  call.head = "return cp_client_unary_async_typed";
+  call.params[0] = "client";
+  call.params[1] = cg_arena_printf(arena, "&%s__method", method->ident);
+  call.params[2] = "(const ProtobufCMessage *)req";
+  call.params[3] = "opts";
+  call.params[4] = cg_arena_printf(arena, "%s__invoke_done", method->ident);
+  call.params[5] = "(cp_generic_fn)done";
+  call.params[6] = "user";
+  call.count = 7;
+  cg_emit_signature(out, "  ", &call, ";");
+  cg_sbuf_puts(out, "}\n");
+}
+
 static void cg_emit_start_stub(const cg_method *method, cg_arena *arena,
                                cg_sbuf *out) {
   cg_signature sig;
@@ -296,6 +337,7 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
       cg_emit_next_stub(method, arena, out);
     } else {
       cg_emit_unary_stub(method, arena, out);
+      cg_emit_unary_async_stub(method, arena, out);
     }
   }
 }

@@ -28,7 +28,12 @@ struct cp_server {
 struct cp_client {
   const cp_method_desc *last_method;
   const ProtobufCMessage *last_request;
+  const cp_call_options *last_opts;
   const ProtobufCMessageDescriptor *next_type; /* what stream_next returns */
+  /* The pending asynchronous call, delivered by the test. */
+  cp_unary_invoke_fn invoke;
+  cp_generic_fn done;
+  void *user;
 };
 
 struct cp_client_stream {
@@ -81,6 +86,23 @@ int cp_client_unary(cp_client *client, const cp_method_desc *method,
   }
   *resp = new_message(method->response_type);
   status->code = CP_STATUS_OK;
+  return 0;
+}
+
+int cp_client_unary_async_typed(cp_client *client, const cp_method_desc *method,
+                                const ProtobufCMessage *req,
+                                const cp_call_options *opts,
+                                cp_unary_invoke_fn invoke, cp_generic_fn done,
+                                void *user) {
+  if (invoke == NULL || done == NULL) {
+    return CP_EINVAL;
+  }
+  client->last_method = method;
+  client->last_request = req;
+  client->last_opts = opts;
+  client->invoke = invoke;
+  client->done = done;
+  client->user = user;
   return 0;
 }
 
@@ -256,12 +278,68 @@ static void test_client_stubs(void) {
   EXPECT(result == NULL);
 }
 
+/* What the typed callback of Logger.Log received. */
+static struct {
+  int calls;
+  cp_status_code code;
+  const Multi__V1__LogResponse *resp;
+  void *user;
+} seen_async;
+
+static void on_log_done(const cp_status *status,
+                        const Multi__V1__LogResponse *resp, void *user) {
+  seen_async.calls++;
+  seen_async.code = status->code;
+  seen_async.resp = resp;
+  seen_async.user = user;
+}
+
+static void test_async_stub(void) {
+  cp_client client = {0};
+  Multi__V1__LogRequest req = MULTI__V1__LOG_REQUEST__INIT;
+  cp_call_options opts;
+  memset(&opts, 0, sizeof opts);
+  int user = 3;
+  EXPECT(cp_multi__v1__logger__log__call_async(&client, &req, &opts,
+                                               on_log_done, &user) == 0);
+  EXPECT(client.last_method == &cp_multi__v1__logger__log__method);
+  EXPECT(client.last_request == &req.base);
+  EXPECT(client.last_opts == &opts);
+  EXPECT(client.user == &user);
+  EXPECT(seen_async.calls == 0); /* only when the runtime delivers */
+  if (client.invoke == NULL) {
+    failures++;
+    return;
+  }
+  /* The runtime delivers through the stub's invoker: the typed callback
+   * gets the response as its own type, and the status and user. */
+  ProtobufCMessage *resp = new_message(&multi__v1__log_response__descriptor);
+  cp_status ok = {.code = CP_STATUS_OK};
+  client.invoke(client.done, &ok, resp, client.user);
+  EXPECT(seen_async.calls == 1);
+  EXPECT(seen_async.code == CP_STATUS_OK);
+  EXPECT(seen_async.resp == (const Multi__V1__LogResponse *)resp);
+  EXPECT(seen_async.resp->base.descriptor ==
+         &multi__v1__log_response__descriptor);
+  EXPECT(seen_async.user == &user);
+  protobuf_c_message_free_unpacked(resp, NULL); /* the runtime's to free */
+  cp_status failed = {.code = CP_STATUS_UNAVAILABLE};
+  client.invoke(client.done, &failed, NULL, client.user);
+  EXPECT(seen_async.calls == 2);
+  EXPECT(seen_async.code == CP_STATUS_UNAVAILABLE);
+  EXPECT(seen_async.resp == NULL);
+  /* A NULL callback is refused. */
+  EXPECT(cp_multi__v1__logger__log__call_async(&client, &req, NULL, NULL,
+                                               NULL) == CP_EINVAL);
+}
+
 int main(void) {
   test_descriptors();
   test_register_and_invoke();
   test_typed_reply();
   test_register_errors();
   test_client_stubs();
+  test_async_stub();
   if (failures > 0) {
     fprintf(stderr, "stub_test: %d failures\n", failures);
     return 1;

@@ -179,6 +179,25 @@ int cp_kv__v1__kvservice__get__call(cp_client *client,
   return rc;
 }
 
+static void cp_kv__v1__kvservice__get__invoke_done(cp_generic_fn done,
+                                                   const cp_status *status,
+                                                   const ProtobufCMessage *resp,
+                                                   void *user) {
+  ((cp_kv__v1__kvservice__get__done_fn)done)(status,
+                                             (const Kv__V1__GetResponse *)resp,
+                                             user);
+}
+
+int cp_kv__v1__kvservice__get__call_async(
+    cp_client *client, const Kv__V1__GetRequest *req,
+    const cp_call_options *opts, cp_kv__v1__kvservice__get__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(client, &cp_kv__v1__kvservice__get__method,
+                                     (const ProtobufCMessage *)req, opts,
+                                     cp_kv__v1__kvservice__get__invoke_done,
+                                     (cp_generic_fn)done, user);
+}
+
 int cp_kv__v1__kvservice__put__call(cp_client *client,
                                     const Kv__V1__PutRequest *req,
                                     Kv__V1__PutResponse **resp,
@@ -194,6 +213,25 @@ int cp_kv__v1__kvservice__put__call(cp_client *client,
   return rc;
 }
 
+static void cp_kv__v1__kvservice__put__invoke_done(cp_generic_fn done,
+                                                   const cp_status *status,
+                                                   const ProtobufCMessage *resp,
+                                                   void *user) {
+  ((cp_kv__v1__kvservice__put__done_fn)done)(status,
+                                             (const Kv__V1__PutResponse *)resp,
+                                             user);
+}
+
+int cp_kv__v1__kvservice__put__call_async(
+    cp_client *client, const Kv__V1__PutRequest *req,
+    const cp_call_options *opts, cp_kv__v1__kvservice__put__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(client, &cp_kv__v1__kvservice__put__method,
+                                     (const ProtobufCMessage *)req, opts,
+                                     cp_kv__v1__kvservice__put__invoke_done,
+                                     (cp_generic_fn)done, user);
+}
+
 int cp_kv__v1__kvservice__delete__call(cp_client *client,
                                        const Kv__V1__DeleteRequest *req,
                                        Kv__V1__DeleteResponse **resp,
@@ -207,6 +245,24 @@ int cp_kv__v1__kvservice__delete__call(cp_client *client,
     *resp = (Kv__V1__DeleteResponse *)msg;
   }
   return rc;
+}
+
+static void cp_kv__v1__kvservice__delete__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_kv__v1__kvservice__delete__done_fn)done)(
+      status, (const Kv__V1__DeleteResponse *)resp, user);
+}
+
+int cp_kv__v1__kvservice__delete__call_async(
+    cp_client *client, const Kv__V1__DeleteRequest *req,
+    const cp_call_options *opts, cp_kv__v1__kvservice__delete__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(client,
+                                     &cp_kv__v1__kvservice__delete__method,
+                                     (const ProtobufCMessage *)req, opts,
+                                     cp_kv__v1__kvservice__delete__invoke_done,
+                                     (cp_generic_fn)done, user);
 }
 
 int cp_kv__v1__kvservice__watch__start(cp_client *client,

@@ -13,6 +13,8 @@
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
  *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
+ *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
+ *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
@@ -102,6 +104,23 @@ int cp_kv__v1__kvservice__get__call(cp_client *client,
                                     const cp_call_options *opts,
                                     cp_status *status);
 
+/* The outcome of cp_kv__v1__kvservice__get__call_async. `status` is valid
+ * during the call only. On OK `resp` is the response, lent to the callback:
+ * the runtime frees it when the callback returns (copy what you keep);
+ * otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_kv__v1__kvservice__get__done_fn)(
+    const cp_status *status, const Kv__V1__GetResponse *resp, void *user);
+
+/* Starts /kv.v1.KVService/Get without waiting, as cp_client_unary_async
+ * does, through the client's interceptors: `req` and `opts` are copied
+ * before it returns. Returns 0, and `done` then runs exactly once, later; or
+ * a negative code (CP_EINVAL also for a NULL `done`), and it never runs. */
+int cp_kv__v1__kvservice__get__call_async(
+    cp_client *client, const Kv__V1__GetRequest *req,
+    const cp_call_options *opts, cp_kv__v1__kvservice__get__done_fn done,
+    void *user);
+
 /* Put stores a value under a key.
  *
  * Calls /kv.v1.KVService/Put. Returns as cp_client_unary: 0 with *resp set
@@ -112,6 +131,23 @@ int cp_kv__v1__kvservice__put__call(cp_client *client,
                                     Kv__V1__PutResponse **resp,
                                     const cp_call_options *opts,
                                     cp_status *status);
+
+/* The outcome of cp_kv__v1__kvservice__put__call_async. `status` is valid
+ * during the call only. On OK `resp` is the response, lent to the callback:
+ * the runtime frees it when the callback returns (copy what you keep);
+ * otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_kv__v1__kvservice__put__done_fn)(
+    const cp_status *status, const Kv__V1__PutResponse *resp, void *user);
+
+/* Starts /kv.v1.KVService/Put without waiting, as cp_client_unary_async
+ * does, through the client's interceptors: `req` and `opts` are copied
+ * before it returns. Returns 0, and `done` then runs exactly once, later; or
+ * a negative code (CP_EINVAL also for a NULL `done`), and it never runs. */
+int cp_kv__v1__kvservice__put__call_async(
+    cp_client *client, const Kv__V1__PutRequest *req,
+    const cp_call_options *opts, cp_kv__v1__kvservice__put__done_fn done,
+    void *user);
 
 /* Delete removes a key.
  *
@@ -124,6 +160,23 @@ int cp_kv__v1__kvservice__delete__call(cp_client *client,
                                        Kv__V1__DeleteResponse **resp,
                                        const cp_call_options *opts,
                                        cp_status *status);
+
+/* The outcome of cp_kv__v1__kvservice__delete__call_async. `status` is valid
+ * during the call only. On OK `resp` is the response, lent to the callback:
+ * the runtime frees it when the callback returns (copy what you keep);
+ * otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_kv__v1__kvservice__delete__done_fn)(
+    const cp_status *status, const Kv__V1__DeleteResponse *resp, void *user);
+
+/* Starts /kv.v1.KVService/Delete without waiting, as cp_client_unary_async
+ * does, through the client's interceptors: `req` and `opts` are copied
+ * before it returns. Returns 0, and `done` then runs exactly once, later; or
+ * a negative code (CP_EINVAL also for a NULL `done`), and it never runs. */
+int cp_kv__v1__kvservice__delete__call_async(
+    cp_client *client, const Kv__V1__DeleteRequest *req,
+    const cp_call_options *opts, cp_kv__v1__kvservice__delete__done_fn done,
+    void *user);
 
 /* Watch streams every put and delete under a key prefix.
  *

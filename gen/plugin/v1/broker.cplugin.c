@@ -93,3 +93,23 @@ int cp_connectplugin__v1__capability_broker__request_capability__call(
   }
   return rc;
 }
+
+static void cp_connectplugin__v1__capability_broker__request_capability__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__capability_broker__request_capability__done_fn)done)(
+      status, (const Connectplugin__V1__RequestCapabilityResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__capability_broker__request_capability__call_async(
+    cp_client *client, const Connectplugin__V1__RequestCapabilityRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__capability_broker__request_capability__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client,
+      &cp_connectplugin__v1__capability_broker__request_capability__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__capability_broker__request_capability__invoke_done,
+      (cp_generic_fn)done, user);
+}

@@ -90,3 +90,22 @@ int cp_connectplugin__v1__handshake_service__handshake__call(
   }
   return rc;
 }
+
+static void cp_connectplugin__v1__handshake_service__handshake__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__handshake_service__handshake__done_fn)done)(
+      status, (const Connectplugin__V1__HandshakeResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__handshake_service__handshake__call_async(
+    cp_client *client, const Connectplugin__V1__HandshakeRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__handshake_service__handshake__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_connectplugin__v1__handshake_service__handshake__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__handshake_service__handshake__invoke_done,
+      (cp_generic_fn)done, user);
+}

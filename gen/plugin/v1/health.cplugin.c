@@ -122,6 +122,26 @@ int cp_connectplugin__health__v1__health_service__check__call(
   return rc;
 }
 
+static void cp_connectplugin__health__v1__health_service__check__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__health__v1__health_service__check__done_fn)done)(
+      status, (const Connectplugin__Health__V1__HealthCheckResponse *)resp,
+      user);
+}
+
+int cp_connectplugin__health__v1__health_service__check__call_async(
+    cp_client *client, const Connectplugin__Health__V1__HealthCheckRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__health__v1__health_service__check__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_connectplugin__health__v1__health_service__check__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__health__v1__health_service__check__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
 int cp_connectplugin__health__v1__health_service__watch__start(
     cp_client *client, const Connectplugin__Health__V1__HealthCheckRequest *req,
     const cp_call_options *opts, cp_client_stream **out, cp_status *status) {

@@ -92,6 +92,25 @@ int cp_connectplugin__v1__plugin_lifecycle__report_health__call(
   return rc;
 }
 
+static void cp_connectplugin__v1__plugin_lifecycle__report_health__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__plugin_lifecycle__report_health__done_fn)done)(
+      status, (const Connectplugin__V1__ReportHealthResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__plugin_lifecycle__report_health__call_async(
+    cp_client *client, const Connectplugin__V1__ReportHealthRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__plugin_lifecycle__report_health__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_connectplugin__v1__plugin_lifecycle__report_health__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__plugin_lifecycle__report_health__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
 /* --- connectplugin.v1.PluginControl --------------------------------------- */
 
 /* The exact types of the members of
@@ -210,6 +229,25 @@ int cp_connectplugin__v1__plugin_control__get_health__call(
   return rc;
 }
 
+static void cp_connectplugin__v1__plugin_control__get_health__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__plugin_control__get_health__done_fn)done)(
+      status, (const Connectplugin__V1__GetHealthResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__plugin_control__get_health__call_async(
+    cp_client *client, const Connectplugin__V1__GetHealthRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__plugin_control__get_health__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_connectplugin__v1__plugin_control__get_health__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__plugin_control__get_health__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
 int cp_connectplugin__v1__plugin_control__shutdown__call(
     cp_client *client, const Connectplugin__V1__ShutdownRequest *req,
     Connectplugin__V1__ShutdownResponse **resp, const cp_call_options *opts,
@@ -222,4 +260,22 @@ int cp_connectplugin__v1__plugin_control__shutdown__call(
     *resp = (Connectplugin__V1__ShutdownResponse *)msg;
   }
   return rc;
+}
+
+static void cp_connectplugin__v1__plugin_control__shutdown__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__plugin_control__shutdown__done_fn)done)(
+      status, (const Connectplugin__V1__ShutdownResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__plugin_control__shutdown__call_async(
+    cp_client *client, const Connectplugin__V1__ShutdownRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__plugin_control__shutdown__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_connectplugin__v1__plugin_control__shutdown__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__plugin_control__shutdown__invoke_done,
+      (cp_generic_fn)done, user);
 }

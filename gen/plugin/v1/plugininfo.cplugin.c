@@ -128,6 +128,25 @@ int cp_connectplugin__v1__plugin_identity__get_plugin_info__call(
   return rc;
 }
 
+static void cp_connectplugin__v1__plugin_identity__get_plugin_info__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__plugin_identity__get_plugin_info__done_fn)done)(
+      status, (const Connectplugin__V1__GetPluginInfoResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__plugin_identity__get_plugin_info__call_async(
+    cp_client *client, const Connectplugin__V1__GetPluginInfoRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__plugin_identity__get_plugin_info__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_connectplugin__v1__plugin_identity__get_plugin_info__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__plugin_identity__get_plugin_info__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
 int cp_connectplugin__v1__plugin_identity__set_runtime_identity__call(
     cp_client *client, const Connectplugin__V1__SetRuntimeIdentityRequest *req,
     Connectplugin__V1__SetRuntimeIdentityResponse **resp,
@@ -141,4 +160,25 @@ int cp_connectplugin__v1__plugin_identity__set_runtime_identity__call(
     *resp = (Connectplugin__V1__SetRuntimeIdentityResponse *)msg;
   }
   return rc;
+}
+
+static void cp_connectplugin__v1__plugin_identity__set_runtime_identity__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__plugin_identity__set_runtime_identity__done_fn)done)(
+      status, (const Connectplugin__V1__SetRuntimeIdentityResponse *)resp,
+      user);
+}
+
+int cp_connectplugin__v1__plugin_identity__set_runtime_identity__call_async(
+    cp_client *client, const Connectplugin__V1__SetRuntimeIdentityRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__plugin_identity__set_runtime_identity__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client,
+      &cp_connectplugin__v1__plugin_identity__set_runtime_identity__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__plugin_identity__set_runtime_identity__invoke_done,
+      (cp_generic_fn)done, user);
 }

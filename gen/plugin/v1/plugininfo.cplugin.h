@@ -13,6 +13,8 @@
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
  *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
+ *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
+ *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
@@ -96,6 +98,27 @@ int cp_connectplugin__v1__plugin_identity__get_plugin_info__call(
     Connectplugin__V1__GetPluginInfoResponse **resp,
     const cp_call_options *opts, cp_status *status);
 
+/* The outcome of
+ * cp_connectplugin__v1__plugin_identity__get_plugin_info__call_async.
+ * `status` is valid during the call only. On OK `resp` is the response, lent
+ * to the callback: the runtime frees it when the callback returns (copy what
+ * you keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_connectplugin__v1__plugin_identity__get_plugin_info__done_fn)(
+    const cp_status *status,
+    const Connectplugin__V1__GetPluginInfoResponse *resp, void *user);
+
+/* Starts /connectplugin.v1.PluginIdentity/GetPluginInfo without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_connectplugin__v1__plugin_identity__get_plugin_info__call_async(
+    cp_client *client, const Connectplugin__V1__GetPluginInfoRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__plugin_identity__get_plugin_info__done_fn done,
+    void *user);
+
 /* SetRuntimeIdentity gives the plugin its runtime ID and token.
  *
  * Calls /connectplugin.v1.PluginIdentity/SetRuntimeIdentity. Returns as
@@ -106,6 +129,27 @@ int cp_connectplugin__v1__plugin_identity__set_runtime_identity__call(
     cp_client *client, const Connectplugin__V1__SetRuntimeIdentityRequest *req,
     Connectplugin__V1__SetRuntimeIdentityResponse **resp,
     const cp_call_options *opts, cp_status *status);
+
+/* The outcome of
+ * cp_connectplugin__v1__plugin_identity__set_runtime_identity__call_async.
+ * `status` is valid during the call only. On OK `resp` is the response, lent
+ * to the callback: the runtime frees it when the callback returns (copy what
+ * you keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_connectplugin__v1__plugin_identity__set_runtime_identity__done_fn)(
+    const cp_status *status,
+    const Connectplugin__V1__SetRuntimeIdentityResponse *resp, void *user);
+
+/* Starts /connectplugin.v1.PluginIdentity/SetRuntimeIdentity without
+ * waiting, as cp_client_unary_async does, through the client's interceptors:
+ * `req` and `opts` are copied before it returns. Returns 0, and `done` then
+ * runs exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_connectplugin__v1__plugin_identity__set_runtime_identity__call_async(
+    cp_client *client, const Connectplugin__V1__SetRuntimeIdentityRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__plugin_identity__set_runtime_identity__done_fn done,
+    void *user);
 
 #ifdef __cplusplus
 }

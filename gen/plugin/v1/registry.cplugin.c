@@ -194,6 +194,25 @@ int cp_connectplugin__v1__service_registry__register_service__call(
   return rc;
 }
 
+static void cp_connectplugin__v1__service_registry__register_service__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__service_registry__register_service__done_fn)done)(
+      status, (const Connectplugin__V1__RegisterServiceResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__service_registry__register_service__call_async(
+    cp_client *client, const Connectplugin__V1__RegisterServiceRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__service_registry__register_service__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_connectplugin__v1__service_registry__register_service__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__service_registry__register_service__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
 int cp_connectplugin__v1__service_registry__unregister_service__call(
     cp_client *client, const Connectplugin__V1__UnregisterServiceRequest *req,
     Connectplugin__V1__UnregisterServiceResponse **resp,
@@ -209,6 +228,26 @@ int cp_connectplugin__v1__service_registry__unregister_service__call(
   return rc;
 }
 
+static void cp_connectplugin__v1__service_registry__unregister_service__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__service_registry__unregister_service__done_fn)done)(
+      status, (const Connectplugin__V1__UnregisterServiceResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__service_registry__unregister_service__call_async(
+    cp_client *client, const Connectplugin__V1__UnregisterServiceRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__service_registry__unregister_service__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client,
+      &cp_connectplugin__v1__service_registry__unregister_service__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__service_registry__unregister_service__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
 int cp_connectplugin__v1__service_registry__discover_service__call(
     cp_client *client, const Connectplugin__V1__DiscoverServiceRequest *req,
     Connectplugin__V1__DiscoverServiceResponse **resp,
@@ -221,6 +260,25 @@ int cp_connectplugin__v1__service_registry__discover_service__call(
     *resp = (Connectplugin__V1__DiscoverServiceResponse *)msg;
   }
   return rc;
+}
+
+static void cp_connectplugin__v1__service_registry__discover_service__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_connectplugin__v1__service_registry__discover_service__done_fn)done)(
+      status, (const Connectplugin__V1__DiscoverServiceResponse *)resp, user);
+}
+
+int cp_connectplugin__v1__service_registry__discover_service__call_async(
+    cp_client *client, const Connectplugin__V1__DiscoverServiceRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__service_registry__discover_service__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_connectplugin__v1__service_registry__discover_service__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__service_registry__discover_service__invoke_done,
+      (cp_generic_fn)done, user);
 }
 
 int cp_connectplugin__v1__service_registry__watch_service__start(

@@ -103,14 +103,16 @@ int cp_client_create(cp_client **out, const char *target,
 
 /* Closes the client: later calls fail with CP_ECLOSED, open streams are
  * cancelled, and asynchronous calls in flight are cancelled (each one's
- * callback still runs, once, with CANCELLED "client is closed"). Idempotent.
+ * callback still runs, once, with CANCELLED "client is closed"; a call
+ * waiting for a retry backoff stops waiting). Idempotent.
  * Safe from any thread, also from an asynchronous call's callback. Does not
  * wait for those callbacks. */
 void cp_client_close(cp_client *client);
 
 /* Closes and frees the client: waits until the callback of every
- * asynchronous call started on it has returned, then joins the client's
- * completion thread. No blocking call or cp_client_unary_async may be running
+ * asynchronous call started on it has returned (an asynchronous interceptor
+ * that has not decided yet is waited for), then joins the client's
+ * completion and callback threads. No blocking call or cp_client_unary_async may be running
  * on the client from another thread, and it must not be called from one of
  * the client's own callbacks (it would wait for itself). NULL allowed. */
 void cp_client_destroy(cp_client *client);
@@ -132,16 +134,28 @@ int cp_client_unary(cp_client *client, const cp_method_desc *method,
  * concurrently with each other; callbacks of different clients may.
  *
  * Exactly once: when cp_client_unary_async returns 0, `done` runs exactly
- * once — after the response and status arrived, the deadline passed, the
- * server failed, or cp_client_close cancelled the call — and never inside
+ * once — after the response and status arrived (of the last attempt, with a
+ * retrying interceptor), the deadline passed, the server failed, an
+ * interceptor ended the call (an open breaker), or cp_client_close cancelled
+ * it, also while it waited for a retry backoff — and never inside
  * cp_client_unary_async itself. When it returns an error, `done` never runs.
  *
- * Interceptors: the interceptor API is synchronous (cp_invocation_proceed
- * returns the outcome), so it cannot wrap a call whose outcome comes later.
- * Rather than skip them silently (a client whose interceptor adds a token
- * would send calls without it), cp_client_unary_async on a client that has
- * interceptors fails with CP_ESTATE. Pass per-call metadata in `opts`
- * instead.
+ * Interceptors: the call runs through the client's interceptors when each
+ * of them has an asynchronous form (cp_client_add_interceptor_async; the
+ * resilience interceptors and the plugin runtime's clients have one). The
+ * first interceptor's async form is entered on the calling thread; every
+ * later step — transport attempts ending, retry backoff timers,
+ * interceptor continuations, and `done` — runs on the client's callback
+ * thread, never blocking it for a wait. A client with an interceptor added
+ * by plain cp_client_add_interceptor (blocking only) refuses asynchronous
+ * calls with CP_ESTATE rather than skip it silently.
+ *
+ * Threads: a client has a completion thread (gRPC's completions) and, once
+ * a call through interceptors was made, a callback thread; both are started
+ * by the first asynchronous call and joined by cp_client_destroy. `done`
+ * runs on the completion thread for a client without interceptors and on
+ * the callback thread otherwise: either way on one thread per client, so
+ * callbacks of one client never run concurrently with each other.
  */
 
 /* The outcome of an asynchronous unary call. `status` is valid during the
@@ -161,13 +175,31 @@ typedef void (*cp_unary_done_fn)(const cp_status *status,
  * passed to `done` untouched. Returns 0 (done will run exactly once);
  * CP_EINVAL for bad arguments (including a NULL `done`); CP_ETOOBIG when the
  * request exceeds max_message_bytes; CP_ECLOSED after cp_client_close;
- * CP_ESTATE when the client has interceptors; CP_ENOMEM; CP_ESYS when the
- * completion thread cannot be started. Thread safety: any thread, any number
+ * CP_ESTATE when an interceptor of the client has no asynchronous form;
+ * CP_ENOMEM; CP_ESYS when a thread cannot be started. Failures decided by
+ * an interceptor (an open circuit breaker) are not errors here: they reach
+ * `done`, like any status. Thread safety: any thread, any number
  * at once, including the client's own callbacks. */
 int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
                           const ProtobufCMessage *req,
                           const cp_call_options *opts, cp_unary_done_fn done,
                           void *user);
+
+/* For generated typed stubs (cp_P__<m>__call_async): an asynchronous
+ * unary call whose callback is a typed function pointer stored as `done`
+ * (any function pointer type converts to and from cp_generic_fn) and called
+ * through the stub's `invoke`, which converts it back. The response is lent
+ * to the callback: the runtime frees it when `invoke` returned. Returns as
+ * cp_client_unary_async (CP_EINVAL also for a NULL invoke or done). */
+typedef void (*cp_generic_fn)(void);
+typedef void (*cp_unary_invoke_fn)(cp_generic_fn done, const cp_status *status,
+                                   const ProtobufCMessage *resp, void *user);
+
+int cp_client_unary_async_typed(cp_client *client, const cp_method_desc *method,
+                                const ProtobufCMessage *req,
+                                const cp_call_options *opts,
+                                cp_unary_invoke_fn invoke, cp_generic_fn done,
+                                void *user);
 
 /* Starts a server-streaming call. Returns 0 and *out (destroy with
  * cp_client_stream_destroy), or a negative code with `status` filled. */
@@ -238,6 +270,74 @@ typedef int (*cp_client_interceptor_fn)(cp_invocation *inv, void *user);
  * the first call. Returns 0, CP_ENOMEM or CP_ESTATE. */
 int cp_client_add_interceptor(cp_client *client, cp_client_interceptor_fn fn,
                               void *user);
+
+/* --- asynchronous interceptors ----------------------------------------------
+ * The async form of an interceptor wraps cp_client_unary_async calls. It is
+ * continuation-based: entered with the invocation, it owns it until it
+ * either
+ *   - calls cp_invocation_proceed_async(inv, then, arg): the inner layers
+ *     run, and when they ended `then(inv, rc, arg)` runs with their outcome
+ *     (rc as cp_invocation_proceed returns; status, trailers and response
+ *     readable as usual). From `then` it may proceed again (retry), wait
+ *     with cp_invocation_resume_after, or complete; or
+ *   - calls cp_invocation_complete(inv, rc): its layer ends with `rc` and the
+ *     current status (set one first with cp_invocation_fail to
+ *     short-circuit), and the layer outside it resumes.
+ * Every entry and every continuation must end in exactly one of
+ * proceed_async, resume_after or complete; after that call the interceptor
+ * no longer touches `inv` in that path. An entry may return before it
+ * decided and decide later from any thread (say after fetching a token);
+ * the invocation and the call stay pending until it does, and
+ * cp_client_destroy waits for it.
+ *
+ * Threads: an entry runs on the thread that proceeded (the caller's for the
+ * outermost, the callback thread for a retry); continuations and timers run
+ * on the client's callback thread, one at a time, never inside
+ * proceed_async or complete. Nothing may block: a wait is a timer.
+ *
+ * The blocking form `fn` keeps serving cp_client_unary and stream starts;
+ * cp_invocation_proceed on an asynchronous invocation returns CP_ESTATE.
+ * Returns as cp_client_add_interceptor; async_fn may be NULL (the client
+ * then refuses asynchronous calls). */
+typedef void (*cp_client_async_interceptor_fn)(cp_invocation *inv, void *user);
+
+/* A continuation: `rc` is what the inner layers (or the timer) ended with. */
+typedef void (*cp_invocation_resume_fn)(cp_invocation *inv, int rc, void *arg);
+
+int cp_client_add_interceptor_async(cp_client *client,
+                                    cp_client_interceptor_fn fn,
+                                    cp_client_async_interceptor_fn async_fn,
+                                    void *user);
+
+/* Whether `inv` is an asynchronous invocation (from cp_client_unary_async),
+ * so its interceptor uses the async calls below. */
+bool cp_invocation_is_async(const cp_invocation *inv);
+
+/* Runs the inner layers; `then` (NULL: pass their outcome on outwards, as
+ * if it called cp_invocation_complete with it) runs once they ended. A
+ * repeated proceed discards the previous attempt's response. Returns 0;
+ * CP_ESTATE when `inv` is not asynchronous or already ended (then nothing
+ * happened); CP_EINVAL for a NULL `inv`. */
+int cp_invocation_proceed_async(cp_invocation *inv,
+                                cp_invocation_resume_fn then, void *arg);
+
+/* Ends the calling layer with `rc` (0 only with an OK status and a
+ * response from a proceed). Any thread. Returns 0, or CP_ESTATE when `inv`
+ * is not asynchronous or already ended. */
+int cp_invocation_complete(cp_invocation *inv, int rc);
+
+/* Runs `fn(inv, 0, arg)` on the callback thread after `delay_ns` (>= 0,
+ * nanoseconds on CLOCK_MONOTONIC) without blocking any thread. When the
+ * client is closed first, `fn` runs at once with CP_ECLOSED and the status
+ * set to CANCELLED "client is closed". Returns 0, CP_EINVAL or
+ * CP_ESTATE. */
+int cp_invocation_resume_after(cp_invocation *inv, int64_t delay_ns,
+                               cp_invocation_resume_fn fn, void *arg);
+
+/* `size` zeroed bytes that live as long as the invocation, for an
+ * interceptor's per-call state (retry counts, a breaker ticket). Blocking
+ * or asynchronous invocations. NULL when out of memory or size is 0. */
+void *cp_invocation_alloc(cp_invocation *inv, size_t size);
 
 const cp_method_desc *cp_invocation_method(const cp_invocation *inv);
 

@@ -11,6 +11,13 @@
  * or cp_breaker is used by many calls at once; every function here is safe
  * from any thread except the destroy functions. Callbacks (sleep, random,
  * on_state_change) may run on several threads at once.
+ *
+ * Asynchronous calls (cp_client_unary_async): retry and breaker attach with
+ * both interceptor forms, so they wrap asynchronous calls too. There a
+ * retry's backoff is a timer on the client's callback thread — `sleep` is
+ * never called, no thread waits — and cp_client_close ends the wait at once
+ * (the call ends CANCELLED "client is closed"); an open breaker fails the
+ * call without a network call, its callback still on the callback thread.
  */
 #ifndef CPLUGIN_RESILIENCE_H
 #define CPLUGIN_RESILIENCE_H
@@ -98,7 +105,8 @@ typedef struct cp_retry_route {
 } cp_retry_route;
 
 /* Waits `ns` nanoseconds (the default uses nanosleep). Tests pass one that
- * advances a cp_manual_clock instead. */
+ * advances a cp_manual_clock instead. Blocking calls only: asynchronous
+ * calls wait on a timer. */
 typedef void (*cp_retry_sleep_fn)(int64_t ns, void *user);
 /* A number in [0, 1) for jitter (the default is a thread-safe PRNG). */
 typedef double (*cp_retry_random_fn)(void *user);

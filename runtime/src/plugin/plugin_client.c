@@ -57,9 +57,9 @@ static const char *dup(cp_plugin_client *pc, const char *s) {
   return cp_arena_strndup(&pc->mem, s, strlen(s));
 }
 
-/* Adds the runtime identity to every call once the handshake issued one. */
-static int add_identity(cp_invocation *inv, void *user) {
-  cp_plugin_client *pc = user;
+/* Adds the runtime identity to every call once the handshake issued one.
+ * Returns 0 or the failure (CP_ERPC, status set). */
+static int attach_identity(cp_plugin_client *pc, cp_invocation *inv) {
   if (pc->runtime_id != NULL) {
     int rc = cp_invocation_add_metadata(inv, CP_MD_RUNTIME_ID, pc->runtime_id);
     if (rc == 0) {
@@ -70,7 +70,21 @@ static int add_identity(cp_invocation *inv, void *user) {
                                 "cannot attach the runtime identity");
     }
   }
-  return cp_invocation_proceed(inv);
+  return 0;
+}
+
+static int add_identity(cp_invocation *inv, void *user) {
+  int rc = attach_identity(user, inv);
+  return rc != 0 ? rc : cp_invocation_proceed(inv);
+}
+
+static void add_identity_async(cp_invocation *inv, void *user) {
+  int rc = attach_identity(user, inv);
+  if (rc != 0) {
+    cp_invocation_complete(inv, rc);
+  } else {
+    cp_invocation_proceed_async(inv, NULL, NULL);
+  }
 }
 
 static int copy_options(cp_plugin_client *pc,
@@ -130,7 +144,8 @@ int cp_plugin_client_create(cp_plugin_client **out,
     rc = cp_client_create(&pc->client, pc->endpoint, &co);
   }
   if (rc == 0) {
-    rc = cp_client_add_interceptor(pc->client, add_identity, pc);
+    rc = cp_client_add_interceptor_async(pc->client, add_identity,
+                                         add_identity_async, pc);
   }
   if (rc != 0) {
     cp_plugin_client_destroy(pc);

@@ -104,31 +104,59 @@ static int add_creds(cp_plugin_runtime *rt, cp_invocation *inv) {
   return rc;
 }
 
-/* The supervisor's channel: the identity only. */
-static int ctl_identity(cp_invocation *inv, void *user) {
+/* The supervisor's channel: the identity only. Returns 0 or the failure
+ * (CP_ERPC, status set). */
+static int ctl_attach(cp_invocation *inv, void *user) {
   if (add_creds(user, inv) != 0) {
     return cp_invocation_fail(inv, CP_STATUS_INTERNAL,
                               "cannot attach the runtime identity");
   }
-  return cp_invocation_proceed(inv);
+  return 0;
+}
+
+static int ctl_identity(cp_invocation *inv, void *user) {
+  int rc = ctl_attach(inv, user);
+  return rc != 0 ? rc : cp_invocation_proceed(inv);
+}
+
+static void ctl_identity_async(cp_invocation *inv, void *user) {
+  int rc = ctl_attach(inv, user);
+  if (rc != 0) {
+    cp_invocation_complete(inv, rc);
+  } else {
+    cp_invocation_proceed_async(inv, NULL, NULL);
+  }
 }
 
 /* The application's host channel: the identity, and a failure that may mean
  * the host no longer accepts it makes the supervisor check. */
 static int app_identity(cp_invocation *inv, void *user) {
   cp_plugin_runtime *rt = user;
-  if (add_creds(rt, inv) != 0) {
-    return cp_invocation_fail(inv, CP_STATUS_INTERNAL,
-                              "cannot attach the runtime identity");
+  int rc = ctl_attach(inv, rt);
+  if (rc != 0) {
+    return rc;
   }
-  int rc = cp_invocation_proceed(inv);
+  rc = cp_invocation_proceed(inv);
   rt_note_status(rt, cp_invocation_status(inv)->code, true);
   return rc;
 }
 
+static void app_identity_done(cp_invocation *inv, int rc, void *arg) {
+  rt_note_status(arg, cp_invocation_status(inv)->code, true);
+  cp_invocation_complete(inv, rc);
+}
+
+static void app_identity_async(cp_invocation *inv, void *user) {
+  int rc = ctl_attach(inv, user);
+  if (rc != 0) {
+    cp_invocation_complete(inv, rc);
+  } else {
+    cp_invocation_proceed_async(inv, app_identity_done, user);
+  }
+}
+
 /* Routed calls: the route and the identity. */
-static int add_route(cp_invocation *inv, void *user) {
-  const rt_route *r = user;
+static int route_attach(cp_invocation *inv, const rt_route *r) {
   int rc = cp_invocation_add_metadata(inv, CP_MD_ROUTE_SERVICE_TYPE, r->type);
   if (rc == 0) {
     rc = add_creds(r->rt, inv);
@@ -137,9 +165,33 @@ static int add_route(cp_invocation *inv, void *user) {
     return cp_invocation_fail(inv, CP_STATUS_INTERNAL,
                               "cannot attach routing metadata");
   }
+  return 0;
+}
+
+static int add_route(cp_invocation *inv, void *user) {
+  const rt_route *r = user;
+  int rc = route_attach(inv, r);
+  if (rc != 0) {
+    return rc;
+  }
   rc = cp_invocation_proceed(inv);
   rt_note_status(r->rt, cp_invocation_status(inv)->code, false);
   return rc;
+}
+
+static void add_route_done(cp_invocation *inv, int rc, void *arg) {
+  const rt_route *r = arg;
+  rt_note_status(r->rt, cp_invocation_status(inv)->code, false);
+  cp_invocation_complete(inv, rc);
+}
+
+static void add_route_async(cp_invocation *inv, void *user) {
+  int rc = route_attach(inv, user);
+  if (rc != 0) {
+    cp_invocation_complete(inv, rc);
+  } else {
+    cp_invocation_proceed_async(inv, add_route_done, user);
+  }
 }
 
 /* --- options -------------------------------------------------------------- */
@@ -223,14 +275,15 @@ static int copy_options(cp_plugin_runtime *rt,
 }
 
 static int host_client(cp_plugin_runtime *rt, cp_client **out,
-                       cp_client_interceptor_fn fn) {
+                       cp_client_interceptor_fn fn,
+                       cp_client_async_interceptor_fn async_fn) {
   cp_client_options co;
   cp_client_options_init(&co);
   co.tls = rt->opts.tls;
   co.max_reconnect_backoff_ms = HOST_RECONNECT_BACKOFF_MS;
   int rc = cp_client_create(out, rt->host, &co);
   if (rc == 0) {
-    rc = cp_client_add_interceptor(*out, fn, rt);
+    rc = cp_client_add_interceptor_async(*out, fn, async_fn, rt);
   }
   return rc;
 }
@@ -281,10 +334,10 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
     }
   }
   if (rc == 0) {
-    rc = host_client(rt, &rt->ctl, ctl_identity);
+    rc = host_client(rt, &rt->ctl, ctl_identity, ctl_identity_async);
   }
   if (rc == 0) {
-    rc = host_client(rt, &rt->app, app_identity);
+    rc = host_client(rt, &rt->app, app_identity, app_identity_async);
   }
   if (rc == 0) {
     rc = rt_join(rt, status);
@@ -359,7 +412,8 @@ static int new_route(cp_plugin_runtime *rt, const char *type, rt_route *r) {
    * channels with the same target, so this costs no extra connection. */
   int rc = cp_client_create(&r->client, rt->host, &co);
   if (rc == 0) {
-    rc = cp_client_add_interceptor(r->client, add_route, r);
+    rc = cp_client_add_interceptor_async(r->client, add_route, add_route_async,
+                                         r);
   }
   return rc;
 }

@@ -279,10 +279,23 @@ cp_breaker_state cp_breaker_get_state(cp_breaker *breaker) {
   return s;
 }
 
+static bool in_scope(const cp_breaker *b, const cp_invocation *inv) {
+  return b->scope_prefix == NULL || strncmp(cp_invocation_method(inv)->path,
+                                            b->scope_prefix, b->scope_len) == 0;
+}
+
+/* Only outcomes from the target count; local errors (closed client,
+ * request too big) release the slot like a cancellation. */
+static cp_status_code outcome_code(const cp_invocation *inv, int rc) {
+  if (rc == 0) {
+    return CP_STATUS_OK;
+  }
+  return rc == CP_ERPC ? cp_invocation_status(inv)->code : CP_STATUS_CANCELLED;
+}
+
 static int breaker_intercept(cp_invocation *inv, void *user) {
   cp_breaker *b = user;
-  if (b->scope_prefix != NULL && strncmp(cp_invocation_method(inv)->path,
-                                         b->scope_prefix, b->scope_len) != 0) {
+  if (!in_scope(b, inv)) {
     return cp_invocation_proceed(inv);
   }
   cp_breaker_ticket ticket;
@@ -291,21 +304,49 @@ static int breaker_intercept(cp_invocation *inv, void *user) {
                               "circuit breaker is open");
   }
   int rc = cp_invocation_proceed(inv);
-  /* Only outcomes from the target count; local errors (closed client,
-   * request too big) release the slot like a cancellation. */
-  cp_status_code code = CP_STATUS_CANCELLED;
-  if (rc == 0) {
-    code = CP_STATUS_OK;
-  } else if (rc == CP_ERPC) {
-    code = cp_invocation_status(inv)->code;
-  }
-  cp_breaker_record(b, &ticket, code);
+  cp_breaker_record(b, &ticket, outcome_code(inv, rc));
   return rc;
+}
+
+/* The asynchronous form: the ticket waits in the invocation for the
+ * outcome. */
+typedef struct async_probe {
+  cp_breaker *breaker;
+  cp_breaker_ticket ticket;
+} async_probe;
+
+static void breaker_after(cp_invocation *inv, int rc, void *arg) {
+  async_probe *p = arg;
+  cp_breaker_record(p->breaker, &p->ticket, outcome_code(inv, rc));
+  cp_invocation_complete(inv, rc);
+}
+
+static void breaker_intercept_async(cp_invocation *inv, void *user) {
+  cp_breaker *b = user;
+  if (!in_scope(b, inv)) {
+    cp_invocation_proceed_async(inv, NULL, NULL);
+    return;
+  }
+  async_probe *p = cp_invocation_alloc(inv, sizeof *p);
+  if (p == NULL) {
+    cp_invocation_complete(
+        inv, cp_invocation_fail(inv, CP_STATUS_INTERNAL, "out of memory"));
+    return;
+  }
+  p->breaker = b;
+  if (!cp_breaker_allow(b, &p->ticket)) {
+    /* Fails fast: the target is never called. */
+    cp_invocation_complete(inv, cp_invocation_fail(inv, CP_STATUS_UNAVAILABLE,
+                                                   "circuit breaker is open"));
+    return;
+  }
+  cp_invocation_proceed_async(inv, breaker_after, p);
 }
 
 int cp_breaker_attach(cp_breaker *breaker, cp_client *client) {
   if (breaker == NULL) {
     return CP_EINVAL;
   }
-  return cp_client_add_interceptor(client, breaker_intercept, breaker);
+  return cp_client_add_interceptor_async(client, breaker_intercept,
+                                         breaker_intercept_async, breaker);
 }

@@ -216,44 +216,108 @@ static int attempt_once(const cp_retry_policy *p, cp_invocation *inv,
   return rc;
 }
 
-static int retry_intercept(cp_invocation *inv, void *user) {
-  cp_retry *r = user;
-  const cp_method_desc *method = cp_invocation_method(inv);
-  const cp_retry_policy *p = policy_for(r, method->path);
-  bool stream = method->kind != CP_METHOD_UNARY;
+/* One call's retry state: the policy, the attempt number and the deadline
+ * as a budget on the retry's clock. */
+typedef struct retry_run {
+  cp_retry *r;
+  const cp_retry_policy *p;
+  int attempt;
+  int64_t budget_ns; /* INT64_MAX: no deadline */
+  int64_t start;
+} retry_run;
+
+static void run_init(retry_run *run, cp_retry *r, const cp_invocation *inv) {
+  run->r = r;
+  run->p = policy_for(r, cp_invocation_method(inv)->path);
+  run->attempt = 1;
   /* The deadline is on the system clock; keep it as time left so an
    * injected clock measures the same budget. */
   int64_t deadline = cp_invocation_deadline_ns(inv);
-  int64_t budget_ns =
+  run->budget_ns =
       deadline == INT64_MAX ? INT64_MAX : deadline - cp_clock_now_ns(NULL);
-  int64_t start = cp_clock_now_ns(r->clock);
-  for (int attempt = 1;; attempt++) {
-    int rc = attempt_once(p, inv, stream);
-    /* Only a status from the target is worth another try: bad arguments,
-     * a closed client or an unencodable request stay what they are. */
-    if (rc != CP_ERPC || attempt >= p->max_attempts) {
-      return rc;
+  run->start = cp_clock_now_ns(r->clock);
+}
+
+/* Whether attempt `run->attempt`, which ended with `rc`, is tried again,
+ * and after how long. */
+static bool should_retry(const retry_run *run, const cp_invocation *inv, int rc,
+                         int64_t *wait_ns) {
+  /* Only a status from the target is worth another try: bad arguments,
+   * a closed client or an unencodable request stay what they are. */
+  if (rc != CP_ERPC || run->attempt >= run->p->max_attempts) {
+    return false;
+  }
+  if (!next_wait_ns(run->r, run->p, inv, run->attempt, wait_ns)) {
+    return false;
+  }
+  if (run->budget_ns != INT64_MAX) {
+    int64_t left =
+        run->budget_ns - (cp_clock_now_ns(run->r->clock) - run->start);
+    if (*wait_ns >= left) {
+      return false; /* the next attempt could not finish in time */
     }
+  }
+  return true;
+}
+
+static int retry_intercept(cp_invocation *inv, void *user) {
+  retry_run run;
+  run_init(&run, user, inv);
+  bool stream = cp_invocation_method(inv)->kind != CP_METHOD_UNARY;
+  for (;; run.attempt++) {
+    int rc = attempt_once(run.p, inv, stream);
     int64_t wait_ns = 0;
-    if (!next_wait_ns(r, p, inv, attempt, &wait_ns)) {
+    if (!should_retry(&run, inv, rc, &wait_ns)) {
       return rc;
-    }
-    if (budget_ns != INT64_MAX) {
-      int64_t left = budget_ns - (cp_clock_now_ns(r->clock) - start);
-      if (wait_ns >= left) {
-        return rc; /* the next attempt could not finish in time */
-      }
     }
     if (wait_ns > 0) {
-      r->sleep(wait_ns, r->sleep_user);
+      run.r->sleep(wait_ns, run.r->sleep_user);
     }
-    atomic_fetch_add(&r->retries, 1);
+    atomic_fetch_add(&run.r->retries, 1);
   }
+}
+
+/* The asynchronous form: the backoff is a timer on the client's callback
+ * thread (the injected sleep is for blocking calls only), so no thread
+ * waits; closing the client ends the wait at once. */
+static void retry_attempt_done(cp_invocation *inv, int rc, void *arg);
+
+static void retry_backoff_done(cp_invocation *inv, int rc, void *arg) {
+  retry_run *run = arg;
+  if (rc != 0) {
+    cp_invocation_complete(inv, rc); /* closed while waiting */
+    return;
+  }
+  atomic_fetch_add(&run->r->retries, 1);
+  run->attempt++;
+  cp_invocation_proceed_async(inv, retry_attempt_done, run);
+}
+
+static void retry_attempt_done(cp_invocation *inv, int rc, void *arg) {
+  retry_run *run = arg;
+  int64_t wait_ns = 0;
+  if (!should_retry(run, inv, rc, &wait_ns)) {
+    cp_invocation_complete(inv, rc);
+    return;
+  }
+  cp_invocation_resume_after(inv, wait_ns, retry_backoff_done, run);
+}
+
+static void retry_intercept_async(cp_invocation *inv, void *user) {
+  retry_run *run = cp_invocation_alloc(inv, sizeof *run);
+  if (run == NULL) {
+    cp_invocation_complete(
+        inv, cp_invocation_fail(inv, CP_STATUS_INTERNAL, "out of memory"));
+    return;
+  }
+  run_init(run, user, inv);
+  cp_invocation_proceed_async(inv, retry_attempt_done, run);
 }
 
 int cp_retry_attach(cp_retry *retry, cp_client *client) {
   if (retry == NULL) {
     return CP_EINVAL;
   }
-  return cp_client_add_interceptor(client, retry_intercept, retry);
+  return cp_client_add_interceptor_async(client, retry_intercept,
+                                         retry_intercept_async, retry);
 }

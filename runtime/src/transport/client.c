@@ -105,6 +105,8 @@ int cp_client_create(cp_client **out, const char *target,
     cp_plaintext_warn(CP_PLAINTEXT_CLIENT, target);
   }
   pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->chains_cv, NULL);
+  cp_exec_init(&c->exec);
   atomic_init(&c->closed, false);
   atomic_init(&c->used, false);
   atomic_init(&c->refs, 1);
@@ -126,6 +128,7 @@ void cp_client_close(cp_client *client) {
   }
   cp_client_async_cancel_all(client);
   pthread_mutex_unlock(&client->mu);
+  cp_exec_close(&client->exec); /* backoff timers end at once */
 }
 
 void cp_client_retain(cp_client *client) {
@@ -140,6 +143,8 @@ void cp_client_release(cp_client *client) {
   cp_client_async_stop(client);
   grpc_channel_destroy(client->channel);
   free(client->interceptors);
+  cp_exec_destroy(&client->exec);
+  pthread_cond_destroy(&client->chains_cv);
   pthread_mutex_destroy(&client->mu);
   free(client);
   grpc_shutdown();
@@ -155,6 +160,13 @@ void cp_client_destroy(cp_client *client) {
 
 int cp_client_add_interceptor(cp_client *client, cp_client_interceptor_fn fn,
                               void *user) {
+  return cp_client_add_interceptor_async(client, fn, NULL, user);
+}
+
+int cp_client_add_interceptor_async(cp_client *client,
+                                    cp_client_interceptor_fn fn,
+                                    cp_client_async_interceptor_fn async_fn,
+                                    void *user) {
   if (client == NULL || fn == NULL) {
     return CP_EINVAL;
   }
@@ -168,6 +180,7 @@ int cp_client_add_interceptor(cp_client *client, cp_client_interceptor_fn fn,
     return CP_ENOMEM;
   }
   p[n].fn = fn;
+  p[n].async_fn = async_fn;
   p[n].user = user;
   client->interceptors = p;
   client->interceptor_count = n + 1;
@@ -322,7 +335,7 @@ int cp_invocation_await_first_message(cp_invocation *inv) {
   return rc;
 }
 
-static void discard_attempt(cp_invocation *inv) {
+void cp_invocation_discard_attempt(cp_invocation *inv) {
   inv->trailers = NULL;
   inv->trailer_count = 0;
   if (inv->response != NULL) {
@@ -335,7 +348,22 @@ static void discard_attempt(cp_invocation *inv) {
   }
 }
 
+bool cp_client_chain_is_async(const cp_client *client) {
+  for (size_t i = 0; i < client->interceptor_count; i++) {
+    if (client->interceptors[i].async_fn == NULL) {
+      return false;
+    }
+  }
+  return true;
+}
+
 int cp_invocation_proceed(cp_invocation *inv) {
+  if (inv->chain != NULL) {
+    /* Blocking here would hold the caller's or the callback thread. */
+    cp_status_set(&inv->status, CP_STATUS_INTERNAL,
+                  "blocking proceed in an asynchronous call");
+    return CP_ESTATE;
+  }
   cp_client *c = inv->client;
   size_t i = inv->depth;
   if (i < c->interceptor_count) {
@@ -344,7 +372,7 @@ int cp_invocation_proceed(cp_invocation *inv) {
     inv->depth = i;
     return rc;
   }
-  discard_attempt(inv);
+  cp_invocation_discard_attempt(inv);
   if (atomic_load(&c->closed)) {
     cp_status_set(&inv->status, CP_STATUS_CANCELLED, "client is closed");
     return CP_ECLOSED;
@@ -440,7 +468,7 @@ int cp_client_unary(cp_client *client, const cp_method_desc *method,
     cp_status_set(status, CP_STATUS_INTERNAL, "no response");
     rc = CP_ERPC;
   }
-  discard_attempt(&inv);
+  cp_invocation_discard_attempt(&inv);
   cp_arena_release(&inv.arena);
   return rc;
 }
@@ -477,7 +505,7 @@ int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
     cp_status_set(status, CP_STATUS_INTERNAL, "no stream");
     rc = CP_ERPC;
   }
-  discard_attempt(&inv);
+  cp_invocation_discard_attempt(&inv);
   cp_arena_release(&inv.arena);
   return rc;
 }

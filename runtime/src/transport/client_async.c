@@ -25,10 +25,14 @@ struct cp_async_call {
   cp_client *client;
   cp_async_call *prev;
   cp_async_call *next;
-  cp_invocation inv; /* method, metadata (in its arena), deadline */
+  /* A direct call owns its invocation (method, metadata in its arena,
+   * deadline); an attempt of a chain (client_async_chain.c) points to the
+   * chain's, which outlives it. */
+  cp_invocation own;
+  cp_invocation *inv;
   grpc_call *gcall;
   cp_unary_batch batch;
-  cp_unary_done_fn done;
+  cp_unary_done_fn done; /* direct calls */
   void *user;
 };
 
@@ -83,8 +87,31 @@ static void free_call(cp_async_call *a) {
     grpc_call_unref(a->gcall);
   }
   cp_unary_batch_release(&a->batch);
-  cp_arena_release(&a->inv.arena);
+  cp_arena_release(&a->own.arena);
   free(a);
+}
+
+/* An attempt of a chain ended: leave its outcome in the chain's invocation
+ * and hand over to the chain (whose continuation runs on the callback
+ * thread, not this one). */
+static void on_attempt_complete(cp_tag *tag, bool ok) {
+  cp_async_call *a = (cp_async_call *)tag;
+  cp_client *c = a->client;
+  cp_invocation *inv = a->inv;
+  pthread_mutex_lock(&c->mu);
+  unlink_call(c, a);
+  pthread_mutex_unlock(&c->mu);
+  int rc = cp_unary_batch_outcome(&a->batch, inv->method, ok, &inv->status,
+                                  &inv->response);
+  cp_invocation_keep_trailers(inv, &a->batch.trailing_md);
+  if (inv->out_trailers != NULL) {
+    cp_trailers_fill(inv->out_trailers, &a->batch.trailing_md);
+  }
+  if (inv->status.code == CP_STATUS_CANCELLED && atomic_load(&c->closed)) {
+    cp_status_set(&inv->status, CP_STATUS_CANCELLED, "client is closed");
+  }
+  free_call(a);
+  cp_async_chain_attempt_done(inv->chain, rc);
 }
 
 /* The batch completed (on the client's thread): decode, report, free. */
@@ -97,9 +124,9 @@ static void on_complete(cp_tag *tag, bool ok) {
 
   cp_status status;
   ProtobufCMessage *resp = NULL;
-  cp_unary_batch_outcome(&a->batch, a->inv.method, ok, &status, &resp);
-  if (a->inv.out_trailers != NULL) {
-    cp_trailers_fill(a->inv.out_trailers, &a->batch.trailing_md);
+  cp_unary_batch_outcome(&a->batch, a->inv->method, ok, &status, &resp);
+  if (a->inv->out_trailers != NULL) {
+    cp_trailers_fill(a->inv->out_trailers, &a->batch.trailing_md);
   }
   if (status.code == CP_STATUS_CANCELLED && atomic_load(&c->closed)) {
     cp_status_set(&status, CP_STATUS_CANCELLED, "client is closed");
@@ -120,20 +147,22 @@ static cp_async_call *new_call(cp_client *c, cp_unary_done_fn done,
   a->client = c;
   a->done = done;
   a->user = user;
+  a->inv = &a->own;
+  cp_arena_init(&a->own.arena);
   cp_unary_batch_init(&a->batch);
   return a;
 }
 
 /* Creates the gRPC call and starts its one batch (client->mu held). */
 static int start_batch(cp_client *c, cp_async_call *a) {
-  grpc_slice path = grpc_slice_from_static_string(a->inv.method->path);
+  grpc_slice path = grpc_slice_from_static_string(a->inv->method->path);
   a->gcall = grpc_channel_create_call(
       c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->async_cq, path, NULL,
-      cp_grpc_deadline(a->inv.deadline_ns), NULL);
+      cp_grpc_deadline(a->inv->deadline_ns), NULL);
   if (a->gcall == NULL) {
     return CP_ENOMEM;
   }
-  if (cp_unary_batch_start(&a->batch, a->gcall, &a->inv, &a->tag) !=
+  if (cp_unary_batch_start(&a->batch, a->gcall, a->inv, &a->tag) !=
       GRPC_CALL_OK) {
     return CP_ESYS;
   }
@@ -154,13 +183,16 @@ int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
     return rc;
   }
   if (client->interceptor_count > 0) {
-    return CP_ESTATE;
+    if (!cp_client_chain_is_async(client)) {
+      return CP_ESTATE; /* an interceptor that can only block */
+    }
+    return cp_async_chain_start(client, method, req, opts, done, user);
   }
   cp_async_call *a = new_call(client, done, user);
   if (a == NULL) {
     return CP_ENOMEM;
   }
-  rc = cp_invocation_init(&a->inv, client, method, req, opts);
+  rc = cp_invocation_init(&a->own, client, method, req, opts);
   if (rc == 0) {
     rc =
         cp_codec_encode(req, client->opts.max_message_bytes, &a->batch.request);
@@ -188,6 +220,56 @@ int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
   return rc;
 }
 
+int cp_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request) {
+  cp_client *c = inv->client;
+  cp_async_call *a = new_call(c, NULL, NULL);
+  grpc_byte_buffer *copy = a != NULL ? grpc_byte_buffer_copy(request) : NULL;
+  if (a == NULL || copy == NULL) {
+    if (a != NULL) {
+      free_call(a);
+    }
+    cp_status_set(&inv->status, CP_STATUS_INTERNAL, "out of memory");
+    return CP_ENOMEM;
+  }
+  a->tag.on_done = on_attempt_complete;
+  a->inv = inv;
+  a->batch.request = copy;
+  int rc;
+  pthread_mutex_lock(&c->mu);
+  if (atomic_load(&c->closed)) {
+    rc = CP_ECLOSED;
+  } else {
+    rc = ensure_started(c);
+  }
+  if (rc == 0) {
+    rc = start_batch(c, a);
+  }
+  if (rc == 0) {
+    link_call(c, a);
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (rc != 0) {
+    free_call(a);
+    if (rc == CP_ECLOSED) {
+      cp_status_set(&inv->status, CP_STATUS_CANCELLED, "client is closed");
+    } else {
+      cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call: %s",
+                    cp_strerror(rc));
+    }
+  }
+  return rc;
+}
+
+int cp_async_start_threads(cp_client *client) {
+  pthread_mutex_lock(&client->mu);
+  int rc = atomic_load(&client->closed) ? CP_ECLOSED : ensure_started(client);
+  pthread_mutex_unlock(&client->mu);
+  if (rc == 0) {
+    rc = cp_exec_start(&client->exec);
+  }
+  return rc;
+}
+
 void cp_client_async_cancel_all(cp_client *client) {
   for (cp_async_call *a = client->async_calls; a != NULL; a = a->next) {
     grpc_call_cancel(a->gcall, NULL);
@@ -195,6 +277,14 @@ void cp_client_async_cancel_all(cp_client *client) {
 }
 
 void cp_client_async_stop(cp_client *client) {
+  pthread_mutex_lock(&client->mu);
+  /* Closed, so every chain ends soon: its attempts are cancelled and its
+   * timers fire; both threads must run until the last one did. */
+  while (client->chains_live > 0) {
+    pthread_cond_wait(&client->chains_cv, &client->mu);
+  }
+  pthread_mutex_unlock(&client->mu);
+  cp_exec_stop(&client->exec);
   pthread_mutex_lock(&client->mu);
   bool started = client->async_started;
   client->async_started = false;

@@ -9,11 +9,14 @@
 
 #include "core/arena.h"
 #include "cplugin/client.h"
+#include "transport/client_exec.h"
 
 typedef struct cp_async_call cp_async_call;
+typedef struct cp_async_chain cp_async_chain;
 
 typedef struct cp_client_interceptor_entry {
   cp_client_interceptor_fn fn;
+  cp_client_async_interceptor_fn async_fn; /* NULL: blocking calls only */
   void *user;
 } cp_client_interceptor_entry;
 
@@ -38,6 +41,13 @@ struct cp_client {
   pthread_t async_thread;
   bool async_started;
   cp_async_call *async_calls;
+  /* Asynchronous calls through interceptors (client_async_chain.c): their
+   * continuations run on `exec`, started with the first such call. Live
+   * chains are counted under mu; destroy waits for the count to reach 0
+   * (chains_cv) before stopping the threads. */
+  cp_exec exec;
+  size_t chains_live;
+  pthread_cond_t chains_cv;
 };
 
 struct cp_invocation {
@@ -60,6 +70,10 @@ struct cp_invocation {
   ProtobufCMessage *response;
   cp_client_stream *stream;
   cp_arena arena;
+  /* Set for an asynchronous invocation (client_async_chain.c); `depth` is
+   * then the layer that owns it: interceptor i, or the transport at
+   * interceptor_count. */
+  cp_async_chain *chain;
 };
 
 /* Validates the arguments of a call (`kind` must match the method's), fills
@@ -77,6 +91,33 @@ int cp_invocation_init(cp_invocation *inv, cp_client *client,
                        const cp_method_desc *method,
                        const ProtobufCMessage *req,
                        const cp_call_options *opts);
+
+/* Drops the latest attempt's response, stream and trailers. */
+void cp_invocation_discard_attempt(cp_invocation *inv);
+
+/* Whether every interceptor of the client has an asynchronous form. */
+bool cp_client_chain_is_async(const cp_client *client);
+
+/* Starts an asynchronous call through the client's interceptors, after
+ * cp_client_unary_async checked its arguments. Returns as
+ * cp_client_unary_async. */
+int cp_async_chain_start(cp_client *client, const cp_method_desc *method,
+                         const ProtobufCMessage *req,
+                         const cp_call_options *opts, cp_unary_done_fn done,
+                         void *user);
+
+/* Starts one transport attempt of an asynchronous chain: a copy of
+ * `request` sent with the invocation's metadata and deadline. When it ends,
+ * the invocation holds its status, response and trailers and
+ * cp_async_chain_attempt_done runs (on the completion-queue thread). Returns
+ * 0, or CP_ECLOSED / CP_ENOMEM / CP_ESYS when nothing was started (the
+ * status is set). */
+int cp_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request);
+void cp_async_chain_attempt_done(cp_async_chain *chain, int rc);
+
+/* Starts the completion-queue and callback threads unless running. Returns
+ * 0, CP_ECLOSED or CP_ESYS. */
+int cp_async_start_threads(cp_client *client);
 
 /* Cancels the asynchronous calls in flight (client->mu held by the caller,
  * `closed` already set). */

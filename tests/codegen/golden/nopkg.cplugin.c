@@ -82,3 +82,19 @@ int cp_echo__echo__call(cp_client *client, const Ping *req, Ping **resp,
   }
   return rc;
 }
+
+static void cp_echo__echo__invoke_done(cp_generic_fn done,
+                                       const cp_status *status,
+                                       const ProtobufCMessage *resp,
+                                       void *user) {
+  ((cp_echo__echo__done_fn)done)(status, (const Ping *)resp, user);
+}
+
+int cp_echo__echo__call_async(cp_client *client, const Ping *req,
+                              const cp_call_options *opts,
+                              cp_echo__echo__done_fn done, void *user) {
+  return cp_client_unary_async_typed(client, &cp_echo__echo__method,
+                                     (const ProtobufCMessage *)req, opts,
+                                     cp_echo__echo__invoke_done,
+                                     (cp_generic_fn)done, user);
+}

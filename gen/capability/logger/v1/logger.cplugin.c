@@ -90,3 +90,21 @@ int cp_capability__logger__v1__logger__log__call(
   }
   return rc;
 }
+
+static void cp_capability__logger__v1__logger__log__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_capability__logger__v1__logger__log__done_fn)done)(
+      status, (const Capability__Logger__V1__LogResponse *)resp, user);
+}
+
+int cp_capability__logger__v1__logger__log__call_async(
+    cp_client *client, const Capability__Logger__V1__LogRequest *req,
+    const cp_call_options *opts,
+    cp_capability__logger__v1__logger__log__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_capability__logger__v1__logger__log__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_capability__logger__v1__logger__log__invoke_done, (cp_generic_fn)done,
+      user);
+}

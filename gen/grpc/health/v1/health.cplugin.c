@@ -118,6 +118,24 @@ int cp_grpc__health__v1__health__check__call(
   return rc;
 }
 
+static void cp_grpc__health__v1__health__check__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_grpc__health__v1__health__check__done_fn)done)(
+      status, (const Grpc__Health__V1__HealthCheckResponse *)resp, user);
+}
+
+int cp_grpc__health__v1__health__check__call_async(
+    cp_client *client, const Grpc__Health__V1__HealthCheckRequest *req,
+    const cp_call_options *opts,
+    cp_grpc__health__v1__health__check__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_grpc__health__v1__health__check__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_grpc__health__v1__health__check__invoke_done, (cp_generic_fn)done,
+      user);
+}
+
 int cp_grpc__health__v1__health__watch__start(
     cp_client *client, const Grpc__Health__V1__HealthCheckRequest *req,
     const cp_call_options *opts, cp_client_stream **out, cp_status *status) {

@@ -89,3 +89,20 @@ int cp_consumer__v1__consumer_service__use__call(
   }
   return rc;
 }
+
+static void cp_consumer__v1__consumer_service__use__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_consumer__v1__consumer_service__use__done_fn)done)(
+      status, (const Shared__V1__Result__Item *)resp, user);
+}
+
+int cp_consumer__v1__consumer_service__use__call_async(
+    cp_client *client, const Alt__V1__Msg *req, const cp_call_options *opts,
+    cp_consumer__v1__consumer_service__use__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_consumer__v1__consumer_service__use__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_consumer__v1__consumer_service__use__invoke_done, (cp_generic_fn)done,
+      user);
+}

@@ -86,3 +86,20 @@ int cp_alt__v1__renamed__ping__call(cp_client *client, const Alt__V1__Msg *req,
   }
   return rc;
 }
+
+static void cp_alt__v1__renamed__ping__invoke_done(cp_generic_fn done,
+                                                   const cp_status *status,
+                                                   const ProtobufCMessage *resp,
+                                                   void *user) {
+  ((cp_alt__v1__renamed__ping__done_fn)done)(status, (const Alt__V1__Msg *)resp,
+                                             user);
+}
+
+int cp_alt__v1__renamed__ping__call_async(
+    cp_client *client, const Alt__V1__Msg *req, const cp_call_options *opts,
+    cp_alt__v1__renamed__ping__done_fn done, void *user) {
+  return cp_client_unary_async_typed(client, &cp_alt__v1__renamed__ping__method,
+                                     (const ProtobufCMessage *)req, opts,
+                                     cp_alt__v1__renamed__ping__invoke_done,
+                                     (cp_generic_fn)done, user);
+}

@@ -88,6 +88,24 @@ int cp_multi__v1__logger__log__call(cp_client *client,
   return rc;
 }
 
+static void cp_multi__v1__logger__log__invoke_done(cp_generic_fn done,
+                                                   const cp_status *status,
+                                                   const ProtobufCMessage *resp,
+                                                   void *user) {
+  ((cp_multi__v1__logger__log__done_fn)done)(
+      status, (const Multi__V1__LogResponse *)resp, user);
+}
+
+int cp_multi__v1__logger__log__call_async(
+    cp_client *client, const Multi__V1__LogRequest *req,
+    const cp_call_options *opts, cp_multi__v1__logger__log__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(client, &cp_multi__v1__logger__log__method,
+                                     (const ProtobufCMessage *)req, opts,
+                                     cp_multi__v1__logger__log__invoke_done,
+                                     (cp_generic_fn)done, user);
+}
+
 /* --- multi.v1.HealthService ----------------------------------------------- */
 
 /* The exact types of the members of cp_multi__v1__health_service__handlers.
@@ -196,6 +214,24 @@ int cp_multi__v1__health_service__check__call(
     *resp = (Multi__V1__Probe__Response *)msg;
   }
   return rc;
+}
+
+static void cp_multi__v1__health_service__check__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_multi__v1__health_service__check__done_fn)done)(
+      status, (const Multi__V1__Probe__Response *)resp, user);
+}
+
+int cp_multi__v1__health_service__check__call_async(
+    cp_client *client, const Multi__V1__Probe__Request *req,
+    const cp_call_options *opts,
+    cp_multi__v1__health_service__check__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_multi__v1__health_service__check__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_multi__v1__health_service__check__invoke_done, (cp_generic_fn)done,
+      user);
 }
 
 int cp_multi__v1__health_service__watch__start(
@@ -370,6 +406,25 @@ int cp_multi__v1__service_registry__register_service__call(
   return rc;
 }
 
+static void cp_multi__v1__service_registry__register_service__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_multi__v1__service_registry__register_service__done_fn)done)(
+      status, (const Multi__V1__LogResponse *)resp, user);
+}
+
+int cp_multi__v1__service_registry__register_service__call_async(
+    cp_client *client, const Multi__V1__LogRequest *req,
+    const cp_call_options *opts,
+    cp_multi__v1__service_registry__register_service__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_multi__v1__service_registry__register_service__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_multi__v1__service_registry__register_service__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
 int cp_multi__v1__service_registry__get_plugin_info__call(
     cp_client *client, const Shared__V1__Query *req,
     Shared__V1__Result__Item **resp, const cp_call_options *opts,
@@ -382,6 +437,24 @@ int cp_multi__v1__service_registry__get_plugin_info__call(
     *resp = (Shared__V1__Result__Item *)msg;
   }
   return rc;
+}
+
+static void cp_multi__v1__service_registry__get_plugin_info__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_multi__v1__service_registry__get_plugin_info__done_fn)done)(
+      status, (const Shared__V1__Result__Item *)resp, user);
+}
+
+int cp_multi__v1__service_registry__get_plugin_info__call_async(
+    cp_client *client, const Shared__V1__Query *req,
+    const cp_call_options *opts,
+    cp_multi__v1__service_registry__get_plugin_info__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_multi__v1__service_registry__get_plugin_info__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_multi__v1__service_registry__get_plugin_info__invoke_done,
+      (cp_generic_fn)done, user);
 }
 
 int cp_multi__v1__service_registry__watch_service__start(

@@ -13,6 +13,8 @@
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
  *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
+ *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
+ *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
@@ -82,6 +84,23 @@ int cp_multi__v1__logger__log__call(cp_client *client,
                                     const cp_call_options *opts,
                                     cp_status *status);
 
+/* The outcome of cp_multi__v1__logger__log__call_async. `status` is valid
+ * during the call only. On OK `resp` is the response, lent to the callback:
+ * the runtime frees it when the callback returns (copy what you keep);
+ * otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_multi__v1__logger__log__done_fn)(
+    const cp_status *status, const Multi__V1__LogResponse *resp, void *user);
+
+/* Starts /multi.v1.Logger/Log without waiting, as cp_client_unary_async
+ * does, through the client's interceptors: `req` and `opts` are copied
+ * before it returns. Returns 0, and `done` then runs exactly once, later; or
+ * a negative code (CP_EINVAL also for a NULL `done`), and it never runs. */
+int cp_multi__v1__logger__log__call_async(
+    cp_client *client, const Multi__V1__LogRequest *req,
+    const cp_call_options *opts, cp_multi__v1__logger__log__done_fn done,
+    void *user);
+
 /* --- multi.v1.HealthService ----------------------------------------------- */
 
 /* Method descriptors of multi.v1.HealthService. */
@@ -141,6 +160,25 @@ int cp_multi__v1__health_service__check__call(
     cp_client *client, const Multi__V1__Probe__Request *req,
     Multi__V1__Probe__Response **resp, const cp_call_options *opts,
     cp_status *status);
+
+/* The outcome of cp_multi__v1__health_service__check__call_async. `status`
+ * is valid during the call only. On OK `resp` is the response, lent to the
+ * callback: the runtime frees it when the callback returns (copy what you
+ * keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_multi__v1__health_service__check__done_fn)(
+    const cp_status *status, const Multi__V1__Probe__Response *resp,
+    void *user);
+
+/* Starts /multi.v1.HealthService/Check without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_multi__v1__health_service__check__call_async(
+    cp_client *client, const Multi__V1__Probe__Request *req,
+    const cp_call_options *opts,
+    cp_multi__v1__health_service__check__done_fn done, void *user);
 
 /* Watch streams Probe.Response values.
  *
@@ -228,6 +266,25 @@ int cp_multi__v1__service_registry__register_service__call(
     Multi__V1__LogResponse **resp, const cp_call_options *opts,
     cp_status *status);
 
+/* The outcome of
+ * cp_multi__v1__service_registry__register_service__call_async. `status` is
+ * valid during the call only. On OK `resp` is the response, lent to the
+ * callback: the runtime frees it when the callback returns (copy what you
+ * keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_multi__v1__service_registry__register_service__done_fn)(
+    const cp_status *status, const Multi__V1__LogResponse *resp, void *user);
+
+/* Starts /multi.v1.ServiceRegistry/RegisterService without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_multi__v1__service_registry__register_service__call_async(
+    cp_client *client, const Multi__V1__LogRequest *req,
+    const cp_call_options *opts,
+    cp_multi__v1__service_registry__register_service__done_fn done, void *user);
+
 /* GetPluginInfo becomes get_plugin_info.
  *
  * Calls /multi.v1.ServiceRegistry/GetPluginInfo. Returns as cp_client_unary:
@@ -238,6 +295,25 @@ int cp_multi__v1__service_registry__get_plugin_info__call(
     cp_client *client, const Shared__V1__Query *req,
     Shared__V1__Result__Item **resp, const cp_call_options *opts,
     cp_status *status);
+
+/* The outcome of
+ * cp_multi__v1__service_registry__get_plugin_info__call_async. `status` is
+ * valid during the call only. On OK `resp` is the response, lent to the
+ * callback: the runtime frees it when the callback returns (copy what you
+ * keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_multi__v1__service_registry__get_plugin_info__done_fn)(
+    const cp_status *status, const Shared__V1__Result__Item *resp, void *user);
+
+/* Starts /multi.v1.ServiceRegistry/GetPluginInfo without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_multi__v1__service_registry__get_plugin_info__call_async(
+    cp_client *client, const Shared__V1__Query *req,
+    const cp_call_options *opts,
+    cp_multi__v1__service_registry__get_plugin_info__done_fn done, void *user);
 
 /* Starts /multi.v1.ServiceRegistry/WatchService as cp_client_stream_start
  * does: returns 0 and *out (destroy it with cp_client_stream_destroy), or a

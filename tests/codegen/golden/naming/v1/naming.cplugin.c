@@ -154,6 +154,25 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__call(
   return rc;
 }
 
+static void cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__done_fn)done)(
+      status, (const MyPkg__Sub2Pkg__V1__MReq__InX *)resp, user);
+}
+
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__call_async(
+    cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
+    const cp_call_options *opts,
+    cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
 int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__call(
     cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
     MyPkg__Sub2Pkg__V1__MReq **resp, const cp_call_options *opts,
@@ -166,6 +185,25 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__call(
     *resp = (MyPkg__Sub2Pkg__V1__MReq *)msg;
   }
   return rc;
+}
+
+static void cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__done_fn)done)(
+      status, (const MyPkg__Sub2Pkg__V1__MReq *)resp, user);
+}
+
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__call_async(
+    cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
+    const cp_call_options *opts,
+    cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__invoke_done,
+      (cp_generic_fn)done, user);
 }
 
 int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__start(
@@ -303,4 +341,22 @@ int cp_my_pkg__sub2_pkg__v1__service__service__call(
     *resp = (MyPkg__Sub2Pkg__V1__MReq *)msg;
   }
   return rc;
+}
+
+static void cp_my_pkg__sub2_pkg__v1__service__service__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_my_pkg__sub2_pkg__v1__service__service__done_fn)done)(
+      status, (const MyPkg__Sub2Pkg__V1__MReq *)resp, user);
+}
+
+int cp_my_pkg__sub2_pkg__v1__service__service__call_async(
+    cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
+    const cp_call_options *opts,
+    cp_my_pkg__sub2_pkg__v1__service__service__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_my_pkg__sub2_pkg__v1__service__service__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_my_pkg__sub2_pkg__v1__service__service__invoke_done,
+      (cp_generic_fn)done, user);
 }

@@ -13,6 +13,8 @@
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
  *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
  *   cp_P__<m>__call    client stub of a unary method
+ *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
+ *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
@@ -95,6 +97,27 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__call(
     MyPkg__Sub2Pkg__V1__MReq__InX **resp, const cp_call_options *opts,
     cp_status *status);
 
+/* The outcome of
+ * cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__call_async. `status`
+ * is valid during the call only. On OK `resp` is the response, lent to the
+ * callback: the runtime frees it when the callback returns (copy what you
+ * keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__done_fn)(
+    const cp_status *status, const MyPkg__Sub2Pkg__V1__MReq__InX *resp,
+    void *user);
+
+/* Starts /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/Get_Foo without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__call_async(
+    cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
+    const cp_call_options *opts,
+    cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__done_fn done,
+    void *user);
+
 /* Calls /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/getURLFor2X. Returns as
  * cp_client_unary: 0 with *resp set (free it with
  * protobuf_c_message_free_unpacked((ProtobufCMessage *)*resp, NULL)), or a
@@ -103,6 +126,26 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__call(
     cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
     MyPkg__Sub2Pkg__V1__MReq **resp, const cp_call_options *opts,
     cp_status *status);
+
+/* The outcome of
+ * cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__call_async.
+ * `status` is valid during the call only. On OK `resp` is the response, lent
+ * to the callback: the runtime frees it when the callback returns (copy what
+ * you keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__done_fn)(
+    const cp_status *status, const MyPkg__Sub2Pkg__V1__MReq *resp, void *user);
+
+/* Starts /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/getURLFor2X without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__call_async(
+    cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
+    const cp_call_options *opts,
+    cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__done_fn done,
+    void *user);
 
 /* Starts /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/ABC as cp_client_stream_start
  * does: returns 0 and *out (destroy it with cp_client_stream_destroy), or a
@@ -195,6 +238,24 @@ int cp_my_pkg__sub2_pkg__v1__service__service__call(
     cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
     MyPkg__Sub2Pkg__V1__MReq **resp, const cp_call_options *opts,
     cp_status *status);
+
+/* The outcome of cp_my_pkg__sub2_pkg__v1__service__service__call_async.
+ * `status` is valid during the call only. On OK `resp` is the response, lent
+ * to the callback: the runtime frees it when the callback returns (copy what
+ * you keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_my_pkg__sub2_pkg__v1__service__service__done_fn)(
+    const cp_status *status, const MyPkg__Sub2Pkg__V1__MReq *resp, void *user);
+
+/* Starts /My_pkg.Sub2Pkg.v1.Service/Service without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_my_pkg__sub2_pkg__v1__service__service__call_async(
+    cp_client *client, const MyPkg__Sub2Pkg__V1__MReq *req,
+    const cp_call_options *opts,
+    cp_my_pkg__sub2_pkg__v1__service__service__done_fn done, void *user);
 
 #ifdef __cplusplus
 }
