@@ -377,10 +377,17 @@ int cp_invocation_proceed(cp_invocation *inv) {
     cp_status_set(&inv->status, CP_STATUS_CANCELLED, "client is closed");
     return CP_ECLOSED;
   }
-  if (inv->method->kind == CP_METHOD_UNARY) {
-    return cp_transport_unary(inv);
+  switch (inv->method->kind) {
+    case CP_METHOD_UNARY:
+      return cp_transport_unary(inv);
+    case CP_METHOD_SERVER_STREAMING:
+      return cp_transport_stream_start(inv);
+    case CP_METHOD_CLIENT_STREAMING:
+    case CP_METHOD_BIDI_STREAMING:
+      return cp_transport_duplex_open(inv);
   }
-  return cp_transport_stream_start(inv);
+  cp_status_set(&inv->status, CP_STATUS_INTERNAL, "unknown method kind");
+  return CP_EINVAL;
 }
 
 int cp_invocation_init(cp_invocation *inv, cp_client *client,
@@ -421,8 +428,13 @@ int cp_client_check_call_args(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   cp_status_clear(status);
-  if (client == NULL || method == NULL || req == NULL || method->kind != kind ||
-      req->descriptor != method->request_type ||
+  /* Client-streaming and bidirectional calls start without a request. */
+  bool no_request =
+      kind == CP_METHOD_CLIENT_STREAMING || kind == CP_METHOD_BIDI_STREAMING;
+  bool request_ok = no_request ? req == NULL
+                               : req != NULL && method != NULL &&
+                                     req->descriptor == method->request_type;
+  if (client == NULL || method == NULL || method->kind != kind || !request_ok ||
       (opts != NULL && (opts->timeout_ms < 0 || (opts->metadata_count > 0 &&
                                                  opts->metadata == NULL)))) {
     cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "invalid call arguments");
@@ -473,10 +485,12 @@ int cp_client_unary(cp_client *client, const cp_method_desc *method,
   return rc;
 }
 
-int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
-                           const ProtobufCMessage *req,
-                           const cp_call_options *opts, cp_client_stream **out,
-                           cp_status *status) {
+/* Starts a stream of `kind` (its request NULL for client-streaming and
+ * bidirectional methods) through the interceptor chain. */
+static int open_stream(cp_client *client, const cp_method_desc *method,
+                       const ProtobufCMessage *req, cp_method_kind kind,
+                       const cp_call_options *opts, cp_client_stream **out,
+                       cp_status *status) {
   if (out == NULL) {
     if (status != NULL) {
       cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "out is NULL");
@@ -484,8 +498,7 @@ int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   *out = NULL;
-  int rc = cp_client_check_call_args(client, method, req,
-                                     CP_METHOD_SERVER_STREAMING, opts, status);
+  int rc = cp_client_check_call_args(client, method, req, kind, opts, status);
   if (rc != 0) {
     return rc;
   }
@@ -508,4 +521,23 @@ int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
   cp_invocation_discard_attempt(&inv);
   cp_arena_release(&inv.arena);
   return rc;
+}
+
+int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
+                           const ProtobufCMessage *req,
+                           const cp_call_options *opts, cp_client_stream **out,
+                           cp_status *status) {
+  return open_stream(client, method, req, CP_METHOD_SERVER_STREAMING, opts, out,
+                     status);
+}
+
+int cp_client_stream_open(cp_client *client, const cp_method_desc *method,
+                          const cp_call_options *opts, cp_client_stream **out,
+                          cp_status *status) {
+  /* Either duplex kind; anything else fails the kind check below. */
+  cp_method_kind kind = CP_METHOD_CLIENT_STREAMING;
+  if (method != NULL && method->kind == CP_METHOD_BIDI_STREAMING) {
+    kind = CP_METHOD_BIDI_STREAMING;
+  }
+  return open_stream(client, method, NULL, kind, opts, out, status);
 }

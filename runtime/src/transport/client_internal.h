@@ -76,7 +76,8 @@ struct cp_invocation {
   cp_async_chain *chain;
 };
 
-/* Validates the arguments of a call (`kind` must match the method's), fills
+/* Validates the arguments of a call (`kind` must match the method's; `req`
+ * is NULL for client-streaming and bidirectional kinds), fills
  * `status` when they are bad or the client is closed, and marks the client
  * used (its interceptor chain frozen). Returns 0, CP_EINVAL or CP_ECLOSED. */
 int cp_client_check_call_args(cp_client *client, const cp_method_desc *method,
@@ -160,6 +161,8 @@ void cp_unary_batch_release(cp_unary_batch *b);
 /* Runs one transport attempt for `inv` (unary or stream start). */
 int cp_transport_unary(cp_invocation *inv);
 int cp_transport_stream_start(cp_invocation *inv);
+/* Client-streaming and bidirectional: sends the metadata only. */
+int cp_transport_duplex_open(cp_invocation *inv);
 
 /* Copies the text entries of `md` (the latest attempt's trailing metadata)
  * into the invocation, for cp_invocation_trailer. Binary ("-bin") entries

@@ -1,5 +1,6 @@
-/* Client side of server-streaming calls: a private queue per stream, one
- * receive at a time, the status received once the server ends the stream. */
+/* Client streams: their lifecycle and reading side (any kind), and the start
+ * of server-streaming calls: a private queue per stream, one receive at a
+ * time, the status received once the server ends the stream. */
 #include <grpc/grpc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,36 +11,11 @@
 #include "transport/codec.h"
 #include "transport/trailers_internal.h"
 
-struct cp_client_stream {
-  cp_client *client;
-  cp_client_stream *next_open;
-  cp_client_stream *prev_open;
-  const cp_method_desc *method;
-  grpc_completion_queue *cq;
-  grpc_call *gcall;
-  grpc_metadata_array initial_md;
-  grpc_metadata_array trailing_md;
-  grpc_status_code code;
-  grpc_slice details;
-  bool initial_md_requested;
-  /* The first message, received early by cp_client_stream_await_first and
-   * handed out by the first cp_client_stream_next. */
-  ProtobufCMessage *first;
-  cp_trailers *out_trailers; /* the caller's, filled at the end */
-  bool ended;
-  int end_rc;
-  cp_status final;
-  /* Distinct addresses used as tags. */
-  char start_tag;
-  char recv_tag;
-  char status_tag;
-};
-
 cp_client_stream *cp_client_stream_next_open(cp_client_stream *stream) {
   return stream->next_open;
 }
 
-static void link_open(cp_client_stream *s) {
+void cp_client_stream_link(cp_client_stream *s) {
   cp_client *c = s->client;
   pthread_mutex_lock(&c->mu);
   s->next_open = c->streams;
@@ -47,6 +23,10 @@ static void link_open(cp_client_stream *s) {
     c->streams->prev_open = s;
   }
   c->streams = s;
+  /* cp_client_close may have run since the start checked `closed`. */
+  if (atomic_load(&c->closed)) {
+    grpc_call_cancel(s->gcall, NULL);
+  }
   pthread_mutex_unlock(&c->mu);
 }
 
@@ -66,24 +46,59 @@ static void unlink_open(cp_client_stream *s) {
   pthread_mutex_unlock(&c->mu);
 }
 
-static void pluck(cp_client_stream *s, void *tag) {
-  grpc_completion_queue_pluck(s->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME),
-                              NULL);
+bool cp_client_stream_pluck(cp_client_stream *s, void *tag) {
+  grpc_event ev = grpc_completion_queue_pluck(
+      s->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
-/* Waits for the final status and records the end of the stream. */
-static int finish_with_status(cp_client_stream *s) {
-  pluck(s, &s->status_tag);
+int cp_client_stream_finish(cp_client_stream *s) {
+  cp_client_stream_pluck(s, &s->status_tag);
   cp_status_from_grpc(&s->final, s->code, s->details);
   if (s->out_trailers != NULL) {
     cp_trailers_fill(s->out_trailers, &s->trailing_md);
   }
-  s->ended = true;
   s->end_rc = s->final.code == CP_STATUS_OK ? 0 : CP_ERPC;
+  atomic_store(&s->ended, true);
   return s->end_rc;
 }
 
-static void stream_free(cp_client_stream *s) {
+cp_client_stream *cp_client_stream_alloc(cp_client *client,
+                                         const cp_method_desc *method,
+                                         cp_trailers *out_trailers,
+                                         int64_t deadline_ns) {
+  cp_client_stream *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    return NULL;
+  }
+  s->client = client;
+  s->method = method;
+  s->out_trailers = out_trailers;
+  s->details = grpc_empty_slice();
+  atomic_init(&s->ended, false);
+  pthread_mutex_init(&s->recv_mu, NULL);
+  pthread_mutex_init(&s->send_mu, NULL);
+  grpc_metadata_array_init(&s->initial_md);
+  grpc_metadata_array_init(&s->trailing_md);
+  s->cq = grpc_completion_queue_create_for_pluck(NULL);
+  grpc_slice path = grpc_slice_from_static_string(method->path);
+  s->gcall = grpc_channel_create_call(
+      client->channel, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq, path, NULL,
+      cp_grpc_deadline(deadline_ns), NULL);
+  return s;
+}
+
+grpc_call_error cp_client_stream_start_status(cp_client_stream *s) {
+  grpc_op st;
+  memset(&st, 0, sizeof st);
+  st.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  st.data.recv_status_on_client.status = &s->code;
+  st.data.recv_status_on_client.status_details = &s->details;
+  st.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
+  return grpc_call_start_batch(s->gcall, &st, 1, &s->status_tag, NULL);
+}
+
+void cp_client_stream_free(cp_client_stream *s) {
   if (s->first != NULL) {
     protobuf_c_message_free_unpacked(s->first, NULL);
   }
@@ -95,6 +110,8 @@ static void stream_free(cp_client_stream *s) {
   }
   grpc_completion_queue_shutdown(s->cq);
   grpc_completion_queue_destroy(s->cq);
+  pthread_mutex_destroy(&s->recv_mu);
+  pthread_mutex_destroy(&s->send_mu);
   free(s);
 }
 
@@ -109,24 +126,13 @@ int cp_transport_stream_start(cp_invocation *inv) {
         "cannot encode request: %s", cp_strerror(rc));
     return rc;
   }
-  cp_client_stream *s = calloc(1, sizeof *s);
+  cp_client_stream *s = cp_client_stream_alloc(
+      c, inv->method, inv->out_trailers, inv->deadline_ns);
   if (s == NULL) {
     grpc_byte_buffer_destroy(req_bb);
     cp_status_set(&inv->status, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return CP_ENOMEM;
   }
-  s->client = c;
-  s->method = inv->method;
-  s->out_trailers = inv->out_trailers;
-  s->details = grpc_empty_slice();
-  grpc_metadata_array_init(&s->initial_md);
-  grpc_metadata_array_init(&s->trailing_md);
-  s->cq = grpc_completion_queue_create_for_pluck(NULL);
-  grpc_slice path = grpc_slice_from_static_string(inv->method->path);
-  s->gcall = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                      s->cq, path, NULL,
-                                      cp_grpc_deadline(inv->deadline_ns), NULL);
-
   grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -137,46 +143,38 @@ int cp_transport_stream_start(cp_invocation *inv) {
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
   grpc_call_error e1 =
       grpc_call_start_batch(s->gcall, ops, 3, &s->start_tag, NULL);
-  grpc_op st;
-  memset(&st, 0, sizeof st);
-  st.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  st.data.recv_status_on_client.status = &s->code;
-  st.data.recv_status_on_client.status_details = &s->details;
-  st.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-  grpc_call_error e2 =
-      grpc_call_start_batch(s->gcall, &st, 1, &s->status_tag, NULL);
+  grpc_call_error e2 = cp_client_stream_start_status(s);
   if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
     /* Neither batch can be pending in a usable way: cancel and drain. */
     grpc_call_cancel(s->gcall, NULL);
     if (e1 == GRPC_CALL_OK) {
-      pluck(s, &s->start_tag);
+      cp_client_stream_pluck(s, &s->start_tag);
     }
     if (e2 == GRPC_CALL_OK) {
-      pluck(s, &s->status_tag);
+      cp_client_stream_pluck(s, &s->status_tag);
     }
     grpc_byte_buffer_destroy(req_bb);
-    stream_free(s);
+    cp_client_stream_free(s);
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call");
     return CP_ERPC;
   }
-  grpc_event ev = grpc_completion_queue_pluck(
-      s->cq, &s->start_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  bool sent = cp_client_stream_pluck(s, &s->start_tag);
   grpc_byte_buffer_destroy(req_bb);
-  if (!ev.success) {
+  if (!sent) {
     /* The request could not be sent: the status says why. */
-    rc = finish_with_status(s);
+    rc = cp_client_stream_finish(s);
     inv->status = s->final;
     cp_invocation_keep_trailers(inv, &s->trailing_md);
-    stream_free(s);
+    cp_client_stream_free(s);
     return rc == 0 ? CP_ERPC : rc;
   }
-  link_open(s);
+  cp_client_stream_link(s);
   inv->stream = s;
   return 0;
 }
 
 /* Receives one message: 1 with *msg, or the end (0 or CP_ERPC, with the final
- * status in s->final). */
+ * status in s->final). recv_mu held. */
 static int receive(cp_client_stream *s, ProtobufCMessage **msg) {
   grpc_op ops[2];
   size_t n = 0;
@@ -193,10 +191,10 @@ static int receive(cp_client_stream *s, ProtobufCMessage **msg) {
   n++;
   if (grpc_call_start_batch(s->gcall, ops, n, &s->recv_tag, NULL) ==
       GRPC_CALL_OK) {
-    pluck(s, &s->recv_tag);
+    cp_client_stream_pluck(s, &s->recv_tag);
   }
   if (bb == NULL) {
-    return finish_with_status(s);
+    return cp_client_stream_finish(s);
   }
   int rc = cp_codec_decode(bb, s->method->response_type, NULL, msg);
   grpc_byte_buffer_destroy(bb);
@@ -204,7 +202,7 @@ static int receive(cp_client_stream *s, ProtobufCMessage **msg) {
     *msg = NULL;
     grpc_call_cancel_with_status(s->gcall, GRPC_STATUS_INTERNAL,
                                  "response does not decode", NULL);
-    finish_with_status(s);
+    cp_client_stream_finish(s);
     cp_status_set(&s->final, CP_STATUS_INTERNAL,
                   "response does not decode as %s",
                   s->method->response_type->name);
@@ -214,21 +212,29 @@ static int receive(cp_client_stream *s, ProtobufCMessage **msg) {
   return 1;
 }
 
+static bool is_duplex(const cp_client_stream *s) {
+  return s->method->kind == CP_METHOD_CLIENT_STREAMING ||
+         s->method->kind == CP_METHOD_BIDI_STREAMING;
+}
+
 int cp_client_stream_await_first(cp_client_stream *s, cp_status *status) {
-  if (s->first != NULL) {
-    cp_status_clear(status);
+  cp_status_clear(status);
+  if (is_duplex(s)) {
+    /* The answer may depend on messages that cannot be sent before the
+     * start returned: waiting here could only run into the deadline. */
     return 0;
   }
-  if (s->ended) {
-    *status = s->final;
-    return s->end_rc;
+  pthread_mutex_lock(&s->recv_mu);
+  int rc = 0;
+  if (s->first == NULL) {
+    rc = atomic_load(&s->ended) ? s->end_rc : receive(s, &s->first);
+    if (rc == 1) {
+      rc = 0;
+    } else {
+      *status = s->final;
+    }
   }
-  int rc = receive(s, &s->first);
-  if (rc == 1) {
-    cp_status_clear(status);
-    return 0;
-  }
-  *status = s->final;
+  pthread_mutex_unlock(&s->recv_mu);
   return rc;
 }
 
@@ -243,22 +249,23 @@ int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
     return CP_EINVAL;
   }
   *msg = NULL;
+  pthread_mutex_lock(&s->recv_mu);
+  int rc;
   if (s->first != NULL) {
     *msg = s->first;
     s->first = NULL;
-    cp_status_clear(status);
-    return 1;
+    rc = 1;
+  } else if (atomic_load(&s->ended)) {
+    rc = s->end_rc;
+  } else {
+    rc = receive(s, msg);
   }
-  if (s->ended) {
-    *status = s->final;
-    return s->end_rc;
-  }
-  int rc = receive(s, msg);
   if (rc == 1) {
     cp_status_clear(status);
   } else {
     *status = s->final;
   }
+  pthread_mutex_unlock(&s->recv_mu);
   return rc;
 }
 
@@ -273,9 +280,14 @@ void cp_client_stream_destroy(cp_client_stream *stream) {
     return;
   }
   unlink_open(stream);
-  if (!stream->ended) {
+  if (!atomic_load(&stream->ended) || stream->send_pending) {
     grpc_call_cancel(stream->gcall, NULL);
-    finish_with_status(stream);
   }
-  stream_free(stream);
+  if (!atomic_load(&stream->ended)) {
+    cp_client_stream_finish(stream);
+  }
+  /* A message sent last may still await its completion: the queue must be
+   * drained before it is destroyed. */
+  cp_client_stream_settle_send(stream);
+  cp_client_stream_free(stream);
 }

@@ -1,10 +1,89 @@
-/* Client stream internals (internal). */
+/* Client stream internals, shared by the server-streaming start
+ * (client_stream.c) and client-streaming / bidirectional calls
+ * (client_duplex.c) (internal). */
 #ifndef CPLUGIN_TRANSPORT_CLIENT_STREAM_INTERNAL_H
 #define CPLUGIN_TRANSPORT_CLIENT_STREAM_INTERNAL_H
 
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include "cplugin/client.h"
+
+/* One stream: a private completion queue, plucked per tag. A duplex stream
+ * may have a reader (recv/status tags, under recv_mu) and a sender
+ * (send/close tags, under send_mu) plucking at once; gRPC allows up to
+ * GRPC_MAX_COMPLETION_QUEUE_PLUCKERS concurrent pluckers of distinct tags. */
+struct cp_client_stream {
+  cp_client *client;
+  cp_client_stream *next_open; /* client->streams, under client->mu */
+  cp_client_stream *prev_open;
+  const cp_method_desc *method;
+  grpc_completion_queue *cq;
+  grpc_call *gcall;
+  cp_trailers *out_trailers; /* the caller's, filled at the end */
+
+  /* Reading side, under recv_mu. */
+  pthread_mutex_t recv_mu;
+  grpc_metadata_array initial_md;
+  grpc_metadata_array trailing_md;
+  grpc_status_code code;
+  grpc_slice details;
+  bool initial_md_requested;
+  /* The first message, received early by cp_client_stream_await_first and
+   * handed out by the first cp_client_stream_next. */
+  ProtobufCMessage *first;
+  int end_rc;
+  cp_status final;
+  /* Set (after end_rc and final) once the status arrived; the sender reads
+   * it without recv_mu to refuse sends on an ended call. */
+  atomic_bool ended;
+
+  /* Sending side (duplex streams only), under send_mu. */
+  pthread_mutex_t send_mu;
+  bool send_pending;         /* a SEND_MESSAGE batch awaits its completion */
+  grpc_byte_buffer *send_bb; /* its message, kept until it completed */
+  bool send_failed;          /* a send batch failed: the call is over */
+  bool half_closed;          /* cp_client_stream_close_send succeeded */
+
+  /* Distinct addresses used as tags. */
+  char start_tag;
+  char recv_tag;
+  char status_tag;
+  char send_tag;
+  char close_tag;
+};
 
 /* The next stream in the client's list of open streams (client->mu held). */
 cp_client_stream *cp_client_stream_next_open(cp_client_stream *stream);
+
+/* A new stream of `method` with its queue and call (deadline `deadline_ns`,
+ * CLOCK_MONOTONIC), nothing started yet. NULL when out of memory. */
+cp_client_stream *cp_client_stream_alloc(cp_client *client,
+                                         const cp_method_desc *method,
+                                         cp_trailers *out_trailers,
+                                         int64_t deadline_ns);
+
+/* Starts the RECV_STATUS_ON_CLIENT batch that every stream keeps pending. */
+grpc_call_error cp_client_stream_start_status(cp_client_stream *s);
+
+/* Waits for the completion of `tag` on the stream's queue; its success. */
+bool cp_client_stream_pluck(cp_client_stream *s, void *tag);
+
+/* Waits for the final status and records the end (recv_mu held or the
+ * stream otherwise exclusive). Returns 0 or CP_ERPC. */
+int cp_client_stream_finish(cp_client_stream *s);
+
+/* Lists the stream among the client's open streams so cp_client_close
+ * cancels it; cancels it at once when the client closed meanwhile. */
+void cp_client_stream_link(cp_client_stream *s);
+
+/* Frees a stream whose batches all completed (never linked, or unlinked). */
+void cp_client_stream_free(cp_client_stream *s);
+
+/* Waits for a pending send (send_mu held or the stream exclusive). Returns
+ * false when the stream's sending failed: the call is over. */
+bool cp_client_stream_settle_send(cp_client_stream *s);
 
 #endif /* CPLUGIN_TRANSPORT_CLIENT_STREAM_INTERNAL_H */

@@ -1,0 +1,150 @@
+/* Client side of client-streaming and bidirectional calls: the start sends
+ * only the metadata; messages follow one at a time, each send waiting for
+ * the previous one to leave (HTTP/2 flow control is the backpressure), and
+ * the half-close ends the sending side. Responses are read as for
+ * server-streaming calls (client_stream.c), possibly on another thread. */
+#include <grpc/grpc.h>
+#include <string.h>
+
+#include "cplugin/errors.h"
+#include "transport/client_internal.h"
+#include "transport/client_stream_internal.h"
+#include "transport/codec.h"
+
+static bool is_duplex_kind(cp_method_kind kind) {
+  return kind == CP_METHOD_CLIENT_STREAMING || kind == CP_METHOD_BIDI_STREAMING;
+}
+
+int cp_transport_duplex_open(cp_invocation *inv) {
+  cp_client_stream *s = cp_client_stream_alloc(
+      inv->client, inv->method, inv->out_trailers, inv->deadline_ns);
+  if (s == NULL) {
+    cp_status_set(&inv->status, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return CP_ENOMEM;
+  }
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_SEND_INITIAL_METADATA;
+  op.data.send_initial_metadata.count = inv->metadata_count;
+  op.data.send_initial_metadata.metadata = inv->metadata;
+  grpc_call_error e1 =
+      grpc_call_start_batch(s->gcall, &op, 1, &s->start_tag, NULL);
+  grpc_call_error e2 = cp_client_stream_start_status(s);
+  if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
+    grpc_call_cancel(s->gcall, NULL);
+    if (e1 == GRPC_CALL_OK) {
+      cp_client_stream_pluck(s, &s->start_tag);
+    }
+    if (e2 == GRPC_CALL_OK) {
+      cp_client_stream_pluck(s, &s->status_tag);
+    }
+    cp_client_stream_free(s);
+    cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call");
+    return CP_ERPC;
+  }
+  /* Waiting for the metadata to leave tells an unreachable target (its
+   * status, e.g. UNAVAILABLE) while nothing was sent, so an interceptor
+   * may still try again. */
+  if (!cp_client_stream_pluck(s, &s->start_tag)) {
+    int rc = cp_client_stream_finish(s);
+    inv->status = s->final;
+    cp_invocation_keep_trailers(inv, &s->trailing_md);
+    cp_client_stream_free(s);
+    return rc == 0 ? CP_ERPC : rc;
+  }
+  cp_client_stream_link(s);
+  inv->stream = s;
+  return 0;
+}
+
+bool cp_client_stream_settle_send(cp_client_stream *s) {
+  if (s->send_pending) {
+    s->send_pending = false;
+    if (!cp_client_stream_pluck(s, &s->send_tag)) {
+      s->send_failed = true;
+    }
+    grpc_byte_buffer_destroy(s->send_bb);
+    s->send_bb = NULL;
+  }
+  return !s->send_failed;
+}
+
+/* The checks shared by send and close_send (send_mu held): 0 when the
+ * sending side is open, else the code to return. */
+static int check_sendable(cp_client_stream *s) {
+  if (s->half_closed) {
+    return CP_ESTATE;
+  }
+  if (s->send_failed || atomic_load(&s->ended)) {
+    return CP_ECLOSED;
+  }
+  return 0;
+}
+
+int cp_client_stream_send(cp_client_stream *stream,
+                          const ProtobufCMessage *msg) {
+  if (stream == NULL || msg == NULL || !is_duplex_kind(stream->method->kind) ||
+      msg->descriptor != stream->method->request_type) {
+    return CP_EINVAL;
+  }
+  cp_client_stream *s = stream;
+  pthread_mutex_lock(&s->send_mu);
+  int rc = check_sendable(s);
+  grpc_byte_buffer *bb = NULL;
+  if (rc == 0) {
+    rc = cp_codec_encode(msg, s->client->opts.max_message_bytes, &bb);
+  }
+  /* The previous message must have left before the next may start: this
+   * wait is where a slow server slows its sender. The call's deadline and
+   * cancellation fail the pending batch, so it cannot outlast them. */
+  if (rc == 0 && !cp_client_stream_settle_send(s)) {
+    rc = CP_ECLOSED;
+  }
+  if (rc == 0) {
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.data.send_message.send_message = bb;
+    if (grpc_call_start_batch(s->gcall, &op, 1, &s->send_tag, NULL) ==
+        GRPC_CALL_OK) {
+      s->send_pending = true;
+      s->send_bb = bb; /* gRPC reads it until the batch completed */
+      bb = NULL;
+    } else {
+      s->send_failed = true;
+      rc = CP_ECLOSED;
+    }
+  }
+  if (bb != NULL) {
+    grpc_byte_buffer_destroy(bb);
+  }
+  pthread_mutex_unlock(&s->send_mu);
+  return rc;
+}
+
+int cp_client_stream_close_send(cp_client_stream *stream) {
+  if (stream == NULL || !is_duplex_kind(stream->method->kind)) {
+    return CP_EINVAL;
+  }
+  cp_client_stream *s = stream;
+  pthread_mutex_lock(&s->send_mu);
+  int rc = check_sendable(s);
+  if (rc == 0 && !cp_client_stream_settle_send(s)) {
+    rc = CP_ECLOSED;
+  }
+  if (rc == 0) {
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    if (grpc_call_start_batch(s->gcall, &op, 1, &s->close_tag, NULL) !=
+            GRPC_CALL_OK ||
+        !cp_client_stream_pluck(s, &s->close_tag)) {
+      s->send_failed = true;
+      rc = CP_ECLOSED;
+    } else {
+      s->half_closed = true;
+    }
+  }
+  pthread_mutex_unlock(&s->send_mu);
+  return rc;
+}
