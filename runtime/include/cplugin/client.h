@@ -1,9 +1,12 @@
 /* cplugin — the gRPC client: a channel to one target, unary calls (blocking
- * or asynchronous), server-streaming calls, client interceptors.
+ * or asynchronous), server-streaming, client-streaming and bidirectional
+ * calls, client interceptors.
  *
  * Thread safety: a cp_client is safe to share: any number of threads may issue
  * calls on it at once over its one channel. A cp_client_stream is used by one
- * thread, except cp_client_stream_cancel which any thread may call.
+ * thread, except cp_client_stream_cancel which any thread may call, and the
+ * sending and reading sides of a client-streaming or bidirectional stream
+ * (below).
  */
 #ifndef CPLUGIN_CLIENT_H
 #define CPLUGIN_CLIENT_H
@@ -229,30 +232,48 @@ void cp_client_stream_destroy(cp_client_stream *stream);
  * and reads the responses with cp_client_stream_next (a client-streaming
  * method answers with one message, then its status). The stream is used by
  * one thread at a time (cp_client_stream_cancel: any thread), except that
- * sending and reading may happen on two threads at once (a duplex
- * protocol). */
+ * sending (cp_client_stream_send, _close_send) and reading
+ * (cp_client_stream_next) may happen on two threads at once (a duplex
+ * protocol); concurrent calls on the same side wait for each other.
+ * cp_client_stream_destroy needs both sides idle.
+ *
+ * Interceptors wrap cp_client_stream_open as they wrap a stream start
+ * (metadata they add is sent with the call); they see no request, and sends
+ * are not intercepted. An interceptor that proceeds again (retry) can only
+ * repeat the open: no message can be sent before cp_client_stream_open
+ * returned, and everything after it (a failed send, an error status) reaches
+ * the caller and is never replayed. cp_client_close cancels open streams of
+ * these kinds too. */
 
-/* Starts the call. Returns 0 and *out (destroy with
+/* Starts the call: sends its metadata and waits until it left (bounded by
+ * the deadline). Returns 0 and *out (destroy with
  * cp_client_stream_destroy); CP_EINVAL (also for a unary or
- * server-streaming method); CP_ECLOSED after cp_client_close; or another
- * negative code with `status` filled. */
+ * server-streaming method); CP_ECLOSED after cp_client_close; CP_ERPC when
+ * the call failed before anything was sent (e.g. UNAVAILABLE: target
+ * unreachable); or another negative code; `status` says why. */
 int cp_client_stream_open(cp_client *client, const cp_method_desc *method,
                           const cp_call_options *opts, cp_client_stream **out,
                           cp_status *status);
 
 /* Sends `msg` (the method's request type; serialised before it returns, so
- * the caller keeps its memory). Blocks while HTTP/2 flow control holds the
- * previous message back, so a slow server slows its sender; bounded by the
- * call's deadline and cp_client_stream_cancel. Returns 0; CP_ECLOSED when
- * the call already ended (cp_client_stream_next tells how); CP_ESTATE after
- * cp_client_stream_close_send; CP_ETOOBIG over max_message_bytes; CP_EINVAL
- * for a message of the wrong type or a stream of another kind. */
+ * the caller keeps its memory). One message is in flight at a time: this
+ * blocks while HTTP/2 flow control holds the previous message back, so a
+ * slow server slows its sender; bounded by the call's deadline and
+ * cp_client_stream_cancel. Returns 0 once gRPC took the message; a message
+ * that then cannot leave because the call ended is reported by the next
+ * send or close_send. Returns CP_ECLOSED when the call already ended
+ * (cp_client_stream_next tells how); CP_ESTATE after
+ * cp_client_stream_close_send (also once the call ended); CP_ETOOBIG over
+ * max_message_bytes (nothing sent, the stream goes on); CP_EINVAL for a NULL
+ * argument, a message of the wrong type or a stream of another kind. */
 int cp_client_stream_send(cp_client_stream *stream,
                           const ProtobufCMessage *msg);
 
-/* Half-closes: the server learns that no more messages come. Returns 0,
- * CP_ESTATE when already half-closed, CP_ECLOSED when the call ended, or
- * CP_EINVAL for a stream of another kind. */
+/* Half-closes: the server learns that no more messages come. Waits, as a
+ * send does, for the last message to leave. Returns 0, CP_ESTATE when
+ * already half-closed, CP_ECLOSED when the call ended (also when the last
+ * message could not leave), or CP_EINVAL for a NULL stream or one of
+ * another kind. */
 int cp_client_stream_close_send(cp_client_stream *stream);
 
 /* --- client interceptors ----------------------------------------------------
@@ -376,7 +397,11 @@ const char *cp_invocation_trailer(const cp_invocation *inv, const char *key);
  * the stream ended with OK; CP_ERPC when it ended with an error before any
  * message: the status and trailers are that end's, and the stream is
  * discarded, so the interceptor may proceed again (nothing was delivered).
- * CP_EINVAL when there is no started stream. */
+ * CP_EINVAL when there is no started stream.
+ *
+ * A client-streaming or bidirectional stream returns 0 at once: its server
+ * may answer only after messages the caller can send only once the open
+ * returned, so waiting could only run into the deadline. */
 int cp_invocation_await_first_message(cp_invocation *inv);
 
 /* --- forwarding ------------------------------------------------------------

@@ -58,6 +58,9 @@ extern "C" {
  * message or the end (cp_invocation_await_first_message), so a refused
  * stream is retried before the caller sees it; cp_client_stream_start then
  * returns only once the server sent a message or ended the stream.
+ * Client-streaming and bidirectional streams: only a failed open (nothing
+ * sent yet, e.g. target down) is retried, in either mode; a failure after
+ * the caller started sending reaches the caller and is never replayed.
  */
 
 typedef enum cp_retry_stream_mode {
