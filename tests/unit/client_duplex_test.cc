@@ -592,6 +592,10 @@ TEST_F(ClientDuplexTest, BadArguments) {
   EXPECT_EQ(CP_EINVAL, cp_client_stream_open(client_, &server_streaming,
                                              nullptr, &s, &st));
   EXPECT_EQ(nullptr, s);
+  cp_method_desc untyped = kChat;
+  untyped.response_type = nullptr;
+  EXPECT_EQ(CP_EINVAL,
+            cp_client_stream_open(client_, &untyped, nullptr, &s, &st));
   Request r("r");
   EXPECT_EQ(CP_EINVAL, cp_client_stream_send(nullptr, r.base()));
   EXPECT_EQ(CP_EINVAL, cp_client_stream_close_send(nullptr));

@@ -435,6 +435,8 @@ int cp_client_check_call_args(cp_client *client, const cp_method_desc *method,
                                : req != NULL && method != NULL &&
                                      req->descriptor == method->request_type;
   if (client == NULL || method == NULL || method->kind != kind || !request_ok ||
+      method->path == NULL || method->request_type == NULL ||
+      method->response_type == NULL ||
       (opts != NULL && (opts->timeout_ms < 0 || (opts->metadata_count > 0 &&
                                                  opts->metadata == NULL)))) {
     cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "invalid call arguments");
