@@ -106,9 +106,41 @@ void cg_emit_signature(cg_sbuf *out, const char *indent,
   cg_pack_params(out, sig, tail, col);
 }
 
+cg_kind cg_method_kind(const cg_method *method) {
+  if (method->client_streaming) {
+    return method->server_streaming ? CG_BIDI_STREAMING : CG_CLIENT_STREAMING;
+  }
+  return method->server_streaming ? CG_SERVER_STREAMING : CG_UNARY;
+}
+
+const char *cg_kind_constant(cg_kind kind) {
+  switch (kind) {
+    case CG_SERVER_STREAMING:
+      return "CP_METHOD_SERVER_STREAMING";
+    case CG_CLIENT_STREAMING:
+      return "CP_METHOD_CLIENT_STREAMING";
+    case CG_BIDI_STREAMING:
+      return "CP_METHOD_BIDI_STREAMING";
+    case CG_UNARY:
+      break;
+  }
+  return "CP_METHOD_UNARY";
+}
+
+bool cg_reads_stream(const cg_method *method) {
+  return method->client_streaming;
+}
+
 void cg_handler_params(const cg_method *method, cg_arena *arena,
                        cg_signature *sig) {
   sig->params[0] = "cp_call *call";
+  if (method->client_streaming) {
+    /* No request at the start: the handler reads the messages. */
+    sig->params[1] = "cp_stream *stream";
+    sig->params[2] = "void *user";
+    sig->count = 3;
+    return;
+  }
   sig->params[1] =
       cg_arena_printf(arena, "const %s *req", method->request.c_name);
   sig->params[2] =
@@ -132,10 +164,68 @@ void cg_register_signature(const cg_service *service, cg_arena *arena,
 void cg_reply_signature(const cg_method *method, cg_arena *arena,
                         cg_signature *sig) {
   sig->head = cg_arena_printf(arena, "int %s__reply", method->ident);
-  sig->params[0] = "cp_unary_reply *reply";
+  sig->params[0] =
+      method->client_streaming ? "cp_stream *stream" : "cp_unary_reply *reply";
   sig->params[1] =
       cg_arena_printf(arena, "const %s *resp", method->response.c_name);
   sig->count = 2;
+}
+
+void cg_message_fn_signature(const cg_method *method, cg_arena *arena,
+                             cg_signature *sig) {
+  sig->head =
+      cg_arena_printf(arena, "typedef void (*%s__message_fn)", method->ident);
+  sig->params[0] = "cp_stream *stream";
+  sig->params[1] =
+      cg_arena_printf(arena, "const %s *msg", method->request.c_name);
+  sig->params[2] = "void *user";
+  sig->count = 3;
+}
+
+void cg_read_signature(const cg_method *method, cg_arena *arena,
+                       cg_signature *sig) {
+  sig->head = cg_arena_printf(arena, "int %s__read", method->ident);
+  sig->params[0] = "cp_stream *stream";
+  sig->params[1] = cg_arena_printf(arena, "%s__message_fn fn", method->ident);
+  sig->params[2] = "void *user";
+  sig->count = 3;
+}
+
+void cg_write_signature(const cg_method *method, cg_arena *arena,
+                        cg_signature *sig) {
+  sig->head = cg_arena_printf(arena, "int %s__write", method->ident);
+  sig->params[0] = "cp_stream *stream";
+  sig->params[1] =
+      cg_arena_printf(arena, "const %s *msg", method->response.c_name);
+  sig->count = 2;
+}
+
+void cg_open_signature(const cg_method *method, cg_arena *arena,
+                       cg_signature *sig) {
+  sig->head = cg_arena_printf(arena, "int %s__open", method->ident);
+  sig->params[0] = "cp_client *client";
+  sig->params[1] = "const cp_call_options *opts";
+  sig->params[2] = "cp_client_stream **out";
+  sig->params[3] = "cp_status *status";
+  sig->count = 4;
+}
+
+void cg_send_signature(const cg_method *method, cg_arena *arena,
+                       cg_signature *sig) {
+  sig->head = cg_arena_printf(arena, "int %s__send", method->ident);
+  sig->params[0] = "cp_client_stream *stream";
+  sig->params[1] =
+      cg_arena_printf(arena, "const %s *msg", method->request.c_name);
+  sig->count = 2;
+}
+
+void cg_finish_signature(const cg_method *method, cg_arena *arena,
+                         cg_signature *sig) {
+  sig->head = cg_arena_printf(arena, "int %s__finish", method->ident);
+  sig->params[0] = "cp_client_stream *stream";
+  sig->params[1] = cg_arena_printf(arena, "%s **resp", method->response.c_name);
+  sig->params[2] = "cp_status *status";
+  sig->count = 3;
 }
 
 void cg_call_signature(const cg_method *method, cg_arena *arena,

@@ -51,6 +51,19 @@ void cg_emit_rule(cg_sbuf *out, const char *title);
 void cg_emit_signature(cg_sbuf *out, const char *indent,
                        const cg_signature *sig, const char *tail);
 
+/* The four kinds of methods, from the two streaming flags. */
+typedef enum cg_kind {
+  CG_UNARY,
+  CG_SERVER_STREAMING,
+  CG_CLIENT_STREAMING,
+  CG_BIDI_STREAMING
+} cg_kind;
+cg_kind cg_method_kind(const cg_method *method);
+/* The runtime's name of the kind: "CP_METHOD_UNARY", ... */
+const char *cg_kind_constant(cg_kind kind);
+/* True when the client sends a stream (its handler reads with __read). */
+bool cg_reads_stream(const cg_method *method);
+
 /* The parameters of a handler of `method`; `head` is given by the caller. */
 void cg_handler_params(const cg_method *method, cg_arena *arena,
                        cg_signature *sig);
@@ -62,6 +75,24 @@ void cg_register_signature(const cg_service *service, cg_arena *arena,
  * answer of a deferred unary call. */
 void cg_reply_signature(const cg_method *method, cg_arena *arena,
                         cg_signature *sig);
+
+/* Server side of methods whose client streams: the typed message callback
+ * (a typedef named <ident>__message_fn), __read that sets it, and __write
+ * (server-streaming and bidirectional: one more message). */
+void cg_message_fn_signature(const cg_method *method, cg_arena *arena,
+                             cg_signature *sig);
+void cg_read_signature(const cg_method *method, cg_arena *arena,
+                       cg_signature *sig);
+void cg_write_signature(const cg_method *method, cg_arena *arena,
+                        cg_signature *sig);
+/* Client side of methods whose client streams: __open, __send, and for a
+ * client-streaming method __finish (half-close, then the one response). */
+void cg_open_signature(const cg_method *method, cg_arena *arena,
+                       cg_signature *sig);
+void cg_send_signature(const cg_method *method, cg_arena *arena,
+                       cg_signature *sig);
+void cg_finish_signature(const cg_method *method, cg_arena *arena,
+                         cg_signature *sig);
 
 void cg_call_signature(const cg_method *method, cg_arena *arena,
                        cg_signature *sig);

@@ -5,6 +5,7 @@
 
 #include "comment.h"
 #include "emit.h"
+#include "emit_duplex.h"
 
 /* The naming scheme, repeated in every header so that a reader of generated
  * code finds it without looking for the generator's documentation. */
@@ -21,12 +22,18 @@ static const char *const cg_naming_table[] = {
     "  cp_P__handlers     typed handler table",
     "  cp_P__register     registers the non-NULL handlers on a cp_server",
     "  cp_P__<m>__method  method descriptor (cp_method_desc)",
-    "  cp_P__<m>__reply   answers a deferred call of a unary method (typed)",
+    "  cp_P__<m>__reply   answers a deferred unary call or a client-streaming",
+    "                     call (typed)",
+    "  cp_P__<m>__read    delivers the messages of a client that streams",
+    "  cp_P__<m>__write   writes one message of a server stream (typed)",
     "  cp_P__<m>__call    client stub of a unary method",
     "  cp_P__<m>__call_async  the same without waiting: the outcome goes to",
     "                         a typed callback, a cp_P__<m>__done_fn",
     "  cp_P__<m>__start   client stub that starts a server-streaming method",
     "  cp_P__<m>__next    reads the next message of such a stream",
+    "  cp_P__<m>__open    client stub that opens a client-streaming or",
+    "                     bidirectional method; __send sends one message,",
+    "                     __finish half-closes and returns the one response",
 };
 
 static const char cg_naming_outro[] =
@@ -70,10 +77,10 @@ static void cg_emit_descriptors(const cg_file *file, const cg_service *service,
                  service->plugin_name, file->version, service->ident);
 }
 
-/* True when some method of `service` has the given streaming kind. */
-static bool cg_has_kind(const cg_service *service, bool server_streaming) {
+/* True when some method of `service` is of kind `kind`. */
+static bool cg_has_kind(const cg_service *service, cg_kind kind) {
   for (size_t i = 0; i < service->method_count; i++) {
-    if (service->methods[i].server_streaming == server_streaming) {
+    if (cg_method_kind(&service->methods[i]) == kind) {
       return true;
     }
   }
@@ -91,24 +98,33 @@ static const char *cg_handlers_contract(const cg_service *service,
                            service->full_name, service->ident);
   }
   const char *unary =
-      cg_has_kind(service, false)
+      cg_has_kind(service, CG_UNARY)
           ? " A unary handler fills `resp`, an initialised message owned by "
             "the runtime (allocate its strings and sub-messages with "
             "cp_call_alloc), or defers with cp_call_defer and answers later "
             "with the method's __reply."
           : "";
   const char *streaming =
-      cg_has_kind(service, true)
-          ? " A streaming handler sends with cp_stream_send and may keep "
-            "the stream with cp_stream_keep to end it later with "
-            "cp_stream_finish."
+      cg_has_kind(service, CG_SERVER_STREAMING)
+          ? " A server-streaming handler writes with the method's __write "
+            "and may keep the stream with cp_stream_keep to end it later "
+            "with cp_stream_finish."
+          : "";
+  const char *reading =
+      cg_has_kind(service, CG_CLIENT_STREAMING) ||
+              cg_has_kind(service, CG_BIDI_STREAMING)
+          ? " A client-streaming or bidirectional handler gets no request: it "
+            "keeps the stream (cp_stream_keep) and receives the client's "
+            "messages through the method's __read, then answers with __reply "
+            "(client-streaming) or writes with __write and ends with "
+            "cp_stream_finish (bidirectional)."
           : "";
   return cg_arena_printf(
       arena,
       "Handlers of %s. They run on server threads, get the `user` given to "
-      "%s__register and return the call's status code.%s%s A NULL handler is "
-      "not registered: its method answers UNIMPLEMENTED.",
-      service->full_name, service->ident, unary, streaming);
+      "%s__register and return the call's status code.%s%s%s A NULL handler "
+      "is not registered: its method answers UNIMPLEMENTED.",
+      service->full_name, service->ident, unary, streaming, reading);
 }
 
 static void cg_emit_handler_field(const cg_method *method, cg_arena *arena,
@@ -167,11 +183,18 @@ static void cg_emit_unary_stub(const cg_method *method, cg_arena *arena,
 
 static void cg_emit_reply(const cg_method *method, cg_arena *arena,
                           cg_sbuf *out) {
-  const char *contract = cg_arena_printf(
-      arena,
-      "Answers a deferred call of %s (cp_call_defer) with `resp`, as "
-      "cp_unary_reply_send does: serialised now, the reply released.",
-      method->path);
+  const char *contract =
+      method->client_streaming
+          ? cg_arena_printf(arena,
+                            "Answers a call of %s with `resp`, as "
+                            "cp_stream_reply does: serialised now, the "
+                            "stream released.",
+                            method->path)
+          : cg_arena_printf(arena,
+                            "Answers a deferred call of %s (cp_call_defer) "
+                            "with `resp`, as cp_unary_reply_send does: "
+                            "serialised now, the reply released.",
+                            method->path);
   cg_sbuf_putc(out, '\n');
   cg_emit_doc(out, "", NULL, &contract, 1);
   cg_signature sig;
@@ -250,11 +273,19 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
   }
   for (size_t i = 0; i < service->method_count; i++) {
     const cg_method *method = &service->methods[i];
-    if (method->server_streaming) {
-      cg_emit_stream_stubs(method, arena, out);
-    } else {
-      cg_emit_unary_stub(method, arena, out);
-      cg_emit_unary_async_stub(method, arena, out);
+    switch (cg_method_kind(method)) {
+      case CG_UNARY:
+        cg_emit_unary_stub(method, arena, out);
+        cg_emit_unary_async_stub(method, arena, out);
+        break;
+      case CG_SERVER_STREAMING:
+        cg_emit_write_decl(method, arena, out);
+        cg_emit_stream_stubs(method, arena, out);
+        break;
+      case CG_CLIENT_STREAMING:
+      case CG_BIDI_STREAMING:
+        cg_emit_duplex_decls(method, arena, out);
+        break;
     }
   }
 }

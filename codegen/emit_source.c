@@ -10,6 +10,7 @@
 
 #include "comment.h"
 #include "emit.h"
+#include "emit_duplex.h"
 
 static void cg_emit_file_comment(const cg_file *file, cg_sbuf *out) {
   cg_comment comment;
@@ -51,11 +52,17 @@ static void cg_emit_invoker(const cg_method *method, cg_arena *arena,
       cg_arena_printf(arena, "static cp_status_code %s__invoke", method->ident);
   sig.params[0] = "cp_handler_fn handler";
   sig.params[1] = "cp_call *call";
-  sig.params[2] = "const ProtobufCMessage *req";
-  sig.params[3] =
-      method->server_streaming ? "cp_stream *stream" : "ProtobufCMessage *resp";
-  sig.params[4] = "void *user";
-  sig.count = 5;
+  if (method->client_streaming) {
+    sig.params[2] = "cp_stream *stream";
+    sig.params[3] = "void *user";
+    sig.count = 4;
+  } else {
+    sig.params[2] = "const ProtobufCMessage *req";
+    sig.params[3] = method->server_streaming ? "cp_stream *stream"
+                                             : "ProtobufCMessage *resp";
+    sig.params[4] = "void *user";
+    sig.count = 5;
+  }
   cg_sbuf_putc(out, '\n');
   cg_emit_signature(out, "", &sig, " {");
   size_t width =
@@ -66,20 +73,26 @@ static void cg_emit_invoker(const cg_method *method, cg_arena *arena,
   cg_signature call;
   call.head = "return fn";
   call.params[0] = "call";
-  call.params[1] =
-      cg_arena_printf(arena, "(const %s *)req", method->request.c_name);
-  call.params[2] =
-      method->server_streaming
-          ? "stream"
-          : cg_arena_printf(arena, "(%s *)resp", method->response.c_name);
-  call.params[3] = "user";
-  call.count = 4;
+  if (method->client_streaming) {
+    call.params[1] = "stream";
+    call.params[2] = "user";
+    call.count = 3;
+  } else {
+    call.params[1] =
+        cg_arena_printf(arena, "(const %s *)req", method->request.c_name);
+    call.params[2] =
+        method->server_streaming
+            ? "stream"
+            : cg_arena_printf(arena, "(%s *)resp", method->response.c_name);
+    call.params[3] = "user";
+    call.count = 4;
+  }
   cg_emit_signature(out, "  ", &call, ";");
   cg_sbuf_puts(out, "}\n");
 }
 
 static void cg_emit_method_desc(const cg_method *method, cg_sbuf *out) {
-  bool streaming = method->server_streaming;
+  cg_kind kind = cg_method_kind(method);
   cg_sbuf_printf(out,
                  "\nconst cp_method_desc %s__method = {\n"
                  "    .path = \"%s\",\n"
@@ -88,18 +101,23 @@ static void cg_emit_method_desc(const cg_method *method, cg_sbuf *out) {
                  "    .request_type = &%s,\n"
                  "    .response_type = &%s,\n",
                  method->ident, method->path, method->name,
-                 streaming ? "CP_METHOD_SERVER_STREAMING" : "CP_METHOD_UNARY",
-                 method->request.descriptor, method->response.descriptor);
-  if (streaming) {
+                 cg_kind_constant(kind), method->request.descriptor,
+                 method->response.descriptor);
+  if (kind == CG_SERVER_STREAMING) {
     cg_sbuf_printf(out,
                    "    .unary_invoke = NULL,\n"
                    "    .stream_invoke = %s__invoke,\n",
                    method->ident);
-  } else {
+  } else if (kind == CG_UNARY) {
     cg_sbuf_printf(out,
                    "    .unary_invoke = %s__invoke,\n"
                    "    .stream_invoke = NULL,\n",
                    method->ident);
+  } else {
+    cg_sbuf_printf(out,
+                   "    .duplex_invoke = %s__invoke,\n"
+                   "    .message_invoke = %s__message_invoke,\n",
+                   method->ident, method->ident);
   }
   cg_sbuf_puts(out, "};\n");
 }
@@ -217,10 +235,13 @@ static void cg_emit_reply(const cg_method *method, cg_arena *arena,
   cg_reply_signature(method, arena, &sig);
   cg_sbuf_putc(out, '\n');
   cg_emit_signature(out, "", &sig, " {");
-  cg_sbuf_puts(out,
-               "  return cp_unary_reply_send(reply, (const ProtobufCMessage "
-               "*)resp);\n"
-               "}\n");
+  cg_sbuf_puts(out, method->client_streaming
+                        ? "  return cp_stream_reply(stream, (const "
+                          "ProtobufCMessage *)resp);\n"
+                          "}\n"
+                        : "  return cp_unary_reply_send(reply, (const "
+                          "ProtobufCMessage *)resp);\n"
+                          "}\n");
 }
 
 /* The asynchronous stub: the typed callback travels type-erased with an
@@ -318,6 +339,9 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
   cg_emit_handler_types(service, arena, out);
   for (size_t i = 0; i < service->method_count; i++) {
     cg_emit_invoker(&service->methods[i], arena, out);
+    if (service->methods[i].client_streaming) {
+      cg_emit_message_invoker(&service->methods[i], arena, out);
+    }
   }
   for (size_t i = 0; i < service->method_count; i++) {
     cg_emit_method_desc(&service->methods[i], out);
@@ -332,12 +356,23 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
   }
   for (size_t i = 0; i < service->method_count; i++) {
     const cg_method *method = &service->methods[i];
-    if (method->server_streaming) {
-      cg_emit_start_stub(method, arena, out);
-      cg_emit_next_stub(method, arena, out);
-    } else {
-      cg_emit_unary_stub(method, arena, out);
-      cg_emit_unary_async_stub(method, arena, out);
+    switch (cg_method_kind(method)) {
+      case CG_UNARY:
+        cg_emit_unary_stub(method, arena, out);
+        cg_emit_unary_async_stub(method, arena, out);
+        break;
+      case CG_SERVER_STREAMING:
+        cg_emit_write_def(method, arena, out);
+        cg_emit_start_stub(method, arena, out);
+        cg_emit_next_stub(method, arena, out);
+        break;
+      case CG_CLIENT_STREAMING:
+        cg_emit_duplex_defs(method, arena, out);
+        break;
+      case CG_BIDI_STREAMING:
+        cg_emit_duplex_defs(method, arena, out);
+        cg_emit_next_stub(method, arena, out);
+        break;
     }
   }
 }

@@ -72,25 +72,6 @@ static bool cg_resolve_type(cg_builder *b, const cg_method *method,
   return true;
 }
 
-/* Rejects client-streaming and bidirectional methods. */
-static bool cg_check_streaming(cg_builder *b, const cg_method *method,
-                               const cg_method_proto *proto) {
-  bool client = proto->has_client_streaming && proto->client_streaming;
-  bool server = proto->has_server_streaming && proto->server_streaming;
-  if (client && server) {
-    cg_sbuf_printf(b->err,
-                   "%s: bidirectional-streaming methods are not supported",
-                   method->full_name);
-    return false;
-  }
-  if (client) {
-    cg_sbuf_printf(b->err, "%s: client-streaming methods are not supported",
-                   method->full_name);
-    return false;
-  }
-  return true;
-}
-
 static bool cg_build_method(cg_builder *b, const cg_service *service,
                             const cg_method_proto *proto, int32_t service_index,
                             int32_t method_index, cg_method *out) {
@@ -101,11 +82,10 @@ static bool cg_build_method(cg_builder *b, const cg_service *service,
   }
   out->name = proto->name;
   out->full_name = cg_join(b->arena, service->full_name, ".", proto->name);
-  if (!cg_check_streaming(b, out, proto)) {
-    return false;
-  }
   out->server_streaming =
       proto->has_server_streaming && proto->server_streaming;
+  out->client_streaming =
+      proto->has_client_streaming && proto->client_streaming;
   if (!cg_resolve_type(b, out, "request", proto->input_type, &out->request) ||
       !cg_resolve_type(b, out, "response", proto->output_type,
                        &out->response)) {

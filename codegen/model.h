@@ -28,7 +28,8 @@ typedef struct cg_method {
   const char *lower;     /* protoc-c's lower_snake name: "get" */
   const char *path;      /* "/kv.v1.KVService/Get" */
   const char *ident; /* "cp_kv__v1__kvservice__get": ident + "__method" ... */
-  bool server_streaming;
+  bool server_streaming; /* the server sends a stream of messages */
+  bool client_streaming; /* the client does */
   cg_type request;
   cg_type response;
   const char *comment; /* leading .proto comment or NULL (borrowed) */

@@ -1,6 +1,8 @@
 /* The KV example's store and its KVService handlers. */
 #include "kv_store.h"
 
+#include "kv_store_internal.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,32 +10,6 @@
 #include <string.h>
 
 #include "cplugin/errors.h"
-
-typedef struct kv_entry {
-  struct kv_entry *next;
-  char *key;
-  size_t key_len;
-  uint8_t *value;
-  size_t value_len;
-  uint64_t hash;
-} kv_entry;
-
-typedef struct kv_watcher {
-  struct kv_watcher *next;
-  cp_stream *stream;
-  char *prefix;
-  size_t prefix_len;
-} kv_watcher;
-
-struct kv_store {
-  pthread_mutex_t mu;
-  kv_store_limits limits;
-  kv_entry **buckets;
-  size_t bucket_count;
-  size_t key_count;
-  kv_watcher *watchers;
-  size_t watcher_count;
-};
 
 enum { INITIAL_BUCKETS = 64 };
 
@@ -146,14 +122,12 @@ static void maybe_grow(kv_store *s) {
   s->bucket_count = n;
 }
 
-static void watcher_free(kv_watcher *w) {
+void kv_watcher_free(kv_watcher *w) {
   free(w->prefix);
   free(w);
 }
 
-/* With the lock held: unlinks and returns the watcher of `stream`, or NULL
- * when it is not linked (never registered, or already ended). */
-static kv_watcher *unlink_watcher(kv_store *s, const cp_stream *stream) {
+kv_watcher *kv_unlink_watcher(kv_store *s, const cp_stream *stream) {
   for (kv_watcher **link = &s->watchers; *link != NULL; link = &(*link)->next) {
     kv_watcher *w = *link;
     if (w->stream == stream) {
@@ -179,7 +153,8 @@ static void notify_watchers(kv_store *s, Kv__V1__EventType type,
   kv_watcher **link = &s->watchers;
   while (*link != NULL) {
     kv_watcher *w = *link;
-    if (w->prefix_len > key_len || memcmp(w->prefix, key, w->prefix_len) != 0) {
+    if (w->prefix == NULL || w->prefix_len > key_len ||
+        memcmp(w->prefix, key, w->prefix_len) != 0) {
       link = &w->next;
       continue;
     }
@@ -193,32 +168,38 @@ static void notify_watchers(kv_store *s, Kv__V1__EventType type,
     s->watcher_count--;
     cp_stream_finish(w->stream, CP_STATUS_RESOURCE_EXHAUSTED,
                      "watcher fell behind: %s", cp_strerror(rc));
-    watcher_free(w);
+    kv_watcher_free(w);
   }
 }
 
-static bool key_valid(cp_call *call, const kv_store *s, const char *key,
-                      cp_status_code *code) {
+static bool key_valid(const kv_store *s, const char *key, cp_status *st) {
   if (key == NULL || key[0] == '\0') {
-    *code = cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
-                          "key must not be empty");
+    cp_status_set(st, CP_STATUS_INVALID_ARGUMENT, "key must not be empty");
     return false;
   }
   if (strlen(key) > s->limits.max_key_bytes) {
-    *code = cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
-                          "key longer than %zu bytes", s->limits.max_key_bytes);
+    cp_status_set(st, CP_STATUS_INVALID_ARGUMENT, "key longer than %zu bytes",
+                  s->limits.max_key_bytes);
     return false;
   }
   return true;
 }
 
+/* The status of a unary call from `st`. */
+static cp_status_code answer(cp_call *call, const cp_status *st) {
+  return st->code == CP_STATUS_OK
+             ? CP_STATUS_OK
+             : cp_call_error(call, st->code, "%s", st->message);
+}
+
 static cp_status_code on_get(cp_call *call, const Kv__V1__GetRequest *req,
                              Kv__V1__GetResponse *resp, void *user) {
   kv_store *s = user;
-  cp_status_code code = CP_STATUS_OK;
-  if (!key_valid(call, s, req->key, &code)) {
-    return code;
+  cp_status st;
+  if (!key_valid(s, req->key, &st)) {
+    return answer(call, &st);
   }
+  cp_status_code code = CP_STATUS_OK;
   size_t len = strlen(req->key);
   pthread_mutex_lock(&s->mu);
   kv_entry *e = *find_link(s, req->key, len, hash_key(req->key, len));
@@ -240,19 +221,17 @@ static cp_status_code on_get(cp_call *call, const Kv__V1__GetRequest *req,
   return code;
 }
 
-static cp_status_code on_put(cp_call *call, const Kv__V1__PutRequest *req,
-                             Kv__V1__PutResponse *resp, void *user) {
-  (void)resp;
-  kv_store *s = user;
-  cp_status_code code = CP_STATUS_OK;
-  if (!key_valid(call, s, req->key, &code)) {
-    return code;
+cp_status_code kv_apply_put(kv_store *s, const Kv__V1__PutRequest *req,
+                            cp_status *st) {
+  cp_status_clear(st);
+  if (!key_valid(s, req->key, st)) {
+    return st->code;
   }
   size_t len = strlen(req->key);
   uint64_t h = hash_key(req->key, len);
   uint8_t *value = malloc(req->value.len > 0 ? req->value.len : 1);
   if (value == NULL) {
-    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return cp_status_set(st, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
   if (req->value.len > 0) {
     memcpy(value, req->value.data, req->value.len);
@@ -263,9 +242,8 @@ static cp_status_code on_put(cp_call *call, const Kv__V1__PutRequest *req,
   if (e != NULL) {
     free(e->value);
   } else if (s->key_count >= s->limits.max_keys) {
-    code = cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
-                         "store holds the maximum of %zu keys",
-                         s->limits.max_keys);
+    cp_status_set(st, CP_STATUS_RESOURCE_EXHAUSTED,
+                  "store holds the maximum of %zu keys", s->limits.max_keys);
   } else {
     e = calloc(1, sizeof *e);
     char *key = malloc(len + 1);
@@ -273,7 +251,7 @@ static cp_status_code on_put(cp_call *call, const Kv__V1__PutRequest *req,
       free(e);
       free(key);
       e = NULL;
-      code = cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+      cp_status_set(st, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     } else {
       memcpy(key, req->key, len + 1);
       e->key = key;
@@ -293,43 +271,112 @@ static cp_status_code on_put(cp_call *call, const Kv__V1__PutRequest *req,
     free(value);
   }
   pthread_mutex_unlock(&s->mu);
-  return code;
+  return st->code;
 }
 
-static cp_status_code on_delete(cp_call *call, const Kv__V1__DeleteRequest *req,
-                                Kv__V1__DeleteResponse *resp, void *user) {
-  kv_store *s = user;
-  cp_status_code code = CP_STATUS_OK;
-  if (!key_valid(call, s, req->key, &code)) {
-    return code;
+static cp_status_code on_put(cp_call *call, const Kv__V1__PutRequest *req,
+                             Kv__V1__PutResponse *resp, void *user) {
+  (void)resp;
+  cp_status st;
+  kv_apply_put(user, req, &st);
+  return answer(call, &st);
+}
+
+cp_status_code kv_apply_delete(kv_store *s, const char *key, bool *found,
+                               cp_status *st) {
+  cp_status_clear(st);
+  *found = false;
+  if (!key_valid(s, key, st)) {
+    return st->code;
   }
-  size_t len = strlen(req->key);
+  size_t len = strlen(key);
   pthread_mutex_lock(&s->mu);
-  kv_entry **link = find_link(s, req->key, len, hash_key(req->key, len));
+  kv_entry **link = find_link(s, key, len, hash_key(key, len));
   kv_entry *e = *link;
   if (e != NULL) {
     *link = e->next;
     s->key_count--;
-    resp->found = true;
+    *found = true;
     notify_watchers(s, KV__V1__EVENT_TYPE__EVENT_TYPE_DELETE, e->key, len, NULL,
                     0);
     entry_free(e);
   }
   pthread_mutex_unlock(&s->mu);
-  return code;
+  return CP_STATUS_OK;
+}
+
+static cp_status_code on_delete(cp_call *call, const Kv__V1__DeleteRequest *req,
+                                Kv__V1__DeleteResponse *resp, void *user) {
+  cp_status st;
+  bool found = false;
+  kv_apply_delete(user, req->key, &found, &st);
+  resp->found = found;
+  return answer(call, &st);
 }
 
 /* Runs when the client cancels, the deadline passes or the server stops. It
  * looks the watcher up by stream, so it is safe whatever state the watch
  * reached. */
-static void on_watch_done(cp_stream *stream, void *user) {
+cp_status_code kv_link_watcher(kv_store *s, kv_watcher *w, cp_status *st) {
+  cp_status_clear(st);
+  pthread_mutex_lock(&s->mu);
+  if (s->watcher_count >= s->limits.max_watchers) {
+    cp_status_set(st, CP_STATUS_RESOURCE_EXHAUSTED, "too many watchers (%zu)",
+                  s->limits.max_watchers);
+  } else {
+    w->next = s->watchers;
+    s->watchers = w;
+    s->watcher_count++;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return st->code;
+}
+
+cp_status_code kv_watch_prefix(kv_store *s, const cp_stream *stream,
+                               const char *prefix, cp_status *st) {
+  cp_status_clear(st);
+  size_t len = strlen(prefix);
+  if (len > s->limits.max_key_bytes) {
+    return cp_status_set(st, CP_STATUS_INVALID_ARGUMENT,
+                         "prefix longer than %zu bytes",
+                         s->limits.max_key_bytes);
+  }
+  char *copy = malloc(len + 1);
+  if (copy == NULL) {
+    return cp_status_set(st, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  memcpy(copy, prefix, len + 1);
+  pthread_mutex_lock(&s->mu);
+  kv_watcher *w = s->watchers;
+  while (w != NULL && w->stream != stream) {
+    w = w->next;
+  }
+  if (w == NULL) {
+    cp_status_set(st, CP_STATUS_CANCELLED, "watch ended");
+  } else if (w->prefix != NULL) {
+    cp_status_set(st, CP_STATUS_FAILED_PRECONDITION,
+                  "the session already watches a prefix");
+  } else {
+    w->prefix = copy;
+    w->prefix_len = len;
+    copy = NULL;
+    Kv__V1__WatchEvent started = KV__V1__WATCH_EVENT__INIT;
+    started.key = KV_WATCH_STARTED_KEY;
+    cp_stream_send(w->stream, &started.base);
+  }
+  pthread_mutex_unlock(&s->mu);
+  free(copy);
+  return st->code;
+}
+
+void kv_on_watcher_done(cp_stream *stream, void *user) {
   kv_store *s = user;
   pthread_mutex_lock(&s->mu);
-  kv_watcher *w = unlink_watcher(s, stream);
+  kv_watcher *w = kv_unlink_watcher(s, stream);
   pthread_mutex_unlock(&s->mu);
   if (w != NULL) {
     cp_stream_finish(stream, CP_STATUS_CANCELLED, "watch ended");
-    watcher_free(w);
+    kv_watcher_free(w);
   }
 }
 
@@ -362,11 +409,11 @@ static cp_status_code on_watch(cp_call *call, const Kv__V1__WatchRequest *req,
   /* Registered before the watcher is visible. If the stream dies before the
    * watcher is linked, the callback finds nothing and the send below fails,
    * which ends the call with an error instead. */
-  cp_stream_on_done(stream, on_watch_done, s);
+  cp_stream_on_done(stream, kv_on_watcher_done, s);
   pthread_mutex_lock(&s->mu);
   if (s->watcher_count >= s->limits.max_watchers) {
     pthread_mutex_unlock(&s->mu);
-    watcher_free(w);
+    kv_watcher_free(w);
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
                          "too many watchers (%zu)", s->limits.max_watchers);
   }
@@ -374,7 +421,7 @@ static cp_status_code on_watch(cp_call *call, const Kv__V1__WatchRequest *req,
   int rc = cp_stream_send(stream, &started.base);
   if (rc != 0) {
     pthread_mutex_unlock(&s->mu);
-    watcher_free(w);
+    kv_watcher_free(w);
     return cp_call_error(call, CP_STATUS_UNAVAILABLE, "cannot start watch: %s",
                          cp_strerror(rc));
   }
@@ -385,7 +432,7 @@ static cp_status_code on_watch(cp_call *call, const Kv__V1__WatchRequest *req,
   s->watchers = w;
   s->watcher_count++;
   pthread_mutex_unlock(&s->mu);
-  return CP_STATUS_OK; /* kept: ended by on_watch_done */
+  return CP_STATUS_OK; /* kept: ended by kv_on_watcher_done */
 }
 
 void kv_store_handlers(cp_kv__v1__kvservice__handlers *handlers) {
@@ -394,4 +441,5 @@ void kv_store_handlers(cp_kv__v1__kvservice__handlers *handlers) {
   handlers->on_put = on_put;
   handlers->on_delete = on_delete;
   handlers->on_watch = on_watch;
+  kv_stream_handlers(handlers);
 }

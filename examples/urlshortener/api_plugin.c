@@ -1,6 +1,8 @@
 /* api-plugin: provides the "api" service (api.v1.API): Shorten makes an
  * 8-hex-digit code and stores it through the host's router in the "storage"
- * service; Resolve reads it back. */
+ * service; Resolve reads it back. No handler blocks: each defers its reply
+ * (cp_call_defer) and answers when its asynchronous routed call completes,
+ * so the calls in flight are not bounded by the plugin's threads. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,9 +51,33 @@ static bool url_valid(const char *url) {
          (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0);
 }
 
+/* A Shorten waiting for storage: its reply and the code it made. */
+typedef struct pending_shorten {
+  cp_unary_reply *reply;
+  char code[9];
+} pending_shorten;
+
+static void on_stored(const cp_status *st,
+                      const Storage__V1__StoreResponse *stored, void *user) {
+  (void)stored;
+  pending_shorten *p = user;
+  if (st->code != CP_STATUS_OK) {
+    cp_unary_reply_fail(p->reply, CP_STATUS_UNAVAILABLE, "storage: %s",
+                        st->message);
+  } else {
+    Api__V1__ShortenResponse resp = API__V1__SHORTEN_RESPONSE__INIT;
+    resp.code = p->code;
+    cp_api__v1__api__shorten__reply(p->reply, &resp);
+  }
+  free(p);
+}
+
+/* Neither handler waits: each defers its reply, asks storage through the
+ * host's router without blocking, and answers from the callback. */
 static cp_status_code on_shorten(cp_call *call,
                                  const Api__V1__ShortenRequest *req,
                                  Api__V1__ShortenResponse *resp, void *user) {
+  (void)resp;
   api *a = user;
   if (!url_valid(req->url)) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
@@ -62,57 +88,85 @@ static cp_status_code on_shorten(cp_call *call,
   if (storage == NULL) {
     return code;
   }
-  char *short_code = cp_call_alloc(call, 9);
-  if (short_code == NULL) {
+  pending_shorten *p = malloc(sizeof *p);
+  if (p == NULL) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "no memory");
   }
-  unsigned int r = (unsigned int)arc4random();
-  snprintf(short_code, 9, "%08x", r);
+  snprintf(p->code, sizeof p->code, "%08x", (unsigned int)arc4random());
   Storage__V1__StoreRequest sreq = STORAGE__V1__STORE_REQUEST__INIT;
-  sreq.code = short_code;
+  sreq.code = p->code;
   sreq.url = req->url;
   cp_call_options o = forward_deadline(call);
-  Storage__V1__StoreResponse *sresp = NULL;
-  cp_status st;
-  if (cp_storage__v1__storage__store__call(storage, &sreq, &sresp, &o, &st) !=
-      0) {
-    return cp_call_error(call, CP_STATUS_UNAVAILABLE, "storage: %s",
-                         st.message);
+  p->reply = cp_call_defer(call);
+  if (p->reply == NULL) {
+    free(p);
+    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "no memory");
   }
-  protobuf_c_message_free_unpacked(&sresp->base, NULL);
-  resp->code = short_code;
-  return CP_STATUS_OK;
+  int rc = cp_storage__v1__storage__store__call_async(storage, &sreq, &o,
+                                                      on_stored, p);
+  if (rc != 0) {
+    cp_unary_reply_fail(p->reply, CP_STATUS_UNAVAILABLE, "storage: %s",
+                        cp_strerror(rc));
+    free(p);
+  }
+  return CP_STATUS_OK; /* deferred: answered by on_stored */
+}
+
+/* A Resolve waiting for storage: its reply and the code asked for. */
+typedef struct pending_resolve {
+  cp_unary_reply *reply;
+  char code[];
+} pending_resolve;
+
+static void on_got(const cp_status *st, const Storage__V1__GetResponse *got,
+                   void *user) {
+  pending_resolve *p = user;
+  if (st->code != CP_STATUS_OK) {
+    cp_unary_reply_fail(p->reply, CP_STATUS_UNAVAILABLE, "storage: %s",
+                        st->message);
+  } else if (!got->found) {
+    cp_unary_reply_fail(p->reply, CP_STATUS_NOT_FOUND, "no URL for code %s",
+                        p->code);
+  } else {
+    Api__V1__ResolveResponse resp = API__V1__RESOLVE_RESPONSE__INIT;
+    resp.url = got->url; /* serialised by __reply before `got` is freed */
+    cp_api__v1__api__resolve__reply(p->reply, &resp);
+  }
+  free(p);
 }
 
 static cp_status_code on_resolve(cp_call *call,
                                  const Api__V1__ResolveRequest *req,
                                  Api__V1__ResolveResponse *resp, void *user) {
+  (void)resp;
   api *a = user;
   cp_status_code code = CP_STATUS_OK;
   cp_client *storage = storage_client(a, call, &code);
   if (storage == NULL) {
     return code;
   }
+  size_t len = strlen(req->code);
+  pending_resolve *p = malloc(sizeof *p + len + 1);
+  if (p == NULL) {
+    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "no memory");
+  }
+  memcpy(p->code, req->code, len + 1);
   Storage__V1__GetRequest greq = STORAGE__V1__GET_REQUEST__INIT;
-  greq.code = req->code;
+  greq.code = p->code;
   cp_call_options o = forward_deadline(call);
-  Storage__V1__GetResponse *gresp = NULL;
-  cp_status st;
-  if (cp_storage__v1__storage__get__call(storage, &greq, &gresp, &o, &st) !=
-      0) {
-    return cp_call_error(call, CP_STATUS_UNAVAILABLE, "storage: %s",
-                         st.message);
+  p->reply = cp_call_defer(call);
+  if (p->reply == NULL) {
+    free(p);
+    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "no memory");
   }
-  if (!gresp->found) {
-    protobuf_c_message_free_unpacked(&gresp->base, NULL);
-    return cp_call_error(call, CP_STATUS_NOT_FOUND, "no URL for code %s",
-                         req->code);
+  int rc =
+      cp_storage__v1__storage__get__call_async(storage, &greq, &o, on_got, p);
+  if (rc != 0) {
+    cp_unary_reply_fail(p->reply, CP_STATUS_UNAVAILABLE, "storage: %s",
+                        cp_strerror(rc));
+    free(p);
   }
-  resp->url = cp_call_strdup(call, gresp->url);
-  protobuf_c_message_free_unpacked(&gresp->base, NULL);
-  return resp->url != NULL
-             ? CP_STATUS_OK
-             : cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "no memory");
+  return CP_STATUS_OK; /* deferred: answered by on_got */
 }
 
 static int register_handlers(cp_server *server, void *user) {

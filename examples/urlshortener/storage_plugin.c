@@ -1,6 +1,7 @@
 /* storage-plugin: provides the "storage" service (storage.v1.Storage), keeps
  * codes in memory, and logs each operation through the host's router to the
- * "logger" service. */
+ * "logger" service without waiting for it (an asynchronous call), so no
+ * handler blocks. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -24,7 +25,16 @@ typedef struct storage {
   _Atomic(cp_plugin_runtime *) rt;
 } storage;
 
-/* Logs through the router; a missing logger is not the caller's problem. */
+static void log_done(const cp_status *st,
+                     const Capability__Logger__V1__LogResponse *resp,
+                     void *user) {
+  (void)st;
+  (void)resp;
+  (void)user;
+}
+
+/* Logs through the router; a missing or failing logger is not the caller's
+ * problem. */
 static void log_via_host(storage *s, const char *message, const char *code) {
   cp_plugin_runtime *rt = atomic_load(&s->rt);
   cp_client *logger = NULL;
@@ -45,12 +55,9 @@ static void log_via_host(storage *s, const char *message, const char *code) {
   cp_call_options o;
   cp_call_options_init(&o);
   o.timeout_ms = 2000;
-  Capability__Logger__V1__LogResponse *resp = NULL;
-  cp_status st;
-  if (cp_capability__logger__v1__logger__log__call(logger, &req, &resp, &o,
-                                                   &st) == 0) {
-    protobuf_c_message_free_unpacked(&resp->base, NULL);
-  }
+  /* Fire and forget: the handler answers without waiting for the log. */
+  cp_capability__logger__v1__logger__log__call_async(logger, &req, &o, log_done,
+                                                     NULL);
 }
 
 static entry *find(storage *s, const char *code) {

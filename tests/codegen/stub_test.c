@@ -45,7 +45,10 @@ struct cp_call {
 };
 
 struct cp_stream {
-  int unused;
+  const cp_method_desc *method; /* what cp_stream_read_typed was given */
+  cp_handler_fn read_fn;        /* and its callback */
+  void *read_user;
+  const ProtobufCMessage *written; /* what cp_stream_send / _reply got */
 };
 
 int cp_server_add_method(cp_server *server, const cp_method_desc *method,
@@ -125,6 +128,49 @@ int cp_client_stream_next(cp_client_stream *stream, ProtobufCMessage **msg,
   (void)status;
   *msg = new_message(stream->client->next_type);
   return 1;
+}
+
+int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
+                         cp_handler_fn fn, void *user) {
+  stream->method = method;
+  stream->read_fn = fn;
+  stream->read_user = user;
+  return 0;
+}
+
+int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg) {
+  stream->written = msg;
+  return 0;
+}
+
+int cp_stream_reply(cp_stream *stream, const ProtobufCMessage *resp) {
+  stream->written = resp;
+  return 0;
+}
+
+int cp_client_stream_open(cp_client *client, const cp_method_desc *method,
+                          const cp_call_options *opts, cp_client_stream **out,
+                          cp_status *status) {
+  (void)opts;
+  (void)status;
+  static struct cp_client_stream stream;
+  client->last_method = method;
+  stream.client = client;
+  *out = &stream;
+  return 0;
+}
+
+int cp_client_stream_send(cp_client_stream *stream,
+                          const ProtobufCMessage *msg) {
+  stream->client->last_request = msg;
+  return 0;
+}
+
+int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
+                            cp_status *status) {
+  status->code = CP_STATUS_OK;
+  *resp = new_message(stream->client->next_type);
+  return 0;
 }
 
 /* --- the test ------------------------------------------------------------- */
@@ -333,10 +379,73 @@ static void test_async_stub(void) {
                                                NULL) == CP_EINVAL);
 }
 
+static const Multi__V1__LogRequest *seen_upload;
+static void *seen_upload_user;
+
+static void on_upload_message(cp_stream *stream,
+                              const Multi__V1__LogRequest *msg, void *user) {
+  (void)stream;
+  seen_upload = msg;
+  seen_upload_user = user;
+}
+
+static void test_duplex_stubs(void) {
+  /* Descriptors of every kind. */
+  EXPECT(cp_multi__v1__uploader__upload__method.kind ==
+         CP_METHOD_CLIENT_STREAMING);
+  EXPECT(cp_multi__v1__uploader__talk__method.kind == CP_METHOD_BIDI_STREAMING);
+  EXPECT(cp_multi__v1__uploader__upload__method.duplex_invoke != NULL &&
+         cp_multi__v1__uploader__upload__method.message_invoke != NULL &&
+         cp_multi__v1__uploader__upload__method.unary_invoke == NULL &&
+         cp_multi__v1__uploader__upload__method.stream_invoke == NULL);
+
+  /* __read hands the typed callback to the runtime, which calls it back
+   * through the method's message invoker. */
+  cp_stream stream = {0};
+  int user = 3;
+  EXPECT(cp_multi__v1__uploader__upload__read(&stream, on_upload_message,
+                                              &user) == 0);
+  EXPECT(stream.method == &cp_multi__v1__uploader__upload__method);
+  Multi__V1__LogRequest line = MULTI__V1__LOG_REQUEST__INIT;
+  stream.method->message_invoke(stream.read_fn, &stream, &line.base,
+                                stream.read_user);
+  EXPECT(seen_upload == &line && seen_upload_user == &user);
+
+  /* __reply, __write: the very message, as its base. */
+  Multi__V1__LogResponse done = MULTI__V1__LOG_RESPONSE__INIT;
+  EXPECT(cp_multi__v1__uploader__upload__reply(&stream, &done) == 0);
+  EXPECT(stream.written == &done.base);
+  Multi__V1__Probe__Response probe = MULTI__V1__PROBE__RESPONSE__INIT;
+  EXPECT(cp_multi__v1__uploader__talk__write(&stream, &probe) == 0);
+  EXPECT(stream.written == &probe.base);
+
+  /* Client side: open, send, finish. */
+  cp_client client = {0};
+  client.next_type = &multi__v1__log_response__descriptor;
+  cp_client_stream *cs = NULL;
+  cp_status status;
+  EXPECT(cp_multi__v1__uploader__upload__open(&client, NULL, &cs, &status) ==
+         0);
+  EXPECT(client.last_method == &cp_multi__v1__uploader__upload__method);
+  EXPECT(cp_multi__v1__uploader__upload__send(cs, &line) == 0);
+  EXPECT(client.last_request == &line.base);
+  Multi__V1__LogResponse *resp = NULL;
+  EXPECT(cp_multi__v1__uploader__upload__finish(cs, &resp, &status) == 0);
+  EXPECT(resp != NULL);
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+  /* A response of another type is never handed out typed. */
+  client.next_type = &multi__v1__log_request__descriptor;
+  resp = NULL;
+  EXPECT(cp_multi__v1__uploader__upload__finish(cs, &resp, &status) ==
+         CP_EINVAL);
+  EXPECT(resp == NULL);
+}
+
 int main(void) {
   test_descriptors();
   test_register_and_invoke();
   test_typed_reply();
+  test_duplex_stubs();
   test_register_errors();
   test_client_stubs();
   test_async_stub();

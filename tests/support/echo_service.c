@@ -2,6 +2,7 @@
 #include "echo_service.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -132,10 +133,117 @@ static cp_status_code on_count(cp_call *call,
   return CP_STATUS_OK;
 }
 
+/* --- Collect and Chat: the client streams -------------------------------- */
+
+/* Client-streaming and bidirectional calls that the client cancels or that
+ * fail end here: the holder finishes its stream. */
+static void on_duplex_done(cp_stream *stream, void *user) {
+  bump(user, STREAMS_DONE);
+  cp_stream_finish(stream, CP_STATUS_CANCELLED, "stream ended");
+}
+
+enum { COLLECT_MAX_TEXT = 4096 };
+
+typedef struct collect_state {
+  char text[COLLECT_MAX_TEXT];
+  size_t len;
+  char identity[128];
+} collect_state;
+
+/* A message asks for what the unary Echo does: a delay (a slow reader) or
+ * a failure (an early answer). Returns false when it ended the call. */
+static bool obey(cp_stream *stream, const Cplugintest__V1__EchoRequest *msg) {
+  if (msg->delay_ms > 0) {
+    sleep_ms(msg->delay_ms);
+  }
+  if (msg->fail_code != 0) {
+    cp_stream_finish(stream, (cp_status_code)msg->fail_code,
+                     "failed as asked: %s", msg->text);
+    return false;
+  }
+  return true;
+}
+
+static void on_collect_message(cp_stream *stream,
+                               const Cplugintest__V1__EchoRequest *msg,
+                               void *user) {
+  collect_state *st = user;
+  if (msg == NULL) {
+    if (!cp_stream_is_closed(stream)) {
+      Cplugintest__V1__EchoResponse resp = CPLUGINTEST__V1__ECHO_RESPONSE__INIT;
+      resp.text = st->text;
+      resp.identity = st->identity;
+      cp_cplugintest__v1__echo_service__collect__reply(stream, &resp);
+    }
+    free(st); /* the end of reading: nothing refers to it any more */
+    return;
+  }
+  if (!obey(stream, msg)) {
+    return;
+  }
+  size_t n = strlen(msg->text);
+  if (st->len + n + 1 > sizeof st->text) {
+    cp_stream_finish(stream, CP_STATUS_RESOURCE_EXHAUSTED,
+                     "more than %d bytes of text", COLLECT_MAX_TEXT);
+    return;
+  }
+  memcpy(st->text + st->len, msg->text, n + 1);
+  st->len += n;
+}
+
+static cp_status_code on_collect(cp_call *call, cp_stream *stream, void *user) {
+  collect_state *st = calloc(1, sizeof *st);
+  if (st == NULL) {
+    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "no memory");
+  }
+  const char *identity = cp_call_identity(call, NULL);
+  snprintf(st->identity, sizeof st->identity, "%s",
+           identity != NULL ? identity : "");
+  cp_stream_keep(stream);
+  cp_stream_on_done(stream, on_duplex_done, user);
+  cp_cplugintest__v1__echo_service__collect__read(stream, on_collect_message,
+                                                  st);
+  return CP_STATUS_OK; /* kept: answered by on_collect_message */
+}
+
+static void on_chat_message(cp_stream *stream,
+                            const Cplugintest__V1__EchoRequest *msg,
+                            void *user) {
+  echo_stats *stats = user;
+  if (msg == NULL) {
+    if (!cp_stream_is_closed(stream)) {
+      cp_stream_finish(stream, CP_STATUS_OK, NULL);
+    }
+    return;
+  }
+  if (!obey(stream, msg)) {
+    return;
+  }
+  Cplugintest__V1__EchoResponse resp = CPLUGINTEST__V1__ECHO_RESPONSE__INIT;
+  resp.text = msg->text;
+  resp.payload = msg->payload;
+  int rc = cp_cplugintest__v1__echo_service__chat__write(stream, &resp);
+  if (rc == 0) {
+    bump(stats, MESSAGES_QUEUED);
+  } else if (rc == CP_EAGAIN) {
+    bump(stats, SEND_EAGAIN);
+  }
+}
+
+static cp_status_code on_chat(cp_call *call, cp_stream *stream, void *user) {
+  (void)call;
+  cp_stream_keep(stream);
+  cp_stream_on_done(stream, on_duplex_done, user);
+  cp_cplugintest__v1__echo_service__chat__read(stream, on_chat_message, user);
+  return CP_STATUS_OK; /* kept: ended by on_chat_message */
+}
+
 int echo_service_register(cp_server *server, echo_stats *stats) {
   cp_cplugintest__v1__echo_service__handlers h;
   memset(&h, 0, sizeof h);
   h.on_echo = on_echo;
   h.on_count = on_count;
+  h.on_collect = on_collect;
+  h.on_chat = on_chat;
   return cp_cplugintest__v1__echo_service__register(server, &h, stats);
 }

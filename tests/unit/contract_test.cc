@@ -399,7 +399,7 @@ TEST(Contract, EnumValues) {
 
 struct Method {
   const char *path;
-  bool streaming;
+  cp_method_kind kind;
   const char *request;
   const char *response;
 };
@@ -413,9 +413,7 @@ void CheckService(const cp_service_desc &svc, const char *full_name,
   for (const Method &m : methods) {
     const cp_method_desc *d = cp_service_find_method(&svc, m.path);
     ASSERT_NE(nullptr, d) << m.path;
-    EXPECT_EQ(m.streaming ? CP_METHOD_SERVER_STREAMING : CP_METHOD_UNARY,
-              d->kind)
-        << m.path;
+    EXPECT_EQ(m.kind, d->kind) << m.path;
     EXPECT_STREQ(m.request, d->request_type->name) << m.path;
     EXPECT_STREQ(m.response, d->response_type->name) << m.path;
   }
@@ -424,75 +422,82 @@ void CheckService(const cp_service_desc &svc, const char *full_name,
 TEST(Contract, EveryMethodPathAndKind) {
   CheckService(cp_connectplugin__v1__handshake_service__service,
                "connectplugin.v1.HandshakeService",
-               {{"/connectplugin.v1.HandshakeService/Handshake", false,
-                 "connectplugin.v1.HandshakeRequest",
+               {{"/connectplugin.v1.HandshakeService/Handshake",
+                 CP_METHOD_UNARY, "connectplugin.v1.HandshakeRequest",
                  "connectplugin.v1.HandshakeResponse"}});
   CheckService(cp_connectplugin__v1__capability_broker__service,
                "connectplugin.v1.CapabilityBroker",
-               {{"/connectplugin.v1.CapabilityBroker/RequestCapability", false,
-                 "connectplugin.v1.RequestCapabilityRequest",
+               {{"/connectplugin.v1.CapabilityBroker/RequestCapability",
+                 CP_METHOD_UNARY, "connectplugin.v1.RequestCapabilityRequest",
                  "connectplugin.v1.RequestCapabilityResponse"}});
   CheckService(cp_connectplugin__health__v1__health_service__service,
                "connectplugin.health.v1.HealthService",
-               {{"/connectplugin.health.v1.HealthService/Check", false,
-                 "connectplugin.health.v1.HealthCheckRequest",
+               {{"/connectplugin.health.v1.HealthService/Check",
+                 CP_METHOD_UNARY, "connectplugin.health.v1.HealthCheckRequest",
                  "connectplugin.health.v1.HealthCheckResponse"},
-                {"/connectplugin.health.v1.HealthService/Watch", true,
+                {"/connectplugin.health.v1.HealthService/Watch",
+                 CP_METHOD_SERVER_STREAMING,
                  "connectplugin.health.v1.HealthCheckRequest",
                  "connectplugin.health.v1.HealthCheckResponse"}});
   CheckService(cp_connectplugin__v1__plugin_lifecycle__service,
                "connectplugin.v1.PluginLifecycle",
-               {{"/connectplugin.v1.PluginLifecycle/ReportHealth", false,
-                 "connectplugin.v1.ReportHealthRequest",
+               {{"/connectplugin.v1.PluginLifecycle/ReportHealth",
+                 CP_METHOD_UNARY, "connectplugin.v1.ReportHealthRequest",
                  "connectplugin.v1.ReportHealthResponse"}});
   CheckService(cp_connectplugin__v1__plugin_control__service,
                "connectplugin.v1.PluginControl",
-               {{"/connectplugin.v1.PluginControl/GetHealth", false,
+               {{"/connectplugin.v1.PluginControl/GetHealth", CP_METHOD_UNARY,
                  "connectplugin.v1.GetHealthRequest",
                  "connectplugin.v1.GetHealthResponse"},
-                {"/connectplugin.v1.PluginControl/Shutdown", false,
+                {"/connectplugin.v1.PluginControl/Shutdown", CP_METHOD_UNARY,
                  "connectplugin.v1.ShutdownRequest",
                  "connectplugin.v1.ShutdownResponse"}});
   CheckService(cp_connectplugin__v1__plugin_identity__service,
                "connectplugin.v1.PluginIdentity",
-               {{"/connectplugin.v1.PluginIdentity/GetPluginInfo", false,
-                 "connectplugin.v1.GetPluginInfoRequest",
+               {{"/connectplugin.v1.PluginIdentity/GetPluginInfo",
+                 CP_METHOD_UNARY, "connectplugin.v1.GetPluginInfoRequest",
                  "connectplugin.v1.GetPluginInfoResponse"},
-                {"/connectplugin.v1.PluginIdentity/SetRuntimeIdentity", false,
-                 "connectplugin.v1.SetRuntimeIdentityRequest",
+                {"/connectplugin.v1.PluginIdentity/SetRuntimeIdentity",
+                 CP_METHOD_UNARY, "connectplugin.v1.SetRuntimeIdentityRequest",
                  "connectplugin.v1.SetRuntimeIdentityResponse"}});
-  CheckService(cp_connectplugin__v1__service_registry__service,
-               "connectplugin.v1.ServiceRegistry",
-               {{"/connectplugin.v1.ServiceRegistry/RegisterService", false,
-                 "connectplugin.v1.RegisterServiceRequest",
-                 "connectplugin.v1.RegisterServiceResponse"},
-                {"/connectplugin.v1.ServiceRegistry/UnregisterService", false,
-                 "connectplugin.v1.UnregisterServiceRequest",
-                 "connectplugin.v1.UnregisterServiceResponse"},
-                {"/connectplugin.v1.ServiceRegistry/DiscoverService", false,
-                 "connectplugin.v1.DiscoverServiceRequest",
-                 "connectplugin.v1.DiscoverServiceResponse"},
-                {"/connectplugin.v1.ServiceRegistry/WatchService", true,
-                 "connectplugin.v1.WatchServiceRequest",
-                 "connectplugin.v1.WatchServiceEvent"}});
+  CheckService(
+      cp_connectplugin__v1__service_registry__service,
+      "connectplugin.v1.ServiceRegistry",
+      {{"/connectplugin.v1.ServiceRegistry/RegisterService", CP_METHOD_UNARY,
+        "connectplugin.v1.RegisterServiceRequest",
+        "connectplugin.v1.RegisterServiceResponse"},
+       {"/connectplugin.v1.ServiceRegistry/UnregisterService", CP_METHOD_UNARY,
+        "connectplugin.v1.UnregisterServiceRequest",
+        "connectplugin.v1.UnregisterServiceResponse"},
+       {"/connectplugin.v1.ServiceRegistry/DiscoverService", CP_METHOD_UNARY,
+        "connectplugin.v1.DiscoverServiceRequest",
+        "connectplugin.v1.DiscoverServiceResponse"},
+       {"/connectplugin.v1.ServiceRegistry/WatchService",
+        CP_METHOD_SERVER_STREAMING, "connectplugin.v1.WatchServiceRequest",
+        "connectplugin.v1.WatchServiceEvent"}});
   CheckService(cp_capability__logger__v1__logger__service,
                "capability.logger.v1.Logger",
-               {{"/capability.logger.v1.Logger/Log", false,
+               {{"/capability.logger.v1.Logger/Log", CP_METHOD_UNARY,
                  "capability.logger.v1.LogRequest",
                  "capability.logger.v1.LogResponse"}});
-  CheckService(
-      cp_kv__v1__kvservice__service, "kv.v1.KVService",
-      {{"/kv.v1.KVService/Get", false, "kv.v1.GetRequest", "kv.v1.GetResponse"},
-       {"/kv.v1.KVService/Put", false, "kv.v1.PutRequest", "kv.v1.PutResponse"},
-       {"/kv.v1.KVService/Delete", false, "kv.v1.DeleteRequest",
-        "kv.v1.DeleteResponse"},
-       {"/kv.v1.KVService/Watch", true, "kv.v1.WatchRequest",
-        "kv.v1.WatchEvent"}});
+  CheckService(cp_kv__v1__kvservice__service, "kv.v1.KVService",
+               {{"/kv.v1.KVService/Get", CP_METHOD_UNARY, "kv.v1.GetRequest",
+                 "kv.v1.GetResponse"},
+                {"/kv.v1.KVService/Put", CP_METHOD_UNARY, "kv.v1.PutRequest",
+                 "kv.v1.PutResponse"},
+                {"/kv.v1.KVService/Delete", CP_METHOD_UNARY,
+                 "kv.v1.DeleteRequest", "kv.v1.DeleteResponse"},
+                {"/kv.v1.KVService/Watch", CP_METHOD_SERVER_STREAMING,
+                 "kv.v1.WatchRequest", "kv.v1.WatchEvent"},
+                {"/kv.v1.KVService/BatchPut", CP_METHOD_CLIENT_STREAMING,
+                 "kv.v1.PutRequest", "kv.v1.BatchPutResponse"},
+                {"/kv.v1.KVService/Session", CP_METHOD_BIDI_STREAMING,
+                 "kv.v1.SessionRequest", "kv.v1.WatchEvent"}});
   CheckService(cp_grpc__health__v1__health__service, "grpc.health.v1.Health",
-               {{"/grpc.health.v1.Health/Check", false,
+               {{"/grpc.health.v1.Health/Check", CP_METHOD_UNARY,
                  "grpc.health.v1.HealthCheckRequest",
                  "grpc.health.v1.HealthCheckResponse"},
-                {"/grpc.health.v1.Health/Watch", true,
+                {"/grpc.health.v1.Health/Watch", CP_METHOD_SERVER_STREAMING,
                  "grpc.health.v1.HealthCheckRequest",
                  "grpc.health.v1.HealthCheckResponse"}});
 }

@@ -25,6 +25,12 @@ typedef cp_status_code (*cp_kv__v1__kvservice__delete__fn)(
 typedef cp_status_code (*cp_kv__v1__kvservice__watch__fn)(
     cp_call *call, const Kv__V1__WatchRequest *req, cp_stream *stream,
     void *user);
+typedef cp_status_code (*cp_kv__v1__kvservice__batch_put__fn)(cp_call *call,
+                                                              cp_stream *stream,
+                                                              void *user);
+typedef cp_status_code (*cp_kv__v1__kvservice__session__fn)(cp_call *call,
+                                                            cp_stream *stream,
+                                                            void *user);
 
 static cp_status_code cp_kv__v1__kvservice__get__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
@@ -56,6 +62,34 @@ static cp_status_code cp_kv__v1__kvservice__watch__invoke(
     cp_stream *stream, void *user) {
   cp_kv__v1__kvservice__watch__fn fn = (cp_kv__v1__kvservice__watch__fn)handler;
   return fn(call, (const Kv__V1__WatchRequest *)req, stream, user);
+}
+
+static cp_status_code cp_kv__v1__kvservice__batch_put__invoke(
+    cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
+  cp_kv__v1__kvservice__batch_put__fn fn =
+      (cp_kv__v1__kvservice__batch_put__fn)handler;
+  return fn(call, stream, user);
+}
+
+static void cp_kv__v1__kvservice__batch_put__message_invoke(
+    cp_handler_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_kv__v1__kvservice__batch_put__message_fn)fn)(
+      stream, (const Kv__V1__PutRequest *)msg, user);
+}
+
+static cp_status_code cp_kv__v1__kvservice__session__invoke(
+    cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
+  cp_kv__v1__kvservice__session__fn fn =
+      (cp_kv__v1__kvservice__session__fn)handler;
+  return fn(call, stream, user);
+}
+
+static void cp_kv__v1__kvservice__session__message_invoke(
+    cp_handler_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_kv__v1__kvservice__session__message_fn)fn)(
+      stream, (const Kv__V1__SessionRequest *)msg, user);
 }
 
 const cp_method_desc cp_kv__v1__kvservice__get__method = {
@@ -98,17 +132,39 @@ const cp_method_desc cp_kv__v1__kvservice__watch__method = {
     .stream_invoke = cp_kv__v1__kvservice__watch__invoke,
 };
 
+const cp_method_desc cp_kv__v1__kvservice__batch_put__method = {
+    .path = "/kv.v1.KVService/BatchPut",
+    .name = "BatchPut",
+    .kind = CP_METHOD_CLIENT_STREAMING,
+    .request_type = &kv__v1__put_request__descriptor,
+    .response_type = &kv__v1__batch_put_response__descriptor,
+    .duplex_invoke = cp_kv__v1__kvservice__batch_put__invoke,
+    .message_invoke = cp_kv__v1__kvservice__batch_put__message_invoke,
+};
+
+const cp_method_desc cp_kv__v1__kvservice__session__method = {
+    .path = "/kv.v1.KVService/Session",
+    .name = "Session",
+    .kind = CP_METHOD_BIDI_STREAMING,
+    .request_type = &kv__v1__session_request__descriptor,
+    .response_type = &kv__v1__watch_event__descriptor,
+    .duplex_invoke = cp_kv__v1__kvservice__session__invoke,
+    .message_invoke = cp_kv__v1__kvservice__session__message_invoke,
+};
+
 static const cp_method_desc *const cp_kv__v1__kvservice__methods[] = {
     &cp_kv__v1__kvservice__get__method,
     &cp_kv__v1__kvservice__put__method,
     &cp_kv__v1__kvservice__delete__method,
     &cp_kv__v1__kvservice__watch__method,
+    &cp_kv__v1__kvservice__batch_put__method,
+    &cp_kv__v1__kvservice__session__method,
 };
 
 const cp_service_desc cp_kv__v1__kvservice__service = {
     .full_name = "kv.v1.KVService",
     .path = "/kv.v1.KVService/",
-    .method_count = 4,
+    .method_count = 6,
     .methods = cp_kv__v1__kvservice__methods,
 };
 
@@ -146,6 +202,16 @@ int cp_kv__v1__kvservice__register(
     err = cp_server_add_method(server, &cp_kv__v1__kvservice__watch__method,
                                (cp_handler_fn)on_watch, user);
   }
+  cp_kv__v1__kvservice__batch_put__fn on_batch_put = handlers->on_batch_put;
+  if (err == 0 && on_batch_put != NULL) {
+    err = cp_server_add_method(server, &cp_kv__v1__kvservice__batch_put__method,
+                               (cp_handler_fn)on_batch_put, user);
+  }
+  cp_kv__v1__kvservice__session__fn on_session = handlers->on_session;
+  if (err == 0 && on_session != NULL) {
+    err = cp_server_add_method(server, &cp_kv__v1__kvservice__session__method,
+                               (cp_handler_fn)on_session, user);
+  }
   return err;
 }
 
@@ -162,6 +228,11 @@ int cp_kv__v1__kvservice__put__reply(cp_unary_reply *reply,
 int cp_kv__v1__kvservice__delete__reply(cp_unary_reply *reply,
                                         const Kv__V1__DeleteResponse *resp) {
   return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_kv__v1__kvservice__batch_put__reply(
+    cp_stream *stream, const Kv__V1__BatchPutResponse *resp) {
+  return cp_stream_reply(stream, (const ProtobufCMessage *)resp);
 }
 
 int cp_kv__v1__kvservice__get__call(cp_client *client,
@@ -265,6 +336,11 @@ int cp_kv__v1__kvservice__delete__call_async(
                                      (cp_generic_fn)done, user);
 }
 
+int cp_kv__v1__kvservice__watch__write(cp_stream *stream,
+                                       const Kv__V1__WatchEvent *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
 int cp_kv__v1__kvservice__watch__start(cp_client *client,
                                        const Kv__V1__WatchRequest *req,
                                        const cp_call_options *opts,
@@ -278,6 +354,86 @@ int cp_kv__v1__kvservice__watch__start(cp_client *client,
 int cp_kv__v1__kvservice__watch__next(cp_client_stream *stream,
                                       Kv__V1__WatchEvent **msg,
                                       cp_status *status) {
+  ProtobufCMessage *raw = NULL;
+  int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
+  if (rc == 1 && raw != NULL &&
+      raw->descriptor != &kv__v1__watch_event__descriptor) {
+    /* The stream belongs to another method: never hand out a mistyped
+     * message. */
+    protobuf_c_message_free_unpacked(raw, NULL);
+    raw = NULL;
+    rc = CP_EINVAL;
+  }
+  if (msg != NULL) {
+    *msg = (Kv__V1__WatchEvent *)raw;
+  }
+  return rc;
+}
+
+int cp_kv__v1__kvservice__batch_put__read(
+    cp_stream *stream, cp_kv__v1__kvservice__batch_put__message_fn fn,
+    void *user) {
+  return cp_stream_read_typed(stream, &cp_kv__v1__kvservice__batch_put__method,
+                              (cp_handler_fn)fn, user);
+}
+
+int cp_kv__v1__kvservice__batch_put__open(cp_client *client,
+                                          const cp_call_options *opts,
+                                          cp_client_stream **out,
+                                          cp_status *status) {
+  return cp_client_stream_open(client, &cp_kv__v1__kvservice__batch_put__method,
+                               opts, out, status);
+}
+
+int cp_kv__v1__kvservice__batch_put__send(cp_client_stream *stream,
+                                          const Kv__V1__PutRequest *msg) {
+  return cp_client_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
+int cp_kv__v1__kvservice__batch_put__finish(cp_client_stream *stream,
+                                            Kv__V1__BatchPutResponse **resp,
+                                            cp_status *status) {
+  ProtobufCMessage *msg = NULL;
+  int rc = cp_client_stream_finish(stream, resp == NULL ? NULL : &msg, status);
+  if (rc == 0 && msg != NULL && msg->descriptor != &kv__v1__batch_put_response__descriptor) {
+    protobuf_c_message_free_unpacked(msg, NULL);
+    msg = NULL;
+    rc = CP_EINVAL;
+  }
+  if (resp != NULL) {
+    *resp = (Kv__V1__BatchPutResponse *)msg;
+  }
+  return rc;
+}
+
+int cp_kv__v1__kvservice__session__read(
+    cp_stream *stream, cp_kv__v1__kvservice__session__message_fn fn,
+    void *user) {
+  return cp_stream_read_typed(stream, &cp_kv__v1__kvservice__session__method,
+                              (cp_handler_fn)fn, user);
+}
+
+int cp_kv__v1__kvservice__session__write(cp_stream *stream,
+                                         const Kv__V1__WatchEvent *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
+int cp_kv__v1__kvservice__session__open(cp_client *client,
+                                        const cp_call_options *opts,
+                                        cp_client_stream **out,
+                                        cp_status *status) {
+  return cp_client_stream_open(client, &cp_kv__v1__kvservice__session__method,
+                               opts, out, status);
+}
+
+int cp_kv__v1__kvservice__session__send(cp_client_stream *stream,
+                                        const Kv__V1__SessionRequest *msg) {
+  return cp_client_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
+int cp_kv__v1__kvservice__session__next(cp_client_stream *stream,
+                                        Kv__V1__WatchEvent **msg,
+                                        cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
   if (rc == 1 && raw != NULL &&

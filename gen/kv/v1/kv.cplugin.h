@@ -11,12 +11,18 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
- *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
+ *   cp_P__<m>__reply   answers a deferred unary call or a client-streaming
+ *                      call (typed)
+ *   cp_P__<m>__read    delivers the messages of a client that streams
+ *   cp_P__<m>__write   writes one message of a server stream (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__open    client stub that opens a client-streaming or
+ *                      bidirectional method; __send sends one message,
+ *                      __finish half-closes and returns the one response
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_kv_2fv1_2fkv_2eproto_CPLUGIN_H
@@ -38,8 +44,10 @@ extern const cp_method_desc cp_kv__v1__kvservice__get__method;
 extern const cp_method_desc cp_kv__v1__kvservice__put__method;
 extern const cp_method_desc cp_kv__v1__kvservice__delete__method;
 extern const cp_method_desc cp_kv__v1__kvservice__watch__method;
+extern const cp_method_desc cp_kv__v1__kvservice__batch_put__method;
+extern const cp_method_desc cp_kv__v1__kvservice__session__method;
 
-/* Service descriptor: path "/kv.v1.KVService/", 4 methods. */
+/* Service descriptor: path "/kv.v1.KVService/", 6 methods. */
 extern const cp_service_desc cp_kv__v1__kvservice__service;
 
 /* Plugin descriptor: name "kv", version "1.0.0". */
@@ -51,10 +59,14 @@ extern const cp_plugin_desc cp_kv__v1__kvservice__plugin;
  * given to cp_kv__v1__kvservice__register and return the call's status code.
  * A unary handler fills `resp`, an initialised message owned by the runtime
  * (allocate its strings and sub-messages with cp_call_alloc), or defers with
- * cp_call_defer and answers later with the method's __reply. A streaming
- * handler sends with cp_stream_send and may keep the stream with
- * cp_stream_keep to end it later with cp_stream_finish. A NULL handler is
- * not registered: its method answers UNIMPLEMENTED. */
+ * cp_call_defer and answers later with the method's __reply. A
+ * server-streaming handler writes with the method's __write and may keep the
+ * stream with cp_stream_keep to end it later with cp_stream_finish. A
+ * client-streaming or bidirectional handler gets no request: it keeps the
+ * stream (cp_stream_keep) and receives the client's messages through the
+ * method's __read, then answers with __reply (client-streaming) or writes
+ * with __write and ends with cp_stream_finish (bidirectional). A NULL
+ * handler is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_kv__v1__kvservice__handlers {
   /* Get returns the value stored under a key. */
   cp_status_code (*on_get)(cp_call *call, const Kv__V1__GetRequest *req,
@@ -68,6 +80,14 @@ typedef struct cp_kv__v1__kvservice__handlers {
   /* Watch streams every put and delete under a key prefix. */
   cp_status_code (*on_watch)(cp_call *call, const Kv__V1__WatchRequest *req,
                              cp_stream *stream, void *user);
+  /* BatchPut stores every pair the client streams, in order, and answers
+   * once with how many it stored; the first refused pair ends the call with
+   * its error (the pairs before it stay stored). */
+  cp_status_code (*on_batch_put)(cp_call *call, cp_stream *stream, void *user);
+  /* Session applies the puts and deletes the client streams and, once the
+   * client asked to watch a prefix, streams back every change under it —
+   * its own and other clients' — as Watch does. */
+  cp_status_code (*on_session)(cp_call *call, cp_stream *stream, void *user);
 } cp_kv__v1__kvservice__handlers;
 
 /* Registers each non-NULL handler of `handlers` on `server` (before
@@ -92,6 +112,11 @@ int cp_kv__v1__kvservice__put__reply(cp_unary_reply *reply,
  * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
 int cp_kv__v1__kvservice__delete__reply(cp_unary_reply *reply,
                                         const Kv__V1__DeleteResponse *resp);
+
+/* Answers a call of /kv.v1.KVService/BatchPut with `resp`, as
+ * cp_stream_reply does: serialised now, the stream released. */
+int cp_kv__v1__kvservice__batch_put__reply(
+    cp_stream *stream, const Kv__V1__BatchPutResponse *resp);
 
 /* Get returns the value stored under a key.
  *
@@ -178,6 +203,11 @@ int cp_kv__v1__kvservice__delete__call_async(
     const cp_call_options *opts, cp_kv__v1__kvservice__delete__done_fn done,
     void *user);
 
+/* Writes one message of /kv.v1.KVService/Watch's stream, as cp_stream_send
+ * does (serialised now; CP_EAGAIN when the client reads too slowly). */
+int cp_kv__v1__kvservice__watch__write(cp_stream *stream,
+                                       const Kv__V1__WatchEvent *msg);
+
 /* Watch streams every put and delete under a key prefix.
  *
  * Starts /kv.v1.KVService/Watch as cp_client_stream_start does: returns 0
@@ -197,6 +227,86 @@ int cp_kv__v1__kvservice__watch__start(cp_client *client,
 int cp_kv__v1__kvservice__watch__next(cp_client_stream *stream,
                                       Kv__V1__WatchEvent **msg,
                                       cp_status *status);
+
+/* Receives each message the client sends on /kv.v1.KVService/BatchPut, then
+ * NULL after its last one; the message is valid during the call only (see
+ * cp_stream_read). */
+typedef void (*cp_kv__v1__kvservice__batch_put__message_fn)(
+    cp_stream *stream, const Kv__V1__PutRequest *msg, void *user);
+
+/* Starts delivering the client's messages to `fn`, as cp_stream_read does:
+ * once, from the handler (which keeps the stream) or the holder. */
+int cp_kv__v1__kvservice__batch_put__read(
+    cp_stream *stream, cp_kv__v1__kvservice__batch_put__message_fn fn,
+    void *user);
+
+/* BatchPut stores every pair the client streams, in order, and answers
+ * once with how many it stored; the first refused pair ends the call with
+ * its error (the pairs before it stay stored).
+ *
+ * Opens /kv.v1.KVService/BatchPut as cp_client_stream_open does: returns 0
+ * and *out (destroy it with cp_client_stream_destroy), or a negative code
+ * with `status` filled. */
+int cp_kv__v1__kvservice__batch_put__open(cp_client *client,
+                                          const cp_call_options *opts,
+                                          cp_client_stream **out,
+                                          cp_status *status);
+
+/* Sends one message, as cp_client_stream_send does (blocks while flow
+ * control holds the previous one back). */
+int cp_kv__v1__kvservice__batch_put__send(cp_client_stream *stream,
+                                          const Kv__V1__PutRequest *msg);
+
+/* Half-closes and waits for the one response, as cp_client_stream_finish
+ * does: 0 with *resp set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*resp, NULL)), or a
+ * negative code with *resp NULL; `status` holds the outcome. */
+int cp_kv__v1__kvservice__batch_put__finish(cp_client_stream *stream,
+                                            Kv__V1__BatchPutResponse **resp,
+                                            cp_status *status);
+
+/* Receives each message the client sends on /kv.v1.KVService/Session, then
+ * NULL after its last one; the message is valid during the call only (see
+ * cp_stream_read). */
+typedef void (*cp_kv__v1__kvservice__session__message_fn)(
+    cp_stream *stream, const Kv__V1__SessionRequest *msg, void *user);
+
+/* Starts delivering the client's messages to `fn`, as cp_stream_read does:
+ * once, from the handler (which keeps the stream) or the holder. */
+int cp_kv__v1__kvservice__session__read(
+    cp_stream *stream, cp_kv__v1__kvservice__session__message_fn fn,
+    void *user);
+
+/* Writes one message of /kv.v1.KVService/Session's stream, as cp_stream_send
+ * does (serialised now; CP_EAGAIN when the client reads too slowly). */
+int cp_kv__v1__kvservice__session__write(cp_stream *stream,
+                                         const Kv__V1__WatchEvent *msg);
+
+/* Session applies the puts and deletes the client streams and, once the
+ * client asked to watch a prefix, streams back every change under it —
+ * its own and other clients' — as Watch does.
+ *
+ * Opens /kv.v1.KVService/Session as cp_client_stream_open does: returns 0
+ * and *out (destroy it with cp_client_stream_destroy), or a negative code
+ * with `status` filled. */
+int cp_kv__v1__kvservice__session__open(cp_client *client,
+                                        const cp_call_options *opts,
+                                        cp_client_stream **out,
+                                        cp_status *status);
+
+/* Sends one message, as cp_client_stream_send does (blocks while flow
+ * control holds the previous one back). */
+int cp_kv__v1__kvservice__session__send(cp_client_stream *stream,
+                                        const Kv__V1__SessionRequest *msg);
+
+/* Reads the next message of a stream opened with
+ * cp_kv__v1__kvservice__session__open, as cp_client_stream_next does: 1 with
+ * *msg set (free it with protobuf_c_message_free_unpacked((ProtobufCMessage
+ * *)*msg, NULL)), 0 at the end, or a negative code; CP_EINVAL for a message
+ * of another type. */
+int cp_kv__v1__kvservice__session__next(cp_client_stream *stream,
+                                        Kv__V1__WatchEvent **msg,
+                                        cp_status *status);
 
 #ifdef __cplusplus
 }

@@ -277,6 +277,96 @@ void   kv__v1__delete_response__free_unpacked
   assert(message->base.descriptor == &kv__v1__delete_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   kv__v1__batch_put_response__init
+                     (Kv__V1__BatchPutResponse         *message)
+{
+  static const Kv__V1__BatchPutResponse init_value = KV__V1__BATCH_PUT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t kv__v1__batch_put_response__get_packed_size
+                     (const Kv__V1__BatchPutResponse *message)
+{
+  assert(message->base.descriptor == &kv__v1__batch_put_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t kv__v1__batch_put_response__pack
+                     (const Kv__V1__BatchPutResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &kv__v1__batch_put_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t kv__v1__batch_put_response__pack_to_buffer
+                     (const Kv__V1__BatchPutResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &kv__v1__batch_put_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Kv__V1__BatchPutResponse *
+       kv__v1__batch_put_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Kv__V1__BatchPutResponse *)
+     protobuf_c_message_unpack (&kv__v1__batch_put_response__descriptor,
+                                allocator, len, data);
+}
+void   kv__v1__batch_put_response__free_unpacked
+                     (Kv__V1__BatchPutResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &kv__v1__batch_put_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   kv__v1__session_request__init
+                     (Kv__V1__SessionRequest         *message)
+{
+  static const Kv__V1__SessionRequest init_value = KV__V1__SESSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t kv__v1__session_request__get_packed_size
+                     (const Kv__V1__SessionRequest *message)
+{
+  assert(message->base.descriptor == &kv__v1__session_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t kv__v1__session_request__pack
+                     (const Kv__V1__SessionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &kv__v1__session_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t kv__v1__session_request__pack_to_buffer
+                     (const Kv__V1__SessionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &kv__v1__session_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Kv__V1__SessionRequest *
+       kv__v1__session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Kv__V1__SessionRequest *)
+     protobuf_c_message_unpack (&kv__v1__session_request__descriptor,
+                                allocator, len, data);
+}
+void   kv__v1__session_request__free_unpacked
+                     (Kv__V1__SessionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &kv__v1__session_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   kv__v1__watch_request__init
                      (Kv__V1__WatchRequest         *message)
 {
@@ -601,6 +691,108 @@ const ProtobufCMessageDescriptor kv__v1__delete_response__descriptor =
   (ProtobufCMessageInit) kv__v1__delete_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor kv__v1__batch_put_response__field_descriptors[1] =
+{
+  {
+    "stored",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Kv__V1__BatchPutResponse, stored),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned kv__v1__batch_put_response__field_indices_by_name[] = {
+  0,   /* field[0] = stored */
+};
+static const ProtobufCIntRange kv__v1__batch_put_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor kv__v1__batch_put_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "kv.v1.BatchPutResponse",
+  "BatchPutResponse",
+  "Kv__V1__BatchPutResponse",
+  "kv.v1",
+  sizeof(Kv__V1__BatchPutResponse),
+  1,
+  kv__v1__batch_put_response__field_descriptors,
+  kv__v1__batch_put_response__field_indices_by_name,
+  1,  kv__v1__batch_put_response__number_ranges,
+  (ProtobufCMessageInit) kv__v1__batch_put_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor kv__v1__session_request__field_descriptors[3] =
+{
+  {
+    "watch",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Kv__V1__SessionRequest, op_case),
+    offsetof(Kv__V1__SessionRequest, watch),
+    NULL,
+    &protobuf_c_empty_string,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "put",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Kv__V1__SessionRequest, op_case),
+    offsetof(Kv__V1__SessionRequest, put),
+    &kv__v1__put_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "remove",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Kv__V1__SessionRequest, op_case),
+    offsetof(Kv__V1__SessionRequest, remove),
+    &kv__v1__delete_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned kv__v1__session_request__field_indices_by_name[] = {
+  1,   /* field[1] = put */
+  2,   /* field[2] = remove */
+  0,   /* field[0] = watch */
+};
+static const ProtobufCIntRange kv__v1__session_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor kv__v1__session_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "kv.v1.SessionRequest",
+  "SessionRequest",
+  "Kv__V1__SessionRequest",
+  "kv.v1",
+  sizeof(Kv__V1__SessionRequest),
+  3,
+  kv__v1__session_request__field_descriptors,
+  kv__v1__session_request__field_indices_by_name,
+  1,  kv__v1__session_request__number_ranges,
+  (ProtobufCMessageInit) kv__v1__session_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor kv__v1__watch_request__field_descriptors[1] =
 {
   {
@@ -733,17 +925,21 @@ const ProtobufCEnumDescriptor kv__v1__event_type__descriptor =
   kv__v1__event_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor kv__v1__kvservice__method_descriptors[4] =
+static const ProtobufCMethodDescriptor kv__v1__kvservice__method_descriptors[6] =
 {
   { "Get", &kv__v1__get_request__descriptor, &kv__v1__get_response__descriptor },
   { "Put", &kv__v1__put_request__descriptor, &kv__v1__put_response__descriptor },
   { "Delete", &kv__v1__delete_request__descriptor, &kv__v1__delete_response__descriptor },
   { "Watch", &kv__v1__watch_request__descriptor, &kv__v1__watch_event__descriptor },
+  { "BatchPut", &kv__v1__put_request__descriptor, &kv__v1__batch_put_response__descriptor },
+  { "Session", &kv__v1__session_request__descriptor, &kv__v1__watch_event__descriptor },
 };
 const unsigned kv__v1__kvservice__method_indices_by_name[] = {
+  4,        /* BatchPut */
   2,        /* Delete */
   0,        /* Get */
   1,        /* Put */
+  5,        /* Session */
   3         /* Watch */
 };
 const ProtobufCServiceDescriptor kv__v1__kvservice__descriptor =
@@ -753,7 +949,7 @@ const ProtobufCServiceDescriptor kv__v1__kvservice__descriptor =
   "KVService",
   "Kv__V1__KVService",
   "kv.v1",
-  4,
+  6,
   kv__v1__kvservice__method_descriptors,
   kv__v1__kvservice__method_indices_by_name
 };
@@ -788,6 +984,22 @@ void kv__v1__kvservice__watch(ProtobufCService *service,
 {
   assert(service->descriptor == &kv__v1__kvservice__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void kv__v1__kvservice__batch_put(ProtobufCService *service,
+                                  const Kv__V1__PutRequest *input,
+                                  Kv__V1__BatchPutResponse_Closure closure,
+                                  void *closure_data)
+{
+  assert(service->descriptor == &kv__v1__kvservice__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void kv__v1__kvservice__session(ProtobufCService *service,
+                                const Kv__V1__SessionRequest *input,
+                                Kv__V1__WatchEvent_Closure closure,
+                                void *closure_data)
+{
+  assert(service->descriptor == &kv__v1__kvservice__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void kv__v1__kvservice__init (Kv__V1__KVService_Service *service,
                               Kv__V1__KVService_ServiceDestroy destroy)

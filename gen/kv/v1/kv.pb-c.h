@@ -21,6 +21,8 @@ typedef struct Kv__V1__PutRequest Kv__V1__PutRequest;
 typedef struct Kv__V1__PutResponse Kv__V1__PutResponse;
 typedef struct Kv__V1__DeleteRequest Kv__V1__DeleteRequest;
 typedef struct Kv__V1__DeleteResponse Kv__V1__DeleteResponse;
+typedef struct Kv__V1__BatchPutResponse Kv__V1__BatchPutResponse;
+typedef struct Kv__V1__SessionRequest Kv__V1__SessionRequest;
 typedef struct Kv__V1__WatchRequest Kv__V1__WatchRequest;
 typedef struct Kv__V1__WatchEvent Kv__V1__WatchEvent;
 
@@ -98,6 +100,42 @@ struct  Kv__V1__DeleteResponse
 #define KV__V1__DELETE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&kv__v1__delete_response__descriptor) \
     , 0 }
+
+
+struct  Kv__V1__BatchPutResponse
+{
+  ProtobufCMessage base;
+  int64_t stored;
+};
+#define KV__V1__BATCH_PUT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&kv__v1__batch_put_response__descriptor) \
+    , 0 }
+
+
+typedef enum {
+  KV__V1__SESSION_REQUEST__OP__NOT_SET = 0,
+  KV__V1__SESSION_REQUEST__OP_WATCH = 1,
+  KV__V1__SESSION_REQUEST__OP_PUT = 2,
+  KV__V1__SESSION_REQUEST__OP_REMOVE = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(KV__V1__SESSION_REQUEST__OP__CASE)
+} Kv__V1__SessionRequest__OpCase;
+
+struct  Kv__V1__SessionRequest
+{
+  ProtobufCMessage base;
+  Kv__V1__SessionRequest__OpCase op_case;
+  union {
+    /*
+     * Start watching this prefix (once per session; "" matches every key).
+     */
+    char *watch;
+    Kv__V1__PutRequest *put;
+    Kv__V1__DeleteRequest *remove;
+  };
+};
+#define KV__V1__SESSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&kv__v1__session_request__descriptor) \
+    , KV__V1__SESSION_REQUEST__OP__NOT_SET, {0} }
 
 
 struct  Kv__V1__WatchRequest
@@ -242,6 +280,44 @@ Kv__V1__DeleteResponse *
 void   kv__v1__delete_response__free_unpacked
                      (Kv__V1__DeleteResponse *message,
                       ProtobufCAllocator *allocator);
+/* Kv__V1__BatchPutResponse methods */
+void   kv__v1__batch_put_response__init
+                     (Kv__V1__BatchPutResponse         *message);
+size_t kv__v1__batch_put_response__get_packed_size
+                     (const Kv__V1__BatchPutResponse   *message);
+size_t kv__v1__batch_put_response__pack
+                     (const Kv__V1__BatchPutResponse   *message,
+                      uint8_t             *out);
+size_t kv__v1__batch_put_response__pack_to_buffer
+                     (const Kv__V1__BatchPutResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Kv__V1__BatchPutResponse *
+       kv__v1__batch_put_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   kv__v1__batch_put_response__free_unpacked
+                     (Kv__V1__BatchPutResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Kv__V1__SessionRequest methods */
+void   kv__v1__session_request__init
+                     (Kv__V1__SessionRequest         *message);
+size_t kv__v1__session_request__get_packed_size
+                     (const Kv__V1__SessionRequest   *message);
+size_t kv__v1__session_request__pack
+                     (const Kv__V1__SessionRequest   *message,
+                      uint8_t             *out);
+size_t kv__v1__session_request__pack_to_buffer
+                     (const Kv__V1__SessionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Kv__V1__SessionRequest *
+       kv__v1__session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   kv__v1__session_request__free_unpacked
+                     (Kv__V1__SessionRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Kv__V1__WatchRequest methods */
 void   kv__v1__watch_request__init
                      (Kv__V1__WatchRequest         *message);
@@ -300,6 +376,12 @@ typedef void (*Kv__V1__DeleteRequest_Closure)
 typedef void (*Kv__V1__DeleteResponse_Closure)
                  (const Kv__V1__DeleteResponse *message,
                   void *closure_data);
+typedef void (*Kv__V1__BatchPutResponse_Closure)
+                 (const Kv__V1__BatchPutResponse *message,
+                  void *closure_data);
+typedef void (*Kv__V1__SessionRequest_Closure)
+                 (const Kv__V1__SessionRequest *message,
+                  void *closure_data);
 typedef void (*Kv__V1__WatchRequest_Closure)
                  (const Kv__V1__WatchRequest *message,
                   void *closure_data);
@@ -329,6 +411,14 @@ struct Kv__V1__KVService_Service
                 const Kv__V1__WatchRequest *input,
                 Kv__V1__WatchEvent_Closure closure,
                 void *closure_data);
+  void (*batch_put)(Kv__V1__KVService_Service *service,
+                    const Kv__V1__PutRequest *input,
+                    Kv__V1__BatchPutResponse_Closure closure,
+                    void *closure_data);
+  void (*session)(Kv__V1__KVService_Service *service,
+                  const Kv__V1__SessionRequest *input,
+                  Kv__V1__WatchEvent_Closure closure,
+                  void *closure_data);
 };
 typedef void (*Kv__V1__KVService_ServiceDestroy)(Kv__V1__KVService_Service *);
 void kv__v1__kvservice__init (Kv__V1__KVService_Service *service,
@@ -340,7 +430,9 @@ void kv__v1__kvservice__init (Kv__V1__KVService_Service *service,
       function_prefix__ ## get,\
       function_prefix__ ## put,\
       function_prefix__ ## delete,\
-      function_prefix__ ## watch  }
+      function_prefix__ ## watch,\
+      function_prefix__ ## batch_put,\
+      function_prefix__ ## session  }
 void kv__v1__kvservice__get(ProtobufCService *service,
                             const Kv__V1__GetRequest *input,
                             Kv__V1__GetResponse_Closure closure,
@@ -357,6 +449,14 @@ void kv__v1__kvservice__watch(ProtobufCService *service,
                               const Kv__V1__WatchRequest *input,
                               Kv__V1__WatchEvent_Closure closure,
                               void *closure_data);
+void kv__v1__kvservice__batch_put(ProtobufCService *service,
+                                  const Kv__V1__PutRequest *input,
+                                  Kv__V1__BatchPutResponse_Closure closure,
+                                  void *closure_data);
+void kv__v1__kvservice__session(ProtobufCService *service,
+                                const Kv__V1__SessionRequest *input,
+                                Kv__V1__WatchEvent_Closure closure,
+                                void *closure_data);
 
 /* --- descriptors --- */
 
@@ -367,6 +467,8 @@ extern const ProtobufCMessageDescriptor kv__v1__put_request__descriptor;
 extern const ProtobufCMessageDescriptor kv__v1__put_response__descriptor;
 extern const ProtobufCMessageDescriptor kv__v1__delete_request__descriptor;
 extern const ProtobufCMessageDescriptor kv__v1__delete_response__descriptor;
+extern const ProtobufCMessageDescriptor kv__v1__batch_put_response__descriptor;
+extern const ProtobufCMessageDescriptor kv__v1__session_request__descriptor;
 extern const ProtobufCMessageDescriptor kv__v1__watch_request__descriptor;
 extern const ProtobufCMessageDescriptor kv__v1__watch_event__descriptor;
 extern const ProtobufCServiceDescriptor kv__v1__kvservice__descriptor;

@@ -11,12 +11,18 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
- *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
+ *   cp_P__<m>__reply   answers a deferred unary call or a client-streaming
+ *                      call (typed)
+ *   cp_P__<m>__read    delivers the messages of a client that streams
+ *   cp_P__<m>__write   writes one message of a server stream (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__open    client stub that opens a client-streaming or
+ *                      bidirectional method; __send sends one message,
+ *                      __finish half-closes and returns the one response
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_plugin_2fv1_2fbroker_2eproto_CPLUGIN_H

@@ -142,6 +142,12 @@ int cp_connectplugin__health__v1__health_service__check__call_async(
       (cp_generic_fn)done, user);
 }
 
+int cp_connectplugin__health__v1__health_service__watch__write(
+    cp_stream *stream,
+    const Connectplugin__Health__V1__HealthCheckResponse *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
 int cp_connectplugin__health__v1__health_service__watch__start(
     cp_client *client, const Connectplugin__Health__V1__HealthCheckRequest *req,
     const cp_call_options *opts, cp_client_stream **out, cp_status *status) {

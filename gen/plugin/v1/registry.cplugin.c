@@ -281,6 +281,11 @@ int cp_connectplugin__v1__service_registry__discover_service__call_async(
       (cp_generic_fn)done, user);
 }
 
+int cp_connectplugin__v1__service_registry__watch_service__write(
+    cp_stream *stream, const Connectplugin__V1__WatchServiceEvent *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
 int cp_connectplugin__v1__service_registry__watch_service__start(
     cp_client *client, const Connectplugin__V1__WatchServiceRequest *req,
     const cp_call_options *opts, cp_client_stream **out, cp_status *status) {

@@ -11,12 +11,18 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
- *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
+ *   cp_P__<m>__reply   answers a deferred unary call or a client-streaming
+ *                      call (typed)
+ *   cp_P__<m>__read    delivers the messages of a client that streams
+ *   cp_P__<m>__write   writes one message of a server stream (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__open    client stub that opens a client-streaming or
+ *                      bidirectional method; __send sends one message,
+ *                      __finish half-closes and returns the one response
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_plugin_2fv1_2fregistry_2eproto_CPLUGIN_H
@@ -53,9 +59,9 @@ extern const cp_plugin_desc cp_connectplugin__v1__service_registry__plugin;
  * and return the call's status code. A unary handler fills `resp`, an
  * initialised message owned by the runtime (allocate its strings and
  * sub-messages with cp_call_alloc), or defers with cp_call_defer and answers
- * later with the method's __reply. A streaming handler sends with
- * cp_stream_send and may keep the stream with cp_stream_keep to end it later
- * with cp_stream_finish. A NULL handler is not registered: its method
+ * later with the method's __reply. A server-streaming handler writes with
+ * the method's __write and may keep the stream with cp_stream_keep to end it
+ * later with cp_stream_finish. A NULL handler is not registered: its method
  * answers UNIMPLEMENTED. */
 typedef struct cp_connectplugin__v1__service_registry__handlers {
   /* RegisterService publishes one service of the calling plugin. */
@@ -201,6 +207,12 @@ int cp_connectplugin__v1__service_registry__discover_service__call_async(
     const cp_call_options *opts,
     cp_connectplugin__v1__service_registry__discover_service__done_fn done,
     void *user);
+
+/* Writes one message of /connectplugin.v1.ServiceRegistry/WatchService's
+ * stream, as cp_stream_send does (serialised now; CP_EAGAIN when the client
+ * reads too slowly). */
+int cp_connectplugin__v1__service_registry__watch_service__write(
+    cp_stream *stream, const Connectplugin__V1__WatchServiceEvent *msg);
 
 /* WatchService sends the state of a service type, then every change.
  *

@@ -276,6 +276,17 @@ int cp_client_stream_send(cp_client_stream *stream,
  * another kind. */
 int cp_client_stream_close_send(cp_client_stream *stream);
 
+/* For a client-streaming call: half-closes, then waits for the server's one
+ * response and its status. Returns 0 with *resp set (free it with
+ * protobuf_c_message_free_unpacked(*resp, NULL); resp may be NULL to
+ * discard it) when the call ended OK with one message; CP_ERPC when it
+ * ended with an error status (*resp NULL, `status` says which; also
+ * INTERNAL when the server ended OK without exactly one message, which
+ * gRPC forbids); CP_EINVAL for a stream of another kind; CP_ECLOSED after
+ * cp_client_close. */
+int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
+                            cp_status *status);
+
 /* --- client interceptors ----------------------------------------------------
  * An interceptor wraps each invocation (unary call or stream start). It may add
  * metadata, then call cp_invocation_proceed to run the rest of the chain and

@@ -388,11 +388,19 @@ bool cp_stream_is_closed(const cp_stream *stream);
  * message, in order, on a server thread, never twice at once for one
  * stream; the next message is read only after it returned, so a slow
  * reader slows the client through HTTP/2 flow control and nothing queues
- * without bound. After the client's last message (it half-closed) it runs
- * once more with `msg` NULL. The message is valid during the callback only.
- * A message over the method's request cap, or one that does not decode,
- * cancels the call (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) and the stream's
- * done callback runs, as for any other end not caused by the holder.
+ * without bound. The message is valid during the callback only. Reading
+ * ends with one more call with `msg` NULL, always: after the client's last
+ * message (it half-closed), or once the call ended (answered, a message
+ * refused, cancelled: cp_stream_is_closed is then true, except that a
+ * cancellation gRPC reports as the end of the messages looks like a
+ * half-close; an answer then goes nowhere and the call ends CANCELLED), so
+ * the callback can release what it holds there. A message over the
+ * method's request cap, or one that does not decode, cancels the call
+ * (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) and the stream's done callback runs,
+ * as for any other end not caused by the holder. The stream stays valid
+ * during the callback even when the holder finished it meanwhile. Reading
+ * pauses while the stream's send queue is full (a bidirectional peer that
+ * does not read what it is sent) and resumes as it drains.
  *
  * A client-streaming handler answers once: cp_stream_reply (typed:
  * cp_P__<m>__reply) or cp_stream_finish with an error. A bidirectional one
@@ -400,10 +408,11 @@ bool cp_stream_is_closed(const cp_stream *stream);
  * ends with cp_stream_finish. Either may answer before the client's last
  * message; the call then ends and later messages are not delivered. */
 typedef void (*cp_stream_message_fn)(cp_stream *stream,
-                                      const ProtobufCMessage *msg, void *user);
+                                     const ProtobufCMessage *msg, void *user);
 
 /* Starts delivering the client's messages to `fn`. Call it once, from the
- * handler or the holder. Returns 0; CP_EINVAL for a NULL argument or a
+ * handler or the holder. When the call already ended, `fn` runs at once, on
+ * this thread, with NULL. Returns 0; CP_EINVAL for a NULL argument or a
  * stream of a unary or server-streaming method; CP_ESTATE when reading
  * already started. */
 int cp_stream_read(cp_stream *stream, cp_stream_message_fn fn, void *user);

@@ -85,10 +85,8 @@ static void run_call(void *job, bool run, void *user) {
     /* The deadline passed while the call waited: nobody reads the answer. */
     answer_unrun(call, CP_STATUS_DEADLINE_EXCEEDED,
                  "deadline passed before a worker was free");
-  } else if (call->rm->desc->kind == CP_METHOD_UNARY) {
-    cp_serve_unary(call);
   } else {
-    cp_serve_stream(call);
+    cp_serve_by_kind(call);
   }
 }
 

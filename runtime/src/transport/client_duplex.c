@@ -46,7 +46,7 @@ int cp_transport_duplex_open(cp_invocation *inv) {
    * status, e.g. UNAVAILABLE) while nothing was sent, so an interceptor
    * may still try again. */
   if (!cp_client_stream_pluck(s, &s->start_tag)) {
-    int rc = cp_client_stream_finish(s);
+    int rc = cp_client_stream_await_status(s);
     inv->status = s->final;
     cp_invocation_keep_trailers(inv, &s->trailing_md);
     cp_client_stream_free(s);

@@ -52,7 +52,7 @@ bool cp_client_stream_pluck(cp_client_stream *s, void *tag) {
   return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
-int cp_client_stream_finish(cp_client_stream *s) {
+int cp_client_stream_await_status(cp_client_stream *s) {
   cp_client_stream_pluck(s, &s->status_tag);
   cp_status_from_grpc(&s->final, s->code, s->details);
   if (s->out_trailers != NULL) {
@@ -162,7 +162,7 @@ int cp_transport_stream_start(cp_invocation *inv) {
   grpc_byte_buffer_destroy(req_bb);
   if (!sent) {
     /* The request could not be sent: the status says why. */
-    rc = cp_client_stream_finish(s);
+    rc = cp_client_stream_await_status(s);
     inv->status = s->final;
     cp_invocation_keep_trailers(inv, &s->trailing_md);
     cp_client_stream_free(s);
@@ -194,7 +194,7 @@ static int receive(cp_client_stream *s, ProtobufCMessage **msg) {
     cp_client_stream_pluck(s, &s->recv_tag);
   }
   if (bb == NULL) {
-    return cp_client_stream_finish(s);
+    return cp_client_stream_await_status(s);
   }
   int rc = cp_codec_decode(bb, s->method->response_type, NULL, msg);
   grpc_byte_buffer_destroy(bb);
@@ -202,7 +202,7 @@ static int receive(cp_client_stream *s, ProtobufCMessage **msg) {
     *msg = NULL;
     grpc_call_cancel_with_status(s->gcall, GRPC_STATUS_INTERNAL,
                                  "response does not decode", NULL);
-    cp_client_stream_finish(s);
+    cp_client_stream_await_status(s);
     cp_status_set(&s->final, CP_STATUS_INTERNAL,
                   "response does not decode as %s",
                   s->method->response_type->name);
@@ -284,7 +284,7 @@ void cp_client_stream_destroy(cp_client_stream *stream) {
     grpc_call_cancel(stream->gcall, NULL);
   }
   if (!atomic_load(&stream->ended)) {
-    cp_client_stream_finish(stream);
+    cp_client_stream_await_status(stream);
   }
   /* A message sent last may still await its completion: the queue must be
    * drained before it is destroyed. */

@@ -73,7 +73,7 @@ bool cp_client_stream_pluck(cp_client_stream *s, void *tag);
 
 /* Waits for the final status and records the end (recv_mu held or the
  * stream otherwise exclusive). Returns 0 or CP_ERPC. */
-int cp_client_stream_finish(cp_client_stream *s);
+int cp_client_stream_await_status(cp_client_stream *s);
 
 /* Lists the stream among the client's open streams so cp_client_close
  * cancels it; cancels it at once when the client closed meanwhile. */

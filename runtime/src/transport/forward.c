@@ -5,10 +5,18 @@
  * concurrently.
  *
  *   caller                 this server                    target
- *   request  ──────────▶  RECV_MESSAGE
- *                         create call (parent = caller) ─▶ request
+ *                          create call (parent = caller) ─▶ headers
+ *   requests ──────────▶  RECV_MESSAGE  ──▶ SEND_MESSAGE ─▶ requests...
+ *   half-close ────────▶  (NULL)        ──▶ SEND_CLOSE   ─▶ half-close
  *            ◀──────────  SEND_MESSAGE  ◀── RECV_MESSAGE ◀ responses...
  *   status   ◀──────────  SEND_STATUS   ◀── RECV_STATUS  ◀ status
+ *
+ * The relay does not know the method's kind: every request message and every
+ * response is passed on, so unary, server-, client-streaming and
+ * bidirectional calls all go through. Each direction has one message in
+ * flight, read from one side only once the other side took the last, so a
+ * slow receiver slows its sender through HTTP/2 flow control at both ends
+ * and the router holds at most one message per direction per call.
  *
  * The caller's deadline and cancellation reach the target through gRPC's
  * parent-call propagation. */
@@ -49,6 +57,8 @@ typedef struct cp_forward {
   cp_status_code final_code;
 
   cp_tag t_request;
+  cp_tag t_request_sent;
+  cp_tag t_half_close;
   cp_tag t_close;
   cp_tag t_out_start;
   cp_tag t_out_status;
@@ -307,6 +317,60 @@ static void on_out_start(cp_tag *tag, bool ok) {
   op_finished(f);
 }
 
+static void on_request(cp_tag *tag, bool ok);
+
+/* Reads the caller's next request message, to be relayed. */
+static void read_request(cp_forward *f) {
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_MESSAGE;
+  op.data.recv_message.recv_message = &f->request;
+  (void)start(f, f->call->gcall, &op, 1, &f->t_request);
+}
+
+static void on_request_sent(cp_tag *tag, bool ok) {
+  cp_forward *f = FORWARD_OF(tag, t_request_sent);
+  grpc_byte_buffer_destroy(f->request);
+  f->request = NULL;
+  if (ok && !f->out_status_done) {
+    read_request(f);
+  } /* else the target ended: its status says how */
+  op_finished(f);
+}
+
+static void on_half_close(cp_tag *tag, bool ok) {
+  (void)ok;
+  op_finished(FORWARD_OF(tag, t_half_close));
+}
+
+static void on_request(cp_tag *tag, bool ok) {
+  cp_forward *f = FORWARD_OF(tag, t_request);
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  if (!ok || f->out_status_done) {
+    /* The caller is gone (on_close cancels the target) or the target
+     * already answered: nothing more to relay. */
+    if (f->request != NULL) {
+      grpc_byte_buffer_destroy(f->request);
+      f->request = NULL;
+    }
+  } else if (f->request == NULL) {
+    /* The caller half-closed: so does the relay. */
+    op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    start(f, f->out, &op, 1, &f->t_half_close);
+  } else {
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.data.send_message.send_message = f->request;
+    if (!start(f, f->out, &op, 1, &f->t_request_sent)) {
+      grpc_byte_buffer_destroy(f->request);
+      f->request = NULL;
+    }
+  }
+  op_finished(f);
+}
+
+/* Opens the call to the target at once, before any request message: the
+ * caller's messages then flow through as they come. */
 static void open_target_call(cp_forward *f) {
   cp_call *call = f->call;
   f->out = grpc_channel_create_call(
@@ -320,23 +384,20 @@ static void open_target_call(cp_forward *f) {
     send_final(f, CP_STATUS_UNAVAILABLE);
     return;
   }
-  grpc_op ops[4];
+  grpc_op ops[2];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
   ops[0].data.send_initial_metadata.count = f->metadata_count;
   ops[0].data.send_initial_metadata.metadata = f->metadata;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = f->request;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &f->out_initial;
+  ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[1].data.recv_initial_metadata.recv_initial_metadata = &f->out_initial;
   grpc_op status;
   memset(&status, 0, sizeof status);
   status.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
   status.data.recv_status_on_client.status = &f->out_code;
   status.data.recv_status_on_client.status_details = &f->out_details;
   status.data.recv_status_on_client.trailing_metadata = &f->out_trailing;
-  bool started = start(f, f->out, ops, 4, &f->t_out_start);
+  bool started = start(f, f->out, ops, 2, &f->t_out_start);
   bool status_started = start(f, f->out, &status, 1, &f->t_out_status);
   if (!started || !status_started) {
     grpc_call_cancel(f->out, NULL);
@@ -349,18 +410,7 @@ static void open_target_call(cp_forward *f) {
     return;
   }
   receive_next(f);
-}
-
-static void on_request(cp_tag *tag, bool ok) {
-  cp_forward *f = FORWARD_OF(tag, t_request);
-  if (!ok || f->request == NULL) {
-    cp_status_set(&f->call->status, CP_STATUS_INVALID_ARGUMENT,
-                  "missing request message");
-    send_final(f, CP_STATUS_INVALID_ARGUMENT);
-  } else {
-    open_target_call(f);
-  }
-  op_finished(f);
+  read_request(f);
 }
 
 static void on_close(cp_tag *tag, bool ok) {
@@ -378,6 +428,8 @@ static void on_close(cp_tag *tag, bool ok) {
 void cp_forward_start(cp_call *call) {
   cp_forward *f = call->forward;
   f->t_request.on_done = on_request;
+  f->t_request_sent.on_done = on_request_sent;
+  f->t_half_close.on_done = on_half_close;
   f->t_close.on_done = on_close;
   f->t_out_start.on_done = on_out_start;
   f->t_out_status.on_done = on_out_status;
@@ -388,10 +440,6 @@ void cp_forward_start(cp_call *call) {
    * another queue thread cannot free the forward under us (all run on this
    * call's queue, but the guard keeps the invariant local). */
   f->pending++;
-  grpc_op recv;
-  memset(&recv, 0, sizeof recv);
-  recv.op = GRPC_OP_RECV_MESSAGE;
-  recv.data.recv_message.recv_message = &f->request;
   grpc_op close;
   memset(&close, 0, sizeof close);
   close.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -399,9 +447,6 @@ void cp_forward_start(cp_call *call) {
   if (!start(f, call->gcall, &close, 1, &f->t_close)) {
     f->caller_gone = true;
   }
-  if (!start(f, call->gcall, &recv, 1, &f->t_request)) {
-    cp_status_set(&call->status, CP_STATUS_INTERNAL, "cannot read request");
-    send_final(f, CP_STATUS_INTERNAL);
-  }
+  open_target_call(f);
   op_finished(f);
 }

@@ -27,10 +27,23 @@ static void on_request_read(cp_tag *tag, bool ok) {
     cp_call_reply_status(call, CP_STATUS_CANCELLED);
   } else if (call->rm->pool != NULL) {
     cp_serve_blocking(call); /* the handler may block: not on this thread */
-  } else if (call->rm->desc->kind == CP_METHOD_UNARY) {
-    cp_serve_unary(call);
   } else {
-    cp_serve_stream(call);
+    cp_serve_by_kind(call);
+  }
+}
+
+void cp_serve_by_kind(cp_call *call) {
+  switch (call->rm->desc->kind) {
+    case CP_METHOD_UNARY:
+      cp_serve_unary(call);
+      break;
+    case CP_METHOD_SERVER_STREAMING:
+      cp_serve_stream(call);
+      break;
+    case CP_METHOD_CLIENT_STREAMING:
+    case CP_METHOD_BIDI_STREAMING:
+      cp_serve_duplex(call);
+      break;
   }
 }
 
@@ -61,6 +74,13 @@ static void cancel_stalled(cp_read_gate_entry *e) {
 const cp_read_gate_ops cp_call_read_gate_ops = {start_gated, cancel_stalled};
 
 void cp_call_read_request(cp_call *call) {
+  cp_method_kind kind = call->rm->desc->kind;
+  if (kind == CP_METHOD_CLIENT_STREAMING || kind == CP_METHOD_BIDI_STREAMING) {
+    /* No request first: the handler reads each message as it comes, one
+     * at a time, so the read gate has nothing to bound. */
+    on_request_read(&call->tag, true);
+    return;
+  }
   cp_read_gate *gate = call->server->read_gate;
   if (gate != NULL && call->identity == NULL) {
     call->gate.peer = call->peer;

@@ -244,6 +244,10 @@ static bool method_desc_valid(const cp_method_desc *m) {
   if (m->kind == CP_METHOD_SERVER_STREAMING) {
     return m->stream_invoke != NULL;
   }
+  if (m->kind == CP_METHOD_CLIENT_STREAMING ||
+      m->kind == CP_METHOD_BIDI_STREAMING) {
+    return m->duplex_invoke != NULL && m->message_invoke != NULL;
+  }
   return false;
 }
 

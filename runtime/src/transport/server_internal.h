@@ -182,6 +182,14 @@ int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
  * read. */
 void cp_serve_stream(cp_call *call);
 
+/* stream_read.c: serves a call of a client-streaming or bidirectional
+ * method: its handler runs at once and reads the messages itself. */
+void cp_serve_duplex(cp_call *call);
+
+/* request_read.c: serves a call whose interceptors passed and whose request,
+ * if its kind has one, was read, by its method's kind. */
+void cp_serve_by_kind(cp_call *call);
+
 /* stream.c: the handler of a deferred unary call returned; drops its
  * reference to the reply (call->stream), which may free the call. */
 void cp_stream_deferred_handler_returned(cp_stream *stream);

@@ -186,17 +186,28 @@ void cp_stream_after_event_locked_then_unlock(cp_stream *s, int drop) {
     s->queued_bytes = 0;
   }
   bool notify = cp_stream_take_done_notification(s);
+  /* A reader paused for a full send queue hears of the end here: no read
+   * is in flight to tell it. */
+  bool end_read = s->read_paused && (s->closed || s->finishing);
+  if (end_read) {
+    s->read_paused = false;
+    s->refs++; /* kept while the reader runs */
+  }
   bool release = grpc_side_over(s);
   pthread_mutex_unlock(&s->mu);
   if (notify) {
     cp_stream_notify_done(s);
   }
+  if (end_read) {
+    s->read_invoke(s->read_fn, s, NULL, s->read_user);
+  }
   if (release) {
     release_grpc(s);
   }
-  /* The callback's reference, gRPC's and the caller's, dropped together
+  /* The callbacks' references, gRPC's and the caller's, dropped together
    * last. */
-  cp_stream_unref(s, (notify ? 1 : 0) + (release ? 1 : 0) + drop);
+  cp_stream_unref(
+      s, (notify ? 1 : 0) + (end_read ? 1 : 0) + (release ? 1 : 0) + drop);
 }
 
 static void on_send_done(cp_tag *tag, bool ok) {
@@ -210,6 +221,7 @@ static void on_send_done(cp_tag *tag, bool ok) {
     s->closed = true;
   }
   pump_locked(s);
+  cp_stream_resume_read_locked(s);
   cp_stream_after_event_locked_then_unlock(s, 0);
 }
 
@@ -300,20 +312,34 @@ static cp_status_code handler_returned(cp_stream *s, cp_status_code code) {
   return ended;
 }
 
-/* Runs the handler on a stream set up for `call`. Returns the code the
- * stream ended with, or OK when it stays open. */
-static cp_status_code run_handler(cp_stream *s, ProtobufCMessage *req) {
+cp_status_code cp_stream_run_handler(cp_stream *s, ProtobufCMessage *req) {
   cp_call *call = s->call;
   const cp_method_desc *m = call->rm->desc;
   pthread_mutex_lock(&s->mu);
   s->in_handler = true;
   pthread_mutex_unlock(&s->mu);
   cp_status_code code =
-      m->stream_invoke(call->rm->handler, call, req, s, call->rm->user);
+      m->kind == CP_METHOD_SERVER_STREAMING
+          ? m->stream_invoke(call->rm->handler, call, req, s, call->rm->user)
+          : m->duplex_invoke(call->rm->handler, call, s, call->rm->user);
   /* Handlers copy what they keep (cplugin/server.h): an open stream holds
    * no request memory. The handler's reference keeps `call` valid. */
   cp_call_release_request(call);
   return handler_returned(s, code);
+}
+
+cp_stream *cp_stream_open(cp_call *call) {
+  cp_stream *s = cp_stream_new(call);
+  if (s == NULL) {
+    return NULL;
+  }
+  pthread_mutex_lock(&s->mu);
+  if (!cp_stream_start_recv_close(s)) {
+    s->recv_close_done = true;
+    s->closed = true;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return s;
 }
 
 void cp_serve_stream(cp_call *call) {
@@ -323,18 +349,13 @@ void cp_serve_stream(cp_call *call) {
     cp_call_send_final(call, code, NULL);
     return;
   }
-  cp_stream *s = cp_stream_new(call);
+  cp_stream *s = cp_stream_open(call);
   if (s == NULL) {
+    cp_call_release_request(call);
     cp_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
     return;
   }
-  pthread_mutex_lock(&s->mu);
-  if (!cp_stream_start_recv_close(s)) {
-    s->recv_close_done = true;
-    s->closed = true;
-  }
-  pthread_mutex_unlock(&s->mu);
-  run_handler(s, req);
+  cp_stream_run_handler(s, req);
 }
 
 cp_stream *cp_serve_stream_detached(cp_call *call, cp_status_code *code) {
@@ -351,7 +372,7 @@ cp_stream *cp_serve_stream_detached(cp_call *call, cp_status_code *code) {
   }
   s->detached = true;
   s->refs++; /* the client's */
-  *code = run_handler(s, req);
+  *code = cp_stream_run_handler(s, req);
   return s;
 }
 

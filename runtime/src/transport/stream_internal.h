@@ -50,6 +50,15 @@ struct cp_stream {
   void *done_user;
   bool done_notified;
 
+  /* Reading the client's messages (stream_read.c): one read in flight. */
+  cp_handler_fn read_fn;
+  cp_message_invoker read_invoke;
+  void *read_user;
+  bool reading;              /* cp_stream_read was called */
+  bool read_paused;          /* waiting for room in the send queue */
+  grpc_byte_buffer *read_bb; /* filled by the read in flight */
+  cp_tag read_tag;
+
   out_msg *in_flight;
   grpc_slice status_details;
   cp_tag send_tag;
@@ -72,6 +81,9 @@ static inline cp_stream *cp_stream_of_reply(const cp_unary_reply *r) {
 
 /* A stream for `call` with the running handler's reference and gRPC's. */
 cp_stream *cp_stream_new(cp_call *call);
+/* cp_stream_new, with RECV_CLOSE_ON_SERVER started (a stream on a socket,
+ * or a deferred reply): NULL when out of memory. */
+cp_stream *cp_stream_open(cp_call *call);
 /* With the lock held: starts RECV_CLOSE_ON_SERVER; false when it cannot. */
 bool cp_stream_start_recv_close(cp_stream *s);
 /* With the lock held: decides the final status and sends it once the queue
@@ -90,6 +102,13 @@ void cp_stream_notify_done(cp_stream *s);
 /* Common tail of every completion and answer: notifications, releases, and
  * `drop` more references of the caller's. Unlocks. */
 void cp_stream_after_event_locked_then_unlock(cp_stream *s, int drop);
+/* Runs the handler of a stream set up for its call (`req` NULL for
+ * client-streaming and bidirectional methods). Returns the code the stream
+ * ended with, or OK when it stays open. */
+cp_status_code cp_stream_run_handler(cp_stream *s, ProtobufCMessage *req);
+/* stream_read.c, with the lock held: a send completed; reading paused for
+ * a full send queue resumes once it has room. */
+void cp_stream_resume_read_locked(cp_stream *s);
 /* Drops `n` references; called without the lock. */
 void cp_stream_unref(cp_stream *s, int n);
 void cp_stream_free_queue(out_msg *m);

@@ -1,6 +1,7 @@
-/* Deferred unary replies (cp_call_defer): a unary call whose handler
- * returned without answering is a server stream that carries one message,
- * held by whoever got the cp_unary_reply. */
+/* One-message answers: deferred unary replies (cp_call_defer: a unary call
+ * whose handler returned without answering is a server stream that carries
+ * one message, held by whoever got the cp_unary_reply) and the reply of a
+ * client-streaming call (cp_stream_reply). */
 #include <grpc/grpc.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ cp_unary_reply *cp_call_defer(cp_call *call) {
       call->stream != NULL || call->detached) {
     return NULL;
   }
-  cp_stream *s = cp_stream_new(call);
+  cp_stream *s = cp_stream_open(call);
   if (s == NULL) {
     return NULL;
   }
@@ -24,10 +25,6 @@ cp_unary_reply *cp_call_defer(cp_call *call) {
   s->in_handler = true;
   s->kept = true;
   s->refs++; /* the holder's */
-  if (!cp_stream_start_recv_close(s)) {
-    s->recv_close_done = true;
-    s->closed = true;
-  }
   pthread_mutex_unlock(&s->mu);
   return cp_stream_as_reply(s);
 }
@@ -46,11 +43,9 @@ static int fail_reply(cp_stream *s, cp_status_code code, const char *fmt, ...) {
   return rc;
 }
 
-int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp) {
-  if (reply == NULL) {
-    return CP_EINVAL;
-  }
-  cp_stream *s = cp_stream_of_reply(reply);
+/* Answers `s` with `resp` and OK; a message that cannot go answers with
+ * the error instead. */
+static int answer_with(cp_stream *s, const ProtobufCMessage *resp) {
   if (resp == NULL || resp->descriptor != s->call->rm->desc->response_type) {
     int rc = fail_reply(s, CP_STATUS_INTERNAL,
                         "handler answered with a message of the wrong type");
@@ -74,6 +69,20 @@ int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp) {
   om->bytes = grpc_byte_buffer_length(om->bb);
   om->next = NULL;
   return cp_stream_answer(s, om, CP_STATUS_OK, NULL, NULL);
+}
+
+int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp) {
+  if (reply == NULL) {
+    return CP_EINVAL;
+  }
+  return answer_with(cp_stream_of_reply(reply), resp);
+}
+
+int cp_stream_reply(cp_stream *stream, const ProtobufCMessage *resp) {
+  if (stream == NULL) {
+    return CP_EINVAL;
+  }
+  return answer_with(stream, resp);
 }
 
 int cp_unary_reply_fail(cp_unary_reply *reply, cp_status_code code,

@@ -136,6 +136,11 @@ int cp_grpc__health__v1__health__check__call_async(
       user);
 }
 
+int cp_grpc__health__v1__health__watch__write(
+    cp_stream *stream, const Grpc__Health__V1__HealthCheckResponse *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
 int cp_grpc__health__v1__health__watch__start(
     cp_client *client, const Grpc__Health__V1__HealthCheckRequest *req,
     const cp_call_options *opts, cp_client_stream **out, cp_status *status) {

@@ -234,6 +234,11 @@ int cp_multi__v1__health_service__check__call_async(
       user);
 }
 
+int cp_multi__v1__health_service__watch__write(
+    cp_stream *stream, const Multi__V1__Probe__Response *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
 int cp_multi__v1__health_service__watch__start(
     cp_client *client, const Multi__V1__Probe__Request *req,
     const cp_call_options *opts, cp_client_stream **out, cp_status *status) {
@@ -457,6 +462,11 @@ int cp_multi__v1__service_registry__get_plugin_info__call_async(
       (cp_generic_fn)done, user);
 }
 
+int cp_multi__v1__service_registry__watch_service__write(
+    cp_stream *stream, const Shared__V1__Result *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
 int cp_multi__v1__service_registry__watch_service__start(
     cp_client *client, const Shared__V1__Query *req,
     const cp_call_options *opts, cp_client_stream **out, cp_status *status) {
@@ -479,6 +489,316 @@ int cp_multi__v1__service_registry__watch_service__next(
   }
   if (msg != NULL) {
     *msg = (Shared__V1__Result *)raw;
+  }
+  return rc;
+}
+
+/* --- multi.v1.Uploader ---------------------------------------------------- */
+
+/* The exact types of the members of cp_multi__v1__uploader__handlers.
+ * Handlers are stored type-erased (cp_handler_fn); the invokers convert them
+ * back to these types, and cp_multi__v1__uploader__register assigns each
+ * member to one of them, so the compiler checks that the two agree. */
+typedef cp_status_code (*cp_multi__v1__uploader__put__fn)(
+    cp_call *call, const Multi__V1__LogRequest *req,
+    Multi__V1__LogResponse *resp, void *user);
+typedef cp_status_code (*cp_multi__v1__uploader__upload__fn)(cp_call *call,
+                                                             cp_stream *stream,
+                                                             void *user);
+typedef cp_status_code (*cp_multi__v1__uploader__tail__fn)(
+    cp_call *call, const Shared__V1__Query *req, cp_stream *stream, void *user);
+typedef cp_status_code (*cp_multi__v1__uploader__talk__fn)(cp_call *call,
+                                                           cp_stream *stream,
+                                                           void *user);
+
+static cp_status_code cp_multi__v1__uploader__put__invoke(
+    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    ProtobufCMessage *resp, void *user) {
+  cp_multi__v1__uploader__put__fn fn = (cp_multi__v1__uploader__put__fn)handler;
+  return fn(call, (const Multi__V1__LogRequest *)req,
+            (Multi__V1__LogResponse *)resp, user);
+}
+
+static cp_status_code cp_multi__v1__uploader__upload__invoke(
+    cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
+  cp_multi__v1__uploader__upload__fn fn =
+      (cp_multi__v1__uploader__upload__fn)handler;
+  return fn(call, stream, user);
+}
+
+static void cp_multi__v1__uploader__upload__message_invoke(
+    cp_handler_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_multi__v1__uploader__upload__message_fn)fn)(
+      stream, (const Multi__V1__LogRequest *)msg, user);
+}
+
+static cp_status_code cp_multi__v1__uploader__tail__invoke(
+    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_stream *stream, void *user) {
+  cp_multi__v1__uploader__tail__fn fn =
+      (cp_multi__v1__uploader__tail__fn)handler;
+  return fn(call, (const Shared__V1__Query *)req, stream, user);
+}
+
+static cp_status_code cp_multi__v1__uploader__talk__invoke(
+    cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
+  cp_multi__v1__uploader__talk__fn fn =
+      (cp_multi__v1__uploader__talk__fn)handler;
+  return fn(call, stream, user);
+}
+
+static void cp_multi__v1__uploader__talk__message_invoke(
+    cp_handler_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_multi__v1__uploader__talk__message_fn)fn)(
+      stream, (const Multi__V1__Probe__Request *)msg, user);
+}
+
+const cp_method_desc cp_multi__v1__uploader__put__method = {
+    .path = "/multi.v1.Uploader/Put",
+    .name = "Put",
+    .kind = CP_METHOD_UNARY,
+    .request_type = &multi__v1__log_request__descriptor,
+    .response_type = &multi__v1__log_response__descriptor,
+    .unary_invoke = cp_multi__v1__uploader__put__invoke,
+    .stream_invoke = NULL,
+};
+
+const cp_method_desc cp_multi__v1__uploader__upload__method = {
+    .path = "/multi.v1.Uploader/Upload",
+    .name = "Upload",
+    .kind = CP_METHOD_CLIENT_STREAMING,
+    .request_type = &multi__v1__log_request__descriptor,
+    .response_type = &multi__v1__log_response__descriptor,
+    .duplex_invoke = cp_multi__v1__uploader__upload__invoke,
+    .message_invoke = cp_multi__v1__uploader__upload__message_invoke,
+};
+
+const cp_method_desc cp_multi__v1__uploader__tail__method = {
+    .path = "/multi.v1.Uploader/Tail",
+    .name = "Tail",
+    .kind = CP_METHOD_SERVER_STREAMING,
+    .request_type = &shared__v1__query__descriptor,
+    .response_type = &shared__v1__result__descriptor,
+    .unary_invoke = NULL,
+    .stream_invoke = cp_multi__v1__uploader__tail__invoke,
+};
+
+const cp_method_desc cp_multi__v1__uploader__talk__method = {
+    .path = "/multi.v1.Uploader/Talk",
+    .name = "Talk",
+    .kind = CP_METHOD_BIDI_STREAMING,
+    .request_type = &multi__v1__probe__request__descriptor,
+    .response_type = &multi__v1__probe__response__descriptor,
+    .duplex_invoke = cp_multi__v1__uploader__talk__invoke,
+    .message_invoke = cp_multi__v1__uploader__talk__message_invoke,
+};
+
+static const cp_method_desc *const cp_multi__v1__uploader__methods[] = {
+    &cp_multi__v1__uploader__put__method,
+    &cp_multi__v1__uploader__upload__method,
+    &cp_multi__v1__uploader__tail__method,
+    &cp_multi__v1__uploader__talk__method,
+};
+
+const cp_service_desc cp_multi__v1__uploader__service = {
+    .full_name = "multi.v1.Uploader",
+    .path = "/multi.v1.Uploader/",
+    .method_count = 4,
+    .methods = cp_multi__v1__uploader__methods,
+};
+
+const cp_plugin_desc cp_multi__v1__uploader__plugin = {
+    .name = "uploader",
+    .version = "2.1.0-rc.1+build.5",
+    .service_path = "/multi.v1.Uploader/",
+    .service = &cp_multi__v1__uploader__service,
+};
+
+int cp_multi__v1__uploader__register(
+    cp_server *server, const cp_multi__v1__uploader__handlers *handlers,
+    void *user) {
+  if (server == NULL || handlers == NULL) {
+    return CP_EINVAL;
+  }
+  int err = 0;
+  cp_multi__v1__uploader__put__fn on_put = handlers->on_put;
+  if (err == 0 && on_put != NULL) {
+    err = cp_server_add_method(server, &cp_multi__v1__uploader__put__method,
+                               (cp_handler_fn)on_put, user);
+  }
+  cp_multi__v1__uploader__upload__fn on_upload = handlers->on_upload;
+  if (err == 0 && on_upload != NULL) {
+    err = cp_server_add_method(server, &cp_multi__v1__uploader__upload__method,
+                               (cp_handler_fn)on_upload, user);
+  }
+  cp_multi__v1__uploader__tail__fn on_tail = handlers->on_tail;
+  if (err == 0 && on_tail != NULL) {
+    err = cp_server_add_method(server, &cp_multi__v1__uploader__tail__method,
+                               (cp_handler_fn)on_tail, user);
+  }
+  cp_multi__v1__uploader__talk__fn on_talk = handlers->on_talk;
+  if (err == 0 && on_talk != NULL) {
+    err = cp_server_add_method(server, &cp_multi__v1__uploader__talk__method,
+                               (cp_handler_fn)on_talk, user);
+  }
+  return err;
+}
+
+int cp_multi__v1__uploader__put__reply(cp_unary_reply *reply,
+                                       const Multi__V1__LogResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_multi__v1__uploader__upload__reply(cp_stream *stream,
+                                          const Multi__V1__LogResponse *resp) {
+  return cp_stream_reply(stream, (const ProtobufCMessage *)resp);
+}
+
+int cp_multi__v1__uploader__put__call(cp_client *client,
+                                      const Multi__V1__LogRequest *req,
+                                      Multi__V1__LogResponse **resp,
+                                      const cp_call_options *opts,
+                                      cp_status *status) {
+  ProtobufCMessage *msg = NULL;
+  int rc = cp_client_unary(client, &cp_multi__v1__uploader__put__method,
+                           (const ProtobufCMessage *)req,
+                           resp == NULL ? NULL : &msg, opts, status);
+  if (resp != NULL) {
+    *resp = (Multi__V1__LogResponse *)msg;
+  }
+  return rc;
+}
+
+static void cp_multi__v1__uploader__put__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_multi__v1__uploader__put__done_fn)done)(
+      status, (const Multi__V1__LogResponse *)resp, user);
+}
+
+int cp_multi__v1__uploader__put__call_async(
+    cp_client *client, const Multi__V1__LogRequest *req,
+    const cp_call_options *opts, cp_multi__v1__uploader__put__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(client,
+                                     &cp_multi__v1__uploader__put__method,
+                                     (const ProtobufCMessage *)req, opts,
+                                     cp_multi__v1__uploader__put__invoke_done,
+                                     (cp_generic_fn)done, user);
+}
+
+int cp_multi__v1__uploader__upload__read(
+    cp_stream *stream, cp_multi__v1__uploader__upload__message_fn fn,
+    void *user) {
+  return cp_stream_read_typed(stream, &cp_multi__v1__uploader__upload__method,
+                              (cp_handler_fn)fn, user);
+}
+
+int cp_multi__v1__uploader__upload__open(cp_client *client,
+                                         const cp_call_options *opts,
+                                         cp_client_stream **out,
+                                         cp_status *status) {
+  return cp_client_stream_open(client, &cp_multi__v1__uploader__upload__method,
+                               opts, out, status);
+}
+
+int cp_multi__v1__uploader__upload__send(cp_client_stream *stream,
+                                         const Multi__V1__LogRequest *msg) {
+  return cp_client_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
+int cp_multi__v1__uploader__upload__finish(cp_client_stream *stream,
+                                           Multi__V1__LogResponse **resp,
+                                           cp_status *status) {
+  ProtobufCMessage *msg = NULL;
+  int rc = cp_client_stream_finish(stream, resp == NULL ? NULL : &msg, status);
+  if (rc == 0 && msg != NULL && msg->descriptor != &multi__v1__log_response__descriptor) {
+    protobuf_c_message_free_unpacked(msg, NULL);
+    msg = NULL;
+    rc = CP_EINVAL;
+  }
+  if (resp != NULL) {
+    *resp = (Multi__V1__LogResponse *)msg;
+  }
+  return rc;
+}
+
+int cp_multi__v1__uploader__tail__write(cp_stream *stream,
+                                        const Shared__V1__Result *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
+int cp_multi__v1__uploader__tail__start(cp_client *client,
+                                        const Shared__V1__Query *req,
+                                        const cp_call_options *opts,
+                                        cp_client_stream **out,
+                                        cp_status *status) {
+  return cp_client_stream_start(client, &cp_multi__v1__uploader__tail__method,
+                                (const ProtobufCMessage *)req, opts, out,
+                                status);
+}
+
+int cp_multi__v1__uploader__tail__next(cp_client_stream *stream,
+                                       Shared__V1__Result **msg,
+                                       cp_status *status) {
+  ProtobufCMessage *raw = NULL;
+  int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
+  if (rc == 1 && raw != NULL &&
+      raw->descriptor != &shared__v1__result__descriptor) {
+    /* The stream belongs to another method: never hand out a mistyped
+     * message. */
+    protobuf_c_message_free_unpacked(raw, NULL);
+    raw = NULL;
+    rc = CP_EINVAL;
+  }
+  if (msg != NULL) {
+    *msg = (Shared__V1__Result *)raw;
+  }
+  return rc;
+}
+
+int cp_multi__v1__uploader__talk__read(
+    cp_stream *stream, cp_multi__v1__uploader__talk__message_fn fn,
+    void *user) {
+  return cp_stream_read_typed(stream, &cp_multi__v1__uploader__talk__method,
+                              (cp_handler_fn)fn, user);
+}
+
+int cp_multi__v1__uploader__talk__write(cp_stream *stream,
+                                        const Multi__V1__Probe__Response *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
+int cp_multi__v1__uploader__talk__open(cp_client *client,
+                                       const cp_call_options *opts,
+                                       cp_client_stream **out,
+                                       cp_status *status) {
+  return cp_client_stream_open(client, &cp_multi__v1__uploader__talk__method,
+                               opts, out, status);
+}
+
+int cp_multi__v1__uploader__talk__send(cp_client_stream *stream,
+                                       const Multi__V1__Probe__Request *msg) {
+  return cp_client_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
+int cp_multi__v1__uploader__talk__next(cp_client_stream *stream,
+                                       Multi__V1__Probe__Response **msg,
+                                       cp_status *status) {
+  ProtobufCMessage *raw = NULL;
+  int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
+  if (rc == 1 && raw != NULL &&
+      raw->descriptor != &multi__v1__probe__response__descriptor) {
+    /* The stream belongs to another method: never hand out a mistyped
+     * message. */
+    protobuf_c_message_free_unpacked(raw, NULL);
+    raw = NULL;
+    rc = CP_EINVAL;
+  }
+  if (msg != NULL) {
+    *msg = (Multi__V1__Probe__Response *)raw;
   }
   return rc;
 }

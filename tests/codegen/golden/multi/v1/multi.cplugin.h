@@ -11,12 +11,18 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
- *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
+ *   cp_P__<m>__reply   answers a deferred unary call or a client-streaming
+ *                      call (typed)
+ *   cp_P__<m>__read    delivers the messages of a client that streams
+ *   cp_P__<m>__write   writes one message of a server stream (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__open    client stub that opens a client-streaming or
+ *                      bidirectional method; __send sends one message,
+ *                      __finish half-closes and returns the one response
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_multi_2fv1_2fmulti_2eproto_CPLUGIN_H
@@ -122,9 +128,10 @@ extern const cp_plugin_desc cp_multi__v1__health_service__plugin;
  * call's status code. A unary handler fills `resp`, an initialised message
  * owned by the runtime (allocate its strings and sub-messages with
  * cp_call_alloc), or defers with cp_call_defer and answers later with the
- * method's __reply. A streaming handler sends with cp_stream_send and may
- * keep the stream with cp_stream_keep to end it later with cp_stream_finish.
- * A NULL handler is not registered: its method answers UNIMPLEMENTED. */
+ * method's __reply. A server-streaming handler writes with the method's
+ * __write and may keep the stream with cp_stream_keep to end it later with
+ * cp_stream_finish. A NULL handler is not registered: its method answers
+ * UNIMPLEMENTED. */
 typedef struct cp_multi__v1__health_service__handlers {
   /* Check returns Probe.Response. */
   cp_status_code (*on_check)(cp_call *call,
@@ -180,6 +187,12 @@ int cp_multi__v1__health_service__check__call_async(
     const cp_call_options *opts,
     cp_multi__v1__health_service__check__done_fn done, void *user);
 
+/* Writes one message of /multi.v1.HealthService/Watch's stream, as
+ * cp_stream_send does (serialised now; CP_EAGAIN when the client reads too
+ * slowly). */
+int cp_multi__v1__health_service__watch__write(
+    cp_stream *stream, const Multi__V1__Probe__Response *msg);
+
 /* Watch streams Probe.Response values.
  *
  * Starts /multi.v1.HealthService/Watch as cp_client_stream_start does:
@@ -219,9 +232,10 @@ extern const cp_plugin_desc cp_multi__v1__service_registry__plugin;
  * call's status code. A unary handler fills `resp`, an initialised message
  * owned by the runtime (allocate its strings and sub-messages with
  * cp_call_alloc), or defers with cp_call_defer and answers later with the
- * method's __reply. A streaming handler sends with cp_stream_send and may
- * keep the stream with cp_stream_keep to end it later with cp_stream_finish.
- * A NULL handler is not registered: its method answers UNIMPLEMENTED. */
+ * method's __reply. A server-streaming handler writes with the method's
+ * __write and may keep the stream with cp_stream_keep to end it later with
+ * cp_stream_finish. A NULL handler is not registered: its method answers
+ * UNIMPLEMENTED. */
 typedef struct cp_multi__v1__service_registry__handlers {
   cp_status_code (*on_register_service)(cp_call *call,
                                         const Multi__V1__LogRequest *req,
@@ -315,6 +329,12 @@ int cp_multi__v1__service_registry__get_plugin_info__call_async(
     const cp_call_options *opts,
     cp_multi__v1__service_registry__get_plugin_info__done_fn done, void *user);
 
+/* Writes one message of /multi.v1.ServiceRegistry/WatchService's stream, as
+ * cp_stream_send does (serialised now; CP_EAGAIN when the client reads too
+ * slowly). */
+int cp_multi__v1__service_registry__watch_service__write(
+    cp_stream *stream, const Shared__V1__Result *msg);
+
 /* Starts /multi.v1.ServiceRegistry/WatchService as cp_client_stream_start
  * does: returns 0 and *out (destroy it with cp_client_stream_destroy), or a
  * negative code with `status` filled. */
@@ -330,6 +350,193 @@ int cp_multi__v1__service_registry__watch_service__start(
  * stream of another method). */
 int cp_multi__v1__service_registry__watch_service__next(
     cp_client_stream *stream, Shared__V1__Result **msg, cp_status *status);
+
+/* --- multi.v1.Uploader ---------------------------------------------------- */
+
+/* Method descriptors of multi.v1.Uploader. */
+extern const cp_method_desc cp_multi__v1__uploader__put__method;
+extern const cp_method_desc cp_multi__v1__uploader__upload__method;
+extern const cp_method_desc cp_multi__v1__uploader__tail__method;
+extern const cp_method_desc cp_multi__v1__uploader__talk__method;
+
+/* Service descriptor: path "/multi.v1.Uploader/", 4 methods. */
+extern const cp_service_desc cp_multi__v1__uploader__service;
+
+/* Plugin descriptor: name "uploader", version "2.1.0-rc.1+build.5". */
+extern const cp_plugin_desc cp_multi__v1__uploader__plugin;
+
+/* Uploader has a method of every kind.
+ *
+ * Handlers of multi.v1.Uploader. They run on server threads, get the `user`
+ * given to cp_multi__v1__uploader__register and return the call's status
+ * code. A unary handler fills `resp`, an initialised message owned by the
+ * runtime (allocate its strings and sub-messages with cp_call_alloc), or
+ * defers with cp_call_defer and answers later with the method's __reply. A
+ * server-streaming handler writes with the method's __write and may keep the
+ * stream with cp_stream_keep to end it later with cp_stream_finish. A
+ * client-streaming or bidirectional handler gets no request: it keeps the
+ * stream (cp_stream_keep) and receives the client's messages through the
+ * method's __read, then answers with __reply (client-streaming) or writes
+ * with __write and ends with cp_stream_finish (bidirectional). A NULL
+ * handler is not registered: its method answers UNIMPLEMENTED. */
+typedef struct cp_multi__v1__uploader__handlers {
+  /* Put stores one record. */
+  cp_status_code (*on_put)(cp_call *call, const Multi__V1__LogRequest *req,
+                           Multi__V1__LogResponse *resp, void *user);
+  /* Upload receives records and answers once. */
+  cp_status_code (*on_upload)(cp_call *call, cp_stream *stream, void *user);
+  /* Tail streams results. */
+  cp_status_code (*on_tail)(cp_call *call, const Shared__V1__Query *req,
+                            cp_stream *stream, void *user);
+  /* Talk answers probes as they come. */
+  cp_status_code (*on_talk)(cp_call *call, cp_stream *stream, void *user);
+} cp_multi__v1__uploader__handlers;
+
+/* Registers each non-NULL handler of `handlers` on `server` (before
+ * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
+ * when `server` or `handlers` is NULL, or the first error of
+ * cp_server_add_method (methods registered before it stay registered). */
+int cp_multi__v1__uploader__register(
+    cp_server *server, const cp_multi__v1__uploader__handlers *handlers,
+    void *user);
+
+/* Answers a deferred call of /multi.v1.Uploader/Put (cp_call_defer) with
+ * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
+int cp_multi__v1__uploader__put__reply(cp_unary_reply *reply,
+                                       const Multi__V1__LogResponse *resp);
+
+/* Answers a call of /multi.v1.Uploader/Upload with `resp`, as
+ * cp_stream_reply does: serialised now, the stream released. */
+int cp_multi__v1__uploader__upload__reply(cp_stream *stream,
+                                          const Multi__V1__LogResponse *resp);
+
+/* Put stores one record.
+ *
+ * Calls /multi.v1.Uploader/Put. Returns as cp_client_unary: 0 with *resp set
+ * (free it with protobuf_c_message_free_unpacked((ProtobufCMessage *)*resp,
+ * NULL)), or a negative code with *resp NULL; `status` holds the outcome. */
+int cp_multi__v1__uploader__put__call(cp_client *client,
+                                      const Multi__V1__LogRequest *req,
+                                      Multi__V1__LogResponse **resp,
+                                      const cp_call_options *opts,
+                                      cp_status *status);
+
+/* The outcome of cp_multi__v1__uploader__put__call_async. `status` is valid
+ * during the call only. On OK `resp` is the response, lent to the callback:
+ * the runtime frees it when the callback returns (copy what you keep);
+ * otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_multi__v1__uploader__put__done_fn)(
+    const cp_status *status, const Multi__V1__LogResponse *resp, void *user);
+
+/* Starts /multi.v1.Uploader/Put without waiting, as cp_client_unary_async
+ * does, through the client's interceptors: `req` and `opts` are copied
+ * before it returns. Returns 0, and `done` then runs exactly once, later; or
+ * a negative code (CP_EINVAL also for a NULL `done`), and it never runs. */
+int cp_multi__v1__uploader__put__call_async(
+    cp_client *client, const Multi__V1__LogRequest *req,
+    const cp_call_options *opts, cp_multi__v1__uploader__put__done_fn done,
+    void *user);
+
+/* Receives each message the client sends on /multi.v1.Uploader/Upload, then
+ * NULL after its last one; the message is valid during the call only (see
+ * cp_stream_read). */
+typedef void (*cp_multi__v1__uploader__upload__message_fn)(
+    cp_stream *stream, const Multi__V1__LogRequest *msg, void *user);
+
+/* Starts delivering the client's messages to `fn`, as cp_stream_read does:
+ * once, from the handler (which keeps the stream) or the holder. */
+int cp_multi__v1__uploader__upload__read(
+    cp_stream *stream, cp_multi__v1__uploader__upload__message_fn fn,
+    void *user);
+
+/* Upload receives records and answers once.
+ *
+ * Opens /multi.v1.Uploader/Upload as cp_client_stream_open does: returns 0
+ * and *out (destroy it with cp_client_stream_destroy), or a negative code
+ * with `status` filled. */
+int cp_multi__v1__uploader__upload__open(cp_client *client,
+                                         const cp_call_options *opts,
+                                         cp_client_stream **out,
+                                         cp_status *status);
+
+/* Sends one message, as cp_client_stream_send does (blocks while flow
+ * control holds the previous one back). */
+int cp_multi__v1__uploader__upload__send(cp_client_stream *stream,
+                                         const Multi__V1__LogRequest *msg);
+
+/* Half-closes and waits for the one response, as cp_client_stream_finish
+ * does: 0 with *resp set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*resp, NULL)), or a
+ * negative code with *resp NULL; `status` holds the outcome. */
+int cp_multi__v1__uploader__upload__finish(cp_client_stream *stream,
+                                           Multi__V1__LogResponse **resp,
+                                           cp_status *status);
+
+/* Writes one message of /multi.v1.Uploader/Tail's stream, as cp_stream_send
+ * does (serialised now; CP_EAGAIN when the client reads too slowly). */
+int cp_multi__v1__uploader__tail__write(cp_stream *stream,
+                                        const Shared__V1__Result *msg);
+
+/* Tail streams results.
+ *
+ * Starts /multi.v1.Uploader/Tail as cp_client_stream_start does: returns 0
+ * and *out (destroy it with cp_client_stream_destroy), or a negative code
+ * with `status` filled. */
+int cp_multi__v1__uploader__tail__start(cp_client *client,
+                                        const Shared__V1__Query *req,
+                                        const cp_call_options *opts,
+                                        cp_client_stream **out,
+                                        cp_status *status);
+
+/* Reads the next message of a stream started with
+ * cp_multi__v1__uploader__tail__start, as cp_client_stream_next does: 1 with
+ * *msg set (free it with protobuf_c_message_free_unpacked((ProtobufCMessage
+ * *)*msg, NULL)), 0 at the end, or a negative code; CP_EINVAL for a message
+ * of another type (a stream of another method). */
+int cp_multi__v1__uploader__tail__next(cp_client_stream *stream,
+                                       Shared__V1__Result **msg,
+                                       cp_status *status);
+
+/* Receives each message the client sends on /multi.v1.Uploader/Talk, then
+ * NULL after its last one; the message is valid during the call only (see
+ * cp_stream_read). */
+typedef void (*cp_multi__v1__uploader__talk__message_fn)(
+    cp_stream *stream, const Multi__V1__Probe__Request *msg, void *user);
+
+/* Starts delivering the client's messages to `fn`, as cp_stream_read does:
+ * once, from the handler (which keeps the stream) or the holder. */
+int cp_multi__v1__uploader__talk__read(
+    cp_stream *stream, cp_multi__v1__uploader__talk__message_fn fn, void *user);
+
+/* Writes one message of /multi.v1.Uploader/Talk's stream, as cp_stream_send
+ * does (serialised now; CP_EAGAIN when the client reads too slowly). */
+int cp_multi__v1__uploader__talk__write(cp_stream *stream,
+                                        const Multi__V1__Probe__Response *msg);
+
+/* Talk answers probes as they come.
+ *
+ * Opens /multi.v1.Uploader/Talk as cp_client_stream_open does: returns 0 and
+ * *out (destroy it with cp_client_stream_destroy), or a negative code with
+ * `status` filled. */
+int cp_multi__v1__uploader__talk__open(cp_client *client,
+                                       const cp_call_options *opts,
+                                       cp_client_stream **out,
+                                       cp_status *status);
+
+/* Sends one message, as cp_client_stream_send does (blocks while flow
+ * control holds the previous one back). */
+int cp_multi__v1__uploader__talk__send(cp_client_stream *stream,
+                                       const Multi__V1__Probe__Request *msg);
+
+/* Reads the next message of a stream opened with
+ * cp_multi__v1__uploader__talk__open, as cp_client_stream_next does: 1 with
+ * *msg set (free it with protobuf_c_message_free_unpacked((ProtobufCMessage
+ * *)*msg, NULL)), 0 at the end, or a negative code; CP_EINVAL for a message
+ * of another type. */
+int cp_multi__v1__uploader__talk__next(cp_client_stream *stream,
+                                       Multi__V1__Probe__Response **msg,
+                                       cp_status *status);
 
 #ifdef __cplusplus
 }

@@ -206,6 +206,11 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__call_async(
       (cp_generic_fn)done, user);
 }
 
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__write(
+    cp_stream *stream, const MyPkg__Sub2Pkg__V1__MReq *msg) {
+  return cp_stream_send(stream, (const ProtobufCMessage *)msg);
+}
+
 int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__start(
     cp_client *client, const MyPkg__Sub2Pkg__V1__MReq__InX *req,
     const cp_call_options *opts, cp_client_stream **out, cp_status *status) {

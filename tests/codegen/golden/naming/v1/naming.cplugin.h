@@ -11,12 +11,18 @@
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
- *   cp_P__<m>__reply   answers a deferred call of a unary method (typed)
+ *   cp_P__<m>__reply   answers a deferred unary call or a client-streaming
+ *                      call (typed)
+ *   cp_P__<m>__read    delivers the messages of a client that streams
+ *   cp_P__<m>__write   writes one message of a server stream (typed)
  *   cp_P__<m>__call    client stub of a unary method
  *   cp_P__<m>__call_async  the same without waiting: the outcome goes to
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__open    client stub that opens a client-streaming or
+ *                      bidirectional method; __send sends one message,
+ *                      __finish half-closes and returns the one response
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_naming_2fv1_2fnaming_2eproto_CPLUGIN_H
@@ -49,9 +55,9 @@ extern const cp_plugin_desc cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__plugin;
  * and return the call's status code. A unary handler fills `resp`, an
  * initialised message owned by the runtime (allocate its strings and
  * sub-messages with cp_call_alloc), or defers with cp_call_defer and answers
- * later with the method's __reply. A streaming handler sends with
- * cp_stream_send and may keep the stream with cp_stream_keep to end it later
- * with cp_stream_finish. A NULL handler is not registered: its method
+ * later with the method's __reply. A server-streaming handler writes with
+ * the method's __write and may keep the stream with cp_stream_keep to end it
+ * later with cp_stream_finish. A NULL handler is not registered: its method
  * answers UNIMPLEMENTED. */
 typedef struct cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers {
   cp_status_code (*on_get__foo)(cp_call *call,
@@ -146,6 +152,12 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__call_async(
     const cp_call_options *opts,
     cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__done_fn done,
     void *user);
+
+/* Writes one message of /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/ABC's stream, as
+ * cp_stream_send does (serialised now; CP_EAGAIN when the client reads too
+ * slowly). */
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__write(
+    cp_stream *stream, const MyPkg__Sub2Pkg__V1__MReq *msg);
 
 /* Starts /My_pkg.Sub2Pkg.v1.HTTPServer_x2Y/ABC as cp_client_stream_start
  * does: returns 0 and *out (destroy it with cp_client_stream_destroy), or a
