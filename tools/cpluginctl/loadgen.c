@@ -31,6 +31,7 @@ typedef struct live_phase {
   atomic_uint_least64_t dropped;
   atomic_uint_least64_t send_errors;
   atomic_uint_least64_t completed;
+  atomic_uint_least64_t ok_in_window;
   atomic_uint_least64_t status[CP_STATUS_CODE_COUNT];
   atomic_int_least64_t last_send_ns;
   int64_t start_ns;
@@ -93,6 +94,9 @@ static void on_done(const cp_status *status, ProtobufCMessage *resp,
   ctl_hist_record(ph->all, now - c->sched_ns);
   if (code == CP_STATUS_OK) {
     ctl_hist_record(ph->ok, now - c->sched_ns);
+    if (!atomic_load(&r->ending)) {
+      bump(&ph->ok_in_window);
+    }
   }
   protobuf_c_message_free_unpacked(resp, NULL);
   store_max(&r->last_done_ns, now);
@@ -352,6 +356,7 @@ static void init_live(run *r) {
     atomic_init(&ph->dropped, 0);
     atomic_init(&ph->send_errors, 0);
     atomic_init(&ph->completed, 0);
+    atomic_init(&ph->ok_in_window, 0);
     for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
       atomic_init(&ph->status[c], 0);
     }
@@ -370,6 +375,7 @@ static void add_into(ctl_phase *total, const ctl_phase *ph) {
   total->dropped_inflight += ph->dropped_inflight;
   total->send_errors += ph->send_errors;
   total->completed += ph->completed;
+  total->ok_in_window += ph->ok_in_window;
   for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
     total->status[c] += ph->status[c];
   }
@@ -388,6 +394,7 @@ static void collect(run *r, ctl_result *out) {
     ph->dropped_inflight = atomic_load(&lp->dropped);
     ph->send_errors = atomic_load(&lp->send_errors);
     ph->completed = atomic_load(&lp->completed);
+    ph->ok_in_window = atomic_load(&lp->ok_in_window);
     for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
       ph->status[c] = atomic_load(&lp->status[c]);
     }
@@ -476,6 +483,10 @@ int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len) {
   free(payload);
   free(r);
   return rc;
+}
+
+double ctl_phase_ok_rate(const ctl_phase *ph) {
+  return ph->elapsed_s > 0 ? (double)ph->ok_in_window / ph->elapsed_s : 0;
 }
 
 void ctl_result_free(ctl_result *r) {
