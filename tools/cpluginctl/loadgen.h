@@ -51,6 +51,7 @@ typedef enum ctl_mode {
 #define CTL_MAX_SEGMENTS 4
 #define CTL_MAX_KINDS 2
 #define CTL_MAX_PHASES 8 /* CTL_MAX_SEGMENTS * CTL_MAX_KINDS */
+#define CTL_MESSAGE_MAX 128
 
 typedef struct ctl_plan {
   ctl_mode mode;
@@ -92,6 +93,9 @@ typedef struct ctl_phase {
    * concurrency / elapsed_s). */
   uint64_t ok_in_window;
   uint64_t status[CP_STATUS_CODE_COUNT];
+  /* The status message of the first call that ended with each code (""
+   * for OK and codes that did not occur): says where errors came from. */
+  char first_message[CP_STATUS_CODE_COUNT][CTL_MESSAGE_MAX];
   ctl_hist *all; /* latency of every completed call */
   ctl_hist *ok;  /* latency of the calls that ended OK */
 } ctl_phase;

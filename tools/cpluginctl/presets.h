@@ -68,7 +68,7 @@ void ctl_preset_setup(const ctl_load_args *args, ctl_setup *out);
 typedef struct ctl_check {
   char what[64];
   char expected[160];
-  char measured[200];
+  char measured[320];
   /* true: a behaviour the run must show (a failure makes the exit status
    * 3); false: a latency figure set next to the guide's, for information
    * (it depends on the machine). */

@@ -64,6 +64,13 @@ static void text_phase(FILE *f, const ctl_phase *ph, ctl_mode mode,
   }
   fprintf(f, "%s (completed %llu)\n", any ? "" : "none",
           (unsigned long long)ph->completed);
+  for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
+    if (c != CP_STATUS_OK && ph->status[c] > 0) {
+      fprintf(f, "  first    %s: %s\n", cp_status_code_name((cp_status_code)c),
+              ph->first_message[c][0] != '\0' ? ph->first_message[c]
+                                              : "(no message)");
+    }
+  }
   if (mode == CTL_MODE_CLOSED) {
     fprintf(f, "  throughput %.1f OK calls/s (%llu OK while the loop ran)\n",
             ctl_phase_ok_rate(ph), (unsigned long long)ph->ok_in_window);
@@ -199,6 +206,16 @@ static void json_phase(FILE *f, const ctl_phase *ph) {
       fprintf(f, "%s\"%s\": %llu", any ? ", " : "",
               cp_status_code_name((cp_status_code)c),
               (unsigned long long)ph->status[c]);
+      any = true;
+    }
+  }
+  fprintf(f, "}, \"first_messages\": {");
+  any = false;
+  for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
+    if (c != CP_STATUS_OK && ph->status[c] > 0) {
+      fprintf(f, "%s\"%s\": ", any ? ", " : "",
+              cp_status_code_name((cp_status_code)c));
+      json_string(f, ph->first_message[c]);
       any = true;
     }
   }
