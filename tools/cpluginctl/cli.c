@@ -17,8 +17,11 @@ static const char kUsageMain[] =
     "  handshake  handshake with a host, print RUNTIME_ID= and "
     "RUNTIME_TOKEN=\n"
     "  provider   a self-registering plugin serving LoadService\n"
+    "  middle     a self-registering plugin whose Echo makes one routed "
+    "call\n"
     "  load       the load generator (presets: steady, burst, ratelimit, "
-    "routed)\n"
+    "routed,\n"
+    "             fanout)\n"
     "\n"
     "cpluginctl <command> --help shows the command's options.\n";
 
@@ -54,30 +57,60 @@ static const char kUsageHandshake[] =
 
 static const char kUsageProvider[] =
     "usage: cpluginctl provider --host ADDR [--type T] [--id NAME]\n"
-    "                           [--listen ADDR] [--threads N]\n"
+    "                           [--listen ADDR] [--threads N] [--delay-ms MS]\n"
     "  --host ADDR    the host to register with (loopback only)\n"
     "  --type T       service type to provide LoadService as (default load)\n"
     "  --id NAME      self_id (default load-provider)\n"
     "  --listen ADDR  where to serve (loopback only, default 127.0.0.1:0)\n"
     "  --threads N    server threads (default: one per CPU)\n"
+    "  --delay-ms MS  answer Echo MS milliseconds after it arrived, holding\n"
+    "                 no thread meanwhile (default 0: at once)\n"
+    "stdout: LISTENING <port>, REGISTERED; at SIGINT/SIGTERM SERVED ok=<n>\n";
+
+static const char kUsageMiddle[] =
+    "usage: cpluginctl middle --host ADDR [--type T] [--calls T] [--id NAME]\n"
+    "                         [--listen ADDR] [--threads N]\n"
+    "                         [--style deferred|pool|blocking]\n"
+    "                         [--pool-threads N]\n"
+    "  --host ADDR        the host to register with (loopback only)\n"
+    "  --type T           service type to provide LoadService as (default\n"
+    "                     fanout)\n"
+    "  --calls T          each Echo makes one Echo call routed by the host to\n"
+    "                     a provider of type T (default delayed)\n"
+    "  --id NAME          self_id (default load-middle)\n"
+    "  --listen ADDR      where to serve (loopback only, default "
+    "127.0.0.1:0)\n"
+    "  --threads N        server completion-queue threads (default 2)\n"
+    "  --style S          deferred: defer the reply, call asynchronously\n"
+    "                     pool: a blocking call on a worker pool thread\n"
+    "                     blocking: a blocking call on a completion-queue\n"
+    "                     thread (default deferred)\n"
+    "  --pool-threads N   the worker pool's threads (pool only, default 16)\n"
     "stdout: LISTENING <port>, REGISTERED; at SIGINT/SIGTERM SERVED ok=<n>\n";
 
 static const char kUsageLoad[] =
-    "usage: cpluginctl load [--preset steady|burst|ratelimit|routed]\n"
+    "usage: cpluginctl load [--preset steady|burst|ratelimit|routed|fanout]\n"
     "                       [--rate R | --concurrency C | --requests N]\n"
     "                       [--plugins N] [--duration S] [--target ADDR]\n"
     "                       [--provider ADDR] [--chain on|off]\n"
     "                       [--serve-threads N] [--payload BYTES]\n"
     "                       [--timeout-ms MS] [--max-inflight N]\n"
     "                       [--max-requests N] [--json FILE]\n"
+    "                       [--middle deferred|pool|blocking]\n"
+    "                       [--middle-threads N] [--pool-threads N]\n"
+    "                       [--delay-ms MS]\n"
     "  --preset P        steady: 100 plugins x 10 req/s for 60 s\n"
     "                    burst: 100 plugins, ramp 100 -> 5000 req/s, hold\n"
     "                    ratelimit: one identity, 1000 calls at once\n"
     "                    routed: steady through the host's router, and the\n"
     "                    same rate directly to the provider\n"
+    "                    fanout: 256 calls in flight through the host to a\n"
+    "                    middle plugin (2 threads) whose Echo makes one\n"
+    "                    routed call to a provider answering after 50 ms\n"
     "  --rate R          open loop: R calls per second in total, latency\n"
     "                    from the scheduled send time (burst: the peak)\n"
-    "  --concurrency C   closed loop: C calls in flight (custom runs only)\n"
+    "  --concurrency C   closed loop: C calls in flight (custom runs and\n"
+    "                    fanout)\n"
     "  --requests N      one volley of N calls sent at once\n"
     "  --plugins N       simulated plugins, each with its own runtime\n"
     "                    identity (handshake) and connection (default 1)\n"
@@ -88,11 +121,17 @@ static const char kUsageLoad[] =
     "  --chain on|off    the started host's call chain (default on)\n"
     "  --serve-threads N the started host's threads\n"
     "  --payload BYTES   Echo payload size (default 32, max 1 MiB)\n"
-    "  --timeout-ms MS   per-call deadline (default 10000)\n"
+    "  --timeout-ms MS   per-call deadline (default 10000; fanout 30000)\n"
     "  --max-inflight N  calls in flight at most; more are dropped and\n"
     "                    counted (default 10000)\n"
     "  --max-requests N  stop after N calls (default 5000000)\n"
     "  --json FILE       also write the report as JSON\n"
+    "  --middle S        fanout: the middle plugin's style, deferred, pool\n"
+    "                    or blocking (default deferred)\n"
+    "  --middle-threads N fanout: its completion-queue threads (default 2)\n"
+    "  --pool-threads N  fanout with --middle pool: its worker pool's\n"
+    "                    threads (default 16)\n"
+    "  --delay-ms MS     fanout: the provider's answer delay (default 50)\n"
     "exit: 0 done, 1 could not run (or a started host failed), 2 usage,\n"
     "      3 a preset's behaviour check failed, 130 interrupted\n";
 
@@ -108,6 +147,9 @@ const char *ctl_usage(const char *subcommand) {
   }
   if (strcmp(subcommand, "provider") == 0) {
     return kUsageProvider;
+  }
+  if (strcmp(subcommand, "middle") == 0) {
+    return kUsageMiddle;
   }
   if (strcmp(subcommand, "load") == 0) {
     return kUsageLoad;
@@ -125,10 +167,36 @@ const char *ctl_preset_name(ctl_preset preset) {
       return "ratelimit";
     case CTL_PRESET_ROUTED:
       return "routed";
+    case CTL_PRESET_FANOUT:
+      return "fanout";
     case CTL_PRESET_NONE:
       break;
   }
   return "custom";
+}
+
+const char *ctl_middle_style_name(ctl_middle_style style) {
+  switch (style) {
+    case CTL_MIDDLE_POOL:
+      return "pool";
+    case CTL_MIDDLE_BLOCKING:
+      return "blocking";
+    case CTL_MIDDLE_DEFERRED:
+      break;
+  }
+  return "deferred";
+}
+
+static int parse_middle_style(const char *v, ctl_middle_style *out) {
+  static const ctl_middle_style all[] = {CTL_MIDDLE_DEFERRED, CTL_MIDDLE_POOL,
+                                         CTL_MIDDLE_BLOCKING};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    if (strcmp(v, ctl_middle_style_name(all[i])) == 0) {
+      *out = all[i];
+      return 0;
+    }
+  }
+  return -1;
 }
 
 /* --- helpers ------------------------------------------------------------ */
@@ -419,8 +487,8 @@ int ctl_parse_handshake(int argc, char **argv, ctl_handshake_args *out,
 /* --- provider ----------------------------------------------------------- */
 
 static bool provider_opt(const char *name) {
-  static const char *const names[] = {"--host", "--type", "--id", "--listen",
-                                      "--threads"};
+  static const char *const names[] = {"--host",   "--type",    "--id",
+                                      "--listen", "--threads", "--delay-ms"};
   return ONE_OF(name, names);
 }
 
@@ -454,6 +522,12 @@ int ctl_parse_provider(int argc, char **argv, ctl_provider_args *out, char *err,
                     CTL_MAX_THREADS, v);
       }
       out->threads = (unsigned)u;
+    } else if (strcmp(n, "--delay-ms") == 0) {
+      if (!parse_uint(v, 0, CTL_MAX_DELAY_MS, &u)) {
+        return FAIL(err, err_len, "--delay-ms: expected 0..%u, got \"%s\"",
+                    CTL_MAX_DELAY_MS, v);
+      }
+      out->delay_ms = (uint32_t)u;
     } else {
       if (!valid_name(v)) {
         return FAIL(err, err_len, "%s: invalid name \"%s\"", n, v);
@@ -474,20 +548,119 @@ int ctl_parse_provider(int argc, char **argv, ctl_provider_args *out, char *err,
   return CTL_PARSE_OK;
 }
 
+/* --- middle ------------------------------------------------------------- */
+
+static bool middle_opt(const char *name) {
+  static const char *const names[] = {"--host",         "--type",   "--calls",
+                                      "--id",           "--listen", "--style",
+                                      "--pool-threads", "--threads"};
+  return ONE_OF(name, names);
+}
+
+/* One option of `middle`; returns CTL_PARSE_OK or CTL_PARSE_USAGE. */
+static int middle_option(ctl_middle_args *o, const char *n, const char *v,
+                         bool *has_pool_threads, char *err, size_t err_len) {
+  uint64_t u = 0;
+  if (strcmp(n, "--host") == 0) {
+    if (!ctl_loopback_address(v, false)) {
+      return FAIL(err, err_len,
+                  "--host: \"%s\" is not a loopback address with a port", v);
+    }
+    o->host = v;
+  } else if (strcmp(n, "--listen") == 0) {
+    if (!ctl_loopback_address(v, true)) {
+      return FAIL(err, err_len, "--listen: \"%s\" is not a loopback address",
+                  v);
+    }
+    o->listen = v;
+  } else if (strcmp(n, "--threads") == 0) {
+    if (!parse_uint(v, 1, CTL_MAX_THREADS, &u)) {
+      return FAIL(err, err_len, "--threads: expected 1..%u, got \"%s\"",
+                  CTL_MAX_THREADS, v);
+    }
+    o->threads = (unsigned)u;
+  } else if (strcmp(n, "--pool-threads") == 0) {
+    if (!parse_uint(v, 1, CTL_MAX_POOL_THREADS, &u)) {
+      return FAIL(err, err_len, "--pool-threads: expected 1..%u, got \"%s\"",
+                  CTL_MAX_POOL_THREADS, v);
+    }
+    o->pool_threads = (unsigned)u;
+    *has_pool_threads = true;
+  } else if (strcmp(n, "--style") == 0) {
+    if (parse_middle_style(v, &o->style) != 0) {
+      return FAIL(err, err_len,
+                  "--style: expected deferred, pool or blocking, got \"%s\"",
+                  v);
+    }
+  } else {
+    if (!valid_name(v)) {
+      return FAIL(err, err_len, "%s: invalid name \"%s\"", n, v);
+    }
+    if (strcmp(n, "--type") == 0) {
+      o->type = v;
+    } else if (strcmp(n, "--calls") == 0) {
+      o->calls = v;
+    } else {
+      o->id = v;
+    }
+  }
+  return CTL_PARSE_OK;
+}
+
+int ctl_parse_middle(int argc, char **argv, ctl_middle_args *out, char *err,
+                     size_t err_len) {
+  memset(out, 0, sizeof *out);
+  out->type = "fanout";
+  out->calls = "delayed";
+  out->id = "load-middle";
+  out->listen = "127.0.0.1:0";
+  out->threads = 2;
+  out->style = CTL_MIDDLE_DEFERRED;
+  out->pool_threads = 16;
+  bool has_pool_threads = false;
+  opt_iter it = {argc, argv, 0, {0}, ""};
+  int rc;
+  while ((rc = next_opt(&it, middle_opt, err, err_len)) == OPT_FOUND) {
+    int r =
+        middle_option(out, it.name, it.value, &has_pool_threads, err, err_len);
+    if (r != CTL_PARSE_OK) {
+      return r;
+    }
+  }
+  if (rc != OPT_END) {
+    return opt_result(rc);
+  }
+  if (out->host == NULL) {
+    return FAIL(err, err_len, "--host is required");
+  }
+  if (has_pool_threads && out->style != CTL_MIDDLE_POOL) {
+    return FAIL(err, err_len, "--pool-threads is for --style pool");
+  }
+  if (strcmp(out->type, out->calls) == 0) {
+    return FAIL(err, err_len,
+                "--type and --calls are both \"%s\": the middle plugin "
+                "would call itself",
+                out->type);
+  }
+  return CTL_PARSE_OK;
+}
+
 /* --- load --------------------------------------------------------------- */
 
 static bool load_opt(const char *name) {
   static const char *const names[] = {
-      "--preset",      "--target",        "--provider",     "--rate",
-      "--concurrency", "--plugins",       "--duration",     "--requests",
-      "--chain",       "--max-requests",  "--max-inflight", "--payload",
-      "--timeout-ms",  "--serve-threads", "--json"};
+      "--preset",         "--target",        "--provider",     "--rate",
+      "--concurrency",    "--plugins",       "--duration",     "--requests",
+      "--chain",          "--max-requests",  "--max-inflight", "--payload",
+      "--timeout-ms",     "--serve-threads", "--json",         "--middle",
+      "--middle-threads", "--pool-threads",  "--delay-ms"};
   return ONE_OF(name, names);
 }
 
 static int parse_preset(const char *v, ctl_preset *out) {
   static const ctl_preset all[] = {CTL_PRESET_STEADY, CTL_PRESET_BURST,
-                                   CTL_PRESET_RATELIMIT, CTL_PRESET_ROUTED};
+                                   CTL_PRESET_RATELIMIT, CTL_PRESET_ROUTED,
+                                   CTL_PRESET_FANOUT};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     if (strcmp(v, ctl_preset_name(all[i])) == 0) {
       *out = all[i];
@@ -505,7 +678,7 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
     if (parse_preset(v, &o->preset) != 0) {
       return FAIL(err, err_len,
                   "--preset: unknown preset \"%s\" (steady, burst, "
-                  "ratelimit, routed)",
+                  "ratelimit, routed, fanout)",
                   v);
     }
   } else if (strcmp(n, "--target") == 0 || strcmp(n, "--provider") == 0) {
@@ -540,6 +713,13 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
       return FAIL(err, err_len, "--json: empty file name");
     }
     o->json_path = v;
+  } else if (strcmp(n, "--middle") == 0) {
+    if (parse_middle_style(v, &o->middle) != 0) {
+      return FAIL(err, err_len,
+                  "--middle: expected deferred, pool or blocking, got \"%s\"",
+                  v);
+    }
+    o->has_middle = true;
   } else {
     /* The whole-number options: name, bounds, destination. */
     static const struct {
@@ -555,6 +735,9 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
         {"--payload", 0, CTL_MAX_PAYLOAD},
         {"--timeout-ms", 1, CTL_MAX_TIMEOUT_MS},
         {"--serve-threads", 1, CTL_MAX_THREADS},
+        {"--middle-threads", 1, CTL_MAX_THREADS},
+        {"--pool-threads", 1, CTL_MAX_POOL_THREADS},
+        {"--delay-ms", 1, CTL_MAX_DELAY_MS},
     };
     size_t k = 0;
     while (strcmp(nums[k].name, n) != 0) {
@@ -589,9 +772,22 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
         break;
       case 6:
         o->timeout_ms = (uint32_t)u;
+        o->has_timeout = true;
+        break;
+      case 7:
+        o->serve_threads = (unsigned)u;
+        break;
+      case 8:
+        o->middle_threads = (unsigned)u;
+        o->has_middle_threads = true;
+        break;
+      case 9:
+        o->pool_threads = (unsigned)u;
+        o->has_pool_threads = true;
         break;
       default:
-        o->serve_threads = (unsigned)u;
+        o->delay_ms = (uint32_t)u;
+        o->has_delay = true;
         break;
     }
   }
@@ -620,6 +816,22 @@ static int load_check(const ctl_load_args *o, char *err, size_t err_len) {
                     "--rate, --concurrency or --duration");
       }
       break;
+    case CTL_PRESET_FANOUT:
+      if (o->has_rate || o->has_requests) {
+        return FAIL(err, err_len,
+                    "the fanout preset is a closed loop: use --concurrency, "
+                    "not --rate or --requests");
+      }
+      if (o->target != NULL) {
+        return FAIL(err, err_len,
+                    "the fanout preset starts its own host, middle plugin "
+                    "and provider: --target does not apply");
+      }
+      if (o->has_pool_threads &&
+          !(o->has_middle && o->middle == CTL_MIDDLE_POOL)) {
+        return FAIL(err, err_len, "--pool-threads is for --middle pool");
+      }
+      break;
     default:
       if (o->has_concurrency || o->has_requests) {
         return FAIL(err, err_len,
@@ -628,6 +840,13 @@ static int load_check(const ctl_load_args *o, char *err, size_t err_len) {
                     ctl_preset_name(o->preset));
       }
       break;
+  }
+  bool fanout = o->preset == CTL_PRESET_FANOUT;
+  if (!fanout && (o->has_middle || o->has_middle_threads ||
+                  o->has_pool_threads || o->has_delay)) {
+    return FAIL(err, err_len,
+                "--middle, --middle-threads, --pool-threads and --delay-ms "
+                "are for --preset fanout");
   }
   if (o->target != NULL && (o->has_chain || o->serve_threads != 0)) {
     return FAIL(err, err_len,

@@ -40,6 +40,11 @@ enum {
 #define CTL_MAX_PAYLOAD 1048576u /* 1 MiB */
 #define CTL_MAX_TIMEOUT_MS 60000u
 #define CTL_MAX_THREADS 256u
+/* A provider's answer delay (--delay-ms). */
+#define CTL_MAX_DELAY_MS 60000u
+/* A middle plugin's worker pool (--pool-threads): cp_server_run_blocking's
+ * own bound. */
+#define CTL_MAX_POOL_THREADS 1024u
 /* The rate limiter treats rates above 10^9/s as 10^9/s. */
 #define CTL_MAX_LIMIT 1000000000u
 
@@ -65,14 +70,37 @@ typedef struct ctl_provider_args {
   const char *id;     /* default "load-provider" */
   const char *listen; /* default "127.0.0.1:0" */
   unsigned threads;   /* 0 = one per CPU */
+  uint32_t delay_ms;  /* 0 = answer at once (default) */
 } ctl_provider_args;
+
+/* How the middle plugin of the fanout preset waits for its one downstream
+ * call (cplugin/server.h): */
+typedef enum ctl_middle_style {
+  CTL_MIDDLE_DEFERRED = 0, /* cp_call_defer + an asynchronous routed call */
+  CTL_MIDDLE_POOL,         /* a worker pool (cp_server_run_blocking), a
+                              blocking routed call on a pool thread */
+  CTL_MIDDLE_BLOCKING      /* a blocking routed call on a completion-queue
+                              thread */
+} ctl_middle_style;
+
+typedef struct ctl_middle_args {
+  const char *host;       /* required */
+  const char *type;       /* default "fanout": what it provides */
+  const char *calls;      /* default "delayed": the type it calls */
+  const char *id;         /* default "load-middle" */
+  const char *listen;     /* default "127.0.0.1:0" */
+  unsigned threads;       /* completion-queue threads, default 2 */
+  ctl_middle_style style; /* default deferred */
+  unsigned pool_threads;  /* default 16; pool style only */
+} ctl_middle_args;
 
 typedef enum ctl_preset {
   CTL_PRESET_NONE = 0,
   CTL_PRESET_STEADY,
   CTL_PRESET_BURST,
   CTL_PRESET_RATELIMIT,
-  CTL_PRESET_ROUTED
+  CTL_PRESET_ROUTED,
+  CTL_PRESET_FANOUT
 } ctl_preset;
 
 typedef struct ctl_load_args {
@@ -98,6 +126,16 @@ typedef struct ctl_load_args {
   uint32_t timeout_ms;    /* per call, default 10 000 */
   unsigned serve_threads; /* spawned serve's --threads; 0 = its default */
   const char *json_path;  /* NULL = no JSON */
+  /* fanout only (has_* as above; the defaults are the preset's). */
+  bool has_middle;
+  ctl_middle_style middle;
+  bool has_middle_threads;
+  unsigned middle_threads;
+  bool has_pool_threads;
+  unsigned pool_threads;
+  bool has_delay;
+  uint32_t delay_ms;
+  bool has_timeout;
 } ctl_load_args;
 
 int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
@@ -106,6 +144,8 @@ int ctl_parse_handshake(int argc, char **argv, ctl_handshake_args *out,
                         char *err, size_t err_len);
 int ctl_parse_provider(int argc, char **argv, ctl_provider_args *out, char *err,
                        size_t err_len);
+int ctl_parse_middle(int argc, char **argv, ctl_middle_args *out, char *err,
+                     size_t err_len);
 int ctl_parse_load(int argc, char **argv, ctl_load_args *out, char *err,
                    size_t err_len);
 
@@ -119,6 +159,9 @@ bool ctl_loopback_address(const char *addr, bool allow_port_zero);
 
 /* The preset's name ("steady"), or "custom". */
 const char *ctl_preset_name(ctl_preset preset);
+
+/* "deferred", "pool" or "blocking". */
+const char *ctl_middle_style_name(ctl_middle_style style);
 
 #ifdef __cplusplus
 }

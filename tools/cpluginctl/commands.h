@@ -8,6 +8,7 @@
 int ctl_cmd_serve(int argc, char **argv);
 int ctl_cmd_handshake(int argc, char **argv);
 int ctl_cmd_provider(int argc, char **argv);
+int ctl_cmd_middle(int argc, char **argv);
 int ctl_cmd_load(int argc, char **argv);
 
 /* Prints the usage error (`err`, then the subcommand's usage) on stderr and

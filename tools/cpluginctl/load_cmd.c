@@ -1,5 +1,6 @@
-/* `cpluginctl load`: set up the preset, start the host (and provider) unless
- * --target names one, run, stop what was started, report. */
+/* `cpluginctl load`: set up the preset, start the host (and provider, and
+ * for fanout the middle plugin) unless --target names one, run, stop what
+ * was started, report. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,12 @@ enum {
 typedef struct started {
   ctl_child host;
   ctl_child provider;
+  ctl_child middle;
   char target[64];
   char provider_addr[64];
   char host_command[512];
   char provider_command[512];
+  char middle_command[512];
   int metrics_port;
 } started;
 
@@ -66,8 +69,9 @@ static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
   argv[n++] = "--metrics-port";
   argv[n++] = "0";
   if (s->needs_provider) {
+    /* Echo is not the host's: the callers' calls are routed. */
     argv[n++] = "--provider-type";
-    argv[n++] = CTL_ROUTED_TYPE;
+    argv[n++] = (char *)s->plan.service_type;
   }
   argv[n] = NULL;
   join_args(st->host_command, sizeof st->host_command, argv);
@@ -85,31 +89,85 @@ static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
   return 0;
 }
 
-static int start_provider(started *st) {
-  char *argv[] = {"cpluginctl", "provider",      "--host", st->target,
-                  "--type",     CTL_ROUTED_TYPE, NULL};
+/* Starts a self-registering child (provider, middle) and waits until the
+ * host accepted its registration; `port` receives its listening port. */
+static int start_plugin(ctl_child *c, const char *name, char *const argv[],
+                        char *port, size_t port_cap) {
+  char ignored[8];
+  if (ctl_child_start(c, name, argv) != 0 ||
+      ctl_child_expect(c, "LISTENING ", port, port_cap,
+                       CHILD_START_TIMEOUT_MS) != 0 ||
+      ctl_child_expect(c, "REGISTERED", ignored, sizeof ignored,
+                       CHILD_START_TIMEOUT_MS) != 0) {
+    return -1;
+  }
+  return 0;
+}
+
+static int start_provider(const ctl_setup *s, started *st) {
+  char delay[16];
+  snprintf(delay, sizeof delay, "%u", s->provider_delay_ms);
+  char *argv[10] = {"cpluginctl", "provider", "--host",
+                    st->target,   "--type",   (char *)s->provider_type};
+  size_t n = 6;
+  if (s->provider_delay_ms > 0) {
+    argv[n++] = "--id";
+    argv[n++] = "load-delayed";
+    argv[n++] = "--delay-ms";
+    argv[n++] = delay;
+  }
+  argv[n] = NULL;
   join_args(st->provider_command, sizeof st->provider_command, argv);
   char port[32];
-  char ignored[8];
-  if (ctl_child_start(&st->provider, "provider", argv) != 0 ||
-      ctl_child_expect(&st->provider, "LISTENING ", port, sizeof port,
-                       CHILD_START_TIMEOUT_MS) != 0 ||
-      ctl_child_expect(&st->provider, "REGISTERED", ignored, sizeof ignored,
-                       CHILD_START_TIMEOUT_MS) != 0) {
+  if (start_plugin(&st->provider, "provider", argv, port, sizeof port) != 0) {
     return -1;
   }
   snprintf(st->provider_addr, sizeof st->provider_addr, "127.0.0.1:%s", port);
   return 0;
 }
 
-/* The provider first: it unregisters from the host while the host runs.
- * Returns -1 when a child did not exit cleanly (status 0): its figures, and
- * so the run's, are then suspect. */
+static int start_middle(const ctl_setup *s, started *st) {
+  char threads[16];
+  char pool[16];
+  snprintf(threads, sizeof threads, "%u", s->middle_threads);
+  snprintf(pool, sizeof pool, "%u", s->pool_threads);
+  char *argv[16] = {"cpluginctl", "middle",
+                    "--host",     st->target,
+                    "--type",     CTL_FANOUT_MIDDLE_TYPE,
+                    "--calls",    (char *)s->provider_type,
+                    "--threads",  threads,
+                    "--style",    (char *)ctl_middle_style_name(s->middle)};
+  size_t n = 12;
+  if (s->middle == CTL_MIDDLE_POOL) {
+    argv[n++] = "--pool-threads";
+    argv[n++] = pool;
+  }
+  argv[n] = NULL;
+  join_args(st->middle_command, sizeof st->middle_command, argv);
+  char port[32];
+  return start_plugin(&st->middle, "middle", argv, port, sizeof port);
+}
+
+/* The middle plugin first (its calls need the provider), then the
+ * provider: each unregisters from the host while the host runs. Returns -1
+ * when a child did not exit cleanly (status 0): its figures, and so the
+ * run's, are then suspect. */
 static int stop_children(started *st, ctl_report *rep) {
   bool has = false;
   uint64_t served = 0;
   int rc = 0;
-  bool was_running = st->provider.pid > 0;
+  bool was_running = st->middle.pid > 0;
+  if (ctl_child_stop(&st->middle, CHILD_STOP_TIMEOUT_MS, &has, &served) != 0 &&
+      was_running) {
+    fprintf(stderr,
+            "cpluginctl load: the middle plugin did not exit cleanly\n");
+    rc = -1;
+  }
+  rep->has_middle_served = has;
+  rep->middle_served = served;
+  has = false;
+  served = 0;
+  was_running = st->provider.pid > 0;
   if (ctl_child_stop(&st->provider, CHILD_STOP_TIMEOUT_MS, &has, &served) !=
           0 &&
       was_running) {
@@ -176,18 +234,26 @@ int ctl_cmd_load(int argc, char **argv) {
   if (a.target == NULL) {
     int rc = start_host(&a, &s, &st);
     if (rc == 0 && s.needs_provider) {
-      rc = start_provider(&st);
+      rc = start_provider(&s, &st);
+    }
+    if (rc == 0 && s.needs_middle) {
+      rc = start_middle(&s, &st);
     }
     if (rc != 0) {
       fprintf(stderr, "cpluginctl load: cannot start the %s\n",
-              st.provider.pid != 0 ? "provider" : "host");
+              st.middle.pid != 0     ? "middle plugin"
+              : st.provider.pid != 0 ? "provider"
+                                     : "host");
       (void)stop_children(&st, &rep);
       return CTL_EXIT_FAILED;
     }
     s.plan.host_target = st.target;
-    s.plan.provider_target = s.needs_provider ? st.provider_addr : NULL;
+    /* fanout's callers reach the provider only through the middle. */
+    s.plan.provider_target =
+        s.needs_provider && !s.needs_middle ? st.provider_addr : NULL;
     rep.host_command = st.host_command;
     rep.provider_command = s.needs_provider ? st.provider_command : NULL;
+    rep.middle_command = s.needs_middle ? st.middle_command : NULL;
     rep.metrics_port = st.metrics_port;
   } else {
     s.plan.host_target = a.target;
@@ -198,7 +264,9 @@ int ctl_cmd_load(int argc, char **argv) {
   }
   rep.setup = &s;
   rep.target = s.plan.host_target;
-  rep.provider = s.plan.provider_target;
+  rep.provider = s.plan.provider_target != NULL ? s.plan.provider_target
+                 : st.provider_addr[0] != '\0'  ? st.provider_addr
+                                                : NULL;
   fprintf(stderr, "cpluginctl load: %s: %u plugin(s) handshaking with %s\n",
           ctl_preset_name(s.preset), s.plan.plugins, s.plan.host_target);
 

@@ -31,7 +31,11 @@ typedef struct live_phase {
   atomic_uint_least64_t dropped;
   atomic_uint_least64_t send_errors;
   atomic_uint_least64_t completed;
+  atomic_uint_least64_t ok_in_window;
   atomic_uint_least64_t status[CP_STATUS_CODE_COUNT];
+  /* Set by the one callback that copies its code's first message. */
+  atomic_bool has_message[CP_STATUS_CODE_COUNT];
+  char first_message[CP_STATUS_CODE_COUNT][CTL_MESSAGE_MAX];
   atomic_int_least64_t last_send_ns;
   int64_t start_ns;
   ctl_hist *all;
@@ -89,10 +93,19 @@ static void on_done(const cp_status *status, ProtobufCMessage *resp,
     code = CP_STATUS_UNKNOWN;
   }
   bump(&ph->status[code]);
+  if (code != CP_STATUS_OK && !atomic_exchange(&ph->has_message[code], true)) {
+    /* Read by collect() after every callback returned. */
+    size_t len = strnlen(status->message, CTL_MESSAGE_MAX - 1);
+    memcpy(ph->first_message[code], status->message, len);
+    ph->first_message[code][len] = '\0';
+  }
   bump(&ph->completed);
   ctl_hist_record(ph->all, now - c->sched_ns);
   if (code == CP_STATUS_OK) {
     ctl_hist_record(ph->ok, now - c->sched_ns);
+    if (!atomic_load(&r->ending)) {
+      bump(&ph->ok_in_window);
+    }
   }
   protobuf_c_message_free_unpacked(resp, NULL);
   store_max(&r->last_done_ns, now);
@@ -352,8 +365,10 @@ static void init_live(run *r) {
     atomic_init(&ph->dropped, 0);
     atomic_init(&ph->send_errors, 0);
     atomic_init(&ph->completed, 0);
+    atomic_init(&ph->ok_in_window, 0);
     for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
       atomic_init(&ph->status[c], 0);
+      atomic_init(&ph->has_message[c], false);
     }
     atomic_init(&ph->last_send_ns, 0);
   }
@@ -370,8 +385,12 @@ static void add_into(ctl_phase *total, const ctl_phase *ph) {
   total->dropped_inflight += ph->dropped_inflight;
   total->send_errors += ph->send_errors;
   total->completed += ph->completed;
+  total->ok_in_window += ph->ok_in_window;
   for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
     total->status[c] += ph->status[c];
+    if (total->first_message[c][0] == '\0') {
+      memcpy(total->first_message[c], ph->first_message[c], CTL_MESSAGE_MAX);
+    }
   }
   ctl_hist_merge(total->all, ph->all);
   ctl_hist_merge(total->ok, ph->ok);
@@ -388,8 +407,10 @@ static void collect(run *r, ctl_result *out) {
     ph->dropped_inflight = atomic_load(&lp->dropped);
     ph->send_errors = atomic_load(&lp->send_errors);
     ph->completed = atomic_load(&lp->completed);
+    ph->ok_in_window = atomic_load(&lp->ok_in_window);
     for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
       ph->status[c] = atomic_load(&lp->status[c]);
+      memcpy(ph->first_message[c], lp->first_message[c], CTL_MESSAGE_MAX);
     }
     int64_t last = atomic_load(&lp->last_send_ns);
     if (p->mode == CTL_MODE_CLOSED) {
@@ -476,6 +497,10 @@ int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len) {
   free(payload);
   free(r);
   return rc;
+}
+
+double ctl_phase_ok_rate(const ctl_phase *ph) {
+  return ph->elapsed_s > 0 ? (double)ph->ok_in_window / ph->elapsed_s : 0;
 }
 
 void ctl_result_free(ctl_result *r) {

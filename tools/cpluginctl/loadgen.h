@@ -51,6 +51,7 @@ typedef enum ctl_mode {
 #define CTL_MAX_SEGMENTS 4
 #define CTL_MAX_KINDS 2
 #define CTL_MAX_PHASES 8 /* CTL_MAX_SEGMENTS * CTL_MAX_KINDS */
+#define CTL_MESSAGE_MAX 128
 
 typedef struct ctl_plan {
   ctl_mode mode;
@@ -86,7 +87,15 @@ typedef struct ctl_phase {
   uint64_t dropped_inflight;
   uint64_t send_errors;
   uint64_t completed;
+  /* OK calls that completed before issuing stopped: a closed loop's
+   * throughput is ok_in_window / elapsed_s (the calls still in flight at the
+   * end, counted in `sent`, would inflate sent / elapsed_s by up to
+   * concurrency / elapsed_s). */
+  uint64_t ok_in_window;
   uint64_t status[CP_STATUS_CODE_COUNT];
+  /* The status message of the first call that ended with each code (""
+   * for OK and codes that did not occur): says where errors came from. */
+  char first_message[CP_STATUS_CODE_COUNT][CTL_MESSAGE_MAX];
   ctl_hist *all; /* latency of every completed call */
   ctl_hist *ok;  /* latency of the calls that ended OK */
 } ctl_phase;
@@ -108,5 +117,8 @@ typedef struct ctl_result {
 int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len);
 
 void ctl_result_free(ctl_result *r);
+
+/* ok_in_window / elapsed_s, or 0 when nothing was timed. */
+double ctl_phase_ok_rate(const ctl_phase *ph);
 
 #endif /* CPLUGINCTL_LOADGEN_H */

@@ -52,6 +52,9 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "provider") == 0) {
     return ctl_cmd_provider(argc - 1, argv + 1);
   }
+  if (strcmp(cmd, "middle") == 0) {
+    return ctl_cmd_middle(argc - 1, argv + 1);
+  }
   if (strcmp(cmd, "load") == 0) {
     return ctl_cmd_load(argc - 1, argv + 1);
   }

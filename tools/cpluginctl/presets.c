@@ -114,10 +114,54 @@ static void routed(const ctl_load_args *a, ctl_setup *s) {
   p->kind_count = 2;
   p->service_type = CTL_ROUTED_TYPE;
   s->needs_provider = true;
+  s->provider_type = CTL_ROUTED_TYPE;
   snprintf(s->description, sizeof s->description,
            "%u plugins, %g req/s routed through the host + %g req/s "
            "straight to the provider, open loop, %g s",
            p->plugins, rate, rate, duration);
+}
+
+/* Calls at once the middle's style lets wait for the provider. */
+static unsigned fanout_parallel(const ctl_setup *s, uint32_t concurrency) {
+  unsigned limit = s->middle == CTL_MIDDLE_POOL       ? s->pool_threads
+                   : s->middle == CTL_MIDDLE_BLOCKING ? s->middle_threads
+                                                      : concurrency;
+  return limit < concurrency ? limit : concurrency;
+}
+
+static void fanout(const ctl_load_args *a, ctl_setup *s) {
+  ctl_plan *p = &s->plan;
+  p->plugins = a->has_plugins ? a->plugins : 16;
+  p->mode = CTL_MODE_CLOSED;
+  p->concurrency = a->has_concurrency ? a->concurrency : 256;
+  p->duration_s = a->has_duration ? a->duration_s : 10;
+  /* Calls queue in the middle for concurrency / ceiling seconds (6.4 s for
+   * blocking at the defaults): room for that on a loaded machine. */
+  p->timeout_ms = a->has_timeout ? a->timeout_ms : 30000;
+  p->kinds[0] = CTL_CALL_ROUTED;
+  p->kind_names[0] = "fanout";
+  p->service_type = CTL_FANOUT_MIDDLE_TYPE;
+  s->needs_provider = true;
+  s->provider_type = CTL_FANOUT_DELAYED_TYPE;
+  s->provider_delay_ms = a->has_delay ? a->delay_ms : 50;
+  s->needs_middle = true;
+  s->middle = a->has_middle ? a->middle : CTL_MIDDLE_DEFERRED;
+  s->middle_threads = a->has_middle_threads ? a->middle_threads : 2;
+  s->pool_threads = a->has_pool_threads ? a->pool_threads : 16;
+  p->segments[0].name = ctl_middle_style_name(s->middle);
+  s->ceiling =
+      fanout_parallel(s, p->concurrency) / (s->provider_delay_ms / 1000.0);
+  char threads[64] = "";
+  if (s->middle == CTL_MIDDLE_POOL) {
+    snprintf(threads, sizeof threads, " + a pool of %u", s->pool_threads);
+  }
+  snprintf(s->description, sizeof s->description,
+           "%u plugins, %u calls in flight, closed loop, %g s, through the "
+           "host to a %s middle plugin (%u threads%s) making one routed call "
+           "each to a provider answering after %u ms",
+           p->plugins, p->concurrency, p->duration_s,
+           ctl_middle_style_name(s->middle), s->middle_threads, threads,
+           s->provider_delay_ms);
 }
 
 void ctl_preset_setup(const ctl_load_args *a, ctl_setup *s) {
@@ -136,6 +180,9 @@ void ctl_preset_setup(const ctl_load_args *a, ctl_setup *s) {
       break;
     case CTL_PRESET_ROUTED:
       routed(a, s);
+      break;
+    case CTL_PRESET_FANOUT:
+      fanout(a, s);
       break;
     case CTL_PRESET_NONE:
     default:
@@ -318,6 +365,61 @@ static size_t routed_checks(const ctl_result *r, ctl_check *out, size_t cap) {
   return n;
 }
 
+/* The host's router admits 256 routed calls in flight per caller identity
+ * (cp_router_options.max_inflight_per_caller, which cp_host_options does
+ * not expose) and counts a forwarded call until its own completion ran, a
+ * moment after the caller saw the answer. The middle is one caller with up
+ * to `concurrency` downstream calls in flight, so at 256 a next call can
+ * find the previous one's slot not yet released: RESOURCE_EXHAUSTED, passed
+ * back to the caller. Counted and shown, not failed. */
+static void fanout_statuses(const ctl_phase *ph, ctl_check *c) {
+  static const cp_status_code allowed[] = {CP_STATUS_OK,
+                                           CP_STATUS_RESOURCE_EXHAUSTED};
+  char rest[120];
+  uint64_t bad = others(ph, allowed, 2, rest, sizeof rest);
+  uint64_t limited = ph->status[CP_STATUS_RESOURCE_EXHAUSTED];
+  snprintf(c->what, sizeof c->what, "statuses");
+  snprintf(c->expected, sizeof c->expected,
+           "every call OK, but for RESOURCE_EXHAUSTED from the host's limit "
+           "of 256 routed calls in flight per caller");
+  snprintf(c->measured, sizeof c->measured,
+           "OK %llu of %llu; RESOURCE_EXHAUSTED %llu%s%.60s%s; other: %s",
+           (unsigned long long)ph->status[CP_STATUS_OK],
+           (unsigned long long)ph->completed, (unsigned long long)limited,
+           limited > 0 ? " (\"" : "",
+           limited > 0 ? ph->first_message[CP_STATUS_RESOURCE_EXHAUSTED] : "",
+           limited > 0 ? "\")" : "", rest);
+  c->behaviour = true;
+  c->pass = ph->status[CP_STATUS_OK] > 0 && bad == 0;
+}
+
+/* The throughput against the style's ceiling: a guide figure (the machine
+ * decides it), never a behaviour check. */
+static void fanout_throughput(const ctl_setup *s, const ctl_phase *ph,
+                              ctl_check *c) {
+  double rate = ctl_phase_ok_rate(ph);
+  double ratio = s->ceiling > 0 ? rate / s->ceiling : 0;
+  const char *style = ctl_middle_style_name(s->middle);
+  const char *bound = s->middle == CTL_MIDDLE_POOL       ? "pool threads"
+                      : s->middle == CTL_MIDDLE_BLOCKING ? "middle threads"
+                                                         : "calls in flight";
+  snprintf(c->what, sizeof c->what, "%s throughput", style);
+  if (s->middle == CTL_MIDDLE_BLOCKING) {
+    snprintf(c->expected, sizeof c->expected,
+             "at most %s / delay = %.1f calls/s (the baseline: no target)",
+             bound, s->ceiling);
+    c->pass = true;
+  } else {
+    snprintf(c->expected, sizeof c->expected,
+             "guide expects >= 80%% of %s / delay = %.1f calls/s "
+             "(>= %.1f)",
+             bound, s->ceiling, 0.8 * s->ceiling);
+    c->pass = ratio >= 0.8;
+  }
+  snprintf(c->measured, sizeof c->measured, "%.1f OK calls/s = %.1f%% of %.1f",
+           rate, 100 * ratio, s->ceiling);
+}
+
 size_t ctl_preset_checks(const ctl_setup *s, const ctl_result *r,
                          ctl_check *out, size_t cap) {
   size_t n = 0;
@@ -337,6 +439,14 @@ size_t ctl_preset_checks(const ctl_setup *s, const ctl_result *r,
       return ratelimit_checks(s, r, out, cap);
     case CTL_PRESET_ROUTED:
       return routed_checks(r, out, cap);
+    case CTL_PRESET_FANOUT:
+      if ((c = add(out, cap, &n)) != NULL) {
+        fanout_statuses(&r->total, c);
+      }
+      if ((c = add(out, cap, &n)) != NULL) {
+        fanout_throughput(s, &r->total, c);
+      }
+      return n;
     case CTL_PRESET_NONE:
     default:
       return 0;

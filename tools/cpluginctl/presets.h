@@ -11,6 +11,14 @@
  *   routed     steady through the host's router to a `cpluginctl provider`
  *              (x-cplugin-service-type), and the same rate straight to the
  *              provider, from the same plugins, interleaved.
+ *   fanout     a closed loop of 256 calls in flight through the host's router
+ *              to a middle plugin (`cpluginctl middle`, 2 completion-queue
+ *              threads) whose Echo makes one call routed by the host to a
+ *              provider that answers after 50 ms (`cpluginctl provider
+ *              --delay-ms 50`); the middle waits for it in one of three
+ *              styles (deferred, pool, blocking: middle_echo.h). Reported
+ *              beside the ceiling the style allows: concurrency / delay
+ *              (deferred), pool threads / delay, middle threads / delay.
  * --rate, --plugins, --duration and --requests override the numbers (for
  * burst, --rate is the peak). Without a preset, the run is custom: one of
  * --rate, --concurrency or --requests, 1 plugin, 10 s.
@@ -29,16 +37,29 @@
 
 /* The service type providers register LoadService under (routed). */
 #define CTL_ROUTED_TYPE "load"
+/* fanout: the middle plugin's type (what the callers call) and the delayed
+ * provider's (what the middle calls). */
+#define CTL_FANOUT_MIDDLE_TYPE "fanout"
+#define CTL_FANOUT_DELAYED_TYPE "delayed"
 
 typedef struct ctl_setup {
   ctl_preset preset;
   ctl_plan plan; /* targets are filled in by the caller */
-  char description[200];
+  char description[256];
   /* The host `load` starts without --target: the Echo limit per identity
    * (0 = serve's default, effectively unlimited). */
   uint32_t limit_rate;
   uint32_t limit_burst;
-  bool needs_provider; /* routed: also start `cpluginctl provider` */
+  bool needs_provider; /* routed, fanout: also start `cpluginctl provider` */
+  const char *provider_type;  /* the type it registers as */
+  uint32_t provider_delay_ms; /* its --delay-ms (fanout) */
+  /* fanout: also start `cpluginctl middle` with these. */
+  bool needs_middle;
+  ctl_middle_style middle;
+  unsigned middle_threads;
+  unsigned pool_threads;
+  /* fanout: the calls/s the middle's style allows at most (see above). */
+  double ceiling;
 } ctl_setup;
 
 /* Fills `out` from the parsed arguments (already validated by cli.c). */
@@ -47,7 +68,7 @@ void ctl_preset_setup(const ctl_load_args *args, ctl_setup *out);
 typedef struct ctl_check {
   char what[64];
   char expected[160];
-  char measured[200];
+  char measured[320];
   /* true: a behaviour the run must show (a failure makes the exit status
    * 3); false: a latency figure set next to the guide's, for information
    * (it depends on the machine). */

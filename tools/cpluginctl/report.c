@@ -64,6 +64,17 @@ static void text_phase(FILE *f, const ctl_phase *ph, ctl_mode mode,
   }
   fprintf(f, "%s (completed %llu)\n", any ? "" : "none",
           (unsigned long long)ph->completed);
+  for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
+    if (c != CP_STATUS_OK && ph->status[c] > 0) {
+      fprintf(f, "  first    %s: %s\n", cp_status_code_name((cp_status_code)c),
+              ph->first_message[c][0] != '\0' ? ph->first_message[c]
+                                              : "(no message)");
+    }
+  }
+  if (mode == CTL_MODE_CLOSED) {
+    fprintf(f, "  throughput %.1f OK calls/s (%llu OK while the loop ran)\n",
+            ctl_phase_ok_rate(ph), (unsigned long long)ph->ok_in_window);
+  }
   text_latency(f, "OK", ph->ok);
   text_latency(f, "all", ph->all);
 }
@@ -88,6 +99,13 @@ void ctl_report_text(FILE *f, const ctl_report *rep) {
     if (rep->provider_command != NULL) {
       fprintf(f, "         %s\n", rep->provider_command);
     }
+  }
+  if (rep->middle_command != NULL) {
+    fprintf(f, "middle   %s\n", rep->middle_command);
+  }
+  if (s->needs_middle) {
+    fprintf(f, "ceiling  %.1f calls/s (%s style)\n", s->ceiling,
+            ctl_middle_style_name(s->middle));
   }
   fprintf(f,
           "latency  from the %s send time; each plugin its own identity "
@@ -124,7 +142,13 @@ void ctl_report_text(FILE *f, const ctl_report *rep) {
     fprintf(f, "%sprovider SERVED ok=%llu", rep->has_host_served ? ", " : "\n",
             (unsigned long long)rep->provider_served);
   }
-  if (rep->has_host_served || rep->has_provider_served) {
+  if (rep->has_middle_served) {
+    fprintf(f, "%smiddle SERVED ok=%llu",
+            rep->has_host_served || rep->has_provider_served ? ", " : "\n",
+            (unsigned long long)rep->middle_served);
+  }
+  if (rep->has_host_served || rep->has_provider_served ||
+      rep->has_middle_served) {
     fprintf(f, " (calls the handlers answered OK; the client saw OK %llu)\n",
             (unsigned long long)r->total.status[CP_STATUS_OK]);
   }
@@ -168,18 +192,30 @@ static void json_phase(FILE *f, const ctl_phase *ph) {
           ", \"target_rate\": %.3f, \"planned_s\": %.3f, \"elapsed_s\": %.6f"
           ", \"scheduled\": %llu, \"sent\": %llu, \"achieved_rate\": %.3f"
           ", \"dropped_inflight\": %llu, \"send_errors\": %llu"
-          ", \"completed\": %llu, \"statuses\": {",
+          ", \"completed\": %llu, \"ok_in_window\": %llu"
+          ", \"ok_rate\": %.3f, \"statuses\": {",
           ph->target_rate, ph->planned_s, ph->elapsed_s,
           (unsigned long long)ph->scheduled, (unsigned long long)ph->sent,
           ctl_phase_rate(ph), (unsigned long long)ph->dropped_inflight,
           (unsigned long long)ph->send_errors,
-          (unsigned long long)ph->completed);
+          (unsigned long long)ph->completed,
+          (unsigned long long)ph->ok_in_window, ctl_phase_ok_rate(ph));
   bool any = false;
   for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
     if (ph->status[c] > 0) {
       fprintf(f, "%s\"%s\": %llu", any ? ", " : "",
               cp_status_code_name((cp_status_code)c),
               (unsigned long long)ph->status[c]);
+      any = true;
+    }
+  }
+  fprintf(f, "}, \"first_messages\": {");
+  any = false;
+  for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
+    if (c != CP_STATUS_OK && ph->status[c] > 0) {
+      fprintf(f, "%s\"%s\": ", any ? ", " : "",
+              cp_status_code_name((cp_status_code)c));
+      json_string(f, ph->first_message[c]);
       any = true;
     }
   }
@@ -216,6 +252,21 @@ int ctl_report_json(FILE *f, const ctl_report *rep) {
   json_string(f, rep->host_command);
   fprintf(f, ",\n  \"provider_command\": ");
   json_string(f, rep->provider_command);
+  fprintf(f, ",\n  \"middle_command\": ");
+  json_string(f, rep->middle_command);
+  if (s->needs_middle) {
+    double ratio =
+        s->ceiling > 0 ? ctl_phase_ok_rate(&r->total) / s->ceiling : 0;
+    fprintf(f,
+            ",\n  \"fanout\": {\"middle\": \"%s\", \"middle_threads\": %u"
+            ", \"pool_threads\": %u, \"delay_ms\": %u"
+            ", \"concurrency\": %u, \"ceiling\": %.3f"
+            ", \"ok_rate\": %.3f, \"ratio\": %.4f}",
+            ctl_middle_style_name(s->middle), s->middle_threads,
+            s->middle == CTL_MIDDLE_POOL ? s->pool_threads : 0,
+            s->provider_delay_ms, p->concurrency, s->ceiling,
+            ctl_phase_ok_rate(&r->total), ratio);
+  }
   fprintf(f,
           ",\n  \"plugins\": %u,\n  \"max_inflight\": %u,\n"
           "  \"max_requests\": %llu,\n  \"timeout_ms\": %u,\n"
@@ -249,6 +300,8 @@ int ctl_report_json(FILE *f, const ctl_report *rep) {
   json_served(f, rep->has_host_served, rep->host_served);
   fprintf(f, ", \"provider_ok\": ");
   json_served(f, rep->has_provider_served, rep->provider_served);
+  fprintf(f, ", \"middle_ok\": ");
+  json_served(f, rep->has_middle_served, rep->middle_served);
   fprintf(f, "}\n}\n");
   return ferror(f) ? -1 : 0;
 }

@@ -2,7 +2,9 @@
  * (--json FILE): per phase and in total, the calls scheduled, sent,
  * dropped at the in-flight cap and failed to send; the achieved rate; the
  * count of every gRPC status by name; latency percentiles (p50, p95, p99,
- * p99.9, max, mean) of the OK calls and of all calls; then the preset's
+ * p99.9, max, mean) of the OK calls and of all calls; for a closed loop
+ * the throughput of OK calls; for fanout the style's ceiling; then the
+ * preset's
  * checks, each next to what the performance guide expects, and the hosts'
  * own SERVED counts.
  *
@@ -27,11 +29,14 @@ typedef struct ctl_report {
   const char *provider;         /* NULL unless routed */
   const char *host_command;     /* the started host, NULL with --target */
   const char *provider_command; /* the started provider, or NULL */
+  const char *middle_command;   /* the started middle plugin, or NULL */
   int metrics_port;             /* the started host's, -1 = none */
   bool has_host_served;
   uint64_t host_served;
   bool has_provider_served;
   uint64_t provider_served;
+  bool has_middle_served;
+  uint64_t middle_served;
 } ctl_report;
 
 void ctl_report_text(FILE *f, const ctl_report *rep);

@@ -183,6 +183,17 @@ TEST(HandshakeArgsTest, ParsesAndRejects) {
             Handshake({"--target", "127.0.0.1:1", "--rate", "5"}, &a));
 }
 
+int Middle(std::vector<const char *> args, ctl_middle_args *out,
+           std::string *err = nullptr) {
+  Argv &a = Keep("middle", args);
+  char buf[512] = "";
+  int rc = ctl_parse_middle(a.argc(), a.argv(), out, buf, sizeof buf);
+  if (err != nullptr) {
+    *err = buf;
+  }
+  return rc;
+}
+
 TEST(ProviderArgsTest, ParsesAndRejects) {
   ctl_provider_args a;
   ASSERT_EQ(CTL_PARSE_OK, Provider({"--host", "127.0.0.1:5000"}, &a));
@@ -194,6 +205,17 @@ TEST(ProviderArgsTest, ParsesAndRejects) {
                       "--listen", "localhost:0", "--threads", "1"},
                      &a));
   EXPECT_STREQ("echo", a.type);
+  EXPECT_EQ(0u, a.delay_ms);
+  ASSERT_EQ(CTL_PARSE_OK,
+            Provider({"--host", "127.0.0.1:1", "--delay-ms", "50"}, &a));
+  EXPECT_EQ(50u, a.delay_ms);
+  ASSERT_EQ(CTL_PARSE_OK,
+            Provider({"--host", "127.0.0.1:1", "--delay-ms", "0"}, &a));
+  EXPECT_EQ(0u, a.delay_ms);
+  EXPECT_EQ(CTL_PARSE_USAGE,
+            Provider({"--host", "127.0.0.1:1", "--delay-ms", "60001"}, &a));
+  EXPECT_EQ(CTL_PARSE_USAGE,
+            Provider({"--host", "127.0.0.1:1", "--delay-ms", "-1"}, &a));
   EXPECT_EQ(CTL_PARSE_USAGE, Provider({}, &a));
   EXPECT_EQ(CTL_PARSE_USAGE, Provider({"--host", "8.8.8.8:53"}, &a));
   EXPECT_EQ(CTL_PARSE_USAGE,
@@ -202,6 +224,89 @@ TEST(ProviderArgsTest, ParsesAndRejects) {
             Provider({"--host", "127.0.0.1:1", "--type", "a/b"}, &a));
   EXPECT_EQ(CTL_PARSE_USAGE,
             Provider({"--host", "127.0.0.1:1", "--threads", "0"}, &a));
+}
+
+TEST(MiddleArgsTest, Defaults) {
+  ctl_middle_args a;
+  ASSERT_EQ(CTL_PARSE_OK, Middle({"--host", "127.0.0.1:5000"}, &a));
+  EXPECT_STREQ("fanout", a.type);
+  EXPECT_STREQ("delayed", a.calls);
+  EXPECT_STREQ("load-middle", a.id);
+  EXPECT_STREQ("127.0.0.1:0", a.listen);
+  EXPECT_EQ(2u, a.threads);
+  EXPECT_EQ(CTL_MIDDLE_DEFERRED, a.style);
+  EXPECT_EQ(16u, a.pool_threads);
+}
+
+TEST(MiddleArgsTest, EveryStyle) {
+  ctl_middle_args a;
+  for (auto st : {CTL_MIDDLE_DEFERRED, CTL_MIDDLE_POOL, CTL_MIDDLE_BLOCKING}) {
+    ASSERT_EQ(CTL_PARSE_OK, Middle({"--host", "127.0.0.1:1", "--style",
+                                    ctl_middle_style_name(st)},
+                                   &a));
+    EXPECT_EQ(st, a.style);
+  }
+  ASSERT_EQ(CTL_PARSE_OK,
+            Middle({"--host", "127.0.0.1:1", "--style", "pool",
+                    "--pool-threads", "1024", "--threads", "1", "--type", "m",
+                    "--calls", "p", "--id", "mid", "--listen", "unix:/tmp/m"},
+                   &a));
+  EXPECT_EQ(1024u, a.pool_threads);
+  EXPECT_EQ(1u, a.threads);
+  EXPECT_STREQ("m", a.type);
+  EXPECT_STREQ("p", a.calls);
+  EXPECT_STREQ("mid", a.id);
+}
+
+TEST(MiddleArgsTest, Rejections) {
+  std::vector<std::vector<const char *>> bad = {
+      {},  // no host
+      {"--host", "8.8.8.8:53"},
+      {"--host", "127.0.0.1:1", "--style", "async"},
+      {"--host", "127.0.0.1:1", "--pool-threads", "4"},  // not pool
+      {"--host", "127.0.0.1:1", "--style", "deferred", "--pool-threads", "4"},
+      {"--host", "127.0.0.1:1", "--style", "pool", "--pool-threads", "0"},
+      {"--host", "127.0.0.1:1", "--style", "pool", "--pool-threads", "1025"},
+      {"--host", "127.0.0.1:1", "--threads", "0"},
+      {"--host", "127.0.0.1:1", "--type", "x", "--calls", "x"},  // itself
+      {"--host", "127.0.0.1:1", "--calls", "a/b"},
+      {"--host", "127.0.0.1:1", "--listen", "0.0.0.0:0"},
+      {"--host", "127.0.0.1:1", "--bogus", "1"},
+  };
+  for (auto &args : bad) {
+    ctl_middle_args a;
+    std::string err;
+    std::string joined;
+    for (const char *s : args) {
+      joined += std::string(s) + " ";
+    }
+    EXPECT_EQ(CTL_PARSE_USAGE, Middle(args, &a, &err)) << joined;
+    EXPECT_FALSE(err.empty()) << joined;
+  }
+}
+
+TEST(LoadArgsTest, Fanout) {
+  ctl_load_args a;
+  ASSERT_EQ(CTL_PARSE_OK, Load({"--preset", "fanout"}, &a));
+  EXPECT_EQ(CTL_PRESET_FANOUT, a.preset);
+  EXPECT_FALSE(a.has_middle);
+  EXPECT_FALSE(a.has_concurrency);
+  EXPECT_FALSE(a.has_timeout);
+  ASSERT_EQ(CTL_PARSE_OK, Load({"--preset", "fanout", "--middle", "pool",
+                                "--pool-threads", "32", "--middle-threads", "4",
+                                "--delay-ms", "20", "--concurrency", "64",
+                                "--duration", "2", "--timeout-ms", "5000"},
+                               &a));
+  EXPECT_TRUE(a.has_middle);
+  EXPECT_EQ(CTL_MIDDLE_POOL, a.middle);
+  EXPECT_EQ(32u, a.pool_threads);
+  EXPECT_EQ(4u, a.middle_threads);
+  EXPECT_EQ(20u, a.delay_ms);
+  EXPECT_EQ(64u, a.concurrency);
+  EXPECT_TRUE(a.has_timeout);
+  ASSERT_EQ(CTL_PARSE_OK,
+            Load({"--preset", "fanout", "--middle", "blocking"}, &a));
+  EXPECT_EQ(CTL_MIDDLE_BLOCKING, a.middle);
 }
 
 TEST(LoadArgsTest, Defaults) {
@@ -221,7 +326,7 @@ TEST(LoadArgsTest, Defaults) {
 TEST(LoadArgsTest, EveryPresetByName) {
   ctl_load_args a;
   for (auto p : {CTL_PRESET_STEADY, CTL_PRESET_BURST, CTL_PRESET_RATELIMIT,
-                 CTL_PRESET_ROUTED}) {
+                 CTL_PRESET_ROUTED, CTL_PRESET_FANOUT}) {
     ASSERT_EQ(CTL_PARSE_OK, Load({"--preset", ctl_preset_name(p)}, &a));
     EXPECT_EQ(p, a.preset);
   }
@@ -301,6 +406,20 @@ TEST(LoadArgsTest, Rejections) {
        "10.0.0.1:2"},
       {"--concurrency", "20", "--max-inflight", "10"},
       {"--requests", "20", "--max-inflight", "10"},
+      {"--preset", "fanout", "--rate", "100"},  // closed loop only
+      {"--preset", "fanout", "--requests", "10"},
+      {"--preset", "fanout", "--target", "127.0.0.1:1"},
+      {"--preset", "fanout", "--middle", "async"},
+      {"--preset", "fanout", "--pool-threads", "8"},  // needs --middle pool
+      {"--preset", "fanout", "--middle", "deferred", "--pool-threads", "8"},
+      {"--preset", "fanout", "--middle", "pool", "--pool-threads", "0"},
+      {"--preset", "fanout", "--middle-threads", "0"},
+      {"--preset", "fanout", "--delay-ms", "0"},
+      {"--preset", "fanout", "--delay-ms", "60001"},
+      {"--preset", "fanout", "--concurrency", "20000"},  // > max-inflight
+      {"--preset", "routed", "--middle", "pool"},        // fanout options only
+      {"--concurrency", "2", "--delay-ms", "50"},
+      {"--preset", "steady", "--middle-threads", "2"},
       {"--rate", "1", "--bogus", "1"},
       {"--rate", "1", "stray"},
       {"--rate"},
@@ -323,7 +442,7 @@ TEST(LoadArgsTest, Help) {
 }
 
 TEST(UsageTest, EverySubcommandHasUsage) {
-  for (const char *cmd : {"serve", "handshake", "provider", "load"}) {
+  for (const char *cmd : {"serve", "handshake", "provider", "middle", "load"}) {
     std::string u = ctl_usage(cmd);
     EXPECT_NE(std::string::npos, u.find(std::string("cpluginctl ") + cmd))
         << cmd;

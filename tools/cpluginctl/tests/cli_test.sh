@@ -57,6 +57,13 @@ expect_usage serve --rate 0
 expect_usage handshake
 expect_usage handshake --target example.com:443
 expect_usage provider --host 127.0.0.1:0
+expect_usage provider --host 127.0.0.1:1 --delay-ms soon
+expect_usage middle
+expect_usage middle --host 127.0.0.1:1 --style async
+expect_usage middle --host 127.0.0.1:1 --pool-threads 4
+expect_usage load --preset fanout --rate 10
+expect_usage load --preset fanout --target 127.0.0.1:1
+expect_usage load --preset steady --middle pool
 
 "$ctl" load --help >"$work/out" 2>&1 || fail "load --help exited non-zero"
 grep -q -- "--preset" "$work/out" || fail "load --help shows no options"
@@ -135,6 +142,16 @@ grep -q "handshake with 127.0.0.1:$dead_port" "$work/err" ||
 [[ $? -eq 1 ]] || fail "handshake against a dead target did not exit 1"
 "$ctl" provider --host "127.0.0.1:$dead_port" >/dev/null 2>"$work/err"
 [[ $? -eq 1 ]] || fail "provider against a dead host did not exit 1"
+"$ctl" provider --host "127.0.0.1:$dead_port" --delay-ms 50 >/dev/null \
+  2>"$work/err"
+[[ $? -eq 1 ]] || fail "delayed provider against a dead host did not exit 1"
+for style in deferred pool blocking; do
+  "$ctl" middle --host "127.0.0.1:$dead_port" --style "$style" >/dev/null \
+    2>"$work/err"
+  [[ $? -eq 1 ]] || fail "middle ($style) against a dead host did not exit 1"
+  grep -q "cannot register with 127.0.0.1:$dead_port" "$work/err" ||
+    fail "no clear error from middle ($style): $(cat "$work/err")"
+done
 
 # --- no orphans: SIGINT stops the run and the children; SIGKILL of load
 # takes the children down too (PR_SET_PDEATHSIG) -------------------------

@@ -7,6 +7,11 @@
 #   ratelimit  more RESOURCE_EXHAUSTED than OK, nothing else
 #   routed     every routed and every direct call OK; the provider's SERVED
 #              count equals them
+#   fanout     for each middle style (deferred, pool, blocking): OK calls,
+#              nothing but OK (and RESOURCE_EXHAUSTED from the host's
+#              per-caller routed limit, which 8 calls in flight never
+#              reach); the middle's and the provider's SERVED counts equal
+#              the client's OK; the style's ceiling reported
 # Usage: presets_test.sh path/to/cpluginctl
 set -uo pipefail
 ctl=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -88,6 +93,23 @@ elif name == "routed":
     need(r["served"]["provider_ok"] == ok, "routed: provider SERVED %s != OK %d"
          % (r["served"]["provider_ok"], ok))
     need(r["served"]["host_ok"] == 0, "routed: the host answered Echo itself")
+elif name.startswith("fanout-"):
+    style = name[len("fanout-"):]
+    need([p["name"] for p in r["phases"]] == [style], "%s: phases" % name)
+    need(r["mode"] == "closed loop", "%s: mode %s" % (name, r["mode"]))
+    need(ok > 0 and not other and limited == 0, "%s: statuses %s" % (name, total))
+    need(r["total"]["ok_in_window"] > 0, "%s: no OK call in the window" % name)
+    f = r.get("fanout", {})
+    need(f.get("middle") == style, "%s: fanout.middle %s" % (name, f.get("middle")))
+    # The ceiling is the style's arithmetic: 8 in flight, 50 ms; pool 4, 2 threads.
+    want = {"deferred": 160.0, "pool": 80.0, "blocking": 40.0}[style]
+    need(abs(f.get("ceiling", 0) - want) < 1e-6,
+         "%s: ceiling %s != %s" % (name, f.get("ceiling"), want))
+    need(r["served"]["middle_ok"] == ok, "%s: middle SERVED %s != OK %d"
+         % (name, r["served"]["middle_ok"], ok))
+    need(r["served"]["provider_ok"] == ok, "%s: provider SERVED %s != OK %d"
+         % (name, r["served"]["provider_ok"], ok))
+    need(r["served"]["host_ok"] == 0, "%s: the host answered Echo itself" % name)
 for p in problems:
     print("FAIL:", p, file=sys.stderr)
 sys.exit(1 if problems else 0)
@@ -98,6 +120,11 @@ run steady --preset steady --plugins 20 --duration 2
 run burst --preset burst --plugins 20 --rate 1000 --duration 3
 run ratelimit --preset ratelimit
 run routed --preset routed --plugins 10 --rate 100 --duration 2
+run fanout-deferred --preset fanout --plugins 2 --concurrency 8 --duration 2
+run fanout-pool --preset fanout --middle pool --pool-threads 4 --plugins 2 \
+  --concurrency 8 --duration 2
+run fanout-blocking --preset fanout --middle blocking --plugins 2 \
+  --concurrency 8 --duration 2
 
 if [[ $failures -gt 0 ]]; then
   echo "$failures preset check(s) failed" >&2
