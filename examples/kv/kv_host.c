@@ -79,7 +79,8 @@ static const char *event_name(Kv__V1__EventType t) {
   }
 }
 
-/* Reads one watch event and checks its type and key. */
+/* Reads one event of a Watch or a Session (both stream WatchEvents, which
+ * __next checks) and checks its type and key. */
 static bool expect_event(cp_client_stream *w, Kv__V1__EventType type,
                          const char *key) {
   Kv__V1__WatchEvent *ev = NULL;
@@ -122,6 +123,82 @@ static bool run_watch(cp_client *c) {
   printf("host: Watch cancelled -> %s\n", cp_status_code_name(st.code));
   ok = ok && rc == CP_ERPC && st.code == CP_STATUS_CANCELLED;
   cp_client_stream_destroy(w);
+  return ok;
+}
+
+/* BatchPut: three pairs streamed in one call, one answer with the count. */
+static bool run_batch(cp_client *c) {
+  cp_client_stream *b = NULL;
+  cp_status st;
+  if (cp_kv__v1__kvservice__batch_put__open(c, &call_opts, &b, &st) != 0) {
+    printf("host: BatchPut -> %s\n", cp_status_code_name(st.code));
+    return false;
+  }
+  const char *keys[] = {"fruit/apple", "fruit/pear", "fruit/plum"};
+  bool ok = true;
+  for (size_t i = 0; ok && i < 3; i++) {
+    Kv__V1__PutRequest pair = KV__V1__PUT_REQUEST__INIT;
+    pair.key = (char *)keys[i];
+    pair.value.data = (uint8_t *)"ripe";
+    pair.value.len = 4;
+    ok = cp_kv__v1__kvservice__batch_put__send(b, &pair) == 0;
+  }
+  Kv__V1__BatchPutResponse *resp = NULL;
+  ok = ok && cp_kv__v1__kvservice__batch_put__finish(b, &resp, &st) == 0;
+  printf("host: BatchPut(3 pairs) -> %s, stored %lld\n",
+         cp_status_code_name(st.code),
+         resp != NULL ? (long long)resp->stored : -1LL);
+  ok = ok && resp != NULL && resp->stored == 3;
+  if (resp != NULL) {
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+  }
+  cp_client_stream_destroy(b);
+  return ok;
+}
+
+/* Session: watches "fruit/", then puts and removes on the same stream and
+ * sees its own changes come back. */
+static bool session_send(cp_client_stream *s, Kv__V1__SessionRequest *op) {
+  return cp_kv__v1__kvservice__session__send(s, op) == 0;
+}
+
+static bool run_session(cp_client *c) {
+  cp_client_stream *s = NULL;
+  cp_status st;
+  if (cp_kv__v1__kvservice__session__open(c, &call_opts, &s, &st) != 0) {
+    printf("host: Session -> %s\n", cp_status_code_name(st.code));
+    return false;
+  }
+  Kv__V1__SessionRequest watch = KV__V1__SESSION_REQUEST__INIT;
+  watch.op_case = KV__V1__SESSION_REQUEST__OP_WATCH;
+  watch.watch = "fruit/";
+  Kv__V1__PutRequest fig = KV__V1__PUT_REQUEST__INIT;
+  fig.key = "fruit/fig";
+  fig.value.data = (uint8_t *)"fresh";
+  fig.value.len = 5;
+  Kv__V1__SessionRequest put = KV__V1__SESSION_REQUEST__INIT;
+  put.op_case = KV__V1__SESSION_REQUEST__OP_PUT;
+  put.put = &fig;
+  Kv__V1__DeleteRequest plum = KV__V1__DELETE_REQUEST__INIT;
+  plum.key = "fruit/plum";
+  Kv__V1__SessionRequest remove = KV__V1__SESSION_REQUEST__INIT;
+  remove.op_case = KV__V1__SESSION_REQUEST__OP_REMOVE;
+  remove.remove = &plum;
+  printf("host: Session(watch fruit/, put fruit/fig, remove fruit/plum)\n");
+  bool ok =
+      session_send(s, &watch) &&
+      expect_event(s, KV__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED,
+                   "_watch_started") &&
+      session_send(s, &put) &&
+      expect_event(s, KV__V1__EVENT_TYPE__EVENT_TYPE_PUT, "fruit/fig") &&
+      session_send(s, &remove) &&
+      expect_event(s, KV__V1__EVENT_TYPE__EVENT_TYPE_DELETE, "fruit/plum");
+  ok = ok && cp_client_stream_close_send(s) == 0;
+  ProtobufCMessage *extra = NULL;
+  int rc = cp_client_stream_next(s, &extra, &st);
+  printf("host: Session closed -> %s\n", cp_status_code_name(st.code));
+  ok = ok && rc == 0 && st.code == CP_STATUS_OK;
+  cp_client_stream_destroy(s);
   return ok;
 }
 
@@ -194,7 +271,9 @@ int main(int argc, char **argv) {
          cp_plugin_client_plugin_version(pc, "kv"),
          (int)cp_plugin_client_app_version(pc));
   bool ok = put(c, "greeting", "hello") && get(c, "greeting", true) &&
-            run_watch(c) && get(c, "user/alice", false) && show_error(c);
+            run_watch(c) && get(c, "user/alice", false) && run_batch(c) &&
+            run_session(c) && get(c, "fruit/fig", true) &&
+            get(c, "fruit/plum", false) && show_error(c);
   cp_plugin_client_destroy(pc);
   printf("host: %s\n", ok ? "all steps behaved as expected" : "FAILED");
   return ok ? 0 : 1;

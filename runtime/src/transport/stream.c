@@ -186,8 +186,7 @@ void cp_stream_after_event_locked_then_unlock(cp_stream *s, int drop) {
     s->queued_bytes = 0;
   }
   bool notify = cp_stream_take_done_notification(s);
-  /* A reader paused for a full send queue hears of the end here: no read
-   * is in flight to tell it. */
+  /* A reader with no read in flight hears of the end here. */
   bool end_read = s->read_paused && (s->closed || s->finishing);
   if (end_read) {
     s->read_paused = false;

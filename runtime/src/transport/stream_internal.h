@@ -54,8 +54,10 @@ struct cp_stream {
   cp_handler_fn read_fn;
   cp_message_invoker read_invoke;
   void *read_user;
-  bool reading;              /* cp_stream_read was called */
-  bool read_paused;          /* waiting for room in the send queue */
+  bool reading; /* cp_stream_read was called */
+  /* No read in flight: waiting for room in the send queue, or for the
+   * common tail to end reading once the call is over. */
+  bool read_paused;
   grpc_byte_buffer *read_bb; /* filled by the read in flight */
   cp_tag read_tag;
 

@@ -30,6 +30,7 @@ static void start_read_locked(cp_stream *s) {
       GRPC_CALL_OK) {
     s->pending_ops--;
     s->closed = true;
+    s->read_paused = true; /* the common tail ends reading */
   }
 }
 
@@ -58,13 +59,12 @@ static bool send_queue_full(const cp_stream *s) {
          s->queued_bytes >= s->max_bytes;
 }
 
-/* With the lock held: the next read, unless the stream ended, or paused
- * while the send queue is full. */
+/* With the lock held: the next read, or a pause — while the send queue is
+ * full, or for good once the call ended or was answered, in which case the
+ * common tail (cp_stream_after_event_locked_then_unlock) gives the reader
+ * its final NULL. */
 static void continue_reading_locked(cp_stream *s) {
-  if (s->closed || s->finishing) {
-    return;
-  }
-  if (send_queue_full(s)) {
+  if (s->closed || s->finishing || send_queue_full(s)) {
     s->read_paused = true;
     return;
   }
@@ -137,15 +137,9 @@ static int start_reading(cp_stream *stream, cp_handler_fn fn,
   stream->read_fn = fn;
   stream->read_invoke = invoke;
   stream->read_user = user;
-  bool can_read = !stream->closed && !stream->finishing && !stream->detached;
-  if (can_read) {
-    start_read_locked(stream);
-    can_read = !stream->closed;
-  }
+  continue_reading_locked(stream);
+  /* When the call is already over, the reader gets its NULL here. */
   cp_stream_after_event_locked_then_unlock(stream, 0);
-  if (!can_read) {
-    invoke(fn, stream, NULL, user); /* nothing to read: the end at once */
-  }
   return 0;
 }
 
