@@ -31,14 +31,7 @@ int cp_transport_duplex_open(cp_invocation *inv) {
       grpc_call_start_batch(s->gcall, &op, 1, &s->start_tag, NULL);
   grpc_call_error e2 = cp_client_stream_start_status(s);
   if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
-    grpc_call_cancel(s->gcall, NULL);
-    if (e1 == GRPC_CALL_OK) {
-      cp_client_stream_pluck(s, &s->start_tag);
-    }
-    if (e2 == GRPC_CALL_OK) {
-      cp_client_stream_pluck(s, &s->status_tag);
-    }
-    cp_client_stream_free(s);
+    cp_client_stream_abandon(s, e1, e2);
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call");
     return CP_ERPC;
   }

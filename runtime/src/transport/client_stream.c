@@ -98,6 +98,19 @@ grpc_call_error cp_client_stream_start_status(cp_client_stream *s) {
   return grpc_call_start_batch(s->gcall, &st, 1, &s->status_tag, NULL);
 }
 
+void cp_client_stream_abandon(cp_client_stream *s, grpc_call_error start,
+                              grpc_call_error status) {
+  /* Neither batch can be pending in a usable way: cancel and drain. */
+  grpc_call_cancel(s->gcall, NULL);
+  if (start == GRPC_CALL_OK) {
+    cp_client_stream_pluck(s, &s->start_tag);
+  }
+  if (status == GRPC_CALL_OK) {
+    cp_client_stream_pluck(s, &s->status_tag);
+  }
+  cp_client_stream_free(s);
+}
+
 void cp_client_stream_free(cp_client_stream *s) {
   if (s->first != NULL) {
     protobuf_c_message_free_unpacked(s->first, NULL);
@@ -145,16 +158,8 @@ int cp_transport_stream_start(cp_invocation *inv) {
       grpc_call_start_batch(s->gcall, ops, 3, &s->start_tag, NULL);
   grpc_call_error e2 = cp_client_stream_start_status(s);
   if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
-    /* Neither batch can be pending in a usable way: cancel and drain. */
-    grpc_call_cancel(s->gcall, NULL);
-    if (e1 == GRPC_CALL_OK) {
-      cp_client_stream_pluck(s, &s->start_tag);
-    }
-    if (e2 == GRPC_CALL_OK) {
-      cp_client_stream_pluck(s, &s->status_tag);
-    }
     grpc_byte_buffer_destroy(req_bb);
-    cp_client_stream_free(s);
+    cp_client_stream_abandon(s, e1, e2);
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call");
     return CP_ERPC;
   }

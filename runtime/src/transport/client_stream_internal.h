@@ -81,6 +81,11 @@ void cp_client_stream_link(cp_client_stream *s);
 
 /* Frees a stream whose batches all completed (never linked, or unlinked). */
 void cp_client_stream_free(cp_client_stream *s);
+/* A start whose batches were not all accepted (`start`, `status`: what
+ * starting them returned): cancels the call, drains the accepted ones and
+ * frees the stream. */
+void cp_client_stream_abandon(cp_client_stream *s, grpc_call_error start,
+                              grpc_call_error status);
 
 /* Waits for a pending send (send_mu held or the stream exclusive). Returns
  * false when the stream's sending failed: the call is over. */
