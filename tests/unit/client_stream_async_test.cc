@@ -427,3 +427,65 @@ TEST_F(ClientStreamAsyncTest, ExactlyOneEndWhenCancelRacesTheStream) {
 }
 
 }  // namespace
+
+namespace {
+
+struct TypedSeen {
+  std::atomic<int> messages{0};
+  std::atomic<int> ends{0};
+  std::atomic<int> last_index{-1};
+  std::string collected;  // written on the callback thread before `ends`
+  cp_status_code end_code = CP_STATUS_UNKNOWN;
+};
+
+void OnCountNext(const cp_status *status,
+                 const Cplugintest__V1__CountResponse *msg, void *user) {
+  TypedSeen *t = static_cast<TypedSeen *>(user);
+  if (msg == nullptr) {
+    t->end_code = status->code;
+    t->ends++;
+    return;
+  }
+  t->last_index = msg->index;
+  t->messages++;
+}
+
+void OnCollectDone(const cp_status *status,
+                   const Cplugintest__V1__EchoResponse *resp, void *user) {
+  TypedSeen *t = static_cast<TypedSeen *>(user);
+  t->end_code = status->code;
+  if (resp != nullptr) {
+    t->collected = resp->text;
+  }
+  t->ends++;
+}
+
+TEST_F(ClientStreamAsyncTest, TypedStubsStartAndOpenWithoutBlocking) {
+  TypedSeen count;
+  Cplugintest__V1__CountRequest req = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  req.count = 7;
+  cp_client_stream *s = nullptr;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start_async(
+                   client_, &req, &opts_, OnCountNext, &count, &s));
+  ASSERT_TRUE(cp_test::WaitFor("the end", [&] { return count.ends == 1; }));
+  EXPECT_EQ(7, count.messages.load());
+  EXPECT_EQ(6, count.last_index.load());
+  EXPECT_EQ(CP_STATUS_OK, count.end_code);
+  cp_client_stream_destroy(s);
+
+  TypedSeen collect;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__collect__open_async(
+                   client_, &opts_, OnCollectDone, &collect, &s));
+  Cplugintest__V1__EchoRequest msg = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  msg.text = const_cast<char *>("xy");
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__collect__send(s, &msg));
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__collect__send(s, &msg));
+  ASSERT_EQ(0, cp_client_stream_close_send(s));
+  ASSERT_TRUE(
+      cp_test::WaitFor("the answer", [&] { return collect.ends == 1; }));
+  EXPECT_EQ(CP_STATUS_OK, collect.end_code);
+  EXPECT_EQ("xyxy", collect.collected);
+  cp_client_stream_destroy(s);
+}
+
+}  // namespace
