@@ -6,6 +6,7 @@
 #include "comment.h"
 #include "emit.h"
 #include "emit_duplex.h"
+#include "emit_stream_async.h"
 
 /* The naming scheme, repeated in every header so that a reader of generated
  * code finds it without looking for the generator's documentation. */
@@ -31,9 +32,14 @@ static const char *const cg_naming_table[] = {
     "                         a typed callback, a cp_P__<m>__done_fn",
     "  cp_P__<m>__start   client stub that starts a server-streaming method",
     "  cp_P__<m>__next    reads the next message of such a stream",
+    "  cp_P__<m>__start_async  the same without blocking: each message, then",
+    "                          the end, goes to a typed cp_P__<m>__next_fn",
     "  cp_P__<m>__open    client stub that opens a client-streaming or",
     "                     bidirectional method; __send sends one message,",
     "                     __finish half-closes and returns the one response",
+    "  cp_P__<m>__open_async  opens without blocking; the responses go to a",
+    "                         cp_P__<m>__next_fn (bidirectional) or the one",
+    "                         response to a cp_P__<m>__done_fn",
 };
 
 static const char cg_naming_outro[] =
@@ -281,10 +287,12 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
       case CG_SERVER_STREAMING:
         cg_emit_write_decl(method, arena, out);
         cg_emit_stream_stubs(method, arena, out);
+        cg_emit_stream_async_decls(method, arena, out);
         break;
       case CG_CLIENT_STREAMING:
       case CG_BIDI_STREAMING:
         cg_emit_duplex_decls(method, arena, out);
+        cg_emit_stream_async_decls(method, arena, out);
         break;
     }
   }

@@ -11,6 +11,7 @@
 #include "comment.h"
 #include "emit.h"
 #include "emit_duplex.h"
+#include "emit_stream_async.h"
 
 static void cg_emit_file_comment(const cg_file *file, cg_sbuf *out) {
   cg_comment comment;
@@ -365,13 +366,16 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
         cg_emit_write_def(method, arena, out);
         cg_emit_start_stub(method, arena, out);
         cg_emit_next_stub(method, arena, out);
+        cg_emit_stream_async_defs(method, arena, out);
         break;
       case CG_CLIENT_STREAMING:
         cg_emit_duplex_defs(method, arena, out);
+        cg_emit_stream_async_defs(method, arena, out);
         break;
       case CG_BIDI_STREAMING:
         cg_emit_duplex_defs(method, arena, out);
         cg_emit_next_stub(method, arena, out);
+        cg_emit_stream_async_defs(method, arena, out);
         break;
     }
   }

@@ -1,6 +1,6 @@
 /* Behaviour of the generated code, linked against a fake runtime.
  *
- * The fake defines only the five runtime functions that generated code calls,
+ * The fake defines only the runtime functions that generated code calls,
  * so the test checks what protoc-gen-cplugin writes (registration, the typed
  * invokers, the client stubs) without a server or a network: a handler
  * registered through *__register is called back through the method
@@ -30,10 +30,11 @@ struct cp_client {
   const ProtobufCMessage *last_request;
   const cp_call_options *last_opts;
   const ProtobufCMessageDescriptor *next_type; /* what stream_next returns */
-  /* The pending asynchronous call, delivered by the test. */
+  /* The pending asynchronous call or stream, delivered by the test. */
   cp_unary_invoke_fn invoke;
   cp_generic_fn done;
   void *user;
+  cp_client_stream **last_out;
 };
 
 struct cp_client_stream {
@@ -107,6 +108,46 @@ int cp_client_unary_async_typed(cp_client *client, const cp_method_desc *method,
   client->done = done;
   client->user = user;
   return 0;
+}
+
+/* Both asynchronous stream starts: record, hand out a stream. */
+static int start_async(cp_client *client, const cp_method_desc *method,
+                       const ProtobufCMessage *req, const cp_call_options *opts,
+                       cp_unary_invoke_fn invoke, cp_generic_fn fn, void *user,
+                       cp_client_stream **out) {
+  static struct cp_client_stream stream;
+  if (invoke == NULL || fn == NULL || out == NULL) {
+    return CP_EINVAL;
+  }
+  client->last_method = method;
+  client->last_request = req;
+  client->last_opts = opts;
+  client->invoke = invoke;
+  client->done = fn;
+  client->user = user;
+  client->last_out = out;
+  stream.client = client;
+  *out = &stream;
+  return 0;
+}
+
+int cp_client_stream_start_async_typed(cp_client *client,
+                                       const cp_method_desc *method,
+                                       const ProtobufCMessage *req,
+                                       const cp_call_options *opts,
+                                       cp_unary_invoke_fn invoke,
+                                       cp_generic_fn fn, void *user,
+                                       cp_client_stream **out) {
+  return start_async(client, method, req, opts, invoke, fn, user, out);
+}
+
+int cp_client_stream_open_async_typed(cp_client *client,
+                                      const cp_method_desc *method,
+                                      const cp_call_options *opts,
+                                      cp_unary_invoke_fn invoke,
+                                      cp_generic_fn fn, void *user,
+                                      cp_client_stream **out) {
+  return start_async(client, method, NULL, opts, invoke, fn, user, out);
 }
 
 int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
@@ -441,6 +482,97 @@ static void test_duplex_stubs(void) {
   EXPECT(resp == NULL);
 }
 
+/* What the typed stream callbacks received, in order. */
+static struct {
+  int calls;
+  cp_status_code code;
+  const void *msg;
+  void *user;
+} seen_stream_cb;
+
+static void record_stream_cb(const cp_status *status, const void *msg,
+                             void *user) {
+  seen_stream_cb.calls++;
+  seen_stream_cb.code = status->code;
+  seen_stream_cb.msg = msg;
+  seen_stream_cb.user = user;
+}
+
+static void on_watch_next(const cp_status *status,
+                          const Shared__V1__Result *msg, void *user) {
+  record_stream_cb(status, msg, user);
+}
+
+static void on_upload_done(const cp_status *status,
+                           const Multi__V1__LogResponse *resp, void *user) {
+  record_stream_cb(status, resp, user);
+}
+
+static void on_talk_next(const cp_status *status,
+                         const Multi__V1__Probe__Response *msg, void *user) {
+  record_stream_cb(status, msg, user);
+}
+
+/* The runtime delivers one message of `type`, then the end, through the
+ * stub's invoker: the typed callback gets them as its own types. */
+static void deliver_stream(cp_client *client,
+                           const ProtobufCMessageDescriptor *type) {
+  memset(&seen_stream_cb, 0, sizeof seen_stream_cb);
+  if (client->invoke == NULL) {
+    failures++;
+    return;
+  }
+  ProtobufCMessage *msg = new_message(type);
+  cp_status ok = {.code = CP_STATUS_OK};
+  client->invoke(client->done, &ok, msg, client->user);
+  EXPECT(seen_stream_cb.calls == 1 && seen_stream_cb.msg == msg);
+  EXPECT(seen_stream_cb.code == CP_STATUS_OK);
+  protobuf_c_message_free_unpacked(msg, NULL); /* the runtime's to free */
+  cp_status end = {.code = CP_STATUS_CANCELLED};
+  client->invoke(client->done, &end, NULL, client->user);
+  EXPECT(seen_stream_cb.calls == 2 && seen_stream_cb.msg == NULL);
+  EXPECT(seen_stream_cb.code == CP_STATUS_CANCELLED);
+  EXPECT(seen_stream_cb.user == client->user);
+}
+
+static void test_stream_async_stubs(void) {
+  cp_call_options opts;
+  memset(&opts, 0, sizeof opts);
+  int user = 5;
+  cp_client_stream *stream = NULL;
+
+  /* Server-streaming: __start_async with a __next_fn. */
+  cp_client client = {0};
+  Shared__V1__Query query = SHARED__V1__QUERY__INIT;
+  EXPECT(cp_multi__v1__service_registry__watch_service__start_async(
+             &client, &query, &opts, on_watch_next, &user, &stream) == 0);
+  EXPECT(client.last_method ==
+         &cp_multi__v1__service_registry__watch_service__method);
+  EXPECT(client.last_request == &query.base);
+  EXPECT(client.last_opts == &opts && client.user == &user);
+  EXPECT(stream != NULL && client.last_out == &stream);
+  deliver_stream(&client, &shared__v1__result__descriptor);
+
+  /* Client-streaming: __open_async with the unary-shaped __done_fn. */
+  cp_client upload = {0};
+  EXPECT(cp_multi__v1__uploader__upload__open_async(
+             &upload, &opts, on_upload_done, &user, &stream) == 0);
+  EXPECT(upload.last_method == &cp_multi__v1__uploader__upload__method);
+  EXPECT(upload.last_request == NULL);
+  deliver_stream(&upload, &multi__v1__log_response__descriptor);
+
+  /* Bidirectional: __open_async with a __next_fn. */
+  cp_client talk = {0};
+  EXPECT(cp_multi__v1__uploader__talk__open_async(&talk, NULL, on_talk_next,
+                                                  &user, &stream) == 0);
+  EXPECT(talk.last_method == &cp_multi__v1__uploader__talk__method);
+  deliver_stream(&talk, &multi__v1__probe__response__descriptor);
+
+  /* A NULL callback is refused. */
+  EXPECT(cp_multi__v1__uploader__talk__open_async(&talk, NULL, NULL, &user,
+                                                  &stream) == CP_EINVAL);
+}
+
 int main(void) {
   test_descriptors();
   test_register_and_invoke();
@@ -449,6 +581,7 @@ int main(void) {
   test_register_errors();
   test_client_stubs();
   test_async_stub();
+  test_stream_async_stubs();
   if (failures > 0) {
     fprintf(stderr, "stub_test: %d failures\n", failures);
     return 1;

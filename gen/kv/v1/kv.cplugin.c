@@ -370,6 +370,26 @@ int cp_kv__v1__kvservice__watch__next(cp_client_stream *stream,
   return rc;
 }
 
+static void cp_kv__v1__kvservice__watch__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_kv__v1__kvservice__watch__next_fn)fn)(status,
+                                             (const Kv__V1__WatchEvent *)msg,
+                                             user);
+}
+
+int cp_kv__v1__kvservice__watch__start_async(
+    cp_client *client, const Kv__V1__WatchRequest *req,
+    const cp_call_options *opts,
+    cp_kv__v1__kvservice__watch__next_fn on_message, void *user,
+    cp_client_stream **out) {
+  return cp_client_stream_start_async_typed(
+      client, &cp_kv__v1__kvservice__watch__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_kv__v1__kvservice__watch__invoke_async, (cp_generic_fn)on_message,
+      user, out);
+}
+
 int cp_kv__v1__kvservice__batch_put__read(
     cp_stream *stream, cp_kv__v1__kvservice__batch_put__message_fn fn,
     void *user) {
@@ -404,6 +424,23 @@ int cp_kv__v1__kvservice__batch_put__finish(cp_client_stream *stream,
     *resp = (Kv__V1__BatchPutResponse *)msg;
   }
   return rc;
+}
+
+static void cp_kv__v1__kvservice__batch_put__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_kv__v1__kvservice__batch_put__done_fn)fn)(
+      status, (const Kv__V1__BatchPutResponse *)msg, user);
+}
+
+int cp_kv__v1__kvservice__batch_put__open_async(
+    cp_client *client, const cp_call_options *opts,
+    cp_kv__v1__kvservice__batch_put__done_fn done, void *user,
+    cp_client_stream **out) {
+  return cp_client_stream_open_async_typed(
+      client, &cp_kv__v1__kvservice__batch_put__method, opts,
+      cp_kv__v1__kvservice__batch_put__invoke_async, (cp_generic_fn)done, user,
+      out);
 }
 
 int cp_kv__v1__kvservice__session__read(
@@ -448,4 +485,22 @@ int cp_kv__v1__kvservice__session__next(cp_client_stream *stream,
     *msg = (Kv__V1__WatchEvent *)raw;
   }
   return rc;
+}
+
+static void cp_kv__v1__kvservice__session__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_kv__v1__kvservice__session__next_fn)fn)(status,
+                                               (const Kv__V1__WatchEvent *)msg,
+                                               user);
+}
+
+int cp_kv__v1__kvservice__session__open_async(
+    cp_client *client, const cp_call_options *opts,
+    cp_kv__v1__kvservice__session__next_fn on_message, void *user,
+    cp_client_stream **out) {
+  return cp_client_stream_open_async_typed(
+      client, &cp_kv__v1__kvservice__session__method, opts,
+      cp_kv__v1__kvservice__session__invoke_async, (cp_generic_fn)on_message,
+      user, out);
 }

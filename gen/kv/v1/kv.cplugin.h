@@ -20,9 +20,14 @@
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__start_async  the same without blocking: each message, then
+ *                           the end, goes to a typed cp_P__<m>__next_fn
  *   cp_P__<m>__open    client stub that opens a client-streaming or
  *                      bidirectional method; __send sends one message,
  *                      __finish half-closes and returns the one response
+ *   cp_P__<m>__open_async  opens without blocking; the responses go to a
+ *                          cp_P__<m>__next_fn (bidirectional) or the one
+ *                          response to a cp_P__<m>__done_fn
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_kv_2fv1_2fkv_2eproto_CPLUGIN_H
@@ -228,6 +233,26 @@ int cp_kv__v1__kvservice__watch__next(cp_client_stream *stream,
                                       Kv__V1__WatchEvent **msg,
                                       cp_status *status);
 
+/* The responses of a stream started with
+ * cp_kv__v1__kvservice__watch__start_async: each message with an OK status,
+ * then exactly once the final status with msg NULL. Both are lent to the
+ * callback: the runtime frees the message when the callback returns (copy
+ * what you keep). Runs on the client's callback thread (see
+ * cp_client_stream_start_async) and must not block. */
+typedef void (*cp_kv__v1__kvservice__watch__next_fn)(
+    const cp_status *status, const Kv__V1__WatchEvent *msg, void *user);
+
+/* Starts /kv.v1.KVService/Watch without blocking, as
+ * cp_client_stream_start_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. */
+int cp_kv__v1__kvservice__watch__start_async(
+    cp_client *client, const Kv__V1__WatchRequest *req,
+    const cp_call_options *opts,
+    cp_kv__v1__kvservice__watch__next_fn on_message, void *user,
+    cp_client_stream **out);
+
 /* Receives each message the client sends on /kv.v1.KVService/BatchPut, then
  * NULL after its last one; the message is valid during the call only (see
  * cp_stream_read). */
@@ -264,6 +289,24 @@ int cp_kv__v1__kvservice__batch_put__send(cp_client_stream *stream,
 int cp_kv__v1__kvservice__batch_put__finish(cp_client_stream *stream,
                                             Kv__V1__BatchPutResponse **resp,
                                             cp_status *status);
+
+/* The outcome of cp_kv__v1__kvservice__batch_put__open_async: runs exactly
+ * once, with OK and the response (lent: freed when the callback returns), or
+ * with the failure and NULL. Runs on the client's callback thread and must
+ * not block. */
+typedef void (*cp_kv__v1__kvservice__batch_put__done_fn)(
+    const cp_status *status, const Kv__V1__BatchPutResponse *resp, void *user);
+
+/* Opens /kv.v1.KVService/BatchPut without blocking, as
+ * cp_client_stream_open_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. Send with
+ * cp_kv__v1__kvservice__batch_put__send, then cp_client_stream_close_send. */
+int cp_kv__v1__kvservice__batch_put__open_async(
+    cp_client *client, const cp_call_options *opts,
+    cp_kv__v1__kvservice__batch_put__done_fn done, void *user,
+    cp_client_stream **out);
 
 /* Receives each message the client sends on /kv.v1.KVService/Session, then
  * NULL after its last one; the message is valid during the call only (see
@@ -307,6 +350,26 @@ int cp_kv__v1__kvservice__session__send(cp_client_stream *stream,
 int cp_kv__v1__kvservice__session__next(cp_client_stream *stream,
                                         Kv__V1__WatchEvent **msg,
                                         cp_status *status);
+
+/* The responses of a stream started with
+ * cp_kv__v1__kvservice__session__open_async: each message with an OK status,
+ * then exactly once the final status with msg NULL. Both are lent to the
+ * callback: the runtime frees the message when the callback returns (copy
+ * what you keep). Runs on the client's callback thread (see
+ * cp_client_stream_start_async) and must not block. */
+typedef void (*cp_kv__v1__kvservice__session__next_fn)(
+    const cp_status *status, const Kv__V1__WatchEvent *msg, void *user);
+
+/* Opens /kv.v1.KVService/Session without blocking, as
+ * cp_client_stream_open_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. Send with
+ * cp_kv__v1__kvservice__session__send, then cp_client_stream_close_send. */
+int cp_kv__v1__kvservice__session__open_async(
+    cp_client *client, const cp_call_options *opts,
+    cp_kv__v1__kvservice__session__next_fn on_message, void *user,
+    cp_client_stream **out);
 
 #ifdef __cplusplus
 }

@@ -174,3 +174,23 @@ int cp_connectplugin__health__v1__health_service__watch__next(
   }
   return rc;
 }
+
+static void cp_connectplugin__health__v1__health_service__watch__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_connectplugin__health__v1__health_service__watch__next_fn)fn)(
+      status, (const Connectplugin__Health__V1__HealthCheckResponse *)msg,
+      user);
+}
+
+int cp_connectplugin__health__v1__health_service__watch__start_async(
+    cp_client *client, const Connectplugin__Health__V1__HealthCheckRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__health__v1__health_service__watch__next_fn on_message,
+    void *user, cp_client_stream **out) {
+  return cp_client_stream_start_async_typed(
+      client, &cp_connectplugin__health__v1__health_service__watch__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__health__v1__health_service__watch__invoke_async,
+      (cp_generic_fn)on_message, user, out);
+}

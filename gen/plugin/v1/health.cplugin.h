@@ -20,9 +20,14 @@
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__start_async  the same without blocking: each message, then
+ *                           the end, goes to a typed cp_P__<m>__next_fn
  *   cp_P__<m>__open    client stub that opens a client-streaming or
  *                      bidirectional method; __send sends one message,
  *                      __finish half-closes and returns the one response
+ *   cp_P__<m>__open_async  opens without blocking; the responses go to a
+ *                          cp_P__<m>__next_fn (bidirectional) or the one
+ *                          response to a cp_P__<m>__done_fn
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_plugin_2fv1_2fhealth_2eproto_CPLUGIN_H
@@ -145,6 +150,27 @@ int cp_connectplugin__health__v1__health_service__watch__start(
 int cp_connectplugin__health__v1__health_service__watch__next(
     cp_client_stream *stream,
     Connectplugin__Health__V1__HealthCheckResponse **msg, cp_status *status);
+
+/* The responses of a stream started with
+ * cp_connectplugin__health__v1__health_service__watch__start_async: each
+ * message with an OK status, then exactly once the final status with msg
+ * NULL. Both are lent to the callback: the runtime frees the message when
+ * the callback returns (copy what you keep). Runs on the client's callback
+ * thread (see cp_client_stream_start_async) and must not block. */
+typedef void (*cp_connectplugin__health__v1__health_service__watch__next_fn)(
+    const cp_status *status,
+    const Connectplugin__Health__V1__HealthCheckResponse *msg, void *user);
+
+/* Starts /connectplugin.health.v1.HealthService/Watch without blocking, as
+ * cp_client_stream_start_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. */
+int cp_connectplugin__health__v1__health_service__watch__start_async(
+    cp_client *client, const Connectplugin__Health__V1__HealthCheckRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__health__v1__health_service__watch__next_fn on_message,
+    void *user, cp_client_stream **out);
 
 #ifdef __cplusplus
 }

@@ -20,9 +20,14 @@
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__start_async  the same without blocking: each message, then
+ *                           the end, goes to a typed cp_P__<m>__next_fn
  *   cp_P__<m>__open    client stub that opens a client-streaming or
  *                      bidirectional method; __send sends one message,
  *                      __finish half-closes and returns the one response
+ *   cp_P__<m>__open_async  opens without blocking; the responses go to a
+ *                          cp_P__<m>__next_fn (bidirectional) or the one
+ *                          response to a cp_P__<m>__done_fn
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_plugin_2fv1_2fplugininfo_2eproto_CPLUGIN_H

@@ -312,3 +312,22 @@ int cp_connectplugin__v1__service_registry__watch_service__next(
   }
   return rc;
 }
+
+static void cp_connectplugin__v1__service_registry__watch_service__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_connectplugin__v1__service_registry__watch_service__next_fn)fn)(
+      status, (const Connectplugin__V1__WatchServiceEvent *)msg, user);
+}
+
+int cp_connectplugin__v1__service_registry__watch_service__start_async(
+    cp_client *client, const Connectplugin__V1__WatchServiceRequest *req,
+    const cp_call_options *opts,
+    cp_connectplugin__v1__service_registry__watch_service__next_fn on_message,
+    void *user, cp_client_stream **out) {
+  return cp_client_stream_start_async_typed(
+      client, &cp_connectplugin__v1__service_registry__watch_service__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_connectplugin__v1__service_registry__watch_service__invoke_async,
+      (cp_generic_fn)on_message, user, out);
+}

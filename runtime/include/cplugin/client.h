@@ -287,6 +287,115 @@ int cp_client_stream_close_send(cp_client_stream *stream);
 int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
                             cp_status *status);
 
+/* --- asynchronous streams ---------------------------------------------------
+ * cp_client_stream_start_async and cp_client_stream_open_async start a
+ * stream without blocking the caller at all, and hand its responses to a
+ * callback instead of cp_client_stream_next: a deferred server handler can
+ * relay a stream without holding a thread while it waits for messages.
+ * (cp_client_stream_start and _open block: the start until the request
+ * left, which waits for the connection, and a retrying interceptor until
+ * the first message came.)
+ *
+ * A stream is asynchronous from its start: gRPC binds a call to one
+ * completion queue when it is created, and a blocking stream's queue is
+ * drained only by a thread waiting in cp_client_stream_next. So there is no
+ * switching: on an asynchronous stream cp_client_stream_next and
+ * cp_client_stream_finish return CP_ESTATE.
+ *
+ * Delivery: on the client's callback thread (the thread of asynchronous
+ * calls through interceptors, cp_client_unary_async), one message at a
+ * time, in order: on_message(OK, msg, user) for each message, then exactly
+ * once on_message(final status, NULL, user) — after the server ended the
+ * stream, the deadline passed, an interceptor failed the start (an open
+ * breaker), cp_client_stream_cancel, cp_client_stream_destroy or
+ * cp_client_close ended it (CANCELLED), or a response did not decode
+ * (INTERNAL). The next message is received only once the callback
+ * returned, so a slow callback slows its server (HTTP/2 flow control). The
+ * callback may run before the start function returned to its caller (never
+ * inside it), and it never runs when the start returned an error.
+ *
+ * A client-streaming method answers once: its callback runs exactly once,
+ * with (OK, the response) or (the failure, NULL); an OK end without exactly
+ * one response is INTERNAL, as in cp_client_stream_finish.
+ *
+ * Messages are lent: `msg` and `status` are valid during the callback
+ * only; the runtime frees the message when it returned (copy what you
+ * keep). The callback must not block for long: every callback of the
+ * client waits for it. It may call cp_client_stream_send/_close_send on its
+ * stream (they wait for HTTP/2 flow control only), cancel or destroy any
+ * stream, and start calls.
+ *
+ * Interceptors: the start runs through the client's asynchronous
+ * interceptors as cp_client_unary_async does (metadata they add is sent,
+ * they see no request for duplex kinds); a client with a blocking-only
+ * interceptor refuses with CP_ESTATE. An attempt is decided — and the
+ * interceptor's continuation runs — when a server-streaming call delivered
+ * its first message or ended, or when a duplex call's metadata left or its
+ * call failed. An attempt that failed before anything was delivered may be
+ * retried (cp_invocation_proceed_async again); a started one cannot
+ * (CP_ESTATE). Messages reach the callback only after the outermost
+ * interceptor completed with 0.
+ *
+ * Sending (client-streaming, bidirectional): cp_client_stream_send and
+ * _close_send work as on a blocking stream; before the start went through
+ * the interceptors they wait for it (CP_ECLOSED when the stream ended
+ * instead; CP_ESTATE on the client's callback thread, which the start
+ * needs). Sends and the callback may run at the same time.
+ *
+ * Ending: cp_client_stream_destroy cancels the stream if it has not ended;
+ * its final callback still runs, once. Called on another thread it waits
+ * until that callback returned (so it must not hold anything the callback
+ * needs); called on the client's callback thread — from this stream's own
+ * callback, say — it returns at once and the stream is freed after its
+ * final callback. Destroy every stream before its client; cp_client_destroy
+ * waits for the final callbacks of streams still open. */
+
+/* The callback of an asynchronous stream (see above). */
+typedef void (*cp_client_message_fn)(const cp_status *status,
+                                     const ProtobufCMessage *msg, void *user);
+
+/* Starts a server-streaming call: `req` is serialised and `opts` copied
+ * (opts->trailers is kept: filled when the stream ends) before it returns.
+ * Returns 0 with *out set (destroy with cp_client_stream_destroy), and
+ * on_message then runs as described above; CP_EINVAL for bad arguments
+ * (also a NULL on_message or out, or a method of another kind); CP_ETOOBIG
+ * when the request exceeds max_message_bytes; CP_ECLOSED after
+ * cp_client_close; CP_ESTATE when an interceptor has no asynchronous form;
+ * CP_ENOMEM; CP_ESYS when a thread cannot be started. Any thread, also the
+ * client's own callbacks. */
+int cp_client_stream_start_async(cp_client *client,
+                                 const cp_method_desc *method,
+                                 const ProtobufCMessage *req,
+                                 const cp_call_options *opts,
+                                 cp_client_message_fn on_message, void *user,
+                                 cp_client_stream **out);
+
+/* Opens a client-streaming or bidirectional call without waiting, its
+ * responses delivered to on_message. Returns as
+ * cp_client_stream_start_async. */
+int cp_client_stream_open_async(cp_client *client, const cp_method_desc *method,
+                                const cp_call_options *opts,
+                                cp_client_message_fn on_message, void *user,
+                                cp_client_stream **out);
+
+/* For generated typed stubs (cp_P__<m>__start_async, __open_async): the
+ * typed callback travels as `fn` and is called through `invoke` (the
+ * invoker shape of cp_client_unary_async_typed), with the same lending
+ * rules. Return as the untyped forms (CP_EINVAL also for a NULL invoke). */
+int cp_client_stream_start_async_typed(cp_client *client,
+                                       const cp_method_desc *method,
+                                       const ProtobufCMessage *req,
+                                       const cp_call_options *opts,
+                                       cp_unary_invoke_fn invoke,
+                                       cp_generic_fn fn, void *user,
+                                       cp_client_stream **out);
+int cp_client_stream_open_async_typed(cp_client *client,
+                                      const cp_method_desc *method,
+                                      const cp_call_options *opts,
+                                      cp_unary_invoke_fn invoke,
+                                      cp_generic_fn fn, void *user,
+                                      cp_client_stream **out);
+
 /* --- client interceptors ----------------------------------------------------
  * An interceptor wraps each invocation (unary call or stream start). It may add
  * metadata, then call cp_invocation_proceed to run the rest of the chain and

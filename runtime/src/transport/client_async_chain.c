@@ -44,6 +44,9 @@ struct cp_async_chain {
 
   frame *frames; /* one per interceptor */
   grpc_byte_buffer *request;
+  /* A stream start (client_stream_async.c): attempts arm this stream, and
+   * the outcome goes to it instead of `done`. */
+  cp_client_stream *stream;
   cp_unary_done_fn done;
   void *user;
   atomic_int refs;
@@ -70,6 +73,18 @@ static void deliver(cp_async_chain *ch, int rc) {
   cp_invocation *inv = &ch->inv;
   cp_client *c = inv->client;
   cp_status status = inv->status;
+  if (ch->stream != NULL) {
+    cp_client_stream *s = ch->stream;
+    atomic_store(&ch->finished, true);
+    chain_unref(ch);
+    cp_astream_chain_done(s, rc, &status);
+    pthread_mutex_lock(&c->mu);
+    if (--c->chains_live == 0) {
+      pthread_cond_broadcast(&c->chains_cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return;
+  }
   ProtobufCMessage *resp = NULL;
   if (rc == 0 && inv->response != NULL && status.code == CP_STATUS_OK) {
     resp = inv->response;
@@ -146,7 +161,9 @@ static void enter(cp_async_chain *ch, size_t layer) {
   inv->depth = layer;
   if (layer == c->interceptor_count) {
     cp_invocation_discard_attempt(inv);
-    int rc = cp_async_attempt_start(inv, ch->request);
+    int rc = ch->stream != NULL
+                 ? cp_astream_attempt_start(inv, ch->stream, ch->request)
+                 : cp_async_attempt_start(inv, ch->request);
     if (rc != 0) {
       post_complete(ch, layer, rc);
     }
@@ -233,7 +250,8 @@ static cp_async_chain *new_chain(cp_client *c, cp_unary_done_fn done,
   if (ch == NULL) {
     return NULL;
   }
-  ch->frames = calloc(c->interceptor_count, sizeof *ch->frames);
+  /* + 1: calloc(0) may return NULL. */
+  ch->frames = calloc(c->interceptor_count + 1, sizeof *ch->frames);
   if (ch->frames == NULL) {
     free(ch);
     return NULL;
@@ -247,16 +265,17 @@ static cp_async_chain *new_chain(cp_client *c, cp_unary_done_fn done,
   return ch;
 }
 
-int cp_async_chain_start(cp_client *client, const cp_method_desc *method,
-                         const ProtobufCMessage *req,
-                         const cp_call_options *opts, cp_unary_done_fn done,
-                         void *user) {
+static int chain_start(cp_client *client, const cp_method_desc *method,
+                       const ProtobufCMessage *req, const cp_call_options *opts,
+                       cp_unary_done_fn done, void *user,
+                       cp_client_stream *stream) {
   cp_async_chain *ch = new_chain(client, done, user);
   if (ch == NULL) {
     return CP_ENOMEM;
   }
+  ch->stream = stream;
   int rc = cp_invocation_init(&ch->inv, client, method, req, opts);
-  if (rc == 0) {
+  if (rc == 0 && req != NULL) {
     rc = cp_codec_encode(req, client->opts.max_message_bytes, &ch->request);
   }
   if (rc != 0) {
@@ -283,4 +302,18 @@ int cp_async_chain_start(cp_client *client, const cp_method_desc *method,
   ch->inv.request = NULL; /* the caller's; sent as the encoded copy */
   enter(ch, 0);
   return 0;
+}
+
+int cp_async_chain_start(cp_client *client, const cp_method_desc *method,
+                         const ProtobufCMessage *req,
+                         const cp_call_options *opts, cp_unary_done_fn done,
+                         void *user) {
+  return chain_start(client, method, req, opts, done, user, NULL);
+}
+
+int cp_async_chain_start_stream(cp_client *client, const cp_method_desc *method,
+                                const ProtobufCMessage *req,
+                                const cp_call_options *opts,
+                                cp_client_stream *stream) {
+  return chain_start(client, method, req, opts, NULL, NULL, stream);
 }

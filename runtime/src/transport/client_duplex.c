@@ -81,6 +81,12 @@ int cp_client_stream_send(cp_client_stream *stream,
     return CP_EINVAL;
   }
   cp_client_stream *s = stream;
+  if (s->async != NULL) {
+    int wait_rc = cp_astream_wait_open(s);
+    if (wait_rc != 0) {
+      return wait_rc;
+    }
+  }
   pthread_mutex_lock(&s->send_mu);
   int rc = check_sendable(s);
   grpc_byte_buffer *bb = NULL;
@@ -98,8 +104,7 @@ int cp_client_stream_send(cp_client_stream *stream,
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_MESSAGE;
     op.data.send_message.send_message = bb;
-    if (grpc_call_start_batch(s->gcall, &op, 1, &s->send_tag, NULL) ==
-        GRPC_CALL_OK) {
+    if (cp_client_stream_start_batch(s, &op, 1, &s->send_tag) == GRPC_CALL_OK) {
       s->send_pending = true;
       s->send_bb = bb; /* gRPC reads it until the batch completed */
       bb = NULL;
@@ -120,6 +125,12 @@ int cp_client_stream_close_send(cp_client_stream *stream) {
     return CP_EINVAL;
   }
   cp_client_stream *s = stream;
+  if (s->async != NULL) {
+    int wait_rc = cp_astream_wait_open(s);
+    if (wait_rc != 0) {
+      return wait_rc;
+    }
+  }
   pthread_mutex_lock(&s->send_mu);
   int rc = check_sendable(s);
   if (rc == 0 && !cp_client_stream_settle_send(s)) {
@@ -129,7 +140,7 @@ int cp_client_stream_close_send(cp_client_stream *stream) {
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    if (grpc_call_start_batch(s->gcall, &op, 1, &s->close_tag, NULL) !=
+    if (cp_client_stream_start_batch(s, &op, 1, &s->close_tag) !=
             GRPC_CALL_OK ||
         !cp_client_stream_pluck(s, &s->close_tag)) {
       s->send_failed = true;

@@ -107,6 +107,31 @@ int cp_async_chain_start(cp_client *client, const cp_method_desc *method,
                          const cp_call_options *opts, cp_unary_done_fn done,
                          void *user);
 
+/* The same for an asynchronous stream start (`req` NULL for
+ * client-streaming and bidirectional methods): each transport attempt arms
+ * `stream` (cp_astream_attempt_start), and the chain's outcome goes to
+ * cp_astream_chain_done instead of a callback. Returns 0, CP_ENOMEM,
+ * CP_ETOOBIG, CP_EINVAL, CP_ECLOSED or CP_ESYS. */
+int cp_async_chain_start_stream(cp_client *client, const cp_method_desc *method,
+                                const ProtobufCMessage *req,
+                                const cp_call_options *opts,
+                                cp_client_stream *stream);
+
+/* One transport attempt of an asynchronous stream start: creates the
+ * stream's call on the client's queue and starts its batches. When the
+ * attempt is decided (a server stream: its first message or its end; a
+ * duplex one: its metadata left or the call failed), the invocation holds
+ * its status and trailers and cp_async_chain_attempt_done runs. Returns 0,
+ * or a negative code with the status set when nothing was started. */
+int cp_astream_attempt_start(cp_invocation *inv, cp_client_stream *stream,
+                             grpc_byte_buffer *request);
+
+/* The chain of an asynchronous stream ended with `rc` and `status` (on the
+ * callback thread): deliveries begin, or the stream ends with that
+ * status. */
+void cp_astream_chain_done(cp_client_stream *stream, int rc,
+                           const cp_status *status);
+
 /* Starts one transport attempt of an asynchronous chain: a copy of
  * `request` sent with the invocation's metadata and deadline. When it ends,
  * the invocation holds its status, response and trailers and

@@ -25,12 +25,12 @@ void cp_client_stream_link(cp_client_stream *s) {
   c->streams = s;
   /* cp_client_close may have run since the start checked `closed`. */
   if (atomic_load(&c->closed)) {
-    grpc_call_cancel(s->gcall, NULL);
+    cp_client_stream_cancel(s);
   }
   pthread_mutex_unlock(&c->mu);
 }
 
-static void unlink_open(cp_client_stream *s) {
+void cp_client_stream_unlink(cp_client_stream *s) {
   cp_client *c = s->client;
   pthread_mutex_lock(&c->mu);
   if (s->prev_open != NULL) {
@@ -46,7 +46,19 @@ static void unlink_open(cp_client_stream *s) {
   pthread_mutex_unlock(&c->mu);
 }
 
+grpc_call_error cp_client_stream_start_batch(cp_client_stream *s,
+                                             const grpc_op *ops, size_t n,
+                                             void *tag) {
+  if (s->async != NULL) {
+    return cp_astream_start_batch(s, ops, n, tag);
+  }
+  return grpc_call_start_batch(s->gcall, ops, n, tag, NULL);
+}
+
 bool cp_client_stream_pluck(cp_client_stream *s, void *tag) {
+  if (s->async != NULL) {
+    return cp_astream_wait_tag(s, tag);
+  }
   grpc_event ev = grpc_completion_queue_pluck(
       s->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
   return ev.type == GRPC_OP_COMPLETE && ev.success;
@@ -121,8 +133,10 @@ void cp_client_stream_free(cp_client_stream *s) {
   if (s->gcall != NULL) {
     grpc_call_unref(s->gcall);
   }
-  grpc_completion_queue_shutdown(s->cq);
-  grpc_completion_queue_destroy(s->cq);
+  if (s->cq != NULL) {
+    grpc_completion_queue_shutdown(s->cq);
+    grpc_completion_queue_destroy(s->cq);
+  }
   pthread_mutex_destroy(&s->recv_mu);
   pthread_mutex_destroy(&s->send_mu);
   free(s);
@@ -254,6 +268,11 @@ int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
     return CP_EINVAL;
   }
   *msg = NULL;
+  if (s->async != NULL) {
+    cp_status_set(status, CP_STATUS_FAILED_PRECONDITION,
+                  "the stream is read by its callback");
+    return CP_ESTATE;
+  }
   pthread_mutex_lock(&s->recv_mu);
   int rc;
   if (s->first != NULL) {
@@ -275,7 +294,9 @@ int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
 }
 
 void cp_client_stream_cancel(cp_client_stream *stream) {
-  if (stream != NULL && stream->gcall != NULL) {
+  if (stream != NULL && stream->async != NULL) {
+    cp_astream_cancel(stream);
+  } else if (stream != NULL && stream->gcall != NULL) {
     grpc_call_cancel(stream->gcall, NULL);
   }
 }
@@ -284,7 +305,11 @@ void cp_client_stream_destroy(cp_client_stream *stream) {
   if (stream == NULL) {
     return;
   }
-  unlink_open(stream);
+  if (stream->async != NULL) {
+    cp_astream_destroy(stream);
+    return;
+  }
+  cp_client_stream_unlink(stream);
   if (!atomic_load(&stream->ended) || stream->send_pending) {
     grpc_call_cancel(stream->gcall, NULL);
   }

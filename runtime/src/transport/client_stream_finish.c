@@ -2,6 +2,7 @@
  * response and the status, from the stream's own operations. */
 #include "cplugin/client.h"
 #include "cplugin/errors.h"
+#include "transport/client_stream_internal.h"
 
 int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
                             cp_status *status) {
@@ -10,6 +11,12 @@ int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
   }
   if (stream == NULL || status == NULL) {
     return CP_EINVAL;
+  }
+  if (stream->async != NULL) {
+    /* Its response goes to the callback given when it was opened. */
+    cp_status_set(status, CP_STATUS_FAILED_PRECONDITION,
+                  "the stream is read by its callback");
+    return CP_ESTATE;
   }
   int rc = cp_client_stream_close_send(stream);
   if (rc != 0 && rc != CP_ESTATE && rc != CP_ECLOSED) {

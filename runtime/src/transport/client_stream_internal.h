@@ -53,6 +53,10 @@ struct cp_client_stream {
   char status_tag;
   char send_tag;
   char close_tag;
+
+  /* Set for a stream started asynchronously (client_stream_async.c): its
+   * call completes on the client's queue instead of `cq` (NULL). */
+  struct cp_astream *async;
 };
 
 /* The next stream in the client's list of open streams (client->mu held). */
@@ -68,8 +72,39 @@ cp_client_stream *cp_client_stream_alloc(cp_client *client,
 /* Starts the RECV_STATUS_ON_CLIENT batch that every stream keeps pending. */
 grpc_call_error cp_client_stream_start_status(cp_client_stream *s);
 
-/* Waits for the completion of `tag` on the stream's queue; its success. */
+/* Waits for the completion of `tag` (one of the stream's *_tag fields) on
+ * the stream's queue, or, for an asynchronous stream, for the callback
+ * thread to report it; its success. */
 bool cp_client_stream_pluck(cp_client_stream *s, void *tag);
+
+/* Starts a sender's batch whose tag field is `tag` (send_tag, close_tag),
+ * for the blocking queue or, on an asynchronous stream, counted among its
+ * pending batches. */
+grpc_call_error cp_client_stream_start_batch(cp_client_stream *s,
+                                             const grpc_op *ops, size_t n,
+                                             void *tag);
+
+/* Removes the stream from the client's list of open streams. */
+void cp_client_stream_unlink(cp_client_stream *s);
+
+/* --- asynchronous streams (client_stream_async.c) --- */
+
+/* The completion of a batch started with cp_client_stream_batch_tag on an
+ * asynchronous stream, waited for by a sender. */
+bool cp_astream_wait_tag(cp_client_stream *s, void *tag);
+grpc_call_error cp_astream_start_batch(cp_client_stream *s, const grpc_op *ops,
+                                       size_t n, void *tag);
+
+/* Before a send or half-close: waits until the stream's start went through
+ * its interceptors. 0 when it did; CP_ECLOSED when the stream ended first;
+ * CP_ESTATE on the client's callback thread before the start (waiting there
+ * would deadlock). */
+int cp_astream_wait_open(cp_client_stream *s);
+
+/* cp_client_stream_cancel and cp_client_stream_destroy of an asynchronous
+ * stream. */
+void cp_astream_cancel(cp_client_stream *s);
+void cp_astream_destroy(cp_client_stream *s);
 
 /* Waits for the final status and records the end (recv_mu held or the
  * stream otherwise exclusive). Returns 0 or CP_ERPC. */

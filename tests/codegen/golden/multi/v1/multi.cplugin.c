@@ -267,6 +267,25 @@ int cp_multi__v1__health_service__watch__next(cp_client_stream *stream,
   return rc;
 }
 
+static void cp_multi__v1__health_service__watch__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_multi__v1__health_service__watch__next_fn)fn)(
+      status, (const Multi__V1__Probe__Response *)msg, user);
+}
+
+int cp_multi__v1__health_service__watch__start_async(
+    cp_client *client, const Multi__V1__Probe__Request *req,
+    const cp_call_options *opts,
+    cp_multi__v1__health_service__watch__next_fn on_message, void *user,
+    cp_client_stream **out) {
+  return cp_client_stream_start_async_typed(
+      client, &cp_multi__v1__health_service__watch__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_multi__v1__health_service__watch__invoke_async,
+      (cp_generic_fn)on_message, user, out);
+}
+
 /* --- multi.v1.ServiceRegistry --------------------------------------------- */
 
 /* The exact types of the members of
@@ -491,6 +510,25 @@ int cp_multi__v1__service_registry__watch_service__next(
     *msg = (Shared__V1__Result *)raw;
   }
   return rc;
+}
+
+static void cp_multi__v1__service_registry__watch_service__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_multi__v1__service_registry__watch_service__next_fn)fn)(
+      status, (const Shared__V1__Result *)msg, user);
+}
+
+int cp_multi__v1__service_registry__watch_service__start_async(
+    cp_client *client, const Shared__V1__Query *req,
+    const cp_call_options *opts,
+    cp_multi__v1__service_registry__watch_service__next_fn on_message,
+    void *user, cp_client_stream **out) {
+  return cp_client_stream_start_async_typed(
+      client, &cp_multi__v1__service_registry__watch_service__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_multi__v1__service_registry__watch_service__invoke_async,
+      (cp_generic_fn)on_message, user, out);
 }
 
 /* --- multi.v1.Uploader ---------------------------------------------------- */
@@ -725,6 +763,23 @@ int cp_multi__v1__uploader__upload__finish(cp_client_stream *stream,
   return rc;
 }
 
+static void cp_multi__v1__uploader__upload__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_multi__v1__uploader__upload__done_fn)fn)(
+      status, (const Multi__V1__LogResponse *)msg, user);
+}
+
+int cp_multi__v1__uploader__upload__open_async(
+    cp_client *client, const cp_call_options *opts,
+    cp_multi__v1__uploader__upload__done_fn done, void *user,
+    cp_client_stream **out) {
+  return cp_client_stream_open_async_typed(
+      client, &cp_multi__v1__uploader__upload__method, opts,
+      cp_multi__v1__uploader__upload__invoke_async, (cp_generic_fn)done, user,
+      out);
+}
+
 int cp_multi__v1__uploader__tail__write(cp_stream *stream,
                                         const Shared__V1__Result *msg) {
   return cp_stream_send(stream, (const ProtobufCMessage *)msg);
@@ -757,6 +812,26 @@ int cp_multi__v1__uploader__tail__next(cp_client_stream *stream,
     *msg = (Shared__V1__Result *)raw;
   }
   return rc;
+}
+
+static void cp_multi__v1__uploader__tail__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_multi__v1__uploader__tail__next_fn)fn)(status,
+                                              (const Shared__V1__Result *)msg,
+                                              user);
+}
+
+int cp_multi__v1__uploader__tail__start_async(
+    cp_client *client, const Shared__V1__Query *req,
+    const cp_call_options *opts,
+    cp_multi__v1__uploader__tail__next_fn on_message, void *user,
+    cp_client_stream **out) {
+  return cp_client_stream_start_async_typed(
+      client, &cp_multi__v1__uploader__tail__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_multi__v1__uploader__tail__invoke_async, (cp_generic_fn)on_message,
+      user, out);
 }
 
 int cp_multi__v1__uploader__talk__read(
@@ -801,4 +876,21 @@ int cp_multi__v1__uploader__talk__next(cp_client_stream *stream,
     *msg = (Multi__V1__Probe__Response *)raw;
   }
   return rc;
+}
+
+static void cp_multi__v1__uploader__talk__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_multi__v1__uploader__talk__next_fn)fn)(
+      status, (const Multi__V1__Probe__Response *)msg, user);
+}
+
+int cp_multi__v1__uploader__talk__open_async(
+    cp_client *client, const cp_call_options *opts,
+    cp_multi__v1__uploader__talk__next_fn on_message, void *user,
+    cp_client_stream **out) {
+  return cp_client_stream_open_async_typed(
+      client, &cp_multi__v1__uploader__talk__method, opts,
+      cp_multi__v1__uploader__talk__invoke_async, (cp_generic_fn)on_message,
+      user, out);
 }

@@ -20,9 +20,14 @@
  *                          a typed callback, a cp_P__<m>__done_fn
  *   cp_P__<m>__start   client stub that starts a server-streaming method
  *   cp_P__<m>__next    reads the next message of such a stream
+ *   cp_P__<m>__start_async  the same without blocking: each message, then
+ *                           the end, goes to a typed cp_P__<m>__next_fn
  *   cp_P__<m>__open    client stub that opens a client-streaming or
  *                      bidirectional method; __send sends one message,
  *                      __finish half-closes and returns the one response
+ *   cp_P__<m>__open_async  opens without blocking; the responses go to a
+ *                          cp_P__<m>__next_fn (bidirectional) or the one
+ *                          response to a cp_P__<m>__done_fn
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
 #ifndef CPLUGIN_multi_2fv1_2fmulti_2eproto_CPLUGIN_H
@@ -212,6 +217,26 @@ int cp_multi__v1__health_service__watch__next(cp_client_stream *stream,
                                               Multi__V1__Probe__Response **msg,
                                               cp_status *status);
 
+/* The responses of a stream started with
+ * cp_multi__v1__health_service__watch__start_async: each message with an OK
+ * status, then exactly once the final status with msg NULL. Both are lent to
+ * the callback: the runtime frees the message when the callback returns
+ * (copy what you keep). Runs on the client's callback thread (see
+ * cp_client_stream_start_async) and must not block. */
+typedef void (*cp_multi__v1__health_service__watch__next_fn)(
+    const cp_status *status, const Multi__V1__Probe__Response *msg, void *user);
+
+/* Starts /multi.v1.HealthService/Watch without blocking, as
+ * cp_client_stream_start_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. */
+int cp_multi__v1__health_service__watch__start_async(
+    cp_client *client, const Multi__V1__Probe__Request *req,
+    const cp_call_options *opts,
+    cp_multi__v1__health_service__watch__next_fn on_message, void *user,
+    cp_client_stream **out);
+
 /* --- multi.v1.ServiceRegistry --------------------------------------------- */
 
 /* Method descriptors of multi.v1.ServiceRegistry. */
@@ -351,6 +376,26 @@ int cp_multi__v1__service_registry__watch_service__start(
 int cp_multi__v1__service_registry__watch_service__next(
     cp_client_stream *stream, Shared__V1__Result **msg, cp_status *status);
 
+/* The responses of a stream started with
+ * cp_multi__v1__service_registry__watch_service__start_async: each message
+ * with an OK status, then exactly once the final status with msg NULL. Both
+ * are lent to the callback: the runtime frees the message when the callback
+ * returns (copy what you keep). Runs on the client's callback thread (see
+ * cp_client_stream_start_async) and must not block. */
+typedef void (*cp_multi__v1__service_registry__watch_service__next_fn)(
+    const cp_status *status, const Shared__V1__Result *msg, void *user);
+
+/* Starts /multi.v1.ServiceRegistry/WatchService without blocking, as
+ * cp_client_stream_start_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. */
+int cp_multi__v1__service_registry__watch_service__start_async(
+    cp_client *client, const Shared__V1__Query *req,
+    const cp_call_options *opts,
+    cp_multi__v1__service_registry__watch_service__next_fn on_message,
+    void *user, cp_client_stream **out);
+
 /* --- multi.v1.Uploader ---------------------------------------------------- */
 
 /* Method descriptors of multi.v1.Uploader. */
@@ -473,6 +518,24 @@ int cp_multi__v1__uploader__upload__finish(cp_client_stream *stream,
                                            Multi__V1__LogResponse **resp,
                                            cp_status *status);
 
+/* The outcome of cp_multi__v1__uploader__upload__open_async: runs exactly
+ * once, with OK and the response (lent: freed when the callback returns), or
+ * with the failure and NULL. Runs on the client's callback thread and must
+ * not block. */
+typedef void (*cp_multi__v1__uploader__upload__done_fn)(
+    const cp_status *status, const Multi__V1__LogResponse *resp, void *user);
+
+/* Opens /multi.v1.Uploader/Upload without blocking, as
+ * cp_client_stream_open_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. Send with
+ * cp_multi__v1__uploader__upload__send, then cp_client_stream_close_send. */
+int cp_multi__v1__uploader__upload__open_async(
+    cp_client *client, const cp_call_options *opts,
+    cp_multi__v1__uploader__upload__done_fn done, void *user,
+    cp_client_stream **out);
+
 /* Writes one message of /multi.v1.Uploader/Tail's stream, as cp_stream_send
  * does (serialised now; CP_EAGAIN when the client reads too slowly). */
 int cp_multi__v1__uploader__tail__write(cp_stream *stream,
@@ -497,6 +560,26 @@ int cp_multi__v1__uploader__tail__start(cp_client *client,
 int cp_multi__v1__uploader__tail__next(cp_client_stream *stream,
                                        Shared__V1__Result **msg,
                                        cp_status *status);
+
+/* The responses of a stream started with
+ * cp_multi__v1__uploader__tail__start_async: each message with an OK status,
+ * then exactly once the final status with msg NULL. Both are lent to the
+ * callback: the runtime frees the message when the callback returns (copy
+ * what you keep). Runs on the client's callback thread (see
+ * cp_client_stream_start_async) and must not block. */
+typedef void (*cp_multi__v1__uploader__tail__next_fn)(
+    const cp_status *status, const Shared__V1__Result *msg, void *user);
+
+/* Starts /multi.v1.Uploader/Tail without blocking, as
+ * cp_client_stream_start_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. */
+int cp_multi__v1__uploader__tail__start_async(
+    cp_client *client, const Shared__V1__Query *req,
+    const cp_call_options *opts,
+    cp_multi__v1__uploader__tail__next_fn on_message, void *user,
+    cp_client_stream **out);
 
 /* Receives each message the client sends on /multi.v1.Uploader/Talk, then
  * NULL after its last one; the message is valid during the call only (see
@@ -537,6 +620,26 @@ int cp_multi__v1__uploader__talk__send(cp_client_stream *stream,
 int cp_multi__v1__uploader__talk__next(cp_client_stream *stream,
                                        Multi__V1__Probe__Response **msg,
                                        cp_status *status);
+
+/* The responses of a stream started with
+ * cp_multi__v1__uploader__talk__open_async: each message with an OK status,
+ * then exactly once the final status with msg NULL. Both are lent to the
+ * callback: the runtime frees the message when the callback returns (copy
+ * what you keep). Runs on the client's callback thread (see
+ * cp_client_stream_start_async) and must not block. */
+typedef void (*cp_multi__v1__uploader__talk__next_fn)(
+    const cp_status *status, const Multi__V1__Probe__Response *msg, void *user);
+
+/* Opens /multi.v1.Uploader/Talk without blocking, as
+ * cp_client_stream_open_async does, through the client's interceptors; its
+ * responses go to the callback. Returns 0 with *out set (destroy it with
+ * cp_client_stream_destroy; the callback's end runs exactly once), or a
+ * negative code and the callback never runs. Send with
+ * cp_multi__v1__uploader__talk__send, then cp_client_stream_close_send. */
+int cp_multi__v1__uploader__talk__open_async(
+    cp_client *client, const cp_call_options *opts,
+    cp_multi__v1__uploader__talk__next_fn on_message, void *user,
+    cp_client_stream **out);
 
 #ifdef __cplusplus
 }

@@ -238,6 +238,25 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__next(
   return rc;
 }
 
+static void cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__invoke_async(
+    cp_generic_fn fn, const cp_status *status, const ProtobufCMessage *msg,
+    void *user) {
+  ((cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__next_fn)fn)(
+      status, (const MyPkg__Sub2Pkg__V1__MReq *)msg, user);
+}
+
+int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__start_async(
+    cp_client *client, const MyPkg__Sub2Pkg__V1__MReq__InX *req,
+    const cp_call_options *opts,
+    cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__next_fn on_message,
+    void *user, cp_client_stream **out) {
+  return cp_client_stream_start_async_typed(
+      client, &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__invoke_async,
+      (cp_generic_fn)on_message, user, out);
+}
+
 /* --- My_pkg.Sub2Pkg.v1.Empty ---------------------------------------------- */
 
 const cp_service_desc cp_my_pkg__sub2_pkg__v1__empty__service = {
