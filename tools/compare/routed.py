@@ -19,11 +19,12 @@ seconds' worth of calls (a count, as compare.py does: h2load counts gRPC
 errors as HTTP 200, so the round passes only when the provider's
 `SERVED ok=<n>` equals every h2load success of the round and the host
 answered none itself). Reported per measurement: calls/s, h2load's mean
-latency, the host's and the provider's CPU per call (from /proc), and the
-load average; then the medians over the rounds and routed / direct.
+latency, the host's and the provider's CPU per call (from /proc), the load
+average and the cores other processes kept busy meanwhile; then the medians
+over the rounds and routed / direct.
 
 Usage: routed.py --cpluginctl PATH [--rounds 3] [--duration 10]
-                 [--out DIR] [--quick]
+                 [--host-threads N] [--only 1x1|4x32] [--out DIR] [--quick]
 """
 
 import argparse
@@ -55,11 +56,12 @@ def h2load(port, headers, body_path, n, clients, streams):
     return r
 
 
-def start_pair(cpluginctl, log_dir):
+def start_pair(cpluginctl, log_dir, host_threads):
+    threads = ["--threads", str(host_threads)] if host_threads else []
     host = compare.Server(
         "host",
         [cpluginctl, "serve", "--listen", "127.0.0.1:0", "--chain", "on", "--rate", str(compare.FULL_RATE),
-         "--burst", str(compare.FULL_BURST), "--metrics-port", "off", "--provider-type", TYPE],
+         "--burst", str(compare.FULL_BURST), "--metrics-port", "off", "--provider-type", TYPE] + threads,
         os.path.join(log_dir, "host.log"),
     )
     try:
@@ -94,8 +96,15 @@ def measure(kind, conc, host, provider, ident, token, body, duration):
     per = clients * streams
     n = max(10 * per, int(warm["req_per_s"] * duration) // per * per)
     cpu0 = (compare.cpu_seconds(host.proc.pid), compare.cpu_seconds(provider.proc.pid))
+    busy0, kids0, t0 = compare.machine_busy_seconds(), compare.children_cpu_seconds(), time.monotonic()
     meas = h2load(port, headers, body, n, clients, streams)
+    busy1, kids1, t1 = compare.machine_busy_seconds(), compare.children_cpu_seconds(), time.monotonic()
     cpu1 = (compare.cpu_seconds(host.proc.pid), compare.cpu_seconds(provider.proc.pid))
+    if None not in (busy0, busy1) + cpu0 + cpu1 and t1 > t0:
+        # Cores busy with anything but host, provider and h2load meanwhile:
+        # how quiet the shared machine was.
+        ours = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]) + (kids1 - kids0)
+        rec["other_cpu_cores"] = max(0.0, (busy1 - busy0) - ours) / (t1 - t0)
     rec["calls"] += meas.get("succeeded", 0)
     if "problem" in meas:
         rec["problem"] = meas["problem"]
@@ -108,12 +117,16 @@ def measure(kind, conc, host, provider, ident, token, body, duration):
     return rec
 
 
+def concurrencies(args):
+    return [c for c in CONCURRENCIES if args.only in (None, c[0])]
+
+
 def run_round(i, args, body, log_dir):
-    host, provider, ident, token = start_pair(args.cpluginctl, log_dir)
+    host, provider, ident, token = start_pair(args.cpluginctl, log_dir, args.host_threads)
     records = []
     try:
         order = ("routed", "direct") if i % 2 == 0 else ("direct", "routed")
-        for conc in CONCURRENCIES:
+        for conc in concurrencies(args):
             for kind in order:
                 rec = measure(kind, conc, host, provider, ident, token, body, args.duration)
                 rec["round"] = i + 1
@@ -143,6 +156,8 @@ def main():
     ap.add_argument("--cpluginctl", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    ap.add_argument("--host-threads", type=int, default=0, help="the host's server threads (default: one per CPU)")
+    ap.add_argument("--only", choices=[c[0] for c in CONCURRENCIES], help="measure one concurrency only")
     ap.add_argument("--quick", action="store_true", help="1 round, 1 s each")
     ap.add_argument("--out", default=None, help="directory for routed.json and the logs")
     args = ap.parse_args()
@@ -164,7 +179,7 @@ def main():
              "| routed / direct mean | host CPU per routed call | provider CPU per call (routed, direct) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     summary = {}
-    for name, _, _ in CONCURRENCIES:
+    for name, _, _ in concurrencies(args):
         rr, dr = med(records, "routed", name, "req_per_s"), med(records, "direct", name, "req_per_s")
         rm, dm = med(records, "routed", name, "mean_us"), med(records, "direct", name, "mean_us")
         hc = med(records, "routed", name, "host_cpu_us")
