@@ -21,7 +21,7 @@ static const char kUsageMain[] =
     "call\n"
     "  load       the load generator (presets: steady, burst, ratelimit, "
     "routed,\n"
-    "             fanout)\n"
+    "             fanout, bidi)\n"
     "\n"
     "cpluginctl <command> --help shows the command's options.\n";
 
@@ -89,7 +89,8 @@ static const char kUsageMiddle[] =
     "stdout: LISTENING <port>, REGISTERED; at SIGINT/SIGTERM SERVED ok=<n>\n";
 
 static const char kUsageLoad[] =
-    "usage: cpluginctl load [--preset steady|burst|ratelimit|routed|fanout]\n"
+    "usage: cpluginctl load [--preset "
+    "steady|burst|ratelimit|routed|fanout|bidi]\n"
     "                       [--rate R | --concurrency C | --requests N]\n"
     "                       [--plugins N] [--duration S] [--target ADDR]\n"
     "                       [--provider ADDR] [--chain on|off]\n"
@@ -98,7 +99,7 @@ static const char kUsageLoad[] =
     "                       [--max-requests N] [--json FILE]\n"
     "                       [--middle deferred|pool|blocking]\n"
     "                       [--middle-threads N] [--pool-threads N]\n"
-    "                       [--delay-ms MS]\n"
+    "                       [--delay-ms MS] [--streams N]\n"
     "  --preset P        steady: 100 plugins x 10 req/s for 60 s\n"
     "                    burst: 100 plugins, ramp 100 -> 5000 req/s, hold\n"
     "                    ratelimit: one identity, 1000 calls at once\n"
@@ -107,6 +108,8 @@ static const char kUsageLoad[] =
     "                    fanout: 256 calls in flight through the host to a\n"
     "                    middle plugin (2 threads) whose Echo makes one\n"
     "                    routed call to a provider answering after 50 ms\n"
+    "                    bidi: N Chat streams through the host's router and\n"
+    "                    N straight to the provider, ping-pong, 20 s\n"
     "  --rate R          open loop: R calls per second in total, latency\n"
     "                    from the scheduled send time (burst: the peak)\n"
     "  --concurrency C   closed loop: C calls in flight (custom runs and\n"
@@ -132,6 +135,8 @@ static const char kUsageLoad[] =
     "  --pool-threads N  fanout with --middle pool: its worker pool's\n"
     "                    threads (default 16)\n"
     "  --delay-ms MS     fanout: the provider's answer delay (default 50)\n"
+    "  --streams N       bidi: streams of each kind, one plugin and thread\n"
+    "                    each (default 4, max 64)\n"
     "exit: 0 done, 1 could not run (or a started host failed), 2 usage,\n"
     "      3 a preset's behaviour check failed, 130 interrupted\n";
 
@@ -169,6 +174,8 @@ const char *ctl_preset_name(ctl_preset preset) {
       return "routed";
     case CTL_PRESET_FANOUT:
       return "fanout";
+    case CTL_PRESET_BIDI:
+      return "bidi";
     case CTL_PRESET_NONE:
       break;
   }
@@ -653,14 +660,14 @@ static bool load_opt(const char *name) {
       "--concurrency",    "--plugins",       "--duration",     "--requests",
       "--chain",          "--max-requests",  "--max-inflight", "--payload",
       "--timeout-ms",     "--serve-threads", "--json",         "--middle",
-      "--middle-threads", "--pool-threads",  "--delay-ms"};
+      "--middle-threads", "--pool-threads",  "--delay-ms",     "--streams"};
   return ONE_OF(name, names);
 }
 
 static int parse_preset(const char *v, ctl_preset *out) {
-  static const ctl_preset all[] = {CTL_PRESET_STEADY, CTL_PRESET_BURST,
+  static const ctl_preset all[] = {CTL_PRESET_STEADY,    CTL_PRESET_BURST,
                                    CTL_PRESET_RATELIMIT, CTL_PRESET_ROUTED,
-                                   CTL_PRESET_FANOUT};
+                                   CTL_PRESET_FANOUT,    CTL_PRESET_BIDI};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     if (strcmp(v, ctl_preset_name(all[i])) == 0) {
       *out = all[i];
@@ -678,7 +685,7 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
     if (parse_preset(v, &o->preset) != 0) {
       return FAIL(err, err_len,
                   "--preset: unknown preset \"%s\" (steady, burst, "
-                  "ratelimit, routed, fanout)",
+                  "ratelimit, routed, fanout, bidi)",
                   v);
     }
   } else if (strcmp(n, "--target") == 0 || strcmp(n, "--provider") == 0) {
@@ -738,6 +745,7 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
         {"--middle-threads", 1, CTL_MAX_THREADS},
         {"--pool-threads", 1, CTL_MAX_POOL_THREADS},
         {"--delay-ms", 1, CTL_MAX_DELAY_MS},
+        {"--streams", 1, CTL_MAX_STREAMS},
     };
     size_t k = 0;
     while (strcmp(nums[k].name, n) != 0) {
@@ -785,9 +793,13 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
         o->pool_threads = (unsigned)u;
         o->has_pool_threads = true;
         break;
-      default:
+      case 10:
         o->delay_ms = (uint32_t)u;
         o->has_delay = true;
+        break;
+      default:
+        o->streams = (uint32_t)u;
+        o->has_streams = true;
         break;
     }
   }
@@ -832,6 +844,14 @@ static int load_check(const ctl_load_args *o, char *err, size_t err_len) {
         return FAIL(err, err_len, "--pool-threads is for --middle pool");
       }
       break;
+    case CTL_PRESET_BIDI:
+      if (modes != 0 || o->has_plugins) {
+        return FAIL(err, err_len,
+                    "the bidi preset sends ping-pong on --streams N streams "
+                    "(one plugin each): --rate, --concurrency, --requests "
+                    "and --plugins do not apply");
+      }
+      break;
     default:
       if (o->has_concurrency || o->has_requests) {
         return FAIL(err, err_len,
@@ -853,15 +873,19 @@ static int load_check(const ctl_load_args *o, char *err, size_t err_len) {
                 "--chain and --serve-threads configure the host cpluginctl "
                 "starts; with --target the host is yours");
   }
-  bool routed = o->preset == CTL_PRESET_ROUTED;
+  if (o->has_streams && o->preset != CTL_PRESET_BIDI) {
+    return FAIL(err, err_len, "--streams is for --preset bidi");
+  }
+  bool routed = o->preset == CTL_PRESET_ROUTED || o->preset == CTL_PRESET_BIDI;
   if (o->provider != NULL && !(routed && o->target != NULL)) {
     return FAIL(err, err_len,
-                "--provider is for --preset routed with --target");
+                "--provider is for --preset routed or bidi with --target");
   }
   if (routed && o->target != NULL && o->provider == NULL) {
     return FAIL(err, err_len,
-                "--preset routed with --target needs --provider ADDR (the "
-                "provider's own address, for the direct calls)");
+                "--preset %s with --target needs --provider ADDR (the "
+                "provider's own address, for the direct calls)",
+                ctl_preset_name(o->preset));
   }
   if (o->has_concurrency && o->concurrency > o->max_inflight) {
     return FAIL(err, err_len, "--concurrency %u exceeds --max-inflight %u",

@@ -40,6 +40,8 @@ enum {
 #define CTL_MAX_PAYLOAD 1048576u /* 1 MiB */
 #define CTL_MAX_TIMEOUT_MS 60000u
 #define CTL_MAX_THREADS 256u
+/* Bidirectional streams of the bidi preset (--streams): one thread each. */
+#define CTL_MAX_STREAMS 64u
 /* A provider's answer delay (--delay-ms). */
 #define CTL_MAX_DELAY_MS 60000u
 /* A middle plugin's worker pool (--pool-threads): cp_server_run_blocking's
@@ -100,7 +102,8 @@ typedef enum ctl_preset {
   CTL_PRESET_BURST,
   CTL_PRESET_RATELIMIT,
   CTL_PRESET_ROUTED,
-  CTL_PRESET_FANOUT
+  CTL_PRESET_FANOUT,
+  CTL_PRESET_BIDI
 } ctl_preset;
 
 typedef struct ctl_load_args {
@@ -136,6 +139,9 @@ typedef struct ctl_load_args {
   bool has_delay;
   uint32_t delay_ms;
   bool has_timeout;
+  /* bidi only: streams per kind (routed, direct), one plugin each. */
+  bool has_streams;
+  uint32_t streams;
 } ctl_load_args;
 
 int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,

@@ -1,6 +1,7 @@
-/* cpluginctl — the LoadService Echo handler that `serve` and `provider`
- * register: answers with the request's payload and counts the calls it
- * answered OK (the SERVED ok=<n> line).
+/* cpluginctl — the LoadService handlers that `serve` and `provider`
+ * register: Echo answers with the request's payload; Chat (bidirectional)
+ * echoes each message's payload as it comes. The counter counts the Echo
+ * calls answered OK plus the Chat messages echoed (the SERVED ok=<n> line).
  *
  * Thread safety: the handler runs on any server thread; the count is atomic.
  */
@@ -21,11 +22,11 @@ typedef struct ctl_echo_counter ctl_echo_counter;
 ctl_echo_counter *ctl_echo_counter_create(void);
 void ctl_echo_counter_destroy(ctl_echo_counter *counter);
 
-/* Registers Echo on `server`, counting into `counter` (which must outlive
+/* Registers Echo and Chat on `server`, counting into `counter` (which must outlive
  * the server). Returns 0 or a CP_E* code. */
 int ctl_echo_register(cp_server *server, ctl_echo_counter *counter);
 
-/* Echo calls the handler completed with OK so far. */
+/* Echo calls completed with OK plus Chat messages echoed so far. */
 uint64_t ctl_echo_ok(const ctl_echo_counter *counter);
 
 #endif /* CPLUGINCTL_ECHO_HANDLER_H */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bidi.h"
 #include "children.h"
 #include "cli.h"
 #include "commands.h"
@@ -271,7 +272,9 @@ int ctl_cmd_load(int argc, char **argv) {
           ctl_preset_name(s.preset), s.plan.plugins, s.plan.host_target);
 
   ctl_result res;
-  int rc = ctl_run(&s.plan, &res, err, sizeof err);
+  int rc = s.plan.mode == CTL_MODE_BIDI
+               ? ctl_run_bidi(&s.plan, &res, err, sizeof err)
+               : ctl_run(&s.plan, &res, err, sizeof err);
   bool children_ok = stop_children(&st, &rep) == 0;
   if (rc != 0) {
     fprintf(stderr, "cpluginctl load: %s\n", err);

@@ -379,13 +379,18 @@ static void init_live(run *r) {
   atomic_init(&r->last_done_ns, 0);
 }
 
-static void add_into(ctl_phase *total, const ctl_phase *ph) {
+void ctl_phase_add(ctl_phase *total, const ctl_phase *ph) {
   total->scheduled += ph->scheduled;
   total->sent += ph->sent;
   total->dropped_inflight += ph->dropped_inflight;
   total->send_errors += ph->send_errors;
   total->completed += ph->completed;
   total->ok_in_window += ph->ok_in_window;
+  total->streams += ph->streams;
+  total->streams_ok += ph->streams_ok;
+  if (total->stream_error[0] == '\0') {
+    memcpy(total->stream_error, ph->stream_error, CTL_MESSAGE_MAX);
+  }
   for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
     total->status[c] += ph->status[c];
     if (total->first_message[c][0] == '\0') {
@@ -428,7 +433,7 @@ static void collect(run *r, ctl_result *out) {
     if (last > last_send_all) {
       last_send_all = last;
     }
-    add_into(&out->total, ph);
+    ctl_phase_add(&out->total, ph);
   }
   double planned = 0;
   for (size_t s = 0; p->mode == CTL_MODE_OPEN && s < p->segment_count; s++) {

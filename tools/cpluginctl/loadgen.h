@@ -45,7 +45,8 @@ typedef enum ctl_call_kind {
 typedef enum ctl_mode {
   CTL_MODE_OPEN = 0,
   CTL_MODE_CLOSED,
-  CTL_MODE_VOLLEY
+  CTL_MODE_VOLLEY,
+  CTL_MODE_BIDI /* ping-pong on bidirectional streams: bidi.h, not ctl_run */
 } ctl_mode;
 
 #define CTL_MAX_SEGMENTS 4
@@ -64,6 +65,9 @@ typedef struct ctl_plan {
   uint32_t concurrency; /* closed loop */
   double duration_s;    /* closed loop */
   uint32_t volley;      /* volley */
+  /* bidi: `plugins` streams of each kind, alternating kinds every
+   * slice_ms over duration_s. */
+  uint32_t slice_ms;
   uint64_t max_requests;
   uint32_t max_inflight;
   uint32_t payload_bytes;
@@ -98,6 +102,12 @@ typedef struct ctl_phase {
   char first_message[CP_STATUS_CODE_COUNT][CTL_MESSAGE_MAX];
   ctl_hist *all; /* latency of every completed call */
   ctl_hist *ok;  /* latency of the calls that ended OK */
+  /* bidi: the phase's streams, how many ended with OK after the client
+   * half-closed, and how the first other one ended ("CODE: message"). A
+   * "call" above is one message and its echo. */
+  uint32_t streams;
+  uint32_t streams_ok;
+  char stream_error[CTL_MESSAGE_MAX];
 } ctl_phase;
 
 typedef struct ctl_result {
@@ -117,6 +127,10 @@ typedef struct ctl_result {
 int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len);
 
 void ctl_result_free(ctl_result *r);
+
+/* Adds the counts and histograms of `ph` into `total` (its first messages
+ * where `total` has none yet). */
+void ctl_phase_add(ctl_phase *total, const ctl_phase *ph);
 
 /* ok_in_window / elapsed_s, or 0 when nothing was timed. */
 double ctl_phase_ok_rate(const ctl_phase *ph);

@@ -121,6 +121,29 @@ static void routed(const ctl_load_args *a, ctl_setup *s) {
            p->plugins, rate, rate, duration);
 }
 
+static void bidi(const ctl_load_args *a, ctl_setup *s) {
+  ctl_plan *p = &s->plan;
+  p->mode = CTL_MODE_BIDI;
+  p->plugins = a->has_streams ? a->streams : 4;
+  p->duration_s = a->has_duration ? a->duration_s : 20;
+  /* Half a second per slice; at least two slices of each kind. */
+  double slice_ms = p->duration_s * 1000 / 4;
+  p->slice_ms = slice_ms < 500 ? (uint32_t)(slice_ms < 1 ? 1 : slice_ms) : 500;
+  p->kinds[0] = CTL_CALL_ROUTED;
+  p->kind_names[0] = "routed";
+  p->kinds[1] = CTL_CALL_PROVIDER;
+  p->kind_names[1] = "direct";
+  p->kind_count = 2;
+  p->service_type = CTL_ROUTED_TYPE;
+  s->needs_provider = true;
+  s->provider_type = CTL_ROUTED_TYPE;
+  snprintf(s->description, sizeof s->description,
+           "%u Chat streams through the host's router + %u straight to the "
+           "provider, ping-pong (one message in flight per stream), the "
+           "kinds alternating every %u ms for %g s",
+           p->plugins, p->plugins, p->slice_ms, p->duration_s);
+}
+
 /* Calls at once the middle's style lets wait for the provider. */
 static unsigned fanout_parallel(const ctl_setup *s, uint32_t concurrency) {
   unsigned limit = s->middle == CTL_MIDDLE_POOL       ? s->pool_threads
@@ -183,6 +206,9 @@ void ctl_preset_setup(const ctl_load_args *a, ctl_setup *s) {
       break;
     case CTL_PRESET_FANOUT:
       fanout(a, s);
+      break;
+    case CTL_PRESET_BIDI:
+      bidi(a, s);
       break;
     case CTL_PRESET_NONE:
     default:
@@ -365,6 +391,56 @@ static size_t routed_checks(const ctl_result *r, ctl_check *out, size_t cap) {
   return n;
 }
 
+/* Every message echoed and every stream ended OK. */
+static void bidi_ok(const ctl_phase *ph, ctl_check *c) {
+  static const cp_status_code ok[] = {CP_STATUS_OK};
+  char rest[120];
+  uint64_t bad = others(ph, ok, 1, rest, sizeof rest);
+  snprintf(c->what, sizeof c->what, "%s", ph->name);
+  snprintf(c->expected, sizeof c->expected,
+           "every message echoed; every stream ended OK after the client "
+           "half-closed");
+  snprintf(c->measured, sizeof c->measured,
+           "echoed %llu of %llu; other: %s; streams OK %u of %u%s%.100s",
+           (unsigned long long)ph->status[CP_STATUS_OK],
+           (unsigned long long)ph->sent, rest, ph->streams_ok, ph->streams,
+           ph->stream_error[0] != '\0' ? "; first other end: " : "",
+           ph->stream_error);
+  c->behaviour = true;
+  c->pass =
+      ph->status[CP_STATUS_OK] > 0 && bad == 0 && ph->streams_ok == ph->streams;
+}
+
+static size_t bidi_checks(const ctl_result *r, ctl_check *out, size_t cap) {
+  size_t n = 0;
+  ctl_check *c;
+  for (size_t i = 0; i < r->phase_count && i < 2; i++) {
+    if ((c = add(out, cap, &n)) != NULL) {
+      bidi_ok(&r->phases[i], c);
+    }
+  }
+  if (r->phase_count >= 2 && (c = add(out, cap, &n)) != NULL) {
+    const ctl_phase *rt = &r->phases[0];
+    const ctl_phase *d = &r->phases[1];
+    double rr = ctl_phase_ok_rate(rt);
+    double dr = ctl_phase_ok_rate(d);
+    snprintf(c->what, sizeof c->what, "routing cost");
+    snprintf(c->expected, sizeof c->expected,
+             "routed against direct: messages/s and the round trip per "
+             "message (the host's relay, one message in flight per "
+             "direction)");
+    snprintf(c->measured, sizeof c->measured,
+             "%.1f / %.1f msg/s = %.2fx; p50 %.3f / %.3f ms, p99 %.3f / "
+             "%.3f ms",
+             rr, dr, dr > 0 ? rr / dr : 0, ms(ctl_hist_quantile(rt->ok, 0.5)),
+             ms(ctl_hist_quantile(d->ok, 0.5)),
+             ms(ctl_hist_quantile(rt->ok, 0.99)),
+             ms(ctl_hist_quantile(d->ok, 0.99)));
+    c->pass = true;
+  }
+  return n;
+}
+
 /* The host's router admits 256 routed calls in flight per caller identity
  * (cp_router_options.max_inflight_per_caller, which cp_host_options does
  * not expose) and counts a forwarded call until its own completion ran, a
@@ -439,6 +515,8 @@ size_t ctl_preset_checks(const ctl_setup *s, const ctl_result *r,
       return ratelimit_checks(s, r, out, cap);
     case CTL_PRESET_ROUTED:
       return routed_checks(r, out, cap);
+    case CTL_PRESET_BIDI:
+      return bidi_checks(r, out, cap);
     case CTL_PRESET_FANOUT:
       if ((c = add(out, cap, &n)) != NULL) {
         fanout_statuses(&r->total, c);

@@ -19,6 +19,9 @@
  *              styles (deferred, pool, blocking: middle_echo.h). Reported
  *              beside the ceiling the style allows: concurrency / delay
  *              (deferred), pool threads / delay, middle threads / delay.
+ *   bidi       4 Chat streams through the host's router to a `cpluginctl
+ *              provider` and 4 straight to it, ping-pong, 20 s, the kinds
+ *              alternating every 500 ms (bidi.h); --streams N sets the 4.
  * --rate, --plugins, --duration and --requests override the numbers (for
  * burst, --rate is the peak). Without a preset, the run is custom: one of
  * --rate, --concurrency or --requests, 1 plugin, 10 s.
@@ -50,7 +53,7 @@ typedef struct ctl_setup {
    * (0 = serve's default, effectively unlimited). */
   uint32_t limit_rate;
   uint32_t limit_burst;
-  bool needs_provider; /* routed, fanout: also start `cpluginctl provider` */
+  bool needs_provider;        /* routed, fanout, bidi: also start a provider */
   const char *provider_type;  /* the type it registers as */
   uint32_t provider_delay_ms; /* its --delay-ms (fanout) */
   /* fanout: also start `cpluginctl middle` with these. */

@@ -21,6 +21,7 @@ double ctl_phase_rate(const ctl_phase *ph) {
 static const char *mode_name(ctl_mode mode) {
   return mode == CTL_MODE_CLOSED   ? "closed loop"
          : mode == CTL_MODE_VOLLEY ? "volley"
+         : mode == CTL_MODE_BIDI   ? "bidi ping-pong"
                                    : "open loop";
 }
 
@@ -40,18 +41,33 @@ static void text_latency(FILE *f, const char *label, const ctl_hist *h) {
           (unsigned long long)ctl_hist_count(h));
 }
 
+/* The head of a bidi phase: messages, not calls. */
+static void text_bidi_head(FILE *f, const ctl_phase *ph) {
+  fprintf(f, "  messages %llu sent, %llu echoed in %.3f s = %.1f msg/s\n",
+          (unsigned long long)ph->sent,
+          (unsigned long long)ph->status[CP_STATUS_OK], ph->elapsed_s,
+          ctl_phase_ok_rate(ph));
+  fprintf(f, "  streams  %u, %u ended OK%s%s\n", ph->streams, ph->streams_ok,
+          ph->stream_error[0] != '\0' ? "; first other end: " : "",
+          ph->stream_error);
+}
+
 static void text_phase(FILE *f, const ctl_phase *ph, ctl_mode mode,
                        uint32_t max_inflight) {
   fprintf(f, "%s\n", ph->name);
-  fprintf(f, "  sent     %llu of %llu scheduled in %.3f s = %.1f req/s",
-          (unsigned long long)ph->sent, (unsigned long long)ph->scheduled,
-          ph->elapsed_s, ctl_phase_rate(ph));
-  if (mode == CTL_MODE_OPEN && ph->target_rate > 0) {
-    fprintf(f, " (target %.1f req/s)", ph->target_rate);
+  if (mode == CTL_MODE_BIDI) {
+    text_bidi_head(f, ph);
+  } else {
+    fprintf(f, "  sent     %llu of %llu scheduled in %.3f s = %.1f req/s",
+            (unsigned long long)ph->sent, (unsigned long long)ph->scheduled,
+            ph->elapsed_s, ctl_phase_rate(ph));
+    if (mode == CTL_MODE_OPEN && ph->target_rate > 0) {
+      fprintf(f, " (target %.1f req/s)", ph->target_rate);
+    }
+    fprintf(f, "\n  dropped (in-flight cap %u) %llu, send errors %llu\n",
+            max_inflight, (unsigned long long)ph->dropped_inflight,
+            (unsigned long long)ph->send_errors);
   }
-  fprintf(f, "\n  dropped (in-flight cap %u) %llu, send errors %llu\n",
-          max_inflight, (unsigned long long)ph->dropped_inflight,
-          (unsigned long long)ph->send_errors);
   fprintf(f, "  statuses ");
   bool any = false;
   for (int c = 0; c < CP_STATUS_CODE_COUNT; c++) {
@@ -107,10 +123,16 @@ void ctl_report_text(FILE *f, const ctl_report *rep) {
     fprintf(f, "ceiling  %.1f calls/s (%s style)\n", s->ceiling,
             ctl_middle_style_name(s->middle));
   }
-  fprintf(f,
-          "latency  from the %s send time; each plugin its own identity "
-          "and connection\n",
-          p->mode == CTL_MODE_CLOSED ? "actual" : "scheduled");
+  if (p->mode == CTL_MODE_BIDI) {
+    fprintf(f,
+            "latency  per message: its send to its echo; each stream its own "
+            "plugin (identity, connection) and thread\n");
+  } else {
+    fprintf(f,
+            "latency  from the %s send time; each plugin its own identity "
+            "and connection\n",
+            p->mode == CTL_MODE_CLOSED ? "actual" : "scheduled");
+  }
   if (r->interrupted) {
     fprintf(f, "NOTE     interrupted: the figures cover the run until then\n");
   }
@@ -149,8 +171,16 @@ void ctl_report_text(FILE *f, const ctl_report *rep) {
   }
   if (rep->has_host_served || rep->has_provider_served ||
       rep->has_middle_served) {
-    fprintf(f, " (calls the handlers answered OK; the client saw OK %llu)\n",
-            (unsigned long long)r->total.status[CP_STATUS_OK]);
+    if (p->mode == CTL_MODE_BIDI) {
+      fprintf(f,
+              " (Chat messages echoed; the client saw OK %llu, plus %zu "
+              "unmeasured warm-up messages, one per stream)\n",
+              (unsigned long long)r->total.status[CP_STATUS_OK],
+              (size_t)p->plugins * p->kind_count);
+    } else {
+      fprintf(f, " (calls the handlers answered OK; the client saw OK %llu)\n",
+              (unsigned long long)r->total.status[CP_STATUS_OK]);
+    }
   }
   fflush(f);
 }
@@ -185,7 +215,7 @@ static void json_latency(FILE *f, const ctl_hist *h) {
           ctl_hist_mean(h) / 1e6);
 }
 
-static void json_phase(FILE *f, const ctl_phase *ph) {
+static void json_phase(FILE *f, const ctl_phase *ph, bool bidi) {
   fprintf(f, "{\"name\": ");
   json_string(f, ph->name);
   fprintf(f,
@@ -219,7 +249,14 @@ static void json_phase(FILE *f, const ctl_phase *ph) {
       any = true;
     }
   }
-  fprintf(f, "}, \"latency_ms\": {\"ok\": ");
+  fprintf(f, "}, ");
+  if (bidi) {
+    fprintf(f, "\"streams\": %u, \"streams_ok\": %u, \"stream_error\": ",
+            ph->streams, ph->streams_ok);
+    json_string(f, ph->stream_error);
+    fprintf(f, ", ");
+  }
+  fprintf(f, "\"latency_ms\": {\"ok\": ");
   json_latency(f, ph->ok);
   fprintf(f, ", \"all\": ");
   json_latency(f, ph->all);
@@ -267,6 +304,12 @@ int ctl_report_json(FILE *f, const ctl_report *rep) {
             s->provider_delay_ms, p->concurrency, s->ceiling,
             ctl_phase_ok_rate(&r->total), ratio);
   }
+  if (p->mode == CTL_MODE_BIDI) {
+    fprintf(f,
+            ",\n  \"bidi\": {\"streams_per_kind\": %u, \"slice_ms\": %u"
+            ", \"warmup_messages\": %zu}",
+            p->plugins, p->slice_ms, (size_t)p->plugins * p->kind_count);
+  }
   fprintf(f,
           ",\n  \"plugins\": %u,\n  \"max_inflight\": %u,\n"
           "  \"max_requests\": %llu,\n  \"timeout_ms\": %u,\n"
@@ -275,15 +318,17 @@ int ctl_report_json(FILE *f, const ctl_report *rep) {
           "  \"wall_s\": %.6f,\n  \"phases\": [",
           p->plugins, p->max_inflight, (unsigned long long)p->max_requests,
           p->timeout_ms, p->payload_bytes,
-          p->mode == CTL_MODE_CLOSED ? "actual send" : "scheduled send",
+          p->mode == CTL_MODE_BIDI     ? "message send to its echo"
+          : p->mode == CTL_MODE_CLOSED ? "actual send"
+                                       : "scheduled send",
           r->interrupted ? "true" : "false",
           r->request_cap_hit ? "true" : "false", r->wall_s);
   for (size_t i = 0; i < r->phase_count; i++) {
     fprintf(f, "%s\n    ", i > 0 ? "," : "");
-    json_phase(f, &r->phases[i]);
+    json_phase(f, &r->phases[i], p->mode == CTL_MODE_BIDI);
   }
   fprintf(f, "\n  ],\n  \"total\": ");
-  json_phase(f, &r->total);
+  json_phase(f, &r->total, p->mode == CTL_MODE_BIDI);
   fprintf(f, ",\n  \"checks\": [");
   for (size_t i = 0; i < rep->check_count; i++) {
     const ctl_check *c = &rep->checks[i];

@@ -326,7 +326,7 @@ TEST(LoadArgsTest, Defaults) {
 TEST(LoadArgsTest, EveryPresetByName) {
   ctl_load_args a;
   for (auto p : {CTL_PRESET_STEADY, CTL_PRESET_BURST, CTL_PRESET_RATELIMIT,
-                 CTL_PRESET_ROUTED, CTL_PRESET_FANOUT}) {
+                 CTL_PRESET_ROUTED, CTL_PRESET_FANOUT, CTL_PRESET_BIDI}) {
     ASSERT_EQ(CTL_PARSE_OK, Load({"--preset", ctl_preset_name(p)}, &a));
     EXPECT_EQ(p, a.preset);
   }
@@ -352,6 +352,16 @@ TEST(LoadArgsTest, CustomRuns) {
   ASSERT_EQ(CTL_PARSE_OK, Load({"--preset", "routed", "--target", "127.0.0.1:1",
                                 "--provider", "127.0.0.1:2"},
                                &a));
+  ASSERT_EQ(
+      CTL_PARSE_OK,
+      Load({"--preset", "bidi", "--streams", "2", "--duration", "2"}, &a));
+  EXPECT_EQ(CTL_PRESET_BIDI, a.preset);
+  EXPECT_TRUE(a.has_streams);
+  EXPECT_EQ(2u, a.streams);
+  ASSERT_EQ(CTL_PARSE_OK,
+            Load({"--preset", "bidi", "--streams", "64", "--target",
+                  "127.0.0.1:1", "--provider", "127.0.0.1:2"},
+                 &a));
   ASSERT_EQ(
       CTL_PARSE_OK,
       Load({"--preset", "burst", "--rate", "500", "--duration", "3",
@@ -418,6 +428,16 @@ TEST(LoadArgsTest, Rejections) {
       {"--preset", "fanout", "--delay-ms", "60001"},
       {"--preset", "fanout", "--concurrency", "20000"},  // > max-inflight
       {"--preset", "routed", "--middle", "pool"},        // fanout options only
+      {"--preset", "bidi", "--streams", "0"},
+      {"--preset", "bidi", "--streams", "65"},
+      {"--preset", "bidi", "--rate", "100"},  // ping-pong, no schedule
+      {"--preset", "bidi", "--concurrency", "4"},
+      {"--preset", "bidi", "--requests", "4"},
+      {"--preset", "bidi", "--plugins", "4"},           // one plugin per stream
+      {"--preset", "bidi", "--target", "127.0.0.1:1"},  // needs --provider
+      {"--preset", "bidi", "--delay-ms", "5"},
+      {"--preset", "routed", "--streams", "2"},  // bidi only
+      {"--rate", "1", "--streams", "2"},
       {"--concurrency", "2", "--delay-ms", "50"},
       {"--preset", "steady", "--middle-threads", "2"},
       {"--rate", "1", "--bogus", "1"},

@@ -12,6 +12,10 @@
 #              per-caller routed limit, which 8 calls in flight never
 #              reach); the middle's and the provider's SERVED counts equal
 #              the client's OK; the style's ceiling reported
+#   bidi       2 s, 2 streams of each kind: routed and direct phases each
+#              with echoed messages, nothing but OK, every stream ended OK;
+#              the provider's SERVED count equals the echoes plus one
+#              warm-up message per stream
 # Usage: presets_test.sh path/to/cpluginctl
 set -uo pipefail
 ctl=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -93,6 +97,23 @@ elif name == "routed":
     need(r["served"]["provider_ok"] == ok, "routed: provider SERVED %s != OK %d"
          % (r["served"]["provider_ok"], ok))
     need(r["served"]["host_ok"] == 0, "routed: the host answered Echo itself")
+elif name == "bidi":
+    need(r["mode"] == "bidi ping-pong", "bidi: mode %s" % r["mode"])
+    need([p["name"] for p in r["phases"]] == ["routed", "direct"], "bidi: phases")
+    for p in r["phases"]:
+        s = p["statuses"]
+        need(p["sent"] > 0 and s.get("OK", 0) == p["sent"],
+             "bidi: %s: %d sent, statuses %s" % (p["name"], p["sent"], s))
+        need(p["ok_rate"] > 0, "bidi: %s: no messages/s" % p["name"])
+        need(p["streams"] == 2 and p["streams_ok"] == 2,
+             "bidi: %s: streams %s, ended OK %s (%s)" % (p["name"], p["streams"],
+                                                        p["streams_ok"], p["stream_error"]))
+        need(p["latency_ms"]["ok"]["count"] == p["sent"], "bidi: %s: latency count" % p["name"])
+    warm = r["bidi"]["warmup_messages"]
+    need(warm == 4, "bidi: warm-up messages %s" % warm)
+    need(r["served"]["provider_ok"] == ok + warm, "bidi: provider SERVED %s != OK %d + %d"
+         % (r["served"]["provider_ok"], ok, warm))
+    need(r["served"]["host_ok"] == 0, "bidi: the host answered Chat itself")
 elif name.startswith("fanout-"):
     style = name[len("fanout-"):]
     need([p["name"] for p in r["phases"]] == [style], "%s: phases" % name)
@@ -125,6 +146,7 @@ run fanout-pool --preset fanout --middle pool --pool-threads 4 --plugins 2 \
   --concurrency 8 --duration 2
 run fanout-blocking --preset fanout --middle blocking --plugins 2 \
   --concurrency 8 --duration 2
+run bidi --preset bidi --streams 2 --duration 2
 
 if [[ $failures -gt 0 ]]; then
   echo "$failures preset check(s) failed" >&2
