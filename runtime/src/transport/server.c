@@ -508,11 +508,13 @@ static void wait_grpc_shutdown(cp_server *s, int64_t grace_ms) {
   }
   if (!s->grpc_shutdown_done) {
     pthread_mutex_unlock(&s->mu);
-    /* Handlers still running see their calls cancelled; calls still
-     * waiting for a pool thread are answered without their handler. */
-    atomic_store(&s->cancelling, true);
+    /* Calls still waiting for a pool thread are answered without their
+     * handler; then every call is cancelled, and only then do running
+     * handlers see it: a handler that answers as soon as it sees the
+     * cancellation must not get its answer out first. */
     cp_blocking_pools_close(s);
     grpc_server_cancel_all_calls(s->grpc);
+    atomic_store(&s->cancelling, true);
     pthread_mutex_lock(&s->mu);
   }
   while (!s->grpc_shutdown_done) {
