@@ -661,7 +661,7 @@ static int start_async(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   *out = NULL;
-  if (invoke == NULL || fn == NULL) {
+  if (invoke == NULL || fn == NULL || method == NULL) {
     return CP_EINVAL;
   }
   cp_status status;

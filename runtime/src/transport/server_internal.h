@@ -126,9 +126,9 @@ struct cp_call {
   ProtobufCMessage *request; /* decoded; freed when the handler returns */
   cp_decode_budget decode;
   cp_stream *stream;          /* server-streaming and deferred calls */
-  bool in_handler;            /* a unary handler runs: it may defer */
   struct cp_forward *forward; /* calls forwarded by a fallback */
   bool in_fallback;           /* cp_call_forward is allowed */
+  bool in_handler;            /* a unary handler runs: it may defer */
   cp_read_gate_entry gate;    /* anonymous calls: in the read gate */
   bool detached; /* no socket (detached_call.c): owns its metadata slices */
   cp_arena arena;
