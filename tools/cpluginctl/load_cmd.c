@@ -108,7 +108,7 @@ static int start_plugin(ctl_child *c, const char *name, char *const argv[],
 static int start_provider(const ctl_setup *s, started *st) {
   char delay[16];
   snprintf(delay, sizeof delay, "%u", s->provider_delay_ms);
-  char *argv[10] = {"cpluginctl", "provider", "--host",
+  char *argv[11] = {"cpluginctl", "provider", "--host",
                     st->target,   "--type",   (char *)s->provider_type};
   size_t n = 6;
   if (s->provider_delay_ms > 0) {
