@@ -4,6 +4,7 @@ black-box, with Python grpcio as both the caller and the provider:
 
 1. unary, server-streaming, client-streaming and bidirectional calls are
    relayed message for message, in both directions, with their statuses;
+   a provider that speaks first and an empty client stream included;
 2. a bidirectional flood (thousands of messages the caller sends before it
    reads any answer) arrives whole and in order: the router relays one
    message per direction at a time, so flow control, not a buffer, paces it;
@@ -50,6 +51,12 @@ def provider():
         for r in requests:
             yield r
 
+    def greet(requests, context):
+        # Speaks first: the caller sends nothing before this arrives.
+        yield b"hello"
+        for r in requests:
+            yield b"re:" + r
+
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
         "cplugintest.v1.EchoService", {
@@ -57,6 +64,7 @@ def provider():
             "Count": grpc.unary_stream_rpc_method_handler(count),
             "Collect": grpc.stream_unary_rpc_method_handler(collect),
             "Chat": grpc.stream_stream_rpc_method_handler(chat),
+            "Greet": grpc.stream_stream_rpc_method_handler(greet),
         }),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -127,6 +135,29 @@ def check_kinds(host, caller, failures):
     if list(answers) or answers.code() != grpc.StatusCode.OK:
         failures.append("bidi end %s" % answers.code())
     print("routed: unary, server-, client-streaming and bidi calls relayed")
+
+    # A client stream of no messages at all, half-closed at once.
+    got = ch.stream_unary(SERVICE + "Collect")(iter([]), metadata=md,
+                                               timeout=TIMEOUT)
+    if got != b"":
+        failures.append("empty client stream %r" % got)
+
+    # The provider speaks first: the router must open the call to it without
+    # waiting for a request that only comes after the greeting.
+    outbox = queue.Queue()
+    answers = ch.stream_stream(SERVICE + "Greet")(
+        iter(outbox.get, None), metadata=md, timeout=TIMEOUT)
+    got = next(answers)
+    if got != b"hello":
+        failures.append("provider-first greeting %r" % got)
+    outbox.put(b"x")
+    got = next(answers)
+    if got != b"re:x":
+        failures.append("provider-first answer %r" % got)
+    outbox.put(None)
+    if list(answers) or answers.code() != grpc.StatusCode.OK:
+        failures.append("provider-first end %s" % answers.code())
+    print("routed: an empty client stream, a provider that speaks first")
 
     n = 3000
     flood = ch.stream_stream(SERVICE + "Chat")(

@@ -165,6 +165,101 @@ TEST_F(ForwardTest, StreamIsRelayedInOrder) {
   cp_client_stream_destroy(s);
 }
 
+// Client-streaming through the relay: several requests sent back to back
+// (read ahead while the first is in flight), none at all, and a request
+// that fails the call early.
+TEST_F(ForwardTest, ClientStreamsAreRelayedWhole) {
+  for (int count : {5, 1, 0}) {
+    cp_client_stream *s = nullptr;
+    cp_status st;
+    ASSERT_EQ(0, cp_cplugintest__v1__echo_service__collect__open(
+                     client_, nullptr, &s, &st))
+        << st.message;
+    std::string want;
+    for (int i = 0; i < count; i++) {
+      std::string part = "p" + std::to_string(i);
+      Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+      req.text = const_cast<char *>(part.c_str());
+      ASSERT_EQ(0, cp_cplugintest__v1__echo_service__collect__send(s, &req));
+      want += part;
+    }
+    ASSERT_EQ(0, cp_client_stream_close_send(s));
+    Cplugintest__V1__EchoResponse *resp = nullptr;
+    ASSERT_EQ(0,
+              cp_cplugintest__v1__echo_service__collect__finish(s, &resp, &st))
+        << st.message;
+    ASSERT_NE(nullptr, resp);
+    EXPECT_EQ(want, resp->text) << count << " requests";
+    protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    cp_client_stream_destroy(s);
+  }
+}
+
+TEST_F(ForwardTest, BidirectionalCallsAreRelayedTurnByTurn) {
+  cp_client_stream *s = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__chat__open(client_, nullptr,
+                                                            &s, &st))
+      << st.message;
+  // One message, then its echo, then the next: each side waits for the
+  // other, so the relay must not hold a message back for a next one.
+  for (int i = 0; i < 20; i++) {
+    std::string text = "m" + std::to_string(i);
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.text = const_cast<char *>(text.c_str());
+    ASSERT_EQ(0, cp_cplugintest__v1__echo_service__chat__send(s, &req));
+    Cplugintest__V1__EchoResponse *resp = nullptr;
+    ASSERT_EQ(1, cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st))
+        << st.message;
+    EXPECT_EQ(text, resp->text);
+    protobuf_c_message_free_unpacked(&resp->base, nullptr);
+  }
+  // Then a burst before any answer is read.
+  for (int i = 0; i < 200; i++) {
+    std::string text = "b" + std::to_string(i);
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.text = const_cast<char *>(text.c_str());
+    ASSERT_EQ(0, cp_cplugintest__v1__echo_service__chat__send(s, &req));
+  }
+  ASSERT_EQ(0, cp_client_stream_close_send(s));
+  for (int i = 0; i < 200; i++) {
+    Cplugintest__V1__EchoResponse *resp = nullptr;
+    ASSERT_EQ(1, cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st))
+        << st.message;
+    EXPECT_EQ("b" + std::to_string(i), resp->text);
+    protobuf_c_message_free_unpacked(&resp->base, nullptr);
+  }
+  Cplugintest__V1__EchoResponse *resp = nullptr;
+  EXPECT_EQ(0, cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st));
+  EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+  cp_client_stream_destroy(s);
+}
+
+// A request that fails the target's handler mid-stream: the caller gets
+// the target's status, whatever it still sends is dropped.
+TEST_F(ForwardTest, AClientStreamTheTargetEndsEarlyGetsItsStatus) {
+  cp_client_stream *s = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__collect__open(client_, nullptr,
+                                                               &s, &st));
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("x");
+  req.fail_code = CP_STATUS_FAILED_PRECONDITION;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__collect__send(s, &req));
+  req.fail_code = 0;
+  for (int i = 0; i < 10; i++) {
+    // Sending after the target ended may fail once the call is over.
+    (void)cp_cplugintest__v1__echo_service__collect__send(s, &req);
+  }
+  (void)cp_client_stream_close_send(s);
+  Cplugintest__V1__EchoResponse *resp = nullptr;
+  EXPECT_NE(0,
+            cp_cplugintest__v1__echo_service__collect__finish(s, &resp, &st));
+  EXPECT_EQ(nullptr, resp);
+  EXPECT_EQ(CP_STATUS_FAILED_PRECONDITION, st.code) << st.message;
+  cp_client_stream_destroy(s);
+}
+
 TEST_F(ForwardTest, DeadlinePropagatesToTheTarget) {
   Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
   req.delay_ms = 1500;

@@ -5,18 +5,27 @@
  * concurrently.
  *
  *   caller                 this server                    target
- *                          create call (parent = caller) ─▶ headers
- *   requests ──────────▶  RECV_MESSAGE  ──▶ SEND_MESSAGE ─▶ requests...
+ *   requests ──────────▶  RECV_MESSAGE  ──▶ headers, SEND_MESSAGE ─▶ ...
  *   half-close ────────▶  (NULL)        ──▶ SEND_CLOSE   ─▶ half-close
  *            ◀──────────  SEND_MESSAGE  ◀── RECV_MESSAGE ◀ responses...
  *   status   ◀──────────  SEND_STATUS   ◀── RECV_STATUS  ◀ status
  *
  * The relay does not know the method's kind: every request message and every
  * response is passed on, so unary, server-, client-streaming and
- * bidirectional calls all go through. Each direction has one message in
- * flight, read from one side only once the other side took the last, so a
- * slow receiver slows its sender through HTTP/2 flow control at both ends
- * and the router holds at most one message per direction per call.
+ * bidirectional calls all go through. Each direction holds at most two
+ * messages (one being sent, one received ahead), and reads no further until
+ * the send completed, so a slow receiver slows its sender through HTTP/2
+ * flow control at both ends.
+ *
+ * Writes are what a relay pays for (each one a system call that also runs
+ * the receiver's TCP input on loopback), so a unary call should cost one
+ * write each way: headers, request and half-close to the target together;
+ * headers, response and status to the caller together. The relay cannot
+ * wait to see whether a second message follows (a streaming peer may be
+ * waiting for the other side first), so it asks the queue instead: right
+ * after reading ahead it starts an empty batch (a "tick"). Whatever the
+ * transport had already received completes before the tick; when the tick
+ * comes first, the relay sends what it holds and goes on as a stream.
  *
  * The caller's deadline and cancellation reach the target through gRPC's
  * parent-call propagation. */
@@ -27,48 +36,9 @@
 #include "transport/client_internal.h"
 #include "transport/client_ref.h"
 #include "transport/forward_ctl.h"
+#include "transport/forward_internal.h"
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
-
-typedef struct cp_forward {
-  cp_call *call;
-  cp_client *target;
-  const char *path;
-  grpc_metadata *metadata;
-  size_t metadata_count;
-
-  grpc_call *out;
-  int64_t deadline_ns; /* CP_DEADLINE_NONE: the caller's */
-  void (*done)(void *user);
-  void *done_user;
-  int pending; /* operations in flight, on either call */
-  grpc_byte_buffer *request;
-  grpc_byte_buffer *response;
-  grpc_metadata_array out_initial;
-  grpc_metadata_array out_trailing;
-  grpc_status_code out_code;
-  grpc_slice out_details;
-  grpc_slice status_details; /* kept: the status batch points at it */
-  bool out_status_done;
-  bool out_messages_done;
-  bool initial_md_sent;
-  bool final_started;
-  bool caller_gone;
-  cp_status_code final_code;
-
-  cp_tag t_request;
-  cp_tag t_request_sent;
-  cp_tag t_half_close;
-  cp_tag t_close;
-  cp_tag t_out_start;
-  cp_tag t_out_status;
-  cp_tag t_out_message;
-  cp_tag t_relayed;
-  cp_tag t_final;
-} cp_forward;
-
-#define FORWARD_OF(tagp, field) \
-  ((cp_forward *)((char *)(tagp)-offsetof(cp_forward, field)))
 
 int cp_call_forward(cp_call *call, cp_client *target, const char *path,
                     const cp_metadata *metadata, size_t metadata_count) {
@@ -136,6 +106,19 @@ void cp_call_forward_cancel(cp_call *call, cp_status_code code,
                                NULL);
 }
 
+void fwd_destroy_buffer(grpc_byte_buffer **b) {
+  if (*b != NULL) {
+    grpc_byte_buffer_destroy(*b);
+    *b = NULL;
+  }
+}
+
+static void destroy_dir(relay_dir *d) {
+  fwd_destroy_buffer(&d->recv);
+  fwd_destroy_buffer(&d->sending);
+  fwd_destroy_buffer(&d->held);
+}
+
 static void forward_done(cp_forward *f) {
   cp_call *call = f->call;
   cp_client_release(f->target);
@@ -147,12 +130,10 @@ static void forward_done(cp_forward *f) {
   if (f->out != NULL) {
     grpc_call_unref(f->out);
   }
-  if (f->request != NULL) {
-    grpc_byte_buffer_destroy(f->request);
-  }
-  if (f->response != NULL) {
-    grpc_byte_buffer_destroy(f->response);
-  }
+  destroy_dir(&f->req);
+  destroy_dir(&f->resp);
+  fwd_destroy_buffer(&f->final_message);
+  fwd_destroy_buffer(&f->request_with_status);
   grpc_metadata_array_destroy(&f->out_initial);
   grpc_metadata_array_destroy(&f->out_trailing);
   grpc_slice_unref(f->out_details);
@@ -160,14 +141,14 @@ static void forward_done(cp_forward *f) {
 }
 
 /* Every completion ends here: the forward is freed after its last one. */
-static void op_finished(cp_forward *f) {
+void fwd_op_finished(cp_forward *f) {
   if (--f->pending == 0) {
     forward_done(f);
   }
 }
 
-static bool start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
-                  cp_tag *tag) {
+bool fwd_start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
+               cp_tag *tag) {
   f->pending++;
   if (grpc_call_start_batch(c, ops, n, tag, NULL) != GRPC_CALL_OK) {
     f->pending--;
@@ -176,202 +157,21 @@ static bool start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
   return true;
 }
 
-/* The target's answer, as the caller should see it: a target that failed or
- * vanished (its call was cancelled without the caller asking) is
- * UNAVAILABLE. */
-static cp_status_code map_target_code(const cp_forward *f) {
-  cp_status_code code =
-      (int)f->out_code >= 0 && (int)f->out_code < CP_STATUS_CODE_COUNT
-          ? (cp_status_code)f->out_code
-          : CP_STATUS_UNKNOWN;
-  if (code == CP_STATUS_CANCELLED && !f->caller_gone) {
-    return CP_STATUS_UNAVAILABLE;
-  }
-  return code;
+/* An empty batch: completes after whatever the queue already holds for
+ * `c`. */
+void fwd_start_tick(cp_forward *f, grpc_call *c, cp_tag *tag) {
+  grpc_op none;
+  memset(&none, 0, sizeof none);
+  (void)fwd_start(f, c, &none, 0, tag);
 }
 
-/* The target's trailers, bytes as they came (binary values included);
- * reserved grpc-* keys are the transport's and are not copied. */
-static void copy_trailers(cp_forward *f) {
-  cp_call *call = f->call;
-  for (size_t i = 0; i < f->out_trailing.count; i++) {
-    const grpc_metadata *m = &f->out_trailing.metadata[i];
-    (void)cp_call_add_trailer_bytes(
-        call, (const char *)GRPC_SLICE_START_PTR(m->key),
-        GRPC_SLICE_LENGTH(m->key), GRPC_SLICE_START_PTR(m->value),
-        GRPC_SLICE_LENGTH(m->value));
-  }
+void fwd_op_send_message(grpc_op *op, grpc_byte_buffer *message) {
+  memset(op, 0, sizeof *op);
+  op->op = GRPC_OP_SEND_MESSAGE;
+  op->data.send_message.send_message = message;
 }
 
-static void on_final(cp_tag *tag, bool ok) {
-  cp_forward *f = FORWARD_OF(tag, t_final);
-  if (!ok) {
-    f->caller_gone = true;
-  }
-  op_finished(f);
-}
-
-static void send_final(cp_forward *f, cp_status_code code) {
-  if (f->final_started) {
-    return;
-  }
-  f->final_started = true;
-  f->final_code = code;
-  cp_call *call = f->call;
-  call->status.code = code;
-  grpc_op ops[2];
-  size_t n = 0;
-  memset(ops, 0, sizeof ops);
-  if (!f->initial_md_sent) {
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    f->initial_md_sent = true;
-  }
-  cp_call_fill_status_op(call, &ops[n++], &f->status_details);
-  if (!start(f, call->gcall, ops, n, &f->t_final)) {
-    f->caller_gone = true;
-  }
-}
-
-static void maybe_finish(cp_forward *f) {
-  if (!f->out_messages_done || !f->out_status_done) {
-    return;
-  }
-  cp_status_code code = map_target_code(f);
-  size_t len = GRPC_SLICE_LENGTH(f->out_details);
-  if (len >= sizeof f->call->status.message) {
-    len = sizeof f->call->status.message - 1;
-  }
-  memcpy(f->call->status.message, GRPC_SLICE_START_PTR(f->out_details), len);
-  f->call->status.message[len] = '\0';
-  if (code == CP_STATUS_UNAVAILABLE && len == 0) {
-    cp_status_set(&f->call->status, code, "target unavailable");
-  }
-  copy_trailers(f);
-  send_final(f, code);
-}
-
-static void receive_next(cp_forward *f) {
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = &f->response;
-  if (!start(f, f->out, &op, 1, &f->t_out_message)) {
-    f->out_messages_done = true;
-    maybe_finish(f);
-  }
-}
-
-static void on_relayed(cp_tag *tag, bool ok) {
-  cp_forward *f = FORWARD_OF(tag, t_relayed);
-  grpc_byte_buffer_destroy(f->response);
-  f->response = NULL;
-  if (ok) {
-    receive_next(f);
-  } else {
-    /* The caller is gone: stop the target too. */
-    f->caller_gone = true;
-    grpc_call_cancel(f->out, NULL);
-    f->out_messages_done = true;
-  }
-  op_finished(f);
-}
-
-static void on_out_message(cp_tag *tag, bool ok) {
-  cp_forward *f = FORWARD_OF(tag, t_out_message);
-  if (!ok || f->response == NULL) {
-    f->out_messages_done = true;
-    maybe_finish(f);
-    op_finished(f);
-    return;
-  }
-  grpc_op ops[2];
-  size_t n = 0;
-  memset(ops, 0, sizeof ops);
-  if (!f->initial_md_sent) {
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    f->initial_md_sent = true;
-  }
-  ops[n].op = GRPC_OP_SEND_MESSAGE;
-  ops[n++].data.send_message.send_message = f->response;
-  if (!start(f, f->call->gcall, ops, n, &f->t_relayed)) {
-    grpc_byte_buffer_destroy(f->response);
-    f->response = NULL;
-    f->caller_gone = true;
-    grpc_call_cancel(f->out, NULL);
-    f->out_messages_done = true;
-  }
-  op_finished(f);
-}
-
-static void on_out_status(cp_tag *tag, bool ok) {
-  cp_forward *f = FORWARD_OF(tag, t_out_status);
-  (void)ok;
-  f->out_status_done = true;
-  maybe_finish(f);
-  op_finished(f);
-}
-
-static void on_out_start(cp_tag *tag, bool ok) {
-  cp_forward *f = FORWARD_OF(tag, t_out_start);
-  (void)ok; /* a failed start shows in the status */
-  op_finished(f);
-}
-
-static void on_request(cp_tag *tag, bool ok);
-
-/* Reads the caller's next request message, to be relayed. */
-static void read_request(cp_forward *f) {
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = &f->request;
-  (void)start(f, f->call->gcall, &op, 1, &f->t_request);
-}
-
-static void on_request_sent(cp_tag *tag, bool ok) {
-  cp_forward *f = FORWARD_OF(tag, t_request_sent);
-  grpc_byte_buffer_destroy(f->request);
-  f->request = NULL;
-  if (ok && !f->out_status_done) {
-    read_request(f);
-  } /* else the target ended: its status says how */
-  op_finished(f);
-}
-
-static void on_half_close(cp_tag *tag, bool ok) {
-  (void)ok;
-  op_finished(FORWARD_OF(tag, t_half_close));
-}
-
-static void on_request(cp_tag *tag, bool ok) {
-  cp_forward *f = FORWARD_OF(tag, t_request);
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  if (!ok || f->out_status_done) {
-    /* The caller is gone (on_close cancels the target) or the target
-     * already answered: nothing more to relay. */
-    if (f->request != NULL) {
-      grpc_byte_buffer_destroy(f->request);
-      f->request = NULL;
-    }
-  } else if (f->request == NULL) {
-    /* The caller half-closed: so does the relay. */
-    op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    start(f, f->out, &op, 1, &f->t_half_close);
-  } else {
-    op.op = GRPC_OP_SEND_MESSAGE;
-    op.data.send_message.send_message = f->request;
-    if (!start(f, f->out, &op, 1, &f->t_request_sent)) {
-      grpc_byte_buffer_destroy(f->request);
-      f->request = NULL;
-    }
-  }
-  op_finished(f);
-}
-
-/* Opens the call to the target at once, before any request message: the
- * caller's messages then flow through as they come. */
-static void open_target_call(cp_forward *f) {
+void fwd_open_target(cp_forward *f) {
   cp_call *call = f->call;
   f->out = grpc_channel_create_call(
       f->target->channel, call->gcall, GRPC_PROPAGATE_DEFAULTS, call->cq->cq,
@@ -379,38 +179,71 @@ static void open_target_call(cp_forward *f) {
       cp_grpc_deadline(f->deadline_ns), /* infinite for CP_DEADLINE_NONE */
       NULL);
   if (f->out == NULL) {
+    fwd_destroy_buffer(&f->req.held);
     cp_status_set(&call->status, CP_STATUS_UNAVAILABLE,
                   "cannot open a call to the target");
-    send_final(f, CP_STATUS_UNAVAILABLE);
+    fwd_send_final(f, CP_STATUS_UNAVAILABLE);
     return;
   }
-  grpc_op ops[2];
+  grpc_op ops[5];
+  size_t n = 0;
   memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = f->metadata_count;
-  ops[0].data.send_initial_metadata.metadata = f->metadata;
-  ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[1].data.recv_initial_metadata.recv_initial_metadata = &f->out_initial;
-  grpc_op status;
-  memset(&status, 0, sizeof status);
-  status.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  status.data.recv_status_on_client.status = &f->out_code;
-  status.data.recv_status_on_client.status_details = &f->out_details;
-  status.data.recv_status_on_client.trailing_metadata = &f->out_trailing;
-  bool started = start(f, f->out, ops, 2, &f->t_out_start);
-  bool status_started = start(f, f->out, &status, 1, &f->t_out_status);
+  ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[n].data.send_initial_metadata.count = f->metadata_count;
+  ops[n++].data.send_initial_metadata.metadata = f->metadata;
+  grpc_byte_buffer *first = f->req.held;
+  f->req.held = NULL;
+  if (first != NULL) {
+    fwd_op_send_message(&ops[n++], first);
+  }
+  bool all_sent = f->req.ended;
+  if (all_sent) {
+    ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  }
+  grpc_op status[2];
+  memset(status, 0, sizeof status);
+  status[0].op = GRPC_OP_RECV_INITIAL_METADATA;
+  status[0].data.recv_initial_metadata.recv_initial_metadata = &f->out_initial;
+  status[1].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  status[1].data.recv_status_on_client.status = &f->out_code;
+  status[1].data.recv_status_on_client.status_details = &f->out_details;
+  status[1].data.recv_status_on_client.trailing_metadata = &f->out_trailing;
+  bool started;
+  bool status_started;
+  if (all_sent) {
+    f->request_with_status = first;
+    memcpy(&ops[n], status, sizeof status);
+    started = status_started =
+        fwd_start(f, f->out, ops, n + 2, &f->t_out_status);
+    if (!started) {
+      fwd_destroy_buffer(&f->request_with_status);
+    }
+  } else {
+    /* Headers alone complete on their own tag: a request read meanwhile is
+     * sent at once, on t_request_sent. */
+    f->req.sending = first;
+    started =
+        fwd_start(f, f->out, ops, n,
+                  first != NULL ? &f->t_request_sent : &f->t_headers_sent);
+    status_started = fwd_start(f, f->out, status, 2, &f->t_out_status);
+    if (!started) {
+      fwd_destroy_buffer(&f->req.sending);
+    }
+  }
   if (!started || !status_started) {
     grpc_call_cancel(f->out, NULL);
-    f->out_status_done = status_started ? f->out_status_done : true;
-    f->out_messages_done = true;
+    f->resp.ended = true;
     if (!status_started) {
+      f->out_status_done = true;
       f->out_code = GRPC_STATUS_UNAVAILABLE;
-      maybe_finish(f);
+      fwd_maybe_finish(f);
     }
     return;
   }
-  receive_next(f);
-  read_request(f);
+  fwd_receive_response(f);
+  if (!all_sent && first == NULL && !f->req.reading) {
+    fwd_read_request(f);
+  }
 }
 
 static void on_close(cp_tag *tag, bool ok) {
@@ -422,20 +255,14 @@ static void on_close(cp_tag *tag, bool ok) {
       grpc_call_cancel(f->out, NULL);
     }
   }
-  op_finished(f);
+  fwd_op_finished(f);
 }
 
 void cp_forward_start(cp_call *call) {
   cp_forward *f = call->forward;
-  f->t_request.on_done = on_request;
-  f->t_request_sent.on_done = on_request_sent;
-  f->t_half_close.on_done = on_half_close;
   f->t_close.on_done = on_close;
-  f->t_out_start.on_done = on_out_start;
-  f->t_out_status.on_done = on_out_status;
-  f->t_out_message.on_done = on_out_message;
-  f->t_relayed.on_done = on_relayed;
-  f->t_final.on_done = on_final;
+  fwd_requests_init(f);
+  fwd_responses_init(f);
   /* Held while the batches below are started, so that a completion on
    * another queue thread cannot free the forward under us (all run on this
    * call's queue, but the guard keeps the invariant local). */
@@ -444,9 +271,12 @@ void cp_forward_start(cp_call *call) {
   memset(&close, 0, sizeof close);
   close.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   close.data.recv_close_on_server.cancelled = &call->close_cancelled;
-  if (!start(f, call->gcall, &close, 1, &f->t_close)) {
+  if (!fwd_start(f, call->gcall, &close, 1, &f->t_close)) {
     f->caller_gone = true;
   }
-  open_target_call(f);
-  op_finished(f);
+  /* The target is opened with the first request when the caller sent one
+   * already, alone otherwise (see the tick in the comment at the top). */
+  fwd_read_request(f);
+  fwd_start_tick(f, call->gcall, &f->t_open_tick);
+  fwd_op_finished(f);
 }
