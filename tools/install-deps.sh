@@ -18,6 +18,8 @@ packages=(
   # libunistring-dev: `pkg-config --static cplugin` reaches libmicrohttpd's
   # gnutls, whose private libraries include -lunistring.
   libmicrohttpd-dev libunistring-dev prometheus curl
+  # The plugin manifest's JSON parser.
+  libjansson-dev
   python3 python3-grpcio python3-protobuf
 )
 
