@@ -109,14 +109,32 @@ static int cloexec_all_fds(void) {
   return 0;
 }
 
+/* libc refuses to touch the signals it reserves for itself (glibc: 32 and
+ * 33), yet an ignored one is inherited across exec like any other (Bazel's
+ * test wrapper leaves 32 ignored). The kernel's own call resets them; its
+ * struct is known here for the architectures below. */
+static void reset_reserved_signal(int sig) {
+#if defined(__x86_64__) || defined(__aarch64__)
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+  } dfl = {SIG_DFL, 0, NULL, 0};
+  syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+#else
+  (void)sig;
+#endif
+}
+
 static void reset_signals(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_DFL;
   sigemptyset(&sa.sa_mask);
   for (int sig = 1; sig < NSIG; sig++) {
-    if (sig != SIGKILL && sig != SIGSTOP) {
-      sigaction(sig, &sa, NULL); /* fails for libc's own signals: fine */
+    if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &sa, NULL) != 0) {
+      reset_reserved_signal(sig);
     }
   }
 }
