@@ -62,14 +62,14 @@ bazel_targets=(
   //tests:metrics_http_test //tests:python_interop_test
   //tests:python_health_test //tests:python_router_test
   //tests:python_limits_test //tests:prometheus_scrape_test
-  //tests:python_resilience_test
+  //tests:python_resilience_test //tests:process_test
   //examples/urlshortener:urlshortener_demo //examples/kv:kv_demo
   //tools/cpluginctl:cli_sh //tools/cpluginctl:presets_sh
 )
 valgrind_suites=(
   transport_test forward_test client_async_test tokens_test ratelimit_test
   registry_store_test registry_test health_test lifecycle_test
-  metrics_standard_test metrics_http_test
+  metrics_standard_test metrics_http_test process_test
 )
 
 hog_pids=()

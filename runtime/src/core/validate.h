@@ -21,6 +21,10 @@ enum {
  * U+10FFFF): proto3 string fields must be. */
 bool cp_utf8_valid(const char *s, size_t len);
 
+/* The length (1..4) of the well-formed UTF-8 sequence that starts s[0..n),
+ * or 0 when s starts with a byte that begins none (or n is 0). */
+size_t cp_utf8_sequence_len(const char *s, size_t n);
+
 /* True for a method path "/pkg.Service/Method" (or an endpoint path) in the
  * packages the framework reserves for itself, "connectplugin." and "grpc."
  * (the host's services, plugin control and identity, health, reflection):
