@@ -40,7 +40,7 @@ static const char kUsageServe[] =
     "  --burst B           bucket size of that limit (default: the rate)\n"
     "  --handshake-rate R  handshakes per second per peer address, burst R\n"
     "                      (default 1000)\n"
-    "  --threads N         server threads (default: one per CPU)\n"
+    "  --threads N         server threads (default: half the CPUs)\n"
     "  --metrics-port P    /metrics listener port, 0 = any, off = none "
     "(default 0)\n"
     "  --provider-type T   do not answer Echo here: providers of type T do,\n"
@@ -62,7 +62,7 @@ static const char kUsageProvider[] =
     "  --type T       service type to provide LoadService as (default load)\n"
     "  --id NAME      self_id (default load-provider)\n"
     "  --listen ADDR  where to serve (loopback only, default 127.0.0.1:0)\n"
-    "  --threads N    server threads (default: one per CPU)\n"
+    "  --threads N    server threads (default: half the CPUs)\n"
     "  --delay-ms MS  answer Echo MS milliseconds after it arrived, holding\n"
     "                 no thread meanwhile (default 0: at once)\n"
     "stdout: LISTENING <port>, REGISTERED; at SIGINT/SIGTERM SERVED ok=<n>\n";

@@ -56,7 +56,7 @@ typedef struct ctl_serve_args {
   uint32_t rate;           /* Echo limit per identity; default CTL_MAX_LIMIT */
   uint32_t burst;          /* default: the rate */
   uint32_t handshake_rate; /* per peer address; default 1000 (burst same) */
-  unsigned threads;        /* 0 = one per CPU */
+  unsigned threads;        /* 0 = the server default */
   int metrics_port;        /* -1 = off; default 0 = any free port */
   const char *provider_type; /* NULL = the host answers Echo itself */
 } ctl_serve_args;
@@ -71,7 +71,7 @@ typedef struct ctl_provider_args {
   const char *type;   /* default "load" */
   const char *id;     /* default "load-provider" */
   const char *listen; /* default "127.0.0.1:0" */
-  unsigned threads;   /* 0 = one per CPU */
+  unsigned threads;   /* 0 = the server default */
   uint32_t delay_ms;  /* 0 = answer at once (default) */
 } ctl_provider_args;
 

@@ -47,9 +47,10 @@ void cp_server_options_init(cp_server_options *opts) {
   opts->max_connection_idle_ms = DEFAULT_MAX_CONNECTION_IDLE_MS;
 }
 
+/* Half the CPUs: see cp_server_options.threads for why not one each. */
 static unsigned default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (unsigned)n : 1;
+  long n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
+  return n > 1 ? (unsigned)n : 1;
 }
 
 static int validate_options(const cp_server_options *o) {
