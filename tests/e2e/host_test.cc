@@ -85,6 +85,7 @@ class HostTest : public ::testing::Test {
     // a refill between calls would change how many pass. Time stands still.
     cp_manual_clock_init(&rate_clock_, 1000000000);
     o.rate.limiter.clock = &rate_clock_.clock;
+    Configure(&o);
     ASSERT_EQ(0, cp_host_create(&host_, &o));
     int port = 0;
     ASSERT_EQ(0, cp_host_start(host_, &port, &metrics_port_));
@@ -95,6 +96,7 @@ class HostTest : public ::testing::Test {
     b_.Stop();
     cp_host_destroy(host_);
   }
+  virtual void Configure(cp_host_options *o) { (void)o; }
 
   cp_status Discover(cp_plugin_runtime *rt, const char *type,
                      std::string *provider) {
@@ -221,6 +223,52 @@ TEST_F(HostTest, RevokingTheCallerEndsItsRoutedCalls) {
         return rs.inflight == 0;
       },
       [&] { return std::to_string(rs.inflight) + " in flight"; }));
+}
+
+// The router's limits are the host's options: one routed call in flight per
+// caller here, so a second one is refused while the first is held.
+class HostRouterLimitTest : public HostTest {
+ protected:
+  void Configure(cp_host_options *o) override {
+    o->router.max_inflight_per_caller = 1;
+  }
+};
+
+TEST_F(HostRouterLimitTest, RoutedCallsInFlightPerCallerFollowTheOptions) {
+  ASSERT_EQ(0, a_.Start(target_, "echo-a", nullptr, 0));
+  ASSERT_EQ(
+      0, b_.Start(target_, "caller-b", nullptr, 0, nullptr, nullptr, "other"));
+  cp_client *echo = nullptr;
+  ASSERT_EQ(0, cp_plugin_runtime_route(b_.rt, "echo", &echo));
+  cp_status held{};
+  std::thread caller([&] {
+    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+    req.delay_ms = 3000;  // ended earlier, by revoking the caller
+    cp_call_options o;
+    cp_call_options_init(&o);
+    o.timeout_ms = 120000;
+    Cplugintest__V1__EchoResponse *resp = nullptr;
+    cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp, &o, &held);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+  });
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the provider to hold the routed call",
+      [&] { return echo_stats_get(a_.stats, ECHO_CALLS) == 1; },
+      [&] { return std::to_string(echo_stats_get(a_.stats, ECHO_CALLS)); }));
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("second");
+  Cplugintest__V1__EchoResponse *resp = nullptr;
+  cp_status st;
+  EXPECT_NE(0, cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp,
+                                                            nullptr, &st));
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code) << st.message;
+  EXPECT_EQ(1, echo_stats_get(a_.stats, ECHO_CALLS));
+  ASSERT_EQ(0, cp_token_store_revoke(cp_host_tokens(host_),
+                                     cp_plugin_runtime_id(b_.rt)));
+  caller.join();
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, held.code) << held.message;
 }
 
 TEST_F(HostTest, MetricsHealthAndReadiness) {

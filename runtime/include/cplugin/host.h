@@ -63,6 +63,11 @@ typedef struct cp_host_options {
    * base_url (default true; a registry.probe set by the caller wins).
    * false: only providers that reported health and stopped lapse. */
   bool liveness_probe;
+  /* The router's limits (cplugin/router.h: connected providers, forwarded
+   * deadlines, routed calls in flight in total and per caller, TLS to
+   * https:// providers). Its resolve and resolve_user are set by the host
+   * (the registry); everything else is used as given. */
+  cp_router_options router;
   cp_rate_policy_options rate; /* host defaults on */
   bool rate_limits;            /* default true */
   /* Handshake: cookie, accepted app versions, server metadata. Its plugin

@@ -43,6 +43,7 @@ void cp_host_options_init(cp_host_options *opts) {
   cp_server_options_init(&opts->server);
   cp_token_store_options_init(&opts->tokens);
   cp_registry_options_init(&opts->registry);
+  cp_router_options_init(&opts->router);
   cp_rate_policy_options_init(&opts->rate);
   opts->rate_limits = true;
   cp_handshake_options_init(&opts->handshake);
@@ -179,8 +180,7 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
     rc = cp_rate_policy_create(&h->rate, &ro);
   }
   if (rc == 0) {
-    cp_router_options ro;
-    cp_router_options_init(&ro);
+    cp_router_options ro = o->router;
     ro.resolve = resolve_provider;
     ro.resolve_user = h->registry;
     rc = cp_router_create(&h->router, &ro);
