@@ -98,6 +98,31 @@ class HostTest : public ::testing::Test {
   }
   virtual void Configure(cp_host_options *o) { (void)o; }
 
+  // A routed Echo the provider holds for 3 s, on a thread of its own; the
+  // tests end it earlier by revoking the caller. *out gets its status.
+  static std::thread HoldRoutedCall(cp_client *echo, cp_status *out) {
+    return std::thread([echo, out] {
+      Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+      req.text = const_cast<char *>("held");
+      req.delay_ms = 3000;
+      cp_call_options o;
+      cp_call_options_init(&o);
+      o.timeout_ms = 60000;
+      Cplugintest__V1__EchoResponse *resp = nullptr;
+      cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp, &o, out);
+      if (resp != nullptr) {
+        protobuf_c_message_free_unpacked(&resp->base, nullptr);
+      }
+    });
+  }
+
+  ::testing::AssertionResult ProviderHolds() {
+    return cp_test::WaitFor(
+        "the provider to hold the routed call",
+        [&] { return echo_stats_get(a_.stats, ECHO_CALLS) == 1; },
+        [&] { return std::to_string(echo_stats_get(a_.stats, ECHO_CALLS)); });
+  }
+
   cp_status Discover(cp_plugin_runtime *rt, const char *type,
                      std::string *provider) {
     Connectplugin__V1__DiscoverServiceRequest req =
@@ -193,23 +218,8 @@ TEST_F(HostTest, RevokingTheCallerEndsItsRoutedCalls) {
   cp_client *echo = nullptr;
   ASSERT_EQ(0, cp_plugin_runtime_route(b_.rt, "echo", &echo));
   cp_status slow{};
-  std::thread caller([&] {
-    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
-    req.text = const_cast<char *>("held");
-    req.delay_ms = 3000;
-    cp_call_options o;
-    cp_call_options_init(&o);
-    o.timeout_ms = 60000;
-    Cplugintest__V1__EchoResponse *resp = nullptr;
-    cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp, &o, &slow);
-    if (resp != nullptr) {
-      protobuf_c_message_free_unpacked(&resp->base, nullptr);
-    }
-  });
-  ASSERT_TRUE(cp_test::WaitFor(
-      "the provider to hold the routed call",
-      [&] { return echo_stats_get(a_.stats, ECHO_CALLS) == 1; },
-      [&] { return std::to_string(echo_stats_get(a_.stats, ECHO_CALLS)); }));
+  std::thread caller = HoldRoutedCall(echo, &slow);
+  ASSERT_TRUE(ProviderHolds());
   ASSERT_EQ(0, cp_token_store_revoke(cp_host_tokens(host_),
                                      cp_plugin_runtime_id(b_.rt)));
   caller.join();
@@ -241,22 +251,8 @@ TEST_F(HostRouterLimitTest, RoutedCallsInFlightPerCallerFollowTheOptions) {
   cp_client *echo = nullptr;
   ASSERT_EQ(0, cp_plugin_runtime_route(b_.rt, "echo", &echo));
   cp_status held{};
-  std::thread caller([&] {
-    Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
-    req.delay_ms = 3000;  // ended earlier, by revoking the caller
-    cp_call_options o;
-    cp_call_options_init(&o);
-    o.timeout_ms = 120000;
-    Cplugintest__V1__EchoResponse *resp = nullptr;
-    cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp, &o, &held);
-    if (resp != nullptr) {
-      protobuf_c_message_free_unpacked(&resp->base, nullptr);
-    }
-  });
-  ASSERT_TRUE(cp_test::WaitFor(
-      "the provider to hold the routed call",
-      [&] { return echo_stats_get(a_.stats, ECHO_CALLS) == 1; },
-      [&] { return std::to_string(echo_stats_get(a_.stats, ECHO_CALLS)); }));
+  std::thread caller = HoldRoutedCall(echo, &held);
+  ASSERT_TRUE(ProviderHolds());
   Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
   req.text = const_cast<char *>("second");
   Cplugintest__V1__EchoResponse *resp = nullptr;
