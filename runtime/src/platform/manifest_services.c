@@ -121,47 +121,62 @@ static int read_require(manifest_ctx *c, json_t *v, const char *item,
   return rc;
 }
 
-static int read_provides(manifest_ctx *c, json_t *plugin, const char *path,
-                         manifest_plugin *p) {
+/* Reads item i of a list into out, checking it against the items before it
+ * (earlier points at the list's first item). */
+typedef int (*read_item_fn)(manifest_ctx *c, json_t *v, const char *item,
+                            const void *earlier, size_t i, void *out);
+
+static int read_provide_item(manifest_ctx *c, json_t *v, const char *item,
+                             const void *earlier, size_t i, void *out) {
+  return read_provide(c, v, item, earlier, i, out);
+}
+
+static int read_require_item(manifest_ctx *c, json_t *v, const char *item,
+                             const void *earlier, size_t i, void *out) {
+  return read_require(c, v, item, earlier, i, out);
+}
+
+/* plugin.<key>: an array of at most MANIFEST_MAX_SERVICES objects, each
+ * read by `read` into an arena array of item_size-byte items. *count is 0
+ * on failure. */
+static int read_list(manifest_ctx *c, json_t *plugin, const char *path,
+                     const char *key, size_t item_size, read_item_fn read,
+                     void **items, size_t *count) {
   json_t *list;
-  int rc = manifest_read_array(c, plugin, path, "provides",
-                               MANIFEST_MAX_SERVICES, &list);
+  int rc =
+      manifest_read_array(c, plugin, path, key, MANIFEST_MAX_SERVICES, &list);
   size_t n = list != NULL ? json_array_size(list) : 0;
-  cp_service_decl *decls = NULL;
+  char *all = NULL;
   if (rc == 0) {
-    rc = manifest_alloc_items(c, n, sizeof *decls, (void **)&decls);
+    rc = manifest_alloc_items(c, n, item_size, (void **)&all);
   }
   char base[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(base, path, "provides");
+  manifest_path_key(base, path, key);
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char item[MANIFEST_JSON_PATH_MAX];
     manifest_path_index(item, base, i);
-    rc = read_provide(c, json_array_get(list, i), item, decls, i, &decls[i]);
+    rc = read(c, json_array_get(list, i), item, all, i, all + i * item_size);
   }
-  p->provides = decls;
-  p->provides_count = rc == 0 ? n : 0;
+  *items = all;
+  *count = rc == 0 ? n : 0;
+  return rc;
+}
+
+static int read_provides(manifest_ctx *c, json_t *plugin, const char *path,
+                         manifest_plugin *p) {
+  void *items;
+  int rc = read_list(c, plugin, path, "provides", sizeof(cp_service_decl),
+                     read_provide_item, &items, &p->provides_count);
+  p->provides = items;
   return rc;
 }
 
 static int read_requires(manifest_ctx *c, json_t *plugin, const char *path,
                          manifest_plugin *p) {
-  json_t *list;
-  int rc = manifest_read_array(c, plugin, path, "requires",
-                               MANIFEST_MAX_SERVICES, &list);
-  size_t n = list != NULL ? json_array_size(list) : 0;
-  cp_service_dep *deps = NULL;
-  if (rc == 0) {
-    rc = manifest_alloc_items(c, n, sizeof *deps, (void **)&deps);
-  }
-  char base[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(base, path, "requires");
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    char item[MANIFEST_JSON_PATH_MAX];
-    manifest_path_index(item, base, i);
-    rc = read_require(c, json_array_get(list, i), item, deps, i, &deps[i]);
-  }
-  p->requires = deps;
-  p->requires_count = rc == 0 ? n : 0;
+  void *items;
+  int rc = read_list(c, plugin, path, "requires", sizeof(cp_service_dep),
+                     read_require_item, &items, &p->requires_count);
+  p->requires = items;
   return rc;
 }
 
