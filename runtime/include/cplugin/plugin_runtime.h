@@ -53,6 +53,27 @@
  * lifetime gets no renewals (recovery still heals an expiry). See
  * docs/wire-notes.md.
  *
+ * Launched mode. A plugin that a cplugin host launches (docs/launch.md)
+ * needs no code of its own for it; the library reads the environment the
+ * launcher sets:
+ *   - CPLUGIN_LISTEN ("unix:/abs/path.sock", or 127.0.0.1:PORT, [::1]:PORT,
+ *     localhost:PORT with PORT 0 for any free one): the process's FIRST
+ *     plaintext cp_server_listen binds this address instead of the one it
+ *     was given (later listeners bind theirs). A value of another form
+ *     makes that cp_server_listen fail with CP_EINVAL (logged).
+ *   - Once that server started, cp_server_start prints one line on stdout
+ *     and flushes it: "cplugin|1|unix|/abs/path.sock" or
+ *     "cplugin|1|tcp|127.0.0.1:43121" with the port actually bound; the
+ *     launcher waits for it (the format: runtime/src/launch/process.h).
+ *     Print nothing that starts with "cplugin|" on stdout before it.
+ *   - cp_plugin_runtime registers the launched address as base_url (the
+ *     base_url option is then ignored and may be NULL), and takes the host
+ *     from CPLUGIN_HOST_URL, which wins over HOST_URL (host_url, when set,
+ *     wins over both).
+ * Without CPLUGIN_LISTEN nothing of this happens: servers bind what they
+ * are given and no line is printed (a plugin started by hand with HOST_URL
+ * works as before).
+ *
  * Thread safety: start and stop from one thread; the accessors and routed
  * clients may be used from any thread while the runtime runs. Callbacks run
  * on the runtime's threads, without its locks held; they must not call
@@ -77,6 +98,10 @@ extern "C" {
 
 /* Environment variable naming the host (connect-plugin-go's name). */
 #define CP_HOST_URL_ENV "HOST_URL"
+/* Launched mode (above): where to serve, and the host that launched the
+ * plugin (wins over CP_HOST_URL_ENV). */
+#define CP_LAUNCH_LISTEN_ENV "CPLUGIN_LISTEN"
+#define CP_LAUNCH_HOST_URL_ENV "CPLUGIN_HOST_URL"
 
 typedef void (*cp_dependency_fn)(const char *service_type, bool available,
                                  const char *provider_id, void *user);
@@ -92,12 +117,13 @@ typedef void (*cp_host_state_fn)(cp_host_link_state state, void *user);
 
 typedef struct cp_plugin_runtime_options {
   /* The host: "host:port", "unix:/path" or "http://host:port"; NULL = the
-   * HOST_URL environment variable. */
+   * CPLUGIN_HOST_URL environment variable, or else HOST_URL. */
   const char *host_url;
   const char *self_id; /* required */
   const char *self_version;
   /* Where this plugin serves; registered as metadata base_url. Required
-   * when provides_count > 0. */
+   * when provides_count > 0, unless launched (the launched address is
+   * registered instead; see Launched mode). */
   const char *base_url;
   const cp_service_decl *provides;
   size_t provides_count;

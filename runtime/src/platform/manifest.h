@@ -86,6 +86,7 @@
 #include <stdint.h>
 
 #include "cplugin/handshake.h"
+#include "cplugin/plugin_runtime.h"
 
 /* The one format version this parser reads. */
 #define MANIFEST_FORMAT_VERSION 1
@@ -107,10 +108,10 @@ enum {
 /* Environment variables the host sets for a launched plugin; a manifest may
  * neither allow nor set them (nor any name starting with
  * MANIFEST_ENV_RESERVED_PREFIX, kept for the launcher's future use). */
-#define MANIFEST_ENV_HOST_URL_LEGACY "HOST_URL" /* read by cp_plugin_runtime */
-#define MANIFEST_ENV_HOST_URL "CPLUGIN_HOST_URL"
+#define MANIFEST_ENV_HOST_URL_LEGACY CP_HOST_URL_ENV /* cp_plugin_runtime */
+#define MANIFEST_ENV_HOST_URL CP_LAUNCH_HOST_URL_ENV
 #define MANIFEST_ENV_LAUNCH_SECRET "CPLUGIN_LAUNCH_SECRET"
-#define MANIFEST_ENV_LISTEN "CPLUGIN_LISTEN"
+#define MANIFEST_ENV_LISTEN CP_LAUNCH_LISTEN_ENV
 #define MANIFEST_ENV_RESERVED_PREFIX "CPLUGIN_LAUNCH_"
 
 typedef enum manifest_transport {

@@ -14,6 +14,7 @@
 #include "cplugin/log.h"
 #include "cplugin/plugin_runtime.h"
 #include "cplugin/router.h"
+#include "launch/launched.h"
 #include "plugin/runtime_internal.h"
 #include "plugin/v1/registry.cplugin.h"
 #include "router/route_parse.h"
@@ -206,13 +207,25 @@ static const char *host_target(cp_plugin_runtime *rt, const char *url) {
   return dup(rt, target);
 }
 
+/* The one place the host's address is read from the environment: the
+ * launcher's variable first, then the self-registering one. */
+static const char *host_from_env(void) {
+  const char *launched = getenv(CP_LAUNCH_HOST_URL_ENV);
+  if (launched != NULL && launched[0] != '\0') {
+    return launched;
+  }
+  return getenv(CP_HOST_URL_ENV);
+}
+
 static int check_options(const cp_plugin_runtime_options *o,
                          const char **host) {
-  *host = o->host_url != NULL ? o->host_url : getenv(CP_HOST_URL_ENV);
+  *host = o->host_url != NULL ? o->host_url : host_from_env();
+  /* Launched: the runtime registers the launched address itself. */
+  bool has_base_url = o->base_url != NULL || launch_endpoint(NULL);
   if (*host == NULL || (*host)[0] == '\0' || o->self_id == NULL ||
       o->provides_count > RT_MAX_PROVIDES ||
       o->requires_count > RT_MAX_REQUIRES ||
-      (o->provides_count > 0 && (o->provides == NULL || o->base_url == NULL)) ||
+      (o->provides_count > 0 && (o->provides == NULL || !has_base_url)) ||
       (o->requires_count > 0 && o->requires == NULL) ||
       o->heartbeat_interval_ms < 0 ||
       o->heartbeat_interval_ms > MAX_INTERVAL_MS ||
@@ -241,7 +254,10 @@ static int copy_options(cp_plugin_runtime *rt,
   rt->opts.host_url = NULL;
   rt->opts.self_id = dup(rt, o->self_id);
   rt->opts.self_version = dup(rt, o->self_version);
-  rt->opts.base_url = dup(rt, o->base_url);
+  char launched[PROC_ADDRESS_MAX + 8];
+  rt->opts.base_url = launch_endpoint_url(launched, sizeof launched)
+                          ? dup(rt, launched)
+                          : dup(rt, o->base_url);
   rt->opts.magic_cookie_key = dup(rt, o->magic_cookie_key);
   rt->opts.magic_cookie_value = dup(rt, o->magic_cookie_value);
   rt->opts.api_key = dup(rt, o->api_key);

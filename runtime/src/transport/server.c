@@ -12,6 +12,7 @@
 #include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
+#include "launch/launched.h"
 #include "transport/blocking_dispatch.h"
 #include "transport/plaintext_warning.h"
 #include "transport/read_gate.h"
@@ -177,6 +178,9 @@ static int add_listener(cp_server *server, const char *address,
   return 0;
 }
 
+static int listen_plaintext(cp_server *server, const char *address,
+                            int *bound_port);
+
 int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
   if (server == NULL || address == NULL || address[0] == '\0') {
     return CP_EINVAL;
@@ -184,6 +188,35 @@ int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
   if (server->state != CP_SERVER_CREATED) {
     return CP_ESTATE;
   }
+  /* A launched plugin serves where its launcher says (launch/launched.h). */
+  char launched[PROC_ADDRESS_MAX + 8];
+  int claim = launch_listen_claim(launched, sizeof launched);
+  if (claim < 0) {
+    return claim;
+  }
+  if (claim == 1) {
+    address = launched;
+  }
+  int port = 0;
+  int rc = listen_plaintext(server, address, &port);
+  if (claim == 1) {
+    if (rc == 0) {
+      rc = launch_listen_bound(address, port);
+    }
+    if (rc == 0) {
+      server->launched = true;
+    } else {
+      launch_listen_unclaim();
+    }
+  }
+  if (rc == 0 && bound_port != NULL) {
+    *bound_port = port;
+  }
+  return rc;
+}
+
+static int listen_plaintext(cp_server *server, const char *address,
+                            int *bound_port) {
   int rc;
   if (cp_unix_listener_handles(address)) {
     /* Accepted by cplugin so that callers are told apart by user. */
@@ -484,6 +517,15 @@ int cp_server_start(cp_server *server) {
   pthread_mutex_lock(&server->mu);
   server->state = CP_SERVER_RUNNING;
   pthread_mutex_unlock(&server->mu);
+  if (server->launched) {
+    /* Serving: now the launcher may connect. A lost line only delays the
+     * launcher's timeout, so the server runs on. */
+    int arc = launch_announce_once();
+    if (arc != 0) {
+      cp_log(CP_LOG_WARN, "cannot print the handshake line", "error",
+             cp_strerror(arc), CP_LOG_END);
+    }
+  }
   if (cp_log_enabled(CP_LOG_DEBUG)) {
     char threads[24];
     char methods[24];

@@ -59,6 +59,7 @@ struct cp_server {
   grpc_server *grpc;
   size_t listener_count;                   /* gRPC's and unix_listeners */
   struct cp_unix_listener *unix_listeners; /* plaintext Unix sockets */
+  bool launched; /* a listener took CPLUGIN_LISTEN: announce at start */
 
   cp_registered_method *methods;
   size_t method_count;
