@@ -3,7 +3,7 @@
  *
  *   ready [ADDRESS]      "hello stdout" on stdout, "hello stderr" on stderr,
  *                        then the handshake line (unix ADDRESS), then waits
- *   ready-exit           the handshake line, then exit 0
+ *   ready-exit [N]       the handshake line, then exit N (default 0)
  *   env                  "ENV <entry>" for each environment entry, exit 0
  *   fds                  "FD <n> <target>" for each open descriptor, exit 0
  *   sigstate             the SigBlk and SigIgn lines of /proc/self/status
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     wait_forever();
   } else if (strcmp(mode, "ready-exit") == 0) {
     printf("%s\n", handshake);
-    return 0;
+    return arg != NULL ? atoi(arg) : 0;
   } else if (strcmp(mode, "env") == 0) {
     for (char **e = environ; *e != NULL; e++) {
       printf("ENV %s\n", *e);
