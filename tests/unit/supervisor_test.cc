@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -33,6 +34,24 @@ const char *ChildPath() {
   return test_program_path("CPLUGIN_PROC_CHILD", PROC_CHILD_PATH);
 }
 
+std::mutex g_log_mu;
+std::vector<std::string> g_log_lines;
+
+void CaptureLog(const char *line, size_t len, void *) {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  g_log_lines.emplace_back(line, len);
+}
+
+bool Logged(const std::string &needle) {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  for (const std::string &l : g_log_lines) {
+    if (l.find(needle) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Gone(pid_t pid) {
   return kill(pid, 0) != 0 && errno == ESRCH;
 }
@@ -46,11 +65,19 @@ struct Event {
 class SupervisorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cp_log_set_level(CP_LOG_OFF);  // the children's output is not checked
+    // Errors only: the children's output is not checked.
+    {
+      std::lock_guard<std::mutex> lock(g_log_mu);
+      g_log_lines.clear();
+    }
+    cp_log_set_format(CP_LOG_FORMAT_TEXT);
+    cp_log_set_level(CP_LOG_ERROR);
+    cp_log_set_sink(CaptureLog, nullptr);
   }
 
   void TearDown() override {
     sup_destroy(sup_);
+    cp_log_set_sink(nullptr, nullptr);
     cp_log_set_level(CP_LOG_INFO);
   }
 
@@ -122,7 +149,9 @@ class SupervisorTest : public ::testing::Test {
   ::testing::AssertionResult WaitState(sup_state state) {
     return cp_test::WaitFor(
         std::string("state ") + sup_state_name(state),
-        [&] { return sup_get_state(sup_) == state; }, [&] { return Seen(); });
+        // The state changes just before on_state reports it: wait for both.
+        [&] { return sup_get_state(sup_) == state && Count(state) > 0; },
+        [&] { return Seen(); });
   }
 
   // Waits until the supervisor is READY again after `restarts` restarts.
@@ -218,9 +247,30 @@ TEST_F(SupervisorTest, CrashLoopEndsFailedAfterMaxRestarts) {
   Event last = Last();
   EXPECT_EQ(SUP_FAILED, last.state);
   EXPECT_NE(std::string::npos, last.reason.find("crash loop")) << last.reason;
+  EXPECT_TRUE(Logged("[ERROR]"));
+  EXPECT_TRUE(Logged("plugin failed: plugin=child reason=crash loop"));
   // Stays failed: stop does not turn it into STOPPED.
   ASSERT_EQ(0, sup_stop(sup_, 0));
   EXPECT_EQ(SUP_FAILED, sup_get_state(sup_));
+}
+
+TEST_F(SupervisorTest, RestartsThatNeverBecomeReadyCountAsFailures) {
+  char dir[] = "/tmp/sup-test-XXXXXX";
+  ASSERT_NE(nullptr, mkdtemp(dir));
+  std::string marker = std::string(dir) + "/started";
+  sup_options o = Options({"first-ready", marker}, MANIFEST_RESTART_ON_FAILURE);
+  o.restart.max_restarts = 2;
+  ASSERT_EQ(0, Start(o));
+  ASSERT_EQ(0, kill(-sup_pid(sup_), SIGKILL));
+  // Both restarts exit before their handshake line: the limit is reached.
+  ASSERT_TRUE(WaitState(SUP_FAILED));
+  EXPECT_EQ(2u, sup_restart_count(sup_));
+  EXPECT_EQ(1, Count(SUP_READY));
+  EXPECT_NE(std::string::npos, Last().reason.find("restart failed"))
+      << Last().reason;
+  EXPECT_EQ(0, sup_pid(sup_));
+  unlink(marker.c_str());
+  rmdir(dir);
 }
 
 TEST_F(SupervisorTest, StopDuringALongBackoffReturnsAndLeavesNothing) {

@@ -51,6 +51,8 @@ struct sup {
   bool any_exit;
   pid_t pid;
   int64_t ready_at_ns;
+  /* Why the last restart did not become ready; empty when it did. */
+  char start_error[256];
   bool have_endpoint;
   proc_endpoint endpoint;
 
@@ -299,7 +301,8 @@ static int spawn_ready(sup *s, proc_endpoint *ep, char *err, size_t errlen) {
   }
   pthread_mutex_lock(&s->mu);
   s->current = p;
-  s->pid = proc_pid(p);
+  /* A fast child may have exited (on_exit ran) already. */
+  s->pid = s->exited ? 0 : proc_pid(p);
   bool stopping = s->stopping;
   pthread_mutex_unlock(&s->mu);
   if (stopping) {
@@ -332,7 +335,7 @@ static void finish_locked(sup *s, sup_state state, const char *reason) {
 static void *supervise(void *arg) {
   sup *s = arg;
   char reason[SUP_REASON_MAX];
-  char how[256];
+  char how[320];
   pthread_mutex_lock(&s->mu);
   for (;;) {
     while (!s->stopping && !s->exited) {
@@ -344,7 +347,12 @@ static void *supervise(void *arg) {
     /* The process exited (or a restart failed to become ready). */
     s->exited = false;
     int64_t now = cp_clock_monotonic_ns();
-    describe_exit(s->exit_code, s->exit_signal, how, sizeof how);
+    if (s->start_error[0] != '\0') {
+      snprintf(how, sizeof how, "restart failed: %s", s->start_error);
+      s->start_error[0] = '\0';
+    } else {
+      describe_exit(s->exit_code, s->exit_signal, how, sizeof how);
+    }
     if (s->state == SUP_READY &&
         now - s->ready_at_ns >= s->restart.backoff_max_ms * 1000000) {
       s->attempt = 0;
@@ -415,10 +423,7 @@ static void *supervise(void *arg) {
      * exit in STARTING, which always counts as a failure. */
     cp_log(CP_LOG_WARN, "plugin restart failed", "plugin", s->name, "error",
            err, CP_LOG_END);
-    if (!s->exited) {
-      s->exit_code = -1;
-      s->exit_signal = 0;
-    }
+    snprintf(s->start_error, sizeof s->start_error, "%s", err);
     s->exited = true;
   }
   pthread_mutex_unlock(&s->mu);

@@ -26,5 +26,9 @@ int64_t sup_backoff_ms(uint32_t attempt, int64_t initial_ms, int64_t max_ms,
     random_fraction = 1.0;
   }
   int64_t half = nominal / 2;
-  return half + (int64_t)(random_fraction * (double)(nominal - half));
+  int64_t span = nominal - half;
+  /* A double holds 53 bits: keep the scaled part within the span. */
+  int64_t extra =
+      random_fraction >= 1.0 ? span : (int64_t)(random_fraction * (double)span);
+  return half + (extra > span ? span : extra);
 }
