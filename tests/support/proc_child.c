@@ -3,7 +3,9 @@
  *
  *   ready [ADDRESS]      "hello stdout" on stdout, "hello stderr" on stderr,
  *                        then the handshake line (unix ADDRESS), then waits
- *   ready-exit           the handshake line, then exit 0
+ *   ready-exit [N]       the handshake line, then exit N (default 0)
+ *   first-ready FILE     creates FILE and acts as "ready"; when FILE
+ *                        exists already, exits 4 without the handshake
  *   env                  "ENV <entry>" for each environment entry, exit 0
  *   fds                  "FD <n> <target>" for each open descriptor, exit 0
  *   sigstate             the SigBlk and SigIgn lines of /proc/self/status
@@ -20,6 +22,7 @@
  *
  * Exit status 2 for bad arguments. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +125,15 @@ int main(int argc, char **argv) {
     wait_forever();
   } else if (strcmp(mode, "ready-exit") == 0) {
     printf("%s\n", handshake);
-    return 0;
+    return arg != NULL ? atoi(arg) : 0;
+  } else if (strcmp(mode, "first-ready") == 0 && arg != NULL) {
+    int fd = open(arg, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+      return 4;
+    }
+    close(fd);
+    printf("%s\n", handshake);
+    wait_forever();
   } else if (strcmp(mode, "env") == 0) {
     for (char **e = environ; *e != NULL; e++) {
       printf("ENV %s\n", *e);
