@@ -63,6 +63,7 @@ bazel_targets=(
   //tests:python_health_test //tests:python_router_test
   //tests:python_limits_test //tests:prometheus_scrape_test
   //tests:python_resilience_test //tests:process_test
+  //tests:supervisor_test //tests:launch_e2e_test
   //examples/urlshortener:urlshortener_demo //examples/kv:kv_demo
   //tools/cpluginctl:cli_sh //tools/cpluginctl:presets_sh
 )
