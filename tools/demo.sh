@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The main demo: installs what is missing, builds with CMake, and runs the
-# URL shortener end to end — a host and three plugins (logger, storage, api),
-# each its own process, wired only through the host's registry and router.
+# URL shortener end to end in the managed mode — the host launches its three
+# plugins (logger, storage, api) from a manifest, each its own process, wired
+# only through the host's registry and router; kills one, shows it come back,
+# and stops leaving nothing running. (The self-registering mode, plugins
+# started by hand with HOST_URL: examples/urlshortener/run_demo.sh.)
 # (The KV example: examples/kv/run_demo.sh, built by the same step.)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,4 +15,4 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCPLUGIN_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target urlshortener-host logger-plugin \
   storage-plugin api-plugin url-client kv-plugin kv-host >/dev/null
-exec bash examples/urlshortener/run_demo.sh "$build/examples/urlshortener"
+exec bash examples/urlshortener/run_managed_demo.sh "$build/examples/urlshortener"

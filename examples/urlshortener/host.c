@@ -2,6 +2,13 @@
  * lifecycle, health, router, metrics) for the URL-shortener demo.
  *
  *   urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS]
+ *                     [--manifest FILE]
+ *
+ * --manifest launches and supervises the plugins the manifest lists (the
+ * managed mode, examples/urlshortener/manifest.json); without it the host
+ * waits for plugins started by hand with HOST_URL (the self-registering
+ * mode). In the managed mode it prints "PLUGIN <name> <endpoint> <pid>" for
+ * each plugin once all run, and stops them before it exits.
  *
  * --token-ttl-ms sets the lifetime of the runtime tokens it issues (default
  * 24 h); plugins renew theirs at half of it, so a short one shows renewal
@@ -31,8 +38,33 @@ static bool parse_ms(const char *s, int64_t *out) {
   return true;
 }
 
+/* Starts the manifest's plugins; true on failure (reported on stderr). */
+static bool launch_plugins(cp_host *host, const char *manifest,
+                           const char *host_url, cp_launcher **out) {
+  cp_launcher_options lo;
+  cp_launcher_options_init(&lo);
+  lo.manifest_path = manifest;
+  lo.host_url = host_url;
+  char err[2048];
+  int rc = cp_launcher_create(out, host, &lo, err, sizeof err);
+  if (rc == 0) {
+    rc = cp_launcher_start(*out, err, sizeof err);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "urlshortener-host: %s\n", err);
+    return true;
+  }
+  cp_plugin_status st[16];
+  size_t n = cp_launcher_status(*out, st, 16);
+  for (size_t i = 0; i < n && i < 16; i++) {
+    printf("PLUGIN %s %s %d\n", st[i].name, st[i].endpoint, (int)st[i].pid);
+  }
+  return false;
+}
+
 int main(int argc, char **argv) {
   const char *listen = "127.0.0.1:0";
+  const char *manifest = NULL;
   int64_t token_ttl_ms = 0;
   bool ok = argc % 2 == 1;
   for (int i = 1; ok && i + 1 < argc; i += 2) {
@@ -40,14 +72,16 @@ int main(int argc, char **argv) {
       listen = argv[i + 1];
     } else if (strcmp(argv[i], "--token-ttl-ms") == 0) {
       ok = parse_ms(argv[i + 1], &token_ttl_ms);
+    } else if (strcmp(argv[i], "--manifest") == 0) {
+      manifest = argv[i + 1];
     } else {
       ok = false;
     }
   }
   if (!ok) {
-    fprintf(
-        stderr,
-        "usage: urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS]\n");
+    fprintf(stderr,
+            "usage: urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS] "
+            "[--manifest FILE]\n");
     return 2;
   }
   sigset_t stop;
@@ -60,6 +94,8 @@ int main(int argc, char **argv) {
   cp_host_options o;
   cp_host_options_init(&o);
   o.listen = listen;
+  /* Launched plugins serve on Unix sockets in a private directory. */
+  o.registry.base_url_allow |= CP_BASE_URL_UNIX;
   if (token_ttl_ms > 0) {
     o.tokens.ttl_ms = token_ttl_ms;
     /* Expired identities are dropped within a lifetime, not a minute. */
@@ -80,11 +116,22 @@ int main(int argc, char **argv) {
     return 1;
   }
   const char *colon = strrchr(listen, ':');
-  printf("LISTENING %.*s:%d\nMETRICS %d\n",
-         colon != NULL ? (int)(colon - listen) : 0, listen, port, metrics_port);
+  char address[300];
+  snprintf(address, sizeof address, "%.*s:%d",
+           colon != NULL ? (int)(colon - listen) : 0, listen, port);
+  cp_launcher *launcher = NULL;
+  if (manifest != NULL && launch_plugins(host, manifest, address, &launcher)) {
+    cp_launcher_destroy(launcher);
+    cp_host_shutdown(host, 0);
+    cp_host_destroy(host);
+    return 1;
+  }
+  printf("LISTENING %s\nMETRICS %d\n", address, metrics_port);
   fflush(stdout);
   int sig = 0;
   sigwait(&stop, &sig);
+  /* Plugins first: they unregister from a host that still serves. */
+  cp_launcher_destroy(launcher);
   cp_host_shutdown(host, 3000);
   cp_host_destroy(host);
   return 0;

@@ -266,6 +266,31 @@ TEST_F(RegistryStoreTest, HealthDecidesRouting) {
   EXPECT_EQ(CP_ENOTFOUND, cp_registry_get_health(reg_, "lonely", rep.get()));
 }
 
+// The host drains a runtime it is about to stop: no longer routed, whatever
+// the runtime itself reports, while its registrations stay.
+TEST_F(RegistryStoreTest, DrainedRuntimeIsNotRoutedWhateverItReports) {
+  Create();
+  ASSERT_EQ(0, Add("a", Svc()));
+  ASSERT_EQ(0, Add("b", Svc()));
+  EXPECT_EQ("a", Resolve("logger"));
+  ASSERT_EQ(0, cp_registry_drain_runtime(reg_, "a"));
+  EXPECT_EQ("b", Resolve("logger"));
+  ASSERT_EQ(0, cp_registry_report_health(reg_, "a", CP_PLUGIN_HEALTH_HEALTHY,
+                                         "", nullptr, 0));
+  EXPECT_EQ("b", Resolve("logger"));
+  int rc = 0;
+  EXPECT_EQ("", Resolve("logger", "a", &rc));
+  EXPECT_EQ(CP_EDENIED, rc);
+  ASSERT_EQ(0, cp_registry_drain_runtime(reg_, "b"));
+  EXPECT_EQ("", Resolve("logger", nullptr, &rc));
+  EXPECT_EQ(CP_EDENIED, rc);
+  cp_registry_stats st;
+  cp_registry_get_stats(reg_, &st);
+  EXPECT_EQ(2u, st.registrations);
+  EXPECT_EQ(CP_ENOTFOUND, cp_registry_drain_runtime(reg_, "zz"));
+  EXPECT_EQ(CP_EINVAL, cp_registry_drain_runtime(reg_, nullptr));
+}
+
 TEST_F(RegistryStoreTest, FirstIsStableRoundRobinIsExact) {
   Create();
   for (const char *id : {"p0", "p1", "p2"}) {

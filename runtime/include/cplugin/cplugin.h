@@ -10,6 +10,7 @@
 #include "cplugin/handshake.h"
 #include "cplugin/health.h"
 #include "cplugin/host.h"
+#include "cplugin/launcher.h"
 #include "cplugin/lifecycle.h"
 #include "cplugin/log.h"
 #include "cplugin/metrics.h"

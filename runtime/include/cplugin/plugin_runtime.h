@@ -102,6 +102,10 @@ extern "C" {
  * plugin (wins over CP_HOST_URL_ENV). */
 #define CP_LAUNCH_LISTEN_ENV "CPLUGIN_LISTEN"
 #define CP_LAUNCH_HOST_URL_ENV "CPLUGIN_HOST_URL"
+/* The one-time secret a launcher passes, and the request metadata key its
+ * calls to the plugin (PluginIdentity, PluginControl) carry it in. */
+#define CP_LAUNCH_SECRET_ENV "CPLUGIN_LAUNCH_SECRET"
+#define CP_LAUNCH_SECRET_METADATA "x-cplugin-launch-secret"
 
 typedef void (*cp_dependency_fn)(const char *service_type, bool available,
                                  const char *provider_id, void *user);

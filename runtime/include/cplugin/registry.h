@@ -315,6 +315,13 @@ int cp_registry_unregister_as_host(cp_registry *reg,
  * watchers of its types are told. Returns 0 or CP_ENOTFOUND. */
 int cp_registry_remove_runtime(cp_registry *reg, const char *runtime_id);
 
+/* Stops routing to a runtime the host is about to stop (removal,
+ * replacement): its registrations stay, so calls already routed to it
+ * finish, but resolve and discovery skip it from now on and watchers of its
+ * types are told as for UNHEALTHY. Its own health reports do not undo it;
+ * it ends with the runtime. Returns 0, CP_EINVAL or CP_ENOTFOUND. */
+int cp_registry_drain_runtime(cp_registry *reg, const char *runtime_id);
+
 /* Records a runtime's health, as PluginLifecycle.ReportHealth does:
  * `state` HEALTHY, DEGRADED or UNHEALTHY; reason (NULL = "") at most
  * CP_HEALTH_REASON_MAX bytes; at most CP_HEALTH_MAX_DEPENDENCIES

@@ -484,6 +484,10 @@ int sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen) {
 }
 
 int sup_stop(sup *s, int grace_ms) {
+  return sup_stop_asking(s, NULL, NULL, grace_ms);
+}
+
+int sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms) {
   if (s == NULL || grace_ms < 0) {
     return CP_EINVAL;
   }
@@ -498,6 +502,17 @@ int sup_stop(sup *s, int grace_ms) {
   }
   s->stopping = true;
   pthread_cond_broadcast(&s->cv);
+  if (ask != NULL && s->pid != 0) {
+    /* Asked to exit by other means (PluginControl/Shutdown) once no exit
+     * can be followed by a restart: give it the time before any signal. */
+    pthread_mutex_unlock(&s->mu);
+    bool asked = ask(user);
+    pthread_mutex_lock(&s->mu);
+    struct timespec deadline = cp_monotonic_after_ms(grace_ms);
+    while (asked && s->pid != 0 &&
+           pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == 0) {
+    }
+  }
   proc *p = s->current; /* stays valid: see the top of this file */
   /* No thread starts once stopping is set (sup_start checks it). */
   bool join = s->thread_started;

@@ -51,6 +51,7 @@
 #ifndef CPLUGIN_LAUNCH_SUPERVISOR_H
 #define CPLUGIN_LAUNCH_SUPERVISOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -104,6 +105,15 @@ int sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen);
  * state ends STOPPED unless it was FAILED. Idempotent. CP_EINVAL for a
  * negative grace_ms. */
 int sup_stop(sup *s, int grace_ms);
+
+/* Asks a running process to exit by other means (e.g. PluginControl/
+ * Shutdown); true when it agreed. Called without the supervisor's lock. */
+typedef bool (*sup_ask_fn)(void *user);
+
+/* As sup_stop, but first, once no exit can lead to a restart, calls ask
+ * (when a process runs) and, when it returns true, waits up to grace_ms for
+ * the process to exit by itself before proc_stop's SIGTERM and SIGKILL. */
+int sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms);
 
 /* Kills the process group (SIGKILL) so that the normal exit path restarts it.
  * reason is logged (warning). Returns 0, or CP_ESTATE when no process runs. */

@@ -98,6 +98,25 @@ int cp_registry_report_health(cp_registry *reg, const char *runtime_id,
                         dependency_count);
 }
 
+int cp_registry_drain_runtime(cp_registry *reg, const char *runtime_id) {
+  if (reg == NULL || runtime_id == NULL) {
+    return CP_EINVAL;
+  }
+  cp_rwshard_wrlock(&reg->lock);
+  rt_entry *rt = reg_find_runtime(reg, runtime_id);
+  if (rt == NULL) {
+    reg_commit_unlock(reg);
+    return CP_ENOTFOUND;
+  }
+  bool was_blocked = reg_runtime_blocked(rt);
+  rt->draining = true;
+  for (reg_entry *e = rt->regs; e != NULL && !was_blocked; e = e->owner_next) {
+    reg_mark_dirty(reg, e->type, true);
+  }
+  reg_commit_unlock(reg);
+  return 0;
+}
+
 int cp_registry_get_health(cp_registry *reg, const char *runtime_id,
                            cp_plugin_health_report *out) {
   if (reg == NULL || runtime_id == NULL || out == NULL) {

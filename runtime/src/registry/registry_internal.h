@@ -155,9 +155,11 @@ struct rt_entry {
   uint32_t watcher_count;
   uint16_t id_len; /* <= CP_REGISTRY_OWNER_MAX */
   uint8_t health;  /* a cp_plugin_health */
-  bool has_health;
-  bool gone;          /* not routed; removed after the grace period */
-  bool principal_set; /* principal_hash is known (registered over RPC) */
+  /* Bit-fields keep the record in its malloc chunk (store.c). */
+  bool has_health : 1;
+  bool gone : 1;          /* not routed; removed after the grace period */
+  bool principal_set : 1; /* principal_hash is known (registered over RPC) */
+  bool draining : 1;      /* the host stops routing to it: not routed */
   char id[];
 };
 

@@ -151,5 +151,5 @@ void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt) {
 }
 
 bool reg_runtime_blocked(const rt_entry *rt) {
-  return rt->health == CP_PLUGIN_HEALTH_UNHEALTHY || rt->gone;
+  return rt->health == CP_PLUGIN_HEALTH_UNHEALTHY || rt->gone || rt->draining;
 }

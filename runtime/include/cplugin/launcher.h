@@ -1,0 +1,202 @@
+/* cplugin — managed plugins: a host launches the plugins a manifest lists
+ * (docs/manifest.md), gives each its runtime identity, keeps them running
+ * and stops them with the host.
+ *
+ *   cp_launcher_options lo;
+ *   cp_launcher_options_init(&lo);
+ *   lo.manifest_path = "plugins.json";
+ *   lo.host_url = "127.0.0.1:8080";          // where plugins reach the host
+ *   cp_launcher *l;
+ *   char err[512];
+ *   cp_launcher_create(&l, host, &lo, err, sizeof err);  // host started
+ *   cp_launcher_start(l, err, sizeof err);   // every plugin, in order
+ *   cp_client *kv;
+ *   cp_launcher_dispense(l, "kv", &kv);      // typed stubs on it
+ *   ...
+ *   cp_launcher_stop(l);                     // before cp_host_shutdown
+ *   cp_launcher_destroy(l);
+ *
+ * Starting a plugin (docs/launch.md tells the plugin's side):
+ *  1. The process starts with only what the manifest allows: its argument
+ *     list, an environment made of the allowed and set variables plus
+ *     CPLUGIN_LISTEN (a Unix socket <socket_dir>/<name>.sock, or loopback
+ *     TCP), CPLUGIN_HOST_URL and a launch secret (CPLUGIN_LAUNCH_SECRET), in
+ *     its own process group, with no inherited descriptor, killed when the
+ *     host dies (PR_SET_PDEATHSIG). Its stdout and stderr go line by line to
+ *     the host's log with the plugin's name.
+ *  2. Readiness: the plugin prints its handshake line once it serves; none
+ *     within the manifest's ready_timeout_ms is a failed start.
+ *  3. Identity (Model A): the host calls PluginIdentity/GetPluginInfo on the
+ *     plugin (with the launch secret), checks that it answers with the
+ *     manifest's name and that every service it requires for startup has a
+ *     routable provider, issues a runtime identity (principal
+ *     "launch:<name>"), hands it over with SetRuntimeIdentity, and waits
+ *     until the plugin registered and reported HEALTHY. All of step 3 must
+ *     end within identity_timeout_ms.
+ * A start that fails at any step leaves no process and no identity behind.
+ *
+ * Order. cp_launcher_start starts the manifest's plugins one at a time in
+ * dependency order ("requires" with required_for_startup wait for every
+ * provider); a cycle or a requirement nobody provides refuses the whole
+ * manifest before anything starts, naming the cycle or the service.
+ *
+ * Supervision. A plugin that exits or crashes loses its identity at once
+ * (its registrations go, watchers see it unavailable) and is restarted per
+ * its restart policy with exponential backoff and jitter, going through
+ * steps 1-3 again with a new identity; max_restarts restarts within
+ * window_ms make it FAILED (logged at error level, shown by
+ * cp_launcher_status). A restarted process that fails step 3 is killed and
+ * counts as a crash.
+ *
+ * Stopping. cp_launcher_stop stops the plugins in reverse start order: each
+ * gets PluginControl/Shutdown (with the secret and stop_grace_ms), then
+ * SIGTERM when it has not exited within the grace period, then SIGKILL;
+ * its identity is revoked and the process reaped. No process outlives the
+ * launcher; one that outlives a crashed host dies by PR_SET_PDEATHSIG.
+ *
+ * The host must leave child processes to the launcher: SIGCHLD not ignored,
+ * no waitpid(-1) elsewhere (see runtime/src/launch/process.h).
+ *
+ * Thread safety: create, start, stop and destroy from one thread;
+ * cp_launcher_dispense, cp_launcher_status, cp_launcher_plugin_status,
+ * cp_launcher_remove and cp_launcher_replace may be called from any thread
+ * after start returned and before stop (one change per plugin at a time). */
+#ifndef CPLUGIN_LAUNCHER_H
+#define CPLUGIN_LAUNCHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cplugin/client.h"
+#include "cplugin/host.h"
+#include "cplugin/registry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cp_launcher cp_launcher;
+
+typedef struct cp_launcher_options {
+  /* The manifest (required). Relative plugin paths in it are resolved
+   * against its directory. */
+  const char *manifest_path;
+  /* How plugins reach the host: "127.0.0.1:PORT", "unix:/path" (required;
+   * passed as CPLUGIN_HOST_URL and in SetRuntimeIdentity). */
+  const char *host_url;
+  /* Directory for the plugins' Unix sockets; it must exist, be owned by
+   * the host's user and not be accessible to others (mode 0700 or
+   * stricter). NULL (default): a fresh 0700 directory under $TMPDIR (or
+   * /tmp), removed by cp_launcher_destroy. */
+  const char *socket_dir;
+  /* From the handshake line to HEALTHY (step 3 above; default 10000). */
+  int64_t identity_timeout_ms;
+  /* Grace period of a stop: Shutdown's grace_period, then the wait before
+   * SIGTERM and again before SIGKILL (default 5000). */
+  int64_t stop_grace_ms;
+} cp_launcher_options;
+
+void cp_launcher_options_init(cp_launcher_options *opts);
+
+/* Loads and checks the manifest and its dependency graph and prepares the
+ * socket directory; starts nothing. The host must be started (its registry
+ * and token store are used) and outlive the launcher. Returns 0 and *out;
+ * CP_EINVAL (options, manifest syntax or validation, a cycle, a required
+ * service nobody provides: the reason in err); CP_ESYS (the manifest or the
+ * socket directory); CP_ENOMEM. err (errlen bytes, may be NULL) holds one
+ * line. */
+int cp_launcher_create(cp_launcher **out, cp_host *host,
+                       const cp_launcher_options *opts, char *err,
+                       size_t errlen);
+
+/* Starts every plugin of the manifest in dependency order and returns when
+ * each is HEALTHY or has failed. A plugin that fails to start is FAILED
+ * (nothing of it left running) and the plugins that require its services
+ * for startup are not started (FAILED too); the others start and keep
+ * running. Returns 0 when every plugin runs, or the first failure's code
+ * (err: one line per failed plugin, "plugin <name>: <reason>"). Once. */
+int cp_launcher_start(cp_launcher *l, char *err, size_t errlen);
+
+/* A client connected to plugin `name`'s own server, for the generated
+ * stubs of the services it provides; the calls go straight to the plugin
+ * (not through the router) and carry nothing of the host's. Owned by the
+ * launcher (do not close or destroy it), valid until cp_launcher_destroy.
+ * A Unix-socket plugin keeps its address across restarts, so the client
+ * follows them; a TCP plugin gets a new port at each restart: dispense
+ * again after one. Returns 0; CP_ENOTFOUND (no such plugin); CP_ESTATE
+ * (not running); CP_ENOMEM. */
+int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out);
+
+typedef enum cp_plugin_run_state {
+  CP_PLUGIN_PENDING = 0, /* not started yet */
+  CP_PLUGIN_STARTING,    /* launched, not yet HEALTHY */
+  CP_PLUGIN_RUNNING,     /* HEALTHY once, serving */
+  CP_PLUGIN_BACKOFF,     /* exited; restarting after a delay */
+  CP_PLUGIN_FAILED,      /* start failed or crash loop: not restarted */
+  CP_PLUGIN_STOPPED      /* stopped by the host, or exited for good */
+} cp_plugin_run_state;
+
+const char *cp_plugin_run_state_name(cp_plugin_run_state state);
+
+enum { CP_LAUNCHER_NAME_MAX = 64, CP_LAUNCHER_TEXT_MAX = 511 };
+
+/* A snapshot of one plugin. */
+typedef struct cp_plugin_status {
+  char name[CP_LAUNCHER_NAME_MAX + 1];
+  cp_plugin_run_state state;
+  pid_t pid;         /* 0 when no process runs */
+  uint32_t restarts; /* since cp_launcher_start */
+  /* The current runtime ID ("" when it has none). */
+  char runtime_id[CP_LAUNCHER_TEXT_MAX + 1];
+  /* "unix:/path" or "host:port" of the current or last process. */
+  char endpoint[CP_LAUNCHER_TEXT_MAX + 1];
+  /* Why the state was entered ("killed by signal 9", the start error). */
+  char reason[CP_LAUNCHER_TEXT_MAX + 1];
+  /* What the plugin last reported (CP_PLUGIN_HEALTH_UNKNOWN when nothing). */
+  cp_plugin_health health;
+} cp_plugin_status;
+
+/* Writes up to `cap` plugins' status, in manifest order, and returns how
+ * many plugins there are (call with cap 0 to size the array). */
+size_t cp_launcher_status(cp_launcher *l, cp_plugin_status *out, size_t cap);
+
+/* The status of one plugin. Returns 0 or CP_ENOTFOUND. */
+int cp_launcher_plugin_status(cp_launcher *l, const char *name,
+                              cp_plugin_status *out);
+
+/* Removes plugin `name` from service: the registry stops routing to it
+ * (watchers of its services are told it is unavailable), it gets
+ * PluginControl/Shutdown so the calls under way finish within
+ * stop_grace_ms, then SIGTERM and SIGKILL as needed; its identity is
+ * revoked (its token refused from then on). The entry stays, STOPPED with
+ * reason "removed"; cp_launcher_replace starts it again. Returns 0;
+ * CP_ENOTFOUND; CP_ESTATE (not running, another change of it under way,
+ * or the launcher not started or stopping), with err. */
+int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
+                       size_t errlen);
+
+/* Replaces plugin `name` blue-green: starts a new process (the executable
+ * at `path`, NULL = the manifest's) with steps 1-3 above under a new
+ * identity and socket, and only once it is HEALTHY drains and stops the
+ * old one as cp_launcher_remove does. Both serve while they overlap, so no
+ * call finds the service without a provider. A new process that fails
+ * leaves the old one serving untouched (the error in err). Dispense again
+ * afterwards: the new process has its own address. Returns 0, the errors
+ * of a start, CP_ENOTFOUND or CP_ESTATE. */
+int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
+                        char *err, size_t errlen);
+
+/* Stops every plugin (see Stopping), in reverse start order, and returns
+ * once each is reaped. Idempotent. */
+void cp_launcher_stop(cp_launcher *l);
+
+/* cp_launcher_stop if needed, then frees everything (and removes the
+ * socket directory it created). NULL allowed. */
+void cp_launcher_destroy(cp_launcher *l);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPLUGIN_LAUNCHER_H */

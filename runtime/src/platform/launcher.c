@@ -1,0 +1,404 @@
+/* The launcher's public API: creating it from a manifest, starting and
+ * stopping its plugins in order, dispensing clients and status. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cplugin/errors.h"
+#include "cplugin/log.h"
+#include "platform/launcher_internal.h"
+#include "platform/launcher_order.h"
+
+void cp_launcher_options_init(cp_launcher_options *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->identity_timeout_ms = 10000;
+  opts->stop_grace_ms = 5000;
+}
+
+const char *cp_plugin_run_state_name(cp_plugin_run_state state) {
+  switch (state) {
+    case CP_PLUGIN_PENDING:
+      return "PENDING";
+    case CP_PLUGIN_STARTING:
+      return "STARTING";
+    case CP_PLUGIN_RUNNING:
+      return "RUNNING";
+    case CP_PLUGIN_BACKOFF:
+      return "BACKOFF";
+    case CP_PLUGIN_FAILED:
+      return "FAILED";
+    case CP_PLUGIN_STOPPED:
+      return "STOPPED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+static void put_err(char *err, size_t errlen, const char *fmt, const char *a,
+                    const char *b) {
+  if (err != NULL && errlen > 0) {
+    snprintf(err, errlen, fmt, a, b);
+  }
+}
+
+/* A directory given by the user must already be private: the sockets in it
+ * accept anyone who can reach them. */
+static int check_private_dir(const char *dir, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    put_err(err, errlen, "socket_dir %s: %s", dir,
+            errno != 0 ? strerror(errno) : "not a directory");
+    return CP_ESYS;
+  }
+  if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+    put_err(err, errlen, "socket_dir %s: %s", dir,
+            "must belong to this user with mode 0700");
+    return CP_EINVAL;
+  }
+  return 0;
+}
+
+static int make_socket_dir(cp_launcher *l, const char *given, char *err,
+                           size_t errlen) {
+  if (given != NULL) {
+    int rc = check_private_dir(given, err, errlen);
+    l->socket_dir = rc == 0 ? strdup(given) : NULL;
+    return rc != 0 ? rc : (l->socket_dir == NULL ? CP_ENOMEM : 0);
+  }
+  const char *tmp = getenv("TMPDIR");
+  if (tmp == NULL || tmp[0] != '/') {
+    tmp = "/tmp";
+  }
+  size_t n = strlen(tmp) + sizeof "/cplugin-XXXXXX";
+  l->socket_dir = malloc(n);
+  if (l->socket_dir == NULL) {
+    return CP_ENOMEM;
+  }
+  snprintf(l->socket_dir, n, "%s/cplugin-XXXXXX", tmp);
+  if (mkdtemp(l->socket_dir) == NULL) { /* mode 0700 */
+    put_err(err, errlen, "cannot create a socket directory in %s: %s", tmp,
+            strerror(errno));
+    return CP_ESYS;
+  }
+  l->own_socket_dir = true;
+  return 0;
+}
+
+static int check_options(const cp_launcher_options *o, char *err,
+                         size_t errlen) {
+  if (o->manifest_path == NULL || o->host_url == NULL ||
+      o->host_url[0] == '\0') {
+    put_err(err, errlen, "%s%s", "manifest_path and host_url are required", "");
+    return CP_EINVAL;
+  }
+  if (o->identity_timeout_ms <= 0 || o->identity_timeout_ms > 600000 ||
+      o->stop_grace_ms < 0 || o->stop_grace_ms > 600000) {
+    put_err(err, errlen, "%s%s",
+            "identity_timeout_ms must be 1..600000 and stop_grace_ms "
+            "0..600000",
+            "");
+    return CP_EINVAL;
+  }
+  return 0;
+}
+
+static int load(cp_launcher *l, const cp_launcher_options *o, char *err,
+                size_t errlen) {
+  int rc = manifest_load_file(o->manifest_path, &l->manifest, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  const manifest *m = l->manifest;
+  for (size_t i = 0; i < m->plugins_count; i++) {
+    if (m->plugins[i].in_process != NULL) {
+      put_err(err, errlen,
+              "plugin %s: in_process plugins are not supported by this "
+              "launcher (use \"path\")",
+              m->plugins[i].name, "");
+      return CP_EINVAL;
+    }
+  }
+  l->count = m->plugins_count;
+  l->plugins = calloc(l->count + 1, sizeof *l->plugins);
+  l->order = calloc(l->count + 1, sizeof *l->order);
+  if (l->plugins == NULL || l->order == NULL) {
+    return CP_ENOMEM;
+  }
+  return launcher_startup_order(m, l->order, err, errlen);
+}
+
+int cp_launcher_create(cp_launcher **out, cp_host *host,
+                       const cp_launcher_options *opts, char *err,
+                       size_t errlen) {
+  if (err != NULL && errlen > 0) {
+    err[0] = '\0';
+  }
+  if (out == NULL || host == NULL || opts == NULL) {
+    put_err(err, errlen, "%s%s", "NULL argument", "");
+    return CP_EINVAL;
+  }
+  *out = NULL;
+  int rc = check_options(opts, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  cp_launcher *l = calloc(1, sizeof *l);
+  if (l == NULL) {
+    return CP_ENOMEM;
+  }
+  pthread_mutex_init(&l->mu, NULL);
+  atomic_init(&l->stopping, false);
+  l->host = host;
+  l->reg = cp_host_registry(host);
+  l->tokens = cp_host_tokens(host);
+  l->identity_timeout_ms = opts->identity_timeout_ms;
+  l->stop_grace_ms = opts->stop_grace_ms;
+  l->host_url = strdup(opts->host_url);
+  rc = l->host_url == NULL ? CP_ENOMEM : load(l, opts, err, errlen);
+  if (rc == 0) {
+    rc = make_socket_dir(l, opts->socket_dir, err, errlen);
+  }
+  for (size_t i = 0; rc == 0 && i < l->count; i++) {
+    lplugin *p = &l->plugins[i];
+    p->l = l;
+    p->m = &l->manifest->plugins[i];
+    p->state = CP_PLUGIN_PENDING;
+    snprintf(p->reason, sizeof p->reason, "not started");
+    p->cur = linstance_new(p, NULL, &rc, err, errlen);
+  }
+  if (rc != 0) {
+    if (rc == CP_ENOMEM && err != NULL && errlen > 0 && err[0] == '\0') {
+      put_err(err, errlen, "%s%s", "out of memory", "");
+    }
+    cp_launcher_destroy(l);
+    return rc;
+  }
+  *out = l;
+  return 0;
+}
+
+/* The first startup requirement of p that no running plugin provides. */
+static const char *unmet_requirement(cp_launcher *l, const lplugin *p) {
+  const manifest_plugin *m = p->m;
+  for (size_t r = 0; r < m->requires_count; r++) {
+    if (!m->requires[r].required_for_startup) {
+      continue;
+    }
+    bool met = false;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < l->count && !met; i++) {
+      const lplugin *q = &l->plugins[i];
+      for (size_t s = 0; s < q->m->provides_count && !met; s++) {
+        met = q->state == CP_PLUGIN_RUNNING &&
+              strcmp(q->m->provides[s].type, m->requires[r].type) == 0;
+      }
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (!met) {
+      return m->requires[r].type;
+    }
+  }
+  return NULL;
+}
+
+static void append_line(char *err, size_t errlen, const char *line) {
+  if (err == NULL || errlen == 0) {
+    return;
+  }
+  size_t used = strlen(err);
+  if (used + 1 < errlen) {
+    snprintf(err + used, errlen - used, "%s%s", used > 0 ? "\n" : "", line);
+  }
+}
+
+int cp_launcher_start(cp_launcher *l, char *err, size_t errlen) {
+  if (err != NULL && errlen > 0) {
+    err[0] = '\0';
+  }
+  if (l == NULL || l->started) {
+    return l == NULL ? CP_EINVAL : CP_ESTATE;
+  }
+  l->started = true;
+  int first_rc = 0;
+  for (size_t k = 0; k < l->count && !atomic_load(&l->stopping); k++) {
+    lplugin *p = &l->plugins[l->order[k]];
+    char msg[LAUNCHER_REASON_MAX + 1] = "";
+    int rc;
+    const char *unmet = unmet_requirement(l, p);
+    if (unmet != NULL) {
+      snprintf(msg, sizeof msg,
+               "plugin %s: not started: no running provider of \"%s\"",
+               p->m->name, unmet);
+      lplugin_set(p, CP_PLUGIN_FAILED, msg);
+      rc = CP_ENOTFOUND;
+    } else {
+      rc = linstance_start(p->cur, msg, sizeof msg);
+      if (rc != 0) {
+        /* Whatever the supervisor said last, the start failed. */
+        lplugin_set(p, CP_PLUGIN_FAILED, msg);
+      }
+    }
+    if (rc != 0) {
+      cp_log(CP_LOG_ERROR, "plugin not started", "plugin", p->m->name, "error",
+             msg, CP_LOG_END);
+      append_line(err, errlen, msg);
+      if (first_rc == 0) {
+        first_rc = rc;
+      }
+    }
+  }
+  return first_rc;
+}
+
+void cp_launcher_stop(cp_launcher *l) {
+  if (l == NULL || l->stopped) {
+    return;
+  }
+  l->stopped = true;
+  atomic_store(&l->stopping, true);
+  /* Before cp_launcher_start nothing runs (and after a failed create the
+   * order may be incomplete). */
+  for (size_t k = l->started ? l->count : 0; k-- > 0;) {
+    lplugin *p = &l->plugins[l->order[k]];
+    pthread_mutex_lock(&l->mu);
+    linstance *in = p->cur;
+    pthread_mutex_unlock(&l->mu);
+    if (in != NULL) {
+      linstance_stop(in);
+    }
+  }
+}
+
+static void remove_socket_dir(cp_launcher *l) {
+  /* A plugin killed by a signal leaves its socket file behind. */
+  for (size_t i = 0; i < l->count; i++) {
+    if (l->plugins[i].m == NULL) {
+      continue;
+    }
+    char path[PROC_ADDRESS_MAX + 1];
+    snprintf(path, sizeof path, "%s/%s.sock", l->socket_dir,
+             l->plugins[i].m->name);
+    (void)unlink(path);
+  }
+  if (rmdir(l->socket_dir) != 0) {
+    cp_log(CP_LOG_WARN, "cannot remove the plugin socket directory", "path",
+           l->socket_dir, "error", strerror(errno), CP_LOG_END);
+  }
+}
+
+void cp_launcher_destroy(cp_launcher *l) {
+  if (l == NULL) {
+    return;
+  }
+  cp_launcher_stop(l);
+  for (size_t i = 0; l->plugins != NULL && i < l->count; i++) {
+    lplugin *p = &l->plugins[i];
+    linstance_free(p->cur);
+    cp_client_destroy(p->client);
+    for (size_t c = 0; c < p->old_client_count; c++) {
+      cp_client_destroy(p->old_clients[c]);
+    }
+  }
+  if (l->own_socket_dir) {
+    remove_socket_dir(l);
+  }
+  free(l->socket_dir);
+  free(l->plugins);
+  free(l->order);
+  free(l->host_url);
+  manifest_free(l->manifest);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+static lplugin *find(cp_launcher *l, const char *name) {
+  for (size_t i = 0; l != NULL && name != NULL && i < l->count; i++) {
+    if (strcmp(l->plugins[i].m->name, name) == 0) {
+      return &l->plugins[i];
+    }
+  }
+  return NULL;
+}
+
+int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out) {
+  lplugin *p = find(l, name);
+  if (p == NULL || out == NULL) {
+    return out == NULL ? CP_EINVAL : CP_ENOTFOUND;
+  }
+  pthread_mutex_lock(&l->mu);
+  int rc = 0;
+  if (p->state != CP_PLUGIN_RUNNING) {
+    rc = CP_ESTATE;
+  } else if (p->client == NULL ||
+             strcmp(p->client_target, p->cur->target) != 0) {
+    /* First dispense, or a TCP plugin restarted on another port: the old
+     * client stays valid (failing) until destroy. */
+    if (p->client != NULL && p->old_client_count == LAUNCHER_MAX_OLD_CLIENTS) {
+      rc = CP_ELIMIT;
+    }
+    cp_client *c = NULL;
+    if (rc == 0) {
+      rc = cp_client_create(&c, p->cur->target, NULL);
+    }
+    if (rc == 0) {
+      if (p->client != NULL) {
+        p->old_clients[p->old_client_count++] = p->client;
+      }
+      p->client = c;
+      snprintf(p->client_target, sizeof p->client_target, "%s",
+               p->cur->target);
+    }
+  }
+  *out = rc == 0 ? p->client : NULL;
+  pthread_mutex_unlock(&l->mu);
+  return rc;
+}
+
+static void snapshot(cp_launcher *l, lplugin *p, cp_plugin_status *out) {
+  memset(out, 0, sizeof *out);
+  snprintf(out->name, sizeof out->name, "%s", p->m->name);
+  pthread_mutex_lock(&l->mu);
+  out->state = p->state;
+  snprintf(out->runtime_id, sizeof out->runtime_id, "%s", p->cur->runtime_id);
+  snprintf(out->endpoint, sizeof out->endpoint, "%s", p->cur->target);
+  snprintf(out->reason, sizeof out->reason, "%s", p->reason);
+  out->restarts = p->restarts_before;
+  /* Under l->mu: a replaced instance is freed only after `cur` moved on
+   * (the supervisor's lock nests inside l->mu, never around it). */
+  if (p->cur->launched) {
+    out->pid = sup_pid(p->cur->sup);
+    out->restarts += sup_restart_count(p->cur->sup);
+  }
+  pthread_mutex_unlock(&l->mu);
+  out->health = CP_PLUGIN_HEALTH_UNKNOWN;
+  if (out->runtime_id[0] != '\0') {
+    cp_plugin_health_report *r = malloc(sizeof *r);
+    if (r != NULL && cp_registry_get_health(l->reg, out->runtime_id, r) == 0) {
+      out->health = r->state;
+    }
+    free(r);
+  }
+}
+
+size_t cp_launcher_status(cp_launcher *l, cp_plugin_status *out, size_t cap) {
+  if (l == NULL) {
+    return 0;
+  }
+  for (size_t i = 0; out != NULL && i < l->count && i < cap; i++) {
+    snapshot(l, &l->plugins[i], &out[i]);
+  }
+  return l->count;
+}
+
+int cp_launcher_plugin_status(cp_launcher *l, const char *name,
+                              cp_plugin_status *out) {
+  lplugin *p = find(l, name);
+  if (p == NULL || out == NULL) {
+    return out == NULL ? CP_EINVAL : CP_ENOTFOUND;
+  }
+  snapshot(l, p, out);
+  return 0;
+}

@@ -1,0 +1,283 @@
+/* Model A: the host gives a launched plugin its identity. Every call to the
+ * plugin carries the launch secret, which only this host and the process
+ * know; the plugin serves PluginIdentity and PluginControl to nobody else. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "cplugin/errors.h"
+#include "cplugin/log.h"
+#include "cplugin/plugin_runtime.h"
+#include "platform/launcher_internal.h"
+#include "plugin/v1/lifecycle.cplugin.h"
+#include "plugin/v1/plugininfo.cplugin.h"
+#include "registry/semver.h"
+
+/* One call's timeout inside the identity step (the step's own deadline
+ * bounds the whole). */
+#define CALL_TIMEOUT_MS 2000
+/* Waits between polls of a plugin that is not there yet: short at first,
+ * because a plugin usually joins within milliseconds of its handshake. */
+#define POLL_FIRST_MS 2
+#define POLL_MAX_MS 100
+
+#define TTL_METADATA "x-cplugin-runtime-token-ttl-ms"
+
+typedef struct step {
+  linstance *in;
+  lplugin *p;
+  int64_t deadline_ns;
+  int64_t poll_ms;
+  cp_client *client;
+  cp_metadata md[2];
+  char ttl[24];
+  cp_call_options call;
+} step;
+
+static int64_t remaining_ms(const step *s) {
+  int64_t left = (s->deadline_ns - cp_clock_monotonic_ns()) / 1000000;
+  return left > 0 ? left : 0;
+}
+
+static void set_timeout(step *s) {
+  int64_t left = remaining_ms(s);
+  s->call.timeout_ms =
+      left < CALL_TIMEOUT_MS ? (left > 0 ? left : 1) : CALL_TIMEOUT_MS;
+}
+
+/* Sleeps before the next poll; false when the step must end (deadline,
+ * the launcher stopping, the process gone). */
+static bool poll_again(step *s) {
+  if (atomic_load(&s->p->l->stopping) || sup_pid(s->in->sup) == 0) {
+    return false;
+  }
+  int64_t left = remaining_ms(s);
+  if (left == 0) {
+    return false;
+  }
+  int64_t ms = s->poll_ms < left ? s->poll_ms : left;
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+  s->poll_ms = s->poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : s->poll_ms * 2;
+  return true;
+}
+
+static int step_open(step *s, linstance *in, const char *target,
+                     int64_t timeout_ms) {
+  memset(s, 0, sizeof *s);
+  s->in = in;
+  s->p = in->p;
+  s->deadline_ns = cp_clock_monotonic_ns() + timeout_ms * 1000000;
+  s->poll_ms = POLL_FIRST_MS;
+  s->md[0].key = CP_LAUNCH_SECRET_METADATA;
+  s->md[0].value = in->secret;
+  cp_call_options_init(&s->call);
+  s->call.metadata = s->md;
+  s->call.metadata_count = 1;
+  return cp_client_create(&s->client, target, NULL);
+}
+
+/* GetPluginInfo until the plugin's runtime has published its info. */
+static int get_info(step *s, Connectplugin__V1__GetPluginInfoResponse **info,
+                    char *err, size_t errlen) {
+  Connectplugin__V1__GetPluginInfoRequest req =
+      CONNECTPLUGIN__V1__GET_PLUGIN_INFO_REQUEST__INIT;
+  cp_status st;
+  for (;;) {
+    set_timeout(s);
+    int rc = cp_connectplugin__v1__plugin_identity__get_plugin_info__call(
+        s->client, &req, info, &s->call, &st);
+    if (rc == 0) {
+      return 0;
+    }
+    /* UNAVAILABLE: its runtime has not started yet (or the connection is
+     * still being made). */
+    if (st.code != CP_STATUS_UNAVAILABLE || !poll_again(s)) {
+      snprintf(err, errlen, "GetPluginInfo: %s: %s",
+               cp_status_code_name(st.code), st.message);
+      return st.code == CP_STATUS_UNAVAILABLE ? CP_ETIMEDOUT : CP_ERPC;
+    }
+  }
+}
+
+/* Whether a routable provider satisfies `dep` now. */
+static bool provided(cp_registry *reg,
+                     const Connectplugin__V1__ServiceDependency *dep) {
+  cp_registry_endpoint *ep = malloc(sizeof *ep);
+  if (ep == NULL) {
+    return false;
+  }
+  bool ok = cp_registry_resolve(reg, dep->type, NULL, ep) == 0;
+  if (ok && dep->min_version != NULL && dep->min_version[0] != '\0') {
+    ok = cp_semver_valid(ep->version) &&
+         cp_semver_compare(ep->version, dep->min_version) >= 0;
+  }
+  free(ep);
+  return ok;
+}
+
+static int check_info(lplugin *p,
+                      const Connectplugin__V1__GetPluginInfoResponse *info,
+                      char *err, size_t errlen) {
+  if (strcmp(info->self_id, p->m->name) != 0) {
+    snprintf(err, errlen,
+             "answered GetPluginInfo as \"%.64s\", the manifest says \"%s\"",
+             info->self_id, p->m->name);
+    return CP_EDENIED;
+  }
+  for (size_t i = 0; i < info->n_requires; i++) {
+    const Connectplugin__V1__ServiceDependency *dep = info->requires[i];
+    if (dep->required_for_startup && !provided(p->l->reg, dep)) {
+      snprintf(err, errlen,
+               "requires service \"%.128s\" (min version \"%.64s\"), which no "
+               "running plugin provides",
+               dep->type, dep->min_version);
+      return CP_ENOTFOUND;
+    }
+  }
+  return 0;
+}
+
+static int hand_over(step *s, const char *runtime_id, const char *token,
+                     char *err, size_t errlen) {
+  Connectplugin__V1__SetRuntimeIdentityRequest req =
+      CONNECTPLUGIN__V1__SET_RUNTIME_IDENTITY_REQUEST__INIT;
+  req.runtime_id = (char *)runtime_id;
+  req.runtime_token = (char *)token;
+  req.host_url = s->p->l->host_url;
+  snprintf(s->ttl, sizeof s->ttl, "%" PRId64,
+           cp_token_store_ttl_ms(s->p->l->tokens));
+  s->md[1].key = TTL_METADATA;
+  s->md[1].value = s->ttl;
+  s->call.metadata_count = 2;
+  set_timeout(s);
+  Connectplugin__V1__SetRuntimeIdentityResponse *resp = NULL;
+  cp_status st;
+  int rc = cp_connectplugin__v1__plugin_identity__set_runtime_identity__call(
+      s->client, &req, &resp, &s->call, &st);
+  s->call.metadata_count = 1;
+  if (rc != 0) {
+    snprintf(err, errlen, "SetRuntimeIdentity: %s: %s",
+             cp_status_code_name(st.code), st.message);
+    return CP_ERPC;
+  }
+  bool ack = resp->acknowledged;
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+  if (!ack) {
+    snprintf(err, errlen, "SetRuntimeIdentity not acknowledged");
+    return CP_EDENIED;
+  }
+  return 0;
+}
+
+static const char *health_name(cp_plugin_health h) {
+  switch (h) {
+    case CP_PLUGIN_HEALTH_HEALTHY:
+      return "HEALTHY";
+    case CP_PLUGIN_HEALTH_DEGRADED:
+      return "DEGRADED";
+    case CP_PLUGIN_HEALTH_UNHEALTHY:
+      return "UNHEALTHY";
+    default:
+      return "no report";
+  }
+}
+
+/* Until the plugin registered and reported HEALTHY under runtime_id
+ * (DEGRADED is not enough: a required dependency is missing). */
+static int wait_healthy(step *s, const char *runtime_id, char *err,
+                        size_t errlen) {
+  cp_plugin_health_report *r = malloc(sizeof *r);
+  if (r == NULL) {
+    return CP_ENOMEM;
+  }
+  for (;;) {
+    if (cp_registry_get_health(s->p->l->reg, runtime_id, r) != 0) {
+      r->state = CP_PLUGIN_HEALTH_UNKNOWN;
+      r->reason[0] = '\0';
+    }
+    if (r->state == CP_PLUGIN_HEALTH_HEALTHY) {
+      free(r);
+      return 0;
+    }
+    if (!poll_again(s)) {
+      break;
+    }
+  }
+  snprintf(err, errlen, "not HEALTHY within the identity timeout (%s%s%.128s)",
+           health_name(r->state), r->reason[0] != '\0' ? ": " : "", r->reason);
+  free(r);
+  return CP_ETIMEDOUT;
+}
+
+int lidentity_establish(linstance *in, const char *target,
+                        char runtime_id[CP_RUNTIME_ID_MAX + 1], char *err,
+                        size_t errlen) {
+  lplugin *p = in->p;
+  step s;
+  int rc = step_open(&s, in, target, p->l->identity_timeout_ms);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot create a client for %s: %s", target,
+             cp_strerror(rc));
+    return rc;
+  }
+  Connectplugin__V1__GetPluginInfoResponse *info = NULL;
+  rc = get_info(&s, &info, err, errlen);
+  if (rc == 0) {
+    rc = check_info(p, info, err, errlen);
+    protobuf_c_message_free_unpacked(&info->base, NULL);
+  }
+  char token[CP_TOKEN_LEN + 1];
+  bool issued = false;
+  if (rc == 0) {
+    rc = cp_token_store_issue_for(p->l->tokens, p->m->name, in->principal,
+                                  runtime_id, CP_RUNTIME_ID_MAX + 1, token);
+    issued = rc == 0;
+    if (rc != 0) {
+      snprintf(err, errlen, "cannot issue an identity: %s", cp_strerror(rc));
+    }
+  }
+  if (rc == 0) {
+    rc = hand_over(&s, runtime_id, token, err, errlen);
+  }
+  if (rc == 0) {
+    rc = wait_healthy(&s, runtime_id, err, errlen);
+  }
+  if (rc != 0 && issued) {
+    /* Its registrations go with it. */
+    (void)cp_token_store_revoke(p->l->tokens, runtime_id);
+    runtime_id[0] = '\0';
+  }
+  cp_client_destroy(s.client);
+  return rc;
+}
+
+bool lidentity_request_shutdown(linstance *in, const char *target,
+                                int64_t grace_ms) {
+  lplugin *p = in->p;
+  step s;
+  if (step_open(&s, in, target, CALL_TIMEOUT_MS) != 0) {
+    return false;
+  }
+  Connectplugin__V1__ShutdownRequest req =
+      CONNECTPLUGIN__V1__SHUTDOWN_REQUEST__INIT;
+  req.grace_period_seconds = (int32_t)((grace_ms + 999) / 1000);
+  req.reason = "host stopping";
+  Connectplugin__V1__ShutdownResponse *resp = NULL;
+  cp_status st;
+  set_timeout(&s);
+  bool ack = false;
+  if (cp_connectplugin__v1__plugin_control__shutdown__call(
+          s.client, &req, &resp, &s.call, &st) == 0) {
+    ack = resp->acknowledged;
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+  } else {
+    cp_log(CP_LOG_DEBUG, "plugin did not take Shutdown", "plugin", p->m->name,
+           "status", cp_status_code_name(st.code), CP_LOG_END);
+  }
+  cp_client_destroy(s.client);
+  return ack;
+}

@@ -1,0 +1,134 @@
+/* The launcher's state, shared by its parts (internal): the public API and
+ * snapshots (launcher.c), one plugin's processes and supervision
+ * (launcher_instance.c: one process generation; launcher_plugin.c: what
+ * its changes mean for the plugin), the host-issued identity
+ * (launcher_identity.c), the start order (launcher_order.c) and removal
+ * and replacement (launcher_platform.c).
+ *
+ * Locks: l->mu guards every plugin's run state (state, runtime_id,
+ * endpoint, reason, clients); it is never held across a call to a plugin,
+ * a supervisor or the registry. */
+#ifndef CPLUGIN_PLATFORM_LAUNCHER_INTERNAL_H
+#define CPLUGIN_PLATFORM_LAUNCHER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cplugin/launcher.h"
+#include "cplugin/tokens.h"
+#include "crypto/crypto.h"
+#include "launch/supervisor.h"
+#include "platform/manifest.h"
+
+enum {
+  /* "unix:" + a socket path, or host:port. */
+  LAUNCHER_TARGET_MAX = PROC_ADDRESS_MAX + 8,
+  LAUNCHER_REASON_MAX = CP_LAUNCHER_TEXT_MAX,
+  /* Clients dispensed for earlier TCP endpoints, kept until destroy. */
+  LAUNCHER_MAX_OLD_CLIENTS = 16
+};
+
+/* One process generation of a plugin: a start, its restarts, its stop.
+ * A replacement runs a second instance beside the first until it is
+ * HEALTHY. */
+typedef struct linstance {
+  struct lplugin *p;
+  unsigned generation; /* 0 for the first; names the socket after that */
+  /* "launch:<name>", "launch:<name>/<generation>" after the first: a
+   * replacement is a different principal, so it does not take over the
+   * registrations of the instance it replaces (registry takeover) before
+   * it proved HEALTHY; both serve until the old one is drained. */
+  char principal[CP_LAUNCHER_NAME_MAX + 24];
+  sup *sup;
+  char secret[CP_RANDOM_TOKEN_CHARS + 1];
+  char *path;        /* the executable */
+  char *socket_path; /* NULL for TCP */
+  /* What the process gets: argv and "NAME=VALUE" strings, NULL-ended. */
+  char **argv;
+  char **env_set;
+  const char **env_allow;
+  bool launched; /* its supervisor was started (l->mu) */
+  /* l->mu: the identity and address of the current process. */
+  char runtime_id[CP_RUNTIME_ID_MAX + 1];
+  char target[LAUNCHER_TARGET_MAX];
+  /* Set while the instance starts: its identity step reports to start_rc
+   * and start_err (written and read by the thread in sup_start) instead
+   * of killing the process. */
+  atomic_bool starting;
+  int start_rc;
+  char start_err[LAUNCHER_REASON_MAX + 1];
+} linstance;
+
+typedef struct lplugin {
+  cp_launcher *l;
+  const manifest_plugin *m; /* in l->manifest */
+  /* l->mu */
+  linstance *cur; /* the instance whose state the plugin shows */
+  cp_plugin_run_state state;
+  char reason[LAUNCHER_REASON_MAX + 1];
+  unsigned generations; /* instances made so far */
+  uint32_t restarts_before; /* restarts of replaced instances */
+  cp_client *client; /* dispensed, for `client_target` */
+  char client_target[LAUNCHER_TARGET_MAX];
+  cp_client *old_clients[LAUNCHER_MAX_OLD_CLIENTS];
+  size_t old_client_count;
+  bool busy; /* a replace or remove runs */
+} lplugin;
+
+struct cp_launcher {
+  cp_host *host;
+  cp_registry *reg;
+  cp_token_store *tokens;
+  manifest *manifest;
+  lplugin *plugins; /* manifest order */
+  size_t count;
+  size_t *order; /* indices in start order */
+  char *host_url;
+  char *socket_dir;
+  bool own_socket_dir;
+  int64_t identity_timeout_ms;
+  int64_t stop_grace_ms;
+
+  pthread_mutex_t mu;
+  atomic_bool stopping; /* cuts identity waits short */
+  bool started;
+  bool stopped;
+};
+
+/* --- launcher_instance.c --- */
+/* Makes the next instance of p (path NULL: the manifest's) with its
+ * argv, environment and supervisor; nothing runs. NULL on failure with
+ * err (CP_ENOMEM, CP_EINVAL, CP_ESYS in *rc). */
+linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
+                         size_t errlen);
+/* Launches the instance and waits for its identity step: 0, or an error
+ * with err (nothing of it runs then). */
+int linstance_start(linstance *in, char *err, size_t errlen);
+/* Drains its runtime in the registry, asks it to shut down, then the
+ * supervisor's stop (SIGTERM, SIGKILL); its identity is revoked. */
+void linstance_stop(linstance *in);
+/* Frees a stopped (or never started) instance and removes its socket. */
+void linstance_free(linstance *in);
+
+/* --- launcher_plugin.c --- */
+/* Sets state and reason (l->mu not held). */
+void lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason);
+/* An instance's supervisor changed state. */
+void lplugin_on_state(linstance *in, sup_state state, const char *reason,
+                      const proc_endpoint *endpoint);
+
+/* --- launcher_identity.c --- */
+/* Model A against the process at `target`: GetPluginInfo, checks, issues
+ * an identity, SetRuntimeIdentity, waits for HEALTHY. Returns 0 with the
+ * runtime ID in runtime_id, or an error with err (no identity left). */
+int lidentity_establish(linstance *in, const char *target,
+                        char runtime_id[CP_RUNTIME_ID_MAX + 1], char *err,
+                        size_t errlen);
+/* Asks the plugin to shut down (PluginControl/Shutdown with the secret);
+ * true when it acknowledged. */
+bool lidentity_request_shutdown(linstance *in, const char *target,
+                                int64_t grace_ms);
+
+#endif /* CPLUGIN_PLATFORM_LAUNCHER_INTERNAL_H */
