@@ -102,6 +102,14 @@ extern "C" {
  * plugin (wins over CP_HOST_URL_ENV). */
 #define CP_LAUNCH_LISTEN_ENV "CPLUGIN_LISTEN"
 #define CP_LAUNCH_HOST_URL_ENV "CPLUGIN_HOST_URL"
+/* Model A (above): the secret the launcher shares with the plugin
+ * (16..128 base64url characters), and the request metadata key that
+ * carries it on the launcher's calls to the plugin. */
+#define CP_LAUNCH_SECRET_ENV "CPLUGIN_LAUNCH_SECRET"
+#define CP_LAUNCH_SECRET_METADATA "x-cplugin-launch-secret"
+/* SetRuntimeIdentity request metadata: the token's lifetime in decimal
+ * milliseconds (renewals at half of it). */
+#define CP_LAUNCH_TOKEN_TTL_METADATA "x-cplugin-runtime-token-ttl-ms"
 
 typedef void (*cp_dependency_fn)(const char *service_type, bool available,
                                  const char *provider_id, void *user);
