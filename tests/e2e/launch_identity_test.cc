@@ -155,8 +155,8 @@ class LaunchIdentityTest : public ::testing::Test {
     cp_status st;
     cp_status_clear(&st);
     Connectplugin__V1__GetHealthResponse *resp = nullptr;
-    cp_connectplugin__v1__plugin_control__get_health__call(client_, &req,
-                                                           &resp, &o.o, &st);
+    cp_connectplugin__v1__plugin_control__get_health__call(client_, &req, &resp,
+                                                           &o.o, &st);
     if (resp != nullptr) {
       *state = static_cast<cp_plugin_health>(resp->state);
       protobuf_c_message_free_unpacked(&resp->base, nullptr);
@@ -209,8 +209,8 @@ TEST_F(LaunchIdentityTest, JoinsWithTheIdentityTheLauncherGives) {
 
   // Nothing registered yet: the plugin waits for its identity.
   cp_registry_endpoint ep;
-  EXPECT_NE(0, cp_registry_resolve(cp_host_registry(host_), "logger", nullptr,
-                                   &ep));
+  EXPECT_NE(
+      0, cp_registry_resolve(cp_host_registry(host_), "logger", nullptr, &ep));
 
   char id[CP_RUNTIME_ID_MAX + 1];
   char token[CP_TOKEN_LEN + 1];
@@ -291,8 +291,8 @@ TEST_F(LaunchIdentityTest, JoinsWithTheIdentityTheLauncherGives) {
       "the plugin exited", [&] { return exit_.calls.load() == 1; },
       [&] { return std::to_string(exit_.calls.load()); }));
   EXPECT_EQ(0, exit_.code.load()) << "signal " << exit_.signal.load();
-  EXPECT_NE(0, cp_registry_resolve(cp_host_registry(host_), "logger", nullptr,
-                                   &ep));
+  EXPECT_NE(
+      0, cp_registry_resolve(cp_host_registry(host_), "logger", nullptr, &ep));
 }
 
 // A secret the plugin cannot use fails its listener: the launcher sees the
@@ -328,8 +328,8 @@ TEST(LaunchRuntimeId, MatchesWhatTheTokenStoreIssues) {
   ASSERT_EQ(0, cp_token_store_create(&store, nullptr));
   char id[CP_RUNTIME_ID_MAX + 1];
   char token[CP_TOKEN_LEN + 1];
-  ASSERT_EQ(0, cp_token_store_issue(store, "My.Plugin_1", id, sizeof id,
-                                    token));
+  ASSERT_EQ(0,
+            cp_token_store_issue(store, "My.Plugin_1", id, sizeof id, token));
   EXPECT_TRUE(launch_runtime_id_valid(id)) << id;
   cp_token_store_destroy(store);
   EXPECT_TRUE(launch_runtime_id_valid("kv-0123456789abcdef"));
@@ -341,10 +341,8 @@ TEST(LaunchRuntimeId, MatchesWhatTheTokenStoreIssues) {
   EXPECT_FALSE(launch_runtime_id_valid("-0123456789abcdef"));
   EXPECT_FALSE(launch_runtime_id_valid("1kv-0123456789abcdef"));
   EXPECT_FALSE(launch_runtime_id_valid("kv_0123456789abcdef"));
-  EXPECT_FALSE(
-      launch_runtime_id_valid((std::string(CP_SELF_ID_MAX + 1, 'a') +
-                               "-0123456789abcdef")
-                                  .c_str()));
+  EXPECT_FALSE(launch_runtime_id_valid(
+      (std::string(CP_SELF_ID_MAX + 1, 'a') + "-0123456789abcdef").c_str()));
 }
 
 }  // namespace
