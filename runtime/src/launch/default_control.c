@@ -24,8 +24,7 @@ static cp_status_code on_get_health(
   (void)user;
   cp_plugin_health state = CP_PLUGIN_HEALTH_HEALTHY;
   /* Without a runtime the process serves, and that is all it claims. */
-  const char *reason =
-      launch_runtime_health(&state) ? "" : "no plugin runtime";
+  const char *reason = launch_runtime_health(&state) ? "" : "no plugin runtime";
   resp->state = (Connectplugin__V1__HealthState)state;
   resp->reason = cp_call_strdup(call, reason);
   if (resp->reason == NULL) {

@@ -54,7 +54,8 @@ static int fill_provides(cp_call *call, const launch_plugin_info *info,
   if (n == 0) {
     return 0;
   }
-  Connectplugin__V1__ServiceDeclaration **v = cp_call_alloc(call, n * sizeof *v);
+  Connectplugin__V1__ServiceDeclaration **v =
+      cp_call_alloc(call, n * sizeof *v);
   Connectplugin__V1__ServiceDeclaration *m = cp_call_alloc(call, n * sizeof *m);
   bool ok = v != NULL && m != NULL;
   for (size_t i = 0; ok && i < n; i++) {
