@@ -70,6 +70,22 @@
  *     base_url option is then ignored and may be NULL), and takes the host
  *     from CPLUGIN_HOST_URL, which wins over HOST_URL (host_url, when set,
  *     wins over both).
+ *   - Model A, when CPLUGIN_LAUNCH_SECRET is set too (16..128 base64url
+ *     characters; any other value fails the launched cp_server_listen with
+ *     CP_EINVAL): the launched server also serves
+ *     connectplugin.v1.PluginIdentity, and a default PluginControl unless
+ *     the plugin registered one (GetHealth: cp_plugin_runtime_health, or
+ *     HEALTHY "no plugin runtime" before start; Shutdown: acknowledged,
+ *     then the process sends itself SIGTERM). Calls to both services need
+ *     metadata CP_LAUNCH_SECRET_METADATA = the secret (else
+ *     UNAUTHENTICATED). cp_plugin_runtime_start publishes the plugin's
+ *     info for GetPluginInfo, then waits (up to 30 s) for
+ *     SetRuntimeIdentity and joins with that identity instead of
+ *     handshaking (CP_LAUNCH_TOKEN_TTL_METADATA gives the token's
+ *     lifetime; a non-empty host_url replaces the host). No identity in
+ *     time: CP_ETIMEDOUT with DEADLINE_EXCEEDED "no identity from the
+ *     launcher"; a Shutdown meanwhile: CP_ECANCELLED. Start the server
+ *     first. See docs/launch.md.
  * Without CPLUGIN_LISTEN nothing of this happens: servers bind what they
  * are given and no line is printed (a plugin started by hand with HOST_URL
  * works as before).
@@ -102,10 +118,14 @@ extern "C" {
  * plugin (wins over CP_HOST_URL_ENV). */
 #define CP_LAUNCH_LISTEN_ENV "CPLUGIN_LISTEN"
 #define CP_LAUNCH_HOST_URL_ENV "CPLUGIN_HOST_URL"
-/* The one-time secret a launcher passes, and the request metadata key its
- * calls to the plugin (PluginIdentity, PluginControl) carry it in. */
+/* Model A (above): the secret the launcher shares with the plugin
+ * (16..128 base64url characters), and the request metadata key that
+ * carries it on the launcher's calls to the plugin. */
 #define CP_LAUNCH_SECRET_ENV "CPLUGIN_LAUNCH_SECRET"
 #define CP_LAUNCH_SECRET_METADATA "x-cplugin-launch-secret"
+/* SetRuntimeIdentity request metadata: the token's lifetime in decimal
+ * milliseconds (renewals at half of it). */
+#define CP_LAUNCH_TOKEN_TTL_METADATA "x-cplugin-runtime-token-ttl-ms"
 
 typedef void (*cp_dependency_fn)(const char *service_type, bool available,
                                  const char *provider_id, void *user);
@@ -163,14 +183,16 @@ void cp_plugin_runtime_options_init(cp_plugin_runtime_options *opts);
 
 typedef struct cp_plugin_runtime cp_plugin_runtime;
 
-/* Handshakes (with self_id), registers every provided service, starts
+/* Handshakes (with self_id; in Model A, above, takes the launcher's
+ * identity instead), registers every provided service, starts
  * watching the dependencies, reports health and starts the supervising
  * thread. Options are copied (tls is read whenever a client to the host is
  * created: keep it until stop). Returns 0; CP_EINVAL for bad options (no
  * host URL, no self_id, an interval outside 0..1 day, backoff_initial_ms
  * not in 1..backoff_max_ms); CP_ERPC with `status` filled
  * when the host refused a step (the runtime is then torn down: recovery
- * only starts once the runtime has joined). */
+ * only starts once the runtime has joined); in Model A also CP_ETIMEDOUT
+ * or CP_ECANCELLED (see Launched mode). */
 int cp_plugin_runtime_start(cp_plugin_runtime **out,
                             const cp_plugin_runtime_options *opts,
                             cp_status *status);

@@ -11,6 +11,7 @@
 #include "cplugin/log.h"
 #include "cplugin/plugin_runtime.h"
 #include "launch/announce.h"
+#include "launch/identity.h"
 
 enum { UNIX_PATH_MAX = 107, PORT_MAX = 65535 };
 
@@ -87,6 +88,11 @@ int launch_listen_claim(char *address, size_t cap) {
     return CP_EINVAL;
   }
   if (strlen(value) >= cap) {
+    return CP_EINVAL;
+  }
+  /* A launcher that sets a secret expects Model A (launch/identity.h): a
+   * bad one must not quietly turn into a plugin that handshakes itself. */
+  if (launch_secret_load() != 0) {
     return CP_EINVAL;
   }
   pthread_mutex_lock(&g_mu);

@@ -28,7 +28,8 @@ int launch_listen_check(const char *value, char *err, size_t errlen);
 /* Called by a listener before it binds. Returns 1 and copies the launched
  * address into address (cap bytes) when the process was launched and no
  * listener claimed it yet; 0 when the caller binds its own address; CP_EINVAL
- * (logged) when CPLUGIN_LISTEN is set but not valid. */
+ * (logged) when CPLUGIN_LISTEN is set but not valid, or when
+ * CPLUGIN_LAUNCH_SECRET is set but not valid (launch_secret_load). */
 int launch_listen_claim(char *address, size_t cap);
 
 /* Records where the claiming listener bound: `address` is the claimed one,

@@ -24,7 +24,7 @@
 #define POLL_FIRST_MS 2
 #define POLL_MAX_MS 100
 
-#define TTL_METADATA "x-cplugin-runtime-token-ttl-ms"
+#define TTL_METADATA CP_LAUNCH_TOKEN_TTL_METADATA
 
 typedef struct step {
   linstance *in;

@@ -14,6 +14,7 @@
 #include "cplugin/log.h"
 #include "cplugin/plugin_runtime.h"
 #include "cplugin/router.h"
+#include "launch/identity.h"
 #include "launch/launched.h"
 #include "plugin/runtime_internal.h"
 #include "plugin/v1/registry.cplugin.h"
@@ -222,8 +223,10 @@ static int check_options(const cp_plugin_runtime_options *o,
   *host = o->host_url != NULL ? o->host_url : host_from_env();
   /* Launched: the runtime registers the launched address itself. */
   bool has_base_url = o->base_url != NULL || launch_endpoint(NULL);
-  if (*host == NULL || (*host)[0] == '\0' || o->self_id == NULL ||
-      o->provides_count > RT_MAX_PROVIDES ||
+  /* Model A: the launcher may name the host with the identity instead. */
+  bool has_host =
+      (*host != NULL && (*host)[0] != '\0') || launch_identity_mode();
+  if (!has_host || o->self_id == NULL || o->provides_count > RT_MAX_PROVIDES ||
       o->requires_count > RT_MAX_REQUIRES ||
       (o->provides_count > 0 && (o->provides == NULL || !has_base_url)) ||
       (o->requires_count > 0 && o->requires == NULL) ||
@@ -321,6 +324,62 @@ static cp_plugin_runtime *runtime_new(void) {
   return rt;
 }
 
+/* --- Model A: the launcher's identity (launch/identity.h) -------------------- */
+
+static cp_plugin_health published_health(void *ctx) {
+  return cp_plugin_runtime_health(ctx);
+}
+
+/* Publishes the declaration for GetPluginInfo, then waits for
+ * SetRuntimeIdentity and takes its identity (and host, when it names one)
+ * instead of handshaking. */
+static int await_launcher(cp_plugin_runtime *rt,
+                          const cp_plugin_runtime_options *o, rt_identity *out,
+                          cp_status *st) {
+  launch_plugin_info info = {o->self_id,  o->self_version,
+                             o->provides, o->provides_count,
+                             o->requires, o->requires_count};
+  int rc = launch_info_publish(&info, published_health, rt);
+  if (rc != 0) {
+    return rc;
+  }
+  rt->launch_published = true;
+  launch_identity li;
+  rc = launch_identity_wait(LAUNCH_IDENTITY_WAIT_MS, &li);
+  if (rc == CP_ETIMEDOUT) {
+    cp_status_set(st, CP_STATUS_DEADLINE_EXCEEDED,
+                  "no identity from the launcher");
+    return rc;
+  }
+  if (rc != 0) {
+    cp_status_set(st, CP_STATUS_CANCELLED,
+                  "shut down before the launcher gave an identity");
+    return rc;
+  }
+  bool bad_host = false;
+  if (li.host_url[0] != '\0') {
+    rt->host = host_target(rt, li.host_url);
+    bad_host = rt->host == NULL;
+  }
+  memset(out, 0, sizeof *out);
+  memcpy(out->id, li.id, sizeof out->id);
+  memcpy(out->token, li.token, sizeof out->token);
+  memset(li.token, 0, sizeof li.token);
+  out->ttl_ms = li.ttl_ms;
+  out->sent_ns = li.received_ns;
+  if (rt->host == NULL) {
+    memset(out->token, 0, sizeof out->token);
+    cp_status_set(st, CP_STATUS_INVALID_ARGUMENT, "%s",
+                  bad_host ? "bad host_url from the launcher"
+                           : "no host URL (CPLUGIN_HOST_URL or the "
+                             "identity's host_url)");
+    return CP_EINVAL;
+  }
+  cp_log(CP_LOG_INFO, "joining with the launcher's identity", "runtime_id",
+         out->id, CP_LOG_END);
+  return 0;
+}
+
 int cp_plugin_runtime_start(cp_plugin_runtime **out,
                             const cp_plugin_runtime_options *opts,
                             cp_status *status) {
@@ -342,12 +401,17 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
     return CP_ENOMEM;
   }
   int rc = copy_options(rt, opts);
-  if (rc == 0) {
+  if (rc == 0 && host_url != NULL && host_url[0] != '\0') {
     rt->host = host_target(rt, host_url);
     if (rt->host == NULL) {
       cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "bad host URL");
       rc = CP_EINVAL;
     }
+  }
+  rt_identity given;
+  bool launched = rc == 0 && launch_identity_mode();
+  if (launched) {
+    rc = await_launcher(rt, opts, &given, status);
   }
   if (rc == 0) {
     rc = host_client(rt, &rt->ctl, ctl_identity, ctl_identity_async);
@@ -356,7 +420,10 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
     rc = host_client(rt, &rt->app, app_identity, app_identity_async);
   }
   if (rc == 0) {
-    rc = rt_join(rt, status);
+    rc = launched ? rt_join_adopted(rt, &given, status) : rt_join(rt, status);
+  }
+  if (launched) {
+    memset(given.token, 0, sizeof given.token);
   }
   if (rc == 0) {
     rc = rt_supervisor_start(rt);
@@ -490,6 +557,10 @@ static void unregister_all(cp_plugin_runtime *rt) {
 void cp_plugin_runtime_stop(cp_plugin_runtime *rt) {
   if (rt == NULL) {
     return;
+  }
+  if (rt->launch_published) {
+    /* First: GetPluginInfo and GetHealth stop reading this runtime. */
+    launch_info_withdraw();
   }
   rt_supervisor_stop(rt);
   pthread_mutex_lock(&rt->mu);

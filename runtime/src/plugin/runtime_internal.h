@@ -85,6 +85,7 @@ struct cp_plugin_runtime {
   bool watch_ended; /* a watch stream ended on its own */
   pthread_t sup;
   bool sup_started;
+  bool launch_published; /* Model A: the info is published (until stop) */
   uint64_t jitter_state;
 };
 
@@ -114,6 +115,10 @@ int rt_handshake(cp_plugin_runtime *rt, const char *renew_id, rt_identity *out,
 /* Joins the host: renews the identity if there is one, else handshakes for
  * a new one; registers, (re)opens the watches, reports health. */
 int rt_join(cp_plugin_runtime *rt, cp_status *st);
+/* Joins with an identity the runtime did not handshake for (the launcher's,
+ * Model A): adopts it (wiping ident->token; renewal at half of ttl_ms from
+ * sent_ns), registers, opens the watches, reports health. */
+int rt_join_adopted(cp_plugin_runtime *rt, rt_identity *ident, cp_status *st);
 /* Reports health (rt->mu held); returns the call's status code. */
 cp_status_code rt_report_health_locked(cp_plugin_runtime *rt);
 int rt_supervisor_start(cp_plugin_runtime *rt);

@@ -218,6 +218,28 @@ static int adopt(cp_plugin_runtime *rt, rt_identity *ident) {
   return rc;
 }
 
+/* Joins with `ident` (wiped): registers, opens the watches, reports
+ * health. */
+static int join_as(cp_plugin_runtime *rt, rt_identity *ident, cp_status *st) {
+  int rc = adopt(rt, ident);
+  if (rc == 0) {
+    rc = register_services(rt, st);
+  }
+  if (rc == 0) {
+    rc = open_watches(rt, st);
+  }
+  if (rc == 0) {
+    pthread_mutex_lock(&rt->mu);
+    cp_status_code code = rt_report_health_locked(rt);
+    pthread_mutex_unlock(&rt->mu);
+    if (code != CP_STATUS_OK) {
+      cp_status_set(st, code, "health report failed");
+      rc = CP_ERPC;
+    }
+  }
+  return rc;
+}
+
 int rt_join(cp_plugin_runtime *rt, cp_status *st) {
   close_watches(rt);
   rt_identity ident;
@@ -240,23 +262,12 @@ int rt_join(cp_plugin_runtime *rt, cp_status *st) {
       return rc;
     }
   }
-  int rc = adopt(rt, &ident);
-  if (rc == 0) {
-    rc = register_services(rt, st);
-  }
-  if (rc == 0) {
-    rc = open_watches(rt, st);
-  }
-  if (rc == 0) {
-    pthread_mutex_lock(&rt->mu);
-    cp_status_code code = rt_report_health_locked(rt);
-    pthread_mutex_unlock(&rt->mu);
-    if (code != CP_STATUS_OK) {
-      cp_status_set(st, code, "health report failed");
-      rc = CP_ERPC;
-    }
-  }
-  return rc;
+  return join_as(rt, &ident, st);
+}
+
+int rt_join_adopted(cp_plugin_runtime *rt, rt_identity *ident, cp_status *st) {
+  close_watches(rt);
+  return join_as(rt, ident, st);
 }
 
 /* --- the supervising thread ----------------------------------------------- */

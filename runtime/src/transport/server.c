@@ -12,6 +12,7 @@
 #include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
+#include "launch/identity_service.h"
 #include "launch/launched.h"
 #include "transport/blocking_dispatch.h"
 #include "transport/plaintext_warning.h"
@@ -448,12 +449,47 @@ static int alloc_lost_counts(cp_server_cq *cqs, size_t n, size_t methods) {
   return 0;
 }
 
+/* Model A (launch/identity_service.h): the launched server also serves
+ * PluginIdentity (and PluginControl when the plugin has none), behind the
+ * launch-secret check. That check runs before the plugin's own
+ * interceptors, so that e.g. a token-checking one cannot turn the
+ * launcher's calls away. */
+static int serve_launch_identity(cp_server *server) {
+  bool has_control = false;
+  size_t n = strlen(LAUNCH_CONTROL_SERVICE_PREFIX);
+  for (size_t i = 0; i < server->method_count; i++) {
+    has_control = has_control || strncmp(server->methods[i].desc->path,
+                                         LAUNCH_CONTROL_SERVICE_PREFIX, n) == 0;
+  }
+  size_t before = server->interceptor_count;
+  int rc = launch_identity_serve(server, has_control);
+  size_t added = server->interceptor_count - before;
+  if (rc == 0 && added > 0 && before > 0) {
+    cp_interceptor_entry mine[4];
+    if (added > sizeof mine / sizeof mine[0]) {
+      return CP_ELIMIT;
+    }
+    memcpy(mine, server->interceptors + before, added * sizeof *mine);
+    memmove(server->interceptors + added, server->interceptors,
+            before * sizeof *mine);
+    memcpy(server->interceptors, mine, added * sizeof *mine);
+  }
+  return rc;
+}
+
 int cp_server_start(cp_server *server) {
   if (server == NULL) {
     return CP_EINVAL;
   }
   if (server->state != CP_SERVER_CREATED || server->listener_count == 0) {
     return CP_ESTATE;
+  }
+  if (server->launched && !server->launch_served) {
+    int lrc = serve_launch_identity(server);
+    if (lrc != 0) {
+      return lrc;
+    }
+    server->launch_served = true;
   }
   for (size_t i = 0; i < server->method_count; i++) {
     cp_registered_method *rm = &server->methods[i];

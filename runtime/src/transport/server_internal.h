@@ -59,7 +59,8 @@ struct cp_server {
   grpc_server *grpc;
   size_t listener_count;                   /* gRPC's and unix_listeners */
   struct cp_unix_listener *unix_listeners; /* plaintext Unix sockets */
-  bool launched; /* a listener took CPLUGIN_LISTEN: announce at start */
+  bool launched;      /* a listener took CPLUGIN_LISTEN: announce at start */
+  bool launch_served; /* Model A services registered (once per server) */
 
   cp_registered_method *methods;
   size_t method_count;
