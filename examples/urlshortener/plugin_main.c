@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int plugin_main(const plugin_spec *spec) {
   sigset_t stop;
@@ -54,8 +55,12 @@ int plugin_main(const plugin_spec *spec) {
   if (spec->on_started != NULL) {
     spec->on_started(rt, spec->user);
   }
-  printf("LISTENING %s\n", base_url);
-  fflush(stdout);
+  /* Launched by a host, the library already announced where it serves
+   * (its handshake line); base_url above is not that address. */
+  if (getenv(CP_LAUNCH_LISTEN_ENV) == NULL) {
+    printf("LISTENING %s\n", base_url);
+    fflush(stdout);
+  }
   int sig = 0;
   sigwait(&stop, &sig);
   /* Drain first: handlers that deferred their replies finish them from the

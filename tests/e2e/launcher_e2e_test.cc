@@ -345,9 +345,9 @@ TEST_F(LauncherTest, RemoveDrainsTellsWatchersAndRevokes) {
   ASSERT_EQ(0, CreateAndStart({LoggerEntry(), StorageEntry()})) << err_;
   Events events;
   Watch(&events);
-  ASSERT_TRUE(cp_test::WaitFor(
-      "the watcher sees storage available",
-      [&] { return !events.Get().empty() && events.Get().back(); }));
+  ASSERT_TRUE(cp_test::WaitFor("the watcher sees storage available", [&] {
+    return !events.Get().empty() && events.Get().back();
+  }));
   cp_plugin_status before = Status("storage");
   ASSERT_EQ(0, cp_launcher_remove(launcher_, "storage", err_, sizeof err_))
       << err_;
@@ -357,21 +357,20 @@ TEST_F(LauncherTest, RemoveDrainsTellsWatchersAndRevokes) {
   EXPECT_STREQ("removed", after.reason);
   EXPECT_EQ(CP_ENOTFOUND, cp_token_store_principal(cp_host_tokens(host_),
                                                    before.runtime_id, err_));
-  ASSERT_TRUE(cp_test::WaitFor(
-      "the watcher sees storage unavailable",
-      [&] { return !events.Get().empty() && !events.Get().back(); }));
-  EXPECT_EQ(CP_ESTATE, cp_launcher_remove(launcher_, "storage", err_,
-                                          sizeof err_));
-  EXPECT_EQ(CP_ENOTFOUND, cp_launcher_remove(launcher_, "nope", err_,
-                                             sizeof err_));
+  ASSERT_TRUE(cp_test::WaitFor("the watcher sees storage unavailable", [&] {
+    return !events.Get().empty() && !events.Get().back();
+  }));
+  EXPECT_EQ(CP_ESTATE,
+            cp_launcher_remove(launcher_, "storage", err_, sizeof err_));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_launcher_remove(launcher_, "nope", err_, sizeof err_));
   // Replace brings a removed plugin back.
-  ASSERT_EQ(0, cp_launcher_replace(launcher_, "storage", nullptr, err_,
-                                   sizeof err_))
+  ASSERT_EQ(
+      0, cp_launcher_replace(launcher_, "storage", nullptr, err_, sizeof err_))
       << err_;
   EXPECT_EQ(CP_PLUGIN_RUNNING, Status("storage").state);
-  ASSERT_TRUE(cp_test::WaitFor(
-      "the watcher sees storage available again",
-      [&] { return events.Get().back(); }));
+  ASSERT_TRUE(cp_test::WaitFor("the watcher sees storage available again",
+                               [&] { return events.Get().back(); }));
 }
 
 // Blue-green under load: routed calls (api -> storage through the host's
@@ -407,8 +406,8 @@ TEST_F(LauncherTest, ReplaceUnderLoadFailsNoCall) {
   cp_plugin_status before = Status("storage");
   int64_t t0 = cp_clock_now_ns(nullptr);
   long ok0 = ok.load();
-  int rc = cp_launcher_replace(launcher_, "storage", nullptr, err_,
-                               sizeof err_);
+  int rc =
+      cp_launcher_replace(launcher_, "storage", nullptr, err_, sizeof err_);
   long during = ok.load() - ok0;
   double secs = (double)(cp_clock_now_ns(nullptr) - t0) / 1e9;
   long after_replace = ok.load();

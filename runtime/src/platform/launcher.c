@@ -348,8 +348,7 @@ int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out) {
         p->old_clients[p->old_client_count++] = p->client;
       }
       p->client = c;
-      snprintf(p->client_target, sizeof p->client_target, "%s",
-               p->cur->target);
+      snprintf(p->client_target, sizeof p->client_target, "%s", p->cur->target);
     }
   }
   *out = rc == 0 ? p->client : NULL;

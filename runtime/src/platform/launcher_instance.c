@@ -35,8 +35,8 @@ static int socket_path(linstance *in, char *err, size_t errlen) {
     snprintf(gen, sizeof gen, ".%u", in->generation);
   }
   char *dir_name = format("%s/%s", l->socket_dir, name);
-  in->socket_path = dir_name != NULL ? format("%s%s.sock", dir_name, gen)
-                                     : NULL;
+  in->socket_path =
+      dir_name != NULL ? format("%s%s.sock", dir_name, gen) : NULL;
   free(dir_name);
   if (in->socket_path == NULL) {
     return CP_ENOMEM;
@@ -62,8 +62,7 @@ static int build_env(linstance *in, char *err, size_t errlen) {
   }
   size_t n = 0;
   for (size_t i = 0; i < m->env_set_count; i++) {
-    in->env_set[n++] =
-        format("%s=%s", m->env_set[i].name, m->env_set[i].value);
+    in->env_set[n++] = format("%s=%s", m->env_set[i].name, m->env_set[i].value);
   }
   if (m->transport == MANIFEST_TRANSPORT_UNIX) {
     int rc = socket_path(in, err, errlen);
@@ -75,7 +74,8 @@ static int build_env(linstance *in, char *err, size_t errlen) {
   } else {
     in->env_set[n++] = format("%s=%s", CP_LAUNCH_LISTEN_ENV, "127.0.0.1:0");
   }
-  in->env_set[n++] = format("%s=%s", CP_LAUNCH_HOST_URL_ENV, in->p->l->host_url);
+  in->env_set[n++] =
+      format("%s=%s", CP_LAUNCH_HOST_URL_ENV, in->p->l->host_url);
   in->env_set[n++] = format("%s=%s", CP_LAUNCH_SECRET_ENV, in->secret);
   for (size_t i = 0; i < n; i++) {
     if (in->env_set[i] == NULL) {
@@ -119,8 +119,8 @@ static int allow_manifest_types(linstance *in, char *err, size_t errlen) {
   for (size_t i = 0; i < m->provides_count; i++) {
     types[i] = m->provides[i].type;
   }
-  int rc = cp_registry_allow(in->p->l->reg, in->principal, types,
-                             m->provides_count);
+  int rc =
+      cp_registry_allow(in->p->l->reg, in->principal, types, m->provides_count);
   if (rc != 0) {
     snprintf(err, errlen, "plugin %s: cannot set its allow-list: %s", m->name,
              cp_strerror(rc));

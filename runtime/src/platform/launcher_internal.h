@@ -68,9 +68,9 @@ typedef struct lplugin {
   linstance *cur; /* the instance whose state the plugin shows */
   cp_plugin_run_state state;
   char reason[LAUNCHER_REASON_MAX + 1];
-  unsigned generations; /* instances made so far */
+  unsigned generations;     /* instances made so far */
   uint32_t restarts_before; /* restarts of replaced instances */
-  cp_client *client; /* dispensed, for `client_target` */
+  cp_client *client;        /* dispensed, for `client_target` */
   char client_target[LAUNCHER_TARGET_MAX];
   cp_client *old_clients[LAUNCHER_MAX_OLD_CLIENTS];
   size_t old_client_count;

@@ -30,8 +30,7 @@ static int begin(cp_launcher *l, lplugin *p, char *err, size_t errlen) {
     snprintf(err, errlen, "the launcher is not running");
     rc = CP_ESTATE;
   } else if (p->busy) {
-    snprintf(err, errlen, "plugin %s: another change is under way",
-             p->m->name);
+    snprintf(err, errlen, "plugin %s: another change is under way", p->m->name);
     rc = CP_ESTATE;
   } else {
     p->busy = true;
@@ -83,8 +82,8 @@ int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
   }
   pthread_mutex_lock(&l->mu);
   linstance *in = p->cur;
-  bool live = p->state == CP_PLUGIN_RUNNING ||
-              p->state == CP_PLUGIN_STARTING || p->state == CP_PLUGIN_BACKOFF;
+  bool live = p->state == CP_PLUGIN_RUNNING || p->state == CP_PLUGIN_STARTING ||
+              p->state == CP_PLUGIN_BACKOFF;
   pthread_mutex_unlock(&l->mu);
   if (!live) {
     snprintf(err, errlen, "plugin %s is not running", p->m->name);
