@@ -101,6 +101,11 @@ struct Events {
     std::lock_guard<std::mutex> g(mu);
     return storage;
   }
+  // The last event: 1 available, 0 unavailable, -1 none yet.
+  int Last() {
+    std::lock_guard<std::mutex> g(mu);
+    return storage.empty() ? -1 : storage.back() ? 1 : 0;
+  }
 };
 
 void OnDependency(const char *type, bool available, const char *, void *user) {
@@ -195,6 +200,30 @@ class LauncherTest : public ::testing::Test {
     return code;
   }
 
+  std::string Seen(Events *events) {
+    std::string s;
+    for (bool b : events->Get()) {
+      s += b ? "up " : "down ";
+    }
+    cp_registry_endpoint ep;
+    int rc =
+        cp_registry_resolve(cp_host_registry(host_), "storage", nullptr, &ep);
+    return s + "; resolve " + std::to_string(rc) + " " +
+           (rc == 0 ? ep.provider_id : "");
+  }
+
+  std::string Metrics() {
+    char *text = nullptr;
+    size_t len = 0;
+    std::string out;
+    if (cp_metric_registry_render(cp_metrics_registry(cp_host_metrics(host_)),
+                                  &text, &len) == 0) {
+      out.assign(text, len);
+      cp_metric_text_free(text);
+    }
+    return out;
+  }
+
   // A runtime of the test's own that watches "storage".
   void Watch(Events *events) {
     cp_service_dep deps[] = {{"storage", nullptr, false, true}};
@@ -238,6 +267,11 @@ TEST_F(LauncherTest, StartsInDependencyOrderAndRoutesThroughLaunchedIds) {
   std::string code = Shorten("https://example.com/launched", &st);
   EXPECT_FALSE(code.empty())
       << cp_status_code_name(st.code) << ": " << st.message;
+  cp_serving_status serving = CP_SERVING_STATUS_UNKNOWN;
+  EXPECT_EQ(0, cp_health_get(cp_host_health(host_), "plugin/api", &serving));
+  EXPECT_EQ(CP_SERVING_STATUS_SERVING, serving);
+  EXPECT_NE(std::string::npos,
+            Metrics().find("cplugin_plugin_up{plugin=\"storage\"} 1"));
   // The identity the host issued is the one registered for the service.
   cp_registry_endpoint ep;
   ASSERT_EQ(
@@ -250,8 +284,7 @@ TEST_F(LauncherTest, KilledPluginRestartsAndWatchersSeeItGoAndReturn) {
   Events events;
   Watch(&events);
   ASSERT_TRUE(cp_test::WaitFor(
-      "the watcher sees storage available",
-      [&] { return !events.Get().empty() && events.Get().back(); },
+      "the watcher sees storage available", [&] { return events.Last() == 1; },
       [&] { return std::to_string(events.Get().size()) + " events"; }));
   cp_plugin_status before = Status("storage");
   ASSERT_EQ(0, kill(before.pid, SIGKILL));
@@ -317,6 +350,18 @@ TEST_F(LauncherTest, CrashLoopEndsFailed) {
   EXPECT_EQ(0, st.pid);
   EXPECT_STREQ("", st.runtime_id);
   EXPECT_NE(nullptr, strstr(st.reason, "crash loop")) << st.reason;
+  // Visible beyond the log: metrics and the host's health service.
+  std::string metrics = Metrics();
+  EXPECT_NE(std::string::npos,
+            metrics.find("cplugin_plugin_failed{plugin=\"logger\"} 1"))
+      << metrics;
+  EXPECT_NE(std::string::npos,
+            metrics.find("cplugin_plugin_up{plugin=\"logger\"} 0"));
+  EXPECT_NE(std::string::npos,
+            metrics.find("cplugin_plugin_restarts_total{plugin=\"logger\"} 1"));
+  cp_serving_status serving = CP_SERVING_STATUS_UNKNOWN;
+  EXPECT_EQ(0, cp_health_get(cp_host_health(host_), "plugin/logger", &serving));
+  EXPECT_EQ(CP_SERVING_STATUS_NOT_SERVING, serving);
   cp_client *c = nullptr;
   EXPECT_EQ(CP_ESTATE, cp_launcher_dispense(launcher_, "logger", &c));
   EXPECT_EQ(CP_ENOTFOUND, cp_launcher_dispense(launcher_, "missing", &c));
@@ -345,9 +390,8 @@ TEST_F(LauncherTest, RemoveDrainsTellsWatchersAndRevokes) {
   ASSERT_EQ(0, CreateAndStart({LoggerEntry(), StorageEntry()})) << err_;
   Events events;
   Watch(&events);
-  ASSERT_TRUE(cp_test::WaitFor("the watcher sees storage available", [&] {
-    return !events.Get().empty() && events.Get().back();
-  }));
+  ASSERT_TRUE(cp_test::WaitFor("the watcher sees storage available",
+                               [&] { return events.Last() == 1; }));
   cp_plugin_status before = Status("storage");
   ASSERT_EQ(0, cp_launcher_remove(launcher_, "storage", err_, sizeof err_))
       << err_;
@@ -357,9 +401,8 @@ TEST_F(LauncherTest, RemoveDrainsTellsWatchersAndRevokes) {
   EXPECT_STREQ("removed", after.reason);
   EXPECT_EQ(CP_ENOTFOUND, cp_token_store_principal(cp_host_tokens(host_),
                                                    before.runtime_id, err_));
-  ASSERT_TRUE(cp_test::WaitFor("the watcher sees storage unavailable", [&] {
-    return !events.Get().empty() && !events.Get().back();
-  }));
+  ASSERT_TRUE(cp_test::WaitFor("the watcher sees storage unavailable",
+                               [&] { return events.Last() == 0; }));
   EXPECT_EQ(CP_ESTATE,
             cp_launcher_remove(launcher_, "storage", err_, sizeof err_));
   EXPECT_EQ(CP_ENOTFOUND,
@@ -369,8 +412,9 @@ TEST_F(LauncherTest, RemoveDrainsTellsWatchersAndRevokes) {
       0, cp_launcher_replace(launcher_, "storage", nullptr, err_, sizeof err_))
       << err_;
   EXPECT_EQ(CP_PLUGIN_RUNNING, Status("storage").state);
-  ASSERT_TRUE(cp_test::WaitFor("the watcher sees storage available again",
-                               [&] { return events.Get().back(); }));
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the watcher sees storage available again",
+      [&] { return events.Last() == 1; }, [&] { return Seen(&events); }));
 }
 
 // Blue-green under load: routed calls (api -> storage through the host's

@@ -150,6 +150,7 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
     return CP_ENOMEM;
   }
   pthread_mutex_init(&l->mu, NULL);
+  pthread_mutex_init(&l->publish_mu, NULL);
   atomic_init(&l->stopping, false);
   l->host = host;
   l->reg = cp_host_registry(host);
@@ -168,6 +169,9 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
     p->state = CP_PLUGIN_PENDING;
     snprintf(p->reason, sizeof p->reason, "not started");
     p->cur = linstance_new(p, NULL, &rc, err, errlen);
+  }
+  if (rc == 0) {
+    lobserve_init(l);
   }
   if (rc != 0) {
     if (rc == CP_ENOMEM && err != NULL && errlen > 0 && err[0] == '\0') {
@@ -311,6 +315,7 @@ void cp_launcher_destroy(cp_launcher *l) {
   free(l->host_url);
   manifest_free(l->manifest);
   pthread_mutex_destroy(&l->mu);
+  pthread_mutex_destroy(&l->publish_mu);
   free(l);
 }
 

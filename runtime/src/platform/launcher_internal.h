@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cplugin/launcher.h"
+#include "cplugin/metrics.h"
 #include "cplugin/tokens.h"
 #include "crypto/crypto.h"
 #include "launch/supervisor.h"
@@ -75,6 +76,11 @@ typedef struct lplugin {
   cp_client *old_clients[LAUNCHER_MAX_OLD_CLIENTS];
   size_t old_client_count;
   bool busy; /* a replace or remove runs */
+  /* launcher_observe.c: its series and health service ("plugin/<name>"). */
+  cp_gauge *up;
+  cp_gauge *failed;
+  cp_counter *restart_counter;
+  char health_name[CP_LAUNCHER_NAME_MAX + 8];
 } lplugin;
 
 struct cp_launcher {
@@ -92,6 +98,9 @@ struct cp_launcher {
   int64_t stop_grace_ms;
 
   pthread_mutex_t mu;
+  /* Serialises lobserve_publish so the last published state is the last
+   * one set. */
+  pthread_mutex_t publish_mu;
   atomic_bool stopping; /* cuts identity waits short */
   bool started;
   bool stopped;
@@ -118,6 +127,15 @@ void lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason);
 /* An instance's supervisor changed state. */
 void lplugin_on_state(linstance *in, sup_state state, const char *reason,
                       const proc_endpoint *endpoint);
+
+/* --- launcher_observe.c --- */
+/* Creates the plugin series in the host's metrics (once per host). */
+void lobserve_init(cp_launcher *l);
+/* Publishes p's current state: cplugin_plugin_up / _failed and the host's
+ * health service "plugin/<name>" (SERVING while RUNNING). */
+void lobserve_publish(lplugin *p);
+/* Counts one restart of p. */
+void lobserve_restart(lplugin *p);
 
 /* --- launcher_identity.c --- */
 /* Model A against the process at `target`: GetPluginInfo, checks, issues

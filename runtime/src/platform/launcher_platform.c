@@ -136,6 +136,7 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
   snprintf(p->reason, sizeof p->reason, "replaced (generation %u)",
            in->generation);
   pthread_mutex_unlock(&l->mu);
+  lobserve_publish(p);
   cp_log(CP_LOG_INFO, "plugin replaced", "plugin", p->m->name, "runtime_id",
          in->runtime_id, "endpoint", in->target, CP_LOG_END);
   linstance_stop(old);

@@ -13,6 +13,7 @@ void lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason) {
   p->state = state;
   snprintf(p->reason, sizeof p->reason, "%s", reason != NULL ? reason : "");
   pthread_mutex_unlock(&p->l->mu);
+  lobserve_publish(p);
 }
 
 /* l->mu held. */
@@ -81,8 +82,12 @@ void lplugin_on_state(linstance *in, sup_state state, const char *reason,
   switch (state) {
     case SUP_STARTING:
       pthread_mutex_lock(&in->p->l->mu);
+      bool current = in->p->cur == in;
       show_locked(in, CP_PLUGIN_STARTING, reason);
       pthread_mutex_unlock(&in->p->l->mu);
+      if (current && !atomic_load(&in->starting)) {
+        lobserve_restart(in->p);
+      }
       break;
     case SUP_READY:
       on_ready(in, endpoint);
@@ -100,4 +105,5 @@ void lplugin_on_state(linstance *in, sup_state state, const char *reason,
     default:
       break;
   }
+  lobserve_publish(in->p);
 }
