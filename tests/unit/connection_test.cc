@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "cplugin/cplugin.h"
+#include "ratelimit/peer_key.h"
 // protoc-c names a member of its KVService descriptor `delete`, a C++
 // keyword; renaming the token for this file changes no layout.
 #define delete delete_
@@ -42,7 +43,27 @@ int CountFds() {
   return n - 1;  // the directory's own descriptor
 }
 
-bool IsClosed(int fd) { return fcntl(fd, F_GETFD) == -1 && errno == EBADF; }
+// Descriptors of this process that are sockets.
+int CountSockets() {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (d == nullptr) {
+    return -1;
+  }
+  while (struct dirent *e = readdir(d)) {
+    char path[64];
+    char target[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t len = readlink(path, target, sizeof target - 1);
+    n += len > 7 && strncmp(target, "socket:", 7) == 0;
+  }
+  closedir(d);
+  return n;
+}
+
+bool IsClosed(int fd) {
+  return fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+}
 
 // Descriptors of this process that are listening sockets.
 int CountListeningSockets() {
@@ -105,6 +126,11 @@ class ConnectionTest : public ::testing::Test {
     cp_client_destroy(c);
     cp_server_shutdown(s, 0);
     cp_server_destroy(s);
+    // gRPC closes the pair's ends after its last reference goes, which may
+    // be on one of its own threads a little later.
+    ASSERT_TRUE(cp_test::WaitFor(
+        "the warm-up connection closed", [] { return CountSockets() == 0; },
+        [] { return std::to_string(CountSockets()) + " sockets"; }));
   }
 
   void SetUp() override {
@@ -181,7 +207,8 @@ class ConnectionTest : public ::testing::Test {
   }
 
   // A watch event as "TYPE key[=value]", or "end CODE".
-  static std::string Event(int rc, Kv__V1__WatchEvent *ev, const cp_status &st) {
+  static std::string Event(int rc, Kv__V1__WatchEvent *ev,
+                           const cp_status &st) {
     if (rc != 1) {
       return std::string("end ") + cp_status_code_name(st.code);
     }
@@ -219,8 +246,8 @@ TEST_F(ConnectionTest, ServerWithoutListenerHasNoListeningSocket) {
   ASSERT_GE(lfd, 0);
   struct sockaddr_un sa = {};
   sa.sun_family = AF_UNIX;  // autobind: an abstract name of its own
-  EXPECT_EQ(0, bind(lfd, reinterpret_cast<sockaddr *>(&sa),
-                    sizeof(sa_family_t)));
+  EXPECT_EQ(0,
+            bind(lfd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa_family_t)));
   EXPECT_EQ(0, listen(lfd, 1));
   EXPECT_EQ(1, CountListeningSockets());
   close(lfd);
@@ -263,6 +290,9 @@ TEST_F(ConnectionTest, PeerNamesTheConnection) {
   EXPECT_EQ(static_cast<int>(peers[0].size()),
             cp_rate_peer_address(peers[0].c_str(), 64, key, sizeof key));
   EXPECT_EQ(peers[0], key);
+  char peer_key[CP_PEER_KEY_MAX];
+  cp_peer_key(peers[1].c_str(), peer_key);
+  EXPECT_EQ(peers[1], peer_key);
 }
 
 TEST_F(ConnectionTest, ServerStreamDeliversEvents) {
@@ -270,8 +300,8 @@ TEST_F(ConnectionTest, ServerStreamDeliversEvents) {
   req.prefix = const_cast<char *>("w/");
   cp_client_stream *s = nullptr;
   cp_status st;
-  ASSERT_EQ(0, cp_kv__v1__kvservice__watch__start(client_, &req, &opts_, &s,
-                                                  &st))
+  ASSERT_EQ(0,
+            cp_kv__v1__kvservice__watch__start(client_, &req, &opts_, &s, &st))
       << st.message;
   Kv__V1__WatchEvent *ev = nullptr;
   int rc = cp_kv__v1__kvservice__watch__next(s, &ev, &st);
@@ -380,6 +410,44 @@ TEST_F(ConnectionTest, ServerShutdownFailsCallsUnavailable) {
   EXPECT_EQ("<UNAVAILABLE>", Get(client_, "a"));
 }
 
+TEST_F(ConnectionTest, GracefulShutdownWithNoCallsFailsLaterCalls) {
+  EXPECT_EQ("<none>", Get(client_, "a"));
+  ASSERT_EQ(0, cp_server_shutdown(server_, 30000));
+  EXPECT_EQ("<UNAVAILABLE>", Get(client_, "a"));
+}
+
+// Connections handed over while another thread shuts the server down are
+// either served and then shut down, or refused; none is left open.
+TEST_F(ConnectionTest, ConnectionsRacingShutdownAreServedOrRefused) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  std::thread adder([&] {
+    while (!stop.load()) {
+      cp_client *c = nullptr;
+      int rc = cp_connection_pair(server_, &c, nullptr);
+      if (rc == 0) {
+        served++;
+        cp_client_destroy(c);
+      } else if (rc == CP_ESTATE) {
+        refused++;
+        return;
+      } else {
+        other++;
+      }
+    }
+  });
+  ASSERT_TRUE(cp_test::WaitFor("a few connections served",
+                               [&] { return served.load() >= 20; }));
+  ASSERT_EQ(0, cp_server_shutdown(server_, 1000));
+  ASSERT_TRUE(cp_test::WaitFor("a connection refused after the shutdown",
+                               [&] { return refused.load() == 1; }));
+  stop = true;
+  adder.join();
+  EXPECT_EQ(0, other.load());
+}
+
 TEST_F(ConnectionTest, ClientDestroyedFirstLeavesTheServerServing) {
   cp_client_destroy(client_);
   client_ = nullptr;
@@ -428,8 +496,8 @@ TEST_F(ConnectionTest, ErrorsCloseTheDescriptor) {
   ASSERT_GE(lfd, 0);
   struct sockaddr_un sa = {};
   sa.sun_family = AF_UNIX;  // autobind: an abstract name of its own
-  ASSERT_EQ(0, bind(lfd, reinterpret_cast<sockaddr *>(&sa),
-                    sizeof(sa_family_t)));
+  ASSERT_EQ(0,
+            bind(lfd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa_family_t)));
   ASSERT_EQ(0, listen(lfd, 1));
   EXPECT_EQ(CP_EINVAL, cp_server_add_connection(server_, lfd));
   EXPECT_TRUE(IsClosed(lfd));
