@@ -448,11 +448,74 @@ TEST_F(ConnectionTest, ConnectionsRacingShutdownAreServedOrRefused) {
   EXPECT_EQ(0, other.load());
 }
 
+// The server's connection limits apply to in-process connections too, and
+// the client does not reconnect: once the idle limit closed the connection,
+// calls fail UNAVAILABLE.
+TEST_F(ConnectionTest, IdleLimitEndsTheConnectionForGood) {
+  cp_server_options so;
+  cp_server_options_init(&so);
+  so.allow_no_listener = true;
+  so.max_connection_idle_ms = 50;
+  cp_server *idle = nullptr;
+  ASSERT_EQ(0, cp_server_create(&idle, &so));
+  cp_kv__v1__kvservice__handlers h;
+  kv_store_handlers(&h);
+  ASSERT_EQ(0, cp_kv__v1__kvservice__register(idle, &h, store_));
+  ASSERT_EQ(0, cp_server_start(idle));
+  int sockets = CountSockets();
+  cp_client *c = nullptr;
+  ASSERT_EQ(0, cp_connection_pair(idle, &c, nullptr));
+  EXPECT_EQ(sockets + 2, CountSockets());
+  // No call first: whether one fits in the 50 ms would be a timed check.
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the server closed its end of the idle connection",
+      [&] { return CountSockets() < sockets + 2; },
+      [&] { return std::to_string(CountSockets()) + " sockets"; }));
+  EXPECT_EQ("<UNAVAILABLE>", Get(c, "a"));
+  cp_client_destroy(c);
+  cp_server_shutdown(idle, 0);
+  cp_server_destroy(idle);
+}
+
 TEST_F(ConnectionTest, ClientDestroyedFirstLeavesTheServerServing) {
   cp_client_destroy(client_);
   client_ = nullptr;
   ASSERT_EQ(0, cp_connection_pair(server_, &client_, nullptr));
   EXPECT_EQ("<none>", Get(client_, "nothing"));
+}
+
+// A plugin process the host starts later must not inherit the connection.
+TEST_F(ConnectionTest, DescriptorsAreMadeCloseOnExecAndNonBlocking) {
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+  ASSERT_EQ(0, fcntl(sv[0], F_GETFD) & FD_CLOEXEC);
+  // Checked through a duplicate: the descriptors themselves belong to gRPC
+  // once handed over, and the flags O_NONBLOCK lives on are shared with it.
+  int probe = dup(sv[1]);
+  ASSERT_GE(probe, 0);
+  cp_client *c = nullptr;
+  ASSERT_EQ(0, cp_server_add_connection(server_, sv[0]));
+  ASSERT_EQ(0, cp_client_create_from_connection(&c, sv[1], nullptr));
+  EXPECT_NE(0, fcntl(probe, F_GETFL) & O_NONBLOCK);
+  close(probe);
+  EXPECT_EQ("<none>", Get(c, "a"));
+  DIR *d = opendir("/proc/self/fd");
+  ASSERT_NE(nullptr, d);
+  int sockets = 0;
+  while (struct dirent *e = readdir(d)) {
+    char path[64];
+    char target[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t len = readlink(path, target, sizeof target - 1);
+    if (len > 7 && strncmp(target, "socket:", 7) == 0) {
+      sockets++;
+      EXPECT_NE(0, fcntl(atoi(e->d_name), F_GETFD) & FD_CLOEXEC)
+          << "descriptor " << e->d_name;
+    }
+  }
+  closedir(d);
+  EXPECT_EQ(4, sockets);  // the fixture's pair and this one
+  cp_client_destroy(c);
 }
 
 // Every failure closes the descriptor it was given.

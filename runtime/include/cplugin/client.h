@@ -112,13 +112,14 @@ int cp_client_create(cp_client **out, const char *target,
  * (opts->tls must be NULL); dedicated_connection and
  * max_reconnect_backoff_ms have no effect.
  *
- * It cannot reconnect: once the connection ends (the server shut down, the
- * other end was closed) every call, new or in flight, fails UNAVAILABLE;
- * make a new client with a new connection.
+ * It cannot reconnect: once the connection ends (the server shut down or
+ * closed it for its idle or age limit, the other end was closed) every
+ * call, new or in flight, fails UNAVAILABLE; make a new client with a new
+ * connection.
  *
  * Takes ownership of `fd` in every case: the client closes it when
  * destroyed; on failure it is closed before this returns. The descriptor
- * is made non-blocking. Returns 0 and sets *out, CP_EINVAL (NULL out, bad
+ * is made non-blocking and close-on-exec. Returns 0 and sets *out, CP_EINVAL (NULL out, bad
  * options, TLS, `fd` not a connected AF_UNIX stream socket) or CP_ENOMEM. */
 int cp_client_create_from_connection(cp_client **out, int fd,
                                      const cp_client_options *opts);

@@ -278,13 +278,22 @@ int cp_server_start(cp_server *server);
  * from 1: per-peer limits (anonymous reads, rate limits, identities per
  * address) count each connection as one address of its own. No TLS: the
  * bytes never leave the process, so authentication is by token (the
- * interceptors), as for any plaintext listener. */
+ * interceptors), as for any plaintext listener.
+ *
+ * The connection limits of cp_server_options apply as to any connection,
+ * and the client at the other end cannot reconnect: after
+ * max_connection_idle_ms without a call (default 30 min) or
+ * max_connection_age_ms the connection is closed and that client's calls
+ * fail UNAVAILABLE for good. A server reached only this way usually sets
+ * both to 0 (off); otherwise its user makes a new pair when calls fail
+ * UNAVAILABLE. */
 
 /* Serves the connected stream socket `fd` (AF_UNIX, e.g. one end of
  * socketpair(AF_UNIX, SOCK_STREAM)) until the peer closes it or the server
  * shuts down. Takes ownership of `fd` in every case: on success gRPC closes
  * it with the connection; on failure it is closed before this returns.
- * The descriptor is made non-blocking. Returns 0; CP_EINVAL for a NULL
+ * The descriptor is made non-blocking and close-on-exec (a plugin process
+ * the host starts later must not inherit it). Returns 0; CP_EINVAL for a NULL
  * server or an `fd` that is not a connected AF_UNIX stream socket;
  * CP_ESTATE before cp_server_start or once cp_server_shutdown began; CP_ENOMEM.
  * Thread safety: any thread, also concurrently with cp_server_shutdown (one
