@@ -41,7 +41,8 @@ const char *cp_call_path(const cp_call *call);
 
 /* The peer's address as gRPC reports it ("ipv4:127.0.0.1:53412"; "fd:12"
  * for a caller of a plaintext Unix-socket listener, whose connection
- * cplugin accepted and handed to gRPC; "unix:" on a TLS one); for
+ * cplugin accepted and handed to gRPC; "unix:" on a TLS one; "inproc:3"
+ * on a connection handed over with cp_server_add_connection); for
  * logs and per-address limits, which key Unix-socket callers by their
  * user (docs/security.md). */
 const char *cp_call_peer(const cp_call *call);

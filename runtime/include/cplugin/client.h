@@ -104,6 +104,39 @@ void cp_call_options_init(cp_call_options *opts);
 int cp_client_create(cp_client **out, const char *target,
                      const cp_client_options *opts);
 
+/* A client over one already-connected AF_UNIX stream socket `fd` (the
+ * other end served by a cp_server, see cp_server_add_connection), for a
+ * host talking to an in-process plugin without a listener. It works as a
+ * client from cp_client_create: same calls, streams, interceptors, default
+ * timeout and message limit, and the same thread safety. Only plaintext
+ * (opts->tls must be NULL); dedicated_connection and
+ * max_reconnect_backoff_ms have no effect.
+ *
+ * It cannot reconnect: once the connection ends (the server shut down or
+ * closed it for its idle or age limit, the other end was closed) every
+ * call, new or in flight, fails UNAVAILABLE; make a new client with a new
+ * connection.
+ *
+ * Takes ownership of `fd` in every case: the client closes it when
+ * destroyed; on failure it is closed before this returns. The descriptor
+ * is made non-blocking and close-on-exec. Returns 0 and sets *out, CP_EINVAL (NULL out, bad
+ * options, TLS, `fd` not a connected AF_UNIX stream socket) or CP_ENOMEM. */
+int cp_client_create_from_connection(cp_client **out, int fd,
+                                     const cp_client_options *opts);
+
+/* Connects a new client to the running `server` without a listener: makes
+ * socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC), serves one end with
+ * cp_server_add_connection and wraps the other with
+ * cp_client_create_from_connection (`opts` as there; NULL for the
+ * defaults). Returns 0 and sets *client_out (destroy it with
+ * cp_client_destroy, before or after the server shuts down); CP_EINVAL;
+ * CP_ESTATE when the server is not running; CP_ESYS when socketpair fails
+ * (out of descriptors); CP_ENOMEM. On failure no descriptor is left open
+ * and *client_out is NULL. Thread safety: as cp_server_add_connection. */
+struct cp_server;
+int cp_connection_pair(struct cp_server *server, cp_client **client_out,
+                       const cp_client_options *opts);
+
 /* Closes the client: later calls fail with CP_ECLOSED, open streams are
  * cancelled, and asynchronous calls in flight are cancelled (each one's
  * callback still runs, once, with CANCELLED "client is closed"; a call

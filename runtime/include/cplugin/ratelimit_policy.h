@@ -173,7 +173,8 @@ void cp_rate_policy_foreach_denials(const cp_rate_policy *policy,
  * "ipv6:[2001:db8::1]:5000" (also percent-encoded, "%5B...%5D") gives
  * "2001:db8::1" in canonical form, with the zone dropped and only the first
  * `ipv6_prefix_bits` (0..128) kept; an IPv4-mapped IPv6 address gives the
- * IPv4 address; "unix:/path" and "unix-abstract:name" are returned whole.
+ * IPv4 address; "unix:/path", "unix-abstract:name" and "inproc:<n>" (a
+ * connection handed over with cp_server_add_connection) are returned whole.
  * Returns CP_EINVAL for NULL arguments, a bad prefix length, anything else
  * (including no port), or when `out` is too small. Pure: no allocation. */
 int cp_rate_peer_address(const char *peer, unsigned ipv6_prefix_bits, char *out,

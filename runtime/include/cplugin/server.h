@@ -21,6 +21,7 @@
 #ifndef CPLUGIN_SERVER_H
 #define CPLUGIN_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,6 +86,12 @@ typedef struct cp_server_options {
    * to bound what calls waiting to be read can make the server hold; at
    * least 1024. Reads in progress open the window as they need. */
   size_t stream_window_bytes;
+  /* false (default): cp_server_start refuses a server without a listener,
+   * which is nearly always a forgotten cp_server_listen. true: such a server
+   * starts and is reached only through connections handed to it with
+   * cp_server_add_connection (an in-process plugin: no port, no socket
+   * file). */
+  bool allow_no_listener;
 } cp_server_options;
 
 /* Fills `opts` with the defaults. */
@@ -256,8 +263,43 @@ int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
                            void *user);
 
 /* Starts serving. Returns 0, CP_ESTATE if already started or no listener was
- * added, or CP_EBIND. */
+ * added (unless opts.allow_no_listener), or CP_EBIND. */
 int cp_server_start(cp_server *server);
+
+/* --- connections handed over by descriptor ----------------------------------
+ * An in-process plugin is served over one end of a socketpair(2) instead of
+ * a listener: cp_server_add_connection serves a connected stream socket as
+ * one plaintext HTTP/2 connection of this server, with its methods,
+ * interceptors, limits and worker pools, as if a listener had accepted it.
+ * cp_connection_pair (client.h) makes the pair and both ends at once.
+ *
+ * Calls on such a connection report the peer (cp_call_peer)
+ * "inproc:<n>", n numbering the connections handed over in this process
+ * from 1: per-peer limits (anonymous reads, rate limits, identities per
+ * address) count each connection as one address of its own. No TLS: the
+ * bytes never leave the process, so authentication is by token (the
+ * interceptors), as for any plaintext listener.
+ *
+ * The connection limits of cp_server_options apply as to any connection,
+ * and the client at the other end cannot reconnect: after
+ * max_connection_idle_ms without a call (default 30 min) or
+ * max_connection_age_ms the connection is closed and that client's calls
+ * fail UNAVAILABLE for good. A server reached only this way usually sets
+ * both to 0 (off); otherwise its user makes a new pair when calls fail
+ * UNAVAILABLE. */
+
+/* Serves the connected stream socket `fd` (AF_UNIX, e.g. one end of
+ * socketpair(AF_UNIX, SOCK_STREAM)) until the peer closes it or the server
+ * shuts down. Takes ownership of `fd` in every case: on success gRPC closes
+ * it with the connection; on failure it is closed before this returns.
+ * The descriptor is made non-blocking and close-on-exec (a plugin process
+ * the host starts later must not inherit it). Returns 0; CP_EINVAL for a NULL
+ * server or an `fd` that is not a connected AF_UNIX stream socket;
+ * CP_ESTATE before cp_server_start or once cp_server_shutdown began; CP_ENOMEM.
+ * Thread safety: any thread, also concurrently with cp_server_shutdown (one
+ * of them wins: the connection is served and then shut down with the
+ * others, or refused with CP_ESTATE). */
+int cp_server_add_connection(cp_server *server, int fd);
 
 /* Stops accepting calls, lets in-flight calls finish for up to `grace_ms`
  * milliseconds, then cancels the rest (open streams see their done callback,

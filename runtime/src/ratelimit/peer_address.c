@@ -147,7 +147,8 @@ int cp_rate_peer_address(const char *peer, unsigned ipv6_prefix_bits, char *out,
   if (has_prefix(peer, "ipv6:")) {
     return parse_ipv6(peer + 5, ipv6_prefix_bits, out, out_cap);
   }
-  if (has_prefix(peer, "unix:") || has_prefix(peer, "unix-abstract:")) {
+  if (has_prefix(peer, "unix:") || has_prefix(peer, "unix-abstract:") ||
+      has_prefix(peer, "inproc:")) {
     return finish(peer, out, out_cap);
   }
   return CP_EINVAL;

@@ -103,6 +103,8 @@ int cp_call_prepare(cp_call *call) {
   if (call->peer == NULL) {
     call->peer = "";
   }
+  call->peer =
+      cp_server_connection_peer(call->server, call->peer, &call->arena);
   return 0;
 }
 

@@ -26,6 +26,52 @@ void cp_call_options_init(cp_call_options *opts) {
   memset(opts, 0, sizeof *opts);
 }
 
+int cp_client_check_options(const cp_client_options *opts,
+                            cp_client_options *out) {
+  if (opts != NULL) {
+    *out = *opts;
+  } else {
+    cp_client_options_init(out);
+  }
+  if (out->max_message_bytes == 0 || out->max_message_bytes > INT32_MAX ||
+      out->default_timeout_ms < 0 || out->max_reconnect_backoff_ms < 0 ||
+      out->max_reconnect_backoff_ms > INT32_MAX) {
+    return CP_EINVAL;
+  }
+  return 0;
+}
+
+size_t cp_client_message_args(const cp_client_options *o, grpc_arg *args) {
+  args[0].type = GRPC_ARG_INTEGER;
+  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+  args[0].value.integer = (int)o->max_message_bytes;
+  args[1].type = GRPC_ARG_INTEGER;
+  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+  args[1].value.integer = (int)o->max_message_bytes;
+  return 2;
+}
+
+int cp_client_from_channel(cp_client **out, const cp_client_options *o,
+                           grpc_channel *channel) {
+  cp_client *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    grpc_channel_destroy(channel);
+    grpc_shutdown();
+    return CP_ENOMEM;
+  }
+  c->opts = *o;
+  c->opts.tls = NULL; /* the caller's struct is not kept */
+  c->channel = channel;
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->chains_cv, NULL);
+  cp_exec_init(&c->exec);
+  atomic_init(&c->closed, false);
+  atomic_init(&c->used, false);
+  atomic_init(&c->refs, 1);
+  *out = c;
+  return 0;
+}
+
 int cp_client_create(cp_client **out, const char *target,
                      const cp_client_options *opts) {
   if (out == NULL) {
@@ -36,31 +82,12 @@ int cp_client_create(cp_client **out, const char *target,
     return CP_EINVAL;
   }
   cp_client_options o;
-  if (opts != NULL) {
-    o = *opts;
-  } else {
-    cp_client_options_init(&o);
-  }
-  if (o.max_message_bytes == 0 || o.max_message_bytes > INT32_MAX ||
-      o.default_timeout_ms < 0 || o.max_reconnect_backoff_ms < 0 ||
-      o.max_reconnect_backoff_ms > INT32_MAX) {
+  if (cp_client_check_options(opts, &o) != 0) {
     return CP_EINVAL;
   }
-  cp_client *c = calloc(1, sizeof *c);
-  if (c == NULL) {
-    return CP_ENOMEM;
-  }
-  c->opts = o;
-  c->opts.tls = NULL; /* the caller's struct is not kept */
   grpc_init();
   grpc_arg args[5];
-  args[0].type = GRPC_ARG_INTEGER;
-  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-  args[0].value.integer = (int)o.max_message_bytes;
-  args[1].type = GRPC_ARG_INTEGER;
-  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-  args[1].value.integer = (int)o.max_message_bytes;
-  grpc_channel_args chargs = {2, args};
+  grpc_channel_args chargs = {cp_client_message_args(&o, args), args};
   if (o.dedicated_connection) {
     /* A subchannel pool of this channel's own: gRPC's global pool would hand
      * it the connection of any channel with the same target and settings. */
@@ -89,29 +116,22 @@ int cp_client_create(cp_client **out, const char *target,
   } else {
     creds = grpc_insecure_credentials_create();
   }
+  grpc_channel *channel = NULL;
   if (rc == 0) {
-    c->channel = grpc_channel_create(target, creds, &chargs);
+    channel = grpc_channel_create(target, creds, &chargs);
     grpc_channel_credentials_release(creds);
-    if (c->channel == NULL) {
+    if (channel == NULL) {
       rc = CP_EINVAL;
     }
   }
   if (rc != 0) {
-    free(c);
     grpc_shutdown();
     return rc;
   }
   if (o.tls == NULL) {
     cp_plaintext_warn(CP_PLAINTEXT_CLIENT, target);
   }
-  pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->chains_cv, NULL);
-  cp_exec_init(&c->exec);
-  atomic_init(&c->closed, false);
-  atomic_init(&c->used, false);
-  atomic_init(&c->refs, 1);
-  *out = c;
-  return 0;
+  return cp_client_from_channel(out, &o, channel);
 }
 
 void cp_client_close(cp_client *client) {

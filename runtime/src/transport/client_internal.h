@@ -201,6 +201,18 @@ const grpc_metadata_array *cp_client_stream_trailers(
     const cp_client_stream *stream);
 int cp_client_stream_await_first(cp_client_stream *stream, cp_status *status);
 
+/* client.c, shared with client_connection.c: copies `opts` (NULL: the
+ * defaults) into *out and checks it (0 or CP_EINVAL); writes the message
+ * size channel arguments into `args` (room for 2) and returns how many;
+ * wraps `channel` (made after a grpc_init) in a new client. The latter owns
+ * the channel and that grpc_init in every case: on CP_ENOMEM it destroys the
+ * channel and calls grpc_shutdown. */
+int cp_client_check_options(const cp_client_options *opts,
+                            cp_client_options *out);
+size_t cp_client_message_args(const cp_client_options *o, grpc_arg *args);
+int cp_client_from_channel(cp_client **out, const cp_client_options *o,
+                           grpc_channel *channel);
+
 /* Converts a CLOCK_MONOTONIC deadline to gRPC's deadline type. */
 gpr_timespec cp_grpc_deadline(int64_t deadline_ns);
 

@@ -156,6 +156,7 @@ int cp_server_create(cp_server **out, const cp_server_options *opts) {
     return CP_ENOMEM;
   }
   pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->conn_mu, NULL);
   cp_cond_init_monotonic(&s->cv);
   s->state = CP_SERVER_CREATED;
   *out = s;
@@ -481,7 +482,8 @@ int cp_server_start(cp_server *server) {
   if (server == NULL) {
     return CP_EINVAL;
   }
-  if (server->state != CP_SERVER_CREATED || server->listener_count == 0) {
+  if (server->state != CP_SERVER_CREATED ||
+      (server->listener_count == 0 && !server->opts.allow_no_listener)) {
     return CP_ESTATE;
   }
   if (server->launched && !server->launch_served) {
@@ -706,6 +708,8 @@ void cp_server_destroy(cp_server *server) {
   free(server->methods);
   free(server->interceptors);
   free(server->post_hooks);
+  cp_server_connections_free(server);
+  pthread_mutex_destroy(&server->conn_mu);
   pthread_mutex_destroy(&server->mu);
   pthread_cond_destroy(&server->cv);
   free(server);

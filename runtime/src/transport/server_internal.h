@@ -92,6 +92,15 @@ struct cp_server {
   atomic_bool cancelling;
   struct cp_blocking_pool *pools; /* cp_server_run_blocking calls */
   cp_tag shutdown_tag;
+
+  /* Connections handed over with cp_server_add_connection, to name their
+   * calls' peer (server_connection.c). conn_mu is taken after mu, never
+   * before it. */
+  pthread_mutex_t conn_mu;
+  struct cp_server_conn *conns;
+  size_t conn_count;
+  size_t conn_cap;
+  atomic_bool has_conns;
 };
 
 /* A received call. Requested calls are allocated before they arrive so that
@@ -208,6 +217,15 @@ size_t cp_stream_detached_written(cp_stream *stream, bool *ended,
 /* The client goes away: cancels the stream if it is still open and drops
  * the client's reference. */
 void cp_stream_detached_close(cp_stream *stream);
+
+/* server_connection.c: the peer to report for a call whose gRPC peer is
+ * `peer`: "inproc:<n>" (allocated from `arena`) when it is "fd:N" and N is a
+ * connection handed over with cp_server_add_connection, else `peer`. Call
+ * while the call is live (N is its connection until then). */
+const char *cp_server_connection_peer(cp_server *server, const char *peer,
+                                      cp_arena *arena);
+/* Frees the connection table (cp_server_destroy). */
+void cp_server_connections_free(cp_server *server);
 
 /* server_requests.c: requests the next call of `rm` (NULL: unregistered
  * methods) on `cq`; a slot that cannot be requested is counted as lost. */
