@@ -94,8 +94,12 @@ int main(int argc, char **argv) {
   cp_host_options o;
   cp_host_options_init(&o);
   o.listen = listen;
-  /* Launched plugins serve on Unix sockets in a private directory. */
-  o.registry.base_url_allow |= CP_BASE_URL_UNIX;
+  /* Launched plugins serve on Unix sockets in a private directory; a host
+   * of self-registering plugins keeps the default policy (loopback and
+   * the caller's own address only). */
+  if (manifest != NULL) {
+    o.registry.base_url_allow |= CP_BASE_URL_UNIX;
+  }
   if (token_ttl_ms > 0) {
     o.tokens.ttl_ms = token_ttl_ms;
     /* Expired identities are dropped within a lifetime, not a minute. */
