@@ -277,16 +277,7 @@ void cp_launcher_stop(cp_launcher *l) {
 }
 
 static void remove_socket_dir(cp_launcher *l) {
-  /* A plugin killed by a signal leaves its socket file behind. */
-  for (size_t i = 0; i < l->count; i++) {
-    if (l->plugins[i].m == NULL) {
-      continue;
-    }
-    char path[PROC_ADDRESS_MAX + 1];
-    snprintf(path, sizeof path, "%s/%s.sock", l->socket_dir,
-             l->plugins[i].m->name);
-    (void)unlink(path);
-  }
+  /* Each instance removed its socket file when it was freed. */
   if (rmdir(l->socket_dir) != 0) {
     cp_log(CP_LOG_WARN, "cannot remove the plugin socket directory", "path",
            l->socket_dir, "error", strerror(errno), CP_LOG_END);
