@@ -262,7 +262,7 @@ int ctl_parse_admin(int argc, char **argv, const char *env_key,
   }
   if (out->cmd >= CTL_ADMIN_PLUGIN_ADD &&
       out->cmd <= CTL_ADMIN_PLUGIN_RESTART) {
-    if (!plain_word(pos[0], 64)) {
+    if (pos[0] == NULL || !plain_word(pos[0], 64)) {
       return FAIL(err, err_len, "NAME: 1..64 printable bytes, no spaces");
     }
     out->name = pos[0];

@@ -3,7 +3,6 @@
  * stdout, its error status on stderr. */
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,18 +176,26 @@ static int run_registry_list(cp_client *c, const cp_call_options *o,
 }
 
 /* Ctrl-C (or SIGTERM) during a watch cancels its stream; the main thread
- * then sees the stream end. The waiter is woken by the main thread with
- * SIGTERM when the stream ended on its own. */
+ * then sees the stream end. The waiter looks for a stop request in slices
+ * (sigtimedwait), so that it also notices when the stream ended on its own
+ * and the main thread no longer needs it. */
 typedef struct watch_stop {
   cp_client_stream *stream;
-  atomic_bool interrupted;
+  atomic_bool done;        /* set by the main thread */
+  atomic_bool interrupted; /* set by the waiter */
 } watch_stop;
+
+#define WATCH_STOP_SLICE_NS (100 * INT64_C(1000000))
 
 static void *watch_signals(void *arg) {
   watch_stop *w = arg;
-  (void)ctl_stop_wait_forever();
-  atomic_store(&w->interrupted, true);
-  cp_client_stream_cancel(w->stream);
+  while (!atomic_load(&w->done)) {
+    if (ctl_stop_wait(WATCH_STOP_SLICE_NS)) {
+      atomic_store(&w->interrupted, true);
+      cp_client_stream_cancel(w->stream);
+      break;
+    }
+  }
   return NULL;
 }
 
@@ -223,10 +230,8 @@ static int run_watch(cp_client *c, const cp_call_options *o,
       break;
     }
   }
+  atomic_store(&w.done, true);
   if (have_waiter) {
-    /* Wakes the waiter if no signal came (SIGTERM is blocked everywhere, so
-     * it is taken by sigwait, never delivered). */
-    pthread_kill(waiter, SIGTERM);
     pthread_join(waiter, NULL);
   }
   cp_client_stream_destroy(w.stream);

@@ -11,7 +11,7 @@
 #include "cplugin/log.h"
 
 /* Admin requests are a name and a path: 64 KiB is generous. */
-#define ADMIN_MAX_REQUEST_BYTES (64 * 1024)
+#define ADMIN_MAX_REQUEST_BYTES ((size_t)64 * 1024)
 #define ADMIN_PREFIX "/cplugin.admin.v1.Admin/"
 
 void cp_admin_options_init(cp_admin_options *opts) {
