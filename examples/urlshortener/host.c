@@ -2,13 +2,19 @@
  * lifecycle, health, router, metrics) for the URL-shortener demo.
  *
  *   urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS]
- *                     [--manifest FILE]
+ *                     [--manifest FILE] [--admin-key KEY]
  *
  * --manifest launches and supervises the plugins the manifest lists (the
  * managed mode, examples/urlshortener/manifest.json); without it the host
  * waits for plugins started by hand with HOST_URL (the self-registering
  * mode). In the managed mode it prints "PLUGIN <name> <endpoint> <pid>" for
  * each plugin once all run, and stops them before it exits.
+ *
+ * --admin-key KEY (or the environment variable CPLUGIN_ADMIN_KEY; the option
+ * wins) serves the admin service (cplugin/admin.h) to callers presenting
+ * KEY in x-api-key (16..256 bytes), as principal "api-key:operator":
+ * `cpluginctl status --host ADDRESS --api-key KEY`. Plugins' runtime
+ * tokens never pass it.
  *
  * --token-ttl-ms sets the lifetime of the runtime tokens it issues (default
  * 24 h); plugins renew theirs at half of it, so a short one shows renewal
@@ -38,6 +44,27 @@ static bool parse_ms(const char *s, int64_t *out) {
   return true;
 }
 
+/* The admin service for callers presenting `key` (principal
+ * "api-key:operator"), on the host's server before it starts. */
+static int add_admin(cp_host *host, const char *key, cp_admin **out) {
+  int rc = cp_auth_add_api_key(cp_host_auth(host), key, "operator");
+  if (rc != 0) {
+    fprintf(stderr, "urlshortener-host: --admin-key: 16..256 bytes\n");
+    return rc;
+  }
+  static const char *const admins[] = {"api-key:operator"};
+  cp_admin_options ao;
+  cp_admin_options_init(&ao);
+  ao.registry = cp_host_registry(host);
+  ao.principals = admins;
+  ao.principal_count = 1;
+  rc = cp_admin_create(out, &ao);
+  if (rc == 0) {
+    rc = cp_admin_register(*out, cp_host_server(host));
+  }
+  return rc;
+}
+
 /* Starts the manifest's plugins; true on failure (reported on stderr). */
 static bool launch_plugins(cp_host *host, const char *manifest,
                            const char *host_url, cp_launcher **out) {
@@ -65,6 +92,7 @@ static bool launch_plugins(cp_host *host, const char *manifest,
 int main(int argc, char **argv) {
   const char *listen = "127.0.0.1:0";
   const char *manifest = NULL;
+  const char *admin_key = getenv("CPLUGIN_ADMIN_KEY");
   int64_t token_ttl_ms = 0;
   bool ok = argc % 2 == 1;
   for (int i = 1; ok && i + 1 < argc; i += 2) {
@@ -74,6 +102,8 @@ int main(int argc, char **argv) {
       ok = parse_ms(argv[i + 1], &token_ttl_ms);
     } else if (strcmp(argv[i], "--manifest") == 0) {
       manifest = argv[i + 1];
+    } else if (strcmp(argv[i], "--admin-key") == 0) {
+      admin_key = argv[i + 1];
     } else {
       ok = false;
     }
@@ -81,7 +111,7 @@ int main(int argc, char **argv) {
   if (!ok) {
     fprintf(stderr,
             "usage: urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS] "
-            "[--manifest FILE]\n");
+            "[--manifest FILE] [--admin-key KEY]\n");
     return 2;
   }
   sigset_t stop;
@@ -110,13 +140,18 @@ int main(int argc, char **argv) {
   cp_host *host = NULL;
   int port = 0;
   int metrics_port = 0;
+  cp_admin *admin = NULL;
   int rc = cp_host_create(&host, &o);
+  if (rc == 0 && admin_key != NULL && admin_key[0] != '\0') {
+    rc = add_admin(host, admin_key, &admin);
+  }
   if (rc == 0) {
     rc = cp_host_start(host, &port, &metrics_port);
   }
   if (rc != 0) {
     fprintf(stderr, "urlshortener-host: %s\n", cp_strerror(rc));
     cp_host_destroy(host);
+    cp_admin_destroy(admin);
     return 1;
   }
   const char *colon = strrchr(listen, ':');
@@ -128,15 +163,21 @@ int main(int argc, char **argv) {
     cp_launcher_destroy(launcher);
     cp_host_shutdown(host, 0);
     cp_host_destroy(host);
+    cp_admin_destroy(admin);
     return 1;
   }
+  cp_admin_set_launcher(admin, launcher);
   printf("LISTENING %s\nMETRICS %d\n", address, metrics_port);
   fflush(stdout);
   int sig = 0;
   sigwait(&stop, &sig);
-  /* Plugins first: they unregister from a host that still serves. */
+  /* Plugins first: they unregister from a host that still serves. The
+   * admin service lets go of the launcher first (waiting out a change in
+   * progress). */
+  cp_admin_set_launcher(admin, NULL);
   cp_launcher_destroy(launcher);
   cp_host_shutdown(host, 3000);
   cp_host_destroy(host);
+  cp_admin_destroy(admin);
   return 0;
 }

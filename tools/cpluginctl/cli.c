@@ -23,6 +23,12 @@ static const char kUsageMain[] =
     "routed,\n"
     "             fanout, bidi)\n"
     "\n"
+    "admin commands (a host's admin service, with its API key):\n"
+    "  status     the host and its managed plugins\n"
+    "  plugins    add|remove|replace|restart NAME\n"
+    "  registry   list [TYPE]: every registration\n"
+    "  watch      TYPE: registry events until Ctrl-C or --count N\n"
+    "\n"
     "cpluginctl <command> --help shows the command's options.\n";
 
 static const char kUsageServe[] =

@@ -10,6 +10,8 @@ int ctl_cmd_handshake(int argc, char **argv);
 int ctl_cmd_provider(int argc, char **argv);
 int ctl_cmd_middle(int argc, char **argv);
 int ctl_cmd_load(int argc, char **argv);
+/* status, plugins, registry, watch (admin_cli.h): argv[0] is the command. */
+int ctl_cmd_admin(int argc, char **argv);
 
 /* Prints the usage error (`err`, then the subcommand's usage) on stderr and
  * returns CTL_EXIT_USAGE; or, for parse result CTL_PARSE_HELP, the usage on

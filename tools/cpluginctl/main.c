@@ -1,4 +1,4 @@
-/* cpluginctl: the load tool. Dispatches to a subcommand after blocking
+/* cpluginctl: the load tool and the admin client. Dispatches to a subcommand after blocking
  * SIGINT and SIGTERM in every thread (threads created later inherit the
  * mask), so that a stop request is taken with sigwait at one well-defined
  * point instead of interrupting gRPC's threads. */
@@ -57,6 +57,10 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "load") == 0) {
     return ctl_cmd_load(argc - 1, argv + 1);
+  }
+  if (strcmp(cmd, "status") == 0 || strcmp(cmd, "plugins") == 0 ||
+      strcmp(cmd, "registry") == 0 || strcmp(cmd, "watch") == 0) {
+    return ctl_cmd_admin(argc - 1, argv + 1);
   }
   fprintf(stderr, "cpluginctl: unknown command \"%s\"\n%s", cmd,
           ctl_usage(NULL));

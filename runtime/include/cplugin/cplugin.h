@@ -2,6 +2,7 @@
 #ifndef CPLUGIN_CPLUGIN_H
 #define CPLUGIN_CPLUGIN_H
 
+#include "cplugin/admin.h"
 #include "cplugin/auth.h"
 #include "cplugin/call.h"
 #include "cplugin/client.h"

@@ -371,6 +371,46 @@ typedef struct cp_registry_endpoint {
 int cp_registry_resolve(cp_registry *reg, const char *service_type,
                         const char *provider_id, cp_registry_endpoint *out);
 
+/* One registration as cp_registry_list reports it. */
+typedef struct cp_registry_listing {
+  const char *service_type;
+  /* As cp_registry_resolve fills it; health is the runtime's last report
+   * (UNHEALTHY included). */
+  cp_registry_endpoint endpoint;
+  /* Whether resolve and discovery may pick it: its runtime is not
+   * UNHEALTHY, draining or GONE. */
+  bool routable;
+} cp_registry_listing;
+
+/* Called once per registration with a copy valid during the call only,
+ * under the registry's read lock: it must not call into the registry nor
+ * block. */
+typedef void (*cp_registry_list_fn)(const cp_registry_listing *item,
+                                    void *user);
+
+/* Reports every registration (of `service_type` only, unless NULL) to `fn`:
+ * a type's providers in registration order, types in no particular order.
+ * Read-only (no round-robin step); at most max_registrations calls. Writes
+ * the number reported to *count if not NULL. Returns 0, CP_EINVAL or
+ * CP_ENOMEM (nothing reported). */
+int cp_registry_list(cp_registry *reg, const char *service_type,
+                     cp_registry_list_fn fn, void *user, size_t *count);
+
+/* WatchService on another method's stream, for a host's own services (the
+ * admin service's Watch): `stream`, which a server-streaming handler
+ * received, must carry connectplugin.v1.WatchServiceEvent messages. Checks
+ * service_type as WatchService does (INVALID_ARGUMENT) and counts the
+ * watcher against `owner` (not a runtime ID: a name of the caller's own,
+ * such as its principal "api-key:ops"; at most CP_REGISTRY_OWNER_MAX bytes)
+ * and the total cap (RESOURCE_EXHAUSTED). Returns the code the handler
+ * returns: on OK the registry keeps the stream (events as WatchService's,
+ * until the client cancels or cp_registry_destroy ends it with
+ * UNAVAILABLE); otherwise the call's error is set. No authorization: the
+ * caller's handler decides who may watch. */
+cp_status_code cp_registry_watch(cp_registry *reg, cp_call *call,
+                                 cp_stream *stream, const char *service_type,
+                                 const char *owner);
+
 typedef struct cp_registry_stats {
   size_t registrations;
   size_t bytes;    /* stored registration bytes, as the caps count them */

@@ -10,7 +10,9 @@
  *   takeover.c         a restarted plugin replacing its predecessor
  *   selection.c        routable lists, strategies, resolve and discover
  *   endpoint.c         ServiceEndpoint messages from a registration
- *   watch.c            watchers and their events
+ *   watch.c            watchers and their events (also on other streams:
+ *                      cp_registry_watch)
+ *   listing.c          cp_registry_list, the read-only enumeration
  *   tokens.c           revocation and expiry from the token store
  *   identity.c         the caller, from the call's auth context
  *   registry_service.c, lifecycle_service.c   the RPC glue
@@ -361,6 +363,8 @@ void sel_rebuild(svc_type *t);
 cp_status_code sel_discover(cp_registry *reg, cp_call *call,
                             const char *service_type, const char *min_version,
                             Connectplugin__V1__DiscoverServiceResponse *resp);
+/* Copies `e` (owner linked) into *out, as cp_registry_resolve answers. */
+void sel_fill_endpoint(cp_registry_endpoint *out, const reg_entry *e);
 /* A ServiceEndpoint for `e` in one block of ep_bytes(e) bytes (16-byte
  * aligned). */
 size_t ep_bytes(const reg_entry *e);

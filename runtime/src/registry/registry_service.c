@@ -180,6 +180,21 @@ static cp_status_code on_watch(
   return code;
 }
 
+cp_status_code cp_registry_watch(cp_registry *reg, cp_call *call,
+                                 cp_stream *stream, const char *service_type,
+                                 const char *owner) {
+  if (reg == NULL || call == NULL || stream == NULL || service_type == NULL ||
+      owner == NULL || owner[0] == '\0' ||
+      strnlen(owner, CP_REGISTRY_OWNER_MAX + 1) > CP_REGISTRY_OWNER_MAX) {
+    return cp_call_error(call, CP_STATUS_INTERNAL, "invalid watch");
+  }
+  cp_status_code code = check_type(call, service_type);
+  if (code != CP_STATUS_OK) {
+    return code;
+  }
+  return watch_start(reg, call, service_type, owner, stream);
+}
+
 int cp_registry_register(cp_registry *reg, cp_server *server) {
   if (reg == NULL || server == NULL) {
     return CP_EINVAL;

@@ -111,7 +111,7 @@ static void copy_bounded(char *dst, size_t cap, const char *src) {
   dst[n] = '\0';
 }
 
-static void fill(cp_registry_endpoint *out, const reg_entry *e) {
+void sel_fill_endpoint(cp_registry_endpoint *out, const reg_entry *e) {
   const rt_entry *rt = e->owner;
   memcpy(out->provider_id, rt->id, rt->id_len + 1);
   reg_format_id(reg_entry_id(e), out->registration_id);
@@ -159,7 +159,7 @@ int cp_registry_resolve(cp_registry *reg, const char *service_type,
     }
   }
   if (e != NULL) {
-    fill(out, e);
+    sel_fill_endpoint(out, e);
     rc = 0;
   }
   cp_rwshard_rdunlock(&reg->lock, shard);
