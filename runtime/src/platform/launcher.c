@@ -310,7 +310,7 @@ void cp_launcher_destroy(cp_launcher *l) {
   free(l);
 }
 
-static lplugin *find(cp_launcher *l, const char *name) {
+lplugin *lplugin_find(cp_launcher *l, const char *name) {
   for (size_t i = 0; l != NULL && name != NULL && i < l->count; i++) {
     if (strcmp(l->plugins[i].m->name, name) == 0) {
       return &l->plugins[i];
@@ -320,7 +320,7 @@ static lplugin *find(cp_launcher *l, const char *name) {
 }
 
 int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out) {
-  lplugin *p = find(l, name);
+  lplugin *p = lplugin_find(l, name);
   if (p == NULL || out == NULL) {
     return out == NULL ? CP_EINVAL : CP_ENOTFOUND;
   }
@@ -390,7 +390,7 @@ size_t cp_launcher_status(cp_launcher *l, cp_plugin_status *out, size_t cap) {
 
 int cp_launcher_plugin_status(cp_launcher *l, const char *name,
                               cp_plugin_status *out) {
-  lplugin *p = find(l, name);
+  lplugin *p = lplugin_find(l, name);
   if (p == NULL || out == NULL) {
     return out == NULL ? CP_EINVAL : CP_ENOTFOUND;
   }

@@ -121,6 +121,10 @@ void linstance_stop(linstance *in);
 /* Frees a stopped (or never started) instance and removes its socket. */
 void linstance_free(linstance *in);
 
+/* --- launcher.c --- */
+/* The plugin named `name`, or NULL. */
+lplugin *lplugin_find(cp_launcher *l, const char *name);
+
 /* --- launcher_plugin.c --- */
 /* Sets state and reason (l->mu not held). */
 void lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason);

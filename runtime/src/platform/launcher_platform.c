@@ -9,17 +9,12 @@
 #include "cplugin/log.h"
 #include "platform/launcher_internal.h"
 
-static lplugin *find(cp_launcher *l, const char *name) {
-  for (size_t i = 0; l != NULL && name != NULL && i < l->count; i++) {
-    if (strcmp(l->plugins[i].m->name, name) == 0) {
-      return &l->plugins[i];
-    }
-  }
-  return NULL;
-}
-
-/* Marks p busy (one change at a time). 0, CP_ENOTFOUND or CP_ESTATE. */
-static int begin(cp_launcher *l, lplugin *p, char *err, size_t errlen) {
+/* Finds `name` and marks it busy (one change at a time). 0, CP_ENOTFOUND
+ * or CP_ESTATE with err. */
+static int begin(cp_launcher *l, const char *name, lplugin **out, char *err,
+                 size_t errlen) {
+  err[0] = '\0';
+  lplugin *p = *out = lplugin_find(l, name);
   if (p == NULL) {
     snprintf(err, errlen, "no such plugin");
     return CP_ENOTFOUND;
@@ -74,9 +69,8 @@ int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
     err = scratch;
     errlen = sizeof scratch;
   }
-  err[0] = '\0';
-  lplugin *p = find(l, name);
-  int rc = begin(l, p, err, errlen);
+  lplugin *p = NULL;
+  int rc = begin(l, name, &p, err, errlen);
   if (rc != 0) {
     return rc;
   }
@@ -104,9 +98,8 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
     err = scratch;
     errlen = sizeof scratch;
   }
-  err[0] = '\0';
-  lplugin *p = find(l, name);
-  int rc = begin(l, p, err, errlen);
+  lplugin *p = NULL;
+  int rc = begin(l, name, &p, err, errlen);
   if (rc != 0) {
     return rc;
   }
