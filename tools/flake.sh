@@ -64,7 +64,8 @@ bazel_targets=(
   //tests:python_limits_test //tests:prometheus_scrape_test
   //tests:python_resilience_test //tests:process_test
   //tests:supervisor_test //tests:launch_e2e_test
-  //tests:launch_identity_test //tests:launcher_e2e_test
+  //tests:launch_identity_test //tests:launcher_e2e_test //tests:admin_test
+  //tests:connection_test
   //examples/urlshortener:urlshortener_managed_demo
   //examples/urlshortener:urlshortener_demo //examples/kv:kv_demo
   //tools/cpluginctl:cli_sh //tools/cpluginctl:presets_sh
