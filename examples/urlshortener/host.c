@@ -94,8 +94,9 @@ int main(int argc, char **argv) {
   cp_host_options o;
   cp_host_options_init(&o);
   o.listen = listen;
-  /* Launched plugins serve on Unix sockets in a private directory. */
-  o.registry.base_url_allow |= CP_BASE_URL_UNIX;
+  /* Launched plugins serve on Unix sockets in a private directory; a
+   * manifest may name in-process plugins too ("inproc:<name>"). */
+  o.registry.base_url_allow |= CP_BASE_URL_UNIX | CP_BASE_URL_INPROC;
   if (token_ttl_ms > 0) {
     o.tokens.ttl_ms = token_ttl_ms;
     /* Expired identities are dropped within a lifetime, not a minute. */

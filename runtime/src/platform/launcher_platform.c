@@ -106,6 +106,12 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
   }
   err[0] = '\0';
   lplugin *p = find(l, name);
+  if (p != NULL && p->def != NULL) {
+    /* Its code is the host's: nothing new to run. */
+    snprintf(err, errlen, "plugin %s: in-process plugins cannot be replaced",
+             p->m->name);
+    return CP_EINVAL;
+  }
   int rc = begin(l, p, err, errlen);
   if (rc != 0) {
     return rc;
