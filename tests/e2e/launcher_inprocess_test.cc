@@ -293,6 +293,11 @@ TEST_F(InProcessTest, RemovedItIsGoneAndCannotBeReplaced) {
   EXPECT_EQ(CP_PLUGIN_STOPPED, Status("logger").state);
   cp_client *c = nullptr;
   EXPECT_EQ(CP_ESTATE, cp_launcher_dispense(launcher_, "logger", &c));
+  // Stopping the launcher keeps what remove said.
+  cp_launcher_stop(launcher_);
+  cp_plugin_status st = Status("logger");
+  EXPECT_EQ(CP_PLUGIN_STOPPED, st.state);
+  EXPECT_STREQ("removed", st.reason);
 }
 
 TEST_F(InProcessTest, UnknownInProcessPluginIsRefusedByCreate) {
@@ -321,9 +326,10 @@ TEST_F(InProcessTest, HostWithoutTheInprocFlagRefusesItsRegistration) {
   ASSERT_EQ(0, Create({kLoggerEntry})) << err_;
   EXPECT_NE(0, cp_launcher_start(launcher_, err_, sizeof err_));
   EXPECT_NE(nullptr, strstr(err_, "in-process")) << err_;
-  cp_plugin_status st = Status("logger");
-  EXPECT_EQ(CP_PLUGIN_FAILED, st.state);
+  EXPECT_EQ(CP_PLUGIN_FAILED, Status("logger").state);
   EXPECT_EQ(0u, cp_token_store_count(cp_host_tokens(host_)));
+  cp_launcher_stop(launcher_);
+  EXPECT_EQ(CP_PLUGIN_FAILED, Status("logger").state);
 }
 
 }  // namespace

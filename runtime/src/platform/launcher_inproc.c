@@ -208,13 +208,13 @@ void linproc_stop(linstance *in) {
   snprintf(id, sizeof id, "%s", in->runtime_id);
   in->runtime_id[0] = '\0';
   pthread_mutex_unlock(&l->mu);
-  if (!launched) {
+  /* Never started, failed (its start tore it down) or stopped already:
+   * nothing runs, and its state (FAILED, "removed") stays. */
+  if (!launched || id[0] == '\0') {
     return;
   }
   /* No new calls are routed to it; those under way get the grace. */
-  if (id[0] != '\0') {
-    (void)cp_registry_drain_runtime(l->reg, id);
-  }
+  (void)cp_registry_drain_runtime(l->reg, id);
   tear_down(in, id);
   lplugin_set(in->p, CP_PLUGIN_STOPPED, "stopped");
 }
