@@ -124,11 +124,12 @@ int main(int argc, char **argv) {
   cp_host_options o;
   cp_host_options_init(&o);
   o.listen = listen;
-  /* Launched plugins serve on Unix sockets in a private directory; a host
-   * of self-registering plugins keeps the default policy (loopback and
-   * the caller's own address only). */
+  /* Launched plugins serve on Unix sockets in a private directory, and a
+   * manifest may name in-process plugins ("inproc:<name>"); a host of
+   * self-registering plugins keeps the default policy (loopback and the
+   * caller's own address only). */
   if (manifest != NULL) {
-    o.registry.base_url_allow |= CP_BASE_URL_UNIX;
+    o.registry.base_url_allow |= CP_BASE_URL_UNIX | CP_BASE_URL_INPROC;
   }
   if (token_ttl_ms > 0) {
     o.tokens.ttl_ms = token_ttl_ms;

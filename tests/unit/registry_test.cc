@@ -766,6 +766,30 @@ TEST(BaseUrlCheck, PeerAddressForms) {
                                why, sizeof why));
 }
 
+TEST(BaseUrlCheck, InProcessNeedsItsOwnFlag) {
+  char why[160];
+  const char *peer = "inproc:1";
+  // Not even the broadest network policy admits an in-process address.
+  EXPECT_EQ(REG_URL_DENIED,
+            reg_check_base_url(CP_BASE_URL_ANY_HOST | CP_BASE_URL_UNIX |
+                                   CP_BASE_URL_GRPC_TARGET |
+                                   CP_BASE_URL_LOOPBACK | CP_BASE_URL_PEER,
+                               "inproc:logger", peer, why, sizeof why));
+  EXPECT_NE(nullptr, strstr(why, "in-process")) << why;
+  EXPECT_EQ(REG_URL_OK, reg_check_base_url(CP_BASE_URL_INPROC, "inproc:logger",
+                                           peer, why, sizeof why));
+  EXPECT_EQ(
+      REG_URL_INVALID,
+      reg_check_base_url(CP_BASE_URL_INPROC, "inproc:", peer, why, sizeof why));
+  // The flag admits nothing else.
+  EXPECT_EQ(REG_URL_DENIED,
+            reg_check_base_url(CP_BASE_URL_INPROC, "127.0.0.1:7001", peer, why,
+                               sizeof why));
+  EXPECT_EQ(REG_URL_DENIED,
+            reg_check_base_url(CP_BASE_URL_INPROC, "unix:/tmp/p.sock", peer,
+                               why, sizeof why));
+}
+
 TEST_F(RegistryTest, ReservedPathsAndInvalidUtf8AreRefused) {
   Start();
   Who a = Runtime("a");

@@ -2,6 +2,7 @@
 // through the host, by path prefix or routing metadata.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -255,6 +256,54 @@ TEST_F(RouterTest, VanishedProviderIsUnavailable) {
   provider_ = nullptr;
   cp_status st = Call({{"x-cplugin-service-type", "echo"}}, nullptr);
   EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code) << st.message;
+}
+
+// The connector for "inproc:" providers: what it is asked for, what it
+// answers with (a socketpair to the provider's server).
+struct Connector {
+  cp_server *server = nullptr;
+  std::atomic<int> calls{0};
+  std::string last;
+};
+
+int ConnectInproc(const char *address, cp_client **out, void *user) {
+  auto *c = static_cast<Connector *>(user);
+  c->calls++;
+  c->last = address;
+  return cp_connection_pair(c->server, out, nullptr);
+}
+
+TEST_F(RouterTest, InprocProvidersNeedTheConnector) {
+  AddProvider("inecho", "inecho-0000000000000003", "inproc:echo", true);
+  // No connector: unreachable, never dialled as a gRPC target.
+  cp_status st = Call({{"x-cplugin-service-type", "inecho"}}, nullptr);
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code) << st.message;
+
+  Connector conn;
+  conn.server = provider_;
+  ASSERT_EQ(0, cp_router_set_connector(router_, ConnectInproc, &conn));
+  std::string caller;
+  st = Call({{"x-cplugin-service-type", "inecho"}}, &caller);
+  ASSERT_EQ(CP_STATUS_OK, st.code) << st.message;
+  EXPECT_EQ("caller-plugin", caller);
+  EXPECT_EQ("inproc:echo", conn.last);
+  // The connection is cached like any provider's...
+  ASSERT_EQ(CP_STATUS_OK,
+            Call({{"x-cplugin-service-type", "inecho"}}, nullptr).code);
+  EXPECT_EQ(1, conn.calls.load());
+  // ...until forgotten.
+  EXPECT_EQ(0, cp_router_forget(router_, "inproc:echo"));
+  ASSERT_EQ(CP_STATUS_OK,
+            Call({{"x-cplugin-service-type", "inecho"}}, nullptr).code);
+  EXPECT_EQ(2, conn.calls.load());
+  EXPECT_EQ(3, echo_stats_get(stats_, ECHO_CALLS));
+
+  // Removed: a new connection cannot be made any more.
+  ASSERT_EQ(0, cp_router_set_connector(router_, nullptr, nullptr));
+  EXPECT_EQ(0, cp_router_forget(router_, "inproc:echo"));
+  st = Call({{"x-cplugin-service-type", "inecho"}}, nullptr);
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code) << st.message;
+  EXPECT_EQ(2, conn.calls.load());
 }
 
 TEST_F(RouterTest, FrameworkServicesAreNeverForwarded) {

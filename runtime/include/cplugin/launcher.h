@@ -54,6 +54,28 @@
  * its identity is revoked and the process reaped. No process outlives the
  * launcher; one that outlives a crashed host dies by PR_SET_PDEATHSIG.
  *
+ * In-process plugins. A manifest entry with "in_process": "<name>" names a
+ * plugin compiled into the host (cp_in_process_plugin, given in
+ * cp_launcher_options.in_process). It is started in its dependency order
+ * like the others, but runs no process and opens no listener: its
+ * services are registered on a cp_server of its own that is reached only
+ * through socketpair connections (cp_connection_pair). The launcher issues
+ * its identity itself (principal "launch:<name>", allowed exactly the
+ * entry's provides; no GetPluginInfo: the host trusts its own code) and
+ * starts a cp_plugin_runtime for it whose every connection to the host is
+ * a socketpair to the host's server, so its registrations, health reports
+ * and routed calls pass the host's authentication, registry and router as
+ * a process plugin's do. It registers base_url "inproc:<name>": the host
+ * must allow CP_BASE_URL_INPROC (cp_registry_options.base_url_allow), and
+ * the launcher installs the router's connector (cp_router_set_connector;
+ * one launcher with in-process plugins per host). Then it waits for
+ * HEALTHY within identity_timeout_ms as for a process. Its status shows
+ * pid 0 and endpoint "inproc:<name>"; metrics and health as any plugin.
+ * A crash of it is the host's crash: no supervision, no restarts. Removal
+ * drains it, stops its runtime, shuts its server down within
+ * stop_grace_ms and revokes its identity; it cannot be replaced
+ * (cp_launcher_replace: CP_EINVAL) nor started again.
+ *
  * The host must leave child processes to the launcher: SIGCHLD not ignored,
  * no waitpid(-1) elsewhere (see runtime/src/launch/process.h).
  *
@@ -70,13 +92,31 @@
 
 #include "cplugin/client.h"
 #include "cplugin/host.h"
+#include "cplugin/plugin_runtime.h"
 #include "cplugin/registry.h"
+#include "cplugin/server.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct cp_launcher cp_launcher;
+
+/* A plugin compiled into the host (see In-process plugins above). */
+typedef struct cp_in_process_plugin {
+  const char *name; /* what a manifest entry's "in_process" names */
+  /* Registers the plugin's services on its own server (before that server
+   * starts; it has no listener). Nonzero fails the plugin's start. */
+  int (*register_services)(cp_server *server, void *user);
+  /* Optional: called once the plugin's runtime joined the host and is
+   * HEALTHY, on the thread that starts it; routed clients come from
+   * cp_plugin_runtime_route(rt, ...) and stay valid until the plugin is
+   * removed or the launcher stops. Must not block. */
+  void (*on_started)(cp_plugin_runtime *rt, void *user);
+  /* Registered with the services (NULL: "0.0.0"). */
+  const char *self_version;
+  void *user; /* for both callbacks */
+} cp_in_process_plugin;
 
 typedef struct cp_launcher_options {
   /* The manifest (required). Relative plugin paths in it are resolved
@@ -95,6 +135,11 @@ typedef struct cp_launcher_options {
   /* Grace period of a stop: Shutdown's grace_period, then the wait before
    * SIGTERM and again before SIGKILL (default 5000). */
   int64_t stop_grace_ms;
+  /* The plugins a manifest's "in_process" may name (copied by create; the
+   * strings and callbacks must outlive the launcher). A manifest naming one
+   * that is not here is refused by create (CP_EINVAL). */
+  const cp_in_process_plugin *in_process;
+  size_t in_process_count;
 } cp_launcher_options;
 
 void cp_launcher_options_init(cp_launcher_options *opts);
@@ -118,7 +163,8 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
  * (err: one line per failed plugin, "plugin <name>: <reason>"). Once. */
 int cp_launcher_start(cp_launcher *l, char *err, size_t errlen);
 
-/* A client connected to plugin `name`'s own server, for the generated
+/* A client connected to plugin `name`'s own server (an in-process plugin:
+ * a socketpair connection to its server), for the generated
  * stubs of the services it provides; the calls go straight to the plugin
  * (not through the router) and carry nothing of the host's. Owned by the
  * launcher (do not close or destroy it), valid until cp_launcher_destroy.
@@ -170,7 +216,8 @@ int cp_launcher_plugin_status(cp_launcher *l, const char *name,
  * PluginControl/Shutdown so the calls under way finish within
  * stop_grace_ms, then SIGTERM and SIGKILL as needed; its identity is
  * revoked (its token refused from then on). The entry stays, STOPPED with
- * reason "removed"; cp_launcher_replace starts it again. Returns 0;
+ * reason "removed"; cp_launcher_replace starts it again (not an
+ * in-process plugin: removed, it stays stopped). Returns 0;
  * CP_ENOTFOUND; CP_ESTATE (not running, another change of it under way,
  * or the launcher not started or stopping), with err. */
 int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
@@ -183,7 +230,8 @@ int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
  * call finds the service without a provider. A new process that fails
  * leaves the old one serving untouched (the error in err). Dispense again
  * afterwards: the new process has its own address. Returns 0, the errors
- * of a start, CP_ENOTFOUND or CP_ESTATE. */
+ * of a start, CP_ENOTFOUND, CP_ESTATE, or CP_EINVAL for an in-process
+ * plugin (its code is the host's: there is nothing new to run). */
 int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
                         char *err, size_t errlen);
 

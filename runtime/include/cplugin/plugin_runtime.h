@@ -177,6 +177,23 @@ typedef struct cp_plugin_runtime_options {
    * 100), doubling up to backoff_max_ms (default 5000). */
   int64_t backoff_initial_ms;
   int64_t backoff_max_ms;
+  /* In-process plugins (a plugin compiled into the host, started by its
+   * launcher; launcher.h). host_connect, when set, makes every client to
+   * the host instead of host_url (which may then be NULL), e.g. with
+   * cp_connection_pair on the host's server; called from start (and from
+   * cp_plugin_runtime_route), once per client. Such clients cannot
+   * reconnect: the host's connection limits (max_connection_idle_ms,
+   * max_connection_age_ms) end them for good. */
+  int (*host_connect)(cp_client **out, void *user);
+  void *host_connect_user;
+  /* An identity issued by whoever starts the runtime (the host itself for
+   * an in-process plugin): with runtime_id and runtime_token set, start
+   * joins with them instead of handshaking (token lifetime
+   * runtime_token_ttl_ms, 0 = unknown: no renewals); recovery still
+   * handshakes for a new identity if the host drops this one. */
+  const char *runtime_id;
+  const char *runtime_token;
+  int64_t runtime_token_ttl_ms;
 } cp_plugin_runtime_options;
 
 void cp_plugin_runtime_options_init(cp_plugin_runtime_options *opts);

@@ -160,7 +160,12 @@ enum {
   /* "unix:/path" and "unix-abstract:name". */
   CP_BASE_URL_UNIX = 1u << 3,
   /* gRPC resolver targets ("dns:", "ipv4:a:1,b:2" lists, ...). */
-  CP_BASE_URL_GRPC_TARGET = 1u << 4
+  CP_BASE_URL_GRPC_TARGET = 1u << 4,
+  /* "inproc:<name>": a plugin compiled into the host and served without a
+   * listener (cp_in_process_plugin, launcher.h); the router reaches it only
+   * through its connector (cp_router_set_connector). Never accepted by
+   * CP_BASE_URL_GRPC_TARGET alone. */
+  CP_BASE_URL_INPROC = 1u << 5
 };
 
 /* The answer of a liveness probe. */

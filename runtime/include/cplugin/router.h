@@ -130,6 +130,23 @@ size_t cp_router_cancel_caller(cp_router *router, const char *caller);
  * connection) or CP_EINVAL. Thread-safe. */
 int cp_router_forget(cp_router *router, const char *address);
 
+/* Connects the router to a provider that has no network address:
+ * addresses "inproc:<name>" (an in-process plugin, registry flag
+ * CP_BASE_URL_INPROC). On success it returns 0 and a new client in *out
+ * (e.g. cp_connection_pair to the plugin's server), which the router then
+ * owns and caches like any provider connection (cp_router_forget drops it).
+ * Runs on server threads under the router's connection-table lock: it must
+ * not block nor call back into the router. */
+typedef int (*cp_router_connect_fn)(const char *address, cp_client **out,
+                                    void *user);
+
+/* Installs (or with NULL removes) the connector for "inproc:" addresses;
+ * without one, calls to such a provider are UNAVAILABLE. May be called at
+ * any time: a connector being removed is not running any more when this
+ * returns, so its `user` may then be freed. Returns 0 or CP_EINVAL. */
+int cp_router_set_connector(cp_router *router, cp_router_connect_fn connect,
+                            void *user);
+
 void cp_router_destroy(cp_router *router);
 
 #ifdef __cplusplus

@@ -3,6 +3,7 @@
  * over many providers takes about one timeout, not one per provider. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/server_answered.h"
 #include "cplugin/client.h"
@@ -56,6 +57,12 @@ static void start_one(probe_batch *b, probe_slot *slot, const char *base_url,
                       int64_t timeout_ms) {
   char target[CP_REGISTRY_VALUE_MAX + 1];
   bool tls = false;
+  if (strncmp(base_url, "inproc:", 7) == 0) {
+    /* An in-process plugin lives as long as the host: nothing to probe, and
+     * never dead (gRPC cannot dial the name). */
+    *slot->result = CP_PROBE_UNKNOWN;
+    return;
+  }
   if (!cp_route_target_address(base_url, target, sizeof target, &tls) || tls) {
     return;
   }

@@ -94,6 +94,10 @@ static int check_options(const cp_launcher_options *o, char *err,
     put_err(err, errlen, "%s%s", "manifest_path and host_url are required", "");
     return CP_EINVAL;
   }
+  if (o->in_process_count > 0 && o->in_process == NULL) {
+    put_err(err, errlen, "%s%s", "in_process is NULL with a count", "");
+    return CP_EINVAL;
+  }
   if (o->identity_timeout_ms <= 0 || o->identity_timeout_ms > 600000 ||
       o->stop_grace_ms < 0 || o->stop_grace_ms > 600000) {
     put_err(err, errlen, "%s%s",
@@ -105,6 +109,42 @@ static int check_options(const cp_launcher_options *o, char *err,
   return 0;
 }
 
+static const cp_in_process_plugin *find_in_process(const cp_launcher *l,
+                                                   const char *name) {
+  for (size_t i = 0; i < l->in_process_count; i++) {
+    if (strcmp(l->in_process[i].name, name) == 0) {
+      return &l->in_process[i];
+    }
+  }
+  return NULL;
+}
+
+/* The table is copied: the caller's array may be temporary (what it points
+ * to must outlive the launcher, as the header says). */
+static int copy_in_process(cp_launcher *l, const cp_launcher_options *o,
+                           char *err, size_t errlen) {
+  if (o->in_process_count == 0) {
+    return 0;
+  }
+  for (size_t i = 0; i < o->in_process_count; i++) {
+    const cp_in_process_plugin *d = &o->in_process[i];
+    if (d->name == NULL || d->name[0] == '\0' || d->register_services == NULL) {
+      put_err(err, errlen, "%s%s",
+              "in_process: every plugin needs a name and register_services",
+              "");
+      return CP_EINVAL;
+    }
+  }
+  l->in_process = calloc(o->in_process_count, sizeof *l->in_process);
+  if (l->in_process == NULL) {
+    return CP_ENOMEM;
+  }
+  memcpy(l->in_process, o->in_process,
+         o->in_process_count * sizeof *l->in_process);
+  l->in_process_count = o->in_process_count;
+  return 0;
+}
+
 static int load(cp_launcher *l, const cp_launcher_options *o, char *err,
                 size_t errlen) {
   int rc = manifest_load_file(o->manifest_path, &l->manifest, err, errlen);
@@ -113,11 +153,12 @@ static int load(cp_launcher *l, const cp_launcher_options *o, char *err,
   }
   const manifest *m = l->manifest;
   for (size_t i = 0; i < m->plugins_count; i++) {
-    if (m->plugins[i].in_process != NULL) {
+    if (m->plugins[i].in_process != NULL &&
+        find_in_process(l, m->plugins[i].in_process) == NULL) {
       put_err(err, errlen,
-              "plugin %s: in_process plugins are not supported by this "
-              "launcher (use \"path\")",
-              m->plugins[i].name, "");
+              "plugin %s: no in-process plugin \"%s\" is compiled into "
+              "this host",
+              m->plugins[i].name, m->plugins[i].in_process);
       return CP_EINVAL;
     }
   }
@@ -158,7 +199,10 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
   l->identity_timeout_ms = opts->identity_timeout_ms;
   l->stop_grace_ms = opts->stop_grace_ms;
   l->host_url = strdup(opts->host_url);
-  rc = l->host_url == NULL ? CP_ENOMEM : load(l, opts, err, errlen);
+  rc = l->host_url == NULL ? CP_ENOMEM : copy_in_process(l, opts, err, errlen);
+  if (rc == 0) {
+    rc = load(l, opts, err, errlen);
+  }
   if (rc == 0) {
     rc = make_socket_dir(l, opts->socket_dir, err, errlen);
   }
@@ -166,12 +210,16 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
     lplugin *p = &l->plugins[i];
     p->l = l;
     p->m = &l->manifest->plugins[i];
+    if (p->m->in_process != NULL) {
+      p->def = find_in_process(l, p->m->in_process);
+    }
     p->state = CP_PLUGIN_PENDING;
     snprintf(p->reason, sizeof p->reason, "not started");
     p->cur = linstance_new(p, NULL, &rc, err, errlen);
   }
   if (rc == 0) {
     lobserve_init(l);
+    rc = linproc_install_connector(l);
   }
   if (rc != 0) {
     if (rc == CP_ENOMEM && err != NULL && errlen > 0 && err[0] == '\0') {
@@ -289,6 +337,8 @@ void cp_launcher_destroy(cp_launcher *l) {
     return;
   }
   cp_launcher_stop(l);
+  /* The router stops calling into the launcher before anything goes. */
+  linproc_remove_connector(l);
   for (size_t i = 0; l->plugins != NULL && i < l->count; i++) {
     lplugin *p = &l->plugins[i];
     linstance_free(p->cur);
@@ -304,6 +354,7 @@ void cp_launcher_destroy(cp_launcher *l) {
   free(l->plugins);
   free(l->order);
   free(l->host_url);
+  free(l->in_process);
   manifest_free(l->manifest);
   pthread_mutex_destroy(&l->mu);
   pthread_mutex_destroy(&l->publish_mu);
@@ -337,7 +388,8 @@ int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out) {
     }
     cp_client *c = NULL;
     if (rc == 0) {
-      rc = cp_client_create(&c, p->cur->target, NULL);
+      rc = p->def != NULL ? linproc_connect_locked(l, p, &c)
+                          : cp_client_create(&c, p->cur->target, NULL);
     }
     if (rc == 0) {
       if (p->client != NULL) {
@@ -363,7 +415,7 @@ static void snapshot(cp_launcher *l, lplugin *p, cp_plugin_status *out) {
   out->restarts = p->restarts_before;
   /* Under l->mu: a replaced instance is freed only after `cur` moved on
    * (the supervisor's lock nests inside l->mu, never around it). */
-  if (p->cur->launched) {
+  if (p->cur->launched && p->cur->sup != NULL) {
     out->pid = sup_pid(p->cur->sup);
     out->restarts += sup_restart_count(p->cur->sup);
   }

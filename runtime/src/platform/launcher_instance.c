@@ -172,8 +172,13 @@ linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
   pthread_mutex_lock(&p->l->mu);
   in->generation = p->generations++;
   pthread_mutex_unlock(&p->l->mu);
-  in->path = strdup(path != NULL ? path : p->m->path);
-  *rc = in->path == NULL ? CP_ENOMEM : prepare(in, err, errlen);
+  if (p->def != NULL) {
+    /* In process: no executable, environment or supervisor. */
+    *rc = allow_manifest_types(in, err, errlen);
+  } else {
+    in->path = strdup(path != NULL ? path : p->m->path);
+    *rc = in->path == NULL ? CP_ENOMEM : prepare(in, err, errlen);
+  }
   if (*rc != 0) {
     if (err[0] == '\0') {
       snprintf(err, errlen, "plugin %s: %s", p->m->name, cp_strerror(*rc));
@@ -185,6 +190,9 @@ linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
 }
 
 int linstance_start(linstance *in, char *err, size_t errlen) {
+  if (in->p->def != NULL) {
+    return linproc_start(in, err, errlen);
+  }
   in->start_rc = 0;
   in->start_err[0] = '\0';
   pthread_mutex_lock(&in->p->l->mu);
@@ -213,6 +221,10 @@ static bool ask_shutdown(void *user) {
 }
 
 void linstance_stop(linstance *in) {
+  if (in->p->def != NULL) {
+    linproc_stop(in);
+    return;
+  }
   cp_launcher *l = in->p->l;
   char id[CP_RUNTIME_ID_MAX + 1];
   pthread_mutex_lock(&l->mu);
@@ -232,6 +244,9 @@ void linstance_stop(linstance *in) {
 void linstance_free(linstance *in) {
   if (in == NULL) {
     return;
+  }
+  if (in->p->def != NULL) {
+    linproc_free(in);
   }
   sup_destroy(in->sup);
   if (in->socket_path != NULL) {

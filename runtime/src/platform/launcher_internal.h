@@ -18,6 +18,8 @@
 
 #include "cplugin/launcher.h"
 #include "cplugin/metrics.h"
+#include "cplugin/plugin_runtime.h"
+#include "cplugin/server.h"
 #include "cplugin/tokens.h"
 #include "crypto/crypto.h"
 #include "launch/supervisor.h"
@@ -60,11 +62,19 @@ typedef struct linstance {
   atomic_bool starting;
   int start_rc;
   char start_err[LAUNCHER_REASON_MAX + 1];
+  /* An in-process plugin's instance (p->def set): no process, no
+   * supervisor; its server (reached over socketpairs only) and runtime.
+   * Set by its start, read by connectors under l->mu. */
+  cp_server *server;
+  cp_plugin_runtime *rt;
 } linstance;
 
 typedef struct lplugin {
   cp_launcher *l;
   const manifest_plugin *m; /* in l->manifest */
+  /* The compiled-in plugin its "in_process" names (in l->in_process);
+   * NULL for a process plugin. */
+  const cp_in_process_plugin *def;
   /* l->mu */
   linstance *cur; /* the instance whose state the plugin shows */
   cp_plugin_run_state state;
@@ -96,6 +106,9 @@ struct cp_launcher {
   bool own_socket_dir;
   int64_t identity_timeout_ms;
   int64_t stop_grace_ms;
+  cp_in_process_plugin *in_process; /* copied from the options */
+  size_t in_process_count;
+  bool connector_installed; /* the host router's, for "inproc:" */
 
   pthread_mutex_t mu;
   /* Serialises lobserve_publish so the last published state is the last
@@ -140,6 +153,24 @@ void lobserve_init(cp_launcher *l);
 void lobserve_publish(lplugin *p);
 /* Counts one restart of p. */
 void lobserve_restart(lplugin *p);
+
+/* --- launcher_inproc.c --- */
+/* Starts an in-process instance: its server, its identity, its runtime
+ * joined over socketpairs to the host; waits for HEALTHY. 0, or an error
+ * with err (nothing of it left: server down, identity revoked). */
+int linproc_start(linstance *in, char *err, size_t errlen);
+/* Drains its runtime, stops it (unregistering), shuts the server down
+ * within stop_grace_ms and revokes the identity; STOPPED. */
+void linproc_stop(linstance *in);
+/* Frees what the instance's start made (after stop). */
+void linproc_free(linstance *in);
+/* A new client connected to the server of the running in-process plugin
+ * `name` (l->mu held). 0, CP_ENOTFOUND or the error of cp_connection_pair. */
+int linproc_connect_locked(cp_launcher *l, lplugin *p, cp_client **out);
+/* Installs the host router's connector for "inproc:<name>" addresses (when
+ * the manifest has an in-process plugin), and removes it. */
+int linproc_install_connector(cp_launcher *l);
+void linproc_remove_connector(cp_launcher *l);
 
 /* --- launcher_identity.c --- */
 /* Model A against the process at `target`: GetPluginInfo, checks, issues

@@ -100,6 +100,13 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
   }
   lplugin *p = NULL;
   int rc = begin(l, name, &p, err, errlen);
+  if (rc == 0 && p->def != NULL) {
+    /* Its code is the host's: nothing new to run. */
+    snprintf(err, errlen, "plugin %s: in-process plugins cannot be replaced",
+             p->m->name);
+    end(l, p);
+    return CP_EINVAL;
+  }
   if (rc != 0) {
     return rc;
   }

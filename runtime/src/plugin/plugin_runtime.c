@@ -221,11 +221,17 @@ static const char *host_from_env(void) {
 static int check_options(const cp_plugin_runtime_options *o,
                          const char **host) {
   *host = o->host_url != NULL ? o->host_url : host_from_env();
+  bool in_process = o->host_connect != NULL;
   /* Launched: the runtime registers the launched address itself. */
-  bool has_base_url = o->base_url != NULL || launch_endpoint(NULL);
+  bool has_base_url =
+      o->base_url != NULL || (!in_process && launch_endpoint(NULL));
   /* Model A: the launcher may name the host with the identity instead. */
-  bool has_host =
-      (*host != NULL && (*host)[0] != '\0') || launch_identity_mode();
+  bool has_host = in_process || (*host != NULL && (*host)[0] != '\0') ||
+                  launch_identity_mode();
+  if ((o->runtime_id == NULL) != (o->runtime_token == NULL) ||
+      o->runtime_token_ttl_ms < 0) {
+    return CP_EINVAL;
+  }
   if (!has_host || o->self_id == NULL || o->provides_count > RT_MAX_PROVIDES ||
       o->requires_count > RT_MAX_REQUIRES ||
       (o->provides_count > 0 && (o->provides == NULL || !has_base_url)) ||
@@ -257,10 +263,16 @@ static int copy_options(cp_plugin_runtime *rt,
   rt->opts.host_url = NULL;
   rt->opts.self_id = dup(rt, o->self_id);
   rt->opts.self_version = dup(rt, o->self_version);
+  /* The host process may itself have been launched: its launch
+   * environment is not an in-process plugin's. */
   char launched[PROC_ADDRESS_MAX + 8];
-  rt->opts.base_url = launch_endpoint_url(launched, sizeof launched)
-                          ? dup(rt, launched)
-                          : dup(rt, o->base_url);
+  rt->opts.base_url =
+      o->host_connect == NULL && launch_endpoint_url(launched, sizeof launched)
+          ? dup(rt, launched)
+          : dup(rt, o->base_url);
+  /* Used by start only, and never kept. */
+  rt->opts.runtime_id = NULL;
+  rt->opts.runtime_token = NULL;
   rt->opts.magic_cookie_key = dup(rt, o->magic_cookie_key);
   rt->opts.magic_cookie_value = dup(rt, o->magic_cookie_value);
   rt->opts.api_key = dup(rt, o->api_key);
@@ -293,6 +305,18 @@ static int copy_options(cp_plugin_runtime *rt,
   return rt->opts.self_id == NULL ? CP_ENOMEM : 0;
 }
 
+/* A new client to the host: the in-process connector, or a channel to
+ * rt->host. */
+static int connect_host(cp_plugin_runtime *rt, cp_client **out,
+                        const cp_client_options *co) {
+  if (rt->opts.host_connect != NULL) {
+    *out = NULL;
+    int rc = rt->opts.host_connect(out, rt->opts.host_connect_user);
+    return rc == 0 && *out == NULL ? CP_EINVAL : rc;
+  }
+  return cp_client_create(out, rt->host, co);
+}
+
 static int host_client(cp_plugin_runtime *rt, cp_client **out,
                        cp_client_interceptor_fn fn,
                        cp_client_async_interceptor_fn async_fn) {
@@ -300,7 +324,7 @@ static int host_client(cp_plugin_runtime *rt, cp_client **out,
   cp_client_options_init(&co);
   co.tls = rt->opts.tls;
   co.max_reconnect_backoff_ms = HOST_RECONNECT_BACKOFF_MS;
-  int rc = cp_client_create(out, rt->host, &co);
+  int rc = connect_host(rt, out, &co);
   if (rc == 0) {
     rc = cp_client_add_interceptor_async(*out, fn, async_fn, rt);
   }
@@ -380,6 +404,25 @@ static int await_launcher(cp_plugin_runtime *rt,
   return 0;
 }
 
+/* The identity in the options (an in-process plugin's, from its host). */
+static int given_identity(const cp_plugin_runtime_options *o, rt_identity *out,
+                          cp_status *st) {
+  memset(out, 0, sizeof *out);
+  if (strlen(o->runtime_id) > CP_RUNTIME_ID_MAX ||
+      strlen(o->runtime_token) > CP_TOKEN_LEN) {
+    cp_status_set(st, CP_STATUS_INVALID_ARGUMENT,
+                  "runtime_id or runtime_token too long");
+    return CP_EINVAL;
+  }
+  snprintf(out->id, sizeof out->id, "%s", o->runtime_id);
+  snprintf(out->token, sizeof out->token, "%s", o->runtime_token);
+  out->ttl_ms = o->runtime_token_ttl_ms;
+  /* Issued no later than now: a renewal at half its lifetime from here is
+   * never late. */
+  out->sent_ns = cp_clock_monotonic_ns();
+  return 0;
+}
+
 int cp_plugin_runtime_start(cp_plugin_runtime **out,
                             const cp_plugin_runtime_options *opts,
                             cp_status *status) {
@@ -401,7 +444,8 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
     return CP_ENOMEM;
   }
   int rc = copy_options(rt, opts);
-  if (rc == 0 && host_url != NULL && host_url[0] != '\0') {
+  if (rc == 0 && opts->host_connect == NULL && host_url != NULL &&
+      host_url[0] != '\0') {
     rt->host = host_target(rt, host_url);
     if (rt->host == NULL) {
       cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "bad host URL");
@@ -409,10 +453,15 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
     }
   }
   rt_identity given;
-  bool launched = rc == 0 && launch_identity_mode();
+  bool adopted = rc == 0 && opts->runtime_id != NULL;
+  bool launched = rc == 0 && !adopted && opts->host_connect == NULL &&
+                  launch_identity_mode();
   if (launched) {
     rc = await_launcher(rt, opts, &given, status);
+  } else if (adopted) {
+    rc = given_identity(opts, &given, status);
   }
+  launched = launched || adopted;
   if (rc == 0) {
     rc = host_client(rt, &rt->ctl, ctl_identity, ctl_identity_async);
   }
@@ -493,7 +542,7 @@ static int new_route(cp_plugin_runtime *rt, const char *type, rt_route *r) {
   co.max_reconnect_backoff_ms = HOST_RECONNECT_BACKOFF_MS;
   /* A channel per route: gRPC shares the connection to the host between
    * channels with the same target, so this costs no extra connection. */
-  int rc = cp_client_create(&r->client, rt->host, &co);
+  int rc = connect_host(rt, &r->client, &co);
   if (rc == 0) {
     rc = cp_client_add_interceptor_async(r->client, add_route, add_route_async,
                                          r);

@@ -142,6 +142,19 @@ reg_base_url_verdict reg_check_base_url(unsigned allow, const char *url,
       break;
     }
   }
+  if (has_prefix(url, "inproc:")) {
+    /* Names an in-process plugin: no scheme, and never a gRPC target. */
+    if (!(allow & CP_BASE_URL_INPROC)) {
+      snprintf(why, cap,
+               "base_url: in-process plugins are not allowed by this host");
+      return REG_URL_DENIED;
+    }
+    if (url[7] == '\0') {
+      snprintf(why, cap, "base_url: inproc: needs a plugin name");
+      return REG_URL_INVALID;
+    }
+    return REG_URL_OK;
+  }
   size_t len = strlen(rest);
   while (len > 0 && rest[len - 1] == '/') {
     len--;

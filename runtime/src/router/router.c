@@ -122,6 +122,15 @@ int cp_router_forget(cp_router *r, const char *address) {
   return target_table_forget(&r->targets, normal) > 0 ? 0 : CP_ENOTFOUND;
 }
 
+int cp_router_set_connector(cp_router *r, cp_router_connect_fn connect,
+                            void *user) {
+  if (r == NULL) {
+    return CP_EINVAL;
+  }
+  target_table_set_connector(&r->targets, connect, user);
+  return 0;
+}
+
 /* The route of a call, from its path or its routing metadata. */
 static int route_of(cp_call *call, cp_route *route) {
   const char *path = cp_call_path(call);

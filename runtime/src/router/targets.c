@@ -59,8 +59,18 @@ static size_t least_recent(const target_table *t) {
   return lru;
 }
 
+/* mu held. */
 static cp_client *make_client(const target_table *t, const char *address,
                               bool tls) {
+  if (strncmp(address, "inproc:", 7) == 0) {
+    /* Never a gRPC target: only the connector reaches it, in plaintext. */
+    cp_client *c = NULL;
+    if (tls || t->connect == NULL ||
+        t->connect(address, &c, t->connect_user) != 0) {
+      return NULL;
+    }
+    return c;
+  }
   cp_client_options o;
   cp_client_options_init(&o);
   if (t->max_message_bytes > 0) {
@@ -118,6 +128,14 @@ size_t target_table_forget(target_table *t, const char *address) {
     cp_client_release(gone[i]);
   }
   return n;
+}
+
+void target_table_set_connector(target_table *t, cp_router_connect_fn connect,
+                                void *user) {
+  pthread_mutex_lock(&t->mu);
+  t->connect = connect;
+  t->connect_user = user;
+  pthread_mutex_unlock(&t->mu);
 }
 
 void target_table_counts(target_table *t, size_t *count, uint64_t *evicted) {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cplugin/client.h"
+#include "cplugin/router.h"
 #include "cplugin/tls.h"
 
 enum { TARGET_ADDRESS_MAX = 300 };
@@ -34,6 +35,9 @@ typedef struct target_table {
   uint64_t evicted;
   const cp_tls_client_options *tls; /* NULL = refuse TLS addresses */
   size_t max_message_bytes;         /* 0 = the client default */
+  /* mu: makes clients for "inproc:" addresses (NULL = none reachable). */
+  cp_router_connect_fn connect;
+  void *connect_user;
 } target_table;
 
 /* Prepares an empty table of `cap` (> 0) entries. Returns 0 or CP_ENOMEM. */
@@ -54,6 +58,11 @@ cp_client *target_table_acquire(target_table *t, const char *address, bool tls);
 /* Drops the entry of `address` (plain and TLS). Returns how many entries were
  * dropped. Thread-safe. */
 size_t target_table_forget(target_table *t, const char *address);
+
+/* Sets the connector for "inproc:" addresses (under mu: a connector being
+ * replaced has returned once this does). Thread-safe. */
+void target_table_set_connector(target_table *t, cp_router_connect_fn connect,
+                                void *user);
 
 /* Entries in use and evictions since creation. Thread-safe. */
 void target_table_counts(target_table *t, size_t *count, uint64_t *evicted);

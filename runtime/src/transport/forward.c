@@ -79,6 +79,7 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
   f->target = target;
   f->deadline_ns = CP_DEADLINE_NONE;
   f->path = path_copy;
+  f->path_slice = grpc_empty_slice();
   f->metadata = md;
   f->metadata_count = metadata_count;
   f->out_details = grpc_empty_slice();
@@ -137,6 +138,7 @@ static void forward_done(cp_forward *f) {
   grpc_metadata_array_destroy(&f->out_initial);
   grpc_metadata_array_destroy(&f->out_trailing);
   grpc_slice_unref(f->out_details);
+  grpc_slice_unref(f->path_slice);
   cp_call_free(call); /* f lives in the call's memory */
 }
 
@@ -173,9 +175,10 @@ void fwd_op_send_message(grpc_op *op, grpc_byte_buffer *message) {
 
 void fwd_open_target(cp_forward *f) {
   cp_call *call = f->call;
+  f->path_slice = grpc_slice_from_copied_string(f->path);
   f->out = grpc_channel_create_call(
       f->target->channel, call->gcall, GRPC_PROPAGATE_DEFAULTS, call->cq->cq,
-      grpc_slice_from_static_string(f->path), NULL,
+      f->path_slice, NULL,
       cp_grpc_deadline(f->deadline_ns), /* infinite for CP_DEADLINE_NONE */
       NULL);
   if (f->out == NULL) {

@@ -26,6 +26,11 @@ typedef struct cp_forward {
   cp_call *call;
   cp_client *target;
   const char *path;
+  /* A counted copy of path for the target call: gRPC's HPACK encoder keeps
+   * the :path slices it sent on the connection for later calls, which a
+   * static slice into the call's memory would outlive (the connection is
+   * the router's, reused after this call is freed). */
+  grpc_slice path_slice;
   grpc_metadata *metadata;
   size_t metadata_count;
 
