@@ -161,6 +161,7 @@ class LauncherTest : public ::testing::Test {
     lo.manifest_path = path.c_str();
     lo.host_url = host_url_.c_str();
     lo.identity_timeout_ms = test_wait_ms();
+    lo.health_interval_ms = health_interval_ms_;
     err_[0] = '\0';
     return cp_launcher_create(&launcher_, host_, &lo, err_, sizeof err_);
   }
@@ -245,6 +246,9 @@ class LauncherTest : public ::testing::Test {
   cp_host *host_ = nullptr;
   cp_launcher *launcher_ = nullptr;
   cp_plugin_runtime *watcher_ = nullptr;
+  // The hung-plugin probe: off unless a test turns it on (a loaded
+  // machine must not make the other tests' plugins look hung).
+  int64_t health_interval_ms_ = 0;
   char err_[2048] = "";
 };
 
@@ -322,6 +326,28 @@ TEST_F(LauncherTest, KilledPluginRestartsAndWatchersSeeItGoAndReturn) {
         }
         return s;
       }));
+}
+
+// A plugin that still runs but answers nothing (SIGSTOP) is found by the
+// health probe, killed and restarted like a crashed one.
+TEST_F(LauncherTest, HungPluginIsKilledAndRestarted) {
+  health_interval_ms_ = 100;
+  ASSERT_EQ(0, CreateAndStart({LoggerEntry()})) << err_;
+  cp_plugin_status before = Status("logger");
+  ASSERT_EQ(0, kill(before.pid, SIGSTOP));
+  cp_plugin_status now;
+  ASSERT_TRUE(cp_test::WaitFor(
+      "the hung logger restarted",
+      [&] {
+        now = Status("logger");
+        return now.state == CP_PLUGIN_RUNNING && now.restarts == 1;
+      },
+      [&] {
+        return std::string(cp_plugin_run_state_name(now.state)) + " " +
+               now.reason;
+      }));
+  EXPECT_NE(before.pid, now.pid);
+  EXPECT_FALSE(Alive(before.pid));
 }
 
 TEST_F(LauncherTest, CrashLoopEndsFailed) {

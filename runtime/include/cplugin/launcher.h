@@ -40,7 +40,8 @@
  * provider); a cycle or a requirement nobody provides refuses the whole
  * manifest before anything starts, naming the cycle or the service.
  *
- * Supervision. A plugin that exits or crashes loses its identity at once
+ * Supervision. A plugin that exits, crashes, or hangs (see
+ * health_interval_ms) loses its identity at once
  * (its registrations go, watchers see it unavailable) and is restarted per
  * its restart policy with exponential backoff and jitter, going through
  * steps 1-3 again with a new identity; max_restarts restarts within
@@ -140,6 +141,14 @@ typedef struct cp_launcher_options {
    * that is not here is refused by create (CP_EINVAL). */
   const cp_in_process_plugin *in_process;
   size_t in_process_count;
+  /* Hung plugins: every health_interval_ms (default 2000; 0 = never) each
+   * running process plugin is asked PluginControl/GetHealth with that
+   * deadline; health_misses (default 3, 1..1000) failures in a row - no
+   * answer, an error other than UNIMPLEMENTED, or UNHEALTHY - kill it
+   * (SIGKILL), and its restart
+   * policy goes on as after a crash. */
+  int64_t health_interval_ms;
+  uint32_t health_misses;
 } cp_launcher_options;
 
 void cp_launcher_options_init(cp_launcher_options *opts);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "platform/launcher_internal.h"
@@ -16,6 +17,8 @@ void cp_launcher_options_init(cp_launcher_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->identity_timeout_ms = 10000;
   opts->stop_grace_ms = 5000;
+  opts->health_interval_ms = 2000;
+  opts->health_misses = 3;
 }
 
 const char *cp_plugin_run_state_name(cp_plugin_run_state state) {
@@ -106,6 +109,14 @@ static int check_options(const cp_launcher_options *o, char *err,
             "");
     return CP_EINVAL;
   }
+  if (o->health_interval_ms < 0 || o->health_interval_ms > 3600000 ||
+      o->health_misses < 1 || o->health_misses > 1000) {
+    put_err(err, errlen, "%s%s",
+            "health_interval_ms must be 0..3600000 and health_misses "
+            "1..1000",
+            "");
+    return CP_EINVAL;
+  }
   return 0;
 }
 
@@ -192,6 +203,10 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
   }
   pthread_mutex_init(&l->mu, NULL);
   pthread_mutex_init(&l->publish_mu, NULL);
+  pthread_mutex_init(&l->probe_mu, NULL);
+  cp_cond_init_monotonic(&l->probe_cv);
+  l->health_interval_ms = opts->health_interval_ms;
+  l->health_misses = opts->health_misses;
   atomic_init(&l->stopping, false);
   l->host = host;
   l->reg = cp_host_registry(host);
@@ -302,6 +317,11 @@ int cp_launcher_start(cp_launcher *l, char *err, size_t errlen) {
       }
     }
   }
+  int rc = lprobe_start(l);
+  if (rc != 0 && first_rc == 0) {
+    append_line(err, errlen, "cannot start the plugin health probe");
+    first_rc = rc;
+  }
   return first_rc;
 }
 
@@ -311,6 +331,7 @@ void cp_launcher_stop(cp_launcher *l) {
   }
   l->stopped = true;
   atomic_store(&l->stopping, true);
+  lprobe_stop(l);
   /* Before cp_launcher_start nothing runs (and after a failed create the
    * order may be incomplete). */
   for (size_t k = l->started ? l->count : 0; k-- > 0;) {
@@ -358,6 +379,8 @@ void cp_launcher_destroy(cp_launcher *l) {
   manifest_free(l->manifest);
   pthread_mutex_destroy(&l->mu);
   pthread_mutex_destroy(&l->publish_mu);
+  pthread_mutex_destroy(&l->probe_mu);
+  pthread_cond_destroy(&l->probe_cv);
   free(l);
 }
 

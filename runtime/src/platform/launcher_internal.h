@@ -115,6 +115,14 @@ struct cp_launcher {
    * one set. */
   pthread_mutex_t publish_mu;
   atomic_bool stopping; /* cuts identity waits short */
+  /* launcher_probe.c */
+  int64_t health_interval_ms;
+  uint32_t health_misses;
+  pthread_t probe_thread;
+  bool probe_started;
+  pthread_mutex_t probe_mu;
+  pthread_cond_t probe_cv; /* CLOCK_MONOTONIC */
+  bool probe_stop;         /* probe_mu */
   bool started;
   bool stopped;
 };
@@ -144,6 +152,13 @@ void lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason);
 /* An instance's supervisor changed state. */
 void lplugin_on_state(linstance *in, sup_state state, const char *reason,
                       const proc_endpoint *endpoint);
+
+/* --- launcher_probe.c --- */
+/* Starts the hung-plugin probe (none when health_interval_ms is 0):
+ * 0 or CP_ESYS. */
+int lprobe_start(cp_launcher *l);
+/* Stops and joins it; idempotent. */
+void lprobe_stop(cp_launcher *l);
 
 /* --- launcher_observe.c --- */
 /* Creates the plugin series in the host's metrics (once per host). */
