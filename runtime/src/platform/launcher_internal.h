@@ -106,6 +106,14 @@ struct cp_launcher {
   bool own_socket_dir;
   int64_t identity_timeout_ms;
   int64_t stop_grace_ms;
+  /* launcher_probe.c: the hung-plugin probe's settings and thread. */
+  int64_t health_interval_ms;
+  pthread_t probe_thread;
+  pthread_mutex_t probe_mu;
+  pthread_cond_t probe_cv; /* CLOCK_MONOTONIC */
+  uint32_t health_misses;
+  bool probe_started;
+  bool probe_stop; /* probe_mu */
   cp_in_process_plugin *in_process; /* copied from the options */
   size_t in_process_count;
   bool connector_installed; /* the host router's, for "inproc:" */
@@ -115,14 +123,6 @@ struct cp_launcher {
    * one set. */
   pthread_mutex_t publish_mu;
   atomic_bool stopping; /* cuts identity waits short */
-  /* launcher_probe.c */
-  int64_t health_interval_ms;
-  uint32_t health_misses;
-  pthread_t probe_thread;
-  bool probe_started;
-  pthread_mutex_t probe_mu;
-  pthread_cond_t probe_cv; /* CLOCK_MONOTONIC */
-  bool probe_stop;         /* probe_mu */
   bool started;
   bool stopped;
 };
