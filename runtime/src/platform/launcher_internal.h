@@ -113,7 +113,7 @@ struct cp_launcher {
   pthread_cond_t probe_cv; /* CLOCK_MONOTONIC */
   uint32_t health_misses;
   bool probe_started;
-  bool probe_stop; /* probe_mu */
+  bool probe_stop;                  /* probe_mu */
   cp_in_process_plugin *in_process; /* copied from the options */
   size_t in_process_count;
   bool connector_installed; /* the host router's, for "inproc:" */

@@ -42,7 +42,8 @@ static bool ask(cp_launcher *l, probe_slot *s, const char *secret) {
     /* A plugin that serves no PluginControl still answered. */
     return st.code == CP_STATUS_UNIMPLEMENTED;
   }
-  bool ok = resp->state != CONNECTPLUGIN__V1__HEALTH_STATE__HEALTH_STATE_UNHEALTHY;
+  bool ok =
+      resp->state != CONNECTPLUGIN__V1__HEALTH_STATE__HEALTH_STATE_UNHEALTHY;
   protobuf_c_message_free_unpacked(&resp->base, NULL);
   return ok;
 }
