@@ -29,40 +29,45 @@
 typedef struct step {
   linstance *in;
   lplugin *p;
-  int64_t deadline_ns;
-  int64_t poll_ms;
+  lpoll wait; /* the step's deadline and polls */
   cp_client *client;
   cp_metadata md[2];
   char ttl[24];
   cp_call_options call;
 } step;
 
-static int64_t remaining_ms(const step *s) {
-  int64_t left = (s->deadline_ns - cp_clock_monotonic_ns()) / 1000000;
+void lpoll_init(lpoll *w, cp_launcher *l, sup *process, int64_t timeout_ms) {
+  w->l = l;
+  w->process = process;
+  w->deadline_ns = cp_clock_monotonic_ns() + timeout_ms * 1000000;
+  w->next_ms = POLL_FIRST_MS;
+}
+
+int64_t lpoll_remaining_ms(const lpoll *w) {
+  int64_t left = (w->deadline_ns - cp_clock_monotonic_ns()) / 1000000;
   return left > 0 ? left : 0;
 }
 
-static void set_timeout(step *s) {
-  int64_t left = remaining_ms(s);
-  s->call.timeout_ms =
-      left < CALL_TIMEOUT_MS ? (left > 0 ? left : 1) : CALL_TIMEOUT_MS;
-}
-
-/* Sleeps before the next poll; false when the step must end (deadline,
- * the launcher stopping, the process gone). */
-static bool poll_again(step *s) {
-  if (atomic_load(&s->p->l->stopping) || sup_pid(s->in->sup) == 0) {
+bool lpoll_again(lpoll *w) {
+  if (atomic_load(&w->l->stopping) ||
+      (w->process != NULL && sup_pid(w->process) == 0)) {
     return false;
   }
-  int64_t left = remaining_ms(s);
+  int64_t left = lpoll_remaining_ms(w);
   if (left == 0) {
     return false;
   }
-  int64_t ms = s->poll_ms < left ? s->poll_ms : left;
+  int64_t ms = w->next_ms < left ? w->next_ms : left;
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
-  s->poll_ms = s->poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : s->poll_ms * 2;
+  w->next_ms = w->next_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : w->next_ms * 2;
   return true;
+}
+
+static void set_timeout(step *s) {
+  int64_t left = lpoll_remaining_ms(&s->wait);
+  s->call.timeout_ms =
+      left < CALL_TIMEOUT_MS ? (left > 0 ? left : 1) : CALL_TIMEOUT_MS;
 }
 
 static int step_open(step *s, linstance *in, const char *target,
@@ -70,8 +75,7 @@ static int step_open(step *s, linstance *in, const char *target,
   memset(s, 0, sizeof *s);
   s->in = in;
   s->p = in->p;
-  s->deadline_ns = cp_clock_monotonic_ns() + timeout_ms * 1000000;
-  s->poll_ms = POLL_FIRST_MS;
+  lpoll_init(&s->wait, in->p->l, in->sup, timeout_ms);
   s->md[0].key = CP_LAUNCH_SECRET_METADATA;
   s->md[0].value = in->secret;
   cp_call_options_init(&s->call);
@@ -95,7 +99,7 @@ static int get_info(step *s, Connectplugin__V1__GetPluginInfoResponse **info,
     }
     /* UNAVAILABLE: its runtime has not started yet (or the connection is
      * still being made). */
-    if (st.code != CP_STATUS_UNAVAILABLE || !poll_again(s)) {
+    if (st.code != CP_STATUS_UNAVAILABLE || !lpoll_again(&s->wait)) {
       snprintf(err, errlen, "GetPluginInfo: %s: %s",
                cp_status_code_name(st.code), st.message);
       return st.code == CP_STATUS_UNAVAILABLE ? CP_ETIMEDOUT : CP_ERPC;
@@ -186,16 +190,13 @@ static const char *health_name(cp_plugin_health h) {
   }
 }
 
-/* Until the plugin registered and reported HEALTHY under runtime_id
- * (DEGRADED is not enough: a required dependency is missing). */
-static int wait_healthy(step *s, const char *runtime_id, char *err,
-                        size_t errlen) {
+int lwait_healthy(lpoll *w, const char *runtime_id, char *err, size_t errlen) {
   cp_plugin_health_report *r = malloc(sizeof *r);
   if (r == NULL) {
     return CP_ENOMEM;
   }
   for (;;) {
-    if (cp_registry_get_health(s->p->l->reg, runtime_id, r) != 0) {
+    if (cp_registry_get_health(w->l->reg, runtime_id, r) != 0) {
       r->state = CP_PLUGIN_HEALTH_UNKNOWN;
       r->reason[0] = '\0';
     }
@@ -203,7 +204,7 @@ static int wait_healthy(step *s, const char *runtime_id, char *err,
       free(r);
       return 0;
     }
-    if (!poll_again(s)) {
+    if (!lpoll_again(w)) {
       break;
     }
   }
@@ -244,7 +245,7 @@ int lidentity_establish(linstance *in, const char *target,
     rc = hand_over(&s, runtime_id, token, err, errlen);
   }
   if (rc == 0) {
-    rc = wait_healthy(&s, runtime_id, err, errlen);
+    rc = lwait_healthy(&s.wait, runtime_id, err, errlen);
   }
   if (rc != 0 && issued) {
     /* Its registrations go with it. */

@@ -10,20 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "core/clock.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "cplugin/router.h"
 #include "platform/launcher_internal.h"
 
 #define INPROC_PREFIX "inproc:"
-/* Health polls: a runtime usually reports HEALTHY while it joins, so the
- * first look is nearly always the last. */
-#define POLL_FIRST_MS 2
-#define POLL_MAX_MS 100
-
 /* The runtime's connections to the host: a socketpair to its server. */
 static int connect_host(cp_client **out, void *user) {
   cp_launcher *l = user;
@@ -110,40 +103,6 @@ static int start_runtime(linstance *in, const char *id, const char *token,
   return rc;
 }
 
-static void sleep_ms(int64_t ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-/* As for a process: registered and HEALTHY (DEGRADED is not enough). */
-static int wait_healthy(linstance *in, const char *id, char *err,
-                        size_t errlen) {
-  cp_launcher *l = in->p->l;
-  int64_t deadline = cp_clock_monotonic_ns() + l->identity_timeout_ms * 1000000;
-  int64_t poll_ms = POLL_FIRST_MS;
-  cp_plugin_health_report *r = malloc(sizeof *r);
-  if (r == NULL) {
-    return CP_ENOMEM;
-  }
-  for (;;) {
-    if (cp_registry_get_health(l->reg, id, r) == 0 &&
-        r->state == CP_PLUGIN_HEALTH_HEALTHY) {
-      free(r);
-      return 0;
-    }
-    int64_t left = (deadline - cp_clock_monotonic_ns()) / 1000000;
-    if (left <= 0 || atomic_load(&l->stopping)) {
-      break;
-    }
-    sleep_ms(poll_ms < left ? poll_ms : left);
-    poll_ms = poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : poll_ms * 2;
-  }
-  snprintf(err, errlen, "plugin %s: not HEALTHY within the identity timeout",
-           in->p->m->name);
-  free(r);
-  return CP_ETIMEDOUT;
-}
-
 /* Undoes a start: runtime, server, identity. */
 static void tear_down(linstance *in, const char *id) {
   cp_launcher *l = in->p->l;
@@ -181,7 +140,15 @@ int linproc_start(linstance *in, char *err, size_t errlen) {
   }
   memset(token, 0, sizeof token);
   if (rc == 0) {
-    rc = wait_healthy(in, id, err, errlen);
+    /* As for a process: registered and HEALTHY (DEGRADED is not enough);
+     * there is no process to watch. */
+    lpoll wait;
+    lpoll_init(&wait, l, NULL, l->identity_timeout_ms);
+    char why[LAUNCHER_REASON_MAX + 1] = "";
+    rc = lwait_healthy(&wait, id, why, sizeof why);
+    if (rc != 0) {
+      snprintf(err, errlen, "plugin %s: %s", p->m->name, why);
+    }
   }
   if (rc != 0) {
     tear_down(in, id);

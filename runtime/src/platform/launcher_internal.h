@@ -188,6 +188,26 @@ int linproc_install_connector(cp_launcher *l);
 void linproc_remove_connector(cp_launcher *l);
 
 /* --- launcher_identity.c --- */
+/* Waiting, by polls, for something a plugin does (its runtime publishing,
+ * its HEALTHY report): the first poll after 2 ms, then doubling up to
+ * 100 ms, until the deadline, the launcher stopping or - when `process` is
+ * not NULL - the process exiting. */
+typedef struct lpoll {
+  cp_launcher *l;
+  sup *process;
+  int64_t deadline_ns;
+  int64_t next_ms;
+} lpoll;
+void lpoll_init(lpoll *w, cp_launcher *l, sup *process, int64_t timeout_ms);
+/* Milliseconds to the deadline, 0 once passed. */
+int64_t lpoll_remaining_ms(const lpoll *w);
+/* Sleeps until the next poll; false when the wait must end instead. */
+bool lpoll_again(lpoll *w);
+/* Until runtime_id registered and reported HEALTHY (DEGRADED is not
+ * enough: a required dependency is missing). 0, CP_ENOMEM, or
+ * CP_ETIMEDOUT with the last state seen in err. */
+int lwait_healthy(lpoll *w, const char *runtime_id, char *err, size_t errlen);
+
 /* Model A against the process at `target`: GetPluginInfo, checks, issues
  * an identity, SetRuntimeIdentity, waits for HEALTHY. Returns 0 with the
  * runtime ID in runtime_id, or an error with err (no identity left). */
