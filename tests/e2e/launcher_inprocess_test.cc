@@ -11,11 +11,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 extern "C" {
@@ -111,27 +115,77 @@ std::string StorageEntry() {
          "\"required_for_startup\": true, \"watch_for_changes\": true}]}";
 }
 
+// Peers of the host's calls, by method path.
+struct HostCalls {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> calls;  // path, peer
+
+  static cp_status_code Record(cp_call *call, void *user) {
+    auto *h = static_cast<HostCalls *>(user);
+    std::lock_guard<std::mutex> lock(h->mu);
+    h->calls.emplace_back(cp_call_path(call), cp_call_peer(call));
+    return CP_STATUS_OK;
+  }
+
+  // The distinct peers of the calls whose path ends with `method`, in
+  // order (a routed call's path carries its route before the method).
+  std::vector<std::string> Peers(const std::string &method) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<std::string> out;
+    for (const auto &c : calls) {
+      if (c.first.size() >= method.size() &&
+          c.first.compare(c.first.size() - method.size(), method.size(),
+                          method) == 0 &&
+          std::find(out.begin(), out.end(), c.second) == out.end()) {
+        out.push_back(c.second);
+      }
+    }
+    return out;
+  }
+};
+
 class InProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char dir[] = "/tmp/cplugin-inproc-XXXXXX";
     ASSERT_NE(nullptr, mkdtemp(dir));
     dir_ = dir;
+    MakeHost(true, -1);
+    // Two versions of the logger compiled in; the manifest runs "logger".
+    for (int i = 0; i < 2; i++) {
+      defs_[i].name = i == 0 ? "logger" : "logger-v2";
+      defs_[i].register_services = RegisterLogger;
+      defs_[i].on_started = LoggerStarted;
+      defs_[i].self_version = i == 0 ? "1.0.0" : "1.1.0";
+      defs_[i].user = &loggers_[i];
+    }
+  }
+
+  // (Re)creates the host: `inproc` allows in-process base URLs; idle_ms
+  // >= 0 sets the server's idle limit; its calls are recorded.
+  void MakeHost(bool inproc, int64_t idle_ms) {
+    if (host_ != nullptr) {
+      cp_host_shutdown(host_, 0);
+      cp_host_destroy(host_);
+      host_ = nullptr;
+    }
     cp_host_options o;
     cp_host_options_init(&o);
     o.tokens.sweep_interval_ms = 0;
     o.metrics_address = nullptr;
     o.rate_limits = false;
-    o.registry.base_url_allow |= CP_BASE_URL_UNIX | CP_BASE_URL_INPROC;
+    if (inproc) {
+      o.registry.base_url_allow |= CP_BASE_URL_UNIX | CP_BASE_URL_INPROC;
+    }
+    if (idle_ms >= 0) {
+      o.server.max_connection_idle_ms = idle_ms;
+    }
     ASSERT_EQ(0, cp_host_create(&host_, &o));
+    ASSERT_EQ(0, cp_server_add_interceptor(cp_host_server(host_),
+                                           HostCalls::Record, &host_calls_));
     int port = 0;
     ASSERT_EQ(0, cp_host_start(host_, &port, nullptr));
     host_url_ = "127.0.0.1:" + std::to_string(port);
-    def_.name = "logger";
-    def_.register_services = RegisterLogger;
-    def_.on_started = LoggerStarted;
-    def_.self_version = "1.0.0";
-    def_.user = &logger_;
   }
 
   void TearDown() override {
@@ -157,8 +211,8 @@ class InProcessTest : public ::testing::Test {
     lo.manifest_path = manifest_.c_str();
     lo.host_url = host_url_.c_str();
     lo.identity_timeout_ms = test_wait_ms();
-    lo.in_process = &def_;
-    lo.in_process_count = 1;
+    lo.in_process = defs_;
+    lo.in_process_count = 2;
     err_[0] = '\0';
     return cp_launcher_create(&launcher_, host_, &lo, err_, sizeof err_);
   }
@@ -176,9 +230,10 @@ class InProcessTest : public ::testing::Test {
     cp_status_clear(&st);
     cp_client *storage = nullptr;
     EXPECT_EQ(0, cp_launcher_dispense(launcher_, "storage", &storage));
-    if (storage == nullptr) {
-      return st;
-    }
+    return storage != nullptr ? StoreOn(storage, code) : st;
+  }
+
+  static cp_status StoreOn(cp_client *storage, const char *code) {
     Storage__V1__StoreRequest req = STORAGE__V1__STORE_REQUEST__INIT;
     req.code = const_cast<char *>(code);
     req.url = const_cast<char *>("https://example.com/");
@@ -186,8 +241,26 @@ class InProcessTest : public ::testing::Test {
     cp_call_options co;
     cp_call_options_init(&co);
     co.timeout_ms = test_wait_ms();
+    cp_status st;
     if (cp_storage__v1__storage__store__call(storage, &req, &resp, &co, &st) ==
         0) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return st;
+  }
+
+  static cp_status Log(cp_client *logger, const char *message) {
+    Capability__Logger__V1__LogRequest req =
+        CAPABILITY__LOGGER__V1__LOG_REQUEST__INIT;
+    req.level = const_cast<char *>("info");
+    req.message = const_cast<char *>(message);
+    Capability__Logger__V1__LogResponse *resp = nullptr;
+    cp_call_options co;
+    cp_call_options_init(&co);
+    co.timeout_ms = test_wait_ms();
+    cp_status st;
+    if (cp_capability__logger__v1__logger__log__call(logger, &req, &resp, &co,
+                                                     &st) == 0) {
       protobuf_c_message_free_unpacked(&resp->base, nullptr);
     }
     return st;
@@ -199,8 +272,10 @@ class InProcessTest : public ::testing::Test {
 
   cp_host *host_ = nullptr;
   cp_launcher *launcher_ = nullptr;
-  cp_in_process_plugin def_{};
-  Logger logger_;
+  cp_in_process_plugin defs_[2]{};
+  Logger loggers_[2];
+  Logger &logger_ = loggers_[0];
+  HostCalls host_calls_;
   std::string dir_, manifest_, host_url_;
   char err_[1024];
 };
@@ -273,15 +348,11 @@ TEST_F(InProcessTest, RunsBesideAProcessPluginWithoutAListener) {
   EXPECT_STREQ("", after.runtime_id);
 }
 
-TEST_F(InProcessTest, RemovedItIsGoneAndCannotBeReplaced) {
+TEST_F(InProcessTest, RemovedItIsGoneUntilReplaceStartsItAgain) {
   ASSERT_EQ(0, Create({kLoggerEntry})) << err_;
   ASSERT_EQ(0, cp_launcher_start(launcher_, err_, sizeof err_)) << err_;
   std::string id = Status("logger").runtime_id;
   ASSERT_FALSE(id.empty());
-  EXPECT_EQ(CP_EINVAL, cp_launcher_replace(launcher_, "logger", nullptr, err_,
-                                           sizeof err_));
-  EXPECT_NE(nullptr, strstr(err_, "cannot be replaced")) << err_;
-  EXPECT_EQ(CP_PLUGIN_RUNNING, Status("logger").state);
 
   ASSERT_EQ(0, cp_launcher_remove(launcher_, "logger", err_, sizeof err_))
       << err_;
@@ -291,13 +362,140 @@ TEST_F(InProcessTest, RemovedItIsGoneAndCannotBeReplaced) {
   EXPECT_EQ(CP_ENOTFOUND, cp_token_store_principal(cp_host_tokens(host_),
                                                    id.c_str(), principal));
   EXPECT_EQ(CP_PLUGIN_STOPPED, Status("logger").state);
+  EXPECT_STREQ("removed", Status("logger").reason);
   cp_client *c = nullptr;
   EXPECT_EQ(CP_ESTATE, cp_launcher_dispense(launcher_, "logger", &c));
-  // Stopping the launcher keeps what remove said.
-  cp_launcher_stop(launcher_);
+
+  // Replace starts it again: a new instance, identity and address.
+  ASSERT_EQ(
+      0, cp_launcher_replace(launcher_, "logger", nullptr, err_, sizeof err_))
+      << err_;
   cp_plugin_status st = Status("logger");
-  EXPECT_EQ(CP_PLUGIN_STOPPED, st.state);
-  EXPECT_STREQ("removed", st.reason);
+  EXPECT_EQ(CP_PLUGIN_RUNNING, st.state) << st.reason;
+  EXPECT_STREQ("inproc:logger/1", st.endpoint);
+  EXPECT_NE(id, st.runtime_id);
+  ASSERT_TRUE(Registered("logger", &ep));
+  EXPECT_STREQ("inproc:logger/1", ep.base_url);
+  EXPECT_EQ(2, logger_.started.load());
+  ASSERT_EQ(0, cp_launcher_dispense(launcher_, "logger", &c));
+  EXPECT_EQ(CP_STATUS_OK, Log(c, "again").code);
+
+  // Stopping the launcher stops it like any.
+  cp_launcher_stop(launcher_);
+  EXPECT_EQ(CP_PLUGIN_STOPPED, Status("logger").state);
+  EXPECT_FALSE(Registered("logger", &ep));
+}
+
+// Blue-green to another compiled-in version while storage keeps logging
+// through the router: every call answered, the new version gets the calls
+// once it is current, the old identity is revoked.
+TEST_F(InProcessTest, ReplacedBlueGreenByAnotherCompiledInVersion) {
+  ASSERT_EQ(0, Create({StorageEntry(), kLoggerEntry})) << err_;
+  ASSERT_EQ(0, cp_launcher_start(launcher_, err_, sizeof err_)) << err_;
+  std::string old_id = Status("logger").runtime_id;
+  ASSERT_EQ(CP_STATUS_OK, Store("before").code);
+  ASSERT_TRUE(cp_test::WaitFor("a routed log call to logger v1",
+                               [&] { return loggers_[0].routed.load() > 0; }));
+
+  // An unknown version is refused and changes nothing.
+  EXPECT_EQ(CP_ENOTFOUND, cp_launcher_replace(launcher_, "logger", "logger-v9",
+                                              err_, sizeof err_));
+  EXPECT_NE(nullptr, strstr(err_, "logger-v9")) << err_;
+  EXPECT_EQ(old_id, Status("logger").runtime_id);
+
+  // (The refused attempt used generation 1.) Storage logs through the
+  // router all along.
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::string first_failure;
+  std::thread load([&] {
+    while (!done.load()) {
+      cp_status st = Store("during");
+      if (st.code == CP_STATUS_OK) {
+        ok++;
+      } else if (failed++ == 0) {
+        first_failure = st.message;
+      }
+    }
+  });
+  ASSERT_TRUE(cp_test::WaitFor("calls under way", [&] { return ok > 3; }));
+  ASSERT_EQ(0, cp_launcher_replace(launcher_, "logger", "logger-v2", err_,
+                                   sizeof err_))
+      << err_;
+  int ok_at_switch = ok.load();
+  ASSERT_TRUE(cp_test::WaitFor("calls after the switch",
+                               [&] { return ok > ok_at_switch + 3; }));
+  done = true;
+  load.join();
+  EXPECT_EQ(0, failed.load()) << first_failure;
+
+  cp_plugin_status st = Status("logger");
+  EXPECT_EQ(CP_PLUGIN_RUNNING, st.state) << st.reason;
+  EXPECT_STREQ("inproc:logger/2", st.endpoint);
+  EXPECT_EQ(1, loggers_[1].started.load());
+  char principal[CP_PRINCIPAL_MAX + 1];
+  ASSERT_EQ(0, cp_token_store_principal(cp_host_tokens(host_), st.runtime_id,
+                                        principal));
+  EXPECT_STREQ("launch:logger/2", principal);
+  EXPECT_EQ(CP_ENOTFOUND, cp_token_store_principal(cp_host_tokens(host_),
+                                                   old_id.c_str(), principal));
+  cp_registry_endpoint ep;
+  ASSERT_TRUE(Registered("logger", &ep));
+  EXPECT_STREQ("inproc:logger/2", ep.base_url);
+  EXPECT_STREQ(st.runtime_id, ep.provider_id);
+
+  // Storage's log calls now reach v2 only (they are asynchronous: wait).
+  int v1 = loggers_[0].routed.load();
+  ASSERT_EQ(CP_STATUS_OK, Store("after").code);
+  ASSERT_TRUE(cp_test::WaitFor("a routed log call to logger v2",
+                               [&] { return loggers_[1].routed.load() > 0; }));
+  int v2 = loggers_[1].routed.load();
+  ASSERT_EQ(CP_STATUS_OK, Store("after2").code);
+  ASSERT_TRUE(cp_test::WaitFor("the next one to v2 too",
+                               [&] { return loggers_[1].routed.load() > v2; }));
+  EXPECT_EQ(v1, loggers_[0].routed.load());
+  EXPECT_EQ(CP_PLUGIN_RUNNING, Status("storage").state);
+
+  // NULL: a fresh instance of what it runs now (v2).
+  ASSERT_EQ(
+      0, cp_launcher_replace(launcher_, "logger", nullptr, err_, sizeof err_))
+      << err_;
+  EXPECT_EQ(2, loggers_[1].started.load());
+  EXPECT_STREQ("inproc:logger/3", Status("logger").endpoint);
+}
+
+// The host closes idle connections (here after 100 ms); the in-process
+// runtime's links to it dial again instead of failing for good: its
+// heartbeats keep arriving over new connections, it stays HEALTHY, and its
+// routed calls work over a new connection too.
+TEST_F(InProcessTest, ItsLinksToTheHostSurviveTheHostsIdleLimit) {
+  MakeHost(true, 100);
+  ASSERT_EQ(0, Create({StorageEntry(), kLoggerEntry})) << err_;
+  ASSERT_EQ(0, cp_launcher_start(launcher_, err_, sizeof err_)) << err_;
+  cp_plugin_runtime *rt = logger_.rt.load();
+  ASSERT_NE(nullptr, rt);
+  cp_client *storage = nullptr;
+  ASSERT_EQ(0, cp_plugin_runtime_route(rt, "storage", &storage));
+  const std::string store = "/storage.v1.Storage/Store";
+  ASSERT_EQ(CP_STATUS_OK, StoreOn(storage, "one").code);
+  std::vector<std::string> routed = host_calls_.Peers(store);
+  ASSERT_EQ(1u, routed.size());
+  // Two heartbeats over connections dialled after that call: each of those
+  // stayed idle past the limit, as the routed link did meanwhile.
+  const std::string report = "/connectplugin.v1.PluginLifecycle/ReportHealth";
+  size_t before = host_calls_.Peers(report).size();
+  ASSERT_TRUE(cp_test::WaitFor(
+      "heartbeats over two new connections",
+      [&] { return host_calls_.Peers(report).size() >= before + 2; },
+      [&] { return std::to_string(host_calls_.Peers(report).size()); }));
+  EXPECT_EQ(CP_PLUGIN_HEALTH_HEALTHY, Status("logger").health);
+  EXPECT_EQ(CP_PLUGIN_RUNNING, Status("logger").state);
+  cp_status st = StoreOn(storage, "two");
+  ASSERT_EQ(CP_STATUS_OK, st.code) << st.message;
+  routed = host_calls_.Peers(store);
+  ASSERT_EQ(2u, routed.size());
+  EXPECT_NE(routed[0], routed[1]);
+  EXPECT_EQ(0u, routed[1].rfind("inproc:", 0)) << routed[1];
 }
 
 TEST_F(InProcessTest, UnknownInProcessPluginIsRefusedByCreate) {
@@ -311,18 +509,7 @@ TEST_F(InProcessTest, UnknownInProcessPluginIsRefusedByCreate) {
 
 TEST_F(InProcessTest, HostWithoutTheInprocFlagRefusesItsRegistration) {
   // A second host that does not allow "inproc:" base URLs.
-  cp_host_shutdown(host_, 0);
-  cp_host_destroy(host_);
-  host_ = nullptr;
-  cp_host_options o;
-  cp_host_options_init(&o);
-  o.tokens.sweep_interval_ms = 0;
-  o.metrics_address = nullptr;
-  o.rate_limits = false;
-  ASSERT_EQ(0, cp_host_create(&host_, &o));
-  int port = 0;
-  ASSERT_EQ(0, cp_host_start(host_, &port, nullptr));
-  host_url_ = "127.0.0.1:" + std::to_string(port);
+  MakeHost(false, -1);
   ASSERT_EQ(0, Create({kLoggerEntry})) << err_;
   EXPECT_NE(0, cp_launcher_start(launcher_, err_, sizeof err_));
   EXPECT_NE(nullptr, strstr(err_, "in-process")) << err_;

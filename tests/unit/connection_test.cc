@@ -477,6 +477,137 @@ TEST_F(ConnectionTest, IdleLimitEndsTheConnectionForGood) {
   cp_server_destroy(idle);
 }
 
+// A dialing client's dial: a socketpair to `server`, counted; `fail` makes
+// the next dials fail with that code.
+struct Dialer {
+  cp_server *server = nullptr;
+  std::atomic<int> dials{0};
+  std::atomic<int> fail{0};
+  static int Dial(int *fd, void *user) {
+    auto *d = static_cast<Dialer *>(user);
+    d->dials++;
+    int rc = d->fail.load();
+    return rc != 0 ? rc : cp_server_socketpair(d->server, fd);
+  }
+};
+
+// The host of an in-process plugin closes idle links like any other: a
+// dialing client notices the closed connection and makes a new one for its
+// next call, where a cp_connection_pair client fails for good (above).
+TEST_F(ConnectionTest, DialingClientMakesANewConnectionAfterTheIdleLimit) {
+  cp_server_options so;
+  cp_server_options_init(&so);
+  so.allow_no_listener = true;
+  so.max_connection_idle_ms = 50;
+  cp_server *idle = nullptr;
+  ASSERT_EQ(0, cp_server_create(&idle, &so));
+  cp_kv__v1__kvservice__handlers h;
+  kv_store_handlers(&h);
+  ASSERT_EQ(0, cp_kv__v1__kvservice__register(idle, &h, store_));
+  ASSERT_EQ(0, cp_server_start(idle));
+  Dialer d;
+  d.server = idle;
+  int sockets = CountSockets();
+  cp_client *c = nullptr;
+  ASSERT_EQ(0, cp_client_create_dialing(&c, Dialer::Dial, &d, nullptr));
+  EXPECT_EQ(1, d.dials.load());
+  // Both ends, and the client's watch on its own.
+  EXPECT_EQ(sockets + 3, CountSockets());
+  for (int round = 1; round <= 2; round++) {
+    EXPECT_TRUE(cp_test::WaitFor(
+        "the server closed its end of the idle connection",
+        [&] { return CountSockets() < sockets + 3; },
+        [&] { return std::to_string(CountSockets()) + " sockets"; }));
+    cp_status st;
+    ASSERT_EQ(0, Put(c, "k", round == 1 ? "one" : "two", &st))
+        << cp_status_code_name(st.code) << " " << st.message;
+    EXPECT_EQ(round == 1 ? "one" : "two", Get(c, "k"));
+    EXPECT_EQ(round + 1, d.dials.load());
+  }
+  cp_client_destroy(c);
+  cp_server_shutdown(idle, 0);
+  cp_server_destroy(idle);
+}
+
+// A dial that fails leaves the closed connection (that call fails
+// UNAVAILABLE) and the next call dials again.
+TEST_F(ConnectionTest, DialingClientRetriesAFailedDialAtTheNextCall) {
+  Dialer d;
+  d.server = server_;
+  cp_client *c = nullptr;
+  ASSERT_EQ(0, cp_client_create_dialing(&c, Dialer::Dial, &d, nullptr));
+  EXPECT_EQ("<none>", Get(c, "a"));
+  // The server ends every connection it has; the fixture makes a new one.
+  cp_server_shutdown(server_, 0);
+  cp_server_destroy(server_);
+  server_ = nullptr;
+  cp_kv__v1__kvservice__handlers h;
+  kv_store_handlers(&h);
+  cp_server_options so;
+  cp_server_options_init(&so);
+  so.allow_no_listener = true;
+  ASSERT_EQ(0, cp_server_create(&server_, &so));
+  ASSERT_EQ(0, cp_kv__v1__kvservice__register(server_, &h, store_));
+  ASSERT_EQ(0, cp_server_start(server_));
+  d.server = server_;
+  d.fail = CP_ESTATE;
+  // Until the old connection is seen closed, calls fail on it undialled.
+  EXPECT_TRUE(cp_test::WaitFor("a call dialled and failed", [&] {
+    return Get(c, "a") == "<UNAVAILABLE>" && d.dials.load() >= 2;
+  }));
+  int dials = d.dials.load();
+  EXPECT_EQ("<UNAVAILABLE>", Get(c, "a"));
+  EXPECT_EQ(dials + 1, d.dials.load());
+  d.fail = 0;
+  EXPECT_EQ("<none>", Get(c, "a"));
+  EXPECT_EQ(dials + 2, d.dials.load());
+  EXPECT_EQ("<none>", Get(c, "b"));  // the new connection is kept
+  EXPECT_EQ(dials + 2, d.dials.load());
+  cp_client_destroy(c);
+}
+
+TEST_F(ConnectionTest, DialingClientRefusesBadArguments) {
+  Dialer d;
+  d.server = server_;
+  cp_client *c = reinterpret_cast<cp_client *>(&d);
+  EXPECT_EQ(CP_EINVAL, cp_client_create_dialing(&c, nullptr, &d, nullptr));
+  EXPECT_EQ(nullptr, c);
+  EXPECT_EQ(CP_EINVAL,
+            cp_client_create_dialing(nullptr, Dialer::Dial, &d, nullptr));
+  cp_tls_client_options tls;
+  cp_tls_client_options_init(&tls);
+  cp_client_options co;
+  cp_client_options_init(&co);
+  co.tls = &tls;
+  EXPECT_EQ(CP_EINVAL, cp_client_create_dialing(&c, Dialer::Dial, &d, &co));
+  EXPECT_EQ(0, d.dials.load());  // options are checked before dialling
+  d.fail = CP_ESYS;
+  EXPECT_EQ(CP_ESYS, cp_client_create_dialing(&c, Dialer::Dial, &d, nullptr));
+  EXPECT_EQ(nullptr, c);
+  // A dial handing over something that is not a connected stream socket:
+  // refused, and the descriptor closed.
+  static int pipe_end = -1;
+  auto give_pipe = [](int *fd, void *) -> int {
+    int p[2];
+    if (pipe(p) != 0) {
+      return CP_ESYS;
+    }
+    close(p[1]);
+    *fd = pipe_end = p[0];
+    return 0;
+  };
+  EXPECT_EQ(CP_EINVAL,
+            cp_client_create_dialing(&c, give_pipe, nullptr, nullptr));
+  EXPECT_TRUE(IsClosed(pipe_end));
+  auto give_nothing = [](int *, void *) { return 0; };
+  EXPECT_EQ(CP_EINVAL,
+            cp_client_create_dialing(&c, give_nothing, nullptr, nullptr));
+  int fd = 7;
+  EXPECT_EQ(CP_EINVAL, cp_server_socketpair(nullptr, &fd));
+  EXPECT_EQ(-1, fd);
+  EXPECT_EQ(CP_EINVAL, cp_server_socketpair(server_, nullptr));
+}
+
 TEST_F(ConnectionTest, ClientDestroyedFirstLeavesTheServerServing) {
   cp_client_destroy(client_);
   client_ = nullptr;

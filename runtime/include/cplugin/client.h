@@ -124,6 +124,33 @@ int cp_client_create(cp_client **out, const char *target,
 int cp_client_create_from_connection(cp_client **out, int fd,
                                      const cp_client_options *opts);
 
+/* Makes a connection for a dialing client: stores in *fd the client's end
+ * of a new connected AF_UNIX stream socket whose other end a server serves
+ * (cp_server_socketpair does both) and returns 0, or returns a CP_E* code.
+ * Called from cp_client_create_dialing and from the thread opening a call,
+ * with the client's dial lock held: it must not use the client. */
+typedef int (*cp_client_dial_fn)(int *fd, void *user);
+
+/* A client over connections it makes itself with `dial`, for a peer that
+ * is reached without a listener and may close idle connections (the host
+ * of an in-process plugin). It works as a client from
+ * cp_client_create_from_connection, with one difference: before each call
+ * opens, the client checks whether the server has closed the connection
+ * (its idle or age limit, a shutdown) and, if so, dials a new one and
+ * sends the call there. Calls in flight on a connection that ends fail
+ * UNAVAILABLE, as on any connection; so may a call that opens in the
+ * instant the server closes one. A failed dial leaves the closed
+ * connection in place (that call fails UNAVAILABLE) and the next call dials
+ * again.
+ *
+ * The first connection is dialled here. `dial` and `user` must stay valid
+ * until cp_client_destroy. Returns 0 and sets *out; CP_EINVAL (NULL out or
+ * dial, bad options, TLS, a descriptor that is not a connected AF_UNIX
+ * stream socket); the dial's error; CP_ESYS; CP_ENOMEM. Thread safety: as
+ * any client; calls opening at once are serialised only while they open. */
+int cp_client_create_dialing(cp_client **out, cp_client_dial_fn dial,
+                             void *user, const cp_client_options *opts);
+
 /* Connects a new client to the running `server` without a listener: makes
  * socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC), serves one end with
  * cp_server_add_connection and wraps the other with

@@ -74,8 +74,13 @@
  * pid 0 and endpoint "inproc:<name>"; metrics and health as any plugin.
  * A crash of it is the host's crash: no supervision, no restarts. Removal
  * drains it, stops its runtime, shuts its server down within
- * stop_grace_ms and revokes its identity; it cannot be replaced
- * (cp_launcher_replace: CP_EINVAL) nor started again.
+ * stop_grace_ms and revokes its identity. cp_launcher_replace runs a new
+ * instance blue-green (a new server, identity and base_url
+ * "inproc:<name>/<generation>"), of the same compiled-in plugin or of
+ * another one the host has (a second version, say), and starts a removed
+ * one again. The runtime's connections to the host are made again when
+ * the host closes them (its idle or age limit: cp_client_create_dialing),
+ * and the plugin's own server has no such limits.
  *
  * The host must leave child processes to the launcher: SIGCHLD not ignored,
  * no waitpid(-1) elsewhere (see runtime/src/launch/process.h).
@@ -225,8 +230,7 @@ int cp_launcher_plugin_status(cp_launcher *l, const char *name,
  * PluginControl/Shutdown so the calls under way finish within
  * stop_grace_ms, then SIGTERM and SIGKILL as needed; its identity is
  * revoked (its token refused from then on). The entry stays, STOPPED with
- * reason "removed"; cp_launcher_replace starts it again (not an
- * in-process plugin: removed, it stays stopped). Returns 0;
+ * reason "removed"; cp_launcher_replace starts it again. Returns 0;
  * CP_ENOTFOUND; CP_ESTATE (not running, another change of it under way,
  * or the launcher not started or stopping), with err. */
 int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
@@ -238,9 +242,12 @@ int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
  * old one as cp_launcher_remove does. Both serve while they overlap, so no
  * call finds the service without a provider. A new process that fails
  * leaves the old one serving untouched (the error in err). Dispense again
- * afterwards: the new process has its own address. Returns 0, the errors
- * of a start, CP_ENOTFOUND, CP_ESTATE, or CP_EINVAL for an in-process
- * plugin (its code is the host's: there is nothing new to run). */
+ * afterwards: the new process has its own address. For an in-process
+ * plugin `path` names the compiled-in plugin to run instead
+ * (cp_in_process_plugin.name; NULL = the one it runs now): a new instance
+ * of it, started as at launch, replaces the old the same way. Returns 0,
+ * the errors of a start, CP_ENOTFOUND (no such plugin, or no compiled-in
+ * plugin named `path`), CP_ESTATE. */
 int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
                         char *err, size_t errlen);
 

@@ -181,9 +181,10 @@ typedef struct cp_plugin_runtime_options {
    * launcher; launcher.h). host_connect, when set, makes every client to
    * the host instead of host_url (which may then be NULL), e.g. with
    * cp_connection_pair on the host's server; called from start (and from
-   * cp_plugin_runtime_route), once per client. Such clients cannot
-   * reconnect: the host's connection limits (max_connection_idle_ms,
-   * max_connection_age_ms) end them for good. */
+   * cp_plugin_runtime_route), once per client. A client that cannot
+   * reconnect (cp_connection_pair) is ended for good by the host's
+   * connection limits (max_connection_idle_ms, max_connection_age_ms); one
+   * from cp_client_create_dialing makes a new connection instead. */
   int (*host_connect)(cp_client **out, void *user);
   void *host_connect_user;
   /* An identity issued by whoever starts the runtime (the host itself for

@@ -301,6 +301,16 @@ int cp_server_start(cp_server *server);
  * others, or refused with CP_ESTATE). */
 int cp_server_add_connection(cp_server *server, int fd);
 
+/* A new connection to the running `server` without a listener: makes
+ * socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC), serves one end with
+ * cp_server_add_connection and stores the other, which the caller owns, in
+ * *fd (for cp_client_create_from_connection, or returned by a
+ * cp_client_dial_fn). Returns 0; CP_EINVAL (NULL argument); CP_ESTATE as
+ * cp_server_add_connection; CP_ESYS when socketpair fails (out of
+ * descriptors). On failure *fd is -1 and no descriptor is left open.
+ * Thread safety: as cp_server_add_connection. */
+int cp_server_socketpair(cp_server *server, int *fd);
+
 /* Stops accepting calls, lets in-flight calls finish for up to `grace_ms`
  * milliseconds, then cancels the rest (open streams see their done callback,
  * cp_call_is_cancelled becomes true, calls waiting for a worker pool are

@@ -120,8 +120,8 @@ static int check_options(const cp_launcher_options *o, char *err,
   return 0;
 }
 
-static const cp_in_process_plugin *find_in_process(const cp_launcher *l,
-                                                   const char *name) {
+const cp_in_process_plugin *lplugin_find_in_process(const cp_launcher *l,
+                                                    const char *name) {
   for (size_t i = 0; i < l->in_process_count; i++) {
     if (strcmp(l->in_process[i].name, name) == 0) {
       return &l->in_process[i];
@@ -165,7 +165,7 @@ static int load(cp_launcher *l, const cp_launcher_options *o, char *err,
   const manifest *m = l->manifest;
   for (size_t i = 0; i < m->plugins_count; i++) {
     if (m->plugins[i].in_process != NULL &&
-        find_in_process(l, m->plugins[i].in_process) == NULL) {
+        lplugin_find_in_process(l, m->plugins[i].in_process) == NULL) {
       put_err(err, errlen,
               "plugin %s: no in-process plugin \"%s\" is compiled into "
               "this host",
@@ -226,7 +226,7 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
     p->l = l;
     p->m = &l->manifest->plugins[i];
     if (p->m->in_process != NULL) {
-      p->def = find_in_process(l, p->m->in_process);
+      p->def = lplugin_find_in_process(l, p->m->in_process);
     }
     p->state = CP_PLUGIN_PENDING;
     snprintf(p->reason, sizeof p->reason, "not started");
@@ -411,7 +411,7 @@ int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out) {
     }
     cp_client *c = NULL;
     if (rc == 0) {
-      rc = p->def != NULL ? linproc_connect_locked(l, p, &c)
+      rc = p->def != NULL ? linproc_connect_locked(p->cur, &c)
                           : cp_client_create(&c, p->cur->target, NULL);
     }
     if (rc == 0) {

@@ -17,10 +17,16 @@
 #include "platform/launcher_internal.h"
 
 #define INPROC_PREFIX "inproc:"
-/* The runtime's connections to the host: a socketpair to its server. */
-static int connect_host(cp_client **out, void *user) {
+/* The runtime's connections to the host: socketpairs to its server, made
+ * again when the host closes one (its idle or age limit), for as long as
+ * the host lives (it outlives the launcher and so the runtime). */
+static int dial_host(int *fd, void *user) {
   cp_launcher *l = user;
-  return cp_connection_pair(cp_host_server(l->host), out, NULL);
+  return cp_server_socketpair(cp_host_server(l->host), fd);
+}
+
+static int connect_host(cp_client **out, void *user) {
+  return cp_client_create_dialing(out, dial_host, user, NULL);
 }
 
 /* The plugin's server, published in in->server (l->mu: the connectors
@@ -40,7 +46,7 @@ static int make_server(linstance *in, char *err, size_t errlen) {
              cp_strerror(rc));
     return rc;
   }
-  rc = p->def->register_services(server, p->def->user);
+  rc = in->def->register_services(server, in->def->user);
   if (rc != 0) {
     snprintf(err, errlen, "plugin %s: register_services failed: %s", p->m->name,
              cp_strerror(rc));
@@ -62,6 +68,18 @@ static int make_server(linstance *in, char *err, size_t errlen) {
   return 0;
 }
 
+/* "inproc:<name>" for the first instance; a replacement, which serves
+ * beside it for a while, is "inproc:<name>/<generation>": the router keeps
+ * a connection per address, and the two are different servers. */
+static void address_of(const linstance *in, char *out, size_t cap) {
+  if (in->generation == 0) {
+    snprintf(out, cap, "%s%s", INPROC_PREFIX, in->p->m->name);
+  } else {
+    snprintf(out, cap, "%s%s/%u", INPROC_PREFIX, in->p->m->name,
+             in->generation);
+  }
+}
+
 /* The runtime with the launcher's identity; provides and requires are the
  * manifest entry's (a provided service without "path" routes every method
  * of the plugin's server: "/"). */
@@ -77,12 +95,12 @@ static int start_runtime(linstance *in, const char *id, const char *token,
     }
   }
   char base_url[LAUNCHER_TARGET_MAX];
-  snprintf(base_url, sizeof base_url, "%s%s", INPROC_PREFIX, m->name);
+  address_of(in, base_url, sizeof base_url);
   cp_plugin_runtime_options o;
   cp_plugin_runtime_options_init(&o);
   o.self_id = m->name;
   o.self_version =
-      in->p->def->self_version != NULL ? in->p->def->self_version : "0.0.0";
+      in->def->self_version != NULL ? in->def->self_version : "0.0.0";
   o.base_url = base_url;
   o.provides = provides;
   o.provides_count = m->provides_count;
@@ -122,7 +140,7 @@ int linproc_start(linstance *in, char *err, size_t errlen) {
   pthread_mutex_lock(&l->mu);
   in->launched = true;
   pthread_mutex_unlock(&l->mu);
-  lplugin_set(p, CP_PLUGIN_STARTING, "starting in process");
+  lplugin_show(in, CP_PLUGIN_STARTING, "starting in process");
   char id[CP_RUNTIME_ID_MAX + 1] = "";
   char token[CP_TOKEN_LEN + 1];
   int rc = make_server(in, err, errlen);
@@ -156,13 +174,13 @@ int linproc_start(linstance *in, char *err, size_t errlen) {
   }
   pthread_mutex_lock(&l->mu);
   snprintf(in->runtime_id, sizeof in->runtime_id, "%s", id);
-  snprintf(in->target, sizeof in->target, "%s%s", INPROC_PREFIX, p->m->name);
+  address_of(in, in->target, sizeof in->target);
   pthread_mutex_unlock(&l->mu);
-  lplugin_set(p, CP_PLUGIN_RUNNING, "running");
+  lplugin_show(in, CP_PLUGIN_RUNNING, "running");
   cp_log(CP_LOG_INFO, "plugin running", "plugin", p->m->name, "runtime_id", id,
          "endpoint", in->target, "pid", "0", CP_LOG_END);
-  if (p->def->on_started != NULL) {
-    p->def->on_started(in->rt, p->def->user);
+  if (in->def->on_started != NULL) {
+    in->def->on_started(in->rt, in->def->user);
   }
   return 0;
 }
@@ -183,7 +201,7 @@ void linproc_stop(linstance *in) {
   /* No new calls are routed to it; those under way get the grace. */
   (void)cp_registry_drain_runtime(l->reg, id);
   tear_down(in, id);
-  lplugin_set(in->p, CP_PLUGIN_STOPPED, "stopped");
+  lplugin_show(in, CP_PLUGIN_STOPPED, "stopped");
 }
 
 void linproc_free(linstance *in) {
@@ -197,9 +215,7 @@ void linproc_free(linstance *in) {
   cp_server_destroy(server);
 }
 
-int linproc_connect_locked(cp_launcher *l, lplugin *p, cp_client **out) {
-  (void)l;
-  linstance *in = p != NULL ? p->cur : NULL;
+int linproc_connect_locked(linstance *in, cp_client **out) {
   /* From the moment its server runs (its runtime registers the services
    * before the launcher sees it HEALTHY); once the server shut down,
    * CP_ESTATE. */
@@ -209,19 +225,42 @@ int linproc_connect_locked(cp_launcher *l, lplugin *p, cp_client **out) {
   return cp_connection_pair(in->server, out, NULL);
 }
 
-/* The router's connector: "inproc:<name>" is the launcher's plugin <name>
- * (the manifest entry's name), while it runs. */
-static int connect_plugin(const char *address, cp_client **out, void *user) {
-  cp_launcher *l = user;
+/* The instance an "inproc:" address names (address_of; l->mu held): the
+ * plugin's current instance or the replacement starting beside it. */
+static linstance *instance_at_locked(cp_launcher *l, const char *address) {
   const char *name = address + strlen(INPROC_PREFIX);
-  lplugin *p = NULL;
-  for (size_t i = 0; i < l->count && p == NULL; i++) {
-    if (l->plugins[i].def != NULL && strcmp(l->plugins[i].m->name, name) == 0) {
-      p = &l->plugins[i];
+  const char *slash = strchr(name, '/');
+  size_t name_len = slash != NULL ? (size_t)(slash - name) : strlen(name);
+  unsigned long generation = 0;
+  if (slash != NULL) {
+    char *end = NULL;
+    generation = strtoul(slash + 1, &end, 10);
+    if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || generation == 0) {
+      return NULL;
     }
   }
+  for (size_t i = 0; i < l->count; i++) {
+    lplugin *p = &l->plugins[i];
+    if (p->def == NULL || strlen(p->m->name) != name_len ||
+        strncmp(p->m->name, name, name_len) != 0) {
+      continue;
+    }
+    linstance *both[2] = {p->cur, p->next};
+    for (size_t k = 0; k < 2; k++) {
+      if (both[k] != NULL && both[k]->generation == generation) {
+        return both[k];
+      }
+    }
+  }
+  return NULL;
+}
+
+/* The router's connector: "inproc:<name>[/<generation>]", while that
+ * instance of the launcher's plugin <name> serves. */
+static int connect_plugin(const char *address, cp_client **out, void *user) {
+  cp_launcher *l = user;
   pthread_mutex_lock(&l->mu);
-  int rc = linproc_connect_locked(l, p, out);
+  int rc = linproc_connect_locked(instance_at_locked(l, address), out);
   pthread_mutex_unlock(&l->mu);
   return rc;
 }

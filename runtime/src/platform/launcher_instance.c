@@ -173,8 +173,18 @@ linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
   in->generation = p->generations++;
   pthread_mutex_unlock(&p->l->mu);
   if (p->def != NULL) {
-    /* In process: no executable, environment or supervisor. */
-    *rc = allow_manifest_types(in, err, errlen);
+    /* In process: no executable, environment or supervisor; `path` names
+     * another compiled-in plugin to run in its place. */
+    in->def = path != NULL ? lplugin_find_in_process(p->l, path) : p->def;
+    if (in->def == NULL) {
+      snprintf(err, errlen,
+               "plugin %s: no in-process plugin \"%s\" is compiled into this "
+               "host",
+               p->m->name, path);
+      *rc = CP_ENOTFOUND;
+    } else {
+      *rc = allow_manifest_types(in, err, errlen);
+    }
   } else {
     in->path = strdup(path != NULL ? path : p->m->path);
     *rc = in->path == NULL ? CP_ENOMEM : prepare(in, err, errlen);

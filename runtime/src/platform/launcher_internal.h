@@ -63,8 +63,10 @@ typedef struct linstance {
   int start_rc;
   char start_err[LAUNCHER_REASON_MAX + 1];
   /* An in-process plugin's instance (p->def set): no process, no
-   * supervisor; its server (reached over socketpairs only) and runtime.
-   * Set by its start, read by connectors under l->mu. */
+   * supervisor; the compiled-in plugin it runs (a replacement may run
+   * another), its server (reached over socketpairs only) and runtime.
+   * server is set by its start, read by connectors under l->mu. */
+  const cp_in_process_plugin *def;
   cp_server *server;
   cp_plugin_runtime *rt;
 } linstance;
@@ -76,7 +78,8 @@ typedef struct lplugin {
    * NULL for a process plugin. */
   const cp_in_process_plugin *def;
   /* l->mu */
-  linstance *cur; /* the instance whose state the plugin shows */
+  linstance *cur;  /* the instance whose state the plugin shows */
+  linstance *next; /* a replacement while it starts */
   cp_plugin_run_state state;
   char reason[LAUNCHER_REASON_MAX + 1];
   unsigned generations;     /* instances made so far */
@@ -145,10 +148,17 @@ void linstance_free(linstance *in);
 /* --- launcher.c --- */
 /* The plugin named `name`, or NULL. */
 lplugin *lplugin_find(cp_launcher *l, const char *name);
+/* The compiled-in plugin named `name` (cp_launcher_options.in_process), or
+ * NULL. */
+const cp_in_process_plugin *lplugin_find_in_process(const cp_launcher *l,
+                                                    const char *name);
 
 /* --- launcher_plugin.c --- */
 /* Sets state and reason (l->mu not held). */
 void lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason);
+/* The same, when `in` is its plugin's current instance (a replacement
+ * starting, or a replaced one stopping, changes nothing). */
+void lplugin_show(linstance *in, cp_plugin_run_state state, const char *reason);
 /* An instance's supervisor changed state. */
 void lplugin_on_state(linstance *in, sup_state state, const char *reason,
                       const proc_endpoint *endpoint);
@@ -179,9 +189,10 @@ int linproc_start(linstance *in, char *err, size_t errlen);
 void linproc_stop(linstance *in);
 /* Frees what the instance's start made (after stop). */
 void linproc_free(linstance *in);
-/* A new client connected to the server of the running in-process plugin
- * `name` (l->mu held). 0, CP_ENOTFOUND or the error of cp_connection_pair. */
-int linproc_connect_locked(cp_launcher *l, lplugin *p, cp_client **out);
+/* A new client connected to the server of in-process instance `in`
+ * (l->mu held): 0, CP_ENOTFOUND (NULL, not serving) or the error of
+ * cp_connection_pair. */
+int linproc_connect_locked(linstance *in, cp_client **out);
 /* Installs the host router's connector for "inproc:<name>" addresses (when
  * the manifest has an in-process plugin), and removes it. */
 int linproc_install_connector(cp_launcher *l);

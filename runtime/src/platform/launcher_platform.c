@@ -100,21 +100,20 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
   }
   lplugin *p = NULL;
   int rc = begin(l, name, &p, err, errlen);
-  if (rc == 0 && p->def != NULL) {
-    /* Its code is the host's: nothing new to run. */
-    snprintf(err, errlen, "plugin %s: in-process plugins cannot be replaced",
-             p->m->name);
-    end(l, p);
-    return CP_EINVAL;
-  }
   if (rc != 0) {
     return rc;
   }
   linstance *in = linstance_new(p, path, &rc, err, errlen);
   if (in != NULL) {
+    pthread_mutex_lock(&l->mu);
+    p->next = in; /* the router may reach it before it is current */
+    pthread_mutex_unlock(&l->mu);
     rc = linstance_start(in, err, errlen);
     if (rc != 0) {
       /* The old instance never stopped serving. */
+      pthread_mutex_lock(&l->mu);
+      p->next = NULL;
+      pthread_mutex_unlock(&l->mu);
       linstance_free(in);
       in = NULL;
     }
@@ -129,7 +128,11 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
   pthread_mutex_lock(&l->mu);
   linstance *old = p->cur;
   p->cur = in;
-  if (old->launched) {
+  p->next = NULL;
+  if (in->def != NULL) {
+    p->def = in->def;
+  }
+  if (old->launched && old->sup != NULL) {
     p->restarts_before += sup_restart_count(old->sup);
   }
   p->state = CP_PLUGIN_RUNNING;

@@ -26,6 +26,17 @@ static void show_locked(linstance *in, cp_plugin_run_state state,
   }
 }
 
+void lplugin_show(linstance *in, cp_plugin_run_state state,
+                  const char *reason) {
+  pthread_mutex_lock(&in->p->l->mu);
+  bool current = in->p->cur == in;
+  show_locked(in, state, reason);
+  pthread_mutex_unlock(&in->p->l->mu);
+  if (current) {
+    lobserve_publish(in->p);
+  }
+}
+
 /* The process is gone (or going): so is its identity, and with it its
  * registrations; watchers of its services hear it now, not at a lease. */
 static void drop_identity(linstance *in, cp_plugin_run_state state,

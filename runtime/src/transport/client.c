@@ -162,6 +162,7 @@ void cp_client_release(cp_client *client) {
   }
   cp_client_async_stop(client);
   grpc_channel_destroy(client->channel);
+  cp_client_dialer_free(client->dialer);
   free(client->interceptors);
   cp_exec_destroy(&client->exec);
   pthread_cond_destroy(&client->chains_cv);

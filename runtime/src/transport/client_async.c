@@ -156,9 +156,8 @@ static cp_async_call *new_call(cp_client *c, cp_unary_done_fn done,
 /* Creates the gRPC call and starts its one batch (client->mu held). */
 static int start_batch(cp_client *c, cp_async_call *a) {
   grpc_slice path = grpc_slice_from_static_string(a->inv->method->path);
-  a->gcall = grpc_channel_create_call(
-      c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->async_cq, path, NULL,
-      cp_grpc_deadline(a->inv->deadline_ns), NULL);
+  a->gcall = cp_client_open_call(c, NULL, c->async_cq, path,
+                                 cp_grpc_deadline(a->inv->deadline_ns));
   if (a->gcall == NULL) {
     return CP_ENOMEM;
   }

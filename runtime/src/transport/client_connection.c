@@ -33,8 +33,17 @@ int cp_client_create_from_connection(cp_client **out, int fd,
     return rc;
   }
   grpc_init();
+  grpc_channel *channel = cp_channel_over_connection(fd, &o);
+  if (channel == NULL) {
+    grpc_shutdown();
+    return CP_ENOMEM;
+  }
+  return cp_client_from_channel(out, &o, channel);
+}
+
+grpc_channel *cp_channel_over_connection(int fd, const cp_client_options *o) {
   grpc_arg args[3];
-  grpc_channel_args chargs = {cp_client_message_args(&o, args), args};
+  grpc_channel_args chargs = {cp_client_message_args(o, args), args};
   args[chargs.num_args].type = GRPC_ARG_STRING;
   args[chargs.num_args].key = GRPC_ARG_DEFAULT_AUTHORITY;
   args[chargs.num_args].value.string = INPROC_TARGET;
@@ -45,9 +54,5 @@ int cp_client_create_from_connection(cp_client **out, int fd,
   grpc_channel *channel =
       grpc_channel_create_from_fd(INPROC_TARGET, fd, creds, &chargs);
   grpc_channel_credentials_release(creds);
-  if (channel == NULL) {
-    grpc_shutdown();
-    return CP_ENOMEM;
-  }
-  return cp_client_from_channel(out, &o, channel);
+  return channel;
 }

@@ -13,6 +13,7 @@
 
 typedef struct cp_async_call cp_async_call;
 typedef struct cp_async_chain cp_async_chain;
+typedef struct cp_client_dialer cp_client_dialer;
 
 typedef struct cp_client_interceptor_entry {
   cp_client_interceptor_fn fn;
@@ -21,7 +22,9 @@ typedef struct cp_client_interceptor_entry {
 } cp_client_interceptor_entry;
 
 struct cp_client {
+  /* Replaced only for a dialing client, under its dialer's lock. */
   grpc_channel *channel;
+  cp_client_dialer *dialer; /* NULL unless cp_client_create_dialing */
   cp_client_options opts;
   cp_client_interceptor_entry *interceptors;
   size_t interceptor_count;
@@ -212,6 +215,22 @@ int cp_client_check_options(const cp_client_options *opts,
 size_t cp_client_message_args(const cp_client_options *o, grpc_arg *args);
 int cp_client_from_channel(cp_client **out, const cp_client_options *o,
                            grpc_channel *channel);
+
+/* client_connection.c: a channel over the connected, prepared socket `fd`
+ * (cp_connection_fd_prepare), owning it in every case; NULL when out of
+ * memory. Needs a grpc_init. */
+grpc_channel *cp_channel_over_connection(int fd, const cp_client_options *o);
+
+/* Opens a call on the client's channel (every call of a client goes through
+ * here). A dialing client (client_dialing.c) first replaces a connection
+ * the server has closed with a new one. NULL when out of memory. */
+grpc_call *cp_client_open_call(cp_client *c, grpc_call *parent,
+                               grpc_completion_queue *cq, grpc_slice path,
+                               gpr_timespec deadline);
+
+/* Frees a dialing client's dialer (its connection's channel is the
+ * client's, destroyed by the caller). NULL allowed. */
+void cp_client_dialer_free(cp_client_dialer *d);
 
 /* Converts a CLOCK_MONOTONIC deadline to gRPC's deadline type. */
 gpr_timespec cp_grpc_deadline(int64_t deadline_ns);

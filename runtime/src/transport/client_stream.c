@@ -94,9 +94,8 @@ cp_client_stream *cp_client_stream_alloc(cp_client *client,
   grpc_metadata_array_init(&s->trailing_md);
   s->cq = grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice path = grpc_slice_from_static_string(method->path);
-  s->gcall = grpc_channel_create_call(
-      client->channel, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq, path, NULL,
-      cp_grpc_deadline(deadline_ns), NULL);
+  s->gcall = cp_client_open_call(client, NULL, s->cq, path,
+                                 cp_grpc_deadline(deadline_ns));
   return s;
 }
 

@@ -502,9 +502,8 @@ int cp_astream_attempt_start(cp_invocation *inv, cp_client_stream *s,
     grpc_slice path = grpc_slice_from_static_string(s->method->path);
     s->gcall = (request != NULL && a->request == NULL)
                    ? NULL
-                   : grpc_channel_create_call(
-                         c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->async_cq,
-                         path, NULL, cp_grpc_deadline(inv->deadline_ns), NULL);
+                   : cp_client_open_call(c, NULL, c->async_cq, path,
+                                         cp_grpc_deadline(inv->deadline_ns));
     if (s->gcall == NULL) {
       cp_status_set(&inv->status, CP_STATUS_RESOURCE_EXHAUSTED,
                     "out of memory");

@@ -89,9 +89,8 @@ int cp_transport_unary(cp_invocation *inv) {
   }
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice path = grpc_slice_from_static_string(inv->method->path);
-  grpc_call *call = grpc_channel_create_call(
-      c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path, NULL,
-      cp_grpc_deadline(inv->deadline_ns), NULL);
+  grpc_call *call = cp_client_open_call(c, NULL, cq, path,
+                                        cp_grpc_deadline(inv->deadline_ns));
   int tag_storage;
   grpc_call_error err = cp_unary_batch_start(&b, call, inv, &tag_storage);
   if (err == GRPC_CALL_OK) {

@@ -176,11 +176,9 @@ void fwd_op_send_message(grpc_op *op, grpc_byte_buffer *message) {
 void fwd_open_target(cp_forward *f) {
   cp_call *call = f->call;
   f->path_slice = grpc_slice_from_copied_string(f->path);
-  f->out = grpc_channel_create_call(
-      f->target->channel, call->gcall, GRPC_PROPAGATE_DEFAULTS, call->cq->cq,
-      f->path_slice, NULL,
-      cp_grpc_deadline(f->deadline_ns), /* infinite for CP_DEADLINE_NONE */
-      NULL);
+  f->out = cp_client_open_call(
+      f->target, call->gcall, call->cq->cq, f->path_slice,
+      cp_grpc_deadline(f->deadline_ns)); /* infinite for CP_DEADLINE_NONE */
   if (f->out == NULL) {
     fwd_destroy_buffer(&f->req.held);
     cp_status_set(&call->status, CP_STATUS_UNAVAILABLE,
