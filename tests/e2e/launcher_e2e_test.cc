@@ -499,6 +499,87 @@ TEST_F(LauncherTest, ReplaceUnderLoadFailsNoCall) {
          secs, secs > 0 ? (double)during / secs : 0.0, failed.load());
 }
 
+// Plugins added at run time are checked like the manifest's, then started,
+// routed, listed, metered and stopped like them.
+TEST_F(LauncherTest, AddedAtRunTimeTheyServeAndStopLikeTheOthers) {
+  ASSERT_EQ(0, CreateAndStart({LoggerEntry()})) << err_;
+  // Api needs storage, which is not there yet.
+  EXPECT_EQ(CP_EINVAL,
+            cp_launcher_add(launcher_, ApiEntry().c_str(), err_, sizeof err_));
+  EXPECT_NE(nullptr, strstr(err_, "\"storage\"")) << err_;
+  ASSERT_EQ(
+      0, cp_launcher_add(launcher_, StorageEntry().c_str(), err_, sizeof err_))
+      << err_;
+  ASSERT_EQ(0,
+            cp_launcher_add(launcher_, ApiEntry().c_str(), err_, sizeof err_))
+      << err_;
+  EXPECT_EQ(3u, cp_launcher_status(launcher_, nullptr, 0));
+  for (const char *name : {"storage", "api"}) {
+    cp_plugin_status st = Status(name);
+    EXPECT_EQ(CP_PLUGIN_RUNNING, st.state) << name << ": " << st.reason;
+    EXPECT_EQ(CP_PLUGIN_HEALTH_HEALTHY, st.health) << name;
+  }
+  cp_status st;
+  cp_status_clear(&st);
+  EXPECT_FALSE(Shorten("https://example.com/added", &st).empty())
+      << cp_status_code_name(st.code) << ": " << st.message;
+  EXPECT_NE(std::string::npos,
+            Metrics().find("cplugin_plugin_up{plugin=\"api\"} 1"));
+  cp_registry_endpoint ep;
+  ASSERT_EQ(
+      0, cp_registry_resolve(cp_host_registry(host_), "storage", nullptr, &ep));
+  EXPECT_STREQ(Status("storage").runtime_id, ep.provider_id);
+
+  // Refused, nothing changed: a taken name, bad JSON (with its position),
+  // an unknown key, an in-process plugin the host does not have.
+  EXPECT_EQ(CP_EEXIST, cp_launcher_add(launcher_, StorageEntry().c_str(), err_,
+                                       sizeof err_));
+  EXPECT_NE(nullptr, strstr(err_, "exists already")) << err_;
+  EXPECT_EQ(CP_EINVAL,
+            cp_launcher_add(launcher_, "{\"name\": ", err_, sizeof err_));
+  EXPECT_NE(nullptr, strstr(err_, "<entry>:1:")) << err_;
+  EXPECT_EQ(CP_EINVAL,
+            cp_launcher_add(launcher_,
+                            "{\"name\": \"x\", \"path\": \"/bin/true\", "
+                            "\"restrat\": {}}",
+                            err_, sizeof err_));
+  EXPECT_NE(nullptr, strstr(err_, "restrat")) << err_;
+  EXPECT_EQ(CP_EINVAL,
+            cp_launcher_add(launcher_,
+                            "{\"name\": \"x\", \"in_process\": \"nothing\"}",
+                            err_, sizeof err_));
+  EXPECT_NE(nullptr, strstr(err_, "nothing")) << err_;
+  EXPECT_EQ(CP_EINVAL, cp_launcher_add(launcher_, nullptr, err_, sizeof err_));
+  EXPECT_EQ(3u, cp_launcher_status(launcher_, nullptr, 0));
+
+  // One that cannot start stays listed, FAILED, the others untouched.
+  EXPECT_NE(0, cp_launcher_add(
+                   launcher_,
+                   Entry("ghost", "/nonexistent/ghost", "ghost", "").c_str(),
+                   err_, sizeof err_));
+  EXPECT_NE(nullptr, strstr(err_, "/nonexistent/ghost")) << err_;
+  EXPECT_EQ(CP_PLUGIN_FAILED, Status("ghost").state);
+  EXPECT_EQ(4u, cp_launcher_status(launcher_, nullptr, 0));
+  EXPECT_EQ(CP_PLUGIN_RUNNING, Status("api").state);
+
+  // Stop: the added ones first, nothing left running.
+  std::vector<pid_t> pids;
+  for (const char *name : {"logger", "storage", "api"}) {
+    pids.push_back(Status(name).pid);
+  }
+  cp_launcher_stop(launcher_);
+  for (const char *name : {"logger", "storage", "api"}) {
+    EXPECT_EQ(CP_PLUGIN_STOPPED, Status(name).state) << name;
+  }
+  for (pid_t pid : pids) {
+    EXPECT_FALSE(Alive(pid)) << pid;
+  }
+  EXPECT_EQ(
+      CP_ESTATE,
+      cp_launcher_add(launcher_, Entry("late", Logger(), "late", "").c_str(),
+                      err_, sizeof err_));
+}
+
 TEST_F(LauncherTest, ACycleIsRefusedNamingIt) {
   EXPECT_EQ(CP_EINVAL, Create({Entry("a", Logger(), "alpha", "beta"),
                                Entry("b", Storage(), "beta", "alpha")}));

@@ -4,7 +4,9 @@ admin service of urlshortener-host (key from CPLUGIN_ADMIN_KEY, no
 manifest). Admin/Status with the key answers the host's version and no
 plugins; without a key or with a wrong one UNAUTHENTICATED; with the
 runtime token of an identity whose handshake presented the admin key
-PERMISSION_DENIED; RemovePlugin without managed plugins FAILED_PRECONDITION;
+PERMISSION_DENIED; RemovePlugin and AddPlugin without managed plugins
+FAILED_PRECONDITION, AddPlugin without a key UNAUTHENTICATED and with an
+entry that does not parse INVALID_ARGUMENT;
 Admin/Watch streams connectplugin.v1.WatchServiceEvent (UNAVAILABLE for a
 type nobody provides) and refuses a call without the key.
 
@@ -60,6 +62,8 @@ def main():
                        admin_pb2.StatusResponse)
         remove = unary("RemovePlugin", admin_pb2.RemovePluginRequest,
                        admin_pb2.RemovePluginResponse)
+        add = unary("AddPlugin", admin_pb2.AddPluginRequest,
+                    admin_pb2.AddPluginResponse)
         watch = channel.unary_stream(
             ADMIN + "Watch",
             request_serializer=admin_pb2.WatchRequest.SerializeToString,
@@ -104,6 +108,23 @@ def main():
                     grpc.StatusCode.FAILED_PRECONDITION,
                     lambda: remove(admin_pb2.RemovePluginRequest(name="api"),
                                    metadata=key, timeout=timeout))
+
+        entry = '{"name": "audit", "path": "/bin/true"}'
+        expect_code(failures, "AddPlugin without managed plugins",
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    lambda: add(admin_pb2.AddPluginRequest(name="audit",
+                                                           entry=entry),
+                                metadata=key, timeout=timeout))
+        expect_code(failures, "AddPlugin without a key",
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    lambda: add(admin_pb2.AddPluginRequest(name="audit",
+                                                           entry=entry),
+                                timeout=timeout))
+        expect_code(failures, "AddPlugin with a broken entry",
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    lambda: add(admin_pb2.AddPluginRequest(
+                        name="audit", entry='{"name": "audit", "path": '),
+                        metadata=key, timeout=timeout))
 
         stream = watch(admin_pb2.WatchRequest(service_type="nobody"),
                        metadata=key, timeout=timeout)

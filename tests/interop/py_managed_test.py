@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The managed mode, black-box, with clients this project did not write:
-urlshortener-host --manifest launches the URL shortener's three plugins;
-Python grpcio shortens a URL through the api plugin's socket, watches
+urlshortener-host --manifest launches the URL shortener's logger and
+storage plugins (the given manifest without api); Python grpcio adds api
+with Admin/AddPlugin (its entry from the manifest; a second add is
+ALREADY_EXISTS, an entry named otherwise INVALID_ARGUMENT), shortens a URL through the api plugin's socket, watches
 "storage" with an identity of its own, kills the storage plugin with
 SIGKILL and sees it go UNAVAILABLE and come back AVAILABLE under a new
 provider, uses it again, then kills the host with SIGKILL: no plugin
@@ -18,12 +20,61 @@ import tempfile
 import threading
 import time
 
+import json
+
 import grpc
 
 from hostproc import generate_host_protos
 from waiting import LineReader, WaitTimeout, next_item, wait_exit
 
 COOKIE = ("CONNECT_PLUGIN", "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e")
+ADMIN_KEY = "python-managed-admin-key-0123456789"
+
+
+def split_manifest(manifest, out):
+    """Writes `manifest` without its api entry to `out` (paths made
+    absolute) and returns that entry as JSON text."""
+    with open(manifest) as f:
+        m = json.load(f)
+    base = os.path.dirname(os.path.abspath(manifest))
+    for p in m["plugins"]:
+        p["path"] = os.path.normpath(os.path.join(base, p["path"]))
+    api = [p for p in m["plugins"] if p["name"] == "api"][0]
+    m["plugins"] = [p for p in m["plugins"] if p["name"] != "api"]
+    path = os.path.join(out, "manifest.json")
+    with open(path, "w") as f:
+        json.dump(m, f)
+    return path, json.dumps(api)
+
+
+def add_api(address, entry, admin_pb2, failures):
+    """Adds api through the admin service; returns (endpoint, pid)."""
+    ch = grpc.insecure_channel(address)
+    add = ch.unary_unary(
+        "/cplugin.admin.v1.Admin/AddPlugin",
+        request_serializer=admin_pb2.AddPluginRequest.SerializeToString,
+        response_deserializer=admin_pb2.AddPluginResponse.FromString)
+    key = [("x-api-key", ADMIN_KEY)]
+    reply = add(admin_pb2.AddPluginRequest(name="api", entry=entry),
+                metadata=key, timeout=120)
+    st = reply.plugin
+    print("AddPlugin api ->", admin_pb2.PluginState.Name(st.state), st.pid,
+          st.endpoint)
+    if st.state != admin_pb2.PLUGIN_STATE_RUNNING or st.pid <= 0:
+        failures.append("AddPlugin: api not running: %s" % st)
+    for name, want in (("api", grpc.StatusCode.ALREADY_EXISTS),
+                       ("api2", grpc.StatusCode.INVALID_ARGUMENT)):
+        try:
+            add(admin_pb2.AddPluginRequest(name=name, entry=entry),
+                metadata=key, timeout=120)
+            failures.append("AddPlugin %s: accepted" % name)
+        except grpc.RpcError as e:
+            print("AddPlugin %s ->" % name, e.code(), e.details())
+            if e.code() != want:
+                failures.append("AddPlugin %s: %s, want %s" %
+                                (name, e.code(), want))
+    ch.close()
+    return st.endpoint, st.pid
 
 
 def field1(data):
@@ -86,10 +137,15 @@ def main():
     host_bin, manifest, proto_root = sys.argv[1:4]
     out = tempfile.mkdtemp()
     generate_host_protos(proto_root, out)
+    subprocess.run(["protoc", "-I" + proto_root, "--python_out=" + out,
+                    "cplugin/admin/v1/admin.proto"], check=True)
     from plugin.v1 import handshake_pb2, registry_pb2
+    from cplugin.admin.v1 import admin_pb2
 
     failures = []
-    proc = subprocess.Popen([host_bin, "--manifest", manifest],
+    manifest, api_entry = split_manifest(manifest, out)
+    proc = subprocess.Popen([host_bin, "--manifest", manifest,
+                             "--admin-key", ADMIN_KEY],
                             stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     reader = LineReader(proc.stdout, "urlshortener-host")
@@ -104,8 +160,10 @@ def main():
             elif parts[0] == "LISTENING":
                 address = parts[1]
         print("launched:", plugins)
-        if sorted(plugins) != ["api", "logger", "storage"]:
-            raise SystemExit("expected three plugins, got %r" % plugins)
+        if sorted(plugins) != ["logger", "storage"]:
+            raise SystemExit("expected logger and storage, got %r" % plugins)
+        endpoint, pid = add_api(address, api_entry, admin_pb2, failures)
+        plugins["api"] = (endpoint, pid)
 
         api = plugins["api"][0]
         code = shorten(api, "https://example.com/py-managed")

@@ -20,10 +20,14 @@ static const char kUsageStatus[] =
 
 static const char kUsagePlugins[] =
     "usage: cpluginctl plugins add|remove|replace|restart NAME --host ADDR\n"
-    "                          [--api-key KEY] [--path P] [--timeout-ms MS]\n"
+    "                          [--api-key KEY] [--path P] [--entry FILE]\n"
+    "                          [--timeout-ms MS]\n"
     "  remove   drain and stop the plugin; it stays listed, STOPPED\n"
-    "  add      start a removed or stopped plugin again: a replace, so it\n"
-    "           also replaces a running one\n"
+    "  add      with --entry FILE: add a plugin the manifest does not list\n"
+    "           (FILE holds its entry, a JSON object in the manifest's\n"
+    "           format, named NAME) and start it; without: start a removed\n"
+    "           or stopped plugin again (a replace, so it also replaces a\n"
+    "           running one)\n"
     "  replace  start a new process (--path P, default the manifest's\n"
     "           executable) under a new identity, blue-green, then stop the\n"
     "           old one\n"
@@ -115,16 +119,17 @@ typedef struct cmd_shape {
   size_t optional_positionals;
   bool path;
   bool count;
+  bool entry;
 } cmd_shape;
 
 static const cmd_shape kShapes[] = {
-    [CTL_ADMIN_STATUS] = {"status", 0, 0, false, false},
-    [CTL_ADMIN_PLUGIN_ADD] = {"add", 1, 0, true, false},
-    [CTL_ADMIN_PLUGIN_REMOVE] = {"remove", 1, 0, false, false},
-    [CTL_ADMIN_PLUGIN_REPLACE] = {"replace", 1, 0, true, false},
-    [CTL_ADMIN_PLUGIN_RESTART] = {"restart", 1, 0, false, false},
-    [CTL_ADMIN_REGISTRY_LIST] = {"list", 0, 1, false, false},
-    [CTL_ADMIN_WATCH] = {"watch", 1, 0, false, true},
+    [CTL_ADMIN_STATUS] = {"status", 0, 0, false, false, false},
+    [CTL_ADMIN_PLUGIN_ADD] = {"add", 1, 0, true, false, true},
+    [CTL_ADMIN_PLUGIN_REMOVE] = {"remove", 1, 0, false, false, false},
+    [CTL_ADMIN_PLUGIN_REPLACE] = {"replace", 1, 0, true, false, false},
+    [CTL_ADMIN_PLUGIN_RESTART] = {"restart", 1, 0, false, false, false},
+    [CTL_ADMIN_REGISTRY_LIST] = {"list", 0, 1, false, false, false},
+    [CTL_ADMIN_WATCH] = {"watch", 1, 0, false, true, false},
 };
 
 /* Finds the command from argv[0] (and argv[1] for plugins and registry);
@@ -181,6 +186,7 @@ static int apply_option(ctl_admin_args *out, const cmd_shape *shape, int argc,
   bool known = strcmp(name, "--host") == 0 || strcmp(name, "--api-key") == 0 ||
                strcmp(name, "--timeout-ms") == 0 ||
                (shape->path && strcmp(name, "--path") == 0) ||
+               (shape->entry && strcmp(name, "--entry") == 0) ||
                (shape->count && strcmp(name, "--count") == 0);
   if (!known) {
     return FAIL(err, err_len, "unknown option \"%s\"", name);
@@ -216,6 +222,11 @@ static int apply_option(ctl_admin_args *out, const cmd_shape *shape, int argc,
       return FAIL(err, err_len, "--path: 1..4096 bytes");
     }
     out->path = v;
+  } else if (strcmp(name, "--entry") == 0) {
+    if (v[0] == '\0' || strlen(v) > 4096) {
+      return FAIL(err, err_len, "--entry: 1..4096 bytes");
+    }
+    out->entry = v;
   } else {
     if (!parse_u64(v, 1, 1000000, &u)) {
       return FAIL(err, err_len, "--count: 1..1000000");
@@ -271,6 +282,10 @@ int ctl_parse_admin(int argc, char **argv, const char *env_key,
       return FAIL(err, err_len, "TYPE: 1..128 printable bytes, no spaces");
     }
     out->type = pos[0];
+  }
+  if (out->entry != NULL && out->path != NULL) {
+    return FAIL(err, err_len,
+                "--entry and --path: the entry names its own executable");
   }
   if (out->host == NULL) {
     return FAIL(err, err_len, "--host is required");

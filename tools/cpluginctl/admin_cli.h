@@ -5,6 +5,7 @@
  *
  *   status   --host ADDR [--api-key KEY] [--timeout-ms MS]
  *   plugins  add|remove|replace|restart NAME [--path P] (path: add, replace)
+ *            [--entry FILE] (add: a plugin the manifest does not list)
  *   registry list [TYPE]
  *   watch    TYPE [--count N]
  *
@@ -25,7 +26,9 @@ extern "C" {
 
 typedef enum ctl_admin_cmd {
   CTL_ADMIN_STATUS = 0,
-  CTL_ADMIN_PLUGIN_ADD, /* = replace: starts a removed plugin again */
+  /* With --entry: AddPlugin; without: a replace (starts a removed plugin
+   * again). */
+  CTL_ADMIN_PLUGIN_ADD,
   CTL_ADMIN_PLUGIN_REMOVE,
   CTL_ADMIN_PLUGIN_REPLACE,
   CTL_ADMIN_PLUGIN_RESTART,
@@ -45,6 +48,7 @@ typedef struct ctl_admin_args {
   const char *api_key; /* required (option or environment) */
   const char *name;    /* plugins: the plugin */
   const char *path;    /* add, replace: NULL = the manifest's executable */
+  const char *entry;   /* add: a file with the new plugin's entry, or NULL */
   const char *type;    /* registry list: NULL = every type; watch: required */
   uint64_t count;      /* watch: stop after this many events; 0 = never */
   uint32_t timeout_ms; /* per call; watch: 0 = none (the default) */

@@ -1,9 +1,11 @@
 /* The admin commands (admin_cli.h): one call to the host's admin service
  * (cplugin.admin.v1.Admin) with the API key in x-api-key, its answer on
  * stdout, its error status on stderr. */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +104,62 @@ static int run_status(cp_client *c, const cp_call_options *o) {
   return CTL_EXIT_OK;
 }
 
+/* The entry file of plugins add, at most 64 KiB (the host's request cap):
+ * a NUL-terminated copy to free, or NULL with the reason printed. */
+static char *read_entry(const char *path) {
+  enum { ENTRY_MAX = 64 * 1024 };
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    fprintf(stderr, "cpluginctl: --entry %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  char *text = malloc(ENTRY_MAX + 1);
+  size_t n = text != NULL ? fread(text, 1, ENTRY_MAX + 1, f) : 0;
+  bool failed = text == NULL || ferror(f) != 0;
+  fclose(f);
+  if (failed || n > ENTRY_MAX) {
+    fprintf(stderr, "cpluginctl: --entry %s: %s\n", path,
+            failed ? "cannot read it" : "larger than 64 KiB");
+    free(text);
+    return NULL;
+  }
+  text[n] = '\0';
+  return text;
+}
+
+static int run_add(cp_client *c, const cp_call_options *o,
+                   const ctl_admin_args *a) {
+  char *entry = read_entry(a->entry);
+  if (entry == NULL) {
+    return CTL_EXIT_FAILED;
+  }
+  Cplugin__Admin__V1__AddPluginRequest req =
+      CPLUGIN__ADMIN__V1__ADD_PLUGIN_REQUEST__INIT;
+  req.name = (char *)a->name;
+  req.entry = entry;
+  Cplugin__Admin__V1__AddPluginResponse *resp = NULL;
+  cp_status st;
+  cp_status_clear(&st);
+  int rc =
+      cp_cplugin__admin__v1__admin__add_plugin__call(c, &req, &resp, o, &st);
+  free(entry);
+  if (rc != 0) {
+    print_rpc_error("plugins add", rc, &st);
+    return CTL_EXIT_FAILED;
+  }
+  const Cplugin__Admin__V1__PluginStatus *p = resp->plugin;
+  printf("plugins add %s: ok (%s, pid %d, %s)\n", a->name,
+         p != NULL ? col(p->runtime_id) : "-", p != NULL ? (int)p->pid : 0,
+         p != NULL ? col(p->endpoint) : "-");
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+  return CTL_EXIT_OK;
+}
+
 static int run_change(cp_client *c, const cp_call_options *o,
                       const ctl_admin_args *a) {
+  if (a->cmd == CTL_ADMIN_PLUGIN_ADD && a->entry != NULL) {
+    return run_add(c, o, a);
+  }
   cp_status st;
   cp_status_clear(&st);
   int rc;

@@ -43,17 +43,21 @@
  * PERMISSION_DENIED. A call that reaches a handler without any identity (a
  * server without the interceptor, or an open rule) is UNAUTHENTICATED.
  * Admin principals are fully trusted: ReplacePlugin runs the executable the
- * request names, on the host, with the plugin's manifest environment.
+ * request names, on the host, with the plugin's manifest environment, and
+ * AddPlugin whatever its entry says (cp_launcher_add).
  *
  * Errors of the plugin methods: no launcher set → FAILED_PRECONDITION "no
  * managed plugins"; the launcher's CP_ENOTFOUND (no such plugin, or no
  * executable at the path) → NOT_FOUND, CP_ESTATE →
- * FAILED_PRECONDITION, CP_EINVAL → INVALID_ARGUMENT, CP_ENOMEM and
+ * FAILED_PRECONDITION, CP_EINVAL → INVALID_ARGUMENT (also an AddPlugin
+ * entry whose name is not the request's), CP_EEXIST → ALREADY_EXISTS,
+ * CP_ENOMEM and
  * CP_ELIMIT → RESOURCE_EXHAUSTED, any other (a new process that failed to
- * start; the old one still serves) → ABORTED; the message is the
- * launcher's error text. Restart, Remove and Replace block for seconds:
- * they run on a worker pool of their own (cp_server_run_blocking), never on
- * a completion-queue thread.
+ * start; the old one still serves, an added one stays FAILED) → ABORTED;
+ * the message is the launcher's error text. Restart, Remove, Replace and
+ * Add block for seconds: they run on worker pools of their own
+ * (cp_server_run_blocking; one for Add, one for the others), never on a
+ * completion-queue thread.
  *
  * Thread safety: create, register and destroy from one thread;
  * cp_admin_set_launcher from any thread (it waits for the calls using the
@@ -81,8 +85,8 @@ typedef struct cp_admin_options {
    * cp_call_principal writes them. */
   const char *const *principals;
   size_t principal_count;
-  /* The pool of the blocking methods (NULL: 2 threads, 8 waiting; more
-   * wait as RESOURCE_EXHAUSTED). Copied. */
+  /* The pools of the blocking methods, each (NULL: 2 threads, 8 waiting;
+   * more are refused RESOURCE_EXHAUSTED). Copied. */
   const cp_worker_pool_options *pool;
 } cp_admin_options;
 
@@ -93,8 +97,8 @@ void cp_admin_options_init(cp_admin_options *opts);
 int cp_admin_create(cp_admin **out, const cp_admin_options *opts);
 
 /* Adds the Admin methods to `server` (before cp_server_start), caps their
- * requests at 64 KiB and puts Restart, Remove and Replace on the worker
- * pool. Once. Returns 0 or an error of cp_server_add_method,
+ * requests at 64 KiB and puts Restart, Remove, Replace and Add on the
+ * worker pools. Once. Returns 0 or an error of cp_server_add_method,
  * cp_server_limit_requests or cp_server_run_blocking. */
 int cp_admin_register(cp_admin *admin, cp_server *server);
 

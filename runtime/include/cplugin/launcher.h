@@ -225,6 +225,25 @@ size_t cp_launcher_status(cp_launcher *l, cp_plugin_status *out, size_t cap);
 int cp_launcher_plugin_status(cp_launcher *l, const char *name,
                               cp_plugin_status *out);
 
+/* Adds a plugin at run time: `entry_json` is one plugin entry in the
+ * manifest's format (an object as an item of "plugins", docs/manifest.md;
+ * a relative path is resolved against the manifest file's directory). It
+ * is refused, with nothing changed, when it does not parse or validate
+ * (CP_EINVAL; the error names the key, or the line and column), its name
+ * is taken (CP_EEXIST), an in-process entry names a plugin the host does
+ * not have (CP_EINVAL), the dependency graph with it would have a cycle or
+ * a startup requirement nobody provides (CP_EINVAL, naming them), the
+ * launcher has 256 plugins in all (CP_ELIMIT), or the
+ * launcher was not started or is stopping (CP_ESTATE). Otherwise it is
+ * listed from then on (after the manifest's plugins) and started as
+ * cp_launcher_start starts each plugin; returns 0 once it is RUNNING, or
+ * the start's error with the plugin left FAILED (cp_launcher_replace may
+ * start it later). An added plugin is supervised, removed, replaced and
+ * stopped (first, as it started last) like the manifest's own. Adds run
+ * one at a time; any thread, after start returned. */
+int cp_launcher_add(cp_launcher *l, const char *entry_json, char *err,
+                    size_t errlen);
+
 /* Removes plugin `name` from service: the registry stops routing to it
  * (watchers of its services are told it is unavailable), it gets
  * PluginControl/Shutdown so the calls under way finish within

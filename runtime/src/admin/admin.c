@@ -129,18 +129,23 @@ int cp_admin_register(cp_admin *admin, cp_server *server) {
       .on_replace_plugin = admin_on_replace,
       .on_list_registry = admin_on_list_registry,
       .on_watch = admin_on_watch,
+      .on_add_plugin = admin_on_add,
   };
   int rc = cp_cplugin__admin__v1__admin__register(server, &handlers, admin);
   if (rc == 0) {
     rc =
         cp_server_limit_requests(server, ADMIN_PREFIX, ADMIN_MAX_REQUEST_BYTES);
   }
-  /* One pool for the three changes, which block on the launcher for up
-   * to a plugin's start and stop timeouts: the prefix matches exactly
-   * RestartPlugin, RemovePlugin and ReplacePlugin (Status, ListRegistry
-   * and Watch do not block). */
+  /* The changes block on the launcher for up to a plugin's start and stop
+   * timeouts: one pool for RestartPlugin, RemovePlugin and ReplacePlugin
+   * (the prefix matches exactly those), one for AddPlugin (the launcher
+   * runs adds one at a time). Status, ListRegistry and Watch do not
+   * block. */
   if (rc == 0) {
     rc = cp_server_run_blocking(server, ADMIN_PREFIX "Re", &admin->pool);
+  }
+  if (rc == 0) {
+    rc = cp_server_run_blocking(server, ADMIN_PREFIX "AddPlugin", &admin->pool);
   }
   if (rc == 0) {
     admin->registered = true;

@@ -44,6 +44,10 @@ cp_status_code admin_on_remove(
 cp_status_code admin_on_replace(
     cp_call *call, const Cplugin__Admin__V1__ReplacePluginRequest *req,
     Cplugin__Admin__V1__ReplacePluginResponse *resp, void *user);
+cp_status_code admin_on_add(cp_call *call,
+                            const Cplugin__Admin__V1__AddPluginRequest *req,
+                            Cplugin__Admin__V1__AddPluginResponse *resp,
+                            void *user);
 cp_status_code admin_on_list_registry(
     cp_call *call, const Cplugin__Admin__V1__ListRegistryRequest *req,
     Cplugin__Admin__V1__ListRegistryResponse *resp, void *user);

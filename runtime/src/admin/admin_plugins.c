@@ -9,6 +9,7 @@
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "cplugin/version.h"
+#include "platform/manifest.h"
 
 /* A path for the launcher to exec; longer is not a file name. */
 #define ADMIN_PATH_MAX 4096
@@ -140,6 +141,9 @@ static cp_status_code launcher_error(cp_call *call, int rc, const char *err) {
     case CP_EINVAL:
       code = CP_STATUS_INVALID_ARGUMENT;
       break;
+    case CP_EEXIST:
+      code = CP_STATUS_ALREADY_EXISTS;
+      break;
     case CP_ENOMEM:
     case CP_ELIMIT:
       code = CP_STATUS_RESOURCE_EXHAUSTED;
@@ -153,21 +157,53 @@ static cp_status_code launcher_error(cp_call *call, int rc, const char *err) {
                        err[0] != '\0' ? err : cp_strerror(rc));
 }
 
-typedef enum change_kind { CHANGE_REMOVE, CHANGE_REPLACE } change_kind;
+typedef enum change_kind {
+  CHANGE_REMOVE,
+  CHANGE_REPLACE,
+  CHANGE_ADD
+} change_kind;
 
-/* The three changes: check, then the launcher, logged with who asked. */
+/* An added plugin's entry must be for the plugin the operator named (the
+ * launcher checks everything else). */
+static cp_status_code check_entry(cp_call *call, const char *name,
+                                  const char *entry) {
+  manifest *m = NULL;
+  char err[512] = "";
+  /* Any base directory: only the name is read here. */
+  int rc = manifest_parse_entry(entry, "/", &m, err, sizeof err);
+  if (rc != 0) {
+    return cp_call_error(call,
+                         rc == CP_ENOMEM ? CP_STATUS_RESOURCE_EXHAUSTED
+                                         : CP_STATUS_INVALID_ARGUMENT,
+                         "entry: %s", err);
+  }
+  cp_status_code code = CP_STATUS_OK;
+  if (strcmp(m->plugins[0].name, name) != 0) {
+    code = cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
+                         "entry: its name is \"%s\", not \"%s\"",
+                         m->plugins[0].name, name);
+  }
+  manifest_free(m);
+  return code;
+}
+
+/* The changes: check, then the launcher, logged with who asked. `arg` is
+ * the replacement's path (NULL: the manifest's) or the added entry. */
 static cp_status_code change(cp_admin *a, cp_call *call, change_kind kind,
                              const char *what, const char *name,
-                             const char *path) {
+                             const char *arg) {
   char principal[CP_PRINCIPAL_MAX + 1];
   cp_status_code code = admin_authorize(a, call, principal);
   if (code == CP_STATUS_OK) {
     code = check_name(call, name);
   }
-  if (code == CP_STATUS_OK && path != NULL &&
-      strnlen(path, ADMIN_PATH_MAX + 1) > ADMIN_PATH_MAX) {
+  if (code == CP_STATUS_OK && kind == CHANGE_REPLACE && arg != NULL &&
+      strnlen(arg, ADMIN_PATH_MAX + 1) > ADMIN_PATH_MAX) {
     code = cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                          "path: at most %d bytes", ADMIN_PATH_MAX);
+  }
+  if (code == CP_STATUS_OK && kind == CHANGE_ADD) {
+    code = check_entry(call, name, arg);
   }
   if (code != CP_STATUS_OK) {
     return code;
@@ -179,9 +215,18 @@ static cp_status_code change(cp_admin *a, cp_call *call, change_kind kind,
   cp_log(CP_LOG_INFO, "admin change", "action", what, "plugin", name,
          "principal", principal, CP_LOG_END);
   char err[1024] = "";
-  int rc = kind == CHANGE_REMOVE
-               ? cp_launcher_remove(l, name, err, sizeof err)
-               : cp_launcher_replace(l, name, path, err, sizeof err);
+  int rc;
+  switch (kind) {
+    case CHANGE_REMOVE:
+      rc = cp_launcher_remove(l, name, err, sizeof err);
+      break;
+    case CHANGE_REPLACE:
+      rc = cp_launcher_replace(l, name, arg, err, sizeof err);
+      break;
+    default:
+      rc = cp_launcher_add(l, arg, err, sizeof err);
+      break;
+  }
   launcher_put(a);
   if (rc != 0) {
     cp_log(CP_LOG_WARN, "admin change failed", "action", what, "plugin", name,
@@ -212,4 +257,28 @@ cp_status_code admin_on_replace(
   (void)resp;
   return change(user, call, CHANGE_REPLACE, "replace", req->name,
                 req->path[0] != '\0' ? req->path : NULL);
+}
+
+cp_status_code admin_on_add(cp_call *call,
+                            const Cplugin__Admin__V1__AddPluginRequest *req,
+                            Cplugin__Admin__V1__AddPluginResponse *resp,
+                            void *user) {
+  cp_status_code code =
+      change(user, call, CHANGE_ADD, "add", req->name, req->entry);
+  if (code != CP_STATUS_OK) {
+    return code;
+  }
+  /* Its status as it runs now (still listed: plugins are never dropped). */
+  cp_launcher *l = launcher_get(user);
+  if (l == NULL) {
+    return no_launcher(call);
+  }
+  cp_plugin_status st;
+  int rc = cp_launcher_plugin_status(l, req->name, &st);
+  launcher_put(user);
+  resp->plugin = rc == 0 ? plugin_message(call, &st) : NULL;
+  if (resp->plugin == NULL) {
+    return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  return CP_STATUS_OK;
 }

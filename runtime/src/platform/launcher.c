@@ -1,6 +1,7 @@
 /* The launcher's public API: creating it from a manifest, starting and
  * stopping its plugins in order, dispensing clients and status. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,13 +174,33 @@ static int load(cp_launcher *l, const cp_launcher_options *o, char *err,
       return CP_EINVAL;
     }
   }
-  l->count = m->plugins_count;
-  l->plugins = calloc(l->count + 1, sizeof *l->plugins);
-  l->order = calloc(l->count + 1, sizeof *l->order);
-  if (l->plugins == NULL || l->order == NULL) {
+  l->plugins = calloc(LAUNCHER_MAX_PLUGINS, sizeof *l->plugins);
+  l->order = calloc(LAUNCHER_MAX_PLUGINS, sizeof *l->order);
+  char dir[PATH_MAX];
+  rc = manifest_base_dir(o->manifest_path, dir, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  l->manifest_dir = strdup(dir);
+  if (l->plugins == NULL || l->order == NULL || l->manifest_dir == NULL) {
     return CP_ENOMEM;
   }
   return launcher_startup_order(m, l->order, err, errlen);
+}
+
+int lplugin_init(cp_launcher *l, size_t index, const manifest_plugin *m,
+                 char *err, size_t errlen) {
+  lplugin *p = &l->plugins[index];
+  p->l = l;
+  p->m = m;
+  if (m->in_process != NULL) {
+    p->def = lplugin_find_in_process(l, m->in_process);
+  }
+  p->state = CP_PLUGIN_PENDING;
+  snprintf(p->reason, sizeof p->reason, "not started");
+  int rc = 0;
+  p->cur = linstance_new(p, NULL, &rc, err, errlen);
+  return rc;
 }
 
 int cp_launcher_create(cp_launcher **out, cp_host *host,
@@ -204,6 +225,7 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
   pthread_mutex_init(&l->mu, NULL);
   pthread_mutex_init(&l->publish_mu, NULL);
   pthread_mutex_init(&l->probe_mu, NULL);
+  pthread_mutex_init(&l->add_mu, NULL);
   cp_cond_init_monotonic(&l->probe_cv);
   l->health_interval_ms = opts->health_interval_ms;
   l->health_misses = opts->health_misses;
@@ -221,16 +243,10 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
   if (rc == 0) {
     rc = make_socket_dir(l, opts->socket_dir, err, errlen);
   }
-  for (size_t i = 0; rc == 0 && i < l->count; i++) {
-    lplugin *p = &l->plugins[i];
-    p->l = l;
-    p->m = &l->manifest->plugins[i];
-    if (p->m->in_process != NULL) {
-      p->def = lplugin_find_in_process(l, p->m->in_process);
-    }
-    p->state = CP_PLUGIN_PENDING;
-    snprintf(p->reason, sizeof p->reason, "not started");
-    p->cur = linstance_new(p, NULL, &rc, err, errlen);
+  for (size_t i = 0; rc == 0 && i < l->manifest->plugins_count; i++) {
+    rc = lplugin_init(l, i, &l->manifest->plugins[i], err, errlen);
+    /* Counted once set up, also when that failed (destroy frees it). */
+    l->count = i + 1;
   }
   if (rc == 0) {
     lobserve_init(l);
@@ -271,6 +287,29 @@ static const char *unmet_requirement(cp_launcher *l, const lplugin *p) {
   return NULL;
 }
 
+int lplugin_start(cp_launcher *l, lplugin *p, char *err, size_t errlen) {
+  int rc;
+  const char *unmet = unmet_requirement(l, p);
+  if (unmet != NULL) {
+    snprintf(err, errlen,
+             "plugin %s: not started: no running provider of \"%s\"",
+             p->m->name, unmet);
+    lplugin_set(p, CP_PLUGIN_FAILED, err);
+    rc = CP_ENOTFOUND;
+  } else {
+    rc = linstance_start(p->cur, err, errlen);
+    if (rc != 0) {
+      /* Whatever the supervisor said last, the start failed. */
+      lplugin_set(p, CP_PLUGIN_FAILED, err);
+    }
+  }
+  if (rc != 0) {
+    cp_log(CP_LOG_ERROR, "plugin not started", "plugin", p->m->name, "error",
+           err, CP_LOG_END);
+  }
+  return rc;
+}
+
 static void append_line(char *err, size_t errlen, const char *line) {
   if (err == NULL || errlen == 0) {
     return;
@@ -288,35 +327,20 @@ int cp_launcher_start(cp_launcher *l, char *err, size_t errlen) {
   if (l == NULL || l->started) {
     return l == NULL ? CP_EINVAL : CP_ESTATE;
   }
-  l->started = true;
   int first_rc = 0;
+  pthread_mutex_lock(&l->add_mu); /* no add before the manifest's plugins */
+  l->started = true;
   for (size_t k = 0; k < l->count && !atomic_load(&l->stopping); k++) {
-    lplugin *p = &l->plugins[l->order[k]];
     char msg[LAUNCHER_REASON_MAX + 1] = "";
-    int rc;
-    const char *unmet = unmet_requirement(l, p);
-    if (unmet != NULL) {
-      snprintf(msg, sizeof msg,
-               "plugin %s: not started: no running provider of \"%s\"",
-               p->m->name, unmet);
-      lplugin_set(p, CP_PLUGIN_FAILED, msg);
-      rc = CP_ENOTFOUND;
-    } else {
-      rc = linstance_start(p->cur, msg, sizeof msg);
-      if (rc != 0) {
-        /* Whatever the supervisor said last, the start failed. */
-        lplugin_set(p, CP_PLUGIN_FAILED, msg);
-      }
-    }
+    int rc = lplugin_start(l, &l->plugins[l->order[k]], msg, sizeof msg);
     if (rc != 0) {
-      cp_log(CP_LOG_ERROR, "plugin not started", "plugin", p->m->name, "error",
-             msg, CP_LOG_END);
       append_line(err, errlen, msg);
       if (first_rc == 0) {
         first_rc = rc;
       }
     }
   }
+  pthread_mutex_unlock(&l->add_mu);
   int rc = lprobe_start(l);
   if (rc != 0 && first_rc == 0) {
     append_line(err, errlen, "cannot start the plugin health probe");
@@ -332,8 +356,10 @@ void cp_launcher_stop(cp_launcher *l) {
   l->stopped = true;
   atomic_store(&l->stopping, true);
   lprobe_stop(l);
-  /* Before cp_launcher_start nothing runs (and after a failed create the
-   * order may be incomplete). */
+  /* An add under way finishes first (its start is cut short), and none
+   * begins after. Before cp_launcher_start nothing runs (and after a
+   * failed create the order may be incomplete). */
+  pthread_mutex_lock(&l->add_mu);
   for (size_t k = l->started ? l->count : 0; k-- > 0;) {
     lplugin *p = &l->plugins[l->order[k]];
     pthread_mutex_lock(&l->mu);
@@ -343,6 +369,7 @@ void cp_launcher_stop(cp_launcher *l) {
       linstance_stop(in);
     }
   }
+  pthread_mutex_unlock(&l->add_mu);
 }
 
 static void remove_socket_dir(cp_launcher *l) {
@@ -376,10 +403,15 @@ void cp_launcher_destroy(cp_launcher *l) {
   free(l->order);
   free(l->host_url);
   free(l->in_process);
+  free(l->manifest_dir);
   manifest_free(l->manifest);
+  for (size_t i = 0; i < l->added_count; i++) {
+    manifest_free(l->added[i]);
+  }
   pthread_mutex_destroy(&l->mu);
   pthread_mutex_destroy(&l->publish_mu);
   pthread_mutex_destroy(&l->probe_mu);
+  pthread_mutex_destroy(&l->add_mu);
   pthread_cond_destroy(&l->probe_cv);
   free(l);
 }

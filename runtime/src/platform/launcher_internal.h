@@ -30,7 +30,11 @@ enum {
   LAUNCHER_TARGET_MAX = PROC_ADDRESS_MAX + 8,
   LAUNCHER_REASON_MAX = CP_LAUNCHER_TEXT_MAX,
   /* Clients dispensed for earlier TCP endpoints, kept until destroy. */
-  LAUNCHER_MAX_OLD_CLIENTS = 16
+  LAUNCHER_MAX_OLD_CLIENTS = 16,
+  /* The manifest's plugins and those added at run time, in all: the
+   * plugins array is allocated for that many once, so a plugin never
+   * moves (instances and threads hold pointers to it). */
+  LAUNCHER_MAX_PLUGINS = MANIFEST_MAX_PLUGINS
 };
 
 /* One process generation of a plugin: a start, its restarts, its stop.
@@ -101,9 +105,22 @@ struct cp_launcher {
   cp_registry *reg;
   cp_token_store *tokens;
   manifest *manifest;
-  lplugin *plugins; /* manifest order */
-  size_t count;
-  size_t *order; /* indices in start order */
+  /* Manifest order, then the plugins added at run time. An entry is
+   * complete before `count` (an atomic: read without a lock) covers it,
+   * and never moves or goes away before destroy. */
+  lplugin *plugins; /* LAUNCHER_MAX_PLUGINS */
+  atomic_size_t count;
+  size_t *order; /* indices in start order; added plugins last */
+  /* launcher_add.c: the entries added at run time (one manifest each),
+   * what their relative paths are resolved against, one add at a time. */
+  manifest *added[LAUNCHER_MAX_PLUGINS];
+  size_t added_count;
+  char *manifest_dir;
+  pthread_mutex_t add_mu;
+  /* launcher_observe.c: the plugin series' families (NULL: unmetered). */
+  cp_metric_family *up_family;
+  cp_metric_family *failed_family;
+  cp_metric_family *restarts_family;
   char *host_url;
   char *socket_dir;
   bool own_socket_dir;
@@ -146,6 +163,13 @@ void linstance_stop(linstance *in);
 void linstance_free(linstance *in);
 
 /* --- launcher.c --- */
+/* Sets up plugins[index] for manifest entry `m` (not yet counted): its
+ * first instance, nothing started. 0 or an error with err. */
+int lplugin_init(cp_launcher *l, size_t index, const manifest_plugin *m,
+                 char *err, size_t errlen);
+/* Starts p if its startup requirements run (as cp_launcher_start does for
+ * each): 0, or an error with err and p FAILED. */
+int lplugin_start(cp_launcher *l, lplugin *p, char *err, size_t errlen);
 /* The plugin named `name`, or NULL. */
 lplugin *lplugin_find(cp_launcher *l, const char *name);
 /* The compiled-in plugin named `name` (cp_launcher_options.in_process), or
@@ -171,8 +195,11 @@ int lprobe_start(cp_launcher *l);
 void lprobe_stop(cp_launcher *l);
 
 /* --- launcher_observe.c --- */
-/* Creates the plugin series in the host's metrics (once per host). */
+/* Creates the plugin series' families in the host's metrics (once per
+ * host), then lobserve_plugin for each plugin. */
 void lobserve_init(cp_launcher *l);
+/* p's series and health service name. */
+void lobserve_plugin(cp_launcher *l, lplugin *p);
 /* Publishes p's current state: cplugin_plugin_up / _failed and the host's
  * health service "plugin/<name>" (SERVING while RUNNING). */
 void lobserve_publish(lplugin *p);

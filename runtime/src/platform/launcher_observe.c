@@ -22,23 +22,26 @@ static cp_metric_family *family(cp_metric_registry *reg, cp_metric_type type,
 
 void lobserve_init(cp_launcher *l) {
   cp_metric_registry *reg = cp_metrics_registry(cp_host_metrics(l->host));
-  cp_metric_family *up =
+  l->up_family =
       family(reg, CP_METRIC_GAUGE, "cplugin_plugin_up",
              "1 while a managed plugin runs and is identified, else 0.");
-  cp_metric_family *failed = family(
+  l->failed_family = family(
       reg, CP_METRIC_GAUGE, "cplugin_plugin_failed",
       "1 when a managed plugin failed to start or crash-looped, else 0.");
-  cp_metric_family *restarts =
+  l->restarts_family =
       family(reg, CP_METRIC_COUNTER, "cplugin_plugin_restarts_total",
              "Restarts of a managed plugin by its supervisor.");
   for (size_t i = 0; i < l->count; i++) {
-    lplugin *p = &l->plugins[i];
-    const char *values[] = {p->m->name};
-    p->up = cp_gauge_get(up, values);
-    p->failed = cp_gauge_get(failed, values);
-    p->restart_counter = cp_counter_get(restarts, values);
-    snprintf(p->health_name, sizeof p->health_name, "plugin/%s", p->m->name);
+    lobserve_plugin(l, &l->plugins[i]);
   }
+}
+
+void lobserve_plugin(cp_launcher *l, lplugin *p) {
+  const char *values[] = {p->m->name};
+  p->up = cp_gauge_get(l->up_family, values);
+  p->failed = cp_gauge_get(l->failed_family, values);
+  p->restart_counter = cp_counter_get(l->restarts_family, values);
+  snprintf(p->health_name, sizeof p->health_name, "plugin/%s", p->m->name);
 }
 
 void lobserve_publish(lplugin *p) {

@@ -28,6 +28,22 @@ static int add_plugin(depgraph *g, const manifest_plugin *m, char *err,
   return depgraph_add(g, &node, err, errlen);
 }
 
+int launcher_check_graph(const manifest_plugin *const *plugins, size_t count,
+                         char *err, size_t errlen) {
+  depgraph *g = NULL;
+  int rc = depgraph_create(&g);
+  for (size_t i = 0; rc == 0 && i < count; i++) {
+    rc = add_plugin(g, plugins[i], err, errlen);
+  }
+  depgraph_list list = {NULL, 0};
+  if (rc == 0) {
+    rc = depgraph_startup_order(g, &list, err, errlen);
+  }
+  depgraph_list_free(&list);
+  depgraph_destroy(g);
+  return rc == CP_ENOMEM ? rc : (rc != 0 ? CP_EINVAL : 0);
+}
+
 int launcher_startup_order(const manifest *m, size_t *order, char *err,
                            size_t errlen) {
   depgraph *g = NULL;

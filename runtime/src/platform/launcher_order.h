@@ -13,4 +13,9 @@
 int launcher_startup_order(const manifest *m, size_t *order, char *err,
                            size_t errlen);
 
+/* The same checks for a set of entries (the running set and one being
+ * added), without an order: 0, CP_EINVAL with err, CP_ENOMEM. */
+int launcher_check_graph(const manifest_plugin *const *plugins, size_t count,
+                         char *err, size_t errlen);
+
 #endif /* CPLUGIN_PLATFORM_LAUNCHER_ORDER_H */

@@ -101,7 +101,8 @@ static void probe_one(cp_launcher *l, lplugin *p, probe_slot *s) {
 
 static void *probe_main(void *arg) {
   cp_launcher *l = arg;
-  probe_slot *slots = calloc(l->count + 1, sizeof *slots);
+  /* Room for the plugins added later too. */
+  probe_slot *slots = calloc(LAUNCHER_MAX_PLUGINS, sizeof *slots);
   pthread_mutex_lock(&l->probe_mu);
   while (slots != NULL && !l->probe_stop) {
     struct timespec next = cp_monotonic_after_ms(l->health_interval_ms);

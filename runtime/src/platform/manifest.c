@@ -74,6 +74,21 @@ static int read_root(manifest_ctx *c, json_t *root, manifest *m) {
   return read_plugins(c, root, m);
 }
 
+/* One plugin object, checked as an item of "plugins" is. */
+static int read_entry(manifest_ctx *c, json_t *root, manifest *m) {
+  manifest_plugin *plugin = NULL;
+  int rc = manifest_alloc_items(c, 1, sizeof *plugin, (void **)&plugin);
+  if (rc == 0) {
+    rc = manifest_read_plugin(c, root, "", plugin);
+  }
+  m->version = MANIFEST_FORMAT_VERSION;
+  m->plugins = plugin;
+  m->plugins_count = rc == 0 ? 1 : 0;
+  return rc;
+}
+
+typedef int (*read_fn)(manifest_ctx *c, json_t *root, manifest *m);
+
 /* jansson's position ("7:12") leads, as compilers print it, so editors can
  * jump to it. */
 static int syntax_error(manifest_ctx *c, const json_error_t *e) {
@@ -87,7 +102,7 @@ static int syntax_error(manifest_ctx *c, const json_error_t *e) {
   return CP_EINVAL;
 }
 
-static int parse(manifest_ctx *c, const char *text, size_t len,
+static int parse(manifest_ctx *c, const char *text, size_t len, read_fn read,
                  manifest **out) {
   manifest_owned *owned = calloc(1, sizeof *owned);
   if (owned == NULL) {
@@ -97,7 +112,7 @@ static int parse(manifest_ctx *c, const char *text, size_t len,
   c->arena = &owned->arena;
   json_error_t e;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
-  int rc = root != NULL ? read_root(c, root, &owned->pub) : syntax_error(c, &e);
+  int rc = root != NULL ? read(c, root, &owned->pub) : syntax_error(c, &e);
   json_decref(root);
   if (rc != 0) {
     manifest_free(&owned->pub);
@@ -107,9 +122,10 @@ static int parse(manifest_ctx *c, const char *text, size_t len,
   return 0;
 }
 
-int manifest_parse_string(const char *json, const char *base_dir,
-                          manifest **out, char *err, size_t errlen) {
-  manifest_ctx c = {NULL, "<string>", base_dir, err, errlen};
+static int parse_text(const char *json, const char *source,
+                      const char *base_dir, read_fn read, manifest **out,
+                      char *err, size_t errlen) {
+  manifest_ctx c = {NULL, source, base_dir, err, errlen};
   *out = NULL;
   if (json == NULL) {
     return manifest_fail(&c, "", "no text");
@@ -118,7 +134,17 @@ int manifest_parse_string(const char *json, const char *base_dir,
   if (len > MANIFEST_FILE_MAX) {
     return manifest_fail(&c, "", "larger than %d bytes", MANIFEST_FILE_MAX);
   }
-  return parse(&c, json, len, out);
+  return parse(&c, json, len, read, out);
+}
+
+int manifest_parse_string(const char *json, const char *base_dir,
+                          manifest **out, char *err, size_t errlen) {
+  return parse_text(json, "<string>", base_dir, read_root, out, err, errlen);
+}
+
+int manifest_parse_entry(const char *json, const char *base_dir, manifest **out,
+                         char *err, size_t errlen) {
+  return parse_text(json, "<entry>", base_dir, read_entry, out, err, errlen);
 }
 
 /* The whole file, at most MANIFEST_FILE_MAX bytes: read here rather than by
@@ -173,6 +199,15 @@ static int manifest_dir(manifest_ctx *c, const char *path, char *dir) {
   return 0;
 }
 
+int manifest_base_dir(const char *path, char *dir, char *err, size_t errlen) {
+  manifest_ctx c = {NULL, path, NULL, err, errlen};
+  if (path == NULL || strlen(path) >= PATH_MAX) {
+    c.source = "manifest";
+    return manifest_fail(&c, "", "no file name, or one too long");
+  }
+  return manifest_dir(&c, path, dir);
+}
+
 int manifest_load_file(const char *path, manifest **out, char *err,
                        size_t errlen) {
   manifest_ctx c = {NULL, path, NULL, err, errlen};
@@ -193,7 +228,7 @@ int manifest_load_file(const char *path, manifest **out, char *err,
   }
   if (rc == 0) {
     c.base_dir = dir;
-    rc = parse(&c, text, len, out);
+    rc = parse(&c, text, len, read_root, out);
   }
   free(text);
   return rc;

@@ -181,6 +181,18 @@ int manifest_load_file(const char *path, manifest **out, char *err,
 int manifest_parse_string(const char *json, const char *base_dir,
                           manifest **out, char *err, size_t errlen);
 
+/* The absolute directory of the manifest file `path` (PATH_MAX bytes at
+ * `dir`): what its relative plugin paths are resolved against. Returns 0,
+ * CP_EINVAL or CP_ESYS with err. */
+int manifest_base_dir(const char *path, char *dir, char *err, size_t errlen);
+
+/* One plugin entry (a JSON object as an item of "plugins", for a plugin
+ * added at run time): a manifest with that one plugin. Errors are
+ * prefixed "<entry>", their JSON paths relative to the object ("name",
+ * "restart.policy"). Relative paths as for manifest_parse_string. */
+int manifest_parse_entry(const char *json, const char *base_dir, manifest **out,
+                         char *err, size_t errlen);
+
 /* Frees a manifest and everything in it; NULL is a no-op. */
 void manifest_free(manifest *m);
 

@@ -91,6 +91,25 @@ TEST(AdminCli, PluginCommands) {
   EXPECT_EQ(5000u, p.a.timeout_ms);
 }
 
+// add --entry FILE: a plugin the manifest does not list.
+TEST(AdminCli, AddWithAnEntry) {
+  std::vector<std::string> v = {
+      "plugins", "add",          "audit",     "--entry", "/tmp/audit.json",
+      "--host",  "127.0.0.1:80", "--api-key", kKey};
+  Parsed p = Parse(v);
+  ASSERT_EQ(CTL_PARSE_OK, p.rc) << p.err;
+  EXPECT_EQ(CTL_ADMIN_PLUGIN_ADD, p.a.cmd);
+  EXPECT_STREQ("audit", p.a.name);
+  EXPECT_STREQ("/tmp/audit.json", p.a.entry);
+  EXPECT_EQ(nullptr, p.a.path);
+  EXPECT_EQ(CTL_ADMIN_CHANGE_TIMEOUT_MS, p.a.timeout_ms);
+  std::vector<std::string> w = {"plugins",      "add",       "audit", "--host",
+                                "127.0.0.1:80", "--api-key", kKey};
+  p = Parse(w);
+  ASSERT_EQ(CTL_PARSE_OK, p.rc) << p.err;
+  EXPECT_EQ(nullptr, p.a.entry);
+}
+
 TEST(AdminCli, RegistryAndWatch) {
   std::vector<std::string> v = {"registry",    "list",      "--host",
                                 "127.0.0.1:9", "--api-key", kKey};
@@ -141,6 +160,12 @@ TEST(AdminCli, Rejections) {
        "--api-key", kKey},
       {"plugins", "restart", "a b", "--host", "127.0.0.1:80", "--api-key",
        kKey},
+      {"plugins", "add", "a", "--entry", "/e.json", "--path", "/x", "--host",
+       "127.0.0.1:80", "--api-key", kKey},
+      {"plugins", "add", "a", "--entry", "", "--host", "127.0.0.1:80",
+       "--api-key", kKey},
+      {"plugins", "replace", "a", "--entry", "/e.json", "--host",
+       "127.0.0.1:80", "--api-key", kKey},
       {"registry", "show", "--host", "127.0.0.1:80", "--api-key", kKey},
       {"registry", "list", "a", "b", "--host", "127.0.0.1:80", "--api-key",
        kKey},

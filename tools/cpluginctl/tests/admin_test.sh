@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # cpluginctl's admin commands, real processes end to end: urlshortener-host
-# launches the URL shortener's three plugins from a manifest and serves its
-# admin service with --admin-key; cpluginctl status / registry list /
-# plugins / watch talk to it:
+# launches logger and storage from a manifest and serves its admin service
+# with --admin-key; cpluginctl status / registry list / plugins / watch
+# talk to it:
+#   - plugins add api --entry FILE adds the third plugin, which the
+#     manifest does not list; a second add, a name that is not the entry's
+#     and an unprovided requirement are refused (exit 1);
 #   - status prints the three plugins RUNNING; without a key exit 1
 #     UNAUTHENTICATED, with a wrong one too; usage errors exit 2;
 #   - a plugin killed with SIGKILL comes back and status shows restarts 1
@@ -46,8 +49,7 @@ entry() { # name path requires
 cat >"$work/manifest.json" <<JSON
 {"version": 1, "plugins": [
   $(entry logger "$logger" ""),
-  $(entry storage "$storage" logger),
-  $(entry api "$api" storage)
+  $(entry storage "$storage" logger)
 ]}
 JSON
 
@@ -62,6 +64,27 @@ addr=$(sed -n 's/^LISTENING //p' "$work/host.out")
 # The plugin's row of `status` ($1 = name), or nothing.
 row() { "$ctl" status --host "$addr" --api-key "$key" | awk -v n="$1" '$1 == n'; }
 field() { row "$1" | awk -v f="$2" '{print $f}'; } # 2 STATE 3 PID 4 RESTARTS 5 HEALTH 6 RUNTIME_ID
+
+# --- plugins add --entry: api is not in the manifest --------------------
+entry api "$api" storage >"$work/api.json"
+"$ctl" plugins add api --entry "$work/api.json" --host "$addr" --api-key "$key" >"$work/out" 2>"$work/err"
+rc=$?
+[[ $rc -eq 0 ]] && grep -q "^plugins add api: ok (api-[0-9a-f]*, pid [1-9][0-9]*, unix:/" "$work/out" ||
+  fail "plugins add --entry exited $rc: $(cat "$work/out" "$work/err")"
+"$ctl" plugins add api --entry "$work/api.json" --host "$addr" --api-key "$key" >/dev/null 2>"$work/err"
+rc=$?
+[[ $rc -eq 1 ]] && grep -q "ALREADY_EXISTS" "$work/err" ||
+  fail "a second add exited $rc: $(cat "$work/err")"
+"$ctl" plugins add audit --entry "$work/api.json" --host "$addr" --api-key "$key" >/dev/null 2>"$work/err"
+rc=$?
+[[ $rc -eq 1 ]] && grep -q 'INVALID_ARGUMENT: entry: its name is "api", not "audit"' "$work/err" ||
+  fail "add with another name exited $rc: $(cat "$work/err")"
+entry audit "$api" nothing >"$work/audit.json"
+"$ctl" plugins add audit --entry "$work/audit.json" --host "$addr" --api-key "$key" >/dev/null 2>"$work/err"
+rc=$?
+[[ $rc -eq 1 ]] && grep -q 'INVALID_ARGUMENT: .*"nothing"' "$work/err" ||
+  fail "add with an unprovided requirement exited $rc: $(cat "$work/err")"
+[[ -z $(row audit) ]] || fail "a refused add is listed: $(row audit)"
 
 # --- status -------------------------------------------------------------
 "$ctl" status --host "$addr" --api-key "$key" >"$work/status" 2>"$work/err"

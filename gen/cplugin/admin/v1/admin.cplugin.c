@@ -31,6 +31,9 @@ typedef cp_status_code (*cp_cplugin__admin__v1__admin__list_registry__fn)(
 typedef cp_status_code (*cp_cplugin__admin__v1__admin__watch__fn)(
     cp_call *call, const Cplugin__Admin__V1__WatchRequest *req,
     cp_stream *stream, void *user);
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__add_plugin__fn)(
+    cp_call *call, const Cplugin__Admin__V1__AddPluginRequest *req,
+    Cplugin__Admin__V1__AddPluginResponse *resp, void *user);
 
 static cp_status_code cp_cplugin__admin__v1__admin__status__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
@@ -83,6 +86,15 @@ static cp_status_code cp_cplugin__admin__v1__admin__watch__invoke(
   cp_cplugin__admin__v1__admin__watch__fn fn =
       (cp_cplugin__admin__v1__admin__watch__fn)handler;
   return fn(call, (const Cplugin__Admin__V1__WatchRequest *)req, stream, user);
+}
+
+static cp_status_code cp_cplugin__admin__v1__admin__add_plugin__invoke(
+    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    ProtobufCMessage *resp, void *user) {
+  cp_cplugin__admin__v1__admin__add_plugin__fn fn =
+      (cp_cplugin__admin__v1__admin__add_plugin__fn)handler;
+  return fn(call, (const Cplugin__Admin__V1__AddPluginRequest *)req,
+            (Cplugin__Admin__V1__AddPluginResponse *)resp, user);
 }
 
 const cp_method_desc cp_cplugin__admin__v1__admin__status__method = {
@@ -145,6 +157,16 @@ const cp_method_desc cp_cplugin__admin__v1__admin__watch__method = {
     .stream_invoke = cp_cplugin__admin__v1__admin__watch__invoke,
 };
 
+const cp_method_desc cp_cplugin__admin__v1__admin__add_plugin__method = {
+    .path = "/cplugin.admin.v1.Admin/AddPlugin",
+    .name = "AddPlugin",
+    .kind = CP_METHOD_UNARY,
+    .request_type = &cplugin__admin__v1__add_plugin_request__descriptor,
+    .response_type = &cplugin__admin__v1__add_plugin_response__descriptor,
+    .unary_invoke = cp_cplugin__admin__v1__admin__add_plugin__invoke,
+    .stream_invoke = NULL,
+};
+
 static const cp_method_desc *const cp_cplugin__admin__v1__admin__methods[] = {
     &cp_cplugin__admin__v1__admin__status__method,
     &cp_cplugin__admin__v1__admin__restart_plugin__method,
@@ -152,12 +174,13 @@ static const cp_method_desc *const cp_cplugin__admin__v1__admin__methods[] = {
     &cp_cplugin__admin__v1__admin__replace_plugin__method,
     &cp_cplugin__admin__v1__admin__list_registry__method,
     &cp_cplugin__admin__v1__admin__watch__method,
+    &cp_cplugin__admin__v1__admin__add_plugin__method,
 };
 
 const cp_service_desc cp_cplugin__admin__v1__admin__service = {
     .full_name = "cplugin.admin.v1.Admin",
     .path = "/cplugin.admin.v1.Admin/",
-    .method_count = 6,
+    .method_count = 7,
     .methods = cp_cplugin__admin__v1__admin__methods,
 };
 
@@ -211,6 +234,12 @@ int cp_cplugin__admin__v1__admin__register(
                                &cp_cplugin__admin__v1__admin__watch__method,
                                (cp_handler_fn)on_watch, user);
   }
+  cp_cplugin__admin__v1__admin__add_plugin__fn on_add_plugin = handlers->on_add_plugin;
+  if (err == 0 && on_add_plugin != NULL) {
+    err = cp_server_add_method(
+        server, &cp_cplugin__admin__v1__admin__add_plugin__method,
+        (cp_handler_fn)on_add_plugin, user);
+  }
   return err;
 }
 
@@ -240,6 +269,11 @@ int cp_cplugin__admin__v1__admin__replace_plugin__reply(
 int cp_cplugin__admin__v1__admin__list_registry__reply(
     cp_unary_reply *reply,
     const Cplugin__Admin__V1__ListRegistryResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_cplugin__admin__v1__admin__add_plugin__reply(
+    cp_unary_reply *reply, const Cplugin__Admin__V1__AddPluginResponse *resp) {
   return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
 }
 
@@ -456,4 +490,37 @@ int cp_cplugin__admin__v1__admin__watch__start_async(
       (const ProtobufCMessage *)req, opts,
       cp_cplugin__admin__v1__admin__watch__invoke_async,
       (cp_generic_fn)on_message, user, out);
+}
+
+int cp_cplugin__admin__v1__admin__add_plugin__call(
+    cp_client *client, const Cplugin__Admin__V1__AddPluginRequest *req,
+    Cplugin__Admin__V1__AddPluginResponse **resp, const cp_call_options *opts,
+    cp_status *status) {
+  ProtobufCMessage *msg = NULL;
+  int rc = cp_client_unary(client,
+                           &cp_cplugin__admin__v1__admin__add_plugin__method,
+                           (const ProtobufCMessage *)req,
+                           resp == NULL ? NULL : &msg, opts, status);
+  if (resp != NULL) {
+    *resp = (Cplugin__Admin__V1__AddPluginResponse *)msg;
+  }
+  return rc;
+}
+
+static void cp_cplugin__admin__v1__admin__add_plugin__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_cplugin__admin__v1__admin__add_plugin__done_fn)done)(
+      status, (const Cplugin__Admin__V1__AddPluginResponse *)resp, user);
+}
+
+int cp_cplugin__admin__v1__admin__add_plugin__call_async(
+    cp_client *client, const Cplugin__Admin__V1__AddPluginRequest *req,
+    const cp_call_options *opts,
+    cp_cplugin__admin__v1__admin__add_plugin__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_cplugin__admin__v1__admin__add_plugin__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_cplugin__admin__v1__admin__add_plugin__invoke_done,
+      (cp_generic_fn)done, user);
 }

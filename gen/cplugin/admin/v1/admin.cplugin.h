@@ -51,8 +51,9 @@ extern const cp_method_desc cp_cplugin__admin__v1__admin__remove_plugin__method;
 extern const cp_method_desc cp_cplugin__admin__v1__admin__replace_plugin__method;
 extern const cp_method_desc cp_cplugin__admin__v1__admin__list_registry__method;
 extern const cp_method_desc cp_cplugin__admin__v1__admin__watch__method;
+extern const cp_method_desc cp_cplugin__admin__v1__admin__add_plugin__method;
 
-/* Service descriptor: path "/cplugin.admin.v1.Admin/", 6 methods. */
+/* Service descriptor: path "/cplugin.admin.v1.Admin/", 7 methods. */
 extern const cp_service_desc cp_cplugin__admin__v1__admin__service;
 
 /* Plugin descriptor: name "admin", version "1.0.0". */
@@ -107,6 +108,16 @@ typedef struct cp_cplugin__admin__v1__admin__handlers {
   cp_status_code (*on_watch)(cp_call *call,
                              const Cplugin__Admin__V1__WatchRequest *req,
                              cp_stream *stream, void *user);
+  /* AddPlugin adds a plugin the manifest does not list: `entry` is one
+   * plugin entry in the manifest's JSON format (docs/manifest.md) whose
+   * "name" is `name`. It is checked as the manifest's entries are (name
+   * taken: ALREADY_EXISTS; bad entry, a dependency cycle or a startup
+   * requirement nobody provides: INVALID_ARGUMENT; nothing changes), then
+   * started as they are; a start that fails leaves it listed, FAILED
+   * (ABORTED), for ReplacePlugin to start later. */
+  cp_status_code (*on_add_plugin)(
+      cp_call *call, const Cplugin__Admin__V1__AddPluginRequest *req,
+      Cplugin__Admin__V1__AddPluginResponse *resp, void *user);
 } cp_cplugin__admin__v1__admin__handlers;
 
 /* Registers each non-NULL handler of `handlers` on `server` (before
@@ -150,6 +161,12 @@ int cp_cplugin__admin__v1__admin__replace_plugin__reply(
 int cp_cplugin__admin__v1__admin__list_registry__reply(
     cp_unary_reply *reply,
     const Cplugin__Admin__V1__ListRegistryResponse *resp);
+
+/* Answers a deferred call of /cplugin.admin.v1.Admin/AddPlugin
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_cplugin__admin__v1__admin__add_plugin__reply(
+    cp_unary_reply *reply, const Cplugin__Admin__V1__AddPluginResponse *resp);
 
 /* Status returns the host's version and uptime and every managed plugin.
  *
@@ -354,6 +371,42 @@ int cp_cplugin__admin__v1__admin__watch__start_async(
     const cp_call_options *opts,
     cp_cplugin__admin__v1__admin__watch__next_fn on_message, void *user,
     cp_client_stream **out);
+
+/* AddPlugin adds a plugin the manifest does not list: `entry` is one
+ * plugin entry in the manifest's JSON format (docs/manifest.md) whose
+ * "name" is `name`. It is checked as the manifest's entries are (name
+ * taken: ALREADY_EXISTS; bad entry, a dependency cycle or a startup
+ * requirement nobody provides: INVALID_ARGUMENT; nothing changes), then
+ * started as they are; a start that fails leaves it listed, FAILED
+ * (ABORTED), for ReplacePlugin to start later.
+ *
+ * Calls /cplugin.admin.v1.Admin/AddPlugin. Returns as cp_client_unary: 0
+ * with *resp set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*resp, NULL)), or a
+ * negative code with *resp NULL; `status` holds the outcome. */
+int cp_cplugin__admin__v1__admin__add_plugin__call(
+    cp_client *client, const Cplugin__Admin__V1__AddPluginRequest *req,
+    Cplugin__Admin__V1__AddPluginResponse **resp, const cp_call_options *opts,
+    cp_status *status);
+
+/* The outcome of cp_cplugin__admin__v1__admin__add_plugin__call_async.
+ * `status` is valid during the call only. On OK `resp` is the response, lent
+ * to the callback: the runtime frees it when the callback returns (copy what
+ * you keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_cplugin__admin__v1__admin__add_plugin__done_fn)(
+    const cp_status *status, const Cplugin__Admin__V1__AddPluginResponse *resp,
+    void *user);
+
+/* Starts /cplugin.admin.v1.Admin/AddPlugin without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_cplugin__admin__v1__admin__add_plugin__call_async(
+    cp_client *client, const Cplugin__Admin__V1__AddPluginRequest *req,
+    const cp_call_options *opts,
+    cp_cplugin__admin__v1__admin__add_plugin__done_fn done, void *user);
 
 #ifdef __cplusplus
 }

@@ -457,6 +457,96 @@ void   cplugin__admin__v1__replace_plugin_response__free_unpacked
   assert(message->base.descriptor == &cplugin__admin__v1__replace_plugin_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   cplugin__admin__v1__add_plugin_request__init
+                     (Cplugin__Admin__V1__AddPluginRequest         *message)
+{
+  static const Cplugin__Admin__V1__AddPluginRequest init_value = CPLUGIN__ADMIN__V1__ADD_PLUGIN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t cplugin__admin__v1__add_plugin_request__get_packed_size
+                     (const Cplugin__Admin__V1__AddPluginRequest *message)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__add_plugin_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t cplugin__admin__v1__add_plugin_request__pack
+                     (const Cplugin__Admin__V1__AddPluginRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__add_plugin_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t cplugin__admin__v1__add_plugin_request__pack_to_buffer
+                     (const Cplugin__Admin__V1__AddPluginRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__add_plugin_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Cplugin__Admin__V1__AddPluginRequest *
+       cplugin__admin__v1__add_plugin_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Cplugin__Admin__V1__AddPluginRequest *)
+     protobuf_c_message_unpack (&cplugin__admin__v1__add_plugin_request__descriptor,
+                                allocator, len, data);
+}
+void   cplugin__admin__v1__add_plugin_request__free_unpacked
+                     (Cplugin__Admin__V1__AddPluginRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &cplugin__admin__v1__add_plugin_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   cplugin__admin__v1__add_plugin_response__init
+                     (Cplugin__Admin__V1__AddPluginResponse         *message)
+{
+  static const Cplugin__Admin__V1__AddPluginResponse init_value = CPLUGIN__ADMIN__V1__ADD_PLUGIN_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t cplugin__admin__v1__add_plugin_response__get_packed_size
+                     (const Cplugin__Admin__V1__AddPluginResponse *message)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__add_plugin_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t cplugin__admin__v1__add_plugin_response__pack
+                     (const Cplugin__Admin__V1__AddPluginResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__add_plugin_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t cplugin__admin__v1__add_plugin_response__pack_to_buffer
+                     (const Cplugin__Admin__V1__AddPluginResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__add_plugin_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Cplugin__Admin__V1__AddPluginResponse *
+       cplugin__admin__v1__add_plugin_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Cplugin__Admin__V1__AddPluginResponse *)
+     protobuf_c_message_unpack (&cplugin__admin__v1__add_plugin_response__descriptor,
+                                allocator, len, data);
+}
+void   cplugin__admin__v1__add_plugin_response__free_unpacked
+                     (Cplugin__Admin__V1__AddPluginResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &cplugin__admin__v1__add_plugin_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   cplugin__admin__v1__list_registry_request__init
                      (Cplugin__Admin__V1__ListRegistryRequest         *message)
 {
@@ -1067,6 +1157,95 @@ const ProtobufCMessageDescriptor cplugin__admin__v1__replace_plugin_response__de
   (ProtobufCMessageInit) cplugin__admin__v1__replace_plugin_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor cplugin__admin__v1__add_plugin_request__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__AddPluginRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "entry",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__AddPluginRequest, entry),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned cplugin__admin__v1__add_plugin_request__field_indices_by_name[] = {
+  1,   /* field[1] = entry */
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange cplugin__admin__v1__add_plugin_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor cplugin__admin__v1__add_plugin_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "cplugin.admin.v1.AddPluginRequest",
+  "AddPluginRequest",
+  "Cplugin__Admin__V1__AddPluginRequest",
+  "cplugin.admin.v1",
+  sizeof(Cplugin__Admin__V1__AddPluginRequest),
+  2,
+  cplugin__admin__v1__add_plugin_request__field_descriptors,
+  cplugin__admin__v1__add_plugin_request__field_indices_by_name,
+  1,  cplugin__admin__v1__add_plugin_request__number_ranges,
+  (ProtobufCMessageInit) cplugin__admin__v1__add_plugin_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor cplugin__admin__v1__add_plugin_response__field_descriptors[1] =
+{
+  {
+    "plugin",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__AddPluginResponse, plugin),
+    &cplugin__admin__v1__plugin_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned cplugin__admin__v1__add_plugin_response__field_indices_by_name[] = {
+  0,   /* field[0] = plugin */
+};
+static const ProtobufCIntRange cplugin__admin__v1__add_plugin_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor cplugin__admin__v1__add_plugin_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "cplugin.admin.v1.AddPluginResponse",
+  "AddPluginResponse",
+  "Cplugin__Admin__V1__AddPluginResponse",
+  "cplugin.admin.v1",
+  sizeof(Cplugin__Admin__V1__AddPluginResponse),
+  1,
+  cplugin__admin__v1__add_plugin_response__field_descriptors,
+  cplugin__admin__v1__add_plugin_response__field_indices_by_name,
+  1,  cplugin__admin__v1__add_plugin_response__number_ranges,
+  (ProtobufCMessageInit) cplugin__admin__v1__add_plugin_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor cplugin__admin__v1__list_registry_request__field_descriptors[1] =
 {
   {
@@ -1380,7 +1559,7 @@ const ProtobufCEnumDescriptor cplugin__admin__v1__health__descriptor =
   cplugin__admin__v1__health__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor cplugin__admin__v1__admin__method_descriptors[6] =
+static const ProtobufCMethodDescriptor cplugin__admin__v1__admin__method_descriptors[7] =
 {
   { "Status", &cplugin__admin__v1__status_request__descriptor, &cplugin__admin__v1__status_response__descriptor },
   { "RestartPlugin", &cplugin__admin__v1__restart_plugin_request__descriptor, &cplugin__admin__v1__restart_plugin_response__descriptor },
@@ -1388,8 +1567,10 @@ static const ProtobufCMethodDescriptor cplugin__admin__v1__admin__method_descrip
   { "ReplacePlugin", &cplugin__admin__v1__replace_plugin_request__descriptor, &cplugin__admin__v1__replace_plugin_response__descriptor },
   { "ListRegistry", &cplugin__admin__v1__list_registry_request__descriptor, &cplugin__admin__v1__list_registry_response__descriptor },
   { "Watch", &cplugin__admin__v1__watch_request__descriptor, &connectplugin__v1__watch_service_event__descriptor },
+  { "AddPlugin", &cplugin__admin__v1__add_plugin_request__descriptor, &cplugin__admin__v1__add_plugin_response__descriptor },
 };
 const unsigned cplugin__admin__v1__admin__method_indices_by_name[] = {
+  6,        /* AddPlugin */
   4,        /* ListRegistry */
   2,        /* RemovePlugin */
   3,        /* ReplacePlugin */
@@ -1404,7 +1585,7 @@ const ProtobufCServiceDescriptor cplugin__admin__v1__admin__descriptor =
   "Admin",
   "Cplugin__Admin__V1__Admin",
   "cplugin.admin.v1",
-  6,
+  7,
   cplugin__admin__v1__admin__method_descriptors,
   cplugin__admin__v1__admin__method_indices_by_name
 };
@@ -1455,6 +1636,14 @@ void cplugin__admin__v1__admin__watch(ProtobufCService *service,
 {
   assert(service->descriptor == &cplugin__admin__v1__admin__descriptor);
   service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void cplugin__admin__v1__admin__add_plugin(ProtobufCService *service,
+                                           const Cplugin__Admin__V1__AddPluginRequest *input,
+                                           Cplugin__Admin__V1__AddPluginResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &cplugin__admin__v1__admin__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void cplugin__admin__v1__admin__init (Cplugin__Admin__V1__Admin_Service *service,
                                       Cplugin__Admin__V1__Admin_ServiceDestroy destroy)

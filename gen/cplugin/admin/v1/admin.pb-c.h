@@ -26,6 +26,8 @@ typedef struct Cplugin__Admin__V1__RemovePluginRequest Cplugin__Admin__V1__Remov
 typedef struct Cplugin__Admin__V1__RemovePluginResponse Cplugin__Admin__V1__RemovePluginResponse;
 typedef struct Cplugin__Admin__V1__ReplacePluginRequest Cplugin__Admin__V1__ReplacePluginRequest;
 typedef struct Cplugin__Admin__V1__ReplacePluginResponse Cplugin__Admin__V1__ReplacePluginResponse;
+typedef struct Cplugin__Admin__V1__AddPluginRequest Cplugin__Admin__V1__AddPluginRequest;
+typedef struct Cplugin__Admin__V1__AddPluginResponse Cplugin__Admin__V1__AddPluginResponse;
 typedef struct Cplugin__Admin__V1__ListRegistryRequest Cplugin__Admin__V1__ListRegistryRequest;
 typedef struct Cplugin__Admin__V1__Registration Cplugin__Admin__V1__Registration;
 typedef struct Cplugin__Admin__V1__ListRegistryResponse Cplugin__Admin__V1__ListRegistryResponse;
@@ -180,6 +182,33 @@ struct  Cplugin__Admin__V1__ReplacePluginResponse
 #define CPLUGIN__ADMIN__V1__REPLACE_PLUGIN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cplugin__admin__v1__replace_plugin_response__descriptor) \
      }
+
+
+struct  Cplugin__Admin__V1__AddPluginRequest
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * One plugin entry, JSON (an item of the manifest's "plugins").
+   */
+  char *entry;
+};
+#define CPLUGIN__ADMIN__V1__ADD_PLUGIN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&cplugin__admin__v1__add_plugin_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Cplugin__Admin__V1__AddPluginResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The plugin once added (RUNNING).
+   */
+  Cplugin__Admin__V1__PluginStatus *plugin;
+};
+#define CPLUGIN__ADMIN__V1__ADD_PLUGIN_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&cplugin__admin__v1__add_plugin_response__descriptor) \
+    , NULL }
 
 
 struct  Cplugin__Admin__V1__ListRegistryRequest
@@ -432,6 +461,44 @@ Cplugin__Admin__V1__ReplacePluginResponse *
 void   cplugin__admin__v1__replace_plugin_response__free_unpacked
                      (Cplugin__Admin__V1__ReplacePluginResponse *message,
                       ProtobufCAllocator *allocator);
+/* Cplugin__Admin__V1__AddPluginRequest methods */
+void   cplugin__admin__v1__add_plugin_request__init
+                     (Cplugin__Admin__V1__AddPluginRequest         *message);
+size_t cplugin__admin__v1__add_plugin_request__get_packed_size
+                     (const Cplugin__Admin__V1__AddPluginRequest   *message);
+size_t cplugin__admin__v1__add_plugin_request__pack
+                     (const Cplugin__Admin__V1__AddPluginRequest   *message,
+                      uint8_t             *out);
+size_t cplugin__admin__v1__add_plugin_request__pack_to_buffer
+                     (const Cplugin__Admin__V1__AddPluginRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Cplugin__Admin__V1__AddPluginRequest *
+       cplugin__admin__v1__add_plugin_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   cplugin__admin__v1__add_plugin_request__free_unpacked
+                     (Cplugin__Admin__V1__AddPluginRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Cplugin__Admin__V1__AddPluginResponse methods */
+void   cplugin__admin__v1__add_plugin_response__init
+                     (Cplugin__Admin__V1__AddPluginResponse         *message);
+size_t cplugin__admin__v1__add_plugin_response__get_packed_size
+                     (const Cplugin__Admin__V1__AddPluginResponse   *message);
+size_t cplugin__admin__v1__add_plugin_response__pack
+                     (const Cplugin__Admin__V1__AddPluginResponse   *message,
+                      uint8_t             *out);
+size_t cplugin__admin__v1__add_plugin_response__pack_to_buffer
+                     (const Cplugin__Admin__V1__AddPluginResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Cplugin__Admin__V1__AddPluginResponse *
+       cplugin__admin__v1__add_plugin_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   cplugin__admin__v1__add_plugin_response__free_unpacked
+                     (Cplugin__Admin__V1__AddPluginResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Cplugin__Admin__V1__ListRegistryRequest methods */
 void   cplugin__admin__v1__list_registry_request__init
                      (Cplugin__Admin__V1__ListRegistryRequest         *message);
@@ -540,6 +607,12 @@ typedef void (*Cplugin__Admin__V1__ReplacePluginRequest_Closure)
 typedef void (*Cplugin__Admin__V1__ReplacePluginResponse_Closure)
                  (const Cplugin__Admin__V1__ReplacePluginResponse *message,
                   void *closure_data);
+typedef void (*Cplugin__Admin__V1__AddPluginRequest_Closure)
+                 (const Cplugin__Admin__V1__AddPluginRequest *message,
+                  void *closure_data);
+typedef void (*Cplugin__Admin__V1__AddPluginResponse_Closure)
+                 (const Cplugin__Admin__V1__AddPluginResponse *message,
+                  void *closure_data);
 typedef void (*Cplugin__Admin__V1__ListRegistryRequest_Closure)
                  (const Cplugin__Admin__V1__ListRegistryRequest *message,
                   void *closure_data);
@@ -583,6 +656,10 @@ struct Cplugin__Admin__V1__Admin_Service
                 const Cplugin__Admin__V1__WatchRequest *input,
                 Connectplugin__V1__WatchServiceEvent_Closure closure,
                 void *closure_data);
+  void (*add_plugin)(Cplugin__Admin__V1__Admin_Service *service,
+                     const Cplugin__Admin__V1__AddPluginRequest *input,
+                     Cplugin__Admin__V1__AddPluginResponse_Closure closure,
+                     void *closure_data);
 };
 typedef void (*Cplugin__Admin__V1__Admin_ServiceDestroy)(Cplugin__Admin__V1__Admin_Service *);
 void cplugin__admin__v1__admin__init (Cplugin__Admin__V1__Admin_Service *service,
@@ -596,7 +673,8 @@ void cplugin__admin__v1__admin__init (Cplugin__Admin__V1__Admin_Service *service
       function_prefix__ ## remove_plugin,\
       function_prefix__ ## replace_plugin,\
       function_prefix__ ## list_registry,\
-      function_prefix__ ## watch  }
+      function_prefix__ ## watch,\
+      function_prefix__ ## add_plugin  }
 void cplugin__admin__v1__admin__status(ProtobufCService *service,
                                        const Cplugin__Admin__V1__StatusRequest *input,
                                        Cplugin__Admin__V1__StatusResponse_Closure closure,
@@ -621,6 +699,10 @@ void cplugin__admin__v1__admin__watch(ProtobufCService *service,
                                       const Cplugin__Admin__V1__WatchRequest *input,
                                       Connectplugin__V1__WatchServiceEvent_Closure closure,
                                       void *closure_data);
+void cplugin__admin__v1__admin__add_plugin(ProtobufCService *service,
+                                           const Cplugin__Admin__V1__AddPluginRequest *input,
+                                           Cplugin__Admin__V1__AddPluginResponse_Closure closure,
+                                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -636,6 +718,8 @@ extern const ProtobufCMessageDescriptor cplugin__admin__v1__remove_plugin_reques
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__remove_plugin_response__descriptor;
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__replace_plugin_request__descriptor;
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__replace_plugin_response__descriptor;
+extern const ProtobufCMessageDescriptor cplugin__admin__v1__add_plugin_request__descriptor;
+extern const ProtobufCMessageDescriptor cplugin__admin__v1__add_plugin_response__descriptor;
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__list_registry_request__descriptor;
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__registration__descriptor;
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__list_registry_response__descriptor;
