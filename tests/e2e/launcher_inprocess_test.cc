@@ -498,6 +498,34 @@ TEST_F(InProcessTest, ItsLinksToTheHostSurviveTheHostsIdleLimit) {
   EXPECT_EQ(0u, routed[1].rfind("inproc:", 0)) << routed[1];
 }
 
+// "inproc:<name>" is the launcher's to give: a plugin that joins on its
+// own and claims it (to have the router send its calls into the logger)
+// is refused, while the launcher's logger keeps its registration.
+TEST_F(InProcessTest, NoOtherRuntimeMayClaimAnInprocAddress) {
+  ASSERT_EQ(0, Create({kLoggerEntry})) << err_;
+  ASSERT_EQ(0, cp_launcher_start(launcher_, err_, sizeof err_)) << err_;
+  for (const char *claim : {"inproc:logger", "inproc:logger/1", "inproc:x"}) {
+    cp_service_decl provides[] = {{"rogue", "1.0.0", "/"}};
+    cp_plugin_runtime_options o;
+    cp_plugin_runtime_options_init(&o);
+    o.host_url = host_url_.c_str();
+    o.self_id = "rogue";
+    o.base_url = claim;
+    o.provides = provides;
+    o.provides_count = 1;
+    cp_plugin_runtime *rt = nullptr;
+    cp_status st;
+    EXPECT_NE(0, cp_plugin_runtime_start(&rt, &o, &st)) << claim;
+    EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code) << claim << st.message;
+    EXPECT_NE(nullptr, strstr(st.message, "inproc:")) << st.message;
+    cp_plugin_runtime_stop(rt);
+  }
+  cp_registry_endpoint ep;
+  EXPECT_FALSE(Registered("rogue", &ep));
+  ASSERT_TRUE(Registered("logger", &ep));
+  EXPECT_STREQ("inproc:logger", ep.base_url);
+}
+
 TEST_F(InProcessTest, UnknownInProcessPluginIsRefusedByCreate) {
   const std::string entry =
       "{\"name\": \"audit\", \"in_process\": \"audit-v2\", \"provides\": "

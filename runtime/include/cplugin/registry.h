@@ -164,7 +164,9 @@ enum {
   /* "inproc:<name>": a plugin compiled into the host and served without a
    * listener (cp_in_process_plugin, launcher.h); the router reaches it only
    * through its connector (cp_router_set_connector). Never accepted by
-   * CP_BASE_URL_GRPC_TARGET alone. */
+   * CP_BASE_URL_GRPC_TARGET alone. Only the runtime whose principal is
+   * "launch:" + the rest ("inproc:a/2" needs "launch:a/2", what the
+   * launcher issues) may register one: PERMISSION_DENIED for others. */
   CP_BASE_URL_INPROC = 1u << 5
 };
 

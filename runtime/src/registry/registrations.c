@@ -297,6 +297,31 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
   return REG_ADDED;
 }
 
+/* "inproc:<name>[/<generation>]" names an in-process plugin of the host:
+ * only the runtime its launcher started, with principal
+ * "launch:<name>[/<generation>]", may register it; otherwise any runtime
+ * could have the router send the calls for its own types into that
+ * plugin. */
+static bool inproc_claim_ok(const cp_registry_service *svc,
+                            const char *principal) {
+  static const char inproc[] = "inproc:";
+  static const char launch[] = "launch:";
+  for (size_t i = 0; i < svc->metadata_count; i++) {
+    const cp_metadata *m = &svc->metadata[i];
+    if (strcmp(m->key, base_url_key) != 0 ||
+        strncmp(m->value, inproc, sizeof inproc - 1) != 0) {
+      continue;
+    }
+    if (principal == NULL ||
+        strncmp(principal, launch, sizeof launch - 1) != 0 ||
+        strcmp(principal + sizeof launch - 1, m->value + sizeof inproc - 1) !=
+            0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 reg_add_result reg_add(cp_registry *reg, const char *owner,
                        const char *principal, const cp_registry_service *svc,
                        bool check_allow, uint64_t *id_out, char *why,
@@ -309,6 +334,11 @@ reg_add_result reg_add(cp_registry *reg, const char *owner,
       strnlen(owner, CP_REGISTRY_OWNER_MAX + 1) > CP_REGISTRY_OWNER_MAX) {
     snprintf(why, why_cap, "owner: must be 1-%d bytes", CP_REGISTRY_OWNER_MAX);
     return REG_INVALID;
+  }
+  if (check_allow && !inproc_claim_ok(svc, principal)) {
+    snprintf(why, why_cap,
+             ": an inproc: base_url belongs to the host's launcher");
+    return REG_DENIED;
   }
   size_t bytes = 0;
   reg_entry *e = entry_build(svc, weight, &bytes);
