@@ -180,6 +180,22 @@ class ConnectionTest : public ::testing::Test {
     return p;
   }
 
+  // A listener-less server of the KV store; idle_ms > 0 sets its idle
+  // limit.
+  void StartKvServer(cp_server **out, int64_t idle_ms) {
+    cp_server_options so;
+    cp_server_options_init(&so);
+    so.allow_no_listener = true;
+    if (idle_ms > 0) {
+      so.max_connection_idle_ms = idle_ms;
+    }
+    ASSERT_EQ(0, cp_server_create(out, &so));
+    cp_kv__v1__kvservice__handlers h;
+    kv_store_handlers(&h);
+    ASSERT_EQ(0, cp_kv__v1__kvservice__register(*out, &h, store_));
+    ASSERT_EQ(0, cp_server_start(*out));
+  }
+
   int Put(cp_client *c, const char *key, const char *value, cp_status *st) {
     Kv__V1__PutRequest p = Pair(key, value);
     Kv__V1__PutResponse *resp = nullptr;
@@ -452,16 +468,8 @@ TEST_F(ConnectionTest, ConnectionsRacingShutdownAreServedOrRefused) {
 // the client does not reconnect: once the idle limit closed the connection,
 // calls fail UNAVAILABLE.
 TEST_F(ConnectionTest, IdleLimitEndsTheConnectionForGood) {
-  cp_server_options so;
-  cp_server_options_init(&so);
-  so.allow_no_listener = true;
-  so.max_connection_idle_ms = 50;
   cp_server *idle = nullptr;
-  ASSERT_EQ(0, cp_server_create(&idle, &so));
-  cp_kv__v1__kvservice__handlers h;
-  kv_store_handlers(&h);
-  ASSERT_EQ(0, cp_kv__v1__kvservice__register(idle, &h, store_));
-  ASSERT_EQ(0, cp_server_start(idle));
+  StartKvServer(&idle, 50);
   int sockets = CountSockets();
   cp_client *c = nullptr;
   ASSERT_EQ(0, cp_connection_pair(idle, &c, nullptr));
@@ -495,16 +503,8 @@ struct Dialer {
 // dialing client notices the closed connection and makes a new one for its
 // next call, where a cp_connection_pair client fails for good (above).
 TEST_F(ConnectionTest, DialingClientMakesANewConnectionAfterTheIdleLimit) {
-  cp_server_options so;
-  cp_server_options_init(&so);
-  so.allow_no_listener = true;
-  so.max_connection_idle_ms = 50;
   cp_server *idle = nullptr;
-  ASSERT_EQ(0, cp_server_create(&idle, &so));
-  cp_kv__v1__kvservice__handlers h;
-  kv_store_handlers(&h);
-  ASSERT_EQ(0, cp_kv__v1__kvservice__register(idle, &h, store_));
-  ASSERT_EQ(0, cp_server_start(idle));
+  StartKvServer(&idle, 50);
   Dialer d;
   d.server = idle;
   int sockets = CountSockets();
@@ -541,14 +541,7 @@ TEST_F(ConnectionTest, DialingClientRetriesAFailedDialAtTheNextCall) {
   cp_server_shutdown(server_, 0);
   cp_server_destroy(server_);
   server_ = nullptr;
-  cp_kv__v1__kvservice__handlers h;
-  kv_store_handlers(&h);
-  cp_server_options so;
-  cp_server_options_init(&so);
-  so.allow_no_listener = true;
-  ASSERT_EQ(0, cp_server_create(&server_, &so));
-  ASSERT_EQ(0, cp_kv__v1__kvservice__register(server_, &h, store_));
-  ASSERT_EQ(0, cp_server_start(server_));
+  StartKvServer(&server_, 0);
   d.server = server_;
   d.fail = CP_ESTATE;
   // Until the old connection is seen closed, calls fail on it undialled.
