@@ -44,9 +44,6 @@ static cp_status_code on_shutdown(cp_call *call,
   }
   cp_log(CP_LOG_INFO, "shutdown requested by the launcher", "reason",
          req->reason != NULL ? req->reason : "", CP_LOG_END);
-  /* A runtime still waiting for its identity gives up now, so the plugin
-   * reaches its SIGTERM handling. */
-  launch_identity_abort();
   atomic_store(&g_requested, true);
   resp->acknowledged = true;
   return CP_STATUS_OK;
@@ -65,6 +62,11 @@ static void after_call(const cp_call *call, cp_status_code code,
       !atomic_load(&g_requested) || atomic_exchange(&g_signalled, true)) {
     return;
   }
+  /* A runtime still waiting for its identity gives up now, so the plugin
+   * reaches its SIGTERM handling. Not before the answer went out: a plugin
+   * whose start then fails shuts its server down, which would cancel this
+   * very call. */
+  launch_identity_abort();
   if (kill(getpid(), SIGTERM) != 0) {
     cp_log(CP_LOG_ERROR, "cannot signal the shutdown", CP_LOG_END);
   }
