@@ -4,6 +4,7 @@
 
 #include "cplugin/admin.h"
 #include "cplugin/auth.h"
+#include "cplugin/broker.h"
 #include "cplugin/call.h"
 #include "cplugin/client.h"
 #include "cplugin/clock.h"

@@ -34,6 +34,7 @@
 #include <stdbool.h>
 
 #include "cplugin/auth.h"
+#include "cplugin/broker.h"
 #include "cplugin/handshake.h"
 #include "cplugin/health.h"
 #include "cplugin/metrics.h"
@@ -71,8 +72,19 @@ typedef struct cp_host_options {
   cp_rate_policy_options rate; /* host defaults on */
   bool rate_limits;            /* default true */
   /* Handshake: cookie, accepted app versions, server metadata. Its plugin
-   * and capability lists may be filled too; `tokens` is set by the host. */
+   * and capability lists may be filled too (a capability list given here
+   * replaces the broker's in the handshake); `tokens` is set by the
+   * host. */
   cp_handshake_options handshake;
+  /* The capability broker (cplugin/broker.h): grant lifetimes and caps,
+   * and the capabilities the host offers besides the logger (which
+   * logger_capability, default true, adds). Its RequestCapability, grant
+   * authentication and /capabilities/ routing are wired by the host, and
+   * the handshake advertises its capabilities. */
+  cp_broker_options broker;
+  const cp_capability *capabilities;
+  size_t capability_count;
+  bool logger_capability;
   /* Request size caps of the host's own services (checked before decoding,
    * RESOURCE_EXHAUSTED above): RegisterService (default 512 KiB: 100
    * metadata values of up to 4 KiB) and every other connectplugin.* and
@@ -134,6 +146,7 @@ cp_registry *cp_host_registry(cp_host *host);
 cp_health *cp_host_health(cp_host *host);
 cp_metrics *cp_host_metrics(cp_host *host);
 cp_router *cp_host_router(cp_host *host);
+cp_broker *cp_host_broker(cp_host *host);
 
 #ifdef __cplusplus
 }

@@ -100,6 +100,11 @@ int cp_router_create(cp_router **out, const cp_router_options *opts);
  * router must outlive the server. */
 int cp_router_install(cp_router *router, cp_server *server);
 
+/* The router's fallback itself (`router` is the cp_router), for a server
+ * whose fallback routes after handling some calls of its own (the host's
+ * capability calls). */
+cp_status_code cp_router_route(cp_call *call, void *router);
+
 /* Counts since creation: forwarded calls and refusals. */
 typedef struct cp_router_stats {
   unsigned long long forwarded;

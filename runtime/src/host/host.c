@@ -1,6 +1,7 @@
 /* A host assembled from the services. The order of the wiring matters:
  * authentication runs before rate limiting (limits key on the identity), and
- * the router is the fallback for methods the host does not serve itself. */
+ * the broker (capability calls) then the router are the fallback for
+ * methods the host does not serve itself. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct cp_host {
   cp_metrics *metrics;
   cp_metrics_http *http;
   cp_router *router;
+  cp_broker *broker;
   host_liveness_loop *liveness;
   int64_t liveness_interval_ms; /* 0 = no liveness thread */
   char *listen;
@@ -47,6 +49,8 @@ void cp_host_options_init(cp_host_options *opts) {
   cp_rate_policy_options_init(&opts->rate);
   opts->rate_limits = true;
   cp_handshake_options_init(&opts->handshake);
+  cp_broker_options_init(&opts->broker);
+  opts->logger_capability = true;
   opts->metrics_address = "127.0.0.1";
   opts->call_chain = true;
   opts->liveness_probe = true;
@@ -136,6 +140,30 @@ static void end_routed_calls(const char *runtime_id, cp_token_event event,
   (void)cp_router_cancel_caller(h->router, runtime_id);
 }
 
+static int create_broker(cp_host *h, const cp_host_options *o) {
+  int rc = cp_broker_create(&h->broker, h->tokens, &o->broker);
+  if (rc == 0 && o->logger_capability) {
+    cp_capability logger;
+    cp_logger_capability(&logger);
+    rc = cp_broker_add_capability(h->broker, &logger);
+  }
+  for (size_t i = 0; rc == 0 && i < o->capability_count; i++) {
+    rc = o->capabilities != NULL
+             ? cp_broker_add_capability(h->broker, &o->capabilities[i])
+             : CP_EINVAL;
+  }
+  return rc;
+}
+
+/* Capability calls go to the broker, every other unknown method to the
+ * router. */
+static cp_status_code fallback(cp_call *call, void *user) {
+  cp_host *h = user;
+  bool handled = false;
+  cp_status_code code = cp_broker_dispatch(h->broker, call, &handled);
+  return handled ? code : cp_router_route(call, h->router);
+}
+
 static int create_pieces(cp_host *h, const cp_host_options *o) {
   int rc = cp_server_create(&h->server, &o->server);
   if (rc == 0 && o->anonymous_reads.total > 0) {
@@ -152,8 +180,18 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
     rc = cp_metrics_create(&h->metrics, NULL);
   }
   if (rc == 0) {
+    rc = create_broker(h, o);
+  }
+  if (rc == 0) {
+    /* The handshake advertises the broker's capabilities, unless the
+     * caller listed its own. */
     cp_handshake_options hs = o->handshake;
     hs.tokens = h->tokens;
+    cp_capability_info offered[64];
+    if (hs.capability_count == 0) {
+      hs.capability_count = cp_broker_capabilities(h->broker, offered, 64);
+      hs.capabilities = offered;
+    }
     rc = cp_handshake_service_create(&h->handshake, &hs);
   }
   if (rc == 0) {
@@ -193,7 +231,12 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
 }
 
 static int wire(cp_host *h) {
-  int rc = cp_auth_add_runtime_tokens(h->auth, h->tokens);
+  /* A capability call carries a grant's token where a runtime token would
+   * be: the grant check comes first and passes other calls on. */
+  int rc = cp_broker_add_auth(h->broker, h->auth);
+  if (rc == 0) {
+    rc = cp_auth_add_runtime_tokens(h->auth, h->tokens);
+  }
   if (rc == 0) {
     rc = cp_auth_set_token_check(h->auth, timed_token_check, h->metrics);
   }
@@ -237,7 +280,13 @@ static int wire(cp_host *h) {
     rc = cp_health_register(h->health, h->server);
   }
   if (rc == 0) {
-    rc = cp_router_install(h->router, h->server);
+    rc = cp_broker_register(h->broker, h->server);
+  }
+  if (rc == 0) {
+    rc = cp_broker_attach_metrics(h->broker, h->metrics);
+  }
+  if (rc == 0) {
+    rc = cp_server_set_fallback(h->server, fallback, h);
   }
   /* The host's services take small requests: a peer cannot make it buffer
    * and decode megabytes for a health check. The more specific cap last. */
@@ -297,9 +346,12 @@ int cp_host_start(cp_host *h, int *port, int *metrics_port) {
     return CP_ESTATE;
   }
   int bound = 0;
-  int rc = h->tls != NULL
-               ? cp_server_listen_tls(h->server, h->listen, h->tls, &bound)
-               : cp_server_listen(h->server, h->listen, &bound);
+  int rc = cp_broker_start(h->broker);
+  if (rc == 0) {
+    rc = h->tls != NULL
+             ? cp_server_listen_tls(h->server, h->listen, h->tls, &bound)
+             : cp_server_listen(h->server, h->listen, &bound);
+  }
   if (rc == 0) {
     rc = cp_server_start(h->server);
   }
@@ -339,7 +391,9 @@ int cp_host_shutdown(cp_host *h, int64_t grace_ms) {
   h->liveness = NULL;
   cp_metrics_set_ready(h->metrics, false);
   cp_health_shutdown(h->health);
-  return cp_server_shutdown(h->server, grace_ms);
+  int rc = cp_server_shutdown(h->server, grace_ms);
+  cp_broker_shutdown(h->broker, grace_ms);
+  return rc;
 }
 
 void cp_host_destroy(cp_host *h) {
@@ -353,7 +407,8 @@ void cp_host_destroy(cp_host *h) {
     (void)cp_token_store_unsubscribe(h->tokens, end_routed_calls, h);
   }
   cp_router_destroy(h->router);
-  h->router = NULL; /* the registry's removal hook checks it */
+  h->router = NULL;             /* the registry's removal hook checks it */
+  cp_broker_destroy(h->broker); /* before the token store it listens to */
   cp_rate_policy_destroy(h->rate);
   cp_auth_destroy(h->auth);
   cp_health_destroy(h->health);
@@ -388,4 +443,7 @@ cp_metrics *cp_host_metrics(cp_host *h) {
 }
 cp_router *cp_host_router(cp_host *h) {
   return h->router;
+}
+cp_broker *cp_host_broker(cp_host *h) {
+  return h->broker;
 }

@@ -191,7 +191,7 @@ static int64_t forward_deadline(const cp_router *r, const cp_call *call) {
   return caller < cap ? caller : cap;
 }
 
-static cp_status_code route_call(cp_call *call, void *user) {
+cp_status_code cp_router_route(cp_call *call, void *user) {
   cp_router *r = user;
   cp_route route;
   int rc = route_of(call, &route);
@@ -284,5 +284,5 @@ int cp_router_install(cp_router *router, cp_server *server) {
   if (router == NULL || server == NULL) {
     return CP_EINVAL;
   }
-  return cp_server_set_fallback(server, route_call, router);
+  return cp_server_set_fallback(server, cp_router_route, router);
 }
