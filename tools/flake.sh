@@ -65,7 +65,8 @@ bazel_targets=(
   //tests:python_resilience_test //tests:process_test
   //tests:supervisor_test //tests:launch_e2e_test
   //tests:launch_identity_test //tests:launcher_e2e_test //tests:admin_test
-  //tests:connection_test
+  //tests:connection_test //tests:broker_test //tests:launcher_inprocess_test
+  //tests:python_capability_test
   //examples/urlshortener:urlshortener_managed_demo
   //examples/urlshortener:urlshortener_demo //examples/kv:kv_demo
   //tools/cpluginctl:cli_sh //tools/cpluginctl:presets_sh
