@@ -22,7 +22,10 @@ static void clean(const char *s, char *out, size_t max) {
   size_t n = strnlen(s, max);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    out[i] = s[i];
+    if (c < 0x20 || c == 0x7f) {
+      out[i] = '?';
+    }
   }
   out[n] = '\0';
 }
