@@ -1,10 +1,15 @@
 /* kv-plugin: serves kv.v1.KVService until SIGINT or SIGTERM.
  *
- *   kv-plugin [--listen ADDRESS] [--threads N] [--grace-ms MS]
+ *   kv-plugin [--listen ADDRESS] [--threads N] [--grace-ms MS] [--host URL]
  *
  * ADDRESS is "host:port" (default 127.0.0.1:0, a free port) or "unix:/path".
  * Once serving it prints one line, "LISTENING <address>", on stdout, with
- * the real port, so that a parent process knows where to connect. */
+ * the real port, so that a parent process knows where to connect.
+ *
+ * With --host, the plugin also joins that cplugin host (self_id "kv"),
+ * asks it for the logger capability and logs every Put and Delete through
+ * it, into the host's log (docs/capabilities.md); a host without the
+ * logger capability is a start error. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,12 +24,13 @@ typedef struct plugin_args {
   const char *listen;
   unsigned threads;
   long grace_ms;
+  const char *host; /* NULL: no host, no logger */
 } plugin_args;
 
 static void usage(FILE *out) {
-  fprintf(
-      out,
-      "usage: kv-plugin [--listen ADDRESS] [--threads N] [--grace-ms MS]\n");
+  fprintf(out,
+          "usage: kv-plugin [--listen ADDRESS] [--threads N] [--grace-ms MS]\n"
+          "                 [--host URL]\n");
 }
 
 static int parse_long(const char *s, long min, long max, long *out) {
@@ -38,10 +44,37 @@ static int parse_long(const char *s, long min, long max, long *out) {
   return 0;
 }
 
+/* Joins the host and points the store's logging at its logger
+ * capability. */
+static int join_host(const char *host, kv_store *store,
+                     cp_plugin_runtime **rt) {
+  cp_plugin_runtime_options o;
+  cp_plugin_runtime_options_init(&o);
+  o.host_url = host;
+  o.self_id = "kv";
+  o.self_version = "1.0.0";
+  cp_status st;
+  int rc = cp_plugin_runtime_start(rt, &o, &st);
+  cp_client *logger = NULL;
+  if (rc == 0) {
+    rc = cp_plugin_runtime_capability(*rt, "logger", "1.0.0", &logger, &st);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "kv-plugin: cannot use the host's logger at %s: %s: %s\n",
+            host, cp_status_code_name(st.code), st.message);
+    cp_plugin_runtime_stop(*rt);
+    *rt = NULL;
+    return rc;
+  }
+  kv_store_set_logger(store, logger);
+  return 0;
+}
+
 static int parse_args(int argc, char **argv, plugin_args *a) {
   a->listen = "127.0.0.1:0";
   a->threads = 0;
   a->grace_ms = 5000;
+  a->host = NULL;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -51,6 +84,8 @@ static int parse_args(int argc, char **argv, plugin_args *a) {
     } else if (strcmp(arg, "--threads") == 0 && val != NULL &&
                parse_long(val, 1, 64, &n) == 0) {
       a->threads = (unsigned)n;
+    } else if (strcmp(arg, "--host") == 0 && val != NULL) {
+      a->host = val;
     } else if (strcmp(arg, "--grace-ms") == 0 && val != NULL &&
                parse_long(val, 0, 600000, &n) == 0) {
       a->grace_ms = n;
@@ -97,6 +132,10 @@ int main(int argc, char **argv) {
   hs_opts.plugin_count = 1;
   cp_handshake_service *handshake = NULL;
   int port = 0;
+  cp_plugin_runtime *rt = NULL;
+  if (rc == 0 && args.host != NULL) {
+    rc = join_host(args.host, store, &rt);
+  }
   if (rc == 0) {
     rc = cp_handshake_service_create(&handshake, &hs_opts);
   }
@@ -117,6 +156,8 @@ int main(int argc, char **argv) {
             cp_strerror(rc));
     cp_server_destroy(server);
     cp_handshake_service_destroy(handshake);
+    kv_store_set_logger(store, NULL);
+    cp_plugin_runtime_stop(rt);
     kv_store_destroy(store);
     return 1;
   }
@@ -137,6 +178,9 @@ int main(int argc, char **argv) {
   cp_server_shutdown(server, args.grace_ms);
   cp_server_destroy(server);
   cp_handshake_service_destroy(handshake);
+  /* The logger client belongs to the runtime. */
+  kv_store_set_logger(store, NULL);
+  cp_plugin_runtime_stop(rt);
   kv_store_destroy(store);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capability/logger/v1/logger.cplugin.h"
 #include "cplugin/errors.h"
 
 enum { INITIAL_BUCKETS = 64 };
@@ -221,6 +222,43 @@ static cp_status_code on_get(cp_call *call, const Kv__V1__GetRequest *req,
   return code;
 }
 
+void kv_store_set_logger(kv_store *s, cp_client *logger) {
+  atomic_store(&s->logger, logger);
+}
+
+static void log_done(const cp_status *st, ProtobufCMessage *resp, void *user) {
+  (void)st; /* a lost log line is not the store's failure */
+  (void)user;
+  if (resp != NULL) {
+    protobuf_c_message_free_unpacked(resp, NULL);
+  }
+}
+
+/* One line in the host's log, sent without waiting for it. */
+static void log_change(kv_store *s, const char *what, const char *key) {
+  cp_client *logger = atomic_load(&s->logger);
+  if (logger == NULL) {
+    return;
+  }
+  Capability__Logger__V1__LogRequest__FieldsEntry field =
+      CAPABILITY__LOGGER__V1__LOG_REQUEST__FIELDS_ENTRY__INIT;
+  field.key = (char *)"key";
+  field.value = (char *)key;
+  Capability__Logger__V1__LogRequest__FieldsEntry *fields[] = {&field};
+  Capability__Logger__V1__LogRequest req =
+      CAPABILITY__LOGGER__V1__LOG_REQUEST__INIT;
+  req.level = (char *)"info";
+  req.message = (char *)what;
+  req.fields = fields;
+  req.n_fields = 1;
+  cp_call_options o;
+  cp_call_options_init(&o);
+  o.timeout_ms = 5000;
+  (void)cp_client_unary_async(logger,
+                              &cp_capability__logger__v1__logger__log__method,
+                              &req.base, &o, log_done, NULL);
+}
+
 cp_status_code kv_apply_put(kv_store *s, const Kv__V1__PutRequest *req,
                             cp_status *st) {
   cp_status_clear(st);
@@ -271,6 +309,9 @@ cp_status_code kv_apply_put(kv_store *s, const Kv__V1__PutRequest *req,
     free(value);
   }
   pthread_mutex_unlock(&s->mu);
+  if (st->code == CP_STATUS_OK) {
+    log_change(s, "kv put", req->key);
+  }
   return st->code;
 }
 
@@ -302,6 +343,9 @@ cp_status_code kv_apply_delete(kv_store *s, const char *key, bool *found,
     entry_free(e);
   }
   pthread_mutex_unlock(&s->mu);
+  if (*found) {
+    log_change(s, "kv delete", key);
+  }
   return CP_STATUS_OK;
 }
 

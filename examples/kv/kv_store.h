@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "cplugin/client.h"
 #include "kv/v1/kv.cplugin.h"
 
 typedef struct kv_store kv_store;
@@ -32,6 +33,14 @@ void kv_store_destroy(kv_store *store);
 /* Fills `handlers` with the store's KVService handlers; register them with
  * cp_kv__v1__kvservice__register(server, handlers, store). */
 void kv_store_handlers(cp_kv__v1__kvservice__handlers *handlers);
+
+/* Logs each Put and Delete that changed the store ("kv put" / "kv
+ * delete", with the key) through `logger`, a client of the host's logger
+ * capability (cp_plugin_runtime_capability(rt, "logger", ...)). The calls
+ * are asynchronous: a slow host never holds a Put up, and a log call that
+ * fails is dropped. NULL stops logging; `logger` must stay valid until it
+ * is replaced or the store is destroyed. */
+void kv_store_set_logger(kv_store *store, cp_client *logger);
 
 /* The key Watch sends first, with type UNSPECIFIED, once the watch is
  * registered: a client that sees it knows later changes will reach it. */

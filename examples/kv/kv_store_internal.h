@@ -4,6 +4,7 @@
 #define CPLUGIN_EXAMPLES_KV_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -33,6 +34,7 @@ struct kv_store {
   size_t key_count;
   kv_watcher *watchers;
   size_t watcher_count;
+  _Atomic(cp_client *) logger; /* kv_store_set_logger; NULL = none */
 };
 
 /* Stores req's value under its key and tells the watchers. Returns OK, or

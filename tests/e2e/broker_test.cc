@@ -409,6 +409,79 @@ TEST_F(BrokerTest, GrantsAreCappedPerRuntime) {
   EXPECT_EQ(CP_STATUS_OK, Request(kv, "logger").status.code);
 }
 
+// The plugin side: cp_plugin_runtime_capability asks for the grant with the
+// runtime's identity, and the generated stub's calls carry it; a refused
+// grant is replaced at the next call, and so is one issued to an identity
+// the runtime no longer has.
+TEST_F(BrokerTest, APluginRuntimeGetsATypedClientThatCarriesTheGrant) {
+  Start();
+  cp_plugin_runtime_options o;
+  cp_plugin_runtime_options_init(&o);
+  o.host_url = address_.c_str();
+  o.self_id = "kv";
+  o.heartbeat_interval_ms = 100;
+  o.backoff_initial_ms = 10;
+  cp_plugin_runtime *rt = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, cp_plugin_runtime_start(&rt, &o, &st)) << st.message;
+  std::string first_id = cp_plugin_runtime_id(rt);
+
+  cp_client *logger = nullptr;
+  ASSERT_EQ(0,
+            cp_plugin_runtime_capability(rt, "logger", "1.0.0", &logger, &st))
+      << st.message;
+  cp_client *again = nullptr;
+  EXPECT_EQ(
+      0, cp_plugin_runtime_capability(rt, "logger", nullptr, &again, nullptr));
+  EXPECT_EQ(logger, again);
+  cp_client *none = nullptr;
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_plugin_runtime_capability(rt, "secrets", nullptr, &none, &st));
+  EXPECT_EQ(nullptr, none);
+  EXPECT_NE(nullptr, strstr(st.message, "offered: logger 1.0.0")) << st.message;
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_plugin_runtime_capability(rt, "slow", "1.0.0", &none, &st));
+
+  auto log = [&](const char *message) {
+    Capability__Logger__V1__LogRequest req =
+        CAPABILITY__LOGGER__V1__LOG_REQUEST__INIT;
+    req.level = const_cast<char *>("info");
+    req.message = const_cast<char *>(message);
+    Capability__Logger__V1__LogResponse *resp = nullptr;
+    cp_status s;
+    cp_capability__logger__v1__logger__log__call(logger, &req, &resp, &opts_,
+                                                 &s);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(&resp->base, nullptr);
+    }
+    return s;
+  };
+  st = log("from the runtime");
+  ASSERT_EQ(CP_STATUS_OK, st.code) << st.message;
+  EXPECT_TRUE(log_.Has("from the runtime", "runtime_id=" + first_id));
+
+  // The grant expires on the host's clock (the runtime does not know it):
+  // that call is refused, the next one asks again.
+  cp_manual_clock_advance(&clock_, 3600LL * 1000000000);
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, log("expired").code);
+  st = log("with a new grant");
+  EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+
+  // The identity revoked: the runtime recovers under a new one, and the
+  // client asks for a grant for it before its next call.
+  ASSERT_EQ(0, cp_token_store_revoke(cp_host_tokens(host_), first_id.c_str()));
+  ASSERT_TRUE(
+      cp_test::WaitFor("the runtime to rejoin under a new identity", [&] {
+        const char *id = cp_plugin_runtime_id(rt);
+        return id != nullptr && first_id != id;
+      }));
+  std::string second_id = cp_plugin_runtime_id(rt);
+  st = log("after recovery");
+  EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+  EXPECT_TRUE(log_.Has("after recovery", "runtime_id=" + second_id));
+  cp_plugin_runtime_stop(rt);
+}
+
 // A capability stuck in its handler holds only its own calls.
 TEST_F(BrokerTest, ASlowCapabilityDoesNotHoldUpAnother) {
   Start();

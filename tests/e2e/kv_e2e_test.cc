@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -236,6 +237,100 @@ TEST_P(KvProcessTest, ThousandConcurrentCallsFromEightThreads) {
     th.join();
   }
   EXPECT_EQ(0, failures.load());
+}
+
+// Every line the host logs.
+struct HostLog {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  static void Sink(const char *line, size_t len, void *user) {
+    auto *l = static_cast<HostLog *>(user);
+    std::lock_guard<std::mutex> lock(l->mu);
+    l->lines.emplace_back(line, len);
+  }
+  bool Has(const std::string &a, const std::string &b) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto &l : lines) {
+      if (l.find(a) != std::string::npos && l.find(b) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+// kv-plugin --host joins a host, asks it for the logger capability and
+// logs each Put and Delete through the grant: the lines reach the host's
+// log, from another process, with the plugin's runtime ID.
+TEST(KvCapabilityTest, PutsAndDeletesReachTheHostsLogThroughAGrant) {
+  HostLog log;
+  cp_log_set_sink(HostLog::Sink, &log);
+  cp_host_options o;
+  cp_host_options_init(&o);
+  o.metrics_address = nullptr;
+  cp_host *host = nullptr;
+  ASSERT_EQ(0, cp_host_create(&host, &o));
+  int port = 0;
+  ASSERT_EQ(0, cp_host_start(host, &port, nullptr));
+  std::string host_url = "127.0.0.1:" + std::to_string(port);
+  std::string path = test_program_path("CPLUGIN_KV_PLUGIN", KV_PLUGIN_PATH);
+  std::vector<std::string> args = {path, "--host", host_url};
+  std::vector<char *> argv;
+  for (auto &a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  test_process proc{};
+  ASSERT_EQ(0, test_process_start(&proc, argv.data(), test_wait_ms()));
+  cp_client *kv = nullptr;
+  ASSERT_EQ(0, cp_client_create(&kv, proc.address, nullptr));
+  cp_status st;
+  ASSERT_EQ(0, kvd_put(kv, "fruit", "apple", 5, 5000, &st)) << st.message;
+  bool found = false;
+  ASSERT_EQ(0, kvd_delete(kv, "fruit", &found, 5000, &st)) << st.message;
+  EXPECT_TRUE(found);
+  EXPECT_TRUE(cp_test::WaitFor("both lines in the host's log", [&] {
+    return log.Has("kv put", "key=fruit") && log.Has("kv delete", "key=fruit");
+  }));
+  EXPECT_TRUE(log.Has("kv put", "runtime_id=kv-"));
+  std::string metrics;
+  char *text = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(0, cp_metrics_render(cp_host_metrics(host), &text, &len));
+  metrics.assign(text, len);
+  cp_metric_text_free(text);
+  EXPECT_NE(std::string::npos,
+            metrics.find("cplugin_capability_grants_issued_total 1"));
+  cp_client_destroy(kv);
+  int status = test_process_stop(&proc, SIGTERM, test_wait_ms());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  cp_host_shutdown(host, 0);
+  cp_host_destroy(host);
+  cp_log_set_sink(nullptr, nullptr);
+}
+
+// A host without the logger capability: the plugin says so and exits.
+TEST(KvCapabilityTest, AHostWithoutTheLoggerIsAStartError) {
+  cp_host_options o;
+  cp_host_options_init(&o);
+  o.metrics_address = nullptr;
+  o.logger_capability = false;
+  cp_host *host = nullptr;
+  ASSERT_EQ(0, cp_host_create(&host, &o));
+  int port = 0;
+  ASSERT_EQ(0, cp_host_start(host, &port, nullptr));
+  std::string host_url = "127.0.0.1:" + std::to_string(port);
+  std::string path = test_program_path("CPLUGIN_KV_PLUGIN", KV_PLUGIN_PATH);
+  std::vector<std::string> args = {path, "--host", host_url};
+  std::vector<char *> argv;
+  for (auto &a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  test_process proc{};
+  EXPECT_EQ(-1, test_process_start(&proc, argv.data(), test_wait_ms()));
+  cp_host_shutdown(host, 0);
+  cp_host_destroy(host);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, KvProcessTest, ::testing::Bool(),

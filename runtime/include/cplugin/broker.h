@@ -63,6 +63,9 @@ extern "C" {
 /* Metadata of the metadata form (see above). */
 #define CP_MD_CAPABILITY_GRANT "x-cplugin-capability-grant"
 #define CP_MD_CAPABILITY_TYPE "x-cplugin-capability-type"
+/* RequestCapability's trailing metadata: the grant's remaining lifetime
+ * in milliseconds (decimal), so a plugin can ask again in time. */
+#define CP_MD_GRANT_TTL_MS "x-cplugin-grant-ttl-ms"
 /* The path form's prefix. */
 #define CP_CAPABILITY_PATH_PREFIX "/capabilities/"
 

@@ -234,6 +234,30 @@ cp_client *cp_plugin_runtime_host(cp_plugin_runtime *rt);
 int cp_plugin_runtime_route(cp_plugin_runtime *rt, const char *service_type,
                             cp_client **out);
 
+/* A client for the host's capability `type` (cplugin/broker.h,
+ * docs/capabilities.md) at min_version or above (NULL or "": any): the
+ * runtime asks the host's broker for a grant with its identity, and every
+ * call on the client carries it (the metadata form), so the capability's
+ * generated stubs work on it as on any client:
+ *   cp_client *logger;
+ *   cp_plugin_runtime_capability(rt, "logger", "1.0.0", &logger, &st);
+ *   cp_capability__logger__v1__logger__log__call(logger, &req, &resp, ...);
+ * The grant is asked for again before it ends (at half the lifetime the
+ * host states), when the runtime's identity changed (a renewal, or a host
+ * restart it recovered from), and after a call was refused UNAUTHENTICATED
+ * (that call fails; the next one carries the new grant). Asking blocks the
+ * calling thread, or an asynchronous call's callback thread, for one round
+ * trip to the host, about once per half lifetime (30 min by default).
+ * The client belongs to the runtime and stays valid until
+ * cp_plugin_runtime_stop; asking again for the same type returns the same
+ * client (min_version of the first call); at most 16 types. Returns 0;
+ * CP_ENOTFOUND when the host does not offer `type` at min_version (the
+ * host's answer in `st` names what it offers); CP_ERPC for another
+ * refusal; CP_EINVAL; CP_ELIMIT; CP_ENOMEM. `st` may be NULL. Thread-safe. */
+int cp_plugin_runtime_capability(cp_plugin_runtime *rt, const char *type,
+                                 const char *min_version, cp_client **out,
+                                 cp_status *st);
+
 /* Whether a watched dependency currently has an available provider. */
 bool cp_plugin_runtime_dependency_available(cp_plugin_runtime *rt,
                                             const char *service_type);

@@ -104,6 +104,13 @@ static cp_status_code on_request(
   }
   cp_status_code code = fill(call, &g, resp);
   cp_secure_zero(g.token, sizeof g.token);
+  char ttl[24];
+  snprintf(ttl, sizeof ttl, "%lld",
+           (long long)((g.expires_ns - broker_now_ns(b)) / 1000000));
+  if (code == CP_STATUS_OK &&
+      cp_call_add_trailer(call, CP_MD_GRANT_TTL_MS, ttl) != 0) {
+    code = cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
   if (code == CP_STATUS_OK) {
     cp_log(CP_LOG_INFO, "capability granted", "runtime_id", runtime_id, "type",
            g.type, "version", g.version, "grant_id", g.id, CP_LOG_END);

@@ -317,16 +317,16 @@ static int connect_host(cp_plugin_runtime *rt, cp_client **out,
   return cp_client_create(out, rt->host, co);
 }
 
-static int host_client(cp_plugin_runtime *rt, cp_client **out,
-                       cp_client_interceptor_fn fn,
-                       cp_client_async_interceptor_fn async_fn) {
+int rt_host_client(cp_plugin_runtime *rt, cp_client **out,
+                   cp_client_interceptor_fn fn,
+                   cp_client_async_interceptor_fn async_fn, void *user) {
   cp_client_options co;
   cp_client_options_init(&co);
   co.tls = rt->opts.tls;
   co.max_reconnect_backoff_ms = HOST_RECONNECT_BACKOFF_MS;
   int rc = connect_host(rt, out, &co);
   if (rc == 0) {
-    rc = cp_client_add_interceptor_async(*out, fn, async_fn, rt);
+    rc = cp_client_add_interceptor_async(*out, fn, async_fn, user);
   }
   return rc;
 }
@@ -338,6 +338,7 @@ static cp_plugin_runtime *runtime_new(void) {
   }
   cp_arena_init(&rt->mem);
   pthread_mutex_init(&rt->mu, NULL);
+  pthread_mutex_init(&rt->cap_mu, NULL);
   pthread_mutex_init(&rt->cred_mu, NULL);
   pthread_mutex_init(&rt->sup_mu, NULL);
   cp_cond_init_monotonic(&rt->sup_cv);
@@ -463,10 +464,10 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
   }
   launched = launched || adopted;
   if (rc == 0) {
-    rc = host_client(rt, &rt->ctl, ctl_identity, ctl_identity_async);
+    rc = rt_host_client(rt, &rt->ctl, ctl_identity, ctl_identity_async, rt);
   }
   if (rc == 0) {
-    rc = host_client(rt, &rt->app, app_identity, app_identity_async);
+    rc = rt_host_client(rt, &rt->app, app_identity, app_identity_async, rt);
   }
   if (rc == 0) {
     rc = launched ? rt_join_adopted(rt, &given, status) : rt_join(rt, status);
@@ -621,10 +622,12 @@ void cp_plugin_runtime_stop(cp_plugin_runtime *rt) {
   for (size_t i = 0; i < rt->route_count; i++) {
     cp_client_destroy(rt->routes[i].client);
   }
+  rt_capabilities_free(rt);
   cp_client_destroy(rt->app);
   cp_client_destroy(rt->ctl);
   rt_clear_creds(rt);
   pthread_mutex_destroy(&rt->mu);
+  pthread_mutex_destroy(&rt->cap_mu);
   pthread_mutex_destroy(&rt->cred_mu);
   pthread_mutex_destroy(&rt->sup_mu);
   pthread_cond_destroy(&rt->sup_cv);

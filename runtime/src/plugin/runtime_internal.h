@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "cplugin/client.h"
 #include "cplugin/plugin_runtime.h"
 #include "cplugin/tokens.h"
 
@@ -24,6 +25,7 @@ enum {
   RT_MAX_PROVIDES = 32,
   RT_MAX_REQUIRES = 32,
   RT_MAX_ROUTES = 32,
+  RT_MAX_CAPABILITIES = 16,
   RT_CALL_TIMEOUT_MS = 10000,
   RT_REGISTRATION_ID_MAX = 64,
   RT_PROVIDER_ID_MAX = 160,
@@ -49,6 +51,21 @@ typedef struct rt_route {
   const char *type;
   cp_client *client;
 } rt_route;
+
+/* A capability client (runtime_capability.c) and the grant its calls
+ * carry. */
+typedef struct rt_capability {
+  cp_plugin_runtime *rt;
+  const char *type;        /* arena */
+  const char *min_version; /* arena; "" = any */
+  cp_client *client;
+  pthread_mutex_t mu; /* the grant */
+  bool has_grant;
+  char grant_id[32];
+  char bearer[8 + 64];                    /* "Bearer <grant token>" */
+  char runtime_id[CP_RUNTIME_ID_MAX + 1]; /* whom it was issued to */
+  int64_t refresh_at_ns;                  /* INT64_MAX: never */
+} rt_capability;
 
 struct cp_plugin_runtime {
   cp_arena mem; /* copied options, interned runtime IDs; rt->mu */
@@ -76,6 +93,9 @@ struct cp_plugin_runtime {
   pthread_mutex_t mu;
   rt_route routes[RT_MAX_ROUTES];
   size_t route_count;
+  pthread_mutex_t cap_mu; /* the capability list; taken alone */
+  rt_capability capabilities[RT_MAX_CAPABILITIES];
+  size_t capability_count;
   bool lost;
 
   pthread_mutex_t sup_mu;
@@ -96,6 +116,16 @@ int rt_set_creds(cp_plugin_runtime *rt, const char *id, const char *token);
 void rt_clear_creds(cp_plugin_runtime *rt);
 /* Copies the current runtime ID; false when there is none. */
 bool rt_current_id(cp_plugin_runtime *rt, char out[CP_RUNTIME_ID_MAX + 1]);
+
+/* A new client to the host (its connector, or a channel to rt->host) with
+ * one interceptor; 0 or an error of the client. */
+int rt_host_client(cp_plugin_runtime *rt, cp_client **out,
+                   cp_client_interceptor_fn fn,
+                   cp_client_async_interceptor_fn async_fn, void *user);
+
+/* --- capabilities (runtime_capability.c) --- */
+/* Frees the capability clients (at stop). */
+void rt_capabilities_free(cp_plugin_runtime *rt);
 
 /* --- handshake (runtime_handshake.c) --- */
 typedef struct rt_identity {
