@@ -19,6 +19,7 @@ extern "C" {
 // keyword; renaming the token for this file changes no layout.
 #define delete delete_
 #include "kv/v1/kv.cplugin.h"
+#include "kv_store.h"
 #undef delete
 #include "plugin/v1/broker.cplugin.h"
 #include "plugin/v1/handshake.cplugin.h"
@@ -111,8 +112,12 @@ class BrokerTest : public ::testing::Test {
     slow_cap_.version = "0.3.0";
     slow_cap_.register_services = RegisterSlow;
     slow_cap_.user = &slow_;
-    o.capabilities = &slow_cap_;
-    o.capability_count = 1;
+    // A capability a plugin provides through the registry.
+    caps_[0] = slow_cap_;
+    caps_[1].type = "audit";
+    caps_[1].version = "1.0.0";
+    o.capabilities = caps_;
+    o.capability_count = 2;
     ASSERT_EQ(0, cp_host_create(&host_, &o));
     ASSERT_EQ(0, cp_auth_add_api_key(cp_host_auth(host_),
                                      "an-operator-key-0123456789", "op"));
@@ -244,6 +249,7 @@ class BrokerTest : public ::testing::Test {
   cp_manual_clock clock_;
   Slow slow_;
   cp_capability slow_cap_{};
+  cp_capability caps_[2]{};
   cp_host *host_ = nullptr;
   cp_client *client_ = nullptr;
   cp_call_options opts_;
@@ -255,8 +261,10 @@ TEST_F(BrokerTest, AGrantLetsItsRuntimeLogThroughTheHost) {
   Start();
   std::string offered;
   Identity kv = Join("kv", &offered);
-  EXPECT_EQ("logger 1.0.0 /capabilities/logger;slow 0.3.0 /capabilities/slow;",
-            offered);
+  EXPECT_EQ(
+      "audit 1.0.0 /capabilities/audit;logger 1.0.0 /capabilities/logger;"
+      "slow 0.3.0 /capabilities/slow;",
+      offered);
   Grant g = Request(kv, "logger");
   ASSERT_EQ(CP_STATUS_OK, g.status.code) << g.status.message;
   EXPECT_EQ("logger", g.type);
@@ -292,7 +300,8 @@ TEST_F(BrokerTest, UnknownOrTooOldCapabilitiesAreNotFound) {
   Grant g = Request(kv, "secrets");
   EXPECT_EQ(CP_STATUS_NOT_FOUND, g.status.code);
   EXPECT_NE(nullptr, strstr(g.status.message, "\"secrets\" not available"));
-  EXPECT_NE(nullptr, strstr(g.status.message, "logger 1.0.0, slow 0.3.0"))
+  EXPECT_NE(nullptr,
+            strstr(g.status.message, "audit 1.0.0, logger 1.0.0, slow 0.3.0"))
       << g.status.message;
   g = Request(kv, "logger", "1.1.0");
   EXPECT_EQ(CP_STATUS_NOT_FOUND, g.status.code);
@@ -438,7 +447,7 @@ TEST_F(BrokerTest, APluginRuntimeGetsATypedClientThatCarriesTheGrant) {
   EXPECT_EQ(CP_ENOTFOUND,
             cp_plugin_runtime_capability(rt, "secrets", nullptr, &none, &st));
   EXPECT_EQ(nullptr, none);
-  EXPECT_NE(nullptr, strstr(st.message, "offered: logger 1.0.0")) << st.message;
+  EXPECT_NE(nullptr, strstr(st.message, "logger 1.0.0")) << st.message;
   EXPECT_EQ(CP_ENOTFOUND,
             cp_plugin_runtime_capability(rt, "slow", "1.0.0", &none, &st));
 
@@ -480,6 +489,81 @@ TEST_F(BrokerTest, APluginRuntimeGetsATypedClientThatCarriesTheGrant) {
   EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
   EXPECT_TRUE(log_.Has("after recovery", "runtime_id=" + second_id));
   cp_plugin_runtime_stop(rt);
+}
+
+// A capability a plugin provides: the grant is the host's, the call goes
+// through the router to the provider registered for the type, which sees
+// the grant's runtime as the caller.
+TEST_F(BrokerTest, ACapabilityAPluginProvidesIsReachedThroughTheRouter) {
+  Start();
+  Identity kv = Join("kv");
+  Grant g = Request(kv, "audit");
+  ASSERT_EQ(CP_STATUS_OK, g.status.code) << g.status.message;
+  std::string bearer = "Bearer " + g.token;
+  std::string path = g.endpoint + "/kv.v1.KVService/Put";
+  cp_method_desc m = cp_kv__v1__kvservice__put__method;
+  m.path = path.c_str();
+  cp_metadata md[] = {{CP_MD_RUNTIME_ID, kv.id.c_str()},
+                      {CP_MD_AUTHORIZATION, bearer.c_str()}};
+  cp_call_options o = opts_;
+  o.metadata = md;
+  o.metadata_count = 2;
+  Kv__V1__PutRequest req = KV__V1__PUT_REQUEST__INIT;
+  req.key = const_cast<char *>("entry");
+  auto put = [&] {
+    ProtobufCMessage *resp = nullptr;
+    cp_status st;
+    cp_client_unary(client_, &m, &req.base, &resp, &o, &st);
+    if (resp != nullptr) {
+      protobuf_c_message_free_unpacked(resp, nullptr);
+    }
+    return st;
+  };
+  // Nobody provides it yet.
+  EXPECT_EQ(CP_STATUS_NOT_FOUND, put().code);
+
+  // The provider: a KV store on loopback, registered for "audit".
+  kv_store *store = kv_store_create(nullptr);
+  ASSERT_NE(nullptr, store);
+  cp_server *provider = nullptr;
+  cp_server_options so;
+  cp_server_options_init(&so);
+  ASSERT_EQ(0, cp_server_create(&provider, &so));
+  cp_kv__v1__kvservice__handlers h;
+  kv_store_handlers(&h);
+  ASSERT_EQ(0, cp_kv__v1__kvservice__register(provider, &h, store));
+  static std::string seen_caller;
+  auto record_caller = [](cp_call *call, void *) {
+    cp_str v;
+    if (cp_call_metadata(call, CP_MD_CALLER_ID, &v)) {
+      seen_caller.assign(v.ptr, v.len);
+    }
+    return CP_STATUS_OK;
+  };
+  ASSERT_EQ(0, cp_server_add_interceptor(provider, record_caller, nullptr));
+  int port = 0;
+  ASSERT_EQ(0, cp_server_listen(provider, "127.0.0.1:0", &port));
+  ASSERT_EQ(0, cp_server_start(provider));
+  std::string base = "127.0.0.1:" + std::to_string(port);
+  cp_metadata reg_md[] = {{"base_url", base.c_str()}};
+  cp_registry_service svc = {"audit", "1.0.0", "/kv.v1.KVService/", reg_md, 1};
+  ASSERT_EQ(0, cp_registry_register_as_host(cp_host_registry(host_),
+                                            "audit-provider", &svc, nullptr));
+  cp_status st = put();
+  EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
+  EXPECT_EQ(kv.id, seen_caller);
+  // The grant still decides: another runtime with it is refused.
+  Identity other = Join("other");
+  md[0].value = other.id.c_str();
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, put().code);
+  md[0].value = kv.id.c_str();
+  // Outside the provider's endpoint path: refused by the router's rules.
+  std::string outside = g.endpoint + "/other.v1.Svc/Put";
+  m.path = outside.c_str();
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, put().code);
+  cp_server_shutdown(provider, 0);
+  cp_server_destroy(provider);
+  kv_store_destroy(store);
 }
 
 // A capability stuck in its handler holds only its own calls.

@@ -53,6 +53,7 @@
 #include "cplugin/clock.h"
 #include "cplugin/handshake.h"
 #include "cplugin/metrics.h"
+#include "cplugin/router.h"
 #include "cplugin/server.h"
 #include "cplugin/tokens.h"
 
@@ -75,7 +76,11 @@ typedef struct cp_capability {
   const char *type;    /* 1..128 bytes of [a-z0-9._-], unique per broker */
   const char *version; /* SemVer 2.0.0 */
   /* Registers the capability's service(s) on `server` (the broker's);
-   * returns 0 or a CP_E* code. */
+   * returns 0 or a CP_E* code. NULL: a plugin provides the capability -
+   * its calls go through the router (cp_broker_set_router) to a provider
+   * registered for service type `type`, with the registry's selection,
+   * health and endpoint-path rules; none registered: NOT_FOUND, an
+   * unhealthy one: UNAVAILABLE. */
   int (*register_services)(cp_server *server, void *user);
   void *user;
 } cp_capability;
@@ -101,9 +106,10 @@ int cp_broker_create(cp_broker **out, cp_token_store *tokens,
 void cp_broker_destroy(cp_broker *broker);
 
 /* Adds a capability (before cp_broker_start): its services are registered
- * on the broker's server now. Returns 0; CP_EINVAL (bad type or version,
- * NULL register_services); CP_EEXIST (type taken); CP_ESTATE (started);
- * the error of register_services; CP_ENOMEM. */
+ * on a server of its own now (unless a plugin provides it). Returns 0;
+ * CP_EINVAL (bad type or version); CP_EEXIST (type taken); CP_ESTATE
+ * (started); CP_ELIMIT (64 capabilities); the error of register_services;
+ * CP_ENOMEM. */
 int cp_broker_add_capability(cp_broker *broker, const cp_capability *cap);
 
 /* Writes up to `cap` capabilities, sorted by type (endpoint
@@ -125,6 +131,11 @@ int cp_broker_add_auth(cp_broker *broker, cp_auth *auth);
 /* Series of the broker in `metrics`' registry (once). Returns 0, CP_EEXIST
  * or CP_ENOMEM. */
 int cp_broker_attach_metrics(cp_broker *broker, cp_metrics *metrics);
+
+/* The router that carries the calls of capabilities plugins provide
+ * (register_services NULL); not owned, it must outlive the broker. Without
+ * one such calls are UNAVAILABLE. The host sets its own. */
+void cp_broker_set_router(cp_broker *broker, cp_router *router);
 
 /* Starts the capability server. Returns 0, CP_ESTATE or a server error. */
 int cp_broker_start(cp_broker *broker);

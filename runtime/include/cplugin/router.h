@@ -105,6 +105,18 @@ int cp_router_install(cp_router *router, cp_server *server);
  * capability calls). */
 cp_status_code cp_router_route(cp_call *call, void *router);
 
+/* Forwards `call` (in a server fallback) to a provider of `service_type`
+ * (provider_id NULL: the host's selection strategy), at `method_path`
+ * ("/pkg.Service/Method"), as caller `caller` (sent in x-plugin-caller-id;
+ * its routed calls count against its in-flight limit and end when
+ * cp_router_cancel_caller names it), with every check cp_router_route
+ * makes after parsing the route: reserved services, provider health, the
+ * registered endpoint path. Returns as cp_router_route. */
+cp_status_code cp_router_forward(cp_router *router, cp_call *call,
+                                 const char *service_type,
+                                 const char *provider_id,
+                                 const char *method_path, const char *caller);
+
 /* Counts since creation: forwarded calls and refusals. */
 typedef struct cp_router_stats {
   unsigned long long forwarded;

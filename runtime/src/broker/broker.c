@@ -92,7 +92,15 @@ int cp_broker_create(cp_broker **out, cp_token_store *tokens,
 
 void cp_broker_shutdown(cp_broker *b, int64_t grace_ms) {
   for (size_t i = 0; b != NULL && b->started && i < b->cap_count; i++) {
-    (void)cp_server_shutdown(b->caps[i]->server, grace_ms);
+    if (b->caps[i]->server != NULL) {
+      (void)cp_server_shutdown(b->caps[i]->server, grace_ms);
+    }
+  }
+}
+
+void cp_broker_set_router(cp_broker *b, cp_router *router) {
+  if (b != NULL) {
+    b->router = router;
   }
 }
 
@@ -139,7 +147,7 @@ broker_cap *broker_find(const cp_broker *b, const char *type) {
 int cp_broker_add_capability(cp_broker *b, const cp_capability *cap) {
   if (b == NULL || cap == NULL || !type_valid(cap->type) ||
       cap->version == NULL || strlen(cap->version) > GRANT_VERSION_MAX ||
-      !cp_semver_valid(cap->version) || cap->register_services == NULL) {
+      !cp_semver_valid(cap->version)) {
     return CP_EINVAL;
   }
   if (b->started) {
@@ -152,10 +160,14 @@ int cp_broker_add_capability(cp_broker *b, const cp_capability *cap) {
     return CP_ELIMIT;
   }
   broker_cap *c = calloc(1, sizeof *c);
-  int rc = c != NULL ? make_server(&c->server) : CP_ENOMEM;
-  if (rc == 0) {
-    rc = cap->register_services(c->server, cap->user);
-    rc = rc <= 0 ? rc : CP_EINVAL;
+  int rc = c != NULL ? 0 : CP_ENOMEM;
+  /* Served here, or by a plugin through the router. */
+  if (rc == 0 && cap->register_services != NULL) {
+    rc = make_server(&c->server);
+    if (rc == 0) {
+      rc = cap->register_services(c->server, cap->user);
+      rc = rc <= 0 ? rc : CP_EINVAL;
+    }
   }
   if (rc != 0) {
     free_cap(c);
@@ -201,6 +213,9 @@ int cp_broker_start(cp_broker *b) {
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < b->cap_count; i++) {
     broker_cap *c = b->caps[i];
+    if (c->server == NULL) {
+      continue; /* a plugin's: nothing to start */
+    }
     rc = cp_server_start(c->server);
     if (rc == 0) {
       rc = cp_client_create_dialing(&c->client, dial, c, NULL);

@@ -31,7 +31,7 @@ typedef enum broker_refusal {
 typedef struct broker_cap {
   cp_capability def;
   char endpoint[GRANT_TYPE_MAX + 16]; /* "/capabilities/<type>" */
-  cp_server *server;
+  cp_server *server; /* NULL: a plugin provides it (the router) */
   cp_client *client;
 } broker_cap;
 
@@ -44,6 +44,7 @@ struct cp_broker {
   bool started;
   cp_counter *refused[BROKER_REFUSALS];
   const cp_clock *clock;
+  cp_router *router; /* for capabilities plugins provide */
 };
 
 /* The capability of `type`, or NULL. */

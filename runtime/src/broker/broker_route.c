@@ -123,7 +123,7 @@ cp_status_code cp_broker_dispatch(cp_broker *b, cp_call *call, bool *handled) {
    * server without the host's authentication must not skip it. */
   grant_info g;
   const broker_cap *c = kind == CAPABILITY ? broker_find(b, cc.type) : NULL;
-  if (c == NULL || c->client == NULL || !check(b, call, &cc, &g)) {
+  if (c == NULL || !check(b, call, &cc, &g)) {
     /* Counted once: here unless the grant check in authentication refused
      * it already (another provider then let the call in, e.g. a runtime
      * token presented as the grant's). */
@@ -135,8 +135,19 @@ cp_status_code cp_broker_dispatch(cp_broker *b, cp_call *call, bool *handled) {
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "authentication failed");
   }
+  if (c->server == NULL) {
+    /* A plugin provides it: the router finds and checks the provider. */
+    if (b->router == NULL) {
+      return cp_call_error(call, CP_STATUS_UNAVAILABLE,
+                           "capability %s has no route", cc.type);
+    }
+    return cp_router_forward(b->router, call, cc.type, NULL, cc.method_path,
+                             g.runtime_id);
+  }
   cp_metadata md[] = {{CP_MD_CALLER_ID, g.runtime_id}};
-  int rc = cp_call_forward(call, c->client, cc.method_path, md, 1);
+  int rc = c->client != NULL
+               ? cp_call_forward(call, c->client, cc.method_path, md, 1)
+               : CP_ECLOSED;
   if (rc != 0) {
     return cp_call_error(call, CP_STATUS_UNAVAILABLE,
                          "capability %s cannot be reached: %s", cc.type,

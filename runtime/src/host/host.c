@@ -227,6 +227,9 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
     rc = cp_token_store_subscribe(h->tokens, end_routed_calls, h);
     h->watching_tokens = rc == 0;
   }
+  if (rc == 0) {
+    cp_broker_set_router(h->broker, h->router);
+  }
   return rc;
 }
 

@@ -208,33 +208,42 @@ cp_status_code cp_router_route(cp_call *call, void *user) {
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "authentication required");
   }
-  if (cp_path_reserved(route.method_path)) {
+  return cp_router_forward(
+      r, call, route.service_type,
+      route.provider_id[0] != '\0' ? route.provider_id : NULL,
+      route.method_path, caller);
+}
+
+cp_status_code cp_router_forward(cp_router *r, cp_call *call,
+                                 const char *service_type,
+                                 const char *provider_id,
+                                 const char *method_path, const char *caller) {
+  int rc;
+  if (cp_path_reserved(method_path)) {
     atomic_fetch_add(&r->denied, 1);
     return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
                          "%s is not routable: the host's and plugins' own "
                          "control services are never forwarded",
-                         route.method_path);
+                         method_path);
   }
   cp_route_target target;
   memset(&target, 0, sizeof target);
-  rc = r->opts.resolve(route.service_type,
-                       route.provider_id[0] != '\0' ? route.provider_id : NULL,
-                       &target, r->opts.resolve_user);
+  rc =
+      r->opts.resolve(service_type, provider_id, &target, r->opts.resolve_user);
   if (rc != 0) {
     atomic_fetch_add(&r->not_found, 1);
     return cp_call_error(call, CP_STATUS_NOT_FOUND,
-                         "no provider for service \"%s\"", route.service_type);
+                         "no provider for service \"%s\"", service_type);
   }
   if (!target.healthy) {
     return unavailable(r, call, "is unhealthy", target.provider_id);
   }
-  if (!cp_route_path_under(route.method_path, target.endpoint_path)) {
+  if (!cp_route_path_under(method_path, target.endpoint_path)) {
     atomic_fetch_add(&r->denied, 1);
     return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
                          "%s is outside the endpoint path provider %s "
                          "registered for service \"%s\"",
-                         route.method_path, target.provider_id,
-                         route.service_type);
+                         method_path, target.provider_id, service_type);
   }
   char address[TARGET_ADDRESS_MAX];
   bool tls = false;
@@ -263,7 +272,7 @@ cp_status_code cp_router_route(cp_call *call, void *user) {
     return unavailable(r, call, "cannot be reached", target.provider_id);
   }
   cp_metadata md[] = {{CP_MD_CALLER_ID, caller}};
-  rc = cp_call_forward(call, client, route.method_path, md, 1);
+  rc = cp_call_forward(call, client, method_path, md, 1);
   cp_client_release(client); /* the forward holds its own reference */
   if (rc != 0) {
     inflight_release(&r->inflight, &routed->ticket);
@@ -274,8 +283,8 @@ cp_status_code cp_router_route(cp_call *call, void *user) {
   atomic_fetch_add(&r->forwarded, 1);
   if (cp_log_enabled(CP_LOG_DEBUG)) {
     cp_log(CP_LOG_DEBUG, "ROUTER routed call", "caller", caller, "service",
-           route.service_type, "provider", target.provider_id, "method",
-           route.method_path, CP_LOG_END);
+           service_type, "provider", target.provider_id, "method", method_path,
+           CP_LOG_END);
   }
   return CP_STATUS_OK; /* forwarded: the forward answers */
 }
