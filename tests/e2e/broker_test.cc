@@ -358,6 +358,9 @@ TEST_F(BrokerTest, EveryWrongPartIsUnauthenticatedAlike) {
       Log("/capabilities/logger/" + g.id + "/", kv.id, g.token),
       Log("", kv.id, g.token, g.id, "slow"),
       Log("", kv.id, g.token, "", "logger"),
+      // A grant is no credential for the host's own services.
+      Log("/connectplugin.v1.PluginLifecycle/ReportHealth", kv.id, g.token,
+          g.id, "logger"),
   };
   for (size_t i = 0; i < refused.size(); i++) {
     EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, refused[i].code)

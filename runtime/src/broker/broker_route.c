@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "broker/broker_internal.h"
+#include "core/validate.h"
 #include "cplugin/errors.h"
 #include "cplugin/router.h"
 
@@ -61,7 +62,10 @@ static int parse(const cp_call *call, cap_call *out) {
   if (!cp_call_metadata(call, CP_MD_CAPABILITY_GRANT, &v)) {
     return NOT_CAPABILITY;
   }
-  if (!metadata_copy(call, CP_MD_CAPABILITY_GRANT, out->grant_id,
+  /* A grant never authenticates a call to the host's own services (or a
+   * plugin's control services): it stands for one capability only. */
+  if (cp_path_reserved(path) ||
+      !metadata_copy(call, CP_MD_CAPABILITY_GRANT, out->grant_id,
                      sizeof out->grant_id) ||
       !metadata_copy(call, CP_MD_CAPABILITY_TYPE, out->type,
                      sizeof out->type)) {
