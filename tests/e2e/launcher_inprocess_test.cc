@@ -498,6 +498,25 @@ TEST_F(InProcessTest, ItsLinksToTheHostSurviveTheHostsIdleLimit) {
   EXPECT_EQ(0u, routed[1].rfind("inproc:", 0)) << routed[1];
 }
 
+// Added at run time to a launcher whose manifest lists no in-process
+// plugin: it serves, and the router reaches it (storage, added after it,
+// logs through it).
+TEST_F(InProcessTest, AddedAtRunTimeItIsRoutable) {
+  ASSERT_EQ(0, Create({})) << err_;
+  ASSERT_EQ(0, cp_launcher_start(launcher_, err_, sizeof err_)) << err_;
+  ASSERT_EQ(0, cp_launcher_add(launcher_, kLoggerEntry, err_, sizeof err_))
+      << err_;
+  cp_plugin_status lg = Status("logger");
+  EXPECT_EQ(CP_PLUGIN_RUNNING, lg.state) << lg.reason;
+  EXPECT_STREQ("inproc:logger", lg.endpoint);
+  ASSERT_EQ(
+      0, cp_launcher_add(launcher_, StorageEntry().c_str(), err_, sizeof err_))
+      << err_;
+  ASSERT_EQ(CP_STATUS_OK, Store("added").code);
+  ASSERT_TRUE(cp_test::WaitFor("storage's log call to reach the added logger",
+                               [&] { return logger_.routed.load() > 0; }));
+}
+
 // "inproc:<name>" is the launcher's to give: a plugin that joins on its
 // own and claims it (to have the router send its calls into the logger)
 // is refused, while the launcher's logger keeps its registration.

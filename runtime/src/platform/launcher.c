@@ -250,7 +250,7 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
   }
   if (rc == 0) {
     lobserve_init(l);
-    rc = linproc_install_connector(l);
+    rc = linproc_install_connector(l, false);
   }
   if (rc != 0) {
     if (rc == CP_ENOMEM && err != NULL && errlen > 0 && err[0] == '\0') {

@@ -56,8 +56,9 @@ static int publish(cp_launcher *l, manifest *entry, lplugin **out, char *err,
     memset(&l->plugins[n], 0, sizeof l->plugins[n]);
     return rc;
   }
-  if (l->plugins[n].def != NULL && !l->connector_installed) {
-    rc = linproc_install_connector(l);
+  if (l->plugins[n].def != NULL) {
+    /* Not counted yet: it asks for the connector itself. */
+    rc = linproc_install_connector(l, true);
     if (rc != 0) {
       snprintf(err, errlen, "plugin %s: cannot route to in-process plugins",
                entry->plugins[0].name);

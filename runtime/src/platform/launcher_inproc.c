@@ -265,13 +265,12 @@ static int connect_plugin(const char *address, cp_client **out, void *user) {
   return rc;
 }
 
-int linproc_install_connector(cp_launcher *l) {
-  bool any = false;
-  for (size_t i = 0; i < l->count; i++) {
-    any = any || l->plugins[i].def != NULL;
+int linproc_install_connector(cp_launcher *l, bool needed) {
+  for (size_t i = 0; i < l->count && !needed; i++) {
+    needed = l->plugins[i].def != NULL;
   }
   cp_router *r = cp_host_router(l->host);
-  if (!any || r == NULL) {
+  if (!needed || l->connector_installed || r == NULL) {
     return 0;
   }
   int rc = cp_router_set_connector(r, connect_plugin, l);

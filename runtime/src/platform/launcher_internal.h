@@ -220,9 +220,10 @@ void linproc_free(linstance *in);
  * (l->mu held): 0, CP_ENOTFOUND (NULL, not serving) or the error of
  * cp_connection_pair. */
 int linproc_connect_locked(linstance *in, cp_client **out);
-/* Installs the host router's connector for "inproc:<name>" addresses (when
- * the manifest has an in-process plugin), and removes it. */
-int linproc_install_connector(cp_launcher *l);
+/* Installs the host router's connector for "inproc:<name>" addresses, once,
+ * when a listed plugin is in process or `needed` (one being added is), and
+ * removes it. */
+int linproc_install_connector(cp_launcher *l, bool needed);
 void linproc_remove_connector(cp_launcher *l);
 
 /* --- launcher_identity.c --- */
