@@ -109,7 +109,9 @@ cp_status_code RecordPeer(cp_call *call, void *user) {
   return CP_STATUS_OK;
 }
 
-class ConnectionTest : public ::testing::Test {
+// Parameter: whether the servers are non_polling (their connections are
+// read by the threads of the client calls that wait on them).
+class ConnectionTest : public ::testing::TestWithParam<bool> {
  protected:
   // gRPC opens its poller's descriptors (epoll, wake-up eventfd) at the
   // first use in the process and keeps them until exit: use it once here, so
@@ -142,6 +144,7 @@ class ConnectionTest : public ::testing::Test {
     cp_server_options so;
     cp_server_options_init(&so);
     so.allow_no_listener = true;
+    so.non_polling = GetParam();
     ASSERT_EQ(0, cp_server_create(&server_, &so));
     cp_kv__v1__kvservice__handlers h;
     kv_store_handlers(&h);
@@ -186,6 +189,7 @@ class ConnectionTest : public ::testing::Test {
     cp_server_options so;
     cp_server_options_init(&so);
     so.allow_no_listener = true;
+    so.non_polling = GetParam();
     if (idle_ms > 0) {
       so.max_connection_idle_ms = idle_ms;
     }
@@ -255,7 +259,7 @@ class ConnectionTest : public ::testing::Test {
   PeerLog peers_;
 };
 
-TEST_F(ConnectionTest, ServerWithoutListenerHasNoListeningSocket) {
+TEST_P(ConnectionTest, ServerWithoutListenerHasNoListeningSocket) {
   EXPECT_EQ(0, CountListeningSockets());
   // The probe sees a listening socket when there is one.
   int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -273,14 +277,14 @@ TEST_F(ConnectionTest, ServerWithoutListenerHasNoListeningSocket) {
   EXPECT_EQ(0, CountListeningSockets());
 }
 
-TEST_F(ConnectionTest, ServerStillRefusesToStartWithoutListenerByDefault) {
+TEST_P(ConnectionTest, ServerStillRefusesToStartWithoutListenerByDefault) {
   cp_server *s = nullptr;
   ASSERT_EQ(0, cp_server_create(&s, nullptr));
   EXPECT_EQ(CP_ESTATE, cp_server_start(s));
   cp_server_destroy(s);
 }
 
-TEST_F(ConnectionTest, UnaryCallsRunThroughTheInterceptors) {
+TEST_P(ConnectionTest, UnaryCallsRunThroughTheInterceptors) {
   cp_status st;
   ASSERT_EQ(0, Put(client_, "k", "v", &st)) << st.message;
   EXPECT_EQ("v", Get(client_, "k"));
@@ -288,7 +292,7 @@ TEST_F(ConnectionTest, UnaryCallsRunThroughTheInterceptors) {
   EXPECT_EQ("<UNAUTHENTICATED>", Get(client_, "k"));
 }
 
-TEST_F(ConnectionTest, PeerNamesTheConnection) {
+TEST_P(ConnectionTest, PeerNamesTheConnection) {
   cp_client *second = nullptr;
   ASSERT_EQ(0, cp_connection_pair(server_, &second, nullptr));
   EXPECT_EQ("<none>", Get(client_, "x"));
@@ -311,7 +315,7 @@ TEST_F(ConnectionTest, PeerNamesTheConnection) {
   EXPECT_EQ(peers[1], peer_key);
 }
 
-TEST_F(ConnectionTest, ServerStreamDeliversEvents) {
+TEST_P(ConnectionTest, ServerStreamDeliversEvents) {
   Kv__V1__WatchRequest req = KV__V1__WATCH_REQUEST__INIT;
   req.prefix = const_cast<char *>("w/");
   cp_client_stream *s = nullptr;
@@ -331,7 +335,7 @@ TEST_F(ConnectionTest, ServerStreamDeliversEvents) {
   cp_client_stream_destroy(s);
 }
 
-TEST_F(ConnectionTest, ClientStreamStoresEveryPair) {
+TEST_P(ConnectionTest, ClientStreamStoresEveryPair) {
   cp_client_stream *s = nullptr;
   cp_status st;
   ASSERT_EQ(0, cp_kv__v1__kvservice__batch_put__open(client_, &opts_, &s, &st));
@@ -349,7 +353,7 @@ TEST_F(ConnectionTest, ClientStreamStoresEveryPair) {
   EXPECT_EQ("v", Get(client_, "b199"));
 }
 
-TEST_F(ConnectionTest, BidiSessionEchoesItsChanges) {
+TEST_P(ConnectionTest, BidiSessionEchoesItsChanges) {
   cp_client_stream *s = nullptr;
   cp_status st;
   ASSERT_EQ(0, cp_kv__v1__kvservice__session__open(client_, &opts_, &s, &st));
@@ -373,7 +377,7 @@ TEST_F(ConnectionTest, BidiSessionEchoesItsChanges) {
   cp_client_stream_destroy(s);
 }
 
-TEST_F(ConnectionTest, ManyConcurrentCallsOverOneConnection) {
+TEST_P(ConnectionTest, ManyConcurrentCallsOverOneConnection) {
   constexpr int kThreads = 8;
   constexpr int kCalls = 100;
   std::atomic<int> failures{0};
@@ -397,7 +401,7 @@ TEST_F(ConnectionTest, ManyConcurrentCallsOverOneConnection) {
   EXPECT_EQ(static_cast<size_t>(2 * kThreads * kCalls), Peers().size());
 }
 
-TEST_F(ConnectionTest, ServerShutdownFailsCallsUnavailable) {
+TEST_P(ConnectionTest, ServerShutdownFailsCallsUnavailable) {
   // A stream open across the shutdown, and calls after it.
   Kv__V1__WatchRequest req = KV__V1__WATCH_REQUEST__INIT;
   cp_client_stream *s = nullptr;
@@ -426,7 +430,7 @@ TEST_F(ConnectionTest, ServerShutdownFailsCallsUnavailable) {
   EXPECT_EQ("<UNAVAILABLE>", Get(client_, "a"));
 }
 
-TEST_F(ConnectionTest, GracefulShutdownWithNoCallsFailsLaterCalls) {
+TEST_P(ConnectionTest, GracefulShutdownWithNoCallsFailsLaterCalls) {
   EXPECT_EQ("<none>", Get(client_, "a"));
   ASSERT_EQ(0, cp_server_shutdown(server_, 30000));
   EXPECT_EQ("<UNAVAILABLE>", Get(client_, "a"));
@@ -434,7 +438,7 @@ TEST_F(ConnectionTest, GracefulShutdownWithNoCallsFailsLaterCalls) {
 
 // Connections handed over while another thread shuts the server down are
 // either served and then shut down, or refused; none is left open.
-TEST_F(ConnectionTest, ConnectionsRacingShutdownAreServedOrRefused) {
+TEST_P(ConnectionTest, ConnectionsRacingShutdownAreServedOrRefused) {
   std::atomic<bool> stop{false};
   std::atomic<int> served{0};
   std::atomic<int> refused{0};
@@ -467,7 +471,7 @@ TEST_F(ConnectionTest, ConnectionsRacingShutdownAreServedOrRefused) {
 // The server's connection limits apply to in-process connections too, and
 // the client does not reconnect: once the idle limit closed the connection,
 // calls fail UNAVAILABLE.
-TEST_F(ConnectionTest, IdleLimitEndsTheConnectionForGood) {
+TEST_P(ConnectionTest, IdleLimitEndsTheConnectionForGood) {
   cp_server *idle = nullptr;
   StartKvServer(&idle, 50);
   int sockets = CountSockets();
@@ -502,7 +506,7 @@ struct Dialer {
 // The host of an in-process plugin closes idle links like any other: a
 // dialing client notices the closed connection and makes a new one for its
 // next call, where a cp_connection_pair client fails for good (above).
-TEST_F(ConnectionTest, DialingClientMakesANewConnectionAfterTheIdleLimit) {
+TEST_P(ConnectionTest, DialingClientMakesANewConnectionAfterTheIdleLimit) {
   cp_server *idle = nullptr;
   StartKvServer(&idle, 50);
   Dialer d;
@@ -531,7 +535,7 @@ TEST_F(ConnectionTest, DialingClientMakesANewConnectionAfterTheIdleLimit) {
 
 // A dial that fails leaves the closed connection (that call fails
 // UNAVAILABLE) and the next call dials again.
-TEST_F(ConnectionTest, DialingClientRetriesAFailedDialAtTheNextCall) {
+TEST_P(ConnectionTest, DialingClientRetriesAFailedDialAtTheNextCall) {
   Dialer d;
   d.server = server_;
   cp_client *c = nullptr;
@@ -559,7 +563,7 @@ TEST_F(ConnectionTest, DialingClientRetriesAFailedDialAtTheNextCall) {
   cp_client_destroy(c);
 }
 
-TEST_F(ConnectionTest, DialingClientRefusesBadArguments) {
+TEST_P(ConnectionTest, DialingClientRefusesBadArguments) {
   Dialer d;
   d.server = server_;
   cp_client *c = reinterpret_cast<cp_client *>(&d);
@@ -601,7 +605,7 @@ TEST_F(ConnectionTest, DialingClientRefusesBadArguments) {
   EXPECT_EQ(CP_EINVAL, cp_server_socketpair(server_, nullptr));
 }
 
-TEST_F(ConnectionTest, ClientDestroyedFirstLeavesTheServerServing) {
+TEST_P(ConnectionTest, ClientDestroyedFirstLeavesTheServerServing) {
   cp_client_destroy(client_);
   client_ = nullptr;
   ASSERT_EQ(0, cp_connection_pair(server_, &client_, nullptr));
@@ -609,7 +613,7 @@ TEST_F(ConnectionTest, ClientDestroyedFirstLeavesTheServerServing) {
 }
 
 // A plugin process the host starts later must not inherit the connection.
-TEST_F(ConnectionTest, DescriptorsAreMadeCloseOnExecAndNonBlocking) {
+TEST_P(ConnectionTest, DescriptorsAreMadeCloseOnExecAndNonBlocking) {
   int sv[2];
   ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
   ASSERT_EQ(0, fcntl(sv[0], F_GETFD) & FD_CLOEXEC);
@@ -643,7 +647,7 @@ TEST_F(ConnectionTest, DescriptorsAreMadeCloseOnExecAndNonBlocking) {
 }
 
 // Every failure closes the descriptor it was given.
-TEST_F(ConnectionTest, ErrorsCloseTheDescriptor) {
+TEST_P(ConnectionTest, ErrorsCloseTheDescriptor) {
   int sv[2];
   // Before start.
   cp_server *idle = nullptr;
@@ -716,3 +720,20 @@ TEST_F(ConnectionTest, ErrorsCloseTheDescriptor) {
 }
 
 }  // namespace
+
+TEST(NonPollingServer, RefusesAListener) {
+  cp_server_options so;
+  cp_server_options_init(&so);
+  so.non_polling = true;
+  cp_server *s = nullptr;
+  ASSERT_EQ(0, cp_server_create(&s, &so));
+  ASSERT_EQ(0, cp_server_listen(s, "127.0.0.1:0", nullptr));
+  EXPECT_EQ(CP_ESTATE, cp_server_start(s));
+  cp_server_destroy(s);
+}
+
+INSTANTIATE_TEST_SUITE_P(Polling, ConnectionTest,
+                         ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool> &info) {
+                           return info.param ? "NonPolling" : "Polling";
+                         });

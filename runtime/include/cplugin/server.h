@@ -92,6 +92,22 @@ typedef struct cp_server_options {
    * cp_server_add_connection (an in-process plugin: no port, no socket
    * file). */
   bool allow_no_listener;
+  /* false (default): the server's threads also wait on the network for the
+   * whole process. true: they run this server's handlers and completions
+   * only, and its connections are read and written by the threads that do
+   * wait on the network: another server's, or any thread in a blocking
+   * client call. For a listener-less server beside a main one (the host's
+   * capabilities): gRPC passes the network wait from one waiting thread to
+   * the next at every wake-up, so each extra waiting thread in a process
+   * costs every call of every server a hand-off between threads (a routed
+   * call through the host: 6 futex calls and 2 eventfd wake-ups more; see
+   * docs/performance.md). Needs allow_no_listener and no listener
+   * (cp_server_start returns CP_ESTATE otherwise). Its shutdown waits on the
+   * network itself, so it completes with no other server left. When gRPC
+   * does not use its one-epoll-set poller (GRPC_POLL_STRATEGY names
+   * another), connections are polled only by the threads of their own
+   * server, and this option is ignored. */
+  bool non_polling;
 } cp_server_options;
 
 /* Fills `opts` with the defaults. */
@@ -262,8 +278,9 @@ typedef cp_status_code (*cp_server_fallback_fn)(cp_call *call, void *user);
 int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
                            void *user);
 
-/* Starts serving. Returns 0, CP_ESTATE if already started or no listener was
- * added (unless opts.allow_no_listener), or CP_EBIND. */
+/* Starts serving. Returns 0, CP_ESTATE if already started, if no listener
+ * was added (unless opts.allow_no_listener) or if one was added to a
+ * non_polling server, or CP_EBIND. */
 int cp_server_start(cp_server *server);
 
 /* --- connections handed over by descriptor ----------------------------------

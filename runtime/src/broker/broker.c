@@ -39,6 +39,9 @@ static int make_server(cp_server **out) {
   cp_server_options so;
   cp_server_options_init(&so);
   so.allow_no_listener = true;
+  /* The host's threads read its connection: one more thread waiting on the
+   * network would cost every call of the host a hand-off. */
+  so.non_polling = true;
   /* Reached only by the broker's own client, which dials again anyway. */
   so.max_connection_idle_ms = 0;
   so.max_connection_age_ms = 0;

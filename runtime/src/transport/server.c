@@ -18,6 +18,7 @@
 #include "transport/plaintext_warning.h"
 #include "transport/read_gate.h"
 #include "transport/server_internal.h"
+#include "transport/server_polling.h"
 #include "transport/tls_internal.h"
 #include "transport/unix_listener.h"
 
@@ -483,7 +484,8 @@ int cp_server_start(cp_server *server) {
     return CP_EINVAL;
   }
   if (server->state != CP_SERVER_CREATED ||
-      (server->listener_count == 0 && !server->opts.allow_no_listener)) {
+      (server->listener_count == 0 && !server->opts.allow_no_listener) ||
+      (server->listener_count > 0 && server->opts.non_polling)) {
     return CP_ESTATE;
   }
   if (server->launched && !server->launch_served) {
@@ -527,9 +529,10 @@ int cp_server_start(cp_server *server) {
     return CP_ENOMEM;
   }
   server->cq_count = n;
+  server->non_polling = server->opts.non_polling && cp_polling_is_shared();
   for (size_t i = 0; i < n; i++) {
     server->cqs[i].server = server;
-    server->cqs[i].cq = grpc_completion_queue_create_for_next(NULL);
+    server->cqs[i].cq = cp_server_cq_create(server->non_polling);
     grpc_server_register_completion_queue(server->grpc, server->cqs[i].cq,
                                           NULL);
   }
@@ -575,17 +578,43 @@ int cp_server_start(cp_server *server) {
   return 0;
 }
 
+enum { SHUTDOWN_POLL_SLICE_MS = 10 };
+
+/* Waits until the shutdown tag fired or `until` passed (ETIMEDOUT), with
+ * s->mu held. A non-polling server's calls end only when their connection
+ * is read (a peer's cancellation, the last flow-control update), and no
+ * other thread may be polling by then: the waiting thread polls. */
+static int wait_shutdown_tag(cp_server *s, const struct timespec *until) {
+  while (!s->grpc_shutdown_done) {
+    if (!s->non_polling) {
+      int rc = until == NULL ? pthread_cond_wait(&s->cv, &s->mu)
+                             : pthread_cond_timedwait(&s->cv, &s->mu, until);
+      if (rc == ETIMEDOUT) {
+        return rc;
+      }
+      continue;
+    }
+    if (until != NULL) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (now.tv_sec > until->tv_sec ||
+          (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec)) {
+        return ETIMEDOUT;
+      }
+    }
+    pthread_mutex_unlock(&s->mu);
+    cp_poll_network_ms(SHUTDOWN_POLL_SLICE_MS);
+    pthread_mutex_lock(&s->mu);
+  }
+  return 0;
+}
+
 /* Waits for the gRPC shutdown tag, cancelling every call once the grace
  * period has passed. Called with s->mu held. */
 static void wait_grpc_shutdown(cp_server *s, int64_t grace_ms) {
   if (grace_ms > 0) {
     struct timespec until = cp_monotonic_after_ms(grace_ms);
-    while (!s->grpc_shutdown_done) {
-      int rc = pthread_cond_timedwait(&s->cv, &s->mu, &until);
-      if (rc == ETIMEDOUT) {
-        break;
-      }
-    }
+    (void)wait_shutdown_tag(s, &until);
   }
   if (!s->grpc_shutdown_done) {
     pthread_mutex_unlock(&s->mu);
@@ -598,9 +627,7 @@ static void wait_grpc_shutdown(cp_server *s, int64_t grace_ms) {
     atomic_store(&s->cancelling, true);
     pthread_mutex_lock(&s->mu);
   }
-  while (!s->grpc_shutdown_done) {
-    pthread_cond_wait(&s->cv, &s->mu);
-  }
+  (void)wait_shutdown_tag(s, NULL);
 }
 
 int cp_server_shutdown(cp_server *server, int64_t grace_ms) {

@@ -75,6 +75,7 @@ struct cp_server {
 
   cp_server_cq *cqs;
   size_t cq_count;
+  bool non_polling; /* its queues never wait on the network */
 
   cp_server_fallback_fn fallback;
   void *fallback_user;
