@@ -1,7 +1,9 @@
 // In-process connections (cp_server_add_connection,
 // cp_client_create_from_connection, cp_connection_pair): the KV example's
 // four kinds of call over a socketpair, to a server with no listener; the
-// peer name; shutdown; descriptor ownership on every error path.
+// peer name; shutdown; descriptor ownership on every error path. Every
+// case runs against servers that poll as usual, never poll (non_polling)
+// and busy-poll.
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -109,9 +111,17 @@ cp_status_code RecordPeer(cp_call *call, void *user) {
   return CP_STATUS_OK;
 }
 
-// Parameter: whether the servers are non_polling (their connections are
-// read by the threads of the client calls that wait on them).
-class ConnectionTest : public ::testing::TestWithParam<bool> {
+// How the servers wait on the network: as usual, non_polling (their
+// connections are read by the threads of the client calls that wait on
+// them), or busy polling for a millisecond after each event.
+enum class Polling { kDefault, kNone, kBusy };
+
+static void SetPolling(cp_server_options *so, Polling p) {
+  so->non_polling = p == Polling::kNone;
+  so->busy_poll_us = p == Polling::kBusy ? 1000 : 0;
+}
+
+class ConnectionTest : public ::testing::TestWithParam<Polling> {
  protected:
   // gRPC opens its poller's descriptors (epoll, wake-up eventfd) at the
   // first use in the process and keeps them until exit: use it once here, so
@@ -144,7 +154,7 @@ class ConnectionTest : public ::testing::TestWithParam<bool> {
     cp_server_options so;
     cp_server_options_init(&so);
     so.allow_no_listener = true;
-    so.non_polling = GetParam();
+    SetPolling(&so, GetParam());
     ASSERT_EQ(0, cp_server_create(&server_, &so));
     cp_kv__v1__kvservice__handlers h;
     kv_store_handlers(&h);
@@ -189,7 +199,7 @@ class ConnectionTest : public ::testing::TestWithParam<bool> {
     cp_server_options so;
     cp_server_options_init(&so);
     so.allow_no_listener = true;
-    so.non_polling = GetParam();
+    SetPolling(&so, GetParam());
     if (idle_ms > 0) {
       so.max_connection_idle_ms = idle_ms;
     }
@@ -733,7 +743,10 @@ TEST(NonPollingServer, RefusesAListener) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Polling, ConnectionTest,
-                         ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool> &info) {
-                           return info.param ? "NonPolling" : "Polling";
+                         ::testing::Values(Polling::kDefault, Polling::kNone,
+                                           Polling::kBusy),
+                         [](const ::testing::TestParamInfo<Polling> &info) {
+                           return info.param == Polling::kNone   ? "NonPolling"
+                                  : info.param == Polling::kBusy ? "BusyPolling"
+                                                                 : "Polling";
                          });

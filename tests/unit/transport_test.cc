@@ -487,11 +487,13 @@ TEST(ServerOptions, ConnectionLimitsAreValidated) {
       refused([](cp_server_options *p) { p->max_connection_idle_ms = -1; }));
   EXPECT_TRUE(
       refused([](cp_server_options *p) { p->max_connection_age_ms = -5; }));
+  EXPECT_TRUE(refused([](cp_server_options *p) { p->busy_poll_us = 10001; }));
   EXPECT_EQ(nullptr, s);
   cp_server_options_init(&o);
   o.max_connection_idle_ms = 0;  // off
   o.max_connection_age_ms = 60000;
   o.max_connection_age_grace_ms = 1000;
+  o.busy_poll_us = 10000;
   ASSERT_EQ(0, cp_server_create(&s, &o));
   cp_server_destroy(s);
 }

@@ -24,7 +24,8 @@ average and the cores other processes kept busy meanwhile; then the medians
 over the rounds and routed / direct.
 
 Usage: routed.py --cpluginctl PATH [--rounds 3] [--duration 10]
-                 [--host-threads N] [--only 1x1|4x32] [--out DIR] [--quick]
+                 [--host-threads N] [--host-busy-poll-us US]
+                 [--only 1x1|4x32] [--out DIR] [--quick]
 """
 
 import argparse
@@ -56,8 +57,10 @@ def h2load(port, headers, body_path, n, clients, streams):
     return r
 
 
-def start_pair(cpluginctl, log_dir, host_threads):
+def start_pair(cpluginctl, log_dir, host_threads, host_busy_poll_us=0):
     threads = ["--threads", str(host_threads)] if host_threads else []
+    if host_busy_poll_us:
+        threads += ["--busy-poll-us", str(host_busy_poll_us)]
     host = compare.Server(
         "host",
         [cpluginctl, "serve", "--listen", "127.0.0.1:0", "--chain", "on", "--rate", str(compare.FULL_RATE),
@@ -122,7 +125,7 @@ def concurrencies(args):
 
 
 def run_round(i, args, body, log_dir):
-    host, provider, ident, token = start_pair(args.cpluginctl, log_dir, args.host_threads)
+    host, provider, ident, token = start_pair(args.cpluginctl, log_dir, args.host_threads, args.host_busy_poll_us)
     records = []
     try:
         order = ("routed", "direct") if i % 2 == 0 else ("direct", "routed")
@@ -156,7 +159,9 @@ def main():
     ap.add_argument("--cpluginctl", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
-    ap.add_argument("--host-threads", type=int, default=0, help="the host's server threads (default: one per CPU)")
+    ap.add_argument("--host-threads", type=int, default=0, help="the host's server threads (default: half the CPUs)")
+    ap.add_argument("--host-busy-poll-us", type=int, default=0,
+                    help="the host's busy polling (cpluginctl serve --busy-poll-us; default off)")
     ap.add_argument("--only", choices=[c[0] for c in CONCURRENCIES], help="measure one concurrency only")
     ap.add_argument("--quick", action="store_true", help="1 round, 1 s each")
     ap.add_argument("--out", default=None, help="directory for routed.json and the logs")
@@ -195,7 +200,7 @@ def main():
     print("\nmedians of %d round(s), %.0f s, loadavg after: %s" % (args.rounds, time.time() - t0, compare.loadavg()))
     print("\n".join(lines))
     with open(os.path.join(out, "routed.json"), "w", encoding="utf-8") as f:
-        json.dump({"records": records, "medians": summary, "problems": problems}, f, indent=1)
+        json.dump({"host_busy_poll_us": args.host_busy_poll_us, "records": records, "medians": summary, "problems": problems}, f, indent=1)
     for p in problems:
         print("FAIL:", p, file=sys.stderr)
     print("results: %s" % os.path.join(out, "routed.json"))

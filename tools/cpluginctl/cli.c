@@ -35,7 +35,7 @@ static const char kUsageServe[] =
     "usage: cpluginctl serve [--listen ADDR] [--chain on|off]\n"
     "                        [--rate R] [--burst B] [--handshake-rate R]\n"
     "                        [--threads N] [--metrics-port P|off]\n"
-    "                        [--provider-type T]\n"
+    "                        [--provider-type T] [--busy-poll-us US]\n"
     "  --listen ADDR       loopback only: 127.0.0.1:PORT, [::1]:PORT,\n"
     "                      localhost:PORT or unix:PATH "
     "(default 127.0.0.1:0)\n"
@@ -47,6 +47,8 @@ static const char kUsageServe[] =
     "  --handshake-rate R  handshakes per second per peer address, burst R\n"
     "                      (default 1000)\n"
     "  --threads N         server threads (default: half the CPUs)\n"
+    "  --busy-poll-us US   poll without sleeping this long after each event\n"
+    "                      (0..10000, default 0 = off)\n"
     "  --metrics-port P    /metrics listener port, 0 = any, off = none "
     "(default 0)\n"
     "  --provider-type T   do not answer Echo here: providers of type T do,\n"
@@ -383,8 +385,9 @@ static bool is_one_of(const char *name, const char *const *names, size_t n) {
 
 static bool serve_opt(const char *name) {
   static const char *const names[] = {
-      "--listen",  "--chain",        "--rate",          "--burst",
-      "--threads", "--metrics-port", "--provider-type", "--handshake-rate"};
+      "--listen",        "--chain",          "--rate",
+      "--burst",         "--threads",        "--metrics-port",
+      "--provider-type", "--handshake-rate", "--busy-poll-us"};
   return ONE_OF(name, names);
 }
 
@@ -435,6 +438,12 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
                     CTL_MAX_THREADS, v);
       }
       out->threads = (unsigned)u;
+    } else if (strcmp(n, "--busy-poll-us") == 0) {
+      if (!parse_uint(v, 0, CTL_MAX_BUSY_POLL_US, &u)) {
+        return FAIL(err, err_len, "--busy-poll-us: expected 0..%u, got \"%s\"",
+                    CTL_MAX_BUSY_POLL_US, v);
+      }
+      out->busy_poll_us = (unsigned)u;
     } else if (strcmp(n, "--metrics-port") == 0) {
       if (strcmp(v, "off") == 0) {
         out->metrics_port = -1;

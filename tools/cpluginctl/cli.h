@@ -40,6 +40,7 @@ enum {
 #define CTL_MAX_PAYLOAD 1048576u /* 1 MiB */
 #define CTL_MAX_TIMEOUT_MS 60000u
 #define CTL_MAX_THREADS 256u
+#define CTL_MAX_BUSY_POLL_US 10000u /* cp_server_options.busy_poll_us */
 /* Bidirectional streams of the bidi preset (--streams): one thread each. */
 #define CTL_MAX_STREAMS 64u
 /* A provider's answer delay (--delay-ms). */
@@ -57,6 +58,7 @@ typedef struct ctl_serve_args {
   uint32_t burst;          /* default: the rate */
   uint32_t handshake_rate; /* per peer address; default 1000 (burst same) */
   unsigned threads;        /* 0 = the server default */
+  unsigned busy_poll_us;   /* default 0 = off */
   int metrics_port;        /* -1 = off; default 0 = any free port */
   const char *provider_type; /* NULL = the host answers Echo itself */
 } ctl_serve_args;

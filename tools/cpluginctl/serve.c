@@ -39,6 +39,7 @@ static int create_host(const ctl_serve_args *a, ctl_echo_counter *counter,
   o.listen = a->listen;
   o.call_chain = a->chain;
   o.server.threads = a->threads;
+  o.server.busy_poll_us = a->busy_poll_us;
   o.metrics_address = a->metrics_port < 0 ? NULL : "127.0.0.1";
   o.metrics_port = a->metrics_port < 0 ? 0 : a->metrics_port;
   /* Every simulated plugin (and provider) is an identity from the one

@@ -36,6 +36,9 @@ static int make_server(linstance *in, char *err, size_t errlen) {
   cp_server_options so;
   cp_server_options_init(&so);
   so.allow_no_listener = true;
+  /* The host's threads read its connections: a thread of its own waiting
+   * on the network would cost every call of the host a hand-off. */
+  so.non_polling = true;
   /* Its clients cannot reconnect: no limit may close their connections. */
   so.max_connection_idle_ms = 0;
   so.max_connection_age_ms = 0;

@@ -29,6 +29,7 @@ enum {
   /* Calls requested ahead per method and queue, so a burst finds a slot. */
   REQUESTS_PER_METHOD = 2,
   MAX_THREADS = 256,
+  MAX_BUSY_POLL_US = 10000,
   DEFAULT_MAX_CONCURRENT_STREAMS = 1000,
   DEFAULT_MAX_METADATA_BYTES = 16 * 1024,
   DEFAULT_MAX_PING_STRIKES = 2
@@ -57,7 +58,7 @@ static unsigned default_threads(void) {
 }
 
 static int validate_options(const cp_server_options *o) {
-  if (o->threads > MAX_THREADS) {
+  if (o->threads > MAX_THREADS || o->busy_poll_us > MAX_BUSY_POLL_US) {
     return CP_EINVAL;
   }
   if (o->max_message_bytes == 0 || o->max_message_bytes > INT32_MAX) {
@@ -416,7 +417,12 @@ static void refill_after_event(void *arg) {
 
 static void *cq_thread_main(void *arg) {
   cp_server_cq *cq = arg;
-  cp_tag_run_queue_then(cq->cq, refill_after_event, cq);
+  /* A non-polling queue has no network to poll: spinning on it would only
+   * burn a core. */
+  int64_t busy_ns = cq->server->non_polling
+                        ? 0
+                        : (int64_t)cq->server->opts.busy_poll_us * 1000;
+  cp_tag_run_queue_busy(cq->cq, busy_ns, refill_after_event, cq);
   return NULL;
 }
 

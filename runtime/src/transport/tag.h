@@ -5,6 +5,9 @@
 
 #include <grpc/grpc.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "core/clock.h"
 
 typedef struct cp_tag cp_tag;
 struct cp_tag {
@@ -13,12 +16,21 @@ struct cp_tag {
 
 /* A queue thread's whole life: dequeues from `cq` and runs each tag's
  * callback, then `after(arg)` if given, until the queue has shut down and
- * drained. */
-static inline void cp_tag_run_queue_then(grpc_completion_queue *cq,
+ * drained. For `busy_poll_ns` after each event it keeps polling without
+ * sleeping (cp_server_options.busy_poll_us); 0 blocks at once. */
+static inline void cp_tag_run_queue_busy(grpc_completion_queue *cq,
+                                         int64_t busy_poll_ns,
                                          void (*after)(void *arg), void *arg) {
+  int64_t last_event = busy_poll_ns > 0 ? cp_clock_monotonic_ns() : 0;
   for (;;) {
-    grpc_event ev = grpc_completion_queue_next(
-        cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    bool spin =
+        busy_poll_ns > 0 && cp_clock_monotonic_ns() - last_event < busy_poll_ns;
+    /* A deadline already passed polls the network once without waiting. */
+    grpc_event ev =
+        grpc_completion_queue_next(cq,
+                                   spin ? gpr_inf_past(GPR_CLOCK_MONOTONIC)
+                                        : gpr_inf_future(GPR_CLOCK_REALTIME),
+                                   NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) {
       return;
     }
@@ -28,8 +40,16 @@ static inline void cp_tag_run_queue_then(grpc_completion_queue *cq,
       if (after != NULL) {
         after(arg);
       }
+      if (busy_poll_ns > 0) {
+        last_event = cp_clock_monotonic_ns();
+      }
     }
   }
+}
+
+static inline void cp_tag_run_queue_then(grpc_completion_queue *cq,
+                                         void (*after)(void *arg), void *arg) {
+  cp_tag_run_queue_busy(cq, 0, after, arg);
 }
 
 static inline void cp_tag_run_queue(grpc_completion_queue *cq) {

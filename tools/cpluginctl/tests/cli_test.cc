@@ -100,6 +100,7 @@ TEST(ServeArgsTest, Defaults) {
   EXPECT_EQ(CTL_MAX_LIMIT, a.burst);
   EXPECT_EQ(1000u, a.handshake_rate);
   EXPECT_EQ(0u, a.threads);
+  EXPECT_EQ(0u, a.busy_poll_us);
   EXPECT_EQ(0, a.metrics_port);
   EXPECT_EQ(nullptr, a.provider_type);
 }
@@ -109,7 +110,8 @@ TEST(ServeArgsTest, AllOptions) {
   ASSERT_EQ(CTL_PARSE_OK,
             Serve({"--listen", "[::1]:0", "--chain", "off", "--rate=100000000",
                    "--burst", "5", "--threads", "2", "--metrics-port", "off",
-                   "--provider-type", "load", "--handshake-rate", "7"},
+                   "--provider-type", "load", "--handshake-rate", "7",
+                   "--busy-poll-us", "10000"},
                   &a));
   EXPECT_STREQ("[::1]:0", a.listen);
   EXPECT_FALSE(a.chain);
@@ -119,6 +121,7 @@ TEST(ServeArgsTest, AllOptions) {
   EXPECT_EQ(-1, a.metrics_port);
   EXPECT_STREQ("load", a.provider_type);
   EXPECT_EQ(7u, a.handshake_rate);
+  EXPECT_EQ(10000u, a.busy_poll_us);
 }
 
 TEST(ServeArgsTest, BurstDefaultsToTheRate) {
@@ -141,6 +144,8 @@ TEST(ServeArgsTest, Rejections) {
       {"--handshake-rate", "0"},
       {"--threads", "0"},
       {"--threads", "x"},
+      {"--busy-poll-us", "10001"},
+      {"--busy-poll-us", "-1"},
       {"--metrics-port", "65536"},
       {"--metrics-port", "on"},
       {"--provider-type", "no spaces"},
