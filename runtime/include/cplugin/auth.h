@@ -46,7 +46,10 @@ typedef struct cp_auth cp_auth;
 typedef enum cp_auth_result {
   CP_AUTH_OK = 0,     /* authenticated: the provider set the identity */
   CP_AUTH_ABSENT = 1, /* no credentials of this kind: try the next */
-  CP_AUTH_DENIED = 2  /* credentials present but not valid: stop */
+  /* Credentials present but not valid: the call fails UNAUTHENTICATED
+   * "authentication failed" unless a later provider accepts other
+   * credentials it carries (a stale token beside a valid API key). */
+  CP_AUTH_DENIED = 2
 } cp_auth_result;
 
 /* A custom provider: inspect the call (metadata, peer certificate) and, on
