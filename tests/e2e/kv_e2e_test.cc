@@ -259,29 +259,54 @@ struct HostLog {
   }
 };
 
+// A host on a free loopback port and kv-plugin started with --host
+// pointing at it.
+class KvCapabilityTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (host_ != nullptr) {
+      cp_host_shutdown(host_, 0);
+      cp_host_destroy(host_);
+    }
+    cp_log_set_sink(nullptr, nullptr);  // after the host's last line
+  }
+
+  void StartHost(bool logger_capability) {
+    cp_host_options o;
+    cp_host_options_init(&o);
+    o.metrics_address = nullptr;
+    o.logger_capability = logger_capability;
+    ASSERT_EQ(0, cp_host_create(&host_, &o));
+    int port = 0;
+    ASSERT_EQ(0, cp_host_start(host_, &port, nullptr));
+    host_url_ = "127.0.0.1:" + std::to_string(port);
+  }
+
+  // test_process_start's result for kv-plugin --host <the host>.
+  int StartPlugin(test_process *proc) {
+    std::string path = test_program_path("CPLUGIN_KV_PLUGIN", KV_PLUGIN_PATH);
+    std::vector<std::string> args = {path, "--host", host_url_};
+    std::vector<char *> argv;
+    for (auto &a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    return test_process_start(proc, argv.data(), test_wait_ms());
+  }
+
+  HostLog log_;  // every line logged in the process, once a test sets it
+  cp_host *host_ = nullptr;
+  std::string host_url_;
+};
+
 // kv-plugin --host joins a host, asks it for the logger capability and
 // logs each Put and Delete through the grant: the lines reach the host's
 // log, from another process, with the plugin's runtime ID.
-TEST(KvCapabilityTest, PutsAndDeletesReachTheHostsLogThroughAGrant) {
-  HostLog log;
-  cp_log_set_sink(HostLog::Sink, &log);
-  cp_host_options o;
-  cp_host_options_init(&o);
-  o.metrics_address = nullptr;
-  cp_host *host = nullptr;
-  ASSERT_EQ(0, cp_host_create(&host, &o));
-  int port = 0;
-  ASSERT_EQ(0, cp_host_start(host, &port, nullptr));
-  std::string host_url = "127.0.0.1:" + std::to_string(port);
-  std::string path = test_program_path("CPLUGIN_KV_PLUGIN", KV_PLUGIN_PATH);
-  std::vector<std::string> args = {path, "--host", host_url};
-  std::vector<char *> argv;
-  for (auto &a : args) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
+TEST_F(KvCapabilityTest, PutsAndDeletesReachTheHostsLogThroughAGrant) {
+  cp_log_set_sink(HostLog::Sink, &log_);
+  StartHost(true);
   test_process proc{};
-  ASSERT_EQ(0, test_process_start(&proc, argv.data(), test_wait_ms()));
+  ASSERT_EQ(0, StartPlugin(&proc));
   cp_client *kv = nullptr;
   ASSERT_EQ(0, cp_client_create(&kv, proc.address, nullptr));
   cp_status st;
@@ -290,13 +315,14 @@ TEST(KvCapabilityTest, PutsAndDeletesReachTheHostsLogThroughAGrant) {
   ASSERT_EQ(0, kvd_delete(kv, "fruit", &found, 5000, &st)) << st.message;
   EXPECT_TRUE(found);
   EXPECT_TRUE(cp_test::WaitFor("both lines in the host's log", [&] {
-    return log.Has("kv put", "key=fruit") && log.Has("kv delete", "key=fruit");
+    return log_.Has("kv put", "key=fruit") &&
+           log_.Has("kv delete", "key=fruit");
   }));
-  EXPECT_TRUE(log.Has("kv put", "runtime_id=kv-"));
+  EXPECT_TRUE(log_.Has("kv put", "runtime_id=kv-"));
   std::string metrics;
   char *text = nullptr;
   size_t len = 0;
-  ASSERT_EQ(0, cp_metrics_render(cp_host_metrics(host), &text, &len));
+  ASSERT_EQ(0, cp_metrics_render(cp_host_metrics(host_), &text, &len));
   metrics.assign(text, len);
   cp_metric_text_free(text);
   EXPECT_NE(std::string::npos,
@@ -304,33 +330,13 @@ TEST(KvCapabilityTest, PutsAndDeletesReachTheHostsLogThroughAGrant) {
   cp_client_destroy(kv);
   int status = test_process_stop(&proc, SIGTERM, test_wait_ms());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  cp_host_shutdown(host, 0);
-  cp_host_destroy(host);
-  cp_log_set_sink(nullptr, nullptr);
 }
 
 // A host without the logger capability: the plugin says so and exits.
-TEST(KvCapabilityTest, AHostWithoutTheLoggerIsAStartError) {
-  cp_host_options o;
-  cp_host_options_init(&o);
-  o.metrics_address = nullptr;
-  o.logger_capability = false;
-  cp_host *host = nullptr;
-  ASSERT_EQ(0, cp_host_create(&host, &o));
-  int port = 0;
-  ASSERT_EQ(0, cp_host_start(host, &port, nullptr));
-  std::string host_url = "127.0.0.1:" + std::to_string(port);
-  std::string path = test_program_path("CPLUGIN_KV_PLUGIN", KV_PLUGIN_PATH);
-  std::vector<std::string> args = {path, "--host", host_url};
-  std::vector<char *> argv;
-  for (auto &a : args) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
+TEST_F(KvCapabilityTest, AHostWithoutTheLoggerIsAStartError) {
+  StartHost(false);
   test_process proc{};
-  EXPECT_EQ(-1, test_process_start(&proc, argv.data(), test_wait_ms()));
-  cp_host_shutdown(host, 0);
-  cp_host_destroy(host);
+  EXPECT_EQ(-1, StartPlugin(&proc));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, KvProcessTest, ::testing::Bool(),
