@@ -580,6 +580,22 @@ TEST_F(LauncherTest, AddedAtRunTimeTheyServeAndStopLikeTheOthers) {
                       err_, sizeof err_));
 }
 
+TEST_F(LauncherTest, ADrainSettleOutOfRangeIsRefused) {
+  std::string path = WriteManifest({LoggerEntry()});
+  for (int64_t bad : {int64_t{-1}, int64_t{60001}}) {
+    cp_launcher_options lo;
+    cp_launcher_options_init(&lo);
+    lo.manifest_path = path.c_str();
+    lo.host_url = host_url_.c_str();
+    lo.drain_settle_ms = bad;
+    cp_launcher *l = nullptr;
+    EXPECT_EQ(CP_EINVAL, cp_launcher_create(&l, host_, &lo, err_, sizeof err_))
+        << bad;
+    EXPECT_EQ(nullptr, l);
+    EXPECT_NE(nullptr, strstr(err_, "drain_settle_ms")) << err_;
+  }
+}
+
 TEST_F(LauncherTest, ACycleIsRefusedNamingIt) {
   EXPECT_EQ(CP_EINVAL, Create({Entry("a", Logger(), "alpha", "beta"),
                                Entry("b", Storage(), "beta", "alpha")}));

@@ -141,6 +141,15 @@ typedef struct cp_launcher_options {
   /* Grace period of a stop: Shutdown's grace_period, then the wait before
    * SIGTERM and again before SIGKILL (default 5000). */
   int64_t stop_grace_ms;
+  /* Remove and replace: after the registry stops routing to the old
+   * instance, the wait before it is asked to shut down (default 250;
+   * 0..60000). A call the router resolved to it just before the drain may
+   * still be on its way there; the wait lets it reach an instance that
+   * still serves instead of one that is closing (UNAVAILABLE). It narrows
+   * that window rather than closing it: a routing thread held up longer
+   * than this still finds the old instance gone. cp_launcher_stop does not
+   * wait. */
+  int64_t drain_settle_ms;
   /* The plugins a manifest's "in_process" may name (copied by create; the
    * strings and callbacks must outlive the launcher). A manifest naming one
    * that is not here is refused by create (CP_EINVAL). */

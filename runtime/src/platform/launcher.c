@@ -18,6 +18,7 @@ void cp_launcher_options_init(cp_launcher_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->identity_timeout_ms = 10000;
   opts->stop_grace_ms = 5000;
+  opts->drain_settle_ms = 250;
   opts->health_interval_ms = 2000;
   opts->health_misses = 3;
 }
@@ -103,10 +104,11 @@ static int check_options(const cp_launcher_options *o, char *err,
     return CP_EINVAL;
   }
   if (o->identity_timeout_ms <= 0 || o->identity_timeout_ms > 600000 ||
-      o->stop_grace_ms < 0 || o->stop_grace_ms > 600000) {
+      o->stop_grace_ms < 0 || o->stop_grace_ms > 600000 ||
+      o->drain_settle_ms < 0 || o->drain_settle_ms > 60000) {
     put_err(err, errlen, "%s%s",
-            "identity_timeout_ms must be 1..600000 and stop_grace_ms "
-            "0..600000",
+            "identity_timeout_ms must be 1..600000, stop_grace_ms "
+            "0..600000 and drain_settle_ms 0..60000",
             "");
     return CP_EINVAL;
   }
@@ -235,6 +237,7 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
   l->tokens = cp_host_tokens(host);
   l->identity_timeout_ms = opts->identity_timeout_ms;
   l->stop_grace_ms = opts->stop_grace_ms;
+  l->drain_settle_ms = opts->drain_settle_ms;
   l->host_url = strdup(opts->host_url);
   rc = l->host_url == NULL ? CP_ENOMEM : copy_in_process(l, opts, err, errlen);
   if (rc == 0) {

@@ -1,8 +1,10 @@
 /* One process generation of a managed plugin: what its process gets, its
  * supervisor, its start and its stop. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cplugin/errors.h"
@@ -228,6 +230,22 @@ static bool ask_shutdown(void *user) {
   pthread_mutex_unlock(&in->p->l->mu);
   return identified &&
          lidentity_request_shutdown(in, target, in->p->l->stop_grace_ms);
+}
+
+void linstance_drain(linstance *in) {
+  cp_launcher *l = in->p->l;
+  char id[CP_RUNTIME_ID_MAX + 1];
+  pthread_mutex_lock(&l->mu);
+  snprintf(id, sizeof id, "%s", in->runtime_id);
+  pthread_mutex_unlock(&l->mu);
+  if (id[0] == '\0' || cp_registry_drain_runtime(l->reg, id) != 0 ||
+      l->drain_settle_ms == 0) {
+    return;
+  }
+  struct timespec ts = {(time_t)(l->drain_settle_ms / 1000),
+                        (long)(l->drain_settle_ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 void linstance_stop(linstance *in) {

@@ -126,6 +126,7 @@ struct cp_launcher {
   bool own_socket_dir;
   int64_t identity_timeout_ms;
   int64_t stop_grace_ms;
+  int64_t drain_settle_ms; /* remove and replace: drain, wait, then stop */
   /* launcher_probe.c: the hung-plugin probe's settings and thread. */
   int64_t health_interval_ms;
   pthread_t probe_thread;
@@ -156,6 +157,10 @@ linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
 /* Launches the instance and waits for its identity step: 0, or an error
  * with err (nothing of it runs then). */
 int linstance_start(linstance *in, char *err, size_t errlen);
+/* Drains its runtime in the registry, then waits drain_settle_ms for the
+ * calls already on their way to it (remove and replace, before
+ * linstance_stop). */
+void linstance_drain(linstance *in);
 /* Drains its runtime in the registry, asks it to shut down, then the
  * supervisor's stop (SIGTERM, SIGKILL); its identity is revoked. */
 void linstance_stop(linstance *in);

@@ -84,6 +84,7 @@ int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
     end(l, p);
     return CP_ESTATE;
   }
+  linstance_drain(in);
   linstance_stop(in);
   lplugin_set(p, CP_PLUGIN_STOPPED, "removed");
   log_dependents(l, p);
@@ -142,6 +143,7 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
   lobserve_publish(p);
   cp_log(CP_LOG_INFO, "plugin replaced", "plugin", p->m->name, "runtime_id",
          in->runtime_id, "endpoint", in->target, CP_LOG_END);
+  linstance_drain(old);
   linstance_stop(old);
   linstance_free(old);
   end(l, p);
