@@ -63,9 +63,13 @@ TEST(WorkerPool, HoldsThreadsPlusQueueThenRefusesAndDropsOnClose) {
   int ids[4] = {0, 1, 2, 3};
   ASSERT_EQ(0, cp_worker_pool_submit(pool, &ids[0]));
   ASSERT_EQ(0, cp_worker_pool_submit(pool, &ids[1]));
+  // The pool counts a job as running just before it calls RunPoolJob, so
+  // wait for the jobs themselves: the check under `jobs.mu` below needs them.
   ASSERT_TRUE(cp_test::WaitFor("both threads run a job", [&] {
-    return cp_worker_pool_count(pool).running == 2;
+    std::lock_guard<std::mutex> lock(jobs.mu);
+    return jobs.running == 2;
   }));
+  EXPECT_EQ(2u, cp_worker_pool_count(pool).running);
   ASSERT_EQ(0, cp_worker_pool_submit(pool, &ids[2]));
   EXPECT_EQ(CP_EAGAIN, cp_worker_pool_submit(pool, &ids[3]));
   EXPECT_EQ(1u, cp_worker_pool_count(pool).queued);
