@@ -5,7 +5,10 @@
 #     PROTO_ROOT <dir>                 import root of the .proto files
 #     PROTOS <file.proto>...           paths relative to PROTO_ROOT
 #     [DEPS <target>...]               cplugin_proto_library targets imported
-#     [VERSION <x.y.z>])               plugin version (default 1.0.0)
+#     [VERSION <x.y.z>]                plugin version (default 1.0.0)
+#     [RUNTIME <target>])              the runtime to link (default below;
+#                                      cplugin::cplugin_shared for the
+#                                      shared library)
 #
 # At build time protoc runs protoc-c (--c_out) and protoc-gen-cplugin
 # (--cplugin_out) into ${CMAKE_CURRENT_BINARY_DIR}/<target>_gen. <target> is a
@@ -99,7 +102,8 @@ function(_cplugin_proto_with_services out_var target include_flags protos)
 endfunction()
 
 function(cplugin_proto_library target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "PROTO_ROOT;VERSION" "PROTOS;DEPS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "PROTO_ROOT;VERSION;RUNTIME"
+                        "PROTOS;DEPS")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR
       "cplugin_proto_library(${target}): unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -178,10 +182,13 @@ function(cplugin_proto_library target)
   endif()
   # Decided at generation time, so that the runtime target may be defined
   # after this call.
-  target_link_libraries(${target} PUBLIC
-    PkgConfig::PROTOBUF_C
-    "$<IF:$<TARGET_EXISTS:cplugin>,cplugin,cplugin::cplugin>"
-    ${arg_DEPS})
+  if(arg_RUNTIME)
+    set(runtime ${arg_RUNTIME})
+  else()
+    set(runtime "$<IF:$<TARGET_EXISTS:cplugin>,cplugin,cplugin::cplugin>")
+  endif()
+  target_link_libraries(${target} PUBLIC PkgConfig::PROTOBUF_C ${runtime}
+                        ${arg_DEPS})
   set_target_properties(${target} PROPERTIES
     C_STANDARD 11
     C_STANDARD_REQUIRED ON

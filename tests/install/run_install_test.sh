@@ -11,7 +11,8 @@ trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 
-for f in include/cplugin/cplugin.h include/cplugin/server.h bin/protoc-gen-cplugin \
+for f in include/cplugin/cplugin.h include/cplugin/server.h include/cplugin/export.h \
+         bin/protoc-gen-cplugin \
          lib/cmake/cplugin/cpluginConfig.cmake; do
   [[ -e "$prefix/$f" ]] || { echo "not installed: $f" >&2; exit 1; }
 done
@@ -23,6 +24,15 @@ cmake -S "$src/tests/install" -B "$work/cmake-build" \
   -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cmake-build" >/dev/null
 "$work/cmake-build/hello"
+"$work/cmake-build/hello_shared"
+ldd "$work/cmake-build/hello_shared" | grep -q 'libcplugin\.so\.0' || {
+  echo "install test: hello_shared did not link libcplugin.so" >&2
+  exit 1
+}
+if ldd "$work/cmake-build/hello" | grep -q 'libcplugin\.so'; then
+  echo "install test: hello linked libcplugin.so, not the archive" >&2
+  exit 1
+fi
 
 echo "--- pkg-config consumer"
 gen=$work/pc-gen
@@ -42,5 +52,11 @@ cc -std=c11 -Wall -Wextra -Werror -I"$gen" -o "$work/hello-pc" \
   "$src/tests/install/hello_main.c" "$gen/hello/v1/hello.pb-c.c" \
   "$gen/hello/v1/hello.cplugin.c" \
   $($pc_cmd)
-"$work/hello-pc"
+# libcplugin.so is preferred to libcplugin.a at link time; the prefix is
+# not in the loader's path.
+LD_LIBRARY_PATH="$prefix/lib:$prefix/lib64:$(dirname "$pc")/.." "$work/hello-pc"
+ldd "$work/hello-pc" | grep -q 'libcplugin\.so\.0' || {
+  echo "install test: the pkg-config consumer did not link libcplugin.so" >&2
+  exit 1
+}
 echo "install test: ok"

@@ -67,6 +67,7 @@
 
 #include <stddef.h>
 
+#include "cplugin/export.h"
 #include "cplugin/launcher.h"
 #include "cplugin/registry.h"
 #include "cplugin/server.h"
@@ -90,25 +91,25 @@ typedef struct cp_admin_options {
   const cp_worker_pool_options *pool;
 } cp_admin_options;
 
-void cp_admin_options_init(cp_admin_options *opts);
+CP_API void cp_admin_options_init(cp_admin_options *opts);
 
 /* Returns 0 and *out, CP_EINVAL (no principal, an empty one or one over
  * CP_PRINCIPAL_MAX bytes) or CP_ENOMEM. */
-int cp_admin_create(cp_admin **out, const cp_admin_options *opts);
+CP_API int cp_admin_create(cp_admin **out, const cp_admin_options *opts);
 
 /* Adds the Admin methods to `server` (before cp_server_start), caps their
  * requests at 64 KiB and puts Restart, Remove, Replace and Add on the
  * worker pools. Once. Returns 0 or an error of cp_server_add_method,
  * cp_server_limit_requests or cp_server_run_blocking. */
-int cp_admin_register(cp_admin *admin, cp_server *server);
+CP_API int cp_admin_register(cp_admin *admin, cp_server *server);
 
 /* Sets the launcher the plugin methods act on (NULL: none). Waits until no
  * call uses the previous one, so after it returns the previous launcher may
  * be stopped and destroyed. The launcher must be started. */
-void cp_admin_set_launcher(cp_admin *admin, cp_launcher *launcher);
+CP_API void cp_admin_set_launcher(cp_admin *admin, cp_launcher *launcher);
 
 /* Frees the service; call after its server shut down. NULL allowed. */
-void cp_admin_destroy(cp_admin *admin);
+CP_API void cp_admin_destroy(cp_admin *admin);
 
 #ifdef __cplusplus
 }

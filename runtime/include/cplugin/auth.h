@@ -32,6 +32,7 @@
 #ifndef CPLUGIN_AUTH_H
 #define CPLUGIN_AUTH_H
 
+#include "cplugin/export.h"
 #include "cplugin/call.h"
 #include "cplugin/server.h"
 #include "cplugin/tokens.h"
@@ -66,11 +67,11 @@ typedef enum cp_auth_rule {
   CP_AUTH_OPTIONAL = 2
 } cp_auth_rule;
 
-int cp_auth_create(cp_auth **out);
-void cp_auth_destroy(cp_auth *auth);
+CP_API int cp_auth_create(cp_auth **out);
+CP_API void cp_auth_destroy(cp_auth *auth);
 
 /* Runtime-token provider. `store` is not owned and must outlive the auth. */
-int cp_auth_add_runtime_tokens(cp_auth *auth, cp_token_store *store);
+CP_API int cp_auth_add_runtime_tokens(cp_auth *auth, cp_token_store *store);
 
 /* How the runtime-token provider checks a token: by default
  * cp_token_store_validate; a host replaces it to time validations for
@@ -80,40 +81,41 @@ typedef bool (*cp_auth_token_check_fn)(void *user, cp_token_store *store,
                                        const char *runtime_id,
                                        size_t runtime_id_len, const char *token,
                                        size_t token_len);
-int cp_auth_set_token_check(cp_auth *auth, cp_auth_token_check_fn fn,
-                            void *user);
+CP_API int cp_auth_set_token_check(cp_auth *auth, cp_auth_token_check_fn fn,
+                                   void *user);
 
 /* Adds one API key (copied) that authenticates as `identity`. Keys must be
  * 16..256 bytes. Returns 0, CP_EINVAL or CP_ENOMEM. */
-int cp_auth_add_api_key(cp_auth *auth, const char *key, const char *identity);
+CP_API int cp_auth_add_api_key(cp_auth *auth, const char *key,
+                               const char *identity);
 
 /* Mutual-TLS provider (listen with cp_server_listen_tls and
  * require_client_cert). */
-int cp_auth_add_mtls(cp_auth *auth);
+CP_API int cp_auth_add_mtls(cp_auth *auth);
 
 /* Custom provider; `name` is informational (logs). */
-int cp_auth_add_validator(cp_auth *auth, const char *name,
-                          cp_auth_validator_fn fn, void *user);
+CP_API int cp_auth_add_validator(cp_auth *auth, const char *name,
+                                 cp_auth_validator_fn fn, void *user);
 
 /* Sets the rule for an exact method path ("/pkg.Svc/Method") or for every
  * method of a service ("/pkg.Svc/"). Exact paths win over service prefixes,
  * which win over the default. Returns 0, CP_EINVAL or CP_ENOMEM. */
-int cp_auth_set_rule(cp_auth *auth, const char *path, cp_auth_rule rule);
+CP_API int cp_auth_set_rule(cp_auth *auth, const char *path, cp_auth_rule rule);
 
 /* The rule for methods without one (initially CP_AUTH_REQUIRED). */
-void cp_auth_set_default(cp_auth *auth, cp_auth_rule rule);
+CP_API void cp_auth_set_default(cp_auth *auth, cp_auth_rule rule);
 
 /* Handshake optional; connectplugin.health.v1.HealthService and
  * grpc.health.v1.Health open. */
-int cp_auth_open_host_methods(cp_auth *auth);
+CP_API int cp_auth_open_host_methods(cp_auth *auth);
 
 /* Adds the interceptor to `server` (before cp_server_start). The auth must
  * outlive the server. */
-int cp_auth_install(cp_auth *auth, cp_server *server);
+CP_API int cp_auth_install(cp_auth *auth, cp_server *server);
 
 /* The interceptor itself, for servers that order interceptors by hand:
  * cp_server_add_interceptor(server, cp_auth_intercept, auth). */
-cp_status_code cp_auth_intercept(cp_call *call, void *auth);
+CP_API cp_status_code cp_auth_intercept(cp_call *call, void *auth);
 
 /* The principal the call was authenticated as, for authorization that
  * must not rest on a caller's claim: "<provider>:<identity>" (e.g.
@@ -123,7 +125,8 @@ cp_status_code cp_auth_intercept(cp_call *call, void *auth);
  * store keeps (cp_token_store_principal). Returns 0; CP_ENOTFOUND when the
  * call has no identity or a "runtime-token" one; CP_ETOOBIG when the result
  * would be longer than CP_PRINCIPAL_MAX bytes; CP_EINVAL. */
-int cp_call_principal(const cp_call *call, char out[CP_PRINCIPAL_MAX + 1]);
+CP_API int cp_call_principal(const cp_call *call,
+                             char out[CP_PRINCIPAL_MAX + 1]);
 
 /* Metadata keys (gRPC metadata is lower-case). */
 #define CP_MD_AUTHORIZATION "authorization"

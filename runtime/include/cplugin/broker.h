@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/auth.h"
 #include "cplugin/clock.h"
 #include "cplugin/handshake.h"
@@ -92,63 +93,64 @@ typedef struct cp_broker_options {
   const cp_clock *clock;         /* expiries; NULL = the system clock */
 } cp_broker_options;
 
-void cp_broker_options_init(cp_broker_options *opts);
+CP_API void cp_broker_options_init(cp_broker_options *opts);
 
 typedef struct cp_broker cp_broker;
 
 /* A broker whose grants follow the identities of `tokens` (not owned; it
  * must outlive the broker). Returns 0, CP_EINVAL (options out of range),
  * CP_ELIMIT (the token store has no listener place left) or CP_ENOMEM. */
-int cp_broker_create(cp_broker **out, cp_token_store *tokens,
-                     const cp_broker_options *opts);
+CP_API int cp_broker_create(cp_broker **out, cp_token_store *tokens,
+                            const cp_broker_options *opts);
 
 /* Stops and frees the broker and its capability server. NULL allowed. */
-void cp_broker_destroy(cp_broker *broker);
+CP_API void cp_broker_destroy(cp_broker *broker);
 
 /* Adds a capability (before cp_broker_start): its services are registered
  * on a server of its own now (unless a plugin provides it). Returns 0;
  * CP_EINVAL (bad type or version); CP_EEXIST (type taken); CP_ESTATE
  * (started); CP_ELIMIT (64 capabilities); the error of register_services;
  * CP_ENOMEM. */
-int cp_broker_add_capability(cp_broker *broker, const cp_capability *cap);
+CP_API int cp_broker_add_capability(cp_broker *broker,
+                                    const cp_capability *cap);
 
 /* Writes up to `cap` capabilities, sorted by type (endpoint
  * "/capabilities/<type>"), and returns how many there are. The strings
  * belong to the broker. */
-size_t cp_broker_capabilities(const cp_broker *broker, cp_capability_info *out,
-                              size_t cap);
+CP_API size_t cp_broker_capabilities(const cp_broker *broker,
+                                     cp_capability_info *out, size_t cap);
 
 /* Adds connectplugin.v1.CapabilityBroker/RequestCapability to `server`
  * (before it starts). Returns 0 or an error of cp_server_add_method. */
-int cp_broker_register(cp_broker *broker, cp_server *server);
+CP_API int cp_broker_register(cp_broker *broker, cp_server *server);
 
 /* Adds the grant check to `auth` as its first provider: a call in either
  * capability form is authenticated by its grant (identity: the runtime ID,
  * provider "capability-grant") or refused; other calls pass to the next
  * provider. Returns 0 or an error of cp_auth_add_validator. */
-int cp_broker_add_auth(cp_broker *broker, cp_auth *auth);
+CP_API int cp_broker_add_auth(cp_broker *broker, cp_auth *auth);
 
 /* Series of the broker in `metrics`' registry (once). Returns 0, CP_EEXIST
  * or CP_ENOMEM. */
-int cp_broker_attach_metrics(cp_broker *broker, cp_metrics *metrics);
+CP_API int cp_broker_attach_metrics(cp_broker *broker, cp_metrics *metrics);
 
 /* The router that carries the calls of capabilities plugins provide
  * (register_services NULL); not owned, it must outlive the broker. Without
  * one such calls are UNAVAILABLE. The host sets its own. */
-void cp_broker_set_router(cp_broker *broker, cp_router *router);
+CP_API void cp_broker_set_router(cp_broker *broker, cp_router *router);
 
 /* Starts the capability server. Returns 0, CP_ESTATE or a server error. */
-int cp_broker_start(cp_broker *broker);
+CP_API int cp_broker_start(cp_broker *broker);
 
 /* Shuts the capability server down: calls under way get `grace_ms`. */
-void cp_broker_shutdown(cp_broker *broker, int64_t grace_ms);
+CP_API void cp_broker_shutdown(cp_broker *broker, int64_t grace_ms);
 
 /* For a server's fallback: when `call` is a capability call (either form),
  * checks its grant again and forwards it to the capability, sets *handled
  * and returns the status to answer (CP_STATUS_OK once forwarded); otherwise
  * leaves it (*handled false, returns CP_STATUS_OK). */
-cp_status_code cp_broker_dispatch(cp_broker *broker, cp_call *call,
-                                  bool *handled);
+CP_API cp_status_code cp_broker_dispatch(cp_broker *broker, cp_call *call,
+                                         bool *handled);
 
 /* The logger capability (type "logger", version "1.0.0",
  * capability.logger.v1.Logger/Log): each Log writes one line to the host's
@@ -156,7 +158,7 @@ cp_status_code cp_broker_dispatch(cp_broker *broker, cp_call *call,
  * "error"; anything else INVALID_ARGUMENT), with the caller's runtime ID
  * and up to 16 fields; message and values are cut at 1024 bytes, keys at
  * 64, control characters replaced by '?'. */
-void cp_logger_capability(cp_capability *out);
+CP_API void cp_logger_capability(cp_capability *out);
 
 #ifdef __cplusplus
 }

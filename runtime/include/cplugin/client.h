@@ -17,6 +17,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "cplugin/export.h"
 #include "cplugin/service.h"
 #include "cplugin/status.h"
 #include "cplugin/tls.h"
@@ -48,7 +49,7 @@ typedef struct cp_client_options {
   int64_t max_reconnect_backoff_ms;
 } cp_client_options;
 
-void cp_client_options_init(cp_client_options *opts);
+CP_API void cp_client_options_init(cp_client_options *opts);
 
 /* One metadata entry: lower-case key, NUL-terminated value. */
 typedef struct cp_metadata {
@@ -66,20 +67,21 @@ typedef struct cp_metadata {
 typedef struct cp_trailers cp_trailers;
 
 /* Returns 0 with an empty *out, CP_EINVAL or CP_ENOMEM. */
-int cp_trailers_create(cp_trailers **out);
+CP_API int cp_trailers_create(cp_trailers **out);
 /* NULL allowed. */
-void cp_trailers_destroy(cp_trailers *t);
-size_t cp_trailers_count(const cp_trailers *t);
+CP_API void cp_trailers_destroy(cp_trailers *t);
+CP_API size_t cp_trailers_count(const cp_trailers *t);
 /* Entry i (< count), in arrival order: its key (lower case) and value, with
  * the value's length. Binary ("-bin") values may hold any byte, NUL
  * included; every value is also NUL-terminated. Pointers stay valid until
  * the next call that fills `t`, or its destruction. Returns 0 or
  * CP_EINVAL. */
-int cp_trailers_at(const cp_trailers *t, size_t i, const char **key,
-                   const char **value, size_t *len);
+CP_API int cp_trailers_at(const cp_trailers *t, size_t i, const char **key,
+                          const char **value, size_t *len);
 /* The value of the first entry named `key`, and its length (len may be
  * NULL); NULL when there is none. */
-const char *cp_trailers_get(const cp_trailers *t, const char *key, size_t *len);
+CP_API const char *cp_trailers_get(const cp_trailers *t, const char *key,
+                                   size_t *len);
 
 /* Per-call options. Everything but `trailers` is copied for the call's
  * duration. */
@@ -94,15 +96,15 @@ typedef struct cp_call_options {
   cp_trailers *trailers;
 } cp_call_options;
 
-void cp_call_options_init(cp_call_options *opts);
+CP_API void cp_call_options_init(cp_call_options *opts);
 
 /* Creates a client for `target` ("127.0.0.1:port", "localhost:port",
  * "unix:/path"). The connection is made lazily on the first call. `opts` may
  * be NULL. A plaintext client for a target that is not a loopback address or
  * a Unix socket logs a one-time warning (see CP_TLS_WARNING_ENV). Returns 0
  * and sets *out, CP_EINVAL (also for unreadable TLS files) or CP_ENOMEM. */
-int cp_client_create(cp_client **out, const char *target,
-                     const cp_client_options *opts);
+CP_API int cp_client_create(cp_client **out, const char *target,
+                            const cp_client_options *opts);
 
 /* A client over one already-connected AF_UNIX stream socket `fd` (the
  * other end served by a cp_server, see cp_server_add_connection), for a
@@ -121,8 +123,8 @@ int cp_client_create(cp_client **out, const char *target,
  * destroyed; on failure it is closed before this returns. The descriptor
  * is made non-blocking and close-on-exec. Returns 0 and sets *out, CP_EINVAL (NULL out, bad
  * options, TLS, `fd` not a connected AF_UNIX stream socket) or CP_ENOMEM. */
-int cp_client_create_from_connection(cp_client **out, int fd,
-                                     const cp_client_options *opts);
+CP_API int cp_client_create_from_connection(cp_client **out, int fd,
+                                            const cp_client_options *opts);
 
 /* Makes a connection for a dialing client: stores in *fd the client's end
  * of a new connected AF_UNIX stream socket whose other end a server serves
@@ -148,8 +150,8 @@ typedef int (*cp_client_dial_fn)(int *fd, void *user);
  * dial, bad options, TLS, a descriptor that is not a connected AF_UNIX
  * stream socket); the dial's error; CP_ESYS; CP_ENOMEM. Thread safety: as
  * any client; calls opening at once are serialised only while they open. */
-int cp_client_create_dialing(cp_client **out, cp_client_dial_fn dial,
-                             void *user, const cp_client_options *opts);
+CP_API int cp_client_create_dialing(cp_client **out, cp_client_dial_fn dial,
+                                    void *user, const cp_client_options *opts);
 
 /* Connects a new client to the running `server` without a listener: makes
  * socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC), serves one end with
@@ -161,8 +163,8 @@ int cp_client_create_dialing(cp_client **out, cp_client_dial_fn dial,
  * (out of descriptors); CP_ENOMEM. On failure no descriptor is left open
  * and *client_out is NULL. Thread safety: as cp_server_add_connection. */
 struct cp_server;
-int cp_connection_pair(struct cp_server *server, cp_client **client_out,
-                       const cp_client_options *opts);
+CP_API int cp_connection_pair(struct cp_server *server, cp_client **client_out,
+                              const cp_client_options *opts);
 
 /* Closes the client: later calls fail with CP_ECLOSED, open streams are
  * cancelled, and asynchronous calls in flight are cancelled (each one's
@@ -170,7 +172,7 @@ int cp_connection_pair(struct cp_server *server, cp_client **client_out,
  * waiting for a retry backoff stops waiting). Idempotent.
  * Safe from any thread, also from an asynchronous call's callback. Does not
  * wait for those callbacks. */
-void cp_client_close(cp_client *client);
+CP_API void cp_client_close(cp_client *client);
 
 /* Closes and frees the client: waits until the callback of every
  * asynchronous call started on it has returned (an asynchronous interceptor
@@ -178,16 +180,16 @@ void cp_client_close(cp_client *client);
  * completion and callback threads. No blocking call or cp_client_unary_async may be running
  * on the client from another thread, and it must not be called from one of
  * the client's own callbacks (it would wait for itself). NULL allowed. */
-void cp_client_destroy(cp_client *client);
+CP_API void cp_client_destroy(cp_client *client);
 
 /* Unary call. On return `status` (never NULL) holds the outcome. Returns 0
  * when the call succeeded and *resp holds the response (free it with
  * protobuf_c_message_free_unpacked(*resp, NULL)); CP_ERPC when the call ended
  * with a non-OK status (*resp NULL); CP_EINVAL for bad arguments; CP_ECLOSED
  * after cp_client_close. `opts` may be NULL. */
-int cp_client_unary(cp_client *client, const cp_method_desc *method,
-                    const ProtobufCMessage *req, ProtobufCMessage **resp,
-                    const cp_call_options *opts, cp_status *status);
+CP_API int cp_client_unary(cp_client *client, const cp_method_desc *method,
+                           const ProtobufCMessage *req, ProtobufCMessage **resp,
+                           const cp_call_options *opts, cp_status *status);
 
 /* --- asynchronous unary calls ----------------------------------------------
  * cp_client_unary_async starts a unary call and returns without waiting for
@@ -243,10 +245,11 @@ typedef void (*cp_unary_done_fn)(const cp_status *status,
  * an interceptor (an open circuit breaker) are not errors here: they reach
  * `done`, like any status. Thread safety: any thread, any number
  * at once, including the client's own callbacks. */
-int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
-                          const ProtobufCMessage *req,
-                          const cp_call_options *opts, cp_unary_done_fn done,
-                          void *user);
+CP_API int cp_client_unary_async(cp_client *client,
+                                 const cp_method_desc *method,
+                                 const ProtobufCMessage *req,
+                                 const cp_call_options *opts,
+                                 cp_unary_done_fn done, void *user);
 
 /* For generated typed stubs (cp_P__<m>__call_async): an asynchronous
  * unary call whose callback is a typed function pointer stored as `done`
@@ -258,32 +261,34 @@ typedef void (*cp_generic_fn)(void);
 typedef void (*cp_unary_invoke_fn)(cp_generic_fn done, const cp_status *status,
                                    const ProtobufCMessage *resp, void *user);
 
-int cp_client_unary_async_typed(cp_client *client, const cp_method_desc *method,
-                                const ProtobufCMessage *req,
-                                const cp_call_options *opts,
-                                cp_unary_invoke_fn invoke, cp_generic_fn done,
-                                void *user);
+CP_API int cp_client_unary_async_typed(cp_client *client,
+                                       const cp_method_desc *method,
+                                       const ProtobufCMessage *req,
+                                       const cp_call_options *opts,
+                                       cp_unary_invoke_fn invoke,
+                                       cp_generic_fn done, void *user);
 
 /* Starts a server-streaming call. Returns 0 and *out (destroy with
  * cp_client_stream_destroy), or a negative code with `status` filled. */
-int cp_client_stream_start(cp_client *client, const cp_method_desc *method,
-                           const ProtobufCMessage *req,
-                           const cp_call_options *opts, cp_client_stream **out,
-                           cp_status *status);
+CP_API int cp_client_stream_start(cp_client *client,
+                                  const cp_method_desc *method,
+                                  const ProtobufCMessage *req,
+                                  const cp_call_options *opts,
+                                  cp_client_stream **out, cp_status *status);
 
 /* Waits for the next message. Returns 1 with *msg set (free with
  * protobuf_c_message_free_unpacked), 0 when the stream ended (status holds the
  * final status, OK for a clean end), or CP_ERPC when it ended with an error
  * status. After the end, further calls return the same result. */
-int cp_client_stream_next(cp_client_stream *stream, ProtobufCMessage **msg,
-                          cp_status *status);
+CP_API int cp_client_stream_next(cp_client_stream *stream,
+                                 ProtobufCMessage **msg, cp_status *status);
 
 /* Cancels the stream; a blocked cp_client_stream_next returns with
  * CANCELLED. Any thread. */
-void cp_client_stream_cancel(cp_client_stream *stream);
+CP_API void cp_client_stream_cancel(cp_client_stream *stream);
 
 /* Cancels if still open and frees the stream. NULL allowed. */
-void cp_client_stream_destroy(cp_client_stream *stream);
+CP_API void cp_client_stream_destroy(cp_client_stream *stream);
 
 /* --- client-streaming and bidirectional calls ------------------------------
  * cp_client_stream_open starts a call of a client-streaming or bidirectional
@@ -311,9 +316,10 @@ void cp_client_stream_destroy(cp_client_stream *stream);
  * server-streaming method); CP_ECLOSED after cp_client_close; CP_ERPC when
  * the call failed before anything was sent (e.g. UNAVAILABLE: target
  * unreachable); or another negative code; `status` says why. */
-int cp_client_stream_open(cp_client *client, const cp_method_desc *method,
-                          const cp_call_options *opts, cp_client_stream **out,
-                          cp_status *status);
+CP_API int cp_client_stream_open(cp_client *client,
+                                 const cp_method_desc *method,
+                                 const cp_call_options *opts,
+                                 cp_client_stream **out, cp_status *status);
 
 /* Sends `msg` (the method's request type; serialised before it returns, so
  * the caller keeps its memory). One message is in flight at a time: this
@@ -326,15 +332,15 @@ int cp_client_stream_open(cp_client *client, const cp_method_desc *method,
  * cp_client_stream_close_send (also once the call ended); CP_ETOOBIG over
  * max_message_bytes (nothing sent, the stream goes on); CP_EINVAL for a NULL
  * argument, a message of the wrong type or a stream of another kind. */
-int cp_client_stream_send(cp_client_stream *stream,
-                          const ProtobufCMessage *msg);
+CP_API int cp_client_stream_send(cp_client_stream *stream,
+                                 const ProtobufCMessage *msg);
 
 /* Half-closes: the server learns that no more messages come. Waits, as a
  * send does, for the last message to leave. Returns 0, CP_ESTATE when
  * already half-closed, CP_ECLOSED when the call ended (also when the last
  * message could not leave), or CP_EINVAL for a NULL stream or one of
  * another kind. */
-int cp_client_stream_close_send(cp_client_stream *stream);
+CP_API int cp_client_stream_close_send(cp_client_stream *stream);
 
 /* For a client-streaming call: half-closes, then waits for the server's one
  * response and its status. Returns 0 with *resp set (free it with
@@ -344,8 +350,8 @@ int cp_client_stream_close_send(cp_client_stream *stream);
  * INTERNAL when the server ended OK without exactly one message, which
  * gRPC forbids); CP_EINVAL for a stream of another kind; CP_ECLOSED after
  * cp_client_close. */
-int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
-                            cp_status *status);
+CP_API int cp_client_stream_finish(cp_client_stream *stream,
+                                   ProtobufCMessage **resp, cp_status *status);
 
 /* --- asynchronous streams ---------------------------------------------------
  * cp_client_stream_start_async and cp_client_stream_open_async start a
@@ -423,38 +429,39 @@ typedef void (*cp_client_message_fn)(const cp_status *status,
  * cp_client_close; CP_ESTATE when an interceptor has no asynchronous form;
  * CP_ENOMEM; CP_ESYS when a thread cannot be started. Any thread, also the
  * client's own callbacks. */
-int cp_client_stream_start_async(cp_client *client,
-                                 const cp_method_desc *method,
-                                 const ProtobufCMessage *req,
-                                 const cp_call_options *opts,
-                                 cp_client_message_fn on_message, void *user,
-                                 cp_client_stream **out);
+CP_API int cp_client_stream_start_async(cp_client *client,
+                                        const cp_method_desc *method,
+                                        const ProtobufCMessage *req,
+                                        const cp_call_options *opts,
+                                        cp_client_message_fn on_message,
+                                        void *user, cp_client_stream **out);
 
 /* Opens a client-streaming or bidirectional call without waiting, its
  * responses delivered to on_message. Returns as
  * cp_client_stream_start_async. */
-int cp_client_stream_open_async(cp_client *client, const cp_method_desc *method,
-                                const cp_call_options *opts,
-                                cp_client_message_fn on_message, void *user,
-                                cp_client_stream **out);
+CP_API int cp_client_stream_open_async(cp_client *client,
+                                       const cp_method_desc *method,
+                                       const cp_call_options *opts,
+                                       cp_client_message_fn on_message,
+                                       void *user, cp_client_stream **out);
 
 /* For generated typed stubs (cp_P__<m>__start_async, __open_async): the
  * typed callback travels as `fn` and is called through `invoke` (the
  * invoker shape of cp_client_unary_async_typed), with the same lending
  * rules. Return as the untyped forms (CP_EINVAL also for a NULL invoke). */
-int cp_client_stream_start_async_typed(cp_client *client,
-                                       const cp_method_desc *method,
-                                       const ProtobufCMessage *req,
-                                       const cp_call_options *opts,
-                                       cp_unary_invoke_fn invoke,
-                                       cp_generic_fn fn, void *user,
-                                       cp_client_stream **out);
-int cp_client_stream_open_async_typed(cp_client *client,
-                                      const cp_method_desc *method,
-                                      const cp_call_options *opts,
-                                      cp_unary_invoke_fn invoke,
-                                      cp_generic_fn fn, void *user,
-                                      cp_client_stream **out);
+CP_API int cp_client_stream_start_async_typed(cp_client *client,
+                                              const cp_method_desc *method,
+                                              const ProtobufCMessage *req,
+                                              const cp_call_options *opts,
+                                              cp_unary_invoke_fn invoke,
+                                              cp_generic_fn fn, void *user,
+                                              cp_client_stream **out);
+CP_API int cp_client_stream_open_async_typed(cp_client *client,
+                                             const cp_method_desc *method,
+                                             const cp_call_options *opts,
+                                             cp_unary_invoke_fn invoke,
+                                             cp_generic_fn fn, void *user,
+                                             cp_client_stream **out);
 
 /* --- client interceptors ----------------------------------------------------
  * An interceptor wraps each invocation (unary call or stream start). It may add
@@ -469,8 +476,8 @@ typedef int (*cp_client_interceptor_fn)(cp_invocation *inv, void *user);
 
 /* Adds an interceptor; the first added runs outermost. Must be called before
  * the first call. Returns 0, CP_ENOMEM or CP_ESTATE. */
-int cp_client_add_interceptor(cp_client *client, cp_client_interceptor_fn fn,
-                              void *user);
+CP_API int cp_client_add_interceptor(cp_client *client,
+                                     cp_client_interceptor_fn fn, void *user);
 
 /* --- asynchronous interceptors ----------------------------------------------
  * The async form of an interceptor wraps cp_client_unary_async calls. It is
@@ -505,68 +512,68 @@ typedef void (*cp_client_async_interceptor_fn)(cp_invocation *inv, void *user);
 /* A continuation: `rc` is what the inner layers (or the timer) ended with. */
 typedef void (*cp_invocation_resume_fn)(cp_invocation *inv, int rc, void *arg);
 
-int cp_client_add_interceptor_async(cp_client *client,
-                                    cp_client_interceptor_fn fn,
-                                    cp_client_async_interceptor_fn async_fn,
-                                    void *user);
+CP_API int cp_client_add_interceptor_async(
+    cp_client *client, cp_client_interceptor_fn fn,
+    cp_client_async_interceptor_fn async_fn, void *user);
 
 /* Whether `inv` is an asynchronous invocation (from cp_client_unary_async),
  * so its interceptor uses the async calls below. */
-bool cp_invocation_is_async(const cp_invocation *inv);
+CP_API bool cp_invocation_is_async(const cp_invocation *inv);
 
 /* Runs the inner layers; `then` (NULL: pass their outcome on outwards, as
  * if it called cp_invocation_complete with it) runs once they ended. A
  * repeated proceed discards the previous attempt's response. Returns 0;
  * CP_ESTATE when `inv` is not asynchronous or already ended (then nothing
  * happened); CP_EINVAL for a NULL `inv`. */
-int cp_invocation_proceed_async(cp_invocation *inv,
-                                cp_invocation_resume_fn then, void *arg);
+CP_API int cp_invocation_proceed_async(cp_invocation *inv,
+                                       cp_invocation_resume_fn then, void *arg);
 
 /* Ends the calling layer with `rc` (0 only with an OK status and a
  * response from a proceed). Any thread. Returns 0, or CP_ESTATE when `inv`
  * is not asynchronous or already ended. */
-int cp_invocation_complete(cp_invocation *inv, int rc);
+CP_API int cp_invocation_complete(cp_invocation *inv, int rc);
 
 /* Runs `fn(inv, 0, arg)` on the callback thread after `delay_ns` (>= 0,
  * nanoseconds on CLOCK_MONOTONIC) without blocking any thread. When the
  * client is closed first, `fn` runs at once with CP_ECLOSED and the status
  * set to CANCELLED "client is closed". Returns 0, CP_EINVAL or
  * CP_ESTATE. */
-int cp_invocation_resume_after(cp_invocation *inv, int64_t delay_ns,
-                               cp_invocation_resume_fn fn, void *arg);
+CP_API int cp_invocation_resume_after(cp_invocation *inv, int64_t delay_ns,
+                                      cp_invocation_resume_fn fn, void *arg);
 
 /* `size` zeroed bytes that live as long as the invocation, for an
  * interceptor's per-call state (retry counts, a breaker ticket). Blocking
  * or asynchronous invocations. NULL when out of memory or size is 0. */
-void *cp_invocation_alloc(cp_invocation *inv, size_t size);
+CP_API void *cp_invocation_alloc(cp_invocation *inv, size_t size);
 
-const cp_method_desc *cp_invocation_method(const cp_invocation *inv);
+CP_API const cp_method_desc *cp_invocation_method(const cp_invocation *inv);
 
 /* Adds (copies) one metadata entry for this invocation. */
-int cp_invocation_add_metadata(cp_invocation *inv, const char *key,
-                               const char *value);
+CP_API int cp_invocation_add_metadata(cp_invocation *inv, const char *key,
+                                      const char *value);
 
 /* Runs the rest of the chain. Returns as cp_client_unary; the status is
  * readable with cp_invocation_status. A repeated proceed discards the previous
  * attempt's response. */
-int cp_invocation_proceed(cp_invocation *inv);
+CP_API int cp_invocation_proceed(cp_invocation *inv);
 
 /* The status of the latest attempt. */
-const cp_status *cp_invocation_status(const cp_invocation *inv);
+CP_API const cp_status *cp_invocation_status(const cp_invocation *inv);
 
 /* Ends the invocation without (further) transport attempts. Returns CP_ERPC. */
-int cp_invocation_fail(cp_invocation *inv, cp_status_code code,
-                       const char *message);
+CP_API int cp_invocation_fail(cp_invocation *inv, cp_status_code code,
+                              const char *message);
 
 /* The invocation's deadline on the cp_clock_system() scale (nanoseconds), or
  * INT64_MAX when the call has none. Every attempt shares it. */
-int64_t cp_invocation_deadline_ns(const cp_invocation *inv);
+CP_API int64_t cp_invocation_deadline_ns(const cp_invocation *inv);
 
 /* The value of the text trailing metadata entry `key` (lower case) that came
  * with the latest attempt's status, e.g. the rate limiter's
  * "retry-after-ms"; NULL when there is none (or it was binary). Valid until
  * the next proceed or the end of the invocation. */
-const char *cp_invocation_trailer(const cp_invocation *inv, const char *key);
+CP_API const char *cp_invocation_trailer(const cp_invocation *inv,
+                                         const char *key);
 
 /* Stream starts only, after a proceed that returned 0. A started stream has
  * only sent its request: a server that refuses it (rate limit, a handler
@@ -582,7 +589,7 @@ const char *cp_invocation_trailer(const cp_invocation *inv, const char *key);
  * A client-streaming or bidirectional stream returns 0 at once: its server
  * may answer only after messages the caller can send only once the open
  * returned, so waiting could only run into the deadline. */
-int cp_invocation_await_first_message(cp_invocation *inv);
+CP_API int cp_invocation_await_first_message(cp_invocation *inv);
 
 /* --- forwarding ------------------------------------------------------------
  * Forwards the current call of a server fallback (cplugin/server.h) to `path`
@@ -599,8 +606,8 @@ int cp_invocation_await_first_message(cp_invocation *inv);
  * CP_ESTATE (not called from a fallback, or called twice) or CP_ECLOSED
  * (target closed). The forward holds its own reference to `target`, so the
  * client may be destroyed while forwarded calls are still in flight. */
-int cp_call_forward(cp_call *call, cp_client *target, const char *path,
-                    const cp_metadata *metadata, size_t metadata_count);
+CP_API int cp_call_forward(cp_call *call, cp_client *target, const char *path,
+                           const cp_metadata *metadata, size_t metadata_count);
 
 #ifdef __cplusplus
 }

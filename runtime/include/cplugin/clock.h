@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "cplugin/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -23,10 +25,10 @@ typedef struct cp_clock {
 } cp_clock;
 
 /* The process's CLOCK_MONOTONIC clock (the default everywhere). */
-const cp_clock *cp_clock_system(void);
+CP_API const cp_clock *cp_clock_system(void);
 
 /* Reads `clock`, or the system clock when `clock` is NULL. */
-int64_t cp_clock_now_ns(const cp_clock *clock);
+CP_API int64_t cp_clock_now_ns(const cp_clock *clock);
 
 /* A manual clock for tests: starts at `start_ns` and moves only when told.
  * Reads and advances are atomic. */
@@ -35,9 +37,9 @@ typedef struct cp_manual_clock {
   int64_t now;    /* accessed atomically */
 } cp_manual_clock;
 
-void cp_manual_clock_init(cp_manual_clock *mc, int64_t start_ns);
-void cp_manual_clock_advance(cp_manual_clock *mc, int64_t delta_ns);
-void cp_manual_clock_set(cp_manual_clock *mc, int64_t now_ns);
+CP_API void cp_manual_clock_init(cp_manual_clock *mc, int64_t start_ns);
+CP_API void cp_manual_clock_advance(cp_manual_clock *mc, int64_t delta_ns);
+CP_API void cp_manual_clock_set(cp_manual_clock *mc, int64_t now_ns);
 
 #ifdef __cplusplus
 }

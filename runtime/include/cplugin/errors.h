@@ -8,6 +8,8 @@
 #ifndef CPLUGIN_ERRORS_H
 #define CPLUGIN_ERRORS_H
 
+#include "cplugin/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,11 +41,11 @@ enum cp_errno {
 
 /* Returns a static, human-readable message for a code returned by any cplugin
  * function; 0 gives "success", unknown codes give "unknown error". */
-const char *cp_strerror(int err);
+CP_API const char *cp_strerror(int err);
 
 /* Returns the code's symbolic name ("CP_EINVAL"); "CP_OK" for 0, "CP_E?" for
  * unknown codes. The string is static. */
-const char *cp_err_name(int err);
+CP_API const char *cp_err_name(int err);
 
 #ifdef __cplusplus
 }

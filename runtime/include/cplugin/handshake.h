@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/client.h"
 #include "cplugin/server.h"
 #include "cplugin/service.h"
@@ -107,7 +108,8 @@ typedef struct cp_plugin_info {
 
 /* Fills name, version and service path from a generated plugin descriptor
  * (provides/requires left empty). */
-void cp_plugin_info_from_desc(cp_plugin_info *info, const cp_plugin_desc *desc);
+CP_API void cp_plugin_info_from_desc(cp_plugin_info *info,
+                                     const cp_plugin_desc *desc);
 
 /* A capability the host offers (handshake host_capabilities). */
 typedef struct cp_capability_info {
@@ -149,29 +151,30 @@ typedef struct cp_handshake_options {
   size_t capability_count;
 } cp_handshake_options;
 
-void cp_handshake_options_init(cp_handshake_options *opts);
+CP_API void cp_handshake_options_init(cp_handshake_options *opts);
 
 typedef struct cp_handshake_service cp_handshake_service;
 
 /* Creates the service; everything in `opts` is copied except `tokens`.
  * Returns 0, CP_EINVAL (e.g. a version <= 0, a plugin without a name) or
  * CP_ENOMEM. */
-int cp_handshake_service_create(cp_handshake_service **out,
-                                const cp_handshake_options *opts);
+CP_API int cp_handshake_service_create(cp_handshake_service **out,
+                                       const cp_handshake_options *opts);
 
 /* Registers Handshake on `server` (before cp_server_start). The service must
  * outlive the server. */
-int cp_handshake_service_register(cp_handshake_service *svc, cp_server *server);
+CP_API int cp_handshake_service_register(cp_handshake_service *svc,
+                                         cp_server *server);
 
 /* Counts of handshakes by outcome since creation (for metrics). */
 typedef struct cp_handshake_stats {
   uint64_t ok;
   uint64_t rejected; /* any non-OK answer */
 } cp_handshake_stats;
-void cp_handshake_service_stats(const cp_handshake_service *svc,
-                                cp_handshake_stats *stats);
+CP_API void cp_handshake_service_stats(const cp_handshake_service *svc,
+                                       cp_handshake_stats *stats);
 
-void cp_handshake_service_destroy(cp_handshake_service *svc);
+CP_API void cp_handshake_service_destroy(cp_handshake_service *svc);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/server.h"
 
 #ifdef __cplusplus
@@ -64,41 +65,43 @@ typedef struct cp_health_options {
 } cp_health_options;
 
 /* Fills `opts` with the defaults. */
-void cp_health_options_init(cp_health_options *opts);
+CP_API void cp_health_options_init(cp_health_options *opts);
 
 /* Creates the state with "" SERVING. `opts` may be NULL. Returns 0,
  * CP_EINVAL or CP_ENOMEM. Destroy with cp_health_destroy. */
-int cp_health_create(cp_health **out, const cp_health_options *opts);
+CP_API int cp_health_create(cp_health **out, const cp_health_options *opts);
 
 /* Ends open Watch streams (UNAVAILABLE) and frees. Call after the servers
  * it is registered on have shut down. NULL allowed. */
-void cp_health_destroy(cp_health *h);
+CP_API void cp_health_destroy(cp_health *h);
 
 /* Sets the status of `service` (copied; "" = the whole server) to SERVING
  * or NOT_SERVING and tells its watchers. Returns 0; CP_EINVAL for another
  * status or a name over CP_HEALTH_SERVICE_NAME_MAX bytes; CP_ELIMIT when
  * max_services names are known; CP_ESTATE after cp_health_shutdown;
  * CP_ENOMEM. */
-int cp_health_set(cp_health *h, const char *service, cp_serving_status status);
+CP_API int cp_health_set(cp_health *h, const char *service,
+                         cp_serving_status status);
 
 /* Forgets `service` (a plugin that went away): Check answers NOT_FOUND
  * again and its watchers are sent SERVICE_UNKNOWN. "" cannot be removed.
  * Returns 0, CP_ENOTFOUND or CP_EINVAL. */
-int cp_health_remove(cp_health *h, const char *service);
+CP_API int cp_health_remove(cp_health *h, const char *service);
 
 /* The status of `service`: 0 and *out, or CP_ENOTFOUND. */
-int cp_health_get(cp_health *h, const char *service, cp_serving_status *out);
+CP_API int cp_health_get(cp_health *h, const char *service,
+                         cp_serving_status *out);
 
 /* Every known service becomes NOT_SERVING, watchers are told, later sets
  * are refused. Idempotent. */
-void cp_health_shutdown(cp_health *h);
+CP_API void cp_health_shutdown(cp_health *h);
 
 /* True while "" is SERVING: what /readyz reports. Lock-free. */
-bool cp_health_serving(const cp_health *h);
+CP_API bool cp_health_serving(const cp_health *h);
 
 /* Registers both health services on `server` (before cp_server_start). The
  * cp_health must outlive the server. Returns as cp_server_add_method. */
-int cp_health_register(cp_health *h, cp_server *server);
+CP_API int cp_health_register(cp_health *h, cp_server *server);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 
+#include "cplugin/export.h"
 #include "cplugin/auth.h"
 #include "cplugin/broker.h"
 #include "cplugin/handshake.h"
@@ -116,37 +117,37 @@ typedef struct cp_host_options {
   bool call_chain;
 } cp_host_options;
 
-void cp_host_options_init(cp_host_options *opts);
+CP_API void cp_host_options_init(cp_host_options *opts);
 
 typedef struct cp_host cp_host;
 
 /* Creates every piece and wires them to one server (not yet listening).
  * Returns 0, CP_EINVAL, CP_ENOMEM, CP_EBIND (address) or an error of a
  * piece. */
-int cp_host_create(cp_host **out, const cp_host_options *opts);
+CP_API int cp_host_create(cp_host **out, const cp_host_options *opts);
 
 /* Starts serving; *port (if not NULL) receives the bound port and
  * *metrics_port the HTTP listener's. Marks the host ready. */
-int cp_host_start(cp_host *host, int *port, int *metrics_port);
+CP_API int cp_host_start(cp_host *host, int *port, int *metrics_port);
 
 /* Marks the host not ready (/readyz 503, health NOT_SERVING), then stops the
  * server with the grace period (cp_server_shutdown). Idempotent. */
-int cp_host_shutdown(cp_host *host, int64_t grace_ms);
+CP_API int cp_host_shutdown(cp_host *host, int64_t grace_ms);
 
 /* Shuts down if needed and frees every piece. NULL allowed. */
-void cp_host_destroy(cp_host *host);
+CP_API void cp_host_destroy(cp_host *host);
 
 /* The pieces, for further configuration (before start) or inspection. They
  * belong to the host. */
-cp_server *cp_host_server(cp_host *host);
-cp_token_store *cp_host_tokens(cp_host *host);
-cp_auth *cp_host_auth(cp_host *host);
-cp_rate_policy *cp_host_rate_policy(cp_host *host); /* NULL when off */
-cp_registry *cp_host_registry(cp_host *host);
-cp_health *cp_host_health(cp_host *host);
-cp_metrics *cp_host_metrics(cp_host *host);
-cp_router *cp_host_router(cp_host *host);
-cp_broker *cp_host_broker(cp_host *host);
+CP_API cp_server *cp_host_server(cp_host *host);
+CP_API cp_token_store *cp_host_tokens(cp_host *host);
+CP_API cp_auth *cp_host_auth(cp_host *host);
+CP_API cp_rate_policy *cp_host_rate_policy(cp_host *host); /* NULL when off */
+CP_API cp_registry *cp_host_registry(cp_host *host);
+CP_API cp_health *cp_host_health(cp_host *host);
+CP_API cp_metrics *cp_host_metrics(cp_host *host);
+CP_API cp_router *cp_host_router(cp_host *host);
+CP_API cp_broker *cp_host_broker(cp_host *host);
 
 #ifdef __cplusplus
 }

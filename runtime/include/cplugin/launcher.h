@@ -96,6 +96,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cplugin/export.h"
 #include "cplugin/client.h"
 #include "cplugin/host.h"
 #include "cplugin/plugin_runtime.h"
@@ -165,7 +166,7 @@ typedef struct cp_launcher_options {
   uint32_t health_misses;
 } cp_launcher_options;
 
-void cp_launcher_options_init(cp_launcher_options *opts);
+CP_API void cp_launcher_options_init(cp_launcher_options *opts);
 
 /* Loads and checks the manifest and its dependency graph and prepares the
  * socket directory; starts nothing. The host must be started (its registry
@@ -174,9 +175,9 @@ void cp_launcher_options_init(cp_launcher_options *opts);
  * service nobody provides: the reason in err); CP_ESYS (the manifest or the
  * socket directory); CP_ENOMEM. err (errlen bytes, may be NULL) holds one
  * line. */
-int cp_launcher_create(cp_launcher **out, cp_host *host,
-                       const cp_launcher_options *opts, char *err,
-                       size_t errlen);
+CP_API int cp_launcher_create(cp_launcher **out, cp_host *host,
+                              const cp_launcher_options *opts, char *err,
+                              size_t errlen);
 
 /* Starts every plugin of the manifest in dependency order and returns when
  * each is HEALTHY or has failed. A plugin that fails to start is FAILED
@@ -184,7 +185,7 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
  * for startup are not started (FAILED too); the others start and keep
  * running. Returns 0 when every plugin runs, or the first failure's code
  * (err: one line per failed plugin, "plugin <name>: <reason>"). Once. */
-int cp_launcher_start(cp_launcher *l, char *err, size_t errlen);
+CP_API int cp_launcher_start(cp_launcher *l, char *err, size_t errlen);
 
 /* A client connected to plugin `name`'s own server (an in-process plugin:
  * a socketpair connection to its server), for the generated
@@ -195,7 +196,8 @@ int cp_launcher_start(cp_launcher *l, char *err, size_t errlen);
  * follows them; a TCP plugin gets a new port at each restart: dispense
  * again after one. Returns 0; CP_ENOTFOUND (no such plugin); CP_ESTATE
  * (not running); CP_ENOMEM. */
-int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out);
+CP_API int cp_launcher_dispense(cp_launcher *l, const char *name,
+                                cp_client **out);
 
 typedef enum cp_plugin_run_state {
   CP_PLUGIN_PENDING = 0, /* not started yet */
@@ -206,7 +208,7 @@ typedef enum cp_plugin_run_state {
   CP_PLUGIN_STOPPED      /* stopped by the host, or exited for good */
 } cp_plugin_run_state;
 
-const char *cp_plugin_run_state_name(cp_plugin_run_state state);
+CP_API const char *cp_plugin_run_state_name(cp_plugin_run_state state);
 
 enum { CP_LAUNCHER_NAME_MAX = 64, CP_LAUNCHER_TEXT_MAX = 511 };
 
@@ -228,11 +230,12 @@ typedef struct cp_plugin_status {
 
 /* Writes up to `cap` plugins' status, in manifest order, and returns how
  * many plugins there are (call with cap 0 to size the array). */
-size_t cp_launcher_status(cp_launcher *l, cp_plugin_status *out, size_t cap);
+CP_API size_t cp_launcher_status(cp_launcher *l, cp_plugin_status *out,
+                                 size_t cap);
 
 /* The status of one plugin. Returns 0 or CP_ENOTFOUND. */
-int cp_launcher_plugin_status(cp_launcher *l, const char *name,
-                              cp_plugin_status *out);
+CP_API int cp_launcher_plugin_status(cp_launcher *l, const char *name,
+                                     cp_plugin_status *out);
 
 /* Adds a plugin at run time: `entry_json` is one plugin entry in the
  * manifest's format (an object as an item of "plugins", docs/manifest.md;
@@ -250,8 +253,8 @@ int cp_launcher_plugin_status(cp_launcher *l, const char *name,
  * start it later). An added plugin is supervised, removed, replaced and
  * stopped (first, as it started last) like the manifest's own. Adds run
  * one at a time; any thread, after start returned. */
-int cp_launcher_add(cp_launcher *l, const char *entry_json, char *err,
-                    size_t errlen);
+CP_API int cp_launcher_add(cp_launcher *l, const char *entry_json, char *err,
+                           size_t errlen);
 
 /* Removes plugin `name` from service: the registry stops routing to it
  * (watchers of its services are told it is unavailable), it gets
@@ -261,8 +264,8 @@ int cp_launcher_add(cp_launcher *l, const char *entry_json, char *err,
  * reason "removed"; cp_launcher_replace starts it again. Returns 0;
  * CP_ENOTFOUND; CP_ESTATE (not running, another change of it under way,
  * or the launcher not started or stopping), with err. */
-int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
-                       size_t errlen);
+CP_API int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
+                              size_t errlen);
 
 /* Replaces plugin `name` blue-green: starts a new process (the executable
  * at `path`, NULL = the manifest's) with steps 1-3 above under a new
@@ -276,16 +279,16 @@ int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
  * of it, started as at launch, replaces the old the same way. Returns 0,
  * the errors of a start, CP_ENOTFOUND (no such plugin, or no compiled-in
  * plugin named `path`), CP_ESTATE. */
-int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
-                        char *err, size_t errlen);
+CP_API int cp_launcher_replace(cp_launcher *l, const char *name,
+                               const char *path, char *err, size_t errlen);
 
 /* Stops every plugin (see Stopping), in reverse start order, and returns
  * once each is reaped. Idempotent. */
-void cp_launcher_stop(cp_launcher *l);
+CP_API void cp_launcher_stop(cp_launcher *l);
 
 /* cp_launcher_stop if needed, then frees everything (and removes the
  * socket directory it created). NULL allowed. */
-void cp_launcher_destroy(cp_launcher *l);
+CP_API void cp_launcher_destroy(cp_launcher *l);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/health.h"
 #include "cplugin/registry.h"
 #include "cplugin/server.h"
@@ -43,7 +44,7 @@ extern "C" {
 /* Host side: registers PluginLifecycle.ReportHealth on `server` (before
  * cp_server_start), storing reports in `reg`, which must outlive the
  * server. Returns as cp_server_add_method. */
-int cp_lifecycle_register(cp_registry *reg, cp_server *server);
+CP_API int cp_lifecycle_register(cp_registry *reg, cp_server *server);
 
 /* --- plugin side ---------------------------------------------------------- */
 
@@ -65,45 +66,48 @@ typedef struct cp_plugin_control_options {
 } cp_plugin_control_options;
 
 /* Fills `opts` with the defaults. */
-void cp_plugin_control_options_init(cp_plugin_control_options *opts);
+CP_API void cp_plugin_control_options_init(cp_plugin_control_options *opts);
 
 /* Returns 0, CP_EINVAL or CP_ENOMEM. Destroy with
  * cp_plugin_control_destroy. */
-int cp_plugin_control_create(cp_plugin_control **out,
-                             const cp_plugin_control_options *opts);
+CP_API int cp_plugin_control_create(cp_plugin_control **out,
+                                    const cp_plugin_control_options *opts);
 
 /* Registers GetHealth and Shutdown (and a post-call hook) on `server`
  * (before cp_server_start); this is the server a shutdown stops. One server
  * per control; the control must outlive the server. Returns 0, CP_ESTATE
  * (already registered) or an error of cp_server_add_method. */
-int cp_plugin_control_register(cp_plugin_control *ctl, cp_server *server);
+CP_API int cp_plugin_control_register(cp_plugin_control *ctl,
+                                      cp_server *server);
 
 /* Sets what GetHealth answers (strings copied, limits as ReportHealth).
  * Returns 0, CP_EINVAL or CP_ENOMEM. */
-int cp_plugin_control_set_health(cp_plugin_control *ctl, cp_plugin_health state,
-                                 const char *reason,
-                                 const char *const *dependencies,
-                                 size_t dependency_count);
+CP_API int cp_plugin_control_set_health(cp_plugin_control *ctl,
+                                        cp_plugin_health state,
+                                        const char *reason,
+                                        const char *const *dependencies,
+                                        size_t dependency_count);
 
 /* Starts the same shutdown as the RPC, from the plugin itself (e.g. on
  * SIGTERM). Returns 0 (also when one is already under way), CP_EINVAL for
  * a negative grace, CP_ESTATE before register, or CP_ESYS when the thread
  * cannot start. */
-int cp_plugin_control_shutdown(cp_plugin_control *ctl, int64_t grace_ms,
-                               const char *reason);
+CP_API int cp_plugin_control_shutdown(cp_plugin_control *ctl, int64_t grace_ms,
+                                      const char *reason);
 
 /* True once a shutdown was requested. */
-bool cp_plugin_control_shutdown_requested(cp_plugin_control *ctl);
+CP_API bool cp_plugin_control_shutdown_requested(cp_plugin_control *ctl);
 
 /* Blocks until a requested shutdown has stopped the server and run
  * on_shutdown. Returns 0. */
-int cp_plugin_control_wait(cp_plugin_control *ctl);
+CP_API int cp_plugin_control_wait(cp_plugin_control *ctl);
 
 /* As cp_plugin_control_wait for at most timeout_ms: 0 or CP_ETIMEDOUT. */
-int cp_plugin_control_wait_for(cp_plugin_control *ctl, int64_t timeout_ms);
+CP_API int cp_plugin_control_wait_for(cp_plugin_control *ctl,
+                                      int64_t timeout_ms);
 
 /* Waits for a shutdown under way to finish, then frees. NULL allowed. */
-void cp_plugin_control_destroy(cp_plugin_control *ctl);
+CP_API void cp_plugin_control_destroy(cp_plugin_control *ctl);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "cplugin/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,20 +34,20 @@ typedef enum cp_log_format {
 } cp_log_format;
 
 /* Records below `level` are dropped (default CP_LOG_INFO). */
-void cp_log_set_level(cp_log_level level);
-cp_log_level cp_log_get_level(void);
+CP_API void cp_log_set_level(cp_log_level level);
+CP_API cp_log_level cp_log_get_level(void);
 
 /* Default CP_LOG_TEXT. */
-void cp_log_set_format(cp_log_format format);
+CP_API void cp_log_set_format(cp_log_format format);
 
 /* Receives each formatted line (without the newline). NULL restores stderr.
  * The sink must not call back into cp_log. */
 typedef void (*cp_log_sink_fn)(const char *line, size_t len, void *user);
-void cp_log_set_sink(cp_log_sink_fn fn, void *user);
+CP_API void cp_log_set_sink(cp_log_sink_fn fn, void *user);
 
 /* Reads CPLUGIN_LOG_LEVEL (trace|debug|info|warn|error|off) and
  * CPLUGIN_LOG_FORMAT (text|json) from the environment, if set. */
-void cp_log_configure_from_env(void);
+CP_API void cp_log_configure_from_env(void);
 
 /* Ends the key/value list of cp_log. A typed null pointer: a bare NULL may
  * be an int in a variadic call. */
@@ -54,10 +56,10 @@ void cp_log_configure_from_env(void);
 /* Logs `message` with key/value string pairs, terminated by CP_LOG_END:
  *   cp_log(CP_LOG_INFO, "plugin started", "plugin", "kv", CP_LOG_END);
  * Lines longer than 4 KiB are truncated. */
-void cp_log(cp_log_level level, const char *message, ...);
+CP_API void cp_log(cp_log_level level, const char *message, ...);
 
 /* True when a record at `level` would be written (to skip building fields). */
-int cp_log_enabled(cp_log_level level);
+CP_API int cp_log_enabled(cp_log_level level);
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/handshake.h"
 #include "cplugin/server.h"
 #include "cplugin/service.h"
@@ -93,16 +94,16 @@ typedef struct cp_metric_registry_options {
 } cp_metric_registry_options;
 
 /* Fills `opts` with the defaults. */
-void cp_metric_registry_options_init(cp_metric_registry_options *opts);
+CP_API void cp_metric_registry_options_init(cp_metric_registry_options *opts);
 
 /* Creates an empty registry. `opts` may be NULL; it is copied. Returns 0,
  * CP_EINVAL or CP_ENOMEM. Destroy with cp_metric_registry_destroy. */
-int cp_metric_registry_create(cp_metric_registry **out,
-                              const cp_metric_registry_options *opts);
+CP_API int cp_metric_registry_create(cp_metric_registry **out,
+                                     const cp_metric_registry_options *opts);
 
 /* Frees the registry with every family and series (handles become invalid).
  * NULL allowed. No other call on the registry may be running. */
-void cp_metric_registry_destroy(cp_metric_registry *registry);
+CP_API void cp_metric_registry_destroy(cp_metric_registry *registry);
 
 /* --- families ------------------------------------------------------------- */
 
@@ -128,24 +129,28 @@ typedef struct cp_metric_opts {
 } cp_metric_opts;
 
 /* Zeroes `opts` (no labels, default max_series, unit none). */
-void cp_metric_opts_init(cp_metric_opts *opts);
+CP_API void cp_metric_opts_init(cp_metric_opts *opts);
 
 /* Registers a family in `registry`; it appears in the exposition once it has
  * a series. Returns 0 and sets *out (owned by the registry), CP_EINVAL for
  * a bad name, label, bucket list or type, CP_EEXIST when the name is taken,
  * or CP_ENOMEM. */
-int cp_metric_family_create(cp_metric_registry *registry, cp_metric_type type,
-                            const cp_metric_opts *opts, cp_metric_family **out);
+CP_API int cp_metric_family_create(cp_metric_registry *registry,
+                                   cp_metric_type type,
+                                   const cp_metric_opts *opts,
+                                   cp_metric_family **out);
 
 /* The series for `values` (label_count strings, in label-name order; NULL
  * when the family has no labels), created on first use; the overflow series
  * when the family is full or a value is invalid. Returns NULL only when
  * `family` is NULL or of another type, or when memory runs out; every update
  * function accepts NULL and then does nothing. */
-cp_counter *cp_counter_get(cp_metric_family *family, const char *const *values);
-cp_gauge *cp_gauge_get(cp_metric_family *family, const char *const *values);
-cp_histogram *cp_histogram_get(cp_metric_family *family,
-                               const char *const *values);
+CP_API cp_counter *cp_counter_get(cp_metric_family *family,
+                                  const char *const *values);
+CP_API cp_gauge *cp_gauge_get(cp_metric_family *family,
+                              const char *const *values);
+CP_API cp_histogram *cp_histogram_get(cp_metric_family *family,
+                                      const char *const *values);
 
 /* Adds a series to a counter or gauge family whose value is `read(user)`,
  * evaluated at each scrape (a negative result reads as 0 for counters).
@@ -153,30 +158,30 @@ cp_histogram *cp_histogram_get(cp_metric_family *family,
  * scraped. Returns 0; CP_EINVAL for a histogram family, NULL `read` or an
  * invalid value; CP_EEXIST when the combination exists; CP_ELIMIT when the
  * family is full (callbacks never go to the overflow series); CP_ENOMEM. */
-int cp_metric_family_add_func(cp_metric_family *family,
-                              const char *const *values, cp_metric_read_fn read,
-                              void *user);
+CP_API int cp_metric_family_add_func(cp_metric_family *family,
+                                     const char *const *values,
+                                     cp_metric_read_fn read, void *user);
 
 /* --- updates (lock-free, allocation-free; NULL handles are ignored) -------
  * Not async-signal-safe: a signal handler updating the series its thread
  * was updating may lose one of the two updates. */
 
-void cp_counter_add(cp_counter *counter, uint64_t n);
+CP_API void cp_counter_add(cp_counter *counter, uint64_t n);
 static inline void cp_counter_inc(cp_counter *counter) {
   cp_counter_add(counter, 1);
 }
 
 /* Gauges hold one atomic cell (no stripes: gauges are set, not summed). */
-void cp_gauge_set(cp_gauge *gauge, int64_t value);
-void cp_gauge_add(cp_gauge *gauge, int64_t delta);
+CP_API void cp_gauge_set(cp_gauge *gauge, int64_t value);
+CP_API void cp_gauge_add(cp_gauge *gauge, int64_t delta);
 
-void cp_histogram_observe(cp_histogram *histogram, int64_t value);
+CP_API void cp_histogram_observe(cp_histogram *histogram, int64_t value);
 
 /* --- reads (for tests and for hosts that report elsewhere) ---------------- */
 
 /* Current value (sum over stripes; callback series are evaluated). */
-uint64_t cp_counter_value(const cp_counter *counter);
-int64_t cp_gauge_value(const cp_gauge *gauge);
+CP_API uint64_t cp_counter_value(const cp_counter *counter);
+CP_API int64_t cp_gauge_value(const cp_gauge *gauge);
 
 typedef struct cp_histogram_snapshot {
   size_t bucket_count;                         /* upper bounds */
@@ -189,8 +194,8 @@ typedef struct cp_histogram_snapshot {
 } cp_histogram_snapshot;
 
 /* Fills `out` (zeroed for a NULL histogram). */
-void cp_histogram_read(const cp_histogram *histogram,
-                       cp_histogram_snapshot *out);
+CP_API void cp_histogram_read(const cp_histogram *histogram,
+                              cp_histogram_snapshot *out);
 
 /* --- exposition ----------------------------------------------------------- */
 
@@ -201,11 +206,11 @@ void cp_histogram_read(const cp_histogram *histogram,
  * 0.0.4: families in registration order, series in creation order (the
  * overflow series last). Returns 0 with *text (NUL-terminated, *len bytes
  * without the NUL; free it with cp_metric_text_free) or CP_ENOMEM. */
-int cp_metric_registry_render(cp_metric_registry *registry, char **text,
-                              size_t *len);
+CP_API int cp_metric_registry_render(cp_metric_registry *registry, char **text,
+                                     size_t *len);
 
 /* Frees text returned by a render function. NULL allowed. */
-void cp_metric_text_free(char *text);
+CP_API void cp_metric_text_free(char *text);
 
 /* --- the standard cplugin metrics -----------------------------------------
  * cp_metrics owns a registry with these families (docs/metrics.md):
@@ -242,54 +247,57 @@ typedef struct cp_metrics_options {
   unsigned stripes;
 } cp_metrics_options;
 
-void cp_metrics_options_init(cp_metrics_options *opts);
+CP_API void cp_metrics_options_init(cp_metrics_options *opts);
 
 /* Creates the standard families (process gauges included). `opts` may be
  * NULL; it is copied. Returns 0, CP_EINVAL or CP_ENOMEM. The object starts
  * "not ready" (see cp_metrics_set_ready). Destroy with cp_metrics_destroy. */
-int cp_metrics_create(cp_metrics **out, const cp_metrics_options *opts);
+CP_API int cp_metrics_create(cp_metrics **out, const cp_metrics_options *opts);
 
 /* Frees the metrics and their registry. NULL allowed. */
-void cp_metrics_destroy(cp_metrics *metrics);
+CP_API void cp_metrics_destroy(cp_metrics *metrics);
 
 /* The registry, to add the host's own families. Owned by `metrics`. */
-cp_metric_registry *cp_metrics_registry(cp_metrics *metrics);
+CP_API cp_metric_registry *cp_metrics_registry(cp_metrics *metrics);
 
 /* Adds cp_metrics_post_hook to `server` (before cp_server_start; several
  * servers may share one cp_metrics). Returns as cp_server_add_post_hook. */
-int cp_metrics_attach_server(cp_metrics *metrics, cp_server *server);
+CP_API int cp_metrics_attach_server(cp_metrics *metrics, cp_server *server);
 
 /* The post-call hook itself (`user` is the cp_metrics), for servers that
  * order hooks by hand: counts requests_total{method,code} and observes
  * request_duration_seconds{method}. Lock-free and allocation-free once a
  * method has been seen. */
-void cp_metrics_post_hook(const cp_call *call, cp_status_code code,
-                          int64_t duration_ns, void *user);
+CP_API void cp_metrics_post_hook(const cp_call *call, cp_status_code code,
+                                 int64_t duration_ns, void *user);
 
 /* What the hook records, for a caller that has no cp_call: `method` NULL
  * counts under "other"; a code outside 0..16 counts as UNKNOWN. */
-void cp_metrics_record_call(cp_metrics *metrics, const cp_method_desc *method,
-                            cp_status_code code, int64_t duration_ns);
+CP_API void cp_metrics_record_call(cp_metrics *metrics,
+                                   const cp_method_desc *method,
+                                   cp_status_code code, int64_t duration_ns);
 
 /* cplugin_tokens_active = cp_token_store_count(store) at scrape time.
  * Returns 0, CP_EINVAL, CP_EEXIST (already attached) or CP_ENOMEM. */
-int cp_metrics_attach_token_store(cp_metrics *metrics, cp_token_store *store);
+CP_API int cp_metrics_attach_token_store(cp_metrics *metrics,
+                                         cp_token_store *store);
 
 /* cplugin_handshakes_total{result="ok"|"rejected"} from
  * cp_handshake_service_stats at scrape time. Returns as above. */
-int cp_metrics_attach_handshake(cp_metrics *metrics,
-                                const cp_handshake_service *service);
+CP_API int cp_metrics_attach_handshake(cp_metrics *metrics,
+                                       const cp_handshake_service *service);
 
 /* cplugin_rate_limit_buckets_active = read(user) at scrape time (the rate
  * limiter's live bucket count). Returns as above. */
-int cp_metrics_attach_rate_limit_buckets(cp_metrics *metrics,
-                                         cp_metric_read_fn read, void *user);
+CP_API int cp_metrics_attach_rate_limit_buckets(cp_metrics *metrics,
+                                                cp_metric_read_fn read,
+                                                void *user);
 
 /* Counts one rate-limit denial of `method` (pass cp_call_method(call); NULL
  * = "other"). For the rate limiter's deny hook. Lock-free; NULL `metrics`
  * is ignored. */
-void cp_metrics_count_rate_limit_denial(cp_metrics *metrics,
-                                        const cp_method_desc *method);
+CP_API void cp_metrics_count_rate_limit_denial(cp_metrics *metrics,
+                                               const cp_method_desc *method);
 
 /* Token validation timing, sampled per thread (token_sample_every):
  *   int64_t t = cp_metrics_token_validation_begin(m);
@@ -299,34 +307,37 @@ void cp_metrics_count_rate_limit_denial(cp_metrics *metrics,
  * nothing) and the monotonic time in ns for sampled ones, so unsampled
  * validations cost a thread-local increment and no clock read. NULL
  * `metrics` is ignored (begin returns 0). */
-int64_t cp_metrics_token_validation_begin(cp_metrics *metrics);
-void cp_metrics_token_validation_end(cp_metrics *metrics, int64_t begin_ns);
+CP_API int64_t cp_metrics_token_validation_begin(cp_metrics *metrics);
+CP_API void cp_metrics_token_validation_end(cp_metrics *metrics,
+                                            int64_t begin_ns);
 
 /* Observes one token validation of `duration_ns` (unsampled: the caller
  * decides what to time). */
-void cp_metrics_observe_token_validation(cp_metrics *metrics,
-                                         int64_t duration_ns);
+CP_API void cp_metrics_observe_token_validation(cp_metrics *metrics,
+                                                int64_t duration_ns);
 
 /* cp_token_store_validate wrapped in begin/end: a drop-in for the
  * runtime-token path. Same arguments and result as cp_token_store_validate;
  * `metrics` may be NULL. */
-bool cp_metrics_validate_token(cp_metrics *metrics, cp_token_store *store,
-                               const char *runtime_id, size_t runtime_id_len,
-                               const char *token, size_t token_len);
+CP_API bool cp_metrics_validate_token(cp_metrics *metrics,
+                                      cp_token_store *store,
+                                      const char *runtime_id,
+                                      size_t runtime_id_len, const char *token,
+                                      size_t token_len);
 
 /* Readiness reported by /readyz: set true once the server serves, false when
  * shutdown begins. Any thread. */
-void cp_metrics_set_ready(cp_metrics *metrics, bool ready);
-bool cp_metrics_is_ready(const cp_metrics *metrics);
+CP_API void cp_metrics_set_ready(cp_metrics *metrics, bool ready);
+CP_API bool cp_metrics_is_ready(const cp_metrics *metrics);
 
 /* Makes readiness also depend on `check(user)` (e.g. cp_health_serving, so
  * that /readyz follows the overall health status). Set before the HTTP
  * listener starts; `check` runs on its thread and must be thread-safe. */
-void cp_metrics_set_ready_check(cp_metrics *metrics, bool (*check)(void *user),
-                                void *user);
+CP_API void cp_metrics_set_ready_check(cp_metrics *metrics,
+                                       bool (*check)(void *user), void *user);
 
 /* cp_metric_registry_render of the standard registry. */
-int cp_metrics_render(cp_metrics *metrics, char **text, size_t *len);
+CP_API int cp_metrics_render(cp_metrics *metrics, char **text, size_t *len);
 
 /* --- HTTP listener (libmicrohttpd) ----------------------------------------
  * GET /metrics  200, CP_METRICS_CONTENT_TYPE, the exposition
@@ -345,12 +356,13 @@ typedef struct cp_metrics_http cp_metrics_http;
  * NULL) receives the port. Returns 0; CP_EINVAL for a bad address or port;
  * CP_EBIND when the address cannot be bound; CP_ENOMEM. Stop with
  * cp_metrics_http_stop. */
-int cp_metrics_http_start(cp_metrics_http **out, cp_metrics *metrics,
-                          const char *address, int port, int *bound_port);
+CP_API int cp_metrics_http_start(cp_metrics_http **out, cp_metrics *metrics,
+                                 const char *address, int port,
+                                 int *bound_port);
 
 /* Closes the listener, waits for the request in progress (if any) and frees
  * it. NULL allowed. */
-void cp_metrics_http_stop(cp_metrics_http *http);
+CP_API void cp_metrics_http_stop(cp_metrics_http *http);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/client.h"
 #include "cplugin/service.h"
 #include "cplugin/status.h"
@@ -65,12 +66,12 @@ typedef struct cp_plugin_client_options {
   size_t max_message_bytes;     /* default 4 MiB */
 } cp_plugin_client_options;
 
-void cp_plugin_client_options_init(cp_plugin_client_options *opts);
+CP_API void cp_plugin_client_options_init(cp_plugin_client_options *opts);
 
 /* Creates a client (no I/O yet); strings are copied. Returns 0, CP_EINVAL or
  * CP_ENOMEM. */
-int cp_plugin_client_create(cp_plugin_client **out,
-                            const cp_plugin_client_options *opts);
+CP_API int cp_plugin_client_create(cp_plugin_client **out,
+                                   const cp_plugin_client_options *opts);
 
 /* Performs the handshake and checks its answer: core version 1, the app
  * version asked for, every requested plugin present. Returns 0; CP_ERPC when
@@ -78,39 +79,40 @@ int cp_plugin_client_create(cp_plugin_client **out,
  * a check (status FAILED_PRECONDITION naming what, e.g. "requested plugin
  * \"kv\" not available on server"); CP_ECLOSED after close; CP_ESTATE when
  * already connected. */
-int cp_plugin_client_connect(cp_plugin_client *pc, cp_status *status);
+CP_API int cp_plugin_client_connect(cp_plugin_client *pc, cp_status *status);
 
 /* The runtime ID and token issued by the handshake, or NULL. Valid until
  * destroy. The token is a secret: never log it. */
-const char *cp_plugin_client_runtime_id(const cp_plugin_client *pc);
-const char *cp_plugin_client_runtime_token(const cp_plugin_client *pc);
+CP_API const char *cp_plugin_client_runtime_id(const cp_plugin_client *pc);
+CP_API const char *cp_plugin_client_runtime_token(const cp_plugin_client *pc);
 
 /* The app protocol version the server chose. */
-int32_t cp_plugin_client_app_version(const cp_plugin_client *pc);
+CP_API int32_t cp_plugin_client_app_version(const cp_plugin_client *pc);
 
 /* The version the server announced for plugin `name`, or NULL. */
-const char *cp_plugin_client_plugin_version(const cp_plugin_client *pc,
-                                            const char *name);
+CP_API const char *cp_plugin_client_plugin_version(const cp_plugin_client *pc,
+                                                   const char *name);
 
 /* Returns (in *out) the client to call `plugin` with the generated stubs.
  * The plugin must have been announced by the server under plugin->name with
  * the same service path. The client belongs to `pc`: do not destroy it; it
  * stays valid until cp_plugin_client_destroy. Returns 0, CP_ESTATE before a
  * successful connect, CP_ECLOSED after close, or CP_ENOTFOUND. */
-int cp_plugin_client_dispense(cp_plugin_client *pc,
-                              const cp_plugin_desc *plugin, cp_client **out);
+CP_API int cp_plugin_client_dispense(cp_plugin_client *pc,
+                                     const cp_plugin_desc *plugin,
+                                     cp_client **out);
 
 /* The authenticated channel itself (every call carries the runtime identity
  * once connected): for host APIs such as the registry and lifecycle. Owned by
  * `pc`; valid until cp_plugin_client_destroy. */
-cp_client *cp_plugin_client_channel(cp_plugin_client *pc);
+CP_API cp_client *cp_plugin_client_channel(cp_plugin_client *pc);
 
 /* Closes the connection: calls in progress are cancelled, later calls and
  * dispenses fail with CP_ECLOSED. Idempotent. */
-void cp_plugin_client_close(cp_plugin_client *pc);
+CP_API void cp_plugin_client_close(cp_plugin_client *pc);
 
 /* Closes and frees. NULL allowed. */
-void cp_plugin_client_destroy(cp_plugin_client *pc);
+CP_API void cp_plugin_client_destroy(cp_plugin_client *pc);
 
 #ifdef __cplusplus
 }

@@ -102,6 +102,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/client.h"
 #include "cplugin/handshake.h"
 #include "cplugin/registry.h"
@@ -197,7 +198,7 @@ typedef struct cp_plugin_runtime_options {
   int64_t runtime_token_ttl_ms;
 } cp_plugin_runtime_options;
 
-void cp_plugin_runtime_options_init(cp_plugin_runtime_options *opts);
+CP_API void cp_plugin_runtime_options_init(cp_plugin_runtime_options *opts);
 
 typedef struct cp_plugin_runtime cp_plugin_runtime;
 
@@ -211,28 +212,28 @@ typedef struct cp_plugin_runtime cp_plugin_runtime;
  * when the host refused a step (the runtime is then torn down: recovery
  * only starts once the runtime has joined); in Model A also CP_ETIMEDOUT
  * or CP_ECANCELLED (see Launched mode). */
-int cp_plugin_runtime_start(cp_plugin_runtime **out,
-                            const cp_plugin_runtime_options *opts,
-                            cp_status *status);
+CP_API int cp_plugin_runtime_start(cp_plugin_runtime **out,
+                                   const cp_plugin_runtime_options *opts,
+                                   cp_status *status);
 
 /* The runtime ID the host issued last. A renewal keeps it; a recovery that
  * needed a new identity changes it. The string stays valid until stop. */
-const char *cp_plugin_runtime_id(const cp_plugin_runtime *rt);
+CP_API const char *cp_plugin_runtime_id(const cp_plugin_runtime *rt);
 
 /* The plugin's own health: DEGRADED while the host is lost or a required
  * dependency has no provider, HEALTHY otherwise. */
-cp_plugin_health cp_plugin_runtime_health(cp_plugin_runtime *rt);
+CP_API cp_plugin_health cp_plugin_runtime_health(cp_plugin_runtime *rt);
 
 /* The authenticated channel to the host (registry, lifecycle, discovery);
  * its calls carry the current identity. */
-cp_client *cp_plugin_runtime_host(cp_plugin_runtime *rt);
+CP_API cp_client *cp_plugin_runtime_host(cp_plugin_runtime *rt);
 
 /* A client whose calls the host routes to a provider of `service_type` (the
  * host's selection strategy picks it); use it with the generated stubs of
  * that service. Owned by the runtime. Returns 0, CP_EINVAL, CP_ELIMIT (at
  * most 32 routes) or CP_ENOMEM. */
-int cp_plugin_runtime_route(cp_plugin_runtime *rt, const char *service_type,
-                            cp_client **out);
+CP_API int cp_plugin_runtime_route(cp_plugin_runtime *rt,
+                                   const char *service_type, cp_client **out);
 
 /* A client for the host's capability `type` (cplugin/broker.h,
  * docs/capabilities.md) at min_version or above (NULL or "": any): the
@@ -254,18 +255,18 @@ int cp_plugin_runtime_route(cp_plugin_runtime *rt, const char *service_type,
  * CP_ENOTFOUND when the host does not offer `type` at min_version (the
  * host's answer in `st` names what it offers); CP_ERPC for another
  * refusal; CP_EINVAL; CP_ELIMIT; CP_ENOMEM. `st` may be NULL. Thread-safe. */
-int cp_plugin_runtime_capability(cp_plugin_runtime *rt, const char *type,
-                                 const char *min_version, cp_client **out,
-                                 cp_status *st);
+CP_API int cp_plugin_runtime_capability(cp_plugin_runtime *rt, const char *type,
+                                        const char *min_version,
+                                        cp_client **out, cp_status *st);
 
 /* Whether a watched dependency currently has an available provider. */
-bool cp_plugin_runtime_dependency_available(cp_plugin_runtime *rt,
-                                            const char *service_type);
+CP_API bool cp_plugin_runtime_dependency_available(cp_plugin_runtime *rt,
+                                                   const char *service_type);
 
 /* Stops the supervising thread (at once in a backoff or a wait; a host call
  * in flight ends within its 10 s timeout), unregisters the services (unless
  * the host is lost), stops watching, closes. NULL allowed. */
-void cp_plugin_runtime_stop(cp_plugin_runtime *rt);
+CP_API void cp_plugin_runtime_stop(cp_plugin_runtime *rt);
 
 #ifdef __cplusplus
 }

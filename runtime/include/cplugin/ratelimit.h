@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/clock.h"
 #include "cplugin/errors.h"
 
@@ -102,19 +103,19 @@ typedef struct cp_rate_limiter_options {
 } cp_rate_limiter_options;
 
 /* Fills `opts` with the defaults. */
-void cp_rate_limiter_options_init(cp_rate_limiter_options *opts);
+CP_API void cp_rate_limiter_options_init(cp_rate_limiter_options *opts);
 
 /* Creates a limiter (and its sweeper thread when sweep_interval_ms > 0).
  * `opts` may be NULL for the defaults; it is copied. Returns 0 and sets
  * *out; CP_EINVAL for out of range options; CP_ENOMEM; CP_ESYS when the
  * random source for the hash secret or the thread cannot be had. Destroy
  * with cp_rate_limiter_destroy. */
-int cp_rate_limiter_create(cp_rate_limiter **out,
-                           const cp_rate_limiter_options *opts);
+CP_API int cp_rate_limiter_create(cp_rate_limiter **out,
+                                  const cp_rate_limiter_options *opts);
 
 /* Stops and joins the sweeper, then frees everything. NULL allowed. No
  * other call on the limiter may be running or start afterwards. */
-void cp_rate_limiter_destroy(cp_rate_limiter *limiter);
+CP_API void cp_rate_limiter_destroy(cp_rate_limiter *limiter);
 
 /* Checks (and on success consumes) one token of `key`'s bucket under
  * `limit`. `key` need not be NUL-terminated and is not retained.
@@ -126,20 +127,21 @@ void cp_rate_limiter_destroy(cp_rate_limiter *limiter);
  * limiter, a NULL key with key_len > 0, or key_len > CP_RATE_KEY_MAX. Takes
  * no lock unless the key is new; never allocates unless the key is new and
  * the index must grow. */
-cp_rate_result cp_rate_limiter_check(cp_rate_limiter *limiter, const char *key,
-                                     size_t key_len, cp_rate_limit limit,
-                                     int64_t *retry_after_ns);
+CP_API cp_rate_result cp_rate_limiter_check(cp_rate_limiter *limiter,
+                                            const char *key, size_t key_len,
+                                            cp_rate_limit limit,
+                                            int64_t *retry_after_ns);
 
 /* Evicts every idle bucket now; returns how many. The sweeper thread calls
  * it every sweep_interval_ms. Checks keep running meanwhile; insertions into
  * the shard being swept wait for it. */
-size_t cp_rate_limiter_sweep(cp_rate_limiter *limiter);
+CP_API size_t cp_rate_limiter_sweep(cp_rate_limiter *limiter);
 
 /* Live buckets (for a cplugin_rate_limit_buckets_active gauge). 0 for NULL. */
-size_t cp_rate_limiter_count(const cp_rate_limiter *limiter);
+CP_API size_t cp_rate_limiter_count(const cp_rate_limiter *limiter);
 
 /* Bytes of state per bucket: CP_RATE_BUCKET_BYTES. */
-size_t cp_rate_limiter_bytes_per_bucket(void);
+CP_API size_t cp_rate_limiter_bytes_per_bucket(void);
 
 typedef struct cp_rate_limiter_stats {
   size_t buckets;        /* live buckets */
@@ -152,8 +154,8 @@ typedef struct cp_rate_limiter_stats {
 
 /* Fills `out`; memory_bytes / buckets is the memory per tracked key. Takes
  * each shard's mutex briefly (not for hot paths). */
-void cp_rate_limiter_stats_get(cp_rate_limiter *limiter,
-                               cp_rate_limiter_stats *out);
+CP_API void cp_rate_limiter_stats_get(cp_rate_limiter *limiter,
+                                      cp_rate_limiter_stats *out);
 
 #ifdef __cplusplus
 }

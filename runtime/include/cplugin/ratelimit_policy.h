@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/call.h"
 #include "cplugin/ratelimit.h"
 #include "cplugin/server.h"
@@ -89,17 +90,17 @@ typedef struct cp_rate_policy_options {
   void *on_deny_user;
 } cp_rate_policy_options;
 
-void cp_rate_policy_options_init(cp_rate_policy_options *opts);
+CP_API void cp_rate_policy_options_init(cp_rate_policy_options *opts);
 
 /* Creates a policy and its limiter. `opts` may be NULL for the defaults; it
  * is copied. Returns 0 and sets *out, CP_EINVAL, CP_ENOMEM or CP_ESYS (see
  * cp_rate_limiter_create). Destroy with cp_rate_policy_destroy. */
-int cp_rate_policy_create(cp_rate_policy **out,
-                          const cp_rate_policy_options *opts);
+CP_API int cp_rate_policy_create(cp_rate_policy **out,
+                                 const cp_rate_policy_options *opts);
 
 /* Frees the policy and its limiter. NULL allowed. The server it was
  * installed on must have been destroyed. */
-void cp_rate_policy_destroy(cp_rate_policy *policy);
+CP_API void cp_rate_policy_destroy(cp_rate_policy *policy);
 
 /* Replaces every rule with exactly the host table (per caller):
  *   Handshake                           10/s, burst 20 (per peer IP)
@@ -109,64 +110,67 @@ void cp_rate_policy_destroy(cp_rate_policy *policy);
  *   RequestCapability                   10/s, burst 20
  *   any other method (default)        1000/s, burst 2000 (shared)
  * and enables the policy. Returns 0. */
-int cp_rate_policy_host_defaults(cp_rate_policy *policy);
+CP_API int cp_rate_policy_host_defaults(cp_rate_policy *policy);
 
 /* Sets (adds or replaces) the limit for an exact method path
  * ("/pkg.Svc/Method") or a service prefix ("/pkg.Svc/"). Returns 0;
  * CP_EINVAL for a path that does not start with '/' or is longer than 512
  * bytes; CP_ELIMIT beyond CP_RATE_POLICY_MAX_RULES paths; CP_ENOMEM. */
-int cp_rate_policy_set(cp_rate_policy *policy, const char *path,
-                       cp_rate_limit limit);
+CP_API int cp_rate_policy_set(cp_rate_policy *policy, const char *path,
+                              cp_rate_limit limit);
 
 /* Exempts a path: its calls are never limited (a rule, so it also shadows
  * a prefix rule or the default). Returns as cp_rate_policy_set. */
-int cp_rate_policy_exempt(cp_rate_policy *policy, const char *path);
+CP_API int cp_rate_policy_exempt(cp_rate_policy *policy, const char *path);
 
 /* Removes the rule for `path`: the prefix rule or the default applies
  * again. Returns 0 or CP_ENOTFOUND. */
-int cp_rate_policy_clear(cp_rate_policy *policy, const char *path);
+CP_API int cp_rate_policy_clear(cp_rate_policy *policy, const char *path);
 
 /* The limit of methods without a rule of their own. */
-void cp_rate_policy_set_default(cp_rate_policy *policy, cp_rate_limit limit);
+CP_API void cp_rate_policy_set_default(cp_rate_policy *policy,
+                                       cp_rate_limit limit);
 
 /* Methods without a rule of their own are not limited. */
-void cp_rate_policy_exempt_default(cp_rate_policy *policy);
+CP_API void cp_rate_policy_exempt_default(cp_rate_policy *policy);
 
 /* Turns the whole policy off (every call passes) or on again; rules and
  * buckets are kept. */
-void cp_rate_policy_set_enabled(cp_rate_policy *policy, bool enabled);
+CP_API void cp_rate_policy_set_enabled(cp_rate_policy *policy, bool enabled);
 
 /* The limit a call to `path` gets now: returns 1 and sets *limit when it is
  * limited, 0 when it is not (exempt, no rule and no default, or the policy
  * is off), CP_EINVAL for NULL arguments. Takes no lock. */
-int cp_rate_policy_lookup(const cp_rate_policy *policy, const char *path,
-                          cp_rate_limit *limit);
+CP_API int cp_rate_policy_lookup(const cp_rate_policy *policy, const char *path,
+                                 cp_rate_limit *limit);
 
 /* Adds the interceptor to `server`, after cp_auth_install. Returns 0,
  * CP_EINVAL, CP_ENOMEM, or CP_ESTATE once the server started. */
-int cp_rate_policy_install(cp_rate_policy *policy, cp_server *server);
+CP_API int cp_rate_policy_install(cp_rate_policy *policy, cp_server *server);
 
 /* The interceptor itself, for servers that order interceptors by hand:
  * cp_server_add_interceptor(server, cp_rate_policy_intercept, policy). */
-cp_status_code cp_rate_policy_intercept(cp_call *call, void *policy);
+CP_API cp_status_code cp_rate_policy_intercept(cp_call *call, void *policy);
 
 /* The policy's limiter (owned by the policy), for cp_rate_limiter_count
  * and cp_rate_limiter_stats_get. */
-cp_rate_limiter *cp_rate_policy_limiter(cp_rate_policy *policy);
+CP_API cp_rate_limiter *cp_rate_policy_limiter(cp_rate_policy *policy);
 
 /* Calls rejected under the rule for `path` (exact text of the rule), or
  * under the default when `path` is NULL. 0 when there is no such rule. */
-uint64_t cp_rate_policy_denials(const cp_rate_policy *policy, const char *path);
+CP_API uint64_t cp_rate_policy_denials(const cp_rate_policy *policy,
+                                       const char *path);
 
 /* Calls fn(rule_path, denials, user) for every rule that has rejected a
  * call, then for the default ("*") if it has, for a
  * cplugin_rate_limit_denials_total{method} counter. Per rule rather than per
  * method: unknown methods fall under the default, so the label set stays
  * bounded by the configuration. `rule_path` is valid during the call. */
-void cp_rate_policy_foreach_denials(const cp_rate_policy *policy,
-                                    void (*fn)(const char *rule_path,
-                                               uint64_t denials, void *user),
-                                    void *user);
+CP_API void cp_rate_policy_foreach_denials(const cp_rate_policy *policy,
+                                           void (*fn)(const char *rule_path,
+                                                      uint64_t denials,
+                                                      void *user),
+                                           void *user);
 
 /* Writes the address part of a gRPC peer string into `out` (NUL-terminated)
  * and returns its length: "ipv4:10.0.0.7:5000" gives "10.0.0.7";
@@ -177,8 +181,8 @@ void cp_rate_policy_foreach_denials(const cp_rate_policy *policy,
  * connection handed over with cp_server_add_connection) are returned whole.
  * Returns CP_EINVAL for NULL arguments, a bad prefix length, anything else
  * (including no port), or when `out` is too small. Pure: no allocation. */
-int cp_rate_peer_address(const char *peer, unsigned ipv6_prefix_bits, char *out,
-                         size_t out_cap);
+CP_API int cp_rate_peer_address(const char *peer, unsigned ipv6_prefix_bits,
+                                char *out, size_t out_cap);
 
 #ifdef __cplusplus
 }

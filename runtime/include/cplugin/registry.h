@@ -102,6 +102,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/client.h"
 #include "cplugin/clock.h"
 #include "cplugin/server.h"
@@ -253,23 +254,24 @@ typedef struct cp_registry_options {
 } cp_registry_options;
 
 /* Fills `opts` with the defaults. */
-void cp_registry_options_init(cp_registry_options *opts);
+CP_API void cp_registry_options_init(cp_registry_options *opts);
 
 /* Creates a registry. `opts` may be NULL; it is copied. With opts->tokens,
  * subscribes to it (a token store takes at most 16 subscribers; a destroyed
  * registry's subscription stays inert). Returns 0, CP_EINVAL, CP_ENOMEM,
  * CP_ELIMIT (no subscriber slot left) or CP_ESYS (random source). Destroy
  * with cp_registry_destroy. */
-int cp_registry_create(cp_registry **out, const cp_registry_options *opts);
+CP_API int cp_registry_create(cp_registry **out,
+                              const cp_registry_options *opts);
 
 /* Ends every open watch stream (UNAVAILABLE) and frees everything. Call
  * after the servers it is registered on have shut down. NULL allowed. */
-void cp_registry_destroy(cp_registry *reg);
+CP_API void cp_registry_destroy(cp_registry *reg);
 
 /* Registers ServiceRegistry's four methods on `server` (before
  * cp_server_start). The registry must outlive the server. Returns as
  * cp_server_add_method. */
-int cp_registry_register(cp_registry *reg, cp_server *server);
+CP_API int cp_registry_register(cp_registry *reg, cp_server *server);
 
 /* Sets the allow-list entry for `key`, one of:
  *   - a principal, "<provider>:<identity>" as cp_call_principal writes it:
@@ -286,13 +288,13 @@ int cp_registry_register(cp_registry *reg, cp_server *server);
  * CP_EINVAL (a key or type that is not valid: a bare name that is not a
  * runtime ID, a "runtime-token:" principal, control characters, over
  * CP_PRINCIPAL_MAX bytes), CP_EDENIED or CP_ENOMEM. */
-int cp_registry_allow(cp_registry *reg, const char *key,
-                      const char *const *types, size_t n);
+CP_API int cp_registry_allow(cp_registry *reg, const char *key,
+                             const char *const *types, size_t n);
 
 /* Sets the strategy for `service_type` (kept even while it has no
  * providers). Returns 0 or CP_EINVAL. */
-int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
-                             cp_select_strategy strategy);
+CP_API int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
+                                    cp_select_strategy strategy);
 
 /* A registration made by the host on a runtime's behalf (in-process
  * plugins, tests). Strings are copied. */
@@ -309,25 +311,25 @@ typedef struct cp_registry_service {
  * trusted). Writes the registration ID (CP_REGISTRY_ID_LEN chars + NUL) to
  * id_out if not NULL. Returns 0, CP_EINVAL (invalid field), CP_ELIMIT (a
  * cap), CP_ENOMEM or CP_ESYS (random source). */
-int cp_registry_register_as_host(cp_registry *reg, const char *owner,
-                                 const cp_registry_service *svc,
-                                 char id_out[CP_REGISTRY_ID_LEN + 1]);
+CP_API int cp_registry_register_as_host(cp_registry *reg, const char *owner,
+                                        const cp_registry_service *svc,
+                                        char id_out[CP_REGISTRY_ID_LEN + 1]);
 
 /* Removes a registration whoever owns it. Returns 0 or CP_ENOTFOUND. */
-int cp_registry_unregister_as_host(cp_registry *reg,
-                                   const char *registration_id);
+CP_API int cp_registry_unregister_as_host(cp_registry *reg,
+                                          const char *registration_id);
 
 /* Removes everything of a runtime (a plugin the host stopped): its
  * registrations and health; its watch streams end with UNAVAILABLE;
  * watchers of its types are told. Returns 0 or CP_ENOTFOUND. */
-int cp_registry_remove_runtime(cp_registry *reg, const char *runtime_id);
+CP_API int cp_registry_remove_runtime(cp_registry *reg, const char *runtime_id);
 
 /* Stops routing to a runtime the host is about to stop (removal,
  * replacement): its registrations stay, so calls already routed to it
  * finish, but resolve and discovery skip it from now on and watchers of its
  * types are told as for UNHEALTHY. Its own health reports do not undo it;
  * it ends with the runtime. Returns 0, CP_EINVAL or CP_ENOTFOUND. */
-int cp_registry_drain_runtime(cp_registry *reg, const char *runtime_id);
+CP_API int cp_registry_drain_runtime(cp_registry *reg, const char *runtime_id);
 
 /* Records a runtime's health, as PluginLifecycle.ReportHealth does:
  * `state` HEALTHY, DEGRADED or UNHEALTHY; reason (NULL = "") at most
@@ -335,10 +337,10 @@ int cp_registry_drain_runtime(cp_registry *reg, const char *runtime_id);
  * dependencies of at most CP_HEALTH_DEPENDENCY_MAX bytes. Strings are
  * copied. Watchers of the runtime's types are told when their answer
  * changes. Returns 0, CP_EINVAL or CP_ENOMEM. */
-int cp_registry_report_health(cp_registry *reg, const char *runtime_id,
-                              cp_plugin_health state, const char *reason,
-                              const char *const *dependencies,
-                              size_t dependency_count);
+CP_API int cp_registry_report_health(cp_registry *reg, const char *runtime_id,
+                                     cp_plugin_health state, const char *reason,
+                                     const char *const *dependencies,
+                                     size_t dependency_count);
 
 /* A copy of a runtime's last health report (~9 KiB: keep it off small
  * stacks). */
@@ -351,8 +353,8 @@ typedef struct cp_plugin_health_report {
 
 /* Copies the last report of `runtime_id` into *out. Returns 0, or
  * CP_ENOTFOUND when it never reported (or was removed). */
-int cp_registry_get_health(cp_registry *reg, const char *runtime_id,
-                           cp_plugin_health_report *out);
+CP_API int cp_registry_get_health(cp_registry *reg, const char *runtime_id,
+                                  cp_plugin_health_report *out);
 
 /* Where to send a call for a service: filled by cp_registry_resolve in
  * memory the caller owns (~4.7 KiB). */
@@ -375,8 +377,9 @@ typedef struct cp_registry_endpoint {
  * such provider; CP_EDENIED when the provider (or every provider) is
  * UNHEALTHY; CP_EINVAL for NULL arguments. Takes a read lock shard, never
  * allocates. */
-int cp_registry_resolve(cp_registry *reg, const char *service_type,
-                        const char *provider_id, cp_registry_endpoint *out);
+CP_API int cp_registry_resolve(cp_registry *reg, const char *service_type,
+                               const char *provider_id,
+                               cp_registry_endpoint *out);
 
 /* One registration as cp_registry_list reports it. */
 typedef struct cp_registry_listing {
@@ -400,8 +403,8 @@ typedef void (*cp_registry_list_fn)(const cp_registry_listing *item,
  * Read-only (no round-robin step); at most max_registrations calls. Writes
  * the number reported to *count if not NULL. Returns 0, CP_EINVAL or
  * CP_ENOMEM (nothing reported). */
-int cp_registry_list(cp_registry *reg, const char *service_type,
-                     cp_registry_list_fn fn, void *user, size_t *count);
+CP_API int cp_registry_list(cp_registry *reg, const char *service_type,
+                            cp_registry_list_fn fn, void *user, size_t *count);
 
 /* WatchService on another method's stream, for a host's own services (the
  * admin service's Watch): `stream`, which a server-streaming handler
@@ -414,9 +417,10 @@ int cp_registry_list(cp_registry *reg, const char *service_type,
  * until the client cancels or cp_registry_destroy ends it with
  * UNAVAILABLE); otherwise the call's error is set. No authorization: the
  * caller's handler decides who may watch. */
-cp_status_code cp_registry_watch(cp_registry *reg, cp_call *call,
-                                 cp_stream *stream, const char *service_type,
-                                 const char *owner);
+CP_API cp_status_code cp_registry_watch(cp_registry *reg, cp_call *call,
+                                        cp_stream *stream,
+                                        const char *service_type,
+                                        const char *owner);
 
 typedef struct cp_registry_stats {
   size_t registrations;
@@ -450,11 +454,11 @@ typedef struct cp_registry_stats {
  * The host calls it every lease_interval_ms; tests call it after moving
  * their clock. Not concurrently with itself. Returns 0, CP_EINVAL or
  * CP_ENOMEM (nothing probed this pass). */
-int cp_registry_check_liveness(cp_registry *reg);
+CP_API int cp_registry_check_liveness(cp_registry *reg);
 
 /* Fills *out with a snapshot (counts under the read lock; the watch
  * counters are totals since creation). */
-void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out);
+CP_API void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/client.h"
 #include "cplugin/clock.h"
 #include "cplugin/metrics.h"
@@ -94,7 +95,7 @@ typedef struct cp_retry_policy {
 #define CP_RETRY_MAX_ATTEMPTS 100
 
 /* Fills `policy` with the defaults above. */
-void cp_retry_policy_init(cp_retry_policy *policy);
+CP_API void cp_retry_policy_init(cp_retry_policy *policy);
 
 /* Routes per cp_retry (each call scans them). */
 #define CP_RETRY_MAX_ROUTES 256
@@ -128,27 +129,27 @@ typedef struct cp_retry_options {
 } cp_retry_options;
 
 /* Default policy, no routes, system clock, real sleep, internal PRNG. */
-void cp_retry_options_init(cp_retry_options *opts);
+CP_API void cp_retry_options_init(cp_retry_options *opts);
 
 typedef struct cp_retry cp_retry;
 
 /* Validates and copies `opts` (NULL = defaults). Returns 0, CP_EINVAL (a
  * policy out of range, a route without a prefix "/...") or CP_ENOMEM. */
-int cp_retry_create(cp_retry **out, const cp_retry_options *opts);
+CP_API int cp_retry_create(cp_retry **out, const cp_retry_options *opts);
 
 /* Adds the retry interceptor to `client` (before its first call). Returns as
  * cp_client_add_interceptor. */
-int cp_retry_attach(cp_retry *retry, cp_client *client);
+CP_API int cp_retry_attach(cp_retry *retry, cp_client *client);
 
 /* The wait before attempt `attempt + 1` after `attempt` failures (1-based),
  * in ms, without jitter: min(initial * multiplier^(attempt-1), max). */
-int64_t cp_retry_backoff_ms(const cp_retry_policy *policy, int attempt);
+CP_API int64_t cp_retry_backoff_ms(const cp_retry_policy *policy, int attempt);
 
 /* Retries done (attempts after the first) since creation. */
-uint64_t cp_retry_count(const cp_retry *retry);
+CP_API uint64_t cp_retry_count(const cp_retry *retry);
 
 /* NULL allowed. After every client it is attached to was destroyed. */
-void cp_retry_destroy(cp_retry *retry);
+CP_API void cp_retry_destroy(cp_retry *retry);
 
 /* --- circuit breaker -------------------------------------------------------
  * Stops calling a target that keeps failing. Closed: calls pass; after
@@ -173,7 +174,7 @@ typedef enum cp_breaker_state {
 } cp_breaker_state;
 
 /* "Closed", "Open", "HalfOpen"; "Unknown" otherwise. Static. */
-const char *cp_breaker_state_name(cp_breaker_state state);
+CP_API const char *cp_breaker_state_name(cp_breaker_state state);
 
 typedef struct cp_breaker cp_breaker;
 
@@ -207,14 +208,14 @@ typedef struct cp_breaker_options {
   const char *name;
 } cp_breaker_options;
 
-void cp_breaker_options_init(cp_breaker_options *opts);
+CP_API void cp_breaker_options_init(cp_breaker_options *opts);
 
 /* Validates and copies `opts` (NULL = defaults). Returns 0, CP_EINVAL or
  * CP_ENOMEM. */
-int cp_breaker_create(cp_breaker **out, const cp_breaker_options *opts);
+CP_API int cp_breaker_create(cp_breaker **out, const cp_breaker_options *opts);
 
 /* Adds the breaker interceptor to `client` (before its first call). */
-int cp_breaker_attach(cp_breaker *breaker, cp_client *client);
+CP_API int cp_breaker_attach(cp_breaker *breaker, cp_client *client);
 
 typedef struct cp_breaker_stats {
   cp_breaker_state state;
@@ -225,11 +226,11 @@ typedef struct cp_breaker_stats {
   uint64_t opened;   /* transitions to open since creation */
 } cp_breaker_stats;
 
-void cp_breaker_get_stats(cp_breaker *breaker, cp_breaker_stats *out);
+CP_API void cp_breaker_get_stats(cp_breaker *breaker, cp_breaker_stats *out);
 
 /* The state now (an open breaker whose timeout passed reads HALF_OPEN only
  * once a call moved it there). */
-cp_breaker_state cp_breaker_get_state(cp_breaker *breaker);
+CP_API cp_breaker_state cp_breaker_get_state(cp_breaker *breaker);
 
 /* The breaker without the interceptor, for plugins that guard something
  * other than a cp_client call: cp_breaker_allow says whether a call may go
@@ -242,20 +243,21 @@ typedef struct cp_breaker_ticket {
   bool probe;
 } cp_breaker_ticket;
 
-bool cp_breaker_allow(cp_breaker *breaker, cp_breaker_ticket *ticket);
-void cp_breaker_record(cp_breaker *breaker, const cp_breaker_ticket *ticket,
-                       cp_status_code code);
+CP_API bool cp_breaker_allow(cp_breaker *breaker, cp_breaker_ticket *ticket);
+CP_API void cp_breaker_record(cp_breaker *breaker,
+                              const cp_breaker_ticket *ticket,
+                              cp_status_code code);
 
 /* NULL allowed. After every client it is attached to was destroyed. */
-void cp_breaker_destroy(cp_breaker *breaker);
+CP_API void cp_breaker_destroy(cp_breaker *breaker);
 
 /* The three metric families, created once per registry and shared by every
  * breaker reporting to it. Owned by the caller; destroy after the breakers
  * (the series themselves belong to the registry). */
 typedef struct cp_breaker_metrics cp_breaker_metrics;
-int cp_breaker_metrics_create(cp_breaker_metrics **out,
-                              cp_metric_registry *registry);
-void cp_breaker_metrics_destroy(cp_breaker_metrics *metrics);
+CP_API int cp_breaker_metrics_create(cp_breaker_metrics **out,
+                                     cp_metric_registry *registry);
+CP_API void cp_breaker_metrics_destroy(cp_breaker_metrics *metrics);
 
 /* --- static discovery with failover ----------------------------------------
  * A fixed list of host addresses in preference order, and the one in use.
@@ -267,25 +269,27 @@ typedef struct cp_static_discovery cp_static_discovery;
 
 /* Copies `addresses` (client targets, see cp_client_create). Returns 0,
  * CP_EINVAL (no addresses, or an empty one) or CP_ENOMEM. */
-int cp_static_discovery_create(cp_static_discovery **out,
-                               const char *const *addresses, size_t count);
+CP_API int cp_static_discovery_create(cp_static_discovery **out,
+                                      const char *const *addresses,
+                                      size_t count);
 
-size_t cp_static_discovery_count(const cp_static_discovery *d);
+CP_API size_t cp_static_discovery_count(const cp_static_discovery *d);
 
 /* Address `i` in the configured order (NULL when out of range). */
-const char *cp_static_discovery_address(const cp_static_discovery *d, size_t i);
+CP_API const char *cp_static_discovery_address(const cp_static_discovery *d,
+                                               size_t i);
 
 /* The address in use (the first one until a failover). The string lives as
  * long as `d`. */
-const char *cp_static_discovery_current(const cp_static_discovery *d);
+CP_API const char *cp_static_discovery_current(const cp_static_discovery *d);
 
 /* Reports that `failed` (a string returned by this object) did not answer
  * and returns the address to use now: the one after `failed`, wrapping
  * around. When another thread already moved past `failed`, returns the
  * current one unchanged, so concurrent reports of one failure fail over
  * once. */
-const char *cp_static_discovery_next(cp_static_discovery *d,
-                                     const char *failed);
+CP_API const char *cp_static_discovery_next(cp_static_discovery *d,
+                                            const char *failed);
 
 /* Tries the addresses from the current one on, each once, with a
  * grpc.health.v1 Check (service "") bounded by `timeout_ms` per address.
@@ -295,12 +299,12 @@ const char *cp_static_discovery_next(cp_static_discovery *d,
  * becomes current and *out is a client for it created with `opts` (may be
  * NULL); returns 0. Otherwise returns CP_ERPC with `status` UNAVAILABLE
  * "no address answered" (last error in the message). */
-int cp_static_discovery_connect(cp_static_discovery *d,
-                                const cp_client_options *opts,
-                                int64_t timeout_ms, cp_client **out,
-                                cp_status *status);
+CP_API int cp_static_discovery_connect(cp_static_discovery *d,
+                                       const cp_client_options *opts,
+                                       int64_t timeout_ms, cp_client **out,
+                                       cp_status *status);
 
-void cp_static_discovery_destroy(cp_static_discovery *d);
+CP_API void cp_static_discovery_destroy(cp_static_discovery *d);
 
 #ifdef __cplusplus
 }

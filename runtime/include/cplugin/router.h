@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/client.h"
 #include "cplugin/server.h"
 #include "cplugin/tls.h"
@@ -90,20 +91,20 @@ typedef struct cp_router_options {
   size_t max_inflight_per_caller;
 } cp_router_options;
 
-void cp_router_options_init(cp_router_options *opts);
+CP_API void cp_router_options_init(cp_router_options *opts);
 
 typedef struct cp_router cp_router;
 
-int cp_router_create(cp_router **out, const cp_router_options *opts);
+CP_API int cp_router_create(cp_router **out, const cp_router_options *opts);
 
 /* Makes the router the server's fallback (before cp_server_start). The
  * router must outlive the server. */
-int cp_router_install(cp_router *router, cp_server *server);
+CP_API int cp_router_install(cp_router *router, cp_server *server);
 
 /* The router's fallback itself (`router` is the cp_router), for a server
  * whose fallback routes after handling some calls of its own (the host's
  * capability calls). */
-cp_status_code cp_router_route(cp_call *call, void *router);
+CP_API cp_status_code cp_router_route(cp_call *call, void *router);
 
 /* Forwards `call` (in a server fallback) to a provider of `service_type`
  * (provider_id NULL: the host's selection strategy), at `method_path`
@@ -112,10 +113,11 @@ cp_status_code cp_router_route(cp_call *call, void *router);
  * cp_router_cancel_caller names it), with every check cp_router_route
  * makes after parsing the route: reserved services, provider health, the
  * registered endpoint path. Returns as cp_router_route. */
-cp_status_code cp_router_forward(cp_router *router, cp_call *call,
-                                 const char *service_type,
-                                 const char *provider_id,
-                                 const char *method_path, const char *caller);
+CP_API cp_status_code cp_router_forward(cp_router *router, cp_call *call,
+                                        const char *service_type,
+                                        const char *provider_id,
+                                        const char *method_path,
+                                        const char *caller);
 
 /* Counts since creation: forwarded calls and refusals. */
 typedef struct cp_router_stats {
@@ -131,21 +133,22 @@ typedef struct cp_router_stats {
   size_t targets;                     /* connections held now */
   unsigned long long targets_evicted; /* closed to make room */
 } cp_router_stats;
-void cp_router_stats_get(const cp_router *router, cp_router_stats *stats);
+CP_API void cp_router_stats_get(const cp_router *router,
+                                cp_router_stats *stats);
 
 /* Ends every routed call of `caller` (an identity as the auth interceptor
  * recorded it) that is in flight now: the caller gets UNAUTHENTICATED
  * "caller identity revoked or expired" and the provider's call is
  * cancelled. A host calls it when a runtime identity is revoked or expires.
  * Returns how many calls were ended. Thread-safe. */
-size_t cp_router_cancel_caller(cp_router *router, const char *caller);
+CP_API size_t cp_router_cancel_caller(cp_router *router, const char *caller);
 
 /* Closes the router's connection to `address` (any form the resolver
  * reports: "host:port", "http://...", "https://..."), e.g. when its last
  * provider unregistered; calls already forwarded on it finish, and the next
  * call to that address connects anew. Returns 0, CP_ENOTFOUND (no such
  * connection) or CP_EINVAL. Thread-safe. */
-int cp_router_forget(cp_router *router, const char *address);
+CP_API int cp_router_forget(cp_router *router, const char *address);
 
 /* Connects the router to a provider that has no network address:
  * addresses "inproc:<name>" (an in-process plugin, registry flag
@@ -161,10 +164,10 @@ typedef int (*cp_router_connect_fn)(const char *address, cp_client **out,
  * without one, calls to such a provider are UNAVAILABLE. May be called at
  * any time: a connector being removed is not running any more when this
  * returns, so its `user` may then be freed. Returns 0 or CP_EINVAL. */
-int cp_router_set_connector(cp_router *router, cp_router_connect_fn connect,
-                            void *user);
+CP_API int cp_router_set_connector(cp_router *router,
+                                   cp_router_connect_fn connect, void *user);
 
-void cp_router_destroy(cp_router *router);
+CP_API void cp_router_destroy(cp_router *router);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "cplugin/export.h"
 #include "cplugin/call.h"
 #include "cplugin/service.h"
 #include "cplugin/status.h"
@@ -121,12 +122,12 @@ typedef struct cp_server_options {
 } cp_server_options;
 
 /* Fills `opts` with the defaults. */
-void cp_server_options_init(cp_server_options *opts);
+CP_API void cp_server_options_init(cp_server_options *opts);
 
 /* Creates a server. `opts` may be NULL for the defaults; it is copied.
  * Returns 0 and sets *out, or CP_EINVAL / CP_ENOMEM. Destroy with
  * cp_server_destroy. */
-int cp_server_create(cp_server **out, const cp_server_options *opts);
+CP_API int cp_server_create(cp_server **out, const cp_server_options *opts);
 
 /* Adds a plaintext listener. `address` is "host:port" (port 0 picks a free
  * port), "unix:/path" or "unix-abstract:name". On success *bound_port (if not
@@ -136,14 +137,16 @@ int cp_server_create(cp_server **out, const cp_server_options *opts);
  * cp_server_start until shutdown), so that callers can be told apart by
  * user (SO_PEERCRED); the socket file is replaced if stale and removed at
  * shutdown, as gRPC does. */
-int cp_server_listen(cp_server *server, const char *address, int *bound_port);
+CP_API int cp_server_listen(cp_server *server, const char *address,
+                            int *bound_port);
 
 /* As cp_server_listen, with TLS (or mutual TLS when
  * tls->require_client_cert). PEM files are read now. Returns 0, CP_EINVAL
  * for missing or unreadable certificates/keys, CP_ESTATE after start, or
  * CP_EBIND. */
-int cp_server_listen_tls(cp_server *server, const char *address,
-                         const cp_tls_server_options *tls, int *bound_port);
+CP_API int cp_server_listen_tls(cp_server *server, const char *address,
+                                const cp_tls_server_options *tls,
+                                int *bound_port);
 
 /* Registers `handler` for `method` (the handler's real type must match the
  * method descriptor's invoker; generated *__register functions do this).
@@ -156,16 +159,16 @@ int cp_server_listen_tls(cp_server *server, const char *address,
  * method's cap (below), or one whose decoding would allocate more than 16x
  * its wire size plus 64 KiB, is answered RESOURCE_EXHAUSTED before the
  * handler runs; one that does not decode, INVALID_ARGUMENT. */
-int cp_server_add_method(cp_server *server, const cp_method_desc *method,
-                         cp_handler_fn handler, void *user);
+CP_API int cp_server_add_method(cp_server *server, const cp_method_desc *method,
+                                cp_handler_fn handler, void *user);
 
 /* Caps the request size of the methods registered so far whose path starts
  * with `path_prefix` ("/pkg.Service/" for a service, a full path for one
  * method) at `max_bytes` (at most max_message_bytes). The length is checked
  * before anything is decoded. Returns 0, CP_ENOTFOUND when no method
  * matched, CP_EINVAL, or CP_ESTATE after start. */
-int cp_server_limit_requests(cp_server *server, const char *path_prefix,
-                             size_t max_bytes);
+CP_API int cp_server_limit_requests(cp_server *server, const char *path_prefix,
+                                    size_t max_bytes);
 
 /* --- worker pools for blocking handlers ------------------------------------
  * A method marked with cp_server_run_blocking has its handler run on a pool
@@ -207,7 +210,7 @@ typedef struct cp_worker_pool_options {
 } cp_worker_pool_options;
 
 /* Fills `opts` with the defaults (8 threads, 64 queued). */
-void cp_worker_pool_options_init(cp_worker_pool_options *opts);
+CP_API void cp_worker_pool_options_init(cp_worker_pool_options *opts);
 
 /* Runs the handlers of the methods registered so far whose path starts with
  * `path_prefix` ("/pkg.Service/" for a service, a full path for one method)
@@ -221,8 +224,8 @@ void cp_worker_pool_options_init(cp_worker_pool_options *opts);
  * prefix, prefix not starting with '/', options out of range), CP_ENOMEM,
  * or CP_ESTATE after start. Same thread rules as the other configuration
  * functions. */
-int cp_server_run_blocking(cp_server *server, const char *path_prefix,
-                           const cp_worker_pool_options *opts);
+CP_API int cp_server_run_blocking(cp_server *server, const char *path_prefix,
+                                  const cp_worker_pool_options *opts);
 
 /* --- reading anonymous requests ----------------------------------------------
  * gRPC receives a request message whole before the server can check its
@@ -254,8 +257,8 @@ typedef struct cp_anonymous_read_limits {
 
 /* Sets the limits (copied). Returns 0, CP_EINVAL, or CP_ESTATE after
  * start. */
-int cp_server_limit_anonymous_reads(cp_server *server,
-                                    const cp_anonymous_read_limits *limits);
+CP_API int cp_server_limit_anonymous_reads(
+    cp_server *server, const cp_anonymous_read_limits *limits);
 
 /* A server interceptor runs before the handler, in the order added. It sees
  * the method, metadata, peer and deadline and may record an identity; the
@@ -266,16 +269,16 @@ int cp_server_limit_anonymous_reads(cp_server *server,
  * UNIMPLEMENTED answer. */
 typedef cp_status_code (*cp_server_interceptor_fn)(cp_call *call, void *user);
 
-int cp_server_add_interceptor(cp_server *server, cp_server_interceptor_fn fn,
-                              void *user);
+CP_API int cp_server_add_interceptor(cp_server *server,
+                                     cp_server_interceptor_fn fn, void *user);
 
 /* A post-call hook runs once per call after its final status is known, with
  * the status code and the duration from arrival to completion. */
 typedef void (*cp_server_post_hook_fn)(const cp_call *call, cp_status_code code,
                                        int64_t duration_ns, void *user);
 
-int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
-                            void *user);
+CP_API int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
+                                   void *user);
 
 /* --- fallback and forwarding ------------------------------------------------
  * The fallback handles calls to methods that have no registered handler,
@@ -285,13 +288,13 @@ int cp_server_add_post_hook(cp_server *server, cp_server_post_hook_fn fn,
  * UNIMPLEMENTED. Set before cp_server_start. */
 typedef cp_status_code (*cp_server_fallback_fn)(cp_call *call, void *user);
 
-int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
-                           void *user);
+CP_API int cp_server_set_fallback(cp_server *server, cp_server_fallback_fn fn,
+                                  void *user);
 
 /* Starts serving. Returns 0, CP_ESTATE if already started, if no listener
  * was added (unless opts.allow_no_listener) or if one was added to a
  * non_polling server, or CP_EBIND. */
-int cp_server_start(cp_server *server);
+CP_API int cp_server_start(cp_server *server);
 
 /* --- connections handed over by descriptor ----------------------------------
  * An in-process plugin is served over one end of a socketpair(2) instead of
@@ -326,7 +329,7 @@ int cp_server_start(cp_server *server);
  * Thread safety: any thread, also concurrently with cp_server_shutdown (one
  * of them wins: the connection is served and then shut down with the
  * others, or refused with CP_ESTATE). */
-int cp_server_add_connection(cp_server *server, int fd);
+CP_API int cp_server_add_connection(cp_server *server, int fd);
 
 /* A new connection to the running `server` without a listener: makes
  * socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC), serves one end with
@@ -336,7 +339,7 @@ int cp_server_add_connection(cp_server *server, int fd);
  * cp_server_add_connection; CP_ESYS when socketpair fails (out of
  * descriptors). On failure *fd is -1 and no descriptor is left open.
  * Thread safety: as cp_server_add_connection. */
-int cp_server_socketpair(cp_server *server, int *fd);
+CP_API int cp_server_socketpair(cp_server *server, int *fd);
 
 /* Stops accepting calls, lets in-flight calls finish for up to `grace_ms`
  * milliseconds, then cancels the rest (open streams see their done callback,
@@ -345,15 +348,15 @@ int cp_server_socketpair(cp_server *server, int *fd);
  * the threads to finish. Idempotent; safe from any thread except a server
  * thread (completion-queue or worker pool). Returns 0 or CP_ESTATE if never
  * started. */
-int cp_server_shutdown(cp_server *server, int64_t grace_ms);
+CP_API int cp_server_shutdown(cp_server *server, int64_t grace_ms);
 
 /* Blocks until the server has shut down (another thread called
  * cp_server_shutdown). Returns 0, or CP_ESTATE if never started. */
-int cp_server_wait(cp_server *server);
+CP_API int cp_server_wait(cp_server *server);
 
 /* Shuts down (grace 0) if still running and frees the server. NULL is
  * allowed. Open streams must have been finished by their owners. */
-void cp_server_destroy(cp_server *server);
+CP_API void cp_server_destroy(cp_server *server);
 
 /* --- deferred unary replies ------------------------------------------------
  * A unary handler answers by filling its `resp` and returning a status. One
@@ -378,7 +381,7 @@ typedef struct cp_unary_reply cp_unary_reply;
  * reply, or NULL when `call` is not a unary call inside its handler, was
  * already deferred, is a detached (fuzzing) call, or memory ran out; the
  * handler then answers by returning a status as usual. */
-cp_unary_reply *cp_call_defer(cp_call *call);
+CP_API cp_unary_reply *cp_call_defer(cp_call *call);
 
 /* Answers OK with `resp` (serialised now; the caller keeps its memory) and
  * releases the reply: `reply` must not be used afterwards. Returns 0;
@@ -388,14 +391,15 @@ cp_unary_reply *cp_call_defer(cp_call *call);
  * RESOURCE_EXHAUSTED); CP_ESTATE when the reply was already answered and is
  * still held by the runtime (a second answer is otherwise a use after
  * free, as a second free() is). Never blocks. Any thread. */
-int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp);
+CP_API int cp_unary_reply_send(cp_unary_reply *reply,
+                               const ProtobufCMessage *resp);
 
 /* Answers with `code` and a printf-style message (fmt may be NULL) and
  * releases the reply. CP_STATUS_OK, which needs a response message, and
  * codes outside 0..16 are answered INTERNAL. Returns 0, CP_ECLOSED (the call
  * had ended) or CP_ESTATE, as cp_unary_reply_send. */
-int cp_unary_reply_fail(cp_unary_reply *reply, cp_status_code code,
-                        const char *fmt, ...)
+CP_API int cp_unary_reply_fail(cp_unary_reply *reply, cp_status_code code,
+                               const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -407,17 +411,17 @@ int cp_unary_reply_fail(cp_unary_reply *reply, cp_status_code code,
  * Set it from the handler, after cp_call_defer; when the call already
  * ended, it runs at once on this thread. */
 typedef void (*cp_unary_cancel_fn)(cp_unary_reply *reply, void *user);
-void cp_unary_reply_on_cancel(cp_unary_reply *reply, cp_unary_cancel_fn fn,
-                              void *user);
+CP_API void cp_unary_reply_on_cancel(cp_unary_reply *reply,
+                                     cp_unary_cancel_fn fn, void *user);
 
 /* True once the call was cancelled, its deadline passed or the server began a
  * forced shutdown. Any thread. */
-bool cp_unary_reply_is_cancelled(const cp_unary_reply *reply);
+CP_API bool cp_unary_reply_is_cancelled(const cp_unary_reply *reply);
 
 /* The deferred call: for metadata, cp_call_alloc, cp_call_add_trailer
  * (before answering). Valid until the reply is answered; used by one thread
  * at a time. */
-cp_call *cp_unary_reply_call(cp_unary_reply *reply);
+CP_API cp_call *cp_unary_reply_call(cp_unary_reply *reply);
 
 /* --- server streams ---------------------------------------------------------
  * A server-streaming handler receives a cp_stream. It may send messages and
@@ -431,7 +435,7 @@ cp_call *cp_unary_reply_call(cp_unary_reply *reply);
 /* Keeps the stream of the handler running on this thread open after the
  * handler returns. Call it before handing the stream to another thread.
  * Returns 0, or CP_ESTATE when the handler already returned or kept it. */
-int cp_stream_keep(cp_stream *stream);
+CP_API int cp_stream_keep(cp_stream *stream);
 
 /* Queues `msg` (serialised immediately, so the caller keeps its memory).
  * Returns 0; CP_EAGAIN when the queue for this stream is full (the slow-reader
@@ -439,7 +443,7 @@ int cp_stream_keep(cp_stream *stream);
  * coalesce or to finish the stream); CP_ECLOSED when the stream was finished
  * or cancelled; CP_ETOOBIG for a message over the size limit; CP_EINVAL for a
  * message of the wrong type. Never blocks. */
-int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg);
+CP_API int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg);
 
 /* Ends the stream after the queued messages with `code` and a printf-style
  * message (fmt may be NULL). From the holder of a kept stream it releases
@@ -449,8 +453,8 @@ int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg);
  * CP_ESTATE when the stream was already finished and is still held by the
  * runtime (finishing twice is otherwise a use after free, as a second
  * free() is). */
-int cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
-                     ...)
+CP_API int cp_stream_finish(cp_stream *stream, cp_status_code code,
+                            const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -461,10 +465,11 @@ int cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
  * write. It runs on a server thread and may call cp_stream_finish (which
  * never blocks). Set it before handing the stream to another thread. */
 typedef void (*cp_stream_done_fn)(cp_stream *stream, void *user);
-void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn, void *user);
+CP_API void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn,
+                              void *user);
 
 /* True once the stream can no longer deliver messages. Any thread. */
-bool cp_stream_is_closed(const cp_stream *stream);
+CP_API bool cp_stream_is_closed(const cp_stream *stream);
 
 /* --- client-streaming and bidirectional handlers ---------------------------
  * Their handler gets a cp_stream and no request: it keeps the stream
@@ -500,23 +505,24 @@ typedef void (*cp_stream_message_fn)(cp_stream *stream,
  * this thread, with NULL. Returns 0; CP_EINVAL for a NULL argument or a
  * stream of a unary or server-streaming method; CP_ESTATE when reading
  * already started. */
-int cp_stream_read(cp_stream *stream, cp_stream_message_fn fn, void *user);
+CP_API int cp_stream_read(cp_stream *stream, cp_stream_message_fn fn,
+                          void *user);
 
 /* As cp_stream_read with a callback of the method's own type (generated
  * code), called through `method`'s message_invoke; CP_EINVAL unless the
  * stream belongs to `method`. */
-int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
-                         cp_handler_fn fn, void *user);
+CP_API int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
+                                cp_handler_fn fn, void *user);
 
 /* Answers a client-streaming call with `resp` and OK, and releases the
  * stream as cp_stream_finish does. Returns as cp_unary_reply_send: 0,
  * CP_ECLOSED, CP_EINVAL (wrong type: answered INTERNAL), CP_ETOOBIG
  * (answered RESOURCE_EXHAUSTED) or CP_ESTATE. */
-int cp_stream_reply(cp_stream *stream, const ProtobufCMessage *resp);
+CP_API int cp_stream_reply(cp_stream *stream, const ProtobufCMessage *resp);
 
 /* The call the stream belongs to: valid until cp_stream_finish. Only the
  * read-only accessors of call.h may be used on it from other threads. */
-cp_call *cp_stream_call(cp_stream *stream);
+CP_API cp_call *cp_stream_call(cp_stream *stream);
 
 #ifdef __cplusplus
 }

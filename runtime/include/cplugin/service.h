@@ -11,6 +11,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "cplugin/export.h"
 #include "cplugin/status.h"
 
 #ifdef __cplusplus
@@ -85,8 +86,8 @@ typedef struct cp_plugin_desc {
 } cp_plugin_desc;
 
 /* Returns the method of `service` whose path is `path`, or NULL. */
-const cp_method_desc *cp_service_find_method(const cp_service_desc *service,
-                                             const char *path);
+CP_API const cp_method_desc *cp_service_find_method(
+    const cp_service_desc *service, const char *path);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 
 #include <stdarg.h>
 
+#include "cplugin/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -47,24 +49,24 @@ typedef struct cp_status {
 
 /* Returns the canonical upper-case name ("INVALID_ARGUMENT"), or "UNKNOWN_CODE"
  * for a value outside 0..16. The string is static. */
-const char *cp_status_code_name(cp_status_code code);
+CP_API const char *cp_status_code_name(cp_status_code code);
 
 /* Sets code and formats message (printf-style; fmt may be NULL for an empty
  * message). Returns code, so a handler can write
  * `return cp_status_set(st, CP_STATUS_NOT_FOUND, "no key %s", k);`. */
-cp_status_code cp_status_set(cp_status *st, cp_status_code code,
-                             const char *fmt, ...)
+CP_API cp_status_code cp_status_set(cp_status *st, cp_status_code code,
+                                    const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
 
 /* As cp_status_set, with a va_list. */
-cp_status_code cp_status_vset(cp_status *st, cp_status_code code,
-                              const char *fmt, va_list ap);
+CP_API cp_status_code cp_status_vset(cp_status *st, cp_status_code code,
+                                     const char *fmt, va_list ap);
 
 /* Sets code OK and an empty message. */
-void cp_status_clear(cp_status *st);
+CP_API void cp_status_clear(cp_status *st);
 
 #ifdef __cplusplus
 }

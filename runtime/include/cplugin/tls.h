@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#include "cplugin/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,7 +39,7 @@ typedef struct cp_tls_server_options {
   bool request_client_cert;
 } cp_tls_server_options;
 
-void cp_tls_server_options_init(cp_tls_server_options *opts);
+CP_API void cp_tls_server_options_init(cp_tls_server_options *opts);
 
 typedef struct cp_tls_client_options {
   /* Roots the server certificate must chain to; not given = the system's
@@ -51,7 +53,7 @@ typedef struct cp_tls_client_options {
   const char *server_name;
 } cp_tls_client_options;
 
-void cp_tls_client_options_init(cp_tls_client_options *opts);
+CP_API void cp_tls_client_options_init(cp_tls_client_options *opts);
 
 /* Environment variable that silences the one-time warning about plaintext on
  * non-loopback addresses when set to 1, true or yes (any case). */

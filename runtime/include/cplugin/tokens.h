@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplugin/export.h"
 #include "cplugin/clock.h"
 
 #ifdef __cplusplus
@@ -66,19 +67,19 @@ typedef struct cp_token_store_options {
   void *random_ctx;
 } cp_token_store_options;
 
-void cp_token_store_options_init(cp_token_store_options *opts);
+CP_API void cp_token_store_options_init(cp_token_store_options *opts);
 
 /* Creates a store. `opts` may be NULL; it is copied. Returns 0, CP_EINVAL or
  * CP_ENOMEM. Destroy with cp_token_store_destroy. */
-int cp_token_store_create(cp_token_store **out,
-                          const cp_token_store_options *opts);
+CP_API int cp_token_store_create(cp_token_store **out,
+                                 const cp_token_store_options *opts);
 
 /* Stops the sweep thread and frees everything. NULL allowed. */
-void cp_token_store_destroy(cp_token_store *store);
+CP_API void cp_token_store_destroy(cp_token_store *store);
 
 /* Checks a self_id against upstream's rules: 1..128 bytes, first a letter,
  * then letters, digits, '_', '.', '-'. */
-bool cp_self_id_valid(const char *self_id);
+CP_API bool cp_self_id_valid(const char *self_id);
 
 /* Issues a new identity for `self_id`: writes the runtime ID (NUL-terminated,
  * at most CP_RUNTIME_ID_MAX chars) and the token (CP_TOKEN_LEN chars + NUL).
@@ -86,9 +87,9 @@ bool cp_self_id_valid(const char *self_id);
  * is never overwritten. Returns 0; CP_EINVAL for an invalid self_id or small
  * buffers; CP_ELIMIT when max_tokens are live; CP_ESYS when the operating
  * system's random source fails. */
-int cp_token_store_issue(cp_token_store *store, const char *self_id,
-                         char *runtime_id, size_t runtime_id_cap,
-                         char token[CP_TOKEN_LEN + 1]);
+CP_API int cp_token_store_issue(cp_token_store *store, const char *self_id,
+                                char *runtime_id, size_t runtime_id_cap,
+                                char token[CP_TOKEN_LEN + 1]);
 
 /* cp_token_store_issue, and records with the identity the principal its
  * handshake was authenticated as (cp_call_principal: "api-key:<name>",
@@ -96,47 +97,49 @@ int cp_token_store_issue(cp_token_store *store, const char *self_id,
  * or "" = an anonymous handshake. At most CP_PRINCIPAL_MAX bytes, copied;
  * kept until the identity is revoked or expires. Returns as
  * cp_token_store_issue (CP_EINVAL for a principal that is too long). */
-int cp_token_store_issue_for(cp_token_store *store, const char *self_id,
-                             const char *principal, char *runtime_id,
-                             size_t runtime_id_cap,
-                             char token[CP_TOKEN_LEN + 1]);
+CP_API int cp_token_store_issue_for(cp_token_store *store, const char *self_id,
+                                    const char *principal, char *runtime_id,
+                                    size_t runtime_id_cap,
+                                    char token[CP_TOKEN_LEN + 1]);
 
 /* Copies the principal recorded for the live identity `runtime_id` into
  * `out` ("" when its handshake was anonymous). Takes the identity's shard
  * lock (not the lock-free path: for authorization decisions, not per call).
  * Returns 0, CP_ENOTFOUND (no such live identity) or CP_EINVAL. */
-int cp_token_store_principal(cp_token_store *store, const char *runtime_id,
-                             char out[CP_PRINCIPAL_MAX + 1]);
+CP_API int cp_token_store_principal(cp_token_store *store,
+                                    const char *runtime_id,
+                                    char out[CP_PRINCIPAL_MAX + 1]);
 
 /* True when `token` is the current token of `runtime_id` (or its previous one
  * within the refresh overlap) and has not expired. Neither string needs a
  * terminating NUL. Takes no lock, allocates nothing, compares the token in
  * constant time, and fails the same way for unknown, wrong, expired and
  * revoked credentials. */
-bool cp_token_store_validate(cp_token_store *store, const char *runtime_id,
-                             size_t runtime_id_len, const char *token,
-                             size_t token_len);
+CP_API bool cp_token_store_validate(cp_token_store *store,
+                                    const char *runtime_id,
+                                    size_t runtime_id_len, const char *token,
+                                    size_t token_len);
 
 /* Revokes an identity: its tokens stop validating at once and listeners are
  * told (CP_TOKEN_REVOKED). Returns 0 or CP_ENOTFOUND. */
-int cp_token_store_revoke(cp_token_store *store, const char *runtime_id);
+CP_API int cp_token_store_revoke(cp_token_store *store, const char *runtime_id);
 
 /* Issues a new token for `runtime_id` with a fresh lifetime; the previous
  * token keeps validating for refresh_overlap_ms (never past its own expiry).
  * Returns 0, CP_ENOTFOUND, or CP_ESYS. */
-int cp_token_store_refresh(cp_token_store *store, const char *runtime_id,
-                           char token[CP_TOKEN_LEN + 1]);
+CP_API int cp_token_store_refresh(cp_token_store *store, const char *runtime_id,
+                                  char token[CP_TOKEN_LEN + 1]);
 
 /* The lifetime of a freshly issued or refreshed token (options.ttl_ms), so
  * a handshake can tell the plugin when to renew. */
-int64_t cp_token_store_ttl_ms(const cp_token_store *store);
+CP_API int64_t cp_token_store_ttl_ms(const cp_token_store *store);
 
 /* Removes every expired identity now (listeners are told, CP_TOKEN_EXPIRED);
  * returns how many. The sweep thread calls this periodically. */
-size_t cp_token_store_sweep(cp_token_store *store);
+CP_API size_t cp_token_store_sweep(cp_token_store *store);
 
 /* Live identities (expired ones count until removed). */
-size_t cp_token_store_count(const cp_token_store *store);
+CP_API size_t cp_token_store_count(const cp_token_store *store);
 
 typedef enum cp_token_event {
   CP_TOKEN_REVOKED = 1,
@@ -150,15 +153,15 @@ typedef void (*cp_token_listener_fn)(const char *runtime_id,
                                      cp_token_event event, void *user);
 
 /* Adds a listener (at most 16). Returns 0, CP_EINVAL or CP_ELIMIT. */
-int cp_token_store_subscribe(cp_token_store *store, cp_token_listener_fn fn,
-                             void *user);
+CP_API int cp_token_store_subscribe(cp_token_store *store,
+                                    cp_token_listener_fn fn, void *user);
 
 /* Removes the listener added with the same fn and user, and waits until no
  * notification is still calling it: once it returns, `user` may be freed.
  * Not to be called from a listener (it would wait for itself). Returns 0,
  * CP_ENOTFOUND or CP_EINVAL. */
-int cp_token_store_unsubscribe(cp_token_store *store, cp_token_listener_fn fn,
-                               void *user);
+CP_API int cp_token_store_unsubscribe(cp_token_store *store,
+                                      cp_token_listener_fn fn, void *user);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #ifndef CPLUGIN_VERSION_H
 #define CPLUGIN_VERSION_H
 
+#include "cplugin/export.h"
+
 #define CP_VERSION_MAJOR 0
 #define CP_VERSION_MINOR 1
 #define CP_VERSION_PATCH 0
@@ -12,7 +14,7 @@ extern "C" {
 #endif
 
 /* Returns CP_VERSION_STRING of the library actually linked. */
-const char *cp_version(void);
+CP_API const char *cp_version(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,21 @@
+/* A library for tools/check_exports.sh's self-test: one exported function
+ * its header declares, one it does not, and one hidden. */
+#include "public.h"
+
+int fixture_internal_helper(int x);
+
+__attribute__((visibility("hidden"))) int fixture_hidden(int x) {
+  return x + 1;
+}
+
+int fixture_internal_helper(int x) {
+  return fixture_hidden(x) * 2;
+}
+
+int fixture_public_call(void) {
+  return fixture_internal_helper(1);
+}
+
+int fixture_version(void) {
+  return 1;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# tools/check_exports.sh must fail on a library that exports a symbol its
+# headers do not declare, naming that symbol (and not the hidden one), pass
+# once the symbol is hidden, and with --archive fail on a library that
+# hides a function its header declares.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+check=$here/../../../tools/check_exports.sh
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cc -shared -fPIC -o "$work/leaky.so" "$here/fixture.c"
+if bash "$check" "$work/leaky.so" "$here" > "$work/out" 2>&1; then
+  echo "selftest: the check passed a library exporting an internal" >&2
+  cat "$work/out" >&2
+  exit 1
+fi
+grep -qx 'fixture_internal_helper' "$work/out" || {
+  echo "selftest: the report does not name the internal symbol" >&2
+  cat "$work/out" >&2
+  exit 1
+}
+if grep -q 'fixture_hidden\|fixture_public_call' "$work/out"; then
+  echo "selftest: the report names a hidden or public symbol" >&2
+  cat "$work/out" >&2
+  exit 1
+fi
+
+public='__attribute__((visibility("default")))'
+cc -shared -fPIC -fvisibility=hidden \
+  "-Dfixture_public_call=$public fixture_public_call" \
+  "-Dfixture_version=$public fixture_version" \
+  -o "$work/closed.so" "$here/fixture.c"
+bash "$check" "$work/closed.so" "$here"
+
+# A public function left hidden (no CP_API) is missing from the shared
+# library though the archive defines it.
+cc -c -fPIC -o "$work/fixture.o" "$here/fixture.c"
+ar rcs "$work/fixture.a" "$work/fixture.o"
+cc -shared -fPIC -fvisibility=hidden -o "$work/hidden.so" "$here/fixture.c" \
+  "-Dfixture_version=$public fixture_version"
+if bash "$check" "$work/hidden.so" --archive "$work/fixture.a" "$here" \
+    > "$work/out" 2>&1; then
+  echo "selftest: the check passed a library missing a public function" >&2
+  cat "$work/out" >&2
+  exit 1
+fi
+grep -qx 'fixture_public_call' "$work/out" || {
+  echo "selftest: the report does not name the missing public function" >&2
+  cat "$work/out" >&2
+  exit 1
+}
+bash "$check" "$work/closed.so" --archive "$work/fixture.a" "$here"
+echo "check_exports selftest: ok"
