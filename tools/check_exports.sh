@@ -5,7 +5,9 @@
 # cplugin's own protos installed from gen/) and nothing else. With
 # --archive, also fails when a symbol the headers declare and the static
 # library defines is missing from the shared one (a declaration without
-# CP_API).
+# CP_API), and when the archive defines a global symbol that is neither
+# public nor named with the internal prefix cpi_ (the static library puts
+# every global into its users' namespace).
 #   check_exports.sh LIBRARY.so [--archive LIBRARY.a] HEADER_DIR...
 # Every header under the directories counts, except gen/kv (an example's
 # protocol, not installed).
@@ -45,11 +47,21 @@ if [[ -s "$work/extra" ]]; then
 fi
 if [[ -n "$archive" ]]; then
   nm --defined-only -g --format=posix "$archive" 2>/dev/null |
-    awk 'NF >= 2 && $2 ~ /^[TDBRVW]$/ {print $1}' | sort -u |
-    comm -12 - "$work/public" | comm -23 - "$work/exported" > "$work/missing"
+    awk 'NF >= 2 && $2 ~ /^[TDBRVW]$/ {print $1}' | sort -u > "$work/globals"
+  comm -12 "$work/globals" "$work/public" |
+    comm -23 - "$work/exported" > "$work/missing"
   if [[ -s "$work/missing" ]]; then
     echo "$lib does not export $(wc -l < "$work/missing") symbols the headers declare (CP_API missing?):" >&2
     cat "$work/missing" >&2
+    exit 1
+  fi
+  # protoc-c's generated code defines its services' method index tables
+  # without declaring them; the version script hides them from the .so.
+  comm -23 "$work/globals" "$work/public" |
+    grep -vE '^cpi_|__method_indices_by_name$' > "$work/unprefixed" || true
+  if [[ -s "$work/unprefixed" ]]; then
+    echo "$archive defines $(wc -l < "$work/unprefixed") internal globals without the cpi_ prefix:" >&2
+    cat "$work/unprefixed" >&2
     exit 1
   fi
 fi

@@ -1,4 +1,4 @@
-/* Drives cp_ct_equal for tests/crypto/run_ct_check.sh, which counts the
+/* Drives cpi_ct_equal for tests/crypto/run_ct_check.sh, which counts the
  * instructions executed inside it under callgrind.
  *
  *   ct_probe [--early-exit] POSITION|equal [ITERATIONS]
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
   /* Called through a volatile pointer: no inlining, no specialised clone,
    * so the instructions counted are those of the named function. */
   bool (*volatile compare)(const void *, const void *, size_t) =
-      early ? early_exit_equal : cp_ct_equal;
+      early ? early_exit_equal : cpi_ct_equal;
   long equal = 0;
   for (long i = 0; i < iterations; i++) {
     equal += compare(a, b, sizeof a) ? 1 : 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that cp_ct_equal runs the same instructions whatever the position of
+# Checks that cpi_ct_equal runs the same instructions whatever the position of
 # the first difference, without measuring time: callgrind counts the
 # instructions (Ir) executed inside the function (--toggle-collect) while
 # tests/crypto/ct_probe calls it on 32-byte buffers that first differ at
@@ -61,16 +61,16 @@ check() {
   done
 }
 
-check cp_ct_equal
+check cpi_ct_equal
 status=0
 for p in "${positions[@]}"; do
   if ((ir[$p] < min_ir)); then
-    echo "FAIL: cp_ct_equal ran ${ir[$p]} instructions for $iterations x $bytes bytes" \
+    echo "FAIL: cpi_ct_equal ran ${ir[$p]} instructions for $iterations x $bytes bytes" \
       "(at least $min_ir expected): the count does not cover the function" >&2
     status=1
   fi
   if [[ "${ir[$p]}" != "${ir[0]}" ]]; then
-    echo "FAIL: cp_ct_equal's instruction count depends on the data" \
+    echo "FAIL: cpi_ct_equal's instruction count depends on the data" \
       "(position $p: ${ir[$p]}, position 0: ${ir[0]})" >&2
     status=1
   fi
@@ -85,6 +85,6 @@ if [[ "${ir[0]}" == "${ir[31]}" || "${ir[0]}" == "${ir[equal]}" ]]; then
 fi
 
 if ((status == 0)); then
-  echo "ct check: cp_ct_equal is data-independent; early exit detected"
+  echo "ct check: cpi_ct_equal is data-independent; early exit detected"
 fi
 exit "$status"

@@ -1,6 +1,6 @@
 // End to end: a real plugin binary (examples/urlshortener's logger-plugin,
 // written for self-registration, with no code for being launched) started
-// by proc_spawn with only the launcher's environment. It must serve where
+// by cpi_proc_spawn with only the launcher's environment. It must serve where
 // CPLUGIN_LISTEN says, announce that address with the handshake line,
 // register it with the host named by CPLUGIN_HOST_URL, answer calls there,
 // and stop cleanly on SIGTERM.
@@ -60,7 +60,7 @@ class LaunchTest : public ::testing::Test {
 
   void TearDown() override {
     cp_client_destroy(client_);
-    proc_destroy(proc_);
+    cpi_proc_destroy(proc_);
     if (!socket_path_.empty()) {
       test_socket_path_remove(socket_path_.c_str());
     }
@@ -83,7 +83,7 @@ class LaunchTest : public ::testing::Test {
     }
     env_set.push_back(nullptr);
     proc_options po;
-    proc_options_init(&po);
+    cpi_proc_options_init(&po);
     po.name = "logger";
     po.path = test_program_path("CPLUGIN_LOGGER_PLUGIN", LOGGER_PLUGIN_PATH);
     po.env_set = env_set.data();
@@ -91,7 +91,7 @@ class LaunchTest : public ::testing::Test {
     po.on_exit = OnExit;
     po.user = &exit_;
     char err[256] = "";
-    int rc = proc_spawn(&po, &proc_, err, sizeof err);
+    int rc = cpi_proc_spawn(&po, &proc_, err, sizeof err);
     EXPECT_EQ(0, rc) << err;
     return rc;
   }
@@ -138,7 +138,7 @@ class LaunchTest : public ::testing::Test {
 
   // SIGTERM, and the plugin exits 0 by itself within the grace period.
   void ExpectCleanStop() {
-    ASSERT_EQ(0, proc_stop(proc_, kStopGraceMs));
+    ASSERT_EQ(0, cpi_proc_stop(proc_, kStopGraceMs));
     EXPECT_EQ(1, exit_.calls.load());
     EXPECT_EQ(0, exit_.code.load()) << "signal " << exit_.signal.load();
   }
@@ -158,7 +158,7 @@ TEST_F(LaunchTest, ServesOnTheUnixSocketItWasGiven) {
   ASSERT_EQ(0, Spawn("unix:" + socket_path_));
   proc_endpoint ep;
   char err[256] = "";
-  ASSERT_EQ(0, proc_wait_ready(proc_, &ep, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_proc_wait_ready(proc_, &ep, err, sizeof err)) << err;
   EXPECT_EQ(PROC_NETWORK_UNIX, ep.network);
   EXPECT_EQ(socket_path_, ep.address);
   ExpectRegisteredAt("unix:" + socket_path_);
@@ -170,7 +170,7 @@ TEST_F(LaunchTest, AnnouncesTheTcpPortItBound) {
   ASSERT_EQ(0, Spawn("127.0.0.1:0"));
   proc_endpoint ep;
   char err[256] = "";
-  ASSERT_EQ(0, proc_wait_ready(proc_, &ep, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_proc_wait_ready(proc_, &ep, err, sizeof err)) << err;
   EXPECT_EQ(PROC_NETWORK_TCP, ep.network);
   std::string address = ep.address;
   ASSERT_EQ(0u, address.rfind("127.0.0.1:", 0)) << address;
@@ -186,7 +186,7 @@ TEST_F(LaunchTest, AnnouncesTheTcpPortItBound) {
 TEST_F(LaunchTest, RefusesANonLoopbackListenAddress) {
   ASSERT_EQ(0, Spawn("0.0.0.0:0"));
   char err[256] = "";
-  EXPECT_EQ(CP_ECLOSED, proc_wait_ready(proc_, nullptr, err, sizeof err))
+  EXPECT_EQ(CP_ECLOSED, cpi_proc_wait_ready(proc_, nullptr, err, sizeof err))
       << err;
   ASSERT_TRUE(cp_test::WaitFor(
       "exit reported", [&] { return exit_.calls.load() == 1; },

@@ -84,7 +84,7 @@ class LaunchIdentityTest : public ::testing::Test {
 
   void TearDown() override {
     cp_client_destroy(client_);
-    proc_destroy(proc_);
+    cpi_proc_destroy(proc_);
     test_socket_path_remove(socket_path_.c_str());
     if (host_ != nullptr) {
       cp_host_shutdown(host_, 0);
@@ -103,7 +103,7 @@ class LaunchIdentityTest : public ::testing::Test {
     }
     env_set.push_back(nullptr);
     proc_options po;
-    proc_options_init(&po);
+    cpi_proc_options_init(&po);
     po.name = "logger";
     po.path = test_program_path("CPLUGIN_LOGGER_PLUGIN", LOGGER_PLUGIN_PATH);
     po.env_set = env_set.data();
@@ -111,7 +111,7 @@ class LaunchIdentityTest : public ::testing::Test {
     po.on_exit = OnExit;
     po.user = &exit_;
     char err[256] = "";
-    int rc = proc_spawn(&po, &proc_, err, sizeof err);
+    int rc = cpi_proc_spawn(&po, &proc_, err, sizeof err);
     EXPECT_EQ(0, rc) << err;
     return rc;
   }
@@ -175,7 +175,7 @@ class LaunchIdentityTest : public ::testing::Test {
 TEST_F(LaunchIdentityTest, JoinsWithTheIdentityTheLauncherGives) {
   ASSERT_EQ(0, Spawn(kSecret));
   char err[256] = "";
-  ASSERT_EQ(0, proc_wait_ready(proc_, nullptr, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_proc_wait_ready(proc_, nullptr, err, sizeof err)) << err;
   std::string target = "unix:" + socket_path_;
   ASSERT_EQ(0, cp_client_create(&client_, target.c_str(), nullptr));
 
@@ -301,7 +301,7 @@ TEST_F(LaunchIdentityTest, JoinsWithTheIdentityTheLauncherGives) {
 TEST_F(LaunchIdentityTest, RefusesAnInvalidSecret) {
   ASSERT_EQ(0, Spawn("too-short"));
   char err[256] = "";
-  EXPECT_EQ(CP_ECLOSED, proc_wait_ready(proc_, nullptr, err, sizeof err))
+  EXPECT_EQ(CP_ECLOSED, cpi_proc_wait_ready(proc_, nullptr, err, sizeof err))
       << err;
   ASSERT_TRUE(cp_test::WaitFor(
       "exit reported", [&] { return exit_.calls.load() == 1; },
@@ -310,17 +310,17 @@ TEST_F(LaunchIdentityTest, RefusesAnInvalidSecret) {
 }
 
 TEST(LaunchSecret, AcceptsOnlyBase64urlOf16To128Characters) {
-  EXPECT_EQ(0, launch_secret_check(kSecret));
-  EXPECT_EQ(0, launch_secret_check("AAAAAAAAAAAAAAA="));
-  EXPECT_EQ(0, launch_secret_check(std::string(128, 'a').c_str()));
-  EXPECT_EQ(CP_EINVAL, launch_secret_check(nullptr));
-  EXPECT_EQ(CP_EINVAL, launch_secret_check(""));
-  EXPECT_EQ(CP_EINVAL, launch_secret_check(std::string(15, 'a').c_str()));
-  EXPECT_EQ(CP_EINVAL, launch_secret_check(std::string(129, 'a').c_str()));
-  EXPECT_EQ(CP_EINVAL, launch_secret_check("AAAAAAAAAAAAAAA+"));
-  EXPECT_EQ(CP_EINVAL, launch_secret_check("AAAAAAA AAAAAAAA"));
-  EXPECT_EQ(CP_EINVAL, launch_secret_check("AAAAAAAAAAAAA==="));
-  EXPECT_EQ(CP_EINVAL, launch_secret_check("AAAAAA=AAAAAAAAA"));
+  EXPECT_EQ(0, cpi_launch_secret_check(kSecret));
+  EXPECT_EQ(0, cpi_launch_secret_check("AAAAAAAAAAAAAAA="));
+  EXPECT_EQ(0, cpi_launch_secret_check(std::string(128, 'a').c_str()));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_secret_check(nullptr));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_secret_check(""));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_secret_check(std::string(15, 'a').c_str()));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_secret_check(std::string(129, 'a').c_str()));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_secret_check("AAAAAAAAAAAAAAA+"));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_secret_check("AAAAAAA AAAAAAAA"));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_secret_check("AAAAAAAAAAAAA==="));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_secret_check("AAAAAA=AAAAAAAAA"));
 }
 
 TEST(LaunchRuntimeId, MatchesWhatTheTokenStoreIssues) {
@@ -330,18 +330,18 @@ TEST(LaunchRuntimeId, MatchesWhatTheTokenStoreIssues) {
   char token[CP_TOKEN_LEN + 1];
   ASSERT_EQ(0,
             cp_token_store_issue(store, "My.Plugin_1", id, sizeof id, token));
-  EXPECT_TRUE(launch_runtime_id_valid(id)) << id;
+  EXPECT_TRUE(cpi_launch_runtime_id_valid(id)) << id;
   cp_token_store_destroy(store);
-  EXPECT_TRUE(launch_runtime_id_valid("kv-0123456789abcdef"));
-  EXPECT_FALSE(launch_runtime_id_valid(nullptr));
-  EXPECT_FALSE(launch_runtime_id_valid(""));
-  EXPECT_FALSE(launch_runtime_id_valid("kv-0123456789ABCDEF"));
-  EXPECT_FALSE(launch_runtime_id_valid("KV-0123456789abcdef"));
-  EXPECT_FALSE(launch_runtime_id_valid("kv-0123456789abcde"));
-  EXPECT_FALSE(launch_runtime_id_valid("-0123456789abcdef"));
-  EXPECT_FALSE(launch_runtime_id_valid("1kv-0123456789abcdef"));
-  EXPECT_FALSE(launch_runtime_id_valid("kv_0123456789abcdef"));
-  EXPECT_FALSE(launch_runtime_id_valid(
+  EXPECT_TRUE(cpi_launch_runtime_id_valid("kv-0123456789abcdef"));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid(nullptr));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid(""));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid("kv-0123456789ABCDEF"));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid("KV-0123456789abcdef"));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid("kv-0123456789abcde"));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid("-0123456789abcdef"));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid("1kv-0123456789abcdef"));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid("kv_0123456789abcdef"));
+  EXPECT_FALSE(cpi_launch_runtime_id_valid(
       (std::string(CP_SELF_ID_MAX + 1, 'a') + "-0123456789abcdef").c_str()));
 }
 

@@ -33,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                               : CP_LOG_FORMAT_TEXT);
   cp_log(CP_LOG_INFO, a, "field", b, b, a, CP_LOG_END);
   cp_textbuf t;
-  cp_textbuf_init(&t);
-  cp_textbuf_label_value(&t, a);
-  cp_textbuf_free(&t);
+  cpi_textbuf_init(&t);
+  cpi_textbuf_label_value(&t, a);
+  cpi_textbuf_free(&t);
   free(a);
   free(b);
   return 0;

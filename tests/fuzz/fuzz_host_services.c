@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *path = paths[data[0] % (sizeof paths / sizeof paths[0])];
   size_t md_count = (data[1] & 1) != 0 ? 2 : 0;
   size_t response = 0;
-  cp_status_code code = cp_server_invoke_detached(
+  cp_status_code code = cpi_server_invoke_detached(
       cp_host_server(host), path, "ipv4:127.0.0.1:40000", md, md_count,
       data + 2, size - 2, &response);
   if (code < CP_STATUS_OK || code >= CP_STATUS_CODE_COUNT ||

@@ -44,7 +44,7 @@ static bool wire_status(cp_status_code code) {
 static void check(cp_detached_stream *s) {
   bool ended = false;
   cp_status_code code = CP_STATUS_OK;
-  cp_detached_stream_written(s, &ended, &code);
+  cpi_detached_stream_written(s, &ended, &code);
   if (ended && !wire_status(code)) {
     abort();
   }
@@ -73,11 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (op % 4 == 0) {
       if (open_count == MAX_OPEN) {
         check(open[0]);
-        cp_detached_stream_close(open[0]);
+        cpi_detached_stream_close(open[0]);
         open[0] = open[--open_count];
       }
       cp_detached_stream *s = NULL;
-      cp_status_code code = cp_server_open_detached_stream(
+      cp_status_code code = cpi_server_open_detached_stream(
           cp_host_server(host), stream_paths[pick % COUNT(stream_paths)],
           "ipv4:127.0.0.1:40000", md, md_count, body, len, &s);
       if (!wire_status(code)) {
@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       }
       bool ended = false;
       cp_status_code sent = CP_STATUS_OK;
-      cp_detached_stream_written(s, &ended, &sent);
+      cpi_detached_stream_written(s, &ended, &sent);
       if ((code != CP_STATUS_OK && !ended) || (ended && sent != code)) {
         abort(); /* a handler's status is the stream's final status */
       }
@@ -100,12 +100,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (open_count > 0) {
         size_t i = pick % open_count;
         check(open[i]);
-        cp_detached_stream_close(open[i]);
+        cpi_detached_stream_close(open[i]);
         open[i] = open[--open_count];
       }
     } else {
       size_t response = 0;
-      cp_status_code code = cp_server_invoke_detached(
+      cp_status_code code = cpi_server_invoke_detached(
           cp_host_server(host), unary_paths[pick % COUNT(unary_paths)],
           "ipv4:127.0.0.1:40000", md, md_count, body, len, &response);
       if (!wire_status(code) || (code != CP_STATUS_OK && response != 0)) {
@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   while (open_count > 0) {
     check(open[--open_count]);
-    cp_detached_stream_close(open[open_count]);
+    cpi_detached_stream_close(open[open_count]);
   }
   return 0;
 }

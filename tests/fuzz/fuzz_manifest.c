@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   manifest *m = NULL;
   char err[256];
   err[0] = '\0';
-  int rc = manifest_parse_string(text, "/base", &m, err, sizeof err);
+  int rc = cpi_manifest_parse_string(text, "/base", &m, err, sizeof err);
   if ((rc == 0) != (m != NULL) || (rc != 0 && err[0] == '\0') ||
       (m != NULL && m->plugins_count > MANIFEST_MAX_PLUGINS)) {
     abort();
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     }
   }
-  manifest_free(m);
+  cpi_manifest_free(m);
   free(text);
   return 0;
 }

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const ProtobufCMessageDescriptor *desc =
       requests[data[0] % (sizeof requests / sizeof requests[0])];
   cp_decode_budget budget;
-  ProtobufCMessage *m = cp_decode_bounded(desc, data + 1, size - 1, &budget);
+  ProtobufCMessage *m = cpi_decode_bounded(desc, data + 1, size - 1, &budget);
   if (budget.live > budget.limit) {
     abort();
   }

@@ -11,15 +11,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *b = NULL;
   fuzz_split(data, size, &a, &b);
   cp_route r;
-  if (cp_route_from_path(a, &r)) {
-    (void)cp_route_path_under(r.method_path, b);
-    (void)cp_path_reserved(r.method_path);
+  if (cpi_route_from_path(a, &r)) {
+    (void)cpi_route_path_under(r.method_path, b);
+    (void)cpi_path_reserved(r.method_path);
   }
-  (void)cp_route_from_metadata(a, b, strlen(b), b, strlen(b) / 2, &r);
+  (void)cpi_route_from_metadata(a, b, strlen(b), b, strlen(b) / 2, &r);
   char out[300];
   bool tls = false;
-  (void)cp_route_target_address(a, out, sizeof out, &tls);
-  (void)cp_route_target_address(b, out, 8, &tls);
+  (void)cpi_route_target_address(a, out, sizeof out, &tls);
+  (void)cpi_route_target_address(b, out, 8, &tls);
   free(a);
   free(b);
   return 0;

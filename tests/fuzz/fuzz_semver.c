@@ -8,12 +8,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *a = NULL;
   char *b = NULL;
   fuzz_split(data, size, &a, &b);
-  if (cp_semver_valid(a) && cp_semver_valid(b)) {
-    int ab = cp_semver_compare(a, b);
-    int ba = cp_semver_compare(b, a);
+  if (cpi_semver_valid(a) && cpi_semver_valid(b)) {
+    int ab = cpi_semver_compare(a, b);
+    int ba = cpi_semver_compare(b, a);
     /* Antisymmetric, and equal to itself. */
     if ((ab > 0) != (ba < 0) || (ab == 0) != (ba == 0) ||
-        cp_semver_compare(a, a) != 0) {
+        cpi_semver_compare(a, a) != 0) {
       abort();
     }
   }

@@ -29,10 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint64_t words[4];
   uint64_t key;
   if (strlen(token) == CP_TOKEN_LEN) {
-    (void)token_decode44(token, words);
+    (void)cpi_token_decode44(token, words);
   }
   if (strlen(id) >= 16) {
-    (void)token_decode_hex16(id + strlen(id) - 16, &key);
+    (void)cpi_token_decode_hex16(id + strlen(id) - 16, &key);
   }
   /* Validation must not read past the lengths it is given. */
   size_t id_len = strlen(id);

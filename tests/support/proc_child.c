@@ -17,7 +17,7 @@
  *   ignore-term          ignores SIGTERM, handshake line, waits
  *   exit N               exits with code N at once
  *   say LINE             LINE on stdout, then waits
- *   intermediate PATH    starts "PATH ready" with proc_spawn, prints
+ *   intermediate PATH    starts "PATH ready" with cpi_proc_spawn, prints
  *                        "GRANDCHILD <pid>", the handshake line, waits
  *
  * Exit status 2 for bad arguments. */
@@ -94,18 +94,18 @@ static int flood(long bytes) {
 static int intermediate(const char *self) {
   const char *argv[] = {self, "ready", NULL};
   proc_options o;
-  proc_options_init(&o);
+  cpi_proc_options_init(&o);
   o.name = "grandchild";
   o.path = self;
   o.argv = argv;
   proc *p = NULL;
   char err[256];
-  if (proc_spawn(&o, &p, err, sizeof err) != 0 ||
-      proc_wait_ready(p, NULL, err, sizeof err) != 0) {
+  if (cpi_proc_spawn(&o, &p, err, sizeof err) != 0 ||
+      cpi_proc_wait_ready(p, NULL, err, sizeof err) != 0) {
     fprintf(stderr, "intermediate: %s\n", err);
     return 1;
   }
-  printf("GRANDCHILD %d\n%s\n", (int)proc_pid(p), handshake);
+  printf("GRANDCHILD %d\n%s\n", (int)cpi_proc_pid(p), handshake);
   wait_forever();
   return 0;
 }

@@ -1,4 +1,4 @@
-// cp_address_is_local: which gRPC addresses stay on this machine (no
+// cpi_address_is_local: which gRPC addresses stay on this machine (no
 // plaintext warning) and which do not.
 #include <gtest/gtest.h>
 
@@ -35,7 +35,7 @@ TEST(AddressTest, LoopbackAndUnixSocketsAreLocal) {
       "ipv6:[::1]:5",
   };
   for (const char *a : local) {
-    EXPECT_TRUE(cp_address_is_local(a)) << a;
+    EXPECT_TRUE(cpi_address_is_local(a)) << a;
   }
 }
 
@@ -72,20 +72,20 @@ TEST(AddressTest, EverythingElseIsRemote) {
       "unix",
   };
   for (const char *a : remote) {
-    EXPECT_FALSE(cp_address_is_local(a)) << a;
+    EXPECT_FALSE(cpi_address_is_local(a)) << a;
   }
-  EXPECT_FALSE(cp_address_is_local(nullptr));
+  EXPECT_FALSE(cpi_address_is_local(nullptr));
 }
 
 TEST(AddressTest, OverlongHostsAreRemote) {
   std::string host(300, '1');
-  EXPECT_FALSE(cp_address_is_local((host + ":80").c_str()));
+  EXPECT_FALSE(cpi_address_is_local((host + ":80").c_str()));
   std::string many = "ipv4:";
   for (int i = 0; i < 100; i++) {
     many += "127.0.0.1:1,";
   }
   many += "127.0.0.1:1";
-  EXPECT_TRUE(cp_address_is_local(many.c_str()));
+  EXPECT_TRUE(cpi_address_is_local(many.c_str()));
 }
 
 }  // namespace

@@ -321,7 +321,7 @@ TEST_P(ConnectionTest, PeerNamesTheConnection) {
             cp_rate_peer_address(peers[0].c_str(), 64, key, sizeof key));
   EXPECT_EQ(peers[0], key);
   char peer_key[CP_PEER_KEY_MAX];
-  cp_peer_key(peers[1].c_str(), peer_key);
+  cpi_peer_key(peers[1].c_str(), peer_key);
   EXPECT_EQ(peers[1], peer_key);
 }
 

@@ -17,11 +17,11 @@ extern "C" {
 
 TEST(Arena, AllocationsAreZeroedAlignedAndDistinct) {
   cp_arena a;
-  cp_arena_init(&a);
+  cpi_arena_init(&a);
   char *prev = nullptr;
   for (int i = 0; i < 1000; i++) {
     size_t size = static_cast<size_t>(i % 97) + 1;
-    auto *p = static_cast<unsigned char *>(cp_arena_alloc(&a, size));
+    auto *p = static_cast<unsigned char *>(cpi_arena_alloc(&a, size));
     ASSERT_NE(nullptr, p);
     EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % 16);
     for (size_t j = 0; j < size; j++) {
@@ -31,29 +31,29 @@ TEST(Arena, AllocationsAreZeroedAlignedAndDistinct) {
     EXPECT_NE(prev, reinterpret_cast<char *>(p));
     prev = reinterpret_cast<char *>(p);
   }
-  void *big = cp_arena_alloc(&a, 1 << 20);
+  void *big = cpi_arena_alloc(&a, 1 << 20);
   ASSERT_NE(nullptr, big);
-  cp_arena_release(&a);
+  cpi_arena_release(&a);
 }
 
 TEST(Arena, StrndupCopiesAndTerminates) {
   cp_arena a;
-  cp_arena_init(&a);
-  char *s = cp_arena_strndup(&a, "hello world", 5);
+  cpi_arena_init(&a);
+  char *s = cpi_arena_strndup(&a, "hello world", 5);
   ASSERT_NE(nullptr, s);
   EXPECT_STREQ("hello", s);
-  EXPECT_EQ(nullptr, cp_arena_alloc(&a, SIZE_MAX));
-  cp_arena_release(&a);
+  EXPECT_EQ(nullptr, cpi_arena_alloc(&a, SIZE_MAX));
+  cpi_arena_release(&a);
 }
 
 TEST(Clock, MonotonicAndDeadlines) {
-  int64_t a = cp_clock_monotonic_ns();
-  int64_t b = cp_clock_monotonic_ns();
+  int64_t a = cpi_clock_monotonic_ns();
+  int64_t b = cpi_clock_monotonic_ns();
   EXPECT_LE(a, b);
-  EXPECT_EQ(INT64_MAX, cp_deadline_after_ms(a, 0));
-  EXPECT_EQ(INT64_MAX, cp_deadline_after_ms(a, -5));
-  EXPECT_EQ(a + 250000000, cp_deadline_after_ms(a, 250));
-  EXPECT_EQ(INT64_MAX, cp_deadline_after_ms(a, INT64_MAX / 2));
+  EXPECT_EQ(INT64_MAX, cpi_deadline_after_ms(a, 0));
+  EXPECT_EQ(INT64_MAX, cpi_deadline_after_ms(a, -5));
+  EXPECT_EQ(a + 250000000, cpi_deadline_after_ms(a, 250));
+  EXPECT_EQ(INT64_MAX, cpi_deadline_after_ms(a, INT64_MAX / 2));
 }
 
 TEST(Service, FindMethodByPath) {
@@ -76,17 +76,17 @@ class InternTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cp_siphash_key key = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
-    cp_intern_init(&t_, &key);
+    cpi_intern_init(&t_, &key);
   }
-  void TearDown() override { cp_intern_release(&t_); }
+  void TearDown() override { cpi_intern_release(&t_); }
 
   uint32_t Add(const std::string &s) {
     uint32_t id = 0;
-    EXPECT_EQ(0, cp_intern_add(&t_, s.data(), s.size(), &id));
+    EXPECT_EQ(0, cpi_intern_add(&t_, s.data(), s.size(), &id));
     return id;
   }
   std::string Str(uint32_t id) {
-    return std::string(cp_intern_str(&t_, id), cp_intern_len(&t_, id));
+    return std::string(cpi_intern_str(&t_, id), cpi_intern_len(&t_, id));
   }
 
   cp_intern t_;
@@ -95,18 +95,18 @@ class InternTest : public ::testing::Test {
 }  // namespace
 
 TEST_F(InternTest, EqualStringsShareOneCopyUntilTheLastPut) {
-  EXPECT_EQ(0u, cp_intern_count(&t_));
+  EXPECT_EQ(0u, cpi_intern_count(&t_));
   uint32_t a = Add("kv-plugin");
   uint32_t b = Add(std::string("kv-plugin-x", 9));  // not NUL-terminated
   EXPECT_NE(0u, a);
   EXPECT_EQ(a, b);
-  EXPECT_EQ(1u, cp_intern_count(&t_));
-  EXPECT_STREQ("kv-plugin", cp_intern_str(&t_, a));
-  cp_intern_put(&t_, a);
-  EXPECT_EQ(1u, cp_intern_count(&t_));
-  EXPECT_STREQ("kv-plugin", cp_intern_str(&t_, a));
-  cp_intern_put(&t_, b);
-  EXPECT_EQ(0u, cp_intern_count(&t_));
+  EXPECT_EQ(1u, cpi_intern_count(&t_));
+  EXPECT_STREQ("kv-plugin", cpi_intern_str(&t_, a));
+  cpi_intern_put(&t_, a);
+  EXPECT_EQ(1u, cpi_intern_count(&t_));
+  EXPECT_STREQ("kv-plugin", cpi_intern_str(&t_, a));
+  cpi_intern_put(&t_, b);
+  EXPECT_EQ(0u, cpi_intern_count(&t_));
 }
 
 TEST_F(InternTest, LengthsTellApartPrefixesEmptyAndEmbeddedNul) {
@@ -114,14 +114,14 @@ TEST_F(InternTest, LengthsTellApartPrefixesEmptyAndEmbeddedNul) {
   uint32_t a = Add("a");
   uint32_t ab = Add("ab");
   uint32_t nul = Add(std::string("a\0b", 3));
-  EXPECT_EQ(4u, cp_intern_count(&t_));
+  EXPECT_EQ(4u, cpi_intern_count(&t_));
   EXPECT_NE(empty, a);
   EXPECT_NE(a, ab);
   EXPECT_NE(a, nul);
   EXPECT_EQ("", Str(empty));
-  EXPECT_STREQ("", cp_intern_str(&t_, empty));
+  EXPECT_STREQ("", cpi_intern_str(&t_, empty));
   EXPECT_EQ(std::string("a\0b", 3), Str(nul));
-  EXPECT_EQ(3u, cp_intern_len(&t_, nul));
+  EXPECT_EQ(3u, cpi_intern_len(&t_, nul));
   EXPECT_EQ(empty, Add(""));
   EXPECT_EQ(nul, Add(std::string("a\0b", 3)));
 }
@@ -129,7 +129,7 @@ TEST_F(InternTest, LengthsTellApartPrefixesEmptyAndEmbeddedNul) {
 TEST_F(InternTest, FreedIdsAreReusedForOtherStrings) {
   uint32_t a = Add("alpha");
   uint32_t b = Add("beta");
-  cp_intern_put(&t_, a);
+  cpi_intern_put(&t_, a);
   uint32_t c = Add("gamma");
   EXPECT_EQ(a, c);  // the freed entry, not a new one
   EXPECT_EQ("gamma", Str(c));
@@ -146,9 +146,9 @@ TEST_F(InternTest, ManyStringsThroughGrowthAndRemoval) {
   for (int i = 0; i < n; i++) {
     ids.push_back(Add("name-" + std::to_string(i)));
   }
-  EXPECT_EQ(static_cast<size_t>(n), cp_intern_count(&t_));
+  EXPECT_EQ(static_cast<size_t>(n), cpi_intern_count(&t_));
   for (int i = 0; i < n; i += 3) {
-    cp_intern_put(&t_, ids[static_cast<size_t>(i)]);
+    cpi_intern_put(&t_, ids[static_cast<size_t>(i)]);
   }
   for (int i = 0; i < n; i++) {
     if (i % 3 == 0) {
@@ -157,23 +157,23 @@ TEST_F(InternTest, ManyStringsThroughGrowthAndRemoval) {
     uint32_t id = ids[static_cast<size_t>(i)];
     ASSERT_EQ("name-" + std::to_string(i), Str(id)) << i;
     ASSERT_EQ(id, Add("name-" + std::to_string(i))) << i;
-    cp_intern_put(&t_, id);
+    cpi_intern_put(&t_, id);
   }
-  EXPECT_EQ(static_cast<size_t>(n - (n + 2) / 3), cp_intern_count(&t_));
+  EXPECT_EQ(static_cast<size_t>(n - (n + 2) / 3), cpi_intern_count(&t_));
 }
 
 TEST_F(InternTest, ReleaseFreesStringsStillReferenced) {
   Add("left");
   Add("left");
   Add("over");
-  cp_intern_release(&t_);  // leaks would show under valgrind and ASan
-  EXPECT_EQ(0u, cp_intern_count(&t_));
+  cpi_intern_release(&t_);  // leaks would show under valgrind and ASan
+  EXPECT_EQ(0u, cpi_intern_count(&t_));
   EXPECT_EQ("again", Str(Add("again")));  // usable after release
 }
 
 TEST_F(InternTest, OverlongStringsAreRejected) {
   uint32_t id = 0;
   // The length is checked before the bytes are read.
-  EXPECT_EQ(CP_EINVAL, cp_intern_add(&t_, "x", size_t{UINT32_MAX}, &id));
-  EXPECT_EQ(0u, cp_intern_count(&t_));
+  EXPECT_EQ(CP_EINVAL, cpi_intern_add(&t_, "x", size_t{UINT32_MAX}, &id));
+  EXPECT_EQ(0u, cpi_intern_count(&t_));
 }

@@ -24,8 +24,8 @@ namespace {
 
 std::string Encode(const std::string &raw) {
   std::vector<char> out(CP_BASE64URL_ENCODED_LEN(raw.size()) + 1);
-  size_t n = cp_base64url_encode(reinterpret_cast<const uint8_t *>(raw.data()),
-                                 raw.size(), out.data(), out.size());
+  size_t n = cpi_base64url_encode(reinterpret_cast<const uint8_t *>(raw.data()),
+                                  raw.size(), out.data(), out.size());
   EXPECT_EQ(CP_BASE64URL_ENCODED_LEN(raw.size()), n);
   EXPECT_EQ(n, std::strlen(out.data()));
   return std::string(out.data(), n);
@@ -35,8 +35,8 @@ std::string Encode(const std::string &raw) {
 int Decode(const std::string &text, std::string *raw) {
   std::vector<uint8_t> out(text.size() + 1);
   size_t len = 99;
-  int rc = cp_base64url_decode(text.data(), text.size(), out.data(), out.size(),
-                               &len);
+  int rc = cpi_base64url_decode(text.data(), text.size(), out.data(),
+                                out.size(), &len);
   if (rc != 0) {
     EXPECT_EQ(0u, len);
   }
@@ -53,13 +53,13 @@ TEST(CryptoTest, ReportsTheLibraryItRunsAgainst) {
   ASSERT_NE(0, dladdr(reinterpret_cast<void *>(&RAND_bytes), &info));
   ASSERT_NE(nullptr, info.dli_fname);
   std::string lib = info.dli_fname;
-  std::printf("crypto library: %s (RAND_bytes from %s)\n", cp_crypto_library(),
+  std::printf("crypto library: %s (RAND_bytes from %s)\n", cpi_crypto_library(),
               lib.c_str());
 #if defined(CPLUGIN_EXPECT_BORINGSSL)
-  EXPECT_STREQ("BoringSSL", cp_crypto_library());
+  EXPECT_STREQ("BoringSSL", cpi_crypto_library());
   EXPECT_NE(std::string::npos, lib.find("/android/libcrypto.so")) << lib;
 #else
-  EXPECT_STREQ("OpenSSL", cp_crypto_library());
+  EXPECT_STREQ("OpenSSL", cpi_crypto_library());
   EXPECT_EQ(std::string::npos, lib.find("/android/")) << lib;
   EXPECT_NE(std::string::npos, lib.find("libcrypto.so")) << lib;
 #endif
@@ -123,12 +123,12 @@ TEST(CryptoTest, RoundTripsEveryLengthUpTo64) {
 TEST(CryptoTest, EncodeNeedsRoomForTheNul) {
   char out[9];
   const uint8_t in[6] = {'f', 'o', 'o', 'b', 'a', 'r'};
-  EXPECT_EQ(0u, cp_base64url_encode(in, 6, out, 8));
+  EXPECT_EQ(0u, cpi_base64url_encode(in, 6, out, 8));
   EXPECT_STREQ("", out);
-  EXPECT_EQ(8u, cp_base64url_encode(in, 6, out, 9));
+  EXPECT_EQ(8u, cpi_base64url_encode(in, 6, out, 9));
   EXPECT_STREQ("Zm9vYmFy", out);
-  EXPECT_EQ(0u, cp_base64url_encode(nullptr, 1, out, sizeof out));
-  EXPECT_EQ(0u, cp_base64url_encode(in, 6, nullptr, 0));
+  EXPECT_EQ(0u, cpi_base64url_encode(nullptr, 1, out, sizeof out));
+  EXPECT_EQ(0u, cpi_base64url_encode(in, 6, nullptr, 0));
 }
 
 TEST(CryptoTest, DecodeIsStrict) {
@@ -165,15 +165,15 @@ TEST(CryptoTest, DecodeChecksArgumentsAndCapacity) {
   uint8_t out[8];
   size_t len = 5;
   EXPECT_EQ(CP_EINVAL,
-            cp_base64url_decode("Zg==", 4, out, sizeof out, nullptr));
-  EXPECT_EQ(CP_EINVAL, cp_base64url_decode(nullptr, 4, out, sizeof out, &len));
+            cpi_base64url_decode("Zg==", 4, out, sizeof out, nullptr));
+  EXPECT_EQ(CP_EINVAL, cpi_base64url_decode(nullptr, 4, out, sizeof out, &len));
   EXPECT_EQ(0u, len);
-  EXPECT_EQ(CP_EINVAL, cp_base64url_decode("Zg==", 4, nullptr, 0, &len));
-  EXPECT_EQ(0, cp_base64url_decode(nullptr, 0, nullptr, 0, &len));
+  EXPECT_EQ(CP_EINVAL, cpi_base64url_decode("Zg==", 4, nullptr, 0, &len));
+  EXPECT_EQ(0, cpi_base64url_decode(nullptr, 0, nullptr, 0, &len));
   EXPECT_EQ(0u, len);
   // "foobar" needs 6 bytes.
-  EXPECT_EQ(CP_ETOOBIG, cp_base64url_decode("Zm9vYmFy", 8, out, 5, &len));
-  EXPECT_EQ(0, cp_base64url_decode("Zm9vYmFy", 8, out, 6, &len));
+  EXPECT_EQ(CP_ETOOBIG, cpi_base64url_decode("Zm9vYmFy", 8, out, 5, &len));
+  EXPECT_EQ(0, cpi_base64url_decode("Zm9vYmFy", 8, out, 6, &len));
   EXPECT_EQ(6u, len);
   EXPECT_EQ(0, std::memcmp(out, "foobar", 6));
 }
@@ -181,19 +181,19 @@ TEST(CryptoTest, DecodeChecksArgumentsAndCapacity) {
 TEST(CryptoTest, HexEncode) {
   const uint8_t in[] = {0x00, 0x01, 0x9a, 0xbf, 0xff, 0x10};
   char out[2 * sizeof in + 1];
-  cp_hex_encode(in, sizeof in, out);
+  cpi_hex_encode(in, sizeof in, out);
   EXPECT_STREQ("00019abfff10", out);
-  cp_hex_encode(in, 0, out);
+  cpi_hex_encode(in, 0, out);
   EXPECT_STREQ("", out);
 }
 
 TEST(CryptoTest, HexDecodeU64) {
   uint64_t v = 0;
-  ASSERT_EQ(0, cp_hex_decode_u64("0123456789abcdef", &v));
+  ASSERT_EQ(0, cpi_hex_decode_u64("0123456789abcdef", &v));
   EXPECT_EQ(0x0123456789abcdefULL, v);
-  ASSERT_EQ(0, cp_hex_decode_u64("ffffffffffffffff", &v));
+  ASSERT_EQ(0, cpi_hex_decode_u64("ffffffffffffffff", &v));
   EXPECT_EQ(UINT64_MAX, v);
-  ASSERT_EQ(0, cp_hex_decode_u64("0000000000000000", &v));
+  ASSERT_EQ(0, cpi_hex_decode_u64("0000000000000000", &v));
   EXPECT_EQ(0u, v);
   const char *bad[] = {"",
                        "0123456789abcde",   // 15
@@ -203,22 +203,22 @@ TEST(CryptoTest, HexDecodeU64) {
                        "0x23456789abcdef"};
   for (const char *text : bad) {
     v = 42;
-    EXPECT_EQ(CP_EINVAL, cp_hex_decode_u64(text, &v)) << text;
+    EXPECT_EQ(CP_EINVAL, cpi_hex_decode_u64(text, &v)) << text;
     EXPECT_EQ(42u, v);
   }
   // Exactly 16 characters are read: the ID suffix of a longer buffer that
   // is not NUL-terminated after them parses.
   const char window[] = {'-', '0', '0', '0', '0', '0', '0', '0', '0',
                          '0', '0', '0', '0', '0', '0', '2', 'a', 'Z'};
-  ASSERT_EQ(0, cp_hex_decode_u64(window + 1, &v));
+  ASSERT_EQ(0, cpi_hex_decode_u64(window + 1, &v));
   EXPECT_EQ(0x2au, v);
-  EXPECT_EQ(CP_EINVAL, cp_hex_decode_u64(nullptr, &v));
-  EXPECT_EQ(CP_EINVAL, cp_hex_decode_u64("0123456789abcdef", nullptr));
+  EXPECT_EQ(CP_EINVAL, cpi_hex_decode_u64(nullptr, &v));
+  EXPECT_EQ(CP_EINVAL, cpi_hex_decode_u64("0123456789abcdef", nullptr));
   // Hex round trip of a u64 written most significant byte first.
   const uint8_t be[8] = {0xde, 0xad, 0xbe, 0xef, 0x00, 0x11, 0x22, 0x33};
   char hex[17];
-  cp_hex_encode(be, 8, hex);
-  ASSERT_EQ(0, cp_hex_decode_u64(hex, &v));
+  cpi_hex_encode(be, 8, hex);
+  ASSERT_EQ(0, cpi_hex_decode_u64(hex, &v));
   EXPECT_EQ(0xdeadbeef00112233ULL, v);
 }
 
@@ -228,15 +228,15 @@ TEST(CryptoTest, ConstantTimeEqual) {
   for (int i = 0; i < 32; i++) {
     a[i] = b[i] = static_cast<uint8_t>(i * 7);
   }
-  EXPECT_TRUE(cp_ct_equal(a, b, sizeof a));
-  EXPECT_TRUE(cp_ct_equal(a, b, 0));
-  EXPECT_TRUE(cp_ct_equal(nullptr, nullptr, 0));
-  EXPECT_FALSE(cp_ct_equal(nullptr, b, 1));
+  EXPECT_TRUE(cpi_ct_equal(a, b, sizeof a));
+  EXPECT_TRUE(cpi_ct_equal(a, b, 0));
+  EXPECT_TRUE(cpi_ct_equal(nullptr, nullptr, 0));
+  EXPECT_FALSE(cpi_ct_equal(nullptr, b, 1));
   for (size_t pos = 0; pos < sizeof a; pos++) {
     for (int bit = 0; bit < 8; bit++) {
       b[pos] ^= static_cast<uint8_t>(1 << bit);
-      EXPECT_FALSE(cp_ct_equal(a, b, sizeof a)) << pos << " " << bit;
-      EXPECT_TRUE(cp_ct_equal(a, b, pos)) << "prefix " << pos;
+      EXPECT_FALSE(cpi_ct_equal(a, b, sizeof a)) << pos << " " << bit;
+      EXPECT_TRUE(cpi_ct_equal(a, b, pos)) << "prefix " << pos;
       b[pos] ^= static_cast<uint8_t>(1 << bit);
     }
   }
@@ -245,20 +245,20 @@ TEST(CryptoTest, ConstantTimeEqual) {
 TEST(CryptoTest, SecureZero) {
   uint8_t buf[17];
   std::memset(buf, 0xAB, sizeof buf);
-  cp_secure_zero(buf, sizeof buf);
+  cpi_secure_zero(buf, sizeof buf);
   for (uint8_t c : buf) {
     EXPECT_EQ(0, c);
   }
-  cp_secure_zero(nullptr, 0);
+  cpi_secure_zero(nullptr, 0);
 }
 
 TEST(CryptoTest, RandomBytesDifferAcrossCalls) {
-  EXPECT_EQ(0, cp_random_bytes(nullptr, 0));
-  EXPECT_EQ(CP_EINVAL, cp_random_bytes(nullptr, 1));
+  EXPECT_EQ(0, cpi_random_bytes(nullptr, 0));
+  EXPECT_EQ(CP_EINVAL, cpi_random_bytes(nullptr, 1));
   std::set<std::string> seen;
   for (int i = 0; i < 16; i++) {
     uint8_t buf[32];
-    ASSERT_EQ(0, cp_random_bytes(buf, sizeof buf));
+    ASSERT_EQ(0, cpi_random_bytes(buf, sizeof buf));
     std::string s(reinterpret_cast<char *>(buf), sizeof buf);
     // 256 random bits: a repeat (or all bytes equal) means no randomness.
     EXPECT_TRUE(seen.insert(s).second);
@@ -266,7 +266,7 @@ TEST(CryptoTest, RandomBytesDifferAcrossCalls) {
   }
   // Larger than one internal chunk of 1 MiB.
   std::vector<uint8_t> big((1u << 20) + 3);
-  ASSERT_EQ(0, cp_random_bytes(big.data(), big.size()));
+  ASSERT_EQ(0, cpi_random_bytes(big.data(), big.size()));
   size_t zeros = 0;
   for (uint8_t c : big) {
     zeros += c == 0;
@@ -281,7 +281,7 @@ TEST(CryptoTest, PooledDrawsNeverRepeat) {
   for (size_t n : {1u, 7u, 40u, 255u, 256u, 257u, 4096u}) {
     for (int i = 0; i < 300; i++) {
       std::vector<uint8_t> buf(n);
-      ASSERT_EQ(0, cp_random_bytes(buf.data(), n));
+      ASSERT_EQ(0, cpi_random_bytes(buf.data(), n));
       if (n >= 7) {  // shorter draws may repeat by chance
         std::string s(buf.begin(), buf.end());
         EXPECT_TRUE(seen.insert(s).second) << n;
@@ -294,20 +294,20 @@ TEST(CryptoTest, PooledDrawsNeverRepeat) {
 // emptied in the child.
 TEST(CryptoTest, ForkedChildDrawsDifferentBytes) {
   uint8_t warm[8];
-  ASSERT_EQ(0, cp_random_bytes(warm, sizeof warm));  // the pool is now full
+  ASSERT_EQ(0, cpi_random_bytes(warm, sizeof warm));  // the pool is now full
   int fds[2];
   ASSERT_EQ(0, pipe(fds));
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     uint8_t mine[32];
-    int rc = cp_random_bytes(mine, sizeof mine);
+    int rc = cpi_random_bytes(mine, sizeof mine);
     ssize_t w = write(fds[1], mine, sizeof mine);
     _exit(rc == 0 && w == (ssize_t)sizeof mine ? 0 : 1);
   }
   close(fds[1]);
   uint8_t parent[32];
-  ASSERT_EQ(0, cp_random_bytes(parent, sizeof parent));
+  ASSERT_EQ(0, cpi_random_bytes(parent, sizeof parent));
   uint8_t child[32];
   ssize_t got = read(fds[0], child, sizeof child);
   close(fds[0]);
@@ -323,7 +323,7 @@ TEST(CryptoTest, TokenFormat) {
   for (int i = 0; i < 32; i++) {
     char tok[CP_RANDOM_TOKEN_CHARS + 1];
     std::memset(tok, 'x', sizeof tok);
-    ASSERT_EQ(0, cp_random_token(tok));
+    ASSERT_EQ(0, cpi_random_token(tok));
     std::string t(tok);
     ASSERT_EQ(44u, t.size());
     EXPECT_EQ('=', t[43]);
@@ -335,7 +335,7 @@ TEST(CryptoTest, TokenFormat) {
     }
     uint8_t raw[CP_RANDOM_TOKEN_BYTES];
     size_t len = 0;
-    ASSERT_EQ(0, cp_base64url_decode(tok, 44, raw, sizeof raw, &len));
+    ASSERT_EQ(0, cpi_base64url_decode(tok, 44, raw, sizeof raw, &len));
     EXPECT_EQ(32u, len);
     EXPECT_TRUE(seen.insert(t).second);
   }

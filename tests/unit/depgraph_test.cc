@@ -52,8 +52,8 @@ struct Impact {
 
 class DepGraph : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(0, depgraph_create(&g_)); }
-  void TearDown() override { depgraph_destroy(g_); }
+  void SetUp() override { ASSERT_EQ(0, cpi_depgraph_create(&g_)); }
+  void TearDown() override { cpi_depgraph_destroy(g_); }
 
   int Add(const char *id, const std::vector<Svc> &provides,
           const std::vector<Dep> &requires = {}) {
@@ -67,7 +67,7 @@ class DepGraph : public ::testing::Test {
     }
     depgraph_node node = {id, p.data(), p.size(), r.data(), r.size()};
     char msg[256];
-    int rc = depgraph_add(g_, &node, msg, sizeof msg);
+    int rc = cpi_depgraph_add(g_, &node, msg, sizeof msg);
     last_msg_ = msg;
     return rc;
   }
@@ -76,30 +76,30 @@ class DepGraph : public ::testing::Test {
   Strings Order() {
     depgraph_list list;
     char msg[256];
-    last_rc_ = depgraph_startup_order(g_, &list, msg, sizeof msg);
+    last_rc_ = cpi_depgraph_startup_order(g_, &list, msg, sizeof msg);
     last_msg_ = msg;
     Strings out = ToStrings(list);
-    depgraph_list_free(&list);
+    cpi_depgraph_list_free(&list);
     return out;
   }
 
   Impact ImpactOf(const char *id) {
     depgraph_impact raw;
-    EXPECT_EQ(0, depgraph_impact_of(g_, id, &raw));
+    EXPECT_EQ(0, cpi_depgraph_impact_of(g_, id, &raw));
     Impact out;
     out.target = raw.target != nullptr ? raw.target : "";
     out.services = ToStrings(raw.affected_services);
     out.affected = ToStrings(raw.affected_plugins);
     out.optional = ToStrings(raw.optional_impact);
-    depgraph_impact_free(&raw);
+    cpi_depgraph_impact_free(&raw);
     return out;
   }
 
   Strings Providers(const char *type) {
     depgraph_list list;
-    EXPECT_EQ(0, depgraph_providers(g_, type, &list));
+    EXPECT_EQ(0, cpi_depgraph_providers(g_, type, &list));
     Strings out = ToStrings(list);
-    depgraph_list_free(&list);
+    cpi_depgraph_list_free(&list);
     return out;
   }
 
@@ -112,14 +112,14 @@ class DepGraph : public ::testing::Test {
 
 TEST_F(DepGraph, AddAndGetNode) {
   ASSERT_EQ(0, Add("logger-abc", {{"logger", "1.0.0"}}));
-  const depgraph_node *n = depgraph_find(g_, "logger-abc");
+  const depgraph_node *n = cpi_depgraph_find(g_, "logger-abc");
   ASSERT_NE(nullptr, n);
   EXPECT_STREQ("logger-abc", n->id);
   ASSERT_EQ(1u, n->provides_count);
   EXPECT_STREQ("logger", n->provides[0].type);
   EXPECT_STREQ("1.0.0", n->provides[0].version);
   EXPECT_EQ(0u, n->requires_count);
-  EXPECT_EQ(nullptr, depgraph_find(g_, "logger"));
+  EXPECT_EQ(nullptr, cpi_depgraph_find(g_, "logger"));
 }
 
 TEST_F(DepGraph, SimpleStartupOrder) {
@@ -202,7 +202,7 @@ TEST_F(DepGraph, GetImpact_RemovingLastProvider) {
   ASSERT_EQ(0, Add("logger-a", {{"logger", "1.0.0"}}));
   ASSERT_EQ(0, Add("logger-b", {{"logger", "1.0.0"}}));
   ASSERT_EQ(0, Add("cache-c", {}, {{"logger", kRequired}}));
-  ASSERT_EQ(0, depgraph_remove(g_, "logger-a"));
+  ASSERT_EQ(0, cpi_depgraph_remove(g_, "logger-a"));
   Impact i = ImpactOf("logger-b");
   EXPECT_EQ((Strings{"cache-c"}), i.affected);
   EXPECT_TRUE(i.optional.empty());
@@ -236,13 +236,13 @@ TEST_F(DepGraph, TransitiveDependencies) {
 
 TEST_F(DepGraph, Remove) {
   ASSERT_EQ(0, Add("logger-abc", {{"logger", "1.0.0"}}));
-  EXPECT_TRUE(depgraph_has_service(g_, "logger"));
-  EXPECT_EQ(0, depgraph_remove(g_, "logger-abc"));
-  EXPECT_FALSE(depgraph_has_service(g_, "logger"));
-  EXPECT_EQ(nullptr, depgraph_find(g_, "logger-abc"));
-  EXPECT_EQ(0u, depgraph_count(g_));
+  EXPECT_TRUE(cpi_depgraph_has_service(g_, "logger"));
+  EXPECT_EQ(0, cpi_depgraph_remove(g_, "logger-abc"));
+  EXPECT_FALSE(cpi_depgraph_has_service(g_, "logger"));
+  EXPECT_EQ(nullptr, cpi_depgraph_find(g_, "logger-abc"));
+  EXPECT_EQ(0u, cpi_depgraph_count(g_));
   // Upstream ignores an unknown id; the caller learns it here.
-  EXPECT_EQ(CP_ENOTFOUND, depgraph_remove(g_, "logger-abc"));
+  EXPECT_EQ(CP_ENOTFOUND, cpi_depgraph_remove(g_, "logger-abc"));
 }
 
 TEST_F(DepGraph, GetProviders) {
@@ -253,10 +253,10 @@ TEST_F(DepGraph, GetProviders) {
 }
 
 TEST_F(DepGraph, HasService) {
-  EXPECT_FALSE(depgraph_has_service(g_, "logger"));
+  EXPECT_FALSE(cpi_depgraph_has_service(g_, "logger"));
   ASSERT_EQ(0, Add("logger-abc", {{"logger", "1.0.0"}}));
-  EXPECT_TRUE(depgraph_has_service(g_, "logger"));
-  EXPECT_FALSE(depgraph_has_service(g_, "nonexistent"));
+  EXPECT_TRUE(cpi_depgraph_has_service(g_, "logger"));
+  EXPECT_FALSE(cpi_depgraph_has_service(g_, "nonexistent"));
 }
 
 TEST_F(DepGraph, ComplexTopology) {
@@ -343,8 +343,8 @@ TEST_F(DepGraph, DuplicateIdRefused) {
   // Upstream would index the plugin twice; refused, graph unchanged.
   EXPECT_EQ(CP_EEXIST, Add("logger-a", {{"metrics", "1.0.0"}}));
   EXPECT_EQ("plugin \"logger-a\" is already in the graph", last_msg_);
-  EXPECT_EQ(1u, depgraph_count(g_));
-  EXPECT_FALSE(depgraph_has_service(g_, "metrics"));
+  EXPECT_EQ(1u, cpi_depgraph_count(g_));
+  EXPECT_FALSE(cpi_depgraph_has_service(g_, "metrics"));
   EXPECT_EQ((Strings{"logger-a"}), Providers("logger"));
 }
 
@@ -356,12 +356,12 @@ TEST_F(DepGraph, DeclarationIsCopied) {
   depgraph_service svc = {type.c_str(), version.c_str()};
   depgraph_dependency req = {dep.c_str(), nullptr, false, true};
   depgraph_node node = {id.c_str(), &svc, 1, &req, 1};
-  ASSERT_EQ(0, depgraph_add(g_, &node, nullptr, 0));
+  ASSERT_EQ(0, cpi_depgraph_add(g_, &node, nullptr, 0));
   std::fill(id.begin(), id.end(), 'z');
   std::fill(type.begin(), type.end(), 'z');
   std::fill(version.begin(), version.end(), '9');
   std::fill(dep.begin(), dep.end(), 'z');
-  const depgraph_node *n = depgraph_find(g_, "logger-a");
+  const depgraph_node *n = cpi_depgraph_find(g_, "logger-a");
   ASSERT_NE(nullptr, n);
   EXPECT_STREQ("logger", n->provides[0].type);
   EXPECT_STREQ("1.2.3", n->provides[0].version);
@@ -382,13 +382,13 @@ TEST_F(DepGraph, RemovingANodeUpdatesOrderAndImpact) {
   EXPECT_TRUE(before.affected.empty());
   EXPECT_EQ((Strings{"cache"}), before.optional);
 
-  ASSERT_EQ(0, depgraph_remove(g_, "logger-b"));
+  ASSERT_EQ(0, cpi_depgraph_remove(g_, "logger-b"));
   EXPECT_EQ((Strings{"logger-a", "cache", "app"}), Order());
   Impact after = ImpactOf("logger-a");
   EXPECT_EQ((Strings{"app", "cache"}), after.affected);
   EXPECT_TRUE(after.optional.empty());
 
-  ASSERT_EQ(0, depgraph_remove(g_, "cache"));
+  ASSERT_EQ(0, cpi_depgraph_remove(g_, "cache"));
   EXPECT_TRUE(Order().empty());
   EXPECT_EQ(CP_ENOTFOUND, last_rc_);
   EXPECT_EQ("plugin \"app\" requires service \"cache\" but no provider exists",
@@ -416,8 +416,8 @@ TEST_F(DepGraph, OrderDoesNotDependOnInsertionOrder) {
   std::vector<size_t> perm = {0, 1, 2, 3, 4, 5};
   int permutations = 0;
   do {
-    depgraph_destroy(g_);
-    ASSERT_EQ(0, depgraph_create(&g_));
+    cpi_depgraph_destroy(g_);
+    ASSERT_EQ(0, cpi_depgraph_create(&g_));
     for (size_t i : perm) {
       ASSERT_EQ(0, Add(decls[i].id, decls[i].provides, decls[i].requires));
     }
@@ -463,15 +463,17 @@ TEST_F(DepGraph, CheckRequiresBeforeAdding) {
   depgraph_service svc = {"logger", "1.0.0"};
   depgraph_node cache = {"cache", &svc, 1, &req, 1};
   char msg[128];
-  EXPECT_EQ(CP_ENOTFOUND, depgraph_check_requires(g_, &cache, msg, sizeof msg));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cpi_depgraph_check_requires(g_, &cache, msg, sizeof msg));
   EXPECT_STREQ(
       "plugin \"cache\" requires service \"logger\" but no provider exists",
       msg);
   // Its own service does not count, even once it is in the graph.
-  ASSERT_EQ(0, depgraph_add(g_, &cache, nullptr, 0));
-  EXPECT_EQ(CP_ENOTFOUND, depgraph_check_requires(g_, &cache, msg, sizeof msg));
+  ASSERT_EQ(0, cpi_depgraph_add(g_, &cache, nullptr, 0));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cpi_depgraph_check_requires(g_, &cache, msg, sizeof msg));
   ASSERT_EQ(0, Add("logger", {{"logger", "1.0.0"}}));
-  EXPECT_EQ(0, depgraph_check_requires(g_, &cache, msg, sizeof msg));
+  EXPECT_EQ(0, cpi_depgraph_check_requires(g_, &cache, msg, sizeof msg));
   EXPECT_STREQ("", msg);
 }
 
@@ -555,17 +557,18 @@ TEST_F(DepGraph, FiveHundredPluginCycleNamedAndTruncated) {
   std::vector<char> big(8192);
   depgraph_list list;
   EXPECT_EQ(CP_ESTATE,
-            depgraph_startup_order(g_, &list, big.data(), big.size()));
+            cpi_depgraph_startup_order(g_, &list, big.data(), big.size()));
   EXPECT_EQ(0u, list.count);
   EXPECT_EQ(expected, std::string(big.data()));
 
   // A short buffer keeps the start and says it was cut.
   char small[40];
-  EXPECT_EQ(CP_ESTATE, depgraph_startup_order(g_, &list, small, sizeof small));
+  EXPECT_EQ(CP_ESTATE,
+            cpi_depgraph_startup_order(g_, &list, small, sizeof small));
   EXPECT_EQ(sizeof small - 1, strlen(small));
   EXPECT_EQ(expected.substr(0, sizeof small - 4) + "...", std::string(small));
   // No buffer at all is fine too.
-  EXPECT_EQ(CP_ESTATE, depgraph_startup_order(g_, &list, nullptr, 0));
+  EXPECT_EQ(CP_ESTATE, cpi_depgraph_startup_order(g_, &list, nullptr, 0));
 }
 
 TEST_F(DepGraph, NodeLimit) {
@@ -574,8 +577,8 @@ TEST_F(DepGraph, NodeLimit) {
     ASSERT_EQ(0, Add(id.c_str(), {}));
   }
   EXPECT_EQ(CP_ELIMIT, Add("one-more", {}));
-  EXPECT_EQ(static_cast<size_t>(DEPGRAPH_MAX_NODES), depgraph_count(g_));
-  ASSERT_EQ(0, depgraph_remove(g_, "p7"));
+  EXPECT_EQ(static_cast<size_t>(DEPGRAPH_MAX_NODES), cpi_depgraph_count(g_));
+  ASSERT_EQ(0, cpi_depgraph_remove(g_, "p7"));
   EXPECT_EQ(0, Add("one-more", {}));
 }
 
@@ -635,7 +638,7 @@ TEST_F(DepGraph, MalformedDeclarationsRefused) {
     EXPECT_EQ(CP_EINVAL, Add(c.id, c.provides, c.requires)) << c.message;
     EXPECT_EQ(c.message, last_msg_);
   }
-  EXPECT_EQ(0u, depgraph_count(g_));
+  EXPECT_EQ(0u, cpi_depgraph_count(g_));
 }
 
 TEST_F(DepGraph, CountsOverTheLimitRefused) {
@@ -660,10 +663,10 @@ TEST_F(DepGraph, CountsOverTheLimitRefused) {
 
   // A count with no array behind it.
   depgraph_node hollow = {"q", nullptr, 1, nullptr, 0};
-  EXPECT_EQ(CP_EINVAL, depgraph_add(g_, &hollow, nullptr, 0));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_add(g_, &hollow, nullptr, 0));
   hollow = {"q", nullptr, 0, nullptr, 1};
-  EXPECT_EQ(CP_EINVAL, depgraph_add(g_, &hollow, nullptr, 0));
-  EXPECT_EQ(1u, depgraph_count(g_));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_add(g_, &hollow, nullptr, 0));
+  EXPECT_EQ(1u, cpi_depgraph_count(g_));
 }
 
 TEST_F(DepGraph, NullArgumentsRefused) {
@@ -671,46 +674,49 @@ TEST_F(DepGraph, NullArgumentsRefused) {
   depgraph_list list;
   depgraph_impact impact;
   char msg[8];
-  EXPECT_EQ(CP_EINVAL, depgraph_create(nullptr));
-  EXPECT_EQ(CP_EINVAL, depgraph_add(nullptr, &node, msg, sizeof msg));
-  EXPECT_EQ(CP_EINVAL, depgraph_add(g_, nullptr, msg, sizeof msg));
-  EXPECT_EQ(CP_EINVAL, depgraph_remove(g_, nullptr));
-  EXPECT_EQ(CP_EINVAL, depgraph_remove(nullptr, "p"));
-  EXPECT_EQ(CP_EINVAL, depgraph_providers(g_, nullptr, &list));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_create(nullptr));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_add(nullptr, &node, msg, sizeof msg));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_add(g_, nullptr, msg, sizeof msg));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_remove(g_, nullptr));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_remove(nullptr, "p"));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_providers(g_, nullptr, &list));
   EXPECT_EQ(0u, list.count);
-  EXPECT_EQ(CP_EINVAL, depgraph_providers(g_, "x", nullptr));
-  EXPECT_EQ(CP_EINVAL, depgraph_startup_order(nullptr, &list, msg, sizeof msg));
-  EXPECT_EQ(CP_EINVAL, depgraph_startup_order(g_, nullptr, msg, sizeof msg));
-  EXPECT_EQ(CP_EINVAL, depgraph_impact_of(g_, nullptr, &impact));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_providers(g_, "x", nullptr));
+  EXPECT_EQ(CP_EINVAL,
+            cpi_depgraph_startup_order(nullptr, &list, msg, sizeof msg));
+  EXPECT_EQ(CP_EINVAL,
+            cpi_depgraph_startup_order(g_, nullptr, msg, sizeof msg));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_impact_of(g_, nullptr, &impact));
   EXPECT_EQ(nullptr, impact.target);
-  EXPECT_EQ(CP_EINVAL, depgraph_impact_of(g_, "p", nullptr));
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_impact_of(g_, "p", nullptr));
   const std::string long_id(DEPGRAPH_ID_MAX + 1, 'a');
-  EXPECT_EQ(CP_EINVAL, depgraph_impact_of(g_, long_id.c_str(), &impact));
-  EXPECT_EQ(CP_EINVAL, depgraph_check_requires(g_, nullptr, msg, sizeof msg));
-  EXPECT_EQ(nullptr, depgraph_find(g_, nullptr));
-  EXPECT_EQ(nullptr, depgraph_find(nullptr, "p"));
-  EXPECT_FALSE(depgraph_has_service(g_, nullptr));
-  EXPECT_EQ(0u, depgraph_count(nullptr));
-  depgraph_destroy(nullptr);
-  depgraph_list_free(nullptr);
-  depgraph_impact_free(nullptr);
+  EXPECT_EQ(CP_EINVAL, cpi_depgraph_impact_of(g_, long_id.c_str(), &impact));
+  EXPECT_EQ(CP_EINVAL,
+            cpi_depgraph_check_requires(g_, nullptr, msg, sizeof msg));
+  EXPECT_EQ(nullptr, cpi_depgraph_find(g_, nullptr));
+  EXPECT_EQ(nullptr, cpi_depgraph_find(nullptr, "p"));
+  EXPECT_FALSE(cpi_depgraph_has_service(g_, nullptr));
+  EXPECT_EQ(0u, cpi_depgraph_count(nullptr));
+  cpi_depgraph_destroy(nullptr);
+  cpi_depgraph_list_free(nullptr);
+  cpi_depgraph_impact_free(nullptr);
 }
 
 TEST_F(DepGraph, ResultsFreedTwiceAreHarmless) {
   ASSERT_EQ(0, Add("logger", {{"logger", "1.0.0"}}));
   ASSERT_EQ(0, Add("cache", {}, {{"logger", kRequired}}));
   depgraph_list list;
-  ASSERT_EQ(0, depgraph_startup_order(g_, &list, nullptr, 0));
+  ASSERT_EQ(0, cpi_depgraph_startup_order(g_, &list, nullptr, 0));
   EXPECT_EQ(2u, list.count);
-  depgraph_list_free(&list);
+  cpi_depgraph_list_free(&list);
   EXPECT_EQ(nullptr, list.items);
   EXPECT_EQ(0u, list.count);
-  depgraph_list_free(&list);
+  cpi_depgraph_list_free(&list);
   depgraph_impact impact;
-  ASSERT_EQ(0, depgraph_impact_of(g_, "logger", &impact));
-  depgraph_impact_free(&impact);
+  ASSERT_EQ(0, cpi_depgraph_impact_of(g_, "logger", &impact));
+  cpi_depgraph_impact_free(&impact);
   EXPECT_EQ(nullptr, impact.target);
-  depgraph_impact_free(&impact);
+  cpi_depgraph_impact_free(&impact);
 }
 
 TEST_F(DepGraph, EmptyGraphHasAnEmptyOrder) {

@@ -1,4 +1,4 @@
-// cp_server_invoke_detached, the fuzzers' way into the host's handlers,
+// cpi_server_invoke_detached, the fuzzers' way into the host's handlers,
 // answers as the server does for the same metadata and bytes.
 #include <gtest/gtest.h>
 
@@ -38,7 +38,7 @@ class DetachedCallTest : public ::testing::Test {
                         size_t *response = nullptr) {
     cp_metadata md[] = {{"x-plugin-runtime-id", id_.c_str()},
                         {"authorization", bearer_.c_str()}};
-    return cp_server_invoke_detached(
+    return cpi_server_invoke_detached(
         cp_host_server(host_), path, kPeer, md, token ? 2 : 0,
         reinterpret_cast<const uint8_t *>(body.data()), body.size(), response);
   }
@@ -71,8 +71,8 @@ TEST_F(DetachedCallTest, InterceptorsCapsAndDecodingApply) {
   EXPECT_EQ(CP_STATUS_UNIMPLEMENTED,
             Invoke("/grpc.health.v1.Health/Watch", "", false));
   EXPECT_EQ(CP_STATUS_UNIMPLEMENTED,
-            cp_server_invoke_detached(nullptr, kCheck, kPeer, nullptr, 0,
-                                      nullptr, 0, nullptr));
+            cpi_server_invoke_detached(nullptr, kCheck, kPeer, nullptr, 0,
+                                       nullptr, 0, nullptr));
 }
 
 const char kWatch[] = "/connectplugin.v1.ServiceRegistry/WatchService";
@@ -90,7 +90,7 @@ size_t Written(cp_detached_stream *s, bool *ended = nullptr,
                cp_status_code *code = nullptr) {
   bool e = false;
   cp_status_code c = CP_STATUS_OK;
-  size_t n = cp_detached_stream_written(s, &e, &c);
+  size_t n = cpi_detached_stream_written(s, &e, &c);
   if (ended != nullptr) {
     *ended = e;
   }
@@ -111,12 +111,12 @@ TEST_F(DetachedCallTest, StreamStaysOpenAndReceivesEventsUntilClosed) {
                       {"authorization", bearer_.c_str()}};
   std::string watch = std::string("\x0a\x07storage", 9);
   cp_detached_stream *s = nullptr;
-  ASSERT_EQ(CP_STATUS_OK, cp_server_open_detached_stream(
+  ASSERT_EQ(CP_STATUS_OK, cpi_server_open_detached_stream(
                               cp_host_server(host_), kWatch, kPeer, md, 2,
                               reinterpret_cast<const uint8_t *>(watch.data()),
                               watch.size(), &s));
   ASSERT_NE(nullptr, s);
-  StreamPtr guard(s, cp_detached_stream_close);
+  StreamPtr guard(s, cpi_detached_stream_close);
   // The current state (no provider) first.
   ASSERT_TRUE(cp_test::WaitFor("the current state was written",
                                [&] { return Written(s) == 1; }));
@@ -133,7 +133,7 @@ TEST_F(DetachedCallTest, StreamStaysOpenAndReceivesEventsUntilClosed) {
   Written(s, &ended);
   EXPECT_FALSE(ended);
   // The client going away ends the watch on the host.
-  cp_detached_stream_close(guard.release());
+  cpi_detached_stream_close(guard.release());
   EXPECT_TRUE(cp_test::WaitFor("the watcher is gone",
                                [&] { return Watchers(host_) == 0; }));
 }
@@ -143,8 +143,8 @@ TEST_F(DetachedCallTest, StreamRefusalsAndHandlerStatuses) {
   const uint8_t *body = reinterpret_cast<const uint8_t *>(watch.data());
   cp_detached_stream *s = nullptr;
   // No token: refused before the handler, no stream.
-  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED,
-            cp_server_open_detached_stream(cp_host_server(host_), kWatch, kPeer,
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, cpi_server_open_detached_stream(
+                                           cp_host_server(host_), kWatch, kPeer,
                                            nullptr, 0, body, watch.size(), &s));
   EXPECT_EQ(nullptr, s);
   // Bytes that do not decode: refused, no stream.
@@ -152,24 +152,24 @@ TEST_F(DetachedCallTest, StreamRefusalsAndHandlerStatuses) {
                       {"authorization", bearer_.c_str()}};
   const uint8_t bad[] = {0x0a, 0x05, 'a'};
   EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT,
-            cp_server_open_detached_stream(cp_host_server(host_), kWatch, kPeer,
-                                           md, 2, bad, sizeof bad, &s));
+            cpi_server_open_detached_stream(cp_host_server(host_), kWatch,
+                                            kPeer, md, 2, bad, sizeof bad, &s));
   EXPECT_EQ(nullptr, s);
-  EXPECT_EQ(CP_STATUS_UNIMPLEMENTED,
-            cp_server_open_detached_stream(cp_host_server(host_), kCheck, kPeer,
-                                           md, 2, body, watch.size(), &s));
+  EXPECT_EQ(CP_STATUS_UNIMPLEMENTED, cpi_server_open_detached_stream(
+                                         cp_host_server(host_), kCheck, kPeer,
+                                         md, 2, body, watch.size(), &s));
   // An empty service type: the handler ends the stream with its status.
   ASSERT_EQ(CP_STATUS_INVALID_ARGUMENT,
-            cp_server_open_detached_stream(cp_host_server(host_), kWatch, kPeer,
-                                           md, 2, nullptr, 0, &s));
+            cpi_server_open_detached_stream(cp_host_server(host_), kWatch,
+                                            kPeer, md, 2, nullptr, 0, &s));
   ASSERT_NE(nullptr, s);
   bool ended = false;
   cp_status_code code = CP_STATUS_OK;
   EXPECT_EQ(0u, Written(s, &ended, &code));
   EXPECT_TRUE(ended);
   EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, code);
-  cp_detached_stream_close(s);
-  cp_detached_stream_close(nullptr);
+  cpi_detached_stream_close(s);
+  cpi_detached_stream_close(nullptr);
 }
 
 }  // namespace

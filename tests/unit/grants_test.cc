@@ -22,18 +22,18 @@ constexpr int64_t kT0 = 1000 * kSecond;  // any monotonic time
 class GrantsTest : public ::testing::Test {
  protected:
   void Make(size_t total, size_t per_runtime, int64_t ttl_ms = 3600000) {
-    grant_table_destroy(t_);
+    cpi_grant_table_destroy(t_);
     t_ = nullptr;
     grant_limits lim = {ttl_ms, total, per_runtime};
-    ASSERT_EQ(0, grant_table_create(&t_, &lim));
+    ASSERT_EQ(0, cpi_grant_table_create(&t_, &lim));
   }
   void SetUp() override { Make(64, 8); }
-  void TearDown() override { grant_table_destroy(t_); }
+  void TearDown() override { cpi_grant_table_destroy(t_); }
 
   grant_info Issue(const char *runtime, const char *type = "logger",
                    int64_t now = kT0) {
     grant_info g;
-    EXPECT_EQ(0, grant_issue(t_, now, runtime, type, "1.2.0", &g));
+    EXPECT_EQ(0, cpi_grant_issue(t_, now, runtime, type, "1.2.0", &g));
     return g;
   }
 
@@ -41,8 +41,8 @@ class GrantsTest : public ::testing::Test {
   int Verify(const grant_info &g, const std::string &token, const char *runtime,
              const char *type, int64_t now = kT0) {
     grant_refusal why = GRANT_REFUSED_UNKNOWN;
-    return grant_verify(t_, now, g.id, token.data(), token.size(), runtime,
-                        type, nullptr, &why)
+    return cpi_grant_verify(t_, now, g.id, token.data(), token.size(), runtime,
+                            type, nullptr, &why)
                ? 0
                : static_cast<int>(why);
   }
@@ -75,16 +75,16 @@ TEST_F(GrantsTest, IssuedGrantsHaveUpstreamsFormatsAndAreUnique) {
   EXPECT_STREQ("logger", a.type);
   EXPECT_STREQ("1.2.0", a.version);
   EXPECT_EQ(kT0 + 3600 * kSecond, a.expires_ns);
-  EXPECT_EQ(2u, grant_table_stats(t_).live);
-  EXPECT_EQ(2u, grant_table_stats(t_).issued);
+  EXPECT_EQ(2u, cpi_grant_table_stats(t_).live);
+  EXPECT_EQ(2u, cpi_grant_table_stats(t_).issued);
 }
 
 TEST_F(GrantsTest, VerifyChecksTokenRuntimeTypeAndExpiry) {
   grant_info g = Issue("kv-1");
   std::string token = g.token;
   grant_info seen;
-  ASSERT_TRUE(grant_verify(t_, kT0, g.id, token.data(), token.size(), "kv-1",
-                           "logger", &seen, nullptr));
+  ASSERT_TRUE(cpi_grant_verify(t_, kT0, g.id, token.data(), token.size(),
+                               "kv-1", "logger", &seen, nullptr));
   EXPECT_STREQ(g.id, seen.id);
   EXPECT_STREQ("", seen.token);  // never handed out again
   EXPECT_STREQ("1.2.0", seen.version);
@@ -102,10 +102,10 @@ TEST_F(GrantsTest, VerifyChecksTokenRuntimeTypeAndExpiry) {
   EXPECT_EQ(GRANT_REFUSED_UNKNOWN, Verify(other, token, "kv-1", "logger"));
   snprintf(other.id, sizeof other.id, "%s", "short");
   EXPECT_EQ(GRANT_REFUSED_UNKNOWN, Verify(other, token, "kv-1", "logger"));
-  EXPECT_FALSE(grant_verify(t_, kT0, nullptr, token.data(), token.size(),
-                            "kv-1", "logger", nullptr, nullptr));
-  EXPECT_FALSE(grant_verify(t_, kT0, g.id, nullptr, 0, "kv-1", "logger",
-                            nullptr, nullptr));
+  EXPECT_FALSE(cpi_grant_verify(t_, kT0, nullptr, token.data(), token.size(),
+                                "kv-1", "logger", nullptr, nullptr));
+  EXPECT_FALSE(cpi_grant_verify(t_, kT0, g.id, nullptr, 0, "kv-1", "logger",
+                                nullptr, nullptr));
   // None of the refusals touched the grant.
   EXPECT_EQ(0, Verify(g, token, "kv-1", "logger"));
 
@@ -114,7 +114,7 @@ TEST_F(GrantsTest, VerifyChecksTokenRuntimeTypeAndExpiry) {
   EXPECT_EQ(0, Verify(g, token, "kv-1", "logger", end - 1));
   EXPECT_EQ(GRANT_REFUSED_EXPIRED, Verify(g, token, "kv-1", "logger", end));
   EXPECT_EQ(GRANT_REFUSED_UNKNOWN, Verify(g, token, "kv-1", "logger", end));
-  grant_stats s = grant_table_stats(t_);
+  grant_stats s = cpi_grant_table_stats(t_);
   EXPECT_EQ(0u, s.live);
   EXPECT_EQ(1u, s.expired);
 }
@@ -124,16 +124,16 @@ TEST_F(GrantsTest, CapsPerRuntimeAndInTotalSweepExpiredGrantsFirst) {
   Issue("a-1");
   Issue("a-1");
   grant_info g;
-  EXPECT_EQ(CP_ELIMIT, grant_issue(t_, kT0, "a-1", "logger", "1", &g));
+  EXPECT_EQ(CP_ELIMIT, cpi_grant_issue(t_, kT0, "a-1", "logger", "1", &g));
   Issue("b-1");
-  EXPECT_EQ(CP_EAGAIN, grant_issue(t_, kT0, "c-1", "logger", "1", &g));
-  EXPECT_EQ(2u, grant_table_stats(t_).refused_limit);
-  EXPECT_EQ(3u, grant_table_stats(t_).live);
+  EXPECT_EQ(CP_EAGAIN, cpi_grant_issue(t_, kT0, "c-1", "logger", "1", &g));
+  EXPECT_EQ(2u, cpi_grant_table_stats(t_).refused_limit);
+  EXPECT_EQ(3u, cpi_grant_table_stats(t_).live);
   // Once they expired, the next issue sweeps them and fits.
   int64_t later = kT0 + kSecond;
-  EXPECT_EQ(0, grant_issue(t_, later, "c-1", "logger", "1", &g));
-  EXPECT_EQ(0, grant_issue(t_, later, "a-1", "logger", "1", &g));
-  grant_stats s = grant_table_stats(t_);
+  EXPECT_EQ(0, cpi_grant_issue(t_, later, "c-1", "logger", "1", &g));
+  EXPECT_EQ(0, cpi_grant_issue(t_, later, "a-1", "logger", "1", &g));
+  grant_stats s = cpi_grant_table_stats(t_);
   EXPECT_EQ(2u, s.live);
   EXPECT_EQ(3u, s.expired);
 }
@@ -142,13 +142,13 @@ TEST_F(GrantsTest, RevokingARuntimeRemovesOnlyItsGrants) {
   grant_info a1 = Issue("a-1");
   grant_info a2 = Issue("a-1", "secrets");
   grant_info b = Issue("b-1");
-  EXPECT_EQ(2u, grant_revoke_runtime(t_, "a-1"));
-  EXPECT_EQ(0u, grant_revoke_runtime(t_, "a-1"));
-  EXPECT_EQ(0u, grant_revoke_runtime(t_, "nobody"));
+  EXPECT_EQ(2u, cpi_grant_revoke_runtime(t_, "a-1"));
+  EXPECT_EQ(0u, cpi_grant_revoke_runtime(t_, "a-1"));
+  EXPECT_EQ(0u, cpi_grant_revoke_runtime(t_, "nobody"));
   EXPECT_EQ(GRANT_REFUSED_UNKNOWN, Verify(a1, a1.token, "a-1", "logger"));
   EXPECT_EQ(GRANT_REFUSED_UNKNOWN, Verify(a2, a2.token, "a-1", "secrets"));
   EXPECT_EQ(0, Verify(b, b.token, "b-1", "logger"));
-  grant_stats s = grant_table_stats(t_);
+  grant_stats s = cpi_grant_table_stats(t_);
   EXPECT_EQ(1u, s.live);
   EXPECT_EQ(2u, s.revoked);
   // The runtime may be granted again (a new identity would be a new ID).
@@ -158,11 +158,11 @@ TEST_F(GrantsTest, RevokingARuntimeRemovesOnlyItsGrants) {
 TEST_F(GrantsTest, SweepRemovesExactlyTheExpired) {
   Issue("a-1", "logger", kT0);
   Issue("a-1", "logger", kT0 + 10 * kSecond);
-  EXPECT_EQ(0u, grant_sweep(t_, kT0 + 3600 * kSecond - 1));
-  EXPECT_EQ(1u, grant_sweep(t_, kT0 + 3600 * kSecond));
-  EXPECT_EQ(1u, grant_table_stats(t_).live);
-  EXPECT_EQ(1u, grant_sweep(t_, kT0 + 3610 * kSecond));
-  EXPECT_EQ(0u, grant_table_stats(t_).live);
+  EXPECT_EQ(0u, cpi_grant_sweep(t_, kT0 + 3600 * kSecond - 1));
+  EXPECT_EQ(1u, cpi_grant_sweep(t_, kT0 + 3600 * kSecond));
+  EXPECT_EQ(1u, cpi_grant_table_stats(t_).live);
+  EXPECT_EQ(1u, cpi_grant_sweep(t_, kT0 + 3610 * kSecond));
+  EXPECT_EQ(0u, cpi_grant_table_stats(t_).live);
 }
 
 TEST_F(GrantsTest, BadArgumentsAreRefused) {
@@ -170,18 +170,18 @@ TEST_F(GrantsTest, BadArgumentsAreRefused) {
   grant_limits bad[] = {
       {0, 10, 1}, {1000, 0, 1}, {1000, 10, 0}, {1000, 10, 11}};
   for (const grant_limits &l : bad) {
-    EXPECT_EQ(CP_EINVAL, grant_table_create(&t, &l));
+    EXPECT_EQ(CP_EINVAL, cpi_grant_table_create(&t, &l));
     EXPECT_EQ(nullptr, t);
   }
   grant_info g;
-  EXPECT_EQ(CP_EINVAL, grant_issue(t_, kT0, "", "logger", "1", &g));
-  EXPECT_EQ(CP_EINVAL, grant_issue(t_, kT0, "a-1", "", "1", &g));
-  EXPECT_EQ(CP_EINVAL, grant_issue(t_, kT0, "a-1", nullptr, "1", &g));
-  EXPECT_EQ(CP_EINVAL, grant_issue(t_, kT0, "a-1",
-                                   std::string(129, 't').c_str(), "1", &g));
-  EXPECT_EQ(CP_EINVAL,
-            grant_issue(t_, kT0, std::string(200, 'r').c_str(), "t", "1", &g));
-  EXPECT_EQ(0u, grant_table_stats(t_).live);
+  EXPECT_EQ(CP_EINVAL, cpi_grant_issue(t_, kT0, "", "logger", "1", &g));
+  EXPECT_EQ(CP_EINVAL, cpi_grant_issue(t_, kT0, "a-1", "", "1", &g));
+  EXPECT_EQ(CP_EINVAL, cpi_grant_issue(t_, kT0, "a-1", nullptr, "1", &g));
+  EXPECT_EQ(CP_EINVAL, cpi_grant_issue(t_, kT0, "a-1",
+                                       std::string(129, 't').c_str(), "1", &g));
+  EXPECT_EQ(CP_EINVAL, cpi_grant_issue(t_, kT0, std::string(200, 'r').c_str(),
+                                       "t", "1", &g));
+  EXPECT_EQ(0u, cpi_grant_table_stats(t_).live);
 }
 
 // Issues, verifies, revokes and sweeps from several threads: every grant
@@ -196,16 +196,16 @@ TEST_F(GrantsTest, ConcurrentUseKeepsTheCountsConsistent) {
       for (int i = 0; i < 500; i++) {
         grant_info g;
         int64_t now = kT0 + i * kSecond;
-        if (grant_issue(t_, now, runtime.c_str(), "logger", "1", &g) == 0 &&
-            grant_verify(t_, now, g.id, g.token, strlen(g.token),
-                         runtime.c_str(), "logger", nullptr, nullptr)) {
+        if (cpi_grant_issue(t_, now, runtime.c_str(), "logger", "1", &g) == 0 &&
+            cpi_grant_verify(t_, now, g.id, g.token, strlen(g.token),
+                             runtime.c_str(), "logger", nullptr, nullptr)) {
           verified++;
         }
         if (i % 50 == 49) {
-          grant_revoke_runtime(t_, runtime.c_str());
+          cpi_grant_revoke_runtime(t_, runtime.c_str());
         }
         if (i % 70 == 0) {
-          grant_sweep(t_, now);
+          cpi_grant_sweep(t_, now);
         }
       }
     });
@@ -213,7 +213,7 @@ TEST_F(GrantsTest, ConcurrentUseKeepsTheCountsConsistent) {
   for (auto &t : threads) {
     t.join();
   }
-  grant_stats s = grant_table_stats(t_);
+  grant_stats s = cpi_grant_table_stats(t_);
   EXPECT_EQ(2000, verified.load());
   EXPECT_EQ(2000u, s.issued);
   EXPECT_EQ(s.issued, s.live + s.revoked + s.expired);

@@ -262,12 +262,12 @@ TEST_F(HealthTest, WatchersOfOneServiceShareOneEncodedStatus) {
   for (cp_client_stream *s : watchers) {
     ASSERT_EQ(kUnknown, Next(true, s));
   }
-  uint64_t encodes = cp_encode_count();
+  uint64_t encodes = cpi_encode_count();
   ASSERT_EQ(0, cp_health_set(h_, "shared", CP_SERVING_STATUS_SERVING));
   for (cp_client_stream *s : watchers) {
     EXPECT_EQ(kServing, Next(true, s));
   }
-  EXPECT_EQ(1u, cp_encode_count() - encodes);
+  EXPECT_EQ(1u, cpi_encode_count() - encodes);
 }
 
 TEST_F(HealthTest, AnonymousWatchersArePerAddress) {

@@ -31,12 +31,12 @@ proc_endpoint Endpoint(proc_network network, const char *address) {
 // Formats ep and parses the line back as the launcher does.
 void ExpectRoundTrip(const proc_endpoint &ep, const char *want_line) {
   char line[LAUNCH_ANNOUNCE_LINE_MAX];
-  ASSERT_EQ(0, launch_announce_format(&ep, line, sizeof line));
+  ASSERT_EQ(0, cpi_launch_announce_format(&ep, line, sizeof line));
   EXPECT_STREQ(want_line, line);
   proc_endpoint back;
   char err[128] = "";
-  ASSERT_EQ(
-      0, proc_handshake_line_parse(line, strlen(line), &back, err, sizeof err))
+  ASSERT_EQ(0, cpi_proc_handshake_line_parse(line, strlen(line), &back, err,
+                                             sizeof err))
       << err;
   EXPECT_EQ(ep.network, back.network);
   EXPECT_STREQ(ep.address, back.address);
@@ -67,30 +67,31 @@ TEST(LaunchAnnounce, RefusesWhatTheLauncherWouldRefuse) {
   };
   for (const proc_endpoint &ep : bad) {
     strcpy(line, "untouched");
-    EXPECT_EQ(CP_EINVAL, launch_announce_format(&ep, line, sizeof line))
+    EXPECT_EQ(CP_EINVAL, cpi_launch_announce_format(&ep, line, sizeof line))
         << ep.address;
     EXPECT_STREQ("", line) << "no half line for " << ep.address;
   }
   std::string long_path = "/" + std::string(107, 'a');  // 108 > sun_path
   proc_endpoint too_long = Endpoint(PROC_NETWORK_UNIX, long_path.c_str());
-  EXPECT_EQ(CP_EINVAL, launch_announce_format(&too_long, line, sizeof line));
-  EXPECT_EQ(CP_EINVAL, launch_announce_format(nullptr, line, sizeof line));
+  EXPECT_EQ(CP_EINVAL,
+            cpi_launch_announce_format(&too_long, line, sizeof line));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_announce_format(nullptr, line, sizeof line));
   proc_endpoint ok = Endpoint(PROC_NETWORK_UNIX, "/x.sock");
-  EXPECT_EQ(CP_EINVAL, launch_announce_format(&ok, nullptr, 10));
-  EXPECT_EQ(CP_ELIMIT, launch_announce_format(&ok, line, 8));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_announce_format(&ok, nullptr, 10));
+  EXPECT_EQ(CP_ELIMIT, cpi_launch_announce_format(&ok, line, 8));
 }
 
 TEST(LaunchAnnounce, WritesOneFlushedLine) {
   FILE *f = tmpfile();
   ASSERT_NE(nullptr, f);
   proc_endpoint ep = Endpoint(PROC_NETWORK_TCP, "127.0.0.1:5");
-  ASSERT_EQ(0, launch_announce(&ep, f));
+  ASSERT_EQ(0, cpi_launch_announce(&ep, f));
   rewind(f);
   char buf[128] = "";
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   EXPECT_EQ("cplugin|1|tcp|127.0.0.1:5\n", std::string(buf, n));
-  EXPECT_EQ(CP_EINVAL, launch_announce(&ep, nullptr));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_announce(&ep, nullptr));
 }
 
 TEST(LaunchListen, ChecksTheValue) {
@@ -98,7 +99,8 @@ TEST(LaunchListen, ChecksTheValue) {
                         "[::1]:7", "localhost:0"};
   for (const char *v : good) {
     char err[160] = "";
-    EXPECT_EQ(0, launch_listen_check(v, err, sizeof err)) << v << ": " << err;
+    EXPECT_EQ(0, cpi_launch_listen_check(v, err, sizeof err))
+        << v << ": " << err;
   }
   const char *bad[] = {"",           "unix:",           "unix:rel.sock",
                        "unix:/a b",  "0.0.0.0:0",       "10.1.2.3:80",
@@ -106,83 +108,83 @@ TEST(LaunchListen, ChecksTheValue) {
                        "127.0.0.1",  "unix-abstract:x"};
   for (const char *v : bad) {
     char err[160] = "";
-    EXPECT_EQ(CP_EINVAL, launch_listen_check(v, err, sizeof err)) << v;
+    EXPECT_EQ(CP_EINVAL, cpi_launch_listen_check(v, err, sizeof err)) << v;
     EXPECT_NE(nullptr, strstr(err, CP_LAUNCH_LISTEN_ENV)) << v << ": " << err;
   }
-  EXPECT_EQ(CP_EINVAL, launch_listen_check(nullptr, nullptr, 0));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_listen_check(nullptr, nullptr, 0));
 }
 
 // The launched state reads the environment: each test sets it and resets
 // the state, and leaves CPLUGIN_LISTEN unset behind it.
 class LaunchedState : public ::testing::Test {
  protected:
-  void SetUp() override { launch_testing_reset(); }
+  void SetUp() override { cpi_launch_testing_reset(); }
   void TearDown() override {
     unsetenv(CP_LAUNCH_LISTEN_ENV);
-    launch_testing_reset();
+    cpi_launch_testing_reset();
   }
 };
 
 TEST_F(LaunchedState, NotLaunchedClaimsNothing) {
   unsetenv(CP_LAUNCH_LISTEN_ENV);
   char addr[300];
-  EXPECT_EQ(0, launch_listen_claim(addr, sizeof addr));
-  EXPECT_FALSE(launch_endpoint(nullptr));
-  EXPECT_EQ(0, launch_announce_once());  // nothing to announce
+  EXPECT_EQ(0, cpi_launch_listen_claim(addr, sizeof addr));
+  EXPECT_FALSE(cpi_launch_endpoint(nullptr));
+  EXPECT_EQ(0, cpi_launch_announce_once());  // nothing to announce
 }
 
 TEST_F(LaunchedState, FirstListenerClaimsTcpAndRecordsTheBoundPort) {
   setenv(CP_LAUNCH_LISTEN_ENV, "127.0.0.1:0", 1);
   char addr[300];
-  ASSERT_EQ(1, launch_listen_claim(addr, sizeof addr));
+  ASSERT_EQ(1, cpi_launch_listen_claim(addr, sizeof addr));
   EXPECT_STREQ("127.0.0.1:0", addr);
-  EXPECT_EQ(0, launch_listen_claim(addr, sizeof addr)) << "claimed twice";
-  EXPECT_FALSE(launch_endpoint(nullptr)) << "not bound yet";
-  EXPECT_EQ(CP_EINVAL, launch_listen_bound("127.0.0.1:0", 0));
-  ASSERT_EQ(0, launch_listen_bound("127.0.0.1:0", 40123));
+  EXPECT_EQ(0, cpi_launch_listen_claim(addr, sizeof addr)) << "claimed twice";
+  EXPECT_FALSE(cpi_launch_endpoint(nullptr)) << "not bound yet";
+  EXPECT_EQ(CP_EINVAL, cpi_launch_listen_bound("127.0.0.1:0", 0));
+  ASSERT_EQ(0, cpi_launch_listen_bound("127.0.0.1:0", 40123));
   proc_endpoint ep;
-  ASSERT_TRUE(launch_endpoint(&ep));
+  ASSERT_TRUE(cpi_launch_endpoint(&ep));
   EXPECT_EQ(PROC_NETWORK_TCP, ep.network);
   EXPECT_STREQ("127.0.0.1:40123", ep.address);
   char url[300];
-  ASSERT_TRUE(launch_endpoint_url(url, sizeof url));
+  ASSERT_TRUE(cpi_launch_endpoint_url(url, sizeof url));
   EXPECT_STREQ("127.0.0.1:40123", url);
 }
 
 TEST_F(LaunchedState, UnixEndpointKeepsThePathAndUrlHasTheScheme) {
   setenv(CP_LAUNCH_LISTEN_ENV, "unix:/tmp/d/p.sock", 1);
   char addr[300];
-  ASSERT_EQ(1, launch_listen_claim(addr, sizeof addr));
-  ASSERT_EQ(0, launch_listen_bound(addr, 0));
+  ASSERT_EQ(1, cpi_launch_listen_claim(addr, sizeof addr));
+  ASSERT_EQ(0, cpi_launch_listen_bound(addr, 0));
   proc_endpoint ep;
-  ASSERT_TRUE(launch_endpoint(&ep));
+  ASSERT_TRUE(cpi_launch_endpoint(&ep));
   EXPECT_EQ(PROC_NETWORK_UNIX, ep.network);
   EXPECT_STREQ("/tmp/d/p.sock", ep.address);
   char url[300];
-  ASSERT_TRUE(launch_endpoint_url(url, sizeof url));
+  ASSERT_TRUE(cpi_launch_endpoint_url(url, sizeof url));
   EXPECT_STREQ("unix:/tmp/d/p.sock", url);
-  EXPECT_FALSE(launch_endpoint_url(url, 5)) << "too small a buffer";
+  EXPECT_FALSE(cpi_launch_endpoint_url(url, 5)) << "too small a buffer";
 }
 
 TEST_F(LaunchedState, FailedBindGivesTheClaimBack) {
   setenv(CP_LAUNCH_LISTEN_ENV, "127.0.0.1:0", 1);
   char addr[300];
-  ASSERT_EQ(1, launch_listen_claim(addr, sizeof addr));
-  launch_listen_unclaim();
-  EXPECT_EQ(1, launch_listen_claim(addr, sizeof addr));
+  ASSERT_EQ(1, cpi_launch_listen_claim(addr, sizeof addr));
+  cpi_launch_listen_unclaim();
+  EXPECT_EQ(1, cpi_launch_listen_claim(addr, sizeof addr));
 }
 
 TEST_F(LaunchedState, InvalidValueFailsTheListener) {
   setenv(CP_LAUNCH_LISTEN_ENV, "0.0.0.0:0", 1);
   char addr[300];
-  EXPECT_EQ(CP_EINVAL, launch_listen_claim(addr, sizeof addr));
+  EXPECT_EQ(CP_EINVAL, cpi_launch_listen_claim(addr, sizeof addr));
 }
 
 // The manifest reserves the names the runtime reads (one definition).
 TEST(LaunchEnv, ManifestReservesTheRuntimeNames) {
-  EXPECT_TRUE(manifest_env_reserved(CP_LAUNCH_LISTEN_ENV));
-  EXPECT_TRUE(manifest_env_reserved(CP_LAUNCH_HOST_URL_ENV));
-  EXPECT_TRUE(manifest_env_reserved(CP_HOST_URL_ENV));
+  EXPECT_TRUE(cpi_manifest_env_reserved(CP_LAUNCH_LISTEN_ENV));
+  EXPECT_TRUE(cpi_manifest_env_reserved(CP_LAUNCH_HOST_URL_ENV));
+  EXPECT_TRUE(cpi_manifest_env_reserved(CP_HOST_URL_ENV));
 }
 
 }  // namespace

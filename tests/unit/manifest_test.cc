@@ -33,12 +33,13 @@ std::string Doc(const std::string &plugins) {
 void ExpectRefused(const std::string &json, const std::string &want) {
   manifest *m = reinterpret_cast<manifest *>(1);
   char err[512] = "";
-  int rc = manifest_parse_string(json.c_str(), "/base", &m, err, sizeof err);
+  int rc =
+      cpi_manifest_parse_string(json.c_str(), "/base", &m, err, sizeof err);
   EXPECT_EQ(CP_EINVAL, rc) << json;
   EXPECT_EQ(nullptr, m);
   EXPECT_NE(std::string::npos, std::string(err).find(want))
       << "error: " << err << "\nwanted: " << want;
-  manifest_free(m);
+  cpi_manifest_free(m);
 }
 
 // A plugin entry with one extra member: {"name": "p", "path": "/p", extra}.
@@ -108,7 +109,7 @@ const char kFull[] = R"({
 TEST(ManifestTest, EveryFieldOfAFullManifest) {
   manifest *m = nullptr;
   char err[256] = "";
-  ASSERT_EQ(0, manifest_parse_string(kFull, "/base", &m, err, sizeof err))
+  ASSERT_EQ(0, cpi_manifest_parse_string(kFull, "/base", &m, err, sizeof err))
       << err;
   EXPECT_EQ(1, m->version);
   ASSERT_EQ(2u, m->plugins_count);
@@ -160,15 +161,15 @@ TEST(ManifestTest, EveryFieldOfAFullManifest) {
   // The rest of an explicit restart object keeps its defaults.
   EXPECT_EQ(5u, l.restart.max_restarts);
 
-  EXPECT_EQ(&m->plugins[1], manifest_find(m, "logger"));
-  EXPECT_EQ(nullptr, manifest_find(m, "log"));
-  manifest_free(m);
+  EXPECT_EQ(&m->plugins[1], cpi_manifest_find(m, "logger"));
+  EXPECT_EQ(nullptr, cpi_manifest_find(m, "log"));
+  cpi_manifest_free(m);
 }
 
 TEST(ManifestTest, DefaultsApplied) {
   manifest *m = nullptr;
   char err[256] = "";
-  ASSERT_EQ(0, manifest_parse_string(
+  ASSERT_EQ(0, cpi_manifest_parse_string(
                    Doc(R"({"name": "p", "path": "/bin/p"})").c_str(), nullptr,
                    &m, err, sizeof err))
       << err;
@@ -185,14 +186,14 @@ TEST(ManifestTest, DefaultsApplied) {
   EXPECT_EQ(10000, p.restart.backoff_max_ms);
   EXPECT_EQ(0u, p.provides_count);
   EXPECT_EQ(0u, p.requires_count);
-  manifest_free(m);
+  cpi_manifest_free(m);
 
   // No plugins at all is a valid manifest (they can be added at run time).
-  ASSERT_EQ(
-      0, manifest_parse_string(Doc("").c_str(), nullptr, &m, err, sizeof err))
+  ASSERT_EQ(0, cpi_manifest_parse_string(Doc("").c_str(), nullptr, &m, err,
+                                         sizeof err))
       << err;
   EXPECT_EQ(0u, m->plugins_count);
-  manifest_free(m);
+  cpi_manifest_free(m);
 }
 
 TEST(ManifestTest, RelativePathsResolveAgainstTheManifestDirectory) {
@@ -204,24 +205,25 @@ TEST(ManifestTest, RelativePathsResolveAgainstTheManifestDirectory) {
                        {"name": "d", "path": "/usr/bin/d"})"));
   manifest *m = nullptr;
   char err[256] = "";
-  ASSERT_EQ(0, manifest_load_file(file.c_str(), &m, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_manifest_load_file(file.c_str(), &m, err, sizeof err))
+      << err;
   ASSERT_EQ(4u, m->plugins_count);
   EXPECT_EQ(dir.dir() + "/bin/a", m->plugins[0].path);
   EXPECT_EQ(dir.dir() + "/b", m->plugins[1].path);
   EXPECT_EQ(dir.dir() + "/../c", m->plugins[2].path);
   EXPECT_STREQ("/usr/bin/d", m->plugins[3].path);
-  manifest_free(m);
+  cpi_manifest_free(m);
 
   // From a string: against the given directory, or refused without one.
-  ASSERT_EQ(0,
-            manifest_parse_string(Doc(R"({"name": "a", "path": "a"})").c_str(),
-                                  "/srv/m/", &m, err, sizeof err))
+  ASSERT_EQ(
+      0, cpi_manifest_parse_string(Doc(R"({"name": "a", "path": "a"})").c_str(),
+                                   "/srv/m/", &m, err, sizeof err))
       << err;
   EXPECT_STREQ("/srv/m/a", m->plugins[0].path);
-  manifest_free(m);
-  EXPECT_EQ(CP_EINVAL,
-            manifest_parse_string(Doc(R"({"name": "a", "path": "a"})").c_str(),
-                                  nullptr, &m, err, sizeof err));
+  cpi_manifest_free(m);
+  EXPECT_EQ(CP_EINVAL, cpi_manifest_parse_string(
+                           Doc(R"({"name": "a", "path": "a"})").c_str(),
+                           nullptr, &m, err, sizeof err));
   EXPECT_STREQ(
       "<string>: plugins[0].path: relative path \"a\" needs the manifest's "
       "directory (none was given)",
@@ -239,7 +241,8 @@ TEST(ManifestTest, SyntaxErrorsNameTheFileLineAndColumn) {
 })");
   manifest *m = nullptr;
   char err[256] = "";
-  EXPECT_EQ(CP_EINVAL, manifest_load_file(file.c_str(), &m, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL,
+            cpi_manifest_load_file(file.c_str(), &m, err, sizeof err));
   EXPECT_EQ(nullptr, m);
   // Line 5: jansson's column is the last character of the token it stopped
   // at ("path", columns 18-23, where ',' or '}' belongs).
@@ -249,7 +252,8 @@ TEST(ManifestTest, SyntaxErrorsNameTheFileLineAndColumn) {
   // A NUL byte in the file.
   std::string nul =
       dir.Write("nul.json", std::string("{\"version\": 1,\0}", 16));
-  EXPECT_EQ(CP_EINVAL, manifest_load_file(nul.c_str(), &m, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL,
+            cpi_manifest_load_file(nul.c_str(), &m, err, sizeof err));
   EXPECT_EQ(nul + ":1:15: syntax error:",
             std::string(err).substr(0, nul.size() + 20));
 
@@ -269,8 +273,8 @@ TEST(ManifestTest, SyntaxErrorsNameTheFileLineAndColumn) {
 TEST(ManifestTest, MissingFileIsNamed) {
   manifest *m = reinterpret_cast<manifest *>(1);
   char err[256] = "";
-  EXPECT_EQ(CP_ESYS, manifest_load_file("/nonexistent/cplugin/m.json", &m, err,
-                                        sizeof err));
+  EXPECT_EQ(CP_ESYS, cpi_manifest_load_file("/nonexistent/cplugin/m.json", &m,
+                                            err, sizeof err));
   EXPECT_EQ(nullptr, m);
   EXPECT_STREQ(
       "/nonexistent/cplugin/m.json: cannot open: No such file or directory",
@@ -283,16 +287,17 @@ TEST(ManifestTest, OversizedFileIsRefused) {
   std::string file = dir.Write("big.json", big);
   manifest *m = nullptr;
   char err[256] = "";
-  EXPECT_EQ(CP_EINVAL, manifest_load_file(file.c_str(), &m, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL,
+            cpi_manifest_load_file(file.c_str(), &m, err, sizeof err));
   EXPECT_EQ(file + ": larger than 1048576 bytes", std::string(err));
   EXPECT_EQ(CP_EINVAL,
-            manifest_parse_string(big.c_str(), "/", &m, err, sizeof err));
+            cpi_manifest_parse_string(big.c_str(), "/", &m, err, sizeof err));
   EXPECT_STREQ("<string>: larger than 1048576 bytes", err);
   // Exactly at the limit is fine.
   big.resize(MANIFEST_FILE_MAX);
-  ASSERT_EQ(0, manifest_parse_string(big.c_str(), "/", &m, err, sizeof err))
+  ASSERT_EQ(0, cpi_manifest_parse_string(big.c_str(), "/", &m, err, sizeof err))
       << err;
-  manifest_free(m);
+  cpi_manifest_free(m);
 }
 
 TEST(ManifestTest, TopLevelErrors) {
@@ -329,11 +334,11 @@ TEST(ManifestTest, NameErrors) {
   manifest *m = nullptr;
   char err[256] = "";
   EXPECT_EQ(0,
-            manifest_parse_string(
+            cpi_manifest_parse_string(
                 Doc(R"({"name": ")" + at_max + R"(", "path": "/p"})").c_str(),
                 nullptr, &m, err, sizeof err))
       << err;
-  manifest_free(m);
+  cpi_manifest_free(m);
   ExpectRefused(Doc(R"({"name": "a", "path": "/a"}, {"name": "b", "path": "/b"},
                        {"name": "a", "in_process": "x"})"),
                 "<string>: plugins[2].name: \"a\" is already the name of "
@@ -480,7 +485,7 @@ TEST(ManifestTest, ReservedEnvNamesAreRefused) {
   for (const char *name :
        {"HOST_URL", "CPLUGIN_HOST_URL", "CPLUGIN_LAUNCH_SECRET",
         "CPLUGIN_LISTEN", "CPLUGIN_LAUNCH_ANYTHING"}) {
-    EXPECT_TRUE(manifest_env_reserved(name)) << name;
+    EXPECT_TRUE(cpi_manifest_env_reserved(name)) << name;
     std::string q = std::string("\"") + name + "\"";
     ExpectRefused(With("\"env\": {\"allow\": [" + q + "]}"),
                   "plugins[0].env.allow[0]: " + q +
@@ -492,7 +497,7 @@ TEST(ManifestTest, ReservedEnvNamesAreRefused) {
   // The runtime's other variables are the user's to pass.
   for (const char *name : {"CPLUGIN_LOG_LEVEL", "CPLUGIN_LOG_FORMAT",
                            "CONNECTPLUGIN_DISABLE_TLS_WARNING", "HOST"}) {
-    EXPECT_FALSE(manifest_env_reserved(name)) << name;
+    EXPECT_FALSE(cpi_manifest_env_reserved(name)) << name;
   }
 }
 
@@ -546,12 +551,12 @@ TEST(ManifestTest, ErrorBufferIsNeverOverrun) {
   manifest *m = nullptr;
   char err[9];
   memset(err, 'z', sizeof err);
-  EXPECT_EQ(CP_EINVAL, manifest_parse_string(With(R"("restrat": 1)").c_str(),
-                                             "/", &m, err, 8));
+  EXPECT_EQ(CP_EINVAL, cpi_manifest_parse_string(
+                           With(R"("restrat": 1)").c_str(), "/", &m, err, 8));
   EXPECT_STREQ("<string", err);
   EXPECT_EQ('z', err[8]);
-  EXPECT_EQ(CP_EINVAL, manifest_parse_string("{", "/", &m, nullptr, 0));
-  EXPECT_EQ(CP_ESYS, manifest_load_file("/nonexistent", &m, nullptr, 0));
+  EXPECT_EQ(CP_EINVAL, cpi_manifest_parse_string("{", "/", &m, nullptr, 0));
+  EXPECT_EQ(CP_ESYS, cpi_manifest_load_file("/nonexistent", &m, nullptr, 0));
   EXPECT_EQ(nullptr, m);
 }
 
@@ -560,7 +565,7 @@ TEST(ManifestTest, UrlShortenerManifestParses) {
       test_program_path("CPLUGIN_URLSHORTENER_MANIFEST", URLSHORTENER_MANIFEST);
   manifest *m = nullptr;
   char err[512] = "";
-  ASSERT_EQ(0, manifest_load_file(path, &m, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_manifest_load_file(path, &m, err, sizeof err)) << err;
   ASSERT_EQ(3u, m->plugins_count);
   const char *names[] = {"logger", "storage", "api"};
   for (size_t i = 0; i < 3; i++) {
@@ -580,7 +585,7 @@ TEST(ManifestTest, UrlShortenerManifestParses) {
   ASSERT_EQ(1u, m->plugins[2].requires_count);
   EXPECT_STREQ("storage", m->plugins[2].requires[0].type);
   EXPECT_TRUE(m->plugins[2].requires[0].required_for_startup);
-  manifest_free(m);
+  cpi_manifest_free(m);
 }
 
 }  // namespace

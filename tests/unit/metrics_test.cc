@@ -31,7 +31,7 @@ std::string Render(cp_metric_registry *r) {
 
 std::string Format(bool negative, uint64_t magnitude, cp_metric_unit unit) {
   char buf[CP_METRIC_VALUE_CHARS];
-  size_t n = cp_metric_format(buf, negative, magnitude, unit);
+  size_t n = cpi_metric_format(buf, negative, magnitude, unit);
   EXPECT_EQ(strlen(buf), n);
   return std::string(buf, n);
 }
@@ -132,7 +132,7 @@ TEST_F(MetricsTest, BucketSearchMatchesLinearScan) {
       while (want < n && bounds[want] < v) {
         want++;
       }
-      ASSERT_EQ(want, cp_histogram_bucket(bounds.data(), n, v))
+      ASSERT_EQ(want, cpi_histogram_bucket(bounds.data(), n, v))
           << "n=" << n << " v=" << v;
     }
   }
@@ -412,20 +412,20 @@ TEST(MetricsFormat, IntegersAndSeconds) {
 }
 
 TEST(MetricsNames, Validation) {
-  EXPECT_TRUE(cp_metric_name_valid("a:b_c9"));
-  EXPECT_TRUE(cp_metric_name_valid("_x"));
-  EXPECT_FALSE(cp_metric_name_valid(nullptr));
-  EXPECT_FALSE(cp_metric_name_valid("9a"));
-  EXPECT_FALSE(cp_metric_name_valid("a b"));
+  EXPECT_TRUE(cpi_metric_name_valid("a:b_c9"));
+  EXPECT_TRUE(cpi_metric_name_valid("_x"));
+  EXPECT_FALSE(cpi_metric_name_valid(nullptr));
+  EXPECT_FALSE(cpi_metric_name_valid("9a"));
+  EXPECT_FALSE(cpi_metric_name_valid("a b"));
   EXPECT_FALSE(
-      cp_metric_name_valid(std::string(CP_METRIC_NAME_MAX + 1, 'a').c_str()));
-  EXPECT_TRUE(cp_metric_label_name_valid("_a"));
-  EXPECT_FALSE(cp_metric_label_name_valid("__a"));
-  EXPECT_FALSE(cp_metric_label_name_valid("a:b"));
-  EXPECT_TRUE(cp_metric_utf8_valid("\xf4\x8f\xbf\xbf", 4));   // U+10FFFF
-  EXPECT_FALSE(cp_metric_utf8_valid("\xf4\x90\x80\x80", 4));  // past it
-  EXPECT_FALSE(cp_metric_utf8_valid("\xe2\x82", 2));          // truncated
-  EXPECT_FALSE(cp_metric_utf8_valid("\xe0\x80\x80", 3));      // overlong
+      cpi_metric_name_valid(std::string(CP_METRIC_NAME_MAX + 1, 'a').c_str()));
+  EXPECT_TRUE(cpi_metric_label_name_valid("_a"));
+  EXPECT_FALSE(cpi_metric_label_name_valid("__a"));
+  EXPECT_FALSE(cpi_metric_label_name_valid("a:b"));
+  EXPECT_TRUE(cpi_metric_utf8_valid("\xf4\x8f\xbf\xbf", 4));   // U+10FFFF
+  EXPECT_FALSE(cpi_metric_utf8_valid("\xf4\x90\x80\x80", 4));  // past it
+  EXPECT_FALSE(cpi_metric_utf8_valid("\xe2\x82", 2));          // truncated
+  EXPECT_FALSE(cpi_metric_utf8_valid("\xe0\x80\x80", 3));      // overlong
 }
 
 // Threads beyond the stripe count share the atomic stripe; either way the
@@ -484,19 +484,19 @@ TEST(MetricsConcurrency, SharedStripeSumsExactly) {
 }
 
 TEST(MetricsConcurrency, SlotsReturnWhenThreadsExit) {
-  unsigned before = cp_metric_slots_in_use();
+  unsigned before = cpi_metric_slots_in_use();
   for (int round = 0; round < 3 * static_cast<int>(CP_METRIC_MAX_SLOTS) / 8;
        round++) {
     std::vector<std::thread> pool;
     for (int t = 0; t < 8; t++) {
       pool.emplace_back(
-          [] { EXPECT_LT(cp_metric_slot_acquire(), CP_METRIC_MAX_SLOTS); });
+          [] { EXPECT_LT(cpi_metric_slot_acquire(), CP_METRIC_MAX_SLOTS); });
     }
     for (std::thread &t : pool) {
       t.join();
     }
   }
-  EXPECT_EQ(before, cp_metric_slots_in_use());
+  EXPECT_EQ(before, cpi_metric_slots_in_use());
 }
 
 TEST(MetricsConcurrency, LookupsRaceWithInsertionsAndScrapes) {

@@ -29,7 +29,7 @@ constexpr uid_t kNobody = 65534;  // nobody / nogroup on Debian
 
 std::string Key(const std::string &peer) {
   char key[CP_PEER_KEY_MAX];
-  cp_peer_key(peer.c_str(), key);
+  cpi_peer_key(peer.c_str(), key);
   return key;
 }
 
@@ -38,15 +38,16 @@ TEST(PeerCred, DescriptorPeerOfAUnixSocketIsItsUser) {
   ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
   std::string peer = "fd:" + std::to_string(sv[0]);
   uid_t uid = 12345;
-  ASSERT_TRUE(cp_peer_unix_uid(peer.c_str(), &uid));
+  ASSERT_TRUE(cpi_peer_unix_uid(peer.c_str(), &uid));
   EXPECT_EQ(geteuid(), uid);
   EXPECT_EQ("uid:" + std::to_string(geteuid()), Key(peer));
   char small[5];
-  EXPECT_EQ(CP_EINVAL, cp_peer_key_bits(peer.c_str(), 64, small, sizeof small));
+  EXPECT_EQ(CP_EINVAL,
+            cpi_peer_key_bits(peer.c_str(), 64, small, sizeof small));
   close(sv[0]);
   close(sv[1]);
   // The descriptor is gone: no user, and the shared "unknown" key.
-  EXPECT_FALSE(cp_peer_unix_uid(peer.c_str(), &uid));
+  EXPECT_FALSE(cpi_peer_unix_uid(peer.c_str(), &uid));
   EXPECT_EQ("?", Key(peer));
 }
 
@@ -55,15 +56,15 @@ TEST(PeerCred, OtherPeersKeepTheirAddressKeys) {
   ASSERT_GE(tcp, 0);
   uid_t uid = 0;
   std::string tcp_peer = "fd:" + std::to_string(tcp);
-  EXPECT_FALSE(cp_peer_unix_uid(tcp_peer.c_str(), &uid));
+  EXPECT_FALSE(cpi_peer_unix_uid(tcp_peer.c_str(), &uid));
   EXPECT_EQ("?", Key(tcp_peer));
   close(tcp);
   for (const char *peer :
        {"", "fd:", "fd:x", "fd:-1", "fd:1x", "fd: 1", "fd:99999999999999999999",
         "FD:0", "unix:/tmp/s", "ipv4:127.0.0.1:5"}) {
-    EXPECT_FALSE(cp_peer_unix_uid(peer, &uid)) << peer;
+    EXPECT_FALSE(cpi_peer_unix_uid(peer, &uid)) << peer;
   }
-  EXPECT_FALSE(cp_peer_unix_uid(nullptr, &uid));
+  EXPECT_FALSE(cpi_peer_unix_uid(nullptr, &uid));
   EXPECT_EQ("10.0.0.7", Key("ipv4:10.0.0.7:5000"));
   EXPECT_EQ("2001:db8::", Key("ipv6:[2001:db8::1]:5"));
   // What gRPC's own Unix listeners (TLS) report is kept as it is.

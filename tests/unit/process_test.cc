@@ -164,7 +164,7 @@ class ProcessTest : public ::testing::Test {
 
   void TearDown() override {
     for (proc *p : procs_) {
-      proc_destroy(p);
+      cpi_proc_destroy(p);
     }
     cp_log_set_sink(nullptr, nullptr);
     cp_log_set_format(CP_LOG_FORMAT_TEXT);
@@ -181,7 +181,7 @@ class ProcessTest : public ::testing::Test {
     }
     argv_.push_back(nullptr);
     proc_options o;
-    proc_options_init(&o);
+    cpi_proc_options_init(&o);
     o.name = name;
     o.path = ChildPath();
     o.argv = argv_.data();
@@ -194,7 +194,7 @@ class ProcessTest : public ::testing::Test {
   proc *Spawn(const proc_options &o) {
     proc *p = nullptr;
     char err[256] = "";
-    int rc = proc_spawn(&o, &p, err, sizeof err);
+    int rc = cpi_proc_spawn(&o, &p, err, sizeof err);
     EXPECT_EQ(0, rc) << cp_err_name(rc) << ": " << err;
     if (p != nullptr) {
       procs_.push_back(p);
@@ -209,7 +209,7 @@ class ProcessTest : public ::testing::Test {
         break;
       }
     }
-    proc_destroy(p);
+    cpi_proc_destroy(p);
   }
 
   ::testing::AssertionResult WaitExit() {
@@ -224,10 +224,10 @@ class ProcessTest : public ::testing::Test {
     if (p == nullptr) {
       return "";
     }
-    pid_t pid = proc_pid(p);
+    pid_t pid = cpi_proc_pid(p);
     char err[256] = "";
-    EXPECT_EQ(want, proc_wait_ready(p, nullptr, err, sizeof err)) << err;
-    // The child was reaped before proc_wait_ready returned.
+    EXPECT_EQ(want, cpi_proc_wait_ready(p, nullptr, err, sizeof err)) << err;
+    // The child was reaped before cpi_proc_wait_ready returned.
     EXPECT_TRUE(cp_test::WaitFor("the child's pid to be gone",
                                  [&] { return Gone(pid); }));
     EXPECT_TRUE(WaitExit());
@@ -249,7 +249,7 @@ TEST_F(ProcessTest, BecomesReadyAndLogsItsOutputUnderItsName) {
   ASSERT_NE(nullptr, p);
   proc_endpoint ep;
   char err[256] = "";
-  ASSERT_EQ(0, proc_wait_ready(p, &ep, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, &ep, err, sizeof err)) << err;
   EXPECT_EQ(PROC_NETWORK_UNIX, ep.network);
   EXPECT_STREQ("/tmp/greeter.sock", ep.address);
   // stdout is read in order: its line before the handshake is logged.
@@ -270,7 +270,7 @@ TEST_F(ProcessTest, GarbageBeforeTheHandshakeIsLoggedAsValidText) {
   proc *p = Spawn(Options("junk", {"garbage"}));
   ASSERT_NE(nullptr, p);
   char err[256] = "";
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, err, sizeof err)) << err;
   std::vector<std::string> records;
   for (const std::string &l : LogLines()) {
     if (l.find("\"plugin\":\"junk\"") != std::string::npos) {
@@ -279,7 +279,7 @@ TEST_F(ProcessTest, GarbageBeforeTheHandshakeIsLoggedAsValidText) {
   }
   ASSERT_EQ(3u, records.size());
   for (const std::string &r : records) {
-    EXPECT_TRUE(cp_utf8_valid(r.data(), r.size())) << r;
+    EXPECT_TRUE(cpi_utf8_valid(r.data(), r.size())) << r;
     for (unsigned char c : r) {
       EXPECT_GE(c, 0x20) << r;
     }
@@ -302,7 +302,7 @@ TEST_F(ProcessTest, FloodIsLoggedInBoundedPiecesAndKeepsBeingRead) {
   char err[256] = "";
   // The handshake comes after 3 MiB without a newline: it only arrives if
   // the pipe is read all along.
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, err, sizeof err)) << err;
   std::vector<Output> pieces = OutputOf("flood", "stdout");
   ASSERT_FALSE(pieces.empty());
   long total = 0;
@@ -376,13 +376,13 @@ TEST_F(ProcessTest, ChildLeadsItsOwnProcessGroup) {
   proc *p = Spawn(Options("grouped", {"pgid"}));
   ASSERT_NE(nullptr, p);
   char err[256] = "";
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, err, sizeof err)) << err;
   std::vector<std::string> ids = OutputWithPrefix("grouped", "PGID ");
   ASSERT_EQ(1u, ids.size()) << Dump("grouped");
   int pgid = 0;
   int pid = 0;
   ASSERT_EQ(2, sscanf(ids[0].c_str(), "%d PID %d", &pgid, &pid));
-  EXPECT_EQ(proc_pid(p), pid);
+  EXPECT_EQ(cpi_proc_pid(p), pid);
   EXPECT_EQ(pid, pgid);
   EXPECT_NE(getpgrp(), pgid);
 }
@@ -420,7 +420,7 @@ TEST_F(ProcessTest, MissingExecutableIsNotFound) {
   o.argv = nullptr;
   proc *p = nullptr;
   char err[256] = "";
-  EXPECT_EQ(CP_ENOTFOUND, proc_spawn(&o, &p, err, sizeof err));
+  EXPECT_EQ(CP_ENOTFOUND, cpi_proc_spawn(&o, &p, err, sizeof err));
   EXPECT_EQ(nullptr, p);
   EXPECT_STREQ(
       "plugin missing: /nonexistent/cplugin/plugin: No such file or directory",
@@ -440,7 +440,7 @@ TEST_F(ProcessTest, NonExecutableFileIsDenied) {
   o.argv = nullptr;
   proc *p = nullptr;
   char err[256] = "";
-  EXPECT_EQ(CP_EDENIED, proc_spawn(&o, &p, err, sizeof err));
+  EXPECT_EQ(CP_EDENIED, cpi_proc_spawn(&o, &p, err, sizeof err));
   EXPECT_EQ(nullptr, p);
   EXPECT_EQ("plugin noexec: " + std::string(path) + ": Permission denied",
             std::string(err));
@@ -471,7 +471,7 @@ TEST_F(ProcessTest, BadOptionsAreRefusedWithAReason) {
   };
   for (const Case &c : cases) {
     proc_options o;
-    proc_options_init(&o);
+    cpi_proc_options_init(&o);
     o.name = c.name;
     o.path = c.path;
     o.ready_timeout_ms = c.timeout_ms;
@@ -481,22 +481,22 @@ TEST_F(ProcessTest, BadOptionsAreRefusedWithAReason) {
     o.env_allow = allow;
     proc *p = nullptr;
     char err[256] = "";
-    EXPECT_EQ(CP_EINVAL, proc_spawn(&o, &p, err, sizeof err)) << c.want;
+    EXPECT_EQ(CP_EINVAL, cpi_proc_spawn(&o, &p, err, sizeof err)) << c.want;
     EXPECT_EQ(nullptr, p);
     EXPECT_EQ(0u, std::string(err).find(c.want)) << err;
   }
   proc_options o;
-  proc_options_init(&o);
+  cpi_proc_options_init(&o);
   o.name = "dup";
   o.path = "/bin/true";
   const char *twice[] = {"A=1", "B=2", "A=3", nullptr};
   o.env_set = twice;
   proc *p = nullptr;
   char err[256] = "";
-  EXPECT_EQ(CP_EINVAL, proc_spawn(&o, &p, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL, cpi_proc_spawn(&o, &p, err, sizeof err));
   EXPECT_STREQ("plugin dup: env_set names a variable twice: \"A=3\"", err);
-  EXPECT_EQ(CP_EINVAL, proc_spawn(nullptr, &p, err, sizeof err));
-  EXPECT_EQ(CP_EINVAL, proc_spawn(&o, nullptr, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL, cpi_proc_spawn(nullptr, &p, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL, cpi_proc_spawn(&o, nullptr, err, sizeof err));
 }
 
 TEST_F(ProcessTest, NoHandshakeInTimeKillsAndReapsTheChild) {
@@ -538,7 +538,7 @@ TEST_F(ProcessTest, MalformedHandshakeLinesFailTheStart) {
     // Consumed as a handshake attempt, never logged as output.
     EXPECT_TRUE(OutputOf("liar", "stdout").empty()) << Dump("liar");
     for (proc *p : procs_) {
-      proc_destroy(p);
+      cpi_proc_destroy(p);
     }
     procs_.clear();
   }
@@ -550,18 +550,18 @@ TEST_F(ProcessTest, HandshakeThenExitStillCountsAsReady) {
   ASSERT_TRUE(WaitExit());
   proc_endpoint ep;
   char err[256] = "";
-  EXPECT_EQ(0, proc_wait_ready(p, &ep, err, sizeof err)) << err;
+  EXPECT_EQ(0, cpi_proc_wait_ready(p, &ep, err, sizeof err)) << err;
   EXPECT_STREQ("/tmp/proc-child.sock", ep.address);
-  EXPECT_EQ(CP_ECLOSED, proc_kill(p, SIGTERM));
+  EXPECT_EQ(CP_ECLOSED, cpi_proc_kill(p, SIGTERM));
 }
 
 TEST_F(ProcessTest, StopBeforeReadyCancelsTheWait) {
   proc *p = Spawn(Options("early", {"never"}));
   ASSERT_NE(nullptr, p);
-  EXPECT_EQ(0, proc_stop(p, test_wait_ms()));
-  EXPECT_EQ(1, Calls(&exit_));  // on_exit returned before proc_stop did
+  EXPECT_EQ(0, cpi_proc_stop(p, test_wait_ms()));
+  EXPECT_EQ(1, Calls(&exit_));  // on_exit returned before cpi_proc_stop did
   char err[256] = "";
-  EXPECT_EQ(CP_ECANCELLED, proc_wait_ready(p, nullptr, err, sizeof err));
+  EXPECT_EQ(CP_ECANCELLED, cpi_proc_wait_ready(p, nullptr, err, sizeof err));
   EXPECT_STREQ("plugin early: stopped before it was ready", err);
   std::lock_guard<std::mutex> lock(exit_.mu);
   EXPECT_EQ(SIGTERM, exit_.signal);
@@ -572,8 +572,8 @@ TEST_F(ProcessTest, StopBeforeReadyCancelsTheWait) {
 TEST_F(ProcessTest, StopSendsSigtermFirst) {
   proc *p = Spawn(Options("polite", {"ready"}));
   ASSERT_NE(nullptr, p);
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, nullptr, 0));
-  EXPECT_EQ(0, proc_stop(p, test_wait_ms()));
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, nullptr, 0));
+  EXPECT_EQ(0, cpi_proc_stop(p, test_wait_ms()));
   std::lock_guard<std::mutex> lock(exit_.mu);
   EXPECT_EQ(1, exit_.calls);
   EXPECT_EQ(-1, exit_.code);
@@ -583,9 +583,9 @@ TEST_F(ProcessTest, StopSendsSigtermFirst) {
 TEST_F(ProcessTest, StopEscalatesToSigkillWhenSigtermIsIgnored) {
   proc *p = Spawn(Options("stubborn", {"ignore-term"}));
   ASSERT_NE(nullptr, p);
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, nullptr, 0));
-  pid_t pid = proc_pid(p);
-  EXPECT_EQ(0, proc_stop(p, 100));
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, nullptr, 0));
+  pid_t pid = cpi_proc_pid(p);
+  EXPECT_EQ(0, cpi_proc_stop(p, 100));
   EXPECT_TRUE(Gone(pid));
   {
     std::lock_guard<std::mutex> lock(exit_.mu);
@@ -599,45 +599,45 @@ TEST_F(ProcessTest, StopEscalatesToSigkillWhenSigtermIsIgnored) {
                    l.find("plugin=stubborn") != std::string::npos);
   }
   EXPECT_TRUE(warned);
-  EXPECT_EQ(0, proc_stop(p, 0));  // already stopped: nothing to do
+  EXPECT_EQ(0, cpi_proc_stop(p, 0));  // already stopped: nothing to do
 }
 
 TEST_F(ProcessTest, OnExitReportsSignalsOnceAndDestroyReaps) {
   proc *p = Spawn(Options("victim", {"ready"}));
   ASSERT_NE(nullptr, p);
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, nullptr, 0));
-  EXPECT_EQ(CP_EINVAL, proc_kill(p, -1));
-  EXPECT_EQ(0, proc_kill(p, SIGKILL));
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, nullptr, 0));
+  EXPECT_EQ(CP_EINVAL, cpi_proc_kill(p, -1));
+  EXPECT_EQ(0, cpi_proc_kill(p, SIGKILL));
   ASSERT_TRUE(WaitExit());
   {
     std::lock_guard<std::mutex> lock(exit_.mu);
     EXPECT_EQ(-1, exit_.code);
     EXPECT_EQ(SIGKILL, exit_.signal);
   }
-  EXPECT_EQ(CP_ECLOSED, proc_kill(p, SIGTERM));
+  EXPECT_EQ(CP_ECLOSED, cpi_proc_kill(p, SIGTERM));
   Destroy(p);
   EXPECT_EQ(1, Calls(&exit_));
 
-  // proc_destroy of a running child kills and reaps it, on_exit included.
+  // cpi_proc_destroy of a running child kills and reaps it, on_exit included.
   ExitRecord second;
   proc_options o = Options("victim2", {"ready"});
   o.user = &second;
   p = Spawn(o);
   ASSERT_NE(nullptr, p);
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, nullptr, 0));
-  pid_t pid = proc_pid(p);
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, nullptr, 0));
+  pid_t pid = cpi_proc_pid(p);
   Destroy(p);
   EXPECT_EQ(1, Calls(&second));
   EXPECT_TRUE(Gone(pid));
 }
 
 TEST_F(ProcessTest, ExitsAreSeenWithoutAPidfd) {
-  proc_testing_disable_pidfd(1);
+  cpi_proc_testing_disable_pidfd(1);
   proc *p = Spawn(Options("nopidfd", {"ready"}));
-  proc_testing_disable_pidfd(0);
+  cpi_proc_testing_disable_pidfd(0);
   ASSERT_NE(nullptr, p);
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, nullptr, 0));
-  EXPECT_EQ(0, proc_kill(p, SIGKILL));
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, nullptr, 0));
+  EXPECT_EQ(0, cpi_proc_kill(p, SIGKILL));
   ASSERT_TRUE(WaitExit());
   {
     std::lock_guard<std::mutex> lock(exit_.mu);
@@ -646,10 +646,10 @@ TEST_F(ProcessTest, ExitsAreSeenWithoutAPidfd) {
   Destroy(p);
 
   exit_.calls = 0;
-  proc_testing_disable_pidfd(1);
+  cpi_proc_testing_disable_pidfd(1);
   proc_options o = Options("nopidfd2", {"exit", "5"});
   std::string err = FailedStart(o, CP_ECLOSED);
-  proc_testing_disable_pidfd(0);
+  cpi_proc_testing_disable_pidfd(0);
   EXPECT_NE(std::string::npos, err.find("exited with code 5")) << err;
   std::lock_guard<std::mutex> lock(exit_.mu);
   EXPECT_EQ(5, exit_.code);
@@ -664,7 +664,7 @@ TEST_F(ProcessTest, GrandchildDiesWhenItsParentIsKilled) {
   proc *p = Spawn(Options("middle", {"intermediate", ChildPath()}));
   ASSERT_NE(nullptr, p);
   char err[256] = "";
-  ASSERT_EQ(0, proc_wait_ready(p, nullptr, err, sizeof err)) << err;
+  ASSERT_EQ(0, cpi_proc_wait_ready(p, nullptr, err, sizeof err)) << err;
   std::vector<std::string> ids = OutputWithPrefix("middle", "GRANDCHILD ");
   ASSERT_EQ(1u, ids.size()) << Dump("middle");
   pid_t grandchild = static_cast<pid_t>(atoi(ids[0].c_str()));
@@ -672,8 +672,8 @@ TEST_F(ProcessTest, GrandchildDiesWhenItsParentIsKilled) {
   ASSERT_EQ(0, kill(grandchild, 0));
   // The grandchild has its own process group: only PR_SET_PDEATHSIG can
   // end it when its parent is killed.
-  ASSERT_NE(getpgid(grandchild), proc_pid(p));
-  ASSERT_EQ(0, proc_kill(p, SIGKILL));
+  ASSERT_NE(getpgid(grandchild), cpi_proc_pid(p));
+  ASSERT_EQ(0, cpi_proc_kill(p, SIGKILL));
   int status = 0;
   bool reaped = cp_test::WaitFor("the grandchild to die", [&] {
     return waitpid(grandchild, &status, WNOHANG) == grandchild;
@@ -702,12 +702,12 @@ void CollectPiece(const proc_piece *piece, void *user) {
 
 TEST(LineSplitterTest, CutsLongLinesAtCharacterBoundaries) {
   proc_line_splitter s;
-  proc_line_splitter_init(&s);
+  cpi_proc_line_splitter_init(&s);
   Pieces got;
   // 1023 'a' then a euro sign (3 bytes) straddling the 1024-byte cut.
   std::string line = std::string(1023, 'a') + "\xe2\x82\xac" + "tail\nnext";
   for (char c : line) {  // byte by byte: pieces may not depend on reads
-    proc_line_splitter_feed(&s, &c, 1, CollectPiece, &got);
+    cpi_proc_line_splitter_feed(&s, &c, 1, CollectPiece, &got);
   }
   ASSERT_EQ(2u, got.data.size());
   EXPECT_EQ(std::string(1023, 'a'), got.data[0]);
@@ -719,14 +719,15 @@ TEST(LineSplitterTest, CutsLongLinesAtCharacterBoundaries) {
       got.data[1]);
   EXPECT_FALSE(got.flags[1].line_start);
   EXPECT_TRUE(got.flags[1].line_end);
-  proc_line_splitter_finish(&s, CollectPiece, &got);
+  cpi_proc_line_splitter_finish(&s, CollectPiece, &got);
   ASSERT_EQ(3u, got.data.size());
   EXPECT_EQ("next", got.data[2]);
   EXPECT_TRUE(got.flags[2].line_start && got.flags[2].line_end);
   // A line of exactly the cap is one piece.
   Pieces exact;
   std::string full = std::string(PROC_LINE_MAX_BYTES, 'b') + "\n";
-  proc_line_splitter_feed(&s, full.data(), full.size(), CollectPiece, &exact);
+  cpi_proc_line_splitter_feed(&s, full.data(), full.size(), CollectPiece,
+                              &exact);
   ASSERT_EQ(1u, exact.data.size());
   EXPECT_TRUE(exact.flags[0].line_start && exact.flags[0].line_end);
 }
@@ -735,15 +736,15 @@ TEST(HandshakeLineTest, AcceptsBothNetworks) {
   proc_endpoint ep;
   char err[128] = "";
   std::string unix_line = "cplugin|1|unix|/run/cplugin/kv.sock";
-  ASSERT_EQ(0, proc_handshake_line_parse(unix_line.data(), unix_line.size(),
-                                         &ep, err, sizeof err))
+  ASSERT_EQ(0, cpi_proc_handshake_line_parse(unix_line.data(), unix_line.size(),
+                                             &ep, err, sizeof err))
       << err;
   EXPECT_EQ(PROC_NETWORK_UNIX, ep.network);
   EXPECT_STREQ("/run/cplugin/kv.sock", ep.address);
   for (std::string addr : {"127.0.0.1:43121", "[::1]:1", "localhost:65535"}) {
     std::string line = "cplugin|1|tcp|" + addr;
-    ASSERT_EQ(0, proc_handshake_line_parse(line.data(), line.size(), &ep, err,
-                                           sizeof err))
+    ASSERT_EQ(0, cpi_proc_handshake_line_parse(line.data(), line.size(), &ep,
+                                               err, sizeof err))
         << line << ": " << err;
     EXPECT_EQ(PROC_NETWORK_TCP, ep.network);
     EXPECT_EQ(addr, ep.address);
@@ -751,25 +752,25 @@ TEST(HandshakeLineTest, AcceptsBothNetworks) {
   for (std::string bad : {"cplugin|1|tcp|:80", "cplugin|1|tcp|h:0",
                           "cplugin|1|tcp|h:", "cplugin|1|unix|/a b",
                           "cplugin|01|tcp|h:1", "cplugin||unix|/x"}) {
-    EXPECT_EQ(CP_EDECODE, proc_handshake_line_parse(bad.data(), bad.size(), &ep,
-                                                    err, sizeof err))
+    EXPECT_EQ(CP_EDECODE, cpi_proc_handshake_line_parse(bad.data(), bad.size(),
+                                                        &ep, err, sizeof err))
         << bad;
   }
   std::string long_unix = "cplugin|1|unix|/" + std::string(107, 'p');
   EXPECT_EQ(CP_EDECODE,
-            proc_handshake_line_parse(long_unix.data(), long_unix.size(), &ep,
-                                      err, sizeof err));
+            cpi_proc_handshake_line_parse(long_unix.data(), long_unix.size(),
+                                          &ep, err, sizeof err));
 }
 
 TEST(OutputTextTest, KeepsUtf8AndReplacesTheRest) {
   std::string in = "ok \xc3\xa9 \xff \xed\xa0\x80 \x7f\t\r";
   std::vector<char> out(PROC_SANITIZED_CAP(in.size()));
-  size_t n = proc_text_sanitize(in.data(), in.size(), out.data());
+  size_t n = cpi_proc_text_sanitize(in.data(), in.size(), out.data());
   std::string got(out.data(), n);
   EXPECT_EQ(
       "ok \xc3\xa9 \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD ?\t?",
       got);
-  EXPECT_TRUE(cp_utf8_valid(got.data(), got.size()));
+  EXPECT_TRUE(cpi_utf8_valid(got.data(), got.size()));
 }
 
 }  // namespace

@@ -690,7 +690,7 @@ TEST_F(RateLimiterTest, SweepsRacingChecksKeepBusyKeysExact) {
   }
 }
 
-// The check path's hash (cp_siphash13, word loads) agrees byte for byte with
+// The check path's hash (cpi_siphash13, word loads) agrees byte for byte with
 // a plain byte-at-a-time SipHash-1-3 written here from the paper, at every
 // length and at unaligned starts.
 uint64_t Rotl(uint64_t x, int b) {
@@ -745,12 +745,12 @@ TEST(RateKeyHash, IsSipHash13) {
                                  {~0ULL, 0x123456789abcdef0ULL}};
   for (const cp_siphash_key &k : keys) {
     for (size_t len = 0; len <= sizeof data; len++) {
-      ASSERT_EQ(ReferenceSipHash13(k, data, len), cp_siphash13(&k, data, len))
+      ASSERT_EQ(ReferenceSipHash13(k, data, len), cpi_siphash13(&k, data, len))
           << len;
       // Unaligned starts too.
       if (len < sizeof data) {
         ASSERT_EQ(ReferenceSipHash13(k, data + 1, len),
-                  cp_siphash13(&k, data + 1, len));
+                  cpi_siphash13(&k, data + 1, len));
       }
     }
   }

@@ -58,14 +58,14 @@ class ReadGateTest : public ::testing::Test {
     g_started.clear();
     g_cancelled.clear();
   }
-  void TearDown() override { cp_read_gate_free(gate_); }
+  void TearDown() override { cpi_read_gate_free(gate_); }
 
   void Make(size_t total, size_t per_peer, int64_t stall_ms) {
     cp_anonymous_read_limits l = {};
     l.total = total;
     l.per_peer = per_peer;
     l.stall_ms = stall_ms;
-    gate_ = cp_read_gate_new(&l, &kOps);
+    gate_ = cpi_read_gate_new(&l, &kOps);
     ASSERT_NE(nullptr, gate_);
   }
 
@@ -95,15 +95,15 @@ TEST_F(ReadGateTest, OnePeerReadsOneAtATimeInArrivalOrder) {
   FakeRead *a = Read("a", "ipv4:10.0.0.1:1000");
   FakeRead *b = Read("b", "ipv4:10.0.0.1:1001");
   FakeRead *c = Read("c", "ipv4:10.0.0.1:1002");
-  cp_read_gate_enter(gate_, &a->entry);
-  cp_read_gate_enter(gate_, &b->entry);
-  cp_read_gate_enter(gate_, &c->entry);
+  cpi_read_gate_enter(gate_, &a->entry);
+  cpi_read_gate_enter(gate_, &b->entry);
+  cpi_read_gate_enter(gate_, &c->entry);
   EXPECT_EQ("a", Started());  // the same address on other ports waits
-  cp_read_gate_leave(gate_, &a->entry);
+  cpi_read_gate_leave(gate_, &a->entry);
   EXPECT_EQ("a,b", Started());
-  cp_read_gate_leave(gate_, &b->entry);
+  cpi_read_gate_leave(gate_, &b->entry);
   EXPECT_EQ("a,b,c", Started());
-  cp_read_gate_leave(gate_, &c->entry);
+  cpi_read_gate_leave(gate_, &c->entry);
 }
 
 TEST_F(ReadGateTest, AWaitingPeerDoesNotHoldUpOthers) {
@@ -112,20 +112,20 @@ TEST_F(ReadGateTest, AWaitingPeerDoesNotHoldUpOthers) {
   FakeRead *a2 = Read("a2", "ipv4:10.0.0.1:2");
   FakeRead *b1 = Read("b1", "ipv4:10.0.0.2:1");
   FakeRead *c1 = Read("c1", "ipv4:10.0.0.3:1");
-  cp_read_gate_enter(gate_, &a1->entry);
-  cp_read_gate_enter(gate_, &a2->entry);  // waits for a1
-  cp_read_gate_enter(gate_, &b1->entry);  // another address: a free slot
+  cpi_read_gate_enter(gate_, &a1->entry);
+  cpi_read_gate_enter(gate_, &a2->entry);  // waits for a1
+  cpi_read_gate_enter(gate_, &b1->entry);  // another address: a free slot
   EXPECT_EQ("a1,b1", Started());
-  cp_read_gate_enter(gate_, &c1->entry);  // every slot is taken
+  cpi_read_gate_enter(gate_, &c1->entry);  // every slot is taken
   EXPECT_EQ("a1,b1", Started());
   // b1's slot goes to c1, the first waiter that fits; a2 still waits for
   // its address's slot.
-  cp_read_gate_leave(gate_, &b1->entry);
+  cpi_read_gate_leave(gate_, &b1->entry);
   EXPECT_EQ("a1,b1,c1", Started());
-  cp_read_gate_leave(gate_, &a1->entry);
+  cpi_read_gate_leave(gate_, &a1->entry);
   EXPECT_EQ("a1,b1,c1,a2", Started());
-  cp_read_gate_leave(gate_, &c1->entry);
-  cp_read_gate_leave(gate_, &a2->entry);
+  cpi_read_gate_leave(gate_, &c1->entry);
+  cpi_read_gate_leave(gate_, &a2->entry);
 }
 
 TEST_F(ReadGateTest, PerPeerSlotsAndTheKeyFunction) {
@@ -137,41 +137,41 @@ TEST_F(ReadGateTest, PerPeerSlotsAndTheKeyFunction) {
   l.peer_key = [](const char *, char out[CP_SERVER_PEER_KEY_MAX], void *) {
     snprintf(out, CP_SERVER_PEER_KEY_MAX, "everyone");
   };
-  gate_ = cp_read_gate_new(&l, &kOps);
+  gate_ = cpi_read_gate_new(&l, &kOps);
   ASSERT_NE(nullptr, gate_);
   FakeRead *x = Read("x", "ipv4:10.0.0.1:1");
   FakeRead *y = Read("y", "ipv6:[::1]:2");
   FakeRead *z = Read("z", "unix:/tmp/s");
-  cp_read_gate_enter(gate_, &x->entry);
-  cp_read_gate_enter(gate_, &y->entry);
-  cp_read_gate_enter(gate_, &z->entry);
+  cpi_read_gate_enter(gate_, &x->entry);
+  cpi_read_gate_enter(gate_, &y->entry);
+  cpi_read_gate_enter(gate_, &z->entry);
   EXPECT_EQ("x,y", Started());
-  cp_read_gate_leave(gate_, &y->entry);
+  cpi_read_gate_leave(gate_, &y->entry);
   EXPECT_EQ("x,y,z", Started());
-  cp_read_gate_leave(gate_, &x->entry);
-  cp_read_gate_leave(gate_, &z->entry);
+  cpi_read_gate_leave(gate_, &x->entry);
+  cpi_read_gate_leave(gate_, &z->entry);
 }
 
 TEST_F(ReadGateTest, AStalledReadIsCancelledOnlyWhileOthersWait) {
   Make(1, 1, 20);
   FakeRead *slow = Read("slow", "ipv4:10.0.0.1:1");
   FakeRead *next = Read("next", "ipv4:10.0.0.2:1");
-  int64_t since = cp_clock_monotonic_ns();
-  cp_read_gate_enter(gate_, &slow->entry);
+  int64_t since = cpi_clock_monotonic_ns();
+  cpi_read_gate_enter(gate_, &slow->entry);
   // Past its stall time with nobody waiting, the read is left alone.
   ASSERT_TRUE(cp_test::WaitFor("the stall time to pass", [&] {
-    return cp_clock_monotonic_ns() - since > 40 * 1000000LL;
+    return cpi_clock_monotonic_ns() - since > 40 * 1000000LL;
   }));
   EXPECT_EQ("", Cancelled());
-  cp_read_gate_enter(gate_, &next->entry);
+  cpi_read_gate_enter(gate_, &next->entry);
   ASSERT_TRUE(cp_test::WaitFor(
       "the stalled read to be cancelled", [&] { return Cancelled() == "slow"; },
       [&] { return Cancelled(); }));
   EXPECT_EQ("slow", Started());
   // The cancelled read completes and leaves; the waiter is read.
-  cp_read_gate_leave(gate_, &slow->entry);
+  cpi_read_gate_leave(gate_, &slow->entry);
   EXPECT_EQ("slow,next", Started());
-  cp_read_gate_leave(gate_, &next->entry);
+  cpi_read_gate_leave(gate_, &next->entry);
   EXPECT_EQ("slow", Cancelled());  // cancelled once
 }
 
@@ -181,19 +181,19 @@ TEST_F(ReadGateTest, OpeningStartsEveryWaiterAndAdmitsAllAfter) {
   FakeRead *b = Read("b", "ipv4:10.0.0.1:2");
   FakeRead *c = Read("c", "ipv4:10.0.0.1:3");
   FakeRead *d = Read("d", "ipv4:10.0.0.1:4");
-  cp_read_gate_enter(gate_, &a->entry);
-  cp_read_gate_enter(gate_, &b->entry);
-  cp_read_gate_enter(gate_, &c->entry);
+  cpi_read_gate_enter(gate_, &a->entry);
+  cpi_read_gate_enter(gate_, &b->entry);
+  cpi_read_gate_enter(gate_, &c->entry);
   EXPECT_EQ("a", Started());
-  cp_read_gate_open(gate_);
+  cpi_read_gate_open(gate_);
   EXPECT_EQ("a,b,c", Started());
-  cp_read_gate_enter(gate_, &d->entry);
+  cpi_read_gate_enter(gate_, &d->entry);
   EXPECT_EQ("a,b,c,d", Started());
   // Leaving is harmless for every kind of entry.
-  cp_read_gate_leave(gate_, &b->entry);
-  cp_read_gate_leave(gate_, &d->entry);
-  cp_read_gate_leave(gate_, &a->entry);
-  cp_read_gate_leave(gate_, &c->entry);
+  cpi_read_gate_leave(gate_, &b->entry);
+  cpi_read_gate_leave(gate_, &d->entry);
+  cpi_read_gate_leave(gate_, &a->entry);
+  cpi_read_gate_leave(gate_, &c->entry);
   EXPECT_EQ("a,b,c,d", Started());
 }
 

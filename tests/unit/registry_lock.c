@@ -7,9 +7,9 @@ void registry_test_wrlock(cp_registry *reg);
 void registry_test_wrunlock(cp_registry *reg);
 
 void registry_test_wrlock(cp_registry *reg) {
-  cp_rwshard_wrlock(&reg->lock);
+  cpi_rwshard_wrlock(&reg->lock);
 }
 
 void registry_test_wrunlock(cp_registry *reg) {
-  cp_rwshard_wrunlock(&reg->lock);
+  cpi_rwshard_wrunlock(&reg->lock);
 }

@@ -742,28 +742,28 @@ TEST_F(RegistryTest, BaseUrlPolicyZeroAllowsNothing) {
 TEST(BaseUrlCheck, PeerAddressForms) {
   char why[160];
   EXPECT_EQ(REG_URL_OK,
-            reg_check_base_url(CP_BASE_URL_PEER, "10.1.2.3:7001",
-                               "ipv4:10.1.2.3:5555", why, sizeof why));
-  EXPECT_EQ(
-      REG_URL_OK,
-      reg_check_base_url(CP_BASE_URL_PEER, "http://10.1.2.3:7001",
-                         "ipv6:%5B::ffff:10.1.2.3%5D:5555", why, sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_PEER, "10.1.2.3:7001",
+                                   "ipv4:10.1.2.3:5555", why, sizeof why));
   EXPECT_EQ(REG_URL_OK,
-            reg_check_base_url(CP_BASE_URL_PEER, "[2001:db8::7]:7001",
-                               "ipv6:[2001:db8:0::7]:1", why, sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_PEER, "http://10.1.2.3:7001",
+                                   "ipv6:%5B::ffff:10.1.2.3%5D:5555", why,
+                                   sizeof why));
+  EXPECT_EQ(REG_URL_OK,
+            cpi_reg_check_base_url(CP_BASE_URL_PEER, "[2001:db8::7]:7001",
+                                   "ipv6:[2001:db8:0::7]:1", why, sizeof why));
   EXPECT_EQ(REG_URL_DENIED,
-            reg_check_base_url(CP_BASE_URL_PEER, "10.1.2.4:7001",
-                               "ipv4:10.1.2.3:5555", why, sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_PEER, "10.1.2.4:7001",
+                                   "ipv4:10.1.2.3:5555", why, sizeof why));
   EXPECT_EQ(REG_URL_DENIED,
-            reg_check_base_url(CP_BASE_URL_LOOPBACK, "10.1.2.3:7001",
-                               "ipv4:10.1.2.3:5555", why, sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_LOOPBACK, "10.1.2.3:7001",
+                                   "ipv4:10.1.2.3:5555", why, sizeof why));
   // A name is never "the peer's address", even if it resolves to it.
   EXPECT_EQ(REG_URL_DENIED,
-            reg_check_base_url(CP_BASE_URL_PEER, "peer.example:7001",
-                               "ipv4:10.1.2.3:5555", why, sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_PEER, "peer.example:7001",
+                                   "ipv4:10.1.2.3:5555", why, sizeof why));
   EXPECT_EQ(REG_URL_DENIED,
-            reg_check_base_url(CP_BASE_URL_PEER, "10.1.2.3:7001", "unix:/tmp/s",
-                               why, sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_PEER, "10.1.2.3:7001",
+                                   "unix:/tmp/s", why, sizeof why));
 }
 
 TEST(BaseUrlCheck, InProcessNeedsItsOwnFlag) {
@@ -771,23 +771,24 @@ TEST(BaseUrlCheck, InProcessNeedsItsOwnFlag) {
   const char *peer = "inproc:1";
   // Not even the broadest network policy admits an in-process address.
   EXPECT_EQ(REG_URL_DENIED,
-            reg_check_base_url(CP_BASE_URL_ANY_HOST | CP_BASE_URL_UNIX |
-                                   CP_BASE_URL_GRPC_TARGET |
-                                   CP_BASE_URL_LOOPBACK | CP_BASE_URL_PEER,
-                               "inproc:logger", peer, why, sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_ANY_HOST | CP_BASE_URL_UNIX |
+                                       CP_BASE_URL_GRPC_TARGET |
+                                       CP_BASE_URL_LOOPBACK | CP_BASE_URL_PEER,
+                                   "inproc:logger", peer, why, sizeof why));
   EXPECT_NE(nullptr, strstr(why, "in-process")) << why;
-  EXPECT_EQ(REG_URL_OK, reg_check_base_url(CP_BASE_URL_INPROC, "inproc:logger",
-                                           peer, why, sizeof why));
-  EXPECT_EQ(
-      REG_URL_INVALID,
-      reg_check_base_url(CP_BASE_URL_INPROC, "inproc:", peer, why, sizeof why));
+  EXPECT_EQ(REG_URL_OK,
+            cpi_reg_check_base_url(CP_BASE_URL_INPROC, "inproc:logger", peer,
+                                   why, sizeof why));
+  EXPECT_EQ(REG_URL_INVALID,
+            cpi_reg_check_base_url(CP_BASE_URL_INPROC, "inproc:", peer, why,
+                                   sizeof why));
   // The flag admits nothing else.
   EXPECT_EQ(REG_URL_DENIED,
-            reg_check_base_url(CP_BASE_URL_INPROC, "127.0.0.1:7001", peer, why,
-                               sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_INPROC, "127.0.0.1:7001", peer,
+                                   why, sizeof why));
   EXPECT_EQ(REG_URL_DENIED,
-            reg_check_base_url(CP_BASE_URL_INPROC, "unix:/tmp/p.sock", peer,
-                               why, sizeof why));
+            cpi_reg_check_base_url(CP_BASE_URL_INPROC, "unix:/tmp/p.sock", peer,
+                                   why, sizeof why));
 }
 
 TEST_F(RegistryTest, ReservedPathsAndInvalidUtf8AreRefused) {
@@ -830,7 +831,7 @@ TEST(Utf8, WellFormedOnly) {
       {"a\xc3\x28", false},
   };
   for (const Case &c : cases) {
-    EXPECT_EQ(c.ok, cp_utf8_valid(c.s, strlen(c.s))) << c.s;
+    EXPECT_EQ(c.ok, cpi_utf8_valid(c.s, strlen(c.s))) << c.s;
   }
 }
 
@@ -1091,7 +1092,7 @@ TEST_F(RegistryTest, ManyWatchersShareOneEncodedEvent) {
     before = Stats();
     return before.watch_events_sent >= watchers.size();
   }));
-  uint64_t encodes = cp_encode_count();
+  uint64_t encodes = cpi_encode_count();
   ASSERT_EQ(0, HostAdd("provider", "shared-event"));
   Event first = Next(watchers[0]);
   ASSERT_EQ(1, first.rc);
@@ -1118,7 +1119,7 @@ TEST_F(RegistryTest, ManyWatchersShareOneEncodedEvent) {
         return std::to_string(after.watch_events_sent -
                               before.watch_events_sent);
       }));
-  EXPECT_EQ(1u, cp_encode_count() - encodes);
+  EXPECT_EQ(1u, cpi_encode_count() - encodes);
   EXPECT_EQ(1u, after.watch_events_encoded - before.watch_events_encoded);
   EXPECT_EQ(watchers.size(),
             after.watch_events_sent - before.watch_events_sent);
@@ -1275,16 +1276,16 @@ TEST_F(RegistryTest, DestroyStopsTheRetryThreadBeforeFreeingTables) {
       [&] { return Stats().watch_stalls >= stalls + 3; },
       [&] { return std::to_string(Stats().watch_stalls); }));
 
-  unsigned holds = cp_push_testing_retry_holds();
-  cp_push_testing_hold_retry_closed(true);
+  unsigned holds = cpi_push_testing_retry_holds();
+  cpi_push_testing_hold_retry_closed(true);
   registry_test_wrlock(reg_);
   cp_client_stream_cancel(s);
   bool held = cp_test::WaitFor(
       "the retry thread to find the stream closed",
-      [&] { return cp_push_testing_retry_holds() > holds; },
-      [&] { return std::to_string(cp_push_testing_retry_holds()); });
+      [&] { return cpi_push_testing_retry_holds() > holds; },
+      [&] { return std::to_string(cpi_push_testing_retry_holds()); });
   registry_test_wrunlock(reg_);
-  cp_push_testing_hold_retry_closed(false);
+  cpi_push_testing_hold_retry_closed(false);
   ASSERT_TRUE(held);
   ASSERT_TRUE(cp_test::WaitFor(
       "the stream's done callback to unlink the watcher",

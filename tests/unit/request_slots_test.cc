@@ -36,7 +36,7 @@ class RequestSlotsTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    cp_server_testing_fail_call_allocs(0);
+    cpi_server_testing_fail_call_allocs(0);
     for (cp_client_stream *s : streams_) {
       cp_client_stream_cancel(s);
       cp_client_stream_destroy(s);
@@ -83,15 +83,15 @@ class RequestSlotsTest : public ::testing::Test {
 TEST_F(RequestSlotsTest, LostSlotsAreRequestedAgain) {
   // Every allocation fails while two calls arrive: each arrival's request
   // for the next call is lost, so Count has no slot left.
-  cp_server_testing_fail_call_allocs(kFailAll);
+  cpi_server_testing_fail_call_allocs(kFailAll);
   ASSERT_EQ(0, Open());
   ASSERT_EQ(0, Open());
   ASSERT_TRUE(CountCallsReach(2));
-  EXPECT_EQ(2u, cp_server_testing_lost_slots(server_));
+  EXPECT_EQ(2u, cpi_server_testing_lost_slots(server_));
 
   // Memory is back. Any event on the queue (here an Echo call) requests the
   // lost slots again, and Count is served again.
-  cp_server_testing_fail_call_allocs(0);
+  cpi_server_testing_fail_call_allocs(0);
   Cplugintest__V1__EchoRequest ereq = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
   ereq.text = const_cast<char *>("wake");
   Cplugintest__V1__EchoResponse *eresp = nullptr;
@@ -102,11 +102,11 @@ TEST_F(RequestSlotsTest, LostSlotsAreRequestedAgain) {
   ASSERT_EQ(0, Open());
   ASSERT_EQ(0, Open());
   ASSERT_TRUE(CountCallsReach(4));
-  EXPECT_EQ(0u, cp_server_testing_lost_slots(server_));
+  EXPECT_EQ(0u, cpi_server_testing_lost_slots(server_));
 
   // As many slots as before: with every allocation failing again, two calls
   // still arrive at once on the two slots requested ahead.
-  cp_server_testing_fail_call_allocs(kFailAll);
+  cpi_server_testing_fail_call_allocs(kFailAll);
   ASSERT_EQ(0, Open());
   ASSERT_EQ(0, Open());
   ASSERT_TRUE(CountCallsReach(6));

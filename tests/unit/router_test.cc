@@ -556,27 +556,27 @@ TEST(RouterOptions, BadLimitsAreRefused) {
 }
 
 TEST(RouteParse, EndpointPathCoverage) {
-  EXPECT_TRUE(cp_route_path_under("/a.B/C", "/"));
-  EXPECT_TRUE(cp_route_path_under("/a.B/C", "/a.B/"));
-  EXPECT_TRUE(cp_route_path_under("/a.B/C", "/a.B"));
-  EXPECT_TRUE(cp_route_path_under("/a.B/C", "/a.B/C"));
-  EXPECT_FALSE(cp_route_path_under("/a.BX/C", "/a.B"));
-  EXPECT_FALSE(cp_route_path_under("/a.B/CD", "/a.B/C"));
-  EXPECT_FALSE(cp_route_path_under("/a.B/C", ""));
-  EXPECT_FALSE(cp_route_path_under("/a.B/C", nullptr));
-  EXPECT_FALSE(cp_route_path_under("/a.B/C", "/x.Y/"));
-  EXPECT_TRUE(cp_path_reserved("/connectplugin.v1.PluginControl/Shutdown"));
-  EXPECT_TRUE(cp_path_reserved("/grpc.health.v1.Health/Watch"));
-  EXPECT_FALSE(cp_path_reserved("/connectpluginx.v1.A/B"));
-  EXPECT_FALSE(cp_path_reserved("/cplugintest.v1.EchoService/Echo"));
+  EXPECT_TRUE(cpi_route_path_under("/a.B/C", "/"));
+  EXPECT_TRUE(cpi_route_path_under("/a.B/C", "/a.B/"));
+  EXPECT_TRUE(cpi_route_path_under("/a.B/C", "/a.B"));
+  EXPECT_TRUE(cpi_route_path_under("/a.B/C", "/a.B/C"));
+  EXPECT_FALSE(cpi_route_path_under("/a.BX/C", "/a.B"));
+  EXPECT_FALSE(cpi_route_path_under("/a.B/CD", "/a.B/C"));
+  EXPECT_FALSE(cpi_route_path_under("/a.B/C", ""));
+  EXPECT_FALSE(cpi_route_path_under("/a.B/C", nullptr));
+  EXPECT_FALSE(cpi_route_path_under("/a.B/C", "/x.Y/"));
+  EXPECT_TRUE(cpi_path_reserved("/connectplugin.v1.PluginControl/Shutdown"));
+  EXPECT_TRUE(cpi_path_reserved("/grpc.health.v1.Health/Watch"));
+  EXPECT_FALSE(cpi_path_reserved("/connectpluginx.v1.A/B"));
+  EXPECT_FALSE(cpi_path_reserved("/cplugintest.v1.EchoService/Echo"));
 }
 
 TEST(RouteParse, Paths) {
   cp_route r;
   ASSERT_TRUE(
-      cp_route_from_path("/services/logger/logger-a-x7k2/"
-                         "capability.logger.v1.Logger/Log",
-                         &r));
+      cpi_route_from_path("/services/logger/logger-a-x7k2/"
+                          "capability.logger.v1.Logger/Log",
+                          &r));
   EXPECT_STREQ("logger", r.service_type);
   EXPECT_STREQ("logger-a-x7k2", r.provider_id);
   EXPECT_STREQ("/capability.logger.v1.Logger/Log", r.method_path);
@@ -592,29 +592,29 @@ TEST(RouteParse, Paths) {
                        "/services/l/i d/Svc/M",
                        "/other/l/id/Svc/M"};
   for (const char *b : bad) {
-    EXPECT_FALSE(cp_route_from_path(b, &r)) << b;
+    EXPECT_FALSE(cpi_route_from_path(b, &r)) << b;
   }
-  EXPECT_TRUE(cp_route_from_metadata("/a.B/C", "kv", 2, nullptr, 0, &r));
+  EXPECT_TRUE(cpi_route_from_metadata("/a.B/C", "kv", 2, nullptr, 0, &r));
   EXPECT_STREQ("", r.provider_id);
-  EXPECT_FALSE(cp_route_from_metadata("/a.B/C", "k/v", 3, nullptr, 0, &r));
-  EXPECT_FALSE(cp_route_from_metadata("/a.B", "kv", 2, nullptr, 0, &r));
+  EXPECT_FALSE(cpi_route_from_metadata("/a.B/C", "k/v", 3, nullptr, 0, &r));
+  EXPECT_FALSE(cpi_route_from_metadata("/a.B", "kv", 2, nullptr, 0, &r));
 }
 
 TEST(RouteParse, Addresses) {
   char out[64];
   bool tls = true;
   ASSERT_TRUE(
-      cp_route_target_address("http://127.0.0.1:80/", out, sizeof out, &tls));
+      cpi_route_target_address("http://127.0.0.1:80/", out, sizeof out, &tls));
   EXPECT_STREQ("127.0.0.1:80", out);
   EXPECT_FALSE(tls);
-  ASSERT_TRUE(cp_route_target_address("https://h:443", out, sizeof out, &tls));
+  ASSERT_TRUE(cpi_route_target_address("https://h:443", out, sizeof out, &tls));
   EXPECT_STREQ("h:443", out);
   EXPECT_TRUE(tls);
-  ASSERT_TRUE(cp_route_target_address("unix:/tmp/s", out, sizeof out, &tls));
+  ASSERT_TRUE(cpi_route_target_address("unix:/tmp/s", out, sizeof out, &tls));
   EXPECT_STREQ("unix:/tmp/s", out);
-  EXPECT_FALSE(cp_route_target_address("ftp://h:1", out, sizeof out, &tls));
-  EXPECT_FALSE(cp_route_target_address("", out, sizeof out, &tls));
-  EXPECT_FALSE(cp_route_target_address("http://", out, sizeof out, &tls));
+  EXPECT_FALSE(cpi_route_target_address("ftp://h:1", out, sizeof out, &tls));
+  EXPECT_FALSE(cpi_route_target_address("", out, sizeof out, &tls));
+  EXPECT_FALSE(cpi_route_target_address("http://", out, sizeof out, &tls));
 }
 
 }  // namespace

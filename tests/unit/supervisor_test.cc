@@ -76,7 +76,7 @@ class SupervisorTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    sup_destroy(sup_);
+    cpi_sup_destroy(sup_);
     cp_log_set_sink(nullptr, nullptr);
     cp_log_set_level(CP_LOG_INFO);
   }
@@ -98,7 +98,7 @@ class SupervisorTest : public ::testing::Test {
     }
     argv_.push_back(nullptr);
     sup_options o;
-    sup_options_init(&o);
+    cpi_sup_options_init(&o);
     o.proc.name = "child";
     o.proc.path = ChildPath();
     o.proc.argv = argv_.data();
@@ -114,12 +114,12 @@ class SupervisorTest : public ::testing::Test {
   // Creates and starts; returns the start's result.
   int Start(const sup_options &o, std::string *err_out = nullptr) {
     char err[256] = "";
-    int rc = sup_create(&o, &sup_, err, sizeof err);
+    int rc = cpi_sup_create(&o, &sup_, err, sizeof err);
     EXPECT_EQ(0, rc) << err;
     if (rc != 0) {
       return rc;
     }
-    rc = sup_start(sup_, &endpoint_, err, sizeof err);
+    rc = cpi_sup_start(sup_, &endpoint_, err, sizeof err);
     if (err_out != nullptr) {
       *err_out = err;
     }
@@ -141,16 +141,16 @@ class SupervisorTest : public ::testing::Test {
   }
 
   std::string Seen() {
-    return std::string(sup_state_name(sup_get_state(sup_))) +
-           " restarts=" + std::to_string(sup_restart_count(sup_)) +
-           " pid=" + std::to_string(sup_pid(sup_));
+    return std::string(cpi_sup_state_name(cpi_sup_get_state(sup_))) +
+           " restarts=" + std::to_string(cpi_sup_restart_count(sup_)) +
+           " pid=" + std::to_string(cpi_sup_pid(sup_));
   }
 
   ::testing::AssertionResult WaitState(sup_state state) {
     return cp_test::WaitFor(
-        std::string("state ") + sup_state_name(state),
+        std::string("state ") + cpi_sup_state_name(state),
         // The state changes just before on_state reports it: wait for both.
-        [&] { return sup_get_state(sup_) == state && Count(state) > 0; },
+        [&] { return cpi_sup_get_state(sup_) == state && Count(state) > 0; },
         [&] { return Seen(); });
   }
 
@@ -159,8 +159,8 @@ class SupervisorTest : public ::testing::Test {
     return cp_test::WaitFor(
         "READY after " + std::to_string(restarts) + " restart(s)",
         [&] {
-          return sup_restart_count(sup_) == restarts &&
-                 sup_get_state(sup_) == SUP_READY &&
+          return cpi_sup_restart_count(sup_) == restarts &&
+                 cpi_sup_get_state(sup_) == SUP_READY &&
                  Count(SUP_READY) == static_cast<int>(restarts) + 1;
         },
         [&] { return Seen(); });
@@ -177,23 +177,23 @@ class SupervisorTest : public ::testing::Test {
 TEST_F(SupervisorTest, SigkillIsRestartedWithANewPid) {
   ASSERT_EQ(0, Start(Options({"ready"}, MANIFEST_RESTART_ON_FAILURE)));
   EXPECT_STREQ("/tmp/proc-child.sock", endpoint_.address);
-  EXPECT_EQ(SUP_READY, sup_get_state(sup_));
-  pid_t first = sup_pid(sup_);
+  EXPECT_EQ(SUP_READY, cpi_sup_get_state(sup_));
+  pid_t first = cpi_sup_pid(sup_);
   ASSERT_GT(first, 0);
   ASSERT_EQ(0, kill(-first, SIGKILL));
   ASSERT_TRUE(WaitRestarted(1));
-  pid_t second = sup_pid(sup_);
+  pid_t second = cpi_sup_pid(sup_);
   EXPECT_GT(second, 0);
   EXPECT_NE(first, second);
   EXPECT_TRUE(Gone(first));
   EXPECT_EQ("/tmp/proc-child.sock", Last().address);
   int code = 0;
   int sig = 0;
-  ASSERT_EQ(0, sup_last_exit(sup_, &code, &sig));
+  ASSERT_EQ(0, cpi_sup_last_exit(sup_, &code, &sig));
   EXPECT_EQ(-1, code);
   EXPECT_EQ(SIGKILL, sig);
-  ASSERT_EQ(0, sup_stop(sup_, 1000));
-  EXPECT_EQ(SUP_STOPPED, sup_get_state(sup_));
+  ASSERT_EQ(0, cpi_sup_stop(sup_, 1000));
+  EXPECT_EQ(SUP_STOPPED, cpi_sup_get_state(sup_));
   EXPECT_TRUE(Gone(second));
 }
 
@@ -201,8 +201,8 @@ TEST_F(SupervisorTest, OnFailureDoesNotRestartACleanExit) {
   ASSERT_EQ(0,
             Start(Options({"ready-exit", "0"}, MANIFEST_RESTART_ON_FAILURE)));
   ASSERT_TRUE(WaitState(SUP_STOPPED));
-  EXPECT_EQ(0u, sup_restart_count(sup_));
-  EXPECT_EQ(0, sup_pid(sup_));
+  EXPECT_EQ(0u, cpi_sup_restart_count(sup_));
+  EXPECT_EQ(0, cpi_sup_pid(sup_));
   EXPECT_NE(std::string::npos, Last().reason.find("exited with status 0"))
       << Last().reason;
 }
@@ -213,14 +213,14 @@ TEST_F(SupervisorTest, OnFailureRestartsANonZeroExit) {
   ASSERT_EQ(0, Start(o));
   // One restart, then the second exit is over the limit.
   ASSERT_TRUE(WaitState(SUP_FAILED));
-  EXPECT_EQ(1u, sup_restart_count(sup_));
+  EXPECT_EQ(1u, cpi_sup_restart_count(sup_));
 }
 
 TEST_F(SupervisorTest, NeverDoesNotRestart) {
   ASSERT_EQ(0, Start(Options({"ready"}, MANIFEST_RESTART_NEVER)));
-  ASSERT_EQ(0, kill(-sup_pid(sup_), SIGKILL));
+  ASSERT_EQ(0, kill(-cpi_sup_pid(sup_), SIGKILL));
   ASSERT_TRUE(WaitState(SUP_STOPPED));
-  EXPECT_EQ(0u, sup_restart_count(sup_));
+  EXPECT_EQ(0u, cpi_sup_restart_count(sup_));
   EXPECT_EQ(0, Count(SUP_BACKOFF));
 }
 
@@ -229,7 +229,7 @@ TEST_F(SupervisorTest, AlwaysRestartsACleanExit) {
   o.restart.max_restarts = 2;
   ASSERT_EQ(0, Start(o));
   ASSERT_TRUE(WaitState(SUP_FAILED));
-  EXPECT_EQ(2u, sup_restart_count(sup_));
+  EXPECT_EQ(2u, cpi_sup_restart_count(sup_));
   EXPECT_EQ(3, Count(SUP_READY));
 }
 
@@ -239,8 +239,8 @@ TEST_F(SupervisorTest, CrashLoopEndsFailedAfterMaxRestarts) {
   o.restart.window_ms = 3600000;
   ASSERT_EQ(0, Start(o));
   ASSERT_TRUE(WaitState(SUP_FAILED));
-  EXPECT_EQ(3u, sup_restart_count(sup_));
-  EXPECT_EQ(0, sup_pid(sup_));
+  EXPECT_EQ(3u, cpi_sup_restart_count(sup_));
+  EXPECT_EQ(0, cpi_sup_pid(sup_));
   EXPECT_EQ(4, Count(SUP_READY));
   EXPECT_EQ(3, Count(SUP_BACKOFF));
   EXPECT_EQ(1, Count(SUP_FAILED));
@@ -250,8 +250,8 @@ TEST_F(SupervisorTest, CrashLoopEndsFailedAfterMaxRestarts) {
   EXPECT_TRUE(Logged("[ERROR]"));
   EXPECT_TRUE(Logged("plugin failed: plugin=child reason=crash loop"));
   // Stays failed: stop does not turn it into STOPPED.
-  ASSERT_EQ(0, sup_stop(sup_, 0));
-  EXPECT_EQ(SUP_FAILED, sup_get_state(sup_));
+  ASSERT_EQ(0, cpi_sup_stop(sup_, 0));
+  EXPECT_EQ(SUP_FAILED, cpi_sup_get_state(sup_));
 }
 
 TEST_F(SupervisorTest, RestartsThatNeverBecomeReadyCountAsFailures) {
@@ -261,14 +261,14 @@ TEST_F(SupervisorTest, RestartsThatNeverBecomeReadyCountAsFailures) {
   sup_options o = Options({"first-ready", marker}, MANIFEST_RESTART_ON_FAILURE);
   o.restart.max_restarts = 2;
   ASSERT_EQ(0, Start(o));
-  ASSERT_EQ(0, kill(-sup_pid(sup_), SIGKILL));
+  ASSERT_EQ(0, kill(-cpi_sup_pid(sup_), SIGKILL));
   // Both restarts exit before their handshake line: the limit is reached.
   ASSERT_TRUE(WaitState(SUP_FAILED));
-  EXPECT_EQ(2u, sup_restart_count(sup_));
+  EXPECT_EQ(2u, cpi_sup_restart_count(sup_));
   EXPECT_EQ(1, Count(SUP_READY));
   EXPECT_NE(std::string::npos, Last().reason.find("restart failed"))
       << Last().reason;
-  EXPECT_EQ(0, sup_pid(sup_));
+  EXPECT_EQ(0, cpi_sup_pid(sup_));
   unlink(marker.c_str());
   rmdir(dir);
 }
@@ -278,39 +278,39 @@ TEST_F(SupervisorTest, StopDuringALongBackoffReturnsAndLeavesNothing) {
   o.restart.backoff_initial_ms = 60000;
   o.restart.backoff_max_ms = 60000;
   ASSERT_EQ(0, Start(o));
-  pid_t pid = sup_pid(sup_);
+  pid_t pid = cpi_sup_pid(sup_);
   ASSERT_EQ(0, kill(-pid, SIGKILL));
   ASSERT_TRUE(WaitState(SUP_BACKOFF));
-  // A hang guard, not a timing check: sup_stop must not wait out 30 s+.
+  // A hang guard, not a timing check: cpi_sup_stop must not wait out 30 s+.
   auto stopped =
-      std::async(std::launch::async, [&] { return sup_stop(sup_, 1000); });
+      std::async(std::launch::async, [&] { return cpi_sup_stop(sup_, 1000); });
   ASSERT_EQ(std::future_status::ready,
             stopped.wait_for(std::chrono::milliseconds(test_wait_ms())))
-      << "sup_stop hung during the backoff";
+      << "cpi_sup_stop hung during the backoff";
   EXPECT_EQ(0, stopped.get());
-  EXPECT_EQ(SUP_STOPPED, sup_get_state(sup_));
-  EXPECT_EQ(0u, sup_restart_count(sup_));
-  EXPECT_EQ(0, sup_pid(sup_));
+  EXPECT_EQ(SUP_STOPPED, cpi_sup_get_state(sup_));
+  EXPECT_EQ(0u, cpi_sup_restart_count(sup_));
+  EXPECT_EQ(0, cpi_sup_pid(sup_));
   EXPECT_TRUE(Gone(pid));
 }
 
 TEST_F(SupervisorTest, StopStopsARunningPlugin) {
   ASSERT_EQ(0, Start(Options({"ignore-term"}, MANIFEST_RESTART_ALWAYS)));
-  pid_t pid = sup_pid(sup_);
-  ASSERT_EQ(0, sup_stop(sup_, 0));
+  pid_t pid = cpi_sup_pid(sup_);
+  ASSERT_EQ(0, cpi_sup_stop(sup_, 0));
   EXPECT_TRUE(Gone(pid));
-  EXPECT_EQ(SUP_STOPPED, sup_get_state(sup_));
-  EXPECT_EQ(0u, sup_restart_count(sup_));
-  EXPECT_EQ(0, sup_stop(sup_, 0));  // idempotent
-  EXPECT_EQ(CP_ESTATE, sup_report_unhealthy(sup_, "late"));
+  EXPECT_EQ(SUP_STOPPED, cpi_sup_get_state(sup_));
+  EXPECT_EQ(0u, cpi_sup_restart_count(sup_));
+  EXPECT_EQ(0, cpi_sup_stop(sup_, 0));  // idempotent
+  EXPECT_EQ(CP_ESTATE, cpi_sup_report_unhealthy(sup_, "late"));
 }
 
 TEST_F(SupervisorTest, UnhealthyPluginIsRestarted) {
   ASSERT_EQ(0, Start(Options({"ready"}, MANIFEST_RESTART_ON_FAILURE)));
-  pid_t first = sup_pid(sup_);
-  ASSERT_EQ(0, sup_report_unhealthy(sup_, "health probe timed out"));
+  pid_t first = cpi_sup_pid(sup_);
+  ASSERT_EQ(0, cpi_sup_report_unhealthy(sup_, "health probe timed out"));
   ASSERT_TRUE(WaitRestarted(1));
-  EXPECT_NE(first, sup_pid(sup_));
+  EXPECT_NE(first, cpi_sup_pid(sup_));
   EXPECT_TRUE(Gone(first));
 }
 
@@ -319,10 +319,10 @@ TEST_F(SupervisorTest, FirstStartThatExitsIsAClearError) {
   EXPECT_EQ(CP_ECLOSED,
             Start(Options({"exit", "3"}, MANIFEST_RESTART_ALWAYS), &err));
   EXPECT_NE(std::string::npos, err.find("child")) << err;
-  EXPECT_EQ(SUP_FAILED, sup_get_state(sup_));
-  EXPECT_EQ(0, sup_pid(sup_));
-  EXPECT_EQ(0u, sup_restart_count(sup_));
-  EXPECT_EQ(CP_ESTATE, sup_start(sup_, nullptr, nullptr, 0));
+  EXPECT_EQ(SUP_FAILED, cpi_sup_get_state(sup_));
+  EXPECT_EQ(0, cpi_sup_pid(sup_));
+  EXPECT_EQ(0u, cpi_sup_restart_count(sup_));
+  EXPECT_EQ(CP_ESTATE, cpi_sup_start(sup_, nullptr, nullptr, 0));
 }
 
 TEST_F(SupervisorTest, FirstStartThatNeverBecomesReadyTimesOut) {
@@ -331,8 +331,8 @@ TEST_F(SupervisorTest, FirstStartThatNeverBecomesReadyTimesOut) {
   std::string err;
   EXPECT_EQ(CP_ETIMEDOUT, Start(o, &err));
   EXPECT_FALSE(err.empty());
-  EXPECT_EQ(SUP_FAILED, sup_get_state(sup_));
-  EXPECT_EQ(0, sup_pid(sup_));
+  EXPECT_EQ(SUP_FAILED, cpi_sup_get_state(sup_));
+  EXPECT_EQ(0, cpi_sup_pid(sup_));
 }
 
 TEST_F(SupervisorTest, MissingExecutableIsAClearError) {
@@ -348,34 +348,34 @@ TEST_F(SupervisorTest, BadOptionsAreRefused) {
   char err[256] = "";
   sup *s = nullptr;
   o.restart.backoff_max_ms = 1;  // below the initial 10
-  EXPECT_EQ(CP_EINVAL, sup_create(&o, &s, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL, cpi_sup_create(&o, &s, err, sizeof err));
   EXPECT_EQ(nullptr, s);
   EXPECT_NE(std::string::npos, std::string(err).find("backoff")) << err;
   o = Options({"ready"}, MANIFEST_RESTART_ALWAYS);
   o.proc.on_exit = [](proc *, int, int, void *) {};
-  EXPECT_EQ(CP_EINVAL, sup_create(&o, &s, err, sizeof err));
-  EXPECT_EQ(CP_EINVAL, sup_create(nullptr, &s, err, sizeof err));
-  EXPECT_EQ(CP_EINVAL, sup_stop(nullptr, 0));
+  EXPECT_EQ(CP_EINVAL, cpi_sup_create(&o, &s, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL, cpi_sup_create(nullptr, &s, err, sizeof err));
+  EXPECT_EQ(CP_EINVAL, cpi_sup_stop(nullptr, 0));
 }
 
 TEST(SupervisorBackoff, DoublesFromInitialUpToTheCap) {
   // random_fraction 1: the full nominal delay.
-  EXPECT_EQ(100, sup_backoff_ms(0, 100, 10000, 1.0));
-  EXPECT_EQ(200, sup_backoff_ms(1, 100, 10000, 1.0));
-  EXPECT_EQ(400, sup_backoff_ms(2, 100, 10000, 1.0));
-  EXPECT_EQ(6400, sup_backoff_ms(6, 100, 10000, 1.0));
-  EXPECT_EQ(10000, sup_backoff_ms(7, 100, 10000, 1.0));
-  EXPECT_EQ(10000, sup_backoff_ms(4000000000u, 100, 10000, 1.0));
+  EXPECT_EQ(100, cpi_sup_backoff_ms(0, 100, 10000, 1.0));
+  EXPECT_EQ(200, cpi_sup_backoff_ms(1, 100, 10000, 1.0));
+  EXPECT_EQ(400, cpi_sup_backoff_ms(2, 100, 10000, 1.0));
+  EXPECT_EQ(6400, cpi_sup_backoff_ms(6, 100, 10000, 1.0));
+  EXPECT_EQ(10000, cpi_sup_backoff_ms(7, 100, 10000, 1.0));
+  EXPECT_EQ(10000, cpi_sup_backoff_ms(4000000000u, 100, 10000, 1.0));
 }
 
 TEST(SupervisorBackoff, EqualJitterKeepsTheUpperHalf) {
-  EXPECT_EQ(50, sup_backoff_ms(0, 100, 10000, 0.0));
-  EXPECT_EQ(75, sup_backoff_ms(0, 100, 10000, 0.5));
-  EXPECT_EQ(5000, sup_backoff_ms(30, 100, 10000, 0.0));
+  EXPECT_EQ(50, cpi_sup_backoff_ms(0, 100, 10000, 0.0));
+  EXPECT_EQ(75, cpi_sup_backoff_ms(0, 100, 10000, 0.5));
+  EXPECT_EQ(5000, cpi_sup_backoff_ms(30, 100, 10000, 0.0));
   for (uint32_t attempt = 0; attempt < 12; attempt++) {
     for (double f : {0.0, 0.1, 0.5, 0.9, 0.999}) {
-      int64_t nominal = sup_backoff_ms(attempt, 100, 10000, 1.0);
-      int64_t d = sup_backoff_ms(attempt, 100, 10000, f);
+      int64_t nominal = cpi_sup_backoff_ms(attempt, 100, 10000, 1.0);
+      int64_t d = cpi_sup_backoff_ms(attempt, 100, 10000, f);
       EXPECT_GE(d, nominal / 2) << attempt << " " << f;
       EXPECT_LE(d, nominal) << attempt << " " << f;
     }
@@ -383,13 +383,13 @@ TEST(SupervisorBackoff, EqualJitterKeepsTheUpperHalf) {
 }
 
 TEST(SupervisorBackoff, OddInputsAreClamped) {
-  EXPECT_EQ(0, sup_backoff_ms(3, 0, 100, 0.5));
-  EXPECT_EQ(100, sup_backoff_ms(3, 100, 10, 1.0));   // max raised
-  EXPECT_EQ(50, sup_backoff_ms(0, 100, 100, -3.0));  // fraction 0
-  EXPECT_EQ(100, sup_backoff_ms(0, 100, 100, 7.0));  // fraction 1
-  EXPECT_EQ(50, sup_backoff_ms(0, 100, 100, std::nan("")));
+  EXPECT_EQ(0, cpi_sup_backoff_ms(3, 0, 100, 0.5));
+  EXPECT_EQ(100, cpi_sup_backoff_ms(3, 100, 10, 1.0));   // max raised
+  EXPECT_EQ(50, cpi_sup_backoff_ms(0, 100, 100, -3.0));  // fraction 0
+  EXPECT_EQ(100, cpi_sup_backoff_ms(0, 100, 100, 7.0));  // fraction 1
+  EXPECT_EQ(50, cpi_sup_backoff_ms(0, 100, 100, std::nan("")));
   int64_t big = INT64_MAX / 2 + 7;
-  EXPECT_EQ(big, sup_backoff_ms(200, big - 1, big, 1.0));
+  EXPECT_EQ(big, cpi_sup_backoff_ms(200, big - 1, big, 1.0));
 }
 
 }  // namespace

@@ -643,7 +643,7 @@ TEST_F(TlsTest, BadClientOptionsAreInvalid) {
 
 TEST_F(TlsTest, PlaintextClientWarnsOnceForARemoteTarget) {
   ScopedEnv env(nullptr);
-  cp_plaintext_warning_reset();
+  cpi_plaintext_warning_reset();
   LogCapture log;
   for (const char *local : {"127.0.0.1:1", "localhost:1", "[::1]:1",
                             "unix:/tmp/cplugin-none.sock"}) {
@@ -668,7 +668,7 @@ TEST_F(TlsTest, PlaintextClientWarnsOnceForARemoteTarget) {
 }
 
 TEST_F(TlsTest, PlaintextWarningCanBeSilenced) {
-  cp_plaintext_warning_reset();
+  cpi_plaintext_warning_reset();
   LogCapture log;
   for (const char *value : {"TRUE", "1", "yes", "Yes", "true"}) {
     ScopedEnv env(value);
@@ -686,7 +686,7 @@ TEST_F(TlsTest, PlaintextWarningCanBeSilenced) {
 
 TEST_F(TlsTest, PlaintextServerWarnsOnceForANonLoopbackListener) {
   ScopedEnv env(nullptr);
-  cp_plaintext_warning_reset();
+  cpi_plaintext_warning_reset();
   LogCapture log;
   ASSERT_EQ(0, cp_server_create(&server_, nullptr));
   int port = 0;

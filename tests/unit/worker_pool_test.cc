@@ -59,24 +59,24 @@ void RunPoolJob(void *job, bool run, void *user) {
 TEST(WorkerPool, HoldsThreadsPlusQueueThenRefusesAndDropsOnClose) {
   PoolJobs jobs;
   cp_worker_pool *pool = nullptr;
-  ASSERT_EQ(0, cp_worker_pool_new(&pool, 2, 1, RunPoolJob, &jobs));
+  ASSERT_EQ(0, cpi_worker_pool_new(&pool, 2, 1, RunPoolJob, &jobs));
   int ids[4] = {0, 1, 2, 3};
-  ASSERT_EQ(0, cp_worker_pool_submit(pool, &ids[0]));
-  ASSERT_EQ(0, cp_worker_pool_submit(pool, &ids[1]));
+  ASSERT_EQ(0, cpi_worker_pool_submit(pool, &ids[0]));
+  ASSERT_EQ(0, cpi_worker_pool_submit(pool, &ids[1]));
   // The pool counts a job as running just before it calls RunPoolJob, so
   // wait for the jobs themselves: the check under `jobs.mu` below needs them.
   ASSERT_TRUE(cp_test::WaitFor("both threads run a job", [&] {
     std::lock_guard<std::mutex> lock(jobs.mu);
     return jobs.running == 2;
   }));
-  EXPECT_EQ(2u, cp_worker_pool_count(pool).running);
-  ASSERT_EQ(0, cp_worker_pool_submit(pool, &ids[2]));
-  EXPECT_EQ(CP_EAGAIN, cp_worker_pool_submit(pool, &ids[3]));
-  EXPECT_EQ(1u, cp_worker_pool_count(pool).queued);
+  EXPECT_EQ(2u, cpi_worker_pool_count(pool).running);
+  ASSERT_EQ(0, cpi_worker_pool_submit(pool, &ids[2]));
+  EXPECT_EQ(CP_EAGAIN, cpi_worker_pool_submit(pool, &ids[3]));
+  EXPECT_EQ(1u, cpi_worker_pool_count(pool).queued);
 
   // Closing drops the queued job at once; the running ones go on.
-  cp_worker_pool_close(pool);
-  EXPECT_EQ(CP_ECLOSED, cp_worker_pool_submit(pool, &ids[3]));
+  cpi_worker_pool_close(pool);
+  EXPECT_EQ(CP_ECLOSED, cpi_worker_pool_submit(pool, &ids[3]));
   {
     std::lock_guard<std::mutex> lock(jobs.mu);
     EXPECT_EQ(std::vector<int>{2}, jobs.dropped);
@@ -84,7 +84,7 @@ TEST(WorkerPool, HoldsThreadsPlusQueueThenRefusesAndDropsOnClose) {
     jobs.open = true;
   }
   jobs.cv.notify_all();
-  cp_worker_pool_free(pool);  // waits for the running jobs
+  cpi_worker_pool_free(pool);  // waits for the running jobs
   EXPECT_EQ(2u, jobs.ran.size());
   EXPECT_EQ(0, jobs.running);
 }
@@ -92,12 +92,12 @@ TEST(WorkerPool, HoldsThreadsPlusQueueThenRefusesAndDropsOnClose) {
 TEST(WorkerPool, RejectsBadArguments) {
   PoolJobs jobs;
   cp_worker_pool *pool = nullptr;
-  EXPECT_EQ(CP_EINVAL, cp_worker_pool_new(&pool, 0, 1, RunPoolJob, &jobs));
-  EXPECT_EQ(CP_EINVAL, cp_worker_pool_new(&pool, 1, 1, nullptr, &jobs));
-  EXPECT_EQ(CP_EINVAL, cp_worker_pool_new(nullptr, 1, 1, RunPoolJob, &jobs));
+  EXPECT_EQ(CP_EINVAL, cpi_worker_pool_new(&pool, 0, 1, RunPoolJob, &jobs));
+  EXPECT_EQ(CP_EINVAL, cpi_worker_pool_new(&pool, 1, 1, nullptr, &jobs));
+  EXPECT_EQ(CP_EINVAL, cpi_worker_pool_new(nullptr, 1, 1, RunPoolJob, &jobs));
   EXPECT_EQ(CP_EINVAL,
-            cp_worker_pool_new(&pool, 1, SIZE_MAX, RunPoolJob, &jobs));
-  cp_worker_pool_free(nullptr);
+            cpi_worker_pool_new(&pool, 1, SIZE_MAX, RunPoolJob, &jobs));
+  cpi_worker_pool_free(nullptr);
 }
 
 // --- cp_server_run_blocking ---------------------------------------------------
@@ -333,7 +333,7 @@ class BlockingServerTest : public ::testing::Test {
         "the pool runs " + std::to_string(running) + " and queues " +
             std::to_string(queued),
         [&] {
-          return cp_server_testing_pool_counts(server_, path, &r, &q) &&
+          return cpi_server_testing_pool_counts(server_, path, &r, &q) &&
                  r == running && q == queued;
         },
         [&] { return std::to_string(r) + " running, " + std::to_string(q); });
@@ -495,7 +495,7 @@ TEST_F(BlockingServerTest, ForcedShutdownCancelsRunningAndDropsQueued) {
     EXPECT_EQ(3u, h_.post_codes.size());
   }
   size_t r = 9, q = 9;
-  ASSERT_TRUE(cp_server_testing_pool_counts(server_, kEcho, &r, &q));
+  ASSERT_TRUE(cpi_server_testing_pool_counts(server_, kEcho, &r, &q));
   EXPECT_EQ(0u, r);
   EXPECT_EQ(0u, q);
   JoinCalls();
@@ -570,7 +570,7 @@ TEST_F(BlockingServerTest, DeadlinePassedWhileRunningOrQueued) {
     last = std::max(h_.deadlines[0], h_.deadlines[1]);
   }
   ASSERT_TRUE(cp_test::WaitFor("the server-side deadlines passed", [&] {
-    return cp_clock_monotonic_ns() >= last;
+    return cpi_clock_monotonic_ns() >= last;
   }));
   Open();  // the late reply is dropped
   ASSERT_TRUE(cp_test::WaitFor("both calls completed", [&] {

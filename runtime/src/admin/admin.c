@@ -91,8 +91,8 @@ void cp_admin_set_launcher(cp_admin *admin, cp_launcher *launcher) {
   pthread_rwlock_unlock(&admin->launcher_lock);
 }
 
-cp_status_code admin_authorize(cp_admin *admin, cp_call *call,
-                               char principal[CP_PRINCIPAL_MAX + 1]) {
+cp_status_code cpi_admin_authorize(cp_admin *admin, cp_call *call,
+                                   char principal[CP_PRINCIPAL_MAX + 1]) {
   const char *provider = NULL;
   if (cp_call_identity(call, &provider) == NULL) {
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
@@ -123,13 +123,13 @@ int cp_admin_register(cp_admin *admin, cp_server *server) {
     return CP_EINVAL;
   }
   static const cp_cplugin__admin__v1__admin__handlers handlers = {
-      .on_status = admin_on_status,
-      .on_restart_plugin = admin_on_restart,
-      .on_remove_plugin = admin_on_remove,
-      .on_replace_plugin = admin_on_replace,
-      .on_list_registry = admin_on_list_registry,
-      .on_watch = admin_on_watch,
-      .on_add_plugin = admin_on_add,
+      .on_status = cpi_admin_on_status,
+      .on_restart_plugin = cpi_admin_on_restart,
+      .on_remove_plugin = cpi_admin_on_remove,
+      .on_replace_plugin = cpi_admin_on_replace,
+      .on_list_registry = cpi_admin_on_list_registry,
+      .on_watch = cpi_admin_on_watch,
+      .on_add_plugin = cpi_admin_on_add,
   };
   int rc = cp_cplugin__admin__v1__admin__register(server, &handlers, admin);
   if (rc == 0) {

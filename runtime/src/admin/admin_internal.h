@@ -27,32 +27,32 @@ struct cp_admin {
 
 /* OK when the call's principal is an admin's (written to `principal`);
  * otherwise the call's error (UNAUTHENTICATED, PERMISSION_DENIED). */
-cp_status_code admin_authorize(cp_admin *admin, cp_call *call,
-                               char principal[CP_PRINCIPAL_MAX + 1]);
+cp_status_code cpi_admin_authorize(cp_admin *admin, cp_call *call,
+                                   char principal[CP_PRINCIPAL_MAX + 1]);
 
 /* Handlers (user = the admin). */
-cp_status_code admin_on_status(cp_call *call,
-                               const Cplugin__Admin__V1__StatusRequest *req,
-                               Cplugin__Admin__V1__StatusResponse *resp,
-                               void *user);
-cp_status_code admin_on_restart(
+cp_status_code cpi_admin_on_status(cp_call *call,
+                                   const Cplugin__Admin__V1__StatusRequest *req,
+                                   Cplugin__Admin__V1__StatusResponse *resp,
+                                   void *user);
+cp_status_code cpi_admin_on_restart(
     cp_call *call, const Cplugin__Admin__V1__RestartPluginRequest *req,
     Cplugin__Admin__V1__RestartPluginResponse *resp, void *user);
-cp_status_code admin_on_remove(
+cp_status_code cpi_admin_on_remove(
     cp_call *call, const Cplugin__Admin__V1__RemovePluginRequest *req,
     Cplugin__Admin__V1__RemovePluginResponse *resp, void *user);
-cp_status_code admin_on_replace(
+cp_status_code cpi_admin_on_replace(
     cp_call *call, const Cplugin__Admin__V1__ReplacePluginRequest *req,
     Cplugin__Admin__V1__ReplacePluginResponse *resp, void *user);
-cp_status_code admin_on_add(cp_call *call,
-                            const Cplugin__Admin__V1__AddPluginRequest *req,
-                            Cplugin__Admin__V1__AddPluginResponse *resp,
-                            void *user);
-cp_status_code admin_on_list_registry(
+cp_status_code cpi_admin_on_add(cp_call *call,
+                                const Cplugin__Admin__V1__AddPluginRequest *req,
+                                Cplugin__Admin__V1__AddPluginResponse *resp,
+                                void *user);
+cp_status_code cpi_admin_on_list_registry(
     cp_call *call, const Cplugin__Admin__V1__ListRegistryRequest *req,
     Cplugin__Admin__V1__ListRegistryResponse *resp, void *user);
-cp_status_code admin_on_watch(cp_call *call,
-                              const Cplugin__Admin__V1__WatchRequest *req,
-                              cp_stream *stream, void *user);
+cp_status_code cpi_admin_on_watch(cp_call *call,
+                                  const Cplugin__Admin__V1__WatchRequest *req,
+                                  cp_stream *stream, void *user);
 
 #endif /* CPLUGIN_ADMIN_ADMIN_INTERNAL_H */

@@ -91,14 +91,14 @@ static cp_status_code add_plugins(cp_call *call, cp_launcher *l,
   return CP_STATUS_OK;
 }
 
-cp_status_code admin_on_status(cp_call *call,
-                               const Cplugin__Admin__V1__StatusRequest *req,
-                               Cplugin__Admin__V1__StatusResponse *resp,
-                               void *user) {
+cp_status_code cpi_admin_on_status(cp_call *call,
+                                   const Cplugin__Admin__V1__StatusRequest *req,
+                                   Cplugin__Admin__V1__StatusResponse *resp,
+                                   void *user) {
   (void)req;
   cp_admin *a = user;
   char principal[CP_PRINCIPAL_MAX + 1];
-  cp_status_code code = admin_authorize(a, call, principal);
+  cp_status_code code = cpi_admin_authorize(a, call, principal);
   if (code != CP_STATUS_OK) {
     return code;
   }
@@ -170,7 +170,7 @@ static cp_status_code check_entry(cp_call *call, const char *name,
   manifest *m = NULL;
   char err[512] = "";
   /* Any base directory: only the name is read here. */
-  int rc = manifest_parse_entry(entry, "/", &m, err, sizeof err);
+  int rc = cpi_manifest_parse_entry(entry, "/", &m, err, sizeof err);
   if (rc != 0) {
     return cp_call_error(call,
                          rc == CP_ENOMEM ? CP_STATUS_RESOURCE_EXHAUSTED
@@ -183,7 +183,7 @@ static cp_status_code check_entry(cp_call *call, const char *name,
                          "entry: its name is \"%s\", not \"%s\"",
                          m->plugins[0].name, name);
   }
-  manifest_free(m);
+  cpi_manifest_free(m);
   return code;
 }
 
@@ -193,7 +193,7 @@ static cp_status_code change(cp_admin *a, cp_call *call, change_kind kind,
                              const char *what, const char *name,
                              const char *arg) {
   char principal[CP_PRINCIPAL_MAX + 1];
-  cp_status_code code = admin_authorize(a, call, principal);
+  cp_status_code code = cpi_admin_authorize(a, call, principal);
   if (code == CP_STATUS_OK) {
     code = check_name(call, name);
   }
@@ -236,7 +236,7 @@ static cp_status_code change(cp_admin *a, cp_call *call, change_kind kind,
   return CP_STATUS_OK;
 }
 
-cp_status_code admin_on_restart(
+cp_status_code cpi_admin_on_restart(
     cp_call *call, const Cplugin__Admin__V1__RestartPluginRequest *req,
     Cplugin__Admin__V1__RestartPluginResponse *resp, void *user) {
   (void)resp;
@@ -244,14 +244,14 @@ cp_status_code admin_on_restart(
   return change(user, call, CHANGE_REPLACE, "restart", req->name, NULL);
 }
 
-cp_status_code admin_on_remove(
+cp_status_code cpi_admin_on_remove(
     cp_call *call, const Cplugin__Admin__V1__RemovePluginRequest *req,
     Cplugin__Admin__V1__RemovePluginResponse *resp, void *user) {
   (void)resp;
   return change(user, call, CHANGE_REMOVE, "remove", req->name, NULL);
 }
 
-cp_status_code admin_on_replace(
+cp_status_code cpi_admin_on_replace(
     cp_call *call, const Cplugin__Admin__V1__ReplacePluginRequest *req,
     Cplugin__Admin__V1__ReplacePluginResponse *resp, void *user) {
   (void)resp;
@@ -259,10 +259,10 @@ cp_status_code admin_on_replace(
                 req->path[0] != '\0' ? req->path : NULL);
 }
 
-cp_status_code admin_on_add(cp_call *call,
-                            const Cplugin__Admin__V1__AddPluginRequest *req,
-                            Cplugin__Admin__V1__AddPluginResponse *resp,
-                            void *user) {
+cp_status_code cpi_admin_on_add(cp_call *call,
+                                const Cplugin__Admin__V1__AddPluginRequest *req,
+                                Cplugin__Admin__V1__AddPluginResponse *resp,
+                                void *user) {
   cp_status_code code =
       change(user, call, CHANGE_ADD, "add", req->name, req->entry);
   if (code != CP_STATUS_OK) {

@@ -74,12 +74,12 @@ static int by_type_then_provider(const void *x, const void *y) {
   return d != 0 ? d : strcmp(a->registration_id, b->registration_id);
 }
 
-cp_status_code admin_on_list_registry(
+cp_status_code cpi_admin_on_list_registry(
     cp_call *call, const Cplugin__Admin__V1__ListRegistryRequest *req,
     Cplugin__Admin__V1__ListRegistryResponse *resp, void *user) {
   cp_admin *a = user;
   char principal[CP_PRINCIPAL_MAX + 1];
-  cp_status_code code = admin_authorize(a, call, principal);
+  cp_status_code code = cpi_admin_authorize(a, call, principal);
   if (code != CP_STATUS_OK) {
     return code;
   }
@@ -106,12 +106,12 @@ cp_status_code admin_on_list_registry(
   return CP_STATUS_OK;
 }
 
-cp_status_code admin_on_watch(cp_call *call,
-                              const Cplugin__Admin__V1__WatchRequest *req,
-                              cp_stream *stream, void *user) {
+cp_status_code cpi_admin_on_watch(cp_call *call,
+                                  const Cplugin__Admin__V1__WatchRequest *req,
+                                  cp_stream *stream, void *user) {
   cp_admin *a = user;
   char principal[CP_PRINCIPAL_MAX + 1];
-  cp_status_code code = admin_authorize(a, call, principal);
+  cp_status_code code = cpi_admin_authorize(a, call, principal);
   if (code != CP_STATUS_OK) {
     return code;
   }

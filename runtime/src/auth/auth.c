@@ -178,7 +178,7 @@ static cp_auth_result api_key_provider(cp_call *call, void *user) {
    * (if any) matched or where a wrong key differs. */
   const api_key *match = NULL;
   for (size_t i = 0; i < auth->key_count; i++) {
-    bool same = cp_ct_equal(padded, auth->keys[i].key, API_KEY_MAX);
+    bool same = cpi_ct_equal(padded, auth->keys[i].key, API_KEY_MAX);
     if (same & (presented.len == auth->keys[i].len)) {
       match = &auth->keys[i];
     }

@@ -17,7 +17,7 @@ void cp_broker_options_init(cp_broker_options *opts) {
   opts->max_grants_per_runtime = 16;
 }
 
-int64_t broker_now_ns(const cp_broker *b) {
+int64_t cpi_broker_now_ns(const cp_broker *b) {
   return cp_clock_now_ns(b->clock);
 }
 
@@ -26,7 +26,7 @@ static void on_identity_gone(const char *runtime_id, cp_token_event event,
                              void *user) {
   (void)event;
   cp_broker *b = user;
-  size_t n = grant_revoke_runtime(b->grants, runtime_id);
+  size_t n = cpi_grant_revoke_runtime(b->grants, runtime_id);
   if (n > 0) {
     char count[24];
     snprintf(count, sizeof count, "%zu", n);
@@ -80,7 +80,7 @@ int cp_broker_create(cp_broker **out, cp_token_store *tokens,
   b->tokens = tokens;
   b->clock = o.clock;
   grant_limits lim = {o.grant_ttl_ms, o.max_grants, o.max_grants_per_runtime};
-  int rc = grant_table_create(&b->grants, &lim);
+  int rc = cpi_grant_table_create(&b->grants, &lim);
   if (rc == 0) {
     rc = cp_token_store_subscribe(tokens, on_identity_gone, b);
     b->subscribed = rc == 0;
@@ -118,7 +118,7 @@ void cp_broker_destroy(cp_broker *b) {
   for (size_t i = 0; i < b->cap_count; i++) {
     free_cap(b->caps[i]);
   }
-  grant_table_destroy(b->grants);
+  cpi_grant_table_destroy(b->grants);
   free(b);
 }
 
@@ -138,7 +138,7 @@ static bool type_valid(const char *t) {
   return true;
 }
 
-broker_cap *broker_find(const cp_broker *b, const char *type) {
+broker_cap *cpi_broker_find(const cp_broker *b, const char *type) {
   for (size_t i = 0; i < b->cap_count; i++) {
     if (strcmp(b->caps[i]->def.type, type) == 0) {
       return b->caps[i];
@@ -150,13 +150,13 @@ broker_cap *broker_find(const cp_broker *b, const char *type) {
 int cp_broker_add_capability(cp_broker *b, const cp_capability *cap) {
   if (b == NULL || cap == NULL || !type_valid(cap->type) ||
       cap->version == NULL || strlen(cap->version) > GRANT_VERSION_MAX ||
-      !cp_semver_valid(cap->version)) {
+      !cpi_semver_valid(cap->version)) {
     return CP_EINVAL;
   }
   if (b->started) {
     return CP_ESTATE;
   }
-  if (broker_find(b, cap->type) != NULL) {
+  if (cpi_broker_find(b, cap->type) != NULL) {
     return CP_EEXIST;
   }
   if (b->cap_count == BROKER_MAX_CAPABILITIES) {
@@ -227,21 +227,21 @@ int cp_broker_start(cp_broker *b) {
   return rc;
 }
 
-void broker_refused(cp_broker *b, broker_refusal why) {
+void cpi_broker_refused(cp_broker *b, broker_refusal why) {
   cp_counter_inc(b->refused[why]);
 }
 
 static int64_t read_issued(void *user) {
-  return (int64_t)grant_table_stats(((cp_broker *)user)->grants).issued;
+  return (int64_t)cpi_grant_table_stats(((cp_broker *)user)->grants).issued;
 }
 static int64_t read_live(void *user) {
-  return (int64_t)grant_table_stats(((cp_broker *)user)->grants).live;
+  return (int64_t)cpi_grant_table_stats(((cp_broker *)user)->grants).live;
 }
 static int64_t read_expired(void *user) {
-  return (int64_t)grant_table_stats(((cp_broker *)user)->grants).expired;
+  return (int64_t)cpi_grant_table_stats(((cp_broker *)user)->grants).expired;
 }
 static int64_t read_revoked(void *user) {
-  return (int64_t)grant_table_stats(((cp_broker *)user)->grants).revoked;
+  return (int64_t)cpi_grant_table_stats(((cp_broker *)user)->grants).revoked;
 }
 
 static const char *const reason_label[] = {"reason"};

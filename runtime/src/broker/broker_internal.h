@@ -48,12 +48,12 @@ struct cp_broker {
 };
 
 /* The capability of `type`, or NULL. */
-broker_cap *broker_find(const cp_broker *b, const char *type);
+broker_cap *cpi_broker_find(const cp_broker *b, const char *type);
 
 /* Counts a refusal (metrics). */
-void broker_refused(cp_broker *b, broker_refusal why);
+void cpi_broker_refused(cp_broker *b, broker_refusal why);
 
 /* Now on the broker's clock (nanoseconds). */
-int64_t broker_now_ns(const cp_broker *b);
+int64_t cpi_broker_now_ns(const cp_broker *b);
 
 #endif /* CPLUGIN_BROKER_BROKER_INTERNAL_H */

@@ -26,7 +26,7 @@ static void offered(const cp_broker *b, char *out, size_t cap) {
 static cp_status_code not_found(cp_broker *b, cp_call *call, const char *what) {
   char list[512];
   offered(b, list, sizeof list);
-  broker_refused(b, BROKER_REFUSED_NOT_FOUND);
+  cpi_broker_refused(b, BROKER_REFUSED_NOT_FOUND);
   return cp_call_error(call, CP_STATUS_NOT_FOUND, "%s (offered: %s)", what,
                        list);
 }
@@ -65,11 +65,11 @@ static cp_status_code on_request(
    * alone names none. */
   if (runtime_id == NULL || provider == NULL ||
       strcmp(provider, "runtime-token") != 0) {
-    broker_refused(b, BROKER_REFUSED_UNAUTHENTICATED);
+    cpi_broker_refused(b, BROKER_REFUSED_UNAUTHENTICATED);
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "a runtime token is required");
   }
-  const broker_cap *found = broker_find(b, req->capability_type);
+  const broker_cap *found = cpi_broker_find(b, req->capability_type);
   const cp_capability *c = found != NULL ? &found->def : NULL;
   char what[GRANT_TYPE_MAX + GRANT_VERSION_MAX * 2 + 64];
   if (c == NULL) {
@@ -78,21 +78,21 @@ static cp_status_code on_request(
     return not_found(b, call, what);
   }
   const char *min = req->min_version;
-  if (min[0] != '\0' && !cp_semver_valid(min)) {
+  if (min[0] != '\0' && !cpi_semver_valid(min)) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                          "min_version: not a SemVer version");
   }
-  if (min[0] != '\0' && cp_semver_compare(c->version, min) < 0) {
+  if (min[0] != '\0' && cpi_semver_compare(c->version, min) < 0) {
     snprintf(what, sizeof what,
              "capability \"%s\" %s is below min_version %.64s", c->type,
              c->version, min);
     return not_found(b, call, what);
   }
   grant_info g;
-  int rc = grant_issue(b->grants, broker_now_ns(b), runtime_id, c->type,
-                       c->version, &g);
+  int rc = cpi_grant_issue(b->grants, cpi_broker_now_ns(b), runtime_id, c->type,
+                           c->version, &g);
   if (rc == CP_ELIMIT || rc == CP_EAGAIN) {
-    broker_refused(b, BROKER_REFUSED_LIMIT);
+    cpi_broker_refused(b, BROKER_REFUSED_LIMIT);
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "%s",
                          rc == CP_ELIMIT
                              ? "this runtime holds as many grants as allowed"
@@ -103,10 +103,10 @@ static cp_status_code on_request(
                          cp_strerror(rc));
   }
   cp_status_code code = fill(call, &g, resp);
-  cp_secure_zero(g.token, sizeof g.token);
+  cpi_secure_zero(g.token, sizeof g.token);
   char ttl[24];
   snprintf(ttl, sizeof ttl, "%lld",
-           (long long)((g.expires_ns - broker_now_ns(b)) / 1000000));
+           (long long)((g.expires_ns - cpi_broker_now_ns(b)) / 1000000));
   if (code == CP_STATUS_OK &&
       cp_call_add_trailer(call, CP_MD_GRANT_TTL_MS, ttl) != 0) {
     code = cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");

@@ -64,7 +64,7 @@ static int parse(const cp_call *call, cap_call *out) {
   }
   /* A grant never authenticates a call to the host's own services (or a
    * plugin's control services): it stands for one capability only. */
-  if (cp_path_reserved(path) ||
+  if (cpi_path_reserved(path) ||
       !metadata_copy(call, CP_MD_CAPABILITY_GRANT, out->grant_id,
                      sizeof out->grant_id) ||
       !metadata_copy(call, CP_MD_CAPABILITY_TYPE, out->type,
@@ -87,9 +87,10 @@ static bool check(cp_broker *b, const cp_call *call, const cap_call *cc,
       !metadata_copy(call, CP_MD_RUNTIME_ID, runtime_id, sizeof runtime_id)) {
     return false;
   }
-  return grant_verify(
-      b->grants, broker_now_ns(b), cc->grant_id, auth.ptr + sizeof bearer - 1,
-      auth.len - (sizeof bearer - 1), runtime_id, cc->type, g, NULL);
+  return cpi_grant_verify(b->grants, cpi_broker_now_ns(b), cc->grant_id,
+                          auth.ptr + sizeof bearer - 1,
+                          auth.len - (sizeof bearer - 1), runtime_id, cc->type,
+                          g, NULL);
 }
 
 static cp_auth_result authenticate(cp_call *call, void *user) {
@@ -101,7 +102,7 @@ static cp_auth_result authenticate(cp_call *call, void *user) {
   }
   grant_info g;
   if (kind == MALFORMED || !check(b, call, &cc, &g)) {
-    broker_refused(b, BROKER_REFUSED_UNAUTHENTICATED);
+    cpi_broker_refused(b, BROKER_REFUSED_UNAUTHENTICATED);
     return CP_AUTH_DENIED;
   }
   return cp_call_set_identity(call, "capability-grant", g.runtime_id) == 0
@@ -126,7 +127,7 @@ cp_status_code cp_broker_dispatch(cp_broker *b, cp_call *call, bool *handled) {
   /* Checked again: the grant may have gone since authentication, and a
    * server without the host's authentication must not skip it. */
   grant_info g;
-  const broker_cap *c = kind == CAPABILITY ? broker_find(b, cc.type) : NULL;
+  const broker_cap *c = kind == CAPABILITY ? cpi_broker_find(b, cc.type) : NULL;
   if (c == NULL || !check(b, call, &cc, &g)) {
     /* Counted once: here unless the grant check in authentication refused
      * it already (another provider then let the call in, e.g. a runtime
@@ -134,7 +135,7 @@ cp_status_code cp_broker_dispatch(cp_broker *b, cp_call *call, bool *handled) {
     const char *provider = NULL;
     const char *who = cp_call_identity(call, &provider);
     if (who == NULL || strcmp(provider, "capability-grant") == 0) {
-      broker_refused(b, BROKER_REFUSED_UNAUTHENTICATED);
+      cpi_broker_refused(b, BROKER_REFUSED_UNAUTHENTICATED);
     }
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "authentication failed");

@@ -39,10 +39,10 @@ struct grant_table {
 };
 
 static uint64_t hash(const grant_table *t, const char *s) {
-  return cp_siphash13(&t->key, s, strlen(s));
+  return cpi_siphash13(&t->key, s, strlen(s));
 }
 
-int grant_table_create(grant_table **out, const grant_limits *limits) {
+int cpi_grant_table_create(grant_table **out, const grant_limits *limits) {
   *out = NULL;
   if (limits == NULL || limits->ttl_ms <= 0 || limits->max_total == 0 ||
       limits->max_per_runtime == 0 ||
@@ -54,12 +54,12 @@ int grant_table_create(grant_table **out, const grant_limits *limits) {
     return CP_ENOMEM;
   }
   t->limits = *limits;
-  if (cp_random_bytes(&t->key, sizeof t->key) != 0) {
+  if (cpi_random_bytes(&t->key, sizeof t->key) != 0) {
     free(t);
     return CP_ESYS;
   }
-  if (cp_htab_init(&t->grants) != 0 || cp_htab_init(&t->owners) != 0) {
-    cp_htab_release(&t->grants);
+  if (cpi_htab_init(&t->grants) != 0 || cpi_htab_init(&t->owners) != 0) {
+    cpi_htab_release(&t->grants);
     free(t);
     return CP_ENOMEM;
   }
@@ -70,7 +70,7 @@ int grant_table_create(grant_table **out, const grant_limits *limits) {
 
 static owner *find_owner_locked(grant_table *t, const char *runtime_id) {
   uint64_t h = hash(t, runtime_id);
-  for (cp_hnode *n = cp_htab_chain(&t->owners, h); n != NULL; n = n->next) {
+  for (cp_hnode *n = cpi_htab_chain(&t->owners, h); n != NULL; n = n->next) {
     owner *o = CP_HNODE_ITEM(n, owner, by_runtime);
     if (n->hash == h && strcmp(o->runtime_id, runtime_id) == 0) {
       return o;
@@ -81,7 +81,7 @@ static owner *find_owner_locked(grant_table *t, const char *runtime_id) {
 
 static grant *find_grant_locked(grant_table *t, const char *id) {
   uint64_t h = hash(t, id);
-  for (cp_hnode *n = cp_htab_chain(&t->grants, h); n != NULL; n = n->next) {
+  for (cp_hnode *n = cpi_htab_chain(&t->grants, h); n != NULL; n = n->next) {
     grant *g = CP_HNODE_ITEM(n, grant, by_id);
     if (n->hash == h && strcmp(g->info.id, id) == 0) {
       return g;
@@ -93,7 +93,7 @@ static grant *find_grant_locked(grant_table *t, const char *id) {
 /* Unlinks and frees g, and its owner once it has no grant left. */
 static void remove_locked(grant_table *t, grant *g) {
   owner *o = g->owner;
-  cp_htab_remove(&t->grants, &g->by_id);
+  cpi_htab_remove(&t->grants, &g->by_id);
   if (g->owner_prev != NULL) {
     g->owner_prev->owner_next = g->owner_next;
   } else {
@@ -111,10 +111,10 @@ static void remove_locked(grant_table *t, grant *g) {
     g->all_next->all_prev = g->all_prev;
   }
   t->stats.live--;
-  cp_secure_zero(g, sizeof *g);
+  cpi_secure_zero(g, sizeof *g);
   free(g);
   if (--o->count == 0) {
-    cp_htab_remove(&t->owners, &o->by_runtime);
+    cpi_htab_remove(&t->owners, &o->by_runtime);
     free(o);
   }
 }
@@ -154,16 +154,16 @@ static int add_locked(grant_table *t, int64_t now_ns, const char *runtime_id,
     return CP_ENOMEM;
   }
   uint8_t raw[GRANT_ID_BYTES];
-  if (cp_random_bytes(raw, sizeof raw) != 0 ||
-      cp_random_token(g->info.token) != 0) {
+  if (cpi_random_bytes(raw, sizeof raw) != 0 ||
+      cpi_random_token(g->info.token) != 0) {
     free(g);
     if (new_owner) {
       free(o);
     }
     return CP_ESYS;
   }
-  cp_base64url_encode(raw, sizeof raw, g->info.id, sizeof g->info.id);
-  cp_secure_zero(raw, sizeof raw);
+  cpi_base64url_encode(raw, sizeof raw, g->info.id, sizeof g->info.id);
+  cpi_secure_zero(raw, sizeof raw);
   snprintf(g->info.runtime_id, sizeof g->info.runtime_id, "%s", runtime_id);
   snprintf(g->info.type, sizeof g->info.type, "%s", type);
   snprintf(g->info.version, sizeof g->info.version, "%s", version);
@@ -171,7 +171,7 @@ static int add_locked(grant_table *t, int64_t now_ns, const char *runtime_id,
   if (new_owner) {
     snprintf(o->runtime_id, sizeof o->runtime_id, "%s", runtime_id);
     o->by_runtime.hash = hash(t, runtime_id);
-    cp_htab_insert(&t->owners, &o->by_runtime);
+    cpi_htab_insert(&t->owners, &o->by_runtime);
   }
   g->owner = o;
   g->owner_next = o->grants;
@@ -186,15 +186,15 @@ static int add_locked(grant_table *t, int64_t now_ns, const char *runtime_id,
   }
   t->all = g;
   g->by_id.hash = hash(t, g->info.id);
-  cp_htab_insert(&t->grants, &g->by_id);
+  cpi_htab_insert(&t->grants, &g->by_id);
   t->stats.live++;
   t->stats.issued++;
   *out = g->info;
   return 0;
 }
 
-int grant_issue(grant_table *t, int64_t now_ns, const char *runtime_id,
-                const char *type, const char *version, grant_info *out) {
+int cpi_grant_issue(grant_table *t, int64_t now_ns, const char *runtime_id,
+                    const char *type, const char *version, grant_info *out) {
   if (t == NULL || out == NULL || !fits(runtime_id, 1, CP_RUNTIME_ID_MAX) ||
       !fits(type, 1, GRANT_TYPE_MAX) || !fits(version, 0, GRANT_VERSION_MAX)) {
     return CP_EINVAL;
@@ -221,9 +221,10 @@ int grant_issue(grant_table *t, int64_t now_ns, const char *runtime_id,
   return rc;
 }
 
-bool grant_verify(grant_table *t, int64_t now_ns, const char *id,
-                  const char *token, size_t token_len, const char *runtime_id,
-                  const char *type, grant_info *out, grant_refusal *why) {
+bool cpi_grant_verify(grant_table *t, int64_t now_ns, const char *id,
+                      const char *token, size_t token_len,
+                      const char *runtime_id, const char *type, grant_info *out,
+                      grant_refusal *why) {
   grant_refusal r = GRANT_REFUSED_UNKNOWN;
   bool ok = false;
   if (t != NULL && fits(id, GRANT_ID_CHARS, GRANT_ID_CHARS) && token != NULL &&
@@ -234,7 +235,7 @@ bool grant_verify(grant_table *t, int64_t now_ns, const char *id,
       /* Every part is checked, the token in constant time, whatever the
        * others say. */
       bool token_ok = token_len == GRANT_TOKEN_CHARS &&
-                      cp_ct_equal(token, g->info.token, GRANT_TOKEN_CHARS);
+                      cpi_ct_equal(token, g->info.token, GRANT_TOKEN_CHARS);
       bool runtime_ok = strcmp(runtime_id, g->info.runtime_id) == 0;
       bool type_ok = strcmp(type, g->info.type) == 0;
       bool live = g->info.expires_ns > now_ns;
@@ -266,7 +267,7 @@ bool grant_verify(grant_table *t, int64_t now_ns, const char *id,
   return ok;
 }
 
-size_t grant_revoke_runtime(grant_table *t, const char *runtime_id) {
+size_t cpi_grant_revoke_runtime(grant_table *t, const char *runtime_id) {
   if (t == NULL || runtime_id == NULL) {
     return 0;
   }
@@ -283,7 +284,7 @@ size_t grant_revoke_runtime(grant_table *t, const char *runtime_id) {
   return n;
 }
 
-size_t grant_sweep(grant_table *t, int64_t now_ns) {
+size_t cpi_grant_sweep(grant_table *t, int64_t now_ns) {
   if (t == NULL) {
     return 0;
   }
@@ -293,22 +294,22 @@ size_t grant_sweep(grant_table *t, int64_t now_ns) {
   return n;
 }
 
-grant_stats grant_table_stats(grant_table *t) {
+grant_stats cpi_grant_table_stats(grant_table *t) {
   pthread_mutex_lock(&t->mu);
   grant_stats s = t->stats;
   pthread_mutex_unlock(&t->mu);
   return s;
 }
 
-void grant_table_destroy(grant_table *t) {
+void cpi_grant_table_destroy(grant_table *t) {
   if (t == NULL) {
     return;
   }
   while (t->all != NULL) {
     remove_locked(t, t->all);
   }
-  cp_htab_release(&t->grants);
-  cp_htab_release(&t->owners);
+  cpi_htab_release(&t->grants);
+  cpi_htab_release(&t->owners);
   pthread_mutex_destroy(&t->mu);
   free(t);
 }

@@ -10,8 +10,8 @@
  *
  * Bounded: at most max_total live grants and max_per_runtime per runtime;
  * an issue that would pass a cap first sweeps the expired grants. Expired
- * grants also go at grant_sweep and when a verify finds them; all of a
- * runtime's grants go with grant_revoke_runtime (its identity was revoked
+ * grants also go at cpi_grant_sweep and when a verify finds them; all of a
+ * runtime's grants go with cpi_grant_revoke_runtime (its identity was revoked
  * or expired, or its plugin removed).
  *
  * Time is the caller's (CLOCK_MONOTONIC nanoseconds, `now_ns`), so tests
@@ -75,10 +75,10 @@ typedef struct grant_stats {
 } grant_stats;
 
 /* Returns 0, CP_EINVAL (limits out of range) or CP_ENOMEM. */
-int grant_table_create(grant_table **out, const grant_limits *limits);
+int cpi_grant_table_create(grant_table **out, const grant_limits *limits);
 
 /* Frees the table (wiping the tokens). NULL allowed. */
-void grant_table_destroy(grant_table *t);
+void cpi_grant_table_destroy(grant_table *t);
 
 /* Issues a grant for `runtime_id` (a runtime ID of the token store's
  * shape), `type` (1..GRANT_TYPE_MAX bytes) and `version` (at most
@@ -87,25 +87,26 @@ void grant_table_destroy(grant_table *t);
  * max_per_runtime live grants, CP_EAGAIN when the table holds max_total,
  * each after the expired grants were swept; CP_ESYS (no random bytes);
  * CP_ENOMEM. */
-int grant_issue(grant_table *t, int64_t now_ns, const char *runtime_id,
-                const char *type, const char *version, grant_info *out);
+int cpi_grant_issue(grant_table *t, int64_t now_ns, const char *runtime_id,
+                    const char *type, const char *version, grant_info *out);
 
 /* Verifies a call that presents grant `id` with bearer `token` (token_len
  * bytes) for capability `type`, from runtime `runtime_id`. Returns true
  * and fills *out (its token left empty) when all of them match and the
  * grant has not expired; false otherwise with *why set (an expired grant
  * is removed). `out` and `why` may be NULL. */
-bool grant_verify(grant_table *t, int64_t now_ns, const char *id,
-                  const char *token, size_t token_len, const char *runtime_id,
-                  const char *type, grant_info *out, grant_refusal *why);
+bool cpi_grant_verify(grant_table *t, int64_t now_ns, const char *id,
+                      const char *token, size_t token_len,
+                      const char *runtime_id, const char *type, grant_info *out,
+                      grant_refusal *why);
 
 /* Removes every grant of `runtime_id`; returns how many. */
-size_t grant_revoke_runtime(grant_table *t, const char *runtime_id);
+size_t cpi_grant_revoke_runtime(grant_table *t, const char *runtime_id);
 
 /* Removes the grants expired at now_ns; returns how many. */
-size_t grant_sweep(grant_table *t, int64_t now_ns);
+size_t cpi_grant_sweep(grant_table *t, int64_t now_ns);
 
 /* A snapshot of the counters. */
-grant_stats grant_table_stats(grant_table *t);
+grant_stats cpi_grant_table_stats(grant_table *t);
 
 #endif /* CPLUGIN_BROKER_GRANTS_H */

@@ -18,12 +18,12 @@ static size_t align_up(size_t n) {
   return (n + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
-void cp_arena_init(cp_arena *arena) {
+void cpi_arena_init(cp_arena *arena) {
   arena->head = NULL;
   arena->inline_used = 0;
 }
 
-void *cp_arena_alloc(cp_arena *arena, size_t size) {
+void *cpi_arena_alloc(cp_arena *arena, size_t size) {
   if (size > SIZE_MAX / 2) {
     return NULL;
   }
@@ -52,11 +52,11 @@ void *cp_arena_alloc(cp_arena *arena, size_t size) {
   return p;
 }
 
-char *cp_arena_strndup(cp_arena *arena, const char *s, size_t len) {
+char *cpi_arena_strndup(cp_arena *arena, const char *s, size_t len) {
   if (len == SIZE_MAX) {
     return NULL;
   }
-  char *copy = cp_arena_alloc(arena, len + 1);
+  char *copy = cpi_arena_alloc(arena, len + 1);
   if (copy != NULL) {
     memcpy(copy, s, len);
     copy[len] = '\0';
@@ -64,7 +64,7 @@ char *cp_arena_strndup(cp_arena *arena, const char *s, size_t len) {
   return copy;
 }
 
-void cp_arena_release(cp_arena *arena) {
+void cpi_arena_release(cp_arena *arena) {
   cp_arena_block *b = arena->head;
   while (b != NULL) {
     cp_arena_block *next = b->next;

@@ -15,15 +15,15 @@ typedef struct cp_arena {
   unsigned char inline_buf[512] __attribute__((aligned(16)));
 } cp_arena;
 
-void cp_arena_init(cp_arena *arena);
+void cpi_arena_init(cp_arena *arena);
 
 /* Returns `size` zeroed bytes aligned to 16, or NULL when out of memory. */
-void *cp_arena_alloc(cp_arena *arena, size_t size);
+void *cpi_arena_alloc(cp_arena *arena, size_t size);
 
 /* Copies `len` bytes and a terminating NUL. */
-char *cp_arena_strndup(cp_arena *arena, const char *s, size_t len);
+char *cpi_arena_strndup(cp_arena *arena, const char *s, size_t len);
 
-/* Frees every block; the arena may be reused after cp_arena_init. */
-void cp_arena_release(cp_arena *arena);
+/* Frees every block; the arena may be reused after cpi_arena_init. */
+void cpi_arena_release(cp_arena *arena);
 
 #endif /* CPLUGIN_CORE_ARENA_H */

@@ -5,13 +5,13 @@
 
 #include <time.h>
 
-int64_t cp_clock_monotonic_ns(void) {
+int64_t cpi_clock_monotonic_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t cp_deadline_after_ms(int64_t now_ns, int64_t ms) {
+int64_t cpi_deadline_after_ms(int64_t now_ns, int64_t ms) {
   if (ms <= 0) {
     return INT64_MAX;
   }
@@ -23,7 +23,7 @@ int64_t cp_deadline_after_ms(int64_t now_ns, int64_t ms) {
 
 static int64_t system_now(void *ctx) {
   (void)ctx;
-  return cp_clock_monotonic_ns();
+  return cpi_clock_monotonic_ns();
 }
 
 static const cp_clock system_clock = {system_now, NULL};
@@ -34,7 +34,7 @@ const cp_clock *cp_clock_system(void) {
 
 int64_t cp_clock_now_ns(const cp_clock *clock) {
   if (clock == NULL) {
-    return cp_clock_monotonic_ns();
+    return cpi_clock_monotonic_ns();
   }
   return clock->now_ns(clock->ctx);
 }

@@ -35,23 +35,23 @@ static void copy_free(char *str) {
   }
 }
 
-void cp_intern_init(cp_intern *t, const cp_siphash_key *key) {
+void cpi_intern_init(cp_intern *t, const cp_siphash_key *key) {
   memset(t, 0, sizeof *t);
   t->key = *key;
 }
 
-void cp_intern_release(cp_intern *t) {
+void cpi_intern_release(cp_intern *t) {
   for (uint32_t i = 0; i < t->used; i++) {
     copy_free(t->entries[i].str);
   }
   free(t->entries);
   free(t->heads);
   cp_siphash_key key = t->key;
-  cp_intern_init(t, &key);
+  cpi_intern_init(t, &key);
 }
 
 static size_t head_of(const cp_intern *t, const char *s, size_t len) {
-  return (size_t)cp_siphash13(&t->key, s, len) & t->mask;
+  return (size_t)cpi_siphash13(&t->key, s, len) & t->mask;
 }
 
 /* Rebuilds the chains over `n` heads (a power of two). */
@@ -102,7 +102,7 @@ static int reserve(cp_intern *t) {
   return 0;
 }
 
-int cp_intern_add(cp_intern *t, const char *s, size_t len, uint32_t *id) {
+int cpi_intern_add(cp_intern *t, const char *s, size_t len, uint32_t *id) {
   if (len >= UINT32_MAX) {
     return CP_EINVAL;
   }
@@ -145,7 +145,7 @@ int cp_intern_add(cp_intern *t, const char *s, size_t len, uint32_t *id) {
   return 0;
 }
 
-void cp_intern_put(cp_intern *t, uint32_t id) {
+void cpi_intern_put(cp_intern *t, uint32_t id) {
   cp_intern_entry *e = &t->entries[id - 1];
   if (--e->refs > 0) {
     return;
@@ -164,14 +164,14 @@ void cp_intern_put(cp_intern *t, uint32_t id) {
   t->count--;
 }
 
-const char *cp_intern_str(const cp_intern *t, uint32_t id) {
+const char *cpi_intern_str(const cp_intern *t, uint32_t id) {
   return t->entries[id - 1].str;
 }
 
-size_t cp_intern_len(const cp_intern *t, uint32_t id) {
+size_t cpi_intern_len(const cp_intern *t, uint32_t id) {
   return len_of(t->entries[id - 1].str);
 }
 
-size_t cp_intern_count(const cp_intern *t) {
+size_t cpi_intern_count(const cp_intern *t) {
   return t->count;
 }

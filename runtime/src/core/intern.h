@@ -38,25 +38,25 @@ typedef struct cp_intern {
 #define CP_INTERN_MAX_IDS (UINT32_MAX / 2)
 
 /* An empty table; allocates nothing until the first add. */
-void cp_intern_init(cp_intern *t, const cp_siphash_key *key);
+void cpi_intern_init(cp_intern *t, const cp_siphash_key *key);
 
 /* Frees every string and the table, whatever their references. */
-void cp_intern_release(cp_intern *t);
+void cpi_intern_release(cp_intern *t);
 
 /* Takes a reference to the string s[0..len) (copying it the first time)
  * and sets *id. Returns 0, CP_EINVAL (len over UINT32_MAX - 1), CP_ELIMIT
  * (CP_INTERN_MAX_IDS strings, or UINT32_MAX references to this one) or
  * CP_ENOMEM; on failure nothing changed. */
-int cp_intern_add(cp_intern *t, const char *s, size_t len, uint32_t *id);
+int cpi_intern_add(cp_intern *t, const char *s, size_t len, uint32_t *id);
 
 /* Drops one reference; the string is freed with the last one. */
-void cp_intern_put(cp_intern *t, uint32_t id);
+void cpi_intern_put(cp_intern *t, uint32_t id);
 
 /* The string `id` names (valid while a reference is held), and its length. */
-const char *cp_intern_str(const cp_intern *t, uint32_t id);
-size_t cp_intern_len(const cp_intern *t, uint32_t id);
+const char *cpi_intern_str(const cp_intern *t, uint32_t id);
+size_t cpi_intern_len(const cp_intern *t, uint32_t id);
 
 /* Distinct strings held. */
-size_t cp_intern_count(const cp_intern *t);
+size_t cpi_intern_count(const cp_intern *t);
 
 #endif /* CPLUGIN_CORE_INTERN_H */

@@ -3,7 +3,7 @@
 
 #include "core/clock.h"
 
-void cp_cond_init_monotonic(pthread_cond_t *cv) {
+void cpi_cond_init_monotonic(pthread_cond_t *cv) {
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -11,16 +11,16 @@ void cp_cond_init_monotonic(pthread_cond_t *cv) {
   pthread_condattr_destroy(&attr);
 }
 
-struct timespec cp_monotonic_timespec(int64_t ns) {
+struct timespec cpi_monotonic_timespec(int64_t ns) {
   struct timespec ts;
   ts.tv_sec = (time_t)(ns / 1000000000);
   ts.tv_nsec = (long)(ns % 1000000000);
   return ts;
 }
 
-struct timespec cp_monotonic_after_ms(int64_t ms) {
-  int64_t now = cp_clock_monotonic_ns();
+struct timespec cpi_monotonic_after_ms(int64_t ms) {
+  int64_t now = cpi_clock_monotonic_ns();
   int64_t at =
       ms > (INT64_MAX - now) / 1000000 ? INT64_MAX : now + ms * 1000000;
-  return cp_monotonic_timespec(at);
+  return cpi_monotonic_timespec(at);
 }

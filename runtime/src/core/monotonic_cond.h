@@ -9,13 +9,13 @@
 #include <time.h>
 
 /* pthread_cond_init with CLOCK_MONOTONIC as the clock of timed waits. */
-void cp_cond_init_monotonic(pthread_cond_t *cv);
+void cpi_cond_init_monotonic(pthread_cond_t *cv);
 
-/* The instant `ns` (cp_clock_monotonic_ns's scale, >= 0) as a deadline for
+/* The instant `ns` (cpi_clock_monotonic_ns's scale, >= 0) as a deadline for
  * pthread_cond_timedwait on such a condition variable. */
-struct timespec cp_monotonic_timespec(int64_t ns);
+struct timespec cpi_monotonic_timespec(int64_t ns);
 
 /* The deadline `ms` (>= 0) from now; saturates far in the future. */
-struct timespec cp_monotonic_after_ms(int64_t ms);
+struct timespec cpi_monotonic_after_ms(int64_t ms);
 
 #endif /* CPLUGIN_CORE_MONOTONIC_COND_H */

@@ -4,12 +4,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-size_t cp_page_round(size_t n) {
+size_t cpi_page_round(size_t n) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   return (n + page - 1) / page * page;
 }
 
-void *cp_reserve(size_t bytes) {
+void *cpi_reserve(size_t bytes) {
   int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 #ifdef MAP_NORESERVE
   flags |= MAP_NORESERVE; /* address space only; pages come on first touch */
@@ -18,7 +18,7 @@ void *cp_reserve(size_t bytes) {
   return region == MAP_FAILED ? NULL : region;
 }
 
-void cp_reserve_release(void *region, size_t bytes) {
+void cpi_reserve_release(void *region, size_t bytes) {
   if (region != NULL) {
     munmap(region, bytes);
   }

@@ -7,14 +7,14 @@
 #include <stddef.h>
 
 /* `n` rounded up to whole pages. */
-size_t cp_page_round(size_t n);
+size_t cpi_page_round(size_t n);
 
 /* Reserves `bytes` (a multiple of the page size) of zeroed, read-write
  * memory without committing it (MAP_NORESERVE where available). Returns
  * NULL on failure. */
-void *cp_reserve(size_t bytes);
+void *cpi_reserve(size_t bytes);
 
-/* Gives back a region from cp_reserve. NULL allowed. */
-void cp_reserve_release(void *region, size_t bytes);
+/* Gives back a region from cpi_reserve. NULL allowed. */
+void cpi_reserve_release(void *region, size_t bytes);
 
 #endif /* CPLUGIN_CORE_RESERVE_H */

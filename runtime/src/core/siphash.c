@@ -81,10 +81,11 @@ static inline __attribute__((always_inline)) uint64_t siphash_cd(
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
-uint64_t cp_siphash(const cp_siphash_key *key, const void *data, size_t len) {
+uint64_t cpi_siphash(const cp_siphash_key *key, const void *data, size_t len) {
   return siphash_cd(key, data, len, 2, 4);
 }
 
-uint64_t cp_siphash13(const cp_siphash_key *key, const void *data, size_t len) {
+uint64_t cpi_siphash13(const cp_siphash_key *key, const void *data,
+                       size_t len) {
   return siphash_cd(key, data, len, 1, 3);
 }

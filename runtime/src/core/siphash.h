@@ -12,9 +12,9 @@ typedef struct cp_siphash_key {
 } cp_siphash_key;
 
 /* SipHash-2-4. */
-uint64_t cp_siphash(const cp_siphash_key *key, const void *data, size_t len);
+uint64_t cpi_siphash(const cp_siphash_key *key, const void *data, size_t len);
 
 /* SipHash-1-3: fewer rounds, for hot paths keyed with a per-process secret. */
-uint64_t cp_siphash13(const cp_siphash_key *key, const void *data, size_t len);
+uint64_t cpi_siphash13(const cp_siphash_key *key, const void *data, size_t len);
 
 #endif /* CPLUGIN_CORE_SIPHASH_H */

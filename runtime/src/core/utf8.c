@@ -38,11 +38,11 @@ static size_t sequence(const unsigned char *s, size_t n) {
   return len;
 }
 
-size_t cp_utf8_sequence_len(const char *s, size_t n) {
+size_t cpi_utf8_sequence_len(const char *s, size_t n) {
   return n == 0 ? 0 : sequence((const unsigned char *)s, n);
 }
 
-bool cp_utf8_valid(const char *s, size_t len) {
+bool cpi_utf8_valid(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < len) {

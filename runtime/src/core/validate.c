@@ -12,7 +12,7 @@ static bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-bool cp_identifier_chars_valid(const char *s, size_t len) {
+bool cpi_identifier_chars_valid(const char *s, size_t len) {
   if (len == 0 || !is_alpha(s[0])) {
     return false;
   }
@@ -25,14 +25,14 @@ bool cp_identifier_chars_valid(const char *s, size_t len) {
   return true;
 }
 
-const char *cp_check_length(const char *s, size_t max) {
+const char *cpi_check_length(const char *s, size_t max) {
   if (s != NULL && strnlen(s, max + 1) > max) {
     return "too long";
   }
   return NULL;
 }
 
-const char *cp_check_metadata_entry(const char *key, const char *value) {
+const char *cpi_check_metadata_entry(const char *key, const char *value) {
   size_t klen = key != NULL ? strnlen(key, CP_METADATA_MAX_KEY + 1) : 0;
   if (klen == 0) {
     return "key cannot be empty";
@@ -40,20 +40,20 @@ const char *cp_check_metadata_entry(const char *key, const char *value) {
   if (klen > CP_METADATA_MAX_KEY) {
     return "key too long";
   }
-  if (!cp_identifier_chars_valid(key, klen)) {
+  if (!cpi_identifier_chars_valid(key, klen)) {
     return "key contains invalid characters";
   }
   size_t vlen = value != NULL ? strnlen(value, CP_METADATA_MAX_VALUE + 1) : 0;
   if (vlen > CP_METADATA_MAX_VALUE) {
     return "value too long";
   }
-  if (!cp_utf8_valid(value, vlen)) {
+  if (!cpi_utf8_valid(value, vlen)) {
     return "value is not valid UTF-8";
   }
   return NULL;
 }
 
-bool cp_path_reserved(const char *path) {
+bool cpi_path_reserved(const char *path) {
   static const char *const reserved[] = {"/connectplugin.", "/grpc."};
   for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
     if (strncmp(path, reserved[i], strlen(reserved[i])) == 0) {
@@ -74,7 +74,7 @@ static const char *skip_number(const char *p) {
   return p;
 }
 
-const char *cp_check_version(const char *version) {
+const char *cpi_check_version(const char *version) {
   if (version == NULL || version[0] == '\0') {
     return "cannot be empty";
   }
@@ -102,7 +102,7 @@ const char *cp_check_version(const char *version) {
   return NULL;
 }
 
-const char *cp_check_service_type(const char *type) {
+const char *cpi_check_service_type(const char *type) {
   size_t len = type != NULL ? strnlen(type, CP_SERVICE_TYPE_MAX + 1) : 0;
   if (len == 0) {
     return "cannot be empty";
@@ -110,7 +110,7 @@ const char *cp_check_service_type(const char *type) {
   if (len > CP_SERVICE_TYPE_MAX) {
     return "too long";
   }
-  if (!cp_identifier_chars_valid(type, len)) {
+  if (!cpi_identifier_chars_valid(type, len)) {
     return "contains invalid characters";
   }
   /* The pattern already excludes the slashes; ".." passes it. Checked
@@ -122,7 +122,7 @@ const char *cp_check_service_type(const char *type) {
   return NULL;
 }
 
-const char *cp_check_endpoint_path(const char *path) {
+const char *cpi_check_endpoint_path(const char *path) {
   if (path == NULL || path[0] == '\0') {
     return "cannot be empty";
   }
@@ -133,18 +133,18 @@ const char *cp_check_endpoint_path(const char *path) {
   if (len > CP_ENDPOINT_PATH_MAX) {
     return "too long";
   }
-  if (!cp_utf8_valid(path, len)) {
+  if (!cpi_utf8_valid(path, len)) {
     return "is not valid UTF-8";
   }
-  if (cp_path_reserved(path)) {
+  if (cpi_path_reserved(path)) {
     return "names a service the framework reserves (connectplugin.*, grpc.*)";
   }
   return NULL;
 }
 
-const char *cp_check_health_report(int state, const char *reason,
-                                   const char *const *deps, size_t n, char *buf,
-                                   size_t cap) {
+const char *cpi_check_health_report(int state, const char *reason,
+                                    const char *const *deps, size_t n,
+                                    char *buf, size_t cap) {
   if (state < 1 || state > 3) {
     snprintf(buf, cap, "state: must be HEALTHY, DEGRADED or UNHEALTHY");
     return buf;
@@ -155,7 +155,7 @@ const char *cp_check_health_report(int state, const char *reason,
              CP_HEALTH_REPORT_REASON_MAX);
     return buf;
   }
-  if (reason != NULL && !cp_utf8_valid(reason, strlen(reason))) {
+  if (reason != NULL && !cpi_utf8_valid(reason, strlen(reason))) {
     snprintf(buf, cap, "reason: not valid UTF-8");
     return buf;
   }
@@ -173,7 +173,7 @@ const char *cp_check_health_report(int state, const char *reason,
                CP_HEALTH_REPORT_DEP_MAX);
       return buf;
     }
-    if (!cp_utf8_valid(deps[i], strlen(deps[i]))) {
+    if (!cpi_utf8_valid(deps[i], strlen(deps[i]))) {
       snprintf(buf, cap, "unavailable_dependencies[%zu]: not valid UTF-8", i);
       return buf;
     }

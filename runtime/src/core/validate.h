@@ -19,38 +19,38 @@ enum {
 
 /* Well-formed UTF-8 (no overlong forms, surrogates or values past
  * U+10FFFF): proto3 string fields must be. */
-bool cp_utf8_valid(const char *s, size_t len);
+bool cpi_utf8_valid(const char *s, size_t len);
 
 /* The length (1..4) of the well-formed UTF-8 sequence that starts s[0..n),
  * or 0 when s starts with a byte that begins none (or n is 0). */
-size_t cp_utf8_sequence_len(const char *s, size_t n);
+size_t cpi_utf8_sequence_len(const char *s, size_t n);
 
 /* True for a method path "/pkg.Service/Method" (or an endpoint path) in the
  * packages the framework reserves for itself, "connectplugin." and "grpc."
  * (the host's services, plugin control and identity, health, reflection):
  * never routed to a plugin, never registered as a plugin's endpoint. */
-bool cp_path_reserved(const char *path);
+bool cpi_path_reserved(const char *path);
 
 /* ^[a-zA-Z][a-zA-Z0-9_.\-]*$ */
-bool cp_identifier_chars_valid(const char *s, size_t len);
+bool cpi_identifier_chars_valid(const char *s, size_t len);
 
 /* One metadata entry: non-empty key of at most 256 bytes matching the
  * identifier pattern; value of at most 4096 bytes of valid UTF-8. */
-const char *cp_check_metadata_entry(const char *key, const char *value);
+const char *cpi_check_metadata_entry(const char *key, const char *value);
 
 /* Semantic version "MAJOR.MINOR.PATCH[-PRERELEASE]", at most 64 bytes. */
-const char *cp_check_version(const char *version);
+const char *cpi_check_version(const char *version);
 
 /* A bounded string: NULL reason when strlen(s) <= max. */
-const char *cp_check_length(const char *s, size_t max);
+const char *cpi_check_length(const char *s, size_t max);
 
 /* A service type: 1..128 bytes matching the identifier pattern, and no path
  * traversal ("..", "/", "\\"). */
-const char *cp_check_service_type(const char *type);
+const char *cpi_check_service_type(const char *type);
 
 /* An endpoint path: non-empty, starting with "/", at most 256 bytes, valid
- * UTF-8, not under a reserved package (cp_path_reserved). */
-const char *cp_check_endpoint_path(const char *path);
+ * UTF-8, not under a reserved package (cpi_path_reserved). */
+const char *cpi_check_endpoint_path(const char *path);
 
 /* A health report (ReportHealth, GetHealth): state HEALTHY (1), DEGRADED
  * (2) or UNHEALTHY (3); reason at most 1024 bytes; at most 64 dependencies
@@ -61,8 +61,8 @@ enum {
   CP_HEALTH_REPORT_MAX_DEPS = 64,
   CP_HEALTH_REPORT_DEP_MAX = 128
 };
-const char *cp_check_health_report(int state, const char *reason,
-                                   const char *const *deps, size_t n, char *buf,
-                                   size_t cap);
+const char *cpi_check_health_report(int state, const char *reason,
+                                    const char *const *deps, size_t n,
+                                    char *buf, size_t cap);
 
 #endif /* CPLUGIN_CORE_VALIDATE_H */

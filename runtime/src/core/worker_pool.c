@@ -48,8 +48,8 @@ static void *thread_main(void *arg) {
   return NULL;
 }
 
-int cp_worker_pool_new(cp_worker_pool **out, unsigned threads,
-                       size_t queue_length, cp_worker_run_fn run, void *user) {
+int cpi_worker_pool_new(cp_worker_pool **out, unsigned threads,
+                        size_t queue_length, cp_worker_run_fn run, void *user) {
   if (out == NULL || threads == 0 || run == NULL ||
       queue_length > SIZE_MAX / sizeof(void *) - threads) {
     return CP_EINVAL;
@@ -77,14 +77,14 @@ int cp_worker_pool_new(cp_worker_pool **out, unsigned threads,
     }
   }
   if (!ok) {
-    cp_worker_pool_free(p);
+    cpi_worker_pool_free(p);
     return CP_ENOMEM;
   }
   *out = p;
   return 0;
 }
 
-int cp_worker_pool_submit(cp_worker_pool *pool, void *job) {
+int cpi_worker_pool_submit(cp_worker_pool *pool, void *job) {
   pthread_mutex_lock(&pool->mu);
   int rc = 0;
   if (pool->closed) {
@@ -100,7 +100,7 @@ int cp_worker_pool_submit(cp_worker_pool *pool, void *job) {
   return rc;
 }
 
-void cp_worker_pool_close(cp_worker_pool *pool) {
+void cpi_worker_pool_close(cp_worker_pool *pool) {
   pthread_mutex_lock(&pool->mu);
   pool->closed = true;
   pthread_cond_broadcast(&pool->work);
@@ -117,8 +117,8 @@ void cp_worker_pool_close(cp_worker_pool *pool) {
   pthread_mutex_unlock(&pool->mu);
 }
 
-void cp_worker_pool_join(cp_worker_pool *pool) {
-  cp_worker_pool_close(pool);
+void cpi_worker_pool_join(cp_worker_pool *pool) {
+  cpi_worker_pool_close(pool);
   /* The threads leave once their running job returned. */
   for (unsigned i = 0; i < pool->thread_count; i++) {
     pthread_join(pool->threads[i], NULL);
@@ -126,11 +126,11 @@ void cp_worker_pool_join(cp_worker_pool *pool) {
   pool->thread_count = 0;
 }
 
-void cp_worker_pool_free(cp_worker_pool *pool) {
+void cpi_worker_pool_free(cp_worker_pool *pool) {
   if (pool == NULL) {
     return;
   }
-  cp_worker_pool_join(pool);
+  cpi_worker_pool_join(pool);
   free(pool->threads);
   free(pool->ring);
   pthread_cond_destroy(&pool->work);
@@ -138,7 +138,7 @@ void cp_worker_pool_free(cp_worker_pool *pool) {
   free(pool);
 }
 
-cp_worker_pool_counts cp_worker_pool_count(cp_worker_pool *pool) {
+cp_worker_pool_counts cpi_worker_pool_count(cp_worker_pool *pool) {
   pthread_mutex_lock(&pool->mu);
   cp_worker_pool_counts c = {pool->running, pool->queued};
   pthread_mutex_unlock(&pool->mu);

@@ -55,7 +55,7 @@ static void pool_unlock(void) {
 }
 
 static void pool_after_fork_in_child(void) {
-  cp_secure_zero(pool.buf, sizeof pool.buf);
+  cpi_secure_zero(pool.buf, sizeof pool.buf);
   pool.left = 0;
   pthread_mutex_unlock(&pool.mu);
 }
@@ -75,14 +75,14 @@ static int fill_pooled(unsigned char *p, size_t n) {
   if (rc == 0) {
     unsigned char *src = pool.buf + pool.left - n;
     memcpy(p, src, n);
-    cp_secure_zero(src, n);
+    cpi_secure_zero(src, n);
     pool.left -= n;
   }
   pool_unlock();
   return rc;
 }
 
-int cp_random_bytes(void *buf, size_t n) {
+int cpi_random_bytes(void *buf, size_t n) {
   if (n == 0) {
     return 0;
   }
@@ -91,7 +91,7 @@ int cp_random_bytes(void *buf, size_t n) {
   }
   int rc = n <= POOL_MAX_REQUEST ? fill_pooled(buf, n) : fill_direct(buf, n);
   if (rc != 0) {
-    cp_secure_zero(buf, n);
+    cpi_secure_zero(buf, n);
   }
   return rc;
 }
@@ -108,7 +108,7 @@ static uint64_t value_barrier(uint64_t v) {
 #endif
 }
 
-bool cp_ct_equal(const void *a, const void *b, size_t n) {
+bool cpi_ct_equal(const void *a, const void *b, size_t n) {
   if (n == 0) {
     return true;
   }
@@ -137,7 +137,7 @@ bool cp_ct_equal(const void *a, const void *b, size_t n) {
   return (bool)(((acc - 1U) >> 63) & 1U);
 }
 
-void cp_secure_zero(void *p, size_t n) {
+void cpi_secure_zero(void *p, size_t n) {
   volatile unsigned char *q = p;
   for (size_t i = 0; i < n; i++) {
     q[i] = 0;
@@ -172,8 +172,8 @@ static int b64url_value(unsigned char c) {
   return v;
 }
 
-size_t cp_base64url_encode(const uint8_t *in, size_t n, char *out,
-                           size_t out_cap) {
+size_t cpi_base64url_encode(const uint8_t *in, size_t n, char *out,
+                            size_t out_cap) {
   if (out == NULL || out_cap == 0) {
     return 0;
   }
@@ -215,8 +215,8 @@ size_t cp_base64url_encode(const uint8_t *in, size_t n, char *out,
   return o;
 }
 
-int cp_base64url_decode(const char *in, size_t len, uint8_t *out,
-                        size_t out_cap, size_t *out_len) {
+int cpi_base64url_decode(const char *in, size_t len, uint8_t *out,
+                         size_t out_cap, size_t *out_len) {
   if (out_len == NULL) {
     return CP_EINVAL;
   }
@@ -264,7 +264,7 @@ int cp_base64url_decode(const char *in, size_t len, uint8_t *out,
    * otherwise both decode to "A". */
   uint32_t unused = pad == 0 ? 0 : (last & ((1U << (8 * pad)) - 1U));
   if (bad < 0 || unused != 0) {
-    cp_secure_zero(out, need);
+    cpi_secure_zero(out, need);
     return CP_EINVAL;
   }
   *out_len = need;
@@ -273,7 +273,7 @@ int cp_base64url_decode(const char *in, size_t len, uint8_t *out,
 
 /* --- hex ------------------------------------------------------------------ */
 
-void cp_hex_encode(const uint8_t *in, size_t n, char *out) {
+void cpi_hex_encode(const uint8_t *in, size_t n, char *out) {
   for (size_t i = 0; i < n; i++) {
     for (int half = 0; half < 2; half++) {
       int d = half == 0 ? in[i] >> 4 : in[i] & 15;
@@ -284,7 +284,7 @@ void cp_hex_encode(const uint8_t *in, size_t n, char *out) {
   out[2 * n] = '\0';
 }
 
-int cp_hex_decode_u64(const char *hex16, uint64_t *out) {
+int cpi_hex_decode_u64(const char *hex16, uint64_t *out) {
   if (hex16 == NULL || out == NULL) {
     return CP_EINVAL;
   }
@@ -307,18 +307,18 @@ int cp_hex_decode_u64(const char *hex16, uint64_t *out) {
 
 /* --- tokens --------------------------------------------------------------- */
 
-int cp_random_token(char out[CP_RANDOM_TOKEN_CHARS + 1]) {
+int cpi_random_token(char out[CP_RANDOM_TOKEN_CHARS + 1]) {
   uint8_t raw[CP_RANDOM_TOKEN_BYTES];
   out[0] = '\0';
-  if (cp_random_bytes(raw, sizeof raw) != 0) {
+  if (cpi_random_bytes(raw, sizeof raw) != 0) {
     return CP_ESYS;
   }
-  cp_base64url_encode(raw, sizeof raw, out, CP_RANDOM_TOKEN_CHARS + 1);
-  cp_secure_zero(raw, sizeof raw);
+  cpi_base64url_encode(raw, sizeof raw, out, CP_RANDOM_TOKEN_CHARS + 1);
+  cpi_secure_zero(raw, sizeof raw);
   return 0;
 }
 
-const char *cp_crypto_library(void) {
+const char *cpi_crypto_library(void) {
 #if defined(OPENSSL_IS_BORINGSSL)
   return "BoringSSL";
 #else

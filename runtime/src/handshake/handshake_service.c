@@ -58,12 +58,12 @@ void cp_plugin_info_from_desc(cp_plugin_info *info,
 }
 
 static char *copy(cp_handshake_service *svc, const char *s) {
-  return cp_arena_strndup(&svc->mem, s != NULL ? s : "",
-                          s != NULL ? strlen(s) : 0);
+  return cpi_arena_strndup(&svc->mem, s != NULL ? s : "",
+                           s != NULL ? strlen(s) : 0);
 }
 
 static void *alloc_array(cp_handshake_service *svc, size_t n, size_t size) {
-  return n == 0 ? NULL : cp_arena_alloc(&svc->mem, n * size);
+  return n == 0 ? NULL : cpi_arena_alloc(&svc->mem, n * size);
 }
 
 static int build_plugin(cp_handshake_service *svc, const cp_plugin_info *in,
@@ -71,7 +71,7 @@ static int build_plugin(cp_handshake_service *svc, const cp_plugin_info *in,
   if (in->name == NULL || in->name[0] == '\0') {
     return CP_EINVAL;
   }
-  Connectplugin__V1__PluginInfo *p = cp_arena_alloc(&svc->mem, sizeof *p);
+  Connectplugin__V1__PluginInfo *p = cpi_arena_alloc(&svc->mem, sizeof *p);
   if (p == NULL) {
     return CP_ENOMEM;
   }
@@ -83,7 +83,7 @@ static int build_plugin(cp_handshake_service *svc, const cp_plugin_info *in,
   p->provides = alloc_array(svc, in->provides_count, sizeof *p->provides);
   for (size_t i = 0; i < in->provides_count; i++) {
     Connectplugin__V1__ServiceDeclaration *d =
-        cp_arena_alloc(&svc->mem, sizeof *d);
+        cpi_arena_alloc(&svc->mem, sizeof *d);
     if (d == NULL || p->provides == NULL) {
       return CP_ENOMEM;
     }
@@ -97,7 +97,7 @@ static int build_plugin(cp_handshake_service *svc, const cp_plugin_info *in,
   p->requires = alloc_array(svc, in->requires_count, sizeof *p->requires);
   for (size_t i = 0; i < in->requires_count; i++) {
     Connectplugin__V1__ServiceDependency *d =
-        cp_arena_alloc(&svc->mem, sizeof *d);
+        cpi_arena_alloc(&svc->mem, sizeof *d);
     if (d == NULL || p->requires == NULL) {
       return CP_ENOMEM;
     }
@@ -118,7 +118,7 @@ static int build_plugin(cp_handshake_service *svc, const cp_plugin_info *in,
 static Connectplugin__V1__HandshakeResponse__ServerMetadataEntry *
 metadata_entry(cp_handshake_service *svc, const char *key, const char *value) {
   Connectplugin__V1__HandshakeResponse__ServerMetadataEntry *e =
-      cp_arena_alloc(&svc->mem, sizeof *e);
+      cpi_arena_alloc(&svc->mem, sizeof *e);
   if (e != NULL) {
     connectplugin__v1__handshake_response__server_metadata_entry__init(e);
     e->key = copy(svc, key);
@@ -168,7 +168,7 @@ static int build_capabilities(cp_handshake_service *svc,
   svc->capabilities =
       alloc_array(svc, o->capability_count, sizeof *svc->capabilities);
   for (size_t i = 0; i < o->capability_count; i++) {
-    Connectplugin__V1__Capability *c = cp_arena_alloc(&svc->mem, sizeof *c);
+    Connectplugin__V1__Capability *c = cpi_arena_alloc(&svc->mem, sizeof *c);
     if (c == NULL || svc->capabilities == NULL) {
       return CP_ENOMEM;
     }
@@ -243,7 +243,7 @@ int cp_handshake_service_create(cp_handshake_service **out,
   if (svc == NULL) {
     return CP_ENOMEM;
   }
-  cp_arena_init(&svc->mem);
+  cpi_arena_init(&svc->mem);
   svc->tokens = opts->tokens;
   svc->require_principal = opts->require_principal;
   int rc = set_cookie(svc, opts);
@@ -265,8 +265,8 @@ int cp_handshake_service_create(cp_handshake_service **out,
     rc = build_capabilities(svc, opts);
   }
   if (rc == 0 && opts->tokens != NULL && opts->max_identities_per_address > 0) {
-    rc = id_quota_create(&svc->quota, opts->tokens,
-                         opts->max_identities_per_address);
+    rc = cpi_id_quota_create(&svc->quota, opts->tokens,
+                             opts->max_identities_per_address);
   }
   if (rc != 0) {
     cp_handshake_service_destroy(svc);
@@ -282,8 +282,8 @@ void cp_handshake_service_destroy(cp_handshake_service *svc) {
   if (svc == NULL) {
     return;
   }
-  id_quota_destroy(svc->quota);
-  cp_arena_release(&svc->mem);
+  cpi_id_quota_destroy(svc->quota);
+  cpi_arena_release(&svc->mem);
   free(svc);
 }
 
@@ -304,16 +304,17 @@ static bool cookie_equal(const char *presented, const char *expected,
   size_t plen = strnlen(presented, sizeof a);
   memcpy(a, presented, plen);
   memcpy(b, expected, expected_len);
-  bool same = cp_ct_equal(a, b, sizeof a);
+  bool same = cpi_ct_equal(a, b, sizeof a);
   return same & (plen == expected_len);
 }
 
 /* Bounds on everything the request carries; names the field. */
 static cp_status_code check_bounds(
     cp_call *call, const Connectplugin__V1__HandshakeRequest *r) {
-  if (cp_check_length(r->magic_cookie_key, CP_HANDSHAKE_MAX_COOKIE_BYTES - 1) ||
-      cp_check_length(r->magic_cookie_value,
-                      CP_HANDSHAKE_MAX_COOKIE_BYTES - 1)) {
+  if (cpi_check_length(r->magic_cookie_key,
+                       CP_HANDSHAKE_MAX_COOKIE_BYTES - 1) ||
+      cpi_check_length(r->magic_cookie_value,
+                       CP_HANDSHAKE_MAX_COOKIE_BYTES - 1)) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                          "magic_cookie too long (max %d bytes)",
                          CP_HANDSHAKE_MAX_COOKIE_BYTES - 1);
@@ -325,8 +326,8 @@ static cp_status_code check_bounds(
                          CP_HANDSHAKE_MAX_REQUESTED_PLUGINS);
   }
   for (size_t i = 0; i < r->n_requested_plugins; i++) {
-    if (cp_check_length(r->requested_plugins[i],
-                        CP_HANDSHAKE_MAX_PLUGIN_NAME_BYTES) != NULL) {
+    if (cpi_check_length(r->requested_plugins[i],
+                         CP_HANDSHAKE_MAX_PLUGIN_NAME_BYTES) != NULL) {
       return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                            "requested_plugins[%zu]: too long (max %d bytes)", i,
                            CP_HANDSHAKE_MAX_PLUGIN_NAME_BYTES);
@@ -340,14 +341,14 @@ static cp_status_code check_bounds(
                          CP_HANDSHAKE_MAX_METADATA_ENTRIES);
   }
   for (size_t i = 0; i < r->n_client_metadata; i++) {
-    const char *why = cp_check_metadata_entry(r->client_metadata[i]->key,
-                                              r->client_metadata[i]->value);
+    const char *why = cpi_check_metadata_entry(r->client_metadata[i]->key,
+                                               r->client_metadata[i]->value);
     if (why != NULL) {
       return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                            "client_metadata: %s", why);
     }
   }
-  if (cp_check_length(r->self_version, CP_HANDSHAKE_MAX_VERSION_BYTES)) {
+  if (cpi_check_length(r->self_version, CP_HANDSHAKE_MAX_VERSION_BYTES)) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                          "self_version: too long (max %d bytes)",
                          CP_HANDSHAKE_MAX_VERSION_BYTES);
@@ -424,8 +425,8 @@ static cp_status_code issue_identity(
   }
   char address[CP_PEER_KEY_MAX] = "";
   if (svc->quota != NULL) {
-    cp_peer_key(cp_call_peer(call), address);
-    if (!id_quota_reserve(svc->quota, address)) {
+    cpi_peer_key(cp_call_peer(call), address);
+    if (!cpi_id_quota_reserve(svc->quota, address)) {
       return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
                            "too many live runtime identities from this "
                            "address");
@@ -435,9 +436,9 @@ static cp_status_code issue_identity(
                                     CP_RUNTIME_ID_MAX + 1, token);
   if (svc->quota != NULL) {
     if (rc == 0) {
-      id_quota_bind(svc->quota, address, id, token);
+      cpi_id_quota_bind(svc->quota, address, id, token);
     } else {
-      id_quota_cancel(svc->quota, address);
+      cpi_id_quota_cancel(svc->quota, address);
     }
   }
   switch (rc) {
@@ -505,9 +506,9 @@ static cp_status_code handshake(cp_handshake_service *svc, cp_call *call,
   if (code != CP_STATUS_OK) {
     return code;
   }
-  const char *renew = hs_renewal_target(req);
+  const char *renew = cpi_hs_renewal_target(req);
   if (renew != NULL) {
-    code = hs_renew_identity(svc->tokens, call, req->self_id, renew, resp);
+    code = cpi_hs_renew_identity(svc->tokens, call, req->self_id, renew, resp);
   } else if (req->self_id != NULL && req->self_id[0] != '\0') {
     code = issue_identity(svc, call, req->self_id, resp);
   }
@@ -520,8 +521,8 @@ static cp_status_code handshake(cp_handshake_service *svc, cp_call *call,
   }
   resp->core_protocol_version = CP_CORE_PROTOCOL_VERSION;
   resp->app_protocol_version = chosen;
-  code = hs_set_metadata(svc->tokens, call, svc->metadata, svc->metadata_count,
-                         resp);
+  code = cpi_hs_set_metadata(svc->tokens, call, svc->metadata,
+                             svc->metadata_count, resp);
   if (code != CP_STATUS_OK) {
     return code;
   }

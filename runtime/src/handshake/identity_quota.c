@@ -91,8 +91,8 @@ static void on_token_gone(const char *runtime_id, cp_token_event event,
   (void)release_id(user, runtime_id);
 }
 
-int id_quota_create(id_quota **out, cp_token_store *tokens,
-                    size_t per_address) {
+int cpi_id_quota_create(id_quota **out, cp_token_store *tokens,
+                        size_t per_address) {
   id_quota *q = calloc(1, sizeof *q);
   if (q == NULL) {
     return CP_ENOMEM;
@@ -110,7 +110,7 @@ int id_quota_create(id_quota **out, cp_token_store *tokens,
   return 0;
 }
 
-void id_quota_destroy(id_quota *q) {
+void cpi_id_quota_destroy(id_quota *q) {
   if (q == NULL) {
     return;
   }
@@ -129,7 +129,7 @@ void id_quota_destroy(id_quota *q) {
   free(q);
 }
 
-bool id_quota_reserve(id_quota *q, const char *address) {
+bool cpi_id_quota_reserve(id_quota *q, const char *address) {
   bool ok = false;
   pthread_mutex_lock(&q->mu);
   addr_entry **link = find_addr(q, address);
@@ -151,7 +151,7 @@ bool id_quota_reserve(id_quota *q, const char *address) {
   return ok;
 }
 
-void id_quota_cancel(id_quota *q, const char *address) {
+void cpi_id_quota_cancel(id_quota *q, const char *address) {
   pthread_mutex_lock(&q->mu);
   addr_entry **link = find_addr(q, address);
   if (*link != NULL) {
@@ -160,8 +160,8 @@ void id_quota_cancel(id_quota *q, const char *address) {
   pthread_mutex_unlock(&q->mu);
 }
 
-void id_quota_bind(id_quota *q, const char *address, const char *runtime_id,
-                   const char *token) {
+void cpi_id_quota_bind(id_quota *q, const char *address, const char *runtime_id,
+                       const char *token) {
   size_t len = strlen(runtime_id);
   id_entry *e = malloc(sizeof *e + len + 1);
   pthread_mutex_lock(&q->mu);
@@ -187,7 +187,7 @@ void id_quota_bind(id_quota *q, const char *address, const char *runtime_id,
   }
 }
 
-size_t id_quota_count(id_quota *q, const char *address) {
+size_t cpi_id_quota_count(id_quota *q, const char *address) {
   pthread_mutex_lock(&q->mu);
   addr_entry **link = find_addr(q, address);
   size_t n = *link != NULL ? (*link)->count : 0;

@@ -15,25 +15,26 @@ typedef struct id_quota id_quota;
 
 /* Subscribes to `tokens` (one of its 16 listener places). Returns 0,
  * CP_ENOMEM or CP_ELIMIT. */
-int id_quota_create(id_quota **out, cp_token_store *tokens, size_t per_address);
+int cpi_id_quota_create(id_quota **out, cp_token_store *tokens,
+                        size_t per_address);
 
 /* Unsubscribes (waiting for a listener call in progress), then frees. */
-void id_quota_destroy(id_quota *q);
+void cpi_id_quota_destroy(id_quota *q);
 
 /* Takes a place for `address`; false when it has per_address live
  * identities already (or out of memory). */
-bool id_quota_reserve(id_quota *q, const char *address);
+bool cpi_id_quota_reserve(id_quota *q, const char *address);
 
-/* Gives back a place taken by id_quota_reserve that no identity used. */
-void id_quota_cancel(id_quota *q, const char *address);
+/* Gives back a place taken by cpi_id_quota_reserve that no identity used. */
+void cpi_id_quota_cancel(id_quota *q, const char *address);
 
 /* Ties the place taken for `address` to the identity issued with it. Then
  * checks that the identity still validates: one revoked between issue and
  * bind (its listener call found nothing to release) is released here. */
-void id_quota_bind(id_quota *q, const char *address, const char *runtime_id,
-                   const char *token);
+void cpi_id_quota_bind(id_quota *q, const char *address, const char *runtime_id,
+                       const char *token);
 
 /* Live identities counted for `address` (for tests and stats). */
-size_t id_quota_count(id_quota *q, const char *address);
+size_t cpi_id_quota_count(id_quota *q, const char *address);
 
 #endif /* CPLUGIN_HANDSHAKE_IDENTITY_QUOTA_H */

@@ -12,7 +12,8 @@
 
 enum { SUFFIX_LEN = 17 /* "-" + 16 hex */ };
 
-const char *hs_renewal_target(const Connectplugin__V1__HandshakeRequest *req) {
+const char *cpi_hs_renewal_target(
+    const Connectplugin__V1__HandshakeRequest *req) {
   for (size_t i = 0; i < req->n_client_metadata; i++) {
     const char *key = req->client_metadata[i]->key;
     if (key != NULL && strcmp(key, CP_HANDSHAKE_RENEW_KEY) == 0) {
@@ -41,9 +42,9 @@ static bool proves_identity(const cp_call *call, const char *runtime_id) {
          strcmp(identity, runtime_id) == 0;
 }
 
-cp_status_code hs_renew_identity(cp_token_store *tokens, cp_call *call,
-                                 const char *self_id, const char *runtime_id,
-                                 Connectplugin__V1__HandshakeResponse *resp) {
+cp_status_code cpi_hs_renew_identity(
+    cp_token_store *tokens, cp_call *call, const char *self_id,
+    const char *runtime_id, Connectplugin__V1__HandshakeResponse *resp) {
   if (tokens == NULL) {
     return cp_call_error(call, CP_STATUS_FAILED_PRECONDITION,
                          "this server does not issue runtime identities");
@@ -84,7 +85,7 @@ cp_status_code hs_renew_identity(cp_token_store *tokens, cp_call *call,
   return CP_STATUS_OK;
 }
 
-cp_status_code hs_set_metadata(
+cp_status_code cpi_hs_set_metadata(
     cp_token_store *tokens, cp_call *call,
     Connectplugin__V1__HandshakeResponse__ServerMetadataEntry **shared,
     size_t shared_count, Connectplugin__V1__HandshakeResponse *resp) {

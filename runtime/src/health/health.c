@@ -35,13 +35,13 @@ int cp_health_create(cp_health **out, const cp_health_options *opts) {
   h->services = calloc(opts->max_services, sizeof *h->services);
   int rc = h->services == NULL
                ? CP_ENOMEM
-               : cp_push_hub_create(&h->hub, opts->watch_retry_interval_ms);
+               : cpi_push_hub_create(&h->hub, opts->watch_retry_interval_ms);
   if (rc == 0) {
     h->services[0].name = strdup("");
     rc = h->services[0].name == NULL ? CP_ENOMEM : 0;
   }
   if (rc != 0) {
-    cp_push_hub_destroy(h->hub);
+    cpi_push_hub_destroy(h->hub);
     free(h->services);
     free(h);
     return rc;
@@ -59,9 +59,9 @@ void cp_health_destroy(cp_health *h) {
   if (h == NULL) {
     return;
   }
-  cp_push_hub_stop(h->hub); /* no retry may reach the watchers ended here */
-  health_end_watchers(h);
-  cp_push_hub_destroy(h->hub);
+  cpi_push_hub_stop(h->hub); /* no retry may reach the watchers ended here */
+  cpi_health_end_watchers(h);
+  cpi_push_hub_destroy(h->hub);
   for (size_t i = 0; i < h->count; i++) {
     free(h->services[i].name);
   }
@@ -70,7 +70,7 @@ void cp_health_destroy(cp_health *h) {
   free(h);
 }
 
-health_service *health_find(cp_health *h, const char *name) {
+health_service *cpi_health_find(cp_health *h, const char *name) {
   for (size_t i = 0; i < h->count; i++) {
     if (strcmp(h->services[i].name, name) == 0) {
       return &h->services[i];
@@ -86,7 +86,7 @@ static void apply_locked(cp_health *h, health_service *s,
   if (s->name[0] == '\0') {
     atomic_store(&h->serving, status == CP_SERVING_STATUS_SERVING);
   }
-  health_notify_locked(h, s->name, status);
+  cpi_health_notify_locked(h, s->name, status);
 }
 
 int cp_health_set(cp_health *h, const char *service, cp_serving_status status) {
@@ -99,7 +99,7 @@ int cp_health_set(cp_health *h, const char *service, cp_serving_status status) {
   }
   pthread_mutex_lock(&h->mu);
   int rc = 0;
-  health_service *s = h->shut_down ? NULL : health_find(h, service);
+  health_service *s = h->shut_down ? NULL : cpi_health_find(h, service);
   if (h->shut_down) {
     rc = CP_ESTATE;
   } else if (s == NULL && h->count == h->max_services) {
@@ -117,7 +117,7 @@ int cp_health_set(cp_health *h, const char *service, cp_serving_status status) {
     apply_locked(h, s, status);
   }
   pthread_mutex_unlock(&h->mu);
-  cp_push_hub_flush(h->hub);
+  cpi_push_hub_flush(h->hub);
   return rc;
 }
 
@@ -126,14 +126,14 @@ int cp_health_remove(cp_health *h, const char *service) {
     return CP_EINVAL;
   }
   pthread_mutex_lock(&h->mu);
-  health_service *s = health_find(h, service);
+  health_service *s = cpi_health_find(h, service);
   if (s != NULL) {
-    health_notify_locked(h, s->name, CP_SERVING_STATUS_SERVICE_UNKNOWN);
+    cpi_health_notify_locked(h, s->name, CP_SERVING_STATUS_SERVICE_UNKNOWN);
     free(s->name);
     *s = h->services[--h->count]; /* order does not matter */
   }
   pthread_mutex_unlock(&h->mu);
-  cp_push_hub_flush(h->hub);
+  cpi_push_hub_flush(h->hub);
   return s != NULL ? 0 : CP_ENOTFOUND;
 }
 
@@ -142,7 +142,7 @@ int cp_health_get(cp_health *h, const char *service, cp_serving_status *out) {
     return CP_EINVAL;
   }
   pthread_mutex_lock(&h->mu);
-  health_service *s = health_find(h, service);
+  health_service *s = cpi_health_find(h, service);
   if (s != NULL) {
     *out = s->status;
   }
@@ -162,7 +162,7 @@ void cp_health_shutdown(cp_health *h) {
     }
   }
   pthread_mutex_unlock(&h->mu);
-  cp_push_hub_flush(h->hub);
+  cpi_push_hub_flush(h->hub);
 }
 
 bool cp_health_serving(const cp_health *h) {

@@ -2,7 +2,7 @@
  * health_service.c (Check and Watch of both protocols) (internal).
  *
  * h->mu guards everything but `serving`, which is read lock-free. Watch
- * messages are offered under h->mu and sent by cp_push_hub_flush after it
+ * messages are offered under h->mu and sent by cpi_push_hub_flush after it
  * is released (push/push.h). */
 #ifndef CPLUGIN_HEALTH_HEALTH_INTERNAL_H
 #define CPLUGIN_HEALTH_HEALTH_INTERNAL_H
@@ -49,13 +49,13 @@ struct cp_health {
 };
 
 /* With h->mu held: the entry for `name`, or NULL. */
-health_service *health_find(cp_health *h, const char *name);
+health_service *cpi_health_find(cp_health *h, const char *name);
 
 /* With h->mu held: offers `status` of `name` to its watchers. */
-void health_notify_locked(cp_health *h, const char *name,
-                          cp_serving_status status);
+void cpi_health_notify_locked(cp_health *h, const char *name,
+                              cp_serving_status status);
 
 /* Ends every watcher (UNAVAILABLE); for destroy. */
-void health_end_watchers(cp_health *h);
+void cpi_health_end_watchers(cp_health *h);
 
 #endif /* CPLUGIN_HEALTH_HEALTH_INTERNAL_H */

@@ -50,15 +50,15 @@ static cp_shared_msg *make_msg(health_proto proto, cp_serving_status status) {
     base = &m->u.grpc.base;
   }
   /* Equal statuses are not sent twice in a row. */
-  if (cp_shared_msg_init(&m->shared, base, (uint64_t)status + 1) != 0) {
+  if (cpi_shared_msg_init(&m->shared, base, (uint64_t)status + 1) != 0) {
     free(m);
     return NULL;
   }
   return &m->shared;
 }
 
-void health_notify_locked(cp_health *h, const char *name,
-                          cp_serving_status status) {
+void cpi_health_notify_locked(cp_health *h, const char *name,
+                              cp_serving_status status) {
   cp_shared_msg *msgs[2] = {NULL, NULL};
   for (health_watcher *w = h->watchers; w != NULL; w = w->next) {
     if (strcmp(w->name, name) != 0) {
@@ -68,17 +68,17 @@ void health_notify_locked(cp_health *h, const char *name,
       msgs[w->proto] = make_msg(w->proto, status);
     }
     if (msgs[w->proto] != NULL) {
-      cp_push_offer(w->push, msgs[w->proto]);
+      cpi_push_offer(w->push, msgs[w->proto]);
     }
   }
-  cp_shared_msg_unref(msgs[0]);
-  cp_shared_msg_unref(msgs[1]);
+  cpi_shared_msg_unref(msgs[0]);
+  cpi_shared_msg_unref(msgs[1]);
 }
 
 static void watcher_end(health_watcher *w, cp_status_code code,
                         const char *message) {
-  cp_push_close(w->push, code, message);
-  cp_push_unref(w->push);
+  cpi_push_close(w->push, code, message);
+  cpi_push_unref(w->push);
   free(w->name);
   free(w->anonymous_from);
   free(w);
@@ -92,7 +92,7 @@ static char *anonymous_address(const cp_call *call) {
     return NULL;
   }
   char address[CP_PEER_KEY_MAX];
-  cp_peer_key(cp_call_peer(call), address);
+  cpi_peer_key(cp_call_peer(call), address);
   return strdup(address);
 }
 
@@ -105,7 +105,7 @@ static size_t watchers_from(const cp_health *h, const char *address) {
   return n;
 }
 
-void health_end_watchers(cp_health *h) {
+void cpi_health_end_watchers(cp_health *h) {
   pthread_mutex_lock(&h->mu);
   health_watcher *w = h->watchers;
   h->watchers = NULL;
@@ -126,7 +126,7 @@ static void on_stream_done(cp_stream *stream, void *user) {
   pthread_mutex_lock(&h->mu);
   for (health_watcher **link = &h->watchers; *link != NULL;
        link = &(*link)->next) {
-    if (cp_push_stream((*link)->push) == stream) {
+    if (cpi_push_stream((*link)->push) == stream) {
       found = *link;
       *link = found->next;
       h->watcher_count--;
@@ -147,7 +147,7 @@ static void on_push_closed(cp_push *push, cp_stream *stream, void *user) {
 static cp_status_code check(cp_health *h, cp_call *call, const char *name,
                             cp_serving_status *out) {
   pthread_mutex_lock(&h->mu);
-  health_service *s = health_find(h, name);
+  health_service *s = cpi_health_find(h, name);
   if (s != NULL) {
     *out = s->status;
   }
@@ -186,20 +186,20 @@ static cp_status_code watch(cp_health *h, cp_call *call, const char *name,
       watchers_from(h, w->anonymous_from) >= h->max_anonymous_per_address;
   cp_shared_msg *first = NULL;
   if (!full && !address_full) {
-    health_service *s = health_find(h, name);
+    health_service *s = cpi_health_find(h, name);
     first = make_msg(proto,
                      s != NULL ? s->status : CP_SERVING_STATUS_SERVICE_UNKNOWN);
-    w->push = first != NULL ? cp_push_create(h->hub, stream, on_push_closed, h)
+    w->push = first != NULL ? cpi_push_create(h->hub, stream, on_push_closed, h)
                             : NULL;
   }
   if (w->push != NULL) {
-    cp_push_offer(w->push, first);
+    cpi_push_offer(w->push, first);
     w->next = h->watchers;
     h->watchers = w;
     h->watcher_count++;
   }
   pthread_mutex_unlock(&h->mu);
-  cp_shared_msg_unref(first);
+  cpi_shared_msg_unref(first);
   if (w->push == NULL) {
     free(w->name);
     free(w->anonymous_from);
@@ -210,7 +210,7 @@ static cp_status_code watch(cp_health *h, cp_call *call, const char *name,
                                           "watchers from this address"
                                         : "out of memory");
   }
-  cp_push_hub_flush(h->hub);
+  cpi_push_hub_flush(h->hub);
   return CP_STATUS_OK; /* the push keeps the stream */
 }
 

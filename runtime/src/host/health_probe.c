@@ -63,7 +63,7 @@ static void start_one(probe_batch *b, probe_slot *slot, const char *base_url,
     *slot->result = CP_PROBE_UNKNOWN;
     return;
   }
-  if (!cp_route_target_address(base_url, target, sizeof target, &tls) || tls) {
+  if (!cpi_route_target_address(base_url, target, sizeof target, &tls) || tls) {
     return;
   }
   cp_client_options co;
@@ -118,9 +118,9 @@ static void probe_batch_run(const char *const *urls, size_t n,
   pthread_mutex_destroy(&b.mu);
 }
 
-void host_probe_health(const char *const *base_urls, size_t n,
-                       cp_probe_result *results, int64_t timeout_ms,
-                       void *user) {
+void cpi_host_probe_health(const char *const *base_urls, size_t n,
+                           cp_probe_result *results, int64_t timeout_ms,
+                           void *user) {
   (void)user;
   for (size_t at = 0; at < n; at += PROBE_BATCH) {
     size_t count = n - at < PROBE_BATCH ? n - at : PROBE_BATCH;

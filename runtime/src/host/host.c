@@ -63,12 +63,12 @@ void cp_host_options_init(cp_host_options *opts) {
 }
 
 _Static_assert((int)CP_PEER_KEY_MAX == (int)CP_SERVER_PEER_KEY_MAX,
-               "the read gate's peer keys are cp_peer_key's");
+               "the read gate's peer keys are cpi_peer_key's");
 
 static void peer_address_key(const char *peer, char out[CP_SERVER_PEER_KEY_MAX],
                              void *user) {
   (void)user;
-  cp_peer_key(peer, out);
+  cpi_peer_key(peer, out);
 }
 
 /* Runtime-token checks, timed (sampled) for the metrics. */
@@ -200,7 +200,7 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
     ro.on_removed = forget_target;
     ro.on_removed_user = h;
     if (o->liveness_probe && ro.probe == NULL) {
-      ro.probe = host_probe_health;
+      ro.probe = cpi_host_probe_health;
       ro.probe_user = NULL;
     }
     rc = cp_registry_create(&h->registry, &ro);
@@ -364,8 +364,8 @@ int cp_host_start(cp_host *h, int *port, int *metrics_port) {
                                h->metrics_port, &http_port);
   }
   if (rc == 0 && h->liveness_interval_ms > 0) {
-    rc =
-        host_liveness_start(&h->liveness, h->registry, h->liveness_interval_ms);
+    rc = cpi_host_liveness_start(&h->liveness, h->registry,
+                                 h->liveness_interval_ms);
   }
   if (rc != 0) {
     return rc;
@@ -390,7 +390,7 @@ int cp_host_shutdown(cp_host *h, int64_t grace_ms) {
     return 0;
   }
   h->stopped = true;
-  host_liveness_stop(h->liveness);
+  cpi_host_liveness_stop(h->liveness);
   h->liveness = NULL;
   cp_metrics_set_ready(h->metrics, false);
   cp_health_shutdown(h->health);

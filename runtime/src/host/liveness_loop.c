@@ -23,7 +23,7 @@ static void *run(void *arg) {
   host_liveness_loop *l = arg;
   pthread_mutex_lock(&l->mu);
   while (!l->stop) {
-    struct timespec until = cp_monotonic_after_ms(l->interval_ms);
+    struct timespec until = cpi_monotonic_after_ms(l->interval_ms);
     while (!l->stop &&
            pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT) {
     }
@@ -41,8 +41,8 @@ static void *run(void *arg) {
   return NULL;
 }
 
-int host_liveness_start(host_liveness_loop **out, cp_registry *reg,
-                        int64_t interval_ms) {
+int cpi_host_liveness_start(host_liveness_loop **out, cp_registry *reg,
+                            int64_t interval_ms) {
   host_liveness_loop *l = calloc(1, sizeof *l);
   if (l == NULL) {
     return CP_ENOMEM;
@@ -50,7 +50,7 @@ int host_liveness_start(host_liveness_loop **out, cp_registry *reg,
   l->reg = reg;
   l->interval_ms = interval_ms;
   pthread_mutex_init(&l->mu, NULL);
-  cp_cond_init_monotonic(&l->cv);
+  cpi_cond_init_monotonic(&l->cv);
   if (pthread_create(&l->thread, NULL, run, l) != 0) {
     pthread_cond_destroy(&l->cv);
     pthread_mutex_destroy(&l->mu);
@@ -61,7 +61,7 @@ int host_liveness_start(host_liveness_loop **out, cp_registry *reg,
   return 0;
 }
 
-void host_liveness_stop(host_liveness_loop *l) {
+void cpi_host_liveness_stop(host_liveness_loop *l) {
   if (l == NULL) {
     return;
   }

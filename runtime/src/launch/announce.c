@@ -6,7 +6,7 @@
 #include "cplugin/errors.h"
 #include "launch/handshake_line.h"
 
-int launch_announce_format(const proc_endpoint *ep, char *out, size_t cap) {
+int cpi_launch_announce_format(const proc_endpoint *ep, char *out, size_t cap) {
   if (out == NULL || cap == 0) {
     return CP_EINVAL;
   }
@@ -32,19 +32,19 @@ int launch_announce_format(const proc_endpoint *ep, char *out, size_t cap) {
     return CP_ELIMIT;
   }
   proc_endpoint check;
-  if (proc_handshake_line_parse(out, (size_t)n, &check, NULL, 0) != 0) {
+  if (cpi_proc_handshake_line_parse(out, (size_t)n, &check, NULL, 0) != 0) {
     out[0] = '\0';
     return CP_EINVAL;
   }
   return 0;
 }
 
-int launch_announce(const proc_endpoint *ep, FILE *stream) {
+int cpi_launch_announce(const proc_endpoint *ep, FILE *stream) {
   if (stream == NULL) {
     return CP_EINVAL;
   }
   char line[LAUNCH_ANNOUNCE_LINE_MAX + 1];
-  int rc = launch_announce_format(ep, line, sizeof line - 1);
+  int rc = cpi_launch_announce_format(ep, line, sizeof line - 1);
   if (rc != 0) {
     return rc;
   }

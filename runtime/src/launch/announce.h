@@ -17,11 +17,11 @@ enum { LAUNCH_ANNOUNCE_LINE_MAX = 32 + PROC_ADDRESS_MAX };
  * launcher would refuse. Returns 0; CP_EINVAL for a NULL argument or an
  * endpoint the format cannot carry (e.g. a relative unix path, port 0);
  * CP_ELIMIT when cap is too small. */
-int launch_announce_format(const proc_endpoint *ep, char *out, size_t cap);
+int cpi_launch_announce_format(const proc_endpoint *ep, char *out, size_t cap);
 
 /* Formats the line and writes it, with its newline, to `stream` in one
- * write, then flushes. Returns 0, the errors of launch_announce_format, or
+ * write, then flushes. Returns 0, the errors of cpi_launch_announce_format, or
  * CP_ESYS when the stream refused it. Thread safety: as stdio's. */
-int launch_announce(const proc_endpoint *ep, FILE *stream);
+int cpi_launch_announce(const proc_endpoint *ep, FILE *stream);
 
 #endif /* CPLUGIN_LAUNCH_ANNOUNCE_H */

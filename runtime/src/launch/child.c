@@ -18,7 +18,7 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2) /* linux/close_range.h, Linux 5.11 */
 #endif
 
-const char *proc_child_step_name(int step) {
+const char *cpi_proc_child_step_name(int step) {
   switch (step) {
     case PROC_CHILD_SETPGID:
       return "setpgid";
@@ -139,7 +139,7 @@ static void reset_signals(void) {
   }
 }
 
-_Noreturn void proc_child_exec(const proc_child_setup *s) {
+_Noreturn void cpi_proc_child_exec(const proc_child_setup *s) {
   int report = above_stdio(s->report_fd);
   if (report < 0) {
     _exit(127); /* cannot even report; the parent sees exit code 127 */

@@ -38,9 +38,9 @@ typedef struct proc_child_setup {
  * already gone), stdio, every other descriptor close-on-exec, default signal
  * dispositions, an empty signal mask, execve. Returns only to _exit(127)
  * after writing a report. */
-_Noreturn void proc_child_exec(const proc_child_setup *s);
+_Noreturn void cpi_proc_child_exec(const proc_child_setup *s);
 
 /* "setpgid", "exec", ...: what a step did, for error messages. */
-const char *proc_child_step_name(int step);
+const char *cpi_proc_child_step_name(int step);
 
 #endif /* CPLUGIN_LAUNCH_CHILD_H */

@@ -142,8 +142,8 @@ static int build_argv(const proc_options *opts, char ***out) {
   return 0;
 }
 
-int proc_child_args_build(const proc_options *opts, proc_child_args *out,
-                          char *err, size_t errlen) {
+int cpi_proc_child_args_build(const proc_options *opts, proc_child_args *out,
+                              char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   int rc = check_env_set(opts->env_set, err, errlen);
   if (rc == 0) {
@@ -155,7 +155,7 @@ int proc_child_args_build(const proc_options *opts, proc_child_args *out,
   out->path = strdup(opts->path);
   if (out->path == NULL || build_argv(opts, &out->argv) != 0 ||
       build_env(opts, &out->envp) != 0) {
-    proc_child_args_free(out);
+    cpi_proc_child_args_free(out);
     if (err != NULL && errlen > 0) {
       snprintf(err, errlen, "out of memory");
     }
@@ -164,7 +164,7 @@ int proc_child_args_build(const proc_options *opts, proc_child_args *out,
   return 0;
 }
 
-void proc_child_args_free(proc_child_args *a) {
+void cpi_proc_child_args_free(proc_child_args *a) {
   free(a->path);
   free_vector(a->argv);
   free_vector(a->envp);

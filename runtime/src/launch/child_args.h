@@ -18,10 +18,10 @@ typedef struct proc_child_args {
  * from opts->env_allow (read from the host's environment now) and
  * opts->env_set. Returns 0, CP_EINVAL (a malformed or repeated variable, with
  * the reason in err) or CP_ENOMEM. On an error *out holds nothing to free. */
-int proc_child_args_build(const proc_options *opts, proc_child_args *out,
-                          char *err, size_t errlen);
+int cpi_proc_child_args_build(const proc_options *opts, proc_child_args *out,
+                              char *err, size_t errlen);
 
-/* Frees what proc_child_args_build made. */
-void proc_child_args_free(proc_child_args *a);
+/* Frees what cpi_proc_child_args_build made. */
+void cpi_proc_child_args_free(proc_child_args *a);
 
 #endif /* CPLUGIN_LAUNCH_CHILD_ARGS_H */

@@ -24,7 +24,8 @@ static cp_status_code on_get_health(
   (void)user;
   cp_plugin_health state = CP_PLUGIN_HEALTH_HEALTHY;
   /* Without a runtime the process serves, and that is all it claims. */
-  const char *reason = launch_runtime_health(&state) ? "" : "no plugin runtime";
+  const char *reason =
+      cpi_launch_runtime_health(&state) ? "" : "no plugin runtime";
   resp->state = (Connectplugin__V1__HealthState)state;
   resp->reason = cp_call_strdup(call, reason);
   if (resp->reason == NULL) {
@@ -66,13 +67,13 @@ static void after_call(const cp_call *call, cp_status_code code,
    * reaches its SIGTERM handling. Not before the answer went out: a plugin
    * whose start then fails shuts its server down, which would cancel this
    * very call. */
-  launch_identity_abort();
+  cpi_launch_identity_abort();
   if (kill(getpid(), SIGTERM) != 0) {
     cp_log(CP_LOG_ERROR, "cannot signal the shutdown", CP_LOG_END);
   }
 }
 
-int launch_default_control_register(cp_server *server) {
+int cpi_launch_default_control_register(cp_server *server) {
   static const cp_connectplugin__v1__plugin_control__handlers handlers = {
       .on_get_health = on_get_health,
       .on_shutdown = on_shutdown,

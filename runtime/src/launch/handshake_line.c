@@ -43,7 +43,7 @@ static bool tcp_address_valid(const char *s, size_t len) {
   return port >= 1 && port <= 65535;
 }
 
-bool proc_handshake_line_claimed(const char *line, size_t len) {
+bool cpi_proc_handshake_line_claimed(const char *line, size_t len) {
   size_t n = strlen(PROC_HANDSHAKE_PREFIX);
   return len >= n && memcmp(line, PROC_HANDSHAKE_PREFIX, n) == 0;
 }
@@ -55,9 +55,10 @@ static int fail(char *err, size_t errlen, const char *what) {
   return CP_EDECODE;
 }
 
-int proc_handshake_line_parse(const char *line, size_t len, proc_endpoint *out,
-                              char *err, size_t errlen) {
-  if (!proc_handshake_line_claimed(line, len)) {
+int cpi_proc_handshake_line_parse(const char *line, size_t len,
+                                  proc_endpoint *out, char *err,
+                                  size_t errlen) {
+  if (!cpi_proc_handshake_line_claimed(line, len)) {
     return fail(err, errlen, "does not start with \"cplugin|\"");
   }
   if (!printable_no_space(line, len)) {

@@ -13,12 +13,12 @@
 
 /* True when line[0..len) starts with "cplugin|": meant as a handshake line,
  * so before readiness it is parsed, never logged. */
-bool proc_handshake_line_claimed(const char *line, size_t len);
+bool cpi_proc_handshake_line_claimed(const char *line, size_t len);
 
 /* Parses line[0..len) (without its newline). Returns 0 and fills *out, or
  * CP_EDECODE with the reason (e.g. "unsupported handshake version \"2\"")
  * in err. */
-int proc_handshake_line_parse(const char *line, size_t len, proc_endpoint *out,
-                              char *err, size_t errlen);
+int cpi_proc_handshake_line_parse(const char *line, size_t len,
+                                  proc_endpoint *out, char *err, size_t errlen);
 
 #endif /* CPLUGIN_LAUNCH_HANDSHAKE_LINE_H */

@@ -36,7 +36,7 @@ static bool g_aborted;
 static launch_identity g_ident;
 
 static void init_cv(void) {
-  cp_cond_init_monotonic(&g_cv);
+  cpi_cond_init_monotonic(&g_cv);
 }
 
 /* --- the secret ----------------------------------------------------------- */
@@ -46,7 +46,7 @@ static bool b64url_char(char c) {
          (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-int launch_secret_check(const char *value) {
+int cpi_launch_secret_check(const char *value) {
   if (value == NULL) {
     return CP_EINVAL;
   }
@@ -66,12 +66,12 @@ int launch_secret_check(const char *value) {
   return 0;
 }
 
-int launch_secret_load(void) {
+int cpi_launch_secret_load(void) {
   const char *value = getenv(CP_LAUNCH_SECRET_ENV);
   if (value == NULL) {
     return 0;
   }
-  if (launch_secret_check(value) != 0) {
+  if (cpi_launch_secret_check(value) != 0) {
     /* The value is a secret: say what is wrong, never what it is. */
     cp_log(CP_LOG_ERROR, "launched plugin cannot listen", "error",
            CP_LAUNCH_SECRET_ENV ": expected 16..128 base64url characters",
@@ -85,28 +85,28 @@ int launch_secret_load(void) {
   return 0;
 }
 
-bool launch_secret_present(void) {
+bool cpi_launch_secret_present(void) {
   pthread_mutex_lock(&g_mu);
   bool present = g_secret_len > 0;
   pthread_mutex_unlock(&g_mu);
   return present;
 }
 
-bool launch_secret_matches(const char *value, size_t len) {
+bool cpi_launch_secret_matches(const char *value, size_t len) {
   pthread_mutex_lock(&g_mu);
   /* The length is no secret (the launcher's format fixes it); the bytes
    * are compared in constant time. */
   bool ok = g_secret_len > 0 && value != NULL && len == g_secret_len &&
-            cp_ct_equal(value, g_secret, g_secret_len);
+            cpi_ct_equal(value, g_secret, g_secret_len);
   pthread_mutex_unlock(&g_mu);
   return ok;
 }
 
-bool launch_identity_mode(void) {
-  return launch_secret_present() && launch_endpoint(NULL);
+bool cpi_launch_identity_mode(void) {
+  return cpi_launch_secret_present() && cpi_launch_endpoint(NULL);
 }
 
-bool launch_runtime_id_valid(const char *id) {
+bool cpi_launch_runtime_id_valid(const char *id) {
   if (id == NULL) {
     return false;
   }
@@ -186,8 +186,8 @@ static int info_copy(const launch_plugin_info *in, launch_plugin_info *out) {
   return 0;
 }
 
-int launch_info_publish(const launch_plugin_info *info, launch_health_fn health,
-                        void *ctx) {
+int cpi_launch_info_publish(const launch_plugin_info *info,
+                            launch_health_fn health, void *ctx) {
   if (info == NULL) {
     return CP_EINVAL;
   }
@@ -207,7 +207,7 @@ int launch_info_publish(const launch_plugin_info *info, launch_health_fn health,
   return 0;
 }
 
-void launch_info_withdraw(void) {
+void cpi_launch_info_withdraw(void) {
   pthread_mutex_lock(&g_mu);
   launch_plugin_info old = g_info;
   memset(&g_info, 0, sizeof g_info);
@@ -218,14 +218,14 @@ void launch_info_withdraw(void) {
   info_free(&old);
 }
 
-int launch_info_read(launch_info_fn fn, void *user) {
+int cpi_launch_info_read(launch_info_fn fn, void *user) {
   pthread_mutex_lock(&g_mu);
   int rc = g_published ? fn(&g_info, user) : CP_ESTATE;
   pthread_mutex_unlock(&g_mu);
   return rc;
 }
 
-bool launch_runtime_health(cp_plugin_health *out) {
+bool cpi_launch_runtime_health(cp_plugin_health *out) {
   /* Under the lock, so that withdraw (the runtime's stop) cannot free the
    * runtime while its health is read; the health takes only the runtime's
    * own lock, which is never held while calling into this module. */
@@ -240,7 +240,7 @@ bool launch_runtime_health(cp_plugin_health *out) {
 
 /* --- the handover --------------------------------------------------------- */
 
-int launch_identity_offer(const launch_identity *ident) {
+int cpi_launch_identity_offer(const launch_identity *ident) {
   pthread_once(&g_cv_once, init_cv);
   pthread_mutex_lock(&g_mu);
   int rc = 0;
@@ -258,9 +258,9 @@ int launch_identity_offer(const launch_identity *ident) {
   return rc;
 }
 
-int launch_identity_wait(int64_t timeout_ms, launch_identity *out) {
+int cpi_launch_identity_wait(int64_t timeout_ms, launch_identity *out) {
   pthread_once(&g_cv_once, init_cv);
-  struct timespec until = cp_monotonic_after_ms(timeout_ms);
+  struct timespec until = cpi_monotonic_after_ms(timeout_ms);
   pthread_mutex_lock(&g_mu);
   int wrc = 0;
   while (!g_pending && !g_aborted && wrc != ETIMEDOUT) {
@@ -269,7 +269,7 @@ int launch_identity_wait(int64_t timeout_ms, launch_identity *out) {
   int rc;
   if (g_pending) {
     *out = g_ident;
-    cp_secure_zero(g_ident.token, sizeof g_ident.token);
+    cpi_secure_zero(g_ident.token, sizeof g_ident.token);
     g_pending = false;
     rc = 0;
   } else {
@@ -279,7 +279,7 @@ int launch_identity_wait(int64_t timeout_ms, launch_identity *out) {
   return rc;
 }
 
-void launch_identity_abort(void) {
+void cpi_launch_identity_abort(void) {
   pthread_once(&g_cv_once, init_cv);
   pthread_mutex_lock(&g_mu);
   g_aborted = true;
@@ -287,14 +287,14 @@ void launch_identity_abort(void) {
   pthread_mutex_unlock(&g_mu);
 }
 
-void launch_identity_testing_reset(void) {
-  launch_info_withdraw();
+void cpi_launch_identity_testing_reset(void) {
+  cpi_launch_info_withdraw();
   pthread_mutex_lock(&g_mu);
-  cp_secure_zero(g_secret, sizeof g_secret);
+  cpi_secure_zero(g_secret, sizeof g_secret);
   g_secret_len = 0;
   g_offered = false;
   g_pending = false;
   g_aborted = false;
-  cp_secure_zero(&g_ident, sizeof g_ident);
+  cpi_secure_zero(&g_ident, sizeof g_ident);
   pthread_mutex_unlock(&g_mu);
 }

@@ -39,27 +39,27 @@ enum {
 /* Checks a CPLUGIN_LAUNCH_SECRET value: LAUNCH_SECRET_MIN..MAX characters
  * of base64url (A-Z a-z 0-9 '-' '_', '=' only as padding at the end).
  * Returns 0 or CP_EINVAL. */
-int launch_secret_check(const char *value);
+int cpi_launch_secret_check(const char *value);
 
 /* Reads CPLUGIN_LAUNCH_SECRET once, when a listener claims the launched
  * address: 0 when unset or valid (kept), CP_EINVAL (logged, not kept) when
  * set but invalid. */
-int launch_secret_load(void);
+int cpi_launch_secret_load(void);
 
 /* True once a valid secret was loaded. */
-bool launch_secret_present(void);
+bool cpi_launch_secret_present(void);
 
 /* True when value[0..len) is the loaded secret; constant time in the
  * secret's length. False when no secret is loaded. */
-bool launch_secret_matches(const char *value, size_t len);
+bool cpi_launch_secret_matches(const char *value, size_t len);
 
 /* True in Model A: the process was launched (a listener bound
  * CPLUGIN_LISTEN) and has a valid launch secret. */
-bool launch_identity_mode(void);
+bool cpi_launch_identity_mode(void);
 
 /* The runtime-ID format the host's token store issues: "<self_id
  * lower-cased>-<16 lower-case hex>", at most CP_RUNTIME_ID_MAX bytes. */
-bool launch_runtime_id_valid(const char *id);
+bool cpi_launch_runtime_id_valid(const char *id);
 
 /* --- the plugin's declaration --- */
 
@@ -78,22 +78,22 @@ typedef cp_plugin_health (*launch_health_fn)(void *ctx);
 /* Publishes the declaration (deep-copied) and the runtime's health source;
  * from now on GetPluginInfo answers and SetRuntimeIdentity is accepted.
  * Replaces an earlier publication. Returns 0 or CP_ENOMEM. */
-int launch_info_publish(const launch_plugin_info *info, launch_health_fn health,
-                        void *ctx);
+int cpi_launch_info_publish(const launch_plugin_info *info,
+                            launch_health_fn health, void *ctx);
 
 /* Withdraws the publication (the runtime stops): `health` is not called
  * any more once this returned. */
-void launch_info_withdraw(void);
+void cpi_launch_info_withdraw(void);
 
 /* Runs fn on the published declaration, under the lock (fn must not call
  * back into this module). Returns fn's value, or CP_ESTATE when nothing is
  * published. */
 typedef int (*launch_info_fn)(const launch_plugin_info *info, void *user);
-int launch_info_read(launch_info_fn fn, void *user);
+int cpi_launch_info_read(launch_info_fn fn, void *user);
 
 /* The published runtime's health; false (and *out untouched) when no
  * runtime is published. Calls the health source under the lock. */
-bool launch_runtime_health(cp_plugin_health *out);
+bool cpi_launch_runtime_health(cp_plugin_health *out);
 
 /* --- the handover --- */
 
@@ -109,17 +109,17 @@ typedef struct launch_identity {
  * CP_ESTATE when no runtime published its info; CP_EEXIST when an
  * identity was already set in this process (the launcher starts a new
  * process for a new identity). */
-int launch_identity_offer(const launch_identity *ident);
+int cpi_launch_identity_offer(const launch_identity *ident);
 
 /* Waits (condition variable) up to timeout_ms for the identity and takes
  * it (the stored token is wiped). Returns 0; CP_ETIMEDOUT; CP_ECANCELLED
- * after launch_identity_abort. */
-int launch_identity_wait(int64_t timeout_ms, launch_identity *out);
+ * after cpi_launch_identity_abort. */
+int cpi_launch_identity_wait(int64_t timeout_ms, launch_identity *out);
 
 /* Ends a wait now and every later one (the process is shutting down). */
-void launch_identity_abort(void);
+void cpi_launch_identity_abort(void);
 
 /* Tests only: forgets the secret, the publication and the identity. */
-void launch_identity_testing_reset(void);
+void cpi_launch_identity_testing_reset(void);
 
 #endif /* CPLUGIN_LAUNCH_IDENTITY_H */

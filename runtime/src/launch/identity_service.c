@@ -28,7 +28,7 @@ static cp_status_code require_secret(cp_call *call, void *user) {
   }
   cp_str v = {NULL, 0};
   if (!cp_call_metadata(call, CP_LAUNCH_SECRET_METADATA, &v) ||
-      !launch_secret_matches(v.ptr, v.len)) {
+      !cpi_launch_secret_matches(v.ptr, v.len)) {
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "launch secret required");
   }
@@ -119,7 +119,7 @@ static cp_status_code on_get_plugin_info(
   (void)req;
   (void)user;
   info_answer a = {call, resp};
-  int rc = launch_info_read(fill_info, &a);
+  int rc = cpi_launch_info_read(fill_info, &a);
   if (rc == CP_ESTATE) {
     return cp_call_error(call, CP_STATUS_UNAVAILABLE,
                          "plugin runtime not started");
@@ -158,7 +158,7 @@ static cp_status_code on_set_runtime_identity(
     cp_call *call, const Connectplugin__V1__SetRuntimeIdentityRequest *req,
     Connectplugin__V1__SetRuntimeIdentityResponse *resp, void *user) {
   (void)user;
-  if (!launch_runtime_id_valid(req->runtime_id)) {
+  if (!cpi_launch_runtime_id_valid(req->runtime_id)) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                          "runtime_id: not a runtime ID");
   }
@@ -187,9 +187,9 @@ static cp_status_code on_set_runtime_identity(
     memcpy(ident.host_url, req->host_url, strlen(req->host_url) + 1);
   }
   ident.ttl_ms = ttl_ms;
-  ident.received_ns = cp_clock_monotonic_ns();
-  int rc = launch_identity_offer(&ident);
-  cp_secure_zero(ident.token, sizeof ident.token);
+  ident.received_ns = cpi_clock_monotonic_ns();
+  int rc = cpi_launch_identity_offer(&ident);
+  cpi_secure_zero(ident.token, sizeof ident.token);
   if (rc == CP_ESTATE) {
     return cp_call_error(call, CP_STATUS_UNAVAILABLE,
                          "plugin runtime not started");
@@ -204,8 +204,8 @@ static cp_status_code on_set_runtime_identity(
   return CP_STATUS_OK;
 }
 
-int launch_identity_serve(cp_server *server, bool has_control) {
-  if (!launch_secret_present()) {
+int cpi_launch_identity_serve(cp_server *server, bool has_control) {
+  if (!cpi_launch_secret_present()) {
     return 0;
   }
   static const cp_connectplugin__v1__plugin_identity__handlers handlers = {
@@ -218,7 +218,7 @@ int launch_identity_serve(cp_server *server, bool has_control) {
                                                          NULL);
   }
   if (rc == 0 && !has_control) {
-    rc = launch_default_control_register(server);
+    rc = cpi_launch_default_control_register(server);
   }
   return rc;
 }

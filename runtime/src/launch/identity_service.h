@@ -4,7 +4,7 @@
  * none, and the launch-secret check in front of both services.
  *
  * Built on cplugin's server API only (no gRPC): the transport calls
- * launch_identity_serve from cp_server_start of its launched server. */
+ * cpi_launch_identity_serve from cp_server_start of its launched server. */
 #ifndef CPLUGIN_LAUNCH_IDENTITY_SERVICE_H
 #define CPLUGIN_LAUNCH_IDENTITY_SERVICE_H
 
@@ -23,13 +23,13 @@
  * required"), PluginIdentity, and, unless `has_control` (the plugin
  * registered PluginControl itself), the default PluginControl
  * (launch/default_control.c). Returns 0 or the first registration error. */
-int launch_identity_serve(cp_server *server, bool has_control);
+int cpi_launch_identity_serve(cp_server *server, bool has_control);
 
 /* The default PluginControl: GetHealth answers the published runtime's
  * health (HEALTHY with reason "no plugin runtime" when none is published);
  * Shutdown acknowledges, ends a pending identity wait, and once the answer
  * went out sends the process SIGTERM, so the plugin's own SIGTERM path
  * drains and exits. Returns 0 or a registration error. */
-int launch_default_control_register(cp_server *server);
+int cpi_launch_default_control_register(cp_server *server);
 
 #endif /* CPLUGIN_LAUNCH_IDENTITY_SERVICE_H */

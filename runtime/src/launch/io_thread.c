@@ -42,7 +42,8 @@ enum {
 
 static void on_stderr_piece(const proc_piece *piece, void *user) {
   proc *p = user;
-  proc_log_output(p->name, "stderr", piece->data, piece->len, !piece->line_end);
+  cpi_proc_log_output(p->name, "stderr", piece->data, piece->len,
+                      !piece->line_end);
 }
 
 static bool starting(proc *p) {
@@ -58,14 +59,14 @@ static void take_handshake(proc *p, const proc_piece *piece) {
     snprintf(msg, sizeof msg, "malformed handshake line: longer than %d bytes",
              PROC_LINE_MAX_BYTES);
     p->skip_line = true;
-    proc_fail_start(p, CP_EDECODE, msg, true);
+    cpi_proc_fail_start(p, CP_EDECODE, msg, true);
     return;
   }
   proc_endpoint endpoint;
   char msg[PROC_MESSAGE_MAX];
-  if (proc_handshake_line_parse(piece->data, piece->len, &endpoint, msg,
-                                sizeof msg) != 0) {
-    proc_fail_start(p, CP_EDECODE, msg, true);
+  if (cpi_proc_handshake_line_parse(piece->data, piece->len, &endpoint, msg,
+                                    sizeof msg) != 0) {
+    cpi_proc_fail_start(p, CP_EDECODE, msg, true);
     return;
   }
   pthread_mutex_lock(&p->mu);
@@ -84,11 +85,12 @@ static void on_stdout_piece(const proc_piece *piece, void *user) {
     return;
   }
   if (piece->line_start &&
-      proc_handshake_line_claimed(piece->data, piece->len) && starting(p)) {
+      cpi_proc_handshake_line_claimed(piece->data, piece->len) && starting(p)) {
     take_handshake(p, piece);
     return;
   }
-  proc_log_output(p->name, "stdout", piece->data, piece->len, !piece->line_end);
+  cpi_proc_log_output(p->name, "stdout", piece->data, piece->len,
+                      !piece->line_end);
 }
 
 /* Stream 0 is stdout, 1 stderr. */
@@ -109,7 +111,7 @@ static void read_stream(proc *p, int stream, int *fd, size_t budget) {
   while (budget > 0) {
     ssize_t n = read(*fd, chunk, budget < sizeof chunk ? budget : sizeof chunk);
     if (n > 0) {
-      proc_line_splitter_feed(lines, chunk, (size_t)n, fn, p);
+      cpi_proc_line_splitter_feed(lines, chunk, (size_t)n, fn, p);
       budget -= (size_t)n;
       continue;
     }
@@ -119,7 +121,7 @@ static void read_stream(proc *p, int stream, int *fd, size_t budget) {
     if (n < 0 && errno == EAGAIN) {
       return;
     }
-    proc_line_splitter_finish(lines, fn, p); /* EOF or error */
+    cpi_proc_line_splitter_finish(lines, fn, p); /* EOF or error */
     close(*fd);
     *fd = -1;
     return;
@@ -148,7 +150,7 @@ static bool exited_unreaped(pid_t pid) {
 static int poll_timeout_ms(proc *p, bool have_pidfd) {
   int timeout = -1;
   if (starting(p)) {
-    int64_t left_ns = p->ready_deadline_ns - cp_clock_monotonic_ns();
+    int64_t left_ns = p->ready_deadline_ns - cpi_clock_monotonic_ns();
     int64_t ms = left_ns <= 0 ? 0 : (left_ns + 999999) / 1000000;
     timeout = ms > INT_MAX ? INT_MAX : (int)ms;
   }
@@ -159,11 +161,11 @@ static int poll_timeout_ms(proc *p, bool have_pidfd) {
 }
 
 static void check_deadline(proc *p) {
-  if (starting(p) && cp_clock_monotonic_ns() >= p->ready_deadline_ns) {
+  if (starting(p) && cpi_clock_monotonic_ns() >= p->ready_deadline_ns) {
     char msg[96];
     snprintf(msg, sizeof msg, "no handshake line within %d ms",
              p->ready_timeout_ms);
-    proc_fail_start(p, CP_ETIMEDOUT, msg, true);
+    cpi_proc_fail_start(p, CP_ETIMEDOUT, msg, true);
   }
 }
 
@@ -246,7 +248,7 @@ static void finish_start(proc *p, int code, int sig) {
              code);
   }
   pthread_mutex_lock(&p->mu);
-  proc_fail_start_locked(p, CP_ECLOSED, msg, false);
+  cpi_proc_fail_start_locked(p, CP_ECLOSED, msg, false);
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
 }
@@ -265,12 +267,12 @@ static void log_exit(proc *p, int code, int sig) {
 
 /* --- the thread ---------------------------------------------------------- */
 
-void *proc_io_main(void *arg) {
+void *cpi_proc_io_main(void *arg) {
   proc *p = arg;
   proc_spawned spawned;
   char err[PROC_MESSAGE_MAX];
   err[0] = '\0';
-  int rc = proc_fork_exec(p->args, &spawned, err, sizeof err);
+  int rc = cpi_proc_fork_exec(p->args, &spawned, err, sizeof err);
   pthread_mutex_lock(&p->mu);
   p->spawn_done = true;
   p->spawn_rc = rc;
@@ -298,7 +300,7 @@ void *proc_io_main(void *arg) {
       read_stream(p, i, &fds[i], DRAIN_MAX_BYTES);
     }
     if (fds[i] >= 0) {
-      proc_line_splitter_finish(splitter(p, i), piece_fn(i), p);
+      cpi_proc_line_splitter_finish(splitter(p, i), piece_fn(i), p);
       close(fds[i]);
     }
   }

@@ -44,7 +44,7 @@ static bool port_valid(const char *s) {
   return v <= PORT_MAX;
 }
 
-int launch_listen_check(const char *value, char *err, size_t errlen) {
+int cpi_launch_listen_check(const char *value, char *err, size_t errlen) {
   if (value == NULL || value[0] == '\0') {
     return fail(err, errlen, "empty");
   }
@@ -76,13 +76,13 @@ int launch_listen_check(const char *value, char *err, size_t errlen) {
               "localhost:PORT");
 }
 
-int launch_listen_claim(char *address, size_t cap) {
+int cpi_launch_listen_claim(char *address, size_t cap) {
   const char *value = getenv(CP_LAUNCH_LISTEN_ENV);
   if (value == NULL) {
     return 0;
   }
   char err[160];
-  if (launch_listen_check(value, err, sizeof err) != 0) {
+  if (cpi_launch_listen_check(value, err, sizeof err) != 0) {
     cp_log(CP_LOG_ERROR, "launched plugin cannot listen", "error", err,
            CP_LOG_END);
     return CP_EINVAL;
@@ -92,7 +92,7 @@ int launch_listen_claim(char *address, size_t cap) {
   }
   /* A launcher that sets a secret expects Model A (launch/identity.h): a
    * bad one must not quietly turn into a plugin that handshakes itself. */
-  if (launch_secret_load() != 0) {
+  if (cpi_launch_secret_load() != 0) {
     return CP_EINVAL;
   }
   pthread_mutex_lock(&g_mu);
@@ -106,7 +106,7 @@ int launch_listen_claim(char *address, size_t cap) {
   return 1;
 }
 
-int launch_listen_bound(const char *address, int port) {
+int cpi_launch_listen_bound(const char *address, int port) {
   proc_endpoint ep;
   memset(&ep, 0, sizeof ep);
   if (address == NULL) {
@@ -131,14 +131,14 @@ int launch_listen_bound(const char *address, int port) {
   return 0;
 }
 
-void launch_listen_unclaim(void) {
+void cpi_launch_listen_unclaim(void) {
   pthread_mutex_lock(&g_mu);
   g_claimed = false;
   g_bound = false;
   pthread_mutex_unlock(&g_mu);
 }
 
-bool launch_endpoint(proc_endpoint *out) {
+bool cpi_launch_endpoint(proc_endpoint *out) {
   pthread_mutex_lock(&g_mu);
   bool bound = g_bound;
   if (bound && out != NULL) {
@@ -148,9 +148,9 @@ bool launch_endpoint(proc_endpoint *out) {
   return bound;
 }
 
-bool launch_endpoint_url(char *out, size_t cap) {
+bool cpi_launch_endpoint_url(char *out, size_t cap) {
   proc_endpoint ep;
-  if (!launch_endpoint(&ep) || out == NULL) {
+  if (!cpi_launch_endpoint(&ep) || out == NULL) {
     return false;
   }
   int n = snprintf(out, cap, "%s%s",
@@ -158,7 +158,7 @@ bool launch_endpoint_url(char *out, size_t cap) {
   return n > 0 && (size_t)n < cap;
 }
 
-int launch_announce_once(void) {
+int cpi_launch_announce_once(void) {
   proc_endpoint ep;
   pthread_mutex_lock(&g_mu);
   bool go = g_bound && !g_announced;
@@ -168,10 +168,10 @@ int launch_announce_once(void) {
   if (!go) {
     return 0;
   }
-  return launch_announce(&ep, stdout);
+  return cpi_launch_announce(&ep, stdout);
 }
 
-void launch_testing_reset(void) {
+void cpi_launch_testing_reset(void) {
   pthread_mutex_lock(&g_mu);
   g_claimed = false;
   g_bound = false;

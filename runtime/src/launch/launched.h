@@ -23,35 +23,35 @@
  * bytes of path) or "<loopback host>:<port>" with host 127.0.0.1, [::1] or
  * localhost and port 0..65535 (0: any free port). Returns 0 or CP_EINVAL
  * with the reason in err. */
-int launch_listen_check(const char *value, char *err, size_t errlen);
+int cpi_launch_listen_check(const char *value, char *err, size_t errlen);
 
 /* Called by a listener before it binds. Returns 1 and copies the launched
  * address into address (cap bytes) when the process was launched and no
  * listener claimed it yet; 0 when the caller binds its own address; CP_EINVAL
  * (logged) when CPLUGIN_LISTEN is set but not valid, or when
- * CPLUGIN_LAUNCH_SECRET is set but not valid (launch_secret_load). */
-int launch_listen_claim(char *address, size_t cap);
+ * CPLUGIN_LAUNCH_SECRET is set but not valid (cpi_launch_secret_load). */
+int cpi_launch_listen_claim(char *address, size_t cap);
 
 /* Records where the claiming listener bound: `address` is the claimed one,
  * `port` the TCP port it got (ignored for unix). Returns 0 or CP_EINVAL. */
-int launch_listen_bound(const char *address, int port);
+int cpi_launch_listen_bound(const char *address, int port);
 
 /* Gives back a claim whose bind failed, so the state says "not bound". */
-void launch_listen_unclaim(void);
+void cpi_launch_listen_unclaim(void);
 
 /* True, with the endpoint, once the claiming listener bound. */
-bool launch_endpoint(proc_endpoint *out);
+bool cpi_launch_endpoint(proc_endpoint *out);
 
 /* The endpoint as a cplugin address ("unix:/path" or "host:port"), for
  * base_url. Returns false when not bound (or cap is too small). */
-bool launch_endpoint_url(char *out, size_t cap);
+bool cpi_launch_endpoint_url(char *out, size_t cap);
 
 /* Prints the handshake line for the bound endpoint on stdout, once per
  * process; later calls do nothing. Returns 0 or the errors of
- * launch_announce. */
-int launch_announce_once(void);
+ * cpi_launch_announce. */
+int cpi_launch_announce_once(void);
 
 /* Tests only: forgets the claim, the endpoint and the announcement. */
-void launch_testing_reset(void);
+void cpi_launch_testing_reset(void);
 
 #endif /* CPLUGIN_LAUNCH_LAUNCHED_H */

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-void proc_line_splitter_init(proc_line_splitter *s) {
+void cpi_proc_line_splitter_init(proc_line_splitter *s) {
   s->len = 0;
   s->mid_line = false;
 }
@@ -29,8 +29,8 @@ static size_t incomplete_tail(const char *buf, size_t len) {
   return 0;
 }
 
-void proc_line_splitter_feed(proc_line_splitter *s, const char *data, size_t n,
-                             proc_piece_fn fn, void *user) {
+void cpi_proc_line_splitter_feed(proc_line_splitter *s, const char *data,
+                                 size_t n, proc_piece_fn fn, void *user) {
   while (n > 0) {
     const char *nl = memchr(data, '\n', n);
     size_t take = nl != NULL ? (size_t)(nl - data) : n;
@@ -58,8 +58,8 @@ void proc_line_splitter_feed(proc_line_splitter *s, const char *data, size_t n,
   }
 }
 
-void proc_line_splitter_finish(proc_line_splitter *s, proc_piece_fn fn,
-                               void *user) {
+void cpi_proc_line_splitter_finish(proc_line_splitter *s, proc_piece_fn fn,
+                                   void *user) {
   if (s->len > 0 || s->mid_line) {
     emit(s, s->len, true, fn, user);
   }

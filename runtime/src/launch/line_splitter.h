@@ -25,14 +25,14 @@ typedef struct proc_line_splitter {
   bool mid_line; /* part of the current line has been emitted already */
 } proc_line_splitter;
 
-void proc_line_splitter_init(proc_line_splitter *s);
+void cpi_proc_line_splitter_init(proc_line_splitter *s);
 
 /* Emits every piece that data[0..n) completes, in order. */
-void proc_line_splitter_feed(proc_line_splitter *s, const char *data, size_t n,
-                             proc_piece_fn fn, void *user);
+void cpi_proc_line_splitter_feed(proc_line_splitter *s, const char *data,
+                                 size_t n, proc_piece_fn fn, void *user);
 
 /* End of stream: emits what is buffered (if anything) as a line's end. */
-void proc_line_splitter_finish(proc_line_splitter *s, proc_piece_fn fn,
-                               void *user);
+void cpi_proc_line_splitter_finish(proc_line_splitter *s, proc_piece_fn fn,
+                                   void *user);
 
 #endif /* CPLUGIN_LAUNCH_LINE_SPLITTER_H */

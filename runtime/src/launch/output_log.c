@@ -11,7 +11,7 @@
 _Static_assert(3 * PROC_LINE_MAX_BYTES + 512 + PROC_NAME_MAX <= 4094,
                "an output piece must fit in one log record");
 
-size_t proc_text_sanitize(const char *in, size_t n, char *out) {
+size_t cpi_proc_text_sanitize(const char *in, size_t n, char *out) {
   static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
   size_t o = 0;
   size_t i = 0;
@@ -26,7 +26,7 @@ size_t proc_text_sanitize(const char *in, size_t n, char *out) {
       i++;
       continue;
     }
-    size_t len = cp_utf8_sequence_len(in + i, n - i);
+    size_t len = cpi_utf8_sequence_len(in + i, n - i);
     if (len == 0) {
       for (size_t k = 0; k < 3; k++) {
         out[o++] = replacement[k];
@@ -43,8 +43,8 @@ size_t proc_text_sanitize(const char *in, size_t n, char *out) {
   return o;
 }
 
-void proc_log_output(const char *name, const char *stream, const char *data,
-                     size_t len, bool partial) {
+void cpi_proc_log_output(const char *name, const char *stream, const char *data,
+                         size_t len, bool partial) {
   if (!cp_log_enabled(CP_LOG_INFO)) {
     return;
   }
@@ -55,7 +55,7 @@ void proc_log_output(const char *name, const char *stream, const char *data,
     len--;
   }
   char text[PROC_SANITIZED_CAP(PROC_LINE_MAX_BYTES)];
-  proc_text_sanitize(data, len, text);
+  cpi_proc_text_sanitize(data, len, text);
   if (partial) {
     cp_log(CP_LOG_INFO, "plugin output", "plugin", name, "stream", stream,
            "line", text, "partial", "true", CP_LOG_END);

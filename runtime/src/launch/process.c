@@ -18,11 +18,11 @@
 
 static atomic_int pidfd_disabled;
 
-void proc_testing_disable_pidfd(int disable) {
+void cpi_proc_testing_disable_pidfd(int disable) {
   atomic_store(&pidfd_disabled, disable != 0);
 }
 
-void proc_options_init(proc_options *o) {
+void cpi_proc_options_init(proc_options *o) {
   memset(o, 0, sizeof *o);
   o->ready_timeout_ms = PROC_READY_TIMEOUT_DEFAULT_MS;
 }
@@ -34,8 +34,8 @@ static void put_err(char *err, size_t errlen, const char *name,
   }
 }
 
-void proc_fail_start_locked(proc *p, int rc, const char *message,
-                            bool kill_group) {
+void cpi_proc_fail_start_locked(proc *p, int rc, const char *message,
+                                bool kill_group) {
   if (p->ready != PROC_STARTING) {
     return;
   }
@@ -48,9 +48,10 @@ void proc_fail_start_locked(proc *p, int rc, const char *message,
   pthread_cond_broadcast(&p->cv);
 }
 
-void proc_fail_start(proc *p, int rc, const char *message, bool kill_group) {
+void cpi_proc_fail_start(proc *p, int rc, const char *message,
+                         bool kill_group) {
   pthread_mutex_lock(&p->mu);
-  proc_fail_start_locked(p, rc, message, kill_group);
+  cpi_proc_fail_start_locked(p, rc, message, kill_group);
   pthread_mutex_unlock(&p->mu);
 }
 
@@ -58,7 +59,7 @@ void proc_fail_start(proc *p, int rc, const char *message, bool kill_group) {
 static int check_options(const proc_options *o, char *err, size_t errlen) {
   if (o == NULL || o->name == NULL ||
       strnlen(o->name, PROC_NAME_MAX + 1) > PROC_NAME_MAX ||
-      !cp_identifier_chars_valid(o->name, strlen(o->name))) {
+      !cpi_identifier_chars_valid(o->name, strlen(o->name))) {
     if (err != NULL && errlen > 0) {
       snprintf(err, errlen,
                "plugin name must be 1..%d bytes of [A-Za-z][A-Za-z0-9_.-]*",
@@ -95,13 +96,13 @@ static proc *new_proc(const proc_options *o) {
   p->user = o->user;
   p->ready_timeout_ms = o->ready_timeout_ms;
   p->ready_deadline_ns =
-      cp_deadline_after_ms(cp_clock_monotonic_ns(), o->ready_timeout_ms);
+      cpi_deadline_after_ms(cpi_clock_monotonic_ns(), o->ready_timeout_ms);
   p->use_pidfd = !atomic_load(&pidfd_disabled);
   p->pid = -1;
   pthread_mutex_init(&p->mu, NULL);
-  cp_cond_init_monotonic(&p->cv);
-  proc_line_splitter_init(&p->out_lines);
-  proc_line_splitter_init(&p->err_lines);
+  cpi_cond_init_monotonic(&p->cv);
+  cpi_proc_line_splitter_init(&p->out_lines);
+  cpi_proc_line_splitter_init(&p->err_lines);
   return p;
 }
 
@@ -113,12 +114,13 @@ static int start_io_thread(proc *p) {
   sigset_t old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = pthread_create(&p->thread, NULL, proc_io_main, p);
+  int rc = pthread_create(&p->thread, NULL, cpi_proc_io_main, p);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return rc;
 }
 
-int proc_spawn(const proc_options *opts, proc **out, char *err, size_t errlen) {
+int cpi_proc_spawn(const proc_options *opts, proc **out, char *err,
+                   size_t errlen) {
   if (out == NULL) {
     return CP_EINVAL;
   }
@@ -129,25 +131,25 @@ int proc_spawn(const proc_options *opts, proc **out, char *err, size_t errlen) {
   }
   proc_child_args args;
   char reason[PROC_MESSAGE_MAX];
-  rc = proc_child_args_build(opts, &args, reason, sizeof reason);
+  rc = cpi_proc_child_args_build(opts, &args, reason, sizeof reason);
   if (rc != 0) {
     put_err(err, errlen, opts->name, reason);
     return rc;
   }
   proc *p = new_proc(opts);
   if (p == NULL) {
-    proc_child_args_free(&args);
+    cpi_proc_child_args_free(&args);
     put_err(err, errlen, opts->name, "out of memory");
     return CP_ENOMEM;
   }
   p->args = &args;
   int create = start_io_thread(p);
   if (create != 0) {
-    proc_child_args_free(&args);
+    cpi_proc_child_args_free(&args);
     free_proc(p);
     char text[128];
     snprintf(reason, sizeof reason, "starting its I/O thread: %s",
-             proc_errno_text(create, text, sizeof text));
+             cpi_proc_errno_text(create, text, sizeof text));
     put_err(err, errlen, opts->name, reason);
     return create == EAGAIN ? CP_EAGAIN : CP_ESYS;
   }
@@ -158,7 +160,7 @@ int proc_spawn(const proc_options *opts, proc **out, char *err, size_t errlen) {
   rc = p->spawn_rc;
   p->args = NULL;
   pthread_mutex_unlock(&p->mu);
-  proc_child_args_free(&args);
+  cpi_proc_child_args_free(&args);
   if (rc != 0) {
     pthread_join(p->thread, NULL);
     put_err(err, errlen, p->name, p->spawn_err);
@@ -175,8 +177,8 @@ int proc_spawn(const proc_options *opts, proc **out, char *err, size_t errlen) {
   return 0;
 }
 
-int proc_wait_ready(proc *p, proc_endpoint *endpoint, char *err,
-                    size_t errlen) {
+int cpi_proc_wait_ready(proc *p, proc_endpoint *endpoint, char *err,
+                        size_t errlen) {
   if (p == NULL) {
     return CP_EINVAL;
   }
@@ -210,7 +212,7 @@ static bool wait_exit_locked(proc *p, int64_t deadline_ns) {
   if (on_io_thread(p)) {
     return true;
   }
-  struct timespec at = cp_monotonic_timespec(deadline_ns);
+  struct timespec at = cpi_monotonic_timespec(deadline_ns);
   while (!p->exit_reported) {
     if (deadline_ns == INT64_MAX) {
       pthread_cond_wait(&p->cv, &p->mu);
@@ -228,15 +230,15 @@ static void signal_locked(proc *p, int sig) {
   }
 }
 
-int proc_stop(proc *p, int grace_ms) {
+int cpi_proc_stop(proc *p, int grace_ms) {
   if (p == NULL || grace_ms < 0) {
     return CP_EINVAL;
   }
   pthread_mutex_lock(&p->mu);
-  proc_fail_start_locked(p, CP_ECANCELLED, "stopped before it was ready",
-                         false);
+  cpi_proc_fail_start_locked(p, CP_ECANCELLED, "stopped before it was ready",
+                             false);
   signal_locked(p, SIGTERM);
-  int64_t deadline = cp_clock_monotonic_ns() + (int64_t)grace_ms * 1000000;
+  int64_t deadline = cpi_clock_monotonic_ns() + (int64_t)grace_ms * 1000000;
   if (!wait_exit_locked(p, deadline)) {
     pthread_mutex_unlock(&p->mu);
     cp_log(CP_LOG_WARN, "plugin did not exit after SIGTERM; killing it",
@@ -249,7 +251,7 @@ int proc_stop(proc *p, int grace_ms) {
   return 0;
 }
 
-int proc_kill(proc *p, int sig) {
+int cpi_proc_kill(proc *p, int sig) {
   if (p == NULL || sig < 0 || sig >= NSIG) {
     return CP_EINVAL;
   }
@@ -264,17 +266,17 @@ int proc_kill(proc *p, int sig) {
   return rc;
 }
 
-pid_t proc_pid(const proc *p) {
+pid_t cpi_proc_pid(const proc *p) {
   return p != NULL ? p->pid : -1;
 }
 
-void proc_destroy(proc *p) {
+void cpi_proc_destroy(proc *p) {
   if (p == NULL) {
     return;
   }
   pthread_mutex_lock(&p->mu);
-  proc_fail_start_locked(p, CP_ECANCELLED, "destroyed before it was ready",
-                         false);
+  cpi_proc_fail_start_locked(p, CP_ECANCELLED, "destroyed before it was ready",
+                             false);
   signal_locked(p, SIGKILL);
   pthread_mutex_unlock(&p->mu);
   pthread_join(p->thread, NULL);

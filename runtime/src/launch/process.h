@@ -47,23 +47,23 @@
  *
  * A start fails, and the process group is killed (SIGKILL) and the child
  * reaped, when no handshake line arrives within ready_timeout_ms of
- * proc_spawn, when the handshake line is malformed, or when the child exits
+ * cpi_proc_spawn, when the handshake line is malformed, or when the child exits
  * before sending it. The I/O thread enforces this whether or not anyone is
- * in proc_wait_ready.
+ * in cpi_proc_wait_ready.
  *
  * Exit. When the child exits (by itself, a signal, a crash) the I/O thread
  * kills (SIGKILL) whatever is left in its process group, reaps it, logs the
  * output still in the pipes and calls on_exit once. No zombie is left: every
- * child that proc_spawn started is reaped by its I/O thread.
+ * child that cpi_proc_spawn started is reaped by its I/O thread.
  *
  * The host must leave its children to this module: SIGCHLD not set to
  * SIG_IGN (nor SA_NOCLDWAIT) and no waitpid(-1) elsewhere, or exit statuses
  * are lost (on_exit then gets -1 and 0) and a pid could be reused while it
  * is still signalled.
  *
- * Thread safety: proc_wait_ready, proc_stop, proc_kill and proc_pid may be
- * called from any thread, concurrently, also from on_exit (proc_stop and
- * proc_kill then do nothing: the child is gone). proc_destroy is called once,
+ * Thread safety: cpi_proc_wait_ready, cpi_proc_stop, cpi_proc_kill and cpi_proc_pid may be
+ * called from any thread, concurrently, also from on_exit (cpi_proc_stop and
+ * cpi_proc_kill then do nothing: the child is gone). cpi_proc_destroy is called once,
  * when no other call on the same proc is running, and never from on_exit. */
 #ifndef CPLUGIN_LAUNCH_PROCESS_H
 #define CPLUGIN_LAUNCH_PROCESS_H
@@ -98,8 +98,8 @@ typedef struct proc_endpoint {
 
 /* Called once per started child, on its I/O thread, after the child was
  * reaped and its remaining output logged: exit_code is its exit status
- * (term_signal 0) when it exited, or -1 with the signal that ended it. The callback may call proc_pid, proc_kill,
- * proc_stop and proc_wait_ready, not proc_destroy. */
+ * (term_signal 0) when it exited, or -1 with the signal that ended it. The callback may call cpi_proc_pid, cpi_proc_kill,
+ * cpi_proc_stop and cpi_proc_wait_ready, not cpi_proc_destroy. */
 typedef void (*proc_exit_fn)(proc *p, int exit_code, int term_signal,
                              void *user);
 
@@ -115,7 +115,7 @@ typedef struct proc_options {
   /* NULL-terminated "NAME=VALUE" strings; may be NULL. A name may appear
    * only once; NAME is non-empty. */
   const char *const *env_set;
-  /* > 0; from proc_spawn to the handshake line. */
+  /* > 0; from cpi_proc_spawn to the handshake line. */
   int ready_timeout_ms;
   proc_exit_fn on_exit; /* may be NULL */
   void *user;           /* passed to on_exit */
@@ -123,10 +123,10 @@ typedef struct proc_options {
 
 /* Fills the defaults: ready_timeout_ms PROC_READY_TIMEOUT_DEFAULT_MS,
  * everything else NULL. */
-void proc_options_init(proc_options *o);
+void cpi_proc_options_init(proc_options *o);
 
 /* Starts the child and returns once it has exec'd (or failed to). Everything
- * in opts is copied. Returns 0 and sets *out (free it with proc_destroy), or:
+ * in opts is copied. Returns 0 and sets *out (free it with cpi_proc_destroy), or:
  *   CP_EINVAL    bad options;
  *   CP_ENOTFOUND the executable does not exist (ENOENT, ENOTDIR);
  *   CP_EDENIED   it may not be executed (EACCES, EPERM);
@@ -135,39 +135,41 @@ void proc_options_init(proc_options *o);
  * On an error nothing is left running, on_exit never runs, and a message
  * such as "plugin kv: /x/y: No such file or directory" is written to err
  * (errlen bytes, NUL-terminated; err may be NULL). */
-int proc_spawn(const proc_options *opts, proc **out, char *err, size_t errlen);
+int cpi_proc_spawn(const proc_options *opts, proc **out, char *err,
+                   size_t errlen);
 
 /* Waits until the child has sent its handshake line or the start failed.
  * Returns 0 and fills *endpoint (may be NULL), or, with a message in err:
  *   CP_ETIMEDOUT no handshake line within ready_timeout_ms;
  *   CP_EDECODE   a malformed handshake line;
  *   CP_ECLOSED   the child exited before sending it;
- *   CP_ECANCELLED proc_stop or proc_destroy came first.
+ *   CP_ECANCELLED cpi_proc_stop or cpi_proc_destroy came first.
  * On an error the child has been reaped before this returns. Once the line
  * arrived this keeps returning 0, also after the child exited. */
-int proc_wait_ready(proc *p, proc_endpoint *endpoint, char *err, size_t errlen);
+int cpi_proc_wait_ready(proc *p, proc_endpoint *endpoint, char *err,
+                        size_t errlen);
 
 /* SIGTERM to the process group, up to grace_ms (>= 0) for the child to exit,
  * then SIGKILL (logged as a warning). Returns 0 once the child was reaped and
  * on_exit has returned (from on_exit itself: at once), also when the child
  * had already exited; CP_EINVAL for a NULL p or a negative grace_ms. */
-int proc_stop(proc *p, int grace_ms);
+int cpi_proc_stop(proc *p, int grace_ms);
 
 /* Sends sig to the process group. Returns 0, CP_EINVAL for a bad signal, or
  * CP_ECLOSED when the child has been reaped. */
-int proc_kill(proc *p, int sig);
+int cpi_proc_kill(proc *p, int sig);
 
 /* The child's pid, which is also its process group id. Once on_exit has run
  * the number may belong to another process. */
-pid_t proc_pid(const proc *p);
+pid_t cpi_proc_pid(const proc *p);
 
-/* Kills the child (SIGKILL to its group) if it still runs - call proc_stop
+/* Kills the child (SIGKILL to its group) if it still runs - call cpi_proc_stop
  * first for a graceful stop -, waits for on_exit to return, joins the I/O
  * thread and frees p. NULL is allowed. */
-void proc_destroy(proc *p);
+void cpi_proc_destroy(proc *p);
 
 /* Tests only: when set, new processes detect their child's exit by polling
  * waitid instead of a pidfd, the fallback for kernels without pidfd_open. */
-void proc_testing_disable_pidfd(int disable);
+void cpi_proc_testing_disable_pidfd(int disable);
 
 #endif /* CPLUGIN_LAUNCH_PROCESS_H */

@@ -25,7 +25,7 @@ typedef enum proc_readiness {
 } proc_readiness;
 
 struct proc {
-  /* Constant after proc_spawn returns. */
+  /* Constant after cpi_proc_spawn returns. */
   char name[PROC_NAME_MAX + 1];
   proc_exit_fn on_exit;
   void *user;
@@ -56,15 +56,15 @@ struct proc {
 
 /* The I/O thread: forks the child, reads its output, enforces the
  * readiness deadline, reaps it, calls on_exit. */
-void *proc_io_main(void *arg);
+void *cpi_proc_io_main(void *arg);
 
 /* Ends a start that has not become ready (no effect otherwise): records rc
- * and the message (prefixed "plugin <name>: ") for proc_wait_ready and, when
+ * and the message (prefixed "plugin <name>: ") for cpi_proc_wait_ready and, when
  * kill_group, kills the process group (SIGKILL). Locks mu. */
-void proc_fail_start(proc *p, int rc, const char *message, bool kill_group);
+void cpi_proc_fail_start(proc *p, int rc, const char *message, bool kill_group);
 
 /* The same with mu held. */
-void proc_fail_start_locked(proc *p, int rc, const char *message,
-                            bool kill_group);
+void cpi_proc_fail_start_locked(proc *p, int rc, const char *message,
+                                bool kill_group);
 
 #endif /* CPLUGIN_LAUNCH_PROCESS_INTERNAL_H */

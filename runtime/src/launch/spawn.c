@@ -14,7 +14,7 @@
 #include "cplugin/errors.h"
 #include "launch/child.h"
 
-const char *proc_errno_text(int err, char *buf, size_t n) {
+const char *cpi_proc_errno_text(int err, char *buf, size_t n) {
   return strerror_r(err, buf, n);
 }
 
@@ -79,17 +79,17 @@ static int fail_errno(const char *path, const char *what, int e, char *err,
   if (err != NULL && errlen > 0) {
     if (what != NULL) {
       snprintf(err, errlen, "%s: %s: %s", path, what,
-               proc_errno_text(e, text, sizeof text));
+               cpi_proc_errno_text(e, text, sizeof text));
     } else {
       snprintf(err, errlen, "%s: %s", path,
-               proc_errno_text(e, text, sizeof text));
+               cpi_proc_errno_text(e, text, sizeof text));
     }
   }
   return code_for_errno(e);
 }
 
-int proc_fork_exec(const proc_child_args *args, proc_spawned *out, char *err,
-                   size_t errlen) {
+int cpi_proc_fork_exec(const proc_child_args *args, proc_spawned *out,
+                       char *err, size_t errlen) {
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
@@ -109,7 +109,7 @@ int proc_fork_exec(const proc_child_args *args, proc_spawned *out, char *err,
                             out_pipe[1], err_pipe[1], report_pipe[1], getpid()};
   pid_t pid = fork_for_exec();
   if (pid == 0) {
-    proc_child_exec(&setup);
+    cpi_proc_child_exec(&setup);
   }
   int fork_errno = errno;
   close_fd(&devnull);
@@ -128,7 +128,7 @@ int proc_fork_exec(const proc_child_args *args, proc_spawned *out, char *err,
     reap(pid);
     const char *what = report.step == PROC_CHILD_EXEC
                            ? NULL
-                           : proc_child_step_name(report.step);
+                           : cpi_proc_child_step_name(report.step);
     return fail_errno(args->path, what, report.err, err, errlen);
   }
   /* Only the read ends: the child's ends stay blocking, as programs expect

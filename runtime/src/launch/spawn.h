@@ -21,10 +21,10 @@ typedef struct proc_spawned {
  * fires when that thread ends. Returns 0 and fills *out, or a CP_E* code
  * (CP_ENOTFOUND, CP_EDENIED, CP_ENOMEM, CP_ESYS) with "<path>: <reason>" in
  * err; then the child (if one was forked) has been reaped. */
-int proc_fork_exec(const proc_child_args *args, proc_spawned *out, char *err,
-                   size_t errlen);
+int cpi_proc_fork_exec(const proc_child_args *args, proc_spawned *out,
+                       char *err, size_t errlen);
 
 /* strerror_r into buf, returning the text. */
-const char *proc_errno_text(int err, char *buf, size_t n);
+const char *cpi_proc_errno_text(int err, char *buf, size_t n);
 
 #endif /* CPLUGIN_LAUNCH_SPAWN_H */

@@ -2,10 +2,10 @@
  *
  * Lifetime rule that keeps the proc pointer safe without reference counts:
  * only the supervisor thread replaces (and destroys) `current`, and only
- * while `stopping` is false, checked under mu. So once sup_stop has set
- * `stopping`, the proc it read from `current` stays valid, and sup_stop can
- * call proc_stop on it outside the lock (proc_stop waits for on_exit, which
- * takes mu). proc_kill never waits for on_exit, so it is called under mu. */
+ * while `stopping` is false, checked under mu. So once cpi_sup_stop has set
+ * `stopping`, the proc it read from `current` stays valid, and cpi_sup_stop can
+ * call cpi_proc_stop on it outside the lock (cpi_proc_stop waits for on_exit, which
+ * takes mu). cpi_proc_kill never waits for on_exit, so it is called under mu. */
 #include "launch/supervisor.h"
 
 #include <pthread.h>
@@ -40,9 +40,9 @@ struct sup {
 
   pthread_t thread;
   bool thread_started;
-  bool started;   /* sup_start was called */
-  bool stopping;  /* sup_stop was called: no restart, no replacement */
-  bool stop_done; /* sup_stop finished */
+  bool started;   /* cpi_sup_start was called */
+  bool stopping;  /* cpi_sup_stop was called: no restart, no replacement */
+  bool stop_done; /* cpi_sup_stop finished */
 
   proc *current;
   bool exited; /* current's on_exit ran and was not handled yet */
@@ -73,9 +73,9 @@ static void put_err(char *err, size_t errlen, const char *message) {
   }
 }
 
-void sup_options_init(sup_options *o) {
+void cpi_sup_options_init(sup_options *o) {
   memset(o, 0, sizeof *o);
-  proc_options_init(&o->proc);
+  cpi_proc_options_init(&o->proc);
   o->restart.policy = MANIFEST_RESTART_ON_FAILURE;
   o->restart.max_restarts = 5;
   o->restart.window_ms = 60000;
@@ -140,7 +140,8 @@ static int check_restart(const manifest_restart *r, char *err, size_t errlen) {
   return 0;
 }
 
-int sup_create(const sup_options *opts, sup **out, char *err, size_t errlen) {
+int cpi_sup_create(const sup_options *opts, sup **out, char *err,
+                   size_t errlen) {
   if (out != NULL) {
     *out = NULL;
   }
@@ -200,7 +201,7 @@ int sup_create(const sup_options *opts, sup **out, char *err, size_t errlen) {
   s->state = SUP_CREATED;
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->notify_mu, NULL);
-  cp_cond_init_monotonic(&s->cv);
+  cpi_cond_init_monotonic(&s->cv);
   *out = s;
   return 0;
 }
@@ -284,7 +285,7 @@ static bool crash_loop_locked(const sup *s, int64_t now_ns) {
 
 static double random_fraction(void) {
   uint32_t r = 0;
-  if (cp_random_bytes(&r, sizeof r) != 0) {
+  if (cpi_random_bytes(&r, sizeof r) != 0) {
     return 1.0; /* no randomness: the full nominal delay, never shorter */
   }
   return (double)r / 4294967296.0;
@@ -295,30 +296,30 @@ static double random_fraction(void) {
  * nothing running. The old `current` must have been destroyed already. */
 static int spawn_ready(sup *s, proc_endpoint *ep, char *err, size_t errlen) {
   proc *p = NULL;
-  int rc = proc_spawn(&s->popts, &p, err, errlen);
+  int rc = cpi_proc_spawn(&s->popts, &p, err, errlen);
   if (rc != 0) {
     return rc;
   }
   pthread_mutex_lock(&s->mu);
   s->current = p;
   /* A fast child may have exited (on_exit ran) already. */
-  s->pid = s->exited ? 0 : proc_pid(p);
+  s->pid = s->exited ? 0 : cpi_proc_pid(p);
   bool stopping = s->stopping;
   pthread_mutex_unlock(&s->mu);
   if (stopping) {
-    /* sup_stop may have missed this proc: stop it here. */
-    proc_stop(p, 0);
+    /* cpi_sup_stop may have missed this proc: stop it here. */
+    cpi_proc_stop(p, 0);
     put_err(err, errlen, "supervisor stopped during the start");
     return CP_ECANCELLED;
   }
-  rc = proc_wait_ready(p, ep, err, errlen);
+  rc = cpi_proc_wait_ready(p, ep, err, errlen);
   if (rc != 0) {
     /* The child was reaped; make sure on_exit has returned too. */
-    proc_stop(p, 0);
+    cpi_proc_stop(p, 0);
     return rc;
   }
   pthread_mutex_lock(&s->mu);
-  s->ready_at_ns = cp_clock_monotonic_ns();
+  s->ready_at_ns = cpi_clock_monotonic_ns();
   s->endpoint = *ep;
   s->have_endpoint = true;
   pthread_mutex_unlock(&s->mu);
@@ -346,7 +347,7 @@ static void *supervise(void *arg) {
     }
     /* The process exited (or a restart failed to become ready). */
     s->exited = false;
-    int64_t now = cp_clock_monotonic_ns();
+    int64_t now = cpi_clock_monotonic_ns();
     if (s->start_error[0] != '\0') {
       snprintf(how, sizeof how, "restart failed: %s", s->start_error);
       s->start_error[0] = '\0';
@@ -375,8 +376,8 @@ static void *supervise(void *arg) {
       return NULL;
     }
     int64_t delay =
-        sup_backoff_ms(s->attempt, s->restart.backoff_initial_ms,
-                       s->restart.backoff_max_ms, random_fraction());
+        cpi_sup_backoff_ms(s->attempt, s->restart.backoff_initial_ms,
+                           s->restart.backoff_max_ms, random_fraction());
     s->attempt++;
     set_state_locked(s, SUP_BACKOFF);
     snprintf(reason, sizeof reason, "%s; restarting in %lld ms", how,
@@ -386,7 +387,7 @@ static void *supervise(void *arg) {
            CP_LOG_END);
     notify(s, SUP_BACKOFF, reason, NULL);
     pthread_mutex_lock(&s->mu);
-    struct timespec deadline = cp_monotonic_after_ms(delay);
+    struct timespec deadline = cpi_monotonic_after_ms(delay);
     while (!s->stopping) {
       if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) != 0) {
         break; /* timed out */
@@ -399,11 +400,11 @@ static void *supervise(void *arg) {
     proc *old = s->current;
     s->current = NULL;
     s->restart_at_ns[s->restarts % s->restart.max_restarts] =
-        cp_clock_monotonic_ns();
+        cpi_clock_monotonic_ns();
     s->restarts++;
     set_state_locked(s, SUP_STARTING);
     pthread_mutex_unlock(&s->mu);
-    proc_destroy(old);
+    cpi_proc_destroy(old);
     notify(s, SUP_STARTING, "restart", NULL);
     proc_endpoint ep;
     char err[256] = "";
@@ -430,7 +431,7 @@ static void *supervise(void *arg) {
   return NULL;
 }
 
-int sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen) {
+int cpi_sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen) {
   if (s == NULL) {
     put_err(err, errlen, "supervisor: NULL");
     return CP_EINVAL;
@@ -461,7 +462,7 @@ int sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen) {
     notify(s, SUP_READY, "started", &ep);
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
-      /* sup_stop came during the start and stops the process itself. */
+      /* cpi_sup_stop came during the start and stops the process itself. */
       pthread_mutex_unlock(&s->mu);
       return 0;
     }
@@ -471,7 +472,7 @@ int sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen) {
       return 0;
     }
     pthread_mutex_unlock(&s->mu);
-    proc_stop(s->current, 0);
+    cpi_proc_stop(s->current, 0);
     snprintf(msg, sizeof msg, "plugin %s: cannot start its supervisor thread",
              s->name);
     rc = CP_ESYS;
@@ -483,17 +484,17 @@ int sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen) {
   return rc;
 }
 
-int sup_stop(sup *s, int grace_ms) {
-  return sup_stop_asking(s, NULL, NULL, grace_ms);
+int cpi_sup_stop(sup *s, int grace_ms) {
+  return cpi_sup_stop_asking(s, NULL, NULL, grace_ms);
 }
 
-int sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms) {
+int cpi_sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms) {
   if (s == NULL || grace_ms < 0) {
     return CP_EINVAL;
   }
   pthread_mutex_lock(&s->mu);
   if (s->stopping) {
-    /* Another sup_stop runs or ran: wait for it to finish. */
+    /* Another cpi_sup_stop runs or ran: wait for it to finish. */
     while (!s->stop_done) {
       pthread_cond_wait(&s->cv, &s->mu);
     }
@@ -508,18 +509,18 @@ int sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms) {
     pthread_mutex_unlock(&s->mu);
     bool asked = ask(user);
     pthread_mutex_lock(&s->mu);
-    struct timespec deadline = cp_monotonic_after_ms(grace_ms);
+    struct timespec deadline = cpi_monotonic_after_ms(grace_ms);
     while (asked && s->pid != 0 &&
            pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == 0) {
     }
   }
   proc *p = s->current; /* stays valid: see the top of this file */
-  /* No thread starts once stopping is set (sup_start checks it). */
+  /* No thread starts once stopping is set (cpi_sup_start checks it). */
   bool join = s->thread_started;
   s->thread_started = false;
   pthread_mutex_unlock(&s->mu);
   if (p != NULL) {
-    proc_stop(p, grace_ms);
+    cpi_proc_stop(p, grace_ms);
   }
   if (join) {
     pthread_join(s->thread, NULL);
@@ -528,7 +529,7 @@ int sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms) {
   p = s->current; /* the thread may have spawned one after we looked */
   pthread_mutex_unlock(&s->mu);
   if (p != NULL) {
-    proc_stop(p, grace_ms);
+    cpi_proc_stop(p, grace_ms);
   }
   pthread_mutex_lock(&s->mu);
   s->stop_done = true;
@@ -543,14 +544,14 @@ int sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms) {
   return 0;
 }
 
-int sup_report_unhealthy(sup *s, const char *reason) {
+int cpi_sup_report_unhealthy(sup *s, const char *reason) {
   if (s == NULL) {
     return CP_EINVAL;
   }
   pthread_mutex_lock(&s->mu);
   int rc = CP_ESTATE;
   if (s->current != NULL && !s->stopping && s->state == SUP_READY) {
-    rc = proc_kill(s->current, SIGKILL) == 0 ? 0 : CP_ESTATE;
+    rc = cpi_proc_kill(s->current, SIGKILL) == 0 ? 0 : CP_ESTATE;
   }
   pthread_mutex_unlock(&s->mu);
   if (rc == 0) {
@@ -560,12 +561,12 @@ int sup_report_unhealthy(sup *s, const char *reason) {
   return rc;
 }
 
-void sup_destroy(sup *s) {
+void cpi_sup_destroy(sup *s) {
   if (s == NULL) {
     return;
   }
-  sup_stop(s, 0);
-  proc_destroy(s->current);
+  cpi_sup_stop(s, 0);
+  cpi_proc_destroy(s->current);
   pthread_cond_destroy(&s->cv);
   pthread_mutex_destroy(&s->mu);
   pthread_mutex_destroy(&s->notify_mu);
@@ -578,14 +579,14 @@ void sup_destroy(sup *s) {
   free(s);
 }
 
-sup_state sup_get_state(sup *s) {
+sup_state cpi_sup_get_state(sup *s) {
   pthread_mutex_lock(&s->mu);
   sup_state st = s->state;
   pthread_mutex_unlock(&s->mu);
   return st;
 }
 
-const char *sup_state_name(sup_state state) {
+const char *cpi_sup_state_name(sup_state state) {
   switch (state) {
     case SUP_CREATED:
       return "CREATED";
@@ -603,21 +604,21 @@ const char *sup_state_name(sup_state state) {
   return "?";
 }
 
-uint32_t sup_restart_count(sup *s) {
+uint32_t cpi_sup_restart_count(sup *s) {
   pthread_mutex_lock(&s->mu);
   uint32_t n = s->restarts;
   pthread_mutex_unlock(&s->mu);
   return n;
 }
 
-pid_t sup_pid(sup *s) {
+pid_t cpi_sup_pid(sup *s) {
   pthread_mutex_lock(&s->mu);
   pid_t pid = s->pid;
   pthread_mutex_unlock(&s->mu);
   return pid;
 }
 
-int sup_last_exit(sup *s, int *exit_code, int *term_signal) {
+int cpi_sup_last_exit(sup *s, int *exit_code, int *term_signal) {
   pthread_mutex_lock(&s->mu);
   int rc = s->any_exit ? 0 : CP_ENOTFOUND;
   if (rc == 0) {
@@ -632,7 +633,7 @@ int sup_last_exit(sup *s, int *exit_code, int *term_signal) {
   return rc;
 }
 
-int sup_endpoint(sup *s, proc_endpoint *out) {
+int cpi_sup_endpoint(sup *s, proc_endpoint *out) {
   pthread_mutex_lock(&s->mu);
   int rc = s->have_endpoint ? 0 : CP_ENOTFOUND;
   if (rc == 0 && out != NULL) {

@@ -2,10 +2,10 @@
  * on top of process.h.
  *
  * Life of a supervisor:
- *   sup_create -> sup_start (first spawn + readiness, in the caller) ->
+ *   cpi_sup_create -> cpi_sup_start (first spawn + readiness, in the caller) ->
  *   READY -> [exit -> BACKOFF -> STARTING -> READY]* -> STOPPED or FAILED.
  *
- * First start. sup_start spawns and waits for the handshake line in the
+ * First start. cpi_sup_start spawns and waits for the handshake line in the
  * calling thread and returns the endpoint or the error; a first start that
  * fails is not retried (the host must know at startup that a plugin cannot
  * run: a wrong path or a plugin that never becomes ready will not heal by
@@ -19,7 +19,7 @@
  * first checks the crash-loop limit: when max_restarts restarts already
  * happened within the last window_ms, the supervisor gives up -> FAILED,
  * with an error-level log line ("plugin failed", plugin=, reason=). Else it
- * waits in BACKOFF for sup_backoff_ms(attempt, ...) and starts the process
+ * waits in BACKOFF for cpi_sup_backoff_ms(attempt, ...) and starts the process
  * again (STARTING); once the new process sent its handshake line the state is
  * READY and on_state gets the NEW endpoint so the host can re-dial. A restart
  * that does not become ready is a failure like a crash: it is counted and
@@ -34,16 +34,16 @@
  * returns to 0 when a run stayed READY for at least backoff_max_ms (a plugin
  * that ran that long is not in a fast crash loop).
  *
- * Unhealthy. sup_report_unhealthy kills the process group (SIGKILL); the
+ * Unhealthy. cpi_sup_report_unhealthy kills the process group (SIGKILL); the
  * exit then goes through the normal path above, so a hung plugin is treated
  * like a crashed one (a signal: restarted under on-failure and always).
  *
  * Threads. Each started supervisor owns one thread, which handles exits,
  * backoffs and restarts. on_state is called without any lock held, from that
- * thread or from the thread in sup_start / sup_stop, one call at a time for a
- * given supervisor; it may call the getters and sup_report_unhealthy, not
- * sup_stop or sup_destroy. The getters, sup_report_unhealthy and sup_stop may
- * be called from any thread; sup_start once; sup_destroy once, when no other
+ * thread or from the thread in cpi_sup_start / cpi_sup_stop, one call at a time for a
+ * given supervisor; it may call the getters and cpi_sup_report_unhealthy, not
+ * cpi_sup_stop or cpi_sup_destroy. The getters, cpi_sup_report_unhealthy and cpi_sup_stop may
+ * be called from any thread; cpi_sup_start once; cpi_sup_destroy once, when no other
  * call on the supervisor is running.
  *
  * The restart policy is manifest_restart (platform/manifest.h), a plain
@@ -62,12 +62,12 @@
 typedef struct sup sup;
 
 typedef enum sup_state {
-  SUP_CREATED = 0, /* before sup_start */
+  SUP_CREATED = 0, /* before cpi_sup_start */
   SUP_STARTING,    /* spawned, waiting for the handshake line */
   SUP_READY,       /* serving at the endpoint */
   SUP_BACKOFF,     /* exited; waiting to restart */
   SUP_FAILED,      /* first start failed, or crash loop: no more restarts */
-  SUP_STOPPED      /* sup_stop, or the policy said no restart */
+  SUP_STOPPED      /* cpi_sup_stop, or the policy said no restart */
 } sup_state;
 
 /* reason: why the state was entered ("started", "killed by signal 9",
@@ -85,62 +85,63 @@ typedef struct sup_options {
   void *user;
 } sup_options;
 
-/* Everything the manifest's defaults say: proc_options_init, policy
+/* Everything the manifest's defaults say: cpi_proc_options_init, policy
  * on-failure, max_restarts 5, window 60 s, backoff 100 ms .. 10 s. */
-void sup_options_init(sup_options *o);
+void cpi_sup_options_init(sup_options *o);
 
 /* Checks and copies opts. Returns 0 and *out, CP_EINVAL (message in err) or
- * CP_ENOMEM. Nothing runs until sup_start. */
-int sup_create(const sup_options *opts, sup **out, char *err, size_t errlen);
+ * CP_ENOMEM. Nothing runs until cpi_sup_start. */
+int cpi_sup_create(const sup_options *opts, sup **out, char *err,
+                   size_t errlen);
 
 /* Spawns the plugin and waits for readiness. Returns 0 with *endpoint filled
  * (may be NULL) and the supervisor watching the process; or an error of
- * proc_spawn / proc_wait_ready (message in err) with the state FAILED and
- * nothing running; CP_ESTATE when called twice or after sup_stop. */
-int sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen);
+ * cpi_proc_spawn / cpi_proc_wait_ready (message in err) with the state FAILED and
+ * nothing running; CP_ESTATE when called twice or after cpi_sup_stop. */
+int cpi_sup_start(sup *s, proc_endpoint *endpoint, char *err, size_t errlen);
 
 /* No restart after this, even when a backoff is pending (its wait ends at
- * once). Stops the process with proc_stop(grace_ms) (SIGTERM, then SIGKILL),
+ * once). Stops the process with cpi_proc_stop(grace_ms) (SIGTERM, then SIGKILL),
  * joins the supervisor's thread and returns when everything is reaped. The
  * state ends STOPPED unless it was FAILED. Idempotent. CP_EINVAL for a
  * negative grace_ms. */
-int sup_stop(sup *s, int grace_ms);
+int cpi_sup_stop(sup *s, int grace_ms);
 
 /* Asks a running process to exit by other means (e.g. PluginControl/
  * Shutdown); true when it agreed. Called without the supervisor's lock. */
 typedef bool (*sup_ask_fn)(void *user);
 
-/* As sup_stop, but first, once no exit can lead to a restart, calls ask
+/* As cpi_sup_stop, but first, once no exit can lead to a restart, calls ask
  * (when a process runs) and, when it returns true, waits up to grace_ms for
- * the process to exit by itself before proc_stop's SIGTERM and SIGKILL. */
-int sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms);
+ * the process to exit by itself before cpi_proc_stop's SIGTERM and SIGKILL. */
+int cpi_sup_stop_asking(sup *s, sup_ask_fn ask, void *user, int grace_ms);
 
 /* Kills the process group (SIGKILL) so that the normal exit path restarts it.
  * reason is logged (warning). Returns 0, or CP_ESTATE when no process runs. */
-int sup_report_unhealthy(sup *s, const char *reason);
+int cpi_sup_report_unhealthy(sup *s, const char *reason);
 
-/* sup_stop(s, 0) if needed, then frees s. NULL is allowed. */
-void sup_destroy(sup *s);
+/* cpi_sup_stop(s, 0) if needed, then frees s. NULL is allowed. */
+void cpi_sup_destroy(sup *s);
 
-sup_state sup_get_state(sup *s);
-const char *sup_state_name(sup_state state);
+sup_state cpi_sup_get_state(sup *s);
+const char *cpi_sup_state_name(sup_state state);
 /* Restarts done so far (the first start is not one). */
-uint32_t sup_restart_count(sup *s);
+uint32_t cpi_sup_restart_count(sup *s);
 /* The running process's pid, or 0 when none runs. */
-pid_t sup_pid(sup *s);
+pid_t cpi_sup_pid(sup *s);
 /* How the last process ended: exit_code (term_signal 0) or -1 and the
  * signal. Returns 0, or CP_ENOTFOUND when no process has exited yet. */
-int sup_last_exit(sup *s, int *exit_code, int *term_signal);
+int cpi_sup_last_exit(sup *s, int *exit_code, int *term_signal);
 /* The endpoint of the current (or last) ready process. Returns 0, or
  * CP_ENOTFOUND before the first readiness. */
-int sup_endpoint(sup *s, proc_endpoint *out);
+int cpi_sup_endpoint(sup *s, proc_endpoint *out);
 
 /* The delay before restart `attempt` (0 for the first after a good run):
  * nominal = min(initial_ms * 2^attempt, max_ms), returned as
  * nominal/2 + random_fraction * (nominal - nominal/2), random_fraction in
  * [0, 1] (clamped). initial_ms <= 0 gives 0; max_ms below initial_ms is
  * raised to initial_ms. Pure: the supervisor passes a CSPRNG fraction. */
-int64_t sup_backoff_ms(uint32_t attempt, int64_t initial_ms, int64_t max_ms,
-                       double random_fraction);
+int64_t cpi_sup_backoff_ms(uint32_t attempt, int64_t initial_ms, int64_t max_ms,
+                           double random_fraction);
 
 #endif /* CPLUGIN_LAUNCH_SUPERVISOR_H */

@@ -3,8 +3,8 @@
 
 #include "launch/supervisor.h"
 
-int64_t sup_backoff_ms(uint32_t attempt, int64_t initial_ms, int64_t max_ms,
-                       double random_fraction) {
+int64_t cpi_sup_backoff_ms(uint32_t attempt, int64_t initial_ms, int64_t max_ms,
+                           double random_fraction) {
   if (initial_ms <= 0) {
     return 0;
   }

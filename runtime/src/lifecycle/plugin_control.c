@@ -81,7 +81,7 @@ int cp_plugin_control_create(cp_plugin_control **out,
     return CP_ENOMEM;
   }
   pthread_mutex_init(&ctl->mu, NULL);
-  cp_cond_init_monotonic(&ctl->cv);
+  cpi_cond_init_monotonic(&ctl->cv);
   *out = ctl;
   return 0;
 }
@@ -111,8 +111,8 @@ int cp_plugin_control_set_health(cp_plugin_control *ctl, cp_plugin_health state,
                                  size_t dependency_count) {
   char why[128];
   if (ctl == NULL ||
-      cp_check_health_report((int)state, reason, dependencies, dependency_count,
-                             why, sizeof why) != NULL) {
+      cpi_check_health_report((int)state, reason, dependencies,
+                              dependency_count, why, sizeof why) != NULL) {
     return CP_EINVAL;
   }
   report r = {state, strdup(reason != NULL ? reason : ""), NULL, 0};
@@ -167,7 +167,7 @@ static cp_status_code on_get_health(
  * its grace period, then the plugin's callback and waiters. */
 static void *shutdown_main(void *arg) {
   cp_plugin_control *ctl = arg;
-  struct timespec until = cp_monotonic_after_ms(ACK_WAIT_MS);
+  struct timespec until = cpi_monotonic_after_ms(ACK_WAIT_MS);
   pthread_mutex_lock(&ctl->mu);
   int rc = 0;
   while (!ctl->acked && rc != ETIMEDOUT) {
@@ -324,7 +324,7 @@ int cp_plugin_control_wait_for(cp_plugin_control *ctl, int64_t timeout_ms) {
   if (ctl == NULL || timeout_ms < 0) {
     return CP_EINVAL;
   }
-  struct timespec until = cp_monotonic_after_ms(timeout_ms);
+  struct timespec until = cpi_monotonic_after_ms(timeout_ms);
   pthread_mutex_lock(&ctl->mu);
   int rc = 0;
   while (!ctl->done && rc != ETIMEDOUT) {

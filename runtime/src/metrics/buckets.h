@@ -12,8 +12,8 @@ extern "C" {
 /* The index of the first of the `bound_count` increasing bounds that is >=
  * value (Prometheus buckets are "less or equal"), or bound_count for the
  * +Inf bucket. update.c. */
-size_t cp_histogram_bucket(const int64_t *bounds, size_t bound_count,
-                           int64_t value);
+size_t cpi_histogram_bucket(const int64_t *bounds, size_t bound_count,
+                            int64_t value);
 
 #ifdef __cplusplus
 }

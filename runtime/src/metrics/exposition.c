@@ -23,31 +23,31 @@ static void write_labels(cp_textbuf *b, const cp_metric_family *f,
   if (f->label_count == 0 && le == NULL) {
     return;
   }
-  cp_textbuf_puts(b, "{");
+  cpi_textbuf_puts(b, "{");
   for (size_t i = 0; i < f->label_count; i++) {
     if (i > 0) {
-      cp_textbuf_puts(b, ",");
+      cpi_textbuf_puts(b, ",");
     }
-    cp_textbuf_puts(b, f->label_names[i]);
-    cp_textbuf_puts(b, "=\"");
-    cp_textbuf_label_value(b, s->values[i]);
-    cp_textbuf_puts(b, "\"");
+    cpi_textbuf_puts(b, f->label_names[i]);
+    cpi_textbuf_puts(b, "=\"");
+    cpi_textbuf_label_value(b, s->values[i]);
+    cpi_textbuf_puts(b, "\"");
   }
   if (le != NULL) {
-    cp_textbuf_puts(b, f->label_count > 0 ? ",le=\"" : "le=\"");
-    cp_textbuf_puts(b, le);
-    cp_textbuf_puts(b, "\"");
+    cpi_textbuf_puts(b, f->label_count > 0 ? ",le=\"" : "le=\"");
+    cpi_textbuf_puts(b, le);
+    cpi_textbuf_puts(b, "\"");
   }
-  cp_textbuf_puts(b, "}");
+  cpi_textbuf_puts(b, "}");
 }
 
 static void write_sample_start(cp_textbuf *b, const cp_metric_family *f,
                                const cp_series *s, const char *suffix,
                                const char *le) {
-  cp_textbuf_puts(b, f->name);
-  cp_textbuf_puts(b, suffix);
+  cpi_textbuf_puts(b, f->name);
+  cpi_textbuf_puts(b, suffix);
   write_labels(b, f, s, le);
-  cp_textbuf_puts(b, " ");
+  cpi_textbuf_puts(b, " ");
 }
 
 static void write_histogram(cp_textbuf *b, const cp_metric_family *f,
@@ -56,26 +56,26 @@ static void write_histogram(cp_textbuf *b, const cp_metric_family *f,
    * always equals _count even while observations land during the scrape. */
   uint64_t cumulative = 0;
   for (size_t i = 0; i <= f->bound_count; i++) {
-    cumulative += cp_series_cell_sum(s, i);
+    cumulative += cpi_series_cell_sum(s, i);
     if (i < f->bound_count) {
       char le[CP_METRIC_VALUE_CHARS];
       int64_t bound = f->bounds[i];
-      cp_metric_format(
+      cpi_metric_format(
           le, bound < 0,
           bound < 0 ? (uint64_t)0 - (uint64_t)bound : (uint64_t)bound, f->unit);
       write_sample_start(b, f, s, "_bucket", le);
     } else {
       write_sample_start(b, f, s, "_bucket", "+Inf");
     }
-    cp_textbuf_u64(b, cumulative, CP_METRIC_UNIT_NONE);
-    cp_textbuf_puts(b, "\n");
+    cpi_textbuf_u64(b, cumulative, CP_METRIC_UNIT_NONE);
+    cpi_textbuf_puts(b, "\n");
   }
   write_sample_start(b, f, s, "_sum", NULL);
-  cp_textbuf_u64(b, cp_series_cell_sum(s, f->bound_count + 1), f->unit);
-  cp_textbuf_puts(b, "\n");
+  cpi_textbuf_u64(b, cpi_series_cell_sum(s, f->bound_count + 1), f->unit);
+  cpi_textbuf_puts(b, "\n");
   write_sample_start(b, f, s, "_count", NULL);
-  cp_textbuf_u64(b, cumulative, CP_METRIC_UNIT_NONE);
-  cp_textbuf_puts(b, "\n");
+  cpi_textbuf_u64(b, cumulative, CP_METRIC_UNIT_NONE);
+  cpi_textbuf_puts(b, "\n");
 }
 
 static void write_series(cp_textbuf *b, const cp_metric_family *f,
@@ -86,11 +86,11 @@ static void write_series(cp_textbuf *b, const cp_metric_family *f,
   }
   write_sample_start(b, f, s, "", NULL);
   if (f->type == CP_METRIC_COUNTER) {
-    cp_textbuf_u64(b, cp_counter_value((const cp_counter *)s), f->unit);
+    cpi_textbuf_u64(b, cp_counter_value((const cp_counter *)s), f->unit);
   } else {
-    cp_textbuf_i64(b, cp_gauge_value((const cp_gauge *)s), f->unit);
+    cpi_textbuf_i64(b, cp_gauge_value((const cp_gauge *)s), f->unit);
   }
-  cp_textbuf_puts(b, "\n");
+  cpi_textbuf_puts(b, "\n");
 }
 
 static void write_family(cp_textbuf *b, const cp_metric_family *f) {
@@ -101,15 +101,15 @@ static void write_family(cp_textbuf *b, const cp_metric_family *f) {
   if (n == 0 && !overflow) {
     return;
   }
-  cp_textbuf_puts(b, "# HELP ");
-  cp_textbuf_puts(b, f->name);
-  cp_textbuf_puts(b, " ");
-  cp_textbuf_help(b, f->help);
-  cp_textbuf_puts(b, "\n# TYPE ");
-  cp_textbuf_puts(b, f->name);
-  cp_textbuf_puts(b, " ");
-  cp_textbuf_puts(b, type_name(f->type));
-  cp_textbuf_puts(b, "\n");
+  cpi_textbuf_puts(b, "# HELP ");
+  cpi_textbuf_puts(b, f->name);
+  cpi_textbuf_puts(b, " ");
+  cpi_textbuf_help(b, f->help);
+  cpi_textbuf_puts(b, "\n# TYPE ");
+  cpi_textbuf_puts(b, f->name);
+  cpi_textbuf_puts(b, " ");
+  cpi_textbuf_puts(b, type_name(f->type));
+  cpi_textbuf_puts(b, "\n");
   for (size_t i = 0; i < n; i++) {
     write_series(b, f, f->series[i]);
   }
@@ -130,15 +130,15 @@ int cp_metric_registry_render(cp_metric_registry *registry, char **text,
     return CP_EINVAL;
   }
   cp_textbuf b;
-  cp_textbuf_init(&b);
-  cp_textbuf_put(&b, "", 0); /* an empty registry still yields "" */
+  cpi_textbuf_init(&b);
+  cpi_textbuf_put(&b, "", 0); /* an empty registry still yields "" */
   for (cp_metric_family *f =
            atomic_load_explicit(&registry->first, memory_order_acquire);
        f != NULL; f = atomic_load_explicit(&f->next, memory_order_acquire)) {
     write_family(&b, f);
   }
   if (b.failed) {
-    cp_textbuf_free(&b);
+    cpi_textbuf_free(&b);
     return CP_ENOMEM;
   }
   *text = b.data;

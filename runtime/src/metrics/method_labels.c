@@ -26,8 +26,8 @@ static cp_histogram *duration_of(cp_method_labels *t, const char *path) {
   return cp_histogram_get(t->duration_family, values);
 }
 
-int cp_method_labels_init(cp_method_labels *t, size_t max,
-                          cp_metric_family *duration_family) {
+int cpi_method_labels_init(cp_method_labels *t, size_t max,
+                           cp_metric_family *duration_family) {
   memset(t, 0, sizeof *t);
   /* Up to 2 * max keys at a load factor of at most one half. */
   size_t cap = 4;
@@ -53,13 +53,13 @@ int cp_method_labels_init(cp_method_labels *t, size_t max,
   t->other.path = strdup(CP_METHOD_LABEL_OTHER);
   t->other.duration = duration_of(t, CP_METHOD_LABEL_OTHER);
   if (t->other.path == NULL || t->other.duration == NULL) {
-    cp_method_labels_destroy(t);
+    cpi_method_labels_destroy(t);
     return CP_ENOMEM;
   }
   return 0;
 }
 
-void cp_method_labels_destroy(cp_method_labels *t) {
+void cpi_method_labels_destroy(cp_method_labels *t) {
   if (t->slots != NULL) {
     for (size_t i = 0; i <= t->mask; i++) {
       free(t->slots[i].path);
@@ -129,8 +129,8 @@ static cp_method_entry *insert(cp_method_labels *t,
   return e->is_other ? &t->other : e;
 }
 
-cp_method_entry *cp_method_labels_find(cp_method_labels *t,
-                                       const cp_method_desc *method) {
+cp_method_entry *cpi_method_labels_find(cp_method_labels *t,
+                                        const cp_method_desc *method) {
   if (method == NULL) {
     return &t->other;
   }

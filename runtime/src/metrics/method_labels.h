@@ -37,13 +37,13 @@ typedef struct cp_method_labels {
 
 /* Sets up room for `max` labelled methods (and as many more remembered as
  * "other", so that they too skip the lock). Returns 0 or CP_ENOMEM. */
-int cp_method_labels_init(cp_method_labels *t, size_t max,
-                          cp_metric_family *duration_family);
-void cp_method_labels_destroy(cp_method_labels *t);
+int cpi_method_labels_init(cp_method_labels *t, size_t max,
+                           cp_metric_family *duration_family);
+void cpi_method_labels_destroy(cp_method_labels *t);
 
 /* The entry of `method`: inserted on first sight (lock, one allocation);
  * the "other" entry for NULL, for a full table or when memory runs out. */
-cp_method_entry *cp_method_labels_find(cp_method_labels *t,
-                                       const cp_method_desc *method);
+cp_method_entry *cpi_method_labels_find(cp_method_labels *t,
+                                        const cp_method_desc *method);
 
 #endif /* CPLUGIN_METRICS_METHOD_LABELS_H */

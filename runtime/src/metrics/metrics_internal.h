@@ -83,19 +83,20 @@ static inline cp_series *cp_series_of(const void *handle) {
  * create). With `read`, creates a callback series or fails; *err receives
  * the reason for a NULL result (CP_EEXIST, CP_ELIMIT, CP_EINVAL,
  * CP_ENOMEM). series_table.c. */
-cp_series *cp_family_series(cp_metric_family *family, const char *const *values,
-                            cp_metric_read_fn read, void *user, int *err);
+cp_series *cpi_family_series(cp_metric_family *family,
+                             const char *const *values, cp_metric_read_fn read,
+                             void *user, int *err);
 
 /* Allocates the series array and index of a described family, and its
  * overflow series when it has labels. Called with the registry lock held.
  * Returns 0 or CP_ENOMEM. series_table.c. */
-int cp_family_init_storage(cp_metric_family *family, unsigned stripes);
+int cpi_family_init_storage(cp_metric_family *family, unsigned stripes);
 
 /* Frees a family's series, chunks and index (also after a partial
- * cp_family_init_storage). series_table.c. */
-void cp_family_free_series(cp_metric_family *family);
+ * cpi_family_init_storage). series_table.c. */
+void cpi_family_free_series(cp_metric_family *family);
 
 /* Sum of cell `j` over every stripe of `s`. update.c. */
-uint64_t cp_series_cell_sum(const cp_series *s, size_t j);
+uint64_t cpi_series_cell_sum(const cp_series *s, size_t j);
 
 #endif /* CPLUGIN_METRICS_INTERNAL_H */

@@ -14,7 +14,7 @@ static bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-bool cp_metric_name_valid(const char *name) {
+bool cpi_metric_name_valid(const char *name) {
   if (name == NULL) {
     return false;
   }
@@ -31,7 +31,7 @@ bool cp_metric_name_valid(const char *name) {
   return true;
 }
 
-bool cp_metric_label_name_valid(const char *name) {
+bool cpi_metric_label_name_valid(const char *name) {
   if (name == NULL) {
     return false;
   }
@@ -48,7 +48,7 @@ bool cp_metric_label_name_valid(const char *name) {
   return true;
 }
 
-bool cp_metric_utf8_valid(const char *s, size_t len) {
+bool cpi_metric_utf8_valid(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < len) {

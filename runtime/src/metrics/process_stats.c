@@ -47,7 +47,7 @@ static int64_t parse_u(const char **p) {
   return v;
 }
 
-int64_t cp_process_resident_bytes(void *user) {
+int64_t cpi_process_resident_bytes(void *user) {
   (void)user;
   char buf[256];
   if (read_file("/proc/self/statm", buf, sizeof buf) <= 0) {
@@ -63,7 +63,7 @@ int64_t cp_process_resident_bytes(void *user) {
   return pages * page;
 }
 
-int64_t cp_process_threads(void *user) {
+int64_t cpi_process_threads(void *user) {
   (void)user;
   char buf[STATUS_MAX];
   if (read_file("/proc/self/status", buf, sizeof buf) <= 0) {

@@ -6,10 +6,10 @@
 
 /* Resident set size in bytes (/proc/self/statm × page size); 0 when
  * unreadable. `user` is unused (cp_metric_read_fn). */
-int64_t cp_process_resident_bytes(void *user);
+int64_t cpi_process_resident_bytes(void *user);
 
 /* Threads of the process (/proc/self/status "Threads:"); 0 when
  * unreadable. */
-int64_t cp_process_threads(void *user);
+int64_t cpi_process_threads(void *user);
 
 #endif /* CPLUGIN_METRICS_PROCESS_STATS_H */

@@ -51,7 +51,7 @@ int cp_metric_registry_create(cp_metric_registry **out,
 }
 
 static void free_family(cp_metric_family *f) {
-  cp_family_free_series(f);
+  cpi_family_free_series(f);
   for (size_t i = 0; i < f->label_count; i++) {
     free(f->label_names[i]);
   }
@@ -87,7 +87,7 @@ static bool labels_valid(cp_metric_type type, const cp_metric_opts *o) {
   }
   for (size_t i = 0; i < o->label_count; i++) {
     const char *name = o->label_names[i];
-    if (!cp_metric_label_name_valid(name) ||
+    if (!cpi_metric_label_name_valid(name) ||
         (type == CP_METRIC_HISTOGRAM && strcmp(name, "le") == 0)) {
       return false;
     }
@@ -125,13 +125,13 @@ static bool opts_valid(cp_metric_type type, const cp_metric_opts *o) {
       o->unit != CP_METRIC_UNIT_NS_AS_SECONDS) {
     return false;
   }
-  if (!cp_metric_name_valid(o->name) ||
+  if (!cpi_metric_name_valid(o->name) ||
       o->max_series > CP_METRIC_MAX_SERIES_LIMIT) {
     return false;
   }
   if (o->help != NULL) {
     size_t n = strnlen(o->help, CP_METRIC_HELP_MAX + 1);
-    if (n > CP_METRIC_HELP_MAX || !cp_metric_utf8_valid(o->help, n)) {
+    if (n > CP_METRIC_HELP_MAX || !cpi_metric_utf8_valid(o->help, n)) {
       return false;
     }
   }
@@ -198,7 +198,7 @@ static int build_family(cp_metric_registry *r, cp_metric_type type,
     f->line_cells = (used + CP_METRIC_LINE_CELLS - 1) / CP_METRIC_LINE_CELLS *
                     CP_METRIC_LINE_CELLS;
   }
-  int rc = ok ? cp_family_init_storage(f, r->stripes) : CP_ENOMEM;
+  int rc = ok ? cpi_family_init_storage(f, r->stripes) : CP_ENOMEM;
   if (rc != 0) {
     free_family(f);
     return rc;

@@ -40,7 +40,7 @@ static bool values_valid(const cp_metric_family *f, const char *const *values,
     }
     lens[i] = strnlen(values[i], CP_METRIC_LABEL_VALUE_MAX + 1);
     if (lens[i] > CP_METRIC_LABEL_VALUE_MAX ||
-        !cp_metric_utf8_valid(values[i], lens[i])) {
+        !cpi_metric_utf8_valid(values[i], lens[i])) {
       return false;
     }
   }
@@ -141,7 +141,7 @@ static cp_series *new_series(cp_metric_family *f, const char *const *values,
   return s;
 }
 
-int cp_family_init_storage(cp_metric_family *f, unsigned stripes) {
+int cpi_family_init_storage(cp_metric_family *f, unsigned stripes) {
   f->stripes = stripes;
   size_t cap = 2;
   while (cap < 2 * f->max_series) {
@@ -170,7 +170,7 @@ int cp_family_init_storage(cp_metric_family *f, unsigned stripes) {
   return 0;
 }
 
-void cp_family_free_series(cp_metric_family *f) {
+void cpi_family_free_series(cp_metric_family *f) {
   size_t n = atomic_load(&f->series_count);
   for (size_t i = 0; i < n; i++) {
     free(f->series[i]);
@@ -223,8 +223,8 @@ static cp_series *insert(cp_metric_family *f, const char *const *values,
   return s;
 }
 
-cp_series *cp_family_series(cp_metric_family *f, const char *const *values,
-                            cp_metric_read_fn read, void *user, int *err) {
+cp_series *cpi_family_series(cp_metric_family *f, const char *const *values,
+                             cp_metric_read_fn read, void *user, int *err) {
   size_t lens[CP_METRIC_MAX_LABELS] = {0};
   if (!values_valid(f, values, lens)) {
     *err = CP_EINVAL;

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-_Thread_local unsigned cp_metric_tls_slot
+_Thread_local unsigned cpi_metric_tls_slot
     __attribute__((tls_model("initial-exec"))) = 0;
 
 enum { WORDS = CP_METRIC_MAX_SLOTS / 64 };
@@ -25,7 +25,7 @@ static void release_slot(void *value) {
   unsigned slot = (unsigned)((char *)value - slot_marks);
   /* Any update made later in this thread's exit (another destructor) must
    * not write to a stripe that a new thread may now own. */
-  cp_metric_tls_slot = CP_METRIC_SHARED_SLOT;
+  cpi_metric_tls_slot = CP_METRIC_SHARED_SLOT;
   if (slot < CP_METRIC_MAX_SLOTS) {
     /* release: this thread's plain stores to the stripe happen-before the
      * next owner's reads of it. */
@@ -54,8 +54,8 @@ static unsigned claim_slot(void) {
   return CP_METRIC_SHARED_SLOT;
 }
 
-unsigned cp_metric_slot_acquire(void) {
-  unsigned v = cp_metric_tls_slot;
+unsigned cpi_metric_slot_acquire(void) {
+  unsigned v = cpi_metric_tls_slot;
   if (v == CP_METRIC_SHARED_SLOT) {
     return CP_METRIC_SHARED_SLOT;
   }
@@ -70,12 +70,12 @@ unsigned cp_metric_slot_acquire(void) {
     release_slot(&slot_marks[slot]);
     slot = CP_METRIC_SHARED_SLOT;
   }
-  cp_metric_tls_slot =
+  cpi_metric_tls_slot =
       slot == CP_METRIC_SHARED_SLOT ? CP_METRIC_SHARED_SLOT : slot + 1u;
   return slot;
 }
 
-unsigned cp_metric_slots_in_use(void) {
+unsigned cpi_metric_slots_in_use(void) {
   unsigned n = 0;
   for (unsigned w = 0; w < WORDS; w++) {
     n += (unsigned)__builtin_popcountll(

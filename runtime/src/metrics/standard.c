@@ -106,11 +106,11 @@ static int create_families(cp_metrics *m, size_t max_methods) {
     rc = family(m, &specs[i], outs[i]);
   }
   if (rc == 0) {
-    rc = cp_metric_family_add_func(m->rss, NULL, cp_process_resident_bytes,
+    rc = cp_metric_family_add_func(m->rss, NULL, cpi_process_resident_bytes,
                                    NULL);
   }
   if (rc == 0) {
-    rc = cp_metric_family_add_func(m->threads, NULL, cp_process_threads, NULL);
+    rc = cp_metric_family_add_func(m->threads, NULL, cpi_process_threads, NULL);
   }
   if (rc == 0) {
     /* Created now so that the histogram is exported (as zeros) from the
@@ -160,7 +160,7 @@ int cp_metrics_create(cp_metrics **out, const cp_metrics_options *opts) {
     rc = create_families(m, o.max_methods);
   }
   if (rc == 0) {
-    rc = cp_method_labels_init(&m->methods, o.max_methods, m->duration);
+    rc = cpi_method_labels_init(&m->methods, o.max_methods, m->duration);
     m->methods_ready = rc == 0;
   }
   if (rc != 0) {
@@ -176,7 +176,7 @@ void cp_metrics_destroy(cp_metrics *metrics) {
     return;
   }
   if (metrics->methods_ready) {
-    cp_method_labels_destroy(&metrics->methods);
+    cpi_method_labels_destroy(&metrics->methods);
   }
   cp_metric_registry_destroy(metrics->registry);
   free(metrics);
@@ -207,7 +207,7 @@ void cp_metrics_record_call(cp_metrics *metrics, const cp_method_desc *method,
   if (metrics == NULL) {
     return;
   }
-  cp_method_entry *e = cp_method_labels_find(&metrics->methods, method);
+  cp_method_entry *e = cpi_method_labels_find(&metrics->methods, method);
   size_t c = code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT
                  ? (size_t)code
                  : (size_t)CP_STATUS_UNKNOWN;
@@ -232,7 +232,7 @@ void cp_metrics_count_rate_limit_denial(cp_metrics *metrics,
   if (metrics == NULL) {
     return;
   }
-  cp_method_entry *e = cp_method_labels_find(&metrics->methods, method);
+  cp_method_entry *e = cpi_method_labels_find(&metrics->methods, method);
   cp_counter *c = atomic_load_explicit(&e->denials, memory_order_acquire);
   if (c == NULL) {
     const char *values[1] = {e->path};

@@ -38,7 +38,7 @@ struct cp_metrics {
  * with the symbol's offset dropped, so the variable aliased another module
  * variable at offset 0. References through a global symbol are resolved
  * correctly. */
-extern _Thread_local uint32_t cp_metric_token_tick
+extern _Thread_local uint32_t cpi_metric_token_tick
     __attribute__((tls_model("initial-exec")));
 
 #endif /* CPLUGIN_METRICS_STANDARD_INTERNAL_H */

@@ -9,11 +9,11 @@ enum { INITIAL_CAP = 4096 };
 
 static const uint64_t NS_PER_S = 1000000000u;
 
-void cp_textbuf_init(cp_textbuf *b) {
+void cpi_textbuf_init(cp_textbuf *b) {
   memset(b, 0, sizeof *b);
 }
 
-void cp_textbuf_free(cp_textbuf *b) {
+void cpi_textbuf_free(cp_textbuf *b) {
   free(b->data);
   memset(b, 0, sizeof *b);
 }
@@ -44,7 +44,7 @@ static bool reserve(cp_textbuf *b, size_t extra) {
   return true;
 }
 
-void cp_textbuf_put(cp_textbuf *b, const char *s, size_t n) {
+void cpi_textbuf_put(cp_textbuf *b, const char *s, size_t n) {
   if (!reserve(b, n)) {
     return;
   }
@@ -53,8 +53,8 @@ void cp_textbuf_put(cp_textbuf *b, const char *s, size_t n) {
   b->data[b->len] = '\0';
 }
 
-void cp_textbuf_puts(cp_textbuf *b, const char *s) {
-  cp_textbuf_put(b, s, strlen(s));
+void cpi_textbuf_puts(cp_textbuf *b, const char *s) {
+  cpi_textbuf_put(b, s, strlen(s));
 }
 
 /* Writes v in decimal, at least `min_digits` digits (zero-padded), into the
@@ -70,8 +70,8 @@ static char *decimal(char *end, uint64_t v, int min_digits) {
   return p;
 }
 
-size_t cp_metric_format(char out[CP_METRIC_VALUE_CHARS], bool negative,
-                        uint64_t magnitude, cp_metric_unit unit) {
+size_t cpi_metric_format(char out[CP_METRIC_VALUE_CHARS], bool negative,
+                         uint64_t magnitude, cp_metric_unit unit) {
   char buf[CP_METRIC_VALUE_CHARS];
   char *end = buf + sizeof buf;
   char *stop = end; /* one past the last character kept */
@@ -98,21 +98,21 @@ size_t cp_metric_format(char out[CP_METRIC_VALUE_CHARS], bool negative,
   return n;
 }
 
-void cp_textbuf_value(cp_textbuf *b, bool negative, uint64_t magnitude,
-                      cp_metric_unit unit) {
+void cpi_textbuf_value(cp_textbuf *b, bool negative, uint64_t magnitude,
+                       cp_metric_unit unit) {
   char text[CP_METRIC_VALUE_CHARS];
-  size_t n = cp_metric_format(text, negative, magnitude, unit);
-  cp_textbuf_put(b, text, n);
+  size_t n = cpi_metric_format(text, negative, magnitude, unit);
+  cpi_textbuf_put(b, text, n);
 }
 
-void cp_textbuf_u64(cp_textbuf *b, uint64_t v, cp_metric_unit unit) {
-  cp_textbuf_value(b, false, v, unit);
+void cpi_textbuf_u64(cp_textbuf *b, uint64_t v, cp_metric_unit unit) {
+  cpi_textbuf_value(b, false, v, unit);
 }
 
-void cp_textbuf_i64(cp_textbuf *b, int64_t v, cp_metric_unit unit) {
+void cpi_textbuf_i64(cp_textbuf *b, int64_t v, cp_metric_unit unit) {
   /* Negating INT64_MIN overflows; its magnitude is 2^63. */
   uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  cp_textbuf_value(b, v < 0, mag, unit);
+  cpi_textbuf_value(b, v < 0, mag, unit);
 }
 
 static void escaped(cp_textbuf *b, const char *s, bool quotes) {
@@ -127,18 +127,18 @@ static void escaped(cp_textbuf *b, const char *s, bool quotes) {
       esc = "\\\"";
     }
     if (esc != NULL) {
-      cp_textbuf_put(b, run, (size_t)(p - run));
-      cp_textbuf_put(b, esc, 2);
+      cpi_textbuf_put(b, run, (size_t)(p - run));
+      cpi_textbuf_put(b, esc, 2);
       run = p + 1;
     }
   }
-  cp_textbuf_puts(b, run);
+  cpi_textbuf_puts(b, run);
 }
 
-void cp_textbuf_label_value(cp_textbuf *b, const char *s) {
+void cpi_textbuf_label_value(cp_textbuf *b, const char *s) {
   escaped(b, s, true);
 }
 
-void cp_textbuf_help(cp_textbuf *b, const char *s) {
+void cpi_textbuf_help(cp_textbuf *b, const char *s) {
   escaped(b, s, false);
 }

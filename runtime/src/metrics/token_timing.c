@@ -7,14 +7,14 @@
 #include "core/clock.h"
 #include "metrics/standard_internal.h"
 
-_Thread_local uint32_t cp_metric_token_tick
+_Thread_local uint32_t cpi_metric_token_tick
     __attribute__((tls_model("initial-exec"))) = 0;
 
 int64_t cp_metrics_token_validation_begin(cp_metrics *metrics) {
-  if (metrics == NULL || (cp_metric_token_tick++ & metrics->token_mask) != 0) {
+  if (metrics == NULL || (cpi_metric_token_tick++ & metrics->token_mask) != 0) {
     return 0;
   }
-  int64_t now = cp_clock_monotonic_ns();
+  int64_t now = cpi_clock_monotonic_ns();
   return now != 0 ? now : 1; /* 0 means "not sampled" */
 }
 
@@ -23,7 +23,7 @@ void cp_metrics_token_validation_end(cp_metrics *metrics, int64_t begin_ns) {
     return;
   }
   cp_histogram_observe(metrics->token_histogram,
-                       cp_clock_monotonic_ns() - begin_ns);
+                       cpi_clock_monotonic_ns() - begin_ns);
 }
 
 void cp_metrics_observe_token_validation(cp_metrics *metrics,

@@ -56,8 +56,8 @@ static inline size_t bucket_of(const int64_t *bounds, size_t bound_count,
   return (size_t)(base - bounds) + (*base < value);
 }
 
-size_t cp_histogram_bucket(const int64_t *bounds, size_t bound_count,
-                           int64_t value) {
+size_t cpi_histogram_bucket(const int64_t *bounds, size_t bound_count,
+                            int64_t value) {
   return bucket_of(bounds, bound_count, value);
 }
 
@@ -97,7 +97,7 @@ void cp_gauge_add(cp_gauge *gauge, int64_t delta) {
   }
 }
 
-uint64_t cp_series_cell_sum(const cp_series *s, size_t j) {
+uint64_t cpi_series_cell_sum(const cp_series *s, size_t j) {
   uint64_t sum = 0;
   for (unsigned k = 0; k <= s->stripes; k++) {
     sum += atomic_load_explicit(&s->cells[(size_t)k * s->stride + j],
@@ -115,7 +115,7 @@ uint64_t cp_counter_value(const cp_counter *counter) {
     int64_t v = s->read(s->user);
     return v > 0 ? (uint64_t)v : 0;
   }
-  return s->cells != NULL ? cp_series_cell_sum(s, 0) : 0;
+  return s->cells != NULL ? cpi_series_cell_sum(s, 0) : 0;
 }
 
 int64_t cp_gauge_value(const cp_gauge *gauge) {
@@ -139,10 +139,10 @@ void cp_histogram_read(const cp_histogram *histogram,
   out->bucket_count = s->bound_count;
   memcpy(out->bounds, s->bounds, s->bound_count * sizeof *s->bounds);
   for (size_t b = 0; b <= s->bound_count; b++) {
-    out->buckets[b] = cp_series_cell_sum(s, b);
+    out->buckets[b] = cpi_series_cell_sum(s, b);
     out->count += out->buckets[b];
   }
-  out->sum = cp_series_cell_sum(s, s->bound_count + 1);
+  out->sum = cpi_series_cell_sum(s, s->bound_count + 1);
 }
 
 /* --- typed lookups --------------------------------------------------------
@@ -154,7 +154,7 @@ static cp_series *typed_get(cp_metric_family *family, cp_metric_type type,
     return NULL;
   }
   int err = 0;
-  return cp_family_series(family, values, NULL, NULL, &err);
+  return cpi_family_series(family, values, NULL, NULL, &err);
 }
 
 cp_counter *cp_counter_get(cp_metric_family *family,
@@ -178,6 +178,6 @@ int cp_metric_family_add_func(cp_metric_family *family,
     return CP_EINVAL;
   }
   int err = 0;
-  cp_series *s = cp_family_series(family, values, read, user, &err);
+  cp_series *s = cpi_family_series(family, values, read, user, &err);
   return s != NULL ? 0 : err;
 }

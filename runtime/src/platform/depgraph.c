@@ -9,7 +9,7 @@
 #include "cplugin/errors.h"
 #include "platform/depgraph_internal.h"
 
-int depgraph_create(depgraph **out) {
+int cpi_depgraph_create(depgraph **out) {
   if (out == NULL) {
     return CP_EINVAL;
   }
@@ -17,7 +17,7 @@ int depgraph_create(depgraph **out) {
   return *out != NULL ? 0 : CP_ENOMEM;
 }
 
-void depgraph_destroy(depgraph *g) {
+void cpi_depgraph_destroy(depgraph *g) {
   if (g == NULL) {
     return;
   }
@@ -28,7 +28,7 @@ void depgraph_destroy(depgraph *g) {
   free(g);
 }
 
-void depgraph_msg(char *msg, size_t cap, const char *fmt, ...) {
+void cpi_depgraph_msg(char *msg, size_t cap, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   if (msg != NULL && cap > 0) {
@@ -40,7 +40,7 @@ void depgraph_msg(char *msg, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
-bool depgraph_locate(const depgraph *g, const char *id, size_t *pos) {
+bool cpi_depgraph_locate(const depgraph *g, const char *id, size_t *pos) {
   size_t lo = 0;
   size_t hi = g->count;
   while (lo < hi) {
@@ -118,33 +118,33 @@ static depgraph_node *copy_node(const depgraph_node *src) {
   return n;
 }
 
-int depgraph_add(depgraph *g, const depgraph_node *node, char *msg,
-                 size_t msg_cap) {
-  depgraph_msg(msg, msg_cap, "%s", "");
+int cpi_depgraph_add(depgraph *g, const depgraph_node *node, char *msg,
+                     size_t msg_cap) {
+  cpi_depgraph_msg(msg, msg_cap, "%s", "");
   if (g == NULL || node == NULL) {
-    depgraph_msg(msg, msg_cap, "graph and node are required");
+    cpi_depgraph_msg(msg, msg_cap, "graph and node are required");
     return CP_EINVAL;
   }
-  int rc = depgraph_check_node(node, msg, msg_cap);
+  int rc = cpi_depgraph_check_node(node, msg, msg_cap);
   if (rc != 0) {
     return rc;
   }
   size_t pos;
-  if (depgraph_locate(g, node->id, &pos)) {
-    depgraph_msg(msg, msg_cap, "plugin \"%s\" is already in the graph",
-                 node->id);
+  if (cpi_depgraph_locate(g, node->id, &pos)) {
+    cpi_depgraph_msg(msg, msg_cap, "plugin \"%s\" is already in the graph",
+                     node->id);
     return CP_EEXIST;
   }
   if (g->count >= DEPGRAPH_MAX_NODES) {
-    depgraph_msg(msg, msg_cap, "the graph already holds %d plugins",
-                 DEPGRAPH_MAX_NODES);
+    cpi_depgraph_msg(msg, msg_cap, "the graph already holds %d plugins",
+                     DEPGRAPH_MAX_NODES);
     return CP_ELIMIT;
   }
   if (g->count == g->cap) {
     size_t cap = g->cap == 0 ? 8 : g->cap * 2;
     depgraph_node **grown = realloc(g->nodes, cap * sizeof *grown);
     if (grown == NULL) {
-      depgraph_msg(msg, msg_cap, "out of memory");
+      cpi_depgraph_msg(msg, msg_cap, "out of memory");
       return CP_ENOMEM;
     }
     g->nodes = grown;
@@ -152,7 +152,7 @@ int depgraph_add(depgraph *g, const depgraph_node *node, char *msg,
   }
   depgraph_node *copy = copy_node(node);
   if (copy == NULL) {
-    depgraph_msg(msg, msg_cap, "out of memory");
+    cpi_depgraph_msg(msg, msg_cap, "out of memory");
     return CP_ENOMEM;
   }
   memmove(&g->nodes[pos + 1], &g->nodes[pos],
@@ -162,12 +162,12 @@ int depgraph_add(depgraph *g, const depgraph_node *node, char *msg,
   return 0;
 }
 
-int depgraph_remove(depgraph *g, const char *id) {
+int cpi_depgraph_remove(depgraph *g, const char *id) {
   if (g == NULL || id == NULL) {
     return CP_EINVAL;
   }
   size_t pos;
-  if (!depgraph_locate(g, id, &pos)) {
+  if (!cpi_depgraph_locate(g, id, &pos)) {
     return CP_ENOTFOUND;
   }
   free(g->nodes[pos]);
@@ -177,13 +177,13 @@ int depgraph_remove(depgraph *g, const char *id) {
   return 0;
 }
 
-size_t depgraph_count(const depgraph *g) {
+size_t cpi_depgraph_count(const depgraph *g) {
   return g != NULL ? g->count : 0;
 }
 
-const depgraph_node *depgraph_find(const depgraph *g, const char *id) {
+const depgraph_node *cpi_depgraph_find(const depgraph *g, const char *id) {
   size_t pos;
-  if (g == NULL || id == NULL || !depgraph_locate(g, id, &pos)) {
+  if (g == NULL || id == NULL || !cpi_depgraph_locate(g, id, &pos)) {
     return NULL;
   }
   return g->nodes[pos];
@@ -198,7 +198,7 @@ static bool node_provides(const depgraph_node *n, const char *type) {
   return false;
 }
 
-bool depgraph_has_service(const depgraph *g, const char *type) {
+bool cpi_depgraph_has_service(const depgraph *g, const char *type) {
   if (g == NULL || type == NULL) {
     return false;
   }
@@ -210,8 +210,8 @@ bool depgraph_has_service(const depgraph *g, const char *type) {
   return false;
 }
 
-int depgraph_providers(const depgraph *g, const char *type,
-                       depgraph_list *out) {
+int cpi_depgraph_providers(const depgraph *g, const char *type,
+                           depgraph_list *out) {
   if (out != NULL) {
     out->items = NULL;
     out->count = 0;
@@ -232,19 +232,19 @@ int depgraph_providers(const depgraph *g, const char *type,
       ids[n++] = g->nodes[i]->id;
     }
   }
-  int rc = depgraph_list_make(out, ids, n);
+  int rc = cpi_depgraph_list_make(out, ids, n);
   free(ids);
   return rc;
 }
 
-int depgraph_check_requires(const depgraph *g, const depgraph_node *node,
-                            char *msg, size_t msg_cap) {
-  depgraph_msg(msg, msg_cap, "%s", "");
+int cpi_depgraph_check_requires(const depgraph *g, const depgraph_node *node,
+                                char *msg, size_t msg_cap) {
+  cpi_depgraph_msg(msg, msg_cap, "%s", "");
   if (g == NULL || node == NULL) {
-    depgraph_msg(msg, msg_cap, "graph and node are required");
+    cpi_depgraph_msg(msg, msg_cap, "graph and node are required");
     return CP_EINVAL;
   }
-  int rc = depgraph_check_node(node, msg, msg_cap);
+  int rc = cpi_depgraph_check_node(node, msg, msg_cap);
   if (rc != 0) {
     return rc;
   }
@@ -263,12 +263,12 @@ int depgraph_check_requires(const depgraph *g, const depgraph_node *node,
       for (size_t s = 0; s < p->provides_count && !satisfied; s++) {
         if (strcmp(p->provides[s].type, dep->type) == 0) {
           type_provided = true;
-          satisfied = depgraph_satisfies(&p->provides[s], dep);
+          satisfied = cpi_depgraph_satisfies(&p->provides[s], dep);
         }
       }
     }
     if (!satisfied) {
-      depgraph_unmet_msg(msg, msg_cap, node->id, dep, type_provided);
+      cpi_depgraph_unmet_msg(msg, msg_cap, node->id, dep, type_provided);
       return CP_ENOTFOUND;
     }
   }
@@ -277,7 +277,8 @@ int depgraph_check_requires(const depgraph *g, const depgraph_node *node,
 
 /* --- results ------------------------------------------------------------- */
 
-int depgraph_list_make(depgraph_list *out, const char *const *strs, size_t n) {
+int cpi_depgraph_list_make(depgraph_list *out, const char *const *strs,
+                           size_t n) {
   out->items = NULL;
   out->count = 0;
   if (n == 0) {
@@ -303,7 +304,7 @@ int depgraph_list_make(depgraph_list *out, const char *const *strs, size_t n) {
   return 0;
 }
 
-void depgraph_list_free(depgraph_list *list) {
+void cpi_depgraph_list_free(depgraph_list *list) {
   if (list == NULL) {
     return;
   }
@@ -312,13 +313,13 @@ void depgraph_list_free(depgraph_list *list) {
   list->count = 0;
 }
 
-void depgraph_impact_free(depgraph_impact *impact) {
+void cpi_depgraph_impact_free(depgraph_impact *impact) {
   if (impact == NULL) {
     return;
   }
   free(impact->target);
   impact->target = NULL;
-  depgraph_list_free(&impact->affected_services);
-  depgraph_list_free(&impact->affected_plugins);
-  depgraph_list_free(&impact->optional_impact);
+  cpi_depgraph_list_free(&impact->affected_services);
+  cpi_depgraph_list_free(&impact->affected_plugins);
+  cpi_depgraph_list_free(&impact->optional_impact);
 }

@@ -17,12 +17,12 @@
  *  - min_version is honoured (upstream stores and ignores it);
  *  - impact analysis is iterative and treats a service as lost only when
  *    every provider that satisfies the requirement is lost (see
- *    depgraph_impact_of).
+ *    cpi_depgraph_impact_of).
  * Nothing recurses, so graphs up to the node limit are safe on any stack.
  *
  * Ownership: every function copies the strings it is given; results are
- * allocated for the caller and released with depgraph_list_free /
- * depgraph_impact_free. depgraph_find returns a view owned by the graph.
+ * allocated for the caller and released with cpi_depgraph_list_free /
+ * cpi_depgraph_impact_free. cpi_depgraph_find returns a view owned by the graph.
  *
  * Thread safety: none. The owner serialises every call that mutates the
  * graph (add, remove, destroy) against all others; calls taking a const
@@ -87,11 +87,11 @@ typedef struct depgraph_impact {
 typedef struct depgraph depgraph;
 
 /* Creates an empty graph in *out. Returns 0, CP_EINVAL (out NULL) or
- * CP_ENOMEM. Free with depgraph_destroy. */
-int depgraph_create(depgraph **out);
+ * CP_ENOMEM. Free with cpi_depgraph_destroy. */
+int cpi_depgraph_create(depgraph **out);
 
 /* Frees the graph and every node; NULL is a no-op. */
-void depgraph_destroy(depgraph *g);
+void cpi_depgraph_destroy(depgraph *g);
 
 /* Adds a copy of `node`. Returns 0; CP_EINVAL for a malformed declaration
  * (id, a type or a version invalid or too long, a count over its limit, a
@@ -100,35 +100,36 @@ void depgraph_destroy(depgraph *g);
  * is unchanged and, when msg_cap > 0, msg holds a sentence saying why
  * (msg may be NULL when msg_cap is 0; the same holds for every function
  * taking msg). A requirement nobody provides yet is not an error here:
- * plugins may be declared in any order (see depgraph_check_requires). */
-int depgraph_add(depgraph *g, const depgraph_node *node, char *msg,
-                 size_t msg_cap);
+ * plugins may be declared in any order (see cpi_depgraph_check_requires). */
+int cpi_depgraph_add(depgraph *g, const depgraph_node *node, char *msg,
+                     size_t msg_cap);
 
 /* Removes the node `id`. Returns 0, CP_EINVAL (NULL argument) or
- * CP_ENOTFOUND. Views from depgraph_find on that node become invalid. */
-int depgraph_remove(depgraph *g, const char *id);
+ * CP_ENOTFOUND. Views from cpi_depgraph_find on that node become invalid. */
+int cpi_depgraph_remove(depgraph *g, const char *id);
 
 /* Number of nodes. */
-size_t depgraph_count(const depgraph *g);
+size_t cpi_depgraph_count(const depgraph *g);
 
 /* The stored node `id`, or NULL. Owned by the graph: valid until that node
  * is removed or the graph destroyed. Versions given as "" read back as
  * NULL. */
-const depgraph_node *depgraph_find(const depgraph *g, const char *id);
+const depgraph_node *cpi_depgraph_find(const depgraph *g, const char *id);
 
 /* True when at least one node provides `type` (any version). */
-bool depgraph_has_service(const depgraph *g, const char *type);
+bool cpi_depgraph_has_service(const depgraph *g, const char *type);
 
 /* Ids of the nodes providing `type` (any version), sorted, into *out
  * (empty when none). Returns 0, CP_EINVAL or CP_ENOMEM. */
-int depgraph_providers(const depgraph *g, const char *type, depgraph_list *out);
+int cpi_depgraph_providers(const depgraph *g, const char *type,
+                           depgraph_list *out);
 
 /* Whether `node` (in the graph or not) could start now: every
  * required_for_startup dependency has a provider in the graph that
  * satisfies it, other than `node` itself. Returns 0, CP_EINVAL, or
  * CP_ENOTFOUND with msg naming the plugin and the first unmet service. */
-int depgraph_check_requires(const depgraph *g, const depgraph_node *node,
-                            char *msg, size_t msg_cap);
+int cpi_depgraph_check_requires(const depgraph *g, const depgraph_node *node,
+                                char *msg, size_t msg_cap);
 
 /* The ids in an order where every plugin comes after all providers of its
  * startup requirements; among plugins ready at the same time the
@@ -140,8 +141,8 @@ int depgraph_check_requires(const depgraph *g, const depgraph_node *node,
  * requires a service y provides", starting at the cycle's smallest id; a
  * plugin that requires its own service gives "a -> a"); CP_EINVAL;
  * CP_ENOMEM. *out is an empty list on failure. */
-int depgraph_startup_order(const depgraph *g, depgraph_list *out, char *msg,
-                           size_t msg_cap);
+int cpi_depgraph_startup_order(const depgraph *g, depgraph_list *out, char *msg,
+                               size_t msg_cap);
 
 /* What removing `id` would do, into *out:
  *  - affected_services: the types `id` provides (whether or not another
@@ -154,13 +155,14 @@ int depgraph_startup_order(const depgraph *g, depgraph_list *out, char *msg,
  * Lists are sorted and disjoint and never contain `id`. An unknown id gives
  * only `target` with empty lists, as upstream. Returns 0, CP_EINVAL (a
  * NULL argument, or an id longer than DEPGRAPH_ID_MAX) or CP_ENOMEM (then
- * *out is empty). Free with depgraph_impact_free. */
-int depgraph_impact_of(const depgraph *g, const char *id, depgraph_impact *out);
+ * *out is empty). Free with cpi_depgraph_impact_free. */
+int cpi_depgraph_impact_of(const depgraph *g, const char *id,
+                           depgraph_impact *out);
 
 /* Frees a list's storage and empties it; NULL is a no-op. */
-void depgraph_list_free(depgraph_list *list);
+void cpi_depgraph_list_free(depgraph_list *list);
 
 /* Frees an impact's storage and empties it; NULL is a no-op. */
-void depgraph_impact_free(depgraph_impact *impact);
+void cpi_depgraph_impact_free(depgraph_impact *impact);
 
 #endif /* CPLUGIN_PLATFORM_DEPGRAPH_H */

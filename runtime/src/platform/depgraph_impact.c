@@ -42,7 +42,7 @@ static int list_services(const depgraph_node *n, depgraph_list *out) {
     types[i] = n->provides[i].type;
   }
   qsort(types, n->provides_count, sizeof *types, compare_strings);
-  int rc = depgraph_list_make(out, types, n->provides_count);
+  int rc = cpi_depgraph_list_make(out, types, n->provides_count);
   free(types);
   return rc;
 }
@@ -53,10 +53,11 @@ static void count_alive(impact_state *s) {
     const depgraph_dependency *dep =
         &s->g->nodes[req->node]->requires[req->item];
     size_t first;
-    size_t len = depgraph_index_range(s->provs, s->nprovs, dep->type, &first);
+    size_t len =
+        cpi_depgraph_index_range(s->provs, s->nprovs, dep->type, &first);
     for (size_t p = first; p < first + len; p++) {
       const depgraph_type_ref *prov = &s->provs[p];
-      s->alive[r] += depgraph_satisfies(
+      s->alive[r] += cpi_depgraph_satisfies(
           &s->g->nodes[prov->node]->provides[prov->item], dep);
     }
   }
@@ -73,12 +74,13 @@ static void propagate(impact_state *s, uint32_t target) {
     for (size_t i = 0; i < x->provides_count; i++) {
       const depgraph_service *svc = &x->provides[i];
       size_t first;
-      size_t len = depgraph_index_range(s->reqs, s->nreqs, svc->type, &first);
+      size_t len =
+          cpi_depgraph_index_range(s->reqs, s->nreqs, svc->type, &first);
       for (size_t r = first; r < first + len; r++) {
         uint32_t v = s->reqs[r].node;
         const depgraph_dependency *dep =
             &s->g->nodes[v]->requires[s->reqs[r].item];
-        if (!depgraph_satisfies(svc, dep)) {
+        if (!cpi_depgraph_satisfies(svc, dep)) {
           continue;
         }
         s->alive[r]--;
@@ -116,9 +118,9 @@ static int collect(const impact_state *s, uint32_t target,
         optional[no++] = s->g->nodes[v]->id;
       }
     }
-    rc = depgraph_list_make(&out->affected_plugins, affected, na);
+    rc = cpi_depgraph_list_make(&out->affected_plugins, affected, na);
     if (rc == 0) {
-      rc = depgraph_list_make(&out->optional_impact, optional, no);
+      rc = cpi_depgraph_list_make(&out->optional_impact, optional, no);
     }
   }
   free(affected);
@@ -131,10 +133,10 @@ static int analyse(impact_state *s, uint32_t target, depgraph_impact *out) {
   size_t n = s->g->count;
   int rc = list_services(s->g->nodes[target], &out->affected_services);
   if (rc == 0) {
-    rc = depgraph_index_build(s->g, false, &s->provs, &s->nprovs);
+    rc = cpi_depgraph_index_build(s->g, false, &s->provs, &s->nprovs);
   }
   if (rc == 0) {
-    rc = depgraph_index_build(s->g, true, &s->reqs, &s->nreqs);
+    rc = cpi_depgraph_index_build(s->g, true, &s->reqs, &s->nreqs);
   }
   if (rc != 0) {
     return rc;
@@ -153,8 +155,8 @@ static int analyse(impact_state *s, uint32_t target, depgraph_impact *out) {
   return collect(s, target, out);
 }
 
-int depgraph_impact_of(const depgraph *g, const char *id,
-                       depgraph_impact *out) {
+int cpi_depgraph_impact_of(const depgraph *g, const char *id,
+                           depgraph_impact *out) {
   if (out != NULL) {
     memset(out, 0, sizeof *out);
   }
@@ -169,7 +171,7 @@ int depgraph_impact_of(const depgraph *g, const char *id,
   }
   memcpy(out->target, id, len);
   size_t target;
-  if (!depgraph_locate(g, id, &target)) {
+  if (!cpi_depgraph_locate(g, id, &target)) {
     return 0;
   }
   impact_state s = {.g = g};
@@ -181,7 +183,7 @@ int depgraph_impact_of(const depgraph *g, const char *id,
   free(s.lost);
   free(s.work);
   if (rc != 0) {
-    depgraph_impact_free(out);
+    cpi_depgraph_impact_free(out);
   }
   return rc;
 }

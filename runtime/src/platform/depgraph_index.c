@@ -9,8 +9,8 @@
 #include "platform/depgraph_internal.h"
 #include "registry/semver.h"
 
-bool depgraph_satisfies(const depgraph_service *svc,
-                        const depgraph_dependency *dep) {
+bool cpi_depgraph_satisfies(const depgraph_service *svc,
+                            const depgraph_dependency *dep) {
   if (strcmp(svc->type, dep->type) != 0) {
     return false;
   }
@@ -18,21 +18,22 @@ bool depgraph_satisfies(const depgraph_service *svc,
     return true;
   }
   return !depgraph_unset(svc->version) &&
-         cp_semver_compare(svc->version, dep->min_version) >= 0;
+         cpi_semver_compare(svc->version, dep->min_version) >= 0;
 }
 
-void depgraph_unmet_msg(char *msg, size_t cap, const char *id,
-                        const depgraph_dependency *dep, bool type_provided) {
+void cpi_depgraph_unmet_msg(char *msg, size_t cap, const char *id,
+                            const depgraph_dependency *dep,
+                            bool type_provided) {
   if (type_provided) {
-    depgraph_msg(msg, cap,
-                 "plugin \"%s\" requires service \"%s\" >= %s but no "
-                 "provider has that version",
-                 id, dep->type, dep->min_version);
+    cpi_depgraph_msg(msg, cap,
+                     "plugin \"%s\" requires service \"%s\" >= %s but no "
+                     "provider has that version",
+                     id, dep->type, dep->min_version);
   } else {
-    depgraph_msg(msg, cap,
-                 "plugin \"%s\" requires service \"%s\" but no provider "
-                 "exists",
-                 id, dep->type);
+    cpi_depgraph_msg(msg, cap,
+                     "plugin \"%s\" requires service \"%s\" but no provider "
+                     "exists",
+                     id, dep->type);
   }
 }
 
@@ -46,8 +47,8 @@ static int compare_refs(const void *a, const void *b) {
   return (x->node > y->node) - (x->node < y->node);
 }
 
-int depgraph_index_build(const depgraph *g, bool requires,
-                         depgraph_type_ref **out, size_t *count) {
+int cpi_depgraph_index_build(const depgraph *g, bool requires,
+                             depgraph_type_ref **out, size_t *count) {
   size_t total = 0;
   for (size_t i = 0; i < g->count; i++) {
     total +=
@@ -79,8 +80,8 @@ int depgraph_index_build(const depgraph *g, bool requires,
   return 0;
 }
 
-size_t depgraph_index_range(const depgraph_type_ref *refs, size_t n,
-                            const char *type, size_t *first) {
+size_t cpi_depgraph_index_range(const depgraph_type_ref *refs, size_t n,
+                                const char *type, size_t *first) {
   size_t lo = 0;
   size_t hi = n;
   while (lo < hi) {

@@ -90,13 +90,14 @@ static int count_in_degrees(order_state *s, char *msg, size_t cap) {
         continue;
       }
       size_t first;
-      size_t len = depgraph_index_range(s->provs, s->nprovs, dep->type, &first);
+      size_t len =
+          cpi_depgraph_index_range(s->provs, s->nprovs, dep->type, &first);
       size_t satisfying = 0;
       for (size_t r = first; r < first + len; r++) {
-        satisfying += depgraph_satisfies(service_at(g, &s->provs[r]), dep);
+        satisfying += cpi_depgraph_satisfies(service_at(g, &s->provs[r]), dep);
       }
       if (satisfying == 0) {
-        depgraph_unmet_msg(msg, cap, n->id, dep, len > 0);
+        cpi_depgraph_unmet_msg(msg, cap, n->id, dep, len > 0);
         return CP_ENOTFOUND;
       }
       s->indeg[v] += satisfying;
@@ -111,10 +112,10 @@ static void release_dependents(order_state *s, uint32_t u, ready_heap *heap) {
   for (size_t i = 0; i < n->provides_count; i++) {
     const depgraph_service *svc = &n->provides[i];
     size_t first;
-    size_t len = depgraph_index_range(s->reqs, s->nreqs, svc->type, &first);
+    size_t len = cpi_depgraph_index_range(s->reqs, s->nreqs, svc->type, &first);
     for (size_t r = first; r < first + len; r++) {
       const depgraph_dependency *dep = requirement_at(s->g, &s->reqs[r]);
-      if (dep->required_for_startup && depgraph_satisfies(svc, dep)) {
+      if (dep->required_for_startup && cpi_depgraph_satisfies(svc, dep)) {
         uint32_t v = s->reqs[r].node;
         if (--s->indeg[v] == 0) {
           heap_push(heap, v);
@@ -150,11 +151,12 @@ static size_t waiting_on(const order_state *s, size_t v) {
       continue;
     }
     size_t first;
-    size_t len = depgraph_index_range(s->provs, s->nprovs, dep->type, &first);
+    size_t len =
+        cpi_depgraph_index_range(s->provs, s->nprovs, dep->type, &first);
     for (size_t r = first; r < first + len; r++) {
       uint32_t u = s->provs[r].node;
       if (!s->started[u] && u < best &&
-          depgraph_satisfies(service_at(s->g, &s->provs[r]), dep)) {
+          cpi_depgraph_satisfies(service_at(s->g, &s->provs[r]), dep)) {
         best = u;
       }
     }
@@ -204,8 +206,8 @@ static int name_cycle(order_state *s, char *msg, size_t cap) {
     v = waiting_on(s, v);
   }
   if (v >= g->count) { /* unreachable by the invariant above */
-    depgraph_msg(msg, cap, "dependency cycle among %zu plugins",
-                 g->count - s->started_count);
+    cpi_depgraph_msg(msg, cap, "dependency cycle among %zu plugins",
+                     g->count - s->started_count);
     return CP_ESTATE;
   }
   size_t start = step_of[v];
@@ -231,9 +233,9 @@ static int name_cycle(order_state *s, char *msg, size_t cap) {
 static int order_graph(order_state *s, depgraph_list *out, char *msg,
                        size_t cap) {
   const depgraph *g = s->g;
-  int rc = depgraph_index_build(g, false, &s->provs, &s->nprovs);
+  int rc = cpi_depgraph_index_build(g, false, &s->provs, &s->nprovs);
   if (rc == 0) {
-    rc = depgraph_index_build(g, true, &s->reqs, &s->nreqs);
+    rc = cpi_depgraph_index_build(g, true, &s->reqs, &s->nreqs);
   }
   s->indeg = calloc(g->count, sizeof *s->indeg);
   s->started = calloc(g->count, sizeof *s->started);
@@ -258,25 +260,25 @@ static int order_graph(order_state *s, depgraph_list *out, char *msg,
     for (size_t i = 0; i < g->count; i++) {
       ids[i] = g->nodes[s->seq[i]]->id;
     }
-    rc = depgraph_list_make(out, ids, g->count);
+    rc = cpi_depgraph_list_make(out, ids, g->count);
   }
   if (rc == CP_ENOMEM) {
-    depgraph_msg(msg, cap, "out of memory");
+    cpi_depgraph_msg(msg, cap, "out of memory");
   }
   free(ids);
   free(heap_items);
   return rc;
 }
 
-int depgraph_startup_order(const depgraph *g, depgraph_list *out, char *msg,
-                           size_t msg_cap) {
-  depgraph_msg(msg, msg_cap, "%s", "");
+int cpi_depgraph_startup_order(const depgraph *g, depgraph_list *out, char *msg,
+                               size_t msg_cap) {
+  cpi_depgraph_msg(msg, msg_cap, "%s", "");
   if (out != NULL) {
     out->items = NULL;
     out->count = 0;
   }
   if (g == NULL || out == NULL) {
-    depgraph_msg(msg, msg_cap, "graph and output are required");
+    cpi_depgraph_msg(msg, msg_cap, "graph and output are required");
     return CP_EINVAL;
   }
   if (g->count == 0) {

@@ -13,37 +13,37 @@ static const char *check_id(const char *id) {
   if (len > DEPGRAPH_ID_MAX) {
     return "too long";
   }
-  if (!cp_identifier_chars_valid(id, len)) {
+  if (!cpi_identifier_chars_valid(id, len)) {
     return "contains invalid characters";
   }
   return NULL;
 }
 
 static const char *check_optional_version(const char *v) {
-  return depgraph_unset(v) ? NULL : cp_check_version(v);
+  return depgraph_unset(v) ? NULL : cpi_check_version(v);
 }
 
 static int refuse(char *msg, size_t cap, const char *id, const char *list,
                   size_t i, const char *field, const char *why) {
-  depgraph_msg(msg, cap, "plugin \"%s\": %s[%zu].%s %s", id, list, i, field,
-               why);
+  cpi_depgraph_msg(msg, cap, "plugin \"%s\": %s[%zu].%s %s", id, list, i, field,
+                   why);
   return CP_EINVAL;
 }
 
 /* The id is already valid, so it can appear in messages. */
 static int check_provides_list(const depgraph_node *n, char *msg, size_t cap) {
   if (n->provides_count > DEPGRAPH_MAX_PROVIDES) {
-    depgraph_msg(msg, cap, "plugin \"%s\": provides more than %d services",
-                 n->id, DEPGRAPH_MAX_PROVIDES);
+    cpi_depgraph_msg(msg, cap, "plugin \"%s\": provides more than %d services",
+                     n->id, DEPGRAPH_MAX_PROVIDES);
     return CP_EINVAL;
   }
   if (n->provides_count > 0 && n->provides == NULL) {
-    depgraph_msg(msg, cap, "plugin \"%s\": provides is NULL", n->id);
+    cpi_depgraph_msg(msg, cap, "plugin \"%s\": provides is NULL", n->id);
     return CP_EINVAL;
   }
   for (size_t i = 0; i < n->provides_count; i++) {
     const depgraph_service *s = &n->provides[i];
-    const char *why = cp_check_service_type(s->type);
+    const char *why = cpi_check_service_type(s->type);
     if (why != NULL) {
       return refuse(msg, cap, n->id, "provides", i, "type", why);
     }
@@ -63,17 +63,17 @@ static int check_provides_list(const depgraph_node *n, char *msg, size_t cap) {
 
 static int check_requires_list(const depgraph_node *n, char *msg, size_t cap) {
   if (n->requires_count > DEPGRAPH_MAX_REQUIRES) {
-    depgraph_msg(msg, cap, "plugin \"%s\": requires more than %d services",
-                 n->id, DEPGRAPH_MAX_REQUIRES);
+    cpi_depgraph_msg(msg, cap, "plugin \"%s\": requires more than %d services",
+                     n->id, DEPGRAPH_MAX_REQUIRES);
     return CP_EINVAL;
   }
   if (n->requires_count > 0 && n->requires == NULL) {
-    depgraph_msg(msg, cap, "plugin \"%s\": requires is NULL", n->id);
+    cpi_depgraph_msg(msg, cap, "plugin \"%s\": requires is NULL", n->id);
     return CP_EINVAL;
   }
   for (size_t i = 0; i < n->requires_count; i++) {
     const depgraph_dependency *d = &n->requires[i];
-    const char *why = cp_check_service_type(d->type);
+    const char *why = cpi_check_service_type(d->type);
     if (why != NULL) {
       return refuse(msg, cap, n->id, "requires", i, "type", why);
     }
@@ -91,10 +91,10 @@ static int check_requires_list(const depgraph_node *n, char *msg, size_t cap) {
   return 0;
 }
 
-int depgraph_check_node(const depgraph_node *n, char *msg, size_t cap) {
+int cpi_depgraph_check_node(const depgraph_node *n, char *msg, size_t cap) {
   const char *why = check_id(n->id);
   if (why != NULL) {
-    depgraph_msg(msg, cap, "plugin id %s", why);
+    cpi_depgraph_msg(msg, cap, "plugin id %s", why);
     return CP_EINVAL;
   }
   int rc = check_provides_list(n, msg, cap);

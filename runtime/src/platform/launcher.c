@@ -123,8 +123,8 @@ static int check_options(const cp_launcher_options *o, char *err,
   return 0;
 }
 
-const cp_in_process_plugin *lplugin_find_in_process(const cp_launcher *l,
-                                                    const char *name) {
+const cp_in_process_plugin *cpi_lplugin_find_in_process(const cp_launcher *l,
+                                                        const char *name) {
   for (size_t i = 0; i < l->in_process_count; i++) {
     if (strcmp(l->in_process[i].name, name) == 0) {
       return &l->in_process[i];
@@ -161,14 +161,14 @@ static int copy_in_process(cp_launcher *l, const cp_launcher_options *o,
 
 static int load(cp_launcher *l, const cp_launcher_options *o, char *err,
                 size_t errlen) {
-  int rc = manifest_load_file(o->manifest_path, &l->manifest, err, errlen);
+  int rc = cpi_manifest_load_file(o->manifest_path, &l->manifest, err, errlen);
   if (rc != 0) {
     return rc;
   }
   const manifest *m = l->manifest;
   for (size_t i = 0; i < m->plugins_count; i++) {
     if (m->plugins[i].in_process != NULL &&
-        lplugin_find_in_process(l, m->plugins[i].in_process) == NULL) {
+        cpi_lplugin_find_in_process(l, m->plugins[i].in_process) == NULL) {
       put_err(err, errlen,
               "plugin %s: no in-process plugin \"%s\" is compiled into "
               "this host",
@@ -179,7 +179,7 @@ static int load(cp_launcher *l, const cp_launcher_options *o, char *err,
   l->plugins = calloc(LAUNCHER_MAX_PLUGINS, sizeof *l->plugins);
   l->order = calloc(LAUNCHER_MAX_PLUGINS, sizeof *l->order);
   char dir[PATH_MAX];
-  rc = manifest_base_dir(o->manifest_path, dir, err, errlen);
+  rc = cpi_manifest_base_dir(o->manifest_path, dir, err, errlen);
   if (rc != 0) {
     return rc;
   }
@@ -187,21 +187,21 @@ static int load(cp_launcher *l, const cp_launcher_options *o, char *err,
   if (l->plugins == NULL || l->order == NULL || l->manifest_dir == NULL) {
     return CP_ENOMEM;
   }
-  return launcher_startup_order(m, l->order, err, errlen);
+  return cpi_launcher_startup_order(m, l->order, err, errlen);
 }
 
-int lplugin_init(cp_launcher *l, size_t index, const manifest_plugin *m,
-                 char *err, size_t errlen) {
+int cpi_lplugin_init(cp_launcher *l, size_t index, const manifest_plugin *m,
+                     char *err, size_t errlen) {
   lplugin *p = &l->plugins[index];
   p->l = l;
   p->m = m;
   if (m->in_process != NULL) {
-    p->def = lplugin_find_in_process(l, m->in_process);
+    p->def = cpi_lplugin_find_in_process(l, m->in_process);
   }
   p->state = CP_PLUGIN_PENDING;
   snprintf(p->reason, sizeof p->reason, "not started");
   int rc = 0;
-  p->cur = linstance_new(p, NULL, &rc, err, errlen);
+  p->cur = cpi_linstance_new(p, NULL, &rc, err, errlen);
   return rc;
 }
 
@@ -228,7 +228,7 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
   pthread_mutex_init(&l->publish_mu, NULL);
   pthread_mutex_init(&l->probe_mu, NULL);
   pthread_mutex_init(&l->add_mu, NULL);
-  cp_cond_init_monotonic(&l->probe_cv);
+  cpi_cond_init_monotonic(&l->probe_cv);
   l->health_interval_ms = opts->health_interval_ms;
   l->health_misses = opts->health_misses;
   atomic_init(&l->stopping, false);
@@ -247,13 +247,13 @@ int cp_launcher_create(cp_launcher **out, cp_host *host,
     rc = make_socket_dir(l, opts->socket_dir, err, errlen);
   }
   for (size_t i = 0; rc == 0 && i < l->manifest->plugins_count; i++) {
-    rc = lplugin_init(l, i, &l->manifest->plugins[i], err, errlen);
+    rc = cpi_lplugin_init(l, i, &l->manifest->plugins[i], err, errlen);
     /* Counted once set up, also when that failed (destroy frees it). */
     l->count = i + 1;
   }
   if (rc == 0) {
-    lobserve_init(l);
-    rc = linproc_install_connector(l, false);
+    cpi_lobserve_init(l);
+    rc = cpi_linproc_install_connector(l, false);
   }
   if (rc != 0) {
     if (rc == CP_ENOMEM && err != NULL && errlen > 0 && err[0] == '\0') {
@@ -290,20 +290,20 @@ static const char *unmet_requirement(cp_launcher *l, const lplugin *p) {
   return NULL;
 }
 
-int lplugin_start(cp_launcher *l, lplugin *p, char *err, size_t errlen) {
+int cpi_lplugin_start(cp_launcher *l, lplugin *p, char *err, size_t errlen) {
   int rc;
   const char *unmet = unmet_requirement(l, p);
   if (unmet != NULL) {
     snprintf(err, errlen,
              "plugin %s: not started: no running provider of \"%s\"",
              p->m->name, unmet);
-    lplugin_set(p, CP_PLUGIN_FAILED, err);
+    cpi_lplugin_set(p, CP_PLUGIN_FAILED, err);
     rc = CP_ENOTFOUND;
   } else {
-    rc = linstance_start(p->cur, err, errlen);
+    rc = cpi_linstance_start(p->cur, err, errlen);
     if (rc != 0) {
       /* Whatever the supervisor said last, the start failed. */
-      lplugin_set(p, CP_PLUGIN_FAILED, err);
+      cpi_lplugin_set(p, CP_PLUGIN_FAILED, err);
     }
   }
   if (rc != 0) {
@@ -335,7 +335,7 @@ int cp_launcher_start(cp_launcher *l, char *err, size_t errlen) {
   l->started = true;
   for (size_t k = 0; k < l->count && !atomic_load(&l->stopping); k++) {
     char msg[LAUNCHER_REASON_MAX + 1] = "";
-    int rc = lplugin_start(l, &l->plugins[l->order[k]], msg, sizeof msg);
+    int rc = cpi_lplugin_start(l, &l->plugins[l->order[k]], msg, sizeof msg);
     if (rc != 0) {
       append_line(err, errlen, msg);
       if (first_rc == 0) {
@@ -344,7 +344,7 @@ int cp_launcher_start(cp_launcher *l, char *err, size_t errlen) {
     }
   }
   pthread_mutex_unlock(&l->add_mu);
-  int rc = lprobe_start(l);
+  int rc = cpi_lprobe_start(l);
   if (rc != 0 && first_rc == 0) {
     append_line(err, errlen, "cannot start the plugin health probe");
     first_rc = rc;
@@ -358,7 +358,7 @@ void cp_launcher_stop(cp_launcher *l) {
   }
   l->stopped = true;
   atomic_store(&l->stopping, true);
-  lprobe_stop(l);
+  cpi_lprobe_stop(l);
   /* An add under way finishes first (its start is cut short), and none
    * begins after. Before cp_launcher_start nothing runs (and after a
    * failed create the order may be incomplete). */
@@ -369,7 +369,7 @@ void cp_launcher_stop(cp_launcher *l) {
     linstance *in = p->cur;
     pthread_mutex_unlock(&l->mu);
     if (in != NULL) {
-      linstance_stop(in);
+      cpi_linstance_stop(in);
     }
   }
   pthread_mutex_unlock(&l->add_mu);
@@ -389,10 +389,10 @@ void cp_launcher_destroy(cp_launcher *l) {
   }
   cp_launcher_stop(l);
   /* The router stops calling into the launcher before anything goes. */
-  linproc_remove_connector(l);
+  cpi_linproc_remove_connector(l);
   for (size_t i = 0; l->plugins != NULL && i < l->count; i++) {
     lplugin *p = &l->plugins[i];
-    linstance_free(p->cur);
+    cpi_linstance_free(p->cur);
     cp_client_destroy(p->client);
     for (size_t c = 0; c < p->old_client_count; c++) {
       cp_client_destroy(p->old_clients[c]);
@@ -407,9 +407,9 @@ void cp_launcher_destroy(cp_launcher *l) {
   free(l->host_url);
   free(l->in_process);
   free(l->manifest_dir);
-  manifest_free(l->manifest);
+  cpi_manifest_free(l->manifest);
   for (size_t i = 0; i < l->added_count; i++) {
-    manifest_free(l->added[i]);
+    cpi_manifest_free(l->added[i]);
   }
   pthread_mutex_destroy(&l->mu);
   pthread_mutex_destroy(&l->publish_mu);
@@ -419,7 +419,7 @@ void cp_launcher_destroy(cp_launcher *l) {
   free(l);
 }
 
-lplugin *lplugin_find(cp_launcher *l, const char *name) {
+lplugin *cpi_lplugin_find(cp_launcher *l, const char *name) {
   for (size_t i = 0; l != NULL && name != NULL && i < l->count; i++) {
     if (strcmp(l->plugins[i].m->name, name) == 0) {
       return &l->plugins[i];
@@ -429,7 +429,7 @@ lplugin *lplugin_find(cp_launcher *l, const char *name) {
 }
 
 int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out) {
-  lplugin *p = lplugin_find(l, name);
+  lplugin *p = cpi_lplugin_find(l, name);
   if (p == NULL || out == NULL) {
     return out == NULL ? CP_EINVAL : CP_ENOTFOUND;
   }
@@ -446,7 +446,7 @@ int cp_launcher_dispense(cp_launcher *l, const char *name, cp_client **out) {
     }
     cp_client *c = NULL;
     if (rc == 0) {
-      rc = p->def != NULL ? linproc_connect_locked(p->cur, &c)
+      rc = p->def != NULL ? cpi_linproc_connect_locked(p->cur, &c)
                           : cp_client_create(&c, p->cur->target, NULL);
     }
     if (rc == 0) {
@@ -474,8 +474,8 @@ static void snapshot(cp_launcher *l, lplugin *p, cp_plugin_status *out) {
   /* Under l->mu: a replaced instance is freed only after `cur` moved on
    * (the supervisor's lock nests inside l->mu, never around it). */
   if (p->cur->launched && p->cur->sup != NULL) {
-    out->pid = sup_pid(p->cur->sup);
-    out->restarts += sup_restart_count(p->cur->sup);
+    out->pid = cpi_sup_pid(p->cur->sup);
+    out->restarts += cpi_sup_restart_count(p->cur->sup);
   }
   pthread_mutex_unlock(&l->mu);
   out->health = CP_PLUGIN_HEALTH_UNKNOWN;
@@ -500,7 +500,7 @@ size_t cp_launcher_status(cp_launcher *l, cp_plugin_status *out, size_t cap) {
 
 int cp_launcher_plugin_status(cp_launcher *l, const char *name,
                               cp_plugin_status *out) {
-  lplugin *p = lplugin_find(l, name);
+  lplugin *p = cpi_lplugin_find(l, name);
   if (p == NULL || out == NULL) {
     return out == NULL ? CP_EINVAL : CP_ENOTFOUND;
   }

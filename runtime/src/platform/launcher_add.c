@@ -14,13 +14,13 @@
 
 static int check_entry(cp_launcher *l, const manifest_plugin *m, char *err,
                        size_t errlen) {
-  if (lplugin_find(l, m->name) != NULL) {
+  if (cpi_lplugin_find(l, m->name) != NULL) {
     snprintf(err, errlen, "plugin %s: a plugin of that name exists already",
              m->name);
     return CP_EEXIST;
   }
   if (m->in_process != NULL &&
-      lplugin_find_in_process(l, m->in_process) == NULL) {
+      cpi_lplugin_find_in_process(l, m->in_process) == NULL) {
     snprintf(err, errlen,
              "plugin %s: no in-process plugin \"%s\" is compiled into this "
              "host",
@@ -39,7 +39,7 @@ static int check_entry(cp_launcher *l, const manifest_plugin *m, char *err,
   }
   all[n] = m;
   char why[LAUNCHER_REASON_MAX + 1] = "";
-  int rc = launcher_check_graph(all, n + 1, why, sizeof why);
+  int rc = cpi_launcher_check_graph(all, n + 1, why, sizeof why);
   if (rc != 0) {
     snprintf(err, errlen, "plugin %s: %s", m->name, why);
   }
@@ -50,29 +50,29 @@ static int check_entry(cp_launcher *l, const manifest_plugin *m, char *err,
 static int publish(cp_launcher *l, manifest *entry, lplugin **out, char *err,
                    size_t errlen) {
   size_t n = l->count;
-  int rc = lplugin_init(l, n, &entry->plugins[0], err, errlen);
+  int rc = cpi_lplugin_init(l, n, &entry->plugins[0], err, errlen);
   if (rc != 0) {
-    linstance_free(l->plugins[n].cur);
+    cpi_linstance_free(l->plugins[n].cur);
     memset(&l->plugins[n], 0, sizeof l->plugins[n]);
     return rc;
   }
   if (l->plugins[n].def != NULL) {
     /* Not counted yet: it asks for the connector itself. */
-    rc = linproc_install_connector(l, true);
+    rc = cpi_linproc_install_connector(l, true);
     if (rc != 0) {
       snprintf(err, errlen, "plugin %s: cannot route to in-process plugins",
                entry->plugins[0].name);
-      linstance_free(l->plugins[n].cur);
+      cpi_linstance_free(l->plugins[n].cur);
       memset(&l->plugins[n], 0, sizeof l->plugins[n]);
       return rc;
     }
   }
-  lobserve_plugin(l, &l->plugins[n]);
+  cpi_lobserve_plugin(l, &l->plugins[n]);
   l->added[l->added_count++] = entry;
   l->order[n] = n;
   l->plugins[n].busy = true; /* no remove or replace while it starts */
   l->count = n + 1;
-  lobserve_publish(&l->plugins[n]);
+  cpi_lobserve_publish(&l->plugins[n]);
   *out = &l->plugins[n];
   return 0;
 }
@@ -90,8 +90,8 @@ int cp_launcher_add(cp_launcher *l, const char *entry_json, char *err,
     return CP_EINVAL;
   }
   manifest *entry = NULL;
-  int rc =
-      manifest_parse_entry(entry_json, l->manifest_dir, &entry, err, errlen);
+  int rc = cpi_manifest_parse_entry(entry_json, l->manifest_dir, &entry, err,
+                                    errlen);
   if (rc != 0) {
     return rc;
   }
@@ -109,12 +109,12 @@ int cp_launcher_add(cp_launcher *l, const char *entry_json, char *err,
   }
   if (rc != 0) {
     pthread_mutex_unlock(&l->add_mu);
-    manifest_free(entry);
+    cpi_manifest_free(entry);
     return rc;
   }
   cp_log(CP_LOG_INFO, "plugin added", "plugin", p->m->name, CP_LOG_END);
   /* A failed start leaves it listed, FAILED: replace can start it later. */
-  rc = lplugin_start(l, p, err, errlen);
+  rc = cpi_lplugin_start(l, p, err, errlen);
   pthread_mutex_lock(&l->mu);
   p->busy = false;
   pthread_mutex_unlock(&l->mu);

@@ -36,24 +36,25 @@ typedef struct step {
   cp_call_options call;
 } step;
 
-void lpoll_init(lpoll *w, cp_launcher *l, sup *process, int64_t timeout_ms) {
+void cpi_lpoll_init(lpoll *w, cp_launcher *l, sup *process,
+                    int64_t timeout_ms) {
   w->l = l;
   w->process = process;
-  w->deadline_ns = cp_clock_monotonic_ns() + timeout_ms * 1000000;
+  w->deadline_ns = cpi_clock_monotonic_ns() + timeout_ms * 1000000;
   w->next_ms = POLL_FIRST_MS;
 }
 
-int64_t lpoll_remaining_ms(const lpoll *w) {
-  int64_t left = (w->deadline_ns - cp_clock_monotonic_ns()) / 1000000;
+int64_t cpi_lpoll_remaining_ms(const lpoll *w) {
+  int64_t left = (w->deadline_ns - cpi_clock_monotonic_ns()) / 1000000;
   return left > 0 ? left : 0;
 }
 
-bool lpoll_again(lpoll *w) {
+bool cpi_lpoll_again(lpoll *w) {
   if (atomic_load(&w->l->stopping) ||
-      (w->process != NULL && sup_pid(w->process) == 0)) {
+      (w->process != NULL && cpi_sup_pid(w->process) == 0)) {
     return false;
   }
-  int64_t left = lpoll_remaining_ms(w);
+  int64_t left = cpi_lpoll_remaining_ms(w);
   if (left == 0) {
     return false;
   }
@@ -65,7 +66,7 @@ bool lpoll_again(lpoll *w) {
 }
 
 static void set_timeout(step *s) {
-  int64_t left = lpoll_remaining_ms(&s->wait);
+  int64_t left = cpi_lpoll_remaining_ms(&s->wait);
   s->call.timeout_ms =
       left < CALL_TIMEOUT_MS ? (left > 0 ? left : 1) : CALL_TIMEOUT_MS;
 }
@@ -75,7 +76,7 @@ static int step_open(step *s, linstance *in, const char *target,
   memset(s, 0, sizeof *s);
   s->in = in;
   s->p = in->p;
-  lpoll_init(&s->wait, in->p->l, in->sup, timeout_ms);
+  cpi_lpoll_init(&s->wait, in->p->l, in->sup, timeout_ms);
   s->md[0].key = CP_LAUNCH_SECRET_METADATA;
   s->md[0].value = in->secret;
   cp_call_options_init(&s->call);
@@ -99,7 +100,7 @@ static int get_info(step *s, Connectplugin__V1__GetPluginInfoResponse **info,
     }
     /* UNAVAILABLE: its runtime has not started yet (or the connection is
      * still being made). */
-    if (st.code != CP_STATUS_UNAVAILABLE || !lpoll_again(&s->wait)) {
+    if (st.code != CP_STATUS_UNAVAILABLE || !cpi_lpoll_again(&s->wait)) {
       snprintf(err, errlen, "GetPluginInfo: %s: %s",
                cp_status_code_name(st.code), st.message);
       return st.code == CP_STATUS_UNAVAILABLE ? CP_ETIMEDOUT : CP_ERPC;
@@ -116,8 +117,8 @@ static bool provided(cp_registry *reg,
   }
   bool ok = cp_registry_resolve(reg, dep->type, NULL, ep) == 0;
   if (ok && dep->min_version != NULL && dep->min_version[0] != '\0') {
-    ok = cp_semver_valid(ep->version) &&
-         cp_semver_compare(ep->version, dep->min_version) >= 0;
+    ok = cpi_semver_valid(ep->version) &&
+         cpi_semver_compare(ep->version, dep->min_version) >= 0;
   }
   free(ep);
   return ok;
@@ -190,7 +191,8 @@ static const char *health_name(cp_plugin_health h) {
   }
 }
 
-int lwait_healthy(lpoll *w, const char *runtime_id, char *err, size_t errlen) {
+int cpi_lwait_healthy(lpoll *w, const char *runtime_id, char *err,
+                      size_t errlen) {
   cp_plugin_health_report *r = malloc(sizeof *r);
   if (r == NULL) {
     return CP_ENOMEM;
@@ -204,7 +206,7 @@ int lwait_healthy(lpoll *w, const char *runtime_id, char *err, size_t errlen) {
       free(r);
       return 0;
     }
-    if (!lpoll_again(w)) {
+    if (!cpi_lpoll_again(w)) {
       break;
     }
   }
@@ -214,9 +216,9 @@ int lwait_healthy(lpoll *w, const char *runtime_id, char *err, size_t errlen) {
   return CP_ETIMEDOUT;
 }
 
-int lidentity_establish(linstance *in, const char *target,
-                        char runtime_id[CP_RUNTIME_ID_MAX + 1], char *err,
-                        size_t errlen) {
+int cpi_lidentity_establish(linstance *in, const char *target,
+                            char runtime_id[CP_RUNTIME_ID_MAX + 1], char *err,
+                            size_t errlen) {
   lplugin *p = in->p;
   step s;
   int rc = step_open(&s, in, target, p->l->identity_timeout_ms);
@@ -245,7 +247,7 @@ int lidentity_establish(linstance *in, const char *target,
     rc = hand_over(&s, runtime_id, token, err, errlen);
   }
   if (rc == 0) {
-    rc = lwait_healthy(&s.wait, runtime_id, err, errlen);
+    rc = cpi_lwait_healthy(&s.wait, runtime_id, err, errlen);
   }
   if (rc != 0 && issued) {
     /* Its registrations go with it. */
@@ -256,8 +258,8 @@ int lidentity_establish(linstance *in, const char *target,
   return rc;
 }
 
-bool lidentity_request_shutdown(linstance *in, const char *target,
-                                int64_t grace_ms) {
+bool cpi_lidentity_request_shutdown(linstance *in, const char *target,
+                                    int64_t grace_ms) {
   lplugin *p = in->p;
   step s;
   if (step_open(&s, in, target, CALL_TIMEOUT_MS) != 0) {

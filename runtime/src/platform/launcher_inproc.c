@@ -137,13 +137,13 @@ static void tear_down(linstance *in, const char *id) {
   }
 }
 
-int linproc_start(linstance *in, char *err, size_t errlen) {
+int cpi_linproc_start(linstance *in, char *err, size_t errlen) {
   lplugin *p = in->p;
   cp_launcher *l = p->l;
   pthread_mutex_lock(&l->mu);
   in->launched = true;
   pthread_mutex_unlock(&l->mu);
-  lplugin_show(in, CP_PLUGIN_STARTING, "starting in process");
+  cpi_lplugin_show(in, CP_PLUGIN_STARTING, "starting in process");
   char id[CP_RUNTIME_ID_MAX + 1] = "";
   char token[CP_TOKEN_LEN + 1];
   int rc = make_server(in, err, errlen);
@@ -164,9 +164,9 @@ int linproc_start(linstance *in, char *err, size_t errlen) {
     /* As for a process: registered and HEALTHY (DEGRADED is not enough);
      * there is no process to watch. */
     lpoll wait;
-    lpoll_init(&wait, l, NULL, l->identity_timeout_ms);
+    cpi_lpoll_init(&wait, l, NULL, l->identity_timeout_ms);
     char why[LAUNCHER_REASON_MAX + 1] = "";
-    rc = lwait_healthy(&wait, id, why, sizeof why);
+    rc = cpi_lwait_healthy(&wait, id, why, sizeof why);
     if (rc != 0) {
       snprintf(err, errlen, "plugin %s: %s", p->m->name, why);
     }
@@ -179,7 +179,7 @@ int linproc_start(linstance *in, char *err, size_t errlen) {
   snprintf(in->runtime_id, sizeof in->runtime_id, "%s", id);
   address_of(in, in->target, sizeof in->target);
   pthread_mutex_unlock(&l->mu);
-  lplugin_show(in, CP_PLUGIN_RUNNING, "running");
+  cpi_lplugin_show(in, CP_PLUGIN_RUNNING, "running");
   cp_log(CP_LOG_INFO, "plugin running", "plugin", p->m->name, "runtime_id", id,
          "endpoint", in->target, "pid", "0", CP_LOG_END);
   if (in->def->on_started != NULL) {
@@ -188,7 +188,7 @@ int linproc_start(linstance *in, char *err, size_t errlen) {
   return 0;
 }
 
-void linproc_stop(linstance *in) {
+void cpi_linproc_stop(linstance *in) {
   cp_launcher *l = in->p->l;
   char id[CP_RUNTIME_ID_MAX + 1];
   pthread_mutex_lock(&l->mu);
@@ -204,10 +204,10 @@ void linproc_stop(linstance *in) {
   /* No new calls are routed to it; those under way get the grace. */
   (void)cp_registry_drain_runtime(l->reg, id);
   tear_down(in, id);
-  lplugin_show(in, CP_PLUGIN_STOPPED, "stopped");
+  cpi_lplugin_show(in, CP_PLUGIN_STOPPED, "stopped");
 }
 
-void linproc_free(linstance *in) {
+void cpi_linproc_free(linstance *in) {
   cp_plugin_runtime_stop(in->rt);
   in->rt = NULL;
   pthread_mutex_lock(&in->p->l->mu);
@@ -218,7 +218,7 @@ void linproc_free(linstance *in) {
   cp_server_destroy(server);
 }
 
-int linproc_connect_locked(linstance *in, cp_client **out) {
+int cpi_linproc_connect_locked(linstance *in, cp_client **out) {
   /* From the moment its server runs (its runtime registers the services
    * before the launcher sees it HEALTHY); once the server shut down,
    * CP_ESTATE. */
@@ -263,12 +263,12 @@ static linstance *instance_at_locked(cp_launcher *l, const char *address) {
 static int connect_plugin(const char *address, cp_client **out, void *user) {
   cp_launcher *l = user;
   pthread_mutex_lock(&l->mu);
-  int rc = linproc_connect_locked(instance_at_locked(l, address), out);
+  int rc = cpi_linproc_connect_locked(instance_at_locked(l, address), out);
   pthread_mutex_unlock(&l->mu);
   return rc;
 }
 
-int linproc_install_connector(cp_launcher *l, bool needed) {
+int cpi_linproc_install_connector(cp_launcher *l, bool needed) {
   for (size_t i = 0; i < l->count && !needed; i++) {
     needed = l->plugins[i].def != NULL;
   }
@@ -281,7 +281,7 @@ int linproc_install_connector(cp_launcher *l, bool needed) {
   return rc;
 }
 
-void linproc_remove_connector(cp_launcher *l) {
+void cpi_linproc_remove_connector(cp_launcher *l) {
   if (l->connector_installed) {
     (void)cp_router_set_connector(cp_host_router(l->host), NULL, NULL);
     l->connector_installed = false;

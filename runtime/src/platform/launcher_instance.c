@@ -104,7 +104,7 @@ static int build_argv(linstance *in) {
 static void on_state(sup *s, sup_state state, const char *reason,
                      const proc_endpoint *endpoint, void *user) {
   (void)s;
-  lplugin_on_state(user, state, reason, endpoint);
+  cpi_lplugin_on_state(user, state, reason, endpoint);
 }
 
 /* The instance may register only what its manifest entry provides: its
@@ -135,7 +135,7 @@ static int prepare(linstance *in, char *err, size_t errlen) {
   if (rc != 0) {
     return rc;
   }
-  if (cp_random_token(in->secret) != 0) {
+  if (cpi_random_token(in->secret) != 0) {
     snprintf(err, errlen, "plugin %s: no random source for its secret",
              in->p->m->name);
     return CP_ESYS;
@@ -149,7 +149,7 @@ static int prepare(linstance *in, char *err, size_t errlen) {
   }
   const manifest_plugin *m = in->p->m;
   sup_options o;
-  sup_options_init(&o);
+  cpi_sup_options_init(&o);
   o.proc.name = m->name;
   o.proc.path = in->path;
   o.proc.argv = (const char *const *)in->argv;
@@ -159,11 +159,11 @@ static int prepare(linstance *in, char *err, size_t errlen) {
   o.restart = m->restart;
   o.on_state = on_state;
   o.user = in;
-  return sup_create(&o, &in->sup, err, errlen);
+  return cpi_sup_create(&o, &in->sup, err, errlen);
 }
 
-linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
-                         size_t errlen) {
+linstance *cpi_linstance_new(lplugin *p, const char *path, int *rc, char *err,
+                             size_t errlen) {
   linstance *in = calloc(1, sizeof *in);
   if (in == NULL) {
     *rc = CP_ENOMEM;
@@ -177,7 +177,7 @@ linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
   if (p->def != NULL) {
     /* In process: no executable, environment or supervisor; `path` names
      * another compiled-in plugin to run in its place. */
-    in->def = path != NULL ? lplugin_find_in_process(p->l, path) : p->def;
+    in->def = path != NULL ? cpi_lplugin_find_in_process(p->l, path) : p->def;
     if (in->def == NULL) {
       snprintf(err, errlen,
                "plugin %s: no in-process plugin \"%s\" is compiled into this "
@@ -195,15 +195,15 @@ linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
     if (err[0] == '\0') {
       snprintf(err, errlen, "plugin %s: %s", p->m->name, cp_strerror(*rc));
     }
-    linstance_free(in);
+    cpi_linstance_free(in);
     return NULL;
   }
   return in;
 }
 
-int linstance_start(linstance *in, char *err, size_t errlen) {
+int cpi_linstance_start(linstance *in, char *err, size_t errlen) {
   if (in->p->def != NULL) {
-    return linproc_start(in, err, errlen);
+    return cpi_linproc_start(in, err, errlen);
   }
   in->start_rc = 0;
   in->start_err[0] = '\0';
@@ -211,12 +211,12 @@ int linstance_start(linstance *in, char *err, size_t errlen) {
   in->launched = true;
   pthread_mutex_unlock(&in->p->l->mu);
   atomic_store(&in->starting, true);
-  int rc = sup_start(in->sup, NULL, err, errlen);
+  int rc = cpi_sup_start(in->sup, NULL, err, errlen);
   atomic_store(&in->starting, false);
   if (rc == 0 && in->start_rc != 0) {
     rc = in->start_rc;
     snprintf(err, errlen, "plugin %s: %s", in->p->m->name, in->start_err);
-    (void)sup_stop(in->sup, 0);
+    (void)cpi_sup_stop(in->sup, 0);
   }
   return rc;
 }
@@ -229,10 +229,10 @@ static bool ask_shutdown(void *user) {
   snprintf(target, sizeof target, "%s", in->target);
   pthread_mutex_unlock(&in->p->l->mu);
   return identified &&
-         lidentity_request_shutdown(in, target, in->p->l->stop_grace_ms);
+         cpi_lidentity_request_shutdown(in, target, in->p->l->stop_grace_ms);
 }
 
-void linstance_drain(linstance *in) {
+void cpi_linstance_drain(linstance *in) {
   cp_launcher *l = in->p->l;
   char id[CP_RUNTIME_ID_MAX + 1];
   pthread_mutex_lock(&l->mu);
@@ -248,9 +248,9 @@ void linstance_drain(linstance *in) {
   }
 }
 
-void linstance_stop(linstance *in) {
+void cpi_linstance_stop(linstance *in) {
   if (in->p->def != NULL) {
-    linproc_stop(in);
+    cpi_linproc_stop(in);
     return;
   }
   cp_launcher *l = in->p->l;
@@ -266,17 +266,17 @@ void linstance_stop(linstance *in) {
   if (id[0] != '\0') {
     (void)cp_registry_drain_runtime(l->reg, id);
   }
-  (void)sup_stop_asking(in->sup, ask_shutdown, in, (int)l->stop_grace_ms);
+  (void)cpi_sup_stop_asking(in->sup, ask_shutdown, in, (int)l->stop_grace_ms);
 }
 
-void linstance_free(linstance *in) {
+void cpi_linstance_free(linstance *in) {
   if (in == NULL) {
     return;
   }
   if (in->p->def != NULL) {
-    linproc_free(in);
+    cpi_linproc_free(in);
   }
-  sup_destroy(in->sup);
+  cpi_sup_destroy(in->sup);
   if (in->socket_path != NULL) {
     /* Left behind by a process killed with a signal. */
     (void)unlink(in->socket_path);

@@ -61,7 +61,7 @@ typedef struct linstance {
   char runtime_id[CP_RUNTIME_ID_MAX + 1];
   char target[LAUNCHER_TARGET_MAX];
   /* Set while the instance starts: its identity step reports to start_rc
-   * and start_err (written and read by the thread in sup_start) instead
+   * and start_err (written and read by the thread in cpi_sup_start) instead
    * of killing the process. */
   atomic_bool starting;
   int start_rc;
@@ -140,7 +140,7 @@ struct cp_launcher {
   bool connector_installed; /* the host router's, for "inproc:" */
 
   pthread_mutex_t mu;
-  /* Serialises lobserve_publish so the last published state is the last
+  /* Serialises cpi_lobserve_publish so the last published state is the last
    * one set. */
   pthread_mutex_t publish_mu;
   atomic_bool stopping; /* cuts identity waits short */
@@ -152,84 +152,85 @@ struct cp_launcher {
 /* Makes the next instance of p (path NULL: the manifest's) with its
  * argv, environment and supervisor; nothing runs. NULL on failure with
  * err (CP_ENOMEM, CP_EINVAL, CP_ESYS in *rc). */
-linstance *linstance_new(lplugin *p, const char *path, int *rc, char *err,
-                         size_t errlen);
+linstance *cpi_linstance_new(lplugin *p, const char *path, int *rc, char *err,
+                             size_t errlen);
 /* Launches the instance and waits for its identity step: 0, or an error
  * with err (nothing of it runs then). */
-int linstance_start(linstance *in, char *err, size_t errlen);
+int cpi_linstance_start(linstance *in, char *err, size_t errlen);
 /* Drains its runtime in the registry, then waits drain_settle_ms for the
  * calls already on their way to it (remove and replace, before
- * linstance_stop). */
-void linstance_drain(linstance *in);
+ * cpi_linstance_stop). */
+void cpi_linstance_drain(linstance *in);
 /* Drains its runtime in the registry, asks it to shut down, then the
  * supervisor's stop (SIGTERM, SIGKILL); its identity is revoked. */
-void linstance_stop(linstance *in);
+void cpi_linstance_stop(linstance *in);
 /* Frees a stopped (or never started) instance and removes its socket. */
-void linstance_free(linstance *in);
+void cpi_linstance_free(linstance *in);
 
 /* --- launcher.c --- */
 /* Sets up plugins[index] for manifest entry `m` (not yet counted): its
  * first instance, nothing started. 0 or an error with err. */
-int lplugin_init(cp_launcher *l, size_t index, const manifest_plugin *m,
-                 char *err, size_t errlen);
+int cpi_lplugin_init(cp_launcher *l, size_t index, const manifest_plugin *m,
+                     char *err, size_t errlen);
 /* Starts p if its startup requirements run (as cp_launcher_start does for
  * each): 0, or an error with err and p FAILED. */
-int lplugin_start(cp_launcher *l, lplugin *p, char *err, size_t errlen);
+int cpi_lplugin_start(cp_launcher *l, lplugin *p, char *err, size_t errlen);
 /* The plugin named `name`, or NULL. */
-lplugin *lplugin_find(cp_launcher *l, const char *name);
+lplugin *cpi_lplugin_find(cp_launcher *l, const char *name);
 /* The compiled-in plugin named `name` (cp_launcher_options.in_process), or
  * NULL. */
-const cp_in_process_plugin *lplugin_find_in_process(const cp_launcher *l,
-                                                    const char *name);
+const cp_in_process_plugin *cpi_lplugin_find_in_process(const cp_launcher *l,
+                                                        const char *name);
 
 /* --- launcher_plugin.c --- */
 /* Sets state and reason (l->mu not held). */
-void lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason);
+void cpi_lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason);
 /* The same, when `in` is its plugin's current instance (a replacement
  * starting, or a replaced one stopping, changes nothing). */
-void lplugin_show(linstance *in, cp_plugin_run_state state, const char *reason);
+void cpi_lplugin_show(linstance *in, cp_plugin_run_state state,
+                      const char *reason);
 /* An instance's supervisor changed state. */
-void lplugin_on_state(linstance *in, sup_state state, const char *reason,
-                      const proc_endpoint *endpoint);
+void cpi_lplugin_on_state(linstance *in, sup_state state, const char *reason,
+                          const proc_endpoint *endpoint);
 
 /* --- launcher_probe.c --- */
 /* Starts the hung-plugin probe (none when health_interval_ms is 0):
  * 0 or CP_ESYS. */
-int lprobe_start(cp_launcher *l);
+int cpi_lprobe_start(cp_launcher *l);
 /* Stops and joins it; idempotent. */
-void lprobe_stop(cp_launcher *l);
+void cpi_lprobe_stop(cp_launcher *l);
 
 /* --- launcher_observe.c --- */
 /* Creates the plugin series' families in the host's metrics (once per
- * host), then lobserve_plugin for each plugin. */
-void lobserve_init(cp_launcher *l);
+ * host), then cpi_lobserve_plugin for each plugin. */
+void cpi_lobserve_init(cp_launcher *l);
 /* p's series and health service name. */
-void lobserve_plugin(cp_launcher *l, lplugin *p);
+void cpi_lobserve_plugin(cp_launcher *l, lplugin *p);
 /* Publishes p's current state: cplugin_plugin_up / _failed and the host's
  * health service "plugin/<name>" (SERVING while RUNNING). */
-void lobserve_publish(lplugin *p);
+void cpi_lobserve_publish(lplugin *p);
 /* Counts one restart of p. */
-void lobserve_restart(lplugin *p);
+void cpi_lobserve_restart(lplugin *p);
 
 /* --- launcher_inproc.c --- */
 /* Starts an in-process instance: its server, its identity, its runtime
  * joined over socketpairs to the host; waits for HEALTHY. 0, or an error
  * with err (nothing of it left: server down, identity revoked). */
-int linproc_start(linstance *in, char *err, size_t errlen);
+int cpi_linproc_start(linstance *in, char *err, size_t errlen);
 /* Drains its runtime, stops it (unregistering), shuts the server down
  * within stop_grace_ms and revokes the identity; STOPPED. */
-void linproc_stop(linstance *in);
+void cpi_linproc_stop(linstance *in);
 /* Frees what the instance's start made (after stop). */
-void linproc_free(linstance *in);
+void cpi_linproc_free(linstance *in);
 /* A new client connected to the server of in-process instance `in`
  * (l->mu held): 0, CP_ENOTFOUND (NULL, not serving) or the error of
  * cp_connection_pair. */
-int linproc_connect_locked(linstance *in, cp_client **out);
+int cpi_linproc_connect_locked(linstance *in, cp_client **out);
 /* Installs the host router's connector for "inproc:<name>" addresses, once,
  * when a listed plugin is in process or `needed` (one being added is), and
  * removes it. */
-int linproc_install_connector(cp_launcher *l, bool needed);
-void linproc_remove_connector(cp_launcher *l);
+int cpi_linproc_install_connector(cp_launcher *l, bool needed);
+void cpi_linproc_remove_connector(cp_launcher *l);
 
 /* --- launcher_identity.c --- */
 /* Waiting, by polls, for something a plugin does (its runtime publishing,
@@ -242,25 +243,26 @@ typedef struct lpoll {
   int64_t deadline_ns;
   int64_t next_ms;
 } lpoll;
-void lpoll_init(lpoll *w, cp_launcher *l, sup *process, int64_t timeout_ms);
+void cpi_lpoll_init(lpoll *w, cp_launcher *l, sup *process, int64_t timeout_ms);
 /* Milliseconds to the deadline, 0 once passed. */
-int64_t lpoll_remaining_ms(const lpoll *w);
+int64_t cpi_lpoll_remaining_ms(const lpoll *w);
 /* Sleeps until the next poll; false when the wait must end instead. */
-bool lpoll_again(lpoll *w);
+bool cpi_lpoll_again(lpoll *w);
 /* Until runtime_id registered and reported HEALTHY (DEGRADED is not
  * enough: a required dependency is missing). 0, CP_ENOMEM, or
  * CP_ETIMEDOUT with the last state seen in err. */
-int lwait_healthy(lpoll *w, const char *runtime_id, char *err, size_t errlen);
+int cpi_lwait_healthy(lpoll *w, const char *runtime_id, char *err,
+                      size_t errlen);
 
 /* Model A against the process at `target`: GetPluginInfo, checks, issues
  * an identity, SetRuntimeIdentity, waits for HEALTHY. Returns 0 with the
  * runtime ID in runtime_id, or an error with err (no identity left). */
-int lidentity_establish(linstance *in, const char *target,
-                        char runtime_id[CP_RUNTIME_ID_MAX + 1], char *err,
-                        size_t errlen);
+int cpi_lidentity_establish(linstance *in, const char *target,
+                            char runtime_id[CP_RUNTIME_ID_MAX + 1], char *err,
+                            size_t errlen);
 /* Asks the plugin to shut down (PluginControl/Shutdown with the secret);
  * true when it acknowledged. */
-bool lidentity_request_shutdown(linstance *in, const char *target,
-                                int64_t grace_ms);
+bool cpi_lidentity_request_shutdown(linstance *in, const char *target,
+                                    int64_t grace_ms);
 
 #endif /* CPLUGIN_PLATFORM_LAUNCHER_INTERNAL_H */

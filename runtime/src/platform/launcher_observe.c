@@ -20,7 +20,7 @@ static cp_metric_family *family(cp_metric_registry *reg, cp_metric_type type,
   return cp_metric_family_create(reg, type, &o, &f) == 0 ? f : NULL;
 }
 
-void lobserve_init(cp_launcher *l) {
+void cpi_lobserve_init(cp_launcher *l) {
   cp_metric_registry *reg = cp_metrics_registry(cp_host_metrics(l->host));
   l->up_family =
       family(reg, CP_METRIC_GAUGE, "cplugin_plugin_up",
@@ -32,11 +32,11 @@ void lobserve_init(cp_launcher *l) {
       family(reg, CP_METRIC_COUNTER, "cplugin_plugin_restarts_total",
              "Restarts of a managed plugin by its supervisor.");
   for (size_t i = 0; i < l->count; i++) {
-    lobserve_plugin(l, &l->plugins[i]);
+    cpi_lobserve_plugin(l, &l->plugins[i]);
   }
 }
 
-void lobserve_plugin(cp_launcher *l, lplugin *p) {
+void cpi_lobserve_plugin(cp_launcher *l, lplugin *p) {
   const char *values[] = {p->m->name};
   p->up = cp_gauge_get(l->up_family, values);
   p->failed = cp_gauge_get(l->failed_family, values);
@@ -44,7 +44,7 @@ void lobserve_plugin(cp_launcher *l, lplugin *p) {
   snprintf(p->health_name, sizeof p->health_name, "plugin/%s", p->m->name);
 }
 
-void lobserve_publish(lplugin *p) {
+void cpi_lobserve_publish(lplugin *p) {
   cp_launcher *l = p->l;
   pthread_mutex_lock(&l->publish_mu);
   pthread_mutex_lock(&l->mu);
@@ -62,6 +62,6 @@ void lobserve_publish(lplugin *p) {
   pthread_mutex_unlock(&l->publish_mu);
 }
 
-void lobserve_restart(lplugin *p) {
+void cpi_lobserve_restart(lplugin *p) {
   cp_counter_inc(p->restart_counter);
 }

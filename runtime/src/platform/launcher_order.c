@@ -25,42 +25,42 @@ static int add_plugin(depgraph *g, const manifest_plugin *m, char *err,
   }
   depgraph_node node = {m->name, prov, m->provides_count, req,
                         m->requires_count};
-  return depgraph_add(g, &node, err, errlen);
+  return cpi_depgraph_add(g, &node, err, errlen);
 }
 
-int launcher_check_graph(const manifest_plugin *const *plugins, size_t count,
-                         char *err, size_t errlen) {
+int cpi_launcher_check_graph(const manifest_plugin *const *plugins,
+                             size_t count, char *err, size_t errlen) {
   depgraph *g = NULL;
-  int rc = depgraph_create(&g);
+  int rc = cpi_depgraph_create(&g);
   for (size_t i = 0; rc == 0 && i < count; i++) {
     rc = add_plugin(g, plugins[i], err, errlen);
   }
   depgraph_list list = {NULL, 0};
   if (rc == 0) {
-    rc = depgraph_startup_order(g, &list, err, errlen);
+    rc = cpi_depgraph_startup_order(g, &list, err, errlen);
   }
-  depgraph_list_free(&list);
-  depgraph_destroy(g);
+  cpi_depgraph_list_free(&list);
+  cpi_depgraph_destroy(g);
   return rc == CP_ENOMEM ? rc : (rc != 0 ? CP_EINVAL : 0);
 }
 
-int launcher_startup_order(const manifest *m, size_t *order, char *err,
-                           size_t errlen) {
+int cpi_launcher_startup_order(const manifest *m, size_t *order, char *err,
+                               size_t errlen) {
   depgraph *g = NULL;
-  int rc = depgraph_create(&g);
+  int rc = cpi_depgraph_create(&g);
   for (size_t i = 0; rc == 0 && i < m->plugins_count; i++) {
     rc = add_plugin(g, &m->plugins[i], err, errlen);
   }
   depgraph_list list = {NULL, 0};
   if (rc == 0) {
-    rc = depgraph_startup_order(g, &list, err, errlen);
+    rc = cpi_depgraph_startup_order(g, &list, err, errlen);
   }
   for (size_t i = 0; rc == 0 && i < list.count; i++) {
-    const manifest_plugin *p = manifest_find(m, list.items[i]);
+    const manifest_plugin *p = cpi_manifest_find(m, list.items[i]);
     order[i] = (size_t)(p - m->plugins);
   }
-  depgraph_list_free(&list);
-  depgraph_destroy(g);
+  cpi_depgraph_list_free(&list);
+  cpi_depgraph_destroy(g);
   /* Every graph error is the manifest's. */
   return rc == CP_ENOMEM ? rc : (rc != 0 ? CP_EINVAL : 0);
 }

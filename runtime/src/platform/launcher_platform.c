@@ -14,7 +14,7 @@
 static int begin(cp_launcher *l, const char *name, lplugin **out, char *err,
                  size_t errlen) {
   err[0] = '\0';
-  lplugin *p = *out = lplugin_find(l, name);
+  lplugin *p = *out = cpi_lplugin_find(l, name);
   if (p == NULL) {
     snprintf(err, errlen, "no such plugin");
     return CP_ENOTFOUND;
@@ -84,9 +84,9 @@ int cp_launcher_remove(cp_launcher *l, const char *name, char *err,
     end(l, p);
     return CP_ESTATE;
   }
-  linstance_drain(in);
-  linstance_stop(in);
-  lplugin_set(p, CP_PLUGIN_STOPPED, "removed");
+  cpi_linstance_drain(in);
+  cpi_linstance_stop(in);
+  cpi_lplugin_set(p, CP_PLUGIN_STOPPED, "removed");
   log_dependents(l, p);
   end(l, p);
   return 0;
@@ -104,18 +104,18 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
   if (rc != 0) {
     return rc;
   }
-  linstance *in = linstance_new(p, path, &rc, err, errlen);
+  linstance *in = cpi_linstance_new(p, path, &rc, err, errlen);
   if (in != NULL) {
     pthread_mutex_lock(&l->mu);
     p->next = in; /* the router may reach it before it is current */
     pthread_mutex_unlock(&l->mu);
-    rc = linstance_start(in, err, errlen);
+    rc = cpi_linstance_start(in, err, errlen);
     if (rc != 0) {
       /* The old instance never stopped serving. */
       pthread_mutex_lock(&l->mu);
       p->next = NULL;
       pthread_mutex_unlock(&l->mu);
-      linstance_free(in);
+      cpi_linstance_free(in);
       in = NULL;
     }
   }
@@ -134,18 +134,18 @@ int cp_launcher_replace(cp_launcher *l, const char *name, const char *path,
     p->def = in->def;
   }
   if (old->launched && old->sup != NULL) {
-    p->restarts_before += sup_restart_count(old->sup);
+    p->restarts_before += cpi_sup_restart_count(old->sup);
   }
   p->state = CP_PLUGIN_RUNNING;
   snprintf(p->reason, sizeof p->reason, "replaced (generation %u)",
            in->generation);
   pthread_mutex_unlock(&l->mu);
-  lobserve_publish(p);
+  cpi_lobserve_publish(p);
   cp_log(CP_LOG_INFO, "plugin replaced", "plugin", p->m->name, "runtime_id",
          in->runtime_id, "endpoint", in->target, CP_LOG_END);
-  linstance_drain(old);
-  linstance_stop(old);
-  linstance_free(old);
+  cpi_linstance_drain(old);
+  cpi_linstance_stop(old);
+  cpi_linstance_free(old);
   end(l, p);
   return 0;
 }

@@ -8,12 +8,13 @@
 #include "cplugin/log.h"
 #include "platform/launcher_internal.h"
 
-void lplugin_set(lplugin *p, cp_plugin_run_state state, const char *reason) {
+void cpi_lplugin_set(lplugin *p, cp_plugin_run_state state,
+                     const char *reason) {
   pthread_mutex_lock(&p->l->mu);
   p->state = state;
   snprintf(p->reason, sizeof p->reason, "%s", reason != NULL ? reason : "");
   pthread_mutex_unlock(&p->l->mu);
-  lobserve_publish(p);
+  cpi_lobserve_publish(p);
 }
 
 /* l->mu held. */
@@ -26,14 +27,14 @@ static void show_locked(linstance *in, cp_plugin_run_state state,
   }
 }
 
-void lplugin_show(linstance *in, cp_plugin_run_state state,
-                  const char *reason) {
+void cpi_lplugin_show(linstance *in, cp_plugin_run_state state,
+                      const char *reason) {
   pthread_mutex_lock(&in->p->l->mu);
   bool current = in->p->cur == in;
   show_locked(in, state, reason);
   pthread_mutex_unlock(&in->p->l->mu);
   if (current) {
-    lobserve_publish(in->p);
+    cpi_lobserve_publish(in->p);
   }
 }
 
@@ -64,7 +65,7 @@ static void on_ready(linstance *in, const proc_endpoint *ep) {
   target_of(ep, target, sizeof target);
   char id[CP_RUNTIME_ID_MAX + 1] = "";
   char err[LAUNCHER_REASON_MAX + 1] = "";
-  int rc = lidentity_establish(in, target, id, err, sizeof err);
+  int rc = cpi_lidentity_establish(in, target, id, err, sizeof err);
   if (rc == 0) {
     pthread_mutex_lock(&l->mu);
     snprintf(in->runtime_id, sizeof in->runtime_id, "%s", id);
@@ -72,7 +73,7 @@ static void on_ready(linstance *in, const proc_endpoint *ep) {
     show_locked(in, CP_PLUGIN_RUNNING, "running");
     pthread_mutex_unlock(&l->mu);
     char pid[16];
-    snprintf(pid, sizeof pid, "%d", (int)sup_pid(in->sup));
+    snprintf(pid, sizeof pid, "%d", (int)cpi_sup_pid(in->sup));
     cp_log(CP_LOG_INFO, "plugin running", "plugin", in->p->m->name,
            "runtime_id", id, "endpoint", target, "pid", pid, CP_LOG_END);
     return;
@@ -85,11 +86,11 @@ static void on_ready(linstance *in, const proc_endpoint *ep) {
     return;
   }
   /* A restarted process that cannot join counts as a crash. */
-  (void)sup_report_unhealthy(in->sup, err);
+  (void)cpi_sup_report_unhealthy(in->sup, err);
 }
 
-void lplugin_on_state(linstance *in, sup_state state, const char *reason,
-                      const proc_endpoint *endpoint) {
+void cpi_lplugin_on_state(linstance *in, sup_state state, const char *reason,
+                          const proc_endpoint *endpoint) {
   switch (state) {
     case SUP_STARTING:
       pthread_mutex_lock(&in->p->l->mu);
@@ -97,7 +98,7 @@ void lplugin_on_state(linstance *in, sup_state state, const char *reason,
       show_locked(in, CP_PLUGIN_STARTING, reason);
       pthread_mutex_unlock(&in->p->l->mu);
       if (current && !atomic_load(&in->starting)) {
-        lobserve_restart(in->p);
+        cpi_lobserve_restart(in->p);
       }
       break;
     case SUP_READY:
@@ -116,5 +117,5 @@ void lplugin_on_state(linstance *in, sup_state state, const char *reason,
     default:
       break;
   }
-  lobserve_publish(in->p);
+  cpi_lobserve_publish(in->p);
 }

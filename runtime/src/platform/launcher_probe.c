@@ -94,7 +94,7 @@ static void probe_one(cp_launcher *l, lplugin *p, probe_slot *s) {
   /* Still the same process generation: not replaced meanwhile. */
   if (p->cur == in && p->generations == generations &&
       p->state == CP_PLUGIN_RUNNING) {
-    (void)sup_report_unhealthy(in->sup, reason);
+    (void)cpi_sup_report_unhealthy(in->sup, reason);
   }
   pthread_mutex_unlock(&l->mu);
 }
@@ -105,7 +105,7 @@ static void *probe_main(void *arg) {
   probe_slot *slots = calloc(LAUNCHER_MAX_PLUGINS, sizeof *slots);
   pthread_mutex_lock(&l->probe_mu);
   while (slots != NULL && !l->probe_stop) {
-    struct timespec next = cp_monotonic_after_ms(l->health_interval_ms);
+    struct timespec next = cpi_monotonic_after_ms(l->health_interval_ms);
     while (!l->probe_stop &&
            pthread_cond_timedwait(&l->probe_cv, &l->probe_mu, &next) == 0) {
     }
@@ -126,7 +126,7 @@ static void *probe_main(void *arg) {
   return NULL;
 }
 
-int lprobe_start(cp_launcher *l) {
+int cpi_lprobe_start(cp_launcher *l) {
   if (l->health_interval_ms == 0) {
     return 0;
   }
@@ -138,7 +138,7 @@ int lprobe_start(cp_launcher *l) {
   return 0;
 }
 
-void lprobe_stop(cp_launcher *l) {
+void cpi_lprobe_stop(cp_launcher *l) {
   if (!l->probe_started) {
     return;
   }

@@ -47,7 +47,7 @@
  *    passes (nothing else is inherited). "allow" names host variables copied
  *    when set; "set" gives fixed values. Names match [A-Za-z_][A-Za-z0-9_]*
  *    (at most MANIFEST_ENV_NAME_MAX bytes), appear once across both lists,
- *    and are not reserved for the host (manifest_env_reserved). At most
+ *    and are not reserved for the host (cpi_manifest_env_reserved). At most
  *    MANIFEST_MAX_ENV names in all; values at most MANIFEST_STRING_MAX bytes.
  *  - "ready_timeout_ms": 1 .. 600000, default 5000.
  *  - "restart": "policy" is "on-failure" (default: restart after a crash,
@@ -70,7 +70,7 @@
  *  - The file is at most MANIFEST_FILE_MAX bytes.
  *
  * Errors are one line in `err`, prefixed by the file name ("<string>" for
- * manifest_parse_string). A syntax error gives jansson's line and column
+ * cpi_manifest_parse_string). A syntax error gives jansson's line and column
  * (1-based; the column is that of the last character of the token where
  * parsing stopped), a validation error the JSON path:
  *   manifest.json:5:23: syntax error: '}' expected near '"path"'
@@ -168,38 +168,39 @@ typedef struct manifest {
 
 /* Reads and validates the manifest at `path`; relative plugin paths are
  * resolved against the file's directory. On success returns 0 and sets
- * *out (free it with manifest_free; every string and array in it belongs
+ * *out (free it with cpi_manifest_free; every string and array in it belongs
  * to it). On failure *out is NULL, `err` holds the reason (truncated to
  * errlen) and the result is CP_EINVAL (syntax, validation, too large),
  * CP_ESYS (cannot open or read the file) or CP_ENOMEM. */
-int manifest_load_file(const char *path, manifest **out, char *err,
-                       size_t errlen);
+int cpi_manifest_load_file(const char *path, manifest **out, char *err,
+                           size_t errlen);
 
-/* As manifest_load_file, for a NUL-terminated JSON text. Relative plugin
+/* As cpi_manifest_load_file, for a NUL-terminated JSON text. Relative plugin
  * paths are resolved against `base_dir` (not resolved further); with
  * base_dir NULL they are errors. */
-int manifest_parse_string(const char *json, const char *base_dir,
-                          manifest **out, char *err, size_t errlen);
+int cpi_manifest_parse_string(const char *json, const char *base_dir,
+                              manifest **out, char *err, size_t errlen);
 
 /* The absolute directory of the manifest file `path` (PATH_MAX bytes at
  * `dir`): what its relative plugin paths are resolved against. Returns 0,
  * CP_EINVAL or CP_ESYS with err. */
-int manifest_base_dir(const char *path, char *dir, char *err, size_t errlen);
+int cpi_manifest_base_dir(const char *path, char *dir, char *err,
+                          size_t errlen);
 
 /* One plugin entry (a JSON object as an item of "plugins", for a plugin
  * added at run time): a manifest with that one plugin. Errors are
  * prefixed "<entry>", their JSON paths relative to the object ("name",
- * "restart.policy"). Relative paths as for manifest_parse_string. */
-int manifest_parse_entry(const char *json, const char *base_dir, manifest **out,
-                         char *err, size_t errlen);
+ * "restart.policy"). Relative paths as for cpi_manifest_parse_string. */
+int cpi_manifest_parse_entry(const char *json, const char *base_dir,
+                             manifest **out, char *err, size_t errlen);
 
 /* Frees a manifest and everything in it; NULL is a no-op. */
-void manifest_free(manifest *m);
+void cpi_manifest_free(manifest *m);
 
 /* True for a name the host sets itself (see above). */
-bool manifest_env_reserved(const char *name);
+bool cpi_manifest_env_reserved(const char *name);
 
 /* Finds a plugin by name; NULL when absent. */
-const manifest_plugin *manifest_find(const manifest *m, const char *name);
+const manifest_plugin *cpi_manifest_find(const manifest *m, const char *name);
 
 #endif /* CPLUGIN_PLATFORM_MANIFEST_H */

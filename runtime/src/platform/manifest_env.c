@@ -4,7 +4,7 @@
 
 #include "platform/manifest_parts.h"
 
-bool manifest_env_reserved(const char *name) {
+bool cpi_manifest_env_reserved(const char *name) {
   static const char *const reserved[] = {
       MANIFEST_ENV_HOST_URL_LEGACY, MANIFEST_ENV_HOST_URL,
       MANIFEST_ENV_LAUNCH_SECRET, MANIFEST_ENV_LISTEN};
@@ -55,18 +55,18 @@ static bool seen(const char *const *allow, size_t allow_n,
 static int check_name(manifest_ctx *c, const char *where, const char *name,
                       bool duplicate) {
   char quoted[128];
-  manifest_quote(name, quoted, sizeof quoted);
+  cpi_manifest_quote(name, quoted, sizeof quoted);
   if (!name_valid(name)) {
-    return manifest_fail(c, where,
-                         "invalid variable name %s (want 1-%d of "
-                         "[A-Za-z0-9_], not starting with a digit)",
-                         quoted, MANIFEST_ENV_NAME_MAX);
+    return cpi_manifest_fail(c, where,
+                             "invalid variable name %s (want 1-%d of "
+                             "[A-Za-z0-9_], not starting with a digit)",
+                             quoted, MANIFEST_ENV_NAME_MAX);
   }
-  if (manifest_env_reserved(name)) {
-    return manifest_fail(c, where, "%s is reserved for the host", quoted);
+  if (cpi_manifest_env_reserved(name)) {
+    return cpi_manifest_fail(c, where, "%s is reserved for the host", quoted);
   }
   if (duplicate) {
-    return manifest_fail(c, where, "%s appears twice in env", quoted);
+    return cpi_manifest_fail(c, where, "%s appears twice in env", quoted);
   }
   return 0;
 }
@@ -74,19 +74,20 @@ static int check_name(manifest_ctx *c, const char *where, const char *name,
 static int read_allow(manifest_ctx *c, json_t *env, const char *path,
                       manifest_plugin *p) {
   json_t *list;
-  int rc = manifest_read_array(c, env, path, "allow", MANIFEST_MAX_ENV, &list);
+  int rc =
+      cpi_manifest_read_array(c, env, path, "allow", MANIFEST_MAX_ENV, &list);
   size_t n = list != NULL ? json_array_size(list) : 0;
   const char **names = NULL;
   if (rc == 0) {
-    rc = manifest_alloc_items(c, n, sizeof *names, (void **)&names);
+    rc = cpi_manifest_alloc_items(c, n, sizeof *names, (void **)&names);
   }
   char base[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(base, path, "allow");
+  cpi_manifest_path_key(base, path, "allow");
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char where[MANIFEST_JSON_PATH_MAX];
-    manifest_path_index(where, base, i);
-    rc = manifest_copy_string(c, json_array_get(list, i), where,
-                              MANIFEST_STRING_MAX, &names[i]);
+    cpi_manifest_path_index(where, base, i);
+    rc = cpi_manifest_copy_string(c, json_array_get(list, i), where,
+                                  MANIFEST_STRING_MAX, &names[i]);
     if (rc == 0) {
       rc = check_name(c, where, names[i], seen(names, i, NULL, 0, names[i]));
     }
@@ -99,23 +100,24 @@ static int read_allow(manifest_ctx *c, json_t *env, const char *path,
 static int read_set(manifest_ctx *c, json_t *env, const char *path,
                     manifest_plugin *p) {
   char base[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(base, path, "set");
+  cpi_manifest_path_key(base, path, "set");
   json_t *map = json_object_get(env, "set");
   if (map == NULL) {
     return 0;
   }
   if (!json_is_object(map)) {
-    return manifest_fail(c, base, "must be an object of name: value");
+    return cpi_manifest_fail(c, base, "must be an object of name: value");
   }
   size_t n = json_object_size(map);
   if (p->env_allow_count + n > MANIFEST_MAX_ENV) {
-    return manifest_fail(c, path, "more than %d variables", MANIFEST_MAX_ENV);
+    return cpi_manifest_fail(c, path, "more than %d variables",
+                             MANIFEST_MAX_ENV);
   }
   if (n == 0) {
     return 0;
   }
   manifest_env_var *vars;
-  int rc = manifest_alloc_items(c, n, sizeof *vars, (void **)&vars);
+  int rc = cpi_manifest_alloc_items(c, n, sizeof *vars, (void **)&vars);
   if (rc != 0) {
     return rc;
   }
@@ -129,15 +131,15 @@ static int read_set(manifest_ctx *c, json_t *env, const char *path,
       break;
     }
     char where[MANIFEST_JSON_PATH_MAX];
-    manifest_path_key(where, base, key);
-    rc = manifest_copy_string(c, value, where, MANIFEST_STRING_MAX,
-                              &vars[i].value);
+    cpi_manifest_path_key(where, base, key);
+    rc = cpi_manifest_copy_string(c, value, where, MANIFEST_STRING_MAX,
+                                  &vars[i].value);
     if (rc != 0) {
       break;
     }
-    vars[i].name = cp_arena_strndup(c->arena, key, strlen(key));
+    vars[i].name = cpi_arena_strndup(c->arena, key, strlen(key));
     if (vars[i].name == NULL) {
-      rc = manifest_fail_nomem(c);
+      rc = cpi_manifest_fail_nomem(c);
       break;
     }
     i++;
@@ -147,10 +149,10 @@ static int read_set(manifest_ctx *c, json_t *env, const char *path,
   return rc;
 }
 
-int manifest_read_env(manifest_ctx *c, json_t *env, const char *path,
-                      manifest_plugin *p) {
+int cpi_manifest_read_env(manifest_ctx *c, json_t *env, const char *path,
+                          manifest_plugin *p) {
   static const char *const keys[] = {"allow", "set", NULL};
-  int rc = manifest_check_object(c, env, path, keys);
+  int rc = cpi_manifest_check_object(c, env, path, keys);
   if (rc == 0) {
     rc = read_allow(c, env, path, p);
   }

@@ -26,11 +26,11 @@ enum {
 static int check_name(manifest_ctx *c, const char *where, const char *name) {
   if (strlen(name) > MANIFEST_NAME_MAX || !cp_self_id_valid(name)) {
     char quoted[96];
-    manifest_quote(name, quoted, sizeof quoted);
-    return manifest_fail(c, where,
-                         "invalid name %s (want 1-%d characters: a letter, "
-                         "then letters, digits, '_', '.' or '-')",
-                         quoted, MANIFEST_NAME_MAX);
+    cpi_manifest_quote(name, quoted, sizeof quoted);
+    return cpi_manifest_fail(c, where,
+                             "invalid name %s (want 1-%d characters: a letter, "
+                             "then letters, digits, '_', '.' or '-')",
+                             quoted, MANIFEST_NAME_MAX);
   }
   return 0;
 }
@@ -44,11 +44,11 @@ static int resolve_path(manifest_ctx *c, const char *where, const char **path) {
   }
   if (c->base_dir == NULL) {
     char quoted[96];
-    manifest_quote(rel, quoted, sizeof quoted);
-    return manifest_fail(c, where,
-                         "relative path %s needs the manifest's directory "
-                         "(none was given)",
-                         quoted);
+    cpi_manifest_quote(rel, quoted, sizeof quoted);
+    return cpi_manifest_fail(c, where,
+                             "relative path %s needs the manifest's directory "
+                             "(none was given)",
+                             quoted);
   }
   while (rel[0] == '.' && rel[1] == '/') {
     rel += 2;
@@ -60,12 +60,12 @@ static int resolve_path(manifest_ctx *c, const char *where, const char **path) {
   bool slash = dir_len > 0 && c->base_dir[dir_len - 1] == '/';
   size_t len = dir_len + (slash ? 0 : 1) + strlen(rel);
   if (len > MANIFEST_PATH_MAX) {
-    return manifest_fail(c, where, "longer than %d bytes once resolved",
-                         MANIFEST_PATH_MAX);
+    return cpi_manifest_fail(c, where, "longer than %d bytes once resolved",
+                             MANIFEST_PATH_MAX);
   }
-  char *joined = cp_arena_alloc(c->arena, len + 1);
+  char *joined = cpi_arena_alloc(c->arena, len + 1);
   if (joined == NULL) {
-    return manifest_fail_nomem(c);
+    return cpi_manifest_fail_nomem(c);
   }
   snprintf(joined, len + 1, "%s%s%s", c->base_dir, slash ? "" : "/", rel);
   *path = joined;
@@ -77,54 +77,55 @@ static int resolve_path(manifest_ctx *c, const char *where, const char **path) {
 static int read_target(manifest_ctx *c, json_t *v, const char *path,
                        manifest_plugin *p) {
   char where[MANIFEST_JSON_PATH_MAX];
-  int rc = manifest_read_string(c, v, path, "path", false, MANIFEST_PATH_MAX,
-                                &p->path);
+  int rc = cpi_manifest_read_string(c, v, path, "path", false,
+                                    MANIFEST_PATH_MAX, &p->path);
   if (rc == 0) {
-    rc = manifest_read_string(c, v, path, "in_process", false,
-                              MANIFEST_STRING_MAX, &p->in_process);
+    rc = cpi_manifest_read_string(c, v, path, "in_process", false,
+                                  MANIFEST_STRING_MAX, &p->in_process);
   }
   if (rc != 0) {
     return rc;
   }
   if (p->path == NULL && p->in_process == NULL) {
-    return manifest_fail(c, path, "needs \"path\" or \"in_process\"");
+    return cpi_manifest_fail(c, path, "needs \"path\" or \"in_process\"");
   }
   if (p->path != NULL && p->in_process != NULL) {
-    return manifest_fail(c, path,
-                         "has both \"path\" and \"in_process\" (want one)");
+    return cpi_manifest_fail(c, path,
+                             "has both \"path\" and \"in_process\" (want one)");
   }
   if (p->in_process != NULL) {
     static const char *const process_only[] = {"args", "env", "transport"};
     for (size_t i = 0; i < sizeof process_only / sizeof process_only[0]; i++) {
       if (json_object_get(v, process_only[i]) != NULL) {
-        manifest_path_key(where, path, process_only[i]);
-        return manifest_fail(c, where,
-                             "applies only to a plugin with \"path\"");
+        cpi_manifest_path_key(where, path, process_only[i]);
+        return cpi_manifest_fail(c, where,
+                                 "applies only to a plugin with \"path\"");
       }
     }
-    manifest_path_key(where, path, "in_process");
+    cpi_manifest_path_key(where, path, "in_process");
     return check_name(c, where, p->in_process);
   }
-  manifest_path_key(where, path, "path");
+  cpi_manifest_path_key(where, path, "path");
   return resolve_path(c, where, &p->path);
 }
 
 static int read_args(manifest_ctx *c, json_t *v, const char *path,
                      manifest_plugin *p) {
   json_t *list;
-  int rc = manifest_read_array(c, v, path, "args", MANIFEST_MAX_ARGS, &list);
+  int rc =
+      cpi_manifest_read_array(c, v, path, "args", MANIFEST_MAX_ARGS, &list);
   size_t n = list != NULL ? json_array_size(list) : 0;
   const char **args = NULL;
   if (rc == 0) {
-    rc = manifest_alloc_items(c, n, sizeof *args, (void **)&args);
+    rc = cpi_manifest_alloc_items(c, n, sizeof *args, (void **)&args);
   }
   char base[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(base, path, "args");
+  cpi_manifest_path_key(base, path, "args");
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char where[MANIFEST_JSON_PATH_MAX];
-    manifest_path_index(where, base, i);
-    rc = manifest_copy_string(c, json_array_get(list, i), where,
-                              MANIFEST_STRING_MAX, &args[i]);
+    cpi_manifest_path_index(where, base, i);
+    rc = cpi_manifest_copy_string(c, json_array_get(list, i), where,
+                                  MANIFEST_STRING_MAX, &args[i]);
   }
   p->args = args;
   p->args_count = rc == 0 ? n : 0;
@@ -135,8 +136,8 @@ static int read_transport(manifest_ctx *c, json_t *v, const char *path,
                           manifest_plugin *p) {
   const char *name;
   p->transport = MANIFEST_TRANSPORT_UNIX;
-  int rc = manifest_read_string(c, v, path, "transport", false,
-                                MANIFEST_STRING_MAX, &name);
+  int rc = cpi_manifest_read_string(c, v, path, "transport", false,
+                                    MANIFEST_STRING_MAX, &name);
   if (rc != 0 || name == NULL || strcmp(name, "unix") == 0) {
     return rc;
   }
@@ -146,10 +147,10 @@ static int read_transport(manifest_ctx *c, json_t *v, const char *path,
   }
   char where[MANIFEST_JSON_PATH_MAX];
   char quoted[96];
-  manifest_path_key(where, path, "transport");
-  manifest_quote(name, quoted, sizeof quoted);
-  return manifest_fail(c, where, "unknown value %s (want \"unix\" or \"tcp\")",
-                       quoted);
+  cpi_manifest_path_key(where, path, "transport");
+  cpi_manifest_quote(name, quoted, sizeof quoted);
+  return cpi_manifest_fail(
+      c, where, "unknown value %s (want \"unix\" or \"tcp\")", quoted);
 }
 
 static int read_policy(manifest_ctx *c, json_t *v, const char *path,
@@ -161,8 +162,8 @@ static int read_policy(manifest_ctx *c, json_t *v, const char *path,
                   {"always", MANIFEST_RESTART_ALWAYS},
                   {"never", MANIFEST_RESTART_NEVER}};
   const char *name;
-  int rc = manifest_read_string(c, v, path, "policy", false,
-                                MANIFEST_STRING_MAX, &name);
+  int rc = cpi_manifest_read_string(c, v, path, "policy", false,
+                                    MANIFEST_STRING_MAX, &name);
   if (rc != 0 || name == NULL) {
     return rc;
   }
@@ -174,9 +175,9 @@ static int read_policy(manifest_ctx *c, json_t *v, const char *path,
   }
   char where[MANIFEST_JSON_PATH_MAX];
   char quoted[96];
-  manifest_path_key(where, path, "policy");
-  manifest_quote(name, quoted, sizeof quoted);
-  return manifest_fail(
+  cpi_manifest_path_key(where, path, "policy");
+  cpi_manifest_quote(name, quoted, sizeof quoted);
+  return cpi_manifest_fail(
       c, where,
       "unknown value %s (want \"on-failure\", \"always\" or \"never\")",
       quoted);
@@ -197,32 +198,33 @@ static int read_restart(manifest_ctx *c, json_t *plugin, const char *path,
     return 0;
   }
   char where[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(where, path, "restart");
+  cpi_manifest_path_key(where, path, "restart");
   int64_t max_restarts = DEFAULT_MAX_RESTARTS;
-  int rc = manifest_check_object(c, v, where, keys);
+  int rc = cpi_manifest_check_object(c, v, where, keys);
   if (rc == 0) {
     rc = read_policy(c, v, where, r);
   }
   if (rc == 0) {
-    rc = manifest_read_int(c, v, where, "max_restarts", 0, MAX_RESTARTS,
-                           &max_restarts);
+    rc = cpi_manifest_read_int(c, v, where, "max_restarts", 0, MAX_RESTARTS,
+                               &max_restarts);
   }
   if (rc == 0) {
-    rc = manifest_read_int(c, v, where, "window_ms", 1, MAX_WINDOW_MS,
-                           &r->window_ms);
+    rc = cpi_manifest_read_int(c, v, where, "window_ms", 1, MAX_WINDOW_MS,
+                               &r->window_ms);
   }
   if (rc == 0) {
-    rc = manifest_read_int(c, v, where, "backoff_initial_ms", 1, MAX_BACKOFF_MS,
-                           &r->backoff_initial_ms);
+    rc = cpi_manifest_read_int(c, v, where, "backoff_initial_ms", 1,
+                               MAX_BACKOFF_MS, &r->backoff_initial_ms);
   }
   if (rc == 0) {
-    rc = manifest_read_int(c, v, where, "backoff_max_ms", r->backoff_initial_ms,
-                           MAX_BACKOFF_MS, &r->backoff_max_ms);
+    rc = cpi_manifest_read_int(c, v, where, "backoff_max_ms",
+                               r->backoff_initial_ms, MAX_BACKOFF_MS,
+                               &r->backoff_max_ms);
   }
   /* Reached when only backoff_initial_ms was raised past the default
    * ceiling: the message names both keys. */
   if (rc == 0 && r->backoff_max_ms < r->backoff_initial_ms) {
-    rc = manifest_fail(
+    rc = cpi_manifest_fail(
         c, where, "backoff_initial_ms %lld is above backoff_max_ms %lld",
         (long long)r->backoff_initial_ms, (long long)r->backoff_max_ms);
   }
@@ -230,8 +232,8 @@ static int read_restart(manifest_ctx *c, json_t *plugin, const char *path,
   return rc;
 }
 
-int manifest_read_plugin(manifest_ctx *c, json_t *v, const char *path,
-                         manifest_plugin *out) {
+int cpi_manifest_read_plugin(manifest_ctx *c, json_t *v, const char *path,
+                             manifest_plugin *out) {
   static const char *const keys[] = {"name",
                                      "path",
                                      "in_process",
@@ -244,13 +246,13 @@ int manifest_read_plugin(manifest_ctx *c, json_t *v, const char *path,
                                      "requires",
                                      NULL};
   char where[MANIFEST_JSON_PATH_MAX];
-  int rc = manifest_check_object(c, v, path, keys);
+  int rc = cpi_manifest_check_object(c, v, path, keys);
   if (rc == 0) {
-    rc = manifest_read_string(c, v, path, "name", true, MANIFEST_STRING_MAX,
-                              &out->name);
+    rc = cpi_manifest_read_string(c, v, path, "name", true, MANIFEST_STRING_MAX,
+                                  &out->name);
   }
   if (rc == 0) {
-    manifest_path_key(where, path, "name");
+    cpi_manifest_path_key(where, path, "name");
     rc = check_name(c, where, out->name);
   }
   if (rc == 0) {
@@ -261,22 +263,22 @@ int manifest_read_plugin(manifest_ctx *c, json_t *v, const char *path,
   }
   json_t *env = json_object_get(v, "env");
   if (rc == 0 && env != NULL) {
-    manifest_path_key(where, path, "env");
-    rc = manifest_read_env(c, env, where, out);
+    cpi_manifest_path_key(where, path, "env");
+    rc = cpi_manifest_read_env(c, env, where, out);
   }
   if (rc == 0) {
     rc = read_transport(c, v, path, out);
   }
   out->ready_timeout_ms = DEFAULT_READY_TIMEOUT_MS;
   if (rc == 0) {
-    rc = manifest_read_int(c, v, path, "ready_timeout_ms", 1,
-                           MAX_READY_TIMEOUT_MS, &out->ready_timeout_ms);
+    rc = cpi_manifest_read_int(c, v, path, "ready_timeout_ms", 1,
+                               MAX_READY_TIMEOUT_MS, &out->ready_timeout_ms);
   }
   if (rc == 0) {
     rc = read_restart(c, v, path, &out->restart);
   }
   if (rc == 0) {
-    rc = manifest_read_services(c, v, path, out);
+    rc = cpi_manifest_read_services(c, v, path, out);
   }
   return rc;
 }

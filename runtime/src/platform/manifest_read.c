@@ -11,7 +11,7 @@
 /* How much of a user's string a message repeats. */
 enum { QUOTE_MAX = 48 };
 
-int manifest_fail(manifest_ctx *c, const char *path, const char *fmt, ...) {
+int cpi_manifest_fail(manifest_ctx *c, const char *path, const char *fmt, ...) {
   if (c->errlen == 0) {
     return CP_EINVAL;
   }
@@ -30,14 +30,14 @@ int manifest_fail(manifest_ctx *c, const char *path, const char *fmt, ...) {
   return CP_EINVAL;
 }
 
-int manifest_fail_nomem(manifest_ctx *c) {
+int cpi_manifest_fail_nomem(manifest_ctx *c) {
   if (c->errlen > 0) {
     snprintf(c->err, c->errlen, "%s: out of memory", c->source);
   }
   return CP_ENOMEM;
 }
 
-void manifest_quote(const char *s, char *buf, size_t cap) {
+void cpi_manifest_quote(const char *s, char *buf, size_t cap) {
   size_t o = 0;
   /* Room for the worst escape ("\\u00XX", 6 bytes), "...", the closing
    * quote and the NUL. */
@@ -68,7 +68,7 @@ void manifest_quote(const char *s, char *buf, size_t cap) {
   buf[o] = '\0';
 }
 
-void manifest_path_key(char *buf, const char *path, const char *key) {
+void cpi_manifest_path_key(char *buf, const char *path, const char *key) {
   if (path[0] == '\0') {
     snprintf(buf, MANIFEST_JSON_PATH_MAX, "%s", key);
   } else {
@@ -76,7 +76,7 @@ void manifest_path_key(char *buf, const char *path, const char *key) {
   }
 }
 
-void manifest_path_index(char *buf, const char *path, size_t i) {
+void cpi_manifest_path_index(char *buf, const char *path, size_t i) {
   snprintf(buf, MANIFEST_JSON_PATH_MAX, "%s[%zu]", path, i);
 }
 
@@ -104,11 +104,11 @@ static const char *type_name(const json_t *v) {
 
 static int wrong_type(manifest_ctx *c, const char *path, const char *want,
                       const json_t *v) {
-  return manifest_fail(c, path, "must be %s, not %s", want, type_name(v));
+  return cpi_manifest_fail(c, path, "must be %s, not %s", want, type_name(v));
 }
 
-int manifest_check_object(manifest_ctx *c, json_t *v, const char *path,
-                          const char *const *allowed) {
+int cpi_manifest_check_object(manifest_ctx *c, json_t *v, const char *path,
+                              const char *const *allowed) {
   if (!json_is_object(v)) {
     return wrong_type(c, path, "an object", v);
   }
@@ -121,60 +121,61 @@ int manifest_check_object(manifest_ctx *c, json_t *v, const char *path,
     }
     if (!known) {
       char quoted[2 * QUOTE_MAX];
-      manifest_quote(key, quoted, sizeof quoted);
-      return manifest_fail(c, path, "unknown key %s", quoted);
+      cpi_manifest_quote(key, quoted, sizeof quoted);
+      return cpi_manifest_fail(c, path, "unknown key %s", quoted);
     }
   }
   return 0;
 }
 
-int manifest_copy_string(manifest_ctx *c, json_t *v, const char *path,
-                         size_t max, const char **out) {
+int cpi_manifest_copy_string(manifest_ctx *c, json_t *v, const char *path,
+                             size_t max, const char **out) {
   if (!json_is_string(v)) {
     return wrong_type(c, path, "a string", v);
   }
   size_t len = json_string_length(v);
   if (len > max) {
-    return manifest_fail(c, path, "longer than %zu bytes", max);
+    return cpi_manifest_fail(c, path, "longer than %zu bytes", max);
   }
-  char *copy = cp_arena_strndup(c->arena, json_string_value(v), len);
+  char *copy = cpi_arena_strndup(c->arena, json_string_value(v), len);
   if (copy == NULL) {
-    return manifest_fail_nomem(c);
+    return cpi_manifest_fail_nomem(c);
   }
   *out = copy;
   return 0;
 }
 
-int manifest_read_string(manifest_ctx *c, json_t *obj, const char *path,
-                         const char *key, bool required, size_t max,
-                         const char **out) {
+int cpi_manifest_read_string(manifest_ctx *c, json_t *obj, const char *path,
+                             const char *key, bool required, size_t max,
+                             const char **out) {
   char where[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(where, path, key);
+  cpi_manifest_path_key(where, path, key);
   json_t *v = json_object_get(obj, key);
   *out = NULL;
   if (v == NULL) {
-    return required ? manifest_fail(c, where, "required") : 0;
+    return required ? cpi_manifest_fail(c, where, "required") : 0;
   }
   if (json_is_string(v) && json_string_length(v) == 0) {
-    return manifest_fail(c, where, "cannot be empty");
+    return cpi_manifest_fail(c, where, "cannot be empty");
   }
-  return manifest_copy_string(c, v, where, max, out);
+  return cpi_manifest_copy_string(c, v, where, max, out);
 }
 
-int manifest_read_int(manifest_ctx *c, json_t *obj, const char *path,
-                      const char *key, int64_t min, int64_t max, int64_t *out) {
+int cpi_manifest_read_int(manifest_ctx *c, json_t *obj, const char *path,
+                          const char *key, int64_t min, int64_t max,
+                          int64_t *out) {
   json_t *v = json_object_get(obj, key);
   if (v == NULL) {
     return 0;
   }
   char where[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(where, path, key);
+  cpi_manifest_path_key(where, path, key);
   if (!json_is_integer(v)) {
     return wrong_type(c, where, "an integer", v);
   }
   json_int_t n = json_integer_value(v);
   if (n < min || n > max) {
-    return manifest_fail(
+    return cpi_manifest_fail(
         c, where, "%" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")",
         (int64_t)n, min, max);
   }
@@ -182,46 +183,47 @@ int manifest_read_int(manifest_ctx *c, json_t *obj, const char *path,
   return 0;
 }
 
-int manifest_read_bool(manifest_ctx *c, json_t *obj, const char *path,
-                       const char *key, bool *out) {
+int cpi_manifest_read_bool(manifest_ctx *c, json_t *obj, const char *path,
+                           const char *key, bool *out) {
   json_t *v = json_object_get(obj, key);
   if (v == NULL) {
     return 0;
   }
   if (!json_is_boolean(v)) {
     char where[MANIFEST_JSON_PATH_MAX];
-    manifest_path_key(where, path, key);
+    cpi_manifest_path_key(where, path, key);
     return wrong_type(c, where, "true or false", v);
   }
   *out = json_is_true(v);
   return 0;
 }
 
-int manifest_read_array(manifest_ctx *c, json_t *obj, const char *path,
-                        const char *key, size_t max, json_t **out) {
+int cpi_manifest_read_array(manifest_ctx *c, json_t *obj, const char *path,
+                            const char *key, size_t max, json_t **out) {
   json_t *v = json_object_get(obj, key);
   *out = NULL;
   if (v == NULL) {
     return 0;
   }
   char where[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(where, path, key);
+  cpi_manifest_path_key(where, path, key);
   if (!json_is_array(v)) {
     return wrong_type(c, where, "an array", v);
   }
   if (json_array_size(v) > max) {
-    return manifest_fail(c, where, "more than %zu entries", max);
+    return cpi_manifest_fail(c, where, "more than %zu entries", max);
   }
   *out = v;
   return 0;
 }
 
-int manifest_alloc_items(manifest_ctx *c, size_t n, size_t size, void **out) {
+int cpi_manifest_alloc_items(manifest_ctx *c, size_t n, size_t size,
+                             void **out) {
   *out = NULL;
   if (n == 0) {
     return 0;
   }
   /* n and size are bounded by the MANIFEST_MAX_* caps: no overflow. */
-  *out = cp_arena_alloc(c->arena, n * size);
-  return *out != NULL ? 0 : manifest_fail_nomem(c);
+  *out = cpi_arena_alloc(c->arena, n * size);
+  return *out != NULL ? 0 : cpi_manifest_fail_nomem(c);
 }

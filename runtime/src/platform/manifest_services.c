@@ -8,11 +8,11 @@
 #include "registry/semver.h"
 
 static int check_type(manifest_ctx *c, const char *item, const char *type) {
-  const char *why = cp_check_service_type(type);
+  const char *why = cpi_check_service_type(type);
   if (why != NULL) {
     char where[MANIFEST_JSON_PATH_MAX];
-    manifest_path_key(where, item, "type");
-    return manifest_fail(c, where, "%s", why);
+    cpi_manifest_path_key(where, item, "type");
+    return cpi_manifest_fail(c, where, "%s", why);
   }
   return 0;
 }
@@ -20,20 +20,20 @@ static int check_type(manifest_ctx *c, const char *item, const char *type) {
 /* version or min_version: SemVer 2.0.0, as the registry compares them. */
 static int read_version(manifest_ctx *c, json_t *obj, const char *item,
                         const char *key, bool required, const char **out) {
-  int rc = manifest_read_string(c, obj, item, key, required,
-                                MANIFEST_STRING_MAX, out);
+  int rc = cpi_manifest_read_string(c, obj, item, key, required,
+                                    MANIFEST_STRING_MAX, out);
   if (rc != 0 || *out == NULL) {
     return rc;
   }
-  if (strlen(*out) > CP_VERSION_MAX || !cp_semver_valid(*out)) {
+  if (strlen(*out) > CP_VERSION_MAX || !cpi_semver_valid(*out)) {
     char where[MANIFEST_JSON_PATH_MAX];
     char quoted[96];
-    manifest_path_key(where, item, key);
-    manifest_quote(*out, quoted, sizeof quoted);
-    return manifest_fail(c, where,
-                         "%s is not a semantic version of at most %d bytes "
-                         "(MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD])",
-                         quoted, CP_VERSION_MAX);
+    cpi_manifest_path_key(where, item, key);
+    cpi_manifest_quote(*out, quoted, sizeof quoted);
+    return cpi_manifest_fail(c, where,
+                             "%s is not a semantic version of at most %d bytes "
+                             "(MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD])",
+                             quoted, CP_VERSION_MAX);
   }
   return 0;
 }
@@ -46,19 +46,19 @@ static int check_unique(manifest_ctx *c, const char *item, const char *type,
   }
   char where[MANIFEST_JSON_PATH_MAX];
   char quoted[96];
-  manifest_path_key(where, item, "type");
-  manifest_quote(type, quoted, sizeof quoted);
-  return manifest_fail(c, where, "%s is listed twice", quoted);
+  cpi_manifest_path_key(where, item, "type");
+  cpi_manifest_quote(type, quoted, sizeof quoted);
+  return cpi_manifest_fail(c, where, "%s is listed twice", quoted);
 }
 
 static int read_provide(manifest_ctx *c, json_t *v, const char *item,
                         const cp_service_decl *earlier, size_t n,
                         cp_service_decl *out) {
   static const char *const keys[] = {"type", "version", "path", NULL};
-  int rc = manifest_check_object(c, v, item, keys);
+  int rc = cpi_manifest_check_object(c, v, item, keys);
   if (rc == 0) {
-    rc = manifest_read_string(c, v, item, "type", true, MANIFEST_STRING_MAX,
-                              &out->type);
+    rc = cpi_manifest_read_string(c, v, item, "type", true, MANIFEST_STRING_MAX,
+                                  &out->type);
   }
   if (rc == 0) {
     rc = check_type(c, item, out->type);
@@ -74,15 +74,15 @@ static int read_provide(manifest_ctx *c, json_t *v, const char *item,
     rc = read_version(c, v, item, "version", true, &out->version);
   }
   if (rc == 0) {
-    rc = manifest_read_string(c, v, item, "path", false, MANIFEST_STRING_MAX,
-                              &out->path);
+    rc = cpi_manifest_read_string(c, v, item, "path", false,
+                                  MANIFEST_STRING_MAX, &out->path);
   }
   const char *why =
-      rc == 0 && out->path != NULL ? cp_check_endpoint_path(out->path) : NULL;
+      rc == 0 && out->path != NULL ? cpi_check_endpoint_path(out->path) : NULL;
   if (why != NULL) {
     char where[MANIFEST_JSON_PATH_MAX];
-    manifest_path_key(where, item, "path");
-    rc = manifest_fail(c, where, "%s", why);
+    cpi_manifest_path_key(where, item, "path");
+    rc = cpi_manifest_fail(c, where, "%s", why);
   }
   return rc;
 }
@@ -92,10 +92,10 @@ static int read_require(manifest_ctx *c, json_t *v, const char *item,
                         cp_service_dep *out) {
   static const char *const keys[] = {
       "type", "min_version", "required_for_startup", "watch_for_changes", NULL};
-  int rc = manifest_check_object(c, v, item, keys);
+  int rc = cpi_manifest_check_object(c, v, item, keys);
   if (rc == 0) {
-    rc = manifest_read_string(c, v, item, "type", true, MANIFEST_STRING_MAX,
-                              &out->type);
+    rc = cpi_manifest_read_string(c, v, item, "type", true, MANIFEST_STRING_MAX,
+                                  &out->type);
   }
   if (rc == 0) {
     rc = check_type(c, item, out->type);
@@ -111,12 +111,12 @@ static int read_require(manifest_ctx *c, json_t *v, const char *item,
     rc = read_version(c, v, item, "min_version", false, &out->min_version);
   }
   if (rc == 0) {
-    rc = manifest_read_bool(c, v, item, "required_for_startup",
-                            &out->required_for_startup);
+    rc = cpi_manifest_read_bool(c, v, item, "required_for_startup",
+                                &out->required_for_startup);
   }
   if (rc == 0) {
-    rc = manifest_read_bool(c, v, item, "watch_for_changes",
-                            &out->watch_for_changes);
+    rc = cpi_manifest_read_bool(c, v, item, "watch_for_changes",
+                                &out->watch_for_changes);
   }
   return rc;
 }
@@ -143,18 +143,18 @@ static int read_list(manifest_ctx *c, json_t *plugin, const char *path,
                      const char *key, size_t item_size, read_item_fn read,
                      void **items, size_t *count) {
   json_t *list;
-  int rc =
-      manifest_read_array(c, plugin, path, key, MANIFEST_MAX_SERVICES, &list);
+  int rc = cpi_manifest_read_array(c, plugin, path, key, MANIFEST_MAX_SERVICES,
+                                   &list);
   size_t n = list != NULL ? json_array_size(list) : 0;
   char *all = NULL;
   if (rc == 0) {
-    rc = manifest_alloc_items(c, n, item_size, (void **)&all);
+    rc = cpi_manifest_alloc_items(c, n, item_size, (void **)&all);
   }
   char base[MANIFEST_JSON_PATH_MAX];
-  manifest_path_key(base, path, key);
+  cpi_manifest_path_key(base, path, key);
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char item[MANIFEST_JSON_PATH_MAX];
-    manifest_path_index(item, base, i);
+    cpi_manifest_path_index(item, base, i);
     rc = read(c, json_array_get(list, i), item, all, i, all + i * item_size);
   }
   *items = all;
@@ -180,8 +180,8 @@ static int read_requires(manifest_ctx *c, json_t *plugin, const char *path,
   return rc;
 }
 
-int manifest_read_services(manifest_ctx *c, json_t *plugin, const char *path,
-                           manifest_plugin *p) {
+int cpi_manifest_read_services(manifest_ctx *c, json_t *plugin,
+                               const char *path, manifest_plugin *p) {
   int rc = read_provides(c, plugin, path, p);
   if (rc == 0) {
     rc = read_requires(c, plugin, path, p);

@@ -54,7 +54,7 @@ static const char *dup(cp_plugin_client *pc, const char *s) {
   if (s == NULL) {
     return NULL;
   }
-  return cp_arena_strndup(&pc->mem, s, strlen(s));
+  return cpi_arena_strndup(&pc->mem, s, strlen(s));
 }
 
 /* Adds the runtime identity to every call once the handshake issued one.
@@ -101,7 +101,7 @@ static int copy_options(cp_plugin_client *pc,
                                  : DEFAULT_HANDSHAKE_TIMEOUT_MS;
   pc->requested_count = o->requested_plugin_count;
   if (o->requested_plugin_count > 0) {
-    pc->requested = cp_arena_alloc(
+    pc->requested = cpi_arena_alloc(
         &pc->mem, o->requested_plugin_count * sizeof *pc->requested);
     if (pc->requested == NULL) {
       return CP_ENOMEM;
@@ -131,7 +131,7 @@ int cp_plugin_client_create(cp_plugin_client **out,
   if (pc == NULL) {
     return CP_ENOMEM;
   }
-  cp_arena_init(&pc->mem);
+  cpi_arena_init(&pc->mem);
   atomic_init(&pc->closed, false);
   int rc = copy_options(pc, opts);
   if (rc == 0) {
@@ -174,7 +174,7 @@ static int accept_response(cp_plugin_client *pc,
   pc->plugins =
       r->n_plugins == 0
           ? NULL
-          : cp_arena_alloc(&pc->mem, r->n_plugins * sizeof(announced));
+          : cpi_arena_alloc(&pc->mem, r->n_plugins * sizeof(announced));
   if (r->n_plugins > 0 && pc->plugins == NULL) {
     cp_status_set(st, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return CP_ENOMEM;
@@ -348,6 +348,6 @@ void cp_plugin_client_destroy(cp_plugin_client *pc) {
     memset((char *)pc->api_key, 0, strlen(pc->api_key));
   }
   memset(pc->bearer, 0, sizeof pc->bearer);
-  cp_arena_release(&pc->mem);
+  cpi_arena_release(&pc->mem);
   free(pc);
 }

@@ -41,12 +41,12 @@ void cp_plugin_runtime_options_init(cp_plugin_runtime_options *opts) {
 }
 
 static const char *dup(cp_plugin_runtime *rt, const char *s) {
-  return s == NULL ? NULL : cp_arena_strndup(&rt->mem, s, strlen(s));
+  return s == NULL ? NULL : cpi_arena_strndup(&rt->mem, s, strlen(s));
 }
 
 /* --- credentials ---------------------------------------------------------- */
 
-int rt_set_creds(cp_plugin_runtime *rt, const char *id, const char *token) {
+int cpi_rt_set_creds(cp_plugin_runtime *rt, const char *id, const char *token) {
   const char *shown = atomic_load(&rt->public_id);
   if (shown == NULL || strcmp(shown, id) != 0) {
     /* A new ID is interned: pointers handed out earlier stay valid. */
@@ -66,14 +66,14 @@ int rt_set_creds(cp_plugin_runtime *rt, const char *id, const char *token) {
   return 0;
 }
 
-void rt_clear_creds(cp_plugin_runtime *rt) {
+void cpi_rt_clear_creds(cp_plugin_runtime *rt) {
   pthread_mutex_lock(&rt->cred_mu);
   rt->has_creds = false;
   memset(rt->bearer, 0, sizeof rt->bearer);
   pthread_mutex_unlock(&rt->cred_mu);
 }
 
-bool rt_current_id(cp_plugin_runtime *rt, char out[CP_RUNTIME_ID_MAX + 1]) {
+bool cpi_rt_current_id(cp_plugin_runtime *rt, char out[CP_RUNTIME_ID_MAX + 1]) {
   pthread_mutex_lock(&rt->cred_mu);
   bool has = rt->has_creds;
   if (has) {
@@ -139,12 +139,12 @@ static int app_identity(cp_invocation *inv, void *user) {
     return rc;
   }
   rc = cp_invocation_proceed(inv);
-  rt_note_status(rt, cp_invocation_status(inv)->code, true);
+  cpi_rt_note_status(rt, cp_invocation_status(inv)->code, true);
   return rc;
 }
 
 static void app_identity_done(cp_invocation *inv, int rc, void *arg) {
-  rt_note_status(arg, cp_invocation_status(inv)->code, true);
+  cpi_rt_note_status(arg, cp_invocation_status(inv)->code, true);
   cp_invocation_complete(inv, rc);
 }
 
@@ -177,13 +177,13 @@ static int add_route(cp_invocation *inv, void *user) {
     return rc;
   }
   rc = cp_invocation_proceed(inv);
-  rt_note_status(r->rt, cp_invocation_status(inv)->code, false);
+  cpi_rt_note_status(r->rt, cp_invocation_status(inv)->code, false);
   return rc;
 }
 
 static void add_route_done(cp_invocation *inv, int rc, void *arg) {
   const rt_route *r = arg;
-  rt_note_status(r->rt, cp_invocation_status(inv)->code, false);
+  cpi_rt_note_status(r->rt, cp_invocation_status(inv)->code, false);
   cp_invocation_complete(inv, rc);
 }
 
@@ -202,7 +202,7 @@ static void add_route_async(cp_invocation *inv, void *user) {
 static const char *host_target(cp_plugin_runtime *rt, const char *url) {
   char target[512];
   bool tls = false;
-  if (!cp_route_target_address(url, target, sizeof target, &tls)) {
+  if (!cpi_route_target_address(url, target, sizeof target, &tls)) {
     return NULL;
   }
   return dup(rt, target);
@@ -224,10 +224,10 @@ static int check_options(const cp_plugin_runtime_options *o,
   bool in_process = o->host_connect != NULL;
   /* Launched: the runtime registers the launched address itself. */
   bool has_base_url =
-      o->base_url != NULL || (!in_process && launch_endpoint(NULL));
+      o->base_url != NULL || (!in_process && cpi_launch_endpoint(NULL));
   /* Model A: the launcher may name the host with the identity instead. */
   bool has_host = in_process || (*host != NULL && (*host)[0] != '\0') ||
-                  launch_identity_mode();
+                  cpi_launch_identity_mode();
   if ((o->runtime_id == NULL) != (o->runtime_token == NULL) ||
       o->runtime_token_ttl_ms < 0) {
     return CP_EINVAL;
@@ -266,10 +266,10 @@ static int copy_options(cp_plugin_runtime *rt,
   /* The host process may itself have been launched: its launch
    * environment is not an in-process plugin's. */
   char launched[PROC_ADDRESS_MAX + 8];
-  rt->opts.base_url =
-      o->host_connect == NULL && launch_endpoint_url(launched, sizeof launched)
-          ? dup(rt, launched)
-          : dup(rt, o->base_url);
+  rt->opts.base_url = o->host_connect == NULL &&
+                              cpi_launch_endpoint_url(launched, sizeof launched)
+                          ? dup(rt, launched)
+                          : dup(rt, o->base_url);
   /* Used by start only, and never kept. */
   rt->opts.runtime_id = NULL;
   rt->opts.runtime_token = NULL;
@@ -279,7 +279,7 @@ static int copy_options(cp_plugin_runtime *rt,
   cp_service_decl *p =
       o->provides_count == 0
           ? NULL
-          : cp_arena_alloc(&rt->mem, o->provides_count * sizeof *p);
+          : cpi_arena_alloc(&rt->mem, o->provides_count * sizeof *p);
   if (o->provides_count > 0 && p == NULL) {
     return CP_ENOMEM;
   }
@@ -317,9 +317,9 @@ static int connect_host(cp_plugin_runtime *rt, cp_client **out,
   return cp_client_create(out, rt->host, co);
 }
 
-int rt_host_client(cp_plugin_runtime *rt, cp_client **out,
-                   cp_client_interceptor_fn fn,
-                   cp_client_async_interceptor_fn async_fn, void *user) {
+int cpi_rt_host_client(cp_plugin_runtime *rt, cp_client **out,
+                       cp_client_interceptor_fn fn,
+                       cp_client_async_interceptor_fn async_fn, void *user) {
   cp_client_options co;
   cp_client_options_init(&co);
   co.tls = rt->opts.tls;
@@ -336,16 +336,16 @@ static cp_plugin_runtime *runtime_new(void) {
   if (rt == NULL) {
     return NULL;
   }
-  cp_arena_init(&rt->mem);
+  cpi_arena_init(&rt->mem);
   pthread_mutex_init(&rt->mu, NULL);
   pthread_mutex_init(&rt->cap_mu, NULL);
   pthread_mutex_init(&rt->cred_mu, NULL);
   pthread_mutex_init(&rt->sup_mu, NULL);
-  cp_cond_init_monotonic(&rt->sup_cv);
+  cpi_cond_init_monotonic(&rt->sup_cv);
   atomic_init(&rt->public_id, NULL);
   /* Jitter only spreads retries of many plugins apart: no secret. */
   rt->jitter_state =
-      (uint64_t)cp_clock_monotonic_ns() ^ (uint64_t)(uintptr_t)rt;
+      (uint64_t)cpi_clock_monotonic_ns() ^ (uint64_t)(uintptr_t)rt;
   return rt;
 }
 
@@ -364,13 +364,13 @@ static int await_launcher(cp_plugin_runtime *rt,
   launch_plugin_info info = {o->self_id,  o->self_version,
                              o->provides, o->provides_count,
                              o->requires, o->requires_count};
-  int rc = launch_info_publish(&info, published_health, rt);
+  int rc = cpi_launch_info_publish(&info, published_health, rt);
   if (rc != 0) {
     return rc;
   }
   rt->launch_published = true;
   launch_identity li;
-  rc = launch_identity_wait(LAUNCH_IDENTITY_WAIT_MS, &li);
+  rc = cpi_launch_identity_wait(LAUNCH_IDENTITY_WAIT_MS, &li);
   if (rc == CP_ETIMEDOUT) {
     cp_status_set(st, CP_STATUS_DEADLINE_EXCEEDED,
                   "no identity from the launcher");
@@ -420,7 +420,7 @@ static int given_identity(const cp_plugin_runtime_options *o, rt_identity *out,
   out->ttl_ms = o->runtime_token_ttl_ms;
   /* Issued no later than now: a renewal at half its lifetime from here is
    * never late. */
-  out->sent_ns = cp_clock_monotonic_ns();
+  out->sent_ns = cpi_clock_monotonic_ns();
   return 0;
 }
 
@@ -456,7 +456,7 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
   rt_identity given;
   bool adopted = rc == 0 && opts->runtime_id != NULL;
   bool launched = rc == 0 && !adopted && opts->host_connect == NULL &&
-                  launch_identity_mode();
+                  cpi_launch_identity_mode();
   if (launched) {
     rc = await_launcher(rt, opts, &given, status);
   } else if (adopted) {
@@ -464,19 +464,20 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
   }
   launched = launched || adopted;
   if (rc == 0) {
-    rc = rt_host_client(rt, &rt->ctl, ctl_identity, ctl_identity_async, rt);
+    rc = cpi_rt_host_client(rt, &rt->ctl, ctl_identity, ctl_identity_async, rt);
   }
   if (rc == 0) {
-    rc = rt_host_client(rt, &rt->app, app_identity, app_identity_async, rt);
+    rc = cpi_rt_host_client(rt, &rt->app, app_identity, app_identity_async, rt);
   }
   if (rc == 0) {
-    rc = launched ? rt_join_adopted(rt, &given, status) : rt_join(rt, status);
+    rc = launched ? cpi_rt_join_adopted(rt, &given, status)
+                  : cpi_rt_join(rt, status);
   }
   if (launched) {
     memset(given.token, 0, sizeof given.token);
   }
   if (rc == 0) {
-    rc = rt_supervisor_start(rt);
+    rc = cpi_rt_supervisor_start(rt);
     if (rc != 0) {
       cp_status_set(status, CP_STATUS_RESOURCE_EXHAUSTED,
                     "cannot start a thread");
@@ -610,9 +611,9 @@ void cp_plugin_runtime_stop(cp_plugin_runtime *rt) {
   }
   if (rt->launch_published) {
     /* First: GetPluginInfo and GetHealth stop reading this runtime. */
-    launch_info_withdraw();
+    cpi_launch_info_withdraw();
   }
-  rt_supervisor_stop(rt);
+  cpi_rt_supervisor_stop(rt);
   pthread_mutex_lock(&rt->mu);
   bool lost = rt->lost;
   pthread_mutex_unlock(&rt->mu);
@@ -622,10 +623,10 @@ void cp_plugin_runtime_stop(cp_plugin_runtime *rt) {
   for (size_t i = 0; i < rt->route_count; i++) {
     cp_client_destroy(rt->routes[i].client);
   }
-  rt_capabilities_free(rt);
+  cpi_rt_capabilities_free(rt);
   cp_client_destroy(rt->app);
   cp_client_destroy(rt->ctl);
-  rt_clear_creds(rt);
+  cpi_rt_clear_creds(rt);
   pthread_mutex_destroy(&rt->mu);
   pthread_mutex_destroy(&rt->cap_mu);
   pthread_mutex_destroy(&rt->cred_mu);
@@ -634,6 +635,6 @@ void cp_plugin_runtime_stop(cp_plugin_runtime *rt) {
   if (rt->opts.api_key != NULL) {
     memset((char *)rt->opts.api_key, 0, strlen(rt->opts.api_key));
   }
-  cp_arena_release(&rt->mem);
+  cpi_arena_release(&rt->mem);
   free(rt);
 }

@@ -18,7 +18,7 @@
 static int request_locked(rt_capability *c, cp_status *st) {
   cp_plugin_runtime *rt = c->rt;
   char id[CP_RUNTIME_ID_MAX + 1];
-  if (!rt_current_id(rt, id)) {
+  if (!cpi_rt_current_id(rt, id)) {
     cp_status_set(st, CP_STATUS_UNAVAILABLE, "the runtime has no identity");
     return CP_ERPC;
   }
@@ -61,8 +61,9 @@ static int request_locked(rt_capability *c, cp_status *st) {
     rc = CP_ENOTFOUND;
   }
   if (resp != NULL) {
-    cp_secure_zero(resp->grant != NULL ? resp->grant->bearer_token : NULL,
-                   resp->grant != NULL ? strlen(resp->grant->bearer_token) : 0);
+    cpi_secure_zero(
+        resp->grant != NULL ? resp->grant->bearer_token : NULL,
+        resp->grant != NULL ? strlen(resp->grant->bearer_token) : 0);
     protobuf_c_message_free_unpacked(&resp->base, NULL);
   }
   cp_trailers_destroy(trailers);
@@ -73,7 +74,7 @@ static int request_locked(rt_capability *c, cp_status *st) {
 static int current_grant(rt_capability *c, char *grant_id, char *bearer,
                          char *runtime_id, cp_status *st) {
   char id[CP_RUNTIME_ID_MAX + 1];
-  bool has_id = rt_current_id(c->rt, id);
+  bool has_id = cpi_rt_current_id(c->rt, id);
   pthread_mutex_lock(&c->mu);
   int rc = 0;
   if (!c->has_grant || cp_clock_now_ns(NULL) >= c->refresh_at_ns || !has_id ||
@@ -121,7 +122,7 @@ static int attach(cp_invocation *inv, rt_capability *c) {
   if (rc == 0) {
     rc = cp_invocation_add_metadata(inv, CP_MD_AUTHORIZATION, bearer);
   }
-  cp_secure_zero(bearer, sizeof bearer);
+  cpi_secure_zero(bearer, sizeof bearer);
   return rc == 0 ? 0
                  : cp_invocation_fail(inv, CP_STATUS_INTERNAL,
                                       "cannot attach the grant");
@@ -188,8 +189,8 @@ int cp_plugin_runtime_capability(cp_plugin_runtime *rt, const char *type,
     c->rt = rt;
     const char *min = min_version != NULL ? min_version : "";
     pthread_mutex_lock(&rt->mu); /* the arena */
-    c->type = cp_arena_strndup(&rt->mem, type, strlen(type));
-    c->min_version = cp_arena_strndup(&rt->mem, min, strlen(min));
+    c->type = cpi_arena_strndup(&rt->mem, type, strlen(type));
+    c->min_version = cpi_arena_strndup(&rt->mem, min, strlen(min));
     pthread_mutex_unlock(&rt->mu);
     pthread_mutex_init(&c->mu, NULL);
     rc = c->type == NULL || c->min_version == NULL ? CP_ENOMEM : 0;
@@ -200,7 +201,7 @@ int cp_plugin_runtime_capability(cp_plugin_runtime *rt, const char *type,
       pthread_mutex_unlock(&c->mu);
     }
     if (rc == 0) {
-      rc = rt_host_client(rt, &c->client, with_grant, with_grant_async, c);
+      rc = cpi_rt_host_client(rt, &c->client, with_grant, with_grant_async, c);
     }
     if (rc == 0) {
       rt->capability_count++;
@@ -208,19 +209,19 @@ int cp_plugin_runtime_capability(cp_plugin_runtime *rt, const char *type,
     } else {
       cp_client_destroy(c->client);
       pthread_mutex_destroy(&c->mu);
-      cp_secure_zero(c, sizeof *c);
+      cpi_secure_zero(c, sizeof *c);
     }
   }
   pthread_mutex_unlock(&rt->cap_mu);
   return rc;
 }
 
-void rt_capabilities_free(cp_plugin_runtime *rt) {
+void cpi_rt_capabilities_free(cp_plugin_runtime *rt) {
   for (size_t i = 0; i < rt->capability_count; i++) {
     rt_capability *c = &rt->capabilities[i];
     cp_client_destroy(c->client);
     pthread_mutex_destroy(&c->mu);
-    cp_secure_zero(c->bearer, sizeof c->bearer);
+    cpi_secure_zero(c->bearer, sizeof c->bearer);
   }
   rt->capability_count = 0;
 }

@@ -67,8 +67,8 @@ static int accept_answer(cp_plugin_runtime *rt, const char *renew_id,
   return 0;
 }
 
-int rt_handshake(cp_plugin_runtime *rt, const char *renew_id, rt_identity *out,
-                 cp_status *st) {
+int cpi_rt_handshake(cp_plugin_runtime *rt, const char *renew_id,
+                     rt_identity *out, cp_status *st) {
   const cp_plugin_runtime_options *o = &rt->opts;
   Connectplugin__V1__HandshakeRequest req =
       CONNECTPLUGIN__V1__HANDSHAKE_REQUEST__INIT;
@@ -109,7 +109,7 @@ int rt_handshake(cp_plugin_runtime *rt, const char *renew_id, rt_identity *out,
     co.metadata_count = 1;
   }
   Connectplugin__V1__HandshakeResponse *resp = NULL;
-  out->sent_ns = cp_clock_monotonic_ns();
+  out->sent_ns = cpi_clock_monotonic_ns();
   int rc = cp_connectplugin__v1__handshake_service__handshake__call(
       rt->ctl, &req, &resp, &co, st);
   if (rc != 0) {

@@ -111,21 +111,21 @@ struct cp_plugin_runtime {
 
 /* --- credentials (plugin_runtime.c) --- */
 /* Installs id/token as the current identity (interning a new ID). */
-int rt_set_creds(cp_plugin_runtime *rt, const char *id, const char *token);
-/* Forgets the identity: calls carry none until the next rt_set_creds. */
-void rt_clear_creds(cp_plugin_runtime *rt);
+int cpi_rt_set_creds(cp_plugin_runtime *rt, const char *id, const char *token);
+/* Forgets the identity: calls carry none until the next cpi_rt_set_creds. */
+void cpi_rt_clear_creds(cp_plugin_runtime *rt);
 /* Copies the current runtime ID; false when there is none. */
-bool rt_current_id(cp_plugin_runtime *rt, char out[CP_RUNTIME_ID_MAX + 1]);
+bool cpi_rt_current_id(cp_plugin_runtime *rt, char out[CP_RUNTIME_ID_MAX + 1]);
 
 /* A new client to the host (its connector, or a channel to rt->host) with
  * one interceptor; 0 or an error of the client. */
-int rt_host_client(cp_plugin_runtime *rt, cp_client **out,
-                   cp_client_interceptor_fn fn,
-                   cp_client_async_interceptor_fn async_fn, void *user);
+int cpi_rt_host_client(cp_plugin_runtime *rt, cp_client **out,
+                       cp_client_interceptor_fn fn,
+                       cp_client_async_interceptor_fn async_fn, void *user);
 
 /* --- capabilities (runtime_capability.c) --- */
 /* Frees the capability clients (at stop). */
-void rt_capabilities_free(cp_plugin_runtime *rt);
+void cpi_rt_capabilities_free(cp_plugin_runtime *rt);
 
 /* --- handshake (runtime_handshake.c) --- */
 typedef struct rt_identity {
@@ -138,23 +138,25 @@ typedef struct rt_identity {
 /* A plain handshake (renew_id NULL; the call must carry no identity) or a
  * renewal of `renew_id` (the call carries the current identity). Checks the
  * answer; 0 or CP_ERPC / CP_ENOMEM with `st` filled. */
-int rt_handshake(cp_plugin_runtime *rt, const char *renew_id, rt_identity *out,
-                 cp_status *st);
+int cpi_rt_handshake(cp_plugin_runtime *rt, const char *renew_id,
+                     rt_identity *out, cp_status *st);
 
 /* --- joining and supervision (runtime_supervisor.c) --- */
 /* Joins the host: renews the identity if there is one, else handshakes for
  * a new one; registers, (re)opens the watches, reports health. */
-int rt_join(cp_plugin_runtime *rt, cp_status *st);
+int cpi_rt_join(cp_plugin_runtime *rt, cp_status *st);
 /* Joins with an identity the runtime did not handshake for (the launcher's,
  * Model A): adopts it (wiping ident->token; renewal at half of ttl_ms from
  * sent_ns), registers, opens the watches, reports health. */
-int rt_join_adopted(cp_plugin_runtime *rt, rt_identity *ident, cp_status *st);
+int cpi_rt_join_adopted(cp_plugin_runtime *rt, rt_identity *ident,
+                        cp_status *st);
 /* Reports health (rt->mu held); returns the call's status code. */
-cp_status_code rt_report_health_locked(cp_plugin_runtime *rt);
-int rt_supervisor_start(cp_plugin_runtime *rt);
+cp_status_code cpi_rt_report_health_locked(cp_plugin_runtime *rt);
+int cpi_rt_supervisor_start(cp_plugin_runtime *rt);
 /* Stops the supervisor and every watch (their streams cancelled). */
-void rt_supervisor_stop(cp_plugin_runtime *rt);
+void cpi_rt_supervisor_stop(cp_plugin_runtime *rt);
 /* A call saw a status that may mean the host no longer accepts us. */
-void rt_note_status(cp_plugin_runtime *rt, cp_status_code code, bool host_call);
+void cpi_rt_note_status(cp_plugin_runtime *rt, cp_status_code code,
+                        bool host_call);
 
 #endif /* CPLUGIN_PLUGIN_RUNTIME_INTERNAL_H */

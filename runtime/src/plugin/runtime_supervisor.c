@@ -30,8 +30,8 @@ static bool is_stopping(cp_plugin_runtime *rt) {
 /* Statuses of a host call that mean the host may no longer accept us (or is
  * gone): the supervisor checks. Routed calls only count UNAUTHENTICATED (an
  * UNAVAILABLE there is the provider's). */
-void rt_note_status(cp_plugin_runtime *rt, cp_status_code code,
-                    bool host_call) {
+void cpi_rt_note_status(cp_plugin_runtime *rt, cp_status_code code,
+                        bool host_call) {
   if (code != CP_STATUS_UNAUTHENTICATED &&
       !(host_call && code == CP_STATUS_UNAVAILABLE)) {
     return;
@@ -44,7 +44,7 @@ void rt_note_status(cp_plugin_runtime *rt, cp_status_code code,
 
 /* --- health --------------------------------------------------------------- */
 
-cp_status_code rt_report_health_locked(cp_plugin_runtime *rt) {
+cp_status_code cpi_rt_report_health_locked(cp_plugin_runtime *rt) {
   char *missing[RT_MAX_REQUIRES];
   size_t n = 0;
   for (size_t i = 0; i < rt->dep_count; i++) {
@@ -114,7 +114,7 @@ static void *watch_main(void *arg) {
     d->available = available;
     snprintf(d->provider_id, sizeof d->provider_id, "%s", provider);
     if (changed && !is_stopping(rt) && !atomic_load(&d->closing)) {
-      rt_note_status(rt, rt_report_health_locked(rt), true);
+      cpi_rt_note_status(rt, cpi_rt_report_health_locked(rt), true);
     }
     pthread_mutex_unlock(&rt->mu);
     if (changed && rt->opts.on_dependency != NULL) {
@@ -210,7 +210,7 @@ static int register_services(cp_plugin_runtime *rt, cp_status *st) {
  * sent (the token cannot be older): the other half is the margin for a slow
  * or retried renewal. */
 static int adopt(cp_plugin_runtime *rt, rt_identity *ident) {
-  int rc = rt_set_creds(rt, ident->id, ident->token);
+  int rc = cpi_rt_set_creds(rt, ident->id, ident->token);
   memset(ident->token, 0, sizeof ident->token);
   rt->ttl_ms = ident->ttl_ms;
   rt->renew_at_ns =
@@ -230,7 +230,7 @@ static int join_as(cp_plugin_runtime *rt, rt_identity *ident, cp_status *st) {
   }
   if (rc == 0) {
     pthread_mutex_lock(&rt->mu);
-    cp_status_code code = rt_report_health_locked(rt);
+    cp_status_code code = cpi_rt_report_health_locked(rt);
     pthread_mutex_unlock(&rt->mu);
     if (code != CP_STATUS_OK) {
       cp_status_set(st, code, "health report failed");
@@ -240,13 +240,13 @@ static int join_as(cp_plugin_runtime *rt, rt_identity *ident, cp_status *st) {
   return rc;
 }
 
-int rt_join(cp_plugin_runtime *rt, cp_status *st) {
+int cpi_rt_join(cp_plugin_runtime *rt, cp_status *st) {
   close_watches(rt);
   rt_identity ident;
   char current[CP_RUNTIME_ID_MAX + 1];
   bool renewed = false;
-  if (rt_current_id(rt, current)) {
-    int rc = rt_handshake(rt, current, &ident, st);
+  if (cpi_rt_current_id(rt, current)) {
+    int rc = cpi_rt_handshake(rt, current, &ident, st);
     if (rc == 0) {
       renewed = true;
     } else if (st->code != CP_STATUS_UNAUTHENTICATED) {
@@ -256,8 +256,8 @@ int rt_join(cp_plugin_runtime *rt, cp_status *st) {
   if (!renewed) {
     /* A new identity: the handshake must carry no old token (it would
      * stand in for the API key's principal). */
-    rt_clear_creds(rt);
-    int rc = rt_handshake(rt, NULL, &ident, st);
+    cpi_rt_clear_creds(rt);
+    int rc = cpi_rt_handshake(rt, NULL, &ident, st);
     if (rc != 0) {
       return rc;
     }
@@ -265,7 +265,8 @@ int rt_join(cp_plugin_runtime *rt, cp_status *st) {
   return join_as(rt, &ident, st);
 }
 
-int rt_join_adopted(cp_plugin_runtime *rt, rt_identity *ident, cp_status *st) {
+int cpi_rt_join_adopted(cp_plugin_runtime *rt, rt_identity *ident,
+                        cp_status *st) {
   close_watches(rt);
   return join_as(rt, ident, st);
 }
@@ -345,13 +346,13 @@ static void lose(cp_plugin_runtime *rt, supervision *s, const char *why) {
   }
   s->lost = true;
   s->attempt = 0;
-  s->next_try_ns = cp_clock_monotonic_ns(); /* the first try at once */
+  s->next_try_ns = cpi_clock_monotonic_ns(); /* the first try at once */
 }
 
 static void recover(cp_plugin_runtime *rt, supervision *s) {
   cp_status st;
-  int rc = rt_join(rt, &st);
-  int64_t now = cp_clock_monotonic_ns();
+  int rc = cpi_rt_join(rt, &st);
+  int64_t now = cpi_clock_monotonic_ns();
   if (rc != 0) {
     if (!is_stopping(rt)) {
       cp_log(CP_LOG_DEBUG, "rejoining the host failed", "code",
@@ -371,13 +372,13 @@ static void recover(cp_plugin_runtime *rt, supervision *s) {
 
 static void renew(cp_plugin_runtime *rt, supervision *s) {
   char current[CP_RUNTIME_ID_MAX + 1];
-  if (!rt_current_id(rt, current)) {
+  if (!cpi_rt_current_id(rt, current)) {
     lose(rt, s, "no identity");
     return;
   }
   rt_identity ident;
   cp_status st;
-  int rc = rt_handshake(rt, current, &ident, &st);
+  int rc = cpi_rt_handshake(rt, current, &ident, &st);
   if (rc == 0 && adopt(rt, &ident) == 0) {
     s->attempt = 0;
     tell(rt, CP_HOST_LINK_RENEWED);
@@ -388,15 +389,15 @@ static void renew(cp_plugin_runtime *rt, supervision *s) {
     return;
   }
   /* Transient: try again soon; the token still has half its life. */
-  rt->renew_at_ns = cp_clock_monotonic_ns() + backoff_ns(rt, s->attempt++);
+  rt->renew_at_ns = cpi_clock_monotonic_ns() + backoff_ns(rt, s->attempt++);
 }
 
 static void beat(cp_plugin_runtime *rt, supervision *s) {
   pthread_mutex_lock(&rt->mu);
-  cp_status_code code = rt_report_health_locked(rt);
+  cp_status_code code = cpi_rt_report_health_locked(rt);
   pthread_mutex_unlock(&rt->mu);
   s->next_beat_ns =
-      cp_clock_monotonic_ns() + rt->opts.heartbeat_interval_ms * 1000000;
+      cpi_clock_monotonic_ns() + rt->opts.heartbeat_interval_ms * 1000000;
   if (lost_code(code) && !is_stopping(rt)) {
     lose(rt, s, cp_status_code_name(code));
   }
@@ -409,7 +410,7 @@ static void wait_until(cp_plugin_runtime *rt, int64_t deadline_ns) {
     pthread_cond_wait(&rt->sup_cv, &rt->sup_mu);
     return;
   }
-  struct timespec ts = cp_monotonic_timespec(deadline_ns);
+  struct timespec ts = cpi_monotonic_timespec(deadline_ns);
   (void)pthread_cond_timedwait(&rt->sup_cv, &rt->sup_mu, &ts);
 }
 
@@ -422,7 +423,7 @@ typedef enum action { NONE, LOSE, RECOVER, BEAT, RENEW } action;
 /* With sup_mu held: what is due now, or (NONE) until when to sleep. */
 static action next_action(cp_plugin_runtime *rt, const supervision *s,
                           int64_t *wake) {
-  int64_t now = cp_clock_monotonic_ns();
+  int64_t now = cpi_clock_monotonic_ns();
   *wake = INT64_MAX;
   if (s->lost) {
     if (now >= s->next_try_ns) {
@@ -454,7 +455,7 @@ static void *supervise(void *arg) {
   cp_plugin_runtime *rt = arg;
   supervision s = {0};
   s.next_beat_ns =
-      cp_clock_monotonic_ns() + rt->opts.heartbeat_interval_ms * 1000000;
+      cpi_clock_monotonic_ns() + rt->opts.heartbeat_interval_ms * 1000000;
   pthread_mutex_lock(&rt->sup_mu);
   while (!rt->stopping) {
     int64_t wake = 0;
@@ -488,12 +489,12 @@ static void *supervise(void *arg) {
   return NULL;
 }
 
-int rt_supervisor_start(cp_plugin_runtime *rt) {
+int cpi_rt_supervisor_start(cp_plugin_runtime *rt) {
   rt->sup_started = pthread_create(&rt->sup, NULL, supervise, rt) == 0;
   return rt->sup_started ? 0 : CP_ENOMEM;
 }
 
-void rt_supervisor_stop(cp_plugin_runtime *rt) {
+void cpi_rt_supervisor_stop(cp_plugin_runtime *rt) {
   pthread_mutex_lock(&rt->sup_mu);
   rt->stopping = true;
   pthread_cond_broadcast(&rt->sup_cv);

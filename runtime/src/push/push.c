@@ -60,27 +60,27 @@ struct cp_push_hub {
   atomic_uint_fast64_t max_held_bytes;
 };
 
-int cp_shared_msg_init(cp_shared_msg *m, const ProtobufCMessage *msg,
-                       uint64_t key) {
+int cpi_shared_msg_init(cp_shared_msg *m, const ProtobufCMessage *msg,
+                        uint64_t key) {
   atomic_init(&m->refs, 1);
   m->key = key;
   m->msg = msg;
   m->free_fn = NULL;
   m->enc = NULL;
   atomic_init(&m->counted, false);
-  return cp_encoded_new(msg, &m->enc);
+  return cpi_encoded_new(msg, &m->enc);
 }
 
-void cp_shared_msg_ref(cp_shared_msg *m) {
+void cpi_shared_msg_ref(cp_shared_msg *m) {
   atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
 }
 
-void cp_shared_msg_unref(cp_shared_msg *m) {
+void cpi_shared_msg_unref(cp_shared_msg *m) {
   if (m == NULL ||
       atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) {
     return;
   }
-  cp_encoded_unref(m->enc);
+  cpi_encoded_unref(m->enc);
   if (m->free_fn != NULL) {
     m->free_fn(m);
   } else {
@@ -126,7 +126,7 @@ static cp_push *list_pop(push_list *l) {
 
 /* --- hub ----------------------------------------------------------------- */
 
-int cp_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
+int cpi_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
   if (out == NULL || retry_interval_ms <= 0) {
     return CP_EINVAL;
   }
@@ -135,7 +135,7 @@ int cp_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
     return CP_ENOMEM;
   }
   pthread_mutex_init(&hub->mu, NULL);
-  cp_cond_init_monotonic(&hub->cv);
+  cpi_cond_init_monotonic(&hub->cv);
   hub->retry_ms = retry_interval_ms;
   atomic_init(&hub->offered, 0);
   atomic_init(&hub->encoded, 0);
@@ -147,16 +147,16 @@ int cp_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
   return 0;
 }
 
-/* cp_push_testing_hold_retry_closed. */
+/* cpi_push_testing_hold_retry_closed. */
 static atomic_bool testing_hold;
 static atomic_uint testing_holds;
 static _Thread_local bool on_retry_thread;
 
-void cp_push_testing_hold_retry_closed(bool on) {
+void cpi_push_testing_hold_retry_closed(bool on) {
   atomic_store(&testing_hold, on);
 }
 
-unsigned cp_push_testing_retry_holds(void) {
+unsigned cpi_push_testing_retry_holds(void) {
   return atomic_load(&testing_holds);
 }
 
@@ -183,7 +183,7 @@ static void *retry_main(void *arg) {
       pthread_cond_wait(&hub->cv, &hub->mu);
       continue;
     }
-    struct timespec until = cp_monotonic_after_ms(hub->retry_ms);
+    struct timespec until = cpi_monotonic_after_ms(hub->retry_ms);
     int rc = 0;
     while (!hub->stop && rc != ETIMEDOUT) {
       rc = pthread_cond_timedwait(&hub->cv, &hub->mu, &until);
@@ -197,14 +197,14 @@ static void *retry_main(void *arg) {
       list_push_back(&hub->ready, p);
     }
     pthread_mutex_unlock(&hub->mu);
-    cp_push_hub_flush(hub);
+    cpi_push_hub_flush(hub);
     pthread_mutex_lock(&hub->mu);
   }
   pthread_mutex_unlock(&hub->mu);
   return NULL;
 }
 
-void cp_push_hub_stop(cp_push_hub *hub) {
+void cpi_push_hub_stop(cp_push_hub *hub) {
   if (hub == NULL) {
     return;
   }
@@ -219,11 +219,11 @@ void cp_push_hub_stop(cp_push_hub *hub) {
   }
 }
 
-void cp_push_hub_destroy(cp_push_hub *hub) {
+void cpi_push_hub_destroy(cp_push_hub *hub) {
   if (hub == NULL) {
     return;
   }
-  cp_push_hub_stop(hub);
+  cpi_push_hub_stop(hub);
   for (;;) {
     pthread_mutex_lock(&hub->mu);
     cp_push *p = list_pop(&hub->ready);
@@ -237,14 +237,14 @@ void cp_push_hub_destroy(cp_push_hub *hub) {
     if (p == NULL) {
       break;
     }
-    cp_push_unref(p);
+    cpi_push_unref(p);
   }
   pthread_cond_destroy(&hub->cv);
   pthread_mutex_destroy(&hub->mu);
   free(hub);
 }
 
-void cp_push_hub_stats(cp_push_hub *hub, cp_push_stats *out) {
+void cpi_push_hub_stats(cp_push_hub *hub, cp_push_stats *out) {
   out->offered = atomic_load(&hub->offered);
   out->encoded = atomic_load(&hub->encoded);
   out->coalesced = atomic_load(&hub->coalesced);
@@ -257,9 +257,9 @@ void cp_push_hub_stats(cp_push_hub *hub, cp_push_stats *out) {
  * called without p->mu (the stream's lock is taken). */
 static void note_held(cp_push *p) {
   pthread_mutex_lock(&p->mu);
-  uint64_t held = p->pending != NULL ? cp_encoded_size(p->pending->enc) : 0;
+  uint64_t held = p->pending != NULL ? cpi_encoded_size(p->pending->enc) : 0;
   pthread_mutex_unlock(&p->mu);
-  held += cp_stream_held_bytes(p->stream);
+  held += cpi_stream_held_bytes(p->stream);
   uint64_t max =
       atomic_load_explicit(&p->hub->max_held_bytes, memory_order_relaxed);
   while (held > max && !atomic_compare_exchange_weak_explicit(
@@ -276,7 +276,7 @@ static void park(cp_push *p) {
   if (p->queue == Q_NONE && !hub->stop) {
     p->queue = Q_STALLED;
     list_push_back(&hub->stalled, p);
-    cp_push_ref(p);
+    cpi_push_ref(p);
     if (!hub->thread_started) {
       if (pthread_create(&hub->thread, NULL, retry_main, hub) == 0) {
         hub->thread_started = true;
@@ -292,8 +292,8 @@ static void park(cp_push *p) {
 
 /* --- pushes -------------------------------------------------------------- */
 
-cp_push *cp_push_create(cp_push_hub *hub, cp_stream *stream,
-                        cp_push_closed_fn closed_fn, void *user) {
+cp_push *cpi_push_create(cp_push_hub *hub, cp_stream *stream,
+                         cp_push_closed_fn closed_fn, void *user) {
   cp_push *p = calloc(1, sizeof *p);
   if (p == NULL) {
     return NULL;
@@ -313,16 +313,16 @@ cp_push *cp_push_create(cp_push_hub *hub, cp_stream *stream,
   return p;
 }
 
-void cp_push_ref(cp_push *p) {
+void cpi_push_ref(cp_push *p) {
   atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
 }
 
-void cp_push_unref(cp_push *p) {
+void cpi_push_unref(cp_push *p) {
   if (p == NULL ||
       atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) {
     return;
   }
-  cp_shared_msg_unref(p->pending);
+  cpi_shared_msg_unref(p->pending);
   if (p->message != NULL) {
     cp_stream_finish(p->stream, p->code, "%s", p->message);
   } else {
@@ -332,11 +332,11 @@ void cp_push_unref(cp_push *p) {
   free(p);
 }
 
-cp_stream *cp_push_stream(const cp_push *p) {
+cp_stream *cpi_push_stream(const cp_push *p) {
   return p->stream;
 }
 
-void cp_push_offer(cp_push *p, cp_shared_msg *m) {
+void cpi_push_offer(cp_push *p, cp_shared_msg *m) {
   cp_push_hub *hub = p->hub;
   atomic_fetch_add_explicit(&hub->offered, 1, memory_order_relaxed);
   if (!atomic_exchange_explicit(&m->counted, true, memory_order_relaxed)) {
@@ -348,12 +348,12 @@ void cp_push_offer(cp_push *p, cp_shared_msg *m) {
     return;
   }
   cp_shared_msg *old = p->pending;
-  cp_shared_msg_ref(m);
+  cpi_shared_msg_ref(m);
   p->pending = m;
   pthread_mutex_unlock(&p->mu);
   if (old != NULL) {
     atomic_fetch_add_explicit(&hub->coalesced, 1, memory_order_relaxed);
-    cp_shared_msg_unref(old);
+    cpi_shared_msg_unref(old);
   }
   note_held(p);
   pthread_mutex_lock(&hub->mu);
@@ -365,12 +365,12 @@ void cp_push_offer(cp_push *p, cp_shared_msg *m) {
   } else if (p->queue == Q_NONE) {
     p->queue = Q_READY;
     list_push_back(&hub->ready, p);
-    cp_push_ref(p);
+    cpi_push_ref(p);
   }
   pthread_mutex_unlock(&hub->mu);
 }
 
-void cp_push_close(cp_push *p, cp_status_code code, const char *message) {
+void cpi_push_close(cp_push *p, cp_status_code code, const char *message) {
   pthread_mutex_lock(&p->mu);
   if (!p->closed) {
     p->closed = true;
@@ -381,7 +381,7 @@ void cp_push_close(cp_push *p, cp_status_code code, const char *message) {
   cp_shared_msg *pending = p->pending;
   p->pending = NULL;
   pthread_mutex_unlock(&p->mu);
-  cp_shared_msg_unref(pending);
+  cpi_shared_msg_unref(pending);
 }
 
 /* With p->mu held: ends the push because of the stream; returns whether
@@ -415,11 +415,11 @@ static void try_send(cp_push *p) {
     cp_shared_msg *m = p->pending;
     p->pending = NULL;
     if (m->key != 0 && m->key == p->last_key) {
-      cp_shared_msg_unref(m); /* same state as the last one sent */
+      cpi_shared_msg_unref(m); /* same state as the last one sent */
       continue;
     }
     pthread_mutex_unlock(&p->mu);
-    int rc = cp_stream_send_encoded(p->stream, m->enc);
+    int rc = cpi_stream_send_encoded(p->stream, m->enc);
     if (rc == 0) {
       note_held(p);
     }
@@ -427,19 +427,19 @@ static void try_send(cp_push *p) {
     if (rc == 0) {
       p->last_key = m->key;
       atomic_fetch_add_explicit(&hub->sent, 1, memory_order_relaxed);
-      cp_shared_msg_unref(m);
+      cpi_shared_msg_unref(m);
     } else if (rc == CP_EAGAIN) {
       atomic_fetch_add_explicit(&hub->stalls, 1, memory_order_relaxed);
       if (p->pending == NULL && !p->closed) {
         p->pending = m; /* still the latest: keep it for the retry */
       } else {
         atomic_fetch_add_explicit(&hub->coalesced, 1, memory_order_relaxed);
-        cp_shared_msg_unref(m);
+        cpi_shared_msg_unref(m);
       }
       stalled = true;
       break;
     } else {
-      cp_shared_msg_unref(m);
+      cpi_shared_msg_unref(m);
       notify = fail_locked(p, rc);
     }
   }
@@ -450,7 +450,7 @@ static void try_send(cp_push *p) {
   }
   p->sending = false;
   pthread_mutex_unlock(&p->mu);
-  cp_shared_msg_unref(dropped);
+  cpi_shared_msg_unref(dropped);
   if (stalled) {
     park(p);
   }
@@ -460,7 +460,7 @@ static void try_send(cp_push *p) {
   }
 }
 
-void cp_push_hub_flush(cp_push_hub *hub) {
+void cpi_push_hub_flush(cp_push_hub *hub) {
   for (;;) {
     pthread_mutex_lock(&hub->mu);
     cp_push *p = list_pop(&hub->ready);
@@ -472,6 +472,6 @@ void cp_push_hub_flush(cp_push_hub *hub) {
       return;
     }
     try_send(p);
-    cp_push_unref(p);
+    cpi_push_unref(p);
   }
 }

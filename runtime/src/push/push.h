@@ -8,13 +8,13 @@
  * the final state.
  *
  * Memory. A message is encoded once, when its cp_shared_msg is made, and
- * every push sends those same bytes (cp_stream_send_encoded: no copy per
+ * every push sends those same bytes (cpi_stream_send_encoded: no copy per
  * stream). A stream takes a message only when it holds none, so a push
  * holds at most two messages: the one its stream is writing and the latest
  * pending one. The stream's own queue limits (stream_queue_messages/_bytes)
  * never come into play for pushes.
  *
- * Sending. cp_push_hub_flush() sends pending messages, never blocking. When
+ * Sending. cpi_push_hub_flush() sends pending messages, never blocking. When
  * the stream still holds a message (CP_EAGAIN) the new one stays pending and
  * the push is parked on the hub's stalled list; the next offer retries it at
  * once, and a retry thread, started on the first stall, offers the parked
@@ -26,15 +26,15 @@
  * equals that of the last message sent is dropped (unchanged state).
  *
  * Lifetime. A push is reference counted. When the last reference goes, the
- * stream is finished with the code given to cp_push_close (or CANCELLED):
+ * stream is finished with the code given to cpi_push_close (or CANCELLED):
  * the stream is therefore finished exactly once and never while another
  * thread may still send on it. When a send finds the stream closed or
  * failing, the owner's `closed_fn` runs once (outside every lock) so that it
  * can unlink its watcher.
  *
  * Locks. The hub's mutex, each push's mutex and the stream's are leaves:
- * cp_push_offer and cp_push_close may be called with the owner's locks held. cp_push_hub_flush
- * and cp_push_unref must be called without owner locks (they call into the
+ * cpi_push_offer and cpi_push_close may be called with the owner's locks held. cpi_push_hub_flush
+ * and cpi_push_unref must be called without owner locks (they call into the
  * stream and the owner's closed_fn).
  */
 #ifndef CPLUGIN_PUSH_PUSH_H
@@ -65,10 +65,10 @@ struct cp_shared_msg {
 /* Sets one reference and encodes `msg` (which the caller may free once the
  * last reference is gone). Returns 0, or CP_ENOMEM/CP_EINVAL with nothing
  * to undo but the caller's block. */
-int cp_shared_msg_init(cp_shared_msg *m, const ProtobufCMessage *msg,
-                       uint64_t key);
-void cp_shared_msg_ref(cp_shared_msg *m);
-void cp_shared_msg_unref(cp_shared_msg *m);
+int cpi_shared_msg_init(cp_shared_msg *m, const ProtobufCMessage *msg,
+                        uint64_t key);
+void cpi_shared_msg_ref(cp_shared_msg *m);
+void cpi_shared_msg_unref(cp_shared_msg *m);
 
 typedef struct cp_push_hub cp_push_hub;
 typedef struct cp_push cp_push;
@@ -88,42 +88,42 @@ typedef struct cp_push_stats {
 } cp_push_stats;
 
 /* Returns 0, CP_EINVAL or CP_ENOMEM. */
-int cp_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms);
+int cpi_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms);
 
 /* Stops the retry thread (joined; no retry runs after it returns, and none
  * starts again); flushes from the caller still work. Idempotent. Owners call
  * it before tearing down what their closed_fn touches. */
-void cp_push_hub_stop(cp_push_hub *hub);
+void cpi_push_hub_stop(cp_push_hub *hub);
 
 /* Stops the retry thread and drops the hub's references. Every push must
  * have been closed by its owner. NULL allowed. */
-void cp_push_hub_destroy(cp_push_hub *hub);
+void cpi_push_hub_destroy(cp_push_hub *hub);
 
-/* Sends what is pending on every push queued by cp_push_offer. */
-void cp_push_hub_flush(cp_push_hub *hub);
+/* Sends what is pending on every push queued by cpi_push_offer. */
+void cpi_push_hub_flush(cp_push_hub *hub);
 
-void cp_push_hub_stats(cp_push_hub *hub, cp_push_stats *out);
+void cpi_push_hub_stats(cp_push_hub *hub, cp_push_stats *out);
 
 /* Wraps `stream`, which the push keeps (cp_stream_keep; so only from the
  * stream's handler), with one reference. Returns NULL when out of memory or
  * the stream cannot be kept (the stream is then still the handler's). */
-cp_push *cp_push_create(cp_push_hub *hub, cp_stream *stream,
-                        cp_push_closed_fn closed_fn, void *user);
+cp_push *cpi_push_create(cp_push_hub *hub, cp_stream *stream,
+                         cp_push_closed_fn closed_fn, void *user);
 
-void cp_push_ref(cp_push *p);
+void cpi_push_ref(cp_push *p);
 
 /* Drops a reference; the last one finishes the stream and frees the push. */
-void cp_push_unref(cp_push *p);
+void cpi_push_unref(cp_push *p);
 
 /* Makes `m` the pending message (taking a reference) and queues the push on
- * its hub for the next cp_push_hub_flush. Ignored once closed. */
-void cp_push_offer(cp_push *p, cp_shared_msg *m);
+ * its hub for the next cpi_push_hub_flush. Ignored once closed. */
+void cpi_push_offer(cp_push *p, cp_shared_msg *m);
 
 /* No more sends; the stream will end with `code` and `message` (a string
  * that outlives the push, e.g. a literal) when the last reference goes. The
  * first close wins. */
-void cp_push_close(cp_push *p, cp_status_code code, const char *message);
+void cpi_push_close(cp_push *p, cp_status_code code, const char *message);
 
-cp_stream *cp_push_stream(const cp_push *p);
+cp_stream *cpi_push_stream(const cp_push *p);
 
 #endif /* CPLUGIN_PUSH_PUSH_H */

@@ -13,10 +13,10 @@ extern "C" {
  * being stopped before it tells the owner (closed_fn): a retry thread
  * descheduled at the worst moment, for tests of owners' teardown order.
  * Process-wide. */
-void cp_push_testing_hold_retry_closed(bool on);
+void cpi_push_testing_hold_retry_closed(bool on);
 
 /* How many times a retry thread has waited so (process-wide). */
-unsigned cp_push_testing_retry_holds(void);
+unsigned cpi_push_testing_retry_holds(void);
 
 #ifdef __cplusplus
 }

@@ -51,7 +51,7 @@ static uint32_t id_of(uint64_t entry) {
   return (uint32_t)(entry & ~TAG_MASK) - 1;
 }
 
-size_t bucket_index_shard_entries(size_t max_buckets) {
+size_t cpi_bucket_index_shard_entries(size_t max_buckets) {
   size_t mean = (max_buckets + RL_SHARDS - 1) / RL_SHARDS;
   size_t root = 1;
   while (root * root < mean) {
@@ -61,7 +61,7 @@ size_t bucket_index_shard_entries(size_t max_buckets) {
   return entries < max_buckets ? entries : max_buckets;
 }
 
-int bucket_index_init(rl_shard *sh, size_t max_entries) {
+int cpi_bucket_index_init(rl_shard *sh, size_t max_entries) {
   memset(sh, 0, sizeof *sh);
   /* The region's slots: a power of two that holds max_entries under 7/8. */
   size_t slots = RL_REGION_SLOTS;
@@ -70,22 +70,22 @@ int bucket_index_init(rl_shard *sh, size_t max_entries) {
   }
   sh->max_slots = slots;
   sh->reserved_bytes =
-      cp_page_round(sizeof(rl_index_table) + slots * sizeof(uint64_t));
-  void *region = cp_reserve(sh->reserved_bytes);
+      cpi_page_round(sizeof(rl_index_table) + slots * sizeof(uint64_t));
+  void *region = cpi_reserve(sh->reserved_bytes);
   if (region == NULL) {
     return CP_ENOMEM;
   }
   sh->region = region;
   sh->table = table_new(INITIAL_SLOTS);
   if (sh->table == NULL) {
-    cp_reserve_release(region, sh->reserved_bytes);
+    cpi_reserve_release(region, sh->reserved_bytes);
     return CP_ENOMEM;
   }
   pthread_mutex_init(&sh->mu, NULL);
   return 0;
 }
 
-void bucket_index_destroy(rl_shard *sh) {
+void cpi_bucket_index_destroy(rl_shard *sh) {
   if (sh->table != sh->region) {
     free(sh->table);
   }
@@ -95,7 +95,7 @@ void bucket_index_destroy(rl_shard *sh) {
     free(r);
     r = next;
   }
-  cp_reserve_release(sh->region, sh->reserved_bytes);
+  cpi_reserve_release(sh->region, sh->reserved_bytes);
   pthread_mutex_destroy(&sh->mu);
 }
 
@@ -124,8 +124,8 @@ static uint32_t probe(const rl_index_table *t, uint64_t key,
   return RL_NO_BUCKET;
 }
 
-uint32_t bucket_index_lookup(rl_shard *sh, uint64_t key,
-                             const rl_bucket *buckets) {
+uint32_t cpi_bucket_index_lookup(rl_shard *sh, uint64_t key,
+                                 const rl_bucket *buckets) {
   for (;;) {
     uint32_t snapshot = cp_seq_read_begin(&sh->seq);
     const rl_index_table *t = __atomic_load_n(&sh->table, __ATOMIC_ACQUIRE);
@@ -136,8 +136,8 @@ uint32_t bucket_index_lookup(rl_shard *sh, uint64_t key,
   }
 }
 
-uint32_t bucket_index_find(const rl_shard *sh, uint64_t key,
-                           const rl_bucket *buckets) {
+uint32_t cpi_bucket_index_find(const rl_shard *sh, uint64_t key,
+                               const rl_bucket *buckets) {
   return probe(sh->table, key, buckets);
 }
 
@@ -216,7 +216,7 @@ static int maybe_grow(rl_shard *sh) {
   return 0;
 }
 
-int bucket_index_insert(rl_shard *sh, uint64_t key, uint32_t id) {
+int cpi_bucket_index_insert(rl_shard *sh, uint64_t key, uint32_t id) {
   int rc = maybe_grow(sh);
   if (rc != 0) {
     return rc;
@@ -228,11 +228,11 @@ int bucket_index_insert(rl_shard *sh, uint64_t key, uint32_t id) {
   return 0;
 }
 
-size_t bucket_index_slots(const rl_shard *sh) {
+size_t cpi_bucket_index_slots(const rl_shard *sh) {
   return sh->table->mask + 1;
 }
 
-uint32_t bucket_index_id_at(const rl_shard *sh, size_t slot) {
+uint32_t cpi_bucket_index_id_at(const rl_shard *sh, size_t slot) {
   uint64_t e = sh->table->entries[slot];
   return e == 0 ? RL_NO_BUCKET : id_of(e);
 }
@@ -246,7 +246,7 @@ static bool may_fill(size_t hole, size_t j, size_t home) {
   return home <= hole && home > j;
 }
 
-void bucket_index_remove_at(rl_shard *sh, size_t slot) {
+void cpi_bucket_index_remove_at(rl_shard *sh, size_t slot) {
   rl_index_table *t = sh->table;
   size_t hole = slot;
   cp_seq_write_begin(&sh->seq);
@@ -267,6 +267,6 @@ void bucket_index_remove_at(rl_shard *sh, size_t slot) {
   sh->count--;
 }
 
-size_t bucket_index_bytes(const rl_shard *sh) {
+size_t cpi_bucket_index_bytes(const rl_shard *sh) {
   return table_bytes(sh->table) + sh->retired_bytes;
 }

@@ -7,7 +7,7 @@
  * bucket that is not the one sought) and the bucket id plus one (0 =
  * empty). The key hash's lowest RL_SHARD_BITS bits pick the shard.
  *
- * Readers: bucket_index_lookup retries when a writer overlapped its probe.
+ * Readers: cpi_bucket_index_lookup retries when a writer overlapped its probe.
  * Writers hold `mu`. A reader may still hold a table a writer replaced, so
  * replaced tables stay readable until the shard is destroyed: small tables
  * (under RL_REGION_SLOTS) are allocated and kept when outgrown, a few KiB
@@ -53,36 +53,36 @@ typedef struct rl_shard {
  * so the mean plus eight standard deviations (and a floor for small
  * limiters) is practically never reached; a shard that does reach it
  * answers as a full limiter does. */
-size_t bucket_index_shard_entries(size_t max_buckets);
+size_t cpi_bucket_index_shard_entries(size_t max_buckets);
 
 /* Reserves room for `max_entries` entries. Returns 0 or CP_ENOMEM. */
-int bucket_index_init(rl_shard *sh, size_t max_entries);
-void bucket_index_destroy(rl_shard *sh);
+int cpi_bucket_index_init(rl_shard *sh, size_t max_entries);
+void cpi_bucket_index_destroy(rl_shard *sh);
 
 /* Lock-free: the id of the bucket whose key is `key`, or RL_NO_BUCKET. */
-uint32_t bucket_index_lookup(rl_shard *sh, uint64_t key,
-                             const rl_bucket *buckets);
+uint32_t cpi_bucket_index_lookup(rl_shard *sh, uint64_t key,
+                                 const rl_bucket *buckets);
 
 /* The following require sh->mu. */
 
-/* As bucket_index_lookup, for a writer. */
-uint32_t bucket_index_find(const rl_shard *sh, uint64_t key,
-                           const rl_bucket *buckets);
+/* As cpi_bucket_index_lookup, for a writer. */
+uint32_t cpi_bucket_index_find(const rl_shard *sh, uint64_t key,
+                               const rl_bucket *buckets);
 
 /* Adds key -> id (key must be absent). Returns 0, or CP_ENOMEM when out of
  * memory or room. */
-int bucket_index_insert(rl_shard *sh, uint64_t key, uint32_t id);
+int cpi_bucket_index_insert(rl_shard *sh, uint64_t key, uint32_t id);
 
 /* Slots in the current table, and the bucket id in slot `slot` (or
  * RL_NO_BUCKET when the slot is empty). */
-size_t bucket_index_slots(const rl_shard *sh);
-uint32_t bucket_index_id_at(const rl_shard *sh, size_t slot);
+size_t cpi_bucket_index_slots(const rl_shard *sh);
+uint32_t cpi_bucket_index_id_at(const rl_shard *sh, size_t slot);
 
 /* Empties slot `slot`; a later entry may move into it, so a caller walking
  * the slots looks at the same slot again. */
-void bucket_index_remove_at(rl_shard *sh, size_t slot);
+void cpi_bucket_index_remove_at(rl_shard *sh, size_t slot);
 
 /* Bytes of the table in use and of the small tables it replaced. */
-size_t bucket_index_bytes(const rl_shard *sh);
+size_t cpi_bucket_index_bytes(const rl_shard *sh);
 
 #endif /* CPLUGIN_RATELIMIT_BUCKET_INDEX_H */

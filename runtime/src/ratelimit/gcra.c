@@ -3,7 +3,7 @@
 
 #define NS_PER_SEC 1000000000LL
 
-int64_t rl_interval_ns(uint32_t rate) {
+int64_t cpi_rl_interval_ns(uint32_t rate) {
   /* Rounded up: a token is never worth less time than 1/rate second, so
    * the limiter never admits more than `rate` per second. */
   return (NS_PER_SEC + (int64_t)rate - 1) / (int64_t)rate;
@@ -19,15 +19,15 @@ static uint64_t span(int64_t a, int64_t b) {
   return (uint64_t)b - (uint64_t)a;
 }
 
-int64_t rl_first(cp_rate_limit limit, int64_t now) {
+int64_t cpi_rl_first(cp_rate_limit limit, int64_t now) {
   if (limit.rate_per_sec == 0) {
     return 1;
   }
-  return add_sat(now, rl_interval_ns(limit.rate_per_sec));
+  return add_sat(now, cpi_rl_interval_ns(limit.rate_per_sec));
 }
 
-bool rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
-             int64_t *retry_ns) {
+bool cpi_rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
+                 int64_t *retry_ns) {
   if (limit.rate_per_sec == 0) {
     if (v < (int64_t)limit.burst) {
       *next = v < 0 ? 1 : v + 1;
@@ -36,7 +36,7 @@ bool rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
     *retry_ns = CP_RATE_RETRY_NEVER;
     return false;
   }
-  int64_t t = rl_interval_ns(limit.rate_per_sec);
+  int64_t t = cpi_rl_interval_ns(limit.rate_per_sec);
   uint64_t window = (uint64_t)limit.burst * (uint64_t)t;
   int64_t tat = v > now ? v : now;
   int64_t after = add_sat(tat, t);
@@ -52,8 +52,8 @@ bool rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
   return false;
 }
 
-int64_t rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
-                   int64_t now) {
+int64_t cpi_rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
+                       int64_t now) {
   /* Tokens used under `from`: `whole` plus rem / t_from of one. They are
    * carried over even beyond the new burst (the key then waits for refill
    * to bring it back under), so switching limits back and forth never
@@ -62,7 +62,7 @@ int64_t rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
   uint64_t rem = 0;
   uint64_t t_from = 1;
   if (from.rate_per_sec > 0) {
-    t_from = (uint64_t)rl_interval_ns(from.rate_per_sec);
+    t_from = (uint64_t)cpi_rl_interval_ns(from.rate_per_sec);
     uint64_t ahead = v > now ? span(now, v) : 0;
     whole = ahead / t_from;
     rem = ahead % t_from;
@@ -75,15 +75,15 @@ int64_t rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
   if (to.rate_per_sec == 0) {
     return (int64_t)(whole + (rem > 0 ? 1 : 0));
   }
-  uint64_t t_to = (uint64_t)rl_interval_ns(to.rate_per_sec);
+  uint64_t t_to = (uint64_t)cpi_rl_interval_ns(to.rate_per_sec);
   /* whole < 2^32, t_to <= 1e9 and rem < t_from <= 1e9: no overflow. A
    * fraction of a token rounds up, against the caller. */
   uint64_t ahead = whole * t_to + (rem * t_to + t_from - 1) / t_from;
   return add_sat(now, (int64_t)ahead);
 }
 
-bool rl_idle(cp_rate_limit limit, int64_t v, int64_t last_ns, int64_t now,
-             int64_t idle_ns) {
+bool cpi_rl_idle(cp_rate_limit limit, int64_t v, int64_t last_ns, int64_t now,
+                 int64_t idle_ns) {
   int64_t since = limit.rate_per_sec > 0 ? v : last_ns;
   return since <= now && span(since, now) >= (uint64_t)idle_ns;
 }

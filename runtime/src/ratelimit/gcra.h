@@ -22,30 +22,30 @@
 #define RL_STATE_EVICTED (INT64_MIN + 1)
 
 /* The emission interval ceil(1e9 / rate) in ns; rate must be > 0. */
-int64_t rl_interval_ns(uint32_t rate);
+int64_t cpi_rl_interval_ns(uint32_t rate);
 
 /* The state after the first (always allowed) check of a new, full bucket at
  * `now`. limit.burst must be > 0. */
-int64_t rl_first(cp_rate_limit limit, int64_t now);
+int64_t cpi_rl_first(cp_rate_limit limit, int64_t now);
 
 /* One check on state `v` at `now`. Returns true and sets *next when a token
  * is available; otherwise returns false and sets *retry_ns to the wait for
  * the next token (CP_RATE_RETRY_NEVER for rate 0). limit.burst must be > 0. */
-bool rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
-             int64_t *retry_ns);
+bool cpi_rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
+                 int64_t *retry_ns);
 
 /* Re-expresses state `v`, kept under `from`, under `to` at `now`: the tokens
  * used are carried over (a fraction of a token rounds against the caller),
  * also when they exceed to.burst: the key then waits until refill brings it
  * under the new burst, and a rate-0 key stays empty. */
-int64_t rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
-                   int64_t now);
+int64_t cpi_rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
+                       int64_t now);
 
 /* True when a bucket may be evicted without anyone noticing: for rate > 0,
  * it has been full for at least idle_ns; for rate 0, its last check
  * (last_ns) is at least idle_ns old. */
-bool rl_idle(cp_rate_limit limit, int64_t v, int64_t last_ns, int64_t now,
-             int64_t idle_ns);
+bool cpi_rl_idle(cp_rate_limit limit, int64_t v, int64_t last_ns, int64_t now,
+                 int64_t idle_ns);
 
 /* Packs a limit into one word (the bucket records the limit its state is
  * expressed in) and back. */

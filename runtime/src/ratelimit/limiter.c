@@ -57,7 +57,7 @@ static bool options_valid(const cp_rate_limiter_options *o) {
 
 static void free_limiter(cp_rate_limiter *l, size_t shards_ready) {
   for (size_t i = 0; i < shards_ready; i++) {
-    bucket_index_destroy(&l->shards[i]);
+    cpi_bucket_index_destroy(&l->shards[i]);
   }
   free(l->buckets);
   free(l->free_ids);
@@ -98,7 +98,7 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
   }
   pthread_mutex_init(&l->alloc_mu, NULL);
   pthread_mutex_init(&l->sweep_mu, NULL);
-  cp_cond_init_monotonic(&l->sweep_cv);
+  cpi_cond_init_monotonic(&l->sweep_cv);
   /* Large calloc'd blocks are fresh mappings: untouched pages cost no
    * memory, and buckets are handed out from the front. */
   l->buckets = calloc(o.max_buckets, sizeof(rl_bucket));
@@ -107,21 +107,21 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
     free_limiter(l, 0);
     return CP_ENOMEM;
   }
-  if (cp_random_bytes(&l->hash_key, sizeof l->hash_key) != 0) {
+  if (cpi_random_bytes(&l->hash_key, sizeof l->hash_key) != 0) {
     free_limiter(l, 0);
     return CP_ESYS;
   }
-  size_t per_shard = bucket_index_shard_entries(o.max_buckets);
+  size_t per_shard = cpi_bucket_index_shard_entries(o.max_buckets);
   size_t ready = 0;
   while (ready < RL_SHARDS &&
-         bucket_index_init(&l->shards[ready], per_shard) == 0) {
+         cpi_bucket_index_init(&l->shards[ready], per_shard) == 0) {
     ready++;
   }
   if (ready < RL_SHARDS) {
     free_limiter(l, ready);
     return CP_ENOMEM;
   }
-  if (rl_sweeper_start(l) != 0) {
+  if (cpi_rl_sweeper_start(l) != 0) {
     free_limiter(l, RL_SHARDS);
     return CP_ESYS;
   }
@@ -133,7 +133,7 @@ void cp_rate_limiter_destroy(cp_rate_limiter *l) {
   if (l == NULL) {
     return;
   }
-  rl_sweeper_stop(l);
+  cpi_rl_sweeper_stop(l);
   free_limiter(l, RL_SHARDS);
 }
 
@@ -166,7 +166,7 @@ static uint32_t alloc_bucket(cp_rate_limiter *l) {
   return id;
 }
 
-void rl_release_buckets(cp_rate_limiter *l, const uint32_t *ids, size_t n) {
+void cpi_rl_release_buckets(cp_rate_limiter *l, const uint32_t *ids, size_t n) {
   if (n == 0) {
     return;
   }
@@ -186,7 +186,7 @@ void rl_release_buckets(cp_rate_limiter *l, const uint32_t *ids, size_t n) {
 
 static uint64_t key_hash(const cp_rate_limiter *l, const char *key,
                          size_t len) {
-  uint64_t h = cp_siphash13(&l->hash_key, key, len);
+  uint64_t h = cpi_siphash13(&l->hash_key, key, len);
   return h != 0 ? h : 1; /* 0 marks a bucket that never had a key */
 }
 
@@ -212,7 +212,7 @@ static cp_rate_result deny_full(cp_rate_limiter *l, int64_t *retry) {
 static int insert(cp_rate_limiter *l, rl_shard *sh, uint64_t key,
                   cp_rate_limit limit, int64_t now, int64_t *retry) {
   pthread_mutex_lock(&sh->mu);
-  if (bucket_index_find(sh, key, l->buckets) != RL_NO_BUCKET) {
+  if (cpi_bucket_index_find(sh, key, l->buckets) != RL_NO_BUCKET) {
     pthread_mutex_unlock(&sh->mu); /* another thread inserted it */
     return RL_AGAIN;
   }
@@ -226,13 +226,13 @@ static int insert(cp_rate_limiter *l, rl_shard *sh, uint64_t key,
   STORE(&b->key, key);
   STORE(&b->limit, rl_limit_pack(limit));
   STORE(&b->last_ns, now);
-  __atomic_store_n(&b->state, rl_seal(rl_first(limit, now), key),
+  __atomic_store_n(&b->state, rl_seal(cpi_rl_first(limit, now), key),
                    __ATOMIC_RELEASE);
-  if (bucket_index_insert(sh, key, id) != 0) {
+  if (cpi_bucket_index_insert(sh, key, id) != 0) {
     __atomic_store_n(&b->state, rl_seal(RL_STATE_EVICTED, key),
                      __ATOMIC_RELEASE);
     pthread_mutex_unlock(&sh->mu);
-    rl_release_buckets(l, &id, 1);
+    cpi_rl_release_buckets(l, &id, 1);
     return deny_full(l, retry);
   }
   pthread_mutex_unlock(&sh->mu);
@@ -253,7 +253,7 @@ static void relimit(rl_bucket *b, uint64_t key, int64_t raw,
     return;
   }
   cp_rate_limit had = rl_limit_unpack(LOAD(&b->limit));
-  int64_t v = rl_rescale(had, limit, rl_seal(raw, key), now);
+  int64_t v = cpi_rl_rescale(had, limit, rl_seal(raw, key), now);
   STORE(&b->limit, rl_limit_pack(limit));
   __atomic_store_n(&b->state, rl_seal(v, key), __ATOMIC_RELEASE);
 }
@@ -285,7 +285,7 @@ static int take(cp_rate_limiter *l, rl_bucket *b, uint64_t key,
       STORE(&b->last_ns, now); /* idleness of a bucket that never refills */
     }
     int64_t next = 0;
-    if (!rl_take(limit, v, now, &next, retry)) {
+    if (!cpi_rl_take(limit, v, now, &next, retry)) {
       if (limit.rate_per_sec == 0) {
         *retry = l->rate0_retry_ns;
       }
@@ -315,7 +315,7 @@ cp_rate_result cp_rate_limiter_check(cp_rate_limiter *l, const char *key,
   uint64_t h = key_hash(l, key != NULL ? key : "", key_len);
   rl_shard *sh = &l->shards[h & (RL_SHARDS - 1)];
   for (;;) {
-    uint32_t id = bucket_index_lookup(sh, h, l->buckets);
+    uint32_t id = cpi_bucket_index_lookup(sh, h, l->buckets);
     int r = id == RL_NO_BUCKET ? insert(l, sh, h, limit, now, retry)
                                : take(l, &l->buckets[id], h, limit, now, retry);
     if (r != RL_AGAIN) {
@@ -351,7 +351,7 @@ void cp_rate_limiter_stats_get(cp_rate_limiter *l, cp_rate_limiter_stats *out) {
   pthread_mutex_unlock(&l->alloc_mu);
   for (size_t i = 0; i < RL_SHARDS; i++) {
     pthread_mutex_lock(&l->shards[i].mu);
-    bytes += bucket_index_bytes(&l->shards[i]);
+    bytes += cpi_bucket_index_bytes(&l->shards[i]);
     pthread_mutex_unlock(&l->shards[i].mu);
   }
   out->memory_bytes = bytes;

@@ -41,12 +41,12 @@ struct cp_rate_limiter {
 };
 
 /* Returns evicted buckets to the free list and the live count. */
-void rl_release_buckets(cp_rate_limiter *l, const uint32_t *ids, size_t n);
+void cpi_rl_release_buckets(cp_rate_limiter *l, const uint32_t *ids, size_t n);
 
 /* Starts the sweeper thread (sweep_interval_ms > 0). Returns 0 or CP_ESYS. */
-int rl_sweeper_start(cp_rate_limiter *l);
+int cpi_rl_sweeper_start(cp_rate_limiter *l);
 
 /* Wakes and joins the sweeper thread, if running. */
-void rl_sweeper_stop(cp_rate_limiter *l);
+void cpi_rl_sweeper_stop(cp_rate_limiter *l);
 
 #endif /* CPLUGIN_RATELIMIT_LIMITER_INTERNAL_H */

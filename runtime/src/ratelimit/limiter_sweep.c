@@ -21,7 +21,7 @@ static bool evict_if_idle(cp_rate_limiter *l, rl_bucket *b, int64_t now) {
   cp_rate_limit limit =
       rl_limit_unpack(__atomic_load_n(&b->limit, __ATOMIC_RELAXED));
   int64_t last = __atomic_load_n(&b->last_ns, __ATOMIC_RELAXED);
-  if (!rl_idle(limit, v, last, now, l->idle_ns)) {
+  if (!cpi_rl_idle(limit, v, last, now, l->idle_ns)) {
     return false;
   }
   return __atomic_compare_exchange_n(&b->state, &raw,
@@ -36,15 +36,15 @@ static size_t sweep_shard(cp_rate_limiter *l, rl_shard *sh, int64_t now,
   size_t n = 0;
   *more = false;
   pthread_mutex_lock(&sh->mu);
-  size_t slots = bucket_index_slots(sh);
+  size_t slots = cpi_bucket_index_slots(sh);
   for (size_t i = 0; i < slots;) {
-    uint32_t id = bucket_index_id_at(sh, i);
+    uint32_t id = cpi_bucket_index_id_at(sh, i);
     if (id == RL_NO_BUCKET || !evict_if_idle(l, &l->buckets[id], now)) {
       i++;
       continue;
     }
     /* Removal may shift a later entry into slot i: look at it again. */
-    bucket_index_remove_at(sh, i);
+    cpi_bucket_index_remove_at(sh, i);
     ids[n++] = id;
     if (n == BATCH) {
       *more = true;
@@ -66,7 +66,7 @@ size_t cp_rate_limiter_sweep(cp_rate_limiter *l) {
     bool more = true;
     while (more) {
       size_t n = sweep_shard(l, &l->shards[k], now, ids, &more);
-      rl_release_buckets(l, ids, n);
+      cpi_rl_release_buckets(l, ids, n);
       total += n;
     }
   }
@@ -77,7 +77,7 @@ static void *sweeper_main(void *arg) {
   cp_rate_limiter *l = arg;
   pthread_mutex_lock(&l->sweep_mu);
   while (!l->stopping) {
-    struct timespec until = cp_monotonic_after_ms(l->opts.sweep_interval_ms);
+    struct timespec until = cpi_monotonic_after_ms(l->opts.sweep_interval_ms);
     while (!l->stopping &&
            pthread_cond_timedwait(&l->sweep_cv, &l->sweep_mu, &until) == 0) {
     }
@@ -92,7 +92,7 @@ static void *sweeper_main(void *arg) {
   return NULL;
 }
 
-int rl_sweeper_start(cp_rate_limiter *l) {
+int cpi_rl_sweeper_start(cp_rate_limiter *l) {
   if (l->opts.sweep_interval_ms <= 0) {
     return 0;
   }
@@ -103,7 +103,7 @@ int rl_sweeper_start(cp_rate_limiter *l) {
   return 0;
 }
 
-void rl_sweeper_stop(cp_rate_limiter *l) {
+void cpi_rl_sweeper_stop(cp_rate_limiter *l) {
   if (!l->sweeper_running) {
     return;
   }

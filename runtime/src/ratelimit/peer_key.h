@@ -14,13 +14,13 @@ enum { CP_PEER_KEY_MAX = 128 };
  * processes of one user share the key: see docs/security.md), else the
  * address cp_rate_peer_address writes with IPv6 cut to `ipv6_prefix_bits`.
  * Returns CP_EINVAL when neither applies or `out` is too small. Call it
- * while the call that reported `peer` is live (cp_peer_unix_uid). */
-int cp_peer_key_bits(const char *peer, unsigned ipv6_prefix_bits, char *out,
-                     size_t out_cap);
+ * while the call that reported `peer` is live (cpi_peer_unix_uid). */
+int cpi_peer_key_bits(const char *peer, unsigned ipv6_prefix_bits, char *out,
+                      size_t out_cap);
 
-/* cp_peer_key_bits with an IPv6 /64 counted as one address; "?" for a peer
+/* cpi_peer_key_bits with an IPv6 /64 counted as one address; "?" for a peer
  * that does not parse, so that all such peers share one key rather than
  * escape the limit. */
-void cp_peer_key(const char *peer, char out[CP_PEER_KEY_MAX]);
+void cpi_peer_key(const char *peer, char out[CP_PEER_KEY_MAX]);
 
 #endif /* CPLUGIN_RATELIMIT_PEER_KEY_H */

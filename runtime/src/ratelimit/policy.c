@@ -64,7 +64,7 @@ int cp_rate_policy_create(cp_rate_policy **out,
     free(p);
     return rc;
   }
-  rules_init(&p->rules);
+  cpi_rules_init(&p->rules);
   p->ipv6_prefix_bits = o.ipv6_prefix_bits;
   p->on_deny = o.on_deny;
   p->on_deny_user = o.on_deny_user;
@@ -82,7 +82,7 @@ void cp_rate_policy_destroy(cp_rate_policy *p) {
     return;
   }
   cp_rate_limiter_destroy(p->limiter);
-  rules_destroy(&p->rules);
+  cpi_rules_destroy(&p->rules);
   free(p);
 }
 
@@ -90,9 +90,9 @@ int cp_rate_policy_host_defaults(cp_rate_policy *p) {
   if (p == NULL) {
     return CP_EINVAL;
   }
-  int rc =
-      rules_replace_all(&p->rules, host_table,
-                        sizeof host_table / sizeof host_table[0], host_default);
+  int rc = cpi_rules_replace_all(&p->rules, host_table,
+                                 sizeof host_table / sizeof host_table[0],
+                                 host_default);
   if (rc == 0) {
     cp_rate_policy_set_enabled(p, true);
   }
@@ -102,30 +102,31 @@ int cp_rate_policy_host_defaults(cp_rate_policy *p) {
 int cp_rate_policy_set(cp_rate_policy *p, const char *path,
                        cp_rate_limit limit) {
   return p == NULL ? CP_EINVAL
-                   : rules_set(&p->rules, path, RL_RULE_LIMIT, limit);
+                   : cpi_rules_set(&p->rules, path, RL_RULE_LIMIT, limit);
 }
 
 int cp_rate_policy_exempt(cp_rate_policy *p, const char *path) {
   static const cp_rate_limit none = {0, 0};
   return p == NULL ? CP_EINVAL
-                   : rules_set(&p->rules, path, RL_RULE_EXEMPT, none);
+                   : cpi_rules_set(&p->rules, path, RL_RULE_EXEMPT, none);
 }
 
 int cp_rate_policy_clear(cp_rate_policy *p, const char *path) {
   static const cp_rate_limit none = {0, 0};
-  return p == NULL ? CP_EINVAL : rules_set(&p->rules, path, RL_RULE_NONE, none);
+  return p == NULL ? CP_EINVAL
+                   : cpi_rules_set(&p->rules, path, RL_RULE_NONE, none);
 }
 
 void cp_rate_policy_set_default(cp_rate_policy *p, cp_rate_limit limit) {
   if (p != NULL) {
-    rules_set_default(&p->rules, RL_RULE_LIMIT, limit);
+    cpi_rules_set_default(&p->rules, RL_RULE_LIMIT, limit);
   }
 }
 
 void cp_rate_policy_exempt_default(cp_rate_policy *p) {
   static const cp_rate_limit none = {0, 0};
   if (p != NULL) {
-    rules_set_default(&p->rules, RL_RULE_EXEMPT, none);
+    cpi_rules_set_default(&p->rules, RL_RULE_EXEMPT, none);
   }
 }
 
@@ -150,7 +151,7 @@ int cp_rate_policy_lookup(const cp_rate_policy *p, const char *path,
   if (__atomic_load_n(&p->enabled, __ATOMIC_RELAXED) == 0) {
     return 0;
   }
-  rl_match m = rules_match(&p->rules, path);
+  rl_match m = cpi_rules_match(&p->rules, path);
   if (m.kind != RL_RULE_LIMIT) {
     return 0;
   }
@@ -163,7 +164,7 @@ cp_rate_limiter *cp_rate_policy_limiter(cp_rate_policy *p) {
 }
 
 uint64_t cp_rate_policy_denials(const cp_rate_policy *p, const char *path) {
-  return p == NULL ? 0 : rules_denials(&p->rules, path);
+  return p == NULL ? 0 : cpi_rules_denials(&p->rules, path);
 }
 
 void cp_rate_policy_foreach_denials(const cp_rate_policy *p,
@@ -171,7 +172,7 @@ void cp_rate_policy_foreach_denials(const cp_rate_policy *p,
                                                uint64_t denials, void *user),
                                     void *user) {
   if (p != NULL && fn != NULL) {
-    rules_foreach_denials(&p->rules, fn, user);
+    cpi_rules_foreach_denials(&p->rules, fn, user);
   }
 }
 
@@ -207,7 +208,7 @@ static bool call_key(const cp_rate_policy *p, cp_call *call, uint16_t group,
   key[0] = KEY_BY_PEER;
   char addr[CP_RATE_KEY_MAX - KEY_HEAD];
   const char *peer = cp_call_peer(call);
-  int n = cp_peer_key_bits(peer, p->ipv6_prefix_bits, addr, sizeof addr);
+  int n = cpi_peer_key_bits(peer, p->ipv6_prefix_bits, addr, sizeof addr);
   if (n < 0) {
     /* Unrecognised peers share one bucket per rule: limited, not exempt. */
     return append(key, len, "?", 1);
@@ -238,7 +239,7 @@ cp_status_code cp_rate_policy_intercept(cp_call *call, void *user) {
   if (path == NULL) {
     path = "";
   }
-  rl_match m = rules_match(&p->rules, path);
+  rl_match m = cpi_rules_match(&p->rules, path);
   if (m.kind != RL_RULE_LIMIT) {
     return CP_STATUS_OK;
   }
@@ -256,7 +257,7 @@ cp_status_code cp_rate_policy_intercept(cp_call *call, void *user) {
   if (r == CP_RATE_ALLOW) {
     return CP_STATUS_OK;
   }
-  rules_count_denial(&p->rules, m.group);
+  cpi_rules_count_denial(&p->rules, m.group);
   if (p->on_deny != NULL) {
     p->on_deny(call, r, p->on_deny_user);
   }

@@ -10,12 +10,12 @@
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
-void rules_init(rl_rules *r) {
+void cpi_rules_init(rl_rules *r) {
   memset(r, 0, sizeof *r);
   pthread_mutex_init(&r->mu, NULL);
 }
 
-void rules_destroy(rl_rules *r) {
+void cpi_rules_destroy(rl_rules *r) {
   for (size_t i = 0; i < r->count; i++) {
     free(r->rule[i].path);
   }
@@ -70,8 +70,8 @@ static void publish(rl_rules *r, size_t count) {
   __atomic_store_n(&r->count, count, __ATOMIC_RELEASE);
 }
 
-int rules_set(rl_rules *r, const char *path, rl_rule_kind kind,
-              cp_rate_limit limit) {
+int cpi_rules_set(rl_rules *r, const char *path, rl_rule_kind kind,
+                  cp_rate_limit limit) {
   if (!path_valid(path)) {
     return CP_EINVAL;
   }
@@ -96,7 +96,8 @@ int rules_set(rl_rules *r, const char *path, rl_rule_kind kind,
   return rc;
 }
 
-void rules_set_default(rl_rules *r, rl_rule_kind kind, cp_rate_limit limit) {
+void cpi_rules_set_default(rl_rules *r, rl_rule_kind kind,
+                           cp_rate_limit limit) {
   pthread_mutex_lock(&r->mu);
   write_begin(r);
   STORE(&r->default_limit, rl_limit_pack(limit));
@@ -105,8 +106,8 @@ void rules_set_default(rl_rules *r, rl_rule_kind kind, cp_rate_limit limit) {
   pthread_mutex_unlock(&r->mu);
 }
 
-int rules_replace_all(rl_rules *r, const rl_rule_spec *specs, size_t n,
-                      cp_rate_limit default_limit) {
+int cpi_rules_replace_all(rl_rules *r, const rl_rule_spec *specs, size_t n,
+                          cp_rate_limit default_limit) {
   pthread_mutex_lock(&r->mu);
   /* Slots for new paths first: a failure leaves the table as it was (the
    * prepared, unpublished slots are reused or freed at destroy). */
@@ -181,7 +182,7 @@ static rl_match match_once(const rl_rules *r, const char *path, size_t len) {
   return m;
 }
 
-rl_match rules_match(const rl_rules *r, const char *path) {
+rl_match cpi_rules_match(const rl_rules *r, const char *path) {
   size_t len = strlen(path);
   for (;;) {
     uint32_t s1 = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
@@ -195,13 +196,13 @@ rl_match rules_match(const rl_rules *r, const char *path) {
   }
 }
 
-void rules_count_denial(rl_rules *r, uint16_t group) {
+void cpi_rules_count_denial(rl_rules *r, uint16_t group) {
   uint64_t *counter =
       group == RL_GROUP_DEFAULT ? &r->default_denials : &r->rule[group].denials;
   __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
 
-uint64_t rules_denials(const rl_rules *r, const char *path) {
+uint64_t cpi_rules_denials(const rl_rules *r, const char *path) {
   if (path == NULL) {
     return LOAD(&r->default_denials);
   }
@@ -210,10 +211,10 @@ uint64_t rules_denials(const rl_rules *r, const char *path) {
   return i < 0 ? 0 : LOAD(&r->rule[i].denials);
 }
 
-void rules_foreach_denials(const rl_rules *r,
-                           void (*fn)(const char *path, uint64_t denials,
-                                      void *user),
-                           void *user) {
+void cpi_rules_foreach_denials(const rl_rules *r,
+                               void (*fn)(const char *path, uint64_t denials,
+                                          void *user),
+                               void *user) {
   size_t count = __atomic_load_n(&r->count, __ATOMIC_ACQUIRE);
   for (size_t i = 0; i < count; i++) {
     uint64_t n = LOAD(&r->rule[i].denials);

@@ -52,39 +52,39 @@ typedef struct rl_match {
   uint16_t group; /* rule index, or RL_GROUP_DEFAULT */
 } rl_match;
 
-/* One entry of a table given to rules_replace_all. */
+/* One entry of a table given to cpi_rules_replace_all. */
 typedef struct rl_rule_spec {
   const char *path;
   cp_rate_limit limit;
 } rl_rule_spec;
 
-void rules_init(rl_rules *r);
-void rules_destroy(rl_rules *r);
+void cpi_rules_init(rl_rules *r);
+void cpi_rules_destroy(rl_rules *r);
 
 /* Sets the rule for `path` (RL_RULE_NONE clears it). Returns 0, CP_EINVAL,
  * CP_ELIMIT, CP_ENOMEM, or CP_ENOTFOUND when clearing an absent rule. */
-int rules_set(rl_rules *r, const char *path, rl_rule_kind kind,
-              cp_rate_limit limit);
+int cpi_rules_set(rl_rules *r, const char *path, rl_rule_kind kind,
+                  cp_rate_limit limit);
 
-void rules_set_default(rl_rules *r, rl_rule_kind kind, cp_rate_limit limit);
+void cpi_rules_set_default(rl_rules *r, rl_rule_kind kind, cp_rate_limit limit);
 
 /* Clears every rule and installs `specs` and the default in one step, so
  * no call sees a half-installed table. Returns 0, CP_ELIMIT or CP_ENOMEM
  * (then the previous table is kept). */
-int rules_replace_all(rl_rules *r, const rl_rule_spec *specs, size_t n,
-                      cp_rate_limit default_limit);
+int cpi_rules_replace_all(rl_rules *r, const rl_rule_spec *specs, size_t n,
+                          cp_rate_limit default_limit);
 
 /* Lock-free: the rule for a call to `path` (NUL-terminated). */
-rl_match rules_match(const rl_rules *r, const char *path);
+rl_match cpi_rules_match(const rl_rules *r, const char *path);
 
-void rules_count_denial(rl_rules *r, uint16_t group);
+void cpi_rules_count_denial(rl_rules *r, uint16_t group);
 
 /* Denials of the rule whose path is `path` (NULL: the default). */
-uint64_t rules_denials(const rl_rules *r, const char *path);
+uint64_t cpi_rules_denials(const rl_rules *r, const char *path);
 
-void rules_foreach_denials(const rl_rules *r,
-                           void (*fn)(const char *path, uint64_t denials,
-                                      void *user),
-                           void *user);
+void cpi_rules_foreach_denials(const rl_rules *r,
+                               void (*fn)(const char *path, uint64_t denials,
+                                          void *user),
+                               void *user);
 
 #endif /* CPLUGIN_RATELIMIT_POLICY_RULES_H */

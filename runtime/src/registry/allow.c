@@ -14,7 +14,7 @@
 #define SELF_ID_PREFIX "self_id:"
 #define SELF_ID_PREFIX_LEN (sizeof SELF_ID_PREFIX - 1)
 
-void reg_allow_free(allow_entry *a) {
+void cpi_reg_allow_free(allow_entry *a) {
   for (size_t i = 0; i < a->count; i++) {
     free(a->types[i]);
   }
@@ -34,8 +34,8 @@ static size_t lower_copy(const char *s, size_t n, char *out) {
 
 static allow_entry *find_allow(const cp_registry *reg, allow_kind kind,
                                const char *key, size_t len) {
-  uint64_t h = reg_hash_name(reg, key, len);
-  for (cp_hnode *n = cp_htab_chain(&reg->allows, h); n != NULL; n = n->next) {
+  uint64_t h = cpi_reg_hash_name(reg, key, len);
+  for (cp_hnode *n = cpi_htab_chain(&reg->allows, h); n != NULL; n = n->next) {
     allow_entry *a = CP_HNODE_ITEM(n, allow_entry, node);
     if (n->hash == h && a->kind == kind && strlen(a->key) == len &&
         memcmp(a->key, key, len) == 0) {
@@ -144,9 +144,9 @@ static const allow_entry *entry_for(const cp_registry *reg, const char *owner,
   return a;
 }
 
-bool reg_allowed(const cp_registry *reg, const char *owner,
-                 const char *principal, const char *type, char *why,
-                 size_t why_cap) {
+bool cpi_reg_allowed(const cp_registry *reg, const char *owner,
+                     const char *principal, const char *type, char *why,
+                     size_t why_cap) {
   why[0] = '\0';
   const allow_entry *a = entry_for(reg, owner, principal);
   if (a == NULL) {
@@ -193,7 +193,7 @@ static allow_entry *allow_new(allow_kind kind, const char *key, size_t len,
     }
     a->types[a->count] = strdup(types[i]);
     if (a->types[a->count] == NULL) {
-      reg_allow_free(a);
+      cpi_reg_allow_free(a);
       return NULL;
     }
     a->count++;
@@ -214,7 +214,7 @@ int cp_registry_allow(cp_registry *reg, const char *key,
   }
   for (size_t i = 0; i < n; i++) {
     if (types[i] == NULL ||
-        (strcmp(types[i], "*") != 0 && cp_check_service_type(types[i]))) {
+        (strcmp(types[i], "*") != 0 && cpi_check_service_type(types[i]))) {
       return CP_EINVAL;
     }
   }
@@ -222,16 +222,16 @@ int cp_registry_allow(cp_registry *reg, const char *key,
   if (a == NULL) {
     return CP_ENOMEM;
   }
-  a->node.hash = reg_hash_name(reg, norm, len);
-  cp_rwshard_wrlock(&reg->lock);
+  a->node.hash = cpi_reg_hash_name(reg, norm, len);
+  cpi_rwshard_wrlock(&reg->lock);
   allow_entry *old = find_allow(reg, (allow_kind)kind, norm, len);
   if (old != NULL) {
-    cp_htab_remove(&reg->allows, &old->node);
+    cpi_htab_remove(&reg->allows, &old->node);
   }
-  cp_htab_insert(&reg->allows, &a->node);
-  cp_rwshard_wrunlock(&reg->lock);
+  cpi_htab_insert(&reg->allows, &a->node);
+  cpi_rwshard_wrunlock(&reg->lock);
   if (old != NULL) {
-    reg_allow_free(old);
+    cpi_reg_allow_free(old);
   }
   return 0;
 }

@@ -131,9 +131,9 @@ static bool is_peer(const parsed_url *u, const char *peer) {
   return strcmp(host, from) == 0;
 }
 
-reg_base_url_verdict reg_check_base_url(unsigned allow, const char *url,
-                                        const char *peer, char *why,
-                                        size_t cap) {
+reg_base_url_verdict cpi_reg_check_base_url(unsigned allow, const char *url,
+                                            const char *peer, char *why,
+                                            size_t cap) {
   static const char *const schemes[] = {"http://", "https://", "grpc://"};
   const char *rest = url;
   for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {

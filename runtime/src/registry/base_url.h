@@ -14,8 +14,8 @@ typedef enum reg_base_url_verdict {
  * (cplugin/registry.h); `peer` is the registering call's gRPC peer string
  * ("ipv4:10.0.0.7:5000", NULL when unknown). Writes the reason to `why`
  * unless OK. */
-reg_base_url_verdict reg_check_base_url(unsigned allow, const char *url,
-                                        const char *peer, char *why,
-                                        size_t cap);
+reg_base_url_verdict cpi_reg_check_base_url(unsigned allow, const char *url,
+                                            const char *peer, char *why,
+                                            size_t cap);
 
 #endif /* CPLUGIN_REGISTRY_BASE_URL_H */

@@ -11,17 +11,17 @@
 typedef Connectplugin__V1__ServiceEndpoint Endpoint;
 typedef Connectplugin__V1__ServiceEndpoint__MetadataEntry MetaEntry;
 
-size_t ep_bytes(const reg_entry *e) {
+size_t cpi_ep_bytes(const reg_entry *e) {
   const rt_entry *rt = e->owner;
   const svc_type *t = e->type;
   size_t size = sizeof(Endpoint);
   size += e->meta_count * (sizeof(MetaEntry *) + sizeof(MetaEntry));
   size += rt->id_len + 1 + strlen(reg_entry_version(e)) + 1;
   size += sizeof SERVICES_PREFIX - 1 + t->name_len + 1 + rt->id_len + 1;
-  const char *at = reg_meta_begin(e);
+  const char *at = cpi_reg_meta_begin(e);
   for (uint32_t i = 0; i < e->meta_count; i++) {
     reg_meta m;
-    at = reg_meta_next(e, at, i, &m);
+    at = cpi_reg_meta_next(e, at, i, &m);
     size += strlen(m.key) + 1 + strlen(m.value) + 1;
   }
   return size;
@@ -35,7 +35,8 @@ static char *put(char **cursor, const char *s, size_t len) {
   return out;
 }
 
-Connectplugin__V1__ServiceEndpoint *ep_build(void *mem, const reg_entry *e) {
+Connectplugin__V1__ServiceEndpoint *cpi_ep_build(void *mem,
+                                                 const reg_entry *e) {
   const rt_entry *rt = e->owner;
   const svc_type *t = e->type;
   Endpoint *ep = mem;
@@ -56,10 +57,10 @@ Connectplugin__V1__ServiceEndpoint *ep_build(void *mem, const reg_entry *e) {
   put(&cursor, rt->id, rt->id_len);
   ep->n_metadata = e->meta_count;
   ep->metadata = e->meta_count > 0 ? ptrs : NULL;
-  const char *at = reg_meta_begin(e);
+  const char *at = cpi_reg_meta_begin(e);
   for (uint32_t i = 0; i < e->meta_count; i++) {
     reg_meta kv;
-    at = reg_meta_next(e, at, i, &kv);
+    at = cpi_reg_meta_next(e, at, i, &kv);
     MetaEntry *m = &entries[i];
     connectplugin__v1__service_endpoint__metadata_entry__init(m);
     m->key = put(&cursor, kv.key, strlen(kv.key));

@@ -12,13 +12,13 @@ _Static_assert(CP_HEALTH_REASON_MAX == CP_HEALTH_REPORT_REASON_MAX &&
                    CP_HEALTH_DEPENDENCY_MAX == CP_HEALTH_REPORT_DEP_MAX,
                "health report limits: registry.h and validate.h agree");
 
-const char *reg_check_health(cp_plugin_health state, const char *reason,
-                             const char *const *deps, size_t n, char *buf,
-                             size_t cap) {
-  return cp_check_health_report((int)state, reason, deps, n, buf, cap);
+const char *cpi_reg_check_health(cp_plugin_health state, const char *reason,
+                                 const char *const *deps, size_t n, char *buf,
+                                 size_t cap) {
+  return cpi_check_health_report((int)state, reason, deps, n, buf, cap);
 }
 
-void reg_health_detail_free(reg_health_detail *d) {
+void cpi_reg_health_detail_free(reg_health_detail *d) {
   if (d == NULL) {
     return;
   }
@@ -41,45 +41,45 @@ static reg_health_detail *copy_report(const char *reason,
   d->reason = strdup(reason != NULL ? reason : "");
   d->deps = n > 0 ? calloc(n, sizeof *d->deps) : NULL;
   if (d->reason == NULL || (n > 0 && d->deps == NULL)) {
-    reg_health_detail_free(d);
+    cpi_reg_health_detail_free(d);
     return NULL;
   }
   for (; d->dep_count < n; d->dep_count++) {
     d->deps[d->dep_count] = strdup(deps[d->dep_count]);
     if (d->deps[d->dep_count] == NULL) {
-      reg_health_detail_free(d);
+      cpi_reg_health_detail_free(d);
       return NULL;
     }
   }
   return d;
 }
 
-int reg_set_health(cp_registry *reg, const char *runtime_id,
-                   cp_plugin_health state, const char *reason,
-                   const char *const *deps, size_t n) {
+int cpi_reg_set_health(cp_registry *reg, const char *runtime_id,
+                       cp_plugin_health state, const char *reason,
+                       const char *const *deps, size_t n) {
   reg_health_detail *d = copy_report(reason, deps, n);
   if (d == NULL) {
     return CP_ENOMEM;
   }
-  cp_rwshard_wrlock(&reg->lock);
-  rt_entry *rt = reg_get_runtime(reg, runtime_id);
+  cpi_rwshard_wrlock(&reg->lock);
+  rt_entry *rt = cpi_reg_get_runtime(reg, runtime_id);
   if (rt == NULL) {
-    reg_commit_unlock(reg);
-    reg_health_detail_free(d);
+    cpi_reg_commit_unlock(reg);
+    cpi_reg_health_detail_free(d);
     return CP_ENOMEM;
   }
-  reg_runtime_touch(reg, rt); /* the report renews the lease */
-  bool was_blocked = reg_runtime_blocked(rt);
+  cpi_reg_runtime_touch(reg, rt); /* the report renews the lease */
+  bool was_blocked = cpi_reg_runtime_blocked(rt);
   reg_health_detail *old = rt->detail;
   rt->detail = d;
   rt->health = (uint8_t)state;
   rt->has_health = true;
-  bool rebuild = was_blocked != reg_runtime_blocked(rt);
+  bool rebuild = was_blocked != cpi_reg_runtime_blocked(rt);
   for (reg_entry *e = rt->regs; e != NULL; e = e->owner_next) {
-    reg_mark_dirty(reg, e->type, rebuild);
+    cpi_reg_mark_dirty(reg, e->type, rebuild);
   }
-  reg_commit_unlock(reg);
-  reg_health_detail_free(old);
+  cpi_reg_commit_unlock(reg);
+  cpi_reg_health_detail_free(old);
   return 0;
 }
 
@@ -90,30 +90,30 @@ int cp_registry_report_health(cp_registry *reg, const char *runtime_id,
   char why[128];
   if (reg == NULL || runtime_id == NULL || runtime_id[0] == '\0' ||
       strnlen(runtime_id, CP_REGISTRY_OWNER_MAX + 1) > CP_REGISTRY_OWNER_MAX ||
-      reg_check_health(state, reason, dependencies, dependency_count, why,
-                       sizeof why) != NULL) {
+      cpi_reg_check_health(state, reason, dependencies, dependency_count, why,
+                           sizeof why) != NULL) {
     return CP_EINVAL;
   }
-  return reg_set_health(reg, runtime_id, state, reason, dependencies,
-                        dependency_count);
+  return cpi_reg_set_health(reg, runtime_id, state, reason, dependencies,
+                            dependency_count);
 }
 
 int cp_registry_drain_runtime(cp_registry *reg, const char *runtime_id) {
   if (reg == NULL || runtime_id == NULL) {
     return CP_EINVAL;
   }
-  cp_rwshard_wrlock(&reg->lock);
-  rt_entry *rt = reg_find_runtime(reg, runtime_id);
+  cpi_rwshard_wrlock(&reg->lock);
+  rt_entry *rt = cpi_reg_find_runtime(reg, runtime_id);
   if (rt == NULL) {
-    reg_commit_unlock(reg);
+    cpi_reg_commit_unlock(reg);
     return CP_ENOTFOUND;
   }
-  bool was_blocked = reg_runtime_blocked(rt);
+  bool was_blocked = cpi_reg_runtime_blocked(rt);
   rt->draining = true;
   for (reg_entry *e = rt->regs; e != NULL && !was_blocked; e = e->owner_next) {
-    reg_mark_dirty(reg, e->type, true);
+    cpi_reg_mark_dirty(reg, e->type, true);
   }
-  reg_commit_unlock(reg);
+  cpi_reg_commit_unlock(reg);
   return 0;
 }
 
@@ -122,8 +122,8 @@ int cp_registry_get_health(cp_registry *reg, const char *runtime_id,
   if (reg == NULL || runtime_id == NULL || out == NULL) {
     return CP_EINVAL;
   }
-  size_t shard = cp_rwshard_rdlock(&reg->lock);
-  rt_entry *rt = reg_find_runtime(reg, runtime_id);
+  size_t shard = cpi_rwshard_rdlock(&reg->lock);
+  rt_entry *rt = cpi_reg_find_runtime(reg, runtime_id);
   int rc = rt != NULL && rt->has_health ? 0 : CP_ENOTFOUND;
   if (rc == 0) {
     out->state = (cp_plugin_health)rt->health;
@@ -135,6 +135,6 @@ int cp_registry_get_health(cp_registry *reg, const char *runtime_id,
       memcpy(out->dependencies[i], d->deps[i], strlen(d->deps[i]) + 1);
     }
   }
-  cp_rwshard_rdunlock(&reg->lock, shard);
+  cpi_rwshard_rdunlock(&reg->lock, shard);
   return rc;
 }

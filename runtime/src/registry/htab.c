@@ -7,20 +7,20 @@
 
 enum { INITIAL_BUCKETS = 16 };
 
-int cp_htab_init(cp_htab *t) {
+int cpi_htab_init(cp_htab *t) {
   t->buckets = calloc(INITIAL_BUCKETS, sizeof *t->buckets);
   t->mask = INITIAL_BUCKETS - 1;
   t->count = 0;
   return t->buckets == NULL ? CP_ENOMEM : 0;
 }
 
-void cp_htab_release(cp_htab *t) {
+void cpi_htab_release(cp_htab *t) {
   free(t->buckets);
   t->buckets = NULL;
   t->count = 0;
 }
 
-cp_hnode *cp_htab_chain(const cp_htab *t, uint64_t hash) {
+cp_hnode *cpi_htab_chain(const cp_htab *t, uint64_t hash) {
   return t->buckets[hash & t->mask];
 }
 
@@ -44,7 +44,7 @@ static void grow(cp_htab *t) {
   t->mask = n - 1;
 }
 
-void cp_htab_insert(cp_htab *t, cp_hnode *node) {
+void cpi_htab_insert(cp_htab *t, cp_hnode *node) {
   /* Up to two items per bucket: a bucket costs as much as an item's link,
    * and chains of one or two nodes still take a cache miss or two. */
   if (t->count > 2 * t->mask + 1) {
@@ -56,7 +56,7 @@ void cp_htab_insert(cp_htab *t, cp_hnode *node) {
   t->count++;
 }
 
-void cp_htab_remove(cp_htab *t, cp_hnode *node) {
+void cpi_htab_remove(cp_htab *t, cp_hnode *node) {
   for (cp_hnode **link = &t->buckets[node->hash & t->mask]; *link != NULL;
        link = &(*link)->next) {
     if (*link == node) {

@@ -27,19 +27,19 @@ typedef struct cp_htab {
   ((type *)(void *)((char *)(node)-offsetof(type, member)))
 
 /* Returns 0 or CP_ENOMEM. */
-int cp_htab_init(cp_htab *t);
+int cpi_htab_init(cp_htab *t);
 
 /* Frees the buckets (not the items). */
-void cp_htab_release(cp_htab *t);
+void cpi_htab_release(cp_htab *t);
 
 /* First node of the chain that may hold `hash`; walk it with node->next and
  * compare node->hash before the key. */
-cp_hnode *cp_htab_chain(const cp_htab *t, uint64_t hash);
+cp_hnode *cpi_htab_chain(const cp_htab *t, uint64_t hash);
 
 /* Links `node` (node->hash set by the caller). */
-void cp_htab_insert(cp_htab *t, cp_hnode *node);
+void cpi_htab_insert(cp_htab *t, cp_hnode *node);
 
 /* Unlinks `node`, which must be in the table. */
-void cp_htab_remove(cp_htab *t, cp_hnode *node);
+void cpi_htab_remove(cp_htab *t, cp_hnode *node);
 
 #endif /* CPLUGIN_REGISTRY_HTAB_H */

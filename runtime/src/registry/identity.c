@@ -5,7 +5,8 @@
 #include "cplugin/auth.h"
 #include "registry/registry_internal.h"
 
-cp_status_code reg_identify(cp_registry *reg, cp_call *call, reg_caller *out) {
+cp_status_code cpi_reg_identify(cp_registry *reg, cp_call *call,
+                                reg_caller *out) {
   const char *provider = NULL;
   const char *id = cp_call_identity(call, &provider);
   out->kind = REG_CALLER_NONE;
@@ -31,20 +32,22 @@ cp_status_code reg_identify(cp_registry *reg, cp_call *call, reg_caller *out) {
   return CP_STATUS_OK;
 }
 
-bool reg_recheck(cp_registry *reg, cp_call *call, const reg_caller *caller) {
+bool cpi_reg_recheck(cp_registry *reg, cp_call *call,
+                     const reg_caller *caller) {
   if (caller->kind != REG_CALLER_RUNTIME || !caller->token ||
-      reg_token_still_valid(reg, call)) {
+      cpi_reg_token_still_valid(reg, call)) {
     return true;
   }
   /* Revoked while the call ran: whatever it added is undone, and the
    * listener has removed or will remove the rest. */
-  reg_drop_runtime(reg, caller->id, CP_STATUS_UNAUTHENTICATED,
-                   "runtime identity revoked");
+  cpi_reg_drop_runtime(reg, caller->id, CP_STATUS_UNAUTHENTICATED,
+                       "runtime identity revoked");
   return false;
 }
 
-void reg_principal(cp_registry *reg, cp_call *call, const reg_caller *caller,
-                   char out[CP_PRINCIPAL_MAX + 1]) {
+void cpi_reg_principal(cp_registry *reg, cp_call *call,
+                       const reg_caller *caller,
+                       char out[CP_PRINCIPAL_MAX + 1]) {
   out[0] = '\0';
   if (caller->kind != REG_CALLER_RUNTIME) {
     return;

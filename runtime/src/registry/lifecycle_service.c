@@ -12,23 +12,23 @@ static cp_status_code on_report_health(
   (void)resp;
   cp_registry *reg = user;
   reg_caller caller;
-  cp_status_code code = reg_identify(reg, call, &caller);
+  cp_status_code code = cpi_reg_identify(reg, call, &caller);
   if (code != CP_STATUS_OK) {
     return code;
   }
   cp_plugin_health state = (cp_plugin_health)req->state;
   const char *const *deps = (const char *const *)req->unavailable_dependencies;
   char why[128];
-  if (reg_check_health(state, req->reason, deps,
-                       req->n_unavailable_dependencies, why,
-                       sizeof why) != NULL) {
+  if (cpi_reg_check_health(state, req->reason, deps,
+                           req->n_unavailable_dependencies, why,
+                           sizeof why) != NULL) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT, "%s", why);
   }
-  if (reg_set_health(reg, caller.id, state, req->reason, deps,
-                     req->n_unavailable_dependencies) != 0) {
+  if (cpi_reg_set_health(reg, caller.id, state, req->reason, deps,
+                         req->n_unavailable_dependencies) != 0) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
-  if (!reg_recheck(reg, call, &caller)) {
+  if (!cpi_reg_recheck(reg, call, &caller)) {
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "authentication failed");
   }

@@ -18,8 +18,8 @@ static size_t list_type(const svc_type *t, cp_registry_listing *item,
     if (e->owner == NULL) {
       continue; /* unlinked, not yet compacted: already gone for readers */
     }
-    sel_fill_endpoint(&item->endpoint, e);
-    item->routable = !reg_runtime_blocked(e->owner);
+    cpi_sel_fill_endpoint(&item->endpoint, e);
+    item->routable = !cpi_reg_runtime_blocked(e->owner);
     fn(item, user);
     n++;
   }
@@ -37,9 +37,9 @@ int cp_registry_list(cp_registry *reg, const char *service_type,
     return CP_ENOMEM;
   }
   size_t n = 0;
-  size_t shard = cp_rwshard_rdlock(&reg->lock);
+  size_t shard = cpi_rwshard_rdlock(&reg->lock);
   if (service_type != NULL) {
-    const svc_type *t = reg_find_type(reg, service_type);
+    const svc_type *t = cpi_reg_find_type(reg, service_type);
     if (t != NULL) {
       n = list_type(t, item, fn, user);
     }
@@ -52,7 +52,7 @@ int cp_registry_list(cp_registry *reg, const char *service_type,
       }
     }
   }
-  cp_rwshard_rdunlock(&reg->lock, shard);
+  cpi_rwshard_rdunlock(&reg->lock, shard);
   free(item);
   if (count != NULL) {
     *count = n;

@@ -18,18 +18,18 @@
 #include "cplugin/log.h"
 #include "registry/registry_internal.h"
 
-int64_t reg_now(const cp_registry *reg) {
+int64_t cpi_reg_now(const cp_registry *reg) {
   return cp_clock_now_ns(reg->clock);
 }
 
 static void mark_types(cp_registry *reg, rt_entry *rt) {
   for (reg_entry *e = rt->regs; e != NULL; e = e->owner_next) {
-    reg_mark_dirty(reg, e->type, true);
+    cpi_reg_mark_dirty(reg, e->type, true);
   }
 }
 
-void reg_runtime_touch(cp_registry *reg, rt_entry *rt) {
-  int64_t now = reg_now(reg);
+void cpi_reg_runtime_touch(cp_registry *reg, rt_entry *rt) {
+  int64_t now = cpi_reg_now(reg);
   if (rt->gone || now > rt->last_seen_ns) {
     rt->last_seen_ns = now;
   }
@@ -109,8 +109,8 @@ static int check_one(cp_registry *reg, rt_entry *rt, int64_t now,
     if (now - rt->last_seen_ns >= reg->grace_ns) {
       cp_log(CP_LOG_INFO, "gone provider removed", "runtime_id", rt->id,
              CP_LOG_END);
-      reg_drop_runtime_locked(reg, rt, CP_STATUS_UNAVAILABLE,
-                              "runtime is gone");
+      cpi_reg_drop_runtime_locked(reg, rt, CP_STATUS_UNAVAILABLE,
+                                  "runtime is gone");
       return 0;
     }
   } else if (rt->regs == NULL || now - rt->last_seen_ns < reg->lease_ns) {
@@ -130,7 +130,7 @@ static int check_one(cp_registry *reg, rt_entry *rt, int64_t now,
 /* Phase one, under the write lock: removals, lease-only lapses, and the
  * list of probes. */
 static int sweep(cp_registry *reg, int64_t now, probe_list *probes) {
-  cp_rwshard_wrlock(&reg->lock);
+  cpi_rwshard_wrlock(&reg->lock);
   size_t n = reg->runtimes.count;
   int rc = 0;
   if (reg->probe != NULL && n > 0) {
@@ -155,23 +155,23 @@ static int sweep(cp_registry *reg, int64_t now, probe_list *probes) {
       node = next;
     }
   }
-  reg_commit_unlock(reg);
+  cpi_reg_commit_unlock(reg);
   return rc;
 }
 
 /* Phase three, under the write lock: the probes' answers. `now` is when
  * the pass began, so an answer proves life no later than that. */
 static void apply(cp_registry *reg, int64_t now, const probe_list *probes) {
-  cp_rwshard_wrlock(&reg->lock);
+  cpi_rwshard_wrlock(&reg->lock);
   for (size_t i = 0; i < probes->count; i++) {
-    rt_entry *rt = reg_find_runtime(reg, probes->ids[i]);
+    rt_entry *rt = cpi_reg_find_runtime(reg, probes->ids[i]);
     if (rt == NULL) {
       continue;
     }
     switch (probes->results[i]) {
       case CP_PROBE_ALIVE:
         if (rt->gone) {
-          reg_runtime_touch(reg, rt);
+          cpi_reg_runtime_touch(reg, rt);
         } else if (now > rt->last_seen_ns) {
           rt->last_seen_ns = now;
         }
@@ -190,7 +190,7 @@ static void apply(cp_registry *reg, int64_t now, const probe_list *probes) {
         break;
     }
   }
-  reg_commit_unlock(reg);
+  cpi_reg_commit_unlock(reg);
 }
 
 int cp_registry_check_liveness(cp_registry *reg) {
@@ -200,7 +200,7 @@ int cp_registry_check_liveness(cp_registry *reg) {
   if (reg->lease_ns == 0) {
     return 0;
   }
-  int64_t now = reg_now(reg);
+  int64_t now = cpi_reg_now(reg);
   probe_list probes;
   memset(&probes, 0, sizeof probes);
   int rc = sweep(reg, now, &probes);

@@ -46,17 +46,17 @@ static bool type_reserve(svc_type *t) {
 
 /* --- registration IDs ---------------------------------------------------- */
 
-bool reg_parse_id(const char *text, uint64_t *id) {
+bool cpi_reg_parse_id(const char *text, uint64_t *id) {
   if (text == NULL || strncmp(text, "reg-", 4) != 0 ||
       strnlen(text + 4, 17) != 16) {
     return false;
   }
-  return cp_hex_decode_u64(text + 4, id) == 0;
+  return cpi_hex_decode_u64(text + 4, id) == 0;
 }
 
 /* By hand: resolve formats an ID per call, and snprintf costs more than
  * the rest of the lookup. */
-void reg_format_id(uint64_t id, char out[CP_REGISTRY_ID_LEN + 1]) {
+void cpi_reg_format_id(uint64_t id, char out[CP_REGISTRY_ID_LEN + 1]) {
   static const char digits[] = "0123456789abcdef";
   static const char prefix[] = "reg-";
   for (int i = 0; i < 4; i++) {
@@ -68,8 +68,8 @@ void reg_format_id(uint64_t id, char out[CP_REGISTRY_ID_LEN + 1]) {
   out[CP_REGISTRY_ID_LEN] = '\0';
 }
 
-reg_entry *reg_find_id(const cp_registry *reg, uint64_t id) {
-  for (cp_hnode *n = cp_htab_chain(&reg->regs, id_hash(id)); n != NULL;
+reg_entry *cpi_reg_find_id(const cp_registry *reg, uint64_t id) {
+  for (cp_hnode *n = cpi_htab_chain(&reg->regs, id_hash(id)); n != NULL;
        n = n->next) {
     if (n->hash == id) {
       return CP_HNODE_ITEM(n, reg_entry, node);
@@ -89,7 +89,7 @@ _Static_assert(CP_VERSION_MAX + CP_ENDPOINT_PATH_MAX + 2 <= UINT16_MAX,
 _Static_assert(CP_METADATA_MAX_ENTRIES <= UINT8_MAX, "metadata count");
 _Static_assert(CP_REGISTRY_MAX_WEIGHT < (1 << 24), "weight");
 
-const char *reg_meta_begin(const reg_entry *e) {
+const char *cpi_reg_meta_begin(const reg_entry *e) {
   const char *at = reg_entry_path(e);
   at += strlen(at) + 1;
   if (e->base_url != 0) {
@@ -98,8 +98,8 @@ const char *reg_meta_begin(const reg_entry *e) {
   return at;
 }
 
-const char *reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
-                          reg_meta *m) {
+const char *cpi_reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
+                              reg_meta *m) {
   if (e->base_url != 0 && i == e->base_url_at) {
     m->key = base_url_key;
     m->value = reg_entry_base_url(e);
@@ -111,11 +111,11 @@ const char *reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
   return at + strlen(at) + 1;
 }
 
-size_t reg_entry_bytes(const reg_entry *e) {
-  const char *at = reg_meta_begin(e);
+size_t cpi_reg_entry_bytes(const reg_entry *e) {
+  const char *at = cpi_reg_meta_begin(e);
   reg_meta m;
   for (uint32_t i = 0; i < e->meta_count; i++) {
-    at = reg_meta_next(e, at, i, &m);
+    at = cpi_reg_meta_next(e, at, i, &m);
   }
   return sizeof(reg_entry) + (size_t)(at - e->data);
 }
@@ -216,10 +216,10 @@ static const char *over_cap(const cp_registry *reg, const rt_entry *rt,
 /* With the write lock held: a fresh ID no registration uses. */
 static int draw_id(const cp_registry *reg, uint64_t *id) {
   do {
-    if (cp_random_bytes(id, sizeof *id) != 0) {
+    if (cpi_random_bytes(id, sizeof *id) != 0) {
       return CP_ESYS;
     }
-  } while (reg_find_id(reg, *id) != NULL);
+  } while (cpi_reg_find_id(reg, *id) != NULL);
   return 0;
 }
 
@@ -227,7 +227,7 @@ static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
                        rt_entry *rt, size_t bytes) {
   e->type = t;
   e->owner = rt;
-  cp_htab_insert(&reg->regs, &e->node);
+  cpi_htab_insert(&reg->regs, &e->node);
   /* Kept in registration order: resolve by runtime takes the first. */
   reg_entry **tail = &rt->regs;
   while (*tail != NULL) {
@@ -239,8 +239,8 @@ static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
   reg->reg_bytes += bytes;
   t->providers[t->count++] = e;
   reg->reg_count++;
-  sel_append(t, e);
-  reg_mark_dirty(reg, t, false);
+  cpi_sel_append(t, e);
+  cpi_reg_mark_dirty(reg, t, false);
 }
 
 /* Who is registering: a runtime over RPC (with its principal's keyed hash)
@@ -258,12 +258,12 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
                                  const cp_registry_service *svc, reg_entry *e,
                                  size_t bytes, uint64_t *id_out, char *why,
                                  size_t why_cap) {
-  svc_type *t = reg_find_type(reg, svc->type);
-  rt_entry *rt = reg_find_runtime(reg, owner);
+  svc_type *t = cpi_reg_find_type(reg, svc->type);
+  rt_entry *rt = cpi_reg_find_runtime(reg, owner);
   reg_entry *same =
       rt != NULL && t != NULL ? find_same(rt, t, reg_entry_path(e)) : NULL;
   if (same != NULL) {
-    reg_runtime_touch(reg, rt); /* a repeat proves life as well */
+    cpi_reg_runtime_touch(reg, rt); /* a repeat proves life as well */
     *id_out = reg_entry_id(same);
     return REG_EXISTS;
   }
@@ -273,14 +273,14 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
   if (draw_id(reg, &e->node.hash) != 0) {
     return REG_RANDOM_FAILED;
   }
-  t = reg_get_type(reg, svc->type);
-  rt = t != NULL ? reg_get_runtime(reg, owner) : NULL;
+  t = cpi_reg_get_type(reg, svc->type);
+  rt = t != NULL ? cpi_reg_get_runtime(reg, owner) : NULL;
   if (t == NULL || rt == NULL || !type_reserve(t)) {
     if (t != NULL) {
-      reg_mark_dirty(reg, t, false); /* freed by the commit if empty */
+      cpi_reg_mark_dirty(reg, t, false); /* freed by the commit if empty */
     }
     if (rt != NULL) {
-      reg_runtime_maybe_free(reg, rt);
+      cpi_reg_runtime_maybe_free(reg, rt);
     }
     return REG_NOMEM;
   }
@@ -288,10 +288,10 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
     rt->principal_hash = who->principal_hash;
     rt->principal_set = true;
   }
-  reg_runtime_touch(reg, rt);
+  cpi_reg_runtime_touch(reg, rt);
   link_entry(reg, e, t, rt, bytes);
   if (who->runtime) {
-    reg_take_over(reg, t, rt);
+    cpi_reg_take_over(reg, t, rt);
   }
   *id_out = reg_entry_id(e);
   return REG_ADDED;
@@ -322,12 +322,12 @@ static bool inproc_claim_ok(const cp_registry_service *svc,
   return true;
 }
 
-reg_add_result reg_add(cp_registry *reg, const char *owner,
-                       const char *principal, const cp_registry_service *svc,
-                       bool check_allow, uint64_t *id_out, char *why,
-                       size_t why_cap) {
+reg_add_result cpi_reg_add(cp_registry *reg, const char *owner,
+                           const char *principal,
+                           const cp_registry_service *svc, bool check_allow,
+                           uint64_t *id_out, char *why, size_t why_cap) {
   uint32_t weight = 1;
-  if (reg_validate(svc, &weight, why, why_cap) != NULL) {
+  if (cpi_reg_validate(svc, &weight, why, why_cap) != NULL) {
     return REG_INVALID;
   }
   if (owner == NULL || owner[0] == '\0' ||
@@ -347,14 +347,14 @@ reg_add_result reg_add(cp_registry *reg, const char *owner,
   }
   /* The allow-list check marks runtime callers; the host is trusted. */
   const char *p = principal != NULL ? principal : "";
-  add_caller who = {reg_hash_name(reg, p, strlen(p)), check_allow};
-  cp_rwshard_wrlock(&reg->lock);
+  add_caller who = {cpi_reg_hash_name(reg, p, strlen(p)), check_allow};
+  cpi_rwshard_wrlock(&reg->lock);
   reg_add_result res = REG_DENIED;
   if (!check_allow ||
-      reg_allowed(reg, owner, principal, svc->type, why, why_cap)) {
+      cpi_reg_allowed(reg, owner, principal, svc->type, why, why_cap)) {
     res = add_locked(reg, owner, &who, svc, e, bytes, id_out, why, why_cap);
   }
-  reg_commit_unlock(reg);
+  cpi_reg_commit_unlock(reg);
   if (res != REG_ADDED) {
     free(e);
   }
@@ -369,11 +369,11 @@ int cp_registry_register_as_host(cp_registry *reg, const char *owner,
   }
   char why[160];
   uint64_t id = 0;
-  switch (reg_add(reg, owner, NULL, svc, false, &id, why, sizeof why)) {
+  switch (cpi_reg_add(reg, owner, NULL, svc, false, &id, why, sizeof why)) {
     case REG_ADDED:
     case REG_EXISTS:
       if (id_out != NULL) {
-        reg_format_id(id, id_out);
+        cpi_reg_format_id(id, id_out);
       }
       return 0;
     case REG_INVALID:
@@ -394,8 +394,8 @@ int cp_registry_register_as_host(cp_registry *reg, const char *owner,
 
 /* With the write lock held: unlinks `e` from every table; the commit frees
  * it once the routable lists no longer point at it. */
-void reg_unlink_entry(cp_registry *reg, reg_entry *e) {
-  cp_htab_remove(&reg->regs, &e->node);
+void cpi_reg_unlink_entry(cp_registry *reg, reg_entry *e) {
+  cpi_htab_remove(&reg->regs, &e->node);
   rt_entry *rt = e->owner;
   for (reg_entry **link = &rt->regs; *link != NULL;
        link = &(*link)->owner_next) {
@@ -405,68 +405,69 @@ void reg_unlink_entry(cp_registry *reg, reg_entry *e) {
     }
   }
   rt->reg_count--;
-  size_t bytes = reg_entry_bytes(e);
+  size_t bytes = cpi_reg_entry_bytes(e);
   rt->reg_bytes -= (uint32_t)bytes;
   reg->reg_bytes -= bytes;
-  /* The provider list is compacted once per commit (sel_rebuild), not per
+  /* The provider list is compacted once per commit (cpi_sel_rebuild), not per
    * removal: dropping many providers of one type stays linear. */
   svc_type *t = e->type;
   e->owner = NULL;
   t->unlinked++;
   reg->reg_count--;
-  reg_mark_dirty(reg, t, true);
+  cpi_reg_mark_dirty(reg, t, true);
   e->owner_next = reg->trash;
   reg->trash = e;
 }
 
-reg_remove_result reg_remove(cp_registry *reg, uint64_t id, const char *owner) {
-  cp_rwshard_wrlock(&reg->lock);
+reg_remove_result cpi_reg_remove(cp_registry *reg, uint64_t id,
+                                 const char *owner) {
+  cpi_rwshard_wrlock(&reg->lock);
   reg_remove_result res = REG_NOT_FOUND;
-  reg_entry *e = reg_find_id(reg, id);
+  reg_entry *e = cpi_reg_find_id(reg, id);
   if (e != NULL && owner != NULL && strcmp(e->owner->id, owner) != 0) {
     res = REG_NOT_OWNER;
   } else if (e != NULL) {
     rt_entry *rt = e->owner;
-    reg_unlink_entry(reg, e);
-    reg_runtime_maybe_free(reg, rt);
+    cpi_reg_unlink_entry(reg, e);
+    cpi_reg_runtime_maybe_free(reg, rt);
     res = REG_REMOVED;
   }
-  reg_commit_unlock(reg);
+  cpi_reg_commit_unlock(reg);
   return res;
 }
 
 int cp_registry_unregister_as_host(cp_registry *reg,
                                    const char *registration_id) {
   uint64_t id = 0;
-  if (reg == NULL || !reg_parse_id(registration_id, &id)) {
+  if (reg == NULL || !cpi_reg_parse_id(registration_id, &id)) {
     return reg == NULL ? CP_EINVAL : CP_ENOTFOUND;
   }
-  return reg_remove(reg, id, NULL) == REG_REMOVED ? 0 : CP_ENOTFOUND;
+  return cpi_reg_remove(reg, id, NULL) == REG_REMOVED ? 0 : CP_ENOTFOUND;
 }
 
-void reg_drop_runtime_locked(cp_registry *reg, rt_entry *rt,
-                             cp_status_code code, const char *message) {
+void cpi_reg_drop_runtime_locked(cp_registry *reg, rt_entry *rt,
+                                 cp_status_code code, const char *message) {
   while (rt->regs != NULL) {
-    reg_unlink_entry(reg, rt->regs);
+    cpi_reg_unlink_entry(reg, rt->regs);
   }
   while (rt->watchers != NULL) {
-    watch_unlink(reg, rt->watchers, code, message);
+    cpi_watch_unlink(reg, rt->watchers, code, message);
   }
   if (rt->has_health) {
-    reg_runtime_clear_health(rt);
+    cpi_reg_runtime_clear_health(rt);
     /* Its providers are gone already; nothing else to refresh. */
   }
-  reg_runtime_maybe_free(reg, rt);
+  cpi_reg_runtime_maybe_free(reg, rt);
 }
 
-int reg_drop_runtime(cp_registry *reg, const char *runtime_id,
-                     cp_status_code code, const char *message) {
-  cp_rwshard_wrlock(&reg->lock);
-  rt_entry *rt = reg_find_runtime(reg, runtime_id);
+int cpi_reg_drop_runtime(cp_registry *reg, const char *runtime_id,
+                         cp_status_code code, const char *message) {
+  cpi_rwshard_wrlock(&reg->lock);
+  rt_entry *rt = cpi_reg_find_runtime(reg, runtime_id);
   if (rt != NULL) {
-    reg_drop_runtime_locked(reg, rt, code, message);
+    cpi_reg_drop_runtime_locked(reg, rt, code, message);
   }
-  reg_commit_unlock(reg);
+  cpi_reg_commit_unlock(reg);
   return rt != NULL ? 0 : CP_ENOTFOUND;
 }
 
@@ -474,6 +475,6 @@ int cp_registry_remove_runtime(cp_registry *reg, const char *runtime_id) {
   if (reg == NULL || runtime_id == NULL) {
     return CP_EINVAL;
   }
-  return reg_drop_runtime(reg, runtime_id, CP_STATUS_UNAVAILABLE,
-                          "runtime removed from the service registry");
+  return cpi_reg_drop_runtime(reg, runtime_id, CP_STATUS_UNAVAILABLE,
+                              "runtime removed from the service registry");
 }

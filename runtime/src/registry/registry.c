@@ -93,7 +93,7 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
 
 static int seed(cp_registry *reg, uint64_t random_seed) {
   uint64_t k[3];
-  int rc = cp_random_bytes(k, sizeof k);
+  int rc = cpi_random_bytes(k, sizeof k);
   if (rc != 0) {
     return rc;
   }
@@ -107,7 +107,7 @@ static int init_tables(cp_registry *reg) {
   cp_htab *tables[] = {&reg->types, &reg->runtimes, &reg->regs, &reg->streams,
                        &reg->allows};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-    if (cp_htab_init(tables[i]) != 0) {
+    if (cpi_htab_init(tables[i]) != 0) {
       return CP_ENOMEM;
     }
   }
@@ -131,7 +131,7 @@ int cp_registry_create(cp_registry **out, const cp_registry_options *opts) {
     return CP_ENOMEM;
   }
   memset(reg, 0, size);
-  if (cp_rwshard_init(&reg->lock) != 0) {
+  if (cpi_rwshard_init(&reg->lock) != 0) {
     free(reg);
     return CP_ENOMEM;
   }
@@ -143,10 +143,10 @@ int cp_registry_create(cp_registry **out, const cp_registry_options *opts) {
     rc = init_tables(reg);
   }
   if (rc == 0) {
-    rc = cp_push_hub_create(&reg->hub, opts->watch_retry_interval_ms);
+    rc = cpi_push_hub_create(&reg->hub, opts->watch_retry_interval_ms);
   }
   if (rc == 0 && reg->tokens != NULL) {
-    rc = reg_tokens_attach(reg);
+    rc = cpi_reg_tokens_attach(reg);
   }
   if (rc != 0) {
     cp_registry_destroy(reg);
@@ -177,7 +177,7 @@ static void free_allows(cp_registry *reg) {
     cp_hnode *n = reg->allows.buckets[i];
     while (n != NULL) {
       cp_hnode *next = n->next;
-      reg_allow_free(CP_HNODE_ITEM(n, allow_entry, node));
+      cpi_reg_allow_free(CP_HNODE_ITEM(n, allow_entry, node));
       n = next;
     }
   }
@@ -186,23 +186,23 @@ static void free_allows(cp_registry *reg) {
 /* Drops every runtime (ending its watchers), then frees the tables. */
 static void free_contents(cp_registry *reg) {
   if (reg->runtimes.buckets != NULL) {
-    cp_rwshard_wrlock(&reg->lock);
+    cpi_rwshard_wrlock(&reg->lock);
     for (size_t i = 0; i <= reg->runtimes.mask; i++) {
       while (reg->runtimes.buckets[i] != NULL) {
         rt_entry *rt = CP_HNODE_ITEM(reg->runtimes.buckets[i], rt_entry, node);
-        reg_drop_runtime_locked(reg, rt, CP_STATUS_UNAVAILABLE,
-                                "service registry closed");
+        cpi_reg_drop_runtime_locked(reg, rt, CP_STATUS_UNAVAILABLE,
+                                    "service registry closed");
       }
     }
-    reg_commit_unlock(reg);
+    cpi_reg_commit_unlock(reg);
   }
   free_types(reg);
   free_allows(reg);
-  cp_htab_release(&reg->types);
-  cp_htab_release(&reg->runtimes);
-  cp_htab_release(&reg->regs);
-  cp_htab_release(&reg->streams);
-  cp_htab_release(&reg->allows);
+  cpi_htab_release(&reg->types);
+  cpi_htab_release(&reg->runtimes);
+  cpi_htab_release(&reg->regs);
+  cpi_htab_release(&reg->streams);
+  cpi_htab_release(&reg->allows);
 }
 
 void cp_registry_destroy(cp_registry *reg) {
@@ -210,31 +210,31 @@ void cp_registry_destroy(cp_registry *reg) {
     return;
   }
   if (reg->live_id != 0) {
-    reg_tokens_detach(reg);
+    cpi_reg_tokens_detach(reg);
   }
   if (reg->hub != NULL) {
     /* First: a retry in flight would end watchers, which reaches into the
      * tables that free_contents is about to free. */
-    cp_push_hub_stop(reg->hub);
+    cpi_push_hub_stop(reg->hub);
     free_contents(reg);
-    cp_push_hub_destroy(reg->hub);
+    cpi_push_hub_destroy(reg->hub);
   } else {
-    cp_htab_release(&reg->types);
-    cp_htab_release(&reg->runtimes);
-    cp_htab_release(&reg->regs);
-    cp_htab_release(&reg->streams);
-    cp_htab_release(&reg->allows);
+    cpi_htab_release(&reg->types);
+    cpi_htab_release(&reg->runtimes);
+    cpi_htab_release(&reg->regs);
+    cpi_htab_release(&reg->streams);
+    cpi_htab_release(&reg->allows);
   }
   for (size_t i = 0; i < reg->runtime_provider_count; i++) {
     free(reg->runtime_providers[i]);
   }
   free(reg->runtime_providers);
   free(reg->host_provider);
-  cp_rwshard_destroy(&reg->lock);
+  cpi_rwshard_destroy(&reg->lock);
   free(reg);
 }
 
-void reg_mark_dirty(cp_registry *reg, svc_type *t, bool rebuild) {
+void cpi_reg_mark_dirty(cp_registry *reg, svc_type *t, bool rebuild) {
   t->needs_rebuild |= rebuild;
   if (!t->dirty) {
     t->dirty = true;
@@ -243,13 +243,13 @@ void reg_mark_dirty(cp_registry *reg, svc_type *t, bool rebuild) {
   }
 }
 
-void reg_commit_unlock(cp_registry *reg) {
+void cpi_reg_commit_unlock(cp_registry *reg) {
   for (svc_type *t = reg->dirty; t != NULL; t = t->dirty_next) {
     if (t->needs_rebuild) {
-      sel_rebuild(t);
+      cpi_sel_rebuild(t);
       t->needs_rebuild = false;
     }
-    watch_announce(reg, t);
+    cpi_watch_announce(reg, t);
   }
   svc_type *t = reg->dirty;
   reg->dirty = NULL;
@@ -257,14 +257,14 @@ void reg_commit_unlock(cp_registry *reg) {
     svc_type *next = t->dirty_next;
     t->dirty = false;
     t->dirty_next = NULL;
-    reg_type_maybe_free(reg, t);
+    cpi_reg_type_maybe_free(reg, t);
     t = next;
   }
   reg_entry *trash = reg->trash;
   reg->trash = NULL;
   reg_watcher *gone = reg->gone;
   reg->gone = NULL;
-  cp_rwshard_wrunlock(&reg->lock);
+  cpi_rwshard_wrunlock(&reg->lock);
   while (trash != NULL) {
     reg_entry *next = trash->owner_next;
     if (reg->on_removed != NULL && reg_entry_base_url(trash) != NULL) {
@@ -273,13 +273,13 @@ void reg_commit_unlock(cp_registry *reg) {
     free(trash);
     trash = next;
   }
-  watch_end(gone);
-  cp_push_hub_flush(reg->hub);
+  cpi_watch_end(gone);
+  cpi_push_hub_flush(reg->hub);
 }
 
 void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out) {
   memset(out, 0, sizeof *out);
-  size_t shard = cp_rwshard_rdlock(&reg->lock);
+  size_t shard = cpi_rwshard_rdlock(&reg->lock);
   out->registrations = reg->reg_count;
   out->bytes = reg->reg_bytes;
   out->runtimes = reg->runtimes.count;
@@ -288,9 +288,9 @@ void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out) {
   out->runtimes_gone = reg->gone_count;
   out->liveness_gone_total = reg->gone_total;
   out->takeovers_total = reg->takeover_total;
-  cp_rwshard_rdunlock(&reg->lock, shard);
+  cpi_rwshard_rdunlock(&reg->lock, shard);
   cp_push_stats ps;
-  cp_push_hub_stats(reg->hub, &ps);
+  cpi_push_hub_stats(reg->hub, &ps);
   out->watch_events_sent = ps.sent;
   out->watch_events_coalesced = ps.coalesced;
   out->watch_stalls = ps.stalls;

@@ -21,7 +21,7 @@
  * Locking: reg->lock (a read-mostly lock) guards every table and entry
  * below. Readers (resolve, discover) take a shard; every mutation takes the
  * write side, marks the service types it changed, and ends with
- * reg_commit_unlock(), which refreshes their routable lists, offers watch
+ * cpi_reg_commit_unlock(), which refreshes their routable lists, offers watch
  * events, unlocks, then sends (outside the lock) and frees what was
  * removed. Nothing calls into a stream with reg->lock held. */
 #ifndef CPLUGIN_REGISTRY_REGISTRY_INTERNAL_H
@@ -88,11 +88,11 @@ static inline const char *reg_entry_base_url(const reg_entry *e) {
   return e->base_url != 0 ? e->data + e->base_url : NULL;
 }
 
-/* The metadata in order: `at` starts as reg_meta_begin(e); the call for
+/* The metadata in order: `at` starts as cpi_reg_meta_begin(e); the call for
  * entry i (0 .. meta_count - 1) fills *m and returns the next `at`. */
-const char *reg_meta_begin(const reg_entry *e);
-const char *reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
-                          reg_meta *m);
+const char *cpi_reg_meta_begin(const reg_entry *e);
+const char *cpi_reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
+                              reg_meta *m);
 
 /* A service type: its providers and watchers. Freed when it has neither and
  * no strategy was set for it. */
@@ -101,7 +101,7 @@ struct svc_type {
   reg_entry **providers; /* registration order */
   size_t count;
   /* Providers unlinked (owner NULL) since the last commit: still in
-   * `providers` until sel_rebuild compacts it, inside the same write-locked
+   * `providers` until cpi_sel_rebuild compacts it, inside the same write-locked
    * section, so readers never see them. */
   size_t unlinked;
   size_t cap;
@@ -173,7 +173,7 @@ struct reg_watcher {
   svc_type *type;
   rt_entry *owner;
   cp_push *push;
-  /* Reused after unlinking, to hand the watcher to reg_commit_unlock. */
+  /* Reused after unlinking, to hand the watcher to cpi_reg_commit_unlock. */
   reg_watcher *gone_next;
   cp_status_code end_code;
   const char *end_message;
@@ -252,29 +252,29 @@ struct cp_registry {
 
 /* --- store.c, registrations.c --------------------------------------------- */
 
-uint64_t reg_hash_name(const cp_registry *reg, const char *s, size_t len);
-svc_type *reg_find_type(const cp_registry *reg, const char *name);
+uint64_t cpi_reg_hash_name(const cp_registry *reg, const char *s, size_t len);
+svc_type *cpi_reg_find_type(const cp_registry *reg, const char *name);
 /* Finds or creates (write lock). NULL when out of memory. */
-svc_type *reg_get_type(cp_registry *reg, const char *name);
+svc_type *cpi_reg_get_type(cp_registry *reg, const char *name);
 /* Frees `t` when nothing refers to it (write lock, not during a commit's
  * dirty walk). */
-void reg_type_maybe_free(cp_registry *reg, svc_type *t);
-rt_entry *reg_find_runtime(const cp_registry *reg, const char *id);
-rt_entry *reg_get_runtime(cp_registry *reg, const char *id);
-void reg_runtime_clear_health(rt_entry *rt);
+void cpi_reg_type_maybe_free(cp_registry *reg, svc_type *t);
+rt_entry *cpi_reg_find_runtime(const cp_registry *reg, const char *id);
+rt_entry *cpi_reg_get_runtime(cp_registry *reg, const char *id);
+void cpi_reg_runtime_clear_health(rt_entry *rt);
 
 /* Frees a health report's strings (NULL allowed). */
-void reg_health_detail_free(reg_health_detail *d);
+void cpi_reg_health_detail_free(reg_health_detail *d);
 /* Frees `rt` when it has no registrations, watchers or health. */
-void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt);
+void cpi_reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt);
 /* True for UNHEALTHY and GONE runtimes, which are not routed. */
-bool reg_runtime_blocked(const rt_entry *rt);
-reg_entry *reg_find_id(const cp_registry *reg, uint64_t id);
+bool cpi_reg_runtime_blocked(const rt_entry *rt);
+reg_entry *cpi_reg_find_id(const cp_registry *reg, uint64_t id);
 /* Parses "reg-" + 16 lower-case hex digits. */
-bool reg_parse_id(const char *text, uint64_t *id);
-void reg_format_id(uint64_t id, char out[CP_REGISTRY_ID_LEN + 1]);
+bool cpi_reg_parse_id(const char *text, uint64_t *id);
+void cpi_reg_format_id(uint64_t id, char out[CP_REGISTRY_ID_LEN + 1]);
 /* Bytes the entry's allocation takes (counted against the runtime). */
-size_t reg_entry_bytes(const reg_entry *e);
+size_t cpi_reg_entry_bytes(const reg_entry *e);
 
 typedef enum reg_add_result {
   REG_ADDED = 0,
@@ -290,10 +290,10 @@ typedef enum reg_add_result {
  * `check_allow` applies the allow-list, with `principal` (NULL or "" =
  * anonymous) the owner's authenticated principal. On REG_DENIED `why` holds
  * "" or ": <reason>". Takes the write lock itself. */
-reg_add_result reg_add(cp_registry *reg, const char *owner,
-                       const char *principal, const cp_registry_service *svc,
-                       bool check_allow, uint64_t *id_out, char *why,
-                       size_t why_cap);
+reg_add_result cpi_reg_add(cp_registry *reg, const char *owner,
+                           const char *principal,
+                           const cp_registry_service *svc, bool check_allow,
+                           uint64_t *id_out, char *why, size_t why_cap);
 
 typedef enum reg_remove_result {
   REG_REMOVED = 0,
@@ -303,96 +303,97 @@ typedef enum reg_remove_result {
 
 /* With the write lock held: unlinks `e` from every table; the commit frees
  * it once the routable lists no longer point at it. */
-void reg_unlink_entry(cp_registry *reg, reg_entry *e);
+void cpi_reg_unlink_entry(cp_registry *reg, reg_entry *e);
 
 /* owner NULL = the host (any registration). */
-reg_remove_result reg_remove(cp_registry *reg, uint64_t id, const char *owner);
+reg_remove_result cpi_reg_remove(cp_registry *reg, uint64_t id,
+                                 const char *owner);
 
 /* With the write lock held: removes the runtime's registrations, health
  * and watchers (ended with code and message) and frees it. */
-void reg_drop_runtime_locked(cp_registry *reg, rt_entry *rt,
-                             cp_status_code code, const char *message);
+void cpi_reg_drop_runtime_locked(cp_registry *reg, rt_entry *rt,
+                                 cp_status_code code, const char *message);
 /* The same as a whole write. Returns 0 or CP_ENOTFOUND. */
-int reg_drop_runtime(cp_registry *reg, const char *runtime_id,
-                     cp_status_code code, const char *message);
+int cpi_reg_drop_runtime(cp_registry *reg, const char *runtime_id,
+                         cp_status_code code, const char *message);
 
 /* Marks `t` changed in the current write (`rebuild`: its routable list). */
-void reg_mark_dirty(cp_registry *reg, svc_type *t, bool rebuild);
+void cpi_reg_mark_dirty(cp_registry *reg, svc_type *t, bool rebuild);
 /* Ends a write: see the file comment. */
-void reg_commit_unlock(cp_registry *reg);
+void cpi_reg_commit_unlock(cp_registry *reg);
 
 /* --- rules.c, allow.c, health_store.c ------------------------------------ */
 
 /* NULL, or a message naming the field written to buf. Sets *weight. */
-const char *reg_validate(const cp_registry_service *svc, uint32_t *weight,
-                         char *buf, size_t cap);
+const char *cpi_reg_validate(const cp_registry_service *svc, uint32_t *weight,
+                             char *buf, size_t cap);
 /* Whether `owner` (authenticated as `principal`, NULL or "" = anonymous)
  * may register `type`. When not, `why` receives "" (its entry does not list
  * the type) or ": <reason>" (no entry under require_allow_list). */
-bool reg_allowed(const cp_registry *reg, const char *owner,
-                 const char *principal, const char *type, char *why,
-                 size_t why_cap);
-void reg_allow_free(allow_entry *a);
-const char *reg_check_health(cp_plugin_health state, const char *reason,
-                             const char *const *deps, size_t n, char *buf,
-                             size_t cap);
+bool cpi_reg_allowed(const cp_registry *reg, const char *owner,
+                     const char *principal, const char *type, char *why,
+                     size_t why_cap);
+void cpi_reg_allow_free(allow_entry *a);
+const char *cpi_reg_check_health(cp_plugin_health state, const char *reason,
+                                 const char *const *deps, size_t n, char *buf,
+                                 size_t cap);
 /* Stores a validated report. Returns 0 or CP_ENOMEM. */
-int reg_set_health(cp_registry *reg, const char *runtime_id,
-                   cp_plugin_health state, const char *reason,
-                   const char *const *deps, size_t n);
+int cpi_reg_set_health(cp_registry *reg, const char *runtime_id,
+                       cp_plugin_health state, const char *reason,
+                       const char *const *deps, size_t n);
 
 /* --- liveness.c, takeover.c --------------------------------------------- */
 
-int64_t reg_now(const cp_registry *reg);
+int64_t cpi_reg_now(const cp_registry *reg);
 /* With the write lock held: `rt` proved alive now; a GONE runtime comes
  * back (its types are rebuilt). */
-void reg_runtime_touch(cp_registry *reg, rt_entry *rt);
+void cpi_reg_runtime_touch(cp_registry *reg, rt_entry *rt);
 /* With the write lock held, after `rt` registered a provider of `t` over
  * RPC: the other runtimes with its self_id and principal lose their
  * registrations of `t` (and are dropped if nothing else remains). */
-void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt);
+void cpi_reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt);
 
 /* --- selection.c, endpoint.c ---------------------------------------------- */
 
 /* Appends a just-registered provider to the routable list if its runtime is
  * routable; rebuild recomputes the list. Neither allocates: the arrays grow
  * with the provider list. */
-void sel_append(svc_type *t, reg_entry *e);
-void sel_rebuild(svc_type *t);
+void cpi_sel_append(svc_type *t, reg_entry *e);
+void cpi_sel_rebuild(svc_type *t);
 /* DiscoverService's answer (takes the read lock). */
-cp_status_code sel_discover(cp_registry *reg, cp_call *call,
-                            const char *service_type, const char *min_version,
-                            Connectplugin__V1__DiscoverServiceResponse *resp);
+cp_status_code cpi_sel_discover(
+    cp_registry *reg, cp_call *call, const char *service_type,
+    const char *min_version, Connectplugin__V1__DiscoverServiceResponse *resp);
 /* Copies `e` (owner linked) into *out, as cp_registry_resolve answers. */
-void sel_fill_endpoint(cp_registry_endpoint *out, const reg_entry *e);
-/* A ServiceEndpoint for `e` in one block of ep_bytes(e) bytes (16-byte
+void cpi_sel_fill_endpoint(cp_registry_endpoint *out, const reg_entry *e);
+/* A ServiceEndpoint for `e` in one block of cpi_ep_bytes(e) bytes (16-byte
  * aligned). */
-size_t ep_bytes(const reg_entry *e);
-Connectplugin__V1__ServiceEndpoint *ep_build(void *mem, const reg_entry *e);
+size_t cpi_ep_bytes(const reg_entry *e);
+Connectplugin__V1__ServiceEndpoint *cpi_ep_build(void *mem, const reg_entry *e);
 
 /* --- watch.c ------------------------------------------------------------- */
 
 /* Offers the type's current answer to its watchers if it changed. */
-void watch_announce(cp_registry *reg, svc_type *t);
+void cpi_watch_announce(cp_registry *reg, svc_type *t);
 /* Unlinks a watcher (write lock); the commit ends it. */
-void watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
-                  const char *message);
+void cpi_watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
+                      const char *message);
 /* Ends unlinked watchers (no lock held). */
-void watch_end(reg_watcher *list);
+void cpi_watch_end(reg_watcher *list);
 /* The stream's done callback (user = the registry). */
-void watch_stream_done(cp_stream *stream, void *user);
+void cpi_watch_stream_done(cp_stream *stream, void *user);
 /* WatchService after the request checks: OK with the stream kept (by its
  * push), or an error. */
-cp_status_code watch_start(cp_registry *reg, cp_call *call,
-                           const char *service_type, const char *owner,
-                           cp_stream *stream);
+cp_status_code cpi_watch_start(cp_registry *reg, cp_call *call,
+                               const char *service_type, const char *owner,
+                               cp_stream *stream);
 
 /* --- tokens.c, identity.c ------------------------------------------------ */
 
-int reg_tokens_attach(cp_registry *reg);
-void reg_tokens_detach(cp_registry *reg);
+int cpi_reg_tokens_attach(cp_registry *reg);
+void cpi_reg_tokens_detach(cp_registry *reg);
 /* True when the call's runtime token still validates. */
-bool reg_token_still_valid(cp_registry *reg, cp_call *call);
+bool cpi_reg_token_still_valid(cp_registry *reg, cp_call *call);
 
 typedef enum reg_caller_kind {
   REG_CALLER_NONE = 0,
@@ -407,14 +408,16 @@ typedef struct reg_caller {
 } reg_caller;
 
 /* The caller from the call's auth context, or UNAUTHENTICATED. */
-cp_status_code reg_identify(cp_registry *reg, cp_call *call, reg_caller *out);
+cp_status_code cpi_reg_identify(cp_registry *reg, cp_call *call,
+                                reg_caller *out);
 /* The principal a runtime caller was authenticated as: for a runtime token,
  * the one its handshake recorded in the token store; for another runtime
  * provider, the call's own ("<provider>:<identity>"). "" when anonymous. */
-void reg_principal(cp_registry *reg, cp_call *call, const reg_caller *caller,
-                   char out[CP_PRINCIPAL_MAX + 1]);
+void cpi_reg_principal(cp_registry *reg, cp_call *call,
+                       const reg_caller *caller,
+                       char out[CP_PRINCIPAL_MAX + 1]);
 /* After a write for a token-authenticated caller: false (and the runtime's
  * state removed) when the token was revoked meanwhile. */
-bool reg_recheck(cp_registry *reg, cp_call *call, const reg_caller *caller);
+bool cpi_reg_recheck(cp_registry *reg, cp_call *call, const reg_caller *caller);
 
 #endif /* CPLUGIN_REGISTRY_REGISTRY_INTERNAL_H */

@@ -18,7 +18,7 @@ static cp_status_code on_register(
     Connectplugin__V1__RegisterServiceResponse *resp, void *user) {
   cp_registry *reg = user;
   reg_caller caller;
-  cp_status_code code = reg_identify(reg, call, &caller);
+  cp_status_code code = cpi_reg_identify(reg, call, &caller);
   if (code != CP_STATUS_OK) {
     return code;
   }
@@ -35,8 +35,8 @@ static cp_status_code on_register(
     if (md[i].key != NULL && md[i].value != NULL &&
         strcmp(md[i].key, "base_url") == 0) {
       reg_base_url_verdict v =
-          reg_check_base_url(reg->base_url_allow, md[i].value,
-                             cp_call_peer(call), why, sizeof why);
+          cpi_reg_check_base_url(reg->base_url_allow, md[i].value,
+                                 cp_call_peer(call), why, sizeof why);
       if (v != REG_URL_OK) {
         return cp_call_error(call,
                              v == REG_URL_INVALID ? CP_STATUS_INVALID_ARGUMENT
@@ -49,10 +49,10 @@ static cp_status_code on_register(
                              req->endpoint_path, md, req->n_metadata};
   uint64_t id = 0;
   char principal[CP_PRINCIPAL_MAX + 1];
-  reg_principal(reg, call, &caller, principal);
+  cpi_reg_principal(reg, call, &caller, principal);
   reg_add_result res =
-      reg_add(reg, caller.id, principal, &svc,
-              caller.kind == REG_CALLER_RUNTIME, &id, why, sizeof why);
+      cpi_reg_add(reg, caller.id, principal, &svc,
+                  caller.kind == REG_CALLER_RUNTIME, &id, why, sizeof why);
   switch (res) {
     case REG_ADDED:
     case REG_EXISTS:
@@ -76,7 +76,7 @@ static cp_status_code on_register(
     default:
       return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
-  if (!reg_recheck(reg, call, &caller)) {
+  if (!cpi_reg_recheck(reg, call, &caller)) {
     return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
                          "authentication failed");
   }
@@ -84,7 +84,7 @@ static cp_status_code on_register(
   if (text == NULL) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
-  reg_format_id(id, text);
+  cpi_reg_format_id(id, text);
   resp->registration_id = text;
   if (res == REG_ADDED && cp_log_enabled(CP_LOG_INFO)) {
     cp_log(CP_LOG_INFO, "service registered", "runtime_id", caller.id,
@@ -100,15 +100,15 @@ static cp_status_code on_unregister(
   (void)resp;
   cp_registry *reg = user;
   reg_caller caller;
-  cp_status_code code = reg_identify(reg, call, &caller);
+  cp_status_code code = cpi_reg_identify(reg, call, &caller);
   if (code != CP_STATUS_OK) {
     return code;
   }
   uint64_t id = 0;
   reg_remove_result res = REG_NOT_FOUND;
-  if (reg_parse_id(req->registration_id, &id)) {
-    res =
-        reg_remove(reg, id, caller.kind == REG_CALLER_HOST ? NULL : caller.id);
+  if (cpi_reg_parse_id(req->registration_id, &id)) {
+    res = cpi_reg_remove(reg, id,
+                         caller.kind == REG_CALLER_HOST ? NULL : caller.id);
   }
   switch (res) {
     case REG_REMOVED:
@@ -129,7 +129,7 @@ static cp_status_code on_unregister(
 }
 
 static cp_status_code check_type(cp_call *call, const char *type) {
-  const char *why = cp_check_service_type(type);
+  const char *why = cpi_check_service_type(type);
   if (why != NULL) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT, "service_type: %s",
                          why);
@@ -142,7 +142,7 @@ static cp_status_code on_discover(
     Connectplugin__V1__DiscoverServiceResponse *resp, void *user) {
   cp_registry *reg = user;
   reg_caller caller;
-  cp_status_code code = reg_identify(reg, call, &caller);
+  cp_status_code code = cpi_reg_identify(reg, call, &caller);
   if (code == CP_STATUS_OK) {
     code = check_type(call, req->service_type);
   }
@@ -152,12 +152,12 @@ static cp_status_code on_discover(
   const char *min = req->min_version;
   if (min[0] != '\0' &&
       (strnlen(min, CP_REGISTRY_VERSION_MAX + 1) > CP_REGISTRY_VERSION_MAX ||
-       !cp_semver_valid(min))) {
+       !cpi_semver_valid(min))) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT,
                          "min_version: must be semantic version (e.g., "
                          "1.0.0, 2.1.3-beta)");
   }
-  return sel_discover(reg, call, req->service_type, min, resp);
+  return cpi_sel_discover(reg, call, req->service_type, min, resp);
 }
 
 static cp_status_code on_watch(
@@ -165,17 +165,17 @@ static cp_status_code on_watch(
     cp_stream *stream, void *user) {
   cp_registry *reg = user;
   reg_caller caller;
-  cp_status_code code = reg_identify(reg, call, &caller);
+  cp_status_code code = cpi_reg_identify(reg, call, &caller);
   if (code == CP_STATUS_OK) {
     code = check_type(call, req->service_type);
   }
   if (code != CP_STATUS_OK) {
     return code;
   }
-  code = watch_start(reg, call, req->service_type, caller.id, stream);
+  code = cpi_watch_start(reg, call, req->service_type, caller.id, stream);
   if (code == CP_STATUS_OK) {
     /* A watch that raced with a revocation is ended by the removal. */
-    reg_recheck(reg, call, &caller);
+    cpi_reg_recheck(reg, call, &caller);
   }
   return code;
 }
@@ -192,7 +192,7 @@ cp_status_code cp_registry_watch(cp_registry *reg, cp_call *call,
   if (code != CP_STATUS_OK) {
     return code;
   }
-  return watch_start(reg, call, service_type, owner, stream);
+  return cpi_watch_start(reg, call, service_type, owner, stream);
 }
 
 int cp_registry_register(cp_registry *reg, cp_server *server) {

@@ -46,7 +46,7 @@ static const char *check_metadata(const cp_registry_service *svc,
     const cp_metadata *m = &svc->metadata[i];
     const char *why = m->value == NULL
                           ? "value missing"
-                          : cp_check_metadata_entry(m->key, m->value);
+                          : cpi_check_metadata_entry(m->key, m->value);
     if (why != NULL) {
       return fail(buf, cap, "metadata", why);
     }
@@ -59,21 +59,21 @@ static const char *check_metadata(const cp_registry_service *svc,
   return NULL;
 }
 
-const char *reg_validate(const cp_registry_service *svc, uint32_t *weight,
-                         char *buf, size_t cap) {
-  const char *why = cp_check_service_type(svc->type);
+const char *cpi_reg_validate(const cp_registry_service *svc, uint32_t *weight,
+                             char *buf, size_t cap) {
+  const char *why = cpi_check_service_type(svc->type);
   if (why != NULL) {
     return fail(buf, cap, "service_type", why);
   }
-  why = cp_check_version(svc->version);
-  if (why == NULL && !cp_semver_valid(svc->version)) {
+  why = cpi_check_version(svc->version);
+  if (why == NULL && !cpi_semver_valid(svc->version)) {
     /* Upstream's pattern lets "1.0.0-a..b" through; it has no precedence. */
     why = "must be semantic version (e.g., 1.0.0, 2.1.3-beta)";
   }
   if (why != NULL) {
     return fail(buf, cap, "version", why);
   }
-  why = cp_check_endpoint_path(svc->endpoint_path);
+  why = cpi_check_endpoint_path(svc->endpoint_path);
   if (why != NULL) {
     return fail(buf, cap, "endpoint_path", why);
   }

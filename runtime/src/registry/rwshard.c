@@ -21,7 +21,7 @@ static size_t shard_of_thread(void) {
   return my_shard;
 }
 
-int cp_rwshard_init(cp_rwshard *l) {
+int cpi_rwshard_init(cp_rwshard *l) {
   pthread_rwlockattr_t attr;
   if (pthread_rwlockattr_init(&attr) != 0) {
     return CP_ENOMEM;
@@ -41,29 +41,29 @@ int cp_rwshard_init(cp_rwshard *l) {
   return 0;
 }
 
-void cp_rwshard_destroy(cp_rwshard *l) {
+void cpi_rwshard_destroy(cp_rwshard *l) {
   for (size_t i = 0; i < CP_RWSHARD_SHARDS; i++) {
     pthread_rwlock_destroy(&l->slots[i].lock);
   }
 }
 
-size_t cp_rwshard_rdlock(cp_rwshard *l) {
+size_t cpi_rwshard_rdlock(cp_rwshard *l) {
   size_t s = shard_of_thread();
   pthread_rwlock_rdlock(&l->slots[s].lock);
   return s;
 }
 
-void cp_rwshard_rdunlock(cp_rwshard *l, size_t shard) {
+void cpi_rwshard_rdunlock(cp_rwshard *l, size_t shard) {
   pthread_rwlock_unlock(&l->slots[shard].lock);
 }
 
-void cp_rwshard_wrlock(cp_rwshard *l) {
+void cpi_rwshard_wrlock(cp_rwshard *l) {
   for (size_t i = 0; i < CP_RWSHARD_SHARDS; i++) {
     pthread_rwlock_wrlock(&l->slots[i].lock);
   }
 }
 
-void cp_rwshard_wrunlock(cp_rwshard *l) {
+void cpi_rwshard_wrunlock(cp_rwshard *l) {
   for (size_t i = CP_RWSHARD_SHARDS; i-- > 0;) {
     pthread_rwlock_unlock(&l->slots[i].lock);
   }

@@ -24,15 +24,15 @@ typedef struct cp_rwshard {
 } cp_rwshard;
 
 /* Returns 0 or CP_ENOMEM. */
-int cp_rwshard_init(cp_rwshard *l);
-void cp_rwshard_destroy(cp_rwshard *l);
+int cpi_rwshard_init(cp_rwshard *l);
+void cpi_rwshard_destroy(cp_rwshard *l);
 
 /* Locks the calling thread's shard for reading; pass the returned shard
- * to cp_rwshard_rdunlock. */
-size_t cp_rwshard_rdlock(cp_rwshard *l);
-void cp_rwshard_rdunlock(cp_rwshard *l, size_t shard);
+ * to cpi_rwshard_rdunlock. */
+size_t cpi_rwshard_rdlock(cp_rwshard *l);
+void cpi_rwshard_rdunlock(cp_rwshard *l, size_t shard);
 
-void cp_rwshard_wrlock(cp_rwshard *l);
-void cp_rwshard_wrunlock(cp_rwshard *l);
+void cpi_rwshard_wrlock(cp_rwshard *l);
+void cpi_rwshard_wrunlock(cp_rwshard *l);
 
 #endif /* CPLUGIN_REGISTRY_RWSHARD_H */

@@ -7,8 +7,8 @@
 #include "registry/registry_internal.h"
 #include "registry/semver.h"
 
-void sel_append(svc_type *t, reg_entry *e) {
-  if (reg_runtime_blocked(e->owner)) {
+void cpi_sel_append(svc_type *t, reg_entry *e) {
+  if (cpi_reg_runtime_blocked(e->owner)) {
     return;
   }
   /* type_reserve keeps the routable arrays as large as the provider list. */
@@ -33,7 +33,7 @@ static void compact_providers(svc_type *t) {
   t->unlinked = 0;
 }
 
-void sel_rebuild(svc_type *t) {
+void cpi_sel_rebuild(svc_type *t) {
   if (t->unlinked > 0) {
     compact_providers(t);
   }
@@ -41,7 +41,7 @@ void sel_rebuild(svc_type *t) {
   uint64_t total = 0;
   for (size_t i = 0; i < t->count; i++) {
     reg_entry *e = t->providers[i];
-    if (!reg_runtime_blocked(e->owner)) {
+    if (!cpi_reg_runtime_blocked(e->owner)) {
       total += e->weight;
       t->routable[n] = e;
       if (t->cum_weight != NULL) {
@@ -111,10 +111,10 @@ static void copy_bounded(char *dst, size_t cap, const char *src) {
   dst[n] = '\0';
 }
 
-void sel_fill_endpoint(cp_registry_endpoint *out, const reg_entry *e) {
+void cpi_sel_fill_endpoint(cp_registry_endpoint *out, const reg_entry *e) {
   const rt_entry *rt = e->owner;
   memcpy(out->provider_id, rt->id, rt->id_len + 1);
-  reg_format_id(reg_entry_id(e), out->registration_id);
+  cpi_reg_format_id(reg_entry_id(e), out->registration_id);
   copy_bounded(out->version, sizeof out->version, reg_entry_version(e));
   copy_bounded(out->endpoint_path, sizeof out->endpoint_path,
                reg_entry_path(e));
@@ -141,9 +141,9 @@ int cp_registry_resolve(cp_registry *reg, const char *service_type,
   if (reg == NULL || service_type == NULL || out == NULL) {
     return CP_EINVAL;
   }
-  size_t shard = cp_rwshard_rdlock(&reg->lock);
+  size_t shard = cpi_rwshard_rdlock(&reg->lock);
   int rc = CP_ENOTFOUND;
-  svc_type *t = reg_find_type(reg, service_type);
+  svc_type *t = cpi_reg_find_type(reg, service_type);
   reg_entry *e = NULL;
   if (t != NULL && t->count > 0 && provider_id == NULL) {
     rc = CP_EDENIED; /* every provider is UNHEALTHY */
@@ -151,18 +151,18 @@ int cp_registry_resolve(cp_registry *reg, const char *service_type,
       e = t->routable[pick(reg, t, t->routable_count, t->cum_weight)];
     }
   } else if (t != NULL && t->count > 0) {
-    rt_entry *rt = reg_find_runtime(reg, provider_id);
+    rt_entry *rt = cpi_reg_find_runtime(reg, provider_id);
     e = rt != NULL ? of_runtime(rt, t) : NULL;
-    if (e != NULL && reg_runtime_blocked(rt)) {
+    if (e != NULL && cpi_reg_runtime_blocked(rt)) {
       rc = CP_EDENIED;
       e = NULL;
     }
   }
   if (e != NULL) {
-    sel_fill_endpoint(out, e);
+    cpi_sel_fill_endpoint(out, e);
     rc = 0;
   }
-  cp_rwshard_rdunlock(&reg->lock, shard);
+  cpi_rwshard_rdunlock(&reg->lock, shard);
   return rc;
 }
 
@@ -184,11 +184,11 @@ static size_t filter_versions(cp_call *call, const svc_type *t,
   uint64_t total = 0;
   for (size_t i = 0; i < t->count; i++) {
     reg_entry *e = t->providers[i];
-    if (cp_semver_compare(reg_entry_version(e), min_version) < 0) {
+    if (cpi_semver_compare(reg_entry_version(e), min_version) < 0) {
       continue;
     }
     (*compatible)++;
-    if (!reg_runtime_blocked(e->owner)) {
+    if (!cpi_reg_runtime_blocked(e->owner)) {
       total += e->weight;
       (*cands)[n] = e;
       (*cum)[n] = total;
@@ -238,22 +238,22 @@ static cp_status_code choose(cp_registry *reg, cp_call *call, svc_type *t,
   return CP_STATUS_OK;
 }
 
-cp_status_code sel_discover(cp_registry *reg, cp_call *call,
-                            const char *service_type, const char *min_version,
-                            Connectplugin__V1__DiscoverServiceResponse *resp) {
-  size_t shard = cp_rwshard_rdlock(&reg->lock);
-  svc_type *t = reg_find_type(reg, service_type);
+cp_status_code cpi_sel_discover(
+    cp_registry *reg, cp_call *call, const char *service_type,
+    const char *min_version, Connectplugin__V1__DiscoverServiceResponse *resp) {
+  size_t shard = cpi_rwshard_rdlock(&reg->lock);
+  svc_type *t = cpi_reg_find_type(reg, service_type);
   reg_entry *e = NULL;
   cp_status_code code = choose(reg, call, t, service_type, min_version, &e);
   if (code == CP_STATUS_OK) {
-    void *mem = cp_call_alloc(call, ep_bytes(e));
+    void *mem = cp_call_alloc(call, cpi_ep_bytes(e));
     if (mem == NULL) {
       code = cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     } else {
-      resp->endpoint = ep_build(mem, e);
+      resp->endpoint = cpi_ep_build(mem, e);
       resp->single_provider = t->count == 1;
     }
   }
-  cp_rwshard_rdunlock(&reg->lock, shard);
+  cpi_rwshard_rdunlock(&reg->lock, shard);
   return code;
 }

@@ -81,7 +81,7 @@ static bool parse(const char *v, semver *out) {
   return *p == '\0';
 }
 
-bool cp_semver_valid(const char *v) {
+bool cpi_semver_valid(const char *v) {
   semver s;
   return parse(v, &s);
 }
@@ -159,7 +159,7 @@ static int compare_prerelease(const semver *a, const semver *b) {
   return (pa < ea) - (pb < eb);
 }
 
-int cp_semver_compare(const char *a, const char *b) {
+int cpi_semver_compare(const char *a, const char *b) {
   semver sa;
   semver sb;
   bool va = parse(a, &sa);

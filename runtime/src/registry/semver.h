@@ -19,11 +19,11 @@
  * identifiers are one or more of [0-9A-Za-z-]. (Leading zeros are
  * tolerated, as upstream's registration pattern does; they compare by
  * value.) */
-bool cp_semver_valid(const char *v);
+bool cpi_semver_valid(const char *v);
 
 /* <0, 0 or >0 as a has lower, equal or higher precedence than b. Both must
- * be valid (cp_semver_valid); an invalid one compares below every valid
+ * be valid (cpi_semver_valid); an invalid one compares below every valid
  * one, and two invalid ones compare equal, so the order stays total. */
-int cp_semver_compare(const char *a, const char *b);
+int cpi_semver_compare(const char *a, const char *b);
 
 #endif /* CPLUGIN_REGISTRY_SEMVER_H */

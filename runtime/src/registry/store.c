@@ -8,19 +8,19 @@
 #include "cplugin/errors.h"
 #include "registry/registry_internal.h"
 
-uint64_t reg_hash_name(const cp_registry *reg, const char *s, size_t len) {
-  return cp_siphash13(&reg->hash_key, s, len);
+uint64_t cpi_reg_hash_name(const cp_registry *reg, const char *s, size_t len) {
+  return cpi_siphash13(&reg->hash_key, s, len);
 }
 
 /* --- service types ------------------------------------------------------- */
 
-svc_type *reg_find_type(const cp_registry *reg, const char *name) {
+svc_type *cpi_reg_find_type(const cp_registry *reg, const char *name) {
   size_t len = strnlen(name, CP_REGISTRY_TYPE_MAX + 1);
   if (len > CP_REGISTRY_TYPE_MAX) {
     return NULL;
   }
-  uint64_t h = reg_hash_name(reg, name, len);
-  for (cp_hnode *n = cp_htab_chain(&reg->types, h); n != NULL; n = n->next) {
+  uint64_t h = cpi_reg_hash_name(reg, name, len);
+  for (cp_hnode *n = cpi_htab_chain(&reg->types, h); n != NULL; n = n->next) {
     svc_type *t = CP_HNODE_ITEM(n, svc_type, node);
     if (n->hash == h && t->name_len == len && memcmp(t->name, name, len) == 0) {
       return t;
@@ -29,8 +29,8 @@ svc_type *reg_find_type(const cp_registry *reg, const char *name) {
   return NULL;
 }
 
-svc_type *reg_get_type(cp_registry *reg, const char *name) {
-  svc_type *t = reg_find_type(reg, name);
+svc_type *cpi_reg_get_type(cp_registry *reg, const char *name) {
+  svc_type *t = cpi_reg_find_type(reg, name);
   if (t != NULL) {
     return t;
   }
@@ -43,16 +43,16 @@ svc_type *reg_get_type(cp_registry *reg, const char *name) {
   t->name_len = len;
   t->strategy = CP_SELECT_FIRST;
   atomic_init(&t->rr, 0);
-  t->node.hash = reg_hash_name(reg, name, len);
-  cp_htab_insert(&reg->types, &t->node);
+  t->node.hash = cpi_reg_hash_name(reg, name, len);
+  cpi_htab_insert(&reg->types, &t->node);
   return t;
 }
 
-void reg_type_maybe_free(cp_registry *reg, svc_type *t) {
+void cpi_reg_type_maybe_free(cp_registry *reg, svc_type *t) {
   if (t->count > 0 || t->watchers != NULL || t->pinned || t->dirty) {
     return;
   }
-  cp_htab_remove(&reg->types, &t->node);
+  cpi_htab_remove(&reg->types, &t->node);
   free(t->providers);
   free(t->routable);
   free(t->cum_weight);
@@ -61,12 +61,12 @@ void reg_type_maybe_free(cp_registry *reg, svc_type *t) {
 
 int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
                              cp_select_strategy strategy) {
-  if (reg == NULL || cp_check_service_type(service_type) != NULL ||
+  if (reg == NULL || cpi_check_service_type(service_type) != NULL ||
       strategy < CP_SELECT_FIRST || strategy > CP_SELECT_WEIGHTED) {
     return CP_EINVAL;
   }
-  cp_rwshard_wrlock(&reg->lock);
-  svc_type *t = reg_get_type(reg, service_type);
+  cpi_rwshard_wrlock(&reg->lock);
+  svc_type *t = cpi_reg_get_type(reg, service_type);
   int rc = t == NULL ? CP_ENOMEM : 0;
   if (t != NULL && strategy == CP_SELECT_WEIGHTED && t->cum_weight == NULL &&
       t->cap > 0) {
@@ -82,11 +82,11 @@ int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
     }
     t->strategy = strategy;
     t->pinned = true;
-    sel_rebuild(t); /* the weights, when they are now kept */
+    cpi_sel_rebuild(t); /* the weights, when they are now kept */
   } else if (t != NULL) {
-    reg_type_maybe_free(reg, t); /* if this call created it */
+    cpi_reg_type_maybe_free(reg, t); /* if this call created it */
   }
-  cp_rwshard_wrunlock(&reg->lock);
+  cpi_rwshard_wrunlock(&reg->lock);
   return rc;
 }
 
@@ -96,13 +96,14 @@ int cp_registry_set_strategy(cp_registry *reg, const char *service_type,
  * and its NUL fits a 112-byte malloc chunk (8 bytes of it malloc's). */
 _Static_assert(offsetof(rt_entry, id) + 30 + 8 <= 112, "runtime record size");
 
-rt_entry *reg_find_runtime(const cp_registry *reg, const char *id) {
+rt_entry *cpi_reg_find_runtime(const cp_registry *reg, const char *id) {
   size_t len = strnlen(id, CP_REGISTRY_OWNER_MAX + 1);
   if (len > CP_REGISTRY_OWNER_MAX) {
     return NULL;
   }
-  uint64_t h = reg_hash_name(reg, id, len);
-  for (cp_hnode *n = cp_htab_chain(&reg->runtimes, h); n != NULL; n = n->next) {
+  uint64_t h = cpi_reg_hash_name(reg, id, len);
+  for (cp_hnode *n = cpi_htab_chain(&reg->runtimes, h); n != NULL;
+       n = n->next) {
     rt_entry *rt = CP_HNODE_ITEM(n, rt_entry, node);
     if (n->hash == h && rt->id_len == len && memcmp(rt->id, id, len) == 0) {
       return rt;
@@ -111,8 +112,8 @@ rt_entry *reg_find_runtime(const cp_registry *reg, const char *id) {
   return NULL;
 }
 
-rt_entry *reg_get_runtime(cp_registry *reg, const char *id) {
-  rt_entry *rt = reg_find_runtime(reg, id);
+rt_entry *cpi_reg_get_runtime(cp_registry *reg, const char *id) {
+  rt_entry *rt = cpi_reg_find_runtime(reg, id);
   if (rt != NULL) {
     return rt;
   }
@@ -126,30 +127,30 @@ rt_entry *reg_get_runtime(cp_registry *reg, const char *id) {
   }
   memcpy(rt->id, id, len);
   rt->id_len = (uint16_t)len;
-  rt->last_seen_ns = reg_now(reg);
-  rt->node.hash = reg_hash_name(reg, id, len);
-  cp_htab_insert(&reg->runtimes, &rt->node);
+  rt->last_seen_ns = cpi_reg_now(reg);
+  rt->node.hash = cpi_reg_hash_name(reg, id, len);
+  cpi_htab_insert(&reg->runtimes, &rt->node);
   return rt;
 }
 
-void reg_runtime_clear_health(rt_entry *rt) {
-  reg_health_detail_free(rt->detail);
+void cpi_reg_runtime_clear_health(rt_entry *rt) {
+  cpi_reg_health_detail_free(rt->detail);
   rt->detail = NULL;
   rt->has_health = false;
   rt->health = (uint8_t)CP_PLUGIN_HEALTH_UNKNOWN;
 }
 
-void reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt) {
+void cpi_reg_runtime_maybe_free(cp_registry *reg, rt_entry *rt) {
   if (rt->regs != NULL || rt->watchers != NULL || rt->has_health) {
     return;
   }
   if (rt->gone) {
     reg->gone_count--;
   }
-  cp_htab_remove(&reg->runtimes, &rt->node);
+  cpi_htab_remove(&reg->runtimes, &rt->node);
   free(rt);
 }
 
-bool reg_runtime_blocked(const rt_entry *rt) {
+bool cpi_reg_runtime_blocked(const rt_entry *rt) {
   return rt->health == CP_PLUGIN_HEALTH_UNHEALTHY || rt->gone || rt->draining;
 }

@@ -39,7 +39,7 @@ static bool same_plugin(const rt_entry *a, const rt_entry *b, size_t name_len) {
          a->principal_hash == b->principal_hash;
 }
 
-void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt) {
+void cpi_reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt) {
   size_t name_len = rt->principal_set ? self_id_len(rt) : 0;
   if (name_len == 0) {
     return;
@@ -56,11 +56,11 @@ void reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt) {
            "service_type", t->name, "runtime_id", old->id, "successor", rt->id,
            CP_LOG_END);
     reg->takeover_total++;
-    reg_unlink_entry(reg, e);
+    cpi_reg_unlink_entry(reg, e);
     if (old->regs == NULL) {
       /* Nothing left to route to: its health and watchers go as well. */
-      reg_drop_runtime_locked(reg, old, CP_STATUS_UNAVAILABLE,
-                              "runtime superseded by a restarted instance");
+      cpi_reg_drop_runtime_locked(reg, old, CP_STATUS_UNAVAILABLE,
+                                  "runtime superseded by a restarted instance");
     }
   }
 }

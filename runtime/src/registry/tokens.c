@@ -27,14 +27,15 @@ static void on_token_event(const char *runtime_id, cp_token_event event,
     reg = reg->live_next;
   }
   if (reg != NULL) {
-    reg_drop_runtime(reg, runtime_id, CP_STATUS_UNAUTHENTICATED,
-                     event == CP_TOKEN_EXPIRED ? "runtime identity expired"
-                                               : "runtime identity revoked");
+    cpi_reg_drop_runtime(reg, runtime_id, CP_STATUS_UNAUTHENTICATED,
+                         event == CP_TOKEN_EXPIRED
+                             ? "runtime identity expired"
+                             : "runtime identity revoked");
   }
   pthread_mutex_unlock(&live_mu);
 }
 
-int reg_tokens_attach(cp_registry *reg) {
+int cpi_reg_tokens_attach(cp_registry *reg) {
   pthread_mutex_lock(&live_mu);
   reg->live_id = ++live_last_id;
   reg->live_next = live_head;
@@ -45,12 +46,12 @@ int reg_tokens_attach(cp_registry *reg) {
       (void *)(uintptr_t)reg->live_id;  // NOLINT(performance-no-int-to-ptr)
   int rc = cp_token_store_subscribe(reg->tokens, on_token_event, name);
   if (rc != 0) {
-    reg_tokens_detach(reg);
+    cpi_reg_tokens_detach(reg);
   }
   return rc;
 }
 
-void reg_tokens_detach(cp_registry *reg) {
+void cpi_reg_tokens_detach(cp_registry *reg) {
   pthread_mutex_lock(&live_mu);
   for (cp_registry **link = &live_head; *link != NULL;
        link = &(*link)->live_next) {
@@ -63,7 +64,7 @@ void reg_tokens_detach(cp_registry *reg) {
   reg->live_id = 0;
 }
 
-bool reg_token_still_valid(cp_registry *reg, cp_call *call) {
+bool cpi_reg_token_still_valid(cp_registry *reg, cp_call *call) {
   if (reg->tokens == NULL) {
     return true;
   }

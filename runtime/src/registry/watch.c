@@ -38,7 +38,7 @@ static uint64_t answer_key(int state, const reg_entry *e) {
 static cp_shared_msg *build_event(const svc_type *t, int state,
                                   const reg_entry *e) {
   size_t head = (sizeof(watch_msg) + 15) & ~(size_t)15;
-  size_t size = head + (e != NULL ? ep_bytes(e) : 0) + t->name_len + 1;
+  size_t size = head + (e != NULL ? cpi_ep_bytes(e) : 0) + t->name_len + 1;
   watch_msg *m = malloc(size);
   if (m == NULL) {
     return NULL;
@@ -49,16 +49,16 @@ static cp_shared_msg *build_event(const svc_type *t, int state,
   m->ev.service_type = name;
   m->ev.state = (Connectplugin__V1__ServiceState)state;
   if (e != NULL) {
-    m->ev.endpoint = ep_build((char *)m + head, e);
+    m->ev.endpoint = cpi_ep_build((char *)m + head, e);
   }
-  if (cp_shared_msg_init(&m->shared, &m->ev.base, answer_key(state, e)) != 0) {
+  if (cpi_shared_msg_init(&m->shared, &m->ev.base, answer_key(state, e)) != 0) {
     free(m);
     return NULL;
   }
   return &m->shared;
 }
 
-void watch_announce(cp_registry *reg, svc_type *t) {
+void cpi_watch_announce(cp_registry *reg, svc_type *t) {
   reg_entry *e = NULL;
   int state = current(t, &e);
   uint64_t id = e != NULL ? reg_entry_id(e) : 0;
@@ -82,13 +82,13 @@ void watch_announce(cp_registry *reg, svc_type *t) {
   t->last_state = state;
   t->last_reg_id = id;
   for (reg_watcher *w = t->watchers; w != NULL; w = w->type_next) {
-    cp_push_offer(w->push, m);
+    cpi_push_offer(w->push, m);
   }
-  cp_shared_msg_unref(m);
+  cpi_shared_msg_unref(m);
 }
 
-void watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
-                  const char *message) {
+void cpi_watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
+                      const char *message) {
   svc_type *t = w->type;
   if (w->type_prev != NULL) {
     w->type_prev->type_next = w->type_next;
@@ -99,7 +99,7 @@ void watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
     w->type_next->type_prev = w->type_prev;
   }
   t->watcher_count--;
-  reg_mark_dirty(reg, t, false); /* the commit frees it if now unused */
+  cpi_reg_mark_dirty(reg, t, false); /* the commit frees it if now unused */
   rt_entry *rt = w->owner;
   for (reg_watcher **link = &rt->watchers; *link != NULL;
        link = &(*link)->owner_next) {
@@ -109,7 +109,7 @@ void watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
     }
   }
   rt->watcher_count--;
-  cp_htab_remove(&reg->streams, &w->node);
+  cpi_htab_remove(&reg->streams, &w->node);
   reg->watcher_count--;
   w->end_code = code;
   w->end_message = message;
@@ -117,11 +117,11 @@ void watch_unlink(cp_registry *reg, reg_watcher *w, cp_status_code code,
   reg->gone = w;
 }
 
-void watch_end(reg_watcher *list) {
+void cpi_watch_end(reg_watcher *list) {
   while (list != NULL) {
     reg_watcher *next = list->gone_next;
-    cp_push_close(list->push, list->end_code, list->end_message);
-    cp_push_unref(list->push);
+    cpi_push_close(list->push, list->end_code, list->end_message);
+    cpi_push_unref(list->push);
     free(list);
     list = next;
   }
@@ -130,9 +130,9 @@ void watch_end(reg_watcher *list) {
 static reg_watcher *find_stream(const cp_registry *reg,
                                 const cp_stream *stream) {
   uint64_t h = stream_hash(stream);
-  for (cp_hnode *n = cp_htab_chain(&reg->streams, h); n != NULL; n = n->next) {
+  for (cp_hnode *n = cpi_htab_chain(&reg->streams, h); n != NULL; n = n->next) {
     reg_watcher *w = CP_HNODE_ITEM(n, reg_watcher, node);
-    if (cp_push_stream(w->push) == stream) {
+    if (cpi_push_stream(w->push) == stream) {
       return w;
     }
   }
@@ -141,21 +141,21 @@ static reg_watcher *find_stream(const cp_registry *reg,
 
 /* The client went away (or a send failed): unlink the watcher if it is
  * still linked. Looked up by stream, so a stale callback finds nothing. */
-void watch_stream_done(cp_stream *stream, void *user) {
+void cpi_watch_stream_done(cp_stream *stream, void *user) {
   cp_registry *reg = user;
-  cp_rwshard_wrlock(&reg->lock);
+  cpi_rwshard_wrlock(&reg->lock);
   reg_watcher *w = find_stream(reg, stream);
   if (w != NULL) {
     rt_entry *rt = w->owner;
-    watch_unlink(reg, w, CP_STATUS_CANCELLED, "watch ended");
-    reg_runtime_maybe_free(reg, rt);
+    cpi_watch_unlink(reg, w, CP_STATUS_CANCELLED, "watch ended");
+    cpi_reg_runtime_maybe_free(reg, rt);
   }
-  reg_commit_unlock(reg);
+  cpi_reg_commit_unlock(reg);
 }
 
 static void on_push_closed(cp_push *push, cp_stream *stream, void *user) {
   (void)push;
-  watch_stream_done(stream, user);
+  cpi_watch_stream_done(stream, user);
 }
 
 /* With the write lock held: a cap the new watcher would exceed, or NULL. */
@@ -182,8 +182,8 @@ static void link_watcher(cp_registry *reg, reg_watcher *w, svc_type *t,
   w->owner_next = rt->watchers;
   rt->watchers = w;
   rt->watcher_count++;
-  w->node.hash = stream_hash(cp_push_stream(w->push));
-  cp_htab_insert(&reg->streams, &w->node);
+  w->node.hash = stream_hash(cpi_push_stream(w->push));
+  cpi_htab_insert(&reg->streams, &w->node);
   reg->watcher_count++;
 }
 
@@ -196,47 +196,48 @@ static bool offer_initial(svc_type *t, reg_watcher *w) {
   if (m == NULL) {
     return false;
   }
-  cp_push_offer(w->push, m);
-  cp_shared_msg_unref(m);
+  cpi_push_offer(w->push, m);
+  cpi_shared_msg_unref(m);
   return true;
 }
 
-cp_status_code watch_start(cp_registry *reg, cp_call *call,
-                           const char *service_type, const char *owner,
-                           cp_stream *stream) {
+cp_status_code cpi_watch_start(cp_registry *reg, cp_call *call,
+                               const char *service_type, const char *owner,
+                               cp_stream *stream) {
   reg_watcher *w = calloc(1, sizeof *w);
   if (w == NULL) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
   /* Set before the watcher is visible: a stream that died already finds
    * nothing to unlink, and the first send then reports it closed. */
-  cp_stream_on_done(stream, watch_stream_done, reg);
-  cp_rwshard_wrlock(&reg->lock);
-  rt_entry *rt = reg_find_runtime(reg, owner);
+  cp_stream_on_done(stream, cpi_watch_stream_done, reg);
+  cpi_rwshard_wrlock(&reg->lock);
+  rt_entry *rt = cpi_reg_find_runtime(reg, owner);
   const char *why = over_cap(reg, rt);
   svc_type *t = NULL;
   if (why == NULL) {
-    t = reg_get_type(reg, service_type);
-    rt = t != NULL ? reg_get_runtime(reg, owner) : NULL;
-    w->push = rt != NULL ? cp_push_create(reg->hub, stream, on_push_closed, reg)
-                         : NULL;
+    t = cpi_reg_get_type(reg, service_type);
+    rt = t != NULL ? cpi_reg_get_runtime(reg, owner) : NULL;
+    w->push = rt != NULL
+                  ? cpi_push_create(reg->hub, stream, on_push_closed, reg)
+                  : NULL;
   }
   if (why == NULL && w->push != NULL) {
     link_watcher(reg, w, t, rt);
     if (!offer_initial(t, w)) {
       /* Unlinked and ended by the commit, so the handler keeps it open. */
-      watch_unlink(reg, w, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+      cpi_watch_unlink(reg, w, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     }
-    reg_commit_unlock(reg);
+    cpi_reg_commit_unlock(reg);
     return CP_STATUS_OK; /* the push keeps the stream */
   }
   if (t != NULL) {
-    reg_mark_dirty(reg, t, false); /* freed by the commit if unused */
+    cpi_reg_mark_dirty(reg, t, false); /* freed by the commit if unused */
   }
   if (rt != NULL) {
-    reg_runtime_maybe_free(reg, rt);
+    cpi_reg_runtime_maybe_free(reg, rt);
   }
-  reg_commit_unlock(reg);
+  cpi_reg_commit_unlock(reg);
   free(w);
   if (why != NULL) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "%s", why);

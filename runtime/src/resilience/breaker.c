@@ -101,7 +101,7 @@ int cp_breaker_create(cp_breaker **out, const cp_breaker_options *opts) {
   if ((o.scope_prefix != NULL && o.scope_prefix[0] != '\0' &&
        b->scope_prefix == NULL) ||
       b->name == NULL ||
-      cp_breaker_series_init(&b->series, o.metrics, b->name) != 0) {
+      cpi_breaker_series_init(&b->series, o.metrics, b->name) != 0) {
     free(b->scope_prefix);
     free(b->name);
     free(b);
@@ -115,7 +115,7 @@ int cp_breaker_create(cp_breaker **out, const cp_breaker_options *opts) {
   pthread_mutex_init(&b->mu, NULL);
   pthread_mutex_init(&b->notify_mu, NULL);
   pthread_cond_init(&b->turn_cv, NULL);
-  cp_breaker_series_state(&b->series, CP_BREAKER_CLOSED);
+  cpi_breaker_series_state(&b->series, CP_BREAKER_CLOSED);
   *out = b;
   return 0;
 }
@@ -155,7 +155,7 @@ static void transition(cp_breaker *b, cp_breaker_state to, int64_t now,
     b->opened_at_ns = now;
     b->opened++;
   }
-  cp_breaker_series_transition(&b->series, to);
+  cpi_breaker_series_transition(&b->series, to);
   /* Tickets are taken under mu, so their order is the transitions'. */
   pthread_mutex_lock(&b->notify_mu);
   ch->ticket = b->next_ticket++;
@@ -208,7 +208,7 @@ bool cp_breaker_allow(cp_breaker *breaker, cp_breaker_ticket *ticket) {
   }
   pthread_mutex_unlock(&b->mu);
   if (!ok) {
-    cp_breaker_series_rejected(&b->series);
+    cpi_breaker_series_rejected(&b->series);
   }
   report(b, &ch);
   return ok;

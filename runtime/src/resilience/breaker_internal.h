@@ -15,13 +15,14 @@ typedef struct cp_breaker_series {
 
 /* Looks the series for breaker `name` up (metrics may be NULL). Returns 0 or
  * CP_ENOMEM. */
-int cp_breaker_series_init(cp_breaker_series *s, cp_breaker_metrics *metrics,
-                           const char *name);
+int cpi_breaker_series_init(cp_breaker_series *s, cp_breaker_metrics *metrics,
+                            const char *name);
 
 /* Sets the state gauge (the initial state). */
-void cp_breaker_series_state(cp_breaker_series *s, cp_breaker_state state);
+void cpi_breaker_series_state(cp_breaker_series *s, cp_breaker_state state);
 /* Sets the state gauge and counts the transition into `state`. */
-void cp_breaker_series_transition(cp_breaker_series *s, cp_breaker_state state);
-void cp_breaker_series_rejected(cp_breaker_series *s);
+void cpi_breaker_series_transition(cp_breaker_series *s,
+                                   cp_breaker_state state);
+void cpi_breaker_series_rejected(cp_breaker_series *s);
 
 #endif /* CPLUGIN_RESILIENCE_BREAKER_INTERNAL_H */

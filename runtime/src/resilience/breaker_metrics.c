@@ -65,8 +65,8 @@ void cp_breaker_metrics_destroy(cp_breaker_metrics *metrics) {
 
 static const char *const STATE_LABEL[] = {"closed", "open", "half_open"};
 
-int cp_breaker_series_init(cp_breaker_series *s, cp_breaker_metrics *metrics,
-                           const char *name) {
+int cpi_breaker_series_init(cp_breaker_series *s, cp_breaker_metrics *metrics,
+                            const char *name) {
   *s = (cp_breaker_series){0};
   if (metrics == NULL) {
     return 0;
@@ -83,16 +83,16 @@ int cp_breaker_series_init(cp_breaker_series *s, cp_breaker_metrics *metrics,
   return ok ? 0 : CP_ENOMEM;
 }
 
-void cp_breaker_series_state(cp_breaker_series *s, cp_breaker_state state) {
+void cpi_breaker_series_state(cp_breaker_series *s, cp_breaker_state state) {
   cp_gauge_set(s->state, (int64_t)state);
 }
 
-void cp_breaker_series_transition(cp_breaker_series *s,
-                                  cp_breaker_state state) {
+void cpi_breaker_series_transition(cp_breaker_series *s,
+                                   cp_breaker_state state) {
   cp_gauge_set(s->state, (int64_t)state);
   cp_counter_inc(s->to[state]);
 }
 
-void cp_breaker_series_rejected(cp_breaker_series *s) {
+void cpi_breaker_series_rejected(cp_breaker_series *s) {
   cp_counter_inc(s->rejected);
 }

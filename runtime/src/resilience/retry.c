@@ -54,7 +54,7 @@ void cp_retry_options_init(cp_retry_options *opts) {
   cp_retry_policy_init(&opts->policy);
 }
 
-bool cp_retry_after_parse(const char *value, int64_t *ms) {
+bool cpi_retry_after_parse(const char *value, int64_t *ms) {
   if (value == NULL || value[0] == '\0') {
     return false;
   }
@@ -115,7 +115,7 @@ int cp_retry_create(cp_retry **out, const cp_retry_options *opts) {
   } else {
     cp_retry_options_init(&o);
   }
-  if (!cp_retry_policy_valid(&o.policy) ||
+  if (!cpi_retry_policy_valid(&o.policy) ||
       o.route_count > CP_RETRY_MAX_ROUTES ||
       (o.route_count > 0 && o.routes == NULL)) {
     return CP_EINVAL;
@@ -123,7 +123,7 @@ int cp_retry_create(cp_retry **out, const cp_retry_options *opts) {
   for (size_t i = 0; i < o.route_count; i++) {
     const char *pre = o.routes[i].prefix;
     if (pre == NULL || pre[0] != '/' ||
-        !cp_retry_policy_valid(&o.routes[i].policy)) {
+        !cpi_retry_policy_valid(&o.routes[i].policy)) {
       return CP_EINVAL;
     }
   }
@@ -186,7 +186,7 @@ static bool next_wait_ns(cp_retry *r, const cp_retry_policy *p,
     return false;
   }
   int64_t after_ms = 0;
-  bool has_after = cp_retry_after_parse(
+  bool has_after = cpi_retry_after_parse(
       cp_invocation_trailer(inv, CP_MD_RETRY_AFTER_MS), &after_ms);
   if (has_after) {
     /* The server knows when it can take the call: no jitter below that. */

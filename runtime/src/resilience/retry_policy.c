@@ -20,7 +20,7 @@ void cp_retry_policy_init(cp_retry_policy *policy) {
 /* Longest wait accepted anywhere: a day, so ms -> ns never overflows. */
 enum { MAX_WAIT_MS = 24 * 60 * 60 * 1000 };
 
-bool cp_retry_policy_valid(const cp_retry_policy *p) {
+bool cpi_retry_policy_valid(const cp_retry_policy *p) {
   const uint32_t real_codes =
       ((UINT32_C(1) << CP_STATUS_CODE_COUNT) - 1) & ~CP_CODE_BIT(CP_STATUS_OK);
   return p->max_attempts >= 1 && p->max_attempts <= CP_RETRY_MAX_ATTEMPTS &&

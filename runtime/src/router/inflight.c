@@ -26,7 +26,8 @@ static size_t hash_of(const char *s) {
   return h;
 }
 
-int inflight_init(inflight_table *t, size_t max_total, size_t max_per_caller) {
+int cpi_inflight_init(inflight_table *t, size_t max_total,
+                      size_t max_per_caller) {
   memset(t, 0, sizeof *t);
   t->buckets = calloc(BUCKETS, sizeof *t->buckets);
   if (t->buckets == NULL) {
@@ -39,7 +40,7 @@ int inflight_init(inflight_table *t, size_t max_total, size_t max_per_caller) {
   return 0;
 }
 
-void inflight_destroy(inflight_table *t) {
+void cpi_inflight_destroy(inflight_table *t) {
   for (size_t i = 0; i < t->bucket_count; i++) {
     inflight_caller *c = t->buckets[i];
     while (c != NULL) {
@@ -63,8 +64,8 @@ static inflight_caller *find_caller(inflight_table *t, const char *caller,
   return c;
 }
 
-inflight_verdict inflight_acquire(inflight_table *t, const char *caller,
-                                  inflight_ticket *ticket) {
+inflight_verdict cpi_inflight_acquire(inflight_table *t, const char *caller,
+                                      inflight_ticket *ticket) {
   size_t h = hash_of(caller);
   inflight_caller **head = &t->buckets[h & (t->bucket_count - 1)];
   inflight_verdict v = INFLIGHT_OK;
@@ -103,7 +104,7 @@ inflight_verdict inflight_acquire(inflight_table *t, const char *caller,
   return v;
 }
 
-void inflight_release(inflight_table *t, inflight_ticket *ticket) {
+void cpi_inflight_release(inflight_table *t, inflight_ticket *ticket) {
   inflight_caller *slot = ticket->caller;
   pthread_mutex_lock(&t->mu);
   if (ticket->prev != NULL) {
@@ -126,8 +127,8 @@ void inflight_release(inflight_table *t, inflight_ticket *ticket) {
   pthread_mutex_unlock(&t->mu);
 }
 
-size_t inflight_cancel_caller(inflight_table *t, const char *caller,
-                              void (*cancel)(void *call)) {
+size_t cpi_inflight_cancel_caller(inflight_table *t, const char *caller,
+                                  void (*cancel)(void *call)) {
   size_t n = 0;
   pthread_mutex_lock(&t->mu);
   inflight_caller *c = find_caller(t, caller, hash_of(caller));
@@ -140,7 +141,7 @@ size_t inflight_cancel_caller(inflight_table *t, const char *caller,
   return n;
 }
 
-size_t inflight_total(inflight_table *t) {
+size_t cpi_inflight_total(inflight_table *t) {
   pthread_mutex_lock(&t->mu);
   size_t n = t->total;
   pthread_mutex_unlock(&t->mu);

@@ -42,7 +42,7 @@ static bool method_path_valid(const char *p) {
   return true;
 }
 
-bool cp_route_from_path(const char *path, cp_route *out) {
+bool cpi_route_from_path(const char *path, cp_route *out) {
   static const char prefix[] = "/services/";
   if (path == NULL || strncmp(path, prefix, sizeof prefix - 1) != 0) {
     return false;
@@ -67,9 +67,9 @@ bool cp_route_from_path(const char *path, cp_route *out) {
   return true;
 }
 
-bool cp_route_from_metadata(const char *path, const char *type, size_t type_len,
-                            const char *provider, size_t provider_len,
-                            cp_route *out) {
+bool cpi_route_from_metadata(const char *path, const char *type,
+                             size_t type_len, const char *provider,
+                             size_t provider_len, cp_route *out) {
   if (path == NULL || type == NULL ||
       !copy_id(type, type_len, out->service_type)) {
     return false;
@@ -87,8 +87,8 @@ bool cp_route_from_metadata(const char *path, const char *type, size_t type_len,
   return true;
 }
 
-bool cp_route_target_address(const char *address, char *out, size_t cap,
-                             bool *tls) {
+bool cpi_route_target_address(const char *address, char *out, size_t cap,
+                              bool *tls) {
   static const char *const plain[] = {"http://", "grpc://"};
   *tls = false;
   const char *rest = address;
@@ -120,7 +120,7 @@ bool cp_route_target_address(const char *address, char *out, size_t cap,
   return true;
 }
 
-bool cp_route_path_under(const char *method_path, const char *endpoint_path) {
+bool cpi_route_path_under(const char *method_path, const char *endpoint_path) {
   if (endpoint_path == NULL || endpoint_path[0] != '/') {
     return false;
   }

@@ -67,15 +67,15 @@ int cp_router_create(cp_router **out, const cp_router_options *opts) {
     r->tls = *opts->tls;
     r->has_tls = true;
   }
-  if (target_table_init(&r->targets, r->opts.max_targets,
-                        r->has_tls ? &r->tls : NULL,
-                        r->opts.max_message_bytes) != 0) {
+  if (cpi_target_table_init(&r->targets, r->opts.max_targets,
+                            r->has_tls ? &r->tls : NULL,
+                            r->opts.max_message_bytes) != 0) {
     free(r);
     return CP_ENOMEM;
   }
-  if (inflight_init(&r->inflight, r->opts.max_inflight,
-                    r->opts.max_inflight_per_caller) != 0) {
-    target_table_destroy(&r->targets);
+  if (cpi_inflight_init(&r->inflight, r->opts.max_inflight,
+                        r->opts.max_inflight_per_caller) != 0) {
+    cpi_target_table_destroy(&r->targets);
     free(r);
     return CP_ENOMEM;
   }
@@ -92,8 +92,8 @@ void cp_router_destroy(cp_router *r) {
   if (r == NULL) {
     return;
   }
-  target_table_destroy(&r->targets);
-  inflight_destroy(&r->inflight);
+  cpi_target_table_destroy(&r->targets);
+  cpi_inflight_destroy(&r->inflight);
   free(r);
 }
 
@@ -104,9 +104,9 @@ void cp_router_stats_get(const cp_router *r, cp_router_stats *stats) {
   stats->unavailable = atomic_load(&m->unavailable);
   stats->denied = atomic_load(&m->denied);
   stats->exhausted = atomic_load(&m->exhausted);
-  stats->inflight = inflight_total(&m->inflight);
+  stats->inflight = cpi_inflight_total(&m->inflight);
   uint64_t evicted = 0;
-  target_table_counts(&m->targets, &stats->targets, &evicted);
+  cpi_target_table_counts(&m->targets, &stats->targets, &evicted);
   stats->targets_evicted = evicted;
 }
 
@@ -116,10 +116,10 @@ int cp_router_forget(cp_router *r, const char *address) {
   }
   char normal[TARGET_ADDRESS_MAX];
   bool tls = false;
-  if (!cp_route_target_address(address, normal, sizeof normal, &tls)) {
+  if (!cpi_route_target_address(address, normal, sizeof normal, &tls)) {
     return CP_ENOTFOUND;
   }
-  return target_table_forget(&r->targets, normal) > 0 ? 0 : CP_ENOTFOUND;
+  return cpi_target_table_forget(&r->targets, normal) > 0 ? 0 : CP_ENOTFOUND;
 }
 
 int cp_router_set_connector(cp_router *r, cp_router_connect_fn connect,
@@ -127,14 +127,14 @@ int cp_router_set_connector(cp_router *r, cp_router_connect_fn connect,
   if (r == NULL) {
     return CP_EINVAL;
   }
-  target_table_set_connector(&r->targets, connect, user);
+  cpi_target_table_set_connector(&r->targets, connect, user);
   return 0;
 }
 
 /* The route of a call, from its path or its routing metadata. */
 static int route_of(cp_call *call, cp_route *route) {
   const char *path = cp_call_path(call);
-  if (cp_route_from_path(path, route)) {
+  if (cpi_route_from_path(path, route)) {
     return 0;
   }
   cp_str type;
@@ -143,8 +143,8 @@ static int route_of(cp_call *call, cp_route *route) {
   }
   cp_str provider = {NULL, 0};
   (void)cp_call_metadata(call, CP_MD_ROUTE_PROVIDER_ID, &provider);
-  return cp_route_from_metadata(path, type.ptr, type.len, provider.ptr,
-                                provider.len, route)
+  return cpi_route_from_metadata(path, type.ptr, type.len, provider.ptr,
+                                 provider.len, route)
              ? 0
              : CP_EINVAL;
 }
@@ -164,29 +164,29 @@ typedef struct routed_call {
 
 static void forward_ended(void *user) {
   routed_call *rc = user;
-  inflight_release(&rc->router->inflight, &rc->ticket);
+  cpi_inflight_release(&rc->router->inflight, &rc->ticket);
 }
 
 static void cancel_routed(void *call) {
-  cp_call_forward_cancel(call, CP_STATUS_UNAUTHENTICATED,
-                         "caller identity revoked or expired");
+  cpi_call_forward_cancel(call, CP_STATUS_UNAUTHENTICATED,
+                          "caller identity revoked or expired");
 }
 
 size_t cp_router_cancel_caller(cp_router *r, const char *caller) {
   if (r == NULL || caller == NULL) {
     return 0;
   }
-  return inflight_cancel_caller(&r->inflight, caller, cancel_routed);
+  return cpi_inflight_cancel_caller(&r->inflight, caller, cancel_routed);
 }
 
 /* The target call's deadline: the caller's, but never past max_deadline_ms
  * from now; default_deadline_ms when the caller set none. */
 static int64_t forward_deadline(const cp_router *r, const cp_call *call) {
-  int64_t now = cp_clock_monotonic_ns();
+  int64_t now = cpi_clock_monotonic_ns();
   int64_t caller = cp_call_deadline_ns(call);
-  int64_t cap = cp_deadline_after_ms(now, r->opts.max_deadline_ms);
+  int64_t cap = cpi_deadline_after_ms(now, r->opts.max_deadline_ms);
   if (caller == CP_DEADLINE_NONE) {
-    return cp_deadline_after_ms(now, r->opts.default_deadline_ms);
+    return cpi_deadline_after_ms(now, r->opts.default_deadline_ms);
   }
   return caller < cap ? caller : cap;
 }
@@ -219,7 +219,7 @@ cp_status_code cp_router_forward(cp_router *r, cp_call *call,
                                  const char *provider_id,
                                  const char *method_path, const char *caller) {
   int rc;
-  if (cp_path_reserved(method_path)) {
+  if (cpi_path_reserved(method_path)) {
     atomic_fetch_add(&r->denied, 1);
     return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
                          "%s is not routable: the host's and plugins' own "
@@ -238,7 +238,7 @@ cp_status_code cp_router_forward(cp_router *r, cp_call *call,
   if (!target.healthy) {
     return unavailable(r, call, "is unhealthy", target.provider_id);
   }
-  if (!cp_route_path_under(method_path, target.endpoint_path)) {
+  if (!cpi_route_path_under(method_path, target.endpoint_path)) {
     atomic_fetch_add(&r->denied, 1);
     return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
                          "%s is outside the endpoint path provider %s "
@@ -247,7 +247,8 @@ cp_status_code cp_router_forward(cp_router *r, cp_call *call,
   }
   char address[TARGET_ADDRESS_MAX];
   bool tls = false;
-  if (!cp_route_target_address(target.address, address, sizeof address, &tls)) {
+  if (!cpi_route_target_address(target.address, address, sizeof address,
+                                &tls)) {
     return unavailable(r, call, "has no usable address", target.provider_id);
   }
   routed_call *routed = cp_call_alloc(call, sizeof *routed);
@@ -256,7 +257,8 @@ cp_status_code cp_router_forward(cp_router *r, cp_call *call,
   }
   routed->router = r;
   routed->ticket.call = call;
-  inflight_verdict v = inflight_acquire(&r->inflight, caller, &routed->ticket);
+  inflight_verdict v =
+      cpi_inflight_acquire(&r->inflight, caller, &routed->ticket);
   if (v != INFLIGHT_OK) {
     atomic_fetch_add(&r->exhausted, 1);
     return cp_call_error(
@@ -266,20 +268,20 @@ cp_status_code cp_router_forward(cp_router *r, cp_call *call,
         : v == INFLIGHT_TOTAL_FULL ? "too many routed calls in flight"
                                    : "out of memory");
   }
-  cp_client *client = target_table_acquire(&r->targets, address, tls);
+  cp_client *client = cpi_target_table_acquire(&r->targets, address, tls);
   if (client == NULL) {
-    inflight_release(&r->inflight, &routed->ticket);
+    cpi_inflight_release(&r->inflight, &routed->ticket);
     return unavailable(r, call, "cannot be reached", target.provider_id);
   }
   cp_metadata md[] = {{CP_MD_CALLER_ID, caller}};
   rc = cp_call_forward(call, client, method_path, md, 1);
-  cp_client_release(client); /* the forward holds its own reference */
+  cpi_client_release(client); /* the forward holds its own reference */
   if (rc != 0) {
-    inflight_release(&r->inflight, &routed->ticket);
+    cpi_inflight_release(&r->inflight, &routed->ticket);
     return unavailable(r, call, "cannot be called", target.provider_id);
   }
-  cp_call_forward_set_deadline(call, forward_deadline(r, call));
-  cp_call_forward_on_done(call, forward_ended, routed);
+  cpi_call_forward_set_deadline(call, forward_deadline(r, call));
+  cpi_call_forward_on_done(call, forward_ended, routed);
   atomic_fetch_add(&r->forwarded, 1);
   if (cp_log_enabled(CP_LOG_DEBUG)) {
     cp_log(CP_LOG_DEBUG, "ROUTER routed call", "caller", caller, "service",

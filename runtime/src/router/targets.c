@@ -8,9 +8,9 @@
 #include "cplugin/errors.h"
 #include "transport/client_ref.h"
 
-int target_table_init(target_table *t, size_t cap,
-                      const cp_tls_client_options *tls,
-                      size_t max_message_bytes) {
+int cpi_target_table_init(target_table *t, size_t cap,
+                          const cp_tls_client_options *tls,
+                          size_t max_message_bytes) {
   memset(t, 0, sizeof *t);
   t->slots = calloc(cap, sizeof *t->slots);
   if (t->slots == NULL) {
@@ -23,9 +23,9 @@ int target_table_init(target_table *t, size_t cap,
   return 0;
 }
 
-void target_table_destroy(target_table *t) {
+void cpi_target_table_destroy(target_table *t) {
   for (size_t i = 0; i < t->count; i++) {
-    cp_client_release(t->slots[i].client);
+    cpi_client_release(t->slots[i].client);
   }
   free(t->slots);
   pthread_mutex_destroy(&t->mu);
@@ -81,8 +81,8 @@ static cp_client *make_client(const target_table *t, const char *address,
   return cp_client_create(&c, address, &o) == 0 ? c : NULL;
 }
 
-cp_client *target_table_acquire(target_table *t, const char *address,
-                                bool tls) {
+cp_client *cpi_target_table_acquire(target_table *t, const char *address,
+                                    bool tls) {
   if (strlen(address) >= TARGET_ADDRESS_MAX || (tls && t->tls == NULL)) {
     return NULL;
   }
@@ -107,14 +107,14 @@ cp_client *target_table_acquire(target_table *t, const char *address,
   if (e != NULL) {
     e->last_used = ++t->tick;
     out = e->client;
-    cp_client_retain(out);
+    cpi_client_retain(out);
   }
   pthread_mutex_unlock(&t->mu);
-  cp_client_release(evicted);
+  cpi_client_release(evicted);
   return out;
 }
 
-size_t target_table_forget(target_table *t, const char *address) {
+size_t cpi_target_table_forget(target_table *t, const char *address) {
   cp_client *gone[2] = {NULL, NULL};
   size_t n = 0;
   pthread_mutex_lock(&t->mu);
@@ -125,20 +125,21 @@ size_t target_table_forget(target_table *t, const char *address) {
   }
   pthread_mutex_unlock(&t->mu);
   for (size_t i = 0; i < n; i++) {
-    cp_client_release(gone[i]);
+    cpi_client_release(gone[i]);
   }
   return n;
 }
 
-void target_table_set_connector(target_table *t, cp_router_connect_fn connect,
-                                void *user) {
+void cpi_target_table_set_connector(target_table *t,
+                                    cp_router_connect_fn connect, void *user) {
   pthread_mutex_lock(&t->mu);
   t->connect = connect;
   t->connect_user = user;
   pthread_mutex_unlock(&t->mu);
 }
 
-void target_table_counts(target_table *t, size_t *count, uint64_t *evicted) {
+void cpi_target_table_counts(target_table *t, size_t *count,
+                             uint64_t *evicted) {
   pthread_mutex_lock(&t->mu);
   *count = t->count;
   *evicted = t->evicted;

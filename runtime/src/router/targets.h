@@ -41,30 +41,31 @@ typedef struct target_table {
 } target_table;
 
 /* Prepares an empty table of `cap` (> 0) entries. Returns 0 or CP_ENOMEM. */
-int target_table_init(target_table *t, size_t cap,
-                      const cp_tls_client_options *tls,
-                      size_t max_message_bytes);
+int cpi_target_table_init(target_table *t, size_t cap,
+                          const cp_tls_client_options *tls,
+                          size_t max_message_bytes);
 
 /* Releases every client (forwards in flight keep theirs). */
-void target_table_destroy(target_table *t);
+void cpi_target_table_destroy(target_table *t);
 
 /* A client for `address`, retained for the caller (release it with
- * cp_client_release once the call is forwarded). Creates it on first use,
+ * cpi_client_release once the call is forwarded). Creates it on first use,
  * evicting the least recently used entry when the table is full. NULL when
  * `tls` is asked for without TLS options or the client cannot be made.
  * Thread-safe. */
-cp_client *target_table_acquire(target_table *t, const char *address, bool tls);
+cp_client *cpi_target_table_acquire(target_table *t, const char *address,
+                                    bool tls);
 
 /* Drops the entry of `address` (plain and TLS). Returns how many entries were
  * dropped. Thread-safe. */
-size_t target_table_forget(target_table *t, const char *address);
+size_t cpi_target_table_forget(target_table *t, const char *address);
 
 /* Sets the connector for "inproc:" addresses (under mu: a connector being
  * replaced has returned once this does). Thread-safe. */
-void target_table_set_connector(target_table *t, cp_router_connect_fn connect,
-                                void *user);
+void cpi_target_table_set_connector(target_table *t,
+                                    cp_router_connect_fn connect, void *user);
 
 /* Entries in use and evictions since creation. Thread-safe. */
-void target_table_counts(target_table *t, size_t *count, uint64_t *evicted);
+void cpi_target_table_counts(target_table *t, size_t *count, uint64_t *evicted);
 
 #endif /* CPLUGIN_ROUTER_TARGETS_H */

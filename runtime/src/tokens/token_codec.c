@@ -51,7 +51,7 @@ static const int16_t hex_digit[256] = {
     -1, -1, -1, -1, -1, -1, -1, -1, -1,
 };
 
-bool token_decode44(const char *in, uint64_t out[4]) {
+bool cpi_token_decode44(const char *in, uint64_t out[4]) {
   const unsigned char *u = (const unsigned char *)in;
   uint8_t bytes[32];
   uint32_t bad = 0;
@@ -76,7 +76,7 @@ bool token_decode44(const char *in, uint64_t out[4]) {
   return true;
 }
 
-bool token_decode_hex16(const char *in, uint64_t *out) {
+bool cpi_token_decode_hex16(const char *in, uint64_t *out) {
   uint64_t v = 0;
   int bad = 0;
   for (size_t i = 0; i < 16; i++) {

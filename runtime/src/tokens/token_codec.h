@@ -10,9 +10,9 @@
 /* Decodes a 44-character padded base64url token into 32 bytes. Strict:
  * exactly one '=' at the end and zero bits under it (the canonical form the
  * store issues). */
-bool token_decode44(const char *in, uint64_t out[4]);
+bool cpi_token_decode44(const char *in, uint64_t out[4]);
 
 /* Decodes exactly 16 lower-case hex digits. */
-bool token_decode_hex16(const char *in, uint64_t *out);
+bool cpi_token_decode_hex16(const char *in, uint64_t *out);
 
 #endif /* CPLUGIN_TOKENS_TOKEN_CODEC_H */

@@ -111,7 +111,7 @@ static int random_bytes(const cp_token_store *s, void *buf, size_t n) {
   if (s->opts.random != NULL) {
     return s->opts.random(buf, n, s->opts.random_ctx);
   }
-  return cp_random_bytes(buf, n);
+  return cpi_random_bytes(buf, n);
 }
 
 static cp_token_shard *shard_of(cp_token_store *s, uint64_t key) {
@@ -124,7 +124,7 @@ static bool parse_key(const char *id, size_t len, uint64_t *key) {
       id[len - SUFFIX_HEX - 1] != '-') {
     return false;
   }
-  return token_decode_hex16(id + len - SUFFIX_HEX, key) && *key != 0;
+  return cpi_token_decode_hex16(id + len - SUFFIX_HEX, key) && *key != 0;
 }
 
 /* Binds the name part of a runtime ID to its entry: the suffix is matched
@@ -132,7 +132,7 @@ static bool parse_key(const char *id, size_t len, uint64_t *key) {
  * which keeps the validation path cheap). */
 static uint64_t prefix_hash(const cp_token_store *s, const char *id,
                             size_t len) {
-  return cp_siphash13(&s->id_key, id, len - SUFFIX_HEX - 1);
+  return cpi_siphash13(&s->id_key, id, len - SUFFIX_HEX - 1);
 }
 
 static void *sweeper_main(void *arg);
@@ -179,7 +179,7 @@ int cp_token_store_create(cp_token_store **out,
   s->opts = o;
   s->ttl_ns = o.ttl_ms * 1000000;
   s->overlap_ns = o.refresh_overlap_ms * 1000000;
-  if (cp_random_bytes(&s->id_key, sizeof s->id_key) != 0) {
+  if (cpi_random_bytes(&s->id_key, sizeof s->id_key) != 0) {
     free(s);
     return CP_ESYS;
   }
@@ -187,13 +187,13 @@ int cp_token_store_create(cp_token_store **out,
   size_t per_shard = shard_entries(o.max_tokens);
   size_t ready = 0;
   for (; ready < SHARD_COUNT; ready++) {
-    if (token_shard_init(&s->shards[ready], per_shard, &s->id_key) != 0) {
+    if (cpi_token_shard_init(&s->shards[ready], per_shard, &s->id_key) != 0) {
       break;
     }
   }
   if (ready < SHARD_COUNT) {
     while (ready > 0) {
-      token_shard_destroy(&s->shards[--ready]);
+      cpi_token_shard_destroy(&s->shards[--ready]);
     }
     free(s);
     return CP_ENOMEM;
@@ -201,7 +201,7 @@ int cp_token_store_create(cp_token_store **out,
   pthread_mutex_init(&s->listeners_mu, NULL);
   pthread_cond_init(&s->listeners_idle, NULL);
   pthread_mutex_init(&s->sweep_mu, NULL);
-  cp_cond_init_monotonic(&s->sweep_cv);
+  cpi_cond_init_monotonic(&s->sweep_cv);
   if (o.sweep_interval_ms > 0) {
     s->sweeper_running =
         pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0;
@@ -222,7 +222,7 @@ void cp_token_store_destroy(cp_token_store *s) {
     pthread_join(s->sweeper, NULL);
   }
   for (size_t i = 0; i < SHARD_COUNT; i++) {
-    token_shard_destroy(&s->shards[i]);
+    cpi_token_shard_destroy(&s->shards[i]);
   }
   pthread_mutex_destroy(&s->listeners_mu);
   pthread_cond_destroy(&s->listeners_idle);
@@ -387,7 +387,7 @@ int cp_token_store_issue_for(cp_token_store *s, const char *self_id,
     format_runtime_id(name, key, id);
     cp_token_shard *sh = shard_of(s, key);
     pthread_mutex_lock(&sh->mu);
-    if (token_shard_find(sh, key) >= 0) {
+    if (cpi_token_shard_find(sh, key) >= 0) {
       /* Collision with a live identity: never overwrite it, draw again. */
       pthread_mutex_unlock(&sh->mu);
       continue;
@@ -398,14 +398,14 @@ int cp_token_store_issue_for(cp_token_store *s, const char *self_id,
     char *kept = make_name(name, principal);
     rc = kept == NULL
              ? CP_ENOMEM
-             : token_shard_insert(sh, &slot, kept,
-                                  strlen(name) + 1 + strlen(principal));
+             : cpi_token_shard_insert(sh, &slot, kept,
+                                      strlen(name) + 1 + strlen(principal));
     free(kept);
     pthread_mutex_unlock(&sh->mu);
     if (rc == 0) {
       snprintf(runtime_id, runtime_id_cap, "%s", id);
-      cp_base64url_encode((const uint8_t *)slot.token, sizeof slot.token, token,
-                          CP_TOKEN_LEN + 1);
+      cpi_base64url_encode((const uint8_t *)slot.token, sizeof slot.token,
+                           token, CP_TOKEN_LEN + 1);
       break;
     }
     if (rc != CP_ELIMIT) {
@@ -417,8 +417,8 @@ int cp_token_store_issue_for(cp_token_store *s, const char *self_id,
     atomic_fetch_sub(&s->live, 1);
   }
   /* The token's bytes never outlive this call outside the table. */
-  cp_secure_zero(slot.token, sizeof slot.token);
-  cp_secure_zero(&fresh, sizeof fresh);
+  cpi_secure_zero(slot.token, sizeof slot.token);
+  cpi_secure_zero(&fresh, sizeof fresh);
   return rc;
 }
 
@@ -439,9 +439,9 @@ static void remove_if_expired(cp_token_store *s, uint64_t key, int64_t now) {
   }
   char name[CP_SELF_ID_MAX + 1];
   bool removed = false;
-  long i = token_shard_find(sh, key);
-  if (i >= 0 && token_shard_valid_until(sh, i) <= now) {
-    token_shard_remove(sh, i, name, sizeof name);
+  long i = cpi_token_shard_find(sh, key);
+  if (i >= 0 && cpi_token_shard_valid_until(sh, i) <= now) {
+    cpi_token_shard_remove(sh, i, name, sizeof name);
     removed = true;
   }
   pthread_mutex_unlock(&sh->mu);
@@ -459,7 +459,7 @@ bool cp_token_store_validate(cp_token_store *s, const char *runtime_id,
     return false;
   }
   uint64_t presented[CP_TOKEN_WORDS];
-  if (!token_decode44(token, presented)) {
+  if (!cpi_token_decode44(token, presented)) {
     return false;
   }
   uint64_t key = 0;
@@ -467,7 +467,7 @@ bool cp_token_store_validate(cp_token_store *s, const char *runtime_id,
     return false;
   }
   cp_token_view v;
-  bool found = token_shard_read(shard_of(s, key), key, &v);
+  bool found = cpi_token_shard_read(shard_of(s, key), key, &v);
   if (!found) {
     /* Compare anyway, so that an unknown ID costs what a known one does. */
     memset(&v, 0, sizeof v);
@@ -476,8 +476,8 @@ bool cp_token_store_validate(cp_token_store *s, const char *runtime_id,
   }
   int64_t now = now_ns(s);
   bool id_ok = found && v.id_hash == prefix_hash(s, runtime_id, runtime_id_len);
-  bool cur_ok = cp_ct_equal(presented, v.token, sizeof presented);
-  bool prev_ok = cp_ct_equal(presented, v.prev_token, sizeof presented);
+  bool cur_ok = cpi_ct_equal(presented, v.token, sizeof presented);
+  bool prev_ok = cpi_ct_equal(presented, v.prev_token, sizeof presented);
   bool cur_live = now < v.expires_ns;
   bool prev_live = now < v.prev_expires_ns;
   if (found && !cur_live && !prev_live) {
@@ -496,10 +496,11 @@ static cp_token_shard *lock_identity(cp_token_store *s, const char *runtime_id,
   }
   cp_token_shard *sh = shard_of(s, key);
   pthread_mutex_lock(&sh->mu);
-  long i = token_shard_find(sh, key);
+  long i = cpi_token_shard_find(sh, key);
   size_t name_len = strlen(runtime_id) - SUFFIX_HEX - 1;
-  if (i < 0 || strncmp(token_shard_name(sh, i), runtime_id, name_len) != 0 ||
-      token_shard_name(sh, i)[name_len] != '\0') {
+  if (i < 0 ||
+      strncmp(cpi_token_shard_name(sh, i), runtime_id, name_len) != 0 ||
+      cpi_token_shard_name(sh, i)[name_len] != '\0') {
     pthread_mutex_unlock(&sh->mu);
     return NULL;
   }
@@ -516,9 +517,9 @@ int cp_token_store_revoke(cp_token_store *s, const char *runtime_id) {
   if (sh == NULL) {
     return CP_ENOTFOUND;
   }
-  uint64_t key = token_shard_slot(sh, i)->key;
+  uint64_t key = cpi_token_shard_slot(sh, i)->key;
   char name[CP_SELF_ID_MAX + 1];
-  token_shard_remove(sh, i, name, sizeof name);
+  cpi_token_shard_remove(sh, i, name, sizeof name);
   pthread_mutex_unlock(&sh->mu);
   atomic_fetch_sub(&s->live, 1);
   notify_removed(s, name, key, CP_TOKEN_REVOKED);
@@ -536,7 +537,7 @@ int cp_token_store_principal(cp_token_store *s, const char *runtime_id,
     return CP_ENOTFOUND;
   }
   snprintf(out, CP_PRINCIPAL_MAX + 1, "%s",
-           name_principal(token_shard_name(sh, i)));
+           name_principal(cpi_token_shard_name(sh, i)));
   pthread_mutex_unlock(&sh->mu);
   return 0;
 }
@@ -556,15 +557,15 @@ int cp_token_store_refresh(cp_token_store *s, const char *runtime_id,
     return CP_ENOTFOUND;
   }
   int64_t now = now_ns(s);
-  const cp_token_slot *slot = token_shard_slot(sh, i);
+  const cp_token_slot *slot = cpi_token_shard_slot(sh, i);
   int64_t prev_until = add_sat(now, s->overlap_ns);
   if (prev_until > slot->expires_ns) {
     prev_until = slot->expires_ns; /* never beyond the old token's own life */
   }
-  token_shard_rotate(sh, i, fresh, add_sat(now, s->ttl_ns), prev_until);
+  cpi_token_shard_rotate(sh, i, fresh, add_sat(now, s->ttl_ns), prev_until);
   pthread_mutex_unlock(&sh->mu);
-  cp_base64url_encode((const uint8_t *)fresh, sizeof fresh, token,
-                      CP_TOKEN_LEN + 1);
+  cpi_base64url_encode((const uint8_t *)fresh, sizeof fresh, token,
+                       CP_TOKEN_LEN + 1);
   memset(fresh, 0, sizeof fresh);
   return 0;
 }
@@ -582,8 +583,8 @@ static size_t sweep_shard(cp_token_shard *sh, int64_t now, removed *out,
   *more = false;
   pthread_mutex_lock(&sh->mu);
   for (size_t i = 0; i < sh->size;) {
-    const cp_token_slot *slot = token_shard_slot(sh, (long)i);
-    if (slot->key == 0 || token_shard_valid_until(sh, (long)i) > now) {
+    const cp_token_slot *slot = cpi_token_shard_slot(sh, (long)i);
+    if (slot->key == 0 || cpi_token_shard_valid_until(sh, (long)i) > now) {
       i++;
       continue;
     }
@@ -593,7 +594,7 @@ static size_t sweep_shard(cp_token_shard *sh, int64_t now, removed *out,
     }
     /* Removal may shift a later entry into slot i: look at i again. */
     out[n].key = slot->key;
-    token_shard_remove(sh, (long)i, out[n].name, sizeof out[n].name);
+    cpi_token_shard_remove(sh, (long)i, out[n].name, sizeof out[n].name);
     n++;
   }
   pthread_mutex_unlock(&sh->mu);
@@ -634,7 +635,7 @@ static void *sweeper_main(void *arg) {
   cp_token_store *s = arg;
   pthread_mutex_lock(&s->sweep_mu);
   while (!s->stopping) {
-    struct timespec until = cp_monotonic_after_ms(s->opts.sweep_interval_ms);
+    struct timespec until = cpi_monotonic_after_ms(s->opts.sweep_interval_ms);
     while (!s->stopping &&
            pthread_cond_timedwait(&s->sweep_cv, &s->sweep_mu, &until) == 0) {
     }

@@ -28,8 +28,8 @@ static size_t next_of(size_t i, size_t size) {
   return i + 1 == size ? 0 : i + 1;
 }
 
-int token_shard_init(cp_token_shard *sh, size_t max_entries,
-                     const cp_siphash_key *key) {
+int cpi_token_shard_init(cp_token_shard *sh, size_t max_entries,
+                         const cp_siphash_key *key) {
   memset(sh, 0, sizeof *sh);
   sh->max_entries = max_entries;
   /* max_entries is the shard's far tail (token_store.c: eight standard
@@ -41,28 +41,28 @@ int token_shard_init(cp_token_shard *sh, size_t max_entries,
   if (sh->capacity < INITIAL_SLOTS) {
     sh->capacity = INITIAL_SLOTS;
   }
-  size_t slot_bytes = cp_page_round(sh->capacity * sizeof(cp_token_slot));
-  size_t prev_bytes = cp_page_round(max_entries * sizeof(cp_token_prev));
+  size_t slot_bytes = cpi_page_round(sh->capacity * sizeof(cp_token_slot));
+  size_t prev_bytes = cpi_page_round(max_entries * sizeof(cp_token_prev));
   sh->reserved_bytes = slot_bytes + prev_bytes;
-  void *region = cp_reserve(sh->reserved_bytes);
+  void *region = cpi_reserve(sh->reserved_bytes);
   if (region == NULL) {
     return CP_ENOMEM;
   }
   sh->slots = region;
   sh->prevs = (cp_token_prev *)((char *)region + slot_bytes);
   sh->size = INITIAL_SLOTS;
-  cp_intern_init(&sh->names, key);
+  cpi_intern_init(&sh->names, key);
   pthread_mutex_init(&sh->mu, NULL);
   return 0;
 }
 
-void token_shard_destroy(cp_token_shard *sh) {
-  cp_intern_release(&sh->names);
+void cpi_token_shard_destroy(cp_token_shard *sh) {
+  cpi_intern_release(&sh->names);
   /* The previous tokens and live tokens must not outlive the store in
    * memory that the allocator could hand out again: unmapping returns the
    * pages to the kernel, which zeroes them before any reuse. */
   if (sh->slots != NULL) {
-    cp_reserve_release(sh->slots, sh->reserved_bytes);
+    cpi_reserve_release(sh->slots, sh->reserved_bytes);
   }
   pthread_mutex_destroy(&sh->mu);
 }
@@ -104,7 +104,8 @@ static bool read_once(const cp_token_shard *sh, uint64_t key,
   return false;
 }
 
-bool token_shard_read(cp_token_shard *sh, uint64_t key, cp_token_view *view) {
+bool cpi_token_shard_read(cp_token_shard *sh, uint64_t key,
+                          cp_token_view *view) {
   for (;;) {
     uint32_t snapshot = cp_seq_read_begin(&sh->seq);
     bool found = read_once(sh, key, view);
@@ -114,7 +115,7 @@ bool token_shard_read(cp_token_shard *sh, uint64_t key, cp_token_view *view) {
   }
 }
 
-long token_shard_find(const cp_token_shard *sh, uint64_t key) {
+long cpi_token_shard_find(const cp_token_shard *sh, uint64_t key) {
   size_t i = home_of(key, sh->size);
   for (size_t probes = 0; probes < sh->size; probes++) {
     uint64_t k = sh->slots[i].key;
@@ -129,15 +130,16 @@ long token_shard_find(const cp_token_shard *sh, uint64_t key) {
   return -1;
 }
 
-const cp_token_slot *token_shard_slot(const cp_token_shard *sh, long index) {
+const cp_token_slot *cpi_token_shard_slot(const cp_token_shard *sh,
+                                          long index) {
   return &sh->slots[index];
 }
 
-const char *token_shard_name(const cp_token_shard *sh, long index) {
-  return cp_intern_str(&sh->names, sh->slots[index].name);
+const char *cpi_token_shard_name(const cp_token_shard *sh, long index) {
+  return cpi_intern_str(&sh->names, sh->slots[index].name);
 }
 
-int64_t token_shard_valid_until(const cp_token_shard *sh, long index) {
+int64_t cpi_token_shard_valid_until(const cp_token_shard *sh, long index) {
   const cp_token_slot *s = &sh->slots[index];
   int64_t until = s->expires_ns;
   if (s->prev != 0 && sh->prevs[s->prev - 1].expires_ns > until) {
@@ -204,13 +206,13 @@ static int maybe_grow(cp_token_shard *sh) {
     place(sh, &moving[i]);
   }
   cp_seq_write_end(&sh->seq);
-  cp_secure_zero(moving, n * sizeof *moving); /* copies of live tokens */
+  cpi_secure_zero(moving, n * sizeof *moving); /* copies of live tokens */
   free(moving);
   return 0;
 }
 
-int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
-                       const char *name, size_t len) {
+int cpi_token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
+                           const char *name, size_t len) {
   if (sh->count >= sh->max_entries) {
     return CP_ELIMIT;
   }
@@ -220,7 +222,7 @@ int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
   }
   cp_token_slot fresh = *slot;
   fresh.prev = 0;
-  rc = cp_intern_add(&sh->names, name, len, &fresh.name);
+  rc = cpi_intern_add(&sh->names, name, len, &fresh.name);
   if (rc != 0) {
     return rc == CP_ELIMIT ? CP_ENOMEM : rc; /* never: at most one per entry */
   }
@@ -252,18 +254,18 @@ static void release_prev(cp_token_shard *sh, uint32_t prev) {
   sh->prev_free = prev;
 }
 
-void token_shard_remove(cp_token_shard *sh, long index, char *name,
-                        size_t cap) {
+void cpi_token_shard_remove(cp_token_shard *sh, long index, char *name,
+                            size_t cap) {
   size_t hole = (size_t)index;
   uint32_t name_id = sh->slots[hole].name;
   /* The name only: the principal follows its NUL (token_table.h). */
-  size_t len = strlen(cp_intern_str(&sh->names, name_id));
+  size_t len = strlen(cpi_intern_str(&sh->names, name_id));
   if (len >= cap) {
     len = cap - 1; /* never: the store's buffers hold any name it issued */
   }
-  memcpy(name, cp_intern_str(&sh->names, name_id), len);
+  memcpy(name, cpi_intern_str(&sh->names, name_id), len);
   name[len] = '\0';
-  cp_intern_put(&sh->names, name_id);
+  cpi_intern_put(&sh->names, name_id);
   cp_seq_write_begin(&sh->seq);
   if (sh->slots[hole].prev != 0) {
     release_prev(sh, sh->slots[hole].prev);
@@ -299,9 +301,9 @@ static uint32_t prev_record_of(cp_token_shard *sh, const cp_token_slot *s) {
   return ++sh->prevs_used;
 }
 
-void token_shard_rotate(cp_token_shard *sh, long index,
-                        const uint64_t token[CP_TOKEN_WORDS],
-                        int64_t expires_ns, int64_t prev_expires_ns) {
+void cpi_token_shard_rotate(cp_token_shard *sh, long index,
+                            const uint64_t token[CP_TOKEN_WORDS],
+                            int64_t expires_ns, int64_t prev_expires_ns) {
   cp_token_slot *s = &sh->slots[index];
   uint32_t prev = prev_record_of(sh, s);
   cp_token_prev *r = &sh->prevs[prev - 1];

@@ -16,7 +16,7 @@
  * table grows into them). Growth rehashes in place, inside one write section,
  * so there are no retired tables to keep.
  *
- * Readers: token_shard_read copies a slot between two reads of `seq` and
+ * Readers: cpi_token_shard_read copies a slot between two reads of `seq` and
  * retries when they differ or are odd. Slot words are read and written with
  * relaxed atomics, so a torn read is detected, never undefined.
  * Writers: hold `mu`, make `seq` odd, change slots, make it even again. */
@@ -77,38 +77,40 @@ typedef struct cp_token_view {
 /* Prepares a shard for up to `max_entries` entries (at most UINT32_MAX;
  * the store's cap is far below), names hashed with `key`. Returns 0 or
  * CP_ENOMEM. */
-int token_shard_init(cp_token_shard *sh, size_t max_entries,
-                     const cp_siphash_key *key);
-void token_shard_destroy(cp_token_shard *sh);
+int cpi_token_shard_init(cp_token_shard *sh, size_t max_entries,
+                         const cp_siphash_key *key);
+void cpi_token_shard_destroy(cp_token_shard *sh);
 
 /* Lock-free lookup: true and *view filled when `key` is present. */
-bool token_shard_read(cp_token_shard *sh, uint64_t key, cp_token_view *view);
+bool cpi_token_shard_read(cp_token_shard *sh, uint64_t key,
+                          cp_token_view *view);
 
 /* The following require sh->mu. */
 
 /* Index of `key` in the table, or -1. */
-long token_shard_find(const cp_token_shard *sh, uint64_t key);
+long cpi_token_shard_find(const cp_token_shard *sh, uint64_t key);
 
 /* Inserts a new entry named name[0..len) (key must be absent; slot->prev
  * and slot->name are ignored). Returns 0, CP_ELIMIT when the shard holds
  * max_entries, or CP_ENOMEM. */
-int token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
-                       const char *name, size_t len);
+int cpi_token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
+                           const char *name, size_t len);
 
 /* Removes the entry at `index`, copying its name (NUL-terminated) to `name`,
  * which has room for the longest name the store issues. */
-void token_shard_remove(cp_token_shard *sh, long index, char *name, size_t cap);
+void cpi_token_shard_remove(cp_token_shard *sh, long index, char *name,
+                            size_t cap);
 
 /* Replaces the token of the entry at `index`, keeping the old one as the
  * previous token until prev_expires_ns. */
-void token_shard_rotate(cp_token_shard *sh, long index,
-                        const uint64_t token[CP_TOKEN_WORDS],
-                        int64_t expires_ns, int64_t prev_expires_ns);
+void cpi_token_shard_rotate(cp_token_shard *sh, long index,
+                            const uint64_t token[CP_TOKEN_WORDS],
+                            int64_t expires_ns, int64_t prev_expires_ns);
 
 /* The entry at `index` (writers: no retry needed). */
-const cp_token_slot *token_shard_slot(const cp_token_shard *sh, long index);
-const char *token_shard_name(const cp_token_shard *sh, long index);
+const cp_token_slot *cpi_token_shard_slot(const cp_token_shard *sh, long index);
+const char *cpi_token_shard_name(const cp_token_shard *sh, long index);
 /* Until when the entry at `index` stays valid with either token. */
-int64_t token_shard_valid_until(const cp_token_shard *sh, long index);
+int64_t cpi_token_shard_valid_until(const cp_token_shard *sh, long index);
 
 #endif /* CPLUGIN_TOKENS_TOKEN_TABLE_H */

@@ -1,4 +1,4 @@
-/* cp_address_is_local: is a gRPC address loopback or a Unix socket? Errs
+/* cpi_address_is_local: is a gRPC address loopback or a Unix socket? Errs
  * towards "not local", which only costs a warning. */
 #include "transport/address.h"
 
@@ -78,7 +78,7 @@ static bool list_is_loopback(const char *s) {
   }
 }
 
-bool cp_address_is_local(const char *address) {
+bool cpi_address_is_local(const char *address) {
   if (address == NULL || address[0] == '\0') {
     return false;
   }

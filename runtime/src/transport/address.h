@@ -12,6 +12,6 @@
  * addresses (0.0.0.0, [::], ":port"), other IPs, other host names, other
  * schemes, NULL and "". Pure: parses the text, never resolves a name.
  * Thread safety: none needed. */
-bool cp_address_is_local(const char *address);
+bool cpi_address_is_local(const char *address);
 
 #endif /* CPLUGIN_TRANSPORT_ADDRESS_H */

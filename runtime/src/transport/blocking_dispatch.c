@@ -70,7 +70,7 @@ int cp_server_run_blocking(cp_server *server, const char *path_prefix,
 
 /* Answers `call` with `code` and a message, without its handler. */
 static void answer_unrun(cp_call *call, cp_status_code code, const char *why) {
-  cp_call_send_final(call, cp_call_error(call, code, "%s", why), NULL);
+  cpi_call_send_final(call, cp_call_error(call, code, "%s", why), NULL);
 }
 
 /* A pool thread runs a call (run true), or the pool was closed with the
@@ -86,7 +86,7 @@ static void run_call(void *job, bool run, void *user) {
     answer_unrun(call, CP_STATUS_DEADLINE_EXCEEDED,
                  "deadline passed before a worker was free");
   } else {
-    cp_serve_by_kind(call);
+    cpi_serve_by_kind(call);
   }
 }
 
@@ -99,16 +99,16 @@ static bool pool_in_use(const cp_server *server, const cp_blocking_pool *p) {
   return false;
 }
 
-int cp_blocking_pools_start(cp_server *server) {
+int cpi_blocking_pools_start(cp_server *server) {
   for (cp_blocking_pool *p = server->pools; p != NULL; p = p->next) {
     if (p->workers != NULL || !pool_in_use(server, p)) {
       continue;
     }
-    if (cp_worker_pool_new(&p->workers, p->opts.threads, p->opts.queue_length,
-                           run_call, NULL) != 0) {
+    if (cpi_worker_pool_new(&p->workers, p->opts.threads, p->opts.queue_length,
+                            run_call, NULL) != 0) {
       /* Nothing was served yet: undo so that a later start begins afresh. */
       for (cp_blocking_pool *q = server->pools; q != NULL; q = q->next) {
-        cp_worker_pool_free(q->workers);
+        cpi_worker_pool_free(q->workers);
         q->workers = NULL;
       }
       return CP_ENOMEM;
@@ -117,33 +117,33 @@ int cp_blocking_pools_start(cp_server *server) {
   return 0;
 }
 
-void cp_blocking_pools_close(cp_server *server) {
+void cpi_blocking_pools_close(cp_server *server) {
   for (cp_blocking_pool *p = server->pools; p != NULL; p = p->next) {
     if (p->workers != NULL) {
-      cp_worker_pool_close(p->workers);
+      cpi_worker_pool_close(p->workers);
     }
   }
 }
 
-void cp_blocking_pools_stop(cp_server *server) {
+void cpi_blocking_pools_stop(cp_server *server) {
   for (cp_blocking_pool *p = server->pools; p != NULL; p = p->next) {
     if (p->workers != NULL) {
-      cp_worker_pool_join(p->workers);
+      cpi_worker_pool_join(p->workers);
     }
   }
 }
 
-void cp_blocking_pools_free(cp_server *server) {
+void cpi_blocking_pools_free(cp_server *server) {
   while (server->pools != NULL) {
     cp_blocking_pool *next = server->pools->next;
-    cp_worker_pool_free(server->pools->workers);
+    cpi_worker_pool_free(server->pools->workers);
     free(server->pools);
     server->pools = next;
   }
 }
 
-void cp_serve_blocking(cp_call *call) {
-  int rc = cp_worker_pool_submit(call->rm->pool->workers, call);
+void cpi_serve_blocking(cp_call *call) {
+  int rc = cpi_worker_pool_submit(call->rm->pool->workers, call);
   if (rc == CP_EAGAIN) {
     answer_unrun(call, CP_STATUS_RESOURCE_EXHAUSTED, "worker pool queue full");
   } else if (rc != 0) {
@@ -161,13 +161,13 @@ static cp_worker_pool *workers_of(cp_server *server, const char *path) {
   return NULL;
 }
 
-bool cp_server_testing_pool_counts(cp_server *server, const char *path,
-                                   size_t *running, size_t *queued) {
+bool cpi_server_testing_pool_counts(cp_server *server, const char *path,
+                                    size_t *running, size_t *queued) {
   cp_worker_pool *w = workers_of(server, path);
   if (w == NULL) {
     return false;
   }
-  cp_worker_pool_counts c = cp_worker_pool_count(w);
+  cp_worker_pool_counts c = cpi_worker_pool_count(w);
   *running = c.running;
   *queued = c.queued;
   return true;

@@ -15,25 +15,25 @@ typedef struct cp_blocking_pool {
 
 /* Starts the pools that some method uses. Returns 0 or CP_ENOMEM (then none
  * is running). */
-int cp_blocking_pools_start(cp_server *server);
+int cpi_blocking_pools_start(cp_server *server);
 
 /* Forced shutdown: takes no more jobs and answers the queued calls
  * UNAVAILABLE without running their handlers. Running handlers go on (they
  * see cp_call_is_cancelled). Idempotent. */
-void cp_blocking_pools_close(cp_server *server);
+void cpi_blocking_pools_close(cp_server *server);
 
 /* Closes the pools, waits for their running handlers and joins their
  * threads. The pools stay allocated, so a call whose request is read later
  * is still answered (UNAVAILABLE). Not from a pool thread. Idempotent. */
-void cp_blocking_pools_stop(cp_server *server);
+void cpi_blocking_pools_stop(cp_server *server);
 
 /* Stops and frees the pools and their configuration, once no call can reach
  * them any more (cp_server_destroy). */
-void cp_blocking_pools_free(cp_server *server);
+void cpi_blocking_pools_free(cp_server *server);
 
 /* Queues a call of a marked method whose request was read (undecoded in
  * call->payload). A pool thread decodes it and runs the handler; a full
  * queue answers RESOURCE_EXHAUSTED at once. Takes ownership of `call`. */
-void cp_serve_blocking(cp_call *call);
+void cpi_serve_blocking(cp_call *call);
 
 #endif /* CPLUGIN_TRANSPORT_BLOCKING_DISPATCH_H */

@@ -12,10 +12,10 @@
 #include "transport/server_reply.h"
 #include "transport/server_testing.h"
 
-/* cp_server_testing_fail_call_allocs: allocations left to fail. */
+/* cpi_server_testing_fail_call_allocs: allocations left to fail. */
 static atomic_int fail_allocs;
 
-void cp_server_testing_fail_call_allocs(int n) {
+void cpi_server_testing_fail_call_allocs(int n) {
   atomic_store(&fail_allocs, n > 0 ? n : 0);
 }
 
@@ -29,8 +29,8 @@ static bool fail_this_alloc(void) {
   return false;
 }
 
-cp_call *cp_call_new(cp_server *server, cp_server_cq *cq,
-                     cp_registered_method *rm) {
+cp_call *cpi_call_new(cp_server *server, cp_server_cq *cq,
+                      cp_registered_method *rm) {
   cp_call *call = fail_this_alloc() ? NULL : calloc(1, sizeof *call);
   if (call == NULL) {
     return NULL;
@@ -41,19 +41,19 @@ cp_call *cp_call_new(cp_server *server, cp_server_cq *cq,
   grpc_metadata_array_init(&call->md);
   grpc_call_details_init(&call->details);
   atomic_init(&call->cancelled, false);
-  cp_arena_init(&call->arena);
+  cpi_arena_init(&call->arena);
   cp_status_clear(&call->status);
   return call;
 }
 
-void cp_call_free(cp_call *call) {
+void cpi_call_free(cp_call *call) {
   if (call == NULL) {
     return;
   }
   if (call->payload != NULL) {
     grpc_byte_buffer_destroy(call->payload);
   }
-  cp_call_release_request(call);
+  cpi_call_release_request(call);
   if (call->detached) {
     for (size_t i = 0; i < call->md.count; i++) {
       grpc_slice_unref(call->md.metadata[i].key);
@@ -65,7 +65,7 @@ void cp_call_free(cp_call *call) {
   if (call->gcall != NULL) {
     grpc_call_unref(call->gcall);
   }
-  cp_arena_release(&call->arena);
+  cpi_arena_release(&call->arena);
   free(call);
 }
 
@@ -78,23 +78,23 @@ static int64_t deadline_to_monotonic_ns(gpr_timespec deadline) {
   gpr_timespec now = gpr_now(deadline.clock_type);
   gpr_timespec left = gpr_time_sub(deadline, now);
   int64_t left_ns = left.tv_sec * 1000000000 + left.tv_nsec;
-  return cp_clock_monotonic_ns() + left_ns;
+  return cpi_clock_monotonic_ns() + left_ns;
 }
 
-int cp_call_prepare(cp_call *call) {
-  call->start_ns = cp_clock_monotonic_ns();
+int cpi_call_prepare(cp_call *call) {
+  call->start_ns = cpi_clock_monotonic_ns();
   if (call->rm != NULL) {
     call->path = call->rm->desc->path;
     call->deadline_ns = deadline_to_monotonic_ns(call->grpc_deadline);
   } else {
-    call->path = cp_arena_strndup(
+    call->path = cpi_arena_strndup(
         &call->arena, (const char *)GRPC_SLICE_START_PTR(call->details.method),
         GRPC_SLICE_LENGTH(call->details.method));
     call->deadline_ns = deadline_to_monotonic_ns(call->details.deadline);
   }
   char *peer = grpc_call_get_peer(call->gcall);
   if (peer != NULL) {
-    call->peer = cp_arena_strndup(&call->arena, peer, strlen(peer));
+    call->peer = cpi_arena_strndup(&call->arena, peer, strlen(peer));
     gpr_free(peer);
   }
   if (call->path == NULL) {
@@ -104,11 +104,11 @@ int cp_call_prepare(cp_call *call) {
     call->peer = "";
   }
   call->peer =
-      cp_server_connection_peer(call->server, call->peer, &call->arena);
+      cpi_server_connection_peer(call->server, call->peer, &call->arena);
   return 0;
 }
 
-cp_status_code cp_call_run_interceptors(cp_call *call) {
+cp_status_code cpi_call_run_interceptors(cp_call *call) {
   const cp_server *s = call->server;
   for (size_t i = 0; i < s->interceptor_count; i++) {
     cp_status_code code = s->interceptors[i].fn(call, s->interceptors[i].user);
@@ -125,24 +125,24 @@ cp_status_code cp_call_run_interceptors(cp_call *call) {
   return CP_STATUS_OK;
 }
 
-cp_status_code cp_call_final_code(const cp_call *call, cp_status_code sent,
-                                  bool batch_ok) {
+cp_status_code cpi_call_final_code(const cp_call *call, cp_status_code sent,
+                                   bool batch_ok) {
   if (batch_ok && !call->close_cancelled) {
     return sent;
   }
   if (call->deadline_ns != CP_DEADLINE_NONE &&
-      cp_clock_monotonic_ns() >= call->deadline_ns) {
+      cpi_clock_monotonic_ns() >= call->deadline_ns) {
     return CP_STATUS_DEADLINE_EXCEEDED;
   }
   return CP_STATUS_CANCELLED;
 }
 
-void cp_call_run_post_hooks(cp_call *call, cp_status_code code) {
+void cpi_call_run_post_hooks(cp_call *call, cp_status_code code) {
   const cp_server *s = call->server;
   if (s->post_hook_count == 0) {
     return;
   }
-  int64_t duration = cp_clock_monotonic_ns() - call->start_ns;
+  int64_t duration = cpi_clock_monotonic_ns() - call->start_ns;
   for (size_t i = 0; i < s->post_hook_count; i++) {
     s->post_hooks[i].fn(call, code, duration, s->post_hooks[i].user);
   }
@@ -172,7 +172,7 @@ bool cp_call_is_cancelled(const cp_call *call) {
     return true;
   }
   return call->deadline_ns != CP_DEADLINE_NONE &&
-         cp_clock_monotonic_ns() >= call->deadline_ns;
+         cpi_clock_monotonic_ns() >= call->deadline_ns;
 }
 
 static bool slice_equals(grpc_slice s, const char *str, size_t len) {
@@ -207,11 +207,11 @@ void cp_call_metadata_at(const cp_call *call, size_t index, cp_str *key,
 }
 
 void *cp_call_alloc(cp_call *call, size_t size) {
-  return cp_arena_alloc(&call->arena, size);
+  return cpi_arena_alloc(&call->arena, size);
 }
 
 char *cp_call_strdup(cp_call *call, const char *s) {
-  return s == NULL ? NULL : cp_arena_strndup(&call->arena, s, strlen(s));
+  return s == NULL ? NULL : cpi_arena_strndup(&call->arena, s, strlen(s));
 }
 
 cp_status_code cp_call_error(cp_call *call, cp_status_code code,
@@ -238,8 +238,8 @@ static bool valid_metadata_key(const char *key) {
   return true;
 }
 
-int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
-                              const void *value, size_t value_len) {
+int cpi_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
+                               const void *value, size_t value_len) {
   enum { KEY_MAX = 127 };
   char k[KEY_MAX + 1];
   if (call == NULL || key == NULL || (value == NULL && value_len > 0) ||
@@ -254,7 +254,7 @@ int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
   }
   if (call->trailer_count == call->trailer_cap) {
     size_t cap = call->trailer_cap == 0 ? 4 : call->trailer_cap * 2;
-    grpc_metadata *t = cp_arena_alloc(&call->arena, cap * sizeof *t);
+    grpc_metadata *t = cpi_arena_alloc(&call->arena, cap * sizeof *t);
     if (t == NULL) {
       return CP_ENOMEM;
     }
@@ -282,8 +282,8 @@ int cp_call_add_trailer(cp_call *call, const char *key, const char *value) {
   if (key == NULL || value == NULL) {
     return CP_EINVAL;
   }
-  return cp_call_add_trailer_bytes(call, key, strlen(key), value,
-                                   strlen(value));
+  return cpi_call_add_trailer_bytes(call, key, strlen(key), value,
+                                    strlen(value));
 }
 
 int cp_call_set_identity(cp_call *call, const char *provider,

@@ -26,8 +26,8 @@ void cp_call_options_init(cp_call_options *opts) {
   memset(opts, 0, sizeof *opts);
 }
 
-int cp_client_check_options(const cp_client_options *opts,
-                            cp_client_options *out) {
+int cpi_client_check_options(const cp_client_options *opts,
+                             cp_client_options *out) {
   if (opts != NULL) {
     *out = *opts;
   } else {
@@ -41,7 +41,7 @@ int cp_client_check_options(const cp_client_options *opts,
   return 0;
 }
 
-size_t cp_client_message_args(const cp_client_options *o, grpc_arg *args) {
+size_t cpi_client_message_args(const cp_client_options *o, grpc_arg *args) {
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[0].value.integer = (int)o->max_message_bytes;
@@ -51,8 +51,8 @@ size_t cp_client_message_args(const cp_client_options *o, grpc_arg *args) {
   return 2;
 }
 
-int cp_client_from_channel(cp_client **out, const cp_client_options *o,
-                           grpc_channel *channel) {
+int cpi_client_from_channel(cp_client **out, const cp_client_options *o,
+                            grpc_channel *channel) {
   cp_client *c = calloc(1, sizeof *c);
   if (c == NULL) {
     grpc_channel_destroy(channel);
@@ -64,7 +64,7 @@ int cp_client_from_channel(cp_client **out, const cp_client_options *o,
   c->channel = channel;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->chains_cv, NULL);
-  cp_exec_init(&c->exec);
+  cpi_exec_init(&c->exec);
   atomic_init(&c->closed, false);
   atomic_init(&c->used, false);
   atomic_init(&c->refs, 1);
@@ -82,12 +82,12 @@ int cp_client_create(cp_client **out, const char *target,
     return CP_EINVAL;
   }
   cp_client_options o;
-  if (cp_client_check_options(opts, &o) != 0) {
+  if (cpi_client_check_options(opts, &o) != 0) {
     return CP_EINVAL;
   }
   grpc_init();
   grpc_arg args[5];
-  grpc_channel_args chargs = {cp_client_message_args(&o, args), args};
+  grpc_channel_args chargs = {cpi_client_message_args(&o, args), args};
   if (o.dedicated_connection) {
     /* A subchannel pool of this channel's own: gRPC's global pool would hand
      * it the connection of any channel with the same target and settings. */
@@ -105,7 +105,7 @@ int cp_client_create(cp_client **out, const char *target,
   grpc_channel_credentials *creds = NULL;
   int rc = 0;
   if (o.tls != NULL) {
-    rc = cp_tls_channel_credentials(o.tls, &creds);
+    rc = cpi_tls_channel_credentials(o.tls, &creds);
     if (rc == 0 && o.tls->server_name != NULL) {
       /* gRPC copies channel args, so the caller's string may go away. */
       args[chargs.num_args].type = GRPC_ARG_STRING;
@@ -129,9 +129,9 @@ int cp_client_create(cp_client **out, const char *target,
     return rc;
   }
   if (o.tls == NULL) {
-    cp_plaintext_warn(CP_PLAINTEXT_CLIENT, target);
+    cpi_plaintext_warn(CP_PLAINTEXT_CLIENT, target);
   }
-  return cp_client_from_channel(out, &o, channel);
+  return cpi_client_from_channel(out, &o, channel);
 }
 
 void cp_client_close(cp_client *client) {
@@ -143,28 +143,28 @@ void cp_client_close(cp_client *client) {
   pthread_mutex_lock(&client->mu);
   atomic_store(&client->closed, true);
   for (cp_client_stream *s = client->streams; s != NULL;
-       s = cp_client_stream_next_open(s)) {
+       s = cpi_client_stream_next_open(s)) {
     cp_client_stream_cancel(s);
   }
-  cp_client_async_cancel_all(client);
+  cpi_client_async_cancel_all(client);
   pthread_mutex_unlock(&client->mu);
-  cp_exec_close(&client->exec); /* backoff timers end at once */
+  cpi_exec_close(&client->exec); /* backoff timers end at once */
 }
 
-void cp_client_retain(cp_client *client) {
+void cpi_client_retain(cp_client *client) {
   atomic_fetch_add_explicit(&client->refs, 1, memory_order_relaxed);
 }
 
-void cp_client_release(cp_client *client) {
+void cpi_client_release(cp_client *client) {
   if (client == NULL ||
       atomic_fetch_sub_explicit(&client->refs, 1, memory_order_acq_rel) != 1) {
     return;
   }
-  cp_client_async_stop(client);
+  cpi_client_async_stop(client);
   grpc_channel_destroy(client->channel);
-  cp_client_dialer_free(client->dialer);
+  cpi_client_dialer_free(client->dialer);
   free(client->interceptors);
-  cp_exec_destroy(&client->exec);
+  cpi_exec_destroy(&client->exec);
   pthread_cond_destroy(&client->chains_cv);
   pthread_mutex_destroy(&client->mu);
   free(client);
@@ -176,7 +176,7 @@ void cp_client_destroy(cp_client *client) {
     return;
   }
   cp_client_close(client);
-  cp_client_release(client);
+  cpi_client_release(client);
 }
 
 int cp_client_add_interceptor(cp_client *client, cp_client_interceptor_fn fn,
@@ -208,11 +208,11 @@ int cp_client_add_interceptor_async(cp_client *client,
   return 0;
 }
 
-gpr_timespec cp_grpc_deadline(int64_t deadline_ns) {
+gpr_timespec cpi_grpc_deadline(int64_t deadline_ns) {
   if (deadline_ns == INT64_MAX) {
     return gpr_inf_future(GPR_CLOCK_REALTIME);
   }
-  int64_t left_ns = deadline_ns - cp_clock_monotonic_ns();
+  int64_t left_ns = deadline_ns - cpi_clock_monotonic_ns();
   if (left_ns < 0) {
     left_ns = 0;
   }
@@ -220,8 +220,8 @@ gpr_timespec cp_grpc_deadline(int64_t deadline_ns) {
                       gpr_time_from_nanos(left_ns, GPR_TIMESPAN));
 }
 
-void cp_status_from_grpc(cp_status *st, grpc_status_code code,
-                         grpc_slice details) {
+void cpi_status_from_grpc(cp_status *st, grpc_status_code code,
+                          grpc_slice details) {
   size_t len = GRPC_SLICE_LENGTH(details);
   if (len >= sizeof st->message) {
     len = sizeof st->message - 1;
@@ -256,7 +256,7 @@ int cp_invocation_add_metadata(cp_invocation *inv, const char *key,
   }
   if (inv->metadata_count == inv->metadata_cap) {
     size_t cap = inv->metadata_cap == 0 ? 8 : inv->metadata_cap * 2;
-    grpc_metadata *md = cp_arena_alloc(&inv->arena, cap * sizeof *md);
+    grpc_metadata *md = cpi_arena_alloc(&inv->arena, cap * sizeof *md);
     if (md == NULL) {
       return CP_ENOMEM;
     }
@@ -266,8 +266,8 @@ int cp_invocation_add_metadata(cp_invocation *inv, const char *key,
     inv->metadata = md;
     inv->metadata_cap = cap;
   }
-  char *k = cp_arena_strndup(&inv->arena, key, strlen(key));
-  char *v = cp_arena_strndup(&inv->arena, value, strlen(value));
+  char *k = cpi_arena_strndup(&inv->arena, key, strlen(key));
+  char *v = cpi_arena_strndup(&inv->arena, value, strlen(value));
   if (k == NULL || v == NULL) {
     return CP_ENOMEM;
   }
@@ -296,14 +296,14 @@ int64_t cp_invocation_deadline_ns(const cp_invocation *inv) {
   return inv->deadline_ns;
 }
 
-void cp_invocation_keep_trailers(cp_invocation *inv,
-                                 const grpc_metadata_array *md) {
+void cpi_invocation_keep_trailers(cp_invocation *inv,
+                                  const grpc_metadata_array *md) {
   inv->trailers = NULL;
   inv->trailer_count = 0;
   if (md->count == 0) {
     return;
   }
-  cp_metadata *out = cp_arena_alloc(&inv->arena, md->count * sizeof *out);
+  cp_metadata *out = cpi_arena_alloc(&inv->arena, md->count * sizeof *out);
   if (out == NULL) {
     return;
   }
@@ -316,11 +316,11 @@ void cp_invocation_keep_trailers(cp_invocation *inv,
         memcmp(GRPC_SLICE_START_PTR(*k) + klen - 4, "-bin", 4) == 0) {
       continue;
     }
-    char *key = cp_arena_strndup(&inv->arena,
-                                 (const char *)GRPC_SLICE_START_PTR(*k), klen);
+    char *key = cpi_arena_strndup(&inv->arena,
+                                  (const char *)GRPC_SLICE_START_PTR(*k), klen);
     char *value =
-        cp_arena_strndup(&inv->arena, (const char *)GRPC_SLICE_START_PTR(*v),
-                         GRPC_SLICE_LENGTH(*v));
+        cpi_arena_strndup(&inv->arena, (const char *)GRPC_SLICE_START_PTR(*v),
+                          GRPC_SLICE_LENGTH(*v));
     if (key == NULL || value == NULL) {
       return;
     }
@@ -346,17 +346,17 @@ int cp_invocation_await_first_message(cp_invocation *inv) {
   if (inv == NULL || inv->stream == NULL) {
     return CP_EINVAL;
   }
-  int rc = cp_client_stream_await_first(inv->stream, &inv->status);
+  int rc = cpi_client_stream_await_first(inv->stream, &inv->status);
   if (rc == CP_ERPC) {
     /* Refused before any data: the caller may proceed again. */
-    cp_invocation_keep_trailers(inv, cp_client_stream_trailers(inv->stream));
+    cpi_invocation_keep_trailers(inv, cpi_client_stream_trailers(inv->stream));
     cp_client_stream_destroy(inv->stream);
     inv->stream = NULL;
   }
   return rc;
 }
 
-void cp_invocation_discard_attempt(cp_invocation *inv) {
+void cpi_invocation_discard_attempt(cp_invocation *inv) {
   inv->trailers = NULL;
   inv->trailer_count = 0;
   if (inv->response != NULL) {
@@ -369,7 +369,7 @@ void cp_invocation_discard_attempt(cp_invocation *inv) {
   }
 }
 
-bool cp_client_chain_is_async(const cp_client *client) {
+bool cpi_client_chain_is_async(const cp_client *client) {
   for (size_t i = 0; i < client->interceptor_count; i++) {
     if (client->interceptors[i].async_fn == NULL) {
       return false;
@@ -393,30 +393,30 @@ int cp_invocation_proceed(cp_invocation *inv) {
     inv->depth = i;
     return rc;
   }
-  cp_invocation_discard_attempt(inv);
+  cpi_invocation_discard_attempt(inv);
   if (atomic_load(&c->closed)) {
     cp_status_set(&inv->status, CP_STATUS_CANCELLED, "client is closed");
     return CP_ECLOSED;
   }
   switch (inv->method->kind) {
     case CP_METHOD_UNARY:
-      return cp_transport_unary(inv);
+      return cpi_transport_unary(inv);
     case CP_METHOD_SERVER_STREAMING:
-      return cp_transport_stream_start(inv);
+      return cpi_transport_stream_start(inv);
     case CP_METHOD_CLIENT_STREAMING:
     case CP_METHOD_BIDI_STREAMING:
-      return cp_transport_duplex_open(inv);
+      return cpi_transport_duplex_open(inv);
   }
   cp_status_set(&inv->status, CP_STATUS_INTERNAL, "unknown method kind");
   return CP_EINVAL;
 }
 
-int cp_invocation_init(cp_invocation *inv, cp_client *client,
-                       const cp_method_desc *method,
-                       const ProtobufCMessage *req,
-                       const cp_call_options *opts) {
+int cpi_invocation_init(cp_invocation *inv, cp_client *client,
+                        const cp_method_desc *method,
+                        const ProtobufCMessage *req,
+                        const cp_call_options *opts) {
   memset(inv, 0, sizeof *inv);
-  cp_arena_init(&inv->arena);
+  cpi_arena_init(&inv->arena);
   inv->client = client;
   inv->method = method;
   inv->request = req;
@@ -424,11 +424,12 @@ int cp_invocation_init(cp_invocation *inv, cp_client *client,
   if (opts != NULL && opts->timeout_ms > 0) {
     timeout_ms = opts->timeout_ms;
   }
-  inv->deadline_ns = cp_deadline_after_ms(cp_clock_monotonic_ns(), timeout_ms);
+  inv->deadline_ns =
+      cpi_deadline_after_ms(cpi_clock_monotonic_ns(), timeout_ms);
   cp_status_clear(&inv->status);
   if (opts != NULL && opts->trailers != NULL) {
     inv->out_trailers = opts->trailers;
-    cp_trailers_clear(inv->out_trailers);
+    cpi_trailers_clear(inv->out_trailers);
   }
   if (opts != NULL) {
     for (size_t i = 0; i < opts->metadata_count; i++) {
@@ -442,9 +443,9 @@ int cp_invocation_init(cp_invocation *inv, cp_client *client,
   return 0;
 }
 
-int cp_client_check_call_args(cp_client *client, const cp_method_desc *method,
-                              const ProtobufCMessage *req, cp_method_kind kind,
-                              const cp_call_options *opts, cp_status *status) {
+int cpi_client_check_call_args(cp_client *client, const cp_method_desc *method,
+                               const ProtobufCMessage *req, cp_method_kind kind,
+                               const cp_call_options *opts, cp_status *status) {
   if (status == NULL) {
     return CP_EINVAL;
   }
@@ -481,13 +482,13 @@ int cp_client_unary(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   *resp = NULL;
-  int rc = cp_client_check_call_args(client, method, req, CP_METHOD_UNARY, opts,
-                                     status);
+  int rc = cpi_client_check_call_args(client, method, req, CP_METHOD_UNARY,
+                                      opts, status);
   if (rc != 0) {
     return rc;
   }
   cp_invocation inv;
-  rc = cp_invocation_init(&inv, client, method, req, opts);
+  rc = cpi_invocation_init(&inv, client, method, req, opts);
   if (rc == 0) {
     rc = cp_invocation_proceed(&inv);
   } else {
@@ -503,8 +504,8 @@ int cp_client_unary(cp_client *client, const cp_method_desc *method,
     cp_status_set(status, CP_STATUS_INTERNAL, "no response");
     rc = CP_ERPC;
   }
-  cp_invocation_discard_attempt(&inv);
-  cp_arena_release(&inv.arena);
+  cpi_invocation_discard_attempt(&inv);
+  cpi_arena_release(&inv.arena);
   return rc;
 }
 
@@ -521,12 +522,12 @@ static int open_stream(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   *out = NULL;
-  int rc = cp_client_check_call_args(client, method, req, kind, opts, status);
+  int rc = cpi_client_check_call_args(client, method, req, kind, opts, status);
   if (rc != 0) {
     return rc;
   }
   cp_invocation inv;
-  rc = cp_invocation_init(&inv, client, method, req, opts);
+  rc = cpi_invocation_init(&inv, client, method, req, opts);
   if (rc == 0) {
     rc = cp_invocation_proceed(&inv);
   } else {
@@ -541,8 +542,8 @@ static int open_stream(cp_client *client, const cp_method_desc *method,
     cp_status_set(status, CP_STATUS_INTERNAL, "no stream");
     rc = CP_ERPC;
   }
-  cp_invocation_discard_attempt(&inv);
-  cp_arena_release(&inv.arena);
+  cpi_invocation_discard_attempt(&inv);
+  cpi_arena_release(&inv.arena);
   return rc;
 }
 

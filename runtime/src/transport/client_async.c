@@ -86,8 +86,8 @@ static void free_call(cp_async_call *a) {
   if (a->gcall != NULL) {
     grpc_call_unref(a->gcall);
   }
-  cp_unary_batch_release(&a->batch);
-  cp_arena_release(&a->own.arena);
+  cpi_unary_batch_release(&a->batch);
+  cpi_arena_release(&a->own.arena);
   free(a);
 }
 
@@ -101,17 +101,17 @@ static void on_attempt_complete(cp_tag *tag, bool ok) {
   pthread_mutex_lock(&c->mu);
   unlink_call(c, a);
   pthread_mutex_unlock(&c->mu);
-  int rc = cp_unary_batch_outcome(&a->batch, inv->method, ok, &inv->status,
-                                  &inv->response);
-  cp_invocation_keep_trailers(inv, &a->batch.trailing_md);
+  int rc = cpi_unary_batch_outcome(&a->batch, inv->method, ok, &inv->status,
+                                   &inv->response);
+  cpi_invocation_keep_trailers(inv, &a->batch.trailing_md);
   if (inv->out_trailers != NULL) {
-    cp_trailers_fill(inv->out_trailers, &a->batch.trailing_md);
+    cpi_trailers_fill(inv->out_trailers, &a->batch.trailing_md);
   }
   if (inv->status.code == CP_STATUS_CANCELLED && atomic_load(&c->closed)) {
     cp_status_set(&inv->status, CP_STATUS_CANCELLED, "client is closed");
   }
   free_call(a);
-  cp_async_chain_attempt_done(inv->chain, rc);
+  cpi_async_chain_attempt_done(inv->chain, rc);
 }
 
 /* The batch completed (on the client's thread): decode, report, free. */
@@ -124,9 +124,9 @@ static void on_complete(cp_tag *tag, bool ok) {
 
   cp_status status;
   ProtobufCMessage *resp = NULL;
-  cp_unary_batch_outcome(&a->batch, a->inv->method, ok, &status, &resp);
+  cpi_unary_batch_outcome(&a->batch, a->inv->method, ok, &status, &resp);
   if (a->inv->out_trailers != NULL) {
-    cp_trailers_fill(a->inv->out_trailers, &a->batch.trailing_md);
+    cpi_trailers_fill(a->inv->out_trailers, &a->batch.trailing_md);
   }
   if (status.code == CP_STATUS_CANCELLED && atomic_load(&c->closed)) {
     cp_status_set(&status, CP_STATUS_CANCELLED, "client is closed");
@@ -148,20 +148,20 @@ static cp_async_call *new_call(cp_client *c, cp_unary_done_fn done,
   a->done = done;
   a->user = user;
   a->inv = &a->own;
-  cp_arena_init(&a->own.arena);
-  cp_unary_batch_init(&a->batch);
+  cpi_arena_init(&a->own.arena);
+  cpi_unary_batch_init(&a->batch);
   return a;
 }
 
 /* Creates the gRPC call and starts its one batch (client->mu held). */
 static int start_batch(cp_client *c, cp_async_call *a) {
   grpc_slice path = grpc_slice_from_static_string(a->inv->method->path);
-  a->gcall = cp_client_open_call(c, NULL, c->async_cq, path,
-                                 cp_grpc_deadline(a->inv->deadline_ns));
+  a->gcall = cpi_client_open_call(c, NULL, c->async_cq, path,
+                                  cpi_grpc_deadline(a->inv->deadline_ns));
   if (a->gcall == NULL) {
     return CP_ENOMEM;
   }
-  if (cp_unary_batch_start(&a->batch, a->gcall, a->inv, &a->tag) !=
+  if (cpi_unary_batch_start(&a->batch, a->gcall, a->inv, &a->tag) !=
       GRPC_CALL_OK) {
     return CP_ESYS;
   }
@@ -176,25 +176,25 @@ int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   cp_status status;
-  int rc = cp_client_check_call_args(client, method, req, CP_METHOD_UNARY, opts,
-                                     &status);
+  int rc = cpi_client_check_call_args(client, method, req, CP_METHOD_UNARY,
+                                      opts, &status);
   if (rc != 0) {
     return rc;
   }
   if (client->interceptor_count > 0) {
-    if (!cp_client_chain_is_async(client)) {
+    if (!cpi_client_chain_is_async(client)) {
       return CP_ESTATE; /* an interceptor that can only block */
     }
-    return cp_async_chain_start(client, method, req, opts, done, user);
+    return cpi_async_chain_start(client, method, req, opts, done, user);
   }
   cp_async_call *a = new_call(client, done, user);
   if (a == NULL) {
     return CP_ENOMEM;
   }
-  rc = cp_invocation_init(&a->own, client, method, req, opts);
+  rc = cpi_invocation_init(&a->own, client, method, req, opts);
   if (rc == 0) {
-    rc =
-        cp_codec_encode(req, client->opts.max_message_bytes, &a->batch.request);
+    rc = cpi_codec_encode(req, client->opts.max_message_bytes,
+                          &a->batch.request);
   }
   if (rc != 0) {
     free_call(a);
@@ -219,7 +219,7 @@ int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
   return rc;
 }
 
-int cp_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request) {
+int cpi_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request) {
   cp_client *c = inv->client;
   cp_async_call *a = new_call(c, NULL, NULL);
   grpc_byte_buffer *copy = a != NULL ? grpc_byte_buffer_copy(request) : NULL;
@@ -259,23 +259,23 @@ int cp_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request) {
   return rc;
 }
 
-int cp_async_start_threads(cp_client *client) {
+int cpi_async_start_threads(cp_client *client) {
   pthread_mutex_lock(&client->mu);
   int rc = atomic_load(&client->closed) ? CP_ECLOSED : ensure_started(client);
   pthread_mutex_unlock(&client->mu);
   if (rc == 0) {
-    rc = cp_exec_start(&client->exec);
+    rc = cpi_exec_start(&client->exec);
   }
   return rc;
 }
 
-void cp_client_async_cancel_all(cp_client *client) {
+void cpi_client_async_cancel_all(cp_client *client) {
   for (cp_async_call *a = client->async_calls; a != NULL; a = a->next) {
     grpc_call_cancel(a->gcall, NULL);
   }
 }
 
-void cp_client_async_stop(cp_client *client) {
+void cpi_client_async_stop(cp_client *client) {
   pthread_mutex_lock(&client->mu);
   /* Closed, so every chain ends soon: its attempts are cancelled and its
    * timers fire; both threads must run until the last one did. */
@@ -283,7 +283,7 @@ void cp_client_async_stop(cp_client *client) {
     pthread_cond_wait(&client->chains_cv, &client->mu);
   }
   pthread_mutex_unlock(&client->mu);
-  cp_exec_stop(&client->exec);
+  cpi_exec_stop(&client->exec);
   pthread_mutex_lock(&client->mu);
   bool started = client->async_started;
   client->async_started = false;

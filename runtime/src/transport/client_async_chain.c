@@ -58,8 +58,8 @@ static void chain_unref(cp_async_chain *ch) {
   if (atomic_fetch_sub(&ch->refs, 1) != 1) {
     return;
   }
-  cp_invocation_discard_attempt(&ch->inv);
-  cp_arena_release(&ch->inv.arena);
+  cpi_invocation_discard_attempt(&ch->inv);
+  cpi_arena_release(&ch->inv.arena);
   if (ch->request != NULL) {
     grpc_byte_buffer_destroy(ch->request);
   }
@@ -77,7 +77,7 @@ static void deliver(cp_async_chain *ch, int rc) {
     cp_client_stream *s = ch->stream;
     atomic_store(&ch->finished, true);
     chain_unref(ch);
-    cp_astream_chain_done(s, rc, &status);
+    cpi_astream_chain_done(s, rc, &status);
     pthread_mutex_lock(&c->mu);
     if (--c->chains_live == 0) {
       pthread_cond_broadcast(&c->chains_cv);
@@ -145,11 +145,11 @@ static void post_complete(cp_async_chain *ch, size_t layer, int rc) {
   ch->kind = STEP_COMPLETE;
   ch->step_layer = layer;
   ch->step_rc = rc;
-  cp_exec_post(&ch->inv.client->exec, &ch->item, run_step,
-               cp_clock_monotonic_ns(), false);
+  cpi_exec_post(&ch->inv.client->exec, &ch->item, run_step,
+                cpi_clock_monotonic_ns(), false);
 }
 
-void cp_async_chain_attempt_done(cp_async_chain *ch, int rc) {
+void cpi_async_chain_attempt_done(cp_async_chain *ch, int rc) {
   post_complete(ch, ch->inv.client->interceptor_count, rc);
 }
 
@@ -160,10 +160,10 @@ static void enter(cp_async_chain *ch, size_t layer) {
   cp_client *c = inv->client;
   inv->depth = layer;
   if (layer == c->interceptor_count) {
-    cp_invocation_discard_attempt(inv);
+    cpi_invocation_discard_attempt(inv);
     int rc = ch->stream != NULL
-                 ? cp_astream_attempt_start(inv, ch->stream, ch->request)
-                 : cp_async_attempt_start(inv, ch->request);
+                 ? cpi_astream_attempt_start(inv, ch->stream, ch->request)
+                 : cpi_async_attempt_start(inv, ch->request);
     if (rc != 0) {
       post_complete(ch, layer, rc);
     }
@@ -202,7 +202,7 @@ int cp_invocation_complete(cp_invocation *inv, int rc) {
     return CP_ESTATE;
   }
   if (atomic_load(&ch->entering) > 0 ||
-      !cp_exec_on_thread(&inv->client->exec)) {
+      !cpi_exec_on_thread(&inv->client->exec)) {
     post_complete(ch, inv->depth, rc);
   } else {
     resume_outwards(ch, inv->depth, rc);
@@ -219,13 +219,13 @@ int cp_invocation_resume_after(cp_invocation *inv, int64_t delay_ns,
   if (ch == NULL || atomic_load(&ch->finished)) {
     return CP_ESTATE;
   }
-  int64_t now = cp_clock_monotonic_ns();
+  int64_t now = cpi_clock_monotonic_ns();
   int64_t due = delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
   ch->kind = STEP_TIMER;
   ch->step_layer = inv->depth;
   ch->timer_fn = fn;
   ch->timer_arg = arg;
-  cp_exec_post(&inv->client->exec, &ch->item, run_step, due, true);
+  cpi_exec_post(&inv->client->exec, &ch->item, run_step, due, true);
   return 0;
 }
 
@@ -237,7 +237,7 @@ void *cp_invocation_alloc(cp_invocation *inv, size_t size) {
   if (inv == NULL || size == 0) {
     return NULL;
   }
-  void *p = cp_arena_alloc(&inv->arena, size);
+  void *p = cpi_arena_alloc(&inv->arena, size);
   if (p != NULL) {
     memset(p, 0, size);
   }
@@ -256,7 +256,7 @@ static cp_async_chain *new_chain(cp_client *c, cp_unary_done_fn done,
     free(ch);
     return NULL;
   }
-  cp_arena_init(&ch->inv.arena);
+  cpi_arena_init(&ch->inv.arena);
   ch->done = done;
   ch->user = user;
   atomic_init(&ch->refs, 1);
@@ -274,15 +274,15 @@ static int chain_start(cp_client *client, const cp_method_desc *method,
     return CP_ENOMEM;
   }
   ch->stream = stream;
-  int rc = cp_invocation_init(&ch->inv, client, method, req, opts);
+  int rc = cpi_invocation_init(&ch->inv, client, method, req, opts);
   if (rc == 0 && req != NULL) {
-    rc = cp_codec_encode(req, client->opts.max_message_bytes, &ch->request);
+    rc = cpi_codec_encode(req, client->opts.max_message_bytes, &ch->request);
   }
   if (rc != 0) {
     chain_unref(ch);
     return rc == CP_ENOMEM || rc == CP_ETOOBIG ? rc : CP_EINVAL;
   }
-  rc = cp_async_start_threads(client);
+  rc = cpi_async_start_threads(client);
   if (rc == 0) {
     /* Counted under mu after checking `closed`: once close returned and
      * the count fell to 0, no chain can appear. */
@@ -304,16 +304,17 @@ static int chain_start(cp_client *client, const cp_method_desc *method,
   return 0;
 }
 
-int cp_async_chain_start(cp_client *client, const cp_method_desc *method,
-                         const ProtobufCMessage *req,
-                         const cp_call_options *opts, cp_unary_done_fn done,
-                         void *user) {
+int cpi_async_chain_start(cp_client *client, const cp_method_desc *method,
+                          const ProtobufCMessage *req,
+                          const cp_call_options *opts, cp_unary_done_fn done,
+                          void *user) {
   return chain_start(client, method, req, opts, done, user, NULL);
 }
 
-int cp_async_chain_start_stream(cp_client *client, const cp_method_desc *method,
-                                const ProtobufCMessage *req,
-                                const cp_call_options *opts,
-                                cp_client_stream *stream) {
+int cpi_async_chain_start_stream(cp_client *client,
+                                 const cp_method_desc *method,
+                                 const ProtobufCMessage *req,
+                                 const cp_call_options *opts,
+                                 cp_client_stream *stream) {
   return chain_start(client, method, req, opts, NULL, NULL, stream);
 }

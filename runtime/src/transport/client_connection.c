@@ -19,12 +19,12 @@ int cp_client_create_from_connection(cp_client **out, int fd,
     *out = NULL;
   }
   cp_client_options o;
-  int rc = out == NULL ? CP_EINVAL : cp_client_check_options(opts, &o);
+  int rc = out == NULL ? CP_EINVAL : cpi_client_check_options(opts, &o);
   if (rc == 0 && o.tls != NULL) {
     rc = CP_EINVAL; /* gRPC dials a descriptor with plaintext only */
   }
   if (rc == 0) {
-    rc = cp_connection_fd_prepare(fd);
+    rc = cpi_connection_fd_prepare(fd);
   }
   if (rc != 0) {
     if (fd >= 0) {
@@ -33,17 +33,17 @@ int cp_client_create_from_connection(cp_client **out, int fd,
     return rc;
   }
   grpc_init();
-  grpc_channel *channel = cp_channel_over_connection(fd, &o);
+  grpc_channel *channel = cpi_channel_over_connection(fd, &o);
   if (channel == NULL) {
     grpc_shutdown();
     return CP_ENOMEM;
   }
-  return cp_client_from_channel(out, &o, channel);
+  return cpi_client_from_channel(out, &o, channel);
 }
 
-grpc_channel *cp_channel_over_connection(int fd, const cp_client_options *o) {
+grpc_channel *cpi_channel_over_connection(int fd, const cp_client_options *o) {
   grpc_arg args[3];
-  grpc_channel_args chargs = {cp_client_message_args(o, args), args};
+  grpc_channel_args chargs = {cpi_client_message_args(o, args), args};
   args[chargs.num_args].type = GRPC_ARG_STRING;
   args[chargs.num_args].key = GRPC_ARG_DEFAULT_AUTHORITY;
   args[chargs.num_args].value.string = INPROC_TARGET;

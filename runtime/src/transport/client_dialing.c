@@ -48,7 +48,7 @@ static int connect_once(cp_client_dialer *d, const cp_client_options *o,
   if (rc != 0) {
     return rc;
   }
-  rc = cp_connection_fd_prepare(fd);
+  rc = cpi_connection_fd_prepare(fd);
   int watch = rc == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
   if (rc == 0 && watch < 0) {
     rc = CP_ESYS;
@@ -57,7 +57,7 @@ static int connect_once(cp_client_dialer *d, const cp_client_options *o,
     close(fd);
     return rc;
   }
-  *channel = cp_channel_over_connection(fd, o);
+  *channel = cpi_channel_over_connection(fd, o);
   if (*channel == NULL) {
     close(watch);
     return CP_ENOMEM;
@@ -73,7 +73,7 @@ int cp_client_create_dialing(cp_client **out, cp_client_dial_fn dial,
   }
   cp_client_options o;
   int rc = out == NULL || dial == NULL ? CP_EINVAL
-                                       : cp_client_check_options(opts, &o);
+                                       : cpi_client_check_options(opts, &o);
   if (rc == 0 && o.tls != NULL) {
     rc = CP_EINVAL; /* gRPC dials a descriptor with plaintext only */
   }
@@ -92,22 +92,22 @@ int cp_client_create_dialing(cp_client **out, cp_client_dial_fn dial,
   rc = connect_once(d, &o, &channel, &d->watch_fd);
   if (rc != 0) {
     d->watch_fd = -1;
-    cp_client_dialer_free(d);
+    cpi_client_dialer_free(d);
     grpc_shutdown();
     return rc;
   }
-  rc = cp_client_from_channel(out, &o, channel);
+  rc = cpi_client_from_channel(out, &o, channel);
   if (rc != 0) {
-    cp_client_dialer_free(d);
+    cpi_client_dialer_free(d);
     return rc;
   }
   (*out)->dialer = d;
   return 0;
 }
 
-grpc_call *cp_client_open_call(cp_client *c, grpc_call *parent,
-                               grpc_completion_queue *cq, grpc_slice path,
-                               gpr_timespec deadline) {
+grpc_call *cpi_client_open_call(cp_client *c, grpc_call *parent,
+                                grpc_completion_queue *cq, grpc_slice path,
+                                gpr_timespec deadline) {
   cp_client_dialer *d = c->dialer;
   if (d == NULL) {
     return grpc_channel_create_call(c->channel, parent, GRPC_PROPAGATE_DEFAULTS,
@@ -132,7 +132,7 @@ grpc_call *cp_client_open_call(cp_client *c, grpc_call *parent,
   return call;
 }
 
-void cp_client_dialer_free(cp_client_dialer *d) {
+void cpi_client_dialer_free(cp_client_dialer *d) {
   if (d == NULL) {
     return;
   }

@@ -15,8 +15,8 @@ static bool is_duplex_kind(cp_method_kind kind) {
   return kind == CP_METHOD_CLIENT_STREAMING || kind == CP_METHOD_BIDI_STREAMING;
 }
 
-int cp_transport_duplex_open(cp_invocation *inv) {
-  cp_client_stream *s = cp_client_stream_alloc(
+int cpi_transport_duplex_open(cp_invocation *inv) {
+  cp_client_stream *s = cpi_client_stream_alloc(
       inv->client, inv->method, inv->out_trailers, inv->deadline_ns);
   if (s == NULL) {
     cp_status_set(&inv->status, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -29,31 +29,31 @@ int cp_transport_duplex_open(cp_invocation *inv) {
   op.data.send_initial_metadata.metadata = inv->metadata;
   grpc_call_error e1 =
       grpc_call_start_batch(s->gcall, &op, 1, &s->start_tag, NULL);
-  grpc_call_error e2 = cp_client_stream_start_status(s);
+  grpc_call_error e2 = cpi_client_stream_start_status(s);
   if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
-    cp_client_stream_abandon(s, e1, e2);
+    cpi_client_stream_abandon(s, e1, e2);
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call");
     return CP_ERPC;
   }
   /* Waiting for the metadata to leave tells an unreachable target (its
    * status, e.g. UNAVAILABLE) while nothing was sent, so an interceptor
    * may still try again. */
-  if (!cp_client_stream_pluck(s, &s->start_tag)) {
-    int rc = cp_client_stream_await_status(s);
+  if (!cpi_client_stream_pluck(s, &s->start_tag)) {
+    int rc = cpi_client_stream_await_status(s);
     inv->status = s->final;
-    cp_invocation_keep_trailers(inv, &s->trailing_md);
-    cp_client_stream_free(s);
+    cpi_invocation_keep_trailers(inv, &s->trailing_md);
+    cpi_client_stream_free(s);
     return rc == 0 ? CP_ERPC : rc;
   }
-  cp_client_stream_link(s);
+  cpi_client_stream_link(s);
   inv->stream = s;
   return 0;
 }
 
-bool cp_client_stream_settle_send(cp_client_stream *s) {
+bool cpi_client_stream_settle_send(cp_client_stream *s) {
   if (s->send_pending) {
     s->send_pending = false;
-    if (!cp_client_stream_pluck(s, &s->send_tag)) {
+    if (!cpi_client_stream_pluck(s, &s->send_tag)) {
       s->send_failed = true;
     }
     grpc_byte_buffer_destroy(s->send_bb);
@@ -82,7 +82,7 @@ int cp_client_stream_send(cp_client_stream *stream,
   }
   cp_client_stream *s = stream;
   if (s->async != NULL) {
-    int wait_rc = cp_astream_wait_open(s);
+    int wait_rc = cpi_astream_wait_open(s);
     if (wait_rc != 0) {
       return wait_rc;
     }
@@ -91,12 +91,12 @@ int cp_client_stream_send(cp_client_stream *stream,
   int rc = check_sendable(s);
   grpc_byte_buffer *bb = NULL;
   if (rc == 0) {
-    rc = cp_codec_encode(msg, s->client->opts.max_message_bytes, &bb);
+    rc = cpi_codec_encode(msg, s->client->opts.max_message_bytes, &bb);
   }
   /* The previous message must have left before the next may start: this
    * wait is where a slow server slows its sender. The call's deadline and
    * cancellation fail the pending batch, so it cannot outlast them. */
-  if (rc == 0 && !cp_client_stream_settle_send(s)) {
+  if (rc == 0 && !cpi_client_stream_settle_send(s)) {
     rc = CP_ECLOSED;
   }
   if (rc == 0) {
@@ -104,7 +104,8 @@ int cp_client_stream_send(cp_client_stream *stream,
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_MESSAGE;
     op.data.send_message.send_message = bb;
-    if (cp_client_stream_start_batch(s, &op, 1, &s->send_tag) == GRPC_CALL_OK) {
+    if (cpi_client_stream_start_batch(s, &op, 1, &s->send_tag) ==
+        GRPC_CALL_OK) {
       s->send_pending = true;
       s->send_bb = bb; /* gRPC reads it until the batch completed */
       bb = NULL;
@@ -126,23 +127,23 @@ int cp_client_stream_close_send(cp_client_stream *stream) {
   }
   cp_client_stream *s = stream;
   if (s->async != NULL) {
-    int wait_rc = cp_astream_wait_open(s);
+    int wait_rc = cpi_astream_wait_open(s);
     if (wait_rc != 0) {
       return wait_rc;
     }
   }
   pthread_mutex_lock(&s->send_mu);
   int rc = check_sendable(s);
-  if (rc == 0 && !cp_client_stream_settle_send(s)) {
+  if (rc == 0 && !cpi_client_stream_settle_send(s)) {
     rc = CP_ECLOSED;
   }
   if (rc == 0) {
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    if (cp_client_stream_start_batch(s, &op, 1, &s->close_tag) !=
+    if (cpi_client_stream_start_batch(s, &op, 1, &s->close_tag) !=
             GRPC_CALL_OK ||
-        !cp_client_stream_pluck(s, &s->close_tag)) {
+        !cpi_client_stream_pluck(s, &s->close_tag)) {
       s->send_failed = true;
       rc = CP_ECLOSED;
     } else {

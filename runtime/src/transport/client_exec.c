@@ -6,16 +6,16 @@
 #include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 
-void cp_exec_init(cp_exec *e) {
+void cpi_exec_init(cp_exec *e) {
   pthread_mutex_init(&e->mu, NULL);
-  cp_cond_init_monotonic(&e->cv);
+  cpi_cond_init_monotonic(&e->cv);
   e->head = NULL;
   e->started = false;
   e->closed = false;
   e->stopping = false;
 }
 
-void cp_exec_destroy(cp_exec *e) {
+void cpi_exec_destroy(cp_exec *e) {
   pthread_cond_destroy(&e->cv);
   pthread_mutex_destroy(&e->mu);
 }
@@ -30,7 +30,7 @@ static void *exec_main(void *arg) {
   cp_exec *e = arg;
   pthread_mutex_lock(&e->mu);
   for (;;) {
-    int64_t now = cp_clock_monotonic_ns();
+    int64_t now = cpi_clock_monotonic_ns();
     if (head_due(e, now)) {
       cp_exec_item *it = e->head;
       e->head = it->next;
@@ -47,7 +47,7 @@ static void *exec_main(void *arg) {
       }
       pthread_cond_wait(&e->cv, &e->mu);
     } else {
-      struct timespec at = cp_monotonic_timespec(e->head->due_ns);
+      struct timespec at = cpi_monotonic_timespec(e->head->due_ns);
       pthread_cond_timedwait(&e->cv, &e->mu, &at);
     }
   }
@@ -55,7 +55,7 @@ static void *exec_main(void *arg) {
   return NULL;
 }
 
-int cp_exec_start(cp_exec *e) {
+int cpi_exec_start(cp_exec *e) {
   pthread_mutex_lock(&e->mu);
   int rc = 0;
   if (!e->started) {
@@ -69,8 +69,8 @@ int cp_exec_start(cp_exec *e) {
   return rc;
 }
 
-void cp_exec_post(cp_exec *e, cp_exec_item *item, cp_exec_fn fn, int64_t due_ns,
-                  bool timer) {
+void cpi_exec_post(cp_exec *e, cp_exec_item *item, cp_exec_fn fn,
+                   int64_t due_ns, bool timer) {
   item->fn = fn;
   item->due_ns = due_ns;
   item->timer = timer;
@@ -87,14 +87,14 @@ void cp_exec_post(cp_exec *e, cp_exec_item *item, cp_exec_fn fn, int64_t due_ns,
   pthread_mutex_unlock(&e->mu);
 }
 
-void cp_exec_close(cp_exec *e) {
+void cpi_exec_close(cp_exec *e) {
   pthread_mutex_lock(&e->mu);
   e->closed = true;
   pthread_cond_signal(&e->cv);
   pthread_mutex_unlock(&e->mu);
 }
 
-void cp_exec_stop(cp_exec *e) {
+void cpi_exec_stop(cp_exec *e) {
   pthread_mutex_lock(&e->mu);
   bool started = e->started;
   e->started = false;
@@ -106,7 +106,7 @@ void cp_exec_stop(cp_exec *e) {
   }
 }
 
-bool cp_exec_on_thread(cp_exec *e) {
+bool cpi_exec_on_thread(cp_exec *e) {
   pthread_mutex_lock(&e->mu);
   bool on = e->started && pthread_equal(e->thread, pthread_self());
   pthread_mutex_unlock(&e->mu);

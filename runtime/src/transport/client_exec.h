@@ -22,7 +22,7 @@ typedef void (*cp_exec_fn)(cp_exec_item *item, bool cancelled);
 
 struct cp_exec_item {
   cp_exec_item *next;
-  int64_t due_ns; /* cp_clock_monotonic_ns scale */
+  int64_t due_ns; /* cpi_clock_monotonic_ns scale */
   bool timer;
   cp_exec_fn fn;
 };
@@ -37,26 +37,26 @@ typedef struct cp_exec {
   bool stopping; /* the thread exits once nothing is queued */
 } cp_exec;
 
-void cp_exec_init(cp_exec *e);
-/* After cp_exec_stop (or when never started). */
-void cp_exec_destroy(cp_exec *e);
+void cpi_exec_init(cp_exec *e);
+/* After cpi_exec_stop (or when never started). */
+void cpi_exec_destroy(cp_exec *e);
 
 /* Starts the thread unless running. Returns 0 or CP_ESYS. */
-int cp_exec_start(cp_exec *e);
+int cpi_exec_start(cp_exec *e);
 
 /* Queues `item` to run `fn` at `due_ns` (now or earlier: as soon as the
  * thread is free). `timer` items run early, cancelled, once the executor is
  * closed. The thread must have been started. */
-void cp_exec_post(cp_exec *e, cp_exec_item *item, cp_exec_fn fn, int64_t due_ns,
-                  bool timer);
+void cpi_exec_post(cp_exec *e, cp_exec_item *item, cp_exec_fn fn,
+                   int64_t due_ns, bool timer);
 
 /* Fires every pending and future timer at once (cancelled). Idempotent. */
-void cp_exec_close(cp_exec *e);
+void cpi_exec_close(cp_exec *e);
 
 /* Runs what is queued, then joins the thread. Not from the thread itself. */
-void cp_exec_stop(cp_exec *e);
+void cpi_exec_stop(cp_exec *e);
 
 /* Whether the caller is the executor's thread. */
-bool cp_exec_on_thread(cp_exec *e);
+bool cpi_exec_on_thread(cp_exec *e);
 
 #endif /* CPLUGIN_TRANSPORT_CLIENT_EXEC_H */

@@ -83,84 +83,85 @@ struct cp_invocation {
  * is NULL for client-streaming and bidirectional kinds), fills
  * `status` when they are bad or the client is closed, and marks the client
  * used (its interceptor chain frozen). Returns 0, CP_EINVAL or CP_ECLOSED. */
-int cp_client_check_call_args(cp_client *client, const cp_method_desc *method,
-                              const ProtobufCMessage *req, cp_method_kind kind,
-                              const cp_call_options *opts, cp_status *status);
+int cpi_client_check_call_args(cp_client *client, const cp_method_desc *method,
+                               const ProtobufCMessage *req, cp_method_kind kind,
+                               const cp_call_options *opts, cp_status *status);
 
 /* Prepares an invocation: deadline from opts or the client's default,
  * metadata from opts copied into its arena. Release it with
- * cp_arena_release(&inv->arena) (also after a failure). Returns 0 or the
+ * cpi_arena_release(&inv->arena) (also after a failure). Returns 0 or the
  * error of cp_invocation_add_metadata. */
-int cp_invocation_init(cp_invocation *inv, cp_client *client,
-                       const cp_method_desc *method,
-                       const ProtobufCMessage *req,
-                       const cp_call_options *opts);
+int cpi_invocation_init(cp_invocation *inv, cp_client *client,
+                        const cp_method_desc *method,
+                        const ProtobufCMessage *req,
+                        const cp_call_options *opts);
 
 /* Drops the latest attempt's response, stream and trailers. */
-void cp_invocation_discard_attempt(cp_invocation *inv);
+void cpi_invocation_discard_attempt(cp_invocation *inv);
 
 /* Whether every interceptor of the client has an asynchronous form. */
-bool cp_client_chain_is_async(const cp_client *client);
+bool cpi_client_chain_is_async(const cp_client *client);
 
 /* Starts an asynchronous call through the client's interceptors, after
  * cp_client_unary_async checked its arguments. Returns as
  * cp_client_unary_async. */
-int cp_async_chain_start(cp_client *client, const cp_method_desc *method,
-                         const ProtobufCMessage *req,
-                         const cp_call_options *opts, cp_unary_done_fn done,
-                         void *user);
+int cpi_async_chain_start(cp_client *client, const cp_method_desc *method,
+                          const ProtobufCMessage *req,
+                          const cp_call_options *opts, cp_unary_done_fn done,
+                          void *user);
 
 /* The same for an asynchronous stream start (`req` NULL for
  * client-streaming and bidirectional methods): each transport attempt arms
- * `stream` (cp_astream_attempt_start), and the chain's outcome goes to
- * cp_astream_chain_done instead of a callback. Returns 0, CP_ENOMEM,
+ * `stream` (cpi_astream_attempt_start), and the chain's outcome goes to
+ * cpi_astream_chain_done instead of a callback. Returns 0, CP_ENOMEM,
  * CP_ETOOBIG, CP_EINVAL, CP_ECLOSED or CP_ESYS. */
-int cp_async_chain_start_stream(cp_client *client, const cp_method_desc *method,
-                                const ProtobufCMessage *req,
-                                const cp_call_options *opts,
-                                cp_client_stream *stream);
+int cpi_async_chain_start_stream(cp_client *client,
+                                 const cp_method_desc *method,
+                                 const ProtobufCMessage *req,
+                                 const cp_call_options *opts,
+                                 cp_client_stream *stream);
 
 /* One transport attempt of an asynchronous stream start: creates the
  * stream's call on the client's queue and starts its batches. When the
  * attempt is decided (a server stream: its first message or its end; a
  * duplex one: its metadata left or the call failed), the invocation holds
- * its status and trailers and cp_async_chain_attempt_done runs. Returns 0,
+ * its status and trailers and cpi_async_chain_attempt_done runs. Returns 0,
  * or a negative code with the status set when nothing was started. */
-int cp_astream_attempt_start(cp_invocation *inv, cp_client_stream *stream,
-                             grpc_byte_buffer *request);
+int cpi_astream_attempt_start(cp_invocation *inv, cp_client_stream *stream,
+                              grpc_byte_buffer *request);
 
 /* The chain of an asynchronous stream ended with `rc` and `status` (on the
  * callback thread): deliveries begin, or the stream ends with that
  * status. */
-void cp_astream_chain_done(cp_client_stream *stream, int rc,
-                           const cp_status *status);
+void cpi_astream_chain_done(cp_client_stream *stream, int rc,
+                            const cp_status *status);
 
 /* Starts one transport attempt of an asynchronous chain: a copy of
  * `request` sent with the invocation's metadata and deadline. When it ends,
  * the invocation holds its status, response and trailers and
- * cp_async_chain_attempt_done runs (on the completion-queue thread). Returns
+ * cpi_async_chain_attempt_done runs (on the completion-queue thread). Returns
  * 0, or CP_ECLOSED / CP_ENOMEM / CP_ESYS when nothing was started (the
  * status is set). */
-int cp_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request);
-void cp_async_chain_attempt_done(cp_async_chain *chain, int rc);
+int cpi_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request);
+void cpi_async_chain_attempt_done(cp_async_chain *chain, int rc);
 
 /* Starts the completion-queue and callback threads unless running. Returns
  * 0, CP_ECLOSED or CP_ESYS. */
-int cp_async_start_threads(cp_client *client);
+int cpi_async_start_threads(cp_client *client);
 
 /* Cancels the asynchronous calls in flight (client->mu held by the caller,
  * `closed` already set). */
-void cp_client_async_cancel_all(cp_client *client);
+void cpi_client_async_cancel_all(cp_client *client);
 
 /* Shuts the asynchronous queue down and joins its thread, which first
  * delivers every pending completion. After cp_client_close. */
-void cp_client_async_stop(cp_client *client);
+void cpi_client_async_stop(cp_client *client);
 
 /* One unary call's single batch: the request sent and what gRPC fills in as
  * the call ends. The blocking path keeps it on its stack, the asynchronous
  * one inside its call. */
 typedef struct cp_unary_batch {
-  grpc_byte_buffer *request; /* set by the caller (cp_codec_encode) */
+  grpc_byte_buffer *request; /* set by the caller (cpi_codec_encode) */
   grpc_byte_buffer *response;
   grpc_metadata_array initial_md;
   grpc_metadata_array trailing_md;
@@ -168,41 +169,41 @@ typedef struct cp_unary_batch {
   grpc_slice details;
 } cp_unary_batch;
 
-void cp_unary_batch_init(cp_unary_batch *b);
+void cpi_unary_batch_init(cp_unary_batch *b);
 
 /* Starts the batch (send metadata, message and close; receive metadata,
  * message and status) on `call`, completing with `tag`. */
-grpc_call_error cp_unary_batch_start(cp_unary_batch *b, grpc_call *call,
-                                     const cp_invocation *inv, void *tag);
+grpc_call_error cpi_unary_batch_start(cp_unary_batch *b, grpc_call *call,
+                                      const cp_invocation *inv, void *tag);
 
 /* The outcome of a completed batch: *st from the received status (INTERNAL
  * when the batch failed), and on OK the response decoded as the method's
  * type into *resp (INTERNAL when it does not decode; *resp stays NULL).
  * Returns 0 when OK, else CP_ERPC. */
-int cp_unary_batch_outcome(const cp_unary_batch *b,
-                           const cp_method_desc *method, bool ok, cp_status *st,
-                           ProtobufCMessage **resp);
+int cpi_unary_batch_outcome(const cp_unary_batch *b,
+                            const cp_method_desc *method, bool ok,
+                            cp_status *st, ProtobufCMessage **resp);
 
 /* Frees what the batch holds. */
-void cp_unary_batch_release(cp_unary_batch *b);
+void cpi_unary_batch_release(cp_unary_batch *b);
 
 /* Runs one transport attempt for `inv` (unary or stream start). */
-int cp_transport_unary(cp_invocation *inv);
-int cp_transport_stream_start(cp_invocation *inv);
+int cpi_transport_unary(cp_invocation *inv);
+int cpi_transport_stream_start(cp_invocation *inv);
 /* Client-streaming and bidirectional: sends the metadata only. */
-int cp_transport_duplex_open(cp_invocation *inv);
+int cpi_transport_duplex_open(cp_invocation *inv);
 
 /* Copies the text entries of `md` (the latest attempt's trailing metadata)
  * into the invocation, for cp_invocation_trailer. Binary ("-bin") entries
  * are skipped. Out of memory keeps what fitted. */
-void cp_invocation_keep_trailers(cp_invocation *inv,
-                                 const grpc_metadata_array *md);
+void cpi_invocation_keep_trailers(cp_invocation *inv,
+                                  const grpc_metadata_array *md);
 
 /* The stream's trailing metadata (after it ended) and the wait for its first
  * message (client_stream.c). */
-const grpc_metadata_array *cp_client_stream_trailers(
+const grpc_metadata_array *cpi_client_stream_trailers(
     const cp_client_stream *stream);
-int cp_client_stream_await_first(cp_client_stream *stream, cp_status *status);
+int cpi_client_stream_await_first(cp_client_stream *stream, cp_status *status);
 
 /* client.c, shared with client_connection.c: copies `opts` (NULL: the
  * defaults) into *out and checks it (0 or CP_EINVAL); writes the message
@@ -210,33 +211,33 @@ int cp_client_stream_await_first(cp_client_stream *stream, cp_status *status);
  * wraps `channel` (made after a grpc_init) in a new client. The latter owns
  * the channel and that grpc_init in every case: on CP_ENOMEM it destroys the
  * channel and calls grpc_shutdown. */
-int cp_client_check_options(const cp_client_options *opts,
-                            cp_client_options *out);
-size_t cp_client_message_args(const cp_client_options *o, grpc_arg *args);
-int cp_client_from_channel(cp_client **out, const cp_client_options *o,
-                           grpc_channel *channel);
+int cpi_client_check_options(const cp_client_options *opts,
+                             cp_client_options *out);
+size_t cpi_client_message_args(const cp_client_options *o, grpc_arg *args);
+int cpi_client_from_channel(cp_client **out, const cp_client_options *o,
+                            grpc_channel *channel);
 
 /* client_connection.c: a channel over the connected, prepared socket `fd`
- * (cp_connection_fd_prepare), owning it in every case; NULL when out of
+ * (cpi_connection_fd_prepare), owning it in every case; NULL when out of
  * memory. Needs a grpc_init. */
-grpc_channel *cp_channel_over_connection(int fd, const cp_client_options *o);
+grpc_channel *cpi_channel_over_connection(int fd, const cp_client_options *o);
 
 /* Opens a call on the client's channel (every call of a client goes through
  * here). A dialing client (client_dialing.c) first replaces a connection
  * the server has closed with a new one. NULL when out of memory. */
-grpc_call *cp_client_open_call(cp_client *c, grpc_call *parent,
-                               grpc_completion_queue *cq, grpc_slice path,
-                               gpr_timespec deadline);
+grpc_call *cpi_client_open_call(cp_client *c, grpc_call *parent,
+                                grpc_completion_queue *cq, grpc_slice path,
+                                gpr_timespec deadline);
 
 /* Frees a dialing client's dialer (its connection's channel is the
  * client's, destroyed by the caller). NULL allowed. */
-void cp_client_dialer_free(cp_client_dialer *d);
+void cpi_client_dialer_free(cp_client_dialer *d);
 
 /* Converts a CLOCK_MONOTONIC deadline to gRPC's deadline type. */
-gpr_timespec cp_grpc_deadline(int64_t deadline_ns);
+gpr_timespec cpi_grpc_deadline(int64_t deadline_ns);
 
 /* Copies a received status into `st`. */
-void cp_status_from_grpc(cp_status *st, grpc_status_code code,
-                         grpc_slice details);
+void cpi_status_from_grpc(cp_status *st, grpc_status_code code,
+                          grpc_slice details);
 
 #endif /* CPLUGIN_TRANSPORT_CLIENT_INTERNAL_H */

@@ -12,11 +12,11 @@
 #include "cplugin/client.h"
 
 /* Adds a reference. Thread-safe. */
-void cp_client_retain(cp_client *client);
+void cpi_client_retain(cp_client *client);
 
 /* Drops a reference; the last one frees the client without closing it
  * first (streams and asynchronous calls need cp_client_destroy). NULL is
  * ignored. Thread-safe. */
-void cp_client_release(cp_client *client);
+void cpi_client_release(cp_client *client);
 
 #endif /* CPLUGIN_TRANSPORT_CLIENT_REF_H */

@@ -11,11 +11,11 @@
 #include "transport/codec.h"
 #include "transport/trailers_internal.h"
 
-cp_client_stream *cp_client_stream_next_open(cp_client_stream *stream) {
+cp_client_stream *cpi_client_stream_next_open(cp_client_stream *stream) {
   return stream->next_open;
 }
 
-void cp_client_stream_link(cp_client_stream *s) {
+void cpi_client_stream_link(cp_client_stream *s) {
   cp_client *c = s->client;
   pthread_mutex_lock(&c->mu);
   s->next_open = c->streams;
@@ -30,7 +30,7 @@ void cp_client_stream_link(cp_client_stream *s) {
   pthread_mutex_unlock(&c->mu);
 }
 
-void cp_client_stream_unlink(cp_client_stream *s) {
+void cpi_client_stream_unlink(cp_client_stream *s) {
   cp_client *c = s->client;
   pthread_mutex_lock(&c->mu);
   if (s->prev_open != NULL) {
@@ -46,39 +46,39 @@ void cp_client_stream_unlink(cp_client_stream *s) {
   pthread_mutex_unlock(&c->mu);
 }
 
-grpc_call_error cp_client_stream_start_batch(cp_client_stream *s,
-                                             const grpc_op *ops, size_t n,
-                                             void *tag) {
+grpc_call_error cpi_client_stream_start_batch(cp_client_stream *s,
+                                              const grpc_op *ops, size_t n,
+                                              void *tag) {
   if (s->async != NULL) {
-    return cp_astream_start_batch(s, ops, n, tag);
+    return cpi_astream_start_batch(s, ops, n, tag);
   }
   return grpc_call_start_batch(s->gcall, ops, n, tag, NULL);
 }
 
-bool cp_client_stream_pluck(cp_client_stream *s, void *tag) {
+bool cpi_client_stream_pluck(cp_client_stream *s, void *tag) {
   if (s->async != NULL) {
-    return cp_astream_wait_tag(s, tag);
+    return cpi_astream_wait_tag(s, tag);
   }
   grpc_event ev = grpc_completion_queue_pluck(
       s->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
   return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
-int cp_client_stream_await_status(cp_client_stream *s) {
-  cp_client_stream_pluck(s, &s->status_tag);
-  cp_status_from_grpc(&s->final, s->code, s->details);
+int cpi_client_stream_await_status(cp_client_stream *s) {
+  cpi_client_stream_pluck(s, &s->status_tag);
+  cpi_status_from_grpc(&s->final, s->code, s->details);
   if (s->out_trailers != NULL) {
-    cp_trailers_fill(s->out_trailers, &s->trailing_md);
+    cpi_trailers_fill(s->out_trailers, &s->trailing_md);
   }
   s->end_rc = s->final.code == CP_STATUS_OK ? 0 : CP_ERPC;
   atomic_store(&s->ended, true);
   return s->end_rc;
 }
 
-cp_client_stream *cp_client_stream_alloc(cp_client *client,
-                                         const cp_method_desc *method,
-                                         cp_trailers *out_trailers,
-                                         int64_t deadline_ns) {
+cp_client_stream *cpi_client_stream_alloc(cp_client *client,
+                                          const cp_method_desc *method,
+                                          cp_trailers *out_trailers,
+                                          int64_t deadline_ns) {
   cp_client_stream *s = calloc(1, sizeof *s);
   if (s == NULL) {
     return NULL;
@@ -94,12 +94,12 @@ cp_client_stream *cp_client_stream_alloc(cp_client *client,
   grpc_metadata_array_init(&s->trailing_md);
   s->cq = grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice path = grpc_slice_from_static_string(method->path);
-  s->gcall = cp_client_open_call(client, NULL, s->cq, path,
-                                 cp_grpc_deadline(deadline_ns));
+  s->gcall = cpi_client_open_call(client, NULL, s->cq, path,
+                                  cpi_grpc_deadline(deadline_ns));
   return s;
 }
 
-grpc_call_error cp_client_stream_start_status(cp_client_stream *s) {
+grpc_call_error cpi_client_stream_start_status(cp_client_stream *s) {
   grpc_op st;
   memset(&st, 0, sizeof st);
   st.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
@@ -109,20 +109,20 @@ grpc_call_error cp_client_stream_start_status(cp_client_stream *s) {
   return grpc_call_start_batch(s->gcall, &st, 1, &s->status_tag, NULL);
 }
 
-void cp_client_stream_abandon(cp_client_stream *s, grpc_call_error start,
-                              grpc_call_error status) {
+void cpi_client_stream_abandon(cp_client_stream *s, grpc_call_error start,
+                               grpc_call_error status) {
   /* Neither batch can be pending in a usable way: cancel and drain. */
   grpc_call_cancel(s->gcall, NULL);
   if (start == GRPC_CALL_OK) {
-    cp_client_stream_pluck(s, &s->start_tag);
+    cpi_client_stream_pluck(s, &s->start_tag);
   }
   if (status == GRPC_CALL_OK) {
-    cp_client_stream_pluck(s, &s->status_tag);
+    cpi_client_stream_pluck(s, &s->status_tag);
   }
-  cp_client_stream_free(s);
+  cpi_client_stream_free(s);
 }
 
-void cp_client_stream_free(cp_client_stream *s) {
+void cpi_client_stream_free(cp_client_stream *s) {
   if (s->first != NULL) {
     protobuf_c_message_free_unpacked(s->first, NULL);
   }
@@ -141,10 +141,10 @@ void cp_client_stream_free(cp_client_stream *s) {
   free(s);
 }
 
-int cp_transport_stream_start(cp_invocation *inv) {
+int cpi_transport_stream_start(cp_invocation *inv) {
   cp_client *c = inv->client;
   grpc_byte_buffer *req_bb = NULL;
-  int rc = cp_codec_encode(inv->request, c->opts.max_message_bytes, &req_bb);
+  int rc = cpi_codec_encode(inv->request, c->opts.max_message_bytes, &req_bb);
   if (rc != 0) {
     cp_status_set(
         &inv->status,
@@ -152,7 +152,7 @@ int cp_transport_stream_start(cp_invocation *inv) {
         "cannot encode request: %s", cp_strerror(rc));
     return rc;
   }
-  cp_client_stream *s = cp_client_stream_alloc(
+  cp_client_stream *s = cpi_client_stream_alloc(
       c, inv->method, inv->out_trailers, inv->deadline_ns);
   if (s == NULL) {
     grpc_byte_buffer_destroy(req_bb);
@@ -169,24 +169,24 @@ int cp_transport_stream_start(cp_invocation *inv) {
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
   grpc_call_error e1 =
       grpc_call_start_batch(s->gcall, ops, 3, &s->start_tag, NULL);
-  grpc_call_error e2 = cp_client_stream_start_status(s);
+  grpc_call_error e2 = cpi_client_stream_start_status(s);
   if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
     grpc_byte_buffer_destroy(req_bb);
-    cp_client_stream_abandon(s, e1, e2);
+    cpi_client_stream_abandon(s, e1, e2);
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call");
     return CP_ERPC;
   }
-  bool sent = cp_client_stream_pluck(s, &s->start_tag);
+  bool sent = cpi_client_stream_pluck(s, &s->start_tag);
   grpc_byte_buffer_destroy(req_bb);
   if (!sent) {
     /* The request could not be sent: the status says why. */
-    rc = cp_client_stream_await_status(s);
+    rc = cpi_client_stream_await_status(s);
     inv->status = s->final;
-    cp_invocation_keep_trailers(inv, &s->trailing_md);
-    cp_client_stream_free(s);
+    cpi_invocation_keep_trailers(inv, &s->trailing_md);
+    cpi_client_stream_free(s);
     return rc == 0 ? CP_ERPC : rc;
   }
-  cp_client_stream_link(s);
+  cpi_client_stream_link(s);
   inv->stream = s;
   return 0;
 }
@@ -209,18 +209,18 @@ static int receive(cp_client_stream *s, ProtobufCMessage **msg) {
   n++;
   if (grpc_call_start_batch(s->gcall, ops, n, &s->recv_tag, NULL) ==
       GRPC_CALL_OK) {
-    cp_client_stream_pluck(s, &s->recv_tag);
+    cpi_client_stream_pluck(s, &s->recv_tag);
   }
   if (bb == NULL) {
-    return cp_client_stream_await_status(s);
+    return cpi_client_stream_await_status(s);
   }
-  int rc = cp_codec_decode(bb, s->method->response_type, NULL, msg);
+  int rc = cpi_codec_decode(bb, s->method->response_type, NULL, msg);
   grpc_byte_buffer_destroy(bb);
   if (rc != 0) {
     *msg = NULL;
     grpc_call_cancel_with_status(s->gcall, GRPC_STATUS_INTERNAL,
                                  "response does not decode", NULL);
-    cp_client_stream_await_status(s);
+    cpi_client_stream_await_status(s);
     cp_status_set(&s->final, CP_STATUS_INTERNAL,
                   "response does not decode as %s",
                   s->method->response_type->name);
@@ -235,7 +235,7 @@ static bool is_duplex(const cp_client_stream *s) {
          s->method->kind == CP_METHOD_BIDI_STREAMING;
 }
 
-int cp_client_stream_await_first(cp_client_stream *s, cp_status *status) {
+int cpi_client_stream_await_first(cp_client_stream *s, cp_status *status) {
   cp_status_clear(status);
   if (is_duplex(s)) {
     /* The answer may depend on messages that cannot be sent before the
@@ -256,7 +256,7 @@ int cp_client_stream_await_first(cp_client_stream *s, cp_status *status) {
   return rc;
 }
 
-const grpc_metadata_array *cp_client_stream_trailers(
+const grpc_metadata_array *cpi_client_stream_trailers(
     const cp_client_stream *stream) {
   return &stream->trailing_md;
 }
@@ -294,7 +294,7 @@ int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
 
 void cp_client_stream_cancel(cp_client_stream *stream) {
   if (stream != NULL && stream->async != NULL) {
-    cp_astream_cancel(stream);
+    cpi_astream_cancel(stream);
   } else if (stream != NULL && stream->gcall != NULL) {
     grpc_call_cancel(stream->gcall, NULL);
   }
@@ -305,18 +305,18 @@ void cp_client_stream_destroy(cp_client_stream *stream) {
     return;
   }
   if (stream->async != NULL) {
-    cp_astream_destroy(stream);
+    cpi_astream_destroy(stream);
     return;
   }
-  cp_client_stream_unlink(stream);
+  cpi_client_stream_unlink(stream);
   if (!atomic_load(&stream->ended) || stream->send_pending) {
     grpc_call_cancel(stream->gcall, NULL);
   }
   if (!atomic_load(&stream->ended)) {
-    cp_client_stream_await_status(stream);
+    cpi_client_stream_await_status(stream);
   }
   /* A message sent last may still await its completion: the queue must be
    * drained before it is destroyed. */
-  cp_client_stream_settle_send(stream);
-  cp_client_stream_free(stream);
+  cpi_client_stream_settle_send(stream);
+  cpi_client_stream_free(stream);
 }

@@ -95,7 +95,7 @@ static void pump(cp_exec_item *item, bool cancelled);
 
 static void free_stream(cp_client_stream *s) {
   cp_astream *a = s->async;
-  cp_client_stream_unlink(s);
+  cpi_client_stream_unlink(s);
   if (a->msg != NULL) {
     protobuf_c_message_free_unpacked(a->msg, NULL);
   }
@@ -112,7 +112,7 @@ static void free_stream(cp_client_stream *s) {
   pthread_mutex_destroy(&a->mu);
   free(a);
   s->async = NULL;
-  cp_client_stream_free(s);
+  cpi_client_stream_free(s);
 }
 
 /* Whether the machinery is done with the stream now (mu held); marks it. */
@@ -155,8 +155,8 @@ static void unlock_and_settle(cp_astream *a) {
 static void post_pump(cp_astream *a) {
   if (!a->item_posted) {
     a->item_posted = true;
-    cp_exec_post(&a->s->client->exec, &a->item, pump, cp_clock_monotonic_ns(),
-                 false);
+    cpi_exec_post(&a->s->client->exec, &a->item, pump, cpi_clock_monotonic_ns(),
+                  false);
   }
 }
 
@@ -192,7 +192,7 @@ static void start_recv(cp_astream *a) {
  * makes too (mu held, status arrived). */
 static void record_status(cp_astream *a) {
   cp_client_stream *s = a->s;
-  cp_status_from_grpc(&s->final, s->code, s->details);
+  cpi_status_from_grpc(&s->final, s->code, s->details);
   if (a->decode_failed) {
     cp_status_set(&s->final, CP_STATUS_INTERNAL,
                   "response does not decode as %s",
@@ -202,7 +202,7 @@ static void record_status(cp_astream *a) {
     cp_status_set(&s->final, CP_STATUS_CANCELLED, "client is closed");
   }
   if (s->out_trailers != NULL) {
-    cp_trailers_fill(s->out_trailers, &s->trailing_md);
+    cpi_trailers_fill(s->out_trailers, &s->trailing_md);
   }
 }
 
@@ -241,11 +241,11 @@ static void unlock_after_attempt(cp_astream *a) {
     cp_status_clear(&inv->status);
   } else {
     inv->status = a->s->final;
-    cp_invocation_keep_trailers(inv, &a->s->trailing_md);
+    cpi_invocation_keep_trailers(inv, &a->s->trailing_md);
     rc = CP_ERPC;
   }
   pthread_mutex_unlock(&a->mu);
-  cp_async_chain_attempt_done(chain, rc);
+  cpi_async_chain_attempt_done(chain, rc);
 }
 
 /* A batch of the stream completed (the client's queue thread). */
@@ -268,7 +268,7 @@ static void on_tag(cp_tag *base, bool ok) {
         a->recv_end = true;
       } else {
         ProtobufCMessage *m = NULL;
-        if (cp_codec_decode(bb, s->method->response_type, NULL, &m) == 0) {
+        if (cpi_codec_decode(bb, s->method->response_type, NULL, &m) == 0) {
           a->msg = m;
         } else {
           a->decode_failed = true;
@@ -377,8 +377,8 @@ static void pump(cp_exec_item *item, bool cancelled) {
   unlock_and_settle(a);
 }
 
-void cp_astream_chain_done(cp_client_stream *s, int rc,
-                           const cp_status *status) {
+void cpi_astream_chain_done(cp_client_stream *s, int rc,
+                            const cp_status *status) {
   cp_astream *a = s->async;
   pthread_mutex_lock(&a->mu);
   a->chain = NULL;
@@ -476,8 +476,8 @@ static void start_batches(cp_astream *a, const cp_invocation *inv) {
   }
 }
 
-int cp_astream_attempt_start(cp_invocation *inv, cp_client_stream *s,
-                             grpc_byte_buffer *request) {
+int cpi_astream_attempt_start(cp_invocation *inv, cp_client_stream *s,
+                              grpc_byte_buffer *request) {
   cp_client *c = inv->client;
   cp_astream *a = s->async;
   int rc = 0;
@@ -502,8 +502,8 @@ int cp_astream_attempt_start(cp_invocation *inv, cp_client_stream *s,
     grpc_slice path = grpc_slice_from_static_string(s->method->path);
     s->gcall = (request != NULL && a->request == NULL)
                    ? NULL
-                   : cp_client_open_call(c, NULL, c->async_cq, path,
-                                         cp_grpc_deadline(inv->deadline_ns));
+                   : cpi_client_open_call(c, NULL, c->async_cq, path,
+                                          cpi_grpc_deadline(inv->deadline_ns));
     if (s->gcall == NULL) {
       cp_status_set(&inv->status, CP_STATUS_RESOURCE_EXHAUSTED,
                     "out of memory");
@@ -526,8 +526,8 @@ static astream_tag *sender_tag(cp_client_stream *s, void *tag) {
   return &s->async->tags[tag == &s->close_tag ? T_CLOSE : T_SEND];
 }
 
-grpc_call_error cp_astream_start_batch(cp_client_stream *s, const grpc_op *ops,
-                                       size_t n, void *tag) {
+grpc_call_error cpi_astream_start_batch(cp_client_stream *s, const grpc_op *ops,
+                                        size_t n, void *tag) {
   cp_astream *a = s->async;
   astream_tag *t = sender_tag(s, tag);
   pthread_mutex_lock(&a->mu);
@@ -540,7 +540,7 @@ grpc_call_error cp_astream_start_batch(cp_client_stream *s, const grpc_op *ops,
   return e;
 }
 
-bool cp_astream_wait_tag(cp_client_stream *s, void *tag) {
+bool cpi_astream_wait_tag(cp_client_stream *s, void *tag) {
   cp_astream *a = s->async;
   astream_tag *t = sender_tag(s, tag);
   pthread_mutex_lock(&a->mu);
@@ -553,9 +553,9 @@ bool cp_astream_wait_tag(cp_client_stream *s, void *tag) {
   return ok;
 }
 
-int cp_astream_wait_open(cp_client_stream *s) {
+int cpi_astream_wait_open(cp_client_stream *s) {
   cp_astream *a = s->async;
-  bool on_thread = cp_exec_on_thread(&s->client->exec);
+  bool on_thread = cpi_exec_on_thread(&s->client->exec);
   pthread_mutex_lock(&a->mu);
   int rc = 0;
   if (!a->opened && !a->final_done && on_thread) {
@@ -570,7 +570,7 @@ int cp_astream_wait_open(cp_client_stream *s) {
   return rc;
 }
 
-void cp_astream_cancel(cp_client_stream *s) {
+void cpi_astream_cancel(cp_client_stream *s) {
   cp_astream *a = s->async;
   pthread_mutex_lock(&a->mu);
   a->cancelled = true;
@@ -580,9 +580,9 @@ void cp_astream_cancel(cp_client_stream *s) {
   pthread_mutex_unlock(&a->mu);
 }
 
-void cp_astream_destroy(cp_client_stream *s) {
+void cpi_astream_destroy(cp_client_stream *s) {
   cp_astream *a = s->async;
-  bool on_thread = cp_exec_on_thread(&s->client->exec);
+  bool on_thread = cpi_exec_on_thread(&s->client->exec);
   pthread_mutex_lock(&a->mu);
   a->cancelled = true;
   if (s->gcall != NULL && !a->final_done) {
@@ -664,14 +664,14 @@ static int start_async(cp_client *client, const cp_method_desc *method,
     return CP_EINVAL;
   }
   cp_status status;
-  int rc = cp_client_check_call_args(client, method, req, kind, opts, &status);
+  int rc = cpi_client_check_call_args(client, method, req, kind, opts, &status);
   if (rc != 0) {
     return rc;
   }
-  if (!cp_client_chain_is_async(client)) {
+  if (!cpi_client_chain_is_async(client)) {
     return CP_ESTATE; /* an interceptor that can only block */
   }
-  rc = cp_async_start_threads(client);
+  rc = cpi_async_start_threads(client);
   if (rc != 0) {
     return rc;
   }
@@ -692,9 +692,9 @@ static int start_async(cp_client *client, const cp_method_desc *method,
     free_stream(s);
     return rc;
   }
-  cp_client_stream_link(s);
+  cpi_client_stream_link(s);
   *out = s; /* before any callback can run */
-  rc = cp_async_chain_start_stream(client, method, req, opts, s);
+  rc = cpi_async_chain_start_stream(client, method, req, opts, s);
   if (rc != 0) {
     *out = NULL;
     free_stream(s);

@@ -31,7 +31,7 @@ struct cp_client_stream {
   grpc_status_code code;
   grpc_slice details;
   bool initial_md_requested;
-  /* The first message, received early by cp_client_stream_await_first and
+  /* The first message, received early by cpi_client_stream_await_first and
    * handed out by the first cp_client_stream_next. */
   ProtobufCMessage *first;
   int end_rc;
@@ -60,70 +60,70 @@ struct cp_client_stream {
 };
 
 /* The next stream in the client's list of open streams (client->mu held). */
-cp_client_stream *cp_client_stream_next_open(cp_client_stream *stream);
+cp_client_stream *cpi_client_stream_next_open(cp_client_stream *stream);
 
 /* A new stream of `method` with its queue and call (deadline `deadline_ns`,
  * CLOCK_MONOTONIC), nothing started yet. NULL when out of memory. */
-cp_client_stream *cp_client_stream_alloc(cp_client *client,
-                                         const cp_method_desc *method,
-                                         cp_trailers *out_trailers,
-                                         int64_t deadline_ns);
+cp_client_stream *cpi_client_stream_alloc(cp_client *client,
+                                          const cp_method_desc *method,
+                                          cp_trailers *out_trailers,
+                                          int64_t deadline_ns);
 
 /* Starts the RECV_STATUS_ON_CLIENT batch that every stream keeps pending. */
-grpc_call_error cp_client_stream_start_status(cp_client_stream *s);
+grpc_call_error cpi_client_stream_start_status(cp_client_stream *s);
 
 /* Waits for the completion of `tag` (one of the stream's *_tag fields) on
  * the stream's queue, or, for an asynchronous stream, for the callback
  * thread to report it; its success. */
-bool cp_client_stream_pluck(cp_client_stream *s, void *tag);
+bool cpi_client_stream_pluck(cp_client_stream *s, void *tag);
 
 /* Starts a sender's batch whose tag field is `tag` (send_tag, close_tag),
  * for the blocking queue or, on an asynchronous stream, counted among its
  * pending batches. */
-grpc_call_error cp_client_stream_start_batch(cp_client_stream *s,
-                                             const grpc_op *ops, size_t n,
-                                             void *tag);
+grpc_call_error cpi_client_stream_start_batch(cp_client_stream *s,
+                                              const grpc_op *ops, size_t n,
+                                              void *tag);
 
 /* Removes the stream from the client's list of open streams. */
-void cp_client_stream_unlink(cp_client_stream *s);
+void cpi_client_stream_unlink(cp_client_stream *s);
 
 /* --- asynchronous streams (client_stream_async.c) --- */
 
 /* The completion of a batch started with cp_client_stream_batch_tag on an
  * asynchronous stream, waited for by a sender. */
-bool cp_astream_wait_tag(cp_client_stream *s, void *tag);
-grpc_call_error cp_astream_start_batch(cp_client_stream *s, const grpc_op *ops,
-                                       size_t n, void *tag);
+bool cpi_astream_wait_tag(cp_client_stream *s, void *tag);
+grpc_call_error cpi_astream_start_batch(cp_client_stream *s, const grpc_op *ops,
+                                        size_t n, void *tag);
 
 /* Before a send or half-close: waits until the stream's start went through
  * its interceptors. 0 when it did; CP_ECLOSED when the stream ended first;
  * CP_ESTATE on the client's callback thread before the start (waiting there
  * would deadlock). */
-int cp_astream_wait_open(cp_client_stream *s);
+int cpi_astream_wait_open(cp_client_stream *s);
 
 /* cp_client_stream_cancel and cp_client_stream_destroy of an asynchronous
  * stream. */
-void cp_astream_cancel(cp_client_stream *s);
-void cp_astream_destroy(cp_client_stream *s);
+void cpi_astream_cancel(cp_client_stream *s);
+void cpi_astream_destroy(cp_client_stream *s);
 
 /* Waits for the final status and records the end (recv_mu held or the
  * stream otherwise exclusive). Returns 0 or CP_ERPC. */
-int cp_client_stream_await_status(cp_client_stream *s);
+int cpi_client_stream_await_status(cp_client_stream *s);
 
 /* Lists the stream among the client's open streams so cp_client_close
  * cancels it; cancels it at once when the client closed meanwhile. */
-void cp_client_stream_link(cp_client_stream *s);
+void cpi_client_stream_link(cp_client_stream *s);
 
 /* Frees a stream whose batches all completed (never linked, or unlinked). */
-void cp_client_stream_free(cp_client_stream *s);
+void cpi_client_stream_free(cp_client_stream *s);
 /* A start whose batches were not all accepted (`start`, `status`: what
  * starting them returned): cancels the call, drains the accepted ones and
  * frees the stream. */
-void cp_client_stream_abandon(cp_client_stream *s, grpc_call_error start,
-                              grpc_call_error status);
+void cpi_client_stream_abandon(cp_client_stream *s, grpc_call_error start,
+                               grpc_call_error status);
 
 /* Waits for a pending send (send_mu held or the stream exclusive). Returns
  * false when the stream's sending failed: the call is over. */
-bool cp_client_stream_settle_send(cp_client_stream *s);
+bool cpi_client_stream_settle_send(cp_client_stream *s);
 
 #endif /* CPLUGIN_TRANSPORT_CLIENT_STREAM_INTERNAL_H */

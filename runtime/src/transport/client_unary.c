@@ -9,7 +9,7 @@
 #include "transport/trailers_internal.h"
 #include "transport/codec.h"
 
-void cp_unary_batch_init(cp_unary_batch *b) {
+void cpi_unary_batch_init(cp_unary_batch *b) {
   memset(b, 0, sizeof *b);
   grpc_metadata_array_init(&b->initial_md);
   grpc_metadata_array_init(&b->trailing_md);
@@ -17,8 +17,8 @@ void cp_unary_batch_init(cp_unary_batch *b) {
   b->details = grpc_empty_slice();
 }
 
-grpc_call_error cp_unary_batch_start(cp_unary_batch *b, grpc_call *call,
-                                     const cp_invocation *inv, void *tag) {
+grpc_call_error cpi_unary_batch_start(cp_unary_batch *b, grpc_call *call,
+                                      const cp_invocation *inv, void *tag) {
   grpc_op ops[6];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -38,9 +38,9 @@ grpc_call_error cp_unary_batch_start(cp_unary_batch *b, grpc_call *call,
   return grpc_call_start_batch(call, ops, 6, tag, NULL);
 }
 
-int cp_unary_batch_outcome(const cp_unary_batch *b,
-                           const cp_method_desc *method, bool ok, cp_status *st,
-                           ProtobufCMessage **resp) {
+int cpi_unary_batch_outcome(const cp_unary_batch *b,
+                            const cp_method_desc *method, bool ok,
+                            cp_status *st, ProtobufCMessage **resp) {
   *resp = NULL;
   if (!ok) {
     /* A unary batch that includes RECV_STATUS always succeeds; keep the
@@ -48,12 +48,12 @@ int cp_unary_batch_outcome(const cp_unary_batch *b,
     cp_status_set(st, CP_STATUS_INTERNAL, "call batch failed");
     return CP_ERPC;
   }
-  cp_status_from_grpc(st, b->code, b->details);
+  cpi_status_from_grpc(st, b->code, b->details);
   if (st->code != CP_STATUS_OK) {
     return CP_ERPC;
   }
   if (b->response == NULL ||
-      cp_codec_decode(b->response, method->response_type, NULL, resp) != 0) {
+      cpi_codec_decode(b->response, method->response_type, NULL, resp) != 0) {
     *resp = NULL;
     cp_status_set(st, CP_STATUS_INTERNAL, "response does not decode as %s",
                   method->response_type->name);
@@ -62,7 +62,7 @@ int cp_unary_batch_outcome(const cp_unary_batch *b,
   return 0;
 }
 
-void cp_unary_batch_release(cp_unary_batch *b) {
+void cpi_unary_batch_release(cp_unary_batch *b) {
   if (b->request != NULL) {
     grpc_byte_buffer_destroy(b->request);
   }
@@ -74,40 +74,41 @@ void cp_unary_batch_release(cp_unary_batch *b) {
   grpc_slice_unref(b->details);
 }
 
-int cp_transport_unary(cp_invocation *inv) {
+int cpi_transport_unary(cp_invocation *inv) {
   cp_client *c = inv->client;
   cp_unary_batch b;
-  cp_unary_batch_init(&b);
-  int rc = cp_codec_encode(inv->request, c->opts.max_message_bytes, &b.request);
+  cpi_unary_batch_init(&b);
+  int rc =
+      cpi_codec_encode(inv->request, c->opts.max_message_bytes, &b.request);
   if (rc != 0) {
     cp_status_set(
         &inv->status,
         rc == CP_ETOOBIG ? CP_STATUS_RESOURCE_EXHAUSTED : CP_STATUS_INTERNAL,
         "cannot encode request: %s", cp_strerror(rc));
-    cp_unary_batch_release(&b);
+    cpi_unary_batch_release(&b);
     return rc;
   }
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice path = grpc_slice_from_static_string(inv->method->path);
-  grpc_call *call = cp_client_open_call(c, NULL, cq, path,
-                                        cp_grpc_deadline(inv->deadline_ns));
+  grpc_call *call = cpi_client_open_call(c, NULL, cq, path,
+                                         cpi_grpc_deadline(inv->deadline_ns));
   int tag_storage;
-  grpc_call_error err = cp_unary_batch_start(&b, call, inv, &tag_storage);
+  grpc_call_error err = cpi_unary_batch_start(&b, call, inv, &tag_storage);
   if (err == GRPC_CALL_OK) {
     grpc_event ev = grpc_completion_queue_pluck(
         cq, &tag_storage, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    rc = cp_unary_batch_outcome(&b, inv->method, ev.success != 0, &inv->status,
-                                &inv->response);
-    cp_invocation_keep_trailers(inv, &b.trailing_md);
+    rc = cpi_unary_batch_outcome(&b, inv->method, ev.success != 0, &inv->status,
+                                 &inv->response);
+    cpi_invocation_keep_trailers(inv, &b.trailing_md);
     if (inv->out_trailers != NULL) {
-      cp_trailers_fill(inv->out_trailers, &b.trailing_md);
+      cpi_trailers_fill(inv->out_trailers, &b.trailing_md);
     }
   } else {
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call (%d)",
                   (int)err);
     rc = CP_ERPC;
   }
-  cp_unary_batch_release(&b);
+  cpi_unary_batch_release(&b);
   grpc_call_unref(call);
   grpc_completion_queue_shutdown(cq);
   grpc_completion_queue_destroy(cq);

@@ -7,13 +7,13 @@
 #include "cplugin/errors.h"
 #include "transport/encoded.h"
 
-int cp_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
-                    grpc_byte_buffer **out) {
+int cpi_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
+                     grpc_byte_buffer **out) {
   size_t size = protobuf_c_message_get_packed_size(msg);
   if (size > max_bytes) {
     return CP_ETOOBIG;
   }
-  cp_encode_count_one();
+  cpi_encode_count_one();
   grpc_slice slice = grpc_slice_malloc(size);
   size_t written = protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
   if (written != size) {
@@ -25,9 +25,9 @@ int cp_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
   return *out == NULL ? CP_ENOMEM : 0;
 }
 
-int cp_codec_decode(grpc_byte_buffer *bb,
-                    const ProtobufCMessageDescriptor *desc,
-                    ProtobufCAllocator *allocator, ProtobufCMessage **out) {
+int cpi_codec_decode(grpc_byte_buffer *bb,
+                     const ProtobufCMessageDescriptor *desc,
+                     ProtobufCAllocator *allocator, ProtobufCMessage **out) {
   grpc_byte_buffer_reader reader;
   if (!grpc_byte_buffer_reader_init(&reader, bb)) {
     return CP_EDECODE;

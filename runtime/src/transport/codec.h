@@ -8,13 +8,13 @@
 
 /* Serialises `msg` into a new byte buffer (caller destroys it). Returns 0,
  * CP_ETOOBIG when the encoding exceeds max_bytes, or CP_ENOMEM. */
-int cp_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
-                    grpc_byte_buffer **out);
+int cpi_codec_encode(const ProtobufCMessage *msg, size_t max_bytes,
+                     grpc_byte_buffer **out);
 
 /* Decodes `bb` as `desc`. Allocations come from `allocator` (NULL = malloc).
  * Returns 0 and *out, or CP_EDECODE for bytes that are not a valid message. */
-int cp_codec_decode(grpc_byte_buffer *bb,
-                    const ProtobufCMessageDescriptor *desc,
-                    ProtobufCAllocator *allocator, ProtobufCMessage **out);
+int cpi_codec_decode(grpc_byte_buffer *bb,
+                     const ProtobufCMessageDescriptor *desc,
+                     ProtobufCAllocator *allocator, ProtobufCMessage **out);
 
 #endif /* CPLUGIN_TRANSPORT_CODEC_H */

@@ -1,4 +1,4 @@
-/* cp_connection_fd_prepare: is this descriptor one end of a connection
+/* cpi_connection_fd_prepare: is this descriptor one end of a connection
  * gRPC can serve or dial over? */
 #include "transport/connection_fd.h"
 
@@ -15,7 +15,7 @@ static bool int_opt_is(int fd, int name, int want) {
   return getsockopt(fd, SOL_SOCKET, name, &v, &len) == 0 && v == want;
 }
 
-int cp_connection_fd_prepare(int fd) {
+int cpi_connection_fd_prepare(int fd) {
   if (fd < 0) {
     return CP_EINVAL;
   }

@@ -8,6 +8,6 @@
  * aborts the process on a descriptor it cannot use (it asserts on fcntl),
  * and a listening or unconnected socket would only fail later, so the
  * checks come first. Does not close `fd`. Any thread. */
-int cp_connection_fd_prepare(int fd);
+int cpi_connection_fd_prepare(int fd);
 
 #endif /* CPLUGIN_TRANSPORT_CONNECTION_FD_H */

@@ -40,7 +40,7 @@ int cp_connection_pair(cp_server *server, cp_client **client_out,
   /* Bad options fail before the server has a connection that would only
    * see its peer vanish. */
   if (server == NULL || client_out == NULL ||
-      cp_client_check_options(opts, &checked) != 0 || checked.tls != NULL) {
+      cpi_client_check_options(opts, &checked) != 0 || checked.tls != NULL) {
     return CP_EINVAL;
   }
   int fd = -1;

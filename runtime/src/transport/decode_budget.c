@@ -33,9 +33,9 @@ static void budget_free(void *data, void *ptr) {
   free(p);
 }
 
-ProtobufCMessage *cp_decode_bounded(const ProtobufCMessageDescriptor *desc,
-                                    const uint8_t *data, size_t len,
-                                    cp_decode_budget *b) {
+ProtobufCMessage *cpi_decode_bounded(const ProtobufCMessageDescriptor *desc,
+                                     const uint8_t *data, size_t len,
+                                     cp_decode_budget *b) {
   b->live = 0;
   b->exceeded = false;
   b->limit =

@@ -23,8 +23,8 @@ typedef struct cp_decode_budget {
  * bytes. Returns the message (free it with protobuf_c_message_free_unpacked
  * and &budget->allocator), or NULL: budget->exceeded then tells a decode
  * over budget from bytes that do not decode. */
-ProtobufCMessage *cp_decode_bounded(const ProtobufCMessageDescriptor *desc,
-                                    const uint8_t *data, size_t len,
-                                    cp_decode_budget *budget);
+ProtobufCMessage *cpi_decode_bounded(const ProtobufCMessageDescriptor *desc,
+                                     const uint8_t *data, size_t len,
+                                     cp_decode_budget *budget);
 
 #endif /* CPLUGIN_TRANSPORT_DECODE_BUDGET_H */

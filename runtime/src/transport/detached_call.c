@@ -23,7 +23,7 @@ static cp_registered_method *find_method(cp_server *s, const char *path,
   return NULL;
 }
 
-/* Copies of the metadata, released by cp_call_free (call->detached). */
+/* Copies of the metadata, released by cpi_call_free (call->detached). */
 static bool set_metadata(cp_call *call, const cp_metadata *md, size_t n) {
   if (n == 0) {
     return true;
@@ -49,19 +49,19 @@ static cp_call *arrive(cp_server *server, cp_registered_method *rm,
                        const char *peer, const cp_metadata *md, size_t md_count,
                        const uint8_t *request, size_t len,
                        cp_status_code *code) {
-  cp_call *call = cp_call_new(server, NULL, rm);
+  cp_call *call = cpi_call_new(server, NULL, rm);
   if (call == NULL) {
     return NULL;
   }
   call->detached = true;
-  call->start_ns = cp_clock_monotonic_ns();
+  call->start_ns = cpi_clock_monotonic_ns();
   call->deadline_ns = CP_DEADLINE_NONE;
   call->path = rm->desc->path;
-  call->peer = cp_arena_strndup(&call->arena, peer != NULL ? peer : "",
-                                peer != NULL ? strlen(peer) : 0);
+  call->peer = cpi_arena_strndup(&call->arena, peer != NULL ? peer : "",
+                                 peer != NULL ? strlen(peer) : 0);
   *code = CP_STATUS_RESOURCE_EXHAUSTED;
   if (call->peer != NULL && set_metadata(call, md, md_count)) {
-    *code = cp_call_run_interceptors(call);
+    *code = cpi_call_run_interceptors(call);
   }
   if (*code == CP_STATUS_OK) {
     grpc_slice bytes =
@@ -72,11 +72,12 @@ static cp_call *arrive(cp_server *server, cp_registered_method *rm,
   return call;
 }
 
-cp_status_code cp_server_invoke_detached(cp_server *server, const char *path,
-                                         const char *peer,
-                                         const cp_metadata *md, size_t md_count,
-                                         const uint8_t *request, size_t len,
-                                         size_t *response_bytes) {
+cp_status_code cpi_server_invoke_detached(cp_server *server, const char *path,
+                                          const char *peer,
+                                          const cp_metadata *md,
+                                          size_t md_count,
+                                          const uint8_t *request, size_t len,
+                                          size_t *response_bytes) {
   if (response_bytes != NULL) {
     *response_bytes = 0;
   }
@@ -91,8 +92,8 @@ cp_status_code cp_server_invoke_detached(cp_server *server, const char *path,
   }
   if (code == CP_STATUS_OK) {
     grpc_byte_buffer *resp = NULL;
-    code = cp_call_run_unary(call, &resp);
-    cp_call_release_request(call);
+    code = cpi_call_run_unary(call, &resp);
+    cpi_call_release_request(call);
     if (resp != NULL) {
       if (response_bytes != NULL) {
         *response_bytes = grpc_byte_buffer_length(resp);
@@ -100,12 +101,12 @@ cp_status_code cp_server_invoke_detached(cp_server *server, const char *path,
       grpc_byte_buffer_destroy(resp);
     }
   }
-  cp_call_run_post_hooks(call, code);
-  cp_call_free(call);
+  cpi_call_run_post_hooks(call, code);
+  cpi_call_free(call);
   return code;
 }
 
-cp_status_code cp_server_open_detached_stream(
+cp_status_code cpi_server_open_detached_stream(
     cp_server *server, const char *path, const char *peer,
     const cp_metadata *md, size_t md_count, const uint8_t *request, size_t len,
     cp_detached_stream **out) {
@@ -121,23 +122,23 @@ cp_status_code cp_server_open_detached_stream(
     return CP_STATUS_RESOURCE_EXHAUSTED;
   }
   cp_stream *s =
-      code == CP_STATUS_OK ? cp_serve_stream_detached(call, &code) : NULL;
+      code == CP_STATUS_OK ? cpi_serve_stream_detached(call, &code) : NULL;
   if (s == NULL) {
-    cp_call_run_post_hooks(call, code);
-    cp_call_free(call);
+    cpi_call_run_post_hooks(call, code);
+    cpi_call_free(call);
     return code;
   }
   *out = (cp_detached_stream *)s;
   return code;
 }
 
-size_t cp_detached_stream_written(cp_detached_stream *stream, bool *ended,
-                                  cp_status_code *code) {
-  return cp_stream_detached_written((cp_stream *)stream, ended, code);
+size_t cpi_detached_stream_written(cp_detached_stream *stream, bool *ended,
+                                   cp_status_code *code) {
+  return cpi_stream_detached_written((cp_stream *)stream, ended, code);
 }
 
-void cp_detached_stream_close(cp_detached_stream *stream) {
+void cpi_detached_stream_close(cp_detached_stream *stream) {
   if (stream != NULL) {
-    cp_stream_detached_close((cp_stream *)stream);
+    cpi_stream_detached_close((cp_stream *)stream);
   }
 }

@@ -15,15 +15,15 @@ struct cp_encoded {
 
 static atomic_uint_fast64_t encodes;
 
-uint64_t cp_encode_count(void) {
+uint64_t cpi_encode_count(void) {
   return atomic_load_explicit(&encodes, memory_order_relaxed);
 }
 
-void cp_encode_count_one(void) {
+void cpi_encode_count_one(void) {
   atomic_fetch_add_explicit(&encodes, 1, memory_order_relaxed);
 }
 
-int cp_encoded_new(const ProtobufCMessage *msg, cp_encoded **out) {
+int cpi_encoded_new(const ProtobufCMessage *msg, cp_encoded **out) {
   if (msg == NULL || out == NULL) {
     return CP_EINVAL;
   }
@@ -36,7 +36,7 @@ int cp_encoded_new(const ProtobufCMessage *msg, cp_encoded **out) {
     free(e);
     return CP_EINVAL;
   }
-  cp_encode_count_one();
+  cpi_encode_count_one();
   atomic_init(&e->refs, 1);
   e->type = msg->descriptor;
   e->size = size;
@@ -44,25 +44,25 @@ int cp_encoded_new(const ProtobufCMessage *msg, cp_encoded **out) {
   return 0;
 }
 
-void cp_encoded_ref(cp_encoded *e) {
+void cpi_encoded_ref(cp_encoded *e) {
   atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 }
 
-void cp_encoded_unref(cp_encoded *e) {
+void cpi_encoded_unref(cp_encoded *e) {
   if (e != NULL &&
       atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
     free(e);
   }
 }
 
-size_t cp_encoded_size(const cp_encoded *e) {
+size_t cpi_encoded_size(const cp_encoded *e) {
   return e->size;
 }
 
-const uint8_t *cp_encoded_data(const cp_encoded *e) {
+const uint8_t *cpi_encoded_data(const cp_encoded *e) {
   return e->data;
 }
 
-const ProtobufCMessageDescriptor *cp_encoded_type(const cp_encoded *e) {
+const ProtobufCMessageDescriptor *cpi_encoded_type(const cp_encoded *e) {
   return e->type;
 }

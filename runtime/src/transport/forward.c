@@ -74,7 +74,7 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
   }
   /* The target may be released by its owner (the router evicting it) while
    * this forward still waits for the request. */
-  cp_client_retain(target);
+  cpi_client_retain(target);
   f->call = call;
   f->target = target;
   f->deadline_ns = CP_DEADLINE_NONE;
@@ -89,25 +89,25 @@ int cp_call_forward(cp_call *call, cp_client *target, const char *path,
   return 0;
 }
 
-void cp_call_forward_set_deadline(cp_call *call, int64_t deadline_ns) {
+void cpi_call_forward_set_deadline(cp_call *call, int64_t deadline_ns) {
   call->forward->deadline_ns = deadline_ns;
 }
 
-void cp_call_forward_on_done(cp_call *call, void (*done)(void *user),
-                             void *user) {
+void cpi_call_forward_on_done(cp_call *call, void (*done)(void *user),
+                              void *user) {
   call->forward->done = done;
   call->forward->done_user = user;
 }
 
-void cp_call_forward_cancel(cp_call *call, cp_status_code code,
-                            const char *message) {
+void cpi_call_forward_cancel(cp_call *call, cp_status_code code,
+                             const char *message) {
   /* Thread-safe in gRPC; the close batch then sees the call cancelled and
    * cancels the target call too. */
   grpc_call_cancel_with_status(call->gcall, (grpc_status_code)code, message,
                                NULL);
 }
 
-void fwd_destroy_buffer(grpc_byte_buffer **b) {
+void cpi_fwd_destroy_buffer(grpc_byte_buffer **b) {
   if (*b != NULL) {
     grpc_byte_buffer_destroy(*b);
     *b = NULL;
@@ -115,42 +115,42 @@ void fwd_destroy_buffer(grpc_byte_buffer **b) {
 }
 
 static void destroy_dir(relay_dir *d) {
-  fwd_destroy_buffer(&d->recv);
-  fwd_destroy_buffer(&d->sending);
-  fwd_destroy_buffer(&d->held);
+  cpi_fwd_destroy_buffer(&d->recv);
+  cpi_fwd_destroy_buffer(&d->sending);
+  cpi_fwd_destroy_buffer(&d->held);
 }
 
 static void forward_done(cp_forward *f) {
   cp_call *call = f->call;
-  cp_client_release(f->target);
+  cpi_client_release(f->target);
   if (f->done != NULL) {
     f->done(f->done_user);
   }
-  cp_call_run_post_hooks(
-      call, cp_call_final_code(call, f->final_code, !f->caller_gone));
+  cpi_call_run_post_hooks(
+      call, cpi_call_final_code(call, f->final_code, !f->caller_gone));
   if (f->out != NULL) {
     grpc_call_unref(f->out);
   }
   destroy_dir(&f->req);
   destroy_dir(&f->resp);
-  fwd_destroy_buffer(&f->final_message);
-  fwd_destroy_buffer(&f->request_with_status);
+  cpi_fwd_destroy_buffer(&f->final_message);
+  cpi_fwd_destroy_buffer(&f->request_with_status);
   grpc_metadata_array_destroy(&f->out_initial);
   grpc_metadata_array_destroy(&f->out_trailing);
   grpc_slice_unref(f->out_details);
   grpc_slice_unref(f->path_slice);
-  cp_call_free(call); /* f lives in the call's memory */
+  cpi_call_free(call); /* f lives in the call's memory */
 }
 
 /* Every completion ends here: the forward is freed after its last one. */
-void fwd_op_finished(cp_forward *f) {
+void cpi_fwd_op_finished(cp_forward *f) {
   if (--f->pending == 0) {
     forward_done(f);
   }
 }
 
-bool fwd_start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
-               cp_tag *tag) {
+bool cpi_fwd_start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
+                   cp_tag *tag) {
   f->pending++;
   if (grpc_call_start_batch(c, ops, n, tag, NULL) != GRPC_CALL_OK) {
     f->pending--;
@@ -161,29 +161,29 @@ bool fwd_start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
 
 /* An empty batch: completes after whatever the queue already holds for
  * `c`. */
-void fwd_start_tick(cp_forward *f, grpc_call *c, cp_tag *tag) {
+void cpi_fwd_start_tick(cp_forward *f, grpc_call *c, cp_tag *tag) {
   grpc_op none;
   memset(&none, 0, sizeof none);
-  (void)fwd_start(f, c, &none, 0, tag);
+  (void)cpi_fwd_start(f, c, &none, 0, tag);
 }
 
-void fwd_op_send_message(grpc_op *op, grpc_byte_buffer *message) {
+void cpi_fwd_op_send_message(grpc_op *op, grpc_byte_buffer *message) {
   memset(op, 0, sizeof *op);
   op->op = GRPC_OP_SEND_MESSAGE;
   op->data.send_message.send_message = message;
 }
 
-void fwd_open_target(cp_forward *f) {
+void cpi_fwd_open_target(cp_forward *f) {
   cp_call *call = f->call;
   f->path_slice = grpc_slice_from_copied_string(f->path);
-  f->out = cp_client_open_call(
+  f->out = cpi_client_open_call(
       f->target, call->gcall, call->cq->cq, f->path_slice,
-      cp_grpc_deadline(f->deadline_ns)); /* infinite for CP_DEADLINE_NONE */
+      cpi_grpc_deadline(f->deadline_ns)); /* infinite for CP_DEADLINE_NONE */
   if (f->out == NULL) {
-    fwd_destroy_buffer(&f->req.held);
+    cpi_fwd_destroy_buffer(&f->req.held);
     cp_status_set(&call->status, CP_STATUS_UNAVAILABLE,
                   "cannot open a call to the target");
-    fwd_send_final(f, CP_STATUS_UNAVAILABLE);
+    cpi_fwd_send_final(f, CP_STATUS_UNAVAILABLE);
     return;
   }
   grpc_op ops[5];
@@ -195,7 +195,7 @@ void fwd_open_target(cp_forward *f) {
   grpc_byte_buffer *first = f->req.held;
   f->req.held = NULL;
   if (first != NULL) {
-    fwd_op_send_message(&ops[n++], first);
+    cpi_fwd_op_send_message(&ops[n++], first);
   }
   bool all_sent = f->req.ended;
   if (all_sent) {
@@ -215,20 +215,20 @@ void fwd_open_target(cp_forward *f) {
     f->request_with_status = first;
     memcpy(&ops[n], status, sizeof status);
     started = status_started =
-        fwd_start(f, f->out, ops, n + 2, &f->t_out_status);
+        cpi_fwd_start(f, f->out, ops, n + 2, &f->t_out_status);
     if (!started) {
-      fwd_destroy_buffer(&f->request_with_status);
+      cpi_fwd_destroy_buffer(&f->request_with_status);
     }
   } else {
     /* Headers alone complete on their own tag: a request read meanwhile is
      * sent at once, on t_request_sent. */
     f->req.sending = first;
     started =
-        fwd_start(f, f->out, ops, n,
-                  first != NULL ? &f->t_request_sent : &f->t_headers_sent);
-    status_started = fwd_start(f, f->out, status, 2, &f->t_out_status);
+        cpi_fwd_start(f, f->out, ops, n,
+                      first != NULL ? &f->t_request_sent : &f->t_headers_sent);
+    status_started = cpi_fwd_start(f, f->out, status, 2, &f->t_out_status);
     if (!started) {
-      fwd_destroy_buffer(&f->req.sending);
+      cpi_fwd_destroy_buffer(&f->req.sending);
     }
   }
   if (!started || !status_started) {
@@ -237,13 +237,13 @@ void fwd_open_target(cp_forward *f) {
     if (!status_started) {
       f->out_status_done = true;
       f->out_code = GRPC_STATUS_UNAVAILABLE;
-      fwd_maybe_finish(f);
+      cpi_fwd_maybe_finish(f);
     }
     return;
   }
-  fwd_receive_response(f);
+  cpi_fwd_receive_response(f);
   if (!all_sent && first == NULL && !f->req.reading) {
-    fwd_read_request(f);
+    cpi_fwd_read_request(f);
   }
 }
 
@@ -256,14 +256,14 @@ static void on_close(cp_tag *tag, bool ok) {
       grpc_call_cancel(f->out, NULL);
     }
   }
-  fwd_op_finished(f);
+  cpi_fwd_op_finished(f);
 }
 
-void cp_forward_start(cp_call *call) {
+void cpi_forward_start(cp_call *call) {
   cp_forward *f = call->forward;
   f->t_close.on_done = on_close;
-  fwd_requests_init(f);
-  fwd_responses_init(f);
+  cpi_fwd_requests_init(f);
+  cpi_fwd_responses_init(f);
   /* Held while the batches below are started, so that a completion on
    * another queue thread cannot free the forward under us (all run on this
    * call's queue, but the guard keeps the invariant local). */
@@ -272,12 +272,12 @@ void cp_forward_start(cp_call *call) {
   memset(&close, 0, sizeof close);
   close.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   close.data.recv_close_on_server.cancelled = &call->close_cancelled;
-  if (!fwd_start(f, call->gcall, &close, 1, &f->t_close)) {
+  if (!cpi_fwd_start(f, call->gcall, &close, 1, &f->t_close)) {
     f->caller_gone = true;
   }
   /* The target is opened with the first request when the caller sent one
    * already, alone otherwise (see the tick in the comment at the top). */
-  fwd_read_request(f);
-  fwd_start_tick(f, call->gcall, &f->t_open_tick);
-  fwd_op_finished(f);
+  cpi_fwd_read_request(f);
+  cpi_fwd_start_tick(f, call->gcall, &f->t_open_tick);
+  cpi_fwd_op_finished(f);
 }

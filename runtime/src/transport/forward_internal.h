@@ -74,22 +74,22 @@ typedef struct cp_forward {
   ((cp_forward *)((char *)(tagp)-offsetof(cp_forward, field)))
 
 /* forward.c */
-bool fwd_start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
-               cp_tag *tag);
-void fwd_start_tick(cp_forward *f, grpc_call *c, cp_tag *tag);
-void fwd_op_finished(cp_forward *f);
-void fwd_op_send_message(grpc_op *op, grpc_byte_buffer *message);
-void fwd_destroy_buffer(grpc_byte_buffer **b);
-void fwd_open_target(cp_forward *f);
+bool cpi_fwd_start(cp_forward *f, grpc_call *c, const grpc_op *ops, size_t n,
+                   cp_tag *tag);
+void cpi_fwd_start_tick(cp_forward *f, grpc_call *c, cp_tag *tag);
+void cpi_fwd_op_finished(cp_forward *f);
+void cpi_fwd_op_send_message(grpc_op *op, grpc_byte_buffer *message);
+void cpi_fwd_destroy_buffer(grpc_byte_buffer **b);
+void cpi_fwd_open_target(cp_forward *f);
 
 /* forward_requests.c */
-void fwd_requests_init(cp_forward *f);
-void fwd_read_request(cp_forward *f);
+void cpi_fwd_requests_init(cp_forward *f);
+void cpi_fwd_read_request(cp_forward *f);
 
 /* forward_responses.c */
-void fwd_responses_init(cp_forward *f);
-void fwd_receive_response(cp_forward *f);
-void fwd_send_final(cp_forward *f, cp_status_code code);
-void fwd_maybe_finish(cp_forward *f);
+void cpi_fwd_responses_init(cp_forward *f);
+void cpi_fwd_receive_response(cp_forward *f);
+void cpi_fwd_send_final(cp_forward *f, cp_status_code code);
+void cpi_fwd_maybe_finish(cp_forward *f);
 
 #endif /* CPLUGIN_TRANSPORT_FORWARD_INTERNAL_H */

@@ -12,26 +12,26 @@
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
 
-void fwd_read_request(cp_forward *f) {
+void cpi_fwd_read_request(cp_forward *f) {
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_RECV_MESSAGE;
   op.data.recv_message.recv_message = &f->req.recv;
-  f->req.reading = fwd_start(f, f->call->gcall, &op, 1, &f->t_request);
+  f->req.reading = cpi_fwd_start(f, f->call->gcall, &op, 1, &f->t_request);
 }
 
 static void send_half_close(cp_forward *f) {
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  (void)fwd_start(f, f->out, &op, 1, &f->t_half_close);
+  (void)cpi_fwd_start(f, f->out, &op, 1, &f->t_half_close);
 }
 
 static void send_request(cp_forward *f, grpc_byte_buffer *message) {
   grpc_op op;
-  fwd_op_send_message(&op, message);
+  cpi_fwd_op_send_message(&op, message);
   f->req.sending = message;
-  if (!fwd_start(f, f->out, &op, 1, &f->t_request_sent)) {
+  if (!cpi_fwd_start(f, f->out, &op, 1, &f->t_request_sent)) {
     f->req.sending = NULL;
     grpc_byte_buffer_destroy(message);
   }
@@ -50,48 +50,48 @@ static void on_open_tick(cp_tag *tag, bool ok) {
   (void)ok;
   if (target_wanted(f) && f->req.held == NULL) {
     /* Nothing from the caller yet: the target may have to speak first. */
-    fwd_open_target(f);
+    cpi_fwd_open_target(f);
   } /* else the first request's own tick decides */
-  fwd_op_finished(f);
+  cpi_fwd_op_finished(f);
 }
 
 static void on_first_tick(cp_tag *tag, bool ok) {
   cp_forward *f = FORWARD_OF(tag, t_first_tick);
   (void)ok;
   if (target_wanted(f)) {
-    fwd_open_target(f); /* with the first request, the call goes on */
+    cpi_fwd_open_target(f); /* with the first request, the call goes on */
   }
-  fwd_op_finished(f);
+  cpi_fwd_op_finished(f);
 }
 
 static void on_request_sent(cp_tag *tag, bool ok) {
   cp_forward *f = FORWARD_OF(tag, t_request_sent);
-  fwd_destroy_buffer(&f->req.sending);
+  cpi_fwd_destroy_buffer(&f->req.sending);
   if (!ok || f->out_status_done) {
-    fwd_destroy_buffer(
+    cpi_fwd_destroy_buffer(
         &f->req.held); /* the target ended: its status says how */
   } else if (f->req.held != NULL) {
     grpc_byte_buffer *next = f->req.held;
     f->req.held = NULL;
     send_request(f, next);
     if (!f->req.ended) {
-      fwd_read_request(f);
+      cpi_fwd_read_request(f);
     }
   } else if (f->close_pending) {
     f->close_pending = false;
     send_half_close(f);
   }
-  fwd_op_finished(f);
+  cpi_fwd_op_finished(f);
 }
 
 static void on_half_close(cp_tag *tag, bool ok) {
   (void)ok;
-  fwd_op_finished(FORWARD_OF(tag, t_half_close));
+  cpi_fwd_op_finished(FORWARD_OF(tag, t_half_close));
 }
 
 static void on_headers_sent(cp_tag *tag, bool ok) {
   (void)ok; /* a failed start shows in the status */
-  fwd_op_finished(FORWARD_OF(tag, t_headers_sent));
+  cpi_fwd_op_finished(FORWARD_OF(tag, t_headers_sent));
 }
 
 static void on_request(cp_tag *tag, bool ok) {
@@ -112,15 +112,15 @@ static void on_request(cp_tag *tag, bool ok) {
     if (message == NULL) {
       /* Half-closed before the tick: unary or server-streaming. */
       f->req.ended = true;
-      fwd_open_target(f);
+      cpi_fwd_open_target(f);
     } else if (f->req.held == NULL) {
       /* The first request: read ahead, then the tick decides. */
       f->req.held = message;
-      fwd_read_request(f);
-      fwd_start_tick(f, f->call->gcall, &f->t_first_tick);
+      cpi_fwd_read_request(f);
+      cpi_fwd_start_tick(f, f->call->gcall, &f->t_first_tick);
     } else {
       /* A second request before the tick: a stream. */
-      fwd_open_target(f);
+      cpi_fwd_open_target(f);
       f->req.held = message; /* sent when the first is */
     }
   } else if (message == NULL) {
@@ -134,12 +134,12 @@ static void on_request(cp_tag *tag, bool ok) {
     f->req.held = message; /* reading resumes once it is sent */
   } else {
     send_request(f, message);
-    fwd_read_request(f);
+    cpi_fwd_read_request(f);
   }
-  fwd_op_finished(f);
+  cpi_fwd_op_finished(f);
 }
 
-void fwd_requests_init(cp_forward *f) {
+void cpi_fwd_requests_init(cp_forward *f) {
   f->t_request.on_done = on_request;
   f->t_request_sent.on_done = on_request_sent;
   f->t_headers_sent.on_done = on_headers_sent;

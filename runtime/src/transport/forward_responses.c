@@ -32,7 +32,7 @@ static void copy_trailers(cp_forward *f) {
   cp_call *call = f->call;
   for (size_t i = 0; i < f->out_trailing.count; i++) {
     const grpc_metadata *m = &f->out_trailing.metadata[i];
-    (void)cp_call_add_trailer_bytes(
+    (void)cpi_call_add_trailer_bytes(
         call, (const char *)GRPC_SLICE_START_PTR(m->key),
         GRPC_SLICE_LENGTH(m->key), GRPC_SLICE_START_PTR(m->value),
         GRPC_SLICE_LENGTH(m->value));
@@ -44,13 +44,13 @@ static void on_final(cp_tag *tag, bool ok) {
   if (!ok) {
     f->caller_gone = true;
   }
-  fwd_destroy_buffer(&f->final_message);
-  fwd_op_finished(f);
+  cpi_fwd_destroy_buffer(&f->final_message);
+  cpi_fwd_op_finished(f);
 }
 
 /* The caller's status, with the last response when one is still held (a
  * unary answer: headers, message and status in one write). */
-void fwd_send_final(cp_forward *f, cp_status_code code) {
+void cpi_fwd_send_final(cp_forward *f, cp_status_code code) {
   if (f->final_started) {
     return;
   }
@@ -69,18 +69,18 @@ void fwd_send_final(cp_forward *f, cp_status_code code) {
   if (f->resp.held != NULL) {
     f->final_message = f->resp.held;
     f->resp.held = NULL;
-    fwd_op_send_message(&ops[n++], f->final_message);
+    cpi_fwd_op_send_message(&ops[n++], f->final_message);
   }
-  cp_call_fill_status_op(call, &ops[n++], &f->status_details);
-  if (!fwd_start(f, call->gcall, ops, n, &f->t_final)) {
+  cpi_call_fill_status_op(call, &ops[n++], &f->status_details);
+  if (!cpi_fwd_start(f, call->gcall, ops, n, &f->t_final)) {
     f->caller_gone = true;
-    fwd_destroy_buffer(&f->final_message);
+    cpi_fwd_destroy_buffer(&f->final_message);
   }
 }
 
 /* The status goes out once the target finished, every response before it
  * was sent and none is still being read. */
-void fwd_maybe_finish(cp_forward *f) {
+void cpi_fwd_maybe_finish(cp_forward *f) {
   if (!f->resp.ended || !f->out_status_done || f->resp.sending != NULL ||
       f->resp.reading) {
     return;
@@ -96,15 +96,15 @@ void fwd_maybe_finish(cp_forward *f) {
     cp_status_set(&f->call->status, code, "target unavailable");
   }
   copy_trailers(f);
-  fwd_send_final(f, code);
+  cpi_fwd_send_final(f, code);
 }
 
-void fwd_receive_response(cp_forward *f) {
+void cpi_fwd_receive_response(cp_forward *f) {
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_RECV_MESSAGE;
   op.data.recv_message.recv_message = &f->resp.recv;
-  f->resp.reading = fwd_start(f, f->out, &op, 1, &f->t_out_message);
+  f->resp.reading = cpi_fwd_start(f, f->out, &op, 1, &f->t_out_message);
   if (!f->resp.reading) {
     f->resp.ended = true;
   }
@@ -114,7 +114,7 @@ void fwd_receive_response(cp_forward *f) {
 static void drop_responses(cp_forward *f) {
   f->caller_gone = true;
   grpc_call_cancel(f->out, NULL);
-  fwd_destroy_buffer(&f->resp.held);
+  cpi_fwd_destroy_buffer(&f->resp.held);
   f->first_response_held = false;
   if (!f->resp.reading) {
     f->resp.ended = true;
@@ -129,9 +129,9 @@ static void send_response(cp_forward *f, grpc_byte_buffer *message) {
     ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     f->initial_md_sent = true;
   }
-  fwd_op_send_message(&ops[n++], message);
+  cpi_fwd_op_send_message(&ops[n++], message);
   f->resp.sending = message;
-  if (!fwd_start(f, f->call->gcall, ops, n, &f->t_relayed)) {
+  if (!cpi_fwd_start(f, f->call->gcall, ops, n, &f->t_relayed)) {
     f->resp.sending = NULL;
     grpc_byte_buffer_destroy(message);
     drop_responses(f);
@@ -140,7 +140,7 @@ static void send_response(cp_forward *f, grpc_byte_buffer *message) {
 
 static void on_relayed(cp_tag *tag, bool ok) {
   cp_forward *f = FORWARD_OF(tag, t_relayed);
-  fwd_destroy_buffer(&f->resp.sending);
+  cpi_fwd_destroy_buffer(&f->resp.sending);
   if (!ok) {
     drop_responses(f);
   } else if (f->resp.held != NULL) {
@@ -148,11 +148,11 @@ static void on_relayed(cp_tag *tag, bool ok) {
     f->resp.held = NULL;
     send_response(f, next);
     if (!f->resp.ended && !f->caller_gone) {
-      fwd_receive_response(f);
+      cpi_fwd_receive_response(f);
     }
   }
-  fwd_maybe_finish(f);
-  fwd_op_finished(f);
+  cpi_fwd_maybe_finish(f);
+  cpi_fwd_op_finished(f);
 }
 
 static void on_response_tick(cp_tag *tag, bool ok) {
@@ -166,7 +166,7 @@ static void on_response_tick(cp_tag *tag, bool ok) {
     f->resp.held = NULL;
     send_response(f, first);
   }
-  fwd_op_finished(f);
+  cpi_fwd_op_finished(f);
 }
 
 static void on_out_message(cp_tag *tag, bool ok) {
@@ -184,8 +184,8 @@ static void on_out_message(cp_tag *tag, bool ok) {
      * whether it goes out alone or with the status. */
     f->resp.held = message;
     f->first_response_held = true;
-    fwd_receive_response(f);
-    fwd_start_tick(f, f->out, &f->t_response_tick);
+    cpi_fwd_receive_response(f);
+    cpi_fwd_start_tick(f, f->out, &f->t_response_tick);
   } else if (f->resp.sending != NULL || f->resp.held != NULL) {
     if (f->first_response_held) {
       /* A second response before the tick: this is a stream. */
@@ -199,23 +199,23 @@ static void on_out_message(cp_tag *tag, bool ok) {
   } else {
     send_response(f, message);
     if (!f->caller_gone) {
-      fwd_receive_response(f);
+      cpi_fwd_receive_response(f);
     }
   }
-  fwd_maybe_finish(f);
-  fwd_op_finished(f);
+  cpi_fwd_maybe_finish(f);
+  cpi_fwd_op_finished(f);
 }
 
 static void on_out_status(cp_tag *tag, bool ok) {
   cp_forward *f = FORWARD_OF(tag, t_out_status);
   (void)ok; /* a failed batch shows in the status */
   f->out_status_done = true;
-  fwd_destroy_buffer(&f->request_with_status);
-  fwd_maybe_finish(f);
-  fwd_op_finished(f);
+  cpi_fwd_destroy_buffer(&f->request_with_status);
+  cpi_fwd_maybe_finish(f);
+  cpi_fwd_op_finished(f);
 }
 
-void fwd_responses_init(cp_forward *f) {
+void cpi_fwd_responses_init(cp_forward *f) {
   f->t_out_status.on_done = on_out_status;
   f->t_out_message.on_done = on_out_message;
   f->t_response_tick.on_done = on_response_tick;

@@ -32,7 +32,7 @@ static const char *copy_value(cp_call *call, const grpc_auth_property *p) {
   if (p->value == NULL || memchr(p->value, '\0', p->value_length) != NULL) {
     return NULL;
   }
-  return cp_arena_strndup(&call->arena, p->value, p->value_length);
+  return cpi_arena_strndup(&call->arena, p->value, p->value_length);
 }
 
 static bool fill(cp_call *call, const grpc_auth_context *ctx,

@@ -1,4 +1,4 @@
-/* cp_peer_unix_uid: SO_PEERCRED of the connection behind an "fd:N" peer.
+/* cpi_peer_unix_uid: SO_PEERCRED of the connection behind an "fd:N" peer.
  *
  * Read at each use rather than recorded at accept: the descriptor is the
  * connection for as long as one of its calls is live, so there is no table
@@ -28,7 +28,7 @@ static bool parse_fd(const char *peer, int *fd) {
   return true;
 }
 
-bool cp_peer_unix_uid(const char *peer, uid_t *uid) {
+bool cpi_peer_unix_uid(const char *peer, uid_t *uid) {
   int fd = -1;
   if (peer == NULL || uid == NULL || !parse_fd(peer, &fd)) {
     return false;

@@ -16,6 +16,6 @@
  * Only while the call that reported `peer` is live: gRPC closes N after the
  * last call on its connection is released, so until then N names that
  * connection and no later one. Thread safety: any thread; no allocation. */
-bool cp_peer_unix_uid(const char *peer, uid_t *uid);
+bool cpi_peer_unix_uid(const char *peer, uid_t *uid);
 
 #endif /* CPLUGIN_TRANSPORT_PEER_CRED_H */

@@ -12,15 +12,15 @@
 
 static atomic_bool warned[CP_PLAINTEXT_ROLE_COUNT];
 
-bool cp_plaintext_warning_silenced(void) {
+bool cpi_plaintext_warning_silenced(void) {
   const char *v = getenv(CP_TLS_WARNING_ENV);
   return v != NULL && (strcasecmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
                        strcasecmp(v, "yes") == 0);
 }
 
-void cp_plaintext_warn(cp_plaintext_role role, const char *address) {
+void cpi_plaintext_warn(cp_plaintext_role role, const char *address) {
   if ((unsigned)role >= CP_PLAINTEXT_ROLE_COUNT ||
-      cp_address_is_local(address) || cp_plaintext_warning_silenced()) {
+      cpi_address_is_local(address) || cpi_plaintext_warning_silenced()) {
     return;
   }
   if (atomic_exchange(&warned[role], true)) {
@@ -36,7 +36,7 @@ void cp_plaintext_warn(cp_plaintext_role role, const char *address) {
   }
 }
 
-void cp_plaintext_warning_reset(void) {
+void cpi_plaintext_warning_reset(void) {
   for (int i = 0; i < CP_PLAINTEXT_ROLE_COUNT; i++) {
     atomic_store(&warned[i], false);
   }

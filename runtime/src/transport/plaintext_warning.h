@@ -11,16 +11,16 @@ typedef enum cp_plaintext_role {
 } cp_plaintext_role;
 
 /* Logs a CP_LOG_WARN record (field "target" for clients, "address" for
- * servers) when `address` is not local (cp_address_is_local) — at most once
+ * servers) when `address` is not local (cpi_address_is_local) — at most once
  * per process and role, and never while CP_TLS_WARNING_ENV is 1, true or yes
  * in any case (read on every call; a silenced call does not use up the one
  * warning). Thread-safe. */
-void cp_plaintext_warn(cp_plaintext_role role, const char *address);
+void cpi_plaintext_warn(cp_plaintext_role role, const char *address);
 
 /* True when CP_TLS_WARNING_ENV silences the warning right now. */
-bool cp_plaintext_warning_silenced(void);
+bool cpi_plaintext_warning_silenced(void);
 
 /* Lets the next warning of each role through again (tests only). */
-void cp_plaintext_warning_reset(void);
+void cpi_plaintext_warning_reset(void);
 
 #endif /* CPLUGIN_TRANSPORT_PLAINTEXT_WARNING_H */

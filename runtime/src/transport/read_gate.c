@@ -64,7 +64,7 @@ static uint64_t key_of(const cp_read_gate *g, const char *peer) {
   } else {
     default_key(peer != NULL ? peer : "", key);
   }
-  return cp_siphash13(&g->hash_key, key, strlen(key));
+  return cpi_siphash13(&g->hash_key, key, strlen(key));
 }
 
 static size_t holders_of(const cp_read_gate *g, uint64_t key) {
@@ -83,7 +83,7 @@ static bool try_admit_locked(cp_read_gate *g, cp_read_gate_entry *e) {
   }
   read_holder *h = &g->holders[g->holder_count++];
   h->entry = e;
-  h->since_ns = cp_clock_monotonic_ns();
+  h->since_ns = cpi_clock_monotonic_ns();
   h->cancelled = false;
   h->key = e->key;
   return true;
@@ -109,7 +109,7 @@ static void push_waiter_locked(cp_read_gate *g, cp_read_gate_entry *e) {
   g->waiting++;
 }
 
-void cp_read_gate_enter(cp_read_gate *g, cp_read_gate_entry *e) {
+void cpi_read_gate_enter(cp_read_gate *g, cp_read_gate_entry *e) {
   e->key = key_of(g, e->peer);
   pthread_mutex_lock(&g->mu);
   bool now = g->open;
@@ -163,7 +163,7 @@ static void start_all(cp_read_gate *g, cp_read_gate_entry *list) {
   }
 }
 
-void cp_read_gate_leave(cp_read_gate *g, cp_read_gate_entry *e) {
+void cpi_read_gate_leave(cp_read_gate *g, cp_read_gate_entry *e) {
   pthread_mutex_lock(&g->mu);
   if (!e->gated) {
     pthread_mutex_unlock(&g->mu);
@@ -181,7 +181,7 @@ void cp_read_gate_leave(cp_read_gate *g, cp_read_gate_entry *e) {
   start_all(g, ready);
 }
 
-void cp_read_gate_open(cp_read_gate *g) {
+void cpi_read_gate_open(cp_read_gate *g) {
   pthread_mutex_lock(&g->mu);
   g->open = true;
   cp_read_gate_entry *ready = g->wait_head;
@@ -213,28 +213,28 @@ static void *reaper_main(void *arg) {
       continue;
     }
     int64_t due = oldest->since_ns + stall_ns;
-    if (cp_clock_monotonic_ns() >= due) {
+    if (cpi_clock_monotonic_ns() >= due) {
       oldest->cancelled = true;
       /* Under mu the entry cannot leave (and be freed) meanwhile. */
       g->ops.cancel(oldest->entry);
       continue;
     }
-    struct timespec until = cp_monotonic_timespec(due);
+    struct timespec until = cpi_monotonic_timespec(due);
     pthread_cond_timedwait(&g->cv, &g->mu, &until);
   }
   pthread_mutex_unlock(&g->mu);
   return NULL;
 }
 
-cp_read_gate *cp_read_gate_new(const cp_anonymous_read_limits *limits,
-                               const cp_read_gate_ops *ops) {
+cp_read_gate *cpi_read_gate_new(const cp_anonymous_read_limits *limits,
+                                const cp_read_gate_ops *ops) {
   cp_read_gate *g = calloc(1, sizeof *g);
   if (g == NULL) {
     return NULL;
   }
   g->holders = calloc(limits->total, sizeof *g->holders);
   if (g->holders == NULL ||
-      cp_random_bytes(&g->hash_key, sizeof g->hash_key) != 0) {
+      cpi_random_bytes(&g->hash_key, sizeof g->hash_key) != 0) {
     free(g->holders);
     free(g);
     return NULL;
@@ -242,8 +242,8 @@ cp_read_gate *cp_read_gate_new(const cp_anonymous_read_limits *limits,
   g->limits = *limits;
   g->ops = *ops;
   pthread_mutex_init(&g->mu, NULL);
-  /* Deadlines are cp_clock_monotonic_ns values, used as they are. */
-  cp_cond_init_monotonic(&g->cv);
+  /* Deadlines are cpi_clock_monotonic_ns values, used as they are. */
+  cpi_cond_init_monotonic(&g->cv);
   if (pthread_create(&g->reaper, NULL, reaper_main, g) != 0) {
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
@@ -254,7 +254,7 @@ cp_read_gate *cp_read_gate_new(const cp_anonymous_read_limits *limits,
   return g;
 }
 
-void cp_read_gate_free(cp_read_gate *g) {
+void cpi_read_gate_free(cp_read_gate *g) {
   if (g == NULL) {
     return;
   }

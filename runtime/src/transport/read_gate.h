@@ -40,23 +40,23 @@ typedef struct cp_read_gate_ops {
 
 /* `limits` and `ops` are copied. Returns NULL when out of memory, without
  * random bytes for its hash key, or when the reaper thread cannot start. */
-cp_read_gate *cp_read_gate_new(const cp_anonymous_read_limits *limits,
-                               const cp_read_gate_ops *ops);
+cp_read_gate *cpi_read_gate_new(const cp_anonymous_read_limits *limits,
+                                const cp_read_gate_ops *ops);
 
 /* Admits `entry` (its read starts now, on this thread) or queues it. */
-void cp_read_gate_enter(cp_read_gate *gate, cp_read_gate_entry *entry);
+void cpi_read_gate_enter(cp_read_gate *gate, cp_read_gate_entry *entry);
 
 /* The read of an entry that entered completed: frees its slot and starts
  * the reads of waiting entries that now fit. No-op for entries that never
- * entered or that were started by cp_read_gate_open. */
-void cp_read_gate_leave(cp_read_gate *gate, cp_read_gate_entry *entry);
+ * entered or that were started by cpi_read_gate_open. */
+void cpi_read_gate_leave(cp_read_gate *gate, cp_read_gate_entry *entry);
 
 /* From now on every entry is started at once; the waiting ones start now.
  * For shutdown, so that no call stays unread. */
-void cp_read_gate_open(cp_read_gate *gate);
+void cpi_read_gate_open(cp_read_gate *gate);
 
 /* Stops the reaper and frees the gate. No entry may be waiting. */
-void cp_read_gate_free(cp_read_gate *gate);
+void cpi_read_gate_free(cp_read_gate *gate);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
  * proportional to the wire size. Without the budget a 4 MiB request of
  * two-byte unknown fields costs ~150 MiB; with it the peer gets
  * RESOURCE_EXHAUSTED. The decoded request lives until the handler returns
- * (cp_call_release_request): handlers copy what they keep. */
+ * (cpi_call_release_request): handlers copy what they keep. */
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #ifdef __GLIBC__
@@ -33,8 +33,8 @@ static void give_back_large(size_t wire) {
 #endif
 }
 
-cp_status_code cp_call_decode_request(cp_call *call,
-                                      ProtobufCMessage **request) {
+cp_status_code cpi_call_decode_request(cp_call *call,
+                                       ProtobufCMessage **request) {
   const cp_registered_method *rm = call->rm;
   const cp_method_desc *m = rm->desc;
   if (call->payload == NULL) {
@@ -58,8 +58,8 @@ cp_status_code cp_call_decode_request(cp_call *call,
   if (grpc_byte_buffer_reader_init(&reader, call->payload)) {
     grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
-    *request = cp_decode_bounded(m->request_type, GRPC_SLICE_START_PTR(all),
-                                 GRPC_SLICE_LENGTH(all), b);
+    *request = cpi_decode_bounded(m->request_type, GRPC_SLICE_START_PTR(all),
+                                  GRPC_SLICE_LENGTH(all), b);
     grpc_slice_unref(all);
     rc = *request != NULL ? 0 : CP_EDECODE;
   }
@@ -80,7 +80,7 @@ cp_status_code cp_call_decode_request(cp_call *call,
   return CP_STATUS_OK;
 }
 
-void cp_call_release_request(cp_call *call) {
+void cpi_call_release_request(cp_call *call) {
   if (call->request != NULL) {
     protobuf_c_message_free_unpacked(call->request, &call->decode.allocator);
     call->request = NULL;

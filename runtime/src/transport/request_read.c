@@ -20,29 +20,29 @@ static void on_request_read(cp_tag *tag, bool ok) {
   /* Only calls that entered the gate take its lock: authenticated calls
    * never did (their flag is written before their read is posted). */
   if (call->gate.gated) {
-    cp_read_gate_leave(call->server->read_gate, &call->gate);
+    cpi_read_gate_leave(call->server->read_gate, &call->gate);
   }
   if (!ok) {
     /* The call is gone (cancelled, deadline, connection lost). */
-    cp_call_reply_status(call, CP_STATUS_CANCELLED);
+    cpi_call_reply_status(call, CP_STATUS_CANCELLED);
   } else if (call->rm->pool != NULL) {
-    cp_serve_blocking(call); /* the handler may block: not on this thread */
+    cpi_serve_blocking(call); /* the handler may block: not on this thread */
   } else {
-    cp_serve_by_kind(call);
+    cpi_serve_by_kind(call);
   }
 }
 
-void cp_serve_by_kind(cp_call *call) {
+void cpi_serve_by_kind(cp_call *call) {
   switch (call->rm->desc->kind) {
     case CP_METHOD_UNARY:
-      cp_serve_unary(call);
+      cpi_serve_unary(call);
       break;
     case CP_METHOD_SERVER_STREAMING:
-      cp_serve_stream(call);
+      cpi_serve_stream(call);
       break;
     case CP_METHOD_CLIENT_STREAMING:
     case CP_METHOD_BIDI_STREAMING:
-      cp_serve_duplex(call);
+      cpi_serve_duplex(call);
       break;
   }
 }
@@ -71,9 +71,9 @@ static void cancel_stalled(cp_read_gate_entry *e) {
                                NULL);
 }
 
-const cp_read_gate_ops cp_call_read_gate_ops = {start_gated, cancel_stalled};
+const cp_read_gate_ops cpi_call_read_gate_ops = {start_gated, cancel_stalled};
 
-void cp_call_read_request(cp_call *call) {
+void cpi_call_read_request(cp_call *call) {
   cp_method_kind kind = call->rm->desc->kind;
   if (kind == CP_METHOD_CLIENT_STREAMING || kind == CP_METHOD_BIDI_STREAMING) {
     /* No request first: the handler reads each message as it comes, one
@@ -84,7 +84,7 @@ void cp_call_read_request(cp_call *call) {
   cp_read_gate *gate = call->server->read_gate;
   if (gate != NULL && call->identity == NULL) {
     call->gate.peer = call->peer;
-    cp_read_gate_enter(gate, &call->gate);
+    cpi_read_gate_enter(gate, &call->gate);
   } else {
     start_read(call);
   }

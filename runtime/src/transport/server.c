@@ -159,7 +159,7 @@ int cp_server_create(cp_server **out, const cp_server_options *opts) {
   }
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->conn_mu, NULL);
-  cp_cond_init_monotonic(&s->cv);
+  cpi_cond_init_monotonic(&s->cv);
   s->state = CP_SERVER_CREATED;
   *out = s;
   return 0;
@@ -194,7 +194,7 @@ int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
   }
   /* A launched plugin serves where its launcher says (launch/launched.h). */
   char launched[PROC_ADDRESS_MAX + 8];
-  int claim = launch_listen_claim(launched, sizeof launched);
+  int claim = cpi_launch_listen_claim(launched, sizeof launched);
   if (claim < 0) {
     return claim;
   }
@@ -205,12 +205,12 @@ int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
   int rc = listen_plaintext(server, address, &port);
   if (claim == 1) {
     if (rc == 0) {
-      rc = launch_listen_bound(address, port);
+      rc = cpi_launch_listen_bound(address, port);
     }
     if (rc == 0) {
       server->launched = true;
     } else {
-      launch_listen_unclaim();
+      cpi_launch_listen_unclaim();
     }
   }
   if (rc == 0 && bound_port != NULL) {
@@ -222,9 +222,9 @@ int cp_server_listen(cp_server *server, const char *address, int *bound_port) {
 static int listen_plaintext(cp_server *server, const char *address,
                             int *bound_port) {
   int rc;
-  if (cp_unix_listener_handles(address)) {
+  if (cpi_unix_listener_handles(address)) {
     /* Accepted by cplugin so that callers are told apart by user. */
-    rc = cp_unix_listener_open(address, server->grpc, &server->unix_listeners);
+    rc = cpi_unix_listener_open(address, server->grpc, &server->unix_listeners);
     if (rc == 0) {
       server->listener_count++;
       if (bound_port != NULL) {
@@ -236,7 +236,7 @@ static int listen_plaintext(cp_server *server, const char *address,
                       grpc_insecure_server_credentials_create(), bound_port);
   }
   if (rc == 0) {
-    cp_plaintext_warn(CP_PLAINTEXT_SERVER, address);
+    cpi_plaintext_warn(CP_PLAINTEXT_SERVER, address);
   }
   return rc;
 }
@@ -250,7 +250,7 @@ int cp_server_listen_tls(cp_server *server, const char *address,
     return CP_ESTATE;
   }
   grpc_server_credentials *creds = NULL;
-  int rc = cp_tls_server_credentials(tls, &creds);
+  int rc = cpi_tls_server_credentials(tls, &creds);
   if (rc != 0) {
     return rc;
   }
@@ -412,7 +412,7 @@ static void on_shutdown_done(cp_tag *tag, bool ok) {
 }
 
 static void refill_after_event(void *arg) {
-  cp_server_refill(arg);
+  cpi_server_refill(arg);
 }
 
 static void *cq_thread_main(void *arg) {
@@ -443,7 +443,7 @@ static void stop_cq_threads(cp_server *s) {
 }
 
 /* One lost-slot count per method and queue, plus one per queue for the
- * unregistered-method slot (see cp_server_refill). */
+ * unregistered-method slot (see cpi_server_refill). */
 static int alloc_lost_counts(cp_server_cq *cqs, size_t n, size_t methods) {
   for (size_t i = 0; i < n; i++) {
     cqs[i].lost = calloc(methods + 1, sizeof *cqs[i].lost);
@@ -470,7 +470,7 @@ static int serve_launch_identity(cp_server *server) {
                                          LAUNCH_CONTROL_SERVICE_PREFIX, n) == 0;
   }
   size_t before = server->interceptor_count;
-  int rc = launch_identity_serve(server, has_control);
+  int rc = cpi_launch_identity_serve(server, has_control);
   size_t added = server->interceptor_count - before;
   if (rc == 0 && added > 0 && before > 0) {
     cp_interceptor_entry mine[4];
@@ -511,7 +511,7 @@ int cp_server_start(cp_server *server) {
   }
   if (server->anonymous_reads.total > 0 && server->read_gate == NULL) {
     server->read_gate =
-        cp_read_gate_new(&server->anonymous_reads, &cp_call_read_gate_ops);
+        cpi_read_gate_new(&server->anonymous_reads, &cpi_call_read_gate_ops);
     if (server->read_gate == NULL) {
       return CP_ENOMEM;
     }
@@ -526,7 +526,7 @@ int cp_server_start(cp_server *server) {
     server->cqs = NULL;
     return CP_ENOMEM;
   }
-  if (cp_blocking_pools_start(server) != 0) {
+  if (cpi_blocking_pools_start(server) != 0) {
     for (size_t i = 0; i < n; i++) {
       free(server->cqs[i].lost);
     }
@@ -535,10 +535,10 @@ int cp_server_start(cp_server *server) {
     return CP_ENOMEM;
   }
   server->cq_count = n;
-  server->non_polling = server->opts.non_polling && cp_polling_is_shared();
+  server->non_polling = server->opts.non_polling && cpi_polling_is_shared();
   for (size_t i = 0; i < n; i++) {
     server->cqs[i].server = server;
-    server->cqs[i].cq = cp_server_cq_create(server->non_polling);
+    server->cqs[i].cq = cpi_server_cq_create(server->non_polling);
     grpc_server_register_completion_queue(server->grpc, server->cqs[i].cq,
                                           NULL);
   }
@@ -548,12 +548,12 @@ int cp_server_start(cp_server *server) {
   for (size_t i = 0; i < n; i++) {
     for (size_t m = 0; m < server->method_count; m++) {
       for (int r = 0; r < REQUESTS_PER_METHOD; r++) {
-        cp_server_request_next(&server->cqs[i], &server->methods[m]);
+        cpi_server_request_next(&server->cqs[i], &server->methods[m]);
       }
     }
-    cp_server_request_next(&server->cqs[i], NULL);
+    cpi_server_request_next(&server->cqs[i], NULL);
   }
-  cp_unix_listeners_start(server->unix_listeners);
+  cpi_unix_listeners_start(server->unix_listeners);
   for (size_t i = 0; i < n; i++) {
     if (pthread_create(&server->cqs[i].thread, NULL, cq_thread_main,
                        &server->cqs[i]) != 0) {
@@ -567,7 +567,7 @@ int cp_server_start(cp_server *server) {
   if (server->launched) {
     /* Serving: now the launcher may connect. A lost line only delays the
      * launcher's timeout, so the server runs on. */
-    int arc = launch_announce_once();
+    int arc = cpi_launch_announce_once();
     if (arc != 0) {
       cp_log(CP_LOG_WARN, "cannot print the handshake line", "error",
              cp_strerror(arc), CP_LOG_END);
@@ -609,7 +609,7 @@ static int wait_shutdown_tag(cp_server *s, const struct timespec *until) {
       }
     }
     pthread_mutex_unlock(&s->mu);
-    cp_poll_network_ms(SHUTDOWN_POLL_SLICE_MS);
+    cpi_poll_network_ms(SHUTDOWN_POLL_SLICE_MS);
     pthread_mutex_lock(&s->mu);
   }
   return 0;
@@ -619,7 +619,7 @@ static int wait_shutdown_tag(cp_server *s, const struct timespec *until) {
  * period has passed. Called with s->mu held. */
 static void wait_grpc_shutdown(cp_server *s, int64_t grace_ms) {
   if (grace_ms > 0) {
-    struct timespec until = cp_monotonic_after_ms(grace_ms);
+    struct timespec until = cpi_monotonic_after_ms(grace_ms);
     (void)wait_shutdown_tag(s, &until);
   }
   if (!s->grpc_shutdown_done) {
@@ -628,7 +628,7 @@ static void wait_grpc_shutdown(cp_server *s, int64_t grace_ms) {
      * handler; then every call is cancelled, and only then do running
      * handlers see it: a handler that answers as soon as it sees the
      * cancellation must not get its answer out first. */
-    cp_blocking_pools_close(s);
+    cpi_blocking_pools_close(s);
     grpc_server_cancel_all_calls(s->grpc);
     atomic_store(&s->cancelling, true);
     pthread_mutex_lock(&s->mu);
@@ -656,14 +656,14 @@ int cp_server_shutdown(cp_server *server, int64_t grace_ms) {
   server->state = CP_SERVER_STOPPING;
   atomic_store(&server->accepting, false);
   /* No connection may reach gRPC once its shutdown has begun. */
-  cp_unix_listeners_close(&server->unix_listeners);
+  cpi_unix_listeners_close(&server->unix_listeners);
   grpc_server_shutdown_and_notify(server->grpc, server->cqs[0].cq,
                                   &server->shutdown_tag);
   if (server->read_gate != NULL) {
     /* A call waiting to be read holds gRPC's shutdown back: read them all
      * now (cancel_all_calls ends those that do not finish in the grace). */
     pthread_mutex_unlock(&server->mu);
-    cp_read_gate_open(server->read_gate);
+    cpi_read_gate_open(server->read_gate);
     pthread_mutex_lock(&server->mu);
   }
   wait_grpc_shutdown(server, grace_ms);
@@ -671,7 +671,7 @@ int cp_server_shutdown(cp_server *server, int64_t grace_ms) {
 
   /* While the completion-queue threads still run, so that a handler's last
    * batches (its reply, a client call it makes) can complete. */
-  cp_blocking_pools_stop(server);
+  cpi_blocking_pools_stop(server);
 
   grpc_server_destroy(server->grpc);
   server->grpc = NULL;
@@ -731,17 +731,17 @@ void cp_server_destroy(cp_server *server) {
       server->state == CP_SERVER_STOPPING) {
     cp_server_shutdown(server, 0);
   }
-  cp_unix_listeners_close(&server->unix_listeners);
+  cpi_unix_listeners_close(&server->unix_listeners);
   if (server->grpc != NULL) {
     /* Never started: nothing is in flight. */
     destroy_unstarted(server);
   }
-  cp_read_gate_free(server->read_gate);
-  cp_blocking_pools_free(server);
+  cpi_read_gate_free(server->read_gate);
+  cpi_blocking_pools_free(server);
   free(server->methods);
   free(server->interceptors);
   free(server->post_hooks);
-  cp_server_connections_free(server);
+  cpi_server_connections_free(server);
   pthread_mutex_destroy(&server->conn_mu);
   pthread_mutex_destroy(&server->mu);
   pthread_cond_destroy(&server->cv);

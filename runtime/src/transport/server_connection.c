@@ -86,7 +86,7 @@ int cp_server_add_connection(cp_server *server, int fd) {
     }
     return CP_EINVAL;
   }
-  int rc = cp_connection_fd_prepare(fd);
+  int rc = cpi_connection_fd_prepare(fd);
   if (rc != 0) {
     if (fd >= 0) {
       close(fd);
@@ -132,8 +132,8 @@ static bool parse_fd(const char *peer, int *fd) {
   return true;
 }
 
-const char *cp_server_connection_peer(cp_server *server, const char *peer,
-                                      cp_arena *arena) {
+const char *cpi_server_connection_peer(cp_server *server, const char *peer,
+                                       cp_arena *arena) {
   int fd = -1;
   if (!atomic_load(&server->has_conns) || !parse_fd(peer, &fd)) {
     return peer;
@@ -153,12 +153,12 @@ const char *cp_server_connection_peer(cp_server *server, const char *peer,
   }
   char name[32];
   int n = snprintf(name, sizeof name, "inproc:%llu", serial);
-  char *copy = cp_arena_strndup(arena, name, (size_t)n);
+  char *copy = cpi_arena_strndup(arena, name, (size_t)n);
   /* Out of memory: "fd:N" still names the connection, only less clearly. */
   return copy != NULL ? copy : peer;
 }
 
-void cp_server_connections_free(cp_server *server) {
+void cpi_server_connections_free(cp_server *server) {
   free(server->conns);
   server->conns = NULL;
   server->conn_count = server->conn_cap = 0;

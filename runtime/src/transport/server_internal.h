@@ -147,92 +147,92 @@ struct cp_call {
 };
 
 /* stream.c: true for a status code that can go on the wire (0..16). */
-bool cp_status_is_wire(cp_status_code code);
+bool cpi_status_is_wire(cp_status_code code);
 
 /* call.c */
-cp_call *cp_call_new(cp_server *server, cp_server_cq *cq,
-                     cp_registered_method *rm);
-void cp_call_free(cp_call *call);
+cp_call *cpi_call_new(cp_server *server, cp_server_cq *cq,
+                      cp_registered_method *rm);
+void cpi_call_free(cp_call *call);
 /* Fills path, peer, deadline and start time once the call has arrived. */
-int cp_call_prepare(cp_call *call);
+int cpi_call_prepare(cp_call *call);
 /* Runs the interceptor chain; returns OK or the rejecting code. */
-cp_status_code cp_call_run_interceptors(cp_call *call);
-void cp_call_run_post_hooks(cp_call *call, cp_status_code code);
+cp_status_code cpi_call_run_interceptors(cp_call *call);
+void cpi_call_run_post_hooks(cp_call *call, cp_status_code code);
 /* The code to report for a call whose final batch completed. */
-cp_status_code cp_call_final_code(const cp_call *call, cp_status_code sent,
-                                  bool batch_ok);
+cp_status_code cpi_call_final_code(const cp_call *call, cp_status_code sent,
+                                   bool batch_ok);
 
 /* request_read.c: reads the request of a call whose interceptors passed,
  * through the read gate when the call is anonymous, then serves it
- * (cp_serve_unary or cp_serve_stream). Takes ownership of `call`. */
-void cp_call_read_request(cp_call *call);
+ * (cpi_serve_unary or cpi_serve_stream). Takes ownership of `call`. */
+void cpi_call_read_request(cp_call *call);
 /* The read gate's operations on calls. */
-extern const cp_read_gate_ops cp_call_read_gate_ops;
+extern const cp_read_gate_ops cpi_call_read_gate_ops;
 
 /* unary.c: serves a call of a unary method whose request was read, or
  * answers an unknown method. Takes ownership of `call`. */
-void cp_serve_unary(cp_call *call);
+void cpi_serve_unary(cp_call *call);
 /* Decodes the request, runs the handler and encodes its response into
  * *out; returns the call's code (its status is set). When the handler
  * deferred (call->stream set), returns OK with *out NULL: the reply's
  * holder answers. */
-cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out);
-void cp_serve_unknown(cp_call *call);
+cp_status_code cpi_call_run_unary(cp_call *call, grpc_byte_buffer **out);
+void cpi_serve_unknown(cp_call *call);
 /* Sends `code` without a message body and frees the call when done. */
-void cp_call_reply_status(cp_call *call, cp_status_code code);
+void cpi_call_reply_status(cp_call *call, cp_status_code code);
 
 /* forward.c: starts relaying a call that a fallback forwarded (the call is
  * then owned by the forward and freed when it completes). */
-void cp_forward_start(cp_call *call);
+void cpi_forward_start(cp_call *call);
 
 /* call.c: adds a trailer from raw bytes (binary "-bin" values may hold any
  * byte, NUL included). Same key rules as cp_call_add_trailer. */
-int cp_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
-                              const void *value, size_t value_len);
+int cpi_call_add_trailer_bytes(cp_call *call, const char *key, size_t key_len,
+                               const void *value, size_t value_len);
 
 /* stream.c: serves a call of a server-streaming method whose request was
  * read. */
-void cp_serve_stream(cp_call *call);
+void cpi_serve_stream(cp_call *call);
 
 /* stream_read.c: serves a call of a client-streaming or bidirectional
  * method: its handler runs at once and reads the messages itself. */
-void cp_serve_duplex(cp_call *call);
+void cpi_serve_duplex(cp_call *call);
 
 /* request_read.c: serves a call whose interceptors passed and whose request,
  * if its kind has one, was read, by its method's kind. */
-void cp_serve_by_kind(cp_call *call);
+void cpi_serve_by_kind(cp_call *call);
 
 /* stream.c: the handler of a deferred unary call returned; drops its
  * reference to the reply (call->stream), which may free the call. */
-void cp_stream_deferred_handler_returned(cp_stream *stream);
+void cpi_stream_deferred_handler_returned(cp_stream *stream);
 
 /* stream.c: serves a detached call (call->detached, request in payload) of
  * a server-streaming method. Writes complete at once: they are counted and
  * dropped. The caller holds a third reference, the client's, until
- * cp_stream_detached_close. Returns the stream, or NULL with *code set when
+ * cpi_stream_detached_close. Returns the stream, or NULL with *code set when
  * the request was refused (the caller then still owns and frees `call`). */
-cp_stream *cp_serve_stream_detached(cp_call *call, cp_status_code *code);
+cp_stream *cpi_serve_stream_detached(cp_call *call, cp_status_code *code);
 /* Messages written so far; whether the final status was sent, and which. */
-size_t cp_stream_detached_written(cp_stream *stream, bool *ended,
-                                  cp_status_code *code);
+size_t cpi_stream_detached_written(cp_stream *stream, bool *ended,
+                                   cp_status_code *code);
 /* The client goes away: cancels the stream if it is still open and drops
  * the client's reference. */
-void cp_stream_detached_close(cp_stream *stream);
+void cpi_stream_detached_close(cp_stream *stream);
 
 /* server_connection.c: the peer to report for a call whose gRPC peer is
  * `peer`: "inproc:<n>" (allocated from `arena`) when it is "fd:N" and N is a
  * connection handed over with cp_server_add_connection, else `peer`. Call
  * while the call is live (N is its connection until then). */
-const char *cp_server_connection_peer(cp_server *server, const char *peer,
-                                      cp_arena *arena);
+const char *cpi_server_connection_peer(cp_server *server, const char *peer,
+                                       cp_arena *arena);
 /* Frees the connection table (cp_server_destroy). */
-void cp_server_connections_free(cp_server *server);
+void cpi_server_connections_free(cp_server *server);
 
 /* server_requests.c: requests the next call of `rm` (NULL: unregistered
  * methods) on `cq`; a slot that cannot be requested is counted as lost. */
-void cp_server_request_next(cp_server_cq *cq, cp_registered_method *rm);
+void cpi_server_request_next(cp_server_cq *cq, cp_registered_method *rm);
 /* Requests again the slots lost on `cq`; run by the queue's thread after
  * each event. */
-void cp_server_refill(cp_server_cq *cq);
+void cpi_server_refill(cp_server_cq *cq);
 
 #endif /* CPLUGIN_TRANSPORT_SERVER_INTERNAL_H */

@@ -7,7 +7,7 @@
 /* GRPC_POLL_STRATEGY is a comma-separated preference list; gRPC takes the
  * first entry the platform supports, and "all" starts with epoll1 on
  * Linux, where this library runs. */
-bool cp_polling_is_shared(void) {
+bool cpi_polling_is_shared(void) {
   const char *s = getenv("GRPC_POLL_STRATEGY");
   if (s == NULL || s[0] == '\0') {
     return true;
@@ -17,7 +17,7 @@ bool cp_polling_is_shared(void) {
          (n == 3 && strncmp(s, "all", 3) == 0);
 }
 
-grpc_completion_queue *cp_server_cq_create(bool non_polling) {
+grpc_completion_queue *cpi_server_cq_create(bool non_polling) {
   if (!non_polling) {
     return grpc_completion_queue_create_for_next(NULL);
   }
@@ -30,7 +30,7 @@ grpc_completion_queue *cp_server_cq_create(bool non_polling) {
       grpc_completion_queue_factory_lookup(&attr), &attr, NULL);
 }
 
-void cp_poll_network_ms(int64_t ms) {
+void cpi_poll_network_ms(int64_t ms) {
   /* A pluck for a tag nobody posts: the thread polls until the deadline. */
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
   gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),

@@ -12,14 +12,14 @@
 /* Whether a non-polling queue can be served: true when gRPC polls every
  * descriptor of the process from one epoll set (its default on Linux), so
  * that any polling thread reads a non-polling server's connections. */
-bool cp_polling_is_shared(void);
+bool cpi_polling_is_shared(void);
 
 /* A new completion queue for grpc_completion_queue_next; one that never
  * waits on the network when `non_polling`. */
-grpc_completion_queue *cp_server_cq_create(bool non_polling);
+grpc_completion_queue *cpi_server_cq_create(bool non_polling);
 
 /* Waits on the network for up to `ms` milliseconds from the calling thread,
  * so that connections progress while no other thread polls. */
-void cp_poll_network_ms(int64_t ms);
+void cpi_poll_network_ms(int64_t ms);
 
 #endif /* CPLUGIN_TRANSPORT_SERVER_POLLING_H */

@@ -11,7 +11,7 @@ typedef struct reply_ctx {
   grpc_slice details;
 } reply_ctx;
 
-void cp_call_fill_status_op(cp_call *call, grpc_op *op, grpc_slice *details) {
+void cpi_call_fill_status_op(cp_call *call, grpc_op *op, grpc_slice *details) {
   *details = grpc_slice_from_static_buffer(call->status.message,
                                            strlen(call->status.message));
   memset(op, 0, sizeof *op);
@@ -26,15 +26,15 @@ void cp_call_fill_status_op(cp_call *call, grpc_op *op, grpc_slice *details) {
 static void on_reply_done(cp_tag *tag, bool ok) {
   reply_ctx *ctx = (reply_ctx *)tag;
   cp_call *call = ctx->call;
-  cp_call_run_post_hooks(call, cp_call_final_code(call, ctx->sent, ok));
+  cpi_call_run_post_hooks(call, cpi_call_final_code(call, ctx->sent, ok));
   if (ctx->resp != NULL) {
     grpc_byte_buffer_destroy(ctx->resp);
   }
-  cp_call_free(call);
+  cpi_call_free(call);
 }
 
-void cp_call_send_final(cp_call *call, cp_status_code code,
-                        grpc_byte_buffer *resp) {
+void cpi_call_send_final(cp_call *call, cp_status_code code,
+                         grpc_byte_buffer *resp) {
   /* The context lives in per-call memory, freed with the call. */
   reply_ctx *ctx = cp_call_alloc(call, sizeof *ctx);
   if (ctx == NULL) {
@@ -42,8 +42,8 @@ void cp_call_send_final(cp_call *call, cp_status_code code,
       grpc_byte_buffer_destroy(resp);
     }
     grpc_call_cancel(call->gcall, NULL);
-    cp_call_run_post_hooks(call, CP_STATUS_RESOURCE_EXHAUSTED);
-    cp_call_free(call);
+    cpi_call_run_post_hooks(call, CP_STATUS_RESOURCE_EXHAUSTED);
+    cpi_call_free(call);
     return;
   }
   ctx->tag.on_done = on_reply_done;
@@ -62,7 +62,7 @@ void cp_call_send_final(cp_call *call, cp_status_code code,
     ops[n].data.send_message.send_message = resp;
     n++;
   }
-  cp_call_fill_status_op(call, &ops[n], &ctx->details);
+  cpi_call_fill_status_op(call, &ops[n], &ctx->details);
   n++;
   ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   ops[n].data.recv_close_on_server.cancelled = &call->close_cancelled;

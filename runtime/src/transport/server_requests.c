@@ -33,7 +33,7 @@ static void note_lost(cp_server_cq *cq, cp_registered_method *rm) {
 }
 
 static bool request_slot(cp_server_cq *cq, cp_registered_method *rm) {
-  cp_call *call = cp_call_new(cq->server, cq, rm);
+  cp_call *call = cpi_call_new(cq->server, cq, rm);
   if (call == NULL) {
     return false;
   }
@@ -49,19 +49,19 @@ static bool request_slot(cp_server_cq *cq, cp_registered_method *rm) {
                                  &call->md, cq->cq, cq->cq, &call->tag);
   }
   if (err != GRPC_CALL_OK) {
-    cp_call_free(call);
+    cpi_call_free(call);
     return false;
   }
   return true;
 }
 
-void cp_server_request_next(cp_server_cq *cq, cp_registered_method *rm) {
+void cpi_server_request_next(cp_server_cq *cq, cp_registered_method *rm) {
   if (!request_slot(cq, rm)) {
     note_lost(cq, rm);
   }
 }
 
-void cp_server_refill(cp_server_cq *cq) {
+void cpi_server_refill(cp_server_cq *cq) {
   if (atomic_load_explicit(&cq->lost_total, memory_order_relaxed) == 0) {
     return; /* the common case: one load per event */
   }
@@ -79,12 +79,12 @@ void cp_server_refill(cp_server_cq *cq) {
     atomic_fetch_sub(&cq->lost_total, n);
     cp_registered_method *rm = i < s->method_count ? &s->methods[i] : NULL;
     for (unsigned k = 0; k < n; k++) {
-      cp_server_request_next(cq, rm);
+      cpi_server_request_next(cq, rm);
     }
   }
 }
 
-size_t cp_server_testing_lost_slots(cp_server *server) {
+size_t cpi_server_testing_lost_slots(cp_server *server) {
   size_t n = 0;
   for (size_t i = 0; i < server->cq_count; i++) {
     n += atomic_load(&server->cqs[i].lost_total);
@@ -96,24 +96,24 @@ static void on_call_arrived(cp_tag *tag, bool ok) {
   cp_call *call = (cp_call *)tag;
   if (!ok) {
     /* The server is shutting down: the request was never filled. */
-    cp_call_free(call);
+    cpi_call_free(call);
     return;
   }
   /* Keep a request outstanding for the next call before serving this one. */
-  cp_server_request_next(call->cq, call->rm);
-  if (cp_call_prepare(call) != 0) {
-    cp_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
+  cpi_server_request_next(call->cq, call->rm);
+  if (cpi_call_prepare(call) != 0) {
+    cpi_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
     return;
   }
   if (call->rm == NULL) {
-    cp_serve_unknown(call);
+    cpi_serve_unknown(call);
     return;
   }
   /* Decide from the headers before reading the request. */
-  cp_status_code code = cp_call_run_interceptors(call);
+  cp_status_code code = cpi_call_run_interceptors(call);
   if (code != CP_STATUS_OK) {
-    cp_call_send_final(call, code, NULL);
+    cpi_call_send_final(call, code, NULL);
     return;
   }
-  cp_call_read_request(call);
+  cpi_call_read_request(call);
 }

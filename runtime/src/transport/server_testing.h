@@ -14,16 +14,16 @@ extern "C" {
 
 /* Makes the next `n` allocations of a server call fail as if out of memory
  * (0 ends it). Process-wide. */
-void cp_server_testing_fail_call_allocs(int n);
+void cpi_server_testing_fail_call_allocs(int n);
 
 /* Request slots currently lost on `server` (all queues and methods), waiting
  * to be requested again. */
-size_t cp_server_testing_lost_slots(cp_server *server);
+size_t cpi_server_testing_lost_slots(cp_server *server);
 
 /* What the worker pool of the method at `path` holds: handlers running and
  * calls queued. False when the method runs on no started pool. */
-bool cp_server_testing_pool_counts(cp_server *server, const char *path,
-                                   size_t *running, size_t *queued);
+bool cpi_server_testing_pool_counts(cp_server *server, const char *path,
+                                    size_t *running, size_t *queued);
 
 #ifdef __cplusplus
 }

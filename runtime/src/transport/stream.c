@@ -21,7 +21,7 @@
 #include "transport/server_reply.h"
 #include "transport/stream_internal.h"
 
-void cp_stream_free_queue(out_msg *m) {
+void cpi_stream_free_queue(out_msg *m) {
   while (m != NULL) {
     out_msg *next = m->next;
     grpc_byte_buffer_destroy(m->bb);
@@ -31,16 +31,16 @@ void cp_stream_free_queue(out_msg *m) {
 }
 
 static void stream_free(cp_stream *s) {
-  cp_stream_free_queue(s->head);
-  cp_stream_free_queue(s->in_flight);
+  cpi_stream_free_queue(s->head);
+  cpi_stream_free_queue(s->in_flight);
   pthread_mutex_destroy(&s->mu);
   cp_call *call = s->call;
   free(s);
-  cp_call_free(call);
+  cpi_call_free(call);
 }
 
 /* Drops `n` references; called without the lock. */
-void cp_stream_unref(cp_stream *s, int n) {
+void cpi_stream_unref(cp_stream *s, int n) {
   if (n == 0) {
     return;
   }
@@ -72,9 +72,9 @@ static void release_grpc(cp_stream *s) {
   cp_call *call = s->call;
   cp_status_code code =
       s->closed && !s->status_started
-          ? cp_call_final_code(call, CP_STATUS_CANCELLED, false)
-          : cp_call_final_code(call, s->final_code, true);
-  cp_call_run_post_hooks(call, code);
+          ? cpi_call_final_code(call, CP_STATUS_CANCELLED, false)
+          : cpi_call_final_code(call, s->final_code, true);
+  cpi_call_run_post_hooks(call, code);
   if (call->gcall != NULL) {
     grpc_call_unref(call->gcall);
     call->gcall = NULL;
@@ -93,7 +93,7 @@ static void pump_detached_locked(cp_stream *s) {
     s->queued_messages--;
     s->queued_bytes -= m->bytes;
     s->written++;
-    cp_stream_free_queue(m);
+    cpi_stream_free_queue(m);
   }
   s->tail = NULL;
   if (s->finishing && !s->status_started) {
@@ -145,7 +145,7 @@ static void pump_locked(cp_stream *s) {
   if (!s->finishing) {
     return;
   }
-  cp_call_fill_status_op(s->call, &ops[n], &s->status_details);
+  cpi_call_fill_status_op(s->call, &ops[n], &s->status_details);
   n++;
   s->status_started = true;
   s->pending_ops++;
@@ -157,7 +157,7 @@ static void pump_locked(cp_stream *s) {
 }
 
 /* With the lock held: whether the owner must be told the stream died. */
-bool cp_stream_take_done_notification(cp_stream *s) {
+bool cpi_stream_take_done_notification(cp_stream *s) {
   if (!s->closed || s->finishing || s->done_notified ||
       (s->done_fn == NULL && s->cancel_fn == NULL)) {
     return false;
@@ -167,7 +167,7 @@ bool cp_stream_take_done_notification(cp_stream *s) {
   return true;
 }
 
-void cp_stream_notify_done(cp_stream *s) {
+void cpi_stream_notify_done(cp_stream *s) {
   if (s->cancel_fn != NULL) {
     s->cancel_fn(cp_stream_as_reply(s), s->done_user);
   } else {
@@ -177,15 +177,15 @@ void cp_stream_notify_done(cp_stream *s) {
 
 /* Common tail of every completion and answer: notifications, releases, and
  * `drop` more references of the caller's. */
-void cp_stream_after_event_locked_then_unlock(cp_stream *s, int drop) {
+void cpi_stream_after_event_locked_then_unlock(cp_stream *s, int drop) {
   if (s->closed) {
-    cp_stream_free_queue(s->head);
+    cpi_stream_free_queue(s->head);
     s->head = NULL;
     s->tail = NULL;
     s->queued_messages = 0;
     s->queued_bytes = 0;
   }
-  bool notify = cp_stream_take_done_notification(s);
+  bool notify = cpi_stream_take_done_notification(s);
   /* A reader with no read in flight hears of the end here. */
   bool end_read = s->read_paused && (s->closed || s->finishing);
   if (end_read) {
@@ -195,7 +195,7 @@ void cp_stream_after_event_locked_then_unlock(cp_stream *s, int drop) {
   bool release = grpc_side_over(s);
   pthread_mutex_unlock(&s->mu);
   if (notify) {
-    cp_stream_notify_done(s);
+    cpi_stream_notify_done(s);
   }
   if (end_read) {
     s->read_invoke(s->read_fn, s, NULL, s->read_user);
@@ -205,7 +205,7 @@ void cp_stream_after_event_locked_then_unlock(cp_stream *s, int drop) {
   }
   /* The callbacks' references, gRPC's and the caller's, dropped together
    * last. */
-  cp_stream_unref(
+  cpi_stream_unref(
       s, (notify ? 1 : 0) + (end_read ? 1 : 0) + (release ? 1 : 0) + drop);
 }
 
@@ -214,14 +214,14 @@ static void on_send_done(cp_tag *tag, bool ok) {
   pthread_mutex_lock(&s->mu);
   s->pending_ops--;
   s->send_in_flight = false;
-  cp_stream_free_queue(s->in_flight);
+  cpi_stream_free_queue(s->in_flight);
   s->in_flight = NULL;
   if (!ok) {
     s->closed = true;
   }
   pump_locked(s);
-  cp_stream_resume_read_locked(s);
-  cp_stream_after_event_locked_then_unlock(s, 0);
+  cpi_stream_resume_read_locked(s);
+  cpi_stream_after_event_locked_then_unlock(s, 0);
 }
 
 static void on_status_done(cp_tag *tag, bool ok) {
@@ -231,7 +231,7 @@ static void on_status_done(cp_tag *tag, bool ok) {
   if (!ok) {
     s->closed = true;
   }
-  cp_stream_after_event_locked_then_unlock(s, 0);
+  cpi_stream_after_event_locked_then_unlock(s, 0);
 }
 
 static void on_close_done(cp_tag *tag, bool ok) {
@@ -243,10 +243,10 @@ static void on_close_done(cp_tag *tag, bool ok) {
     s->closed = true;
     atomic_store_explicit(&s->call->cancelled, true, memory_order_release);
   }
-  cp_stream_after_event_locked_then_unlock(s, 0);
+  cpi_stream_after_event_locked_then_unlock(s, 0);
 }
 
-cp_stream *cp_stream_new(cp_call *call) {
+cp_stream *cpi_stream_new(cp_call *call) {
   cp_stream *s = calloc(1, sizeof *s);
   if (s == NULL) {
     return NULL;
@@ -267,7 +267,7 @@ cp_stream *cp_stream_new(cp_call *call) {
 
 /* Starts RECV_CLOSE_ON_SERVER, which completes when the client cancels, the
  * deadline passes, the server cancels, or after the status was sent. */
-bool cp_stream_start_recv_close(cp_stream *s) {
+bool cpi_stream_start_recv_close(cp_stream *s) {
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -281,14 +281,14 @@ bool cp_stream_start_recv_close(cp_stream *s) {
   return true;
 }
 
-void cp_stream_finish_locked(cp_stream *s, cp_status_code code) {
+void cpi_stream_finish_locked(cp_stream *s, cp_status_code code) {
   s->finishing = true;
   s->final_code = code;
   s->call->status.code = code;
   pump_locked(s);
 }
 
-bool cp_status_is_wire(cp_status_code code) {
+bool cpi_status_is_wire(cp_status_code code) {
   return code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT;
 }
 
@@ -299,19 +299,19 @@ static cp_status_code handler_returned(cp_stream *s, cp_status_code code) {
   pthread_mutex_lock(&s->mu);
   s->in_handler = false;
   if (!s->kept && !s->owner_done) {
-    if (!cp_status_is_wire(code)) {
+    if (!cpi_status_is_wire(code)) {
       code = cp_call_error(s->call, CP_STATUS_INTERNAL,
                            "handler returned an invalid status");
     }
-    cp_stream_finish_locked(s, code);
+    cpi_stream_finish_locked(s, code);
     s->owner_done = true;
   }
   cp_status_code ended = s->kept ? CP_STATUS_OK : s->final_code;
-  cp_stream_after_event_locked_then_unlock(s, 1);
+  cpi_stream_after_event_locked_then_unlock(s, 1);
   return ended;
 }
 
-cp_status_code cp_stream_run_handler(cp_stream *s, ProtobufCMessage *req) {
+cp_status_code cpi_stream_run_handler(cp_stream *s, ProtobufCMessage *req) {
   cp_call *call = s->call;
   const cp_method_desc *m = call->rm->desc;
   pthread_mutex_lock(&s->mu);
@@ -323,17 +323,17 @@ cp_status_code cp_stream_run_handler(cp_stream *s, ProtobufCMessage *req) {
           : m->duplex_invoke(call->rm->handler, call, s, call->rm->user);
   /* Handlers copy what they keep (cplugin/server.h): an open stream holds
    * no request memory. The handler's reference keeps `call` valid. */
-  cp_call_release_request(call);
+  cpi_call_release_request(call);
   return handler_returned(s, code);
 }
 
-cp_stream *cp_stream_open(cp_call *call) {
-  cp_stream *s = cp_stream_new(call);
+cp_stream *cpi_stream_open(cp_call *call) {
+  cp_stream *s = cpi_stream_new(call);
   if (s == NULL) {
     return NULL;
   }
   pthread_mutex_lock(&s->mu);
-  if (!cp_stream_start_recv_close(s)) {
+  if (!cpi_stream_start_recv_close(s)) {
     s->recv_close_done = true;
     s->closed = true;
   }
@@ -341,42 +341,42 @@ cp_stream *cp_stream_open(cp_call *call) {
   return s;
 }
 
-void cp_serve_stream(cp_call *call) {
+void cpi_serve_stream(cp_call *call) {
   ProtobufCMessage *req = NULL;
-  cp_status_code code = cp_call_decode_request(call, &req);
+  cp_status_code code = cpi_call_decode_request(call, &req);
   if (code != CP_STATUS_OK) {
-    cp_call_send_final(call, code, NULL);
+    cpi_call_send_final(call, code, NULL);
     return;
   }
-  cp_stream *s = cp_stream_open(call);
+  cp_stream *s = cpi_stream_open(call);
   if (s == NULL) {
-    cp_call_release_request(call);
-    cp_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
+    cpi_call_release_request(call);
+    cpi_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
     return;
   }
-  cp_stream_run_handler(s, req);
+  cpi_stream_run_handler(s, req);
 }
 
-cp_stream *cp_serve_stream_detached(cp_call *call, cp_status_code *code) {
+cp_stream *cpi_serve_stream_detached(cp_call *call, cp_status_code *code) {
   ProtobufCMessage *req = NULL;
-  *code = cp_call_decode_request(call, &req);
+  *code = cpi_call_decode_request(call, &req);
   if (*code != CP_STATUS_OK) {
     return NULL;
   }
-  cp_stream *s = cp_stream_new(call);
+  cp_stream *s = cpi_stream_new(call);
   if (s == NULL) {
-    cp_call_release_request(call);
+    cpi_call_release_request(call);
     *code = CP_STATUS_RESOURCE_EXHAUSTED;
     return NULL;
   }
   s->detached = true;
   s->refs++; /* the client's */
-  *code = cp_stream_run_handler(s, req);
+  *code = cpi_stream_run_handler(s, req);
   return s;
 }
 
-size_t cp_stream_detached_written(cp_stream *stream, bool *ended,
-                                  cp_status_code *code) {
+size_t cpi_stream_detached_written(cp_stream *stream, bool *ended,
+                                   cp_status_code *code) {
   pthread_mutex_lock(&stream->mu);
   size_t n = stream->written;
   *ended = stream->status_started;
@@ -385,15 +385,15 @@ size_t cp_stream_detached_written(cp_stream *stream, bool *ended,
   return n;
 }
 
-void cp_stream_detached_close(cp_stream *stream) {
+void cpi_stream_detached_close(cp_stream *stream) {
   pthread_mutex_lock(&stream->mu);
   if (!stream->recv_close_done) {
     stream->recv_close_done = true;
     stream->closed = true;
     atomic_store_explicit(&stream->call->cancelled, true, memory_order_release);
   }
-  cp_stream_after_event_locked_then_unlock(stream, 0);
-  cp_stream_unref(stream, 1);
+  cpi_stream_after_event_locked_then_unlock(stream, 0);
+  cpi_stream_unref(stream, 1);
 }
 
 /* Queues `om` unless the stream is over or its queue is full (or, with
@@ -411,7 +411,7 @@ static int enqueue(cp_stream *stream, out_msg *om, bool only_if_idle) {
   }
   if (rc != 0) {
     pthread_mutex_unlock(&stream->mu);
-    cp_stream_free_queue(om);
+    cpi_stream_free_queue(om);
     return rc;
   }
   if (stream->tail != NULL) {
@@ -423,7 +423,7 @@ static int enqueue(cp_stream *stream, out_msg *om, bool only_if_idle) {
   stream->queued_messages++;
   stream->queued_bytes += om->bytes;
   pump_locked(stream);
-  cp_stream_after_event_locked_then_unlock(stream, 0);
+  cpi_stream_after_event_locked_then_unlock(stream, 0);
   return 0;
 }
 
@@ -439,7 +439,7 @@ int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg) {
   if (om == NULL) {
     return CP_ENOMEM;
   }
-  int rc = cp_codec_encode(msg, stream->max_message_bytes, &om->bb);
+  int rc = cpi_codec_encode(msg, stream->max_message_bytes, &om->bb);
   if (rc != 0) {
     free(om);
     return rc;
@@ -451,17 +451,17 @@ int cp_stream_send(cp_stream *stream, const ProtobufCMessage *msg) {
 
 /* gRPC drops the slice's last reference when the write no longer needs it. */
 static void encoded_slice_done(void *user) {
-  cp_encoded_unref(user);
+  cpi_encoded_unref(user);
 }
 
-int cp_stream_send_encoded(cp_stream *stream, cp_encoded *e) {
+int cpi_stream_send_encoded(cp_stream *stream, cp_encoded *e) {
   if (stream == NULL || e == NULL) {
     return CP_EINVAL;
   }
-  if (cp_encoded_type(e) != stream->call->rm->desc->response_type) {
+  if (cpi_encoded_type(e) != stream->call->rm->desc->response_type) {
     return CP_EINVAL;
   }
-  size_t size = cp_encoded_size(e);
+  size_t size = cpi_encoded_size(e);
   if (size > stream->max_message_bytes) {
     return CP_ETOOBIG;
   }
@@ -473,8 +473,8 @@ int cp_stream_send_encoded(cp_stream *stream, cp_encoded *e) {
   if (size == 0) {
     slice = grpc_empty_slice();
   } else {
-    cp_encoded_ref(e);
-    slice = grpc_slice_new_with_user_data((void *)cp_encoded_data(e), size,
+    cpi_encoded_ref(e);
+    slice = grpc_slice_new_with_user_data((void *)cpi_encoded_data(e), size,
                                           encoded_slice_done, e);
   }
   om->bb = grpc_raw_byte_buffer_create(&slice, 1);
@@ -488,7 +488,7 @@ int cp_stream_send_encoded(cp_stream *stream, cp_encoded *e) {
   return enqueue(stream, om, true);
 }
 
-size_t cp_stream_held_bytes(cp_stream *stream) {
+size_t cpi_stream_held_bytes(cp_stream *stream) {
   pthread_mutex_lock(&stream->mu);
   size_t n = stream->queued_bytes +
              (stream->in_flight != NULL ? stream->in_flight->bytes : 0);
@@ -500,21 +500,21 @@ size_t cp_stream_held_bytes(cp_stream *stream) {
  * the stream with `code` and the message from `fmt`/`ap` (ap NULL: keep the
  * call's message). Drops the holder's reference. Returns 0, CP_ECLOSED when
  * the stream had ended (nothing is sent) or CP_ESTATE for a second answer. */
-int cp_stream_answer(cp_stream *s, out_msg *om, cp_status_code code,
-                     const char *fmt, va_list *ap) {
-  if (!cp_status_is_wire(code)) {
+int cpi_stream_answer(cp_stream *s, out_msg *om, cp_status_code code,
+                      const char *fmt, va_list *ap) {
+  if (!cpi_status_is_wire(code)) {
     code = CP_STATUS_INTERNAL;
   }
   pthread_mutex_lock(&s->mu);
   if (s->owner_done || (!s->kept && !s->in_handler)) {
     pthread_mutex_unlock(&s->mu);
-    cp_stream_free_queue(om);
+    cpi_stream_free_queue(om);
     return CP_ESTATE;
   }
   int rc = 0;
   if (s->closed || s->finishing) {
     rc = CP_ECLOSED;
-    cp_stream_free_queue(om);
+    cpi_stream_free_queue(om);
   } else {
     if (om != NULL) {
       if (s->tail != NULL) {
@@ -529,11 +529,11 @@ int cp_stream_answer(cp_stream *s, out_msg *om, cp_status_code code,
     if (ap != NULL) {
       cp_status_vset(&s->call->status, code, fmt, *ap);
     }
-    cp_stream_finish_locked(s, code);
+    cpi_stream_finish_locked(s, code);
   }
   s->finishing = true;
   s->owner_done = true;
-  cp_stream_after_event_locked_then_unlock(s, s->kept ? 1 : 0);
+  cpi_stream_after_event_locked_then_unlock(s, s->kept ? 1 : 0);
   return rc;
 }
 
@@ -544,7 +544,7 @@ int cp_stream_finish(cp_stream *stream, cp_status_code code, const char *fmt,
   }
   va_list ap;
   va_start(ap, fmt);
-  int rc = cp_stream_answer(stream, NULL, code, fmt, &ap);
+  int rc = cpi_stream_answer(stream, NULL, code, fmt, &ap);
   va_end(ap);
   return rc == CP_ECLOSED ? 0 : rc;
 }
@@ -569,12 +569,12 @@ void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn, void *user) {
   pthread_mutex_lock(&stream->mu);
   stream->done_fn = fn;
   stream->done_user = user;
-  bool notify = cp_stream_take_done_notification(stream);
+  bool notify = cpi_stream_take_done_notification(stream);
   pthread_mutex_unlock(&stream->mu);
   if (notify) {
     /* It died before the owner asked: tell the owner now. */
-    cp_stream_notify_done(stream);
-    cp_stream_unref(stream, 1);
+    cpi_stream_notify_done(stream);
+    cpi_stream_unref(stream, 1);
   }
 }
 

@@ -82,37 +82,37 @@ static inline cp_stream *cp_stream_of_reply(const cp_unary_reply *r) {
 }
 
 /* A stream for `call` with the running handler's reference and gRPC's. */
-cp_stream *cp_stream_new(cp_call *call);
-/* cp_stream_new, with RECV_CLOSE_ON_SERVER started (a stream on a socket,
+cp_stream *cpi_stream_new(cp_call *call);
+/* cpi_stream_new, with RECV_CLOSE_ON_SERVER started (a stream on a socket,
  * or a deferred reply): NULL when out of memory. */
-cp_stream *cp_stream_open(cp_call *call);
+cp_stream *cpi_stream_open(cp_call *call);
 /* With the lock held: starts RECV_CLOSE_ON_SERVER; false when it cannot. */
-bool cp_stream_start_recv_close(cp_stream *s);
+bool cpi_stream_start_recv_close(cp_stream *s);
 /* With the lock held: decides the final status and sends it once the queue
  * drained. */
-void cp_stream_finish_locked(cp_stream *s, cp_status_code code);
+void cpi_stream_finish_locked(cp_stream *s, cp_status_code code);
 /* The handler's or holder's one answer: queues `om` (may be NULL) and ends
  * the stream with `code` and the message from `fmt`/`ap` (ap NULL: keep the
  * call's message). Drops the holder's reference. Returns 0, CP_ECLOSED when
  * the stream had ended (nothing is sent) or CP_ESTATE for a second answer. */
-int cp_stream_answer(cp_stream *s, out_msg *om, cp_status_code code,
-                     const char *fmt, va_list *ap);
+int cpi_stream_answer(cp_stream *s, out_msg *om, cp_status_code code,
+                      const char *fmt, va_list *ap);
 /* With the lock held: whether the owner must be told the stream died (then
  * a reference is taken for the callback). */
-bool cp_stream_take_done_notification(cp_stream *s);
-void cp_stream_notify_done(cp_stream *s);
+bool cpi_stream_take_done_notification(cp_stream *s);
+void cpi_stream_notify_done(cp_stream *s);
 /* Common tail of every completion and answer: notifications, releases, and
  * `drop` more references of the caller's. Unlocks. */
-void cp_stream_after_event_locked_then_unlock(cp_stream *s, int drop);
+void cpi_stream_after_event_locked_then_unlock(cp_stream *s, int drop);
 /* Runs the handler of a stream set up for its call (`req` NULL for
  * client-streaming and bidirectional methods). Returns the code the stream
  * ended with, or OK when it stays open. */
-cp_status_code cp_stream_run_handler(cp_stream *s, ProtobufCMessage *req);
+cp_status_code cpi_stream_run_handler(cp_stream *s, ProtobufCMessage *req);
 /* stream_read.c, with the lock held: a send completed; reading paused for
  * a full send queue resumes once it has room. */
-void cp_stream_resume_read_locked(cp_stream *s);
+void cpi_stream_resume_read_locked(cp_stream *s);
 /* Drops `n` references; called without the lock. */
-void cp_stream_unref(cp_stream *s, int n);
-void cp_stream_free_queue(out_msg *m);
+void cpi_stream_unref(cp_stream *s, int n);
+void cpi_stream_free_queue(out_msg *m);
 
 #endif /* CPLUGIN_TRANSPORT_STREAM_INTERNAL_H */

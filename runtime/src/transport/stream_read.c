@@ -41,7 +41,7 @@ static ProtobufCMessage *decode_or_cancel(cp_stream *s, grpc_byte_buffer *bb) {
   cp_call *call = s->call;
   call->payload = bb;
   ProtobufCMessage *msg = NULL;
-  cp_status_code code = cp_call_decode_request(call, &msg);
+  cp_status_code code = cpi_call_decode_request(call, &msg);
   if (code == CP_STATUS_OK) {
     return msg;
   }
@@ -61,7 +61,7 @@ static bool send_queue_full(const cp_stream *s) {
 
 /* With the lock held: the next read, or a pause — while the send queue is
  * full, or for good once the call ended or was answered, in which case the
- * common tail (cp_stream_after_event_locked_then_unlock) gives the reader
+ * common tail (cpi_stream_after_event_locked_then_unlock) gives the reader
  * its final NULL. */
 static void continue_reading_locked(cp_stream *s) {
   if (s->closed || s->finishing || send_queue_full(s)) {
@@ -71,7 +71,7 @@ static void continue_reading_locked(cp_stream *s) {
   start_read_locked(s);
 }
 
-void cp_stream_resume_read_locked(cp_stream *s) {
+void cpi_stream_resume_read_locked(cp_stream *s) {
   if (s->read_paused && !send_queue_full(s)) {
     s->read_paused = false;
     continue_reading_locked(s);
@@ -103,7 +103,7 @@ static void on_read_done(cp_tag *tag, bool ok) {
   }
   s->read_invoke(s->read_fn, s, msg, s->read_user);
   if (msg != NULL) {
-    cp_call_release_request(s->call);
+    cpi_call_release_request(s->call);
     more = true;
   }
 
@@ -112,7 +112,7 @@ static void on_read_done(cp_tag *tag, bool ok) {
   if (more) {
     continue_reading_locked(s);
   }
-  cp_stream_after_event_locked_then_unlock(s, 0);
+  cpi_stream_after_event_locked_then_unlock(s, 0);
 }
 
 /* Calls a cp_stream_message_fn stored type-erased by cp_stream_read. */
@@ -139,7 +139,7 @@ static int start_reading(cp_stream *stream, cp_handler_fn fn,
   stream->read_user = user;
   continue_reading_locked(stream);
   /* When the call is already over, the reader gets its NULL here. */
-  cp_stream_after_event_locked_then_unlock(stream, 0);
+  cpi_stream_after_event_locked_then_unlock(stream, 0);
   return 0;
 }
 
@@ -161,11 +161,11 @@ int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
   return start_reading(stream, fn, method->message_invoke, user);
 }
 
-void cp_serve_duplex(cp_call *call) {
-  cp_stream *s = cp_stream_open(call);
+void cpi_serve_duplex(cp_call *call) {
+  cp_stream *s = cpi_stream_open(call);
   if (s == NULL) {
-    cp_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
+    cpi_call_reply_status(call, CP_STATUS_RESOURCE_EXHAUSTED);
     return;
   }
-  cp_stream_run_handler(s, NULL);
+  cpi_stream_run_handler(s, NULL);
 }

@@ -21,10 +21,10 @@ struct cp_tag {
 static inline void cp_tag_run_queue_busy(grpc_completion_queue *cq,
                                          int64_t busy_poll_ns,
                                          void (*after)(void *arg), void *arg) {
-  int64_t last_event = busy_poll_ns > 0 ? cp_clock_monotonic_ns() : 0;
+  int64_t last_event = busy_poll_ns > 0 ? cpi_clock_monotonic_ns() : 0;
   for (;;) {
-    bool spin =
-        busy_poll_ns > 0 && cp_clock_monotonic_ns() - last_event < busy_poll_ns;
+    bool spin = busy_poll_ns > 0 &&
+                cpi_clock_monotonic_ns() - last_event < busy_poll_ns;
     /* A deadline already passed polls the network once without waiting. */
     grpc_event ev =
         grpc_completion_queue_next(cq,
@@ -41,7 +41,7 @@ static inline void cp_tag_run_queue_busy(grpc_completion_queue *cq,
         after(arg);
       }
       if (busy_poll_ns > 0) {
-        last_event = cp_clock_monotonic_ns();
+        last_event = cpi_clock_monotonic_ns();
       }
     }
   }

@@ -31,7 +31,7 @@ static bool pem_given(const cp_tls_pem *pem) {
 
 static void free_pem(char *text) {
   if (text != NULL) {
-    cp_secure_zero(text, strlen(text));
+    cpi_secure_zero(text, strlen(text));
     free(text);
   }
 }
@@ -48,7 +48,7 @@ static int grow_buffer(char **buf, size_t *cap, size_t len, size_t need) {
     return CP_ENOMEM;
   }
   memcpy(p, *buf, len);
-  cp_secure_zero(*buf, *cap);
+  cpi_secure_zero(*buf, *cap);
   free(*buf);
   *buf = p;
   *cap = new_cap;
@@ -94,7 +94,7 @@ static int read_file(const char *path, char **out) {
   }
   if (rc != 0) {
     if (buf != NULL) {
-      cp_secure_zero(buf, cap);
+      cpi_secure_zero(buf, cap);
       free(buf);
     }
     return rc;
@@ -150,8 +150,8 @@ static int load_pem(const cp_tls_pem *pem, pem_kind kind, bool required,
   return 0;
 }
 
-int cp_tls_server_credentials(const cp_tls_server_options *tls,
-                              grpc_server_credentials **out) {
+int cpi_tls_server_credentials(const cp_tls_server_options *tls,
+                               grpc_server_credentials **out) {
   *out = NULL;
   if (tls == NULL) {
     return CP_EINVAL;
@@ -187,8 +187,8 @@ int cp_tls_server_credentials(const cp_tls_server_options *tls,
   return rc;
 }
 
-int cp_tls_channel_credentials(const cp_tls_client_options *tls,
-                               grpc_channel_credentials **out) {
+int cpi_tls_channel_credentials(const cp_tls_client_options *tls,
+                                grpc_channel_credentials **out) {
   *out = NULL;
   if (tls == NULL ||
       pem_given(&tls->cert_chain) != pem_given(&tls->private_key) ||

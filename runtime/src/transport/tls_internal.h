@@ -17,14 +17,14 @@
  * Returns 0 and *out (release with grpc_server_credentials_release), or
  * CP_EINVAL for missing, unreadable, oversized or non-PEM input or a pem
  * given both as path and text, or CP_ENOMEM. */
-int cp_tls_server_credentials(const cp_tls_server_options *tls,
-                              grpc_server_credentials **out);
+int cpi_tls_server_credentials(const cp_tls_server_options *tls,
+                               grpc_server_credentials **out);
 
 /* Builds channel credentials from `tls` the same way (root CA optional:
  * gRPC's default roots; client certificate and key both or neither;
  * server_name NULL or non-empty). Returns 0 and *out (release with
  * grpc_channel_credentials_release), CP_EINVAL or CP_ENOMEM. */
-int cp_tls_channel_credentials(const cp_tls_client_options *tls,
-                               grpc_channel_credentials **out);
+int cpi_tls_channel_credentials(const cp_tls_client_options *tls,
+                                grpc_channel_credentials **out);
 
 #endif /* CPLUGIN_TRANSPORT_TLS_INTERNAL_H */

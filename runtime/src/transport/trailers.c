@@ -27,7 +27,7 @@ int cp_trailers_create(cp_trailers **out) {
   return *out != NULL ? 0 : CP_ENOMEM;
 }
 
-void cp_trailers_clear(cp_trailers *t) {
+void cpi_trailers_clear(cp_trailers *t) {
   for (size_t i = 0; i < t->count; i++) {
     free(t->entries[i].key);
     free(t->entries[i].value);
@@ -39,7 +39,7 @@ void cp_trailers_destroy(cp_trailers *t) {
   if (t == NULL) {
     return;
   }
-  cp_trailers_clear(t);
+  cpi_trailers_clear(t);
   free(t->entries);
   free(t);
 }
@@ -55,8 +55,8 @@ static char *copy_slice(const grpc_slice *s, size_t *len) {
   return out;
 }
 
-void cp_trailers_fill(cp_trailers *t, const grpc_metadata_array *md) {
-  cp_trailers_clear(t);
+void cpi_trailers_fill(cp_trailers *t, const grpc_metadata_array *md) {
+  cpi_trailers_clear(t);
   if (md->count > t->cap) {
     trailer *grown = realloc(t->entries, md->count * sizeof *grown);
     if (grown == NULL) {
@@ -73,7 +73,7 @@ void cp_trailers_fill(cp_trailers *t, const grpc_metadata_array *md) {
     if (e->key == NULL || e->value == NULL) {
       free(e->key);
       free(e->value);
-      cp_trailers_clear(t);
+      cpi_trailers_clear(t);
       return;
     }
     t->count++;

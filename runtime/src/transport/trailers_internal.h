@@ -7,10 +7,10 @@
 #include "cplugin/client.h"
 
 /* Empties `t` (keeps its capacity). */
-void cp_trailers_clear(cp_trailers *t);
+void cpi_trailers_clear(cp_trailers *t);
 
 /* Replaces the contents of `t` with copies of `md`. Out of memory leaves
  * `t` empty: a partial set could hide the entry the caller looks for. */
-void cp_trailers_fill(cp_trailers *t, const grpc_metadata_array *md);
+void cpi_trailers_fill(cp_trailers *t, const grpc_metadata_array *md);
 
 #endif /* CPLUGIN_TRANSPORT_TRAILERS_INTERNAL_H */

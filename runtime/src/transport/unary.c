@@ -8,9 +8,9 @@
 #include "transport/server_internal.h"
 #include "transport/server_reply.h"
 
-cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
+cp_status_code cpi_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
   ProtobufCMessage *req = NULL;
-  cp_status_code code = cp_call_decode_request(call, &req);
+  cp_status_code code = cpi_call_decode_request(call, &req);
   if (code != CP_STATUS_OK) {
     return code;
   }
@@ -27,7 +27,7 @@ cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
   if (call->stream != NULL) {
     return CP_STATUS_OK; /* deferred: the value returned is not used */
   }
-  if (!cp_status_is_wire(code)) {
+  if (!cpi_status_is_wire(code)) {
     return cp_call_error(call, CP_STATUS_INTERNAL,
                          "handler returned an invalid status");
   }
@@ -35,7 +35,7 @@ cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
     call->status.code = code;
     return code;
   }
-  int rc = cp_codec_encode(resp, call->server->opts.max_message_bytes, out);
+  int rc = cpi_codec_encode(resp, call->server->opts.max_message_bytes, out);
   if (rc == CP_ETOOBIG) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
                          "response larger than the %zu-byte limit",
@@ -47,31 +47,31 @@ cp_status_code cp_call_run_unary(cp_call *call, grpc_byte_buffer **out) {
   return CP_STATUS_OK;
 }
 
-void cp_serve_unary(cp_call *call) {
+void cpi_serve_unary(cp_call *call) {
   grpc_byte_buffer *resp = NULL;
-  cp_status_code code = cp_call_run_unary(call, &resp);
+  cp_status_code code = cpi_call_run_unary(call, &resp);
   /* The response is encoded, or the handler deferred and copied what it
    * keeps: nothing refers to the request any more. */
-  cp_call_release_request(call);
+  cpi_call_release_request(call);
   if (call->stream != NULL) {
-    cp_stream_deferred_handler_returned(call->stream);
+    cpi_stream_deferred_handler_returned(call->stream);
     return;
   }
-  cp_call_send_final(call, code, resp);
+  cpi_call_send_final(call, code, resp);
 }
 
-void cp_serve_unknown(cp_call *call) {
-  cp_status_code code = cp_call_run_interceptors(call);
+void cpi_serve_unknown(cp_call *call) {
+  cp_status_code code = cpi_call_run_interceptors(call);
   const cp_server *s = call->server;
   if (code == CP_STATUS_OK && s->fallback != NULL) {
     call->in_fallback = true;
     code = s->fallback(call, s->fallback_user);
     call->in_fallback = false;
     if (call->forward != NULL) {
-      cp_forward_start(call); /* forwarded: the value returned is not used */
+      cpi_forward_start(call); /* forwarded: the value returned is not used */
       return;
     }
-    if (!cp_status_is_wire(code)) {
+    if (!cpi_status_is_wire(code)) {
       code = cp_call_error(call, CP_STATUS_INTERNAL,
                            "fallback returned an invalid status");
     }
@@ -79,10 +79,10 @@ void cp_serve_unknown(cp_call *call) {
     code = cp_call_error(call, CP_STATUS_UNIMPLEMENTED, "unknown method %s",
                          call->path);
   }
-  cp_call_send_final(call, code, NULL);
+  cpi_call_send_final(call, code, NULL);
 }
 
-void cp_call_reply_status(cp_call *call, cp_status_code code) {
+void cpi_call_reply_status(cp_call *call, cp_status_code code) {
   call->status.code = code;
-  cp_call_send_final(call, code, NULL);
+  cpi_call_send_final(call, code, NULL);
 }

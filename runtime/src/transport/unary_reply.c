@@ -16,7 +16,7 @@ cp_unary_reply *cp_call_defer(cp_call *call) {
       call->stream != NULL || call->detached) {
     return NULL;
   }
-  cp_stream *s = cp_stream_open(call);
+  cp_stream *s = cpi_stream_open(call);
   if (s == NULL) {
     return NULL;
   }
@@ -29,16 +29,16 @@ cp_unary_reply *cp_call_defer(cp_call *call) {
   return cp_stream_as_reply(s);
 }
 
-void cp_stream_deferred_handler_returned(cp_stream *stream) {
+void cpi_stream_deferred_handler_returned(cp_stream *stream) {
   pthread_mutex_lock(&stream->mu);
   stream->in_handler = false;
-  cp_stream_after_event_locked_then_unlock(stream, 1);
+  cpi_stream_after_event_locked_then_unlock(stream, 1);
 }
 
 static int fail_reply(cp_stream *s, cp_status_code code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int rc = cp_stream_answer(s, NULL, code, fmt, &ap);
+  int rc = cpi_stream_answer(s, NULL, code, fmt, &ap);
   va_end(ap);
   return rc;
 }
@@ -56,7 +56,7 @@ static int answer_with(cp_stream *s, const ProtobufCMessage *resp) {
     int rc = fail_reply(s, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return rc == 0 ? CP_ENOMEM : rc;
   }
-  int rc = cp_codec_encode(resp, s->max_message_bytes, &om->bb);
+  int rc = cpi_codec_encode(resp, s->max_message_bytes, &om->bb);
   if (rc != 0) {
     free(om);
     int frc = rc == CP_ETOOBIG
@@ -68,7 +68,7 @@ static int answer_with(cp_stream *s, const ProtobufCMessage *resp) {
   }
   om->bytes = grpc_byte_buffer_length(om->bb);
   om->next = NULL;
-  return cp_stream_answer(s, om, CP_STATUS_OK, NULL, NULL);
+  return cpi_stream_answer(s, om, CP_STATUS_OK, NULL, NULL);
 }
 
 int cp_unary_reply_send(cp_unary_reply *reply, const ProtobufCMessage *resp) {
@@ -97,7 +97,7 @@ int cp_unary_reply_fail(cp_unary_reply *reply, cp_status_code code,
   }
   va_list ap;
   va_start(ap, fmt);
-  int rc = cp_stream_answer(s, NULL, code, fmt, &ap);
+  int rc = cpi_stream_answer(s, NULL, code, fmt, &ap);
   va_end(ap);
   return rc;
 }
@@ -111,11 +111,11 @@ void cp_unary_reply_on_cancel(cp_unary_reply *reply, cp_unary_cancel_fn fn,
   pthread_mutex_lock(&s->mu);
   s->cancel_fn = fn;
   s->done_user = user;
-  bool notify = cp_stream_take_done_notification(s);
+  bool notify = cpi_stream_take_done_notification(s);
   pthread_mutex_unlock(&s->mu);
   if (notify) {
-    cp_stream_notify_done(s);
-    cp_stream_unref(s, 1);
+    cpi_stream_notify_done(s);
+    cpi_stream_unref(s, 1);
   }
 }
 

@@ -47,7 +47,7 @@ static bool has_prefix(const char *s, const char *prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-bool cp_unix_listener_handles(const char *address) {
+bool cpi_unix_listener_handles(const char *address) {
   return address != NULL && (has_prefix(address, "unix:") ||
                              has_prefix(address, "unix-abstract:"));
 }
@@ -216,9 +216,9 @@ static void listener_free(cp_unix_listener *l) {
   free(l);
 }
 
-int cp_unix_listener_open(const char *address, grpc_server *server,
-                          cp_unix_listener **list) {
-  if (!cp_unix_listener_handles(address) || server == NULL || list == NULL) {
+int cpi_unix_listener_open(const char *address, grpc_server *server,
+                           cp_unix_listener **list) {
+  if (!cpi_unix_listener_handles(address) || server == NULL || list == NULL) {
     return CP_EINVAL;
   }
   cp_unix_listener *l = calloc(1, sizeof *l);
@@ -250,13 +250,13 @@ static void wake(cp_unix_listener *l, char c) {
   }
 }
 
-void cp_unix_listeners_start(cp_unix_listener *list) {
+void cpi_unix_listeners_start(cp_unix_listener *list) {
   for (cp_unix_listener *l = list; l != NULL; l = l->next) {
     wake(l, 's');
   }
 }
 
-void cp_unix_listeners_close(cp_unix_listener **list) {
+void cpi_unix_listeners_close(cp_unix_listener **list) {
   cp_unix_listener *l = *list;
   *list = NULL;
   while (l != NULL) {

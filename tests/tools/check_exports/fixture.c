@@ -4,12 +4,12 @@
 
 int fixture_internal_helper(int x);
 
-__attribute__((visibility("hidden"))) int fixture_hidden(int x) {
+__attribute__((visibility("hidden"))) int cpi_fixture_hidden(int x) {
   return x + 1;
 }
 
 int fixture_internal_helper(int x) {
-  return fixture_hidden(x) * 2;
+  return cpi_fixture_hidden(x) * 2;
 }
 
 int fixture_public_call(void) {

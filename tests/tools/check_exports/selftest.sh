@@ -2,7 +2,8 @@
 # tools/check_exports.sh must fail on a library that exports a symbol its
 # headers do not declare, naming that symbol (and not the hidden one), pass
 # once the symbol is hidden, and with --archive fail on a library that
-# hides a function its header declares.
+# hides a function its header declares and on an archive whose internal
+# global lacks the cpi_ prefix.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 check=$here/../../../tools/check_exports.sh
@@ -20,7 +21,7 @@ grep -qx 'fixture_internal_helper' "$work/out" || {
   cat "$work/out" >&2
   exit 1
 }
-if grep -q 'fixture_hidden\|fixture_public_call' "$work/out"; then
+if grep -q 'cpi_fixture_hidden\|fixture_public_call' "$work/out"; then
   echo "selftest: the report names a hidden or public symbol" >&2
   cat "$work/out" >&2
   exit 1
@@ -50,5 +51,20 @@ grep -qx 'fixture_public_call' "$work/out" || {
   cat "$work/out" >&2
   exit 1
 }
-bash "$check" "$work/closed.so" --archive "$work/fixture.a" "$here"
+# The archive's internal fixture_internal_helper lacks the cpi_ prefix.
+if bash "$check" "$work/closed.so" --archive "$work/fixture.a" "$here" \
+    > "$work/out" 2>&1; then
+  echo "selftest: the check passed an unprefixed internal global" >&2
+  cat "$work/out" >&2
+  exit 1
+fi
+grep -qx 'fixture_internal_helper' "$work/out" || {
+  echo "selftest: the report does not name the unprefixed internal" >&2
+  cat "$work/out" >&2
+  exit 1
+}
+cc -c -fPIC -Dfixture_internal_helper=cpi_fixture_internal_helper \
+  -o "$work/prefixed.o" "$here/fixture.c"
+ar rcs "$work/prefixed.a" "$work/prefixed.o"
+bash "$check" "$work/closed.so" --archive "$work/prefixed.a" "$here"
 echo "check_exports selftest: ok"
