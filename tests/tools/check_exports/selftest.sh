@@ -10,17 +10,25 @@ check=$here/../../../tools/check_exports.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cc -shared -fPIC -o "$work/leaky.so" "$here/fixture.c"
-if bash "$check" "$work/leaky.so" "$here" > "$work/out" 2>&1; then
-  echo "selftest: the check passed a library exporting an internal" >&2
-  cat "$work/out" >&2
-  exit 1
-fi
-grep -qx 'fixture_internal_helper' "$work/out" || {
-  echo "selftest: the report does not name the internal symbol" >&2
-  cat "$work/out" >&2
-  exit 1
+# must_fail WHAT SYMBOL CHECK_ARGS...: the check fails and names SYMBOL.
+must_fail() {
+  local what=$1 symbol=$2
+  shift 2
+  if bash "$check" "$@" > "$work/out" 2>&1; then
+    echo "selftest: the check passed $what" >&2
+    cat "$work/out" >&2
+    exit 1
+  fi
+  grep -qx "$symbol" "$work/out" || {
+    echo "selftest: the report on $what does not name $symbol" >&2
+    cat "$work/out" >&2
+    exit 1
+  }
 }
+
+cc -shared -fPIC -o "$work/leaky.so" "$here/fixture.c"
+must_fail "a library exporting an internal" fixture_internal_helper \
+  "$work/leaky.so" "$here"
 if grep -q 'cpi_fixture_hidden\|fixture_public_call' "$work/out"; then
   echo "selftest: the report names a hidden or public symbol" >&2
   cat "$work/out" >&2
@@ -40,29 +48,12 @@ cc -c -fPIC -o "$work/fixture.o" "$here/fixture.c"
 ar rcs "$work/fixture.a" "$work/fixture.o"
 cc -shared -fPIC -fvisibility=hidden -o "$work/hidden.so" "$here/fixture.c" \
   "-Dfixture_version=$public fixture_version"
-if bash "$check" "$work/hidden.so" --archive "$work/fixture.a" "$here" \
-    > "$work/out" 2>&1; then
-  echo "selftest: the check passed a library missing a public function" >&2
-  cat "$work/out" >&2
-  exit 1
-fi
-grep -qx 'fixture_public_call' "$work/out" || {
-  echo "selftest: the report does not name the missing public function" >&2
-  cat "$work/out" >&2
-  exit 1
-}
+must_fail "a library missing a public function" fixture_public_call \
+  "$work/hidden.so" --archive "$work/fixture.a" "$here"
+
 # The archive's internal fixture_internal_helper lacks the cpi_ prefix.
-if bash "$check" "$work/closed.so" --archive "$work/fixture.a" "$here" \
-    > "$work/out" 2>&1; then
-  echo "selftest: the check passed an unprefixed internal global" >&2
-  cat "$work/out" >&2
-  exit 1
-fi
-grep -qx 'fixture_internal_helper' "$work/out" || {
-  echo "selftest: the report does not name the unprefixed internal" >&2
-  cat "$work/out" >&2
-  exit 1
-}
+must_fail "an unprefixed internal global" fixture_internal_helper \
+  "$work/closed.so" --archive "$work/fixture.a" "$here"
 cc -c -fPIC -Dfixture_internal_helper=cpi_fixture_internal_helper \
   -o "$work/prefixed.o" "$here/fixture.c"
 ar rcs "$work/prefixed.a" "$work/prefixed.o"
