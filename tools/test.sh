@@ -2,7 +2,20 @@
 # The whole test suite: installs what is missing, then runs the static checks,
 # Bazel (build + test, then again under ASan+UBSan), the Bazel consumer
 # example, and CMake + ctest last (its summary line closes the output).
+#   tools/test.sh            everything (what CI runs, .ci/run)
+#   tools/test.sh --quick    everyday tier: install, static checks and lint,
+#                            one CMake build + ctest (valgrind included);
+#                            no Bazel, flake runs, sanitizers or fuzzing
 set -euo pipefail
+quick=false
+case "${1:-}" in
+  --quick) quick=true ;;
+  "") ;;
+  *)
+    echo "usage: tools/test.sh [--quick]" >&2
+    exit 2
+    ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
@@ -19,21 +32,23 @@ python3 tools/check_source_lists.py "$root"
 promtool check rules docs/alerts.yml
 bash tools/lint.sh "$root/build/lint"
 
-step "bazel build + test"
-bazel build //...
-bazel test //...
+if ! $quick; then
+  step "bazel build + test"
+  bazel build //...
+  bazel test //...
 
-step "flake check: the end-to-end and concurrency suites 3 times under load"
-bash tools/flake.sh -n 3 --no-valgrind
+  step "flake check: the end-to-end and concurrency suites 3 times under load"
+  bash tools/flake.sh -n 3 --no-valgrind
 
-step "bazel test under ASan+UBSan"
-bazel test --config=asan //...
+  step "bazel test under ASan+UBSan"
+  bazel test --config=asan //...
 
-step "fuzz targets, briefly (tools/fuzz.sh: libFuzzer, ASan+UBSan)"
-bash tools/fuzz.sh --runs 20000
+  step "fuzz targets, briefly (tools/fuzz.sh: libFuzzer, ASan+UBSan)"
+  bash tools/fuzz.sh --runs 20000
 
-step "bazel consumer workspace (examples/bazel-consumer)"
-bash examples/bazel-consumer/run.sh
+  step "bazel consumer workspace (examples/bazel-consumer)"
+  bash examples/bazel-consumer/run.sh
+fi
 
 step "cmake build + ctest"
 build=${CPLUGIN_BUILD_DIR:-$root/build/test}
