@@ -56,6 +56,31 @@ TEST(Clock, MonotonicAndDeadlines) {
   EXPECT_EQ(INT64_MAX, cpi_deadline_after_ms(a, INT64_MAX / 2));
 }
 
+// The coarse clock shares CLOCK_MONOTONIC's epoch and never runs ahead of
+// it (it lags by at most a tick; the bound here is only "same epoch").
+TEST(Clock, CoarseClockSharesTheMonotonicEpoch) {
+  const cp_clock *coarse = cpi_clock_coarse();
+  ASSERT_NE(nullptr, coarse);
+  EXPECT_EQ(coarse, cpi_clock_coarse());
+  int64_t before = cpi_clock_monotonic_ns();
+  int64_t c = cp_clock_now_ns(coarse);
+  int64_t after = cpi_clock_monotonic_ns();
+  EXPECT_LE(c, after);
+  // Read after `before`, so only the clock's lag separates them, however
+  // long this thread was descheduled.
+  EXPECT_LT(before - c, 1000000000) << "not the monotonic epoch";
+}
+
+// A sleep lasts at least what was asked (nanosleep's guarantee, kept across
+// signals); nothing here bounds it from above.
+TEST(Clock, SleepLastsAtLeastTheTimeAsked) {
+  int64_t start = cpi_clock_monotonic_ns();
+  cpi_sleep_ns(20000000);
+  EXPECT_GE(cpi_clock_monotonic_ns() - start, 20000000);
+  cpi_sleep_ns(0);  // both return at once
+  cpi_sleep_ns(-5);
+}
+
 TEST(Service, FindMethodByPath) {
   cp_method_desc get = {};
   get.path = "/p.S/Get";

@@ -3,6 +3,7 @@
 
 #include "cplugin/clock.h"
 
+#include <errno.h>
 #include <time.h>
 
 int64_t cpi_clock_monotonic_ns(void) {
@@ -19,6 +20,28 @@ int64_t cpi_deadline_after_ms(int64_t now_ns, int64_t ms) {
     return INT64_MAX;
   }
   return now_ns + ms * 1000000;
+}
+
+static int64_t coarse_now(void *ctx) {
+  (void)ctx;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const cp_clock coarse_clock = {coarse_now, NULL};
+
+const cp_clock *cpi_clock_coarse(void) {
+  return &coarse_clock;
+}
+
+void cpi_sleep_ns(int64_t ns) {
+  if (ns <= 0) {
+    return;
+  }
+  struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 static int64_t system_now(void *ctx) {

@@ -4,11 +4,22 @@
 
 #include <stdint.h>
 
+#include "cplugin/clock.h"
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t cpi_clock_monotonic_ns(void);
 
 /* now + ms, saturating at INT64_MAX; ms <= 0 gives INT64_MAX ("no deadline").
  */
 int64_t cpi_deadline_after_ms(int64_t now_ns, int64_t ms);
+
+/* CLOCK_MONOTONIC_COARSE as a cp_clock: the same epoch as
+ * cpi_clock_monotonic_ns, a few milliseconds behind at most, and a fraction
+ * of its cost; for checks on hot paths that need no more than millisecond
+ * precision (token expiry, bucket refill). Static; any thread. */
+const cp_clock *cpi_clock_coarse(void);
+
+/* Sleeps `ns` nanoseconds (<= 0 returns at once), resuming after signals. */
+void cpi_sleep_ns(int64_t ns);
 
 #endif /* CPLUGIN_CORE_CLOCK_H */

@@ -59,8 +59,7 @@ bool cpi_lpoll_again(lpoll *w) {
     return false;
   }
   int64_t ms = w->next_ms < left ? w->next_ms : left;
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
+  cpi_sleep_ns(ms * 1000000);
   w->next_ms = w->next_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : w->next_ms * 2;
   return true;
 }

@@ -1,12 +1,11 @@
 /* One process generation of a managed plugin: what its process gets, its
  * supervisor, its start and its stop. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "cplugin/errors.h"
 #include "cplugin/plugin_runtime.h"
 #include "platform/launcher_internal.h"
@@ -242,10 +241,7 @@ void cpi_linstance_drain(linstance *in) {
       l->drain_settle_ms == 0) {
     return;
   }
-  struct timespec ts = {(time_t)(l->drain_settle_ms / 1000),
-                        (long)(l->drain_settle_ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
+  cpi_sleep_ns(l->drain_settle_ms * 1000000);
 }
 
 void cpi_linstance_stop(linstance *in) {

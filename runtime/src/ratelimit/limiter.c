@@ -3,8 +3,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/monotonic_cond.h"
 #include "crypto/crypto.h"
 #include "core/siphash.h"
@@ -35,17 +35,6 @@ void cp_rate_limiter_options_init(cp_rate_limiter_options *opts) {
 size_t cp_rate_limiter_bytes_per_bucket(void) {
   return sizeof(rl_bucket);
 }
-
-/* Refill needs no more than tick precision, and the coarse clock costs a
- * fraction of the precise one on the check path. */
-static int64_t coarse_now(void *ctx) {
-  (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static const cp_clock coarse_clock = {coarse_now, NULL};
 
 static bool options_valid(const cp_rate_limiter_options *o) {
   return o->max_buckets >= 1 && o->max_buckets <= CP_RATE_MAX_BUCKETS_LIMIT &&
@@ -89,7 +78,8 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
   }
   memset(l, 0, size);
   l->opts = o;
-  l->clock = o.clock != NULL ? o.clock : &coarse_clock;
+  /* Refill needs no more than tick precision. */
+  l->clock = o.clock != NULL ? o.clock : cpi_clock_coarse();
   l->idle_ns = o.idle_evict_ms * NS_PER_MS;
   int64_t sweep_ns = o.sweep_interval_ms * NS_PER_MS;
   l->rate0_retry_ns = CP_RATE_RETRY_NEVER;

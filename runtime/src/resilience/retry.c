@@ -1,12 +1,11 @@
 /* The retry interceptor: runs an invocation again after failures that are
  * safe to repeat, waiting a jittered backoff or the server's retry-after-ms,
  * never past the call's deadline. */
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "cplugin/errors.h"
 #include "cplugin/ratelimit_policy.h"
 #include "cplugin/resilience.h"
@@ -33,9 +32,7 @@ struct cp_retry {
 
 static void real_sleep(int64_t ns, void *user) {
   (void)user;
-  struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
+  cpi_sleep_ns(ns);
 }
 
 /* splitmix64 over an atomic counter: lock-free and good enough for jitter. */

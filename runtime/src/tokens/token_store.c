@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/monotonic_cond.h"
 #include "core/siphash.h"
 #include "crypto/crypto.h"
@@ -87,18 +88,6 @@ bool cp_self_id_valid(const char *self_id) {
   return true;
 }
 
-/* Expiry needs no more than millisecond precision: the coarse monotonic
- * clock (same epoch as CLOCK_MONOTONIC, a few ms behind at most) costs a
- * fraction of the precise one on the validation path. */
-static int64_t coarse_now(void *ctx) {
-  (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static const cp_clock coarse_clock = {coarse_now, NULL};
-
 static int64_t now_ns(const cp_token_store *s) {
   return s->opts.clock->now_ns(s->opts.clock->ctx);
 }
@@ -170,7 +159,7 @@ int cp_token_store_create(cp_token_store **out,
     return CP_EINVAL;
   }
   if (o.clock == NULL) {
-    o.clock = &coarse_clock;
+    o.clock = cpi_clock_coarse(); /* expiry: millisecond precision */
   }
   cp_token_store *s = calloc(1, sizeof *s);
   if (s == NULL) {
