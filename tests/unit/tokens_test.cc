@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -16,6 +18,7 @@ extern "C" {
 #include "core/siphash.h"
 #include "cplugin/errors.h"
 #include "cplugin/tokens.h"
+#include "tokens/token_store_testing.h"
 }
 #include "wait.h"
 
@@ -234,6 +237,83 @@ TEST_F(TokenStoreTest, UnsubscribedListenersAreNotCalled) {
   ASSERT_EQ(0, cp_token_store_revoke(store_, second.id.c_str()));
   EXPECT_EQ(1, a);
   EXPECT_EQ(2, b);
+}
+
+// No fixed slot count: every one of many listeners hears every event,
+// in order of subscription, and removing some leaves the rest.
+TEST_F(TokenStoreTest, ManyListenersEachHearEveryEvent) {
+  Create();
+  constexpr int kListeners = 100;
+  std::vector<int> counts(kListeners, 0);
+  for (int &c : counts) {
+    ASSERT_EQ(0, cp_token_store_subscribe(store_, CountEvents, &c));
+  }
+  ASSERT_EQ(0, cp_token_store_revoke(store_, Issue().id.c_str()));
+  for (int i = 0; i < kListeners; i += 2) {
+    ASSERT_EQ(0, cp_token_store_unsubscribe(store_, CountEvents, &counts[i]));
+  }
+  ASSERT_EQ(0, cp_token_store_revoke(store_, Issue().id.c_str()));
+  for (int i = 0; i < kListeners; i++) {
+    EXPECT_EQ(i % 2 == 0 ? 1 : 2, counts[i]) << "listener " << i;
+  }
+}
+
+// The first listener holds a notification open; meanwhile another thread
+// removes the second, which that notification has not reached: the
+// removal waits for the notification, and the second is never called.
+struct HeldListener {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool inside = false;
+  bool release = false;
+};
+
+void HoldUntilReleased(const char *, cp_token_event, void *user) {
+  auto *h = static_cast<HeldListener *>(user);
+  std::unique_lock<std::mutex> lock(h->mu);
+  h->inside = true;
+  h->cv.notify_all();
+  h->cv.wait(lock, [&] { return h->release; });
+}
+
+TEST_F(TokenStoreTest, ARemovedListenerIsSkippedByARunningNotification) {
+  Create();
+  HeldListener held;
+  int later = 0;
+  ASSERT_EQ(0, cp_token_store_subscribe(store_, HoldUntilReleased, &held));
+  ASSERT_EQ(0, cp_token_store_subscribe(store_, CountEvents, &later));
+  Identity id = Issue();
+  std::thread revoker(
+      [&] { EXPECT_EQ(0, cp_token_store_revoke(store_, id.id.c_str())); });
+  {
+    std::unique_lock<std::mutex> lock(held.mu);
+    held.cv.wait(lock, [&] { return held.inside; });
+  }
+  std::atomic<bool> removed{false};
+  std::thread remover([&] {
+    EXPECT_EQ(0, cp_token_store_unsubscribe(store_, CountEvents, &later));
+    removed = true;
+  });
+  ASSERT_TRUE(cp_test::WaitFor("the removal began", [&] {
+    return cpi_token_store_removed_listeners(store_) == 1;
+  }));
+  EXPECT_FALSE(removed.load()) << "returned while the listener was inside";
+  {
+    std::lock_guard<std::mutex> lock(held.mu);
+    held.release = true;
+  }
+  held.cv.notify_all();
+  revoker.join();
+  remover.join();
+  EXPECT_TRUE(removed.load());
+  EXPECT_EQ(0, later);
+  // The list is whole again: a new listener is called once per event.
+  int fresh = 0;
+  ASSERT_EQ(0, cp_token_store_unsubscribe(store_, HoldUntilReleased, &held));
+  ASSERT_EQ(0, cp_token_store_subscribe(store_, CountEvents, &fresh));
+  ASSERT_EQ(0, cp_token_store_revoke(store_, Issue().id.c_str()));
+  EXPECT_EQ(1, fresh);
+  EXPECT_EQ(0, later);
 }
 
 TEST_F(TokenStoreTest, BackgroundSweepRuns) {

@@ -152,12 +152,15 @@ typedef enum cp_token_event {
 typedef void (*cp_token_listener_fn)(const char *runtime_id,
                                      cp_token_event event, void *user);
 
-/* Adds a listener (at most 16). Returns 0, CP_EINVAL or CP_ELIMIT. */
+/* Adds a listener; there is no limit but memory. A notification already
+ * running when it is added may or may not call it. Returns 0, CP_EINVAL or
+ * CP_ENOMEM. */
 CP_API int cp_token_store_subscribe(cp_token_store *store,
                                     cp_token_listener_fn fn, void *user);
 
 /* Removes the listener added with the same fn and user, and waits until no
- * notification is still calling it: once it returns, `user` may be freed.
+ * notification is still calling it: once it returns, `user` may be freed,
+ * and notifications that had not reached it yet skip it.
  * Not to be called from a listener (it would wait for itself). Returns 0,
  * CP_ENOTFOUND or CP_EINVAL. */
 CP_API int cp_token_store_unsubscribe(cp_token_store *store,

@@ -15,11 +15,11 @@
 #include "cplugin/errors.h"
 #include "cplugin/tokens.h"
 #include "tokens/token_codec.h"
+#include "tokens/token_store_testing.h"
 #include "tokens/token_table.h"
 
 enum {
   SHARD_COUNT = 64, /* must match SHARD_BITS in token_table.c */
-  MAX_LISTENERS = 16,
   SUFFIX_HEX = 16,
   ISSUE_ATTEMPTS = 8
 };
@@ -42,9 +42,13 @@ struct cp_token_store {
 
   pthread_mutex_t listeners_mu;
   pthread_cond_t listeners_idle; /* notifying dropped to 0 */
-  listener listeners[MAX_LISTENERS];
-  size_t listener_count;
-  size_t notifying; /* notify() calls running their copies */
+  /* Slots in order of subscription; fn == NULL marks one removed while a
+   * notification was walking the list (indices stay put until the last
+   * walker leaves, which compacts). */
+  listener *listeners;
+  size_t listener_count; /* slots in use, removed ones included */
+  size_t listener_cap;
+  size_t notifying; /* notify() calls walking the list */
 
   pthread_t sweeper;
   pthread_mutex_t sweep_mu;
@@ -213,6 +217,7 @@ void cp_token_store_destroy(cp_token_store *s) {
   for (size_t i = 0; i < SHARD_COUNT; i++) {
     cpi_token_shard_destroy(&s->shards[i]);
   }
+  free(s->listeners);
   pthread_mutex_destroy(&s->listeners_mu);
   pthread_cond_destroy(&s->listeners_idle);
   pthread_mutex_destroy(&s->sweep_mu);
@@ -226,15 +231,35 @@ int cp_token_store_subscribe(cp_token_store *s, cp_token_listener_fn fn,
     return CP_EINVAL;
   }
   pthread_mutex_lock(&s->listeners_mu);
-  int rc = CP_ELIMIT;
-  if (s->listener_count < MAX_LISTENERS) {
+  int rc = 0;
+  if (s->listener_count == s->listener_cap) {
+    size_t cap = s->listener_cap == 0 ? 4 : s->listener_cap * 2;
+    listener *grown = realloc(s->listeners, cap * sizeof *grown);
+    if (grown == NULL) {
+      rc = CP_ENOMEM;
+    } else {
+      s->listeners = grown;
+      s->listener_cap = cap;
+    }
+  }
+  if (rc == 0) {
     s->listeners[s->listener_count].fn = fn;
     s->listeners[s->listener_count].user = user;
     s->listener_count++;
-    rc = 0;
   }
   pthread_mutex_unlock(&s->listeners_mu);
   return rc;
+}
+
+/* Drops the removed slots (listeners_mu held, nobody walking the list). */
+static void compact_listeners(cp_token_store *s) {
+  size_t kept = 0;
+  for (size_t i = 0; i < s->listener_count; i++) {
+    if (s->listeners[i].fn != NULL) {
+      s->listeners[kept++] = s->listeners[i];
+    }
+  }
+  s->listener_count = kept;
 }
 
 int cp_token_store_unsubscribe(cp_token_store *s, cp_token_listener_fn fn,
@@ -246,15 +271,16 @@ int cp_token_store_unsubscribe(cp_token_store *s, cp_token_listener_fn fn,
   int rc = CP_ENOTFOUND;
   for (size_t i = 0; i < s->listener_count; i++) {
     if (s->listeners[i].fn == fn && s->listeners[i].user == user) {
-      memmove(&s->listeners[i], &s->listeners[i + 1],
-              (s->listener_count - i - 1) * sizeof s->listeners[0]);
-      s->listener_count--;
+      s->listeners[i].fn = NULL;
       rc = 0;
       break;
     }
   }
-  /* A notification that copied the list before the removal may still be
-   * calling the listener: wait for it, so `user` may go away on return. */
+  if (rc == 0 && s->notifying == 0) {
+    compact_listeners(s);
+  }
+  /* A notification may be inside this very listener: wait for it, so `user`
+   * may go away on return. Walks that have not reached it skip it. */
   while (rc == 0 && s->notifying > 0) {
     pthread_cond_wait(&s->listeners_idle, &s->listeners_mu);
   }
@@ -262,18 +288,33 @@ int cp_token_store_unsubscribe(cp_token_store *s, cp_token_listener_fn fn,
   return rc;
 }
 
-static void notify(cp_token_store *s, const char *id, cp_token_event ev) {
-  listener copy[MAX_LISTENERS];
+size_t cpi_token_store_removed_listeners(cp_token_store *s) {
   pthread_mutex_lock(&s->listeners_mu);
-  size_t n = s->listener_count;
-  memcpy(copy, s->listeners, n * sizeof copy[0]);
-  s->notifying++;
-  pthread_mutex_unlock(&s->listeners_mu);
-  for (size_t i = 0; i < n; i++) {
-    copy[i].fn(id, ev, copy[i].user);
+  size_t removed = 0;
+  for (size_t i = 0; i < s->listener_count; i++) {
+    removed += s->listeners[i].fn == NULL;
   }
+  pthread_mutex_unlock(&s->listeners_mu);
+  return removed;
+}
+
+/* Calls every listener, without the lock held during a call: listeners may
+ * call back into the store, also to subscribe. Nothing is allocated here,
+ * so no listener can miss an event for want of memory. */
+static void notify(cp_token_store *s, const char *id, cp_token_event ev) {
   pthread_mutex_lock(&s->listeners_mu);
+  s->notifying++;
+  for (size_t i = 0; i < s->listener_count; i++) {
+    listener l = s->listeners[i];
+    if (l.fn == NULL) {
+      continue;
+    }
+    pthread_mutex_unlock(&s->listeners_mu);
+    l.fn(id, ev, l.user);
+    pthread_mutex_lock(&s->listeners_mu);
+  }
   if (--s->notifying == 0) {
+    compact_listeners(s);
     pthread_cond_broadcast(&s->listeners_idle);
   }
   pthread_mutex_unlock(&s->listeners_mu);
