@@ -161,10 +161,11 @@ static void cg_emit_handlers(const cg_service *service, cg_arena *arena,
 static void cg_emit_register(const cg_service *service, cg_arena *arena,
                              cg_sbuf *out) {
   const char *contract =
-      "Registers each non-NULL handler of `handlers` on `server` (before "
-      "cp_server_start); `user` is passed to the handlers. Returns 0, "
-      "CP_EINVAL when `server` or `handlers` is NULL, or the first error of "
-      "cp_server_add_method (methods registered before it stay registered).";
+      "Registers the non-NULL handlers of `handlers` on `server` (before "
+      "cp_server_start), all or none (cp_server_add_methods); `user` is "
+      "passed to the handlers. Returns 0, CP_EINVAL when `server` or "
+      "`handlers` is NULL, or the error of cp_server_add_methods (then "
+      "nothing was registered).";
   cg_sbuf_putc(out, '\n');
   cg_emit_doc(out, "", NULL, &contract, 1);
   cg_signature sig;

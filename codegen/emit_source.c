@@ -161,25 +161,19 @@ static void cg_emit_plugin_desc(const cg_file *file, const cg_service *service,
                  service->path, service->ident);
 }
 
-/* One handler registration inside the register function. */
-static void cg_emit_register_one(const cg_method *method, cg_arena *arena,
-                                 cg_sbuf *out) {
-  cg_sbuf_printf(out,
-                 "  %s__fn on_%s = handlers->on_%s;\n"
-                 "  if (err == 0 && on_%s != NULL) {\n",
-                 method->ident, method->lower, method->lower, method->lower);
-  cg_signature call;
-  call.head = "err = cp_server_add_method";
-  call.params[0] = "server";
-  call.params[1] = cg_arena_printf(arena, "&%s__method", method->ident);
-  call.params[2] =
-      cg_arena_printf(arena, "(cp_handler_fn)on_%s", method->lower);
-  call.params[3] = "user";
-  call.count = 4;
-  cg_emit_signature(out, "    ", &call, ";");
-  cg_sbuf_puts(out, "  }\n");
+/* One entry of the register function's batch, for a non-NULL handler. */
+static void cg_emit_register_one(const cg_method *method, cg_sbuf *out) {
+  cg_sbuf_printf(
+      out,
+      "  if (handlers->on_%s != NULL) {\n"
+      "    entries[count].method = &%s__method;\n"
+      "    entries[count].handler = (cp_handler_fn)handlers->on_%s;\n"
+      "    entries[count++].user = user;\n"
+      "  }\n",
+      method->lower, method->ident, method->lower);
 }
 
+/* The whole service in one cp_server_add_methods call: all or nothing. */
 static void cg_emit_register(const cg_service *service, cg_arena *arena,
                              cg_sbuf *out) {
   cg_signature sig;
@@ -194,11 +188,15 @@ static void cg_emit_register(const cg_service *service, cg_arena *arena,
     cg_sbuf_puts(out, "  (void)user;\n  return 0;\n}\n");
     return;
   }
-  cg_sbuf_puts(out, "  int err = 0;\n");
+  cg_sbuf_printf(out,
+                 "  cp_method_entry entries[%zu];\n"
+                 "  size_t count = 0;\n",
+                 service->method_count);
   for (size_t i = 0; i < service->method_count; i++) {
-    cg_emit_register_one(&service->methods[i], arena, out);
+    cg_emit_register_one(&service->methods[i], out);
   }
-  cg_sbuf_puts(out, "  return err;\n}\n");
+  cg_sbuf_puts(out,
+               "  return cp_server_add_methods(server, entries, count);\n}\n");
 }
 
 static void cg_emit_unary_stub(const cg_method *method, cg_arena *arena,

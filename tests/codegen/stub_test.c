@@ -22,6 +22,7 @@ struct cp_server {
   cp_handler_fn handlers[8];
   void *users[8];
   int count;
+  int batches; /* cp_server_add_methods calls that succeeded */
   int fail_at; /* registration index that fails with CP_EEXIST, or -1 */
 };
 
@@ -52,15 +53,20 @@ struct cp_stream {
   const ProtobufCMessage *written; /* what cp_stream_send / _reply got */
 };
 
-int cp_server_add_method(cp_server *server, const cp_method_desc *method,
-                         cp_handler_fn handler, void *user) {
-  if (server->count == server->fail_at) {
+/* All or none, as the real one: a batch reaching index fail_at fails. */
+int cp_server_add_methods(cp_server *server, const cp_method_entry *entries,
+                          size_t count) {
+  if (server->fail_at >= server->count &&
+      server->fail_at < server->count + (int)count) {
     return CP_EEXIST;
   }
-  server->methods[server->count] = method;
-  server->handlers[server->count] = handler;
-  server->users[server->count] = user;
-  server->count++;
+  server->batches++;
+  for (size_t i = 0; i < count; i++) {
+    server->methods[server->count] = entries[i].method;
+    server->handlers[server->count] = entries[i].handler;
+    server->users[server->count] = entries[i].user;
+    server->count++;
+  }
   return 0;
 }
 
@@ -317,6 +323,15 @@ static cp_status_code on_any(cp_call *call, const Multi__V1__LogRequest *req,
   return CP_STATUS_OK;
 }
 
+static cp_status_code on_watch_any(cp_call *call, const Shared__V1__Query *req,
+                                   cp_stream *stream, void *user) {
+  (void)call;
+  (void)req;
+  (void)stream;
+  (void)user;
+  return CP_STATUS_OK;
+}
+
 static void test_register_errors(void) {
   cp_server server = {.fail_at = 1};
   cp_multi__v1__service_registry__handlers handlers = {.on_register_service =
@@ -329,6 +344,23 @@ static void test_register_errors(void) {
   EXPECT(cp_multi__v1__logger__register(&server, &logger, NULL) == 0);
   /* The second registration fails: its error is returned. */
   EXPECT(cp_multi__v1__logger__register(&server, &logger, NULL) == CP_EEXIST);
+  EXPECT(server.count == 1);
+
+  /* A whole service is one batch: the non-NULL handlers, in order, in one
+   * call, so a failure registers none of them. */
+  cp_server whole = {.fail_at = -1};
+  cp_multi__v1__service_registry__handlers all = {
+      .on_register_service = on_any, .on_watch_service = on_watch_any};
+  EXPECT(cp_multi__v1__service_registry__register(&whole, &all, NULL) == 0);
+  EXPECT(whole.batches == 1 && whole.count == 2);
+  EXPECT(whole.methods[0] ==
+         &cp_multi__v1__service_registry__register_service__method);
+  EXPECT(whole.methods[1] ==
+         &cp_multi__v1__service_registry__watch_service__method);
+  cp_server failing = {.fail_at = 1};
+  EXPECT(cp_multi__v1__service_registry__register(&failing, &all, NULL) ==
+         CP_EEXIST);
+  EXPECT(failing.batches == 0 && failing.count == 0);
 }
 
 static void test_client_stubs(void) {

@@ -891,6 +891,39 @@ TEST(TransportApi, BadArgumentsAreRejected) {
   cp_client_destroy(nullptr);
 }
 
+// A batch of methods is registered whole or not at all: after each failed
+// batch its first method can still be added on its own.
+TEST(TransportApi, AddMethodsIsAllOrNothing) {
+  cp_server *s = nullptr;
+  ASSERT_EQ(0, cp_server_create(&s, nullptr));
+  auto handler = reinterpret_cast<cp_handler_fn>(abort);
+  const cp_method_desc &echo = cp_cplugintest__v1__echo_service__echo__method;
+  const cp_method_desc &count = cp_cplugintest__v1__echo_service__count__method;
+  cp_method_desc bad = echo;
+  bad.unary_invoke = nullptr;
+  cp_method_entry bad_last[] = {{&echo, handler, nullptr},
+                                {&bad, handler, nullptr}};
+  EXPECT_EQ(CP_EINVAL, cp_server_add_methods(s, bad_last, 2));
+  cp_method_entry twice[] = {{&echo, handler, nullptr},
+                             {&count, handler, nullptr},
+                             {&echo, handler, nullptr}};
+  EXPECT_EQ(CP_EEXIST, cp_server_add_methods(s, twice, 3));
+  cp_method_entry no_handler[] = {{&echo, handler, nullptr},
+                                  {&count, nullptr, nullptr}};
+  EXPECT_EQ(CP_EINVAL, cp_server_add_methods(s, no_handler, 2));
+  EXPECT_EQ(CP_EINVAL, cp_server_add_methods(s, nullptr, 1));
+  EXPECT_EQ(CP_EINVAL, cp_server_add_methods(nullptr, twice, 1));
+  EXPECT_EQ(0, cp_server_add_methods(s, nullptr, 0));
+
+  // Nothing of the failed batches is there: echo and count go in now, and
+  // a batch overlapping them fails as a whole.
+  EXPECT_EQ(0, cp_server_add_methods(s, twice, 2));
+  cp_method_entry overlap[] = {{&count, handler, nullptr}};
+  EXPECT_EQ(CP_EEXIST, cp_server_add_methods(s, overlap, 1));
+  EXPECT_EQ(CP_EEXIST, cp_server_add_method(s, &echo, handler, nullptr));
+  cp_server_destroy(s);
+}
+
 TEST(TransportApi, UnixSocketListener) {
   char unique[128];
   ASSERT_EQ(0, test_socket_path("transport.sock", unique, sizeof unique));

@@ -181,38 +181,39 @@ int cp_kv__v1__kvservice__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_kv__v1__kvservice__get__fn on_get = handlers->on_get;
-  if (err == 0 && on_get != NULL) {
-    err = cp_server_add_method(server, &cp_kv__v1__kvservice__get__method,
-                               (cp_handler_fn)on_get, user);
+  cp_method_entry entries[6];
+  size_t count = 0;
+  if (handlers->on_get != NULL) {
+    entries[count].method = &cp_kv__v1__kvservice__get__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_get;
+    entries[count++].user = user;
   }
-  cp_kv__v1__kvservice__put__fn on_put = handlers->on_put;
-  if (err == 0 && on_put != NULL) {
-    err = cp_server_add_method(server, &cp_kv__v1__kvservice__put__method,
-                               (cp_handler_fn)on_put, user);
+  if (handlers->on_put != NULL) {
+    entries[count].method = &cp_kv__v1__kvservice__put__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_put;
+    entries[count++].user = user;
   }
-  cp_kv__v1__kvservice__delete__fn on_delete = handlers->on_delete;
-  if (err == 0 && on_delete != NULL) {
-    err = cp_server_add_method(server, &cp_kv__v1__kvservice__delete__method,
-                               (cp_handler_fn)on_delete, user);
+  if (handlers->on_delete != NULL) {
+    entries[count].method = &cp_kv__v1__kvservice__delete__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_delete;
+    entries[count++].user = user;
   }
-  cp_kv__v1__kvservice__watch__fn on_watch = handlers->on_watch;
-  if (err == 0 && on_watch != NULL) {
-    err = cp_server_add_method(server, &cp_kv__v1__kvservice__watch__method,
-                               (cp_handler_fn)on_watch, user);
+  if (handlers->on_watch != NULL) {
+    entries[count].method = &cp_kv__v1__kvservice__watch__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_watch;
+    entries[count++].user = user;
   }
-  cp_kv__v1__kvservice__batch_put__fn on_batch_put = handlers->on_batch_put;
-  if (err == 0 && on_batch_put != NULL) {
-    err = cp_server_add_method(server, &cp_kv__v1__kvservice__batch_put__method,
-                               (cp_handler_fn)on_batch_put, user);
+  if (handlers->on_batch_put != NULL) {
+    entries[count].method = &cp_kv__v1__kvservice__batch_put__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_batch_put;
+    entries[count++].user = user;
   }
-  cp_kv__v1__kvservice__session__fn on_session = handlers->on_session;
-  if (err == 0 && on_session != NULL) {
-    err = cp_server_add_method(server, &cp_kv__v1__kvservice__session__method,
-                               (cp_handler_fn)on_session, user);
+  if (handlers->on_session != NULL) {
+    entries[count].method = &cp_kv__v1__kvservice__session__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_session;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_kv__v1__kvservice__get__reply(cp_unary_reply *reply,

@@ -62,15 +62,14 @@ int cp_connectplugin__v1__capability_broker__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_connectplugin__v1__capability_broker__request_capability__fn on_request_capability = handlers->on_request_capability;
-  if (err == 0 && on_request_capability != NULL) {
-    err = cp_server_add_method(
-        server,
-        &cp_connectplugin__v1__capability_broker__request_capability__method,
-        (cp_handler_fn)on_request_capability, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_request_capability != NULL) {
+    entries[count].method = &cp_connectplugin__v1__capability_broker__request_capability__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_request_capability;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_connectplugin__v1__capability_broker__request_capability__reply(

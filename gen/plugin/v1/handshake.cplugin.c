@@ -62,14 +62,14 @@ int cp_connectplugin__v1__handshake_service__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_connectplugin__v1__handshake_service__handshake__fn on_handshake = handlers->on_handshake;
-  if (err == 0 && on_handshake != NULL) {
-    err = cp_server_add_method(
-        server, &cp_connectplugin__v1__handshake_service__handshake__method,
-        (cp_handler_fn)on_handshake, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_handshake != NULL) {
+    entries[count].method = &cp_connectplugin__v1__handshake_service__handshake__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_handshake;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_connectplugin__v1__handshake_service__handshake__reply(

@@ -86,20 +86,19 @@ int cp_connectplugin__health__v1__health_service__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_connectplugin__health__v1__health_service__check__fn on_check = handlers->on_check;
-  if (err == 0 && on_check != NULL) {
-    err = cp_server_add_method(
-        server, &cp_connectplugin__health__v1__health_service__check__method,
-        (cp_handler_fn)on_check, user);
+  cp_method_entry entries[2];
+  size_t count = 0;
+  if (handlers->on_check != NULL) {
+    entries[count].method = &cp_connectplugin__health__v1__health_service__check__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_check;
+    entries[count++].user = user;
   }
-  cp_connectplugin__health__v1__health_service__watch__fn on_watch = handlers->on_watch;
-  if (err == 0 && on_watch != NULL) {
-    err = cp_server_add_method(
-        server, &cp_connectplugin__health__v1__health_service__watch__method,
-        (cp_handler_fn)on_watch, user);
+  if (handlers->on_watch != NULL) {
+    entries[count].method = &cp_connectplugin__health__v1__health_service__watch__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_watch;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_connectplugin__health__v1__health_service__check__reply(

@@ -62,14 +62,14 @@ int cp_connectplugin__v1__plugin_lifecycle__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_connectplugin__v1__plugin_lifecycle__report_health__fn on_report_health = handlers->on_report_health;
-  if (err == 0 && on_report_health != NULL) {
-    err = cp_server_add_method(
-        server, &cp_connectplugin__v1__plugin_lifecycle__report_health__method,
-        (cp_handler_fn)on_report_health, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_report_health != NULL) {
+    entries[count].method = &cp_connectplugin__v1__plugin_lifecycle__report_health__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_report_health;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_connectplugin__v1__plugin_lifecycle__report_health__reply(
@@ -189,20 +189,19 @@ int cp_connectplugin__v1__plugin_control__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_connectplugin__v1__plugin_control__get_health__fn on_get_health = handlers->on_get_health;
-  if (err == 0 && on_get_health != NULL) {
-    err = cp_server_add_method(
-        server, &cp_connectplugin__v1__plugin_control__get_health__method,
-        (cp_handler_fn)on_get_health, user);
+  cp_method_entry entries[2];
+  size_t count = 0;
+  if (handlers->on_get_health != NULL) {
+    entries[count].method = &cp_connectplugin__v1__plugin_control__get_health__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_get_health;
+    entries[count++].user = user;
   }
-  cp_connectplugin__v1__plugin_control__shutdown__fn on_shutdown = handlers->on_shutdown;
-  if (err == 0 && on_shutdown != NULL) {
-    err = cp_server_add_method(
-        server, &cp_connectplugin__v1__plugin_control__shutdown__method,
-        (cp_handler_fn)on_shutdown, user);
+  if (handlers->on_shutdown != NULL) {
+    entries[count].method = &cp_connectplugin__v1__plugin_control__shutdown__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_shutdown;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_connectplugin__v1__plugin_control__get_health__reply(

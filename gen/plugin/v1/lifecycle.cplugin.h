@@ -69,10 +69,10 @@ typedef struct cp_connectplugin__v1__plugin_lifecycle__handlers {
       Connectplugin__V1__ReportHealthResponse *resp, void *user);
 } cp_connectplugin__v1__plugin_lifecycle__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_connectplugin__v1__plugin_lifecycle__register(
     cp_server *server,
     const cp_connectplugin__v1__plugin_lifecycle__handlers *handlers,
@@ -149,10 +149,10 @@ typedef struct cp_connectplugin__v1__plugin_control__handlers {
                                 void *user);
 } cp_connectplugin__v1__plugin_control__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_connectplugin__v1__plugin_control__register(
     cp_server *server,
     const cp_connectplugin__v1__plugin_control__handlers *handlers, void *user);

@@ -85,21 +85,19 @@ int cp_connectplugin__v1__plugin_identity__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_connectplugin__v1__plugin_identity__get_plugin_info__fn on_get_plugin_info = handlers->on_get_plugin_info;
-  if (err == 0 && on_get_plugin_info != NULL) {
-    err = cp_server_add_method(
-        server, &cp_connectplugin__v1__plugin_identity__get_plugin_info__method,
-        (cp_handler_fn)on_get_plugin_info, user);
+  cp_method_entry entries[2];
+  size_t count = 0;
+  if (handlers->on_get_plugin_info != NULL) {
+    entries[count].method = &cp_connectplugin__v1__plugin_identity__get_plugin_info__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_get_plugin_info;
+    entries[count++].user = user;
   }
-  cp_connectplugin__v1__plugin_identity__set_runtime_identity__fn on_set_runtime_identity = handlers->on_set_runtime_identity;
-  if (err == 0 && on_set_runtime_identity != NULL) {
-    err = cp_server_add_method(
-        server,
-        &cp_connectplugin__v1__plugin_identity__set_runtime_identity__method,
-        (cp_handler_fn)on_set_runtime_identity, user);
+  if (handlers->on_set_runtime_identity != NULL) {
+    entries[count].method = &cp_connectplugin__v1__plugin_identity__set_runtime_identity__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_set_runtime_identity;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_connectplugin__v1__plugin_identity__get_plugin_info__reply(

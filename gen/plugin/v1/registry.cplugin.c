@@ -131,35 +131,29 @@ int cp_connectplugin__v1__service_registry__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_connectplugin__v1__service_registry__register_service__fn on_register_service = handlers->on_register_service;
-  if (err == 0 && on_register_service != NULL) {
-    err = cp_server_add_method(
-        server,
-        &cp_connectplugin__v1__service_registry__register_service__method,
-        (cp_handler_fn)on_register_service, user);
+  cp_method_entry entries[4];
+  size_t count = 0;
+  if (handlers->on_register_service != NULL) {
+    entries[count].method = &cp_connectplugin__v1__service_registry__register_service__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_register_service;
+    entries[count++].user = user;
   }
-  cp_connectplugin__v1__service_registry__unregister_service__fn on_unregister_service = handlers->on_unregister_service;
-  if (err == 0 && on_unregister_service != NULL) {
-    err = cp_server_add_method(
-        server,
-        &cp_connectplugin__v1__service_registry__unregister_service__method,
-        (cp_handler_fn)on_unregister_service, user);
+  if (handlers->on_unregister_service != NULL) {
+    entries[count].method = &cp_connectplugin__v1__service_registry__unregister_service__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_unregister_service;
+    entries[count++].user = user;
   }
-  cp_connectplugin__v1__service_registry__discover_service__fn on_discover_service = handlers->on_discover_service;
-  if (err == 0 && on_discover_service != NULL) {
-    err = cp_server_add_method(
-        server,
-        &cp_connectplugin__v1__service_registry__discover_service__method,
-        (cp_handler_fn)on_discover_service, user);
+  if (handlers->on_discover_service != NULL) {
+    entries[count].method = &cp_connectplugin__v1__service_registry__discover_service__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_discover_service;
+    entries[count++].user = user;
   }
-  cp_connectplugin__v1__service_registry__watch_service__fn on_watch_service = handlers->on_watch_service;
-  if (err == 0 && on_watch_service != NULL) {
-    err = cp_server_add_method(
-        server, &cp_connectplugin__v1__service_registry__watch_service__method,
-        (cp_handler_fn)on_watch_service, user);
+  if (handlers->on_watch_service != NULL) {
+    entries[count].method = &cp_connectplugin__v1__service_registry__watch_service__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_watch_service;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_connectplugin__v1__service_registry__register_service__reply(

@@ -162,6 +162,22 @@ CP_API int cp_server_listen_tls(cp_server *server, const char *address,
 CP_API int cp_server_add_method(cp_server *server, const cp_method_desc *method,
                                 cp_handler_fn handler, void *user);
 
+/* One method of a cp_server_add_methods batch. */
+typedef struct cp_method_entry {
+  const cp_method_desc *method;
+  cp_handler_fn handler;
+  void *user;
+} cp_method_entry;
+
+/* Registers `count` methods as cp_server_add_method does, all or none: on
+ * any error (a bad entry, a path registered before or twice in the batch,
+ * no memory) nothing of the batch is registered. Generated *__register
+ * functions add a whole service this way. `entries` is read during the
+ * call only. Returns 0 (also for count 0), CP_EINVAL, CP_EEXIST, CP_ENOMEM
+ * or CP_ESTATE after start. */
+CP_API int cp_server_add_methods(cp_server *server,
+                                 const cp_method_entry *entries, size_t count);
+
 /* Caps the request size of the methods registered so far whose path starts
  * with `path_prefix` ("/pkg.Service/" for a service, a full path for one
  * method) at `max_bytes` (at most max_message_bytes). The length is checked

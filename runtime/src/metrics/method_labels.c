@@ -10,7 +10,7 @@
 
 #include "cplugin/errors.h"
 
-static void init_entry(cp_method_entry *e) {
+static void init_entry(cpi_method_label_slot *e) {
   atomic_init(&e->key, NULL);
   e->path = NULL;
   e->is_other = false;
@@ -81,11 +81,11 @@ static size_t hash_ptr(const void *p) {
 
 /* Returns the entry holding `method`, or the empty slot where it would go
  * (its key NULL). Never full: at most half the slots hold keys. */
-static cp_method_entry *probe(const cp_method_labels *t,
-                              const cp_method_desc *method) {
+static cpi_method_label_slot *probe(const cp_method_labels *t,
+                                    const cp_method_desc *method) {
   size_t i = hash_ptr(method) & t->mask;
   for (;;) {
-    cp_method_entry *e = &t->slots[i];
+    cpi_method_label_slot *e = &t->slots[i];
     const cp_method_desc *k =
         atomic_load_explicit(&e->key, memory_order_acquire);
     if (k == method || k == NULL) {
@@ -95,10 +95,10 @@ static cp_method_entry *probe(const cp_method_labels *t,
   }
 }
 
-static cp_method_entry *insert(cp_method_labels *t,
-                               const cp_method_desc *method) {
+static cpi_method_label_slot *insert(cp_method_labels *t,
+                                     const cp_method_desc *method) {
   pthread_mutex_lock(&t->mu);
-  cp_method_entry *e = probe(t, method);
+  cpi_method_label_slot *e = probe(t, method);
   if (atomic_load_explicit(&e->key, memory_order_relaxed) == NULL) {
     if (t->keys == 2 * t->max) {
       e = &t->other; /* pathological: more methods than slots */
@@ -129,12 +129,12 @@ static cp_method_entry *insert(cp_method_labels *t,
   return e->is_other ? &t->other : e;
 }
 
-cp_method_entry *cpi_method_labels_find(cp_method_labels *t,
-                                        const cp_method_desc *method) {
+cpi_method_label_slot *cpi_method_labels_find(cp_method_labels *t,
+                                              const cp_method_desc *method) {
   if (method == NULL) {
     return &t->other;
   }
-  cp_method_entry *e = probe(t, method);
+  cpi_method_label_slot *e = probe(t, method);
   if (atomic_load_explicit(&e->key, memory_order_acquire) == method) {
     return e->is_other ? &t->other : e;
   }

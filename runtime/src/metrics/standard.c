@@ -189,7 +189,7 @@ cp_metric_registry *cp_metrics_registry(cp_metrics *metrics) {
 /* --- calls -----------------------------------------------------------------
  */
 
-static cp_counter *requests_counter(cp_metrics *m, cp_method_entry *e,
+static cp_counter *requests_counter(cp_metrics *m, cpi_method_label_slot *e,
                                     size_t code) {
   cp_counter *c =
       atomic_load_explicit(&e->requests[code], memory_order_acquire);
@@ -207,7 +207,7 @@ void cp_metrics_record_call(cp_metrics *metrics, const cp_method_desc *method,
   if (metrics == NULL) {
     return;
   }
-  cp_method_entry *e = cpi_method_labels_find(&metrics->methods, method);
+  cpi_method_label_slot *e = cpi_method_labels_find(&metrics->methods, method);
   size_t c = code >= CP_STATUS_OK && code < CP_STATUS_CODE_COUNT
                  ? (size_t)code
                  : (size_t)CP_STATUS_UNKNOWN;
@@ -232,7 +232,7 @@ void cp_metrics_count_rate_limit_denial(cp_metrics *metrics,
   if (metrics == NULL) {
     return;
   }
-  cp_method_entry *e = cpi_method_labels_find(&metrics->methods, method);
+  cpi_method_label_slot *e = cpi_method_labels_find(&metrics->methods, method);
   cp_counter *c = atomic_load_explicit(&e->denials, memory_order_acquire);
   if (c == NULL) {
     const char *values[1] = {e->path};

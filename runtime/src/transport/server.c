@@ -289,32 +289,63 @@ static bool method_desc_valid(const cp_method_desc *m) {
   return false;
 }
 
-int cp_server_add_method(cp_server *server, const cp_method_desc *method,
-                         cp_handler_fn handler, void *user) {
-  if (server == NULL || handler == NULL || !method_desc_valid(method)) {
+static bool path_registered(const cp_server *server, const char *path) {
+  for (size_t i = 0; i < server->method_count; i++) {
+    if (strcmp(server->methods[i].desc->path, path) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int cp_server_add_methods(cp_server *server, const cp_method_entry *entries,
+                          size_t count) {
+  if (server == NULL || (entries == NULL && count > 0)) {
     return CP_EINVAL;
   }
   if (server->state != CP_SERVER_CREATED) {
     return CP_ESTATE;
   }
-  for (size_t i = 0; i < server->method_count; i++) {
-    if (strcmp(server->methods[i].desc->path, method->path) == 0) {
-      return CP_EEXIST;
+  /* Everything is checked, and room made, before the first entry is added:
+   * a failure leaves the server as it was. */
+  for (size_t i = 0; i < count; i++) {
+    if (entries[i].handler == NULL || !method_desc_valid(entries[i].method)) {
+      return CP_EINVAL;
     }
   }
-  if (grow((void **)&server->methods, &server->method_cap, server->method_count,
-           sizeof *server->methods) != 0) {
-    return CP_ENOMEM;
+  for (size_t i = 0; i < count; i++) {
+    const char *path = entries[i].method->path;
+    if (path_registered(server, path)) {
+      return CP_EEXIST;
+    }
+    for (size_t j = 0; j < i; j++) {
+      if (strcmp(entries[j].method->path, path) == 0) {
+        return CP_EEXIST;
+      }
+    }
   }
-  cp_registered_method *rm = &server->methods[server->method_count];
-  rm->desc = method;
-  rm->handler = handler;
-  rm->user = user;
-  rm->grpc_handle = NULL;
-  rm->max_request_bytes = server->opts.max_message_bytes;
-  rm->pool = NULL;
-  server->method_count++;
+  for (size_t i = 0; i < count; i++) {
+    if (grow((void **)&server->methods, &server->method_cap,
+             server->method_count + i, sizeof *server->methods) != 0) {
+      return CP_ENOMEM;
+    }
+  }
+  for (size_t i = 0; i < count; i++) {
+    cp_registered_method *rm = &server->methods[server->method_count++];
+    rm->desc = entries[i].method;
+    rm->handler = entries[i].handler;
+    rm->user = entries[i].user;
+    rm->grpc_handle = NULL;
+    rm->max_request_bytes = server->opts.max_message_bytes;
+    rm->pool = NULL;
+  }
   return 0;
+}
+
+int cp_server_add_method(cp_server *server, const cp_method_desc *method,
+                         cp_handler_fn handler, void *user) {
+  cp_method_entry one = {method, handler, user};
+  return cp_server_add_methods(server, &one, 1);
 }
 
 int cp_server_limit_requests(cp_server *server, const char *path_prefix,

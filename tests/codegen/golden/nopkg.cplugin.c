@@ -58,13 +58,14 @@ int cp_echo__register(cp_server *server, const cp_echo__handlers *handlers,
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_echo__echo__fn on_echo = handlers->on_echo;
-  if (err == 0 && on_echo != NULL) {
-    err = cp_server_add_method(server, &cp_echo__echo__method,
-                               (cp_handler_fn)on_echo, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_echo != NULL) {
+    entries[count].method = &cp_echo__echo__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_echo;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_echo__echo__reply(cp_unary_reply *reply, const Ping *resp) {

@@ -61,14 +61,14 @@ int cp_capability__logger__v1__logger__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_capability__logger__v1__logger__log__fn on_log = handlers->on_log;
-  if (err == 0 && on_log != NULL) {
-    err = cp_server_add_method(server,
-                               &cp_capability__logger__v1__logger__log__method,
-                               (cp_handler_fn)on_log, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_log != NULL) {
+    entries[count].method = &cp_capability__logger__v1__logger__log__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_log;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_capability__logger__v1__logger__log__reply(

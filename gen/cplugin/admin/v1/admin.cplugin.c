@@ -197,50 +197,44 @@ int cp_cplugin__admin__v1__admin__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_cplugin__admin__v1__admin__status__fn on_status = handlers->on_status;
-  if (err == 0 && on_status != NULL) {
-    err = cp_server_add_method(server,
-                               &cp_cplugin__admin__v1__admin__status__method,
-                               (cp_handler_fn)on_status, user);
+  cp_method_entry entries[7];
+  size_t count = 0;
+  if (handlers->on_status != NULL) {
+    entries[count].method = &cp_cplugin__admin__v1__admin__status__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_status;
+    entries[count++].user = user;
   }
-  cp_cplugin__admin__v1__admin__restart_plugin__fn on_restart_plugin = handlers->on_restart_plugin;
-  if (err == 0 && on_restart_plugin != NULL) {
-    err = cp_server_add_method(
-        server, &cp_cplugin__admin__v1__admin__restart_plugin__method,
-        (cp_handler_fn)on_restart_plugin, user);
+  if (handlers->on_restart_plugin != NULL) {
+    entries[count].method = &cp_cplugin__admin__v1__admin__restart_plugin__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_restart_plugin;
+    entries[count++].user = user;
   }
-  cp_cplugin__admin__v1__admin__remove_plugin__fn on_remove_plugin = handlers->on_remove_plugin;
-  if (err == 0 && on_remove_plugin != NULL) {
-    err = cp_server_add_method(
-        server, &cp_cplugin__admin__v1__admin__remove_plugin__method,
-        (cp_handler_fn)on_remove_plugin, user);
+  if (handlers->on_remove_plugin != NULL) {
+    entries[count].method = &cp_cplugin__admin__v1__admin__remove_plugin__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_remove_plugin;
+    entries[count++].user = user;
   }
-  cp_cplugin__admin__v1__admin__replace_plugin__fn on_replace_plugin = handlers->on_replace_plugin;
-  if (err == 0 && on_replace_plugin != NULL) {
-    err = cp_server_add_method(
-        server, &cp_cplugin__admin__v1__admin__replace_plugin__method,
-        (cp_handler_fn)on_replace_plugin, user);
+  if (handlers->on_replace_plugin != NULL) {
+    entries[count].method = &cp_cplugin__admin__v1__admin__replace_plugin__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_replace_plugin;
+    entries[count++].user = user;
   }
-  cp_cplugin__admin__v1__admin__list_registry__fn on_list_registry = handlers->on_list_registry;
-  if (err == 0 && on_list_registry != NULL) {
-    err = cp_server_add_method(
-        server, &cp_cplugin__admin__v1__admin__list_registry__method,
-        (cp_handler_fn)on_list_registry, user);
+  if (handlers->on_list_registry != NULL) {
+    entries[count].method = &cp_cplugin__admin__v1__admin__list_registry__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_list_registry;
+    entries[count++].user = user;
   }
-  cp_cplugin__admin__v1__admin__watch__fn on_watch = handlers->on_watch;
-  if (err == 0 && on_watch != NULL) {
-    err = cp_server_add_method(server,
-                               &cp_cplugin__admin__v1__admin__watch__method,
-                               (cp_handler_fn)on_watch, user);
+  if (handlers->on_watch != NULL) {
+    entries[count].method = &cp_cplugin__admin__v1__admin__watch__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_watch;
+    entries[count++].user = user;
   }
-  cp_cplugin__admin__v1__admin__add_plugin__fn on_add_plugin = handlers->on_add_plugin;
-  if (err == 0 && on_add_plugin != NULL) {
-    err = cp_server_add_method(
-        server, &cp_cplugin__admin__v1__admin__add_plugin__method,
-        (cp_handler_fn)on_add_plugin, user);
+  if (handlers->on_add_plugin != NULL) {
+    entries[count].method = &cp_cplugin__admin__v1__admin__add_plugin__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_add_plugin;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_cplugin__admin__v1__admin__status__reply(

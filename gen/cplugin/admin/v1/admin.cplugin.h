@@ -120,10 +120,10 @@ typedef struct cp_cplugin__admin__v1__admin__handlers {
       Cplugin__Admin__V1__AddPluginResponse *resp, void *user);
 } cp_cplugin__admin__v1__admin__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_cplugin__admin__v1__admin__register(
     cp_server *server, const cp_cplugin__admin__v1__admin__handlers *handlers,
     void *user);

@@ -61,14 +61,14 @@ int cp_consumer__v1__consumer_service__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_consumer__v1__consumer_service__use__fn on_use = handlers->on_use;
-  if (err == 0 && on_use != NULL) {
-    err = cp_server_add_method(server,
-                               &cp_consumer__v1__consumer_service__use__method,
-                               (cp_handler_fn)on_use, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_use != NULL) {
+    entries[count].method = &cp_consumer__v1__consumer_service__use__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_use;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_consumer__v1__consumer_service__use__reply(

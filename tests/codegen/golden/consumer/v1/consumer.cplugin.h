@@ -65,10 +65,10 @@ typedef struct cp_consumer__v1__consumer_service__handlers {
                            Shared__V1__Result__Item *resp, void *user);
 } cp_consumer__v1__consumer_service__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_consumer__v1__consumer_service__register(
     cp_server *server,
     const cp_consumer__v1__consumer_service__handlers *handlers, void *user);

@@ -59,13 +59,14 @@ int cp_alt__v1__renamed__register(cp_server *server,
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_alt__v1__renamed__ping__fn on_ping = handlers->on_ping;
-  if (err == 0 && on_ping != NULL) {
-    err = cp_server_add_method(server, &cp_alt__v1__renamed__ping__method,
-                               (cp_handler_fn)on_ping, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_ping != NULL) {
+    entries[count].method = &cp_alt__v1__renamed__ping__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_ping;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_alt__v1__renamed__ping__reply(cp_unary_reply *reply,

@@ -59,13 +59,14 @@ int cp_multi__v1__logger__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_multi__v1__logger__log__fn on_log = handlers->on_log;
-  if (err == 0 && on_log != NULL) {
-    err = cp_server_add_method(server, &cp_multi__v1__logger__log__method,
-                               (cp_handler_fn)on_log, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_log != NULL) {
+    entries[count].method = &cp_multi__v1__logger__log__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_log;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_multi__v1__logger__log__reply(cp_unary_reply *reply,
@@ -181,20 +182,19 @@ int cp_multi__v1__health_service__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_multi__v1__health_service__check__fn on_check = handlers->on_check;
-  if (err == 0 && on_check != NULL) {
-    err = cp_server_add_method(server,
-                               &cp_multi__v1__health_service__check__method,
-                               (cp_handler_fn)on_check, user);
+  cp_method_entry entries[2];
+  size_t count = 0;
+  if (handlers->on_check != NULL) {
+    entries[count].method = &cp_multi__v1__health_service__check__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_check;
+    entries[count++].user = user;
   }
-  cp_multi__v1__health_service__watch__fn on_watch = handlers->on_watch;
-  if (err == 0 && on_watch != NULL) {
-    err = cp_server_add_method(server,
-                               &cp_multi__v1__health_service__watch__method,
-                               (cp_handler_fn)on_watch, user);
+  if (handlers->on_watch != NULL) {
+    entries[count].method = &cp_multi__v1__health_service__watch__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_watch;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_multi__v1__health_service__check__reply(
@@ -384,26 +384,24 @@ int cp_multi__v1__service_registry__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_multi__v1__service_registry__register_service__fn on_register_service = handlers->on_register_service;
-  if (err == 0 && on_register_service != NULL) {
-    err = cp_server_add_method(
-        server, &cp_multi__v1__service_registry__register_service__method,
-        (cp_handler_fn)on_register_service, user);
+  cp_method_entry entries[3];
+  size_t count = 0;
+  if (handlers->on_register_service != NULL) {
+    entries[count].method = &cp_multi__v1__service_registry__register_service__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_register_service;
+    entries[count++].user = user;
   }
-  cp_multi__v1__service_registry__get_plugin_info__fn on_get_plugin_info = handlers->on_get_plugin_info;
-  if (err == 0 && on_get_plugin_info != NULL) {
-    err = cp_server_add_method(
-        server, &cp_multi__v1__service_registry__get_plugin_info__method,
-        (cp_handler_fn)on_get_plugin_info, user);
+  if (handlers->on_get_plugin_info != NULL) {
+    entries[count].method = &cp_multi__v1__service_registry__get_plugin_info__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_get_plugin_info;
+    entries[count++].user = user;
   }
-  cp_multi__v1__service_registry__watch_service__fn on_watch_service = handlers->on_watch_service;
-  if (err == 0 && on_watch_service != NULL) {
-    err = cp_server_add_method(
-        server, &cp_multi__v1__service_registry__watch_service__method,
-        (cp_handler_fn)on_watch_service, user);
+  if (handlers->on_watch_service != NULL) {
+    entries[count].method = &cp_multi__v1__service_registry__watch_service__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_watch_service;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_multi__v1__service_registry__register_service__reply(
@@ -660,28 +658,29 @@ int cp_multi__v1__uploader__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_multi__v1__uploader__put__fn on_put = handlers->on_put;
-  if (err == 0 && on_put != NULL) {
-    err = cp_server_add_method(server, &cp_multi__v1__uploader__put__method,
-                               (cp_handler_fn)on_put, user);
+  cp_method_entry entries[4];
+  size_t count = 0;
+  if (handlers->on_put != NULL) {
+    entries[count].method = &cp_multi__v1__uploader__put__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_put;
+    entries[count++].user = user;
   }
-  cp_multi__v1__uploader__upload__fn on_upload = handlers->on_upload;
-  if (err == 0 && on_upload != NULL) {
-    err = cp_server_add_method(server, &cp_multi__v1__uploader__upload__method,
-                               (cp_handler_fn)on_upload, user);
+  if (handlers->on_upload != NULL) {
+    entries[count].method = &cp_multi__v1__uploader__upload__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_upload;
+    entries[count++].user = user;
   }
-  cp_multi__v1__uploader__tail__fn on_tail = handlers->on_tail;
-  if (err == 0 && on_tail != NULL) {
-    err = cp_server_add_method(server, &cp_multi__v1__uploader__tail__method,
-                               (cp_handler_fn)on_tail, user);
+  if (handlers->on_tail != NULL) {
+    entries[count].method = &cp_multi__v1__uploader__tail__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_tail;
+    entries[count++].user = user;
   }
-  cp_multi__v1__uploader__talk__fn on_talk = handlers->on_talk;
-  if (err == 0 && on_talk != NULL) {
-    err = cp_server_add_method(server, &cp_multi__v1__uploader__talk__method,
-                               (cp_handler_fn)on_talk, user);
+  if (handlers->on_talk != NULL) {
+    entries[count].method = &cp_multi__v1__uploader__talk__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_talk;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_multi__v1__uploader__put__reply(cp_unary_reply *reply,

@@ -69,10 +69,10 @@ typedef struct cp_multi__v1__logger__handlers {
                            Multi__V1__LogResponse *resp, void *user);
 } cp_multi__v1__logger__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_multi__v1__logger__register(
     cp_server *server, const cp_multi__v1__logger__handlers *handlers,
     void *user);
@@ -148,10 +148,10 @@ typedef struct cp_multi__v1__health_service__handlers {
                              cp_stream *stream, void *user);
 } cp_multi__v1__health_service__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_multi__v1__health_service__register(
     cp_server *server, const cp_multi__v1__health_service__handlers *handlers,
     void *user);
@@ -276,10 +276,10 @@ typedef struct cp_multi__v1__service_registry__handlers {
                                      cp_stream *stream, void *user);
 } cp_multi__v1__service_registry__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_multi__v1__service_registry__register(
     cp_server *server, const cp_multi__v1__service_registry__handlers *handlers,
     void *user);
@@ -437,10 +437,10 @@ typedef struct cp_multi__v1__uploader__handlers {
   cp_status_code (*on_talk)(cp_call *call, cp_stream *stream, void *user);
 } cp_multi__v1__uploader__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_multi__v1__uploader__register(
     cp_server *server, const cp_multi__v1__uploader__handlers *handlers,
     void *user);

@@ -107,27 +107,24 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__fn on_get__foo = handlers->on_get__foo;
-  if (err == 0 && on_get__foo != NULL) {
-    err = cp_server_add_method(
-        server, &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__method,
-        (cp_handler_fn)on_get__foo, user);
+  cp_method_entry entries[3];
+  size_t count = 0;
+  if (handlers->on_get__foo != NULL) {
+    entries[count].method = &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_get__foo;
+    entries[count++].user = user;
   }
-  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__fn on_get_urlfor2_x = handlers->on_get_urlfor2_x;
-  if (err == 0 && on_get_urlfor2_x != NULL) {
-    err = cp_server_add_method(
-        server,
-        &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__method,
-        (cp_handler_fn)on_get_urlfor2_x, user);
+  if (handlers->on_get_urlfor2_x != NULL) {
+    entries[count].method = &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_get_urlfor2_x;
+    entries[count++].user = user;
   }
-  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__fn on_abc = handlers->on_abc;
-  if (err == 0 && on_abc != NULL) {
-    err = cp_server_add_method(
-        server, &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__method,
-        (cp_handler_fn)on_abc, user);
+  if (handlers->on_abc != NULL) {
+    entries[count].method = &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_abc;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__reply(
@@ -337,14 +334,14 @@ int cp_my_pkg__sub2_pkg__v1__service__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  int err = 0;
-  cp_my_pkg__sub2_pkg__v1__service__service__fn on_service = handlers->on_service;
-  if (err == 0 && on_service != NULL) {
-    err = cp_server_add_method(
-        server, &cp_my_pkg__sub2_pkg__v1__service__service__method,
-        (cp_handler_fn)on_service, user);
+  cp_method_entry entries[1];
+  size_t count = 0;
+  if (handlers->on_service != NULL) {
+    entries[count].method = &cp_my_pkg__sub2_pkg__v1__service__service__method;
+    entries[count].handler = (cp_handler_fn)handlers->on_service;
+    entries[count++].user = user;
   }
-  return err;
+  return cp_server_add_methods(server, entries, count);
 }
 
 int cp_my_pkg__sub2_pkg__v1__service__service__reply(

@@ -78,10 +78,10 @@ typedef struct cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers {
                            cp_stream *stream, void *user);
 } cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__register(
     cp_server *server,
     const cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers *handlers,
@@ -219,10 +219,10 @@ typedef struct cp_my_pkg__sub2_pkg__v1__empty__handlers {
   int unused;
 } cp_my_pkg__sub2_pkg__v1__empty__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_my_pkg__sub2_pkg__v1__empty__register(
     cp_server *server, const cp_my_pkg__sub2_pkg__v1__empty__handlers *handlers,
     void *user);
@@ -253,10 +253,10 @@ typedef struct cp_my_pkg__sub2_pkg__v1__service__handlers {
                                MyPkg__Sub2Pkg__V1__MReq *resp, void *user);
 } cp_my_pkg__sub2_pkg__v1__service__handlers;
 
-/* Registers each non-NULL handler of `handlers` on `server` (before
- * cp_server_start); `user` is passed to the handlers. Returns 0, CP_EINVAL
- * when `server` or `handlers` is NULL, or the first error of
- * cp_server_add_method (methods registered before it stay registered). */
+/* Registers the non-NULL handlers of `handlers` on `server` (before
+ * cp_server_start), all or none (cp_server_add_methods); `user` is passed to
+ * the handlers. Returns 0, CP_EINVAL when `server` or `handlers` is NULL, or
+ * the error of cp_server_add_methods (then nothing was registered). */
 int cp_my_pkg__sub2_pkg__v1__service__register(
     cp_server *server,
     const cp_my_pkg__sub2_pkg__v1__service__handlers *handlers, void *user);
