@@ -14,6 +14,8 @@
 #include <random>
 #include <vector>
 
+#include "cplugin/ratelimit.h"
+
 namespace cplugin_bench {
 
 // The thread counts of the guide's `-cpu=1,2,4,8`, measured in real time
@@ -90,6 +92,14 @@ inline size_t PolicyKey(const char *runtime_id, size_t id_len,
   memcpy(out, kHead, head);
   memcpy(out + head, runtime_id, id_len);
   return head + id_len;
+}
+
+// One rate-limit check: true when admitted (an error counts as not).
+inline bool Admitted(cp_rate_limiter *limiter, const char *key, size_t len,
+                     cp_rate_limit limit) {
+  cp_rate_result r = CP_RATE_DENY;
+  return cp_rate_limiter_check(limiter, key, len, limit, &r, nullptr) == 0 &&
+         r == CP_RATE_ALLOW;
 }
 
 }  // namespace cplugin_bench

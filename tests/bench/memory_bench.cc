@@ -250,7 +250,7 @@ bool Prepare(benchmark::State &state) {
     cp_token_store_issue(store, "bench-plugin", id, sizeof id, token);
     cp_token_store_validate(store, id, strlen(id), token, CP_TOKEN_LEN);
     size_t len = cplugin_bench::PolicyKey(id, strlen(id), key);
-    cp_rate_limiter_check(limiter, key, len, kLimit, nullptr);
+    cplugin_bench::Admitted(limiter, key, len, kLimit);
     cp_registry_register_as_host(reg, id, &kLogger, nullptr);
     cp_registry_destroy(reg);
     cp_rate_limiter_destroy(limiter);
@@ -313,7 +313,7 @@ void BM_BucketMemory(benchmark::State &state) {
       size_t id_len = cplugin_bench::MakeRuntimeId(i, id);
       char key[cplugin_bench::kPolicyKeyMax];
       size_t len = cplugin_bench::PolicyKey(id, id_len, key);
-      cp_rate_limiter_check(limiter, key, len, kLimit, nullptr);
+      cplugin_bench::Admitted(limiter, key, len, kLimit);
     }
     Report(state, "bucket", before, Now(), n);
     if (cp_rate_limiter_count(limiter) != n) {
@@ -383,8 +383,7 @@ void BM_PluginMemory(benchmark::State &state) {
       failures += cp_token_store_issue(store, "bench-plugin", id, sizeof id,
                                        token) != 0;
       size_t len = cplugin_bench::PolicyKey(id, strlen(id), key);
-      failures += cp_rate_limiter_check(limiter, key, len, kLimit, nullptr) !=
-                  CP_RATE_ALLOW;
+      failures += !cplugin_bench::Admitted(limiter, key, len, kLimit);
       failures += cp_registry_register_as_host(reg, id, &kLogger, nullptr) != 0;
     }
     Report(state, "plugin", before, Now(), n);

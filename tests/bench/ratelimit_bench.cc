@@ -89,7 +89,7 @@ Fixture &LimiterWith(int64_t keys, int shape) {
     for (int64_t i = 0; i < keys; i++) {
       Key key = MakeKey(shape, static_cast<uint64_t>(i));
       f.keys.push_back(key);
-      cp_rate_limiter_check(f.limiter, key.bytes, key.len, kLimit, nullptr);
+      cplugin_bench::Admitted(f.limiter, key.bytes, key.len, kLimit);
     }
     f.shuffled = f.keys;
     cplugin_bench::Shuffle(&f.shuffled);
@@ -116,8 +116,7 @@ void BM_RateLimiter_Allow(benchmark::State &state, int shape) {
   const Key key = f.keys[0];
   int64_t ok = 0;
   for (auto _ : state) {
-    ok += cp_rate_limiter_check(f.limiter, key.bytes, key.len, kLimit,
-                                nullptr) == CP_RATE_ALLOW;
+    ok += cplugin_bench::Admitted(f.limiter, key.bytes, key.len, kLimit);
   }
   Report(state, ok);
 }
@@ -143,8 +142,7 @@ void BM_RateLimiter_MultipleKeys(benchmark::State &state, int shape,
   int64_t ok = 0;
   for (auto _ : state) {
     const Key &key = keys[slice.Next()];
-    ok += cp_rate_limiter_check(f.limiter, key.bytes, key.len, kLimit,
-                                nullptr) == CP_RATE_ALLOW;
+    ok += cplugin_bench::Admitted(f.limiter, key.bytes, key.len, kLimit);
   }
   Report(state, ok);
 }

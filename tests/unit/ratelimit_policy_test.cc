@@ -577,7 +577,7 @@ TEST_F(RatePolicyTest, HostDefaultsAreExactlyTheTable) {
   };
   for (const Row &row : rows) {
     cp_rate_limit l = Limit(0, 0);
-    EXPECT_EQ(1, cp_rate_policy_lookup(policy_, row.path, &l)) << row.path;
+    EXPECT_EQ(0, cp_rate_policy_lookup(policy_, row.path, &l)) << row.path;
     EXPECT_EQ(row.rate, l.rate_per_sec) << row.path;
     EXPECT_EQ(row.burst, l.burst) << row.path;
   }
@@ -589,22 +589,24 @@ TEST_F(RatePolicyTest, HostDefaultsAreExactlyTheTable) {
   cp_rate_policy_exempt_default(policy_);
   cp_rate_policy_set_enabled(policy_, false);
   cp_rate_limit l = Limit(0, 0);
-  EXPECT_EQ(0, cp_rate_policy_lookup(policy_, CP_RATE_HANDSHAKE_PATH, &l));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_rate_policy_lookup(policy_, CP_RATE_HANDSHAKE_PATH, &l));
   ASSERT_EQ(0, cp_rate_policy_host_defaults(policy_));
   for (const Row &row : rows) {
-    EXPECT_EQ(1, cp_rate_policy_lookup(policy_, row.path, &l)) << row.path;
+    EXPECT_EQ(0, cp_rate_policy_lookup(policy_, row.path, &l)) << row.path;
     EXPECT_EQ(row.rate, l.rate_per_sec) << row.path;
     EXPECT_EQ(row.burst, l.burst) << row.path;
   }
-  EXPECT_EQ(1, cp_rate_policy_lookup(policy_, kEcho, &l));
+  EXPECT_EQ(0, cp_rate_policy_lookup(policy_, kEcho, &l));
   EXPECT_EQ(1000u, l.rate_per_sec);  // the custom Echo rule is gone
 
   // Without host defaults nothing is limited.
   cp_rate_policy *bare = nullptr;
   popts_.host_defaults = false;
   ASSERT_EQ(0, cp_rate_policy_create(&bare, &popts_));
-  EXPECT_EQ(0, cp_rate_policy_lookup(bare, CP_RATE_HANDSHAKE_PATH, &l));
-  EXPECT_EQ(0, cp_rate_policy_lookup(bare, kEcho, &l));
+  EXPECT_EQ(CP_ENOTFOUND,
+            cp_rate_policy_lookup(bare, CP_RATE_HANDSHAKE_PATH, &l));
+  EXPECT_EQ(CP_ENOTFOUND, cp_rate_policy_lookup(bare, kEcho, &l));
   cp_rate_policy_destroy(bare);
 }
 
@@ -675,7 +677,7 @@ TEST(RatePolicy, BadArguments) {
   EXPECT_EQ(0, cp_rate_policy_set(p, "/svc.S/M0", Limit(2, 2)));
   EXPECT_EQ(0, cp_rate_policy_clear(p, "/svc.S/M0"));
   EXPECT_EQ(0, cp_rate_policy_set(p, "/svc.S/M0", Limit(3, 3)));
-  EXPECT_EQ(1, cp_rate_policy_lookup(p, "/svc.S/M0", &l));
+  EXPECT_EQ(0, cp_rate_policy_lookup(p, "/svc.S/M0", &l));
   EXPECT_EQ(3u, l.burst);
   EXPECT_EQ(0, cp_rate_policy_host_defaults(p));
   cp_rate_policy_destroy(p);

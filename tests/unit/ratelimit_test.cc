@@ -51,10 +51,21 @@ class RateLimiterTest : public ::testing::Test {
     ASSERT_EQ(0, cp_rate_limiter_create(&limiter_, &o));
   }
 
-  cp_rate_result Check(const std::string &key, cp_rate_limit limit,
-                       int64_t *retry = nullptr) {
-    return cp_rate_limiter_check(limiter_, key.data(), key.size(), limit,
-                                 retry);
+  // The result of one check; an error shows as CP_EINVAL.
+  int Check(const std::string &key, cp_rate_limit limit,
+            int64_t *retry = nullptr) {
+    return CheckWith(limiter_, key.data(), key.size(), limit, retry);
+  }
+
+  static int CheckWith(cp_rate_limiter *l, const char *key, size_t len,
+                       cp_rate_limit limit, int64_t *retry = nullptr) {
+    cp_rate_result r = CP_RATE_ALLOW;
+    int rc = cp_rate_limiter_check(l, key, len, limit, &r, retry);
+    if (rc != 0) {
+      EXPECT_EQ(CP_RATE_DENY, r) << "an error must never admit";
+      return rc;
+    }
+    return r;
   }
 
   // Checks `n` times at the current time; returns how many were allowed.
@@ -241,8 +252,7 @@ TEST_F(RateLimiterTest, DifferentKeysAreIndependent) {
   EXPECT_EQ(2, Admitted(with_nul, Limit(1, 2), 5));
   EXPECT_EQ(2, Admitted("alic", Limit(1, 2), 5));
   EXPECT_EQ(2, Admitted("", Limit(1, 2), 5));
-  EXPECT_EQ(CP_RATE_ALLOW,
-            cp_rate_limiter_check(limiter_, nullptr, 0, Limit(1, 3), nullptr));
+  EXPECT_EQ(CP_RATE_ALLOW, CheckWith(limiter_, nullptr, 0, Limit(1, 3)));
   EXPECT_EQ(5u, cp_rate_limiter_count(limiter_));
   // Many keys (the index grows), each with its own budget.
   for (int i = 0; i < 20000; i++) {
@@ -257,17 +267,16 @@ TEST_F(RateLimiterTest, DifferentKeysAreIndependent) {
 TEST_F(RateLimiterTest, BadInputNeverCrashes) {
   Create();
   int64_t retry = 0;
-  EXPECT_EQ(CP_RATE_EINVAL,
-            cp_rate_limiter_check(nullptr, "k", 1, Limit(1, 1), &retry));
+  EXPECT_EQ(CP_EINVAL, CheckWith(nullptr, "k", 1, Limit(1, 1), &retry));
   EXPECT_EQ(CP_RATE_RETRY_NEVER, retry);
-  EXPECT_EQ(CP_RATE_EINVAL,
-            cp_rate_limiter_check(limiter_, nullptr, 3, Limit(1, 1), nullptr));
+  EXPECT_EQ(CP_EINVAL, CheckWith(limiter_, nullptr, 3, Limit(1, 1)));
   std::string huge(CP_RATE_KEY_MAX + 1, 'x');
-  EXPECT_EQ(CP_RATE_EINVAL, Check(huge, Limit(1, 1)));
+  EXPECT_EQ(CP_EINVAL, Check(huge, Limit(1, 1)));
   huge.resize(CP_RATE_KEY_MAX);
   EXPECT_EQ(CP_RATE_ALLOW, Check(huge, Limit(1, 1)));
-  EXPECT_EQ(CP_RATE_EINVAL, cp_rate_limiter_check(limiter_, "k", SIZE_MAX,
-                                                  Limit(1, 1), nullptr));
+  EXPECT_EQ(CP_EINVAL, CheckWith(limiter_, "k", SIZE_MAX, Limit(1, 1)));
+  EXPECT_EQ(CP_EINVAL, cp_rate_limiter_check(limiter_, "k", 1, Limit(1, 1),
+                                             nullptr, nullptr));
   // Extreme limits.
   EXPECT_EQ(CP_RATE_ALLOW, Check("max", Limit(UINT32_MAX, UINT32_MAX)));
   EXPECT_EQ(CP_RATE_ALLOW, Check("max", Limit(1, UINT32_MAX)));
@@ -297,8 +306,7 @@ TEST_F(RateLimiterTest, BadInputNeverCrashes) {
   EXPECT_EQ(nullptr, l);
   // Defaults, with NULL options.
   ASSERT_EQ(0, cp_rate_limiter_create(&l, nullptr));
-  EXPECT_EQ(CP_RATE_ALLOW,
-            cp_rate_limiter_check(l, "k", 1, Limit(1, 1), nullptr));
+  EXPECT_EQ(CP_RATE_ALLOW, CheckWith(l, "k", 1, Limit(1, 1)));
   cp_rate_limiter_stats st;
   cp_rate_limiter_stats_get(l, &st);
   EXPECT_EQ(100000u, st.max_buckets);
@@ -572,8 +580,9 @@ TEST(RateLimiterRealClock, OneKeyFromManyThreadsNeverExceedsTheRate) {
   for (int t = 0; t < kThreads; t++) {
     threads.emplace_back([&] {
       for (int i = 0; i < 50000; i++) {
-        admitted +=
-            cp_rate_limiter_check(l, "k", 1, limit, nullptr) == CP_RATE_ALLOW;
+        cp_rate_result r = CP_RATE_DENY;
+        admitted += cp_rate_limiter_check(l, "k", 1, limit, &r, nullptr) == 0 &&
+                    r == CP_RATE_ALLOW;
       }
     });
   }

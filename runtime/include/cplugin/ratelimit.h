@@ -76,11 +76,10 @@ typedef struct cp_rate_limit {
 } cp_rate_limit;
 
 typedef enum cp_rate_result {
-  CP_RATE_EINVAL = CP_EINVAL, /* bad arguments: treat as a denial */
-  CP_RATE_ALLOW = 0,          /* admitted; one token taken */
-  CP_RATE_DENY = 1,           /* the key's bucket is empty */
-  CP_RATE_DENY_FULL = 2       /* a new key, and max_buckets keys are tracked
-                                 (or no memory to grow the index) */
+  CP_RATE_ALLOW = 0,    /* admitted; one token taken */
+  CP_RATE_DENY = 1,     /* the key's bucket is empty */
+  CP_RATE_DENY_FULL = 2 /* a new key, and max_buckets keys are tracked
+                           (or no memory to grow the index) */
 } cp_rate_result;
 
 typedef struct cp_rate_limiter cp_rate_limiter;
@@ -123,14 +122,15 @@ CP_API void cp_rate_limiter_destroy(cp_rate_limiter *limiter);
  * the time until the next token (>= 1), or for a rate-0 limit the time after
  * which an unused bucket is evicted and its budget renewed (idle_evict +
  * sweep interval), or CP_RATE_RETRY_NEVER; after CP_RATE_DENY_FULL the
- * idle-eviction period. Returns a cp_rate_result; CP_RATE_EINVAL for a NULL
- * limiter, a NULL key with key_len > 0, or key_len > CP_RATE_KEY_MAX. Takes
- * no lock unless the key is new; never allocates unless the key is new and
- * the index must grow. */
-CP_API cp_rate_result cp_rate_limiter_check(cp_rate_limiter *limiter,
-                                            const char *key, size_t key_len,
-                                            cp_rate_limit limit,
-                                            int64_t *retry_after_ns);
+ * idle-eviction period. Sets *result and returns 0; returns CP_EINVAL for
+ * a NULL limiter or result, a NULL key with key_len > 0, or key_len >
+ * CP_RATE_KEY_MAX (*result, when given, is then CP_RATE_DENY: bad arguments
+ * never admit). Takes no lock unless the key is new; never allocates unless
+ * the key is new and the index must grow. */
+CP_API int cp_rate_limiter_check(cp_rate_limiter *limiter, const char *key,
+                                 size_t key_len, cp_rate_limit limit,
+                                 cp_rate_result *result,
+                                 int64_t *retry_after_ns);
 
 /* Evicts every idle bucket now; returns how many. The sweeper thread calls
  * it every sweep_interval_ms. Checks keep running meanwhile; insertions into

@@ -138,9 +138,9 @@ CP_API void cp_rate_policy_exempt_default(cp_rate_policy *policy);
  * buckets are kept. */
 CP_API void cp_rate_policy_set_enabled(cp_rate_policy *policy, bool enabled);
 
-/* The limit a call to `path` gets now: returns 1 and sets *limit when it is
- * limited, 0 when it is not (exempt, no rule and no default, or the policy
- * is off), CP_EINVAL for NULL arguments. Takes no lock. */
+/* The limit a call to `path` gets now: returns 0 and sets *limit when it is
+ * limited, CP_ENOTFOUND when it is not (exempt, no rule and no default, or
+ * the policy is off), CP_EINVAL for NULL arguments. Takes no lock. */
 CP_API int cp_rate_policy_lookup(const cp_rate_policy *policy, const char *path,
                                  cp_rate_limit *limit);
 

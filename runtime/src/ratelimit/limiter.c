@@ -289,15 +289,8 @@ static int take(cp_rate_limiter *l, rl_bucket *b, uint64_t key,
   }
 }
 
-cp_rate_result cp_rate_limiter_check(cp_rate_limiter *l, const char *key,
-                                     size_t key_len, cp_rate_limit limit,
-                                     int64_t *retry_after_ns) {
-  int64_t ignored = 0;
-  int64_t *retry = retry_after_ns != NULL ? retry_after_ns : &ignored;
-  *retry = CP_RATE_RETRY_NEVER;
-  if (l == NULL || (key == NULL && key_len > 0) || key_len > CP_RATE_KEY_MAX) {
-    return CP_RATE_EINVAL;
-  }
+static cp_rate_result check(cp_rate_limiter *l, const char *key, size_t key_len,
+                            cp_rate_limit limit, int64_t *retry) {
   if (limit.burst == 0) {
     return CP_RATE_DENY; /* no bucket: nothing to remember */
   }
@@ -320,6 +313,23 @@ cp_rate_result cp_rate_limiter_check(cp_rate_limiter *l, const char *key,
       }
     }
   }
+}
+
+int cp_rate_limiter_check(cp_rate_limiter *l, const char *key, size_t key_len,
+                          cp_rate_limit limit, cp_rate_result *result,
+                          int64_t *retry_after_ns) {
+  int64_t ignored = 0;
+  int64_t *retry = retry_after_ns != NULL ? retry_after_ns : &ignored;
+  *retry = CP_RATE_RETRY_NEVER;
+  if (result != NULL) {
+    *result = CP_RATE_DENY;
+  }
+  if (l == NULL || result == NULL || (key == NULL && key_len > 0) ||
+      key_len > CP_RATE_KEY_MAX) {
+    return CP_EINVAL;
+  }
+  *result = check(l, key, key_len, limit, retry);
+  return 0;
 }
 
 void cp_rate_limiter_stats_get(cp_rate_limiter *l, cp_rate_limiter_stats *out) {

@@ -149,14 +149,14 @@ int cp_rate_policy_lookup(const cp_rate_policy *p, const char *path,
     return CP_EINVAL;
   }
   if (__atomic_load_n(&p->enabled, __ATOMIC_RELAXED) == 0) {
-    return 0;
+    return CP_ENOTFOUND;
   }
   rl_match m = cpi_rules_match(&p->rules, path);
   if (m.kind != RL_RULE_LIMIT) {
-    return 0;
+    return CP_ENOTFOUND;
   }
   *limit = m.limit;
-  return 1;
+  return 0;
 }
 
 cp_rate_limiter *cp_rate_policy_limiter(cp_rate_policy *p) {
@@ -252,8 +252,9 @@ cp_status_code cp_rate_policy_intercept(cp_call *call, void *user) {
                          "caller identity too long for rate limiting");
   }
   int64_t retry_ns = 0;
-  cp_rate_result r =
-      cp_rate_limiter_check(p->limiter, key, len, m.limit, &retry_ns);
+  cp_rate_result r = CP_RATE_DENY;
+  /* The key and limiter are valid here; an error would leave r a denial. */
+  (void)cp_rate_limiter_check(p->limiter, key, len, m.limit, &r, &retry_ns);
   if (r == CP_RATE_ALLOW) {
     return CP_STATUS_OK;
   }
