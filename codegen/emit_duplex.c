@@ -69,10 +69,10 @@ void cg_emit_duplex_decls(const cg_method *method, cg_arena *arena,
         cg_arena_printf(
             arena,
             "Reads the next message of a stream opened with %s__open, as "
-            "cp_client_stream_next does: 1 with *msg set (free it with "
+            "cp_client_stream_next does: 0 with *msg set (free it with "
             "protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, "
-            "NULL)), 0 at the end, or a negative code; CP_EINVAL for a message "
-            "of another type.",
+            "NULL)), CP_EEND at an OK end, CP_ERPC at an error end, or another "
+            "negative code; CP_EINVAL for a message of another type.",
             method->ident),
         &sig);
   } else {

@@ -254,10 +254,11 @@ static void cg_emit_stream_stubs(const cg_method *method, cg_arena *arena,
   const char *next = cg_arena_printf(
       arena,
       "Reads the next message of a stream started with %s__start, as "
-      "cp_client_stream_next does: 1 with *msg set (free it with "
-      "protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), 0 "
-      "at the end, or a negative code; CP_EINVAL for a message of another "
-      "type (a stream of another method).",
+      "cp_client_stream_next does: 0 with *msg set (free it with "
+      "protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), "
+      "CP_EEND at an OK end, CP_ERPC at an error end, or another negative "
+      "code; CP_EINVAL for a message of another type (a stream of another "
+      "method).",
       method->ident);
   cg_sbuf_putc(out, '\n');
   cg_emit_doc(out, "", NULL, &next, 1);

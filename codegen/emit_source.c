@@ -314,7 +314,7 @@ static void cg_emit_next_stub(const cg_method *method, cg_arena *arena,
       "  ProtobufCMessage *raw = NULL;\n"
       "  int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, "
       "status);\n"
-      "  if (rc == 1 && raw != NULL &&\n"
+      "  if (rc == 0 && raw != NULL &&\n"
       "      raw->descriptor != &%s) {\n"
       "    /* The stream belongs to another method: never hand out a "
       "mistyped\n"

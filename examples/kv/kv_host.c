@@ -86,7 +86,7 @@ static bool expect_event(cp_client_stream *w, Kv__V1__EventType type,
   Kv__V1__WatchEvent *ev = NULL;
   cp_status st;
   int rc = cp_kv__v1__kvservice__watch__next(w, &ev, &st);
-  if (rc != 1) {
+  if (rc != 0) {
     printf("host: watch ended early: %s %s\n", cp_status_code_name(st.code),
            st.message);
     return false;
@@ -197,7 +197,7 @@ static bool run_session(cp_client *c) {
   ProtobufCMessage *extra = NULL;
   int rc = cp_client_stream_next(s, &extra, &st);
   printf("host: Session closed -> %s\n", cp_status_code_name(st.code));
-  ok = ok && rc == 0 && st.code == CP_STATUS_OK;
+  ok = ok && rc == CP_EEND && st.code == CP_STATUS_OK;
   cp_client_stream_destroy(s);
   return ok;
 }

@@ -174,7 +174,7 @@ int cp_client_stream_next(cp_client_stream *stream, ProtobufCMessage **msg,
                           cp_status *status) {
   (void)status;
   *msg = new_message(stream->client->next_type);
-  return 1;
+  return 0;
 }
 
 int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
@@ -387,7 +387,7 @@ static void test_client_stubs(void) {
   Shared__V1__Result *result = NULL;
   client.next_type = &shared__v1__result__descriptor;
   EXPECT(cp_multi__v1__service_registry__watch_service__next(stream, &result,
-                                                             &status) == 1);
+                                                             &status) == 0);
   EXPECT(result != NULL);
   protobuf_c_message_free_unpacked((ProtobufCMessage *)result, NULL);
   /* A message of another type is never handed out. */

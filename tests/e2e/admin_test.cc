@@ -400,7 +400,7 @@ TEST_F(AdminTest, WatchFollowsRemoveAndReplace) {
   auto next = [&](std::string *provider) {
     Connectplugin__V1__WatchServiceEvent *ev = nullptr;
     int rc = cp_cplugin__admin__v1__admin__watch__next(stream, &ev, &st);
-    if (rc != 1) {
+    if (rc != 0) {
       return -1;
     }
     int state = ev->state;

@@ -146,17 +146,17 @@ TEST_P(KvProcessTest, WatchSeesPutsAndDeletesUnderItsPrefix) {
   ASSERT_EQ(0, kvd_watch_start(client_, "user/", 0, &w, &st)) << st.message;
   int type = -1;
   char key[64];
-  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  ASSERT_EQ(0, kvd_watch_next(w, &type, key, sizeof key, &st));
   EXPECT_EQ(0, type);
   EXPECT_STREQ("_watch_started", key);
   ASSERT_EQ(0, kvd_put(client_, "user/a", "1", 1, 5000, &st));
   ASSERT_EQ(0, kvd_put(client_, "other/b", "2", 1, 5000, &st));
   bool found = false;
   ASSERT_EQ(0, kvd_delete(client_, "user/a", &found, 5000, &st));
-  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  ASSERT_EQ(0, kvd_watch_next(w, &type, key, sizeof key, &st));
   EXPECT_EQ(kPut, type);
   EXPECT_STREQ("user/a", key);
-  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  ASSERT_EQ(0, kvd_watch_next(w, &type, key, sizeof key, &st));
   EXPECT_EQ(kDelete, type);
   EXPECT_STREQ("user/a", key);
   cp_client_stream_destroy(w);
@@ -168,7 +168,7 @@ TEST_P(KvProcessTest, WatchDeadlineIsDeadlineExceeded) {
   ASSERT_EQ(0, kvd_watch_start(client_, "", 200, &w, &st));
   int type = -1;
   char key[64];
-  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  ASSERT_EQ(0, kvd_watch_next(w, &type, key, sizeof key, &st));
   EXPECT_EQ(CP_ERPC, kvd_watch_next(w, &type, key, sizeof key, &st));
   EXPECT_EQ(CP_STATUS_DEADLINE_EXCEEDED, st.code);
   cp_client_stream_destroy(w);
@@ -181,7 +181,7 @@ TEST_P(KvProcessTest, ClientCancelsAWatchAndThePluginCarriesOn) {
     ASSERT_EQ(0, kvd_watch_start(client_, "", 0, &w, &st));
     int type = -1;
     char key[64];
-    ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+    ASSERT_EQ(0, kvd_watch_next(w, &type, key, sizeof key, &st));
     cp_client_stream_cancel(w);
     EXPECT_EQ(CP_ERPC, kvd_watch_next(w, &type, key, sizeof key, &st));
     EXPECT_EQ(CP_STATUS_CANCELLED, st.code);
@@ -197,7 +197,7 @@ TEST_P(KvProcessTest, ShutdownDuringAWatchEndsItAndThePluginExits) {
   ASSERT_EQ(0, kvd_watch_start(client_, "", 0, &w, &st));
   int type = -1;
   char key[64];
-  ASSERT_EQ(1, kvd_watch_next(w, &type, key, sizeof key, &st));
+  ASSERT_EQ(0, kvd_watch_next(w, &type, key, sizeof key, &st));
   auto start = std::chrono::steady_clock::now();
   int status = test_process_stop(&proc_, SIGTERM, test_wait_ms());
   auto took = std::chrono::steady_clock::now() - start;

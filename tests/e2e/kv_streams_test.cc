@@ -75,7 +75,7 @@ class KvStreamsTest : public ::testing::Test {
     Kv__V1__WatchEvent *ev = nullptr;
     cp_status st;
     int rc = cp_kv__v1__kvservice__session__next(s, &ev, &st);
-    if (rc != 1) {
+    if (rc != 0) {
       return std::string("end ") + cp_status_code_name(st.code);
     }
     std::string out = ev->type == KV__V1__EVENT_TYPE__EVENT_TYPE_PUT ? "PUT "

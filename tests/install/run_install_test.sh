@@ -25,11 +25,18 @@ cmake -S "$src/tests/install" -B "$work/cmake-build" \
 cmake --build "$work/cmake-build" >/dev/null
 "$work/cmake-build/hello"
 "$work/cmake-build/hello_shared"
-ldd "$work/cmake-build/hello_shared" | grep -q 'libcplugin\.so\.0' || {
+# ldd's output is kept before it is searched: `ldd | grep -q` fails under
+# pipefail whenever grep exits before ldd has written everything.
+needs_libcplugin() {
+  local deps
+  deps=$(LD_LIBRARY_PATH="$prefix/lib:$prefix/lib64" ldd "$1")
+  grep -q 'libcplugin\.so\.0' <<< "$deps"
+}
+needs_libcplugin "$work/cmake-build/hello_shared" || {
   echo "install test: hello_shared did not link libcplugin.so" >&2
   exit 1
 }
-if ldd "$work/cmake-build/hello" | grep -q 'libcplugin\.so'; then
+if needs_libcplugin "$work/cmake-build/hello"; then
   echo "install test: hello linked libcplugin.so, not the archive" >&2
   exit 1
 fi
@@ -55,7 +62,7 @@ cc -std=c11 -Wall -Wextra -Werror -I"$gen" -o "$work/hello-pc" \
 # libcplugin.so is preferred to libcplugin.a at link time; the prefix is
 # not in the loader's path.
 LD_LIBRARY_PATH="$prefix/lib:$prefix/lib64:$(dirname "$pc")/.." "$work/hello-pc"
-ldd "$work/hello-pc" | grep -q 'libcplugin\.so\.0' || {
+needs_libcplugin "$work/hello-pc" || {
   echo "install test: the pkg-config consumer did not link libcplugin.so" >&2
   exit 1
 }

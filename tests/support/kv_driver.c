@@ -78,7 +78,7 @@ int kvd_watch_next(cp_client_stream *s, int *type, char *key, size_t cap,
                    cp_status *st) {
   Kv__V1__WatchEvent *ev = NULL;
   int rc = cp_kv__v1__kvservice__watch__next(s, &ev, st);
-  if (rc == 1) {
+  if (rc == 0) {
     *type = (int)ev->type;
     snprintf(key, cap, "%s", ev->key);
     protobuf_c_message_free_unpacked(&ev->base, NULL);

@@ -28,7 +28,7 @@ int kvd_delete(cp_client *c, const char *key, bool *found, int64_t timeout_ms,
 int kvd_watch_start(cp_client *c, const char *prefix, int64_t timeout_ms,
                     cp_client_stream **out, cp_status *st);
 
-/* Returns as cp_client_stream_next; on 1 fills type (0 unspecified, 1 put,
+/* Returns as cp_client_stream_next; on 0 fills type (0 unspecified, 1 put,
  * 2 delete) and key. */
 int kvd_watch_next(cp_client_stream *s, int *type, char *key, size_t cap,
                    cp_status *st);

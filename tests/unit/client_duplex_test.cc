@@ -167,7 +167,7 @@ std::string NextText(cp_client_stream *s, int *rc, cp_status *st,
                      std::string *md_value = nullptr) {
   ProtobufCMessage *msg = nullptr;
   *rc = cp_client_stream_next(s, &msg, st);
-  if (*rc != 1) {
+  if (*rc != 0) {
     return "";
   }
   auto *resp = reinterpret_cast<Cplugintest__V1__EchoResponse *>(msg);
@@ -257,12 +257,12 @@ TEST_F(ClientDuplexTest, ClientStreamingSendsAllThenReadsTheOneResponse) {
   int rc;
   cp_status st;
   EXPECT_EQ(want, NextText(s, &rc, &st));
-  EXPECT_EQ(1, rc);
-  NextText(s, &rc, &st);
   EXPECT_EQ(0, rc);
+  NextText(s, &rc, &st);
+  EXPECT_EQ(CP_EEND, rc);
   EXPECT_EQ(CP_STATUS_OK, st.code);
   NextText(s, &rc, &st);
-  EXPECT_EQ(0, rc) << "the end repeats";
+  EXPECT_EQ(CP_EEND, rc) << "the end repeats";
   const char *count = cp_trailers_get(trailers, "x-collected", nullptr);
   ASSERT_NE(nullptr, count);
   EXPECT_STREQ("20", count);
@@ -281,11 +281,11 @@ TEST_F(ClientDuplexTest, BidiEchoesInterleavedSendAndNext) {
     Request r("ping" + std::to_string(i));
     ASSERT_EQ(0, cp_client_stream_send(s, r.base()));
     EXPECT_EQ(r.text, NextText(s, &rc, &st));
-    ASSERT_EQ(1, rc) << st.message;
+    ASSERT_EQ(0, rc) << st.message;
   }
   ASSERT_EQ(0, cp_client_stream_close_send(s));
   NextText(s, &rc, &st);
-  EXPECT_EQ(0, rc);
+  EXPECT_EQ(CP_EEND, rc);
   EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
   cp_client_stream_destroy(s);
 }
@@ -311,14 +311,14 @@ TEST_F(ClientDuplexTest, BidiSendsOnOneThreadWhileAnotherReads) {
   cp_status st;
   for (;;) {
     std::string text = NextText(s, &rc, &st);
-    if (rc != 1) {
+    if (rc != 0) {
       break;
     }
     got.push_back(text);
   }
   sender.join();
   EXPECT_EQ(0, send_errors.load());
-  EXPECT_EQ(0, rc) << st.message;
+  EXPECT_EQ(CP_EEND, rc) << st.message;
   ASSERT_EQ(static_cast<size_t>(kMessages), got.size());
   for (int i = 0; i < kMessages; i++) {
     EXPECT_EQ(std::to_string(i), got[i]);
@@ -392,7 +392,7 @@ TEST_F(ClientDuplexTest, SendWaitsForASlowServerToRead) {
   cp_status end;
   std::thread reader([&] {
     int rc;
-    while (NextText(s, &rc, &end), rc == 1) {
+    while (NextText(s, &rc, &end), rc == 0) {
       echoes++;
     }
     end_rc = rc;
@@ -416,7 +416,7 @@ TEST_F(ClientDuplexTest, SendWaitsForASlowServerToRead) {
   server_->GrantRead();  // the read that finds the half-close
   reader.join();
   EXPECT_EQ(0, send_rc.load());
-  EXPECT_EQ(0, end_rc) << end.message;
+  EXPECT_EQ(CP_EEND, end_rc) << end.message;
   EXPECT_EQ(kMessages, echoes.load());
   cp_client_stream_destroy(s);
 }
@@ -640,7 +640,7 @@ TEST_F(ClientDuplexTest, OversizeMessageIsRefusedAndTheStreamGoesOn) {
   int rc;
   cp_status st;
   EXPECT_EQ("small", NextText(s, &rc, &st));
-  EXPECT_EQ(1, rc) << st.message;
+  EXPECT_EQ(0, rc) << st.message;
   cp_client_stream_destroy(s);
 }
 

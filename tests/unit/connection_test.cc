@@ -239,7 +239,7 @@ class ConnectionTest : public ::testing::TestWithParam<Polling> {
   // A watch event as "TYPE key[=value]", or "end CODE".
   static std::string Event(int rc, Kv__V1__WatchEvent *ev,
                            const cp_status &st) {
-    if (rc != 1) {
+    if (rc != 0) {
       return std::string("end ") + cp_status_code_name(st.code);
     }
     std::string out = ev->type == KV__V1__EVENT_TYPE__EVENT_TYPE_PUT ? "PUT "

@@ -155,7 +155,7 @@ TEST_F(ForwardTest, StreamIsRelayedInOrder) {
   Cplugintest__V1__CountResponse *msg = nullptr;
   cp_status st;
   int n = 0;
-  while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &st) == 1) {
+  while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &st) == 0) {
     EXPECT_EQ(n, msg->index);
     protobuf_c_message_free_unpacked(&msg->base, nullptr);
     n++;
@@ -209,7 +209,7 @@ TEST_F(ForwardTest, BidirectionalCallsAreRelayedTurnByTurn) {
     req.text = const_cast<char *>(text.c_str());
     ASSERT_EQ(0, cp_cplugintest__v1__echo_service__chat__send(s, &req));
     Cplugintest__V1__EchoResponse *resp = nullptr;
-    ASSERT_EQ(1, cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st))
+    ASSERT_EQ(0, cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st))
         << st.message;
     EXPECT_EQ(text, resp->text);
     protobuf_c_message_free_unpacked(&resp->base, nullptr);
@@ -224,13 +224,14 @@ TEST_F(ForwardTest, BidirectionalCallsAreRelayedTurnByTurn) {
   ASSERT_EQ(0, cp_client_stream_close_send(s));
   for (int i = 0; i < 200; i++) {
     Cplugintest__V1__EchoResponse *resp = nullptr;
-    ASSERT_EQ(1, cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st))
+    ASSERT_EQ(0, cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st))
         << st.message;
     EXPECT_EQ("b" + std::to_string(i), resp->text);
     protobuf_c_message_free_unpacked(&resp->base, nullptr);
   }
   Cplugintest__V1__EchoResponse *resp = nullptr;
-  EXPECT_EQ(0, cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st));
+  EXPECT_EQ(CP_EEND,
+            cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st));
   EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
   cp_client_stream_destroy(s);
 }
@@ -285,7 +286,7 @@ TEST_F(ForwardTest, CancellationPropagatesToTheTarget) {
   cp_client_stream *s = StartCount(1, true, client_);
   Cplugintest__V1__CountResponse *msg = nullptr;
   cp_status st;
-  ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
   cp_client_stream_cancel(s);
   EXPECT_EQ(CP_ERPC,
@@ -301,7 +302,7 @@ TEST_F(ForwardTest, TargetDyingMidStreamIsUnavailable) {
   cp_client_stream *s = StartCount(1, true, client_);
   Cplugintest__V1__CountResponse *msg = nullptr;
   cp_status st;
-  ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
   cp_server_shutdown(backend_, 0);
   cp_server_destroy(backend_);
@@ -327,7 +328,7 @@ TEST_F(ForwardTest, ThousandConcurrentForwardsOnTwoThreads) {
   for (cp_client_stream *s : streams) {
     Cplugintest__V1__CountResponse *msg = nullptr;
     cp_status st;
-    if (cp_cplugintest__v1__echo_service__count__next(s, &msg, &st) == 1) {
+    if (cp_cplugintest__v1__echo_service__count__next(s, &msg, &st) == 0) {
       first++;
       protobuf_c_message_free_unpacked(&msg->base, nullptr);
     }

@@ -127,7 +127,7 @@ class HealthTest : public ::testing::Test {
     cp_status *out = st != nullptr ? st : &local;
     if (grpc) {
       Grpc__Health__V1__HealthCheckResponse *msg = nullptr;
-      if (cp_grpc__health__v1__health__watch__next(s, &msg, out) != 1) {
+      if (cp_grpc__health__v1__health__watch__next(s, &msg, out) != 0) {
         return -1;
       }
       int v = msg->status;
@@ -136,7 +136,7 @@ class HealthTest : public ::testing::Test {
     }
     Connectplugin__Health__V1__HealthCheckResponse *msg = nullptr;
     if (cp_connectplugin__health__v1__health_service__watch__next(s, &msg,
-                                                                  out) != 1) {
+                                                                  out) != 0) {
       return -1;
     }
     int v = msg->status;

@@ -227,7 +227,7 @@ class LivenessTest : public ::testing::Test {
     cp_status st;
     ev.rc = cp_connectplugin__v1__service_registry__watch_service__next(s, &msg,
                                                                         &st);
-    if (ev.rc == 1) {
+    if (ev.rc == 0) {
       ev.state = msg->state;
       if (msg->endpoint != nullptr) {
         ev.provider = msg->endpoint->provider_id;

@@ -152,7 +152,7 @@ TEST_F(MetricsStandardTest, PostHookCountsRealCalls) {
   Cplugintest__V1__CountResponse *msg = nullptr;
   int got = 0;
   while (cp_cplugintest__v1__echo_service__count__next(stream, &msg, &st) ==
-         1) {
+         0) {
     protobuf_c_message_free_unpacked(&msg->base, nullptr);
     got++;
   }

@@ -210,7 +210,7 @@ class RatePolicyTest : public ::testing::Test {
       return st.code;
     }
     Cplugintest__V1__CountResponse *msg = nullptr;
-    while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &st) == 1) {
+    while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &st) == 0) {
       protobuf_c_message_free_unpacked(&msg->base, nullptr);
     }
     cp_client_stream_destroy(s);

@@ -286,7 +286,7 @@ class RegistryTest : public ::testing::Test {
     Connectplugin__V1__WatchServiceEvent *msg = nullptr;
     ev.rc = cp_connectplugin__v1__service_registry__watch_service__next(
         s, &msg, &ev.status);
-    if (ev.rc == 1) {
+    if (ev.rc == 0) {
       ev.state = msg->state;
       ev.type = msg->service_type;
       if (msg->endpoint != nullptr) {
@@ -349,7 +349,7 @@ TEST_F(RegistryTest, EveryCallNeedsARuntimeIdentity) {
     EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Discover(who, "logger").code);
     EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Report(who, 1).code);
     Event ev = Next(Watch(who, "logger"));
-    EXPECT_NE(1, ev.rc);
+    EXPECT_NE(0, ev.rc);
     EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, ev.status.code);
   }
   // An API key authenticates, but is not a runtime.
@@ -928,13 +928,13 @@ TEST_F(RegistryTest, CapsAreResourceExhausted) {
 
   cp_client_stream *w1 = Watch(a, "t1");
   cp_client_stream *w2 = Watch(a, "t2");
-  EXPECT_EQ(1, Next(w1).rc);
-  EXPECT_EQ(1, Next(w2).rc);
+  EXPECT_EQ(0, Next(w1).rc);
+  EXPECT_EQ(0, Next(w2).rc);
   Event third = Next(Watch(a, "t3"));
   EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, third.status.code);
   EXPECT_STREQ("too many watchers for this runtime", third.status.message);
   cp_client_stream *w3 = Watch(b, "t1");
-  EXPECT_EQ(1, Next(w3).rc);
+  EXPECT_EQ(0, Next(w3).rc);
   Event fourth = Next(Watch(b, "t2"));
   EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, fourth.status.code);
   EXPECT_STREQ("too many watchers", fourth.status.message);
@@ -948,7 +948,7 @@ TEST_F(RegistryTest, CapsAreResourceExhausted) {
       [&] { return "watchers " + std::to_string(Stats().watchers); }));
   EXPECT_EQ(2u, Stats().watchers);
   cp_client_stream *w4 = Watch(a, "t3");
-  EXPECT_EQ(1, Next(w4).rc);
+  EXPECT_EQ(0, Next(w4).rc);
 }
 
 TEST_F(RegistryTest, WatchFollowsRegistrationsAndHealth) {
@@ -958,7 +958,7 @@ TEST_F(RegistryTest, WatchFollowsRegistrationsAndHealth) {
   Who b = Runtime("b");
   cp_client_stream *s = Watch(watcher, "logger");
   Event ev = Next(s);
-  ASSERT_EQ(1, ev.rc);
+  ASSERT_EQ(0, ev.rc);
   EXPECT_EQ("logger", ev.type);
   EXPECT_EQ(kUnavailable, ev.state);
   EXPECT_EQ("", ev.provider);
@@ -1013,7 +1013,7 @@ TEST_F(RegistryTest, SlowWatcherCoalescesAndEndsWithTheLatestState) {
   Start();
   Who watcher = Runtime("watcher");
   cp_client_stream *s = Watch(watcher, "bulk");
-  ASSERT_EQ(1, Next(s).rc);  // initial UNAVAILABLE
+  ASSERT_EQ(0, Next(s).rc);  // initial UNAVAILABLE
 
   // Large events fill the HTTP/2 windows and the stream queue quickly while
   // the client does not read.
@@ -1057,7 +1057,7 @@ TEST_F(RegistryTest, SlowWatcherCoalescesAndEndsWithTheLatestState) {
   Event ev;
   do {
     ev = Next(s);
-    ASSERT_EQ(1, ev.rc) << ev.status.message;
+    ASSERT_EQ(0, ev.rc) << ev.status.message;
     received++;
   } while (!(ev.state == kAvailable && ev.provider == "provider-final"));
   EXPECT_LT(received, changes);  // intermediate states were skipped
@@ -1082,7 +1082,7 @@ TEST_F(RegistryTest, ManyWatchersShareOneEncodedEvent) {
   }
   for (auto *s : watchers) {
     Event ev = Next(s);
-    ASSERT_EQ(1, ev.rc) << ev.status.message;
+    ASSERT_EQ(0, ev.rc) << ev.status.message;
     EXPECT_EQ(kUnavailable, ev.state);
   }
   // Sends are counted after gRPC took them, which may be after the client
@@ -1095,12 +1095,12 @@ TEST_F(RegistryTest, ManyWatchersShareOneEncodedEvent) {
   uint64_t encodes = cpi_encode_count();
   ASSERT_EQ(0, HostAdd("provider", "shared-event"));
   Event first = Next(watchers[0]);
-  ASSERT_EQ(1, first.rc);
+  ASSERT_EQ(0, first.rc);
   EXPECT_EQ(kAvailable, first.state);
   EXPECT_EQ("provider", first.provider);
   for (size_t i = 1; i < watchers.size(); i++) {
     Event ev = Next(watchers[i]);
-    ASSERT_EQ(1, ev.rc) << ev.status.message;
+    ASSERT_EQ(0, ev.rc) << ev.status.message;
     EXPECT_EQ(first.state, ev.state);
     EXPECT_EQ(first.type, ev.type);
     EXPECT_EQ(first.provider, ev.provider);
@@ -1130,7 +1130,7 @@ TEST_F(RegistryTest, AWatcherThatReadsNothingHoldsAtMostTwoEvents) {
   Start();
   Who watcher = Runtime("watcher");
   cp_client_stream *s = Watch(watcher, "big");
-  ASSERT_EQ(1, Next(s).rc);  // initial UNAVAILABLE
+  ASSERT_EQ(0, Next(s).rc);  // initial UNAVAILABLE
 
   // Events of about 64 KiB: a few fill the HTTP/2 windows.
   std::string blob(4000, 'x');
@@ -1172,7 +1172,7 @@ TEST_F(RegistryTest, AWatcherThatReadsNothingHoldsAtMostTwoEvents) {
   Event ev;
   do {
     ev = Next(s);
-    ASSERT_EQ(1, ev.rc) << ev.status.message;
+    ASSERT_EQ(0, ev.rc) << ev.status.message;
     if (ev.provider != "provider-final") {
       EXPECT_EQ("provider-a", ev.provider);
     }
@@ -1194,7 +1194,7 @@ TEST_F(RegistryTest, RevocationRemovesTheRuntimeAndTellsWatchers) {
   ASSERT_EQ(CP_STATUS_OK, Register(a, "logger").code);
   ASSERT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_HEALTHY).code);
   cp_client_stream *own = Watch(a, "cache");
-  ASSERT_EQ(1, Next(own).rc);
+  ASSERT_EQ(0, Next(own).rc);
   cp_client_stream *s = Watch(b, "logger");
   Event ev = Next(s);
   ASSERT_EQ(kAvailable, ev.state);
@@ -1203,7 +1203,7 @@ TEST_F(RegistryTest, RevocationRemovesTheRuntimeAndTellsWatchers) {
   ev = Next(s);
   EXPECT_EQ(kUnavailable, ev.state);
   ev = Next(own);
-  EXPECT_NE(1, ev.rc);
+  EXPECT_NE(0, ev.rc);
   EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, ev.status.code);
   EXPECT_STREQ("runtime identity revoked", ev.status.message);
   EXPECT_EQ(CP_STATUS_NOT_FOUND, Discover(b, "logger").code);
@@ -1217,10 +1217,10 @@ TEST_F(RegistryTest, DestroyEndsOpenWatches) {
   Start();
   Who a = Runtime("a");
   cp_client_stream *s = Watch(a, "logger");
-  ASSERT_EQ(1, Next(s).rc);
+  ASSERT_EQ(0, Next(s).rc);
   cp_server_shutdown(server_, 0);
   Event ev = Next(s);
-  EXPECT_NE(1, ev.rc);
+  EXPECT_NE(0, ev.rc);
   EXPECT_EQ(0u, Stats().watchers);
 }
 
@@ -1236,7 +1236,7 @@ TEST_F(RegistryTest, DestroyStopsTheRetryThreadBeforeFreeingTables) {
   Start();
   Who watcher = Runtime("watcher");
   cp_client_stream *s = Watch(watcher, "bulk");
-  ASSERT_EQ(1, Next(s).rc);  // initial UNAVAILABLE
+  ASSERT_EQ(0, Next(s).rc);  // initial UNAVAILABLE
 
   // Large events fill the windows and the stream queue: the client reads
   // nothing more, so the watcher's push stays parked for the retry thread.

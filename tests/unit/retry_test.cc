@@ -486,7 +486,7 @@ class RetryStreamTest : public RetryTest {
     for (;;) {
       Cplugintest__V1__CountResponse *msg = nullptr;
       rc = cp_cplugintest__v1__echo_service__count__next(s, &msg, st);
-      if (rc != 1) {
+      if (rc != 0) {
         break;
       }
       seen->push_back(msg->index);
@@ -504,7 +504,7 @@ TEST_F(RetryStreamTest, FirstMessageModeRetriesARefusedStream) {
   flaky_service_fail_next(flaky_, 2, CP_STATUS_UNAVAILABLE, -1);
   std::vector<int> seen;
   cp_status st;
-  ASSERT_EQ(0, StartAndRead(3, &seen, &st)) << st.message;
+  ASSERT_EQ(CP_EEND, StartAndRead(3, &seen, &st)) << st.message;
   EXPECT_EQ((std::vector<int>{0, 1, 2}), seen);
   EXPECT_EQ(3, Calls());
   EXPECT_EQ((std::vector<int64_t>{100, 200}), Sleeps());
@@ -516,7 +516,7 @@ TEST_F(RetryStreamTest, FirstMessageModeHonoursRetryAfterMs) {
   flaky_service_fail_next(flaky_, 1, CP_STATUS_RESOURCE_EXHAUSTED, 300);
   std::vector<int> seen;
   cp_status st;
-  ASSERT_EQ(0, StartAndRead(1, &seen, &st)) << st.message;
+  ASSERT_EQ(CP_EEND, StartAndRead(1, &seen, &st)) << st.message;
   EXPECT_EQ((std::vector<int>{0}), seen);
   EXPECT_EQ((std::vector<int64_t>{300}), Sleeps());
 }
@@ -539,7 +539,7 @@ TEST_F(RetryStreamTest, AnEmptyStreamEndsCleanlyInFirstMessageMode) {
   Attach();
   std::vector<int> seen;
   cp_status st;
-  EXPECT_EQ(0, StartAndRead(0, &seen, &st)) << st.message;
+  EXPECT_EQ(CP_EEND, StartAndRead(0, &seen, &st)) << st.message;
   EXPECT_EQ(CP_STATUS_OK, st.code);
   EXPECT_TRUE(seen.empty());
   EXPECT_EQ(1, Calls());

@@ -95,7 +95,7 @@ class ServerDuplexTest : public ::testing::Test {
   static std::string Next(cp_client_stream *s) {
     Cplugintest__V1__EchoResponse *resp = nullptr;
     cp_status st;
-    if (cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st) != 1) {
+    if (cp_cplugintest__v1__echo_service__chat__next(s, &resp, &st) != 0) {
       return std::string("end ") + cp_status_code_name(st.code);
     }
     std::string text = resp->text;

@@ -371,7 +371,7 @@ TEST_F(TransportTest, PerMethodRequestCapIsCheckedBeforeTheHandler) {
   ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
                    client_, &creq, nullptr, &s, &status));
   Cplugintest__V1__CountResponse *msg = nullptr;
-  EXPECT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  EXPECT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
   cp_client_stream_destroy(s);
   EXPECT_EQ(CP_ESTATE, cp_server_limit_requests(
@@ -574,12 +574,13 @@ TEST_F(TransportTest, ClientInterceptorAddsMetadataForUnaryAndStreams) {
                    client_, &creq, nullptr, &s, &status));
   Cplugintest__V1__CountResponse *msg = nullptr;
   for (int i = 0; i < 2; i++) {
-    ASSERT_EQ(1,
+    ASSERT_EQ(0,
               cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
     EXPECT_EQ(i, msg->index);
     protobuf_c_message_free_unpacked(&msg->base, nullptr);
   }
-  EXPECT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  EXPECT_EQ(CP_EEND,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
   EXPECT_EQ(CP_STATUS_OK, status.code);
   cp_client_stream_destroy(s);
   // Adding interceptors after the first call is refused.
@@ -634,17 +635,18 @@ TEST_F(TransportTest, StreamDeliversEveryMessageInOrder) {
   int n = 0;
   int rc;
   while ((rc = cp_cplugintest__v1__echo_service__count__next(s, &msg,
-                                                             &status)) == 1) {
+                                                             &status)) == 0) {
     EXPECT_EQ(n, msg->index);
     EXPECT_EQ(100u, msg->payload.len);
     protobuf_c_message_free_unpacked(&msg->base, nullptr);
     n++;
   }
-  EXPECT_EQ(0, rc);
+  EXPECT_EQ(CP_EEND, rc);
   EXPECT_EQ(CP_STATUS_OK, status.code);
   EXPECT_EQ(200, n);
   // After the end, next keeps reporting the end.
-  EXPECT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  EXPECT_EQ(CP_EEND,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
   cp_client_stream_destroy(s);
 }
 
@@ -674,7 +676,7 @@ TEST_F(TransportTest, SlowReaderFillsTheBoundedQueueAndNothingIsLost) {
       }));
   Cplugintest__V1__CountResponse *msg = nullptr;
   int n = 0;
-  while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &status) == 1) {
+  while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &status) == 0) {
     protobuf_c_message_free_unpacked(&msg->base, nullptr);
     n++;
   }
@@ -697,7 +699,7 @@ TEST_F(TransportTest, ClientCancellationReachesTheStreamOwner) {
   ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
                    client_, &creq, nullptr, &s, &status));
   Cplugintest__V1__CountResponse *msg = nullptr;
-  ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
 
   // The other thread cancels once this one is about to block in next. The
@@ -756,7 +758,7 @@ TEST_F(TransportTest, ShutdownEndsOpenStreamsAfterTheGracePeriod) {
   ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
                    client_, &creq, nullptr, &s, &status));
   Cplugintest__V1__CountResponse *msg = nullptr;
-  ASSERT_EQ(1, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &status));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
 
   auto start = Clock::now();

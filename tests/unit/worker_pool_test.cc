@@ -296,13 +296,13 @@ class BlockingServerTest : public ::testing::Test {
     int rc;
     Cplugintest__V1__CountResponse *msg = nullptr;
     while ((rc = cp_cplugintest__v1__echo_service__count__next(s, &msg,
-                                                               &status)) == 1) {
+                                                               &status)) == 0) {
       EXPECT_EQ(got, msg->index);
       protobuf_c_message_free_unpacked(&msg->base, nullptr);
       got++;
     }
     cp_client_stream_destroy(s);
-    return rc == 0 && status.code == CP_STATUS_OK ? got : -1;
+    return rc == CP_EEND && status.code == CP_STATUS_OK ? got : -1;
   }
 
   void Open() {

@@ -274,7 +274,7 @@ static int run_watch(cp_client *c, const cp_call_options *o,
   uint64_t seen = 0;
   Connectplugin__V1__WatchServiceEvent *ev = NULL;
   while ((rc = cp_cplugin__admin__v1__admin__watch__next(w.stream, &ev, &st)) ==
-         1) {
+         0) {
     const Connectplugin__V1__ServiceEndpoint *ep = ev->endpoint;
     printf("EVENT %s %s %s %s\n", col(ev->service_type),
            service_state_name(ev->state),
@@ -291,13 +291,13 @@ static int run_watch(cp_client *c, const cp_call_options *o,
     pthread_join(waiter, NULL);
   }
   cp_client_stream_destroy(w.stream);
-  if (rc == 1 || atomic_load(&w.interrupted)) {
+  if (rc == 0 || atomic_load(&w.interrupted)) {
     return CTL_EXIT_OK; /* --count reached, or stopped by the operator */
   }
-  if (rc == 0 && st.code == CP_STATUS_OK) {
+  if (rc == CP_EEND && st.code == CP_STATUS_OK) {
     return CTL_EXIT_OK;
   }
-  print_rpc_error("watch", rc == 0 ? CP_ERPC : rc, &st);
+  print_rpc_error("watch", rc == CP_EEND ? CP_ERPC : rc, &st);
   return CTL_EXIT_FAILED;
 }
 

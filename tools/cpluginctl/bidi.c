@@ -119,7 +119,7 @@ static cp_status_code await_echo(cp_client_stream *s, size_t expect_len,
   Cplugin__Load__V1__EchoResponse *resp = NULL;
   cp_status_clear(st);
   int rc = cp_cplugin__load__v1__load_service__chat__next(s, &resp, st);
-  if (rc == 1) {
+  if (rc == 0) {
     bool same = resp->payload.len == expect_len;
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     if (same) {
@@ -129,7 +129,7 @@ static cp_status_code await_echo(cp_client_stream *s, size_t expect_len,
              "the echo's payload differs in length from the message's");
     return CP_STATUS_INTERNAL;
   }
-  if (rc == 0) {
+  if (rc == CP_EEND) {
     snprintf(st->message, sizeof st->message,
              "the stream ended OK before the echo");
     return CP_STATUS_INTERNAL;
@@ -170,18 +170,19 @@ static void finish(bidi_run *r, worker *w, size_t k) {
   Cplugin__Load__V1__EchoResponse *resp = NULL;
   int n;
   while ((n = cp_cplugin__load__v1__load_service__chat__next(s, &resp, &st)) ==
-         1) {
+         0) {
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     resp = NULL;
   }
-  if (rc == 0 && n == 0 && st.code == CP_STATUS_OK) {
+  if (rc == 0 && n == CP_EEND && st.code == CP_STATUS_OK) {
     atomic_fetch_add(&lk->streams_ok, 1);
     return;
   }
   char why[CP_STATUS_MESSAGE_MAX + 64];
-  snprintf(why, sizeof why, "%s: %s",
-           n == CP_ERPC || n == 0 ? cp_status_code_name(st.code) : "error",
-           n == CP_ERPC || n == 0 ? st.message : cp_strerror(n));
+  snprintf(
+      why, sizeof why, "%s: %s",
+      n == CP_ERPC || n == CP_EEND ? cp_status_code_name(st.code) : "error",
+      n == CP_ERPC || n == CP_EEND ? st.message : cp_strerror(n));
   copy_message(&lk->has_stream_error, lk->stream_error, why);
 }
 

@@ -357,7 +357,7 @@ int cp_kv__v1__kvservice__watch__next(cp_client_stream *stream,
                                       cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &kv__v1__watch_event__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */
@@ -474,7 +474,7 @@ int cp_kv__v1__kvservice__session__next(cp_client_stream *stream,
                                         cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &kv__v1__watch_event__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */

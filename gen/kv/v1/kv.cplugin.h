@@ -225,10 +225,11 @@ int cp_kv__v1__kvservice__watch__start(cp_client *client,
                                        cp_status *status);
 
 /* Reads the next message of a stream started with
- * cp_kv__v1__kvservice__watch__start, as cp_client_stream_next does: 1 with
+ * cp_kv__v1__kvservice__watch__start, as cp_client_stream_next does: 0 with
  * *msg set (free it with protobuf_c_message_free_unpacked((ProtobufCMessage
- * *)*msg, NULL)), 0 at the end, or a negative code; CP_EINVAL for a message
- * of another type (a stream of another method). */
+ * *)*msg, NULL)), CP_EEND at an OK end, CP_ERPC at an error end, or another
+ * negative code; CP_EINVAL for a message of another type (a stream of
+ * another method). */
 int cp_kv__v1__kvservice__watch__next(cp_client_stream *stream,
                                       Kv__V1__WatchEvent **msg,
                                       cp_status *status);
@@ -343,10 +344,10 @@ int cp_kv__v1__kvservice__session__send(cp_client_stream *stream,
                                         const Kv__V1__SessionRequest *msg);
 
 /* Reads the next message of a stream opened with
- * cp_kv__v1__kvservice__session__open, as cp_client_stream_next does: 1 with
+ * cp_kv__v1__kvservice__session__open, as cp_client_stream_next does: 0 with
  * *msg set (free it with protobuf_c_message_free_unpacked((ProtobufCMessage
- * *)*msg, NULL)), 0 at the end, or a negative code; CP_EINVAL for a message
- * of another type. */
+ * *)*msg, NULL)), CP_EEND at an OK end, CP_ERPC at an error end, or another
+ * negative code; CP_EINVAL for a message of another type. */
 int cp_kv__v1__kvservice__session__next(cp_client_stream *stream,
                                         Kv__V1__WatchEvent **msg,
                                         cp_status *status);

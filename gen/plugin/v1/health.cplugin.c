@@ -160,7 +160,7 @@ int cp_connectplugin__health__v1__health_service__watch__next(
     Connectplugin__Health__V1__HealthCheckResponse **msg, cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &connectplugin__health__v1__health_check_response__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */

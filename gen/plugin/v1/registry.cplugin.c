@@ -293,7 +293,7 @@ int cp_connectplugin__v1__service_registry__watch_service__next(
     cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &connectplugin__v1__watch_service_event__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */

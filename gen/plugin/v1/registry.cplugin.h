@@ -230,10 +230,10 @@ int cp_connectplugin__v1__service_registry__watch_service__start(
 
 /* Reads the next message of a stream started with
  * cp_connectplugin__v1__service_registry__watch_service__start, as
- * cp_client_stream_next does: 1 with *msg set (free it with
- * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), 0 at
- * the end, or a negative code; CP_EINVAL for a message of another type (a
- * stream of another method). */
+ * cp_client_stream_next does: 0 with *msg set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), CP_EEND
+ * at an OK end, CP_ERPC at an error end, or another negative code; CP_EINVAL
+ * for a message of another type (a stream of another method). */
 int cp_connectplugin__v1__service_registry__watch_service__next(
     cp_client_stream *stream, Connectplugin__V1__WatchServiceEvent **msg,
     cp_status *status);

@@ -63,7 +63,7 @@ typedef struct cp_metadata {
  * call replaces its contents when it ends (with an interceptor that retries,
  * the last attempt's). Read it only once the call ended: after a blocking
  * call returned, in or after an asynchronous call's callback, after
- * cp_client_stream_next returned 0 or CP_ERPC. Not thread-safe. */
+ * cp_client_stream_next returned CP_EEND or CP_ERPC. Not thread-safe. */
 typedef struct cp_trailers cp_trailers;
 
 /* Returns 0 with an empty *out, CP_EINVAL or CP_ENOMEM. */
@@ -276,10 +276,14 @@ CP_API int cp_client_stream_start(cp_client *client,
                                   const cp_call_options *opts,
                                   cp_client_stream **out, cp_status *status);
 
-/* Waits for the next message. Returns 1 with *msg set (free with
- * protobuf_c_message_free_unpacked), 0 when the stream ended (status holds the
- * final status, OK for a clean end), or CP_ERPC when it ended with an error
- * status. After the end, further calls return the same result. */
+/* Waits for the next message. Returns 0 with *msg set (free with
+ * protobuf_c_message_free_unpacked); CP_EEND when the stream ended with OK
+ * (status holds it); CP_ERPC when it ended with an error status (status
+ * holds it); CP_EINVAL or CP_ESTATE (an asynchronous stream) otherwise.
+ * After the end, further calls return the same result:
+ *
+ *   while ((rc = cp_client_stream_next(s, &msg, &st)) == 0) { ... }
+ *   if (rc != CP_EEND) { ... st.code, st.message ... } */
 CP_API int cp_client_stream_next(cp_client_stream *stream,
                                  ProtobufCMessage **msg, cp_status *status);
 

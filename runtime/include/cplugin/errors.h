@@ -31,7 +31,8 @@ extern "C" {
   X(ESYS, -13, "system call failed")                          \
   X(ECANCELLED, -14, "cancelled")                             \
   X(ELIMIT, -15, "a configured limit was reached")            \
-  X(EDENIED, -16, "not allowed")
+  X(EDENIED, -16, "not allowed")                              \
+  X(EEND, -17, "the stream ended")
 
 enum cp_errno {
 #define CP_ERRNO_ENUM_(name, value, msg) CP_##name = (value),

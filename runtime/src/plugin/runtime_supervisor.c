@@ -95,7 +95,7 @@ static void *watch_main(void *arg) {
     cp_status st;
     int rc = cp_connectplugin__v1__service_registry__watch_service__next(
         d->watch, &ev, &st);
-    if (rc != 1) {
+    if (rc != 0) {
       break;
     }
     bool available =

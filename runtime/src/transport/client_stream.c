@@ -283,10 +283,13 @@ int cp_client_stream_next(cp_client_stream *s, ProtobufCMessage **msg,
   } else {
     rc = receive(s, msg);
   }
+  /* Inside: 1 a message, 0 the end, < 0 an error; outside, one type. */
   if (rc == 1) {
     cp_status_clear(status);
+    rc = 0;
   } else {
     *status = s->final;
+    rc = rc == 0 ? CP_EEND : rc;
   }
   pthread_mutex_unlock(&s->recv_mu);
   return rc;

@@ -25,8 +25,8 @@ int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
   /* A call that ended already still tells its status through next. */
   ProtobufCMessage *first = NULL;
   rc = cp_client_stream_next(stream, &first, status);
-  if (rc != 1) {
-    if (rc == 0) {
+  if (rc != 0) {
+    if (rc == CP_EEND) {
       /* gRPC requires exactly one message with OK. */
       cp_status_set(status, CP_STATUS_INTERNAL,
                     "the server ended the call OK without a response");
@@ -36,7 +36,7 @@ int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
   }
   ProtobufCMessage *extra = NULL;
   rc = cp_client_stream_next(stream, &extra, status);
-  if (rc == 1) {
+  if (rc == 0) {
     protobuf_c_message_free_unpacked(extra, NULL);
     protobuf_c_message_free_unpacked(first, NULL);
     cp_client_stream_cancel(stream);
@@ -44,7 +44,7 @@ int cp_client_stream_finish(cp_client_stream *stream, ProtobufCMessage **resp,
                   "the server sent more than one response");
     return CP_ERPC;
   }
-  if (rc != 0) {
+  if (rc != CP_EEND) {
     protobuf_c_message_free_unpacked(first, NULL);
     return rc;
   }

@@ -154,7 +154,7 @@ int cp_grpc__health__v1__health__watch__next(
     cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &grpc__health__v1__health_check_response__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */

@@ -138,10 +138,10 @@ int cp_grpc__health__v1__health__watch__start(
 
 /* Reads the next message of a stream started with
  * cp_grpc__health__v1__health__watch__start, as cp_client_stream_next does:
- * 1 with *msg set (free it with
- * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), 0 at
- * the end, or a negative code; CP_EINVAL for a message of another type (a
- * stream of another method). */
+ * 0 with *msg set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), CP_EEND
+ * at an OK end, CP_ERPC at an error end, or another negative code; CP_EINVAL
+ * for a message of another type (a stream of another method). */
 int cp_grpc__health__v1__health__watch__next(
     cp_client_stream *stream, Grpc__Health__V1__HealthCheckResponse **msg,
     cp_status *status);

@@ -253,7 +253,7 @@ int cp_multi__v1__health_service__watch__next(cp_client_stream *stream,
                                               cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &multi__v1__probe__response__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */
@@ -496,7 +496,7 @@ int cp_multi__v1__service_registry__watch_service__next(
     cp_client_stream *stream, Shared__V1__Result **msg, cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &shared__v1__result__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */
@@ -799,7 +799,7 @@ int cp_multi__v1__uploader__tail__next(cp_client_stream *stream,
                                        cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &shared__v1__result__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */
@@ -863,7 +863,7 @@ int cp_multi__v1__uploader__talk__next(cp_client_stream *stream,
                                        cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &multi__v1__probe__response__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */

@@ -209,10 +209,10 @@ int cp_multi__v1__health_service__watch__start(
 
 /* Reads the next message of a stream started with
  * cp_multi__v1__health_service__watch__start, as cp_client_stream_next does:
- * 1 with *msg set (free it with
- * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), 0 at
- * the end, or a negative code; CP_EINVAL for a message of another type (a
- * stream of another method). */
+ * 0 with *msg set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), CP_EEND
+ * at an OK end, CP_ERPC at an error end, or another negative code; CP_EINVAL
+ * for a message of another type (a stream of another method). */
 int cp_multi__v1__health_service__watch__next(cp_client_stream *stream,
                                               Multi__V1__Probe__Response **msg,
                                               cp_status *status);
@@ -369,10 +369,10 @@ int cp_multi__v1__service_registry__watch_service__start(
 
 /* Reads the next message of a stream started with
  * cp_multi__v1__service_registry__watch_service__start, as
- * cp_client_stream_next does: 1 with *msg set (free it with
- * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), 0 at
- * the end, or a negative code; CP_EINVAL for a message of another type (a
- * stream of another method). */
+ * cp_client_stream_next does: 0 with *msg set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), CP_EEND
+ * at an OK end, CP_ERPC at an error end, or another negative code; CP_EINVAL
+ * for a message of another type (a stream of another method). */
 int cp_multi__v1__service_registry__watch_service__next(
     cp_client_stream *stream, Shared__V1__Result **msg, cp_status *status);
 
@@ -553,10 +553,11 @@ int cp_multi__v1__uploader__tail__start(cp_client *client,
                                         cp_status *status);
 
 /* Reads the next message of a stream started with
- * cp_multi__v1__uploader__tail__start, as cp_client_stream_next does: 1 with
+ * cp_multi__v1__uploader__tail__start, as cp_client_stream_next does: 0 with
  * *msg set (free it with protobuf_c_message_free_unpacked((ProtobufCMessage
- * *)*msg, NULL)), 0 at the end, or a negative code; CP_EINVAL for a message
- * of another type (a stream of another method). */
+ * *)*msg, NULL)), CP_EEND at an OK end, CP_ERPC at an error end, or another
+ * negative code; CP_EINVAL for a message of another type (a stream of
+ * another method). */
 int cp_multi__v1__uploader__tail__next(cp_client_stream *stream,
                                        Shared__V1__Result **msg,
                                        cp_status *status);
@@ -613,10 +614,10 @@ int cp_multi__v1__uploader__talk__send(cp_client_stream *stream,
                                        const Multi__V1__Probe__Request *msg);
 
 /* Reads the next message of a stream opened with
- * cp_multi__v1__uploader__talk__open, as cp_client_stream_next does: 1 with
+ * cp_multi__v1__uploader__talk__open, as cp_client_stream_next does: 0 with
  * *msg set (free it with protobuf_c_message_free_unpacked((ProtobufCMessage
- * *)*msg, NULL)), 0 at the end, or a negative code; CP_EINVAL for a message
- * of another type. */
+ * *)*msg, NULL)), CP_EEND at an OK end, CP_ERPC at an error end, or another
+ * negative code; CP_EINVAL for a message of another type. */
 int cp_multi__v1__uploader__talk__next(cp_client_stream *stream,
                                        Multi__V1__Probe__Response **msg,
                                        cp_status *status);

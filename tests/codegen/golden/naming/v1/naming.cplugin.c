@@ -221,7 +221,7 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__next(
     cp_status *status) {
   ProtobufCMessage *raw = NULL;
   int rc = cp_client_stream_next(stream, msg == NULL ? NULL : &raw, status);
-  if (rc == 1 && raw != NULL &&
+  if (rc == 0 && raw != NULL &&
       raw->descriptor != &my_pkg__sub2_pkg__v1__m__req__descriptor) {
     /* The stream belongs to another method: never hand out a mistyped
      * message. */

@@ -173,10 +173,10 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__start(
 
 /* Reads the next message of a stream started with
  * cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__start, as
- * cp_client_stream_next does: 1 with *msg set (free it with
- * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), 0 at
- * the end, or a negative code; CP_EINVAL for a message of another type (a
- * stream of another method). */
+ * cp_client_stream_next does: 0 with *msg set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*msg, NULL)), CP_EEND
+ * at an OK end, CP_ERPC at an error end, or another negative code; CP_EINVAL
+ * for a message of another type (a stream of another method). */
 int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__next(
     cp_client_stream *stream, MyPkg__Sub2Pkg__V1__MReq **msg,
     cp_status *status);
