@@ -543,7 +543,8 @@ TEST_F(BrokerTest, ACapabilityAPluginProvidesIsReachedThroughTheRouter) {
     }
     return CP_STATUS_OK;
   };
-  ASSERT_EQ(0, cp_server_add_interceptor(provider, record_caller, nullptr));
+  ASSERT_EQ(0, cp_server_add_interceptor(provider, CP_PHASE_APPLICATION,
+                                         record_caller, nullptr));
   int port = 0;
   ASSERT_EQ(0, cp_server_listen(provider, "127.0.0.1:0", &port));
   ASSERT_EQ(0, cp_server_start(provider));

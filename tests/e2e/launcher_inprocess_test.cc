@@ -182,6 +182,7 @@ class InProcessTest : public ::testing::Test {
     }
     ASSERT_EQ(0, cp_host_create(&host_, &o));
     ASSERT_EQ(0, cp_server_add_interceptor(cp_host_server(host_),
+                                           CP_PHASE_APPLICATION,
                                            HostCalls::Record, &host_calls_));
     int port = 0;
     ASSERT_EQ(0, cp_host_start(host_, &port, nullptr));

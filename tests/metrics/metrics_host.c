@@ -189,7 +189,8 @@ static int start(host *h) {
     rc = cp_server_create(&h->server, NULL);
   }
   if (rc == 0) {
-    rc = cp_server_add_interceptor(h->server, deny_marked, h);
+    rc = cp_server_add_interceptor(h->server, CP_PHASE_APPLICATION, deny_marked,
+                                   h);
   }
   if (rc == 0) {
     rc = cp_metrics_attach_server(h->metrics, h->server);

@@ -159,7 +159,8 @@ class ConnectionTest : public ::testing::TestWithParam<Polling> {
     cp_kv__v1__kvservice__handlers h;
     kv_store_handlers(&h);
     ASSERT_EQ(0, cp_kv__v1__kvservice__register(server_, &h, store_));
-    ASSERT_EQ(0, cp_server_add_interceptor(server_, RecordPeer, &peers_));
+    ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                           RecordPeer, &peers_));
     ASSERT_EQ(0, cp_server_start(server_));
     ASSERT_EQ(0, cp_connection_pair(server_, &client_, nullptr));
     cp_call_options_init(&opts_);

@@ -51,7 +51,8 @@ class HealthTest : public ::testing::Test {
       so.stream_queue_messages = queue;
     }
     ASSERT_EQ(0, cp_server_create(&server_, &so));
-    ASSERT_EQ(0, cp_server_add_interceptor(server_, TestIdentity, nullptr));
+    ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_AUTHENTICATION,
+                                           TestIdentity, nullptr));
     ASSERT_EQ(0, cp_health_register(h_, server_));
     int port = 0;
     ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port));

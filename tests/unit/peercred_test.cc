@@ -204,7 +204,8 @@ class UnixPeers : public ::testing::Test {
 
 TEST_F(UnixPeers, CallersAreKeyedByUserNotBySocket) {
   ServeEcho();
-  ASSERT_EQ(0, cp_server_add_interceptor(server_, RecordKey, &seen_));
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                         RecordKey, &seen_));
   Start();
   EXPECT_EQ("uid:0", EchoKey(Client(UnixTarget())));
   EXPECT_EQ(0u, LastPeer().rfind("fd:", 0)) << LastPeer();
@@ -222,7 +223,8 @@ TEST_F(UnixPeers, CallersAreKeyedByUserNotBySocket) {
 // the kernel hands the number to the next one: keys must follow.
 TEST_F(UnixPeers, KeysFollowReusedDescriptors) {
   ServeEcho();
-  ASSERT_EQ(0, cp_server_add_interceptor(server_, RecordKey, &seen_));
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                         RecordKey, &seen_));
   Start();
   std::string nobody = "uid:" + std::to_string(kNobody);
   for (int i = 0; i < 3; i++) {
@@ -275,7 +277,8 @@ TEST_F(UnixPeers, RatePolicyBucketsUnixCallersPerUser) {
   ASSERT_EQ(0, cp_rate_policy_set(policy_, "/cplugintest.v1.EchoService/Echo",
                                   cp_rate_limit{0, 1}));  // one call each
   ASSERT_EQ(0, cp_rate_policy_install(policy_, server_));
-  ASSERT_EQ(0, cp_server_add_interceptor(server_, RecordKey, &seen_));
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                         RecordKey, &seen_));
   Start();
   cp_client *root = Client(UnixTarget());
   EXPECT_EQ("uid:0", EchoKey(root));

@@ -94,7 +94,7 @@ class RatePolicyTest : public ::testing::Test {
   }
 
   // Creates the policy (if the test did not) and starts the server: auth
-  // first, then the rate policy.
+  // installed first, then the rate policy, unless policy_installed_first_.
   void Start() {
     if (policy_ == nullptr) {
       ASSERT_EQ(0, cp_rate_policy_create(&policy_, &popts_));
@@ -112,8 +112,13 @@ class RatePolicyTest : public ::testing::Test {
     ASSERT_EQ(0, echo_service_register(server_, stats_));
     ASSERT_EQ(0, cp_auth_add_runtime_tokens(auth_, tokens_));
     ASSERT_EQ(0, cp_auth_open_host_methods(auth_));
+    if (policy_installed_first_) {
+      ASSERT_EQ(0, cp_rate_policy_install(policy_, server_));
+    }
     ASSERT_EQ(0, cp_auth_install(auth_, server_));
-    ASSERT_EQ(0, cp_rate_policy_install(policy_, server_));
+    if (!policy_installed_first_) {
+      ASSERT_EQ(0, cp_rate_policy_install(policy_, server_));
+    }
     int port = 0;
     ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port));
     ASSERT_EQ(0, cp_server_start(server_));
@@ -287,6 +292,7 @@ class RatePolicyTest : public ::testing::Test {
   cp_auth *auth_ = nullptr;
   cp_rate_policy_options popts_;
   cp_rate_policy *policy_ = nullptr;
+  bool policy_installed_first_ = false;
   cp_handshake_service *hs_ = nullptr;
   cp_server *server_ = nullptr;
   cp_client *raw_ = nullptr;
@@ -362,6 +368,24 @@ TEST_F(RatePolicyTest, TwoRuntimeIdsAreLimitedIndependently) {
   Advance(1000 * kMs);
   EXPECT_EQ(1, EchoOk(a, 2));
   EXPECT_EQ(1, EchoOk(b, 2));
+}
+
+// The phases, not the order of installation, put authentication first: a
+// policy installed before auth still keys each call on its identity (were
+// it to run first it would see none and key both plugins on their shared
+// address).
+TEST_F(RatePolicyTest, PolicyInstalledBeforeAuthStillKeysOnTheIdentity) {
+  policy_installed_first_ = true;
+  ASSERT_EQ(0, cp_rate_policy_create(&policy_, &popts_));
+  ASSERT_EQ(0, cp_rate_policy_set(policy_, kEcho, Limit(1, 5)));
+  Start();
+  cp_client *a = Dispense(Connect("plugin-a"));
+  cp_client *b = Dispense(Connect("plugin-b"));
+  EXPECT_EQ(5, EchoOk(a, 7));
+  EXPECT_EQ(5, EchoOk(b, 7));
+  // An unauthenticated call is refused by auth, not counted by the policy.
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Echo(raw_).code);
+  EXPECT_EQ(4, Denied(kEcho));
 }
 
 TEST_F(RatePolicyTest, SpoofedRuntimeIdHeaderCannotBorrowOrDrainABucket) {

@@ -264,7 +264,8 @@ class TlsTest : public ::testing::Test {
       ASSERT_EQ(0, cp_auth_install(auth, server_));
     }
     ASSERT_EQ(0, echo_service_register(server_, stats_));
-    ASSERT_EQ(0, cp_server_add_interceptor(server_, RecordPeer, &record_));
+    ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                           RecordPeer, &record_));
     if (tls != nullptr) {
       ASSERT_EQ(0, cp_server_listen_tls(server_, "127.0.0.1:0", tls, &port_));
     } else {

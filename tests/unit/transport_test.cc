@@ -239,7 +239,8 @@ void RecordPost(const cp_call *call, cp_status_code code, int64_t duration_ns,
 TEST_F(TransportTest, InterceptorRejectsUnaryAndStreamingBeforeTheHandler) {
   InterceptorState st;
   Create();
-  ASSERT_EQ(0, cp_server_add_interceptor(server_, RequireAllowHeader, &st));
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                         RequireAllowHeader, &st));
   ASSERT_EQ(0, cp_server_add_post_hook(server_, RecordPost, &st));
   Start();
 
@@ -295,10 +296,88 @@ TEST_F(TransportTest, InterceptorRejectsUnaryAndStreamingBeforeTheHandler) {
   EXPECT_GT(last->duration_ns, 0);
 }
 
+// One interceptor's record of the chain: its name, appended when it runs;
+// the one named `reject` (if any) refuses the call.
+struct PhaseStep {
+  std::mutex *mu;
+  std::vector<std::string> *ran;
+  std::string name;
+  bool reject;
+};
+
+cp_status_code RecordPhaseStep(cp_call *call, void *user) {
+  auto *step = static_cast<PhaseStep *>(user);
+  {
+    std::lock_guard<std::mutex> lock(*step->mu);
+    step->ran->push_back(step->name);
+  }
+  if (step->reject) {
+    return cp_call_error(call, CP_STATUS_PERMISSION_DENIED, "%s",
+                         step->name.c_str());
+  }
+  return CP_STATUS_OK;
+}
+
+TEST_F(TransportTest, InterceptorsRunByPhaseThenInTheOrderAdded) {
+  std::mutex mu;
+  std::vector<std::string> ran;
+  // Added in the wrong order on purpose: application, policy, then
+  // authentication, with a second of two phases later still.
+  struct {
+    cp_intercept_phase phase;
+    PhaseStep step;
+  } chain[] = {
+      {CP_PHASE_APPLICATION, {&mu, &ran, "app-1", false}},
+      {CP_PHASE_POLICY, {&mu, &ran, "policy-1", false}},
+      {CP_PHASE_AUTHENTICATION, {&mu, &ran, "auth-1", false}},
+      {CP_PHASE_APPLICATION, {&mu, &ran, "app-2", false}},
+      {CP_PHASE_AUTHENTICATION, {&mu, &ran, "auth-2", false}},
+  };
+  Create();
+  for (auto &link : chain) {
+    ASSERT_EQ(0, cp_server_add_interceptor(server_, link.phase, RecordPhaseStep,
+                                           &link.step));
+  }
+  Start();
+  EchoResult r = Echo("phases");
+  ASSERT_EQ(0, r.rc) << r.status.message;
+  std::vector<std::string> want = {"auth-1", "auth-2", "policy-1", "app-1",
+                                   "app-2"};
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(want, ran);
+    ran.clear();
+  }
+
+  // A refusal in the policy phase ends the chain there: no application
+  // interceptor and no handler runs.
+  chain[1].step.reject = true;
+  r = Echo("refused");
+  EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, r.status.code);
+  EXPECT_STREQ("policy-1", r.status.message);
+  want = {"auth-1", "auth-2", "policy-1"};
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(want, ran);
+  EXPECT_EQ(1, Stat(ECHO_CALLS));
+}
+
+TEST_F(TransportTest, AnInterceptorNeedsAKnownPhase) {
+  Create();
+  auto phase = static_cast<cp_intercept_phase>(CP_PHASE_APPLICATION + 1);
+  EXPECT_EQ(CP_EINVAL, cp_server_add_interceptor(server_, phase,
+                                                 RecordPhaseStep, nullptr));
+  phase = static_cast<cp_intercept_phase>(-1);
+  EXPECT_EQ(CP_EINVAL, cp_server_add_interceptor(server_, phase,
+                                                 RecordPhaseStep, nullptr));
+  EXPECT_EQ(CP_EINVAL, cp_server_add_interceptor(server_, CP_PHASE_POLICY,
+                                                 nullptr, nullptr));
+}
+
 TEST_F(TransportTest, UnknownMethodIsUnimplementedAfterInterceptors) {
   InterceptorState st;
   Create();
-  ASSERT_EQ(0, cp_server_add_interceptor(server_, RequireAllowHeader, &st));
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                         RequireAllowHeader, &st));
   Start();
   cp_method_desc unknown = cp_cplugintest__v1__echo_service__echo__method;
   unknown.path = "/cplugintest.v1.EchoService/Missing";
@@ -559,7 +638,8 @@ int ShortCircuit(cp_invocation *inv, void *user) {
 TEST_F(TransportTest, ClientInterceptorAddsMetadataForUnaryAndStreams) {
   InterceptorState st;
   Create();
-  ASSERT_EQ(0, cp_server_add_interceptor(server_, RequireAllowHeader, &st));
+  ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                         RequireAllowHeader, &st));
   Start();
   ASSERT_EQ(0, cp_client_add_interceptor(client_, AddHeader, nullptr));
   EchoResult r = Echo("with header");

@@ -224,7 +224,8 @@ class BlockingServerTest : public ::testing::Test {
     handlers.on_count = OnCount;
     ASSERT_EQ(
         0, cp_cplugintest__v1__echo_service__register(server_, &handlers, &h_));
-    ASSERT_EQ(0, cp_server_add_interceptor(server_, RecordDeadline, &h_));
+    ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
+                                           RecordDeadline, &h_));
     ASSERT_EQ(0, cp_server_add_post_hook(server_, RecordPost, &h_));
     ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port_));
   }

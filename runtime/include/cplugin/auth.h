@@ -109,13 +109,11 @@ CP_API void cp_auth_set_default(cp_auth *auth, cp_auth_rule rule);
  * grpc.health.v1.Health open. */
 CP_API int cp_auth_open_host_methods(cp_auth *auth);
 
-/* Adds the interceptor to `server` (before cp_server_start). The auth must
- * outlive the server. */
+/* Adds the auth's interceptor to `server` in CP_PHASE_AUTHENTICATION
+ * (before cp_server_start), so it runs before every policy and application
+ * interceptor whatever the order they were added in. The auth must outlive
+ * the server. Returns as cp_server_add_interceptor. */
 CP_API int cp_auth_install(cp_auth *auth, cp_server *server);
-
-/* The interceptor itself, for servers that order interceptors by hand:
- * cp_server_add_interceptor(server, cp_auth_intercept, auth). */
-CP_API cp_status_code cp_auth_intercept(cp_call *call, void *auth);
 
 /* The principal the call was authenticated as, for authorization that
  * must not rest on a caller's claim: "<provider>:<identity>" (e.g.

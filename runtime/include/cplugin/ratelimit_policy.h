@@ -23,9 +23,10 @@
  * limiter's idle-eviction period. A limit that will never admit again
  * (burst 0, or rate 0 without a sweeper) sends no retry-after-ms.
  *
- * Order: install the policy AFTER the auth interceptor (cp_auth_install
- * first); interceptors run in the order added, and the policy needs the
- * identity auth records. Calls auth rejects never reach the policy.
+ * Order: the policy's interceptor runs in CP_PHASE_POLICY, after the
+ * authentication phase (cp_auth_install) whichever was installed first, so
+ * it always sees the identity auth recorded. Calls auth rejects never reach
+ * the policy.
  *
  * Thread safety: every function may be called from any thread at any time,
  * also while the server runs: a changed rule applies to the next call, and
@@ -144,13 +145,12 @@ CP_API void cp_rate_policy_set_enabled(cp_rate_policy *policy, bool enabled);
 CP_API int cp_rate_policy_lookup(const cp_rate_policy *policy, const char *path,
                                  cp_rate_limit *limit);
 
-/* Adds the interceptor to `server`, after cp_auth_install. Returns 0,
- * CP_EINVAL, CP_ENOMEM, or CP_ESTATE once the server started. */
+/* Adds the policy's interceptor to `server` in CP_PHASE_POLICY (before
+ * cp_server_start): it runs after the authentication phase, so it keys on
+ * the identity cp_auth_install's interceptor recorded, in whichever order
+ * the two were added. Returns 0, CP_EINVAL, CP_ENOMEM, or CP_ESTATE once the
+ * server started. */
 CP_API int cp_rate_policy_install(cp_rate_policy *policy, cp_server *server);
-
-/* The interceptor itself, for servers that order interceptors by hand:
- * cp_server_add_interceptor(server, cp_rate_policy_intercept, policy). */
-CP_API cp_status_code cp_rate_policy_intercept(cp_call *call, void *policy);
 
 /* The policy's limiter (owned by the policy), for cp_rate_limiter_count
  * and cp_rate_limiter_stats_get. */

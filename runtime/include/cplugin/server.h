@@ -276,16 +276,35 @@ typedef struct cp_anonymous_read_limits {
 CP_API int cp_server_limit_anonymous_reads(
     cp_server *server, const cp_anonymous_read_limits *limits);
 
-/* A server interceptor runs before the handler, in the order added. It sees
- * the method, metadata, peer and deadline and may record an identity; the
- * request message is not read yet (see above). Return
- * CP_STATUS_OK to continue; any other code rejects the call with that code
- * (set a message with cp_call_error) and the handler never runs. Interceptors
- * also run for unknown methods (cp_call_method is then NULL) before the
- * UNIMPLEMENTED answer. */
+/* A server interceptor runs before the handler. It sees the method,
+ * metadata, peer and deadline and may record an identity; the request
+ * message is not read yet (see above). Return CP_STATUS_OK to continue; any
+ * other code rejects the call with that code (set a message with
+ * cp_call_error) and neither later interceptors nor the handler run.
+ * Interceptors also run for unknown methods (cp_call_method is then NULL)
+ * before the UNIMPLEMENTED answer. */
 typedef cp_status_code (*cp_server_interceptor_fn)(cp_call *call, void *user);
 
+/* Where an interceptor runs. Every interceptor of an earlier phase runs
+ * before any of a later one, whatever order they were added in; within a
+ * phase they run in the order added. So a check that reads the caller's
+ * identity (a policy) can never run before the interceptor that records it,
+ * however a server is assembled. */
+typedef enum cp_intercept_phase {
+  /* Who is calling: verifies credentials and records the identity
+   * (cp_auth_install adds its interceptor here). */
+  CP_PHASE_AUTHENTICATION = 0,
+  /* What the identity may do: rate limits, authorization
+   * (cp_rate_policy_install adds its interceptor here). */
+  CP_PHASE_POLICY = 1,
+  /* Everything else: the application's own checks, tracing, logging. */
+  CP_PHASE_APPLICATION = 2,
+} cp_intercept_phase;
+
+/* Adds an interceptor in `phase`. Returns 0; CP_EINVAL for a NULL server or
+ * fn or an unknown phase; CP_ESTATE after cp_server_start; CP_ENOMEM. */
 CP_API int cp_server_add_interceptor(cp_server *server,
+                                     cp_intercept_phase phase,
                                      cp_server_interceptor_fn fn, void *user);
 
 /* A post-call hook runs once per call after its final status is known, with

@@ -324,7 +324,8 @@ static cp_auth_rule rule_for(const cp_auth *auth, const char *path) {
   return by_prefix;
 }
 
-cp_status_code cp_auth_intercept(cp_call *call, void *user) {
+/* The interceptor, in the authentication phase. */
+static cp_status_code authenticate(cp_call *call, void *user) {
   const cp_auth *auth = user;
   cp_auth_rule kind = rule_for(auth, cp_call_path(call));
   if (kind == CP_AUTH_OPEN) {
@@ -359,5 +360,6 @@ int cp_auth_install(cp_auth *auth, cp_server *server) {
   if (auth == NULL || server == NULL) {
     return CP_EINVAL;
   }
-  return cp_server_add_interceptor(server, cp_auth_intercept, auth);
+  return cp_server_add_interceptor(server, CP_PHASE_AUTHENTICATION,
+                                   authenticate, auth);
 }

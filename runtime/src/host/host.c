@@ -246,8 +246,8 @@ static int wire(cp_host *h) {
   if (rc == 0) {
     rc = cp_auth_open_host_methods(h->auth);
   }
-  /* Interceptors run in the order added: who the caller is, then limits.
-   * Without the call chain (measurements only) the pieces exist, so the
+  /* The phases order the chain (who the caller is, then limits). Without
+   * the call chain (measurements only) the pieces exist, so the
    * accessors keep working, but none of them sees a call. */
   if (rc == 0 && h->call_chain) {
     rc = cp_auth_install(h->auth, h->server);

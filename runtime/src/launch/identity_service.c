@@ -212,7 +212,8 @@ int cpi_launch_identity_serve(cp_server *server, bool has_control) {
       .on_get_plugin_info = on_get_plugin_info,
       .on_set_runtime_identity = on_set_runtime_identity,
   };
-  int rc = cp_server_add_interceptor(server, require_secret, NULL);
+  int rc = cp_server_add_interceptor(server, CP_PHASE_AUTHENTICATION,
+                                     require_secret, NULL);
   if (rc == 0) {
     rc = cp_connectplugin__v1__plugin_identity__register(server, &handlers,
                                                          NULL);

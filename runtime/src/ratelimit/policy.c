@@ -136,13 +136,6 @@ void cp_rate_policy_set_enabled(cp_rate_policy *p, bool enabled) {
   }
 }
 
-int cp_rate_policy_install(cp_rate_policy *p, cp_server *server) {
-  if (p == NULL || server == NULL) {
-    return CP_EINVAL;
-  }
-  return cp_server_add_interceptor(server, cp_rate_policy_intercept, p);
-}
-
 int cp_rate_policy_lookup(const cp_rate_policy *p, const char *path,
                           cp_rate_limit *limit) {
   if (p == NULL || path == NULL || limit == NULL) {
@@ -226,12 +219,10 @@ static void add_retry_after(cp_call *call, int64_t retry_ns) {
   cp_call_add_trailer(call, CP_MD_RETRY_AFTER_MS, value);
 }
 
-cp_status_code cp_rate_policy_intercept(cp_call *call, void *user) {
+/* The interceptor, in the policy phase: after authentication recorded the
+ * identity it keys on. */
+static cp_status_code limit_call(cp_call *call, void *user) {
   cp_rate_policy *p = user;
-  if (p == NULL) {
-    /* Installed by hand without a policy: refuse rather than not limit. */
-    return cp_call_error(call, CP_STATUS_INTERNAL, "no rate policy");
-  }
   if (__atomic_load_n(&p->enabled, __ATOMIC_RELAXED) == 0) {
     return CP_STATUS_OK;
   }
@@ -265,4 +256,11 @@ cp_status_code cp_rate_policy_intercept(cp_call *call, void *user) {
   add_retry_after(call, retry_ns);
   return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
                        "rate limit exceeded");
+}
+
+int cp_rate_policy_install(cp_rate_policy *p, cp_server *server) {
+  if (p == NULL || server == NULL) {
+    return CP_EINVAL;
+  }
+  return cp_server_add_interceptor(server, CP_PHASE_POLICY, limit_call, p);
 }

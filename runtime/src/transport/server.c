@@ -391,18 +391,26 @@ int cp_server_limit_anonymous_reads(cp_server *server,
   return rc;
 }
 
-int cp_server_add_interceptor(cp_server *server, cp_server_interceptor_fn fn,
-                              void *user) {
-  int rc = check_configurable(server, fn != NULL);
+int cp_server_add_interceptor(cp_server *server, cp_intercept_phase phase,
+                              cp_server_interceptor_fn fn, void *user) {
+  bool phase_ok =
+      phase >= CP_PHASE_AUTHENTICATION && phase <= CP_PHASE_APPLICATION;
+  int rc = check_configurable(server, fn != NULL && phase_ok);
   if (rc == 0) {
     rc = grow((void **)&server->interceptors, &server->interceptor_cap,
               server->interceptor_count, sizeof *server->interceptors);
   }
   if (rc == 0) {
-    cp_interceptor_entry *e =
-        &server->interceptors[server->interceptor_count++];
-    e->fn = fn;
-    e->user = user;
+    /* Kept sorted by phase, stable within one: the chain then runs in
+     * array order with no per-call sorting. */
+    size_t at = server->interceptor_count;
+    while (at > 0 && server->interceptors[at - 1].phase > phase) {
+      server->interceptors[at] = server->interceptors[at - 1];
+      at--;
+    }
+    server->interceptors[at] =
+        (cp_interceptor_entry){.fn = fn, .user = user, .phase = phase};
+    server->interceptor_count++;
   }
   return rc;
 }

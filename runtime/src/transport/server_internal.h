@@ -40,6 +40,7 @@ struct cp_server_cq {
 typedef struct cp_interceptor_entry {
   cp_server_interceptor_fn fn;
   void *user;
+  cp_intercept_phase phase;
 } cp_interceptor_entry;
 
 typedef struct cp_post_hook_entry {
