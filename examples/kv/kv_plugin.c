@@ -62,7 +62,7 @@ static int join_host(const char *host, kv_store *store,
   if (rc != 0) {
     fprintf(stderr, "kv-plugin: cannot use the host's logger at %s: %s: %s\n",
             host, cp_status_code_name(st.code), st.message);
-    cp_plugin_runtime_stop(*rt);
+    cp_plugin_runtime_destroy(*rt);
     *rt = NULL;
     return rc;
   }
@@ -126,8 +126,8 @@ int main(int argc, char **argv) {
   /* The plugin answers the handshake itself and announces "kv". */
   cp_plugin_info kv_info;
   cp_plugin_info_from_desc(&kv_info, &cp_kv__v1__kvservice__plugin);
-  cp_handshake_options hs_opts;
-  cp_handshake_options_init(&hs_opts);
+  cp_handshake_service_options hs_opts;
+  cp_handshake_service_options_init(&hs_opts);
   hs_opts.plugins = &kv_info;
   hs_opts.plugin_count = 1;
   cp_handshake_service *handshake = NULL;
@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
     cp_server_destroy(server);
     cp_handshake_service_destroy(handshake);
     kv_store_set_logger(store, NULL);
-    cp_plugin_runtime_stop(rt);
+    cp_plugin_runtime_destroy(rt);
     kv_store_destroy(store);
     return 1;
   }
@@ -180,7 +180,7 @@ int main(int argc, char **argv) {
   cp_handshake_service_destroy(handshake);
   /* The logger client belongs to the runtime. */
   kv_store_set_logger(store, NULL);
-  cp_plugin_runtime_stop(rt);
+  cp_plugin_runtime_destroy(rt);
   kv_store_destroy(store);
   return 0;
 }

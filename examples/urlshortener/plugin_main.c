@@ -66,7 +66,7 @@ int plugin_main(const plugin_spec *spec) {
   /* Drain first: handlers that deferred their replies finish them from the
    * runtime's clients, which must outlive the calls in flight. */
   cp_server_shutdown(server, 2000);
-  cp_plugin_runtime_stop(rt);
+  cp_plugin_runtime_destroy(rt);
   cp_server_destroy(server);
   return 0;
 }

@@ -33,11 +33,11 @@ Fixture Make(unsigned stripes) {
   cp_metric_registry_options_init(&ro);
   ro.stripes = stripes;
   cp_metric_registry_create(&f.registry, &ro);
-  cp_metric_opts o;
-  cp_metric_opts_init(&o);
+  cp_metric_family_options o;
+  cp_metric_family_options_init(&o);
   o.name = "bench_total";
   cp_metric_family *cf = nullptr;
-  cp_metric_family_create(f.registry, CP_METRIC_COUNTER, &o, &cf);
+  cp_metric_family_create(&cf, f.registry, CP_METRIC_COUNTER, &o);
   static const int64_t kBounds[] = {
       100000,     250000,     500000,     1000000,    2500000,   5000000,
       10000000,   25000000,   50000000,   100000000,  250000000, 500000000,
@@ -47,7 +47,7 @@ Fixture Make(unsigned stripes) {
   o.bucket_count = sizeof kBounds / sizeof kBounds[0];
   o.unit = CP_METRIC_UNIT_NS_AS_SECONDS;
   cp_metric_family *hf = nullptr;
-  cp_metric_family_create(f.registry, CP_METRIC_HISTOGRAM, &o, &hf);
+  cp_metric_family_create(&hf, f.registry, CP_METRIC_HISTOGRAM, &o);
   f.counter = cp_counter_get(cf, nullptr);
   f.histogram = cp_histogram_get(hf, nullptr);
   return f;

@@ -491,7 +491,7 @@ TEST_F(BrokerTest, APluginRuntimeGetsATypedClientThatCarriesTheGrant) {
   st = log("after recovery");
   EXPECT_EQ(CP_STATUS_OK, st.code) << st.message;
   EXPECT_TRUE(log_.Has("after recovery", "runtime_id=" + second_id));
-  cp_plugin_runtime_stop(rt);
+  cp_plugin_runtime_destroy(rt);
 }
 
 // A capability a plugin provides: the grant is the host's, the call goes

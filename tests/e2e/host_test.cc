@@ -229,7 +229,7 @@ TEST_F(HostTest, RevokingTheCallerEndsItsRoutedCalls) {
   EXPECT_TRUE(cp_test::WaitFor(
       "the ended call's slot to come back",
       [&] {
-        cp_router_stats_get(cp_host_router(host_), &rs);
+        cp_router_get_stats(cp_host_router(host_), &rs);
         return rs.inflight == 0;
       },
       [&] { return std::to_string(rs.inflight) + " in flight"; }));

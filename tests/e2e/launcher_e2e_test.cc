@@ -133,7 +133,7 @@ class LauncherTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    cp_plugin_runtime_stop(watcher_);
+    cp_plugin_runtime_destroy(watcher_);
     cp_launcher_destroy(launcher_);
     if (host_ != nullptr) {
       cp_host_shutdown(host_, 0);

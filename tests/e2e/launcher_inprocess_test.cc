@@ -538,7 +538,7 @@ TEST_F(InProcessTest, NoOtherRuntimeMayClaimAnInprocAddress) {
     EXPECT_NE(0, cp_plugin_runtime_start(&rt, &o, &st)) << claim;
     EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code) << claim << st.message;
     EXPECT_NE(nullptr, strstr(st.message, "inproc:")) << st.message;
-    cp_plugin_runtime_stop(rt);
+    cp_plugin_runtime_destroy(rt);
   }
   cp_registry_endpoint ep;
   EXPECT_FALSE(Registered("rogue", &ep));

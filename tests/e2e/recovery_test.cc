@@ -282,10 +282,10 @@ TEST_F(RecoveryTest, StopDuringBackoffReturnsPromptly) {
       [&] { return a_.events.Seen(); }));
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {
-    cp_plugin_runtime_stop(a_.rt);
+    cp_plugin_runtime_destroy(a_.rt);
     stopped = true;
   });
-  bool ok = cp_test::WaitFor("cp_plugin_runtime_stop to return",
+  bool ok = cp_test::WaitFor("cp_plugin_runtime_destroy to return",
                              [&] { return stopped.load(); });
   stopper.join();
   a_.rt = nullptr;

@@ -26,8 +26,8 @@ int main(int argc, char **argv) {
   cp_server *server = NULL;
   cp_plugin_info echo;
   cp_plugin_info_from_desc(&echo, &cp_cplugintest__v1__echo_service__plugin);
-  cp_handshake_options ho;
-  cp_handshake_options_init(&ho);
+  cp_handshake_service_options ho;
+  cp_handshake_service_options_init(&ho);
   ho.plugins = &echo;
   ho.plugin_count = 1;
   int port = 0;
@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
     rc = cp_server_create(&server, NULL);
   }
   if (rc == 0) {
-    rc = cp_auth_install(auth, server);
+    rc = cp_auth_register(auth, server);
   }
   if (rc == 0) {
     rc = cp_handshake_service_register(hs, server);

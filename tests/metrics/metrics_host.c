@@ -175,8 +175,8 @@ static int start(host *h) {
     rc = cp_token_store_issue(h->tokens, "scrape-test", h->runtime_id,
                               sizeof h->runtime_id, h->token);
   }
-  cp_handshake_options ho;
-  cp_handshake_options_init(&ho);
+  cp_handshake_service_options ho;
+  cp_handshake_service_options_init(&ho);
   ho.tokens = h->tokens;
   if (rc == 0) {
     rc = cp_handshake_service_create(&h->handshake, &ho);
@@ -193,7 +193,7 @@ static int start(host *h) {
                                    h);
   }
   if (rc == 0) {
-    rc = cp_metrics_attach_server(h->metrics, h->server);
+    rc = cp_metrics_register(h->metrics, h->server);
   }
   if (rc == 0) {
     rc = cp_server_add_post_hook(h->server, count_completed, h);
@@ -240,7 +240,7 @@ static int start(host *h) {
  * then the metrics. */
 static void stop(host *h) {
   cp_metrics_set_ready(h->metrics, false);
-  cp_metrics_http_stop(h->http);
+  cp_metrics_http_destroy(h->http);
   cp_client_destroy(h->client);
   if (h->server != NULL) {
     cp_server_shutdown(h->server, 1000);

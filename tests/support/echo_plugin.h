@@ -65,7 +65,7 @@ struct EchoPlugin {
   }
 
   void Stop() {
-    cp_plugin_runtime_stop(rt);
+    cp_plugin_runtime_destroy(rt);
     rt = nullptr;
     StopServer();
     echo_stats_destroy(stats);

@@ -45,8 +45,8 @@ class AuthTest : public ::testing::Test {
   void Start() {
     cp_plugin_info echo;
     cp_plugin_info_from_desc(&echo, &cp_cplugintest__v1__echo_service__plugin);
-    cp_handshake_options ho;
-    cp_handshake_options_init(&ho);
+    cp_handshake_service_options ho;
+    cp_handshake_service_options_init(&ho);
     ho.tokens = tokens_;
     ho.plugins = &echo;
     ho.plugin_count = 1;
@@ -55,7 +55,7 @@ class AuthTest : public ::testing::Test {
     ASSERT_EQ(0, cp_handshake_service_register(hs_, server_));
     ASSERT_EQ(0, echo_service_register(server_, stats_));
     ASSERT_EQ(0, cp_auth_open_host_methods(auth_));
-    ASSERT_EQ(0, cp_auth_install(auth_, server_));
+    ASSERT_EQ(0, cp_auth_register(auth_, server_));
     int port = 0;
     ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port));
     ASSERT_EQ(0, cp_server_start(server_));

@@ -1,6 +1,8 @@
-// The wire contract (spec/wire.md): every service path, streaming kind,
-// message field number, field type and enum value, read back from the
-// compiled descriptors in gen/.
+// The wire contract: every service path, streaming kind, message field
+// number, field type and enum value of the protos in proto/, as the shared
+// wire specification lists them (spec/wire.md, kept beside this repository,
+// not in it; docs/wire-notes.md records cplugin's additions), read back
+// from the compiled descriptors in gen/.
 #include <gtest/gtest.h>
 #include <protobuf-c/protobuf-c.h>
 
@@ -79,7 +81,7 @@ SVC(cp_grpc__health__v1__health__service)
 
 namespace {
 
-// Field kinds as spec/wire.md writes them.
+// Field kinds as the wire specification writes them.
 enum Kind { STR, I32, BOOL, BYTES, MSG_, ENUM_, MAP, RSTR, RMSG };
 
 struct Field {

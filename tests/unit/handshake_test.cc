@@ -21,7 +21,7 @@ class HandshakeTest : public ::testing::Test {
     to.sweep_interval_ms = 0;
     to.max_tokens = 3;
     ASSERT_EQ(0, cp_token_store_create(&tokens_, &to));
-    cp_handshake_options_init(&opts_);
+    cp_handshake_service_options_init(&opts_);
     opts_.tokens = tokens_;
   }
 
@@ -75,7 +75,7 @@ class HandshakeTest : public ::testing::Test {
   }
 
   cp_token_store *tokens_ = nullptr;
-  cp_handshake_options opts_;
+  cp_handshake_service_options opts_;
   cp_handshake_service *svc_ = nullptr;
   cp_server *server_ = nullptr;
   cp_client *client_ = nullptr;
@@ -206,7 +206,7 @@ TEST_F(HandshakeTest, TokenCapIsResourceExhausted) {
   }
   EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, Call(r));
   cp_handshake_stats stats;
-  cp_handshake_service_stats(svc_, &stats);
+  cp_handshake_service_get_stats(svc_, &stats);
   EXPECT_EQ(3u, stats.ok);
   EXPECT_EQ(1u, stats.rejected);
 }
@@ -398,18 +398,18 @@ TEST_F(HandshakeTest, EveryRequestFieldIsBounded) {
 
 TEST(HandshakeOptions, BadOptionsAreRejected) {
   cp_handshake_service *svc = nullptr;
-  cp_handshake_options o;
-  cp_handshake_options_init(&o);
+  cp_handshake_service_options o;
+  cp_handshake_service_options_init(&o);
   int32_t bad_versions[] = {0};
   o.app_versions = bad_versions;
   o.app_version_count = 1;
   EXPECT_EQ(CP_EINVAL, cp_handshake_service_create(&svc, &o));
-  cp_handshake_options_init(&o);
+  cp_handshake_service_options_init(&o);
   cp_plugin_info nameless = {};
   o.plugins = &nameless;
   o.plugin_count = 1;
   EXPECT_EQ(CP_EINVAL, cp_handshake_service_create(&svc, &o));
-  cp_handshake_options_init(&o);
+  cp_handshake_service_options_init(&o);
   o.plugin_count = 1;  // count without array
   EXPECT_EQ(CP_EINVAL, cp_handshake_service_create(&svc, &o));
   EXPECT_EQ(CP_EINVAL, cp_handshake_service_create(&svc, nullptr));

@@ -106,7 +106,7 @@ class LivenessTest : public ::testing::Test {
     ASSERT_EQ(0, cp_auth_create(&auth_));
     ASSERT_EQ(0, cp_auth_add_runtime_tokens(auth_, tokens_));
     ASSERT_EQ(0, cp_server_create(&server_, nullptr));
-    ASSERT_EQ(0, cp_auth_install(auth_, server_));
+    ASSERT_EQ(0, cp_auth_register(auth_, server_));
     ASSERT_EQ(0, cp_registry_register(reg_, server_));
     ASSERT_EQ(0, cp_lifecycle_register(reg_, server_));
     int port = 0;

@@ -176,8 +176,8 @@ TEST_F(LogTest, TokensNeverAppearInLogs) {
   ASSERT_EQ(0, cp_token_store_create(&tokens, nullptr));
   cp_plugin_info echo;
   cp_plugin_info_from_desc(&echo, &cp_cplugintest__v1__echo_service__plugin);
-  cp_handshake_options ho;
-  cp_handshake_options_init(&ho);
+  cp_handshake_service_options ho;
+  cp_handshake_service_options_init(&ho);
   ho.tokens = tokens;
   ho.plugins = &echo;
   ho.plugin_count = 1;
@@ -189,7 +189,7 @@ TEST_F(LogTest, TokensNeverAppearInLogs) {
   ASSERT_EQ(0, cp_auth_open_host_methods(auth));
   cp_server *server = nullptr;
   ASSERT_EQ(0, cp_server_create(&server, nullptr));
-  ASSERT_EQ(0, cp_auth_install(auth, server));
+  ASSERT_EQ(0, cp_auth_register(auth, server));
   ASSERT_EQ(0, cp_handshake_service_register(hs, server));
   ASSERT_EQ(0, echo_service_register(server, stats));
   int port = 0;

@@ -90,7 +90,7 @@ class MetricsHttpTest : public ::testing::Test {
     ASSERT_GT(port_, 0);
   }
   void TearDown() override {
-    cp_metrics_http_stop(http_);
+    cp_metrics_http_destroy(http_);
     cp_metrics_destroy(m_);
   }
 
@@ -287,13 +287,13 @@ TEST(MetricsHttpStart, RejectsBadArgumentsAndBusyPorts) {
   EXPECT_EQ(CP_EBIND,
             cp_metrics_http_start(&second, m, "127.0.0.1", port, nullptr));
   EXPECT_EQ(nullptr, second);
-  cp_metrics_http_stop(h);
-  cp_metrics_http_stop(nullptr);
+  cp_metrics_http_destroy(h);
+  cp_metrics_http_destroy(nullptr);
   // IPv6 loopback, when the host has it.
   int port6 = 0;
   if (cp_metrics_http_start(&h, m, "::1", 0, &port6) == 0) {
     EXPECT_GT(port6, 0);
-    cp_metrics_http_stop(h);
+    cp_metrics_http_destroy(h);
   }
   cp_metrics_destroy(m);
 }

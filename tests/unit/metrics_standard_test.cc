@@ -99,7 +99,7 @@ class MetricsStandardTest : public ::testing::Test {
     int port = 0;
     ASSERT_EQ(0, cp_server_create(&server_, nullptr));
     ASSERT_EQ(0, echo_service_register(server_, stats_));
-    ASSERT_EQ(0, cp_metrics_attach_server(m_, server_));
+    ASSERT_EQ(0, cp_metrics_register(m_, server_));
     ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port));
     ASSERT_EQ(0, cp_server_start(server_));
     std::string target = "127.0.0.1:" + std::to_string(port);
@@ -256,8 +256,8 @@ TEST_F(MetricsStandardTest, AttachedGauges) {
   for (int i = 0; i < 3; i++) {
     ASSERT_EQ(0, cp_token_store_issue(store, "plug", id, sizeof id, token));
   }
-  cp_handshake_options ho;
-  cp_handshake_options_init(&ho);
+  cp_handshake_service_options ho;
+  cp_handshake_service_options_init(&ho);
   cp_handshake_service *hs = nullptr;
   ASSERT_EQ(0, cp_handshake_service_create(&hs, &ho));
   int64_t buckets = 17;
@@ -394,7 +394,7 @@ TEST_F(MetricsStandardTest, ReadinessAndArguments) {
   EXPECT_FALSE(cp_metrics_is_ready(nullptr));
   EXPECT_NE(nullptr, cp_metrics_registry(m_));
   EXPECT_EQ(nullptr, cp_metrics_registry(nullptr));
-  EXPECT_EQ(CP_EINVAL, cp_metrics_attach_server(m_, nullptr));
+  EXPECT_EQ(CP_EINVAL, cp_metrics_register(m_, nullptr));
   EXPECT_EQ(CP_EINVAL, cp_metrics_create(nullptr, nullptr));
   cp_metrics_options o;
   cp_metrics_options_init(&o);

@@ -49,8 +49,8 @@ class MetricsTest : public ::testing::Test {
                            std::vector<int64_t> buckets = {},
                            cp_metric_unit unit = CP_METRIC_UNIT_NONE,
                            const char *help = "help") {
-    cp_metric_opts o;
-    cp_metric_opts_init(&o);
+    cp_metric_family_options o;
+    cp_metric_family_options_init(&o);
     o.name = name;
     o.help = help;
     o.label_names = labels.data();
@@ -60,22 +60,22 @@ class MetricsTest : public ::testing::Test {
     o.bucket_count = buckets.size();
     o.unit = unit;
     cp_metric_family *f = nullptr;
-    EXPECT_EQ(0, cp_metric_family_create(r_, type, &o, &f)) << name;
+    EXPECT_EQ(0, cp_metric_family_create(&f, r_, type, &o)) << name;
     return f;
   }
 
   int Create(cp_metric_type type, const char *name,
              std::vector<const char *> labels = {},
              std::vector<int64_t> buckets = {}) {
-    cp_metric_opts o;
-    cp_metric_opts_init(&o);
+    cp_metric_family_options o;
+    cp_metric_family_options_init(&o);
     o.name = name;
     o.label_names = labels.data();
     o.label_count = labels.size();
     o.buckets = buckets.data();
     o.bucket_count = buckets.size();
     cp_metric_family *f = nullptr;
-    int rc = cp_metric_family_create(r_, type, &o, &f);
+    int rc = cp_metric_family_create(&f, r_, type, &o);
     EXPECT_EQ(rc == 0, f != nullptr);
     return rc;
   }
@@ -232,25 +232,25 @@ TEST_F(MetricsTest, RejectsBadFamilies) {
   EXPECT_EQ(CP_EEXIST, Create(CP_METRIC_COUNTER, "x"));
   EXPECT_EQ(0, Create(CP_METRIC_COUNTER, "ns:sub_total", {"le"}));
 
-  cp_metric_opts o;
-  cp_metric_opts_init(&o);
+  cp_metric_family_options o;
+  cp_metric_family_options_init(&o);
   o.name = "bad_help";
   o.help = "\xff";
   cp_metric_family *f = nullptr;
-  EXPECT_EQ(CP_EINVAL, cp_metric_family_create(r_, CP_METRIC_GAUGE, &o, &f));
+  EXPECT_EQ(CP_EINVAL, cp_metric_family_create(&f, r_, CP_METRIC_GAUGE, &o));
   o.help = "ok";
   o.max_series = CP_METRIC_MAX_SERIES_LIMIT + 1;
   o.label_count = 1;
   const char *labels[] = {"a"};
   o.label_names = labels;
-  EXPECT_EQ(CP_EINVAL, cp_metric_family_create(r_, CP_METRIC_GAUGE, &o, &f));
+  EXPECT_EQ(CP_EINVAL, cp_metric_family_create(&f, r_, CP_METRIC_GAUGE, &o));
   o.unit = static_cast<cp_metric_unit>(9);
   o.max_series = 0;
-  EXPECT_EQ(CP_EINVAL, cp_metric_family_create(r_, CP_METRIC_GAUGE, &o, &f));
+  EXPECT_EQ(CP_EINVAL, cp_metric_family_create(&f, r_, CP_METRIC_GAUGE, &o));
   EXPECT_EQ(CP_EINVAL,
-            cp_metric_family_create(nullptr, CP_METRIC_GAUGE, &o, &f));
+            cp_metric_family_create(&f, nullptr, CP_METRIC_GAUGE, &o));
   EXPECT_EQ(CP_EINVAL,
-            cp_metric_family_create(r_, CP_METRIC_GAUGE, nullptr, &f));
+            cp_metric_family_create(&f, r_, CP_METRIC_GAUGE, nullptr));
 }
 
 TEST_F(MetricsTest, WrongTypesAndNullHandlesAreHarmless) {
@@ -436,17 +436,17 @@ void ConcurrentSum(unsigned stripes, int threads) {
   ro.stripes = stripes;
   cp_metric_registry *r = nullptr;
   ASSERT_EQ(0, cp_metric_registry_create(&r, &ro));
-  cp_metric_opts o;
-  cp_metric_opts_init(&o);
+  cp_metric_family_options o;
+  cp_metric_family_options_init(&o);
   o.name = "n_total";
   cp_metric_family *cf = nullptr;
-  ASSERT_EQ(0, cp_metric_family_create(r, CP_METRIC_COUNTER, &o, &cf));
+  ASSERT_EQ(0, cp_metric_family_create(&cf, r, CP_METRIC_COUNTER, &o));
   int64_t bounds[] = {10, 100};
   o.name = "h";
   o.buckets = bounds;
   o.bucket_count = 2;
   cp_metric_family *hf = nullptr;
-  ASSERT_EQ(0, cp_metric_family_create(r, CP_METRIC_HISTOGRAM, &o, &hf));
+  ASSERT_EQ(0, cp_metric_family_create(&hf, r, CP_METRIC_HISTOGRAM, &o));
   cp_counter *c = cp_counter_get(cf, nullptr);
   cp_histogram *h = cp_histogram_get(hf, nullptr);
   const uint64_t per_thread = 200000;
@@ -503,14 +503,14 @@ TEST(MetricsConcurrency, LookupsRaceWithInsertionsAndScrapes) {
   cp_metric_registry *r = nullptr;
   ASSERT_EQ(0, cp_metric_registry_create(&r, nullptr));
   const char *labels[] = {"k"};
-  cp_metric_opts o;
-  cp_metric_opts_init(&o);
+  cp_metric_family_options o;
+  cp_metric_family_options_init(&o);
   o.name = "k_total";
   o.label_names = labels;
   o.label_count = 1;
   o.max_series = 32;
   cp_metric_family *f = nullptr;
-  ASSERT_EQ(0, cp_metric_family_create(r, CP_METRIC_COUNTER, &o, &f));
+  ASSERT_EQ(0, cp_metric_family_create(&f, r, CP_METRIC_COUNTER, &o));
   std::vector<std::thread> pool;
   for (int t = 0; t < 4; t++) {
     pool.emplace_back([f] {

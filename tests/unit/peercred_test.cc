@@ -245,8 +245,8 @@ TEST_F(UnixPeers, IdentityCapCountsUnixCallersPerUser) {
   cp_token_store_options_init(&to);
   to.sweep_interval_ms = 0;
   ASSERT_EQ(0, cp_token_store_create(&tokens_, &to));
-  cp_handshake_options ho;
-  cp_handshake_options_init(&ho);
+  cp_handshake_service_options ho;
+  cp_handshake_service_options_init(&ho);
   ho.tokens = tokens_;
   ho.max_identities_per_address = 2;
   ASSERT_EQ(0, cp_handshake_service_create(&handshake_, &ho));
@@ -276,7 +276,7 @@ TEST_F(UnixPeers, RatePolicyBucketsUnixCallersPerUser) {
   ASSERT_EQ(0, cp_rate_policy_create(&policy_, &po));
   ASSERT_EQ(0, cp_rate_policy_set(policy_, "/cplugintest.v1.EchoService/Echo",
                                   cp_rate_limit{0, 1}));  // one call each
-  ASSERT_EQ(0, cp_rate_policy_install(policy_, server_));
+  ASSERT_EQ(0, cp_rate_policy_register(policy_, server_));
   ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,
                                          RecordKey, &seen_));
   Start();

@@ -101,8 +101,8 @@ class RatePolicyTest : public ::testing::Test {
     }
     cp_plugin_info echo;
     cp_plugin_info_from_desc(&echo, &cp_cplugintest__v1__echo_service__plugin);
-    cp_handshake_options ho;
-    cp_handshake_options_init(&ho);
+    cp_handshake_service_options ho;
+    cp_handshake_service_options_init(&ho);
     ho.tokens = tokens_;
     ho.plugins = &echo;
     ho.plugin_count = 1;
@@ -113,11 +113,11 @@ class RatePolicyTest : public ::testing::Test {
     ASSERT_EQ(0, cp_auth_add_runtime_tokens(auth_, tokens_));
     ASSERT_EQ(0, cp_auth_open_host_methods(auth_));
     if (policy_installed_first_) {
-      ASSERT_EQ(0, cp_rate_policy_install(policy_, server_));
+      ASSERT_EQ(0, cp_rate_policy_register(policy_, server_));
     }
-    ASSERT_EQ(0, cp_auth_install(auth_, server_));
+    ASSERT_EQ(0, cp_auth_register(auth_, server_));
     if (!policy_installed_first_) {
-      ASSERT_EQ(0, cp_rate_policy_install(policy_, server_));
+      ASSERT_EQ(0, cp_rate_policy_register(policy_, server_));
     }
     int port = 0;
     ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port));
@@ -446,7 +446,7 @@ TEST_F(RatePolicyTest, UnauthenticatedHandshakesAreLimitedPerIp) {
   EXPECT_EQ(CP_STATUS_OK, Handshake());
   EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, Handshake());
   cp_handshake_stats hst;
-  cp_handshake_service_stats(hs_, &hst);
+  cp_handshake_service_get_stats(hs_, &hst);
   EXPECT_EQ(21u, hst.ok);
   // The plugin client reports the refusal.
   cp_plugin_client_options o;
@@ -678,8 +678,8 @@ TEST(RatePolicy, BadArguments) {
   EXPECT_EQ(CP_EINVAL, cp_rate_policy_exempt(p, "x"));
   EXPECT_EQ(CP_ENOTFOUND, cp_rate_policy_clear(p, "/not/set"));
   EXPECT_EQ(CP_EINVAL, cp_rate_policy_set(nullptr, "/a/b", Limit(1, 1)));
-  EXPECT_EQ(CP_EINVAL, cp_rate_policy_install(p, nullptr));
-  EXPECT_EQ(CP_EINVAL, cp_rate_policy_install(nullptr, nullptr));
+  EXPECT_EQ(CP_EINVAL, cp_rate_policy_register(p, nullptr));
+  EXPECT_EQ(CP_EINVAL, cp_rate_policy_register(nullptr, nullptr));
   EXPECT_EQ(CP_EINVAL, cp_rate_policy_host_defaults(nullptr));
   cp_rate_limit l;
   EXPECT_EQ(CP_EINVAL, cp_rate_policy_lookup(p, nullptr, &l));

@@ -308,12 +308,12 @@ TEST_F(RateLimiterTest, BadInputNeverCrashes) {
   ASSERT_EQ(0, cp_rate_limiter_create(&l, nullptr));
   EXPECT_EQ(CP_RATE_ALLOW, CheckWith(l, "k", 1, Limit(1, 1)));
   cp_rate_limiter_stats st;
-  cp_rate_limiter_stats_get(l, &st);
+  cp_rate_limiter_get_stats(l, &st);
   EXPECT_EQ(100000u, st.max_buckets);
   cp_rate_limiter_destroy(l);
-  cp_rate_limiter_stats_get(nullptr, &st);
+  cp_rate_limiter_get_stats(nullptr, &st);
   EXPECT_EQ(0u, st.buckets);
-  cp_rate_limiter_stats_get(nullptr, nullptr);
+  cp_rate_limiter_get_stats(nullptr, nullptr);
 }
 
 TEST_F(RateLimiterTest, MemoryPerBucketIsMeasured) {
@@ -325,7 +325,7 @@ TEST_F(RateLimiterTest, MemoryPerBucketIsMeasured) {
     Check("key-" + std::to_string(i), Limit(1, 1));
   }
   cp_rate_limiter_stats st;
-  cp_rate_limiter_stats_get(limiter_, &st);
+  cp_rate_limiter_get_stats(limiter_, &st);
   EXPECT_EQ(10000u, st.buckets);
   EXPECT_EQ(static_cast<size_t>(CP_RATE_BUCKET_BYTES), st.bucket_bytes);
   // State, index and fixed overhead together.
@@ -386,7 +386,7 @@ TEST_F(RateLimiterTest, FullTableRejectsNewKeysOnly) {
   EXPECT_EQ(CP_RATE_ALLOW, Check("k0", Limit(10, 2)));
   EXPECT_EQ(CP_RATE_DENY, Check("k0", Limit(10, 2)));
   cp_rate_limiter_stats st;
-  cp_rate_limiter_stats_get(limiter_, &st);
+  cp_rate_limiter_get_stats(limiter_, &st);
   EXPECT_EQ(4u, st.buckets);
   EXPECT_EQ(2u, st.full_denials);
   // Once idle buckets are evicted, new keys get buckets again.

@@ -375,7 +375,7 @@ uint64_t CountingRandom(void *ctx) {
 TEST_F(RegistryStoreTest, AnInjectedRandomSourceIsUsed) {
   uint64_t state = 0;
   opts_.random = CountingRandom;
-  opts_.random_ctx = &state;
+  opts_.random_user = &state;
   Create();
   ASSERT_EQ(0, cp_registry_set_strategy(reg_, "logger", CP_SELECT_RANDOM));
   ASSERT_EQ(0, Add("p0", Svc()));

@@ -104,7 +104,7 @@ class RegistryTest : public ::testing::Test {
     ASSERT_EQ(0, cp_auth_add_validator(auth_, "host", HostValidator, nullptr));
     ASSERT_EQ(0, cp_auth_add_api_key(auth_, kApiKey, "tool"));
     ASSERT_EQ(0, cp_server_create(&server_, &sopts_));
-    ASSERT_EQ(0, cp_auth_install(auth_, server_));
+    ASSERT_EQ(0, cp_auth_register(auth_, server_));
     ASSERT_EQ(0, cp_registry_register(reg_, server_));
     ASSERT_EQ(0, cp_lifecycle_register(reg_, server_));
     int port = 0;

@@ -393,7 +393,7 @@ TEST_F(RetryTest, WaitsAsTheRateLimiterAsks) {
   cp_rate_policy_set_default(policy, cp_rate_limit{2, 1});  // 1 per 500 ms
   ASSERT_EQ(0, cp_server_create(&server_, nullptr));
   ASSERT_EQ(0, flaky_service_register(server_, flaky_));
-  ASSERT_EQ(0, cp_rate_policy_install(policy, server_));
+  ASSERT_EQ(0, cp_rate_policy_register(policy, server_));
   ASSERT_EQ(0, cp_server_listen(server_, "127.0.0.1:0", &port_));
   ASSERT_EQ(0, cp_server_start(server_));
   // The retry's wait is what refills the bucket: it moves the limiter's

@@ -78,8 +78,8 @@ class RouterTest : public ::testing::Test {
     cp_server_options_init(&so);
     so.threads = 2;
     ASSERT_EQ(0, cp_server_create(&host_, &so));
-    ASSERT_EQ(0, cp_auth_install(auth_, host_));
-    ASSERT_EQ(0, cp_router_install(router_, host_));
+    ASSERT_EQ(0, cp_auth_register(auth_, host_));
+    ASSERT_EQ(0, cp_router_register(router_, host_));
     int port = 0;
     ASSERT_EQ(0, cp_server_listen(host_, "127.0.0.1:0", &port));
     ASSERT_EQ(0, cp_server_start(host_));
@@ -197,7 +197,7 @@ TEST_F(RouterTest, MetadataRouteReachesTheProviderWithTheCallerId) {
             Call({{"x-cplugin-service-type", "echo"}}, &key, "x-api-key").code);
   EXPECT_EQ("", key);
   cp_router_stats rs;
-  cp_router_stats_get(router_, &rs);
+  cp_router_get_stats(router_, &rs);
   EXPECT_EQ(2u, rs.forwarded);
 }
 
@@ -329,7 +329,7 @@ TEST_F(RouterTest, FrameworkServicesAreNeverForwarded) {
                       "/connectplugin.v1.PluginControl/Shutdown");
   EXPECT_EQ(CP_STATUS_PERMISSION_DENIED, st.code);
   cp_router_stats rs;
-  cp_router_stats_get(router_, &rs);
+  cp_router_get_stats(router_, &rs);
   EXPECT_EQ(4u, rs.denied);
   EXPECT_EQ(0u, rs.forwarded);
   // The same provider's own service is forwarded.
@@ -397,7 +397,7 @@ TEST_F(RouterTest4, TargetsNeverRunOut) {
     EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code) << st.message;
   }
   cp_router_stats rs;
-  cp_router_stats_get(router_, &rs);
+  cp_router_get_stats(router_, &rs);
   EXPECT_EQ(4u, rs.targets);
   EXPECT_EQ(8u, rs.targets_evicted);
   // The live provider is reachable after all of them.
@@ -409,7 +409,7 @@ TEST_F(RouterTest4, TargetsNeverRunOut) {
              router_,
              ("http://127.0.0.1:" + std::to_string(provider_port_)).c_str()));
   EXPECT_EQ(CP_ENOTFOUND, cp_router_forget(router_, "127.0.0.1:1"));
-  cp_router_stats_get(router_, &rs);
+  cp_router_get_stats(router_, &rs);
   EXPECT_EQ(3u, rs.targets);
   EXPECT_EQ(CP_STATUS_OK,
             Call({{"x-cplugin-service-type", "echo"}}, nullptr).code);
@@ -429,7 +429,7 @@ TEST_F(RouterTest1, EvictionDoesNotBreakACallInFlight) {
   EXPECT_EQ(CP_STATUS_UNAVAILABLE,
             Call({{"x-cplugin-service-type", "gone"}}, nullptr).code);
   cp_router_stats rs;
-  cp_router_stats_get(router_, &rs);
+  cp_router_get_stats(router_, &rs);
   EXPECT_EQ(1u, rs.targets_evicted);
   caller.join();
   EXPECT_EQ(CP_STATUS_OK, slow.code) << slow.message;
@@ -509,7 +509,7 @@ TEST_F(RouterTestOnePerCaller, RoutedCallsInFlightAreCappedPerCaller) {
   EXPECT_TRUE(cp_test::WaitFor(
       "the finished forward to give its slot back",
       [&] {
-        cp_router_stats_get(router_, &rs);
+        cp_router_get_stats(router_, &rs);
         return rs.inflight == 0;
       },
       [&] { return std::to_string(rs.inflight) + " in flight"; }));
@@ -534,7 +534,7 @@ TEST_F(RouterTest, CancellingACallerEndsItsRoutedCalls) {
   EXPECT_TRUE(cp_test::WaitFor(
       "the ended call's slot to come back",
       [&] {
-        cp_router_stats_get(router_, &rs);
+        cp_router_get_stats(router_, &rs);
         return rs.inflight == 0;
       },
       [&] { return std::to_string(rs.inflight) + " in flight"; }));

@@ -261,7 +261,7 @@ class TlsTest : public ::testing::Test {
   void StartServer(const cp_tls_server_options *tls, cp_auth *auth = nullptr) {
     ASSERT_EQ(0, cp_server_create(&server_, nullptr));
     if (auth != nullptr) {
-      ASSERT_EQ(0, cp_auth_install(auth, server_));
+      ASSERT_EQ(0, cp_auth_register(auth, server_));
     }
     ASSERT_EQ(0, echo_service_register(server_, stats_));
     ASSERT_EQ(0, cp_server_add_interceptor(server_, CP_PHASE_APPLICATION,

@@ -421,7 +421,7 @@ int Scripted(void *buf, size_t n, void *ctx) {
 TEST_F(TokenStoreTest, SuffixCollisionDrawsAgainAndNeverOverwrites) {
   ScriptedRandom rnd;
   opts_.random = Scripted;
-  opts_.random_ctx = &rnd;
+  opts_.random_user = &rnd;
   Create();
   Identity a = Issue("p");
   EXPECT_EQ("p-4242424242424242", a.id);
@@ -436,7 +436,7 @@ TEST_F(TokenStoreTest, FailingRandomSourceIsReported) {
   ScriptedRandom rnd;
   rnd.fail = true;
   opts_.random = Scripted;
-  opts_.random_ctx = &rnd;
+  opts_.random_user = &rnd;
   Create();
   char id[CP_RUNTIME_ID_MAX + 1];
   char token[CP_TOKEN_LEN + 1];

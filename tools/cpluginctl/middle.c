@@ -118,7 +118,7 @@ int ctl_cmd_middle(int argc, char **argv) {
    * routed client, which the runtime owns and closes at stop. Downstream
    * calls still in flight end within the provider's delay. */
   cp_server_shutdown(server, SHUTDOWN_GRACE_MS);
-  cp_plugin_runtime_stop(rt);
+  cp_plugin_runtime_destroy(rt);
   cp_server_destroy(server);
   if (rc != 0) {
     ctl_middle_echo_destroy(echo);

@@ -143,7 +143,7 @@ int ctl_cmd_provider(int argc, char **argv) {
   fflush(stdout);
 
   ctl_stop_wait_forever();
-  cp_plugin_runtime_stop(rt);
+  cp_plugin_runtime_destroy(rt);
   stop_server(server, &echo);
   printf("SERVED ok=%llu\n", (unsigned long long)echo_ok(&echo));
   fflush(stdout);

@@ -26,7 +26,7 @@
  * certificate there and its runtime identity carries that principal (see
  * cp_call_principal and docs/registry.md, "Authorization").
  *
- * Thread safety: configure before cp_auth_install and before the server
+ * Thread safety: configure before cp_auth_register and before the server
  * starts; afterwards the interceptor runs on any number of server threads.
  */
 #ifndef CPLUGIN_AUTH_H
@@ -77,10 +77,10 @@ CP_API int cp_auth_add_runtime_tokens(cp_auth *auth, cp_token_store *store);
  * cp_token_store_validate; a host replaces it to time validations for
  * metrics (cp_metrics_validate_token). Same arguments and result as
  * cp_token_store_validate, plus `user`. Set before the server starts. */
-typedef bool (*cp_auth_token_check_fn)(void *user, cp_token_store *store,
+typedef bool (*cp_auth_token_check_fn)(cp_token_store *store,
                                        const char *runtime_id,
                                        size_t runtime_id_len, const char *token,
-                                       size_t token_len);
+                                       size_t token_len, void *user);
 CP_API int cp_auth_set_token_check(cp_auth *auth, cp_auth_token_check_fn fn,
                                    void *user);
 
@@ -113,7 +113,7 @@ CP_API int cp_auth_open_host_methods(cp_auth *auth);
  * (before cp_server_start), so it runs before every policy and application
  * interceptor whatever the order they were added in. The auth must outlive
  * the server. Returns as cp_server_add_interceptor. */
-CP_API int cp_auth_install(cp_auth *auth, cp_server *server);
+CP_API int cp_auth_register(cp_auth *auth, cp_server *server);
 
 /* The principal the call was authenticated as, for authorization that
  * must not rest on a caller's claim: "<provider>:<identity>" (e.g.

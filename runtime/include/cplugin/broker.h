@@ -82,7 +82,7 @@ typedef struct cp_capability {
    * registered for service type `type`, with the registry's selection,
    * health and endpoint-path rules; none registered: NOT_FOUND, an
    * unhealthy one: UNAVAILABLE. */
-  int (*register_services)(cp_server *server, void *user);
+  cp_register_services_fn register_services;
   void *user;
 } cp_capability;
 

@@ -191,7 +191,7 @@ CP_API int cp_client_unary(cp_client *client, const cp_method_desc *method,
                            const ProtobufCMessage *req, ProtobufCMessage **resp,
                            const cp_call_options *opts, cp_status *status);
 
-/* --- asynchronous unary calls ----------------------------------------------
+/* --- asynchronous unary calls -----------------------------------------------
  * cp_client_unary_async starts a unary call and returns without waiting for
  * it. The outcome is delivered to a callback on the client's completion
  * thread: one thread per client, started by the first asynchronous call and
@@ -294,7 +294,7 @@ CP_API void cp_client_stream_cancel(cp_client_stream *stream);
 /* Cancels if still open and frees the stream. NULL allowed. */
 CP_API void cp_client_stream_destroy(cp_client_stream *stream);
 
-/* --- client-streaming and bidirectional calls ------------------------------
+/* --- client-streaming and bidirectional calls -------------------------------
  * cp_client_stream_open starts a call of a client-streaming or bidirectional
  * method without a request; the caller sends messages with
  * cp_client_stream_send, says it is done with cp_client_stream_close_send
@@ -514,7 +514,7 @@ CP_API int cp_client_add_interceptor(cp_client *client,
 typedef void (*cp_client_async_interceptor_fn)(cp_invocation *inv, void *user);
 
 /* A continuation: `rc` is what the inner layers (or the timer) ended with. */
-typedef void (*cp_invocation_resume_fn)(cp_invocation *inv, int rc, void *arg);
+typedef void (*cp_invocation_resume_fn)(cp_invocation *inv, int rc, void *user);
 
 CP_API int cp_client_add_interceptor_async(
     cp_client *client, cp_client_interceptor_fn fn,
@@ -530,20 +530,21 @@ CP_API bool cp_invocation_is_async(const cp_invocation *inv);
  * CP_ESTATE when `inv` is not asynchronous or already ended (then nothing
  * happened); CP_EINVAL for a NULL `inv`. */
 CP_API int cp_invocation_proceed_async(cp_invocation *inv,
-                                       cp_invocation_resume_fn then, void *arg);
+                                       cp_invocation_resume_fn then,
+                                       void *user);
 
 /* Ends the calling layer with `rc` (0 only with an OK status and a
  * response from a proceed). Any thread. Returns 0, or CP_ESTATE when `inv`
  * is not asynchronous or already ended. */
 CP_API int cp_invocation_complete(cp_invocation *inv, int rc);
 
-/* Runs `fn(inv, 0, arg)` on the callback thread after `delay_ns` (>= 0,
+/* Runs `fn(inv, 0, user)` on the callback thread after `delay_ns` (>= 0,
  * nanoseconds on CLOCK_MONOTONIC) without blocking any thread. When the
  * client is closed first, `fn` runs at once with CP_ECLOSED and the status
  * set to CANCELLED "client is closed". Returns 0, CP_EINVAL or
  * CP_ESTATE. */
 CP_API int cp_invocation_resume_after(cp_invocation *inv, int64_t delay_ns,
-                                      cp_invocation_resume_fn fn, void *arg);
+                                      cp_invocation_resume_fn fn, void *user);
 
 /* `size` zeroed bytes that live as long as the invocation, for an
  * interceptor's per-call state (retry counts, a breaker ticket). Blocking
@@ -595,7 +596,7 @@ CP_API const char *cp_invocation_trailer(const cp_invocation *inv,
  * returned, so waiting could only run into the deadline. */
 CP_API int cp_invocation_await_first_message(cp_invocation *inv);
 
-/* --- forwarding ------------------------------------------------------------
+/* --- forwarding -------------------------------------------------------------
  * Forwards the current call of a server fallback (cplugin/server.h) to `path`
  * on `target`: its request message travels as raw bytes, never decoded, and
  * every response message and the final status (with its trailers, binary

@@ -19,9 +19,12 @@
 extern "C" {
 #endif
 
+/* Reads a clock: nanoseconds on a monotonic time line. */
+typedef int64_t (*cp_clock_now_fn)(void *user);
+
 typedef struct cp_clock {
-  int64_t (*now_ns)(void *ctx);
-  void *ctx;
+  cp_clock_now_fn now_ns;
+  void *user;
 } cp_clock;
 
 /* The process's CLOCK_MONOTONIC clock (the default everywhere). */

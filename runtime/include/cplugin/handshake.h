@@ -118,7 +118,7 @@ typedef struct cp_capability_info {
   const char *endpoint;
 } cp_capability_info;
 
-typedef struct cp_handshake_options {
+typedef struct cp_handshake_service_options {
   /* NULL or "" = both defaults (CP_MAGIC_COOKIE_KEY / _VALUE). */
   const char *magic_cookie_key;
   const char *magic_cookie_value;
@@ -149,17 +149,18 @@ typedef struct cp_handshake_options {
   size_t server_metadata_count;
   const cp_capability_info *capabilities;
   size_t capability_count;
-} cp_handshake_options;
+} cp_handshake_service_options;
 
-CP_API void cp_handshake_options_init(cp_handshake_options *opts);
+CP_API void cp_handshake_service_options_init(
+    cp_handshake_service_options *opts);
 
 typedef struct cp_handshake_service cp_handshake_service;
 
 /* Creates the service; everything in `opts` is copied except `tokens`.
  * Returns 0, CP_EINVAL (e.g. a version <= 0, a plugin without a name) or
  * CP_ENOMEM. */
-CP_API int cp_handshake_service_create(cp_handshake_service **out,
-                                       const cp_handshake_options *opts);
+CP_API int cp_handshake_service_create(
+    cp_handshake_service **out, const cp_handshake_service_options *opts);
 
 /* Registers Handshake on `server` (before cp_server_start). The service must
  * outlive the server. */
@@ -171,8 +172,8 @@ typedef struct cp_handshake_stats {
   uint64_t ok;
   uint64_t rejected; /* any non-OK answer */
 } cp_handshake_stats;
-CP_API void cp_handshake_service_stats(const cp_handshake_service *svc,
-                                       cp_handshake_stats *stats);
+CP_API void cp_handshake_service_get_stats(const cp_handshake_service *svc,
+                                           cp_handshake_stats *stats);
 
 CP_API void cp_handshake_service_destroy(cp_handshake_service *svc);
 

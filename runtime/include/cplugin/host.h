@@ -9,9 +9,9 @@
  * health services), the router for plugin-to-plugin calls, and metrics with
  * /metrics, /healthz and /readyz.
  *
- * Each piece stays usable on its own (a cp_host only wires them together in
- * the right order: auth, then rate limiting; metrics as a post-call hook;
- * the router as the fallback). Reach a piece with the accessors to configure
+ * Each piece stays usable on its own (a cp_host only wires them together:
+ * auth and rate limiting as interceptors in their phases; metrics as a
+ * post-call hook; the router as the fallback). Reach a piece with the accessors to configure
  * it further before cp_host_start.
  *
  *   cp_host_options o;
@@ -20,7 +20,7 @@
  *   cp_host *h;
  *   cp_host_create(&h, &o);
  *   int port;
- *   cp_host_start(h, &port);
+ *   cp_host_start(h, &port, NULL);   // NULL: the metrics port not wanted
  *   ...
  *   cp_host_shutdown(h, 5000);
  *   cp_host_destroy(h);
@@ -76,7 +76,7 @@ typedef struct cp_host_options {
    * and capability lists may be filled too (a capability list given here
    * replaces the broker's in the handshake); `tokens` is set by the
    * host. */
-  cp_handshake_options handshake;
+  cp_handshake_service_options handshake;
   /* The capability broker (cplugin/broker.h): grant lifetimes and caps,
    * and the capabilities the host offers besides the logger (which
    * logger_capability, default true, adds). Its RequestCapability, grant

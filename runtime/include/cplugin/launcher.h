@@ -109,17 +109,20 @@ extern "C" {
 
 typedef struct cp_launcher cp_launcher;
 
+/* Called once an in-process plugin's runtime joined the host. */
+typedef void (*cp_in_process_started_fn)(cp_plugin_runtime *rt, void *user);
+
 /* A plugin compiled into the host (see In-process plugins above). */
 typedef struct cp_in_process_plugin {
   const char *name; /* what a manifest entry's "in_process" names */
   /* Registers the plugin's services on its own server (before that server
    * starts; it has no listener). Nonzero fails the plugin's start. */
-  int (*register_services)(cp_server *server, void *user);
+  cp_register_services_fn register_services;
   /* Optional: called once the plugin's runtime joined the host and is
    * HEALTHY, on the thread that starts it; routed clients come from
    * cp_plugin_runtime_route(rt, ...) and stay valid until the plugin is
    * removed or the launcher stops. Must not block. */
-  void (*on_started)(cp_plugin_runtime *rt, void *user);
+  cp_in_process_started_fn on_started;
   /* Registered with the services (NULL: "0.0.0"). */
   const char *self_version;
   void *user; /* for both callbacks */

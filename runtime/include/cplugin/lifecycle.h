@@ -46,7 +46,7 @@ extern "C" {
  * server. Returns as cp_server_add_method. */
 CP_API int cp_lifecycle_register(cp_registry *reg, cp_server *server);
 
-/* --- plugin side ---------------------------------------------------------- */
+/* --- plugin side --------------------------------------------------------- */
 
 typedef struct cp_plugin_control cp_plugin_control;
 

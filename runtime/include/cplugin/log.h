@@ -37,7 +37,7 @@ typedef enum cp_log_format {
 CP_API void cp_log_set_level(cp_log_level level);
 CP_API cp_log_level cp_log_get_level(void);
 
-/* Default CP_LOG_TEXT. */
+/* Default CP_LOG_FORMAT_TEXT. */
 CP_API void cp_log_set_format(cp_log_format format);
 
 /* Receives each formatted line (without the newline). NULL restores stderr.

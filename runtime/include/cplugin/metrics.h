@@ -84,7 +84,7 @@ typedef struct cp_counter cp_counter;
 typedef struct cp_gauge cp_gauge;
 typedef struct cp_histogram cp_histogram;
 
-/* --- registry ------------------------------------------------------------- */
+/* --- registry ------------------------------------------------------------ */
 
 typedef struct cp_metric_registry_options {
   /* Owned stripes per counter/histogram series: threads holding slots below
@@ -105,9 +105,9 @@ CP_API int cp_metric_registry_create(cp_metric_registry **out,
  * NULL allowed. No other call on the registry may be running. */
 CP_API void cp_metric_registry_destroy(cp_metric_registry *registry);
 
-/* --- families ------------------------------------------------------------- */
+/* --- families ------------------------------------------------------------ */
 
-typedef struct cp_metric_opts {
+typedef struct cp_metric_family_options {
   /* Metric name, [a-zA-Z_:][a-zA-Z0-9_:]*. Copied. */
   const char *name;
   /* Help text (UTF-8, no more than CP_METRIC_HELP_MAX bytes). Copied. */
@@ -126,19 +126,19 @@ typedef struct cp_metric_opts {
    * of them; +Inf is implied. Copied. */
   const int64_t *buckets;
   size_t bucket_count;
-} cp_metric_opts;
+} cp_metric_family_options;
 
 /* Zeroes `opts` (no labels, default max_series, unit none). */
-CP_API void cp_metric_opts_init(cp_metric_opts *opts);
+CP_API void cp_metric_family_options_init(cp_metric_family_options *opts);
 
 /* Registers a family in `registry`; it appears in the exposition once it has
  * a series. Returns 0 and sets *out (owned by the registry), CP_EINVAL for
  * a bad name, label, bucket list or type, CP_EEXIST when the name is taken,
  * or CP_ENOMEM. */
-CP_API int cp_metric_family_create(cp_metric_registry *registry,
+CP_API int cp_metric_family_create(cp_metric_family **out,
+                                   cp_metric_registry *registry,
                                    cp_metric_type type,
-                                   const cp_metric_opts *opts,
-                                   cp_metric_family **out);
+                                   const cp_metric_family_options *opts);
 
 /* The series for `values` (label_count strings, in label-name order; NULL
  * when the family has no labels), created on first use; the overflow series
@@ -162,7 +162,7 @@ CP_API int cp_metric_family_add_func(cp_metric_family *family,
                                      const char *const *values,
                                      cp_metric_read_fn read, void *user);
 
-/* --- updates (lock-free, allocation-free; NULL handles are ignored) -------
+/* --- updates (lock-free, allocation-free; NULL handles are ignored) ---------
  * Not async-signal-safe: a signal handler updating the series its thread
  * was updating may lose one of the two updates. */
 
@@ -177,7 +177,7 @@ CP_API void cp_gauge_add(cp_gauge *gauge, int64_t delta);
 
 CP_API void cp_histogram_observe(cp_histogram *histogram, int64_t value);
 
-/* --- reads (for tests and for hosts that report elsewhere) ---------------- */
+/* --- reads (for tests and for hosts that report elsewhere) --------------- */
 
 /* Current value (sum over stripes; callback series are evaluated). */
 CP_API uint64_t cp_counter_value(const cp_counter *counter);
@@ -197,7 +197,7 @@ typedef struct cp_histogram_snapshot {
 CP_API void cp_histogram_read(const cp_histogram *histogram,
                               cp_histogram_snapshot *out);
 
-/* --- exposition ----------------------------------------------------------- */
+/* --- exposition ---------------------------------------------------------- */
 
 /* The content type of cp_metric_registry_render's output. */
 #define CP_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -212,7 +212,7 @@ CP_API int cp_metric_registry_render(cp_metric_registry *registry, char **text,
 /* Frees text returned by a render function. NULL allowed. */
 CP_API void cp_metric_text_free(char *text);
 
-/* --- the standard cplugin metrics -----------------------------------------
+/* --- the standard cplugin metrics -------------------------------------------
  * cp_metrics owns a registry with these families (docs/metrics.md):
  *   cplugin_requests_total{method,code}          counter
  *   cplugin_request_duration_seconds{method}      histogram
@@ -262,7 +262,7 @@ CP_API cp_metric_registry *cp_metrics_registry(cp_metrics *metrics);
 
 /* Adds cp_metrics_post_hook to `server` (before cp_server_start; several
  * servers may share one cp_metrics). Returns as cp_server_add_post_hook. */
-CP_API int cp_metrics_attach_server(cp_metrics *metrics, cp_server *server);
+CP_API int cp_metrics_register(cp_metrics *metrics, cp_server *server);
 
 /* The post-call hook itself (`user` is the cp_metrics), for servers that
  * order hooks by hand: counts requests_total{method,code} and observes
@@ -283,7 +283,7 @@ CP_API int cp_metrics_attach_token_store(cp_metrics *metrics,
                                          cp_token_store *store);
 
 /* cplugin_handshakes_total{result="ok"|"rejected"} from
- * cp_handshake_service_stats at scrape time. Returns as above. */
+ * cp_handshake_service_get_stats at scrape time. Returns as above. */
 CP_API int cp_metrics_attach_handshake(cp_metrics *metrics,
                                        const cp_handshake_service *service);
 
@@ -333,13 +333,15 @@ CP_API bool cp_metrics_is_ready(const cp_metrics *metrics);
 /* Makes readiness also depend on `check(user)` (e.g. cp_health_serving, so
  * that /readyz follows the overall health status). Set before the HTTP
  * listener starts; `check` runs on its thread and must be thread-safe. */
+typedef bool (*cp_ready_check_fn)(void *user);
+
 CP_API void cp_metrics_set_ready_check(cp_metrics *metrics,
-                                       bool (*check)(void *user), void *user);
+                                       cp_ready_check_fn check, void *user);
 
 /* cp_metric_registry_render of the standard registry. */
 CP_API int cp_metrics_render(cp_metrics *metrics, char **text, size_t *len);
 
-/* --- HTTP listener (libmicrohttpd) ----------------------------------------
+/* --- HTTP listener (libmicrohttpd) ------------------------------------------
  * GET /metrics  200, CP_METRICS_CONTENT_TYPE, the exposition
  * GET /healthz  200 "ok" while the process runs
  * GET /readyz   200 "ready" or 503 "not ready" (cp_metrics_set_ready)
@@ -355,14 +357,14 @@ typedef struct cp_metrics_http cp_metrics_http;
  * serves `metrics`, which must outlive the listener. *bound_port (if not
  * NULL) receives the port. Returns 0; CP_EINVAL for a bad address or port;
  * CP_EBIND when the address cannot be bound; CP_ENOMEM. Stop with
- * cp_metrics_http_stop. */
+ * cp_metrics_http_destroy. */
 CP_API int cp_metrics_http_start(cp_metrics_http **out, cp_metrics *metrics,
                                  const char *address, int port,
                                  int *bound_port);
 
 /* Closes the listener, waits for the request in progress (if any) and frees
  * it. NULL allowed. */
-CP_API void cp_metrics_http_stop(cp_metrics_http *http);
+CP_API void cp_metrics_http_destroy(cp_metrics_http *http);
 
 #ifdef __cplusplus
 }

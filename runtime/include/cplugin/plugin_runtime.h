@@ -18,7 +18,7 @@
  *   cp_client *logger;
  *   cp_plugin_runtime_route(rt, "logger", &logger);  // calls routed by host
  *   ...
- *   cp_plugin_runtime_stop(rt);
+ *   cp_plugin_runtime_destroy(rt);
  *
  * Health: HEALTHY while every dependency marked required_for_startup has an
  * available provider and the host accepts the plugin, DEGRADED (naming the
@@ -93,7 +93,7 @@
  * Thread safety: start and stop from one thread; the accessors and routed
  * clients may be used from any thread while the runtime runs. Callbacks run
  * on the runtime's threads, without its locks held; they must not call
- * cp_plugin_runtime_stop.
+ * cp_plugin_runtime_destroy.
  */
 #ifndef CPLUGIN_PLUGIN_RUNTIME_H
 #define CPLUGIN_PLUGIN_RUNTIME_H
@@ -139,6 +139,9 @@ typedef enum cp_host_link_state {
 } cp_host_link_state;
 
 typedef void (*cp_host_state_fn)(cp_host_link_state state, void *user);
+
+/* Connects a client to the host (see host_connect below). */
+typedef int (*cp_host_connect_fn)(cp_client **out, void *user);
 
 typedef struct cp_plugin_runtime_options {
   /* The host: "host:port", "unix:/path" or "http://host:port"; NULL = the
@@ -186,7 +189,7 @@ typedef struct cp_plugin_runtime_options {
    * reconnect (cp_connection_pair) is ended for good by the host's
    * connection limits (max_connection_idle_ms, max_connection_age_ms); one
    * from cp_client_create_dialing makes a new connection instead. */
-  int (*host_connect)(cp_client **out, void *user);
+  cp_host_connect_fn host_connect;
   void *host_connect_user;
   /* An identity issued by whoever starts the runtime (the host itself for
    * an in-process plugin): with runtime_id and runtime_token set, start
@@ -250,7 +253,7 @@ CP_API int cp_plugin_runtime_route(cp_plugin_runtime *rt,
  * calling thread, or an asynchronous call's callback thread, for one round
  * trip to the host, about once per half lifetime (30 min by default).
  * The client belongs to the runtime and stays valid until
- * cp_plugin_runtime_stop; asking again for the same type returns the same
+ * cp_plugin_runtime_destroy; asking again for the same type returns the same
  * client (min_version of the first call); at most 16 types. Returns 0;
  * CP_ENOTFOUND when the host does not offer `type` at min_version (the
  * host's answer in `st` names what it offers); CP_ERPC for another
@@ -266,7 +269,7 @@ CP_API bool cp_plugin_runtime_dependency_available(cp_plugin_runtime *rt,
 /* Stops the supervising thread (at once in a backoff or a wait; a host call
  * in flight ends within its 10 s timeout), unregisters the services (unless
  * the host is lost), stops watching, closes. NULL allowed. */
-CP_API void cp_plugin_runtime_stop(cp_plugin_runtime *rt);
+CP_API void cp_plugin_runtime_destroy(cp_plugin_runtime *rt);
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,7 @@
  * can only make the limiter stricter, never more permissive.
  *
  * Memory: CP_RATE_BUCKET_BYTES (32) bytes of state per key, plus its share of
- * the lookup index (see cp_rate_limiter_stats_get). At most `max_buckets`
+ * the lookup index (see cp_rate_limiter_get_stats). At most `max_buckets`
  * keys are tracked. Full-table policy: REJECT NEW KEYS. While the table is
  * full, a check for a key that has no bucket is denied with
  * CP_RATE_DENY_FULL (keys that have a bucket keep working), until the sweeper
@@ -154,7 +154,7 @@ typedef struct cp_rate_limiter_stats {
 
 /* Fills `out`; memory_bytes / buckets is the memory per tracked key. Takes
  * each shard's mutex briefly (not for hot paths). */
-CP_API void cp_rate_limiter_stats_get(cp_rate_limiter *limiter,
+CP_API void cp_rate_limiter_get_stats(cp_rate_limiter *limiter,
                                       cp_rate_limiter_stats *out);
 
 #ifdef __cplusplus

@@ -24,7 +24,7 @@
  * (burst 0, or rate 0 without a sweeper) sends no retry-after-ms.
  *
  * Order: the policy's interceptor runs in CP_PHASE_POLICY, after the
- * authentication phase (cp_auth_install) whichever was installed first, so
+ * authentication phase (cp_auth_register) whichever was installed first, so
  * it always sees the identity auth recorded. Calls auth rejects never reach
  * the policy.
  *
@@ -147,13 +147,13 @@ CP_API int cp_rate_policy_lookup(const cp_rate_policy *policy, const char *path,
 
 /* Adds the policy's interceptor to `server` in CP_PHASE_POLICY (before
  * cp_server_start): it runs after the authentication phase, so it keys on
- * the identity cp_auth_install's interceptor recorded, in whichever order
+ * the identity cp_auth_register's interceptor recorded, in whichever order
  * the two were added. Returns 0, CP_EINVAL, CP_ENOMEM, or CP_ESTATE once the
  * server started. */
-CP_API int cp_rate_policy_install(cp_rate_policy *policy, cp_server *server);
+CP_API int cp_rate_policy_register(cp_rate_policy *policy, cp_server *server);
 
 /* The policy's limiter (owned by the policy), for cp_rate_limiter_count
- * and cp_rate_limiter_stats_get. */
+ * and cp_rate_limiter_get_stats. */
 CP_API cp_rate_limiter *cp_rate_policy_limiter(cp_rate_policy *policy);
 
 /* Calls rejected under the rule for `path` (exact text of the rule), or
@@ -166,11 +166,11 @@ CP_API uint64_t cp_rate_policy_denials(const cp_rate_policy *policy,
  * cplugin_rate_limit_denials_total{method} counter. Per rule rather than per
  * method: unknown methods fall under the default, so the label set stays
  * bounded by the configuration. `rule_path` is valid during the call. */
+typedef void (*cp_rate_denials_fn)(const char *rule_path, uint64_t denials,
+                                   void *user);
+
 CP_API void cp_rate_policy_foreach_denials(const cp_rate_policy *policy,
-                                           void (*fn)(const char *rule_path,
-                                                      uint64_t denials,
-                                                      void *user),
-                                           void *user);
+                                           cp_rate_denials_fn fn, void *user);
 
 /* Writes the address part of a gRPC peer string into `out` (NUL-terminated)
  * and returns its length: "ipv4:10.0.0.7:5000" gives "10.0.0.7";

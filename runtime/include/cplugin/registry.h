@@ -186,6 +186,12 @@ typedef void (*cp_registry_probe_fn)(const char *const *base_urls, size_t n,
                                      cp_probe_result *results,
                                      int64_t timeout_ms, void *user);
 
+/* Returns uniformly distributed 64-bit values, from any thread. */
+typedef uint64_t (*cp_registry_random_fn)(void *user);
+
+/* Told that a registration with a base_url was removed (see on_removed). */
+typedef void (*cp_registry_removed_fn)(const char *base_url, void *user);
+
 typedef struct cp_registry_options {
   /* Revocation and expiry of these tokens remove the runtime's state (see
    * above). Not owned; it must outlive the registry. NULL = the host removes
@@ -221,8 +227,8 @@ typedef struct cp_registry_options {
   /* Random selection: `random` returns uniformly distributed 64-bit values
    * (called from any thread); NULL = a built-in generator seeded with
    * `random_seed`, or from the CSPRNG when that is 0. Tests set a seed. */
-  uint64_t (*random)(void *ctx);
-  void *random_ctx;
+  cp_registry_random_fn random;
+  void *random_user;
   uint64_t random_seed;
   /* CP_BASE_URL_* flags (default LOOPBACK | PEER; 0 refuses every
    * base_url). A malformed base_url is INVALID_ARGUMENT, one outside the
@@ -232,7 +238,7 @@ typedef struct cp_registry_options {
    * or its runtime removed), after the change is visible, outside the
    * registry's lock, on the thread that removed it; must not call back into
    * the registry. A host closes the router's connection there. */
-  void (*on_removed)(const char *base_url, void *user);
+  cp_registry_removed_fn on_removed;
   void *on_removed_user;
   /* Liveness (see above). lease_interval_ms (default 2000; 0 = never
    * declare a runtime gone): how long a runtime may stay silent before it

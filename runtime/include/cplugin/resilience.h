@@ -39,7 +39,7 @@ extern "C" {
 /* A set of status codes, one bit per code. */
 #define CP_CODE_BIT(code) (UINT32_C(1) << (unsigned)(code))
 
-/* --- retry -----------------------------------------------------------------
+/* --- retry ------------------------------------------------------------------
  * Runs an invocation again after a failure that is safe to repeat: the
  * server did not act on the request (UNAVAILABLE) or asked the caller to
  * come back later (RESOURCE_EXHAUSTED with `retry-after-ms`). Between
@@ -151,7 +151,7 @@ CP_API uint64_t cp_retry_count(const cp_retry *retry);
 /* NULL allowed. After every client it is attached to was destroyed. */
 CP_API void cp_retry_destroy(cp_retry *retry);
 
-/* --- circuit breaker -------------------------------------------------------
+/* --- circuit breaker --------------------------------------------------------
  * Stops calling a target that keeps failing. Closed: calls pass; after
  * failure_threshold consecutive failures it opens. Open: calls fail at once
  * with UNAVAILABLE "circuit breaker is open" (the target is not called);
@@ -259,7 +259,7 @@ CP_API int cp_breaker_metrics_create(cp_breaker_metrics **out,
                                      cp_metric_registry *registry);
 CP_API void cp_breaker_metrics_destroy(cp_breaker_metrics *metrics);
 
-/* --- static discovery with failover ----------------------------------------
+/* --- static discovery with failover -----------------------------------------
  * A fixed list of host addresses in preference order, and the one in use.
  * When a call to the current address fails with UNAVAILABLE, move on with
  * cp_static_discovery_next; cp_static_discovery_connect finds the first

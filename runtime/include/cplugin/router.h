@@ -24,7 +24,7 @@
  *                                                host's selection strategy)
  * The provider receives the method's own path in both cases.
  *
- * Thread safety: configure before cp_router_install; afterwards it serves
+ * Thread safety: configure before cp_router_register; afterwards it serves
  * any number of calls from the server's threads.
  */
 #ifndef CPLUGIN_ROUTER_H
@@ -99,7 +99,7 @@ CP_API int cp_router_create(cp_router **out, const cp_router_options *opts);
 
 /* Makes the router the server's fallback (before cp_server_start). The
  * router must outlive the server. */
-CP_API int cp_router_install(cp_router *router, cp_server *server);
+CP_API int cp_router_register(cp_router *router, cp_server *server);
 
 /* The router's fallback itself (`router` is the cp_router), for a server
  * whose fallback routes after handling some calls of its own (the host's
@@ -133,7 +133,7 @@ typedef struct cp_router_stats {
   size_t targets;                     /* connections held now */
   unsigned long long targets_evicted; /* closed to make room */
 } cp_router_stats;
-CP_API void cp_router_stats_get(const cp_router *router,
+CP_API void cp_router_get_stats(const cp_router *router,
                                 cp_router_stats *stats);
 
 /* Ends every routed call of `caller` (an identity as the auth interceptor

@@ -186,7 +186,7 @@ CP_API int cp_server_add_methods(cp_server *server,
 CP_API int cp_server_limit_requests(cp_server *server, const char *path_prefix,
                                     size_t max_bytes);
 
-/* --- worker pools for blocking handlers ------------------------------------
+/* --- worker pools for blocking handlers -------------------------------------
  * A method marked with cp_server_run_blocking has its handler run on a pool
  * of worker threads. Its interceptors run on a completion-queue thread as
  * usual; once its request was read, the call waits in the pool's queue and a
@@ -243,7 +243,7 @@ CP_API void cp_worker_pool_options_init(cp_worker_pool_options *opts);
 CP_API int cp_server_run_blocking(cp_server *server, const char *path_prefix,
                                   const cp_worker_pool_options *opts);
 
-/* --- reading anonymous requests ----------------------------------------------
+/* --- reading anonymous requests ---------------------------------------------
  * gRPC receives a request message whole before the server can check its
  * size, so reading a 4 MiB request costs 4 MiB even when the method's cap is
  * 64 KiB. A server can bound that for calls nobody vouched for: the request
@@ -276,6 +276,11 @@ typedef struct cp_anonymous_read_limits {
 CP_API int cp_server_limit_anonymous_reads(
     cp_server *server, const cp_anonymous_read_limits *limits);
 
+/* Adds an application's services to `server` (before it starts): the shape
+ * of the hooks through which cplugin asks for them (a capability's, an
+ * in-process plugin's). Returns 0 or a CP_E* code. */
+typedef int (*cp_register_services_fn)(cp_server *server, void *user);
+
 /* A server interceptor runs before the handler. It sees the method,
  * metadata, peer and deadline and may record an identity; the request
  * message is not read yet (see above). Return CP_STATUS_OK to continue; any
@@ -292,10 +297,10 @@ typedef cp_status_code (*cp_server_interceptor_fn)(cp_call *call, void *user);
  * however a server is assembled. */
 typedef enum cp_intercept_phase {
   /* Who is calling: verifies credentials and records the identity
-   * (cp_auth_install adds its interceptor here). */
+   * (cp_auth_register adds its interceptor here). */
   CP_PHASE_AUTHENTICATION = 0,
   /* What the identity may do: rate limits, authorization
-   * (cp_rate_policy_install adds its interceptor here). */
+   * (cp_rate_policy_register adds its interceptor here). */
   CP_PHASE_POLICY = 1,
   /* Everything else: the application's own checks, tracing, logging. */
   CP_PHASE_APPLICATION = 2,
@@ -393,7 +398,7 @@ CP_API int cp_server_wait(cp_server *server);
  * allowed. Open streams must have been finished by their owners. */
 CP_API void cp_server_destroy(cp_server *server);
 
-/* --- deferred unary replies ------------------------------------------------
+/* --- deferred unary replies -------------------------------------------------
  * A unary handler answers by filling its `resp` and returning a status. One
  * that must wait (for an asynchronous client call, a timer, another thread's
  * work) defers instead: it takes the call's reply with cp_call_defer and
@@ -506,7 +511,7 @@ CP_API void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn,
 /* True once the stream can no longer deliver messages. Any thread. */
 CP_API bool cp_stream_is_closed(const cp_stream *stream);
 
-/* --- client-streaming and bidirectional handlers ---------------------------
+/* --- client-streaming and bidirectional handlers ----------------------------
  * Their handler gets a cp_stream and no request: it keeps the stream
  * (cp_stream_keep) and reads the client's messages with cp_stream_read
  * (generated code: cp_P__<m>__read, typed). The callback runs once per

@@ -35,27 +35,29 @@ typedef void (*cp_handler_fn)(void);
 
 /* Calls a typed unary handler: `resp` is an initialised response message whose
  * storage the runtime owns. */
-typedef cp_status_code (*cp_unary_invoker)(cp_handler_fn handler, cp_call *call,
-                                           const ProtobufCMessage *req,
-                                           ProtobufCMessage *resp, void *user);
+typedef cp_status_code (*cp_unary_handler_invoke_fn)(
+    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    ProtobufCMessage *resp, void *user);
 
 /* Calls a typed server-streaming handler. */
-typedef cp_status_code (*cp_stream_invoker)(cp_handler_fn handler,
-                                            cp_call *call,
-                                            const ProtobufCMessage *req,
-                                            cp_stream *stream, void *user);
+typedef cp_status_code (*cp_stream_handler_invoke_fn)(
+    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_stream *stream, void *user);
 
 /* Calls a typed client-streaming or bidirectional handler: there is no
  * request message at the start; the handler reads the client's messages
  * with cp_stream_read. */
-typedef cp_status_code (*cp_duplex_invoker)(cp_handler_fn handler,
-                                            cp_call *call, cp_stream *stream,
-                                            void *user);
+typedef cp_status_code (*cp_duplex_handler_invoke_fn)(cp_handler_fn handler,
+                                                      cp_call *call,
+                                                      cp_stream *stream,
+                                                      void *user);
 
 /* Calls a typed per-message callback of cp_stream_read_typed with one
  * request message, or NULL after the client's last one. */
-typedef void (*cp_message_invoker)(cp_handler_fn fn, cp_stream *stream,
-                                   const ProtobufCMessage *msg, void *user);
+typedef void (*cp_message_handler_invoke_fn)(cp_handler_fn fn,
+                                             cp_stream *stream,
+                                             const ProtobufCMessage *msg,
+                                             void *user);
 
 typedef struct cp_method_desc {
   const char *path; /* "/pkg.Service/Method" */
@@ -63,11 +65,13 @@ typedef struct cp_method_desc {
   cp_method_kind kind;
   const ProtobufCMessageDescriptor *request_type;
   const ProtobufCMessageDescriptor *response_type;
-  cp_unary_invoker unary_invoke;   /* set for CP_METHOD_UNARY */
-  cp_stream_invoker stream_invoke; /* set for CP_METHOD_SERVER_STREAMING */
+  /* Set for CP_METHOD_UNARY. */
+  cp_unary_handler_invoke_fn unary_invoke;
+  /* Set for CP_METHOD_SERVER_STREAMING. */
+  cp_stream_handler_invoke_fn stream_invoke;
   /* Both set for CP_METHOD_CLIENT_STREAMING and CP_METHOD_BIDI_STREAMING. */
-  cp_duplex_invoker duplex_invoke;
-  cp_message_invoker message_invoke;
+  cp_duplex_handler_invoke_fn duplex_invoke;
+  cp_message_handler_invoke_fn message_invoke;
 } cp_method_desc;
 
 typedef struct cp_service_desc {

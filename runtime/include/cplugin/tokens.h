@@ -49,6 +49,9 @@ extern "C" {
 
 typedef struct cp_token_store cp_token_store;
 
+/* Fills buf[0..n) with random bytes; returns 0, nonzero on failure. */
+typedef int (*cp_token_random_fn)(void *buf, size_t n, void *user);
+
 typedef struct cp_token_store_options {
   int64_t ttl_ms; /* token lifetime (default 24 h) */
   /* Live tokens (default 100 000; 1 .. CP_TOKEN_STORE_MAX_TOKENS). */
@@ -63,8 +66,8 @@ typedef struct cp_token_store_options {
   /* Source of the random bytes for tokens and suffixes: NULL = the operating
    * system's CSPRNG (through OpenSSL's RAND_bytes). Tests set it to force
    * suffix collisions or a failing random source. Returns 0 on success. */
-  int (*random)(void *buf, size_t n, void *ctx);
-  void *random_ctx;
+  cp_token_random_fn random;
+  void *random_user;
 } cp_token_store_options;
 
 CP_API void cp_token_store_options_init(cp_token_store_options *opts);

@@ -117,8 +117,8 @@ int cp_auth_set_token_check(cp_auth *auth, cp_auth_token_check_fn fn,
 static bool check_token(const cp_auth *auth, const cp_str *id,
                         const char *token, size_t token_len) {
   if (auth->token_check != NULL) {
-    return auth->token_check(auth->token_check_user, auth->tokens, id->ptr,
-                             id->len, token, token_len);
+    return auth->token_check(auth->tokens, id->ptr, id->len, token, token_len,
+                             auth->token_check_user);
   }
   return cp_token_store_validate(auth->tokens, id->ptr, id->len, token,
                                  token_len);
@@ -356,7 +356,7 @@ static cp_status_code authenticate(cp_call *call, void *user) {
   return cp_call_error(call, CP_STATUS_UNAUTHENTICATED, "%s", why);
 }
 
-int cp_auth_install(cp_auth *auth, cp_server *server) {
+int cp_auth_register(cp_auth *auth, cp_server *server) {
   if (auth == NULL || server == NULL) {
     return CP_EINVAL;
   }

@@ -249,13 +249,13 @@ static const char *const reason_label[] = {"reason"};
 static int family(cp_metric_registry *reg, cp_metric_type type,
                   const char *name, const char *help, bool by_reason,
                   cp_metric_family **out) {
-  cp_metric_opts o;
-  cp_metric_opts_init(&o);
+  cp_metric_family_options o;
+  cp_metric_family_options_init(&o);
   o.name = name;
   o.help = help;
   o.label_names = by_reason ? reason_label : NULL;
   o.label_count = by_reason ? 1 : 0;
-  return cp_metric_family_create(reg, type, &o, out);
+  return cp_metric_family_create(out, reg, type, &o);
 }
 
 int cp_broker_attach_metrics(cp_broker *b, cp_metrics *metrics) {

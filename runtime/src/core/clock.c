@@ -59,7 +59,7 @@ int64_t cp_clock_now_ns(const cp_clock *clock) {
   if (clock == NULL) {
     return cpi_clock_monotonic_ns();
   }
-  return clock->now_ns(clock->ctx);
+  return clock->now_ns(clock->user);
 }
 
 static int64_t manual_now(void *ctx) {
@@ -69,7 +69,7 @@ static int64_t manual_now(void *ctx) {
 
 void cp_manual_clock_init(cp_manual_clock *mc, int64_t start_ns) {
   mc->clock.now_ns = manual_now;
-  mc->clock.ctx = mc;
+  mc->clock.user = mc;
   __atomic_store_n(&mc->now, start_ns, __ATOMIC_RELEASE);
 }
 

@@ -44,7 +44,7 @@ struct cp_handshake_service {
   atomic_uint_fast64_t rejected;
 };
 
-void cp_handshake_options_init(cp_handshake_options *opts) {
+void cp_handshake_service_options_init(cp_handshake_service_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->max_identities_per_address = 256;
 }
@@ -130,7 +130,7 @@ metadata_entry(cp_handshake_service *svc, const char *key, const char *value) {
 /* server_version first, then the user's entries; a user entry with the same
  * key replaces the default. */
 static int build_metadata(cp_handshake_service *svc,
-                          const cp_handshake_options *o) {
+                          const cp_handshake_service_options *o) {
   svc->metadata =
       alloc_array(svc, o->server_metadata_count + 1, sizeof *svc->metadata);
   if (svc->metadata == NULL) {
@@ -163,7 +163,7 @@ static int build_metadata(cp_handshake_service *svc,
 }
 
 static int build_capabilities(cp_handshake_service *svc,
-                              const cp_handshake_options *o) {
+                              const cp_handshake_service_options *o) {
   svc->capability_count = o->capability_count;
   svc->capabilities =
       alloc_array(svc, o->capability_count, sizeof *svc->capabilities);
@@ -182,7 +182,7 @@ static int build_capabilities(cp_handshake_service *svc,
 }
 
 static int set_cookie(cp_handshake_service *svc,
-                      const cp_handshake_options *o) {
+                      const cp_handshake_service_options *o) {
   const char *key = o->magic_cookie_key;
   const char *value = o->magic_cookie_value;
   if (key == NULL || key[0] == '\0') {
@@ -205,7 +205,7 @@ static int set_cookie(cp_handshake_service *svc,
 }
 
 static int set_versions(cp_handshake_service *svc,
-                        const cp_handshake_options *o) {
+                        const cp_handshake_service_options *o) {
   static const int32_t default_version = 1;
   const int32_t *v = o->app_versions;
   size_t n = o->app_version_count;
@@ -231,7 +231,7 @@ static int set_versions(cp_handshake_service *svc,
 }
 
 int cp_handshake_service_create(cp_handshake_service **out,
-                                const cp_handshake_options *opts) {
+                                const cp_handshake_service_options *opts) {
   if (out == NULL || opts == NULL ||
       (opts->plugin_count > 0 && opts->plugins == NULL) ||
       (opts->server_metadata_count > 0 && opts->server_metadata == NULL) ||
@@ -287,8 +287,8 @@ void cp_handshake_service_destroy(cp_handshake_service *svc) {
   free(svc);
 }
 
-void cp_handshake_service_stats(const cp_handshake_service *svc,
-                                cp_handshake_stats *stats) {
+void cp_handshake_service_get_stats(const cp_handshake_service *svc,
+                                    cp_handshake_stats *stats) {
   cp_handshake_service *s = (cp_handshake_service *)svc;
   stats->ok = atomic_load(&s->ok);
   stats->rejected = atomic_load(&s->rejected);

@@ -48,7 +48,7 @@ void cp_host_options_init(cp_host_options *opts) {
   cp_router_options_init(&opts->router);
   cp_rate_policy_options_init(&opts->rate);
   opts->rate_limits = true;
-  cp_handshake_options_init(&opts->handshake);
+  cp_handshake_service_options_init(&opts->handshake);
   cp_broker_options_init(&opts->broker);
   opts->logger_capability = true;
   opts->metrics_address = "127.0.0.1";
@@ -72,9 +72,9 @@ static void peer_address_key(const char *peer, char out[CP_SERVER_PEER_KEY_MAX],
 }
 
 /* Runtime-token checks, timed (sampled) for the metrics. */
-static bool timed_token_check(void *user, cp_token_store *store, const char *id,
+static bool timed_token_check(cp_token_store *store, const char *id,
                               size_t id_len, const char *token,
-                              size_t token_len) {
+                              size_t token_len, void *user) {
   return cp_metrics_validate_token(user, store, id, id_len, token, token_len);
 }
 
@@ -185,7 +185,7 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
   if (rc == 0) {
     /* The handshake advertises the broker's capabilities, unless the
      * caller listed its own. */
-    cp_handshake_options hs = o->handshake;
+    cp_handshake_service_options hs = o->handshake;
     hs.tokens = h->tokens;
     cp_capability_info offered[64];
     if (hs.capability_count == 0) {
@@ -250,17 +250,17 @@ static int wire(cp_host *h) {
    * the call chain (measurements only) the pieces exist, so the
    * accessors keep working, but none of them sees a call. */
   if (rc == 0 && h->call_chain) {
-    rc = cp_auth_install(h->auth, h->server);
+    rc = cp_auth_register(h->auth, h->server);
   }
   if (rc == 0 && h->rate != NULL && h->call_chain) {
-    rc = cp_rate_policy_install(h->rate, h->server);
+    rc = cp_rate_policy_register(h->rate, h->server);
   }
   if (rc == 0 && h->rate != NULL) {
     rc =
         cp_metrics_attach_rate_limit_buckets(h->metrics, live_buckets, h->rate);
   }
   if (rc == 0 && h->call_chain) {
-    rc = cp_metrics_attach_server(h->metrics, h->server);
+    rc = cp_metrics_register(h->metrics, h->server);
   }
   /* /readyz follows the overall health status as well as start/shutdown. */
   cp_metrics_set_ready_check(h->metrics, health_serving, h->health);
@@ -405,7 +405,7 @@ void cp_host_destroy(cp_host *h) {
   }
   cp_host_shutdown(h, 0);
   cp_server_destroy(h->server); /* first: nothing may call into the rest */
-  cp_metrics_http_stop(h->http);
+  cp_metrics_http_destroy(h->http);
   if (h->watching_tokens) {
     (void)cp_token_store_unsubscribe(h->tokens, end_routed_calls, h);
   }

@@ -171,7 +171,7 @@ int cp_metrics_http_start(cp_metrics_http **out, cp_metrics *metrics,
   return 0;
 }
 
-void cp_metrics_http_stop(cp_metrics_http *http) {
+void cp_metrics_http_destroy(cp_metrics_http *http) {
   if (http == NULL) {
     return;
   }

@@ -76,11 +76,12 @@ void cp_metric_registry_destroy(cp_metric_registry *registry) {
   free(registry);
 }
 
-void cp_metric_opts_init(cp_metric_opts *opts) {
+void cp_metric_family_options_init(cp_metric_family_options *opts) {
   memset(opts, 0, sizeof *opts);
 }
 
-static bool labels_valid(cp_metric_type type, const cp_metric_opts *o) {
+static bool labels_valid(cp_metric_type type,
+                         const cp_metric_family_options *o) {
   if (o->label_count > CP_METRIC_MAX_LABELS ||
       (o->label_count > 0 && o->label_names == NULL)) {
     return false;
@@ -100,7 +101,8 @@ static bool labels_valid(cp_metric_type type, const cp_metric_opts *o) {
   return true;
 }
 
-static bool buckets_valid(cp_metric_type type, const cp_metric_opts *o) {
+static bool buckets_valid(cp_metric_type type,
+                          const cp_metric_family_options *o) {
   if (type != CP_METRIC_HISTOGRAM) {
     return o->bucket_count == 0;
   }
@@ -116,7 +118,7 @@ static bool buckets_valid(cp_metric_type type, const cp_metric_opts *o) {
   return true;
 }
 
-static bool opts_valid(cp_metric_type type, const cp_metric_opts *o) {
+static bool opts_valid(cp_metric_type type, const cp_metric_family_options *o) {
   if (type != CP_METRIC_COUNTER && type != CP_METRIC_GAUGE &&
       type != CP_METRIC_HISTOGRAM) {
     return false;
@@ -160,7 +162,8 @@ static cp_metric_family *find_family(cp_metric_registry *r, const char *name) {
 /* Copies the description and sets up the series storage (with the
  * overflow series of a labelled family). Called with the registry lock. */
 static int build_family(cp_metric_registry *r, cp_metric_type type,
-                        const cp_metric_opts *o, cp_metric_family **out) {
+                        const cp_metric_family_options *o,
+                        cp_metric_family **out) {
   cp_metric_family *f = calloc(1, sizeof *f);
   if (f == NULL) {
     return CP_ENOMEM;
@@ -207,9 +210,9 @@ static int build_family(cp_metric_registry *r, cp_metric_type type,
   return 0;
 }
 
-int cp_metric_family_create(cp_metric_registry *registry, cp_metric_type type,
-                            const cp_metric_opts *opts,
-                            cp_metric_family **out) {
+int cp_metric_family_create(cp_metric_family **out,
+                            cp_metric_registry *registry, cp_metric_type type,
+                            const cp_metric_family_options *opts) {
   if (out != NULL) {
     *out = NULL;
   }

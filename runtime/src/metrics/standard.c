@@ -54,8 +54,8 @@ typedef struct family_spec {
 
 static int family(cp_metrics *m, const family_spec *spec,
                   cp_metric_family **out) {
-  cp_metric_opts o;
-  cp_metric_opts_init(&o);
+  cp_metric_family_options o;
+  cp_metric_family_options_init(&o);
   o.name = spec->name;
   o.help = spec->help;
   o.label_names = spec->labels;
@@ -65,7 +65,7 @@ static int family(cp_metrics *m, const family_spec *spec,
   o.bucket_count = spec->bucket_count;
   o.unit = spec->buckets != NULL ? CP_METRIC_UNIT_NS_AS_SECONDS
                                  : CP_METRIC_UNIT_NONE;
-  return cp_metric_family_create(m->registry, spec->type, &o, out);
+  return cp_metric_family_create(out, m->registry, spec->type, &o);
 }
 
 static int create_families(cp_metrics *m, size_t max_methods) {
@@ -220,7 +220,7 @@ void cp_metrics_post_hook(const cp_call *call, cp_status_code code,
   cp_metrics_record_call(user, cp_call_method(call), code, duration_ns);
 }
 
-int cp_metrics_attach_server(cp_metrics *metrics, cp_server *server) {
+int cp_metrics_register(cp_metrics *metrics, cp_server *server) {
   if (metrics == NULL || server == NULL) {
     return CP_EINVAL;
   }
@@ -251,13 +251,13 @@ static int64_t read_token_count(void *user) {
 
 static int64_t read_handshakes_ok(void *user) {
   cp_handshake_stats st;
-  cp_handshake_service_stats(user, &st);
+  cp_handshake_service_get_stats(user, &st);
   return st.ok > INT64_MAX ? INT64_MAX : (int64_t)st.ok;
 }
 
 static int64_t read_handshakes_rejected(void *user) {
   cp_handshake_stats st;
-  cp_handshake_service_stats(user, &st);
+  cp_handshake_service_get_stats(user, &st);
   return st.rejected > INT64_MAX ? INT64_MAX : (int64_t)st.rejected;
 }
 
@@ -305,7 +305,7 @@ void cp_metrics_set_ready(cp_metrics *metrics, bool ready) {
   }
 }
 
-void cp_metrics_set_ready_check(cp_metrics *metrics, bool (*check)(void *user),
+void cp_metrics_set_ready_check(cp_metrics *metrics, cp_ready_check_fn check,
                                 void *user) {
   if (metrics != NULL) {
     metrics->ready_check = check;

@@ -27,7 +27,7 @@ struct cp_metrics {
   uint32_t token_mask; /* sample when (tick & mask) == 0 */
   atomic_bool ready;
   /* Set before the listener starts; read by its thread. */
-  bool (*ready_check)(void *user);
+  cp_ready_check_fn ready_check;
   void *ready_user;
 };
 

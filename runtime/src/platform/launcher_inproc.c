@@ -127,7 +127,7 @@ static int start_runtime(linstance *in, const char *id, const char *token,
 /* Undoes a start: runtime, server, identity. */
 static void tear_down(linstance *in, const char *id) {
   cp_launcher *l = in->p->l;
-  cp_plugin_runtime_stop(in->rt);
+  cp_plugin_runtime_destroy(in->rt);
   in->rt = NULL;
   if (in->server != NULL) {
     (void)cp_server_shutdown(in->server, l->stop_grace_ms);
@@ -208,7 +208,7 @@ void cpi_linproc_stop(linstance *in) {
 }
 
 void cpi_linproc_free(linstance *in) {
-  cp_plugin_runtime_stop(in->rt);
+  cp_plugin_runtime_destroy(in->rt);
   in->rt = NULL;
   pthread_mutex_lock(&in->p->l->mu);
   cp_server *server = in->server;

@@ -8,8 +8,8 @@
 static cp_metric_family *family(cp_metric_registry *reg, cp_metric_type type,
                                 const char *name, const char *help) {
   static const char *const labels[] = {"plugin"};
-  cp_metric_opts o;
-  cp_metric_opts_init(&o);
+  cp_metric_family_options o;
+  cp_metric_family_options_init(&o);
   o.name = name;
   o.help = help;
   o.label_names = labels;
@@ -17,7 +17,7 @@ static cp_metric_family *family(cp_metric_registry *reg, cp_metric_type type,
   o.max_series = MANIFEST_MAX_PLUGINS;
   cp_metric_family *f = NULL;
   /* CP_EEXIST: a second launcher on the host; its plugins go unmetered. */
-  return cp_metric_family_create(reg, type, &o, &f) == 0 ? f : NULL;
+  return cp_metric_family_create(&f, reg, type, &o) == 0 ? f : NULL;
 }
 
 void cpi_lobserve_init(cp_launcher *l) {

@@ -487,7 +487,7 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
     if (status->code == CP_STATUS_OK) {
       cp_status_set(status, CP_STATUS_INTERNAL, "%s", cp_strerror(rc));
     }
-    cp_plugin_runtime_stop(rt);
+    cp_plugin_runtime_destroy(rt);
     return rc;
   }
   *out = rt;
@@ -605,7 +605,7 @@ static void unregister_all(cp_plugin_runtime *rt) {
   rt->registration_count = 0;
 }
 
-void cp_plugin_runtime_stop(cp_plugin_runtime *rt) {
+void cp_plugin_runtime_destroy(cp_plugin_runtime *rt) {
   if (rt == NULL) {
     return;
   }

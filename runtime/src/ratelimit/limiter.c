@@ -294,7 +294,7 @@ static cp_rate_result check(cp_rate_limiter *l, const char *key, size_t key_len,
   if (limit.burst == 0) {
     return CP_RATE_DENY; /* no bucket: nothing to remember */
   }
-  int64_t now = l->clock->now_ns(l->clock->ctx);
+  int64_t now = l->clock->now_ns(l->clock->user);
   uint64_t h = key_hash(l, key != NULL ? key : "", key_len);
   rl_shard *sh = &l->shards[h & (RL_SHARDS - 1)];
   for (;;) {
@@ -332,7 +332,7 @@ int cp_rate_limiter_check(cp_rate_limiter *l, const char *key, size_t key_len,
   return 0;
 }
 
-void cp_rate_limiter_stats_get(cp_rate_limiter *l, cp_rate_limiter_stats *out) {
+void cp_rate_limiter_get_stats(cp_rate_limiter *l, cp_rate_limiter_stats *out) {
   if (out == NULL) {
     return;
   }

@@ -61,7 +61,7 @@ size_t cp_rate_limiter_sweep(cp_rate_limiter *l) {
   }
   uint32_t ids[BATCH];
   size_t total = 0;
-  int64_t now = l->clock->now_ns(l->clock->ctx);
+  int64_t now = l->clock->now_ns(l->clock->user);
   for (size_t k = 0; k < RL_SHARDS; k++) {
     bool more = true;
     while (more) {

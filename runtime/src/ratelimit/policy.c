@@ -161,9 +161,7 @@ uint64_t cp_rate_policy_denials(const cp_rate_policy *p, const char *path) {
 }
 
 void cp_rate_policy_foreach_denials(const cp_rate_policy *p,
-                                    void (*fn)(const char *rule_path,
-                                               uint64_t denials, void *user),
-                                    void *user) {
+                                    cp_rate_denials_fn fn, void *user) {
   if (p != NULL && fn != NULL) {
     cpi_rules_foreach_denials(&p->rules, fn, user);
   }
@@ -258,7 +256,7 @@ static cp_status_code limit_call(cp_call *call, void *user) {
                        "rate limit exceeded");
 }
 
-int cp_rate_policy_install(cp_rate_policy *p, cp_server *server) {
+int cp_rate_policy_register(cp_rate_policy *p, cp_server *server) {
   if (p == NULL || server == NULL) {
     return CP_EINVAL;
   }

@@ -56,7 +56,7 @@ static int copy_options(cp_registry *reg, const cp_registry_options *o) {
   reg->max_watchers_per_runtime = at_most_u32(o->max_watchers_per_runtime);
   reg->max_watchers = o->max_watchers;
   reg->random = o->random;
-  reg->random_ctx = o->random_ctx;
+  reg->random_user = o->random_user;
   reg->base_url_allow = o->base_url_allow;
   reg->on_removed = o->on_removed;
   reg->on_removed_user = o->on_removed_user;

@@ -221,10 +221,10 @@ struct cp_registry {
   char **runtime_providers;
   size_t runtime_provider_count;
   char *host_provider;
-  uint64_t (*random)(void *ctx);
-  void *random_ctx;
+  cp_registry_random_fn random;
+  void *random_user;
   atomic_uint_fast64_t rng_state;
-  void (*on_removed)(const char *base_url, void *user);
+  cp_registry_removed_fn on_removed;
   void *on_removed_user;
   /* Liveness (liveness.c); lease_ns 0 = off. */
   const cp_clock *clock;

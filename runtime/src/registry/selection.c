@@ -57,7 +57,7 @@ void cpi_sel_rebuild(svc_type *t) {
  * one thread draws, safe when many do. */
 static uint64_t sel_random(cp_registry *reg) {
   if (reg->random != NULL) {
-    return reg->random(reg->random_ctx);
+    return reg->random(reg->random_user);
   }
   const uint64_t gamma = 0x9E3779B97F4A7C15ULL;
   uint64_t z =

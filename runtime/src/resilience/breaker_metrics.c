@@ -14,13 +14,13 @@ struct cp_breaker_metrics {
 static int family(cp_metric_registry *reg, cp_metric_type type,
                   const char *name, const char *help, const char *const *labels,
                   size_t label_count, cp_metric_family **out) {
-  cp_metric_opts o;
-  cp_metric_opts_init(&o);
+  cp_metric_family_options o;
+  cp_metric_family_options_init(&o);
   o.name = name;
   o.help = help;
   o.label_names = labels;
   o.label_count = label_count;
-  return cp_metric_family_create(reg, type, &o, out);
+  return cp_metric_family_create(out, reg, type, &o);
 }
 
 int cp_breaker_metrics_create(cp_breaker_metrics **out,

@@ -97,7 +97,7 @@ void cp_router_destroy(cp_router *r) {
   free(r);
 }
 
-void cp_router_stats_get(const cp_router *r, cp_router_stats *stats) {
+void cp_router_get_stats(const cp_router *r, cp_router_stats *stats) {
   cp_router *m = (cp_router *)r;
   stats->forwarded = atomic_load(&m->forwarded);
   stats->not_found = atomic_load(&m->not_found);
@@ -291,7 +291,7 @@ cp_status_code cp_router_forward(cp_router *r, cp_call *call,
   return CP_STATUS_OK; /* forwarded: the forward answers */
 }
 
-int cp_router_install(cp_router *router, cp_server *server) {
+int cp_router_register(cp_router *router, cp_server *server) {
   if (router == NULL || server == NULL) {
     return CP_EINVAL;
   }

@@ -93,7 +93,7 @@ bool cp_self_id_valid(const char *self_id) {
 }
 
 static int64_t now_ns(const cp_token_store *s) {
-  return s->opts.clock->now_ns(s->opts.clock->ctx);
+  return s->opts.clock->now_ns(s->opts.clock->user);
 }
 
 static int64_t add_sat(int64_t a, int64_t b) {
@@ -102,7 +102,7 @@ static int64_t add_sat(int64_t a, int64_t b) {
 
 static int random_bytes(const cp_token_store *s, void *buf, size_t n) {
   if (s->opts.random != NULL) {
-    return s->opts.random(buf, n, s->opts.random_ctx);
+    return s->opts.random(buf, n, s->opts.random_user);
   }
   return cpi_random_bytes(buf, n);
 }

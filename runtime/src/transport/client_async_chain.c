@@ -177,7 +177,7 @@ static void enter(cp_async_chain *ch, size_t layer) {
 }
 
 int cp_invocation_proceed_async(cp_invocation *inv,
-                                cp_invocation_resume_fn then, void *arg) {
+                                cp_invocation_resume_fn then, void *user) {
   if (inv == NULL) {
     return CP_EINVAL;
   }
@@ -188,7 +188,7 @@ int cp_invocation_proceed_async(cp_invocation *inv,
   }
   size_t layer = inv->depth;
   ch->frames[layer].fn = then;
-  ch->frames[layer].arg = arg;
+  ch->frames[layer].arg = user;
   enter(ch, layer + 1);
   return 0;
 }
@@ -211,7 +211,7 @@ int cp_invocation_complete(cp_invocation *inv, int rc) {
 }
 
 int cp_invocation_resume_after(cp_invocation *inv, int64_t delay_ns,
-                               cp_invocation_resume_fn fn, void *arg) {
+                               cp_invocation_resume_fn fn, void *user) {
   if (inv == NULL || fn == NULL || delay_ns < 0) {
     return CP_EINVAL;
   }
@@ -224,7 +224,7 @@ int cp_invocation_resume_after(cp_invocation *inv, int64_t delay_ns,
   ch->kind = STEP_TIMER;
   ch->step_layer = inv->depth;
   ch->timer_fn = fn;
-  ch->timer_arg = arg;
+  ch->timer_arg = user;
   cpi_exec_post(&inv->client->exec, &ch->item, run_step, due, true);
   return 0;
 }

@@ -52,7 +52,7 @@ struct cp_stream {
 
   /* Reading the client's messages (stream_read.c): one read in flight. */
   cp_handler_fn read_fn;
-  cp_message_invoker read_invoke;
+  cp_message_handler_invoke_fn read_invoke;
   void *read_user;
   bool reading; /* cp_stream_read was called */
   /* No read in flight: waiting for room in the send queue, or for the

@@ -127,7 +127,7 @@ static bool reads_client_messages(const cp_method_desc *m) {
 }
 
 static int start_reading(cp_stream *stream, cp_handler_fn fn,
-                         cp_message_invoker invoke, void *user) {
+                         cp_message_handler_invoke_fn invoke, void *user) {
   pthread_mutex_lock(&stream->mu);
   if (stream->reading) {
     pthread_mutex_unlock(&stream->mu);
