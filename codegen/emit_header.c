@@ -20,6 +20,7 @@ static const char cg_naming_intro[] =
 static const char *const cg_naming_table[] = {
     "  cp_P__service      service descriptor (cp_service_desc)",
     "  cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)",
+    "  cp_P__<m>__handler_fn  the type of a method's handler",
     "  cp_P__handlers     typed handler table",
     "  cp_P__register     registers the non-NULL handlers on a cp_server",
     "  cp_P__<m>__method  method descriptor (cp_method_desc)",
@@ -133,23 +134,38 @@ static const char *cg_handlers_contract(const cg_service *service,
       service->full_name, service->ident, unary, streaming, reading);
 }
 
-static void cg_emit_handler_field(const cg_method *method, cg_arena *arena,
-                                  cg_sbuf *out) {
-  cg_emit_doc(out, "  ", method->comment, NULL, 0);
+/* typedef cp_status_code (*<m>__handler_fn)(...): a named type, so a
+ * handler can be declared with it and a mismatch is reported at the
+ * definition rather than at the table. */
+static void cg_emit_handler_type(const cg_method *method, cg_arena *arena,
+                                 cg_sbuf *out) {
   cg_signature sig;
-  sig.head = cg_arena_printf(arena, "cp_status_code (*on_%s)", method->lower);
+  sig.head = cg_arena_printf(arena, "typedef cp_status_code (*%s__handler_fn)",
+                             method->ident);
   cg_handler_params(method, arena, &sig);
-  cg_emit_signature(out, "  ", &sig, ";");
+  cg_emit_signature(out, "", &sig, ";");
+}
+
+static void cg_emit_handler_field(const cg_method *method, cg_sbuf *out) {
+  cg_emit_doc(out, "  ", method->comment, NULL, 0);
+  cg_sbuf_printf(out, "  %s__handler_fn on_%s;\n", method->ident,
+                 method->lower);
 }
 
 static void cg_emit_handlers(const cg_service *service, cg_arena *arena,
                              cg_sbuf *out) {
   const char *contract = cg_handlers_contract(service, arena);
   cg_sbuf_putc(out, '\n');
+  for (size_t i = 0; i < service->method_count; i++) {
+    cg_emit_handler_type(&service->methods[i], arena, out);
+  }
+  if (service->method_count > 0) {
+    cg_sbuf_putc(out, '\n');
+  }
   cg_emit_doc(out, "", service->comment, &contract, 1);
   cg_sbuf_printf(out, "typedef struct %s__handlers {\n", service->ident);
   for (size_t i = 0; i < service->method_count; i++) {
-    cg_emit_handler_field(&service->methods[i], arena, out);
+    cg_emit_handler_field(&service->methods[i], out);
   }
   if (service->method_count == 0) {
     /* C does not allow an empty struct. */

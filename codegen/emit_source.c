@@ -21,31 +21,6 @@ static void cg_emit_file_comment(const cg_file *file, cg_sbuf *out) {
   cg_comment_free(&comment);
 }
 
-/* typedefs naming the exact type of each handler member. */
-static void cg_emit_handler_types(const cg_service *service, cg_arena *arena,
-                                  cg_sbuf *out) {
-  if (service->method_count == 0) {
-    return;
-  }
-  const char *why = cg_arena_printf(
-      arena,
-      "The exact types of the members of %s__handlers. Handlers are stored "
-      "type-erased (cp_handler_fn); the invokers convert them back to these "
-      "types, and %s__register assigns each member to one of them, so the "
-      "compiler checks that the two agree.",
-      service->ident, service->ident);
-  cg_sbuf_putc(out, '\n');
-  cg_emit_doc(out, "", NULL, &why, 1);
-  for (size_t i = 0; i < service->method_count; i++) {
-    const cg_method *method = &service->methods[i];
-    cg_signature sig;
-    sig.head = cg_arena_printf(arena, "typedef cp_status_code (*%s__fn)",
-                               method->ident);
-    cg_handler_params(method, arena, &sig);
-    cg_emit_signature(out, "", &sig, ";");
-  }
-}
-
 static void cg_emit_invoker(const cg_method *method, cg_arena *arena,
                             cg_sbuf *out) {
   cg_signature sig;
@@ -66,11 +41,13 @@ static void cg_emit_invoker(const cg_method *method, cg_arena *arena,
   }
   cg_sbuf_putc(out, '\n');
   cg_emit_signature(out, "", &sig, " {");
-  size_t width =
-      2 * strlen(method->ident) + strlen("  __fn fn = (__fn)handler;");
+  /* The handler was stored from a handler-table member, whose type is the
+   * header's __handler_fn: converting back to that type is defined C. */
+  size_t width = 2 * strlen(method->ident) +
+                 strlen("  __handler_fn fn = (__handler_fn)handler;");
   const char *wrap = width > CG_LINE_WIDTH ? "\n     " : "";
-  cg_sbuf_printf(out, "  %s__fn fn =%s (%s__fn)handler;\n", method->ident, wrap,
-                 method->ident);
+  cg_sbuf_printf(out, "  %s__handler_fn fn =%s (%s__handler_fn)handler;\n",
+                 method->ident, wrap, method->ident);
   cg_signature call;
   call.head = "return fn";
   call.params[0] = "call";
@@ -335,7 +312,6 @@ static void cg_emit_service(const cg_file *file, const cg_service *service,
                             cg_arena *arena, cg_sbuf *out) {
   cg_sbuf_putc(out, '\n');
   cg_emit_rule(out, service->full_name);
-  cg_emit_handler_types(service, arena, out);
   for (size_t i = 0; i < service->method_count; i++) {
     cg_emit_invoker(&service->methods[i], arena, out);
     if (service->methods[i].client_streaming) {

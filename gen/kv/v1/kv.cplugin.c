@@ -9,33 +9,11 @@
 
 /* --- kv.v1.KVService ------------------------------------------------------ */
 
-/* The exact types of the members of cp_kv__v1__kvservice__handlers. Handlers
- * are stored type-erased (cp_handler_fn); the invokers convert them back to
- * these types, and cp_kv__v1__kvservice__register assigns each member to one
- * of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_kv__v1__kvservice__get__fn)(
-    cp_call *call, const Kv__V1__GetRequest *req, Kv__V1__GetResponse *resp,
-    void *user);
-typedef cp_status_code (*cp_kv__v1__kvservice__put__fn)(
-    cp_call *call, const Kv__V1__PutRequest *req, Kv__V1__PutResponse *resp,
-    void *user);
-typedef cp_status_code (*cp_kv__v1__kvservice__delete__fn)(
-    cp_call *call, const Kv__V1__DeleteRequest *req,
-    Kv__V1__DeleteResponse *resp, void *user);
-typedef cp_status_code (*cp_kv__v1__kvservice__watch__fn)(
-    cp_call *call, const Kv__V1__WatchRequest *req, cp_stream *stream,
-    void *user);
-typedef cp_status_code (*cp_kv__v1__kvservice__batch_put__fn)(cp_call *call,
-                                                              cp_stream *stream,
-                                                              void *user);
-typedef cp_status_code (*cp_kv__v1__kvservice__session__fn)(cp_call *call,
-                                                            cp_stream *stream,
-                                                            void *user);
-
 static cp_status_code cp_kv__v1__kvservice__get__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_kv__v1__kvservice__get__fn fn = (cp_kv__v1__kvservice__get__fn)handler;
+  cp_kv__v1__kvservice__get__handler_fn fn =
+      (cp_kv__v1__kvservice__get__handler_fn)handler;
   return fn(call, (const Kv__V1__GetRequest *)req, (Kv__V1__GetResponse *)resp,
             user);
 }
@@ -43,7 +21,8 @@ static cp_status_code cp_kv__v1__kvservice__get__invoke(
 static cp_status_code cp_kv__v1__kvservice__put__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_kv__v1__kvservice__put__fn fn = (cp_kv__v1__kvservice__put__fn)handler;
+  cp_kv__v1__kvservice__put__handler_fn fn =
+      (cp_kv__v1__kvservice__put__handler_fn)handler;
   return fn(call, (const Kv__V1__PutRequest *)req, (Kv__V1__PutResponse *)resp,
             user);
 }
@@ -51,8 +30,8 @@ static cp_status_code cp_kv__v1__kvservice__put__invoke(
 static cp_status_code cp_kv__v1__kvservice__delete__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_kv__v1__kvservice__delete__fn fn =
-      (cp_kv__v1__kvservice__delete__fn)handler;
+  cp_kv__v1__kvservice__delete__handler_fn fn =
+      (cp_kv__v1__kvservice__delete__handler_fn)handler;
   return fn(call, (const Kv__V1__DeleteRequest *)req,
             (Kv__V1__DeleteResponse *)resp, user);
 }
@@ -60,14 +39,15 @@ static cp_status_code cp_kv__v1__kvservice__delete__invoke(
 static cp_status_code cp_kv__v1__kvservice__watch__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_kv__v1__kvservice__watch__fn fn = (cp_kv__v1__kvservice__watch__fn)handler;
+  cp_kv__v1__kvservice__watch__handler_fn fn =
+      (cp_kv__v1__kvservice__watch__handler_fn)handler;
   return fn(call, (const Kv__V1__WatchRequest *)req, stream, user);
 }
 
 static cp_status_code cp_kv__v1__kvservice__batch_put__invoke(
     cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
-  cp_kv__v1__kvservice__batch_put__fn fn =
-      (cp_kv__v1__kvservice__batch_put__fn)handler;
+  cp_kv__v1__kvservice__batch_put__handler_fn fn =
+      (cp_kv__v1__kvservice__batch_put__handler_fn)handler;
   return fn(call, stream, user);
 }
 
@@ -80,8 +60,8 @@ static void cp_kv__v1__kvservice__batch_put__message_invoke(
 
 static cp_status_code cp_kv__v1__kvservice__session__invoke(
     cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
-  cp_kv__v1__kvservice__session__fn fn =
-      (cp_kv__v1__kvservice__session__fn)handler;
+  cp_kv__v1__kvservice__session__handler_fn fn =
+      (cp_kv__v1__kvservice__session__handler_fn)handler;
   return fn(call, stream, user);
 }
 

@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -58,6 +59,23 @@ extern const cp_service_desc cp_kv__v1__kvservice__service;
 /* Plugin descriptor: name "kv", version "1.0.0". */
 extern const cp_plugin_desc cp_kv__v1__kvservice__plugin;
 
+typedef cp_status_code (*cp_kv__v1__kvservice__get__handler_fn)(
+    cp_call *call, const Kv__V1__GetRequest *req, Kv__V1__GetResponse *resp,
+    void *user);
+typedef cp_status_code (*cp_kv__v1__kvservice__put__handler_fn)(
+    cp_call *call, const Kv__V1__PutRequest *req, Kv__V1__PutResponse *resp,
+    void *user);
+typedef cp_status_code (*cp_kv__v1__kvservice__delete__handler_fn)(
+    cp_call *call, const Kv__V1__DeleteRequest *req,
+    Kv__V1__DeleteResponse *resp, void *user);
+typedef cp_status_code (*cp_kv__v1__kvservice__watch__handler_fn)(
+    cp_call *call, const Kv__V1__WatchRequest *req, cp_stream *stream,
+    void *user);
+typedef cp_status_code (*cp_kv__v1__kvservice__batch_put__handler_fn)(
+    cp_call *call, cp_stream *stream, void *user);
+typedef cp_status_code (*cp_kv__v1__kvservice__session__handler_fn)(
+    cp_call *call, cp_stream *stream, void *user);
+
 /* KVService is a key-value store plugin: the example and test fixture.
  *
  * Handlers of kv.v1.KVService. They run on server threads, get the `user`
@@ -74,25 +92,21 @@ extern const cp_plugin_desc cp_kv__v1__kvservice__plugin;
  * handler is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_kv__v1__kvservice__handlers {
   /* Get returns the value stored under a key. */
-  cp_status_code (*on_get)(cp_call *call, const Kv__V1__GetRequest *req,
-                           Kv__V1__GetResponse *resp, void *user);
+  cp_kv__v1__kvservice__get__handler_fn on_get;
   /* Put stores a value under a key. */
-  cp_status_code (*on_put)(cp_call *call, const Kv__V1__PutRequest *req,
-                           Kv__V1__PutResponse *resp, void *user);
+  cp_kv__v1__kvservice__put__handler_fn on_put;
   /* Delete removes a key. */
-  cp_status_code (*on_delete)(cp_call *call, const Kv__V1__DeleteRequest *req,
-                              Kv__V1__DeleteResponse *resp, void *user);
+  cp_kv__v1__kvservice__delete__handler_fn on_delete;
   /* Watch streams every put and delete under a key prefix. */
-  cp_status_code (*on_watch)(cp_call *call, const Kv__V1__WatchRequest *req,
-                             cp_stream *stream, void *user);
+  cp_kv__v1__kvservice__watch__handler_fn on_watch;
   /* BatchPut stores every pair the client streams, in order, and answers
    * once with how many it stored; the first refused pair ends the call with
    * its error (the pairs before it stay stored). */
-  cp_status_code (*on_batch_put)(cp_call *call, cp_stream *stream, void *user);
+  cp_kv__v1__kvservice__batch_put__handler_fn on_batch_put;
   /* Session applies the puts and deletes the client streams and, once the
    * client asked to watch a prefix, streams back every change under it —
    * its own and other clients' — as Watch does. */
-  cp_status_code (*on_session)(cp_call *call, cp_stream *stream, void *user);
+  cp_kv__v1__kvservice__session__handler_fn on_session;
 } cp_kv__v1__kvservice__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

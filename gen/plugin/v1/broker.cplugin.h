@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -53,6 +54,10 @@ extern const cp_service_desc cp_connectplugin__v1__capability_broker__service;
 /* Plugin descriptor: name "capabilitybroker", version "1.0.0". */
 extern const cp_plugin_desc cp_connectplugin__v1__capability_broker__plugin;
 
+typedef cp_status_code (*cp_connectplugin__v1__capability_broker__request_capability__handler_fn)(
+    cp_call *call, const Connectplugin__V1__RequestCapabilityRequest *req,
+    Connectplugin__V1__RequestCapabilityResponse *resp, void *user);
+
 /* CapabilityBroker grants plugins access to capabilities the host offers.
  *
  * Handlers of connectplugin.v1.CapabilityBroker. They run on server threads,
@@ -64,9 +69,7 @@ extern const cp_plugin_desc cp_connectplugin__v1__capability_broker__plugin;
  * method answers UNIMPLEMENTED. */
 typedef struct cp_connectplugin__v1__capability_broker__handlers {
   /* RequestCapability returns a time-limited grant for one capability. */
-  cp_status_code (*on_request_capability)(
-      cp_call *call, const Connectplugin__V1__RequestCapabilityRequest *req,
-      Connectplugin__V1__RequestCapabilityResponse *resp, void *user);
+  cp_connectplugin__v1__capability_broker__request_capability__handler_fn on_request_capability;
 } cp_connectplugin__v1__capability_broker__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

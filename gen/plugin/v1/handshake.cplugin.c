@@ -9,20 +9,11 @@
 
 /* --- connectplugin.v1.HandshakeService ------------------------------------ */
 
-/* The exact types of the members of
- * cp_connectplugin__v1__handshake_service__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_connectplugin__v1__handshake_service__register assigns each
- * member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_connectplugin__v1__handshake_service__handshake__fn)(
-    cp_call *call, const Connectplugin__V1__HandshakeRequest *req,
-    Connectplugin__V1__HandshakeResponse *resp, void *user);
-
 static cp_status_code cp_connectplugin__v1__handshake_service__handshake__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__handshake_service__handshake__fn fn =
-      (cp_connectplugin__v1__handshake_service__handshake__fn)handler;
+  cp_connectplugin__v1__handshake_service__handshake__handler_fn fn =
+      (cp_connectplugin__v1__handshake_service__handshake__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__HandshakeRequest *)req,
             (Connectplugin__V1__HandshakeResponse *)resp, user);
 }

@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -53,6 +54,10 @@ extern const cp_service_desc cp_connectplugin__v1__handshake_service__service;
 /* Plugin descriptor: name "handshake", version "1.0.0". */
 extern const cp_plugin_desc cp_connectplugin__v1__handshake_service__plugin;
 
+typedef cp_status_code (*cp_connectplugin__v1__handshake_service__handshake__handler_fn)(
+    cp_call *call, const Connectplugin__V1__HandshakeRequest *req,
+    Connectplugin__V1__HandshakeResponse *resp, void *user);
+
 /* HandshakeService negotiates protocol versions and, when the caller names
  * itself with self_id, issues it a runtime identity and token.
  *
@@ -66,10 +71,7 @@ extern const cp_plugin_desc cp_connectplugin__v1__handshake_service__plugin;
 typedef struct cp_connectplugin__v1__handshake_service__handlers {
   /* Handshake checks the magic cookie and protocol versions and describes the
    * plugins the server offers. */
-  cp_status_code (*on_handshake)(cp_call *call,
-                                 const Connectplugin__V1__HandshakeRequest *req,
-                                 Connectplugin__V1__HandshakeResponse *resp,
-                                 void *user);
+  cp_connectplugin__v1__handshake_service__handshake__handler_fn on_handshake;
 } cp_connectplugin__v1__handshake_service__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

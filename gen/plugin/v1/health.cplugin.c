@@ -9,24 +9,11 @@
 
 /* --- connectplugin.health.v1.HealthService -------------------------------- */
 
-/* The exact types of the members of
- * cp_connectplugin__health__v1__health_service__handlers. Handlers are
- * stored type-erased (cp_handler_fn); the invokers convert them back to
- * these types, and cp_connectplugin__health__v1__health_service__register
- * assigns each member to one of them, so the compiler checks that the two
- * agree. */
-typedef cp_status_code (*cp_connectplugin__health__v1__health_service__check__fn)(
-    cp_call *call, const Connectplugin__Health__V1__HealthCheckRequest *req,
-    Connectplugin__Health__V1__HealthCheckResponse *resp, void *user);
-typedef cp_status_code (*cp_connectplugin__health__v1__health_service__watch__fn)(
-    cp_call *call, const Connectplugin__Health__V1__HealthCheckRequest *req,
-    cp_stream *stream, void *user);
-
 static cp_status_code cp_connectplugin__health__v1__health_service__check__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__health__v1__health_service__check__fn fn =
-      (cp_connectplugin__health__v1__health_service__check__fn)handler;
+  cp_connectplugin__health__v1__health_service__check__handler_fn fn =
+      (cp_connectplugin__health__v1__health_service__check__handler_fn)handler;
   return fn(call, (const Connectplugin__Health__V1__HealthCheckRequest *)req,
             (Connectplugin__Health__V1__HealthCheckResponse *)resp, user);
 }
@@ -34,8 +21,8 @@ static cp_status_code cp_connectplugin__health__v1__health_service__check__invok
 static cp_status_code cp_connectplugin__health__v1__health_service__watch__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_connectplugin__health__v1__health_service__watch__fn fn =
-      (cp_connectplugin__health__v1__health_service__watch__fn)handler;
+  cp_connectplugin__health__v1__health_service__watch__handler_fn fn =
+      (cp_connectplugin__health__v1__health_service__watch__handler_fn)handler;
   return fn(call, (const Connectplugin__Health__V1__HealthCheckRequest *)req,
             stream, user);
 }

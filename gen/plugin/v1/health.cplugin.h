@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -54,6 +55,13 @@ extern const cp_service_desc cp_connectplugin__health__v1__health_service__servi
 /* Plugin descriptor: name "health", version "1.0.0". */
 extern const cp_plugin_desc cp_connectplugin__health__v1__health_service__plugin;
 
+typedef cp_status_code (*cp_connectplugin__health__v1__health_service__check__handler_fn)(
+    cp_call *call, const Connectplugin__Health__V1__HealthCheckRequest *req,
+    Connectplugin__Health__V1__HealthCheckResponse *resp, void *user);
+typedef cp_status_code (*cp_connectplugin__health__v1__health_service__watch__handler_fn)(
+    cp_call *call, const Connectplugin__Health__V1__HealthCheckRequest *req,
+    cp_stream *stream, void *user);
+
 /* HealthService reports whether a server, or one service on it, is serving.
  *
  * Handlers of connectplugin.health.v1.HealthService. They run on server
@@ -68,13 +76,9 @@ extern const cp_plugin_desc cp_connectplugin__health__v1__health_service__plugin
  * UNIMPLEMENTED. */
 typedef struct cp_connectplugin__health__v1__health_service__handlers {
   /* Check returns the current status. */
-  cp_status_code (*on_check)(
-      cp_call *call, const Connectplugin__Health__V1__HealthCheckRequest *req,
-      Connectplugin__Health__V1__HealthCheckResponse *resp, void *user);
+  cp_connectplugin__health__v1__health_service__check__handler_fn on_check;
   /* Watch sends the current status, then every change. */
-  cp_status_code (*on_watch)(
-      cp_call *call, const Connectplugin__Health__V1__HealthCheckRequest *req,
-      cp_stream *stream, void *user);
+  cp_connectplugin__health__v1__health_service__watch__handler_fn on_watch;
 } cp_connectplugin__health__v1__health_service__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

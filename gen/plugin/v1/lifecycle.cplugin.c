@@ -9,20 +9,11 @@
 
 /* --- connectplugin.v1.PluginLifecycle ------------------------------------- */
 
-/* The exact types of the members of
- * cp_connectplugin__v1__plugin_lifecycle__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_connectplugin__v1__plugin_lifecycle__register assigns each
- * member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_connectplugin__v1__plugin_lifecycle__report_health__fn)(
-    cp_call *call, const Connectplugin__V1__ReportHealthRequest *req,
-    Connectplugin__V1__ReportHealthResponse *resp, void *user);
-
 static cp_status_code cp_connectplugin__v1__plugin_lifecycle__report_health__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__plugin_lifecycle__report_health__fn fn =
-      (cp_connectplugin__v1__plugin_lifecycle__report_health__fn)handler;
+  cp_connectplugin__v1__plugin_lifecycle__report_health__handler_fn fn =
+      (cp_connectplugin__v1__plugin_lifecycle__report_health__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__ReportHealthRequest *)req,
             (Connectplugin__V1__ReportHealthResponse *)resp, user);
 }
@@ -113,23 +104,11 @@ int cp_connectplugin__v1__plugin_lifecycle__report_health__call_async(
 
 /* --- connectplugin.v1.PluginControl --------------------------------------- */
 
-/* The exact types of the members of
- * cp_connectplugin__v1__plugin_control__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_connectplugin__v1__plugin_control__register assigns each
- * member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_connectplugin__v1__plugin_control__get_health__fn)(
-    cp_call *call, const Connectplugin__V1__GetHealthRequest *req,
-    Connectplugin__V1__GetHealthResponse *resp, void *user);
-typedef cp_status_code (*cp_connectplugin__v1__plugin_control__shutdown__fn)(
-    cp_call *call, const Connectplugin__V1__ShutdownRequest *req,
-    Connectplugin__V1__ShutdownResponse *resp, void *user);
-
 static cp_status_code cp_connectplugin__v1__plugin_control__get_health__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__plugin_control__get_health__fn fn =
-      (cp_connectplugin__v1__plugin_control__get_health__fn)handler;
+  cp_connectplugin__v1__plugin_control__get_health__handler_fn fn =
+      (cp_connectplugin__v1__plugin_control__get_health__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__GetHealthRequest *)req,
             (Connectplugin__V1__GetHealthResponse *)resp, user);
 }
@@ -137,8 +116,8 @@ static cp_status_code cp_connectplugin__v1__plugin_control__get_health__invoke(
 static cp_status_code cp_connectplugin__v1__plugin_control__shutdown__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__plugin_control__shutdown__fn fn =
-      (cp_connectplugin__v1__plugin_control__shutdown__fn)handler;
+  cp_connectplugin__v1__plugin_control__shutdown__handler_fn fn =
+      (cp_connectplugin__v1__plugin_control__shutdown__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__ShutdownRequest *)req,
             (Connectplugin__V1__ShutdownResponse *)resp, user);
 }

@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -53,6 +54,10 @@ extern const cp_service_desc cp_connectplugin__v1__plugin_lifecycle__service;
 /* Plugin descriptor: name "pluginlifecycle", version "1.0.0". */
 extern const cp_plugin_desc cp_connectplugin__v1__plugin_lifecycle__plugin;
 
+typedef cp_status_code (*cp_connectplugin__v1__plugin_lifecycle__report_health__handler_fn)(
+    cp_call *call, const Connectplugin__V1__ReportHealthRequest *req,
+    Connectplugin__V1__ReportHealthResponse *resp, void *user);
+
 /* PluginLifecycle is served by the host: plugins report their health to it.
  *
  * Handlers of connectplugin.v1.PluginLifecycle. They run on server threads,
@@ -64,9 +69,7 @@ extern const cp_plugin_desc cp_connectplugin__v1__plugin_lifecycle__plugin;
  * method answers UNIMPLEMENTED. */
 typedef struct cp_connectplugin__v1__plugin_lifecycle__handlers {
   /* ReportHealth records the calling plugin's health state. */
-  cp_status_code (*on_report_health)(
-      cp_call *call, const Connectplugin__V1__ReportHealthRequest *req,
-      Connectplugin__V1__ReportHealthResponse *resp, void *user);
+  cp_connectplugin__v1__plugin_lifecycle__report_health__handler_fn on_report_health;
 } cp_connectplugin__v1__plugin_lifecycle__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before
@@ -128,6 +131,13 @@ extern const cp_service_desc cp_connectplugin__v1__plugin_control__service;
 /* Plugin descriptor: name "plugincontrol", version "1.0.0". */
 extern const cp_plugin_desc cp_connectplugin__v1__plugin_control__plugin;
 
+typedef cp_status_code (*cp_connectplugin__v1__plugin_control__get_health__handler_fn)(
+    cp_call *call, const Connectplugin__V1__GetHealthRequest *req,
+    Connectplugin__V1__GetHealthResponse *resp, void *user);
+typedef cp_status_code (*cp_connectplugin__v1__plugin_control__shutdown__handler_fn)(
+    cp_call *call, const Connectplugin__V1__ShutdownRequest *req,
+    Connectplugin__V1__ShutdownResponse *resp, void *user);
+
 /* PluginControl is served by plugins: the host queries and stops them.
  *
  * Handlers of connectplugin.v1.PluginControl. They run on server threads,
@@ -139,14 +149,9 @@ extern const cp_plugin_desc cp_connectplugin__v1__plugin_control__plugin;
  * method answers UNIMPLEMENTED. */
 typedef struct cp_connectplugin__v1__plugin_control__handlers {
   /* GetHealth returns the plugin's health state. */
-  cp_status_code (*on_get_health)(
-      cp_call *call, const Connectplugin__V1__GetHealthRequest *req,
-      Connectplugin__V1__GetHealthResponse *resp, void *user);
+  cp_connectplugin__v1__plugin_control__get_health__handler_fn on_get_health;
   /* Shutdown asks the plugin to stop within the grace period. */
-  cp_status_code (*on_shutdown)(cp_call *call,
-                                const Connectplugin__V1__ShutdownRequest *req,
-                                Connectplugin__V1__ShutdownResponse *resp,
-                                void *user);
+  cp_connectplugin__v1__plugin_control__shutdown__handler_fn on_shutdown;
 } cp_connectplugin__v1__plugin_control__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

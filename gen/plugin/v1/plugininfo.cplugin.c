@@ -9,23 +9,11 @@
 
 /* --- connectplugin.v1.PluginIdentity -------------------------------------- */
 
-/* The exact types of the members of
- * cp_connectplugin__v1__plugin_identity__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_connectplugin__v1__plugin_identity__register assigns each
- * member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_connectplugin__v1__plugin_identity__get_plugin_info__fn)(
-    cp_call *call, const Connectplugin__V1__GetPluginInfoRequest *req,
-    Connectplugin__V1__GetPluginInfoResponse *resp, void *user);
-typedef cp_status_code (*cp_connectplugin__v1__plugin_identity__set_runtime_identity__fn)(
-    cp_call *call, const Connectplugin__V1__SetRuntimeIdentityRequest *req,
-    Connectplugin__V1__SetRuntimeIdentityResponse *resp, void *user);
-
 static cp_status_code cp_connectplugin__v1__plugin_identity__get_plugin_info__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__plugin_identity__get_plugin_info__fn fn =
-      (cp_connectplugin__v1__plugin_identity__get_plugin_info__fn)handler;
+  cp_connectplugin__v1__plugin_identity__get_plugin_info__handler_fn fn =
+      (cp_connectplugin__v1__plugin_identity__get_plugin_info__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__GetPluginInfoRequest *)req,
             (Connectplugin__V1__GetPluginInfoResponse *)resp, user);
 }
@@ -33,8 +21,8 @@ static cp_status_code cp_connectplugin__v1__plugin_identity__get_plugin_info__in
 static cp_status_code cp_connectplugin__v1__plugin_identity__set_runtime_identity__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__plugin_identity__set_runtime_identity__fn fn =
-      (cp_connectplugin__v1__plugin_identity__set_runtime_identity__fn)handler;
+  cp_connectplugin__v1__plugin_identity__set_runtime_identity__handler_fn fn =
+      (cp_connectplugin__v1__plugin_identity__set_runtime_identity__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__SetRuntimeIdentityRequest *)req,
             (Connectplugin__V1__SetRuntimeIdentityResponse *)resp, user);
 }

@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -54,6 +55,13 @@ extern const cp_service_desc cp_connectplugin__v1__plugin_identity__service;
 /* Plugin descriptor: name "pluginidentity", version "1.0.0". */
 extern const cp_plugin_desc cp_connectplugin__v1__plugin_identity__plugin;
 
+typedef cp_status_code (*cp_connectplugin__v1__plugin_identity__get_plugin_info__handler_fn)(
+    cp_call *call, const Connectplugin__V1__GetPluginInfoRequest *req,
+    Connectplugin__V1__GetPluginInfoResponse *resp, void *user);
+typedef cp_status_code (*cp_connectplugin__v1__plugin_identity__set_runtime_identity__handler_fn)(
+    cp_call *call, const Connectplugin__V1__SetRuntimeIdentityRequest *req,
+    Connectplugin__V1__SetRuntimeIdentityResponse *resp, void *user);
+
 /* PluginIdentity is served by plugins that a host manages: the host reads the
  * plugin's declaration, then hands it a runtime identity.
  *
@@ -66,13 +74,9 @@ extern const cp_plugin_desc cp_connectplugin__v1__plugin_identity__plugin;
  * method answers UNIMPLEMENTED. */
 typedef struct cp_connectplugin__v1__plugin_identity__handlers {
   /* GetPluginInfo returns what the plugin provides and requires. */
-  cp_status_code (*on_get_plugin_info)(
-      cp_call *call, const Connectplugin__V1__GetPluginInfoRequest *req,
-      Connectplugin__V1__GetPluginInfoResponse *resp, void *user);
+  cp_connectplugin__v1__plugin_identity__get_plugin_info__handler_fn on_get_plugin_info;
   /* SetRuntimeIdentity gives the plugin its runtime ID and token. */
-  cp_status_code (*on_set_runtime_identity)(
-      cp_call *call, const Connectplugin__V1__SetRuntimeIdentityRequest *req,
-      Connectplugin__V1__SetRuntimeIdentityResponse *resp, void *user);
+  cp_connectplugin__v1__plugin_identity__set_runtime_identity__handler_fn on_set_runtime_identity;
 } cp_connectplugin__v1__plugin_identity__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

@@ -9,29 +9,11 @@
 
 /* --- connectplugin.v1.ServiceRegistry ------------------------------------- */
 
-/* The exact types of the members of
- * cp_connectplugin__v1__service_registry__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_connectplugin__v1__service_registry__register assigns each
- * member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_connectplugin__v1__service_registry__register_service__fn)(
-    cp_call *call, const Connectplugin__V1__RegisterServiceRequest *req,
-    Connectplugin__V1__RegisterServiceResponse *resp, void *user);
-typedef cp_status_code (*cp_connectplugin__v1__service_registry__unregister_service__fn)(
-    cp_call *call, const Connectplugin__V1__UnregisterServiceRequest *req,
-    Connectplugin__V1__UnregisterServiceResponse *resp, void *user);
-typedef cp_status_code (*cp_connectplugin__v1__service_registry__discover_service__fn)(
-    cp_call *call, const Connectplugin__V1__DiscoverServiceRequest *req,
-    Connectplugin__V1__DiscoverServiceResponse *resp, void *user);
-typedef cp_status_code (*cp_connectplugin__v1__service_registry__watch_service__fn)(
-    cp_call *call, const Connectplugin__V1__WatchServiceRequest *req,
-    cp_stream *stream, void *user);
-
 static cp_status_code cp_connectplugin__v1__service_registry__register_service__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__service_registry__register_service__fn fn =
-      (cp_connectplugin__v1__service_registry__register_service__fn)handler;
+  cp_connectplugin__v1__service_registry__register_service__handler_fn fn =
+      (cp_connectplugin__v1__service_registry__register_service__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__RegisterServiceRequest *)req,
             (Connectplugin__V1__RegisterServiceResponse *)resp, user);
 }
@@ -39,8 +21,8 @@ static cp_status_code cp_connectplugin__v1__service_registry__register_service__
 static cp_status_code cp_connectplugin__v1__service_registry__unregister_service__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__service_registry__unregister_service__fn fn =
-      (cp_connectplugin__v1__service_registry__unregister_service__fn)handler;
+  cp_connectplugin__v1__service_registry__unregister_service__handler_fn fn =
+      (cp_connectplugin__v1__service_registry__unregister_service__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__UnregisterServiceRequest *)req,
             (Connectplugin__V1__UnregisterServiceResponse *)resp, user);
 }
@@ -48,8 +30,8 @@ static cp_status_code cp_connectplugin__v1__service_registry__unregister_service
 static cp_status_code cp_connectplugin__v1__service_registry__discover_service__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_connectplugin__v1__service_registry__discover_service__fn fn =
-      (cp_connectplugin__v1__service_registry__discover_service__fn)handler;
+  cp_connectplugin__v1__service_registry__discover_service__handler_fn fn =
+      (cp_connectplugin__v1__service_registry__discover_service__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__DiscoverServiceRequest *)req,
             (Connectplugin__V1__DiscoverServiceResponse *)resp, user);
 }
@@ -57,8 +39,8 @@ static cp_status_code cp_connectplugin__v1__service_registry__discover_service__
 static cp_status_code cp_connectplugin__v1__service_registry__watch_service__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_connectplugin__v1__service_registry__watch_service__fn fn =
-      (cp_connectplugin__v1__service_registry__watch_service__fn)handler;
+  cp_connectplugin__v1__service_registry__watch_service__handler_fn fn =
+      (cp_connectplugin__v1__service_registry__watch_service__handler_fn)handler;
   return fn(call, (const Connectplugin__V1__WatchServiceRequest *)req, stream,
             user);
 }

@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -56,6 +57,19 @@ extern const cp_service_desc cp_connectplugin__v1__service_registry__service;
 /* Plugin descriptor: name "serviceregistry", version "1.0.0". */
 extern const cp_plugin_desc cp_connectplugin__v1__service_registry__plugin;
 
+typedef cp_status_code (*cp_connectplugin__v1__service_registry__register_service__handler_fn)(
+    cp_call *call, const Connectplugin__V1__RegisterServiceRequest *req,
+    Connectplugin__V1__RegisterServiceResponse *resp, void *user);
+typedef cp_status_code (*cp_connectplugin__v1__service_registry__unregister_service__handler_fn)(
+    cp_call *call, const Connectplugin__V1__UnregisterServiceRequest *req,
+    Connectplugin__V1__UnregisterServiceResponse *resp, void *user);
+typedef cp_status_code (*cp_connectplugin__v1__service_registry__discover_service__handler_fn)(
+    cp_call *call, const Connectplugin__V1__DiscoverServiceRequest *req,
+    Connectplugin__V1__DiscoverServiceResponse *resp, void *user);
+typedef cp_status_code (*cp_connectplugin__v1__service_registry__watch_service__handler_fn)(
+    cp_call *call, const Connectplugin__V1__WatchServiceRequest *req,
+    cp_stream *stream, void *user);
+
 /* ServiceRegistry lets plugins publish the services they serve and find the
  * services they need.
  *
@@ -70,21 +84,13 @@ extern const cp_plugin_desc cp_connectplugin__v1__service_registry__plugin;
  * answers UNIMPLEMENTED. */
 typedef struct cp_connectplugin__v1__service_registry__handlers {
   /* RegisterService publishes one service of the calling plugin. */
-  cp_status_code (*on_register_service)(
-      cp_call *call, const Connectplugin__V1__RegisterServiceRequest *req,
-      Connectplugin__V1__RegisterServiceResponse *resp, void *user);
+  cp_connectplugin__v1__service_registry__register_service__handler_fn on_register_service;
   /* UnregisterService removes a registration. */
-  cp_status_code (*on_unregister_service)(
-      cp_call *call, const Connectplugin__V1__UnregisterServiceRequest *req,
-      Connectplugin__V1__UnregisterServiceResponse *resp, void *user);
+  cp_connectplugin__v1__service_registry__unregister_service__handler_fn on_unregister_service;
   /* DiscoverService selects a provider of a service type. */
-  cp_status_code (*on_discover_service)(
-      cp_call *call, const Connectplugin__V1__DiscoverServiceRequest *req,
-      Connectplugin__V1__DiscoverServiceResponse *resp, void *user);
+  cp_connectplugin__v1__service_registry__discover_service__handler_fn on_discover_service;
   /* WatchService sends the state of a service type, then every change. */
-  cp_status_code (*on_watch_service)(
-      cp_call *call, const Connectplugin__V1__WatchServiceRequest *req,
-      cp_stream *stream, void *user);
+  cp_connectplugin__v1__service_registry__watch_service__handler_fn on_watch_service;
 } cp_connectplugin__v1__service_registry__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

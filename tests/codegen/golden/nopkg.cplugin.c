@@ -9,19 +9,12 @@
 
 /* --- Echo ----------------------------------------------------------------- */
 
-/* The exact types of the members of cp_echo__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_echo__register assigns each member to one of them, so the
- * compiler checks that the two agree. */
-typedef cp_status_code (*cp_echo__echo__fn)(cp_call *call, const Ping *req,
-                                            Ping *resp, void *user);
-
 static cp_status_code cp_echo__echo__invoke(cp_handler_fn handler,
                                             cp_call *call,
                                             const ProtobufCMessage *req,
                                             ProtobufCMessage *resp,
                                             void *user) {
-  cp_echo__echo__fn fn = (cp_echo__echo__fn)handler;
+  cp_echo__echo__handler_fn fn = (cp_echo__echo__handler_fn)handler;
   return fn(call, (const Ping *)req, (Ping *)resp, user);
 }
 

@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -53,6 +54,10 @@ extern const cp_service_desc cp_echo__service;
 /* Plugin descriptor: name "echo", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_echo__plugin;
 
+typedef cp_status_code (*cp_echo__echo__handler_fn)(cp_call *call,
+                                                    const Ping *req, Ping *resp,
+                                                    void *user);
+
 /* Handlers of Echo. They run on server threads, get the `user` given to
  * cp_echo__register and return the call's status code. A unary handler fills
  * `resp`, an initialised message owned by the runtime (allocate its strings
@@ -61,8 +66,7 @@ extern const cp_plugin_desc cp_echo__plugin;
  * its method answers UNIMPLEMENTED. */
 typedef struct cp_echo__handlers {
   /* Echo has the name of its service. */
-  cp_status_code (*on_echo)(cp_call *call, const Ping *req, Ping *resp,
-                            void *user);
+  cp_echo__echo__handler_fn on_echo;
 } cp_echo__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

@@ -9,20 +9,11 @@
 
 /* --- capability.logger.v1.Logger ------------------------------------------ */
 
-/* The exact types of the members of
- * cp_capability__logger__v1__logger__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_capability__logger__v1__logger__register assigns each member
- * to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_capability__logger__v1__logger__log__fn)(
-    cp_call *call, const Capability__Logger__V1__LogRequest *req,
-    Capability__Logger__V1__LogResponse *resp, void *user);
-
 static cp_status_code cp_capability__logger__v1__logger__log__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_capability__logger__v1__logger__log__fn fn =
-      (cp_capability__logger__v1__logger__log__fn)handler;
+  cp_capability__logger__v1__logger__log__handler_fn fn =
+      (cp_capability__logger__v1__logger__log__handler_fn)handler;
   return fn(call, (const Capability__Logger__V1__LogRequest *)req,
             (Capability__Logger__V1__LogResponse *)resp, user);
 }

@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -53,6 +54,10 @@ extern const cp_service_desc cp_capability__logger__v1__logger__service;
 /* Plugin descriptor: name "logger", version "1.0.0". */
 extern const cp_plugin_desc cp_capability__logger__v1__logger__plugin;
 
+typedef cp_status_code (*cp_capability__logger__v1__logger__log__handler_fn)(
+    cp_call *call, const Capability__Logger__V1__LogRequest *req,
+    Capability__Logger__V1__LogResponse *resp, void *user);
+
 /* Logger is a host capability that plugins log through.
  *
  * Handlers of capability.logger.v1.Logger. They run on server threads, get
@@ -64,10 +69,7 @@ extern const cp_plugin_desc cp_capability__logger__v1__logger__plugin;
  * UNIMPLEMENTED. */
 typedef struct cp_capability__logger__v1__logger__handlers {
   /* Log writes one log record. */
-  cp_status_code (*on_log)(cp_call *call,
-                           const Capability__Logger__V1__LogRequest *req,
-                           Capability__Logger__V1__LogResponse *resp,
-                           void *user);
+  cp_capability__logger__v1__logger__log__handler_fn on_log;
 } cp_capability__logger__v1__logger__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

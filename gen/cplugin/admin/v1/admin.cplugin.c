@@ -9,37 +9,11 @@
 
 /* --- cplugin.admin.v1.Admin ----------------------------------------------- */
 
-/* The exact types of the members of cp_cplugin__admin__v1__admin__handlers.
- * Handlers are stored type-erased (cp_handler_fn); the invokers convert them
- * back to these types, and cp_cplugin__admin__v1__admin__register assigns
- * each member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_cplugin__admin__v1__admin__status__fn)(
-    cp_call *call, const Cplugin__Admin__V1__StatusRequest *req,
-    Cplugin__Admin__V1__StatusResponse *resp, void *user);
-typedef cp_status_code (*cp_cplugin__admin__v1__admin__restart_plugin__fn)(
-    cp_call *call, const Cplugin__Admin__V1__RestartPluginRequest *req,
-    Cplugin__Admin__V1__RestartPluginResponse *resp, void *user);
-typedef cp_status_code (*cp_cplugin__admin__v1__admin__remove_plugin__fn)(
-    cp_call *call, const Cplugin__Admin__V1__RemovePluginRequest *req,
-    Cplugin__Admin__V1__RemovePluginResponse *resp, void *user);
-typedef cp_status_code (*cp_cplugin__admin__v1__admin__replace_plugin__fn)(
-    cp_call *call, const Cplugin__Admin__V1__ReplacePluginRequest *req,
-    Cplugin__Admin__V1__ReplacePluginResponse *resp, void *user);
-typedef cp_status_code (*cp_cplugin__admin__v1__admin__list_registry__fn)(
-    cp_call *call, const Cplugin__Admin__V1__ListRegistryRequest *req,
-    Cplugin__Admin__V1__ListRegistryResponse *resp, void *user);
-typedef cp_status_code (*cp_cplugin__admin__v1__admin__watch__fn)(
-    cp_call *call, const Cplugin__Admin__V1__WatchRequest *req,
-    cp_stream *stream, void *user);
-typedef cp_status_code (*cp_cplugin__admin__v1__admin__add_plugin__fn)(
-    cp_call *call, const Cplugin__Admin__V1__AddPluginRequest *req,
-    Cplugin__Admin__V1__AddPluginResponse *resp, void *user);
-
 static cp_status_code cp_cplugin__admin__v1__admin__status__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_cplugin__admin__v1__admin__status__fn fn =
-      (cp_cplugin__admin__v1__admin__status__fn)handler;
+  cp_cplugin__admin__v1__admin__status__handler_fn fn =
+      (cp_cplugin__admin__v1__admin__status__handler_fn)handler;
   return fn(call, (const Cplugin__Admin__V1__StatusRequest *)req,
             (Cplugin__Admin__V1__StatusResponse *)resp, user);
 }
@@ -47,8 +21,8 @@ static cp_status_code cp_cplugin__admin__v1__admin__status__invoke(
 static cp_status_code cp_cplugin__admin__v1__admin__restart_plugin__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_cplugin__admin__v1__admin__restart_plugin__fn fn =
-      (cp_cplugin__admin__v1__admin__restart_plugin__fn)handler;
+  cp_cplugin__admin__v1__admin__restart_plugin__handler_fn fn =
+      (cp_cplugin__admin__v1__admin__restart_plugin__handler_fn)handler;
   return fn(call, (const Cplugin__Admin__V1__RestartPluginRequest *)req,
             (Cplugin__Admin__V1__RestartPluginResponse *)resp, user);
 }
@@ -56,8 +30,8 @@ static cp_status_code cp_cplugin__admin__v1__admin__restart_plugin__invoke(
 static cp_status_code cp_cplugin__admin__v1__admin__remove_plugin__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_cplugin__admin__v1__admin__remove_plugin__fn fn =
-      (cp_cplugin__admin__v1__admin__remove_plugin__fn)handler;
+  cp_cplugin__admin__v1__admin__remove_plugin__handler_fn fn =
+      (cp_cplugin__admin__v1__admin__remove_plugin__handler_fn)handler;
   return fn(call, (const Cplugin__Admin__V1__RemovePluginRequest *)req,
             (Cplugin__Admin__V1__RemovePluginResponse *)resp, user);
 }
@@ -65,8 +39,8 @@ static cp_status_code cp_cplugin__admin__v1__admin__remove_plugin__invoke(
 static cp_status_code cp_cplugin__admin__v1__admin__replace_plugin__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_cplugin__admin__v1__admin__replace_plugin__fn fn =
-      (cp_cplugin__admin__v1__admin__replace_plugin__fn)handler;
+  cp_cplugin__admin__v1__admin__replace_plugin__handler_fn fn =
+      (cp_cplugin__admin__v1__admin__replace_plugin__handler_fn)handler;
   return fn(call, (const Cplugin__Admin__V1__ReplacePluginRequest *)req,
             (Cplugin__Admin__V1__ReplacePluginResponse *)resp, user);
 }
@@ -74,8 +48,8 @@ static cp_status_code cp_cplugin__admin__v1__admin__replace_plugin__invoke(
 static cp_status_code cp_cplugin__admin__v1__admin__list_registry__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_cplugin__admin__v1__admin__list_registry__fn fn =
-      (cp_cplugin__admin__v1__admin__list_registry__fn)handler;
+  cp_cplugin__admin__v1__admin__list_registry__handler_fn fn =
+      (cp_cplugin__admin__v1__admin__list_registry__handler_fn)handler;
   return fn(call, (const Cplugin__Admin__V1__ListRegistryRequest *)req,
             (Cplugin__Admin__V1__ListRegistryResponse *)resp, user);
 }
@@ -83,16 +57,16 @@ static cp_status_code cp_cplugin__admin__v1__admin__list_registry__invoke(
 static cp_status_code cp_cplugin__admin__v1__admin__watch__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_cplugin__admin__v1__admin__watch__fn fn =
-      (cp_cplugin__admin__v1__admin__watch__fn)handler;
+  cp_cplugin__admin__v1__admin__watch__handler_fn fn =
+      (cp_cplugin__admin__v1__admin__watch__handler_fn)handler;
   return fn(call, (const Cplugin__Admin__V1__WatchRequest *)req, stream, user);
 }
 
 static cp_status_code cp_cplugin__admin__v1__admin__add_plugin__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_cplugin__admin__v1__admin__add_plugin__fn fn =
-      (cp_cplugin__admin__v1__admin__add_plugin__fn)handler;
+  cp_cplugin__admin__v1__admin__add_plugin__handler_fn fn =
+      (cp_cplugin__admin__v1__admin__add_plugin__handler_fn)handler;
   return fn(call, (const Cplugin__Admin__V1__AddPluginRequest *)req,
             (Cplugin__Admin__V1__AddPluginResponse *)resp, user);
 }

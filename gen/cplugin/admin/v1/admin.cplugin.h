@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -59,6 +60,28 @@ extern const cp_service_desc cp_cplugin__admin__v1__admin__service;
 /* Plugin descriptor: name "admin", version "1.0.0". */
 extern const cp_plugin_desc cp_cplugin__admin__v1__admin__plugin;
 
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__status__handler_fn)(
+    cp_call *call, const Cplugin__Admin__V1__StatusRequest *req,
+    Cplugin__Admin__V1__StatusResponse *resp, void *user);
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__restart_plugin__handler_fn)(
+    cp_call *call, const Cplugin__Admin__V1__RestartPluginRequest *req,
+    Cplugin__Admin__V1__RestartPluginResponse *resp, void *user);
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__remove_plugin__handler_fn)(
+    cp_call *call, const Cplugin__Admin__V1__RemovePluginRequest *req,
+    Cplugin__Admin__V1__RemovePluginResponse *resp, void *user);
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__replace_plugin__handler_fn)(
+    cp_call *call, const Cplugin__Admin__V1__ReplacePluginRequest *req,
+    Cplugin__Admin__V1__ReplacePluginResponse *resp, void *user);
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__list_registry__handler_fn)(
+    cp_call *call, const Cplugin__Admin__V1__ListRegistryRequest *req,
+    Cplugin__Admin__V1__ListRegistryResponse *resp, void *user);
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__watch__handler_fn)(
+    cp_call *call, const Cplugin__Admin__V1__WatchRequest *req,
+    cp_stream *stream, void *user);
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__add_plugin__handler_fn)(
+    cp_call *call, const Cplugin__Admin__V1__AddPluginRequest *req,
+    Cplugin__Admin__V1__AddPluginResponse *resp, void *user);
+
 /* Admin is served by a host for its operator (cplugin/admin.h,
  * tools/cpluginctl): what runs, and changes to the managed plugins. Every
  * method requires an admin principal (an API key or client certificate the
@@ -76,38 +99,25 @@ extern const cp_plugin_desc cp_cplugin__admin__v1__admin__plugin;
  * UNIMPLEMENTED. */
 typedef struct cp_cplugin__admin__v1__admin__handlers {
   /* Status returns the host's version and uptime and every managed plugin. */
-  cp_status_code (*on_status)(cp_call *call,
-                              const Cplugin__Admin__V1__StatusRequest *req,
-                              Cplugin__Admin__V1__StatusResponse *resp,
-                              void *user);
+  cp_cplugin__admin__v1__admin__status__handler_fn on_status;
   /* RestartPlugin replaces the plugin with a fresh process of the same
    * executable under a new runtime identity, blue-green: the old process
    * serves until the new one is healthy (as ReplacePlugin without a path). */
-  cp_status_code (*on_restart_plugin)(
-      cp_call *call, const Cplugin__Admin__V1__RestartPluginRequest *req,
-      Cplugin__Admin__V1__RestartPluginResponse *resp, void *user);
+  cp_cplugin__admin__v1__admin__restart_plugin__handler_fn on_restart_plugin;
   /* RemovePlugin drains and stops the plugin and revokes its identity; it
    * stays listed, STOPPED, until ReplacePlugin starts it again. */
-  cp_status_code (*on_remove_plugin)(
-      cp_call *call, const Cplugin__Admin__V1__RemovePluginRequest *req,
-      Cplugin__Admin__V1__RemovePluginResponse *resp, void *user);
+  cp_cplugin__admin__v1__admin__remove_plugin__handler_fn on_remove_plugin;
   /* ReplacePlugin starts the executable at `path` (empty: the manifest's)
    * blue-green in place of the plugin, or starts a removed one again. */
-  cp_status_code (*on_replace_plugin)(
-      cp_call *call, const Cplugin__Admin__V1__ReplacePluginRequest *req,
-      Cplugin__Admin__V1__ReplacePluginResponse *resp, void *user);
+  cp_cplugin__admin__v1__admin__replace_plugin__handler_fn on_replace_plugin;
   /* ListRegistry returns every registration of the host's service registry
    * (of one service type when service_type is set). */
-  cp_status_code (*on_list_registry)(
-      cp_call *call, const Cplugin__Admin__V1__ListRegistryRequest *req,
-      Cplugin__Admin__V1__ListRegistryResponse *resp, void *user);
+  cp_cplugin__admin__v1__admin__list_registry__handler_fn on_list_registry;
   /* Watch streams what the registry answers for a service type: an initial
    * event, then one whenever the answer changes (the events of
    * connectplugin.v1.ServiceRegistry/WatchService, from the same watch
    * machinery), until the client cancels. */
-  cp_status_code (*on_watch)(cp_call *call,
-                             const Cplugin__Admin__V1__WatchRequest *req,
-                             cp_stream *stream, void *user);
+  cp_cplugin__admin__v1__admin__watch__handler_fn on_watch;
   /* AddPlugin adds a plugin the manifest does not list: `entry` is one
    * plugin entry in the manifest's JSON format (docs/manifest.md) whose
    * "name" is `name`. It is checked as the manifest's entries are (name
@@ -115,9 +125,7 @@ typedef struct cp_cplugin__admin__v1__admin__handlers {
    * requirement nobody provides: INVALID_ARGUMENT; nothing changes), then
    * started as they are; a start that fails leaves it listed, FAILED
    * (ABORTED), for ReplacePlugin to start later. */
-  cp_status_code (*on_add_plugin)(
-      cp_call *call, const Cplugin__Admin__V1__AddPluginRequest *req,
-      Cplugin__Admin__V1__AddPluginResponse *resp, void *user);
+  cp_cplugin__admin__v1__admin__add_plugin__handler_fn on_add_plugin;
 } cp_cplugin__admin__v1__admin__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

@@ -9,22 +9,11 @@
 
 /* --- grpc.health.v1.Health ------------------------------------------------ */
 
-/* The exact types of the members of cp_grpc__health__v1__health__handlers.
- * Handlers are stored type-erased (cp_handler_fn); the invokers convert them
- * back to these types, and cp_grpc__health__v1__health__register assigns
- * each member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_grpc__health__v1__health__check__fn)(
-    cp_call *call, const Grpc__Health__V1__HealthCheckRequest *req,
-    Grpc__Health__V1__HealthCheckResponse *resp, void *user);
-typedef cp_status_code (*cp_grpc__health__v1__health__watch__fn)(
-    cp_call *call, const Grpc__Health__V1__HealthCheckRequest *req,
-    cp_stream *stream, void *user);
-
 static cp_status_code cp_grpc__health__v1__health__check__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_grpc__health__v1__health__check__fn fn =
-      (cp_grpc__health__v1__health__check__fn)handler;
+  cp_grpc__health__v1__health__check__handler_fn fn =
+      (cp_grpc__health__v1__health__check__handler_fn)handler;
   return fn(call, (const Grpc__Health__V1__HealthCheckRequest *)req,
             (Grpc__Health__V1__HealthCheckResponse *)resp, user);
 }
@@ -32,8 +21,8 @@ static cp_status_code cp_grpc__health__v1__health__check__invoke(
 static cp_status_code cp_grpc__health__v1__health__watch__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_grpc__health__v1__health__watch__fn fn =
-      (cp_grpc__health__v1__health__watch__fn)handler;
+  cp_grpc__health__v1__health__watch__handler_fn fn =
+      (cp_grpc__health__v1__health__watch__handler_fn)handler;
   return fn(call, (const Grpc__Health__V1__HealthCheckRequest *)req, stream,
             user);
 }

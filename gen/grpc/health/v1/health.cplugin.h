@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -54,6 +55,13 @@ extern const cp_service_desc cp_grpc__health__v1__health__service;
 /* Plugin descriptor: name "health", version "1.0.0". */
 extern const cp_plugin_desc cp_grpc__health__v1__health__plugin;
 
+typedef cp_status_code (*cp_grpc__health__v1__health__check__handler_fn)(
+    cp_call *call, const Grpc__Health__V1__HealthCheckRequest *req,
+    Grpc__Health__V1__HealthCheckResponse *resp, void *user);
+typedef cp_status_code (*cp_grpc__health__v1__health__watch__handler_fn)(
+    cp_call *call, const Grpc__Health__V1__HealthCheckRequest *req,
+    cp_stream *stream, void *user);
+
 /* Health is the standard gRPC health checking service.
  *
  * Handlers of grpc.health.v1.Health. They run on server threads, get the
@@ -67,14 +75,9 @@ extern const cp_plugin_desc cp_grpc__health__v1__health__plugin;
  * UNIMPLEMENTED. */
 typedef struct cp_grpc__health__v1__health__handlers {
   /* Check returns the serving status of a service ("" = the server). */
-  cp_status_code (*on_check)(cp_call *call,
-                             const Grpc__Health__V1__HealthCheckRequest *req,
-                             Grpc__Health__V1__HealthCheckResponse *resp,
-                             void *user);
+  cp_grpc__health__v1__health__check__handler_fn on_check;
   /* Watch sends the serving status, then every change. */
-  cp_status_code (*on_watch)(cp_call *call,
-                             const Grpc__Health__V1__HealthCheckRequest *req,
-                             cp_stream *stream, void *user);
+  cp_grpc__health__v1__health__watch__handler_fn on_watch;
 } cp_grpc__health__v1__health__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

@@ -9,20 +9,11 @@
 
 /* --- consumer.v1.ConsumerService ------------------------------------------ */
 
-/* The exact types of the members of
- * cp_consumer__v1__consumer_service__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_consumer__v1__consumer_service__register assigns each member
- * to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_consumer__v1__consumer_service__use__fn)(
-    cp_call *call, const Alt__V1__Msg *req, Shared__V1__Result__Item *resp,
-    void *user);
-
 static cp_status_code cp_consumer__v1__consumer_service__use__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_consumer__v1__consumer_service__use__fn fn =
-      (cp_consumer__v1__consumer_service__use__fn)handler;
+  cp_consumer__v1__consumer_service__use__handler_fn fn =
+      (cp_consumer__v1__consumer_service__use__handler_fn)handler;
   return fn(call, (const Alt__V1__Msg *)req, (Shared__V1__Result__Item *)resp,
             user);
 }

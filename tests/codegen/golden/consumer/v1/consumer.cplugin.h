@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -53,6 +54,10 @@ extern const cp_service_desc cp_consumer__v1__consumer_service__service;
 /* Plugin descriptor: name "consumer", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_consumer__v1__consumer_service__plugin;
 
+typedef cp_status_code (*cp_consumer__v1__consumer_service__use__handler_fn)(
+    cp_call *call, const Alt__V1__Msg *req, Shared__V1__Result__Item *resp,
+    void *user);
+
 /* Handlers of consumer.v1.ConsumerService. They run on server threads, get
  * the `user` given to cp_consumer__v1__consumer_service__register and return
  * the call's status code. A unary handler fills `resp`, an initialised
@@ -61,8 +66,7 @@ extern const cp_plugin_desc cp_consumer__v1__consumer_service__plugin;
  * method's __reply. A NULL handler is not registered: its method answers
  * UNIMPLEMENTED. */
 typedef struct cp_consumer__v1__consumer_service__handlers {
-  cp_status_code (*on_use)(cp_call *call, const Alt__V1__Msg *req,
-                           Shared__V1__Result__Item *resp, void *user);
+  cp_consumer__v1__consumer_service__use__handler_fn on_use;
 } cp_consumer__v1__consumer_service__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

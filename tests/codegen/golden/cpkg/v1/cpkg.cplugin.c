@@ -9,19 +9,11 @@
 
 /* --- cpkg.v1.Renamed ------------------------------------------------------ */
 
-/* The exact types of the members of cp_alt__v1__renamed__handlers. Handlers
- * are stored type-erased (cp_handler_fn); the invokers convert them back to
- * these types, and cp_alt__v1__renamed__register assigns each member to one
- * of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_alt__v1__renamed__ping__fn)(cp_call *call,
-                                                        const Alt__V1__Msg *req,
-                                                        Alt__V1__Msg *resp,
-                                                        void *user);
-
 static cp_status_code cp_alt__v1__renamed__ping__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_alt__v1__renamed__ping__fn fn = (cp_alt__v1__renamed__ping__fn)handler;
+  cp_alt__v1__renamed__ping__handler_fn fn =
+      (cp_alt__v1__renamed__ping__handler_fn)handler;
   return fn(call, (const Alt__V1__Msg *)req, (Alt__V1__Msg *)resp, user);
 }
 

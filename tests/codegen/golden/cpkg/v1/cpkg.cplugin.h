@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -53,6 +54,9 @@ extern const cp_service_desc cp_alt__v1__renamed__service;
 /* Plugin descriptor: name "renamed", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_alt__v1__renamed__plugin;
 
+typedef cp_status_code (*cp_alt__v1__renamed__ping__handler_fn)(
+    cp_call *call, const Alt__V1__Msg *req, Alt__V1__Msg *resp, void *user);
+
 /* Handlers of cpkg.v1.Renamed. They run on server threads, get the `user`
  * given to cp_alt__v1__renamed__register and return the call's status code.
  * A unary handler fills `resp`, an initialised message owned by the runtime
@@ -60,8 +64,7 @@ extern const cp_plugin_desc cp_alt__v1__renamed__plugin;
  * cp_call_defer and answers later with the method's __reply. A NULL handler
  * is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_alt__v1__renamed__handlers {
-  cp_status_code (*on_ping)(cp_call *call, const Alt__V1__Msg *req,
-                            Alt__V1__Msg *resp, void *user);
+  cp_alt__v1__renamed__ping__handler_fn on_ping;
 } cp_alt__v1__renamed__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

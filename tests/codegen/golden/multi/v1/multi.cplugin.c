@@ -9,18 +9,11 @@
 
 /* --- multi.v1.Logger ------------------------------------------------------ */
 
-/* The exact types of the members of cp_multi__v1__logger__handlers. Handlers
- * are stored type-erased (cp_handler_fn); the invokers convert them back to
- * these types, and cp_multi__v1__logger__register assigns each member to one
- * of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_multi__v1__logger__log__fn)(
-    cp_call *call, const Multi__V1__LogRequest *req,
-    Multi__V1__LogResponse *resp, void *user);
-
 static cp_status_code cp_multi__v1__logger__log__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_multi__v1__logger__log__fn fn = (cp_multi__v1__logger__log__fn)handler;
+  cp_multi__v1__logger__log__handler_fn fn =
+      (cp_multi__v1__logger__log__handler_fn)handler;
   return fn(call, (const Multi__V1__LogRequest *)req,
             (Multi__V1__LogResponse *)resp, user);
 }
@@ -109,22 +102,11 @@ int cp_multi__v1__logger__log__call_async(
 
 /* --- multi.v1.HealthService ----------------------------------------------- */
 
-/* The exact types of the members of cp_multi__v1__health_service__handlers.
- * Handlers are stored type-erased (cp_handler_fn); the invokers convert them
- * back to these types, and cp_multi__v1__health_service__register assigns
- * each member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_multi__v1__health_service__check__fn)(
-    cp_call *call, const Multi__V1__Probe__Request *req,
-    Multi__V1__Probe__Response *resp, void *user);
-typedef cp_status_code (*cp_multi__v1__health_service__watch__fn)(
-    cp_call *call, const Multi__V1__Probe__Request *req, cp_stream *stream,
-    void *user);
-
 static cp_status_code cp_multi__v1__health_service__check__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_multi__v1__health_service__check__fn fn =
-      (cp_multi__v1__health_service__check__fn)handler;
+  cp_multi__v1__health_service__check__handler_fn fn =
+      (cp_multi__v1__health_service__check__handler_fn)handler;
   return fn(call, (const Multi__V1__Probe__Request *)req,
             (Multi__V1__Probe__Response *)resp, user);
 }
@@ -132,8 +114,8 @@ static cp_status_code cp_multi__v1__health_service__check__invoke(
 static cp_status_code cp_multi__v1__health_service__watch__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_multi__v1__health_service__watch__fn fn =
-      (cp_multi__v1__health_service__watch__fn)handler;
+  cp_multi__v1__health_service__watch__handler_fn fn =
+      (cp_multi__v1__health_service__watch__handler_fn)handler;
   return fn(call, (const Multi__V1__Probe__Request *)req, stream, user);
 }
 
@@ -288,25 +270,11 @@ int cp_multi__v1__health_service__watch__start_async(
 
 /* --- multi.v1.ServiceRegistry --------------------------------------------- */
 
-/* The exact types of the members of
- * cp_multi__v1__service_registry__handlers. Handlers are stored type-erased
- * (cp_handler_fn); the invokers convert them back to these types, and
- * cp_multi__v1__service_registry__register assigns each member to one of
- * them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_multi__v1__service_registry__register_service__fn)(
-    cp_call *call, const Multi__V1__LogRequest *req,
-    Multi__V1__LogResponse *resp, void *user);
-typedef cp_status_code (*cp_multi__v1__service_registry__get_plugin_info__fn)(
-    cp_call *call, const Shared__V1__Query *req, Shared__V1__Result__Item *resp,
-    void *user);
-typedef cp_status_code (*cp_multi__v1__service_registry__watch_service__fn)(
-    cp_call *call, const Shared__V1__Query *req, cp_stream *stream, void *user);
-
 static cp_status_code cp_multi__v1__service_registry__register_service__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_multi__v1__service_registry__register_service__fn fn =
-      (cp_multi__v1__service_registry__register_service__fn)handler;
+  cp_multi__v1__service_registry__register_service__handler_fn fn =
+      (cp_multi__v1__service_registry__register_service__handler_fn)handler;
   return fn(call, (const Multi__V1__LogRequest *)req,
             (Multi__V1__LogResponse *)resp, user);
 }
@@ -314,8 +282,8 @@ static cp_status_code cp_multi__v1__service_registry__register_service__invoke(
 static cp_status_code cp_multi__v1__service_registry__get_plugin_info__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_multi__v1__service_registry__get_plugin_info__fn fn =
-      (cp_multi__v1__service_registry__get_plugin_info__fn)handler;
+  cp_multi__v1__service_registry__get_plugin_info__handler_fn fn =
+      (cp_multi__v1__service_registry__get_plugin_info__handler_fn)handler;
   return fn(call, (const Shared__V1__Query *)req,
             (Shared__V1__Result__Item *)resp, user);
 }
@@ -323,8 +291,8 @@ static cp_status_code cp_multi__v1__service_registry__get_plugin_info__invoke(
 static cp_status_code cp_multi__v1__service_registry__watch_service__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_multi__v1__service_registry__watch_service__fn fn =
-      (cp_multi__v1__service_registry__watch_service__fn)handler;
+  cp_multi__v1__service_registry__watch_service__handler_fn fn =
+      (cp_multi__v1__service_registry__watch_service__handler_fn)handler;
   return fn(call, (const Shared__V1__Query *)req, stream, user);
 }
 
@@ -531,34 +499,19 @@ int cp_multi__v1__service_registry__watch_service__start_async(
 
 /* --- multi.v1.Uploader ---------------------------------------------------- */
 
-/* The exact types of the members of cp_multi__v1__uploader__handlers.
- * Handlers are stored type-erased (cp_handler_fn); the invokers convert them
- * back to these types, and cp_multi__v1__uploader__register assigns each
- * member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_multi__v1__uploader__put__fn)(
-    cp_call *call, const Multi__V1__LogRequest *req,
-    Multi__V1__LogResponse *resp, void *user);
-typedef cp_status_code (*cp_multi__v1__uploader__upload__fn)(cp_call *call,
-                                                             cp_stream *stream,
-                                                             void *user);
-typedef cp_status_code (*cp_multi__v1__uploader__tail__fn)(
-    cp_call *call, const Shared__V1__Query *req, cp_stream *stream, void *user);
-typedef cp_status_code (*cp_multi__v1__uploader__talk__fn)(cp_call *call,
-                                                           cp_stream *stream,
-                                                           void *user);
-
 static cp_status_code cp_multi__v1__uploader__put__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_multi__v1__uploader__put__fn fn = (cp_multi__v1__uploader__put__fn)handler;
+  cp_multi__v1__uploader__put__handler_fn fn =
+      (cp_multi__v1__uploader__put__handler_fn)handler;
   return fn(call, (const Multi__V1__LogRequest *)req,
             (Multi__V1__LogResponse *)resp, user);
 }
 
 static cp_status_code cp_multi__v1__uploader__upload__invoke(
     cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
-  cp_multi__v1__uploader__upload__fn fn =
-      (cp_multi__v1__uploader__upload__fn)handler;
+  cp_multi__v1__uploader__upload__handler_fn fn =
+      (cp_multi__v1__uploader__upload__handler_fn)handler;
   return fn(call, stream, user);
 }
 
@@ -572,15 +525,15 @@ static void cp_multi__v1__uploader__upload__message_invoke(
 static cp_status_code cp_multi__v1__uploader__tail__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_multi__v1__uploader__tail__fn fn =
-      (cp_multi__v1__uploader__tail__fn)handler;
+  cp_multi__v1__uploader__tail__handler_fn fn =
+      (cp_multi__v1__uploader__tail__handler_fn)handler;
   return fn(call, (const Shared__V1__Query *)req, stream, user);
 }
 
 static cp_status_code cp_multi__v1__uploader__talk__invoke(
     cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
-  cp_multi__v1__uploader__talk__fn fn =
-      (cp_multi__v1__uploader__talk__fn)handler;
+  cp_multi__v1__uploader__talk__handler_fn fn =
+      (cp_multi__v1__uploader__talk__handler_fn)handler;
   return fn(call, stream, user);
 }
 

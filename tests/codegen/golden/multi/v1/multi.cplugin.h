@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -53,6 +54,10 @@ extern const cp_service_desc cp_multi__v1__logger__service;
 /* Plugin descriptor: name "logger", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_multi__v1__logger__plugin;
 
+typedef cp_status_code (*cp_multi__v1__logger__log__handler_fn)(
+    cp_call *call, const Multi__V1__LogRequest *req,
+    Multi__V1__LogResponse *resp, void *user);
+
 /* Logger has no "Service" suffix: its plugin name is "logger".
  *
  * Handlers of multi.v1.Logger. They run on server threads, get the `user`
@@ -65,8 +70,7 @@ typedef struct cp_multi__v1__logger__handlers {
   /* Log writes one record. A comment that tries to close itself * / and to
    * open another / * one, with a trigraph ?? / and a line that starts with "/":
    * / like this. */
-  cp_status_code (*on_log)(cp_call *call, const Multi__V1__LogRequest *req,
-                           Multi__V1__LogResponse *resp, void *user);
+  cp_multi__v1__logger__log__handler_fn on_log;
 } cp_multi__v1__logger__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before
@@ -124,6 +128,13 @@ extern const cp_service_desc cp_multi__v1__health_service__service;
 /* Plugin descriptor: name "health", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_multi__v1__health_service__plugin;
 
+typedef cp_status_code (*cp_multi__v1__health_service__check__handler_fn)(
+    cp_call *call, const Multi__V1__Probe__Request *req,
+    Multi__V1__Probe__Response *resp, void *user);
+typedef cp_status_code (*cp_multi__v1__health_service__watch__handler_fn)(
+    cp_call *call, const Multi__V1__Probe__Request *req, cp_stream *stream,
+    void *user);
+
 /* HealthService answers with nested messages.
  *
  *   An indented line after a blank line.
@@ -139,13 +150,9 @@ extern const cp_plugin_desc cp_multi__v1__health_service__plugin;
  * UNIMPLEMENTED. */
 typedef struct cp_multi__v1__health_service__handlers {
   /* Check returns Probe.Response. */
-  cp_status_code (*on_check)(cp_call *call,
-                             const Multi__V1__Probe__Request *req,
-                             Multi__V1__Probe__Response *resp, void *user);
+  cp_multi__v1__health_service__check__handler_fn on_check;
   /* Watch streams Probe.Response values. */
-  cp_status_code (*on_watch)(cp_call *call,
-                             const Multi__V1__Probe__Request *req,
-                             cp_stream *stream, void *user);
+  cp_multi__v1__health_service__watch__handler_fn on_watch;
 } cp_multi__v1__health_service__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before
@@ -250,6 +257,15 @@ extern const cp_service_desc cp_multi__v1__service_registry__service;
 /* Plugin descriptor: name "serviceregistry", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_multi__v1__service_registry__plugin;
 
+typedef cp_status_code (*cp_multi__v1__service_registry__register_service__handler_fn)(
+    cp_call *call, const Multi__V1__LogRequest *req,
+    Multi__V1__LogResponse *resp, void *user);
+typedef cp_status_code (*cp_multi__v1__service_registry__get_plugin_info__handler_fn)(
+    cp_call *call, const Shared__V1__Query *req, Shared__V1__Result__Item *resp,
+    void *user);
+typedef cp_status_code (*cp_multi__v1__service_registry__watch_service__handler_fn)(
+    cp_call *call, const Shared__V1__Query *req, cp_stream *stream, void *user);
+
 /* ServiceRegistry uses messages of shared.v1 and CamelCase method names.
  *
  * Handlers of multi.v1.ServiceRegistry. They run on server threads, get the
@@ -262,18 +278,10 @@ extern const cp_plugin_desc cp_multi__v1__service_registry__plugin;
  * cp_stream_finish. A NULL handler is not registered: its method answers
  * UNIMPLEMENTED. */
 typedef struct cp_multi__v1__service_registry__handlers {
-  cp_status_code (*on_register_service)(cp_call *call,
-                                        const Multi__V1__LogRequest *req,
-                                        Multi__V1__LogResponse *resp,
-                                        void *user);
+  cp_multi__v1__service_registry__register_service__handler_fn on_register_service;
   /* GetPluginInfo becomes get_plugin_info. */
-  cp_status_code (*on_get_plugin_info)(cp_call *call,
-                                       const Shared__V1__Query *req,
-                                       Shared__V1__Result__Item *resp,
-                                       void *user);
-  cp_status_code (*on_watch_service)(cp_call *call,
-                                     const Shared__V1__Query *req,
-                                     cp_stream *stream, void *user);
+  cp_multi__v1__service_registry__get_plugin_info__handler_fn on_get_plugin_info;
+  cp_multi__v1__service_registry__watch_service__handler_fn on_watch_service;
 } cp_multi__v1__service_registry__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before
@@ -410,6 +418,16 @@ extern const cp_service_desc cp_multi__v1__uploader__service;
 /* Plugin descriptor: name "uploader", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_multi__v1__uploader__plugin;
 
+typedef cp_status_code (*cp_multi__v1__uploader__put__handler_fn)(
+    cp_call *call, const Multi__V1__LogRequest *req,
+    Multi__V1__LogResponse *resp, void *user);
+typedef cp_status_code (*cp_multi__v1__uploader__upload__handler_fn)(
+    cp_call *call, cp_stream *stream, void *user);
+typedef cp_status_code (*cp_multi__v1__uploader__tail__handler_fn)(
+    cp_call *call, const Shared__V1__Query *req, cp_stream *stream, void *user);
+typedef cp_status_code (*cp_multi__v1__uploader__talk__handler_fn)(
+    cp_call *call, cp_stream *stream, void *user);
+
 /* Uploader has a method of every kind.
  *
  * Handlers of multi.v1.Uploader. They run on server threads, get the `user`
@@ -426,15 +444,13 @@ extern const cp_plugin_desc cp_multi__v1__uploader__plugin;
  * handler is not registered: its method answers UNIMPLEMENTED. */
 typedef struct cp_multi__v1__uploader__handlers {
   /* Put stores one record. */
-  cp_status_code (*on_put)(cp_call *call, const Multi__V1__LogRequest *req,
-                           Multi__V1__LogResponse *resp, void *user);
+  cp_multi__v1__uploader__put__handler_fn on_put;
   /* Upload receives records and answers once. */
-  cp_status_code (*on_upload)(cp_call *call, cp_stream *stream, void *user);
+  cp_multi__v1__uploader__upload__handler_fn on_upload;
   /* Tail streams results. */
-  cp_status_code (*on_tail)(cp_call *call, const Shared__V1__Query *req,
-                            cp_stream *stream, void *user);
+  cp_multi__v1__uploader__tail__handler_fn on_tail;
   /* Talk answers probes as they come. */
-  cp_status_code (*on_talk)(cp_call *call, cp_stream *stream, void *user);
+  cp_multi__v1__uploader__talk__handler_fn on_talk;
 } cp_multi__v1__uploader__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before

@@ -9,26 +9,11 @@
 
 /* --- My_pkg.Sub2Pkg.v1.HTTPServer_x2Y ------------------------------------- */
 
-/* The exact types of the members of
- * cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__register assigns each
- * member to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__fn)(
-    cp_call *call, const MyPkg__Sub2Pkg__V1__MReq *req,
-    MyPkg__Sub2Pkg__V1__MReq__InX *resp, void *user);
-typedef cp_status_code (*cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__fn)(
-    cp_call *call, const MyPkg__Sub2Pkg__V1__MReq *req,
-    MyPkg__Sub2Pkg__V1__MReq *resp, void *user);
-typedef cp_status_code (*cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__fn)(
-    cp_call *call, const MyPkg__Sub2Pkg__V1__MReq__InX *req, cp_stream *stream,
-    void *user);
-
 static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__fn fn =
-      (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__fn)handler;
+  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__handler_fn fn =
+      (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__handler_fn)handler;
   return fn(call, (const MyPkg__Sub2Pkg__V1__MReq *)req,
             (MyPkg__Sub2Pkg__V1__MReq__InX *)resp, user);
 }
@@ -36,8 +21,8 @@ static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__invoke
 static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__fn fn =
-      (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__fn)handler;
+  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__handler_fn fn =
+      (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__handler_fn)handler;
   return fn(call, (const MyPkg__Sub2Pkg__V1__MReq *)req,
             (MyPkg__Sub2Pkg__V1__MReq *)resp, user);
 }
@@ -45,8 +30,8 @@ static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__i
 static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
-  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__fn fn =
-      (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__fn)handler;
+  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__handler_fn fn =
+      (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__handler_fn)handler;
   return fn(call, (const MyPkg__Sub2Pkg__V1__MReq__InX *)req, stream, user);
 }
 
@@ -282,20 +267,11 @@ int cp_my_pkg__sub2_pkg__v1__empty__register(
 
 /* --- My_pkg.Sub2Pkg.v1.Service -------------------------------------------- */
 
-/* The exact types of the members of
- * cp_my_pkg__sub2_pkg__v1__service__handlers. Handlers are stored
- * type-erased (cp_handler_fn); the invokers convert them back to these
- * types, and cp_my_pkg__sub2_pkg__v1__service__register assigns each member
- * to one of them, so the compiler checks that the two agree. */
-typedef cp_status_code (*cp_my_pkg__sub2_pkg__v1__service__service__fn)(
-    cp_call *call, const MyPkg__Sub2Pkg__V1__MReq *req,
-    MyPkg__Sub2Pkg__V1__MReq *resp, void *user);
-
 static cp_status_code cp_my_pkg__sub2_pkg__v1__service__service__invoke(
     cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
-  cp_my_pkg__sub2_pkg__v1__service__service__fn fn =
-      (cp_my_pkg__sub2_pkg__v1__service__service__fn)handler;
+  cp_my_pkg__sub2_pkg__v1__service__service__handler_fn fn =
+      (cp_my_pkg__sub2_pkg__v1__service__service__handler_fn)handler;
   return fn(call, (const MyPkg__Sub2Pkg__V1__MReq *)req,
             (MyPkg__Sub2Pkg__V1__MReq *)resp, user);
 }

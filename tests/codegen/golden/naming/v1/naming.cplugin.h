@@ -8,6 +8,7 @@
  * get_plugin_info).
  *   cp_P__service      service descriptor (cp_service_desc)
  *   cp_P__plugin       plugin descriptor for the handshake (cp_plugin_desc)
+ *   cp_P__<m>__handler_fn  the type of a method's handler
  *   cp_P__handlers     typed handler table
  *   cp_P__register     registers the non-NULL handlers on a cp_server
  *   cp_P__<m>__method  method descriptor (cp_method_desc)
@@ -55,6 +56,16 @@ extern const cp_service_desc cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__service;
 /* Plugin descriptor: name "httpserver_x2y", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__plugin;
 
+typedef cp_status_code (*cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__handler_fn)(
+    cp_call *call, const MyPkg__Sub2Pkg__V1__MReq *req,
+    MyPkg__Sub2Pkg__V1__MReq__InX *resp, void *user);
+typedef cp_status_code (*cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__handler_fn)(
+    cp_call *call, const MyPkg__Sub2Pkg__V1__MReq *req,
+    MyPkg__Sub2Pkg__V1__MReq *resp, void *user);
+typedef cp_status_code (*cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__handler_fn)(
+    cp_call *call, const MyPkg__Sub2Pkg__V1__MReq__InX *req, cp_stream *stream,
+    void *user);
+
 /* Handlers of My_pkg.Sub2Pkg.v1.HTTPServer_x2Y. They run on server threads,
  * get the `user` given to cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__register
  * and return the call's status code. A unary handler fills `resp`, an
@@ -65,17 +76,9 @@ extern const cp_plugin_desc cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__plugin;
  * later with cp_stream_finish. A NULL handler is not registered: its method
  * answers UNIMPLEMENTED. */
 typedef struct cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers {
-  cp_status_code (*on_get__foo)(cp_call *call,
-                                const MyPkg__Sub2Pkg__V1__MReq *req,
-                                MyPkg__Sub2Pkg__V1__MReq__InX *resp,
-                                void *user);
-  cp_status_code (*on_get_urlfor2_x)(cp_call *call,
-                                     const MyPkg__Sub2Pkg__V1__MReq *req,
-                                     MyPkg__Sub2Pkg__V1__MReq *resp,
-                                     void *user);
-  cp_status_code (*on_abc)(cp_call *call,
-                           const MyPkg__Sub2Pkg__V1__MReq__InX *req,
-                           cp_stream *stream, void *user);
+  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__handler_fn on_get__foo;
+  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__handler_fn on_get_urlfor2_x;
+  cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__handler_fn on_abc;
 } cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before
@@ -238,6 +241,10 @@ extern const cp_service_desc cp_my_pkg__sub2_pkg__v1__service__service;
 /* Plugin descriptor: name "service", version "2.1.0-rc.1+build.5". */
 extern const cp_plugin_desc cp_my_pkg__sub2_pkg__v1__service__plugin;
 
+typedef cp_status_code (*cp_my_pkg__sub2_pkg__v1__service__service__handler_fn)(
+    cp_call *call, const MyPkg__Sub2Pkg__V1__MReq *req,
+    MyPkg__Sub2Pkg__V1__MReq *resp, void *user);
+
 /* Named just "Service": the plugin name stays "service".
  *
  * Handlers of My_pkg.Sub2Pkg.v1.Service. They run on server threads, get the
@@ -248,9 +255,7 @@ extern const cp_plugin_desc cp_my_pkg__sub2_pkg__v1__service__plugin;
  * method's __reply. A NULL handler is not registered: its method answers
  * UNIMPLEMENTED. */
 typedef struct cp_my_pkg__sub2_pkg__v1__service__handlers {
-  cp_status_code (*on_service)(cp_call *call,
-                               const MyPkg__Sub2Pkg__V1__MReq *req,
-                               MyPkg__Sub2Pkg__V1__MReq *resp, void *user);
+  cp_my_pkg__sub2_pkg__v1__service__service__handler_fn on_service;
 } cp_my_pkg__sub2_pkg__v1__service__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before
