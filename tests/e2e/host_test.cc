@@ -14,6 +14,7 @@
 #include "wait.h"
 
 extern "C" {
+#include "core/housekeeper.h"
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_plugin.h"
@@ -331,6 +332,21 @@ TEST_F(HostTest, RegisterServiceBurstIsCutAfterFive) {
   // The plugin's own start registered once: 4 more fit in the burst of 5.
   EXPECT_EQ(4, ok);
   EXPECT_EQ(6, limited);
+}
+
+// The token store's and the rate limiter's sweeps and the registry's and
+// health service's watch retries all run on one housekeeping thread.
+TEST(HostThreads, AHostRunsOneHousekeepingThread) {
+  size_t before = cpi_housekeeper_threads();
+  cp_host_options o;
+  cp_host_options_init(&o);
+  o.listen = "127.0.0.1:0";
+  o.metrics_address = nullptr;
+  cp_host *host = nullptr;
+  ASSERT_EQ(0, cp_host_create(&host, &o));
+  EXPECT_EQ(before + 1, cpi_housekeeper_threads());
+  cp_host_destroy(host);
+  EXPECT_EQ(before, cpi_housekeeper_threads());
 }
 
 }  // namespace

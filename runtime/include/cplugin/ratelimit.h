@@ -24,7 +24,7 @@
  * the lookup index (see cp_rate_limiter_get_stats). At most `max_buckets`
  * keys are tracked. Full-table policy: REJECT NEW KEYS. While the table is
  * full, a check for a key that has no bucket is denied with
- * CP_RATE_DENY_FULL (keys that have a bucket keep working), until the sweeper
+ * CP_RATE_DENY_FULL (keys that have a bucket keep working), until a sweep
  * evicts idle buckets. Nobody's budget can be reset by flooding the table
  * with new keys.
  *
@@ -65,7 +65,7 @@ extern "C" {
 /* Largest max_buckets accepted (2^26: 2 GiB of address space reserved). */
 #define CP_RATE_MAX_BUCKETS_LIMIT ((size_t)1 << 26)
 /* retry_after_ns value meaning "no token will come": burst 0, or rate 0
- * without a sweeper to renew the budget. */
+ * without a background sweep to renew the budget. */
 #define CP_RATE_RETRY_NEVER INT64_MAX
 
 /* A limit: `burst` tokens of capacity, `rate_per_sec` tokens per second of
@@ -91,8 +91,11 @@ typedef struct cp_rate_limiter_options {
   size_t max_buckets;
   /* A bucket idle this long may be evicted (default 300 000 = 5 min). */
   int64_t idle_evict_ms;
-  /* Background sweep period (default 60 000 ms); 0 = no sweeper thread
-   * (call cp_rate_limiter_sweep yourself). */
+  /* Background sweep period (default 60 000 ms), on `clock` (the system
+   * clock when NULL), so a cp_manual_clock drives it in tests; 0 = no
+   * background sweep (call cp_rate_limiter_sweep yourself). The sweeps run
+   * on the process's one housekeeping thread, shared by every limiter,
+   * store and watch of that clock. */
   int64_t sweep_interval_ms;
   /* NULL = CLOCK_MONOTONIC_COARSE: a few nanoseconds per read instead of
    * ~25, refill advancing in steps of the kernel tick (1-4 ms). Pass
@@ -104,15 +107,18 @@ typedef struct cp_rate_limiter_options {
 /* Fills `opts` with the defaults. */
 CP_API void cp_rate_limiter_options_init(cp_rate_limiter_options *opts);
 
-/* Creates a limiter (and its sweeper thread when sweep_interval_ms > 0).
+/* Creates a limiter (and arms its background sweep when
+ * sweep_interval_ms > 0).
  * `opts` may be NULL for the defaults; it is copied. Returns 0 and sets
  * *out; CP_EINVAL for out of range options; CP_ENOMEM; CP_ESYS when the
- * random source for the hash secret or the thread cannot be had. Destroy
+ * random source for the hash secret or the housekeeping thread cannot be
+ * had. Destroy
  * with cp_rate_limiter_destroy. */
 CP_API int cp_rate_limiter_create(cp_rate_limiter **out,
                                   const cp_rate_limiter_options *opts);
 
-/* Stops and joins the sweeper, then frees everything. NULL allowed. No
+/* Cancels the background sweep (waiting for one in progress), then frees
+ * everything. NULL allowed. No
  * other call on the limiter may be running or start afterwards. */
 CP_API void cp_rate_limiter_destroy(cp_rate_limiter *limiter);
 
@@ -132,8 +138,8 @@ CP_API int cp_rate_limiter_check(cp_rate_limiter *limiter, const char *key,
                                  cp_rate_result *result,
                                  int64_t *retry_after_ns);
 
-/* Evicts every idle bucket now; returns how many. The sweeper thread calls
- * it every sweep_interval_ms. Checks keep running meanwhile; insertions into
+/* Evicts every idle bucket now; returns how many. The background sweep
+ * calls it every sweep_interval_ms. Checks keep running meanwhile; insertions into
  * the shard being swept wait for it. */
 CP_API size_t cp_rate_limiter_sweep(cp_rate_limiter *limiter);
 

@@ -57,8 +57,11 @@ typedef struct cp_token_store_options {
   /* Live tokens (default 100 000; 1 .. CP_TOKEN_STORE_MAX_TOKENS). */
   size_t max_tokens;
   int64_t refresh_overlap_ms; /* old token stays valid after refresh (60 s) */
-  /* Background sweep period (default 60 000 ms); 0 = no sweep thread (call
-   * cp_token_store_sweep yourself). */
+  /* Background sweep period (default 60 000 ms), on `clock` (the system
+   * clock when NULL), so a cp_manual_clock drives it in tests; 0 = no
+   * background sweep (call cp_token_store_sweep yourself). The sweeps run
+   * on the process's one housekeeping thread, shared by every store,
+   * limiter and watch of that clock. */
   int64_t sweep_interval_ms;
   /* NULL = CLOCK_MONOTONIC_COARSE (expiry is exact to a few milliseconds,
    * and the validation path avoids the cost of the precise clock). */
@@ -72,12 +75,15 @@ typedef struct cp_token_store_options {
 
 CP_API void cp_token_store_options_init(cp_token_store_options *opts);
 
-/* Creates a store. `opts` may be NULL; it is copied. Returns 0, CP_EINVAL or
- * CP_ENOMEM. Destroy with cp_token_store_destroy. */
+/* Creates a store. `opts` may be NULL; it is copied. Returns 0, CP_EINVAL,
+ * CP_ENOMEM, or CP_ESYS (the random source, or the housekeeping thread of a
+ * store with a background sweep, cannot be had). Destroy with
+ * cp_token_store_destroy. */
 CP_API int cp_token_store_create(cp_token_store **out,
                                  const cp_token_store_options *opts);
 
-/* Stops the sweep thread and frees everything. NULL allowed. */
+/* Cancels the background sweep (waiting for one in progress) and frees
+ * everything. NULL allowed. */
 CP_API void cp_token_store_destroy(cp_token_store *store);
 
 /* Checks a self_id against upstream's rules: 1..128 bytes, first a letter,
@@ -138,7 +144,7 @@ CP_API int cp_token_store_refresh(cp_token_store *store, const char *runtime_id,
 CP_API int64_t cp_token_store_ttl_ms(const cp_token_store *store);
 
 /* Removes every expired identity now (listeners are told, CP_TOKEN_EXPIRED);
- * returns how many. The sweep thread calls this periodically. */
+ * returns how many. The background sweep calls this periodically. */
 CP_API size_t cp_token_store_sweep(cp_token_store *store);
 
 /* Live identities (expired ones count until removed). */
@@ -150,8 +156,9 @@ typedef enum cp_token_event {
 } cp_token_event;
 
 /* Called after an identity was revoked or removed as expired, on the thread
- * that did it (the caller of revoke, the sweep thread, or a validating server
- * thread), without store locks held; it may call back into the store. */
+ * that did it (the caller of revoke, the housekeeping thread's sweep, or a
+ * validating server thread), without store locks held; it may call back
+ * into the store. */
 typedef void (*cp_token_listener_fn)(const char *runtime_id,
                                      cp_token_event event, void *user);
 

@@ -1,6 +1,8 @@
 /* Monotonic time in integer nanoseconds. */
 #include "core/clock.h"
 
+#include <stdatomic.h>
+
 #include "cplugin/clock.h"
 
 #include <errno.h>
@@ -73,10 +75,25 @@ void cp_manual_clock_init(cp_manual_clock *mc, int64_t start_ns) {
   __atomic_store_n(&mc->now, start_ns, __ATOMIC_RELEASE);
 }
 
+static _Atomic(cpi_clock_moved_fn) moved_hook;
+
+void cpi_clock_set_moved_hook(cpi_clock_moved_fn hook) {
+  atomic_store(&moved_hook, hook);
+}
+
+static void moved(const cp_manual_clock *mc) {
+  cpi_clock_moved_fn hook = atomic_load(&moved_hook);
+  if (hook != NULL) {
+    hook(&mc->clock);
+  }
+}
+
 void cp_manual_clock_advance(cp_manual_clock *mc, int64_t delta_ns) {
   __atomic_fetch_add(&mc->now, delta_ns, __ATOMIC_ACQ_REL);
+  moved(mc);
 }
 
 void cp_manual_clock_set(cp_manual_clock *mc, int64_t now_ns) {
   __atomic_store_n(&mc->now, now_ns, __ATOMIC_RELEASE);
+  moved(mc);
 }

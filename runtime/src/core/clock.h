@@ -19,6 +19,12 @@ int64_t cpi_deadline_after_ms(int64_t now_ns, int64_t ms);
  * precision (token expiry, bucket refill). Static; any thread. */
 const cp_clock *cpi_clock_coarse(void);
 
+/* Called with a cp_manual_clock's clock after each advance or set, so that
+ * what waits on that clock (core/housekeeper.c) looks again. One hook per
+ * process; setting the same one again is harmless. */
+typedef void (*cpi_clock_moved_fn)(const cp_clock *clock);
+void cpi_clock_set_moved_hook(cpi_clock_moved_fn hook);
+
 /* Sleeps `ns` nanoseconds (<= 0 returns at once), resuming after signals. */
 void cpi_sleep_ns(int64_t ns);
 

@@ -1,7 +1,6 @@
 /* Latest-wins delivery of state to server streams: pending slot per stream,
- * a hub that queues pushes for flushing, and a retry thread for streams
+ * a hub that queues pushes for flushing, and a retry timer for streams
  * whose queue is full. */
-#include "core/monotonic_cond.h"
 #include "push/push.h"
 
 #include <errno.h>
@@ -9,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/housekeeper.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "push/push_testing.h"
@@ -47,10 +47,11 @@ struct cp_push_hub {
   pthread_cond_t cv;
   push_list ready;
   push_list stalled;
-  bool thread_started;
   bool stop;
-  pthread_t thread;
-  int64_t retry_ms;
+  /* Retries the stalled pushes on the process's housekeeping thread. */
+  cpi_housekeeper *hk;
+  cpi_timer retry;
+  int64_t retry_ns;
 
   atomic_uint_fast64_t offered;
   atomic_uint_fast64_t encoded;
@@ -126,17 +127,26 @@ static cp_push *list_pop(push_list *l) {
 
 /* --- hub ----------------------------------------------------------------- */
 
+static void retry_due(void *user);
+
 int cpi_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
-  if (out == NULL || retry_interval_ms <= 0) {
+  if (out == NULL || retry_interval_ms <= 0 ||
+      retry_interval_ms > INT64_MAX / 1000000) {
     return CP_EINVAL;
   }
   cp_push_hub *hub = calloc(1, sizeof *hub);
   if (hub == NULL) {
     return CP_ENOMEM;
   }
+  int rc = cpi_housekeeper_acquire(NULL, &hub->hk);
+  if (rc != 0) {
+    free(hub);
+    return rc;
+  }
+  cpi_timer_init(&hub->retry, hub->hk, retry_due, hub);
   pthread_mutex_init(&hub->mu, NULL);
-  cpi_cond_init_monotonic(&hub->cv);
-  hub->retry_ms = retry_interval_ms;
+  pthread_cond_init(&hub->cv, NULL);
+  hub->retry_ns = retry_interval_ms * 1000000;
   atomic_init(&hub->offered, 0);
   atomic_init(&hub->encoded, 0);
   atomic_init(&hub->coalesced, 0);
@@ -172,36 +182,36 @@ static void testing_hold_until_stop(cp_push_hub *hub) {
   pthread_mutex_unlock(&hub->mu);
 }
 
-/* Moves every stalled push to the ready list, every retry interval, while
- * there are stalled pushes; sleeps on the condition variable otherwise. */
-static void *retry_main(void *arg) {
-  cp_push_hub *hub = arg;
+/* Arms the retry (hub->mu held). Without memory for the timer the parked
+ * pushes are retried on the next offer instead. */
+static void arm_retry(cp_push_hub *hub) {
+  if (!hub->stop && cpi_timer_arm(&hub->retry, hub->retry_ns) != 0) {
+    cp_log(CP_LOG_WARN, "watch retry not scheduled", CP_LOG_END);
+  }
+}
+
+/* A retry interval after a stall: moves every stalled push to the ready
+ * list and flushes; armed again while pushes stay stalled. */
+static void retry_due(void *user) {
+  cp_push_hub *hub = user;
   on_retry_thread = true;
   pthread_mutex_lock(&hub->mu);
-  while (!hub->stop) {
-    if (hub->stalled.head == NULL) {
-      pthread_cond_wait(&hub->cv, &hub->mu);
-      continue;
-    }
-    struct timespec until = cpi_monotonic_after_ms(hub->retry_ms);
-    int rc = 0;
-    while (!hub->stop && rc != ETIMEDOUT) {
-      rc = pthread_cond_timedwait(&hub->cv, &hub->mu, &until);
-    }
-    if (hub->stop) {
-      break;
-    }
-    cp_push *p;
-    while ((p = list_pop(&hub->stalled)) != NULL) {
-      p->queue = Q_READY;
-      list_push_back(&hub->ready, p);
-    }
-    pthread_mutex_unlock(&hub->mu);
+  cp_push *p;
+  while (!hub->stop && (p = list_pop(&hub->stalled)) != NULL) {
+    p->queue = Q_READY;
+    list_push_back(&hub->ready, p);
+  }
+  bool stop = hub->stop;
+  pthread_mutex_unlock(&hub->mu);
+  if (!stop) {
     cpi_push_hub_flush(hub);
-    pthread_mutex_lock(&hub->mu);
+  }
+  pthread_mutex_lock(&hub->mu);
+  if (hub->stalled.head != NULL) {
+    arm_retry(hub);
   }
   pthread_mutex_unlock(&hub->mu);
-  return NULL;
+  on_retry_thread = false;
 }
 
 void cpi_push_hub_stop(cp_push_hub *hub) {
@@ -211,12 +221,8 @@ void cpi_push_hub_stop(cp_push_hub *hub) {
   pthread_mutex_lock(&hub->mu);
   hub->stop = true;
   pthread_cond_broadcast(&hub->cv);
-  bool join = hub->thread_started;
-  hub->thread_started = false;
   pthread_mutex_unlock(&hub->mu);
-  if (join) {
-    pthread_join(hub->thread, NULL);
-  }
+  cpi_timer_cancel(&hub->retry); /* waits for a retry in progress */
 }
 
 void cpi_push_hub_destroy(cp_push_hub *hub) {
@@ -239,6 +245,7 @@ void cpi_push_hub_destroy(cp_push_hub *hub) {
     }
     cpi_push_unref(p);
   }
+  cpi_housekeeper_release(hub->hk);
   pthread_cond_destroy(&hub->cv);
   pthread_mutex_destroy(&hub->mu);
   free(hub);
@@ -268,8 +275,8 @@ static void note_held(cp_push *p) {
   }
 }
 
-/* Parks a push whose stream queue is full until the retry thread (or the
- * next offer) tries again. */
+/* Parks a push whose stream queue is full until the retry (or the next
+ * offer) tries again. */
 static void park(cp_push *p) {
   cp_push_hub *hub = p->hub;
   pthread_mutex_lock(&hub->mu);
@@ -277,15 +284,7 @@ static void park(cp_push *p) {
     p->queue = Q_STALLED;
     list_push_back(&hub->stalled, p);
     cpi_push_ref(p);
-    if (!hub->thread_started) {
-      if (pthread_create(&hub->thread, NULL, retry_main, hub) == 0) {
-        hub->thread_started = true;
-      } else {
-        /* Without the thread the push is retried on the next offer. */
-        cp_log(CP_LOG_WARN, "watch retry thread not started", CP_LOG_END);
-      }
-    }
-    pthread_cond_signal(&hub->cv);
+    arm_retry(hub);
   }
   pthread_mutex_unlock(&hub->mu);
 }

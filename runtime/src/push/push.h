@@ -17,9 +17,10 @@
  * Sending. cpi_push_hub_flush() sends pending messages, never blocking. When
  * the stream still holds a message (CP_EAGAIN) the new one stays pending and
  * the push is parked on the hub's stalled list; the next offer retries it at
- * once, and a retry thread, started on the first stall, offers the parked
- * pushes to flush again every `retry_interval_ms` until their streams drain.
- * Nothing runs periodically while no stream is stalled.
+ * once, and a retry timer on the process's housekeeping thread
+ * (core/housekeeper.h), armed by the stall, offers the parked pushes to
+ * flush again every `retry_interval_ms` until their streams drain. Nothing
+ * runs periodically while no stream is stalled.
  *
  * Ordering. At most one thread sends on a push at a time (a `sending` flag),
  * so messages reach the stream in offer order; a message whose dedupe key
@@ -87,16 +88,17 @@ typedef struct cp_push_stats {
   uint64_t max_held_bytes;
 } cp_push_stats;
 
-/* Returns 0, CP_EINVAL or CP_ENOMEM. */
+/* Returns 0, CP_EINVAL, CP_ENOMEM, or CP_ESYS (no housekeeping thread). */
 int cpi_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms);
 
-/* Stops the retry thread (joined; no retry runs after it returns, and none
- * starts again); flushes from the caller still work. Idempotent. Owners call
- * it before tearing down what their closed_fn touches. */
+/* Stops the retries (waiting for one in progress; none runs after it
+ * returns, and none starts again); flushes from the caller still work.
+ * Idempotent. Owners call it before tearing down what their closed_fn
+ * touches. */
 void cpi_push_hub_stop(cp_push_hub *hub);
 
-/* Stops the retry thread and drops the hub's references. Every push must
- * have been closed by its owner. NULL allowed. */
+/* Stops the retries and drops the hub's references. Every push must have
+ * been closed by its owner. NULL allowed. */
 void cpi_push_hub_destroy(cp_push_hub *hub);
 
 /* Sends what is pending on every push queued by cpi_push_offer. */

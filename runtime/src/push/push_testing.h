@@ -9,13 +9,13 @@
 extern "C" {
 #endif
 
-/* While on, a retry thread that finds a stream closed waits until its hub is
- * being stopped before it tells the owner (closed_fn): a retry thread
- * descheduled at the worst moment, for tests of owners' teardown order.
- * Process-wide. */
+/* While on, a retry (on the housekeeping thread) that finds a stream closed
+ * waits until its hub is being stopped before it tells the owner
+ * (closed_fn): a retry descheduled at the worst moment, for tests of
+ * owners' teardown order. Process-wide. */
 void cpi_push_testing_hold_retry_closed(bool on);
 
-/* How many times a retry thread has waited so (process-wide). */
+/* How many times a retry has waited so (process-wide). */
 unsigned cpi_push_testing_retry_holds(void);
 
 #ifdef __cplusplus

@@ -51,8 +51,6 @@ static void free_limiter(cp_rate_limiter *l, size_t shards_ready) {
   free(l->buckets);
   free(l->free_ids);
   pthread_mutex_destroy(&l->alloc_mu);
-  pthread_mutex_destroy(&l->sweep_mu);
-  pthread_cond_destroy(&l->sweep_cv);
   free(l);
 }
 
@@ -87,8 +85,6 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
     l->rate0_retry_ns = l->idle_ns + sweep_ns;
   }
   pthread_mutex_init(&l->alloc_mu, NULL);
-  pthread_mutex_init(&l->sweep_mu, NULL);
-  cpi_cond_init_monotonic(&l->sweep_cv);
   /* Large calloc'd blocks are fresh mappings: untouched pages cost no
    * memory, and buckets are handed out from the front. */
   l->buckets = calloc(o.max_buckets, sizeof(rl_bucket));
@@ -111,9 +107,10 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
     free_limiter(l, ready);
     return CP_ENOMEM;
   }
-  if (cpi_rl_sweeper_start(l) != 0) {
+  int rc = cpi_rl_sweeper_start(l, o.clock);
+  if (rc != 0) {
     free_limiter(l, RL_SHARDS);
-    return CP_ESYS;
+    return rc;
   }
   *out = l;
   return 0;

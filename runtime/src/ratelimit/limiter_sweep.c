@@ -1,8 +1,7 @@
-/* Eviction of idle buckets, and the sweeper thread that runs it. */
+/* Eviction of idle buckets, and the background sweep that runs it. */
 #include <stdbool.h>
 #include <time.h>
 
-#include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "ratelimit/gcra.h"
 #include "ratelimit/limiter_internal.h"
@@ -73,44 +72,40 @@ size_t cp_rate_limiter_sweep(cp_rate_limiter *l) {
   return total;
 }
 
-static void *sweeper_main(void *arg) {
-  cp_rate_limiter *l = arg;
-  pthread_mutex_lock(&l->sweep_mu);
-  while (!l->stopping) {
-    struct timespec until = cpi_monotonic_after_ms(l->opts.sweep_interval_ms);
-    while (!l->stopping &&
-           pthread_cond_timedwait(&l->sweep_cv, &l->sweep_mu, &until) == 0) {
-    }
-    if (l->stopping) {
-      break;
-    }
-    pthread_mutex_unlock(&l->sweep_mu);
-    cp_rate_limiter_sweep(l);
-    pthread_mutex_lock(&l->sweep_mu);
-  }
-  pthread_mutex_unlock(&l->sweep_mu);
-  return NULL;
+static int64_t sweep_interval_ns(const cp_rate_limiter *l) {
+  return l->opts.sweep_interval_ms * 1000000; /* validated by create */
 }
 
-int cpi_rl_sweeper_start(cp_rate_limiter *l) {
+/* The background sweep: on the housekeeping thread, every interval. */
+static void sweep_due(void *user) {
+  cp_rate_limiter *l = user;
+  cp_rate_limiter_sweep(l);
+  /* Without memory to re-arm, sweeps stop; a full limiter then refuses new
+   * keys (CP_RATE_DENY_FULL) until cp_rate_limiter_sweep is called. */
+  (void)cpi_timer_arm(&l->sweep_timer, sweep_interval_ns(l));
+}
+
+int cpi_rl_sweeper_start(cp_rate_limiter *l, const cp_clock *clock) {
   if (l->opts.sweep_interval_ms <= 0) {
     return 0;
   }
-  if (pthread_create(&l->sweeper, NULL, sweeper_main, l) != 0) {
-    return CP_ESYS;
+  int rc = cpi_housekeeper_acquire(clock, &l->hk);
+  if (rc == 0) {
+    cpi_timer_init(&l->sweep_timer, l->hk, sweep_due, l);
+    rc = cpi_timer_arm(&l->sweep_timer, sweep_interval_ns(l));
   }
-  l->sweeper_running = true;
-  return 0;
+  if (rc != 0) {
+    cpi_housekeeper_release(l->hk);
+    l->hk = NULL;
+  }
+  return rc;
 }
 
 void cpi_rl_sweeper_stop(cp_rate_limiter *l) {
-  if (!l->sweeper_running) {
+  if (l->hk == NULL) {
     return;
   }
-  pthread_mutex_lock(&l->sweep_mu);
-  l->stopping = true;
-  pthread_cond_signal(&l->sweep_cv);
-  pthread_mutex_unlock(&l->sweep_mu);
-  pthread_join(l->sweeper, NULL);
-  l->sweeper_running = false;
+  cpi_timer_cancel(&l->sweep_timer);
+  cpi_housekeeper_release(l->hk);
+  l->hk = NULL;
 }

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "core/clock.h"
-#include "core/monotonic_cond.h"
+#include "core/housekeeper.h"
 #include "core/siphash.h"
 #include "crypto/crypto.h"
 #include "cplugin/errors.h"
@@ -50,11 +50,10 @@ struct cp_token_store {
   size_t listener_cap;
   size_t notifying; /* notify() calls walking the list */
 
-  pthread_t sweeper;
-  pthread_mutex_t sweep_mu;
-  pthread_cond_t sweep_cv;
-  bool sweeper_running;
-  bool stopping;
+  /* The background sweep, on the process's housekeeping thread for the
+   * store's clock (sweep_interval_ms > 0; hk NULL otherwise). */
+  cpi_housekeeper *hk;
+  cpi_timer sweep_timer;
 
   /* Last: each shard is cache-line aligned. */
   cp_token_shard shards[SHARD_COUNT];
@@ -128,8 +127,6 @@ static uint64_t prefix_hash(const cp_token_store *s, const char *id,
   return cpi_siphash13(&s->id_key, id, len - SUFFIX_HEX - 1);
 }
 
-static void *sweeper_main(void *arg);
-
 /* Entries one shard must be able to hold: random keys spread max_tokens
  * binomially over the shards, so the mean plus eight standard deviations
  * (and a floor for small stores) is practically never reached; if it is,
@@ -142,6 +139,19 @@ static size_t shard_entries(size_t max_tokens) {
   }
   size_t entries = mean + 8 * root + 32;
   return entries < max_tokens ? entries : max_tokens;
+}
+
+static int64_t sweep_interval_ns(const cp_token_store *s) {
+  return s->opts.sweep_interval_ms * 1000000;
+}
+
+/* The background sweep: on the housekeeping thread, every interval. */
+static void sweep_due(void *user) {
+  cp_token_store *s = user;
+  cp_token_store_sweep(s);
+  /* Re-armed; without memory the sweeps stop and validation still drops
+   * expired tokens lazily. */
+  (void)cpi_timer_arm(&s->sweep_timer, sweep_interval_ns(s));
 }
 
 int cp_token_store_create(cp_token_store **out,
@@ -158,10 +168,13 @@ int cp_token_store_create(cp_token_store **out,
   }
   if (o.ttl_ms <= 0 || o.max_tokens == 0 ||
       o.max_tokens > CP_TOKEN_STORE_MAX_TOKENS || o.refresh_overlap_ms < 0 ||
-      o.sweep_interval_ms < 0 || o.ttl_ms > INT64_MAX / 1000000 ||
+      o.sweep_interval_ms < 0 || o.sweep_interval_ms > INT64_MAX / 1000000 ||
+      o.ttl_ms > INT64_MAX / 1000000 ||
       o.refresh_overlap_ms > INT64_MAX / 1000000) {
     return CP_EINVAL;
   }
+  /* Sweeps are timed on the clock given, or the system clock. */
+  const cp_clock *sweep_clock = o.clock;
   if (o.clock == NULL) {
     o.clock = cpi_clock_coarse(); /* expiry: millisecond precision */
   }
@@ -193,11 +206,17 @@ int cp_token_store_create(cp_token_store **out,
   }
   pthread_mutex_init(&s->listeners_mu, NULL);
   pthread_cond_init(&s->listeners_idle, NULL);
-  pthread_mutex_init(&s->sweep_mu, NULL);
-  cpi_cond_init_monotonic(&s->sweep_cv);
+  int rc = 0;
   if (o.sweep_interval_ms > 0) {
-    s->sweeper_running =
-        pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0;
+    rc = cpi_housekeeper_acquire(sweep_clock, &s->hk);
+  }
+  if (rc == 0 && s->hk != NULL) {
+    cpi_timer_init(&s->sweep_timer, s->hk, sweep_due, s);
+    rc = cpi_timer_arm(&s->sweep_timer, sweep_interval_ns(s));
+  }
+  if (rc != 0) {
+    cp_token_store_destroy(s);
+    return rc;
   }
   *out = s;
   return 0;
@@ -207,12 +226,9 @@ void cp_token_store_destroy(cp_token_store *s) {
   if (s == NULL) {
     return;
   }
-  if (s->sweeper_running) {
-    pthread_mutex_lock(&s->sweep_mu);
-    s->stopping = true;
-    pthread_cond_signal(&s->sweep_cv);
-    pthread_mutex_unlock(&s->sweep_mu);
-    pthread_join(s->sweeper, NULL);
+  if (s->hk != NULL) {
+    cpi_timer_cancel(&s->sweep_timer);
+    cpi_housekeeper_release(s->hk);
   }
   for (size_t i = 0; i < SHARD_COUNT; i++) {
     cpi_token_shard_destroy(&s->shards[i]);
@@ -220,8 +236,6 @@ void cp_token_store_destroy(cp_token_store *s) {
   free(s->listeners);
   pthread_mutex_destroy(&s->listeners_mu);
   pthread_cond_destroy(&s->listeners_idle);
-  pthread_mutex_destroy(&s->sweep_mu);
-  pthread_cond_destroy(&s->sweep_cv);
   free(s);
 }
 
@@ -659,23 +673,4 @@ int64_t cp_token_store_ttl_ms(const cp_token_store *s) {
 
 size_t cp_token_store_count(const cp_token_store *s) {
   return s == NULL ? 0 : atomic_load(&((cp_token_store *)s)->live);
-}
-
-static void *sweeper_main(void *arg) {
-  cp_token_store *s = arg;
-  pthread_mutex_lock(&s->sweep_mu);
-  while (!s->stopping) {
-    struct timespec until = cpi_monotonic_after_ms(s->opts.sweep_interval_ms);
-    while (!s->stopping &&
-           pthread_cond_timedwait(&s->sweep_cv, &s->sweep_mu, &until) == 0) {
-    }
-    if (s->stopping) {
-      break;
-    }
-    pthread_mutex_unlock(&s->sweep_mu);
-    cp_token_store_sweep(s);
-    pthread_mutex_lock(&s->sweep_mu);
-  }
-  pthread_mutex_unlock(&s->sweep_mu);
-  return NULL;
 }
