@@ -48,16 +48,24 @@ extern "C" {
 #define CP_MD_ROUTE_PROVIDER_ID "x-cplugin-provider-id"
 #define CP_ROUTE_PREFIX "/services/"
 
+/* The longest fields of a route target, in bytes without the NUL: those
+ * the registry accepts (CP_REGISTRY_OWNER_MAX, CP_REGISTRY_VALUE_MAX,
+ * CP_REGISTRY_PATH_MAX in cplugin/registry.h; the host checks at compile
+ * time that they agree), so every registered provider fits. */
+#define CP_ROUTE_PROVIDER_ID_MAX 256
+#define CP_ROUTE_ADDRESS_MAX 4096
+#define CP_ROUTE_ENDPOINT_PATH_MAX 256
+
 /* Where a provider serves, as the resolver reports it. */
 typedef struct cp_route_target {
-  char provider_id[264];
+  char provider_id[CP_ROUTE_PROVIDER_ID_MAX + 1];
   /* "host:port", "unix:/path", or a URL "http://host:port" / "https://..."
    * (https uses the router's TLS options). */
-  char address[300];
+  char address[CP_ROUTE_ADDRESS_MAX + 1];
   /* The endpoint path the provider registered: only methods under it are
    * forwarded ("/pkg.Service/" covers that service's methods, "/" every
    * method). Empty = nothing is forwarded (PERMISSION_DENIED). */
-  char endpoint_path[264];
+  char endpoint_path[CP_ROUTE_ENDPOINT_PATH_MAX + 1];
   bool healthy;
 } cp_route_target;
 

@@ -17,6 +17,17 @@
 #include "plugin/v1/handshake.cplugin.h"
 #include "ratelimit/peer_key.h"
 
+/* The public limits are the ones validation enforces (core/validate.h):
+ * metadata entries are checked by cpi_check_metadata_entry. */
+_Static_assert(CP_HANDSHAKE_MAX_METADATA_ENTRIES == CP_METADATA_MAX_ENTRIES,
+               "handshake metadata entries: one limit");
+_Static_assert(CP_HANDSHAKE_MAX_METADATA_KEY_BYTES == CP_METADATA_MAX_KEY,
+               "handshake metadata keys: one limit");
+_Static_assert(CP_HANDSHAKE_MAX_METADATA_VALUE_BYTES == CP_METADATA_MAX_VALUE,
+               "handshake metadata values: one limit");
+_Static_assert(CP_HANDSHAKE_MAX_VERSION_BYTES == CP_VERSION_MAX,
+               "versions: one limit");
+
 enum { MAX_APP_VERSIONS = 16, VERSION_LIST_MAX = 128 };
 
 struct cp_handshake_service {

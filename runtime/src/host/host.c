@@ -65,6 +65,16 @@ void cp_host_options_init(cp_host_options *opts) {
 _Static_assert((int)CP_PEER_KEY_MAX == (int)CP_SERVER_PEER_KEY_MAX,
                "the read gate's peer keys are cpi_peer_key's");
 
+/* The resolver hands the router what the registry holds: every field a
+ * provider can register must fit a route target, or it could register and
+ * never be reached. */
+_Static_assert(CP_ROUTE_PROVIDER_ID_MAX >= CP_REGISTRY_OWNER_MAX,
+               "a provider ID fits a route target");
+_Static_assert(CP_ROUTE_ADDRESS_MAX >= CP_REGISTRY_VALUE_MAX,
+               "a registered base_url fits a route target");
+_Static_assert(CP_ROUTE_ENDPOINT_PATH_MAX >= CP_REGISTRY_PATH_MAX,
+               "an endpoint path fits a route target");
+
 static void peer_address_key(const char *peer, char out[CP_SERVER_PEER_KEY_MAX],
                              void *user) {
   (void)user;

@@ -1,7 +1,6 @@
 /* The router's bounded, least-recently-used table of provider clients. */
 #include "router/targets.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +25,7 @@ int cpi_target_table_init(target_table *t, size_t cap,
 void cpi_target_table_destroy(target_table *t) {
   for (size_t i = 0; i < t->count; i++) {
     cpi_client_release(t->slots[i].client);
+    free(t->slots[i].address);
   }
   free(t->slots);
   pthread_mutex_destroy(&t->mu);
@@ -45,6 +45,7 @@ static target_conn *find(target_table *t, const char *address, bool tls) {
  * returns its client for the caller to release outside the lock. */
 static cp_client *take(target_table *t, size_t i) {
   cp_client *c = t->slots[i].client;
+  free(t->slots[i].address);
   t->slots[i] = t->slots[--t->count];
   return c;
 }
@@ -91,16 +92,19 @@ cp_client *cpi_target_table_acquire(target_table *t, const char *address,
   target_conn *e = find(t, address, tls);
   if (e == NULL) {
     /* Creating a channel does no I/O (gRPC connects lazily). */
-    cp_client *c = make_client(t, address, tls);
+    char *copy = strdup(address);
+    cp_client *c = copy != NULL ? make_client(t, address, tls) : NULL;
     if (c != NULL) {
       if (t->count == t->cap) {
         evicted = take(t, least_recent(t));
         t->evicted++;
       }
       e = &t->slots[t->count++];
-      snprintf(e->address, sizeof e->address, "%s", address);
+      e->address = copy;
       e->tls = tls;
       e->client = c;
+    } else {
+      free(copy);
     }
   }
   cp_client *out = NULL;

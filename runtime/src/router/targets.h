@@ -17,10 +17,11 @@
 #include "cplugin/router.h"
 #include "cplugin/tls.h"
 
-enum { TARGET_ADDRESS_MAX = 300 };
+/* Room for a normalised address: a route target's, NUL included. */
+enum { TARGET_ADDRESS_MAX = CP_ROUTE_ADDRESS_MAX + 1 };
 
 typedef struct target_conn {
-  char address[TARGET_ADDRESS_MAX];
+  char *address; /* owned */
   bool tls;
   uint64_t last_used; /* table tick of the last acquire */
   cp_client *client;
