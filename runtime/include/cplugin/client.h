@@ -51,12 +51,6 @@ typedef struct cp_client_options {
 
 CP_API void cp_client_options_init(cp_client_options *opts);
 
-/* One metadata entry: lower-case key, NUL-terminated value. */
-typedef struct cp_metadata {
-  const char *key;
-  const char *value;
-} cp_metadata;
-
 /* The trailing metadata a call ended with, e.g. "retry-after-ms" beside
  * RESOURCE_EXHAUSTED from a cplugin server's rate limiter. The caller
  * creates, owns and may reuse one, and passes it in cp_call_options; the

@@ -50,7 +50,6 @@
 #include <stdint.h>
 
 #include "cplugin/export.h"
-#include "cplugin/client.h"
 #include "cplugin/server.h"
 #include "cplugin/service.h"
 #include "cplugin/tokens.h"

@@ -103,7 +103,6 @@
 #include <stdint.h>
 
 #include "cplugin/export.h"
-#include "cplugin/client.h"
 #include "cplugin/clock.h"
 #include "cplugin/server.h"
 #include "cplugin/tokens.h"

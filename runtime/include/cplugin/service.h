@@ -21,6 +21,12 @@ extern "C" {
 typedef struct cp_call cp_call;
 typedef struct cp_stream cp_stream;
 
+/* One metadata entry: lower-case key, NUL-terminated value. */
+typedef struct cp_metadata {
+  const char *key;
+  const char *value;
+} cp_metadata;
+
 typedef enum cp_method_kind {
   CP_METHOD_UNARY = 0,
   CP_METHOD_SERVER_STREAMING = 1,
