@@ -1,6 +1,6 @@
 /* Versions from registrations and discovery requests. */
 #include "fuzz_input.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-// SemVer 2.0 precedence (registry/semver.h) and the registry's validation
+// SemVer 2.0 precedence (core/semver.h) and the registry's validation
 // rules added to core/validate.h.
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 extern "C" {
 #include "core/validate.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 }
 
 namespace {

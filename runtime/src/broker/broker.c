@@ -8,7 +8,7 @@
 #include "broker/broker_internal.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 void cp_broker_options_init(cp_broker_options *opts) {
   memset(opts, 0, sizeof *opts);

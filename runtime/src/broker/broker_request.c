@@ -7,7 +7,7 @@
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
 #include "plugin/v1/broker.cplugin.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 /* "logger 1.0.0, secrets 2.1.0" (or "none"), for NOT_FOUND. */
 static void offered(const cp_broker *b, char *out, size_t cap) {

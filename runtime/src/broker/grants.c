@@ -9,7 +9,7 @@
 
 #include "core/siphash.h"
 #include "cplugin/errors.h"
-#include "registry/htab.h"
+#include "core/htab.h"
 
 typedef struct owner owner;
 

@@ -7,7 +7,7 @@
 
 #include "cplugin/errors.h"
 #include "platform/depgraph_internal.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 bool cpi_depgraph_satisfies(const depgraph_service *svc,
                             const depgraph_dependency *dep) {

@@ -14,7 +14,7 @@
 #include "platform/launcher_internal.h"
 #include "plugin/v1/lifecycle.cplugin.h"
 #include "plugin/v1/plugininfo.cplugin.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 /* One call's timeout inside the identity step (the step's own deadline
  * bounds the whole). */

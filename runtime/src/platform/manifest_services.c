@@ -5,7 +5,7 @@
 
 #include "core/validate.h"
 #include "platform/manifest_parts.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 static int check_type(manifest_ctx *c, const char *item, const char *type) {
   const char *why = cpi_check_service_type(type);

@@ -36,8 +36,8 @@
 #include "plugin/v1/registry.pb-c.h"
 #include "push/push.h"
 #include "registry/base_url.h"
-#include "registry/htab.h"
-#include "registry/rwshard.h"
+#include "core/htab.h"
+#include "core/rwshard.h"
 
 typedef struct reg_entry reg_entry;
 typedef struct svc_type svc_type;

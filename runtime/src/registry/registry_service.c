@@ -8,7 +8,7 @@
 #include "cplugin/log.h"
 #include "plugin/v1/registry.cplugin.h"
 #include "registry/registry_internal.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 /* Untrusted text echoed in messages is cut to this many bytes. */
 #define ECHO_MAX 64

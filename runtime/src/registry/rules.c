@@ -6,7 +6,7 @@
 
 #include "core/validate.h"
 #include "registry/registry_internal.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 /* A positive decimal integer up to CP_REGISTRY_MAX_WEIGHT, no sign, no
  * spaces. */

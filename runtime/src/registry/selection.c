@@ -5,7 +5,7 @@
 
 #include "cplugin/errors.h"
 #include "registry/registry_internal.h"
-#include "registry/semver.h"
+#include "core/semver.h"
 
 void cpi_sel_append(svc_type *t, reg_entry *e) {
   if (cpi_reg_runtime_blocked(e->owner)) {

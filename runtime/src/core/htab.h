@@ -5,8 +5,8 @@
  * The table doubles when it holds more than two items per bucket; when that
  * allocation fails it keeps its buckets (chains get longer, lookups stay
  * correct). Not thread-safe: the owner's lock guards it. */
-#ifndef CPLUGIN_REGISTRY_HTAB_H
-#define CPLUGIN_REGISTRY_HTAB_H
+#ifndef CPLUGIN_CORE_HTAB_H
+#define CPLUGIN_CORE_HTAB_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,4 +42,4 @@ void cpi_htab_insert(cp_htab *t, cp_hnode *node);
 /* Unlinks `node`, which must be in the table. */
 void cpi_htab_remove(cp_htab *t, cp_hnode *node);
 
-#endif /* CPLUGIN_REGISTRY_HTAB_H */
+#endif /* CPLUGIN_CORE_HTAB_H */

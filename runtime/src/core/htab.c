@@ -1,5 +1,5 @@
 /* An intrusive chained hash table. */
-#include "registry/htab.h"
+#include "core/htab.h"
 
 #include <stdlib.h>
 

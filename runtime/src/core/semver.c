@@ -1,5 +1,5 @@
 /* Semantic Versioning 2.0.0 precedence. */
-#include "registry/semver.h"
+#include "core/semver.h"
 
 #include <stddef.h>
 #include <string.h>

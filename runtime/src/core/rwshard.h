@@ -7,8 +7,8 @@
  *
  * The shards prefer writers, so a steady stream of readers cannot starve a
  * writer. Not recursive: a thread must not take the lock twice. */
-#ifndef CPLUGIN_REGISTRY_RWSHARD_H
-#define CPLUGIN_REGISTRY_RWSHARD_H
+#ifndef CPLUGIN_CORE_RWSHARD_H
+#define CPLUGIN_CORE_RWSHARD_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -35,4 +35,4 @@ void cpi_rwshard_rdunlock(cp_rwshard *l, size_t shard);
 void cpi_rwshard_wrlock(cp_rwshard *l);
 void cpi_rwshard_wrunlock(cp_rwshard *l);
 
-#endif /* CPLUGIN_REGISTRY_RWSHARD_H */
+#endif /* CPLUGIN_CORE_RWSHARD_H */

@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #endif
-#include "registry/rwshard.h"
+#include "core/rwshard.h"
 
 #include <stdatomic.h>
 

@@ -10,8 +10,8 @@
  * 1.0.0-beta.2 < 1.0.0-beta.11 < 1.0.0-rc.1 < 1.0.0.)
  *
  * Nothing is allocated; thread-safe. */
-#ifndef CPLUGIN_REGISTRY_SEMVER_H
-#define CPLUGIN_REGISTRY_SEMVER_H
+#ifndef CPLUGIN_CORE_SEMVER_H
+#define CPLUGIN_CORE_SEMVER_H
 
 #include <stdbool.h>
 
@@ -26,4 +26,4 @@ bool cpi_semver_valid(const char *v);
  * one, and two invalid ones compare equal, so the order stays total. */
 int cpi_semver_compare(const char *a, const char *b);
 
-#endif /* CPLUGIN_REGISTRY_SEMVER_H */
+#endif /* CPLUGIN_CORE_SEMVER_H */
