@@ -58,6 +58,30 @@ TEST(Clock, MonotonicAndDeadlines) {
 
 // The coarse clock shares CLOCK_MONOTONIC's epoch and never runs ahead of
 // it (it lags by at most a tick; the bound here is only "same epoch").
+// The one due-time helper: saturating, negative spans count as none, and
+// millisecond spans keep every nanosecond (no rounding to seconds).
+TEST(Clock, DueTimesSaturateInsteadOfOverflowing) {
+  EXPECT_EQ(0, cpi_ms_to_ns(0));
+  EXPECT_EQ(0, cpi_ms_to_ns(-5));
+  EXPECT_EQ(INT64_C(9223372036854) * 1000000,
+            cpi_ms_to_ns(INT64_C(9223372036854)));
+  EXPECT_EQ(INT64_MAX, cpi_ms_to_ns(INT64_C(9223372036855)));
+  EXPECT_EQ(INT64_MAX, cpi_ms_to_ns(INT64_MAX));
+
+  EXPECT_EQ(1001, cpi_time_after_ns(1000, 1));
+  EXPECT_EQ(1000, cpi_time_after_ns(1000, 0));
+  EXPECT_EQ(1000, cpi_time_after_ns(1000, -7));
+  EXPECT_EQ(INT64_MAX, cpi_time_after_ns(INT64_MAX - 1, 2));
+  EXPECT_EQ(INT64_MAX, cpi_time_after_ns(1, INT64_MAX));
+  // A peer's lifetime of INT64_MAX ms, halved, lands at the end of time
+  // rather than wrapping into the past.
+  EXPECT_EQ(INT64_MAX,
+            cpi_time_after_ns(INT64_MAX / 2 + 1, cpi_ms_to_ns(INT64_MAX) / 2));
+  // The deadline form keeps "0 = none".
+  EXPECT_EQ(INT64_MAX, cpi_deadline_after_ms(5, 0));
+  EXPECT_EQ(5 + 2000000, cpi_deadline_after_ms(5, 2));
+}
+
 TEST(Clock, CoarseClockSharesTheMonotonicEpoch) {
   const cp_clock *coarse = cpi_clock_coarse();
   ASSERT_NE(nullptr, coarse);

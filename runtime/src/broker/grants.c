@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/siphash.h"
 #include "cplugin/errors.h"
 #include "core/htab.h"
@@ -167,7 +168,8 @@ static int add_locked(grant_table *t, int64_t now_ns, const char *runtime_id,
   snprintf(g->info.runtime_id, sizeof g->info.runtime_id, "%s", runtime_id);
   snprintf(g->info.type, sizeof g->info.type, "%s", type);
   snprintf(g->info.version, sizeof g->info.version, "%s", version);
-  g->info.expires_ns = now_ns + t->limits.ttl_ms * 1000000;
+  g->info.expires_ns =
+      cpi_time_after_ns(now_ns, cpi_ms_to_ns(t->limits.ttl_ms));
   if (new_owner) {
     snprintf(o->runtime_id, sizeof o->runtime_id, "%s", runtime_id);
     o->by_runtime.hash = hash(t, runtime_id);

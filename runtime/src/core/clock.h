@@ -13,6 +13,15 @@ int64_t cpi_clock_monotonic_ns(void);
  */
 int64_t cpi_deadline_after_ms(int64_t now_ns, int64_t ms);
 
+/* ms in nanoseconds, saturating at INT64_MAX; ms <= 0 gives 0. For
+ * durations that may come from a peer (a token lifetime), where the plain
+ * product could overflow. */
+int64_t cpi_ms_to_ns(int64_t ms);
+
+/* The instant `ns` after `now_ns` (ns < 0 counts as 0), saturating at
+ * INT64_MAX: the one way the library computes a due time. */
+int64_t cpi_time_after_ns(int64_t now_ns, int64_t ns);
+
 /* CLOCK_MONOTONIC_COARSE as a cp_clock: the same epoch as
  * cpi_clock_monotonic_ns, a few milliseconds behind at most, and a fraction
  * of its cost; for checks on hot paths that need no more than millisecond

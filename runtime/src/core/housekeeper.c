@@ -101,7 +101,7 @@ static void wait_for_work(cpi_housekeeper *hk, int64_t now) {
     wait = FOREIGN_CLOCK_RECHECK_NS;
   }
   int64_t real_now = cpi_clock_monotonic_ns();
-  int64_t until = wait > INT64_MAX - real_now ? INT64_MAX : real_now + wait;
+  int64_t until = cpi_time_after_ns(real_now, wait);
   struct timespec ts = cpi_monotonic_timespec(until);
   pthread_cond_timedwait(&hk->cv, &hk->mu, &ts);
 }
@@ -242,10 +242,7 @@ void cpi_timer_init(cpi_timer *timer, cpi_housekeeper *hk, cpi_timer_fn fn,
 int cpi_timer_arm(cpi_timer *t, int64_t delay_ns) {
   cpi_housekeeper *hk = t->hk;
   int64_t now = now_ns(hk);
-  if (delay_ns < 0) {
-    delay_ns = 0;
-  }
-  int64_t due = delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
+  int64_t due = cpi_time_after_ns(now, delay_ns);
   int rc = 0;
   pthread_mutex_lock(&hk->mu);
   if (t->slot != CPI_TIMER_IDLE) {

@@ -19,8 +19,6 @@ struct timespec cpi_monotonic_timespec(int64_t ns) {
 }
 
 struct timespec cpi_monotonic_after_ms(int64_t ms) {
-  int64_t now = cpi_clock_monotonic_ns();
-  int64_t at =
-      ms > (INT64_MAX - now) / 1000000 ? INT64_MAX : now + ms * 1000000;
-  return cpi_monotonic_timespec(at);
+  return cpi_monotonic_timespec(
+      cpi_time_after_ns(cpi_clock_monotonic_ns(), cpi_ms_to_ns(ms)));
 }

@@ -238,7 +238,8 @@ int cpi_proc_stop(proc *p, int grace_ms) {
   cpi_proc_fail_start_locked(p, CP_ECANCELLED, "stopped before it was ready",
                              false);
   signal_locked(p, SIGTERM);
-  int64_t deadline = cpi_clock_monotonic_ns() + (int64_t)grace_ms * 1000000;
+  int64_t deadline =
+      cpi_time_after_ns(cpi_clock_monotonic_ns(), cpi_ms_to_ns(grace_ms));
   if (!wait_exit_locked(p, deadline)) {
     pthread_mutex_unlock(&p->mu);
     cp_log(CP_LOG_WARN, "plugin did not exit after SIGTERM; killing it",

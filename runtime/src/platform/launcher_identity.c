@@ -40,7 +40,8 @@ void cpi_lpoll_init(lpoll *w, cp_launcher *l, sup *process,
                     int64_t timeout_ms) {
   w->l = l;
   w->process = process;
-  w->deadline_ns = cpi_clock_monotonic_ns() + timeout_ms * 1000000;
+  w->deadline_ns =
+      cpi_time_after_ns(cpi_clock_monotonic_ns(), cpi_ms_to_ns(timeout_ms));
   w->next_ms = POLL_FIRST_MS;
 }
 

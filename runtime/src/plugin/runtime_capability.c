@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "cplugin/broker.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
@@ -55,7 +56,8 @@ static int request_locked(rt_capability *c, cp_status *st) {
     /* Asked again at half its lifetime; without one stated, only when
      * refused. */
     c->refresh_at_ns =
-        ms > 0 ? cp_clock_now_ns(NULL) + ms / 2 * 1000000 : INT64_MAX;
+        ms > 0 ? cpi_time_after_ns(cp_clock_now_ns(NULL), cpi_ms_to_ns(ms) / 2)
+               : INT64_MAX;
     c->has_grant = true;
   } else if (st->code == CP_STATUS_NOT_FOUND) {
     rc = CP_ENOTFOUND;

@@ -214,7 +214,9 @@ static int adopt(cp_plugin_runtime *rt, rt_identity *ident) {
   memset(ident->token, 0, sizeof ident->token);
   rt->ttl_ms = ident->ttl_ms;
   rt->renew_at_ns =
-      rt->ttl_ms > 0 ? ident->sent_ns + rt->ttl_ms * 1000000 / 2 : 0;
+      rt->ttl_ms > 0
+          ? cpi_time_after_ns(ident->sent_ns, cpi_ms_to_ns(rt->ttl_ms) / 2)
+          : 0;
   return rc;
 }
 
@@ -289,7 +291,7 @@ static int64_t backoff_ns(cp_plugin_runtime *rt, unsigned attempt) {
   x ^= x << 17;
   rt->jitter_state = x;
   double frac = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
-  int64_t half = ms * 1000000 / 2;
+  int64_t half = cpi_ms_to_ns(ms) / 2;
   return half + (int64_t)((double)half * frac);
 }
 
@@ -358,12 +360,13 @@ static void recover(cp_plugin_runtime *rt, supervision *s) {
       cp_log(CP_LOG_DEBUG, "rejoining the host failed", "code",
              cp_status_code_name(st.code), CP_LOG_END);
     }
-    s->next_try_ns = now + backoff_ns(rt, s->attempt++);
+    s->next_try_ns = cpi_time_after_ns(now, backoff_ns(rt, s->attempt++));
     return;
   }
   s->lost = false;
   s->attempt = 0;
-  s->next_beat_ns = now + rt->opts.heartbeat_interval_ms * 1000000;
+  s->next_beat_ns =
+      cpi_time_after_ns(now, cpi_ms_to_ns(rt->opts.heartbeat_interval_ms));
   set_lost(rt, false);
   cp_log(CP_LOG_INFO, "host link restored", "runtime_id",
          cp_plugin_runtime_id(rt), CP_LOG_END);
@@ -389,15 +392,16 @@ static void renew(cp_plugin_runtime *rt, supervision *s) {
     return;
   }
   /* Transient: try again soon; the token still has half its life. */
-  rt->renew_at_ns = cpi_clock_monotonic_ns() + backoff_ns(rt, s->attempt++);
+  rt->renew_at_ns =
+      cpi_time_after_ns(cpi_clock_monotonic_ns(), backoff_ns(rt, s->attempt++));
 }
 
 static void beat(cp_plugin_runtime *rt, supervision *s) {
   pthread_mutex_lock(&rt->mu);
   cp_status_code code = cpi_rt_report_health_locked(rt);
   pthread_mutex_unlock(&rt->mu);
-  s->next_beat_ns =
-      cpi_clock_monotonic_ns() + rt->opts.heartbeat_interval_ms * 1000000;
+  s->next_beat_ns = cpi_time_after_ns(
+      cpi_clock_monotonic_ns(), cpi_ms_to_ns(rt->opts.heartbeat_interval_ms));
   if (lost_code(code) && !is_stopping(rt)) {
     lose(rt, s, cp_status_code_name(code));
   }
@@ -454,8 +458,8 @@ static action next_action(cp_plugin_runtime *rt, const supervision *s,
 static void *supervise(void *arg) {
   cp_plugin_runtime *rt = arg;
   supervision s = {0};
-  s.next_beat_ns =
-      cpi_clock_monotonic_ns() + rt->opts.heartbeat_interval_ms * 1000000;
+  s.next_beat_ns = cpi_time_after_ns(
+      cpi_clock_monotonic_ns(), cpi_ms_to_ns(rt->opts.heartbeat_interval_ms));
   pthread_mutex_lock(&rt->sup_mu);
   while (!rt->stopping) {
     int64_t wake = 0;

@@ -220,7 +220,7 @@ int cp_invocation_resume_after(cp_invocation *inv, int64_t delay_ns,
     return CP_ESTATE;
   }
   int64_t now = cpi_clock_monotonic_ns();
-  int64_t due = delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
+  int64_t due = cpi_time_after_ns(now, delay_ns);
   ch->kind = STEP_TIMER;
   ch->step_layer = inv->depth;
   ch->timer_fn = fn;
