@@ -70,15 +70,6 @@ void cp_health_destroy(cp_health *h) {
   free(h);
 }
 
-health_service *cpi_health_find(cp_health *h, const char *name) {
-  for (size_t i = 0; i < h->count; i++) {
-    if (strcmp(h->services[i].name, name) == 0) {
-      return &h->services[i];
-    }
-  }
-  return NULL;
-}
-
 /* With h->mu held: records the status and tells the watchers. */
 static void apply_locked(cp_health *h, health_service *s,
                          cp_serving_status status) {

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "cplugin/health.h"
 #include "push/push.h"
@@ -48,8 +49,17 @@ struct cp_health {
   cp_push_hub *hub;
 };
 
-/* With h->mu held: the entry for `name`, or NULL. */
-health_service *cpi_health_find(cp_health *h, const char *name);
+/* With h->mu held: the entry for `name`, or NULL. Inline, so that the
+ * service (health_service.c) depends on the table's layout only, never on
+ * health.c, which calls into it. */
+static inline health_service *cpi_health_find(cp_health *h, const char *name) {
+  for (size_t i = 0; i < h->count; i++) {
+    if (strcmp(h->services[i].name, name) == 0) {
+      return &h->services[i];
+    }
+  }
+  return NULL;
+}
 
 /* With h->mu held: offers `status` of `name` to its watchers. */
 void cpi_health_notify_locked(cp_health *h, const char *name,
