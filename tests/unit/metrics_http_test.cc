@@ -17,7 +17,7 @@
 
 extern "C" {
 #include "cplugin/errors.h"
-#include "cplugin/metrics.h"
+#include "cplugin/metrics_http.h"
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include "cplugin/host.h"
 #include "cplugin/lifecycle.h"
 #include "cplugin/log.h"
+#include "cplugin/metrics_http.h"
 #include "host/host_liveness.h"
 #include "ratelimit/peer_key.h"
 

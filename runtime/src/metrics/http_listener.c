@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "cplugin/errors.h"
-#include "cplugin/metrics.h"
+#include "cplugin/metrics_http.h"
 
 enum {
   MAX_CONNECTIONS = 32,
