@@ -210,6 +210,34 @@ TEST_F(HostTest, SelfRegisteringPluginsDiscoverAndRouteThroughTheHost) {
   EXPECT_EQ(CP_STATUS_NOT_FOUND, st.code);
 }
 
+// A provider may register any base_url the registry accepts (up to 4096
+// bytes): the router's target holds all of it. This one is 700 bytes (its
+// trailing slashes are dropped when the router connects); a route target
+// of 300 bytes answered NOT_FOUND for it.
+TEST_F(HostTest, ALongBaseUrlIsStillRoutable) {
+  std::string long_url;
+  ASSERT_EQ(0, a_.cp_test::EchoPlugin::Start(
+                   target_, "echo-long", "echo", "1.2.0", nullptr, 0,
+                   [&](cp_plugin_runtime_options &o) {
+                     long_url = std::string(o.base_url);
+                     long_url.append(700 - long_url.size(), '/');
+                     o.base_url = long_url.c_str();
+                     o.heartbeat_interval_ms = 0;
+                   }));
+  ASSERT_EQ(0, b_.Start(target_, "caller-b", nullptr, 0));
+  cp_client *echo = nullptr;
+  ASSERT_EQ(0, cp_plugin_runtime_route(b_.rt, "echo", &echo));
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("far away");
+  Cplugintest__V1__EchoResponse *resp = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp,
+                                                            nullptr, &st))
+      << st.message;
+  EXPECT_STREQ("far away", resp->text);
+  protobuf_c_message_free_unpacked(&resp->base, nullptr);
+}
+
 // A caller whose identity is revoked loses its routed calls in flight at
 // once; they do not run on with authority it no longer has.
 TEST_F(HostTest, RevokingTheCallerEndsItsRoutedCalls) {
