@@ -1,5 +1,6 @@
 /* The rate policy: per-method limits applied by a server interceptor. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ struct cp_rate_policy {
   unsigned ipv6_prefix_bits;
   cp_rate_deny_fn on_deny;
   void *on_deny_user;
-  uint32_t enabled; /* atomic */
+  atomic_bool enabled;
   rl_rules rules;
 };
 
@@ -68,7 +69,7 @@ int cp_rate_policy_create(cp_rate_policy **out,
   p->ipv6_prefix_bits = o.ipv6_prefix_bits;
   p->on_deny = o.on_deny;
   p->on_deny_user = o.on_deny_user;
-  p->enabled = 1;
+  atomic_init(&p->enabled, true);
   if (o.host_defaults && (rc = cp_rate_policy_host_defaults(p)) != 0) {
     cp_rate_policy_destroy(p);
     return rc;
@@ -132,7 +133,7 @@ void cp_rate_policy_exempt_default(cp_rate_policy *p) {
 
 void cp_rate_policy_set_enabled(cp_rate_policy *p, bool enabled) {
   if (p != NULL) {
-    __atomic_store_n(&p->enabled, enabled ? 1U : 0U, __ATOMIC_RELAXED);
+    atomic_store_explicit(&p->enabled, enabled, memory_order_relaxed);
   }
 }
 
@@ -141,7 +142,7 @@ int cp_rate_policy_lookup(const cp_rate_policy *p, const char *path,
   if (p == NULL || path == NULL || limit == NULL) {
     return CP_EINVAL;
   }
-  if (__atomic_load_n(&p->enabled, __ATOMIC_RELAXED) == 0) {
+  if (!atomic_load_explicit(&p->enabled, memory_order_relaxed)) {
     return CP_ENOTFOUND;
   }
   rl_match m = cpi_rules_match(&p->rules, path);
@@ -221,7 +222,7 @@ static void add_retry_after(cp_call *call, int64_t retry_ns) {
  * identity it keys on. */
 static cp_status_code limit_call(cp_call *call, void *user) {
   cp_rate_policy *p = user;
-  if (__atomic_load_n(&p->enabled, __ATOMIC_RELAXED) == 0) {
+  if (!atomic_load_explicit(&p->enabled, memory_order_relaxed)) {
     return CP_STATUS_OK;
   }
   const char *path = cp_call_path(call);
