@@ -75,6 +75,8 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
     return CP_ENOMEM;
   }
   memset(l, 0, size);
+  atomic_init(&l->live, 0);
+  atomic_init(&l->full_denials, 0);
   l->opts = o;
   /* Refill needs no more than tick precision. */
   l->clock = o.clock != NULL ? o.clock : cpi_clock_coarse();
@@ -125,7 +127,7 @@ void cp_rate_limiter_destroy(cp_rate_limiter *l) {
 }
 
 size_t cp_rate_limiter_count(const cp_rate_limiter *l) {
-  return l == NULL ? 0 : LOAD(&l->live);
+  return l == NULL ? 0 : atomic_load_explicit(&l->live, memory_order_relaxed);
 }
 
 /* --- allocation ------------------------------------------------------------
@@ -134,9 +136,9 @@ size_t cp_rate_limiter_count(const cp_rate_limiter *l) {
  */
 
 static uint32_t alloc_bucket(cp_rate_limiter *l) {
-  size_t live = __atomic_fetch_add(&l->live, 1, __ATOMIC_RELAXED);
+  size_t live = atomic_fetch_add_explicit(&l->live, 1, memory_order_relaxed);
   if (live >= l->opts.max_buckets) {
-    __atomic_fetch_sub(&l->live, 1, __ATOMIC_RELAXED);
+    atomic_fetch_sub_explicit(&l->live, 1, memory_order_relaxed);
     return RL_NO_BUCKET;
   }
   uint32_t id = RL_NO_BUCKET;
@@ -148,7 +150,7 @@ static uint32_t alloc_bucket(cp_rate_limiter *l) {
   }
   pthread_mutex_unlock(&l->alloc_mu);
   if (id == RL_NO_BUCKET) {
-    __atomic_fetch_sub(&l->live, 1, __ATOMIC_RELAXED);
+    atomic_fetch_sub_explicit(&l->live, 1, memory_order_relaxed);
   }
   return id;
 }
@@ -165,7 +167,7 @@ void cpi_rl_release_buckets(cp_rate_limiter *l, const uint32_t *ids, size_t n) {
     l->free_high = l->free_count;
   }
   pthread_mutex_unlock(&l->alloc_mu);
-  __atomic_fetch_sub(&l->live, n, __ATOMIC_RELAXED);
+  atomic_fetch_sub_explicit(&l->live, n, memory_order_relaxed);
 }
 
 /* --- the check path --------------------------------------------------------
@@ -190,7 +192,7 @@ static void spin(unsigned *spins) {
 }
 
 static cp_rate_result deny_full(cp_rate_limiter *l, int64_t *retry) {
-  __atomic_fetch_add(&l->full_denials, 1, __ATOMIC_RELAXED);
+  atomic_fetch_add_explicit(&l->full_denials, 1, memory_order_relaxed);
   *retry = l->idle_ns;
   return CP_RATE_DENY_FULL;
 }
@@ -338,9 +340,10 @@ void cp_rate_limiter_get_stats(cp_rate_limiter *l, cp_rate_limiter_stats *out) {
   if (l == NULL) {
     return;
   }
-  out->buckets = LOAD(&l->live);
+  out->buckets = atomic_load_explicit(&l->live, memory_order_relaxed);
   out->max_buckets = l->opts.max_buckets;
-  out->full_denials = LOAD(&l->full_denials);
+  out->full_denials =
+      atomic_load_explicit(&l->full_denials, memory_order_relaxed);
   size_t bytes = sizeof *l;
   pthread_mutex_lock(&l->alloc_mu);
   bytes += (size_t)l->never_used * sizeof(rl_bucket);

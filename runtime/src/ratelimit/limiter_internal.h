@@ -4,6 +4,7 @@
 #define CPLUGIN_RATELIMIT_LIMITER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,8 +33,8 @@ struct cp_rate_limiter {
 
   /* Written on insertion and eviction only: placed after the shards, so
    * the fields every check reads never share a cache line with them. */
-  size_t live;              /* atomic */
-  uint64_t full_denials;    /* atomic */
+  atomic_size_t live;
+  atomic_uint_fast64_t full_denials;
   pthread_mutex_t alloc_mu; /* guards free_ids .. free_high, never_used */
   uint32_t *free_ids;       /* evicted buckets to recycle */
   size_t free_count;
