@@ -190,6 +190,18 @@ class RatePolicyTest : public ::testing::Test {
 
   // Echo `n` times; returns how many succeeded, and checks that every
   // failure is the rate-limit rejection.
+  // Echo limited to a burst of 5 at 1/s; two plugins each spend a burst
+  // of their own (7 calls, 5 admitted). Their clients go to *a and *b.
+  void SpendTwoBursts(cp_client **a, cp_client **b) {
+    ASSERT_EQ(0, cp_rate_policy_create(&policy_, &popts_));
+    ASSERT_EQ(0, cp_rate_policy_set(policy_, kEcho, Limit(1, 5)));
+    Start();
+    *a = Dispense(Connect("plugin-a"));
+    *b = Dispense(Connect("plugin-b"));
+    EXPECT_EQ(5, EchoOk(*a, 7));
+    EXPECT_EQ(5, EchoOk(*b, 7));
+  }
+
   int EchoOk(cp_client *c, int n, const cp_metadata *md = nullptr,
              size_t md_n = 0) {
     int ok = 0;
@@ -355,13 +367,9 @@ TEST_F(RatePolicyTest, RetryAfterRoundsUpToWholeMilliseconds) {
 }
 
 TEST_F(RatePolicyTest, TwoRuntimeIdsAreLimitedIndependently) {
-  ASSERT_EQ(0, cp_rate_policy_create(&policy_, &popts_));
-  ASSERT_EQ(0, cp_rate_policy_set(policy_, kEcho, Limit(1, 5)));
-  Start();
-  cp_client *a = Dispense(Connect("plugin-a"));
-  cp_client *b = Dispense(Connect("plugin-b"));
-  EXPECT_EQ(5, EchoOk(a, 7));
-  EXPECT_EQ(5, EchoOk(b, 7));
+  cp_client *a = nullptr;
+  cp_client *b = nullptr;
+  ASSERT_NO_FATAL_FAILURE(SpendTwoBursts(&a, &b));
   EXPECT_EQ(0, EchoOk(a, 1));
   // Per method: Count has its own (default) budget.
   EXPECT_EQ(CP_STATUS_OK, Count(a));
@@ -376,13 +384,9 @@ TEST_F(RatePolicyTest, TwoRuntimeIdsAreLimitedIndependently) {
 // address).
 TEST_F(RatePolicyTest, PolicyInstalledBeforeAuthStillKeysOnTheIdentity) {
   policy_installed_first_ = true;
-  ASSERT_EQ(0, cp_rate_policy_create(&policy_, &popts_));
-  ASSERT_EQ(0, cp_rate_policy_set(policy_, kEcho, Limit(1, 5)));
-  Start();
-  cp_client *a = Dispense(Connect("plugin-a"));
-  cp_client *b = Dispense(Connect("plugin-b"));
-  EXPECT_EQ(5, EchoOk(a, 7));
-  EXPECT_EQ(5, EchoOk(b, 7));
+  cp_client *a = nullptr;
+  cp_client *b = nullptr;
+  ASSERT_NO_FATAL_FAILURE(SpendTwoBursts(&a, &b));
   // An unauthenticated call is refused by auth, not counted by the policy.
   EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, Echo(raw_).code);
   EXPECT_EQ(4, Denied(kEcho));
