@@ -18,20 +18,6 @@ int64_t cpi_deadline_after_ms(int64_t now_ns, int64_t ms) {
   return ms <= 0 ? INT64_MAX : cpi_time_after_ns(now_ns, cpi_ms_to_ns(ms));
 }
 
-int64_t cpi_ms_to_ns(int64_t ms) {
-  if (ms <= 0) {
-    return 0;
-  }
-  return ms > INT64_MAX / 1000000 ? INT64_MAX : ms * 1000000;
-}
-
-int64_t cpi_time_after_ns(int64_t now_ns, int64_t ns) {
-  if (ns <= 0) {
-    return now_ns;
-  }
-  return ns > INT64_MAX - now_ns ? INT64_MAX : now_ns + ns;
-}
-
 static int64_t coarse_now(void *ctx) {
   (void)ctx;
   struct timespec ts;

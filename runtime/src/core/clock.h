@@ -16,11 +16,22 @@ int64_t cpi_deadline_after_ms(int64_t now_ns, int64_t ms);
 /* ms in nanoseconds, saturating at INT64_MAX; ms <= 0 gives 0. For
  * durations that may come from a peer (a token lifetime), where the plain
  * product could overflow. */
-int64_t cpi_ms_to_ns(int64_t ms);
+static inline int64_t cpi_ms_to_ns(int64_t ms) {
+  if (ms <= 0) {
+    return 0;
+  }
+  return ms > INT64_MAX / 1000000 ? INT64_MAX : ms * 1000000;
+}
 
 /* The instant `ns` after `now_ns` (ns < 0 counts as 0), saturating at
- * INT64_MAX: the one way the library computes a due time. */
-int64_t cpi_time_after_ns(int64_t now_ns, int64_t ns);
+ * INT64_MAX: the one way the library computes a due time. Inline: the rate
+ * limiter's refill arithmetic runs it on every check. */
+static inline int64_t cpi_time_after_ns(int64_t now_ns, int64_t ns) {
+  if (ns <= 0) {
+    return now_ns;
+  }
+  return ns > INT64_MAX - now_ns ? INT64_MAX : now_ns + ns;
+}
 
 /* CLOCK_MONOTONIC_COARSE as a cp_clock: the same epoch as
  * cpi_clock_monotonic_ns, a few milliseconds behind at most, and a fraction

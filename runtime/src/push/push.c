@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/housekeeper.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
@@ -146,7 +147,7 @@ int cpi_push_hub_create(cp_push_hub **out, int64_t retry_interval_ms) {
   cpi_timer_init(&hub->retry, hub->hk, retry_due, hub);
   pthread_mutex_init(&hub->mu, NULL);
   pthread_cond_init(&hub->cv, NULL);
-  hub->retry_ns = retry_interval_ms * 1000000;
+  hub->retry_ns = cpi_ms_to_ns(retry_interval_ms);
   atomic_init(&hub->offered, 0);
   atomic_init(&hub->encoded, 0);
   atomic_init(&hub->coalesced, 0);

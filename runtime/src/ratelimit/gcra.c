@@ -1,17 +1,14 @@
 /* Token-bucket arithmetic (GCRA) in integer nanoseconds. */
 #include "ratelimit/gcra.h"
 
+#include "core/clock.h"
+
 #define NS_PER_SEC 1000000000LL
 
 int64_t cpi_rl_interval_ns(uint32_t rate) {
   /* Rounded up: a token is never worth less time than 1/rate second, so
    * the limiter never admits more than `rate` per second. */
   return (NS_PER_SEC + (int64_t)rate - 1) / (int64_t)rate;
-}
-
-/* a + b for b >= 0, saturating at INT64_MAX. */
-static int64_t add_sat(int64_t a, int64_t b) {
-  return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
 /* b - a for b >= a, exact in uint64_t whatever the signs. */
@@ -23,7 +20,7 @@ int64_t cpi_rl_first(cp_rate_limit limit, int64_t now) {
   if (limit.rate_per_sec == 0) {
     return 1;
   }
-  return add_sat(now, cpi_rl_interval_ns(limit.rate_per_sec));
+  return cpi_time_after_ns(now, cpi_rl_interval_ns(limit.rate_per_sec));
 }
 
 bool cpi_rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
@@ -39,7 +36,7 @@ bool cpi_rl_take(cp_rate_limit limit, int64_t v, int64_t now, int64_t *next,
   int64_t t = cpi_rl_interval_ns(limit.rate_per_sec);
   uint64_t window = (uint64_t)limit.burst * (uint64_t)t;
   int64_t tat = v > now ? v : now;
-  int64_t after = add_sat(tat, t);
+  int64_t after = cpi_time_after_ns(tat, t);
   /* How far ahead of now the bucket would be: at most `window` means the
    * token existed. */
   uint64_t ahead = span(now, after);
@@ -79,7 +76,7 @@ int64_t cpi_rl_rescale(cp_rate_limit from, cp_rate_limit to, int64_t v,
   /* whole < 2^32, t_to <= 1e9 and rem < t_from <= 1e9: no overflow. A
    * fraction of a token rounds up, against the caller. */
   uint64_t ahead = whole * t_to + (rem * t_to + t_from - 1) / t_from;
-  return add_sat(now, (int64_t)ahead);
+  return cpi_time_after_ns(now, (int64_t)ahead);
 }
 
 bool cpi_rl_idle(cp_rate_limit limit, int64_t v, int64_t last_ns, int64_t now,

@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "cplugin/errors.h"
 #include "ratelimit/gcra.h"
 #include "ratelimit/limiter_internal.h"
@@ -72,17 +73,13 @@ size_t cp_rate_limiter_sweep(cp_rate_limiter *l) {
   return total;
 }
 
-static int64_t sweep_interval_ns(const cp_rate_limiter *l) {
-  return l->opts.sweep_interval_ms * 1000000; /* validated by create */
-}
-
 /* The background sweep: on the housekeeping thread, every interval. */
 static void sweep_due(void *user) {
   cp_rate_limiter *l = user;
   cp_rate_limiter_sweep(l);
   /* Without memory to re-arm, sweeps stop; a full limiter then refuses new
    * keys (CP_RATE_DENY_FULL) until cp_rate_limiter_sweep is called. */
-  (void)cpi_timer_arm(&l->sweep_timer, sweep_interval_ns(l));
+  (void)cpi_timer_arm(&l->sweep_timer, cpi_ms_to_ns(l->opts.sweep_interval_ms));
 }
 
 int cpi_rl_sweeper_start(cp_rate_limiter *l, const cp_clock *clock) {
@@ -92,7 +89,8 @@ int cpi_rl_sweeper_start(cp_rate_limiter *l, const cp_clock *clock) {
   int rc = cpi_housekeeper_acquire(clock, &l->hk);
   if (rc == 0) {
     cpi_timer_init(&l->sweep_timer, l->hk, sweep_due, l);
-    rc = cpi_timer_arm(&l->sweep_timer, sweep_interval_ns(l));
+    rc =
+        cpi_timer_arm(&l->sweep_timer, cpi_ms_to_ns(l->opts.sweep_interval_ms));
   }
   if (rc != 0) {
     cpi_housekeeper_release(l->hk);

@@ -95,10 +95,6 @@ static int64_t now_ns(const cp_token_store *s) {
   return s->opts.clock->now_ns(s->opts.clock->user);
 }
 
-static int64_t add_sat(int64_t a, int64_t b) {
-  return (b > 0 && a > INT64_MAX - b) ? INT64_MAX : a + b;
-}
-
 static int random_bytes(const cp_token_store *s, void *buf, size_t n) {
   if (s->opts.random != NULL) {
     return s->opts.random(buf, n, s->opts.random_user);
@@ -141,17 +137,13 @@ static size_t shard_entries(size_t max_tokens) {
   return entries < max_tokens ? entries : max_tokens;
 }
 
-static int64_t sweep_interval_ns(const cp_token_store *s) {
-  return s->opts.sweep_interval_ms * 1000000;
-}
-
 /* The background sweep: on the housekeeping thread, every interval. */
 static void sweep_due(void *user) {
   cp_token_store *s = user;
   cp_token_store_sweep(s);
   /* Re-armed; without memory the sweeps stop and validation still drops
    * expired tokens lazily. */
-  (void)cpi_timer_arm(&s->sweep_timer, sweep_interval_ns(s));
+  (void)cpi_timer_arm(&s->sweep_timer, cpi_ms_to_ns(s->opts.sweep_interval_ms));
 }
 
 int cp_token_store_create(cp_token_store **out,
@@ -212,7 +204,8 @@ int cp_token_store_create(cp_token_store **out,
   }
   if (rc == 0 && s->hk != NULL) {
     cpi_timer_init(&s->sweep_timer, s->hk, sweep_due, s);
-    rc = cpi_timer_arm(&s->sweep_timer, sweep_interval_ns(s));
+    rc =
+        cpi_timer_arm(&s->sweep_timer, cpi_ms_to_ns(s->opts.sweep_interval_ms));
   }
   if (rc != 0) {
     cp_token_store_destroy(s);
@@ -438,7 +431,7 @@ int cp_token_store_issue_for(cp_token_store *s, const char *self_id,
     }
     slot.key = key;
     slot.id_hash = prefix_hash(s, id, strlen(id));
-    slot.expires_ns = add_sat(now_ns(s), s->ttl_ns);
+    slot.expires_ns = cpi_time_after_ns(now_ns(s), s->ttl_ns);
     char *kept = make_name(name, principal);
     rc = kept == NULL
              ? CP_ENOMEM
@@ -602,11 +595,12 @@ int cp_token_store_refresh(cp_token_store *s, const char *runtime_id,
   }
   int64_t now = now_ns(s);
   const cp_token_slot *slot = cpi_token_shard_slot(sh, i);
-  int64_t prev_until = add_sat(now, s->overlap_ns);
+  int64_t prev_until = cpi_time_after_ns(now, s->overlap_ns);
   if (prev_until > slot->expires_ns) {
     prev_until = slot->expires_ns; /* never beyond the old token's own life */
   }
-  cpi_token_shard_rotate(sh, i, fresh, add_sat(now, s->ttl_ns), prev_until);
+  cpi_token_shard_rotate(sh, i, fresh, cpi_time_after_ns(now, s->ttl_ns),
+                         prev_until);
   pthread_mutex_unlock(&sh->mu);
   cpi_base64url_encode((const uint8_t *)fresh, sizeof fresh, token,
                        CP_TOKEN_LEN + 1);
