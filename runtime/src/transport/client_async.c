@@ -168,6 +168,9 @@ static int start_batch(cp_client *c, cp_async_call *a) {
   return 0;
 }
 
+static int attempt_start(cp_invocation *inv, grpc_byte_buffer *request,
+                         void *unused);
+
 int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
                           const ProtobufCMessage *req,
                           const cp_call_options *opts, cp_unary_done_fn done,
@@ -185,7 +188,13 @@ int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
     if (!cpi_client_chain_is_async(client)) {
       return CP_ESTATE; /* an interceptor that can only block */
     }
-    return cpi_async_chain_start(client, method, req, opts, done, user);
+    rc = cpi_async_start_threads(client);
+    if (rc != 0) {
+      return rc;
+    }
+    cpi_chain_ends ends = {
+        .attempt = attempt_start, .done = done, .user = user};
+    return cpi_async_chain_start(client, method, req, opts, &ends);
   }
   cp_async_call *a = new_call(client, done, user);
   if (a == NULL) {
@@ -219,7 +228,11 @@ int cp_client_unary_async(cp_client *client, const cp_method_desc *method,
   return rc;
 }
 
-int cpi_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request) {
+/* One transport attempt of a chain (cpi_chain_attempt_fn): its completion
+ * goes to on_attempt_complete. */
+static int attempt_start(cp_invocation *inv, grpc_byte_buffer *request,
+                         void *unused) {
+  (void)unused;
   cp_client *c = inv->client;
   cp_async_call *a = new_call(c, NULL, NULL);
   grpc_byte_buffer *copy = a != NULL ? grpc_byte_buffer_copy(request) : NULL;

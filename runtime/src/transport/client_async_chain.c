@@ -3,7 +3,9 @@
  * to the next layer with a continuation, and eventually completes, which
  * resumes the continuation of the layer outside it (or, past the outermost,
  * delivers the caller's callback). The innermost layer is a transport
- * attempt on the client's completion queue.
+ * attempt on the client's completion queue, started through the function
+ * its caller gave (client_async.c, client_stream_async.c): the chain knows
+ * neither kind, so those files depend on it and not the other way round.
  *
  * Continuations, timers and the caller's callback run on the client's
  * callback thread (client_exec.h). A completion that happens inside an
@@ -44,10 +46,12 @@ struct cp_async_chain {
 
   frame *frames; /* one per interceptor */
   grpc_byte_buffer *request;
-  /* A stream start (client_stream_async.c): attempts arm this stream, and
-   * the outcome goes to it instead of `done`. */
-  cp_client_stream *stream;
+  cpi_chain_attempt_fn attempt;
+  void *attempt_arg;
+  /* The outcome goes to `done` (a unary call) or, when set, to `end` (a
+   * stream start), either with `user`. */
   cp_unary_done_fn done;
+  cpi_chain_end_fn end;
   void *user;
   atomic_int refs;
   atomic_int entering; /* threads inside an entry function */
@@ -58,7 +62,7 @@ static void chain_unref(cp_async_chain *ch) {
   if (atomic_fetch_sub(&ch->refs, 1) != 1) {
     return;
   }
-  cpi_invocation_discard_attempt(&ch->inv);
+  cpi_invocation_discard_response(&ch->inv);
   cpi_arena_release(&ch->inv.arena);
   if (ch->request != NULL) {
     grpc_byte_buffer_destroy(ch->request);
@@ -73,16 +77,13 @@ static void deliver(cp_async_chain *ch, int rc) {
   cp_invocation *inv = &ch->inv;
   cp_client *c = inv->client;
   cp_status status = inv->status;
-  if (ch->stream != NULL) {
-    cp_client_stream *s = ch->stream;
+  if (ch->end != NULL) {
+    cpi_chain_end_fn end = ch->end;
+    void *user = ch->user;
     atomic_store(&ch->finished, true);
     chain_unref(ch);
-    cpi_astream_chain_done(s, rc, &status);
-    pthread_mutex_lock(&c->mu);
-    if (--c->chains_live == 0) {
-      pthread_cond_broadcast(&c->chains_cv);
-    }
-    pthread_mutex_unlock(&c->mu);
+    end(rc, &status, user);
+    cpi_client_live_leave(c);
     return;
   }
   ProtobufCMessage *resp = NULL;
@@ -101,11 +102,7 @@ static void deliver(cp_async_chain *ch, int rc) {
   atomic_store(&ch->finished, true);
   chain_unref(ch);
   done(&status, resp, user);
-  pthread_mutex_lock(&c->mu);
-  if (--c->chains_live == 0) {
-    pthread_cond_broadcast(&c->chains_cv);
-  }
-  pthread_mutex_unlock(&c->mu);
+  cpi_client_live_leave(c);
 }
 
 /* Layer `layer` completed with `rc`: resume the nearest continuation
@@ -160,10 +157,9 @@ static void enter(cp_async_chain *ch, size_t layer) {
   cp_client *c = inv->client;
   inv->depth = layer;
   if (layer == c->interceptor_count) {
-    cpi_invocation_discard_attempt(inv);
-    int rc = ch->stream != NULL
-                 ? cpi_astream_attempt_start(inv, ch->stream, ch->request)
-                 : cpi_async_attempt_start(inv, ch->request);
+    /* An asynchronous attempt leaves no blocking stream behind. */
+    cpi_invocation_discard_response(inv);
+    int rc = ch->attempt(inv, ch->request, ch->attempt_arg);
     if (rc != 0) {
       post_complete(ch, layer, rc);
     }
@@ -244,8 +240,7 @@ void *cp_invocation_alloc(cp_invocation *inv, size_t size) {
   return p;
 }
 
-static cp_async_chain *new_chain(cp_client *c, cp_unary_done_fn done,
-                                 void *user) {
+static cp_async_chain *new_chain(cp_client *c) {
   cp_async_chain *ch = calloc(1, sizeof *ch);
   if (ch == NULL) {
     return NULL;
@@ -257,23 +252,28 @@ static cp_async_chain *new_chain(cp_client *c, cp_unary_done_fn done,
     return NULL;
   }
   cpi_arena_init(&ch->inv.arena);
-  ch->done = done;
-  ch->user = user;
   atomic_init(&ch->refs, 1);
   atomic_init(&ch->entering, 0);
   atomic_init(&ch->finished, false);
   return ch;
 }
 
-static int chain_start(cp_client *client, const cp_method_desc *method,
-                       const ProtobufCMessage *req, const cp_call_options *opts,
-                       cp_unary_done_fn done, void *user,
-                       cp_client_stream *stream) {
-  cp_async_chain *ch = new_chain(client, done, user);
+int cpi_async_chain_start(cp_client *client, const cp_method_desc *method,
+                          const ProtobufCMessage *req,
+                          const cp_call_options *opts,
+                          const cpi_chain_ends *ends) {
+  if (ends->attempt == NULL || (ends->done == NULL) == (ends->end == NULL)) {
+    return CP_EINVAL;
+  }
+  cp_async_chain *ch = new_chain(client);
   if (ch == NULL) {
     return CP_ENOMEM;
   }
-  ch->stream = stream;
+  ch->attempt = ends->attempt;
+  ch->attempt_arg = ends->attempt_arg;
+  ch->done = ends->done;
+  ch->end = ends->end;
+  ch->user = ends->user;
   int rc = cpi_invocation_init(&ch->inv, client, method, req, opts);
   if (rc == 0 && req != NULL) {
     rc = cpi_codec_encode(req, client->opts.max_message_bytes, &ch->request);
@@ -282,18 +282,7 @@ static int chain_start(cp_client *client, const cp_method_desc *method,
     chain_unref(ch);
     return rc == CP_ENOMEM || rc == CP_ETOOBIG ? rc : CP_EINVAL;
   }
-  rc = cpi_async_start_threads(client);
-  if (rc == 0) {
-    /* Counted under mu after checking `closed`: once close returned and
-     * the count fell to 0, no chain can appear. */
-    pthread_mutex_lock(&client->mu);
-    if (atomic_load(&client->closed)) {
-      rc = CP_ECLOSED;
-    } else {
-      client->chains_live++;
-    }
-    pthread_mutex_unlock(&client->mu);
-  }
+  rc = cpi_client_live_enter(client);
   if (rc != 0) {
     chain_unref(ch);
     return rc;
@@ -302,19 +291,4 @@ static int chain_start(cp_client *client, const cp_method_desc *method,
   ch->inv.request = NULL; /* the caller's; sent as the encoded copy */
   enter(ch, 0);
   return 0;
-}
-
-int cpi_async_chain_start(cp_client *client, const cp_method_desc *method,
-                          const ProtobufCMessage *req,
-                          const cp_call_options *opts, cp_unary_done_fn done,
-                          void *user) {
-  return chain_start(client, method, req, opts, done, user, NULL);
-}
-
-int cpi_async_chain_start_stream(cp_client *client,
-                                 const cp_method_desc *method,
-                                 const ProtobufCMessage *req,
-                                 const cp_call_options *opts,
-                                 cp_client_stream *stream) {
-  return chain_start(client, method, req, opts, NULL, NULL, stream);
 }

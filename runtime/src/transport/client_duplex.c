@@ -45,21 +45,11 @@ int cpi_transport_duplex_open(cp_invocation *inv) {
     cpi_client_stream_free(s);
     return rc == 0 ? CP_ERPC : rc;
   }
-  cpi_client_stream_link(s);
+  if (cpi_client_stream_link(s)) {
+    cp_client_stream_cancel(s);
+  }
   inv->stream = s;
   return 0;
-}
-
-bool cpi_client_stream_settle_send(cp_client_stream *s) {
-  if (s->send_pending) {
-    s->send_pending = false;
-    if (!cpi_client_stream_pluck(s, &s->send_tag)) {
-      s->send_failed = true;
-    }
-    grpc_byte_buffer_destroy(s->send_bb);
-    s->send_bb = NULL;
-  }
-  return !s->send_failed;
 }
 
 /* The checks shared by send and close_send (send_mu held): 0 when the

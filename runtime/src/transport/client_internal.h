@@ -96,53 +96,55 @@ int cpi_invocation_init(cp_invocation *inv, cp_client *client,
                         const ProtobufCMessage *req,
                         const cp_call_options *opts);
 
-/* Drops the latest attempt's response, stream and trailers. */
+/* Drops the latest attempt's response and trailers (client_invocation.c). */
+void cpi_invocation_discard_response(cp_invocation *inv);
+
+/* The same, and the stream a blocking stream start left (client.c). */
 void cpi_invocation_discard_attempt(cp_invocation *inv);
+
+/* An asynchronous chain or stream starts (0, or CP_ECLOSED when the client
+ * closed) and ends: cp_client_destroy waits until every one that started
+ * has ended (client->chains_live). */
+int cpi_client_live_enter(cp_client *client);
+void cpi_client_live_leave(cp_client *client);
 
 /* Whether every interceptor of the client has an asynchronous form. */
 bool cpi_client_chain_is_async(const cp_client *client);
 
-/* Starts an asynchronous call through the client's interceptors, after
- * cp_client_unary_async checked its arguments. Returns as
- * cp_client_unary_async. */
+/* One transport attempt of an asynchronous chain: sends a copy of
+ * `request` (NULL for client-streaming and bidirectional methods) with the
+ * invocation's metadata and deadline. When the attempt is decided, the
+ * invocation holds its status (and response, trailers) and
+ * cpi_async_chain_attempt_done runs. Returns 0, or a negative code with the
+ * status set when nothing was started. */
+typedef int (*cpi_chain_attempt_fn)(cp_invocation *inv,
+                                    grpc_byte_buffer *request, void *arg);
+
+/* How a chain ends (on the callback thread), for a stream start. */
+typedef void (*cpi_chain_end_fn)(int rc, const cp_status *status, void *user);
+
+/* The two ends of an asynchronous chain: its innermost layer, and where its
+ * outcome goes past the outermost one: `done` for a unary call, or `end`
+ * (exactly one of them set). */
+typedef struct cpi_chain_ends {
+  cpi_chain_attempt_fn attempt;
+  void *attempt_arg;
+  cp_unary_done_fn done;
+  cpi_chain_end_fn end;
+  void *user;
+} cpi_chain_ends;
+
+/* Starts an asynchronous call through the client's interceptors, after the
+ * caller checked its arguments and started the client's threads
+ * (cpi_async_start_threads). `req` is NULL for client-streaming and
+ * bidirectional methods. Returns 0, CP_ENOMEM, CP_ETOOBIG, CP_EINVAL or
+ * CP_ECLOSED. */
 int cpi_async_chain_start(cp_client *client, const cp_method_desc *method,
                           const ProtobufCMessage *req,
-                          const cp_call_options *opts, cp_unary_done_fn done,
-                          void *user);
+                          const cp_call_options *opts,
+                          const cpi_chain_ends *ends);
 
-/* The same for an asynchronous stream start (`req` NULL for
- * client-streaming and bidirectional methods): each transport attempt arms
- * `stream` (cpi_astream_attempt_start), and the chain's outcome goes to
- * cpi_astream_chain_done instead of a callback. Returns 0, CP_ENOMEM,
- * CP_ETOOBIG, CP_EINVAL, CP_ECLOSED or CP_ESYS. */
-int cpi_async_chain_start_stream(cp_client *client,
-                                 const cp_method_desc *method,
-                                 const ProtobufCMessage *req,
-                                 const cp_call_options *opts,
-                                 cp_client_stream *stream);
-
-/* One transport attempt of an asynchronous stream start: creates the
- * stream's call on the client's queue and starts its batches. When the
- * attempt is decided (a server stream: its first message or its end; a
- * duplex one: its metadata left or the call failed), the invocation holds
- * its status and trailers and cpi_async_chain_attempt_done runs. Returns 0,
- * or a negative code with the status set when nothing was started. */
-int cpi_astream_attempt_start(cp_invocation *inv, cp_client_stream *stream,
-                              grpc_byte_buffer *request);
-
-/* The chain of an asynchronous stream ended with `rc` and `status` (on the
- * callback thread): deliveries begin, or the stream ends with that
- * status. */
-void cpi_astream_chain_done(cp_client_stream *stream, int rc,
-                            const cp_status *status);
-
-/* Starts one transport attempt of an asynchronous chain: a copy of
- * `request` sent with the invocation's metadata and deadline. When it ends,
- * the invocation holds its status, response and trailers and
- * cpi_async_chain_attempt_done runs (on the completion-queue thread). Returns
- * 0, or CP_ECLOSED / CP_ENOMEM / CP_ESYS when nothing was started (the
- * status is set). */
-int cpi_async_attempt_start(cp_invocation *inv, grpc_byte_buffer *request);
+/* A transport attempt of `chain` was decided with `rc` (any thread). */
 void cpi_async_chain_attempt_done(cp_async_chain *chain, int rc);
 
 /* Starts the completion-queue and callback threads unless running. Returns
@@ -205,7 +207,7 @@ const grpc_metadata_array *cpi_client_stream_trailers(
     const cp_client_stream *stream);
 int cpi_client_stream_await_first(cp_client_stream *stream, cp_status *status);
 
-/* client.c, shared with client_connection.c: copies `opts` (NULL: the
+/* client_options.c, shared by every way of creating a client: copies `opts` (NULL: the
  * defaults) into *out and checks it (0 or CP_EINVAL); writes the message
  * size channel arguments into `args` (room for 2) and returns how many;
  * wraps `channel` (made after a grpc_init) in a new client. The latter owns

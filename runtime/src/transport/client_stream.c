@@ -11,41 +11,6 @@
 #include "transport/codec.h"
 #include "transport/trailers_internal.h"
 
-cp_client_stream *cpi_client_stream_next_open(cp_client_stream *stream) {
-  return stream->next_open;
-}
-
-void cpi_client_stream_link(cp_client_stream *s) {
-  cp_client *c = s->client;
-  pthread_mutex_lock(&c->mu);
-  s->next_open = c->streams;
-  if (c->streams != NULL) {
-    c->streams->prev_open = s;
-  }
-  c->streams = s;
-  /* cp_client_close may have run since the start checked `closed`. */
-  if (atomic_load(&c->closed)) {
-    cp_client_stream_cancel(s);
-  }
-  pthread_mutex_unlock(&c->mu);
-}
-
-void cpi_client_stream_unlink(cp_client_stream *s) {
-  cp_client *c = s->client;
-  pthread_mutex_lock(&c->mu);
-  if (s->prev_open != NULL) {
-    s->prev_open->next_open = s->next_open;
-  } else if (c->streams == s) {
-    c->streams = s->next_open;
-  }
-  if (s->next_open != NULL) {
-    s->next_open->prev_open = s->prev_open;
-  }
-  s->next_open = NULL;
-  s->prev_open = NULL;
-  pthread_mutex_unlock(&c->mu);
-}
-
 grpc_call_error cpi_client_stream_start_batch(cp_client_stream *s,
                                               const grpc_op *ops, size_t n,
                                               void *tag) {
@@ -75,40 +40,6 @@ int cpi_client_stream_await_status(cp_client_stream *s) {
   return s->end_rc;
 }
 
-cp_client_stream *cpi_client_stream_alloc(cp_client *client,
-                                          const cp_method_desc *method,
-                                          cp_trailers *out_trailers,
-                                          int64_t deadline_ns) {
-  cp_client_stream *s = calloc(1, sizeof *s);
-  if (s == NULL) {
-    return NULL;
-  }
-  s->client = client;
-  s->method = method;
-  s->out_trailers = out_trailers;
-  s->details = grpc_empty_slice();
-  atomic_init(&s->ended, false);
-  pthread_mutex_init(&s->recv_mu, NULL);
-  pthread_mutex_init(&s->send_mu, NULL);
-  grpc_metadata_array_init(&s->initial_md);
-  grpc_metadata_array_init(&s->trailing_md);
-  s->cq = grpc_completion_queue_create_for_pluck(NULL);
-  grpc_slice path = grpc_slice_from_static_string(method->path);
-  s->gcall = cpi_client_open_call(client, NULL, s->cq, path,
-                                  cpi_grpc_deadline(deadline_ns));
-  return s;
-}
-
-grpc_call_error cpi_client_stream_start_status(cp_client_stream *s) {
-  grpc_op st;
-  memset(&st, 0, sizeof st);
-  st.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  st.data.recv_status_on_client.status = &s->code;
-  st.data.recv_status_on_client.status_details = &s->details;
-  st.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-  return grpc_call_start_batch(s->gcall, &st, 1, &s->status_tag, NULL);
-}
-
 void cpi_client_stream_abandon(cp_client_stream *s, grpc_call_error start,
                                grpc_call_error status) {
   /* Neither batch can be pending in a usable way: cancel and drain. */
@@ -122,23 +53,16 @@ void cpi_client_stream_abandon(cp_client_stream *s, grpc_call_error start,
   cpi_client_stream_free(s);
 }
 
-void cpi_client_stream_free(cp_client_stream *s) {
-  if (s->first != NULL) {
-    protobuf_c_message_free_unpacked(s->first, NULL);
+bool cpi_client_stream_settle_send(cp_client_stream *s) {
+  if (s->send_pending) {
+    s->send_pending = false;
+    if (!cpi_client_stream_pluck(s, &s->send_tag)) {
+      s->send_failed = true;
+    }
+    grpc_byte_buffer_destroy(s->send_bb);
+    s->send_bb = NULL;
   }
-  grpc_metadata_array_destroy(&s->initial_md);
-  grpc_metadata_array_destroy(&s->trailing_md);
-  grpc_slice_unref(s->details);
-  if (s->gcall != NULL) {
-    grpc_call_unref(s->gcall);
-  }
-  if (s->cq != NULL) {
-    grpc_completion_queue_shutdown(s->cq);
-    grpc_completion_queue_destroy(s->cq);
-  }
-  pthread_mutex_destroy(&s->recv_mu);
-  pthread_mutex_destroy(&s->send_mu);
-  free(s);
+  return !s->send_failed;
 }
 
 int cpi_transport_stream_start(cp_invocation *inv) {
@@ -186,7 +110,9 @@ int cpi_transport_stream_start(cp_invocation *inv) {
     cpi_client_stream_free(s);
     return rc == 0 ? CP_ERPC : rc;
   }
-  cpi_client_stream_link(s);
+  if (cpi_client_stream_link(s)) {
+    cp_client_stream_cancel(s);
+  }
   inv->stream = s;
   return 0;
 }

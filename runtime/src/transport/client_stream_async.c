@@ -129,13 +129,12 @@ static bool settle_machinery(cp_astream *a) {
 /* After settle_machinery returned true, with mu released: frees the stream
  * when its owner let go, then drops the client's count of live streams
  * (last: cp_client_destroy may proceed once it fell). */
-static void release_live(cp_client *c);
 
 static void finish_machinery(cp_client *c, cp_client_stream *s, bool free_now) {
   if (free_now) {
     free_stream(s);
   }
-  release_live(c);
+  cpi_client_live_leave(c);
 }
 
 /* Unlocks mu, finishing the machinery if it just became done. */
@@ -377,8 +376,10 @@ static void pump(cp_exec_item *item, bool cancelled) {
   unlock_and_settle(a);
 }
 
-void cpi_astream_chain_done(cp_client_stream *s, int rc,
-                            const cp_status *status) {
+/* The chain ended (cpi_chain_end_fn, on the callback thread): deliveries
+ * begin, or the stream ends with that status. */
+static void chain_end(int rc, const cp_status *status, void *user) {
+  cp_client_stream *s = user;
   cp_astream *a = s->async;
   pthread_mutex_lock(&a->mu);
   a->chain = NULL;
@@ -476,8 +477,13 @@ static void start_batches(cp_astream *a, const cp_invocation *inv) {
   }
 }
 
-int cpi_astream_attempt_start(cp_invocation *inv, cp_client_stream *s,
-                              grpc_byte_buffer *request) {
+/* One transport attempt of the stream's chain (cpi_chain_attempt_fn):
+ * creates the stream's call on the client's queue and starts its batches.
+ * It is decided when a server stream's first message or end arrives, or
+ * when a duplex one's metadata left or its call failed. */
+static int attempt_start(cp_invocation *inv, grpc_byte_buffer *request,
+                         void *arg) {
+  cp_client_stream *s = arg;
   cp_client *c = inv->client;
   cp_astream *a = s->async;
   int rc = 0;
@@ -612,22 +618,15 @@ static cp_client_stream *new_stream(cp_client *c, const cp_method_desc *method,
                                     const cp_call_options *opts,
                                     cp_unary_invoke_fn invoke, cp_generic_fn fn,
                                     void *user) {
-  cp_client_stream *s = calloc(1, sizeof *s);
   cp_astream *a = calloc(1, sizeof *a);
-  if (s == NULL || a == NULL) {
-    free(s);
+  cp_client_stream *s =
+      a != NULL ? cpi_client_stream_new(c, method,
+                                        opts != NULL ? opts->trailers : NULL)
+                : NULL;
+  if (s == NULL) {
     free(a);
     return NULL;
   }
-  s->client = c;
-  s->method = method;
-  s->out_trailers = opts != NULL ? opts->trailers : NULL;
-  s->details = grpc_empty_slice();
-  atomic_init(&s->ended, false);
-  pthread_mutex_init(&s->recv_mu, NULL);
-  pthread_mutex_init(&s->send_mu, NULL);
-  grpc_metadata_array_init(&s->initial_md);
-  grpc_metadata_array_init(&s->trailing_md);
   s->async = a;
   a->s = s;
   a->invoke = invoke;
@@ -642,14 +641,6 @@ static cp_client_stream *new_stream(cp_client *c, const cp_method_desc *method,
     a->tags[i].kind = (tag_kind)i;
   }
   return s;
-}
-
-static void release_live(cp_client *c) {
-  pthread_mutex_lock(&c->mu);
-  if (--c->chains_live == 0) {
-    pthread_cond_broadcast(&c->chains_cv);
-  }
-  pthread_mutex_unlock(&c->mu);
 }
 
 static int start_async(cp_client *client, const cp_method_desc *method,
@@ -681,24 +672,22 @@ static int start_async(cp_client *client, const cp_method_desc *method,
   }
   /* Counted like a chain until its machinery is done, so that
    * cp_client_destroy waits for its final callback. */
-  pthread_mutex_lock(&client->mu);
-  if (atomic_load(&client->closed)) {
-    rc = CP_ECLOSED;
-  } else {
-    client->chains_live++;
-  }
-  pthread_mutex_unlock(&client->mu);
+  rc = cpi_client_live_enter(client);
   if (rc != 0) {
     free_stream(s);
     return rc;
   }
-  cpi_client_stream_link(s);
+  if (cpi_client_stream_link(s)) {
+    cpi_astream_cancel(s);
+  }
   *out = s; /* before any callback can run */
-  rc = cpi_async_chain_start_stream(client, method, req, opts, s);
+  cpi_chain_ends ends = {
+      .attempt = attempt_start, .attempt_arg = s, .end = chain_end, .user = s};
+  rc = cpi_async_chain_start(client, method, req, opts, &ends);
   if (rc != 0) {
     *out = NULL;
     free_stream(s);
-    release_live(client);
+    cpi_client_live_leave(client);
   }
   return rc;
 }

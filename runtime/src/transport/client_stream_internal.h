@@ -1,6 +1,10 @@
-/* Client stream internals, shared by the server-streaming start
- * (client_stream.c) and client-streaming / bidirectional calls
- * (client_duplex.c) (internal). */
+/* Client stream internals (internal). The files form layers, each calling
+ * only those below it:
+ *   client_stream_finish.c    the one-call finish of a client stream
+ *   client_duplex.c           sending (client-streaming, bidirectional)
+ *   client_stream.c           reading, cancel and destroy of any stream
+ *   client_stream_async.c     streams whose start runs asynchronously
+ *   client_stream_lifetime.c  allocation and the client's list of streams */
 #ifndef CPLUGIN_TRANSPORT_CLIENT_STREAM_INTERNAL_H
 #define CPLUGIN_TRANSPORT_CLIENT_STREAM_INTERNAL_H
 
@@ -59,8 +63,13 @@ struct cp_client_stream {
   struct cp_astream *async;
 };
 
-/* The next stream in the client's list of open streams (client->mu held). */
-cp_client_stream *cpi_client_stream_next_open(cp_client_stream *stream);
+/* --- lifetime (client_stream_lifetime.c) --- */
+
+/* A new stream of `method` without queue or call (an asynchronous stream's
+ * are made per attempt). NULL when out of memory. */
+cp_client_stream *cpi_client_stream_new(cp_client *client,
+                                        const cp_method_desc *method,
+                                        cp_trailers *out_trailers);
 
 /* A new stream of `method` with its queue and call (deadline `deadline_ns`,
  * CLOCK_MONOTONIC), nothing started yet. NULL when out of memory. */
@@ -72,20 +81,19 @@ cp_client_stream *cpi_client_stream_alloc(cp_client *client,
 /* Starts the RECV_STATUS_ON_CLIENT batch that every stream keeps pending. */
 grpc_call_error cpi_client_stream_start_status(cp_client_stream *s);
 
-/* Waits for the completion of `tag` (one of the stream's *_tag fields) on
- * the stream's queue, or, for an asynchronous stream, for the callback
- * thread to report it; its success. */
-bool cpi_client_stream_pluck(cp_client_stream *s, void *tag);
-
-/* Starts a sender's batch whose tag field is `tag` (send_tag, close_tag),
- * for the blocking queue or, on an asynchronous stream, counted among its
- * pending batches. */
-grpc_call_error cpi_client_stream_start_batch(cp_client_stream *s,
-                                              const grpc_op *ops, size_t n,
-                                              void *tag);
+/* Lists the stream among the client's open streams so cp_client_close
+ * cancels it. Returns true when the client closed meanwhile: the caller
+ * cancels the stream itself. */
+bool cpi_client_stream_link(cp_client_stream *s);
 
 /* Removes the stream from the client's list of open streams. */
 void cpi_client_stream_unlink(cp_client_stream *s);
+
+/* The next stream in the client's list of open streams (client->mu held). */
+cp_client_stream *cpi_client_stream_next_open(cp_client_stream *stream);
+
+/* Frees a stream whose batches all completed (never linked, or unlinked). */
+void cpi_client_stream_free(cp_client_stream *s);
 
 /* --- asynchronous streams (client_stream_async.c) --- */
 
@@ -106,16 +114,24 @@ int cpi_astream_wait_open(cp_client_stream *s);
 void cpi_astream_cancel(cp_client_stream *s);
 void cpi_astream_destroy(cp_client_stream *s);
 
+/* --- any stream (client_stream.c) --- */
+
+/* Waits for the completion of `tag` (one of the stream's *_tag fields) on
+ * the stream's queue, or, for an asynchronous stream, for the callback
+ * thread to report it; its success. */
+bool cpi_client_stream_pluck(cp_client_stream *s, void *tag);
+
+/* Starts a sender's batch whose tag field is `tag` (send_tag, close_tag),
+ * for the blocking queue or, on an asynchronous stream, counted among its
+ * pending batches. */
+grpc_call_error cpi_client_stream_start_batch(cp_client_stream *s,
+                                              const grpc_op *ops, size_t n,
+                                              void *tag);
+
 /* Waits for the final status and records the end (recv_mu held or the
  * stream otherwise exclusive). Returns 0 or CP_ERPC. */
 int cpi_client_stream_await_status(cp_client_stream *s);
 
-/* Lists the stream among the client's open streams so cp_client_close
- * cancels it; cancels it at once when the client closed meanwhile. */
-void cpi_client_stream_link(cp_client_stream *s);
-
-/* Frees a stream whose batches all completed (never linked, or unlinked). */
-void cpi_client_stream_free(cp_client_stream *s);
 /* A start whose batches were not all accepted (`start`, `status`: what
  * starting them returned): cancels the call, drains the accepted ones and
  * frees the stream. */
