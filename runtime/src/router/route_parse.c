@@ -11,7 +11,7 @@ static bool id_char(char c) {
 
 /* Copies `len` bytes of an identifier; false if empty, long or invalid. */
 static bool copy_id(const char *s, size_t len, char *out) {
-  if (len == 0 || len >= CP_ROUTE_FIELD_MAX) {
+  if (len == 0 || len >= CPI_ROUTE_FIELD_MAX) {
     return false;
   }
   for (size_t i = 0; i < len; i++) {
@@ -60,7 +60,7 @@ bool cpi_route_from_path(const char *path, cp_route *out) {
     return false;
   }
   size_t rest = strlen(slash);
-  if (rest >= CP_ROUTE_PATH_MAX || !method_path_valid(slash)) {
+  if (rest >= CPI_ROUTE_PATH_MAX || !method_path_valid(slash)) {
     return false;
   }
   memcpy(out->method_path, slash, rest + 1);
@@ -80,7 +80,7 @@ bool cpi_route_from_metadata(const char *path, const char *type,
     return false;
   }
   size_t len = strlen(path);
-  if (len >= CP_ROUTE_PATH_MAX || !method_path_valid(path)) {
+  if (len >= CPI_ROUTE_PATH_MAX || !method_path_valid(path)) {
     return false;
   }
   memcpy(out->method_path, path, len + 1);

@@ -5,12 +5,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum { CP_ROUTE_FIELD_MAX = 160, CP_ROUTE_PATH_MAX = 512 };
+enum { CPI_ROUTE_FIELD_MAX = 160, CPI_ROUTE_PATH_MAX = 512 };
 
 typedef struct cp_route {
-  char service_type[CP_ROUTE_FIELD_MAX];
-  char provider_id[CP_ROUTE_FIELD_MAX]; /* "" = host's choice */
-  char method_path[CP_ROUTE_PATH_MAX];  /* "/pkg.Service/Method" */
+  char service_type[CPI_ROUTE_FIELD_MAX];
+  char provider_id[CPI_ROUTE_FIELD_MAX]; /* "" = host's choice */
+  char method_path[CPI_ROUTE_PATH_MAX];  /* "/pkg.Service/Method" */
 } cp_route;
 
 /* "/services/<type>/<provider>/<pkg.Service>/<Method>" → route. False when
