@@ -397,7 +397,7 @@ TEST_F(LauncherTest, StopRevokesIdentitiesAndLeavesNoProcess) {
   ASSERT_EQ(0, CreateAndStart({LoggerEntry(), StorageEntry()})) << err_;
   cp_plugin_status logger = Status("logger");
   cp_plugin_status storage = Status("storage");
-  cp_launcher_stop(launcher_);
+  cp_launcher_shutdown(launcher_);
   for (const cp_plugin_status &st : {logger, storage}) {
     EXPECT_FALSE(Alive(st.pid)) << st.name;
     EXPECT_EQ(CP_ENOTFOUND, cp_token_store_principal(cp_host_tokens(host_),
@@ -567,7 +567,7 @@ TEST_F(LauncherTest, AddedAtRunTimeTheyServeAndStopLikeTheOthers) {
   for (const char *name : {"logger", "storage", "api"}) {
     pids.push_back(Status(name).pid);
   }
-  cp_launcher_stop(launcher_);
+  cp_launcher_shutdown(launcher_);
   for (const char *name : {"logger", "storage", "api"}) {
     EXPECT_EQ(CP_PLUGIN_STOPPED, Status(name).state) << name;
   }

@@ -339,7 +339,7 @@ TEST_F(InProcessTest, RunsBesideAProcessPluginWithoutAListener) {
 
   // Stop: no registration, the identity revoked.
   std::string id = lg.runtime_id;
-  cp_launcher_stop(launcher_);
+  cp_launcher_shutdown(launcher_);
   EXPECT_FALSE(Registered("logger", &ep));
   EXPECT_FALSE(Registered("storage", &ep));
   EXPECT_EQ(CP_ENOTFOUND, cp_token_store_principal(cp_host_tokens(host_),
@@ -382,7 +382,7 @@ TEST_F(InProcessTest, RemovedItIsGoneUntilReplaceStartsItAgain) {
   EXPECT_EQ(CP_STATUS_OK, Log(c, "again").code);
 
   // Stopping the launcher stops it like any.
-  cp_launcher_stop(launcher_);
+  cp_launcher_shutdown(launcher_);
   EXPECT_EQ(CP_PLUGIN_STOPPED, Status("logger").state);
   EXPECT_FALSE(Registered("logger", &ep));
 }
@@ -563,7 +563,7 @@ TEST_F(InProcessTest, HostWithoutTheInprocFlagRefusesItsRegistration) {
   EXPECT_NE(nullptr, strstr(err_, "in-process")) << err_;
   EXPECT_EQ(CP_PLUGIN_FAILED, Status("logger").state);
   EXPECT_EQ(0u, cp_token_store_count(cp_host_tokens(host_)));
-  cp_launcher_stop(launcher_);
+  cp_launcher_shutdown(launcher_);
   EXPECT_EQ(CP_PLUGIN_FAILED, Status("logger").state);
 }
 

@@ -28,7 +28,7 @@
  *   ... cp_host_start, cp_launcher_create, cp_launcher_start ...
  *   cp_admin_set_launcher(admin, launcher);
  *   ...
- *   cp_admin_set_launcher(admin, NULL);   // before cp_launcher_stop
+ *   cp_admin_set_launcher(admin, NULL);   // before cp_launcher_shutdown
  *   cp_launcher_destroy(launcher);
  *   cp_host_shutdown(host, ...);
  *   cp_admin_destroy(admin);              // after the server shut down

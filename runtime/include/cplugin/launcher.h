@@ -13,7 +13,7 @@
  *   cp_client *kv;
  *   cp_launcher_dispense(l, "kv", &kv);      // typed stubs on it
  *   ...
- *   cp_launcher_stop(l);                     // before cp_host_shutdown
+ *   cp_launcher_shutdown(l);                     // before cp_host_shutdown
  *   cp_launcher_destroy(l);
  *
  * Starting a plugin (docs/launch.md tells the plugin's side):
@@ -49,7 +49,7 @@
  * cp_launcher_status). A restarted process that fails step 3 is killed and
  * counts as a crash.
  *
- * Stopping. cp_launcher_stop stops the plugins in reverse start order: each
+ * Stopping. cp_launcher_shutdown stops the plugins in reverse start order: each
  * gets PluginControl/Shutdown (with the secret and stop_grace_ms), then
  * SIGTERM when it has not exited within the grace period, then SIGKILL;
  * its identity is revoked and the process reaped. No process outlives the
@@ -151,7 +151,7 @@ typedef struct cp_launcher_options {
    * still be on its way there; the wait lets it reach an instance that
    * still serves instead of one that is closing (UNAVAILABLE). It narrows
    * that window rather than closing it: a routing thread held up longer
-   * than this still finds the old instance gone. cp_launcher_stop does not
+   * than this still finds the old instance gone. cp_launcher_shutdown does not
    * wait. */
   int64_t drain_settle_ms;
   /* The plugins a manifest's "in_process" may name (copied by create; the
@@ -287,9 +287,9 @@ CP_API int cp_launcher_replace(cp_launcher *l, const char *name,
 
 /* Stops every plugin (see Stopping), in reverse start order, and returns
  * once each is reaped. Idempotent. */
-CP_API void cp_launcher_stop(cp_launcher *l);
+CP_API void cp_launcher_shutdown(cp_launcher *l);
 
-/* cp_launcher_stop if needed, then frees everything (and removes the
+/* cp_launcher_shutdown if needed, then frees everything (and removes the
  * socket directory it created). NULL allowed. */
 CP_API void cp_launcher_destroy(cp_launcher *l);
 

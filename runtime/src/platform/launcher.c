@@ -352,7 +352,7 @@ int cp_launcher_start(cp_launcher *l, char *err, size_t errlen) {
   return first_rc;
 }
 
-void cp_launcher_stop(cp_launcher *l) {
+void cp_launcher_shutdown(cp_launcher *l) {
   if (l == NULL || l->stopped) {
     return;
   }
@@ -387,7 +387,7 @@ void cp_launcher_destroy(cp_launcher *l) {
   if (l == NULL) {
     return;
   }
-  cp_launcher_stop(l);
+  cp_launcher_shutdown(l);
   /* The router stops calling into the launcher before anything goes. */
   cpi_linproc_remove_connector(l);
   for (size_t i = 0; l->plugins != NULL && i < l->count; i++) {
