@@ -102,7 +102,7 @@ void cg_emit_message_invoker(const cg_method *method, cg_arena *arena,
   cg_signature sig;
   sig.head =
       cg_arena_printf(arena, "static void %s__message_invoke", method->ident);
-  sig.params[0] = "cp_handler_fn fn";
+  sig.params[0] = "cp_generic_fn fn";
   sig.params[1] = "cp_stream *stream";
   sig.params[2] = "const ProtobufCMessage *msg";
   sig.params[3] = "void *user";
@@ -130,7 +130,7 @@ void cg_emit_duplex_defs(const cg_method *method, cg_arena *arena,
   call.head = "return cp_stream_read_typed";
   call.params[0] = "stream";
   call.params[1] = cg_arena_printf(arena, "&%s__method", method->ident);
-  call.params[2] = "(cp_handler_fn)fn";
+  call.params[2] = "(cp_generic_fn)fn";
   call.params[3] = "user";
   call.count = 4;
   cg_emit_signature(out, "  ", &call, ";");

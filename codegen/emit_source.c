@@ -26,7 +26,7 @@ static void cg_emit_invoker(const cg_method *method, cg_arena *arena,
   cg_signature sig;
   sig.head =
       cg_arena_printf(arena, "static cp_status_code %s__invoke", method->ident);
-  sig.params[0] = "cp_handler_fn handler";
+  sig.params[0] = "cp_generic_fn handler";
   sig.params[1] = "cp_call *call";
   if (method->client_streaming) {
     sig.params[2] = "cp_stream *stream";
@@ -144,7 +144,7 @@ static void cg_emit_register_one(const cg_method *method, cg_sbuf *out) {
       out,
       "  if (handlers->on_%s != NULL) {\n"
       "    entries[count].method = &%s__method;\n"
-      "    entries[count].handler = (cp_handler_fn)handlers->on_%s;\n"
+      "    entries[count].handler = (cp_generic_fn)handlers->on_%s;\n"
       "    entries[count++].user = user;\n"
       "  }\n",
       method->lower, method->ident, method->lower);

@@ -19,7 +19,7 @@
 
 struct cp_server {
   const cp_method_desc *methods[8];
-  cp_handler_fn handlers[8];
+  cp_generic_fn handlers[8];
   void *users[8];
   int count;
   int batches; /* cp_server_add_methods calls that succeeded */
@@ -48,7 +48,7 @@ struct cp_call {
 
 struct cp_stream {
   const cp_method_desc *method; /* what cp_stream_read_typed was given */
-  cp_handler_fn read_fn;        /* and its callback */
+  cp_generic_fn read_fn;        /* and its callback */
   void *read_user;
   const ProtobufCMessage *written; /* what cp_stream_send / _reply got */
 };
@@ -178,7 +178,7 @@ int cp_client_stream_next(cp_client_stream *stream, ProtobufCMessage **msg,
 }
 
 int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
-                         cp_handler_fn fn, void *user) {
+                         cp_generic_fn fn, void *user) {
   stream->method = method;
   stream->read_fn = fn;
   stream->read_user = user;

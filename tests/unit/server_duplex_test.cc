@@ -217,7 +217,7 @@ cp_status_code OnCheckedCollect(cp_call *call, cp_stream *stream, void *user) {
   // The typed read of another method, a NULL callback, then a second read.
   g_checks->wrong_method = cp_stream_read_typed(
       stream, &cp_cplugintest__v1__echo_service__chat__method,
-      (cp_handler_fn)Ignore, nullptr);
+      (cp_generic_fn)Ignore, nullptr);
   g_checks->null_fn = cp_stream_read(stream, nullptr, nullptr);
   cp_stream_keep(stream);
   EXPECT_EQ(0, cp_cplugintest__v1__echo_service__collect__read(

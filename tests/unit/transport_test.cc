@@ -925,7 +925,7 @@ TEST(TransportApi, BadArgumentsAreRejected) {
   cp_method_desc bad = cp_cplugintest__v1__echo_service__echo__method;
   bad.unary_invoke = nullptr;
   EXPECT_EQ(CP_EINVAL,
-            cp_server_add_method(s, &bad, (cp_handler_fn)abort, nullptr));
+            cp_server_add_method(s, &bad, (cp_generic_fn)abort, nullptr));
   echo_stats *stats = echo_stats_create();
   ASSERT_EQ(0, echo_service_register(s, stats));
   EXPECT_EQ(CP_EEXIST, echo_service_register(s, stats));
@@ -978,7 +978,7 @@ TEST(TransportApi, BadArgumentsAreRejected) {
 TEST(TransportApi, AddMethodsIsAllOrNothing) {
   cp_server *s = nullptr;
   ASSERT_EQ(0, cp_server_create(&s, nullptr));
-  auto handler = reinterpret_cast<cp_handler_fn>(abort);
+  auto handler = reinterpret_cast<cp_generic_fn>(abort);
   const cp_method_desc &echo = cp_cplugintest__v1__echo_service__echo__method;
   const cp_method_desc &count = cp_cplugintest__v1__echo_service__count__method;
   cp_method_desc bad = echo;

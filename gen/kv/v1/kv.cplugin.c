@@ -10,7 +10,7 @@
 /* --- kv.v1.KVService ------------------------------------------------------ */
 
 static cp_status_code cp_kv__v1__kvservice__get__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_kv__v1__kvservice__get__handler_fn fn =
       (cp_kv__v1__kvservice__get__handler_fn)handler;
@@ -19,7 +19,7 @@ static cp_status_code cp_kv__v1__kvservice__get__invoke(
 }
 
 static cp_status_code cp_kv__v1__kvservice__put__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_kv__v1__kvservice__put__handler_fn fn =
       (cp_kv__v1__kvservice__put__handler_fn)handler;
@@ -28,7 +28,7 @@ static cp_status_code cp_kv__v1__kvservice__put__invoke(
 }
 
 static cp_status_code cp_kv__v1__kvservice__delete__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_kv__v1__kvservice__delete__handler_fn fn =
       (cp_kv__v1__kvservice__delete__handler_fn)handler;
@@ -37,7 +37,7 @@ static cp_status_code cp_kv__v1__kvservice__delete__invoke(
 }
 
 static cp_status_code cp_kv__v1__kvservice__watch__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
   cp_kv__v1__kvservice__watch__handler_fn fn =
       (cp_kv__v1__kvservice__watch__handler_fn)handler;
@@ -45,28 +45,28 @@ static cp_status_code cp_kv__v1__kvservice__watch__invoke(
 }
 
 static cp_status_code cp_kv__v1__kvservice__batch_put__invoke(
-    cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
+    cp_generic_fn handler, cp_call *call, cp_stream *stream, void *user) {
   cp_kv__v1__kvservice__batch_put__handler_fn fn =
       (cp_kv__v1__kvservice__batch_put__handler_fn)handler;
   return fn(call, stream, user);
 }
 
 static void cp_kv__v1__kvservice__batch_put__message_invoke(
-    cp_handler_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
+    cp_generic_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
     void *user) {
   ((cp_kv__v1__kvservice__batch_put__message_fn)fn)(
       stream, (const Kv__V1__PutRequest *)msg, user);
 }
 
 static cp_status_code cp_kv__v1__kvservice__session__invoke(
-    cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
+    cp_generic_fn handler, cp_call *call, cp_stream *stream, void *user) {
   cp_kv__v1__kvservice__session__handler_fn fn =
       (cp_kv__v1__kvservice__session__handler_fn)handler;
   return fn(call, stream, user);
 }
 
 static void cp_kv__v1__kvservice__session__message_invoke(
-    cp_handler_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
+    cp_generic_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
     void *user) {
   ((cp_kv__v1__kvservice__session__message_fn)fn)(
       stream, (const Kv__V1__SessionRequest *)msg, user);
@@ -165,32 +165,32 @@ int cp_kv__v1__kvservice__register(
   size_t count = 0;
   if (handlers->on_get != NULL) {
     entries[count].method = &cp_kv__v1__kvservice__get__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_get;
+    entries[count].handler = (cp_generic_fn)handlers->on_get;
     entries[count++].user = user;
   }
   if (handlers->on_put != NULL) {
     entries[count].method = &cp_kv__v1__kvservice__put__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_put;
+    entries[count].handler = (cp_generic_fn)handlers->on_put;
     entries[count++].user = user;
   }
   if (handlers->on_delete != NULL) {
     entries[count].method = &cp_kv__v1__kvservice__delete__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_delete;
+    entries[count].handler = (cp_generic_fn)handlers->on_delete;
     entries[count++].user = user;
   }
   if (handlers->on_watch != NULL) {
     entries[count].method = &cp_kv__v1__kvservice__watch__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_watch;
+    entries[count].handler = (cp_generic_fn)handlers->on_watch;
     entries[count++].user = user;
   }
   if (handlers->on_batch_put != NULL) {
     entries[count].method = &cp_kv__v1__kvservice__batch_put__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_batch_put;
+    entries[count].handler = (cp_generic_fn)handlers->on_batch_put;
     entries[count++].user = user;
   }
   if (handlers->on_session != NULL) {
     entries[count].method = &cp_kv__v1__kvservice__session__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_session;
+    entries[count].handler = (cp_generic_fn)handlers->on_session;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
@@ -375,7 +375,7 @@ int cp_kv__v1__kvservice__batch_put__read(
     cp_stream *stream, cp_kv__v1__kvservice__batch_put__message_fn fn,
     void *user) {
   return cp_stream_read_typed(stream, &cp_kv__v1__kvservice__batch_put__method,
-                              (cp_handler_fn)fn, user);
+                              (cp_generic_fn)fn, user);
 }
 
 int cp_kv__v1__kvservice__batch_put__open(cp_client *client,
@@ -428,7 +428,7 @@ int cp_kv__v1__kvservice__session__read(
     cp_stream *stream, cp_kv__v1__kvservice__session__message_fn fn,
     void *user) {
   return cp_stream_read_typed(stream, &cp_kv__v1__kvservice__session__method,
-                              (cp_handler_fn)fn, user);
+                              (cp_generic_fn)fn, user);
 }
 
 int cp_kv__v1__kvservice__session__write(cp_stream *stream,

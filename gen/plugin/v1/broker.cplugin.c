@@ -10,7 +10,7 @@
 /* --- connectplugin.v1.CapabilityBroker ------------------------------------ */
 
 static cp_status_code cp_connectplugin__v1__capability_broker__request_capability__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__capability_broker__request_capability__handler_fn fn =
       (cp_connectplugin__v1__capability_broker__request_capability__handler_fn)handler;
@@ -57,7 +57,7 @@ int cp_connectplugin__v1__capability_broker__register(
   size_t count = 0;
   if (handlers->on_request_capability != NULL) {
     entries[count].method = &cp_connectplugin__v1__capability_broker__request_capability__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_request_capability;
+    entries[count].handler = (cp_generic_fn)handlers->on_request_capability;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

@@ -10,7 +10,7 @@
 /* --- connectplugin.v1.HandshakeService ------------------------------------ */
 
 static cp_status_code cp_connectplugin__v1__handshake_service__handshake__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__handshake_service__handshake__handler_fn fn =
       (cp_connectplugin__v1__handshake_service__handshake__handler_fn)handler;
@@ -57,7 +57,7 @@ int cp_connectplugin__v1__handshake_service__register(
   size_t count = 0;
   if (handlers->on_handshake != NULL) {
     entries[count].method = &cp_connectplugin__v1__handshake_service__handshake__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_handshake;
+    entries[count].handler = (cp_generic_fn)handlers->on_handshake;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

@@ -10,7 +10,7 @@
 /* --- connectplugin.health.v1.HealthService -------------------------------- */
 
 static cp_status_code cp_connectplugin__health__v1__health_service__check__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__health__v1__health_service__check__handler_fn fn =
       (cp_connectplugin__health__v1__health_service__check__handler_fn)handler;
@@ -19,7 +19,7 @@ static cp_status_code cp_connectplugin__health__v1__health_service__check__invok
 }
 
 static cp_status_code cp_connectplugin__health__v1__health_service__watch__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
   cp_connectplugin__health__v1__health_service__watch__handler_fn fn =
       (cp_connectplugin__health__v1__health_service__watch__handler_fn)handler;
@@ -77,12 +77,12 @@ int cp_connectplugin__health__v1__health_service__register(
   size_t count = 0;
   if (handlers->on_check != NULL) {
     entries[count].method = &cp_connectplugin__health__v1__health_service__check__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_check;
+    entries[count].handler = (cp_generic_fn)handlers->on_check;
     entries[count++].user = user;
   }
   if (handlers->on_watch != NULL) {
     entries[count].method = &cp_connectplugin__health__v1__health_service__watch__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_watch;
+    entries[count].handler = (cp_generic_fn)handlers->on_watch;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

@@ -10,7 +10,7 @@
 /* --- connectplugin.v1.PluginLifecycle ------------------------------------- */
 
 static cp_status_code cp_connectplugin__v1__plugin_lifecycle__report_health__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__plugin_lifecycle__report_health__handler_fn fn =
       (cp_connectplugin__v1__plugin_lifecycle__report_health__handler_fn)handler;
@@ -57,7 +57,7 @@ int cp_connectplugin__v1__plugin_lifecycle__register(
   size_t count = 0;
   if (handlers->on_report_health != NULL) {
     entries[count].method = &cp_connectplugin__v1__plugin_lifecycle__report_health__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_report_health;
+    entries[count].handler = (cp_generic_fn)handlers->on_report_health;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
@@ -105,7 +105,7 @@ int cp_connectplugin__v1__plugin_lifecycle__report_health__call_async(
 /* --- connectplugin.v1.PluginControl --------------------------------------- */
 
 static cp_status_code cp_connectplugin__v1__plugin_control__get_health__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__plugin_control__get_health__handler_fn fn =
       (cp_connectplugin__v1__plugin_control__get_health__handler_fn)handler;
@@ -114,7 +114,7 @@ static cp_status_code cp_connectplugin__v1__plugin_control__get_health__invoke(
 }
 
 static cp_status_code cp_connectplugin__v1__plugin_control__shutdown__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__plugin_control__shutdown__handler_fn fn =
       (cp_connectplugin__v1__plugin_control__shutdown__handler_fn)handler;
@@ -172,12 +172,12 @@ int cp_connectplugin__v1__plugin_control__register(
   size_t count = 0;
   if (handlers->on_get_health != NULL) {
     entries[count].method = &cp_connectplugin__v1__plugin_control__get_health__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_get_health;
+    entries[count].handler = (cp_generic_fn)handlers->on_get_health;
     entries[count++].user = user;
   }
   if (handlers->on_shutdown != NULL) {
     entries[count].method = &cp_connectplugin__v1__plugin_control__shutdown__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_shutdown;
+    entries[count].handler = (cp_generic_fn)handlers->on_shutdown;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

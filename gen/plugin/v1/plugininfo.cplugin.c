@@ -10,7 +10,7 @@
 /* --- connectplugin.v1.PluginIdentity -------------------------------------- */
 
 static cp_status_code cp_connectplugin__v1__plugin_identity__get_plugin_info__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__plugin_identity__get_plugin_info__handler_fn fn =
       (cp_connectplugin__v1__plugin_identity__get_plugin_info__handler_fn)handler;
@@ -19,7 +19,7 @@ static cp_status_code cp_connectplugin__v1__plugin_identity__get_plugin_info__in
 }
 
 static cp_status_code cp_connectplugin__v1__plugin_identity__set_runtime_identity__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__plugin_identity__set_runtime_identity__handler_fn fn =
       (cp_connectplugin__v1__plugin_identity__set_runtime_identity__handler_fn)handler;
@@ -77,12 +77,12 @@ int cp_connectplugin__v1__plugin_identity__register(
   size_t count = 0;
   if (handlers->on_get_plugin_info != NULL) {
     entries[count].method = &cp_connectplugin__v1__plugin_identity__get_plugin_info__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_get_plugin_info;
+    entries[count].handler = (cp_generic_fn)handlers->on_get_plugin_info;
     entries[count++].user = user;
   }
   if (handlers->on_set_runtime_identity != NULL) {
     entries[count].method = &cp_connectplugin__v1__plugin_identity__set_runtime_identity__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_set_runtime_identity;
+    entries[count].handler = (cp_generic_fn)handlers->on_set_runtime_identity;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

@@ -10,7 +10,7 @@
 /* --- connectplugin.v1.ServiceRegistry ------------------------------------- */
 
 static cp_status_code cp_connectplugin__v1__service_registry__register_service__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__service_registry__register_service__handler_fn fn =
       (cp_connectplugin__v1__service_registry__register_service__handler_fn)handler;
@@ -19,7 +19,7 @@ static cp_status_code cp_connectplugin__v1__service_registry__register_service__
 }
 
 static cp_status_code cp_connectplugin__v1__service_registry__unregister_service__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__service_registry__unregister_service__handler_fn fn =
       (cp_connectplugin__v1__service_registry__unregister_service__handler_fn)handler;
@@ -28,7 +28,7 @@ static cp_status_code cp_connectplugin__v1__service_registry__unregister_service
 }
 
 static cp_status_code cp_connectplugin__v1__service_registry__discover_service__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_connectplugin__v1__service_registry__discover_service__handler_fn fn =
       (cp_connectplugin__v1__service_registry__discover_service__handler_fn)handler;
@@ -37,7 +37,7 @@ static cp_status_code cp_connectplugin__v1__service_registry__discover_service__
 }
 
 static cp_status_code cp_connectplugin__v1__service_registry__watch_service__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
   cp_connectplugin__v1__service_registry__watch_service__handler_fn fn =
       (cp_connectplugin__v1__service_registry__watch_service__handler_fn)handler;
@@ -117,22 +117,22 @@ int cp_connectplugin__v1__service_registry__register(
   size_t count = 0;
   if (handlers->on_register_service != NULL) {
     entries[count].method = &cp_connectplugin__v1__service_registry__register_service__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_register_service;
+    entries[count].handler = (cp_generic_fn)handlers->on_register_service;
     entries[count++].user = user;
   }
   if (handlers->on_unregister_service != NULL) {
     entries[count].method = &cp_connectplugin__v1__service_registry__unregister_service__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_unregister_service;
+    entries[count].handler = (cp_generic_fn)handlers->on_unregister_service;
     entries[count++].user = user;
   }
   if (handlers->on_discover_service != NULL) {
     entries[count].method = &cp_connectplugin__v1__service_registry__discover_service__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_discover_service;
+    entries[count].handler = (cp_generic_fn)handlers->on_discover_service;
     entries[count++].user = user;
   }
   if (handlers->on_watch_service != NULL) {
     entries[count].method = &cp_connectplugin__v1__service_registry__watch_service__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_watch_service;
+    entries[count].handler = (cp_generic_fn)handlers->on_watch_service;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

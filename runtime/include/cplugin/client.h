@@ -251,7 +251,6 @@ CP_API int cp_client_unary_async(cp_client *client,
  * through the stub's `invoke`, which converts it back. The response is lent
  * to the callback: the runtime frees it when `invoke` returned. Returns as
  * cp_client_unary_async (CP_EINVAL also for a NULL invoke or done). */
-typedef void (*cp_generic_fn)(void);
 typedef void (*cp_unary_invoke_fn)(cp_generic_fn done, const cp_status *status,
                                    const ProtobufCMessage *resp, void *user);
 

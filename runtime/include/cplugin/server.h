@@ -160,12 +160,12 @@ CP_API int cp_server_listen_tls(cp_server *server, const char *address,
  * its wire size plus 64 KiB, is answered RESOURCE_EXHAUSTED before the
  * handler runs; one that does not decode, INVALID_ARGUMENT. */
 CP_API int cp_server_add_method(cp_server *server, const cp_method_desc *method,
-                                cp_handler_fn handler, void *user);
+                                cp_generic_fn handler, void *user);
 
 /* One method of a cp_server_add_methods batch. */
 typedef struct cp_method_entry {
   const cp_method_desc *method;
-  cp_handler_fn handler;
+  cp_generic_fn handler;
   void *user;
 } cp_method_entry;
 
@@ -552,7 +552,7 @@ CP_API int cp_stream_read(cp_stream *stream, cp_stream_message_fn fn,
  * code), called through `method`'s message_invoke; CP_EINVAL unless the
  * stream belongs to `method`. */
 CP_API int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
-                                cp_handler_fn fn, void *user);
+                                cp_generic_fn fn, void *user);
 
 /* Answers a client-streaming call with `resp` and OK, and releases the
  * stream as cp_stream_finish does. Returns as cp_unary_reply_send: 0,

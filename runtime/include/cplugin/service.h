@@ -34,33 +34,35 @@ typedef enum cp_method_kind {
   CP_METHOD_BIDI_STREAMING = 3
 } cp_method_kind;
 
-/* A handler of any signature, stored type-erased. It is converted back to its
- * real type by the invoker of the method descriptor that it was registered
- * with (converting between function pointer types and back is defined C). */
-typedef void (*cp_handler_fn)(void);
+/* A function of any signature, stored type-erased: a typed handler on a
+ * server, a typed callback of a generated client stub. It is converted back
+ * to its real type by the invoker that goes with it (the method descriptor's
+ * for a handler, the stub's `invoke` for a callback); converting between
+ * function pointer types and back is defined C. */
+typedef void (*cp_generic_fn)(void);
 
 /* Calls a typed unary handler: `resp` is an initialised response message whose
  * storage the runtime owns. */
 typedef cp_status_code (*cp_unary_handler_invoke_fn)(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user);
 
 /* Calls a typed server-streaming handler. */
 typedef cp_status_code (*cp_stream_handler_invoke_fn)(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user);
 
 /* Calls a typed client-streaming or bidirectional handler: there is no
  * request message at the start; the handler reads the client's messages
  * with cp_stream_read. */
-typedef cp_status_code (*cp_duplex_handler_invoke_fn)(cp_handler_fn handler,
+typedef cp_status_code (*cp_duplex_handler_invoke_fn)(cp_generic_fn handler,
                                                       cp_call *call,
                                                       cp_stream *stream,
                                                       void *user);
 
 /* Calls a typed per-message callback of cp_stream_read_typed with one
  * request message, or NULL after the client's last one. */
-typedef void (*cp_message_handler_invoke_fn)(cp_handler_fn fn,
+typedef void (*cp_message_handler_invoke_fn)(cp_generic_fn fn,
                                              cp_stream *stream,
                                              const ProtobufCMessage *msg,
                                              void *user);

@@ -343,7 +343,7 @@ int cp_server_add_methods(cp_server *server, const cp_method_entry *entries,
 }
 
 int cp_server_add_method(cp_server *server, const cp_method_desc *method,
-                         cp_handler_fn handler, void *user) {
+                         cp_generic_fn handler, void *user) {
   cp_method_entry one = {method, handler, user};
   return cp_server_add_methods(server, &one, 1);
 }

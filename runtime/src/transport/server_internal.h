@@ -19,7 +19,7 @@ typedef struct cp_registered_method cp_registered_method;
 
 struct cp_registered_method {
   const cp_method_desc *desc;
-  cp_handler_fn handler;
+  cp_generic_fn handler;
   void *user;
   void *grpc_handle;        /* from grpc_server_register_method */
   size_t max_request_bytes; /* cp_server_limit_requests, else the server's */

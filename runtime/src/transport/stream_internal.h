@@ -51,7 +51,7 @@ struct cp_stream {
   bool done_notified;
 
   /* Reading the client's messages (stream_read.c): one read in flight. */
-  cp_handler_fn read_fn;
+  cp_generic_fn read_fn;
   cp_message_handler_invoke_fn read_invoke;
   void *read_user;
   bool reading; /* cp_stream_read was called */

@@ -116,7 +116,7 @@ static void on_read_done(cp_tag *tag, bool ok) {
 }
 
 /* Calls a cp_stream_message_fn stored type-erased by cp_stream_read. */
-static void invoke_untyped(cp_handler_fn fn, cp_stream *stream,
+static void invoke_untyped(cp_generic_fn fn, cp_stream *stream,
                            const ProtobufCMessage *msg, void *user) {
   ((cp_stream_message_fn)fn)(stream, msg, user);
 }
@@ -126,7 +126,7 @@ static bool reads_client_messages(const cp_method_desc *m) {
          m->kind == CP_METHOD_BIDI_STREAMING;
 }
 
-static int start_reading(cp_stream *stream, cp_handler_fn fn,
+static int start_reading(cp_stream *stream, cp_generic_fn fn,
                          cp_message_handler_invoke_fn invoke, void *user) {
   pthread_mutex_lock(&stream->mu);
   if (stream->reading) {
@@ -148,11 +148,11 @@ int cp_stream_read(cp_stream *stream, cp_stream_message_fn fn, void *user) {
       !reads_client_messages(stream->call->rm->desc)) {
     return CP_EINVAL;
   }
-  return start_reading(stream, (cp_handler_fn)fn, invoke_untyped, user);
+  return start_reading(stream, (cp_generic_fn)fn, invoke_untyped, user);
 }
 
 int cp_stream_read_typed(cp_stream *stream, const cp_method_desc *method,
-                         cp_handler_fn fn, void *user) {
+                         cp_generic_fn fn, void *user) {
   if (stream == NULL || method == NULL || fn == NULL ||
       stream->call->rm->desc != method || !reads_client_messages(method) ||
       method->message_invoke == NULL) {

@@ -9,7 +9,7 @@
 
 /* --- Echo ----------------------------------------------------------------- */
 
-static cp_status_code cp_echo__echo__invoke(cp_handler_fn handler,
+static cp_status_code cp_echo__echo__invoke(cp_generic_fn handler,
                                             cp_call *call,
                                             const ProtobufCMessage *req,
                                             ProtobufCMessage *resp,
@@ -55,7 +55,7 @@ int cp_echo__register(cp_server *server, const cp_echo__handlers *handlers,
   size_t count = 0;
   if (handlers->on_echo != NULL) {
     entries[count].method = &cp_echo__echo__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_echo;
+    entries[count].handler = (cp_generic_fn)handlers->on_echo;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

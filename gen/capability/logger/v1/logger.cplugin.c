@@ -10,7 +10,7 @@
 /* --- capability.logger.v1.Logger ------------------------------------------ */
 
 static cp_status_code cp_capability__logger__v1__logger__log__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_capability__logger__v1__logger__log__handler_fn fn =
       (cp_capability__logger__v1__logger__log__handler_fn)handler;
@@ -56,7 +56,7 @@ int cp_capability__logger__v1__logger__register(
   size_t count = 0;
   if (handlers->on_log != NULL) {
     entries[count].method = &cp_capability__logger__v1__logger__log__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_log;
+    entries[count].handler = (cp_generic_fn)handlers->on_log;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

@@ -10,7 +10,7 @@
 /* --- cplugin.admin.v1.Admin ----------------------------------------------- */
 
 static cp_status_code cp_cplugin__admin__v1__admin__status__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_cplugin__admin__v1__admin__status__handler_fn fn =
       (cp_cplugin__admin__v1__admin__status__handler_fn)handler;
@@ -19,7 +19,7 @@ static cp_status_code cp_cplugin__admin__v1__admin__status__invoke(
 }
 
 static cp_status_code cp_cplugin__admin__v1__admin__restart_plugin__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_cplugin__admin__v1__admin__restart_plugin__handler_fn fn =
       (cp_cplugin__admin__v1__admin__restart_plugin__handler_fn)handler;
@@ -28,7 +28,7 @@ static cp_status_code cp_cplugin__admin__v1__admin__restart_plugin__invoke(
 }
 
 static cp_status_code cp_cplugin__admin__v1__admin__remove_plugin__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_cplugin__admin__v1__admin__remove_plugin__handler_fn fn =
       (cp_cplugin__admin__v1__admin__remove_plugin__handler_fn)handler;
@@ -37,7 +37,7 @@ static cp_status_code cp_cplugin__admin__v1__admin__remove_plugin__invoke(
 }
 
 static cp_status_code cp_cplugin__admin__v1__admin__replace_plugin__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_cplugin__admin__v1__admin__replace_plugin__handler_fn fn =
       (cp_cplugin__admin__v1__admin__replace_plugin__handler_fn)handler;
@@ -46,7 +46,7 @@ static cp_status_code cp_cplugin__admin__v1__admin__replace_plugin__invoke(
 }
 
 static cp_status_code cp_cplugin__admin__v1__admin__list_registry__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_cplugin__admin__v1__admin__list_registry__handler_fn fn =
       (cp_cplugin__admin__v1__admin__list_registry__handler_fn)handler;
@@ -55,7 +55,7 @@ static cp_status_code cp_cplugin__admin__v1__admin__list_registry__invoke(
 }
 
 static cp_status_code cp_cplugin__admin__v1__admin__watch__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
   cp_cplugin__admin__v1__admin__watch__handler_fn fn =
       (cp_cplugin__admin__v1__admin__watch__handler_fn)handler;
@@ -63,7 +63,7 @@ static cp_status_code cp_cplugin__admin__v1__admin__watch__invoke(
 }
 
 static cp_status_code cp_cplugin__admin__v1__admin__add_plugin__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_cplugin__admin__v1__admin__add_plugin__handler_fn fn =
       (cp_cplugin__admin__v1__admin__add_plugin__handler_fn)handler;
@@ -175,37 +175,37 @@ int cp_cplugin__admin__v1__admin__register(
   size_t count = 0;
   if (handlers->on_status != NULL) {
     entries[count].method = &cp_cplugin__admin__v1__admin__status__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_status;
+    entries[count].handler = (cp_generic_fn)handlers->on_status;
     entries[count++].user = user;
   }
   if (handlers->on_restart_plugin != NULL) {
     entries[count].method = &cp_cplugin__admin__v1__admin__restart_plugin__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_restart_plugin;
+    entries[count].handler = (cp_generic_fn)handlers->on_restart_plugin;
     entries[count++].user = user;
   }
   if (handlers->on_remove_plugin != NULL) {
     entries[count].method = &cp_cplugin__admin__v1__admin__remove_plugin__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_remove_plugin;
+    entries[count].handler = (cp_generic_fn)handlers->on_remove_plugin;
     entries[count++].user = user;
   }
   if (handlers->on_replace_plugin != NULL) {
     entries[count].method = &cp_cplugin__admin__v1__admin__replace_plugin__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_replace_plugin;
+    entries[count].handler = (cp_generic_fn)handlers->on_replace_plugin;
     entries[count++].user = user;
   }
   if (handlers->on_list_registry != NULL) {
     entries[count].method = &cp_cplugin__admin__v1__admin__list_registry__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_list_registry;
+    entries[count].handler = (cp_generic_fn)handlers->on_list_registry;
     entries[count++].user = user;
   }
   if (handlers->on_watch != NULL) {
     entries[count].method = &cp_cplugin__admin__v1__admin__watch__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_watch;
+    entries[count].handler = (cp_generic_fn)handlers->on_watch;
     entries[count++].user = user;
   }
   if (handlers->on_add_plugin != NULL) {
     entries[count].method = &cp_cplugin__admin__v1__admin__add_plugin__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_add_plugin;
+    entries[count].handler = (cp_generic_fn)handlers->on_add_plugin;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

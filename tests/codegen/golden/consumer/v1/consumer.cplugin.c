@@ -10,7 +10,7 @@
 /* --- consumer.v1.ConsumerService ------------------------------------------ */
 
 static cp_status_code cp_consumer__v1__consumer_service__use__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_consumer__v1__consumer_service__use__handler_fn fn =
       (cp_consumer__v1__consumer_service__use__handler_fn)handler;
@@ -56,7 +56,7 @@ int cp_consumer__v1__consumer_service__register(
   size_t count = 0;
   if (handlers->on_use != NULL) {
     entries[count].method = &cp_consumer__v1__consumer_service__use__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_use;
+    entries[count].handler = (cp_generic_fn)handlers->on_use;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

@@ -10,7 +10,7 @@
 /* --- cpkg.v1.Renamed ------------------------------------------------------ */
 
 static cp_status_code cp_alt__v1__renamed__ping__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_alt__v1__renamed__ping__handler_fn fn =
       (cp_alt__v1__renamed__ping__handler_fn)handler;
@@ -55,7 +55,7 @@ int cp_alt__v1__renamed__register(cp_server *server,
   size_t count = 0;
   if (handlers->on_ping != NULL) {
     entries[count].method = &cp_alt__v1__renamed__ping__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_ping;
+    entries[count].handler = (cp_generic_fn)handlers->on_ping;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);

@@ -10,7 +10,7 @@
 /* --- multi.v1.Logger ------------------------------------------------------ */
 
 static cp_status_code cp_multi__v1__logger__log__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_multi__v1__logger__log__handler_fn fn =
       (cp_multi__v1__logger__log__handler_fn)handler;
@@ -56,7 +56,7 @@ int cp_multi__v1__logger__register(
   size_t count = 0;
   if (handlers->on_log != NULL) {
     entries[count].method = &cp_multi__v1__logger__log__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_log;
+    entries[count].handler = (cp_generic_fn)handlers->on_log;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
@@ -103,7 +103,7 @@ int cp_multi__v1__logger__log__call_async(
 /* --- multi.v1.HealthService ----------------------------------------------- */
 
 static cp_status_code cp_multi__v1__health_service__check__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_multi__v1__health_service__check__handler_fn fn =
       (cp_multi__v1__health_service__check__handler_fn)handler;
@@ -112,7 +112,7 @@ static cp_status_code cp_multi__v1__health_service__check__invoke(
 }
 
 static cp_status_code cp_multi__v1__health_service__watch__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
   cp_multi__v1__health_service__watch__handler_fn fn =
       (cp_multi__v1__health_service__watch__handler_fn)handler;
@@ -168,12 +168,12 @@ int cp_multi__v1__health_service__register(
   size_t count = 0;
   if (handlers->on_check != NULL) {
     entries[count].method = &cp_multi__v1__health_service__check__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_check;
+    entries[count].handler = (cp_generic_fn)handlers->on_check;
     entries[count++].user = user;
   }
   if (handlers->on_watch != NULL) {
     entries[count].method = &cp_multi__v1__health_service__watch__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_watch;
+    entries[count].handler = (cp_generic_fn)handlers->on_watch;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
@@ -271,7 +271,7 @@ int cp_multi__v1__health_service__watch__start_async(
 /* --- multi.v1.ServiceRegistry --------------------------------------------- */
 
 static cp_status_code cp_multi__v1__service_registry__register_service__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_multi__v1__service_registry__register_service__handler_fn fn =
       (cp_multi__v1__service_registry__register_service__handler_fn)handler;
@@ -280,7 +280,7 @@ static cp_status_code cp_multi__v1__service_registry__register_service__invoke(
 }
 
 static cp_status_code cp_multi__v1__service_registry__get_plugin_info__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_multi__v1__service_registry__get_plugin_info__handler_fn fn =
       (cp_multi__v1__service_registry__get_plugin_info__handler_fn)handler;
@@ -289,7 +289,7 @@ static cp_status_code cp_multi__v1__service_registry__get_plugin_info__invoke(
 }
 
 static cp_status_code cp_multi__v1__service_registry__watch_service__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
   cp_multi__v1__service_registry__watch_service__handler_fn fn =
       (cp_multi__v1__service_registry__watch_service__handler_fn)handler;
@@ -356,17 +356,17 @@ int cp_multi__v1__service_registry__register(
   size_t count = 0;
   if (handlers->on_register_service != NULL) {
     entries[count].method = &cp_multi__v1__service_registry__register_service__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_register_service;
+    entries[count].handler = (cp_generic_fn)handlers->on_register_service;
     entries[count++].user = user;
   }
   if (handlers->on_get_plugin_info != NULL) {
     entries[count].method = &cp_multi__v1__service_registry__get_plugin_info__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_get_plugin_info;
+    entries[count].handler = (cp_generic_fn)handlers->on_get_plugin_info;
     entries[count++].user = user;
   }
   if (handlers->on_watch_service != NULL) {
     entries[count].method = &cp_multi__v1__service_registry__watch_service__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_watch_service;
+    entries[count].handler = (cp_generic_fn)handlers->on_watch_service;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
@@ -500,7 +500,7 @@ int cp_multi__v1__service_registry__watch_service__start_async(
 /* --- multi.v1.Uploader ---------------------------------------------------- */
 
 static cp_status_code cp_multi__v1__uploader__put__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_multi__v1__uploader__put__handler_fn fn =
       (cp_multi__v1__uploader__put__handler_fn)handler;
@@ -509,21 +509,21 @@ static cp_status_code cp_multi__v1__uploader__put__invoke(
 }
 
 static cp_status_code cp_multi__v1__uploader__upload__invoke(
-    cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
+    cp_generic_fn handler, cp_call *call, cp_stream *stream, void *user) {
   cp_multi__v1__uploader__upload__handler_fn fn =
       (cp_multi__v1__uploader__upload__handler_fn)handler;
   return fn(call, stream, user);
 }
 
 static void cp_multi__v1__uploader__upload__message_invoke(
-    cp_handler_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
+    cp_generic_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
     void *user) {
   ((cp_multi__v1__uploader__upload__message_fn)fn)(
       stream, (const Multi__V1__LogRequest *)msg, user);
 }
 
 static cp_status_code cp_multi__v1__uploader__tail__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
   cp_multi__v1__uploader__tail__handler_fn fn =
       (cp_multi__v1__uploader__tail__handler_fn)handler;
@@ -531,14 +531,14 @@ static cp_status_code cp_multi__v1__uploader__tail__invoke(
 }
 
 static cp_status_code cp_multi__v1__uploader__talk__invoke(
-    cp_handler_fn handler, cp_call *call, cp_stream *stream, void *user) {
+    cp_generic_fn handler, cp_call *call, cp_stream *stream, void *user) {
   cp_multi__v1__uploader__talk__handler_fn fn =
       (cp_multi__v1__uploader__talk__handler_fn)handler;
   return fn(call, stream, user);
 }
 
 static void cp_multi__v1__uploader__talk__message_invoke(
-    cp_handler_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
+    cp_generic_fn fn, cp_stream *stream, const ProtobufCMessage *msg,
     void *user) {
   ((cp_multi__v1__uploader__talk__message_fn)fn)(
       stream, (const Multi__V1__Probe__Request *)msg, user);
@@ -615,22 +615,22 @@ int cp_multi__v1__uploader__register(
   size_t count = 0;
   if (handlers->on_put != NULL) {
     entries[count].method = &cp_multi__v1__uploader__put__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_put;
+    entries[count].handler = (cp_generic_fn)handlers->on_put;
     entries[count++].user = user;
   }
   if (handlers->on_upload != NULL) {
     entries[count].method = &cp_multi__v1__uploader__upload__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_upload;
+    entries[count].handler = (cp_generic_fn)handlers->on_upload;
     entries[count++].user = user;
   }
   if (handlers->on_tail != NULL) {
     entries[count].method = &cp_multi__v1__uploader__tail__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_tail;
+    entries[count].handler = (cp_generic_fn)handlers->on_tail;
     entries[count++].user = user;
   }
   if (handlers->on_talk != NULL) {
     entries[count].method = &cp_multi__v1__uploader__talk__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_talk;
+    entries[count].handler = (cp_generic_fn)handlers->on_talk;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
@@ -683,7 +683,7 @@ int cp_multi__v1__uploader__upload__read(
     cp_stream *stream, cp_multi__v1__uploader__upload__message_fn fn,
     void *user) {
   return cp_stream_read_typed(stream, &cp_multi__v1__uploader__upload__method,
-                              (cp_handler_fn)fn, user);
+                              (cp_generic_fn)fn, user);
 }
 
 int cp_multi__v1__uploader__upload__open(cp_client *client,
@@ -790,7 +790,7 @@ int cp_multi__v1__uploader__talk__read(
     cp_stream *stream, cp_multi__v1__uploader__talk__message_fn fn,
     void *user) {
   return cp_stream_read_typed(stream, &cp_multi__v1__uploader__talk__method,
-                              (cp_handler_fn)fn, user);
+                              (cp_generic_fn)fn, user);
 }
 
 int cp_multi__v1__uploader__talk__write(cp_stream *stream,

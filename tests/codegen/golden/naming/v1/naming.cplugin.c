@@ -10,7 +10,7 @@
 /* --- My_pkg.Sub2Pkg.v1.HTTPServer_x2Y ------------------------------------- */
 
 static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__handler_fn fn =
       (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__handler_fn)handler;
@@ -19,7 +19,7 @@ static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__invoke
 }
 
 static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__handler_fn fn =
       (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__handler_fn)handler;
@@ -28,7 +28,7 @@ static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__i
 }
 
 static cp_status_code cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     cp_stream *stream, void *user) {
   cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__handler_fn fn =
       (cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__handler_fn)handler;
@@ -96,17 +96,17 @@ int cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__register(
   size_t count = 0;
   if (handlers->on_get__foo != NULL) {
     entries[count].method = &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get__foo__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_get__foo;
+    entries[count].handler = (cp_generic_fn)handlers->on_get__foo;
     entries[count++].user = user;
   }
   if (handlers->on_get_urlfor2_x != NULL) {
     entries[count].method = &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__get_urlfor2_x__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_get_urlfor2_x;
+    entries[count].handler = (cp_generic_fn)handlers->on_get_urlfor2_x;
     entries[count++].user = user;
   }
   if (handlers->on_abc != NULL) {
     entries[count].method = &cp_my_pkg__sub2_pkg__v1__httpserver_x2_y__abc__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_abc;
+    entries[count].handler = (cp_generic_fn)handlers->on_abc;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
@@ -268,7 +268,7 @@ int cp_my_pkg__sub2_pkg__v1__empty__register(
 /* --- My_pkg.Sub2Pkg.v1.Service -------------------------------------------- */
 
 static cp_status_code cp_my_pkg__sub2_pkg__v1__service__service__invoke(
-    cp_handler_fn handler, cp_call *call, const ProtobufCMessage *req,
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
     ProtobufCMessage *resp, void *user) {
   cp_my_pkg__sub2_pkg__v1__service__service__handler_fn fn =
       (cp_my_pkg__sub2_pkg__v1__service__service__handler_fn)handler;
@@ -314,7 +314,7 @@ int cp_my_pkg__sub2_pkg__v1__service__register(
   size_t count = 0;
   if (handlers->on_service != NULL) {
     entries[count].method = &cp_my_pkg__sub2_pkg__v1__service__service__method;
-    entries[count].handler = (cp_handler_fn)handlers->on_service;
+    entries[count].handler = (cp_generic_fn)handlers->on_service;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
