@@ -21,6 +21,9 @@ packages=(
   # The plugin manifest's JSON parser.
   libjansson-dev
   python3 python3-grpcio python3-protobuf
+  # Shared state of host replicas (issue 16): etcd's v3 API, tested against
+  # a real etcd on loopback.
+  etcd-server
 )
 
 missing=()
