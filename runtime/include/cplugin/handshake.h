@@ -78,22 +78,6 @@ extern "C" {
 #define CP_HANDSHAKE_MAX_METADATA_VALUE_BYTES 4096
 #define CP_HANDSHAKE_MAX_VERSION_BYTES 64
 
-/* A service a plugin provides (type "logger", version "1.0.0", path
- * "/capability.logger.v1.Logger/"). */
-typedef struct cp_service_decl {
-  const char *type;
-  const char *version;
-  const char *path;
-} cp_service_decl;
-
-/* A service a plugin needs. */
-typedef struct cp_service_dep {
-  const char *type;
-  const char *min_version;
-  bool required_for_startup;
-  bool watch_for_changes;
-} cp_service_dep;
-
 /* A plugin as the handshake announces it. */
 typedef struct cp_plugin_info {
   const char *name;         /* "kv" */

@@ -7,6 +7,7 @@
 #ifndef CPLUGIN_SERVICE_H
 #define CPLUGIN_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -96,6 +97,22 @@ typedef struct cp_plugin_desc {
   const char *service_path; /* "/kv.v1.KVService/" */
   const cp_service_desc *service;
 } cp_plugin_desc;
+
+/* A service a plugin provides (type "logger", version "1.0.0", path
+ * "/capability.logger.v1.Logger/"). */
+typedef struct cp_service_decl {
+  const char *type;
+  const char *version;
+  const char *path;
+} cp_service_decl;
+
+/* A service a plugin needs. */
+typedef struct cp_service_dep {
+  const char *type;
+  const char *min_version;
+  bool required_for_startup;
+  bool watch_for_changes;
+} cp_service_dep;
 
 /* Returns the method of `service` whose path is `path`, or NULL. */
 CP_API const cp_method_desc *cp_service_find_method(
