@@ -122,8 +122,7 @@ class EtcdWireTest : public ::testing::Test {
              "--advertise-client-urls", client_url.c_str(),
              "--listen-peer-urls", peer_url.c_str(),
              "--initial-advertise-peer-urls", peer_url.c_str(),
-             "--initial-cluster", cluster.c_str(),
-             (char *)nullptr);
+             "--initial-cluster", cluster.c_str(), (char *)nullptr);
       _exit(127);
     }
     ASSERT_GT(pid_, 0);
@@ -262,13 +261,14 @@ TEST_F(EtcdWireTest, PutRangeAndDeleteRoundTrip) {
   Put("/cplugin/other", "x");
   EXPECT_EQ("/cplugin/reg/a=alpha;/cplugin/reg/b=beta;", List("/cplugin/reg/"));
 
-  Etcdserverpb__DeleteRangeRequest del = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
+  Etcdserverpb__DeleteRangeRequest del =
+      ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
   del.key = Bytes("/cplugin/reg/a");
   del.prev_kv = 1;
   Etcdserverpb__DeleteRangeResponse *resp = nullptr;
   cp_status st;
   ASSERT_EQ(0, cp_etcdserverpb__kv__delete_range__call(client_, &del, &resp,
-                                                        nullptr, &st))
+                                                       nullptr, &st))
       << st.message;
   EXPECT_EQ(1, resp->deleted);
   ASSERT_EQ(1u, resp->n_prev_kvs);
@@ -284,12 +284,13 @@ TEST_F(EtcdWireTest, ATxnCreatesAKeyOnlyOnce) {
 }
 
 TEST_F(EtcdWireTest, ALeaseKeepsItsKeysAndTheirRevocationRemovesThem) {
-  Etcdserverpb__LeaseGrantRequest grant = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+  Etcdserverpb__LeaseGrantRequest grant =
+      ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
   grant.ttl = 30;
   Etcdserverpb__LeaseGrantResponse *granted = nullptr;
   cp_status st;
-  ASSERT_EQ(0, cp_etcdserverpb__lease__lease_grant__call(client_, &grant,
-                                                          &granted, nullptr, &st))
+  ASSERT_EQ(0, cp_etcdserverpb__lease__lease_grant__call(
+                   client_, &grant, &granted, nullptr, &st))
       << st.message;
   int64_t id = granted->id;
   EXPECT_NE(0, id);
@@ -301,7 +302,7 @@ TEST_F(EtcdWireTest, ALeaseKeepsItsKeysAndTheirRevocationRemovesThem) {
   // One keep-alive over the bidirectional stream renews the full TTL.
   cp_client_stream *ka = nullptr;
   ASSERT_EQ(0, cp_etcdserverpb__lease__lease_keep_alive__open(client_, nullptr,
-                                                               &ka, &st))
+                                                              &ka, &st))
       << st.message;
   Etcdserverpb__LeaseKeepAliveRequest ping =
       ETCDSERVERPB__LEASE_KEEP_ALIVE_REQUEST__INIT;
@@ -377,11 +378,12 @@ TEST_F(EtcdWireTest, AWatchSeesPutsAndDeletesUnderItsPrefix) {
 
   Put("/cplugin/other", "not watched");
   Put("/cplugin/reg/kv", "v1");
-  Etcdserverpb__DeleteRangeRequest del = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
+  Etcdserverpb__DeleteRangeRequest del =
+      ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
   del.key = Bytes("/cplugin/reg/kv");
   Etcdserverpb__DeleteRangeResponse *deleted = nullptr;
   ASSERT_EQ(0, cp_etcdserverpb__kv__delete_range__call(client_, &del, &deleted,
-                                                        nullptr, &st));
+                                                       nullptr, &st));
   Free(deleted);
 
   // Two events, possibly in one response or in two.
