@@ -29,7 +29,7 @@ int cpi_transport_duplex_open(cp_invocation *inv) {
   op.data.send_initial_metadata.metadata = inv->metadata;
   grpc_call_error e1 =
       grpc_call_start_batch(s->gcall, &op, 1, &s->start_tag, NULL);
-  grpc_call_error e2 = cpi_client_stream_start_status(s);
+  grpc_call_error e2 = cpi_client_stream_start_status(s, &s->status_tag);
   if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
     cpi_client_stream_abandon(s, e1, e2);
     cp_status_set(&inv->status, CP_STATUS_INTERNAL, "cannot start call");

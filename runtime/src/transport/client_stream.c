@@ -93,7 +93,7 @@ int cpi_transport_stream_start(cp_invocation *inv) {
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
   grpc_call_error e1 =
       grpc_call_start_batch(s->gcall, ops, 3, &s->start_tag, NULL);
-  grpc_call_error e2 = cpi_client_stream_start_status(s);
+  grpc_call_error e2 = cpi_client_stream_start_status(s, &s->status_tag);
   if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
     grpc_byte_buffer_destroy(req_bb);
     cpi_client_stream_abandon(s, e1, e2);

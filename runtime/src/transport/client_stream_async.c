@@ -458,13 +458,7 @@ static void start_batches(cp_astream *a, const cp_invocation *inv) {
     a->start_done = true; /* not ok: the status tells why */
     grpc_call_cancel(s->gcall, NULL);
   }
-  grpc_op st;
-  memset(&st, 0, sizeof st);
-  st.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  st.data.recv_status_on_client.status = &s->code;
-  st.data.recv_status_on_client.status_details = &s->details;
-  st.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-  if (grpc_call_start_batch(s->gcall, &st, 1, &a->tags[T_STATUS].base, NULL) ==
+  if (cpi_client_stream_start_status(s, &a->tags[T_STATUS].base) ==
       GRPC_CALL_OK) {
     a->pending++;
   } else {

@@ -78,8 +78,10 @@ cp_client_stream *cpi_client_stream_alloc(cp_client *client,
                                           cp_trailers *out_trailers,
                                           int64_t deadline_ns);
 
-/* Starts the RECV_STATUS_ON_CLIENT batch that every stream keeps pending. */
-grpc_call_error cpi_client_stream_start_status(cp_client_stream *s);
+/* Starts the RECV_STATUS_ON_CLIENT batch that every stream keeps pending,
+ * completing with `tag` (a blocking stream's &s->status_tag, or an
+ * asynchronous stream's own). */
+grpc_call_error cpi_client_stream_start_status(cp_client_stream *s, void *tag);
 
 /* Lists the stream among the client's open streams so cp_client_close
  * cancels it. Returns true when the client closed meanwhile: the caller

@@ -77,14 +77,14 @@ cp_client_stream *cpi_client_stream_alloc(cp_client *client,
   return s;
 }
 
-grpc_call_error cpi_client_stream_start_status(cp_client_stream *s) {
+grpc_call_error cpi_client_stream_start_status(cp_client_stream *s, void *tag) {
   grpc_op st;
   memset(&st, 0, sizeof st);
   st.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
   st.data.recv_status_on_client.status = &s->code;
   st.data.recv_status_on_client.status_details = &s->details;
   st.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-  return grpc_call_start_batch(s->gcall, &st, 1, &s->status_tag, NULL);
+  return grpc_call_start_batch(s->gcall, &st, 1, tag, NULL);
 }
 
 void cpi_client_stream_free(cp_client_stream *s) {
