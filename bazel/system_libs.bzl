@@ -9,6 +9,7 @@ no downloads) and writes a BUILD file with one `cc_library` per library:
     @system//:openssl      pkg-config openssl (libssl + libcrypto)
     @system//:microhttpd   pkg-config libmicrohttpd (fallback: -lmicrohttpd)
     @system//:jansson      pkg-config jansson (fallback: -ljansson)
+    @system//:hiredis      pkg-config hiredis (fallback: -lhiredis)
     @system//:gtest        pkg-config gtest       (fallback: -lgtest -lpthread)
     @system//:gtest_main   pkg-config gtest_main  (fallback: -lgtest_main -lgtest -lpthread)
     @system//:gmock        pkg-config gmock       (fallback: -lgmock -lgtest -lpthread)
@@ -41,6 +42,7 @@ _LIBS = [
     ("openssl", "openssl", False, ["-lssl", "-lcrypto"], []),
     ("microhttpd", "libmicrohttpd", False, ["-lmicrohttpd"], []),
     ("jansson", "jansson", False, ["-ljansson"], []),
+    ("hiredis", "hiredis", False, ["-lhiredis"], []),
     ("gtest", "gtest", False, ["-lgtest", "-lpthread"], []),
     ("gtest_main", "gtest_main", False, ["-lgtest_main", "-lgtest", "-lpthread"], []),
     ("gmock", "gmock", False, ["-lgmock", "-lgtest", "-lpthread"], []),

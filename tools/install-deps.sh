@@ -22,8 +22,10 @@ packages=(
   libjansson-dev
   python3 python3-grpcio python3-protobuf
   # Shared state of host replicas (issue 16): etcd's v3 API, tested against
-  # a real etcd on loopback.
+  # a real etcd on loopback ...
   etcd-server
+  # ... and Redis for their rate limits.
+  redis-server libhiredis-dev
 )
 
 missing=()
