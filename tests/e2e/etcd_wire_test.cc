@@ -19,29 +19,12 @@
 #include "cplugin/client.h"
 #include "cplugin/errors.h"
 #include "etcd/etcdserverpb/rpc.cplugin.h"
+#include "process.h"
 #include "wait.h"
 
 namespace {
 
-// A port nobody listens on now (the kernel's choice). etcd needs fixed ports,
-// so another process could take it before etcd binds: StartEtcd retries.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-// Borrows the bytes of `s`, which must outlive the message (a named string
-// or a literal: a temporary std::string would dangle).
+// Whether something accepts connections on the loopback port.
 bool Listens(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -53,6 +36,8 @@ bool Listens(int port) {
   return ok;
 }
 
+// Borrows the bytes of `s`, which must outlive the message (a named string
+// or a literal: a temporary std::string would dangle).
 ProtobufCBinaryData Bytes(const std::string &s) {
   ProtobufCBinaryData b;
   b.len = s.size();
@@ -102,8 +87,8 @@ class EtcdWireTest : public ::testing::Test {
   // Starts etcd on two free loopback ports and waits until it answers a
   // Range; on failure leaves client_ NULL and no process behind.
   void StartEtcd() {
-    int client_port = FreePort();
-    int peer_port = FreePort();
+    int client_port = test_free_loopback_port();
+    int peer_port = test_free_loopback_port();
     std::string client_url = "http://127.0.0.1:" + std::to_string(client_port);
     std::string peer_url = "http://127.0.0.1:" + std::to_string(peer_port);
     std::string data = dir_ + "/data";

@@ -2,13 +2,10 @@
 // redis-server, on loopback): the script host replicas will share rate-limit
 // buckets through (issue 16). Several connections stand for several
 // replicas leasing tokens from one bucket.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,21 +26,6 @@
 namespace {
 
 constexpr int64_t kHourUs = INT64_C(3600) * 1000 * 1000;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 struct Lease {
   long long granted = -1;
@@ -87,7 +69,7 @@ class RedisGcraTest : public ::testing::Test {
   // Starts redis-server on a free loopback port, without persistence; on
   // failure leaves port_ < 0 and no process behind.
   void StartRedis() {
-    int port = FreePort();
+    int port = test_free_loopback_port();
     std::string port_arg = std::to_string(port);
     pid_ = fork();
     if (pid_ == 0) {

@@ -30,6 +30,12 @@ int test_process_stop(test_process *p, int sig, int timeout_ms);
  * returns 0, or -1. Remove it with test_socket_path_remove. */
 int test_socket_path(const char *name, char *out, size_t cap);
 
+/* A loopback TCP port nobody listens on now (the kernel's choice), for a
+ * server that must be given a fixed port (etcd, redis-server). Another
+ * process may take it before the server binds, so callers retry a start
+ * that fails. Returns the port, or -1. */
+int test_free_loopback_port(void);
+
 /* Unlinks the socket and removes its directory. */
 void test_socket_path_remove(const char *path);
 
