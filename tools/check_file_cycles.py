@@ -160,14 +160,14 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     objects = [o for arg in argv[3:] for o in arg.split(";") if o]
-    problems = check(objects, read_known(argv[2]))
+    known = read_known(argv[2])
+    problems = check(objects, known)
     for line in problems:
         print(line)
     if problems:
         print("file cycles: FAILED (see tools/check_file_cycles.py)")
         return 1
-    print("file cycles: none but the %d listed in %s"
-          % (len(read_known(argv[2])), argv[2]))
+    print("file cycles: none but the %d listed in %s" % (len(known), argv[2]))
     return 0
 
 

@@ -207,8 +207,8 @@ const grpc_metadata_array *cpi_client_stream_trailers(
     const cp_client_stream *stream);
 int cpi_client_stream_await_first(cp_client_stream *stream, cp_status *status);
 
-/* client_options.c, shared by every way of creating a client: copies `opts` (NULL: the
- * defaults) into *out and checks it (0 or CP_EINVAL); writes the message
+/* client_options.c, shared by every way of creating a client: copies
+ * `opts` (NULL: the defaults) into *out and checks it (0 or CP_EINVAL); writes the message
  * size channel arguments into `args` (room for 2) and returns how many;
  * wraps `channel` (made after a grpc_init) in a new client. The latter owns
  * the channel and that grpc_init in every case: on CP_ENOMEM it destroys the

@@ -129,7 +129,6 @@ static bool settle_machinery(cp_astream *a) {
 /* After settle_machinery returned true, with mu released: frees the stream
  * when its owner let go, then drops the client's count of live streams
  * (last: cp_client_destroy may proceed once it fell). */
-
 static void finish_machinery(cp_client *c, cp_client_stream *s, bool free_now) {
   if (free_now) {
     free_stream(s);
