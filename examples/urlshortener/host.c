@@ -3,6 +3,7 @@
  *
  *   urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS]
  *                     [--manifest FILE] [--admin-key KEY]
+ *                     [--redis ADDRESS] [--redis-outage local|deny]
  *
  * --manifest launches and supervises the plugins the manifest lists (the
  * managed mode, examples/urlshortener/manifest.json); without it the host
@@ -15,6 +16,13 @@
  * KEY in x-api-key (16..256 bytes), as principal "api-key:operator":
  * `cpluginctl status --host ADDRESS --api-key KEY`. Plugins' runtime
  * tokens never pass it.
+ *
+ * --redis ADDRESS ("HOST:PORT" or "unix:PATH") shares the rate limits with
+ * every other host replica given the same Redis (cplugin/ratelimit_redis.h),
+ * authenticating with CPLUGIN_REDIS_PASSWORD (and CPLUGIN_REDIS_USERNAME)
+ * from the environment when set, so no secret shows in `ps`.
+ * --redis-outage says what limited calls get while Redis is unreachable:
+ * "local" (default) each replica's own limits, "deny" UNAVAILABLE.
  *
  * --token-ttl-ms sets the lifetime of the runtime tokens it issues (default
  * 24 h); plugins renew theirs at half of it, so a short one shows renewal
@@ -41,6 +49,17 @@ static bool parse_ms(const char *s, int64_t *out) {
     return false;
   }
   *out = (int64_t)v;
+  return true;
+}
+
+static bool parse_outage(const char *s, cp_rate_outage *out) {
+  if (strcmp(s, "local") == 0) {
+    *out = CP_RATE_OUTAGE_LOCAL;
+  } else if (strcmp(s, "deny") == 0) {
+    *out = CP_RATE_OUTAGE_DENY;
+  } else {
+    return false;
+  }
   return true;
 }
 
@@ -94,6 +113,10 @@ int main(int argc, char **argv) {
   const char *manifest = NULL;
   const char *admin_key = getenv("CPLUGIN_ADMIN_KEY");
   int64_t token_ttl_ms = 0;
+  cp_rate_redis_options redis;
+  cp_rate_redis_options_init(&redis);
+  redis.username = getenv("CPLUGIN_REDIS_USERNAME");
+  redis.password = getenv("CPLUGIN_REDIS_PASSWORD");
   bool ok = argc % 2 == 1;
   for (int i = 1; ok && i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--listen") == 0) {
@@ -104,6 +127,10 @@ int main(int argc, char **argv) {
       manifest = argv[i + 1];
     } else if (strcmp(argv[i], "--admin-key") == 0) {
       admin_key = argv[i + 1];
+    } else if (strcmp(argv[i], "--redis") == 0) {
+      redis.address = argv[i + 1];
+    } else if (strcmp(argv[i], "--redis-outage") == 0) {
+      ok = parse_outage(argv[i + 1], &redis.outage);
     } else {
       ok = false;
     }
@@ -111,7 +138,8 @@ int main(int argc, char **argv) {
   if (!ok) {
     fprintf(stderr,
             "usage: urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS] "
-            "[--manifest FILE] [--admin-key KEY]\n");
+            "[--manifest FILE] [--admin-key KEY] [--redis ADDRESS] "
+            "[--redis-outage local|deny]\n");
     return 2;
   }
   sigset_t stop;
@@ -124,6 +152,9 @@ int main(int argc, char **argv) {
   cp_host_options o;
   cp_host_options_init(&o);
   o.listen = listen;
+  if (redis.address != NULL) {
+    o.rate.redis = &redis;
+  }
   /* Launched plugins serve on Unix sockets in a private directory, and a
    * manifest may name in-process plugins ("inproc:<name>"); a host of
    * self-registering plugins keeps the default policy (loopback and the

@@ -1,27 +1,22 @@
-// runtime/src/ratelimit/redis_gcra.lua against a real Redis (Debian's
-// redis-server, on loopback): the script host replicas will share rate-limit
-// buckets through (issue 16). Several connections stand for several
+// The GCRA script (runtime/src/ratelimit/redis_gcra_script.c) against a
+// real Redis (Debian's redis-server, on loopback): the script host replicas
+// share rate-limit buckets through. Several connections stand for several
 // replicas leasing tokens from one bucket.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <fstream>
-#include <sstream>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "process.h"
-#include "wait.h"
+#include "redis_server.h"
 
-#ifndef CPLUGIN_REDIS_GCRA_LUA
-#define CPLUGIN_REDIS_GCRA_LUA "runtime/src/ratelimit/redis_gcra.lua"
-#endif
+extern "C" {
+#include "ratelimit/redis_gcra_script.h"
+}
 
 namespace {
 
@@ -36,17 +31,11 @@ struct Lease {
 class RedisGcraTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::ifstream in(
-        test_program_path("CPLUGIN_REDIS_GCRA_LUA", CPLUGIN_REDIS_GCRA_LUA));
-    ASSERT_TRUE(in.good()) << "cannot read the script";
-    std::stringstream text;
-    text << in.rdbuf();
-    script_ = text.str();
-    for (int attempt = 0; attempt < 3 && port_ < 0; attempt++) {
-      StartRedis();
-    }
-    ASSERT_GT(port_, 0) << "redis-server did not start (is it installed? "
-                           "tools/install-deps.sh)";
+    script_ = cpi_redis_gcra_script;
+    ASSERT_EQ(0, test_redis_start(&redis_, 0, nullptr))
+        << "redis-server did not start (is it installed? "
+           "tools/install-deps.sh)";
+    port_ = redis_.port;
     redisContext *c = Connect();
     ASSERT_NE(nullptr, c);
     redisReply *r = static_cast<redisReply *>(
@@ -58,55 +47,7 @@ class RedisGcraTest : public ::testing::Test {
     redisFree(c);
   }
 
-  void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int st = 0;
-      waitpid(pid_, &st, 0);
-    }
-  }
-
-  // Starts redis-server on a free loopback port, without persistence; on
-  // failure leaves port_ < 0 and no process behind.
-  void StartRedis() {
-    int port = test_free_loopback_port();
-    std::string port_arg = std::to_string(port);
-    pid_ = fork();
-    if (pid_ == 0) {
-      int null = open("/dev/null", O_WRONLY);
-      if (null >= 0) {
-        dup2(null, 1);
-      }
-      execlp("redis-server", "redis-server", "--port", port_arg.c_str(),
-             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             (char *)nullptr);
-      _exit(127);
-    }
-    ASSERT_GT(pid_, 0);
-    bool up = cp_test::WaitFor("redis answers PING", [&] {
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return true;  // exited: the port was taken, or no redis-server
-      }
-      redisContext *c = redisConnect("127.0.0.1", port);
-      bool ok = false;
-      if (c != nullptr && c->err == 0) {
-        redisReply *r = static_cast<redisReply *>(redisCommand(c, "PING"));
-        ok = r != nullptr && r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-      }
-      redisFree(c);
-      return ok;
-    });
-    if (up && pid_ > 0) {
-      port_ = port;
-    } else if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
+  void TearDown() override { test_redis_stop(&redis_, SIGTERM); }
 
   redisContext *Connect() {
     redisContext *c = redisConnect("127.0.0.1", port_);
@@ -120,11 +61,11 @@ class RedisGcraTest : public ::testing::Test {
   // One EVALSHA of the script; arguments as text, as a replica sends them.
   Lease Take(redisContext *c, const std::string &key,
              const std::string &interval_us, const std::string &burst,
-             const std::string &wanted) {
+             const std::string &wanted, const std::string &debt = "0") {
     Lease out;
-    redisReply *r = static_cast<redisReply *>(
-        redisCommand(c, "EVALSHA %s 1 %s %s %s %s", sha_.c_str(), key.c_str(),
-                     interval_us.c_str(), burst.c_str(), wanted.c_str()));
+    redisReply *r = static_cast<redisReply *>(redisCommand(
+        c, "EVALSHA %s 1 %s %s %s %s %s", sha_.c_str(), key.c_str(),
+        interval_us.c_str(), burst.c_str(), wanted.c_str(), debt.c_str()));
     if (r == nullptr) {
       out.error = "no reply";
     } else if (r->type == REDIS_REPLY_ERROR) {
@@ -152,7 +93,7 @@ class RedisGcraTest : public ::testing::Test {
 
   std::string script_;
   std::string sha_;
-  pid_t pid_ = -1;
+  test_redis redis_ = {-1, 0};
   int port_ = -1;
 };
 
@@ -239,19 +180,48 @@ TEST_F(RedisGcraTest, BadArgumentsAreRefusedAndChangeNothing) {
   ASSERT_NE(nullptr, c);
   const std::string interval = std::to_string(kHourUs);
   for (const auto &args : std::vector<std::vector<std::string>>{
-           {"0", "10", "1"},        // no interval
-           {interval, "0", "1"},    // no burst
-           {interval, "10", "0"},   // nothing wanted
-           {interval, "10", "11"},  // more than a full bucket
-           {interval, "ten", "1"},  // not a number
-           {"1.5", "10", "1"},      // not whole
+           {"0", "10", "1", "0"},                // no interval
+           {interval, "0", "1", "0"},            // no burst
+           {interval, "10", "-1", "0"},          // less than nothing wanted
+           {interval, "10", "11", "0"},          // more than a full bucket
+           {interval, "ten", "1", "0"},          // not a number
+           {"1.5", "10", "1", "0"},              // not whole
+           {interval, "10", "1", "41"},          // more debt than 4 bursts
+           {interval, "10", "1", "-41"},         // a larger refund
+           {"1000000000", "2000000", "1", "0"},  // past 2^50 us
        }) {
-    Lease l = Take(c, "rl:bad", args[0], args[1], args[2]);
+    Lease l = Take(c, "rl:bad", args[0], args[1], args[2], args[3]);
     EXPECT_NE(std::string::npos, l.error.find("gcra: bad arguments"))
-        << args[0] << " " << args[1] << " " << args[2] << ": " << l.error;
+        << args[0] << " " << args[1] << " " << args[2] << " " << args[3] << ": "
+        << l.error;
   }
   EXPECT_EQ(-2, Pttl(c, "rl:bad"));  // no such key: nothing was written
   EXPECT_EQ(10, Take(c, "rl:bad", interval, "10", "10").granted);
+  redisFree(c);
+}
+
+// Tokens a replica admitted on credit are charged even past empty, and the
+// unspent tokens it returns come back, but never past a full bucket.
+TEST_F(RedisGcraTest, CreditIsChargedAndReturnsRefill) {
+  redisContext *c = Connect();
+  ASSERT_NE(nullptr, c);
+  const std::string interval = std::to_string(kHourUs);
+  // 8 admitted on credit from a bucket of 5: 3 owed beyond empty.
+  Lease l = Take(c, "rl:credit", interval, "5", "2", "8");
+  ASSERT_EQ("", l.error);
+  EXPECT_EQ(0, l.granted);
+  EXPECT_GT(l.retry_after_us, 3 * kHourUs);  // the 3 owed, then one more
+  EXPECT_LE(l.retry_after_us, 4 * kHourUs);
+  // Returning 4 leaves 1 token of room.
+  l = Take(c, "rl:credit", interval, "5", "5", "-4");
+  EXPECT_EQ(1, l.granted);
+  // A return past full gives a full bucket, no more, and wanting nothing
+  // takes nothing: the key is gone, as for a bucket never used.
+  l = Take(c, "rl:credit", interval, "5", "0", "-20");
+  EXPECT_EQ(0, l.granted);
+  EXPECT_EQ(0, l.retry_after_us);
+  EXPECT_EQ(-2, Pttl(c, "rl:credit"));
+  EXPECT_EQ(5, Take(c, "rl:credit", interval, "5", "5").granted);
   redisFree(c);
 }
 

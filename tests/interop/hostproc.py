@@ -18,13 +18,25 @@ def generate_host_protos(proto_root, out):
     sys.path.insert(0, out)
 
 
-def start_host(binary, name):
-    """Starts `binary` and waits (with the shared deadline) for its
-    "LISTENING <address>" line; returns (process, address)."""
-    proc = subprocess.Popen([binary], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+def handshake_request(self_id):
+    """HandshakeRequest{core 1, app 1, cookie, self_id}, encoded by hand (so
+    that a test needs no generated code for it)."""
+    def text(field, value):
+        data = value.encode()
+        return bytes([(field << 3) | 2, len(data)]) + data
+    return (b"\x08\x01\x10\x01" + text(3, "CONNECT_PLUGIN") +
+            text(4, "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e") + text(10, self_id))
+
+
+def start_host(binary, name, args=(), stderr=subprocess.DEVNULL):
+    """Starts `binary` with `args` and waits (with the shared deadline) for
+    its "LISTENING <address>" line; returns (process, address). The rest of
+    its output is read with proc.lines.next_line."""
+    proc = subprocess.Popen([binary, *args], stdout=subprocess.PIPE,
+                            stderr=stderr, text=True)
+    proc.lines = LineReader(proc.stdout, name)
     try:
-        line = LineReader(proc.stdout, name).next_line("LISTENING")
+        line = proc.lines.next_line("LISTENING")
     except WaitTimeout:
         proc.kill()
         raise

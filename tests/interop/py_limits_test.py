@@ -28,22 +28,13 @@ import time
 
 import grpc
 
-from hostproc import start_host, stop_host
+from hostproc import handshake_request, start_host, stop_host
 
 WATCHERS = 128
 ATTACK_BYTES = 4 * 1024 * 1024
 RSS_GROWTH_LIMIT_MIB = 16
 SERVING = b"\x08\x01"  # HealthCheckResponse{status: SERVING}
 IDENTITIES_PER_ADDRESS = 256  # the host's default
-
-
-def handshake_request(self_id):
-    """HandshakeRequest{core 1, app 1, cookie, self_id}, encoded by hand."""
-    def text(field, value):
-        data = value.encode()
-        return bytes([(field << 3) | 2, len(data)]) + data
-    return (b"\x08\x01\x10\x01" + text(3, "CONNECT_PLUGIN") +
-            text(4, "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e") + text(10, self_id))
 
 
 def mint_until_refused(channel, failures):

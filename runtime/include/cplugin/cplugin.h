@@ -22,6 +22,7 @@
 #include "cplugin/plugin_runtime.h"
 #include "cplugin/ratelimit.h"
 #include "cplugin/ratelimit_policy.h"
+#include "cplugin/ratelimit_redis.h"
 #include "cplugin/registry.h"
 #include "cplugin/resilience.h"
 #include "cplugin/router.h"

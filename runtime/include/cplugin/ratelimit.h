@@ -76,10 +76,13 @@ typedef struct cp_rate_limit {
 } cp_rate_limit;
 
 typedef enum cp_rate_result {
-  CP_RATE_ALLOW = 0,    /* admitted; one token taken */
-  CP_RATE_DENY = 1,     /* the key's bucket is empty */
-  CP_RATE_DENY_FULL = 2 /* a new key, and max_buckets keys are tracked
-                           (or no memory to grow the index) */
+  CP_RATE_ALLOW = 0,      /* admitted; one token taken */
+  CP_RATE_DENY = 1,       /* the key's bucket is empty */
+  CP_RATE_DENY_FULL = 2,  /* a new key, and max_buckets keys are tracked
+                            (or no memory to grow the index) */
+  CP_RATE_DENY_OUTAGE = 3 /* only from a policy sharing limits through Redis
+                             (cplugin/ratelimit_redis.h): Redis is
+                             unreachable and the outage policy is deny */
 } cp_rate_result;
 
 typedef struct cp_rate_limiter cp_rate_limiter;

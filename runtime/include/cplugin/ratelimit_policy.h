@@ -44,6 +44,7 @@
 #include "cplugin/export.h"
 #include "cplugin/call.h"
 #include "cplugin/ratelimit.h"
+#include "cplugin/ratelimit_redis.h"
 #include "cplugin/server.h"
 
 #ifdef __cplusplus
@@ -72,7 +73,8 @@ typedef struct cp_rate_policy cp_rate_policy;
 
 /* Called for each rejected call on the server thread that rejected it, with
  * the call (read-only accessors of call.h: cp_call_method, cp_call_path,
- * ...) and CP_RATE_DENY or CP_RATE_DENY_FULL; for the metrics module:
+ * ...) and CP_RATE_DENY, CP_RATE_DENY_FULL or (sharing through Redis)
+ * CP_RATE_DENY_OUTAGE; for the metrics module:
  *   cp_metrics_count_rate_limit_denial(m, cp_call_method(call));
  * It must return quickly and must not change the policy's configuration. */
 typedef void (*cp_rate_deny_fn)(const cp_call *call, cp_rate_result result,
@@ -89,13 +91,20 @@ typedef struct cp_rate_policy_options {
   unsigned ipv6_prefix_bits;
   cp_rate_deny_fn on_deny; /* may be NULL */
   void *on_deny_user;
+  /* Limits shared with the other replicas of a host through Redis
+   * (cplugin/ratelimit_redis.h); NULL (default) = this process's limits
+   * only. Copied. */
+  const cp_rate_redis_options *redis;
 } cp_rate_policy_options;
 
 CP_API void cp_rate_policy_options_init(cp_rate_policy_options *opts);
 
-/* Creates a policy and its limiter. `opts` may be NULL for the defaults; it
- * is copied. Returns 0 and sets *out, CP_EINVAL, CP_ENOMEM or CP_ESYS (see
- * cp_rate_limiter_create). Destroy with cp_rate_policy_destroy. */
+/* Creates a policy and its limiter, and with `redis` its link to Redis
+ * (connected once here, for at most redis->timeout_ms: an unreachable
+ * Redis is an outage, not an error). `opts` may be NULL for the defaults;
+ * it is copied. Returns 0 and sets *out, CP_EINVAL (also for bad redis
+ * options), CP_ENOMEM or CP_ESYS (see cp_rate_limiter_create). Destroy
+ * with cp_rate_policy_destroy. */
 CP_API int cp_rate_policy_create(cp_rate_policy **out,
                                  const cp_rate_policy_options *opts);
 
@@ -155,6 +164,12 @@ CP_API int cp_rate_policy_register(cp_rate_policy *policy, cp_server *server);
 /* The policy's limiter (owned by the policy), for cp_rate_limiter_count
  * and cp_rate_limiter_get_stats. */
 CP_API cp_rate_limiter *cp_rate_policy_limiter(cp_rate_policy *policy);
+
+/* Fills `out` with the state of the policy's link to Redis. Returns 0;
+ * CP_ENOTFOUND when the policy does not share its limits; CP_EINVAL for
+ * NULL arguments. Any thread. */
+CP_API int cp_rate_policy_redis_stats(const cp_rate_policy *policy,
+                                      cp_rate_redis_stats *out);
 
 /* Calls rejected under the rule for `path` (exact text of the rule), or
  * under the default when `path` is NULL. 0 when there is no such rule. */

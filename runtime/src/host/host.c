@@ -12,6 +12,7 @@
 #include "cplugin/log.h"
 #include "cplugin/metrics_http.h"
 #include "host/host_liveness.h"
+#include "host/rate_store_metrics.h"
 #include "ratelimit/peer_key.h"
 
 struct cp_host {
@@ -269,6 +270,10 @@ static int wire(cp_host *h) {
   if (rc == 0 && h->rate != NULL) {
     rc =
         cp_metrics_attach_rate_limit_buckets(h->metrics, live_buckets, h->rate);
+  }
+  if (rc == 0 && h->rate != NULL) {
+    rc = cpi_host_attach_rate_store_metrics(cp_metrics_registry(h->metrics),
+                                            h->rate);
   }
   if (rc == 0 && h->call_chain) {
     rc = cp_metrics_register(h->metrics, h->server);

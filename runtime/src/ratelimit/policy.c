@@ -8,10 +8,13 @@
 #include "cplugin/errors.h"
 #include "cplugin/ratelimit_policy.h"
 #include "ratelimit/peer_key.h"
+#include "ratelimit/lease_table.h"
 #include "ratelimit/policy_rules.h"
+#include "ratelimit/redis_store.h"
 
 struct cp_rate_policy {
   cp_rate_limiter *limiter;
+  cpi_redis_store *shared; /* NULL: limits of this process only */
   unsigned ipv6_prefix_bits;
   cp_rate_deny_fn on_deny;
   void *on_deny_user;
@@ -65,6 +68,13 @@ int cp_rate_policy_create(cp_rate_policy **out,
     free(p);
     return rc;
   }
+  if (o.redis != NULL &&
+      (rc = cpi_redis_store_create(&p->shared, o.redis,
+                                   o.limiter.max_buckets)) != 0) {
+    cp_rate_limiter_destroy(p->limiter);
+    free(p);
+    return rc;
+  }
   cpi_rules_init(&p->rules);
   p->ipv6_prefix_bits = o.ipv6_prefix_bits;
   p->on_deny = o.on_deny;
@@ -82,6 +92,7 @@ void cp_rate_policy_destroy(cp_rate_policy *p) {
   if (p == NULL) {
     return;
   }
+  cpi_redis_store_destroy(p->shared);
   cp_rate_limiter_destroy(p->limiter);
   cpi_rules_destroy(&p->rules);
   free(p);
@@ -157,6 +168,18 @@ cp_rate_limiter *cp_rate_policy_limiter(cp_rate_policy *p) {
   return p == NULL ? NULL : p->limiter;
 }
 
+int cp_rate_policy_redis_stats(const cp_rate_policy *p,
+                               cp_rate_redis_stats *out) {
+  if (p == NULL || out == NULL) {
+    return CP_EINVAL;
+  }
+  if (p->shared == NULL) {
+    return CP_ENOTFOUND;
+  }
+  cpi_redis_store_stats(p->shared, out);
+  return 0;
+}
+
 uint64_t cp_rate_policy_denials(const cp_rate_policy *p, const char *path) {
   return p == NULL ? 0 : cpi_rules_denials(&p->rules, path);
 }
@@ -218,6 +241,29 @@ static void add_retry_after(cp_call *call, int64_t retry_ns) {
   cp_call_add_trailer(call, CP_MD_RETRY_AFTER_MS, value);
 }
 
+/* The caller's bucket shared with the other replicas: named by the rule's
+ * path rather than its group (group numbers differ between replicas), and
+ * the caller's part of the local key. */
+static cp_rate_result shared_check(cp_rate_policy *p, rl_match m,
+                                   const char *key, size_t len,
+                                   int64_t *retry_ns) {
+  char caller[CP_RATE_KEY_MAX];
+  caller[0] = key[0];
+  memcpy(caller + 1, key + KEY_HEAD, len - KEY_HEAD);
+  switch (cpi_redis_store_take(p->shared, cpi_rules_path(&p->rules, m.group),
+                               caller, len - KEY_HEAD + 1, m.limit, retry_ns)) {
+    case CPI_STORE_ALLOW:
+      return CP_RATE_ALLOW;
+    case CPI_STORE_FULL:
+      return CP_RATE_DENY_FULL;
+    case CPI_STORE_OUTAGE:
+      return CP_RATE_DENY_OUTAGE;
+    case CPI_STORE_DENY:
+      break;
+  }
+  return CP_RATE_DENY;
+}
+
 /* The interceptor, in the policy phase: after authentication recorded the
  * identity it keys on. */
 static cp_status_code limit_call(cp_call *call, void *user) {
@@ -245,6 +291,9 @@ static cp_status_code limit_call(cp_call *call, void *user) {
   cp_rate_result r = CP_RATE_DENY;
   /* The key and limiter are valid here; an error would leave r a denial. */
   (void)cp_rate_limiter_check(p->limiter, key, len, m.limit, &r, &retry_ns);
+  if (r == CP_RATE_ALLOW && p->shared != NULL && cpi_lease_shareable(m.limit)) {
+    r = shared_check(p, m, key, len, &retry_ns);
+  }
   if (r == CP_RATE_ALLOW) {
     return CP_STATUS_OK;
   }
@@ -253,6 +302,10 @@ static cp_status_code limit_call(cp_call *call, void *user) {
     p->on_deny(call, r, p->on_deny_user);
   }
   add_retry_after(call, retry_ns);
+  if (r == CP_RATE_DENY_OUTAGE) {
+    return cp_call_error(call, CP_STATUS_UNAVAILABLE,
+                         "rate limit store unreachable");
+  }
   return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED,
                        "rate limit exceeded");
 }

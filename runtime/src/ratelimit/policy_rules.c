@@ -202,6 +202,10 @@ void cpi_rules_count_denial(rl_rules *r, uint16_t group) {
   __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
 
+const char *cpi_rules_path(const rl_rules *r, uint16_t group) {
+  return group == RL_GROUP_DEFAULT ? "*" : r->rule[group].path;
+}
+
 uint64_t cpi_rules_denials(const rl_rules *r, const char *path) {
   if (path == NULL) {
     return LOAD(&r->default_denials);

@@ -79,6 +79,10 @@ rl_match cpi_rules_match(const rl_rules *r, const char *path);
 
 void cpi_rules_count_denial(rl_rules *r, uint16_t group);
 
+/* The path of rule `group` ("*" for the default), which names its buckets
+ * in a shared store; stable once the rule is published. */
+const char *cpi_rules_path(const rl_rules *r, uint16_t group);
+
 /* Denials of the rule whose path is `path` (NULL: the default). */
 uint64_t cpi_rules_denials(const rl_rules *r, const char *path);
 
