@@ -3,38 +3,20 @@
 // (issue 16), spoken with cplugin's own client and generated stubs. A wrong
 // package, service name or field number shows here as UNIMPLEMENTED, a
 // missing value or a decode error.
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <string>
 
 #include "cplugin/client.h"
 #include "cplugin/errors.h"
 #include "etcd/etcdserverpb/rpc.cplugin.h"
-#include "process.h"
+#include "etcd_server.h"
 #include "wait.h"
 
 namespace {
-
-// Whether something accepts connections on the loopback port.
-bool Listens(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  bool ok = connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
-}
 
 // Borrows the bytes of `s`, which must outlive the message (a named string
 // or a literal: a temporary std::string would dangle).
@@ -70,91 +52,17 @@ class EtcdWireTest : public ::testing::Test {
     char dir[] = "/tmp/cplugin-etcd-XXXXXX";
     ASSERT_NE(nullptr, mkdtemp(dir));
     dir_ = dir;
-    for (int attempt = 0; attempt < 3 && client_ == nullptr; attempt++) {
-      StartEtcd();
-    }
-    ASSERT_NE(nullptr, client_) << "etcd did not start (is etcd-server "
-                                   "installed? tools/install-deps.sh)";
+    ASSERT_EQ(0, test_etcd_start(&etcd_, dir))
+        << "etcd did not start (is etcd-server installed? "
+           "tools/install-deps.sh)";
+    ASSERT_EQ(0, cp_client_create(&client_, etcd_.target, nullptr));
   }
 
   void TearDown() override {
     cp_client_destroy(client_);
-    StopEtcd();
+    test_etcd_stop(&etcd_, SIGTERM);
     std::string rm = "rm -rf '" + dir_ + "'";
     EXPECT_EQ(0, system(rm.c_str()));
-  }
-
-  // Starts etcd on two free loopback ports and waits until it answers a
-  // Range; on failure leaves client_ NULL and no process behind.
-  void StartEtcd() {
-    int client_port = test_free_loopback_port();
-    int peer_port = test_free_loopback_port();
-    std::string client_url = "http://127.0.0.1:" + std::to_string(client_port);
-    std::string peer_url = "http://127.0.0.1:" + std::to_string(peer_port);
-    std::string data = dir_ + "/data";
-    std::string log = dir_ + "/etcd.log";
-    std::string cluster = "cplugin-test=" + peer_url;
-    // Only async-signal-safe calls between fork and exec (gRPC has threads).
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execlp("etcd", "etcd", "--name", "cplugin-test", "--data-dir",
-             data.c_str(), "--listen-client-urls", client_url.c_str(),
-             "--advertise-client-urls", client_url.c_str(),
-             "--listen-peer-urls", peer_url.c_str(),
-             "--initial-advertise-peer-urls", peer_url.c_str(),
-             "--initial-cluster", cluster.c_str(), (char *)nullptr);
-      _exit(127);
-    }
-    ASSERT_GT(pid_, 0);
-    target_ = "127.0.0.1:" + std::to_string(client_port);
-    // Connect only once etcd listens: a channel refused at first would back
-    // off for seconds before trying again.
-    bool listening = cp_test::WaitFor("etcd listens", [&] {
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return true;  // exited: a port was taken, or no etcd
-      }
-      return Listens(client_port);
-    });
-    if (!listening || pid_ < 0) {
-      StopEtcd();
-      return;
-    }
-    cp_client *c = nullptr;
-    ASSERT_EQ(0, cp_client_create(&c, target_.c_str(), nullptr));
-    bool up = cp_test::WaitFor("etcd answers a Range", [&] {
-      Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
-      req.key = Bytes("probe");
-      Etcdserverpb__RangeResponse *resp = nullptr;
-      cp_status status;
-      cp_call_options o;
-      cp_call_options_init(&o);
-      o.timeout_ms = 1000;
-      int rc = cp_etcdserverpb__kv__range__call(c, &req, &resp, &o, &status);
-      Free(resp);
-      return rc == 0;
-    });
-    if (!up) {
-      cp_client_destroy(c);
-      StopEtcd();
-      return;
-    }
-    client_ = c;
-  }
-
-  void StopEtcd() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int st = 0;
-      waitpid(pid_, &st, 0);
-      pid_ = -1;
-    }
   }
 
   int64_t Put(const std::string &key, const std::string &value,
@@ -234,8 +142,7 @@ class EtcdWireTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::string target_;
-  pid_t pid_ = -1;
+  test_etcd etcd_{};
   cp_client *client_ = nullptr;
 };
 

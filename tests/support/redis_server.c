@@ -7,19 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "process.h"
+#include "wait.h"
 
 #define MAX_EXTRA 16
 #define START_TIMEOUT_MS 10000
-#define POLL_MS 10
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
 
 static int answers(int port) {
   redisContext *c = redisConnect("127.0.0.1", port);
@@ -57,27 +51,37 @@ static pid_t spawn(int port, const char *const *extra) {
   return pid;
 }
 
+typedef struct starting {
+  pid_t pid;
+  int port;
+  int exited;
+} starting;
+
+/* Done waiting: it answers, or it exited (the port was taken, or no
+ * redis-server). */
+static int started_or_exited(void *arg) {
+  starting *s = arg;
+  int st = 0;
+  s->exited = waitpid(s->pid, &st, WNOHANG) == s->pid;
+  return s->exited || answers(s->port);
+}
+
 /* One attempt on `port`: 0 when it answers, -1 when it exited or never
  * answered (then it is gone). */
 static int start_on(test_redis *r, int port, const char *const *extra) {
-  pid_t pid = spawn(port, extra);
-  if (pid < 0) {
+  starting s = {spawn(port, extra), port, 0};
+  if (s.pid < 0) {
     return -1;
   }
-  for (int waited = 0; waited < START_TIMEOUT_MS; waited += POLL_MS) {
-    int st = 0;
-    if (waitpid(pid, &st, WNOHANG) == pid) {
-      return -1; /* the port was taken, or no redis-server */
-    }
-    if (answers(port)) {
-      r->pid = pid;
-      r->port = port;
-      return 0;
-    }
-    sleep_ms(POLL_MS);
+  if (test_wait_until(started_or_exited, &s, START_TIMEOUT_MS) && !s.exited) {
+    r->pid = s.pid;
+    r->port = port;
+    return 0;
   }
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
+  if (!s.exited) {
+    kill(s.pid, SIGKILL);
+    waitpid(s.pid, NULL, 0);
+  }
   return -1;
 }
 

@@ -45,6 +45,15 @@ static cp_status_code cp_etcdserverpb__kv__txn__invoke(
             (Etcdserverpb__TxnResponse *)resp, user);
 }
 
+static cp_status_code cp_etcdserverpb__kv__compact__invoke(
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
+    ProtobufCMessage *resp, void *user) {
+  cp_etcdserverpb__kv__compact__handler_fn fn =
+      (cp_etcdserverpb__kv__compact__handler_fn)handler;
+  return fn(call, (const Etcdserverpb__CompactionRequest *)req,
+            (Etcdserverpb__CompactionResponse *)resp, user);
+}
+
 const cp_method_desc cp_etcdserverpb__kv__range__method = {
     .path = "/etcdserverpb.KV/Range",
     .name = "Range",
@@ -85,17 +94,28 @@ const cp_method_desc cp_etcdserverpb__kv__txn__method = {
     .stream_invoke = NULL,
 };
 
+const cp_method_desc cp_etcdserverpb__kv__compact__method = {
+    .path = "/etcdserverpb.KV/Compact",
+    .name = "Compact",
+    .kind = CP_METHOD_UNARY,
+    .request_type = &etcdserverpb__compaction_request__descriptor,
+    .response_type = &etcdserverpb__compaction_response__descriptor,
+    .unary_invoke = cp_etcdserverpb__kv__compact__invoke,
+    .stream_invoke = NULL,
+};
+
 static const cp_method_desc *const cp_etcdserverpb__kv__methods[] = {
     &cp_etcdserverpb__kv__range__method,
     &cp_etcdserverpb__kv__put__method,
     &cp_etcdserverpb__kv__delete_range__method,
     &cp_etcdserverpb__kv__txn__method,
+    &cp_etcdserverpb__kv__compact__method,
 };
 
 const cp_service_desc cp_etcdserverpb__kv__service = {
     .full_name = "etcdserverpb.KV",
     .path = "/etcdserverpb.KV/",
-    .method_count = 4,
+    .method_count = 5,
     .methods = cp_etcdserverpb__kv__methods,
 };
 
@@ -112,7 +132,7 @@ int cp_etcdserverpb__kv__register(cp_server *server,
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  cp_method_entry entries[4];
+  cp_method_entry entries[5];
   size_t count = 0;
   if (handlers->on_range != NULL) {
     entries[count].method = &cp_etcdserverpb__kv__range__method;
@@ -132,6 +152,11 @@ int cp_etcdserverpb__kv__register(cp_server *server,
   if (handlers->on_txn != NULL) {
     entries[count].method = &cp_etcdserverpb__kv__txn__method;
     entries[count].handler = (cp_generic_fn)handlers->on_txn;
+    entries[count++].user = user;
+  }
+  if (handlers->on_compact != NULL) {
+    entries[count].method = &cp_etcdserverpb__kv__compact__method;
+    entries[count].handler = (cp_generic_fn)handlers->on_compact;
     entries[count++].user = user;
   }
   return cp_server_add_methods(server, entries, count);
@@ -154,6 +179,11 @@ int cp_etcdserverpb__kv__delete_range__reply(
 
 int cp_etcdserverpb__kv__txn__reply(cp_unary_reply *reply,
                                     const Etcdserverpb__TxnResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_etcdserverpb__kv__compact__reply(
+    cp_unary_reply *reply, const Etcdserverpb__CompactionResponse *resp) {
   return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
 }
 
@@ -287,6 +317,38 @@ int cp_etcdserverpb__kv__txn__call_async(cp_client *client,
   return cp_client_unary_async_typed(client, &cp_etcdserverpb__kv__txn__method,
                                      (const ProtobufCMessage *)req, opts,
                                      cp_etcdserverpb__kv__txn__invoke_done,
+                                     (cp_generic_fn)done, user);
+}
+
+int cp_etcdserverpb__kv__compact__call(
+    cp_client *client, const Etcdserverpb__CompactionRequest *req,
+    Etcdserverpb__CompactionResponse **resp, const cp_call_options *opts,
+    cp_status *status) {
+  ProtobufCMessage *msg = NULL;
+  int rc = cp_client_unary(client, &cp_etcdserverpb__kv__compact__method,
+                           (const ProtobufCMessage *)req,
+                           resp == NULL ? NULL : &msg, opts, status);
+  if (resp != NULL) {
+    *resp = (Etcdserverpb__CompactionResponse *)msg;
+  }
+  return rc;
+}
+
+static void cp_etcdserverpb__kv__compact__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_etcdserverpb__kv__compact__done_fn)done)(
+      status, (const Etcdserverpb__CompactionResponse *)resp, user);
+}
+
+int cp_etcdserverpb__kv__compact__call_async(
+    cp_client *client, const Etcdserverpb__CompactionRequest *req,
+    const cp_call_options *opts, cp_etcdserverpb__kv__compact__done_fn done,
+    void *user) {
+  return cp_client_unary_async_typed(client,
+                                     &cp_etcdserverpb__kv__compact__method,
+                                     (const ProtobufCMessage *)req, opts,
+                                     cp_etcdserverpb__kv__compact__invoke_done,
                                      (cp_generic_fn)done, user);
 }
 

@@ -50,8 +50,9 @@ extern const cp_method_desc cp_etcdserverpb__kv__range__method;
 extern const cp_method_desc cp_etcdserverpb__kv__put__method;
 extern const cp_method_desc cp_etcdserverpb__kv__delete_range__method;
 extern const cp_method_desc cp_etcdserverpb__kv__txn__method;
+extern const cp_method_desc cp_etcdserverpb__kv__compact__method;
 
-/* Service descriptor: path "/etcdserverpb.KV/", 4 methods. */
+/* Service descriptor: path "/etcdserverpb.KV/", 5 methods. */
 extern const cp_service_desc cp_etcdserverpb__kv__service;
 
 /* Plugin descriptor: name "kv", version "1.0.0". */
@@ -69,6 +70,9 @@ typedef cp_status_code (*cp_etcdserverpb__kv__delete_range__handler_fn)(
 typedef cp_status_code (*cp_etcdserverpb__kv__txn__handler_fn)(
     cp_call *call, const Etcdserverpb__TxnRequest *req,
     Etcdserverpb__TxnResponse *resp, void *user);
+typedef cp_status_code (*cp_etcdserverpb__kv__compact__handler_fn)(
+    cp_call *call, const Etcdserverpb__CompactionRequest *req,
+    Etcdserverpb__CompactionResponse *resp, void *user);
 
 /* Handlers of etcdserverpb.KV. They run on server threads, get the `user`
  * given to cp_etcdserverpb__kv__register and return the call's status code.
@@ -85,6 +89,9 @@ typedef struct cp_etcdserverpb__kv__handlers {
   cp_etcdserverpb__kv__delete_range__handler_fn on_delete_range;
   /* Txn runs an if/then/else transaction atomically. */
   cp_etcdserverpb__kv__txn__handler_fn on_txn;
+  /* Compact drops the history before a revision (watches cannot resume
+   * from before it). */
+  cp_etcdserverpb__kv__compact__handler_fn on_compact;
 } cp_etcdserverpb__kv__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before
@@ -115,6 +122,11 @@ int cp_etcdserverpb__kv__delete_range__reply(
  * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
 int cp_etcdserverpb__kv__txn__reply(cp_unary_reply *reply,
                                     const Etcdserverpb__TxnResponse *resp);
+
+/* Answers a deferred call of /etcdserverpb.KV/Compact (cp_call_defer) with
+ * `resp`, as cp_unary_reply_send does: serialised now, the reply released. */
+int cp_etcdserverpb__kv__compact__reply(
+    cp_unary_reply *reply, const Etcdserverpb__CompactionResponse *resp);
 
 /* Range reads the keys in [key, range_end).
  *
@@ -232,6 +244,36 @@ int cp_etcdserverpb__kv__txn__call_async(cp_client *client,
                                          const cp_call_options *opts,
                                          cp_etcdserverpb__kv__txn__done_fn done,
                                          void *user);
+
+/* Compact drops the history before a revision (watches cannot resume
+ * from before it).
+ *
+ * Calls /etcdserverpb.KV/Compact. Returns as cp_client_unary: 0 with *resp
+ * set (free it with protobuf_c_message_free_unpacked((ProtobufCMessage
+ * *)*resp, NULL)), or a negative code with *resp NULL; `status` holds the
+ * outcome. */
+int cp_etcdserverpb__kv__compact__call(
+    cp_client *client, const Etcdserverpb__CompactionRequest *req,
+    Etcdserverpb__CompactionResponse **resp, const cp_call_options *opts,
+    cp_status *status);
+
+/* The outcome of cp_etcdserverpb__kv__compact__call_async. `status` is valid
+ * during the call only. On OK `resp` is the response, lent to the callback:
+ * the runtime frees it when the callback returns (copy what you keep);
+ * otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_etcdserverpb__kv__compact__done_fn)(
+    const cp_status *status, const Etcdserverpb__CompactionResponse *resp,
+    void *user);
+
+/* Starts /etcdserverpb.KV/Compact without waiting, as cp_client_unary_async
+ * does, through the client's interceptors: `req` and `opts` are copied
+ * before it returns. Returns 0, and `done` then runs exactly once, later; or
+ * a negative code (CP_EINVAL also for a NULL `done`), and it never runs. */
+int cp_etcdserverpb__kv__compact__call_async(
+    cp_client *client, const Etcdserverpb__CompactionRequest *req,
+    const cp_call_options *opts, cp_etcdserverpb__kv__compact__done_fn done,
+    void *user);
 
 /* --- etcdserverpb.Watch --------------------------------------------------- */
 

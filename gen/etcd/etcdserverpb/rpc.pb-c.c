@@ -547,6 +547,96 @@ void   etcdserverpb__txn_response__free_unpacked
   assert(message->base.descriptor == &etcdserverpb__txn_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   etcdserverpb__compaction_request__init
+                     (Etcdserverpb__CompactionRequest         *message)
+{
+  static const Etcdserverpb__CompactionRequest init_value = ETCDSERVERPB__COMPACTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t etcdserverpb__compaction_request__get_packed_size
+                     (const Etcdserverpb__CompactionRequest *message)
+{
+  assert(message->base.descriptor == &etcdserverpb__compaction_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t etcdserverpb__compaction_request__pack
+                     (const Etcdserverpb__CompactionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &etcdserverpb__compaction_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t etcdserverpb__compaction_request__pack_to_buffer
+                     (const Etcdserverpb__CompactionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &etcdserverpb__compaction_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Etcdserverpb__CompactionRequest *
+       etcdserverpb__compaction_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Etcdserverpb__CompactionRequest *)
+     protobuf_c_message_unpack (&etcdserverpb__compaction_request__descriptor,
+                                allocator, len, data);
+}
+void   etcdserverpb__compaction_request__free_unpacked
+                     (Etcdserverpb__CompactionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &etcdserverpb__compaction_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   etcdserverpb__compaction_response__init
+                     (Etcdserverpb__CompactionResponse         *message)
+{
+  static const Etcdserverpb__CompactionResponse init_value = ETCDSERVERPB__COMPACTION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t etcdserverpb__compaction_response__get_packed_size
+                     (const Etcdserverpb__CompactionResponse *message)
+{
+  assert(message->base.descriptor == &etcdserverpb__compaction_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t etcdserverpb__compaction_response__pack
+                     (const Etcdserverpb__CompactionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &etcdserverpb__compaction_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t etcdserverpb__compaction_response__pack_to_buffer
+                     (const Etcdserverpb__CompactionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &etcdserverpb__compaction_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Etcdserverpb__CompactionResponse *
+       etcdserverpb__compaction_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Etcdserverpb__CompactionResponse *)
+     protobuf_c_message_unpack (&etcdserverpb__compaction_response__descriptor,
+                                allocator, len, data);
+}
+void   etcdserverpb__compaction_response__free_unpacked
+                     (Etcdserverpb__CompactionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &etcdserverpb__compaction_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   etcdserverpb__watch_request__init
                      (Etcdserverpb__WatchRequest         *message)
 {
@@ -2317,6 +2407,95 @@ const ProtobufCMessageDescriptor etcdserverpb__txn_response__descriptor =
   (ProtobufCMessageInit) etcdserverpb__txn_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor etcdserverpb__compaction_request__field_descriptors[2] =
+{
+  {
+    "revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__CompactionRequest, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "physical",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__CompactionRequest, physical),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned etcdserverpb__compaction_request__field_indices_by_name[] = {
+  1,   /* field[1] = physical */
+  0,   /* field[0] = revision */
+};
+static const ProtobufCIntRange etcdserverpb__compaction_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor etcdserverpb__compaction_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "etcdserverpb.CompactionRequest",
+  "CompactionRequest",
+  "Etcdserverpb__CompactionRequest",
+  "etcdserverpb",
+  sizeof(Etcdserverpb__CompactionRequest),
+  2,
+  etcdserverpb__compaction_request__field_descriptors,
+  etcdserverpb__compaction_request__field_indices_by_name,
+  1,  etcdserverpb__compaction_request__number_ranges,
+  (ProtobufCMessageInit) etcdserverpb__compaction_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor etcdserverpb__compaction_response__field_descriptors[1] =
+{
+  {
+    "header",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__CompactionResponse, header),
+    &etcdserverpb__response_header__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned etcdserverpb__compaction_response__field_indices_by_name[] = {
+  0,   /* field[0] = header */
+};
+static const ProtobufCIntRange etcdserverpb__compaction_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor etcdserverpb__compaction_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "etcdserverpb.CompactionResponse",
+  "CompactionResponse",
+  "Etcdserverpb__CompactionResponse",
+  "etcdserverpb",
+  sizeof(Etcdserverpb__CompactionResponse),
+  1,
+  etcdserverpb__compaction_response__field_descriptors,
+  etcdserverpb__compaction_response__field_indices_by_name,
+  1,  etcdserverpb__compaction_response__number_ranges,
+  (ProtobufCMessageInit) etcdserverpb__compaction_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor etcdserverpb__watch_request__field_descriptors[3] =
 {
   {
@@ -3171,14 +3350,16 @@ const ProtobufCMessageDescriptor etcdserverpb__lease_time_to_live_response__desc
   (ProtobufCMessageInit) etcdserverpb__lease_time_to_live_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor etcdserverpb__kv__method_descriptors[4] =
+static const ProtobufCMethodDescriptor etcdserverpb__kv__method_descriptors[5] =
 {
   { "Range", &etcdserverpb__range_request__descriptor, &etcdserverpb__range_response__descriptor },
   { "Put", &etcdserverpb__put_request__descriptor, &etcdserverpb__put_response__descriptor },
   { "DeleteRange", &etcdserverpb__delete_range_request__descriptor, &etcdserverpb__delete_range_response__descriptor },
   { "Txn", &etcdserverpb__txn_request__descriptor, &etcdserverpb__txn_response__descriptor },
+  { "Compact", &etcdserverpb__compaction_request__descriptor, &etcdserverpb__compaction_response__descriptor },
 };
 const unsigned etcdserverpb__kv__method_indices_by_name[] = {
+  4,        /* Compact */
   2,        /* DeleteRange */
   1,        /* Put */
   0,        /* Range */
@@ -3191,7 +3372,7 @@ const ProtobufCServiceDescriptor etcdserverpb__kv__descriptor =
   "KV",
   "Etcdserverpb__KV",
   "etcdserverpb",
-  4,
+  5,
   etcdserverpb__kv__method_descriptors,
   etcdserverpb__kv__method_indices_by_name
 };
@@ -3226,6 +3407,14 @@ void etcdserverpb__kv__txn(ProtobufCService *service,
 {
   assert(service->descriptor == &etcdserverpb__kv__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void etcdserverpb__kv__compact(ProtobufCService *service,
+                               const Etcdserverpb__CompactionRequest *input,
+                               Etcdserverpb__CompactionResponse_Closure closure,
+                               void *closure_data)
+{
+  assert(service->descriptor == &etcdserverpb__kv__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void etcdserverpb__kv__init (Etcdserverpb__KV_Service *service,
                              Etcdserverpb__KV_ServiceDestroy destroy)

@@ -28,6 +28,8 @@ typedef struct Etcdserverpb__ResponseOp Etcdserverpb__ResponseOp;
 typedef struct Etcdserverpb__Compare Etcdserverpb__Compare;
 typedef struct Etcdserverpb__TxnRequest Etcdserverpb__TxnRequest;
 typedef struct Etcdserverpb__TxnResponse Etcdserverpb__TxnResponse;
+typedef struct Etcdserverpb__CompactionRequest Etcdserverpb__CompactionRequest;
+typedef struct Etcdserverpb__CompactionResponse Etcdserverpb__CompactionResponse;
 typedef struct Etcdserverpb__WatchRequest Etcdserverpb__WatchRequest;
 typedef struct Etcdserverpb__WatchCreateRequest Etcdserverpb__WatchCreateRequest;
 typedef struct Etcdserverpb__WatchCancelRequest Etcdserverpb__WatchCancelRequest;
@@ -366,6 +368,33 @@ struct  Etcdserverpb__TxnResponse
 #define ETCDSERVERPB__TXN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__txn_response__descriptor) \
     , NULL, 0, 0,NULL }
+
+
+struct  Etcdserverpb__CompactionRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Revisions before this one are dropped.
+   */
+  int64_t revision;
+  /*
+   * Return only once the compaction is applied to the backend.
+   */
+  protobuf_c_boolean physical;
+};
+#define ETCDSERVERPB__COMPACTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__compaction_request__descriptor) \
+    , 0, 0 }
+
+
+struct  Etcdserverpb__CompactionResponse
+{
+  ProtobufCMessage base;
+  Etcdserverpb__ResponseHeader *header;
+};
+#define ETCDSERVERPB__COMPACTION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__compaction_response__descriptor) \
+    , NULL }
 
 
 typedef enum {
@@ -820,6 +849,44 @@ Etcdserverpb__TxnResponse *
 void   etcdserverpb__txn_response__free_unpacked
                      (Etcdserverpb__TxnResponse *message,
                       ProtobufCAllocator *allocator);
+/* Etcdserverpb__CompactionRequest methods */
+void   etcdserverpb__compaction_request__init
+                     (Etcdserverpb__CompactionRequest         *message);
+size_t etcdserverpb__compaction_request__get_packed_size
+                     (const Etcdserverpb__CompactionRequest   *message);
+size_t etcdserverpb__compaction_request__pack
+                     (const Etcdserverpb__CompactionRequest   *message,
+                      uint8_t             *out);
+size_t etcdserverpb__compaction_request__pack_to_buffer
+                     (const Etcdserverpb__CompactionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Etcdserverpb__CompactionRequest *
+       etcdserverpb__compaction_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   etcdserverpb__compaction_request__free_unpacked
+                     (Etcdserverpb__CompactionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Etcdserverpb__CompactionResponse methods */
+void   etcdserverpb__compaction_response__init
+                     (Etcdserverpb__CompactionResponse         *message);
+size_t etcdserverpb__compaction_response__get_packed_size
+                     (const Etcdserverpb__CompactionResponse   *message);
+size_t etcdserverpb__compaction_response__pack
+                     (const Etcdserverpb__CompactionResponse   *message,
+                      uint8_t             *out);
+size_t etcdserverpb__compaction_response__pack_to_buffer
+                     (const Etcdserverpb__CompactionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Etcdserverpb__CompactionResponse *
+       etcdserverpb__compaction_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   etcdserverpb__compaction_response__free_unpacked
+                     (Etcdserverpb__CompactionResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Etcdserverpb__WatchRequest methods */
 void   etcdserverpb__watch_request__init
                      (Etcdserverpb__WatchRequest         *message);
@@ -1105,6 +1172,12 @@ typedef void (*Etcdserverpb__TxnRequest_Closure)
 typedef void (*Etcdserverpb__TxnResponse_Closure)
                  (const Etcdserverpb__TxnResponse *message,
                   void *closure_data);
+typedef void (*Etcdserverpb__CompactionRequest_Closure)
+                 (const Etcdserverpb__CompactionRequest *message,
+                  void *closure_data);
+typedef void (*Etcdserverpb__CompactionResponse_Closure)
+                 (const Etcdserverpb__CompactionResponse *message,
+                  void *closure_data);
 typedef void (*Etcdserverpb__WatchRequest_Closure)
                  (const Etcdserverpb__WatchRequest *message,
                   void *closure_data);
@@ -1167,6 +1240,10 @@ struct Etcdserverpb__KV_Service
               const Etcdserverpb__TxnRequest *input,
               Etcdserverpb__TxnResponse_Closure closure,
               void *closure_data);
+  void (*compact)(Etcdserverpb__KV_Service *service,
+                  const Etcdserverpb__CompactionRequest *input,
+                  Etcdserverpb__CompactionResponse_Closure closure,
+                  void *closure_data);
 };
 typedef void (*Etcdserverpb__KV_ServiceDestroy)(Etcdserverpb__KV_Service *);
 void etcdserverpb__kv__init (Etcdserverpb__KV_Service *service,
@@ -1178,7 +1255,8 @@ void etcdserverpb__kv__init (Etcdserverpb__KV_Service *service,
       function_prefix__ ## range,\
       function_prefix__ ## put,\
       function_prefix__ ## delete_range,\
-      function_prefix__ ## txn  }
+      function_prefix__ ## txn,\
+      function_prefix__ ## compact  }
 void etcdserverpb__kv__range(ProtobufCService *service,
                              const Etcdserverpb__RangeRequest *input,
                              Etcdserverpb__RangeResponse_Closure closure,
@@ -1195,6 +1273,10 @@ void etcdserverpb__kv__txn(ProtobufCService *service,
                            const Etcdserverpb__TxnRequest *input,
                            Etcdserverpb__TxnResponse_Closure closure,
                            void *closure_data);
+void etcdserverpb__kv__compact(ProtobufCService *service,
+                               const Etcdserverpb__CompactionRequest *input,
+                               Etcdserverpb__CompactionResponse_Closure closure,
+                               void *closure_data);
 typedef struct Etcdserverpb__Watch_Service Etcdserverpb__Watch_Service;
 struct Etcdserverpb__Watch_Service
 {
@@ -1283,6 +1365,8 @@ extern const ProtobufCEnumDescriptor    etcdserverpb__compare__compare_result__d
 extern const ProtobufCEnumDescriptor    etcdserverpb__compare__compare_target__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__txn_request__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__txn_response__descriptor;
+extern const ProtobufCMessageDescriptor etcdserverpb__compaction_request__descriptor;
+extern const ProtobufCMessageDescriptor etcdserverpb__compaction_response__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__watch_request__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__watch_create_request__descriptor;
 extern const ProtobufCEnumDescriptor    etcdserverpb__watch_create_request__filter_type__descriptor;

@@ -1,0 +1,137 @@
+/* A throwaway etcd (etcd_server.h). */
+#include "etcd_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "process.h"
+#include "wait.h"
+
+#define START_TIMEOUT_MS 30000
+
+/* Whether etcd on `port` answers GET /health with "health":"true". */
+static int healthy(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    return 0;
+  }
+  struct timeval tv = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((uint16_t)port);
+  int ok = 0;
+  static const char req[] =
+      "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+    char buf[1024];
+    size_t have = 0;
+    ssize_t n;
+    while (have < sizeof buf - 1 &&
+           (n = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+      have += (size_t)n;
+    }
+    buf[have] = '\0';
+    ok = strstr(buf, "\"health\":\"true\"") != NULL;
+  }
+  close(fd);
+  return ok;
+}
+
+static pid_t spawn(const test_etcd *e) {
+  char client_url[64], peer_url[64], cluster[96], data[300], log[300];
+  snprintf(client_url, sizeof client_url, "http://127.0.0.1:%d",
+           e->client_port);
+  snprintf(peer_url, sizeof peer_url, "http://127.0.0.1:%d", e->peer_port);
+  snprintf(cluster, sizeof cluster, "cplugin-test=%s", peer_url);
+  snprintf(data, sizeof data, "%s/data", e->dir);
+  snprintf(log, sizeof log, "%s/etcd.log", e->dir);
+  /* Only async-signal-safe calls between fork and exec (gRPC has threads). */
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execlp("etcd", "etcd", "--name", "cplugin-test", "--data-dir", data,
+           "--listen-client-urls", client_url, "--advertise-client-urls",
+           client_url, "--listen-peer-urls", peer_url,
+           "--initial-advertise-peer-urls", peer_url, "--initial-cluster",
+           cluster, (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+typedef struct starting {
+  pid_t pid;
+  int port;
+  int exited;
+} starting;
+
+/* Done waiting: it is healthy, or it exited (a port was taken, or no
+ * etcd). */
+static int started_or_exited(void *arg) {
+  starting *s = arg;
+  int st = 0;
+  s->exited = waitpid(s->pid, &st, WNOHANG) == s->pid;
+  return s->exited || healthy(s->port);
+}
+
+/* One attempt on e's ports: 0 once healthy, -1 (and no process) if not. */
+static int start_once(test_etcd *e) {
+  starting s = {spawn(e), e->client_port, 0};
+  if (s.pid < 0) {
+    return -1;
+  }
+  if (test_wait_until(started_or_exited, &s, START_TIMEOUT_MS) && !s.exited) {
+    e->pid = s.pid;
+    snprintf(e->target, sizeof e->target, "127.0.0.1:%d", e->client_port);
+    return 0;
+  }
+  if (!s.exited) {
+    kill(s.pid, SIGKILL);
+    waitpid(s.pid, NULL, 0);
+  }
+  return -1;
+}
+
+int test_etcd_start(test_etcd *e, const char *dir) {
+  e->pid = -1;
+  if (snprintf(e->dir, sizeof e->dir, "%s", dir) >= (int)sizeof e->dir) {
+    return -1;
+  }
+  if (e->client_port > 0) {
+    return start_once(e);
+  }
+  for (int attempt = 0; attempt < 3; attempt++) {
+    e->client_port = test_free_loopback_port();
+    e->peer_port = test_free_loopback_port();
+    if (e->client_port > 0 && e->peer_port > 0 &&
+        e->client_port != e->peer_port && start_once(e) == 0) {
+      return 0;
+    }
+  }
+  e->client_port = 0;
+  return -1;
+}
+
+void test_etcd_stop(test_etcd *e, int sig) {
+  if (e->pid > 0) {
+    kill(e->pid, sig);
+    waitpid(e->pid, NULL, 0);
+    e->pid = -1;
+  }
+}
