@@ -31,6 +31,8 @@
 #   --quick           smoke run
 #   --build-dir DIR   CMake Release tree to build in (default build/bench)
 #   --out DIR         results directory (default <build-dir>/results)
+#   --shared          also measure `shared`: full with its rate limits shared
+#                     through a redis-server this script starts on loopback
 #   --cpluginctl PATH --ref-server PATH
 #                     use these binaries; with both given nothing is
 #                     installed or built (the smoke tests do this)
@@ -39,13 +41,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 invocation="tools/compare.sh${*:+ $*}"
 
-rounds=() duration=() quick=()
+rounds=() duration=() quick=() shared=
 build='' out='' cpluginctl='' ref_server=''
 while (($#)); do
   case "$1" in
     --rounds) rounds=(--rounds "$2"); shift 2 ;;
     --duration) duration=(--duration "$2"); shift 2 ;;
     --quick) quick=(--quick); shift ;;
+    --shared) shared=1; shift ;;
     --build-dir) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --cpluginctl) cpluginctl=$2; shift 2 ;;
@@ -65,9 +68,22 @@ if [[ -z "$cpluginctl" || -z "$ref_server" ]]; then
 fi
 out=${out:-${build:-$root/build/bench}/results}
 
+redis=()
+if [[ -n "$shared" ]]; then
+  redis_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
+  redis_pid=$!
+  trap 'kill "$redis_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  redis=(--redis "127.0.0.1:$redis_port")
+fi
+
 # /usr/bin/python3: the Debian interpreter (another python3 may be first on
 # PATH); the driver uses the standard library only.
-exec /usr/bin/python3 "$root/tools/compare/compare.py" \
+/usr/bin/python3 "$root/tools/compare/compare.py" \
   --cpluginctl "$cpluginctl" --ref-server "$ref_server" --out "$out" \
-  "${rounds[@]}" "${duration[@]}" "${quick[@]}" \
+  "${rounds[@]}" "${duration[@]}" "${quick[@]}" "${redis[@]}" \
   --command "$invocation"

@@ -12,6 +12,13 @@
 //                                      buckets were created, each thread's
 //                                      share consecutive buckets (no cache
 //                                      line written by two threads)
+//   BM_SharedLease_Take/<keys>         the extra step of a host whose limits
+//                                      are shared through Redis
+//                                      (ratelimit/lease_table.h): one
+//                                      leased token of a policy key with
+//                                      the Redis prefix, 1 or 10 000 keys;
+//                                      the tests grant leases themselves
+//                                      (there is no store)
 // at 1, 2, 4 and 8 threads (real time; items/s is the aggregate), with the
 // default clock (CLOCK_MONOTONIC_COARSE). Memory per bucket is measured in
 // memory_bench.cc. Run with tools/bench.sh.
@@ -27,6 +34,7 @@
 
 extern "C" {
 #include "cplugin/ratelimit.h"
+#include "ratelimit/lease_table.h"
 }
 
 namespace {
@@ -166,6 +174,87 @@ BENCHMARK_CAPTURE(BM_RateLimiter_MultipleKeys, policy_keys_bucket_order,
     ->ArgName("keys")
     ->ArgsProduct({kSizes})
     ->Setup(SetupMultipleKeys<kPolicyShaped>)
+    ->Apply(OneToEightThreads);
+
+// One lease table per key count, its keys shaped as the shared store builds
+// them: prefix, rule path, NUL, then the caller's part of a policy key.
+struct LeaseFixture {
+  cpi_lease_table *table = nullptr;
+  std::vector<Key> keys;
+};
+
+LeaseFixture &LeasesWith(int64_t keys) {
+  static LeaseFixture fixtures[2];
+  LeaseFixture &f = fixtures[keys == 1 ? 0 : 1];
+  if (f.table == nullptr) {
+    if (cpi_lease_table_create(&f.table, static_cast<size_t>(keys) + 16, 50) !=
+        0) {
+      fprintf(stderr, "cpi_lease_table_create failed\n");
+      abort();
+    }
+    static const char kHead[] = "cplugin:rl:/cplugin.load.v1.LoadService/Echo";
+    for (int64_t i = 0; i < keys; i++) {
+      Key policy = MakeKey(kPolicyShaped, static_cast<uint64_t>(i));
+      // The policy key's tag, then what follows its rule group (2 bytes).
+      Key key{};
+      memcpy(key.bytes, kHead, sizeof kHead);  // with its NUL
+      key.bytes[sizeof kHead] = policy.bytes[0];
+      memcpy(key.bytes + sizeof kHead + 1, policy.bytes + 3, policy.len - 3);
+      key.len = static_cast<uint32_t>(sizeof kHead + 1 + policy.len - 3);
+      static_assert(
+          sizeof kHead + cplugin_bench::kPolicyKeyMax / 2 < sizeof key.bytes,
+          "room for a prefixed key of a 46-byte policy key");
+      f.keys.push_back(key);
+    }
+    cplugin_bench::Shuffle(&f.keys);
+  }
+  return f;
+}
+
+void SetupLeases(const benchmark::State &state) {
+  LeasesWith(state.range(0));
+}
+
+// Plays the store: grants every queued lease a billion tokens.
+void GrantQueued(cpi_lease_table *t) {
+  cpi_lease_request reqs[16];
+  int64_t wake = 0;
+  size_t n;
+  while ((n = cpi_lease_collect(t, reqs, 16, 0, &wake)) > 0) {
+    for (size_t i = 0; i < n; i++) {
+      cpi_lease_apply(t, &reqs[i], true, 1000000000, 0, 0);
+    }
+  }
+}
+
+void BM_SharedLease_Take(benchmark::State &state) {
+  LeaseFixture &f = LeasesWith(state.range(0));
+  cplugin_bench::Slice slice(state, f.keys.size());
+  int64_t ok = 0;
+  int64_t retry = 0;
+  bool queued = false;
+  for (auto _ : state) {
+    const Key &key = f.keys[slice.Next()];
+    cpi_lease_verdict v = cpi_lease_take(f.table, key.bytes, key.len, kLimit,
+                                         true, 0, &retry, &queued);
+    ok += v == CPI_LEASE_ALLOW;
+    if (queued && state.thread_index() == 0) {
+      GrantQueued(f.table);
+    }
+  }
+  // Takes that found the allowance spent before the grant count as done:
+  // the benchmark measures the take, not the store.
+  state.SetItemsProcessed(state.iterations());
+  if (ok == 0) {
+    state.SkipWithError("no take was admitted");
+  }
+}
+
+BENCHMARK(BM_SharedLease_Take)
+    ->ArgName("keys")
+    ->Arg(1)
+    ->Arg(10000)
+    ->Setup(SetupLeases)
     ->Apply(OneToEightThreads);
 
 }  // namespace

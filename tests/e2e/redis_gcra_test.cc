@@ -25,6 +25,7 @@ constexpr int64_t kHourUs = INT64_C(3600) * 1000 * 1000;
 struct Lease {
   long long granted = -1;
   long long retry_after_us = -1;
+  long long foreign = -1;
   std::string error;
 };
 
@@ -70,11 +71,13 @@ class RedisGcraTest : public ::testing::Test {
       out.error = "no reply";
     } else if (r->type == REDIS_REPLY_ERROR) {
       out.error.assign(r->str, r->len);
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
                r->element[0]->type == REDIS_REPLY_INTEGER &&
-               r->element[1]->type == REDIS_REPLY_INTEGER) {
+               r->element[1]->type == REDIS_REPLY_INTEGER &&
+               r->element[2]->type == REDIS_REPLY_INTEGER) {
       out.granted = r->element[0]->integer;
       out.retry_after_us = r->element[1]->integer;
+      out.foreign = r->element[2]->integer;
     } else {
       out.error = "unexpected reply type " + std::to_string(r->type);
     }
@@ -222,6 +225,26 @@ TEST_F(RedisGcraTest, CreditIsChargedAndReturnsRefill) {
   EXPECT_EQ(0, l.retry_after_us);
   EXPECT_EQ(-2, Pttl(c, "rl:credit"));
   EXPECT_EQ(5, Take(c, "rl:credit", interval, "5", "5").granted);
+  redisFree(c);
+}
+
+// Something else stored under a bucket's key (another type, or text that is
+// no number) is replaced with a full bucket, and the answer says so.
+TEST_F(RedisGcraTest, ForeignValuesAreReplacedAndReported) {
+  redisContext *c = Connect();
+  ASSERT_NE(nullptr, c);
+  const std::string interval = std::to_string(kHourUs);
+  freeReplyObject(redisCommand(c, "HSET rl:hash field value"));
+  freeReplyObject(redisCommand(c, "SET rl:text not-a-number"));
+  for (const char *key : {"rl:hash", "rl:text"}) {
+    Lease l = Take(c, key, interval, "10", "4");
+    EXPECT_EQ("", l.error) << key;
+    EXPECT_EQ(4, l.granted) << key;
+    EXPECT_EQ(1, l.foreign) << key;
+    l = Take(c, key, interval, "10", "4");
+    EXPECT_EQ(4, l.granted) << key;
+    EXPECT_EQ(0, l.foreign) << key;  // a bucket now
+  }
   redisFree(c);
 }
 

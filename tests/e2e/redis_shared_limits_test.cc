@@ -309,6 +309,54 @@ TEST_F(SharedLimitsTest, AFlushedScriptIsLoadedAgain) {
   EXPECT_TRUE(a_->Stats().up);
 }
 
+// A Redis that stops answering (SIGSTOP) is an outage after timeout_ms:
+// calls are never held for it, and it is back once Redis answers again.
+TEST_F(SharedLimitsTest, ASilentRedisIsAnOutageAndHoldsNoCall) {
+  ro_.lease_ms = 1;
+  ro_.timeout_ms = 100;
+  ro_.outage = CP_RATE_OUTAGE_DENY;
+  StartReplicas(Limit(1000, 100));
+  ASSERT_EQ(CP_STATUS_OK, a_->Echo().code);
+  ASSERT_EQ(0, kill(redis_.pid, SIGSTOP));
+  std::map<int, int> codes;
+  bool refused = cp_test::WaitFor("the outage policy", [&] {
+    cp_status st = a_->Echo();
+    codes[st.code]++;
+    return st.code == CP_STATUS_UNAVAILABLE;
+  });
+  kill(redis_.pid, SIGCONT);
+  EXPECT_TRUE(refused);
+  // Calls got answers of the limiter, never a deadline (the client's
+  // default is none: a held call would hang the wait above instead).
+  for (const auto &c : codes) {
+    EXPECT_TRUE(c.first == CP_STATUS_OK ||
+                c.first == CP_STATUS_RESOURCE_EXHAUSTED ||
+                c.first == CP_STATUS_UNAVAILABLE)
+        << c.first;
+  }
+  EXPECT_TRUE(Logged("rate limit store unreachable"));
+  CallUntil([&] { return a_->Stats().up && a_->Echo().code == CP_STATUS_OK; });
+}
+
+// A bucket's key holding something else (another program's hash) is
+// replaced with a bucket, counted and logged; calls go on.
+TEST_F(SharedLimitsTest, AForeignValueAtABucketKeyIsReplaced) {
+  redisContext *c = redisConnect("127.0.0.1", redis_.port);
+  ASSERT_TRUE(c != nullptr && c->err == 0);
+  // The default rule's bucket of callers from 127.0.0.1 (peer key "p...").
+  std::string key = std::string("cplugin:rl:*") + '\0' + "p127.0.0.1";
+  freeReplyObject(
+      redisCommand(c, "HSET %b field value", key.data(), key.size()));
+  redisFree(c);
+  ro_.lease_ms = 1;
+  StartReplicas(Limit(1000, 100));
+  auto codes = CallUntil([&] { return a_->Stats().leases > 2; });
+  EXPECT_EQ(0, codes[CP_STATUS_UNAVAILABLE]);
+  EXPECT_GT(codes[CP_STATUS_OK], 0);
+  EXPECT_GE(a_->Stats().failures + b_->Stats().failures, 1u);
+  EXPECT_TRUE(Logged("held something else"));
+}
+
 TEST(SharedLimitsOptions, BadOptionsAreRefused) {
   cp_rate_redis_options ro;
   cp_rate_policy_options o;

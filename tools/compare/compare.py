@@ -11,7 +11,9 @@ Measures, with h2load on this machine, unary calls of
         limiting (limits far above the offered load) and metrics on;
   off   `cpluginctl serve --chain off`: the same host with all three removed;
   ref   tools/compare/ref_server: gRPC C++ 1.51 (callback API) with the same
-        bearer-token check as a server interceptor.
+        bearer-token check as a server interceptor;
+  shared  (with --redis ADDR) full with its rate limits shared through the
+        Redis at ADDR, as a host replica runs (cplugin/ratelimit_redis.h).
 
 Every round runs, for each concurrency (1x1 = `-c1 -m1`, 4x32 = `-c4 -m32`),
 full, then off, then ref (interleaved, so drift hits all three alike). Each
@@ -59,9 +61,10 @@ import time
 
 METHOD = "/cplugin.load.v1.LoadService/Echo"
 PAYLOAD = b"cplugin-compare!"  # 16 bytes
-SERVERS = ("full", "off", "ref")
+SERVERS = ("full", "off", "ref")  # "shared" joins them with --redis
 SERVER_TITLES = {
     "full": "cplugin, chain on (auth + rate limit + metrics)",
+    "shared": "full, its rate limits shared through Redis",
     "off": "cplugin, chain off",
     "ref": "gRPC C++ 1.51 callback server + interceptor",
 }
@@ -295,8 +298,10 @@ def start(kind, args, log_dir):
         token = secrets.token_urlsafe(32)
         server = Server(kind, [args.ref_server, "--listen", "127.0.0.1:0", "--token", token], log_path)
         return server, "compare", token
-    if kind == "full":
+    if kind in ("full", "shared"):
         chain = ["--chain", "on", "--rate", str(FULL_RATE), "--burst", str(FULL_BURST), "--metrics-port", "0"]
+        if kind == "shared":
+            chain += ["--redis", args.redis]
     else:
         chain = ["--chain", "off", "--metrics-port", "off"]
     server = Server(kind, [args.cpluginctl, "serve", "--listen", "127.0.0.1:0"] + chain, log_path)
@@ -490,10 +495,10 @@ def write_report(out_dir, meta, controls, records):
     md.append(
         "- method: h2load (1 thread, h2c) -> `%s`, %d-byte payload; per measurement a fresh server, "
         "a warm-up of %s calls, then a fixed count of about %g s at the warm-up's rate; "
-        "%d round(s), interleaved full, off, ref" % (
+        "%d round(s), interleaved %s" % (
             METHOD, len(PAYLOAD),
             " / ".join("%d (%s)" % (meta["warmup"][c[0]], c[0]) for c in CONCURRENCIES),
-            meta["duration_s"], meta["rounds"]))
+            meta["duration_s"], meta["rounds"], ", ".join(SERVERS)))
     md.append("- servers: " + "; ".join("**%s** = %s" % (k, SERVER_TITLES[k]) for k in SERVERS))
     md.append(
         "- check: every call OK by grpc-status (server's `SERVED ok` = h2load's successes, "
@@ -512,6 +517,15 @@ def write_report(out_dir, meta, controls, records):
             fmt_ratio(med["full"], med["off"]), fmt_ratio(med["full"], med["ref"]),
             fmt_ratio(med["off"], med["ref"])))
     md.append("")
+    if "shared" in SERVERS:
+        md.append("| concurrency | shared req/s | full req/s | shared/full |")
+        md.append("|---|---:|---:|---:|")
+        for name, _, _ in CONCURRENCIES:
+            med = medians[name]
+            md.append("| %s | %s | %s | %s |" % (
+                name, fmt_rate(med["shared"]), fmt_rate(med["full"]),
+                fmt_ratio(med["shared"], med["full"])))
+        md.append("")
     md.append("| concurrency | server | mean latency (µs) | server CPU per call (µs) |")
     md.append("|---|---|---:|---:|")
     for name, _, _ in CONCURRENCIES:
@@ -528,8 +542,8 @@ def write_report(out_dir, meta, controls, records):
     md.append("## Rounds (req/s)\n")
     md.append("Other CPU: cores busy with anything but the measured server and h2load during the "
               "run (most, over the three servers), from /proc/stat.\n")
-    md.append("| round | concurrency | full | off | ref | full/off | full/ref | other CPU (cores) |")
-    md.append("|---:|---|---:|---:|---:|---:|---:|---:|")
+    md.append("| round | concurrency | %s | full/off | full/ref | other CPU (cores) |" % " | ".join(SERVERS))
+    md.append("|---:|---|" + "---:|" * (len(SERVERS) + 3))
     rounds = sorted({r["round"] for r in records})
     for rnd in rounds:
         for name, _, _ in CONCURRENCIES:
@@ -595,7 +609,12 @@ def main(argv=None):
     ap.add_argument("--duration", type=float, help="seconds per measured run (default 10; 1 with --quick)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s each, short warm-up")
     ap.add_argument("--command", default=None, help="the command line to record in the report")
+    ap.add_argument("--redis", default=None,
+                    help="also measure `shared`: full with its limits shared through this Redis")
     args = ap.parse_args(argv)
+    global SERVERS
+    if args.redis:
+        SERVERS = ("full", "shared", "off", "ref")
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
     args.duration = args.duration if args.duration is not None else (1.0 if args.quick else 10.0)
     if args.rounds < 1 or args.duration <= 0:

@@ -36,6 +36,7 @@ static const char kUsageServe[] =
     "                        [--rate R] [--burst B] [--handshake-rate R]\n"
     "                        [--threads N] [--metrics-port P|off]\n"
     "                        [--provider-type T] [--busy-poll-us US]\n"
+    "                        [--redis ADDR]\n"
     "  --listen ADDR       loopback only: 127.0.0.1:PORT, [::1]:PORT,\n"
     "                      localhost:PORT or unix:PATH "
     "(default 127.0.0.1:0)\n"
@@ -53,6 +54,9 @@ static const char kUsageServe[] =
     "(default 0)\n"
     "  --provider-type T   do not answer Echo here: providers of type T do,\n"
     "                      through the router (x-cplugin-service-type: T)\n"
+    "  --redis ADDR        share the rate limits through the Redis at ADDR\n"
+    "                      (HOST:PORT or unix:PATH; "
+    "cplugin/ratelimit_redis.h)\n"
     "stdout: LISTENING <port>, METRICS <port> (when on); at SIGINT/SIGTERM\n"
     "        SERVED ok=<Echo calls answered OK>\n";
 
@@ -385,9 +389,9 @@ static bool is_one_of(const char *name, const char *const *names, size_t n) {
 
 static bool serve_opt(const char *name) {
   static const char *const names[] = {
-      "--listen",        "--chain",          "--rate",
-      "--burst",         "--threads",        "--metrics-port",
-      "--provider-type", "--handshake-rate", "--busy-poll-us"};
+      "--listen",       "--chain",        "--rate",          "--burst",
+      "--threads",      "--metrics-port", "--provider-type", "--handshake-rate",
+      "--busy-poll-us", "--redis"};
   return ONE_OF(name, names);
 }
 
@@ -453,6 +457,8 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
         return FAIL(err, err_len,
                     "--metrics-port: expected 0..65535 or off, got \"%s\"", v);
       }
+    } else if (strcmp(n, "--redis") == 0) {
+      out->redis = v; /* checked by cp_host_create */
     } else {
       if (!valid_name(v)) {
         return FAIL(err, err_len, "--provider-type: invalid type \"%s\"", v);

@@ -61,6 +61,7 @@ typedef struct ctl_serve_args {
   unsigned busy_poll_us;   /* default 0 = off */
   int metrics_port;        /* -1 = off; default 0 = any free port */
   const char *provider_type; /* NULL = the host answers Echo itself */
+  const char *redis;         /* NULL = limits of this process only */
 } ctl_serve_args;
 
 typedef struct ctl_handshake_args {

@@ -45,6 +45,12 @@ static int create_host(const ctl_serve_args *a, ctl_echo_counter *counter,
   /* Every simulated plugin (and provider) is an identity from the one
    * loopback address: room for the largest run (the host default is 256). */
   o.handshake.max_identities_per_address = CTL_MAX_PLUGINS + 64;
+  cp_rate_redis_options redis;
+  cp_rate_redis_options_init(&redis);
+  if (a->redis != NULL) {
+    redis.address = a->redis;
+    o.rate.redis = &redis;
+  }
   int rc = cp_host_create(out, &o);
   if (rc == 0 && a->provider_type == NULL) {
     rc = ctl_echo_register(cp_host_server(*out), counter);

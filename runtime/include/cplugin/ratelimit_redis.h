@@ -31,6 +31,9 @@
  * the thread reconnects with backoff (50 ms doubling up to
  * reconnect_max_ms), and cp_rate_policy_redis_stats reports the state.
  *
+ * A bucket's key found holding anything else (another type, not a number)
+ * is replaced with a full bucket, with a warning and a failure counted.
+ *
  * Rules with rate 0 or burst 0 stay per replica. Rates above 10^6 per
  * second count as 10^6 in Redis (its intervals are whole microseconds).
  * Redis over TLS is not supported (Debian 12's hiredis 0.14 has no TLS):
@@ -83,7 +86,8 @@ typedef struct cp_rate_redis_stats {
   uint64_t round_trips;    /* pipelines sent */
   uint64_t leases;         /* bucket leases and returns answered */
   uint64_t tokens_granted; /* tokens Redis handed out to this replica */
-  uint64_t failures;       /* connects and round trips that failed */
+  uint64_t failures;       /* connects and round trips that failed, and
+                              keys found holding something else */
   uint64_t outage_calls;   /* calls the outage policy decided */
   size_t buckets;          /* buckets this replica holds a lease of */
 } cp_rate_redis_stats;

@@ -40,7 +40,8 @@ static const store_metric store_metrics[] = {
      "1 while the Redis that shares rate limits answers, else 0",
      CP_METRIC_GAUGE, store_up},
     {"cplugin_rate_limit_store_failures_total",
-     "Connects and round trips to the rate-limit Redis that failed",
+     "Connects and round trips to the rate-limit Redis that failed, and "
+     "bucket keys found holding something else",
      CP_METRIC_COUNTER, store_failures},
     {"cplugin_rate_limit_store_leases_total",
      "Bucket leases and returns the rate-limit Redis answered",

@@ -21,7 +21,14 @@ const char cpi_redis_gcra_script[] =
     "end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "local tat = tonumber(redis.call('GET', KEYS[1])) or now\n"
+    /* A value that is not a bucket (another type, or not a number) is
+     * replaced, and the caller told. */
+    "local cur = redis.pcall('GET', KEYS[1])\n"
+    "local foreign = 0\n"
+    "if type(cur) == 'table' then cur = nil; foreign = 1 end\n"
+    "local tat = tonumber(cur)\n"
+    "if cur and not tat then foreign = 1 end\n"
+    "tat = tat or now\n"
     "if tat < now then tat = now end\n"
     /* Charged on credit: owed even when the bucket is past empty. A
      * refund never moves the bucket past full. */
@@ -37,6 +44,7 @@ const char cpi_redis_gcra_script[] =
     "  redis.call('DEL', KEYS[1])\n"
     "end\n"
     "if granted == 0 and wanted > 0 then\n"
-    "  return {0, math.max(1, tat + interval - burst * interval - now)}\n"
+    "  return {0, math.max(1, tat + interval - burst * interval - now), "
+    "foreign}\n"
     "end\n"
-    "return {granted, 0}\n";
+    "return {granted, 0, foreign}\n";

@@ -16,10 +16,12 @@
  *              past the burst), or minus the unspent tokens it returns;
  *              default 0, |debt| <= 4 * burst
  *
- * Returns {granted, retry_after_us}: granted is 0..wanted; when it is 0 and
- * something was wanted, retry_after_us is how long until a token is there
- * (else 0). Bad arguments get the error "gcra: bad arguments" and nothing
- * is written. */
+ * Returns {granted, retry_after_us, foreign}: granted is 0..wanted; when it
+ * is 0 and something was wanted, retry_after_us is how long until a token
+ * is there (else 0). foreign is 1 when KEY held something that was not a
+ * bucket (another type, or not a number), which the script replaced with a
+ * full bucket. Bad arguments get the error "gcra: bad arguments" and
+ * nothing is written. */
 #ifndef CPLUGIN_RATELIMIT_REDIS_GCRA_SCRIPT_H
 #define CPLUGIN_RATELIMIT_REDIS_GCRA_SCRIPT_H
 

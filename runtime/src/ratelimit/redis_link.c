@@ -218,12 +218,14 @@ static bool is_noscript(const redisReply *r) {
 
 /* Reads `r` into `out`; a reply of any other shape is a refusal. */
 static void read_lease(const redisReply *r, cpi_lease_reply *out) {
-  out->ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_INTEGER &&
-            r->element[1]->type == REDIS_REPLY_INTEGER &&
-            r->element[0]->integer >= 0 && r->element[1]->integer >= 0;
+  out->ok = r->type == REDIS_REPLY_ARRAY && r->elements == 3;
+  for (size_t i = 0; out->ok && i < 3; i++) {
+    out->ok = r->element[i]->type == REDIS_REPLY_INTEGER &&
+              r->element[i]->integer >= 0;
+  }
   out->granted = out->ok ? r->element[0]->integer : 0;
   out->retry_after_us = out->ok ? r->element[1]->integer : 0;
+  out->foreign = out->ok && r->element[2]->integer != 0;
 }
 
 /* One pipeline over reqs[i] for each i with todo[i]; clears todo[i] for

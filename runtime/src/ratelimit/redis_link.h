@@ -14,6 +14,7 @@ typedef struct cpi_redis_link cpi_redis_link;
 /* What the store answered to one request. */
 typedef struct cpi_lease_reply {
   bool ok;
+  bool foreign; /* the key held something else, now replaced */
   int64_t granted;
   int64_t retry_after_us;
 } cpi_lease_reply;

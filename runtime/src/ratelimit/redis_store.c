@@ -134,13 +134,20 @@ static void send_leases(cpi_redis_store *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const cpi_lease_reply *r = &s->replies[i];
     if (!r->ok) {
-      /* Only a foreign script under our name gets here: count it, and
-       * do not ask again for a second. */
+      /* Only a foreign script under our script's digest gets here: count
+       * it, and do not ask again for a second. */
       atomic_fetch_add(&s->failures, 1);
       cp_log(CP_LOG_WARN, "rate limit store refused a lease", "address",
              s->address, CP_LOG_END);
       cpi_lease_apply(s->table, &s->reqs[i], true, 0, 1000000, now);
       continue;
+    }
+    if (r->foreign) {
+      atomic_fetch_add(&s->failures, 1);
+      cp_log(CP_LOG_WARN,
+             "rate limit store: a key under the prefix held something else; "
+             "replaced with a full bucket",
+             "address", s->address, "prefix", s->prefix, CP_LOG_END);
     }
     atomic_fetch_add(&s->leases, 1);
     atomic_fetch_add(&s->tokens_granted, (uint_fast64_t)r->granted);
