@@ -4,6 +4,7 @@
 // after etcd was killed and restarted. The mirror reaches etcd through a
 // relay the test can cut; the test writes to etcd directly.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -47,7 +48,9 @@ std::string Str(const ProtobufCBinaryData *b) {
 }
 
 // A TCP relay on a loopback port to `target_port`. Cut() closes every
-// relayed connection and turns new ones away until Restore().
+// relayed connection and turns new ones away until Restore(); Freeze()
+// stops relaying without closing anything (a network that drops packets)
+// until Thaw().
 class Relay {
  public:
   explicit Relay(int target_port) : target_port_(target_port) {
@@ -56,6 +59,7 @@ class Relay {
     socklen_t len = sizeof a;
     bind(listen_fd_, reinterpret_cast<sockaddr *>(&a), sizeof a);
     listen(listen_fd_, 16);
+    fcntl(listen_fd_, F_SETFL, O_NONBLOCK);  // poll can report a gone peer
     getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&a), &len);
     port_ = ntohs(a.sin_port);
     pipe(wake_);
@@ -78,6 +82,19 @@ class Relay {
     Wake();
   }
   void Restore() { cut_ = false; }
+  // Returns once nothing is relayed any more.
+  void Freeze() {
+    frozen_ = true;
+    Wake();
+    while (!frozen_seen_) {
+      usleep(1000);
+    }
+  }
+  void Thaw() {
+    frozen_ = false;
+    frozen_seen_ = false;
+    Wake();
+  }
 
  private:
   static sockaddr_in Loopback(int port) {
@@ -137,6 +154,15 @@ class Relay {
       if (cut_) {
         CloseAll();
       }
+      if (frozen_) {
+        frozen_seen_ = true;
+        pollfd wake = {wake_[0], POLLIN, 0};
+        if (poll(&wake, 1, 100) > 0) {
+          char drain[64];
+          (void)!read(wake_[0], drain, sizeof drain);
+        }
+        continue;
+      }
       std::vector<pollfd> fds = {{wake_[0], POLLIN, 0},
                                  {listen_fd_, POLLIN, 0}};
       for (auto &p : pairs_) {
@@ -180,6 +206,8 @@ class Relay {
   int wake_[2] = {-1, -1};
   std::atomic<bool> stop_{false};
   std::atomic<bool> cut_{false};
+  std::atomic<bool> frozen_{false};
+  std::atomic<bool> frozen_seen_{false};
   std::vector<std::pair<int, int>> pairs_;
   std::thread thread_;
 };
@@ -242,12 +270,15 @@ class EtcdMirrorTest : public ::testing::Test {
            "tools/install-deps.sh)";
     ASSERT_EQ(0, cp_client_create(&direct_, etcd_.target, nullptr));
     relay_ = new Relay(etcd_.client_port);
-    ASSERT_EQ(0,
-              cp_client_create(&relayed_, relay_->Target().c_str(), nullptr));
+    cp_client_options co;
+    cp_client_options_init(&co);
+    co.max_reconnect_backoff_ms = 500;  // as mirror.h asks
+    ASSERT_EQ(0, cp_client_create(&relayed_, relay_->Target().c_str(), &co));
   }
 
   void TearDown() override {
     cpi_etcd_mirror_stop(mirror_);
+    cp_client_destroy(own_);
     cp_client_destroy(relayed_);
     delete relay_;
     cp_client_destroy(direct_);
@@ -256,10 +287,12 @@ class EtcdMirrorTest : public ::testing::Test {
     EXPECT_EQ(0, system(rm.c_str()));
   }
 
-  void StartMirror(uint32_t page_keys) {
+  // The mirror reaches etcd through the relay, or (`direct`) on a client
+  // of its own straight to etcd.
+  void StartMirror(uint32_t page_keys, bool direct = false) {
     cpi_etcd_mirror_options o;
     cpi_etcd_mirror_options_init(&o);
-    o.etcd = relayed_;
+    o.etcd = direct ? own_ : relayed_;
     o.prefix = kPrefix.c_str();
     o.page_keys = page_keys;
     o.call_timeout_ms = 1000;
@@ -317,7 +350,12 @@ class EtcdMirrorTest : public ::testing::Test {
   ::testing::AssertionResult CopyIs(const std::string &want) {
     return cp_test::WaitFor(
         "the mirror to hold " + want, [&] { return copy_.Text() == want; },
-        [&] { return copy_.Text(); });
+        [&] {
+          cpi_etcd_mirror_stats st = Stats();
+          return copy_.Text() + " (listings " + std::to_string(st.listings) +
+                 ", failures " + std::to_string(st.failures) + ", watching " +
+                 std::to_string(st.watching) + ")";
+        });
   }
 
   cpi_etcd_mirror_stats Stats() {
@@ -330,6 +368,7 @@ class EtcdMirrorTest : public ::testing::Test {
   test_etcd etcd_{};
   cp_client *direct_ = nullptr;
   cp_client *relayed_ = nullptr;
+  cp_client *own_ = nullptr;
   Relay *relay_ = nullptr;
   cpi_etcd_mirror *mirror_ = nullptr;
   Copy copy_;
@@ -388,14 +427,38 @@ TEST_F(EtcdMirrorTest, ListsAgainAfterACutAndACompaction) {
       CopyIs("/cplugin/test/b=19;/cplugin/test/c=1;/cplugin/test/d=1;"));
 }
 
+// Straight to etcd (no relay in between: the restart is etcd's own).
 TEST_F(EtcdMirrorTest, FollowsEtcdAcrossAKillAndRestart) {
   Put(kPrefix + "a", "1");
-  StartMirror(500);
+  cp_client_options co;
+  cp_client_options_init(&co);
+  co.max_reconnect_backoff_ms = 500;
+  ASSERT_EQ(0, cp_client_create(&own_, etcd_.target, &co));
+  StartMirror(500, true);
   ASSERT_TRUE(CopyIs("/cplugin/test/a=1;"));
   test_etcd_stop(&etcd_, SIGKILL);
   ASSERT_EQ(0, test_etcd_start(&etcd_, dir_.c_str()));
   Put(kPrefix + "b", "2");
   EXPECT_TRUE(CopyIs("/cplugin/test/a=1;/cplugin/test/b=2;"));
+}
+
+// A watch that goes silent without breaking (packets dropped, nothing
+// closed) is noticed by its unanswered progress requests, cancelled, and
+// the prefix listed again once etcd can be reached.
+TEST_F(EtcdMirrorTest, ASilentWatchIsCancelledAndTheCopyCaughtUp) {
+  Put(kPrefix + "a", "1");
+  StartMirror(500);
+  ASSERT_TRUE(CopyIs("/cplugin/test/a=1;"));
+  ASSERT_TRUE(cp_test::WaitFor("the watch", [&] { return Stats().watching; }));
+  relay_->Freeze();
+  Delete(kPrefix + "a");
+  Put(kPrefix + "b", "2");
+  EXPECT_TRUE(cp_test::WaitFor("the silence noticed",
+                               [&] { return Stats().silences > 0; }));
+  EXPECT_EQ("/cplugin/test/a=1;", copy_.Text());  // stale, and says so:
+  EXPECT_FALSE(Stats().watching);
+  relay_->Thaw();
+  EXPECT_TRUE(CopyIs("/cplugin/test/b=2;"));
 }
 
 // Stopping never waits on an etcd that is gone for more than a call's

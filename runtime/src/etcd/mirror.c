@@ -23,17 +23,24 @@ struct cpi_etcd_mirror {
   uint32_t page_keys;
   cpi_etcd_sink sink;
 
+  int64_t probe_ms;
+  int64_t probe_timeout_ms;
+
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool stopping;            /* under mu */
-  cp_client_stream *stream; /* under mu: the open watch, for stop */
+  cp_client_stream *stream; /* under mu: the open watch, for stop and probe */
+  bool probing;             /* under mu: the prober is sending on `stream` */
   pthread_t thread;
+  pthread_t prober;
 
   atomic_bool watching;
   atomic_uint_fast64_t listings;
   atomic_uint_fast64_t events;
   atomic_uint_fast64_t failures;
+  atomic_uint_fast64_t silences;
   _Atomic int64_t revision;
+  _Atomic int64_t heard_ns;
 };
 
 void cpi_etcd_mirror_options_init(cpi_etcd_mirror_options *o) {
@@ -41,6 +48,8 @@ void cpi_etcd_mirror_options_init(cpi_etcd_mirror_options *o) {
   o->retry_ms = 100;
   o->call_timeout_ms = 2000;
   o->page_keys = 500;
+  o->probe_ms = 250;
+  o->probe_timeout_ms = 1000;
 }
 
 static ProtobufCBinaryData bytes(const uint8_t *p, size_t n) {
@@ -88,6 +97,7 @@ static int list(cpi_etcd_mirror *m, int64_t *revision) {
       free(next);
       return rc;
     }
+    atomic_store(&m->heard_ns, cpi_clock_monotonic_ns());
     if (at == 0) {
       at = resp->header->revision;
     }
@@ -167,6 +177,7 @@ static cp_client_stream *open_watch(cpi_etcd_mirror *m, int64_t from) {
   bool stop = m->stopping;
   if (!stop) {
     m->stream = w;
+    atomic_store(&m->heard_ns, cpi_clock_monotonic_ns());
   }
   pthread_mutex_unlock(&m->mu);
   if (stop || cp_etcdserverpb__watch__watch__send(w, &req) != 0) {
@@ -196,6 +207,7 @@ static int watch(cpi_etcd_mirror *m, int64_t from) {
     if (rc != 0) {
       break;
     }
+    atomic_store(&m->heard_ns, cpi_clock_monotonic_ns());
     if (r->canceled || r->compact_revision != 0) {
       /* Compacted (or refused): nothing more comes on this watch. */
       rc = r->compact_revision != 0 ? 0 : CP_ERPC;
@@ -211,8 +223,11 @@ static int watch(cpi_etcd_mirror *m, int64_t from) {
   atomic_store(&m->watching, false);
   pthread_mutex_lock(&m->mu);
   m->stream = NULL;
+  cp_client_stream_cancel(w); /* ends a probe's send too */
+  while (m->probing) {
+    pthread_cond_wait(&m->cv, &m->mu);
+  }
   pthread_mutex_unlock(&m->mu);
-  cp_client_stream_cancel(w);
   cp_client_stream_destroy(w);
   return rc == CP_EEND ? CP_ERPC : rc;
 }
@@ -226,6 +241,47 @@ static bool nap(cpi_etcd_mirror *m, int64_t ms) {
   bool s = m->stopping;
   pthread_mutex_unlock(&m->mu);
   return s;
+}
+
+/* One probe of the open watch: a progress request, or its cancel when
+ * etcd has said nothing for probe_timeout_ms. */
+static void probe(cpi_etcd_mirror *m) {
+  static const Etcdserverpb__WatchProgressRequest progress =
+      ETCDSERVERPB__WATCH_PROGRESS_REQUEST__INIT;
+  Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
+  req.request_union_case =
+      ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_PROGRESS_REQUEST;
+  req.progress_request = (Etcdserverpb__WatchProgressRequest *)&progress;
+  pthread_mutex_lock(&m->mu);
+  cp_client_stream *w = m->stopping ? NULL : m->stream;
+  if (w == NULL) {
+    pthread_mutex_unlock(&m->mu);
+    return;
+  }
+  int64_t silent_ns = cpi_clock_monotonic_ns() - atomic_load(&m->heard_ns);
+  if (silent_ns > cpi_ms_to_ns(m->probe_timeout_ms)) {
+    atomic_fetch_add(&m->silences, 1);
+    cp_client_stream_cancel(w); /* the reader sees the watch end */
+    pthread_mutex_unlock(&m->mu);
+    return;
+  }
+  m->probing = true;
+  pthread_mutex_unlock(&m->mu);
+  /* Unlocked: a send can wait on flow control, and stop must be able to
+   * cancel it. The reader waits for `probing` before destroying w. */
+  (void)cp_etcdserverpb__watch__watch__send(w, &req);
+  pthread_mutex_lock(&m->mu);
+  m->probing = false;
+  pthread_cond_broadcast(&m->cv);
+  pthread_mutex_unlock(&m->mu);
+}
+
+static void *prober_thread(void *arg) {
+  cpi_etcd_mirror *m = arg;
+  while (!nap(m, m->probe_ms)) {
+    probe(m);
+  }
+  return NULL;
 }
 
 static void *mirror_thread(void *arg) {
@@ -257,7 +313,8 @@ int cpi_etcd_mirror_start(cpi_etcd_mirror **out,
   size_t n = o != NULL && o->prefix != NULL ? strlen(o->prefix) : 0;
   if (o == NULL || o->etcd == NULL || n == 0 ||
       (uint8_t)o->prefix[n - 1] == 0xff || o->retry_ms < 1 ||
-      o->call_timeout_ms < 1 || o->page_keys < 1 || sink == NULL ||
+      o->call_timeout_ms < 1 || o->page_keys < 1 || o->probe_ms < 1 ||
+      o->probe_timeout_ms <= o->probe_ms || sink == NULL ||
       sink->resync_begin == NULL || sink->put == NULL || sink->remove == NULL ||
       sink->resync_end == NULL) {
     return CP_EINVAL;
@@ -281,6 +338,8 @@ int cpi_etcd_mirror_start(cpi_etcd_mirror **out,
   m->retry_ms = o->retry_ms;
   m->call_timeout_ms = o->call_timeout_ms;
   m->page_keys = o->page_keys;
+  m->probe_ms = o->probe_ms;
+  m->probe_timeout_ms = o->probe_timeout_ms;
   m->sink = *sink;
   pthread_mutex_init(&m->mu, NULL);
   cpi_cond_init_monotonic(&m->cv);
@@ -290,6 +349,11 @@ int cpi_etcd_mirror_start(cpi_etcd_mirror **out,
     free(prefix);
     free(end);
     free(m);
+    return CP_ESYS;
+  }
+  if (pthread_create(&m->prober, NULL, prober_thread, m) != 0) {
+    m->prober = m->thread; /* joined twice otherwise: stop joins once */
+    cpi_etcd_mirror_stop(m);
     return CP_ESYS;
   }
   *out = m;
@@ -305,9 +369,12 @@ void cpi_etcd_mirror_stop(cpi_etcd_mirror *m) {
   if (m->stream != NULL) {
     cp_client_stream_cancel(m->stream);
   }
-  pthread_cond_signal(&m->cv);
+  pthread_cond_broadcast(&m->cv);
   pthread_mutex_unlock(&m->mu);
   pthread_join(m->thread, NULL);
+  if (!pthread_equal(m->prober, m->thread)) {
+    pthread_join(m->prober, NULL);
+  }
   pthread_cond_destroy(&m->cv);
   pthread_mutex_destroy(&m->mu);
   free(m->prefix);
@@ -320,5 +387,7 @@ void cpi_etcd_mirror_get_stats(cpi_etcd_mirror *m, cpi_etcd_mirror_stats *out) {
   out->listings = atomic_load(&m->listings);
   out->events = atomic_load(&m->events);
   out->failures = atomic_load(&m->failures);
+  out->silences = atomic_load(&m->silences);
   out->revision = atomic_load(&m->revision);
+  out->heard_ns = atomic_load(&m->heard_ns);
 }

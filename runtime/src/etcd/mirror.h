@@ -10,6 +10,12 @@
  * After a failure it waits (retry_ms, doubling up to 5 s) before trying
  * again.
  *
+ * A watch can also go silent without breaking (a peer or a network that
+ * drops packets instead of closing the connection). So a second thread asks
+ * etcd for a progress report every probe_ms on the open watch, and when
+ * nothing at all came back for probe_timeout_ms it cancels the watch, which
+ * counts as broken. heard_ns in the stats says how fresh the copy is.
+ *
  * The sink sees a listing as resync_begin, put for every key, resync_end:
  * keys not put between the two are gone from etcd. A listing that fails
  * half-way is not ended; the next one begins again. Between listings, put
@@ -35,11 +41,13 @@ typedef struct cpi_etcd_sink {
 } cpi_etcd_sink;
 
 typedef struct cpi_etcd_mirror_options {
-  cp_client *etcd;         /* not owned; outlives the mirror */
-  const char *prefix;      /* non-empty, last byte below 0xff; copied */
-  int64_t retry_ms;        /* first wait after a failure (default 100) */
-  int64_t call_timeout_ms; /* each listing page (default 2000) */
-  uint32_t page_keys;      /* keys per listing page (default 500) */
+  cp_client *etcd;          /* not owned; outlives the mirror */
+  const char *prefix;       /* non-empty, last byte below 0xff; copied */
+  int64_t retry_ms;         /* first wait after a failure (default 100) */
+  int64_t call_timeout_ms;  /* each listing page (default 2000) */
+  uint32_t page_keys;       /* keys per listing page (default 500) */
+  int64_t probe_ms;         /* progress request period (default 250) */
+  int64_t probe_timeout_ms; /* silence that breaks the watch (default 1000) */
 } cpi_etcd_mirror_options;
 
 typedef struct cpi_etcd_mirror_stats {
@@ -47,7 +55,9 @@ typedef struct cpi_etcd_mirror_stats {
   uint64_t listings; /* listings completed */
   uint64_t events;   /* watch events applied */
   uint64_t failures; /* listings or watches that failed */
+  uint64_t silences; /* watches cancelled for saying nothing */
   int64_t revision;  /* the last revision applied */
+  int64_t heard_ns;  /* monotonic time etcd last answered (0: never) */
 } cpi_etcd_mirror_stats;
 
 void cpi_etcd_mirror_options_init(cpi_etcd_mirror_options *opts);
