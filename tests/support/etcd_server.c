@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "process.h"
-#include "wait.h"
 
 #define START_TIMEOUT_MS 30000
 
@@ -75,37 +74,16 @@ static pid_t spawn(const test_etcd *e) {
   return pid;
 }
 
-typedef struct starting {
-  pid_t pid;
-  int port;
-  int exited;
-} starting;
-
-/* Done waiting: it is healthy, or it exited (a port was taken, or no
- * etcd). */
-static int started_or_exited(void *arg) {
-  starting *s = arg;
-  int st = 0;
-  s->exited = waitpid(s->pid, &st, WNOHANG) == s->pid;
-  return s->exited || healthy(s->port);
-}
-
 /* One attempt on e's ports: 0 once healthy, -1 (and no process) if not. */
 static int start_once(test_etcd *e) {
-  starting s = {spawn(e), e->client_port, 0};
-  if (s.pid < 0) {
+  pid_t pid = spawn(e);
+  if (pid < 0 || test_wait_server_ready(pid, e->client_port, healthy,
+                                        START_TIMEOUT_MS) != 0) {
     return -1;
   }
-  if (test_wait_until(started_or_exited, &s, START_TIMEOUT_MS) && !s.exited) {
-    e->pid = s.pid;
-    snprintf(e->target, sizeof e->target, "127.0.0.1:%d", e->client_port);
-    return 0;
-  }
-  if (!s.exited) {
-    kill(s.pid, SIGKILL);
-    waitpid(s.pid, NULL, 0);
-  }
-  return -1;
+  e->pid = pid;
+  snprintf(e->target, sizeof e->target, "127.0.0.1:%d", e->client_port);
+  return 0;
 }
 
 int test_etcd_start(test_etcd *e, const char *dir) {

@@ -148,3 +148,31 @@ int test_free_loopback_port(void) {
   close(fd);
   return port;
 }
+
+typedef struct starting {
+  pid_t pid;
+  int port;
+  int (*ready)(int port);
+  int exited;
+} starting;
+
+/* Done waiting: the server is ready, or its process exited. */
+static int ready_or_exited(void *arg) {
+  starting *s = arg;
+  int st = 0;
+  s->exited = waitpid(s->pid, &st, WNOHANG) == s->pid;
+  return s->exited || s->ready(s->port);
+}
+
+int test_wait_server_ready(pid_t pid, int port, int (*ready)(int port),
+                           int timeout_ms) {
+  starting s = {pid, port, ready, 0};
+  if (test_wait_until(ready_or_exited, &s, timeout_ms) && !s.exited) {
+    return 0;
+  }
+  if (!s.exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+  }
+  return -1;
+}

@@ -36,6 +36,13 @@ int test_socket_path(const char *name, char *out, size_t cap);
  * that fails. Returns the port, or -1. */
 int test_free_loopback_port(void);
 
+/* Waits up to timeout_ms until ready(port) holds for the server the child
+ * `pid` just started. Returns 0; or -1 when the child exited first (a port
+ * taken, the program missing) or never got ready, and then no child is
+ * left (it is killed and reaped). */
+int test_wait_server_ready(pid_t pid, int port, int (*ready)(int port),
+                           int timeout_ms);
+
 /* Unlinks the socket and removes its directory. */
 void test_socket_path_remove(const char *path);
 

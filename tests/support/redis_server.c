@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "process.h"
-#include "wait.h"
 
 #define MAX_EXTRA 16
 #define START_TIMEOUT_MS 10000
@@ -51,38 +50,16 @@ static pid_t spawn(int port, const char *const *extra) {
   return pid;
 }
 
-typedef struct starting {
-  pid_t pid;
-  int port;
-  int exited;
-} starting;
-
-/* Done waiting: it answers, or it exited (the port was taken, or no
- * redis-server). */
-static int started_or_exited(void *arg) {
-  starting *s = arg;
-  int st = 0;
-  s->exited = waitpid(s->pid, &st, WNOHANG) == s->pid;
-  return s->exited || answers(s->port);
-}
-
-/* One attempt on `port`: 0 when it answers, -1 when it exited or never
- * answered (then it is gone). */
+/* One attempt on `port`: 0 when it answers, -1 (and no process) if not. */
 static int start_on(test_redis *r, int port, const char *const *extra) {
-  starting s = {spawn(port, extra), port, 0};
-  if (s.pid < 0) {
+  pid_t pid = spawn(port, extra);
+  if (pid < 0 ||
+      test_wait_server_ready(pid, port, answers, START_TIMEOUT_MS) != 0) {
     return -1;
   }
-  if (test_wait_until(started_or_exited, &s, START_TIMEOUT_MS) && !s.exited) {
-    r->pid = s.pid;
-    r->port = port;
-    return 0;
-  }
-  if (!s.exited) {
-    kill(s.pid, SIGKILL);
-    waitpid(s.pid, NULL, 0);
-  }
-  return -1;
+  r->pid = pid;
+  r->port = port;
+  return 0;
 }
 
 int test_redis_start(test_redis *r, int port, const char *const *extra) {

@@ -11,6 +11,7 @@
 #include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
+#include "crypto/crypto.h"
 #include "ratelimit/lease_table.h"
 #include "ratelimit/redis_link.h"
 
@@ -217,7 +218,10 @@ static void free_store(cpi_redis_store *s) {
   cpi_lease_table_destroy(s->table);
   free(s->address);
   free(s->username);
-  free(s->password);
+  if (s->password != NULL) {
+    cpi_secure_zero(s->password, strlen(s->password));
+    free(s->password);
+  }
   pthread_cond_destroy(&s->cv);
   pthread_mutex_destroy(&s->mu);
   free(s);
