@@ -199,6 +199,9 @@ TEST_F(RedisGcraTest, BadArgumentsAreRefusedAndChangeNothing) {
         << l.error;
   }
   EXPECT_EQ(-2, Pttl(c, "rl:bad"));  // no such key: nothing was written
+  // The largest bucket taken: 2^50 us of tokens (the lease table cuts
+  // longer bursts to it).
+  EXPECT_EQ(8, Take(c, "rl:long", "1000000", "1125899906", "8", "8").granted);
   EXPECT_EQ(10, Take(c, "rl:bad", interval, "10", "10").granted);
   redisFree(c);
 }

@@ -198,4 +198,19 @@ TEST_F(LeaseTableTest, SweepReturnsUnspentTokensOfIdleBuckets) {
   EXPECT_EQ(0u, cpi_lease_count(t_));
 }
 
+// A burst of more than 2^50 us of tokens (here four billion at 1/s) is cut
+// to what the script takes, so leases are granted instead of refused.
+TEST_F(LeaseTableTest, AnEndlessBurstIsCutToWhatTheStoreTakes) {
+  const cp_rate_limit limit = {1, UINT32_MAX};
+  EXPECT_EQ(CPI_LEASE_ALLOW, Take("k", limit));
+  auto reqs = Collect();
+  ASSERT_EQ(1u, reqs.size());
+  EXPECT_EQ(1000000, reqs[0].interval_us);
+  EXPECT_LE(reqs[0].interval_us * static_cast<int64_t>(reqs[0].burst),
+            INT64_C(1) << 50);
+  EXPECT_GT(reqs[0].burst, 1000000000u);  // still over 35 years of tokens
+  EXPECT_LE(reqs[0].wanted, reqs[0].burst);
+  EXPECT_LE(reqs[0].debt, 4 * static_cast<int64_t>(reqs[0].burst));
+}
+
 }  // namespace

@@ -19,6 +19,8 @@
 /* The retry a caller gets while its bucket's next lease is on its way: a
  * store round trip on the same network, rounded up to the trailer's unit. */
 #define LEASE_ON_ITS_WAY_NS NS_PER_MS
+/* The longest bucket the script takes, interval x burst, in us. */
+#define MAX_BUCKET_US (INT64_C(1) << 50)
 /* Caps a retry the store answers (about 290 years) so it fits in ns. */
 #define MAX_RETRY_US (INT64_C(1) << 53)
 
@@ -228,15 +230,21 @@ static shard *shard_of(cpi_lease_table *t, const cpi_lease *e) {
 
 static void fill_request(cpi_lease_request *r, cpi_lease *e, uint32_t wanted,
                          int64_t debt) {
-  /* The script's bound; only a burst lowered meanwhile makes it bite. */
-  int64_t bound = 4 * (int64_t)e->limit.burst;
   r->entry = e;
   memcpy(r->key, e->key, e->key_len);
   r->key_len = e->key_len;
   r->interval_us =
       (US_PER_SEC + e->limit.rate_per_sec - 1) / (int64_t)e->limit.rate_per_sec;
-  r->burst = e->limit.burst;
-  r->wanted = wanted;
+  /* The script keeps interval x burst under 2^50 us (35 years of tokens):
+   * a burst beyond that is as good as endless, so it is cut to fit. */
+  int64_t burst = e->limit.burst;
+  if (burst > MAX_BUCKET_US / r->interval_us) {
+    burst = MAX_BUCKET_US / r->interval_us;
+  }
+  r->burst = (uint32_t)burst;
+  r->wanted = wanted < r->burst ? wanted : r->burst;
+  /* The script's bound; only a burst lowered meanwhile makes it bite. */
+  int64_t bound = 4 * burst;
   r->debt = debt > bound ? bound : debt < -bound ? -bound : debt;
 }
 
