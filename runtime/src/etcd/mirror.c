@@ -154,6 +154,19 @@ static void apply_events(cpi_etcd_mirror *m,
   }
 }
 
+/* Unpublishes the watch `w`, ends it, waits until the prober is not
+ * sending on it, and frees it. */
+static void retire_watch(cpi_etcd_mirror *m, cp_client_stream *w) {
+  pthread_mutex_lock(&m->mu);
+  m->stream = NULL;
+  cp_client_stream_cancel(w); /* ends a probe's send too */
+  while (m->probing) {
+    pthread_cond_wait(&m->cv, &m->mu);
+  }
+  pthread_mutex_unlock(&m->mu);
+  cp_client_stream_destroy(w);
+}
+
 /* Opens the watch and publishes it for stop; NULL after an error or when
  * stopping. */
 static cp_client_stream *open_watch(cpi_etcd_mirror *m, int64_t from) {
@@ -180,13 +193,12 @@ static cp_client_stream *open_watch(cpi_etcd_mirror *m, int64_t from) {
     atomic_store(&m->heard_ns, cpi_clock_monotonic_ns());
   }
   pthread_mutex_unlock(&m->mu);
-  if (stop || cp_etcdserverpb__watch__watch__send(w, &req) != 0) {
-    if (!stop) {
-      pthread_mutex_lock(&m->mu);
-      m->stream = NULL;
-      pthread_mutex_unlock(&m->mu);
-    }
+  if (stop) {
     cp_client_stream_destroy(w);
+    return NULL;
+  }
+  if (cp_etcdserverpb__watch__watch__send(w, &req) != 0) {
+    retire_watch(m, w);
     return NULL;
   }
   return w;
@@ -221,14 +233,7 @@ static int watch(cpi_etcd_mirror *m, int64_t from) {
     free_msg(r);
   }
   atomic_store(&m->watching, false);
-  pthread_mutex_lock(&m->mu);
-  m->stream = NULL;
-  cp_client_stream_cancel(w); /* ends a probe's send too */
-  while (m->probing) {
-    pthread_cond_wait(&m->cv, &m->mu);
-  }
-  pthread_mutex_unlock(&m->mu);
-  cp_client_stream_destroy(w);
+  retire_watch(m, w);
   return rc == CP_EEND ? CP_ERPC : rc;
 }
 
