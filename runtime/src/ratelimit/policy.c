@@ -8,7 +8,6 @@
 #include "cplugin/errors.h"
 #include "cplugin/ratelimit_policy.h"
 #include "ratelimit/peer_key.h"
-#include "ratelimit/lease_table.h"
 #include "ratelimit/policy_rules.h"
 #include "ratelimit/redis_store.h"
 
@@ -243,15 +242,14 @@ static void add_retry_after(cp_call *call, int64_t retry_ns) {
 
 /* The caller's bucket shared with the other replicas: named by the rule's
  * path rather than its group (group numbers differ between replicas), and
- * the caller's part of the local key. */
+ * the caller's part of the local key (its tag, then what follows the
+ * group). */
 static cp_rate_result shared_check(cp_rate_policy *p, rl_match m,
                                    const char *key, size_t len,
                                    int64_t *retry_ns) {
-  char caller[CP_RATE_KEY_MAX];
-  caller[0] = key[0];
-  memcpy(caller + 1, key + KEY_HEAD, len - KEY_HEAD);
   switch (cpi_redis_store_take(p->shared, cpi_rules_path(&p->rules, m.group),
-                               caller, len - KEY_HEAD + 1, m.limit, retry_ns)) {
+                               key[0], key + KEY_HEAD, len - KEY_HEAD, m.limit,
+                               retry_ns)) {
     case CPI_STORE_ALLOW:
       return CP_RATE_ALLOW;
     case CPI_STORE_FULL:
@@ -291,7 +289,7 @@ static cp_status_code limit_call(cp_call *call, void *user) {
   cp_rate_result r = CP_RATE_DENY;
   /* The key and limiter are valid here; an error would leave r a denial. */
   (void)cp_rate_limiter_check(p->limiter, key, len, m.limit, &r, &retry_ns);
-  if (r == CP_RATE_ALLOW && p->shared != NULL && cpi_lease_shareable(m.limit)) {
+  if (r == CP_RATE_ALLOW && p->shared != NULL) {
     r = shared_check(p, m, key, len, &retry_ns);
   }
   if (r == CP_RATE_ALLOW) {

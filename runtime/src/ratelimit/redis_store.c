@@ -279,19 +279,24 @@ void cpi_redis_store_destroy(cpi_redis_store *s) {
 }
 
 cpi_store_verdict cpi_redis_store_take(cpi_redis_store *s,
-                                       const char *rule_path,
-                                       const char *bucket_key, size_t len,
+                                       const char *rule_path, char tag,
+                                       const char *caller, size_t len,
                                        cp_rate_limit limit, int64_t *retry_ns) {
   *retry_ns = 0;
+  if (!cpi_lease_shareable(limit)) {
+    return CPI_STORE_ALLOW;
+  }
+  /* prefix, rule path, NUL, tag, caller */
   size_t path_len = strlen(rule_path);
+  size_t key_len = s->prefix_len + path_len + 2 + len;
   char key[CPI_LEASE_KEY_MAX];
-  if (s->prefix_len + path_len + 1 + len > sizeof key) {
+  if (key_len > sizeof key) {
     return CPI_STORE_DENY; /* the policy's own bounds make this unreachable */
   }
   memcpy(key, s->prefix, s->prefix_len);
   memcpy(key + s->prefix_len, rule_path, path_len + 1);
-  memcpy(key + s->prefix_len + path_len + 1, bucket_key, len);
-  size_t key_len = s->prefix_len + path_len + 1 + len;
+  key[s->prefix_len + path_len + 1] = tag;
+  memcpy(key + s->prefix_len + path_len + 2, caller, len);
 
   bool up = atomic_load_explicit(&s->up, memory_order_relaxed);
   int64_t now = cpi_clock_monotonic_ns();

@@ -31,11 +31,13 @@ int cpi_redis_store_create(cpi_redis_store **out,
 void cpi_redis_store_destroy(cpi_redis_store *s);
 
 /* One token of the shared bucket of rule `rule_path` ("*" for the default)
- * and caller `bucket_key`. Any thread; never blocks on Redis. *retry_ns gets
- * the wait for DENY and OUTAGE. */
+ * and the caller named by the bucket key's `tag` byte and the `len` bytes
+ * at `caller`. A limit with rate or burst 0 is never shared: ALLOW, the
+ * replica's own bucket decides. Any thread; never blocks on Redis.
+ * *retry_ns gets the wait for DENY and OUTAGE. */
 cpi_store_verdict cpi_redis_store_take(cpi_redis_store *s,
-                                       const char *rule_path,
-                                       const char *bucket_key, size_t len,
+                                       const char *rule_path, char tag,
+                                       const char *caller, size_t len,
                                        cp_rate_limit limit, int64_t *retry_ns);
 
 void cpi_redis_store_stats(cpi_redis_store *s, cp_rate_redis_stats *out);
