@@ -1,5 +1,6 @@
 """A host program under test, driven from Python grpcio: start it, read its
 address, check status codes, stop it. Shared by the interop tests."""
+import socket
 import subprocess
 import sys
 
@@ -16,6 +17,14 @@ def generate_host_protos(proto_root, out):
          "plugin/v1/handshake.proto", "plugin/v1/registry.proto"],
         check=True)
     sys.path.insert(0, out)
+
+
+def free_port():
+    """A loopback TCP port nobody listens on now (another process may take
+    it before the caller binds)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def handshake_request(self_id):

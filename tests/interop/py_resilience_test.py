@@ -18,7 +18,6 @@ usage: py_resilience_test.py HOST LOGGER STORAGE API PROTO_ROOT
 """
 import os
 import queue
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import time
 
 import grpc
 
-from hostproc import generate_host_protos
+from hostproc import free_port, generate_host_protos
 from waiting import LineReader, WaitTimeout, default_timeout, next_item
 
 COOKIE = ("CONNECT_PLUGIN", "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e")
@@ -64,12 +63,6 @@ def first_string(message):
         if not byte & 0x80:
             break
     return message[at:at + size].decode()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Process:

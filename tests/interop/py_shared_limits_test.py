@@ -26,18 +26,12 @@ import urllib.request
 
 import grpc
 
-from hostproc import handshake_request, start_host, stop_host
+from hostproc import free_port, handshake_request, start_host, stop_host
 from waiting import WaitTimeout, default_timeout
 
 HANDSHAKE = "/connectplugin.v1.HandshakeService/Handshake"
 RATE, BURST = 10, 20  # the host's handshake limit per address
 PROBE_SECONDS = 4
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def redis_answers(port):
