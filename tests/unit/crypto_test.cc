@@ -18,6 +18,7 @@
 extern "C" {
 #include "cplugin/errors.h"
 #include "crypto/crypto.h"
+#include "crypto/seal.h"
 }
 
 namespace {
@@ -342,3 +343,72 @@ TEST(CryptoTest, TokenFormat) {
 }
 
 }  // namespace
+
+namespace {
+
+cpi_seal_key Key(const std::string &secret) {
+  cpi_seal_key k;
+  EXPECT_EQ(0, cpi_seal_key_derive(&k, secret.data(), secret.size(),
+                                   "crypto_test purpose"));
+  return k;
+}
+
+}  // namespace
+
+// Sealed values open only under the same key and name, unaltered.
+TEST(SealTest, OpensOnlyUnderTheSameKeyAndName) {
+  cpi_seal_key key = Key("the replicas' secret");
+  const std::string name = "/prefix/id/kv-0123456789abcdef";
+  const std::string plain = "identity state";
+  std::vector<uint8_t> sealed(plain.size() + CPI_SEAL_OVERHEAD);
+  ASSERT_EQ(0, cpi_seal(&key, name.data(), name.size(), plain.data(),
+                        plain.size(), sealed.data()));
+  EXPECT_EQ(std::string::npos,
+            std::string(sealed.begin(), sealed.end()).find(plain));
+  std::vector<uint8_t> out(plain.size());
+  size_t len = 99;
+  ASSERT_EQ(0, cpi_seal_open(&key, name.data(), name.size(), sealed.data(),
+                             sealed.size(), out.data(), &len));
+  EXPECT_EQ(plain, std::string(out.begin(), out.begin() + len));
+
+  cpi_seal_key other = Key("another secret");
+  EXPECT_EQ(CP_EDECODE,
+            cpi_seal_open(&other, name.data(), name.size(), sealed.data(),
+                          sealed.size(), out.data(), &len));
+  EXPECT_EQ(0u, len);
+  const std::string moved = "/prefix/id/kv-fedcba9876543210";
+  EXPECT_EQ(CP_EDECODE,
+            cpi_seal_open(&key, moved.data(), moved.size(), sealed.data(),
+                          sealed.size(), out.data(), &len));
+  for (size_t i = 0; i < sealed.size(); i++) {
+    std::vector<uint8_t> altered = sealed;
+    altered[i] ^= 0x20;
+    EXPECT_EQ(CP_EDECODE,
+              cpi_seal_open(&key, name.data(), name.size(), altered.data(),
+                            altered.size(), out.data(), &len))
+        << "byte " << i;
+  }
+  EXPECT_EQ(CP_EDECODE,
+            cpi_seal_open(&key, name.data(), name.size(), sealed.data(),
+                          CPI_SEAL_OVERHEAD - 1, out.data(), &len));
+}
+
+TEST(SealTest, NoncesDifferAndEmptyValuesSeal) {
+  cpi_seal_key key = Key("the replicas' secret");
+  uint8_t a[CPI_SEAL_OVERHEAD];
+  uint8_t b[CPI_SEAL_OVERHEAD];
+  ASSERT_EQ(0, cpi_seal(&key, "n", 1, "", 0, a));
+  ASSERT_EQ(0, cpi_seal(&key, "n", 1, "", 0, b));
+  EXPECT_NE(0, memcmp(a, b, sizeof a));
+  uint8_t out[1];
+  size_t len = 7;
+  EXPECT_EQ(0, cpi_seal_open(&key, "n", 1, a, sizeof a, out, &len));
+  EXPECT_EQ(0u, len);
+  cpi_seal_key k;
+  EXPECT_EQ(CP_EINVAL, cpi_seal_key_derive(&k, "", 0, "p"));
+  // One secret, two purposes: two keys.
+  cpi_seal_key p1, p2;
+  ASSERT_EQ(0, cpi_seal_key_derive(&p1, "s", 1, "one"));
+  ASSERT_EQ(0, cpi_seal_key_derive(&p2, "s", 1, "two"));
+  EXPECT_NE(0, memcmp(p1.bytes, p2.bytes, sizeof p1.bytes));
+}

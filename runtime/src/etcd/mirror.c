@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
+#include "etcd/etcd_call.h"
 #include "etcd/etcdserverpb/rpc.cplugin.h"
 
 #define RETRY_MAX_MS 5000
@@ -52,22 +53,11 @@ void cpi_etcd_mirror_options_init(cpi_etcd_mirror_options *o) {
   o->probe_timeout_ms = 1000;
 }
 
-static ProtobufCBinaryData bytes(const uint8_t *p, size_t n) {
-  ProtobufCBinaryData b = {n, (uint8_t *)p};
-  return b;
-}
-
 static bool stopping(cpi_etcd_mirror *m) {
   pthread_mutex_lock(&m->mu);
   bool s = m->stopping;
   pthread_mutex_unlock(&m->mu);
   return s;
-}
-
-static void free_msg(void *msg) {
-  if (msg != NULL) {
-    protobuf_c_message_free_unpacked(msg, NULL);
-  }
 }
 
 /* Lists the prefix page by page at one revision, into the sink. Returns 0
@@ -77,11 +67,11 @@ static int list(cpi_etcd_mirror *m, int64_t *revision) {
   cp_call_options_init(&o);
   o.timeout_ms = m->call_timeout_ms;
   Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
-  req.range_end = bytes(m->end, m->prefix_len);
+  req.range_end = cpi_etcd_bytes(m->end, m->prefix_len);
   req.limit = m->page_keys;
   uint8_t *next = NULL; /* the key after the last listed */
   size_t next_len = 0;
-  req.key = bytes(m->prefix, m->prefix_len);
+  req.key = cpi_etcd_bytes(m->prefix, m->prefix_len);
   int64_t at = 0;
   bool begun = false;
   for (;;) {
@@ -93,7 +83,7 @@ static int list(cpi_etcd_mirror *m, int64_t *revision) {
       rc = resp->header == NULL ? CP_EDECODE : CP_ECANCELLED;
     }
     if (rc != 0) {
-      free_msg(resp);
+      cpi_etcd_free(resp);
       free(next);
       return rc;
     }
@@ -106,7 +96,8 @@ static int list(cpi_etcd_mirror *m, int64_t *revision) {
       begun = true;
     }
     for (size_t i = 0; i < resp->n_kvs; i++) {
-      m->sink.put(&resp->kvs[i]->key, &resp->kvs[i]->value, m->sink.user);
+      m->sink.put(&resp->kvs[i]->key, &resp->kvs[i]->value,
+                  resp->kvs[i]->mod_revision, m->sink.user);
     }
     bool more = resp->more && resp->n_kvs > 0;
     if (more) {
@@ -114,7 +105,7 @@ static int list(cpi_etcd_mirror *m, int64_t *revision) {
       const ProtobufCBinaryData *last = &resp->kvs[resp->n_kvs - 1]->key;
       uint8_t *k = realloc(next, last->len + 1);
       if (k == NULL) {
-        free_msg(resp);
+        cpi_etcd_free(resp);
         free(next);
         return CP_ENOMEM;
       }
@@ -122,9 +113,9 @@ static int list(cpi_etcd_mirror *m, int64_t *revision) {
       k[last->len] = 0;
       next = k;
       next_len = last->len + 1;
-      req.key = bytes(next, next_len);
+      req.key = cpi_etcd_bytes(next, next_len);
     }
-    free_msg(resp);
+    cpi_etcd_free(resp);
     if (!more) {
       break;
     }
@@ -147,7 +138,8 @@ static void apply_events(cpi_etcd_mirror *m,
     if (ev->type == MVCCPB__EVENT__EVENT_TYPE__DELETE) {
       m->sink.remove(&ev->kv->key, m->sink.user);
     } else {
-      m->sink.put(&ev->kv->key, &ev->kv->value, m->sink.user);
+      m->sink.put(&ev->kv->key, &ev->kv->value, ev->kv->mod_revision,
+                  m->sink.user);
     }
     atomic_store(&m->revision, ev->kv->mod_revision);
     atomic_fetch_add(&m->events, 1);
@@ -179,8 +171,8 @@ static cp_client_stream *open_watch(cpi_etcd_mirror *m, int64_t from) {
   }
   Etcdserverpb__WatchCreateRequest create =
       ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
-  create.key = bytes(m->prefix, m->prefix_len);
-  create.range_end = bytes(m->end, m->prefix_len);
+  create.key = cpi_etcd_bytes(m->prefix, m->prefix_len);
+  create.range_end = cpi_etcd_bytes(m->end, m->prefix_len);
   create.start_revision = from;
   Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
   req.request_union_case =
@@ -223,14 +215,14 @@ static int watch(cpi_etcd_mirror *m, int64_t from) {
     if (r->canceled || r->compact_revision != 0) {
       /* Compacted (or refused): nothing more comes on this watch. */
       rc = r->compact_revision != 0 ? 0 : CP_ERPC;
-      free_msg(r);
+      cpi_etcd_free(r);
       break;
     }
     if (r->created) {
       atomic_store(&m->watching, true);
     }
     apply_events(m, r);
-    free_msg(r);
+    cpi_etcd_free(r);
   }
   atomic_store(&m->watching, false);
   retire_watch(m, w);

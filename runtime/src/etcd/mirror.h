@@ -32,8 +32,9 @@
 
 typedef struct cpi_etcd_sink {
   void (*resync_begin)(void *user);
+  /* mod_revision: the revision that last changed the key. */
   void (*put)(const ProtobufCBinaryData *key, const ProtobufCBinaryData *value,
-              void *user);
+              int64_t mod_revision, void *user);
   void (*remove)(const ProtobufCBinaryData *key, void *user);
   /* Caught up with etcd at `revision`. */
   void (*resync_end)(int64_t revision, void *user);

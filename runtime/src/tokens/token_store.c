@@ -15,6 +15,7 @@
 #include "cplugin/errors.h"
 #include "cplugin/tokens.h"
 #include "tokens/token_codec.h"
+#include "tokens/token_replica.h"
 #include "tokens/token_store_testing.h"
 #include "tokens/token_table.h"
 
@@ -49,6 +50,12 @@ struct cp_token_store {
   size_t listener_count; /* slots in use, removed ones included */
   size_t listener_cap;
   size_t notifying; /* notify() calls walking the list */
+
+  /* Told of local issues, refreshes and revocations (host replicas); held
+   * during a call so that clearing it waits for one in progress. */
+  pthread_mutex_t replicator_mu;
+  cpi_token_replicator_fn replicator;
+  void *replicator_user;
 
   /* The background sweep, on the process's housekeeping thread for the
    * store's clock (sweep_interval_ms > 0; hk NULL otherwise). */
@@ -198,6 +205,7 @@ int cp_token_store_create(cp_token_store **out,
   }
   pthread_mutex_init(&s->listeners_mu, NULL);
   pthread_cond_init(&s->listeners_idle, NULL);
+  pthread_mutex_init(&s->replicator_mu, NULL);
   int rc = 0;
   if (o.sweep_interval_ms > 0) {
     rc = cpi_housekeeper_acquire(sweep_clock, &s->hk);
@@ -229,6 +237,7 @@ void cp_token_store_destroy(cp_token_store *s) {
   free(s->listeners);
   pthread_mutex_destroy(&s->listeners_mu);
   pthread_cond_destroy(&s->listeners_idle);
+  pthread_mutex_destroy(&s->replicator_mu);
   free(s);
 }
 
@@ -370,6 +379,49 @@ static const char *name_principal(const char *kept) {
   return kept + strlen(kept) + 1;
 }
 
+/* Tells the replicator, if any, that `id` now holds `token` (and `prev`
+ * until prev_expires_ns, INT64_MIN: none). */
+static void replicate_put(cp_token_store *s, const char *id,
+                          const char *principal, const uint64_t *token,
+                          int64_t expires_ns, const uint64_t *prev,
+                          int64_t prev_expires_ns) {
+  pthread_mutex_lock(&s->replicator_mu);
+  if (s->replicator != NULL) {
+    cpi_token_record rec;
+    memset(&rec, 0, sizeof rec);
+    snprintf(rec.runtime_id, sizeof rec.runtime_id, "%s", id);
+    snprintf(rec.principal, sizeof rec.principal, "%s", principal);
+    memcpy(rec.token, token, sizeof rec.token);
+    rec.expires_ns = expires_ns;
+    if (prev != NULL) {
+      memcpy(rec.prev_token, prev, sizeof rec.prev_token);
+    }
+    rec.prev_expires_ns = prev_expires_ns;
+    s->replicator(CPI_TOKEN_PUT, &rec, s->replicator_user);
+    cpi_secure_zero(&rec, sizeof rec);
+  }
+  pthread_mutex_unlock(&s->replicator_mu);
+}
+
+static void replicate_gone(cp_token_store *s, const char *id) {
+  pthread_mutex_lock(&s->replicator_mu);
+  if (s->replicator != NULL) {
+    cpi_token_record rec;
+    memset(&rec, 0, sizeof rec);
+    snprintf(rec.runtime_id, sizeof rec.runtime_id, "%s", id);
+    s->replicator(CPI_TOKEN_GONE, &rec, s->replicator_user);
+  }
+  pthread_mutex_unlock(&s->replicator_mu);
+}
+
+void cpi_token_store_set_replicator(cp_token_store *s,
+                                    cpi_token_replicator_fn fn, void *user) {
+  pthread_mutex_lock(&s->replicator_mu);
+  s->replicator = fn;
+  s->replicator_user = fn != NULL ? user : NULL;
+  pthread_mutex_unlock(&s->replicator_mu);
+}
+
 int cp_token_store_issue(cp_token_store *s, const char *self_id,
                          char *runtime_id, size_t runtime_id_cap,
                          char token[CP_TOKEN_LEN + 1]) {
@@ -443,6 +495,8 @@ int cp_token_store_issue_for(cp_token_store *s, const char *self_id,
       snprintf(runtime_id, runtime_id_cap, "%s", id);
       cpi_base64url_encode((const uint8_t *)slot.token, sizeof slot.token,
                            token, CP_TOKEN_LEN + 1);
+      replicate_put(s, id, principal, slot.token, slot.expires_ns, NULL,
+                    INT64_MIN);
       break;
     }
     if (rc != CP_ELIMIT) {
@@ -545,7 +599,9 @@ static cp_token_shard *lock_identity(cp_token_store *s, const char *runtime_id,
   return sh;
 }
 
-int cp_token_store_revoke(cp_token_store *s, const char *runtime_id) {
+/* Removes the identity; tells the listeners with `ev` (0: nobody). */
+static int remove_identity(cp_token_store *s, const char *runtime_id,
+                           cp_token_event ev) {
   if (s == NULL) {
     return CP_EINVAL;
   }
@@ -559,8 +615,26 @@ int cp_token_store_revoke(cp_token_store *s, const char *runtime_id) {
   cpi_token_shard_remove(sh, i, name, sizeof name);
   pthread_mutex_unlock(&sh->mu);
   atomic_fetch_sub(&s->live, 1);
-  notify_removed(s, name, key, CP_TOKEN_REVOKED);
+  if (ev != 0) {
+    notify_removed(s, name, key, ev);
+  }
   return 0;
+}
+
+int cp_token_store_revoke(cp_token_store *s, const char *runtime_id) {
+  int rc = remove_identity(s, runtime_id, CP_TOKEN_REVOKED);
+  if (rc == 0) {
+    replicate_gone(s, runtime_id);
+  }
+  return rc;
+}
+
+int cpi_token_store_drop(cp_token_store *s, const char *runtime_id) {
+  return remove_identity(s, runtime_id, CP_TOKEN_REVOKED);
+}
+
+int cpi_token_store_forget(cp_token_store *s, const char *runtime_id) {
+  return remove_identity(s, runtime_id, 0);
 }
 
 int cp_token_store_principal(cp_token_store *s, const char *runtime_id,
@@ -599,13 +673,100 @@ int cp_token_store_refresh(cp_token_store *s, const char *runtime_id,
   if (prev_until > slot->expires_ns) {
     prev_until = slot->expires_ns; /* never beyond the old token's own life */
   }
-  cpi_token_shard_rotate(sh, i, fresh, cpi_time_after_ns(now, s->ttl_ns),
-                         prev_until);
+  uint64_t old[CP_TOKEN_WORDS];
+  memcpy(old, slot->token, sizeof old);
+  int64_t expires = cpi_time_after_ns(now, s->ttl_ns);
+  cpi_token_shard_set(sh, i, fresh, expires, old, prev_until);
+  char principal[CP_PRINCIPAL_MAX + 1];
+  snprintf(principal, sizeof principal, "%s",
+           name_principal(cpi_token_shard_name(sh, i)));
   pthread_mutex_unlock(&sh->mu);
+  replicate_put(s, runtime_id, principal, fresh, expires, old, prev_until);
   cpi_base64url_encode((const uint8_t *)fresh, sizeof fresh, token,
                        CP_TOKEN_LEN + 1);
-  memset(fresh, 0, sizeof fresh);
+  cpi_secure_zero(fresh, sizeof fresh);
+  cpi_secure_zero(old, sizeof old);
   return 0;
+}
+
+int64_t cpi_token_store_now_ns(const cp_token_store *s) {
+  return now_ns(s);
+}
+
+/* A name part the store could have issued: a valid self_id, lower-cased. */
+static bool issued_name(const char *name) {
+  for (const char *c = name; *c != '\0'; c++) {
+    if (*c >= 'A' && *c <= 'Z') {
+      return false;
+    }
+  }
+  return cp_self_id_valid(name);
+}
+
+int cpi_token_store_adopt(cp_token_store *s, const cpi_token_record *rec) {
+  size_t len = strnlen(rec->runtime_id, sizeof rec->runtime_id);
+  uint64_t key = 0;
+  if (len == sizeof rec->runtime_id || !parse_key(rec->runtime_id, len, &key) ||
+      strnlen(rec->principal, sizeof rec->principal) > CP_PRINCIPAL_MAX ||
+      rec->expires_ns <= now_ns(s)) {
+    return CP_EINVAL;
+  }
+  char name[CP_SELF_ID_MAX + 1];
+  size_t name_len = len - SUFFIX_HEX - 1;
+  memcpy(name, rec->runtime_id, name_len);
+  name[name_len] = '\0';
+  if (!issued_name(name)) {
+    return CP_EINVAL;
+  }
+  uint64_t token[CP_TOKEN_WORDS];
+  uint64_t prev[CP_TOKEN_WORDS];
+  memcpy(token, rec->token, sizeof token);
+  memcpy(prev, rec->prev_token, sizeof prev);
+  /* No sweep when full (unlike issuing): it would call listeners, and an
+   * adopter may hold its own locks. */
+  bool reserved = reserve_slot(s);
+  cp_token_shard *sh = shard_of(s, key);
+  pthread_mutex_lock(&sh->mu);
+  long i = cpi_token_shard_find(sh, key);
+  int rc = 0;
+  bool inserted = false;
+  if (i >= 0 && strcmp(cpi_token_shard_name(sh, i), name) != 0) {
+    rc = CP_EINVAL; /* the suffix is another name's */
+  } else if (i < 0 && !reserved) {
+    rc = CP_ELIMIT;
+  } else if (i < 0) {
+    cp_token_slot slot;
+    memset(&slot, 0, sizeof slot);
+    slot.key = key;
+    slot.id_hash = prefix_hash(s, rec->runtime_id, len);
+    memcpy(slot.token, token, sizeof slot.token);
+    slot.expires_ns = rec->expires_ns;
+    char *kept = make_name(name, rec->principal);
+    rc = kept == NULL
+             ? CP_ENOMEM
+             : cpi_token_shard_insert(sh, &slot, kept,
+                                      name_len + 1 + strlen(rec->principal));
+    free(kept);
+    cpi_secure_zero(slot.token, sizeof slot.token);
+    if (rc == 0) {
+      reserved = false; /* the new entry holds the place */
+      inserted = true;
+      i = cpi_token_shard_find(sh, key);
+    }
+  }
+  /* Present, or inserted with a previous token: both tokens as the record
+   * has them (a record without one clears the entry's). */
+  if (rc == 0 && (!inserted || rec->prev_expires_ns != INT64_MIN)) {
+    cpi_token_shard_set(sh, i, token, rec->expires_ns, prev,
+                        rec->prev_expires_ns);
+  }
+  pthread_mutex_unlock(&sh->mu);
+  if (reserved) {
+    atomic_fetch_sub(&s->live, 1);
+  }
+  cpi_secure_zero(token, sizeof token);
+  cpi_secure_zero(prev, sizeof prev);
+  return rc;
 }
 
 typedef struct removed {

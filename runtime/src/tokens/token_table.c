@@ -301,15 +301,17 @@ static uint32_t prev_record_of(cp_token_shard *sh, const cp_token_slot *s) {
   return ++sh->prevs_used;
 }
 
-void cpi_token_shard_rotate(cp_token_shard *sh, long index,
-                            const uint64_t token[CP_TOKEN_WORDS],
-                            int64_t expires_ns, int64_t prev_expires_ns) {
+void cpi_token_shard_set(cp_token_shard *sh, long index,
+                         const uint64_t token[CP_TOKEN_WORDS],
+                         int64_t expires_ns,
+                         const uint64_t prev_token[CP_TOKEN_WORDS],
+                         int64_t prev_expires_ns) {
   cp_token_slot *s = &sh->slots[index];
   uint32_t prev = prev_record_of(sh, s);
   cp_token_prev *r = &sh->prevs[prev - 1];
   cp_seq_write_begin(&sh->seq);
   for (int w = 0; w < CP_TOKEN_WORDS; w++) {
-    STORE(&r->token[w], s->token[w]);
+    STORE(&r->token[w], prev_token[w]);
     STORE(&s->token[w], token[w]);
   }
   STORE(&r->expires_ns, prev_expires_ns);

@@ -101,11 +101,13 @@ int cpi_token_shard_insert(cp_token_shard *sh, const cp_token_slot *slot,
 void cpi_token_shard_remove(cp_token_shard *sh, long index, char *name,
                             size_t cap);
 
-/* Replaces the token of the entry at `index`, keeping the old one as the
- * previous token until prev_expires_ns. */
-void cpi_token_shard_rotate(cp_token_shard *sh, long index,
-                            const uint64_t token[CP_TOKEN_WORDS],
-                            int64_t expires_ns, int64_t prev_expires_ns);
+/* Sets both tokens of the entry at `index` (a replica adopting another's
+ * state of the identity). */
+void cpi_token_shard_set(cp_token_shard *sh, long index,
+                         const uint64_t token[CP_TOKEN_WORDS],
+                         int64_t expires_ns,
+                         const uint64_t prev_token[CP_TOKEN_WORDS],
+                         int64_t prev_expires_ns);
 
 /* The entry at `index` (writers: no retry needed). */
 const cp_token_slot *cpi_token_shard_slot(const cp_token_shard *sh, long index);
