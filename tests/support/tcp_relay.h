@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,6 +101,12 @@ class Relay {
       }
       return;
     }
+    // Relayed as it comes: Nagle's algorithm on the relay would hold small
+    // writes for the peer's delayed ACK (40 ms), which the endpoints,
+    // talking directly, never see.
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     pairs_.push_back({c, u});
   }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/htab.h"
@@ -27,7 +28,8 @@
 #include "replica/identity_value.h"
 
 enum {
-  TICK_MS = 50, /* staleness and retry checks */
+  TICK_MS = 50,    /* staleness and retry checks */
+  LEASE_SLOTS = 8, /* leases the publisher keeps at hand */
   RETRY_MAX_MS = 2000,
   KEY_MAX = 512 + 3 + CP_RUNTIME_ID_MAX + 1 /* prefix, "id/", ID, NUL */
 };
@@ -52,8 +54,7 @@ typedef struct entry {
   int64_t newer_rev;
   op pending;         /* a local change still to write */
   uint64_t version;   /* local changes so far */
-  int64_t lease;      /* the lease this replica put it on (0: none) */
-  int64_t ttl_s;      /* for the next lease */
+  int64_t until_s;    /* Unix time by which both its tokens expired */
   struct entry *next; /* queue link */
 } entry;
 
@@ -78,6 +79,13 @@ struct cpi_identity_sync {
   int secret;
 
   _Atomic uint64_t adopted, dropped, rejected, published, failures;
+
+  /* The publisher's leases: identities whose lives end in the same
+   * window share one, so an issue or refresh costs etcd one write. */
+  struct {
+    int64_t end_s; /* Unix time the lease's window ends (0: unused) */
+    int64_t id;
+  } leases[LEASE_SLOTS];
 
   cpi_etcd_mirror *mirror;
   pthread_t publisher;
@@ -202,7 +210,7 @@ static void local_change(cpi_token_change change, const cpi_token_record *rec,
     int64_t last = rec->expires_ns > rec->prev_expires_ns
                        ? rec->expires_ns
                        : rec->prev_expires_ns;
-    e->ttl_s = (last - now.store_ns) / 1000000000 + 1;
+    e->until_s = (now.unix_ms + (last - now.store_ns) / 1000000) / 1000 + 1;
     enqueue(s, e, OP_PUT);
   } else if (e != NULL) {
     /* Even one never written: a first write may be on its way. */
@@ -449,22 +457,56 @@ static int grant(cpi_identity_sync *s, int64_t ttl_s, int64_t *lease) {
   return rc;
 }
 
-static void revoke_lease(cpi_identity_sync *s, int64_t lease) {
-  if (lease == 0) {
-    return;
+/* The end of the window an identity over by `until_s` falls in: windows
+ * are a power of two seconds, about 1/16 of its remaining life, so a key
+ * outlives its identity by at most that (harmlessly: every replica checks
+ * the expiry itself). */
+static int64_t window_end(int64_t until_s, int64_t now_s) {
+  int64_t life = until_s > now_s ? until_s - now_s : 1;
+  int64_t width = 1;
+  while (width * 2 <= life / 16) {
+    width *= 2;
   }
-  cp_call_options o;
-  call_opts(s, &o);
-  Etcdserverpb__LeaseRevokeRequest req =
-      ETCDSERVERPB__LEASE_REVOKE_REQUEST__INIT;
-  req.id = lease;
-  Etcdserverpb__LeaseRevokeResponse *resp = NULL;
-  cp_status st;
-  /* Best effort: an unrevoked lease only lingers, with no key, until its
-   * TTL runs out. */
-  (void)cp_etcdserverpb__lease__lease_revoke__call(s->opts.etcd, &req, &resp,
-                                                   &o, &st);
-  cpi_etcd_free(resp);
+  return (until_s + width - 1) / width * width;
+}
+
+static int64_t now_unix_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec;
+}
+
+/* A lease that lasts past `end_s`: one at hand, or a new one (in the slot
+ * whose window ends first). */
+static int lease_for(cpi_identity_sync *s, int64_t end_s, int64_t *lease) {
+  size_t oldest = 0;
+  for (size_t i = 0; i < LEASE_SLOTS; i++) {
+    if (s->leases[i].end_s == end_s) {
+      *lease = s->leases[i].id;
+      return 0;
+    }
+    if (s->leases[i].end_s < s->leases[oldest].end_s) {
+      oldest = i;
+    }
+  }
+  /* Two seconds more: etcd times the lease from the grant, on its clock. */
+  int rc = grant(s, end_s - now_unix_s() + 2, lease);
+  if (rc == 0) {
+    s->leases[oldest].end_s = end_s;
+    s->leases[oldest].id = *lease;
+  }
+  return rc;
+}
+
+/* After a failed write: the lease may be gone (expired, etcd's data lost),
+ * so the next write of that window asks for a new one. */
+static void forget_lease(cpi_identity_sync *s, int64_t lease) {
+  for (size_t i = 0; i < LEASE_SLOTS; i++) {
+    if (s->leases[i].id == lease) {
+      s->leases[i].end_s = 0;
+      s->leases[i].id = 0;
+    }
+  }
 }
 
 /* Txn: if the key's version compares to 0 as `cmp`, put value on lease;
@@ -535,7 +577,7 @@ typedef struct job {
   size_t value_len;
   op what;
   bool landed;
-  int64_t lease, ttl_s;
+  int64_t until_s;
   uint64_t version;
 } job;
 
@@ -546,8 +588,9 @@ typedef struct job {
 typedef enum outcome { DONE, RETRY, FOUND, GONE_ELSEWHERE } outcome;
 
 static outcome write_put(cpi_identity_sync *s, const job *j, const char *key,
-                         size_t key_len, int64_t *lease, int64_t *revision) {
-  if (grant(s, j->ttl_s, lease) != 0) {
+                         size_t key_len, int64_t *revision) {
+  int64_t lease = 0;
+  if (lease_for(s, window_end(j->until_s, now_unix_s()), &lease) != 0) {
     return RETRY;
   }
   /* A first write lands only on an absent key, a later one only on a
@@ -557,18 +600,16 @@ static outcome write_put(cpi_identity_sync *s, const job *j, const char *key,
   if (put_if(s, key, key_len,
              first ? ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL
                    : ETCDSERVERPB__COMPARE__COMPARE_RESULT__GREATER,
-             j->value, j->value_len, *lease, false, &resp) != 0) {
-    revoke_lease(s, *lease);
+             j->value, j->value_len, lease, false, &resp) != 0) {
+    forget_lease(s, lease);
     return RETRY;
   }
   bool ok = resp->succeeded;
   *revision = resp->header->revision;
   cpi_etcd_free(resp);
   if (ok) {
-    revoke_lease(s, j->lease); /* the old one now holds no key */
     return DONE;
   }
-  revoke_lease(s, *lease);
   return first ? FOUND : GONE_ELSEWHERE;
 }
 
@@ -576,16 +617,12 @@ static outcome write_put(cpi_identity_sync *s, const job *j, const char *key,
 static bool publish_one(cpi_identity_sync *s, const job *j) {
   char key[KEY_MAX];
   size_t key_len = key_of(s, j->id, key);
-  int64_t lease = 0;
   int64_t revision = 0;
   outcome out;
   if (j->what == OP_PUT) {
-    out = write_put(s, j, key, key_len, &lease, &revision);
+    out = write_put(s, j, key, key_len, &revision);
   } else {
     out = delete_key(s, key, key_len) == 0 ? DONE : RETRY;
-    if (out == DONE) {
-      revoke_lease(s, j->lease);
-    }
   }
   pthread_mutex_lock(&s->store_mu);
   pthread_mutex_lock(&s->mu);
@@ -601,7 +638,6 @@ static bool publish_one(cpi_identity_sync *s, const job *j) {
     e->landed = true; /* stays queued */
   } else if (e != NULL && out == DONE && j->what == OP_PUT) {
     e->landed = true;
-    e->lease = lease;
     e->written = revision;
   }
   if (same && out == DONE && j->what == OP_PUT) {
@@ -692,8 +728,7 @@ static void *publisher_main(void *arg) {
       j.value_len = head->value_len;
       j.what = head->pending;
       j.landed = head->landed;
-      j.lease = head->lease;
-      j.ttl_s = head->ttl_s;
+      j.until_s = head->until_s;
       j.version = head->version;
     }
     pthread_mutex_unlock(&s->mu);
@@ -724,7 +759,11 @@ static void *publisher_main(void *arg) {
       }
     }
     pthread_mutex_lock(&s->mu);
-    if (!s->stopping && (rc != 0 || !have_job || s->queue_head == NULL)) {
+    /* Sleeps only with nothing to write now (a change made meanwhile has
+     * already signalled, while this thread was not waiting). */
+    bool more = s->queue_head != NULL && s->secret == 1 &&
+                cpi_clock_monotonic_ns() >= retry_at;
+    if (!s->stopping && !more) {
       struct timespec until = cpi_monotonic_after_ms(TICK_MS);
       pthread_cond_timedwait(&s->wake, &s->mu, &until);
     }

@@ -4,8 +4,10 @@
  * this keeps the stores of all replicas alike:
  * - What the local store issues, refreshes or revokes is written under
  *   <prefix>id/<runtime ID> by a publisher thread (never on the handshake's
- *   path): a put on a lease as long as the identity's life, so etcd drops
- *   it when it expires; a delete when it is revoked. A refresh only lands
+ *   path): one put, on a lease that ends soon after the identity does (a
+ *   lease per window of expiry times, about 1/16 of a lifetime wide, shared
+ *   by the identities in it), so etcd drops it when it expires; a delete
+ *   when it is revoked. A refresh only lands
  *   while the key exists (a transaction), so a revocation elsewhere is
  *   never undone by a late refresh; the refresher then drops it too.
  * - A mirror of that prefix (etcd/mirror.h) installs what other replicas
