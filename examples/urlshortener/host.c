@@ -4,6 +4,8 @@
  *   urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS]
  *                     [--manifest FILE] [--admin-key KEY]
  *                     [--redis ADDRESS] [--redis-outage local|deny]
+ *                     [--etcd ENDPOINTS] [--etcd-prefix PREFIX]
+ *                     [--etcd-ca FILE] [--etcd-cert FILE --etcd-key FILE]
  *
  * --manifest launches and supervises the plugins the manifest lists (the
  * managed mode, examples/urlshortener/manifest.json); without it the host
@@ -23,6 +25,14 @@
  * from the environment when set, so no secret shows in `ps`.
  * --redis-outage says what limited calls get while Redis is unreachable:
  * "local" (default) each replica's own limits, "deny" UNAVAILABLE.
+ *
+ * --etcd ENDPOINTS ("HOST:PORT", or "A:PORT,B:PORT" for IPv4 addresses)
+ * shares runtime identities with every other host replica given the same
+ * etcd, prefix (--etcd-prefix, default "/cplugin/") and secret, which comes
+ * from CPLUGIN_REPLICA_SECRET in the environment (at least 16 bytes; no
+ * secret in `ps`): a plugin whose replica died continues at another with
+ * its token (cplugin/replicas.h). --etcd-ca, --etcd-cert and --etcd-key
+ * reach etcd over TLS (the last two: etcd's client-certificate auth).
  *
  * --token-ttl-ms sets the lifetime of the runtime tokens it issues (default
  * 24 h); plugins renew theirs at half of it, so a short one shows renewal
@@ -117,6 +127,10 @@ int main(int argc, char **argv) {
   cp_rate_redis_options_init(&redis);
   redis.username = getenv("CPLUGIN_REDIS_USERNAME");
   redis.password = getenv("CPLUGIN_REDIS_PASSWORD");
+  cp_etcd_options etcd;
+  cp_etcd_options_init(&etcd);
+  cp_tls_client_options etcd_tls;
+  cp_tls_client_options_init(&etcd_tls);
   bool ok = argc % 2 == 1;
   for (int i = 1; ok && i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--listen") == 0) {
@@ -131,6 +145,19 @@ int main(int argc, char **argv) {
       redis.address = argv[i + 1];
     } else if (strcmp(argv[i], "--redis-outage") == 0) {
       ok = parse_outage(argv[i + 1], &redis.outage);
+    } else if (strcmp(argv[i], "--etcd") == 0) {
+      etcd.endpoints = argv[i + 1];
+    } else if (strcmp(argv[i], "--etcd-prefix") == 0) {
+      etcd.prefix = argv[i + 1];
+    } else if (strcmp(argv[i], "--etcd-ca") == 0) {
+      etcd_tls.root_ca.path = argv[i + 1];
+      etcd.tls = &etcd_tls;
+    } else if (strcmp(argv[i], "--etcd-cert") == 0) {
+      etcd_tls.cert_chain.path = argv[i + 1];
+      etcd.tls = &etcd_tls;
+    } else if (strcmp(argv[i], "--etcd-key") == 0) {
+      etcd_tls.private_key.path = argv[i + 1];
+      etcd.tls = &etcd_tls;
     } else {
       ok = false;
     }
@@ -139,7 +166,18 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "usage: urlshortener-host [--listen ADDRESS] [--token-ttl-ms MS] "
             "[--manifest FILE] [--admin-key KEY] [--redis ADDRESS] "
-            "[--redis-outage local|deny]\n");
+            "[--redis-outage local|deny] [--etcd ENDPOINTS] "
+            "[--etcd-prefix PREFIX] [--etcd-ca FILE] [--etcd-cert FILE "
+            "--etcd-key FILE]\n");
+    return 2;
+  }
+  const char *secret = getenv("CPLUGIN_REPLICA_SECRET");
+  if (etcd.endpoints != NULL &&
+      (secret == NULL || strlen(secret) < CP_REPLICA_SECRET_MIN)) {
+    fprintf(stderr,
+            "urlshortener-host: --etcd needs the replicas' shared secret in "
+            "CPLUGIN_REPLICA_SECRET (at least %d bytes)\n",
+            CP_REPLICA_SECRET_MIN);
     return 2;
   }
   sigset_t stop;
@@ -154,6 +192,11 @@ int main(int argc, char **argv) {
   o.listen = listen;
   if (redis.address != NULL) {
     o.rate.redis = &redis;
+  }
+  if (etcd.endpoints != NULL) {
+    etcd.secret = secret;
+    etcd.secret_len = strlen(secret);
+    o.etcd = &etcd;
   }
   /* Launched plugins serve on Unix sockets in a private directory, and a
    * manifest may name in-process plugins ("inproc:<name>"); a host of

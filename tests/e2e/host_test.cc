@@ -377,4 +377,42 @@ TEST(HostThreads, AHostRunsOneHousekeepingThread) {
   EXPECT_EQ(before, cpi_housekeeper_threads());
 }
 
+// Without cp_host_options.etcd a host has no replica link; with bad etcd
+// options it is not created. (Replicas with a real etcd:
+// replica_identities_test and python_replicas_test.)
+TEST(HostReplicas, OptionsAreCheckedAndStatsNeedALink) {
+  cp_host_options o;
+  cp_host_options_init(&o);
+  o.listen = "127.0.0.1:0";
+  o.metrics_address = nullptr;
+  cp_host *host = nullptr;
+  ASSERT_EQ(0, cp_host_create(&host, &o));
+  cp_replica_stats st;
+  EXPECT_EQ(CP_ENOTFOUND, cp_host_replica_stats(host, &st));
+  EXPECT_EQ(CP_EINVAL, cp_host_replica_stats(host, nullptr));
+  cp_host_destroy(host);
+
+  cp_etcd_options etcd;
+  cp_etcd_options_init(&etcd);
+  EXPECT_STREQ("/cplugin/", etcd.prefix);
+  EXPECT_EQ(900, etcd.stale_ms);
+  etcd.endpoints = "127.0.0.1:1";
+  etcd.secret = "short";
+  etcd.secret_len = 5;
+  o.etcd = &etcd;
+  host = nullptr;
+  EXPECT_EQ(CP_EINVAL, cp_host_create(&host, &o));
+  EXPECT_EQ(nullptr, host);
+  etcd.secret = "long enough for the replicas";
+  etcd.secret_len = strlen("long enough for the replicas");
+  etcd.endpoints = nullptr;
+  EXPECT_EQ(CP_EINVAL, cp_host_create(&host, &o));
+  // An etcd nobody answers at is an outage, not an error.
+  etcd.endpoints = "127.0.0.1:1";
+  ASSERT_EQ(0, cp_host_create(&host, &o));
+  ASSERT_EQ(0, cp_host_replica_stats(host, &st));
+  EXPECT_EQ(-1, st.secret_ok);
+  cp_host_destroy(host);
+}
+
 }  // namespace

@@ -31,6 +31,7 @@
  *                          response to a cp_P__<m>__done_fn
  * protoc-c's own identifiers never start with "cp_" (protoc-gen-cplugin
  * rejects packages for which they would), so the two sets cannot collide. */
+#include "etcd/cpi_names.h"
 #ifndef CPLUGIN_etcd_2fetcdserverpb_2frpc_2eproto_CPLUGIN_H
 #define CPLUGIN_etcd_2fetcdserverpb_2frpc_2eproto_CPLUGIN_H
 

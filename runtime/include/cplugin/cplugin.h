@@ -23,6 +23,7 @@
 #include "cplugin/ratelimit.h"
 #include "cplugin/ratelimit_policy.h"
 #include "cplugin/ratelimit_redis.h"
+#include "cplugin/replicas.h"
 #include "cplugin/registry.h"
 #include "cplugin/resilience.h"
 #include "cplugin/router.h"

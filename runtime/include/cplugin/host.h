@@ -41,6 +41,7 @@
 #include "cplugin/metrics.h"
 #include "cplugin/ratelimit_policy.h"
 #include "cplugin/registry.h"
+#include "cplugin/replicas.h"
 #include "cplugin/router.h"
 #include "cplugin/server.h"
 #include "cplugin/tls.h"
@@ -71,7 +72,11 @@ typedef struct cp_host_options {
    * (the registry); everything else is used as given. */
   cp_router_options router;
   cp_rate_policy_options rate; /* host defaults on */
-  bool rate_limits;            /* default true */
+  /* Identities shared with the other replicas of this host through etcd
+   * (cplugin/replicas.h); read by cp_host_create (the secret is copied).
+   * NULL = this host keeps them to itself (default). */
+  const cp_etcd_options *etcd;
+  bool rate_limits; /* default true */
   /* Handshake: cookie, accepted app versions, server metadata. Its plugin
    * and capability lists may be filled too (a capability list given here
    * replaces the broker's in the handshake); `tokens` is set by the
@@ -148,6 +153,11 @@ CP_API cp_health *cp_host_health(cp_host *host);
 CP_API cp_metrics *cp_host_metrics(cp_host *host);
 CP_API cp_router *cp_host_router(cp_host *host);
 CP_API cp_broker *cp_host_broker(cp_host *host);
+
+/* The state of the host's link to its replicas (cp_host_options.etcd).
+ * Any thread. Returns 0, CP_ENOTFOUND when the host has none, or
+ * CP_EINVAL. */
+CP_API int cp_host_replica_stats(cp_host *host, cp_replica_stats *out);
 
 #ifdef __cplusplus
 }

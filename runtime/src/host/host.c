@@ -13,11 +13,14 @@
 #include "cplugin/metrics_http.h"
 #include "host/host_liveness.h"
 #include "host/rate_store_metrics.h"
+#include "host/replica_metrics.h"
+#include "replica/replicas.h"
 #include "ratelimit/peer_key.h"
 
 struct cp_host {
   cp_server *server;
   cp_token_store *tokens;
+  cpi_replicas *replicas; /* NULL: identities kept to this host */
   cp_handshake_service *handshake;
   cp_auth *auth;
   cp_rate_policy *rate;
@@ -188,6 +191,9 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
   if (rc == 0) {
     rc = cp_token_store_create(&h->tokens, &o->tokens);
   }
+  if (rc == 0 && o->etcd != NULL) {
+    rc = cpi_replicas_start(&h->replicas, o->etcd, h->tokens);
+  }
   if (rc == 0) {
     rc = cp_metrics_create(&h->metrics, NULL);
   }
@@ -285,6 +291,10 @@ static int wire(cp_host *h) {
   }
   if (rc == 0) {
     rc = cp_metrics_attach_handshake(h->metrics, h->handshake);
+  }
+  if (rc == 0 && h->replicas != NULL) {
+    rc = cpi_host_attach_replica_metrics(cp_metrics_registry(h->metrics),
+                                         h->replicas);
   }
   if (rc == 0) {
     rc = cp_handshake_service_register(h->handshake, h->server);
@@ -420,7 +430,8 @@ void cp_host_destroy(cp_host *h) {
     return;
   }
   cp_host_shutdown(h, 0);
-  cp_server_destroy(h->server); /* first: nothing may call into the rest */
+  cp_server_destroy(h->server);   /* first: nothing may call into the rest */
+  cpi_replicas_stop(h->replicas); /* then no other replica changes the store */
   cp_metrics_http_destroy(h->http);
   if (h->watching_tokens) {
     (void)cp_token_store_unsubscribe(h->tokens, end_routed_calls, h);
@@ -465,4 +476,14 @@ cp_router *cp_host_router(cp_host *h) {
 }
 cp_broker *cp_host_broker(cp_host *h) {
   return h->broker;
+}
+int cp_host_replica_stats(cp_host *h, cp_replica_stats *out) {
+  if (h == NULL || out == NULL) {
+    return CP_EINVAL;
+  }
+  if (h->replicas == NULL) {
+    return CP_ENOTFOUND;
+  }
+  cpi_replicas_stats(h->replicas, out);
+  return 0;
 }

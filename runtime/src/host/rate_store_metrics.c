@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "cplugin/errors.h"
+#include "host/read_metrics.h"
 
 static cp_rate_redis_stats read_stats(void *policy) {
   cp_rate_redis_stats s = {0};
@@ -28,14 +29,7 @@ static int64_t store_buckets(void *p) {
   return (int64_t)read_stats(p).buckets;
 }
 
-typedef struct store_metric {
-  const char *name;
-  const char *help;
-  cp_metric_type type;
-  cp_metric_read_fn read;
-} store_metric;
-
-static const store_metric store_metrics[] = {
+static const cpi_read_metric store_metrics[] = {
     {"cplugin_rate_limit_store_up",
      "1 while the Redis that shares rate limits answers, else 0",
      CP_METRIC_GAUGE, store_up},
@@ -60,20 +54,7 @@ int cpi_host_attach_rate_store_metrics(cp_metric_registry *registry,
   if (cp_rate_policy_redis_stats(policy, &probe) != 0) {
     return 0; /* limits of this process only: nothing to report */
   }
-  for (size_t i = 0; i < sizeof store_metrics / sizeof store_metrics[0]; i++) {
-    const store_metric *m = &store_metrics[i];
-    cp_metric_family_options fo;
-    cp_metric_family_options_init(&fo);
-    fo.name = m->name;
-    fo.help = m->help;
-    cp_metric_family *f = NULL;
-    int rc = cp_metric_family_create(&f, registry, m->type, &fo);
-    if (rc == 0) {
-      rc = cp_metric_family_add_func(f, NULL, m->read, policy);
-    }
-    if (rc != 0) {
-      return rc;
-    }
-  }
-  return 0;
+  return cpi_host_add_read_metrics(
+      registry, store_metrics, sizeof store_metrics / sizeof store_metrics[0],
+      policy);
 }
