@@ -48,8 +48,9 @@ typedef struct entry {
   bool landed;     /* the key exists in etcd as far as we know */
   int64_t written; /* the revision of this replica's last write */
   /* A newer state from etcd that came while a local change was pending:
-   * installed if it is still newer once that change is written. */
-  uint8_t newer[CPI_IDENTITY_VALUE_MAX];
+   * installed if it is still newer once that change is written (rare:
+   * allocated when needed, NULL otherwise). */
+  uint8_t *newer;
   size_t newer_len;
   int64_t newer_rev;
   op pending;         /* a local change still to write */
@@ -150,9 +151,19 @@ static entry *walk_next(const cpi_identity_sync *s, walk *w) {
   return CP_HNODE_ITEM(n, entry, node);
 }
 
+static void drop_newer(entry *e) {
+  if (e->newer != NULL) {
+    cpi_secure_zero(e->newer, e->newer_len);
+    free(e->newer);
+  }
+  e->newer = NULL;
+  e->newer_len = 0;
+  e->newer_rev = 0;
+}
+
 /* Forgets an entry (mu held); a queued one is unlinked first. */
 static void remove_entry(cpi_identity_sync *s, entry *e) {
-  cpi_secure_zero(e->newer, sizeof e->newer);
+  drop_newer(e);
   if (e->pending != OP_NONE) {
     entry **link = &s->queue_head;
     entry *before = NULL;
@@ -289,9 +300,13 @@ static void sink_put(const ProtobufCBinaryData *k, const ProtobufCBinaryData *v,
     e->landed = true;
     /* Older than (or the echo of) this replica's last write: ignored. */
     if (revision > e->written && e->pending != OP_NONE) {
-      memcpy(e->newer, v->data, v->len);
-      e->newer_len = v->len;
-      e->newer_rev = revision;
+      drop_newer(e);
+      e->newer = malloc(v->len);
+      if (e->newer != NULL) { /* without memory: the local change stands */
+        memcpy(e->newer, v->data, v->len);
+        e->newer_len = v->len;
+        e->newer_rev = revision;
+      }
     } else if (revision > e->written) {
       memcpy(e->value, v->data, v->len);
       e->value_len = v->len;
@@ -655,8 +670,7 @@ static bool publish_one(cpi_identity_sync *s, const job *j) {
         reinstate(s, e);
       }
     }
-    e->newer_len = 0;
-    e->newer_rev = 0;
+    drop_newer(e);
   }
   pthread_mutex_unlock(&s->mu);
   if (out == GONE_ELSEWHERE) {
@@ -780,6 +794,7 @@ static void destroy(cpi_identity_sync *s) {
     while (n != NULL) {
       entry *e = CP_HNODE_ITEM(n, entry, node);
       n = n->next;
+      drop_newer(e);
       cpi_secure_zero(e, sizeof *e);
       free(e);
     }
