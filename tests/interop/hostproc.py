@@ -27,6 +27,40 @@ def free_port():
         return s.getsockname()[1]
 
 
+def fields(data):
+    """The length-delimited fields of a protobuf message: {number: bytes}
+    (the last of a repeated one)."""
+    out, at = {}, 0
+    while at < len(data):
+        key, at = varint(data, at)
+        number, kind = key >> 3, key & 7
+        if kind == 0:
+            _, at = varint(data, at)
+        elif kind == 2:
+            size, at = varint(data, at)
+            out[number] = data[at:at + size]
+            at += size
+        elif kind == 5:
+            at += 4
+        elif kind == 1:
+            at += 8
+        else:
+            raise ValueError("wire type %d in %r" % (kind, data))
+    return out
+
+
+def varint(data, at):
+    """The varint at data[at:] and the index after it."""
+    value, shift = 0, 0
+    while True:
+        b = data[at]
+        at += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, at
+
+
 def handshake_request(self_id):
     """HandshakeRequest{core 1, app 1, cookie, self_id}, encoded by hand (so
     that a test needs no generated code for it)."""

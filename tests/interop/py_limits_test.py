@@ -28,7 +28,7 @@ import time
 
 import grpc
 
-from hostproc import handshake_request, start_host, stop_host
+from hostproc import fields, handshake_request, start_host, stop_host
 
 WATCHERS = 128
 ATTACK_BYTES = 4 * 1024 * 1024
@@ -60,33 +60,6 @@ def mint_until_refused(channel, failures):
             return issued
     failures.append("minted %d identities from one address" % issued)
     return issued
-
-
-def fields(data):
-    """The length-delimited fields of a message: {number: bytes}."""
-    out, i = {}, 0
-    while i < len(data):
-        key, i = varint(data, i)
-        if key & 7 == 0:
-            _, i = varint(data, i)
-        elif key & 7 == 2:
-            n, i = varint(data, i)
-            out[key >> 3] = data[i:i + n]
-            i += n
-        else:
-            raise SystemExit("unexpected wire type in %r" % data)
-    return out
-
-
-def varint(data, i):
-    value, shift = 0, 0
-    while True:
-        b = data[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return value, i
 
 
 def stalled_call(channel, path, metadata=None):

@@ -18,8 +18,9 @@ import urllib.request
 
 import grpc
 
-from hostproc import free_port, handshake_request, start_host, stop_host
-from waiting import WaitTimeout, default_timeout
+from hostproc import (fields, free_port, handshake_request, start_host,
+                      stop_host)
+from waiting import WaitTimeout, default_timeout, wait_for
 
 HANDSHAKE = "/connectplugin.v1.HandshakeService/Handshake"
 DISCOVER = "/connectplugin.v1.ServiceRegistry/DiscoverService"
@@ -27,14 +28,6 @@ SECRET = "python test replicas' shared secret"
 # DiscoverServiceRequest{service_type: "nothing"}: no such service, so an
 # authenticated caller gets NOT_FOUND and any other UNAUTHENTICATED.
 DISCOVER_NOTHING = b"\x0a\x07nothing"
-
-
-def wait_for(what, cond):
-    deadline = time.monotonic() + default_timeout()
-    while not cond():
-        if time.monotonic() > deadline:
-            raise WaitTimeout("timed out waiting for " + what)
-        time.sleep(0.05)
 
 
 def etcd_healthy(port):
@@ -61,38 +54,6 @@ def start_etcd(data, client_port, peer_port):
     return proc
 
 
-def strings(message):
-    """The length-delimited fields of a protobuf message, by number."""
-    fields, at = {}, 0
-    while at < len(message):
-        key, at = varint(message, at)
-        number, kind = key >> 3, key & 7
-        if kind == 0:
-            _, at = varint(message, at)
-        elif kind == 2:
-            size, at = varint(message, at)
-            fields[number] = message[at:at + size]
-            at += size
-        elif kind == 5:
-            at += 4
-        elif kind == 1:
-            at += 8
-        else:
-            raise ValueError("wire type %d" % kind)
-    return fields
-
-
-def varint(data, at):
-    value, shift = 0, 0
-    while True:
-        b = data[at]
-        at += 1
-        value |= (b & 0x7f) << shift
-        shift += 7
-        if b < 0x80:
-            return value, at
-
-
 def channel(address):
     return grpc.insecure_channel(address,
                                  options=[("grpc.enable_http_proxy", 0)])
@@ -101,7 +62,7 @@ def channel(address):
 def handshake(address, self_id):
     reply = channel(address).unary_unary(HANDSHAKE)(
         handshake_request(self_id), timeout=10)
-    f = strings(reply)
+    f = fields(reply)
     return f[10].decode(), f[11].decode()
 
 

@@ -27,7 +27,7 @@ import urllib.request
 import grpc
 
 from hostproc import free_port, handshake_request, start_host, stop_host
-from waiting import WaitTimeout, default_timeout
+from waiting import wait_for
 
 HANDSHAKE = "/connectplugin.v1.HandshakeService/Handshake"
 RATE, BURST = 10, 20  # the host's handshake limit per address
@@ -41,14 +41,6 @@ def redis_answers(port):
             return s.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def wait_for(what, cond):
-    deadline = time.monotonic() + default_timeout()
-    while not cond():
-        if time.monotonic() > deadline:
-            raise WaitTimeout("timed out waiting for " + what)
-        time.sleep(0.05)
 
 
 def start_redis(port):

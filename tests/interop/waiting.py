@@ -6,6 +6,7 @@ import os
 import queue
 import subprocess
 import threading
+import time
 
 
 class WaitTimeout(Exception):
@@ -72,3 +73,13 @@ def wait_exit(proc, what, timeout=None):
         proc.wait()
         raise WaitTimeout("timed out after %g s waiting for %s to exit (killed it)"
                           % (timeout, what)) from None
+
+
+def wait_for(what, cond, timeout=None):
+    """Polls cond() every 50 ms until it is true; WaitTimeout after the
+    deadline (default_timeout() unless given)."""
+    deadline = time.monotonic() + (timeout or default_timeout())
+    while not cond():
+        if time.monotonic() > deadline:
+            raise WaitTimeout("timed out waiting for " + what)
+        time.sleep(0.05)
