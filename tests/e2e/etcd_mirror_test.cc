@@ -95,10 +95,7 @@ struct Copy {
 class EtcdMirrorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/cplugin-mirror-XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(dir));
-    dir_ = dir;
-    ASSERT_EQ(0, test_etcd_start(&etcd_, dir))
+    ASSERT_EQ(0, test_etcd_start_fresh(&etcd_, "cplugin-mirror"))
         << "etcd did not start (is etcd-server installed? "
            "tools/install-deps.sh)";
     ASSERT_EQ(0, cp_client_create(&direct_, etcd_.target, nullptr));
@@ -115,9 +112,7 @@ class EtcdMirrorTest : public ::testing::Test {
     cp_client_destroy(relayed_);
     delete relay_;
     cp_client_destroy(direct_);
-    test_etcd_stop(&etcd_, SIGTERM);
-    std::string rm = "rm -rf '" + dir_ + "'";
-    EXPECT_EQ(0, system(rm.c_str()));
+    test_etcd_remove(&etcd_);
   }
 
   // The mirror reaches etcd through the relay, or (`direct`) on a client
@@ -197,7 +192,6 @@ class EtcdMirrorTest : public ::testing::Test {
     return s;
   }
 
-  std::string dir_;
   test_etcd etcd_{};
   cp_client *direct_ = nullptr;
   cp_client *relayed_ = nullptr;
@@ -270,7 +264,7 @@ TEST_F(EtcdMirrorTest, FollowsEtcdAcrossAKillAndRestart) {
   StartMirror(500, true);
   ASSERT_TRUE(CopyIs("/cplugin/test/a=1;"));
   test_etcd_stop(&etcd_, SIGKILL);
-  ASSERT_EQ(0, test_etcd_start(&etcd_, dir_.c_str()));
+  ASSERT_EQ(0, test_etcd_start(&etcd_, etcd_.dir));
   Put(kPrefix + "b", "2");
   EXPECT_TRUE(CopyIs("/cplugin/test/a=1;/cplugin/test/b=2;"));
 }

@@ -49,10 +49,7 @@ void Free(T *msg) {
 class EtcdWireTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/cplugin-etcd-XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(dir));
-    dir_ = dir;
-    ASSERT_EQ(0, test_etcd_start(&etcd_, dir))
+    ASSERT_EQ(0, test_etcd_start_fresh(&etcd_, "cplugin-etcd"))
         << "etcd did not start (is etcd-server installed? "
            "tools/install-deps.sh)";
     ASSERT_EQ(0, cp_client_create(&client_, etcd_.target, nullptr));
@@ -60,9 +57,7 @@ class EtcdWireTest : public ::testing::Test {
 
   void TearDown() override {
     cp_client_destroy(client_);
-    test_etcd_stop(&etcd_, SIGTERM);
-    std::string rm = "rm -rf '" + dir_ + "'";
-    EXPECT_EQ(0, system(rm.c_str()));
+    test_etcd_remove(&etcd_);
   }
 
   int64_t Put(const std::string &key, const std::string &value,
@@ -141,7 +136,6 @@ class EtcdWireTest : public ::testing::Test {
     return created;
   }
 
-  std::string dir_;
   test_etcd etcd_{};
   cp_client *client_ = nullptr;
 };

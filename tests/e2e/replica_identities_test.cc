@@ -126,10 +126,7 @@ struct Identity {
 class ReplicaIdentitiesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/cplugin-replica-id-XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(dir));
-    dir_ = dir;
-    ASSERT_EQ(0, test_etcd_start(&etcd_, dir))
+    ASSERT_EQ(0, test_etcd_start_fresh(&etcd_, "cplugin-replica-id"))
         << "etcd did not start (is etcd-server installed? "
            "tools/install-deps.sh)";
     ASSERT_EQ(0, cp_client_create(&direct_, etcd_.target, nullptr));
@@ -140,9 +137,7 @@ class ReplicaIdentitiesTest : public ::testing::Test {
     b_.Stop();
     c_.Stop();
     cp_client_destroy(direct_);
-    test_etcd_stop(&etcd_, SIGTERM);
-    std::string rm = "rm -rf '" + dir_ + "'";
-    EXPECT_EQ(0, system(rm.c_str()));
+    test_etcd_remove(&etcd_);
   }
 
   void StartBoth() {
@@ -202,7 +197,6 @@ class ReplicaIdentitiesTest : public ::testing::Test {
     return v;
   }
 
-  std::string dir_;
   test_etcd etcd_{};
   cp_client *direct_ = nullptr;
   Replica a_, b_, c_;
@@ -334,7 +328,7 @@ TEST_F(ReplicaIdentitiesTest, RestartedReplicaAndRestartedEtcdResync) {
   test_etcd_stop(&etcd_, SIGKILL);
   Identity while_etcd_down = Issue(a_, "whileetcddown");
   EXPECT_TRUE(a_.Valid(while_etcd_down.id, while_etcd_down.token));
-  ASSERT_EQ(0, test_etcd_start(&etcd_, dir_.c_str()));
+  ASSERT_EQ(0, test_etcd_start(&etcd_, etcd_.dir));
   ASSERT_TRUE(Accepted(b_, while_etcd_down)) << "A: " << a_.Describe();
   ASSERT_TRUE(Accepted(b_, before));
   ASSERT_TRUE(cp_test::WaitFor(

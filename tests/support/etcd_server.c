@@ -1,11 +1,14 @@
 /* A throwaway etcd (etcd_server.h). */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "etcd_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -88,7 +91,8 @@ static int start_once(test_etcd *e) {
 
 int test_etcd_start(test_etcd *e, const char *dir) {
   e->pid = -1;
-  if (snprintf(e->dir, sizeof e->dir, "%s", dir) >= (int)sizeof e->dir) {
+  if (dir != e->dir &&
+      snprintf(e->dir, sizeof e->dir, "%s", dir) >= (int)sizeof e->dir) {
     return -1;
   }
   if (e->client_port > 0) {
@@ -112,4 +116,39 @@ void test_etcd_stop(test_etcd *e, int sig) {
     waitpid(e->pid, NULL, 0);
     e->pid = -1;
   }
+}
+
+int test_etcd_start_fresh(test_etcd *e, const char *name) {
+  memset(e, 0, sizeof *e);
+  e->pid = -1;
+  char dir[sizeof e->dir];
+  if (snprintf(dir, sizeof dir, "/tmp/%s-XXXXXX", name) >= (int)sizeof dir ||
+      mkdtemp(dir) == NULL) {
+    return -1;
+  }
+  if (test_etcd_start(e, dir) != 0) {
+    test_etcd_remove(e);
+    return -1;
+  }
+  return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+                      struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+void test_etcd_remove(test_etcd *e) {
+  test_etcd_stop(e, SIGTERM);
+  if (e->dir[0] == '\0') {
+    return;
+  }
+  /* Depth first, without following links: files before their folder. */
+  if (nftw(e->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+    fprintf(stderr, "test_etcd_remove: cannot remove %s\n", e->dir);
+  }
+  e->dir[0] = '\0';
 }

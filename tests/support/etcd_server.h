@@ -30,6 +30,13 @@ int test_etcd_start(test_etcd *e, const char *dir);
  * Safe when not running. */
 void test_etcd_stop(test_etcd *e, int sig);
 
+/* test_etcd_start in a new directory /tmp/<name>-XXXXXX (kept in e->dir,
+ * where a restart finds it). Returns 0, or -1 with nothing left behind. */
+int test_etcd_start_fresh(test_etcd *e, const char *name);
+
+/* Stops it (SIGTERM) and removes its directory. Safe when not started. */
+void test_etcd_remove(test_etcd *e);
+
 #ifdef __cplusplus
 }
 #endif
