@@ -45,10 +45,7 @@ typedef struct cp_client_options {
   /* Longest wait between attempts to reconnect after the connection was
    * lost (gRPC's backoff grows from 1 s); 0 = gRPC's default (120 s). A
    * client of a host that may restart keeps it short, so calls work again
-   * soon after the host is back (cp_plugin_runtime uses 2 s). Setting it
-   * also gives up a connection attempt that hangs after this long (at
-   * least 2 s; gRPC's default is 20 s), and lets the target's name be
-   * resolved again that often after a loss (gRPC's default: 30 s). */
+   * soon after the host is back (cp_plugin_runtime uses 2 s). */
   int64_t max_reconnect_backoff_ms;
 } cp_client_options;
 

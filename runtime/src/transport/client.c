@@ -12,10 +12,6 @@
 #include "transport/plaintext_warning.h"
 #include "transport/tls_internal.h"
 
-/* The shortest connection-attempt timeout a client with a short reconnect
- * backoff gets (a TLS handshake on a loaded machine must fit). */
-enum { CONNECT_TIMEOUT_MIN_MS = 2000 };
-
 int cp_client_create(cp_client **out, const char *target,
                      const cp_client_options *opts) {
   if (out == NULL) {
@@ -30,7 +26,7 @@ int cp_client_create(cp_client **out, const char *target,
     return CP_EINVAL;
   }
   grpc_init();
-  grpc_arg args[7];
+  grpc_arg args[5];
   grpc_channel_args chargs = {cpi_client_message_args(&o, args), args};
   if (o.dedicated_connection) {
     /* A subchannel pool of this channel's own: gRPC's global pool would hand
@@ -44,23 +40,6 @@ int cp_client_create(cp_client **out, const char *target,
     args[chargs.num_args].type = GRPC_ARG_INTEGER;
     args[chargs.num_args].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
     args[chargs.num_args].value.integer = (int)o.max_reconnect_backoff_ms;
-    chargs.num_args++;
-    /* A lost connection also re-resolves the target, which gRPC's DNS
-     * resolver allows only every 30 s by default: without this a client
-     * of a restarted server could wait that long, whatever the backoff. */
-    args[chargs.num_args].type = GRPC_ARG_INTEGER;
-    args[chargs.num_args].key = GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS;
-    args[chargs.num_args].value.integer = (int)o.max_reconnect_backoff_ms;
-    chargs.num_args++;
-    /* And a connection attempt that hangs (a server that accepts but does
-     * not answer yet, mid-restart) is given up after this much, not
-     * gRPC's 20 s. */
-    args[chargs.num_args].type = GRPC_ARG_INTEGER;
-    args[chargs.num_args].key = GRPC_ARG_MIN_RECONNECT_BACKOFF_MS;
-    args[chargs.num_args].value.integer =
-        (int)(o.max_reconnect_backoff_ms > CONNECT_TIMEOUT_MIN_MS
-                  ? o.max_reconnect_backoff_ms
-                  : CONNECT_TIMEOUT_MIN_MS);
     chargs.num_args++;
   }
   grpc_channel_credentials *creds = NULL;
