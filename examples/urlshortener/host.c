@@ -27,11 +27,13 @@
  * "local" (default) each replica's own limits, "deny" UNAVAILABLE.
  *
  * --etcd ENDPOINTS ("HOST:PORT", or "A:PORT,B:PORT" for IPv4 addresses)
- * shares runtime identities with every other host replica given the same
- * etcd, prefix (--etcd-prefix, default "/cplugin/") and secret, which comes
- * from CPLUGIN_REPLICA_SECRET in the environment (at least 16 bytes; no
- * secret in `ps`): a plugin whose replica died continues at another with
- * its token (cplugin/replicas.h). --etcd-ca, --etcd-cert and --etcd-key
+ * shares runtime identities and the service registry with every other
+ * host replica given the same etcd, prefix (--etcd-prefix, default
+ * "/cplugin/") and secret, which comes from CPLUGIN_REPLICA_SECRET in the
+ * environment (at least 16 bytes; no secret in `ps`): a plugin registered
+ * at one replica is discovered and routed to at all, and a plugin whose
+ * replica died continues at another with its token and registrations
+ * (cplugin/replicas.h). --etcd-ca, --etcd-cert and --etcd-key
  * reach etcd over TLS (the last two: etcd's client-certificate auth).
  *
  * --token-ttl-ms sets the lifetime of the runtime tokens it issues (default

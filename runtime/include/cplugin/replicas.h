@@ -1,11 +1,22 @@
-/* cplugin — host replicas sharing runtime identities through etcd.
+/* cplugin — host replicas sharing runtime identities and the service
+ * registry through etcd.
  *
  * A host is one process. Several host replicas behind one address accept
  * each other's plugins when they share state: with cp_host_options.etcd
  * set, an identity issued (handshake), refreshed or revoked at one replica
  * is known at every replica given the same etcd, prefix and secret, so a
- * plugin whose host replica died continues at another with its token.
- * (Rate limits are shared through Redis: cplugin/ratelimit_redis.h.)
+ * plugin whose host replica died continues at another with its token; and
+ * a registration made or removed at one replica is made or removed at
+ * every one, under the same registration ID and owner, so Discover,
+ * WatchService and the router see every replica's plugins. (Rate limits
+ * are shared through Redis: cplugin/ratelimit_redis.h.)
+ *
+ * Registrations need no network on any call either. They live in etcd
+ * without a lease until removed or until their owner's identity ends; each
+ * replica judges the liveness of the providers it knows for itself (it
+ * probes those known through etcd) and keeps them while etcd is out of
+ * sight. Registrations of in-process plugins ("inproc:" base_url) stay
+ * with their host. docs/scaling.md has the details.
  *
  * Token validation never waits on etcd: each replica keeps every identity
  * in its own token store, fed by an etcd watch, and writes its own changes
@@ -70,13 +81,19 @@ CP_API void cp_etcd_options_init(cp_etcd_options *opts);
 typedef struct cp_replica_stats {
   uint64_t adopted;   /* identities installed from etcd */
   uint64_t dropped;   /* revocations from other replicas applied */
-  uint64_t rejected;  /* values under the prefix that did not open */
-  uint64_t published; /* this replica's changes written */
+  uint64_t rejected;  /* values under the prefix that were refused */
+  uint64_t published; /* this replica's identity changes written */
   uint64_t failures;  /* writes that failed (retried) */
-  size_t pending;     /* changes not written yet */
+  size_t pending;     /* identity changes not written yet */
   size_t known;       /* identities known through etcd */
   bool in_sight;      /* heard etcd within stale_ms */
   int secret_ok;      /* 1 same secret, 0 another, -1 not checked yet */
+  /* The shared registry. */
+  uint64_t registrations_adopted;   /* other replicas' installed here */
+  uint64_t registrations_dropped;   /* their removals applied here */
+  uint64_t registrations_published; /* this replica's changes written */
+  size_t registrations_pending;     /* its changes not written yet */
+  size_t registrations_known;       /* registrations in etcd */
 } cp_replica_stats;
 
 #ifdef __cplusplus

@@ -223,6 +223,9 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
     }
     rc = cp_registry_create(&h->registry, &ro);
   }
+  if (rc == 0 && h->replicas != NULL) {
+    rc = cpi_replicas_share_registry(h->replicas, h->registry, h->tokens);
+  }
   if (rc == 0) {
     rc = cp_health_create(&h->health, NULL);
   }

@@ -243,6 +243,26 @@ static void link_entry(cp_registry *reg, reg_entry *e, svc_type *t,
   cpi_reg_mark_dirty(reg, t, false);
 }
 
+/* With the write lock held: links `e` (its ID drawn) as a provider of
+ * `type` owned by `owner`, creating either as needed; NULL when out of
+ * memory (nothing linked). */
+static rt_entry *link_new(cp_registry *reg, const char *type, const char *owner,
+                          reg_entry *e, size_t bytes) {
+  svc_type *t = cpi_reg_get_type(reg, type);
+  rt_entry *rt = t != NULL ? cpi_reg_get_runtime(reg, owner) : NULL;
+  if (t == NULL || rt == NULL || !type_reserve(t)) {
+    if (t != NULL) {
+      cpi_reg_mark_dirty(reg, t, false); /* freed by the commit if empty */
+    }
+    if (rt != NULL) {
+      cpi_reg_runtime_maybe_free(reg, rt);
+    }
+    return NULL;
+  }
+  link_entry(reg, e, t, rt, bytes);
+  return rt;
+}
+
 /* Who is registering: a runtime over RPC (with its principal's keyed hash)
  * or the host. */
 typedef struct add_caller {
@@ -273,15 +293,8 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
   if (draw_id(reg, &e->node.hash) != 0) {
     return REG_RANDOM_FAILED;
   }
-  t = cpi_reg_get_type(reg, svc->type);
-  rt = t != NULL ? cpi_reg_get_runtime(reg, owner) : NULL;
-  if (t == NULL || rt == NULL || !type_reserve(t)) {
-    if (t != NULL) {
-      cpi_reg_mark_dirty(reg, t, false); /* freed by the commit if empty */
-    }
-    if (rt != NULL) {
-      cpi_reg_runtime_maybe_free(reg, rt);
-    }
+  rt = link_new(reg, svc->type, owner, e, bytes);
+  if (rt == NULL) {
     return REG_NOMEM;
   }
   if (who->runtime) {
@@ -289,11 +302,25 @@ static reg_add_result add_locked(cp_registry *reg, const char *owner,
     rt->principal_set = true;
   }
   cpi_reg_runtime_touch(reg, rt);
-  link_entry(reg, e, t, rt, bytes);
+  cpi_reg_replicate(reg, true, e);
   if (who->runtime) {
-    cpi_reg_take_over(reg, t, rt);
+    cpi_reg_take_over(reg, e->type, rt);
   }
   *id_out = reg_entry_id(e);
+  return REG_ADDED;
+}
+
+/* Validates what cpi_reg_add and cpi_registry_adopt are given. */
+static reg_add_result check(const cp_registry_service *svc, const char *owner,
+                            uint32_t *weight, char *why, size_t why_cap) {
+  if (cpi_reg_validate(svc, weight, why, why_cap) != NULL) {
+    return REG_INVALID;
+  }
+  if (owner == NULL || owner[0] == '\0' ||
+      strnlen(owner, CP_REGISTRY_OWNER_MAX + 1) > CP_REGISTRY_OWNER_MAX) {
+    snprintf(why, why_cap, "owner: must be 1-%d bytes", CP_REGISTRY_OWNER_MAX);
+    return REG_INVALID;
+  }
   return REG_ADDED;
 }
 
@@ -327,12 +354,7 @@ reg_add_result cpi_reg_add(cp_registry *reg, const char *owner,
                            const cp_registry_service *svc, bool check_allow,
                            uint64_t *id_out, char *why, size_t why_cap) {
   uint32_t weight = 1;
-  if (cpi_reg_validate(svc, &weight, why, why_cap) != NULL) {
-    return REG_INVALID;
-  }
-  if (owner == NULL || owner[0] == '\0' ||
-      strnlen(owner, CP_REGISTRY_OWNER_MAX + 1) > CP_REGISTRY_OWNER_MAX) {
-    snprintf(why, why_cap, "owner: must be 1-%d bytes", CP_REGISTRY_OWNER_MAX);
+  if (check(svc, owner, &weight, why, why_cap) != REG_ADDED) {
     return REG_INVALID;
   }
   if (check_allow && !inproc_claim_ok(svc, principal)) {
@@ -390,11 +412,49 @@ int cp_registry_register_as_host(cp_registry *reg, const char *owner,
   }
 }
 
+int cpi_registry_adopt(cp_registry *reg, uint64_t id, const char *owner,
+                       const cp_registry_service *svc, char *why,
+                       size_t why_cap) {
+  uint32_t weight = 1;
+  if (check(svc, owner, &weight, why, why_cap) != REG_ADDED) {
+    return CP_EINVAL;
+  }
+  if (!inproc_claim_ok(svc, NULL)) {
+    snprintf(why, why_cap, "base_url: an in-process plugin of another host");
+    return CP_EINVAL;
+  }
+  size_t bytes = 0;
+  reg_entry *e = entry_build(svc, weight, &bytes);
+  if (e == NULL) {
+    return CP_ENOMEM;
+  }
+  e->node.hash = id;
+  int rc = 0;
+  bool linked = false;
+  cpi_rwshard_wrlock(&reg->lock);
+  if (cpi_reg_find_id(reg, id) == NULL) {
+    if (over_cap(reg, cpi_reg_find_runtime(reg, owner), bytes, why, why_cap) !=
+        NULL) {
+      rc = CP_ELIMIT;
+    } else if (link_new(reg, svc->type, owner, e, bytes) == NULL) {
+      rc = CP_ENOMEM;
+    } else {
+      linked = true;
+    }
+  }
+  cpi_reg_commit_unlock(reg);
+  if (!linked) {
+    free(e);
+  }
+  return rc;
+}
+
 /* --- removing ------------------------------------------------------------ */
 
 /* With the write lock held: unlinks `e` from every table; the commit frees
  * it once the routable lists no longer point at it. */
 void cpi_reg_unlink_entry(cp_registry *reg, reg_entry *e) {
+  cpi_reg_replicate(reg, false, e);
   cpi_htab_remove(&reg->regs, &e->node);
   rt_entry *rt = e->owner;
   for (reg_entry **link = &rt->regs; *link != NULL;

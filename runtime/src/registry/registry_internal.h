@@ -14,6 +14,8 @@
  *                      cp_registry_watch)
  *   listing.c          cp_registry_list, the read-only enumeration
  *   tokens.c           revocation and expiry from the token store
+ *   replication.c      the replicator's view; adopting and dropping what
+ *                      other host replicas registered
  *   identity.c         the caller, from the call's auth context
  *   registry_service.c, lifecycle_service.c   the RPC glue
  *   htab.c, rwshard.c, semver.c                building blocks
@@ -36,6 +38,7 @@
 #include "plugin/v1/registry.pb-c.h"
 #include "push/push.h"
 #include "registry/base_url.h"
+#include "registry/registry_replica.h"
 #include "core/htab.h"
 #include "core/rwshard.h"
 
@@ -248,6 +251,12 @@ struct cp_registry {
   /* Token listener registration (tokens.c). */
   cp_registry *live_next;
   uint64_t live_id;
+
+  /* Replication (replication.c, registry_replica.h): the replicator, and
+   * whether the current write is one it must not hear of. */
+  cpi_reg_replicator_fn replicator;
+  void *replicator_user;
+  bool quiet;
 };
 
 /* --- store.c, registrations.c --------------------------------------------- */
@@ -321,6 +330,10 @@ int cpi_reg_drop_runtime(cp_registry *reg, const char *runtime_id,
 void cpi_reg_mark_dirty(cp_registry *reg, svc_type *t, bool rebuild);
 /* Ends a write: see the file comment. */
 void cpi_reg_commit_unlock(cp_registry *reg);
+
+/* With the write lock held: tells the replicator (if any, and unless the
+ * write is quiet) that `e` was added or is being removed. */
+void cpi_reg_replicate(cp_registry *reg, bool added, const reg_entry *e);
 
 /* --- rules.c, allow.c, health_store.c ------------------------------------ */
 

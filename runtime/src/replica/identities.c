@@ -7,7 +7,6 @@
  * withdrawals), so that a withdrawal and an install never interleave. */
 #include "replica/identities.h"
 
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,11 +25,11 @@
 #include "etcd/etcd_call.h"
 #include "etcd/mirror.h"
 #include "replica/identity_value.h"
+#include "replica/replica_util.h"
 
 enum {
   TICK_MS = 50,    /* staleness and retry checks */
   LEASE_SLOTS = 8, /* leases the publisher keeps at hand */
-  RETRY_MAX_MS = 2000,
   KEY_MAX = 512 + 3 + CP_RUNTIME_ID_MAX + 1 /* prefix, "id/", ID, NUL */
 };
 
@@ -236,16 +235,7 @@ static void local_change(cpi_token_change change, const cpi_token_record *rec,
 
 static void log_rejected(cpi_identity_sync *s, const ProtobufCBinaryData *k,
                          const char *why) {
-  uint64_t n = atomic_fetch_add(&s->rejected, 1) + 1;
-  if ((n & (n - 1)) == 0) { /* the 1st, 2nd, 4th, 8th... */
-    char key[KEY_MAX];
-    snprintf(key, sizeof key, "%.*s", (int)(k->len < 400 ? k->len : 400),
-             (const char *)k->data);
-    char count[24];
-    snprintf(count, sizeof count, "%" PRIu64, n);
-    cp_log(CP_LOG_WARN, "identity replication: value rejected", "key", key,
-           "reason", why, "rejected_total", count, CP_LOG_END);
-  }
+  cpi_replica_reject(&s->rejected, "identity replication", k, why);
 }
 
 /* The runtime ID a key names (NUL-terminated into id), or false. */
@@ -571,20 +561,6 @@ static int put_if(cpi_identity_sync *s, const char *key, size_t key_len,
   return rc;
 }
 
-static int delete_key(cpi_identity_sync *s, const char *key, size_t key_len) {
-  cp_call_options o;
-  call_opts(s, &o);
-  Etcdserverpb__DeleteRangeRequest req =
-      ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
-  req.key = cpi_etcd_bytes(key, key_len);
-  Etcdserverpb__DeleteRangeResponse *resp = NULL;
-  cp_status st;
-  int rc = cp_etcdserverpb__kv__delete_range__call(s->opts.etcd, &req, &resp,
-                                                   &o, &st);
-  cpi_etcd_free(resp);
-  return rc;
-}
-
 /* What the publisher took from the queue head. */
 typedef struct job {
   char id[CP_RUNTIME_ID_MAX + 1];
@@ -637,7 +613,10 @@ static bool publish_one(cpi_identity_sync *s, const job *j) {
   if (j->what == OP_PUT) {
     out = write_put(s, j, key, key_len, &revision);
   } else {
-    out = delete_key(s, key, key_len) == 0 ? DONE : RETRY;
+    out = cpi_etcd_delete(s->opts.etcd, s->opts.call_timeout_ms, key,
+                          key_len) == 0
+              ? DONE
+              : RETRY;
   }
   pthread_mutex_lock(&s->store_mu);
   pthread_mutex_lock(&s->mu);
@@ -725,13 +704,11 @@ static int check_secret(cpi_identity_sync *s) {
 
 static void *publisher_main(void *arg) {
   cpi_identity_sync *s = arg;
-  int64_t backoff_ms = s->opts.retry_ms;
-  int64_t retry_at = 0;
-  bool failing = false;
+  cpi_write_retry retry;
+  cpi_write_retry_init(&retry, "identity replication", s->opts.retry_ms);
   pthread_mutex_lock(&s->mu);
   while (!s->stopping) {
-    int64_t now = cpi_clock_monotonic_ns();
-    bool due = now >= retry_at;
+    bool due = cpi_write_retry_due(&retry);
     int secret = s->secret;
     entry *head = s->queue_head;
     job j;
@@ -755,28 +732,15 @@ static void *publisher_main(void *arg) {
       cpi_secure_zero(j.value, sizeof j.value);
     }
     if (rc != 0) {
-      atomic_fetch_add(&s->failures, 1);
-      retry_at = cpi_clock_monotonic_ns() + cpi_ms_to_ns(backoff_ms);
-      backoff_ms =
-          backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff_ms * 2;
-      if (!failing) {
-        failing = true;
-        cp_log(CP_LOG_WARN, "identity replication: etcd write failed, retrying",
-               "error", cp_strerror(rc), CP_LOG_END);
-      }
+      cpi_write_retry_failed(&retry, rc, &s->failures);
     } else if (due && (secret == -1 || have_job)) {
-      backoff_ms = s->opts.retry_ms;
-      if (failing) {
-        failing = false;
-        cp_log(CP_LOG_INFO, "identity replication: etcd writes resumed",
-               CP_LOG_END);
-      }
+      cpi_write_retry_ok(&retry);
     }
     pthread_mutex_lock(&s->mu);
     /* Sleeps only with nothing to write now (a change made meanwhile has
      * already signalled, while this thread was not waiting). */
-    bool more = s->queue_head != NULL && s->secret == 1 &&
-                cpi_clock_monotonic_ns() >= retry_at;
+    bool more =
+        s->queue_head != NULL && s->secret == 1 && cpi_write_retry_due(&retry);
     if (!s->stopping && !more) {
       struct timespec until = cpi_monotonic_after_ms(TICK_MS);
       pthread_cond_timedwait(&s->wake, &s->mu, &until);

@@ -8,6 +8,7 @@
 #include "cplugin/client.h"
 #include "cplugin/errors.h"
 #include "replica/identities.h"
+#include "replica/registrations.h"
 
 _Static_assert(CP_REPLICA_SECRET_MIN == CPI_REPLICA_SECRET_MIN,
                "one minimum secret length");
@@ -19,7 +20,9 @@ enum {
 
 struct cpi_replicas {
   cp_client *etcd;
+  cp_etcd_options opts; /* prefix and secret: the caller's, used at once */
   cpi_identity_sync *identities;
+  cpi_registration_sync *registrations; /* NULL until shared */
 };
 
 void cp_etcd_options_init(cp_etcd_options *o) {
@@ -72,6 +75,7 @@ int cpi_replicas_start(cpi_replicas **out, const cp_etcd_options *o,
     so.call_timeout_ms = o->call_timeout_ms;
     rc = cpi_identity_sync_start(&r->identities, &so);
   }
+  r->opts = *o;
   if (rc != 0) {
     cpi_replicas_stop(r);
     return rc;
@@ -80,10 +84,38 @@ int cpi_replicas_start(cpi_replicas **out, const cp_etcd_options *o,
   return 0;
 }
 
+/* Registrations are written only by replicas whose secret the identity
+ * sync found to be the others'. */
+static int secret_state(void *user) {
+  cpi_identity_sync_stats s;
+  cpi_identity_sync_get_stats(user, &s);
+  return s.secret;
+}
+
+int cpi_replicas_share_registry(cpi_replicas *r, cp_registry *registry,
+                                cp_token_store *tokens) {
+  cpi_registration_sync_options so;
+  cpi_registration_sync_options_init(&so);
+  so.etcd = r->etcd;
+  so.registry = registry;
+  so.tokens = tokens;
+  so.prefix = r->opts.prefix;
+  so.secret = r->opts.secret;
+  so.secret_len = r->opts.secret_len;
+  so.call_timeout_ms = r->opts.call_timeout_ms;
+  so.secret_state = secret_state;
+  so.secret_user = r->identities;
+  int rc = cpi_registration_sync_start(&r->registrations, &so);
+  r->opts.prefix = NULL; /* not kept past the calls that copy them */
+  r->opts.secret = NULL;
+  return rc;
+}
+
 void cpi_replicas_stop(cpi_replicas *r) {
   if (r == NULL) {
     return;
   }
+  cpi_registration_sync_stop(r->registrations);
   cpi_identity_sync_stop(r->identities);
   cp_client_destroy(r->etcd);
   free(r);
@@ -102,4 +134,15 @@ void cpi_replicas_stats(cpi_replicas *r, cp_replica_stats *out) {
   out->known = s.known;
   out->in_sight = !s.stale;
   out->secret_ok = s.secret;
+  if (r->registrations != NULL) {
+    cpi_registration_sync_stats g;
+    cpi_registration_sync_get_stats(r->registrations, &g);
+    out->rejected += g.rejected;
+    out->failures += g.failures;
+    out->registrations_adopted = g.adopted;
+    out->registrations_dropped = g.dropped;
+    out->registrations_published = g.published;
+    out->registrations_pending = g.pending;
+    out->registrations_known = g.known;
+  }
 }
