@@ -32,7 +32,8 @@
 #   --build-dir DIR   CMake Release tree to build in (default build/bench)
 #   --out DIR         results directory (default <build-dir>/results)
 #   --shared          also measure `shared`: full with its rate limits shared
-#                     through a redis-server this script starts on loopback
+#                     through a redis-server, and its identities and registry
+#                     through an etcd, that this script starts on loopback
 #   --cpluginctl PATH --ref-server PATH
 #                     use these binaries; with both given nothing is
 #                     installed or built (the smoke tests do this)
@@ -68,7 +69,7 @@ if [[ -z "$cpluginctl" || -z "$ref_server" ]]; then
 fi
 out=${out:-${build:-$root/build/bench}/results}
 
-redis=()
+shared_args=()
 if [[ -n "$shared" ]]; then
   redis_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
@@ -78,12 +79,33 @@ if [[ -n "$shared" ]]; then
     redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
-  redis=(--redis "127.0.0.1:$redis_port")
+  shared_args=(--redis "127.0.0.1:$redis_port")
+  # And an etcd for its identities and registry, as a replica has.
+  etcd_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  peer_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  etcd_dir=$(mktemp -d)
+  etcd --name compare --data-dir "$etcd_dir/data" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" \
+    --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "compare=http://127.0.0.1:$peer_port" >"$etcd_dir/log" 2>&1 &
+  etcd_pid=$!
+  trap 'kill "$redis_pid" "$etcd_pid" 2>/dev/null || true; rm -rf "$etcd_dir"' EXIT
+  for _ in $(seq 100); do
+    /usr/bin/python3 -c 'import sys, urllib.request
+sys.exit(b"true" not in urllib.request.urlopen(sys.argv[1], timeout=1).read())' \
+      "http://127.0.0.1:$etcd_port/health" 2>/dev/null && break
+    sleep 0.1
+  done
+  shared_args+=(--etcd "127.0.0.1:$etcd_port")
+  CPLUGIN_REPLICA_SECRET=$(head -c 24 /dev/urandom | base64)
+  export CPLUGIN_REPLICA_SECRET
 fi
 
 # /usr/bin/python3: the Debian interpreter (another python3 may be first on
 # PATH); the driver uses the standard library only.
 /usr/bin/python3 "$root/tools/compare/compare.py" \
   --cpluginctl "$cpluginctl" --ref-server "$ref_server" --out "$out" \
-  "${rounds[@]}" "${duration[@]}" "${quick[@]}" "${redis[@]}" \
+  "${rounds[@]}" "${duration[@]}" "${quick[@]}" "${shared_args[@]}" \
   --command "$invocation"

@@ -13,7 +13,9 @@ Measures, with h2load on this machine, unary calls of
   ref   tools/compare/ref_server: gRPC C++ 1.51 (callback API) with the same
         bearer-token check as a server interceptor;
   shared  (with --redis ADDR) full with its rate limits shared through the
-        Redis at ADDR, as a host replica runs (cplugin/ratelimit_redis.h).
+        Redis at ADDR, as a host replica runs (cplugin/ratelimit_redis.h);
+        with --etcd ENDPOINTS also its identities and registry
+        (cplugin/replicas.h).
 
 Every round runs, for each concurrency (1x1 = `-c1 -m1`, 4x32 = `-c4 -m32`),
 full, then off, then ref (interleaved, so drift hits all three alike). Each
@@ -302,6 +304,8 @@ def start(kind, args, log_dir):
         chain = ["--chain", "on", "--rate", str(FULL_RATE), "--burst", str(FULL_BURST), "--metrics-port", "0"]
         if kind == "shared":
             chain += ["--redis", args.redis]
+            if args.etcd:
+                chain += ["--etcd", args.etcd]
     else:
         chain = ["--chain", "off", "--metrics-port", "off"]
     server = Server(kind, [args.cpluginctl, "serve", "--listen", "127.0.0.1:0"] + chain, log_path)
@@ -611,6 +615,9 @@ def main(argv=None):
     ap.add_argument("--command", default=None, help="the command line to record in the report")
     ap.add_argument("--redis", default=None,
                     help="also measure `shared`: full with its limits shared through this Redis")
+    ap.add_argument("--etcd", default=None,
+                    help="with --redis: `shared` also shares identities and registry through this "
+                         "etcd (secret from CPLUGIN_REPLICA_SECRET)")
     args = ap.parse_args(argv)
     global SERVERS
     if args.redis:

@@ -36,7 +36,7 @@ static const char kUsageServe[] =
     "                        [--rate R] [--burst B] [--handshake-rate R]\n"
     "                        [--threads N] [--metrics-port P|off]\n"
     "                        [--provider-type T] [--busy-poll-us US]\n"
-    "                        [--redis ADDR]\n"
+    "                        [--redis ADDR] [--etcd ENDPOINTS]\n"
     "  --listen ADDR       loopback only: 127.0.0.1:PORT, [::1]:PORT,\n"
     "                      localhost:PORT or unix:PATH "
     "(default 127.0.0.1:0)\n"
@@ -57,6 +57,9 @@ static const char kUsageServe[] =
     "  --redis ADDR        share the rate limits through the Redis at ADDR\n"
     "                      (HOST:PORT or unix:PATH; "
     "cplugin/ratelimit_redis.h)\n"
+    "  --etcd ENDPOINTS    share identities and the registry through etcd\n"
+    "                      (secret: CPLUGIN_REPLICA_SECRET; "
+    "cplugin/replicas.h)\n"
     "stdout: LISTENING <port>, METRICS <port> (when on); at SIGINT/SIGTERM\n"
     "        SERVED ok=<Echo calls answered OK>\n";
 
@@ -391,7 +394,7 @@ static bool serve_opt(const char *name) {
   static const char *const names[] = {
       "--listen",       "--chain",        "--rate",          "--burst",
       "--threads",      "--metrics-port", "--provider-type", "--handshake-rate",
-      "--busy-poll-us", "--redis"};
+      "--busy-poll-us", "--redis",        "--etcd"};
   return ONE_OF(name, names);
 }
 
@@ -459,6 +462,8 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
       }
     } else if (strcmp(n, "--redis") == 0) {
       out->redis = v; /* checked by cp_host_create */
+    } else if (strcmp(n, "--etcd") == 0) {
+      out->etcd = v; /* checked by cp_host_create */
     } else {
       if (!valid_name(v)) {
         return FAIL(err, err_len, "--provider-type: invalid type \"%s\"", v);

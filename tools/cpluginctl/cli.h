@@ -62,6 +62,7 @@ typedef struct ctl_serve_args {
   int metrics_port;        /* -1 = off; default 0 = any free port */
   const char *provider_type; /* NULL = the host answers Echo itself */
   const char *redis;         /* NULL = limits of this process only */
+  const char *etcd;          /* NULL = identities and registry of its own */
 } ctl_serve_args;
 
 typedef struct ctl_handshake_args {

@@ -7,6 +7,7 @@
  * soon as the host serves; after the stop request and a clean shutdown,
  * "SERVED ok=<n>": the Echo calls the handler completed with OK. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -50,6 +51,14 @@ static int create_host(const ctl_serve_args *a, ctl_echo_counter *counter,
   if (a->redis != NULL) {
     redis.address = a->redis;
     o.rate.redis = &redis;
+  }
+  cp_etcd_options etcd;
+  cp_etcd_options_init(&etcd);
+  if (a->etcd != NULL) {
+    etcd.endpoints = a->etcd;
+    etcd.secret = getenv("CPLUGIN_REPLICA_SECRET");
+    etcd.secret_len = etcd.secret != NULL ? strlen(etcd.secret) : 0;
+    o.etcd = &etcd; /* a missing or short secret: CP_EINVAL */
   }
   int rc = cp_host_create(out, &o);
   if (rc == 0 && a->provider_type == NULL) {
