@@ -6,6 +6,7 @@
 // (Registered at one, watched, discovered and routed at another, with
 // real processes: tests/interop/py_replica_registry_test.py.)
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,6 +17,7 @@ extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugin/replicas.h"
 #include "etcd_server.h"
+#include "registry/registry_replica.h"
 }
 #include "tcp_relay.h"
 #include "wait.h"
@@ -147,6 +149,25 @@ TEST_F(ReplicaRegistryTest, RevokedAtEitherReplicaTakesItsRegistrations) {
   ASSERT_EQ(0, cp_token_store_revoke(b_.Tokens(), r2.c_str()));
   EXPECT_EQ("", b_.Provider("echo"));
   ASSERT_TRUE(WaitProvider(a_, "echo", "", "revoked at B: gone from A"));
+
+  // Revoked where the registry no longer holds its registration (its
+  // liveness removed it there, quietly) and the replica that wrote it is
+  // gone: the key goes all the same.
+  std::string r3 = a_.Issue("three");
+  std::string id3 = a_.Register(r3, "echo");
+  ASSERT_TRUE(WaitProvider(b_, "echo", r3, "the third at B"));
+  ASSERT_TRUE(
+      WaitFor("B knowing the third identity", [&] { return b_.Knows(r3); }));
+  a_.Stop();
+  ASSERT_EQ(0, cpi_registry_drop(b_.Registry(),
+                                 strtoull(id3.c_str() + 4, nullptr, 16)));
+  EXPECT_EQ(1u, b_.Stats().registrations_known);
+  ASSERT_EQ(0, cp_token_store_revoke(b_.Tokens(), r3.c_str()));
+  ASSERT_TRUE(WaitFor(
+      "the third's key deleted from etcd",
+      [&] { return b_.Stats().registrations_known == 0; },
+      [&] { return std::to_string(b_.Stats().registrations_known); }));
+  a_.Start(etcd_.client_port);
 }
 
 TEST_F(ReplicaRegistryTest, RemovalsWhileCutOffArriveWithTheListing) {

@@ -847,6 +847,13 @@ void cpi_identity_sync_stop(cpi_identity_sync *s) {
   destroy(s);
 }
 
+int cpi_identity_sync_secret(cpi_identity_sync *s) {
+  pthread_mutex_lock(&s->mu);
+  int secret = s->secret;
+  pthread_mutex_unlock(&s->mu);
+  return secret;
+}
+
 void cpi_identity_sync_get_stats(cpi_identity_sync *s,
                                  cpi_identity_sync_stats *out) {
   memset(out, 0, sizeof *out);

@@ -78,6 +78,10 @@ int cpi_identity_sync_start(cpi_identity_sync **out,
  * allowed. */
 void cpi_identity_sync_stop(cpi_identity_sync *sync);
 
+/* The secret check's answer (cpi_identity_sync_stats.secret), cheaply.
+ * Any thread. */
+int cpi_identity_sync_secret(cpi_identity_sync *sync);
+
 /* Any thread. */
 void cpi_identity_sync_get_stats(cpi_identity_sync *sync,
                                  cpi_identity_sync_stats *out);

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/htab.h"
+#include "core/siphash.h"
 #include "core/monotonic_cond.h"
 #include "cplugin/errors.h"
 #include "cplugin/log.h"
@@ -41,13 +43,22 @@ typedef struct job {
   size_t len;
 } job;
 
+typedef struct owner owner;
+
 /* A registration under the prefix in etcd, as the mirror last saw it. */
 typedef struct known {
   cp_hnode node; /* hash = the registration ID */
   uint64_t listing;
-  bool ours; /* written by this replica (not installed from etcd) */
-  char owner[];
+  owner *owner;
+  struct known *owner_next;
 } known;
+
+/* An owner of known registrations: when its identity ends, they go. */
+struct owner {
+  cp_hnode node; /* hash = keyed hash of the ID */
+  known *keys;
+  char id[];
+};
 
 struct cpi_registration_sync {
   cpi_registration_sync_options opts;
@@ -58,7 +69,9 @@ struct cpi_registration_sync {
 
   pthread_mutex_t mu;
   pthread_cond_t wake;
-  cp_htab table;
+  cp_htab table;  /* known, by registration ID */
+  cp_htab owners; /* owner, by runtime ID */
+  cp_siphash_key owner_key;
   job *head, *tail;
   size_t pending;
   uint64_t listing;
@@ -103,7 +116,33 @@ static known *find(const cpi_registration_sync *s, uint64_t id) {
   return NULL;
 }
 
+static owner *find_owner(const cpi_registration_sync *s, const char *id,
+                         uint64_t hash) {
+  for (cp_hnode *n = cpi_htab_chain(&s->owners, hash); n != NULL; n = n->next) {
+    owner *o = CP_HNODE_ITEM(n, owner, node);
+    if (n->hash == hash && strcmp(o->id, id) == 0) {
+      return o;
+    }
+  }
+  return NULL;
+}
+
+static uint64_t owner_hash(const cpi_registration_sync *s, const char *id) {
+  return cpi_siphash13(&s->owner_key, id, strlen(id));
+}
+
 static void forget(cpi_registration_sync *s, known *k) {
+  owner *o = k->owner;
+  for (known **link = &o->keys; *link != NULL; link = &(*link)->owner_next) {
+    if (*link == k) {
+      *link = k->owner_next;
+      break;
+    }
+  }
+  if (o->keys == NULL) {
+    cpi_htab_remove(&s->owners, &o->node);
+    free(o);
+  }
   cpi_htab_remove(&s->table, &k->node);
   free(k);
 }
@@ -166,13 +205,9 @@ static void identity_ended(const char *runtime_id, cp_token_event event,
   (void)event;
   cpi_registration_sync *s = user;
   pthread_mutex_lock(&s->mu);
-  for (size_t b = 0; b <= s->table.mask; b++) {
-    for (cp_hnode *n = s->table.buckets[b]; n != NULL; n = n->next) {
-      known *k = CP_HNODE_ITEM(n, known, node);
-      if (strcmp(k->owner, runtime_id) == 0) {
-        enqueue(s, n->hash, NULL, 0);
-      }
-    }
+  owner *o = find_owner(s, runtime_id, owner_hash(s, runtime_id));
+  for (known *k = o != NULL ? o->keys : NULL; k != NULL; k = k->owner_next) {
+    enqueue(s, k->node.hash, NULL, 0);
   }
   pthread_mutex_unlock(&s->mu);
 }
@@ -185,25 +220,41 @@ static void log_rejected(cpi_registration_sync *s, const ProtobufCBinaryData *k,
 }
 
 /* Records what etcd holds for `id` (mu held). False without memory. */
-static bool note(cpi_registration_sync *s, uint64_t id, const char *owner,
-                 bool ours) {
+static bool note(cpi_registration_sync *s, uint64_t id, const char *owner_id) {
   known *k = find(s, id);
-  if (k != NULL && strcmp(k->owner, owner) != 0) {
+  if (k != NULL && strcmp(k->owner->id, owner_id) != 0) {
     forget(s, k);
     k = NULL;
   }
   if (k == NULL) {
-    size_t n = strlen(owner) + 1;
-    k = malloc(sizeof *k + n);
+    uint64_t h = owner_hash(s, owner_id);
+    owner *o = find_owner(s, owner_id, h);
+    if (o == NULL) {
+      size_t n = strlen(owner_id) + 1;
+      o = malloc(sizeof *o + n);
+      if (o == NULL) {
+        return false;
+      }
+      memcpy(o->id, owner_id, n);
+      o->keys = NULL;
+      o->node.hash = h;
+      cpi_htab_insert(&s->owners, &o->node);
+    }
+    k = malloc(sizeof *k);
     if (k == NULL) {
+      if (o->keys == NULL) {
+        cpi_htab_remove(&s->owners, &o->node);
+        free(o);
+      }
       return false;
     }
-    memcpy(k->owner, owner, n);
     k->node.hash = id;
+    k->owner = o;
+    k->owner_next = o->keys;
+    o->keys = k;
     cpi_htab_insert(&s->table, &k->node);
   }
   k->listing = s->listing;
-  k->ours = ours;
   return true;
 }
 
@@ -238,7 +289,7 @@ static void sink_put(const ProtobufCBinaryData *k, const ProtobufCBinaryData *v,
     atomic_fetch_add(&s->adopted, 1);
   }
   pthread_mutex_lock(&s->mu);
-  bool noted = note(s, id, val->owner, ours);
+  bool noted = note(s, id, val->owner);
   pthread_mutex_unlock(&s->mu);
   if (!noted) {
     log_rejected(s, k, "out of memory");
@@ -374,16 +425,21 @@ static void *publisher_main(void *arg) {
 
 /* ---- Life cycle ---- */
 
-static void destroy(cpi_registration_sync *s) {
-  for (size_t b = 0; s->table.buckets != NULL && b <= s->table.mask; b++) {
-    cp_hnode *n = s->table.buckets[b];
+static void free_all(cp_htab *t, size_t offset) {
+  for (size_t b = 0; t->buckets != NULL && b <= t->mask; b++) {
+    cp_hnode *n = t->buckets[b];
     while (n != NULL) {
       cp_hnode *next = n->next;
-      free(CP_HNODE_ITEM(n, known, node));
+      free((char *)n - offset);
       n = next;
     }
   }
-  cpi_htab_release(&s->table);
+  cpi_htab_release(t);
+}
+
+static void destroy(cpi_registration_sync *s) {
+  free_all(&s->table, offsetof(known, node));
+  free_all(&s->owners, offsetof(owner, node));
   while (s->head != NULL) {
     job *j = s->head;
     s->head = j->next;
@@ -418,13 +474,14 @@ int cpi_registration_sync_start(cpi_registration_sync **out,
       (size_t)snprintf(s->prefix, sizeof s->prefix, "%sreg/", opts->prefix);
   pthread_mutex_init(&s->mu, NULL);
   cpi_cond_init_monotonic(&s->wake);
-  if (cpi_htab_init(&s->table) != 0) {
+  if (cpi_htab_init(&s->table) != 0 || cpi_htab_init(&s->owners) != 0) {
     destroy(s);
     return CP_ENOMEM;
   }
   if (cpi_seal_key_derive(&s->seal, opts->secret, opts->secret_len,
                           "cplugin replica registrations v1") != 0 ||
-      cpi_random_bytes(&s->writer, sizeof s->writer) != 0) {
+      cpi_random_bytes(&s->writer, sizeof s->writer) != 0 ||
+      cpi_random_bytes(&s->owner_key, sizeof s->owner_key) != 0) {
     destroy(s);
     return CP_ESYS;
   }

@@ -87,9 +87,7 @@ int cpi_replicas_start(cpi_replicas **out, const cp_etcd_options *o,
 /* Registrations are written only by replicas whose secret the identity
  * sync found to be the others'. */
 static int secret_state(void *user) {
-  cpi_identity_sync_stats s;
-  cpi_identity_sync_get_stats(user, &s);
-  return s.secret;
+  return cpi_identity_sync_secret(user);
 }
 
 int cpi_replicas_share_registry(cpi_replicas *r, cp_registry *registry,
