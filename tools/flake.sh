@@ -67,6 +67,10 @@ bazel_targets=(
   //tests:launch_identity_test //tests:launcher_e2e_test //tests:admin_test
   //tests:connection_test //tests:broker_test //tests:launcher_inprocess_test
   //tests:python_capability_test
+  //tests:etcd_mirror_test //tests:replica_identities_test
+  //tests:replica_registry_test //tests:python_replicas_test
+  //tests:python_replica_registry_test //tests:redis_shared_limits_test
+  //examples/replicas:replicas_demo
   //examples/urlshortener:urlshortener_managed_demo
   //examples/urlshortener:urlshortener_demo //examples/kv:kv_demo
   //tools/cpluginctl:cli_sh //tools/cpluginctl:presets_sh

@@ -56,6 +56,9 @@ struct Replica {
     o.metrics_address = nullptr;
     o.etcd = &etcd;
     ASSERT_EQ(0, cp_host_create(&host, &o));
+    // Sharing starts with the host: its etcd client's I/O runs on the
+    // server's threads.
+    ASSERT_EQ(0, cp_host_start(host, nullptr, nullptr));
   }
 
   void Stop() {

@@ -47,6 +47,21 @@ typedef struct cp_client_options {
    * client of a host that may restart keeps it short, so calls work again
    * soon after the host is back (cp_plugin_runtime uses 2 s). */
   int64_t max_reconnect_backoff_ms;
+  /* false (default): a thread blocked in this client's calls or stream
+   * operations waits on the network for the whole process. true: it sleeps
+   * until gRPC reports its completion from another thread, and the
+   * connection is read and written by the threads that do wait on the
+   * network, which the process must have: a running cp_server's (not a
+   * non_polling one); without them the blocking calls of this client end
+   * only by their deadline or cancellation. For a client inside a server
+   * process that keeps a call waiting (a host's watch on etcd): gRPC passes
+   * the network wait between all waiting threads, so each such thread
+   * costs every call of the server a hand-off between threads (measured:
+   * two watches made each call cost about 40 % more server CPU; see
+   * docs/performance.md). Asynchronous calls and streams are not affected.
+   * Ignored, as for servers, when gRPC does not use its one-epoll-set
+   * poller. */
+  bool non_polling;
 } cp_client_options;
 
 CP_API void cp_client_options_init(cp_client_options *opts);

@@ -192,7 +192,7 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
     rc = cp_token_store_create(&h->tokens, &o->tokens);
   }
   if (rc == 0 && o->etcd != NULL) {
-    rc = cpi_replicas_start(&h->replicas, o->etcd, h->tokens);
+    rc = cpi_replicas_create(&h->replicas, o->etcd);
   }
   if (rc == 0) {
     rc = cp_metrics_create(&h->metrics, NULL);
@@ -222,9 +222,6 @@ static int create_pieces(cp_host *h, const cp_host_options *o) {
       ro.probe_user = NULL;
     }
     rc = cp_registry_create(&h->registry, &ro);
-  }
-  if (rc == 0 && h->replicas != NULL) {
-    rc = cpi_replicas_share_registry(h->replicas, h->registry, h->tokens);
   }
   if (rc == 0) {
     rc = cp_health_create(&h->health, NULL);
@@ -396,6 +393,10 @@ int cp_host_start(cp_host *h, int *port, int *metrics_port) {
     rc = cpi_host_liveness_start(&h->liveness, h->registry,
                                  h->liveness_interval_ms);
   }
+  if (rc == 0 && h->replicas != NULL) {
+    /* Now: its etcd client's I/O runs on the server's threads. */
+    rc = cpi_replicas_run(h->replicas, h->tokens, h->registry);
+  }
   if (rc != 0) {
     return rc;
   }
@@ -419,6 +420,9 @@ int cp_host_shutdown(cp_host *h, int64_t grace_ms) {
     return 0;
   }
   h->stopped = true;
+  /* While the server still runs the etcd client's I/O. What this replica
+   * changes from here on stays its own. */
+  cpi_replicas_halt(h->replicas);
   cpi_host_liveness_stop(h->liveness);
   h->liveness = NULL;
   cp_metrics_set_ready(h->metrics, false);
@@ -433,8 +437,8 @@ void cp_host_destroy(cp_host *h) {
     return;
   }
   cp_host_shutdown(h, 0);
-  cp_server_destroy(h->server);   /* first: nothing may call into the rest */
-  cpi_replicas_stop(h->replicas); /* then no other replica changes the store */
+  cp_server_destroy(h->server);      /* first: nothing may call into the rest */
+  cpi_replicas_destroy(h->replicas); /* halted at shutdown */
   cp_metrics_http_destroy(h->http);
   if (h->watching_tokens) {
     (void)cp_token_store_unsubscribe(h->tokens, end_routed_calls, h);

@@ -80,7 +80,7 @@ reg_entry *cpi_reg_find_id(const cp_registry *reg, uint64_t id) {
 
 /* --- adding -------------------------------------------------------------- */
 
-static const char base_url_key[] = "base_url";
+static const char base_url_key[] = CPI_REG_BASE_URL_KEY;
 
 /* Offsets into reg_entry.data must fit its small fields. */
 _Static_assert(CP_VERSION_MAX + 1 <= UINT8_MAX, "path offset");
@@ -88,28 +88,6 @@ _Static_assert(CP_VERSION_MAX + CP_ENDPOINT_PATH_MAX + 2 <= UINT16_MAX,
                "base_url offset");
 _Static_assert(CP_METADATA_MAX_ENTRIES <= UINT8_MAX, "metadata count");
 _Static_assert(CP_REGISTRY_MAX_WEIGHT < (1 << 24), "weight");
-
-const char *cpi_reg_meta_begin(const reg_entry *e) {
-  const char *at = reg_entry_path(e);
-  at += strlen(at) + 1;
-  if (e->base_url != 0) {
-    at += strlen(at) + 1;
-  }
-  return at;
-}
-
-const char *cpi_reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
-                              reg_meta *m) {
-  if (e->base_url != 0 && i == e->base_url_at) {
-    m->key = base_url_key;
-    m->value = reg_entry_base_url(e);
-    return at;
-  }
-  m->key = at;
-  at += strlen(at) + 1;
-  m->value = at;
-  return at + strlen(at) + 1;
-}
 
 size_t cpi_reg_entry_bytes(const reg_entry *e) {
   const char *at = cpi_reg_meta_begin(e);
@@ -494,6 +472,20 @@ reg_remove_result cpi_reg_remove(cp_registry *reg, uint64_t id,
   }
   cpi_reg_commit_unlock(reg);
   return res;
+}
+
+int cpi_registry_drop(cp_registry *reg, uint64_t id) {
+  cpi_rwshard_wrlock(&reg->lock);
+  reg_entry *e = cpi_reg_find_id(reg, id);
+  if (e != NULL) {
+    rt_entry *rt = e->owner;
+    reg->quiet = true;
+    cpi_reg_unlink_entry(reg, e);
+    reg->quiet = false;
+    cpi_reg_runtime_maybe_free(reg, rt);
+  }
+  cpi_reg_commit_unlock(reg);
+  return e != NULL ? 0 : CP_ENOTFOUND;
 }
 
 int cp_registry_unregister_as_host(cp_registry *reg,

@@ -277,6 +277,14 @@ void cpi_reg_commit_unlock(cp_registry *reg) {
   cpi_push_hub_flush(reg->hub);
 }
 
+void cpi_registry_set_replicator(cp_registry *reg, cpi_reg_replicator_fn fn,
+                                 void *user) {
+  cpi_rwshard_wrlock(&reg->lock);
+  reg->replicator = fn;
+  reg->replicator_user = user;
+  cpi_reg_commit_unlock(reg);
+}
+
 void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out) {
   memset(out, 0, sizeof *out);
   size_t shard = cpi_rwshard_rdlock(&reg->lock);

@@ -14,8 +14,9 @@
  *                      cp_registry_watch)
  *   listing.c          cp_registry_list, the read-only enumeration
  *   tokens.c           revocation and expiry from the token store
- *   replication.c      the replicator's view; adopting and dropping what
- *                      other host replicas registered
+ *   replication.c      what the replicator is told (a leaf: registrations.c
+ *                      adopts and drops other replicas' registrations,
+ *                      registry.c sets the replicator)
  *   identity.c         the caller, from the call's auth context
  *   registry_service.c, lifecycle_service.c   the RPC glue
  *   htab.c, rwshard.c, semver.c                building blocks
@@ -32,6 +33,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/siphash.h"
 #include "cplugin/registry.h"
@@ -91,11 +93,33 @@ static inline const char *reg_entry_base_url(const reg_entry *e) {
   return e->base_url != 0 ? e->data + e->base_url : NULL;
 }
 
+#define CPI_REG_BASE_URL_KEY "base_url"
+
 /* The metadata in order: `at` starts as cpi_reg_meta_begin(e); the call for
- * entry i (0 .. meta_count - 1) fills *m and returns the next `at`. */
-const char *cpi_reg_meta_begin(const reg_entry *e);
-const char *cpi_reg_meta_next(const reg_entry *e, const char *at, uint32_t i,
-                              reg_meta *m);
+ * entry i (0 .. meta_count - 1) fills *m and returns the next `at`. Inline:
+ * leaf files (replication.c) read entries without calling into the
+ * registry's other files. */
+static inline const char *cpi_reg_meta_begin(const reg_entry *e) {
+  const char *at = reg_entry_path(e);
+  at += strlen(at) + 1;
+  if (e->base_url != 0) {
+    at += strlen(at) + 1;
+  }
+  return at;
+}
+
+static inline const char *cpi_reg_meta_next(const reg_entry *e, const char *at,
+                                            uint32_t i, reg_meta *m) {
+  if (e->base_url != 0 && i == e->base_url_at) {
+    m->key = CPI_REG_BASE_URL_KEY;
+    m->value = reg_entry_base_url(e);
+    return at;
+  }
+  m->key = at;
+  at += strlen(at) + 1;
+  m->value = at;
+  return at + strlen(at) + 1;
+}
 
 /* A service type: its providers and watchers. Freed when it has neither and
  * no strategy was set for it. */

@@ -1,9 +1,8 @@
-/* What a replicator sees of this registry's writes, and the writes that
- * apply another replica's (registry_replica.h). */
+/* What a replicator is told of this registry's writes
+ * (registry_replica.h). A leaf: it calls no other file of the registry. */
 #include <string.h>
 
 #include "core/validate.h"
-#include "cplugin/errors.h"
 #include "registry/registry_internal.h"
 
 static bool in_process(const reg_entry *e) {
@@ -36,26 +35,4 @@ void cpi_reg_replicate(cp_registry *reg, bool added, const reg_entry *e) {
     rec.svc.metadata_count = e->meta_count;
   }
   reg->replicator(added, &rec, reg->replicator_user);
-}
-
-void cpi_registry_set_replicator(cp_registry *reg, cpi_reg_replicator_fn fn,
-                                 void *user) {
-  cpi_rwshard_wrlock(&reg->lock);
-  reg->replicator = fn;
-  reg->replicator_user = user;
-  cpi_reg_commit_unlock(reg);
-}
-
-int cpi_registry_drop(cp_registry *reg, uint64_t id) {
-  cpi_rwshard_wrlock(&reg->lock);
-  reg_entry *e = cpi_reg_find_id(reg, id);
-  if (e != NULL) {
-    rt_entry *rt = e->owner;
-    reg->quiet = true;
-    cpi_reg_unlink_entry(reg, e);
-    reg->quiet = false;
-    cpi_reg_runtime_maybe_free(reg, rt);
-  }
-  cpi_reg_commit_unlock(reg);
-  return e != NULL ? 0 : CP_ENOTFOUND;
 }

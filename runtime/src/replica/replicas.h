@@ -1,6 +1,11 @@
 /* A host's link to the state its replicas share in etcd (internal): the
  * etcd client, the identity sync and the registration sync, made from
- * cp_etcd_options. */
+ * cp_etcd_options.
+ *
+ * The client leaves the network to the host's server threads
+ * (cp_client_options.non_polling), so the syncs run only while the server
+ * does: cpi_replicas_run after cp_server_start, cpi_replicas_halt before
+ * cp_server_shutdown. One thread calls these. */
 #ifndef CPLUGIN_REPLICA_REPLICAS_H
 #define CPLUGIN_REPLICA_REPLICAS_H
 
@@ -10,22 +15,24 @@
 
 typedef struct cpi_replicas cpi_replicas;
 
-/* Connects to etcd (lazily: an unreachable etcd is an outage, not an
- * error) and starts sharing `tokens`. Returns 0, CP_EINVAL for bad
- * options, CP_ENOMEM or CP_ESYS. */
-int cpi_replicas_start(cpi_replicas **out, const cp_etcd_options *opts,
-                       cp_token_store *tokens);
+/* Checks the options and makes the client (lazily connected: an
+ * unreachable etcd is an outage, not an error); copies what it keeps.
+ * Returns 0, CP_EINVAL for bad options, or CP_ENOMEM. */
+int cpi_replicas_create(cpi_replicas **out, const cp_etcd_options *opts);
 
-/* Shares `registry` (whose token store is `tokens`) from now on: call it
- * once, right after cpi_replicas_start (the caller's prefix and secret
- * must still be alive) and before the registry serves. Returns 0,
- * CP_ENOMEM or CP_ESYS. */
-int cpi_replicas_share_registry(cpi_replicas *r, cp_registry *registry,
-                                cp_token_store *tokens);
+/* Starts sharing `tokens` and `registry` (whose token store it is).
+ * Returns 0, CP_ESTATE when running, CP_ENOMEM or CP_ESYS. */
+int cpi_replicas_run(cpi_replicas *r, cp_token_store *tokens,
+                     cp_registry *registry);
 
-/* Stops sharing (the registry keeps what it holds) and closes the client. NULL allowed. */
-void cpi_replicas_stop(cpi_replicas *r);
+/* Stops sharing (the store and registry keep what they hold); changes not
+ * yet written are lost. A no-op when not running. */
+void cpi_replicas_halt(cpi_replicas *r);
 
+/* Halts, closes the client, frees. NULL allowed. */
+void cpi_replicas_destroy(cpi_replicas *r);
+
+/* Zeros (secret_ok -1) while not running. */
 void cpi_replicas_stats(cpi_replicas *r, cp_replica_stats *out);
 
 #endif /* CPLUGIN_REPLICA_REPLICAS_H */

@@ -53,6 +53,37 @@ struct cp_client {
   pthread_cond_t chains_cv;
 };
 
+/* --- blocking waits (client_wait.c) --- */
+
+/* A completion a blocking call or stream waits for. On a pluck queue its
+ * address is the tag; on a callback queue (a client of opts.non_polling)
+ * gRPC runs `functor` on another thread, which marks it done under `mu`
+ * and signals `cv` (the waiter's). */
+typedef struct cpi_wait_tag {
+  grpc_completion_queue_functor functor; /* first: what gRPC is given */
+  pthread_mutex_t *mu;
+  pthread_cond_t *cv;
+  bool done;
+  bool ok;
+} cpi_wait_tag;
+
+/* Whether the client's blocking calls wait without taking turns at the
+ * network wait (opts.non_polling, where gRPC allows it). */
+bool cpi_client_non_polling(const cp_client *c);
+
+/* The queue for one blocking call or stream of this client: a pluck
+ * queue, or a callback queue when non-polling. Shut down and destroyed by
+ * the call's owner once every batch completed. */
+grpc_completion_queue *cpi_client_cq_create(const cp_client *c);
+
+/* mu and cv: the waiter's (NULL for a client that polls). */
+void cpi_wait_tag_init(cpi_wait_tag *t, pthread_mutex_t *mu,
+                       pthread_cond_t *cv);
+
+/* Waits for the batch started with `tag` on `cq`; its success. */
+bool cpi_client_wait(const cp_client *c, grpc_completion_queue *cq,
+                     cpi_wait_tag *tag);
+
 struct cp_invocation {
   cp_client *client;
   const cp_method_desc *method;

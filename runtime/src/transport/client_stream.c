@@ -20,13 +20,11 @@ grpc_call_error cpi_client_stream_start_batch(cp_client_stream *s,
   return grpc_call_start_batch(s->gcall, ops, n, tag, NULL);
 }
 
-bool cpi_client_stream_pluck(cp_client_stream *s, void *tag) {
+bool cpi_client_stream_pluck(cp_client_stream *s, cpi_wait_tag *tag) {
   if (s->async != NULL) {
     return cpi_astream_wait_tag(s, tag);
   }
-  grpc_event ev = grpc_completion_queue_pluck(
-      s->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-  return ev.type == GRPC_OP_COMPLETE && ev.success;
+  return cpi_client_wait(s->client, s->cq, tag);
 }
 
 int cpi_client_stream_await_status(cp_client_stream *s) {

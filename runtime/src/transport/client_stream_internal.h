@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "cplugin/client.h"
+#include "transport/client_internal.h"
 
 /* One stream: a private completion queue, plucked per tag. A duplex stream
  * may have a reader (recv/status tags, under recv_mu) and a sender
@@ -51,12 +52,15 @@ struct cp_client_stream {
   bool send_failed;          /* a send batch failed: the call is over */
   bool half_closed;          /* cp_client_stream_close_send succeeded */
 
-  /* Distinct addresses used as tags. */
-  char start_tag;
-  char recv_tag;
-  char status_tag;
-  char send_tag;
-  char close_tag;
+  /* The blocking stream's tags, and what their waits sleep on when the
+   * client does not poll (client_wait.c). */
+  cpi_wait_tag start_tag;
+  cpi_wait_tag recv_tag;
+  cpi_wait_tag status_tag;
+  cpi_wait_tag send_tag;
+  cpi_wait_tag close_tag;
+  pthread_mutex_t wait_mu;
+  pthread_cond_t wait_cv;
 
   /* Set for a stream started asynchronously (client_stream_async.c): its
    * call completes on the client's queue instead of `cq` (NULL). */
@@ -121,7 +125,7 @@ void cpi_astream_destroy(cp_client_stream *s);
 /* Waits for the completion of `tag` (one of the stream's *_tag fields) on
  * the stream's queue, or, for an asynchronous stream, for the callback
  * thread to report it; its success. */
-bool cpi_client_stream_pluck(cp_client_stream *s, void *tag);
+bool cpi_client_stream_pluck(cp_client_stream *s, cpi_wait_tag *tag);
 
 /* Starts a sender's batch whose tag field is `tag` (send_tag, close_tag),
  * for the blocking queue or, on an asynchronous stream, counted among its

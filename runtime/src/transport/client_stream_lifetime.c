@@ -57,6 +57,13 @@ cp_client_stream *cpi_client_stream_new(cp_client *client,
   atomic_init(&s->ended, false);
   pthread_mutex_init(&s->recv_mu, NULL);
   pthread_mutex_init(&s->send_mu, NULL);
+  pthread_mutex_init(&s->wait_mu, NULL);
+  pthread_cond_init(&s->wait_cv, NULL);
+  cpi_wait_tag *tags[] = {&s->start_tag, &s->recv_tag, &s->status_tag,
+                          &s->send_tag, &s->close_tag};
+  for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+    cpi_wait_tag_init(tags[i], &s->wait_mu, &s->wait_cv);
+  }
   grpc_metadata_array_init(&s->initial_md);
   grpc_metadata_array_init(&s->trailing_md);
   return s;
@@ -70,7 +77,7 @@ cp_client_stream *cpi_client_stream_alloc(cp_client *client,
   if (s == NULL) {
     return NULL;
   }
-  s->cq = grpc_completion_queue_create_for_pluck(NULL);
+  s->cq = cpi_client_cq_create(client);
   grpc_slice path = grpc_slice_from_static_string(method->path);
   s->gcall = cpi_client_open_call(client, NULL, s->cq, path,
                                   cpi_grpc_deadline(deadline_ns));
@@ -103,5 +110,7 @@ void cpi_client_stream_free(cp_client_stream *s) {
   }
   pthread_mutex_destroy(&s->recv_mu);
   pthread_mutex_destroy(&s->send_mu);
+  pthread_mutex_destroy(&s->wait_mu);
+  pthread_cond_destroy(&s->wait_cv);
   free(s);
 }

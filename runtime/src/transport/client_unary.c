@@ -88,16 +88,18 @@ int cpi_transport_unary(cp_invocation *inv) {
     cpi_unary_batch_release(&b);
     return rc;
   }
-  grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+  grpc_completion_queue *cq = cpi_client_cq_create(c);
   grpc_slice path = grpc_slice_from_static_string(inv->method->path);
   grpc_call *call = cpi_client_open_call(c, NULL, cq, path,
                                          cpi_grpc_deadline(inv->deadline_ns));
-  int tag_storage;
-  grpc_call_error err = cpi_unary_batch_start(&b, call, inv, &tag_storage);
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+  cpi_wait_tag tag;
+  cpi_wait_tag_init(&tag, &mu, &cv);
+  grpc_call_error err = cpi_unary_batch_start(&b, call, inv, &tag);
   if (err == GRPC_CALL_OK) {
-    grpc_event ev = grpc_completion_queue_pluck(
-        cq, &tag_storage, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    rc = cpi_unary_batch_outcome(&b, inv->method, ev.success != 0, &inv->status,
+    bool ok = cpi_client_wait(c, cq, &tag);
+    rc = cpi_unary_batch_outcome(&b, inv->method, ok, &inv->status,
                                  &inv->response);
     cpi_invocation_keep_trailers(inv, &b.trailing_md);
     if (inv->out_trailers != NULL) {
