@@ -66,7 +66,8 @@ PAYLOAD = b"cplugin-compare!"  # 16 bytes
 SERVERS = ("full", "off", "ref")  # "shared" joins them with --redis
 SERVER_TITLES = {
     "full": "cplugin, chain on (auth + rate limit + metrics)",
-    "shared": "full, its rate limits shared through Redis",
+    "shared": "full as a host replica: rate limits shared through Redis (and, with --etcd, "
+              "identities and registry through etcd)",
     "off": "cplugin, chain off",
     "ref": "gRPC C++ 1.51 callback server + interceptor",
 }
