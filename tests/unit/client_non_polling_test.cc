@@ -145,8 +145,8 @@ TEST_F(ClientNonPollingTest, DeadlinesAndCancellationEndWaits) {
   cp_status st;
   ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
-  EXPECT_EQ(CP_ERPC, cp_cplugintest__v1__echo_service__count__next(s, &msg,
-                                                                   &st));
+  EXPECT_EQ(CP_ERPC,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   EXPECT_EQ(CP_STATUS_DEADLINE_EXCEEDED, st.code);
   cp_client_stream_destroy(s);
 
@@ -157,8 +157,8 @@ TEST_F(ClientNonPollingTest, DeadlinesAndCancellationEndWaits) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     cp_client_stream_cancel(s);
   });
-  EXPECT_EQ(CP_ERPC, cp_cplugintest__v1__echo_service__count__next(s, &msg,
-                                                                   &st));
+  EXPECT_EQ(CP_ERPC,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   EXPECT_EQ(CP_STATUS_CANCELLED, st.code);
   canceller.join();
   cp_client_stream_destroy(s);
@@ -172,8 +172,8 @@ TEST_F(ClientNonPollingTest, DestroyedWithAStreamOpen) {
   ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   protobuf_c_message_free_unpacked(&msg->base, nullptr);
   cp_client_close(client_);  // cancels the stream
-  EXPECT_EQ(CP_ERPC, cp_cplugintest__v1__echo_service__count__next(s, &msg,
-                                                                   &st));
+  EXPECT_EQ(CP_ERPC,
+            cp_cplugintest__v1__echo_service__count__next(s, &msg, &st));
   cp_client_stream_destroy(s);
 }
 
