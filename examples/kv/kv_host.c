@@ -3,6 +3,12 @@
  * get, watch a prefix, delete, and show an error status.
  *
  *   kv-host --target ADDRESS [--timeout-ms MS]
+ *   kv-host --host HOST_URL [--timeout-ms MS]
+ *
+ * With --host it reaches whichever plugin provides "kv" at that cplugin host
+ * (the C kv-plugin, or the Node one of examples/node-plugin) through the
+ * host's router instead: it joins the host as runtime "kv-host" and makes
+ * the same calls, of every kind, routed.
  *
  * Exits 0 when every step behaved as expected, 1 otherwise. */
 #include <errno.h>
@@ -213,32 +219,9 @@ static bool show_error(cp_client *c) {
   return rc == CP_ERPC && st.code == CP_STATUS_INVALID_ARGUMENT;
 }
 
-int main(int argc, char **argv) {
-  const char *target = NULL;
-  long timeout_ms = 5000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--target") == 0) {
-      target = argv[i + 1];
-    } else if (strcmp(argv[i], "--timeout-ms") == 0) {
-      char *end = NULL;
-      errno = 0;
-      timeout_ms = strtol(argv[i + 1], &end, 10);
-      if (errno != 0 || *end != '\0' || timeout_ms <= 0) {
-        target = NULL;
-        break;
-      }
-    } else {
-      target = NULL;
-      break;
-    }
-  }
-  if (target == NULL || argc % 2 == 0) {
-    fprintf(stderr, "usage: kv-host --target ADDRESS [--timeout-ms MS]\n");
-    return 2;
-  }
-  cp_call_options_init(&call_opts);
-  call_opts.timeout_ms = timeout_ms;
-
+/* The "kv" client of a plugin found through --target (handshake, then
+ * dispense). */
+static cp_plugin_client *connect_plugin(const char *target, cp_client **c) {
   cp_plugin_client_options popts;
   cp_plugin_client_options_init(&popts);
   popts.endpoint = target;
@@ -250,7 +233,7 @@ int main(int argc, char **argv) {
   if (rc != 0) {
     fprintf(stderr, "kv-host: cannot create client for %s: %s\n", target,
             cp_strerror(rc));
-    return 1;
+    return NULL;
   }
   cp_status st;
   rc = cp_plugin_client_connect(pc, &st);
@@ -258,23 +241,91 @@ int main(int argc, char **argv) {
     fprintf(stderr, "kv-host: handshake with %s failed: %s: %s\n", target,
             cp_status_code_name(st.code), st.message);
     cp_plugin_client_destroy(pc);
-    return 1;
+    return NULL;
   }
-  cp_client *c = NULL;
-  rc = cp_plugin_client_dispense(pc, &cp_kv__v1__kvservice__plugin, &c);
+  rc = cp_plugin_client_dispense(pc, &cp_kv__v1__kvservice__plugin, c);
   if (rc != 0) {
     fprintf(stderr, "kv-host: cannot dispense kv: %s\n", cp_strerror(rc));
     cp_plugin_client_destroy(pc);
-    return 1;
+    return NULL;
   }
   printf("host: handshake with %s ok: plugin kv %s (app protocol %d)\n", target,
          cp_plugin_client_plugin_version(pc, "kv"),
          (int)cp_plugin_client_app_version(pc));
+  return pc;
+}
+
+/* The routed "kv" client of a runtime joined to the cplugin host at
+ * `host_url` (--host). */
+static cp_plugin_runtime *join_host(const char *host_url, cp_client **c) {
+  cp_plugin_runtime_options o;
+  cp_plugin_runtime_options_init(&o);
+  o.host_url = host_url;
+  o.self_id = "kv-host";
+  o.self_version = "1.0.0";
+  cp_plugin_runtime *rt = NULL;
+  cp_status st;
+  if (cp_plugin_runtime_start(&rt, &o, &st) != 0) {
+    fprintf(stderr, "kv-host: cannot join the host at %s: %s: %s\n", host_url,
+            cp_status_code_name(st.code), st.message);
+    return NULL;
+  }
+  int rc = cp_plugin_runtime_route(rt, "kv", c);
+  if (rc != 0) {
+    fprintf(stderr, "kv-host: cannot route to kv: %s\n", cp_strerror(rc));
+    cp_plugin_runtime_destroy(rt);
+    return NULL;
+  }
+  printf("host: joined the host at %s as %s; kv is routed\n", host_url,
+         cp_plugin_runtime_id(rt));
+  return rt;
+}
+
+int main(int argc, char **argv) {
+  const char *target = NULL;
+  const char *host_url = NULL;
+  long timeout_ms = 5000;
+  bool bad = argc % 2 == 0;
+  for (int i = 1; !bad && i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--target") == 0) {
+      target = argv[i + 1];
+    } else if (strcmp(argv[i], "--host") == 0) {
+      host_url = argv[i + 1];
+    } else if (strcmp(argv[i], "--timeout-ms") == 0) {
+      char *end = NULL;
+      errno = 0;
+      timeout_ms = strtol(argv[i + 1], &end, 10);
+      bad = errno != 0 || *end != '\0' || timeout_ms <= 0;
+    } else {
+      bad = true;
+    }
+  }
+  if (bad || (target == NULL) == (host_url == NULL)) {
+    fprintf(stderr,
+            "usage: kv-host (--target ADDRESS | --host HOST_URL) "
+            "[--timeout-ms MS]\n");
+    return 2;
+  }
+  cp_call_options_init(&call_opts);
+  call_opts.timeout_ms = timeout_ms;
+
+  cp_client *c = NULL;
+  cp_plugin_client *pc = NULL;
+  cp_plugin_runtime *rt = NULL;
+  if (target != NULL) {
+    pc = connect_plugin(target, &c);
+  } else {
+    rt = join_host(host_url, &c);
+  }
+  if (c == NULL) {
+    return 1;
+  }
   bool ok = put(c, "greeting", "hello") && get(c, "greeting", true) &&
             run_watch(c) && get(c, "user/alice", false) && run_batch(c) &&
             run_session(c) && get(c, "fruit/fig", true) &&
             get(c, "fruit/plum", false) && show_error(c);
   cp_plugin_client_destroy(pc);
+  cp_plugin_runtime_destroy(rt);
   printf("host: %s\n", ok ? "all steps behaved as expected" : "FAILED");
   return ok ? 0 : 1;
 }
