@@ -70,7 +70,8 @@ bazel_targets=(
   //tests:etcd_mirror_test //tests:replica_identities_test
   //tests:replica_registry_test //tests:python_replicas_test
   //tests:python_replica_registry_test //tests:redis_shared_limits_test
-  //examples/replicas:replicas_demo
+  //tests:python_mixed_languages_test
+  //examples/replicas:replicas_demo //examples/mixed-languages:mixed_languages_demo
   //examples/urlshortener:urlshortener_managed_demo
   //examples/urlshortener:urlshortener_demo //examples/kv:kv_demo
   //tools/cpluginctl:cli_sh //tools/cpluginctl:presets_sh

@@ -1,12 +1,13 @@
 """A host program under test, driven from Python grpcio: start it, read its
 address, check status codes, stop it. Shared by the interop tests."""
+import os
 import socket
 import subprocess
 import sys
 
 import grpc
 
-from waiting import LineReader, WaitTimeout, wait_exit
+from waiting import LineReader, WaitTimeout, default_timeout, wait_exit
 
 
 def generate_host_protos(proto_root, out):
@@ -112,3 +113,38 @@ def expect_code(failures, what, code, call):
         if e.code() != code:
             failures.append("%s: got %s, want %s" % (what, e.code().name,
                                                      code.name))
+
+
+class Process:
+    """A program that prints "LISTENING <address>" once it serves."""
+
+    def __init__(self, name, argv, env, logdir):
+        self.name = name
+        self.err = open(os.path.join(logdir, name + ".err"), "a")
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                     stderr=self.err, text=True)
+        self.out = LineReader(self.proc.stdout, name)
+        while True:
+            line = self.out.next_line("%s to print LISTENING" % name)
+            if line.startswith("LISTENING "):
+                self.address = line.split(" ", 1)[1]
+                return
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait()
+        self.err.close()
+
+    def stop(self):
+        """SIGTERM, then SIGKILL if it does not exit within the deadline."""
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=default_timeout())
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()

@@ -18,7 +18,6 @@ usage: py_resilience_test.py HOST LOGGER STORAGE API PROTO_ROOT
 """
 import os
 import queue
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,8 +25,8 @@ import time
 
 import grpc
 
-from hostproc import free_port, generate_host_protos
-from waiting import LineReader, WaitTimeout, default_timeout, next_item
+from hostproc import Process, free_port, generate_host_protos
+from waiting import WaitTimeout, default_timeout, next_item
 
 COOKIE = ("CONNECT_PLUGIN", "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e")
 SHORTEN = "/api.v1.API/Shorten"
@@ -63,41 +62,6 @@ def first_string(message):
         if not byte & 0x80:
             break
     return message[at:at + size].decode()
-
-
-class Process:
-    """A program that prints "LISTENING <address>" once it serves."""
-
-    def __init__(self, name, argv, env, logdir):
-        self.name = name
-        self.err = open(os.path.join(logdir, name + ".err"), "a")
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
-                                     stderr=self.err, text=True)
-        self.out = LineReader(self.proc.stdout, name)
-        while True:
-            line = self.out.next_line("%s to print LISTENING" % name)
-            if line.startswith("LISTENING "):
-                self.address = line.split(" ", 1)[1]
-                return
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def kill(self):
-        if self.alive():
-            self.proc.kill()
-        self.proc.wait()
-        self.err.close()
-
-    def stop(self):
-        """SIGTERM, then SIGKILL if it does not exit within the deadline."""
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=default_timeout())
-            except subprocess.TimeoutExpired:
-                pass
-        self.kill()
 
 
 class Demo:
