@@ -25,14 +25,12 @@ if [[ -n ${TEST_SRCDIR:-} ]]; then
   bin=$TEST_SRCDIR/$TEST_WORKSPACE/examples/urlshortener
   kv_bin=$TEST_SRCDIR/$TEST_WORKSPACE/examples/kv
   here=$TEST_SRCDIR/$TEST_WORKSPACE/examples/mixed-languages
-  source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/support/wait.sh"
-else
-  source "$here/../../tests/support/wait.sh"
 fi
+source "$here/../../tests/support/wait.sh"
+source "$here/../../tests/support/demo_procs.sh"
 python_plugin=$here/../python-plugin
 node_plugin=$here/../node-plugin
 work=$(mktemp -d)
-pids=()
 
 for tool in node /usr/bin/python3 protoc; do
   if ! command -v "$tool" >/dev/null; then
@@ -46,43 +44,13 @@ if [[ ! -d $node_plugin/node_modules/@grpc/grpc-js ]]; then
 fi
 
 cleanup() {
-  # Plugins first (they unregister from the host), then the host.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
+  stop_all
   [[ -n ${KEEP_DEMO:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
-
-listening_or_gone() {
-  grep -q '^LISTENING ' "$work/$1.out" 2>/dev/null || ! kill -0 "$2" 2>/dev/null
-}
-
-# start NAME CMD...: runs CMD in the background and waits for its LISTENING
-# line; sets $address.
-start() {
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  wait_seen() { cat "$work/$name.out" "$work/$name.err"; }
-  wait_for "$name to print LISTENING" 0 listening_or_gone "$name" "${pids[-1]}" ||
-    true
-  address=$(sed -n 's/^LISTENING //p' "$work/$name.out")
-  if [[ -n "$address" ]]; then
-    return 0
-  fi
-  echo "demo: $name did not start:" >&2
-  cat "$work/$name.err" >&2
-  return 1
-}
 
 # The host logs each routed call at debug level; the demo shows them.
 start host env CPLUGIN_LOG_LEVEL=debug "$bin/urlshortener-host"

@@ -18,28 +18,22 @@ set -euo pipefail
 build=${1:?usage: run_demo.sh BUILD_DIR}
 bin=$build/examples/urlshortener
 [[ -x $bin/urlshortener-host ]] || bin=$build
+if [[ -n ${TEST_SRCDIR:-} ]]; then
+  support=$TEST_SRCDIR/$TEST_WORKSPACE/tests/support
+else
+  support=$(dirname "${BASH_SOURCE[0]}")/../../tests/support
+fi
+source "$support/wait.sh"
+source "$support/demo_procs.sh"
+
 work=$(mktemp -d)
-pids=()
-names=()
 
 cleanup() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
+  stop_all
   [[ -n ${KEEP_DEMO:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-if [[ -n ${TEST_SRCDIR:-} ]]; then
-  source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/support/wait.sh"
-else
-  source "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/wait.sh"
-fi
 
 for tool in etcd redis-server redis-cli python3; do
   if ! command -v "$tool" >/dev/null; then
@@ -50,40 +44,6 @@ done
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# spawn NAME CMD...: runs CMD in the background, output in $work/NAME.*.
-spawn() {
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  names+=("$name")
-}
-
-pid_of() {
-  for i in "${!names[@]}"; do
-    [[ ${names[i]} == "$1" ]] && echo "${pids[i]}"
-  done
-}
-
-listening_or_gone() {
-  grep -q '^LISTENING ' "$work/$1.out" 2>/dev/null || ! kill -0 "$2" 2>/dev/null
-}
-
-# start NAME CMD...: spawn, then wait for its LISTENING line; sets $address.
-start() {
-  local name=$1
-  spawn "$@"
-  wait_seen() { cat "$work/$name.out" "$work/$name.err"; }
-  wait_for "$name to print LISTENING" 0 listening_or_gone "$name" "${pids[-1]}" ||
-    true
-  address=$(sed -n 's/^LISTENING //p' "$work/$name.out")
-  if [[ -z "$address" ]]; then
-    echo "demo: $name did not start:" >&2
-    cat "$work/$name.err" >&2
-    return 1
-  fi
 }
 
 etcd_port=$(free_port)

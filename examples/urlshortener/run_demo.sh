@@ -7,57 +7,26 @@
 #   run_demo.sh BIN_DIR      (BIN_DIR holds the five programs)
 set -euo pipefail
 bin=${1:?usage: run_demo.sh BIN_DIR}
+# The shared helpers (wait_for, start): from the runfiles under `bazel test`
+# (where this script runs as a symlink named after the test), else next to
+# this script in the source tree.
+if [[ -n ${TEST_SRCDIR:-} ]]; then
+  support=$TEST_SRCDIR/$TEST_WORKSPACE/tests/support
+else
+  support=$(dirname "${BASH_SOURCE[0]}")/../../tests/support
+fi
+source "$support/wait.sh"
+source "$support/demo_procs.sh"
 work=$(mktemp -d)
-pids=()
 
 cleanup() {
-  # Plugins first (they unregister from the host), then the host.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
+  stop_all
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The shared wait helper (wait_for): from the runfiles under `bazel test`
-# (where this script runs as a symlink named after the test), else next to
-# this script in the source tree.
-if [[ -n ${TEST_SRCDIR:-} ]]; then
-  source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/support/wait.sh"
-else
-  source "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/wait.sh"
-fi
-
 export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
-
-# listening_or_gone NAME PID: NAME printed LISTENING, or PID exited.
-listening_or_gone() {
-  grep -q '^LISTENING ' "$work/$1.out" 2>/dev/null || ! kill -0 "$2" 2>/dev/null
-}
-
-# Starts a program in the background and waits for its LISTENING line;
-# sets $address. (Not run in a subshell: the pid must reach `pids`.)
-start() {
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  wait_seen() { cat "$work/$name.out"; }
-  wait_for "$name to print LISTENING" 0 listening_or_gone "$name" "${pids[-1]}" ||
-    true
-  address=$(sed -n 's/^LISTENING //p' "$work/$name.out")
-  if [[ -n "$address" ]]; then
-    return 0
-  fi
-  echo "demo: $name did not start:" >&2
-  cat "$work/$name.err" >&2
-  return 1
-}
 
 # Debug level: the host logs each routed call, which the demo shows.
 start host env CPLUGIN_LOG_LEVEL=debug "$bin/urlshortener-host"

@@ -148,3 +148,14 @@ class Process:
             except subprocess.TimeoutExpired:
                 pass
         self.kill()
+
+
+def print_log_tails(logdir, names):
+    """Prints the end of each NAME.err in `logdir` (a failed test's
+    evidence)."""
+    for name in names:
+        path = os.path.join(logdir, name + ".err")
+        if os.path.exists(path):
+            with open(path) as f:
+                tail = f.read()[-2000:]
+            print("--- %s stderr (tail) ---\n%s" % (name, tail))

@@ -32,7 +32,8 @@ import time
 
 import grpc
 
-from hostproc import Process, expect_code, free_port, generate_host_protos
+from hostproc import (Process, expect_code, free_port, generate_host_protos,
+                      print_log_tails)
 from waiting import WaitTimeout, wait_exit, wait_for
 
 COOKIE = ("CONNECT_PLUGIN", "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e")
@@ -350,12 +351,7 @@ def main():
         finally:
             mixed.stop_all()
             if failures:
-                for name in ("host", "storage", "kv", "api"):
-                    path = os.path.join(tmp, name + ".err")
-                    if os.path.exists(path):
-                        with open(path) as f:
-                            print("--- %s.err (tail)\n%s" %
-                                  (name, "".join(f.readlines()[-15:])))
+                print_log_tails(tmp, ("host", "storage", "kv", "api"))
     for f in failures:
         print("FAIL: " + f)
     print("mixed languages: %s" % ("FAILED" if failures else "ok"))

@@ -25,7 +25,7 @@ import time
 
 import grpc
 
-from hostproc import Process, free_port, generate_host_protos
+from hostproc import Process, free_port, generate_host_protos, print_log_tails
 from waiting import WaitTimeout, default_timeout, next_item
 
 COOKIE = ("CONNECT_PLUGIN", "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e")
@@ -301,12 +301,7 @@ def main():
             finally:
                 demo.stop()
         if failures:
-            for name in ("host", "logger", "storage", "api"):
-                path = os.path.join(tmp, name + ".err")
-                if os.path.exists(path):
-                    with open(path) as f:
-                        tail = f.read()[-2000:]
-                    print("--- %s stderr (tail) ---\n%s" % (name, tail))
+            print_log_tails(tmp, ("host", "logger", "storage", "api"))
     if failures:
         for f in failures:
             print("FAIL:", f)
