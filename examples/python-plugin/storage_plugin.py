@@ -30,8 +30,16 @@ URL_MAX = 2048
 KV_PREFIX = "url/"
 
 
-def say(line):
-    print(line, flush=True)
+_output_lock = threading.Lock()
+
+
+def say(line, stream=None):
+    """One whole line on stdout (or `stream`): the watch threads print
+    concurrently, and print() writes a line and its newline separately."""
+    stream = stream or sys.stdout
+    with _output_lock:
+        stream.write(line + "\n")
+        stream.flush()
 
 
 class Storage:
@@ -162,8 +170,7 @@ def main():
                     provides=[("storage", "1.0.0", "/storage.v1.Storage/")],
                     base_url=address, watches=["kv", "logger"],
                     on_event=on_event,
-                    log=lambda m: print("storage: " + m, file=sys.stderr,
-                                        flush=True))
+                    log=lambda m: say("storage: " + m, sys.stderr))
     server.add_generic_rpc_handlers(handlers(pb, Storage(pb, link), stopping))
     server.start()
     say("LISTENING " + address)
