@@ -29,6 +29,7 @@ step "static checks"
 bash tools/check_grpc_includes.sh
 bash tools/check_format.sh
 python3 tools/check_source_lists.py "$root"
+python3 tools/check_config_doc.py runtime/include/cplugin docs/configuration.md
 promtool check rules docs/alerts.yml
 bash tools/lint.sh "$root/build/lint"
 
