@@ -127,6 +127,7 @@ TEST(BreakerOptions, InvalidOptionsAreRefused) {
   EXPECT_TRUE(bad([](cp_breaker_options &x) { x.open_timeout_ms = -1; }));
   EXPECT_TRUE(bad([](cp_breaker_options &x) { x.half_open_max_probes = 0; }));
   EXPECT_TRUE(bad([](cp_breaker_options &x) { x.failure_codes = 1; }));
+  EXPECT_TRUE(bad([](cp_breaker_options &x) { x.name = ""; }));  // not ENOMEM
   EXPECT_EQ(CP_EINVAL, cp_breaker_create(nullptr, nullptr));
   ASSERT_EQ(0, cp_breaker_create(&b, nullptr));
   cp_breaker_destroy(b);

@@ -412,6 +412,9 @@ TEST(HandshakeOptions, BadOptionsAreRejected) {
   cp_handshake_service_options_init(&o);
   o.plugin_count = 1;  // count without array
   EXPECT_EQ(CP_EINVAL, cp_handshake_service_create(&svc, &o));
+  cp_handshake_service_options_init(&o);
+  o.app_version_count = 2;  // versions counted, none given (was a crash)
+  EXPECT_EQ(CP_EINVAL, cp_handshake_service_create(&svc, &o));
   EXPECT_EQ(CP_EINVAL, cp_handshake_service_create(&svc, nullptr));
   cp_handshake_service_destroy(nullptr);
 }

@@ -102,9 +102,9 @@ typedef struct cp_host_options {
    * anonymous health checks): cp_server_limit_anonymous_reads with peers
    * counted by address (an IPv6 /64 as one). Default 4 slots, 1 per
    * address, a read that stalls 5 s while others wait is cancelled. With
-   * server.stream_window_bytes (host default 32 KiB) this bounds what an
+   * server.stream_window_bytes (host default 16 KiB) this bounds what an
    * anonymous peer makes the host hold: 4 MiB requests on 128 streams cost
-   * 32 KiB per waiting stream and one message at a time, instead of 4 MiB
+   * 16 KiB per waiting stream and one message at a time, instead of 4 MiB
    * per stream. total 0 = not limited. */
   cp_anonymous_read_limits anonymous_reads;
   /* Metrics over HTTP (/metrics, /healthz, /readyz): address to bind, NULL

@@ -203,8 +203,9 @@ typedef struct cp_breaker_options {
    * cplugin_circuit_breaker_transitions_total{breaker,to} and
    * cplugin_circuit_breaker_rejections_total (see cp_breaker_metrics). */
   struct cp_breaker_metrics *metrics;
-  /* Copied; default "default". Give each breaker of a registry its own
-   * name: breakers with one name share (and overwrite) one series. */
+  /* Copied; default (NULL) "default"; "" is CP_EINVAL. Give each breaker
+   * of a registry its own name: breakers with one name share (and
+   * overwrite) one series. */
   const char *name;
 } cp_breaker_options;
 

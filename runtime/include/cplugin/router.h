@@ -81,13 +81,16 @@ typedef struct cp_router_options {
   void *resolve_user;
   /* Distinct provider addresses kept connected (default 256). When a new
    * address needs a slot in a full table, the least recently used
-   * connection is closed (calls already forwarded on it finish). */
+   * connection is closed (calls already forwarded on it finish). 0 also
+   * means 256. */
   size_t max_targets;
   /* TLS for https:// provider addresses; NULL = refuse them. The struct is
    * copied, but the paths or PEM strings it points to must stay valid while
    * the router lives (they are read when a provider is first called). */
   const cp_tls_client_options *tls;
-  size_t max_message_bytes; /* default 4 MiB */
+  /* Largest message either leg of a routed call carries; 0 = the client
+   * default, 4 MiB; at most INT32_MAX (gRPC's limit), else CP_EINVAL. */
+  size_t max_message_bytes;
   /* Deadline of a forwarded call when the caller set none (default 30 s),
    * and the longest one forwarded whatever the caller asked (default 5 min):
    * a routed call never waits on a provider forever. */
@@ -140,6 +143,9 @@ typedef struct cp_router_stats {
   size_t inflight;                    /* routed calls in flight now */
   size_t targets;                     /* connections held now */
   unsigned long long targets_evicted; /* closed to make room */
+  /* Bytes of the target table and its addresses (not the connections'
+   * gRPC channel state). */
+  size_t target_bytes;
 } cp_router_stats;
 CP_API void cp_router_get_stats(const cp_router *router,
                                 cp_router_stats *stats);

@@ -224,7 +224,7 @@ static int set_versions(cp_handshake_service *svc,
     v = &default_version;
     n = 1;
   }
-  if (n > MAX_APP_VERSIONS) {
+  if (n > MAX_APP_VERSIONS || v == NULL) {
     return CP_EINVAL;
   }
   size_t used = 0;

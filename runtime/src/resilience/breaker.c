@@ -89,7 +89,8 @@ int cp_breaker_create(cp_breaker **out, const cp_breaker_options *opts) {
       ((UINT32_C(1) << CP_STATUS_CODE_COUNT) - 1) & ~CP_CODE_BIT(CP_STATUS_OK);
   if (o.failure_threshold < 1 || o.success_threshold < 1 ||
       o.open_timeout_ms < 0 || o.open_timeout_ms > INT64_MAX / 1000000 ||
-      o.half_open_max_probes < 1 || (o.failure_codes & ~real_codes) != 0) {
+      o.half_open_max_probes < 1 || (o.failure_codes & ~real_codes) != 0 ||
+      (o.name != NULL && o.name[0] == '\0')) {
     return CP_EINVAL;
   }
   cp_breaker *b = calloc(1, sizeof *b);

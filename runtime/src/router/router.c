@@ -1,6 +1,7 @@
 /* The host's router: resolve the provider, then forward the call. */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,8 @@ int cp_router_create(cp_router **out, const cp_router_options *opts) {
   if (out == NULL || opts == NULL || opts->resolve == NULL ||
       opts->default_deadline_ms <= 0 ||
       opts->max_deadline_ms < opts->default_deadline_ms ||
-      opts->max_inflight == 0 || opts->max_inflight_per_caller == 0) {
+      opts->max_inflight == 0 || opts->max_inflight_per_caller == 0 ||
+      opts->max_message_bytes > INT32_MAX) {
     return CP_EINVAL;
   }
   *out = NULL;
@@ -108,6 +110,7 @@ void cp_router_get_stats(const cp_router *r, cp_router_stats *stats) {
   uint64_t evicted = 0;
   cpi_target_table_counts(&m->targets, &stats->targets, &evicted);
   stats->targets_evicted = evicted;
+  stats->target_bytes = cpi_target_table_bytes(&m->targets);
 }
 
 int cp_router_forget(cp_router *r, const char *address) {
