@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # A real Prometheus (Debian's) scrapes a cplugin program and evaluates the
 # alert rules over what it scraped:
-#   prometheus_scrape_test.sh METRICS_HOST ALERTS_YML
+#   prometheus_scrape_test.sh METRICS_HOST ALERTS_YML [CPLUGIN_HOST]
 # METRICS_HOST is tests/metrics/metrics_host.c built; ALERTS_YML is
-# docs/alerts.yml. Everything binds 127.0.0.1 on free ports; everything
-# started here is stopped on exit. Checks: (a) up == 1; (b) the scraped
-# counters equal the calls the host made; (c) both alert expressions evaluate
-# to finite numbers over the scraped samples (and the full rules evaluate);
-# (d) /api/v1/rules lists both alerts.
+# docs/alerts.yml; CPLUGIN_HOST a cp_host program (urlshortener-host).
+# Everything binds 127.0.0.1 on free ports; everything started here is
+# stopped on exit. Checks: (a) up == 1; (b) the scraped counters equal the
+# calls the host made; (c) both alert expressions evaluate to finite numbers
+# over the scraped samples (and the full rules evaluate); (d) /api/v1/rules
+# lists the alerts; (e) with CPLUGIN_HOST: its bytes per structure and its
+# sweep timestamps are scraped, recent, and no sweeper alert is active.
 set -euo pipefail
 
 host_bin=$1
 rules=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+cplugin_host=${3:-}
 prometheus=${PROMETHEUS:-prometheus}
 python=/usr/bin/python3
 # The shared wait helper (wait_for): from the runfiles under `bazel test`
@@ -28,9 +31,14 @@ read_secs=$(((${CPLUGIN_TEST_WAIT_MS:-30000} + 999) / 1000))
 tmp=$(mktemp -d)
 prom_pid=
 host_pid=
+cp_pid=
 cleanup() {
   local rc=$?
   set +e
+  if [[ -n "$cp_pid" ]]; then
+    kill "$cp_pid" 2>/dev/null
+    wait "$cp_pid" 2>/dev/null
+  fi
   if [[ -n "$prom_pid" ]]; then
     kill "$prom_pid" 2>/dev/null
     wait "$prom_pid" 2>/dev/null
@@ -82,6 +90,29 @@ curl -fsS "http://$target/metrics" >"$tmp/first.txt" || fail "/metrics"
 grep -q '^# TYPE cplugin_token_validation_duration_seconds histogram$' \
   "$tmp/first.txt" || fail "/metrics lacks the token histogram"
 
+# --- the cp_host (optional) ------------------------------------------------------
+host_job=
+if [[ -n "$cplugin_host" ]]; then
+  CONNECTPLUGIN_DISABLE_TLS_WARNING=1 "$cplugin_host" >"$tmp/cp.out" \
+    2>"$tmp/cp.err" &
+  cp_pid=$!
+  cp_metrics_line() { grep -q '^METRICS ' "$tmp/cp.out"; }
+  wait_seen() { cat "$tmp/cp.out" "$tmp/cp.err"; }
+  wait_for "the cp_host to print METRICS" 0 cp_metrics_line ||
+    fail "the cp_host did not start"
+  cp_target=127.0.0.1:$(sed -n 's/^METRICS //p' "$tmp/cp.out")
+  echo "cp_host serves metrics on $cp_target"
+  # Only the series (e) checks: (b) counts the metrics host's calls alone.
+  host_job="
+  - job_name: host
+    static_configs:
+      - targets: ['$cp_target']
+    metric_relabel_configs:
+      - source_labels: [__name__]
+        regex: 'cplugin_memory_bytes|cplugin_sweep_last_success_timestamp_seconds'
+        action: keep"
+fi
+
 # --- Prometheus -------------------------------------------------------------------
 free_port() {
   "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -95,7 +126,7 @@ rule_files:
 scrape_configs:
   - job_name: cplugin
     static_configs:
-      - targets: ['$target']
+      - targets: ['$target']$host_job
 EOF
 
 # Ready, or exited (lost the port race).
@@ -200,7 +231,9 @@ curl -fsS "$api/rules?type=alert" | "$python" -c '
 import json, sys
 r = json.load(sys.stdin)
 names = {rule["name"] for g in r["data"]["groups"] for rule in g["rules"]}
-want = {"HighTokenValidationLatency", "HighRateLimitDenialRate"}
+want = {"HighTokenValidationLatency", "HighRateLimitDenialRate",
+        "HostSweeperStalled", "HostStructureMemoryGrowing",
+        "HostResidentMemoryGrowing"}
 missing = want - names
 if missing:
     sys.exit("rules missing: %s (have %s)" % (sorted(missing), sorted(names)))
@@ -225,6 +258,25 @@ wait_seen() { echo "alerts: '$state'"; }
 wait_for "the HighRateLimitDenialRate alert" 0 denial_alert_active ||
   fail "HighRateLimitDenialRate not active: '$state'"
 echo "ok: alerts: $state"
+
+# (e) the cp_host's operator views: a series per structure (identities and
+# tables hold bytes from the start), sweep timestamps within the last two
+# minutes, and no sweeper alert.
+if [[ -n "$cplugin_host" ]]; then
+  for structure in tokens rate_limit_buckets registry router_targets \
+    stream_queues; do
+    wait_query "count(cplugin_memory_bytes{job=\"host\",structure=\"$structure\"})" 1
+  done
+  for structure in tokens rate_limit_buckets registry; do
+    wait_query "count(cplugin_memory_bytes{job=\"host\",structure=\"$structure\"} > 0)" 1
+  done
+  for sweeper in tokens rate_limit_buckets registry_liveness; do
+    wait_query "count(time() - cplugin_sweep_last_success_timestamp_seconds{job=\"host\",sweeper=\"$sweeper\"} < 120)" 1
+  done
+  echo "ok: the cp_host's bytes per structure and sweep timestamps"
+  [[ "$state" != *HostSweeperStalled* ]] ||
+    fail "HostSweeperStalled is active: '$state'"
+fi
 
 echo quit >&"$host_in"
 wait "$host_pid" || fail "the host exited with an error"

@@ -314,6 +314,22 @@ TEST_F(LivenessTest, LapsedLeaseIsUnavailableAtOnceAndRemovedAfterGrace) {
   delete report;
 }
 
+// Each completed pass is counted and stamped with the wall clock (the
+// operator's cplugin_sweep_last_success_timestamp_seconds{sweeper=
+// "registry_liveness"}); before the first, the registry's creation stands in.
+TEST_F(LivenessTest, PassesAreCountedAndStamped) {
+  Start(false);
+  cp_registry_stats st = Stats();
+  EXPECT_EQ(0u, st.liveness_passes);
+  const int64_t created = st.last_liveness_unix_ms;
+  EXPECT_GT(created, 0);
+  Pass(kInterval);
+  Pass(kInterval);
+  st = Stats();
+  EXPECT_EQ(2u, st.liveness_passes);
+  EXPECT_GE(st.last_liveness_unix_ms, created);
+}
+
 TEST_F(LivenessTest, AProviderThatKeepsReportingStaysAndIsNeverProbed) {
   Start(true);
   probe_.Set("127.0.0.1:1", CP_PROBE_DEAD);

@@ -334,6 +334,25 @@ TEST_F(RateLimiterTest, MemoryPerBucketIsMeasured) {
                  static_cast<int>(st.memory_bytes / st.buckets));
 }
 
+// Every sweep is counted and stamped with the wall clock (the operator's
+// cplugin_sweep_last_success_timestamp_seconds{sweeper="rate_limit_buckets"});
+// before the first, the creation stands in.
+TEST_F(RateLimiterTest, SweepsAreCountedAndStamped) {
+  Create(100, /*idle_ms=*/60000);
+  cp_rate_limiter_stats st;
+  cp_rate_limiter_get_stats(limiter_, &st);
+  EXPECT_EQ(0u, st.sweeps);
+  const int64_t created = st.last_sweep_unix_ms;
+  EXPECT_GT(created, 0);
+  Check("k", Limit(1, 1));
+  Advance(61 * kSec);
+  EXPECT_EQ(1u, cp_rate_limiter_sweep(limiter_));
+  EXPECT_EQ(0u, cp_rate_limiter_sweep(limiter_));
+  cp_rate_limiter_get_stats(limiter_, &st);
+  EXPECT_EQ(2u, st.sweeps);
+  EXPECT_GE(st.last_sweep_unix_ms, created);
+}
+
 // --- eviction and the full-table policy --------------------------------------
 
 TEST_F(RateLimiterTest, IdleBucketsAreEvictedOnlyWhenEvictionIsInvisible) {

@@ -712,6 +712,38 @@ TEST_F(RegistryTest, BaseUrlPolicyByDefault) {
   EXPECT_EQ(6u, stats.registrations);
 }
 
+// cplugin_memory_bytes{structure="registry"}: registrations and their
+// strings add bytes; removing them gives the entries back.
+TEST_F(RegistryTest, MemoryBytesFollowTheRegistrations) {
+  Start();
+  cp_registry_stats empty;
+  cp_registry_get_stats(reg_, &empty);
+  EXPECT_GT(empty.memory_bytes, 0u);  // the tables
+  Who a = Runtime("a");
+  std::vector<std::string> ids;
+  const std::string long_value(1000, 'v');
+  for (int i = 0; i < 5; i++) {
+    std::string id;
+    ASSERT_EQ(CP_STATUS_OK,
+              Register(a, "type" + std::to_string(i), "1.0.0", "/svc.v1.Svc/",
+                       {{"note", long_value}}, &id)
+                  .code);
+    ids.push_back(id);
+  }
+  cp_registry_stats full;
+  cp_registry_get_stats(reg_, &full);
+  EXPECT_EQ(5u, full.registrations);
+  // At least the five metadata values the caps count.
+  EXPECT_GE(full.memory_bytes, empty.memory_bytes + 5 * long_value.size());
+  for (const std::string &id : ids) {
+    ASSERT_EQ(CP_STATUS_OK, Unregister(a, id).code);
+  }
+  cp_registry_stats after;
+  cp_registry_get_stats(reg_, &after);
+  EXPECT_EQ(0u, after.registrations);
+  EXPECT_LT(after.memory_bytes, full.memory_bytes - 5 * long_value.size());
+}
+
 TEST_F(RegistryTest, BaseUrlPolicyIsTheOperatorsChoice) {
   ropts_.base_url_allow =
       CP_BASE_URL_ANY_HOST | CP_BASE_URL_UNIX | CP_BASE_URL_GRPC_TARGET;

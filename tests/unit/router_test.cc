@@ -199,6 +199,10 @@ TEST_F(RouterTest, MetadataRouteReachesTheProviderWithTheCallerId) {
   cp_router_stats rs;
   cp_router_get_stats(router_, &rs);
   EXPECT_EQ(2u, rs.forwarded);
+  // cplugin_memory_bytes{structure="router_targets"}: the table and the
+  // one target's address.
+  EXPECT_EQ(1u, rs.targets);
+  EXPECT_GT(rs.target_bytes, 0u);
 }
 
 TEST_F(RouterTest, PathRouteAsUpstreamEndpointUrl) {
@@ -552,7 +556,16 @@ TEST(RouterOptions, BadLimitsAreRefused) {
   ro.resolve = Resolve;
   ro.max_inflight_per_caller = 0;
   EXPECT_EQ(CP_EINVAL, cp_router_create(&r, &ro));
+  // gRPC's message limit is an int: a larger one would make every routed
+  // call fail later instead of here.
+  cp_router_options_init(&ro);
+  ro.resolve = Resolve;
+  ro.max_message_bytes = size_t{INT32_MAX} + 1;
+  EXPECT_EQ(CP_EINVAL, cp_router_create(&r, &ro));
   EXPECT_EQ(nullptr, r);
+  ro.max_message_bytes = INT32_MAX;
+  ASSERT_EQ(0, cp_router_create(&r, &ro));
+  cp_router_destroy(r);
 }
 
 TEST(RouteParse, EndpointPathCoverage) {

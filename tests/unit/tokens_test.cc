@@ -726,3 +726,58 @@ TEST(SipHash, ReferenceVectors) {
 }
 
 }  // namespace
+
+// The operator's view (cplugin_memory_bytes{structure="tokens"} and the
+// sweep timestamp): bytes follow the identities, their names and refreshed
+// tokens; every sweep is counted and stamped with the wall clock.
+TEST_F(TokenStoreTest, StatsCountBytesAndSweeps) {
+  opts_.ttl_ms = 10 * 1000;
+  Create();
+  cp_token_store_stats empty;
+  cp_token_store_get_stats(store_, &empty);
+  EXPECT_EQ(0u, empty.identities);
+  EXPECT_GT(empty.memory_bytes, 0u);  // the tables' first slots
+  EXPECT_EQ(0u, empty.sweeps);
+  EXPECT_GT(empty.last_sweep_unix_ms, 0);  // the creation stands in
+
+  std::vector<Identity> ids;
+  for (int i = 0; i < 4000; i++) {
+    ids.push_back(Issue("same-name"));
+  }
+  cp_token_store_stats one_name;
+  cp_token_store_get_stats(store_, &one_name);
+  EXPECT_EQ(4000u, one_name.identities);
+  // At least a 64-byte slot each, and grown tables.
+  EXPECT_GE(one_name.memory_bytes, empty.memory_bytes + 4000 * 64);
+
+  for (int i = 0; i < 1000; i++) {
+    Issue(("name-" + std::to_string(i)).c_str());
+  }
+  cp_token_store_stats names;
+  cp_token_store_get_stats(store_, &names);
+  // Each new name is interned once: more than its slot alone.
+  EXPECT_GT(names.memory_bytes, one_name.memory_bytes + 1000 * 64);
+
+  char token[CP_TOKEN_LEN + 1];
+  for (int i = 0; i < 100; i++) {
+    ASSERT_EQ(0, cp_token_store_refresh(store_, ids[i].id.c_str(), token));
+  }
+  cp_token_store_stats refreshed;
+  cp_token_store_get_stats(store_, &refreshed);
+  EXPECT_GT(refreshed.memory_bytes, names.memory_bytes);  // previous tokens
+
+  const int64_t before = empty.last_sweep_unix_ms;
+  cp_manual_clock_advance(&clock_, 11 * kSecond);
+  EXPECT_EQ(5000u, cp_token_store_sweep(store_));
+  cp_token_store_stats swept;
+  cp_token_store_get_stats(store_, &swept);
+  EXPECT_EQ(0u, swept.identities);
+  EXPECT_EQ(1u, swept.sweeps);
+  EXPECT_GE(swept.last_sweep_unix_ms, before);
+  cp_token_store_sweep(store_);
+  cp_token_store_get_stats(store_, &swept);
+  EXPECT_EQ(2u, swept.sweeps);
+
+  cp_token_store_get_stats(nullptr, &swept);  // NULL: zeros
+  EXPECT_EQ(0u, swept.memory_bytes);
+}

@@ -768,6 +768,45 @@ TEST_F(TransportTest, SlowReaderFillsTheBoundedQueueAndNothingIsLost) {
   cp_client_stream_destroy(s);
 }
 
+// What slow readers make the server hold (cplugin_memory_bytes{structure=
+// "stream_queues"}): 16 MiB offered to a client that does not read cannot
+// all pass HTTP/2 flow control, so the rest waits in the stream's queue and
+// is counted; once read, nothing is.
+TEST_F(TransportTest, QueuedBytesFollowASlowReader) {
+  cp_server_options sopts;
+  cp_server_options_init(&sopts);
+  sopts.stream_queue_messages = 1000;
+  sopts.stream_queue_bytes = size_t{64} << 20;
+  Create(&sopts);
+  Start();
+  EXPECT_EQ(0u, cp_server_queued_bytes(server_));
+  Cplugintest__V1__CountRequest creq = CPLUGINTEST__V1__COUNT_REQUEST__INIT;
+  creq.count = 256;
+  creq.payload_bytes = 64 * 1024;
+  cp_client_stream *s = nullptr;
+  cp_status status;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__count__start(
+                   client_, &creq, nullptr, &s, &status));
+  EXPECT_TRUE(cp_test::WaitFor(
+      "the handler to queue all 256 messages",
+      [&] { return Stat(MESSAGES_QUEUED) >= 256; },
+      [&] { return "queued " + std::to_string(Stat(MESSAGES_QUEUED)); }));
+  const size_t held = cp_server_queued_bytes(server_);
+  EXPECT_GE(held, size_t{1} << 20) << held;
+  EXPECT_LE(held, size_t{256} * (64 * 1024 + 16)) << held;
+  Cplugintest__V1__CountResponse *msg = nullptr;
+  int n = 0;
+  while (cp_cplugintest__v1__echo_service__count__next(s, &msg, &status) == 0) {
+    protobuf_c_message_free_unpacked(&msg->base, nullptr);
+    n++;
+  }
+  EXPECT_EQ(CP_STATUS_OK, status.code);
+  EXPECT_EQ(256, n);
+  EXPECT_EQ(0u, cp_server_queued_bytes(server_));  // no drift
+  EXPECT_EQ(0u, cp_server_queued_bytes(nullptr));
+  cp_client_stream_destroy(s);
+}
+
 TEST_F(TransportTest, ClientCancellationReachesTheStreamOwner) {
   Create();
   Start();

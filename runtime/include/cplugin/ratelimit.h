@@ -159,6 +159,11 @@ typedef struct cp_rate_limiter_stats {
   size_t memory_bytes;   /* bucket slots in use or recycled, index
                             tables, free list */
   uint64_t full_denials; /* checks answered CP_RATE_DENY_FULL */
+  /* Sweeps finished (background and cp_rate_limiter_sweep), and when the
+   * last one finished: wall-clock ms since the Unix epoch, or the
+   * limiter's creation before the first. */
+  uint64_t sweeps;
+  int64_t last_sweep_unix_ms;
 } cp_rate_limiter_stats;
 
 /* Fills `out`; memory_bytes / buckets is the memory per tracked key. Takes

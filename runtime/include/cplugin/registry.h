@@ -450,6 +450,16 @@ typedef struct cp_registry_stats {
   size_t runtimes_gone;
   uint64_t liveness_gone_total;
   uint64_t takeovers_total;
+  /* Bytes of the registry's structures (tables, registrations, runtimes,
+   * types, watchers) and of the strings the caps count: an estimate
+   * without allocator overhead; events waiting in watch streams are the
+   * server's (cp_server_queued_bytes). */
+  size_t memory_bytes;
+  /* Liveness passes that completed (cp_registry_check_liveness returned
+   * 0 with liveness on), and when the last did: wall-clock ms since the
+   * Unix epoch, or the registry's creation before the first. */
+  uint64_t liveness_passes;
+  int64_t last_liveness_unix_ms;
 } cp_registry_stats;
 
 /* One liveness pass (see "Liveness" above): removes GONE runtimes whose

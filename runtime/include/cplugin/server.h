@@ -398,6 +398,11 @@ CP_API int cp_server_wait(cp_server *server);
  * allowed. Open streams must have been finished by their owners. */
 CP_API void cp_server_destroy(cp_server *server);
 
+/* Bytes of messages queued on the server's streams (cp_stream_send and
+ * deferred replies) and not yet handed to gRPC: what slow readers make the
+ * server hold. Thread-safe; 0 for NULL. */
+CP_API size_t cp_server_queued_bytes(const cp_server *server);
+
 /* --- deferred unary replies -------------------------------------------------
  * A unary handler answers by filling its `resp` and returning a status. One
  * that must wait (for an asynchronous client call, a timer, another thread's

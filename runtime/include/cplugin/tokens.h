@@ -150,6 +150,23 @@ CP_API size_t cp_token_store_sweep(cp_token_store *store);
 /* Live identities (expired ones count until removed). */
 CP_API size_t cp_token_store_count(const cp_token_store *store);
 
+typedef struct cp_token_store_stats {
+  size_t identities; /* live; expired ones count until removed */
+  /* Bytes the identities occupy: table slots at the table's current size,
+   * previous tokens of refreshed identities, interned names and principals
+   * (not allocator overhead, not the address space reserved for growth). */
+  size_t memory_bytes;
+  /* Sweeps finished (background and cp_token_store_sweep), and when the
+   * last one finished: wall-clock ms since the Unix epoch, or the store's
+   * creation before the first. */
+  uint64_t sweeps;
+  int64_t last_sweep_unix_ms;
+} cp_token_store_stats;
+
+/* Fills `out`. Takes each shard's lock briefly (not for hot paths). */
+CP_API void cp_token_store_get_stats(cp_token_store *store,
+                                     cp_token_store_stats *out);
+
 typedef enum cp_token_event {
   CP_TOKEN_REVOKED = 1,
   CP_TOKEN_EXPIRED = 2

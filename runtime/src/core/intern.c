@@ -175,3 +175,17 @@ size_t cpi_intern_len(const cp_intern *t, uint32_t id) {
 size_t cpi_intern_count(const cp_intern *t) {
   return t->count;
 }
+
+size_t cpi_intern_bytes(const cp_intern *t) {
+  size_t bytes = (size_t)t->cap * sizeof *t->entries;
+  if (t->heads != NULL) {
+    bytes += (t->mask + 1) * sizeof *t->heads;
+  }
+  for (uint32_t i = 0; i < t->used; i++) {
+    const char *str = t->entries[i].str;
+    if (str != NULL) {
+      bytes += sizeof(uint32_t) + len_of(str) + 1;
+    }
+  }
+  return bytes;
+}

@@ -59,4 +59,8 @@ size_t cpi_intern_len(const cp_intern *t, uint32_t id);
 /* Distinct strings held. */
 size_t cpi_intern_count(const cp_intern *t);
 
+/* Bytes held: the entry and chain arrays and every string's block. Walks
+ * the entries (for statistics, not hot paths). */
+size_t cpi_intern_bytes(const cp_intern *t);
+
 #endif /* CPLUGIN_CORE_INTERN_H */

@@ -13,6 +13,7 @@
 #include "cplugin/metrics_http.h"
 #include "host/host_liveness.h"
 #include "host/rate_store_metrics.h"
+#include "host/memory_metrics.h"
 #include "host/replica_metrics.h"
 #include "replica/replicas.h"
 #include "ratelimit/peer_key.h"
@@ -31,7 +32,8 @@ struct cp_host {
   cp_router *router;
   cp_broker *broker;
   host_liveness_loop *liveness;
-  int64_t liveness_interval_ms; /* 0 = no liveness thread */
+  int64_t liveness_interval_ms;   /* 0 = no liveness thread */
+  cpi_host_structures structures; /* what the memory metrics read */
   char *listen;
   const cp_tls_server_options *tls;
   const char *metrics_address;
@@ -297,6 +299,16 @@ static int wire(cp_host *h) {
                                          h->replicas);
   }
   if (rc == 0) {
+    h->structures.tokens = h->tokens;
+    h->structures.rate = h->rate;
+    h->structures.registry = h->registry;
+    h->structures.router = h->router;
+    h->structures.server = h->server;
+    h->structures.liveness_swept = h->liveness_interval_ms > 0;
+    rc = cpi_host_attach_memory_metrics(cp_metrics_registry(h->metrics),
+                                        &h->structures);
+  }
+  if (rc == 0) {
     rc = cp_handshake_service_register(h->handshake, h->server);
   }
   if (rc == 0) {
@@ -347,6 +359,8 @@ int cp_host_create(cp_host **out, const cp_host_options *opts) {
   h->metrics_port = opts->metrics_port;
   h->call_chain = opts->call_chain;
   h->liveness_interval_ms = opts->registry.lease_interval_ms;
+  h->structures.tokens_swept = opts->tokens.sweep_interval_ms > 0;
+  h->structures.buckets_swept = opts->rate.limiter.sweep_interval_ms > 0;
   h->max_host_request = opts->max_host_request_bytes;
   h->max_register_request = opts->max_register_request_bytes;
   if (!h->call_chain) {

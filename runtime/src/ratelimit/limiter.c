@@ -77,6 +77,7 @@ int cp_rate_limiter_create(cp_rate_limiter **out,
   memset(l, 0, size);
   atomic_init(&l->live, 0);
   atomic_init(&l->full_denials, 0);
+  cpi_sweep_mark_init(&l->swept);
   l->opts = o;
   /* Refill needs no more than tick precision. */
   l->clock = o.clock != NULL ? o.clock : cpi_clock_coarse();
@@ -355,4 +356,6 @@ void cp_rate_limiter_get_stats(cp_rate_limiter *l, cp_rate_limiter_stats *out) {
     pthread_mutex_unlock(&l->shards[i].mu);
   }
   out->memory_bytes = bytes;
+  out->sweeps = cpi_sweep_mark_count(&l->swept);
+  out->last_sweep_unix_ms = cpi_sweep_mark_unix_ms(&l->swept);
 }

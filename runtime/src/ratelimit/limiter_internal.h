@@ -12,6 +12,7 @@
 #include "core/siphash.h"
 #include "cplugin/ratelimit.h"
 #include "ratelimit/bucket.h"
+#include "core/sweep_mark.h"
 #include "ratelimit/bucket_index.h"
 
 struct cp_rate_limiter {
@@ -35,6 +36,7 @@ struct cp_rate_limiter {
    * the fields every check reads never share a cache line with them. */
   atomic_size_t live;
   atomic_uint_fast64_t full_denials;
+  cpi_sweep_mark swept;     /* written once a sweep */
   pthread_mutex_t alloc_mu; /* guards free_ids .. free_high, never_used */
   uint32_t *free_ids;       /* evicted buckets to recycle */
   size_t free_count;

@@ -70,6 +70,7 @@ size_t cp_rate_limiter_sweep(cp_rate_limiter *l) {
       total += n;
     }
   }
+  cpi_sweep_mark_done(&l->swept);
   return total;
 }
 

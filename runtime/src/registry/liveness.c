@@ -216,5 +216,8 @@ int cp_registry_check_liveness(cp_registry *reg) {
     apply(reg, now, &probes);
   }
   probe_list_free(&probes);
+  if (rc == 0) {
+    cpi_sweep_mark_done(&reg->liveness_mark);
+  }
   return rc;
 }

@@ -131,6 +131,7 @@ int cp_registry_create(cp_registry **out, const cp_registry_options *opts) {
     return CP_ENOMEM;
   }
   memset(reg, 0, size);
+  cpi_sweep_mark_init(&reg->liveness_mark);
   if (cpi_rwshard_init(&reg->lock) != 0) {
     free(reg);
     return CP_ENOMEM;
@@ -285,6 +286,21 @@ void cpi_registry_set_replicator(cp_registry *reg, cpi_reg_replicator_fn fn,
   cpi_reg_commit_unlock(reg);
 }
 
+static size_t table_bytes(const cp_htab *t) {
+  return t->buckets != NULL ? (t->mask + 1) * sizeof *t->buckets : 0;
+}
+
+/* The registry's structures and the strings its caps count (read lock):
+ * an estimate without allocator overhead or pushes' pending events. */
+static size_t structure_bytes(const cp_registry *reg) {
+  return sizeof *reg + table_bytes(&reg->types) + table_bytes(&reg->runtimes) +
+         table_bytes(&reg->regs) + table_bytes(&reg->streams) +
+         table_bytes(&reg->allows) + reg->reg_count * sizeof(reg_entry) +
+         reg->reg_bytes + reg->runtimes.count * sizeof(rt_entry) +
+         reg->types.count * sizeof(svc_type) +
+         reg->watcher_count * sizeof(reg_watcher);
+}
+
 void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out) {
   memset(out, 0, sizeof *out);
   size_t shard = cpi_rwshard_rdlock(&reg->lock);
@@ -296,7 +312,10 @@ void cp_registry_get_stats(cp_registry *reg, cp_registry_stats *out) {
   out->runtimes_gone = reg->gone_count;
   out->liveness_gone_total = reg->gone_total;
   out->takeovers_total = reg->takeover_total;
+  out->memory_bytes = structure_bytes(reg);
   cpi_rwshard_rdunlock(&reg->lock, shard);
+  out->liveness_passes = cpi_sweep_mark_count(&reg->liveness_mark);
+  out->last_liveness_unix_ms = cpi_sweep_mark_unix_ms(&reg->liveness_mark);
   cp_push_stats ps;
   cpi_push_hub_stats(reg->hub, &ps);
   out->watch_events_sent = ps.sent;

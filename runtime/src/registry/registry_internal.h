@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/sweep_mark.h"
 #include "core/siphash.h"
 #include "cplugin/registry.h"
 #include "plugin/v1/registry.pb-c.h"
@@ -263,6 +264,7 @@ struct cp_registry {
   size_t gone_count;
   uint64_t gone_total;
   uint64_t takeover_total;
+  cpi_sweep_mark liveness_mark; /* passes that completed */
 
   cp_push_hub *hub;
 

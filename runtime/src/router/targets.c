@@ -149,3 +149,13 @@ void cpi_target_table_counts(target_table *t, size_t *count,
   *evicted = t->evicted;
   pthread_mutex_unlock(&t->mu);
 }
+
+size_t cpi_target_table_bytes(target_table *t) {
+  pthread_mutex_lock(&t->mu);
+  size_t bytes = t->cap * sizeof *t->slots;
+  for (size_t i = 0; i < t->count; i++) {
+    bytes += strlen(t->slots[i].address) + 1;
+  }
+  pthread_mutex_unlock(&t->mu);
+  return bytes;
+}

@@ -69,4 +69,8 @@ void cpi_target_table_set_connector(target_table *t,
 /* Entries in use and evictions since creation. Thread-safe. */
 void cpi_target_table_counts(target_table *t, size_t *count, uint64_t *evicted);
 
+/* Bytes of the table and its entries' addresses (the clients' gRPC channels
+ * are not counted). */
+size_t cpi_target_table_bytes(target_table *t);
+
 #endif /* CPLUGIN_ROUTER_TARGETS_H */

@@ -17,6 +17,7 @@
 #include "tokens/token_codec.h"
 #include "tokens/token_replica.h"
 #include "tokens/token_store_testing.h"
+#include "core/sweep_mark.h"
 #include "tokens/token_table.h"
 
 enum {
@@ -61,6 +62,7 @@ struct cp_token_store {
    * store's clock (sweep_interval_ms > 0; hk NULL otherwise). */
   cpi_housekeeper *hk;
   cpi_timer sweep_timer;
+  cpi_sweep_mark swept;
 
   /* Last: each shard is cache-line aligned. */
   cp_token_shard shards[SHARD_COUNT];
@@ -189,6 +191,7 @@ int cp_token_store_create(cp_token_store **out,
     return CP_ESYS;
   }
   atomic_init(&s->live, 0);
+  cpi_sweep_mark_init(&s->swept);
   size_t per_shard = shard_entries(o.max_tokens);
   size_t ready = 0;
   for (; ready < SHARD_COUNT; ready++) {
@@ -819,7 +822,24 @@ size_t cp_token_store_sweep(cp_token_store *s) {
       total += n;
     }
   }
+  cpi_sweep_mark_done(&s->swept);
   return total;
+}
+
+void cp_token_store_get_stats(cp_token_store *s, cp_token_store_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (s == NULL) {
+    return;
+  }
+  out->identities = atomic_load(&s->live);
+  for (size_t k = 0; k < SHARD_COUNT; k++) {
+    cp_token_shard *sh = &s->shards[k];
+    pthread_mutex_lock(&sh->mu);
+    out->memory_bytes += cpi_token_shard_bytes(sh);
+    pthread_mutex_unlock(&sh->mu);
+  }
+  out->sweeps = cpi_sweep_mark_count(&s->swept);
+  out->last_sweep_unix_ms = cpi_sweep_mark_unix_ms(&s->swept);
 }
 
 int64_t cp_token_store_ttl_ms(const cp_token_store *s) {

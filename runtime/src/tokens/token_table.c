@@ -319,3 +319,9 @@ void cpi_token_shard_set(cp_token_shard *sh, long index,
   STORE(&s->expires_ns, expires_ns);
   cp_seq_write_end(&sh->seq);
 }
+
+size_t cpi_token_shard_bytes(const cp_token_shard *sh) {
+  return sh->size * sizeof(cp_token_slot) +
+         (size_t)sh->prevs_used * sizeof(cp_token_prev) +
+         cpi_intern_bytes(&sh->names);
+}

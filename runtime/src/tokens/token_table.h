@@ -115,4 +115,9 @@ const char *cpi_token_shard_name(const cp_token_shard *sh, long index);
 /* Until when the entry at `index` stays valid with either token. */
 int64_t cpi_token_shard_valid_until(const cp_token_shard *sh, long index);
 
+/* Bytes the shard's entries occupy: its table's slots at their current
+ * size, the previous-token records handed out, the interned names. Pages
+ * reserved but not reached are not counted. */
+size_t cpi_token_shard_bytes(const cp_token_shard *sh);
+
 #endif /* CPLUGIN_TOKENS_TOKEN_TABLE_H */

@@ -148,6 +148,7 @@ int cp_server_create(cp_server **out, const cp_server_options *opts) {
     return CP_ENOMEM;
   }
   s->opts = o;
+  atomic_init(&s->queued_bytes, 0);
   grpc_init();
   grpc_arg args[12];
   grpc_channel_args chargs = {server_args(&o, args), args};
@@ -786,4 +787,11 @@ void cp_server_destroy(cp_server *server) {
   pthread_cond_destroy(&server->cv);
   free(server);
   grpc_shutdown();
+}
+
+size_t cp_server_queued_bytes(const cp_server *server) {
+  return server != NULL
+             ? atomic_load_explicit(&((cp_server *)server)->queued_bytes,
+                                    memory_order_relaxed)
+             : 0;
 }

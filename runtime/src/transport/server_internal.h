@@ -92,6 +92,9 @@ struct cp_server {
   atomic_bool lost_slot_warned;
   /* Forced shutdown began: every call reads as cancelled. */
   atomic_bool cancelling;
+  /* Bytes queued on all its streams, not yet handed to gRPC
+   * (cp_server_queued_bytes). */
+  atomic_size_t queued_bytes;
   struct cp_blocking_pool *pools; /* cp_server_run_blocking calls */
   cp_tag shutdown_tag;
 

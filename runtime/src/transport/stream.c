@@ -30,7 +30,24 @@ void cpi_stream_free_queue(out_msg *m) {
   }
 }
 
+/* The stream's queue grew by `add` and shrank by `sub` bytes (s->mu
+ * held); its server's total follows. */
+static void queued_change(cp_stream *s, size_t add, size_t sub) {
+  s->queued_bytes = s->queued_bytes + add - sub;
+  cp_server *server = s->call != NULL ? s->call->server : NULL;
+  if (server == NULL) {
+    return;
+  }
+  if (add > 0) {
+    atomic_fetch_add_explicit(&server->queued_bytes, add, memory_order_relaxed);
+  }
+  if (sub > 0) {
+    atomic_fetch_sub_explicit(&server->queued_bytes, sub, memory_order_relaxed);
+  }
+}
+
 static void stream_free(cp_stream *s) {
+  queued_change(s, 0, s->queued_bytes);
   cpi_stream_free_queue(s->head);
   cpi_stream_free_queue(s->in_flight);
   pthread_mutex_destroy(&s->mu);
@@ -91,7 +108,7 @@ static void pump_detached_locked(cp_stream *s) {
     s->head = m->next;
     m->next = NULL;
     s->queued_messages--;
-    s->queued_bytes -= m->bytes;
+    queued_change(s, 0, m->bytes);
     s->written++;
     cpi_stream_free_queue(m);
   }
@@ -127,7 +144,7 @@ static void pump_locked(cp_stream *s) {
     }
     m->next = NULL;
     s->queued_messages--;
-    s->queued_bytes -= m->bytes;
+    queued_change(s, 0, m->bytes);
     s->in_flight = m;
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = m->bb;
@@ -183,7 +200,7 @@ void cpi_stream_after_event_locked_then_unlock(cp_stream *s, int drop) {
     s->head = NULL;
     s->tail = NULL;
     s->queued_messages = 0;
-    s->queued_bytes = 0;
+    queued_change(s, 0, s->queued_bytes);
   }
   bool notify = cpi_stream_take_done_notification(s);
   /* A reader with no read in flight hears of the end here. */
@@ -421,7 +438,7 @@ static int enqueue(cp_stream *stream, out_msg *om, bool only_if_idle) {
   }
   stream->tail = om;
   stream->queued_messages++;
-  stream->queued_bytes += om->bytes;
+  queued_change(stream, om->bytes, 0);
   pump_locked(stream);
   cpi_stream_after_event_locked_then_unlock(stream, 0);
   return 0;
@@ -524,7 +541,7 @@ int cpi_stream_answer(cp_stream *s, out_msg *om, cp_status_code code,
       }
       s->tail = om;
       s->queued_messages++;
-      s->queued_bytes += om->bytes;
+      queued_change(s, om->bytes, 0);
     }
     if (ap != NULL) {
       cp_status_vset(&s->call->status, code, fmt, *ap);
