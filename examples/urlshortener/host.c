@@ -87,6 +87,7 @@ static int add_admin(cp_host *host, const char *key, cp_admin **out) {
   cp_admin_options ao;
   cp_admin_options_init(&ao);
   ao.registry = cp_host_registry(host);
+  ao.rate = cp_host_rate_policy(host);
   ao.principals = admins;
   ao.principal_count = 1;
   rc = cp_admin_create(out, &ao);

@@ -440,6 +440,18 @@ TEST_F(AdminTest, WatchFollowsRemoveAndReplace) {
   cp_client_stream_destroy(stream);
 }
 
+// This fixture's host checks no rate limits: nothing to list.
+TEST_F(AdminTest, ListRateLimitsWithoutAPolicyIsAFailedPrecondition) {
+  Cplugin__Admin__V1__ListRateLimitsRequest req =
+      CPLUGIN__ADMIN__V1__LIST_RATE_LIMITS_REQUEST__INIT;
+  Cplugin__Admin__V1__ListRateLimitsResponse *resp = nullptr;
+  cp_status st;
+  cp_call_options o = Opts();
+  EXPECT_EQ(CP_ERPC, cp_cplugin__admin__v1__admin__list_rate_limits__call(
+                         client_, &req, &resp, &o, &st));
+  EXPECT_EQ(CP_STATUS_FAILED_PRECONDITION, st.code) << st.message;
+}
+
 TEST_F(AdminTest, WithoutLauncherNoManagedPlugins) {
   cp_admin_set_launcher(admin_, nullptr);
   std::map<std::string, Plugin> plugins = Plugins();
@@ -449,6 +461,100 @@ TEST_F(AdminTest, WithoutLauncherNoManagedPlugins) {
   EXPECT_STREQ("no managed plugins", st.message);
   cp_admin_set_launcher(admin_, launcher_);
   EXPECT_EQ(3u, Plugins().size());
+}
+
+// A host with its default limits and two of the operator's: ListRateLimits
+// shows them in order with the calls each rejected; only an admin may ask.
+TEST(AdminRateLimits, ListsTheHostsEffectiveRules) {
+  cp_host_options o;
+  cp_host_options_init(&o);
+  o.tokens.sweep_interval_ms = 0;
+  o.metrics_address = nullptr;
+  cp_host *host = nullptr;
+  ASSERT_EQ(0, cp_host_create(&host, &o));
+  ASSERT_EQ(0, cp_auth_add_api_key(cp_host_auth(host), kAdminKey, "ops"));
+  cp_rate_policy *rate = cp_host_rate_policy(host);
+  ASSERT_NE(nullptr, rate);
+  ASSERT_EQ(0, cp_rate_policy_set(rate, "/cplugin.admin.v1.Admin/Status",
+                                  cp_rate_limit{1, 1}));
+  ASSERT_EQ(0, cp_rate_policy_exempt(rate, "/kv.v1.KVService/"));
+  const char *admins[] = {"api-key:ops"};
+  cp_admin_options ao;
+  cp_admin_options_init(&ao);
+  ao.rate = rate;
+  ao.principals = admins;
+  ao.principal_count = 1;
+  cp_admin *admin = nullptr;
+  ASSERT_EQ(0, cp_admin_create(&admin, &ao));
+  ASSERT_EQ(0, cp_admin_register(admin, cp_host_server(host)));
+  int port = 0;
+  ASSERT_EQ(0, cp_host_start(host, &port, nullptr));
+  cp_client *client = nullptr;
+  ASSERT_EQ(
+      0, cp_client_create(
+             &client, ("127.0.0.1:" + std::to_string(port)).c_str(), nullptr));
+  cp_metadata md = {CP_MD_API_KEY, kAdminKey};
+  cp_call_options co;
+  cp_call_options_init(&co);
+  co.timeout_ms = test_wait_ms();
+  co.metadata = &md;
+  co.metadata_count = 1;
+  // Burst 1: the second Status is denied, and counted under its rule.
+  cp_status st;
+  for (int i = 0; i < 2; i++) {
+    Cplugin__Admin__V1__StatusRequest sreq =
+        CPLUGIN__ADMIN__V1__STATUS_REQUEST__INIT;
+    Cplugin__Admin__V1__StatusResponse *sresp = nullptr;
+    cp_cplugin__admin__v1__admin__status__call(client, &sreq, &sresp, &co, &st);
+    if (sresp != nullptr) {
+      protobuf_c_message_free_unpacked(&sresp->base, nullptr);
+    }
+  }
+  EXPECT_EQ(CP_STATUS_RESOURCE_EXHAUSTED, st.code) << st.message;
+
+  Cplugin__Admin__V1__ListRateLimitsRequest req =
+      CPLUGIN__ADMIN__V1__LIST_RATE_LIMITS_REQUEST__INIT;
+  Cplugin__Admin__V1__ListRateLimitsResponse *resp = nullptr;
+  ASSERT_EQ(0, cp_cplugin__admin__v1__admin__list_rate_limits__call(
+                   client, &req, &resp, &co, &st))
+      << st.message;
+  EXPECT_TRUE(resp->enabled);
+  EXPECT_STREQ("this process", resp->store);
+  // The host's six, the operator's two, then the default.
+  ASSERT_EQ(9u, resp->n_rules);
+  EXPECT_STREQ("/connectplugin.v1.HandshakeService/Handshake",
+               resp->rules[0]->path);
+  EXPECT_EQ(10u, resp->rules[0]->rate_per_second);
+  EXPECT_EQ(20u, resp->rules[0]->burst);
+  const auto *status_rule = resp->rules[6];
+  EXPECT_STREQ("/cplugin.admin.v1.Admin/Status", status_rule->path);
+  EXPECT_EQ(1u, status_rule->burst);
+  EXPECT_EQ(1u, status_rule->denials);
+  EXPECT_STREQ("/kv.v1.KVService/", resp->rules[7]->path);
+  EXPECT_TRUE(resp->rules[7]->prefix);
+  EXPECT_TRUE(resp->rules[7]->exempt);
+  EXPECT_STREQ("*", resp->rules[8]->path);
+  EXPECT_EQ(1000u, resp->rules[8]->rate_per_second);
+  EXPECT_EQ(2000u, resp->rules[8]->burst);
+  protobuf_c_message_free_unpacked(&resp->base, nullptr);
+
+  cp_rate_policy_set_enabled(rate, false);
+  ASSERT_EQ(0, cp_cplugin__admin__v1__admin__list_rate_limits__call(
+                   client, &req, &resp, &co, &st));
+  EXPECT_FALSE(resp->enabled);
+  protobuf_c_message_free_unpacked(&resp->base, nullptr);
+  // Without the key: refused.
+  cp_call_options none;
+  cp_call_options_init(&none);
+  none.timeout_ms = test_wait_ms();
+  EXPECT_EQ(CP_ERPC, cp_cplugin__admin__v1__admin__list_rate_limits__call(
+                         client, &req, &resp, &none, &st));
+  EXPECT_EQ(CP_STATUS_UNAUTHENTICATED, st.code);
+
+  cp_client_destroy(client);
+  cp_host_shutdown(host, 0);
+  cp_host_destroy(host);
+  cp_admin_destroy(admin);
 }
 
 }  // namespace

@@ -660,6 +660,58 @@ TEST_F(RatePolicyTest, OversizedIdentityIsRefusedNotUnlimited) {
   EXPECT_EQ(0, echo_stats_get(stats_, ECHO_CALLS));
 }
 
+// The effective table an operator sees (Admin/ListRateLimits): rules in the
+// order first set, cleared ones left out, then the default; exempt rules and
+// an exempt default say so.
+TEST(RatePolicy, ForeachRuleListsTheEffectiveTable) {
+  cp_rate_policy_options o;
+  cp_rate_policy_options_init(&o);
+  o.host_defaults = false;
+  o.limiter.sweep_interval_ms = 0;
+  cp_rate_policy *p = nullptr;
+  ASSERT_EQ(0, cp_rate_policy_create(&p, &o));
+  ASSERT_EQ(0, cp_rate_policy_set(p, "/a.S/M", Limit(5, 10)));
+  ASSERT_EQ(0, cp_rate_policy_set(p, "/b.S/", Limit(7, 14)));
+  ASSERT_EQ(0, cp_rate_policy_exempt(p, "/c.S/Free"));
+  ASSERT_EQ(0, cp_rate_policy_set(p, "/d.S/Gone", Limit(1, 1)));
+  ASSERT_EQ(0, cp_rate_policy_clear(p, "/d.S/Gone"));
+  cp_rate_policy_set_default(p, Limit(100, 200));
+  struct Row {
+    std::string path;
+    bool prefix, exempt;
+    uint32_t rate, burst;
+  };
+  std::vector<Row> rows;
+  auto collect = [](const cp_rate_rule_info *r, void *user) {
+    static_cast<std::vector<Row> *>(user)->push_back(
+        {r->path, r->prefix, r->exempt, r->limit.rate_per_sec, r->limit.burst});
+  };
+  cp_rate_policy_foreach_rule(p, collect, &rows);
+  ASSERT_EQ(4u, rows.size());
+  EXPECT_EQ("/a.S/M", rows[0].path);
+  EXPECT_FALSE(rows[0].prefix);
+  EXPECT_EQ(5u, rows[0].rate);
+  EXPECT_EQ(10u, rows[0].burst);
+  EXPECT_EQ("/b.S/", rows[1].path);
+  EXPECT_TRUE(rows[1].prefix);
+  EXPECT_EQ("/c.S/Free", rows[2].path);
+  EXPECT_TRUE(rows[2].exempt);
+  EXPECT_EQ("*", rows[3].path);
+  EXPECT_FALSE(rows[3].exempt);
+  EXPECT_EQ(200u, rows[3].burst);
+  cp_rate_policy_exempt_default(p);
+  rows.clear();
+  cp_rate_policy_foreach_rule(p, collect, &rows);
+  EXPECT_TRUE(rows.back().exempt);
+  EXPECT_TRUE(cp_rate_policy_enabled(p));
+  cp_rate_policy_set_enabled(p, false);
+  EXPECT_FALSE(cp_rate_policy_enabled(p));
+  EXPECT_FALSE(cp_rate_policy_enabled(nullptr));
+  cp_rate_policy_foreach_rule(nullptr, collect, &rows);
+  cp_rate_policy_foreach_rule(p, nullptr, nullptr);
+  cp_rate_policy_destroy(p);
+}
+
 TEST(RatePolicy, BadArguments) {
   cp_rate_policy *p = nullptr;
   EXPECT_EQ(CP_EINVAL, cp_rate_policy_create(nullptr, nullptr));

@@ -55,6 +55,14 @@ static const char kUsageWatch[] =
     "  --host, --api-key as for status\n"
     "exit: 0 ok, 1 the stream failed (status printed), 2 usage\n";
 
+static const char kUsageLimits[] =
+    "usage: cpluginctl limits --host ADDR [--api-key KEY] [--timeout-ms MS]\n"
+    "  the rate-limit rules the host applies now, in the order they were\n"
+    "  set, then the default (*), with the calls each rejected:\n"
+    "  PATH KIND RATE/S BURST DENIALS\n"
+    "  --host, --api-key, --timeout-ms as for status\n"
+    "exit: 0 ok, 1 the call failed (status printed), 2 usage\n";
+
 const char *ctl_admin_usage(const char *command) {
   if (command == NULL) {
     return NULL;
@@ -70,6 +78,9 @@ const char *ctl_admin_usage(const char *command) {
   }
   if (strcmp(command, "watch") == 0) {
     return kUsageWatch;
+  }
+  if (strcmp(command, "limits") == 0) {
+    return kUsageLimits;
   }
   return NULL;
 }
@@ -130,6 +141,7 @@ static const cmd_shape kShapes[] = {
     [CTL_ADMIN_PLUGIN_RESTART] = {"restart", 1, 0, false, false, false},
     [CTL_ADMIN_REGISTRY_LIST] = {"list", 0, 1, false, false, false},
     [CTL_ADMIN_WATCH] = {"watch", 1, 0, false, true, false},
+    [CTL_ADMIN_LIMITS] = {"limits", 0, 0, false, false, false},
 };
 
 /* Finds the command from argv[0] (and argv[1] for plugins and registry);
@@ -144,6 +156,10 @@ static int find_command(int argc, char **argv, ctl_admin_cmd *cmd, int *first,
   }
   if (strcmp(c, "watch") == 0) {
     *cmd = CTL_ADMIN_WATCH;
+    return CTL_PARSE_OK;
+  }
+  if (strcmp(c, "limits") == 0) {
+    *cmd = CTL_ADMIN_LIMITS;
     return CTL_PARSE_OK;
   }
   const char *sub = argc > 1 ? argv[1] : "";

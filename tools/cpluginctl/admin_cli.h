@@ -8,6 +8,7 @@
  *            [--entry FILE] (add: a plugin the manifest does not list)
  *   registry list [TYPE]
  *   watch    TYPE [--count N]
+ *   limits   (the effective rate-limit rules)
  *
  * Options and positional arguments may come in any order. The API key
  * comes from --api-key, else from `env_key` (the caller passes
@@ -33,7 +34,8 @@ typedef enum ctl_admin_cmd {
   CTL_ADMIN_PLUGIN_REPLACE,
   CTL_ADMIN_PLUGIN_RESTART,
   CTL_ADMIN_REGISTRY_LIST,
-  CTL_ADMIN_WATCH
+  CTL_ADMIN_WATCH,
+  CTL_ADMIN_LIMITS
 } ctl_admin_cmd;
 
 /* Defaults of --timeout-ms: reads, and plugin changes (a change waits for
@@ -54,7 +56,8 @@ typedef struct ctl_admin_args {
   uint32_t timeout_ms; /* per call; watch: 0 = none (the default) */
 } ctl_admin_args;
 
-/* argv[0] is the command ("status", "plugins", "registry" or "watch"). */
+/* argv[0] is the command ("status", "plugins", "registry", "watch" or
+ * "limits"). */
 int ctl_parse_admin(int argc, char **argv, const char *env_key,
                     ctl_admin_args *out, char *err, size_t err_len);
 

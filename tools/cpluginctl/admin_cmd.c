@@ -231,6 +231,41 @@ static int run_registry_list(cp_client *c, const cp_call_options *o,
   return CTL_EXIT_OK;
 }
 
+static int run_limits(cp_client *c, const cp_call_options *o) {
+  Cplugin__Admin__V1__ListRateLimitsRequest req =
+      CPLUGIN__ADMIN__V1__LIST_RATE_LIMITS_REQUEST__INIT;
+  Cplugin__Admin__V1__ListRateLimitsResponse *resp = NULL;
+  cp_status st;
+  cp_status_clear(&st);
+  int rc = cp_cplugin__admin__v1__admin__list_rate_limits__call(c, &req, &resp,
+                                                                o, &st);
+  if (rc != 0) {
+    print_rpc_error("limits", rc, &st);
+    return CTL_EXIT_FAILED;
+  }
+  printf("rate limits: %s; buckets per %s, in %s\n",
+         resp->enabled ? "on" : "OFF (every call passes)", col(resp->keyed_by),
+         col(resp->store));
+  printf("%-56s %-8s %8s %8s %10s\n", "PATH", "KIND", "RATE/S", "BURST",
+         "DENIALS");
+  for (size_t i = 0; i < resp->n_rules; i++) {
+    const Cplugin__Admin__V1__RateLimitRule *r = resp->rules[i];
+    const char *kind = r->exempt                   ? "exempt"
+                       : strcmp(r->path, "*") == 0 ? "default"
+                       : r->prefix                 ? "service"
+                                                   : "method";
+    if (r->exempt) {
+      printf("%-56s %-8s %8s %8s %10" PRIu64 "\n", col(r->path), kind, "-", "-",
+             r->denials);
+    } else {
+      printf("%-56s %-8s %8" PRIu32 " %8" PRIu32 " %10" PRIu64 "\n",
+             col(r->path), kind, r->rate_per_second, r->burst, r->denials);
+    }
+  }
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+  return CTL_EXIT_OK;
+}
+
 /* Ctrl-C (or SIGTERM) during a watch cancels its stream; the main thread
  * then sees the stream end. The waiter looks for a stop request in slices
  * (sigtimedwait), so that it also notices when the stream ended on its own
@@ -338,6 +373,9 @@ int ctl_cmd_admin(int argc, char **argv) {
       break;
     case CTL_ADMIN_WATCH:
       exit_code = run_watch(c, &o, &a);
+      break;
+    case CTL_ADMIN_LIMITS:
+      exit_code = run_limits(c, &o);
       break;
     default:
       exit_code = run_change(c, &o, &a);

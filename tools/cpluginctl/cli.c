@@ -28,6 +28,7 @@ static const char kUsageMain[] =
     "  plugins    add|remove|replace|restart NAME\n"
     "  registry   list [TYPE]: every registration\n"
     "  watch      TYPE: registry events until Ctrl-C or --count N\n"
+    "  limits     the rate-limit rules the host applies, with denials\n"
     "\n"
     "cpluginctl <command> --help shows the command's options.\n";
 

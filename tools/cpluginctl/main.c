@@ -59,7 +59,8 @@ int main(int argc, char **argv) {
     return ctl_cmd_load(argc - 1, argv + 1);
   }
   if (strcmp(cmd, "status") == 0 || strcmp(cmd, "plugins") == 0 ||
-      strcmp(cmd, "registry") == 0 || strcmp(cmd, "watch") == 0) {
+      strcmp(cmd, "registry") == 0 || strcmp(cmd, "watch") == 0 ||
+      strcmp(cmd, "limits") == 0) {
     return ctl_cmd_admin(argc - 1, argv + 1);
   }
   fprintf(stderr, "cpluginctl: unknown command \"%s\"\n%s", cmd,

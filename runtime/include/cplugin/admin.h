@@ -69,6 +69,7 @@
 
 #include "cplugin/export.h"
 #include "cplugin/launcher.h"
+#include "cplugin/ratelimit_policy.h"
 #include "cplugin/registry.h"
 #include "cplugin/server.h"
 
@@ -82,6 +83,9 @@ typedef struct cp_admin_options {
   /* ListRegistry and Watch read it (NULL: they answer FAILED_PRECONDITION).
    * Not owned; it must outlive the admin service's server. */
   cp_registry *registry;
+  /* ListRateLimits reads it (NULL: FAILED_PRECONDITION "no rate limits");
+   * a host's is cp_host_rate_policy. Not owned, as `registry`. */
+  cp_rate_policy *rate;
   /* The principals allowed to call (at least one; copied), exactly as
    * cp_call_principal writes them. */
   const char *const *principals;

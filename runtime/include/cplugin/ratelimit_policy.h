@@ -187,6 +187,31 @@ typedef void (*cp_rate_denials_fn)(const char *rule_path, uint64_t denials,
 CP_API void cp_rate_policy_foreach_denials(const cp_rate_policy *policy,
                                            cp_rate_denials_fn fn, void *user);
 
+/* One rule as cp_rate_policy_foreach_rule reports it. */
+typedef struct cp_rate_rule_info {
+  /* The exact method path, a service prefix ("/pkg.Svc/"), or "*" for the
+   * default (methods without a rule of their own). Valid during the
+   * callback. */
+  const char *path;
+  bool prefix;         /* a service prefix: its methods share one bucket */
+  bool exempt;         /* never limited */
+  cp_rate_limit limit; /* when not exempt */
+  uint64_t denials;    /* calls rejected under it so far */
+} cp_rate_rule_info;
+
+typedef void (*cp_rate_rule_fn)(const cp_rate_rule_info *rule, void *user);
+
+/* Calls fn for every rule, in the order they were first set, then for the
+ * default: the effective table an operator sees (cpluginctl limits). Rules
+ * cannot change while it runs (it holds the table's writer lock; fn must
+ * not change the policy). Whether checks run at all:
+ * cp_rate_policy_enabled. */
+CP_API void cp_rate_policy_foreach_rule(const cp_rate_policy *policy,
+                                        cp_rate_rule_fn fn, void *user);
+
+/* False after cp_rate_policy_set_enabled(policy, false): every call passes. */
+CP_API bool cp_rate_policy_enabled(const cp_rate_policy *policy);
+
 /* Writes the address part of a gRPC peer string into `out` (NUL-terminated)
  * and returns its length: "ipv4:10.0.0.7:5000" gives "10.0.0.7";
  * "ipv6:[2001:db8::1]:5000" (also percent-encoded, "%5B...%5D") gives

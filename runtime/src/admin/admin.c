@@ -58,6 +58,7 @@ int cp_admin_create(cp_admin **out, const cp_admin_options *opts) {
     }
   }
   a->registry = opts->registry;
+  a->rate = opts->rate;
   if (opts->pool != NULL) {
     a->pool = *opts->pool;
   } else {
@@ -128,6 +129,7 @@ int cp_admin_register(cp_admin *admin, cp_server *server) {
       .on_remove_plugin = cpi_admin_on_remove,
       .on_replace_plugin = cpi_admin_on_replace,
       .on_list_registry = cpi_admin_on_list_registry,
+      .on_list_rate_limits = cpi_admin_on_list_rate_limits,
       .on_watch = cpi_admin_on_watch,
       .on_add_plugin = cpi_admin_on_add,
   };

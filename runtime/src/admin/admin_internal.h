@@ -1,7 +1,8 @@
 /* The admin service's parts (internal):
  *   admin.c           the object, who may call, registration
  *   admin_plugins.c   Status and the plugin changes (the launcher)
- *   admin_registry.c  ListRegistry and Watch (the registry) */
+ *   admin_registry.c  ListRegistry and Watch (the registry)
+ *   admin_limits.c    ListRateLimits (the rate policy) */
 #ifndef CPLUGIN_ADMIN_ADMIN_INTERNAL_H
 #define CPLUGIN_ADMIN_ADMIN_INTERNAL_H
 
@@ -14,6 +15,7 @@
 
 struct cp_admin {
   cp_registry *registry;
+  cp_rate_policy *rate;
   char **principals;
   size_t principal_count;
   cp_worker_pool_options pool;
@@ -51,6 +53,9 @@ cp_status_code cpi_admin_on_add(cp_call *call,
 cp_status_code cpi_admin_on_list_registry(
     cp_call *call, const Cplugin__Admin__V1__ListRegistryRequest *req,
     Cplugin__Admin__V1__ListRegistryResponse *resp, void *user);
+cp_status_code cpi_admin_on_list_rate_limits(
+    cp_call *call, const Cplugin__Admin__V1__ListRateLimitsRequest *req,
+    Cplugin__Admin__V1__ListRateLimitsResponse *resp, void *user);
 cp_status_code cpi_admin_on_watch(cp_call *call,
                                   const Cplugin__Admin__V1__WatchRequest *req,
                                   cp_stream *stream, void *user);

@@ -183,6 +183,18 @@ uint64_t cp_rate_policy_denials(const cp_rate_policy *p, const char *path) {
   return p == NULL ? 0 : cpi_rules_denials(&p->rules, path);
 }
 
+void cp_rate_policy_foreach_rule(const cp_rate_policy *p, cp_rate_rule_fn fn,
+                                 void *user) {
+  if (p != NULL && fn != NULL) {
+    cpi_rules_foreach((rl_rules *)&p->rules, fn, user);
+  }
+}
+
+bool cp_rate_policy_enabled(const cp_rate_policy *p) {
+  return p != NULL && atomic_load_explicit(&((cp_rate_policy *)p)->enabled,
+                                           memory_order_relaxed);
+}
+
 void cp_rate_policy_foreach_denials(const cp_rate_policy *p,
                                     cp_rate_denials_fn fn, void *user) {
   if (p != NULL && fn != NULL) {

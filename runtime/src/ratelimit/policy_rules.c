@@ -215,6 +215,27 @@ uint64_t cpi_rules_denials(const rl_rules *r, const char *path) {
   return i < 0 ? 0 : LOAD(&r->rule[i].denials);
 }
 
+void cpi_rules_foreach(rl_rules *r, cp_rate_rule_fn fn, void *user) {
+  pthread_mutex_lock(&r->mu);
+  for (size_t i = 0; i < r->count; i++) {
+    const rl_rule *x = &r->rule[i];
+    uint32_t kind = LOAD(&x->kind);
+    if (kind == RL_RULE_NONE) {
+      continue; /* cleared: the slot stays for its id */
+    }
+    cp_rate_rule_info info = {x->path, x->prefix, kind == RL_RULE_EXEMPT,
+                              rl_limit_unpack(LOAD(&x->limit)),
+                              LOAD(&x->denials)};
+    fn(&info, user);
+  }
+  uint32_t kind = LOAD(&r->default_kind);
+  cp_rate_rule_info info = {"*", false, kind != RL_RULE_LIMIT,
+                            rl_limit_unpack(LOAD(&r->default_limit)),
+                            LOAD(&r->default_denials)};
+  fn(&info, user);
+  pthread_mutex_unlock(&r->mu);
+}
+
 void cpi_rules_foreach_denials(const rl_rules *r,
                                void (*fn)(const char *path, uint64_t denials,
                                           void *user),

@@ -86,6 +86,9 @@ const char *cpi_rules_path(const rl_rules *r, uint16_t group);
 /* Denials of the rule whose path is `path` (NULL: the default). */
 uint64_t cpi_rules_denials(const rl_rules *r, const char *path);
 
+/* Every published rule, then the default ("*"), under the writer lock. */
+void cpi_rules_foreach(rl_rules *r, cp_rate_rule_fn fn, void *user);
+
 void cpi_rules_foreach_denials(const rl_rules *r,
                                void (*fn)(const char *path, uint64_t denials,
                                           void *user),

@@ -132,6 +132,16 @@ TEST(AdminCli, RegistryAndWatch) {
   EXPECT_EQ(0u, p.a.timeout_ms);  // a watch has no deadline by default
 }
 
+TEST(AdminCli, Limits) {
+  std::vector<std::string> v = {"limits", "--host", "127.0.0.1:9", "--api-key",
+                                kKey};
+  Parsed p = Parse(v);
+  ASSERT_EQ(CTL_PARSE_OK, p.rc) << p.err;
+  EXPECT_EQ(CTL_ADMIN_LIMITS, p.a.cmd);
+  EXPECT_EQ(CTL_ADMIN_READ_TIMEOUT_MS, p.a.timeout_ms);
+  EXPECT_NE(nullptr, ctl_admin_usage("limits"));
+}
+
 TEST(AdminCli, Help) {
   std::vector<std::string> v = {"plugins", "--help"};
   EXPECT_EQ(CTL_PARSE_HELP, Parse(v).rc);
@@ -170,6 +180,8 @@ TEST(AdminCli, Rejections) {
       {"registry", "list", "a", "b", "--host", "127.0.0.1:80", "--api-key",
        kKey},
       {"watch", "--host", "127.0.0.1:80", "--api-key", kKey},
+      {"limits", "extra", "--host", "127.0.0.1:80", "--api-key", kKey},
+      {"limits", "--count", "1", "--host", "127.0.0.1:80", "--api-key", kKey},
       {"watch", "t", "--count", "0", "--host", "127.0.0.1:80", "--api-key",
        kKey},
       {"watch", "t", "--count", "x", "--host", "127.0.0.1:80", "--api-key",

@@ -13,6 +13,7 @@
 #   - plugins remove / add / restart / replace, and their refusals (exit 1,
 #     the gRPC status and the launcher's reason on stderr);
 #   - registry list shows the three registrations;
+#   - limits shows the host's rate-limit rules, the default last;
 #   - watch TYPE prints the current answer (--count 1), and follows a
 #     removal and an add until it is interrupted with SIGINT (exit 0).
 # Usage: admin_test.sh CPLUGINCTL URLSHORTENER_HOST LOGGER STORAGE API
@@ -146,6 +147,19 @@ done
 "$ctl" registry list storage --host "$addr" --api-key "$key" >"$work/reg" 2>&1
 [[ $(grep -c '^storage ' "$work/reg") -eq 1 && $(wc -l <"$work/reg") -eq 2 ]] ||
   fail "registry list storage: $(cat "$work/reg")"
+
+# --- limits: the host's rate-limit table --------------------------------
+"$ctl" limits --host "$addr" --api-key "$key" >"$work/limits" 2>"$work/err" ||
+  fail "limits failed: $(cat "$work/err")"
+grep -q '^rate limits: on;' "$work/limits" || fail "limits: $(cat "$work/limits")"
+awk '$1 == "/connectplugin.v1.HandshakeService/Handshake" && $2 == "method" && $3 == 10 && $4 == 20' \
+  "$work/limits" | grep -q . || fail "limits: no Handshake rule: $(cat "$work/limits")"
+[[ $(tail -n 1 "$work/limits" | awk '{print $1, $2, $3, $4}') == "* default 1000 2000" ]] ||
+  fail "limits: the default is not last: $(cat "$work/limits")"
+"$ctl" limits --host "$addr" --api-key wrong-key-0123456789abcdef >/dev/null 2>"$work/err"
+rc=$?
+[[ $rc -eq 1 ]] && grep -q UNAUTHENTICATED "$work/err" ||
+  fail "limits with a wrong key: exit $rc, $(cat "$work/err")"
 
 # --- watch --count 1: the current answer --------------------------------
 api_id=$(field api 6)

@@ -71,6 +71,15 @@ static cp_status_code cp_cplugin__admin__v1__admin__add_plugin__invoke(
             (Cplugin__Admin__V1__AddPluginResponse *)resp, user);
 }
 
+static cp_status_code cp_cplugin__admin__v1__admin__list_rate_limits__invoke(
+    cp_generic_fn handler, cp_call *call, const ProtobufCMessage *req,
+    ProtobufCMessage *resp, void *user) {
+  cp_cplugin__admin__v1__admin__list_rate_limits__handler_fn fn =
+      (cp_cplugin__admin__v1__admin__list_rate_limits__handler_fn)handler;
+  return fn(call, (const Cplugin__Admin__V1__ListRateLimitsRequest *)req,
+            (Cplugin__Admin__V1__ListRateLimitsResponse *)resp, user);
+}
+
 const cp_method_desc cp_cplugin__admin__v1__admin__status__method = {
     .path = "/cplugin.admin.v1.Admin/Status",
     .name = "Status",
@@ -141,6 +150,16 @@ const cp_method_desc cp_cplugin__admin__v1__admin__add_plugin__method = {
     .stream_invoke = NULL,
 };
 
+const cp_method_desc cp_cplugin__admin__v1__admin__list_rate_limits__method = {
+    .path = "/cplugin.admin.v1.Admin/ListRateLimits",
+    .name = "ListRateLimits",
+    .kind = CP_METHOD_UNARY,
+    .request_type = &cplugin__admin__v1__list_rate_limits_request__descriptor,
+    .response_type = &cplugin__admin__v1__list_rate_limits_response__descriptor,
+    .unary_invoke = cp_cplugin__admin__v1__admin__list_rate_limits__invoke,
+    .stream_invoke = NULL,
+};
+
 static const cp_method_desc *const cp_cplugin__admin__v1__admin__methods[] = {
     &cp_cplugin__admin__v1__admin__status__method,
     &cp_cplugin__admin__v1__admin__restart_plugin__method,
@@ -149,12 +168,13 @@ static const cp_method_desc *const cp_cplugin__admin__v1__admin__methods[] = {
     &cp_cplugin__admin__v1__admin__list_registry__method,
     &cp_cplugin__admin__v1__admin__watch__method,
     &cp_cplugin__admin__v1__admin__add_plugin__method,
+    &cp_cplugin__admin__v1__admin__list_rate_limits__method,
 };
 
 const cp_service_desc cp_cplugin__admin__v1__admin__service = {
     .full_name = "cplugin.admin.v1.Admin",
     .path = "/cplugin.admin.v1.Admin/",
-    .method_count = 7,
+    .method_count = 8,
     .methods = cp_cplugin__admin__v1__admin__methods,
 };
 
@@ -171,7 +191,7 @@ int cp_cplugin__admin__v1__admin__register(
   if (server == NULL || handlers == NULL) {
     return CP_EINVAL;
   }
-  cp_method_entry entries[7];
+  cp_method_entry entries[8];
   size_t count = 0;
   if (handlers->on_status != NULL) {
     entries[count].method = &cp_cplugin__admin__v1__admin__status__method;
@@ -208,6 +228,11 @@ int cp_cplugin__admin__v1__admin__register(
     entries[count].handler = (cp_generic_fn)handlers->on_add_plugin;
     entries[count++].user = user;
   }
+  if (handlers->on_list_rate_limits != NULL) {
+    entries[count].method = &cp_cplugin__admin__v1__admin__list_rate_limits__method;
+    entries[count].handler = (cp_generic_fn)handlers->on_list_rate_limits;
+    entries[count++].user = user;
+  }
   return cp_server_add_methods(server, entries, count);
 }
 
@@ -242,6 +267,12 @@ int cp_cplugin__admin__v1__admin__list_registry__reply(
 
 int cp_cplugin__admin__v1__admin__add_plugin__reply(
     cp_unary_reply *reply, const Cplugin__Admin__V1__AddPluginResponse *resp) {
+  return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
+}
+
+int cp_cplugin__admin__v1__admin__list_rate_limits__reply(
+    cp_unary_reply *reply,
+    const Cplugin__Admin__V1__ListRateLimitsResponse *resp) {
   return cp_unary_reply_send(reply, (const ProtobufCMessage *)resp);
 }
 
@@ -490,5 +521,37 @@ int cp_cplugin__admin__v1__admin__add_plugin__call_async(
       client, &cp_cplugin__admin__v1__admin__add_plugin__method,
       (const ProtobufCMessage *)req, opts,
       cp_cplugin__admin__v1__admin__add_plugin__invoke_done,
+      (cp_generic_fn)done, user);
+}
+
+int cp_cplugin__admin__v1__admin__list_rate_limits__call(
+    cp_client *client, const Cplugin__Admin__V1__ListRateLimitsRequest *req,
+    Cplugin__Admin__V1__ListRateLimitsResponse **resp,
+    const cp_call_options *opts, cp_status *status) {
+  ProtobufCMessage *msg = NULL;
+  int rc = cp_client_unary(
+      client, &cp_cplugin__admin__v1__admin__list_rate_limits__method,
+      (const ProtobufCMessage *)req, resp == NULL ? NULL : &msg, opts, status);
+  if (resp != NULL) {
+    *resp = (Cplugin__Admin__V1__ListRateLimitsResponse *)msg;
+  }
+  return rc;
+}
+
+static void cp_cplugin__admin__v1__admin__list_rate_limits__invoke_done(
+    cp_generic_fn done, const cp_status *status, const ProtobufCMessage *resp,
+    void *user) {
+  ((cp_cplugin__admin__v1__admin__list_rate_limits__done_fn)done)(
+      status, (const Cplugin__Admin__V1__ListRateLimitsResponse *)resp, user);
+}
+
+int cp_cplugin__admin__v1__admin__list_rate_limits__call_async(
+    cp_client *client, const Cplugin__Admin__V1__ListRateLimitsRequest *req,
+    const cp_call_options *opts,
+    cp_cplugin__admin__v1__admin__list_rate_limits__done_fn done, void *user) {
+  return cp_client_unary_async_typed(
+      client, &cp_cplugin__admin__v1__admin__list_rate_limits__method,
+      (const ProtobufCMessage *)req, opts,
+      cp_cplugin__admin__v1__admin__list_rate_limits__invoke_done,
       (cp_generic_fn)done, user);
 }

@@ -53,8 +53,9 @@ extern const cp_method_desc cp_cplugin__admin__v1__admin__replace_plugin__method
 extern const cp_method_desc cp_cplugin__admin__v1__admin__list_registry__method;
 extern const cp_method_desc cp_cplugin__admin__v1__admin__watch__method;
 extern const cp_method_desc cp_cplugin__admin__v1__admin__add_plugin__method;
+extern const cp_method_desc cp_cplugin__admin__v1__admin__list_rate_limits__method;
 
-/* Service descriptor: path "/cplugin.admin.v1.Admin/", 7 methods. */
+/* Service descriptor: path "/cplugin.admin.v1.Admin/", 8 methods. */
 extern const cp_service_desc cp_cplugin__admin__v1__admin__service;
 
 /* Plugin descriptor: name "admin", version "1.0.0". */
@@ -81,6 +82,9 @@ typedef cp_status_code (*cp_cplugin__admin__v1__admin__watch__handler_fn)(
 typedef cp_status_code (*cp_cplugin__admin__v1__admin__add_plugin__handler_fn)(
     cp_call *call, const Cplugin__Admin__V1__AddPluginRequest *req,
     Cplugin__Admin__V1__AddPluginResponse *resp, void *user);
+typedef cp_status_code (*cp_cplugin__admin__v1__admin__list_rate_limits__handler_fn)(
+    cp_call *call, const Cplugin__Admin__V1__ListRateLimitsRequest *req,
+    Cplugin__Admin__V1__ListRateLimitsResponse *resp, void *user);
 
 /* Admin is served by a host for its operator (cplugin/admin.h,
  * tools/cpluginctl): what runs, and changes to the managed plugins. Every
@@ -126,6 +130,11 @@ typedef struct cp_cplugin__admin__v1__admin__handlers {
    * started as they are; a start that fails leaves it listed, FAILED
    * (ABORTED), for ReplacePlugin to start later. */
   cp_cplugin__admin__v1__admin__add_plugin__handler_fn on_add_plugin;
+  /* ListRateLimits returns the rate-limit rules the host applies now:
+   * every rule in the order it was set, then the default (path "*"), with
+   * the calls each has rejected (FAILED_PRECONDITION when the host checks
+   * no limits at all). */
+  cp_cplugin__admin__v1__admin__list_rate_limits__handler_fn on_list_rate_limits;
 } cp_cplugin__admin__v1__admin__handlers;
 
 /* Registers the non-NULL handlers of `handlers` on `server` (before
@@ -175,6 +184,13 @@ int cp_cplugin__admin__v1__admin__list_registry__reply(
  * the reply released. */
 int cp_cplugin__admin__v1__admin__add_plugin__reply(
     cp_unary_reply *reply, const Cplugin__Admin__V1__AddPluginResponse *resp);
+
+/* Answers a deferred call of /cplugin.admin.v1.Admin/ListRateLimits
+ * (cp_call_defer) with `resp`, as cp_unary_reply_send does: serialised now,
+ * the reply released. */
+int cp_cplugin__admin__v1__admin__list_rate_limits__reply(
+    cp_unary_reply *reply,
+    const Cplugin__Admin__V1__ListRateLimitsResponse *resp);
 
 /* Status returns the host's version and uptime and every managed plugin.
  *
@@ -415,6 +431,39 @@ int cp_cplugin__admin__v1__admin__add_plugin__call_async(
     cp_client *client, const Cplugin__Admin__V1__AddPluginRequest *req,
     const cp_call_options *opts,
     cp_cplugin__admin__v1__admin__add_plugin__done_fn done, void *user);
+
+/* ListRateLimits returns the rate-limit rules the host applies now:
+ * every rule in the order it was set, then the default (path "*"), with
+ * the calls each has rejected (FAILED_PRECONDITION when the host checks
+ * no limits at all).
+ *
+ * Calls /cplugin.admin.v1.Admin/ListRateLimits. Returns as cp_client_unary:
+ * 0 with *resp set (free it with
+ * protobuf_c_message_free_unpacked((ProtobufCMessage *)*resp, NULL)), or a
+ * negative code with *resp NULL; `status` holds the outcome. */
+int cp_cplugin__admin__v1__admin__list_rate_limits__call(
+    cp_client *client, const Cplugin__Admin__V1__ListRateLimitsRequest *req,
+    Cplugin__Admin__V1__ListRateLimitsResponse **resp,
+    const cp_call_options *opts, cp_status *status);
+
+/* The outcome of cp_cplugin__admin__v1__admin__list_rate_limits__call_async.
+ * `status` is valid during the call only. On OK `resp` is the response, lent
+ * to the callback: the runtime frees it when the callback returns (copy what
+ * you keep); otherwise it is NULL. Runs on the client's callback thread (see
+ * cp_client_unary_async) and must not block. */
+typedef void (*cp_cplugin__admin__v1__admin__list_rate_limits__done_fn)(
+    const cp_status *status,
+    const Cplugin__Admin__V1__ListRateLimitsResponse *resp, void *user);
+
+/* Starts /cplugin.admin.v1.Admin/ListRateLimits without waiting, as
+ * cp_client_unary_async does, through the client's interceptors: `req` and
+ * `opts` are copied before it returns. Returns 0, and `done` then runs
+ * exactly once, later; or a negative code (CP_EINVAL also for a NULL
+ * `done`), and it never runs. */
+int cp_cplugin__admin__v1__admin__list_rate_limits__call_async(
+    cp_client *client, const Cplugin__Admin__V1__ListRateLimitsRequest *req,
+    const cp_call_options *opts,
+    cp_cplugin__admin__v1__admin__list_rate_limits__done_fn done, void *user);
 
 #ifdef __cplusplus
 }

@@ -727,6 +727,141 @@ void   cplugin__admin__v1__watch_request__free_unpacked
   assert(message->base.descriptor == &cplugin__admin__v1__watch_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   cplugin__admin__v1__list_rate_limits_request__init
+                     (Cplugin__Admin__V1__ListRateLimitsRequest         *message)
+{
+  static const Cplugin__Admin__V1__ListRateLimitsRequest init_value = CPLUGIN__ADMIN__V1__LIST_RATE_LIMITS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t cplugin__admin__v1__list_rate_limits_request__get_packed_size
+                     (const Cplugin__Admin__V1__ListRateLimitsRequest *message)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__list_rate_limits_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t cplugin__admin__v1__list_rate_limits_request__pack
+                     (const Cplugin__Admin__V1__ListRateLimitsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__list_rate_limits_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t cplugin__admin__v1__list_rate_limits_request__pack_to_buffer
+                     (const Cplugin__Admin__V1__ListRateLimitsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__list_rate_limits_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Cplugin__Admin__V1__ListRateLimitsRequest *
+       cplugin__admin__v1__list_rate_limits_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Cplugin__Admin__V1__ListRateLimitsRequest *)
+     protobuf_c_message_unpack (&cplugin__admin__v1__list_rate_limits_request__descriptor,
+                                allocator, len, data);
+}
+void   cplugin__admin__v1__list_rate_limits_request__free_unpacked
+                     (Cplugin__Admin__V1__ListRateLimitsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &cplugin__admin__v1__list_rate_limits_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   cplugin__admin__v1__rate_limit_rule__init
+                     (Cplugin__Admin__V1__RateLimitRule         *message)
+{
+  static const Cplugin__Admin__V1__RateLimitRule init_value = CPLUGIN__ADMIN__V1__RATE_LIMIT_RULE__INIT;
+  *message = init_value;
+}
+size_t cplugin__admin__v1__rate_limit_rule__get_packed_size
+                     (const Cplugin__Admin__V1__RateLimitRule *message)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__rate_limit_rule__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t cplugin__admin__v1__rate_limit_rule__pack
+                     (const Cplugin__Admin__V1__RateLimitRule *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__rate_limit_rule__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t cplugin__admin__v1__rate_limit_rule__pack_to_buffer
+                     (const Cplugin__Admin__V1__RateLimitRule *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__rate_limit_rule__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Cplugin__Admin__V1__RateLimitRule *
+       cplugin__admin__v1__rate_limit_rule__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Cplugin__Admin__V1__RateLimitRule *)
+     protobuf_c_message_unpack (&cplugin__admin__v1__rate_limit_rule__descriptor,
+                                allocator, len, data);
+}
+void   cplugin__admin__v1__rate_limit_rule__free_unpacked
+                     (Cplugin__Admin__V1__RateLimitRule *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &cplugin__admin__v1__rate_limit_rule__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   cplugin__admin__v1__list_rate_limits_response__init
+                     (Cplugin__Admin__V1__ListRateLimitsResponse         *message)
+{
+  static const Cplugin__Admin__V1__ListRateLimitsResponse init_value = CPLUGIN__ADMIN__V1__LIST_RATE_LIMITS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t cplugin__admin__v1__list_rate_limits_response__get_packed_size
+                     (const Cplugin__Admin__V1__ListRateLimitsResponse *message)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__list_rate_limits_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t cplugin__admin__v1__list_rate_limits_response__pack
+                     (const Cplugin__Admin__V1__ListRateLimitsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__list_rate_limits_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t cplugin__admin__v1__list_rate_limits_response__pack_to_buffer
+                     (const Cplugin__Admin__V1__ListRateLimitsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &cplugin__admin__v1__list_rate_limits_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Cplugin__Admin__V1__ListRateLimitsResponse *
+       cplugin__admin__v1__list_rate_limits_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Cplugin__Admin__V1__ListRateLimitsResponse *)
+     protobuf_c_message_unpack (&cplugin__admin__v1__list_rate_limits_response__descriptor,
+                                allocator, len, data);
+}
+void   cplugin__admin__v1__list_rate_limits_response__free_unpacked
+                     (Cplugin__Admin__V1__ListRateLimitsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &cplugin__admin__v1__list_rate_limits_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define cplugin__admin__v1__status_request__field_descriptors NULL
 #define cplugin__admin__v1__status_request__field_indices_by_name NULL
 #define cplugin__admin__v1__status_request__number_ranges NULL
@@ -1489,6 +1624,204 @@ const ProtobufCMessageDescriptor cplugin__admin__v1__watch_request__descriptor =
   (ProtobufCMessageInit) cplugin__admin__v1__watch_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define cplugin__admin__v1__list_rate_limits_request__field_descriptors NULL
+#define cplugin__admin__v1__list_rate_limits_request__field_indices_by_name NULL
+#define cplugin__admin__v1__list_rate_limits_request__number_ranges NULL
+const ProtobufCMessageDescriptor cplugin__admin__v1__list_rate_limits_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "cplugin.admin.v1.ListRateLimitsRequest",
+  "ListRateLimitsRequest",
+  "Cplugin__Admin__V1__ListRateLimitsRequest",
+  "cplugin.admin.v1",
+  sizeof(Cplugin__Admin__V1__ListRateLimitsRequest),
+  0,
+  cplugin__admin__v1__list_rate_limits_request__field_descriptors,
+  cplugin__admin__v1__list_rate_limits_request__field_indices_by_name,
+  0,  cplugin__admin__v1__list_rate_limits_request__number_ranges,
+  (ProtobufCMessageInit) cplugin__admin__v1__list_rate_limits_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor cplugin__admin__v1__rate_limit_rule__field_descriptors[6] =
+{
+  {
+    "path",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__RateLimitRule, path),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__RateLimitRule, prefix),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exempt",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__RateLimitRule, exempt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rate_per_second",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__RateLimitRule, rate_per_second),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "burst",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__RateLimitRule, burst),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "denials",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__RateLimitRule, denials),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned cplugin__admin__v1__rate_limit_rule__field_indices_by_name[] = {
+  4,   /* field[4] = burst */
+  5,   /* field[5] = denials */
+  2,   /* field[2] = exempt */
+  0,   /* field[0] = path */
+  1,   /* field[1] = prefix */
+  3,   /* field[3] = rate_per_second */
+};
+static const ProtobufCIntRange cplugin__admin__v1__rate_limit_rule__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor cplugin__admin__v1__rate_limit_rule__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "cplugin.admin.v1.RateLimitRule",
+  "RateLimitRule",
+  "Cplugin__Admin__V1__RateLimitRule",
+  "cplugin.admin.v1",
+  sizeof(Cplugin__Admin__V1__RateLimitRule),
+  6,
+  cplugin__admin__v1__rate_limit_rule__field_descriptors,
+  cplugin__admin__v1__rate_limit_rule__field_indices_by_name,
+  1,  cplugin__admin__v1__rate_limit_rule__number_ranges,
+  (ProtobufCMessageInit) cplugin__admin__v1__rate_limit_rule__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor cplugin__admin__v1__list_rate_limits_response__field_descriptors[4] =
+{
+  {
+    "enabled",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__ListRateLimitsResponse, enabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rules",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Cplugin__Admin__V1__ListRateLimitsResponse, n_rules),
+    offsetof(Cplugin__Admin__V1__ListRateLimitsResponse, rules),
+    &cplugin__admin__v1__rate_limit_rule__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keyed_by",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__ListRateLimitsResponse, keyed_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cplugin__Admin__V1__ListRateLimitsResponse, store),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned cplugin__admin__v1__list_rate_limits_response__field_indices_by_name[] = {
+  0,   /* field[0] = enabled */
+  2,   /* field[2] = keyed_by */
+  1,   /* field[1] = rules */
+  3,   /* field[3] = store */
+};
+static const ProtobufCIntRange cplugin__admin__v1__list_rate_limits_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor cplugin__admin__v1__list_rate_limits_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "cplugin.admin.v1.ListRateLimitsResponse",
+  "ListRateLimitsResponse",
+  "Cplugin__Admin__V1__ListRateLimitsResponse",
+  "cplugin.admin.v1",
+  sizeof(Cplugin__Admin__V1__ListRateLimitsResponse),
+  4,
+  cplugin__admin__v1__list_rate_limits_response__field_descriptors,
+  cplugin__admin__v1__list_rate_limits_response__field_indices_by_name,
+  1,  cplugin__admin__v1__list_rate_limits_response__number_ranges,
+  (ProtobufCMessageInit) cplugin__admin__v1__list_rate_limits_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue cplugin__admin__v1__plugin_state__enum_values_by_number[7] =
 {
   { "PLUGIN_STATE_UNSPECIFIED", "CPLUGIN__ADMIN__V1__PLUGIN_STATE__PLUGIN_STATE_UNSPECIFIED", 0 },
@@ -1559,7 +1892,7 @@ const ProtobufCEnumDescriptor cplugin__admin__v1__health__descriptor =
   cplugin__admin__v1__health__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor cplugin__admin__v1__admin__method_descriptors[7] =
+static const ProtobufCMethodDescriptor cplugin__admin__v1__admin__method_descriptors[8] =
 {
   { "Status", &cplugin__admin__v1__status_request__descriptor, &cplugin__admin__v1__status_response__descriptor },
   { "RestartPlugin", &cplugin__admin__v1__restart_plugin_request__descriptor, &cplugin__admin__v1__restart_plugin_response__descriptor },
@@ -1568,9 +1901,11 @@ static const ProtobufCMethodDescriptor cplugin__admin__v1__admin__method_descrip
   { "ListRegistry", &cplugin__admin__v1__list_registry_request__descriptor, &cplugin__admin__v1__list_registry_response__descriptor },
   { "Watch", &cplugin__admin__v1__watch_request__descriptor, &connectplugin__v1__watch_service_event__descriptor },
   { "AddPlugin", &cplugin__admin__v1__add_plugin_request__descriptor, &cplugin__admin__v1__add_plugin_response__descriptor },
+  { "ListRateLimits", &cplugin__admin__v1__list_rate_limits_request__descriptor, &cplugin__admin__v1__list_rate_limits_response__descriptor },
 };
 const unsigned cplugin__admin__v1__admin__method_indices_by_name[] = {
   6,        /* AddPlugin */
+  7,        /* ListRateLimits */
   4,        /* ListRegistry */
   2,        /* RemovePlugin */
   3,        /* ReplacePlugin */
@@ -1585,7 +1920,7 @@ const ProtobufCServiceDescriptor cplugin__admin__v1__admin__descriptor =
   "Admin",
   "Cplugin__Admin__V1__Admin",
   "cplugin.admin.v1",
-  7,
+  8,
   cplugin__admin__v1__admin__method_descriptors,
   cplugin__admin__v1__admin__method_indices_by_name
 };
@@ -1644,6 +1979,14 @@ void cplugin__admin__v1__admin__add_plugin(ProtobufCService *service,
 {
   assert(service->descriptor == &cplugin__admin__v1__admin__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void cplugin__admin__v1__admin__list_rate_limits(ProtobufCService *service,
+                                                 const Cplugin__Admin__V1__ListRateLimitsRequest *input,
+                                                 Cplugin__Admin__V1__ListRateLimitsResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &cplugin__admin__v1__admin__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void cplugin__admin__v1__admin__init (Cplugin__Admin__V1__Admin_Service *service,
                                       Cplugin__Admin__V1__Admin_ServiceDestroy destroy)

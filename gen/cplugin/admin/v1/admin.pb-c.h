@@ -32,6 +32,9 @@ typedef struct Cplugin__Admin__V1__ListRegistryRequest Cplugin__Admin__V1__ListR
 typedef struct Cplugin__Admin__V1__Registration Cplugin__Admin__V1__Registration;
 typedef struct Cplugin__Admin__V1__ListRegistryResponse Cplugin__Admin__V1__ListRegistryResponse;
 typedef struct Cplugin__Admin__V1__WatchRequest Cplugin__Admin__V1__WatchRequest;
+typedef struct Cplugin__Admin__V1__ListRateLimitsRequest Cplugin__Admin__V1__ListRateLimitsRequest;
+typedef struct Cplugin__Admin__V1__RateLimitRule Cplugin__Admin__V1__RateLimitRule;
+typedef struct Cplugin__Admin__V1__ListRateLimitsResponse Cplugin__Admin__V1__ListRateLimitsResponse;
 
 
 /* --- enums --- */
@@ -269,6 +272,68 @@ struct  Cplugin__Admin__V1__WatchRequest
 #define CPLUGIN__ADMIN__V1__WATCH_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cplugin__admin__v1__watch_request__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+struct  Cplugin__Admin__V1__ListRateLimitsRequest
+{
+  ProtobufCMessage base;
+};
+#define CPLUGIN__ADMIN__V1__LIST_RATE_LIMITS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&cplugin__admin__v1__list_rate_limits_request__descriptor) \
+     }
+
+
+struct  Cplugin__Admin__V1__RateLimitRule
+{
+  ProtobufCMessage base;
+  /*
+   * An exact method path, a service prefix ("/pkg.Svc/"), or "*": methods
+   * without a rule of their own.
+   */
+  char *path;
+  /*
+   * A service prefix: its methods share one bucket per caller.
+   */
+  protobuf_c_boolean prefix;
+  /*
+   * Never limited (rate and burst are then 0).
+   */
+  protobuf_c_boolean exempt;
+  uint32_t rate_per_second;
+  uint32_t burst;
+  /*
+   * Calls rejected under this rule since the host started.
+   */
+  uint64_t denials;
+};
+#define CPLUGIN__ADMIN__V1__RATE_LIMIT_RULE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&cplugin__admin__v1__rate_limit_rule__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+
+
+struct  Cplugin__Admin__V1__ListRateLimitsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * False: the rules are kept but every call passes.
+   */
+  protobuf_c_boolean enabled;
+  size_t n_rules;
+  Cplugin__Admin__V1__RateLimitRule **rules;
+  /*
+   * Whose budget a bucket is: the caller's identity, or its peer address
+   * (an IPv6 /N, a Unix user) for calls without one.
+   */
+  char *keyed_by;
+  /*
+   * Where the buckets live: "this process", or "redis" when replicas share
+   * them (cplugin/ratelimit_redis.h).
+   */
+  char *store;
+};
+#define CPLUGIN__ADMIN__V1__LIST_RATE_LIMITS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&cplugin__admin__v1__list_rate_limits_response__descriptor) \
+    , 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /* Cplugin__Admin__V1__StatusRequest methods */
@@ -575,6 +640,63 @@ Cplugin__Admin__V1__WatchRequest *
 void   cplugin__admin__v1__watch_request__free_unpacked
                      (Cplugin__Admin__V1__WatchRequest *message,
                       ProtobufCAllocator *allocator);
+/* Cplugin__Admin__V1__ListRateLimitsRequest methods */
+void   cplugin__admin__v1__list_rate_limits_request__init
+                     (Cplugin__Admin__V1__ListRateLimitsRequest         *message);
+size_t cplugin__admin__v1__list_rate_limits_request__get_packed_size
+                     (const Cplugin__Admin__V1__ListRateLimitsRequest   *message);
+size_t cplugin__admin__v1__list_rate_limits_request__pack
+                     (const Cplugin__Admin__V1__ListRateLimitsRequest   *message,
+                      uint8_t             *out);
+size_t cplugin__admin__v1__list_rate_limits_request__pack_to_buffer
+                     (const Cplugin__Admin__V1__ListRateLimitsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Cplugin__Admin__V1__ListRateLimitsRequest *
+       cplugin__admin__v1__list_rate_limits_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   cplugin__admin__v1__list_rate_limits_request__free_unpacked
+                     (Cplugin__Admin__V1__ListRateLimitsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Cplugin__Admin__V1__RateLimitRule methods */
+void   cplugin__admin__v1__rate_limit_rule__init
+                     (Cplugin__Admin__V1__RateLimitRule         *message);
+size_t cplugin__admin__v1__rate_limit_rule__get_packed_size
+                     (const Cplugin__Admin__V1__RateLimitRule   *message);
+size_t cplugin__admin__v1__rate_limit_rule__pack
+                     (const Cplugin__Admin__V1__RateLimitRule   *message,
+                      uint8_t             *out);
+size_t cplugin__admin__v1__rate_limit_rule__pack_to_buffer
+                     (const Cplugin__Admin__V1__RateLimitRule   *message,
+                      ProtobufCBuffer     *buffer);
+Cplugin__Admin__V1__RateLimitRule *
+       cplugin__admin__v1__rate_limit_rule__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   cplugin__admin__v1__rate_limit_rule__free_unpacked
+                     (Cplugin__Admin__V1__RateLimitRule *message,
+                      ProtobufCAllocator *allocator);
+/* Cplugin__Admin__V1__ListRateLimitsResponse methods */
+void   cplugin__admin__v1__list_rate_limits_response__init
+                     (Cplugin__Admin__V1__ListRateLimitsResponse         *message);
+size_t cplugin__admin__v1__list_rate_limits_response__get_packed_size
+                     (const Cplugin__Admin__V1__ListRateLimitsResponse   *message);
+size_t cplugin__admin__v1__list_rate_limits_response__pack
+                     (const Cplugin__Admin__V1__ListRateLimitsResponse   *message,
+                      uint8_t             *out);
+size_t cplugin__admin__v1__list_rate_limits_response__pack_to_buffer
+                     (const Cplugin__Admin__V1__ListRateLimitsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Cplugin__Admin__V1__ListRateLimitsResponse *
+       cplugin__admin__v1__list_rate_limits_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   cplugin__admin__v1__list_rate_limits_response__free_unpacked
+                     (Cplugin__Admin__V1__ListRateLimitsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Cplugin__Admin__V1__StatusRequest_Closure)
@@ -625,6 +747,15 @@ typedef void (*Cplugin__Admin__V1__ListRegistryResponse_Closure)
 typedef void (*Cplugin__Admin__V1__WatchRequest_Closure)
                  (const Cplugin__Admin__V1__WatchRequest *message,
                   void *closure_data);
+typedef void (*Cplugin__Admin__V1__ListRateLimitsRequest_Closure)
+                 (const Cplugin__Admin__V1__ListRateLimitsRequest *message,
+                  void *closure_data);
+typedef void (*Cplugin__Admin__V1__RateLimitRule_Closure)
+                 (const Cplugin__Admin__V1__RateLimitRule *message,
+                  void *closure_data);
+typedef void (*Cplugin__Admin__V1__ListRateLimitsResponse_Closure)
+                 (const Cplugin__Admin__V1__ListRateLimitsResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -660,6 +791,10 @@ struct Cplugin__Admin__V1__Admin_Service
                      const Cplugin__Admin__V1__AddPluginRequest *input,
                      Cplugin__Admin__V1__AddPluginResponse_Closure closure,
                      void *closure_data);
+  void (*list_rate_limits)(Cplugin__Admin__V1__Admin_Service *service,
+                           const Cplugin__Admin__V1__ListRateLimitsRequest *input,
+                           Cplugin__Admin__V1__ListRateLimitsResponse_Closure closure,
+                           void *closure_data);
 };
 typedef void (*Cplugin__Admin__V1__Admin_ServiceDestroy)(Cplugin__Admin__V1__Admin_Service *);
 void cplugin__admin__v1__admin__init (Cplugin__Admin__V1__Admin_Service *service,
@@ -674,7 +809,8 @@ void cplugin__admin__v1__admin__init (Cplugin__Admin__V1__Admin_Service *service
       function_prefix__ ## replace_plugin,\
       function_prefix__ ## list_registry,\
       function_prefix__ ## watch,\
-      function_prefix__ ## add_plugin  }
+      function_prefix__ ## add_plugin,\
+      function_prefix__ ## list_rate_limits  }
 void cplugin__admin__v1__admin__status(ProtobufCService *service,
                                        const Cplugin__Admin__V1__StatusRequest *input,
                                        Cplugin__Admin__V1__StatusResponse_Closure closure,
@@ -703,6 +839,10 @@ void cplugin__admin__v1__admin__add_plugin(ProtobufCService *service,
                                            const Cplugin__Admin__V1__AddPluginRequest *input,
                                            Cplugin__Admin__V1__AddPluginResponse_Closure closure,
                                            void *closure_data);
+void cplugin__admin__v1__admin__list_rate_limits(ProtobufCService *service,
+                                                 const Cplugin__Admin__V1__ListRateLimitsRequest *input,
+                                                 Cplugin__Admin__V1__ListRateLimitsResponse_Closure closure,
+                                                 void *closure_data);
 
 /* --- descriptors --- */
 
@@ -724,6 +864,9 @@ extern const ProtobufCMessageDescriptor cplugin__admin__v1__list_registry_reques
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__registration__descriptor;
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__list_registry_response__descriptor;
 extern const ProtobufCMessageDescriptor cplugin__admin__v1__watch_request__descriptor;
+extern const ProtobufCMessageDescriptor cplugin__admin__v1__list_rate_limits_request__descriptor;
+extern const ProtobufCMessageDescriptor cplugin__admin__v1__rate_limit_rule__descriptor;
+extern const ProtobufCMessageDescriptor cplugin__admin__v1__list_rate_limits_response__descriptor;
 extern const ProtobufCServiceDescriptor cplugin__admin__v1__admin__descriptor;
 
 PROTOBUF_C__END_DECLS
