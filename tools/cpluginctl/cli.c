@@ -21,7 +21,7 @@ static const char kUsageMain[] =
     "call\n"
     "  load       the load generator (presets: steady, burst, ratelimit, "
     "routed,\n"
-    "             fanout, bidi)\n"
+    "             fanout, bidi, handshake-flood)\n"
     "\n"
     "admin commands (a host's admin service, with its API key):\n"
     "  status     the host and its managed plugins\n"
@@ -35,6 +35,7 @@ static const char kUsageMain[] =
 static const char kUsageServe[] =
     "usage: cpluginctl serve [--listen ADDR] [--chain on|off]\n"
     "                        [--rate R] [--burst B] [--handshake-rate R]\n"
+    "                        [--handshake-burst B]\n"
     "                        [--threads N] [--metrics-port P|off]\n"
     "                        [--provider-type T] [--busy-poll-us US]\n"
     "                        [--redis ADDR] [--etcd ENDPOINTS]\n"
@@ -46,8 +47,9 @@ static const char kUsageServe[] =
     "  --rate R            Echo calls per second per identity (default "
     "1000000000)\n"
     "  --burst B           bucket size of that limit (default: the rate)\n"
-    "  --handshake-rate R  handshakes per second per peer address, burst R\n"
-    "                      (default 1000)\n"
+    "  --handshake-rate R  handshakes per second per peer address (default\n"
+    "                      1000)\n"
+    "  --handshake-burst B bucket size of that limit (default: the rate)\n"
     "  --threads N         server threads (default: half the CPUs)\n"
     "  --busy-poll-us US   poll without sleeping this long after each event\n"
     "                      (0..10000, default 0 = off)\n"
@@ -106,7 +108,8 @@ static const char kUsageMiddle[] =
 
 static const char kUsageLoad[] =
     "usage: cpluginctl load [--preset "
-    "steady|burst|ratelimit|routed|fanout|bidi]\n"
+    "steady|burst|ratelimit|routed|fanout|bidi|\n"
+    "                                handshake-flood]\n"
     "                       [--rate R | --concurrency C | --requests N]\n"
     "                       [--plugins N] [--duration S] [--target ADDR]\n"
     "                       [--provider ADDR] [--chain on|off]\n"
@@ -126,6 +129,8 @@ static const char kUsageLoad[] =
     "                    routed call to a provider answering after 50 ms\n"
     "                    bidi: N Chat streams through the host's router and\n"
     "                    N straight to the provider, ping-pong, 20 s\n"
+    "                    handshake-flood: 1000 Handshakes at once from one\n"
+    "                    address, each with a spoofed x-plugin-runtime-id\n"
     "  --rate R          open loop: R calls per second in total, latency\n"
     "                    from the scheduled send time (burst: the peak)\n"
     "  --concurrency C   closed loop: C calls in flight (custom runs and\n"
@@ -192,6 +197,8 @@ const char *ctl_preset_name(ctl_preset preset) {
       return "fanout";
     case CTL_PRESET_BIDI:
       return "bidi";
+    case CTL_PRESET_HANDSHAKE_FLOOD:
+      return "handshake-flood";
     case CTL_PRESET_NONE:
       break;
   }
@@ -393,9 +400,10 @@ static bool is_one_of(const char *name, const char *const *names, size_t n) {
 
 static bool serve_opt(const char *name) {
   static const char *const names[] = {
-      "--listen",       "--chain",        "--rate",          "--burst",
-      "--threads",      "--metrics-port", "--provider-type", "--handshake-rate",
-      "--busy-poll-us", "--redis",        "--etcd"};
+      "--listen",        "--chain",          "--rate",
+      "--burst",         "--threads",        "--metrics-port",
+      "--provider-type", "--handshake-rate", "--busy-poll-us",
+      "--redis",         "--etcd",           "--handshake-burst"};
   return ONE_OF(name, names);
 }
 
@@ -426,7 +434,8 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
         return FAIL(err, err_len, "--chain: expected on or off, got \"%s\"", v);
       }
     } else if (strcmp(n, "--rate") == 0 || strcmp(n, "--burst") == 0 ||
-               strcmp(n, "--handshake-rate") == 0) {
+               strcmp(n, "--handshake-rate") == 0 ||
+               strcmp(n, "--handshake-burst") == 0) {
       if (!parse_uint(v, 1, CTL_MAX_LIMIT, &u)) {
         return FAIL(err, err_len,
                     "%s: expected a whole number 1..%u, got \"%s\"", n,
@@ -437,6 +446,8 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
       } else if (strcmp(n, "--burst") == 0) {
         out->burst = (uint32_t)u;
         has_burst = true;
+      } else if (strcmp(n, "--handshake-burst") == 0) {
+        out->handshake_burst = (uint32_t)u;
       } else {
         out->handshake_rate = (uint32_t)u;
       }
@@ -477,6 +488,9 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
   }
   if (!has_burst) {
     out->burst = out->rate;
+  }
+  if (out->handshake_burst == 0) {
+    out->handshake_burst = out->handshake_rate;
   }
   return CTL_PARSE_OK;
 }
@@ -692,9 +706,10 @@ static bool load_opt(const char *name) {
 }
 
 static int parse_preset(const char *v, ctl_preset *out) {
-  static const ctl_preset all[] = {CTL_PRESET_STEADY,    CTL_PRESET_BURST,
-                                   CTL_PRESET_RATELIMIT, CTL_PRESET_ROUTED,
-                                   CTL_PRESET_FANOUT,    CTL_PRESET_BIDI};
+  static const ctl_preset all[] = {CTL_PRESET_STEADY,         CTL_PRESET_BURST,
+                                   CTL_PRESET_RATELIMIT,      CTL_PRESET_ROUTED,
+                                   CTL_PRESET_FANOUT,         CTL_PRESET_BIDI,
+                                   CTL_PRESET_HANDSHAKE_FLOOD};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     if (strcmp(v, ctl_preset_name(all[i])) == 0) {
       *out = all[i];
@@ -712,7 +727,7 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
     if (parse_preset(v, &o->preset) != 0) {
       return FAIL(err, err_len,
                   "--preset: unknown preset \"%s\" (steady, burst, "
-                  "ratelimit, routed, fanout, bidi)",
+                  "ratelimit, routed, fanout, bidi, handshake-flood)",
                   v);
     }
   } else if (strcmp(n, "--target") == 0 || strcmp(n, "--provider") == 0) {
@@ -849,10 +864,12 @@ static int load_check(const ctl_load_args *o, char *err, size_t err_len) {
       }
       break;
     case CTL_PRESET_RATELIMIT:
+    case CTL_PRESET_HANDSHAKE_FLOOD:
       if (o->has_rate || o->has_concurrency || o->has_duration) {
         return FAIL(err, err_len,
-                    "the ratelimit preset is one volley: use --requests, not "
-                    "--rate, --concurrency or --duration");
+                    "the %s preset is one volley: use --requests, not "
+                    "--rate, --concurrency or --duration",
+                    ctl_preset_name(o->preset));
       }
       break;
     case CTL_PRESET_FANOUT:

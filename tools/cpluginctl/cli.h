@@ -52,14 +52,15 @@ enum {
 #define CTL_MAX_LIMIT 1000000000u
 
 typedef struct ctl_serve_args {
-  const char *listen;      /* default "127.0.0.1:0" */
-  bool chain;              /* default true */
-  uint32_t rate;           /* Echo limit per identity; default CTL_MAX_LIMIT */
-  uint32_t burst;          /* default: the rate */
-  uint32_t handshake_rate; /* per peer address; default 1000 (burst same) */
-  unsigned threads;        /* 0 = the server default */
-  unsigned busy_poll_us;   /* default 0 = off */
-  int metrics_port;        /* -1 = off; default 0 = any free port */
+  const char *listen;       /* default "127.0.0.1:0" */
+  bool chain;               /* default true */
+  uint32_t rate;            /* Echo limit per identity; default CTL_MAX_LIMIT */
+  uint32_t burst;           /* default: the rate */
+  uint32_t handshake_rate;  /* per peer address; default 1000 */
+  uint32_t handshake_burst; /* default: the handshake rate */
+  unsigned threads;         /* 0 = the server default */
+  unsigned busy_poll_us;    /* default 0 = off */
+  int metrics_port;         /* -1 = off; default 0 = any free port */
   const char *provider_type; /* NULL = the host answers Echo itself */
   const char *redis;         /* NULL = limits of this process only */
   const char *etcd;          /* NULL = identities and registry of its own */
@@ -107,7 +108,8 @@ typedef enum ctl_preset {
   CTL_PRESET_RATELIMIT,
   CTL_PRESET_ROUTED,
   CTL_PRESET_FANOUT,
-  CTL_PRESET_BIDI
+  CTL_PRESET_BIDI,
+  CTL_PRESET_HANDSHAKE_FLOOD
 } ctl_preset;
 
 typedef struct ctl_load_args {

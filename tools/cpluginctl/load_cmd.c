@@ -49,7 +49,7 @@ static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
   snprintf(rate, sizeof rate, "%u", s->limit_rate);
   snprintf(burst, sizeof burst, "%u", s->limit_burst);
   snprintf(threads, sizeof threads, "%u", a->serve_threads);
-  char *argv[20];
+  char *argv[24];
   size_t n = 0;
   argv[n++] = "cpluginctl";
   argv[n++] = "serve";
@@ -66,6 +66,16 @@ static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
   if (a->serve_threads > 0) {
     argv[n++] = "--threads";
     argv[n++] = threads;
+  }
+  char hs_rate[16];
+  char hs_burst[16];
+  if (s->handshake_rate > 0) {
+    snprintf(hs_rate, sizeof hs_rate, "%u", s->handshake_rate);
+    snprintf(hs_burst, sizeof hs_burst, "%u", s->handshake_burst);
+    argv[n++] = "--handshake-rate";
+    argv[n++] = hs_rate;
+    argv[n++] = "--handshake-burst";
+    argv[n++] = hs_burst;
   }
   argv[n++] = "--metrics-port";
   argv[n++] = "0";

@@ -14,6 +14,7 @@
 
 #include "cplugin/cplugin.h"
 #include "cplugin/load/v1/load.cplugin.h"
+#include "plugin/v1/handshake.cplugin.h"
 #include "plugins.h"
 #include "signals.h"
 
@@ -55,6 +56,8 @@ typedef struct run {
   int64_t t0;
   int64_t end_ns; /* closed loop: when issuing stopped */
   ProtobufCBinaryData payload;
+  /* CTL_CALL_HANDSHAKE: the request every such call sends. */
+  Connectplugin__V1__HandshakeRequest handshake;
 } run;
 
 typedef struct call_ctx {
@@ -134,6 +137,11 @@ static void pick(const run *r, uint32_t plugin, size_t kind, cp_client **client,
       *md = p->provider_md;
       *n = 1;
       break;
+    case CTL_CALL_HANDSHAKE:
+      *client = p->host;
+      *md = &p->host_md[1]; /* x-plugin-runtime-id alone */
+      *n = 1;
+      break;
     case CTL_CALL_HOST:
     default:
       *client = p->host;
@@ -169,15 +177,20 @@ static void issue(run *r, uint32_t plugin, size_t phase, size_t kind,
   pick(r, plugin, kind, &client, &md, &md_count);
   Cplugin__Load__V1__EchoRequest req = CPLUGIN__LOAD__V1__ECHO_REQUEST__INIT;
   req.payload = r->payload;
+  const cp_method_desc *method =
+      &cp_cplugin__load__v1__load_service__echo__method;
+  const ProtobufCMessage *msg = &req.base;
+  if (r->plan->kinds[kind] == CTL_CALL_HANDSHAKE) {
+    method = &cp_connectplugin__v1__handshake_service__handshake__method;
+    msg = &r->handshake.base;
+  }
   cp_call_options opts;
   cp_call_options_init(&opts);
   opts.timeout_ms = r->plan->timeout_ms;
   opts.metadata = md;
   opts.metadata_count = md_count;
   atomic_fetch_add(&r->inflight, 1);
-  int rc = cp_client_unary_async(
-      client, &cp_cplugin__load__v1__load_service__echo__method, &req.base,
-      &opts, on_done, c);
+  int rc = cp_client_unary_async(client, method, msg, &opts, on_done, c);
   if (rc != 0) {
     atomic_fetch_sub(&r->inflight, 1);
     free(c);
@@ -473,6 +486,12 @@ int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len) {
   r->plan = plan;
   r->payload.data = payload;
   r->payload.len = plan->payload_bytes;
+  connectplugin__v1__handshake_request__init(&r->handshake);
+  r->handshake.core_protocol_version = 1;
+  r->handshake.app_protocol_version = 1;
+  r->handshake.magic_cookie_key = (char *)CP_MAGIC_COOKIE_KEY;
+  r->handshake.magic_cookie_value = (char *)CP_MAGIC_COOKIE_VALUE;
+  r->handshake.self_id = (char *)"flood";
   init_live(r);
   name_phases(plan, out);
   int rc = alloc_hists(out, r);

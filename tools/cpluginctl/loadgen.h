@@ -39,7 +39,10 @@
 typedef enum ctl_call_kind {
   CTL_CALL_HOST = 0, /* Echo answered by the host */
   CTL_CALL_ROUTED,   /* Echo routed by the host to a provider */
-  CTL_CALL_PROVIDER  /* Echo straight to the provider */
+  CTL_CALL_PROVIDER, /* Echo straight to the provider */
+  /* A Handshake to the host carrying only the plugin's runtime ID, no
+   * token (the guide's scenario 3): limited per peer address. */
+  CTL_CALL_HANDSHAKE
 } ctl_call_kind;
 
 typedef enum ctl_mode {

@@ -22,6 +22,10 @@
  *   bidi       4 Chat streams through the host's router to a `cpluginctl
  *              provider` and 4 straight to it, ping-pong, 20 s, the kinds
  *              alternating every 500 ms (bidi.h); --streams N sets the 4.
+ *   handshake-flood  the guide's scenario 3 against Handshake: one plugin
+ *              sends 1000 Handshakes at once, each carrying only its
+ *              x-plugin-runtime-id (no token), against the host's default
+ *              Handshake limit (10/s, burst 20, per peer address).
  * --rate, --plugins, --duration and --requests override the numbers (for
  * burst, --rate is the peak). Without a preset, the run is custom: one of
  * --rate, --concurrency or --requests, 1 plugin, 10 s.
@@ -53,6 +57,13 @@ typedef struct ctl_setup {
    * (0 = serve's default, effectively unlimited). */
   uint32_t limit_rate;
   uint32_t limit_burst;
+  /* The limit the volley's checks expect (ratelimit: the Echo limit above;
+   * handshake-flood: the host's Handshake default). */
+  uint32_t expect_rate;
+  uint32_t expect_burst;
+  /* The handshake limit of that host (0: serve's default, 1000/s). */
+  uint32_t handshake_rate;
+  uint32_t handshake_burst;
   bool needs_provider;        /* routed, fanout, bidi: also start a provider */
   const char *provider_type;  /* the type it registers as */
   uint32_t provider_delay_ms; /* its --delay-ms (fanout) */

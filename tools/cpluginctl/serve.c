@@ -27,7 +27,7 @@ static int set_limits(cp_host *host, const ctl_serve_args *a) {
   if (rc == 0) {
     /* Many simulated plugins handshake from one loopback address; the host
      * default (10/s, burst 20) would make a 100-plugin run wait ~8 s. */
-    cp_rate_limit hs = {a->handshake_rate, a->handshake_rate};
+    cp_rate_limit hs = {a->handshake_rate, a->handshake_burst};
     rc = cp_rate_policy_set(policy, CP_RATE_HANDSHAKE_PATH, hs);
   }
   return rc;

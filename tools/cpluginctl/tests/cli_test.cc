@@ -99,6 +99,7 @@ TEST(ServeArgsTest, Defaults) {
   EXPECT_EQ(CTL_MAX_LIMIT, a.rate);
   EXPECT_EQ(CTL_MAX_LIMIT, a.burst);
   EXPECT_EQ(1000u, a.handshake_rate);
+  EXPECT_EQ(1000u, a.handshake_burst);  // the rate
   EXPECT_EQ(0u, a.threads);
   EXPECT_EQ(0u, a.busy_poll_us);
   EXPECT_EQ(0, a.metrics_port);
@@ -128,6 +129,12 @@ TEST(ServeArgsTest, BurstDefaultsToTheRate) {
   ctl_serve_args a;
   ASSERT_EQ(CTL_PARSE_OK, Serve({"--rate", "25"}, &a));
   EXPECT_EQ(25u, a.burst);
+  ASSERT_EQ(CTL_PARSE_OK, Serve({"--handshake-rate", "10"}, &a));
+  EXPECT_EQ(10u, a.handshake_burst);
+  ASSERT_EQ(CTL_PARSE_OK,
+            Serve({"--handshake-rate", "10", "--handshake-burst", "20"}, &a));
+  EXPECT_EQ(10u, a.handshake_rate);
+  EXPECT_EQ(20u, a.handshake_burst);
 }
 
 TEST(ServeArgsTest, Rejections) {
@@ -142,6 +149,7 @@ TEST(ServeArgsTest, Rejections) {
       {"--rate", "1000000001"},
       {"--burst", "0"},
       {"--handshake-rate", "0"},
+      {"--handshake-burst", "0"},
       {"--threads", "0"},
       {"--threads", "x"},
       {"--busy-poll-us", "10001"},
@@ -331,7 +339,8 @@ TEST(LoadArgsTest, Defaults) {
 TEST(LoadArgsTest, EveryPresetByName) {
   ctl_load_args a;
   for (auto p : {CTL_PRESET_STEADY, CTL_PRESET_BURST, CTL_PRESET_RATELIMIT,
-                 CTL_PRESET_ROUTED, CTL_PRESET_FANOUT, CTL_PRESET_BIDI}) {
+                 CTL_PRESET_ROUTED, CTL_PRESET_FANOUT, CTL_PRESET_BIDI,
+                 CTL_PRESET_HANDSHAKE_FLOOD}) {
     ASSERT_EQ(CTL_PARSE_OK, Load({"--preset", ctl_preset_name(p)}, &a));
     EXPECT_EQ(p, a.preset);
   }
@@ -386,6 +395,7 @@ TEST(LoadArgsTest, Rejections) {
       {"--preset", "burst", "--requests", "4"},
       {"--preset", "ratelimit", "--rate", "4"},
       {"--preset", "ratelimit", "--duration", "4"},
+      {"--preset", "handshake-flood", "--rate", "4"},
       {"--rate", "0"},
       {"--rate", "-5"},
       {"--rate", "fast"},

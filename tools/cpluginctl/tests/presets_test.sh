@@ -5,6 +5,9 @@
 #   steady     every call OK; the host's SERVED count equals the client's OK
 #   burst      only OK and RESOURCE_EXHAUSTED, at least one of each
 #   ratelimit  more RESOURCE_EXHAUSTED than OK, nothing else
+#   handshake-flood  200 Handshakes at once against 10/s burst 20: between
+#              1 and 20 + 10/s x the volley's length OK, the rest
+#              RESOURCE_EXHAUSTED, nothing else; the host ran no Echo
 #   routed     every routed and every direct call OK; the provider's SERVED
 #              count equals them
 #   fanout     for each middle style (deferred, pool, blocking): OK calls,
@@ -88,6 +91,11 @@ elif name == "burst":
     need(ok > 0 and limited > 0 and not other, "burst: statuses %s" % total)
 elif name == "ratelimit":
     need(limited > ok > 0 and not other, "ratelimit: statuses %s" % total)
+elif name == "handshake-flood":
+    need(limited > ok > 0 and not other, "handshake-flood: statuses %s" % total)
+    need(ok <= 20 + 10 * r["wall_s"] + 1, "handshake-flood: %d admitted in %.3f s"
+         % (ok, r["wall_s"]))
+    need(r["served"]["host_ok"] == 0, "handshake-flood: Echo was called")
 elif name == "routed":
     need([p["name"] for p in r["phases"]] == ["routed", "direct"], "routed: phases")
     for p in r["phases"]:
@@ -140,6 +148,7 @@ PY
 run steady --preset steady --plugins 20 --duration 2
 run burst --preset burst --plugins 20 --rate 1000 --duration 3
 run ratelimit --preset ratelimit
+run handshake-flood --preset handshake-flood --requests 200
 run routed --preset routed --plugins 10 --rate 100 --duration 2
 run fanout-deferred --preset fanout --plugins 2 --concurrency 8 --duration 2
 run fanout-pool --preset fanout --middle pool --pool-threads 4 --plugins 2 \
