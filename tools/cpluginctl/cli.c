@@ -21,7 +21,7 @@ static const char kUsageMain[] =
     "call\n"
     "  load       the load generator (presets: steady, burst, ratelimit, "
     "routed,\n"
-    "             fanout, bidi, handshake-flood)\n"
+    "             fanout, bidi, handshake-flood, burst-tls)\n"
     "\n"
     "admin commands (a host's admin service, with its API key):\n"
     "  status     the host and its managed plugins\n"
@@ -36,6 +36,7 @@ static const char kUsageServe[] =
     "usage: cpluginctl serve [--listen ADDR] [--chain on|off]\n"
     "                        [--rate R] [--burst B] [--handshake-rate R]\n"
     "                        [--handshake-burst B]\n"
+    "                        [--tls-cert FILE --tls-key FILE]\n"
     "                        [--threads N] [--metrics-port P|off]\n"
     "                        [--provider-type T] [--busy-poll-us US]\n"
     "                        [--redis ADDR] [--etcd ENDPOINTS]\n"
@@ -50,6 +51,8 @@ static const char kUsageServe[] =
     "  --handshake-rate R  handshakes per second per peer address (default\n"
     "                      1000)\n"
     "  --handshake-burst B bucket size of that limit (default: the rate)\n"
+    "  --tls-cert FILE     serve TLS with this PEM certificate chain ...\n"
+    "  --tls-key FILE      ... and this PEM private key (default: plaintext)\n"
     "  --threads N         server threads (default: half the CPUs)\n"
     "  --busy-poll-us US   poll without sleeping this long after each event\n"
     "                      (0..10000, default 0 = off)\n"
@@ -109,7 +112,7 @@ static const char kUsageMiddle[] =
 static const char kUsageLoad[] =
     "usage: cpluginctl load [--preset "
     "steady|burst|ratelimit|routed|fanout|bidi|\n"
-    "                                handshake-flood]\n"
+    "                                handshake-flood|burst-tls]\n"
     "                       [--rate R | --concurrency C | --requests N]\n"
     "                       [--plugins N] [--duration S] [--target ADDR]\n"
     "                       [--provider ADDR] [--chain on|off]\n"
@@ -131,6 +134,8 @@ static const char kUsageLoad[] =
     "                    N straight to the provider, ping-pong, 20 s\n"
     "                    handshake-flood: 1000 Handshakes at once from one\n"
     "                    address, each with a spoofed x-plugin-runtime-id\n"
+    "                    burst-tls: burst against a host serving TLS (a\n"
+    "                    self-signed certificate made with openssl)\n"
     "  --rate R          open loop: R calls per second in total, latency\n"
     "                    from the scheduled send time (burst: the peak)\n"
     "  --concurrency C   closed loop: C calls in flight (custom runs and\n"
@@ -199,6 +204,8 @@ const char *ctl_preset_name(ctl_preset preset) {
       return "bidi";
     case CTL_PRESET_HANDSHAKE_FLOOD:
       return "handshake-flood";
+    case CTL_PRESET_BURST_TLS:
+      return "burst-tls";
     case CTL_PRESET_NONE:
       break;
   }
@@ -403,7 +410,8 @@ static bool serve_opt(const char *name) {
       "--listen",        "--chain",          "--rate",
       "--burst",         "--threads",        "--metrics-port",
       "--provider-type", "--handshake-rate", "--busy-poll-us",
-      "--redis",         "--etcd",           "--handshake-burst"};
+      "--redis",         "--etcd",           "--handshake-burst",
+      "--tls-cert",      "--tls-key"};
   return ONE_OF(name, names);
 }
 
@@ -476,6 +484,11 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
       out->redis = v; /* checked by cp_host_create */
     } else if (strcmp(n, "--etcd") == 0) {
       out->etcd = v; /* checked by cp_host_create */
+    } else if (strcmp(n, "--tls-cert") == 0 || strcmp(n, "--tls-key") == 0) {
+      if (v[0] == '\0') {
+        return FAIL(err, err_len, "%s: expected a PEM file", n);
+      }
+      *(strcmp(n, "--tls-cert") == 0 ? &out->tls_cert : &out->tls_key) = v;
     } else {
       if (!valid_name(v)) {
         return FAIL(err, err_len, "--provider-type: invalid type \"%s\"", v);
@@ -491,6 +504,9 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
   }
   if (out->handshake_burst == 0) {
     out->handshake_burst = out->handshake_rate;
+  }
+  if ((out->tls_cert == NULL) != (out->tls_key == NULL)) {
+    return FAIL(err, err_len, "--tls-cert and --tls-key go together");
   }
   return CTL_PARSE_OK;
 }
@@ -706,10 +722,10 @@ static bool load_opt(const char *name) {
 }
 
 static int parse_preset(const char *v, ctl_preset *out) {
-  static const ctl_preset all[] = {CTL_PRESET_STEADY,         CTL_PRESET_BURST,
-                                   CTL_PRESET_RATELIMIT,      CTL_PRESET_ROUTED,
-                                   CTL_PRESET_FANOUT,         CTL_PRESET_BIDI,
-                                   CTL_PRESET_HANDSHAKE_FLOOD};
+  static const ctl_preset all[] = {
+      CTL_PRESET_STEADY,          CTL_PRESET_BURST,    CTL_PRESET_RATELIMIT,
+      CTL_PRESET_ROUTED,          CTL_PRESET_FANOUT,   CTL_PRESET_BIDI,
+      CTL_PRESET_HANDSHAKE_FLOOD, CTL_PRESET_BURST_TLS};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     if (strcmp(v, ctl_preset_name(all[i])) == 0) {
       *out = all[i];
@@ -727,7 +743,8 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
     if (parse_preset(v, &o->preset) != 0) {
       return FAIL(err, err_len,
                   "--preset: unknown preset \"%s\" (steady, burst, "
-                  "ratelimit, routed, fanout, bidi, handshake-flood)",
+                  "ratelimit, routed, fanout, bidi, handshake-flood, "
+                  "burst-tls)",
                   v);
     }
   } else if (strcmp(n, "--target") == 0 || strcmp(n, "--provider") == 0) {
@@ -902,6 +919,11 @@ static int load_check(const ctl_load_args *o, char *err, size_t err_len) {
                     "the %s preset is open loop: --concurrency and "
                     "--requests are for custom runs",
                     ctl_preset_name(o->preset));
+      }
+      if (o->preset == CTL_PRESET_BURST_TLS && o->target != NULL) {
+        return FAIL(err, err_len,
+                    "the burst-tls preset starts its own TLS host with a "
+                    "certificate it makes: --target does not apply");
       }
       break;
   }

@@ -64,6 +64,9 @@ typedef struct ctl_serve_args {
   const char *provider_type; /* NULL = the host answers Echo itself */
   const char *redis;         /* NULL = limits of this process only */
   const char *etcd;          /* NULL = identities and registry of its own */
+  /* TLS: both or neither (PEM files); NULL = plaintext. */
+  const char *tls_cert;
+  const char *tls_key;
 } ctl_serve_args;
 
 typedef struct ctl_handshake_args {
@@ -109,7 +112,8 @@ typedef enum ctl_preset {
   CTL_PRESET_ROUTED,
   CTL_PRESET_FANOUT,
   CTL_PRESET_BIDI,
-  CTL_PRESET_HANDSHAKE_FLOOD
+  CTL_PRESET_HANDSHAKE_FLOOD,
+  CTL_PRESET_BURST_TLS
 } ctl_preset;
 
 typedef struct ctl_load_args {

@@ -14,6 +14,7 @@
 #include "presets.h"
 #include "report.h"
 #include "signals.h"
+#include "tls_setup.h"
 
 enum {
   CHILD_START_TIMEOUT_MS = 30000, /* generous: sanitizer builds start slowly */
@@ -21,6 +22,7 @@ enum {
 };
 
 typedef struct started {
+  ctl_tls_files tls; /* burst-tls: the host's certificate */
   ctl_child host;
   ctl_child provider;
   ctl_child middle;
@@ -49,7 +51,7 @@ static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
   snprintf(rate, sizeof rate, "%u", s->limit_rate);
   snprintf(burst, sizeof burst, "%u", s->limit_burst);
   snprintf(threads, sizeof threads, "%u", a->serve_threads);
-  char *argv[24];
+  char *argv[28];
   size_t n = 0;
   argv[n++] = "cpluginctl";
   argv[n++] = "serve";
@@ -66,6 +68,12 @@ static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
   if (a->serve_threads > 0) {
     argv[n++] = "--threads";
     argv[n++] = threads;
+  }
+  if (s->tls) {
+    argv[n++] = "--tls-cert";
+    argv[n++] = st->tls.cert;
+    argv[n++] = "--tls-key";
+    argv[n++] = st->tls.key;
   }
   char hs_rate[16];
   char hs_burst[16];
@@ -243,7 +251,15 @@ int ctl_cmd_load(int argc, char **argv) {
 
   /* Children first: fork() before any gRPC thread exists. */
   if (a.target == NULL) {
-    int rc = start_host(&a, &s, &st);
+    int rc = 0;
+    if (s.tls && ctl_tls_make(&st.tls, err, sizeof err) != 0) {
+      fprintf(stderr, "cpluginctl load: %s\n", err);
+      return CTL_EXIT_FAILED;
+    }
+    if (s.tls) {
+      s.plan.host_tls_root = st.tls.cert;
+    }
+    rc = start_host(&a, &s, &st);
     if (rc == 0 && s.needs_provider) {
       rc = start_provider(&s, &st);
     }
@@ -256,6 +272,7 @@ int ctl_cmd_load(int argc, char **argv) {
               : st.provider.pid != 0 ? "provider"
                                      : "host");
       (void)stop_children(&st, &rep);
+      ctl_tls_remove(&st.tls);
       return CTL_EXIT_FAILED;
     }
     s.plan.host_target = st.target;
@@ -286,6 +303,7 @@ int ctl_cmd_load(int argc, char **argv) {
                ? ctl_run_bidi(&s.plan, &res, err, sizeof err)
                : ctl_run(&s.plan, &res, err, sizeof err);
   bool children_ok = stop_children(&st, &rep) == 0;
+  ctl_tls_remove(&st.tls);
   if (rc != 0) {
     fprintf(stderr, "cpluginctl load: %s\n", err);
     ctl_result_free(&res);

@@ -499,9 +499,9 @@ int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len) {
     snprintf(err, err_len, "out of memory");
   }
   if (rc == 0) {
-    ctl_plugins_options po = {plan->host_target, plan->provider_target,
+    ctl_plugins_options po = {plan->host_target,  plan->provider_target,
                               plan->service_type, plan->id_prefix,
-                              plan->plugins};
+                              plan->plugins,      plan->host_tls_root};
     rc = ctl_plugins_create(&r->plugins, &po, err, err_len);
   }
   if (rc == 0) {

@@ -76,6 +76,7 @@ typedef struct ctl_plan {
   uint32_t payload_bytes;
   uint32_t timeout_ms;
   const char *host_target;
+  const char *host_tls_root;   /* the host serves TLS: its root; or NULL */
   const char *provider_target; /* for CTL_CALL_PROVIDER */
   const char *service_type;    /* for CTL_CALL_ROUTED */
   const char *id_prefix;       /* plugins' self_id prefix */

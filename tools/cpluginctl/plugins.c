@@ -18,13 +18,15 @@ enum {
 
 /* One handshake, retried while the host answers RESOURCE_EXHAUSTED (its
  * per-address handshake limit). */
-static int handshake(ctl_sim_plugin *p, const char *target, const char *self_id,
+static int handshake(ctl_sim_plugin *p, const char *target,
+                     const cp_tls_client_options *tls, const char *self_id,
                      char *err, size_t err_len) {
   int64_t give_up = ctl_now_ns() + (int64_t)HANDSHAKE_RETRY_FOR_MS * 1000000;
   for (;;) {
     cp_plugin_client_options o;
     cp_plugin_client_options_init(&o);
     o.endpoint = target;
+    o.tls = tls;
     o.self_id = self_id;
     o.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
     cp_plugin_client *pc = NULL;
@@ -73,10 +75,12 @@ static int handshake(ctl_sim_plugin *p, const char *target, const char *self_id,
   }
 }
 
-static int make_client(cp_client **out, const char *target) {
+static int make_client(cp_client **out, const char *target,
+                       const cp_tls_client_options *tls) {
   cp_client_options o;
   cp_client_options_init(&o);
   o.dedicated_connection = true;
+  o.tls = tls;
   return cp_client_create(out, target, &o);
 }
 
@@ -100,12 +104,17 @@ static int setup_one(ctl_sim_plugin *p, uint32_t index,
                      const ctl_plugins_options *o, char *err, size_t err_len) {
   char self_id[96];
   snprintf(self_id, sizeof self_id, "%s-%u", o->id_prefix, index);
-  if (handshake(p, o->host_target, self_id, err, err_len) != 0) {
+  cp_tls_client_options tls;
+  cp_tls_client_options_init(&tls);
+  tls.root_ca.path = o->host_tls_root;
+  const cp_tls_client_options *host_tls =
+      o->host_tls_root != NULL ? &tls : NULL;
+  if (handshake(p, o->host_target, host_tls, self_id, err, err_len) != 0) {
     return -1;
   }
-  int rc = make_client(&p->host, o->host_target);
+  int rc = make_client(&p->host, o->host_target, host_tls);
   if (rc == 0 && o->provider_target != NULL) {
-    rc = make_client(&p->provider, o->provider_target);
+    rc = make_client(&p->provider, o->provider_target, NULL);
   }
   if (rc != 0) {
     snprintf(err, err_len, "cannot create a client: %s", cp_strerror(rc));

@@ -34,6 +34,9 @@ typedef struct ctl_plugins_options {
   const char *service_type;    /* for routed calls */
   const char *id_prefix;       /* self_id = "<prefix>-<index>" */
   uint32_t count;
+  /* The host serves TLS with a certificate chaining to this PEM file (the
+   * only root the clients trust); NULL = plaintext. */
+  const char *host_tls_root;
 } ctl_plugins_options;
 
 /* Handshakes `count` identities (retrying while the host rate-limits the

@@ -237,6 +237,13 @@ void ctl_preset_setup(const ctl_load_args *a, ctl_setup *s) {
     case CTL_PRESET_HANDSHAKE_FLOOD:
       handshake_flood(a, s);
       break;
+    case CTL_PRESET_BURST_TLS:
+      burst(a, s);
+      s->tls = true;
+      /* The description says what differs from burst. */
+      strncat(s->description, ", over TLS",
+              sizeof s->description - strlen(s->description) - 1);
+      break;
     case CTL_PRESET_NONE:
     default:
       custom(a, s);
@@ -537,6 +544,7 @@ size_t ctl_preset_checks(const ctl_setup *s, const ctl_result *r,
       }
       return n;
     case CTL_PRESET_BURST:
+    case CTL_PRESET_BURST_TLS:
       return burst_checks(r, out, cap);
     case CTL_PRESET_RATELIMIT:
     case CTL_PRESET_HANDSHAKE_FLOOD:

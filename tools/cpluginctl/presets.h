@@ -22,6 +22,8 @@
  *   bidi       4 Chat streams through the host's router to a `cpluginctl
  *              provider` and 4 straight to it, ping-pong, 20 s, the kinds
  *              alternating every 500 ms (bidi.h); --streams N sets the 4.
+ *   burst-tls  burst against a host serving TLS, with a self-signed
+ *              certificate the run makes (tls_setup.h) as the plugins' root.
  *   handshake-flood  the guide's scenario 3 against Handshake: one plugin
  *              sends 1000 Handshakes at once, each carrying only its
  *              x-plugin-runtime-id (no token), against the host's default
@@ -61,6 +63,8 @@ typedef struct ctl_setup {
    * handshake-flood: the host's Handshake default). */
   uint32_t expect_rate;
   uint32_t expect_burst;
+  /* burst-tls: the started host serves TLS. */
+  bool tls;
   /* The handshake limit of that host (0: serve's default, 1000/s). */
   uint32_t handshake_rate;
   uint32_t handshake_burst;

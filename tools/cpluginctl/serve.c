@@ -60,6 +60,15 @@ static int create_host(const ctl_serve_args *a, ctl_echo_counter *counter,
     etcd.secret_len = etcd.secret != NULL ? strlen(etcd.secret) : 0;
     o.etcd = &etcd; /* a missing or short secret: CP_EINVAL */
   }
+  /* Static: the host keeps the pointer and reads it in cp_host_start,
+   * after this returns (one serve per process). */
+  static cp_tls_server_options tls;
+  cp_tls_server_options_init(&tls);
+  if (a->tls_cert != NULL) {
+    tls.cert_chain.path = a->tls_cert;
+    tls.private_key.path = a->tls_key;
+    o.tls = &tls;
+  }
   int rc = cp_host_create(out, &o);
   if (rc == 0 && a->provider_type == NULL) {
     rc = ctl_echo_register(cp_host_server(*out), counter);

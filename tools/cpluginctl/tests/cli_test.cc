@@ -150,6 +150,9 @@ TEST(ServeArgsTest, Rejections) {
       {"--burst", "0"},
       {"--handshake-rate", "0"},
       {"--handshake-burst", "0"},
+      {"--tls-cert", "/c.pem"},  // without its key
+      {"--tls-key", "/k.pem"},
+      {"--tls-cert", "", "--tls-key", "/k.pem"},
       {"--threads", "0"},
       {"--threads", "x"},
       {"--busy-poll-us", "10001"},
@@ -340,7 +343,7 @@ TEST(LoadArgsTest, EveryPresetByName) {
   ctl_load_args a;
   for (auto p : {CTL_PRESET_STEADY, CTL_PRESET_BURST, CTL_PRESET_RATELIMIT,
                  CTL_PRESET_ROUTED, CTL_PRESET_FANOUT, CTL_PRESET_BIDI,
-                 CTL_PRESET_HANDSHAKE_FLOOD}) {
+                 CTL_PRESET_HANDSHAKE_FLOOD, CTL_PRESET_BURST_TLS}) {
     ASSERT_EQ(CTL_PARSE_OK, Load({"--preset", ctl_preset_name(p)}, &a));
     EXPECT_EQ(p, a.preset);
   }
@@ -396,6 +399,7 @@ TEST(LoadArgsTest, Rejections) {
       {"--preset", "ratelimit", "--rate", "4"},
       {"--preset", "ratelimit", "--duration", "4"},
       {"--preset", "handshake-flood", "--rate", "4"},
+      {"--preset", "burst-tls", "--target", "127.0.0.1:9"},
       {"--rate", "0"},
       {"--rate", "-5"},
       {"--rate", "fast"},

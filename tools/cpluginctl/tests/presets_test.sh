@@ -4,6 +4,8 @@
 # fields — never timing:
 #   steady     every call OK; the host's SERVED count equals the client's OK
 #   burst      only OK and RESOURCE_EXHAUSTED, at least one of each
+#   burst-tls  the same against a host serving TLS with the certificate the
+#              run made (the started host's command line names it)
 #   ratelimit  more RESOURCE_EXHAUSTED than OK, nothing else
 #   handshake-flood  200 Handshakes at once against 10/s burst 20: between
 #              1 and 20 + 10/s x the volley's length OK, the rest
@@ -86,9 +88,9 @@ if name == "steady":
     need(ok > 0 and limited == 0 and not other, "steady: not all OK: %s" % total)
     need(r["served"]["host_ok"] == ok, "steady: host SERVED %s != client OK %d"
          % (r["served"]["host_ok"], ok))
-elif name == "burst":
-    need([p["name"] for p in r["phases"]] == ["ramp", "hold"], "burst: phases")
-    need(ok > 0 and limited > 0 and not other, "burst: statuses %s" % total)
+elif name in ("burst", "burst-tls"):
+    need([p["name"] for p in r["phases"]] == ["ramp", "hold"], "%s: phases" % name)
+    need(ok > 0 and limited > 0 and not other, "%s: statuses %s" % (name, total))
 elif name == "ratelimit":
     need(limited > ok > 0 and not other, "ratelimit: statuses %s" % total)
 elif name == "handshake-flood":
@@ -147,6 +149,12 @@ PY
 
 run steady --preset steady --plugins 20 --duration 2
 run burst --preset burst --plugins 20 --rate 1000 --duration 3
+run burst-tls --preset burst-tls --plugins 20 --rate 1000 --duration 3 &&
+  if ! grep -q -- 'cpluginctl serve .*--tls-cert /tmp/cpluginctl-tls-' \
+    "$work/burst-tls.out"; then
+    echo "FAIL: burst-tls: the started host did not serve TLS" >&2
+    failures=$((failures + 1))
+  fi
 run ratelimit --preset ratelimit
 run handshake-flood --preset handshake-flood --requests 200
 run routed --preset routed --plugins 10 --rate 100 --duration 2
