@@ -334,12 +334,12 @@ TEST_F(HostTest, MetricsHealthAndReadiness) {
   EXPECT_NE(std::string::npos, HttpGet(metrics_port_, "/healthz").find("200"));
 }
 
-TEST_F(HostTest, RegisterServiceBurstIsCutAfterFive) {
+TEST_F(HostTest, RegisterServiceBurstIsCutAtTheRuntimeCap) {
   ASSERT_EQ(0, a_.Start(target_, "echo-a", nullptr, 0));  // uses one token
   cp_client *host = cp_plugin_runtime_host(a_.rt);
   int ok = 0;
   int limited = 0;
-  for (int i = 0; i < 10; i++) {
+  for (int i = 0; i < 70; i++) {
     std::string path = "/cplugintest.v1.EchoService" + std::to_string(i) + "/";
     Connectplugin__V1__RegisterServiceRequest req =
         CONNECTPLUGIN__V1__REGISTER_SERVICE_REQUEST__INIT;
@@ -357,9 +357,52 @@ TEST_F(HostTest, RegisterServiceBurstIsCutAfterFive) {
       limited++;
     }
   }
-  // The plugin's own start registered once: 4 more fit in the burst of 5.
-  EXPECT_EQ(4, ok);
-  EXPECT_EQ(6, limited);
+  // The plugin's own start registered once: 63 more fit in the burst of 64
+  // (the per-runtime cap); the rest are cut by the rate limit.
+  EXPECT_EQ(63, ok);
+  EXPECT_EQ(7, limited);
+}
+
+// A plugin that provides 7 services and watches 5 joins with what its
+// first budgets hold (the limiter's clock stands still here: nothing
+// refills): the RegisterService and WatchService bursts cover the
+// per-runtime caps, so a join is never cut by its own rate limit and
+// retried forever (with bursts of 5 and 3 it was).
+TEST_F(HostTest, APluginWithManyServicesAndDependenciesJoinsAtOnce) {
+  static const cp_service_decl provides[] = {
+      {"svc0", "1.0.0", "/s0.v1.S/"}, {"svc1", "1.0.0", "/s1.v1.S/"},
+      {"svc2", "1.0.0", "/s2.v1.S/"}, {"svc3", "1.0.0", "/s3.v1.S/"},
+      {"svc4", "1.0.0", "/s4.v1.S/"}, {"svc5", "1.0.0", "/s5.v1.S/"},
+      {"svc6", "1.0.0", "/s6.v1.S/"}};
+  static const cp_service_dep deps[] = {{"dep0", "", false, true},
+                                        {"dep1", "", false, true},
+                                        {"dep2", "", false, true},
+                                        {"dep3", "", false, true},
+                                        {"dep4", "", false, true}};
+  cp_test::EchoPlugin big;
+  ASSERT_EQ(0, big.Start(target_, "big", "svc0", "1.0.0", deps, 5,
+                         [](cp_plugin_runtime_options &o) {
+                           o.provides = provides;
+                           o.provides_count = 7;
+                         }));
+  cp_registry_stats st;
+  EXPECT_TRUE(cp_test::WaitFor(
+      "7 registrations and 5 watches",
+      [&] {
+        cp_registry_get_stats(cp_host_registry(host_), &st);
+        return st.registrations == 7 && st.watchers == 5;
+      },
+      [&] {
+        return std::to_string(st.registrations) + " registrations, " +
+               std::to_string(st.watchers) + " watchers";
+      }));
+  // Joined once: the identity it started with is the one registered.
+  std::string id = cp_plugin_runtime_id(big.rt);
+  cp_registry_endpoint ep;
+  ASSERT_EQ(0,
+            cp_registry_resolve(cp_host_registry(host_), "svc6", nullptr, &ep));
+  EXPECT_EQ(id, ep.provider_id);
+  big.Stop();
 }
 
 // The token store's and the rate limiter's sweeps and the registry's and

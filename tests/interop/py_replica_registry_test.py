@@ -38,7 +38,7 @@ from py_router_test import Host, echo_provider
 from waiting import WaitTimeout, next_item, wait_for
 
 REGISTRATIONS = 200
-PER_IDENTITY = 5  # the host's RegisterService burst per identity
+PER_IDENTITY = 5  # registrations per identity (the burst allows 64)
 ECHO = "/cplugintest.v1.EchoService/"
 SERVICE_AVAILABLE, SERVICE_UNAVAILABLE = 1, 2  # registry.proto ServiceState
 

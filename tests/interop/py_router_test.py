@@ -25,7 +25,7 @@ import grpc
 from hostproc import expect_code, generate_host_protos, start_host, stop_host
 
 PROVIDERS = 260
-PER_IDENTITY = 5  # the host's RegisterService burst per identity
+PER_IDENTITY = 5  # registrations per identity (the burst allows 64)
 COOKIE = ("CONNECT_PLUGIN", "d3f40b3c2e1a5f8b9c4d7e6a1b2c3d4e")
 BLOB = b"\x00bin\x00ary\x00"
 

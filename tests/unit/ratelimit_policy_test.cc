@@ -595,10 +595,10 @@ TEST_F(RatePolicyTest, HostDefaultsAreExactlyTheTable) {
     uint32_t rate, burst;
   } rows[] = {
       {CP_RATE_HANDSHAKE_PATH, 10, 20},
-      {"/connectplugin.v1.ServiceRegistry/RegisterService", 1, 5},
-      {"/connectplugin.v1.ServiceRegistry/UnregisterService", 1, 5},
+      {"/connectplugin.v1.ServiceRegistry/RegisterService", 1, 64},
+      {"/connectplugin.v1.ServiceRegistry/UnregisterService", 1, 64},
       {"/connectplugin.v1.ServiceRegistry/DiscoverService", 100, 200},
-      {"/connectplugin.v1.ServiceRegistry/WatchService", 1, 3},
+      {"/connectplugin.v1.ServiceRegistry/WatchService", 1, 16},
       {"/connectplugin.v1.CapabilityBroker/RequestCapability", 10, 20},
       {"/connectplugin.v1.PluginLifecycle/ReportHealth", 1000, 2000},
       {"/kv.v1.KVService/Get", 1000, 2000},

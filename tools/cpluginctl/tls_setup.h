@@ -11,9 +11,9 @@
 #include <stddef.h>
 
 typedef struct ctl_tls_files {
-  char dir[64];   /* "" until made */
-  char cert[96];  /* dir/cert.pem: the host's chain and the clients' root */
-  char key[96];   /* dir/key.pem */
+  char dir[64];  /* "" until made */
+  char cert[96]; /* dir/cert.pem: the host's chain and the clients' root */
+  char key[96];  /* dir/key.pem */
 } ctl_tls_files;
 
 /* Makes the directory and both files. Returns 0, or -1 with a reason (and

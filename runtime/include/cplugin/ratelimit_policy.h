@@ -114,9 +114,9 @@ CP_API void cp_rate_policy_destroy(cp_rate_policy *policy);
 
 /* Replaces every rule with exactly the host table (per caller):
  *   Handshake                           10/s, burst 20 (per peer IP)
- *   RegisterService, UnregisterService   1/s, burst 5 (each its own)
+ *   RegisterService, UnregisterService   1/s, burst 64 (each its own)
  *   DiscoverService                    100/s, burst 200
- *   WatchService                         1/s, burst 3
+ *   WatchService                         1/s, burst 16
  *   RequestCapability                   10/s, burst 20
  *   any other method (default)        1000/s, burst 2000 (shared)
  * and enables the policy. Returns 0. */

@@ -30,9 +30,14 @@ enum { KEY_HEAD = 3, KEY_BY_IDENTITY = 'i', KEY_BY_PEER = 'p' };
 #define NS_PER_MS 1000000LL
 
 static const rl_rule_spec host_table[] = {
-    {CP_RATE_HANDSHAKE_PATH, {10, 20}}, {CP_RATE_REGISTER_PATH, {1, 5}},
-    {CP_RATE_UNREGISTER_PATH, {1, 5}},  {CP_RATE_DISCOVER_PATH, {100, 200}},
-    {CP_RATE_WATCH_PATH, {1, 3}},       {CP_RATE_CAPABILITY_PATH, {10, 20}},
+    /* The registry bursts are the per-runtime caps (64 registrations, 16
+     * watchers, cp_registry_options): a plugin joins, or rejoins after a
+     * host restart, with everything it declares at once; the rates still
+     * bound churn. Upstream's design (bursts 5 and 3) cut the join of a
+     * plugin with more, which then retried it forever. */
+    {CP_RATE_HANDSHAKE_PATH, {10, 20}}, {CP_RATE_REGISTER_PATH, {1, 64}},
+    {CP_RATE_UNREGISTER_PATH, {1, 64}}, {CP_RATE_DISCOVER_PATH, {100, 200}},
+    {CP_RATE_WATCH_PATH, {1, 16}},      {CP_RATE_CAPABILITY_PATH, {10, 20}},
 };
 static const cp_rate_limit host_default = {1000, 2000};
 
