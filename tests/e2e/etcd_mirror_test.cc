@@ -280,10 +280,13 @@ TEST_F(EtcdMirrorTest, ASilentWatchIsCancelledAndTheCopyCaughtUp) {
   relay_->Freeze();
   Delete(kPrefix + "a");
   Put(kPrefix + "b", "2");
-  EXPECT_TRUE(cp_test::WaitFor("the silence noticed",
-                               [&] { return Stats().silences > 0; }));
-  EXPECT_EQ("/cplugin/test/a=1;", copy_.Text());  // stale, and says so:
-  EXPECT_FALSE(Stats().watching);
+  // The prober counts the silence and cancels the watch; the reader then
+  // sees the watch end and stops saying it watches: wait for both.
+  EXPECT_TRUE(cp_test::WaitFor("the silence noticed and the watch ended", [&] {
+    cpi_etcd_mirror_stats st = Stats();
+    return st.silences > 0 && !st.watching;
+  }));
+  EXPECT_EQ("/cplugin/test/a=1;", copy_.Text());  // stale, and says so
   relay_->Thaw();
   EXPECT_TRUE(CopyIs("/cplugin/test/b=2;"));
 }

@@ -1,4 +1,4 @@
-/* The admin service object: its options, who may call it, and its
+/* The admin service object: its options and its
  * registration on a server (cplugin/admin.h). */
 #include <stdlib.h>
 #include <string.h>
@@ -90,33 +90,6 @@ void cp_admin_set_launcher(cp_admin *admin, cp_launcher *launcher) {
   pthread_rwlock_wrlock(&admin->launcher_lock);
   admin->launcher = launcher;
   pthread_rwlock_unlock(&admin->launcher_lock);
-}
-
-cp_status_code cpi_admin_authorize(cp_admin *admin, cp_call *call,
-                                   char principal[CP_PRINCIPAL_MAX + 1]) {
-  const char *provider = NULL;
-  if (cp_call_identity(call, &provider) == NULL) {
-    return cp_call_error(call, CP_STATUS_UNAUTHENTICATED,
-                         "authentication required");
-  }
-  int rc = cp_call_principal(call, principal);
-  if (rc == CP_ENOTFOUND) {
-    /* A runtime token: a plugin, never an operator. */
-    return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
-                         "admin methods need an admin principal; runtime "
-                         "tokens are not accepted");
-  }
-  if (rc == 0) {
-    for (size_t i = 0; i < admin->principal_count; i++) {
-      if (strcmp(admin->principals[i], principal) == 0) {
-        return CP_STATUS_OK;
-      }
-    }
-  }
-  cp_log(CP_LOG_WARN, "admin call denied", "method", cp_call_path(call),
-         "principal", rc == 0 ? principal : "", CP_LOG_END);
-  return cp_call_error(call, CP_STATUS_PERMISSION_DENIED,
-                       "not an admin principal");
 }
 
 int cp_admin_register(cp_admin *admin, cp_server *server) {

@@ -1,5 +1,6 @@
 /* The admin service's parts (internal):
- *   admin.c           the object, who may call, registration
+ *   admin.c           the object, registration
+ *   admin_authorize.c who may call
  *   admin_plugins.c   Status and the plugin changes (the launcher)
  *   admin_registry.c  ListRegistry and Watch (the registry)
  *   admin_limits.c    ListRateLimits (the rate policy) */
