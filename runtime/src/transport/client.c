@@ -7,6 +7,7 @@
 
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
+#include "transport/client_loop.h"
 #include "transport/client_ref.h"
 #include "transport/client_stream_internal.h"
 #include "transport/plaintext_warning.h"
@@ -107,7 +108,11 @@ void cpi_client_release(cp_client *client) {
   cpi_exec_destroy(&client->exec);
   pthread_cond_destroy(&client->chains_cv);
   pthread_mutex_destroy(&client->mu);
+  cp_client_loop *loop = client->opts.loop;
   free(client);
+  if (loop != NULL) {
+    cpi_client_loop_detach(loop); /* last: the loop may go now */
+  }
   grpc_shutdown();
 }
 

@@ -16,6 +16,7 @@
 
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
+#include "transport/client_loop.h"
 #include "transport/trailers_internal.h"
 #include "transport/codec.h"
 #include "transport/tag.h"
@@ -41,9 +42,15 @@ static void *async_thread_main(void *arg) {
   return NULL;
 }
 
-/* Creates the queue and its thread on first use (client->mu held). */
+/* Creates the queue and its thread on first use (client->mu held); a
+ * client of a loop uses the loop's. */
 static int ensure_started(cp_client *c) {
   if (c->async_started) {
+    return 0;
+  }
+  if (c->opts.loop != NULL) {
+    c->async_cq = cpi_client_loop_cq(c->opts.loop);
+    c->async_started = true;
     return 0;
   }
   c->async_cq = grpc_completion_queue_create_for_next(NULL);
@@ -62,6 +69,7 @@ static int ensure_started(cp_client *c) {
 }
 
 static void link_call(cp_client *c, cp_async_call *a) {
+  c->async_unary_live++;
   a->next = c->async_calls;
   if (c->async_calls != NULL) {
     c->async_calls->prev = a;
@@ -91,6 +99,16 @@ static void free_call(cp_async_call *a) {
   free(a);
 }
 
+/* The last thing a completion does: a destroy waiting for the client's
+ * calls may free the client once this returned. */
+static void call_finished(cp_client *c) {
+  pthread_mutex_lock(&c->mu);
+  if (--c->async_unary_live == 0) {
+    pthread_cond_broadcast(&c->chains_cv);
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
 /* An attempt of a chain ended: leave its outcome in the chain's invocation
  * and hand over to the chain (whose continuation runs on the callback
  * thread, not this one). */
@@ -112,6 +130,7 @@ static void on_attempt_complete(cp_tag *tag, bool ok) {
   }
   free_call(a);
   cpi_async_chain_attempt_done(inv->chain, rc);
+  call_finished(c);
 }
 
 /* The batch completed (on the client's thread): decode, report, free. */
@@ -135,6 +154,7 @@ static void on_complete(cp_tag *tag, bool ok) {
   void *user = a->user;
   free_call(a); /* before the callback: it may start the next call */
   done(&status, resp, user);
+  call_finished(c);
 }
 
 static cp_async_call *new_call(cp_client *c, cp_unary_done_fn done,
@@ -300,8 +320,14 @@ void cpi_client_async_stop(cp_client *client) {
   pthread_mutex_lock(&client->mu);
   bool started = client->async_started;
   client->async_started = false;
+  /* A shared queue is not this client's to drain: wait for its calls.
+   * (Its streams were counted as live above.) */
+  while (client->opts.loop != NULL && client->async_unary_live > 0) {
+    pthread_cond_wait(&client->chains_cv, &client->mu);
+  }
   pthread_mutex_unlock(&client->mu);
-  if (!started) {
+  if (!started || client->opts.loop != NULL) {
+    client->async_cq = NULL;
     return;
   }
   grpc_completion_queue_shutdown(client->async_cq);

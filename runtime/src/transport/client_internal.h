@@ -41,9 +41,13 @@ struct cp_client {
    * checking `closed`, so once close returned no batch can reach the queue
    * and destroy may shut it down. */
   grpc_completion_queue *async_cq;
-  pthread_t async_thread;
+  pthread_t async_thread; /* none with opts.loop: the loop's queue */
   bool async_started;
   cp_async_call *async_calls;
+  /* Unary calls started and whose completion has not finished running
+   * (under mu; chains_cv signals the last): on a shared loop, destroy
+   * waits for them instead of draining a queue of its own. */
+  size_t async_unary_live;
   /* Asynchronous calls through interceptors (client_async_chain.c): their
    * continuations run on `exec`, started with the first such call. Live
    * chains are counted under mu; destroy waits for the count to reach 0

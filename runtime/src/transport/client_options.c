@@ -7,6 +7,7 @@
 
 #include "cplugin/errors.h"
 #include "transport/client_internal.h"
+#include "transport/client_loop.h"
 
 enum { DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 };
 
@@ -62,6 +63,9 @@ int cpi_client_from_channel(cp_client **out, const cp_client_options *o,
   atomic_init(&c->closed, false);
   atomic_init(&c->used, false);
   atomic_init(&c->refs, 1);
+  if (c->opts.loop != NULL) {
+    cpi_client_loop_attach(c->opts.loop);
+  }
   *out = c;
   return 0;
 }
