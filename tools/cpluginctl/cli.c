@@ -21,7 +21,7 @@ static const char kUsageMain[] =
     "call\n"
     "  load       the load generator (presets: steady, burst, ratelimit, "
     "routed,\n"
-    "             fanout, bidi, handshake-flood, burst-tls)\n"
+    "             fanout, bidi, handshake-flood, burst-tls, fleet)\n"
     "\n"
     "admin commands (a host's admin service, with its API key):\n"
     "  status     the host and its managed plugins\n"
@@ -40,6 +40,7 @@ static const char kUsageServe[] =
     "                        [--threads N] [--metrics-port P|off]\n"
     "                        [--provider-type T] [--busy-poll-us US]\n"
     "                        [--redis ADDR] [--etcd ENDPOINTS]\n"
+    "                        [--max-watchers N]\n"
     "  --listen ADDR       loopback only: 127.0.0.1:PORT, [::1]:PORT,\n"
     "                      localhost:PORT or unix:PATH "
     "(default 127.0.0.1:0)\n"
@@ -112,7 +113,7 @@ static const char kUsageMiddle[] =
 static const char kUsageLoad[] =
     "usage: cpluginctl load [--preset "
     "steady|burst|ratelimit|routed|fanout|bidi|\n"
-    "                                handshake-flood|burst-tls]\n"
+    "                                handshake-flood|burst-tls|fleet]\n"
     "                       [--rate R | --concurrency C | --requests N]\n"
     "                       [--plugins N] [--duration S] [--target ADDR]\n"
     "                       [--provider ADDR] [--chain on|off]\n"
@@ -121,7 +122,7 @@ static const char kUsageLoad[] =
     "                       [--max-requests N] [--json FILE]\n"
     "                       [--middle deferred|pool|blocking]\n"
     "                       [--middle-threads N] [--pool-threads N]\n"
-    "                       [--delay-ms MS] [--streams N]\n"
+    "                       [--delay-ms MS] [--streams N] [--ramp S]\n"
     "  --preset P        steady: 100 plugins x 10 req/s for 60 s\n"
     "                    burst: 100 plugins, ramp 100 -> 5000 req/s, hold\n"
     "                    ratelimit: one identity, 1000 calls at once\n"
@@ -136,6 +137,10 @@ static const char kUsageLoad[] =
     "                    address, each with a spoofed x-plugin-runtime-id\n"
     "                    burst-tls: burst against a host serving TLS (a\n"
     "                    self-signed certificate made with openssl)\n"
+    "                    fleet: 5000 plugins, each with its own connection,\n"
+    "                    identity, registration and watch stream, joining\n"
+    "                    over 60 s, then 1 call/s each for 60 s; reports the\n"
+    "                    host's CPU and memory over time\n"
     "  --rate R          open loop: R calls per second in total, latency\n"
     "                    from the scheduled send time (burst: the peak)\n"
     "  --concurrency C   closed loop: C calls in flight (custom runs and\n"
@@ -163,6 +168,8 @@ static const char kUsageLoad[] =
     "  --delay-ms MS     fanout: the provider's answer delay (default 50)\n"
     "  --streams N       bidi: streams of each kind, one plugin and thread\n"
     "                    each (default 4, max 64)\n"
+    "  --ramp S          fleet: the plugins join over S seconds (default 60);\n"
+    "                    --duration is the hold after it\n"
     "exit: 0 done, 1 could not run (or a started host failed), 2 usage,\n"
     "      3 a preset's behaviour check failed, 130 interrupted\n";
 
@@ -206,6 +213,8 @@ const char *ctl_preset_name(ctl_preset preset) {
       return "handshake-flood";
     case CTL_PRESET_BURST_TLS:
       return "burst-tls";
+    case CTL_PRESET_FLEET:
+      return "fleet";
     case CTL_PRESET_NONE:
       break;
   }
@@ -411,7 +420,7 @@ static bool serve_opt(const char *name) {
       "--burst",         "--threads",        "--metrics-port",
       "--provider-type", "--handshake-rate", "--busy-poll-us",
       "--redis",         "--etcd",           "--handshake-burst",
-      "--tls-cert",      "--tls-key"};
+      "--tls-cert",      "--tls-key",        "--max-watchers"};
   return ONE_OF(name, names);
 }
 
@@ -471,6 +480,12 @@ int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,
                     CTL_MAX_BUSY_POLL_US, v);
       }
       out->busy_poll_us = (unsigned)u;
+    } else if (strcmp(n, "--max-watchers") == 0) {
+      if (!parse_uint(v, 1, CTL_MAX_WATCHERS, &u)) {
+        return FAIL(err, err_len, "--max-watchers: expected 1..%u, got \"%s\"",
+                    CTL_MAX_WATCHERS, v);
+      }
+      out->max_watchers = (uint32_t)u;
     } else if (strcmp(n, "--metrics-port") == 0) {
       if (strcmp(v, "off") == 0) {
         out->metrics_port = -1;
@@ -713,19 +728,21 @@ int ctl_parse_middle(int argc, char **argv, ctl_middle_args *out, char *err,
 
 static bool load_opt(const char *name) {
   static const char *const names[] = {
-      "--preset",         "--target",        "--provider",     "--rate",
-      "--concurrency",    "--plugins",       "--duration",     "--requests",
-      "--chain",          "--max-requests",  "--max-inflight", "--payload",
-      "--timeout-ms",     "--serve-threads", "--json",         "--middle",
-      "--middle-threads", "--pool-threads",  "--delay-ms",     "--streams"};
+      "--preset",       "--target",         "--provider",
+      "--rate",         "--concurrency",    "--plugins",
+      "--duration",     "--requests",       "--chain",
+      "--max-requests", "--max-inflight",   "--payload",
+      "--timeout-ms",   "--serve-threads",  "--json",
+      "--middle",       "--middle-threads", "--pool-threads",
+      "--delay-ms",     "--streams",        "--ramp"};
   return ONE_OF(name, names);
 }
 
 static int parse_preset(const char *v, ctl_preset *out) {
   static const ctl_preset all[] = {
-      CTL_PRESET_STEADY,          CTL_PRESET_BURST,    CTL_PRESET_RATELIMIT,
-      CTL_PRESET_ROUTED,          CTL_PRESET_FANOUT,   CTL_PRESET_BIDI,
-      CTL_PRESET_HANDSHAKE_FLOOD, CTL_PRESET_BURST_TLS};
+      CTL_PRESET_STEADY,          CTL_PRESET_BURST,     CTL_PRESET_RATELIMIT,
+      CTL_PRESET_ROUTED,          CTL_PRESET_FANOUT,    CTL_PRESET_BIDI,
+      CTL_PRESET_HANDSHAKE_FLOOD, CTL_PRESET_BURST_TLS, CTL_PRESET_FLEET};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     if (strcmp(v, ctl_preset_name(all[i])) == 0) {
       *out = all[i];
@@ -744,7 +761,7 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
       return FAIL(err, err_len,
                   "--preset: unknown preset \"%s\" (steady, burst, "
                   "ratelimit, routed, fanout, bidi, handshake-flood, "
-                  "burst-tls)",
+                  "burst-tls, fleet)",
                   v);
     }
   } else if (strcmp(n, "--target") == 0 || strcmp(n, "--provider") == 0) {
@@ -769,6 +786,13 @@ static int load_option(ctl_load_args *o, const char *n, const char *v,
                   CTL_MAX_DURATION_S, v);
     }
     o->has_duration = true;
+  } else if (strcmp(n, "--ramp") == 0) {
+    if (!parse_positive(v, CTL_MAX_RAMP_S, &o->ramp_s)) {
+      return FAIL(err, err_len,
+                  "--ramp: expected seconds > 0 and <= %.0f, got \"%s\"",
+                  CTL_MAX_RAMP_S, v);
+    }
+    o->has_ramp = true;
   } else if (strcmp(n, "--chain") == 0) {
     if (!parse_on_off(v, &o->chain)) {
       return FAIL(err, err_len, "--chain: expected on or off, got \"%s\"", v);
@@ -941,6 +965,9 @@ static int load_check(const ctl_load_args *o, char *err, size_t err_len) {
   }
   if (o->has_streams && o->preset != CTL_PRESET_BIDI) {
     return FAIL(err, err_len, "--streams is for --preset bidi");
+  }
+  if (o->has_ramp && o->preset != CTL_PRESET_FLEET) {
+    return FAIL(err, err_len, "--ramp is for --preset fleet");
   }
   bool routed = o->preset == CTL_PRESET_ROUTED || o->preset == CTL_PRESET_BIDI;
   if (o->provider != NULL && !(routed && o->target != NULL)) {

@@ -50,6 +50,10 @@ enum {
 #define CTL_MAX_POOL_THREADS 1024u
 /* The rate limiter treats rates above 10^9/s as 10^9/s. */
 #define CTL_MAX_LIMIT 1000000000u
+/* serve --max-watchers (cp_registry_options.max_watchers). */
+#define CTL_MAX_WATCHERS 1000000u
+/* fleet's join ramp (--ramp). */
+#define CTL_MAX_RAMP_S 600.0
 
 typedef struct ctl_serve_args {
   const char *listen;       /* default "127.0.0.1:0" */
@@ -67,6 +71,7 @@ typedef struct ctl_serve_args {
   /* TLS: both or neither (PEM files); NULL = plaintext. */
   const char *tls_cert;
   const char *tls_key;
+  uint32_t max_watchers; /* 0 = the host's default */
 } ctl_serve_args;
 
 typedef struct ctl_handshake_args {
@@ -113,7 +118,8 @@ typedef enum ctl_preset {
   CTL_PRESET_FANOUT,
   CTL_PRESET_BIDI,
   CTL_PRESET_HANDSHAKE_FLOOD,
-  CTL_PRESET_BURST_TLS
+  CTL_PRESET_BURST_TLS,
+  CTL_PRESET_FLEET
 } ctl_preset;
 
 typedef struct ctl_load_args {
@@ -152,6 +158,9 @@ typedef struct ctl_load_args {
   /* bidi only: streams per kind (routed, direct), one plugin each. */
   bool has_streams;
   uint32_t streams;
+  /* fleet only: the plugins join over this many seconds. */
+  bool has_ramp;
+  double ramp_s;
 } ctl_load_args;
 
 int ctl_parse_serve(int argc, char **argv, ctl_serve_args *out, char *err,

@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "absl_quiet.h"
 #include "bidi.h"
 #include "children.h"
 #include "cli.h"
 #include "commands.h"
 #include "cplugin/cplugin.h"
+#include "fleet.h"
+#include "host_sampler.h"
 #include "loadgen.h"
 #include "presets.h"
 #include "report.h"
@@ -18,7 +21,8 @@
 
 enum {
   CHILD_START_TIMEOUT_MS = 30000, /* generous: sanitizer builds start slowly */
-  CHILD_STOP_TIMEOUT_MS = 15000
+  CHILD_STOP_TIMEOUT_MS = 15000,
+  SAMPLE_INTERVAL_MS = 1000
 };
 
 typedef struct started {
@@ -51,7 +55,7 @@ static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
   snprintf(rate, sizeof rate, "%u", s->limit_rate);
   snprintf(burst, sizeof burst, "%u", s->limit_burst);
   snprintf(threads, sizeof threads, "%u", a->serve_threads);
-  char *argv[28];
+  char *argv[30];
   size_t n = 0;
   argv[n++] = "cpluginctl";
   argv[n++] = "serve";
@@ -84,6 +88,12 @@ static int start_host(const ctl_load_args *a, const ctl_setup *s, started *st) {
     argv[n++] = hs_rate;
     argv[n++] = "--handshake-burst";
     argv[n++] = hs_burst;
+  }
+  char watchers[16];
+  if (s->max_watchers > 0) {
+    snprintf(watchers, sizeof watchers, "%u", s->max_watchers);
+    argv[n++] = "--max-watchers";
+    argv[n++] = watchers;
   }
   argv[n++] = "--metrics-port";
   argv[n++] = "0";
@@ -206,6 +216,30 @@ static int stop_children(started *st, ctl_report *rep) {
   return rc;
 }
 
+/* The fleet's counters, and the sampler of a host this run started (with
+ * --target there is no process to sample: the report says so). */
+static int start_fleet(ctl_setup *s, const started *st, ctl_fleet_stats *fleet,
+                       ctl_sampler **sampler) {
+  if (ctl_fleet_stats_init(fleet) != 0) {
+    fprintf(stderr, "cpluginctl load: out of memory\n");
+    return -1;
+  }
+  s->plan.fleet = fleet;
+  if (st->host.pid <= 0) {
+    return 0;
+  }
+  /* One sample a second over the ramp, the hold and the drain. */
+  size_t max = (size_t)(s->plan.ramp_s + s->plan.segments[0].duration_s) + 120;
+  char err[160];
+  if (ctl_sampler_start(sampler, st->host.pid, SAMPLE_INTERVAL_MS, max,
+                        &fleet->joined, &fleet->phase, err, sizeof err) != 0) {
+    fprintf(stderr, "cpluginctl load: %s\n", err);
+    ctl_fleet_stats_destroy(fleet);
+    return -1;
+  }
+  return 0;
+}
+
 static int write_json(const char *path, const ctl_report *rep) {
   FILE *f = fopen(path, "w");
   if (f == NULL) {
@@ -243,6 +277,8 @@ int ctl_cmd_load(int argc, char **argv) {
   }
   ctl_setup s;
   ctl_preset_setup(&a, &s);
+  /* The generator's own process only (absl_quiet.h). */
+  (void)ctl_absl_quiet_deadlock_detector();
   started st;
   memset(&st, 0, sizeof st);
   ctl_report rep;
@@ -298,10 +334,25 @@ int ctl_cmd_load(int argc, char **argv) {
   fprintf(stderr, "cpluginctl load: %s: %u plugin(s) handshaking with %s\n",
           ctl_preset_name(s.preset), s.plan.plugins, s.plan.host_target);
 
+  ctl_fleet_stats fleet;
+  ctl_sampler *sampler = NULL;
+  if (s.fleet && start_fleet(&s, &st, &fleet, &sampler) != 0) {
+    (void)stop_children(&st, &rep);
+    ctl_tls_remove(&st.tls);
+    return CTL_EXIT_FAILED;
+  }
   ctl_result res;
   int rc = s.plan.mode == CTL_MODE_BIDI
                ? ctl_run_bidi(&s.plan, &res, err, sizeof err)
                : ctl_run(&s.plan, &res, err, sizeof err);
+  if (s.fleet) {
+    ctl_sample *samples = NULL;
+    size_t sample_count = 0;
+    ctl_sampler_stop(sampler, &samples, &sample_count);
+    ctl_fleet_result_fill(&res.fleet, &fleet, s.plan.plugins, s.plan.ramp_s,
+                          samples, sample_count);
+    ctl_fleet_stats_destroy(&fleet);
+  }
   bool children_ok = stop_children(&st, &rep) == 0;
   ctl_tls_remove(&st.tls);
   if (rc != 0) {

@@ -498,10 +498,19 @@ int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len) {
   if (rc != 0) {
     snprintf(err, err_len, "out of memory");
   }
+  /* A fleet's thousands of clients share one completion thread: with one
+   * each, the process spends its time passing gRPC's network wait between
+   * them and falls behind its schedule. */
+  cp_client_loop *loop = NULL;
+  if (rc == 0 && plan->fleet != NULL && cp_client_loop_create(&loop) != 0) {
+    snprintf(err, err_len, "cannot start the clients' completion thread");
+    rc = -1;
+  }
   if (rc == 0) {
-    ctl_plugins_options po = {plan->host_target,  plan->provider_target,
-                              plan->service_type, plan->id_prefix,
-                              plan->plugins,      plan->host_tls_root};
+    ctl_plugins_options po = {
+        plan->host_target, plan->provider_target, plan->service_type,
+        plan->id_prefix,   plan->plugins,         plan->host_tls_root,
+        plan->fleet,       plan->ramp_s,          loop};
     rc = ctl_plugins_create(&r->plugins, &po, err, err_len);
   }
   if (rc == 0) {
@@ -518,6 +527,7 @@ int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len) {
     out->interrupted = stopped || ctl_stop_latched();
     collect(r, out);
   }
+  (void)cp_client_loop_destroy(loop); /* every client of it is gone */
   free(payload);
   free(r);
   return rc;
@@ -536,6 +546,7 @@ void ctl_result_free(ctl_result *r) {
   }
   ctl_hist_destroy(r->total.all);
   ctl_hist_destroy(r->total.ok);
+  ctl_fleet_result_free(&r->fleet);
   r->total.all = NULL;
   r->total.ok = NULL;
 }

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "cplugin/status.h"
+#include "fleet.h"
 #include "hist.h"
 #include "schedule.h"
 
@@ -80,6 +81,10 @@ typedef struct ctl_plan {
   const char *provider_target; /* for CTL_CALL_PROVIDER */
   const char *service_type;    /* for CTL_CALL_ROUTED */
   const char *id_prefix;       /* plugins' self_id prefix */
+  /* fleet: the plugins join as fleet members over ramp_s seconds before
+   * the first call (plugins.h); NULL = no fleet. */
+  ctl_fleet_stats *fleet;
+  double ramp_s;
 } ctl_plan;
 
 typedef struct ctl_phase {
@@ -117,10 +122,11 @@ typedef struct ctl_phase {
 typedef struct ctl_result {
   ctl_phase phases[CTL_MAX_PHASES];
   size_t phase_count;
-  ctl_phase total;      /* every phase together */
-  bool interrupted;     /* SIGINT/SIGTERM ended it early */
-  bool request_cap_hit; /* max_requests ended it early */
-  double wall_s;        /* first slot to the last completion */
+  ctl_phase total;        /* every phase together */
+  bool interrupted;       /* SIGINT/SIGTERM ended it early */
+  bool request_cap_hit;   /* max_requests ended it early */
+  double wall_s;          /* first slot to the last completion */
+  ctl_fleet_result fleet; /* filled by the caller of ctl_run (load_cmd.c) */
 } ctl_result;
 
 /* Handshakes the plugins, runs the plan, fills `out` (free it with

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "cplugin/log.h"
@@ -20,7 +21,20 @@ int ctl_usage_exit(const char *subcommand, int parse_result, const char *err) {
   return CTL_EXIT_USAGE;
 }
 
+/* A fleet run holds a connection per plugin in this process and in the host
+ * it starts (children inherit the limit): allow as many descriptors as the
+ * hard limit does. A failure leaves the soft limit, and connections past it
+ * fail with a clear error. */
+static void raise_descriptor_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int main(int argc, char **argv) {
+  raise_descriptor_limit();
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);

@@ -76,11 +76,12 @@ static int handshake(ctl_sim_plugin *p, const char *target,
 }
 
 static int make_client(cp_client **out, const char *target,
-                       const cp_tls_client_options *tls) {
+                       const cp_tls_client_options *tls, cp_client_loop *loop) {
   cp_client_options o;
   cp_client_options_init(&o);
   o.dedicated_connection = true;
   o.tls = tls;
+  o.loop = loop;
   return cp_client_create(out, target, &o);
 }
 
@@ -101,8 +102,19 @@ static void warm_up(cp_client *client) {
 }
 
 static int setup_one(ctl_sim_plugin *p, uint32_t index,
-                     const ctl_plugins_options *o, char *err, size_t err_len) {
+                     const ctl_plugins_options *o, int64_t start_ns, char *err,
+                     size_t err_len) {
   char self_id[96];
+  int64_t planned = 0;
+  if (o->fleet != NULL) {
+    /* Paced: join i is due at i/count of the ramp. */
+    planned = start_ns + (int64_t)(o->ramp_s * 1e9 * index / o->count);
+    int64_t wait = planned - ctl_now_ns();
+    if (wait > 0 && ctl_stop_wait(wait)) {
+      snprintf(err, err_len, "interrupted during the joins");
+      return -1;
+    }
+  }
   snprintf(self_id, sizeof self_id, "%s-%u", o->id_prefix, index);
   cp_tls_client_options tls;
   cp_tls_client_options_init(&tls);
@@ -112,9 +124,9 @@ static int setup_one(ctl_sim_plugin *p, uint32_t index,
   if (handshake(p, o->host_target, host_tls, self_id, err, err_len) != 0) {
     return -1;
   }
-  int rc = make_client(&p->host, o->host_target, host_tls);
+  int rc = make_client(&p->host, o->host_target, host_tls, o->loop);
   if (rc == 0 && o->provider_target != NULL) {
-    rc = make_client(&p->provider, o->provider_target, NULL);
+    rc = make_client(&p->provider, o->provider_target, NULL, o->loop);
   }
   if (rc != 0) {
     snprintf(err, err_len, "cannot create a client: %s", cp_strerror(rc));
@@ -129,6 +141,14 @@ static int setup_one(ctl_sim_plugin *p, uint32_t index,
   if (p->provider != NULL) {
     warm_up(p->provider);
   }
+  if (o->fleet != NULL) {
+    /* The first member also provides what all of them watch. */
+    if (ctl_fleet_join(&p->fleet, o->fleet, p->host, p->host_md, 2, index == 0,
+                       self_id, err, err_len) != 0) {
+      return -1;
+    }
+    ctl_hist_record(o->fleet->join, ctl_now_ns() - planned);
+  }
   return 0;
 }
 
@@ -140,16 +160,24 @@ int ctl_plugins_create(ctl_sim_plugin **out, const ctl_plugins_options *o,
     snprintf(err, err_len, "out of memory for %u plugins", o->count);
     return -1;
   }
+  int64_t start_ns = ctl_now_ns();
+  if (o->fleet != NULL) {
+    atomic_store(&o->fleet->start_ns, start_ns);
+  }
   for (uint32_t i = 0; i < o->count; i++) {
     if (ctl_stop_wait(0)) {
       snprintf(err, err_len, "interrupted during the handshakes");
       ctl_plugins_destroy(plugins, o->count);
       return -1;
     }
-    if (setup_one(&plugins[i], i, o, err, err_len) != 0) {
+    if (setup_one(&plugins[i], i, o, start_ns, err, err_len) != 0) {
       ctl_plugins_destroy(plugins, o->count);
       return -1;
     }
+  }
+  if (o->fleet != NULL) {
+    atomic_store(&o->fleet->ramp_end_ns, ctl_now_ns());
+    atomic_store(&o->fleet->phase, CTL_FLEET_HOLD);
   }
   *out = plugins;
   return 0;
@@ -157,6 +185,9 @@ int ctl_plugins_create(ctl_sim_plugin **out, const ctl_plugins_options *o,
 
 void ctl_plugins_close(ctl_sim_plugin *plugins, uint32_t count) {
   for (uint32_t i = 0; plugins != NULL && i < count; i++) {
+    if (plugins[i].fleet.stats != NULL) {
+      atomic_store(&plugins[i].fleet.stats->phase, CTL_FLEET_CLOSING);
+    }
     cp_client_close(plugins[i].host);
     cp_client_close(plugins[i].provider);
   }
@@ -168,6 +199,7 @@ void ctl_plugins_destroy(ctl_sim_plugin *plugins, uint32_t count) {
   }
   ctl_plugins_close(plugins, count);
   for (uint32_t i = 0; i < count; i++) {
+    ctl_fleet_member_end(&plugins[i].fleet);
     cp_client_destroy(plugins[i].host);
     cp_client_destroy(plugins[i].provider);
   }

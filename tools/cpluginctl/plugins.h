@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cplugin/client.h"
+#include "fleet.h"
 
 typedef struct ctl_sim_plugin {
   char runtime_id[160];
@@ -26,6 +27,7 @@ typedef struct ctl_sim_plugin {
   /* x-plugin-caller-id: what the router would send the provider. A direct
    * call never carries the token: providers must not see it. */
   cp_metadata provider_md[1];
+  ctl_fleet_member fleet; /* the fleet preset's registration and watch */
 } ctl_sim_plugin;
 
 typedef struct ctl_plugins_options {
@@ -37,12 +39,21 @@ typedef struct ctl_plugins_options {
   /* The host serves TLS with a certificate chaining to this PEM file (the
    * only root the clients trust); NULL = plaintext. */
   const char *host_tls_root;
+  /* The fleet preset: every plugin joins as a fleet member (fleet.h), the
+   * joins spread evenly over ramp_s seconds (0 = one after another). NULL =
+   * plain simulated plugins, all at once. */
+  ctl_fleet_stats *fleet;
+  double ramp_s;
+  /* The completion thread the host clients share (cplugin/client.h); NULL
+   * = one thread per client. A fleet of thousands needs it. */
+  cp_client_loop *loop;
 } ctl_plugins_options;
 
 /* Handshakes `count` identities (retrying while the host rate-limits the
  * handshakes, up to 30 s), creates their clients and opens each connection
  * with one grpc.health.v1 Check (answer ignored) so that no measured call
- * pays for a TCP or HTTP/2 handshake. Returns 0 and *out (an array of
+ * pays for a TCP or HTTP/2 handshake; fleet members then join (see above).
+ * Returns 0 and *out (an array of
  * `count`), or -1 with a reason in `err` (then nothing is left allocated).
  * Stops early, with -1, when SIGINT/SIGTERM arrive. */
 int ctl_plugins_create(ctl_sim_plugin **out, const ctl_plugins_options *opts,

@@ -211,6 +211,26 @@ static void fanout(const ctl_load_args *a, ctl_setup *s) {
            s->provider_delay_ms);
 }
 
+static void fleet(const ctl_load_args *a, ctl_setup *s) {
+  ctl_plan *p = &s->plan;
+  p->plugins = a->has_plugins ? a->plugins : 5000;
+  double rate = a->has_rate ? a->rate : p->plugins; /* 1 call/s each */
+  double hold = a->has_duration ? a->duration_s : 60;
+  p->ramp_s = a->has_ramp ? a->ramp_s : 60;
+  p->mode = CTL_MODE_OPEN;
+  p->segments[0] = (ctl_segment){"hold", rate, rate, hold};
+  p->segment_count = 1;
+  p->id_prefix = "fleet";
+  s->fleet = true;
+  /* Every member watches, plus room for anything else on the host. */
+  s->max_watchers = p->plugins + 64;
+  snprintf(s->description, sizeof s->description,
+           "%u plugins, each with its own connection, identity, registration "
+           "and watch stream, joining over %g s; then %g req/s in total for "
+           "%g s, open loop",
+           p->plugins, p->ramp_s, rate, hold);
+}
+
 void ctl_preset_setup(const ctl_load_args *a, ctl_setup *s) {
   memset(s, 0, sizeof *s);
   s->preset = a->preset;
@@ -243,6 +263,9 @@ void ctl_preset_setup(const ctl_load_args *a, ctl_setup *s) {
       /* The description says what differs from burst. */
       strncat(s->description, ", over TLS",
               sizeof s->description - strlen(s->description) - 1);
+      break;
+    case CTL_PRESET_FLEET:
+      fleet(a, s);
       break;
     case CTL_PRESET_NONE:
     default:
@@ -530,6 +553,91 @@ static void fanout_throughput(const ctl_setup *s, const ctl_phase *ph,
            rate, 100 * ratio, s->ceiling);
 }
 
+/* The goals of the fleet preset (issue 18): p99 of the calls under 5 ms
+ * and at most 32 KiB of host memory per connected plugin. */
+#define FLEET_P99_GOAL_NS INT64_C(5000000)
+#define FLEET_BYTES_GOAL 32768.0
+
+static void fleet_joined(const ctl_fleet_result *f, ctl_check *c) {
+  snprintf(c->what, sizeof c->what, "joined");
+  snprintf(c->expected, sizeof c->expected,
+           "every plugin handshaked, registered and watching");
+  snprintf(c->measured, sizeof c->measured,
+           "%u of %u in %.1f s (planned %g s); join p50 %.3f ms, p99 %.3f "
+           "ms from its planned start",
+           f->joined, f->plugins, f->ramp_s, f->ramp_planned_s,
+           ms(ctl_hist_quantile(f->join, 0.5)),
+           ms(ctl_hist_quantile(f->join, 0.99)));
+  c->behaviour = true;
+  c->pass = f->plugins > 0 && f->joined == f->plugins;
+}
+
+static void fleet_watches(const ctl_fleet_result *f, ctl_check *c) {
+  snprintf(c->what, sizeof c->what, "watches held");
+  snprintf(c->expected, sizeof c->expected,
+           "every watch delivered its first event and stayed open to the "
+           "end");
+  snprintf(c->measured, sizeof c->measured,
+           "first events %u of %u, events %llu; ended early %u%s%.100s",
+           f->first_events, f->joined, (unsigned long long)f->events,
+           f->ended_early, f->ended_early > 0 ? " (first: " : "",
+           f->ended_early > 0 ? f->first_end : "");
+  if (f->ended_early > 0) {
+    strncat(c->measured, ")", sizeof c->measured - strlen(c->measured) - 1);
+  }
+  c->behaviour = true;
+  c->pass =
+      f->joined > 0 && f->first_events == f->joined && f->ended_early == 0;
+}
+
+static void fleet_p99(const ctl_phase *ph, ctl_check *c) {
+  int64_t p99 = ctl_hist_quantile(ph->ok, 0.99);
+  snprintf(c->what, sizeof c->what, "latency, all connected");
+  snprintf(c->expected, sizeof c->expected, "goal p99 < 5 ms");
+  snprintf(c->measured, sizeof c->measured, "p50 %.3f ms, p99 %.3f ms",
+           ms(ctl_hist_quantile(ph->ok, 0.5)), ms(p99));
+  c->pass = ctl_hist_count(ph->ok) > 0 && p99 < FLEET_P99_GOAL_NS;
+}
+
+static void fleet_memory(const ctl_fleet_result *f, ctl_check *c) {
+  snprintf(c->what, sizeof c->what, "host memory per plugin");
+  snprintf(c->expected, sizeof c->expected,
+           "goal <= 32 KiB: (RSS held - RSS before the joins) / plugins");
+  if (f->sample_count == 0) {
+    snprintf(c->measured, sizeof c->measured,
+             "not sampled: the host was not started by cpluginctl");
+    return;
+  }
+  snprintf(c->measured, sizeof c->measured,
+           "%.1f KiB (RSS %.1f MiB before, %.1f MiB held, peak %.1f MiB); "
+           "host CPU %.0f%% of one core during the hold",
+           f->bytes_per_plugin / 1024, (double)f->rss_before / 1048576,
+           (double)f->rss_held / 1048576, (double)f->rss_peak / 1048576,
+           f->hold_cpu_percent);
+  c->pass = f->joined > 0 && f->bytes_per_plugin <= FLEET_BYTES_GOAL;
+}
+
+static size_t fleet_checks(const ctl_result *r, ctl_check *out, size_t cap) {
+  size_t n = 0;
+  ctl_check *c;
+  if ((c = add(out, cap, &n)) != NULL) {
+    fleet_joined(&r->fleet, c);
+  }
+  if ((c = add(out, cap, &n)) != NULL) {
+    fleet_watches(&r->fleet, c);
+  }
+  if ((c = add(out, cap, &n)) != NULL) {
+    all_ok(&r->total, "statuses", c);
+  }
+  if ((c = add(out, cap, &n)) != NULL) {
+    fleet_p99(&r->total, c);
+  }
+  if ((c = add(out, cap, &n)) != NULL) {
+    fleet_memory(&r->fleet, c);
+  }
+  return n;
+}
+
 size_t ctl_preset_checks(const ctl_setup *s, const ctl_result *r,
                          ctl_check *out, size_t cap) {
   size_t n = 0;
@@ -553,6 +661,8 @@ size_t ctl_preset_checks(const ctl_setup *s, const ctl_result *r,
       return routed_checks(r, out, cap);
     case CTL_PRESET_BIDI:
       return bidi_checks(r, out, cap);
+    case CTL_PRESET_FLEET:
+      return fleet_checks(r, out, cap);
     case CTL_PRESET_FANOUT:
       if ((c = add(out, cap, &n)) != NULL) {
         fanout_statuses(&r->total, c);

@@ -28,8 +28,14 @@
  *              sends 1000 Handshakes at once, each carrying only its
  *              x-plugin-runtime-id (no token), against the host's default
  *              Handshake limit (10/s, burst 20, per peer address).
+ *   fleet      the guide's capacity figure: 5000 plugins, each with its own
+ *              connection and identity, a registration and a watch stream
+ *              held open (fleet.h), joining evenly over 60 s (--ramp); then
+ *              1 Echo call/s each (open loop) for 60 s (--duration) while
+ *              all stay connected. The started host admits that many
+ *              watchers; its CPU and RSS are sampled every second.
  * --rate, --plugins, --duration and --requests override the numbers (for
- * burst, --rate is the peak). Without a preset, the run is custom: one of
+ * burst, --rate is the peak; for fleet, the hold's total). Without a preset, the run is custom: one of
  * --rate, --concurrency or --requests, 1 plugin, 10 s.
  *
  * Thread safety: pure functions.
@@ -78,6 +84,10 @@ typedef struct ctl_setup {
   unsigned pool_threads;
   /* fanout: the calls/s the middle's style allows at most (see above). */
   double ceiling;
+  /* fleet: the plugins join as members; the started host's
+   * registry.max_watchers (serve --max-watchers). */
+  bool fleet;
+  uint32_t max_watchers;
 } ctl_setup;
 
 /* Fills `out` from the parsed arguments (already validated by cli.c). */

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cplugin/status.h"
+#include "json_out.h"
+#include "report_fleet.h"
 
 static const double kQuantiles[] = {0.50, 0.95, 0.99, 0.999};
 static const char *const kQuantileText[] = {"p50", "p95", "p99", "p99.9"};
@@ -140,6 +142,7 @@ void ctl_report_text(FILE *f, const ctl_report *rep) {
     fprintf(f, "NOTE     stopped at --max-requests %llu\n",
             (unsigned long long)p->max_requests);
   }
+  ctl_report_fleet_text(f, &r->fleet);
   fprintf(f, "\n");
   for (size_t i = 0; i < r->phase_count; i++) {
     text_phase(f, &r->phases[i], p->mode, p->max_inflight);
@@ -187,24 +190,6 @@ void ctl_report_text(FILE *f, const ctl_report *rep) {
 
 /* --- JSON --------------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s) {
-  if (s == NULL) {
-    fputs("null", f);
-    return;
-  }
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-    if (*p == '"' || *p == '\\') {
-      fprintf(f, "\\%c", *p);
-    } else if (*p < 0x20) {
-      fprintf(f, "\\u%04x", *p);
-    } else {
-      fputc(*p, f);
-    }
-  }
-  fputc('"', f);
-}
-
 static void json_latency(FILE *f, const ctl_hist *h) {
   fprintf(f, "{\"count\": %llu", (unsigned long long)ctl_hist_count(h));
   for (int i = 0; i < QUANTILES; i++) {
@@ -217,7 +202,7 @@ static void json_latency(FILE *f, const ctl_hist *h) {
 
 static void json_phase(FILE *f, const ctl_phase *ph, bool bidi) {
   fprintf(f, "{\"name\": ");
-  json_string(f, ph->name);
+  ctl_json_string(f, ph->name);
   fprintf(f,
           ", \"target_rate\": %.3f, \"planned_s\": %.3f, \"elapsed_s\": %.6f"
           ", \"scheduled\": %llu, \"sent\": %llu, \"achieved_rate\": %.3f"
@@ -245,7 +230,7 @@ static void json_phase(FILE *f, const ctl_phase *ph, bool bidi) {
     if (c != CP_STATUS_OK && ph->status[c] > 0) {
       fprintf(f, "%s\"%s\": ", any ? ", " : "",
               cp_status_code_name((cp_status_code)c));
-      json_string(f, ph->first_message[c]);
+      ctl_json_string(f, ph->first_message[c]);
       any = true;
     }
   }
@@ -253,7 +238,7 @@ static void json_phase(FILE *f, const ctl_phase *ph, bool bidi) {
   if (bidi) {
     fprintf(f, "\"streams\": %u, \"streams_ok\": %u, \"stream_error\": ",
             ph->streams, ph->streams_ok);
-    json_string(f, ph->stream_error);
+    ctl_json_string(f, ph->stream_error);
     fprintf(f, ", ");
   }
   fprintf(f, "\"latency_ms\": {\"ok\": ");
@@ -276,21 +261,21 @@ int ctl_report_json(FILE *f, const ctl_report *rep) {
   const ctl_result *r = rep->result;
   const ctl_plan *p = &s->plan;
   fprintf(f, "{\n  \"preset\": ");
-  json_string(f, ctl_preset_name(s->preset));
+  ctl_json_string(f, ctl_preset_name(s->preset));
   fprintf(f, ",\n  \"description\": ");
-  json_string(f, s->description);
+  ctl_json_string(f, s->description);
   fprintf(f, ",\n  \"mode\": ");
-  json_string(f, mode_name(p->mode));
+  ctl_json_string(f, mode_name(p->mode));
   fprintf(f, ",\n  \"target\": ");
-  json_string(f, rep->target);
+  ctl_json_string(f, rep->target);
   fprintf(f, ",\n  \"provider\": ");
-  json_string(f, rep->provider);
+  ctl_json_string(f, rep->provider);
   fprintf(f, ",\n  \"host_command\": ");
-  json_string(f, rep->host_command);
+  ctl_json_string(f, rep->host_command);
   fprintf(f, ",\n  \"provider_command\": ");
-  json_string(f, rep->provider_command);
+  ctl_json_string(f, rep->provider_command);
   fprintf(f, ",\n  \"middle_command\": ");
-  json_string(f, rep->middle_command);
+  ctl_json_string(f, rep->middle_command);
   if (s->needs_middle) {
     double ratio =
         s->ceiling > 0 ? ctl_phase_ok_rate(&r->total) / s->ceiling : 0;
@@ -303,6 +288,10 @@ int ctl_report_json(FILE *f, const ctl_report *rep) {
             s->middle == CTL_MIDDLE_POOL ? s->pool_threads : 0,
             s->provider_delay_ms, p->concurrency, s->ceiling,
             ctl_phase_ok_rate(&r->total), ratio);
+  }
+  if (r->fleet.present) {
+    fprintf(f, ",\n  ");
+    ctl_report_fleet_json(f, &r->fleet);
   }
   if (p->mode == CTL_MODE_BIDI) {
     fprintf(f,
@@ -333,11 +322,11 @@ int ctl_report_json(FILE *f, const ctl_report *rep) {
   for (size_t i = 0; i < rep->check_count; i++) {
     const ctl_check *c = &rep->checks[i];
     fprintf(f, "%s\n    {\"what\": ", i > 0 ? "," : "");
-    json_string(f, c->what);
+    ctl_json_string(f, c->what);
     fprintf(f, ", \"expected\": ");
-    json_string(f, c->expected);
+    ctl_json_string(f, c->expected);
     fprintf(f, ", \"measured\": ");
-    json_string(f, c->measured);
+    ctl_json_string(f, c->measured);
     fprintf(f, ", \"kind\": \"%s\", \"pass\": %s}",
             c->behaviour ? "behaviour" : "guide", c->pass ? "true" : "false");
   }

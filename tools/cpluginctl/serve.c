@@ -46,6 +46,9 @@ static int create_host(const ctl_serve_args *a, ctl_echo_counter *counter,
   /* Every simulated plugin (and provider) is an identity from the one
    * loopback address: room for the largest run (the host default is 256). */
   o.handshake.max_identities_per_address = CTL_MAX_PLUGINS + 64;
+  if (a->max_watchers > 0) {
+    o.registry.max_watchers = a->max_watchers;
+  }
   cp_rate_redis_options redis;
   cp_rate_redis_options_init(&redis);
   if (a->redis != NULL) {

@@ -104,6 +104,7 @@ TEST(ServeArgsTest, Defaults) {
   EXPECT_EQ(0u, a.busy_poll_us);
   EXPECT_EQ(0, a.metrics_port);
   EXPECT_EQ(nullptr, a.provider_type);
+  EXPECT_EQ(0u, a.max_watchers);  // the host's default
 }
 
 TEST(ServeArgsTest, AllOptions) {
@@ -112,7 +113,7 @@ TEST(ServeArgsTest, AllOptions) {
             Serve({"--listen", "[::1]:0", "--chain", "off", "--rate=100000000",
                    "--burst", "5", "--threads", "2", "--metrics-port", "off",
                    "--provider-type", "load", "--handshake-rate", "7",
-                   "--busy-poll-us", "10000"},
+                   "--busy-poll-us", "10000", "--max-watchers", "5064"},
                   &a));
   EXPECT_STREQ("[::1]:0", a.listen);
   EXPECT_FALSE(a.chain);
@@ -123,6 +124,7 @@ TEST(ServeArgsTest, AllOptions) {
   EXPECT_STREQ("load", a.provider_type);
   EXPECT_EQ(7u, a.handshake_rate);
   EXPECT_EQ(10000u, a.busy_poll_us);
+  EXPECT_EQ(5064u, a.max_watchers);
 }
 
 TEST(ServeArgsTest, BurstDefaultsToTheRate) {
@@ -157,6 +159,8 @@ TEST(ServeArgsTest, Rejections) {
       {"--threads", "x"},
       {"--busy-poll-us", "10001"},
       {"--busy-poll-us", "-1"},
+      {"--max-watchers", "0"},
+      {"--max-watchers", "1000001"},
       {"--metrics-port", "65536"},
       {"--metrics-port", "on"},
       {"--provider-type", "no spaces"},
@@ -341,9 +345,10 @@ TEST(LoadArgsTest, Defaults) {
 
 TEST(LoadArgsTest, EveryPresetByName) {
   ctl_load_args a;
-  for (auto p : {CTL_PRESET_STEADY, CTL_PRESET_BURST, CTL_PRESET_RATELIMIT,
-                 CTL_PRESET_ROUTED, CTL_PRESET_FANOUT, CTL_PRESET_BIDI,
-                 CTL_PRESET_HANDSHAKE_FLOOD, CTL_PRESET_BURST_TLS}) {
+  for (auto p :
+       {CTL_PRESET_STEADY, CTL_PRESET_BURST, CTL_PRESET_RATELIMIT,
+        CTL_PRESET_ROUTED, CTL_PRESET_FANOUT, CTL_PRESET_BIDI,
+        CTL_PRESET_HANDSHAKE_FLOOD, CTL_PRESET_BURST_TLS, CTL_PRESET_FLEET}) {
     ASSERT_EQ(CTL_PARSE_OK, Load({"--preset", ctl_preset_name(p)}, &a));
     EXPECT_EQ(p, a.preset);
   }
@@ -379,6 +384,14 @@ TEST(LoadArgsTest, CustomRuns) {
             Load({"--preset", "bidi", "--streams", "64", "--target",
                   "127.0.0.1:1", "--provider", "127.0.0.1:2"},
                  &a));
+  ASSERT_EQ(CTL_PARSE_OK,
+            Load({"--preset", "fleet", "--plugins", "10000", "--ramp", "0.5",
+                  "--duration", "2", "--rate", "20"},
+                 &a));
+  EXPECT_EQ(CTL_PRESET_FLEET, a.preset);
+  EXPECT_TRUE(a.has_ramp);
+  EXPECT_DOUBLE_EQ(0.5, a.ramp_s);
+  EXPECT_EQ(10000u, a.plugins);
   ASSERT_EQ(
       CTL_PARSE_OK,
       Load({"--preset", "burst", "--rate", "500", "--duration", "3",
@@ -400,6 +413,12 @@ TEST(LoadArgsTest, Rejections) {
       {"--preset", "ratelimit", "--duration", "4"},
       {"--preset", "handshake-flood", "--rate", "4"},
       {"--preset", "burst-tls", "--target", "127.0.0.1:9"},
+      {"--preset", "fleet", "--concurrency", "4"},
+      {"--preset", "fleet", "--requests", "4"},
+      {"--preset", "fleet", "--ramp", "0"},
+      {"--preset", "fleet", "--ramp", "601"},
+      {"--preset", "fleet", "--ramp", "soon"},
+      {"--preset", "steady", "--ramp", "5"},
       {"--rate", "0"},
       {"--rate", "-5"},
       {"--rate", "fast"},

@@ -17,6 +17,10 @@
 #              per-caller routed limit, which 8 calls in flight never
 #              reach); the middle's and the provider's SERVED counts equal
 #              the client's OK; the style's ceiling reported
+#   fleet      40 plugins joining over 2 s, then 2 s of calls: every plugin
+#              joined and its watch delivered the dependency's AVAILABLE
+#              event and stayed open; every call OK; the host's CPU and RSS
+#              sampled (ramp, hold and close samples, RSS > 0)
 #   bidi       2 s, 2 streams of each kind: routed and direct phases each
 #              with echoed messages, nothing but OK, every stream ended OK;
 #              the provider's SERVED count equals the echoes plus one
@@ -124,6 +128,21 @@ elif name == "bidi":
     need(r["served"]["provider_ok"] == ok + warm, "bidi: provider SERVED %s != OK %d + %d"
          % (r["served"]["provider_ok"], ok, warm))
     need(r["served"]["host_ok"] == 0, "bidi: the host answered Chat itself")
+elif name == "fleet":
+    f = r["fleet"]
+    need(f["plugins"] == 40 and f["joined"] == 40, "fleet: joined %s" % f["joined"])
+    need(f["first_events"] == 40 and f["ended_early"] == 0,
+         "fleet: first events %s, ended early %s (%s)"
+         % (f["first_events"], f["ended_early"], f["first_end"]))
+    need(ok > 0 and not other and limited == 0, "fleet: statuses %s" % total)
+    need(r["served"]["host_ok"] == ok, "fleet: host SERVED %s != OK %d"
+         % (r["served"]["host_ok"], ok))
+    phases = [s["phase"] for s in f["samples"]]
+    need(phases and phases[0] == "ramp" and "hold" in phases and phases[-1] == "close",
+         "fleet: sample phases %s" % phases)
+    need(all(s["rss_bytes"] > 0 for s in f["samples"]), "fleet: a sample without RSS")
+    need(f["samples"][-1]["plugins"] == 40, "fleet: last sample's plugins")
+    need(f["rss_held_bytes"] > 0 and f["bytes_per_plugin"] >= 0, "fleet: memory figures")
 elif name.startswith("fanout-"):
     style = name[len("fanout-"):]
     need([p["name"] for p in r["phases"]] == [style], "%s: phases" % name)
@@ -164,6 +183,7 @@ run fanout-pool --preset fanout --middle pool --pool-threads 4 --plugins 2 \
 run fanout-blocking --preset fanout --middle blocking --plugins 2 \
   --concurrency 8 --duration 2
 run bidi --preset bidi --streams 2 --duration 2
+run fleet --preset fleet --plugins 40 --ramp 2 --duration 2
 
 if [[ $failures -gt 0 ]]; then
   echo "$failures preset check(s) failed" >&2
