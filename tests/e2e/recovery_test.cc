@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -315,6 +317,49 @@ TEST(RecoveryOptions, BadIntervalsAreInvalid) {
     EXPECT_EQ(CP_EINVAL, cp_plugin_runtime_start(&rt, &o, &st));
     EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
     EXPECT_EQ(nullptr, rt);
+  }
+}
+
+// Without a host address the error names the variable to set, and a missing
+// self_id or base_url is named too: each refusal says what to fix.
+TEST(RecoveryOptions, EachRefusalNamesWhatIsMissing) {
+  const char *saved = getenv(CP_HOST_URL_ENV);
+  std::string saved_value = saved != nullptr ? saved : "";
+  const char *launched = getenv(CP_LAUNCH_HOST_URL_ENV);
+  std::string launched_value = launched != nullptr ? launched : "";
+  unsetenv(CP_HOST_URL_ENV);
+  unsetenv(CP_LAUNCH_HOST_URL_ENV);
+  cp_service_decl svc = {"storage", "1.0.0", "/storage.v1.Storage/"};
+  struct Case {
+    const char *host_url;
+    const char *self_id;
+    bool provides;
+    const char *says;
+  } cases[] = {{nullptr, "p", false, "HOST_URL"},
+               {"", "p", false, "HOST_URL"},
+               {"127.0.0.1:1", nullptr, false, "self_id"},
+               {"127.0.0.1:1", "p", true, "base_url"}};
+  for (const Case &c : cases) {
+    cp_plugin_runtime_options o;
+    cp_plugin_runtime_options_init(&o);
+    o.host_url = c.host_url;
+    o.self_id = c.self_id;
+    if (c.provides) {
+      o.provides = &svc;
+      o.provides_count = 1;
+    }
+    cp_plugin_runtime *rt = nullptr;
+    cp_status st;
+    EXPECT_EQ(CP_EINVAL, cp_plugin_runtime_start(&rt, &o, &st));
+    EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+    EXPECT_NE(nullptr, strstr(st.message, c.says)) << st.message;
+    EXPECT_EQ(nullptr, rt);
+  }
+  if (saved != nullptr) {
+    setenv(CP_HOST_URL_ENV, saved_value.c_str(), 1);
+  }
+  if (launched != nullptr) {
+    setenv(CP_LAUNCH_HOST_URL_ENV, launched_value.c_str(), 1);
   }
 }
 

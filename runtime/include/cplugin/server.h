@@ -505,10 +505,14 @@ CP_API int cp_stream_finish(cp_stream *stream, cp_status_code code,
 #endif
     ;
 
-/* Called once when the stream ends for any reason other than the owner's
- * cp_stream_finish: client cancellation, deadline, shutdown or a failed
- * write. It runs on a server thread and may call cp_stream_finish (which
- * never blocks). Set it before handing the stream to another thread. */
+/* Tells the holder of a kept stream that the stream ended without its
+ * cp_stream_finish: the client cancelled, the deadline passed, the server
+ * shut down or a write failed. It runs once, on a server thread, and never
+ * after the holder's own cp_stream_finish. The stream is then over (nothing
+ * more reaches the client), but the holder still owns it and releases it
+ * with cp_stream_finish, here or later from any thread: on an ended stream
+ * that sends nothing and never blocks. Set it before handing the stream to
+ * another thread. */
 typedef void (*cp_stream_done_fn)(cp_stream *stream, void *user);
 CP_API void cp_stream_on_done(cp_stream *stream, cp_stream_done_fn fn,
                               void *user);

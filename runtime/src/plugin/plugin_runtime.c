@@ -218,8 +218,10 @@ static const char *host_from_env(void) {
   return getenv(CP_HOST_URL_ENV);
 }
 
-static int check_options(const cp_plugin_runtime_options *o,
-                         const char **host) {
+/* Returns NULL when the options are usable, else what is wrong with them
+ * (for the caller's INVALID_ARGUMENT status). */
+static const char *check_options(const cp_plugin_runtime_options *o,
+                                 const char **host) {
   *host = o->host_url != NULL ? o->host_url : host_from_env();
   bool in_process = o->host_connect != NULL;
   /* Launched: the runtime registers the launched address itself. */
@@ -230,29 +232,47 @@ static int check_options(const cp_plugin_runtime_options *o,
                   cpi_launch_identity_mode();
   if ((o->runtime_id == NULL) != (o->runtime_token == NULL) ||
       o->runtime_token_ttl_ms < 0) {
-    return CP_EINVAL;
+    return "runtime_id and runtime_token go together, and "
+           "runtime_token_ttl_ms must be >= 0";
   }
-  if (!has_host || o->self_id == NULL || o->provides_count > RT_MAX_PROVIDES ||
+  if (!has_host) {
+    return "no host: set the " CP_HOST_URL_ENV
+           " environment variable (or " CP_LAUNCH_HOST_URL_ENV
+           ", or host_url in the options) to the "
+           "host's address, e.g. " CP_HOST_URL_ENV "=127.0.0.1:50051";
+  }
+  if (o->self_id == NULL) {
+    return "self_id is required";
+  }
+  if (o->provides_count > RT_MAX_PROVIDES ||
       o->requires_count > RT_MAX_REQUIRES ||
-      (o->provides_count > 0 && (o->provides == NULL || !has_base_url)) ||
-      (o->requires_count > 0 && o->requires == NULL) ||
-      o->heartbeat_interval_ms < 0 ||
+      (o->provides_count > 0 && o->provides == NULL) ||
+      (o->requires_count > 0 && o->requires == NULL)) {
+    return "provides and requires: a NULL array with a count, or too many "
+           "entries";
+  }
+  if (o->provides_count > 0 && !has_base_url) {
+    return "a plugin that provides services needs base_url (where the host "
+           "reaches it)";
+  }
+  if (o->heartbeat_interval_ms < 0 ||
       o->heartbeat_interval_ms > MAX_INTERVAL_MS ||
       o->backoff_initial_ms <= 0 || o->backoff_max_ms > MAX_INTERVAL_MS ||
       o->backoff_max_ms < o->backoff_initial_ms) {
-    return CP_EINVAL;
+    return "intervals must be 0..1 day, backoff_initial_ms > 0 and "
+           "<= backoff_max_ms";
   }
   for (size_t i = 0; i < o->provides_count; i++) {
     if (o->provides[i].type == NULL) {
-      return CP_EINVAL;
+      return "a provided service without a type";
     }
   }
   for (size_t i = 0; i < o->requires_count; i++) {
     if (o->requires[i].type == NULL) {
-      return CP_EINVAL;
+      return "a required service without a type";
     }
   }
-  return 0;
+  return NULL;
 }
 
 /* The supervisor registers and watches long after start returned: keep our
@@ -433,11 +453,9 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
   *out = NULL;
   cp_status_clear(status);
   const char *host_url = NULL;
-  if (check_options(opts, &host_url) != 0) {
-    cp_status_set(status, CP_STATUS_INVALID_ARGUMENT,
-                  "host URL, self_id and (with provides) base_url required; "
-                  "intervals must be 0..1 day, backoff_initial_ms > 0 and "
-                  "<= backoff_max_ms");
+  const char *why = check_options(opts, &host_url);
+  if (why != NULL) {
+    cp_status_set(status, CP_STATUS_INVALID_ARGUMENT, "%s", why);
     return CP_EINVAL;
   }
   cp_plugin_runtime *rt = runtime_new();
