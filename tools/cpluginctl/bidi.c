@@ -429,15 +429,12 @@ int ctl_run_bidi(const ctl_plan *plan, ctl_result *out, char *err,
   int64_t slice = (int64_t)plan->slice_ms * 1000000;
   r->slice_ns = slice > 0 ? slice : 1;
   init_live(r, out);
-  ctl_plugins_options po = {plan->host_target,
-                            plan->provider_target,
-                            plan->service_type,
-                            plan->id_prefix,
-                            plan->plugins,
-                            plan->host_tls_root,
-                            NULL,
-                            0,
-                            NULL};
+  ctl_plugins_options po = {.host_target = plan->host_target,
+                            .provider_target = plan->provider_target,
+                            .service_type = plan->service_type,
+                            .id_prefix = plan->id_prefix,
+                            .count = plan->plugins,
+                            .host_tls_root = plan->host_tls_root};
   rc = ctl_plugins_create(&r->plugins, &po, err, err_len);
   if (rc == 0) {
     uint32_t started = start(r, &rc, err, err_len);

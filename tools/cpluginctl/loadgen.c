@@ -507,10 +507,15 @@ int ctl_run(const ctl_plan *plan, ctl_result *out, char *err, size_t err_len) {
     rc = -1;
   }
   if (rc == 0) {
-    ctl_plugins_options po = {
-        plan->host_target, plan->provider_target, plan->service_type,
-        plan->id_prefix,   plan->plugins,         plan->host_tls_root,
-        plan->fleet,       plan->ramp_s,          loop};
+    ctl_plugins_options po = {.host_target = plan->host_target,
+                              .provider_target = plan->provider_target,
+                              .service_type = plan->service_type,
+                              .id_prefix = plan->id_prefix,
+                              .count = plan->plugins,
+                              .host_tls_root = plan->host_tls_root,
+                              .fleet = plan->fleet,
+                              .ramp_s = plan->ramp_s,
+                              .loop = loop};
     rc = ctl_plugins_create(&r->plugins, &po, err, err_len);
   }
   if (rc == 0) {

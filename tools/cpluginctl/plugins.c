@@ -184,10 +184,12 @@ int ctl_plugins_create(ctl_sim_plugin **out, const ctl_plugins_options *o,
 }
 
 void ctl_plugins_close(ctl_sim_plugin *plugins, uint32_t count) {
+  /* Watches end from here on by request. Members join in order, so the
+   * first has the fleet's counters if any member has. */
+  if (plugins != NULL && count > 0 && plugins[0].fleet.stats != NULL) {
+    atomic_store(&plugins[0].fleet.stats->phase, CTL_FLEET_CLOSING);
+  }
   for (uint32_t i = 0; plugins != NULL && i < count; i++) {
-    if (plugins[i].fleet.stats != NULL) {
-      atomic_store(&plugins[i].fleet.stats->phase, CTL_FLEET_CLOSING);
-    }
     cp_client_close(plugins[i].host);
     cp_client_close(plugins[i].provider);
   }
