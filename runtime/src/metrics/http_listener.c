@@ -6,17 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "cplugin/errors.h"
 #include "cplugin/metrics_http.h"
+#include "metrics/http_conns.h"
 
 enum {
-  MAX_CONNECTIONS = 32,
+  MAX_CONNECTIONS = HTTP_CONNS_CAP,
   /* Slow or idle connections from one address cannot take every slot and
    * keep a prober (or Prometheus) from /healthz and /metrics. */
   PER_ADDRESS_CONNECTIONS = 4,
   IDLE_TIMEOUT_S = 10,
-  CONNECTION_MEMORY = 16 * 1024 /* request line + headers */
+  CONNECTION_MEMORY = 16 * 1024, /* request line + headers */
+  /* A shut-down socket is closed at the daemon's next poll: milliseconds.
+   * The bound only keeps a stuck daemon from hanging destroy. */
+  DRAIN_TIMEOUT_MS = 2000
 };
 
 static const char TEXT_TYPE[] = "text/plain; charset=utf-8";
@@ -24,6 +29,7 @@ static const char TEXT_TYPE[] = "text/plain; charset=utf-8";
 struct cp_metrics_http {
   struct MHD_Daemon *daemon;
   cp_metrics *metrics;
+  http_conns conns;
 };
 
 /* Marks a request whose headers were seen: the body (if any) comes next. */
@@ -109,6 +115,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   return send_static(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
+/* Runs on the daemon's thread as each connection begins and ends. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode event) {
+  cp_metrics_http *http = cls;
+  (void)socket_context;
+  const union MHD_ConnectionInfo *info =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  int fd = info != NULL ? info->connect_fd : -1;
+  if (event == MHD_CONNECTION_NOTIFY_STARTED) {
+    cpi_http_conns_opened(&http->conns, fd);
+  } else {
+    cpi_http_conns_closed(&http->conns, fd);
+  }
+}
+
 /* Fills `addr` from a numeric address; returns its length or 0. */
 static socklen_t parse_address(const char *address, int port,
                                struct sockaddr_storage *addr, bool *ipv6) {
@@ -146,19 +168,24 @@ int cp_metrics_http_start(cp_metrics_http **out, cp_metrics *metrics,
     return CP_ENOMEM;
   }
   http->metrics = metrics;
+  cpi_http_conns_init(&http->conns);
   /* poll, not epoll: with MHD 0.9.75's epoll mode a client that closes
    * half-way through its headers keeps its slot until the idle timeout, so
    * a few abandoned requests would lock everyone out for 10 s. poll has no
-   * FD_SETSIZE limit either (select would fail in a host with many fds). */
-  unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | (ipv6 ? MHD_USE_IPv6 : 0);
+   * FD_SETSIZE limit either (select would fail in a host with many fds).
+   * ITC: destroy quiesces the daemon before it drains the connections. */
+  unsigned flags =
+      MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | (ipv6 ? MHD_USE_IPv6 : 0);
   http->daemon = MHD_start_daemon(
       flags, (uint16_t)port, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
       (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned int)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned int)PER_ADDRESS_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned int)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
+      (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+      http, MHD_OPTION_END);
   if (http->daemon == NULL) {
+    cpi_http_conns_destroy(&http->conns);
     free(http);
     return CP_EBIND;
   }
@@ -175,6 +202,15 @@ void cp_metrics_http_destroy(cp_metrics_http *http) {
   if (http == NULL) {
     return;
   }
+  /* Stop accepting, end every connection while the daemon still runs, and
+   * only then stop it: nothing is left to race its shutdown (see
+   * http_conns.h). After a quiesce the listening socket is ours to close. */
+  MHD_socket listening = MHD_quiesce_daemon(http->daemon);
+  (void)cpi_http_conns_drain(&http->conns, DRAIN_TIMEOUT_MS);
   MHD_stop_daemon(http->daemon);
+  if (listening != MHD_INVALID_SOCKET) {
+    close(listening);
+  }
+  cpi_http_conns_destroy(&http->conns);
   free(http);
 }
