@@ -376,18 +376,24 @@ TEST_F(LauncherTest, CrashLoopEndsFailed) {
   EXPECT_EQ(0, st.pid);
   EXPECT_STREQ("", st.runtime_id);
   EXPECT_NE(nullptr, strstr(st.reason, "crash loop")) << st.reason;
-  // Visible beyond the log: metrics and the host's health service.
-  std::string metrics = Metrics();
-  EXPECT_NE(std::string::npos,
-            metrics.find("cplugin_plugin_failed{plugin=\"logger\"} 1"))
-      << metrics;
+  // Visible beyond the log: metrics and the host's health service. They
+  // are published right after the state changes, not with it: wait.
+  std::string metrics;
+  EXPECT_TRUE(cp_test::WaitFor("the failed gauge", [&] {
+    metrics = Metrics();
+    return metrics.find("cplugin_plugin_failed{plugin=\"logger\"} 1") !=
+           std::string::npos;
+  })) << metrics;
   EXPECT_NE(std::string::npos,
             metrics.find("cplugin_plugin_up{plugin=\"logger\"} 0"));
   EXPECT_NE(std::string::npos,
             metrics.find("cplugin_plugin_restarts_total{plugin=\"logger\"} 1"));
   cp_serving_status serving = CP_SERVING_STATUS_UNKNOWN;
-  EXPECT_EQ(0, cp_health_get(cp_host_health(host_), "plugin/logger", &serving));
-  EXPECT_EQ(CP_SERVING_STATUS_NOT_SERVING, serving);
+  EXPECT_TRUE(cp_test::WaitFor("the plugin's health NOT_SERVING", [&] {
+    return cp_health_get(cp_host_health(host_), "plugin/logger", &serving) ==
+               0 &&
+           serving == CP_SERVING_STATUS_NOT_SERVING;
+  }));
   cp_client *c = nullptr;
   EXPECT_EQ(CP_ESTATE, cp_launcher_dispense(launcher_, "logger", &c));
   EXPECT_EQ(CP_ENOTFOUND, cp_launcher_dispense(launcher_, "missing", &c));
