@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "api/v1/api.cplugin.h"
-#include "plugin_main.h"
+#include "cplugin/cplugin.h"
 #include "storage/v1/storage.cplugin.h"
 
 enum { MAX_URL = 2048 };
@@ -177,16 +177,27 @@ static int register_handlers(cp_server *server, void *user) {
   return cp_api__v1__api__register(server, &h, user);
 }
 
-static void on_started(cp_plugin_runtime *rt, void *user) {
+static int on_started(cp_plugin_runtime *rt, void *user) {
   api *a = user;
   atomic_store(&a->rt, rt);
+  return 0;
 }
 
 int main(void) {
   static api a;
-  static const cp_service_decl provides[] = {{"api", "1.0.0", "/api.v1.API/"}};
+  static const cp_plugin_desc *const provides[] = {&cp_api__v1__api__plugin};
   static const cp_service_dep requires[] = {{"storage", "1.0.0", true, true}};
-  plugin_spec spec = {"api", register_handlers, provides, 1, requires,
-                      1,     on_started,        &a};
-  return plugin_main(&spec);
+  cp_plugin_serve_options o;
+  cp_plugin_serve_options_init(&o);
+  o.self_id = "api";
+  o.provides = provides;
+  o.provides_count = 1;
+  o.requires = requires;
+  o.requires_count = 1;
+  o.setup = register_handlers;
+  o.on_started = on_started;
+  o.user = &a;
+  o.grace_ms = 2000;
+  o.print_address = true;
+  return cp_plugin_serve(&o) == 0 ? 0 : 1;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "capability/logger/v1/logger.cplugin.h"
-#include "plugin_main.h"
+#include "cplugin/cplugin.h"
 
 static cp_status_code on_log(cp_call *call,
                              const Capability__Logger__V1__LogRequest *req,
@@ -52,9 +52,15 @@ static int register_handlers(cp_server *server, void *user) {
 }
 
 int main(void) {
-  static const cp_service_decl provides[] = {
-      {"logger", "1.0.0", "/capability.logger.v1.Logger/"}};
-  plugin_spec spec = {"logger", register_handlers, provides, 1, NULL, 0, NULL,
-                      NULL};
-  return plugin_main(&spec);
+  static const cp_plugin_desc *const provides[] = {
+      &cp_capability__logger__v1__logger__plugin};
+  cp_plugin_serve_options o;
+  cp_plugin_serve_options_init(&o);
+  o.self_id = "logger";
+  o.provides = provides;
+  o.provides_count = 1;
+  o.setup = register_handlers;
+  o.grace_ms = 2000;
+  o.print_address = true;
+  return cp_plugin_serve(&o) == 0 ? 0 : 1;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "capability/logger/v1/logger.cplugin.h"
-#include "plugin_main.h"
+#include "cplugin/cplugin.h"
 #include "storage/v1/storage.cplugin.h"
 
 enum { MAX_ENTRIES = 100000, MAX_URL = 2048, CODE_MAX = 32 };
@@ -129,9 +129,10 @@ static int register_handlers(cp_server *server, void *user) {
   return cp_storage__v1__storage__register(server, &h, user);
 }
 
-static void on_started(cp_plugin_runtime *rt, void *user) {
+static int on_started(cp_plugin_runtime *rt, void *user) {
   storage *s = user;
   atomic_store(&s->rt, rt);
+  return 0;
 }
 
 int main(void) {
@@ -141,12 +142,22 @@ int main(void) {
   if (s.entries == NULL) {
     return 1;
   }
-  static const cp_service_decl provides[] = {
-      {"storage", "1.0.0", "/storage.v1.Storage/"}};
+  static const cp_plugin_desc *const provides[] = {
+      &cp_storage__v1__storage__plugin};
   static const cp_service_dep requires[] = {{"logger", "1.0.0", true, true}};
-  plugin_spec spec = {"storage", register_handlers, provides, 1, requires,
-                      1,         on_started,        &s};
-  int rc = plugin_main(&spec);
+  cp_plugin_serve_options o;
+  cp_plugin_serve_options_init(&o);
+  o.self_id = "storage";
+  o.provides = provides;
+  o.provides_count = 1;
+  o.requires = requires;
+  o.requires_count = 1;
+  o.setup = register_handlers;
+  o.on_started = on_started;
+  o.user = &s;
+  o.grace_ms = 2000;
+  o.print_address = true;
+  int rc = cp_plugin_serve(&o) == 0 ? 0 : 1;
   for (size_t i = 0; i < s.count; i++) {
     free(s.entries[i].url);
   }

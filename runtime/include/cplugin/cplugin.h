@@ -20,6 +20,7 @@
 #include "cplugin/metrics_http.h"
 #include "cplugin/plugin_client.h"
 #include "cplugin/plugin_runtime.h"
+#include "cplugin/plugin_serve.h"
 #include "cplugin/ratelimit.h"
 #include "cplugin/ratelimit_policy.h"
 #include "cplugin/ratelimit_redis.h"
