@@ -57,17 +57,28 @@ if "$bin/url-client" --api "$api" resolve nosuchcode 2>"$work/missing.err"; then
   exit 1
 fi
 echo "demo: resolve nosuchcode -> $(cat "$work/missing.err")"
+# A program that is not a plugin, calling through the host's router: it
+# joins as a caller (cplugin/host_caller.h) and the host picks the api.
+routed=$("$bin/url-client" --host "$host" resolve "$code")
+echo "demo: resolve $code through the host -> $routed"
+if [[ "$routed" != "$url" ]]; then
+  echo "demo: FAILED: the routed resolve differs" >&2
+  exit 1
+fi
 
 # The host logs a routed call just after it starts forwarding it, so a line
-# can trail the reply the client already has: wait for the three
-# api->storage routes (one per url-client call) and the storage->logger
-# route of each.
+# can trail the reply the client already has: wait for the url-client->api
+# route, the four api->storage routes (one per url-client call) and the
+# storage->logger route of each.
 routes_to() { grep -c "ROUTER routed call.*service=$1" "$work/host.err" || true; }
-routes_logged() { (($(routes_to storage) >= 3 && $(routes_to logger) >= 3)); }
+routes_logged() {
+  (($(routes_to api) >= 1 && $(routes_to storage) >= 4 &&
+    $(routes_to logger) >= 4))
+}
 wait_seen() { grep 'ROUTER routed call' "$work/host.err" || echo "(no routed call logged)"; }
-if ! wait_for "the host to log the api->storage and storage->logger routes" 0 \
+if ! wait_for "the host to log the client->api, api->storage and storage->logger routes" 0 \
   routes_logged; then
-  echo "demo: FAILED: expected api->storage and storage->logger routes" >&2
+  echo "demo: FAILED: expected client->api, api->storage and storage->logger routes" >&2
   exit 1
 fi
 echo "demo: routes taken through the host:"

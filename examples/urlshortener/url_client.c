@@ -1,7 +1,10 @@
 /* url-client: the URL shortener's command line.
- *   url-client --api ADDRESS shorten URL
- *   url-client --api ADDRESS resolve CODE
- * Prints the code or the URL; exits 1 with the status on failure. */
+ *   url-client --api ADDRESS shorten URL     (calls the api plugin directly)
+ *   url-client --host URL resolve CODE       (through the host's router)
+ * Prints the code or the URL; exits 1 with the status on failure. Through
+ * the host it joins as a caller named "url-client" (cplugin/host_caller.h)
+ * and the host picks the api provider. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,27 +13,41 @@
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: url-client --api ADDRESS shorten URL\n"
-          "       url-client --api ADDRESS resolve CODE\n");
+          "usage: url-client (--api ADDRESS | --host URL) shorten URL\n"
+          "       url-client (--api ADDRESS | --host URL) resolve CODE\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5 || strcmp(argv[1], "--api") != 0) {
+  bool via_host = argc == 5 && strcmp(argv[1], "--host") == 0;
+  if (argc != 5 || (!via_host && strcmp(argv[1], "--api") != 0)) {
     return usage();
   }
-  const char *api = argv[2];
+  const char *address = argv[2];
   const char *verb = argv[3];
   const char *arg = argv[4];
   cp_client *c = NULL;
-  if (cp_client_create(&c, api, NULL) != 0) {
-    fprintf(stderr, "url-client: bad address %s\n", api);
+  cp_host_caller *caller = NULL;
+  cp_status st;
+  if (via_host) {
+    cp_host_caller_options ho;
+    cp_host_caller_options_init(&ho);
+    ho.host_url = address;
+    ho.self_id = "url-client";
+    if (cp_host_caller_create(&caller, &ho, &st) != 0 ||
+        cp_host_caller_route(caller, "api", &c) != 0) {
+      fprintf(stderr, "url-client: cannot join the host at %s: %s: %s\n",
+              address, cp_status_code_name(st.code), st.message);
+      cp_host_caller_destroy(caller);
+      return 1;
+    }
+  } else if (cp_client_create(&c, address, NULL) != 0) {
+    fprintf(stderr, "url-client: bad address %s\n", address);
     return 2;
   }
   cp_call_options o;
   cp_call_options_init(&o);
   o.timeout_ms = 10000;
-  cp_status st;
   int rc = 0;
   if (strcmp(verb, "shorten") == 0) {
     Api__V1__ShortenRequest req = API__V1__SHORTEN_REQUEST__INIT;
@@ -51,10 +68,17 @@ int main(int argc, char **argv) {
       protobuf_c_message_free_unpacked(&resp->base, NULL);
     }
   } else {
+    rc = -1;
+  }
+  /* A routed client belongs to its caller. */
+  if (caller != NULL) {
+    cp_host_caller_destroy(caller);
+  } else {
     cp_client_destroy(c);
+  }
+  if (rc == -1) {
     return usage();
   }
-  cp_client_destroy(c);
   if (rc != 0) {
     fprintf(stderr, "url-client: %s: %s\n", cp_status_code_name(st.code),
             st.message);

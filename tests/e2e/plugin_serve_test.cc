@@ -1,6 +1,7 @@
 // cp_plugin_serve, a plugin's main loop: alone and joined to a real host,
 // a host that comes up after the plugin, SIGTERM at each stage, refused
-// options and failing callbacks. The plugin runs on a thread of this
+// options and failing callbacks; and cp_host_caller, a program that is not
+// a plugin calling the served plugin through the host. The plugin runs on a thread of this
 // process; the stop signals are blocked process-wide (before any thread
 // starts), so a kill(SIGTERM) reaches the plugin's wait and nothing else.
 #include <gtest/gtest.h>
@@ -293,6 +294,77 @@ TEST_F(PluginServeTest, RefusesBadOptions) {
   p.o.listen = "not an address";
   EXPECT_NE(0, cp_plugin_serve(&p.o));
   EXPECT_EQ(0, p.started.load());
+}
+
+// cp_host_caller: a program that is not a plugin calls the served plugin
+// through the host's router, with an identity of its own.
+TEST_F(PluginServeTest, ACallerThatIsNotAPluginCallsThroughTheHost) {
+  StartHost("127.0.0.1:0");
+  Plugin p("127.0.0.1:0");
+  p.host_url = "127.0.0.1:" + std::to_string(host_port_);
+  p.o.host_url = p.host_url.c_str();
+  p.Run();
+  ASSERT_TRUE(cp_test::WaitFor("the plugin to join", [&] {
+    return p.started.load() == 1 || p.Finished();
+  }));
+  cp_host_caller_options o;
+  cp_host_caller_options_init(&o);
+  o.host_url = p.host_url.c_str();
+  o.self_id = "a-cli";
+  cp_host_caller *caller = nullptr;
+  cp_status st;
+  ASSERT_EQ(0, cp_host_caller_create(&caller, &o, &st)) << st.message;
+  EXPECT_EQ(0, strncmp(cp_host_caller_id(caller), "a-cli-", 6))
+      << cp_host_caller_id(caller);
+  cp_client *echo = nullptr;
+  ASSERT_EQ(0, cp_host_caller_route(caller, "echo", &echo));
+  Cplugintest__V1__EchoRequest req = CPLUGINTEST__V1__ECHO_REQUEST__INIT;
+  req.text = const_cast<char *>("through the host");
+  Cplugintest__V1__EchoResponse *resp = nullptr;
+  ASSERT_EQ(0, cp_cplugintest__v1__echo_service__echo__call(echo, &req, &resp,
+                                                            nullptr, &st))
+      << cp_status_code_name(st.code) << ": " << st.message;
+  EXPECT_STREQ("through the host", resp->text);
+  protobuf_c_message_free_unpacked(&resp->base, nullptr);
+  EXPECT_EQ(1, echo_stats_get(p.stats, ECHO_CALLS));
+  // A type nobody provides: the router's answer, not a hang.
+  cp_client *none = nullptr;
+  ASSERT_EQ(0, cp_host_caller_route(caller, "nosuch", &none));
+  cp_call_options co;
+  cp_call_options_init(&co);
+  co.timeout_ms = test_wait_ms();
+  EXPECT_NE(0, cp_cplugintest__v1__echo_service__echo__call(none, &req, &resp,
+                                                            &co, &st));
+  EXPECT_NE(CP_STATUS_OK, st.code);
+  EXPECT_NE(CP_STATUS_DEADLINE_EXCEEDED, st.code) << st.message;
+  cp_host_caller_destroy(caller);
+  EXPECT_EQ(0, p.Stop());
+}
+
+TEST_F(PluginServeTest, CallerRefusals) {
+  cp_host_caller_options o;
+  cp_host_caller_options_init(&o);
+  cp_host_caller *caller = nullptr;
+  cp_status st;
+  EXPECT_EQ(CP_EINVAL, cp_host_caller_create(nullptr, &o, &st));
+  EXPECT_EQ(CP_EINVAL, cp_host_caller_create(&caller, nullptr, &st));
+  EXPECT_EQ(CP_EINVAL, cp_host_caller_create(&caller, &o, nullptr));
+  o.host_url = "127.0.0.1:1";
+  EXPECT_EQ(CP_EINVAL, cp_host_caller_create(&caller, &o, &st));  // self_id
+  EXPECT_EQ(CP_STATUS_INVALID_ARGUMENT, st.code);
+  o.self_id = "a-cli";
+  o.host_url = nullptr;  // and no HOST_URL in the environment
+  EXPECT_EQ(CP_EINVAL, cp_host_caller_create(&caller, &o, &st));
+  EXPECT_NE(nullptr, strstr(st.message, "HOST_URL")) << st.message;
+  std::string host = Sock("host.sock");
+  o.host_url = host.c_str();
+  EXPECT_EQ(CP_ERPC, cp_host_caller_create(&caller, &o, &st));
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, st.code) << st.message;
+  EXPECT_EQ(nullptr, caller);
+  cp_client *c = nullptr;
+  EXPECT_EQ(CP_EINVAL, cp_host_caller_route(nullptr, "echo", &c));
+  EXPECT_EQ(nullptr, cp_host_caller_id(nullptr));
+  cp_host_caller_destroy(nullptr);
 }
 
 TEST(ServeAddress, BoundAndRegisteredAddresses) {

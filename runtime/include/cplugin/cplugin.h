@@ -12,6 +12,7 @@
 #include "cplugin/handshake.h"
 #include "cplugin/health.h"
 #include "cplugin/host.h"
+#include "cplugin/host_caller.h"
 #include "cplugin/launcher.h"
 #include "cplugin/lifecycle.h"
 #include "cplugin/log.h"
