@@ -12,7 +12,7 @@ prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 
 for f in include/cplugin/cplugin.h include/cplugin/server.h include/cplugin/export.h \
-         bin/protoc-gen-cplugin \
+         bin/protoc-gen-cplugin bin/cplugin-host \
          lib/cmake/cplugin/cpluginConfig.cmake; do
   [[ -e "$prefix/$f" ]] || { echo "not installed: $f" >&2; exit 1; }
 done
