@@ -49,6 +49,7 @@ if ! $quick; then
 
   step "bazel consumer workspace (examples/bazel-consumer)"
   bash examples/bazel-consumer/run.sh
+  bash examples/bazel-consumer/run_bare.sh
 fi
 
 step "cmake build + ctest"
