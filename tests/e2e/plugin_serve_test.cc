@@ -84,6 +84,16 @@ struct Plugin {
     thread = std::thread([this] { result = cp_plugin_serve(&o); });
   }
   bool Finished() { return result.load() != -1000; }
+  // Points the plugin at the host on 127.0.0.1:port.
+  void UseHost(int port) {
+    host_url = "127.0.0.1:" + std::to_string(port);
+    o.host_url = host_url.c_str();
+  }
+  // Waits until on_started ran (or cp_plugin_serve returned).
+  bool WaitStarted(const char *what) {
+    return cp_test::WaitFor(what,
+                            [&] { return started.load() == 1 || Finished(); });
+  }
   // SIGTERM, as a supervisor would send it; returns cp_plugin_serve's result.
   int Stop() {
     kill(getpid(), SIGTERM);
@@ -156,9 +166,7 @@ cp_status_code EchoAt(const std::string &address) {
 TEST_F(PluginServeTest, ServesAloneWithoutAHost) {
   Plugin p(Sock("plugin.sock"));
   p.Run();
-  ASSERT_TRUE(cp_test::WaitFor("the plugin to start", [&] {
-    return p.started.load() == 1 || p.Finished();
-  }));
+  ASSERT_TRUE(p.WaitStarted("the plugin to start"));
   EXPECT_FALSE(p.had_runtime.load());
   EXPECT_EQ(CP_STATUS_OK, EchoAt(p.listen));
   EXPECT_EQ(1, echo_stats_get(p.stats, ECHO_CALLS));
@@ -172,12 +180,9 @@ TEST_F(PluginServeTest, ServesAloneWithoutAHost) {
 TEST_F(PluginServeTest, JoinsTheHostAndLeavesItOnSigterm) {
   StartHost("127.0.0.1:0");
   Plugin p("127.0.0.1:0");
-  p.host_url = "127.0.0.1:" + std::to_string(host_port_);
-  p.o.host_url = p.host_url.c_str();
+  p.UseHost(host_port_);
   p.Run();
-  ASSERT_TRUE(cp_test::WaitFor("the plugin to join", [&] {
-    return p.started.load() == 1 || p.Finished();
-  }));
+  ASSERT_TRUE(p.WaitStarted("the plugin to join"));
   EXPECT_TRUE(p.had_runtime.load());
   cp_registry_endpoint ep;
   ASSERT_TRUE(Registered(&ep));
@@ -203,9 +208,7 @@ TEST_F(PluginServeTest, WaitsForAHostThatStartsLater) {
   EXPECT_EQ(0, p.started.load());
   EXPECT_FALSE(p.Finished());
   StartHost(host);
-  ASSERT_TRUE(cp_test::WaitFor("the plugin to join the late host", [&] {
-    return p.started.load() == 1 || p.Finished();
-  }));
+  ASSERT_TRUE(p.WaitStarted("the plugin to join the late host"));
   EXPECT_TRUE(p.had_runtime.load());
   cp_registry_endpoint ep;
   EXPECT_TRUE(Registered(&ep));
@@ -241,8 +244,7 @@ TEST_F(PluginServeTest, AHostThatRefusesIsNotRetried) {
   ASSERT_EQ(0, cp_auth_add_api_key(cp_host_auth(host_),
                                    "the-one-key-it-knows-0123", "ops"));
   Plugin p("127.0.0.1:0");
-  p.host_url = "127.0.0.1:" + std::to_string(host_port_);
-  p.o.host_url = p.host_url.c_str();
+  p.UseHost(host_port_);
   p.o.api_key = "not-a-key-the-host-knows-0123";  // UNAUTHENTICATED
   p.Run();
   ASSERT_TRUE(
@@ -301,12 +303,9 @@ TEST_F(PluginServeTest, RefusesBadOptions) {
 TEST_F(PluginServeTest, ACallerThatIsNotAPluginCallsThroughTheHost) {
   StartHost("127.0.0.1:0");
   Plugin p("127.0.0.1:0");
-  p.host_url = "127.0.0.1:" + std::to_string(host_port_);
-  p.o.host_url = p.host_url.c_str();
+  p.UseHost(host_port_);
   p.Run();
-  ASSERT_TRUE(cp_test::WaitFor("the plugin to join", [&] {
-    return p.started.load() == 1 || p.Finished();
-  }));
+  ASSERT_TRUE(p.WaitStarted("the plugin to join"));
   cp_host_caller_options o;
   cp_host_caller_options_init(&o);
   o.host_url = p.host_url.c_str();

@@ -199,11 +199,13 @@ TEST_F(MetricsHttpTest, BadRequestsNeverCrash) {
   EXPECT_EQ(200, Get(port_, "/metrics").status);
 }
 
-// Connects from `source` (a loopback address), sends `data` and closes
-// without reading.
-void AbandonFrom(int port, const char *source, const std::string &data) {
+// Connects to 127.0.0.1:port from `source` (another loopback address, so
+// that it has a per-address cap of its own); returns the descriptor or -1.
+int ConnectFrom(int port, const char *source) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
+  if (fd < 0) {
+    return -1;
+  }
   sockaddr_in from{};
   from.sin_family = AF_INET;
   inet_pton(AF_INET, source, &from.sin_addr);
@@ -211,11 +213,21 @@ void AbandonFrom(int port, const char *source, const std::string &data) {
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr *>(&from), sizeof from) == 0 &&
-      connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) {
-    send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+  if (bind(fd, reinterpret_cast<sockaddr *>(&from), sizeof from) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
   }
-  close(fd);
+  return fd;
+}
+
+// Connects from `source`, sends `data` and closes without reading.
+void AbandonFrom(int port, const char *source, const std::string &data) {
+  int fd = ConnectFrom(port, source);
+  if (fd >= 0) {
+    send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    close(fd);
+  }
 }
 
 // Stopping the listener while bad requests are being answered. MHD 0.9.75
@@ -258,20 +270,9 @@ TEST(MetricsHttpStop, WhileBadRequestsAreAnsweredNeverCrashes) {
 // Opens a connection from `source` (a loopback address) and sends a request
 // that never ends; returns the descriptor.
 int SlowClient(int port, const char *source) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  inet_pton(AF_INET, source, &from.sin_addr);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&from), sizeof from) ||
-      connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+  int fd = ConnectFrom(port, source);
+  if (fd < 0) {
     ADD_FAILURE() << "slow client: " << strerror(errno);
-    if (fd >= 0) {
-      close(fd);
-    }
     return -1;
   }
   const char partial[] = "GET /metrics HTTP/1.1\r\nHost:";

@@ -11,7 +11,8 @@ static const char USAGE[] =
     "          [--tls-client-ca FILE [--tls-require-client-cert]]]\n"
     "          [--metrics ADDRESS] [--metrics-port PORT] [--no-metrics]\n"
     "          [--token-ttl-ms MS] [--no-rate-limits] [--manifest FILE]\n"
-    "          [--admin-key KEY] [--redis ADDRESS] [--redis-outage local|deny]\n"
+    "          [--admin-key KEY] [--redis ADDRESS] [--redis-outage "
+    "local|deny]\n"
     "          [--etcd ENDPOINTS] [--etcd-prefix PREFIX] [--etcd-ca FILE]\n"
     "          [--etcd-cert FILE --etcd-key FILE]\n";
 
@@ -67,8 +68,7 @@ static bool switch_flag(host_config *c, const char *arg) {
 }
 
 /* A flag with a value; returns NULL when taken, else why not. */
-static const char *value_flag(host_config *c, const char *arg,
-                              const char *v) {
+static const char *value_flag(host_config *c, const char *arg, const char *v) {
   long long n = 0;
   if (strcmp(arg, "--listen") == 0) {
     c->listen = v;
@@ -143,8 +143,7 @@ static const char *check(host_config *c) {
   return NULL;
 }
 
-int host_flags_parse(host_config *c, const char *prog, int argc,
-                     char **argv) {
+int host_flags_parse(host_config *c, const char *prog, int argc, char **argv) {
   defaults(c);
   const char *why = NULL;
   const char *bad = NULL;

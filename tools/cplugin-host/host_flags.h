@@ -11,7 +11,7 @@ typedef struct host_config {
   const char *listen;   /* default 127.0.0.1:0 */
   const char *manifest; /* NULL: self-registering plugins only */
   const char *admin_key;
-  int64_t token_ttl_ms; /* 0: the library's default */
+  int64_t token_ttl_ms;        /* 0: the library's default */
   const char *metrics_address; /* NULL: no metrics listener */
   int metrics_port;
   bool rate_limits;
@@ -28,7 +28,6 @@ typedef struct host_config {
  * CPLUGIN_REPLICA_SECRET) and then the flags, which win. Returns 0; 1 after
  * --help (usage printed on stdout); 2 for a bad command line (the reason
  * and the usage printed on stderr). `prog` names the program in messages. */
-int host_flags_parse(host_config *c, const char *prog, int argc,
-                     char **argv);
+int host_flags_parse(host_config *c, const char *prog, int argc, char **argv);
 
 #endif /* CPLUGIN_TOOLS_HOST_FLAGS_H */
