@@ -39,6 +39,9 @@
  *   5. health turns NOT_SERVING, the server stops accepting calls and lets
  *      those in flight finish for up to grace_ms, the runtime leaves the
  *      host (its registrations are withdrawn), and everything is freed.
+ *      It returns with SIGINT and SIGTERM still blocked in the calling
+ *      thread, so that a signal still on its way cannot end the process
+ *      before main returns (unblock them to go on handling them).
  *
  * Launched by a cplugin host (docs/launch.md), the library's launched mode
  * applies unchanged: the server binds CPLUGIN_LISTEN instead of `listen`,
@@ -125,8 +128,9 @@ CP_API void cp_plugin_serve_options_init(cp_plugin_serve_options *opts);
  * clean shutdown (also when stopped while still waiting for the host);
  * CP_EINVAL for bad options; otherwise the error that stopped it (setup's
  * or on_started's, a failed listen, a host that refused the plugin:
- * CP_ERPC, or one still unreachable after host_wait_ms). Each failure is
- * also logged (cp_log) with what to fix. */
+ * CP_ERPC, or one still unreachable after host_wait_ms; launched, a
+ * Shutdown before the launcher's identity came: CP_ECANCELLED). Each
+ * failure is also logged (cp_log) with what to fix. */
 CP_API int cp_plugin_serve(const cp_plugin_serve_options *opts);
 
 #ifdef __cplusplus

@@ -240,11 +240,12 @@ int cp_plugin_serve(const cp_plugin_serve_options *opts) {
   sigemptyset(&s.stop);
   sigaddset(&s.stop, SIGINT);
   sigaddset(&s.stop, SIGTERM);
-  sigset_t before;
-  pthread_sigmask(SIG_BLOCK, &s.stop, &before);
+  /* Left blocked on return: a stop signal still on its way (the launcher's
+   * Shutdown sends SIGTERM after it cancelled the identity wait) must not
+   * end the process with its default action instead of main's return. */
+  pthread_sigmask(SIG_BLOCK, &s.stop, NULL);
   cp_log_configure_from_env();
   int rc = serve(&s);
   stop_and_free(&s);
-  pthread_sigmask(SIG_SETMASK, &before, NULL);
   return rc;
 }
