@@ -208,9 +208,7 @@ static const char *host_target(cp_plugin_runtime *rt, const char *url) {
   return dup(rt, target);
 }
 
-/* The one place the host's address is read from the environment: the
- * launcher's variable first, then the self-registering one. */
-static const char *host_from_env(void) {
+const char *cpi_rt_host_from_env(void) {
   const char *launched = getenv(CP_LAUNCH_HOST_URL_ENV);
   if (launched != NULL && launched[0] != '\0') {
     return launched;
@@ -222,7 +220,7 @@ static const char *host_from_env(void) {
  * (for the caller's INVALID_ARGUMENT status). */
 static const char *check_options(const cp_plugin_runtime_options *o,
                                  const char **host) {
-  *host = o->host_url != NULL ? o->host_url : host_from_env();
+  *host = o->host_url != NULL ? o->host_url : cpi_rt_host_from_env();
   bool in_process = o->host_connect != NULL;
   /* Launched: the runtime registers the launched address itself. */
   bool has_base_url =

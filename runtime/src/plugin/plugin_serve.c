@@ -12,6 +12,7 @@
 #include "cplugin/health.h"
 #include "cplugin/log.h"
 #include "plugin/serve_address.h"
+#include "plugin/runtime_internal.h"
 #include "plugin/serve_join.h"
 
 enum { DEFAULT_GRACE_MS = 5000 };
@@ -130,14 +131,9 @@ static int build_server(serve_state *s) {
   return rc;
 }
 
+/* The runtime's own rule for where the host is, so that the two agree. */
 static bool host_named(const cp_plugin_serve_options *o) {
-  const char *url = o->host_url;
-  if (url == NULL) {
-    url = getenv(CP_LAUNCH_HOST_URL_ENV);
-  }
-  if (url == NULL) {
-    url = getenv(CP_HOST_URL_ENV);
-  }
+  const char *url = o->host_url != NULL ? o->host_url : cpi_rt_host_from_env();
   return url != NULL && url[0] != '\0';
 }
 

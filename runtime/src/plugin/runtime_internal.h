@@ -152,6 +152,10 @@ int cpi_rt_join_adopted(cp_plugin_runtime *rt, rt_identity *ident,
                         cp_status *st);
 /* Reports health (rt->mu held); returns the call's status code. */
 cp_status_code cpi_rt_report_health_locked(cp_plugin_runtime *rt);
+/* The one place the host's address is read from the environment: the
+ * launcher's variable (when non-empty) first, then the self-registering
+ * one; NULL when neither is set. Also cp_plugin_serve's test for a host. */
+const char *cpi_rt_host_from_env(void);
 int cpi_rt_supervisor_start(cp_plugin_runtime *rt);
 /* Stops the supervisor and every watch (their streams cancelled). */
 void cpi_rt_supervisor_stop(cp_plugin_runtime *rt);
