@@ -454,6 +454,9 @@ TEST_F(BlockingServerTest, ZeroQueueRefusesWhenEveryThreadIsBusy) {
   Open();
   JoinCalls();
   EXPECT_EQ(0, running.rc);
+  // The thread is free once it has handed the answer over, which can be
+  // just after the client read it.
+  ASSERT_TRUE(PoolHolds(kEcho, 0, 0));
   EXPECT_EQ(0, Echo("fast").rc);  // a free thread takes it again
 }
 

@@ -220,8 +220,10 @@ typedef struct cp_worker_pool_options {
   /* Handlers running at once: 1..1024 (default 8). */
   unsigned threads;
   /* Calls waiting for a thread: 0..1048576 (default 64; 0 = a call is
-   * refused unless a thread is free). Each waiting call holds its request
-   * bytes (up to the method's request cap). */
+   * refused unless a thread is free). A thread is busy until its handler's
+   * answer is handed to gRPC, which can be a moment after the client read
+   * it: with 0, a client's next call may still be refused. Each waiting
+   * call holds its request bytes (up to the method's request cap). */
   size_t queue_length;
 } cp_worker_pool_options;
 
