@@ -44,8 +44,10 @@ if [[ ! -d $node_plugin/node_modules/@grpc/grpc-js ]]; then
 fi
 
 cleanup() {
-  stop_all
+  local rc=0
+  stop_all || rc=$?
   [[ -n ${KEEP_DEMO:-} ]] || rm -rf "$work"
+  return $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -29,8 +29,10 @@ source "$support/demo_procs.sh"
 work=$(mktemp -d)
 
 cleanup() {
-  stop_all
+  local rc=0
+  stop_all || rc=$?
   [[ -n ${KEEP_DEMO:-} ]] || rm -rf "$work"
+  return $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

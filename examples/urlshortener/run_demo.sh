@@ -20,8 +20,10 @@ source "$support/demo_procs.sh"
 work=$(mktemp -d)
 
 cleanup() {
-  stop_all
+  local rc=0
+  stop_all || rc=$?
   rm -rf "$work"
+  return $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

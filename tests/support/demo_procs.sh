@@ -7,7 +7,8 @@
 #                      sets $address, or prints its stderr and returns 1
 #   pid_of NAME        the PID of the process spawned as NAME
 #   stop_all           SIGTERM to every process, newest first (plugins
-#                      before their host: they unregister), then waits
+#                      before their host: they unregister), then waits;
+#                      fails, naming it, if one outlives STOP_WAIT_S (20 s)
 #
 # start runs in the caller's shell, not a subshell, so that the PID reaches
 # `pids`.
@@ -48,14 +49,49 @@ start() {
   return 1
 }
 
+# True while PID runs (a zombie has finished: its parent just has not
+# reaped it yet).
+running() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
+# What a process that does not stop is doing: the end of its stderr and,
+# when gdb is installed, every thread's stack.
+report_stuck() {
+  local name=$1 pid=$2
+  echo "demo: $name (pid $pid) still runs ${STOP_WAIT_S:-20} s after SIGTERM;" \
+    "its stderr ends:" >&2
+  tail -n 20 "$work/$name.err" >&2 || true
+  if command -v gdb >/dev/null; then
+    echo "demo: the threads of $name:" >&2
+    timeout 30 gdb -q -batch -p "$pid" -ex 'thread apply all bt' 2>&1 |
+      grep -E '^(Thread|#)' | head -n 200 >&2 || true
+  fi
+}
+
+# Returns 1, after killing it, when a process outlives STOP_WAIT_S (20 s):
+# a demo that does not stop fails and says who, instead of hanging.
 stop_all() {
-  local i pid
+  local i pid rc=0 until
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill -TERM "${pids[i]}" 2>/dev/null || true
   done
-  for pid in "${pids[@]}"; do
+  until=$(($(_wait_now_ms) + ${STOP_WAIT_S:-20} * 1000))
+  for i in "${!pids[@]}"; do
+    pid=${pids[i]}
+    while running "$pid" && (($(_wait_now_ms) < until)); do
+      sleep 0.05
+    done
+    if running "$pid"; then
+      report_stuck "${names[i]}" "$pid"
+      kill -KILL "$pid" 2>/dev/null || true
+      rc=1
+    fi
     wait "$pid" 2>/dev/null || true
   done
   pids=()
   names=()
+  return $rc
 }
