@@ -50,6 +50,9 @@ if ! $quick; then
   step "bazel consumer workspace (examples/bazel-consumer)"
   bash examples/bazel-consumer/run.sh
   bash examples/bazel-consumer/run_bare.sh
+
+  step "docs/getting-started.md with Bazel, as written"
+  /usr/bin/python3 tests/docs/getting_started_test.py bazel "$root"
 fi
 
 step "cmake build + ctest"
