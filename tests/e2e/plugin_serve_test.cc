@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -41,6 +42,7 @@ struct Plugin {
   std::atomic<bool> had_runtime{false};
   std::atomic<int> stopping{0};
   int on_started_result = 0;
+  std::function<void()> on_started_hook; /* runs in on_started */
   std::atomic<int> result{-1000};
   std::thread thread;
   cp_plugin_serve_options o;
@@ -53,6 +55,9 @@ struct Plugin {
   static int OnStarted(cp_plugin_runtime *rt, void *user) {
     auto *p = static_cast<Plugin *>(user);
     p->had_runtime = rt != nullptr;
+    if (p->on_started_hook) {
+      p->on_started_hook();
+    }
     p->started++;
     return p->on_started_result;
   }
@@ -136,6 +141,11 @@ class PluginServeTest : public ::testing::Test {
     return cp_registry_resolve(cp_host_registry(host_), "echo", nullptr, ep) ==
            0;
   }
+  // The plugin registers just after on_started returned.
+  ::testing::AssertionResult WaitRegistered(cp_registry_endpoint *ep) {
+    return cp_test::WaitFor("echo to be registered",
+                            [&] { return Registered(ep); });
+  }
 
   std::string dir_;
   cp_host *host_ = nullptr;
@@ -185,7 +195,7 @@ TEST_F(PluginServeTest, JoinsTheHostAndLeavesItOnSigterm) {
   ASSERT_TRUE(p.WaitStarted("the plugin to join"));
   EXPECT_TRUE(p.had_runtime.load());
   cp_registry_endpoint ep;
-  ASSERT_TRUE(Registered(&ep));
+  ASSERT_TRUE(WaitRegistered(&ep));
   // Declared from the generated descriptor, at the address it serves on.
   EXPECT_STREQ("/cplugintest.v1.EchoService/", ep.endpoint_path);
   EXPECT_STREQ("1.0.0", ep.version);
@@ -211,7 +221,7 @@ TEST_F(PluginServeTest, WaitsForAHostThatStartsLater) {
   ASSERT_TRUE(p.WaitStarted("the plugin to join the late host"));
   EXPECT_TRUE(p.had_runtime.load());
   cp_registry_endpoint ep;
-  EXPECT_TRUE(Registered(&ep));
+  EXPECT_TRUE(WaitRegistered(&ep));
   EXPECT_EQ(0, p.Stop());
 }
 
@@ -272,6 +282,35 @@ TEST_F(PluginServeTest, CallbackFailuresEndIt) {
   EXPECT_EQ(0, q.started.load());
 }
 
+// What on_started prepares (a route, a capability) is there before the
+// host routes any call to the plugin: it registers only afterwards, and
+// not at all when on_started fails.
+TEST_F(PluginServeTest, RegistersOnlyOnceOnStartedSucceeded) {
+  StartHost("127.0.0.1:0");
+  Plugin p("127.0.0.1:0");
+  p.UseHost(host_port_);
+  std::atomic<int> seen_during{-1};
+  p.on_started_hook = [&] {
+    cp_registry_endpoint during;
+    seen_during = Registered(&during) ? 1 : 0;
+  };
+  p.Run();
+  cp_registry_endpoint ep;
+  ASSERT_TRUE(WaitRegistered(&ep));
+  EXPECT_EQ(0, seen_during.load()) << "registered before on_started";
+  EXPECT_EQ(0, p.Stop());
+
+  Plugin q("127.0.0.1:0");
+  q.UseHost(host_port_);
+  q.on_started_result = CP_EDENIED;
+  q.Run();
+  ASSERT_TRUE(
+      cp_test::WaitFor("the plugin to fail", [&] { return q.Finished(); }));
+  q.thread.join();
+  EXPECT_EQ(CP_EDENIED, q.result.load());
+  EXPECT_FALSE(Registered(&ep)) << "registered although on_started failed";
+}
+
 TEST_F(PluginServeTest, RefusesBadOptions) {
   EXPECT_EQ(CP_EINVAL, cp_plugin_serve(nullptr));
   Plugin p("127.0.0.1:0");
@@ -305,7 +344,8 @@ TEST_F(PluginServeTest, ACallerThatIsNotAPluginCallsThroughTheHost) {
   Plugin p("127.0.0.1:0");
   p.UseHost(host_port_);
   p.Run();
-  ASSERT_TRUE(p.WaitStarted("the plugin to join"));
+  cp_registry_endpoint ep;
+  ASSERT_TRUE(WaitRegistered(&ep));
   cp_host_caller_options o;
   cp_host_caller_options_init(&o);
   o.host_url = p.host_url.c_str();

@@ -28,14 +28,19 @@
  *      (cp_health, "" SERVING); listens on `listen` and starts;
  *   3. when a host is named (host_url, else CPLUGIN_HOST_URL, else
  *      HOST_URL), joins it with a cp_plugin_runtime: handshake as self_id,
- *      registration of every provided service with base_url, dependency
- *      watches, health reports. A host that cannot be reached yet
- *      (UNAVAILABLE or DEADLINE_EXCEEDED) is retried with backoff (100 ms
- *      doubling to 5 s) for up to host_wait_ms, and a signal meanwhile ends
- *      the wait cleanly (0). Without a host the plugin serves alone;
- *   4. calls on_started (with the runtime, or NULL without a host), prints
- *      "LISTENING <address>" when print_address is set, and waits for
- *      SIGINT or SIGTERM;
+ *      dependency watches, health reports. A host that cannot be reached
+ *      yet (UNAVAILABLE or DEADLINE_EXCEEDED) is retried with backoff
+ *      (100 ms doubling to 5 s) for up to host_wait_ms, and a signal
+ *      meanwhile ends the wait cleanly (0). Without a host the plugin
+ *      serves alone;
+ *   4. calls on_started (with the runtime, or NULL without a host); then,
+ *      with a host, registers every provided service with base_url. Only
+ *      then: the host routes calls to the plugin from its registration on,
+ *      and the handlers may need what on_started prepared (routes,
+ *      capabilities). A registration the host cannot take yet is retried
+ *      as in 3 (also UNAUTHENTICATED: the runtime is recovering its
+ *      identity). Then it prints "LISTENING <address>" when print_address
+ *      is set, and waits for SIGINT or SIGTERM;
  *   5. health turns NOT_SERVING, the server stops accepting calls and lets
  *      those in flight finish for up to grace_ms, the runtime leaves the
  *      host (its registrations are withdrawn), and everything is freed.
@@ -87,9 +92,10 @@ typedef struct cp_plugin_serve_options {
    * cp_plugin_serve with it. Required. */
   int (*setup)(cp_server *server, void *user);
   /* Called once serving (and joined, with a host; `rt` is NULL without
-   * one): keep `rt` to route calls (cp_plugin_runtime_route) or to use the
-   * host's capabilities. Returns 0, or an error that stops the plugin
-   * (cp_plugin_serve returns it). May be NULL. */
+   * one), before the provided services are registered: keep `rt` to route
+   * calls (cp_plugin_runtime_route) or to use the host's capabilities.
+   * Returns 0, or an error that stops the plugin (cp_plugin_serve returns
+   * it; nothing was registered). May be NULL. */
   int (*on_started)(cp_plugin_runtime *rt, void *user);
   /* Called after the server has drained and before the runtime leaves the
    * host: the place to release what on_started took. May be NULL. */

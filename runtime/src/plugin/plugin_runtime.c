@@ -359,6 +359,7 @@ static cp_plugin_runtime *runtime_new(void) {
   pthread_mutex_init(&rt->cap_mu, NULL);
   pthread_mutex_init(&rt->cred_mu, NULL);
   pthread_mutex_init(&rt->sup_mu, NULL);
+  pthread_mutex_init(&rt->reg_mu, NULL);
   cpi_cond_init_monotonic(&rt->sup_cv);
   atomic_init(&rt->public_id, NULL);
   /* Jitter only spreads retries of many plugins apart: no secret. */
@@ -442,9 +443,9 @@ static int given_identity(const cp_plugin_runtime_options *o, rt_identity *out,
   return 0;
 }
 
-int cp_plugin_runtime_start(cp_plugin_runtime **out,
-                            const cp_plugin_runtime_options *opts,
-                            cp_status *status) {
+static int start_runtime(cp_plugin_runtime **out,
+                         const cp_plugin_runtime_options *opts, bool held,
+                         cp_status *status) {
   if (out == NULL || opts == NULL || status == NULL) {
     return CP_EINVAL;
   }
@@ -460,6 +461,7 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
   if (rt == NULL) {
     return CP_ENOMEM;
   }
+  rt->registrations_held = held;
   int rc = copy_options(rt, opts);
   if (rc == 0 && opts->host_connect == NULL && host_url != NULL &&
       host_url[0] != '\0') {
@@ -508,6 +510,18 @@ int cp_plugin_runtime_start(cp_plugin_runtime **out,
   }
   *out = rt;
   return 0;
+}
+
+int cp_plugin_runtime_start(cp_plugin_runtime **out,
+                            const cp_plugin_runtime_options *opts,
+                            cp_status *status) {
+  return start_runtime(out, opts, false, status);
+}
+
+int cpi_plugin_runtime_start_held(cp_plugin_runtime **out,
+                                  const cp_plugin_runtime_options *opts,
+                                  cp_status *status) {
+  return start_runtime(out, opts, true, status);
 }
 
 /* --- accessors ------------------------------------------------------------ */
@@ -647,6 +661,7 @@ void cp_plugin_runtime_destroy(cp_plugin_runtime *rt) {
   pthread_mutex_destroy(&rt->cap_mu);
   pthread_mutex_destroy(&rt->cred_mu);
   pthread_mutex_destroy(&rt->sup_mu);
+  pthread_mutex_destroy(&rt->reg_mu);
   pthread_cond_destroy(&rt->sup_cv);
   if (rt->opts.api_key != NULL) {
     memset((char *)rt->opts.api_key, 0, strlen(rt->opts.api_key));

@@ -206,6 +206,17 @@ static int serve(serve_state *s) {
       return rc;
     }
   }
+  /* Only now: the host routes calls to the plugin once it is registered,
+   * and its handlers may need what on_started prepared. */
+  if (s->rt != NULL) {
+    rc = cpi_serve_register(s->rt, o->host_wait_ms, &s->stop);
+    if (rc == SERVE_JOIN_STOPPED) {
+      return 0;
+    }
+    if (rc != 0) {
+      return rc;
+    }
+  }
   cp_log(CP_LOG_INFO, "plugin serving", "self_id", o->self_id, "address",
          s->address, "host", s->rt != NULL ? "joined" : "none", CP_LOG_END);
   if (o->print_address && getenv(CP_LAUNCH_LISTEN_ENV) == NULL) {

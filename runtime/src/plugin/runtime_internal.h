@@ -83,7 +83,11 @@ struct cp_plugin_runtime {
   _Atomic(const char *) public_id; /* interned copy of id, until stop */
   int64_t ttl_ms;                  /* 0 = the host stated none */
 
-  /* Owned by the thread that joins (start, then the supervisor). */
+  /* Written by whoever registers (a join: start, then the supervisor; or
+   * cpi_rt_register_held), under reg_mu. While registrations_held, a join
+   * registers nothing: the plugin is not ready for calls yet. */
+  pthread_mutex_t reg_mu;
+  bool registrations_held;
   char registrations[RT_MAX_PROVIDES][RT_REGISTRATION_ID_MAX];
   size_t registration_count;
   rt_dependency deps[RT_MAX_REQUIRES];
@@ -150,6 +154,17 @@ int cpi_rt_join(cp_plugin_runtime *rt, cp_status *st);
  * sent_ns), registers, opens the watches, reports health. */
 int cpi_rt_join_adopted(cp_plugin_runtime *rt, rt_identity *ident,
                         cp_status *st);
+/* cp_plugin_runtime_start, except that the provided services are not
+ * registered until cpi_rt_register_held: the caller first prepares what
+ * their handlers need (cp_plugin_serve's on_started), so that the host
+ * routes no call to a plugin that is not ready. */
+int cpi_plugin_runtime_start_held(cp_plugin_runtime **out,
+                                  const cp_plugin_runtime_options *opts,
+                                  cp_status *status);
+/* Ends the hold and registers every provided service now (a recovery
+ * meanwhile registers them too; registration is idempotent). 0, or the
+ * failed registration's CP_ERPC with `st` filled. */
+int cpi_rt_register_held(cp_plugin_runtime *rt, cp_status *st);
 /* Reports health (rt->mu held); returns the call's status code. */
 cp_status_code cpi_rt_report_health_locked(cp_plugin_runtime *rt);
 /* The one place the host's address is read from the environment: the

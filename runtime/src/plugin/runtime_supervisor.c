@@ -174,7 +174,7 @@ static int open_watches(cp_plugin_runtime *rt, cp_status *st) {
 /* Registration is idempotent on the host (same runtime, type and path: the
  * same registration), so joining again after a renewal re-creates only
  * what the host dropped. */
-static int register_services(cp_plugin_runtime *rt, cp_status *st) {
+static int register_services_locked(cp_plugin_runtime *rt, cp_status *st) {
   rt->registration_count = 0;
   for (size_t i = 0; i < rt->opts.provides_count; i++) {
     const cp_service_decl *p = &rt->opts.provides[i];
@@ -204,6 +204,26 @@ static int register_services(cp_plugin_runtime *rt, cp_status *st) {
            rt->opts.base_url, CP_LOG_END);
   }
   return 0;
+}
+
+static int register_services(cp_plugin_runtime *rt, cp_status *st) {
+  pthread_mutex_lock(&rt->reg_mu);
+  int rc = rt->registrations_held ? 0 : register_services_locked(rt, st);
+  pthread_mutex_unlock(&rt->reg_mu);
+  return rc;
+}
+
+int cpi_rt_register_held(cp_plugin_runtime *rt, cp_status *st) {
+  pthread_mutex_lock(&rt->reg_mu);
+  rt->registrations_held = false;
+  int rc = register_services_locked(rt, st);
+  pthread_mutex_unlock(&rt->reg_mu);
+  if (rc != 0) {
+    /* A host that no longer knows us: the supervisor rejoins, and now
+     * registers too. */
+    cpi_rt_note_status(rt, st->code, true);
+  }
+  return rc;
 }
 
 /* Renewal at half the stated lifetime, counted from when the handshake was
