@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,23 @@ void OnExit(proc *, int exit_code, int term_signal, void *user) {
   r->calls++;
 }
 
+// The host's log: the plugin's stderr reaches it as "plugin output" lines.
+std::mutex g_log_mu;
+std::vector<std::string> g_log;
+
+void CaptureLog(const char *line, size_t len, void *) {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  g_log.emplace_back(line, len);
+}
+
 class LaunchTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    {
+      std::lock_guard<std::mutex> lock(g_log_mu);
+      g_log.clear();
+    }
+    cp_log_set_sink(CaptureLog, nullptr);
     cp_host_options o;
     cp_host_options_init(&o);
     o.tokens.sweep_interval_ms = 0;
@@ -59,6 +74,7 @@ class LaunchTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    cp_log_set_sink(nullptr, nullptr);
     cp_client_destroy(client_);
     cpi_proc_destroy(proc_);
     if (!socket_path_.empty()) {
@@ -115,6 +131,29 @@ class LaunchTest : public ::testing::Test {
     EXPECT_EQ(base_url, ep.base_url);
   }
 
+  // Waits for the plugin's "plugin serving" line to name `address`, where
+  // it really serves (not the address its code asked for).
+  void ExpectServingLineNames(const std::string &address) {
+    std::string want =
+        "plugin serving: self_id=logger address=" + address + " ";
+    std::string seen;
+    EXPECT_TRUE(cp_test::WaitFor(
+        "the plugin's serving line",
+        [&] {
+          std::lock_guard<std::mutex> lock(g_log_mu);
+          for (const auto &l : g_log) {
+            if (l.find("plugin serving:") != std::string::npos) {
+              seen = l;
+            }
+            if (l.find(want) != std::string::npos) {
+              return true;
+            }
+          }
+          return false;
+        },
+        [&] { return seen.empty() ? "no serving line" : seen; }));
+  }
+
   // One Log call straight to the plugin at `target`.
   void ExpectLogCallWorks(const std::string &target) {
     ASSERT_EQ(0, cp_client_create(&client_, target.c_str(), nullptr));
@@ -162,6 +201,7 @@ TEST_F(LaunchTest, ServesOnTheUnixSocketItWasGiven) {
   EXPECT_EQ(PROC_NETWORK_UNIX, ep.network);
   EXPECT_EQ(socket_path_, ep.address);
   ExpectRegisteredAt("unix:" + socket_path_);
+  ExpectServingLineNames("unix:" + socket_path_);
   ExpectLogCallWorks("unix:" + socket_path_);
   ExpectCleanStop();
 }
@@ -177,6 +217,7 @@ TEST_F(LaunchTest, AnnouncesTheTcpPortItBound) {
   int port = std::stoi(address.substr(strlen("127.0.0.1:")));
   EXPECT_GT(port, 0);
   ExpectRegisteredAt(address);
+  ExpectServingLineNames(address);
   ExpectLogCallWorks(address);
   ExpectCleanStop();
 }

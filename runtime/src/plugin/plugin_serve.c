@@ -11,6 +11,7 @@
 #include "cplugin/handshake.h"
 #include "cplugin/health.h"
 #include "cplugin/log.h"
+#include "launch/launched.h"
 #include "plugin/serve_address.h"
 #include "plugin/runtime_internal.h"
 #include "plugin/serve_join.h"
@@ -94,6 +95,8 @@ static int build_server(serve_state *s) {
   hs.plugin_count = o->provides_count;
   const char *listen = o->listen != NULL ? o->listen : "127.0.0.1:0";
   int port = 0;
+  char launched[SERVE_ADDRESS_MAX];
+  bool claimed_before = cpi_launch_endpoint_url(launched, sizeof launched);
   int rc = cp_server_create(&s->server, o->server_options);
   if (rc == 0) {
     rc = cp_server_listen(s->server, listen, &port);
@@ -101,6 +104,11 @@ static int build_server(serve_state *s) {
       cp_log(CP_LOG_ERROR, "cannot listen", "address", listen, "error",
              cp_strerror(rc), CP_LOG_END);
     }
+  }
+  /* Launched, this first listener bound CPLUGIN_LISTEN, not `listen`. */
+  if (rc == 0 && !claimed_before &&
+      cpi_launch_endpoint_url(launched, sizeof launched)) {
+    listen = launched;
   }
   if (rc == 0) {
     rc = cp_health_create(&s->health, NULL);
