@@ -42,8 +42,9 @@ static bool worth_retrying(int rc, const cp_status *st, bool joined) {
 }
 
 typedef struct attempt {
-  const char *failed; /* the log line of a final failure */
-  bool joined;        /* registering (true) or joining (false) */
+  const char *failed;   /* the log line of a final failure */
+  const char *retrying; /* the log line of each retry */
+  bool joined;          /* registering (true) or joining (false) */
   cp_plugin_runtime **rt;
   const cp_plugin_runtime_options *ro;
 } attempt;
@@ -77,11 +78,8 @@ static int retry(const attempt *a, int64_t wait_ms, const sigset_t *stop) {
     }
     char ms[24];
     snprintf(ms, sizeof ms, "%lld", (long long)pause);
-    cp_log(CP_LOG_INFO,
-           a->joined ? "cannot register yet; retrying"
-                     : "host not reachable yet; retrying",
-           "status", cp_status_code_name(st.code), "message", st.message,
-           "retry_ms", ms, CP_LOG_END);
+    cp_log(CP_LOG_INFO, a->retrying, "status", cp_status_code_name(st.code),
+           "message", st.message, "retry_ms", ms, CP_LOG_END);
     if (signalled_within(stop, pause)) {
       return SERVE_JOIN_STOPPED;
     }
@@ -91,12 +89,14 @@ static int retry(const attempt *a, int64_t wait_ms, const sigset_t *stop) {
 
 int cpi_serve_join(cp_plugin_runtime **rt, const cp_plugin_runtime_options *ro,
                    int64_t wait_ms, const sigset_t *stop) {
-  attempt a = {"cannot join the host", false, rt, ro};
+  attempt a = {"cannot join the host", "host not reachable yet; retrying",
+               false, rt, ro};
   return retry(&a, wait_ms, stop);
 }
 
 int cpi_serve_register(cp_plugin_runtime *rt, int64_t wait_ms,
                        const sigset_t *stop) {
-  attempt a = {"cannot register with the host", true, &rt, NULL};
+  attempt a = {"cannot register with the host", "cannot register yet; retrying",
+               true, &rt, NULL};
   return retry(&a, wait_ms, stop);
 }
