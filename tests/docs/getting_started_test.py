@@ -142,6 +142,15 @@ class Terminal:
                          (self.name, out, self.name, err))
 
 
+def page_env(**extra):
+    """This environment with `extra`, and no host address of its own: the
+    page's commands set HOST_URL themselves."""
+    env = dict(os.environ, **extra)
+    env.pop("HOST_URL", None)
+    env.pop("CPLUGIN_HOST_URL", None)
+    return env
+
+
 def run(command, cwd, env):
     """A command to completion: (exit status, stdout, stderr)."""
     p = subprocess.run(["bash", "-ec", command], cwd=cwd, env=env,
@@ -299,9 +308,7 @@ def test_cmake(page, source, build):
         project = os.path.join(work, "greeter")
         os.makedirs(project)
         page.write_project(project)
-        env = dict(os.environ, CPLUGIN_PREFIX=prefix)
-        env.pop("HOST_URL", None)
-        env.pop("CPLUGIN_HOST_URL", None)
+        env = page_env(CPLUGIN_PREFIX=prefix)
         run_ok(page.one("cmake-build"), project, env, "the CMake build")
         say("the CMake build of the page's project passed")
         exercise(page, "cmake", project, env, work)
@@ -331,9 +338,7 @@ def test_bazel(page, source):
                         os.unlink(path)
         os.makedirs(project, exist_ok=True)
         page.write_project(project)
-        env = dict(os.environ)
-        env.pop("HOST_URL", None)
-        env.pop("CPLUGIN_HOST_URL", None)
+        env = page_env()
         logs = tempfile.mkdtemp(prefix="cplugin-gs-logs-")
         try:
             rc, out, err = run(page.one("bazel-build"), project, env)

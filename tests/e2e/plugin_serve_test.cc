@@ -99,6 +99,16 @@ struct Plugin {
     return cp_test::WaitFor(what,
                             [&] { return started.load() == 1 || Finished(); });
   }
+  // Waits until cp_plugin_serve returned on its own, then joins its thread
+  // (not when the wait failed: the join would hang).
+  ::testing::AssertionResult WaitEnded(const char *what) {
+    ::testing::AssertionResult ended =
+        cp_test::WaitFor(what, [&] { return Finished(); });
+    if (ended) {
+      thread.join();
+    }
+    return ended;
+  }
   // SIGTERM, as a supervisor would send it; returns cp_plugin_serve's result.
   int Stop() {
     kill(getpid(), SIGTERM);
@@ -242,9 +252,7 @@ TEST_F(PluginServeTest, GivesUpOnAnUnreachableHostAfterHostWait) {
   p.o.host_url = host.c_str();
   p.o.host_wait_ms = 300;
   p.Run();
-  ASSERT_TRUE(
-      cp_test::WaitFor("the plugin to give up", [&] { return p.Finished(); }));
-  p.thread.join();
+  ASSERT_TRUE(p.WaitEnded("the plugin to give up"));
   EXPECT_EQ(CP_ERPC, p.result.load());
   EXPECT_EQ(0, p.started.load());
 }
@@ -257,9 +265,7 @@ TEST_F(PluginServeTest, AHostThatRefusesIsNotRetried) {
   p.UseHost(host_port_);
   p.o.api_key = "not-a-key-the-host-knows-0123";  // UNAUTHENTICATED
   p.Run();
-  ASSERT_TRUE(
-      cp_test::WaitFor("the plugin to fail", [&] { return p.Finished(); }));
-  p.thread.join();
+  ASSERT_TRUE(p.WaitEnded("the plugin to fail"));
   EXPECT_EQ(CP_ERPC, p.result.load());
 }
 
@@ -267,17 +273,14 @@ TEST_F(PluginServeTest, CallbackFailuresEndIt) {
   Plugin p(Sock("plugin.sock"));
   p.on_started_result = CP_EDENIED;
   p.Run();
-  ASSERT_TRUE(
-      cp_test::WaitFor("the plugin to fail", [&] { return p.Finished(); }));
-  p.thread.join();
+  ASSERT_TRUE(p.WaitEnded("the plugin to fail"));
   EXPECT_EQ(CP_EDENIED, p.result.load());
   EXPECT_EQ(1, p.stopping.load());
 
   Plugin q(Sock("plugin.sock"));
   q.o.setup = [](cp_server *, void *) -> int { return CP_ENOMEM; };
   q.Run();
-  ASSERT_TRUE(cp_test::WaitFor("setup to fail", [&] { return q.Finished(); }));
-  q.thread.join();
+  ASSERT_TRUE(q.WaitEnded("setup to fail"));
   EXPECT_EQ(CP_ENOMEM, q.result.load());
   EXPECT_EQ(0, q.started.load());
 }
@@ -304,9 +307,7 @@ TEST_F(PluginServeTest, RegistersOnlyOnceOnStartedSucceeded) {
   q.UseHost(host_port_);
   q.on_started_result = CP_EDENIED;
   q.Run();
-  ASSERT_TRUE(
-      cp_test::WaitFor("the plugin to fail", [&] { return q.Finished(); }));
-  q.thread.join();
+  ASSERT_TRUE(q.WaitEnded("the plugin to fail"));
   EXPECT_EQ(CP_EDENIED, q.result.load());
   EXPECT_FALSE(Registered(&ep)) << "registered although on_started failed";
 }
