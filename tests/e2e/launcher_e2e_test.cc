@@ -33,6 +33,9 @@ extern "C" {
 #define API_PLUGIN_PATH "examples/urlshortener/api-plugin"
 #define HOST_PATH "examples/urlshortener/urlshortener-host"
 #endif
+#ifndef LATE_READY_PLUGIN_PATH
+#define LATE_READY_PLUGIN_PATH "tests/late-ready-plugin"
+#endif
 
 namespace {
 
@@ -51,6 +54,9 @@ std::string Storage() {
 }
 std::string Api() {
   return Absolute("CPLUGIN_API_PLUGIN", API_PLUGIN_PATH);
+}
+std::string LateReady() {
+  return Absolute("CPLUGIN_LATE_READY_PLUGIN", LATE_READY_PLUGIN_PATH);
 }
 
 // One manifest entry; `extra` is more JSON members (with a leading comma).
@@ -630,6 +636,36 @@ TEST_F(LauncherTest, APluginAnsweringWithAnotherNameIsRefused) {
   cp_registry_endpoint ep;
   EXPECT_EQ(CP_ENOTFOUND, cp_registry_resolve(cp_host_registry(host_),
                                               "storage", nullptr, &ep));
+}
+
+// "slowlog" reports HEALTHY at once but registers "logger" only after its
+// on_started, 1.5 s later. RUNNING means routable: the launcher waits for
+// the registration, and only then starts storage, which needs a logger.
+TEST_F(LauncherTest, RunningOnlyOnceTheManifestsServicesAreRegistered) {
+  ASSERT_EQ(0, CreateAndStart({Entry("slowlog", LateReady(), "logger", "",
+                                     ", \"args\": [\"slowlog\", \"1500\"]"),
+                               StorageEntry()}))
+      << err_;
+  cp_plugin_status slow = Status("slowlog");
+  ASSERT_EQ(CP_PLUGIN_RUNNING, slow.state) << slow.reason;
+  cp_registry_endpoint ep;
+  EXPECT_EQ(0, cp_registry_resolve(cp_host_registry(host_), "logger",
+                                   slow.runtime_id, &ep));
+  EXPECT_EQ(CP_PLUGIN_RUNNING, Status("storage").state);
+}
+
+// The manifest promises "audit"; the logger's GetPluginInfo declares only
+// "logger": refused at once, by name, before any identity is issued.
+TEST_F(LauncherTest, AProvidesTypeThePluginDoesNotDeclareIsRefused) {
+  ASSERT_EQ(0, Create({Entry("logger", Logger(), "audit", "")})) << err_;
+  EXPECT_NE(0, cp_launcher_start(launcher_, err_, sizeof err_));
+  EXPECT_NE(nullptr, strstr(err_,
+                            "the manifest says it provides \"audit\", its "
+                            "GetPluginInfo does not"))
+      << err_;
+  cp_plugin_status st = Status("logger");
+  EXPECT_EQ(CP_PLUGIN_FAILED, st.state);
+  EXPECT_EQ(0, st.pid);
 }
 
 TEST_F(LauncherTest, AMissingExecutableFailsClearly) {

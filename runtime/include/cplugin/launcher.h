@@ -28,11 +28,14 @@
  *     within the manifest's ready_timeout_ms is a failed start.
  *  3. Identity (Model A): the host calls PluginIdentity/GetPluginInfo on the
  *     plugin (with the launch secret), checks that it answers with the
- *     manifest's name and that every service it requires for startup has a
- *     routable provider, issues a runtime identity (principal
- *     "launch:<name>"), hands it over with SetRuntimeIdentity, and waits
- *     until the plugin registered and reported HEALTHY. All of step 3 must
- *     end within identity_timeout_ms.
+ *     manifest's name, declares every type the manifest says it provides,
+ *     and that every service it requires for startup has a routable
+ *     provider, issues a runtime identity (principal "launch:<name>"),
+ *     hands it over with SetRuntimeIdentity, and waits until the plugin
+ *     reported HEALTHY and registered every type the manifest says it
+ *     provides: only then is it RUNNING, dispensed, routed to, and are the
+ *     plugins that need it started. All of step 3 must end within
+ *     identity_timeout_ms.
  * A start that fails at any step leaves no process and no identity behind.
  *
  * Order. cp_launcher_start starts the manifest's plugins one at a time in

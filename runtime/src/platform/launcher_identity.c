@@ -133,6 +133,22 @@ static int check_info(lplugin *p,
              info->self_id, p->m->name);
     return CP_EDENIED;
   }
+  /* What the dependency graph ordered the start by must be what the
+   * plugin registers: said now rather than after the identity timeout. */
+  for (size_t i = 0; i < p->m->provides_count; i++) {
+    const char *type = p->m->provides[i].type;
+    size_t j = 0;
+    while (j < info->n_provides && strcmp(info->provides[j]->type, type) != 0) {
+      j++;
+    }
+    if (j == info->n_provides) {
+      snprintf(err, errlen,
+               "the manifest says it provides \"%.128s\", its GetPluginInfo "
+               "does not",
+               type);
+      return CP_EINVAL;
+    }
+  }
   for (size_t i = 0; i < info->n_requires; i++) {
     const Connectplugin__V1__ServiceDependency *dep = info->requires[i];
     if (dep->required_for_startup && !provided(p->l->reg, dep)) {
@@ -191,28 +207,59 @@ static const char *health_name(cp_plugin_health h) {
   }
 }
 
-int cpi_lwait_healthy(lpoll *w, const char *runtime_id, char *err,
-                      size_t errlen) {
+/* The first type of the manifest's "provides" that runtime_id has not
+ * registered yet, or NULL once all are. */
+static const char *unregistered(cp_registry *reg, const lplugin *p,
+                                const char *runtime_id,
+                                cp_registry_endpoint *ep) {
+  for (size_t i = 0; i < p->m->provides_count; i++) {
+    const char *type = p->m->provides[i].type;
+    if (cp_registry_resolve(reg, type, runtime_id, ep) != 0) {
+      return type;
+    }
+  }
+  return NULL;
+}
+
+int cpi_lwait_ready(lpoll *w, const lplugin *p, const char *runtime_id,
+                    char *err, size_t errlen) {
   cp_plugin_health_report *r = malloc(sizeof *r);
-  if (r == NULL) {
+  cp_registry_endpoint *ep = malloc(sizeof *ep);
+  if (r == NULL || ep == NULL) {
+    free(r);
+    free(ep);
     return CP_ENOMEM;
   }
+  const char *missing = NULL;
   for (;;) {
     if (cp_registry_get_health(w->l->reg, runtime_id, r) != 0) {
       r->state = CP_PLUGIN_HEALTH_UNKNOWN;
       r->reason[0] = '\0';
     }
     if (r->state == CP_PLUGIN_HEALTH_HEALTHY) {
-      free(r);
-      return 0;
+      missing = unregistered(w->l->reg, p, runtime_id, ep);
+      if (missing == NULL) {
+        free(r);
+        free(ep);
+        return 0;
+      }
     }
     if (!cpi_lpoll_again(w)) {
       break;
     }
   }
-  snprintf(err, errlen, "not HEALTHY within the identity timeout (%s%s%.128s)",
-           health_name(r->state), r->reason[0] != '\0' ? ": " : "", r->reason);
+  if (missing != NULL) {
+    snprintf(err, errlen,
+             "did not register \"%.128s\", which the manifest says it "
+             "provides, within the identity timeout",
+             missing);
+  } else {
+    snprintf(
+        err, errlen, "not HEALTHY within the identity timeout (%s%s%.128s)",
+        health_name(r->state), r->reason[0] != '\0' ? ": " : "", r->reason);
+  }
   free(r);
+  free(ep);
   return CP_ETIMEDOUT;
 }
 
@@ -247,7 +294,7 @@ int cpi_lidentity_establish(linstance *in, const char *target,
     rc = hand_over(&s, runtime_id, token, err, errlen);
   }
   if (rc == 0) {
-    rc = cpi_lwait_healthy(&s.wait, runtime_id, err, errlen);
+    rc = cpi_lwait_ready(&s.wait, p, runtime_id, err, errlen);
   }
   if (rc != 0 && issued) {
     /* Its registrations go with it. */

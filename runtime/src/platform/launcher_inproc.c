@@ -166,7 +166,7 @@ int cpi_linproc_start(linstance *in, char *err, size_t errlen) {
     lpoll wait;
     cpi_lpoll_init(&wait, l, NULL, l->identity_timeout_ms);
     char why[LAUNCHER_REASON_MAX + 1] = "";
-    rc = cpi_lwait_healthy(&wait, id, why, sizeof why);
+    rc = cpi_lwait_ready(&wait, p, id, why, sizeof why);
     if (rc != 0) {
       snprintf(err, errlen, "plugin %s: %s", p->m->name, why);
     }

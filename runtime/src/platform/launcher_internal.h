@@ -248,14 +248,16 @@ void cpi_lpoll_init(lpoll *w, cp_launcher *l, sup *process, int64_t timeout_ms);
 int64_t cpi_lpoll_remaining_ms(const lpoll *w);
 /* Sleeps until the next poll; false when the wait must end instead. */
 bool cpi_lpoll_again(lpoll *w);
-/* Until runtime_id registered and reported HEALTHY (DEGRADED is not
- * enough: a required dependency is missing). 0, CP_ENOMEM, or
- * CP_ETIMEDOUT with the last state seen in err. */
-int cpi_lwait_healthy(lpoll *w, const char *runtime_id, char *err,
-                      size_t errlen);
+/* Until runtime_id reported HEALTHY (DEGRADED is not enough: a required
+ * dependency is missing) and registered every type the manifest says `p`
+ * provides: only then may the launcher route to it or start what needs
+ * it. 0, CP_ENOMEM, or CP_ETIMEDOUT with what was missing in err. */
+int cpi_lwait_ready(lpoll *w, const lplugin *p, const char *runtime_id,
+                    char *err, size_t errlen);
 
 /* Model A against the process at `target`: GetPluginInfo, checks, issues
- * an identity, SetRuntimeIdentity, waits for HEALTHY. Returns 0 with the
+ * an identity, SetRuntimeIdentity, waits until ready (cpi_lwait_ready).
+ * Returns 0 with the
  * runtime ID in runtime_id, or an error with err (no identity left). */
 int cpi_lidentity_establish(linstance *in, const char *target,
                             char runtime_id[CP_RUNTIME_ID_MAX + 1], char *err,
