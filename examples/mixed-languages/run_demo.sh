@@ -43,13 +43,7 @@ if [[ ! -d $node_plugin/node_modules/@grpc/grpc-js ]]; then
   exit 1
 fi
 
-cleanup() {
-  local rc=0
-  stop_all || rc=$?
-  [[ -n ${KEEP_DEMO:-} ]] || rm -rf "$work"
-  return $rc
-}
-trap cleanup EXIT
+trap demo_cleanup EXIT
 trap 'exit 130' INT TERM
 
 export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
@@ -131,5 +125,5 @@ routes | while read -r caller provider method; do
 done | sort | uniq -c | sed "s/^ *\([0-9]*\) /  \1x/"
 echo "demo: directions: $(directions | grep -v '^\(C->C\|Python->Python\|Node->Node\)$' | tr '\n' ' ')"
 echo "demo: ok; stopping"
-cleanup
+demo_cleanup
 echo "demo: every process stopped"

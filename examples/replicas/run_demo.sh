@@ -28,13 +28,7 @@ source "$support/demo_procs.sh"
 
 work=$(mktemp -d)
 
-cleanup() {
-  local rc=0
-  stop_all || rc=$?
-  [[ -n ${KEEP_DEMO:-} ]] || rm -rf "$work"
-  return $rc
-}
-trap cleanup EXIT
+trap demo_cleanup EXIT
 trap 'exit 130' INT TERM
 
 for tool in etcd redis-server redis-cli python3; do
@@ -130,5 +124,5 @@ wait_for "B to route storage's log calls" 0 logged_at_b ||
   { echo "demo: FAILED: B never routed to the logger" >&2; exit 1; }
 echo "demo: routed at B: $(routed b storage) to storage, $(routed b logger) to logger"
 echo "demo: ok; stopping"
-cleanup
+demo_cleanup
 echo "demo: every process stopped"

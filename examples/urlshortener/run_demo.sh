@@ -19,13 +19,7 @@ source "$support/wait.sh"
 source "$support/demo_procs.sh"
 work=$(mktemp -d)
 
-cleanup() {
-  local rc=0
-  stop_all || rc=$?
-  rm -rf "$work"
-  return $rc
-}
-trap cleanup EXIT
+trap demo_cleanup EXIT
 trap 'exit 130' INT TERM
 
 export CONNECTPLUGIN_DISABLE_TLS_WARNING=1
@@ -89,5 +83,5 @@ echo "demo: logger plugin received:"
 sed 's/^/  /' "$work/logger.out" | grep 'logger:' || true
 routes=$(grep -c 'ROUTER routed call' "$work/host.err" || true)
 echo "demo: ok ($routes routed calls); stopping"
-cleanup
+demo_cleanup
 echo "demo: every process stopped"

@@ -9,6 +9,9 @@
 #   stop_all           SIGTERM to every process, newest first (plugins
 #                      before their host: they unregister), then waits;
 #                      fails, naming it, if one outlives STOP_WAIT_S (20 s)
+#   demo_cleanup       stop_all, then removes $work unless KEEP_DEMO is set
+#                      (to read the processes' output afterwards); the
+#                      demos' EXIT trap and their last step
 #
 # start runs in the caller's shell, not a subshell, so that the PID reaches
 # `pids`.
@@ -93,5 +96,17 @@ stop_all() {
   done
   pids=()
   names=()
+  return $rc
+}
+
+demo_cleanup() {
+  local rc=0
+  trap - EXIT # once: the last step, or the trap when the demo ends early
+  stop_all || rc=$?
+  if [[ -n ${KEEP_DEMO:-} ]]; then
+    echo "demo: output kept in $work" >&2
+  else
+    rm -rf "$work"
+  fi
   return $rc
 }
