@@ -7,6 +7,9 @@
 #include <atomic>
 #include <string>
 
+#include <signal.h>
+#include <stdlib.h>
+
 #include "echo_plugin.h"
 #include "wait.h"
 
@@ -14,22 +17,32 @@ extern "C" {
 #include "cplugin/cplugin.h"
 #include "cplugintest/v1/echo.cplugin.h"
 #include "echo_service.h"
+#include "process.h"
 }
+
+#ifndef LOGGER_PLUGIN_PATH
+#define LOGGER_PLUGIN_PATH "examples/urlshortener/logger-plugin"
+#endif
 
 namespace {
 
 // A plugin serving EchoService on its own server, joined to the host. Its
 // server can stop on its own (StopServer), as when the process dies.
 struct Provider : cp_test::EchoPlugin {
+  int64_t heartbeat_ms = -1;  // -1: the runtime's default
+
   int Start(const std::string &host, const char *self_id, const char *type,
             const cp_service_dep *deps = nullptr, size_t dep_count = 0,
             cp_dependency_fn on_dep = nullptr, void *user = nullptr) {
-    return cp_test::EchoPlugin::Start(host, self_id, type, "1.0.0", deps,
-                                      dep_count,
-                                      [&](cp_plugin_runtime_options &o) {
-                                        o.on_dependency = on_dep;
-                                        o.user = user;
-                                      });
+    return cp_test::EchoPlugin::Start(
+        host, self_id, type, "1.0.0", deps, dep_count,
+        [&](cp_plugin_runtime_options &o) {
+          o.on_dependency = on_dep;
+          o.user = user;
+          if (heartbeat_ms >= 0) {
+            o.heartbeat_interval_ms = heartbeat_ms;
+          }
+        });
   }
 };
 
@@ -79,6 +92,14 @@ class LivenessE2eTest : public ::testing::Test {
     return st;
   }
 
+  size_t Listed(const char *type) {
+    size_t n = 0;
+    cp_registry_list(
+        cp_host_registry(host_), type,
+        [](const cp_registry_listing *, void *) {}, nullptr, &n);
+    return n;
+  }
+
   bool Routed(const char *type, const char *provider) {
     cp_registry_endpoint ep;
     return cp_registry_resolve(cp_host_registry(host_), type, provider, &ep) ==
@@ -118,6 +139,9 @@ class LivenessE2eTest : public ::testing::Test {
 
 TEST_F(LivenessE2eTest, AStoppedProviderIsUnroutedThenRemovedAndReplaced) {
   StartHost(100);
+  // Hung: no heartbeat either (one that still reports is told to rejoin
+  // once removed; see APausedPluginTheHostForgotRejoinsWhenItResumes).
+  old_.heartbeat_ms = 0;
   ASSERT_EQ(0, old_.Start(target_, "storage", "echo"));
   ASSERT_EQ(0, steady_.Start(target_, "steady", "steady"));
   static const cp_service_dep deps[] = {{"echo", "1.0.0", false, true}};
@@ -174,6 +198,43 @@ TEST_F(LivenessE2eTest, ARestartedProviderTakesOverAtOnce) {
   }
   EXPECT_EQ(5, echo_stats_get(successor_.stats, ECHO_CALLS));
   EXPECT_EQ(1u, Stats().takeovers_total);
+}
+
+// A plugin process that watches nothing (the URL shortener's logger) is
+// paused with SIGSTOP until the host declares it gone and removes it; its
+// token stays good. Resumed, its next heartbeat is answered UNAVAILABLE
+// "runtime is gone", so it rejoins: the same identity, registered again.
+// (Before, it kept reporting health and was never routed to again.)
+TEST_F(LivenessE2eTest, APausedPluginTheHostForgotRejoinsWhenItResumes) {
+  StartHost(100);
+  std::string path =
+      test_program_path("CPLUGIN_LOGGER_PLUGIN", LOGGER_PLUGIN_PATH);
+  char *argv[] = {const_cast<char *>(path.c_str()), nullptr};
+  test_process logger;
+  ASSERT_EQ(0, setenv("HOST_URL", target_.c_str(), 1));
+  int started = test_process_start(&logger, argv, test_wait_ms());
+  unsetenv("HOST_URL");
+  ASSERT_EQ(0, started);
+  cp_registry *reg = cp_host_registry(host_);
+  cp_registry_endpoint ep;
+  bool joined = cp_test::WaitFor("the logger registered", [&] {
+    return cp_registry_resolve(reg, "logger", nullptr, &ep) == 0;
+  });
+  std::string id = joined ? ep.provider_id : "";
+  bool removed =
+      joined && kill(logger.pid, SIGSTOP) == 0 &&
+      cp_test::WaitFor(
+          "the paused logger removed", [&] { return Listed("logger") == 0; },
+          [&] { return Seen(); });
+  EXPECT_TRUE(removed);
+  kill(logger.pid, SIGCONT);
+  if (removed) {
+    EXPECT_TRUE(cp_test::WaitFor("the resumed logger registered again", [&] {
+      return cp_registry_resolve(reg, "logger", id.c_str(), &ep) == 0;
+    }));
+  }
+  int status = test_process_stop(&logger, SIGTERM, test_wait_ms());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace

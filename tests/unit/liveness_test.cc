@@ -314,6 +314,65 @@ TEST_F(LivenessTest, LapsedLeaseIsUnavailableAtOnceAndRemovedAfterGrace) {
   delete report;
 }
 
+// Removes `who` the way liveness does: registered, reported once, then
+// silent for the lease and the grace.
+#define FORGET(who, type)                                           \
+  do {                                                              \
+    ASSERT_EQ(CP_STATUS_OK, Register(who, type));                   \
+    ASSERT_EQ(CP_STATUS_OK, Report(who, CP_PLUGIN_HEALTH_HEALTHY)); \
+    Pass(3 * kInterval);                                            \
+    Pass(kGrace);                                                   \
+    ASSERT_EQ(0u, Stats().registrations);                           \
+  } while (0)
+
+// A runtime liveness removed while its token stayed good (a plugin paused
+// past the lease and the grace) is told so by its next ReportHealth,
+// UNAVAILABLE, until it shows up again (here: registers), instead of
+// reporting on with no registrations; the report is not stored.
+TEST_F(LivenessTest, AForgottenRuntimeIsToldToRejoinUntilItDoes) {
+  Start(false);
+  Who a = Runtime("storage");
+  FORGET(a, "storage");
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, Report(a, CP_PLUGIN_HEALTH_HEALTHY));
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, Report(a, CP_PLUGIN_HEALTH_HEALTHY));
+  cp_plugin_health_report *report = new cp_plugin_health_report;
+  EXPECT_EQ(CP_ENOTFOUND, cp_registry_get_health(reg_, a.id.c_str(), report));
+  ASSERT_EQ(CP_STATUS_OK, Register(a, "storage"));
+  EXPECT_EQ(CP_STATUS_OK, Report(a, CP_PLUGIN_HEALTH_HEALTHY));
+  EXPECT_EQ(a.id, Resolve("storage"));
+  // The host's own report for it (cp_registry_report_health) is trusted.
+  Who b = Runtime("logger");
+  FORGET(b, "logger");
+  EXPECT_EQ(
+      0, cp_registry_report_health(reg_, b.id.c_str(), CP_PLUGIN_HEALTH_HEALTHY,
+                                   nullptr, nullptr, 0));
+  EXPECT_EQ(0, cp_registry_get_health(reg_, b.id.c_str(), report));
+  delete report;
+}
+
+// Only liveness forgets: a runtime the host removed on purpose reports on
+// as before, and a restarted successor (same self_id and principal) that
+// registered means the resumed predecessor is not told to rejoin, which
+// would push the successor out.
+TEST_F(LivenessTest, OnlyLivenessRemovalsWithoutASuccessorAreToldToRejoin) {
+  Start(false);
+  Who removed = Runtime("kv");
+  ASSERT_EQ(CP_STATUS_OK, Register(removed, "kv"));
+  ASSERT_EQ(0, cp_registry_remove_runtime(reg_, removed.id.c_str()));
+  EXPECT_EQ(CP_STATUS_OK, Report(removed, CP_PLUGIN_HEALTH_HEALTHY));
+
+  Who old = Runtime("storage", "api-key:p");
+  Who other = Runtime("storage", "api-key:q");
+  FORGET(old, "storage");
+  FORGET(other, "storage");
+  Who successor = Runtime("storage", "api-key:p");
+  ASSERT_EQ(CP_STATUS_OK, Register(successor, "storage"));
+  EXPECT_EQ(CP_STATUS_OK, Report(old, CP_PLUGIN_HEALTH_HEALTHY));
+  EXPECT_EQ(successor.id, Resolve("storage"));
+  // Another principal's runtime of that name is not its predecessor.
+  EXPECT_EQ(CP_STATUS_UNAVAILABLE, Report(other, CP_PLUGIN_HEALTH_HEALTHY));
+}
+
 // Each completed pass is counted and stamped with the wall clock (the
 // operator's cplugin_sweep_last_success_timestamp_seconds{sweeper=
 // "registry_liveness"}); before the first, the registry's creation stands in.

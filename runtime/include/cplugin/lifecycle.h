@@ -8,7 +8,10 @@
  * the auth interceptor recorded (see registry.h); the state must be
  * HEALTHY, DEGRADED or UNHEALTHY, the reason at most CP_HEALTH_REASON_MAX
  * bytes, at most CP_HEALTH_MAX_DEPENDENCIES unavailable dependencies of at
- * most CP_HEALTH_DEPENDENCY_MAX bytes (INVALID_ARGUMENT otherwise).
+ * most CP_HEALTH_DEPENDENCY_MAX bytes (INVALID_ARGUMENT otherwise). A
+ * caller the registry removed as gone while its token stayed good is
+ * answered UNAVAILABLE, nothing stored, until it rejoins (registry.h,
+ * Liveness).
  *
  * Plugin side: a cp_plugin_control serves PluginControl on the plugin's
  * server. GetHealth answers the state the plugin set with

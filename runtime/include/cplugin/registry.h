@@ -75,7 +75,12 @@
  * cannot be probed is never declared gone. A GONE runtime is at once out of
  * routing, discovery and watch answers (watchers see UNAVAILABLE or the
  * next provider); it is removed gone_grace_ms later unless it proves alive
- * first.
+ * first. A runtime so removed whose token is still good (a plugin paused
+ * that long) is answered UNAVAILABLE "runtime is gone" by ReportHealth
+ * until it registers or watches again, so that it rejoins (the C runtime
+ * does, as after a lost link) instead of reporting on unregistered; not
+ * once a successor (see Takeover) registered, nor after a removal the host
+ * asked for. The last 1024 such runtimes are remembered.
  * Takeover. A runtime registering a type (RegisterService) takes over the
  * registrations of that type that runtimes with the same self_id (runtime
  * IDs "<self_id>-<16 hex>") and the same principal made over RPC: they are

@@ -45,19 +45,6 @@ static allow_entry *find_allow(const cp_registry *reg, allow_kind kind,
   return NULL;
 }
 
-/* "<self_id>-<16 lower-case hex>" → length of the self_id part, or 0. */
-static size_t self_id_len(const char *id, size_t len) {
-  if (len < 18 || id[len - 17] != '-') {
-    return 0;
-  }
-  for (size_t i = len - 16; i < len; i++) {
-    if (!isdigit((unsigned char)id[i]) && (id[i] < 'a' || id[i] > 'f')) {
-      return 0;
-    }
-  }
-  return len - 17;
-}
-
 static bool self_id_part_valid(const char *s, size_t n) {
   char copy[CP_SELF_ID_MAX + 1];
   if (n == 0 || n > CP_SELF_ID_MAX) {
@@ -115,7 +102,7 @@ static int parse_key(const cp_registry *reg, const char *key, char *out,
     return ALLOW_PRINCIPAL;
   }
   lower_copy(key, n, out);
-  size_t self_n = self_id_len(out, n);
+  size_t self_n = cpi_reg_self_id_len(out, n);
   if (self_n == 0 || !self_id_part_valid(out, self_n)) {
     return -1; /* a bare name is neither a runtime ID nor a principal */
   }
@@ -138,7 +125,7 @@ static const allow_entry *entry_for(const cp_registry *reg, const char *owner,
     a = find_allow(reg, ALLOW_PRINCIPAL, principal, strlen(principal));
   }
   if (a == NULL && reg->allow_self_id_keys) {
-    size_t self = self_id_len(key, len);
+    size_t self = cpi_reg_self_id_len(key, len);
     a = self > 0 ? find_allow(reg, ALLOW_SELF_ID, key, self) : NULL;
   }
   return a;

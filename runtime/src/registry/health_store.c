@@ -56,12 +56,20 @@ static reg_health_detail *copy_report(const char *reason,
 
 int cpi_reg_set_health(cp_registry *reg, const char *runtime_id,
                        cp_plugin_health state, const char *reason,
-                       const char *const *deps, size_t n) {
+                       const char *const *deps, size_t n,
+                       bool refuse_forgotten) {
   reg_health_detail *d = copy_report(reason, deps, n);
   if (d == NULL) {
     return CP_ENOMEM;
   }
   cpi_rwshard_wrlock(&reg->lock);
+  if (refuse_forgotten && reg->forgotten_count > 0 &&
+      cpi_reg_find_runtime(reg, runtime_id) == NULL &&
+      cpi_reg_forgotten(reg, runtime_id)) {
+    cpi_reg_commit_unlock(reg);
+    cpi_reg_health_detail_free(d);
+    return CP_ENOTFOUND;
+  }
   rt_entry *rt = cpi_reg_get_runtime(reg, runtime_id);
   if (rt == NULL) {
     cpi_reg_commit_unlock(reg);
@@ -95,7 +103,7 @@ int cp_registry_report_health(cp_registry *reg, const char *runtime_id,
     return CP_EINVAL;
   }
   return cpi_reg_set_health(reg, runtime_id, state, reason, dependencies,
-                            dependency_count);
+                            dependency_count, false);
 }
 
 int cp_registry_drain_runtime(cp_registry *reg, const char *runtime_id) {

@@ -24,8 +24,14 @@ static cp_status_code on_report_health(
                            sizeof why) != NULL) {
     return cp_call_error(call, CP_STATUS_INVALID_ARGUMENT, "%s", why);
   }
-  if (cpi_reg_set_health(reg, caller.id, state, req->reason, deps,
-                         req->n_unavailable_dependencies) != 0) {
+  int rc = cpi_reg_set_health(reg, caller.id, state, req->reason, deps,
+                              req->n_unavailable_dependencies, true);
+  if (rc == CP_ENOTFOUND) {
+    /* Removed as gone while its token stayed good (forgotten.c). */
+    return cp_call_error(call, CP_STATUS_UNAVAILABLE,
+                         "runtime is gone: join again (renew, register)");
+  }
+  if (rc != 0) {
     return cp_call_error(call, CP_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
   if (!cpi_reg_recheck(reg, call, &caller)) {

@@ -109,6 +109,7 @@ static int check_one(cp_registry *reg, rt_entry *rt, int64_t now,
     if (now - rt->last_seen_ns >= reg->grace_ns) {
       cp_log(CP_LOG_INFO, "gone provider removed", "runtime_id", rt->id,
              CP_LOG_END);
+      cpi_reg_forget(reg, rt);
       /* Here only: another replica may still reach it. */
       reg->quiet = true;
       cpi_reg_drop_runtime_locked(reg, rt, CP_STATUS_UNAVAILABLE,

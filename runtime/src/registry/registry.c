@@ -231,6 +231,7 @@ void cp_registry_destroy(cp_registry *reg) {
   }
   free(reg->runtime_providers);
   free(reg->host_provider);
+  cpi_reg_forgotten_free(reg);
   cpi_rwshard_destroy(&reg->lock);
   free(reg);
 }

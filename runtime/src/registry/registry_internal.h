@@ -48,6 +48,7 @@
 typedef struct reg_entry reg_entry;
 typedef struct svc_type svc_type;
 typedef struct rt_entry rt_entry;
+typedef struct reg_forgotten reg_forgotten;
 typedef struct reg_watcher reg_watcher;
 typedef struct allow_entry allow_entry;
 
@@ -283,6 +284,11 @@ struct cp_registry {
   cpi_reg_replicator_fn replicator;
   void *replicator_user;
   bool quiet;
+
+  /* Runtimes liveness removed, oldest first (forgotten.c); NULL until the
+   * first. */
+  reg_forgotten *forgotten;
+  size_t forgotten_count;
 };
 
 /* --- store.c, registrations.c --------------------------------------------- */
@@ -376,10 +382,25 @@ void cpi_reg_allow_free(allow_entry *a);
 const char *cpi_reg_check_health(cp_plugin_health state, const char *reason,
                                  const char *const *deps, size_t n, char *buf,
                                  size_t cap);
-/* Stores a validated report. Returns 0 or CP_ENOMEM. */
+/* Stores a validated report. Returns 0, CP_ENOMEM, or - only when
+ * `refuse_forgotten` (a report over RPC) - CP_ENOTFOUND, storing nothing,
+ * for a runtime liveness removed that has not shown up since. */
 int cpi_reg_set_health(cp_registry *reg, const char *runtime_id,
                        cp_plugin_health state, const char *reason,
-                       const char *const *deps, size_t n);
+                       const char *const *deps, size_t n,
+                       bool refuse_forgotten);
+
+/* --- forgotten.c: runtimes liveness removed (write lock held) ----------- */
+
+enum { REG_FORGOTTEN_MAX = 1024 };
+void cpi_reg_forget(cp_registry *reg, const rt_entry *rt);
+bool cpi_reg_forgotten(const cp_registry *reg, const char *id);
+void cpi_reg_unforget(cp_registry *reg, const char *id);
+/* A runtime of self_id rt->id[0..name_len) registered: its forgotten
+ * predecessors (same principal) are no longer told to rejoin. */
+void cpi_reg_unforget_predecessors(cp_registry *reg, const rt_entry *rt,
+                                   size_t name_len);
+void cpi_reg_forgotten_free(cp_registry *reg);
 
 /* --- liveness.c, takeover.c --------------------------------------------- */
 
@@ -391,6 +412,13 @@ void cpi_reg_runtime_touch(cp_registry *reg, rt_entry *rt);
  * RPC: the other runtimes with its self_id and principal lose their
  * registrations of `t` (and are dropped if nothing else remains). */
 void cpi_reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt);
+
+/* --- runtime_id.c --------------------------------------------------------- */
+
+/* Runtime IDs are "<self_id lower-cased>-<16 lower-case hex digits>" (the
+ * token store's format): the length of the self_id part of `id`, or 0
+ * when it does not have that form. */
+size_t cpi_reg_self_id_len(const char *id, size_t len);
 
 /* --- selection.c, endpoint.c ---------------------------------------------- */
 

@@ -130,6 +130,9 @@ rt_entry *cpi_reg_get_runtime(cp_registry *reg, const char *id) {
   rt->last_seen_ns = cpi_reg_now(reg);
   rt->node.hash = cpi_reg_hash_name(reg, id, len);
   cpi_htab_insert(&reg->runtimes, &rt->node);
+  if (reg->forgotten_count > 0) {
+    cpi_reg_unforget(reg, rt->id); /* it is back */
+  }
   return rt;
 }
 

@@ -15,22 +15,8 @@
 #include "cplugin/log.h"
 #include "registry/registry_internal.h"
 
-/* Runtime IDs are "<self_id lower-cased>-<16 lower-case hex digits>" (the
- * token store's format): the length of the self_id part, or 0 when `id`
- * does not have that form. */
 static size_t self_id_len(const rt_entry *rt) {
-  enum { SUFFIX = 17 };
-  size_t n = rt->id_len;
-  if (n <= SUFFIX || rt->id[n - SUFFIX] != '-') {
-    return 0;
-  }
-  for (size_t i = n - SUFFIX + 1; i < n; i++) {
-    char c = rt->id[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return 0;
-    }
-  }
-  return n - SUFFIX;
+  return cpi_reg_self_id_len(rt->id, rt->id_len);
 }
 
 static bool same_plugin(const rt_entry *a, const rt_entry *b, size_t name_len) {
@@ -62,5 +48,8 @@ void cpi_reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt) {
       cpi_reg_drop_runtime_locked(reg, old, CP_STATUS_UNAVAILABLE,
                                   "runtime superseded by a restarted instance");
     }
+  }
+  if (reg->forgotten_count > 0) {
+    cpi_reg_unforget_predecessors(reg, rt, name_len);
   }
 }
