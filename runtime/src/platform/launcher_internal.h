@@ -257,8 +257,8 @@ int cpi_lwait_ready(lpoll *w, const lplugin *p, const char *runtime_id,
 
 /* Model A against the process at `target`: GetPluginInfo, checks, issues
  * an identity, SetRuntimeIdentity, waits until ready (cpi_lwait_ready).
- * Returns 0 with the
- * runtime ID in runtime_id, or an error with err (no identity left). */
+ * Returns 0 with the runtime ID in runtime_id, or an error with err (no
+ * identity left). */
 int cpi_lidentity_establish(linstance *in, const char *target,
                             char runtime_id[CP_RUNTIME_ID_MAX + 1], char *err,
                             size_t errlen);

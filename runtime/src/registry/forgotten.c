@@ -76,9 +76,8 @@ void cpi_reg_unforget_predecessors(cp_registry *reg, const rt_entry *rt,
                                    size_t name_len) {
   for (size_t i = reg->forgotten_count; i-- > 0;) {
     const reg_forgotten *f = &reg->forgotten[i];
-    if (f->principal_set && f->principal_hash == rt->principal_hash &&
-        cpi_reg_self_id_len(f->id, strlen(f->id)) == name_len &&
-        memcmp(f->id, rt->id, name_len) == 0) {
+    if (cpi_reg_same_plugin(rt, name_len, f->id, strlen(f->id),
+                            f->principal_set, f->principal_hash)) {
       remove_at(reg, i);
     }
   }

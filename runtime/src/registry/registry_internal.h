@@ -419,6 +419,13 @@ void cpi_reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt);
  * token store's format): the length of the self_id part of `id`, or 0
  * when it does not have that form. */
 size_t cpi_reg_self_id_len(const char *id, size_t len);
+/* Whether the runtime `id` (id_len bytes, its principal's hash when
+ * principal_set) is an instance of the plugin `rt` is: the same self_id,
+ * rt->id[0..name_len) (from cpi_reg_self_id_len), and the same principal
+ * (runtimes with no principal recorded never match). */
+bool cpi_reg_same_plugin(const rt_entry *rt, size_t name_len, const char *id,
+                         size_t id_len, bool principal_set,
+                         uint64_t principal_hash);
 
 /* --- selection.c, endpoint.c ---------------------------------------------- */
 

@@ -10,23 +10,13 @@
  * authenticated differently cannot push another one out. Only registrations
  * plugins make themselves (over RPC) take over or are taken over: the host
  * registers for runtimes it manages, and removes them itself. */
-#include <string.h>
 
 #include "cplugin/log.h"
 #include "registry/registry_internal.h"
 
-static size_t self_id_len(const rt_entry *rt) {
-  return cpi_reg_self_id_len(rt->id, rt->id_len);
-}
-
-static bool same_plugin(const rt_entry *a, const rt_entry *b, size_t name_len) {
-  return a != b && b->principal_set && self_id_len(b) == name_len &&
-         memcmp(a->id, b->id, name_len) == 0 &&
-         a->principal_hash == b->principal_hash;
-}
-
 void cpi_reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt) {
-  size_t name_len = rt->principal_set ? self_id_len(rt) : 0;
+  size_t name_len =
+      rt->principal_set ? cpi_reg_self_id_len(rt->id, rt->id_len) : 0;
   if (name_len == 0) {
     return;
   }
@@ -35,7 +25,9 @@ void cpi_reg_take_over(cp_registry *reg, svc_type *t, rt_entry *rt) {
   for (size_t i = 0; i < t->count; i++) {
     reg_entry *e = t->providers[i];
     rt_entry *old = e->owner;
-    if (old == NULL || !same_plugin(rt, old, name_len)) {
+    if (old == NULL || old == rt ||
+        !cpi_reg_same_plugin(rt, name_len, old->id, old->id_len,
+                             old->principal_set, old->principal_hash)) {
       continue;
     }
     cp_log(CP_LOG_INFO, "provider taken over by its restarted successor",
